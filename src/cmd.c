@@ -1,0 +1,171 @@
+/*
+ * cmd.c - the command table: lookup by name, arity and unknown-command
+ * errors, key extraction, and the keyspace accessors of struct cmd_ctx.
+ *
+ * The handlers themselves live in cmd_<family>.c; each family exports one
+ * table and cmd_table_init() indexes them all into a small open-addressing
+ * hash keyed by the lower-case name.  This file decides nothing about where a
+ * command runs: shard.c does, from the flags and keys found here.
+ */
+#include "cmd.h"
+#include "kv.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+
+#define CMD_NAME_MAX 64
+
+static const struct kv_command *const cmd_families[] = {
+	cmd_table_server,
+	cmd_table_string,
+	cmd_table_keys,
+};
+
+static const struct kv_command **cmd_list;
+static size_t cmd_list_len;
+static const struct kv_command **cmd_index;
+static size_t cmd_index_mask;
+
+static uint64_t cmd_name_hash(const char *lower, size_t len)
+{
+	return kv_hash64(lower, len, 0x6b657679636d64ull);
+}
+
+static void cmd_index_insert(const struct kv_command *cmd)
+{
+	size_t len = strlen(cmd->name);
+	size_t i = cmd_name_hash(cmd->name, len) & cmd_index_mask;
+	while (cmd_index[i]) {
+		kv_assert(strcmp(cmd_index[i]->name, cmd->name) != 0);
+		i = (i + 1) & cmd_index_mask;
+	}
+	cmd_index[i] = cmd;
+}
+
+void cmd_table_init(void)
+{
+	if (cmd_list)
+		return;
+	size_t n = 0;
+	for (size_t f = 0; f < KV_ARRAY_LEN(cmd_families); f++)
+		for (const struct kv_command *c = cmd_families[f]; c->name; c++)
+			n++;
+	cmd_list = kv_calloc(n, sizeof(*cmd_list));
+	size_t cap = 16;
+	while (cap < n * 4)
+		cap *= 2;
+	cmd_index = kv_calloc(cap, sizeof(*cmd_index));
+	cmd_index_mask = cap - 1;
+	for (size_t f = 0; f < KV_ARRAY_LEN(cmd_families); f++) {
+		for (const struct kv_command *c = cmd_families[f]; c->name; c++) {
+			kv_assert(strlen(c->name) < CMD_NAME_MAX);
+			cmd_list[cmd_list_len++] = c;
+			cmd_index_insert(c);
+		}
+	}
+}
+
+const struct kv_command *cmd_lookup(const char *name, size_t len)
+{
+	char lower[CMD_NAME_MAX];
+	if (len == 0 || len >= CMD_NAME_MAX)
+		return NULL;
+	for (size_t i = 0; i < len; i++)
+		lower[i] = (char)tolower((unsigned char)name[i]);
+	size_t i = cmd_name_hash(lower, len) & cmd_index_mask;
+	while (cmd_index[i]) {
+		const struct kv_command *c = cmd_index[i];
+		if (strncmp(c->name, lower, len) == 0 && c->name[len] == '\0')
+			return c;
+		i = (i + 1) & cmd_index_mask;
+	}
+	return NULL;
+}
+
+size_t cmd_count(void)
+{
+	return cmd_list_len;
+}
+
+const struct kv_command *cmd_at(size_t i)
+{
+	kv_assert(i < cmd_list_len);
+	return cmd_list[i];
+}
+
+bool cmd_arity_ok(const struct kv_command *cmd, int argc)
+{
+	return cmd->arity >= 0 ? argc == cmd->arity : argc >= -cmd->arity;
+}
+
+void cmd_reply_arity(struct kv_buf *out, const struct kv_command *cmd)
+{
+	resp_errorf(out, "ERR wrong number of arguments for '%s' command", cmd->name);
+}
+
+/* Appends at most `room` bytes of a, stopping at a NUL as printf's %.*s does. */
+static void cmd_append_clipped(struct kv_buf *b, const struct kv_slice *a, size_t room)
+{
+	size_t n = a->len < room ? a->len : room;
+	const char *nul = memchr(a->ptr, '\0', n);
+	if (nul)
+		n = (size_t)(nul - a->ptr);
+	kv_buf_append(b, a->ptr, n);
+}
+
+void cmd_reply_unknown(struct kv_buf *out, int argc, const struct kv_slice *argv)
+{
+	/* Redis quotes the first arguments until 128 bytes of them were shown. */
+	struct kv_buf msg = KV_BUF_INIT;
+	kv_buf_append_str(&msg, "ERR unknown command '");
+	cmd_append_clipped(&msg, &argv[0], 128);
+	kv_buf_append_str(&msg, "', with args beginning with: ");
+	size_t args_start = msg.len;
+	for (int i = 1; i < argc && msg.len - args_start < 128; i++) {
+		kv_buf_append_char(&msg, '\'');
+		cmd_append_clipped(&msg, &argv[i], 128 - (msg.len - 1 - args_start));
+		kv_buf_append_str(&msg, "' ");
+	}
+	resp_error(out, kv_buf_cstr(&msg));
+	kv_buf_free(&msg);
+}
+
+int cmd_get_keys(const struct kv_command *cmd, int argc, const struct kv_slice *argv,
+		 int *idx, int max)
+{
+	if (cmd->keys)
+		return cmd->keys(argc, argv, idx, max);
+	if (cmd->first_key <= 0 || argc <= cmd->first_key)
+		return 0;
+	int last = cmd->last_key >= 0 ? cmd->last_key : argc + cmd->last_key;
+	if (last >= argc)
+		last = argc - 1;
+	int step = cmd->key_step > 0 ? cmd->key_step : 1;
+	int n = 0;
+	for (int i = cmd->first_key; i <= last; i += step) {
+		if (n == max)
+			return -1;
+		idx[n++] = i;
+	}
+	return n;
+}
+
+uint32_t cmd_key_shard(const struct cmd_ctx *c, const char *key, size_t klen)
+{
+	return kv_key_shard(key, klen, c->nshards);
+}
+
+struct kv_db *cmd_db(const struct cmd_ctx *c, const char *key, size_t klen)
+{
+	uint32_t s = kv_key_shard(key, klen, c->nshards);
+	kv_assert(c->held[s] != NULL);
+	return c->held[s];
+}
+
+struct kv_db *cmd_db_at(const struct cmd_ctx *c, uint32_t shard_id)
+{
+	kv_assert(shard_id < c->nshards);
+	kv_assert(c->held[shard_id] != NULL);
+	return c->held[shard_id];
+}

@@ -1,0 +1,139 @@
+/*
+ * cmd.h - the command table and the context a command runs in.
+ *
+ * A command handler is written once, whatever shards its keys live on.  The
+ * runtime (shard.c) decides where it runs from the command's flags and keys:
+ *   - CMD_LOCAL commands run on the client's own shard with `conn` set and
+ *     touch no keyspace (PING, CLIENT, AUTH, ...);
+ *   - a command whose keys all live on one shard runs on that shard's thread
+ *     (forwarded there if it is not the client's shard; `conn` is NULL then);
+ *   - a command whose keys span shards, or that is CMD_ALL_SHARDS, runs on the
+ *     client's shard after it has taken the keyspace of every shard involved,
+ *     in ascending shard order (so it is atomic and cannot deadlock).
+ * In every case cmd_db() gives the keyspace that owns a key, and it is safe to
+ * use: the executing thread holds it.
+ *
+ * Handlers append exactly one RESP reply to c->out and report errors as error
+ * replies; they never fail otherwise.
+ */
+#ifndef KV_CMD_H
+#define KV_CMD_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "resp.h"
+#include "store.h"
+
+struct conn;
+struct shard;
+
+enum cmd_flags {
+	CMD_WRITE = 1u << 0,      /* may modify the keyspace */
+	CMD_READONLY = 1u << 1,   /* reads the keyspace, never modifies it */
+	CMD_DENYOOM = 1u << 2,    /* may grow memory */
+	CMD_ADMIN = 1u << 3,
+	CMD_FAST = 1u << 4,       /* O(1) or O(log N) */
+	CMD_NOAUTH = 1u << 5,     /* allowed before AUTH (AUTH, HELLO, QUIT) */
+	CMD_LOCAL = 1u << 6,      /* runs on the client's shard, no keyspace */
+	CMD_ALL_SHARDS = 1u << 7, /* needs every shard's keyspace (DBSIZE, KEYS) */
+	CMD_LOADING = 1u << 8,    /* allowed while loading */
+	CMD_STALE = 1u << 9,
+	CMD_NOSCRIPT = 1u << 10,
+	CMD_RANDOM = 1u << 11,    /* reply depends on randomness/time (COMMAND INFO) */
+	CMD_SORT_FOR_SCRIPT = 1u << 12,
+	CMD_MAY_REPLICATE = 1u << 13,
+	CMD_NO_MULTI = 1u << 14,
+	CMD_PUBSUB = 1u << 15,
+	CMD_BLOCKING = 1u << 16,
+};
+
+struct cmd_ctx {
+	int argc;
+	const struct kv_slice *argv;
+	struct kv_buf *out;          /* the reply is appended here */
+	int64_t now_ms;              /* the command's clock (wall ms) */
+	struct shard *shard;         /* the thread executing the command */
+	struct conn *conn;           /* the client when running on its shard, else NULL */
+	/* Keyspaces held for this command, indexed by shard id; NULL where not
+	 * held.  Private to the runtime: use cmd_db()/cmd_db_at(). */
+	struct kv_db **held;
+	uint32_t nshards;
+};
+
+/* The keyspace that owns `key`; the runtime guarantees it is held. */
+struct kv_db *cmd_db(const struct cmd_ctx *c, const char *key, size_t klen);
+static inline struct kv_db *cmd_db_arg(const struct cmd_ctx *c, int i)
+{
+	return cmd_db(c, c->argv[i].ptr, c->argv[i].len);
+}
+/* Keyspace of shard i (CMD_ALL_SHARDS commands; asserts it is held). */
+struct kv_db *cmd_db_at(const struct cmd_ctx *c, uint32_t shard_id);
+/* Shard that owns a key. */
+uint32_t cmd_key_shard(const struct cmd_ctx *c, const char *key, size_t klen);
+
+typedef void (*cmd_proc)(struct cmd_ctx *c);
+/* Custom key extraction: writes the argv indexes of the keys into idx
+ * (at most max) and returns the count, or -1 when the arguments are
+ * malformed in a way the handler itself will report. */
+typedef int (*cmd_keys_fn)(int argc, const struct kv_slice *argv, int *idx, int max);
+/* Custom routing for keyless commands bound to one shard (SCAN's cursor
+ * names the shard): returns a shard id < nshards. */
+typedef uint32_t (*cmd_route_fn)(int argc, const struct kv_slice *argv, uint32_t nshards);
+
+struct kv_command {
+	const char *name;        /* lower case */
+	int arity;               /* Redis convention: N exactly, -N at least N (name included) */
+	uint32_t flags;
+	int first_key;           /* Redis legacy key spec: 0 when keyless */
+	int last_key;            /* negative counts from the end (-1 = last arg) */
+	int key_step;
+	cmd_proc proc;
+	cmd_keys_fn keys;        /* optional, overrides first/last/step */
+	cmd_route_fn route;      /* optional, keyless single-shard routing */
+	const char *group;       /* COMMAND DOCS group: string, generic, connection, server */
+	const char *since;       /* Redis version that introduced it */
+	const char *summary;     /* COMMAND DOCS summary */
+	const char *complexity;
+	const struct kv_command *subcommands; /* terminated by a NULL name */
+};
+
+/* Build the lookup table from every module's table.  Call once at startup. */
+void cmd_table_init(void);
+/* Case-insensitive lookup; NULL when unknown. */
+const struct kv_command *cmd_lookup(const char *name, size_t len);
+/* Every command, for COMMAND / COMMAND COUNT / COMMAND DOCS / COMMAND INFO. */
+size_t cmd_count(void);
+const struct kv_command *cmd_at(size_t i);
+
+/* Key argv indexes of a call (handles the legacy spec and custom keys_fn).
+ * Returns the count (<= max) or -1 when malformed. */
+int cmd_get_keys(const struct kv_command *cmd, int argc, const struct kv_slice *argv,
+		 int *idx, int max);
+
+/* Redis's errors for a call that cannot be dispatched, appended to out. */
+void cmd_reply_unknown(struct kv_buf *out, int argc, const struct kv_slice *argv);
+void cmd_reply_arity(struct kv_buf *out, const struct kv_command *cmd);
+bool cmd_arity_ok(const struct kv_command *cmd, int argc);
+
+/* Per-module tables, each terminated by an entry with a NULL name. */
+extern const struct kv_command cmd_table_string[];
+extern const struct kv_command cmd_table_keys[];
+extern const struct kv_command cmd_table_server[];
+
+/* ---- argument helpers shared by handlers (cmd.c) ---- */
+/* Case-insensitive comparison of an argument with an ASCII word. */
+bool arg_is(const struct kv_slice *a, const char *word);
+/* Strict integer parsing as Redis's string2ll (no spaces, no '+', no leading
+ * zeros except "0", fits in int64).  Returns true on success. */
+bool arg_to_int64(const struct kv_slice *a, int64_t *out);
+/* Redis's string2ld-compatible long double parsing (rejects NaN, spaces). */
+bool arg_to_long_double(const struct kv_slice *a, long double *out);
+/* Formats like Redis's ld2string(LD_STR_HUMAN) (INCRBYFLOAT replies):
+ * writes at most cap bytes, returns the length. */
+int fmt_long_double(char *buf, size_t cap, long double v);
+/* Glob match with Redis's stringmatchlen semantics (*, ?, [...], \\). */
+bool glob_match(const char *pat, size_t plen, const char *s, size_t slen, bool nocase);
+
+#endif

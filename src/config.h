@@ -1,0 +1,62 @@
+/*
+ * config.h - server settings: defaults, the redis.conf-style file, command
+ * line flags ("--port 7000"), and CONFIG GET/SET at runtime.
+ *
+ * Names follow redis.conf wherever a setting has a Redis equivalent; kevy's
+ * own settings are `threads` and `io`.  Settings that can change at runtime
+ * are read by every shard thread, so they are atomics (scalars) or guarded by
+ * the config lock (strings); read them through the accessors.
+ */
+#ifndef KV_CONFIG_H
+#define KV_CONFIG_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "resp.h"
+
+enum kv_io_mode { KV_IO_AUTO = 0, KV_IO_URING = 1, KV_IO_EPOLL = 2 };
+
+struct kv_config {
+	/* Fixed at startup. */
+	int port;                    /* 6379 */
+	char *bind;                  /* space-separated addresses: "127.0.0.1" */
+	char *dir;                   /* data directory: "." */
+	char *config_file;           /* absolute path or NULL */
+	uint32_t threads;            /* shards; 0 = online CPUs */
+	enum kv_io_mode io;
+	int tcp_backlog;             /* 511 */
+	char *logfile;               /* "" = stderr */
+	char *pidfile;
+	int databases;               /* always 1 in kevy (only db 0) */
+
+	/* Changeable at runtime (CONFIG SET). */
+	_Atomic int64_t maxclients;          /* 10000 */
+	_Atomic int64_t proto_max_bulk_len;  /* 512 MiB */
+	_Atomic int64_t client_query_buffer_limit; /* 1 GiB */
+	_Atomic int64_t timeout_s;           /* idle client timeout, 0 = never */
+	_Atomic int64_t tcp_keepalive_s;     /* 300 */
+	_Atomic int64_t hz;                  /* 10: background task frequency */
+	_Atomic int loglevel;                /* 0 debug 1 verbose 2 notice 3 warning */
+	/* requirepass: guarded by the config lock; use config_check_password. */
+	char *requirepass;                   /* NULL or "" = no password */
+	_Atomic bool requirepass_set;
+};
+
+extern struct kv_config g_config;
+
+/* Defaults, then the config file (if argv names one first), then flags.
+ * Returns 0, or -1 after printing the reason to stderr.  Handles --help and
+ * --version itself (prints and exits 0). */
+int config_load(int argc, char **argv);
+/* Constant-time comparison against requirepass. */
+bool config_check_password(const char *p, size_t n);
+
+/* CONFIG GET pattern...: appends the flat RESP2 array of name/value pairs. */
+void config_get_reply(struct kv_buf *out, int npat, const struct kv_slice *pats);
+/* CONFIG SET name value [name value ...]: all or nothing, Redis's replies. */
+void config_set_reply(struct kv_buf *out, int nargs, const struct kv_slice *args);
+
+#endif

@@ -1,0 +1,114 @@
+/*
+ * kv.c - the small shared runtime of kv.h: error strings, the assertion
+ * handler, aborting allocators, clocks and the key hash.
+ */
+#include "kv.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+
+const char *kv_strerror(int err)
+{
+	switch (err) {
+	case 0: return "success";
+	case KV_ECORRUPT: return "corrupt data (checksum or structure mismatch)";
+	case KV_ETORN: return "torn write at end of file";
+	case KV_EVERSION: return "unsupported format version";
+	case KV_EMISMATCH: return "file belongs to another dataset, shard or shard count";
+	case KV_EPROTO: return "protocol error";
+	case KV_ELIMIT: return "limit exceeded";
+	case KV_ECONFIG: return "invalid configuration";
+	default: break;
+	}
+	if (err < 0 && err > KV_ERR_BASE)
+		return strerror(-err);
+	return "unknown error";
+}
+
+void kv_assert_fail(const char *expr, const char *file, int line)
+{
+	fprintf(stderr, "kevy: assertion failed: %s (%s:%d)\n", expr, file, line);
+	fflush(stderr);
+	abort();
+}
+
+static _Noreturn void kv_oom(size_t n)
+{
+	fprintf(stderr, "kevy: out of memory allocating %zu bytes\n", n);
+	abort();
+}
+
+void *kv_malloc(size_t n)
+{
+	void *p = malloc(n ? n : 1);
+	if (!p)
+		kv_oom(n);
+	return p;
+}
+
+void *kv_calloc(size_t n, size_t size)
+{
+	void *p = calloc(n ? n : 1, size ? size : 1);
+	if (!p)
+		kv_oom(n * size);
+	return p;
+}
+
+void *kv_realloc(void *p, size_t n)
+{
+	void *q = realloc(p, n ? n : 1);
+	if (!q)
+		kv_oom(n);
+	return q;
+}
+
+char *kv_strndup(const char *s, size_t n)
+{
+	char *p = kv_malloc(n + 1);
+	memcpy(p, s, n);
+	p[n] = '\0';
+	return p;
+}
+
+int64_t kv_time_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+int64_t kv_time_ms(void)
+{
+	return kv_time_us() / 1000;
+}
+
+int64_t kv_mono_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+uint64_t kv_hash64(const void *p, size_t len, uint64_t seed)
+{
+	return XXH3_64bits_withSeed(p, len, seed);
+}
+
+uint64_t kv_key_hash(const char *key, size_t len)
+{
+	const char *open = memchr(key, '{', len);
+	if (open) {
+		size_t start = (size_t)(open - key) + 1;
+		const char *close = memchr(key + start, '}', len - start);
+		if (close && close > key + start) {
+			key += start;
+			len = (size_t)(close - key);
+		}
+	}
+	return XXH3_64bits(key, len);
+}

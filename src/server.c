@@ -1,0 +1,378 @@
+/*
+ * server.c - the process around the shards: listening sockets, the choice
+ * of reactor, shard threads, signals and shutdown, and the parts of
+ * server.h that look across shards (client registry, statistics).
+ *
+ * Each shard gets its own SO_REUSEPORT socket per bind address, so the kernel
+ * spreads incoming connections over the shards and no thread hands a socket
+ * to another.  The main thread only waits for signals.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "kv.h"
+#include "log.h"
+#include "server.h"
+#include "shard.h"
+
+struct kv_server g_server;
+
+uint32_t server_nshards(void)
+{
+	return g_server.nshards;
+}
+
+uint32_t shard_id(const struct shard *s)
+{
+	return s->id;
+}
+
+struct shard_stats *shard_stats_of(uint32_t id)
+{
+	kv_assert(id < g_server.nshards);
+	return &g_server.shards[id]->stats;
+}
+
+void server_reset_stats(void)
+{
+	/* Counters are single-writer; a reset races with increments by design,
+	 * as CONFIG RESETSTAT does in Redis between event loop iterations. */
+	for (uint32_t i = 0; i < g_server.nshards; i++) {
+		struct shard_stats *st = &g_server.shards[i]->stats;
+		atomic_store(&st->connections_received, 0);
+		atomic_store(&st->rejected_connections, 0);
+		atomic_store(&st->commands_processed, 0);
+		atomic_store(&st->keyspace_hits, 0);
+		atomic_store(&st->keyspace_misses, 0);
+		atomic_store(&st->net_input_bytes, 0);
+		atomic_store(&st->net_output_bytes, 0);
+		atomic_store(&st->forwarded_commands, 0);
+		atomic_store(&st->multi_shard_commands, 0);
+		atomic_store(&st->total_error_replies, 0);
+	}
+}
+
+const struct server_info *server_get_info(void)
+{
+	return &g_server.info;
+}
+
+void server_request_shutdown(void)
+{
+	atomic_store(&g_server.shutdown, true);
+	for (uint32_t i = 0; i < g_server.nshards; i++)
+		if (g_server.shards && g_server.shards[i])
+			shard_wake(g_server.shards[i]);
+}
+
+/* ---- clients ---- */
+
+void conn_info(const struct conn *c, struct client_info *ci)
+{
+	memset(ci, 0, sizeof(*ci));
+	int64_t now = kv_time_ms();
+	ci->id = c->id;
+	snprintf(ci->addr, sizeof(ci->addr), "%s", c->addr);
+	snprintf(ci->laddr, sizeof(ci->laddr), "%s", c->laddr);
+	ci->fd = c->fd;
+	snprintf(ci->name, sizeof(ci->name), "%s", c->name);
+	ci->age_s = (now - c->created_ms) / 1000;
+	ci->idle_s = (now - atomic_load_explicit(&c->last_active_ms, memory_order_relaxed)) / 1000;
+	if (ci->age_s < 0)
+		ci->age_s = 0;
+	if (ci->idle_s < 0)
+		ci->idle_s = 0;
+	ci->shard = c->shard->id;
+	snprintf(ci->flags, sizeof(ci->flags), "N");
+	snprintf(ci->last_cmd, sizeof(ci->last_cmd), "%s",
+		 atomic_load_explicit(&c->last_cmd, memory_order_relaxed));
+	ci->qbuf = atomic_load_explicit(&c->qbuf_len, memory_order_relaxed);
+	ci->obl = atomic_load_explicit(&c->obuf_len, memory_order_relaxed);
+	ci->omem = ci->obl;
+	ci->tot_mem = ci->qbuf + ci->obl + sizeof(*c);
+	ci->resp = 2;
+}
+
+void server_clients_foreach(void (*fn)(void *arg, const struct client_info *ci), void *arg)
+{
+	for (uint32_t i = 0; i < g_server.nshards; i++) {
+		struct shard *s = g_server.shards[i];
+		pthread_mutex_lock(&s->clients_lock);
+		/* Newest first in the list; report oldest first like Redis. */
+		struct conn *last = s->clients;
+		while (last && last->all_next)
+			last = last->all_next;
+		for (struct conn *c = last; c; c = c->all_prev) {
+			struct client_info ci;
+			conn_info(c, &ci);
+			fn(arg, &ci);
+		}
+		pthread_mutex_unlock(&s->clients_lock);
+	}
+}
+
+uint64_t server_clients_kill(bool (*match)(void *arg, const struct client_info *ci),
+			     void *arg, uint64_t skip_id)
+{
+	uint64_t killed = 0;
+	for (uint32_t i = 0; i < g_server.nshards; i++) {
+		struct shard *s = g_server.shards[i];
+		bool any = false;
+		pthread_mutex_lock(&s->clients_lock);
+		for (struct conn *c = s->clients; c; c = c->all_next) {
+			if (c->id == skip_id || atomic_load(&c->kill_requested))
+				continue;
+			struct client_info ci;
+			conn_info(c, &ci);
+			if (!match(arg, &ci))
+				continue;
+			atomic_store(&c->kill_requested, true);
+			any = true;
+			killed++;
+		}
+		pthread_mutex_unlock(&s->clients_lock);
+		if (any) {
+			atomic_store(&s->kill_pending, true);
+			shard_wake(s);
+		}
+	}
+	return killed;
+}
+
+uint64_t conn_id(const struct conn *c)
+{
+	return c->id;
+}
+
+const char *conn_get_name(const struct conn *c)
+{
+	return c->name;
+}
+
+void conn_set_name(struct conn *c, const char *name, size_t len)
+{
+	if (len >= sizeof(c->name))
+		len = sizeof(c->name) - 1;
+	pthread_mutex_lock(&c->shard->clients_lock);
+	memcpy(c->name, name, len);
+	c->name[len] = '\0';
+	pthread_mutex_unlock(&c->shard->clients_lock);
+}
+
+bool conn_authenticated(const struct conn *c)
+{
+	return c->authenticated;
+}
+
+void conn_set_authenticated(struct conn *c, bool yes)
+{
+	c->authenticated = yes;
+	resp_parser_set_authenticated(&c->parser, yes);
+}
+
+void conn_close_after_reply(struct conn *c)
+{
+	c->close_after_reply = true;
+}
+
+/* ---- listening ---- */
+
+static int server_listen_one(const char *addr, int port, int backlog)
+{
+	char portstr[16];
+	snprintf(portstr, sizeof(portstr), "%d", port);
+	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+				  .ai_flags = AI_PASSIVE | AI_NUMERICHOST };
+	struct addrinfo *res;
+	int rc = getaddrinfo(addr, portstr, &hints, &res);
+	if (rc != 0) {
+		log_warning("Invalid bind address '%s': %s", addr, gai_strerror(rc));
+		return -EINVAL;
+	}
+	int fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		rc = -errno;
+		freeaddrinfo(res);
+		return rc;
+	}
+	int one = 1;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+	if (res->ai_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	if (bind(fd, res->ai_addr, res->ai_addrlen) < 0 || listen(fd, backlog) < 0) {
+		rc = -errno;
+		close(fd);
+		freeaddrinfo(res);
+		return rc;
+	}
+	freeaddrinfo(res);
+	return fd;
+}
+
+/* Opens every shard's listeners.  A failure is fatal at startup, as in
+ * Redis ("Could not create server TCP listening socket"). */
+static int server_open_listeners(void)
+{
+	char *addrs = kv_strndup(g_config.bind, strlen(g_config.bind));
+	char *save = NULL;
+	int naddr = 0;
+	for (char *a = strtok_r(addrs, " ", &save); a; a = strtok_r(NULL, " ", &save)) {
+		/* "-addr" in redis.conf means: skip it if unavailable. */
+		bool optional = a[0] == '-';
+		if (optional)
+			a++;
+		if (naddr >= 16) {
+			log_warning("Too many bind addresses (at most 16)");
+			free(addrs);
+			return -EINVAL;
+		}
+		bool ok = true;
+		for (uint32_t i = 0; i < g_server.nshards; i++) {
+			struct shard *s = g_server.shards[i];
+			int fd = server_listen_one(a, g_config.port, g_config.tcp_backlog);
+			if (fd < 0) {
+				if (optional) {
+					ok = false;
+					for (uint32_t j = 0; j < i; j++)
+						close(g_server.shards[j]->listen_fds[naddr]);
+					break;
+				}
+				log_warning("Could not create server TCP listening socket %s:%d: %s",
+					    a, g_config.port, strerror(-fd));
+				free(addrs);
+				return fd;
+			}
+			s->listen_fds[naddr] = fd;
+		}
+		if (!ok)
+			continue;
+		naddr++;
+		for (uint32_t i = 0; i < g_server.nshards; i++)
+			g_server.shards[i]->nlisten = naddr;
+	}
+	free(addrs);
+	if (naddr == 0) {
+		log_warning("No bind address could be used");
+		return -EADDRNOTAVAIL;
+	}
+	return 0;
+}
+
+static void server_make_run_id(char *out)
+{
+	unsigned char rnd[20];
+	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
+		uint64_t t = (uint64_t)kv_time_us() ^ (uint64_t)getpid();
+		for (size_t i = 0; i < sizeof(rnd); i++)
+			rnd[i] = (unsigned char)(t >> ((i % 8) * 8)) ^ (unsigned char)(i * 37);
+	}
+	for (size_t i = 0; i < sizeof(rnd); i++)
+		sprintf(out + i * 2, "%02x", rnd[i]);
+}
+
+static const struct reactor_ops *server_pick_reactor(void)
+{
+	static char reason[200];
+	if (g_config.io == KV_IO_EPOLL) {
+		g_server.info.io_reason = "io epoll requested by configuration";
+		return &reactor_epoll_ops;
+	}
+	const char *why = reactor_uring_unavailable();
+	if (!why) {
+		g_server.info.io_reason = "";
+		return &reactor_uring_ops;
+	}
+	snprintf(reason, sizeof(reason), "%s", why);
+	g_server.info.io_reason = reason;
+	if (g_config.io == KV_IO_URING)
+		log_warning("io uring was requested but is unavailable (%s); using epoll", why);
+	return &reactor_epoll_ops;
+}
+
+static uint32_t server_shard_count(void)
+{
+	if (g_config.threads > 0)
+		return g_config.threads;
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	if (n < 1)
+		n = 1;
+	if (n > SHARD_MAX)
+		n = SHARD_MAX;
+	return (uint32_t)n;
+}
+
+int server_run(const char *executable)
+{
+	g_server.info.start_time_us = kv_time_us();
+	g_server.info.start_mono_us = kv_mono_us();
+	g_server.info.tcp_port = g_config.port;
+	g_server.info.executable = executable;
+	g_server.info.config_file = g_config.config_file ? g_config.config_file : "";
+	server_make_run_id(g_server.info.run_id);
+	atomic_store(&g_server.next_conn_id, 1);
+	atomic_store(&g_server.next_txn_id, 1);
+
+	g_server.nshards = server_shard_count();
+	g_server.shards = kv_calloc(g_server.nshards, sizeof(*g_server.shards));
+	for (uint32_t i = 0; i < g_server.nshards; i++)
+		g_server.shards[i] = shard_create(i, g_server.nshards);
+
+	const struct reactor_ops *reactor = server_pick_reactor();
+	g_server.info.io_mode = reactor->name;
+	if (reactor == &reactor_uring_ops)
+		log_notice("I/O: io_uring (one ring per shard)");
+	else
+		log_notice("I/O: epoll (%s)", g_server.info.io_reason);
+
+	int rc = server_open_listeners();
+	if (rc < 0)
+		return 1;
+
+	/* Shard threads inherit a mask that blocks the shutdown signals, so the
+	 * main thread alone receives them through sigtimedwait. */
+	sigset_t sigs;
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	for (uint32_t i = 0; i < g_server.nshards; i++) {
+		struct shard *s = g_server.shards[i];
+		s->reactor = reactor;
+		rc = pthread_create(&s->thread, NULL, shard_thread_main, s);
+		kv_assert(rc == 0);
+	}
+	log_notice("kevy %s ready to accept connections on port %d (%u shards, bind %s)",
+		   KV_VERSION, g_config.port, g_server.nshards, g_config.bind);
+
+	while (!atomic_load(&g_server.shutdown)) {
+		struct timespec ts = { .tv_sec = 0, .tv_nsec = 100 * 1000 * 1000 };
+		int sig = sigtimedwait(&sigs, NULL, &ts);
+		if (sig == SIGTERM || sig == SIGINT) {
+			log_warning("Received %s scheduling shutdown...",
+				    sig == SIGTERM ? "SIGTERM" : "SIGINT");
+			server_request_shutdown();
+		}
+	}
+	log_warning("User requested shutdown...");
+	for (uint32_t i = 0; i < g_server.nshards; i++)
+		pthread_join(g_server.shards[i]->thread, NULL);
+	for (uint32_t i = 0; i < g_server.nshards; i++)
+		for (int j = 0; j < g_server.shards[i]->nlisten; j++)
+			close(g_server.shards[i]->listen_fds[j]);
+	log_warning("kevy is now ready to exit, bye bye...");
+	return 0;
+}

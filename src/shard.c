@@ -1,0 +1,1036 @@
+/*
+ * shard.c - one shard's thread: its loop, its clients, command dispatch and
+ * the cross-shard protocol.  The reactors (reactor_uring.c, reactor_epoll.c)
+ * only move bytes; everything a command means is decided here.
+ *
+ * Routing (see shard.h for the life of a command):
+ *   - a command that needs no keyspace, or only this shard's, runs at once;
+ *   - a command whose keys live on one other shard is copied into a MSG_EXEC
+ *     and its reply comes back as MSG_REPLY;
+ *   - a command over several shards runs here as a txn after taking the
+ *     keyspace of every shard involved, in ascending shard order.  Ordered
+ *     acquisition makes a wait-for cycle impossible, and shards never block:
+ *     a held shard keeps draining its rings, parking what it cannot run yet
+ *     in its deferred FIFO.
+ *
+ * Per-connection order: a connection's commands are dispatched in order;
+ * while a txn of it is out it dispatches nothing more, and a command routed
+ * to a shard goes through the same FIFO ring as that connection's earlier
+ * commands to that shard, so a client always reads its own writes.  Replies
+ * are released in command order through reply slots.
+ */
+#include "shard.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "kv.h"
+#include "log.h"
+
+/* Commands one connection may run per loop turn before others get a go. */
+#define CONN_DISPATCH_BUDGET 512
+/* Loop turns without work before the shard parks in its reactor. */
+#define SHARD_SPIN_TURNS 64
+/* Input beyond this is compacted to the buffer start once parsed. */
+#define CONN_COMPACT_BYTES (64 * 1024)
+
+static void shard_keyspace_freed(struct shard *s);
+static void txn_acquire_next(struct shard *s, struct txn *t);
+static void conn_schedule(struct shard *s, struct conn *c);
+
+/* ------------------------------------------------------------------ */
+/* messages */
+
+static void shard_send(struct shard *s, uint32_t to, struct shard_msg *m)
+{
+	m->from = s->id;
+	m->next = NULL;
+	struct shard *dst = g_server.shards[to];
+	if (!s->ovf_head[to] && spsc_push(&dst->in[s->id], m)) {
+		s->wake_pending[to] = true;
+		return;
+	}
+	/* Ring full: keep order by queueing behind what already overflowed. */
+	if (s->ovf_tail[to])
+		s->ovf_tail[to]->next = m;
+	else
+		s->ovf_head[to] = m;
+	s->ovf_tail[to] = m;
+	s->ovf_count++;
+}
+
+static void shard_flush_overflow(struct shard *s)
+{
+	for (uint32_t to = 0; to < g_server.nshards; to++) {
+		struct shard *dst = g_server.shards[to];
+		while (s->ovf_head[to]) {
+			struct shard_msg *m = s->ovf_head[to];
+			if (!spsc_push(&dst->in[s->id], m))
+				break;
+			s->ovf_head[to] = m->next;
+			if (!s->ovf_head[to])
+				s->ovf_tail[to] = NULL;
+			s->ovf_count--;
+			s->wake_pending[to] = true;
+		}
+	}
+	atomic_thread_fence(memory_order_seq_cst);
+	for (uint32_t to = 0; to < g_server.nshards; to++) {
+		if (!s->wake_pending[to])
+			continue;
+		s->wake_pending[to] = false;
+		struct shard *dst = g_server.shards[to];
+		if (atomic_load_explicit(&dst->sleeping, memory_order_relaxed))
+			shard_wake(dst);
+	}
+}
+
+void shard_wake(struct shard *s)
+{
+	uint64_t one = 1;
+	ssize_t n = write(s->event_fd, &one, sizeof(one));
+	(void)n; /* EAGAIN means the counter is already non-zero: awake anyway */
+}
+
+static void deferred_push(struct shard *s, struct shard_msg *m)
+{
+	m->next = NULL;
+	if (s->deferred_tail)
+		s->deferred_tail->next = m;
+	else
+		s->deferred_head = m;
+	s->deferred_tail = m;
+}
+
+static struct shard_msg *deferred_pop(struct shard *s)
+{
+	struct shard_msg *m = s->deferred_head;
+	if (m) {
+		s->deferred_head = m->next;
+		if (!s->deferred_head)
+			s->deferred_tail = NULL;
+	}
+	return m;
+}
+
+/* ------------------------------------------------------------------ */
+/* replies in command order */
+
+/* Where the reply of a command that runs now goes: straight to the output
+ * when nothing before it is still out, else into a ready slot. */
+static struct kv_buf *conn_reply_target(struct conn *c)
+{
+	if (!c->slots_head)
+		return &c->out;
+	struct reply_slot *slot = kv_calloc(1, sizeof(*slot));
+	slot->done = true;
+	c->slots_tail->next = slot;
+	c->slots_tail = slot;
+	return &slot->buf;
+}
+
+static struct reply_slot *conn_reserve_slot(struct conn *c)
+{
+	struct reply_slot *slot = kv_calloc(1, sizeof(*slot));
+	if (c->slots_tail)
+		c->slots_tail->next = slot;
+	else
+		c->slots_head = slot;
+	c->slots_tail = slot;
+	return slot;
+}
+
+static void conn_mark_flush(struct shard *s, struct conn *c)
+{
+	if (c->in_flush || c->io_closed)
+		return;
+	c->in_flush = true;
+	c->flush_next = s->flush_head;
+	s->flush_head = c;
+}
+
+static void conn_fill_slot(struct shard *s, struct conn *c, struct reply_slot *slot,
+			   struct kv_buf *reply)
+{
+	if (reply->len && reply->data[0] == '-')
+		stat_add(&s->stats.total_error_replies, 1);
+	kv_buf_free(&slot->buf);
+	slot->buf = *reply;
+	kv_buf_init(reply);
+	slot->done = true;
+	while (c->slots_head && c->slots_head->done) {
+		struct reply_slot *head = c->slots_head;
+		kv_buf_append(&c->out, head->buf.data, head->buf.len);
+		c->slots_head = head->next;
+		if (!c->slots_head)
+			c->slots_tail = NULL;
+		kv_buf_free(&head->buf);
+		free(head);
+	}
+	conn_mark_flush(s, c);
+}
+
+/* ------------------------------------------------------------------ */
+/* copied calls */
+
+/* Allocates `head` bytes followed by a copy of the call's arguments; the
+ * cmd_call inside the head is at offset call_off. */
+static void *call_copy(size_t head, size_t call_off, const struct kv_command *cmd,
+		       int argc, const struct kv_slice *argv, int64_t now_ms)
+{
+	size_t bytes = 0;
+	for (int i = 0; i < argc; i++)
+		bytes += argv[i].len + 1;
+	head = (head + 7) & ~(size_t)7;
+	char *block = kv_malloc(head + (size_t)argc * sizeof(struct kv_slice) + bytes);
+	memset(block, 0, head);
+	struct cmd_call *call = (struct cmd_call *)(block + call_off);
+	struct kv_slice *copy = (struct kv_slice *)(block + head);
+	char *data = (char *)(copy + argc);
+	for (int i = 0; i < argc; i++) {
+		memcpy(data, argv[i].ptr, argv[i].len);
+		data[argv[i].len] = '\0';
+		copy[i].ptr = data;
+		copy[i].len = argv[i].len;
+		data += argv[i].len + 1;
+	}
+	call->cmd = cmd;
+	call->argc = argc;
+	call->argv = copy;
+	call->now_ms = now_ms;
+	return block;
+}
+
+static void call_run(struct shard *s, const struct cmd_call *call, struct conn *conn,
+		     struct kv_db **held, struct kv_buf *out)
+{
+	struct cmd_ctx ctx = {
+		.argc = call->argc,
+		.argv = call->argv,
+		.out = out,
+		.now_ms = call->now_ms,
+		.shard = s,
+		.conn = conn,
+		.held = held,
+		.nshards = g_server.nshards,
+	};
+	call->cmd->proc(&ctx);
+}
+
+/* ------------------------------------------------------------------ */
+/* forwarded single-shard commands */
+
+static void fwd_execute(struct shard *s, struct fwd_req *req)
+{
+	kv_assert(!s->holder);
+	call_run(s, &req->call, NULL, s->held_local, &req->reply);
+	req->m.type = MSG_REPLY;
+	shard_send(s, req->m.from, &req->m);
+}
+
+static void conn_release_inflight(struct shard *s, struct conn *c)
+{
+	kv_assert(c->inflight > 0);
+	c->inflight--;
+	conn_schedule(s, c);
+}
+
+static void fwd_replied(struct shard *s, struct fwd_req *req)
+{
+	struct conn *c = req->call.conn;
+	conn_fill_slot(s, c, req->call.slot, &req->reply);
+	conn_release_inflight(s, c);
+	free(req);
+}
+
+static void shard_forward(struct shard *s, struct conn *c, uint32_t to,
+			  const struct kv_command *cmd, int argc, const struct kv_slice *argv)
+{
+	struct fwd_req *req = call_copy(sizeof(*req), offsetof(struct fwd_req, call),
+					cmd, argc, argv, s->now_ms);
+	kv_buf_init(&req->reply);
+	req->m.type = MSG_EXEC;
+	req->call.conn = c;
+	req->call.slot = conn_reserve_slot(c);
+	c->inflight++;
+	stat_add(&s->stats.forwarded_commands, 1);
+	shard_send(s, to, &req->m);
+}
+
+/* ------------------------------------------------------------------ */
+/* multi-shard transactions */
+
+static void txn_execute(struct shard *s, struct txn *t)
+{
+	for (uint32_t i = 0; i < t->nshards; i++)
+		s->txn_held[t->shards[i]] = g_server.shards[t->shards[i]]->db;
+	struct kv_buf reply = KV_BUF_INIT;
+	call_run(s, &t->call, t->call.conn, s->txn_held, &reply);
+	bool held_here = false;
+	for (uint32_t i = 0; i < t->nshards; i++) {
+		uint32_t id = t->shards[i];
+		s->txn_held[id] = NULL;
+		if (id == s->id) {
+			held_here = true;
+			continue;
+		}
+		struct release_msg *rel = kv_malloc(sizeof(*rel));
+		rel->m.type = MSG_RELEASE;
+		rel->txn_id = t->id;
+		shard_send(s, id, &rel->m);
+	}
+	struct conn *c = t->call.conn;
+	conn_fill_slot(s, c, t->call.slot, &reply);
+	c->txn_inflight = false;
+	conn_release_inflight(s, c);
+	if (held_here) {
+		kv_assert(s->holder == t);
+		s->holder = NULL;
+	}
+	/* No message refers to t any more: RELEASE names it by id. */
+	free(t);
+	if (held_here)
+		shard_keyspace_freed(s);
+}
+
+/* This shard takes its own keyspace for t (it is free). */
+static void txn_take_local(struct shard *s, struct txn *t)
+{
+	kv_assert(!s->holder);
+	s->holder = t;
+	s->holder_id = t->id;
+	t->acquired++;
+}
+
+static void txn_acquire_next(struct shard *s, struct txn *t)
+{
+	while (t->acquired < t->nshards) {
+		uint32_t target = t->shards[t->acquired];
+		if (target != s->id) {
+			t->m.type = MSG_LOCK;
+			shard_send(s, target, &t->m);
+			return;
+		}
+		if (s->holder) {
+			t->m.type = MSG_LOCK;
+			t->m.from = s->id;
+			deferred_push(s, &t->m);
+			return;
+		}
+		txn_take_local(s, t);
+	}
+	txn_execute(s, t);
+}
+
+static void shard_start_txn(struct shard *s, struct conn *c, const struct kv_command *cmd,
+			    int argc, const struct kv_slice *argv,
+			    const uint32_t *shards, uint32_t nshards)
+{
+	size_t head = sizeof(struct txn) + nshards * sizeof(uint32_t);
+	struct txn *t = call_copy(head, offsetof(struct txn, call), cmd, argc, argv, s->now_ms);
+	t->id = atomic_fetch_add_explicit(&g_server.next_txn_id, 1, memory_order_relaxed);
+	t->home = s->id;
+	t->nshards = nshards;
+	t->acquired = 0;
+	memcpy(t->shards, shards, nshards * sizeof(uint32_t));
+	t->call.conn = c;
+	t->call.slot = conn_reserve_slot(c);
+	c->inflight++;
+	c->txn_inflight = true;
+	stat_add(&s->stats.multi_shard_commands, 1);
+	txn_acquire_next(s, t);
+}
+
+/* Grant this shard's keyspace to a txn coordinated elsewhere. */
+static void txn_grant_remote(struct shard *s, struct txn *t)
+{
+	kv_assert(!s->holder);
+	s->holder = t;
+	s->holder_id = t->id;
+	t->m.type = MSG_GRANT;
+	shard_send(s, t->home, &t->m);
+}
+
+static void shard_handle_lock(struct shard *s, struct shard_msg *m)
+{
+	struct txn *t = (struct txn *)m;
+	if (s->holder) {
+		deferred_push(s, m);
+		return;
+	}
+	if (t->home == s->id) {
+		txn_take_local(s, t);
+		txn_acquire_next(s, t);
+	} else {
+		txn_grant_remote(s, t);
+	}
+}
+
+/* The keyspace became free: run what waited for it, in arrival order, until
+ * a txn takes it again; then let paused clients continue. */
+static void shard_keyspace_freed(struct shard *s)
+{
+	while (!s->holder) {
+		struct shard_msg *m = deferred_pop(s);
+		if (!m)
+			break;
+		if (m->type == MSG_EXEC)
+			fwd_execute(s, (struct fwd_req *)m);
+		else
+			shard_handle_lock(s, m);
+	}
+	if (s->holder)
+		return;
+	while (s->paused_head) {
+		struct conn *c = s->paused_head;
+		s->paused_head = c->paused_next;
+		c->in_paused = false;
+		c->paused = false;
+		conn_schedule(s, c);
+	}
+}
+
+static void shard_handle_msg(struct shard *s, struct shard_msg *m)
+{
+	switch (m->type) {
+	case MSG_EXEC:
+		if (s->holder)
+			deferred_push(s, m);
+		else
+			fwd_execute(s, (struct fwd_req *)m);
+		break;
+	case MSG_REPLY:
+		fwd_replied(s, (struct fwd_req *)m);
+		break;
+	case MSG_LOCK:
+		shard_handle_lock(s, m);
+		break;
+	case MSG_GRANT: {
+		struct txn *t = (struct txn *)m;
+		t->acquired++;
+		txn_acquire_next(s, t);
+		break;
+	}
+	case MSG_RELEASE: {
+		struct release_msg *rel = (struct release_msg *)m;
+		kv_assert(s->holder && s->holder_id == rel->txn_id);
+		s->holder = NULL;
+		free(rel);
+		shard_keyspace_freed(s);
+		break;
+	}
+	default:
+		kv_assert(!"unknown shard message");
+	}
+}
+
+static int shard_drain_rings(struct shard *s)
+{
+	int n = 0;
+	for (uint32_t from = 0; from < g_server.nshards; from++) {
+		if (from == s->id)
+			continue;
+		struct shard_msg *m;
+		int budget = SHARD_RING_SLOTS;
+		while (budget-- > 0 && (m = spsc_pop(&s->in[from])) != NULL) {
+			shard_handle_msg(s, m);
+			n++;
+		}
+	}
+	return n;
+}
+
+static bool shard_rings_pending(struct shard *s)
+{
+	for (uint32_t from = 0; from < g_server.nshards; from++)
+		if (from != s->id && spsc_nonempty(&s->in[from]))
+			return true;
+	return false;
+}
+
+/* ------------------------------------------------------------------ */
+/* dispatch */
+
+enum dispatch_result { DISPATCH_DONE, DISPATCH_WAIT };
+
+/* Sorted unique shards of the call's keys; returns the count (0 = keyless). */
+static uint32_t call_shards(const struct kv_command *cmd, int argc, const struct kv_slice *argv,
+			    uint32_t *out)
+{
+	uint32_t n = g_server.nshards;
+	if (cmd->flags & CMD_ALL_SHARDS) {
+		for (uint32_t i = 0; i < n; i++)
+			out[i] = i;
+		return n;
+	}
+	if (cmd->route) {
+		out[0] = cmd->route(argc, argv, n) % n;
+		return 1;
+	}
+	int idx_stack[64];
+	int *idx = idx_stack;
+	int max = argc < 64 ? 64 : argc;
+	if (max > 64)
+		idx = kv_malloc((size_t)max * sizeof(int));
+	int nkeys = cmd_get_keys(cmd, argc, argv, idx, max);
+	uint64_t seen[(SHARD_MAX + 63) / 64] = { 0 };
+	uint32_t count = 0;
+	for (int k = 0; k < nkeys; k++) {
+		const struct kv_slice *key = &argv[idx[k]];
+		uint32_t sh = kv_key_shard(key->ptr, key->len, n);
+		if (!(seen[sh / 64] & (1ull << (sh % 64)))) {
+			seen[sh / 64] |= 1ull << (sh % 64);
+			count++;
+		}
+	}
+	if (idx != idx_stack)
+		free(idx);
+	uint32_t j = 0;
+	for (uint32_t sh = 0; sh < n && j < count; sh++)
+		if (seen[sh / 64] & (1ull << (sh % 64)))
+			out[j++] = sh;
+	return count;
+}
+
+static void conn_pause(struct shard *s, struct conn *c)
+{
+	c->paused = true;
+	if (c->in_paused)
+		return;
+	c->in_paused = true;
+	c->paused_next = s->paused_head;
+	s->paused_head = c;
+}
+
+static void run_here(struct shard *s, struct conn *c, const struct kv_command *cmd,
+		     int argc, const struct kv_slice *argv)
+{
+	struct kv_buf *out = conn_reply_target(c);
+	size_t before = out->len;
+	struct cmd_call call = { .cmd = cmd, .argc = argc, .argv = (struct kv_slice *)argv,
+				 .now_ms = s->now_ms };
+	call_run(s, &call, c, s->held_local, out);
+	if (out->len > before && out->data[before] == '-')
+		stat_add(&s->stats.total_error_replies, 1);
+	if (out == &c->out)
+		conn_mark_flush(s, c);
+}
+
+static void reply_now(struct shard *s, struct conn *c, void (*fn)(struct kv_buf *, const void *),
+		      const void *arg)
+{
+	struct kv_buf *out = conn_reply_target(c);
+	fn(out, arg);
+	stat_add(&s->stats.total_error_replies, 1);
+	conn_mark_flush(s, c);
+}
+
+static void reply_error_str(struct kv_buf *out, const void *msg)
+{
+	resp_error(out, msg);
+}
+
+struct unknown_args {
+	int argc;
+	const struct kv_slice *argv;
+};
+
+static void reply_unknown(struct kv_buf *out, const void *arg)
+{
+	const struct unknown_args *u = arg;
+	cmd_reply_unknown(out, u->argc, u->argv);
+}
+
+static void reply_arity(struct kv_buf *out, const void *cmd)
+{
+	cmd_reply_arity(out, cmd);
+}
+
+static enum dispatch_result shard_dispatch(struct shard *s, struct conn *c, int argc,
+					   const struct kv_slice *argv)
+{
+	const struct kv_command *cmd = cmd_lookup(argv[0].ptr, argv[0].len);
+	if (!cmd) {
+		struct unknown_args u = { argc, argv };
+		reply_now(s, c, reply_unknown, &u);
+		return DISPATCH_DONE;
+	}
+	if (!c->authenticated && !(cmd->flags & CMD_NOAUTH) &&
+	    atomic_load_explicit(&g_config.requirepass_set, memory_order_relaxed)) {
+		reply_now(s, c, reply_error_str, RESP_ERR_NOAUTH);
+		return DISPATCH_DONE;
+	}
+	if (!cmd_arity_ok(cmd, argc)) {
+		reply_now(s, c, reply_arity, cmd);
+		return DISPATCH_DONE;
+	}
+	if (cmd->flags & CMD_LOCAL) {
+		run_here(s, c, cmd, argc, argv);
+		goto done;
+	}
+	uint32_t shards[SHARD_MAX];
+	uint32_t n = call_shards(cmd, argc, argv, shards);
+	if (n == 0 || (n == 1 && shards[0] == s->id)) {
+		if (s->holder) {
+			conn_pause(s, c);
+			return DISPATCH_WAIT;
+		}
+		run_here(s, c, cmd, argc, argv);
+	} else if (n == 1) {
+		shard_forward(s, c, shards[0], cmd, argc, argv);
+	} else {
+		shard_start_txn(s, c, cmd, argc, argv, shards, n);
+	}
+done:
+	stat_add(&s->stats.commands_processed, 1);
+	atomic_store_explicit(&c->last_cmd, cmd->name, memory_order_relaxed);
+	return DISPATCH_DONE;
+}
+
+/* ------------------------------------------------------------------ */
+/* connections */
+
+static void conn_schedule(struct shard *s, struct conn *c)
+{
+	if (c->in_ready || c->io_closed)
+		return;
+	c->in_ready = true;
+	c->ready_next = NULL;
+	if (s->ready_tail)
+		s->ready_tail->ready_next = c;
+	else
+		s->ready_head = c;
+	s->ready_tail = c;
+}
+
+static void conn_begin_close(struct shard *s, struct conn *c)
+{
+	if (c->close_started)
+		return;
+	c->close_started = true;
+	s->reactor->conn_close(s, c);
+}
+
+static void conn_protocol_error(struct shard *s, struct conn *c, const char *msg)
+{
+	struct kv_buf *out = conn_reply_target(c);
+	resp_error(out, msg);
+	stat_add(&s->stats.total_error_replies, 1);
+	c->close_after_reply = true;
+	conn_mark_flush(s, c);
+	log_verbose("Protocol error (%s) from client id=%llu addr=%s", msg,
+		    (unsigned long long)c->id, c->addr);
+}
+
+/* Parse and dispatch what a connection has buffered.  Returns commands run. */
+static int conn_process(struct shard *s, struct conn *c)
+{
+	int done = 0;
+	while (done < CONN_DISPATCH_BUDGET) {
+		if (c->close_after_reply || c->io_dead || c->txn_inflight || c->paused)
+			break;
+		if (s->ovf_count > SHARD_OVERFLOW_PAUSE)
+			break;
+		size_t avail = c->in.len - c->in_pos;
+		if (avail == 0)
+			break;
+		int argc;
+		struct kv_slice *argv;
+		const char *err = NULL;
+		int64_t n = resp_parse(&c->parser, c->in.data + c->in_pos, avail, &argc, &argv, &err);
+		if (n == RESP_NEED_MORE)
+			break;
+		if (n < 0) {
+			conn_protocol_error(s, c, err ? err : "ERR Protocol error");
+			break;
+		}
+		if (argc > 0 && shard_dispatch(s, c, argc, argv) == DISPATCH_WAIT)
+			break;
+		c->in_pos += (size_t)n;
+		done++;
+	}
+	if (c->in_pos == c->in.len) {
+		c->in.len = 0;
+		c->in_pos = 0;
+	} else if (c->in_pos >= CONN_COMPACT_BYTES || c->in_pos > c->in.len / 2) {
+		kv_buf_consume(&c->in, c->in_pos);
+		c->in_pos = 0;
+	}
+	atomic_store_explicit(&c->qbuf_len, c->in.len - c->in_pos, memory_order_relaxed);
+	/* More buffered commands wait for the next turn (fairness). */
+	if (done == CONN_DISPATCH_BUDGET) {
+		conn_schedule(s, c);
+	} else if (c->read_eof && !c->txn_inflight && !c->paused && !c->close_after_reply) {
+		/* The peer is done sending and nothing more can be parsed: once
+		 * the replies are out, close (a trailing partial request is
+		 * dropped, as Redis does). */
+		c->close_after_reply = true;
+		conn_mark_flush(s, c);
+	}
+	return done;
+}
+
+static int shard_process_ready(struct shard *s)
+{
+	struct conn *list = s->ready_head;
+	s->ready_head = s->ready_tail = NULL;
+	int n = 0;
+	while (list) {
+		struct conn *c = list;
+		list = c->ready_next;
+		c->in_ready = false;
+		if (!c->io_closed)
+			n += conn_process(s, c);
+	}
+	return n;
+}
+
+static void conn_set_addrs(struct conn *c)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	char host[INET6_ADDRSTRLEN] = "?";
+	c->addr[0] = c->laddr[0] = '\0';
+	for (int side = 0; side < 2; side++) {
+		len = sizeof(ss);
+		int rc = side == 0 ? getpeername(c->fd, (struct sockaddr *)&ss, &len)
+				   : getsockname(c->fd, (struct sockaddr *)&ss, &len);
+		char *dst = side == 0 ? c->addr : c->laddr;
+		if (rc != 0)
+			continue;
+		int port = 0;
+		if (ss.ss_family == AF_INET) {
+			struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+			inet_ntop(AF_INET, &sin->sin_addr, host, sizeof(host));
+			port = ntohs(sin->sin_port);
+		} else if (ss.ss_family == AF_INET6) {
+			struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+			inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof(host));
+			port = ntohs(sin6->sin6_port);
+		}
+		snprintf(dst, sizeof(c->addr), "%s:%d", host, port);
+	}
+}
+
+void shard_on_accept(struct shard *s, int fd)
+{
+	stat_add(&s->stats.connections_received, 1);
+	uint64_t total = atomic_fetch_add(&g_server.total_clients, 1) + 1;
+	if ((int64_t)total > atomic_load_explicit(&g_config.maxclients, memory_order_relaxed)) {
+		static const char msg[] = "-ERR max number of clients reached\r\n";
+		ssize_t w = send(fd, msg, sizeof(msg) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+		(void)w;
+		close(fd);
+		atomic_fetch_sub(&g_server.total_clients, 1);
+		stat_add(&s->stats.rejected_connections, 1);
+		return;
+	}
+	int one = 1;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	int64_t keepalive = atomic_load_explicit(&g_config.tcp_keepalive_s, memory_order_relaxed);
+	if (keepalive > 0)
+		setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+
+	struct conn *c = kv_calloc(1, sizeof(*c));
+	c->id = atomic_fetch_add(&g_server.next_conn_id, 1);
+	c->fd = fd;
+	c->shard = s;
+	c->created_ms = s->now_ms;
+	atomic_store(&c->last_active_ms, s->now_ms);
+	atomic_store(&c->last_cmd, "NULL");
+	c->authenticated = !atomic_load(&g_config.requirepass_set);
+	resp_parser_init(&c->parser, &s->resp_limits);
+	resp_parser_set_authenticated(&c->parser, c->authenticated);
+	conn_set_addrs(c);
+
+	pthread_mutex_lock(&s->clients_lock);
+	c->all_next = s->clients;
+	if (s->clients)
+		s->clients->all_prev = c;
+	s->clients = c;
+	s->nclients++;
+	pthread_mutex_unlock(&s->clients_lock);
+	stat_add(&s->stats.connected_clients, 1);
+	s->reactor->conn_start(s, c);
+}
+
+void shard_on_data(struct shard *s, struct conn *c, const char *p, size_t n)
+{
+	if (c->close_started)
+		return;
+	kv_buf_append(&c->in, p, n);
+	stat_add(&s->stats.net_input_bytes, n);
+	atomic_store_explicit(&c->last_active_ms, s->now_ms, memory_order_relaxed);
+	int64_t limit = atomic_load_explicit(&g_config.client_query_buffer_limit,
+					     memory_order_relaxed);
+	if (limit > 0 && (int64_t)(c->in.len - c->in_pos) > limit) {
+		log_warning("Closing client that reached max query buffer length: id=%llu addr=%s "
+			    "(qbuf initial bytes not shown)", (unsigned long long)c->id, c->addr);
+		c->io_dead = true;
+		conn_begin_close(s, c);
+		return;
+	}
+	conn_schedule(s, c);
+}
+
+void shard_on_hangup(struct shard *s, struct conn *c)
+{
+	c->io_dead = true;
+	conn_begin_close(s, c);
+}
+
+void shard_on_eof(struct shard *s, struct conn *c)
+{
+	c->read_eof = true;
+	conn_schedule(s, c);
+}
+
+void shard_on_sent(struct shard *s, struct conn *c, size_t n)
+{
+	stat_add(&s->stats.net_output_bytes, n);
+}
+
+void shard_on_wakeup(struct shard *s)
+{
+	(void)s; /* the loop drains the rings every turn */
+}
+
+static void conn_unregister(struct shard *s, struct conn *c)
+{
+	pthread_mutex_lock(&s->clients_lock);
+	if (c->all_prev)
+		c->all_prev->all_next = c->all_next;
+	else
+		s->clients = c->all_next;
+	if (c->all_next)
+		c->all_next->all_prev = c->all_prev;
+	s->nclients--;
+	pthread_mutex_unlock(&s->clients_lock);
+	stat_add(&s->stats.connected_clients, (uint64_t)-1);
+	atomic_fetch_sub(&g_server.total_clients, 1);
+}
+
+void shard_conn_io_done(struct shard *s, struct conn *c)
+{
+	kv_assert(!c->io_closed);
+	c->io_closed = true;
+	close(c->fd);
+	c->fd = -1;
+	conn_unregister(s, c);
+	c->in_zombies = true;
+	c->zombie_next = s->zombies;
+	s->zombies = c;
+}
+
+static void conn_free(struct conn *c)
+{
+	resp_parser_free(&c->parser);
+	kv_buf_free(&c->in);
+	kv_buf_free(&c->out);
+	kv_buf_free(&c->sending);
+	while (c->slots_head) {
+		struct reply_slot *slot = c->slots_head;
+		c->slots_head = slot->next;
+		kv_buf_free(&slot->buf);
+		free(slot);
+	}
+	free(c);
+}
+
+/* Free closed connections nothing refers to any more: no reply or txn out,
+ * not queued in any list of this turn. */
+static void shard_reap_zombies(struct shard *s)
+{
+	struct conn **pp = &s->zombies;
+	while (*pp) {
+		struct conn *c = *pp;
+		if (c->inflight == 0 && !c->in_ready && !c->in_flush && !c->in_paused) {
+			*pp = c->zombie_next;
+			conn_free(c);
+		} else {
+			pp = &c->zombie_next;
+		}
+	}
+}
+
+static void shard_flush_conns(struct shard *s)
+{
+	struct conn *list = s->flush_head;
+	s->flush_head = NULL;
+	while (list) {
+		struct conn *c = list;
+		list = c->flush_next;
+		c->in_flush = false;
+		if (c->io_closed)
+			continue;
+		if (c->io_dead) {
+			conn_begin_close(s, c);
+			continue;
+		}
+		if (c->out.len)
+			s->reactor->conn_flush(s, c);
+		atomic_store_explicit(&c->obuf_len, c->out.len + c->sending.len - c->send_off,
+				      memory_order_relaxed);
+		/* QUIT and protocol errors close once their reply is out. */
+		if (c->close_after_reply && !c->slots_head && c->out.len == 0 && !c->send_inflight)
+			conn_begin_close(s, c);
+	}
+}
+
+/* Called by reactors when a send completed and nothing more is queued. */
+void shard_conn_drained(struct shard *s, struct conn *c)
+{
+	if (c->close_after_reply && !c->slots_head && c->out.len == 0)
+		conn_begin_close(s, c);
+}
+
+/* ------------------------------------------------------------------ */
+/* background work */
+
+static void shard_kill_flagged(struct shard *s)
+{
+	if (!atomic_exchange(&s->kill_pending, false))
+		return;
+	for (struct conn *c = s->clients; c; c = c->all_next) {
+		if (atomic_load(&c->kill_requested) && !c->close_after_reply) {
+			c->close_after_reply = true;
+			conn_mark_flush(s, c);
+		}
+	}
+}
+
+static void shard_cron(struct shard *s)
+{
+	int64_t hz = atomic_load_explicit(&g_config.hz, memory_order_relaxed);
+	if (hz < 1)
+		hz = 1;
+	if (hz > 500)
+		hz = 500;
+	s->next_cron_us = kv_mono_us() + 1000000 / hz;
+	if (!s->holder)
+		db_active_expire(s->db, s->now_ms, s->cron_expire_budget);
+	int64_t timeout = atomic_load_explicit(&g_config.timeout_s, memory_order_relaxed);
+	if (timeout > 0) {
+		struct conn *next;
+		for (struct conn *c = s->clients; c; c = next) {
+			next = c->all_next;
+			int64_t idle = s->now_ms - atomic_load(&c->last_active_ms);
+			if (idle / 1000 > timeout && c->inflight == 0 && !c->close_started) {
+				c->io_dead = true;
+				conn_begin_close(s, c);
+			}
+		}
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* the loop */
+
+static void shard_close_all(struct shard *s)
+{
+	struct conn *next;
+	for (struct conn *c = s->clients; c; c = next) {
+		next = c->all_next;
+		c->io_dead = true;
+		if (!c->close_started) {
+			c->close_started = true;
+			s->reactor->conn_close(s, c);
+		}
+	}
+}
+
+static void shard_loop(struct shard *s)
+{
+	int idle_turns = 0;
+	s->next_cron_us = kv_mono_us();
+	while (!atomic_load_explicit(&g_server.shutdown, memory_order_relaxed)) {
+		int64_t timeout_us = 0;
+		if (idle_turns >= SHARD_SPIN_TURNS) {
+			/* Park in the reactor: a peer's message arrives as an
+			 * eventfd completion, so re-check the rings after
+			 * announcing the nap (pairs with shard_flush_overflow). */
+			atomic_store(&s->sleeping, 1);
+			atomic_thread_fence(memory_order_seq_cst);
+			if (!shard_rings_pending(s)) {
+				timeout_us = s->next_cron_us - kv_mono_us();
+				if (timeout_us < 1)
+					timeout_us = 1;
+			}
+		}
+		int work = s->reactor->poll(s, timeout_us);
+		atomic_store_explicit(&s->sleeping, 0, memory_order_relaxed);
+		s->now_ms = kv_time_ms();
+		s->resp_limits.max_bulk_len = atomic_load_explicit(&g_config.proto_max_bulk_len,
+								   memory_order_relaxed);
+		if (work < 0) {
+			log_warning("shard %u: reactor failed: %s", s->id, kv_strerror(work));
+			break;
+		}
+		work += shard_drain_rings(s);
+		if (atomic_load_explicit(&s->kill_pending, memory_order_relaxed))
+			shard_kill_flagged(s);
+		work += shard_process_ready(s);
+		if (kv_mono_us() >= s->next_cron_us)
+			shard_cron(s);
+		shard_flush_conns(s);
+		shard_flush_overflow(s);
+		shard_reap_zombies(s);
+		idle_turns = work > 0 ? 0 : idle_turns + 1;
+	}
+}
+
+void *shard_thread_main(void *arg)
+{
+	struct shard *s = arg;
+	char name[16];
+	snprintf(name, sizeof(name), "kevy-shard-%u", s->id);
+	pthread_setname_np(pthread_self(), name);
+	s->now_ms = kv_time_ms();
+	int rc = s->reactor->init(s);
+	if (rc < 0) {
+		log_warning("shard %u: %s reactor setup failed: %s", s->id, s->reactor->name,
+			    kv_strerror(rc));
+		server_request_shutdown();
+		return NULL;
+	}
+	shard_loop(s);
+	/* Shutdown: stop I/O on every client and let the reactor retire the
+	 * operations still in flight (bounded). */
+	shard_close_all(s);
+	for (int i = 0; i < 100 && s->clients; i++)
+		s->reactor->poll(s, 1000);
+	s->reactor->fini(s);
+	return NULL;
+}
+
+struct shard *shard_create(uint32_t id, uint32_t nshards)
+{
+	struct shard *s = kv_calloc(1, sizeof(*s));
+	s->id = id;
+	s->db = db_create();
+	s->event_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	kv_assert(s->event_fd >= 0);
+	s->in = kv_calloc(nshards, sizeof(*s->in));
+	for (uint32_t i = 0; i < nshards; i++)
+		if (i != id)
+			spsc_init(&s->in[i], SHARD_RING_SLOTS);
+	s->ovf_head = kv_calloc(nshards, sizeof(*s->ovf_head));
+	s->ovf_tail = kv_calloc(nshards, sizeof(*s->ovf_tail));
+	s->wake_pending = kv_calloc(nshards, sizeof(*s->wake_pending));
+	s->held_local = kv_calloc(nshards, sizeof(*s->held_local));
+	s->held_local[id] = s->db;
+	s->txn_held = kv_calloc(nshards, sizeof(*s->txn_held));
+	pthread_mutex_init(&s->clients_lock, NULL);
+	s->cron_expire_budget = 1000;
+	resp_limits_default(&s->resp_limits);
+	s->resp_limits.max_bulk_len = atomic_load(&g_config.proto_max_bulk_len);
+	return s;
+}

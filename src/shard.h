@@ -1,0 +1,258 @@
+/*
+ * shard.h - the runtime's internal structures: a shard (one thread, one
+ * keyspace, one reactor), its connections, and the messages shards exchange.
+ *
+ * Life of a command (see docs/architecture.md):
+ *   recv -> conn input buffer -> resp_parse -> shard_dispatch:
+ *     CMD_LOCAL or keys on this shard   -> run now, reply in order;
+ *     keys on one other shard           -> MSG_EXEC to it, reply comes back as
+ *                                          MSG_REPLY and fills a reply slot;
+ *     keys on several shards/all shards -> a txn takes each shard's keyspace
+ *                                          in ascending order (MSG_LOCK /
+ *                                          MSG_GRANT), runs here, MSG_RELEASE.
+ *   Replies leave a connection in command order: a reply that is ready while
+ *   an earlier one is still out waits in a slot.
+ *
+ * A shard's keyspace is "held" while a txn owns it.  Nothing else touches the
+ * keyspace then: local commands pause, incoming MSG_EXEC and MSG_LOCK wait in
+ * the shard's deferred queue (FIFO), background expiry skips the turn.
+ */
+#ifndef KV_SHARD_H
+#define KV_SHARD_H
+
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "cmd.h"
+#include "resp.h"
+#include "server.h"
+#include "spsc.h"
+#include "store.h"
+
+#define SHARD_MAX 256
+#define SHARD_RING_SLOTS 4096
+/* Messages a shard may keep in its overflow lists before it stops reading
+ * new commands from its clients (backpressure that cannot deadlock: the
+ * rings are always drained by their consumers). */
+#define SHARD_OVERFLOW_PAUSE 8192
+
+struct shard;
+struct conn;
+struct reactor_ops;
+
+/* ---- messages between shards ---- */
+enum msg_type {
+	MSG_EXEC = 1,     /* run a single-shard command for a client of `from` */
+	MSG_REPLY,        /* the reply of a MSG_EXEC coming back */
+	MSG_LOCK,         /* a txn asks for this shard's keyspace */
+	MSG_GRANT,        /* ... and gets it */
+	MSG_RELEASE,      /* the txn is done with this shard's keyspace */
+};
+
+struct shard_msg {
+	struct shard_msg *next;   /* overflow and deferred lists */
+	enum msg_type type;
+	uint32_t from;            /* sender shard */
+};
+
+/* A reply waiting for its turn on a connection. */
+struct reply_slot {
+	struct reply_slot *next;
+	bool done;
+	struct kv_buf buf;
+};
+
+/* A command with copied arguments, executed away from the client's input
+ * buffer: forwarded (MSG_EXEC) or run as a multi-shard txn. */
+struct cmd_call {
+	const struct kv_command *cmd;
+	int argc;
+	struct kv_slice *argv;    /* points into data[] */
+	int64_t now_ms;
+	struct conn *conn;        /* owning client (home shard only) */
+	struct reply_slot *slot;
+};
+
+struct fwd_req {
+	struct shard_msg m;
+	struct cmd_call call;
+	struct kv_buf reply;
+};
+
+struct txn {
+	struct shard_msg m;       /* travels as MSG_LOCK / MSG_GRANT */
+	uint64_t id;              /* unique per process, names the holder */
+	struct cmd_call call;
+	uint32_t home;
+	uint32_t nshards;         /* shards involved, ascending */
+	uint32_t acquired;        /* how many of them are held */
+	uint32_t shards[];        /* ids; cmd_call arguments follow in memory */
+};
+
+struct release_msg {
+	struct shard_msg m;
+	uint64_t txn_id;          /* the txn is freed by its home after sending */
+};
+
+/* ---- connections ---- */
+struct conn {
+	uint64_t id;
+	int fd;
+	struct shard *shard;
+	struct conn *all_prev, *all_next;     /* shard's client list */
+	struct conn *ready_next;              /* dispatch queue */
+	bool in_ready;
+
+	struct kv_buf in;                     /* received bytes */
+	size_t in_pos;                        /* first unparsed byte */
+	struct resp_parser parser;
+
+	struct kv_buf out;                    /* replies in order, unsent */
+	struct reply_slot *slots_head, *slots_tail;
+	uint32_t inflight;                    /* forwarded commands and txns out */
+	bool txn_inflight;                    /* a multi-shard command is out */
+	bool paused;                          /* waiting for the keyspace */
+
+	bool authenticated;
+	bool close_after_reply;               /* QUIT, protocol error, CLIENT KILL */
+	bool io_dead;                         /* socket failed or peer closed */
+	bool read_eof;                        /* peer sent FIN: finish, then close */
+	bool io_closed;                       /* reactor is done, fd closed */
+	bool in_flush;
+	struct conn *flush_next;
+	bool in_paused;
+	struct conn *paused_next;
+	bool in_zombies;
+	struct conn *zombie_next;
+
+	/* Reactor state. */
+	bool recv_armed;
+	bool send_inflight;
+	bool close_started;
+	struct kv_buf sending;                /* io_uring: bytes of the send in flight */
+	size_t send_off;
+	bool want_write;                      /* epoll: EPOLLOUT registered */
+
+	/* Introspection (CLIENT LIST from any shard): name is written under the
+	 * shard's clients lock, the rest are relaxed atomics or immutable. */
+	char name[128];
+	_Atomic(const char *) last_cmd;
+	char addr[64];
+	char laddr[64];
+	int64_t created_ms;
+	_Atomic int64_t last_active_ms;
+	_Atomic uint64_t qbuf_len;
+	_Atomic uint64_t obuf_len;
+	_Atomic bool kill_requested;
+};
+
+/* ---- shards ---- */
+struct shard {
+	uint32_t id;
+	pthread_t thread;
+	struct kv_db *db;
+	struct shard_stats stats;
+
+	int listen_fds[16];                   /* one SO_REUSEPORT socket per bind address */
+	int nlisten;
+	int event_fd;                         /* cross-shard wake-up */
+	_Atomic int sleeping;                 /* parked in the reactor */
+
+	/* Incoming rings: in[from] is written by shard `from`. */
+	struct spsc_ring *in;
+	/* Outgoing overflow per destination, when out ring is full. */
+	struct shard_msg **ovf_head, **ovf_tail;
+	uint64_t ovf_count;
+	bool *wake_pending;
+
+	/* Keyspace ownership. */
+	struct txn *holder;                   /* txn holding this keyspace, or NULL */
+	uint64_t holder_id;
+	struct shard_msg *deferred_head, *deferred_tail;
+	struct kv_db **held_local;            /* held[] with only this shard's db */
+
+	/* Connections. */
+	pthread_mutex_t clients_lock;         /* guards the list for CLIENT LIST/KILL */
+	struct conn *clients;
+	uint64_t nclients;
+	struct conn *ready_head, *ready_tail;
+	struct conn *flush_head;
+	struct conn *paused_head;             /* resumed when the keyspace frees */
+	struct conn *zombies;                 /* closed, freed once nothing refers to them */
+	_Atomic bool kill_pending;            /* CLIENT KILL flagged some clients */
+	struct kv_db **txn_held;              /* scratch held[] for txns run here */
+
+	/* Reactor. */
+	struct resp_limits resp_limits;       /* refreshed from g_config every turn */
+	const struct reactor_ops *reactor;
+	void *reactor_data;
+	int64_t now_ms;
+	int64_t next_cron_us;
+	uint64_t cron_expire_budget;
+	bool stopping;
+};
+
+/* ---- the process ---- */
+struct kv_server {
+	uint32_t nshards;
+	struct shard **shards;
+	struct server_info info;
+	_Atomic bool shutdown;
+	_Atomic uint64_t next_conn_id;
+	_Atomic uint64_t next_txn_id;
+	_Atomic uint64_t total_clients;       /* across shards, for maxclients */
+};
+
+extern struct kv_server g_server;
+
+/* ---- reactor interface (reactor_uring.c, reactor_epoll.c) ---- */
+struct reactor_ops {
+	const char *name;
+	/* Set up this shard's reactor on its own thread; 0 or -errno. */
+	int (*init)(struct shard *s);
+	void (*fini)(struct shard *s);
+	/* Submit queued I/O and collect completions, waiting at most timeout_us
+	 * (0: do not wait).  Completions are handed to the shard_on_* callbacks. */
+	int (*poll)(struct shard *s, int64_t timeout_us);
+	/* Start receiving on a new connection. */
+	void (*conn_start)(struct shard *s, struct conn *c);
+	/* Send c->out if nothing is in flight. */
+	void (*conn_flush)(struct shard *s, struct conn *c);
+	/* Stop all I/O on c; shard_conn_io_done() is called once no operation
+	 * refers to it any more. */
+	void (*conn_close)(struct shard *s, struct conn *c);
+};
+
+extern const struct reactor_ops reactor_uring_ops;
+extern const struct reactor_ops reactor_epoll_ops;
+/* Why io_uring cannot be used here, or NULL if it can. */
+const char *reactor_uring_unavailable(void);
+
+/* ---- callbacks the reactors call (shard.c) ---- */
+void shard_on_accept(struct shard *s, int fd);
+void shard_on_data(struct shard *s, struct conn *c, const char *p, size_t n);
+/* The socket failed: nothing more can be read or sent. */
+void shard_on_hangup(struct shard *s, struct conn *c);
+/* The peer finished sending (clean EOF): run what it sent, reply, close. */
+void shard_on_eof(struct shard *s, struct conn *c);
+void shard_on_sent(struct shard *s, struct conn *c, size_t n);
+void shard_on_wakeup(struct shard *s);
+void shard_conn_io_done(struct shard *s, struct conn *c);
+/* A send completed and nothing else is queued on c. */
+void shard_conn_drained(struct shard *s, struct conn *c);
+
+/* ---- lifecycle (shard.c) ---- */
+struct shard *shard_create(uint32_t id, uint32_t nshards);
+void *shard_thread_main(void *arg);
+/* Wake a shard's reactor from any thread. */
+void shard_wake(struct shard *s);
+
+/* Start the shards and serve until shutdown (server.c).  Returns the exit
+ * status for main(). */
+int server_run(const char *executable);
+
+#endif

@@ -1,0 +1,139 @@
+/*
+ * store.h - one shard's keyspace: keys, typed values and expiry deadlines.
+ *
+ * A `struct kv_db` belongs to exactly one shard and is touched only by the
+ * thread that currently holds that shard's keyspace (its own thread, or a
+ * coordinator thread during a multi-shard command; see shard.h).  It is not
+ * thread-safe and takes no locks.
+ *
+ * Entries live in a chained hash table (dict.h) that grows and shrinks
+ * incrementally (a few buckets per operation, never a stop-the-world
+ * rehash) and can be walked by a cursor while it is mutated: every key present
+ * for the whole walk is visited at least once (SCAN's guarantee, and the base
+ * of fork-less snapshots later).
+ *
+ * Expiry deadlines are absolute wall-clock milliseconds.  Reads see a key as
+ * missing once now_ms >= deadline and remove it on the spot (lazy expiry);
+ * db_active_expire() samples keys that carry a deadline with bounded work.
+ *
+ * Entry pointers are not stable: any call that modifies a key may move its
+ * entry.  Never hold a `struct kv_entry *` across another db_* call.
+ */
+#ifndef KV_STORE_H
+#define KV_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "resp.h"
+
+enum kv_type {
+	KV_TYPE_STRING = 0,
+	KV_TYPE_LIST = 1,
+	KV_TYPE_SET = 2,
+	KV_TYPE_ZSET = 3,
+	KV_TYPE_HASH = 4,
+};
+
+/* No deadline. */
+#define KV_NO_EXPIRE (-1)
+/* For db_set_string: keep the key's current deadline (SET ... KEEPTTL). */
+#define KV_KEEP_EXPIRE (-2)
+
+struct kv_db;
+struct kv_entry;
+
+struct kv_db *db_create(void);
+void db_destroy(struct kv_db *db);
+
+/* Live keys, including keys whose deadline passed but that were not yet
+ * reclaimed (as Redis's DBSIZE). */
+uint64_t db_size(const struct kv_db *db);
+/* Keys that carry a deadline. */
+uint64_t db_expires_count(const struct kv_db *db);
+/* Bytes used by the keyspace (entries, values, tables), as counted by the
+ * store's allocator accounting. */
+size_t db_memory_used(const struct kv_db *db);
+
+/* Look a key up.  Returns NULL if absent or expired at now_ms; an expired key
+ * is deleted then (counted in db_stats.expired_keys, reported to the expiry
+ * hook).  now_ms = 0 disables the expiry check (the entry is returned even if
+ * its deadline passed).  The entry is valid until the next db_* call. */
+struct kv_entry *db_lookup(struct kv_db *db, const char *key, size_t klen,
+			   int64_t now_ms);
+
+/* Delete a key if present (expired or not).  Returns 1 if deleted, 0 if absent. */
+int db_delete(struct kv_db *db, const char *key, size_t klen);
+
+/* Create or replace the key as a string.  Any previous value of any type is
+ * freed.  expire_ms: absolute deadline, KV_NO_EXPIRE, or KV_KEEP_EXPIRE.
+ * Returns the (new) entry. */
+struct kv_entry *db_set_string(struct kv_db *db, const char *key, size_t klen,
+			       const void *val, size_t vlen, int64_t expire_ms);
+
+/* Replace bytes [off, off+n) of a string value, growing it (zero-filled) as
+ * needed; used by APPEND and SETRANGE.  The key must exist as a string.
+ * Keeps the deadline.  Returns the (possibly moved) entry. */
+struct kv_entry *db_string_write(struct kv_db *db, struct kv_entry *e,
+				 size_t off, const void *p, size_t n);
+
+/* Create or replace the key with a non-string value object whose ownership
+ * passes to the store (issue 3 types; freed with the free function of its
+ * type registered in store.c). */
+struct kv_entry *db_set_object(struct kv_db *db, const char *key, size_t klen,
+			       enum kv_type type, void *obj, int64_t expire_ms);
+
+/* Set (expire_ms >= 0) or clear (KV_NO_EXPIRE) the deadline of an existing
+ * entry.  Returns the (possibly moved) entry. */
+struct kv_entry *db_set_expire(struct kv_db *db, struct kv_entry *e,
+			       int64_t expire_ms);
+
+/* Move a key to `dst` (which may be db itself) under the new name, keeping
+ * value and deadline, replacing whatever dst held under new_key.  The source
+ * key must exist.  Used by RENAME across shards. */
+void db_rename(struct kv_db *db, const char *key, size_t klen,
+	       struct kv_db *dst, const char *new_key, size_t new_klen);
+
+/* Remove every key. */
+void db_flush(struct kv_db *db);
+
+/* ---- entry accessors ---- */
+enum kv_type entry_type(const struct kv_entry *e);
+struct kv_slice entry_key(const struct kv_entry *e);
+/* String value bytes (type must be KV_TYPE_STRING). */
+struct kv_slice entry_str(const struct kv_entry *e);
+/* Value object of a non-string entry. */
+void *entry_obj(const struct kv_entry *e);
+/* Deadline in absolute ms, or KV_NO_EXPIRE. */
+int64_t entry_expire(const struct kv_entry *e);
+
+/* ---- walking ---- */
+typedef void (*db_scan_fn)(void *arg, const struct kv_entry *e);
+/* One step of a reverse-binary cursor walk (Redis's dictScan algorithm):
+ * calls fn for every entry of the next bucket(s) and returns the next
+ * cursor, 0 when the walk is complete.  Expired entries are skipped (not
+ * reported) when now_ms > 0. */
+uint64_t db_scan(struct kv_db *db, uint64_t cursor, int64_t now_ms,
+		 db_scan_fn fn, void *arg);
+/* A uniformly random live key, or NULL if the db is empty. */
+const struct kv_entry *db_random(struct kv_db *db, int64_t now_ms);
+
+/* ---- expiry ---- */
+/* Reclaim expired keys by sampling keys that carry a deadline, Redis-style
+ * (sample 20; repeat while more than 25% of a sample was expired), doing at
+ * most `max_samples` samples.  Returns how many keys were deleted. */
+uint64_t db_active_expire(struct kv_db *db, int64_t now_ms, uint64_t max_samples);
+
+/* Called after the store deletes a key because its deadline passed (lazily or
+ * actively), with the key's name; the AOF logs it as a DEL effect.  The key
+ * bytes are valid only during the call. */
+typedef void (*db_expire_hook)(void *arg, const char *key, size_t klen);
+void db_set_expire_hook(struct kv_db *db, db_expire_hook fn, void *arg);
+
+/* Counters kept by the store (read by INFO). */
+struct db_stats {
+	uint64_t expired_keys;    /* keys removed because their deadline passed */
+};
+const struct db_stats *db_get_stats(const struct kv_db *db);
+
+#endif
