@@ -31,6 +31,7 @@ struct kv_config {
 	char *logfile;               /* "" = stderr */
 	char *pidfile;
 	int databases;               /* always 1 in kevy (only db 0) */
+	int64_t busy_poll_us;        /* busy-poll-us: -1 = auto (0 when shards >= CPUs, else 50) */
 
 	/* Changeable at runtime (CONFIG SET). */
 	_Atomic int64_t maxclients;          /* 10000 */

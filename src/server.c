@@ -329,12 +329,17 @@ int server_run(const char *executable)
 	for (uint32_t i = 0; i < g_server.nshards; i++)
 		g_server.shards[i] = shard_create(i, g_server.nshards);
 
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	g_server.busy_poll_us = g_config.busy_poll_us >= 0 ? g_config.busy_poll_us
+			       : ((long)g_server.nshards < cpus ? 50 : 0);
 	const struct reactor_ops *reactor = server_pick_reactor();
 	g_server.info.io_mode = reactor->name;
 	if (reactor == &reactor_uring_ops)
-		log_notice("I/O: io_uring (one ring per shard)");
+		log_notice("I/O: io_uring (one ring per shard), busy-poll %lld us",
+			   (long long)g_server.busy_poll_us);
 	else
-		log_notice("I/O: epoll (%s)", g_server.info.io_reason);
+		log_notice("I/O: epoll (%s), busy-poll %lld us", g_server.info.io_reason,
+			   (long long)g_server.busy_poll_us);
 
 	int rc = server_open_listeners();
 	if (rc < 0)

@@ -204,6 +204,7 @@ struct kv_server {
 	_Atomic bool shutdown;
 	_Atomic uint64_t next_conn_id;
 	_Atomic uint64_t next_txn_id;
+	int64_t busy_poll_us;                 /* spin this long after work, then park */
 	_Atomic uint64_t total_clients;       /* across shards, for maxclients */
 };
 
