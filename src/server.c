@@ -200,7 +200,7 @@ static int server_listen_one(const char *addr, int port, int backlog)
 		log_warning("Invalid bind address '%s': %s", addr, gai_strerror(rc));
 		return -EINVAL;
 	}
-	int fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0) {
 		rc = -errno;
 		freeaddrinfo(res);

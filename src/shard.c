@@ -570,6 +570,8 @@ static enum dispatch_result shard_dispatch(struct shard *s, struct conn *c, int 
 		reply_now(s, c, reply_arity, cmd);
 		return DISPATCH_DONE;
 	}
+	/* Recorded before running, as Redis does: CLIENT LIST shows itself. */
+	atomic_store_explicit(&c->last_cmd, cmd->name, memory_order_relaxed);
 	if (cmd->flags & CMD_LOCAL) {
 		run_here(s, c, cmd, argc, argv);
 		goto done;
@@ -589,7 +591,6 @@ static enum dispatch_result shard_dispatch(struct shard *s, struct conn *c, int 
 	}
 done:
 	stat_add(&s->stats.commands_processed, 1);
-	atomic_store_explicit(&c->last_cmd, cmd->name, memory_order_relaxed);
 	return DISPATCH_DONE;
 }
 
