@@ -188,7 +188,24 @@ void conn_close_after_reply(struct conn *c)
 
 /* ---- listening ---- */
 
-static int server_listen_one(const char *addr, int port, int backlog)
+/* With SO_REUSEPORT the kernel would let a second kevy (same user) share the
+ * port and hand it some of the connections.  So first bind the address once
+ * without it: an address in use then fails as it does for redis-server. */
+static int server_probe_port(const struct addrinfo *ai)
+{
+	int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	int one = 1;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (ai->ai_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	int rc = bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 ? -errno : 0;
+	close(fd);
+	return rc;
+}
+
+static int server_listen_one(const char *addr, int port, int backlog, bool probe)
 {
 	char portstr[16];
 	snprintf(portstr, sizeof(portstr), "%d", port);
@@ -199,6 +216,10 @@ static int server_listen_one(const char *addr, int port, int backlog)
 	if (rc != 0) {
 		log_warning("Invalid bind address '%s': %s", addr, gai_strerror(rc));
 		return -EINVAL;
+	}
+	if (probe && (rc = server_probe_port(res)) < 0) {
+		freeaddrinfo(res);
+		return rc;
 	}
 	int fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0) {
@@ -241,7 +262,7 @@ static int server_open_listeners(void)
 		bool ok = true;
 		for (uint32_t i = 0; i < g_server.nshards; i++) {
 			struct shard *s = g_server.shards[i];
-			int fd = server_listen_one(a, g_config.port, g_config.tcp_backlog);
+			int fd = server_listen_one(a, g_config.port, g_config.tcp_backlog, i == 0);
 			if (fd < 0) {
 				if (optional) {
 					ok = false;
