@@ -22,6 +22,7 @@
 #ifndef KV_STORE_H
 #define KV_STORE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -43,6 +44,14 @@ enum kv_type {
 struct kv_db;
 struct kv_entry;
 
+/* How the store frees and measures value objects of a non-string type.
+ * Register at startup, before any shard thread runs.  Without a free
+ * function the store calls free(obj); without a mem function the object
+ * counts as 0 bytes in db_memory_used(). */
+void store_register_type_free(enum kv_type type, void (*free_fn)(void *obj));
+/* mem_fn returns the bytes the object holds now (O(1): keep a counter). */
+void store_register_type_mem(enum kv_type type, size_t (*mem_fn)(const void *obj));
+
 struct kv_db *db_create(void);
 void db_destroy(struct kv_db *db);
 
@@ -51,11 +60,25 @@ void db_destroy(struct kv_db *db);
 uint64_t db_size(const struct kv_db *db);
 /* Keys that carry a deadline. */
 uint64_t db_expires_count(const struct kv_db *db);
-/* Bytes used by the keyspace (entries, values, tables), as counted by the
- * store's allocator accounting. */
+/* Bytes used by the keyspace (entries, values, tables, the expiry index), as
+ * counted by the store's allocator accounting: malloc_usable_size plus the
+ * allocator's per-chunk header for everything the store allocates, plus the
+ * bytes value objects report (see db_memory_adjust). */
 size_t db_memory_used(const struct kv_db *db);
+/* Report that a value object stored in db grew (delta > 0) or shrank in
+ * place.  Type code calls this for every in-place change so the count stays
+ * equal to the sum of the registered mem function over the db's objects
+ * (the store adds mem_fn(obj) when an object enters the db and subtracts it
+ * when it leaves). */
+void db_memory_adjust(struct kv_db *db, int64_t delta);
 
-/* Look a key up.  Returns NULL if absent or expired at now_ms; an expired key
+/* Idle work: move hash-table buckets to the resized table for at most
+ * budget_us.  Returns true while a rehash is still in progress.  Rehashing
+ * also advances one bucket per lookup/insert/delete, so this only hastens it. */
+bool db_rehash(struct kv_db *db, int64_t budget_us);
+
+/* Look a key up.  Returns NULL if absent or expired at now_ms (now_ms >=
+ * deadline; note Redis reads `now > deadline` here); an expired key
  * is deleted then (counted in db_stats.expired_keys, reported to the expiry
  * hook).  now_ms = 0 disables the expiry check (the entry is returned even if
  * its deadline passed).  The entry is valid until the next db_* call. */
@@ -112,10 +135,12 @@ typedef void (*db_scan_fn)(void *arg, const struct kv_entry *e);
 /* One step of a reverse-binary cursor walk (Redis's dictScan algorithm):
  * calls fn for every entry of the next bucket(s) and returns the next
  * cursor, 0 when the walk is complete.  Expired entries are skipped (not
- * reported) when now_ms > 0. */
+ * reported, not deleted) when now_ms > 0.  fn must not call db_* on db. */
 uint64_t db_scan(struct kv_db *db, uint64_t cursor, int64_t now_ms,
 		 db_scan_fn fn, void *arg);
-/* A uniformly random live key, or NULL if the db is empty. */
+/* A uniformly random live key, or NULL if the db is empty.  Expired keys it
+ * draws are deleted as by db_lookup; after 100 of them in one call it gives
+ * up and returns NULL (a db of almost only expired keys). */
 const struct kv_entry *db_random(struct kv_db *db, int64_t now_ms);
 
 /* ---- expiry ---- */
@@ -126,7 +151,7 @@ uint64_t db_active_expire(struct kv_db *db, int64_t now_ms, uint64_t max_samples
 
 /* Called after the store deletes a key because its deadline passed (lazily or
  * actively), with the key's name; the AOF logs it as a DEL effect.  The key
- * bytes are valid only during the call. */
+ * bytes are valid only during the call, which must not call db_* on db. */
 typedef void (*db_expire_hook)(void *arg, const char *key, size_t klen);
 void db_set_expire_hook(struct kv_db *db, db_expire_hook fn, void *arg);
 

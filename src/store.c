@@ -1,0 +1,857 @@
+/*
+ * store.c - one shard's keyspace (store.h) on top of dict.h.
+ *
+ * Each key is ONE heap allocation, laid out as
+ *
+ *   offset 0  next       8 bytes   dict chain pointer (struct dict_node)
+ *   offset 8  flags      1 byte    bits 0-2 type, bit 3 has deadline,
+ *                                  bits 4-5 length format, bit 6 wide
+ *                                  deadline, bit 7 reserved (snapshot mark)
+ *   offset 9  lengths    1/2/6/12  format 0: klen<<4|vlen (both <= 15)
+ *                                  format 1: klen u8,  vlen u8
+ *                                  format 2: klen u16, vlen u32
+ *                                  format 3: klen u32, vlen u64
+ *   [expiry]  slot u32 + deadline u48 (u64 if wide), only with a deadline
+ *   key       klen bytes
+ *   value     strings: vlen bytes inline; other types: the object pointer
+ *
+ * All multi-byte fields are little-endian and unaligned.  A 16-byte key with a
+ * 3-byte value is 30 bytes (a 48-byte glibc chunk), 40 with a deadline (the
+ * same chunk); an 11-byte key ("key:1234567") with a 3-byte value is 24 bytes,
+ * the smallest (32-byte) chunk.  Nothing else is allocated per key: the bucket slot (8 bytes
+ * at load factor 1/2..1) and, for keys with a deadline, one pointer in the
+ * dense expiry array are the only other costs.
+ *
+ * The expiry array lists every entry that carries a deadline; an entry
+ * stores its index there (`slot`) so removal is a swap with the last element
+ * and sampling for active expiry is O(1) per sample.  Whenever an entry is
+ * reallocated, its dict link and its expiry slot are pointed at the new
+ * address (entry_moved).
+ *
+ * Memory is accounted per allocation as malloc_usable_size plus glibc's
+ * 8-byte chunk header, i.e. what the heap really spends; value objects of
+ * other types report their bytes through the registered mem function and
+ * db_memory_adjust().
+ *
+ * Not here: command semantics (the callers decide what an error is),
+ * persistence (the AOF hears about expiries through the hook), eviction.
+ */
+#include "store.h"
+
+#include <malloc.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dict.h"
+#include "kv.h"
+
+/* The table hash seed: any non-zero value makes bucket bits independent of
+ * the unseeded hash that chooses the shard. */
+#define STORE_HASH_SEED 0x6b6576792e6b6579ULL   /* "kevy.key" */
+
+#define ENTRY_TYPE_MASK 0x07u
+#define ENTRY_HAS_EXPIRE 0x08u
+#define ENTRY_LENFMT_SHIFT 4
+#define ENTRY_WIDE_DEADLINE 0x40u
+#define DEADLINE48_MAX ((INT64_C(1) << 48) - 1)
+#define SLOT_BYTES 4u
+
+/* Appends that outgrow an entry reserve this much room beyond the new size
+ * (half again, at most 1 MiB) so a run of APPENDs reallocates O(log n) times. */
+#define GROW_SLACK_MAX ((size_t)1 << 20)
+#define EXP_ARRAY_MIN 16u
+/* db_random gives up after reclaiming this many expired keys in a row. */
+#define RANDOM_EXPIRED_TRIES 100
+/* Active expiry: keys sampled per round; another round follows while more
+ * than a quarter of a round had expired. */
+#define ACTIVE_EXPIRE_SAMPLE 20u
+
+struct kv_entry {
+	struct dict_node node;
+	uint8_t flags;
+	unsigned char data[];
+};
+
+#define ENTRY_HDR offsetof(struct kv_entry, data)
+_Static_assert(offsetof(struct kv_entry, node) == 0,
+	       "a dict node pointer is an entry pointer");
+_Static_assert(offsetof(struct kv_entry, data) == 9,
+	       "the length fields start right after the flags byte");
+_Static_assert(KV_TYPE_HASH <= ENTRY_TYPE_MASK, "types fit in three bits");
+
+static const uint8_t lenfmt_bytes[4] = {1, 2, 6, 12};
+
+struct kv_db {
+	struct dict keys;
+	struct kv_entry **exp;       /* entries with a deadline, unordered */
+	uint64_t exp_len, exp_cap;
+	size_t entry_bytes;          /* heap bytes of all entries */
+	int64_t obj_bytes;           /* bytes of value objects (other types) */
+	db_expire_hook hook;
+	void *hook_arg;
+	struct db_stats stats;
+	uint64_t rng;
+};
+
+/* Per-type handling of value objects; set at startup, before any shard
+ * thread runs, and read-only afterwards. */
+static void (*type_free_fn[ENTRY_TYPE_MASK + 1])(void *obj);
+static size_t (*type_mem_fn[ENTRY_TYPE_MASK + 1])(const void *obj);
+
+void store_register_type_free(enum kv_type type, void (*free_fn)(void *obj))
+{
+	kv_assert(type != KV_TYPE_STRING && (unsigned)type <= ENTRY_TYPE_MASK);
+	type_free_fn[type] = free_fn;
+}
+
+void store_register_type_mem(enum kv_type type, size_t (*mem_fn)(const void *obj))
+{
+	kv_assert(type != KV_TYPE_STRING && (unsigned)type <= ENTRY_TYPE_MASK);
+	type_mem_fn[type] = mem_fn;
+}
+
+static size_t heap_bytes(const void *p)
+{
+	return p ? malloc_usable_size((void *)p) + sizeof(size_t) : 0;
+}
+
+static uint64_t rng_next(uint64_t *s)
+{
+	uint64_t x = *s;
+	x ^= x >> 12;
+	x ^= x << 25;
+	x ^= x >> 27;
+	*s = x;
+	return x * 0x2545F4914F6CDD1DULL;
+}
+
+/* ---- little-endian unaligned fields ---- */
+
+static uint64_t get_le(const unsigned char *p, unsigned n)
+{
+	uint64_t v = 0;
+	for (unsigned i = 0; i < n; i++)
+		v |= (uint64_t)p[i] << (8 * i);
+	return v;
+}
+
+static void put_le(unsigned char *p, uint64_t v, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		p[i] = (unsigned char)(v >> (8 * i));
+}
+
+/* ---- entry layout ---- */
+
+struct layout {
+	uint8_t flags;
+	size_t klen;
+	size_t vlen;       /* string bytes; 0 for object types */
+	size_t exp_off;    /* slot, then deadline */
+	size_t key_off;
+	size_t val_off;
+	size_t val_bytes;  /* vlen, or the size of the object pointer */
+	size_t total;
+};
+
+static enum kv_type flags_type(uint8_t flags)
+{
+	return (enum kv_type)(flags & ENTRY_TYPE_MASK);
+}
+
+static void layout_finish(struct layout *l)
+{
+	unsigned fmt = (l->flags >> ENTRY_LENFMT_SHIFT) & 3u;
+	size_t exp = 0;
+	if (l->flags & ENTRY_HAS_EXPIRE)
+		exp = SLOT_BYTES + ((l->flags & ENTRY_WIDE_DEADLINE) ? 8 : 6);
+	l->exp_off = ENTRY_HDR + lenfmt_bytes[fmt];
+	l->key_off = l->exp_off + exp;
+	l->val_off = l->key_off + l->klen;
+	l->val_bytes = flags_type(l->flags) == KV_TYPE_STRING ? l->vlen : sizeof(void *);
+	l->total = l->val_off + l->val_bytes;
+}
+
+static void layout_make(struct layout *l, enum kv_type type, size_t klen,
+			size_t vlen, int64_t deadline)
+{
+	unsigned fmt;
+	kv_assert(klen <= UINT32_MAX);
+	if (type != KV_TYPE_STRING)
+		vlen = 0;
+	if (klen <= 15 && vlen <= 15)
+		fmt = 0;
+	else if (klen <= UINT8_MAX && vlen <= UINT8_MAX)
+		fmt = 1;
+	else if (klen <= UINT16_MAX && vlen <= UINT32_MAX)
+		fmt = 2;
+	else
+		fmt = 3;
+	l->flags = (uint8_t)((unsigned)type | fmt << ENTRY_LENFMT_SHIFT);
+	if (deadline >= 0)
+		l->flags |= ENTRY_HAS_EXPIRE;
+	if (deadline > DEADLINE48_MAX)
+		l->flags |= ENTRY_WIDE_DEADLINE;
+	l->klen = klen;
+	l->vlen = vlen;
+	layout_finish(l);
+}
+
+static void layout_read(struct layout *l, const struct kv_entry *e)
+{
+	const unsigned char *p = e->data;
+	l->flags = e->flags;
+	switch ((l->flags >> ENTRY_LENFMT_SHIFT) & 3u) {
+	case 0: l->klen = p[0] >> 4; l->vlen = p[0] & 15u; break;
+	case 1: l->klen = p[0]; l->vlen = p[1]; break;
+	case 2: l->klen = get_le(p, 2); l->vlen = get_le(p + 2, 4); break;
+	default: l->klen = get_le(p, 4); l->vlen = get_le(p + 4, 8); break;
+	}
+	layout_finish(l);
+}
+
+/* Flags and length fields; the expiry fields are written separately. */
+static void header_write(struct kv_entry *e, const struct layout *l)
+{
+	unsigned char *p = e->data;
+	e->flags = l->flags;
+	switch ((l->flags >> ENTRY_LENFMT_SHIFT) & 3u) {
+	case 0: p[0] = (unsigned char)(l->klen << 4 | l->vlen); break;
+	case 1: p[0] = (unsigned char)l->klen; p[1] = (unsigned char)l->vlen; break;
+	case 2: put_le(p, l->klen, 2); put_le(p + 2, l->vlen, 4); break;
+	default: put_le(p, l->klen, 4); put_le(p + 4, l->vlen, 8); break;
+	}
+}
+
+static unsigned char *entry_raw(struct kv_entry *e)
+{
+	return (unsigned char *)e;
+}
+
+static unsigned deadline_width(uint8_t flags)
+{
+	return (flags & ENTRY_WIDE_DEADLINE) ? 8 : 6;
+}
+
+static uint32_t slot_read(const struct kv_entry *e)
+{
+	struct layout l;
+	layout_read(&l, e);
+	return (uint32_t)get_le((const unsigned char *)e + l.exp_off, SLOT_BYTES);
+}
+
+static void slot_write(struct kv_entry *e, uint64_t slot)
+{
+	struct layout l;
+	layout_read(&l, e);
+	kv_assert(slot <= UINT32_MAX && (l.flags & ENTRY_HAS_EXPIRE));
+	put_le(entry_raw(e) + l.exp_off, slot, SLOT_BYTES);
+}
+
+static void deadline_write(struct kv_entry *e, const struct layout *l, int64_t deadline)
+{
+	put_le(entry_raw(e) + l->exp_off + SLOT_BYTES, (uint64_t)deadline,
+	       deadline_width(l->flags));
+}
+
+static struct kv_entry *node_entry(struct dict_node *n)
+{
+	return (struct kv_entry *)n;
+}
+
+/* ---- accessors (store.h) ---- */
+
+enum kv_type entry_type(const struct kv_entry *e)
+{
+	return flags_type(e->flags);
+}
+
+struct kv_slice entry_key(const struct kv_entry *e)
+{
+	struct layout l;
+	layout_read(&l, e);
+	return (struct kv_slice){(const char *)e + l.key_off, l.klen};
+}
+
+struct kv_slice entry_str(const struct kv_entry *e)
+{
+	struct layout l;
+	layout_read(&l, e);
+	kv_assert(flags_type(l.flags) == KV_TYPE_STRING);
+	return (struct kv_slice){(const char *)e + l.val_off, l.vlen};
+}
+
+void *entry_obj(const struct kv_entry *e)
+{
+	struct layout l;
+	void *obj;
+	layout_read(&l, e);
+	kv_assert(flags_type(l.flags) != KV_TYPE_STRING);
+	memcpy(&obj, (const char *)e + l.val_off, sizeof(obj));
+	return obj;
+}
+
+int64_t entry_expire(const struct kv_entry *e)
+{
+	struct layout l;
+	if (!(e->flags & ENTRY_HAS_EXPIRE))
+		return KV_NO_EXPIRE;
+	layout_read(&l, e);
+	return (int64_t)get_le((const unsigned char *)e + l.exp_off + SLOT_BYTES,
+			       deadline_width(l.flags));
+}
+
+static bool entry_expired(const struct kv_entry *e, int64_t now_ms)
+{
+	return now_ms > 0 && (e->flags & ENTRY_HAS_EXPIRE) && now_ms >= entry_expire(e);
+}
+
+static struct kv_slice entry_dict_key(const struct dict_node *n)
+{
+	return entry_key((const struct kv_entry *)n);
+}
+
+static const struct dict_type entry_dict_type = {.key = entry_dict_key};
+
+/* ---- the expiry array ---- */
+
+static void exp_resize(struct kv_db *db, uint64_t cap)
+{
+	db->exp = kv_realloc(db->exp, cap * sizeof(*db->exp));
+	db->exp_cap = cap;
+}
+
+static void exp_add(struct kv_db *db, struct kv_entry *e)
+{
+	if (db->exp_len == db->exp_cap)
+		exp_resize(db, KV_MAX(EXP_ARRAY_MIN, db->exp_cap + db->exp_cap / 2));
+	slot_write(e, db->exp_len);
+	db->exp[db->exp_len++] = e;
+}
+
+static void exp_remove(struct kv_db *db, struct kv_entry *e)
+{
+	uint32_t slot = slot_read(e);
+	kv_assert(slot < db->exp_len && db->exp[slot] == e);
+	struct kv_entry *last = db->exp[--db->exp_len];
+	if (last != e) {
+		db->exp[slot] = last;
+		slot_write(last, slot);
+	}
+	if (db->exp_len == 0) {
+		free(db->exp);
+		db->exp = NULL;
+		db->exp_cap = 0;
+	} else if (db->exp_cap > EXP_ARRAY_MIN && db->exp_len < db->exp_cap / 4) {
+		exp_resize(db, db->exp_cap / 2);
+	}
+}
+
+/* ---- value objects ---- */
+
+static size_t obj_mem(enum kv_type type, const void *obj)
+{
+	return type_mem_fn[type] ? type_mem_fn[type](obj) : 0;
+}
+
+static void obj_release(struct kv_db *db, enum kv_type type, void *obj)
+{
+	db->obj_bytes -= (int64_t)obj_mem(type, obj);
+	if (type_free_fn[type])
+		type_free_fn[type](obj);
+	else
+		free(obj);
+}
+
+/* ---- entry allocation and movement ---- */
+
+static struct kv_entry *entry_alloc(struct kv_db *db, size_t size)
+{
+	struct kv_entry *e = kv_malloc(KV_MAX(size, sizeof(struct kv_entry)));
+	db->entry_bytes += heap_bytes(e);
+	return e;
+}
+
+static struct kv_entry *entry_realloc(struct kv_db *db, struct kv_entry *e, size_t size)
+{
+	db->entry_bytes -= heap_bytes(e);
+	e = kv_realloc(e, KV_MAX(size, sizeof(struct kv_entry)));
+	db->entry_bytes += heap_bytes(e);
+	return e;
+}
+
+static void entry_dealloc(struct kv_db *db, struct kv_entry *e)
+{
+	db->entry_bytes -= heap_bytes(e);
+	free(e);
+}
+
+/* A new, unlinked entry with header, deadline and key written; the caller
+ * fills the value and links it (entry_link). */
+static struct kv_entry *entry_new(struct kv_db *db, enum kv_type type, const char *key,
+				  size_t klen, size_t vlen, int64_t deadline)
+{
+	struct layout l;
+	layout_make(&l, type, klen, vlen, deadline);
+	struct kv_entry *e = entry_alloc(db, l.total);
+	e->node.next = NULL;
+	header_write(e, &l);
+	if (deadline >= 0)
+		deadline_write(e, &l, deadline);
+	memcpy(entry_raw(e) + l.key_off, key, klen);
+	return e;
+}
+
+static void entry_link(struct kv_db *db, struct kv_entry *e)
+{
+	dict_add(&db->keys, &e->node);
+	if (e->flags & ENTRY_HAS_EXPIRE)
+		exp_add(db, e);
+}
+
+static void *value_ptr(struct kv_entry *e)
+{
+	struct layout l;
+	layout_read(&l, e);
+	return entry_raw(e) + l.val_off;
+}
+
+static void obj_store(struct kv_entry *e, void *obj)
+{
+	memcpy(value_ptr(e), &obj, sizeof(obj));
+}
+
+static bool points_into(const void *p, const struct kv_entry *e)
+{
+	const char *c = p, *base = (const char *)e;
+	return c >= base && c < base + malloc_usable_size((void *)e);
+}
+
+/*
+ * Re-encode a linked entry for a new type, value length and deadline,
+ * keeping its key and the first min(old, new) bytes of its value area.
+ * Reallocates only when the new layout does not fit (reserving `slack`
+ * more bytes) or would leave most of the block unused.  Updates the dict
+ * link (`link`, or found by key when NULL) and the expiry array.  Returns the
+ * possibly moved entry; its value area beyond the kept bytes is undefined.
+ */
+static struct kv_entry *entry_relayout(struct kv_db *db, struct kv_entry *e,
+				       struct dict_node **link, enum kv_type type,
+				       size_t vlen, int64_t deadline, size_t slack)
+{
+	struct layout o, n;
+	layout_read(&o, e);
+	layout_make(&n, type, o.klen, vlen, deadline);
+	bool had = o.flags & ENTRY_HAS_EXPIRE, has = deadline >= 0;
+	uint32_t slot = had ? slot_read(e) : 0;
+	if (had && !has)
+		exp_remove(db, e);
+	if (!link)
+		link = dict_link_of(&db->keys, &e->node);
+	kv_assert(link && *link == &e->node);
+
+	size_t keep = o.klen + KV_MIN(o.val_bytes, n.val_bytes);
+	size_t cap = malloc_usable_size(e);
+	if (n.key_off > o.key_off) {
+		if (n.total > cap)
+			e = entry_realloc(db, e, n.total + slack);
+		memmove(entry_raw(e) + n.key_off, entry_raw(e) + o.key_off, keep);
+	} else {
+		memmove(entry_raw(e) + n.key_off, entry_raw(e) + o.key_off, keep);
+		if (n.total > cap)
+			e = entry_realloc(db, e, n.total + slack);
+		else if (n.total < cap / 2 && cap - n.total >= 64)
+			e = entry_realloc(db, e, n.total);
+	}
+	header_write(e, &n);
+	if (has)
+		deadline_write(e, &n, deadline);
+	*link = &e->node;
+	if (has && had) {
+		slot_write(e, slot);
+		db->exp[slot] = e;
+	} else if (has) {
+		exp_add(db, e);
+	}
+	return e;
+}
+
+/* Put `e` (same key, already filled) in place of `old` at `link`, moving
+ * the expiry slot over, and free `old` (but not its value object). */
+static void entry_replace(struct kv_db *db, struct dict_node **link,
+			  struct kv_entry *old, struct kv_entry *e)
+{
+	dict_replace_at(link, &e->node);
+	bool had = old->flags & ENTRY_HAS_EXPIRE, has = e->flags & ENTRY_HAS_EXPIRE;
+	if (had && has) {
+		uint32_t slot = slot_read(old);
+		slot_write(e, slot);
+		db->exp[slot] = e;
+	} else if (had) {
+		exp_remove(db, old);
+	} else if (has) {
+		exp_add(db, e);
+	}
+	entry_dealloc(db, old);
+}
+
+/* Unlink the entry at `link` from the dict and the expiry array. */
+static struct kv_entry *entry_unlink(struct kv_db *db, struct dict_node **link)
+{
+	struct kv_entry *e = node_entry(dict_unlink_at(&db->keys, link));
+	if (e->flags & ENTRY_HAS_EXPIRE)
+		exp_remove(db, e);
+	return e;
+}
+
+static void entry_free(struct kv_db *db, struct kv_entry *e)
+{
+	if (entry_type(e) != KV_TYPE_STRING)
+		obj_release(db, entry_type(e), entry_obj(e));
+	entry_dealloc(db, e);
+}
+
+/* Delete a key because its deadline passed: count it, tell the hook. */
+static void entry_expire_at(struct kv_db *db, struct dict_node **link)
+{
+	struct kv_entry *e = entry_unlink(db, link);
+	db->stats.expired_keys++;
+	if (db->hook) {
+		struct kv_slice k = entry_key(e);
+		db->hook(db->hook_arg, k.ptr, k.len);
+	}
+	entry_free(db, e);
+}
+
+/* ---- the db ---- */
+
+struct kv_db *db_create(void)
+{
+	struct kv_db *db = kv_calloc(1, sizeof(*db));
+	dict_init(&db->keys, &entry_dict_type, STORE_HASH_SEED);
+	db->rng = 0x853c49e6748fea9bULL;
+	return db;
+}
+
+static void flush_node(void *arg, struct dict_node *n)
+{
+	entry_free(arg, node_entry(n));
+}
+
+void db_flush(struct kv_db *db)
+{
+	dict_clear(&db->keys, flush_node, db);
+	free(db->exp);
+	db->exp = NULL;
+	db->exp_len = db->exp_cap = 0;
+	kv_assert(db->entry_bytes == 0);
+}
+
+void db_destroy(struct kv_db *db)
+{
+	if (!db)
+		return;
+	db_flush(db);
+	free(db);
+}
+
+uint64_t db_size(const struct kv_db *db)
+{
+	return dict_size(&db->keys);
+}
+
+uint64_t db_expires_count(const struct kv_db *db)
+{
+	return db->exp_len;
+}
+
+size_t db_memory_used(const struct kv_db *db)
+{
+	int64_t obj = db->obj_bytes > 0 ? db->obj_bytes : 0;
+	return heap_bytes(db) + dict_mem_bytes(&db->keys) + heap_bytes(db->exp) +
+	       db->entry_bytes + (size_t)obj;
+}
+
+void db_memory_adjust(struct kv_db *db, int64_t delta)
+{
+	db->obj_bytes += delta;
+}
+
+bool db_rehash(struct kv_db *db, int64_t budget_us)
+{
+	return dict_rehash_us(&db->keys, budget_us);
+}
+
+struct kv_entry *db_lookup(struct kv_db *db, const char *key, size_t klen,
+			   int64_t now_ms)
+{
+	struct dict_node **link = dict_find_link(&db->keys, key, klen);
+	if (!link)
+		return NULL;
+	if (entry_expired(node_entry(*link), now_ms)) {
+		entry_expire_at(db, link);
+		return NULL;
+	}
+	return node_entry(*link);
+}
+
+int db_delete(struct kv_db *db, const char *key, size_t klen)
+{
+	struct dict_node **link = dict_find_link(&db->keys, key, klen);
+	if (!link)
+		return 0;
+	entry_free(db, entry_unlink(db, link));
+	return 1;
+}
+
+static void check_expire_arg(int64_t expire_ms)
+{
+	kv_assert(expire_ms >= 0 || expire_ms == KV_NO_EXPIRE ||
+		  expire_ms == KV_KEEP_EXPIRE);
+}
+
+/*
+ * Give `key` a fresh value of `type`: a string of vlen bytes copied from
+ * `val`, or room for an object pointer (val NULL, filled by the caller).  The
+ * existing entry's block is reused when the new layout fits it well and `val`
+ * does not point into it.  An old value object is handed back in
+ * old_obj and old_type (old_obj NULL if none) for the caller to free once nothing can
+ * point into it any more.
+ */
+static struct kv_entry *entry_put(struct kv_db *db, const char *key, size_t klen,
+				  enum kv_type type, const void *val, size_t vlen,
+				  int64_t expire_ms, void **old_obj, enum kv_type *old_type)
+{
+	check_expire_arg(expire_ms);
+	*old_obj = NULL;
+	struct kv_entry *e;
+	struct dict_node **link = dict_find_link(&db->keys, key, klen);
+	if (!link) {
+		int64_t dl = expire_ms >= 0 ? expire_ms : KV_NO_EXPIRE;
+		e = entry_new(db, type, key, klen, vlen, dl);
+		if (vlen)
+			memcpy(value_ptr(e), val, vlen);
+		entry_link(db, e);
+		return e;
+	}
+	struct kv_entry *old = node_entry(*link);
+	int64_t dl = expire_ms == KV_KEEP_EXPIRE ? entry_expire(old) : expire_ms;
+	if (entry_type(old) != KV_TYPE_STRING) {
+		*old_type = entry_type(old);
+		*old_obj = entry_obj(old);
+	}
+	struct layout n;
+	layout_make(&n, type, klen, vlen, dl);
+	size_t cap = malloc_usable_size(old);
+	bool aliased = vlen && points_into(val, old);
+	if (n.total <= cap && cap <= 2 * n.total + 32 && !aliased) {
+		e = entry_relayout(db, old, link, type, vlen, dl, 0);
+		if (vlen)
+			memcpy(value_ptr(e), val, vlen);
+		return e;
+	}
+	e = entry_new(db, type, key, klen, vlen, dl);
+	if (vlen)
+		memcpy(value_ptr(e), val, vlen);   /* before `old` is freed */
+	entry_replace(db, link, old, e);
+	return e;
+}
+
+struct kv_entry *db_set_string(struct kv_db *db, const char *key, size_t klen,
+			       const void *val, size_t vlen, int64_t expire_ms)
+{
+	void *old_obj;
+	enum kv_type old_type = KV_TYPE_STRING;
+	struct kv_entry *e = entry_put(db, key, klen, KV_TYPE_STRING, val, vlen,
+				       expire_ms, &old_obj, &old_type);
+	if (old_obj)
+		obj_release(db, old_type, old_obj);
+	return e;
+}
+
+struct kv_entry *db_set_object(struct kv_db *db, const char *key, size_t klen,
+			       enum kv_type type, void *obj, int64_t expire_ms)
+{
+	void *old_obj;
+	enum kv_type old_type = KV_TYPE_STRING;
+	kv_assert(type != KV_TYPE_STRING && (unsigned)type <= ENTRY_TYPE_MASK && obj);
+	struct kv_entry *e = entry_put(db, key, klen, type, NULL, 0, expire_ms,
+				       &old_obj, &old_type);
+	obj_store(e, obj);
+	if (old_obj == obj) {
+		/* Same object set again: keep it, its bytes are counted once. */
+		old_obj = NULL;
+	} else {
+		db->obj_bytes += (int64_t)obj_mem(type, obj);
+	}
+	if (old_obj)
+		obj_release(db, old_type, old_obj);
+	return e;
+}
+
+struct kv_entry *db_string_write(struct kv_db *db, struct kv_entry *e,
+				 size_t off, const void *p, size_t n)
+{
+	struct layout l;
+	layout_read(&l, e);
+	kv_assert(flags_type(l.flags) == KV_TYPE_STRING);
+	kv_assert(off + n >= off);
+	size_t end = off + n;
+	if (end <= l.vlen) {
+		if (n)
+			memmove(entry_raw(e) + l.val_off + off, p, n);
+		return e;
+	}
+	void *copy = NULL;
+	if (n && points_into(p, e)) {
+		copy = kv_malloc(n);
+		memcpy(copy, p, n);
+		p = copy;
+	}
+	size_t old_vlen = l.vlen;
+	size_t slack = old_vlen ? KV_MIN((l.total + (end - old_vlen)) / 2, GROW_SLACK_MAX) : 0;
+	e = entry_relayout(db, e, NULL, KV_TYPE_STRING, end, entry_expire(e), slack);
+	unsigned char *v = value_ptr(e);
+	if (off > old_vlen)
+		memset(v + old_vlen, 0, off - old_vlen);
+	if (n)
+		memcpy(v + off, p, n);
+	free(copy);
+	return e;
+}
+
+struct kv_entry *db_set_expire(struct kv_db *db, struct kv_entry *e, int64_t expire_ms)
+{
+	kv_assert(expire_ms >= 0 || expire_ms == KV_NO_EXPIRE);
+	struct layout l, n;
+	layout_read(&l, e);
+	layout_make(&n, flags_type(l.flags), l.klen, l.vlen, expire_ms);
+	if (n.flags == l.flags) {
+		if (expire_ms >= 0)
+			deadline_write(e, &l, expire_ms);   /* same layout: in place */
+		return e;
+	}
+	return entry_relayout(db, e, NULL, flags_type(l.flags), l.vlen, expire_ms, 0);
+}
+
+/* Re-key an unlinked entry in place (RENAME): same value and deadline. */
+static struct kv_entry *entry_rekey(struct kv_db *dst, struct kv_entry *e,
+				    const char *new_key, size_t new_klen)
+{
+	struct layout o, n;
+	layout_read(&o, e);
+	int64_t dl = entry_expire(e);
+	layout_make(&n, flags_type(o.flags), new_klen, o.vlen, dl);
+	size_t cap = malloc_usable_size(e);
+	/* The entry is counted in neither db while it moves. */
+	if (n.val_off > o.val_off) {
+		if (n.total > cap)
+			e = kv_realloc(e, n.total);   /* > cap >= sizeof(*e) */
+		memmove(entry_raw(e) + n.val_off, entry_raw(e) + o.val_off, o.val_bytes);
+	} else {
+		memmove(entry_raw(e) + n.val_off, entry_raw(e) + o.val_off, o.val_bytes);
+		if (n.total < cap / 2 && cap - n.total >= 64)
+			e = kv_realloc(e, KV_MAX(n.total, sizeof(struct kv_entry)));
+	}
+	header_write(e, &n);
+	if (dl >= 0)
+		deadline_write(e, &n, dl);
+	memcpy(entry_raw(e) + n.key_off, new_key, new_klen);
+	dst->entry_bytes += heap_bytes(e);
+	return e;
+}
+
+void db_rename(struct kv_db *db, const char *key, size_t klen,
+	       struct kv_db *dst, const char *new_key, size_t new_klen)
+{
+	if (db == dst && klen == new_klen && memcmp(key, new_key, klen) == 0) {
+		kv_assert(dict_find(&db->keys, key, klen));
+		return;
+	}
+	/* Copy the new name first: the caller may have taken it from an entry
+	 * that the deletion below frees. */
+	char *name = kv_malloc(new_klen ? new_klen : 1);
+	memcpy(name, new_key, new_klen);
+	db_delete(dst, name, new_klen);
+	struct dict_node **link = dict_find_link(&db->keys, key, klen);
+	kv_assert(link);
+	struct kv_entry *e = entry_unlink(db, link);
+	db->entry_bytes -= heap_bytes(e);
+	if (entry_type(e) != KV_TYPE_STRING && db != dst) {
+		int64_t m = (int64_t)obj_mem(entry_type(e), entry_obj(e));
+		db->obj_bytes -= m;
+		dst->obj_bytes += m;
+	}
+	e = entry_rekey(dst, e, name, new_klen);
+	free(name);
+	entry_link(dst, e);
+}
+
+/* ---- walking ---- */
+
+struct scan_ctx {
+	db_scan_fn fn;
+	void *arg;
+	int64_t now_ms;
+};
+
+static void scan_node(void *arg, struct dict_node *n)
+{
+	struct scan_ctx *c = arg;
+	if (!entry_expired(node_entry(n), c->now_ms))
+		c->fn(c->arg, node_entry(n));
+}
+
+uint64_t db_scan(struct kv_db *db, uint64_t cursor, int64_t now_ms,
+		 db_scan_fn fn, void *arg)
+{
+	struct scan_ctx c = {fn, arg, now_ms};
+	return dict_scan(&db->keys, cursor, scan_node, &c);
+}
+
+const struct kv_entry *db_random(struct kv_db *db, int64_t now_ms)
+{
+	for (int i = 0; i < RANDOM_EXPIRED_TRIES; i++) {
+		struct dict_node *n = dict_random(&db->keys);
+		if (!n)
+			return NULL;
+		if (!entry_expired(node_entry(n), now_ms))
+			return node_entry(n);
+		entry_expire_at(db, dict_link_of(&db->keys, n));
+	}
+	return NULL;
+}
+
+/* ---- expiry ---- */
+
+uint64_t db_active_expire(struct kv_db *db, int64_t now_ms, uint64_t max_samples)
+{
+	uint64_t deleted = 0, samples = 0;
+	while (samples < max_samples && db->exp_len > 0) {
+		uint64_t round = KV_MIN(ACTIVE_EXPIRE_SAMPLE, max_samples - samples);
+		uint64_t expired = 0, i;
+		for (i = 0; i < round && db->exp_len > 0; i++) {
+			struct kv_entry *e = db->exp[rng_next(&db->rng) % db->exp_len];
+			if (now_ms >= entry_expire(e)) {
+				entry_expire_at(db, dict_link_of(&db->keys, &e->node));
+				expired++;
+			}
+		}
+		samples += i;
+		deleted += expired;
+		if (expired * 4 <= i)
+			break;
+	}
+	return deleted;
+}
+
+void db_set_expire_hook(struct kv_db *db, db_expire_hook fn, void *arg)
+{
+	db->hook = fn;
+	db->hook_arg = arg;
+}
+
+const struct db_stats *db_get_stats(const struct kv_db *db)
+{
+	return &db->stats;
+}
