@@ -1,0 +1,663 @@
+/*
+ * cmd_string.c - the string commands: GET/SET and their variants, MGET/MSET,
+ * the INCR family, INCRBYFLOAT, APPEND, STRLEN, GETRANGE/SUBSTR, SETRANGE.
+ *
+ * Every reply, error text and precedence of errors is Redis 7.0.15's for the
+ * same arguments: the order in which a handler parses, looks up and checks
+ * decides which error a client sees first, so handlers keep Redis's order
+ * even where another would be simpler.  Reads that Redis counts as keyspace
+ * hits or misses (lookupKeyRead) are counted here the same way; lookups made
+ * on the way to a write are not.
+ *
+ * This file only reads and writes the keyspace through store.h; where a key
+ * lives, locking and durability of the effects are the runtime's business.
+ */
+#include "cmd.h"
+#include "config.h"
+#include "kv.h"
+#include "server.h"
+#include "util_num.h"
+
+#include <math.h>
+#include <string.h>
+
+/* ---- lookups and common replies ---- */
+
+static void count_lookup(const struct cmd_ctx *c, bool hit)
+{
+	/* Unit tests run handlers without a runtime; there is nothing to count. */
+	if (!c->shard)
+		return;
+	struct shard_stats *st = shard_stats_of(shard_id(c->shard));
+	stat_add(hit ? &st->keyspace_hits : &st->keyspace_misses, 1);
+}
+
+/* The key argv[i] for writing: no statistics, as Redis's lookupKeyWrite. */
+static struct kv_entry *lookup_write(const struct cmd_ctx *c, int i)
+{
+	return db_lookup(cmd_db_arg(c, i), c->argv[i].ptr, c->argv[i].len, c->now_ms);
+}
+
+/* The key argv[i] for reading: counts a keyspace hit or miss. */
+static struct kv_entry *lookup_read(const struct cmd_ctx *c, int i)
+{
+	struct kv_entry *e = lookup_write(c, i);
+	count_lookup(c, e != NULL);
+	return e;
+}
+
+/* True when e is not a string, after replying WRONGTYPE. */
+static bool wrong_type(struct cmd_ctx *c, const struct kv_entry *e)
+{
+	if (entry_type(e) == KV_TYPE_STRING)
+		return false;
+	resp_error(c->out, RESP_ERR_WRONGTYPE);
+	return true;
+}
+
+static void reply_str(struct cmd_ctx *c, const struct kv_entry *e)
+{
+	struct kv_slice s = entry_str(e);
+	resp_bulk(c->out, s.ptr, s.len);
+}
+
+/* Redis's getGenericCommand: replies with the value of argv[1] or nil.
+ * Returns 1 if the key exists, 0 if not, -1 after a WRONGTYPE error. */
+static int reply_get(struct cmd_ctx *c)
+{
+	struct kv_entry *e = lookup_read(c, 1);
+	if (!e) {
+		resp_null(c->out);
+		return 0;
+	}
+	if (wrong_type(c, e))
+		return -1;
+	reply_str(c, e);
+	return 1;
+}
+
+/* Redis's checkStringLength: a string may not grow past proto-max-bulk-len.
+ * size and extra are below 2^63, so their sum cannot wrap in 64 bits. */
+static bool length_ok(struct cmd_ctx *c, uint64_t size, uint64_t extra)
+{
+	int64_t max = atomic_load_explicit(&g_config.proto_max_bulk_len,
+					   memory_order_relaxed);
+	if (size + extra <= (uint64_t)max)
+		return true;
+	resp_error(c->out, "ERR string exceeds maximum allowed size (proto-max-bulk-len)");
+	return false;
+}
+
+/* ---- options of SET and GETEX ---- */
+
+enum str_opt_flag {
+	OPT_NX = 1u << 0,
+	OPT_XX = 1u << 1,
+	OPT_GET = 1u << 2,
+	OPT_KEEPTTL = 1u << 3,
+	OPT_PERSIST = 1u << 4,
+	OPT_EX = 1u << 5,
+	OPT_PX = 1u << 6,
+	OPT_EXAT = 1u << 7,
+	OPT_PXAT = 1u << 8,
+};
+#define OPT_EXPIRE (OPT_EX | OPT_PX | OPT_EXAT | OPT_PXAT)
+
+enum { FOR_SET = 1, FOR_GETEX = 2 };
+
+struct str_opt {
+	const char *word;
+	unsigned flag;
+	unsigned conflicts;     /* options that may not come before this one */
+	int commands;           /* FOR_SET and/or FOR_GETEX */
+};
+
+/* An option may repeat ("EX 1 EX 2": the last wins) but not meet a
+ * conflicting one, in either order; all of them are Redis's rules. */
+static const struct str_opt str_opts[] = {
+	{ "nx", OPT_NX, OPT_XX, FOR_SET },
+	{ "xx", OPT_XX, OPT_NX, FOR_SET },
+	{ "get", OPT_GET, 0, FOR_SET },
+	{ "keepttl", OPT_KEEPTTL, OPT_PERSIST | OPT_EXPIRE, FOR_SET },
+	{ "persist", OPT_PERSIST, OPT_KEEPTTL | OPT_EXPIRE, FOR_GETEX },
+	{ "ex", OPT_EX, OPT_KEEPTTL | OPT_PERSIST | (OPT_EXPIRE & ~OPT_EX), FOR_SET | FOR_GETEX },
+	{ "px", OPT_PX, OPT_KEEPTTL | OPT_PERSIST | (OPT_EXPIRE & ~OPT_PX), FOR_SET | FOR_GETEX },
+	{ "exat", OPT_EXAT, OPT_KEEPTTL | OPT_PERSIST | (OPT_EXPIRE & ~OPT_EXAT), FOR_SET | FOR_GETEX },
+	{ "pxat", OPT_PXAT, OPT_KEEPTTL | OPT_PERSIST | (OPT_EXPIRE & ~OPT_PXAT), FOR_SET | FOR_GETEX },
+};
+
+/* Redis compares these options as C strings, so "nx\0junk" is NX: the
+ * argument is cut at its first NUL before the comparison. */
+static bool opt_word_is(const struct kv_slice *a, const char *word)
+{
+	const char *nul = memchr(a->ptr, '\0', a->len);
+	struct kv_slice cut = { a->ptr, nul ? (size_t)(nul - a->ptr) : a->len };
+	return arg_is(&cut, word);
+}
+
+static const struct str_opt *find_opt(const struct kv_slice *a, int command)
+{
+	for (size_t i = 0; i < KV_ARRAY_LEN(str_opts); i++)
+		if ((str_opts[i].commands & command) && opt_word_is(a, str_opts[i].word))
+			return &str_opts[i];
+	return NULL;
+}
+
+/* Parses argv[first..] as options of `command` into *flags, pointing *expire
+ * at the argument of the expire option if any.  Replies with a syntax error
+ * and returns false on an unknown, misplaced or conflicting option. */
+static bool parse_opts(struct cmd_ctx *c, int first, int command, unsigned *flags,
+		       const struct kv_slice **expire)
+{
+	*flags = 0;
+	*expire = NULL;
+	for (int i = first; i < c->argc; i++) {
+		const struct str_opt *o = find_opt(&c->argv[i], command);
+		bool takes_value = o && (o->flag & OPT_EXPIRE);
+		if (!o || (*flags & o->conflicts) || (takes_value && i + 1 >= c->argc)) {
+			resp_error(c->out, RESP_ERR_SYNTAX);
+			return false;
+		}
+		*flags |= o->flag;
+		if (takes_value)
+			*expire = &c->argv[++i];
+	}
+	return true;
+}
+
+/* Redis's getExpireMillisecondsOrReply: the absolute deadline in ms for the
+ * expire option in flags.  A value <= 0, or one whose conversion to an
+ * absolute time in ms overflows, is "invalid expire time"; a deadline in the
+ * past is valid (the key is then expired on its next access). */
+static bool expire_deadline(struct cmd_ctx *c, const struct kv_slice *arg, unsigned flags,
+			    const char *name, int64_t *deadline_ms)
+{
+	bool seconds = flags & (OPT_EX | OPT_EXAT);
+	bool relative = flags & (OPT_EX | OPT_PX);
+	int64_t v;
+
+	if (!arg_to_int64(arg, &v)) {
+		resp_error(c->out, RESP_ERR_NOT_INT);
+		return false;
+	}
+	if (v <= 0 || (seconds && v > INT64_MAX / 1000))
+		goto invalid;
+	if (seconds)
+		v *= 1000;
+	if (relative) {
+		if (v > INT64_MAX - c->now_ms)
+			goto invalid;
+		v += c->now_ms;
+	}
+	*deadline_ms = v;
+	return true;
+invalid:
+	resp_errorf(c->out, "ERR invalid expire time in '%s' command", name);
+	return false;
+}
+
+/* ---- GET, SET and variants ---- */
+
+static void cmd_get(struct cmd_ctx *c)
+{
+	reply_get(c);
+}
+
+/* What a SET-like command answers when it sets the key, and when NX/XX stop it. */
+enum set_reply { SET_REPLY_OK_NULL, SET_REPLY_ONE_ZERO };
+
+/* Redis's setGenericCommand for key argv[1] and value val.  The expire value
+ * is validated first, then GET replies with the old value (a WRONGTYPE there
+ * stops the command), then NX/XX decide. */
+static void set_generic(struct cmd_ctx *c, unsigned flags, const struct kv_slice *val,
+			const struct kv_slice *expire, const char *name, enum set_reply kind)
+{
+	const struct kv_slice *key = &c->argv[1];
+	int64_t deadline = (flags & OPT_KEEPTTL) ? KV_KEEP_EXPIRE : KV_NO_EXPIRE;
+	int found;
+
+	if (expire && !expire_deadline(c, expire, flags, name, &deadline))
+		return;
+	if (flags & OPT_GET) {
+		found = reply_get(c);
+		if (found < 0)
+			return;
+	} else {
+		found = lookup_write(c, 1) != NULL;
+	}
+	if (((flags & OPT_NX) && found) || ((flags & OPT_XX) && !found)) {
+		if (flags & OPT_GET)
+			return;
+		if (kind == SET_REPLY_ONE_ZERO)
+			resp_int(c->out, 0);
+		else
+			resp_null(c->out);
+		return;
+	}
+	db_set_string(cmd_db_arg(c, 1), key->ptr, key->len, val->ptr, val->len, deadline);
+	if (flags & OPT_GET)
+		return;
+	if (kind == SET_REPLY_ONE_ZERO)
+		resp_int(c->out, 1);
+	else
+		resp_ok(c->out);
+}
+
+static void cmd_set(struct cmd_ctx *c)
+{
+	unsigned flags;
+	const struct kv_slice *expire;
+
+	if (parse_opts(c, 3, FOR_SET, &flags, &expire))
+		set_generic(c, flags, &c->argv[2], expire, "set", SET_REPLY_OK_NULL);
+}
+
+static void cmd_setnx(struct cmd_ctx *c)
+{
+	set_generic(c, OPT_NX, &c->argv[2], NULL, "setnx", SET_REPLY_ONE_ZERO);
+}
+
+static void cmd_setex(struct cmd_ctx *c)
+{
+	set_generic(c, OPT_EX, &c->argv[3], &c->argv[2], "setex", SET_REPLY_OK_NULL);
+}
+
+static void cmd_psetex(struct cmd_ctx *c)
+{
+	set_generic(c, OPT_PX, &c->argv[3], &c->argv[2], "psetex", SET_REPLY_OK_NULL);
+}
+
+static void cmd_getset(struct cmd_ctx *c)
+{
+	/* Like SET: the key loses its TTL. */
+	set_generic(c, OPT_GET, &c->argv[2], NULL, "getset", SET_REPLY_OK_NULL);
+}
+
+static void cmd_getdel(struct cmd_ctx *c)
+{
+	if (reply_get(c) == 1)
+		db_delete(cmd_db_arg(c, 1), c->argv[1].ptr, c->argv[1].len);
+}
+
+/* GETEX parses its options before the lookup but validates the expire value
+ * only after finding a string: "GETEX missing EX 0" is nil, not an error. */
+static void cmd_getex(struct cmd_ctx *c)
+{
+	struct kv_db *db = cmd_db_arg(c, 1);
+	const struct kv_slice *key = &c->argv[1];
+	const struct kv_slice *expire;
+	unsigned flags;
+	int64_t deadline = KV_NO_EXPIRE;
+
+	if (!parse_opts(c, 2, FOR_GETEX, &flags, &expire))
+		return;
+	struct kv_entry *e = lookup_read(c, 1);
+	if (!e) {
+		resp_null(c->out);
+		return;
+	}
+	if (wrong_type(c, e))
+		return;
+	if (expire && !expire_deadline(c, expire, flags, "getex", &deadline))
+		return;
+	reply_str(c, e);
+	/* Unlike SET, an absolute deadline already past deletes the key now. */
+	if ((flags & (OPT_EXAT | OPT_PXAT)) && deadline <= c->now_ms)
+		db_delete(db, key->ptr, key->len);
+	else if (expire)
+		db_set_expire(db, e, deadline);
+	else if ((flags & OPT_PERSIST) && entry_expire(e) != KV_NO_EXPIRE)
+		db_set_expire(db, e, KV_NO_EXPIRE);
+}
+
+/* ---- several keys: the runtime holds every keyspace involved ---- */
+
+static void cmd_mget(struct cmd_ctx *c)
+{
+	resp_array(c->out, c->argc - 1);
+	for (int i = 1; i < c->argc; i++) {
+		struct kv_entry *e = lookup_read(c, i);
+		/* MGET answers nil for a key of another type, not WRONGTYPE. */
+		if (e && entry_type(e) == KV_TYPE_STRING)
+			reply_str(c, e);
+		else
+			resp_null(c->out);
+	}
+}
+
+static void mset_generic(struct cmd_ctx *c, bool nx, const char *name)
+{
+	/* The arity check cannot see that keys and values come in pairs. */
+	if (c->argc % 2 == 0) {
+		resp_errorf(c->out, "ERR wrong number of arguments for '%s' command", name);
+		return;
+	}
+	if (nx) {
+		for (int i = 1; i < c->argc; i += 2) {
+			if (lookup_write(c, i)) {
+				resp_int(c->out, 0);
+				return;
+			}
+		}
+	}
+	for (int i = 1; i < c->argc; i += 2)
+		db_set_string(cmd_db_arg(c, i), c->argv[i].ptr, c->argv[i].len,
+			      c->argv[i + 1].ptr, c->argv[i + 1].len, KV_NO_EXPIRE);
+	if (nx)
+		resp_int(c->out, 1);
+	else
+		resp_ok(c->out);
+}
+
+static void cmd_mset(struct cmd_ctx *c)
+{
+	mset_generic(c, false, "mset");
+}
+
+static void cmd_msetnx(struct cmd_ctx *c)
+{
+	mset_generic(c, true, "msetnx");
+}
+
+/* ---- counters ---- */
+
+/* Adds incr to the integer in argv[1] (0 when missing), keeping its TTL. */
+static void incr_by(struct cmd_ctx *c, int64_t incr)
+{
+	const struct kv_slice *key = &c->argv[1];
+	struct kv_entry *e = lookup_write(c, 1);
+	int64_t v = 0;
+
+	if (e) {
+		if (wrong_type(c, e))
+			return;
+		struct kv_slice s = entry_str(e);
+		if (!arg_to_int64(&s, &v)) {
+			resp_error(c->out, RESP_ERR_NOT_INT);
+			return;
+		}
+	}
+	if ((incr < 0 && v < 0 && incr < INT64_MIN - v) ||
+	    (incr > 0 && v > 0 && incr > INT64_MAX - v)) {
+		resp_error(c->out, RESP_ERR_OVERFLOW);
+		return;
+	}
+	v += incr;
+	char buf[FMT_INT64_MAX];
+	size_t n = fmt_int64(buf, v);
+	db_set_string(cmd_db_arg(c, 1), key->ptr, key->len, buf, n, KV_KEEP_EXPIRE);
+	resp_int(c->out, v);
+}
+
+static void cmd_incr(struct cmd_ctx *c)
+{
+	incr_by(c, 1);
+}
+
+static void cmd_decr(struct cmd_ctx *c)
+{
+	incr_by(c, -1);
+}
+
+/* The increment is parsed before the key is looked at: "INCRBY list abc"
+ * is a number error, not WRONGTYPE. */
+static void cmd_incrby(struct cmd_ctx *c)
+{
+	int64_t incr;
+
+	if (!arg_to_int64(&c->argv[2], &incr)) {
+		resp_error(c->out, RESP_ERR_NOT_INT);
+		return;
+	}
+	incr_by(c, incr);
+}
+
+static void cmd_decrby(struct cmd_ctx *c)
+{
+	int64_t decr;
+
+	if (!arg_to_int64(&c->argv[2], &decr)) {
+		resp_error(c->out, RESP_ERR_NOT_INT);
+		return;
+	}
+	/* -INT64_MIN does not exist; Redis has its own message for it. */
+	if (decr == INT64_MIN) {
+		resp_error(c->out, "ERR decrement would overflow");
+		return;
+	}
+	incr_by(c, -decr);
+}
+
+/* Here the type and the stored value are checked before the increment. */
+static void cmd_incrbyfloat(struct cmd_ctx *c)
+{
+	const struct kv_slice *key = &c->argv[1];
+	struct kv_entry *e = lookup_write(c, 1);
+	long double v = 0, incr;
+
+	if (e && wrong_type(c, e))
+		return;
+	if (e) {
+		struct kv_slice s = entry_str(e);
+		if (!arg_to_long_double(&s, &v)) {
+			resp_error(c->out, RESP_ERR_NOT_FLOAT);
+			return;
+		}
+	}
+	if (!arg_to_long_double(&c->argv[2], &incr)) {
+		resp_error(c->out, RESP_ERR_NOT_FLOAT);
+		return;
+	}
+	v += incr;
+	if (isnan(v) || isinf(v)) {
+		resp_error(c->out, "ERR increment would produce NaN or Infinity");
+		return;
+	}
+	char buf[FMT_LONG_DOUBLE_MAX];
+	int n = fmt_long_double(buf, sizeof(buf), v);
+	db_set_string(cmd_db_arg(c, 1), key->ptr, key->len, buf, (size_t)n, KV_KEEP_EXPIRE);
+	resp_bulk(c->out, buf, (size_t)n);
+}
+
+/* ---- byte ranges ---- */
+
+static void cmd_append(struct cmd_ctx *c)
+{
+	struct kv_db *db = cmd_db_arg(c, 1);
+	const struct kv_slice *key = &c->argv[1];
+	const struct kv_slice *add = &c->argv[2];
+	struct kv_entry *e = lookup_write(c, 1);
+
+	/* A missing key is created even when the appended value is empty. */
+	if (!e) {
+		db_set_string(db, key->ptr, key->len, add->ptr, add->len, KV_NO_EXPIRE);
+		resp_int(c->out, (int64_t)add->len);
+		return;
+	}
+	if (wrong_type(c, e))
+		return;
+	size_t len = entry_str(e).len;
+	if (!length_ok(c, len, add->len))
+		return;
+	if (add->len > 0)
+		db_string_write(db, e, len, add->ptr, add->len);
+	resp_int(c->out, (int64_t)(len + add->len));
+}
+
+static void cmd_strlen(struct cmd_ctx *c)
+{
+	struct kv_entry *e = lookup_read(c, 1);
+
+	if (!e)
+		resp_int(c->out, 0);
+	else if (!wrong_type(c, e))
+		resp_int(c->out, (int64_t)entry_str(e).len);
+}
+
+/* GETRANGE and SUBSTR: bytes start..end inclusive, negative indexes counted
+ * from the end and clamped to the string. */
+static void cmd_getrange(struct cmd_ctx *c)
+{
+	int64_t start, end;
+
+	if (!arg_to_int64(&c->argv[2], &start) || !arg_to_int64(&c->argv[3], &end)) {
+		resp_error(c->out, RESP_ERR_NOT_INT);
+		return;
+	}
+	struct kv_entry *e = lookup_read(c, 1);
+	if (!e) {
+		resp_bulk(c->out, "", 0);
+		return;
+	}
+	if (wrong_type(c, e))
+		return;
+	struct kv_slice s = entry_str(e);
+	int64_t len = (int64_t)s.len;
+	/* Redis 7.0 answers "" for two negative indexes in reverse order before
+	 * clamping, which would otherwise make "-100 -200" the first byte. */
+	if (start < 0 && end < 0 && start > end) {
+		resp_bulk(c->out, "", 0);
+		return;
+	}
+	if (start < 0)
+		start += len;
+	if (end < 0)
+		end += len;
+	start = KV_MAX(start, 0);
+	end = KV_MAX(end, 0);
+	if (end >= len)
+		end = len - 1;
+	if (len == 0 || start > end)
+		resp_bulk(c->out, "", 0);
+	else
+		resp_bulk(c->out, s.ptr + start, (size_t)(end - start + 1));
+}
+
+static void cmd_setrange(struct cmd_ctx *c)
+{
+	struct kv_db *db = cmd_db_arg(c, 1);
+	const struct kv_slice *key = &c->argv[1];
+	const struct kv_slice *val = &c->argv[3];
+	int64_t off;
+
+	if (!arg_to_int64(&c->argv[2], &off)) {
+		resp_error(c->out, RESP_ERR_NOT_INT);
+		return;
+	}
+	if (off < 0) {
+		resp_error(c->out, "ERR offset is out of range");
+		return;
+	}
+	struct kv_entry *e = lookup_write(c, 1);
+	/* Writing nothing answers the current length and creates no key, even
+	 * at an offset past the size limit. */
+	if (e && wrong_type(c, e))
+		return;
+	if (val->len == 0) {
+		resp_int(c->out, e ? (int64_t)entry_str(e).len : 0);
+		return;
+	}
+	if (!length_ok(c, (uint64_t)off, val->len))
+		return;
+	if (!e)
+		e = db_set_string(db, key->ptr, key->len, "", 0, KV_NO_EXPIRE);
+	e = db_string_write(db, e, (size_t)off, val->ptr, val->len);
+	resp_int(c->out, (int64_t)entry_str(e).len);
+}
+
+/* ---- the table (arity, flags and key specs as Redis 7.0's COMMAND INFO) ---- */
+
+#define KEYS(first, last, step) .first_key = (first), .last_key = (last), .key_step = (step)
+#define STR_RO (CMD_READONLY | CMD_FAST)
+#define STR_W (CMD_WRITE | CMD_DENYOOM)
+#define STR_WF (CMD_WRITE | CMD_DENYOOM | CMD_FAST)
+
+#define RANGE_COMPLEXITY                                                           \
+	"O(N) where N is the length of the returned string. The complexity is "    \
+	"ultimately determined by the returned length, but because creating a "    \
+	"substring from an existing string is very cheap, it can be considered "   \
+	"O(1) for small strings."
+
+const struct kv_command cmd_table_string[] = {
+	{ .name = "get", .arity = 2, .flags = STR_RO, KEYS(1, 1, 1), .proc = cmd_get,
+	  .group = "string", .since = "1.0.0", .summary = "Get the value of a key",
+	  .complexity = "O(1)" },
+	{ .name = "set", .arity = -3, .flags = STR_W, KEYS(1, 1, 1), .proc = cmd_set,
+	  .group = "string", .since = "1.0.0", .summary = "Set the string value of a key",
+	  .complexity = "O(1)" },
+	{ .name = "setnx", .arity = 3, .flags = STR_WF, KEYS(1, 1, 1), .proc = cmd_setnx,
+	  .group = "string", .since = "1.0.0",
+	  .summary = "Set the value of a key, only if the key does not exist",
+	  .complexity = "O(1)" },
+	{ .name = "setex", .arity = 4, .flags = STR_W, KEYS(1, 1, 1), .proc = cmd_setex,
+	  .group = "string", .since = "2.0.0",
+	  .summary = "Set the value and expiration of a key", .complexity = "O(1)" },
+	{ .name = "psetex", .arity = 4, .flags = STR_W, KEYS(1, 1, 1), .proc = cmd_psetex,
+	  .group = "string", .since = "2.6.0",
+	  .summary = "Set the value and expiration in milliseconds of a key",
+	  .complexity = "O(1)" },
+	{ .name = "getset", .arity = 3, .flags = STR_WF, KEYS(1, 1, 1), .proc = cmd_getset,
+	  .group = "string", .since = "1.0.0",
+	  .summary = "Set the string value of a key and return its old value",
+	  .complexity = "O(1)" },
+	{ .name = "getdel", .arity = 2, .flags = CMD_WRITE | CMD_FAST, KEYS(1, 1, 1),
+	  .proc = cmd_getdel, .group = "string", .since = "6.2.0",
+	  .summary = "Get the value of a key and delete the key", .complexity = "O(1)" },
+	{ .name = "getex", .arity = -2, .flags = CMD_WRITE | CMD_FAST, KEYS(1, 1, 1),
+	  .proc = cmd_getex, .group = "string", .since = "6.2.0",
+	  .summary = "Get the value of a key and optionally set its expiration",
+	  .complexity = "O(1)" },
+	{ .name = "mget", .arity = -2, .flags = STR_RO, KEYS(1, -1, 1), .proc = cmd_mget,
+	  .group = "string", .since = "1.0.0", .summary = "Get the values of all the given keys",
+	  .complexity = "O(N) where N is the number of keys to retrieve." },
+	{ .name = "mset", .arity = -3, .flags = STR_W, KEYS(1, -1, 2), .proc = cmd_mset,
+	  .group = "string", .since = "1.0.1", .summary = "Set multiple keys to multiple values",
+	  .complexity = "O(N) where N is the number of keys to set." },
+	{ .name = "msetnx", .arity = -3, .flags = STR_W, KEYS(1, -1, 2), .proc = cmd_msetnx,
+	  .group = "string", .since = "1.0.1",
+	  .summary = "Set multiple keys to multiple values, only if none of the keys exist",
+	  .complexity = "O(N) where N is the number of keys to set." },
+	{ .name = "incr", .arity = 2, .flags = STR_WF, KEYS(1, 1, 1), .proc = cmd_incr,
+	  .group = "string", .since = "1.0.0",
+	  .summary = "Increment the integer value of a key by one", .complexity = "O(1)" },
+	{ .name = "decr", .arity = 2, .flags = STR_WF, KEYS(1, 1, 1), .proc = cmd_decr,
+	  .group = "string", .since = "1.0.0",
+	  .summary = "Decrement the integer value of a key by one", .complexity = "O(1)" },
+	{ .name = "incrby", .arity = 3, .flags = STR_WF, KEYS(1, 1, 1), .proc = cmd_incrby,
+	  .group = "string", .since = "1.0.0",
+	  .summary = "Increment the integer value of a key by the given amount",
+	  .complexity = "O(1)" },
+	{ .name = "decrby", .arity = 3, .flags = STR_WF, KEYS(1, 1, 1), .proc = cmd_decrby,
+	  .group = "string", .since = "1.0.0",
+	  .summary = "Decrement the integer value of a key by the given number",
+	  .complexity = "O(1)" },
+	{ .name = "incrbyfloat", .arity = 3, .flags = STR_WF, KEYS(1, 1, 1),
+	  .proc = cmd_incrbyfloat, .group = "string", .since = "2.6.0",
+	  .summary = "Increment the float value of a key by the given amount",
+	  .complexity = "O(1)" },
+	{ .name = "append", .arity = 3, .flags = STR_WF, KEYS(1, 1, 1), .proc = cmd_append,
+	  .group = "string", .since = "2.0.0", .summary = "Append a value to a key",
+	  .complexity = "O(1). The amortized time complexity is O(1) assuming the "
+			"appended value is small and the already present value is of any "
+			"size, since the dynamic string library used by Redis will double "
+			"the free space available on every reallocation." },
+	{ .name = "strlen", .arity = 2, .flags = STR_RO, KEYS(1, 1, 1), .proc = cmd_strlen,
+	  .group = "string", .since = "2.2.0",
+	  .summary = "Get the length of the value stored in a key", .complexity = "O(1)" },
+	{ .name = "getrange", .arity = 4, .flags = CMD_READONLY, KEYS(1, 1, 1),
+	  .proc = cmd_getrange, .group = "string", .since = "2.4.0",
+	  .summary = "Get a substring of the string stored at a key",
+	  .complexity = RANGE_COMPLEXITY },
+	{ .name = "substr", .arity = 4, .flags = CMD_READONLY, KEYS(1, 1, 1),
+	  .proc = cmd_getrange, .group = "string", .since = "1.0.0",
+	  .summary = "Get a substring of the string stored at a key",
+	  .complexity = RANGE_COMPLEXITY },
+	{ .name = "setrange", .arity = 4, .flags = STR_W, KEYS(1, 1, 1), .proc = cmd_setrange,
+	  .group = "string", .since = "2.2.0",
+	  .summary = "Overwrite part of a string at key starting at the specified offset",
+	  .complexity = "O(1), not counting the time taken to copy the new string in "
+			"place. Usually, this string is very small so the amortized "
+			"complexity is O(1). Otherwise, complexity is O(M) with M being "
+			"the length of the value argument." },
+	{ .name = NULL },
+};
