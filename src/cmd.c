@@ -20,6 +20,10 @@ static const struct kv_command *const cmd_families[] = {
 	cmd_table_server,
 	cmd_table_string,
 	cmd_table_keys,
+	cmd_table_hash,
+	cmd_table_list,
+	cmd_table_set,
+	cmd_table_zset,
 };
 
 static const struct kv_command **cmd_list;
@@ -49,7 +53,7 @@ void cmd_table_init(void)
 		return;
 	size_t n = 0;
 	for (size_t f = 0; f < KV_ARRAY_LEN(cmd_families); f++)
-		for (const struct kv_command *c = cmd_families[f]; c->name; c++)
+		for (const struct kv_command *c = cmd_families[f]; c && c->name; c++)
 			n++;
 	cmd_list = kv_calloc(n, sizeof(*cmd_list));
 	size_t cap = 16;
@@ -58,7 +62,7 @@ void cmd_table_init(void)
 	cmd_index = kv_calloc(cap, sizeof(*cmd_index));
 	cmd_index_mask = cap - 1;
 	for (size_t f = 0; f < KV_ARRAY_LEN(cmd_families); f++) {
-		for (const struct kv_command *c = cmd_families[f]; c->name; c++) {
+		for (const struct kv_command *c = cmd_families[f]; c && c->name; c++) {
 			kv_assert(strlen(c->name) < CMD_NAME_MAX);
 			cmd_list[cmd_list_len++] = c;
 			cmd_index_insert(c);

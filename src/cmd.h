@@ -121,8 +121,14 @@ bool cmd_arity_ok(const struct kv_command *cmd, int argc);
 extern const struct kv_command cmd_table_string[];
 extern const struct kv_command cmd_table_keys[];
 extern const struct kv_command cmd_table_server[];
+/* Families of the data-type modules, linked in when their module is
+ * present (weak: a missing module leaves the pointer NULL). */
+extern const struct kv_command cmd_table_hash[] __attribute__((weak));
+extern const struct kv_command cmd_table_list[] __attribute__((weak));
+extern const struct kv_command cmd_table_set[] __attribute__((weak));
+extern const struct kv_command cmd_table_zset[] __attribute__((weak));
 
-/* ---- argument helpers shared by handlers (cmd.c) ---- */
+/* ---- argument helpers shared by handlers (util_num.c, glob.c) ---- */
 /* Case-insensitive comparison of an argument with an ASCII word. */
 bool arg_is(const struct kv_slice *a, const char *word);
 /* Strict integer parsing as Redis's string2ll (no spaces, no '+', no leading
