@@ -1,0 +1,1543 @@
+/*
+ * cmd_server.c - connection and server commands: PING ECHO SELECT QUIT HELLO
+ * AUTH, COMMAND, CLIENT, CONFIG, INFO, TIME and SHUTDOWN.
+ *
+ * Replies and error texts are Redis 7.0.15's for the same arguments (each was
+ * probed against redis-server); where kevy differs on purpose, the difference
+ * is listed in docs/config.md.  Connection commands are CMD_LOCAL: they run on
+ * the client's own shard with ctx->conn set and use server.h's conn_*
+ * accessors; INFO is CMD_ALL_SHARDS because it reads every keyspace.
+ *
+ * Container commands (COMMAND, CLIENT, CONFIG) dispatch their subcommands
+ * here: the runtime looks up and checks the arity of the top-level name only.
+ * Subcommand entries carry Redis's full names ("config|get"), which is what
+ * COMMAND INFO/DOCS/LIST print and what arity errors quote.
+ *
+ * COMMAND INFO is built from struct kv_command alone, so ACL categories, key
+ * specs and tips are derived from flags and groups (see srv_acl_categories);
+ * COMMAND DOCS has no argument trees.  Both are documented simplifications.
+ */
+#include "cmd.h"
+#include "config.h"
+#include "kv.h"
+#include "server.h"
+
+#include <ctype.h>
+#include <malloc.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/resource.h>
+#include <sys/sysinfo.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#define SRV_NAME_MAX 64
+
+/* ------------------------------------------------------------------ */
+/* shared helpers */
+
+/* Connection commands need the calling client.  The runtime always provides
+ * it for CMD_LOCAL commands; this guards against a routing mistake without
+ * crashing the server. */
+static bool srv_need_conn(struct cmd_ctx *c)
+{
+	if (c->conn)
+		return true;
+	resp_error(c->out, "ERR this command must run on the client's own shard");
+	return false;
+}
+
+/* Appends at most max bytes of a, stopping at a NUL as printf's %.Ns does. */
+static void srv_append_clipped(struct kv_buf *b, const struct kv_slice *a, size_t max)
+{
+	size_t n = KV_MIN(a->len, max);
+	const char *nul = memchr(a->ptr, '\0', n);
+	kv_buf_append(b, a->ptr, nul ? (size_t)(nul - a->ptr) : n);
+}
+
+/* "ERR <prefix>'<arg>'<suffix>" with the argument as a C string, the way
+ * Redis formats an sds with %s. */
+static void srv_error_with_arg(struct kv_buf *out, const char *prefix, const struct kv_slice *a,
+			       size_t max, const char *suffix)
+{
+	struct kv_buf msg = KV_BUF_INIT;
+	kv_buf_append_str(&msg, prefix);
+	srv_append_clipped(&msg, a, max);
+	kv_buf_append_str(&msg, suffix);
+	resp_error(out, kv_buf_cstr(&msg));
+	kv_buf_free(&msg);
+}
+
+/* The part of a subcommand's full name after the '|'. */
+static const char *srv_subname(const struct kv_command *sub)
+{
+	const char *bar = strchr(sub->name, '|');
+	return bar ? bar + 1 : sub->name;
+}
+
+static const struct kv_command *srv_find_sub(const struct kv_command *subs,
+					     const struct kv_slice *name)
+{
+	for (const struct kv_command *s = subs; s && s->name; s++) {
+		const char *n = srv_subname(s);
+		if (strlen(n) == name->len && strncasecmp(n, name->ptr, name->len) == 0)
+			return s;
+	}
+	return NULL;
+}
+
+/* Runs the subcommand named by argv[1] of a container command. */
+static void srv_dispatch(struct cmd_ctx *c, const struct kv_command *subs, const char *upper)
+{
+	const struct kv_command *sub = srv_find_sub(subs, &c->argv[1]);
+	if (!sub) {
+		char suffix[96];
+		snprintf(suffix, sizeof(suffix), "'. Try %s HELP.", upper);
+		srv_error_with_arg(c->out, "ERR unknown subcommand '", &c->argv[1], 128, suffix);
+		return;
+	}
+	if (!cmd_arity_ok(sub, c->argc)) {
+		cmd_reply_arity(c->out, sub);
+		return;
+	}
+	sub->proc(c);
+}
+
+/* A HELP reply: the usage line, the given lines, then HELP itself. */
+static void srv_reply_help(struct kv_buf *out, const char *upper, const char *const *lines)
+{
+	int64_t n = 0;
+	while (lines[n])
+		n++;
+	resp_array(out, n + 3);
+	struct kv_buf head = KV_BUF_INIT;
+	kv_buf_printf(&head, "%s <subcommand> [<arg> [value] [opt] ...]. Subcommands are:", upper);
+	resp_simple(out, kv_buf_cstr(&head));
+	kv_buf_free(&head);
+	for (int64_t i = 0; i < n; i++)
+		resp_simple(out, lines[i]);
+	resp_simple(out, "HELP");
+	resp_simple(out, "    Prints this help.");
+}
+
+/* ------------------------------------------------------------------ */
+/* PING ECHO SELECT QUIT */
+
+static void cmd_ping(struct cmd_ctx *c)
+{
+	if (c->argc > 2)
+		resp_error(c->out, "ERR wrong number of arguments for 'ping' command");
+	else if (c->argc == 2)
+		resp_bulk(c->out, c->argv[1].ptr, c->argv[1].len);
+	else
+		resp_simple(c->out, "PONG");
+}
+
+static void cmd_echo(struct cmd_ctx *c)
+{
+	resp_bulk(c->out, c->argv[1].ptr, c->argv[1].len);
+}
+
+/* kevy has database 0 only: any other index is out of range, exactly what
+ * Redis answers when configured with "databases 1". */
+static void cmd_select(struct cmd_ctx *c)
+{
+	int64_t id;
+	if (!arg_to_int64(&c->argv[1], &id))
+		resp_error(c->out, RESP_ERR_NOT_INT);
+	else if (id < INT32_MIN || id > INT32_MAX)
+		resp_error(c->out, "ERR value is out of range, value must between -2147483648 and "
+				   "2147483647");
+	else if (id != 0)
+		resp_error(c->out, "ERR DB index is out of range");
+	else
+		resp_ok(c->out);
+}
+
+static void cmd_quit(struct cmd_ctx *c)
+{
+	resp_ok(c->out);
+	if (c->conn)
+		conn_close_after_reply(c->conn);
+}
+
+/* ------------------------------------------------------------------ */
+/* AUTH HELLO */
+
+#define SRV_ERR_WRONGPASS "WRONGPASS invalid username-password pair or user is disabled."
+
+/* kevy has Redis's "default" user only: with requirepass set, its password
+ * is requirepass; without, it accepts any password.  Returns true when the
+ * client is now authenticated; otherwise the error has been appended. */
+static bool srv_authenticate(struct cmd_ctx *c, const struct kv_slice *user,
+			     const struct kv_slice *pass)
+{
+	bool has_pass = atomic_load(&g_config.requirepass_set);
+	if (!user && !has_pass) {
+		resp_error(c->out, "ERR AUTH <password> called without any password configured "
+				   "for the default user. Are you sure your configuration is correct?");
+		return false;
+	}
+	/* Redis user names are case-sensitive. */
+	bool is_default = !user || (user->len == 7 && memcmp(user->ptr, "default", 7) == 0);
+	if (!is_default || (has_pass && !config_check_password(pass->ptr, pass->len))) {
+		resp_error(c->out, SRV_ERR_WRONGPASS);
+		return false;
+	}
+	conn_set_authenticated(c->conn, true);
+	return true;
+}
+
+static void cmd_auth(struct cmd_ctx *c)
+{
+	if (!srv_need_conn(c))
+		return;
+	if (c->argc > 3) {
+		resp_error(c->out, RESP_ERR_SYNTAX);
+		return;
+	}
+	const struct kv_slice *user = c->argc == 3 ? &c->argv[1] : NULL;
+	if (srv_authenticate(c, user, &c->argv[c->argc - 1]))
+		resp_ok(c->out);
+}
+
+/* Redis accepts client names made of '!'..'~' only. */
+static bool srv_valid_client_name(const struct kv_slice *name)
+{
+	for (size_t i = 0; i < name->len; i++)
+		if (name->ptr[i] < '!' || name->ptr[i] > '~')
+			return false;
+	return true;
+}
+
+#define SRV_ERR_CLIENT_NAME "ERR Client names cannot contain spaces, newlines or special characters."
+
+static void srv_hello_reply(struct cmd_ctx *c)
+{
+	resp_array(c->out, 14);
+	resp_bulk_str(c->out, "server");
+	resp_bulk_str(c->out, "redis");
+	resp_bulk_str(c->out, "version");
+	resp_bulk_str(c->out, KV_REDIS_COMPAT_VERSION);
+	resp_bulk_str(c->out, "proto");
+	resp_int(c->out, 2);
+	resp_bulk_str(c->out, "id");
+	resp_int(c->out, (int64_t)conn_id(c->conn));
+	resp_bulk_str(c->out, "mode");
+	resp_bulk_str(c->out, "standalone");
+	resp_bulk_str(c->out, "role");
+	resp_bulk_str(c->out, "master");
+	resp_bulk_str(c->out, "modules");
+	resp_array(c->out, 0);
+}
+
+/* HELLO [protover [AUTH user pass] [SETNAME name]], RESP2 only.  Checks run
+ * in Redis's order: protocol version, options (a bad SETNAME name fails
+ * here), AUTH, then the must-be-authenticated rule. */
+static void cmd_hello(struct cmd_ctx *c)
+{
+	if (!srv_need_conn(c))
+		return;
+	if (c->argc >= 2) {
+		int64_t ver;
+		if (!arg_to_int64(&c->argv[1], &ver)) {
+			resp_error(c->out, "ERR Protocol version is not an integer or out of range");
+			return;
+		}
+		if (ver != 2) {
+			resp_error(c->out, "NOPROTO unsupported protocol version");
+			return;
+		}
+	}
+	const struct kv_slice *user = NULL, *pass = NULL, *name = NULL;
+	for (int j = 2; j < c->argc; j++) {
+		int more = c->argc - 1 - j;
+		if (arg_is(&c->argv[j], "auth") && more >= 2) {
+			user = &c->argv[j + 1];
+			pass = &c->argv[j + 2];
+			j += 2;
+		} else if (arg_is(&c->argv[j], "setname") && more >= 1) {
+			name = &c->argv[++j];
+			if (!srv_valid_client_name(name)) {
+				resp_error(c->out, SRV_ERR_CLIENT_NAME);
+				return;
+			}
+		} else {
+			srv_error_with_arg(c->out, "ERR Syntax error in HELLO option '", &c->argv[j],
+					   SIZE_MAX, "'");
+			return;
+		}
+	}
+	if (user && !srv_authenticate(c, user, pass))
+		return;
+	if (!conn_authenticated(c->conn) && atomic_load(&g_config.requirepass_set)) {
+		resp_error(c->out, "NOAUTH HELLO must be called with the client already "
+				   "authenticated, otherwise the HELLO AUTH <user> <pass> option can "
+				   "be used to authenticate the client and select the RESP protocol "
+				   "version at the same time");
+		return;
+	}
+	if (name)
+		conn_set_name(c->conn, name->ptr, name->len);
+	srv_hello_reply(c);
+}
+
+/* ------------------------------------------------------------------ */
+/* COMMAND */
+
+/* ACL categories in Redis's order (ACL CAT lists them so). */
+enum srv_acl {
+	ACL_KEYSPACE, ACL_READ, ACL_WRITE, ACL_SET, ACL_SORTEDSET, ACL_LIST, ACL_HASH,
+	ACL_STRING, ACL_BITMAP, ACL_HYPERLOGLOG, ACL_GEO, ACL_STREAM, ACL_PUBSUB, ACL_ADMIN,
+	ACL_FAST, ACL_SLOW, ACL_BLOCKING, ACL_DANGEROUS, ACL_CONNECTION, ACL_TRANSACTION,
+	ACL_SCRIPTING, ACL_COUNT
+};
+
+static const char *const srv_acl_names[ACL_COUNT] = {
+	"keyspace", "read", "write", "set", "sortedset", "list", "hash", "string", "bitmap",
+	"hyperloglog", "geo", "stream", "pubsub", "admin", "fast", "slow", "blocking",
+	"dangerous", "connection", "transaction", "scripting",
+};
+
+static const struct {
+	const char *group;
+	enum srv_acl acl;
+} srv_group_acl[] = {
+	{ "generic", ACL_KEYSPACE }, { "string", ACL_STRING }, { "list", ACL_LIST },
+	{ "set", ACL_SET }, { "sorted-set", ACL_SORTEDSET }, { "hash", ACL_HASH },
+	{ "bitmap", ACL_BITMAP }, { "hyperloglog", ACL_HYPERLOGLOG }, { "geo", ACL_GEO },
+	{ "stream", ACL_STREAM }, { "pubsub", ACL_PUBSUB }, { "connection", ACL_CONNECTION },
+	{ "transactions", ACL_TRANSACTION }, { "scripting", ACL_SCRIPTING },
+};
+
+#define ACL_BIT(x) (1u << (x))
+
+/* Where Redis's categories are not what the group and flags say: commands
+ * outside the "generic" group that touch the whole keyspace, SORT's data
+ * types, @dangerous and @admin commands without the admin flag, read-only
+ * scripts that are not @read, connection-level cluster commands, and a
+ * pubsub subcommand that is not itself @pubsub.  With these, the derivation
+ * gives Redis 7.0.15's categories for all of its 366 commands and
+ * subcommands (checked from Redis's own flags and groups). */
+static const struct {
+	const char *name;
+	uint32_t add, drop;
+} srv_acl_fixups[] = {
+	{ "dbsize", ACL_BIT(ACL_KEYSPACE), 0 },
+	{ "flushdb", ACL_BIT(ACL_KEYSPACE) | ACL_BIT(ACL_DANGEROUS), 0 },
+	{ "flushall", ACL_BIT(ACL_KEYSPACE) | ACL_BIT(ACL_DANGEROUS), 0 },
+	{ "swapdb", ACL_BIT(ACL_KEYSPACE) | ACL_BIT(ACL_DANGEROUS), 0 },
+	{ "restore-asking", ACL_BIT(ACL_KEYSPACE) | ACL_BIT(ACL_DANGEROUS), 0 },
+	{ "sort", ACL_BIT(ACL_SET) | ACL_BIT(ACL_SORTEDSET) | ACL_BIT(ACL_LIST) |
+		  ACL_BIT(ACL_DANGEROUS), ACL_BIT(ACL_KEYSPACE) },
+	{ "sort_ro", ACL_BIT(ACL_SET) | ACL_BIT(ACL_SORTEDSET) | ACL_BIT(ACL_LIST) |
+		     ACL_BIT(ACL_DANGEROUS), ACL_BIT(ACL_KEYSPACE) },
+	{ "wait", ACL_BIT(ACL_CONNECTION), ACL_BIT(ACL_KEYSPACE) },
+	{ "readonly", ACL_BIT(ACL_CONNECTION), 0 },
+	{ "readwrite", ACL_BIT(ACL_CONNECTION), 0 },
+	{ "asking", ACL_BIT(ACL_CONNECTION), 0 },
+	{ "info", ACL_BIT(ACL_DANGEROUS), 0 },
+	{ "keys", ACL_BIT(ACL_DANGEROUS), 0 },
+	{ "migrate", ACL_BIT(ACL_DANGEROUS), 0 },
+	{ "restore", ACL_BIT(ACL_DANGEROUS), 0 },
+	{ "role", ACL_BIT(ACL_ADMIN) | ACL_BIT(ACL_DANGEROUS), 0 },
+	{ "lastsave", ACL_BIT(ACL_ADMIN) | ACL_BIT(ACL_DANGEROUS), 0 },
+	{ "eval_ro", 0, ACL_BIT(ACL_READ) },
+	{ "evalsha_ro", 0, ACL_BIT(ACL_READ) },
+	{ "fcall_ro", 0, ACL_BIT(ACL_READ) },
+	{ "pfdebug", ACL_BIT(ACL_DANGEROUS), 0 },
+	{ "pfselftest", ACL_BIT(ACL_DANGEROUS), 0 },
+	{ "pubsub|help", 0, ACL_BIT(ACL_PUBSUB) },
+};
+
+/* struct kv_command has no ACL field, so the categories are derived: the
+ * group's category (not for containers, as in Redis), read/write, admin
+ * (which Redis always pairs with dangerous), fast or slow, then the fixups
+ * above and COMMAND's @connection. */
+static uint32_t srv_acl_categories(const struct kv_command *cmd)
+{
+	uint32_t m = 0;
+	for (size_t i = 0; cmd->group && !cmd->subcommands && i < KV_ARRAY_LEN(srv_group_acl); i++)
+		if (strcmp(cmd->group, srv_group_acl[i].group) == 0)
+			m |= ACL_BIT(srv_group_acl[i].acl);
+	if (cmd->flags & CMD_READONLY)
+		m |= ACL_BIT(ACL_READ);
+	if (cmd->flags & CMD_WRITE)
+		m |= ACL_BIT(ACL_WRITE);
+	if (cmd->flags & CMD_PUBSUB)
+		m |= ACL_BIT(ACL_PUBSUB);
+	if (cmd->flags & CMD_ADMIN)
+		m |= ACL_BIT(ACL_ADMIN) | ACL_BIT(ACL_DANGEROUS);
+	m |= ACL_BIT((cmd->flags & CMD_FAST) ? ACL_FAST : ACL_SLOW);
+	if (cmd->flags & CMD_BLOCKING)
+		m |= ACL_BIT(ACL_BLOCKING);
+	for (size_t i = 0; i < KV_ARRAY_LEN(srv_acl_fixups); i++)
+		if (strcmp(cmd->name, srv_acl_fixups[i].name) == 0)
+			m = (m | srv_acl_fixups[i].add) & ~srv_acl_fixups[i].drop;
+	if (strcmp(cmd->name, "command") == 0 || strncmp(cmd->name, "command|", 8) == 0)
+		m |= ACL_BIT(ACL_CONNECTION);
+	return m;
+}
+
+static bool srv_acl_lookup(const struct kv_slice *name, enum srv_acl *out)
+{
+	for (int i = 0; i < ACL_COUNT; i++) {
+		if (arg_is(name, srv_acl_names[i])) {
+			*out = (enum srv_acl)i;
+			return true;
+		}
+	}
+	return false;
+}
+
+/* Flag names in the order Redis's COMMAND INFO prints them. */
+static const struct {
+	uint32_t flag;
+	const char *name;
+} srv_flag_names[] = {
+	{ CMD_WRITE, "write" }, { CMD_READONLY, "readonly" }, { CMD_DENYOOM, "denyoom" },
+	{ CMD_ADMIN, "admin" }, { CMD_PUBSUB, "pubsub" }, { CMD_NOSCRIPT, "noscript" },
+	{ CMD_BLOCKING, "blocking" }, { CMD_LOADING, "loading" }, { CMD_STALE, "stale" },
+	{ CMD_FAST, "fast" }, { CMD_NOAUTH, "no_auth" }, { CMD_NO_MULTI, "no_multi" },
+};
+
+static void srv_reply_flags(struct kv_buf *out, const struct kv_command *cmd)
+{
+	const char *names[KV_ARRAY_LEN(srv_flag_names) + 1];
+	int n = 0;
+	for (size_t i = 0; i < KV_ARRAY_LEN(srv_flag_names); i++)
+		if (cmd->flags & srv_flag_names[i].flag)
+			names[n++] = srv_flag_names[i].name;
+	if (cmd->keys)
+		names[n++] = "movablekeys";
+	resp_array(out, n);
+	for (int i = 0; i < n; i++)
+		resp_simple(out, names[i]);
+}
+
+static void srv_reply_acl(struct kv_buf *out, const struct kv_command *cmd)
+{
+	uint32_t m = srv_acl_categories(cmd);
+	resp_array(out, __builtin_popcount(m));
+	for (int i = 0; i < ACL_COUNT; i++) {
+		if (m & ACL_BIT(i)) {
+			char cat[32];
+			snprintf(cat, sizeof(cat), "@%s", srv_acl_names[i]);
+			resp_simple(out, cat);
+		}
+	}
+}
+
+/* Redis 7 turned the RANDOM and SORT_FOR_SCRIPT flags into these tips. */
+static void srv_reply_tips(struct kv_buf *out, const struct kv_command *cmd)
+{
+	bool random = cmd->flags & CMD_RANDOM, sorted = cmd->flags & CMD_SORT_FOR_SCRIPT;
+	resp_array(out, random + sorted);
+	if (random)
+		resp_bulk_str(out, "nondeterministic_output");
+	if (sorted)
+		resp_bulk_str(out, "nondeterministic_output_order");
+}
+
+/* Key-spec access flags, simplified from the command's flags. */
+static void srv_reply_spec_flags(struct kv_buf *out, const struct kv_command *cmd)
+{
+	if (cmd->flags & CMD_WRITE) {
+		resp_array(out, 3);
+		resp_simple(out, "RW");
+		resp_simple(out, "access");
+		resp_simple(out, "update");
+	} else {
+		resp_array(out, 2);
+		resp_simple(out, "RO");
+		resp_simple(out, "access");
+	}
+}
+
+static void srv_reply_spec_unknown(struct kv_buf *out)
+{
+	resp_array(out, 4);
+	resp_bulk_str(out, "type");
+	resp_bulk_str(out, "unknown");
+	resp_bulk_str(out, "spec");
+	resp_array(out, 0);
+}
+
+static bool srv_has_keys(const struct kv_command *cmd)
+{
+	return cmd->keys || cmd->first_key > 0;
+}
+
+/* One key spec: the legacy first/last/step range, or "unknown" for commands
+ * that find their keys with a function (they are also "movablekeys"). */
+static void srv_reply_keyspecs(struct kv_buf *out, const struct kv_command *cmd)
+{
+	if (!srv_has_keys(cmd)) {
+		resp_array(out, 0);
+		return;
+	}
+	resp_array(out, 1);
+	resp_array(out, 6);
+	resp_bulk_str(out, "flags");
+	srv_reply_spec_flags(out, cmd);
+	resp_bulk_str(out, "begin_search");
+	if (cmd->keys) {
+		srv_reply_spec_unknown(out);
+	} else {
+		resp_array(out, 4);
+		resp_bulk_str(out, "type");
+		resp_bulk_str(out, "index");
+		resp_bulk_str(out, "spec");
+		resp_array(out, 2);
+		resp_bulk_str(out, "index");
+		resp_int(out, cmd->first_key);
+	}
+	resp_bulk_str(out, "find_keys");
+	if (cmd->keys) {
+		srv_reply_spec_unknown(out);
+		return;
+	}
+	resp_array(out, 4);
+	resp_bulk_str(out, "type");
+	resp_bulk_str(out, "range");
+	resp_bulk_str(out, "spec");
+	resp_array(out, 6);
+	resp_bulk_str(out, "lastkey");
+	resp_int(out, cmd->last_key >= 0 ? cmd->last_key - cmd->first_key : cmd->last_key);
+	resp_bulk_str(out, "keystep");
+	resp_int(out, cmd->key_step > 0 ? cmd->key_step : 1);
+	resp_bulk_str(out, "limit");
+	resp_int(out, 0);
+}
+
+static int64_t srv_count_subs(const struct kv_command *cmd)
+{
+	int64_t n = 0;
+	for (const struct kv_command *s = cmd->subcommands; s && s->name; s++)
+		n++;
+	return n;
+}
+
+/* Redis 7.0's COMMAND INFO entry: name, arity, flags, first key, last key,
+ * step, ACL categories, tips, key specs, subcommands. */
+static void srv_reply_command_info(struct kv_buf *out, const struct kv_command *cmd)
+{
+	resp_array(out, 10);
+	resp_bulk_str(out, cmd->name);
+	resp_int(out, cmd->arity);
+	srv_reply_flags(out, cmd);
+	resp_int(out, cmd->first_key);
+	resp_int(out, cmd->last_key);
+	resp_int(out, cmd->key_step);
+	srv_reply_acl(out, cmd);
+	srv_reply_tips(out, cmd);
+	srv_reply_keyspecs(out, cmd);
+	resp_array(out, srv_count_subs(cmd));
+	for (const struct kv_command *s = cmd->subcommands; s && s->name; s++)
+		srv_reply_command_info(out, s);
+}
+
+/* COMMAND DOCS: the name, then its documentation as a flat map. */
+static void srv_reply_command_docs(struct kv_buf *out, const struct kv_command *cmd)
+{
+	resp_bulk_str(out, cmd->name);
+	size_t mark = resp_array_begin(out);
+	int64_t n = 0;
+	const char *const fields[][2] = {
+		{ "summary", cmd->summary }, { "since", cmd->since },
+		{ "group", cmd->group }, { "complexity", cmd->complexity },
+	};
+	for (size_t i = 0; i < KV_ARRAY_LEN(fields); i++) {
+		if (!fields[i][1])
+			continue;
+		resp_bulk_str(out, fields[i][0]);
+		resp_bulk_str(out, fields[i][1]);
+		n += 2;
+	}
+	if (cmd->subcommands) {
+		resp_bulk_str(out, "subcommands");
+		resp_array(out, 2 * srv_count_subs(cmd));
+		for (const struct kv_command *s = cmd->subcommands; s->name; s++)
+			srv_reply_command_docs(out, s);
+		n += 2;
+	}
+	resp_array_end(out, mark, n);
+}
+
+/* A command by full name: "get", or "config|get" for a subcommand. */
+static const struct kv_command *srv_lookup_full(const struct kv_slice *name)
+{
+	const char *bar = memchr(name->ptr, '|', name->len);
+	if (!bar)
+		return cmd_lookup(name->ptr, name->len);
+	const struct kv_command *base = cmd_lookup(name->ptr, (size_t)(bar - name->ptr));
+	if (!base || !base->subcommands)
+		return NULL;
+	struct kv_slice sub = { bar + 1, name->len - (size_t)(bar + 1 - name->ptr) };
+	return srv_find_sub(base->subcommands, &sub);
+}
+
+static void cmd_command_all(struct cmd_ctx *c)
+{
+	size_t n = cmd_count();
+	resp_array(c->out, (int64_t)n);
+	for (size_t i = 0; i < n; i++)
+		srv_reply_command_info(c->out, cmd_at(i));
+}
+
+static void cmd_command_info(struct cmd_ctx *c)
+{
+	if (c->argc == 2) {
+		cmd_command_all(c);
+		return;
+	}
+	resp_array(c->out, c->argc - 2);
+	for (int i = 2; i < c->argc; i++) {
+		const struct kv_command *cmd = srv_lookup_full(&c->argv[i]);
+		if (cmd)
+			srv_reply_command_info(c->out, cmd);
+		else
+			resp_null(c->out);
+	}
+}
+
+static void cmd_command_docs(struct cmd_ctx *c)
+{
+	size_t mark = resp_array_begin(c->out);
+	int64_t n = 0;
+	if (c->argc == 2) {
+		for (size_t i = 0; i < cmd_count(); i++, n += 2)
+			srv_reply_command_docs(c->out, cmd_at(i));
+	}
+	for (int i = 2; i < c->argc; i++) {
+		const struct kv_command *cmd = srv_lookup_full(&c->argv[i]);
+		if (!cmd)
+			continue;
+		srv_reply_command_docs(c->out, cmd);
+		n += 2;
+	}
+	resp_array_end(c->out, mark, n);
+}
+
+static void cmd_command_count(struct cmd_ctx *c)
+{
+	resp_int(c->out, (int64_t)cmd_count());
+}
+
+/* COMMAND LIST's filter. */
+struct srv_list_filter {
+	enum { FILTER_NONE, FILTER_MODULE, FILTER_ACLCAT, FILTER_PATTERN } kind;
+	bool acl_known;
+	enum srv_acl acl;
+	const struct kv_slice *arg;
+};
+
+static bool srv_list_match(const struct srv_list_filter *f, const struct kv_command *cmd)
+{
+	switch (f->kind) {
+	case FILTER_NONE:
+		return true;
+	case FILTER_MODULE:
+		return false;       /* kevy has no modules */
+	case FILTER_ACLCAT:
+		return f->acl_known && (srv_acl_categories(cmd) & ACL_BIT(f->acl));
+	case FILTER_PATTERN:
+		return glob_match(f->arg->ptr, f->arg->len, cmd->name, strlen(cmd->name), true);
+	}
+	return false;
+}
+
+static void cmd_command_list(struct cmd_ctx *c)
+{
+	struct srv_list_filter f = { FILTER_NONE, false, ACL_KEYSPACE, NULL };
+	if (c->argc == 5 && arg_is(&c->argv[2], "filterby")) {
+		f.arg = &c->argv[4];
+		if (arg_is(&c->argv[3], "module"))
+			f.kind = FILTER_MODULE;
+		else if (arg_is(&c->argv[3], "aclcat"))
+			f.kind = FILTER_ACLCAT;
+		else if (arg_is(&c->argv[3], "pattern"))
+			f.kind = FILTER_PATTERN;
+		else
+			goto syntax;
+		f.acl_known = srv_acl_lookup(f.arg, &f.acl);
+	} else if (c->argc != 2) {
+		goto syntax;
+	}
+	size_t mark = resp_array_begin(c->out);
+	int64_t n = 0;
+	for (size_t i = 0; i < cmd_count(); i++) {
+		const struct kv_command *cmd = cmd_at(i);
+		if (srv_list_match(&f, cmd) && ++n)
+			resp_bulk_str(c->out, cmd->name);
+		for (const struct kv_command *s = cmd->subcommands; s && s->name; s++)
+			if (srv_list_match(&f, s) && ++n)
+				resp_bulk_str(c->out, s->name);
+	}
+	resp_array_end(c->out, mark, n);
+	return;
+syntax:
+	resp_error(c->out, RESP_ERR_SYNTAX);
+}
+
+/* The command a COMMAND GETKEYS call describes, as Redis's lookupCommand:
+ * a container with arguments means its subcommand. */
+static const struct kv_command *srv_getkeys_target(int argc, const struct kv_slice *argv)
+{
+	const struct kv_command *cmd = cmd_lookup(argv[0].ptr, argv[0].len);
+	if (cmd && cmd->subcommands && argc >= 2)
+		return srv_find_sub(cmd->subcommands, &argv[1]);
+	return cmd;
+}
+
+static void srv_getkeys(struct cmd_ctx *c, bool with_flags)
+{
+	int argc = c->argc - 2;
+	const struct kv_slice *argv = c->argv + 2;
+	const struct kv_command *cmd = srv_getkeys_target(argc, argv);
+	if (!cmd) {
+		resp_error(c->out, "ERR Invalid command specified");
+		return;
+	}
+	if (!srv_has_keys(cmd)) {
+		resp_error(c->out, "ERR The command has no key arguments");
+		return;
+	}
+	if (!cmd_arity_ok(cmd, argc)) {
+		resp_error(c->out, "ERR Invalid number of arguments specified for command");
+		return;
+	}
+	int *idx = kv_calloc((size_t)argc, sizeof(int));
+	int n = cmd_get_keys(cmd, argc, argv, idx, argc);
+	if (n <= 0) {
+		resp_error(c->out, "ERR Invalid arguments specified for command");
+	} else {
+		resp_array(c->out, n);
+		for (int i = 0; i < n; i++) {
+			if (with_flags)
+				resp_array(c->out, 2);
+			resp_bulk(c->out, argv[idx[i]].ptr, argv[idx[i]].len);
+			if (with_flags)
+				srv_reply_spec_flags(c->out, cmd);
+		}
+	}
+	free(idx);
+}
+
+static void cmd_command_getkeys(struct cmd_ctx *c)
+{
+	srv_getkeys(c, false);
+}
+
+static void cmd_command_getkeysandflags(struct cmd_ctx *c)
+{
+	srv_getkeys(c, true);
+}
+
+static const char *const srv_command_help[] = {
+	"(no subcommand)",
+	"    Return details about all Redis commands.",
+	"COUNT",
+	"    Return the total number of commands in this Redis server.",
+	"LIST",
+	"    Return a list of all commands in this Redis server.",
+	"INFO [<command-name> ...]",
+	"    Return details about multiple Redis commands.",
+	"    If no command names are given, documentation details for all",
+	"    commands are returned.",
+	"DOCS [<command-name> ...]",
+	"    Return documentation details about multiple Redis commands.",
+	"    If no command names are given, documentation details for all",
+	"    commands are returned.",
+	"GETKEYS <full-command>",
+	"    Return the keys from a full Redis command.",
+	"GETKEYSANDFLAGS <full-command>",
+	"    Return the keys and the access flags from a full Redis command.",
+	NULL,
+};
+
+static void cmd_command_help(struct cmd_ctx *c)
+{
+	srv_reply_help(c->out, "COMMAND", srv_command_help);
+}
+
+#define SRV_CMD_FLAGS (CMD_LOADING | CMD_STALE | CMD_LOCAL)
+
+static const struct kv_command srv_command_subs[] = {
+	{ .name = "command|count", .arity = 2, .flags = SRV_CMD_FLAGS, .proc = cmd_command_count,
+	  .group = "server", .since = "2.8.13", .summary = "Get total number of Redis commands",
+	  .complexity = "O(1)" },
+	{ .name = "command|docs", .arity = -2, .flags = SRV_CMD_FLAGS | CMD_SORT_FOR_SCRIPT,
+	  .proc = cmd_command_docs, .group = "server", .since = "7.0.0",
+	  .summary = "Get array of specific Redis command documentation",
+	  .complexity = "O(N) where N is the number of commands to look up" },
+	{ .name = "command|getkeys", .arity = -4, .flags = SRV_CMD_FLAGS,
+	  .proc = cmd_command_getkeys, .group = "server", .since = "2.8.13",
+	  .summary = "Extract keys given a full Redis command",
+	  .complexity = "O(N) where N is the number of arguments to the command" },
+	{ .name = "command|getkeysandflags", .arity = -4, .flags = SRV_CMD_FLAGS,
+	  .proc = cmd_command_getkeysandflags, .group = "server", .since = "7.0.0",
+	  .summary = "Extract keys and access flags given a full Redis command",
+	  .complexity = "O(N) where N is the number of arguments to the command" },
+	{ .name = "command|help", .arity = 2, .flags = SRV_CMD_FLAGS, .proc = cmd_command_help,
+	  .group = "server", .since = "5.0.0",
+	  .summary = "Show helpful text about the different subcommands", .complexity = "O(1)" },
+	{ .name = "command|info", .arity = -2, .flags = SRV_CMD_FLAGS | CMD_SORT_FOR_SCRIPT,
+	  .proc = cmd_command_info, .group = "server", .since = "2.8.13",
+	  .summary = "Get array of specific Redis command details, or all when no argument is "
+		     "given.",
+	  .complexity = "O(N) where N is the number of commands to look up" },
+	{ .name = "command|list", .arity = -2, .flags = SRV_CMD_FLAGS | CMD_SORT_FOR_SCRIPT,
+	  .proc = cmd_command_list, .group = "server", .since = "7.0.0",
+	  .summary = "Get an array of Redis command names",
+	  .complexity = "O(N) where N is the total number of Redis commands" },
+	{ .name = NULL },
+};
+
+static void cmd_command(struct cmd_ctx *c)
+{
+	if (c->argc == 1)
+		cmd_command_all(c);
+	else
+		srv_dispatch(c, srv_command_subs, "COMMAND");
+}
+
+/* ------------------------------------------------------------------ */
+/* CLIENT */
+
+static void cmd_client_id(struct cmd_ctx *c)
+{
+	if (srv_need_conn(c))
+		resp_int(c->out, (int64_t)conn_id(c->conn));
+}
+
+static void cmd_client_getname(struct cmd_ctx *c)
+{
+	if (!srv_need_conn(c))
+		return;
+	const char *name = conn_get_name(c->conn);
+	if (*name)
+		resp_bulk_str(c->out, name);
+	else
+		resp_null(c->out);
+}
+
+static void cmd_client_setname(struct cmd_ctx *c)
+{
+	if (!srv_need_conn(c))
+		return;
+	if (!srv_valid_client_name(&c->argv[2])) {
+		resp_error(c->out, SRV_ERR_CLIENT_NAME);
+		return;
+	}
+	/* An empty name clears it, as in Redis. */
+	conn_set_name(c->conn, c->argv[2].ptr, c->argv[2].len);
+	resp_ok(c->out);
+}
+
+/* One CLIENT LIST line.  Fields are Redis's where kevy has the value (or
+ * where the value is a true constant: no pub/sub, no MULTI state, one user,
+ * no tracking); `shard` is kevy's own. */
+static void srv_client_line(struct kv_buf *b, const struct client_info *ci)
+{
+	kv_buf_printf(b, "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=%s "
+		      "db=0 sub=0 psub=0 ssub=0 multi=-1 qbuf=%llu qbuf-free=%llu obl=%llu "
+		      "omem=%llu tot-mem=%llu cmd=%s user=default redir=-1 resp=%d shard=%u\n",
+		      (unsigned long long)ci->id, ci->addr, ci->laddr, ci->fd, ci->name,
+		      (long long)ci->age_s, (long long)ci->idle_s, ci->flags,
+		      (unsigned long long)ci->qbuf, (unsigned long long)ci->qbuf_free,
+		      (unsigned long long)ci->obl, (unsigned long long)ci->omem,
+		      (unsigned long long)ci->tot_mem, ci->last_cmd, ci->resp, ci->shard);
+}
+
+/* Client types: every kevy client is "normal"; the replication and pub/sub
+ * types exist in the syntax and match nobody.  Returns -1 when unknown. */
+static int srv_client_type(const struct kv_slice *a)
+{
+	if (arg_is(a, "normal"))
+		return 1;
+	if (arg_is(a, "master") || arg_is(a, "replica") || arg_is(a, "slave") ||
+	    arg_is(a, "pubsub"))
+		return 0;
+	return -1;
+}
+
+static void srv_reply_client_type_error(struct kv_buf *out, const struct kv_slice *a)
+{
+	srv_error_with_arg(out, "ERR Unknown client type '", a, SIZE_MAX, "'");
+}
+
+struct srv_list_ctx {
+	struct kv_buf *b;
+	bool by_id;
+	uint64_t id;
+};
+
+static void srv_list_one(void *arg, const struct client_info *ci)
+{
+	struct srv_list_ctx *l = arg;
+	if (!l->by_id || ci->id == l->id)
+		srv_client_line(l->b, ci);
+}
+
+/* CLIENT LIST [TYPE type | ID id...]: as in Redis, TYPE takes exactly one
+ * argument and IDs are listed in the order given. */
+static void cmd_client_list(struct cmd_ctx *c)
+{
+	struct kv_buf b = KV_BUF_INIT;
+	struct srv_list_ctx l = { &b, false, 0 };
+	if (c->argc == 4 && arg_is(&c->argv[2], "type")) {
+		int t = srv_client_type(&c->argv[3]);
+		if (t < 0) {
+			srv_reply_client_type_error(c->out, &c->argv[3]);
+			return;
+		}
+		if (t)
+			server_clients_foreach(srv_list_one, &l);
+	} else if (c->argc > 3 && arg_is(&c->argv[2], "id")) {
+		l.by_id = true;
+		for (int i = 3; i < c->argc; i++) {
+			int64_t id;
+			if (!arg_to_int64(&c->argv[i], &id)) {
+				resp_error(c->out, "ERR Invalid client ID");
+				kv_buf_free(&b);
+				return;
+			}
+			l.id = (uint64_t)id;
+			if (id > 0)
+				server_clients_foreach(srv_list_one, &l);
+		}
+	} else if (c->argc != 2) {
+		resp_error(c->out, RESP_ERR_SYNTAX);
+		return;
+	} else {
+		server_clients_foreach(srv_list_one, &l);
+	}
+	resp_bulk(c->out, b.data ? b.data : "", b.len);
+	kv_buf_free(&b);
+}
+
+static void cmd_client_info(struct cmd_ctx *c)
+{
+	if (!srv_need_conn(c))
+		return;
+	struct client_info ci;
+	conn_info(c->conn, &ci);
+	struct kv_buf b = KV_BUF_INIT;
+	srv_client_line(&b, &ci);
+	resp_bulk(c->out, b.data, b.len);
+	kv_buf_free(&b);
+}
+
+/* CLIENT KILL's filters; every one given must match. */
+struct srv_kill_filter {
+	bool has_id;
+	uint64_t id;
+	const struct kv_slice *addr, *laddr;
+	bool type_none;         /* TYPE master/replica/slave/pubsub: nobody */
+};
+
+static bool srv_slice_eq(const struct kv_slice *a, const char *s)
+{
+	return a->len == strlen(s) && memcmp(a->ptr, s, a->len) == 0;
+}
+
+static bool srv_kill_match(void *arg, const struct client_info *ci)
+{
+	const struct srv_kill_filter *f = arg;
+	if (f->type_none || (f->has_id && ci->id != f->id))
+		return false;
+	if (f->addr && !srv_slice_eq(f->addr, ci->addr))
+		return false;
+	if (f->laddr && !srv_slice_eq(f->laddr, ci->laddr))
+		return false;
+	return true;
+}
+
+/* Parses the filter form (ID ADDR LADDR TYPE USER SKIPME, in pairs).
+ * Returns false after appending Redis's error. */
+static bool srv_kill_parse(struct cmd_ctx *c, struct srv_kill_filter *f, bool *skipme)
+{
+	for (int i = 2; i < c->argc; i += 2) {
+		const struct kv_slice *opt = &c->argv[i], *val = &c->argv[i + 1];
+		bool more = c->argc > i + 1;
+		int64_t id;
+		if (more && arg_is(opt, "id")) {
+			if (!arg_to_int64(val, &id) || id < 1) {
+				resp_error(c->out, "ERR client-id should be greater than 0");
+				return false;
+			}
+			f->has_id = true;
+			f->id = (uint64_t)id;
+		} else if (more && arg_is(opt, "type")) {
+			int t = srv_client_type(val);
+			if (t < 0) {
+				srv_reply_client_type_error(c->out, val);
+				return false;
+			}
+			f->type_none = t == 0;
+		} else if (more && arg_is(opt, "addr")) {
+			f->addr = val;
+		} else if (more && arg_is(opt, "laddr")) {
+			f->laddr = val;
+		} else if (more && arg_is(opt, "user")) {
+			/* kevy has the default user only, and every client is it. */
+			if (!srv_slice_eq(val, "default")) {
+				srv_error_with_arg(c->out, "ERR No such user '", val, SIZE_MAX, "'");
+				return false;
+			}
+		} else if (more && arg_is(opt, "skipme")) {
+			if (arg_is(val, "yes")) {
+				*skipme = true;
+			} else if (arg_is(val, "no")) {
+				*skipme = false;
+			} else {
+				resp_error(c->out, RESP_ERR_SYNTAX);
+				return false;
+			}
+		} else {
+			resp_error(c->out, RESP_ERR_SYNTAX);
+			return false;
+		}
+	}
+	return true;
+}
+
+/* CLIENT KILL ip:port (old form: may kill the caller, +OK or "No such
+ * client") or CLIENT KILL <filter> <value>... (count of clients killed). */
+static void cmd_client_kill(struct cmd_ctx *c)
+{
+	if (!srv_need_conn(c))
+		return;
+	struct srv_kill_filter f = { false, 0, NULL, NULL, false };
+	if (c->argc == 3) {
+		f.addr = &c->argv[2];
+		if (server_clients_kill(srv_kill_match, &f, 0) == 0)
+			resp_error(c->out, "ERR No such client");
+		else
+			resp_ok(c->out);
+		return;
+	}
+	bool skipme = true;
+	if (!srv_kill_parse(c, &f, &skipme))
+		return;
+	uint64_t n = server_clients_kill(srv_kill_match, &f, skipme ? conn_id(c->conn) : 0);
+	resp_int(c->out, (int64_t)n);
+}
+
+static const char *const srv_client_help[] = {
+	"GETNAME",
+	"    Return the name of the current connection.",
+	"ID",
+	"    Return the ID of the current connection.",
+	"INFO",
+	"    Return information about the current client connection.",
+	"KILL <ip:port>",
+	"    Kill connection made from <ip:port>.",
+	"KILL <option> <value> [<option> <value> [...]]",
+	"    Kill connections. Options are:",
+	"    * ADDR (<ip:port>|<unixsocket>:0)",
+	"      Kill connections made from the specified address",
+	"    * LADDR (<ip:port>|<unixsocket>:0)",
+	"      Kill connections made to specified local address",
+	"    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
+	"      Kill connections by type.",
+	"    * USER <username>",
+	"      Kill connections authenticated by <username>.",
+	"    * SKIPME (YES|NO)",
+	"      Skip killing current connection (default: yes).",
+	"    * ID <client-id>",
+	"      Kill connections by client id.",
+	"LIST [options ...]",
+	"    Return information about client connections. Options:",
+	"    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
+	"      Return clients of specified type.",
+	"    * ID <client-id> [<client-id> ...]",
+	"      Return clients of specified IDs only.",
+	"SETNAME <name>",
+	"    Assign the name <name> to the current connection.",
+	NULL,
+};
+
+static void cmd_client_help(struct cmd_ctx *c)
+{
+	srv_reply_help(c->out, "CLIENT", srv_client_help);
+}
+
+#define SRV_CLIENT_FLAGS (CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_LOCAL)
+
+static const struct kv_command srv_client_subs[] = {
+	{ .name = "client|getname", .arity = 2, .flags = SRV_CLIENT_FLAGS,
+	  .proc = cmd_client_getname, .group = "connection", .since = "2.6.9",
+	  .summary = "Get the current connection name", .complexity = "O(1)" },
+	{ .name = "client|help", .arity = 2, .flags = CMD_LOADING | CMD_STALE | CMD_LOCAL,
+	  .proc = cmd_client_help, .group = "connection", .since = "5.0.0",
+	  .summary = "Show helpful text about the different subcommands", .complexity = "O(1)" },
+	{ .name = "client|id", .arity = 2, .flags = SRV_CLIENT_FLAGS, .proc = cmd_client_id,
+	  .group = "connection", .since = "5.0.0",
+	  .summary = "Returns the client ID for the current connection", .complexity = "O(1)" },
+	{ .name = "client|info", .arity = 2, .flags = SRV_CLIENT_FLAGS | CMD_RANDOM,
+	  .proc = cmd_client_info, .group = "connection", .since = "6.2.0",
+	  .summary = "Returns information about the current client connection.",
+	  .complexity = "O(1)" },
+	{ .name = "client|kill", .arity = -3, .flags = SRV_CLIENT_FLAGS | CMD_ADMIN,
+	  .proc = cmd_client_kill, .group = "connection", .since = "2.4.0",
+	  .summary = "Kill the connection of a client",
+	  .complexity = "O(N) where N is the number of client connections" },
+	{ .name = "client|list", .arity = -2, .flags = SRV_CLIENT_FLAGS | CMD_ADMIN | CMD_RANDOM,
+	  .proc = cmd_client_list, .group = "connection", .since = "2.4.0",
+	  .summary = "Get the list of client connections",
+	  .complexity = "O(N) where N is the number of client connections" },
+	{ .name = "client|setname", .arity = 3, .flags = SRV_CLIENT_FLAGS,
+	  .proc = cmd_client_setname, .group = "connection", .since = "2.6.9",
+	  .summary = "Set the current connection name", .complexity = "O(1)" },
+	{ .name = NULL },
+};
+
+static void cmd_client(struct cmd_ctx *c)
+{
+	srv_dispatch(c, srv_client_subs, "CLIENT");
+}
+
+/* ------------------------------------------------------------------ */
+/* CONFIG */
+
+static void cmd_config_get(struct cmd_ctx *c)
+{
+	config_get_reply(c->out, c->argc - 2, c->argv + 2);
+}
+
+static void cmd_config_set(struct cmd_ctx *c)
+{
+	config_set_reply(c->out, c->argc - 2, c->argv + 2);
+}
+
+static void cmd_config_resetstat(struct cmd_ctx *c)
+{
+	server_reset_stats();
+	resp_ok(c->out);
+}
+
+/* kevy never writes its configuration file: settings changed at runtime
+ * are lost at restart unless the file is edited. */
+static void cmd_config_rewrite(struct cmd_ctx *c)
+{
+	if (!g_config.config_file)
+		resp_error(c->out, "ERR The server is running without a config file");
+	else
+		resp_error(c->out, "ERR CONFIG REWRITE is not supported by kevy: edit the "
+				   "config file to keep settings changed at runtime");
+}
+
+static const char *const srv_config_help[] = {
+	"GET <pattern>",
+	"    Return parameters matching the glob-like <pattern> and their values.",
+	"SET <directive> <value>",
+	"    Set the configuration <directive> to <value>.",
+	"RESETSTAT",
+	"    Reset statistics reported by the INFO command.",
+	"REWRITE",
+	"    Rewrite the configuration file.",
+	NULL,
+};
+
+static void cmd_config_help(struct cmd_ctx *c)
+{
+	srv_reply_help(c->out, "CONFIG", srv_config_help);
+}
+
+#define SRV_CONFIG_FLAGS (CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_LOCAL)
+
+static const struct kv_command srv_config_subs[] = {
+	{ .name = "config|get", .arity = -3, .flags = SRV_CONFIG_FLAGS, .proc = cmd_config_get,
+	  .group = "server", .since = "2.0.0",
+	  .summary = "Get the values of configuration parameters",
+	  .complexity = "O(N) when N is the number of configuration parameters provided" },
+	{ .name = "config|help", .arity = 2, .flags = CMD_LOADING | CMD_STALE | CMD_LOCAL,
+	  .proc = cmd_config_help, .group = "server", .since = "5.0.0",
+	  .summary = "Show helpful text about the different subcommands", .complexity = "O(1)" },
+	{ .name = "config|resetstat", .arity = 2, .flags = SRV_CONFIG_FLAGS,
+	  .proc = cmd_config_resetstat, .group = "server", .since = "2.0.0",
+	  .summary = "Reset the stats returned by INFO", .complexity = "O(1)" },
+	{ .name = "config|rewrite", .arity = 2, .flags = SRV_CONFIG_FLAGS,
+	  .proc = cmd_config_rewrite, .group = "server", .since = "2.8.0",
+	  .summary = "Rewrite the configuration file with the in memory configuration",
+	  .complexity = "O(1)" },
+	{ .name = "config|set", .arity = -4, .flags = SRV_CONFIG_FLAGS, .proc = cmd_config_set,
+	  .group = "server", .since = "2.0.0",
+	  .summary = "Set configuration parameters to the given values",
+	  .complexity = "O(N) when N is the number of configuration parameters provided" },
+	{ .name = NULL },
+};
+
+static void cmd_config(struct cmd_ctx *c)
+{
+	srv_dispatch(c, srv_config_subs, "CONFIG");
+}
+
+/* ------------------------------------------------------------------ */
+/* INFO */
+
+enum srv_section {
+	SEC_SERVER = 1u << 0,
+	SEC_CLIENTS = 1u << 1,
+	SEC_MEMORY = 1u << 2,
+	SEC_STATS = 1u << 3,
+	SEC_REPLICATION = 1u << 4,
+	SEC_CPU = 1u << 5,
+	SEC_KEYSPACE = 1u << 6,
+	SEC_ALL = (1u << 7) - 1,
+};
+
+static const struct {
+	const char *name;
+	unsigned mask;
+} srv_sections[] = {
+	{ "server", SEC_SERVER }, { "clients", SEC_CLIENTS }, { "memory", SEC_MEMORY },
+	{ "stats", SEC_STATS }, { "replication", SEC_REPLICATION }, { "cpu", SEC_CPU },
+	{ "keyspace", SEC_KEYSPACE }, { "default", SEC_ALL }, { "all", SEC_ALL },
+	{ "everything", SEC_ALL },
+};
+
+/* Redis's bytesToHuman(). */
+static void srv_bytes_human(char *buf, size_t cap, uint64_t n)
+{
+	static const char units[] = "KMGTP";
+	if (n < 1024) {
+		snprintf(buf, cap, "%lluB", (unsigned long long)n);
+		return;
+	}
+	double d = (double)n;
+	for (int i = 0; units[i]; i++) {
+		d /= 1024;
+		if (d < 1024 || !units[i + 1]) {
+			snprintf(buf, cap, "%.2f%c", d, units[i]);
+			return;
+		}
+	}
+}
+
+/* Totals of every shard's counters and keyspace. */
+struct srv_totals {
+	uint64_t conns_received, rejected, commands, hits, misses, net_in, net_out;
+	uint64_t clients, forwarded, multi_shard, errors;
+	uint64_t keys, expires, expired, dataset_bytes;
+};
+
+static void srv_sum(const struct cmd_ctx *c, struct srv_totals *t)
+{
+	memset(t, 0, sizeof(*t));
+	uint32_t n = server_nshards();
+	for (uint32_t i = 0; i < n; i++) {
+		struct shard_stats *st = shard_stats_of(i);
+		t->conns_received += stat_get(&st->connections_received);
+		t->rejected += stat_get(&st->rejected_connections);
+		t->commands += stat_get(&st->commands_processed);
+		t->hits += stat_get(&st->keyspace_hits);
+		t->misses += stat_get(&st->keyspace_misses);
+		t->net_in += stat_get(&st->net_input_bytes);
+		t->net_out += stat_get(&st->net_output_bytes);
+		t->clients += stat_get(&st->connected_clients);
+		t->forwarded += stat_get(&st->forwarded_commands);
+		t->multi_shard += stat_get(&st->multi_shard_commands);
+		t->errors += stat_get(&st->total_error_replies);
+	}
+	for (uint32_t i = 0; i < c->nshards; i++) {
+		struct kv_db *db = cmd_db_at(c, i);
+		t->keys += db_size(db);
+		t->expires += db_expires_count(db);
+		t->expired += db_get_stats(db)->expired_keys;
+		t->dataset_bytes += db_memory_used(db);
+	}
+}
+
+static const char *srv_str(const char *s)
+{
+	return s ? s : "";
+}
+
+static void srv_info_server(struct kv_buf *b)
+{
+	const struct server_info *si = server_get_info();
+	struct utsname u;
+	if (uname(&u) != 0)
+		memset(&u, 0, sizeof(u));
+	int64_t now_us = kv_time_us();
+	int64_t up_s = (kv_mono_us() - si->start_mono_us) / 1000000;
+	int64_t hz = atomic_load(&g_config.hz);
+	kv_buf_printf(b, "# Server\r\n"
+		      "redis_version:%s\r\n"
+		      "kevy_version:%s\r\n"
+		      "redis_mode:standalone\r\n"
+		      "os:%s %s %s\r\n"
+		      "arch_bits:%d\r\n"
+		      "multiplexing_api:%s\r\n",
+		      KV_REDIS_COMPAT_VERSION, KV_VERSION, u.sysname, u.release, u.machine,
+		      (int)(sizeof(long) * 8), srv_str(si->io_mode));
+#ifdef __GNUC__
+	kv_buf_printf(b, "gcc_version:%d.%d.%d\r\n", __GNUC__, __GNUC_MINOR__,
+		      __GNUC_PATCHLEVEL__);
+#endif
+	kv_buf_printf(b, "process_id:%d\r\n"
+		      "run_id:%s\r\n"
+		      "tcp_port:%d\r\n"
+		      "server_time_usec:%lld\r\n"
+		      "uptime_in_seconds:%lld\r\n"
+		      "uptime_in_days:%lld\r\n"
+		      "hz:%lld\r\n"
+		      "configured_hz:%lld\r\n"
+		      "executable:%s\r\n"
+		      "config_file:%s\r\n"
+		      "kevy_shards:%u\r\n"
+		      "kevy_io_reason:%s\r\n",
+		      (int)getpid(), si->run_id, si->tcp_port, (long long)now_us, (long long)up_s,
+		      (long long)(up_s / 86400), (long long)hz, (long long)hz,
+		      srv_str(si->executable), srv_str(si->config_file), server_nshards(),
+		      srv_str(si->io_reason));
+}
+
+static void srv_info_clients(struct kv_buf *b, const struct srv_totals *t)
+{
+	kv_buf_printf(b, "# Clients\r\n"
+		      "connected_clients:%llu\r\n"
+		      "maxclients:%lld\r\n",
+		      (unsigned long long)t->clients, (long long)atomic_load(&g_config.maxclients));
+}
+
+/* Resident set size from /proc/self/statm (pages). */
+static uint64_t srv_rss_bytes(void)
+{
+	FILE *f = fopen("/proc/self/statm", "r");
+	unsigned long long size = 0, resident = 0;
+	if (!f)
+		return 0;
+	if (fscanf(f, "%llu %llu", &size, &resident) != 2)
+		resident = 0;
+	fclose(f);
+	return resident * (uint64_t)sysconf(_SC_PAGESIZE);
+}
+
+/* Bytes the process has allocated with malloc (glibc's count), the closest
+ * match to Redis's used_memory; falls back to the keyspace's own count where
+ * glibc cannot say (other libcs, sanitizer builds). */
+static uint64_t srv_heap_bytes(uint64_t fallback)
+{
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 33))
+	struct mallinfo2 mi = mallinfo2();
+	uint64_t n = (uint64_t)mi.uordblks + (uint64_t)mi.hblkhd;
+	if (n > 0)
+		return n;
+#endif
+	return fallback;
+}
+
+static void srv_info_memory(struct kv_buf *b, const struct srv_totals *t)
+{
+	char used_h[32], rss_h[32], sys_h[32];
+	uint64_t used = srv_heap_bytes(t->dataset_bytes), rss = srv_rss_bytes();
+	struct sysinfo si;
+	uint64_t sys = sysinfo(&si) == 0 ? (uint64_t)si.totalram * si.mem_unit : 0;
+	srv_bytes_human(used_h, sizeof(used_h), used);
+	srv_bytes_human(rss_h, sizeof(rss_h), rss);
+	srv_bytes_human(sys_h, sizeof(sys_h), sys);
+	kv_buf_printf(b, "# Memory\r\n"
+		      "used_memory:%llu\r\n"
+		      "used_memory_human:%s\r\n"
+		      "used_memory_rss:%llu\r\n"
+		      "used_memory_rss_human:%s\r\n"
+		      "used_memory_dataset:%llu\r\n"
+		      "total_system_memory:%llu\r\n"
+		      "total_system_memory_human:%s\r\n"
+		      "mem_allocator:libc\r\n",
+		      (unsigned long long)used, used_h, (unsigned long long)rss, rss_h,
+		      (unsigned long long)t->dataset_bytes, (unsigned long long)sys, sys_h);
+}
+
+static void srv_info_stats(struct kv_buf *b, const struct srv_totals *t)
+{
+	kv_buf_printf(b, "# Stats\r\n"
+		      "total_connections_received:%llu\r\n"
+		      "total_commands_processed:%llu\r\n"
+		      "total_net_input_bytes:%llu\r\n"
+		      "total_net_output_bytes:%llu\r\n"
+		      "rejected_connections:%llu\r\n"
+		      "expired_keys:%llu\r\n"
+		      "keyspace_hits:%llu\r\n"
+		      "keyspace_misses:%llu\r\n"
+		      "total_error_replies:%llu\r\n"
+		      "kevy_forwarded_commands:%llu\r\n"
+		      "kevy_multi_shard_commands:%llu\r\n",
+		      (unsigned long long)t->conns_received, (unsigned long long)t->commands,
+		      (unsigned long long)t->net_in, (unsigned long long)t->net_out,
+		      (unsigned long long)t->rejected, (unsigned long long)t->expired,
+		      (unsigned long long)t->hits, (unsigned long long)t->misses,
+		      (unsigned long long)t->errors, (unsigned long long)t->forwarded,
+		      (unsigned long long)t->multi_shard);
+}
+
+static void srv_info_replication(struct kv_buf *b)
+{
+	kv_buf_append_str(b, "# Replication\r\nrole:master\r\nconnected_slaves:0\r\n");
+}
+
+static void srv_info_cpu(struct kv_buf *b)
+{
+	struct rusage ru;
+	if (getrusage(RUSAGE_SELF, &ru) != 0)
+		memset(&ru, 0, sizeof(ru));
+	kv_buf_printf(b, "# CPU\r\n"
+		      "used_cpu_sys:%ld.%06ld\r\n"
+		      "used_cpu_user:%ld.%06ld\r\n",
+		      (long)ru.ru_stime.tv_sec, (long)ru.ru_stime.tv_usec,
+		      (long)ru.ru_utime.tv_sec, (long)ru.ru_utime.tv_usec);
+}
+
+/* kevy does not sample TTLs, so avg_ttl is 0 (Redis's value when it has no
+ * estimate either). */
+static void srv_info_keyspace(struct kv_buf *b, const struct srv_totals *t)
+{
+	kv_buf_append_str(b, "# Keyspace\r\n");
+	if (t->keys > 0)
+		kv_buf_printf(b, "db0:keys=%llu,expires=%llu,avg_ttl=0\r\n",
+			      (unsigned long long)t->keys, (unsigned long long)t->expires);
+}
+
+static unsigned srv_info_sections(const struct cmd_ctx *c)
+{
+	if (c->argc == 1)
+		return SEC_ALL;
+	unsigned mask = 0;
+	for (int i = 1; i < c->argc; i++)
+		for (size_t s = 0; s < KV_ARRAY_LEN(srv_sections); s++)
+			if (arg_is(&c->argv[i], srv_sections[s].name))
+				mask |= srv_sections[s].mask;
+	return mask;
+}
+
+/* INFO [section ...]: sections in a fixed order, separated by a blank line;
+ * unknown section names are ignored, as in Redis. */
+static void cmd_info(struct cmd_ctx *c)
+{
+	unsigned mask = srv_info_sections(c);
+	struct srv_totals t;
+	srv_sum(c, &t);
+	struct kv_buf b = KV_BUF_INIT;
+	for (unsigned bit = 1; bit & SEC_ALL; bit <<= 1) {
+		if (!(mask & bit))
+			continue;
+		if (b.len)
+			kv_buf_append_str(&b, "\r\n");
+		switch (bit) {
+		case SEC_SERVER: srv_info_server(&b); break;
+		case SEC_CLIENTS: srv_info_clients(&b, &t); break;
+		case SEC_MEMORY: srv_info_memory(&b, &t); break;
+		case SEC_STATS: srv_info_stats(&b, &t); break;
+		case SEC_REPLICATION: srv_info_replication(&b); break;
+		case SEC_CPU: srv_info_cpu(&b); break;
+		case SEC_KEYSPACE: srv_info_keyspace(&b, &t); break;
+		}
+	}
+	resp_bulk(c->out, b.data ? b.data : "", b.len);
+	kv_buf_free(&b);
+}
+
+/* ------------------------------------------------------------------ */
+/* TIME SHUTDOWN */
+
+static void cmd_time(struct cmd_ctx *c)
+{
+	int64_t us = kv_time_us();
+	resp_array(c->out, 2);
+	resp_bulk_int(c->out, us / 1000000);
+	resp_bulk_int(c->out, us % 1000000);
+}
+
+/* SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT].  kevy stops at once, so
+ * there is never a shutdown to abort; on success there is no reply, the
+ * connection just closes, as with Redis. */
+static void cmd_shutdown(struct cmd_ctx *c)
+{
+	bool save = false, nosave = false, other = false, abort_ = false;
+	for (int i = 1; i < c->argc; i++) {
+		const struct kv_slice *a = &c->argv[i];
+		if (arg_is(a, "nosave")) {
+			nosave = true;
+		} else if (arg_is(a, "save")) {
+			save = true;
+		} else if (arg_is(a, "now") || arg_is(a, "force")) {
+			other = true;
+		} else if (arg_is(a, "abort")) {
+			abort_ = true;
+		} else {
+			resp_error(c->out, RESP_ERR_SYNTAX);
+			return;
+		}
+	}
+	if ((abort_ && (save || nosave || other)) || (save && nosave)) {
+		resp_error(c->out, RESP_ERR_SYNTAX);
+		return;
+	}
+	if (abort_) {
+		resp_error(c->out, "ERR No shutdown in progress.");
+		return;
+	}
+	server_request_shutdown();
+}
+
+/* ------------------------------------------------------------------ */
+/* the table */
+
+#define SRV_CONN_AUTH (CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_FAST | CMD_NOAUTH | CMD_LOCAL)
+
+const struct kv_command cmd_table_server[] = {
+	{ .name = "ping", .arity = -1, .flags = CMD_FAST | CMD_LOCAL, .proc = cmd_ping,
+	  .group = "connection", .since = "1.0.0", .summary = "Ping the server",
+	  .complexity = "O(1)" },
+	{ .name = "echo", .arity = 2, .flags = CMD_LOADING | CMD_STALE | CMD_FAST | CMD_LOCAL,
+	  .proc = cmd_echo, .group = "connection", .since = "1.0.0",
+	  .summary = "Echo the given string", .complexity = "O(1)" },
+	{ .name = "select", .arity = 2, .flags = CMD_LOADING | CMD_STALE | CMD_FAST | CMD_LOCAL,
+	  .proc = cmd_select, .group = "connection", .since = "1.0.0",
+	  .summary = "Change the selected database for the current connection",
+	  .complexity = "O(1)" },
+	{ .name = "quit", .arity = -1, .flags = SRV_CONN_AUTH, .proc = cmd_quit,
+	  .group = "connection", .since = "1.0.0", .summary = "Close the connection",
+	  .complexity = "O(1)" },
+	{ .name = "hello", .arity = -1, .flags = SRV_CONN_AUTH, .proc = cmd_hello,
+	  .group = "connection", .since = "6.0.0", .summary = "Handshake with Redis",
+	  .complexity = "O(1)" },
+	{ .name = "auth", .arity = -2, .flags = SRV_CONN_AUTH, .proc = cmd_auth,
+	  .group = "connection", .since = "1.0.0", .summary = "Authenticate to the server",
+	  .complexity = "O(N) where N is the number of passwords defined for the user" },
+	{ .name = "client", .arity = -2, .flags = CMD_LOCAL, .proc = cmd_client,
+	  .group = "connection", .since = "2.4.0",
+	  .summary = "A container for client connection commands",
+	  .complexity = "Depends on subcommand.", .subcommands = srv_client_subs },
+	{ .name = "command", .arity = -1,
+	  .flags = CMD_LOADING | CMD_STALE | CMD_SORT_FOR_SCRIPT | CMD_LOCAL,
+	  .proc = cmd_command, .group = "server", .since = "2.8.13",
+	  .summary = "Get array of Redis command details",
+	  .complexity = "O(N) where N is the total number of Redis commands",
+	  .subcommands = srv_command_subs },
+	{ .name = "config", .arity = -2, .flags = CMD_LOCAL, .proc = cmd_config,
+	  .group = "server", .since = "2.0.0",
+	  .summary = "A container for server configuration commands",
+	  .complexity = "Depends on subcommand.", .subcommands = srv_config_subs },
+	{ .name = "info", .arity = -1,
+	  .flags = CMD_LOADING | CMD_STALE | CMD_RANDOM | CMD_ALL_SHARDS, .proc = cmd_info,
+	  .group = "server", .since = "1.0.0",
+	  .summary = "Get information and statistics about the server", .complexity = "O(1)" },
+	{ .name = "time", .arity = 1,
+	  .flags = CMD_LOADING | CMD_STALE | CMD_FAST | CMD_RANDOM | CMD_LOCAL, .proc = cmd_time,
+	  .group = "server", .since = "2.6.0", .summary = "Return the current server time",
+	  .complexity = "O(1)" },
+	{ .name = "shutdown", .arity = -1,
+	  .flags = CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_NO_MULTI | CMD_LOCAL,
+	  .proc = cmd_shutdown, .group = "server", .since = "1.0.0",
+	  .summary = "Synchronously save the dataset to disk and then shut down the server",
+	  .complexity = "O(N) when saving, where N is the total number of keys in all "
+			"databases when saving data, otherwise O(1)" },
+	{ .name = NULL },
+};

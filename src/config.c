@@ -1,0 +1,1090 @@
+/*
+ * config.c - server settings: defaults, the redis.conf-style file, command
+ * line flags, and CONFIG GET / CONFIG SET (see config.h and docs/config.md).
+ *
+ * One table (cfg_table) drives everything.  Each entry names a setting, how
+ * its text is parsed (integer, memory size, yes/no, one of a list, a string,
+ * or a list of words), where the value is stored in g_config, and whether it
+ * may change at runtime.  Reading a file line, a "--name value" flag and a
+ * CONFIG SET pair all go through the same two steps: cfg_parse() turns the
+ * text into a struct cfg_value or an error message (the messages are Redis
+ * 7.0's), and cfg_store() writes it.  Keeping the steps apart is what makes
+ * CONFIG SET all-or-nothing: every pair is parsed before any is stored, and
+ * storing cannot fail.
+ *
+ * Runtime-changeable scalars are atomics that shard threads read without a
+ * lock.  The only runtime-changeable string, requirepass, is guarded by
+ * cfg_lock.  The other strings are written only by config_load(), before any
+ * shard thread exists.
+ *
+ * Not here: opening the log file, writing the pid file and listening on the
+ * port (main.c / server.c read the values from g_config).
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cmd.h"
+#include "kv.h"
+#include "log.h"
+
+/* Same bound as the runtime's SHARD_MAX (shard.h). */
+#define CFG_THREADS_MAX 256
+/* File descriptors kept for listeners, rings, eventfds and data files on top
+ * of one per client: Redis keeps 32 (CONFIG_MIN_RESERVED_FDS); kevy adds a
+ * few per shard. */
+#define CFG_RESERVED_FDS 32
+#define CFG_RESERVED_FDS_PER_SHARD 8
+/* Redis clamps hz to this range (CONFIG_MIN_HZ / CONFIG_MAX_HZ). */
+#define CFG_HZ_MIN 1
+#define CFG_HZ_MAX 500
+#define CFG_INCLUDE_DEPTH_MAX 10
+/* A shard spinning longer than this after work would only burn the CPU. */
+#define CFG_BUSY_POLL_MAX_US 1000000
+#define CFG_MAX_ARGS 64
+
+struct kv_config g_config = {
+	.port = 6379,
+	.bind = (char *)"127.0.0.1",
+	.dir = (char *)".",
+	.config_file = NULL,
+	.threads = 0,
+	.io = KV_IO_AUTO,
+	.tcp_backlog = 511,
+	.logfile = (char *)"",
+	.pidfile = (char *)"",
+	.databases = 1,
+	.busy_poll_us = -1,
+	.maxclients = 10000,
+	.proto_max_bulk_len = 512ll << 20,
+	.client_query_buffer_limit = 1ll << 30,
+	.timeout_s = 0,
+	.tcp_keepalive_s = 300,
+	.hz = 10,
+	.loglevel = LOG_NOTICE,
+	.requirepass = NULL,
+	.requirepass_set = false,
+};
+
+static pthread_mutex_t cfg_lock = PTHREAD_MUTEX_INITIALIZER;
+/* The static initializer above points the strings at literals; the first
+ * config_load() replaces them with heap copies, which later loads free. */
+static bool cfg_strings_owned;
+/* daemonize is accepted only as "no"; kept so CONFIG GET can show it. */
+static bool cfg_daemonize;
+
+/* ------------------------------------------------------------------ */
+/* the table */
+
+enum cfg_type {
+	CFG_INT,        /* strict decimal integer in [min, max] */
+	CFG_MEM,        /* memory size with an optional unit, in [min, max] */
+	CFG_BOOL,       /* yes | no */
+	CFG_ENUM,       /* one of names[] */
+	CFG_STR,        /* one string argument */
+	CFG_WORDS,      /* one or more arguments, stored space-separated (bind) */
+};
+
+enum cfg_field {
+	FLD_INT,        /* int */
+	FLD_U32,        /* uint32_t */
+	FLD_I64,        /* int64_t, written only at load */
+	FLD_AI64,       /* _Atomic int64_t */
+	FLD_AINT,       /* _Atomic int */
+	FLD_IO,         /* enum kv_io_mode */
+	FLD_BOOL,       /* bool */
+	FLD_STR,        /* char *, written only at load */
+	FLD_PASS,       /* requirepass: char * under cfg_lock + requirepass_set */
+};
+
+enum { CFG_IMMUTABLE = 1u << 0 };
+
+enum cfg_origin { ORIGIN_LOAD, ORIGIN_SET };
+
+struct cfg_value {
+	int64_t num;
+	char *str;      /* heap, owned by the value until stored */
+};
+
+struct cfg_def {
+	const char *name;
+	enum cfg_type type;
+	unsigned flags;
+	int64_t min, max;
+	const char *const *names;       /* CFG_ENUM, NULL-terminated */
+	enum cfg_field field;
+	void *ptr;
+	/* Extra validation after the generic parse: may adjust v; returns NULL
+	 * or the error text (in errbuf or static). */
+	const char *(*check)(struct cfg_value *v, enum cfg_origin origin,
+			     char *errbuf, size_t errlen);
+	/* Runs after the value was stored. */
+	void (*applied)(void);
+};
+
+static const char *const cfg_loglevel_names[] = { "debug", "verbose", "notice", "warning", NULL };
+static const char *const cfg_io_names[] = { "auto", "io_uring", "epoll", NULL };
+
+static const char *cfg_check_hz(struct cfg_value *v, enum cfg_origin o, char *e, size_t n);
+static const char *cfg_check_dir(struct cfg_value *v, enum cfg_origin o, char *e, size_t n);
+static const char *cfg_check_databases(struct cfg_value *v, enum cfg_origin o, char *e, size_t n);
+static const char *cfg_check_daemonize(struct cfg_value *v, enum cfg_origin o, char *e, size_t n);
+static const char *cfg_check_maxclients(struct cfg_value *v, enum cfg_origin o, char *e, size_t n);
+static void cfg_applied_loglevel(void);
+
+static const struct cfg_def cfg_table[] = {
+	{ "port", CFG_INT, CFG_IMMUTABLE, 0, 65535, NULL, FLD_INT, &g_config.port, NULL, NULL },
+	{ "bind", CFG_WORDS, CFG_IMMUTABLE, 1, 16, NULL, FLD_STR, &g_config.bind, NULL, NULL },
+	{ "dir", CFG_STR, CFG_IMMUTABLE, 0, 0, NULL, FLD_STR, &g_config.dir, cfg_check_dir, NULL },
+	{ "threads", CFG_INT, CFG_IMMUTABLE, 0, CFG_THREADS_MAX, NULL, FLD_U32, &g_config.threads,
+	  NULL, NULL },
+	{ "io", CFG_ENUM, CFG_IMMUTABLE, 0, 0, cfg_io_names, FLD_IO, &g_config.io, NULL, NULL },
+	{ "tcp-backlog", CFG_INT, CFG_IMMUTABLE, 0, INT_MAX, NULL, FLD_INT, &g_config.tcp_backlog,
+	  NULL, NULL },
+	{ "busy-poll-us", CFG_INT, CFG_IMMUTABLE, -1, CFG_BUSY_POLL_MAX_US, NULL, FLD_I64,
+	  &g_config.busy_poll_us, NULL, NULL },
+	{ "maxclients", CFG_INT, 0, 1, UINT_MAX, NULL, FLD_AI64, &g_config.maxclients,
+	  cfg_check_maxclients, NULL },
+	{ "proto-max-bulk-len", CFG_MEM, 0, 1 << 20, INT64_MAX, NULL, FLD_AI64,
+	  &g_config.proto_max_bulk_len, NULL, NULL },
+	{ "client-query-buffer-limit", CFG_MEM, 0, 1 << 20, INT64_MAX, NULL, FLD_AI64,
+	  &g_config.client_query_buffer_limit, NULL, NULL },
+	{ "timeout", CFG_INT, 0, 0, INT_MAX, NULL, FLD_AI64, &g_config.timeout_s, NULL, NULL },
+	{ "tcp-keepalive", CFG_INT, 0, 0, INT_MAX, NULL, FLD_AI64, &g_config.tcp_keepalive_s,
+	  NULL, NULL },
+	{ "hz", CFG_INT, 0, 0, INT_MAX, NULL, FLD_AI64, &g_config.hz, cfg_check_hz, NULL },
+	{ "loglevel", CFG_ENUM, 0, 0, 0, cfg_loglevel_names, FLD_AINT, &g_config.loglevel, NULL,
+	  cfg_applied_loglevel },
+	{ "logfile", CFG_STR, CFG_IMMUTABLE, 0, 0, NULL, FLD_STR, &g_config.logfile, NULL, NULL },
+	{ "pidfile", CFG_STR, CFG_IMMUTABLE, 0, 0, NULL, FLD_STR, &g_config.pidfile, NULL, NULL },
+	{ "databases", CFG_INT, CFG_IMMUTABLE, 1, INT_MAX, NULL, FLD_INT, &g_config.databases,
+	  cfg_check_databases, NULL },
+	{ "daemonize", CFG_BOOL, CFG_IMMUTABLE, 0, 0, NULL, FLD_BOOL, &cfg_daemonize,
+	  cfg_check_daemonize, NULL },
+	{ "requirepass", CFG_STR, 0, 0, 0, NULL, FLD_PASS, &g_config.requirepass, NULL, NULL },
+};
+
+/* redis.conf settings kevy refuses with a pointer to what to use instead,
+ * rather than the bare "Bad directive". */
+static const struct {
+	const char *name;
+	const char *why;
+} cfg_refused[] = {
+	{ "io-threads", "kevy runs one thread per shard: use 'threads' instead" },
+	{ "io-threads-do-reads", "kevy runs one thread per shard: use 'threads' instead" },
+};
+
+static const struct cfg_def *cfg_find(const char *name, size_t len)
+{
+	for (size_t i = 0; i < KV_ARRAY_LEN(cfg_table); i++) {
+		const char *n = cfg_table[i].name;
+		if (strlen(n) == len && strncasecmp(n, name, len) == 0)
+			return &cfg_table[i];
+	}
+	return NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* parsing values */
+
+/* Redis's memtoull(): digits then an optional unit (b, k, kb, m, mb, g, gb;
+ * k/m/g are powers of 1000, kb/mb/gb of 1024), case-insensitive.  Overflow
+ * saturates and wraps exactly as Redis's does, so the range check that
+ * follows reports what Redis reports. */
+static bool cfg_memtoull(const char *p, uint64_t *out)
+{
+	if (strchr(p, '-'))
+		return false;
+	const char *u = p;
+	while (*u && isdigit((unsigned char)*u))
+		u++;
+	uint64_t mul;
+	if (*u == '\0' || strcasecmp(u, "b") == 0)
+		mul = 1;
+	else if (strcasecmp(u, "k") == 0)
+		mul = 1000;
+	else if (strcasecmp(u, "kb") == 0)
+		mul = 1024;
+	else if (strcasecmp(u, "m") == 0)
+		mul = 1000ull * 1000;
+	else if (strcasecmp(u, "mb") == 0)
+		mul = 1024ull * 1024;
+	else if (strcasecmp(u, "g") == 0)
+		mul = 1000ull * 1000 * 1000;
+	else if (strcasecmp(u, "gb") == 0)
+		mul = 1024ull * 1024 * 1024;
+	else
+		return false;
+	if (u - p >= 128)
+		return false;
+	uint64_t v = 0;
+	for (const char *d = p; d < u; d++) {
+		unsigned digit = (unsigned)(*d - '0');
+		if (v > (UINT64_MAX - digit) / 10) {
+			v = UINT64_MAX;
+			break;
+		}
+		v = v * 10 + digit;
+	}
+	*out = v * mul;
+	return true;
+}
+
+static void cfg_value_free(struct cfg_value *v)
+{
+	free(v->str);
+	v->str = NULL;
+}
+
+static const char *cfg_check_range(const struct cfg_def *d, int64_t v, char *errbuf,
+				   size_t errlen)
+{
+	if (v >= d->min && v <= d->max)
+		return NULL;
+	snprintf(errbuf, errlen, "argument must be between %lld and %lld inclusive",
+		 (long long)d->min, (long long)d->max);
+	return errbuf;
+}
+
+/* Parses the arguments of one setting.  Returns NULL, or the error text
+ * (static, or written into errbuf). */
+static const char *cfg_parse(const struct cfg_def *d, int nargs, const struct kv_slice *args,
+			     enum cfg_origin origin, struct cfg_value *v, char *errbuf, size_t errlen)
+{
+	v->num = 0;
+	v->str = NULL;
+	/* CFG_WORDS uses min/max as the number of words allowed. */
+	if (d->type == CFG_WORDS ? (nargs < d->min || nargs > d->max) : nargs != 1)
+		return "wrong number of arguments";
+	/* Every text value is a C string from here on, as in Redis. */
+	char *text = kv_strndup(args[0].ptr, strnlen(args[0].ptr, args[0].len));
+	const char *err = NULL;
+	switch (d->type) {
+	case CFG_INT:
+		if (!arg_to_int64(&args[0], &v->num))
+			err = "argument couldn't be parsed into an integer";
+		else
+			err = cfg_check_range(d, v->num, errbuf, errlen);
+		break;
+	case CFG_MEM: {
+		uint64_t u;
+		if (!cfg_memtoull(text, &u))
+			err = "argument must be a memory value";
+		else
+			err = cfg_check_range(d, v->num = (int64_t)u, errbuf, errlen);
+		break;
+	}
+	case CFG_BOOL:
+		if (strcasecmp(text, "yes") == 0)
+			v->num = 1;
+		else if (strcasecmp(text, "no") == 0)
+			v->num = 0;
+		else
+			err = "argument must be 'yes' or 'no'";
+		break;
+	case CFG_ENUM: {
+		int i;
+		/* "uring" is accepted for io_uring (shorter on the command line). */
+		if (d->names == cfg_io_names && strcasecmp(text, "uring") == 0) {
+			v->num = KV_IO_URING;
+			break;
+		}
+		for (i = 0; d->names[i]; i++)
+			if (strcasecmp(text, d->names[i]) == 0)
+				break;
+		if (d->names[i]) {
+			v->num = i;
+			break;
+		}
+		int n = snprintf(errbuf, errlen, "argument(s) must be one of the following: ");
+		for (i = 0; d->names[i] && n >= 0 && (size_t)n < errlen; i++)
+			n += snprintf(errbuf + n, errlen - (size_t)n, "%s%s", i ? ", " : "",
+				      d->names[i]);
+		err = errbuf;
+		break;
+	}
+	case CFG_STR:
+		v->str = text;
+		text = NULL;
+		break;
+	case CFG_WORDS: {
+		struct kv_buf b = KV_BUF_INIT;
+		for (int i = 0; i < nargs; i++) {
+			if (i)
+				kv_buf_append_char(&b, ' ');
+			kv_buf_append(&b, args[i].ptr, strnlen(args[i].ptr, args[i].len));
+		}
+		v->str = kv_strndup(b.len ? b.data : "", b.len);
+		kv_buf_free(&b);
+		break;
+	}
+	}
+	free(text);
+	if (!err && d->check)
+		err = d->check(v, origin, errbuf, errlen);
+	if (err)
+		cfg_value_free(v);
+	return err;
+}
+
+/* ------------------------------------------------------------------ */
+/* storing and reading values */
+
+static void cfg_set_str(char **slot, char *s)
+{
+	if (cfg_strings_owned)
+		free(*slot);
+	*slot = s;
+}
+
+static void cfg_store_password(char *s)
+{
+	pthread_mutex_lock(&cfg_lock);
+	free(g_config.requirepass);
+	g_config.requirepass = s;
+	atomic_store(&g_config.requirepass_set, s && *s);
+	pthread_mutex_unlock(&cfg_lock);
+}
+
+/* Stores a parsed value; takes ownership of v->str.  Cannot fail. */
+static void cfg_store(const struct cfg_def *d, struct cfg_value *v)
+{
+	switch (d->field) {
+	case FLD_INT:
+		*(int *)d->ptr = (int)v->num;
+		break;
+	case FLD_U32:
+		*(uint32_t *)d->ptr = (uint32_t)v->num;
+		break;
+	case FLD_I64:
+		*(int64_t *)d->ptr = v->num;
+		break;
+	case FLD_AI64:
+		atomic_store((_Atomic int64_t *)d->ptr, v->num);
+		break;
+	case FLD_AINT:
+		atomic_store((_Atomic int *)d->ptr, (int)v->num);
+		break;
+	case FLD_IO:
+		*(enum kv_io_mode *)d->ptr = (enum kv_io_mode)v->num;
+		break;
+	case FLD_BOOL:
+		*(bool *)d->ptr = v->num != 0;
+		break;
+	case FLD_STR:
+		cfg_set_str((char **)d->ptr, v->str);
+		v->str = NULL;
+		break;
+	case FLD_PASS:
+		cfg_store_password(v->str);
+		v->str = NULL;
+		break;
+	}
+	if (d->applied)
+		d->applied();
+}
+
+static int64_t cfg_get_num(const struct cfg_def *d)
+{
+	switch (d->field) {
+	case FLD_INT: return *(int *)d->ptr;
+	case FLD_U32: return *(uint32_t *)d->ptr;
+	case FLD_I64: return *(int64_t *)d->ptr;
+	case FLD_AI64: return atomic_load((_Atomic int64_t *)d->ptr);
+	case FLD_AINT: return atomic_load((_Atomic int *)d->ptr);
+	case FLD_IO: return *(enum kv_io_mode *)d->ptr;
+	case FLD_BOOL: return *(bool *)d->ptr;
+	case FLD_STR:
+	case FLD_PASS:
+		break;
+	}
+	return 0;
+}
+
+/* Appends the value of a setting as CONFIG GET shows it, as a bulk string. */
+static void cfg_reply_value(struct kv_buf *out, const struct cfg_def *d)
+{
+	char num[32];
+	switch (d->type) {
+	case CFG_INT:
+	case CFG_MEM:
+		resp_bulk_int(out, cfg_get_num(d));
+		return;
+	case CFG_BOOL:
+		resp_bulk_str(out, cfg_get_num(d) ? "yes" : "no");
+		return;
+	case CFG_ENUM: {
+		int64_t i = cfg_get_num(d);
+		snprintf(num, sizeof(num), "%lld", (long long)i);
+		resp_bulk_str(out, i >= 0 && d->names[i] ? d->names[i] : num);
+		return;
+	}
+	case CFG_STR:
+	case CFG_WORDS:
+		break;
+	}
+	if (d->field == FLD_PASS) {
+		pthread_mutex_lock(&cfg_lock);
+		resp_bulk_str(out, g_config.requirepass ? g_config.requirepass : "");
+		pthread_mutex_unlock(&cfg_lock);
+		return;
+	}
+	const char *s = *(char **)d->ptr;
+	resp_bulk_str(out, s ? s : "");
+}
+
+/* ------------------------------------------------------------------ */
+/* per-setting rules */
+
+static const char *cfg_check_hz(struct cfg_value *v, enum cfg_origin o, char *e, size_t n)
+{
+	/* Redis accepts any non-negative hz and clamps it silently. */
+	if (v->num < CFG_HZ_MIN)
+		v->num = CFG_HZ_MIN;
+	if (v->num > CFG_HZ_MAX)
+		v->num = CFG_HZ_MAX;
+	return NULL;
+}
+
+/* The data directory is resolved once, so CONFIG GET dir shows an absolute
+ * path (as Redis's does after its chdir) and the persistence layer does not
+ * depend on the working directory.  kevy does not chdir. */
+static const char *cfg_check_dir(struct cfg_value *v, enum cfg_origin o, char *e, size_t n)
+{
+	char *abs = realpath(v->str, NULL);
+	if (!abs)
+		return strerror(errno);
+	struct stat st;
+	if (stat(abs, &st) != 0 || !S_ISDIR(st.st_mode)) {
+		free(abs);
+		return strerror(ENOTDIR);
+	}
+	free(v->str);
+	v->str = abs;
+	return NULL;
+}
+
+static const char *cfg_check_databases(struct cfg_value *v, enum cfg_origin o, char *e, size_t n)
+{
+	if (v->num != 1)
+		return "kevy has a single database (db 0): databases must be 1";
+	return NULL;
+}
+
+static const char *cfg_check_daemonize(struct cfg_value *v, enum cfg_origin o, char *e, size_t n)
+{
+	if (v->num)
+		return "kevy does not daemonize itself: run it under a service manager "
+		       "(systemd, supervisord) or in the background";
+	return NULL;
+}
+
+static int64_t cfg_reserved_fds(void)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	int64_t shards = g_config.threads ? g_config.threads : (cpus > 0 ? cpus : 1);
+	return CFG_RESERVED_FDS + CFG_RESERVED_FDS_PER_SHARD * shards;
+}
+
+/* Raises RLIMIT_NOFILE towards `want` if needed and possible.  Returns the
+ * soft limit in force afterwards.  The hard limit is never lowered (that
+ * could not be undone by an unprivileged process). */
+static int64_t cfg_raise_nofile(int64_t want)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return want;
+	if (rl.rlim_cur == RLIM_INFINITY || (int64_t)rl.rlim_cur >= want)
+		return want;
+	struct rlimit nl = rl;
+	nl.rlim_cur = (rlim_t)want;
+	if (rl.rlim_max != RLIM_INFINITY && (int64_t)rl.rlim_max < want)
+		nl.rlim_max = (rlim_t)want;
+	if (setrlimit(RLIMIT_NOFILE, &nl) == 0)
+		return want;
+	if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max > rl.rlim_cur) {
+		nl = rl;
+		nl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &nl) == 0)
+			return (int64_t)nl.rlim_cur;
+	}
+	return (int64_t)rl.rlim_cur;
+}
+
+/* CONFIG SET maxclients: like Redis, raising it must fit the open files
+ * limit, else the error says what would. */
+static const char *cfg_check_maxclients(struct cfg_value *v, enum cfg_origin o, char *e, size_t n)
+{
+	if (o != ORIGIN_SET || v->num <= atomic_load(&g_config.maxclients))
+		return NULL;
+	int64_t reserved = cfg_reserved_fds();
+	int64_t limit = cfg_raise_nofile(v->num + reserved);
+	if (limit - reserved >= v->num)
+		return NULL;
+	snprintf(e, n, "The operating system is not able to handle the specified number of "
+		 "clients, try with %lld", (long long)(limit - reserved > 1 ? limit - reserved : 1));
+	return e;
+}
+
+/* At startup a too-high maxclients is lowered to what the limit allows, with
+ * a warning, as Redis's adjustOpenFilesLimit() does. */
+static void cfg_adjust_open_files(void)
+{
+	int64_t want = atomic_load(&g_config.maxclients);
+	int64_t reserved = cfg_reserved_fds();
+	int64_t limit = cfg_raise_nofile(want + reserved);
+	if (limit - reserved >= want)
+		return;
+	int64_t best = limit - reserved > 1 ? limit - reserved : 1;
+	fprintf(stderr, "Current maximum open files is %lld. maxclients has been reduced to "
+		"%lld to compensate for low ulimit. If you need higher maxclients increase "
+		"'ulimit -n'.\n", (long long)limit, (long long)best);
+	atomic_store(&g_config.maxclients, best);
+}
+
+static void cfg_applied_loglevel(void)
+{
+	log_set_level(atomic_load(&g_config.loglevel));
+}
+
+/* ------------------------------------------------------------------ */
+/* defaults */
+
+static void cfg_reset(void)
+{
+	cfg_set_str(&g_config.bind, kv_strndup("127.0.0.1", 9));
+	cfg_set_str(&g_config.dir, realpath(".", NULL));
+	if (!g_config.dir)
+		cfg_set_str(&g_config.dir, kv_strndup(".", 1));
+	cfg_set_str(&g_config.logfile, kv_strndup("", 0));
+	cfg_set_str(&g_config.pidfile, kv_strndup("", 0));
+	if (cfg_strings_owned)
+		free(g_config.config_file);
+	g_config.config_file = NULL;
+	cfg_strings_owned = true;
+
+	g_config.port = 6379;
+	g_config.threads = 0;
+	g_config.io = KV_IO_AUTO;
+	g_config.tcp_backlog = 511;
+	g_config.databases = 1;
+	g_config.busy_poll_us = -1;
+	cfg_daemonize = false;
+	atomic_store(&g_config.maxclients, 10000);
+	atomic_store(&g_config.proto_max_bulk_len, 512ll << 20);
+	atomic_store(&g_config.client_query_buffer_limit, 1ll << 30);
+	atomic_store(&g_config.timeout_s, 0);
+	atomic_store(&g_config.tcp_keepalive_s, 300);
+	atomic_store(&g_config.hz, 10);
+	atomic_store(&g_config.loglevel, LOG_NOTICE);
+	cfg_store_password(NULL);
+}
+
+/* ------------------------------------------------------------------ */
+/* the file and the command line */
+
+/* Where a setting came from, for the error report. */
+struct cfg_src {
+	const char *file;       /* NULL: the command line */
+	int line;
+	const char *text;       /* the line as written, or the flag */
+};
+
+static void cfg_report(const struct cfg_src *src, const char *err)
+{
+	fprintf(stderr, "\n*** FATAL CONFIG FILE ERROR (kevy %s) ***\n", KV_VERSION);
+	if (src->file)
+		fprintf(stderr, "Reading the configuration file '%s', at line %d\n", src->file,
+			src->line);
+	else
+		fprintf(stderr, "Reading the command line\n");
+	fprintf(stderr, ">>> '%s'\n%s\n", src->text, err);
+}
+
+/* Split arguments, each NUL-terminated in its own allocation. */
+struct cfg_args {
+	int argc;
+	char *argv[CFG_MAX_ARGS];
+	size_t len[CFG_MAX_ARGS];
+};
+
+static void cfg_args_free(struct cfg_args *a)
+{
+	for (int i = 0; i < a->argc; i++)
+		free(a->argv[i]);
+	a->argc = 0;
+}
+
+static int cfg_hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c = (char)tolower((unsigned char)c);
+	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* One escape inside double quotes at *p (which is a backslash); appends the
+ * byte it stands for and returns how many input bytes it used. */
+static size_t cfg_unescape(const char *p, struct kv_buf *cur)
+{
+	if (p[1] == 'x' && cfg_hexval(p[2]) >= 0 && cfg_hexval(p[3]) >= 0) {
+		kv_buf_append_char(cur, (char)(cfg_hexval(p[2]) * 16 + cfg_hexval(p[3])));
+		return 4;
+	}
+	char c;
+	switch (p[1]) {
+	case 'n': c = '\n'; break;
+	case 'r': c = '\r'; break;
+	case 't': c = '\t'; break;
+	case 'b': c = '\b'; break;
+	case 'a': c = '\a'; break;
+	default: c = p[1]; break;
+	}
+	kv_buf_append_char(cur, c);
+	return 2;
+}
+
+/* Reads one argument at *pp with redis.conf's quoting rules (sdssplitargs):
+ * "double quotes" with \n \r \t \b \a \xHH escapes, 'single quotes' with \',
+ * a closing quote must end the argument.  Returns 0, or -1 on unbalanced
+ * quotes. */
+static int cfg_next_arg(const char **pp, struct kv_buf *cur)
+{
+	const char *p = *pp;
+	int inq = 0, insq = 0;
+	for (;;) {
+		if (inq) {
+			if (*p == '\0')
+				return -1;
+			if (*p == '\\' && p[1]) {
+				p += cfg_unescape(p, cur);
+				continue;
+			}
+			if (*p == '"') {
+				if (p[1] && !isspace((unsigned char)p[1]))
+					return -1;
+				p++;
+				break;
+			}
+			kv_buf_append_char(cur, *p++);
+		} else if (insq) {
+			if (*p == '\0')
+				return -1;
+			if (*p == '\\' && p[1] == '\'') {
+				kv_buf_append_char(cur, '\'');
+				p += 2;
+				continue;
+			}
+			if (*p == '\'') {
+				if (p[1] && !isspace((unsigned char)p[1]))
+					return -1;
+				p++;
+				break;
+			}
+			kv_buf_append_char(cur, *p++);
+		} else {
+			if (*p == '\0' || *p == ' ' || *p == '\n' || *p == '\r' || *p == '\t')
+				break;
+			if (*p == '"')
+				inq = 1;
+			else if (*p == '\'')
+				insq = 1;
+			else
+				kv_buf_append_char(cur, *p);
+			p++;
+		}
+	}
+	*pp = p;
+	return 0;
+}
+
+/* Splits a line into arguments.  Returns 0, or an error text. */
+static const char *cfg_split(const char *line, struct cfg_args *a)
+{
+	a->argc = 0;
+	const char *p = line;
+	for (;;) {
+		while (*p && isspace((unsigned char)*p))
+			p++;
+		if (*p == '\0')
+			return NULL;
+		if (a->argc == CFG_MAX_ARGS) {
+			cfg_args_free(a);
+			return "Too many arguments in configuration line";
+		}
+		struct kv_buf cur = KV_BUF_INIT;
+		if (cfg_next_arg(&p, &cur) < 0) {
+			kv_buf_free(&cur);
+			cfg_args_free(a);
+			return "Unbalanced quotes in configuration line";
+		}
+		a->len[a->argc] = cur.len;
+		a->argv[a->argc] = kv_strndup(cur.len ? cur.data : "", cur.len);
+		a->argc++;
+		kv_buf_free(&cur);
+	}
+}
+
+static int cfg_load_file(const char *path, int depth);
+
+/* Applies one setting read at load time.  Returns 0, or -1 after reporting. */
+static int cfg_apply_load(const struct cfg_src *src, const char *name, int nargs,
+			  const struct kv_slice *args, int depth)
+{
+	char errbuf[256];
+	size_t nlen = strlen(name);
+	if (nlen == 7 && strncasecmp(name, "include", 7) == 0) {
+		if (nargs != 1) {
+			cfg_report(src, "wrong number of arguments");
+			return -1;
+		}
+		return cfg_load_file(args[0].ptr, depth + 1);
+	}
+	for (size_t i = 0; i < KV_ARRAY_LEN(cfg_refused); i++) {
+		if (strcasecmp(name, cfg_refused[i].name) == 0) {
+			cfg_report(src, cfg_refused[i].why);
+			return -1;
+		}
+	}
+	const struct cfg_def *d = cfg_find(name, nlen);
+	if (!d) {
+		cfg_report(src, "Bad directive or wrong number of arguments");
+		return -1;
+	}
+	struct cfg_value v;
+	const char *err = cfg_parse(d, nargs, args, ORIGIN_LOAD, &v, errbuf, sizeof(errbuf));
+	if (err) {
+		cfg_report(src, err);
+		return -1;
+	}
+	cfg_store(d, &v);
+	return 0;
+}
+
+static void cfg_args_to_slices(const struct cfg_args *a, int from, struct kv_slice *out)
+{
+	for (int i = from; i < a->argc; i++) {
+		out[i - from].ptr = a->argv[i];
+		out[i - from].len = a->len[i];
+	}
+}
+
+/* Applies one line of a config file.  Returns 0 or -1 (reported). */
+static int cfg_load_line(const char *path, int lineno, char *line, int depth)
+{
+	/* Trim like Redis (" \t\r\n" at both ends), skip blanks and comments. */
+	while (*line == ' ' || *line == '\t' || *line == '\r' || *line == '\n')
+		line++;
+	size_t n = strlen(line);
+	while (n && (line[n - 1] == ' ' || line[n - 1] == '\t' || line[n - 1] == '\r' ||
+		     line[n - 1] == '\n'))
+		line[--n] = '\0';
+	if (n == 0 || line[0] == '#')
+		return 0;
+	struct cfg_src src = { path, lineno, line };
+	struct cfg_args a;
+	const char *err = cfg_split(line, &a);
+	if (err) {
+		cfg_report(&src, err);
+		return -1;
+	}
+	if (a.argc == 0)
+		return 0;
+	struct kv_slice args[CFG_MAX_ARGS];
+	cfg_args_to_slices(&a, 1, args);
+	int rc = cfg_apply_load(&src, a.argv[0], a.argc - 1, args, depth);
+	cfg_args_free(&a);
+	return rc;
+}
+
+static int cfg_load_file(const char *path, int depth)
+{
+	if (depth > CFG_INCLUDE_DEPTH_MAX) {
+		fprintf(stderr, "Fatal error, too many nested includes at '%s'\n", path);
+		return -1;
+	}
+	FILE *f = fopen(path, "r");
+	if (!f) {
+		fprintf(stderr, "Fatal error, can't open config file '%s': %s\n", path,
+			strerror(errno));
+		return -1;
+	}
+	char *line = NULL;
+	size_t cap = 0;
+	int lineno = 0, rc = 0;
+	while (rc == 0 && getline(&line, &cap, f) >= 0)
+		rc = cfg_load_line(path, ++lineno, line, depth);
+	free(line);
+	fclose(f);
+	return rc;
+}
+
+/* The text of flag arguments [i, j) for the error report. */
+static char *cfg_flag_text(char **argv, int i, int j)
+{
+	struct kv_buf b = KV_BUF_INIT;
+	for (int k = i; k < j; k++) {
+		if (k > i)
+			kv_buf_append_char(&b, ' ');
+		kv_buf_append_str(&b, argv[k]);
+	}
+	char *s = kv_strndup(b.len ? b.data : "", b.len);
+	kv_buf_free(&b);
+	return s;
+}
+
+/* Applies the flag starting at argv[i], whose values end before argv[j]. */
+static int cfg_load_flag(char **argv, int i, int j)
+{
+	char *text = cfg_flag_text(argv, i, j);
+	struct cfg_src src = { NULL, 0, text };
+	struct cfg_args a;
+	const char *err = cfg_split(argv[i] + 2, &a);
+	if (!err && a.argc == 0)
+		err = "Bad directive or wrong number of arguments";
+	if (!err && a.argc - 1 + (j - i - 1) > CFG_MAX_ARGS) {
+		cfg_args_free(&a);
+		err = "Too many arguments in configuration line";
+	}
+	if (err) {
+		cfg_report(&src, err);
+		free(text);
+		return -1;
+	}
+	struct kv_slice args[2 * CFG_MAX_ARGS];
+	cfg_args_to_slices(&a, 1, args);
+	int nargs = a.argc - 1;
+	for (int k = i + 1; k < j; k++) {
+		args[nargs].ptr = argv[k];
+		args[nargs].len = strlen(argv[k]);
+		nargs++;
+	}
+	int rc = cfg_apply_load(&src, a.argv[0], nargs, args, 0);
+	cfg_args_free(&a);
+	free(text);
+	return rc;
+}
+
+/* "--name value..." flags.  As in Redis 7, the argument right after a name is
+ * always its value (even if it starts with "--"); later ones are values until
+ * the next "--"; "--name value" may also come as one argument. */
+static int cfg_load_flags(int argc, char **argv, int i)
+{
+	while (i < argc) {
+		if (strncmp(argv[i], "--", 2) != 0) {
+			struct cfg_src src = { NULL, 0, argv[i] };
+			cfg_report(&src, "Invalid argument: settings are given as --name value");
+			return -1;
+		}
+		int j = i + 1;
+		bool name_only = strpbrk(argv[i] + 2, " \t") == NULL;
+		if (name_only && j < argc)
+			j++;
+		while (j < argc && strncmp(argv[j], "--", 2) != 0)
+			j++;
+		if (cfg_load_flag(argv, i, j) < 0)
+			return -1;
+		i = j;
+	}
+	return 0;
+}
+
+static void cfg_print_version(void)
+{
+	printf("kevy-server v=%s redis-compat=%s bits=%d malloc=libc", KV_VERSION,
+	       KV_REDIS_COMPAT_VERSION, (int)(sizeof(long) * 8));
+#ifdef __GNUC__
+	printf(" cc=gcc-%d.%d.%d", __GNUC__, __GNUC_MINOR__, __GNUC_PATCHLEVEL__);
+#endif
+	printf("\n");
+}
+
+static void cfg_print_usage(void)
+{
+	printf("Usage: kevy-server [/path/to/kevy.conf] [--name value ...]\n"
+	       "       kevy-server -v | --version\n"
+	       "       kevy-server -h | --help\n"
+	       "\n"
+	       "The file uses redis.conf syntax: one setting per line, 'name value...',\n"
+	       "'#' comments, \"double\" or 'single' quotes, 'include /other.conf'.\n"
+	       "Flags override the file: --port 7000 --threads 4 --io epoll.\n"
+	       "Sizes take units: 1k 1kb 1m 1mb 1g 1gb.  Settings: docs/config.md.\n"
+	       "\n"
+	       "Examples:\n"
+	       "       kevy-server\n"
+	       "       kevy-server /etc/kevy/kevy.conf --loglevel verbose\n"
+	       "       kevy-server --port 7777 --bind 127.0.0.1 ::1 --requirepass secret\n");
+}
+
+int config_load(int argc, char **argv)
+{
+	if (argc >= 2 && (strcmp(argv[1], "-v") == 0 || strcmp(argv[1], "--version") == 0)) {
+		cfg_print_version();
+		exit(0);
+	}
+	if (argc >= 2 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)) {
+		cfg_print_usage();
+		exit(0);
+	}
+	cfg_reset();
+	int i = 1;
+	if (argc >= 2 && argv[1][0] != '-') {
+		if (cfg_load_file(argv[1], 0) < 0)
+			return -1;
+		g_config.config_file = realpath(argv[1], NULL);
+		if (!g_config.config_file)
+			g_config.config_file = kv_strndup(argv[1], strlen(argv[1]));
+		i = 2;
+	}
+	if (cfg_load_flags(argc, argv, i) < 0)
+		return -1;
+	cfg_adjust_open_files();
+	log_set_level(atomic_load(&g_config.loglevel));
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* AUTH */
+
+bool config_check_password(const char *p, size_t n)
+{
+	pthread_mutex_lock(&cfg_lock);
+	const char *pw = g_config.requirepass;
+	size_t plen = pw ? strlen(pw) : 0;
+	/* The loop's length depends only on the attempt, and every byte is
+	 * compared, so timing says nothing about where a mismatch is. */
+	unsigned diff = plen != n;
+	if (plen > 0)
+		for (size_t i = 0; i < n; i++)
+			diff |= (unsigned char)p[i] ^ (unsigned char)pw[i % plen];
+	bool ok = plen > 0 && diff == 0;
+	pthread_mutex_unlock(&cfg_lock);
+	return ok;
+}
+
+/* ------------------------------------------------------------------ */
+/* CONFIG GET / CONFIG SET */
+
+static bool cfg_has_glob(const struct kv_slice *s)
+{
+	for (size_t i = 0; i < s->len; i++)
+		if (s->ptr[i] == '*' || s->ptr[i] == '?' || s->ptr[i] == '[')
+			return true;
+	return false;
+}
+
+void config_get_reply(struct kv_buf *out, int npat, const struct kv_slice *pats)
+{
+	bool seen[KV_ARRAY_LEN(cfg_table)] = { false };
+	size_t mark = resp_array_begin(out);
+	int64_t n = 0;
+	for (int p = 0; p < npat; p++) {
+		const struct kv_slice *pat = &pats[p];
+		if (!cfg_has_glob(pat)) {
+			/* Redis answers a plain name with the name as it was asked. */
+			const struct cfg_def *d = cfg_find(pat->ptr, pat->len);
+			if (!d || seen[d - cfg_table])
+				continue;
+			seen[d - cfg_table] = true;
+			resp_bulk(out, pat->ptr, pat->len);
+			cfg_reply_value(out, d);
+			n += 2;
+			continue;
+		}
+		for (size_t i = 0; i < KV_ARRAY_LEN(cfg_table); i++) {
+			const char *name = cfg_table[i].name;
+			if (seen[i] || !glob_match(pat->ptr, pat->len, name, strlen(name), true))
+				continue;
+			seen[i] = true;
+			resp_bulk_str(out, name);
+			cfg_reply_value(out, &cfg_table[i]);
+			n += 2;
+		}
+	}
+	resp_array_end(out, mark, n);
+}
+
+/* First pass of CONFIG SET: every name is known, mutable and given once.
+ * Returns true, or false after appending Redis's error. */
+static bool cfg_set_lookup(struct kv_buf *out, int npairs, const struct kv_slice *args,
+			   const struct cfg_def **defs)
+{
+	const struct kv_slice *unknown = NULL, *bad = NULL;
+	const char *why = NULL;
+	for (int i = 0; i < npairs; i++) {
+		const struct kv_slice *name = &args[2 * i];
+		defs[i] = cfg_find(name->ptr, name->len);
+		if (!defs[i]) {
+			if (!unknown && !bad)
+				unknown = name;
+			continue;
+		}
+		if (unknown || bad)
+			continue;
+		if (defs[i]->flags & CFG_IMMUTABLE) {
+			bad = name;
+			why = "can't set immutable config";
+			continue;
+		}
+		for (int j = 0; j < i; j++) {
+			if (defs[j] == defs[i]) {
+				bad = name;
+				why = "duplicate parameter";
+				break;
+			}
+		}
+	}
+	if (unknown) {
+		resp_errorf(out, "ERR Unknown option or number of arguments for CONFIG SET - '%.*s'",
+			    (int)unknown->len, unknown->ptr);
+		return false;
+	}
+	if (bad) {
+		resp_errorf(out, "ERR CONFIG SET failed (possibly related to argument '%.*s') - %s",
+			    (int)bad->len, bad->ptr, why);
+		return false;
+	}
+	return true;
+}
+
+void config_set_reply(struct kv_buf *out, int nargs, const struct kv_slice *args)
+{
+	if (nargs < 2 || nargs % 2 != 0) {
+		resp_error(out, RESP_ERR_SYNTAX);
+		return;
+	}
+	int npairs = nargs / 2;
+	const struct cfg_def **defs = kv_calloc((size_t)npairs, sizeof(*defs));
+	struct cfg_value *vals = kv_calloc((size_t)npairs, sizeof(*vals));
+	int parsed = 0;
+	if (!cfg_set_lookup(out, npairs, args, defs))
+		goto done;
+	char errbuf[256];
+	for (; parsed < npairs; parsed++) {
+		const char *err = cfg_parse(defs[parsed], 1, &args[2 * parsed + 1], ORIGIN_SET,
+					    &vals[parsed], errbuf, sizeof(errbuf));
+		if (err) {
+			resp_errorf(out, "ERR CONFIG SET failed (possibly related to argument '%s') - %s",
+				    defs[parsed]->name, err);
+			goto done;
+		}
+	}
+	for (int i = 0; i < npairs; i++)
+		cfg_store(defs[i], &vals[i]);
+	resp_ok(out);
+done:
+	for (int i = 0; i < parsed; i++)
+		cfg_value_free(&vals[i]);
+	free(vals);
+	free(defs);
+}
