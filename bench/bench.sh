@@ -1,0 +1,216 @@
+#!/usr/bin/env bash
+# bench/bench.sh - kevy vs redis-server, side by side, same machine, same run.
+#
+# Usage:
+#   bench/bench.sh                    # build/kevy-server vs redis-server
+#   KEVY_SERVER=path/to/kevy-server bench/bench.sh
+#   BENCH_SECONDS=2 BENCH_REPS=1 bench/bench.sh     # quick look
+#   BENCH_OUT=results.md bench/bench.sh             # also write the report there
+#
+# What it does:
+#   1. prints the machine (nproc, CPU model, kernel, memory, versions);
+#   2. starts redis-server (--save '' --appendonly no) and kevy-server
+#      (--threads 2, persistence off) on free loopback ports, each with its own
+#      temporary --dir;
+#   3. measures each server's idle CPU over 10 s (utime+stime from
+#      /proc/<pid>/stat) before any load;
+#   4. for SET, GET, INCR and MSET at (-c 50 -P 1), (-c 50 -P 16), (-c 1):
+#      picks -n so that one run takes about BENCH_SECONDS on redis, then runs
+#      redis-benchmark BENCH_REPS times per server, alternating which server
+#      goes first, with -r 1000000 (random keys), and keeps the median
+#      requests/s of each server;
+#   5. prints a markdown table: median rps of redis and kevy and kevy/redis.
+#
+# Environment (all optional):
+#   KEVY_SERVER        kevy-server binary (default: <repo>/build/kevy-server)
+#   REDIS_SERVER       redis-server binary (default: redis-server on PATH)
+#   KEVY_THREADS       kevy --threads (default 2)
+#   KEVY_EXTRA_ARGS    extra kevy flags (word-split), e.g. "--io epoll"
+#   BENCH_SECONDS      target seconds per run (default 5)
+#   BENCH_REPS         runs per server per row (default 3; median is reported)
+#   BENCH_TESTS        redis-benchmark tests (default "set get incr mset")
+#   BENCH_IDLE_SECONDS idle CPU window (default 10)
+#   BENCH_OUT          file that also receives the report
+#
+# Needs: redis-server, redis-benchmark, redis-cli, awk.  Exits non-zero if a
+# server does not start or dies during the run.  Never touches port 6379.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+KEVY_SERVER="${KEVY_SERVER:-$ROOT/build/kevy-server}"
+REDIS_SERVER="${REDIS_SERVER:-$(command -v redis-server || true)}"
+KEVY_THREADS="${KEVY_THREADS:-2}"
+BENCH_SECONDS="${BENCH_SECONDS:-5}"
+BENCH_REPS="${BENCH_REPS:-3}"
+BENCH_TESTS="${BENCH_TESTS:-set get incr mset}"
+BENCH_IDLE_SECONDS="${BENCH_IDLE_SECONDS:-10}"
+BENCH_OUT="${BENCH_OUT:-}"
+CONFIGS=("50 1" "50 16" "1 1")   # "clients pipeline"
+
+die() { echo "bench.sh: $*" >&2; exit 1; }
+note() { echo "[bench] $*" >&2; }
+
+for t in redis-benchmark redis-cli awk; do
+  command -v "$t" >/dev/null || die "$t not found (scripts/install-deps.sh --test)"
+done
+[[ -n "$REDIS_SERVER" && -x "$REDIS_SERVER" ]] || die "redis-server not found"
+[[ -x "$KEVY_SERVER" ]] || die "kevy-server not found at $KEVY_SERVER (build first, or set KEVY_SERVER)"
+
+WORK="$(mktemp -d /tmp/kevy-bench.XXXXXX)"
+PIDS=()
+cleanup() {
+  local p
+  for p in "${PIDS[@]:-}"; do
+    [[ -n "$p" ]] || continue
+    kill -TERM "$p" 2>/dev/null || true
+  done
+  for p in "${PIDS[@]:-}"; do
+    [[ -n "$p" ]] || continue
+    for _ in $(seq 1 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$p" 2>/dev/null || true
+  done
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# A free loopback port: random in 20000-59999, not 6379, nobody listening.
+free_port() {
+  local p
+  for _ in $(seq 1 200); do
+    p=$((20000 + RANDOM % 40000))
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+      echo "$p"; return 0
+    fi
+  done
+  die "no free port found"
+}
+
+# wait_ping PORT PID: until PONG (30 s), or fail if the process died.
+wait_ping() {
+  local port=$1 pid=$2
+  for _ in $(seq 1 300); do
+    kill -0 "$pid" 2>/dev/null || return 1
+    if [[ "$(redis-cli -h 127.0.0.1 -p "$port" PING 2>/dev/null || true)" == "PONG" ]]; then
+      return 0
+    fi
+    sleep 0.1
+  done
+  return 1
+}
+
+REDIS_PORT=$(free_port)
+mkdir -p "$WORK/redis" "$WORK/kevy"
+"$REDIS_SERVER" --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$WORK/redis" \
+  --save '' --appendonly no --daemonize no --logfile "$WORK/redis.log" &
+REDIS_PID=$!
+PIDS+=("$REDIS_PID")
+wait_ping "$REDIS_PORT" "$REDIS_PID" || die "redis-server did not start: $(tail -5 "$WORK/redis.log")"
+
+# kevy: persistence off with redis.conf's flag names.  If this kevy build
+# does not know them, fall back to its defaults and say so in the report.
+KEVY_PORT=$(free_port)
+# shellcheck disable=SC2206
+EXTRA=(${KEVY_EXTRA_ARGS:-})
+KEVY_PERSIST="off (--appendonly no --save \"\")"
+start_kevy() {
+  "$KEVY_SERVER" --port "$KEVY_PORT" --bind 127.0.0.1 --dir "$WORK/kevy" \
+    --threads "$KEVY_THREADS" "$@" "${EXTRA[@]}" >>"$WORK/kevy.log" 2>&1 &
+  KEVY_PID=$!
+}
+start_kevy --appendonly no --save ""
+if ! wait_ping "$KEVY_PORT" "$KEVY_PID"; then
+  kill -KILL "$KEVY_PID" 2>/dev/null || true
+  note "kevy did not start with persistence flags; retrying with its defaults"
+  note "$(tail -3 "$WORK/kevy.log")"
+  KEVY_PERSIST="kevy defaults (persistence flags rejected by this build)"
+  start_kevy
+  wait_ping "$KEVY_PORT" "$KEVY_PID" || die "kevy-server did not start: $(tail -20 "$WORK/kevy.log")"
+fi
+PIDS+=("$KEVY_PID")
+
+cpu_ticks() {  # utime+stime of a pid, in clock ticks (fields 14 and 15)
+  local s
+  s=$(cat "/proc/$1/stat") || return 1
+  s=${s##*) }           # drop "pid (comm) " (comm may contain spaces)
+  awk '{print $12 + $13}' <<<"$s"
+}
+
+REPORT="$WORK/report.md"
+{
+  echo "# kevy vs redis-server"
+  echo
+  echo "- date: $(date -u '+%Y-%m-%d %H:%M:%SZ')"
+  echo "- machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')," \
+       "$(awk '/MemTotal/ {printf "%.1f GiB RAM", $2/1048576}' /proc/meminfo)"
+  echo "- kernel: $(uname -srm)"
+  echo "- redis: $("$REDIS_SERVER" --version | awk '{print $3}' | sed 's/v=//') (--save '' --appendonly no)"
+  echo "- kevy: $("$KEVY_SERVER" --version 2>/dev/null | head -1 || echo '?') (--threads $KEVY_THREADS ${KEVY_EXTRA_ARGS:-}; persistence $KEVY_PERSIST)"
+  echo "- client: $(redis-benchmark --version), -r 1000000, $BENCH_REPS runs per server per row" \
+       "alternating order, median shown; ~${BENCH_SECONDS}s per run"
+} >"$REPORT"
+cat "$REPORT" >&2
+
+# ---- idle CPU, both servers over the same window, before any load ----
+note "measuring idle CPU for ${BENCH_IDLE_SECONDS}s"
+HZ=$(getconf CLK_TCK)
+r0=$(cpu_ticks "$REDIS_PID"); k0=$(cpu_ticks "$KEVY_PID")
+sleep "$BENCH_IDLE_SECONDS"
+r1=$(cpu_ticks "$REDIS_PID"); k1=$(cpu_ticks "$KEVY_PID")
+idle() { awk -v d="$1" -v hz="$HZ" -v s="$BENCH_IDLE_SECONDS" 'BEGIN {printf "%.2f%% of one CPU (%d ticks in %ds)", 100*d/hz/s, d, s}'; }
+{
+  echo "- idle CPU: kevy $(idle $((k1 - k0))) with $(find "/proc/$KEVY_PID/task" -mindepth 1 -maxdepth 1 | wc -l) threads;" \
+       "redis $(idle $((r1 - r0)))"
+  echo
+} >>"$REPORT"
+tail -2 "$REPORT" >&2
+
+# run_once PORT TEST CLIENTS PIPELINE N -> rps (prints 0 on failure)
+run_once() {
+  local out
+  out=$(redis-benchmark -h 127.0.0.1 -p "$1" -t "$2" -c "$3" -P "$4" -n "$5" \
+        -r 1000000 --csv 2>/dev/null || true)
+  awk -F'","' 'NR > 1 && NF > 1 {gsub(/"/, "", $2); print $2; found=1; exit}
+               END {if (!found) print 0}' <<<"$out"
+}
+median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+alive() { kill -0 "$REDIS_PID" 2>/dev/null || die "redis-server died"; kill -0 "$KEVY_PID" 2>/dev/null || die "kevy-server died: $(tail -20 "$WORK/kevy.log")"; }
+
+{
+  echo "| test | clients | pipeline | requests | redis rps | kevy rps | kevy/redis |"
+  echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"
+} >>"$REPORT"
+
+for cfg in "${CONFIGS[@]}"; do
+  read -r C P <<<"$cfg"
+  for T in $BENCH_TESTS; do
+    # Calibrate -n on redis so that one run takes about BENCH_SECONDS.
+    cal_n=$(( C == 1 ? 5000 : (P > 1 ? 100000 : 20000) ))
+    cal=$(run_once "$REDIS_PORT" "$T" "$C" "$P" "$cal_n")
+    N=$(awk -v r="$cal" -v s="$BENCH_SECONDS" 'BEGIN {n = int(r * s); if (n < 10000) n = 10000; print n}')
+    rr=""; kr=""
+    for rep in $(seq 1 "$BENCH_REPS"); do
+      alive
+      if (( rep % 2 )); then
+        rr+=" $(run_once "$REDIS_PORT" "$T" "$C" "$P" "$N")"
+        kr+=" $(run_once "$KEVY_PORT" "$T" "$C" "$P" "$N")"
+      else
+        kr+=" $(run_once "$KEVY_PORT" "$T" "$C" "$P" "$N")"
+        rr+=" $(run_once "$REDIS_PORT" "$T" "$C" "$P" "$N")"
+      fi
+    done
+    alive
+    rm_=$(median <<<"$rr"); km=$(median <<<"$kr")
+    ratio=$(awk -v k="$km" -v r="$rm_" 'BEGIN {if (r > 0) printf "%.2f", k / r; else print "n/a"}')
+    line="| ${T^^} | $C | $P | $N | $(printf '%.0f' "$rm_") | $(printf '%.0f' "$km") | $ratio |"
+    echo "$line" >>"$REPORT"
+    note "$line   (redis:$rr; kevy:$kr)"
+  done
+done
+
+echo >&2
+cat "$REPORT"
+if [[ -n "$BENCH_OUT" ]]; then
+  cp "$REPORT" "$BENCH_OUT"
+  note "report written to $BENCH_OUT"
+fi

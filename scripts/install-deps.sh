@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# scripts/install-deps.sh - install what kevy needs to build (and, with
+# --test, to run its tests) on Debian 12 / Ubuntu.
+#
+#   scripts/install-deps.sh          build deps: compiler, cmake, liburing,
+#                                    zstd, xxhash, cmocka
+#   scripts/install-deps.sh --test   + redis-server, redis-tools, python3,
+#                                    python3-redis (differential and client tests)
+#
+# Idempotent and non-interactive: packages already installed are skipped, and
+# apt-get runs only when something is missing.  Runs as root, or through sudo.
+set -euo pipefail
+
+BUILD_PKGS=(build-essential cmake pkg-config liburing-dev libzstd-dev libxxhash-dev libcmocka-dev)
+TEST_PKGS=(redis-server redis-tools python3 python3-redis)
+
+want=("${BUILD_PKGS[@]}")
+case "${1:-}" in
+  --test) want+=("${TEST_PKGS[@]}") ;;
+  "") ;;
+  -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+  *) echo "usage: $0 [--test]" >&2; exit 2 ;;
+esac
+
+SUDO=()
+if [[ $(id -u) -ne 0 ]]; then
+  command -v sudo >/dev/null || { echo "install-deps.sh: run as root (or install sudo)" >&2; exit 1; }
+  SUDO=(sudo)
+fi
+
+installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
+
+missing=()
+for p in "${want[@]}"; do
+  installed "$p" || missing+=("$p")
+done
+if [[ ${#missing[@]} -eq 0 ]]; then
+  echo "install-deps.sh: all ${#want[@]} packages already installed"
+  exit 0
+fi
+
+# Remember whether redis-server is ours to stop: only if this run installs it.
+redis_was_installed=yes
+installed redis-server || redis_was_installed=no
+
+echo "install-deps.sh: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+"${SUDO[@]}" apt-get update -q
+"${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+
+# Installing the redis-server package on a systemd (or sysvinit) machine also
+# starts a Redis on port 6379, the port run-server.sh gives kevy.  Stop and
+# disable that service, but ONLY if this script just installed it: a Redis the
+# machine already had is someone else's and is left alone.  The tests start
+# their own redis-server processes on random ports and need no service.
+if [[ $redis_was_installed == no ]] && installed redis-server; then
+  if [[ -d /run/systemd/system ]] && command -v systemctl >/dev/null; then
+    "${SUDO[@]}" systemctl stop redis-server.service 2>/dev/null || true
+    "${SUDO[@]}" systemctl disable redis-server.service 2>/dev/null || true
+    echo "install-deps.sh: stopped and disabled the redis-server service it just installed (frees 6379)"
+  elif [[ -x /etc/init.d/redis-server ]]; then
+    "${SUDO[@]}" /etc/init.d/redis-server stop >/dev/null 2>&1 || true
+    if command -v update-rc.d >/dev/null; then
+      "${SUDO[@]}" update-rc.d redis-server disable >/dev/null 2>&1 || true
+    fi
+    echo "install-deps.sh: stopped the redis-server init service it just installed (frees 6379)"
+  fi
+fi
+echo "install-deps.sh: done"
