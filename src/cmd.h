@@ -81,6 +81,12 @@ typedef int (*cmd_keys_fn)(int argc, const struct kv_slice *argv, int *idx, int 
 /* Custom routing for keyless commands bound to one shard (SCAN's cursor
  * names the shard): returns a shard id < nshards. */
 typedef uint32_t (*cmd_route_fn)(int argc, const struct kv_slice *argv, uint32_t nshards);
+/* Commands that always run on the client's shard, holding the keyspaces of
+ * a set of shards derived from the connection (EXEC: its queued commands and
+ * WATCHed keys).  Writes the sorted shard ids to out and returns the count;
+ * 0 runs the command at once without any keyspace but the client's own. */
+typedef uint32_t (*cmd_conn_shards_fn)(struct conn *c, int argc, const struct kv_slice *argv,
+					uint32_t *out);
 
 struct kv_command {
 	const char *name;        /* lower case */
@@ -97,6 +103,8 @@ struct kv_command {
 	const char *summary;     /* COMMAND DOCS summary */
 	const char *complexity;
 	const struct kv_command *subcommands; /* terminated by a NULL name */
+	/* Optional fields below: tables may omit them (zero = absent). */
+	cmd_conn_shards_fn conn_shards; /* runs on the client's shard (see above) */
 };
 
 /* Build the lookup table from every module's table.  Call once at startup. */
@@ -121,6 +129,7 @@ bool cmd_arity_ok(const struct kv_command *cmd, int argc);
 extern const struct kv_command cmd_table_string[];
 extern const struct kv_command cmd_table_keys[];
 extern const struct kv_command cmd_table_server[];
+extern const struct kv_command cmd_table_multi[];
 /* Families of the data-type modules, linked in when their module is
  * present (weak: a missing module leaves the pointer NULL). */
 extern const struct kv_command cmd_table_hash[] __attribute__((weak));

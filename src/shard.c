@@ -181,7 +181,7 @@ static void conn_fill_slot(struct shard *s, struct conn *c, struct reply_slot *s
 
 /* Allocates `head` bytes followed by a copy of the call's arguments; the
  * cmd_call inside the head is at offset call_off. */
-static void *call_copy(size_t head, size_t call_off, const struct kv_command *cmd,
+void *shard_call_copy(size_t head, size_t call_off, const struct kv_command *cmd,
 		       int argc, const struct kv_slice *argv, int64_t now_ms)
 {
 	size_t bytes = 0;
@@ -207,7 +207,7 @@ static void *call_copy(size_t head, size_t call_off, const struct kv_command *cm
 	return block;
 }
 
-static void call_run(struct shard *s, const struct cmd_call *call, struct conn *conn,
+void shard_call_run(struct shard *s, const struct cmd_call *call, struct conn *conn,
 		     struct kv_db **held, struct kv_buf *out)
 {
 	struct cmd_ctx ctx = {
@@ -229,7 +229,7 @@ static void call_run(struct shard *s, const struct cmd_call *call, struct conn *
 static void fwd_execute(struct shard *s, struct fwd_req *req)
 {
 	kv_assert(!s->holder);
-	call_run(s, &req->call, NULL, s->held_local, &req->reply);
+	shard_call_run(s, &req->call, NULL, s->held_local, &req->reply);
 	req->m.type = MSG_REPLY;
 	shard_send(s, req->m.from, &req->m);
 }
@@ -252,7 +252,7 @@ static void fwd_replied(struct shard *s, struct fwd_req *req)
 static void shard_forward(struct shard *s, struct conn *c, uint32_t to,
 			  const struct kv_command *cmd, int argc, const struct kv_slice *argv)
 {
-	struct fwd_req *req = call_copy(sizeof(*req), offsetof(struct fwd_req, call),
+	struct fwd_req *req = shard_call_copy(sizeof(*req), offsetof(struct fwd_req, call),
 					cmd, argc, argv, s->now_ms);
 	kv_buf_init(&req->reply);
 	req->m.type = MSG_EXEC;
@@ -271,7 +271,7 @@ static void txn_execute(struct shard *s, struct txn *t)
 	for (uint32_t i = 0; i < t->nshards; i++)
 		s->txn_held[t->shards[i]] = g_server.shards[t->shards[i]]->db;
 	struct kv_buf reply = KV_BUF_INIT;
-	call_run(s, &t->call, t->call.conn, s->txn_held, &reply);
+	shard_call_run(s, &t->call, t->call.conn, s->txn_held, &reply);
 	bool held_here = false;
 	for (uint32_t i = 0; i < t->nshards; i++) {
 		uint32_t id = t->shards[i];
@@ -333,7 +333,7 @@ static void shard_start_txn(struct shard *s, struct conn *c, const struct kv_com
 			    const uint32_t *shards, uint32_t nshards)
 {
 	size_t head = sizeof(struct txn) + nshards * sizeof(uint32_t);
-	struct txn *t = call_copy(head, offsetof(struct txn, call), cmd, argc, argv, s->now_ms);
+	struct txn *t = shard_call_copy(head, offsetof(struct txn, call), cmd, argc, argv, s->now_ms);
 	t->id = atomic_fetch_add_explicit(&g_server.next_txn_id, 1, memory_order_relaxed);
 	t->home = s->id;
 	t->nshards = nshards;
@@ -460,7 +460,7 @@ static bool shard_rings_pending(struct shard *s)
 enum dispatch_result { DISPATCH_DONE, DISPATCH_WAIT };
 
 /* Sorted unique shards of the call's keys; returns the count (0 = keyless). */
-static uint32_t call_shards(const struct kv_command *cmd, int argc, const struct kv_slice *argv,
+uint32_t shard_call_shards(const struct kv_command *cmd, int argc, const struct kv_slice *argv,
 			    uint32_t *out)
 {
 	uint32_t n = g_server.nshards;
@@ -515,7 +515,7 @@ static void run_here(struct shard *s, struct conn *c, const struct kv_command *c
 	size_t before = out->len;
 	struct cmd_call call = { .cmd = cmd, .argc = argc, .argv = (struct kv_slice *)argv,
 				 .now_ms = s->now_ms };
-	call_run(s, &call, c, s->held_local, out);
+	shard_call_run(s, &call, c, s->held_local, out);
 	if (out->len > before && out->data[before] == '-')
 		stat_add(&s->stats.total_error_replies, 1);
 	if (out == &c->out)
@@ -556,18 +556,30 @@ static enum dispatch_result shard_dispatch(struct shard *s, struct conn *c, int 
 					   const struct kv_slice *argv)
 {
 	const struct kv_command *cmd = cmd_lookup(argv[0].ptr, argv[0].len);
+	/* A command rejected here also dooms an open MULTI (EXECABORT). */
 	if (!cmd) {
 		struct unknown_args u = { argc, argv };
+		c->multi_dirty |= c->in_multi;
 		reply_now(s, c, reply_unknown, &u);
 		return DISPATCH_DONE;
 	}
 	if (!c->authenticated && !(cmd->flags & CMD_NOAUTH) &&
 	    atomic_load_explicit(&g_config.requirepass_set, memory_order_relaxed)) {
+		c->multi_dirty |= c->in_multi;
 		reply_now(s, c, reply_error_str, RESP_ERR_NOAUTH);
 		return DISPATCH_DONE;
 	}
 	if (!cmd_arity_ok(cmd, argc)) {
+		c->multi_dirty |= c->in_multi;
 		reply_now(s, c, reply_arity, cmd);
+		return DISPATCH_DONE;
+	}
+	if (c->in_multi && multi_queues(cmd)) {
+		/* Between MULTI and EXEC everything but EXEC, DISCARD, MULTI,
+		 * WATCH and QUIT is queued; the reply says so. */
+		multi_queue(c, cmd, argc, argv, s->now_ms);
+		resp_simple(conn_reply_target(c), "QUEUED");
+		conn_mark_flush(s, c);
 		return DISPATCH_DONE;
 	}
 	/* Recorded before running, as Redis does: CLIENT LIST shows itself. */
@@ -577,14 +589,19 @@ static enum dispatch_result shard_dispatch(struct shard *s, struct conn *c, int 
 		goto done;
 	}
 	uint32_t shards[SHARD_MAX];
-	uint32_t n = call_shards(cmd, argc, argv, shards);
+	uint32_t n;
+	bool home_only = cmd->conn_shards != NULL;
+	if (home_only)
+		n = cmd->conn_shards(c, argc, argv, shards);
+	else
+		n = shard_call_shards(cmd, argc, argv, shards);
 	if (n == 0 || (n == 1 && shards[0] == s->id)) {
 		if (s->holder) {
 			conn_pause(s, c);
 			return DISPATCH_WAIT;
 		}
 		run_here(s, c, cmd, argc, argv);
-	} else if (n == 1) {
+	} else if (n == 1 && !home_only) {
 		shard_forward(s, c, shards[0], cmd, argc, argv);
 	} else {
 		shard_start_txn(s, c, cmd, argc, argv, shards, n);
@@ -831,6 +848,7 @@ void shard_conn_io_done(struct shard *s, struct conn *c)
 
 static void conn_free(struct conn *c)
 {
+	multi_conn_free(c);
 	resp_parser_free(&c->parser);
 	kv_buf_free(&c->in);
 	kv_buf_free(&c->out);
@@ -851,7 +869,24 @@ static void shard_reap_zombies(struct shard *s)
 	struct conn **pp = &s->zombies;
 	while (*pp) {
 		struct conn *c = *pp;
-		if (c->inflight == 0 && !c->in_ready && !c->in_flush && !c->in_paused) {
+		if (c->nwatches > 0 && !c->txn_inflight) {
+			/* WATCHes pin nodes in other shards' keyspaces: release them
+			 * through the same path as UNWATCH before the conn goes. */
+			uint32_t shards[SHARD_MAX];
+			struct kv_slice name = { "unwatch", 7 };
+			uint32_t n = multi_unwatch_command.conn_shards(c, 1, &name, shards);
+			if (n == 1 && shards[0] == s->id && !s->holder) {
+				struct kv_buf sink = KV_BUF_INIT;
+				struct cmd_call call = { .cmd = &multi_unwatch_command, .argc = 1,
+							 .argv = &name, .now_ms = s->now_ms };
+				shard_call_run(s, &call, c, s->held_local, &sink);
+				kv_buf_free(&sink);
+			} else if (!(n == 1 && shards[0] == s->id)) {
+				shard_start_txn(s, c, &multi_unwatch_command, 1, &name, shards, n);
+			}
+		}
+		if (c->inflight == 0 && c->nwatches == 0 && !c->in_ready && !c->in_flush &&
+		    !c->in_paused) {
 			*pp = c->zombie_next;
 			conn_free(c);
 		} else {

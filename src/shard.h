@@ -98,6 +98,20 @@ struct release_msg {
 	uint64_t txn_id;          /* the txn is freed by its home after sending */
 };
 
+/* A command queued between MULTI and EXEC (arguments copied). */
+struct queued_call {
+	struct queued_call *next;
+	struct cmd_call call;     /* argv follows in the same allocation */
+};
+
+/* A key under WATCH: where it lives and the version seen. */
+struct watched_key {
+	char *key;
+	size_t klen;
+	uint32_t shard;
+	uint64_t version;
+};
+
 /* ---- connections ---- */
 struct conn {
 	uint64_t id;
@@ -119,6 +133,14 @@ struct conn {
 
 	bool authenticated;
 	bool close_after_reply;               /* QUIT, protocol error, CLIENT KILL */
+
+	/* MULTI/EXEC (multi.c). */
+	bool in_multi;
+	bool multi_dirty;                     /* a queued command was rejected */
+	struct queued_call *mq_head, *mq_tail;
+	uint32_t mq_count;
+	struct watched_key *watches;
+	uint32_t nwatches, watches_cap;
 	bool io_dead;                         /* socket failed or peer closed */
 	bool read_eof;                        /* peer sent FIN: finish, then close */
 	bool io_closed;                       /* reactor is done, fd closed */
@@ -245,6 +267,26 @@ void shard_on_wakeup(struct shard *s);
 void shard_conn_io_done(struct shard *s, struct conn *c);
 /* A send completed and nothing else is queued on c. */
 void shard_conn_drained(struct shard *s, struct conn *c);
+
+/* Sorted unique shards a call's keys live on (all shards for
+ * CMD_ALL_SHARDS); 0 when keyless. */
+uint32_t shard_call_shards(const struct kv_command *cmd, int argc, const struct kv_slice *argv,
+			   uint32_t *out);
+/* Copy a call for later execution, in one allocation of `head` bytes (the
+ * cmd_call sits at call_off) followed by the arguments. */
+void *shard_call_copy(size_t head, size_t call_off, const struct kv_command *cmd, int argc,
+		      const struct kv_slice *argv, int64_t now_ms);
+/* Run a copied call on this thread with the given keyspaces. */
+void shard_call_run(struct shard *s, const struct cmd_call *call, struct conn *conn,
+		    struct kv_db **held, struct kv_buf *out);
+
+/* MULTI/EXEC (multi.c): whether a command is queued inside MULTI; queue
+ * it; free a connection's queue and watches at close. */
+bool multi_queues(const struct kv_command *cmd);
+void multi_queue(struct conn *c, const struct kv_command *cmd, int argc,
+		 const struct kv_slice *argv, int64_t now_ms);
+void multi_conn_free(struct conn *c);
+extern const struct kv_command multi_unwatch_command;
 
 /* ---- lifecycle (shard.c) ---- */
 struct shard *shard_create(uint32_t id, uint32_t nshards);

@@ -91,7 +91,10 @@ struct kv_db {
 	void *hook_arg;
 	struct db_stats stats;
 	uint64_t rng;
+	struct dict *watched;        /* WATCHed keys and their versions, or NULL */
 };
+
+static void watch_touch(struct kv_db *db, const char *key, size_t klen);
 
 /* Per-type handling of value objects; set at startup, before any shard
  * thread runs, and read-only afterwards. */
@@ -516,10 +519,10 @@ static void entry_expire_at(struct kv_db *db, struct dict_node **link)
 {
 	struct kv_entry *e = entry_unlink(db, link);
 	db->stats.expired_keys++;
-	if (db->hook) {
-		struct kv_slice k = entry_key(e);
+	struct kv_slice k = entry_key(e);
+	watch_touch(db, k.ptr, k.len);
+	if (db->hook)
 		db->hook(db->hook_arg, k.ptr, k.len);
-	}
 	entry_free(db, e);
 }
 
@@ -538,8 +541,17 @@ static void flush_node(void *arg, struct dict_node *n)
 	entry_free(arg, node_entry(n));
 }
 
+static void watch_touch_existing(void *arg, struct dict_node *n);
+
 void db_flush(struct kv_db *db)
 {
+	/* Like Redis, a flush invalidates WATCH only on keys that existed. */
+	if (db->watched && dict_size(db->watched)) {
+		uint64_t cursor = 0;
+		do {
+			cursor = dict_scan(db->watched, cursor, watch_touch_existing, db);
+		} while (cursor);
+	}
 	dict_clear(&db->keys, flush_node, db);
 	free(db->exp);
 	db->exp = NULL;
@@ -547,11 +559,21 @@ void db_flush(struct kv_db *db)
 	kv_assert(db->entry_bytes == 0);
 }
 
+static void watch_node_free(void *arg, struct dict_node *n)
+{
+	(void)arg;
+	free(n);
+}
+
 void db_destroy(struct kv_db *db)
 {
 	if (!db)
 		return;
 	db_flush(db);
+	if (db->watched) {
+		dict_clear(db->watched, watch_node_free, NULL);
+		free(db->watched);
+	}
 	free(db);
 }
 
@@ -600,6 +622,7 @@ int db_delete(struct kv_db *db, const char *key, size_t klen)
 	struct dict_node **link = dict_find_link(&db->keys, key, klen);
 	if (!link)
 		return 0;
+	watch_touch(db, key, klen);
 	entry_free(db, entry_unlink(db, link));
 	return 1;
 }
@@ -624,6 +647,7 @@ static struct kv_entry *entry_put(struct kv_db *db, const char *key, size_t klen
 {
 	check_expire_arg(expire_ms);
 	*old_obj = NULL;
+	watch_touch(db, key, klen);
 	struct kv_entry *e;
 	struct dict_node **link = dict_find_link(&db->keys, key, klen);
 	if (!link) {
@@ -696,6 +720,10 @@ struct kv_entry *db_string_write(struct kv_db *db, struct kv_entry *e,
 	layout_read(&l, e);
 	kv_assert(flags_type(l.flags) == KV_TYPE_STRING);
 	kv_assert(off + n >= off);
+	if (db->watched) {
+		struct kv_slice k = entry_key(e);
+		watch_touch(db, k.ptr, k.len);
+	}
 	size_t end = off + n;
 	if (end <= l.vlen) {
 		if (n)
@@ -723,6 +751,10 @@ struct kv_entry *db_string_write(struct kv_db *db, struct kv_entry *e,
 struct kv_entry *db_set_expire(struct kv_db *db, struct kv_entry *e, int64_t expire_ms)
 {
 	kv_assert(expire_ms >= 0 || expire_ms == KV_NO_EXPIRE);
+	if (db->watched) {
+		struct kv_slice k = entry_key(e);
+		watch_touch(db, k.ptr, k.len);
+	}
 	struct layout l, n;
 	layout_read(&l, e);
 	layout_make(&n, flags_type(l.flags), l.klen, l.vlen, expire_ms);
@@ -772,6 +804,8 @@ void db_rename(struct kv_db *db, const char *key, size_t klen,
 	 * that the deletion below frees. */
 	char *name = kv_malloc(new_klen ? new_klen : 1);
 	memcpy(name, new_key, new_klen);
+	watch_touch(db, key, klen);
+	watch_touch(dst, name, new_klen);
 	db_delete(dst, name, new_klen);
 	struct dict_node **link = dict_find_link(&db->keys, key, klen);
 	kv_assert(link);
@@ -854,4 +888,87 @@ void db_set_expire_hook(struct kv_db *db, db_expire_hook fn, void *arg)
 const struct db_stats *db_get_stats(const struct kv_db *db)
 {
 	return &db->stats;
+}
+
+/* ---- WATCH ----
+ *
+ * A watched key has a node here holding a version and the number of WATCHes
+ * referring to it.  Every change of the key (set, delete, expiry, deadline
+ * change, rename, flush, and in-place changes of a value object reported by
+ * db_signal_modified) bumps the version; EXEC compares it with the version
+ * seen at WATCH time.  Nodes live exactly as long as a WATCH refers to them,
+ * so unwatched keys cost one branch per change.
+ */
+struct watch_node {
+	struct dict_node node;
+	uint64_t version;
+	uint64_t refs;
+	size_t klen;
+	char key[];
+};
+
+static struct kv_slice watch_node_key(const struct dict_node *n)
+{
+	const struct watch_node *w = (const struct watch_node *)n;
+	return (struct kv_slice){ w->key, w->klen };
+}
+
+static const struct dict_type watch_dict_type = { watch_node_key };
+
+static void watch_touch(struct kv_db *db, const char *key, size_t klen)
+{
+	if (!db->watched || dict_size(db->watched) == 0)
+		return;
+	struct watch_node *w = (struct watch_node *)dict_find(db->watched, key, klen);
+	if (w)
+		w->version++;
+}
+
+static void watch_touch_existing(void *arg, struct dict_node *n)
+{
+	struct kv_db *db = arg;
+	struct watch_node *w = (struct watch_node *)n;
+	if (dict_find(&db->keys, w->key, w->klen))
+		w->version++;
+}
+
+void db_signal_modified(struct kv_db *db, const char *key, size_t klen)
+{
+	watch_touch(db, key, klen);
+}
+
+uint64_t db_watch_add(struct kv_db *db, const char *key, size_t klen)
+{
+	if (!db->watched) {
+		db->watched = kv_calloc(1, sizeof(*db->watched));
+		dict_init(db->watched, &watch_dict_type, STORE_HASH_SEED ^ 0x7761746368ull);
+	}
+	struct watch_node *w = (struct watch_node *)dict_find(db->watched, key, klen);
+	if (!w) {
+		w = kv_calloc(1, sizeof(*w) + klen);
+		w->klen = klen;
+		memcpy(w->key, key, klen);
+		dict_add(db->watched, &w->node);
+	}
+	w->refs++;
+	return w->version;
+}
+
+uint64_t db_watch_version(struct kv_db *db, const char *key, size_t klen)
+{
+	struct watch_node *w = db->watched
+		? (struct watch_node *)dict_find(db->watched, key, klen) : NULL;
+	kv_assert(w);
+	return w->version;
+}
+
+void db_watch_release(struct kv_db *db, const char *key, size_t klen)
+{
+	struct watch_node *w = db->watched
+		? (struct watch_node *)dict_find(db->watched, key, klen) : NULL;
+	kv_assert(w && w->refs > 0);
+	if (--w->refs == 0) {
+		dict_unlink(db->watched, key, klen);
+		free(w);
+	}
 }

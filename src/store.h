@@ -155,6 +155,19 @@ uint64_t db_active_expire(struct kv_db *db, int64_t now_ms, uint64_t max_samples
 typedef void (*db_expire_hook)(void *arg, const char *key, size_t klen);
 void db_set_expire_hook(struct kv_db *db, db_expire_hook fn, void *arg);
 
+/* ---- WATCH (MULTI/EXEC optimistic locking) ---- */
+/* Start watching a key (refcounted) and return its current version. */
+uint64_t db_watch_add(struct kv_db *db, const char *key, size_t klen);
+/* Version of a watched key: changed iff the key was modified since. */
+uint64_t db_watch_version(struct kv_db *db, const char *key, size_t klen);
+/* Drop one WATCH of the key. */
+void db_watch_release(struct kv_db *db, const char *key, size_t klen);
+/* Report an in-place change of a key's value object (HSET on an existing
+ * hash, LPUSH on an existing list, ...).  The store reports its own changes
+ * (set, delete, expiry, deadline, rename, flush) itself.  Cheap when nothing
+ * is watched. */
+void db_signal_modified(struct kv_db *db, const char *key, size_t klen);
+
 /* Counters kept by the store (read by INFO). */
 struct db_stats {
 	uint64_t expired_keys;    /* keys removed because their deadline passed */

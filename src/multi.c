@@ -1,0 +1,303 @@
+/*
+ * multi.c - transactions: MULTI, EXEC, DISCARD, WATCH, UNWATCH.
+ *
+ * Between MULTI and EXEC a connection's commands are checked (existence,
+ * arity, auth: a rejection dooms the transaction) and copied into a queue.
+ * EXEC runs on the client's shard after the runtime has taken the keyspace
+ * of every shard that a queued command or a WATCHed key lives on, in
+ * ascending shard order; so a transaction is atomic across shards: no other
+ * client sees part of it, and a WATCHed key cannot change between the check
+ * and the commands.
+ *
+ * WATCH records each key's version in the keyspace that owns it
+ * (store.h db_watch_*); EXEC aborts with a null reply if any version moved or
+ * the key expired since.  Watches are released by EXEC, DISCARD, UNWATCH and
+ * when the connection closes (shard.c runs UNWATCH for a closing client).
+ *
+ * Not here: blocking commands inside MULTI (they run non-blocking there once
+ * they exist), pub/sub state.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmd.h"
+#include "kv.h"
+#include "shard.h"
+
+bool multi_queues(const struct kv_command *cmd)
+{
+	return cmd->proc != NULL && strcmp(cmd->name, "exec") != 0 &&
+	       strcmp(cmd->name, "discard") != 0 && strcmp(cmd->name, "multi") != 0 &&
+	       strcmp(cmd->name, "watch") != 0 && strcmp(cmd->name, "quit") != 0;
+}
+
+void multi_queue(struct conn *c, const struct kv_command *cmd, int argc,
+		 const struct kv_slice *argv, int64_t now_ms)
+{
+	struct queued_call *q = shard_call_copy(sizeof(*q), offsetof(struct queued_call, call),
+						cmd, argc, argv, now_ms);
+	q->next = NULL;
+	if (c->mq_tail)
+		c->mq_tail->next = q;
+	else
+		c->mq_head = q;
+	c->mq_tail = q;
+	c->mq_count++;
+}
+
+static void multi_discard_queue(struct conn *c)
+{
+	while (c->mq_head) {
+		struct queued_call *q = c->mq_head;
+		c->mq_head = q->next;
+		free(q);
+	}
+	c->mq_tail = NULL;
+	c->mq_count = 0;
+	c->in_multi = false;
+	c->multi_dirty = false;
+}
+
+void multi_conn_free(struct conn *c)
+{
+	multi_discard_queue(c);
+	/* Watches were released through UNWATCH before the conn is freed; only
+	 * the local copies remain. */
+	kv_assert(c->nwatches == 0);
+	free(c->watches);
+	c->watches = NULL;
+}
+
+/* ---- shard sets ---- */
+
+static void shard_set_add(uint64_t *bits, uint32_t id)
+{
+	bits[id / 64] |= 1ull << (id % 64);
+}
+
+static uint32_t shard_set_list(const uint64_t *bits, uint32_t *out)
+{
+	uint32_t n = 0;
+	for (uint32_t id = 0; id < server_nshards(); id++)
+		if (bits[id / 64] & (1ull << (id % 64)))
+			out[n++] = id;
+	return n;
+}
+
+static void add_watched_shards(const struct conn *c, uint64_t *bits)
+{
+	for (uint32_t i = 0; i < c->nwatches; i++)
+		shard_set_add(bits, c->watches[i].shard);
+}
+
+static uint32_t watched_shards(struct conn *c, int argc, const struct kv_slice *argv,
+			       uint32_t *out)
+{
+	uint64_t bits[SHARD_MAX / 64] = { 0 };
+	add_watched_shards(c, bits);
+	return shard_set_list(bits, out);
+}
+
+/* EXEC holds every shard a queued command or a watched key lives on.  Without
+ * MULTI it needs nothing: the handler only replies an error. */
+static uint32_t exec_shards(struct conn *c, int argc, const struct kv_slice *argv,
+			    uint32_t *out)
+{
+	if (!c->in_multi)
+		return 0;
+	uint64_t bits[SHARD_MAX / 64] = { 0 };
+	add_watched_shards(c, bits);
+	if (!c->multi_dirty) {
+		uint32_t ids[SHARD_MAX];
+		for (struct queued_call *q = c->mq_head; q; q = q->next) {
+			uint32_t n = shard_call_shards(q->call.cmd, q->call.argc, q->call.argv, ids);
+			for (uint32_t i = 0; i < n; i++)
+				shard_set_add(bits, ids[i]);
+		}
+	}
+	return shard_set_list(bits, out);
+}
+
+static uint32_t discard_shards(struct conn *c, int argc, const struct kv_slice *argv,
+			       uint32_t *out)
+{
+	return c->in_multi ? watched_shards(c, argc, argv, out) : 0;
+}
+
+/* WATCH inside MULTI only replies an error: no keyspace needed. */
+static uint32_t watch_shards(struct conn *c, int argc, const struct kv_slice *argv,
+			     uint32_t *out)
+{
+	if (c->in_multi)
+		return 0;
+	uint64_t bits[SHARD_MAX / 64] = { 0 };
+	uint32_t n = server_nshards();
+	for (int i = 1; i < argc; i++)
+		shard_set_add(bits, kv_key_shard(argv[i].ptr, argv[i].len, n));
+	return shard_set_list(bits, out);
+}
+
+/* ---- watches ---- */
+
+static void unwatch_all(struct cmd_ctx *ctx, struct conn *c)
+{
+	for (uint32_t i = 0; i < c->nwatches; i++) {
+		struct watched_key *w = &c->watches[i];
+		db_watch_release(cmd_db_at(ctx, w->shard), w->key, w->klen);
+		free(w->key);
+	}
+	c->nwatches = 0;
+}
+
+/* True if a watched key changed (or expired) since WATCH. */
+static bool watches_broken(struct cmd_ctx *ctx, struct conn *c)
+{
+	for (uint32_t i = 0; i < c->nwatches; i++) {
+		struct watched_key *w = &c->watches[i];
+		struct kv_db *db = cmd_db_at(ctx, w->shard);
+		/* A lookup expires the key lazily, which bumps its version. */
+		db_lookup(db, w->key, w->klen, ctx->now_ms);
+		if (db_watch_version(db, w->key, w->klen) != w->version)
+			return true;
+	}
+	return false;
+}
+
+/* ---- commands ---- */
+
+static void cmd_multi(struct cmd_ctx *ctx)
+{
+	struct conn *c = ctx->conn;
+	if (c->in_multi) {
+		resp_error(ctx->out, "ERR MULTI calls can not be nested");
+		return;
+	}
+	c->in_multi = true;
+	c->multi_dirty = false;
+	resp_ok(ctx->out);
+}
+
+static void cmd_discard(struct cmd_ctx *ctx)
+{
+	struct conn *c = ctx->conn;
+	if (!c->in_multi) {
+		resp_error(ctx->out, "ERR DISCARD without MULTI");
+		return;
+	}
+	multi_discard_queue(c);
+	unwatch_all(ctx, c);
+	resp_ok(ctx->out);
+}
+
+static void cmd_exec(struct cmd_ctx *ctx)
+{
+	struct conn *c = ctx->conn;
+	if (!c->in_multi) {
+		resp_error(ctx->out, "ERR EXEC without MULTI");
+		return;
+	}
+	if (c->multi_dirty) {
+		resp_error(ctx->out, "EXECABORT Transaction discarded because of previous errors.");
+		multi_discard_queue(c);
+		unwatch_all(ctx, c);
+		return;
+	}
+	bool broken = watches_broken(ctx, c);
+	unwatch_all(ctx, c);
+	if (broken) {
+		resp_null_array(ctx->out);
+		multi_discard_queue(c);
+		return;
+	}
+	/* Take the queue first: a queued command may itself touch MULTI state
+	 * (it cannot queue anything, in_multi is cleared). */
+	struct queued_call *q = c->mq_head;
+	uint32_t count = c->mq_count;
+	c->mq_head = c->mq_tail = NULL;
+	c->mq_count = 0;
+	c->in_multi = false;
+	resp_array(ctx->out, count);
+	while (q) {
+		struct queued_call *next = q->next;
+		q->call.now_ms = ctx->now_ms;
+		shard_call_run(ctx->shard, &q->call, c, ctx->held, ctx->out);
+		free(q);
+		q = next;
+	}
+}
+
+static void cmd_watch(struct cmd_ctx *ctx)
+{
+	struct conn *c = ctx->conn;
+	if (c->in_multi) {
+		resp_error(ctx->out, "ERR WATCH inside MULTI is not allowed");
+		return;
+	}
+	for (int i = 1; i < ctx->argc; i++) {
+		const struct kv_slice *k = &ctx->argv[i];
+		uint32_t shard = cmd_key_shard(ctx, k->ptr, k->len);
+		bool dup = false;
+		for (uint32_t j = 0; j < c->nwatches && !dup; j++)
+			dup = c->watches[j].klen == k->len &&
+			      memcmp(c->watches[j].key, k->ptr, k->len) == 0;
+		if (dup)
+			continue;
+		struct kv_db *db = cmd_db_at(ctx, shard);
+		/* An already expired key is gone before the version is taken, so
+		 * its later expiry cannot abort the EXEC (as in Redis). */
+		db_lookup(db, k->ptr, k->len, ctx->now_ms);
+		if (c->nwatches == c->watches_cap) {
+			c->watches_cap = c->watches_cap ? c->watches_cap * 2 : 4;
+			c->watches = kv_realloc(c->watches, c->watches_cap * sizeof(*c->watches));
+		}
+		struct watched_key *w = &c->watches[c->nwatches++];
+		w->key = kv_strndup(k->ptr, k->len);
+		w->klen = k->len;
+		w->shard = shard;
+		w->version = db_watch_add(db, k->ptr, k->len);
+	}
+	resp_ok(ctx->out);
+}
+
+static void cmd_unwatch(struct cmd_ctx *ctx)
+{
+	unwatch_all(ctx, ctx->conn);
+	resp_ok(ctx->out);
+}
+
+const struct kv_command multi_unwatch_command = {
+	.name = "unwatch", .arity = 1,
+	.flags = CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_FAST,
+	.proc = cmd_unwatch, .conn_shards = watched_shards,
+	.group = "transactions", .since = "2.2.0",
+	.summary = "Forget about all watched keys", .complexity = "O(1)",
+};
+
+const struct kv_command cmd_table_multi[] = {
+	{ .name = "multi", .arity = 1,
+	  .flags = CMD_LOCAL | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_FAST,
+	  .proc = cmd_multi, .group = "transactions", .since = "1.2.0",
+	  .summary = "Mark the start of a transaction block", .complexity = "O(1)" },
+	{ .name = "exec", .arity = 1,
+	  .flags = CMD_NOSCRIPT | CMD_LOADING | CMD_STALE,
+	  .proc = cmd_exec, .conn_shards = exec_shards, .group = "transactions",
+	  .since = "1.2.0", .summary = "Execute all commands issued after MULTI",
+	  .complexity = "Depends on commands in the transaction" },
+	{ .name = "discard", .arity = 1,
+	  .flags = CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_FAST,
+	  .proc = cmd_discard, .conn_shards = discard_shards, .group = "transactions",
+	  .since = "2.0.0", .summary = "Discard all commands issued after MULTI",
+	  .complexity = "O(N), when N is the number of queued commands" },
+	{ .name = "watch", .arity = -2,
+	  .flags = CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_FAST,
+	  .first_key = 1, .last_key = -1, .key_step = 1,
+	  .proc = cmd_watch, .conn_shards = watch_shards, .group = "transactions",
+	  .since = "2.2.0",
+	  .summary = "Watch the given keys to determine execution of the MULTI/EXEC block",
+	  .complexity = "O(1) for every key." },
+	{ .name = "unwatch", .arity = 1,
+	  .flags = CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_FAST,
+	  .proc = cmd_unwatch, .conn_shards = watched_shards, .group = "transactions",
+	  .since = "2.2.0", .summary = "Forget about all watched keys", .complexity = "O(1)" },
+	{ .name = NULL },
+};
