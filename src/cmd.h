@@ -28,6 +28,7 @@
 
 struct conn;
 struct shard;
+struct cmd_call;
 
 enum cmd_flags {
 	CMD_WRITE = 1u << 0,      /* may modify the keyspace */
@@ -105,6 +106,9 @@ struct kv_command {
 	const struct kv_command *subcommands; /* terminated by a NULL name */
 	/* Optional fields below: tables may omit them (zero = absent). */
 	cmd_conn_shards_fn conn_shards; /* runs on the client's shard (see above) */
+	/* Broadcast commands (PUBLISH): run on every shard, each returning a
+	 * count; the reply is their sum as an integer. */
+	uint64_t (*bcast)(struct shard *s, const struct cmd_call *call);
 };
 
 /* Build the lookup table from every module's table.  Call once at startup. */
@@ -130,6 +134,7 @@ extern const struct kv_command cmd_table_string[];
 extern const struct kv_command cmd_table_keys[];
 extern const struct kv_command cmd_table_server[];
 extern const struct kv_command cmd_table_multi[];
+extern const struct kv_command cmd_table_pubsub[];
 /* Families of the data-type modules, linked in when their module is
  * present (weak: a missing module leaves the pointer NULL). */
 extern const struct kv_command cmd_table_hash[] __attribute__((weak));

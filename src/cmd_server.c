@@ -21,6 +21,7 @@
 #include "config.h"
 #include "kv.h"
 #include "server.h"
+#include "shard.h"
 
 #include <ctype.h>
 #include <malloc.h>
@@ -127,6 +128,16 @@ static void srv_reply_help(struct kv_buf *out, const char *upper, const char *co
 
 static void cmd_ping(struct cmd_ctx *c)
 {
+	/* A subscriber gets PING as a push-style array, as in Redis. */
+	if (c->argc <= 2 && c->conn && pubsub_count(c->conn) > 0) {
+		resp_array(c->out, 2);
+		resp_bulk_str(c->out, "pong");
+		if (c->argc == 2)
+			resp_bulk(c->out, c->argv[1].ptr, c->argv[1].len);
+		else
+			resp_bulk(c->out, "", 0);
+		return;
+	}
 	if (c->argc > 2)
 		resp_error(c->out, "ERR wrong number of arguments for 'ping' command");
 	else if (c->argc == 2)

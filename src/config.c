@@ -141,6 +141,8 @@ static const char *cfg_check_databases(struct cfg_value *v, enum cfg_origin o, c
 static const char *cfg_check_daemonize(struct cfg_value *v, enum cfg_origin o, char *e, size_t n);
 static const char *cfg_check_maxclients(struct cfg_value *v, enum cfg_origin o, char *e, size_t n);
 static void cfg_applied_loglevel(void);
+static const char *cfg_check_obuf(struct cfg_value *v, enum cfg_origin o, char *e, size_t n);
+static void cfg_applied_obuf(void);
 
 static const struct cfg_def cfg_table[] = {
 	{ "port", CFG_INT, CFG_IMMUTABLE, 0, 65535, NULL, FLD_INT, &g_config.port, NULL, NULL },
@@ -172,6 +174,8 @@ static const struct cfg_def cfg_table[] = {
 	{ "daemonize", CFG_BOOL, CFG_IMMUTABLE, 0, 0, NULL, FLD_BOOL, &cfg_daemonize,
 	  cfg_check_daemonize, NULL },
 	{ "requirepass", CFG_STR, 0, 0, 0, NULL, FLD_PASS, &g_config.requirepass, NULL, NULL },
+	{ "client-output-buffer-limit", CFG_WORDS, CFG_IMMUTABLE, 4, 12, NULL, FLD_STR,
+	  &g_config.client_output_buffer_limit, cfg_check_obuf, cfg_applied_obuf },
 };
 
 /* redis.conf settings kevy refuses with a pointer to what to use instead,
@@ -263,8 +267,20 @@ static const char *cfg_parse(const struct cfg_def *d, int nargs, const struct kv
 {
 	v->num = 0;
 	v->str = NULL;
-	/* CFG_WORDS uses min/max as the number of words allowed. */
-	if (d->type == CFG_WORDS ? (nargs < d->min || nargs > d->max) : nargs != 1)
+	/* CFG_WORDS uses min/max as the number of words allowed.  Like Redis 7,
+	 * a single argument is split on spaces ("--bind 'a b'", CONFIG SET
+	 * client-output-buffer-limit "normal 0 0 0"). */
+	int words = nargs;
+	if (d->type == CFG_WORDS && nargs == 1) {
+		words = 0;
+		bool in_word = false;
+		for (size_t i = 0; i < args[0].len; i++) {
+			bool space = args[0].ptr[i] == ' ';
+			words += !space && !in_word;
+			in_word = !space;
+		}
+	}
+	if (d->type == CFG_WORDS ? (words < d->min || words > d->max) : nargs != 1)
 		return "wrong number of arguments";
 	/* Every text value is a C string from here on, as in Redis. */
 	char *text = kv_strndup(args[0].ptr, strnlen(args[0].ptr, args[0].len));
@@ -568,6 +584,10 @@ static void cfg_reset(void)
 		cfg_set_str(&g_config.dir, kv_strndup(".", 1));
 	cfg_set_str(&g_config.logfile, kv_strndup("", 0));
 	cfg_set_str(&g_config.pidfile, kv_strndup("", 0));
+	static const char obuf_default[] =
+		"normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60";
+	cfg_set_str(&g_config.client_output_buffer_limit,
+		    kv_strndup(obuf_default, sizeof(obuf_default) - 1));
 	if (cfg_strings_owned)
 		free(g_config.config_file);
 	g_config.config_file = NULL;
@@ -588,6 +608,7 @@ static void cfg_reset(void)
 	atomic_store(&g_config.hz, 10);
 	atomic_store(&g_config.loglevel, LOG_NOTICE);
 	cfg_store_password(NULL);
+	cfg_applied_obuf();
 }
 
 /* ------------------------------------------------------------------ */
@@ -1087,4 +1108,62 @@ done:
 		cfg_value_free(&vals[i]);
 	free(vals);
 	free(defs);
+}
+
+/* ---- client-output-buffer-limit ----
+ * Redis's syntax: groups of "class hard soft seconds", class one of normal,
+ * replica (slave), pubsub; sizes take memory units.  Parsed twice: check()
+ * validates without side effects, applied() stores the limits. */
+static bool cfg_obuf_parse(const char *text, int64_t out[3][3])
+{
+	char *copy = kv_strndup(text, strlen(text));
+	char *save = NULL;
+	char *tok[12];
+	int n = 0;
+	for (char *t = strtok_r(copy, " ", &save); t; t = strtok_r(NULL, " ", &save)) {
+		if (n == 12) {
+			free(copy);
+			return false;
+		}
+		tok[n++] = t;
+	}
+	bool ok = n > 0 && n % 4 == 0;
+	for (int i = 0; ok && i < n; i += 4) {
+		int cls = strcasecmp(tok[i], "normal") == 0 ? 0
+			: strcasecmp(tok[i], "pubsub") == 0 ? 2
+			: (strcasecmp(tok[i], "replica") == 0 || strcasecmp(tok[i], "slave") == 0) ? 1
+			: -1;
+		uint64_t hard, soft;
+		struct kv_slice sec = { tok[i + 3], strlen(tok[i + 3]) };
+		int64_t secs;
+		ok = cls >= 0 && cfg_memtoull(tok[i + 1], &hard) && cfg_memtoull(tok[i + 2], &soft) &&
+		     hard <= INT64_MAX && soft <= INT64_MAX && arg_to_int64(&sec, &secs) && secs >= 0;
+		if (ok) {
+			out[cls][0] = (int64_t)hard;
+			out[cls][1] = (int64_t)soft;
+			out[cls][2] = secs;
+		}
+	}
+	free(copy);
+	return ok;
+}
+
+static const char *cfg_check_obuf(struct cfg_value *v, enum cfg_origin o, char *e, size_t n)
+{
+	int64_t lim[3][3] = { { 0 } };
+	return cfg_obuf_parse(v->str, lim) ? NULL : "Invalid argument";
+}
+
+static void cfg_applied_obuf(void)
+{
+	int64_t lim[3][3] = { { 0, 0, 0 }, { 256 << 20, 64 << 20, 60 }, { 32 << 20, 8 << 20, 60 } };
+	if (!g_config.client_output_buffer_limit ||
+	    !cfg_obuf_parse(g_config.client_output_buffer_limit, lim))
+		return;
+	atomic_store(&g_config.obuf_normal_hard, lim[0][0]);
+	atomic_store(&g_config.obuf_normal_soft, lim[0][1]);
+	atomic_store(&g_config.obuf_normal_soft_s, lim[0][2]);
+	atomic_store(&g_config.obuf_pubsub_hard, lim[2][0]);
+	atomic_store(&g_config.obuf_pubsub_soft, lim[2][1]);
+	atomic_store(&g_config.obuf_pubsub_soft_s, lim[2][2]);
 }

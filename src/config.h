@@ -41,6 +41,11 @@ struct kv_config {
 	_Atomic int64_t tcp_keepalive_s;     /* 300 */
 	_Atomic int64_t hz;                  /* 10: background task frequency */
 	_Atomic int loglevel;                /* 0 debug 1 verbose 2 notice 3 warning */
+	/* client-output-buffer-limit (fixed at startup): "class hard soft secs"
+	 * groups; kevy enforces the normal and pubsub classes. */
+	char *client_output_buffer_limit;
+	_Atomic int64_t obuf_normal_hard, obuf_normal_soft, obuf_normal_soft_s;
+	_Atomic int64_t obuf_pubsub_hard, obuf_pubsub_soft, obuf_pubsub_soft_s;
 	/* requirepass: guarded by the config lock; use config_check_password. */
 	char *requirepass;                   /* NULL or "" = no password */
 	_Atomic bool requirepass_set;

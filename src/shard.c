@@ -41,6 +41,8 @@
 #define CONN_COMPACT_BYTES (64 * 1024)
 
 static void shard_keyspace_freed(struct shard *s);
+static void bcast_part_run(struct shard *s, struct bcast_part *part);
+static void bcast_part_done(struct shard *s, struct bcast_part *part);
 static void txn_acquire_next(struct shard *s, struct txn *t);
 static void conn_schedule(struct shard *s, struct conn *c);
 
@@ -417,6 +419,12 @@ static void shard_handle_msg(struct shard *s, struct shard_msg *m)
 		txn_acquire_next(s, t);
 		break;
 	}
+	case MSG_BCAST:
+		bcast_part_run(s, (struct bcast_part *)m);
+		break;
+	case MSG_BCAST_DONE:
+		bcast_part_done(s, (struct bcast_part *)m);
+		break;
 	case MSG_RELEASE: {
 		struct release_msg *rel = (struct release_msg *)m;
 		kv_assert(s->holder && s->holder_id == rel->txn_id);
@@ -451,6 +459,109 @@ static bool shard_rings_pending(struct shard *s)
 	for (uint32_t from = 0; from < g_server.nshards; from++)
 		if (from != s->id && spsc_nonempty(&s->in[from]))
 			return true;
+	return false;
+}
+
+/* ------------------------------------------------------------------ */
+/* broadcasts (PUBLISH) */
+
+static void bcast_finish(struct shard *s, struct bcast *b)
+{
+	struct conn *c = b->call.conn;
+	if (c) {
+		struct kv_buf reply = KV_BUF_INIT;
+		resp_int(&reply, (int64_t)b->total);
+		conn_fill_slot(s, c, b->call.slot, &reply);
+		conn_release_inflight(s, c);
+	}
+	free(b);
+}
+
+/* Run a broadcast command's part on every shard that may care (here at
+ * once, elsewhere through the rings).  With a client, its reply is the sum
+ * of the parts' counts; without one (PUBLISH inside EXEC) the parts are sent
+ * and forgotten.  `self` says whether this shard's part runs too. */
+void shard_bcast(struct shard *s, struct conn *c, const struct kv_command *cmd, int argc,
+		 const struct kv_slice *argv, bool self)
+{
+	struct bcast *b = shard_call_copy(sizeof(*b), offsetof(struct bcast, call), cmd, argc,
+					  argv, s->now_ms);
+	b->pending = 0;
+	b->total = self ? cmd->bcast(s, &b->call) : 0;
+	b->call.conn = c;
+	if (c) {
+		b->call.slot = conn_reserve_slot(c);
+		c->inflight++;
+	}
+	for (uint32_t i = 0; i < g_server.nshards; i++) {
+		struct shard *dst = g_server.shards[i];
+		if (i == s->id || atomic_load_explicit(&dst->pubsub_subs, memory_order_relaxed) == 0)
+			continue;
+		struct bcast_part *part = kv_malloc(sizeof(*part));
+		part->m.type = MSG_BCAST;
+		part->b = b;
+		part->count = 0;
+		b->pending++;
+		shard_send(s, i, &part->m);
+	}
+	if (b->pending == 0)
+		bcast_finish(s, b);
+}
+
+static void bcast_part_run(struct shard *s, struct bcast_part *part)
+{
+	part->count = part->b->call.cmd->bcast(s, &part->b->call);
+	part->m.type = MSG_BCAST_DONE;
+	shard_send(s, part->m.from, &part->m);
+}
+
+static void bcast_part_done(struct shard *s, struct bcast_part *part)
+{
+	struct bcast *b = part->b;
+	b->total += part->count;
+	free(part);
+	kv_assert(b->pending > 0);
+	if (--b->pending == 0)
+		bcast_finish(s, b);
+}
+
+/* ------------------------------------------------------------------ */
+/* pushes and output limits */
+
+struct kv_buf *shard_conn_push_begin(struct shard *s, struct conn *c)
+{
+	return conn_reply_target(c);
+}
+
+void shard_conn_push_end(struct shard *s, struct conn *c)
+{
+	conn_mark_flush(s, c);
+}
+
+/* client-output-buffer-limit: a client whose unsent output passes the hard
+ * limit, or stays above the soft limit for the soft period, is closed. */
+static bool conn_over_output_limit(struct shard *s, struct conn *c)
+{
+	bool pubsub = pubsub_count(c) > 0;
+	int64_t hard = atomic_load_explicit(pubsub ? &g_config.obuf_pubsub_hard
+						   : &g_config.obuf_normal_hard, memory_order_relaxed);
+	int64_t soft = atomic_load_explicit(pubsub ? &g_config.obuf_pubsub_soft
+						   : &g_config.obuf_normal_soft, memory_order_relaxed);
+	int64_t soft_s = atomic_load_explicit(pubsub ? &g_config.obuf_pubsub_soft_s
+						     : &g_config.obuf_normal_soft_s, memory_order_relaxed);
+	uint64_t pending = c->out.len + c->sending.len - c->send_off;
+	for (struct reply_slot *slot = c->slots_head; slot; slot = slot->next)
+		pending += slot->buf.len;
+	if (hard > 0 && pending > (uint64_t)hard)
+		return true;
+	if (soft > 0 && pending > (uint64_t)soft) {
+		if (c->obuf_soft_since_ms == 0)
+			c->obuf_soft_since_ms = s->now_ms;
+		else if (s->now_ms - c->obuf_soft_since_ms >= soft_s * 1000)
+			return true;
+	} else {
+		c->obuf_soft_since_ms = 0;
+	}
 	return false;
 }
 
@@ -574,6 +685,15 @@ static enum dispatch_result shard_dispatch(struct shard *s, struct conn *c, int 
 		reply_now(s, c, reply_arity, cmd);
 		return DISPATCH_DONE;
 	}
+	if (c->pubsub && pubsub_count(c) > 0 && !pubsub_allowed_in_subscriber_mode(cmd)) {
+		char msg[200];
+		snprintf(msg, sizeof(msg), "ERR Can't execute '%s': only (P|S)SUBSCRIBE / "
+			 "(P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
+			 cmd->name);
+		c->multi_dirty |= c->in_multi;
+		reply_now(s, c, reply_error_str, msg);
+		return DISPATCH_DONE;
+	}
 	if (c->in_multi && multi_queues(cmd)) {
 		/* Between MULTI and EXEC everything but EXEC, DISCARD, MULTI,
 		 * WATCH and QUIT is queued; the reply says so. */
@@ -584,6 +704,10 @@ static enum dispatch_result shard_dispatch(struct shard *s, struct conn *c, int 
 	}
 	/* Recorded before running, as Redis does: CLIENT LIST shows itself. */
 	atomic_store_explicit(&c->last_cmd, cmd->name, memory_order_relaxed);
+	if (cmd->bcast) {
+		shard_bcast(s, c, cmd, argc, argv, true);
+		goto done;
+	}
 	if (cmd->flags & CMD_LOCAL) {
 		run_here(s, c, cmd, argc, argv);
 		goto done;
@@ -869,6 +993,10 @@ static void shard_reap_zombies(struct shard *s)
 	struct conn **pp = &s->zombies;
 	while (*pp) {
 		struct conn *c = *pp;
+		/* Subscription tables change only while the keyspace is free
+		 * (PUBSUB NUMSUB may be reading them from another shard). */
+		if (c->pubsub && !s->holder)
+			pubsub_conn_drop(s, c);
 		if (c->nwatches > 0 && !c->txn_inflight) {
 			/* WATCHes pin nodes in other shards' keyspaces: release them
 			 * through the same path as UNWATCH before the conn goes. */
@@ -885,8 +1013,8 @@ static void shard_reap_zombies(struct shard *s)
 				shard_start_txn(s, c, &multi_unwatch_command, 1, &name, shards, n);
 			}
 		}
-		if (c->inflight == 0 && c->nwatches == 0 && !c->in_ready && !c->in_flush &&
-		    !c->in_paused) {
+		if (c->inflight == 0 && c->nwatches == 0 && !c->pubsub && !c->in_ready &&
+		    !c->in_flush && !c->in_paused) {
 			*pp = c->zombie_next;
 			conn_free(c);
 		} else {
@@ -906,6 +1034,13 @@ static void shard_flush_conns(struct shard *s)
 		if (c->io_closed)
 			continue;
 		if (c->io_dead) {
+			conn_begin_close(s, c);
+			continue;
+		}
+		if (conn_over_output_limit(s, c)) {
+			log_warning("Client id=%llu addr=%s closed for overcoming of output buffer limits.",
+				    (unsigned long long)c->id, c->addr);
+			c->io_dead = true;
 			conn_begin_close(s, c);
 			continue;
 		}

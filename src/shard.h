@@ -51,6 +51,8 @@ enum msg_type {
 	MSG_LOCK,         /* a txn asks for this shard's keyspace */
 	MSG_GRANT,        /* ... and gets it */
 	MSG_RELEASE,      /* the txn is done with this shard's keyspace */
+	MSG_BCAST,        /* run a broadcast command's part here (PUBLISH) */
+	MSG_BCAST_DONE,   /* ... and its count coming back */
 };
 
 struct shard_msg {
@@ -91,6 +93,19 @@ struct txn {
 	uint32_t nshards;         /* shards involved, ascending */
 	uint32_t acquired;        /* how many of them are held */
 	uint32_t shards[];        /* ids; cmd_call arguments follow in memory */
+};
+
+/* A broadcast command: one shared, read-only call; one part per target. */
+struct bcast {
+	uint32_t pending;         /* parts not back yet (home thread only) */
+	uint64_t total;
+	struct cmd_call call;     /* argv follows in the same allocation */
+};
+
+struct bcast_part {
+	struct shard_msg m;
+	struct bcast *b;
+	uint64_t count;
 };
 
 struct release_msg {
@@ -141,6 +156,10 @@ struct conn {
 	uint32_t mq_count;
 	struct watched_key *watches;
 	uint32_t nwatches, watches_cap;
+
+	/* Pub/sub (pubsub.c); NULL until the first subscription. */
+	struct pubsub_conn *pubsub;
+	int64_t obuf_soft_since_ms;           /* output above the soft limit since */
 	bool io_dead;                         /* socket failed or peer closed */
 	bool read_eof;                        /* peer sent FIN: finish, then close */
 	bool io_closed;                       /* reactor is done, fd closed */
@@ -207,6 +226,10 @@ struct shard {
 	struct conn *zombies;                 /* closed, freed once nothing refers to them */
 	_Atomic bool kill_pending;            /* CLIENT KILL flagged some clients */
 	struct kv_db **txn_held;              /* scratch held[] for txns run here */
+
+	/* Pub/sub: this shard's subscriptions (pubsub.c). */
+	struct pubsub_shard *pubsub;
+	_Atomic uint64_t pubsub_subs;         /* channel + pattern subscriptions here */
 
 	/* Reactor. */
 	struct resp_limits resp_limits;       /* refreshed from g_config every turn */
@@ -287,6 +310,19 @@ void multi_queue(struct conn *c, const struct kv_command *cmd, int argc,
 		 const struct kv_slice *argv, int64_t now_ms);
 void multi_conn_free(struct conn *c);
 extern const struct kv_command multi_unwatch_command;
+
+/* Broadcast a command's part to every shard with subscribers (shard.c). */
+void shard_bcast(struct shard *s, struct conn *c, const struct kv_command *cmd, int argc,
+		 const struct kv_slice *argv, bool self);
+/* Pub/sub (pubsub.c) and the runtime services it uses (shard.c). */
+uint64_t pubsub_receivers(struct shard *s, const struct kv_slice *channel);
+uint32_t pubsub_count(const struct conn *c);
+void pubsub_conn_drop(struct shard *s, struct conn *c);
+bool pubsub_allowed_in_subscriber_mode(const struct kv_command *cmd);
+/* Append an out-of-band push (a pub/sub message) to a client of this shard,
+ * after any reply still owed; push_end schedules the send. */
+struct kv_buf *shard_conn_push_begin(struct shard *s, struct conn *c);
+void shard_conn_push_end(struct shard *s, struct conn *c);
 
 /* ---- lifecycle (shard.c) ---- */
 struct shard *shard_create(uint32_t id, uint32_t nshards);

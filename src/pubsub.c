@@ -1,0 +1,544 @@
+/*
+ * pubsub.c - SUBSCRIBE, PSUBSCRIBE, UNSUBSCRIBE, PUNSUBSCRIBE, PUBLISH, PUBSUB.
+ *
+ * A subscription lives on the subscriber's own shard: each shard keeps a
+ * table channel -> its local subscribers and a list of local pattern
+ * subscriptions, so subscribing never crosses threads.  PUBLISH is a
+ * broadcast: the publisher's shard delivers to its own subscribers and sends
+ * the message to every other shard that has any subscription; each delivers
+ * locally and answers with a count, and the publisher's reply is the sum
+ * (the number of clients reached, as in Redis).  Messages from one publisher
+ * reach a subscriber in publish order: they travel the same FIFO ring.
+ *
+ * PUBSUB CHANNELS/NUMSUB/NUMPAT read every shard's tables while holding every
+ * keyspace (CMD_ALL_SHARDS); the tables change only on their own thread while
+ * its keyspace is free (subscribe commands pause like keyspace commands, and
+ * a closed client's subscriptions are dropped at reaping time).
+ *
+ * A subscriber that does not read its messages is disconnected once its
+ * output passes client-output-buffer-limit's pubsub class (shard.c).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmd.h"
+#include "dict.h"
+#include "kv.h"
+#include "shard.h"
+
+struct ps_channel {
+	struct dict_node node;
+	struct conn **subs;
+	uint32_t nsubs, cap;
+	size_t len;
+	char name[];
+};
+
+struct ps_pattern {
+	struct conn *conn;
+	size_t len;
+	char *pat;
+};
+
+struct pubsub_shard {
+	struct dict channels;
+	struct ps_pattern *patterns;
+	uint32_t npatterns, cap;
+};
+
+/* A client's own subscriptions: short lists, in subscription order. */
+struct pubsub_conn {
+	struct kv_slice *channels;
+	uint32_t nchannels, ccap;
+	struct kv_slice *patterns;
+	uint32_t npatterns, pcap;
+};
+
+static struct kv_slice ps_channel_key(const struct dict_node *n)
+{
+	const struct ps_channel *ch = (const struct ps_channel *)n;
+	return (struct kv_slice){ ch->name, ch->len };
+}
+
+static const struct dict_type ps_channel_type = { ps_channel_key };
+
+static struct pubsub_shard *ps_of(struct shard *s)
+{
+	if (!s->pubsub) {
+		s->pubsub = kv_calloc(1, sizeof(struct pubsub_shard));
+		dict_init(&s->pubsub->channels, &ps_channel_type, 0x7075627375620001ull);
+	}
+	return s->pubsub;
+}
+
+static struct pubsub_conn *psc_of(struct conn *c)
+{
+	if (!c->pubsub)
+		c->pubsub = kv_calloc(1, sizeof(struct pubsub_conn));
+	return c->pubsub;
+}
+
+uint32_t pubsub_count(const struct conn *c)
+{
+	return c->pubsub ? c->pubsub->nchannels + c->pubsub->npatterns : 0;
+}
+
+static void shard_subs_changed(struct shard *s, int64_t delta)
+{
+	atomic_fetch_add_explicit(&s->pubsub_subs, (uint64_t)delta, memory_order_relaxed);
+}
+
+/* ---- per-client lists ---- */
+
+static int slice_find(const struct kv_slice *v, uint32_t n, const char *p, size_t len)
+{
+	for (uint32_t i = 0; i < n; i++)
+		if (v[i].len == len && memcmp(v[i].ptr, p, len) == 0)
+			return (int)i;
+	return -1;
+}
+
+static void slice_push(struct kv_slice **v, uint32_t *n, uint32_t *cap, const char *p, size_t len)
+{
+	if (*n == *cap) {
+		*cap = *cap ? *cap * 2 : 4;
+		*v = kv_realloc(*v, *cap * sizeof(**v));
+	}
+	(*v)[(*n)++] = (struct kv_slice){ kv_strndup(p, len), len };
+}
+
+static void slice_remove(struct kv_slice *v, uint32_t *n, uint32_t i)
+{
+	free((void *)v[i].ptr);
+	memmove(&v[i], &v[i + 1], (*n - i - 1) * sizeof(*v));
+	(*n)--;
+}
+
+/* ---- shard tables ---- */
+
+static void channel_add(struct shard *s, struct conn *c, const char *name, size_t len)
+{
+	struct pubsub_shard *ps = ps_of(s);
+	struct ps_channel *ch = (struct ps_channel *)dict_find(&ps->channels, name, len);
+	if (!ch) {
+		ch = kv_calloc(1, sizeof(*ch) + len);
+		ch->len = len;
+		memcpy(ch->name, name, len);
+		dict_add(&ps->channels, &ch->node);
+	}
+	if (ch->nsubs == ch->cap) {
+		ch->cap = ch->cap ? ch->cap * 2 : 4;
+		ch->subs = kv_realloc(ch->subs, ch->cap * sizeof(*ch->subs));
+	}
+	ch->subs[ch->nsubs++] = c;
+	shard_subs_changed(s, 1);
+}
+
+static void channel_remove(struct shard *s, struct conn *c, const char *name, size_t len)
+{
+	struct pubsub_shard *ps = ps_of(s);
+	struct ps_channel *ch = (struct ps_channel *)dict_find(&ps->channels, name, len);
+	kv_assert(ch);
+	for (uint32_t i = 0; i < ch->nsubs; i++) {
+		if (ch->subs[i] == c) {
+			memmove(&ch->subs[i], &ch->subs[i + 1], (ch->nsubs - i - 1) * sizeof(c));
+			ch->nsubs--;
+			break;
+		}
+	}
+	if (ch->nsubs == 0) {
+		dict_unlink(&ps->channels, name, len);
+		free(ch->subs);
+		free(ch);
+	}
+	shard_subs_changed(s, -1);
+}
+
+static void pattern_add(struct shard *s, struct conn *c, const char *pat, size_t len)
+{
+	struct pubsub_shard *ps = ps_of(s);
+	if (ps->npatterns == ps->cap) {
+		ps->cap = ps->cap ? ps->cap * 2 : 4;
+		ps->patterns = kv_realloc(ps->patterns, ps->cap * sizeof(*ps->patterns));
+	}
+	ps->patterns[ps->npatterns++] = (struct ps_pattern){ c, len, kv_strndup(pat, len) };
+	shard_subs_changed(s, 1);
+}
+
+static void pattern_remove(struct shard *s, struct conn *c, const char *pat, size_t len)
+{
+	struct pubsub_shard *ps = ps_of(s);
+	for (uint32_t i = 0; i < ps->npatterns; i++) {
+		struct ps_pattern *p = &ps->patterns[i];
+		if (p->conn == c && p->len == len && memcmp(p->pat, pat, len) == 0) {
+			free(p->pat);
+			memmove(p, p + 1, (ps->npatterns - i - 1) * sizeof(*p));
+			ps->npatterns--;
+			shard_subs_changed(s, -1);
+			return;
+		}
+	}
+	kv_assert(!"pattern subscription not found");
+}
+
+/* ---- replies ---- */
+
+static void reply_sub(struct kv_buf *out, const char *kind, const char *p, size_t len,
+		      uint32_t count)
+{
+	resp_array(out, 3);
+	resp_bulk_str(out, kind);
+	if (p)
+		resp_bulk(out, p, len);
+	else
+		resp_null(out);
+	resp_int(out, count);
+}
+
+static void cmd_subscribe(struct cmd_ctx *ctx)
+{
+	struct conn *c = ctx->conn;
+	struct pubsub_conn *pc = psc_of(c);
+	for (int i = 1; i < ctx->argc; i++) {
+		const struct kv_slice *a = &ctx->argv[i];
+		if (slice_find(pc->channels, pc->nchannels, a->ptr, a->len) < 0) {
+			slice_push(&pc->channels, &pc->nchannels, &pc->ccap, a->ptr, a->len);
+			channel_add(ctx->shard, c, a->ptr, a->len);
+		}
+		reply_sub(ctx->out, "subscribe", a->ptr, a->len, pubsub_count(c));
+	}
+}
+
+static void cmd_psubscribe(struct cmd_ctx *ctx)
+{
+	struct conn *c = ctx->conn;
+	struct pubsub_conn *pc = psc_of(c);
+	for (int i = 1; i < ctx->argc; i++) {
+		const struct kv_slice *a = &ctx->argv[i];
+		if (slice_find(pc->patterns, pc->npatterns, a->ptr, a->len) < 0) {
+			slice_push(&pc->patterns, &pc->npatterns, &pc->pcap, a->ptr, a->len);
+			pattern_add(ctx->shard, c, a->ptr, a->len);
+		}
+		reply_sub(ctx->out, "psubscribe", a->ptr, a->len, pubsub_count(c));
+	}
+}
+
+/* UNSUBSCRIBE / PUNSUBSCRIBE: named ones, or all when none is named. */
+static void unsubscribe_generic(struct cmd_ctx *ctx, bool patterns)
+{
+	struct conn *c = ctx->conn;
+	struct pubsub_conn *pc = psc_of(c);
+	const char *kind = patterns ? "punsubscribe" : "unsubscribe";
+	struct kv_slice **list = patterns ? &pc->patterns : &pc->channels;
+	uint32_t *n = patterns ? &pc->npatterns : &pc->nchannels;
+	void (*remove)(struct shard *, struct conn *, const char *, size_t) =
+		patterns ? pattern_remove : channel_remove;
+	if (ctx->argc == 1) {
+		if (*n == 0)
+			reply_sub(ctx->out, kind, NULL, 0, pubsub_count(c));
+		while (*n > 0) {
+			struct kv_slice name = (*list)[0];
+			remove(ctx->shard, c, name.ptr, name.len);
+			(*list)[0].ptr = NULL;
+			memmove(&(*list)[0], &(*list)[1], (*n - 1) * sizeof(**list));
+			(*n)--;
+			reply_sub(ctx->out, kind, name.ptr, name.len, pubsub_count(c));
+			free((void *)name.ptr);
+		}
+		return;
+	}
+	for (int i = 1; i < ctx->argc; i++) {
+		const struct kv_slice *a = &ctx->argv[i];
+		int at = slice_find(*list, *n, a->ptr, a->len);
+		if (at >= 0) {
+			remove(ctx->shard, c, a->ptr, a->len);
+			slice_remove(*list, n, (uint32_t)at);
+		}
+		reply_sub(ctx->out, kind, a->ptr, a->len, pubsub_count(c));
+	}
+}
+
+static void cmd_unsubscribe(struct cmd_ctx *ctx)
+{
+	unsubscribe_generic(ctx, false);
+}
+
+static void cmd_punsubscribe(struct cmd_ctx *ctx)
+{
+	unsubscribe_generic(ctx, true);
+}
+
+void pubsub_conn_drop(struct shard *s, struct conn *c)
+{
+	struct pubsub_conn *pc = c->pubsub;
+	if (!pc)
+		return;
+	for (uint32_t i = 0; i < pc->nchannels; i++) {
+		channel_remove(s, c, pc->channels[i].ptr, pc->channels[i].len);
+		free((void *)pc->channels[i].ptr);
+	}
+	for (uint32_t i = 0; i < pc->npatterns; i++) {
+		pattern_remove(s, c, pc->patterns[i].ptr, pc->patterns[i].len);
+		free((void *)pc->patterns[i].ptr);
+	}
+	free(pc->channels);
+	free(pc->patterns);
+	free(pc);
+	c->pubsub = NULL;
+}
+
+/* ---- delivery (runs on every shard for each PUBLISH) ---- */
+
+uint64_t pubsub_deliver(struct shard *s, const struct kv_slice *channel,
+			const struct kv_slice *msg)
+{
+	struct pubsub_shard *ps = s->pubsub;
+	if (!ps)
+		return 0;
+	uint64_t n = 0;
+	struct ps_channel *ch = (struct ps_channel *)dict_find(&ps->channels, channel->ptr,
+							       channel->len);
+	for (uint32_t i = 0; ch && i < ch->nsubs; i++) {
+		struct conn *c = ch->subs[i];
+		struct kv_buf *out = shard_conn_push_begin(s, c);
+		resp_array(out, 3);
+		resp_bulk_str(out, "message");
+		resp_bulk(out, channel->ptr, channel->len);
+		resp_bulk(out, msg->ptr, msg->len);
+		shard_conn_push_end(s, c);
+		n++;
+	}
+	for (uint32_t i = 0; i < ps->npatterns; i++) {
+		struct ps_pattern *p = &ps->patterns[i];
+		if (!glob_match(p->pat, p->len, channel->ptr, channel->len, false))
+			continue;
+		struct kv_buf *out = shard_conn_push_begin(s, p->conn);
+		resp_array(out, 4);
+		resp_bulk_str(out, "pmessage");
+		resp_bulk(out, p->pat, p->len);
+		resp_bulk(out, channel->ptr, channel->len);
+		resp_bulk(out, msg->ptr, msg->len);
+		shard_conn_push_end(s, p->conn);
+		n++;
+	}
+	return n;
+}
+
+/* PUBLISH's per-shard part; the runtime sums the counts into the reply. */
+static uint64_t publish_bcast(struct shard *s, const struct cmd_call *call)
+{
+	return pubsub_deliver(s, &call->argv[1], &call->argv[2]);
+}
+
+uint64_t pubsub_receivers(struct shard *s, const struct kv_slice *channel)
+{
+	struct pubsub_shard *ps = s->pubsub;
+	if (!ps)
+		return 0;
+	struct ps_channel *ch = (struct ps_channel *)dict_find(&ps->channels, channel->ptr,
+							       channel->len);
+	uint64_t n = ch ? ch->nsubs : 0;
+	for (uint32_t i = 0; i < ps->npatterns; i++)
+		n += glob_match(ps->patterns[i].pat, ps->patterns[i].len, channel->ptr,
+				channel->len, false);
+	return n;
+}
+
+/* Outside MULTI, PUBLISH never gets here: the runtime broadcasts it and
+ * sums the counts.  Inside EXEC it runs holding every keyspace (it is
+ * CMD_ALL_SHARDS), which keeps every shard's subscription table still: count
+ * the receivers from the tables, deliver here, and send the message to the
+ * other shards without waiting for them. */
+static void cmd_publish(struct cmd_ctx *ctx)
+{
+	uint64_t n = pubsub_deliver(ctx->shard, &ctx->argv[1], &ctx->argv[2]);
+	for (uint32_t i = 0; i < ctx->nshards; i++) {
+		if (i == shard_id(ctx->shard))
+			continue;
+		cmd_db_at(ctx, i);
+		n += pubsub_receivers(g_server.shards[i], &ctx->argv[1]);
+	}
+	shard_bcast(ctx->shard, NULL, cmd_lookup("publish", 7), ctx->argc, ctx->argv, false);
+	resp_int(ctx->out, (int64_t)n);
+}
+
+/* ---- PUBSUB ---- */
+
+/* PUBSUB CHANNELS gathers names from every shard (a channel with
+ * subscribers on several shards is listed once). */
+struct channels_walk {
+	const struct kv_slice *pattern;
+	struct kv_slice *names;
+	size_t n, cap;
+};
+
+static void channels_walk_fn(void *arg, struct dict_node *n)
+{
+	struct channels_walk *w = arg;
+	struct ps_channel *ch = (struct ps_channel *)n;
+	if (w->pattern && !glob_match(w->pattern->ptr, w->pattern->len, ch->name, ch->len, false))
+		return;
+	if (w->n == w->cap) {
+		w->cap = w->cap ? w->cap * 2 : 16;
+		w->names = kv_realloc(w->names, w->cap * sizeof(*w->names));
+	}
+	w->names[w->n++] = (struct kv_slice){ ch->name, ch->len };
+}
+
+static int slice_cmp(const void *a, const void *b)
+{
+	const struct kv_slice *x = a, *y = b;
+	int c = memcmp(x->ptr, y->ptr, KV_MIN(x->len, y->len));
+	return c ? c : (x->len > y->len) - (x->len < y->len);
+}
+
+static uint64_t numsub(struct cmd_ctx *ctx, const struct kv_slice *channel)
+{
+	uint64_t n = 0;
+	for (uint32_t i = 0; i < ctx->nshards; i++) {
+		cmd_db_at(ctx, i); /* asserts the shard is held */
+		struct pubsub_shard *ps = g_server.shards[i]->pubsub;
+		if (!ps)
+			continue;
+		struct ps_channel *ch = (struct ps_channel *)dict_find(&ps->channels, channel->ptr,
+								       channel->len);
+		if (ch)
+			n += ch->nsubs;
+	}
+	return n;
+}
+
+static void cmd_pubsub(struct cmd_ctx *ctx)
+{
+	const struct kv_slice *sub = &ctx->argv[1];
+	/* Redis 7.0 words these two cases differently: NUMPAT and HELP fail the
+	 * subcommand arity check, CHANNELS checks its own argument count. */
+	if (arg_is(sub, "numpat") && ctx->argc > 2) {
+		resp_error(ctx->out, "ERR wrong number of arguments for 'pubsub|numpat' command");
+		return;
+	}
+	if (arg_is(sub, "help") && ctx->argc > 2) {
+		resp_error(ctx->out, "ERR wrong number of arguments for 'pubsub|help' command");
+		return;
+	}
+	if (arg_is(sub, "channels") && ctx->argc > 3) {
+		struct kv_buf msg = KV_BUF_INIT;
+		kv_buf_append_str(&msg, "ERR unknown subcommand or wrong number of arguments for '");
+		kv_buf_append(&msg, sub->ptr, KV_MIN(sub->len, 128));
+		kv_buf_append_str(&msg, "'. Try PUBSUB HELP.");
+		resp_error(ctx->out, kv_buf_cstr(&msg));
+		kv_buf_free(&msg);
+		return;
+	}
+	if (arg_is(sub, "channels")) {
+		struct channels_walk w = { ctx->argc == 3 ? &ctx->argv[2] : NULL, NULL, 0, 0 };
+		for (uint32_t i = 0; i < ctx->nshards; i++) {
+			cmd_db_at(ctx, i);
+			struct pubsub_shard *ps = g_server.shards[i]->pubsub;
+			if (!ps)
+				continue;
+			/* A scan reports each element exactly once only on a table
+			 * that is not being rehashed. */
+			while (dict_is_rehashing(&ps->channels))
+				dict_rehash_step(&ps->channels, 1024);
+			uint64_t cursor = 0;
+			do {
+				cursor = dict_scan(&ps->channels, cursor, channels_walk_fn, &w);
+			} while (cursor);
+		}
+		qsort(w.names, w.n, sizeof(*w.names), slice_cmp);
+		size_t unique = 0;
+		for (size_t i = 0; i < w.n; i++)
+			if (i == 0 || slice_cmp(&w.names[i - 1], &w.names[i]) != 0)
+				w.names[unique++] = w.names[i];
+		resp_array(ctx->out, (int64_t)unique);
+		for (size_t i = 0; i < unique; i++)
+			resp_bulk(ctx->out, w.names[i].ptr, w.names[i].len);
+		free(w.names);
+	} else if (arg_is(sub, "numsub")) {
+		resp_array(ctx->out, (int64_t)(ctx->argc - 2) * 2);
+		for (int i = 2; i < ctx->argc; i++) {
+			resp_bulk(ctx->out, ctx->argv[i].ptr, ctx->argv[i].len);
+			resp_int(ctx->out, (int64_t)numsub(ctx, &ctx->argv[i]));
+		}
+	} else if (arg_is(sub, "numpat")) {
+		uint64_t n = 0;
+		for (uint32_t i = 0; i < ctx->nshards; i++) {
+			cmd_db_at(ctx, i);
+			struct pubsub_shard *ps = g_server.shards[i]->pubsub;
+			n += ps ? ps->npatterns : 0;
+		}
+		resp_int(ctx->out, (int64_t)n);
+	} else if (arg_is(sub, "help")) {
+		static const char *const lines[] = {
+			"PUBSUB <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+			"CHANNELS [<pattern>]",
+			"    Return the currently active channels matching a <pattern> (default: '*').",
+			"NUMPAT",
+			"    Return number of subscriptions to patterns.",
+			"NUMSUB [<channel> ...]",
+			"    Return the number of subscribers for the specified channels, excluding",
+			"    pattern subscriptions(default: no channels).",
+			"SHARDCHANNELS [<pattern>]",
+			"    Return the currently active shard level channels matching a <pattern> (default: '*').",
+			"SHARDNUMSUB [<shardchannel> ...]",
+			"    Return the number of subscribers for the specified shard level channel(s)",
+			"HELP",
+			"    Prints this help.",
+		};
+		resp_array(ctx->out, (int64_t)KV_ARRAY_LEN(lines));
+		for (size_t i = 0; i < KV_ARRAY_LEN(lines); i++)
+			resp_simple(ctx->out, lines[i]);
+	} else {
+		struct kv_buf msg = KV_BUF_INIT;
+		kv_buf_append_str(&msg, "ERR unknown subcommand '");
+		kv_buf_append(&msg, sub->ptr, KV_MIN(sub->len, 128));
+		kv_buf_append_str(&msg, "'. Try PUBSUB HELP.");
+		resp_error(ctx->out, kv_buf_cstr(&msg));
+		kv_buf_free(&msg);
+	}
+}
+
+bool pubsub_allowed_in_subscriber_mode(const struct kv_command *cmd)
+{
+	static const char *const ok[] = { "subscribe", "psubscribe", "unsubscribe",
+					  "punsubscribe", "ping", "quit", "reset" };
+	for (size_t i = 0; i < KV_ARRAY_LEN(ok); i++)
+		if (strcmp(cmd->name, ok[i]) == 0)
+			return true;
+	return false;
+}
+
+#define PS_FLAGS (CMD_PUBSUB | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE)
+
+const struct kv_command cmd_table_pubsub[] = {
+	{ .name = "subscribe", .arity = -2, .flags = PS_FLAGS, .proc = cmd_subscribe,
+	  .group = "pubsub", .since = "2.0.0",
+	  .summary = "Listen for messages published to the given channels",
+	  .complexity = "O(N) where N is the number of channels to subscribe to." },
+	{ .name = "psubscribe", .arity = -2, .flags = PS_FLAGS, .proc = cmd_psubscribe,
+	  .group = "pubsub", .since = "2.0.0",
+	  .summary = "Listen for messages published to channels matching the given patterns",
+	  .complexity = "O(N) where N is the number of patterns the client is already subscribed to." },
+	{ .name = "unsubscribe", .arity = -1, .flags = PS_FLAGS, .proc = cmd_unsubscribe,
+	  .group = "pubsub", .since = "2.0.0",
+	  .summary = "Stop listening for messages posted to the given channels",
+	  .complexity = "O(N) where N is the number of clients already subscribed to a channel." },
+	{ .name = "punsubscribe", .arity = -1, .flags = PS_FLAGS, .proc = cmd_punsubscribe,
+	  .group = "pubsub", .since = "2.0.0",
+	  .summary = "Stop listening for messages posted to channels matching the given patterns",
+	  .complexity = "O(N+M) where N is the number of patterns the client is already "
+			"subscribed and M is the number of total patterns subscribed in the system (by any client)." },
+	{ .name = "publish", .arity = 3,
+	  .flags = CMD_PUBSUB | CMD_LOADING | CMD_STALE | CMD_FAST | CMD_MAY_REPLICATE |
+		   CMD_ALL_SHARDS,
+	  .proc = cmd_publish, .group = "pubsub", .since = "2.0.0",
+	  .summary = "Post a message to a channel",
+	  .complexity = "O(N+M) where N is the number of clients subscribed to the receiving "
+			"channel and M is the total number of subscribed patterns (by any client).",
+	  .bcast = publish_bcast },
+	{ .name = "pubsub", .arity = -2, .flags = CMD_PUBSUB | CMD_LOADING | CMD_STALE | CMD_ALL_SHARDS,
+	  .proc = cmd_pubsub, .group = "pubsub", .since = "2.8.0",
+	  .summary = "A container for Pub/Sub commands", .complexity = "Depends on subcommand." },
+	{ .name = NULL },
+};
