@@ -21,6 +21,7 @@
 #include "cmd.h"
 #include "config.h"
 #include "store.h"
+#include "t_list.h"
 
 #define NOW_MS 1700000000000LL
 #define MAX_ARGS 16
@@ -104,11 +105,12 @@ static const char *run(struct fixture *f, ...)
 #define OK "+OK\r\n"
 #define EMPTY "$0\r\n\r\n"
 
-/* A key of another type, made through the store directly; the object is a
- * placeholder the store frees with free() (no list type is registered). */
+/* A key of another type: a real one-element list, made through the store. */
 static void make_list(struct fixture *f, const char *key)
 {
-	db_set_object(f->db, key, strlen(key), KV_TYPE_LIST, malloc(16), KV_NO_EXPIRE);
+	struct list *l = list_new();
+	list_push(l, LIST_TAIL, "x", 1);
+	db_set_object(f->db, key, strlen(key), KV_TYPE_LIST, l, KV_NO_EXPIRE);
 }
 
 static int64_t deadline_of(struct fixture *f, const char *key)
