@@ -1,0 +1,750 @@
+/*
+ * t_set.c - the set value type (see t_set.h for the encodings and rules).
+ *
+ * Layout.  struct kv_set is a 16-byte header (the smallest heap chunk) that
+ * never moves once the store holds it; the encoding's storage hangs off `p`:
+ *
+ *   intset     struct intset: count, width (2, 4 or 8 bytes) and the sorted
+ *              little-endian-native array; p == NULL is the empty set.
+ *   listpack   struct lpack: count, bytes used, then entries
+ *              [len: 1 byte, <= 64][member bytes] in insertion order.
+ *   hashtable  struct set_ht: a dict.h table plus the sum of its node bytes.
+ *              A member is one allocation: the dict's chain pointer, then
+ *              its length (1 byte below 255, else 0xff and 8 bytes), then the
+ *              bytes.  A 13-byte member is a 32-byte heap chunk.
+ *
+ * Memory is counted as the store counts it (malloc_usable_size plus glibc's
+ * 8-byte chunk header per allocation) and computed on demand in O(1).  Note
+ * that a lookup in a hashtable can finish a rehash and free a bucket array,
+ * so callers measure set_mem around every call, reads included.
+ */
+#include "t_set.h"
+
+#include "cmd.h"
+#include "dict.h"
+#include "kv.h"
+#include "store.h"
+#include "util_num.h"
+
+#include <malloc.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct kv_set {
+	uint8_t enc;       /* enum set_encoding */
+	void *p;           /* struct intset / struct lpack / struct set_ht */
+};
+
+struct intset {
+	uint32_t count;
+	uint32_t width;    /* bytes per element: 2, 4 or 8 */
+	unsigned char data[];
+};
+
+struct lpack {
+	uint32_t count;
+	uint32_t used;     /* bytes of entries in data */
+	unsigned char data[];
+};
+
+struct set_ht {
+	struct dict d;
+	size_t node_bytes;
+};
+
+struct set_node {
+	struct dict_node n;
+	unsigned char b[];   /* length header, then the member bytes */
+};
+
+static size_t heap_bytes(const void *p)
+{
+	return p ? malloc_usable_size((void *)p) + sizeof(size_t) : 0;
+}
+
+/* ---- the thread's random generator ---- */
+
+static _Thread_local uint64_t rng_state;
+
+void set_seed_random(uint64_t seed)
+{
+	rng_state = seed ? seed : 0x9e3779b97f4a7c15ULL;
+}
+
+static uint64_t rng_next(void)
+{
+	if (rng_state == 0)
+		set_seed_random((uint64_t)kv_time_us() ^ (uint64_t)(uintptr_t)&rng_state);
+	/* xorshift64* */
+	uint64_t x = rng_state;
+	x ^= x >> 12;
+	x ^= x << 25;
+	x ^= x >> 27;
+	rng_state = x;
+	return x * 0x2545f4914f6cdd1dULL;
+}
+
+/* Uniform in [0, n), n > 0 (the modulo bias is negligible for n <= 2^32). */
+static uint64_t rng_below(uint64_t n)
+{
+	return rng_next() % n;
+}
+
+/* ---- hashtable nodes ---- */
+
+static struct kv_slice node_member(const struct set_node *n)
+{
+	if (n->b[0] < 255)
+		return (struct kv_slice){ (const char *)n->b + 1, n->b[0] };
+	uint64_t len;
+	memcpy(&len, n->b + 1, sizeof(len));
+	return (struct kv_slice){ (const char *)n->b + 9, (size_t)len };
+}
+
+static struct kv_slice node_key(const struct dict_node *dn)
+{
+	return node_member((const struct set_node *)dn);
+}
+
+static const struct dict_type set_dict_type = { .key = node_key };
+
+static struct set_node *node_new(const void *m, size_t len)
+{
+	size_t hdr = len < 255 ? 1 : 9;
+	struct set_node *n = kv_malloc(sizeof(*n) + hdr + len);
+	if (len < 255) {
+		n->b[0] = (unsigned char)len;
+	} else {
+		uint64_t l = len;
+		n->b[0] = 255;
+		memcpy(n->b + 1, &l, sizeof(l));
+	}
+	if (len)
+		memcpy(n->b + hdr, m, len);
+	return n;
+}
+
+static void ht_free_node(void *arg, struct dict_node *n)
+{
+	(void)arg;
+	free(n);
+}
+
+static struct set_ht *ht_new(void)
+{
+	struct set_ht *h = kv_malloc(sizeof(*h));
+	dict_init(&h->d, &set_dict_type, rng_next() | 1);
+	dict_seed_random(&h->d, rng_next() | 1);
+	h->node_bytes = 0;
+	return h;
+}
+
+static void ht_add_new(struct set_ht *h, const void *m, size_t len)
+{
+	struct set_node *n = node_new(m, len);
+	h->node_bytes += heap_bytes(n);
+	dict_add(&h->d, &n->n);
+}
+
+static void ht_unlink_free(struct set_ht *h, struct dict_node **link)
+{
+	struct dict_node *n = dict_unlink_at(&h->d, link);
+	h->node_bytes -= heap_bytes(n);
+	free(n);
+}
+
+/* ---- intset ---- */
+
+static uint32_t int_width(int64_t v)
+{
+	if (v >= INT16_MIN && v <= INT16_MAX)
+		return 2;
+	if (v >= INT32_MIN && v <= INT32_MAX)
+		return 4;
+	return 8;
+}
+
+static int64_t is_get_w(const unsigned char *data, uint32_t width, uint32_t i)
+{
+	if (width == 2) {
+		int16_t v;
+		memcpy(&v, data + (size_t)i * 2, 2);
+		return v;
+	}
+	if (width == 4) {
+		int32_t v;
+		memcpy(&v, data + (size_t)i * 4, 4);
+		return v;
+	}
+	int64_t v;
+	memcpy(&v, data + (size_t)i * 8, 8);
+	return v;
+}
+
+static void is_set_w(unsigned char *data, uint32_t width, uint32_t i, int64_t v)
+{
+	if (width == 2) {
+		int16_t x = (int16_t)v;
+		memcpy(data + (size_t)i * 2, &x, 2);
+	} else if (width == 4) {
+		int32_t x = (int32_t)v;
+		memcpy(data + (size_t)i * 4, &x, 4);
+	} else {
+		memcpy(data + (size_t)i * 8, &v, 8);
+	}
+}
+
+static int64_t is_get(const struct intset *is, uint32_t i)
+{
+	return is_get_w(is->data, is->width, i);
+}
+
+static uint32_t is_count(const struct intset *is)
+{
+	return is ? is->count : 0;
+}
+
+/* Binary search: true if found; *pos is its index or the insert position. */
+static bool is_search(const struct intset *is, int64_t v, uint32_t *pos)
+{
+	uint32_t lo = 0, hi = is_count(is);
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+		int64_t x = is_get(is, mid);
+		if (x == v) {
+			*pos = mid;
+			return true;
+		}
+		if (x < v)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	*pos = lo;
+	return false;
+}
+
+static struct intset *is_insert(struct intset *is, int64_t v, uint32_t pos)
+{
+	uint32_t count = is_count(is);
+	uint32_t old_w = is ? is->width : 2, w = KV_MAX(old_w, int_width(v));
+
+	is = kv_realloc(is, sizeof(*is) + (size_t)(count + 1) * w);
+	if (count == 0) {
+		is->count = 0;
+		is->width = w;
+	}
+	if (w != old_w && count > 0) {
+		/* Widen in place, from the end so nothing is overwritten. */
+		for (uint32_t i = count; i-- > 0;)
+			is_set_w(is->data, w, i, is_get_w(is->data, old_w, i));
+	}
+	is->width = w;
+	memmove(is->data + (size_t)(pos + 1) * w, is->data + (size_t)pos * w,
+		(size_t)(count - pos) * w);
+	is_set_w(is->data, w, pos, v);
+	is->count = count + 1;
+	return is;
+}
+
+static struct intset *is_delete(struct intset *is, uint32_t pos)
+{
+	uint32_t w = is->width, count = is->count;
+	if (count == 1) {
+		free(is);
+		return NULL;
+	}
+	memmove(is->data + (size_t)pos * w, is->data + (size_t)(pos + 1) * w,
+		(size_t)(count - pos - 1) * w);
+	is->count = count - 1;
+	return kv_realloc(is, sizeof(*is) + (size_t)is->count * w);
+}
+
+/* ---- listpack ---- */
+
+static uint32_t lp_count(const struct lpack *lp)
+{
+	return lp ? lp->count : 0;
+}
+
+/* Offset of the entry holding m, or -1. */
+static int64_t lp_find(const struct lpack *lp, const void *m, size_t len)
+{
+	if (!lp || len > SET_MAX_LISTPACK_VALUE)
+		return -1;
+	for (uint32_t off = 0; off < lp->used; off += 1u + lp->data[off]) {
+		if (lp->data[off] == len && memcmp(lp->data + off + 1, m, len) == 0)
+			return off;
+	}
+	return -1;
+}
+
+static struct lpack *lp_append(struct lpack *lp, const void *m, size_t len)
+{
+	uint32_t used = lp ? lp->used : 0, count = lp_count(lp);
+	lp = kv_realloc(lp, sizeof(*lp) + used + 1 + len);
+	lp->data[used] = (unsigned char)len;
+	if (len)
+		memcpy(lp->data + used + 1, m, len);
+	lp->used = used + 1 + (uint32_t)len;
+	lp->count = count + 1;
+	return lp;
+}
+
+static struct lpack *lp_delete(struct lpack *lp, uint32_t off)
+{
+	uint32_t n = 1u + lp->data[off];
+	if (lp->count == 1) {
+		free(lp);
+		return NULL;
+	}
+	memmove(lp->data + off, lp->data + off + n, lp->used - off - n);
+	lp->used -= n;
+	lp->count--;
+	return kv_realloc(lp, sizeof(*lp) + lp->used);
+}
+
+/* Offset of entry i. */
+static uint32_t lp_offset(const struct lpack *lp, uint32_t i)
+{
+	uint32_t off = 0;
+	while (i-- > 0)
+		off += 1u + lp->data[off];
+	return off;
+}
+
+/* ---- conversions ---- */
+
+static struct lpack *intset_to_lpack(const struct intset *is)
+{
+	struct lpack *lp = NULL;
+	for (uint32_t i = 0; i < is_count(is); i++) {
+		char buf[FMT_INT64_MAX];
+		size_t n = fmt_int64(buf, is_get(is, i));
+		lp = lp_append(lp, buf, n);
+	}
+	return lp;
+}
+
+static void convert_to_hashtable(struct kv_set *s)
+{
+	struct set_ht *h = ht_new();
+
+	if (s->enc == SET_ENC_INTSET) {
+		struct intset *is = s->p;
+		for (uint32_t i = 0; i < is_count(is); i++) {
+			char buf[FMT_INT64_MAX];
+			size_t n = fmt_int64(buf, is_get(is, i));
+			ht_add_new(h, buf, n);
+		}
+		free(is);
+	} else {
+		struct lpack *lp = s->p;
+		for (uint32_t off = 0; lp && off < lp->used; off += 1u + lp->data[off])
+			ht_add_new(h, lp->data + off + 1, lp->data[off]);
+		free(lp);
+	}
+	s->p = h;
+	s->enc = SET_ENC_HASHTABLE;
+}
+
+/* ---- the type ---- */
+
+struct kv_set *set_create(void)
+{
+	struct kv_set *s = kv_malloc(sizeof(*s));
+	s->enc = SET_ENC_INTSET;
+	s->p = NULL;
+	return s;
+}
+
+static void set_release_storage(struct kv_set *s)
+{
+	if (s->enc == SET_ENC_HASHTABLE) {
+		struct set_ht *h = s->p;
+		dict_clear(&h->d, ht_free_node, NULL);
+		free(h);
+	} else {
+		free(s->p);
+	}
+	s->p = NULL;
+	s->enc = SET_ENC_INTSET;
+}
+
+void set_free(struct kv_set *s)
+{
+	if (!s)
+		return;
+	set_release_storage(s);
+	free(s);
+}
+
+uint64_t set_size(const struct kv_set *s)
+{
+	switch (s->enc) {
+	case SET_ENC_INTSET:
+		return is_count(s->p);
+	case SET_ENC_LISTPACK:
+		return lp_count(s->p);
+	default:
+		return dict_size(&((const struct set_ht *)s->p)->d);
+	}
+}
+
+enum set_encoding set_encoding(const struct kv_set *s)
+{
+	return (enum set_encoding)s->enc;
+}
+
+const char *set_encoding_name(const struct kv_set *s)
+{
+	static const char *const names[] = { "intset", "listpack", "hashtable" };
+	return names[s->enc];
+}
+
+size_t set_mem(const struct kv_set *s)
+{
+	size_t n = heap_bytes(s);
+	if (s->enc == SET_ENC_HASHTABLE) {
+		const struct set_ht *h = s->p;
+		return n + heap_bytes(h) + dict_mem_bytes(&h->d) + h->node_bytes;
+	}
+	return n + heap_bytes(s->p);
+}
+
+static bool parse_int(const void *m, size_t len, int64_t *v)
+{
+	struct kv_slice a = { m, len };
+	return len <= 20 && arg_to_int64(&a, v);
+}
+
+bool set_add(struct kv_set *s, const void *m, size_t len)
+{
+	if (s->enc == SET_ENC_INTSET) {
+		int64_t v;
+		uint32_t pos;
+		if (parse_int(m, len, &v)) {
+			if (is_search(s->p, v, &pos))
+				return false;
+			if (is_count(s->p) < SET_MAX_INTSET_ENTRIES) {
+				s->p = is_insert(s->p, v, pos);
+				return true;
+			}
+			convert_to_hashtable(s);
+		} else if (is_count(s->p) < SET_MAX_LISTPACK_ENTRIES &&
+			   len <= SET_MAX_LISTPACK_VALUE) {
+			struct lpack *lp = intset_to_lpack(s->p);
+			free(s->p);
+			s->p = lp;
+			s->enc = SET_ENC_LISTPACK;
+		} else {
+			convert_to_hashtable(s);
+		}
+	}
+	if (s->enc == SET_ENC_LISTPACK) {
+		if (lp_find(s->p, m, len) >= 0)
+			return false;
+		if (lp_count(s->p) < SET_MAX_LISTPACK_ENTRIES && len <= SET_MAX_LISTPACK_VALUE) {
+			s->p = lp_append(s->p, m, len);
+			return true;
+		}
+		convert_to_hashtable(s);
+	}
+	struct set_ht *h = s->p;
+	if (dict_find(&h->d, m, len))
+		return false;
+	ht_add_new(h, m, len);
+	return true;
+}
+
+bool set_remove(struct kv_set *s, const void *m, size_t len)
+{
+	switch (s->enc) {
+	case SET_ENC_INTSET: {
+		int64_t v;
+		uint32_t pos;
+		if (!parse_int(m, len, &v) || !is_search(s->p, v, &pos))
+			return false;
+		s->p = is_delete(s->p, pos);
+		return true;
+	}
+	case SET_ENC_LISTPACK: {
+		int64_t off = lp_find(s->p, m, len);
+		if (off < 0)
+			return false;
+		s->p = lp_delete(s->p, (uint32_t)off);
+		return true;
+	}
+	default: {
+		struct set_ht *h = s->p;
+		struct dict_node **link = dict_find_link(&h->d, m, len);
+		if (!link)
+			return false;
+		ht_unlink_free(h, link);
+		return true;
+	}
+	}
+}
+
+bool set_contains(struct kv_set *s, const void *m, size_t len)
+{
+	switch (s->enc) {
+	case SET_ENC_INTSET: {
+		int64_t v;
+		uint32_t pos;
+		return parse_int(m, len, &v) && is_search(s->p, v, &pos);
+	}
+	case SET_ENC_LISTPACK:
+		return lp_find(s->p, m, len) >= 0;
+	default:
+		return dict_find(&((struct set_ht *)s->p)->d, m, len) != NULL;
+	}
+}
+
+/* ---- walking ---- */
+
+struct ht_walk {
+	set_member_fn fn;
+	void *arg;
+	bool stopped;
+};
+
+static void ht_walk_node(void *arg, struct dict_node *dn)
+{
+	struct ht_walk *w = arg;
+	if (w->stopped)
+		return;
+	struct kv_slice m = node_member((struct set_node *)dn);
+	if (!w->fn(w->arg, m.ptr, m.len))
+		w->stopped = true;
+}
+
+static bool emit_int(set_member_fn fn, void *arg, int64_t v)
+{
+	char buf[FMT_INT64_MAX];
+	size_t n = fmt_int64(buf, v);
+	return fn(arg, buf, n);
+}
+
+bool set_foreach(struct kv_set *s, set_member_fn fn, void *arg)
+{
+	if (s->enc == SET_ENC_INTSET) {
+		const struct intset *is = s->p;
+		for (uint32_t i = 0; i < is_count(is); i++)
+			if (!emit_int(fn, arg, is_get(is, i)))
+				return false;
+		return true;
+	}
+	if (s->enc == SET_ENC_LISTPACK) {
+		const struct lpack *lp = s->p;
+		for (uint32_t off = 0; lp && off < lp->used; off += 1u + lp->data[off])
+			if (!fn(arg, (const char *)lp->data + off + 1, lp->data[off]))
+				return false;
+		return true;
+	}
+	/* A complete dict_scan with no change between steps reports every
+	 * node exactly once (rehashing is paused during each step).  The dict
+	 * is not modified, only its pause counter moves (hence no const). */
+	struct dict *d = &((struct set_ht *)s->p)->d;
+	struct ht_walk w = { fn, arg, false };
+	uint64_t cursor = 0;
+	do {
+		cursor = dict_scan(d, cursor, ht_walk_node, &w);
+	} while (cursor != 0 && !w.stopped);
+	return !w.stopped;
+}
+
+uint64_t set_scan(struct kv_set *s, uint64_t cursor, set_member_fn fn, void *arg)
+{
+	if (s->enc != SET_ENC_HASHTABLE) {
+		set_foreach(s, fn, arg);
+		return 0;
+	}
+	struct ht_walk w = { fn, arg, false };
+	return dict_scan(&((struct set_ht *)s->p)->d, cursor, ht_walk_node, &w);
+}
+
+/* ---- random members ---- */
+
+/* Member i of a compact set. */
+static void compact_emit(const struct kv_set *s, uint32_t i, uint32_t off,
+			 set_member_fn fn, void *arg)
+{
+	if (s->enc == SET_ENC_INTSET) {
+		emit_int(fn, arg, is_get(s->p, i));
+	} else {
+		const struct lpack *lp = s->p;
+		fn(arg, (const char *)lp->data + off + 1, lp->data[off]);
+	}
+}
+
+bool set_random(struct kv_set *s, set_member_fn fn, void *arg)
+{
+	uint64_t size = set_size(s);
+	if (size == 0)
+		return false;
+	if (s->enc == SET_ENC_HASHTABLE) {
+		struct set_node *n = (struct set_node *)dict_random(&((struct set_ht *)s->p)->d);
+		struct kv_slice m = node_member(n);
+		fn(arg, m.ptr, m.len);
+		return true;
+	}
+	uint32_t i = (uint32_t)rng_below(size);
+	uint32_t off = s->enc == SET_ENC_LISTPACK ? lp_offset(s->p, i) : 0;
+	compact_emit(s, i, off, fn, arg);
+	return true;
+}
+
+/* An open-addressing set of node pointers, to draw distinct nodes. */
+struct ptr_set {
+	const void **slot;
+	uint64_t mask;
+};
+
+static bool ptr_set_insert(struct ptr_set *ps, const void *p)
+{
+	uint64_t h = kv_hash64(&p, sizeof(p), 0x5e7) & ps->mask;
+	while (ps->slot[h]) {
+		if (ps->slot[h] == p)
+			return false;
+		h = (h + 1) & ps->mask;
+	}
+	ps->slot[h] = p;
+	return true;
+}
+
+struct gather {
+	struct dict_node **a;
+	uint64_t n;
+};
+
+static void gather_node(void *arg, struct dict_node *dn)
+{
+	struct gather *g = arg;
+	g->a[g->n++] = dn;
+}
+
+static void emit_node(const struct dict_node *dn, set_member_fn fn, void *arg)
+{
+	struct kv_slice m = node_member((const struct set_node *)dn);
+	fn(arg, m.ptr, m.len);
+}
+
+static void ht_random_distinct(struct set_ht *h, uint64_t count, set_member_fn fn, void *arg)
+{
+	uint64_t size = dict_size(&h->d);
+
+	if (count * 3 > size) {
+		/* Many of them: gather every node and shuffle a prefix. */
+		struct gather g = { kv_malloc(size * sizeof(*g.a)), 0 };
+		uint64_t cursor = 0;
+		do {
+			cursor = dict_scan(&h->d, cursor, gather_node, &g);
+		} while (cursor != 0);
+		kv_assert(g.n == size);
+		for (uint64_t i = 0; i < count; i++) {
+			uint64_t j = i + rng_below(size - i);
+			struct dict_node *t = g.a[i];
+			g.a[i] = g.a[j];
+			g.a[j] = t;
+			emit_node(g.a[i], fn, arg);
+		}
+		free(g.a);
+		return;
+	}
+	/* Few of them: draw until `count` distinct nodes came up. */
+	uint64_t cap = 16;
+	while (cap < count * 2)
+		cap <<= 1;
+	struct ptr_set ps = { kv_calloc(cap, sizeof(*ps.slot)), cap - 1 };
+	for (uint64_t got = 0; got < count;) {
+		struct dict_node *dn = dict_random(&h->d);
+		if (ptr_set_insert(&ps, dn)) {
+			emit_node(dn, fn, arg);
+			got++;
+		}
+	}
+	free(ps.slot);
+}
+
+void set_random_distinct(struct kv_set *s, uint64_t count, set_member_fn fn, void *arg)
+{
+	uint64_t size = set_size(s);
+
+	if (count >= size) {
+		set_foreach(s, fn, arg);
+		return;
+	}
+	if (s->enc == SET_ENC_HASHTABLE) {
+		ht_random_distinct(s->p, count, fn, arg);
+		return;
+	}
+	/* A compact set has at most SET_MAX_INTSET_ENTRIES members: a partial
+	 * Fisher-Yates shuffle of their indexes (and listpack offsets). */
+	uint16_t idx[SET_MAX_INTSET_ENTRIES], off[SET_MAX_INTSET_ENTRIES];
+	uint32_t o = 0;
+	for (uint32_t i = 0; i < size; i++) {
+		idx[i] = (uint16_t)i;
+		if (s->enc == SET_ENC_LISTPACK) {
+			off[i] = (uint16_t)o;
+			o += 1u + ((const struct lpack *)s->p)->data[o];
+		}
+	}
+	for (uint32_t i = 0; i < count; i++) {
+		uint32_t j = i + (uint32_t)rng_below(size - i);
+		uint16_t t = idx[i];
+		idx[i] = idx[j];
+		idx[j] = t;
+		compact_emit(s, idx[i], s->enc == SET_ENC_LISTPACK ? off[idx[i]] : 0, fn, arg);
+	}
+}
+
+uint64_t set_pop(struct kv_set *s, uint64_t count, set_member_fn fn, void *arg)
+{
+	uint64_t size = set_size(s);
+
+	if (count >= size) {
+		set_foreach(s, fn, arg);
+		set_release_storage(s);
+		return size;
+	}
+	for (uint64_t k = 0; k < count; k++) {
+		if (s->enc == SET_ENC_HASHTABLE) {
+			struct set_ht *h = s->p;
+			struct dict_node *dn = dict_random(&h->d);
+			emit_node(dn, fn, arg);
+			ht_unlink_free(h, dict_link_of(&h->d, dn));
+			continue;
+		}
+		uint32_t i = (uint32_t)rng_below(set_size(s));
+		if (s->enc == SET_ENC_INTSET) {
+			emit_int(fn, arg, is_get(s->p, i));
+			s->p = is_delete(s->p, i);
+		} else {
+			uint32_t off = lp_offset(s->p, i);
+			compact_emit(s, i, off, fn, arg);
+			s->p = lp_delete(s->p, off);
+		}
+	}
+	return count;
+}
+
+/* ---- registration with the store ---- */
+
+static void set_free_obj(void *obj)
+{
+	set_free(obj);
+}
+
+static size_t set_mem_obj(const void *obj)
+{
+	return set_mem(obj);
+}
+
+/* The store learns how to free and measure sets before main() runs, so no
+ * startup code has to know this module exists. */
+__attribute__((constructor)) static void set_register_type(void)
+{
+	store_register_type_free(KV_TYPE_SET, set_free_obj);
+	store_register_type_mem(KV_TYPE_SET, set_mem_obj);
+}
