@@ -1,0 +1,306 @@
+/*
+ * test_cmd_zset.c - the sorted set commands answer byte for byte what Redis
+ * 7.0.15 answers (every expected reply below was recorded from redis-server
+ * for the same call sequence, starting from an empty keyspace with the string
+ * key "s" = "x"), delete emptied keys, keep the store's memory count exact,
+ * and give ZRANDMEMBER replies of the right shape.
+ *
+ * Handlers run on one keyspace through a hand-built struct cmd_ctx with no
+ * runtime around it (c->shard is NULL).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmd.h"
+#include "config.h"
+#include "store.h"
+#include "t_zset.h"
+
+#define NOW_MS 1700000000000LL
+#define MAX_ARGS 16
+
+struct fixture {
+	struct kv_db *db;
+	struct kv_db *held[1];
+	struct kv_buf out;
+};
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	f->db = db_create();
+	f->held[0] = f->db;
+	kv_buf_init(&f->out);
+	atomic_store(&g_config.proto_max_bulk_len, 512LL * 1024 * 1024);
+	zset_register_type();
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+	db_destroy(f->db);
+	kv_buf_free(&f->out);
+	free(f);
+	return 0;
+}
+
+static const struct kv_command *find_cmd(const struct kv_slice *name)
+{
+	const struct kv_command *tables[] = { cmd_table_zset, cmd_table_string,
+					      cmd_table_keys, cmd_table_set };
+	for (size_t t = 0; t < sizeof(tables) / sizeof(tables[0]); t++)
+		for (const struct kv_command *c = tables[t]; c && c->name; c++)
+			if (arg_is(name, c->name))
+				return c;
+	return NULL;
+}
+
+static const char *run_argv(struct fixture *f, int argc, const struct kv_slice *argv)
+{
+	const struct kv_command *cmd = find_cmd(&argv[0]);
+	assert_non_null(cmd);
+	kv_buf_clear(&f->out);
+	if (!cmd_arity_ok(cmd, argc)) {
+		cmd_reply_arity(&f->out, cmd);
+		return kv_buf_cstr(&f->out);
+	}
+	struct cmd_ctx c = {
+		.argc = argc, .argv = argv, .out = &f->out, .now_ms = NOW_MS,
+		.shard = NULL, .conn = NULL, .held = f->held, .nshards = 1,
+	};
+	cmd->proc(&c);
+	return kv_buf_cstr(&f->out);
+}
+
+static const char *run(struct fixture *f, int argc, const char *const *words)
+{
+	struct kv_slice argv[MAX_ARGS];
+	for (int i = 0; i < argc; i++)
+		argv[i] = (struct kv_slice){ words[i], strlen(words[i]) };
+	return run_argv(f, argc, argv);
+}
+
+#define RUN(f, ...) run((f), (int)(sizeof((const char *[]){ __VA_ARGS__ }) / sizeof(char *)), \
+			(const char *[]){ __VA_ARGS__ })
+
+struct replay_case {
+	const char *argv[MAX_ARGS];
+	int argc;
+	const char *reply;
+};
+
+/* Recorded from redis-server 7.0.15, in this order. */
+static const struct replay_case replay[] = {
+	{ { "zadd", "z", "1", "a", "2", "b", "3", "c" }, 8, ":3\r\n" },
+	{ { "zpopmin", "s", "0" }, 3, "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n" },
+	{ { "zpopmin", "s", "-1" }, 3, "-ERR value is out of range, must be positive\r\n" },
+	{ { "zpopmin", "z", "-1" }, 3, "-ERR value is out of range, must be positive\r\n" },
+	{ { "zpopmin", "nokey" }, 2, "*0\r\n" },
+	{ { "zpopmin", "z", "1", "x" }, 4, "-ERR syntax error\r\n" },
+	{ { "zpopmin", "s" }, 2, "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n" },
+	{ { "zpopmin", "z", "abc" }, 3, "-ERR value is out of range, must be positive\r\n" },
+	{ { "zpopmin", "z", "0" }, 3, "*0\r\n" },
+	{ { "zrandmember", "nokey", "-9223372036854775808" }, 3, "-ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807\r\n" },
+	{ { "zrandmember", "nokey", "5", "withscores", "x" }, 5, "-ERR syntax error\r\n" },
+	{ { "zrandmember", "nokey", "5", "foo" }, 4, "-ERR syntax error\r\n" },
+	{ { "zrandmember", "s", "0" }, 3, "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n" },
+	{ { "zrandmember", "nokey", "-4611686018427387904", "withscores" }, 4, "-ERR value is out of range\r\n" },
+	{ { "zrandmember", "nokey", "4611686018427387904", "withscores" }, 4, "-ERR value is out of range\r\n" },
+	{ { "zrandmember", "nokey" }, 2, "$-1\r\n" },
+	{ { "zrandmember", "nokey", "1" }, 3, "*0\r\n" },
+	{ { "zrandmember", "z", "abc" }, 3, "-ERR value is not an integer or out of range\r\n" },
+	{ { "zrandmember", "z", "0" }, 3, "*0\r\n" },
+	{ { "zunionstore", "d", "0", "z" }, 4, "-ERR at least 1 input key is needed for 'zunionstore' command\r\n" },
+	{ { "zunionstore", "d", "-1", "z" }, 4, "-ERR at least 1 input key is needed for 'zunionstore' command\r\n" },
+	{ { "zunionstore", "d", "x", "z" }, 4, "-ERR value is not an integer or out of range\r\n" },
+	{ { "zunionstore", "d", "3", "z" }, 4, "-ERR syntax error\r\n" },
+	{ { "zinterstore", "d", "1", "z", "weights", "x" }, 6, "-ERR weight value is not a float\r\n" },
+	{ { "zinterstore", "d", "1", "z", "weights" }, 5, "-ERR syntax error\r\n" },
+	{ { "zinterstore", "d", "1", "z", "aggregate", "foo" }, 6, "-ERR syntax error\r\n" },
+	{ { "zdiffstore", "d", "1", "z", "weights", "1" }, 6, "-ERR syntax error\r\n" },
+	{ { "zunionstore", "d", "2", "z", "s" }, 5, "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n" },
+	{ { "zdiffstore", "d", "0", "z" }, 4, "-ERR at least 1 input key is needed for 'zdiffstore' command\r\n" },
+	{ { "zscan", "z", "x" }, 3, "-ERR invalid cursor\r\n" },
+	{ { "zscan", "z", "0", "count", "0" }, 5, "-ERR syntax error\r\n" },
+	{ { "zscan", "z", "0", "type", "zset" }, 5, "-ERR syntax error\r\n" },
+	{ { "zscan", "nokey", "0" }, 3, "*2\r\n$1\r\n0\r\n*0\r\n" },
+	{ { "zscan", "z", "0", "count" }, 4, "-ERR syntax error\r\n" },
+	{ { "zscan", "z", "-1" }, 3, "*2\r\n$1\r\n0\r\n*6\r\n$1\r\na\r\n$1\r\n1\r\n$1\r\nb\r\n$1\r\n2\r\n$1\r\nc\r\n$1\r\n3\r\n" },
+	{ { "zscan", "z", "18446744073709551615" }, 3, "*2\r\n$1\r\n0\r\n*6\r\n$1\r\na\r\n$1\r\n1\r\n$1\r\nb\r\n$1\r\n2\r\n$1\r\nc\r\n$1\r\n3\r\n" },
+	{ { "zscan", "z", "18446744073709551616" }, 3, "-ERR invalid cursor\r\n" },
+	{ { "zscan", "z", " 1" }, 3, "-ERR invalid cursor\r\n" },
+	{ { "zscan", "s", "x" }, 3, "-ERR invalid cursor\r\n" },
+	{ { "zscan", "nokey", "0", "count", "0" }, 5, "*2\r\n$1\r\n0\r\n*0\r\n" },
+	{ { "zscan", "z", "0", "match", "b*" }, 5, "*2\r\n$1\r\n0\r\n*2\r\n$1\r\nb\r\n$1\r\n2\r\n" },
+	{ { "zadd", "z", "nx", "xx", "1", "a" }, 6, "-ERR XX and NX options at the same time are not compatible\r\n" },
+	{ { "zadd", "z", "gt", "lt", "1", "a" }, 6, "-ERR GT, LT, and/or NX options at the same time are not compatible\r\n" },
+	{ { "zadd", "z", "nx", "gt", "1", "a" }, 6, "-ERR GT, LT, and/or NX options at the same time are not compatible\r\n" },
+	{ { "zadd", "z", "incr", "1", "a", "2", "b" }, 7, "-ERR INCR option supports a single increment-element pair\r\n" },
+	{ { "zadd", "z", "nx", "xx", "1" }, 5, "-ERR syntax error\r\n" },
+	{ { "zadd", "z", "x", "a" }, 4, "-ERR value is not a valid float\r\n" },
+	{ { "zadd", "s", "x", "a" }, 4, "-ERR value is not a valid float\r\n" },
+	{ { "zadd", "s", "1", "a" }, 4, "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n" },
+	{ { "zadd", "z", "incr", "xx", "1", "zz" }, 6, "$-1\r\n" },
+	{ { "zadd", "z", "incr", "nx", "1", "a" }, 6, "$-1\r\n" },
+	{ { "zadd", "z", "incr", "gt", "-1", "a" }, 6, "$-1\r\n" },
+	{ { "zadd", "z", "incr", "gt", "1", "a" }, 6, "$1\r\n2\r\n" },
+	{ { "zadd", "z", "ch", "gt", "5", "a", "0", "b", "1", "c" }, 10, ":1\r\n" },
+	{ { "zadd", "z", "inf", "i" }, 4, ":1\r\n" },
+	{ { "zincrby", "z", "-inf", "i" }, 4, "-ERR resulting score is not a number (NaN)\r\n" },
+	{ { "zincrby", "z", "nan", "i" }, 4, "-ERR value is not a valid float\r\n" },
+	{ { "zincrby", "z", "x", "i" }, 4, "-ERR value is not a valid float\r\n" },
+	{ { "zincrby", "s", "1", "i" }, 4, "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n" },
+	{ { "zincrby", "newk", "1.5", "i" }, 4, "$3\r\n1.5\r\n" },
+	{ { "zadd", "z", "1e400", "q" }, 4, "-ERR value is not a valid float\r\n" },
+	{ { "zadd", "z", "5e-324", "q" }, 4, ":1\r\n" },
+	{ { "zadd", "z", "0.1", "f1", "1e300", "f2", "3.0", "f3", "-0.0", "f4", "1.5e-10", "f5", "1e17", "f6", "123456789012345678", "f7" }, 16, ":7\r\n" },
+	{ { "zrange", "z", "0", "-1", "withscores" }, 5, "*24\r\n$2\r\nf4\r\n$1\r\n0\r\n$1\r\nq\r\n$23\r\n4.9406564584124654e-324\r\n$2\r\nf5\r\n$7\r\n1.5e-10\r\n$2\r\nf1\r\n$19\r\n0.10000000000000001\r\n$1\r\nb\r\n$1\r\n2\r\n$1\r\nc\r\n$1\r\n3\r\n$2\r\nf3\r\n$1\r\n3\r\n$1\r\na\r\n$1\r\n5\r\n$2\r\nf6\r\n$5\r\n1e+17\r\n$2\r\nf7\r\n$22\r\n1.2345678901234568e+17\r\n$2\r\nf2\r\n$23\r\n1.0000000000000001e+300\r\n$1\r\ni\r\n$3\r\ninf\r\n" },
+	{ { "zrange", "z", "0", "-1", "limit", "0", "-1" }, 7, "*12\r\n$2\r\nf4\r\n$1\r\nq\r\n$2\r\nf5\r\n$2\r\nf1\r\n$1\r\nb\r\n$1\r\nc\r\n$2\r\nf3\r\n$1\r\na\r\n$2\r\nf6\r\n$2\r\nf7\r\n$2\r\nf2\r\n$1\r\ni\r\n" },
+	{ { "zrange", "z", "0", "-1", "limit", "0", "1" }, 7, "-ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX\r\n" },
+	{ { "zrange", "z", "0", "-1", "bylex", "withscores" }, 6, "-ERR syntax error, WITHSCORES not supported in combination with BYLEX\r\n" },
+	{ { "zrange", "z", "(", "1", "byscore" }, 5, "*3\r\n$1\r\nq\r\n$2\r\nf5\r\n$2\r\nf1\r\n" },
+	{ { "zrange", "z", "", "1", "byscore" }, 5, "*4\r\n$2\r\nf4\r\n$1\r\nq\r\n$2\r\nf5\r\n$2\r\nf1\r\n" },
+	{ { "zrange", "z", " 1", "3", "byscore" }, 5, "*3\r\n$1\r\nb\r\n$1\r\nc\r\n$2\r\nf3\r\n" },
+	{ { "zrange", "z", "x", "1", "byscore" }, 5, "-ERR min or max is not a float\r\n" },
+	{ { "zrange", "z", "a", "b", "bylex" }, 5, "-ERR min or max not valid string range item\r\n" },
+	{ { "zrange", "z", "x", "1" }, 4, "-ERR value is not an integer or out of range\r\n" },
+	{ { "zrangebyscore", "z", "0", "1", "rev" }, 5, "-ERR syntax error\r\n" },
+	{ { "zrange", "z", "0", "1", "byscore", "bylex" }, 6, "-ERR syntax error\r\n" },
+	{ { "zrange", "z", "0", "1", "limit", "1" }, 6, "-ERR syntax error\r\n" },
+	{ { "zrange", "nokey", "x", "1", "byscore" }, 5, "-ERR min or max is not a float\r\n" },
+	{ { "zrange", "s", "0", "1" }, 4, "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n" },
+	{ { "zrange", "z", "0", "1", "withscores", "withscores" }, 6, "*4\r\n$2\r\nf4\r\n$1\r\n0\r\n$1\r\nq\r\n$23\r\n4.9406564584124654e-324\r\n" },
+	{ { "zrange", "z", "+inf", "-inf", "byscore", "rev", "withscores" }, 7, "*24\r\n$1\r\ni\r\n$3\r\ninf\r\n$2\r\nf2\r\n$23\r\n1.0000000000000001e+300\r\n$2\r\nf7\r\n$22\r\n1.2345678901234568e+17\r\n$2\r\nf6\r\n$5\r\n1e+17\r\n$1\r\na\r\n$1\r\n5\r\n$2\r\nf3\r\n$1\r\n3\r\n$1\r\nc\r\n$1\r\n3\r\n$1\r\nb\r\n$1\r\n2\r\n$2\r\nf1\r\n$19\r\n0.10000000000000001\r\n$2\r\nf5\r\n$7\r\n1.5e-10\r\n$1\r\nq\r\n$23\r\n4.9406564584124654e-324\r\n$2\r\nf4\r\n$1\r\n0\r\n" },
+	{ { "zrange", "z", "+", "-", "bylex", "rev" }, 6, "*12\r\n$1\r\ni\r\n$2\r\nf2\r\n$2\r\nf7\r\n$2\r\nf6\r\n$1\r\na\r\n$2\r\nf3\r\n$1\r\nc\r\n$1\r\nb\r\n$2\r\nf1\r\n$2\r\nf5\r\n$1\r\nq\r\n$2\r\nf4\r\n" },
+	{ { "zrange", "z", "[b", "(f3", "bylex" }, 5, "*0\r\n" },
+	{ { "zrangebyscore", "z", "-inf", "+inf", "withscores", "limit", "-1", "1" }, 8, "*0\r\n" },
+	{ { "zrangebyscore", "z", "-inf", "+inf", "limit", "1", "-5" }, 7, "*11\r\n$1\r\nq\r\n$2\r\nf5\r\n$2\r\nf1\r\n$1\r\nb\r\n$1\r\nc\r\n$2\r\nf3\r\n$1\r\na\r\n$2\r\nf6\r\n$2\r\nf7\r\n$2\r\nf2\r\n$1\r\ni\r\n" },
+	{ { "zrangebyscore", "z", "-inf", "+inf", "limit", "5", "1" }, 7, "*1\r\n$1\r\nc\r\n" },
+	{ { "zcount", "z", "x", "1" }, 4, "-ERR min or max is not a float\r\n" },
+	{ { "zcount", "nokey", "x", "1" }, 4, "-ERR min or max is not a float\r\n" },
+	{ { "zcount", "z", "-inf", "+inf" }, 4, ":12\r\n" },
+	{ { "zcount", "z", "(0", "(1" }, 4, ":3\r\n" },
+	{ { "zlexcount", "z", "a", "b" }, 4, "-ERR min or max not valid string range item\r\n" },
+	{ { "zlexcount", "nokey", "-", "+" }, 4, ":0\r\n" },
+	{ { "zlexcount", "z", "-", "+" }, 4, ":12\r\n" },
+	{ { "zlexcount", "z", "+", "-" }, 4, ":0\r\n" },
+	{ { "zremrangebyrank", "z", "x", "1" }, 4, "-ERR value is not an integer or out of range\r\n" },
+	{ { "zremrangebyrank", "nokey", "x", "1" }, 4, "-ERR value is not an integer or out of range\r\n" },
+	{ { "zremrangebyscore", "nokey", "x", "1" }, 4, "-ERR min or max is not a float\r\n" },
+	{ { "zrank", "nokey", "a" }, 3, "$-1\r\n" },
+	{ { "zrank", "z", "f4" }, 3, ":0\r\n" },
+	{ { "zrevrank", "z", "f4" }, 3, ":11\r\n" },
+	{ { "zmscore", "nokey", "a", "b" }, 4, "*2\r\n$-1\r\n$-1\r\n" },
+	{ { "zmscore", "s", "a" }, 3, "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n" },
+	{ { "zmscore", "z", "a", "nope", "f1" }, 5, "*3\r\n$1\r\n5\r\n$-1\r\n$19\r\n0.10000000000000001\r\n" },
+	{ { "zscore", "s", "a" }, 3, "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n" },
+	{ { "zcard", "s" }, 2, "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n" },
+	{ { "zcard", "nokey" }, 2, ":0\r\n" },
+	{ { "zcount", "s", "x", "y" }, 4, "-ERR min or max is not a float\r\n" },
+	{ { "zcount", "s", "0", "1" }, 4, "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n" },
+	{ { "zrem", "s", "a" }, 3, "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n" },
+	{ { "zrem", "nokey", "a" }, 3, ":0\r\n" },
+	{ { "zremrangebyrank", "z", "0", "0" }, 4, ":1\r\n" },
+	{ { "zremrangebyscore", "z", "(0", "1" }, 4, ":3\r\n" },
+	{ { "zremrangebylex", "z", "-", "+" }, 4, ":8\r\n" },
+	{ { "exists", "z" }, 2, ":0\r\n" },
+	{ { "zadd", "z2", "-0", "a" }, 4, ":1\r\n" },
+	{ { "zscore", "z2", "a" }, 3, "$1\r\n0\r\n" },
+	{ { "zincrby", "z2", "-0.0", "b" }, 4, "$2\r\n-0\r\n" },
+	{ { "zrange", "z2", "0", "-1", "withscores" }, 5, "*4\r\n$1\r\na\r\n$1\r\n0\r\n$1\r\nb\r\n$1\r\n0\r\n" },
+	{ { "zadd", "z3", "1", "a", "1", "b", "2", "c" }, 8, ":3\r\n" },
+	{ { "sadd", "st", "a", "b", "x" }, 5, ":3\r\n" },
+	{ { "zunionstore", "d", "2", "z3", "st", "weights", "2", "3" }, 8, ":4\r\n" },
+	{ { "zrange", "d", "0", "-1", "withscores" }, 5, "*8\r\n$1\r\nx\r\n$1\r\n3\r\n$1\r\nc\r\n$1\r\n4\r\n$1\r\na\r\n$1\r\n5\r\n$1\r\nb\r\n$1\r\n5\r\n" },
+	{ { "zinterstore", "d", "2", "z3", "st", "aggregate", "max" }, 7, ":2\r\n" },
+	{ { "zrange", "d", "0", "-1", "withscores" }, 5, "*4\r\n$1\r\na\r\n$1\r\n1\r\n$1\r\nb\r\n$1\r\n1\r\n" },
+	{ { "zdiffstore", "d", "2", "z3", "st" }, 5, ":1\r\n" },
+	{ { "zrange", "d", "0", "-1", "withscores" }, 5, "*2\r\n$1\r\nc\r\n$1\r\n2\r\n" },
+	{ { "zinterstore", "d", "2", "z3", "nokey" }, 5, ":0\r\n" },
+	{ { "exists", "d" }, 2, ":0\r\n" },
+	{ { "zunionstore", "z3", "1", "z3", "weights", "inf" }, 6, ":3\r\n" },
+	{ { "zrange", "z3", "0", "-1", "withscores" }, 5, "*6\r\n$1\r\na\r\n$3\r\ninf\r\n$1\r\nb\r\n$3\r\ninf\r\n$1\r\nc\r\n$3\r\ninf\r\n" },
+	{ { "zunionstore", "z3", "1", "z3", "weights", "0" }, 6, ":3\r\n" },
+	{ { "zrange", "z3", "0", "-1", "withscores" }, 5, "*6\r\n$1\r\na\r\n$1\r\n0\r\n$1\r\nb\r\n$1\r\n0\r\n$1\r\nc\r\n$1\r\n0\r\n" },
+};
+
+static void test_cmd_zset_replies_match_redis(void **state)
+{
+	struct fixture *f = *state;
+	assert_string_equal(RUN(f, "set", "s", "x"), "+OK\r\n");
+	for (size_t i = 0; i < sizeof(replay) / sizeof(replay[0]); i++) {
+		const char *got = run(f, replay[i].argc, replay[i].argv);
+		if (strcmp(got, replay[i].reply) != 0)
+			fail_msg("case %zu (%s %s): got %s want %s", i, replay[i].argv[0],
+				 replay[i].argc > 1 ? replay[i].argv[1] : "", got, replay[i].reply);
+	}
+}
+
+static void test_cmd_zset_memory_accounting(void **state)
+{
+	struct fixture *f = *state;
+	size_t base = db_memory_used(f->db);
+	char m[32], sc[32];
+	for (int i = 0; i < 300; i++) {
+		snprintf(m, sizeof(m), "member:%d", i);
+		snprintf(sc, sizeof(sc), "%d", i % 17);
+		RUN(f, "zadd", "mz", sc, m);
+	}
+	assert_true(db_memory_used(f->db) > base + 300 * 16);
+	RUN(f, "zremrangebyrank", "mz", "0", "99");
+	RUN(f, "zpopmax", "mz", "50");
+	RUN(f, "zincrby", "mz", "2.5", "member:150");
+	assert_string_equal(RUN(f, "zcard", "mz"), ":151\r\n");
+	assert_string_equal(RUN(f, "zremrangebyscore", "mz", "-inf", "+inf"), ":151\r\n");
+	assert_string_equal(RUN(f, "exists", "mz"), ":0\r\n");
+	assert_int_equal(db_memory_used(f->db), base);
+	RUN(f, "zadd", "a", "1", "x", "2", "y");
+	RUN(f, "zunionstore", "b", "1", "a", "weights", "3");
+	assert_string_equal(RUN(f, "zrange", "b", "0", "-1", "withscores"),
+			    "*4\r\n$1\r\nx\r\n$1\r\n3\r\n$1\r\ny\r\n$1\r\n6\r\n");
+	RUN(f, "zrem", "a", "x", "y");
+	RUN(f, "zpopmin", "b", "5");
+	assert_int_equal(db_memory_used(f->db), base);
+}
+
+static void test_cmd_zset_randmember_shape(void **state)
+{
+	struct fixture *f = *state;
+	RUN(f, "zadd", "r", "1", "a", "2", "b", "3", "c", "4", "d");
+	const char *r = RUN(f, "zrandmember", "r", "-10", "withscores");
+	assert_memory_equal(r, "*20\r\n", 5);
+	r = RUN(f, "zrandmember", "r", "3");
+	assert_memory_equal(r, "*3\r\n", 4);
+	/* Distinct members: all three differ. */
+	char got[3] = { 0 };
+	for (int i = 0, k = 0; r[i] && k < 3; i++)
+		if (r[i] == '\n' && r[i + 1] >= 'a' && r[i + 1] <= 'd')
+			got[k++] = r[i + 1];
+	assert_true(got[0] != got[1] && got[1] != got[2] && got[0] != got[2]);
+	r = RUN(f, "zrandmember", "r", "9");
+	assert_memory_equal(r, "*4\r\n", 4);
+	r = RUN(f, "zrandmember", "r");
+	assert_memory_equal(r, "$1\r\n", 4);
+}
+
+int main(void)
+{
+	cmd_table_init();
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_cmd_zset_replies_match_redis, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cmd_zset_memory_accounting, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cmd_zset_randmember_shape, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
