@@ -1,0 +1,549 @@
+/*
+ * test_cmd_debug.c - DEBUG DIGEST is equal for equal datasets (whatever the
+ * insertion order, member order, encodings or shard count) and changes with
+ * any value, deadline, type or key name; DEBUG POPULATE creates the keys and
+ * values Redis 7.0.15 creates; OBJECT and DEBUG answer Redis's replies and
+ * errors (expected bytes taken from redis-server 7.0.15).
+ *
+ * Handlers run through cmd_lookup() on hand-built struct cmd_ctx values with
+ * no runtime around them, on one shard and on three.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmd.h"
+#include "kv.h"
+#include "store.h"
+
+#define NOW_MS 1700000000000LL
+#define MAX_ARGS 16
+#define MAX_SHARDS 3
+#define ZERO_DIGEST "+0000000000000000000000000000000000000000\r\n"
+
+struct fixture {
+	struct kv_db *held[MAX_SHARDS];
+	uint32_t nshards;
+	struct kv_buf out;
+	int64_t now_ms;
+};
+
+static struct fixture *fixture_new(uint32_t nshards)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	f->nshards = nshards;
+	for (uint32_t i = 0; i < nshards; i++)
+		f->held[i] = db_create();
+	kv_buf_init(&f->out);
+	f->now_ms = NOW_MS;
+	return f;
+}
+
+static void fixture_free(struct fixture *f)
+{
+	for (uint32_t i = 0; i < f->nshards; i++)
+		db_destroy(f->held[i]);
+	kv_buf_free(&f->out);
+	free(f);
+}
+
+static int setup1(void **state)
+{
+	cmd_table_init();
+	*state = fixture_new(1);
+	return 0;
+}
+
+static int setup3(void **state)
+{
+	cmd_table_init();
+	*state = fixture_new(3);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	fixture_free(*state);
+	return 0;
+}
+
+/* Runs one call (arity checked as the runtime would) and returns its reply,
+ * NUL-terminated, valid until the next call. */
+static const char *run_argv(struct fixture *f, int argc, const struct kv_slice *argv)
+{
+	const struct kv_command *cmd = cmd_lookup(argv[0].ptr, argv[0].len);
+	assert_non_null(cmd);
+	kv_buf_clear(&f->out);
+	if (!cmd_arity_ok(cmd, argc)) {
+		cmd_reply_arity(&f->out, cmd);
+		return kv_buf_cstr(&f->out);
+	}
+	struct cmd_ctx c = {
+		.argc = argc, .argv = argv, .out = &f->out, .now_ms = f->now_ms,
+		.shard = NULL, .conn = NULL, .held = f->held, .nshards = f->nshards,
+	};
+	cmd->proc(&c);
+	return kv_buf_cstr(&f->out);
+}
+
+static const char *run(struct fixture *f, ...)
+{
+	struct kv_slice argv[MAX_ARGS];
+	int argc = 0;
+	va_list ap;
+	va_start(ap, f);
+	for (const char *s; (s = va_arg(ap, const char *)) != NULL;) {
+		assert_true(argc < MAX_ARGS);
+		argv[argc].ptr = s;
+		argv[argc].len = strlen(s);
+		argc++;
+	}
+	va_end(ap);
+	return run_argv(f, argc, argv);
+}
+
+#define RUN(f, ...) run((f), __VA_ARGS__, (const char *)NULL)
+#define EXPECT(f, reply, ...) assert_string_equal(RUN((f), __VA_ARGS__), (reply))
+
+/* DEBUG DIGEST's reply, copied. */
+static void digest_of(struct fixture *f, char out[64])
+{
+	const char *r = RUN(f, "DEBUG", "DIGEST");
+	assert_int_equal(strlen(r), 43);
+	assert_true(r[0] == '+');
+	snprintf(out, 64, "%s", r);
+}
+
+/* ---- a dataset of every type, loadable in two different orders ---- */
+
+/* One command per key, so any order of the commands is the same dataset;
+ * `alt` variants list members/fields in another order. */
+static const char *const dataset[][MAX_ARGS] = {
+	{ "SET", "str", "hello", NULL },
+	{ "SET", "int", "12345", NULL },
+	{ "SET", "{t}ttl", "x", NULL },
+	{ "PEXPIREAT", "{t}ttl", "1800000000000", NULL },
+	{ "RPUSH", "list", "a", "b", "c", "1", NULL },
+	{ "SADD", "set", "x", "y", "z", "17", NULL },
+	{ "SADD", "iset", "3", "1", "2", NULL },
+	{ "HSET", "hash", "f1", "v1", "f2", "v2", "f3", "v3", NULL },
+	{ "ZADD", "zset", "1", "a", "2", "b", "2", "c", "-0", "d", NULL },
+};
+static const char *const dataset_alt[][MAX_ARGS] = {
+	{ "ZADD", "zset", "2", "c", "-0", "d", "2", "b", "1", "a", NULL },
+	{ "HSET", "hash", "f3", "v3", "f1", "v1", "f2", "v2", NULL },
+	{ "SADD", "iset", "2", "3", "1", NULL },
+	{ "SADD", "set", "17", "z", "x", "y", NULL },
+	{ "RPUSH", "list", "a", "b", "c", "1", NULL },
+	{ "SET", "{t}ttl", "x", NULL },
+	{ "PEXPIREAT", "{t}ttl", "1800000000000", NULL },
+	{ "SET", "int", "12345", NULL },
+	{ "SET", "str", "hello", NULL },
+};
+
+static void run_list(struct fixture *f, const char *const *words)
+{
+	struct kv_slice argv[MAX_ARGS];
+	int argc = 0;
+	for (; words[argc]; argc++) {
+		argv[argc].ptr = words[argc];
+		argv[argc].len = strlen(words[argc]);
+	}
+	const char *r = run_argv(f, argc, argv);
+	assert_true(r[0] != '-');
+}
+
+static void load(struct fixture *f, const char *const (*cmds)[MAX_ARGS], size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		run_list(f, cmds[i]);
+}
+
+static void load_base(struct fixture *f)
+{
+	load(f, dataset, KV_ARRAY_LEN(dataset));
+}
+
+/* ---- DEBUG DIGEST ---- */
+
+static void test_cmd_debug_digest_empty_is_zero(void **state)
+{
+	struct fixture *f = *state;
+	EXPECT(f, ZERO_DIGEST, "DEBUG", "DIGEST");
+	RUN(f, "SET", "a", "1");
+	assert_string_not_equal(RUN(f, "DEBUG", "DIGEST"), ZERO_DIGEST);
+	RUN(f, "DEL", "a");
+	EXPECT(f, ZERO_DIGEST, "DEBUG", "DIGEST");
+}
+
+/* Same data on 1 and 3 shards, loaded in different orders: same digest. */
+static void test_cmd_debug_digest_order_and_shards(void **state)
+{
+	(void)state;
+	struct fixture *a = fixture_new(1), *b = fixture_new(3);
+	char da[64], db[64];
+
+	load(a, dataset, KV_ARRAY_LEN(dataset));
+	load(b, dataset_alt, KV_ARRAY_LEN(dataset_alt));
+	digest_of(a, da);
+	digest_of(b, db);
+	assert_string_equal(da, db);
+
+	/* Many keys (tables grow and rehash), inserted in opposite orders. */
+	char key[32];
+	for (int i = 0; i < 2000; i++) {
+		snprintf(key, sizeof(key), "k%d", i);
+		RUN(a, "SET", key, key);
+		snprintf(key, sizeof(key), "k%d", 1999 - i);
+		RUN(b, "SET", key, key);
+	}
+	digest_of(a, da);
+	digest_of(b, db);
+	assert_string_equal(da, db);
+	fixture_free(a);
+	fixture_free(b);
+}
+
+/* The digest is of the contents, not the encoding: a set or hash that grew
+ * to a table and shrank back digests as the compact one. */
+static void test_cmd_debug_digest_encoding_independent(void **state)
+{
+	(void)state;
+	struct fixture *a = fixture_new(1), *b = fixture_new(1);
+	char da[64], db[64], m[16];
+
+	RUN(a, "SADD", "s", "1", "2", "3");
+	RUN(a, "HSET", "h", "f", "v");
+	RUN(a, "ZADD", "z", "1", "a");
+	for (int i = 0; i < 300; i++) {
+		snprintf(m, sizeof(m), "m%d", i);
+		RUN(b, "SADD", "s", m);
+		RUN(b, "HSET", "h", m, "x");
+		RUN(b, "ZADD", "z", "5", m);
+	}
+	RUN(b, "SADD", "s", "1", "2", "3");
+	RUN(b, "HSET", "h", "f", "v");
+	RUN(b, "ZADD", "z", "1", "a");
+	for (int i = 0; i < 300; i++) {
+		snprintf(m, sizeof(m), "m%d", i);
+		RUN(b, "SREM", "s", m);
+		RUN(b, "HDEL", "h", m);
+		RUN(b, "ZREM", "z", m);
+	}
+	assert_string_equal(RUN(a, "OBJECT", "ENCODING", "s"), "$6\r\nintset\r\n");
+	assert_string_equal(RUN(b, "OBJECT", "ENCODING", "s"), "$9\r\nhashtable\r\n");
+	assert_string_equal(RUN(b, "OBJECT", "ENCODING", "h"), "$9\r\nhashtable\r\n");
+	assert_string_equal(RUN(b, "OBJECT", "ENCODING", "z"), "$8\r\nskiplist\r\n");
+	digest_of(a, da);
+	digest_of(b, db);
+	assert_string_equal(da, db);
+	fixture_free(a);
+	fixture_free(b);
+}
+
+/* Each variant differs from the base dataset in one thing; every digest must
+ * differ from the base and from every other variant. */
+static const char *const variants[][3][MAX_ARGS] = {
+	{ { "SET", "str", "hellO", NULL } },                      /* string byte */
+	{ { "APPEND", "str", "!", NULL } },                       /* string length */
+	{ { "SET", "int", "12346", NULL } },
+	{ { "PEXPIREAT", "{t}ttl", "1800000000001", NULL } },     /* deadline */
+	{ { "PERSIST", "{t}ttl", NULL } },                        /* no deadline */
+	{ { "PEXPIREAT", "str", "1800000000000", NULL } },        /* deadline added */
+	{ { "LSET", "list", "0", "b", NULL }, { "LSET", "list", "1", "a", NULL } }, /* order */
+	{ { "RPUSH", "list", "", NULL } },                        /* extra empty elem */
+	{ { "LSET", "list", "3", "2", NULL } },                   /* int element */
+	{ { "SADD", "set", "w", NULL } },
+	{ { "SREM", "set", "x", NULL }, { "SADD", "set", "X", NULL } },
+	{ { "SREM", "iset", "3", NULL } },
+	{ { "HSET", "hash", "f1", "v2", NULL } },                 /* hash value */
+	{ { "HDEL", "hash", "f1", NULL }, { "HSET", "hash", "f4", "v1", NULL } }, /* field */
+	{ { "HDEL", "hash", "f1", "f2", NULL }, { "HSET", "hash", "f1v", "1", "f2", "v2", NULL } },
+	{ { "ZADD", "zset", "1.5", "a", NULL } },                 /* score */
+	{ { "ZADD", "zset", "2", "a", "1", "b", NULL } },         /* scores swapped */
+	{ { "RENAME", "str", "str2", NULL } },                    /* key name */
+	{ { "DEL", "str", NULL }, { "RPUSH", "str", "hello", NULL } }, /* type */
+	{ { "DEL", "str", NULL }, { "SADD", "str", "hello", NULL } },
+	{ { "DEL", "list", NULL }, { "ZADD", "list", "0", "a", "0", "b", "0", "c", "0", "1", NULL } },
+	{ { "DEL", "iset", NULL } },
+	{ { "SET", "extra", "", NULL } },
+};
+
+static void test_cmd_debug_digest_detects_changes(void **state)
+{
+	uint32_t nshards = (uint32_t)(uintptr_t)*state;
+	size_t n = KV_ARRAY_LEN(variants);
+	char (*d)[64] = calloc(n + 1, 64);
+
+	struct fixture *f = fixture_new(nshards);
+	load_base(f);
+	digest_of(f, d[n]);
+	fixture_free(f);
+	for (size_t v = 0; v < n; v++) {
+		f = fixture_new(nshards);
+		load_base(f);
+		for (int j = 0; j < 3 && variants[v][j][0]; j++)
+			run_list(f, variants[v][j]);
+		digest_of(f, d[v]);
+		fixture_free(f);
+		for (size_t w = 0; w < v; w++)
+			if (strcmp(d[v], d[w]) == 0)
+				fail_msg("variants %zu and %zu have the same digest", w, v);
+		if (strcmp(d[v], d[n]) == 0)
+			fail_msg("variant %zu has the base dataset's digest", v);
+	}
+	free(d);
+}
+
+/* An expired key is not part of the dataset (and DEBUG does not delete it). */
+static void test_cmd_debug_digest_skips_expired(void **state)
+{
+	struct fixture *f = *state;
+	char before[64], after[64];
+
+	load_base(f);
+	digest_of(f, before);
+	RUN(f, "SET", "gone", "v");
+	RUN(f, "PEXPIREAT", "gone", "1700000001000");
+	f->now_ms = NOW_MS + 1000;
+	digest_of(f, after);
+	assert_string_equal(before, after);
+	EXPECT(f, "*1\r\n" ZERO_DIGEST, "DEBUG", "DIGEST-VALUE", "gone");
+	f->now_ms = NOW_MS;
+	EXPECT(f, ":1\r\n", "EXISTS", "gone");
+}
+
+static void test_cmd_debug_digest_value(void **state)
+{
+	struct fixture *f = *state;
+
+	EXPECT(f, "*0\r\n", "DEBUG", "DIGEST-VALUE");
+	EXPECT(f, "*1\r\n" ZERO_DIGEST, "DEBUG", "DIGEST-VALUE", "nokey");
+	RUN(f, "RPUSH", "a", "x", "y");
+	RUN(f, "RPUSH", "b", "x", "y");
+	RUN(f, "RPUSH", "c", "y", "x");
+	char ra[128];
+	snprintf(ra, sizeof(ra), "%s", RUN(f, "DEBUG", "DIGEST-VALUE", "a"));
+	assert_int_equal(strlen(ra), 4 + 43);
+	assert_string_not_equal(ra, "*1\r\n" ZERO_DIGEST);
+	/* The name is not part of a value digest; order and deadline are. */
+	EXPECT(f, ra, "DEBUG", "DIGEST-VALUE", "b");
+	assert_string_not_equal(RUN(f, "DEBUG", "DIGEST-VALUE", "c"), ra);
+	RUN(f, "PEXPIREAT", "b", "1800000000000");
+	assert_string_not_equal(RUN(f, "DEBUG", "DIGEST-VALUE", "b"), ra);
+	const char *r = RUN(f, "DEBUG", "DIGEST-VALUE", "a", "nokey", "a");
+	assert_int_equal(strlen(r), 4 + 3 * 43);
+	assert_memory_equal(r + 4 + 43, ZERO_DIGEST, 43);
+	assert_memory_equal(r + 4, r + 4 + 86, 43);
+}
+
+/* ---- DEBUG POPULATE (expected values from redis-server 7.0.15) ---- */
+
+static void test_cmd_debug_populate(void **state)
+{
+	struct fixture *f = *state;
+
+	EXPECT(f, "+OK\r\n", "DEBUG", "POPULATE", "0");
+	EXPECT(f, "*0\r\n", "KEYS", "*");
+	EXPECT(f, "+OK\r\n", "DEBUG", "POPULATE", "3");
+	EXPECT(f, "*3\r\n$7\r\nvalue:0\r\n$7\r\nvalue:1\r\n$7\r\nvalue:2\r\n",
+	       "MGET", "key:0", "key:1", "key:2");
+	EXPECT(f, ":3\r\n", "DBSIZE");
+
+	/* size pads with zero bytes or cuts; 0 means "no size". */
+	EXPECT(f, "+OK\r\n", "DEBUG", "POPULATE", "2", "pad", "10");
+	const char *r = RUN(f, "MGET", "pad:0", "pad:1");
+	assert_memory_equal(r, "*2\r\n$10\r\nvalue:0\0\0\0\r\n$10\r\nvalue:1\0\0\0\r\n", 38);
+	EXPECT(f, "+OK\r\n", "DEBUG", "POPULATE", "2", "cut", "3");
+	EXPECT(f, "*2\r\n$3\r\nval\r\n$3\r\nval\r\n", "MGET", "cut:0", "cut:1");
+	EXPECT(f, "+OK\r\n", "DEBUG", "POPULATE", "1", "zero", "0");
+	EXPECT(f, "$7\r\nvalue:0\r\n", "GET", "zero:0");
+	EXPECT(f, "+OK\r\n", "DEBUG", "POPULATE", "1", "", "0");
+	EXPECT(f, "$7\r\nvalue:0\r\n", "GET", ":0");
+
+	/* Existing keys (of any type) are skipped. */
+	RUN(f, "SET", "key:0", "other");
+	RUN(f, "DEL", "key:1");
+	RUN(f, "RPUSH", "key:3", "l");
+	EXPECT(f, "+OK\r\n", "DEBUG", "POPULATE", "5");
+	EXPECT(f, "*5\r\n$5\r\nother\r\n$7\r\nvalue:1\r\n$7\r\nvalue:2\r\n$-1\r\n$7\r\nvalue:4\r\n",
+	       "MGET", "key:0", "key:1", "key:2", "key:3", "key:4");
+
+	/* Errors: one text for a bad number and a negative one; the count is
+	 * checked before the size. */
+	const char *range = "-ERR value is out of range, must be positive\r\n";
+	EXPECT(f, range, "DEBUG", "POPULATE", "-1");
+	EXPECT(f, range, "DEBUG", "POPULATE", "abc");
+	EXPECT(f, range, "DEBUG", "POPULATE", "01", "q");
+	EXPECT(f, range, "DEBUG", "POPULATE", "+5");
+	EXPECT(f, range, "DEBUG", "POPULATE", "1", "x", "-1");
+	EXPECT(f, range, "DEBUG", "POPULATE", "-1", "x", "abc");
+	EXPECT(f, "-ERR unknown subcommand or wrong number of arguments for 'populate'. "
+		  "Try DEBUG HELP.\r\n", "DEBUG", "populate", "1", "y", "1", "2");
+	EXPECT(f, "-ERR OOM in dictTryExpand\r\n", "DEBUG", "POPULATE", "99999999999999999");
+	EXPECT(f, "*0\r\n", "KEYS", "x:*");
+}
+
+/* Names are built in a 128-byte buffer: a long prefix is cut to 127 bytes
+ * (so two indexes can name one key), a NUL ends the prefix. */
+static void test_cmd_debug_populate_names(void **state)
+{
+	struct fixture *f = *state;
+	char prefix[131];
+	memset(prefix, 'z', 130);
+	prefix[130] = '\0';
+	EXPECT(f, "+OK\r\n", "DEBUG", "POPULATE", "2", prefix);
+	EXPECT(f, ":1\r\n", "DBSIZE");
+	prefix[127] = '\0';
+	EXPECT(f, ":1\r\n", "EXISTS", prefix);
+
+	struct kv_slice argv[] = {
+		{ "DEBUG", 5 }, { "POPULATE", 8 }, { "1", 1 }, { "a\0b", 3 },
+	};
+	EXPECT(f, "+OK\r\n", "FLUSHALL");
+	assert_string_equal(run_argv(f, 4, argv), "+OK\r\n");
+	EXPECT(f, "*1\r\n$3\r\na:0\r\n", "KEYS", "*");
+}
+
+/* ---- DEBUG HELP, SLEEP, unknown subcommands ---- */
+
+static void test_cmd_debug_misc(void **state)
+{
+	struct fixture *f = *state;
+
+	const char *r = RUN(f, "DEBUG", "HELP");
+	const char *head = "*13\r\n+DEBUG <subcommand> [<arg> [value] [opt] ...]. "
+			   "Subcommands are:\r\n+DIGEST\r\n";
+	assert_true(strncmp(r, head, strlen(head)) == 0);
+	EXPECT(f, "+OK\r\n", "DEBUG", "SLEEP", "0");
+	EXPECT(f, "+OK\r\n", "debug", "sleep", "abc");
+	EXPECT(f, "+OK\r\n", "DEBUG", "SLEEP", "-5");
+	EXPECT(f, "+OK\r\n", "DEBUG", "SLEEP", "0.001");
+	EXPECT(f, "-ERR unknown subcommand or wrong number of arguments for 'sleep'. "
+		  "Try DEBUG HELP.\r\n", "DEBUG", "sleep");
+	EXPECT(f, "-ERR unknown subcommand or wrong number of arguments for 'jmap'. "
+		  "Try DEBUG HELP.\r\n", "DEBUG", "jmap");
+	EXPECT(f, "-ERR unknown subcommand or wrong number of arguments for 'Foo'. "
+		  "Try DEBUG HELP.\r\n", "Debug", "Foo");
+	EXPECT(f, "-ERR unknown subcommand or wrong number of arguments for 'digest'. "
+		  "Try DEBUG HELP.\r\n", "DEBUG", "digest", "x");
+	EXPECT(f, "-ERR unknown subcommand or wrong number of arguments for 'help'. "
+		  "Try DEBUG HELP.\r\n", "DEBUG", "help", "x");
+	EXPECT(f, "-ERR wrong number of arguments for 'debug' command\r\n", "DEBUG");
+}
+
+/* ---- OBJECT (expected replies from redis-server 7.0.15) ---- */
+
+static void test_cmd_object_encoding(void **state)
+{
+	struct fixture *f = *state;
+	static const struct {
+		const char *value, *reply;
+	} strings[] = {
+		{ "123", "$3\r\nint\r\n" },
+		{ "-9223372036854775808", "$3\r\nint\r\n" },
+		{ "9223372036854775807", "$3\r\nint\r\n" },
+		{ "9223372036854775808", "$6\r\nembstr\r\n" },
+		{ "-0", "$6\r\nembstr\r\n" },
+		{ "01", "$6\r\nembstr\r\n" },
+		{ "", "$6\r\nembstr\r\n" },
+		{ "value:0", "$6\r\nembstr\r\n" },
+		{ "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "$6\r\nembstr\r\n" },
+		{ "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "$3\r\nraw\r\n" },
+	};
+	for (size_t i = 0; i < KV_ARRAY_LEN(strings); i++) {
+		RUN(f, "SET", "s", strings[i].value);
+		EXPECT(f, strings[i].reply, "OBJECT", "ENCODING", "s");
+	}
+	RUN(f, "RPUSH", "l", "a");
+	EXPECT(f, "$9\r\nquicklist\r\n", "OBJECT", "ENCODING", "l");
+	RUN(f, "SADD", "is", "1");
+	EXPECT(f, "$6\r\nintset\r\n", "OBJECT", "ENCODING", "is");
+	RUN(f, "SADD", "ls", "a");
+	EXPECT(f, "$8\r\nlistpack\r\n", "object", "encoding", "ls");
+	RUN(f, "HSET", "h", "a", "b");
+	EXPECT(f, "$8\r\nlistpack\r\n", "OBJECT", "ENCODING", "h");
+	RUN(f, "ZADD", "z", "1", "a");
+	EXPECT(f, "$8\r\nlistpack\r\n", "OBJECT", "ENCODING", "z");
+	EXPECT(f, "$-1\r\n", "OBJECT", "ENCODING", "nokey");
+}
+
+static void test_cmd_object_other(void **state)
+{
+	struct fixture *f = *state;
+
+	RUN(f, "SET", "k", "5");
+	EXPECT(f, ":1\r\n", "OBJECT", "REFCOUNT", "k");
+	EXPECT(f, "$-1\r\n", "OBJECT", "REFCOUNT", "nokey");
+	EXPECT(f, "-ERR An LFU maxmemory policy is not selected, access frequency not "
+		  "tracked. Please note that when switching between policies at runtime LRU "
+		  "and LFU data will take some time to adjust.\r\n", "OBJECT", "FREQ", "k");
+	EXPECT(f, "$-1\r\n", "OBJECT", "FREQ", "nokey");
+	EXPECT(f, "-ERR kevy does not track key access times, idle time not available.\r\n",
+	       "OBJECT", "IDLETIME", "k");
+	EXPECT(f, "$-1\r\n", "OBJECT", "IDLETIME", "nokey");
+	const char *r = RUN(f, "OBJECT", "HELP");
+	const char *head = "*15\r\n+OBJECT <subcommand> [<arg> [value] [opt] ...]. "
+			   "Subcommands are:\r\n+ENCODING <key>\r\n";
+	assert_true(strncmp(r, head, strlen(head)) == 0);
+	EXPECT(f, "-ERR unknown subcommand 'foo'. Try OBJECT HELP.\r\n",
+	       "OBJECT", "foo", "bar", "baz");
+	EXPECT(f, "-ERR wrong number of arguments for 'object|encoding' command\r\n",
+	       "OBJECT", "ENCODING");
+	EXPECT(f, "-ERR wrong number of arguments for 'object|encoding' command\r\n",
+	       "OBJECT", "ENCODING", "k", "x");
+	EXPECT(f, "-ERR wrong number of arguments for 'object|help' command\r\n",
+	       "OBJECT", "Help", "x");
+	EXPECT(f, "-ERR wrong number of arguments for 'object|freq' command\r\n",
+	       "OBJECT", "freq");
+	EXPECT(f, "-ERR wrong number of arguments for 'object' command\r\n", "OBJECT");
+}
+
+#define T1(fn) cmocka_unit_test_setup_teardown(fn, setup1, teardown)
+#define T3(fn) cmocka_unit_test_setup_teardown(fn, setup3, teardown)
+
+static int setup_n1(void **state)
+{
+	cmd_table_init();
+	*state = (void *)(uintptr_t)1;
+	return 0;
+}
+
+static int setup_n3(void **state)
+{
+	cmd_table_init();
+	*state = (void *)(uintptr_t)3;
+	return 0;
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		T1(test_cmd_debug_digest_empty_is_zero),
+		T3(test_cmd_debug_digest_empty_is_zero),
+		T1(test_cmd_debug_digest_order_and_shards),
+		T1(test_cmd_debug_digest_encoding_independent),
+		cmocka_unit_test_setup(test_cmd_debug_digest_detects_changes, setup_n1),
+		cmocka_unit_test_setup(test_cmd_debug_digest_detects_changes, setup_n3),
+		T1(test_cmd_debug_digest_skips_expired),
+		T3(test_cmd_debug_digest_skips_expired),
+		T1(test_cmd_debug_digest_value),
+		T3(test_cmd_debug_digest_value),
+		T1(test_cmd_debug_populate),
+		T3(test_cmd_debug_populate),
+		T3(test_cmd_debug_populate_names),
+		T1(test_cmd_debug_misc),
+		T3(test_cmd_debug_misc),
+		T1(test_cmd_object_encoding),
+		T3(test_cmd_object_encoding),
+		T1(test_cmd_object_other),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
