@@ -22,6 +22,7 @@ static const struct kv_command *const cmd_families[] = {
 	cmd_table_keys,
 	cmd_table_multi,
 	cmd_table_pubsub,
+	cmd_table_blocking,
 	cmd_table_debug,
 	cmd_table_hash,
 	cmd_table_list,

@@ -135,6 +135,7 @@ extern const struct kv_command cmd_table_keys[];
 extern const struct kv_command cmd_table_server[];
 extern const struct kv_command cmd_table_multi[];
 extern const struct kv_command cmd_table_pubsub[];
+extern const struct kv_command cmd_table_blocking[];
 extern const struct kv_command cmd_table_debug[];
 /* Families of the data-type modules, linked in when their module is
  * present (weak: a missing module leaves the pointer NULL). */

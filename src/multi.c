@@ -217,6 +217,8 @@ static void cmd_exec(struct cmd_ctx *ctx)
 	c->mq_count = 0;
 	c->in_multi = false;
 	resp_array(ctx->out, count);
+	/* Blocking commands inside EXEC answer at once, as in Redis. */
+	c->in_exec = true;
 	while (q) {
 		struct queued_call *next = q->next;
 		q->call.now_ms = ctx->now_ms;
@@ -224,6 +226,7 @@ static void cmd_exec(struct cmd_ctx *ctx)
 		free(q);
 		q = next;
 	}
+	c->in_exec = false;
 }
 
 static void cmd_watch(struct cmd_ctx *ctx)

@@ -49,7 +49,7 @@ static void conn_schedule(struct shard *s, struct conn *c);
 /* ------------------------------------------------------------------ */
 /* messages */
 
-static void shard_send(struct shard *s, uint32_t to, struct shard_msg *m)
+void shard_send(struct shard *s, uint32_t to, struct shard_msg *m)
 {
 	m->from = s->id;
 	m->next = NULL;
@@ -209,6 +209,33 @@ void *shard_call_copy(size_t head, size_t call_off, const struct kv_command *cmd
 	return block;
 }
 
+/*
+ * After a write command: report in-place changes of collection values to
+ * WATCH (the store itself reports every change of a whole key: set, delete,
+ * expiry, rename) and wake clients blocked on the keys.  Conservative for
+ * collections: a write command on a watched list/set/hash/zset counts as a
+ * change even when it changed nothing (SADD of a present member).
+ */
+static void shard_after_write(struct shard *s, const struct cmd_call *call, struct kv_db **held)
+{
+	int idx_stack[16];
+	int max = call->argc < 16 ? 16 : call->argc;
+	int *idx = max > 16 ? kv_malloc((size_t)max * sizeof(int)) : idx_stack;
+	int n = cmd_get_keys(call->cmd, call->argc, call->argv, idx, max);
+	for (int i = 0; i < n; i++) {
+		const struct kv_slice *k = &call->argv[idx[i]];
+		struct kv_db *db = held[kv_key_shard(k->ptr, k->len, g_server.nshards)];
+		if (!db)
+			continue;
+		struct kv_entry *e = db_lookup(db, k->ptr, k->len, 0);
+		if (e && entry_type(e) != KV_TYPE_STRING)
+			db_signal_modified(db, k->ptr, k->len);
+	}
+	if (idx != idx_stack)
+		free(idx);
+	blocking_after_write(s, call, held);
+}
+
 void shard_call_run(struct shard *s, const struct cmd_call *call, struct conn *conn,
 		     struct kv_db **held, struct kv_buf *out)
 {
@@ -223,6 +250,8 @@ void shard_call_run(struct shard *s, const struct cmd_call *call, struct conn *c
 		.nshards = g_server.nshards,
 	};
 	call->cmd->proc(&ctx);
+	if (call->cmd->flags & CMD_WRITE)
+		shard_after_write(s, call, held);
 }
 
 /* ------------------------------------------------------------------ */
@@ -266,6 +295,96 @@ static void shard_forward(struct shard *s, struct conn *c, uint32_t to,
 }
 
 /* ------------------------------------------------------------------ */
+/* blocked clients */
+
+/* The command that just ran asked to block: keep its reply slot open and
+ * a copy of it to run again when woken; dispatch nothing more meanwhile. */
+static void blocking_commit(struct shard *s, struct conn *c, const struct kv_command *cmd,
+			    int argc, const struct kv_slice *argv, struct reply_slot *slot)
+{
+	c->block_pending = false;
+	c->blocked = true;
+	c->block_slot = slot;
+	c->inflight++;
+	c->blocked_prev = NULL;
+	c->blocked_next = s->blocked_conns;
+	if (s->blocked_conns)
+		s->blocked_conns->blocked_prev = c;
+	s->blocked_conns = c;
+}
+
+enum unblock_how { UNBLOCK_WOKEN, UNBLOCK_TIMEOUT, UNBLOCK_DEAD };
+
+static void conn_unblock(struct shard *s, struct conn *c, enum unblock_how how,
+			 struct kv_buf *served, struct cmd_call *retry)
+{
+	if (c->blocked_prev)
+		c->blocked_prev->blocked_next = c->blocked_next;
+	else
+		s->blocked_conns = c->blocked_next;
+	if (c->blocked_next)
+		c->blocked_next->blocked_prev = c->blocked_prev;
+	c->blocked_next = c->blocked_prev = NULL;
+	c->blocked = false;
+	struct kv_buf reply = KV_BUF_INIT;
+	if (how == UNBLOCK_TIMEOUT)
+		resp_null_array(&reply);
+	else if (served)
+		reply = *served;
+	conn_fill_slot(s, c, c->block_slot, &reply);
+	c->block_slot = NULL;
+	if (retry && !c->io_closed)
+		c->retry_call = retry;
+	else
+		free(retry);
+	conn_release_inflight(s, c);
+}
+
+/* A write on some shard claimed this shard's blocked client. */
+static void shard_handle_wake(struct shard *s, struct shard_msg *m)
+{
+	struct conn *c = blocking_wake_conn(m);
+	kv_assert(c->blocked);
+	struct kv_buf reply = KV_BUF_INIT;
+	struct cmd_call *retry;
+	blocking_take_result(c, &reply, &retry);
+	conn_unblock(s, c, UNBLOCK_WOKEN, &reply, retry);
+}
+
+static void shard_run_local_wakes(struct shard *s)
+{
+	while (s->wakes_head) {
+		struct shard_msg *m = s->wakes_head;
+		s->wakes_head = m->next;
+		if (!s->wakes_head)
+			s->wakes_tail = NULL;
+		shard_handle_wake(s, m);
+	}
+}
+
+/* Time out blocked clients; returns microseconds until the next deadline
+ * (INT64_MAX when none). */
+static int64_t shard_block_timeouts(struct shard *s)
+{
+	int64_t next = INT64_MAX;
+	struct conn *c = s->blocked_conns;
+	while (c) {
+		struct conn *n = c->blocked_next;
+		if (c->block_deadline_ms > 0) {
+			if (s->now_ms >= c->block_deadline_ms) {
+				if (blocking_finish(c, false))
+					conn_unblock(s, c, UNBLOCK_TIMEOUT, NULL, NULL);
+			} else {
+				int64_t us = (c->block_deadline_ms - s->now_ms) * 1000;
+				next = us < next ? us : next;
+			}
+		}
+		c = n;
+	}
+	return next;
+}
+
+/* ------------------------------------------------------------------ */
 /* multi-shard transactions */
 
 static void txn_execute(struct shard *s, struct txn *t)
@@ -288,7 +407,12 @@ static void txn_execute(struct shard *s, struct txn *t)
 		shard_send(s, id, &rel->m);
 	}
 	struct conn *c = t->call.conn;
-	conn_fill_slot(s, c, t->call.slot, &reply);
+	if (c->block_pending) {
+		blocking_commit(s, c, t->call.cmd, t->call.argc, t->call.argv, t->call.slot);
+		kv_buf_free(&reply);
+	} else {
+		conn_fill_slot(s, c, t->call.slot, &reply);
+	}
 	c->txn_inflight = false;
 	conn_release_inflight(s, c);
 	if (held_here) {
@@ -419,6 +543,9 @@ static void shard_handle_msg(struct shard *s, struct shard_msg *m)
 		txn_acquire_next(s, t);
 		break;
 	}
+	case MSG_WAKE:
+		shard_handle_wake(s, m);
+		break;
 	case MSG_BCAST:
 		bcast_part_run(s, (struct bcast_part *)m);
 		break;
@@ -622,6 +749,21 @@ static void conn_pause(struct shard *s, struct conn *c)
 static void run_here(struct shard *s, struct conn *c, const struct kv_command *cmd,
 		     int argc, const struct kv_slice *argv)
 {
+	if (cmd->flags & CMD_BLOCKING) {
+		/* It may block: its reply must be able to wait in a slot. */
+		struct reply_slot *slot = conn_reserve_slot(c);
+		struct kv_buf reply = KV_BUF_INIT;
+		struct cmd_call call = { .cmd = cmd, .argc = argc, .argv = (struct kv_slice *)argv,
+					 .now_ms = s->now_ms };
+		shard_call_run(s, &call, c, s->held_local, &reply);
+		if (c->block_pending) {
+			blocking_commit(s, c, cmd, argc, argv, slot);
+			kv_buf_free(&reply);
+		} else {
+			conn_fill_slot(s, c, slot, &reply);
+		}
+		return;
+	}
 	struct kv_buf *out = conn_reply_target(c);
 	size_t before = out->len;
 	struct cmd_call call = { .cmd = cmd, .argc = argc, .argv = (struct kv_slice *)argv,
@@ -774,8 +916,18 @@ static void conn_protocol_error(struct shard *s, struct conn *c, const char *msg
 static int conn_process(struct shard *s, struct conn *c)
 {
 	int done = 0;
+	if (c->retry_call && !c->txn_inflight && !c->io_dead) {
+		/* Woken from a block: run the command again before newer input. */
+		struct cmd_call *call = c->retry_call;
+		if (shard_dispatch(s, c, call->argc, call->argv) == DISPATCH_WAIT)
+			return 0;
+		c->retry_call = NULL;
+		free(call);
+		done++;
+	}
 	while (done < CONN_DISPATCH_BUDGET) {
-		if (c->close_after_reply || c->io_dead || c->txn_inflight || c->paused)
+		if (c->close_after_reply || c->io_dead || c->txn_inflight || c->paused || c->blocked ||
+		    c->retry_call)
 			break;
 		if (s->ovf_count > SHARD_OVERFLOW_PAUSE)
 			break;
@@ -808,7 +960,8 @@ static int conn_process(struct shard *s, struct conn *c)
 	/* More buffered commands wait for the next turn (fairness). */
 	if (done == CONN_DISPATCH_BUDGET) {
 		conn_schedule(s, c);
-	} else if (c->read_eof && !c->txn_inflight && !c->paused && !c->close_after_reply) {
+	} else if (c->read_eof && !c->txn_inflight && !c->paused && !c->close_after_reply &&
+		   !c->blocked && !c->retry_call) {
 		/* The peer is done sending and nothing more can be parsed: once
 		 * the replies are out, close (a trailing partial request is
 		 * dropped, as Redis does). */
@@ -929,6 +1082,12 @@ void shard_on_hangup(struct shard *s, struct conn *c)
 
 void shard_on_eof(struct shard *s, struct conn *c)
 {
+	/* A blocked client that hangs up is gone (as in Redis): it must not
+	 * be served an element it will never read. */
+	if (c->blocked) {
+		shard_on_hangup(s, c);
+		return;
+	}
 	c->read_eof = true;
 	conn_schedule(s, c);
 }
@@ -972,6 +1131,8 @@ void shard_conn_io_done(struct shard *s, struct conn *c)
 
 static void conn_free(struct conn *c)
 {
+	kv_assert(!c->blocked);
+	free(c->retry_call);
 	multi_conn_free(c);
 	resp_parser_free(&c->parser);
 	kv_buf_free(&c->in);
@@ -997,6 +1158,8 @@ static void shard_reap_zombies(struct shard *s)
 		 * (PUBSUB NUMSUB may be reading them from another shard). */
 		if (c->pubsub && !s->holder)
 			pubsub_conn_drop(s, c);
+		if (c->blocked && blocking_finish(c, false))
+			conn_unblock(s, c, UNBLOCK_DEAD, NULL, NULL);
 		if (c->nwatches > 0 && !c->txn_inflight) {
 			/* WATCHes pin nodes in other shards' keyspaces: release them
 			 * through the same path as UNWATCH before the conn goes. */
@@ -1084,8 +1247,10 @@ static void shard_cron(struct shard *s)
 	if (hz > 500)
 		hz = 500;
 	s->next_cron_us = kv_mono_us() + 1000000 / hz;
-	if (!s->holder)
+	if (!s->holder) {
 		db_active_expire(s->db, s->now_ms, s->cron_expire_budget);
+		blocking_sweep(s);
+	}
 	int64_t timeout = atomic_load_explicit(&g_config.timeout_s, memory_order_relaxed);
 	if (timeout > 0) {
 		struct conn *next;
@@ -1128,6 +1293,7 @@ static void shard_loop(struct shard *s)
 {
 	int64_t last_work_us = kv_mono_us();
 	s->next_cron_us = last_work_us;
+	int64_t park_until_us = last_work_us;
 	while (!atomic_load_explicit(&g_server.shutdown, memory_order_relaxed)) {
 		int64_t timeout_us = 0;
 		int64_t now_us = kv_mono_us();
@@ -1138,7 +1304,7 @@ static void shard_loop(struct shard *s)
 			atomic_store(&s->sleeping, 1);
 			atomic_thread_fence(memory_order_seq_cst);
 			if (!shard_rings_pending(s)) {
-				timeout_us = s->next_cron_us - now_us;
+				timeout_us = park_until_us - now_us;
 				if (timeout_us < 1)
 					timeout_us = 1;
 			}
@@ -1156,8 +1322,17 @@ static void shard_loop(struct shard *s)
 		if (atomic_load_explicit(&s->kill_pending, memory_order_relaxed))
 			shard_kill_flagged(s);
 		work += shard_process_ready(s);
+		if (s->wakes_head) {
+			shard_run_local_wakes(s);
+			work++;
+		}
+		int64_t block_us = s->blocked_conns ? shard_block_timeouts(s) : INT64_MAX;
 		if (kv_mono_us() >= s->next_cron_us)
 			shard_cron(s);
+		/* Park no longer than the next cron tick or block deadline. */
+		park_until_us = s->next_cron_us;
+		if (block_us < INT64_MAX && kv_mono_us() + block_us < park_until_us)
+			park_until_us = kv_mono_us() + block_us;
 		shard_flush_conns(s);
 		shard_flush_overflow(s);
 		shard_reap_zombies(s);

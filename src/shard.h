@@ -53,6 +53,7 @@ enum msg_type {
 	MSG_RELEASE,      /* the txn is done with this shard's keyspace */
 	MSG_BCAST,        /* run a broadcast command's part here (PUBLISH) */
 	MSG_BCAST_DONE,   /* ... and its count coming back */
+	MSG_WAKE,         /* a blocked client of this shard was claimed by a write */
 };
 
 struct shard_msg {
@@ -157,6 +158,16 @@ struct conn {
 	struct watched_key *watches;
 	uint32_t nwatches, watches_cap;
 
+	/* Blocking commands (blocking.c). */
+	bool in_exec;                         /* running EXEC's queue: never block */
+	bool block_pending;                   /* the running command asked to block */
+	bool blocked;                         /* waiting for a key: no dispatch */
+	struct block_ticket *block_ticket;
+	int64_t block_deadline_ms;            /* 0 = no timeout */
+	struct reply_slot *block_slot;
+	struct conn *blocked_next, *blocked_prev;
+	struct cmd_call *retry_call;          /* woken: run this before more input */
+
 	/* Pub/sub (pubsub.c); NULL until the first subscription. */
 	struct pubsub_conn *pubsub;
 	int64_t obuf_soft_since_ms;           /* output above the soft limit since */
@@ -226,6 +237,13 @@ struct shard {
 	struct conn *zombies;                 /* closed, freed once nothing refers to them */
 	_Atomic bool kill_pending;            /* CLIENT KILL flagged some clients */
 	struct kv_db **txn_held;              /* scratch held[] for txns run here */
+
+	/* Blocking: waiters per key of this keyspace, this shard's blocked
+	 * clients, and wake-ups for them produced on this thread. */
+	struct block_table *blocked;
+	uint64_t blocked_sweep_cursor;
+	struct conn *blocked_conns;
+	struct shard_msg *wakes_head, *wakes_tail;
 
 	/* Pub/sub: this shard's subscriptions (pubsub.c). */
 	struct pubsub_shard *pubsub;
@@ -310,6 +328,20 @@ void multi_queue(struct conn *c, const struct kv_command *cmd, int argc,
 		 const struct kv_slice *argv, int64_t now_ms);
 void multi_conn_free(struct conn *c);
 extern const struct kv_command multi_unwatch_command;
+
+/* Push a message to another shard's ring (or its overflow list). */
+void shard_send(struct shard *s, uint32_t to, struct shard_msg *m);
+
+/* Blocking commands (blocking.c). */
+void blocking_after_write(struct shard *exec, const struct cmd_call *call, struct kv_db **held);
+void blocking_sweep(struct shard *s);
+/* End a client's wait: true if this caller won (the client was not claimed,
+ * or claimed_ok because the caller handles the claim's wake-up). */
+bool blocking_finish(struct conn *c, bool claimed_ok);
+struct conn *blocking_wake_conn(struct shard_msg *wake);
+/* After a wake-up: the reply the claimer produced, or (reply empty) a copy
+ * of the command to run again; releases the client's ticket. */
+void blocking_take_result(struct conn *c, struct kv_buf *reply, struct cmd_call **retry);
 
 /* Broadcast a command's part to every shard with subscribers (shard.c). */
 void shard_bcast(struct shard *s, struct conn *c, const struct kv_command *cmd, int argc,

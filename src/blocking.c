@@ -1,0 +1,678 @@
+/*
+ * blocking.c - BLPOP, BRPOP, BLMOVE, BRPOPLPUSH, BLMPOP, BZPOPMIN, BZPOPMAX.
+ *
+ * A blocking command first runs like its non-blocking twin, holding the
+ * keyspace of every shard its keys live on.  If nothing can be popped, the
+ * client blocks: a ticket is queued on every key it waits for, in the table
+ * of the shard that owns the key, and the client dispatches nothing more.
+ *
+ * A write to a key with waiters (any command, on any shard) claims the
+ * oldest waiting tickets, as many as the key has elements, by an atomic
+ * WAITING -> CLAIMED exchange on the ticket (a client blocked on several keys
+ * is claimed once), and wakes each claimed client's shard.  The woken client
+ * runs its command again from the start: it pops, or blocks again if another
+ * client took the element in between.  Running again (instead of popping on
+ * the waker's shard) is what makes BLMOVE between shards atomic: the retry
+ * takes the keyspaces of source and destination like any LMOVE.
+ *
+ * A timeout (checked by the client's shard every loop turn) and a
+ * disconnect race with claims through the same exchange (WAITING -> DONE);
+ * whoever wins finishes the client.  Tickets left in key queues by finished
+ * clients are dropped when the key is next signalled or by the periodic
+ * sweep.  A ticket is freed when its last reference goes (the client's and
+ * one per queue it sits in).
+ *
+ * Differences from Redis 7.0, documented in docs/compatibility.md: a client
+ * woken by a push but beaten to the element by a non-blocking pop re-queues
+ * behind later waiters; a push inside MULTI wakes waiters at once (they see
+ * the state after EXEC, and may re-block).
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmd.h"
+#include "dict.h"
+#include "kv.h"
+#include "shard.h"
+#include "t_list.h"
+#include "t_zset.h"
+
+enum { BT_WAITING = 0, BT_CLAIMED = 1, BT_DONE = 2 };
+
+struct block_ticket {
+	struct shard_msg wake;     /* MSG_WAKE to the home shard, sent once */
+	_Atomic int state;
+	_Atomic uint32_t refs;
+	uint32_t home;
+	enum kv_type want;         /* KV_TYPE_LIST or KV_TYPE_ZSET */
+	struct conn *conn;         /* dereferenced only on the home shard */
+	struct cmd_call *call;     /* the blocked command; read-only once queued */
+	bool served;               /* the claimer ran it: reply holds the answer */
+	struct kv_buf reply;
+};
+
+struct bk_node {
+	struct dict_node node;
+	struct block_ticket **q;
+	uint32_t len, cap;
+	size_t klen;
+	char key[];
+};
+
+struct block_table {
+	struct dict keys;
+};
+
+/* Any ticket queued anywhere: lets writes skip the check when nobody waits. */
+static _Atomic uint64_t blocked_queued;
+
+static struct kv_slice bk_node_key(const struct dict_node *n)
+{
+	const struct bk_node *b = (const struct bk_node *)n;
+	return (struct kv_slice){ b->key, b->klen };
+}
+
+static const struct dict_type bk_dict_type = { bk_node_key };
+
+static void ticket_unref(struct block_ticket *t)
+{
+	if (atomic_fetch_sub(&t->refs, 1) == 1) {
+		free(t->call);
+		kv_buf_free(&t->reply);
+		free(t);
+	}
+}
+
+static struct block_table *table_of(struct shard *s)
+{
+	if (!s->blocked) {
+		s->blocked = kv_calloc(1, sizeof(*s->blocked));
+		dict_init(&s->blocked->keys, &bk_dict_type, 0x626c6f636b6564ull);
+	}
+	return s->blocked;
+}
+
+/* Queue t on key in shard s's table (s's keyspace is held by the caller). */
+static void bk_register(struct shard *s, const char *key, size_t klen, struct block_ticket *t)
+{
+	struct block_table *bt = table_of(s);
+	struct bk_node *n = (struct bk_node *)dict_find(&bt->keys, key, klen);
+	if (!n) {
+		n = kv_calloc(1, sizeof(*n) + klen);
+		n->klen = klen;
+		memcpy(n->key, key, klen);
+		dict_add(&bt->keys, &n->node);
+	}
+	if (n->len == n->cap) {
+		n->cap = n->cap ? n->cap * 2 : 4;
+		n->q = kv_realloc(n->q, n->cap * sizeof(*n->q));
+	}
+	n->q[n->len++] = t;
+	atomic_fetch_add(&t->refs, 1);
+	atomic_fetch_add_explicit(&blocked_queued, 1, memory_order_relaxed);
+}
+
+static void bk_node_drop(struct block_table *bt, struct bk_node *n)
+{
+	dict_unlink(&bt->keys, n->key, n->klen);
+	free(n->q);
+	free(n);
+}
+
+/* Remove tickets [0, upto) for which keep[] is false, preserving order. */
+static void bk_compact(struct bk_node *n, const bool *remove)
+{
+	uint32_t w = 0;
+	for (uint32_t r = 0; r < n->len; r++) {
+		if (remove[r]) {
+			ticket_unref(n->q[r]);
+			atomic_fetch_sub_explicit(&blocked_queued, 1, memory_order_relaxed);
+		} else {
+			n->q[w++] = n->q[r];
+		}
+	}
+	n->len = w;
+}
+
+/* How many elements a waiter wanting `want` could take from key now. */
+static uint64_t key_available(struct kv_db *db, const char *key, size_t klen, int64_t now_ms,
+			      enum kv_type want)
+{
+	struct kv_entry *e = db_lookup(db, key, klen, now_ms);
+	if (!e || entry_type(e) != want)
+		return 0;
+	return want == KV_TYPE_LIST ? list_len(entry_obj(e)) : zset_len(entry_obj(e));
+}
+
+static bool parse_where_word(const struct kv_slice *a, enum list_where *w)
+{
+	if (arg_is(a, "left"))
+		*w = LIST_HEAD;
+	else if (arg_is(a, "right"))
+		*w = LIST_TAIL;
+	else
+		return false;
+	return true;
+}
+
+struct zpop_reply {
+	struct kv_buf *out;
+	const struct kv_slice *key;
+};
+
+static void zpop_reply_cb(void *arg, struct kv_slice m, double score)
+{
+	struct zpop_reply *r = arg;
+	char buf[ZSET_SCORE_MAX];
+	int n = zset_fmt_score(buf, score);
+	resp_array(r->out, 3);
+	resp_bulk(r->out, r->key->ptr, r->key->len);
+	resp_bulk(r->out, m.ptr, m.len);
+	resp_bulk(r->out, buf, (size_t)n);
+}
+
+/* Pop the oldest claimed waiter's share of `key` right here, in queue order,
+ * so waiters are served first come first served whatever their shards.
+ * Returns false when the command needs a keyspace not held here (BLMOVE to
+ * another shard): the client then runs its command again itself. */
+static bool serve_now(struct kv_db *db, const char *key, size_t klen, struct kv_db **held,
+		      struct block_ticket *t, int64_t now_ms)
+{
+	const struct cmd_call *call = t->call;
+	const char *name = call->cmd->name;
+	struct kv_slice k = { key, klen };
+	struct kv_buf *out = &t->reply;
+	if (strcmp(name, "blpop") == 0 || strcmp(name, "brpop") == 0) {
+		list_pop_reply(db, key, klen, name[1] == 'l' ? LIST_HEAD : LIST_TAIL, 1,
+			       LIST_POP_KEY_BULK, out);
+	} else if (strcmp(name, "blmpop") == 0) {
+		int64_t numkeys = 1, count = 1;
+		enum list_where where = LIST_HEAD;
+		arg_to_int64(&call->argv[2], &numkeys);
+		int w = (int)(3 + numkeys);
+		parse_where_word(&call->argv[w], &where);
+		if (w + 2 < call->argc)
+			arg_to_int64(&call->argv[w + 2], &count);
+		list_pop_reply(db, key, klen, where, (uint64_t)count, LIST_POP_KEY_ARRAY, out);
+	} else if (strcmp(name, "bzpopmin") == 0 || strcmp(name, "bzpopmax") == 0) {
+		struct kv_entry *e = db_lookup(db, key, klen, now_ms);
+		void *z = entry_obj(e);
+		size_t before = zset_mem(z);
+		struct zpop_reply r = { out, &k };
+		zset_pop(z, name[5] == 'a', 1, zpop_reply_cb, &r);
+		db_memory_adjust(db, (int64_t)zset_mem(z) - (int64_t)before);
+		if (zset_len(z) == 0)
+			db_delete(db, key, klen);
+	} else {
+		/* BLMOVE / BRPOPLPUSH: needs the destination's keyspace. */
+		const struct kv_slice *dst = &call->argv[2];
+		struct kv_db *ddb = held[kv_key_shard(dst->ptr, dst->len, server_nshards())];
+		if (!ddb)
+			return false;
+		struct kv_entry *de = db_lookup(ddb, dst->ptr, dst->len, now_ms);
+		if (de && entry_type(de) != KV_TYPE_LIST)
+			return false;   /* the retry replies WRONGTYPE */
+		enum list_where from = LIST_TAIL, to = LIST_HEAD;
+		if (strcmp(name, "blmove") == 0) {
+			parse_where_word(&call->argv[3], &from);
+			parse_where_word(&call->argv[4], &to);
+		}
+		list_move_reply(db, key, klen, ddb, dst->ptr, dst->len, from, to, now_ms, out);
+		db_signal_modified(ddb, dst->ptr, dst->len);
+	}
+	db_signal_modified(db, key, klen);
+	t->served = true;
+	return true;
+}
+
+static void wake(struct shard *from, struct block_ticket *t)
+{
+	t->wake.type = MSG_WAKE;
+	if (t->home == from->id) {
+		t->wake.from = from->id;
+		t->wake.next = NULL;
+		if (from->wakes_tail)
+			from->wakes_tail->next = &t->wake;
+		else
+			from->wakes_head = &t->wake;
+		from->wakes_tail = &t->wake;
+	} else {
+		shard_send(from, t->home, &t->wake);
+	}
+}
+
+/* A write touched key (owned by shard `owner`, keyspace db, held by the
+ * executing shard `exec`): claim waiters the key can now serve. */
+static void bk_signal(struct shard *exec, struct shard *owner, struct kv_db *db,
+		      struct kv_db **held, const char *key, size_t klen, int64_t now_ms)
+{
+	struct block_table *bt = owner->blocked;
+	if (!bt)
+		return;
+	struct bk_node *n = (struct bk_node *)dict_find(&bt->keys, key, klen);
+	if (!n)
+		return;
+	uint64_t avail[2] = { key_available(db, key, klen, now_ms, KV_TYPE_LIST),
+			      key_available(db, key, klen, now_ms, KV_TYPE_ZSET) };
+	bool remove_stack[64];
+	bool *remove = n->len <= 64 ? remove_stack : kv_calloc(n->len, sizeof(bool));
+	for (uint32_t i = 0; i < n->len; i++) {
+		struct block_ticket *t = n->q[i];
+		remove[i] = false;
+		if (atomic_load(&t->state) != BT_WAITING) {
+			remove[i] = true;
+			continue;
+		}
+		uint64_t *a = &avail[t->want == KV_TYPE_ZSET];
+		if (*a == 0)
+			continue;
+		int expect = BT_WAITING;
+		remove[i] = true;
+		if (!atomic_compare_exchange_strong(&t->state, &expect, BT_CLAIMED))
+			continue;
+		if (serve_now(db, key, klen, held, t, now_ms)) {
+			avail[0] = key_available(db, key, klen, now_ms, KV_TYPE_LIST);
+			avail[1] = key_available(db, key, klen, now_ms, KV_TYPE_ZSET);
+		} else {
+			(*a)--;
+		}
+		wake(exec, t);
+	}
+	bk_compact(n, remove);
+	if (remove != remove_stack)
+		free(remove);
+	if (n->len == 0)
+		bk_node_drop(bt, n);
+}
+
+void blocking_after_write(struct shard *exec, const struct cmd_call *call, struct kv_db **held)
+{
+	if (atomic_load_explicit(&blocked_queued, memory_order_relaxed) == 0)
+		return;
+	int idx_stack[64];
+	int max = call->argc < 64 ? 64 : call->argc;
+	int *idx = max > 64 ? kv_malloc((size_t)max * sizeof(int)) : idx_stack;
+	int n = cmd_get_keys(call->cmd, call->argc, call->argv, idx, max);
+	uint32_t nshards = server_nshards();
+	for (int i = 0; i < n; i++) {
+		const struct kv_slice *k = &call->argv[idx[i]];
+		uint32_t id = kv_key_shard(k->ptr, k->len, nshards);
+		if (held[id])
+			bk_signal(exec, g_server.shards[id], held[id], held, k->ptr, k->len,
+				  call->now_ms);
+	}
+	if (idx != idx_stack)
+		free(idx);
+}
+
+/* Drop finished tickets from this shard's queues, bounded work per call
+ * (the keyspace must be free: the tables follow the keyspace's rules). */
+struct sweep_ctx {
+	struct block_table *bt;
+	struct bk_node *empty[64];
+	int nempty;
+};
+
+static void sweep_node(void *arg, struct dict_node *dn)
+{
+	struct sweep_ctx *sc = arg;
+	struct bk_node *n = (struct bk_node *)dn;
+	bool remove_stack[64];
+	bool *remove = n->len <= 64 ? remove_stack : kv_calloc(n->len, sizeof(bool));
+	for (uint32_t i = 0; i < n->len; i++)
+		remove[i] = atomic_load(&n->q[i]->state) != BT_WAITING;
+	bk_compact(n, remove);
+	if (remove != remove_stack)
+		free(remove);
+	if (n->len == 0 && sc->nempty < 64)
+		sc->empty[sc->nempty++] = n;
+}
+
+void blocking_sweep(struct shard *s)
+{
+	if (!s->blocked || s->holder || dict_size(&s->blocked->keys) == 0)
+		return;
+	struct sweep_ctx sc = { s->blocked, { 0 }, 0 };
+	for (int step = 0; step < 16; step++) {
+		s->blocked_sweep_cursor = dict_scan(&s->blocked->keys, s->blocked_sweep_cursor,
+						    sweep_node, &sc);
+		if (s->blocked_sweep_cursor == 0)
+			break;
+	}
+	for (int i = 0; i < sc.nempty; i++)
+		bk_node_drop(s->blocked, sc.empty[i]);
+}
+
+/* ---- the client side (home shard) ---- */
+
+/* Called by a handler that found nothing to pop.  Returns false when the
+ * client may not block (inside EXEC, or no client): the handler then
+ * replies as for a timeout. */
+static bool block_client(struct cmd_ctx *ctx, const int *key_idx, int nkeys, int64_t deadline_ms,
+			 enum kv_type want)
+{
+	struct conn *c = ctx->conn;
+	if (!c || c->in_exec)
+		return false;
+	struct block_ticket *t = kv_calloc(1, sizeof(*t));
+	atomic_init(&t->state, BT_WAITING);
+	atomic_init(&t->refs, 1);
+	t->home = shard_id(ctx->shard);
+	t->want = want;
+	t->conn = c;
+	t->call = shard_call_copy(sizeof(struct cmd_call), 0,
+				  cmd_lookup(ctx->argv[0].ptr, ctx->argv[0].len), ctx->argc,
+				  ctx->argv, ctx->now_ms);
+	for (int i = 0; i < nkeys; i++) {
+		const struct kv_slice *k = &ctx->argv[key_idx[i]];
+		bool dup = false;
+		for (int j = 0; j < i && !dup; j++)
+			dup = ctx->argv[key_idx[j]].len == k->len &&
+			      memcmp(ctx->argv[key_idx[j]].ptr, k->ptr, k->len) == 0;
+		if (dup)
+			continue;
+		uint32_t id = cmd_key_shard(ctx, k->ptr, k->len);
+		cmd_db_at(ctx, id); /* asserts the key's keyspace is held */
+		bk_register(g_server.shards[id], k->ptr, k->len, t);
+	}
+	c->block_ticket = t;
+	c->block_deadline_ms = deadline_ms;
+	c->block_pending = true;
+	return true;
+}
+
+bool blocking_finish(struct conn *c, bool claimed_ok)
+{
+	struct block_ticket *t = c->block_ticket;
+	if (!t)
+		return false;
+	int expect = BT_WAITING;
+	if (!claimed_ok && !atomic_compare_exchange_strong(&t->state, &expect, BT_DONE))
+		return false;   /* claimed: the wake-up is on its way */
+	c->block_ticket = NULL;
+	ticket_unref(t);
+	return true;
+}
+
+void blocking_take_result(struct conn *c, struct kv_buf *reply, struct cmd_call **retry)
+{
+	struct block_ticket *t = c->block_ticket;
+	kv_assert(t && atomic_load(&t->state) == BT_CLAIMED);
+	*retry = NULL;
+	if (t->served) {
+		*reply = t->reply;
+		kv_buf_init(&t->reply);
+	} else {
+		const struct cmd_call *call = t->call;
+		*retry = shard_call_copy(sizeof(struct cmd_call), 0, call->cmd, call->argc, call->argv,
+					 call->now_ms);
+	}
+	c->block_ticket = NULL;
+	ticket_unref(t);
+}
+
+struct conn *blocking_wake_conn(struct shard_msg *m)
+{
+	struct block_ticket *t = (struct block_ticket *)m;
+	return t->conn;
+}
+
+/* ---- timeouts ---- */
+
+/* Redis 7.0's timeout rules: seconds as a long double, times 1000,
+ * truncated; what does not fit a long long reads as negative. */
+static bool parse_timeout(struct cmd_ctx *ctx, const struct kv_slice *a, int64_t *deadline_ms)
+{
+	long double secs;
+	if (!arg_to_long_double(a, &secs)) {
+		resp_error(ctx->out, "ERR timeout is not a float or out of range");
+		return false;
+	}
+	long double ms = secs * 1000.0L;
+	if (!isfinite((double)ms) || ms >= 9.2233720368547758e18L || ms <= -9.2233720368547758e18L ||
+	    (int64_t)ms < 0) {
+		resp_error(ctx->out, "ERR timeout is negative");
+		return false;
+	}
+	int64_t t = (int64_t)ms;
+	*deadline_ms = t > 0 ? ctx->now_ms + t : 0;
+	return true;
+}
+
+/* ---- commands ---- */
+
+static bool lookup_typed(struct cmd_ctx *ctx, int i, enum kv_type want, void **obj)
+{
+	struct kv_entry *e = db_lookup(cmd_db_arg(ctx, i), ctx->argv[i].ptr, ctx->argv[i].len,
+				       ctx->now_ms);
+	*obj = NULL;
+	if (!e)
+		return true;
+	if (entry_type(e) != want) {
+		resp_error(ctx->out, RESP_ERR_WRONGTYPE);
+		return false;
+	}
+	*obj = entry_obj(e);
+	return true;
+}
+
+static void bpop_generic(struct cmd_ctx *ctx, enum list_where where)
+{
+	int64_t deadline;
+	if (!parse_timeout(ctx, &ctx->argv[ctx->argc - 1], &deadline))
+		return;
+	int idx[ctx->argc];
+	int n = 0;
+	for (int i = 1; i < ctx->argc - 1; i++) {
+		void *l;
+		if (!lookup_typed(ctx, i, KV_TYPE_LIST, &l))
+			return;
+		if (l) {
+			list_pop_reply(cmd_db_arg(ctx, i), ctx->argv[i].ptr, ctx->argv[i].len, where, 1,
+				       LIST_POP_KEY_BULK, ctx->out);
+			return;
+		}
+		idx[n++] = i;
+	}
+	if (!block_client(ctx, idx, n, deadline, KV_TYPE_LIST))
+		resp_null_array(ctx->out);
+}
+
+static void cmd_blpop(struct cmd_ctx *ctx) { bpop_generic(ctx, LIST_HEAD); }
+static void cmd_brpop(struct cmd_ctx *ctx) { bpop_generic(ctx, LIST_TAIL); }
+
+static bool parse_where(struct cmd_ctx *ctx, int i, enum list_where *w)
+{
+	if (arg_is(&ctx->argv[i], "left"))
+		*w = LIST_HEAD;
+	else if (arg_is(&ctx->argv[i], "right"))
+		*w = LIST_TAIL;
+	else {
+		resp_error(ctx->out, RESP_ERR_SYNTAX);
+		return false;
+	}
+	return true;
+}
+
+static void bmove_generic(struct cmd_ctx *ctx, enum list_where from, enum list_where to,
+			  int timeout_idx)
+{
+	int64_t deadline;
+	if (!parse_timeout(ctx, &ctx->argv[timeout_idx], &deadline))
+		return;
+	void *src, *dst;
+	if (!lookup_typed(ctx, 1, KV_TYPE_LIST, &src))
+		return;
+	if (!src) {
+		int idx[1] = { 1 };
+		if (!block_client(ctx, idx, 1, deadline, KV_TYPE_LIST))
+			resp_null_array(ctx->out);
+		return;
+	}
+	if (!lookup_typed(ctx, 2, KV_TYPE_LIST, &dst))
+		return;
+	list_move_reply(cmd_db_arg(ctx, 1), ctx->argv[1].ptr, ctx->argv[1].len, cmd_db_arg(ctx, 2),
+			ctx->argv[2].ptr, ctx->argv[2].len, from, to, ctx->now_ms, ctx->out);
+}
+
+static void cmd_blmove(struct cmd_ctx *ctx)
+{
+	enum list_where from, to;
+	if (parse_where(ctx, 3, &from) && parse_where(ctx, 4, &to))
+		bmove_generic(ctx, from, to, 5);
+}
+
+static void cmd_brpoplpush(struct cmd_ctx *ctx)
+{
+	bmove_generic(ctx, LIST_TAIL, LIST_HEAD, 3);
+}
+
+/* BLMPOP timeout numkeys key [key ...] LEFT|RIGHT [COUNT count] */
+static int blmpop_keys(int argc, const struct kv_slice *argv, int *idx, int max)
+{
+	int64_t numkeys;
+	if (argc < 4 || !arg_to_int64(&argv[2], &numkeys) || numkeys < 1 || numkeys > argc - 4)
+		return -1;
+	int n = 0;
+	for (int64_t i = 0; i < numkeys && n < max; i++)
+		idx[n++] = (int)(3 + i);
+	return n;
+}
+
+static void cmd_blmpop(struct cmd_ctx *ctx)
+{
+	int64_t deadline, numkeys, count = -1;
+	if (!parse_timeout(ctx, &ctx->argv[1], &deadline))
+		return;
+	if (!arg_to_int64(&ctx->argv[2], &numkeys) || numkeys < 1) {
+		resp_error(ctx->out, "ERR numkeys should be greater than 0");
+		return;
+	}
+	if (numkeys >= ctx->argc - 3) {
+		resp_error(ctx->out, RESP_ERR_SYNTAX);
+		return;
+	}
+	int where_idx = (int)(3 + numkeys);
+	enum list_where where;
+	if (!parse_where(ctx, where_idx, &where))
+		return;
+	for (int j = where_idx + 1; j < ctx->argc; j++) {
+		if (count == -1 && arg_is(&ctx->argv[j], "count") && j + 1 < ctx->argc) {
+			if (!arg_to_int64(&ctx->argv[++j], &count) || count < 1) {
+				resp_error(ctx->out, "ERR count should be greater than 0");
+				return;
+			}
+		} else {
+			resp_error(ctx->out, RESP_ERR_SYNTAX);
+			return;
+		}
+	}
+	if (count == -1)
+		count = 1;
+	int idx[ctx->argc];
+	int n = 0;
+	for (int i = 3; i < where_idx; i++) {
+		void *l;
+		if (!lookup_typed(ctx, i, KV_TYPE_LIST, &l))
+			return;
+		if (l) {
+			list_pop_reply(cmd_db_arg(ctx, i), ctx->argv[i].ptr, ctx->argv[i].len, where,
+				       (uint64_t)count, LIST_POP_KEY_ARRAY, ctx->out);
+			return;
+		}
+		idx[n++] = i;
+	}
+	if (!block_client(ctx, idx, n, deadline, KV_TYPE_LIST))
+		resp_null_array(ctx->out);
+}
+
+static void bzpop_generic(struct cmd_ctx *ctx, bool max)
+{
+	int64_t deadline;
+	if (!parse_timeout(ctx, &ctx->argv[ctx->argc - 1], &deadline))
+		return;
+	int idx[ctx->argc];
+	int n = 0;
+	for (int i = 1; i < ctx->argc - 1; i++) {
+		void *z;
+		if (!lookup_typed(ctx, i, KV_TYPE_ZSET, &z))
+			return;
+		if (z) {
+			struct kv_db *db = cmd_db_arg(ctx, i);
+			size_t before = zset_mem(z);
+			struct zpop_reply r = { ctx->out, &ctx->argv[i] };
+			zset_pop(z, max, 1, zpop_reply_cb, &r);
+			db_memory_adjust(db, (int64_t)zset_mem(z) - (int64_t)before);
+			db_signal_modified(db, ctx->argv[i].ptr, ctx->argv[i].len);
+			if (zset_len(z) == 0)
+				db_delete(db, ctx->argv[i].ptr, ctx->argv[i].len);
+			return;
+		}
+		idx[n++] = i;
+	}
+	if (!block_client(ctx, idx, n, deadline, KV_TYPE_ZSET))
+		resp_null_array(ctx->out);
+}
+
+static void cmd_bzpopmin(struct cmd_ctx *ctx) { bzpop_generic(ctx, false); }
+static void cmd_bzpopmax(struct cmd_ctx *ctx) { bzpop_generic(ctx, true); }
+
+/* Blocking commands run on the client's shard (they may block it), holding
+ * the keyspaces of their keys. */
+static uint32_t blocking_shards(struct conn *c, int argc, const struct kv_slice *argv,
+				uint32_t *out);
+
+#define BLK_FLAGS (CMD_WRITE | CMD_NOSCRIPT | CMD_BLOCKING)
+
+const struct kv_command cmd_table_blocking[] = {
+	{ .name = "blpop", .arity = -3, .flags = BLK_FLAGS, .first_key = 1, .last_key = -2,
+	  .key_step = 1, .proc = cmd_blpop, .group = "list", .since = "2.0.0",
+	  .summary = "Remove and get the first element in a list, or block until one is available",
+	  .complexity = "O(N) where N is the number of provided keys.",
+	  .conn_shards = blocking_shards },
+	{ .name = "brpop", .arity = -3, .flags = BLK_FLAGS, .first_key = 1, .last_key = -2,
+	  .key_step = 1, .proc = cmd_brpop, .group = "list", .since = "2.0.0",
+	  .summary = "Remove and get the last element in a list, or block until one is available",
+	  .complexity = "O(N) where N is the number of provided keys.",
+	  .conn_shards = blocking_shards },
+	{ .name = "blmove", .arity = 6, .flags = BLK_FLAGS | CMD_DENYOOM, .first_key = 1,
+	  .last_key = 2, .key_step = 1, .proc = cmd_blmove, .group = "list", .since = "6.2.0",
+	  .summary = "Pop an element from a list, push it to another list and return it; or "
+		     "block until one is available",
+	  .complexity = "O(1)", .conn_shards = blocking_shards },
+	{ .name = "brpoplpush", .arity = 4, .flags = BLK_FLAGS | CMD_DENYOOM, .first_key = 1,
+	  .last_key = 2, .key_step = 1, .proc = cmd_brpoplpush, .group = "list", .since = "2.2.0",
+	  .summary = "Pop an element from a list, push it to another list and return it; or "
+		     "block until one is available",
+	  .complexity = "O(1)", .conn_shards = blocking_shards },
+	{ .name = "blmpop", .arity = -5, .flags = BLK_FLAGS, .keys = blmpop_keys,
+	  .proc = cmd_blmpop, .group = "list", .since = "7.0.0",
+	  .summary = "Pop elements from a list, or block until one is available",
+	  .complexity = "O(N+M) where N is the number of provided keys and M is the number of "
+			"elements returned.",
+	  .conn_shards = blocking_shards },
+	{ .name = "bzpopmin", .arity = -3, .flags = BLK_FLAGS | CMD_FAST, .first_key = 1,
+	  .last_key = -2, .key_step = 1, .proc = cmd_bzpopmin, .group = "sorted-set",
+	  .since = "5.0.0",
+	  .summary = "Remove and return the member with the lowest score from one or more "
+		     "sorted sets, or block until one is available",
+	  .complexity = "O(log(N)) with N being the number of elements in the sorted set.",
+	  .conn_shards = blocking_shards },
+	{ .name = "bzpopmax", .arity = -3, .flags = BLK_FLAGS | CMD_FAST, .first_key = 1,
+	  .last_key = -2, .key_step = 1, .proc = cmd_bzpopmax, .group = "sorted-set",
+	  .since = "5.0.0",
+	  .summary = "Remove and return the member with the highest score from one or more "
+		     "sorted sets, or block until one is available",
+	  .complexity = "O(log(N)) with N being the number of elements in the sorted set.",
+	  .conn_shards = blocking_shards },
+	{ .name = NULL },
+};
+
+static uint32_t blocking_shards(struct conn *c, int argc, const struct kv_slice *argv,
+				uint32_t *out)
+{
+	const struct kv_command *cmd = cmd_lookup(argv[0].ptr, argv[0].len);
+	kv_assert(cmd);
+	return shard_call_shards(cmd, argc, argv, out);
+}
