@@ -29,6 +29,9 @@
 #   BENCH_SECONDS      target seconds per run (default 5)
 #   BENCH_REPS         runs per server per row (default 3; median is reported)
 #   BENCH_TESTS        redis-benchmark tests (default "set get incr mset")
+#   BENCH_TYPES_TESTS  data-type rows at -c 50 -P 16 (default "hset lpush lpop
+#                      sadd zadd zrange"; zrange is "ZRANGE zbench 0 9
+#                      WITHSCORES" over a 1000-member zset); "" skips them
 #   BENCH_IDLE_SECONDS idle CPU window (default 10)
 #   BENCH_OUT          file that also receives the report
 #
@@ -43,6 +46,7 @@ KEVY_THREADS="${KEVY_THREADS:-2}"
 BENCH_SECONDS="${BENCH_SECONDS:-5}"
 BENCH_REPS="${BENCH_REPS:-3}"
 BENCH_TESTS="${BENCH_TESTS:-set get incr mset}"
+BENCH_TYPES_TESTS="${BENCH_TYPES_TESTS-hset lpush lpop sadd zadd zrange}"
 BENCH_IDLE_SECONDS="${BENCH_IDLE_SECONDS:-10}"
 BENCH_OUT="${BENCH_OUT:-}"
 CONFIGS=("50 1" "50 16" "1 1")   # "clients pipeline"
@@ -165,11 +169,17 @@ idle() { awk -v d="$1" -v hz="$HZ" -v s="$BENCH_IDLE_SECONDS" 'BEGIN {printf "%.
 } >>"$REPORT"
 tail -2 "$REPORT" >&2
 
-# run_once PORT TEST CLIENTS PIPELINE N -> rps (prints 0 on failure)
+# run_once PORT TEST CLIENTS PIPELINE N -> rps (prints 0 on failure).
+# TEST "zrange" is a custom command over the zset filled by fill_zbench.
 run_once() {
   local out
-  out=$(redis-benchmark -h 127.0.0.1 -p "$1" -t "$2" -c "$3" -P "$4" -n "$5" \
-        -r 1000000 --csv 2>/dev/null || true)
+  if [[ "$2" == zrange ]]; then
+    out=$(redis-benchmark -h 127.0.0.1 -p "$1" -c "$3" -P "$4" -n "$5" --csv \
+          -- ZRANGE zbench 0 9 WITHSCORES 2>/dev/null || true)
+  else
+    out=$(redis-benchmark -h 127.0.0.1 -p "$1" -t "$2" -c "$3" -P "$4" -n "$5" \
+          -r 1000000 --csv 2>/dev/null || true)
+  fi
   awk -F'","' 'NR > 1 && NF > 1 {gsub(/"/, "", $2); print $2; found=1; exit}
                END {if (!found) print 0}' <<<"$out"
 }
@@ -181,9 +191,24 @@ alive() { kill -0 "$REDIS_PID" 2>/dev/null || die "redis-server died"; kill -0 "
   echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"
 } >>"$REPORT"
 
+fill_zbench() {  # the same 1000-member zset on both servers
+  local port
+  for port in "$REDIS_PORT" "$KEVY_PORT"; do
+    awk 'BEGIN {for (i = 0; i < 1000; i++) printf "ZADD zbench %d m%d\n", i, i}' |
+      redis-cli -p "$port" >/dev/null
+  done
+}
+[[ " $BENCH_TYPES_TESTS " == *" zrange "* ]] && fill_zbench
+
+ROWS=()
 for cfg in "${CONFIGS[@]}"; do
-  read -r C P <<<"$cfg"
-  for T in $BENCH_TESTS; do
+  for T in $BENCH_TESTS; do ROWS+=("$cfg $T"); done
+done
+for T in $BENCH_TYPES_TESTS; do ROWS+=("50 16 $T"); done
+
+for row in "${ROWS[@]}"; do
+  read -r C P T <<<"$row"
+  {
     # Calibrate -n on redis so that one run takes about BENCH_SECONDS.
     cal_n=$(( C == 1 ? 5000 : (P > 1 ? 100000 : 20000) ))
     cal=$(run_once "$REDIS_PORT" "$T" "$C" "$P" "$cal_n")
@@ -205,7 +230,7 @@ for cfg in "${CONFIGS[@]}"; do
     line="| ${T^^} | $C | $P | $N | $(printf '%.0f' "$rm_") | $(printf '%.0f' "$km") | $ratio |"
     echo "$line" >>"$REPORT"
     note "$line   (redis:$rr; kevy:$kr)"
-  done
+  }
 done
 
 echo >&2
