@@ -175,7 +175,7 @@ run_once() {
   local out
   if [[ "$2" == zrange ]]; then
     out=$(redis-benchmark -h 127.0.0.1 -p "$1" -c "$3" -P "$4" -n "$5" --csv \
-          -- ZRANGE zbench 0 9 WITHSCORES 2>/dev/null || true)
+          ZRANGE zbench 0 9 WITHSCORES 2>/dev/null || true)
   else
     out=$(redis-benchmark -h 127.0.0.1 -p "$1" -t "$2" -c "$3" -P "$4" -n "$5" \
           -r 1000000 --csv 2>/dev/null || true)
