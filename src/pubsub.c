@@ -446,7 +446,8 @@ static void cmd_pubsub(struct cmd_ctx *ctx)
 				cursor = dict_scan(&ps->channels, cursor, channels_walk_fn, &w);
 			} while (cursor);
 		}
-		qsort(w.names, w.n, sizeof(*w.names), slice_cmp);
+		if (w.n > 1)
+			qsort(w.names, w.n, sizeof(*w.names), slice_cmp);
 		size_t unique = 0;
 		for (size_t i = 0; i < w.n; i++)
 			if (i == 0 || slice_cmp(&w.names[i - 1], &w.names[i]) != 0)
