@@ -117,6 +117,13 @@ static void hkey_close(struct hkey *k)
 	k->orig = k->cur = NULL;
 }
 
+/* Reports an in-place change of the value to WATCH (Redis's
+ * signalModifiedKey); call it exactly when the command changed the hash. */
+static void hkey_signal(struct hkey *k)
+{
+	db_signal_modified(k->db, k->key->ptr, k->key->len);
+}
+
 static bool hkey_get(struct hkey *k, const struct kv_slice *f, struct kv_slice *v)
 {
 	return k->cur && hash_get(k->cur, f->ptr, f->len, v);
@@ -158,6 +165,7 @@ static void hset_generic(struct cmd_ctx *c, const char *name, bool reply_ok)
 		created += added;
 	}
 	hkey_close(&k);
+	hkey_signal(&k);   /* Redis signals every HSET/HMSET, even a no-op */
 	if (reply_ok)
 		resp_ok(c->out);
 	else
@@ -184,6 +192,8 @@ static void cmd_hsetnx(struct cmd_ctx *c)
 	if (!hkey_get(&k, &c->argv[2], &v))
 		hkey_set(&k, &c->argv[2], c->argv[3].ptr, c->argv[3].len, &added);
 	hkey_close(&k);
+	if (added)
+		hkey_signal(&k);
 	resp_int(c->out, added);
 }
 
@@ -262,6 +272,8 @@ static void cmd_hdel(struct cmd_ctx *c)
 			break;
 	}
 	hkey_close(&k);   /* deletes the key if the hash is now empty */
+	if (deleted)
+		hkey_signal(&k);
 	resp_int(c->out, deleted);
 }
 
@@ -329,6 +341,7 @@ static void cmd_hincrby(struct cmd_ctx *c)
 	bool added;
 	hkey_set(&k, &c->argv[2], buf, n, &added);
 	hkey_close(&k);
+	hkey_signal(&k);
 	resp_int(c->out, value);
 }
 
@@ -364,6 +377,7 @@ static void cmd_hincrbyfloat(struct cmd_ctx *c)
 	bool added;
 	hkey_set(&k, &c->argv[2], buf, (size_t)n, &added);
 	hkey_close(&k);
+	hkey_signal(&k);
 	resp_bulk(c->out, buf, (size_t)n);
 }
 

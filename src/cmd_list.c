@@ -68,6 +68,8 @@ uint64_t list_pop_reply(struct kv_db *db, const char *key, size_t klen, enum lis
 	}
 	kv_buf_free(&el);
 	account(db, l, before);
+	/* Redis signals every pop (count >= 1 here: the list is not empty). */
+	db_signal_modified(db, key, klen);
 	delete_if_empty(db, key, klen, l);
 	return count;
 }
@@ -107,6 +109,10 @@ void list_move_reply(struct kv_db *sdb, const char *src, size_t slen, struct kv_
 	resp_bulk(out, el.data, el.len);
 	kv_buf_free(&el);
 
+	/* As Redis's lmoveHandlePush and lmoveGenericCommand: both keys are
+	 * signalled (the same key twice when src == dst). */
+	db_signal_modified(ddb, dst, dlen);
+	db_signal_modified(sdb, src, slen);
 	s = list_lookup(sdb, src, slen, 0, &wrongtype);
 	if (s)
 		delete_if_empty(sdb, src, slen, s);
@@ -197,6 +203,7 @@ static void push_generic(struct cmd_ctx *c, enum list_where where, bool only_exi
 	for (int i = 2; i < c->argc; i++)
 		list_push(l, where, c->argv[i].ptr, c->argv[i].len);
 	account(db, l, before);
+	db_signal_modified(db, c->argv[1].ptr, c->argv[1].len);
 	resp_int(c->out, (int64_t)list_len(l));
 }
 
@@ -337,10 +344,12 @@ static void cmd_lset(struct cmd_ctx *c)
 	size_t before = list_mem(l);
 	bool ok = list_set(l, index, c->argv[3].ptr, c->argv[3].len);
 	account(db, l, before);
-	if (ok)
+	if (ok) {
+		db_signal_modified(db, c->argv[1].ptr, c->argv[1].len);
 		resp_ok(c->out);
-	else
+	} else {
 		resp_error(c->out, "ERR index out of range");
+	}
 }
 
 static void cmd_linsert(struct cmd_ctx *c)
@@ -370,6 +379,7 @@ static void cmd_linsert(struct cmd_ctx *c)
 			size_t before = list_mem(l);
 			list_iter_insert(&it, after, c->argv[4].ptr, c->argv[4].len);
 			account(db, l, before);
+			db_signal_modified(db, c->argv[1].ptr, c->argv[1].len);
 			resp_int(c->out, (int64_t)list_len(l));
 			return;
 		}
@@ -404,8 +414,10 @@ static void cmd_lrem(struct cmd_ctx *c)
 			removed++;
 		}
 	}
-	if (removed)
+	if (removed) {
 		list_compact(l);
+		db_signal_modified(db, c->argv[1].ptr, c->argv[1].len);
+	}
 	account(db, l, before);
 	delete_if_empty(db, c->argv[1].ptr, c->argv[1].len, l);
 	resp_int(c->out, removed);
@@ -437,6 +449,8 @@ static void cmd_ltrim(struct cmd_ctx *c)
 	list_delete_range(l, 0, (uint64_t)ltrim);
 	list_delete_range(l, list_len(l) - (uint64_t)rtrim, (uint64_t)rtrim);
 	account(db, l, before);
+	/* Redis signals an existing key even when nothing was trimmed. */
+	db_signal_modified(db, c->argv[1].ptr, c->argv[1].len);
 	delete_if_empty(db, c->argv[1].ptr, c->argv[1].len, l);
 	resp_ok(c->out);
 }
@@ -460,16 +474,14 @@ static void cmd_lpos(struct cmd_ctx *c)
 				return;
 			}
 		} else if (arg_is(&c->argv[j], "count") && more) {
-			if (!get_int(c, ++j, &count))
-				return;
-			if (count < 0) {
+			/* getPositiveLongFromObjectOrReply: a non-integer gets
+			 * the same message as a negative. */
+			if (!arg_to_int64(&c->argv[++j], &count) || count < 0) {
 				resp_error(c->out, "ERR COUNT can't be negative");
 				return;
 			}
 		} else if (arg_is(&c->argv[j], "maxlen") && more) {
-			if (!get_int(c, ++j, &maxlen))
-				return;
-			if (maxlen < 0) {
+			if (!arg_to_int64(&c->argv[++j], &maxlen) || maxlen < 0) {
 				resp_error(c->out, "ERR MAXLEN can't be negative");
 				return;
 			}

@@ -525,7 +525,8 @@ static uint64_t packed_random(const struct hash_packed *p, uint64_t count, bool 
 			      hash_elem_fn fn, void *arg)
 {
 	struct kv_slice f[HASH_PACKED_MAX_ENTRIES], v[HASH_PACKED_MAX_ENTRIES];
-	uint8_t idx[HASH_PACKED_MAX_ENTRIES];
+	uint16_t idx[HASH_PACKED_MAX_ENTRIES];
+	_Static_assert(HASH_PACKED_MAX_ENTRIES <= UINT16_MAX, "indexes fit in u16");
 	size_t n = packed_collect(p, f, v);
 	if (!unique) {
 		for (uint64_t i = 0; i < count; i++) {
@@ -536,10 +537,10 @@ static uint64_t packed_random(const struct hash_packed *p, uint64_t count, bool 
 	}
 	/* A partial Fisher-Yates shuffle picks count distinct indexes. */
 	for (size_t i = 0; i < n; i++)
-		idx[i] = (uint8_t)i;
+		idx[i] = (uint16_t)i;
 	for (uint64_t i = 0; i < count; i++) {
 		size_t j = (size_t)i + (size_t)rng_below(n - i);
-		uint8_t t = idx[i];
+		uint16_t t = idx[i];
 		idx[i] = idx[j];
 		idx[j] = t;
 		fn(arg, f[idx[i]], v[idx[i]]);

@@ -36,9 +36,12 @@
 
 #include "resp.h"
 
-/* Thresholds of the packed encoding (Redis's hash-max-listpack-entries and
- * hash-max-listpack-value defaults).  Not configurable yet. */
-#define HASH_PACKED_MAX_ENTRIES 128u
+/* Thresholds of the packed encoding: Redis 7.0's defaults of
+ * hash-max-listpack-entries (512) and hash-max-listpack-value (64), so that
+ * hashes keep insertion order exactly as long as Redis's do.  Lookups in a
+ * packed hash are linear scans of at most 512 pairs (at most ~66 KB), as in
+ * Redis's listpack.  Not configurable yet. */
+#define HASH_PACKED_MAX_ENTRIES 512u
 #define HASH_PACKED_MAX_BYTES 64u
 
 enum hash_encoding {

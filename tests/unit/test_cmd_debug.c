@@ -222,7 +222,7 @@ static void test_cmd_debug_digest_encoding_independent(void **state)
 	RUN(a, "SADD", "s", "1", "2", "3");
 	RUN(a, "HSET", "h", "f", "v");
 	RUN(a, "ZADD", "z", "1", "a");
-	for (int i = 0; i < 300; i++) {
+	for (int i = 0; i < 600; i++) {
 		snprintf(m, sizeof(m), "m%d", i);
 		RUN(b, "SADD", "s", m);
 		RUN(b, "HSET", "h", m, "x");
@@ -231,7 +231,7 @@ static void test_cmd_debug_digest_encoding_independent(void **state)
 	RUN(b, "SADD", "s", "1", "2", "3");
 	RUN(b, "HSET", "h", "f", "v");
 	RUN(b, "ZADD", "z", "1", "a");
-	for (int i = 0; i < 300; i++) {
+	for (int i = 0; i < 600; i++) {
 		snprintf(m, sizeof(m), "m%d", i);
 		RUN(b, "SREM", "s", m);
 		RUN(b, "HDEL", "h", m);
