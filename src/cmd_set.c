@@ -15,6 +15,11 @@
  * deletes or replaces a key.  An emptied set deletes its key; a *STORE with
  * an empty result deletes the destination.
  *
+ * WATCH: each handler reports an in-place change (set_signal) exactly where
+ * Redis 7.0 calls signalModifiedKey, only when the set really changed (SMOVE:
+ * the destination only if it lacked the member); creating, replacing and
+ * deleting a key the store reports itself.
+ *
  * Not here: durability.  SPOP's effect is the SREM of the members it popped
  * (set_pop hands them out one by one for that purpose).
  */
@@ -92,6 +97,14 @@ static void set_settle_or_delete(const struct cmd_ctx *c, int i, struct set_ref 
 	}
 }
 
+/* Reports an in-place change of the set at argv[i] to WATCH, where Redis
+ * 7.0 calls signalModifiedKey: only when the set really changed.  The store
+ * reports whole-key changes (creation, deletion, *STORE) itself. */
+static void set_signal(const struct cmd_ctx *c, int i)
+{
+	db_signal_modified(cmd_db_arg(c, i), c->argv[i].ptr, c->argv[i].len);
+}
+
 static bool reply_bulk_member(void *arg, const char *m, size_t len)
 {
 	resp_bulk(arg, m, len);
@@ -119,6 +132,8 @@ static void cmd_sadd(struct cmd_ctx *c)
 			      KV_NO_EXPIRE);
 	else
 		set_settle(&ref);
+	if (!created && added > 0)
+		set_signal(c, 1);
 	resp_int(c->out, added);
 }
 
@@ -136,6 +151,8 @@ static void cmd_srem(struct cmd_ctx *c)
 	int64_t removed = 0;
 	for (int i = 2; i < c->argc && set_size(ref.s) > 0; i++)
 		removed += set_remove(ref.s, c->argv[i].ptr, c->argv[i].len);
+	if (removed > 0)
+		set_signal(c, 1);
 	set_settle_or_delete(c, 1, &ref);
 	resp_int(c->out, removed);
 }
@@ -206,6 +223,7 @@ static void cmd_spop(struct cmd_ctx *c)
 	if (with_count)
 		resp_array(c->out, (int64_t)KV_MIN((uint64_t)count, set_size(ref.s)));
 	set_pop(ref.s, (uint64_t)count, reply_bulk_member, c->out);
+	set_signal(c, 1);   /* count > 0 of a non-empty set: something popped */
 	set_settle_or_delete(c, 1, &ref);
 }
 
@@ -307,6 +325,7 @@ static void cmd_smove(struct cmd_ctx *c)
 		return;
 	}
 	set_settle(&dst);   /* the dst lookup itself may not change it, but be exact */
+	set_signal(c, 1);
 	set_settle_or_delete(c, 1, &src);
 	if (rd == 0) {
 		struct kv_set *s = set_create();
@@ -314,7 +333,9 @@ static void cmd_smove(struct cmd_ctx *c)
 		db_set_object(dst.db, c->argv[2].ptr, c->argv[2].len, KV_TYPE_SET, s,
 			      KV_NO_EXPIRE);
 	} else {
-		set_add(dst.s, m->ptr, m->len);
+		/* Like Redis, dst counts as modified only if it lacked the member. */
+		if (set_add(dst.s, m->ptr, m->len))
+			set_signal(c, 2);
 		set_settle(&dst);
 	}
 	resp_int(c->out, 1);

@@ -14,6 +14,11 @@
  * keyspace).  ZUNIONSTORE/ZINTERSTORE/ZDIFFSTORE name keys after numkeys, so
  * they carry a custom key function; the runtime then holds every keyspace
  * involved.  Plain sets (t_set.h) are accepted as their inputs with score 1.
+ *
+ * WATCH: each handler reports an in-place change (zset_signal) exactly where
+ * Redis 7.0 calls signalModifiedKey, only when the zset really changed (a
+ * ZADD/ZINCRBY that leaves the score as it was is no change); creating,
+ * replacing and deleting a key the store reports itself.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -81,6 +86,14 @@ static void zset_changed(struct cmd_ctx *c, int i, struct zset *z, size_t mem_be
 	db_memory_adjust(db, (int64_t)zset_mem(z) - (int64_t)mem_before);
 	if (zset_len(z) == 0)
 		db_delete(db, c->argv[i].ptr, c->argv[i].len);
+}
+
+/* Reports an in-place change of the zset at argv[i] to WATCH, where Redis
+ * 7.0 calls signalModifiedKey: only when the value really changed (the store
+ * reports whole-key changes, creation and deletion, itself). */
+static void zset_signal(const struct cmd_ctx *c, int i)
+{
+	db_signal_modified(cmd_db_arg(c, i), c->argv[i].ptr, c->argv[i].len);
 }
 
 /* After zset_add calls on the zset `orig` of argv[i] (created: orig is new
@@ -308,6 +321,9 @@ static void zadd_generic(struct cmd_ctx *c, int flags)
 		if (!(out & ZADD_OUT_NOP)) processed++;
 	}
 	zset_commit(c, 1, orig, z, mem_before, created);
+	/* A score set to its current value (ZADD INCR 0 included) is no change. */
+	if (!created && (added || updated))
+		zset_signal(c, 1);
 	if (nan_err) {
 		free(scores);
 		resp_error(c->out, ERR_NAN);
@@ -346,6 +362,9 @@ static void cmd_zincrby(struct cmd_ctx *c)
 	double score;
 	int out = add_tracked(orig, &z, incr, &c->argv[3], ZADD_IN_INCR, &score);
 	zset_commit(c, 1, orig, z, mem_before, created);
+	/* Like ZADD INCR: an increment of 0 on a member changes nothing. */
+	if (!created && (out & (ZADD_OUT_ADDED | ZADD_OUT_UPDATED)))
+		zset_signal(c, 1);
 	if (out & ZADD_OUT_NAN)
 		resp_error(c->out, ERR_NAN);
 	else
@@ -367,6 +386,8 @@ static void cmd_zrem(struct cmd_ctx *c)
 	int64_t deleted = 0;
 	for (int j = 2; j < c->argc && zset_len(z) > 0; j++)
 		deleted += zset_del(z, c->argv[j].ptr, c->argv[j].len);
+	if (deleted)
+		zset_signal(c, 1);
 	zset_changed(c, 1, z, before);
 	resp_int(c->out, deleted);
 }
@@ -505,7 +526,9 @@ static void zrange_generic(struct cmd_ctx *c, enum range_type type, enum range_d
 	if (type == RANGE_AUTO)
 		type = RANGE_RANK;
 	bool rev = dir == DIR_REVERSE;
-	if ((offset != 0 || limit != -1) && type == RANGE_RANK) {
+	/* Redis 7.0 rejects only a count other than -1 here: a rank range
+	 * ignores LIMIT <offset> -1. */
+	if (limit != -1 && type == RANGE_RANK) {
 		resp_error(c->out, "ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX");
 		return;
 	}
@@ -632,6 +655,7 @@ static void zremrange_generic(struct cmd_ctx *c, enum range_type type)
 	if (count > 0) {
 		size_t before = zset_mem(z);
 		zset_delete_rank_range(z, first, first + count - 1);
+		zset_signal(c, 1);
 		zset_changed(c, 1, z, before);
 	}
 	resp_int(c->out, (int64_t)count);
@@ -666,6 +690,7 @@ static void zpop_generic(struct cmd_ctx *c, bool max)
 	size_t before = zset_mem(z);
 	resp_array(c->out, (int64_t)(2 * n));
 	zset_pop(z, max, n, reply_elem_cb, c->out);
+	zset_signal(c, 1);   /* n > 0: the zset is not empty */
 	zset_changed(c, 1, z, before);
 }
 

@@ -491,6 +491,70 @@ static void test_cmd_set_memory_accounting(void **state)
 	assert_int_equal(db_memory_used(f->db), base);
 }
 
+/* WATCH: a handler reports an in-place change exactly where Redis 7.0.15
+ * calls signalModifiedKey (checked with WATCH / the command from another
+ * connection / MULTI PING EXEC against redis-server). */
+static bool touched(struct fixture *f, const char *key, uint64_t *v)
+{
+	uint64_t now = db_watch_version(f->db, key, strlen(key));
+	bool t = now != *v;
+	*v = now;
+	return t;
+}
+
+#define SIGNALS(key, yes, ...)                                  \
+	do {                                                    \
+		RUN(__VA_ARGS__);                               \
+		assert_int_equal(touched(f, #key, &v_##key), yes); \
+	} while (0)
+
+static void test_cmd_set_watch_signals(void **state)
+{
+	struct fixture *f = *state;
+	uint64_t v_s = db_watch_add(f->db, "s", 1), v_d = db_watch_add(f->db, "d", 1);
+
+	SIGNALS(s, true, "SADD", "s", "a", "b");          /* created */
+	SIGNALS(s, false, "SADD", "s", "a");
+	SIGNALS(s, true, "SADD", "s", "a", "c");
+	SIGNALS(s, false, "SREM", "s", "x", "y");
+	SIGNALS(s, true, "SREM", "s", "x", "c");
+	SIGNALS(s, false, "SPOP", "s", "0");
+	SIGNALS(s, false, "SRANDMEMBER", "s", "-3");
+	SIGNALS(s, false, "SISMEMBER", "s", "a");
+	SIGNALS(s, true, "SPOP", "s");
+	SIGNALS(s, true, "SADD", "s", "a", "b");
+	SIGNALS(s, true, "SPOP", "s", "1");
+	SIGNALS(s, false, "SPOP", "nokey", "1");
+	/* SMOVE: src when the member left it; dst only if it lacked it. */
+	RUN("SADD", "s", "a", "b", "c");
+	touched(f, "s", &v_s);
+	SIGNALS(d, true, "SADD", "d", "a");
+	SIGNALS(s, false, "SMOVE", "s", "d", "zz");
+	assert_false(touched(f, "d", &v_d));
+	SIGNALS(s, true, "SMOVE", "s", "d", "a");           /* d had a */
+	assert_false(touched(f, "d", &v_d));
+	SIGNALS(s, true, "SMOVE", "s", "d", "b");
+	assert_true(touched(f, "d", &v_d));
+	SIGNALS(s, false, "SMOVE", "s", "s", "c");
+	SIGNALS(s, true, "SMOVE", "s", "d", "c");           /* s emptied */
+	assert_true(touched(f, "d", &v_d));
+	SIGNALS(d, true, "SMOVE", "d", "s", "a");           /* s created */
+	assert_true(touched(f, "s", &v_s));
+	/* *STORE: the destination when set or deleted, never when it stays
+	 * missing. */
+	SIGNALS(d, true, "SINTERSTORE", "d", "s", "d");     /* d emptied: deleted */
+	SIGNALS(d, false, "SINTERSTORE", "d", "s", "nokey");
+	SIGNALS(d, true, "SUNIONSTORE", "d", "s");
+	SIGNALS(d, true, "SUNIONSTORE", "d", "s");          /* same content: still */
+	SIGNALS(d, true, "SDIFFSTORE", "d", "s", "s");
+	SIGNALS(d, false, "SDIFFSTORE", "d", "s", "s");
+	assert_false(touched(f, "s", &v_s));
+	db_watch_release(f->db, "s", 1);
+	db_watch_release(f->db, "d", 1);
+}
+
+#undef SIGNALS
+
 static void test_cmd_set_table(void **state)
 {
 	(void)state;
@@ -525,6 +589,7 @@ int main(void)
 		T(test_cmd_set_sscan_while_growing),
 		T(test_cmd_set_memory_accounting),
 		T(test_cmd_set_table),
+		T(test_cmd_set_watch_signals),
 	};
 #undef T
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -168,6 +168,13 @@ static const struct replay_case replay[] = {
 	{ { "zrange", "z", "0", "-1", "withscores" }, 5, "*24\r\n$2\r\nf4\r\n$1\r\n0\r\n$1\r\nq\r\n$23\r\n4.9406564584124654e-324\r\n$2\r\nf5\r\n$7\r\n1.5e-10\r\n$2\r\nf1\r\n$19\r\n0.10000000000000001\r\n$1\r\nb\r\n$1\r\n2\r\n$1\r\nc\r\n$1\r\n3\r\n$2\r\nf3\r\n$1\r\n3\r\n$1\r\na\r\n$1\r\n5\r\n$2\r\nf6\r\n$5\r\n1e+17\r\n$2\r\nf7\r\n$22\r\n1.2345678901234568e+17\r\n$2\r\nf2\r\n$23\r\n1.0000000000000001e+300\r\n$1\r\ni\r\n$3\r\ninf\r\n" },
 	{ { "zrange", "z", "0", "-1", "limit", "0", "-1" }, 7, "*12\r\n$2\r\nf4\r\n$1\r\nq\r\n$2\r\nf5\r\n$2\r\nf1\r\n$1\r\nb\r\n$1\r\nc\r\n$2\r\nf3\r\n$1\r\na\r\n$2\r\nf6\r\n$2\r\nf7\r\n$2\r\nf2\r\n$1\r\ni\r\n" },
 	{ { "zrange", "z", "0", "-1", "limit", "0", "1" }, 7, "-ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX\r\n" },
+	/* A rank range takes LIMIT <any offset> -1 (the offset is ignored); the
+	 * LIMIT check comes before the rank integers are parsed. */
+	{ { "zrange", "z", "0", "2", "limit", "5", "-1" }, 7, "*3\r\n$2\r\nf4\r\n$1\r\nq\r\n$2\r\nf5\r\n" },
+	{ { "zrange", "z", "-0", "-2", "rev", "limit", "5", "-1" }, 8, "-ERR value is not an integer or out of range\r\n" },
+	{ { "zrange", "z", "-0", "1", "limit", "1", "2" }, 7, "-ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX\r\n" },
+	{ { "zrevrange", "z", "0", "1", "limit", "3", "-1" }, 7, "*2\r\n$1\r\ni\r\n$2\r\nf2\r\n" },
+	{ { "zrange", "z", "0", "1", "rev", "limit", "-7", "-1", "withscores" }, 9, "*4\r\n$1\r\ni\r\n$3\r\ninf\r\n$2\r\nf2\r\n$23\r\n1.0000000000000001e+300\r\n" },
 	{ { "zrange", "z", "0", "-1", "bylex", "withscores" }, 6, "-ERR syntax error, WITHSCORES not supported in combination with BYLEX\r\n" },
 	{ { "zrange", "z", "(", "1", "byscore" }, 5, "*3\r\n$1\r\nq\r\n$2\r\nf5\r\n$2\r\nf1\r\n" },
 	{ { "zrange", "z", "", "1", "byscore" }, 5, "*4\r\n$2\r\nf4\r\n$1\r\nq\r\n$2\r\nf5\r\n$2\r\nf1\r\n" },
@@ -294,6 +301,77 @@ static void test_cmd_zset_randmember_shape(void **state)
 	assert_memory_equal(r, "$1\r\n", 4);
 }
 
+/* WATCH: a handler reports an in-place change exactly where Redis 7.0.15
+ * calls signalModifiedKey (checked with WATCH / the command from another
+ * connection / MULTI PING EXEC against redis-server). */
+static bool touched(struct fixture *f, const char *key, uint64_t *v)
+{
+	uint64_t now = db_watch_version(f->db, key, strlen(key));
+	bool t = now != *v;
+	*v = now;
+	return t;
+}
+
+#define SIGNALS(key, yes, ...)                                  \
+	do {                                                    \
+		RUN(f, __VA_ARGS__);                            \
+		assert_int_equal(touched(f, #key, &v_##key), yes); \
+	} while (0)
+
+static void test_cmd_zset_watch_signals(void **state)
+{
+	struct fixture *f = *state;
+	uint64_t v_z = db_watch_add(f->db, "z", 1), v_d = db_watch_add(f->db, "d", 1);
+
+	SIGNALS(z, false, "zadd", "z", "xx", "1", "a");      /* stays missing */
+	SIGNALS(z, true, "zadd", "z", "1", "a");             /* created */
+	SIGNALS(z, false, "zadd", "z", "1", "a");            /* same score */
+	SIGNALS(z, false, "zadd", "z", "ch", "1", "a");
+	SIGNALS(z, false, "zadd", "z", "incr", "0", "a");
+	SIGNALS(z, false, "zadd", "z", "nx", "5", "a");
+	SIGNALS(z, false, "zadd", "z", "xx", "5", "b");
+	SIGNALS(z, false, "zadd", "z", "gt", "0", "a");
+	SIGNALS(z, true, "zadd", "z", "2", "a");             /* updated */
+	SIGNALS(z, true, "zadd", "z", "incr", "1", "a");
+	SIGNALS(z, true, "zadd", "z", "1", "b");             /* added */
+	SIGNALS(z, true, "zadd", "z", "2", "b", "1", "b");   /* there and back */
+	SIGNALS(z, false, "zincrby", "z", "0", "a");
+	SIGNALS(z, true, "zincrby", "z", "1", "a");
+	SIGNALS(z, true, "zincrby", "z", "1", "c");
+	SIGNALS(z, true, "zadd", "z", "inf", "i");
+	SIGNALS(z, false, "zadd", "z", "incr", "-inf", "i"); /* NaN: error */
+	SIGNALS(z, false, "zincrby", "z", "-inf", "i");
+	SIGNALS(z, false, "zrem", "z", "x", "y");
+	SIGNALS(z, true, "zrem", "z", "x", "i");
+	SIGNALS(z, false, "zrange", "z", "0", "-1");
+	SIGNALS(z, false, "zpopmin", "z", "0");
+	SIGNALS(z, true, "zpopmin", "z");
+	SIGNALS(z, true, "zpopmax", "z", "1");
+	SIGNALS(z, false, "zpopmax", "nokey");
+	RUN(f, "zadd", "z", "0", "a", "0", "b", "0", "c", "0", "d");
+	touched(f, "z", &v_z);
+	SIGNALS(z, false, "zremrangebyrank", "z", "5", "6");
+	SIGNALS(z, true, "zremrangebyrank", "z", "0", "0");
+	SIGNALS(z, false, "zremrangebyscore", "z", "5", "6");
+	SIGNALS(z, false, "zremrangebylex", "z", "[x", "[y");
+	SIGNALS(z, true, "zremrangebylex", "z", "[b", "[b");
+	SIGNALS(z, true, "zremrangebyscore", "z", "0", "0"); /* emptied */
+	/* *STORE: the destination when set or deleted, never when it stays
+	 * missing. */
+	RUN(f, "zadd", "z", "1", "a");
+	touched(f, "z", &v_z);
+	SIGNALS(d, true, "zunionstore", "d", "1", "z");
+	SIGNALS(d, true, "zunionstore", "d", "1", "z");      /* same content */
+	SIGNALS(d, true, "zinterstore", "d", "2", "z", "nokey");
+	SIGNALS(d, false, "zinterstore", "d", "2", "z", "nokey");
+	SIGNALS(d, false, "zdiffstore", "d", "2", "z", "z");
+	assert_false(touched(f, "z", &v_z));
+	db_watch_release(f->db, "z", 1);
+	db_watch_release(f->db, "d", 1);
+}
+
+#undef SIGNALS
+
 int main(void)
 {
 	cmd_table_init();
@@ -301,6 +379,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_cmd_zset_replies_match_redis, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cmd_zset_memory_accounting, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cmd_zset_randmember_shape, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cmd_zset_watch_signals, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
