@@ -210,29 +210,12 @@ void *shard_call_copy(size_t head, size_t call_off, const struct kv_command *cmd
 }
 
 /*
- * After a write command: report in-place changes of collection values to
- * WATCH (the store itself reports every change of a whole key: set, delete,
- * expiry, rename) and wake clients blocked on the keys.  Conservative for
- * collections: a write command on a watched list/set/hash/zset counts as a
- * change even when it changed nothing (SADD of a present member).
+ * After a write command: wake clients blocked on its keys.  (WATCH needs no
+ * help here: the store reports whole-key changes, and each collection
+ * handler reports its in-place changes exactly where Redis does.)
  */
 static void shard_after_write(struct shard *s, const struct cmd_call *call, struct kv_db **held)
 {
-	int idx_stack[16];
-	int max = call->argc < 16 ? 16 : call->argc;
-	int *idx = max > 16 ? kv_malloc((size_t)max * sizeof(int)) : idx_stack;
-	int n = cmd_get_keys(call->cmd, call->argc, call->argv, idx, max);
-	for (int i = 0; i < n; i++) {
-		const struct kv_slice *k = &call->argv[idx[i]];
-		struct kv_db *db = held[kv_key_shard(k->ptr, k->len, g_server.nshards)];
-		if (!db)
-			continue;
-		struct kv_entry *e = db_lookup(db, k->ptr, k->len, 0);
-		if (e && entry_type(e) != KV_TYPE_STRING)
-			db_signal_modified(db, k->ptr, k->len);
-	}
-	if (idx != idx_stack)
-		free(idx);
 	blocking_after_write(s, call, held);
 }
 
