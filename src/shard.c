@@ -1214,11 +1214,19 @@ static void shard_kill_flagged(struct shard *s)
 {
 	if (!atomic_exchange(&s->kill_pending, false))
 		return;
-	for (struct conn *c = s->clients; c; c = c->all_next) {
-		if (atomic_load(&c->kill_requested) && !c->close_after_reply) {
-			c->close_after_reply = true;
-			conn_mark_flush(s, c);
+	struct conn *next;
+	for (struct conn *c = s->clients; c; c = next) {
+		next = c->all_next;   /* an epoll close unlinks c at once */
+		if (!atomic_load(&c->kill_requested) || c->close_after_reply)
+			continue;
+		if (c->blocked) {
+			/* A blocked client has no reply to finish: close it now,
+			 * as Redis does. */
+			shard_on_hangup(s, c);
+			continue;
 		}
+		c->close_after_reply = true;
+		conn_mark_flush(s, c);
 	}
 }
 

@@ -143,6 +143,18 @@ def check_timeouts_and_edges(srv):
         time.sleep(0.1)
         K.check(c.call("LRANGE", "orphan", 0, -1) == b"*1\r\n" + bulk("kept"),
                 "an element pushed after the waiter left stays in the list")
+    # CLIENT KILL closes a blocked client at once.
+    victim = blocked_conn(srv.port, "BLPOP", "killme", "0")
+    victim.send(K.encode("CLIENT", "ID"))
+    time.sleep(0.1)
+    with srv.conn() as c:
+        ids = [int(line.split("id=")[1].split()[0])
+               for line in K.parse(c.call("CLIENT", "LIST")).decode().splitlines()
+               if "cmd=blpop" in line]
+        K.check(len(ids) == 1, "one client blocked in BLPOP: %r" % ids)
+        K.check(c.call("CLIENT", "KILL", "ID", str(ids[0])) == b":1\r\n", "CLIENT KILL ID")
+    K.check(victim.closed_by_peer(5.0), "the killed blocked client is disconnected")
+    victim.close()
     # Commands pipelined behind a blocking one wait for it.
     w = K.RawConn(srv.port, timeout=30)
     w.send(K.encode("BLPOP", "pipe", "0") + K.encode("PING") + K.encode("GET", "nokey"))
