@@ -17,6 +17,7 @@
  */
 #include "cmd.h"
 #include "kv.h"
+#include "scan_args.h"
 #include "server.h"
 #include "t_hash.h"
 #include "util_num.h"
@@ -28,7 +29,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define ERR_INVALID_CURSOR "ERR invalid cursor"
 
 /* cmd.h declares cmd_table_hash weak, and a weak reference does not pull an
  * object out of a static library: a program links this module by
@@ -383,25 +383,6 @@ static void cmd_hincrbyfloat(struct cmd_ctx *c)
 
 /* ---- HSCAN ---- */
 
-/* Redis parses the cursor with strtoul(): see cmd_keys.c's SCAN, whose
- * rules this repeats ("-1" wraps, "" is 0, spaces and junk are errors). */
-static bool hscan_parse_cursor(const struct kv_slice *a, uint64_t *cursor)
-{
-	char small[64];
-	char *s = a->len < sizeof(small) ? small : kv_malloc(a->len + 1);
-	char *end;
-	bool ok;
-
-	memcpy(s, a->ptr, a->len);
-	s[a->len] = '\0';
-	errno = 0;
-	*cursor = strtoull(s, &end, 10);
-	ok = !isspace((unsigned char)s[0]) && *end == '\0' && errno != ERANGE;
-	if (s != small)
-		free(s);
-	return ok;
-}
-
 struct hscan_walk {
 	const struct kv_slice *pat;   /* NULL: no pattern */
 	struct kv_buf items;          /* bulk replies of the pairs kept */
@@ -419,46 +400,13 @@ static void hscan_visit(void *arg, struct kv_slice f, struct kv_slice v)
 	w->kept++;
 }
 
-/* Options come in pairs; TYPE belongs to SCAN only. */
-static bool hscan_parse_opts(struct cmd_ctx *c, uint64_t *count, const struct kv_slice **pat)
-{
-	*count = 10;
-	*pat = NULL;
-	for (int i = 3; i < c->argc; i += 2) {
-		int64_t n;
-		if (c->argc - i < 2) {
-			resp_error(c->out, RESP_ERR_SYNTAX);
-			return false;
-		}
-		const struct kv_slice *name = &c->argv[i], *val = &c->argv[i + 1];
-		if (arg_is(name, "count")) {
-			if (!arg_to_int64(val, &n)) {
-				resp_error(c->out, RESP_ERR_NOT_INT);
-				return false;
-			}
-			if (n < 1) {
-				resp_error(c->out, RESP_ERR_SYNTAX);
-				return false;
-			}
-			*count = (uint64_t)n;
-		} else if (arg_is(name, "match")) {
-			bool all = val->len == 1 && val->ptr[0] == '*';
-			*pat = all ? NULL : val;
-		} else {
-			resp_error(c->out, RESP_ERR_SYNTAX);
-			return false;
-		}
-	}
-	return true;
-}
-
 static void cmd_hscan(struct cmd_ctx *c)
 {
-	uint64_t cursor, count;
-	const struct kv_slice *pat;
+	uint64_t cursor;
+	struct scan_args o;
 	struct hkey k;
 
-	if (!hscan_parse_cursor(&c->argv[2], &cursor)) {
+	if (!scan_parse_cursor(&c->argv[2], &cursor)) {
 		resp_error(c->out, ERR_INVALID_CURSOR);
 		return;
 	}
@@ -467,16 +415,15 @@ static void cmd_hscan(struct cmd_ctx *c)
 		return;
 	if (found == HKEY_MISSING) {
 		/* Redis answers a missing key before looking at the options. */
-		resp_array(c->out, 2);
-		resp_bulk(c->out, "0", 1);
-		resp_array(c->out, 0);
+		scan_reply_head(c->out, 0, 0);
 		return;
 	}
-	if (!hscan_parse_opts(c, &count, &pat)) {
+	/* Options come in pairs; TYPE belongs to SCAN only. */
+	if (!scan_parse_args(c, 3, false, &o)) {
 		hkey_close(&k);
 		return;
 	}
-	struct hscan_walk w = { .pat = pat };
+	struct hscan_walk w = { .pat = o.pat };
 	kv_buf_init(&w.items);
 	if (hash_encoding(k.cur) == HASH_ENC_PACKED) {
 		/* A packed hash is returned whole, whatever COUNT says. */
@@ -484,18 +431,13 @@ static void cmd_hscan(struct cmd_ctx *c)
 	} else {
 		/* As Redis: about COUNT elements (a pair is two), at most
 		 * 10 * COUNT more buckets. */
-		uint64_t budget = count > UINT64_MAX / 10 ? UINT64_MAX : count * 10;
+		uint64_t budget = scan_budget(o.count);
 		do {
 			cursor = hash_scan(k.cur, cursor, hscan_visit, &w);
-		} while (cursor != 0 && budget-- > 0 && w.collected < count);
+		} while (cursor != 0 && budget-- > 0 && w.collected < o.count);
 	}
 	hkey_close(&k);
-	char cur[24];
-	int cur_len = snprintf(cur, sizeof(cur), "%llu", (unsigned long long)cursor);
-	resp_array(c->out, 2);
-	resp_bulk(c->out, cur, (size_t)cur_len);
-	resp_array(c->out, w.kept * 2);
-	kv_buf_append(c->out, w.items.data, w.items.len);
+	scan_reply(c->out, cursor, w.kept * 2, &w.items);
 	kv_buf_free(&w.items);
 }
 

@@ -23,10 +23,9 @@
 
 #include "cmd.h"
 #include "kv.h"
+#include "scan_args.h"
 #include "server.h"
 #include "store.h"
-
-#define ERR_INVALID_CURSOR "ERR invalid cursor"
 
 /* ---- lookups ---- */
 
@@ -402,30 +401,6 @@ static void cmd_keys(struct cmd_ctx *c)
 /* ---- SCAN ---- */
 
 /*
- * Redis parses the cursor with strtoul(): leading '+' or '-' (negated, so
- * "-1" is 18446744073709551615), leading zeros and "" (cursor 0) are fine,
- * a leading space, trailing junk or overflow are "ERR invalid cursor".  The
- * argument is copied to a C string so strtoull() gives exactly those rules,
- * including stopping at an embedded NUL ("5\0x" is cursor 5, as in Redis).
- */
-static bool scan_parse_cursor(const struct kv_slice *a, uint64_t *cursor)
-{
-	char small[64];
-	char *s = a->len < sizeof(small) ? small : kv_malloc(a->len + 1);
-	char *end;
-	bool ok;
-
-	memcpy(s, a->ptr, a->len);
-	s[a->len] = '\0';
-	errno = 0;
-	*cursor = strtoull(s, &end, 10);
-	ok = !isspace((unsigned char)s[0]) && *end == '\0' && errno != ERANGE;
-	if (s != small)
-		free(s);
-	return ok;
-}
-
-/*
  * Cursor layout: dict_cursor * nshards + shard.  The shard is the cursor's
  * remainder, so every value a client can send names a valid shard, and a
  * fresh "0" starts at shard 0.
@@ -445,9 +420,8 @@ static uint32_t scan_route(int argc, const struct kv_slice *argv, uint32_t nshar
 #define SCAN_NO_TYPE (-2)   /* "none" or an unknown name: matches nothing */
 
 struct scan_opts {
-	uint64_t count;
-	const struct kv_slice *pat;   /* NULL: no pattern */
-	int type;
+	struct scan_args a;   /* COUNT, MATCH and the TYPE word */
+	int type;             /* the TYPE filter, or SCAN_ANY_TYPE */
 };
 
 static int scan_type_filter(const struct kv_slice *a)
@@ -467,38 +441,9 @@ static int scan_type_filter(const struct kv_slice *a)
 /* Options come in pairs; the first bad pair decides the error. */
 static bool scan_parse_opts(struct cmd_ctx *c, struct scan_opts *o)
 {
-	o->count = 10;
-	o->pat = NULL;
-	o->type = SCAN_ANY_TYPE;
-	for (int i = 2; i < c->argc; i += 2) {
-		int64_t n;
-
-		if (c->argc - i < 2) {
-			resp_error(c->out, RESP_ERR_SYNTAX);
-			return false;
-		}
-		const struct kv_slice *name = &c->argv[i], *val = &c->argv[i + 1];
-		if (arg_is(name, "count")) {
-			if (!arg_to_int64(val, &n)) {
-				resp_error(c->out, RESP_ERR_NOT_INT);
-				return false;
-			}
-			if (n < 1) {
-				resp_error(c->out, RESP_ERR_SYNTAX);
-				return false;
-			}
-			o->count = (uint64_t)n;
-		} else if (arg_is(name, "match")) {
-			/* "*" alone means no filtering (so it matches ""). */
-			bool all = val->len == 1 && val->ptr[0] == '*';
-			o->pat = all ? NULL : val;
-		} else if (arg_is(name, "type")) {
-			o->type = scan_type_filter(val);
-		} else {
-			resp_error(c->out, RESP_ERR_SYNTAX);
-			return false;
-		}
-	}
+	if (!scan_parse_args(c, 2, true, &o->a))
+		return false;
+	o->type = o->a.type ? scan_type_filter(o->a.type) : SCAN_ANY_TYPE;
 	return true;
 }
 
@@ -516,7 +461,8 @@ static void scan_visit(void *arg, const struct kv_entry *e)
 	struct kv_slice k = entry_key(e);
 
 	w->visited++;
-	if (w->o->pat && !glob_match(w->o->pat->ptr, w->o->pat->len, k.ptr, k.len, false))
+	const struct kv_slice *pat = w->o->a.pat;
+	if (pat && !glob_match(pat->ptr, pat->len, k.ptr, k.len, false))
 		return;
 	if (w->o->type != SCAN_ANY_TYPE) {
 		/* Redis checks the type with a read lookup, so each key that
@@ -536,11 +482,11 @@ static void scan_visit(void *arg, const struct kv_entry *e)
  */
 static uint64_t scan_walk(struct kv_db *db, uint64_t cursor, struct scan_walk *w)
 {
-	uint64_t budget = w->o->count > UINT64_MAX / 10 ? UINT64_MAX : w->o->count * 10;
+	uint64_t budget = scan_budget(w->o->a.count);
 
 	do {
 		cursor = db_scan(db, cursor, w->c->now_ms, scan_visit, w);
-	} while (cursor != 0 && budget-- > 0 && w->visited < w->o->count);
+	} while (cursor != 0 && budget-- > 0 && w->visited < w->o->a.count);
 	return cursor;
 }
 
@@ -569,13 +515,7 @@ static void cmd_scan(struct cmd_ctx *c)
 		kv_assert(next <= (UINT64_MAX - shard) / c->nshards);
 		next = next * c->nshards + shard;
 	}
-	/* The cursor is unsigned, as in Redis; format it as such. */
-	char cur[24];
-	int cur_len = snprintf(cur, sizeof(cur), "%llu", (unsigned long long)next);
-	resp_array(c->out, 2);
-	resp_bulk(c->out, cur, (size_t)cur_len);
-	resp_array(c->out, w.kept);
-	kv_buf_append(c->out, w.keys.data, w.keys.len);
+	scan_reply(c->out, next, w.kept, &w.keys);
 	kv_buf_free(&w.keys);
 }
 

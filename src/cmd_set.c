@@ -25,6 +25,7 @@
  */
 #include "cmd.h"
 #include "kv.h"
+#include "scan_args.h"
 #include "server.h"
 #include "t_set.h"
 #include "util_num.h"
@@ -35,7 +36,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define ERR_INVALID_CURSOR "ERR invalid cursor"
 #define ERR_POSITIVE "ERR value is out of range, must be positive"
 
 /* ---- lookups ---- */
@@ -585,26 +585,6 @@ static void cmd_sintercard(struct cmd_ctx *c)
 
 /* ---- SSCAN ---- */
 
-/* Redis parses the cursor with strtoul(): see cmd_keys.c's SCAN for the
- * rules ("-1" wraps, "" is 0, a leading space or trailing junk is an
- * error, an embedded NUL ends the number). */
-static bool sscan_parse_cursor(const struct kv_slice *a, uint64_t *cursor)
-{
-	char small[64];
-	char *s = a->len < sizeof(small) ? small : kv_malloc(a->len + 1);
-	char *end;
-	bool ok;
-
-	memcpy(s, a->ptr, a->len);
-	s[a->len] = '\0';
-	errno = 0;
-	*cursor = strtoull(s, &end, 10);
-	ok = !isspace((unsigned char)s[0]) && *end == '\0' && errno != ERANGE;
-	if (s != small)
-		free(s);
-	return ok;
-}
-
 struct sscan_walk {
 	struct kv_buf members;   /* bulk replies of the members kept */
 	const struct kv_slice *pat;
@@ -625,10 +605,11 @@ static bool sscan_member(void *arg, const char *m, size_t len)
 
 static void cmd_sscan(struct cmd_ctx *c)
 {
-	uint64_t cursor, count = 10;
+	uint64_t cursor;
+	struct scan_args o;
 	struct sscan_walk w = { KV_BUF_INIT, NULL, 0, 0 };
 
-	if (!sscan_parse_cursor(&c->argv[2], &cursor)) {
+	if (!scan_parse_cursor(&c->argv[2], &cursor)) {
 		resp_error(c->out, ERR_INVALID_CURSOR);
 		return;
 	}
@@ -639,50 +620,22 @@ static void cmd_sscan(struct cmd_ctx *c)
 		return;
 	}
 	if (r == 0) {
-		kv_buf_append_str(c->out, "*2\r\n$1\r\n0\r\n*0\r\n");
+		/* Redis answers a missing key before looking at the options. */
+		scan_reply_head(c->out, 0, 0);
 		return;
 	}
-	for (int i = 3; i < c->argc; i += 2) {
-		int64_t v;
-		if (c->argc - i < 2) {
-			resp_error(c->out, RESP_ERR_SYNTAX);
-			return;
-		}
-		const struct kv_slice *val = &c->argv[i + 1];
-		if (arg_is(&c->argv[i], "count")) {
-			if (!arg_to_int64(val, &v)) {
-				resp_error(c->out, RESP_ERR_NOT_INT);
-				return;
-			}
-			if (v < 1) {
-				resp_error(c->out, RESP_ERR_SYNTAX);
-				return;
-			}
-			count = (uint64_t)v;
-		} else if (arg_is(&c->argv[i], "match")) {
-			/* "*" alone means no filtering. */
-			w.pat = val->len == 1 && val->ptr[0] == '*' ? NULL : val;
-		} else {
-			resp_error(c->out, RESP_ERR_SYNTAX);
-			return;
-		}
-	}
-	/* Like Redis, at most 10 * COUNT more steps, so a sparse table costs
-	 * bounded work per call. */
-	uint64_t budget = count > UINT64_MAX / 10 ? UINT64_MAX : count * 10;
+	if (!scan_parse_args(c, 3, false, &o))
+		return;
+	w.pat = o.pat;
+	uint64_t budget = scan_budget(o.count);
 	if (set_encoding(ref.s) != SET_ENC_HASHTABLE)
 		cursor = 0;
 	do {
 		cursor = set_scan(ref.s, cursor, sscan_member, &w);
-	} while (cursor != 0 && budget-- > 0 && w.visited < count);
+	} while (cursor != 0 && budget-- > 0 && w.visited < o.count);
 	set_settle(&ref);
 
-	char cur[24];
-	int cur_len = snprintf(cur, sizeof(cur), "%llu", (unsigned long long)cursor);
-	resp_array(c->out, 2);
-	resp_bulk(c->out, cur, (size_t)cur_len);
-	resp_array(c->out, w.kept);
-	kv_buf_append(c->out, w.members.data, w.members.len);
+	scan_reply(c->out, cursor, w.kept, &w.members);
 	kv_buf_free(&w.members);
 }
 

@@ -31,6 +31,7 @@
 #include "cmd.h"
 #include "kv.h"
 #include "server.h"
+#include "scan_args.h"
 #include "store.h"
 #include "t_set.h"
 #include "t_zset.h"
@@ -1035,78 +1036,35 @@ static void zscan_cb(void *arg, struct kv_slice m, double score)
 	a->n++;
 }
 
-/* Redis's parseScanCursorOrReply: strtoul, no leading space, whole string
- * (as a C string), no overflow; "-1" wraps as strtoul does. */
-static bool parse_cursor(const struct kv_slice *a, uint64_t *cursor)
-{
-	char buf[64];
-	if (!arg_cstr(a, buf, sizeof(buf), 0) || isspace((unsigned char)buf[0]))
-		return false;
-	char *end;
-	errno = 0;
-	unsigned long long v = strtoull(buf, &end, 10);
-	if (*end != '\0' || errno == ERANGE)
-		return false;
-	*cursor = v;
-	return true;
-}
-
 static void cmd_zscan(struct cmd_ctx *c)
 {
 	uint64_t cursor;
-	if (!parse_cursor(&c->argv[2], &cursor)) {
-		resp_error(c->out, "ERR invalid cursor");
+	if (!scan_parse_cursor(&c->argv[2], &cursor)) {
+		resp_error(c->out, ERR_INVALID_CURSOR);
 		return;
 	}
 	struct zset *z;
 	if (!get_zset(c, 1, true, &z))
 		return;
 	if (!z) {
-		resp_array(c->out, 2);
-		resp_bulk(c->out, "0", 1);
-		resp_array(c->out, 0);
+		/* Redis answers a missing key before looking at the options. */
+		scan_reply_head(c->out, 0, 0);
 		return;
 	}
-	int64_t count = 10;
-	const struct kv_slice *pat = NULL;
-	for (int i = 3; i < c->argc;) {
-		int left = c->argc - i;
-		if (opt_is(&c->argv[i], "count") && left >= 2) {
-			if (!arg_to_int64(&c->argv[i + 1], &count)) {
-				resp_error(c->out, RESP_ERR_NOT_INT);
-				return;
-			}
-			if (count < 1) {
-				resp_error(c->out, RESP_ERR_SYNTAX);
-				return;
-			}
-			i += 2;
-		} else if (opt_is(&c->argv[i], "match") && left >= 2) {
-			pat = &c->argv[i + 1];
-			if (pat->len == 1 && pat->ptr[0] == '*')
-				pat = NULL;
-			i += 2;
-		} else {
-			resp_error(c->out, RESP_ERR_SYNTAX);
-			return;
-		}
-	}
+	struct scan_args o;
+	if (!scan_parse_args(c, 3, false, &o))
+		return;
 	/* Elements go to a side buffer first: the array length is known only
 	 * after the walk. */
 	struct kv_buf body = KV_BUF_INIT;
-	struct zscan_acc acc = { &body, pat, 0, 0 };
-	int64_t iters = count * 10;
+	struct zscan_acc acc = { &body, o.pat, 0, 0 };
+	uint64_t budget = scan_budget(o.count);
 	do {
 		cursor = zset_scan(z, cursor, zscan_cb, &acc);
 	/* Redis counts members and scores alike against COUNT, so a step
 	 * stops after about COUNT/2 members. */
-	} while (cursor && iters-- > 0 && 2 * acc.seen < (uint64_t)count);
-	char cbuf[24];
-	int cl = snprintf(cbuf, sizeof(cbuf), "%llu", (unsigned long long)cursor);
-	resp_array(c->out, 2);
-	resp_bulk(c->out, cbuf, (size_t)cl);
-	resp_array(c->out, (int64_t)(2 * acc.n));
-	kv_buf_append(c->out, body.data, body.len);
+	} while (cursor && budget-- > 0 && 2 * acc.seen < o.count);
+	scan_reply(c->out, cursor, (int64_t)(2 * acc.n), &body);
 	kv_buf_free(&body);
 }
 
