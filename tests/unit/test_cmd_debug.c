@@ -20,93 +20,33 @@
 #include <string.h>
 
 #include "cmd.h"
+#include "cmd_fixture.h"
 #include "kv.h"
 #include "store.h"
 
-#define NOW_MS 1700000000000LL
-#define MAX_ARGS 16
-#define MAX_SHARDS 3
 #define ZERO_DIGEST "+0000000000000000000000000000000000000000\r\n"
 
-struct fixture {
-	struct kv_db *held[MAX_SHARDS];
-	uint32_t nshards;
-	struct kv_buf out;
-	int64_t now_ms;
-};
-
-static struct fixture *fixture_new(uint32_t nshards)
+/* Every fixture here answers a wrong argument count with the runtime's
+ * arity error (OBJECT and DEBUG tests check those replies). */
+static struct fixture *fixture_arity_new(uint32_t nshards)
 {
-	struct fixture *f = calloc(1, sizeof(*f));
-	f->nshards = nshards;
-	for (uint32_t i = 0; i < nshards; i++)
-		f->held[i] = db_create();
-	kv_buf_init(&f->out);
-	f->now_ms = NOW_MS;
+	struct fixture *f = fixture_new(nshards);
+	f->reply_arity = true;
 	return f;
-}
-
-static void fixture_free(struct fixture *f)
-{
-	for (uint32_t i = 0; i < f->nshards; i++)
-		db_destroy(f->held[i]);
-	kv_buf_free(&f->out);
-	free(f);
 }
 
 static int setup1(void **state)
 {
 	cmd_table_init();
-	*state = fixture_new(1);
+	*state = fixture_arity_new(1);
 	return 0;
 }
 
 static int setup3(void **state)
 {
 	cmd_table_init();
-	*state = fixture_new(3);
+	*state = fixture_arity_new(3);
 	return 0;
-}
-
-static int teardown(void **state)
-{
-	fixture_free(*state);
-	return 0;
-}
-
-/* Runs one call (arity checked as the runtime would) and returns its reply,
- * NUL-terminated, valid until the next call. */
-static const char *run_argv(struct fixture *f, int argc, const struct kv_slice *argv)
-{
-	const struct kv_command *cmd = cmd_lookup(argv[0].ptr, argv[0].len);
-	assert_non_null(cmd);
-	kv_buf_clear(&f->out);
-	if (!cmd_arity_ok(cmd, argc)) {
-		cmd_reply_arity(&f->out, cmd);
-		return kv_buf_cstr(&f->out);
-	}
-	struct cmd_ctx c = {
-		.argc = argc, .argv = argv, .out = &f->out, .now_ms = f->now_ms,
-		.shard = NULL, .conn = NULL, .held = f->held, .nshards = f->nshards,
-	};
-	cmd->proc(&c);
-	return kv_buf_cstr(&f->out);
-}
-
-static const char *run(struct fixture *f, ...)
-{
-	struct kv_slice argv[MAX_ARGS];
-	int argc = 0;
-	va_list ap;
-	va_start(ap, f);
-	for (const char *s; (s = va_arg(ap, const char *)) != NULL;) {
-		assert_true(argc < MAX_ARGS);
-		argv[argc].ptr = s;
-		argv[argc].len = strlen(s);
-		argc++;
-	}
-	va_end(ap);
-	return run_argv(f, argc, argv);
 }
 
 #define RUN(f, ...) run((f), __VA_ARGS__, (const char *)NULL)
@@ -187,7 +127,7 @@ static void test_cmd_debug_digest_empty_is_zero(void **state)
 static void test_cmd_debug_digest_order_and_shards(void **state)
 {
 	(void)state;
-	struct fixture *a = fixture_new(1), *b = fixture_new(3);
+	struct fixture *a = fixture_arity_new(1), *b = fixture_arity_new(3);
 	char da[64], db[64];
 
 	load(a, dataset, KV_ARRAY_LEN(dataset));
@@ -216,7 +156,7 @@ static void test_cmd_debug_digest_order_and_shards(void **state)
 static void test_cmd_debug_digest_encoding_independent(void **state)
 {
 	(void)state;
-	struct fixture *a = fixture_new(1), *b = fixture_new(1);
+	struct fixture *a = fixture_arity_new(1), *b = fixture_arity_new(1);
 	char da[64], db[64], m[16];
 
 	RUN(a, "SADD", "s", "1", "2", "3");
@@ -282,12 +222,12 @@ static void test_cmd_debug_digest_detects_changes(void **state)
 	size_t n = KV_ARRAY_LEN(variants);
 	char (*d)[64] = calloc(n + 1, 64);
 
-	struct fixture *f = fixture_new(nshards);
+	struct fixture *f = fixture_arity_new(nshards);
 	load_base(f);
 	digest_of(f, d[n]);
 	fixture_free(f);
 	for (size_t v = 0; v < n; v++) {
-		f = fixture_new(nshards);
+		f = fixture_arity_new(nshards);
 		load_base(f);
 		for (int j = 0; j < 3 && variants[v][j][0]; j++)
 			run_list(f, variants[v][j]);
@@ -506,8 +446,8 @@ static void test_cmd_object_other(void **state)
 	EXPECT(f, "-ERR wrong number of arguments for 'object' command\r\n", "OBJECT");
 }
 
-#define T1(fn) cmocka_unit_test_setup_teardown(fn, setup1, teardown)
-#define T3(fn) cmocka_unit_test_setup_teardown(fn, setup3, teardown)
+#define T1(fn) cmocka_unit_test_setup_teardown(fn, setup1, fixture_teardown)
+#define T3(fn) cmocka_unit_test_setup_teardown(fn, setup3, fixture_teardown)
 
 static int setup_n1(void **state)
 {

@@ -23,23 +23,38 @@
 #include "store.h"
 #include "t_hash.h"
 
-#define NOW_MS 1700000000000LL
 #define MAX_ARGS 300
 
-struct fixture {
-	struct kv_db *db;
-	struct kv_db *held[1];
-	struct kv_buf out;
-	size_t empty_mem;
-};
+#include "cmd_fixture.h"
+
+/* Strong symbol of cmd_hash.c: links the module out of libkevy.a (cmd.h's
+ * declaration of cmd_table_hash is weak and would not). */
+const struct kv_command *cmd_hash_table(void);
+
+static const struct kv_command *find_cmd(const struct kv_slice *name)
+{
+	return fixture_find_in(cmd_hash_table(), name);
+}
+
+/* A few other commands the tests need. */
+static const char *other_cmd(struct fixture *f, int argc, const struct kv_slice *argv)
+{
+	if (arg_is(&argv[0], "set")) {
+		db_set_string(f->db, argv[1].ptr, argv[1].len, argv[2].ptr, argv[2].len,
+			      KV_NO_EXPIRE);
+		resp_ok(&f->out);
+		return kv_buf_cstr(&f->out);
+	}
+	fail_msg("unknown command");
+	return NULL;
+}
 
 static int setup(void **state)
 {
-	struct fixture *f = calloc(1, sizeof(*f));
-	f->db = db_create();
-	f->held[0] = f->db;
-	kv_buf_init(&f->out);
-	f->empty_mem = db_memory_used(f->db);
+	struct fixture *f = fixture_new(1);
+	f->find = find_cmd;
+	f->other = other_cmd;
+	f->reply_arity = true;
 	*state = f;
 	return 0;
 }
@@ -51,64 +66,9 @@ static int teardown(void **state)
 	struct fixture *f = *state;
 	db_flush(f->db);
 	size_t left = db_memory_used(f->db);
-	db_destroy(f->db);
-	kv_buf_free(&f->out);
 	size_t empty = f->empty_mem;
-	free(f);
+	fixture_free(f);
 	return left == empty ? 0 : -1;
-}
-
-/* Strong symbol of cmd_hash.c: links the module out of libkevy.a (cmd.h's
- * declaration of cmd_table_hash is weak and would not). */
-const struct kv_command *cmd_hash_table(void);
-
-static const struct kv_command *find_cmd(const struct kv_slice *name)
-{
-	for (const struct kv_command *c = cmd_hash_table(); c->name; c++)
-		if (arg_is(name, c->name))
-			return c;
-	return NULL;
-}
-
-static const char *run_argv(struct fixture *f, int argc, const struct kv_slice *argv)
-{
-	const struct kv_command *cmd = find_cmd(&argv[0]);
-	kv_buf_clear(&f->out);
-	if (!cmd) {
-		/* A few other commands the tests need. */
-		if (arg_is(&argv[0], "set")) {
-			db_set_string(f->db, argv[1].ptr, argv[1].len, argv[2].ptr, argv[2].len,
-				      KV_NO_EXPIRE);
-			resp_ok(&f->out);
-			return kv_buf_cstr(&f->out);
-		}
-		fail_msg("unknown command");
-	}
-	if (!cmd_arity_ok(cmd, argc)) {
-		cmd_reply_arity(&f->out, cmd);
-		return kv_buf_cstr(&f->out);
-	}
-	struct cmd_ctx c = {
-		.argc = argc, .argv = argv, .out = &f->out, .now_ms = NOW_MS,
-		.shard = NULL, .conn = NULL, .held = f->held, .nshards = 1,
-	};
-	cmd->proc(&c);
-	return kv_buf_cstr(&f->out);
-}
-
-/* run(f, "hset", "h", "a", "1", NULL) */
-static const char *run(struct fixture *f, ...)
-{
-	struct kv_slice argv[MAX_ARGS];
-	int argc = 0;
-	va_list ap;
-	va_start(ap, f);
-	for (const char *s; (s = va_arg(ap, const char *)) != NULL;) {
-		assert_true(argc < MAX_ARGS);
-		argv[argc++] = (struct kv_slice){ s, strlen(s) };
-	}
-	va_end(ap);
-	return run_argv(f, argc, argv);
 }
 
 #define EXPECT(reply, ...) assert_string_equal(run(f, __VA_ARGS__, NULL), reply)

@@ -20,30 +20,9 @@
 #include <string.h>
 
 #include "cmd.h"
+#include "cmd_fixture.h"
 #include "kv.h"
 #include "store.h"
-
-#define NOW_MS 1700000000000LL
-#define MAX_ARGS 16
-#define MAX_SHARDS 3
-
-struct fixture {
-	struct kv_db *held[MAX_SHARDS];
-	uint32_t nshards;
-	struct kv_buf out;
-	int64_t now_ms;
-};
-
-static struct fixture *fixture_new(uint32_t nshards)
-{
-	struct fixture *f = calloc(1, sizeof(*f));
-	f->nshards = nshards;
-	for (uint32_t i = 0; i < nshards; i++)
-		f->held[i] = db_create();
-	kv_buf_init(&f->out);
-	f->now_ms = NOW_MS;
-	return f;
-}
 
 static int setup1(void **state)
 {
@@ -59,56 +38,8 @@ static int setup3(void **state)
 	return 0;
 }
 
-static int teardown(void **state)
-{
-	struct fixture *f = *state;
-	for (uint32_t i = 0; i < f->nshards; i++)
-		db_destroy(f->held[i]);
-	kv_buf_free(&f->out);
-	free(f);
-	return 0;
-}
-
-/* Runs one call and returns its reply, NUL-terminated, valid until the next
- * call.  Arity is checked as the runtime would. */
-static const char *run_argv(struct fixture *f, int argc, const struct kv_slice *argv)
-{
-	const struct kv_command *cmd = cmd_lookup(argv[0].ptr, argv[0].len);
-	assert_non_null(cmd);
-	assert_true(cmd_arity_ok(cmd, argc));
-	struct cmd_ctx c = {
-		.argc = argc, .argv = argv, .out = &f->out, .now_ms = f->now_ms,
-		.shard = NULL, .conn = NULL, .held = f->held, .nshards = f->nshards,
-	};
-	kv_buf_clear(&f->out);
-	cmd->proc(&c);
-	return kv_buf_cstr(&f->out);
-}
-
-/* run(f, "DEL", "a", NULL): arguments as C strings. */
-static const char *run(struct fixture *f, ...)
-{
-	struct kv_slice argv[MAX_ARGS];
-	int argc = 0;
-	va_list ap;
-	va_start(ap, f);
-	for (const char *s; (s = va_arg(ap, const char *)) != NULL;) {
-		assert_true(argc < MAX_ARGS);
-		argv[argc].ptr = s;
-		argv[argc].len = strlen(s);
-		argc++;
-	}
-	va_end(ap);
-	return run_argv(f, argc, argv);
-}
-
 #define RUN(f, ...) run((f), __VA_ARGS__, (const char *)NULL)
 #define EXPECT(f, reply, ...) assert_string_equal(RUN((f), __VA_ARGS__), (reply))
-
-static struct kv_db *db_of(struct fixture *f, const char *key)
-{
-	return f->held[kv_key_shard(key, strlen(key), f->nshards)];
-}
 
 static void set_key(struct fixture *f, const char *key, int64_t expire_ms)
 {
@@ -785,8 +716,8 @@ static void test_cmd_keys_table_matches_redis(void **state)
 	}
 }
 
-#define T1(fn) cmocka_unit_test_setup_teardown(fn, setup1, teardown)
-#define T3(fn) cmocka_unit_test_setup_teardown(fn, setup3, teardown)
+#define T1(fn) cmocka_unit_test_setup_teardown(fn, setup1, fixture_teardown)
+#define T3(fn) cmocka_unit_test_setup_teardown(fn, setup3, fixture_teardown)
 
 int main(void)
 {

@@ -24,74 +24,22 @@
 #include "store.h"
 #include "t_list.h"
 
-#define NOW_MS 1700000000000LL
 #define MAX_ARGS 32
 #define NSHARDS 2
 
-struct fixture {
-	struct kv_db *held[NSHARDS];
-	struct kv_buf out;
-};
-
-static int setup(void **state)
-{
-	struct fixture *f = calloc(1, sizeof(*f));
-	for (int i = 0; i < NSHARDS; i++)
-		f->held[i] = db_create();
-	kv_buf_init(&f->out);
-	*state = f;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct fixture *f = *state;
-	for (int i = 0; i < NSHARDS; i++)
-		db_destroy(f->held[i]);
-	kv_buf_free(&f->out);
-	free(f);
-	return 0;
-}
-
-static struct kv_db *db_of(struct fixture *f, const char *key)
-{
-	return f->held[kv_key_shard(key, strlen(key), NSHARDS)];
-}
+#include "cmd_fixture.h"
 
 static const struct kv_command *find_cmd(const struct kv_slice *name)
 {
-	for (const struct kv_command *c = cmd_table_list; c->name; c++)
-		if (arg_is(name, c->name))
-			return c;
-	return NULL;
+	return fixture_find_in(cmd_table_list, name);
 }
 
-static const char *run_argv(struct fixture *f, int argc, const struct kv_slice *argv)
+static int setup(void **state)
 {
-	const struct kv_command *cmd = find_cmd(&argv[0]);
-	assert_non_null(cmd);
-	assert_true(cmd_arity_ok(cmd, argc));
-	struct cmd_ctx c = {
-		.argc = argc, .argv = argv, .out = &f->out, .now_ms = NOW_MS,
-		.shard = NULL, .conn = NULL, .held = f->held, .nshards = NSHARDS,
-	};
-	kv_buf_clear(&f->out);
-	cmd->proc(&c);
-	return kv_buf_cstr(&f->out);
-}
-
-static const char *run(struct fixture *f, ...)
-{
-	struct kv_slice argv[MAX_ARGS];
-	int argc = 0;
-	va_list ap;
-	va_start(ap, f);
-	for (const char *s; (s = va_arg(ap, const char *)) != NULL;) {
-		assert_true(argc < MAX_ARGS);
-		argv[argc++] = (struct kv_slice){ s, strlen(s) };
-	}
-	va_end(ap);
-	return run_argv(f, argc, argv);
+	struct fixture *f = fixture_new(NSHARDS);
+	f->find = find_cmd;
+	*state = f;
+	return 0;
 }
 
 #define RUN(...) run(f, __VA_ARGS__, NULL)
@@ -400,7 +348,7 @@ static void test_cmd_list_table_matches_redis(void **state)
 
 int main(void)
 {
-#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+#define T(name) cmocka_unit_test_setup_teardown(name, setup, fixture_teardown)
 	const struct CMUnitTest tests[] = {
 		T(test_cmd_list_push_and_range),
 		T(test_cmd_list_wrongtype),

@@ -19,79 +19,23 @@
 #include <string.h>
 
 #include "cmd.h"
+#include "cmd_fixture.h"
 #include "config.h"
 #include "store.h"
 #include "t_list.h"
 
-#define NOW_MS 1700000000000LL
-#define MAX_ARGS 16
-
-struct fixture {
-	struct kv_db *db;
-	struct kv_db *held[1];
-	struct kv_buf out;
-	int64_t now_ms;
-};
+static const struct kv_command *find_cmd(const struct kv_slice *name)
+{
+	return fixture_find_in(cmd_table_string, name);
+}
 
 static int setup(void **state)
 {
-	struct fixture *f = calloc(1, sizeof(*f));
-	f->db = db_create();
-	f->held[0] = f->db;
-	kv_buf_init(&f->out);
-	f->now_ms = NOW_MS;
+	struct fixture *f = fixture_new(1);
+	f->find = find_cmd;
 	atomic_store(&g_config.proto_max_bulk_len, 512LL * 1024 * 1024);
 	*state = f;
 	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct fixture *f = *state;
-	db_destroy(f->db);
-	kv_buf_free(&f->out);
-	free(f);
-	return 0;
-}
-
-static const struct kv_command *find_cmd(const struct kv_slice *name)
-{
-	for (const struct kv_command *c = cmd_table_string; c->name; c++)
-		if (arg_is(name, c->name))
-			return c;
-	return NULL;
-}
-
-/* Runs one call and returns its reply, NUL-terminated, valid until the next
- * call.  The arity is checked as the runtime would, so a test that gets an
- * arity error notices it called a command wrongly. */
-static const char *run_argv(struct fixture *f, int argc, const struct kv_slice *argv)
-{
-	const struct kv_command *cmd = find_cmd(&argv[0]);
-	assert_non_null(cmd);
-	assert_true(cmd_arity_ok(cmd, argc));
-	struct cmd_ctx c = {
-		.argc = argc, .argv = argv, .out = &f->out, .now_ms = f->now_ms,
-		.shard = NULL, .conn = NULL, .held = f->held, .nshards = 1,
-	};
-	kv_buf_clear(&f->out);
-	cmd->proc(&c);
-	return kv_buf_cstr(&f->out);
-}
-
-/* run(f, "SET", "k", "v", NULL) */
-static const char *run(struct fixture *f, ...)
-{
-	struct kv_slice argv[MAX_ARGS];
-	int argc = 0;
-	va_list ap;
-	va_start(ap, f);
-	for (const char *s; (s = va_arg(ap, const char *)) != NULL;) {
-		assert_true(argc < MAX_ARGS);
-		argv[argc++] = (struct kv_slice){ s, strlen(s) };
-	}
-	va_end(ap);
-	return run_argv(f, argc, argv);
 }
 
 #define RUN(...) run(f, __VA_ARGS__, NULL)
@@ -683,7 +627,7 @@ static void test_cmd_string_table(void **state)
 
 int main(void)
 {
-#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+#define T(name) cmocka_unit_test_setup_teardown(name, setup, fixture_teardown)
 	const struct CMUnitTest tests[] = {
 		T(test_cmd_string_get_set),
 		T(test_cmd_string_set_option_conflicts),

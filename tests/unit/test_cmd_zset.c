@@ -21,69 +21,35 @@
 #include <string.h>
 
 #include "cmd.h"
+#include "cmd_fixture.h"
 #include "config.h"
 #include "store.h"
 #include "t_zset.h"
 
-#define NOW_MS 1700000000000LL
-#define MAX_ARGS 16
-
-struct fixture {
-	struct kv_db *db;
-	struct kv_db *held[1];
-	struct kv_buf out;
-};
+static const struct kv_command *find_cmd(const struct kv_slice *name)
+{
+	const struct kv_command *tables[] = { cmd_table_zset, cmd_table_string,
+					      cmd_table_keys, cmd_table_set };
+	for (size_t t = 0; t < sizeof(tables) / sizeof(tables[0]); t++) {
+		const struct kv_command *c = fixture_find_in(tables[t], name);
+		if (c)
+			return c;
+	}
+	return NULL;
+}
 
 static int setup(void **state)
 {
-	struct fixture *f = calloc(1, sizeof(*f));
-	f->db = db_create();
-	f->held[0] = f->db;
-	kv_buf_init(&f->out);
+	struct fixture *f = fixture_new(1);
+	f->find = find_cmd;
+	f->reply_arity = true;
 	atomic_store(&g_config.proto_max_bulk_len, 512LL * 1024 * 1024);
 	zset_register_type();
 	*state = f;
 	return 0;
 }
 
-static int teardown(void **state)
-{
-	struct fixture *f = *state;
-	db_destroy(f->db);
-	kv_buf_free(&f->out);
-	free(f);
-	return 0;
-}
-
-static const struct kv_command *find_cmd(const struct kv_slice *name)
-{
-	const struct kv_command *tables[] = { cmd_table_zset, cmd_table_string,
-					      cmd_table_keys, cmd_table_set };
-	for (size_t t = 0; t < sizeof(tables) / sizeof(tables[0]); t++)
-		for (const struct kv_command *c = tables[t]; c && c->name; c++)
-			if (arg_is(name, c->name))
-				return c;
-	return NULL;
-}
-
-static const char *run_argv(struct fixture *f, int argc, const struct kv_slice *argv)
-{
-	const struct kv_command *cmd = find_cmd(&argv[0]);
-	assert_non_null(cmd);
-	kv_buf_clear(&f->out);
-	if (!cmd_arity_ok(cmd, argc)) {
-		cmd_reply_arity(&f->out, cmd);
-		return kv_buf_cstr(&f->out);
-	}
-	struct cmd_ctx c = {
-		.argc = argc, .argv = argv, .out = &f->out, .now_ms = NOW_MS,
-		.shard = NULL, .conn = NULL, .held = f->held, .nshards = 1,
-	};
-	cmd->proc(&c);
-	return kv_buf_cstr(&f->out);
-}
-
-static const char *run(struct fixture *f, int argc, const char *const *words)
+static const char *run_words(struct fixture *f, int argc, const char *const *words)
 {
 	struct kv_slice argv[MAX_ARGS];
 	for (int i = 0; i < argc; i++)
@@ -91,7 +57,7 @@ static const char *run(struct fixture *f, int argc, const char *const *words)
 	return run_argv(f, argc, argv);
 }
 
-#define RUN(f, ...) run((f), (int)(sizeof((const char *[]){ __VA_ARGS__ }) / sizeof(char *)), \
+#define RUN(f, ...) run_words((f), (int)(sizeof((const char *[]){ __VA_ARGS__ }) / sizeof(char *)), \
 			(const char *[]){ __VA_ARGS__ })
 
 struct replay_case {
@@ -247,7 +213,7 @@ static void test_cmd_zset_replies_match_redis(void **state)
 	struct fixture *f = *state;
 	assert_string_equal(RUN(f, "set", "s", "x"), "+OK\r\n");
 	for (size_t i = 0; i < sizeof(replay) / sizeof(replay[0]); i++) {
-		const char *got = run(f, replay[i].argc, replay[i].argv);
+		const char *got = run_words(f, replay[i].argc, replay[i].argv);
 		if (strcmp(got, replay[i].reply) != 0)
 			fail_msg("case %zu (%s %s): got %s want %s", i, replay[i].argv[0],
 				 replay[i].argc > 1 ? replay[i].argv[1] : "", got, replay[i].reply);
@@ -376,10 +342,10 @@ int main(void)
 {
 	cmd_table_init();
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_cmd_zset_replies_match_redis, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_cmd_zset_memory_accounting, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_cmd_zset_randmember_shape, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_cmd_zset_watch_signals, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cmd_zset_replies_match_redis, setup, fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_cmd_zset_memory_accounting, setup, fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_cmd_zset_randmember_shape, setup, fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_cmd_zset_watch_signals, setup, fixture_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
