@@ -1240,6 +1240,9 @@ static void shard_cron(struct shard *s)
 	s->next_cron_us = kv_mono_us() + 1000000 / hz;
 	if (!s->holder) {
 		db_active_expire(s->db, s->now_ms, s->cron_expire_budget);
+		/* Finish a table resize an idle keyspace would leave half done
+		 * (both tables allocated), 1 ms a tick, as Redis's cron does. */
+		db_rehash(s->db, 1000);
 		blocking_sweep(s);
 	}
 	int64_t timeout = atomic_load_explicit(&g_config.timeout_s, memory_order_relaxed);
