@@ -1,0 +1,940 @@
+/*
+ * aof_format.c - the AOF segment format: header, records, effect payloads,
+ * the streaming reader and the writer.  Pure format: no file I/O, no policy.
+ *
+ * BYTE LAYOUT (all integers little-endian)
+ *
+ *   A segment is a file header followed by zero or more records.
+ *
+ *   File header, 72 bytes (struct aof_disk_header):
+ *      0  8  magic "KEVYAOF\0"
+ *      8  2  version (1)
+ *     10  2  header_len (72 for version 1)
+ *     12  4  flags (0)
+ *     16 16  dataset id (random, fixed at the dataset's first start; not all zero)
+ *     32  4  shard id (< shard count)
+ *     36  4  shard count (>= 1)
+ *     40  8  generation
+ *     48  8  start LSN: every record's LSN is greater
+ *     56  8  creation time, ms since the epoch
+ *     64  8  checksum: XXH3-64, seed 0, of bytes [0, 64)
+ *   Every version, present and future, keeps magic, version and header_len
+ *   at offsets 0, 8 and 10 and ends its header with an XXH3-64 (seed 0) of the
+ *   header's other bytes.  That is what lets a reader tell "a newer kevy
+ *   wrote this" (checksum verifies, version unknown) from "the version field
+ *   is damaged" (checksum fails).
+ *
+ *   Record, 32-byte header + payload (struct aof_disk_record):
+ *      0  8  checksum: XXH3-64(seed, bytes [8, 32 + payload_len))
+ *      8  4  payload_len
+ *     12  1  type: 1 EFFECT, 2 SEGMENT_END
+ *     13  1  flags (0)
+ *     14  2  reserved (0)
+ *     16  8  LSN
+ *     24  8  header_check: XXH3-64(seed, bytes [8, 24))
+ *     32     payload
+ *   seed is the file header's checksum, so a record verifies only inside the
+ *   segment it was written for (a record spliced in from another segment, or
+ *   a value that happens to contain a record's bytes, does not).
+ *   header_check lets a reader trust a record's length and LSN before it has
+ *   the payload: a verified header whose length is over the limit is a real
+ *   oversized record (corrupt), not tail garbage.
+ *
+ *   EFFECT payload: one or more commands, back to back, filling the payload:
+ *     command := varint argc (>= 1), then argc times (varint len, len bytes)
+ *   varint is unsigned LEB128, minimal (no redundant 0x80 groups), at most
+ *   10 bytes.  A MULTI/EXEC is one record with several commands.
+ *   SEGMENT_END payload: u64 number of EFFECT records in the segment; its LSN
+ *   equals the last EFFECT's LSN (start LSN if none).  Nothing follows it.
+ *
+ * VALIDITY RULE
+ *
+ *   A record at offset o is valid when all of its 32 + payload_len bytes are
+ *   in the file, header_check and checksum verify, type is known, flags and
+ *   reserved are 0, payload_len <= the configured maximum, its LSN is greater
+ *   than the previous record's (the start LSN for the first), and its payload
+ *   is well formed for its type.  A record is "bad" when it is incomplete or
+ *   when header_check or checksum fails; a record whose header verifies but
+ *   breaks another rule is not bad but corrupt (the writer wrote it so).
+ *
+ * RECOVERY RULE (the reader's verdict; policy acts on it)
+ *
+ *   Let o be the offset of the first bad record.  If no valid record (both
+ *   checks verify, complete in the file) starts at any byte offset after o,
+ *   the bytes [o, EOF) are a TORN TAIL (KV_ETORN): an interrupted append.
+ *   Recovery copies them to a quarantine file, fsyncs it, truncates the
+ *   segment to o, and logs offset, byte count and the LSN range of the
+ *   record headers that verify in the dropped bytes.  This holds for an
+ *   incomplete record, a complete record whose checksum fails, and any
+ *   zeros or garbage after either.  Only the last segment may have a torn
+ *   tail; in any other segment the caller treats KV_ETORN as corrupt.
+ *   Everything else is CORRUPT (KV_ECORRUPT) and recovery refuses to start:
+ *   a bad record followed anywhere by a valid one, a verified header that
+ *   breaks a rule (length over the maximum, LSN not increasing, unknown
+ *   type), a malformed payload, bytes after SEGMENT_END, a bad file header.
+ *   A file shorter than its header is KV_ETORN at offset 0 (the segment's
+ *   creation was interrupted).  Bad magic is "not a kevy AOF" (KV_ECORRUPT),
+ *   a verified header of another version KV_EVERSION, and a header of
+ *   another dataset, shard, shard count or generation KV_EMISMATCH.
+ */
+#include "aof_format.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+_Static_assert(sizeof(struct aof_disk_header) == AOF_HEADER_SIZE, "AOF header size");
+_Static_assert(offsetof(struct aof_disk_header, version) == 8, "AOF header layout");
+_Static_assert(offsetof(struct aof_disk_header, header_len) == 10, "AOF header layout");
+_Static_assert(offsetof(struct aof_disk_header, flags) == 12, "AOF header layout");
+_Static_assert(offsetof(struct aof_disk_header, dataset_id) == 16, "AOF header layout");
+_Static_assert(offsetof(struct aof_disk_header, shard_id) == 32, "AOF header layout");
+_Static_assert(offsetof(struct aof_disk_header, shard_count) == 36, "AOF header layout");
+_Static_assert(offsetof(struct aof_disk_header, generation) == 40, "AOF header layout");
+_Static_assert(offsetof(struct aof_disk_header, start_lsn) == 48, "AOF header layout");
+_Static_assert(offsetof(struct aof_disk_header, created_ms) == 56, "AOF header layout");
+_Static_assert(offsetof(struct aof_disk_header, checksum) == 64, "AOF header layout");
+_Static_assert(sizeof(struct aof_disk_record) == AOF_RECORD_HEADER_SIZE, "AOF record header size");
+_Static_assert(offsetof(struct aof_disk_record, payload_len) == 8, "AOF record layout");
+_Static_assert(offsetof(struct aof_disk_record, type) == 12, "AOF record layout");
+_Static_assert(offsetof(struct aof_disk_record, flags) == 13, "AOF record layout");
+_Static_assert(offsetof(struct aof_disk_record, reserved) == 14, "AOF record layout");
+_Static_assert(offsetof(struct aof_disk_record, lsn) == 16, "AOF record layout");
+_Static_assert(offsetof(struct aof_disk_record, header_check) == 24, "AOF record layout");
+_Static_assert(sizeof(AOF_MAGIC) == AOF_MAGIC_LEN + 1, "AOF magic is 8 bytes");
+
+#define HDR_OFF(f) offsetof(struct aof_disk_header, f)
+#define REC_OFF(f) offsetof(struct aof_disk_record, f)
+/* Offsets every version shares (see the layout above). */
+#define HDR_MIN_PREFIX 12
+#define HDR_MAX_LEN 4096
+#define END_PAYLOAD_LEN 8
+/* The reader asks for at least this much per read. */
+#define READ_CHUNK (64 * 1024)
+
+/* ---- little-endian helpers ---- */
+
+static uint16_t get16(const uint8_t *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
+static uint32_t get32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+static uint64_t get64(const uint8_t *p) { return (uint64_t)get32(p) | (uint64_t)get32(p + 4) << 32; }
+static void put16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); }
+static void put32(uint8_t *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+static void put64(uint8_t *p, uint64_t v)
+{
+	put32(p, (uint32_t)v);
+	put32(p + 4, (uint32_t)(v >> 32));
+}
+
+/* ---- file header ---- */
+
+static void header_bytes(const struct aof_header *h, uint8_t out[AOF_HEADER_SIZE])
+{
+	memset(out, 0, AOF_HEADER_SIZE);
+	memcpy(out, AOF_MAGIC, AOF_MAGIC_LEN);
+	put16(out + HDR_OFF(version), h->version);
+	put16(out + HDR_OFF(header_len), AOF_HEADER_SIZE);
+	put32(out + HDR_OFF(flags), 0);
+	memcpy(out + HDR_OFF(dataset_id), h->dataset_id, AOF_DATASET_ID_LEN);
+	put32(out + HDR_OFF(shard_id), h->shard_id);
+	put32(out + HDR_OFF(shard_count), h->shard_count);
+	put64(out + HDR_OFF(generation), h->generation);
+	put64(out + HDR_OFF(start_lsn), h->start_lsn);
+	put64(out + HDR_OFF(created_ms), (uint64_t)h->created_ms);
+	put64(out + HDR_OFF(checksum), kv_hash64(out, HDR_OFF(checksum), 0));
+}
+
+void aof_header_encode(struct aof_header *h, uint8_t out[AOF_HEADER_SIZE])
+{
+	header_bytes(h, out);
+	h->checksum = get64(out + HDR_OFF(checksum));
+}
+
+void aof_header_init(struct aof_header *h, const uint8_t dataset_id[AOF_DATASET_ID_LEN],
+		     uint32_t shard_id, uint32_t shard_count, uint64_t generation,
+		     uint64_t start_lsn, int64_t created_ms)
+{
+	uint8_t tmp[AOF_HEADER_SIZE];
+
+	memset(h, 0, sizeof(*h));
+	h->version = AOF_FORMAT_VERSION;
+	memcpy(h->dataset_id, dataset_id, AOF_DATASET_ID_LEN);
+	h->shard_id = shard_id;
+	h->shard_count = shard_count;
+	h->generation = generation;
+	h->start_lsn = start_lsn;
+	h->created_ms = created_ms;
+	aof_header_encode(h, tmp);
+}
+
+static void hex16(char out[33], const uint8_t id[AOF_DATASET_ID_LEN])
+{
+	for (int i = 0; i < AOF_DATASET_ID_LEN; i++)
+		snprintf(out + 2 * i, 3, "%02x", id[i]);
+}
+
+static int header_fail(enum aof_verdict_kind *kind, enum aof_verdict_kind k, int code,
+		       char *msg, size_t cap, const char *fmt, ...)
+	__attribute__((format(printf, 6, 7)));
+static int header_fail(enum aof_verdict_kind *kind, enum aof_verdict_kind k, int code,
+		       char *msg, size_t cap, const char *fmt, ...)
+{
+	if (kind)
+		*kind = k;
+	if (msg && cap) {
+		va_list ap;
+		va_start(ap, fmt);
+		vsnprintf(msg, cap, fmt, ap);
+		va_end(ap);
+	}
+	return code;
+}
+
+static int header_check_expect(const struct aof_header *h, const struct aof_expect *exp,
+			       enum aof_verdict_kind *kind, char *msg, size_t cap)
+{
+	if (!exp)
+		return 0;
+	if ((exp->fields & AOF_EXPECT_DATASET) &&
+	    memcmp(h->dataset_id, exp->dataset_id, AOF_DATASET_ID_LEN) != 0) {
+		char a[33], b[33];
+		hex16(a, h->dataset_id);
+		hex16(b, exp->dataset_id);
+		return header_fail(kind, AOF_VERDICT_MISMATCH, KV_EMISMATCH, msg, cap,
+				   "dataset id mismatch: file has %s, expected %s", a, b);
+	}
+	if ((exp->fields & AOF_EXPECT_SHARD_COUNT) && h->shard_count != exp->shard_count)
+		return header_fail(kind, AOF_VERDICT_MISMATCH, KV_EMISMATCH, msg, cap,
+				   "shard count mismatch: file has %" PRIu32 ", expected %" PRIu32,
+				   h->shard_count, exp->shard_count);
+	if ((exp->fields & AOF_EXPECT_SHARD) && h->shard_id != exp->shard_id)
+		return header_fail(kind, AOF_VERDICT_MISMATCH, KV_EMISMATCH, msg, cap,
+				   "shard id mismatch: file has %" PRIu32 ", expected %" PRIu32,
+				   h->shard_id, exp->shard_id);
+	if ((exp->fields & AOF_EXPECT_GENERATION) && h->generation != exp->generation)
+		return header_fail(kind, AOF_VERDICT_MISMATCH, KV_EMISMATCH, msg, cap,
+				   "generation mismatch: file has %" PRIu64 ", expected %" PRIu64,
+				   h->generation, exp->generation);
+	return 0;
+}
+
+int aof_header_decode(const void *src, size_t len, const struct aof_expect *exp,
+		      struct aof_header *h, enum aof_verdict_kind *kind,
+		      char *msg, size_t cap)
+{
+	const uint8_t *p = src;
+	static const uint8_t zero_id[AOF_DATASET_ID_LEN];
+
+	if (kind)
+		*kind = AOF_VERDICT_CLEAN;
+	if (msg && cap)
+		msg[0] = '\0';
+	if (len && memcmp(p, AOF_MAGIC, KV_MIN(len, (size_t)AOF_MAGIC_LEN)) != 0)
+		return header_fail(kind, AOF_VERDICT_NOT_AOF, KV_ECORRUPT, msg, cap,
+				   "not a kevy AOF file (bad magic)");
+	if (len < HDR_MIN_PREFIX)
+		return header_fail(kind, AOF_VERDICT_TORN, KV_ETORN, msg, cap,
+				   "file header incomplete: %zu of %d bytes", len, AOF_HEADER_SIZE);
+
+	uint16_t version = get16(p + HDR_OFF(version));
+	uint16_t hlen = get16(p + HDR_OFF(header_len));
+	if (version == AOF_FORMAT_VERSION ? hlen != AOF_HEADER_SIZE
+					  : (hlen < HDR_MIN_PREFIX + 8 || hlen > HDR_MAX_LEN))
+		return header_fail(kind, AOF_VERDICT_CORRUPT, KV_ECORRUPT, msg, cap,
+				   "corrupt file header: header length %u for version %u",
+				   hlen, version);
+	if (len < hlen)
+		return header_fail(kind, AOF_VERDICT_TORN, KV_ETORN, msg, cap,
+				   "file header incomplete: %zu of %u bytes", len, hlen);
+	uint64_t stored = get64(p + hlen - 8);
+	uint64_t computed = kv_hash64(p, (size_t)hlen - 8, 0);
+	if (stored != computed)
+		return header_fail(kind, AOF_VERDICT_CORRUPT, KV_ECORRUPT, msg, cap,
+				   "corrupt file header: checksum %016" PRIx64 ", computed %016" PRIx64,
+				   stored, computed);
+	if (version != AOF_FORMAT_VERSION)
+		return header_fail(kind, AOF_VERDICT_VERSION, KV_EVERSION, msg, cap,
+				   "AOF format version %u is not supported (this kevy reads version %d)",
+				   version, AOF_FORMAT_VERSION);
+
+	struct aof_header d;
+	memset(&d, 0, sizeof(d));
+	d.version = version;
+	memcpy(d.dataset_id, p + HDR_OFF(dataset_id), AOF_DATASET_ID_LEN);
+	d.shard_id = get32(p + HDR_OFF(shard_id));
+	d.shard_count = get32(p + HDR_OFF(shard_count));
+	d.generation = get64(p + HDR_OFF(generation));
+	d.start_lsn = get64(p + HDR_OFF(start_lsn));
+	d.created_ms = (int64_t)get64(p + HDR_OFF(created_ms));
+	d.checksum = stored;
+
+	/* The checksum verified, so these are the writer's mistakes; refuse them
+	 * rather than guess (a zero dataset id means it was never set). */
+	if (get32(p + HDR_OFF(flags)) != 0)
+		return header_fail(kind, AOF_VERDICT_CORRUPT, KV_ECORRUPT, msg, cap,
+				   "corrupt file header: unknown flags %08" PRIx32,
+				   get32(p + HDR_OFF(flags)));
+	if (d.shard_count == 0 || d.shard_id >= d.shard_count)
+		return header_fail(kind, AOF_VERDICT_CORRUPT, KV_ECORRUPT, msg, cap,
+				   "corrupt file header: shard %" PRIu32 " of %" PRIu32,
+				   d.shard_id, d.shard_count);
+	if (memcmp(d.dataset_id, zero_id, AOF_DATASET_ID_LEN) == 0)
+		return header_fail(kind, AOF_VERDICT_CORRUPT, KV_ECORRUPT, msg, cap,
+				   "corrupt file header: dataset id is zero");
+	int rc = header_check_expect(&d, exp, kind, msg, cap);
+	if (rc < 0)
+		return rc;
+	if (h)
+		*h = d;
+	return 0;
+}
+
+/* ---- effect payload ---- */
+
+static size_t varint_len(uint64_t v)
+{
+	size_t n = 1;
+	while (v >= 0x80) {
+		v >>= 7;
+		n++;
+	}
+	return n;
+}
+
+static void varint_put(struct kv_buf *b, uint64_t v)
+{
+	uint8_t tmp[10];
+	size_t n = 0;
+	while (v >= 0x80) {
+		tmp[n++] = (uint8_t)(v | 0x80);
+		v >>= 7;
+	}
+	tmp[n++] = (uint8_t)v;
+	kv_buf_append(b, tmp, n);
+}
+
+/* Minimal LEB128 only, so every payload has exactly one encoding. */
+static int varint_get(const uint8_t **pp, const uint8_t *end, uint64_t *v)
+{
+	const uint8_t *p = *pp;
+	uint64_t x = 0;
+
+	for (int i = 0; i < 10; i++) {
+		if (p == end)
+			return KV_ECORRUPT;
+		uint8_t c = *p++;
+		if (i == 9 && c > 1)
+			return KV_ECORRUPT;
+		x |= (uint64_t)(c & 0x7f) << (7 * i);
+		if (!(c & 0x80)) {
+			if (c == 0 && i > 0)
+				return KV_ECORRUPT;
+			*v = x;
+			*pp = p;
+			return 0;
+		}
+	}
+	return KV_ECORRUPT;
+}
+
+size_t aof_payload_size(int argc, const struct kv_slice *argv)
+{
+	size_t n = varint_len((uint64_t)argc);
+	for (int i = 0; i < argc; i++)
+		n += varint_len(argv[i].len) + argv[i].len;
+	return n;
+}
+
+void aof_payload_append(struct kv_buf *b, int argc, const struct kv_slice *argv)
+{
+	kv_assert(argc >= 1);
+	kv_buf_reserve(b, aof_payload_size(argc, argv));
+	varint_put(b, (uint64_t)argc);
+	for (int i = 0; i < argc; i++) {
+		varint_put(b, argv[i].len);
+		kv_buf_append(b, argv[i].ptr, argv[i].len);
+	}
+}
+
+/* One command from *pp; fills argv[0..argc) when argv is not NULL (it then
+ * has room for *argc, which the caller learns from a first pass). */
+static int payload_command(const uint8_t **pp, const uint8_t *end, uint64_t *argc,
+			   struct kv_slice *argv)
+{
+	const uint8_t *p = *pp;
+	uint64_t n;
+
+	if (varint_get(&p, end, &n) < 0)
+		return KV_ECORRUPT;
+	/* Every argument takes at least its length byte. */
+	if (n == 0 || n > (uint64_t)(end - p) || n > INT32_MAX)
+		return KV_ECORRUPT;
+	for (uint64_t i = 0; i < n; i++) {
+		uint64_t len;
+		if (varint_get(&p, end, &len) < 0 || len > (uint64_t)(end - p))
+			return KV_ECORRUPT;
+		if (argv)
+			argv[i] = (struct kv_slice){ (const char *)p, (size_t)len };
+		p += len;
+	}
+	*argc = n;
+	*pp = p;
+	return 0;
+}
+
+int aof_payload_validate(const void *payload, size_t len, uint64_t *ncmds)
+{
+	const uint8_t *p = payload, *end = p + len;
+	uint64_t n = 0, argc;
+
+	if (len == 0)
+		return KV_ECORRUPT;
+	while (p < end) {
+		if (payload_command(&p, end, &argc, NULL) < 0)
+			return KV_ECORRUPT;
+		n++;
+	}
+	if (ncmds)
+		*ncmds = n;
+	return 0;
+}
+
+void aof_payload_iter_init(struct aof_payload_iter *it, const void *payload, size_t len)
+{
+	it->p = payload;
+	it->end = it->p + len;
+	it->argv = NULL;
+	it->argv_cap = 0;
+}
+
+int aof_payload_next(struct aof_payload_iter *it, int *argc, struct kv_slice **argv)
+{
+	const uint8_t *p = it->p;
+	uint64_t n;
+
+	if (p == it->end)
+		return 0;
+	if (payload_command(&p, it->end, &n, NULL) < 0)
+		return KV_ECORRUPT;
+	if (n > (uint64_t)it->argv_cap) {
+		it->argv = kv_realloc(it->argv, (size_t)n * sizeof(*it->argv));
+		it->argv_cap = (int)n;
+	}
+	p = it->p;
+	payload_command(&p, it->end, &n, it->argv);
+	it->p = p;
+	*argc = (int)n;
+	*argv = it->argv;
+	return 1;
+}
+
+void aof_payload_iter_free(struct aof_payload_iter *it)
+{
+	free(it->argv);
+	it->argv = NULL;
+	it->argv_cap = 0;
+}
+
+/* ---- records ---- */
+
+static void record_fill(uint8_t *rec, uint64_t seed, uint8_t type, uint8_t flags,
+			uint64_t lsn, size_t len)
+{
+	put32(rec + REC_OFF(payload_len), (uint32_t)len);
+	rec[REC_OFF(type)] = type;
+	rec[REC_OFF(flags)] = flags;
+	put16(rec + REC_OFF(reserved), 0);
+	put64(rec + REC_OFF(lsn), lsn);
+	put64(rec + REC_OFF(header_check), kv_hash64(rec + 8, 16, seed));
+	put64(rec + REC_OFF(checksum), kv_hash64(rec + 8, AOF_RECORD_HEADER_SIZE - 8 + len, seed));
+}
+
+void aof_record_append_raw(struct kv_buf *b, uint64_t seed, uint8_t type, uint8_t flags,
+			   uint64_t lsn, const void *payload, size_t len)
+{
+	kv_assert(len <= AOF_PAYLOAD_FORMAT_MAX);
+	uint8_t *rec = (uint8_t *)kv_buf_reserve(b, AOF_RECORD_HEADER_SIZE + len);
+	if (len)
+		memcpy(rec + AOF_RECORD_HEADER_SIZE, payload, len);
+	record_fill(rec, seed, type, flags, lsn, len);
+	b->len += AOF_RECORD_HEADER_SIZE + len;
+}
+
+void aof_encoder_init(struct aof_encoder *e, const struct aof_header *h, size_t max_payload)
+{
+	memset(e, 0, sizeof(*e));
+	e->seed = h->checksum;
+	e->last_lsn = h->start_lsn;
+	e->max_payload = max_payload ? KV_MIN(max_payload, AOF_PAYLOAD_FORMAT_MAX)
+				     : AOF_PAYLOAD_DEFAULT_MAX;
+}
+
+void aof_encoder_begin(struct aof_encoder *e, struct kv_buf *b)
+{
+	kv_assert(!e->open && !e->sealed);
+	e->mark = b->len;
+	e->open = true;
+	kv_buf_reserve(b, AOF_RECORD_HEADER_SIZE);
+	memset(b->data + b->len, 0, AOF_RECORD_HEADER_SIZE);
+	b->len += AOF_RECORD_HEADER_SIZE;
+}
+
+void aof_encoder_add(struct aof_encoder *e, struct kv_buf *b, int argc,
+		     const struct kv_slice *argv)
+{
+	kv_assert(e->open && b->len >= e->mark + AOF_RECORD_HEADER_SIZE);
+	aof_payload_append(b, argc, argv);
+}
+
+int aof_encoder_commit(struct aof_encoder *e, struct kv_buf *b, uint64_t *lsn)
+{
+	kv_assert(e->open && b->len > e->mark + AOF_RECORD_HEADER_SIZE);
+	size_t len = b->len - e->mark - AOF_RECORD_HEADER_SIZE;
+	e->open = false;
+	if (len > e->max_payload) {
+		b->len = e->mark;
+		return KV_ELIMIT;
+	}
+	e->last_lsn++;
+	e->effects++;
+	record_fill((uint8_t *)b->data + e->mark, e->seed, AOF_REC_EFFECT, 0, e->last_lsn, len);
+	if (lsn)
+		*lsn = e->last_lsn;
+	return 0;
+}
+
+void aof_encoder_abort(struct aof_encoder *e, struct kv_buf *b)
+{
+	kv_assert(e->open && b->len >= e->mark);
+	b->len = e->mark;
+	e->open = false;
+}
+
+int aof_encoder_effect(struct aof_encoder *e, struct kv_buf *b, int argc,
+		       const struct kv_slice *argv, uint64_t *lsn)
+{
+	aof_encoder_begin(e, b);
+	aof_encoder_add(e, b, argc, argv);
+	return aof_encoder_commit(e, b, lsn);
+}
+
+void aof_encoder_seal(struct aof_encoder *e, struct kv_buf *b)
+{
+	uint8_t payload[END_PAYLOAD_LEN];
+
+	kv_assert(!e->open && !e->sealed);
+	put64(payload, e->effects);
+	aof_record_append_raw(b, e->seed, AOF_REC_SEGMENT_END, 0, e->last_lsn, payload,
+			      sizeof(payload));
+	e->sealed = true;
+}
+
+/* ---- streaming reader ---- */
+
+enum { ST_HEADER, ST_RECORDS, ST_SEALED, ST_SCAN, ST_DONE };
+/* A step made progress without a result for the caller. */
+#define STEP_AGAIN 100
+
+void aof_reader_init(struct aof_reader *r, const struct aof_reader_config *cfg)
+{
+	memset(r, 0, sizeof(*r));
+	r->max_payload = cfg && cfg->max_payload ? KV_MIN(cfg->max_payload, AOF_PAYLOAD_FORMAT_MAX)
+						 : AOF_PAYLOAD_DEFAULT_MAX;
+	if (cfg && cfg->expect) {
+		r->expect = *cfg->expect;
+		r->have_expect = true;
+	}
+	r->state = ST_HEADER;
+	r->need = HDR_MIN_PREFIX;
+}
+
+void aof_reader_free(struct aof_reader *r)
+{
+	free(r->buf);
+	r->buf = NULL;
+	r->cap = r->len = r->pos = 0;
+}
+
+size_t aof_reader_space(struct aof_reader *r, void **p)
+{
+	if (r->pos > 0) {
+		memmove(r->buf, r->buf + r->pos, r->len - r->pos);
+		r->len -= r->pos;
+		r->base += r->pos;
+		r->pos = 0;
+	}
+	size_t want = KV_MAX(r->need, (size_t)READ_CHUNK);
+	if (r->cap < want) {
+		r->buf = kv_realloc(r->buf, want);
+		r->cap = want;
+	}
+	*p = r->buf + r->len;
+	return r->eof ? 0 : r->cap - r->len;
+}
+
+void aof_reader_wrote(struct aof_reader *r, size_t n)
+{
+	kv_assert(!r->eof && n <= r->cap - r->len);
+	r->len += n;
+}
+
+size_t aof_reader_feed(struct aof_reader *r, const void *p, size_t n)
+{
+	void *dst;
+	size_t room = aof_reader_space(r, &dst);
+	size_t take = KV_MIN(room, n);
+	if (take) {
+		memcpy(dst, p, take);
+		aof_reader_wrote(r, take);
+	}
+	return take;
+}
+
+void aof_reader_eof(struct aof_reader *r)
+{
+	r->eof = true;
+}
+
+const struct aof_header *aof_reader_header(const struct aof_reader *r)
+{
+	return r->have_header ? &r->header : NULL;
+}
+
+const struct aof_verdict *aof_reader_verdict(const struct aof_reader *r)
+{
+	return &r->v;
+}
+
+static uint64_t at(const struct aof_reader *r)
+{
+	return r->base + r->pos;
+}
+
+static size_t avail(const struct aof_reader *r)
+{
+	return r->len - r->pos;
+}
+
+static int need_more(struct aof_reader *r, size_t n)
+{
+	r->need = n;
+	return AOF_NEED_MORE;
+}
+
+static int finish(struct aof_reader *r, enum aof_verdict_kind kind, int code,
+		  uint64_t offset, const char *reason)
+{
+	r->v.kind = kind;
+	r->v.code = code;
+	r->v.offset = offset;
+	r->v.bytes_seen = r->base + r->len;
+	r->v.reason = reason;
+	r->v.records = r->effects + (r->v.sealed ? 1 : 0);
+	if (kind == AOF_VERDICT_TORN)
+		r->v.dropped_bytes = r->v.bytes_seen - offset;
+	r->state = ST_DONE;
+	return code == 0 ? AOF_CLEAN_EOF : code;
+}
+
+static int final_code(const struct aof_reader *r)
+{
+	return r->v.code == 0 ? AOF_CLEAN_EOF : r->v.code;
+}
+
+static int step_header(struct aof_reader *r)
+{
+	enum aof_verdict_kind kind;
+	size_t n = avail(r);
+
+	if (n == 0) {   /* nothing yet (and maybe no buffer either) */
+		if (!r->eof)
+			return need_more(r, HDR_MIN_PREFIX);
+		return finish(r, AOF_VERDICT_TORN, KV_ETORN, 0, "empty file (no header)");
+	}
+	const uint8_t *p = r->buf + r->pos;
+	int rc = aof_header_decode(p, n, r->have_expect ? &r->expect : NULL, &r->header,
+				   &kind, r->v.detail, sizeof(r->v.detail));
+
+	if (rc == KV_ETORN) {
+		if (!r->eof) {
+			/* Wait for the whole header, whatever length it declares. */
+			size_t want = n >= HDR_MIN_PREFIX ? get16(p + HDR_OFF(header_len))
+							  : HDR_MIN_PREFIX;
+			return need_more(r, want);
+		}
+		return finish(r, AOF_VERDICT_TORN, KV_ETORN, 0, "incomplete file header");
+	}
+	if (rc < 0) {
+		static const char *const why[] = {
+			[AOF_VERDICT_CORRUPT] = "corrupt file header",
+			[AOF_VERDICT_NOT_AOF] = "not a kevy AOF file",
+			[AOF_VERDICT_VERSION] = "unsupported format version",
+			[AOF_VERDICT_MISMATCH] = "file of another dataset, shard or generation",
+		};
+		return finish(r, kind, rc, 0, why[kind]);
+	}
+	r->have_header = true;
+	r->last_lsn = r->header.start_lsn;
+	r->pos += AOF_HEADER_SIZE;
+	r->v.valid_end = at(r);
+	r->state = ST_RECORDS;
+	return STEP_AGAIN;
+}
+
+/* Does a record header that verifies start at p?  type/flags/reserved are
+ * checked first only to skip hashing most garbage. */
+static bool rec_header_verifies(const uint8_t *p, uint64_t seed)
+{
+	return get64(p + REC_OFF(header_check)) == kv_hash64(p + 8, 16, seed);
+}
+
+static bool rec_checksum_verifies(const uint8_t *p, size_t payload_len, uint64_t seed)
+{
+	return get64(p + REC_OFF(checksum)) ==
+	       kv_hash64(p + 8, AOF_RECORD_HEADER_SIZE - 8 + payload_len, seed);
+}
+
+static void note_dropped_header(struct aof_reader *r, const uint8_t *p)
+{
+	uint64_t lsn = get64(p + REC_OFF(lsn));
+	if (r->v.dropped_headers == 0 || lsn < r->v.dropped_lsn_min)
+		r->v.dropped_lsn_min = lsn;
+	if (r->v.dropped_headers == 0 || lsn > r->v.dropped_lsn_max)
+		r->v.dropped_lsn_max = lsn;
+	r->v.dropped_headers++;
+}
+
+static void enter_scan(struct aof_reader *r, const char *reason, bool header_ok)
+{
+	r->bad_offset = at(r);
+	r->v.reason = reason;
+	if (header_ok)
+		note_dropped_header(r, r->buf + r->pos);
+	r->pos++;
+	r->state = ST_SCAN;
+}
+
+static int corrupt_here(struct aof_reader *r, const char *reason)
+{
+	return finish(r, AOF_VERDICT_CORRUPT, KV_ECORRUPT, at(r), reason);
+}
+
+static int step_record(struct aof_reader *r, struct aof_record *rec)
+{
+	size_t n = avail(r);
+	const uint8_t *p = r->buf + r->pos;
+
+	if (n == 0 && r->eof)
+		return finish(r, AOF_VERDICT_CLEAN, 0, at(r), NULL);
+	if (n < AOF_RECORD_HEADER_SIZE) {
+		if (!r->eof)
+			return need_more(r, AOF_RECORD_HEADER_SIZE);
+		enter_scan(r, "incomplete record header", false);
+		return STEP_AGAIN;
+	}
+	if (!rec_header_verifies(p, r->header.checksum)) {
+		enter_scan(r, "record header checksum mismatch", false);
+		return STEP_AGAIN;
+	}
+
+	/* The header is the writer's: any rule it breaks is corruption. */
+	uint32_t len = get32(p + REC_OFF(payload_len));
+	uint8_t type = p[REC_OFF(type)];
+	uint64_t lsn = get64(p + REC_OFF(lsn));
+	if (type != AOF_REC_EFFECT && type != AOF_REC_SEGMENT_END)
+		return corrupt_here(r, "unknown record type");
+	if (p[REC_OFF(flags)] != 0 || get16(p + REC_OFF(reserved)) != 0)
+		return corrupt_here(r, "unknown record flags");
+	if (len > r->max_payload)
+		return corrupt_here(r, "record length over the configured maximum");
+	if (type == AOF_REC_EFFECT && lsn <= r->last_lsn)
+		return corrupt_here(r, "LSN not increasing");
+	if (type == AOF_REC_SEGMENT_END && (lsn != r->last_lsn || len != END_PAYLOAD_LEN))
+		return corrupt_here(r, "malformed segment end record");
+
+	size_t total = AOF_RECORD_HEADER_SIZE + (size_t)len;
+	if (n < total) {
+		if (!r->eof)
+			return need_more(r, total);
+		enter_scan(r, "incomplete record", true);
+		return STEP_AGAIN;
+	}
+	if (!rec_checksum_verifies(p, len, r->header.checksum)) {
+		enter_scan(r, "record checksum mismatch", true);
+		return STEP_AGAIN;
+	}
+	const uint8_t *payload = p + AOF_RECORD_HEADER_SIZE;
+	if (type == AOF_REC_EFFECT && aof_payload_validate(payload, len, NULL) < 0)
+		return corrupt_here(r, "malformed effect payload");
+	if (type == AOF_REC_SEGMENT_END && get64(payload) != r->effects)
+		return corrupt_here(r, "segment end record count mismatch");
+
+	rec->type = type;
+	rec->lsn = lsn;
+	rec->offset = at(r);
+	rec->size = total;
+	rec->payload = payload;
+	rec->payload_len = len;
+	if (type == AOF_REC_EFFECT) {
+		if (r->effects == 0)
+			r->v.first_lsn = lsn;
+		r->v.last_lsn = lsn;
+		r->effects++;
+		r->last_lsn = lsn;
+	} else {
+		r->v.sealed = true;
+		r->state = ST_SEALED;
+	}
+	r->pos += total;
+	r->v.valid_end = at(r);
+	return AOF_RECORD;
+}
+
+/* After the first bad record: look at every later byte offset for a record
+ * that verifies completely.  Finding one makes the file corrupt; reaching EOF
+ * without one makes [bad_offset, EOF) a torn tail. */
+static int step_scan(struct aof_reader *r)
+{
+	uint64_t seed = r->header.checksum;
+
+	for (;;) {
+		size_t n = avail(r);
+		const uint8_t *p = r->buf + r->pos;
+
+		if (n < AOF_RECORD_HEADER_SIZE) {
+			if (!r->eof)
+				return need_more(r, AOF_RECORD_HEADER_SIZE);
+			return finish(r, AOF_VERDICT_TORN, KV_ETORN, r->bad_offset, r->v.reason);
+		}
+		uint8_t type = p[REC_OFF(type)];
+		if ((type != AOF_REC_EFFECT && type != AOF_REC_SEGMENT_END) ||
+		    p[REC_OFF(flags)] != 0 || get16(p + REC_OFF(reserved)) != 0 ||
+		    !rec_header_verifies(p, seed)) {
+			r->pos++;
+			continue;
+		}
+		uint32_t len = get32(p + REC_OFF(payload_len));
+		if (len > r->max_payload) {
+			/* A real (verified) record we cannot check in bounded memory
+			 * follows the bad one: not a simple torn append. */
+			r->v.follower = true;
+			r->v.follower_offset = at(r);
+			r->v.follower_lsn = get64(p + REC_OFF(lsn));
+			return finish(r, AOF_VERDICT_CORRUPT, KV_ECORRUPT, r->bad_offset,
+				      r->v.reason);
+		}
+		size_t total = AOF_RECORD_HEADER_SIZE + (size_t)len;
+		if (n < total && !r->eof)
+			return need_more(r, total);
+		if (n >= total && rec_checksum_verifies(p, len, seed)) {
+			r->v.follower = true;
+			r->v.follower_offset = at(r);
+			r->v.follower_lsn = get64(p + REC_OFF(lsn));
+			return finish(r, AOF_VERDICT_CORRUPT, KV_ECORRUPT, r->bad_offset,
+				      r->v.reason);
+		}
+		note_dropped_header(r, p);
+		r->pos++;
+	}
+}
+
+int aof_reader_next(struct aof_reader *r, struct aof_record *rec)
+{
+	for (;;) {
+		int rc;
+		switch (r->state) {
+		case ST_HEADER:
+			rc = step_header(r);
+			if (rc != STEP_AGAIN)
+				return rc;
+			break;
+		case ST_RECORDS:
+			rc = step_record(r, rec);
+			if (rc != STEP_AGAIN)
+				return rc;
+			break;
+		case ST_SEALED:
+			if (avail(r) > 0)
+				return corrupt_here(r, "data after the segment end record");
+			if (!r->eof)
+				return need_more(r, 1);
+			return finish(r, AOF_VERDICT_CLEAN, 0, at(r), NULL);
+		case ST_SCAN:
+			return step_scan(r);
+		default:
+			return final_code(r);
+		}
+	}
+}
+
+/* ---- messages ---- */
+
+size_t aof_verdict_describe(const struct aof_verdict *v, const char *path,
+			    char *out, size_t cap)
+{
+	struct kv_buf b = KV_BUF_INIT;
+	const char *name = path ? path : "AOF segment";
+
+	switch (v->kind) {
+	case AOF_VERDICT_CLEAN:
+		kv_buf_printf(&b, "%s: clean, %" PRIu64 " bytes, %" PRIu64 " records",
+			      name, v->bytes_seen, v->records);
+		if (v->first_lsn)
+			kv_buf_printf(&b, ", LSN %" PRIu64 "..%" PRIu64, v->first_lsn, v->last_lsn);
+		kv_buf_append_str(&b, v->sealed ? ", sealed" : ", open");
+		break;
+	case AOF_VERDICT_TORN:
+		kv_buf_printf(&b, "%s: torn tail at offset %" PRIu64 " (%s): %" PRIu64
+			      " bytes would be dropped", name, v->offset, v->reason,
+			      v->dropped_bytes);
+		if (v->dropped_headers)
+			kv_buf_printf(&b, " holding %" PRIu64 " incomplete record(s), LSN %" PRIu64
+				      "..%" PRIu64, v->dropped_headers, v->dropped_lsn_min,
+				      v->dropped_lsn_max);
+		else
+			kv_buf_printf(&b, " with no intact record header (LSNs after %" PRIu64 ")",
+				      v->last_lsn);
+		kv_buf_printf(&b, "; recovery quarantines them and truncates the file to %" PRIu64
+			      " bytes; %" PRIu64 " valid records are kept",
+			      v->offset, v->records);
+		if (v->first_lsn)
+			kv_buf_printf(&b, " (LSN %" PRIu64 "..%" PRIu64 ")", v->first_lsn, v->last_lsn);
+		break;
+	case AOF_VERDICT_CORRUPT:
+		if (v->detail[0]) {
+			kv_buf_printf(&b, "%s: %s", name, v->detail);
+			break;
+		}
+		kv_buf_printf(&b, "%s: corrupt record at offset %" PRIu64 " (%s)", name,
+			      v->offset, v->reason);
+		if (v->follower)
+			kv_buf_printf(&b, ", followed by a valid record at offset %" PRIu64
+				      " (LSN %" PRIu64 ")", v->follower_offset, v->follower_lsn);
+		kv_buf_printf(&b, "; %" PRIu64 " valid records before it", v->records);
+		if (v->first_lsn)
+			kv_buf_printf(&b, " (LSN %" PRIu64 "..%" PRIu64 ")", v->first_lsn, v->last_lsn);
+		kv_buf_append_str(&b, "; not a torn tail, refusing to repair");
+		break;
+	case AOF_VERDICT_NOT_AOF:
+	case AOF_VERDICT_VERSION:
+	case AOF_VERDICT_MISMATCH:
+		kv_buf_printf(&b, "%s: %s", name, v->detail[0] ? v->detail : v->reason);
+		break;
+	}
+	size_t n = b.len;
+	if (cap) {
+		size_t c = KV_MIN(n, cap - 1);
+		memcpy(out, b.data, c);
+		out[c] = '\0';
+	}
+	kv_buf_free(&b);
+	return n;
+}
