@@ -15,6 +15,12 @@
  * deletes or replaces a key.  An emptied set deletes its key; a *STORE with
  * an empty result deletes the destination.
  *
+ * Moving: a compact set is one block that may move when it changes (t_set.h,
+ * mutation protocol).  struct set_ref keeps the object the store holds
+ * (orig, passed as `pinned`) apart from the current one (s); set_settle
+ * installs a moved set with db_set_object(..., KV_KEEP_EXPIRE), which frees
+ * the old object and keeps the deadline.
+ *
  * WATCH: each handler reports an in-place change (set_signal) exactly where
  * Redis 7.0 calls signalModifiedKey, only when the set really changed (SMOVE:
  * the destination only if it lacked the member); creating, replacing and
@@ -52,8 +58,10 @@ static void count_lookup(const struct cmd_ctx *c, bool hit)
 /* A set key in use by a command: where it lives and its size before. */
 struct set_ref {
 	struct kv_db *db;
-	struct kv_set *s;        /* NULL when the key is missing */
-	size_t mem_before;
+	const struct kv_slice *key;
+	struct kv_set *s;        /* the current set; NULL when the key is missing */
+	struct kv_set *orig;     /* the object the store holds (pinned) */
+	size_t mem_before;       /* set_mem(orig) when last settled */
 	int dup;                 /* algebra: index of an earlier key naming s, or -1 */
 };
 
@@ -63,7 +71,8 @@ struct set_ref {
 static int set_lookup(const struct cmd_ctx *c, int i, bool read, struct set_ref *ref)
 {
 	ref->db = cmd_db_arg(c, i);
-	ref->s = NULL;
+	ref->key = &c->argv[i];
+	ref->s = ref->orig = NULL;
 	ref->mem_before = 0;
 	struct kv_entry *e = db_lookup(ref->db, c->argv[i].ptr, c->argv[i].len, c->now_ms);
 	if (read)
@@ -72,29 +81,47 @@ static int set_lookup(const struct cmd_ctx *c, int i, bool read, struct set_ref 
 		return 0;
 	if (entry_type(e) != KV_TYPE_SET)
 		return -1;
-	ref->s = entry_obj(e);
+	ref->s = ref->orig = entry_obj(e);
 	ref->mem_before = set_mem(ref->s);
 	return 1;
 }
 
-/* Reports what the set's byte count did since the lookup. */
-static void set_settle(struct set_ref *ref)
+/* Reports what the held object's byte count did since the lookup. */
+static void set_adjust_orig(struct set_ref *ref)
 {
-	if (!ref->s)
-		return;
-	size_t now = set_mem(ref->s);
+	size_t now = set_mem(ref->orig);
 	db_memory_adjust(ref->db, (int64_t)now - (int64_t)ref->mem_before);
 	ref->mem_before = now;
 }
 
-/* Settles and deletes the key argv[i] when its set became empty. */
-static void set_settle_or_delete(const struct cmd_ctx *c, int i, struct set_ref *ref)
+/* Brings the store up to date: reports the change in size of the set, or
+ * installs it in place of the held object when it moved. */
+static void set_settle(struct set_ref *ref)
 {
-	set_settle(ref);
-	if (ref->s && set_size(ref->s) == 0) {
-		db_delete(ref->db, c->argv[i].ptr, c->argv[i].len);
-		ref->s = NULL;
+	if (!ref->s)
+		return;
+	set_adjust_orig(ref);
+	if (ref->s != ref->orig) {
+		/* Frees orig (its bytes leave the count) and counts s's. */
+		db_set_object(ref->db, ref->key->ptr, ref->key->len, KV_TYPE_SET, ref->s,
+			      KV_KEEP_EXPIRE);
+		ref->orig = ref->s;
+		ref->mem_before = set_mem(ref->s);
 	}
+}
+
+/* Settles, or deletes the key when its set became empty. */
+static void set_settle_or_delete(struct set_ref *ref)
+{
+	if (ref->s && set_size(ref->s) == 0) {
+		set_adjust_orig(ref);
+		if (ref->s != ref->orig)
+			set_free(ref->s);   /* never seen by the store */
+		db_delete(ref->db, ref->key->ptr, ref->key->len);
+		ref->s = ref->orig = NULL;
+		return;
+	}
+	set_settle(ref);
 }
 
 /* Reports an in-place change of the set at argv[i] to WATCH, where Redis
@@ -126,7 +153,7 @@ static void cmd_sadd(struct cmd_ctx *c)
 		ref.s = set_create();
 	int64_t added = 0;
 	for (int i = 2; i < c->argc; i++)
-		added += set_add(ref.s, c->argv[i].ptr, c->argv[i].len);
+		added += set_add(&ref.s, c->argv[i].ptr, c->argv[i].len, ref.orig);
 	if (created)
 		db_set_object(ref.db, c->argv[1].ptr, c->argv[1].len, KV_TYPE_SET, ref.s,
 			      KV_NO_EXPIRE);
@@ -150,10 +177,10 @@ static void cmd_srem(struct cmd_ctx *c)
 	}
 	int64_t removed = 0;
 	for (int i = 2; i < c->argc && set_size(ref.s) > 0; i++)
-		removed += set_remove(ref.s, c->argv[i].ptr, c->argv[i].len);
+		removed += set_remove(&ref.s, c->argv[i].ptr, c->argv[i].len, ref.orig);
 	if (removed > 0)
 		set_signal(c, 1);
-	set_settle_or_delete(c, 1, &ref);
+	set_settle_or_delete(&ref);
 	resp_int(c->out, removed);
 }
 
@@ -222,9 +249,9 @@ static void cmd_spop(struct cmd_ctx *c)
 	}
 	if (with_count)
 		resp_array(c->out, (int64_t)KV_MIN((uint64_t)count, set_size(ref.s)));
-	set_pop(ref.s, (uint64_t)count, reply_bulk_member, c->out);
+	set_pop(&ref.s, (uint64_t)count, reply_bulk_member, c->out, ref.orig);
 	set_signal(c, 1);   /* count > 0 of a non-empty set: something popped */
-	set_settle_or_delete(c, 1, &ref);
+	set_settle_or_delete(&ref);
 }
 
 struct rand_rep {
@@ -318,7 +345,7 @@ static void cmd_smove(struct cmd_ctx *c)
 		resp_int(c->out, in);
 		return;
 	}
-	if (!set_remove(src.s, m->ptr, m->len)) {
+	if (!set_remove(&src.s, m->ptr, m->len, src.orig)) {
 		set_settle(&src);
 		set_settle(&dst);
 		resp_int(c->out, 0);
@@ -326,15 +353,15 @@ static void cmd_smove(struct cmd_ctx *c)
 	}
 	set_settle(&dst);   /* the dst lookup itself may not change it, but be exact */
 	set_signal(c, 1);
-	set_settle_or_delete(c, 1, &src);
+	set_settle_or_delete(&src);
 	if (rd == 0) {
 		struct kv_set *s = set_create();
-		set_add(s, m->ptr, m->len);
+		set_add(&s, m->ptr, m->len, NULL);
 		db_set_object(dst.db, c->argv[2].ptr, c->argv[2].len, KV_TYPE_SET, s,
 			      KV_NO_EXPIRE);
 	} else {
 		/* Like Redis, dst counts as modified only if it lacked the member. */
-		if (set_add(dst.s, m->ptr, m->len))
+		if (set_add(&dst.s, m->ptr, m->len, dst.orig))
 			set_signal(c, 2);
 		set_settle(&dst);
 	}
@@ -405,7 +432,7 @@ static bool inter_member(void *arg, const char *m, size_t len)
 			return true;
 	w->count++;
 	if (w->dst)
-		set_add(w->dst, m, len);
+		set_add(&w->dst, m, len, NULL);
 	else if (w->out)
 		resp_bulk(w->out, m, len);
 	return w->limit == 0 || w->count < w->limit;
@@ -445,7 +472,7 @@ static bool add_member(void *arg, const char *m, size_t len)
 	for (int j = 0; j < w->nothers; j++)
 		if (set_contains(w->others[j], m, len))
 			return true;
-	set_add(w->dst, m, len);
+	set_add(&w->dst, m, len, NULL);
 	return true;
 }
 
@@ -458,12 +485,14 @@ static struct kv_set *algebra_result(struct algebra *a, enum set_op op)
 		if (!a->any_missing) {
 			struct inter_walk w = { .dst = dst };
 			inter_walk_run(a, &w);
+			dst = w.dst;   /* it moves as it grows */
 		}
 	} else if (op == OP_UNION) {
 		struct add_walk w = { dst, NULL, 0 };
 		for (int j = 0; j < a->nkeys; j++)
 			if (a->refs[j].s && a->refs[j].dup < 0)
 				set_foreach(a->refs[j].s, add_member, &w);
+		dst = w.dst;
 	} else if (a->refs[0].s) {
 		struct kv_set *others[a->nkeys];
 		int n = 0;
@@ -477,6 +506,7 @@ static struct kv_set *algebra_result(struct algebra *a, enum set_op op)
 		if (!self) {
 			struct add_walk w = { dst, others, n };
 			set_foreach(a->refs[0].s, add_member, &w);
+			dst = w.dst;
 		}
 	}
 	return dst;

@@ -1,17 +1,20 @@
 /*
  * t_set.c - the set value type (see t_set.h for the encodings and rules).
  *
- * Layout.  struct kv_set is a 16-byte header (the smallest heap chunk) that
- * never moves once the store holds it; the encoding's storage hangs off `p`:
+ * Layout.  struct kv_set is one allocation: an 8-byte header (encoding,
+ * intset width, member count, data bytes in use) and then the encoding's
+ * data in the same block:
  *
- *   intset     struct intset: count, width (2, 4 or 8 bytes) and the sorted
- *              little-endian-native array; p == NULL is the empty set.
- *   listpack   struct lpack: count, bytes used, then entries
- *              [len: 1 byte, <= 64][member bytes] in insertion order.
- *   hashtable  struct set_ht: a dict.h table plus the sum of its node bytes.
- *              A member is one allocation: the dict's chain pointer, then
- *              its length (1 byte below 255, else 0xff and 8 bytes), then the
- *              bytes.  A 13-byte member is a 32-byte heap chunk.
+ *   intset     the sorted native-endian array of 2-, 4- or 8-byte integers;
+ *   listpack   entries [len: 1 byte, <= 64][member bytes] in insertion order;
+ *   hashtable  struct set_ht (at SET_HT_OFF): a dict.h table plus the sum of
+ *              its node bytes.  A member is one allocation: the dict's chain
+ *              pointer, then its length (1 byte below 255, else 0xff and 8
+ *              bytes), then the bytes.  A 13-byte member is a 32-byte chunk.
+ *
+ * A compact block is resized as it grows or shrinks, so it moves; see the
+ * mutation protocol in t_set.h and compact_resize below.  A hashtable
+ * object is allocated once, on conversion, and never moves.
  *
  * Memory is counted as the store counts it (malloc_usable_size plus glibc's
  * 8-byte chunk header per allocation) and computed on demand in O(1).  Note
@@ -32,20 +35,15 @@
 
 struct kv_set {
 	uint8_t enc;       /* enum set_encoding */
-	void *p;           /* struct intset / struct lpack / struct set_ht */
+	uint8_t width;     /* intset: bytes per element, 2, 4 or 8 */
+	uint16_t count;    /* compact encodings: members */
+	uint16_t used;     /* compact encodings: bytes of data in use */
+	uint16_t pad;
+	unsigned char data[]; /* intset array / listpack entries / struct set_ht */
 };
 
-struct intset {
-	uint32_t count;
-	uint32_t width;    /* bytes per element: 2, 4 or 8 */
-	unsigned char data[];
-};
-
-struct lpack {
-	uint32_t count;
-	uint32_t used;     /* bytes of entries in data */
-	unsigned char data[];
-};
+/* Where a hashtable's struct set_ht lies in its object (8-aligned). */
+#define SET_HT_OFF ((sizeof(struct kv_set) + 7) & ~(size_t)7)
 
 struct set_ht {
 	struct dict d;
@@ -60,6 +58,11 @@ struct set_node {
 static size_t heap_bytes(const void *p)
 {
 	return p ? malloc_usable_size((void *)p) + sizeof(size_t) : 0;
+}
+
+static struct set_ht *ht_of(const struct kv_set *s)
+{
+	return (struct set_ht *)((char *)s + SET_HT_OFF);
 }
 
 /* ---- the thread's random generator ---- */
@@ -130,13 +133,11 @@ static void ht_free_node(void *arg, struct dict_node *n)
 	free(n);
 }
 
-static struct set_ht *ht_new(void)
+static void ht_init(struct set_ht *h)
 {
-	struct set_ht *h = kv_malloc(sizeof(*h));
 	dict_init(&h->d, &set_dict_type, rng_next() | 1);
 	dict_seed_random(&h->d, rng_next() | 1);
 	h->node_bytes = 0;
-	return h;
 }
 
 static void ht_add_new(struct set_ht *h, const void *m, size_t len)
@@ -153,8 +154,51 @@ static void ht_unlink_free(struct set_ht *h, struct dict_node **link)
 	free(n);
 }
 
-/* ---- intset ---- */
+/* ---- the compact block ----
+ *
+ * An intset or listpack is one allocation: the header, then `used` bytes
+ * of data.  Its size is always requested as compact_alloc(header + used),
+ * a size glibc hands out with no slack, so malloc_usable_size is the
+ * capacity and nothing is ever written past the requested size.
+ *
+ * Moving.  The store may hold the object (`pinned`); such an object is never
+ * freed, reallocated or modified when the change needs another block: a new
+ * block is made, and the caller installs it with db_set_object, which frees
+ * the old one.  An object that is not pinned is reallocated in place. */
 
+static size_t compact_alloc(size_t bytes)
+{
+	size_t n = ((bytes + sizeof(size_t) + 15) & ~(size_t)15) - sizeof(size_t);
+	return KV_MAX(n, (size_t)24);
+}
+
+static struct kv_set *compact_new(uint8_t enc, uint8_t width)
+{
+	struct kv_set *s = kv_malloc(compact_alloc(sizeof(*s)));
+	s->enc = enc;
+	s->width = width;
+	s->count = 0;
+	s->used = 0;
+	s->pad = 0;
+	return s;
+}
+
+/* Makes room for `used` data bytes (more or fewer than now): returns the
+ * block to work on, which holds s's current contents.  s itself is left
+ * untouched when pinned and a new block is needed. */
+static struct kv_set *compact_resize(struct kv_set *s, size_t used, const struct kv_set *pinned)
+{
+	size_t want = compact_alloc(sizeof(*s) + used);
+	if (want == malloc_usable_size(s))
+		return s;
+	if (s != pinned)
+		return kv_realloc(s, want);
+	struct kv_set *n = kv_malloc(want);
+	memcpy(n, s, sizeof(*s) + KV_MIN((size_t)s->used, used));
+	return n;
+}
+
+/* ---- intset ---- */
 static uint32_t int_width(int64_t v)
 {
 	if (v >= INT16_MIN && v <= INT16_MAX)
@@ -194,23 +238,18 @@ static void is_set_w(unsigned char *data, uint32_t width, uint32_t i, int64_t v)
 	}
 }
 
-static int64_t is_get(const struct intset *is, uint32_t i)
+static int64_t is_get(const struct kv_set *s, uint32_t i)
 {
-	return is_get_w(is->data, is->width, i);
-}
-
-static uint32_t is_count(const struct intset *is)
-{
-	return is ? is->count : 0;
+	return is_get_w(s->data, s->width, i);
 }
 
 /* Binary search: true if found; *pos is its index or the insert position. */
-static bool is_search(const struct intset *is, int64_t v, uint32_t *pos)
+static bool is_search(const struct kv_set *s, int64_t v, uint32_t *pos)
 {
-	uint32_t lo = 0, hi = is_count(is);
+	uint32_t lo = 0, hi = s->count;
 	while (lo < hi) {
 		uint32_t mid = lo + (hi - lo) / 2;
-		int64_t x = is_get(is, mid);
+		int64_t x = is_get(s, mid);
 		if (x == v) {
 			*pos = mid;
 			return true;
@@ -224,171 +263,156 @@ static bool is_search(const struct intset *is, int64_t v, uint32_t *pos)
 	return false;
 }
 
-static struct intset *is_insert(struct intset *is, int64_t v, uint32_t pos)
+static struct kv_set *is_insert(struct kv_set *s, int64_t v, uint32_t pos,
+				const struct kv_set *pinned)
 {
-	uint32_t count = is_count(is);
-	uint32_t old_w = is ? is->width : 2, w = KV_MAX(old_w, int_width(v));
+	uint32_t count = s->count;
+	uint32_t old_w = count ? s->width : 2, w = KV_MAX(old_w, int_width(v));
 
-	is = kv_realloc(is, sizeof(*is) + (size_t)(count + 1) * w);
-	if (count == 0) {
-		is->count = 0;
-		is->width = w;
-	}
+	s = compact_resize(s, (size_t)(count + 1) * w, pinned);
 	if (w != old_w && count > 0) {
 		/* Widen in place, from the end so nothing is overwritten. */
 		for (uint32_t i = count; i-- > 0;)
-			is_set_w(is->data, w, i, is_get_w(is->data, old_w, i));
+			is_set_w(s->data, w, i, is_get_w(s->data, old_w, i));
 	}
-	is->width = w;
-	memmove(is->data + (size_t)(pos + 1) * w, is->data + (size_t)pos * w,
+	s->width = (uint8_t)w;
+	memmove(s->data + (size_t)(pos + 1) * w, s->data + (size_t)pos * w,
 		(size_t)(count - pos) * w);
-	is_set_w(is->data, w, pos, v);
-	is->count = count + 1;
-	return is;
+	is_set_w(s->data, w, pos, v);
+	s->count = (uint16_t)(count + 1);
+	s->used = (uint16_t)((count + 1) * w);
+	return s;
 }
 
-static struct intset *is_delete(struct intset *is, uint32_t pos)
+/* Removes entry [off, off + n) of a compact set's data. */
+static struct kv_set *compact_cut(struct kv_set *s, uint32_t off, uint32_t n,
+				  const struct kv_set *pinned)
 {
-	uint32_t w = is->width, count = is->count;
-	if (count == 1) {
-		free(is);
-		return NULL;
+	uint32_t used = s->used - n;
+	size_t want = compact_alloc(sizeof(*s) + used);
+	if (want == malloc_usable_size(s) || s != pinned) {
+		memmove(s->data + off, s->data + off + n, s->used - off - n);
+		s->used = (uint16_t)used;
+		s->count--;
+		return want == malloc_usable_size(s) ? s : kv_realloc(s, want);
 	}
-	memmove(is->data + (size_t)pos * w, is->data + (size_t)(pos + 1) * w,
-		(size_t)(count - pos - 1) * w);
-	is->count = count - 1;
-	return kv_realloc(is, sizeof(*is) + (size_t)is->count * w);
+	struct kv_set *c = kv_malloc(want);
+	memcpy(c, s, sizeof(*s) + off);
+	memcpy(c->data + off, s->data + off + n, s->used - off - n);
+	c->used = (uint16_t)used;
+	c->count--;
+	return c;
+}
+
+static struct kv_set *is_delete(struct kv_set *s, uint32_t pos, const struct kv_set *pinned)
+{
+	return compact_cut(s, pos * s->width, s->width, pinned);
 }
 
 /* ---- listpack ---- */
 
-static uint32_t lp_count(const struct lpack *lp)
-{
-	return lp ? lp->count : 0;
-}
-
 /* Offset of the entry holding m, or -1. */
-static int64_t lp_find(const struct lpack *lp, const void *m, size_t len)
+static int64_t lp_find(const struct kv_set *s, const void *m, size_t len)
 {
-	if (!lp || len > SET_MAX_LISTPACK_VALUE)
+	if (len > SET_MAX_LISTPACK_VALUE)
 		return -1;
-	for (uint32_t off = 0; off < lp->used; off += 1u + lp->data[off]) {
-		if (lp->data[off] == len && memcmp(lp->data + off + 1, m, len) == 0)
+	for (uint32_t off = 0; off < s->used; off += 1u + s->data[off]) {
+		if (s->data[off] == len && memcmp(s->data + off + 1, m, len) == 0)
 			return off;
 	}
 	return -1;
 }
 
-static struct lpack *lp_append(struct lpack *lp, const void *m, size_t len)
+static struct kv_set *lp_append(struct kv_set *s, const void *m, size_t len,
+				const struct kv_set *pinned)
 {
-	uint32_t used = lp ? lp->used : 0, count = lp_count(lp);
-	lp = kv_realloc(lp, sizeof(*lp) + used + 1 + len);
-	lp->data[used] = (unsigned char)len;
+	uint32_t used = s->used;
+	s = compact_resize(s, used + 1 + len, pinned);
+	s->data[used] = (unsigned char)len;
 	if (len)
-		memcpy(lp->data + used + 1, m, len);
-	lp->used = used + 1 + (uint32_t)len;
-	lp->count = count + 1;
-	return lp;
+		memcpy(s->data + used + 1, m, len);
+	s->used = (uint16_t)(used + 1 + len);
+	s->count++;
+	return s;
 }
 
-static struct lpack *lp_delete(struct lpack *lp, uint32_t off)
+static struct kv_set *lp_delete(struct kv_set *s, uint32_t off, const struct kv_set *pinned)
 {
-	uint32_t n = 1u + lp->data[off];
-	if (lp->count == 1) {
-		free(lp);
-		return NULL;
-	}
-	memmove(lp->data + off, lp->data + off + n, lp->used - off - n);
-	lp->used -= n;
-	lp->count--;
-	return kv_realloc(lp, sizeof(*lp) + lp->used);
+	return compact_cut(s, off, 1u + s->data[off], pinned);
 }
 
 /* Offset of entry i. */
-static uint32_t lp_offset(const struct lpack *lp, uint32_t i)
+static uint32_t lp_offset(const struct kv_set *s, uint32_t i)
 {
 	uint32_t off = 0;
 	while (i-- > 0)
-		off += 1u + lp->data[off];
+		off += 1u + s->data[off];
 	return off;
 }
 
 /* ---- conversions ---- */
 
-static struct lpack *intset_to_lpack(const struct intset *is)
+static struct kv_set *intset_to_lpack(const struct kv_set *is)
 {
-	struct lpack *lp = NULL;
-	for (uint32_t i = 0; i < is_count(is); i++) {
+	struct kv_set *lp = compact_new(SET_ENC_LISTPACK, 0);
+	for (uint32_t i = 0; i < is->count; i++) {
 		char buf[FMT_INT64_MAX];
 		size_t n = fmt_int64(buf, is_get(is, i));
-		lp = lp_append(lp, buf, n);
+		lp = lp_append(lp, buf, n, NULL);
 	}
 	return lp;
 }
 
-static void convert_to_hashtable(struct kv_set *s)
+static struct kv_set *to_hashtable(const struct kv_set *s)
 {
-	struct set_ht *h = ht_new();
+	struct kv_set *n = kv_malloc(SET_HT_OFF + sizeof(struct set_ht));
+	memset(n, 0, sizeof(*n));
+	n->enc = SET_ENC_HASHTABLE;
+	struct set_ht *h = ht_of(n);
+	ht_init(h);
 
 	if (s->enc == SET_ENC_INTSET) {
-		struct intset *is = s->p;
-		for (uint32_t i = 0; i < is_count(is); i++) {
+		for (uint32_t i = 0; i < s->count; i++) {
 			char buf[FMT_INT64_MAX];
-			size_t n = fmt_int64(buf, is_get(is, i));
-			ht_add_new(h, buf, n);
+			size_t len = fmt_int64(buf, is_get(s, i));
+			ht_add_new(h, buf, len);
 		}
-		free(is);
 	} else {
-		struct lpack *lp = s->p;
-		for (uint32_t off = 0; lp && off < lp->used; off += 1u + lp->data[off])
-			ht_add_new(h, lp->data + off + 1, lp->data[off]);
-		free(lp);
+		for (uint32_t off = 0; off < s->used; off += 1u + s->data[off])
+			ht_add_new(h, s->data + off + 1, s->data[off]);
 	}
-	s->p = h;
-	s->enc = SET_ENC_HASHTABLE;
+	return n;
+}
+
+/* Replaces compact *sp by `n`, freeing the old block unless pinned. */
+static void replace(struct kv_set **sp, struct kv_set *n, const struct kv_set *pinned)
+{
+	if (*sp != pinned)
+		free(*sp);
+	*sp = n;
 }
 
 /* ---- the type ---- */
 
 struct kv_set *set_create(void)
 {
-	struct kv_set *s = kv_malloc(sizeof(*s));
-	s->enc = SET_ENC_INTSET;
-	s->p = NULL;
-	return s;
-}
-
-static void set_release_storage(struct kv_set *s)
-{
-	if (s->enc == SET_ENC_HASHTABLE) {
-		struct set_ht *h = s->p;
-		dict_clear(&h->d, ht_free_node, NULL);
-		free(h);
-	} else {
-		free(s->p);
-	}
-	s->p = NULL;
-	s->enc = SET_ENC_INTSET;
+	return compact_new(SET_ENC_INTSET, 2);
 }
 
 void set_free(struct kv_set *s)
 {
 	if (!s)
 		return;
-	set_release_storage(s);
+	if (s->enc == SET_ENC_HASHTABLE)
+		dict_clear(&ht_of(s)->d, ht_free_node, NULL);
 	free(s);
 }
 
 uint64_t set_size(const struct kv_set *s)
 {
-	switch (s->enc) {
-	case SET_ENC_INTSET:
-		return is_count(s->p);
-	case SET_ENC_LISTPACK:
-		return lp_count(s->p);
-	default:
-		return dict_size(&((const struct set_ht *)s->p)->d);
-	}
+	if (s->enc == SET_ENC_HASHTABLE)
+		return dict_size(&ht_of(s)->d);
+	return s->count;
 }
 
 enum set_encoding set_encoding(const struct kv_set *s)
@@ -406,10 +430,10 @@ size_t set_mem(const struct kv_set *s)
 {
 	size_t n = heap_bytes(s);
 	if (s->enc == SET_ENC_HASHTABLE) {
-		const struct set_ht *h = s->p;
-		return n + heap_bytes(h) + dict_mem_bytes(&h->d) + h->node_bytes;
+		const struct set_ht *h = ht_of(s);
+		return n + dict_mem_bytes(&h->d) + h->node_bytes;
 	}
-	return n + heap_bytes(s->p);
+	return n;
 }
 
 static bool parse_int(const void *m, size_t len, int64_t *v)
@@ -418,65 +442,67 @@ static bool parse_int(const void *m, size_t len, int64_t *v)
 	return len <= 20 && arg_to_int64(&a, v);
 }
 
-bool set_add(struct kv_set *s, const void *m, size_t len)
+bool set_add(struct kv_set **sp, const void *m, size_t len, const struct kv_set *pinned)
 {
+	struct kv_set *s = *sp;
 	if (s->enc == SET_ENC_INTSET) {
 		int64_t v;
 		uint32_t pos;
 		if (parse_int(m, len, &v)) {
-			if (is_search(s->p, v, &pos))
+			if (is_search(s, v, &pos))
 				return false;
-			if (is_count(s->p) < SET_MAX_INTSET_ENTRIES) {
-				s->p = is_insert(s->p, v, pos);
+			if (s->count < SET_MAX_INTSET_ENTRIES) {
+				*sp = is_insert(s, v, pos, pinned);
 				return true;
 			}
-			convert_to_hashtable(s);
-		} else if (is_count(s->p) < SET_MAX_LISTPACK_ENTRIES &&
-			   len <= SET_MAX_LISTPACK_VALUE) {
-			struct lpack *lp = intset_to_lpack(s->p);
-			free(s->p);
-			s->p = lp;
-			s->enc = SET_ENC_LISTPACK;
+			replace(sp, to_hashtable(s), pinned);
+		} else if (s->count < SET_MAX_LISTPACK_ENTRIES && len <= SET_MAX_LISTPACK_VALUE) {
+			replace(sp, intset_to_lpack(s), pinned);
+			/* the listpack is new: it is ours to reallocate */
+			pinned = NULL;
 		} else {
-			convert_to_hashtable(s);
+			replace(sp, to_hashtable(s), pinned);
 		}
+		s = *sp;
 	}
 	if (s->enc == SET_ENC_LISTPACK) {
-		if (lp_find(s->p, m, len) >= 0)
+		if (lp_find(s, m, len) >= 0)
 			return false;
-		if (lp_count(s->p) < SET_MAX_LISTPACK_ENTRIES && len <= SET_MAX_LISTPACK_VALUE) {
-			s->p = lp_append(s->p, m, len);
+		if (s->count < SET_MAX_LISTPACK_ENTRIES && len <= SET_MAX_LISTPACK_VALUE) {
+			*sp = lp_append(s, m, len, pinned);
 			return true;
 		}
-		convert_to_hashtable(s);
+		replace(sp, to_hashtable(s), pinned);
+		s = *sp;
 	}
-	struct set_ht *h = s->p;
+	struct set_ht *h = ht_of(s);
 	if (dict_find(&h->d, m, len))
 		return false;
 	ht_add_new(h, m, len);
 	return true;
 }
 
-bool set_remove(struct kv_set *s, const void *m, size_t len)
+bool set_remove(struct kv_set **sp, const void *m, size_t len, const struct kv_set *pinned)
 {
+	struct kv_set *s = *sp;
 	switch (s->enc) {
 	case SET_ENC_INTSET: {
 		int64_t v;
 		uint32_t pos;
-		if (!parse_int(m, len, &v) || !is_search(s->p, v, &pos))
+		if (!parse_int(m, len, &v) || !is_search(s, v, &pos))
 			return false;
-		s->p = is_delete(s->p, pos);
+		*sp = is_delete(s, pos, pinned);
 		return true;
 	}
 	case SET_ENC_LISTPACK: {
-		int64_t off = lp_find(s->p, m, len);
+		int64_t off = lp_find(s, m, len);
 		if (off < 0)
 			return false;
-		s->p = lp_delete(s->p, (uint32_t)off);
+		*sp = lp_delete(s, (uint32_t)off, pinned);
 		return true;
 	}
 	default: {
-		struct set_ht *h = s->p;
+		struct set_ht *h = ht_of(s);
 		struct dict_node **link = dict_find_link(&h->d, m, len);
 		if (!link)
 			return false;
@@ -492,12 +518,12 @@ bool set_contains(struct kv_set *s, const void *m, size_t len)
 	case SET_ENC_INTSET: {
 		int64_t v;
 		uint32_t pos;
-		return parse_int(m, len, &v) && is_search(s->p, v, &pos);
+		return parse_int(m, len, &v) && is_search(s, v, &pos);
 	}
 	case SET_ENC_LISTPACK:
-		return lp_find(s->p, m, len) >= 0;
+		return lp_find(s, m, len) >= 0;
 	default:
-		return dict_find(&((struct set_ht *)s->p)->d, m, len) != NULL;
+		return dict_find(&ht_of(s)->d, m, len) != NULL;
 	}
 }
 
@@ -529,23 +555,21 @@ static bool emit_int(set_member_fn fn, void *arg, int64_t v)
 bool set_foreach(struct kv_set *s, set_member_fn fn, void *arg)
 {
 	if (s->enc == SET_ENC_INTSET) {
-		const struct intset *is = s->p;
-		for (uint32_t i = 0; i < is_count(is); i++)
-			if (!emit_int(fn, arg, is_get(is, i)))
+		for (uint32_t i = 0; i < s->count; i++)
+			if (!emit_int(fn, arg, is_get(s, i)))
 				return false;
 		return true;
 	}
 	if (s->enc == SET_ENC_LISTPACK) {
-		const struct lpack *lp = s->p;
-		for (uint32_t off = 0; lp && off < lp->used; off += 1u + lp->data[off])
-			if (!fn(arg, (const char *)lp->data + off + 1, lp->data[off]))
+		for (uint32_t off = 0; off < s->used; off += 1u + s->data[off])
+			if (!fn(arg, (const char *)s->data + off + 1, s->data[off]))
 				return false;
 		return true;
 	}
 	/* A complete dict_scan with no change between steps reports every
 	 * node exactly once (rehashing is paused during each step).  The dict
 	 * is not modified, only its pause counter moves (hence no const). */
-	struct dict *d = &((struct set_ht *)s->p)->d;
+	struct dict *d = &ht_of(s)->d;
 	struct ht_walk w = { fn, arg, false };
 	uint64_t cursor = 0;
 	do {
@@ -561,7 +585,7 @@ uint64_t set_scan(struct kv_set *s, uint64_t cursor, set_member_fn fn, void *arg
 		return 0;
 	}
 	struct ht_walk w = { fn, arg, false };
-	return dict_scan(&((struct set_ht *)s->p)->d, cursor, ht_walk_node, &w);
+	return dict_scan(&ht_of(s)->d, cursor, ht_walk_node, &w);
 }
 
 /* ---- random members ---- */
@@ -571,10 +595,9 @@ static void compact_emit(const struct kv_set *s, uint32_t i, uint32_t off,
 			 set_member_fn fn, void *arg)
 {
 	if (s->enc == SET_ENC_INTSET) {
-		emit_int(fn, arg, is_get(s->p, i));
+		emit_int(fn, arg, is_get(s, i));
 	} else {
-		const struct lpack *lp = s->p;
-		fn(arg, (const char *)lp->data + off + 1, lp->data[off]);
+		fn(arg, (const char *)s->data + off + 1, s->data[off]);
 	}
 }
 
@@ -584,13 +607,13 @@ bool set_random(struct kv_set *s, set_member_fn fn, void *arg)
 	if (size == 0)
 		return false;
 	if (s->enc == SET_ENC_HASHTABLE) {
-		struct set_node *n = (struct set_node *)dict_random(&((struct set_ht *)s->p)->d);
+		struct set_node *n = (struct set_node *)dict_random(&ht_of(s)->d);
 		struct kv_slice m = node_member(n);
 		fn(arg, m.ptr, m.len);
 		return true;
 	}
 	uint32_t i = (uint32_t)rng_below(size);
-	uint32_t off = s->enc == SET_ENC_LISTPACK ? lp_offset(s->p, i) : 0;
+	uint32_t off = s->enc == SET_ENC_LISTPACK ? lp_offset(s, i) : 0;
 	compact_emit(s, i, off, fn, arg);
 	return true;
 }
@@ -676,7 +699,7 @@ void set_random_distinct(struct kv_set *s, uint64_t count, set_member_fn fn, voi
 		return;
 	}
 	if (s->enc == SET_ENC_HASHTABLE) {
-		ht_random_distinct(s->p, count, fn, arg);
+		ht_random_distinct(ht_of(s), count, fn, arg);
 		return;
 	}
 	/* A compact set has at most SET_MAX_INTSET_ENTRIES members: a partial
@@ -687,7 +710,7 @@ void set_random_distinct(struct kv_set *s, uint64_t count, set_member_fn fn, voi
 		idx[i] = (uint16_t)i;
 		if (s->enc == SET_ENC_LISTPACK) {
 			off[i] = (uint16_t)o;
-			o += 1u + ((const struct lpack *)s->p)->data[o];
+			o += 1u + s->data[o];
 		}
 	}
 	for (uint32_t i = 0; i < count; i++) {
@@ -699,18 +722,28 @@ void set_random_distinct(struct kv_set *s, uint64_t count, set_member_fn fn, voi
 	}
 }
 
-uint64_t set_pop(struct kv_set *s, uint64_t count, set_member_fn fn, void *arg)
+uint64_t set_pop(struct kv_set **sp, uint64_t count, set_member_fn fn, void *arg,
+		 const struct kv_set *pinned)
 {
+	struct kv_set *s = *sp;
 	uint64_t size = set_size(s);
 
 	if (count >= size) {
+		/* Emptied in place; the caller deletes the key. */
 		set_foreach(s, fn, arg);
-		set_release_storage(s);
+		if (s->enc == SET_ENC_HASHTABLE) {
+			struct set_ht *h = ht_of(s);
+			dict_clear(&h->d, ht_free_node, NULL);
+			h->node_bytes = 0;
+		} else {
+			s->count = 0;
+			s->used = 0;
+		}
 		return size;
 	}
 	for (uint64_t k = 0; k < count; k++) {
 		if (s->enc == SET_ENC_HASHTABLE) {
-			struct set_ht *h = s->p;
+			struct set_ht *h = ht_of(s);
 			struct dict_node *dn = dict_random(&h->d);
 			emit_node(dn, fn, arg);
 			ht_unlink_free(h, dict_link_of(&h->d, dn));
@@ -718,13 +751,14 @@ uint64_t set_pop(struct kv_set *s, uint64_t count, set_member_fn fn, void *arg)
 		}
 		uint32_t i = (uint32_t)rng_below(set_size(s));
 		if (s->enc == SET_ENC_INTSET) {
-			emit_int(fn, arg, is_get(s->p, i));
-			s->p = is_delete(s->p, i);
+			emit_int(fn, arg, is_get(s, i));
+			s = is_delete(s, i, pinned);
 		} else {
-			uint32_t off = lp_offset(s->p, i);
+			uint32_t off = lp_offset(s, i);
 			compact_emit(s, i, off, fn, arg);
-			s->p = lp_delete(s->p, off);
+			s = lp_delete(s, off, pinned);
 		}
+		*sp = s;
 	}
 	return count;
 }

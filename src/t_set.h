@@ -20,6 +20,17 @@
  * function that changes a set keeps its byte count (set_mem) exact; the
  * caller reports the difference to the store with db_memory_adjust.
  *
+ * Mutation protocol.  An intset or listpack is one allocation (header and
+ * data), so a change may move it.  set_add, set_remove and set_pop take the
+ * set by reference (*sp) and the object the store holds (`pinned`, NULL when
+ * the store holds none of them): a pinned object is never freed, moved or
+ * modified when the change needs another block; *sp then becomes a NEW
+ * object, and the caller installs it with db_set_object(..., KV_KEEP_EXPIRE),
+ * which frees the old one.  An object that is not pinned is reallocated (or
+ * freed on a conversion) and *sp updated.  When *sp is still the pinned
+ * object, the change was made in place: report the change of set_mem.
+ * A hashtable never moves.
+ *
  * Not here: commands and their replies (cmd_set.c), persistence.
  */
 #ifndef KV_T_SET_H
@@ -55,10 +66,11 @@ const char *set_encoding_name(const struct kv_set *s);
  * spends them: malloc_usable_size plus the chunk header per allocation. */
 size_t set_mem(const struct kv_set *s);
 
-/* Add a member; returns true if it was not present.  May convert. */
-bool set_add(struct kv_set *s, const void *m, size_t len);
-/* Remove a member; returns true if it was present. */
-bool set_remove(struct kv_set *s, const void *m, size_t len);
+/* Add a member; returns true if it was not present.  May convert or move
+ * (*sp; see the mutation protocol above). */
+bool set_add(struct kv_set **sp, const void *m, size_t len, const struct kv_set *pinned);
+/* Remove a member; returns true if it was present.  May move (*sp). */
+bool set_remove(struct kv_set **sp, const void *m, size_t len, const struct kv_set *pinned);
 bool set_contains(struct kv_set *s, const void *m, size_t len);
 
 /* Called with each member; the bytes are valid only during the call (an
@@ -85,8 +97,9 @@ void set_random_distinct(struct kv_set *s, uint64_t count, set_member_fn fn, voi
 /* Remove up to `count` random members, passing each to fn before it is
  * removed (the caller replies with them and logs them as an SREM effect).
  * Returns how many were popped.  count >= size pops everything in
- * iteration order. */
-uint64_t set_pop(struct kv_set *s, uint64_t count, set_member_fn fn, void *arg);
+ * iteration order, emptying the set in place.  May move (*sp). */
+uint64_t set_pop(struct kv_set **sp, uint64_t count, set_member_fn fn, void *arg,
+		 const struct kv_set *pinned);
 
 /* Seed the calling thread's generator used by the random functions on
  * compact encodings and by set_create's hashtable seed (tests). */

@@ -402,6 +402,34 @@ static void test_cmd_set_sscan_while_growing(void **state)
 
 /* The store's count follows every change: after the keys are gone through
  * the set commands themselves, it is back where it started. */
+/* Compact sets are one block that moves as it grows or shrinks: the count
+ * must follow every move (re-installed objects, freed intermediates). */
+static void test_cmd_set_memory_accounting_compact(void **state)
+{
+	struct fixture *f = *state;
+	size_t base = db_memory_used(f->db);
+	char arg[32], key[16];
+
+	set_seed_random(7);
+	for (int i = 0; i < 3000; i++) {
+		snprintf(key, sizeof(key), "k%d", i % 17);
+		snprintf(arg, sizeof(arg), i % 13 ? "%d" : "m%d", (i * 7919) % 300 - 150);
+		RUN("SADD", key, arg, "70000", "5000000000");
+		if (i % 3 == 0)
+			RUN("SREM", key, arg, "70000");
+		if (i % 29 == 0)
+			RUN("SPOP", key, "3");
+		if (i % 31 == 0)
+			RUN("SMOVE", key, "k0", arg);
+	}
+	for (int i = 0; i < 17; i++) {
+		snprintf(key, sizeof(key), "k%d", i);
+		RUN("SPOP", key, "100000");
+	}
+	assert_int_equal(db_size(f->db), 0);
+	assert_int_equal(db_memory_used(f->db), base);
+}
+
 static void test_cmd_set_memory_accounting(void **state)
 {
 	struct fixture *f = *state;
@@ -532,6 +560,7 @@ int main(void)
 		T(test_cmd_set_sscan),
 		T(test_cmd_set_sscan_while_growing),
 		T(test_cmd_set_memory_accounting),
+		T(test_cmd_set_memory_accounting_compact),
 		T(test_cmd_set_table),
 		T(test_cmd_set_watch_signals),
 	};

@@ -18,9 +18,9 @@
 #include "kv.h"
 #include "t_set.h"
 
-static bool add_str(struct kv_set *s, const char *m)
+static bool add_str(struct kv_set **s, const char *m)
 {
-	return set_add(s, m, strlen(m));
+	return set_add(s, m, strlen(m), NULL);
 }
 
 /* ---- a model: an array of distinct strings ---- */
@@ -159,13 +159,13 @@ static void test_t_set_random_ops_against_model(void **state)
 			size_t len = strlen(buf);
 			long at = model_find(&md, buf, len);
 			if (rand() % 4 == 0) {
-				assert_int_equal(set_remove(s, buf, len), at >= 0);
+				assert_int_equal(set_remove(&s, buf, len, NULL), at >= 0);
 				if (at >= 0) {
 					free(md.m[at]);
 					md.m[at] = md.m[--md.n];
 				}
 			} else {
-				assert_int_equal(set_add(s, buf, len), at < 0);
+				assert_int_equal(set_add(&s, buf, len, NULL), at < 0);
 				if (at < 0) {
 					collect_member(&md, buf, len);
 					model_encoding_after_add(&md, buf);
@@ -192,37 +192,37 @@ static void test_t_set_conversions(void **state)
 	assert_string_equal(set_encoding_name(s), "intset");
 	for (int i = 0; i < SET_MAX_INTSET_ENTRIES; i++) {
 		snprintf(buf, sizeof(buf), "%d", i * 7 - 100);
-		assert_true(add_str(s, buf));
+		assert_true(add_str(&s, buf));
 	}
 	assert_string_equal(set_encoding_name(s), "intset");
-	assert_false(add_str(s, "-100"));   /* present: no conversion */
-	assert_true(add_str(s, "100000"));
+	assert_false(add_str(&s, "-100"));   /* present: no conversion */
+	assert_true(add_str(&s, "100000"));
 	assert_string_equal(set_encoding_name(s), "hashtable");
 	assert_int_equal(set_size(s), SET_MAX_INTSET_ENTRIES + 1);
 	/* Never back down. */
 	for (int i = 0; i < SET_MAX_INTSET_ENTRIES; i++) {
 		snprintf(buf, sizeof(buf), "%d", i * 7 - 100);
-		assert_true(set_remove(s, buf, strlen(buf)));
+		assert_true(set_remove(&s, buf, strlen(buf), NULL));
 	}
 	assert_string_equal(set_encoding_name(s), "hashtable");
 	set_free(s);
 
 	/* A non-integer into a small intset: listpack, members kept. */
 	s = set_create();
-	add_str(s, "5");
-	add_str(s, "-3");
-	assert_true(add_str(s, "a"));
+	add_str(&s, "5");
+	add_str(&s, "-3");
+	assert_true(add_str(&s, "a"));
 	assert_string_equal(set_encoding_name(s), "listpack");
 	assert_true(set_contains(s, "5", 1));
 	assert_true(set_contains(s, "-3", 2));
-	assert_false(add_str(s, "5"));
+	assert_false(add_str(&s, "5"));
 	for (int i = 3; i < SET_MAX_LISTPACK_ENTRIES; i++) {
 		snprintf(buf, sizeof(buf), "m%d", i);
-		add_str(s, buf);
+		add_str(&s, buf);
 	}
 	assert_int_equal(set_size(s), SET_MAX_LISTPACK_ENTRIES);
 	assert_string_equal(set_encoding_name(s), "listpack");
-	assert_true(add_str(s, "one more"));
+	assert_true(add_str(&s, "one more"));
 	assert_string_equal(set_encoding_name(s), "hashtable");
 	set_free(s);
 
@@ -231,19 +231,19 @@ static void test_t_set_conversions(void **state)
 	memset(big, 'b', 65);
 	big[65] = '\0';
 	s = set_create();
-	set_add(s, big, 64);
+	set_add(&s, big, 64, NULL);
 	assert_string_equal(set_encoding_name(s), "listpack");
-	set_add(s, big, 65);
+	set_add(&s, big, 65, NULL);
 	assert_string_equal(set_encoding_name(s), "hashtable");
 	assert_true(set_contains(s, big, 64));
 	set_free(s);
 
 	/* Non-canonical integers are strings. */
 	s = set_create();
-	add_str(s, "1");
+	add_str(&s, "1");
 	assert_false(set_contains(s, "01", 2));
 	assert_false(set_contains(s, "+1", 2));
-	assert_true(add_str(s, "01"));
+	assert_true(add_str(&s, "01"));
 	assert_string_equal(set_encoding_name(s), "listpack");
 	assert_int_equal(set_size(s), 2);
 	set_free(s);
@@ -266,13 +266,13 @@ static void test_t_set_intset_sorted_widths(void **state)
 	char out[512] = "";
 
 	for (size_t i = 0; i < KV_ARRAY_LEN(in); i++)
-		assert_true(add_str(s, in[i]));
+		assert_true(add_str(&s, in[i]));
 	set_foreach(s, append_csv, out);
 	assert_string_equal(out, "-9223372036854775808,-2147483649,-32768,-1,0,5,32767,70000,"
 				 "9223372036854775807,");
 	assert_string_equal(set_encoding_name(s), "intset");
-	assert_true(set_remove(s, "70000", 5));
-	assert_false(set_remove(s, "70000", 5));
+	assert_true(set_remove(&s, "70000", 5, NULL));
+	assert_false(set_remove(&s, "70000", 5, NULL));
 	out[0] = '\0';
 	set_foreach(s, append_csv, out);
 	assert_string_equal(out, "-9223372036854775808,-2147483649,-32768,-1,0,5,32767,"
@@ -280,7 +280,7 @@ static void test_t_set_intset_sorted_widths(void **state)
 	set_free(s);
 }
 
-static void fill(struct kv_set *s, int n, const char *fmt)
+static void fill(struct kv_set **s, int n, const char *fmt)
 {
 	char buf[32];
 	for (int i = 0; i < n; i++) {
@@ -300,7 +300,7 @@ static void test_t_set_pop_and_random(void **state)
 		for (size_t k = 0; k < KV_ARRAY_LEN(sizes); k++) {
 			int n = sizes[k];
 			struct kv_set *s = set_create();
-			fill(s, n, fmts[f]);
+			fill(&s, n, fmts[f]);
 			/* Distinct random members: few, many, all. */
 			uint64_t counts[] = { 1, (uint64_t)n / 5, (uint64_t)n / 2, (uint64_t)n - 1,
 					      (uint64_t)n, (uint64_t)n + 5 };
@@ -317,12 +317,12 @@ static void test_t_set_pop_and_random(void **state)
 			}
 			/* Pop a third, then the rest: every member exactly once. */
 			struct model popped = { 0 };
-			assert_int_equal(set_pop(s, (uint64_t)n / 3, collect_member, &popped),
+			assert_int_equal(set_pop(&s, (uint64_t)n / 3, collect_member, &popped, NULL),
 					 n / 3);
 			assert_int_equal(set_size(s), n - n / 3);
 			for (size_t i = 0; i < popped.n; i++)
 				assert_false(set_contains(s, popped.m[i], strlen(popped.m[i])));
-			assert_int_equal(set_pop(s, (uint64_t)n, collect_member, &popped),
+			assert_int_equal(set_pop(&s, (uint64_t)n, collect_member, &popped, NULL),
 					 n - n / 3);
 			assert_int_equal(set_size(s), 0);
 			assert_int_equal(popped.n, n);
@@ -367,7 +367,7 @@ static void test_t_set_scan_while_growing(void **state)
 	char buf[32];
 	int next = initial;
 
-	fill(s, initial, "k%d");
+	fill(&s, initial, "k%d");
 	assert_string_equal(set_encoding_name(s), "hashtable");
 	uint64_t cursor = 0;
 	int steps = 0;
@@ -376,7 +376,7 @@ static void test_t_set_scan_while_growing(void **state)
 		/* Grow (a bounded total, so the walk can end). */
 		for (int i = 0; i < 40 && next < 20 * initial; i++) {
 			snprintf(buf, sizeof(buf), "k%d", next++);
-			add_str(s, buf);
+			add_str(&s, buf);
 		}
 		steps++;
 	} while (cursor != 0 && steps < 100000);
@@ -390,7 +390,7 @@ static void test_t_set_scan_while_growing(void **state)
 		cursor = set_scan(s, cursor, mark_seen, &sn);
 		for (int i = 0; i < 200 && next > initial; i++) {
 			snprintf(buf, sizeof(buf), "k%d", --next);
-			set_remove(s, buf, strlen(buf));
+			set_remove(&s, buf, strlen(buf), NULL);
 		}
 	} while (cursor != 0);
 	for (int i = 0; i < initial; i++)
@@ -406,15 +406,15 @@ static void test_t_set_long_members(void **state)
 	size_t n = 100000;
 	char *big = malloc(n);
 	memset(big, 'z', n);
-	fill(s, 200, "x%d");
-	assert_true(set_add(s, big, n));
-	assert_true(set_add(s, big, 254));
-	assert_true(set_add(s, big, 255));
-	assert_true(set_add(s, "", 0));
-	assert_false(set_add(s, big, n));
+	fill(&s, 200, "x%d");
+	assert_true(set_add(&s, big, n, NULL));
+	assert_true(set_add(&s, big, 254, NULL));
+	assert_true(set_add(&s, big, 255, NULL));
+	assert_true(set_add(&s, "", 0, NULL));
+	assert_false(set_add(&s, big, n, NULL));
 	assert_true(set_contains(s, big, 255));
 	assert_false(set_contains(s, big, 256));
-	assert_true(set_remove(s, big, n));
+	assert_true(set_remove(&s, big, n, NULL));
 	assert_true(set_contains(s, "", 0));
 	free(big);
 	set_free(s);
