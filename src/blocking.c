@@ -172,6 +172,21 @@ static void zpop_reply_cb(void *arg, struct kv_slice m, double score)
 	resp_bulk(r->out, buf, (size_t)n);
 }
 
+/* BZPOPMIN/BZPOPMAX's pop of one member from the zset z stored at key:
+ * reply, account the memory, report the change, delete an emptied key. */
+static void zpop_one(struct kv_db *db, const char *key, size_t klen, void *z, bool max,
+		     struct kv_buf *out)
+{
+	struct kv_slice k = { key, klen };
+	size_t before = zset_mem(z);
+	struct zpop_reply r = { out, &k };
+	zset_pop(z, max, 1, zpop_reply_cb, &r);
+	db_memory_adjust(db, (int64_t)zset_mem(z) - (int64_t)before);
+	db_signal_modified(db, key, klen);
+	if (zset_len(z) == 0)
+		db_delete(db, key, klen);
+}
+
 /* Pop the oldest claimed waiter's share of `key` right here, in queue order,
  * so waiters are served first come first served whatever their shards.
  * Returns false when the command needs a keyspace not held here (BLMOVE to
@@ -181,7 +196,6 @@ static bool serve_now(struct kv_db *db, const char *key, size_t klen, struct kv_
 {
 	const struct cmd_call *call = t->call;
 	const char *name = call->cmd->name;
-	struct kv_slice k = { key, klen };
 	struct kv_buf *out = &t->reply;
 	if (strcmp(name, "blpop") == 0 || strcmp(name, "brpop") == 0) {
 		list_pop_reply(db, key, klen, name[1] == 'l' ? LIST_HEAD : LIST_TAIL, 1,
@@ -197,13 +211,8 @@ static bool serve_now(struct kv_db *db, const char *key, size_t klen, struct kv_
 		list_pop_reply(db, key, klen, where, (uint64_t)count, LIST_POP_KEY_ARRAY, out);
 	} else if (strcmp(name, "bzpopmin") == 0 || strcmp(name, "bzpopmax") == 0) {
 		struct kv_entry *e = db_lookup(db, key, klen, now_ms);
-		void *z = entry_obj(e);
-		size_t before = zset_mem(z);
-		struct zpop_reply r = { out, &k };
-		zset_pop(z, name[5] == 'a', 1, zpop_reply_cb, &r);
-		db_memory_adjust(db, (int64_t)zset_mem(z) - (int64_t)before);
-		if (zset_len(z) == 0)
-			db_delete(db, key, klen);
+		zpop_one(db, key, klen, entry_obj(e), name[5] == 'a', out);
+		return (t->served = true);
 	} else {
 		/* BLMOVE / BRPOPLPUSH: needs the destination's keyspace. */
 		const struct kv_slice *dst = &call->argv[2];
@@ -457,25 +466,36 @@ static bool lookup_typed(struct cmd_ctx *ctx, int i, enum kv_type want, void **o
 	return true;
 }
 
+/* The first key of argv[from, to) holding a non-empty value of type want,
+ * as Redis scans a blocking command's keys: returns its index with its
+ * object in *obj, 0 when none (the keys to wait on are then in idx[0..*n)),
+ * or -1 after replying WRONGTYPE. */
+static int first_ready(struct cmd_ctx *ctx, int from, int to, enum kv_type want, int *idx,
+		       int *n, void **obj)
+{
+	*n = 0;
+	for (int i = from; i < to; i++) {
+		if (!lookup_typed(ctx, i, want, obj))
+			return -1;
+		if (*obj)
+			return i;
+		idx[(*n)++] = i;
+	}
+	return 0;
+}
+
 static void bpop_generic(struct cmd_ctx *ctx, enum list_where where)
 {
 	int64_t deadline;
 	if (!parse_timeout(ctx, &ctx->argv[ctx->argc - 1], &deadline))
 		return;
-	int idx[ctx->argc];
-	int n = 0;
-	for (int i = 1; i < ctx->argc - 1; i++) {
-		void *l;
-		if (!lookup_typed(ctx, i, KV_TYPE_LIST, &l))
-			return;
-		if (l) {
-			list_pop_reply(cmd_db_arg(ctx, i), ctx->argv[i].ptr, ctx->argv[i].len, where, 1,
-				       LIST_POP_KEY_BULK, ctx->out);
-			return;
-		}
-		idx[n++] = i;
-	}
-	if (!block_client(ctx, idx, n, deadline, KV_TYPE_LIST))
+	int idx[ctx->argc], n;
+	void *l;
+	int i = first_ready(ctx, 1, ctx->argc - 1, KV_TYPE_LIST, idx, &n, &l);
+	if (i > 0)
+		list_pop_reply(cmd_db_arg(ctx, i), ctx->argv[i].ptr, ctx->argv[i].len, where, 1,
+			       LIST_POP_KEY_BULK, ctx->out);
+	else if (i == 0 && !block_client(ctx, idx, n, deadline, KV_TYPE_LIST))
 		resp_null_array(ctx->out);
 }
 
@@ -570,20 +590,13 @@ static void cmd_blmpop(struct cmd_ctx *ctx)
 	}
 	if (count == -1)
 		count = 1;
-	int idx[ctx->argc];
-	int n = 0;
-	for (int i = 3; i < where_idx; i++) {
-		void *l;
-		if (!lookup_typed(ctx, i, KV_TYPE_LIST, &l))
-			return;
-		if (l) {
-			list_pop_reply(cmd_db_arg(ctx, i), ctx->argv[i].ptr, ctx->argv[i].len, where,
-				       (uint64_t)count, LIST_POP_KEY_ARRAY, ctx->out);
-			return;
-		}
-		idx[n++] = i;
-	}
-	if (!block_client(ctx, idx, n, deadline, KV_TYPE_LIST))
+	int idx[ctx->argc], n;
+	void *l;
+	int i = first_ready(ctx, 3, where_idx, KV_TYPE_LIST, idx, &n, &l);
+	if (i > 0)
+		list_pop_reply(cmd_db_arg(ctx, i), ctx->argv[i].ptr, ctx->argv[i].len, where,
+			       (uint64_t)count, LIST_POP_KEY_ARRAY, ctx->out);
+	else if (i == 0 && !block_client(ctx, idx, n, deadline, KV_TYPE_LIST))
 		resp_null_array(ctx->out);
 }
 
@@ -592,26 +605,12 @@ static void bzpop_generic(struct cmd_ctx *ctx, bool max)
 	int64_t deadline;
 	if (!parse_timeout(ctx, &ctx->argv[ctx->argc - 1], &deadline))
 		return;
-	int idx[ctx->argc];
-	int n = 0;
-	for (int i = 1; i < ctx->argc - 1; i++) {
-		void *z;
-		if (!lookup_typed(ctx, i, KV_TYPE_ZSET, &z))
-			return;
-		if (z) {
-			struct kv_db *db = cmd_db_arg(ctx, i);
-			size_t before = zset_mem(z);
-			struct zpop_reply r = { ctx->out, &ctx->argv[i] };
-			zset_pop(z, max, 1, zpop_reply_cb, &r);
-			db_memory_adjust(db, (int64_t)zset_mem(z) - (int64_t)before);
-			db_signal_modified(db, ctx->argv[i].ptr, ctx->argv[i].len);
-			if (zset_len(z) == 0)
-				db_delete(db, ctx->argv[i].ptr, ctx->argv[i].len);
-			return;
-		}
-		idx[n++] = i;
-	}
-	if (!block_client(ctx, idx, n, deadline, KV_TYPE_ZSET))
+	int idx[ctx->argc], n;
+	void *z;
+	int i = first_ready(ctx, 1, ctx->argc - 1, KV_TYPE_ZSET, idx, &n, &z);
+	if (i > 0)
+		zpop_one(cmd_db_arg(ctx, i), ctx->argv[i].ptr, ctx->argv[i].len, z, max, ctx->out);
+	else if (i == 0 && !block_client(ctx, idx, n, deadline, KV_TYPE_ZSET))
 		resp_null_array(ctx->out);
 }
 
