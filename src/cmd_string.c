@@ -481,6 +481,8 @@ static void cmd_append(struct cmd_ctx *c)
 		return;
 	if (add->len > 0)
 		db_string_write(db, e, len, add->ptr, add->len);
+	else
+		db_signal_modified(db, key->ptr, key->len);   /* Redis signals even "" */
 	resp_int(c->out, (int64_t)(len + add->len));
 }
 

@@ -243,7 +243,44 @@ CASES = [
     ("zscore", ["ZADD k 1 a"], "k", "ZSCORE k a", EXEC),
     ("zrandmember", ["ZADD k 1 a"], "k", "ZRANDMEMBER k", EXEC),
     ("zscan", ["ZADD k 1 a"], "k", "ZSCAN k 0", EXEC),
+    # ------------------------------------------------------- STRING / KEYS
+    ("set existing", S, "k", "SET k t", ABORT),
+    ("set nx existing", S, "k", "SET k t NX", EXEC),
+    ("setnx existing", S, "k", "SETNX k t", EXEC),
+    ("append existing", S, "k", "APPEND k x", ABORT),
+    ("append empty to existing", S, "k", 'APPEND k ""', ABORT),
+    ("append empty to missing", [], "k", 'APPEND k ""', ABORT),
+    ("setrange empty", S, "k", 'SETRANGE k 0 ""', EXEC),
+    ("setrange changes", S, "k", "SETRANGE k 0 z", ABORT),
+    ("incrby 0", ["SET k 5"], "k", "INCRBY k 0", ABORT),
+    ("incr not a number", S, "k", "INCR k", EXEC),
+    ("getex no option", S, "k", "GETEX k", EXEC),
+    ("getex persist without ttl", S, "k", "GETEX k PERSIST", EXEC),
+    ("getex persist with ttl", ["SET k s EX 100"], "k", "GETEX k PERSIST", ABORT),
+    ("getex ex", S, "k", "GETEX k EX 100", ABORT),
+    ("getdel existing", S, "k", "GETDEL k", ABORT),
+    ("getdel missing", [], "k", "GETDEL k", EXEC),
+    ("getset", S, "k", "GETSET k t", ABORT),
+    ("mset", S, "k", "MSET k t d u", ABORT),
+    ("msetnx failing", S, "k", "MSETNX k t d u", EXEC),
+    ("del missing", [], "k", "DEL k", EXEC),
+    ("del existing", S, "k", "DEL k", ABORT),
+    ("expire", S, "k", "EXPIRE k 100", ABORT),
+    ("expire nx with ttl", ["SET k s EX 100"], "k", "EXPIRE k 200 NX", EXEC),
+    ("persist without ttl", S, "k", "PERSIST k", EXEC),
+    ("persist with ttl", ["SET k s EX 100"], "k", "PERSIST k", ABORT),
+    ("rename onto watched", ["SET d s"], "k", "RENAME d k", ABORT),
+    ("rename same key", S, "k", "RENAME k k", EXEC),
+    ("renamenx onto existing", ["SET k s", "SET d s"], "k", "RENAMENX d k", EXEC),
+    ("touch", S, "k", "TOUCH k", EXEC),
+    ("flushall with key", S, "k", "FLUSHALL", ABORT),
+    ("flushall without key", ["SET d s"], "k", "FLUSHALL", EXEC),
 ]
+
+
+def words(cmd):
+    """A table command as arguments; "" stands for an empty argument."""
+    return ["" if w == '""' else w for w in cmd.split(" ")]
 
 
 def run_case(port, case):
@@ -252,10 +289,10 @@ def run_case(port, case):
     with K.RawConn(port) as a, K.RawConn(port) as b:
         K.check(a.call("FLUSHALL") == b"+OK\r\n", "%s: FLUSHALL" % label)
         for s in setup:
-            r = a.call(*s.split(" "))
+            r = a.call(*words(s))
             K.check(not r.startswith(b"-"), "%s: setup %r failed: %r" % (label, s, r))
         K.check(a.call("WATCH", wkey) == b"+OK\r\n", "%s: WATCH" % label)
-        reply = b.call(*command.split(" "))
+        reply = b.call(*words(command))
         K.check(a.call("MULTI") == b"+OK\r\n", "%s: MULTI" % label)
         K.check(a.call("PING") == b"+QUEUED\r\n", "%s: PING queued" % label)
         return reply, a.call("EXEC")
