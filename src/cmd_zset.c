@@ -249,6 +249,59 @@ static bool parse_lex_range(const struct kv_slice *min, const struct kv_slice *m
 
 /* ---- ZADD / ZINCRBY ---- */
 
+/* ZADD's effect once its arguments are parsed: scores[j] goes with the
+ * member at argv[idx + 2j + 1].  Also ZINCRBY's (== ZADD key INCR incr m). */
+static void zadd_apply(struct cmd_ctx *c, int flags, bool ch, const double *scores,
+		       int elements, int idx)
+{
+	bool xx = flags & ZADD_IN_XX, incr = flags & ZADD_IN_INCR;
+	struct zset *z;
+	if (!get_zset(c, 1, false, &z))
+		return;
+	bool created = false;
+	int64_t added = 0, updated = 0, processed = 0;
+	double score = 0;
+	size_t mem_before = 0;
+	bool nan_err = false;
+	if (!z) {
+		if (xx)
+			goto reply;
+		z = zset_new();
+		created = true;
+	} else {
+		mem_before = zset_mem(z);
+	}
+	struct zset *orig = z;
+	for (int j = 0; j < elements; j++) {
+		const struct kv_slice *m = &c->argv[idx + 2 * j + 1];
+		int out = add_tracked(orig, &z, scores[j], m, flags, &score);
+		if (out & ZADD_OUT_NAN) {
+			nan_err = true;
+			break;
+		}
+		if (out & ZADD_OUT_ADDED) added++;
+		if (out & ZADD_OUT_UPDATED) updated++;
+		if (!(out & ZADD_OUT_NOP)) processed++;
+	}
+	zset_commit(c, 1, orig, z, mem_before, created);
+	/* A score set to its current value (ZADD INCR 0 included) is no change. */
+	if (!created && (added || updated))
+		zset_signal(c, 1);
+	if (nan_err) {
+		resp_error(c->out, ERR_NAN);
+		return;
+	}
+reply:
+	if (incr) {
+		if (processed)
+			reply_score(c->out, score);
+		else
+			resp_null(c->out);
+	} else {
+		resp_int(c->out, ch ? added + updated : added);
+	}
+}
+
 static void zadd_generic(struct cmd_ctx *c, int flags)
 {
 	int idx = 2;
@@ -291,55 +344,8 @@ static void zadd_generic(struct cmd_ctx *c, int flags)
 			return;
 		}
 	}
-	struct zset *z;
-	if (!get_zset(c, 1, false, &z)) {
-		free(scores);
-		return;
-	}
-	bool created = false;
-	int64_t added = 0, updated = 0, processed = 0;
-	double score = 0;
-	size_t mem_before = 0;
-	bool nan_err = false;
-	if (!z) {
-		if (xx)
-			goto reply;
-		z = zset_new();
-		created = true;
-	} else {
-		mem_before = zset_mem(z);
-	}
-	struct zset *orig = z;
-	for (int j = 0; j < elements; j++) {
-		const struct kv_slice *m = &c->argv[idx + 2 * j + 1];
-		int out = add_tracked(orig, &z, scores[j], m, flags, &score);
-		if (out & ZADD_OUT_NAN) {
-			nan_err = true;
-			break;
-		}
-		if (out & ZADD_OUT_ADDED) added++;
-		if (out & ZADD_OUT_UPDATED) updated++;
-		if (!(out & ZADD_OUT_NOP)) processed++;
-	}
-	zset_commit(c, 1, orig, z, mem_before, created);
-	/* A score set to its current value (ZADD INCR 0 included) is no change. */
-	if (!created && (added || updated))
-		zset_signal(c, 1);
-	if (nan_err) {
-		free(scores);
-		resp_error(c->out, ERR_NAN);
-		return;
-	}
-reply:
+	zadd_apply(c, flags, ch, scores, elements, idx);
 	free(scores);
-	if (incr) {
-		if (processed)
-			reply_score(c->out, score);
-		else
-			resp_null(c->out);
-	} else {
-		resp_int(c->out, ch ? added + updated : added);
-	}
 }
 
 static void cmd_zadd(struct cmd_ctx *c) { zadd_generic(c, 0); }
@@ -352,24 +358,7 @@ static void cmd_zincrby(struct cmd_ctx *c)
 		resp_error(c->out, RESP_ERR_NOT_FLOAT);
 		return;
 	}
-	struct zset *z;
-	if (!get_zset(c, 1, false, &z))
-		return;
-	bool created = !z;
-	size_t mem_before = created ? 0 : zset_mem(z);
-	if (created)
-		z = zset_new();
-	struct zset *orig = z;
-	double score;
-	int out = add_tracked(orig, &z, incr, &c->argv[3], ZADD_IN_INCR, &score);
-	zset_commit(c, 1, orig, z, mem_before, created);
-	/* Like ZADD INCR: an increment of 0 on a member changes nothing. */
-	if (!created && (out & (ZADD_OUT_ADDED | ZADD_OUT_UPDATED)))
-		zset_signal(c, 1);
-	if (out & ZADD_OUT_NAN)
-		resp_error(c->out, ERR_NAN);
-	else
-		reply_score(c->out, score);
+	zadd_apply(c, ZADD_IN_INCR, false, &incr, 1, 2);
 }
 
 /* ---- simple reads and removal ---- */
