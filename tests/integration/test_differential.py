@@ -38,6 +38,7 @@ import time
 
 sys.dont_write_bytecode = True  # keep __pycache__ out of the source tree
 import kevylib as K  # noqa: E402
+import difflib_common as C  # noqa: E402
 
 # ---------------------------------------------------------------------------
 # Intentional differences between kevy and Redis 7.0.  Each entry: a name, a
@@ -47,21 +48,8 @@ import kevylib as K  # noqa: E402
 # ---------------------------------------------------------------------------
 
 
-def _is_int_in(b, lo, hi):
-    try:
-        return lo <= int(b) <= hi and str(int(b)).encode() == b
-    except ValueError:
-        return False
 
-
-ALLOWED_DIFFERENCES = [
-    ("SELECT db>=1",
-     lambda a: a[0].upper() == b"SELECT" and len(a) == 2 and _is_int_in(a[1], 1, 15),
-     lambda r, k: r == b"+OK\r\n" and k == b"-ERR DB index is out of range\r\n",
-     "kevy has a single keyspace (db 0); sharding replaces numbered databases. "
-     "The generator always follows SELECT n with SELECT 0 so Redis's state "
-     "stays comparable."),
-]
+ALLOWED_DIFFERENCES = C.ALLOWED_DIFFERENCES
 
 DEFAULT_OPS = 50000
 NCONN = 4
@@ -116,7 +104,7 @@ class Op:
         self.mode = mode
 
 
-class Gen:
+class Gen(C.WeightedGenMixin):
     def __init__(self, rng):
         self.r = rng
         self.base_s = int(time.time())
@@ -459,24 +447,11 @@ class Gen:
             args = op.args[:n - 1]
         return Op(args, "exact")
 
-    def next_ops(self):
-        x = self.r.random() * self.total_w
-        for fn, w in self.gens:
-            x -= w
-            if x < 0:
-                ops = fn()
-                break
-        else:
-            ops = self.gens[0][0]()
-        if self.r.random() < 0.03 and len(ops) == 1:
-            ops = [self.arity_mutation(ops[0])]
-        return ops
 
 
 # ---------------------------------------------------------------- comparison
 
-def clip(b, n=300):
-    return b if len(b) <= n else b[:n] + b"...(%d bytes)" % len(b)
+clip = C.clip
 
 
 def show(args):

@@ -60,6 +60,7 @@ import time
 
 sys.dont_write_bytecode = True  # keep __pycache__ out of the source tree
 import kevylib as K  # noqa: E402
+import difflib_common as C  # noqa: E402
 import difflib_types as D  # noqa: E402
 
 # ---------------------------------------------------------------------------
@@ -72,20 +73,8 @@ import difflib_types as D  # noqa: E402
 # ---------------------------------------------------------------------------
 
 
-def _is_int_in(b, lo, hi):
-    try:
-        return lo <= int(b) <= hi and str(int(b)).encode() == b
-    except ValueError:
-        return False
 
-
-ALLOWED_DIFFERENCES = [
-    ("SELECT db>=1",
-     lambda a: a[0].upper() == b"SELECT" and len(a) == 2 and _is_int_in(a[1], 1, 15),
-     lambda r, k: r == b"+OK\r\n" and k == b"-ERR DB index is out of range\r\n",
-     "kevy has a single keyspace (db 0), see docs/compatibility.md. The "
-     "generator always follows SELECT n with SELECT 0."),
-]
+ALLOWED_DIFFERENCES = C.ALLOWED_DIFFERENCES
 
 # Commands kevy may legitimately not implement yet (unknown command on kevy
 # only is otherwise a failure).  name -> reason.
@@ -179,7 +168,7 @@ class Op:
         self.in_multi = False
 
 
-class Gen:
+class Gen(C.WeightedGenMixin):
     def __init__(self, rng, families):
         self.r = rng
         self.fams = families
@@ -839,24 +828,11 @@ class Gen:
             args = op.args[:n - 1]
         return Op(args, "exact")
 
-    def next_ops(self):
-        x = self.r.random() * self.total_w
-        for fn, w in self.gens:
-            x -= w
-            if x < 0:
-                ops = fn()
-                break
-        else:
-            ops = self.gens[0][0]()
-        if self.r.random() < 0.03 and len(ops) == 1:
-            ops = [self.arity_mutation(ops[0])]
-        return ops
 
 
 # ---------------------------------------------------------------- comparison
 
-def clip(b, n=300):
-    return b if len(b) <= n else b[:n] + b"...(%d bytes)" % len(b)
+clip = C.clip
 
 
 def show(args):

@@ -1,0 +1,47 @@
+"""Shared pieces of the differential tests (test_differential.py,
+test_differential_types.py): the differences from Redis both allow, reply
+clipping for failure messages, and the weighted choice of the next generator.
+"""
+
+
+def is_int_in(b, lo, hi):
+    """b is the canonical decimal text of an integer in [lo, hi]."""
+    try:
+        return lo <= int(b) <= hi and str(int(b)).encode() == b
+    except ValueError:
+        return False
+
+
+# (name, args predicate, (redis_reply, kevy_reply) predicate, reason):
+# differences every differential run accepts.  See docs/compatibility.md.
+ALLOWED_DIFFERENCES = [
+    ("SELECT db>=1",
+     lambda a: a[0].upper() == b"SELECT" and len(a) == 2 and is_int_in(a[1], 1, 15),
+     lambda r, k: r == b"+OK\r\n" and k == b"-ERR DB index is out of range\r\n",
+     "kevy has a single keyspace (db 0), see docs/compatibility.md; sharding "
+     "replaces numbered databases. The generator always follows SELECT n with "
+     "SELECT 0 so Redis's state stays comparable."),
+]
+
+
+def clip(b, n=300):
+    return b if len(b) <= n else b[:n] + b"...(%d bytes)" % len(b)
+
+
+class WeightedGenMixin:
+    """next_ops() for a generator with self.r (random.Random), self.gens
+    [(fn, weight)], self.total_w and an arity_mutation(op) of its own: a
+    weighted pick of a generator, and now and then one arity error."""
+
+    def next_ops(self):
+        x = self.r.random() * self.total_w
+        for fn, w in self.gens:
+            x -= w
+            if x < 0:
+                ops = fn()
+                break
+        else:
+            ops = self.gens[0][0]()
+        if self.r.random() < 0.03 and len(ops) == 1:
+            ops = [self.arity_mutation(ops[0])]
+        return ops
