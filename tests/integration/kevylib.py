@@ -514,6 +514,26 @@ def redis(*args, **kw):
     return Server("redis", args, **kw)
 
 
+def compare_with_redis(run, labels, kevy_args=("--threads", "4"), what="command"):
+    """Run run(port) -> [reply, ...] against a fresh redis-server and a fresh
+    kevy, and require equal replies label by label (byte for byte) and a
+    clean kevy exit.  Returns the number of labels compared."""
+    redis_srv = redis().start()
+    kevy_srv = kevy(*kevy_args).start()
+    try:
+        want = run(redis_srv.port)
+        got = run(kevy_srv.port)
+    finally:
+        redis_srv.stop()
+        kevy_srv.stop()
+    for label, w, g in zip(labels, want, got):
+        check(w == g, "%s %s:\n redis %r\n kevy  %r" % (what, label, w, g))
+    check(len(want) == len(got) == len(labels), "one reply per %s" % what)
+    check(kevy_srv.exit_code == 0, "kevy exits cleanly (status %s)" % kevy_srv.exit_code)
+    log("differential: %d %ss identical" % (len(labels), what))
+    return len(labels)
+
+
 def run_main(fn):
     """Run fn() and exit with the test contract: 0 on success, 1 on
     TestFailure or any exception (printed), 77 when fn calls skip()."""

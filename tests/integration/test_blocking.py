@@ -41,17 +41,7 @@ def run_immediate(port):
 
 
 def check_differential():
-    redis = K.redis().start()
-    kevy = K.kevy("--threads", "4").start()
-    try:
-        want = run_immediate(redis.port)
-        got = run_immediate(kevy.port)
-    finally:
-        redis.stop()
-        kevy.stop()
-    for cmd, w, g in zip(IMMEDIATE, want, got):
-        K.check(w == g, "%s:\n redis %r\n kevy  %r" % (cmd, w, g))
-    K.log("differential: %d commands identical" % len(IMMEDIATE))
+    K.compare_with_redis(run_immediate, IMMEDIATE)
 
 
 def bulk(v):

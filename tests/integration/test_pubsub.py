@@ -43,22 +43,13 @@ def _multi_reply(c, cmd):
     return c.call(*parts)
 
 
+def run_seq(port):
+    with K.RawConn(port) as c:
+        return [_multi_reply(c, cmd) for cmd in SEQ]
+
+
 def check_differential():
-    redis = K.redis().start()
-    kevy = K.kevy("--threads", "4").start()
-    try:
-        want = [None] * len(SEQ)
-        got = [None] * len(SEQ)
-        with K.RawConn(redis.port) as c:
-            want = [_multi_reply(c, cmd) for cmd in SEQ]
-        with K.RawConn(kevy.port) as c:
-            got = [_multi_reply(c, cmd) for cmd in SEQ]
-    finally:
-        redis.stop()
-        kevy.stop()
-    for cmd, w, g in zip(SEQ, want, got):
-        K.check(w == g, "%s:\n redis %r\n kevy  %r" % (cmd, w, g))
-    K.log("differential: %d commands identical" % len(SEQ))
+    K.compare_with_redis(run_seq, SEQ)
 
 
 def bulk(v):

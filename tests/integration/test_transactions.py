@@ -61,18 +61,7 @@ def run_sequences(port):
 
 
 def check_differential():
-    redis = K.redis().start()
-    kevy = K.kevy("--threads", "4").start()
-    try:
-        want = run_sequences(redis.port)
-        got = run_sequences(kevy.port)
-    finally:
-        redis.stop()
-        kevy.stop()
-    for seq, w, g in zip(SEQUENCES, want, got):
-        K.check(w == g, "sequence %s:\n redis %r\n kevy  %r" % (seq, w, g))
-    K.check(kevy.exit_code == 0, "kevy exits cleanly (status %s)" % kevy.exit_code)
-    K.log("differential: %d sequences identical" % len(SEQUENCES))
+    K.compare_with_redis(run_sequences, SEQUENCES, what="sequence")
 
 
 def check_atomic_visibility(srv):
