@@ -40,7 +40,9 @@
  *   the payload: a verified header whose length is over the limit is a real
  *   oversized record (corrupt), not tail garbage.
  *
- *   EFFECT payload: one or more commands, back to back, filling the payload:
+ *   EFFECT payload: i64 time (ms since the epoch, the clock the commands ran
+ *   with; replay runs them with it), then one or more commands, back to back,
+ *   filling the payload:
  *     command := varint argc (>= 1), then argc times (varint len, len bytes)
  *   varint is unsigned LEB128, minimal (no redundant 0x80 groups), at most
  *   10 bytes.  A MULTI/EXEC is one record with several commands.
@@ -353,6 +355,13 @@ size_t aof_payload_size(int argc, const struct kv_slice *argv)
 	return n;
 }
 
+void aof_payload_begin(struct kv_buf *b, int64_t time_ms)
+{
+	uint8_t t[AOF_EFFECT_TIME_SIZE];
+	put64(t, (uint64_t)time_ms);
+	kv_buf_append(b, t, sizeof(t));
+}
+
 void aof_payload_append(struct kv_buf *b, int argc, const struct kv_slice *argv)
 {
 	kv_assert(argc >= 1);
@@ -395,8 +404,9 @@ int aof_payload_validate(const void *payload, size_t len, uint64_t *ncmds)
 	const uint8_t *p = payload, *end = p + len;
 	uint64_t n = 0, argc;
 
-	if (len == 0)
+	if (len <= AOF_EFFECT_TIME_SIZE)
 		return KV_ECORRUPT;
+	p += AOF_EFFECT_TIME_SIZE;
 	while (p < end) {
 		if (payload_command(&p, end, &argc, NULL) < 0)
 			return KV_ECORRUPT;
@@ -413,6 +423,12 @@ void aof_payload_iter_init(struct aof_payload_iter *it, const void *payload, siz
 	it->end = it->p + len;
 	it->argv = NULL;
 	it->argv_cap = 0;
+	it->time_ms = 0;
+	it->bad = len < AOF_EFFECT_TIME_SIZE;
+	if (!it->bad) {
+		it->time_ms = (int64_t)get64(it->p);
+		it->p += AOF_EFFECT_TIME_SIZE;
+	}
 }
 
 int aof_payload_next(struct aof_payload_iter *it, int *argc, struct kv_slice **argv)
@@ -420,6 +436,8 @@ int aof_payload_next(struct aof_payload_iter *it, int *argc, struct kv_slice **a
 	const uint8_t *p = it->p;
 	uint64_t n;
 
+	if (it->bad)
+		return KV_ECORRUPT;
 	if (p == it->end)
 		return 0;
 	if (payload_command(&p, it->end, &n, NULL) < 0)
@@ -477,7 +495,7 @@ void aof_encoder_init(struct aof_encoder *e, const struct aof_header *h, size_t 
 				     : AOF_PAYLOAD_DEFAULT_MAX;
 }
 
-void aof_encoder_begin(struct aof_encoder *e, struct kv_buf *b)
+void aof_encoder_begin(struct aof_encoder *e, struct kv_buf *b, int64_t time_ms)
 {
 	kv_assert(!e->open && !e->sealed);
 	e->mark = b->len;
@@ -485,6 +503,7 @@ void aof_encoder_begin(struct aof_encoder *e, struct kv_buf *b)
 	kv_buf_reserve(b, AOF_RECORD_HEADER_SIZE);
 	memset(b->data + b->len, 0, AOF_RECORD_HEADER_SIZE);
 	b->len += AOF_RECORD_HEADER_SIZE;
+	aof_payload_begin(b, time_ms);
 }
 
 void aof_encoder_add(struct aof_encoder *e, struct kv_buf *b, int argc,
@@ -496,7 +515,7 @@ void aof_encoder_add(struct aof_encoder *e, struct kv_buf *b, int argc,
 
 int aof_encoder_commit(struct aof_encoder *e, struct kv_buf *b, uint64_t *lsn)
 {
-	kv_assert(e->open && b->len > e->mark + AOF_RECORD_HEADER_SIZE);
+	kv_assert(e->open && b->len > e->mark + AOF_RECORD_HEADER_SIZE + AOF_EFFECT_TIME_SIZE);
 	size_t len = b->len - e->mark - AOF_RECORD_HEADER_SIZE;
 	e->open = false;
 	if (len > e->max_payload) {
@@ -518,10 +537,10 @@ void aof_encoder_abort(struct aof_encoder *e, struct kv_buf *b)
 	e->open = false;
 }
 
-int aof_encoder_effect(struct aof_encoder *e, struct kv_buf *b, int argc,
+int aof_encoder_effect(struct aof_encoder *e, struct kv_buf *b, int64_t time_ms, int argc,
 		       const struct kv_slice *argv, uint64_t *lsn)
 {
-	aof_encoder_begin(e, b);
+	aof_encoder_begin(e, b, time_ms);
 	aof_encoder_add(e, b, argc, argv);
 	return aof_encoder_commit(e, b, lsn);
 }

@@ -135,7 +135,13 @@ int aof_header_decode(const void *p, size_t len, const struct aof_expect *exp,
 		      struct aof_header *h, enum aof_verdict_kind *kind,
 		      char *msg, size_t msg_cap);
 
-/* ---- effect payload: commands, each argc then length-prefixed args ---- */
+/* ---- effect payload: i64 time, then commands (argc, length-prefixed args) ---- */
+
+#define AOF_EFFECT_TIME_SIZE 8
+
+/* Start a payload in b: the time the commands ran with (replay uses it as
+ * the clock, so relative times and expiry checks come out the same). */
+void aof_payload_begin(struct kv_buf *b, int64_t time_ms);
 
 /* Bytes aof_payload_append would add for this command. */
 size_t aof_payload_size(int argc, const struct kv_slice *argv);
@@ -145,6 +151,8 @@ void aof_payload_append(struct kv_buf *b, int argc, const struct kv_slice *argv)
 /* Iterates the commands of an EFFECT payload.  argv points into the payload
  * (and an array the iterator owns) and stays valid until the next call. */
 struct aof_payload_iter {
+	int64_t time_ms;         /* the payload's time */
+	bool bad;                /* shorter than the time field */
 	const uint8_t *p;
 	const uint8_t *end;
 	struct kv_slice *argv;
@@ -155,7 +163,7 @@ void aof_payload_iter_init(struct aof_payload_iter *it, const void *payload, siz
  * (never for a payload the reader returned: the reader validates them). */
 int aof_payload_next(struct aof_payload_iter *it, int *argc, struct kv_slice **argv);
 void aof_payload_iter_free(struct aof_payload_iter *it);
-/* 0 if payload is a well-formed EFFECT payload (at least one command, no
+/* 0 if payload is a well-formed EFFECT payload (the time, at least one command, no
  * trailing bytes, minimal varints), else KV_ECORRUPT.  ncmds may be NULL. */
 int aof_payload_validate(const void *payload, size_t len, uint64_t *ncmds);
 
@@ -177,7 +185,7 @@ struct aof_encoder {
 void aof_encoder_init(struct aof_encoder *e, const struct aof_header *h, size_t max_payload);
 /* Start an EFFECT record in b; add commands; then commit or abort.  b must
  * not be modified by anyone else between begin and commit/abort. */
-void aof_encoder_begin(struct aof_encoder *e, struct kv_buf *b);
+void aof_encoder_begin(struct aof_encoder *e, struct kv_buf *b, int64_t time_ms);
 void aof_encoder_add(struct aof_encoder *e, struct kv_buf *b, int argc,
 		     const struct kv_slice *argv);
 /* Finish the open record with the next LSN (*lsn).  Returns 0, or KV_ELIMIT
@@ -186,7 +194,7 @@ void aof_encoder_add(struct aof_encoder *e, struct kv_buf *b, int argc,
 int aof_encoder_commit(struct aof_encoder *e, struct kv_buf *b, uint64_t *lsn);
 void aof_encoder_abort(struct aof_encoder *e, struct kv_buf *b);
 /* One-command record: begin + add + commit. */
-int aof_encoder_effect(struct aof_encoder *e, struct kv_buf *b, int argc,
+int aof_encoder_effect(struct aof_encoder *e, struct kv_buf *b, int64_t time_ms, int argc,
 		       const struct kv_slice *argv, uint64_t *lsn);
 /* Append the SEGMENT_END record; nothing may follow it in the segment. */
 void aof_encoder_seal(struct aof_encoder *e, struct kv_buf *b);

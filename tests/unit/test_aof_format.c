@@ -25,6 +25,7 @@ static const uint8_t DATASET[AOF_DATASET_ID_LEN] = {
 	0x05, 0x06, 0x07, 0x08, 0x09, 0x0a, 0x0b, 0x0c,
 };
 #define START_LSN 100
+#define TIME_MS 1795000000123LL
 
 /* ---- helpers ---- */
 
@@ -134,26 +135,26 @@ static void sample_build(struct sample *s, bool sealed)
 	struct kv_slice incr[] = { S("SET"), S("f"), S("3.5") };
 
 	off = s->file.len;
-	assert_int_equal(aof_encoder_effect(&e, &s->file, 3, set1, &lsn), 0);
+	assert_int_equal(aof_encoder_effect(&e, &s->file, TIME_MS, 3, set1, &lsn), 0);
 	sample_note(s, off, AOF_REC_EFFECT, lsn);
 	off = s->file.len;
-	assert_int_equal(aof_encoder_effect(&e, &s->file, 3, bin, &lsn), 0);
+	assert_int_equal(aof_encoder_effect(&e, &s->file, TIME_MS, 3, bin, &lsn), 0);
 	sample_note(s, off, AOF_REC_EFFECT, lsn);
 	off = s->file.len;
-	aof_encoder_begin(&e, &s->file);
+	aof_encoder_begin(&e, &s->file, TIME_MS);
 	aof_encoder_add(&e, &s->file, 3, m1);
 	aof_encoder_add(&e, &s->file, 3, m2);
 	aof_encoder_add(&e, &s->file, 4, m3);
 	assert_int_equal(aof_encoder_commit(&e, &s->file, &lsn), 0);
 	sample_note(s, off, AOF_REC_EFFECT, lsn);
 	off = s->file.len;
-	assert_int_equal(aof_encoder_effect(&e, &s->file, 3, large, &lsn), 0);
+	assert_int_equal(aof_encoder_effect(&e, &s->file, TIME_MS, 3, large, &lsn), 0);
 	sample_note(s, off, AOF_REC_EFFECT, lsn);
 	off = s->file.len;
-	assert_int_equal(aof_encoder_effect(&e, &s->file, 2, del, &lsn), 0);
+	assert_int_equal(aof_encoder_effect(&e, &s->file, TIME_MS, 2, del, &lsn), 0);
 	sample_note(s, off, AOF_REC_EFFECT, lsn);
 	off = s->file.len;
-	assert_int_equal(aof_encoder_effect(&e, &s->file, 3, incr, &lsn), 0);
+	assert_int_equal(aof_encoder_effect(&e, &s->file, TIME_MS, 3, incr, &lsn), 0);
 	sample_note(s, off, AOF_REC_EFFECT, lsn);
 	if (sealed) {
 		off = s->file.len;
@@ -481,6 +482,7 @@ static void test_aof_format_payload_round_trip(void **state)
 	int argcs[] = { 3, 4, 3 };
 	uint64_t ncmds;
 
+	aof_payload_begin(&b, TIME_MS);
 	for (int i = 0; i < 3; i++) {
 		size_t before = b.len;
 		aof_payload_append(&b, argcs[i], cmds[i]);
@@ -493,6 +495,7 @@ static void test_aof_format_payload_round_trip(void **state)
 	int argc;
 	struct kv_slice *argv;
 	aof_payload_iter_init(&it, b.data, b.len);
+	assert_int_equal(it.time_ms, TIME_MS);
 	for (int i = 0; i < 3; i++) {
 		assert_int_equal(aof_payload_next(&it, &argc, &argv), 1);
 		assert_int_equal(argc, argcs[i]);
@@ -522,20 +525,26 @@ static void test_aof_format_payload_rejects_malformed(void **state)
 		{ "\x01\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01", 11 }, /* 64-bit overflow */
 	};
 	for (size_t i = 0; i < KV_ARRAY_LEN(bad); i++) {
-		if (aof_payload_validate(bad[i].p, bad[i].n, NULL) != KV_ECORRUPT)
+		struct kv_buf b = KV_BUF_INIT;
+		aof_payload_begin(&b, TIME_MS);
+		kv_buf_append(&b, bad[i].p, bad[i].n);
+		if (aof_payload_validate(b.data, b.len, NULL) != KV_ECORRUPT)
 			fail_msg("malformed payload %zu accepted", i);
 		struct aof_payload_iter it;
 		int argc;
 		struct kv_slice *argv;
-		aof_payload_iter_init(&it, bad[i].p, bad[i].n);
+		aof_payload_iter_init(&it, b.data, b.len);
 		int rc;
 		while ((rc = aof_payload_next(&it, &argc, &argv)) == 1)
 			;
 		if (bad[i].n)
 			assert_int_equal(rc, KV_ECORRUPT);
 		aof_payload_iter_free(&it);
+		kv_buf_free(&b);
 	}
-	assert_int_equal(aof_payload_validate("\x01\x00", 2, NULL), 0); /* one empty arg */
+	/* One empty argument is well formed; a payload without its time is not. */
+	assert_int_equal(aof_payload_validate("\0\0\0\0\0\0\0\0\x01\x00", 10, NULL), 0);
+	assert_int_equal(aof_payload_validate("\x01\x00", 2, NULL), KV_ECORRUPT);
 }
 
 /* ---- records ---- */
@@ -676,6 +685,7 @@ static void test_aof_format_lsn_order(void **state)
 		struct kv_buf pl = KV_BUF_INIT;
 		struct kv_slice cmd[] = { S("SET"), S("k"), S("v") };
 		size_t off[3];
+		aof_payload_begin(&pl, TIME_MS);
 		aof_payload_append(&pl, 3, cmd);
 		sample_start(&s, START_LSN);
 		for (int i = 0; i < 3; i++) {
@@ -714,13 +724,14 @@ static void test_aof_format_oversized_length(void **state)
 	sample_start(&s, START_LSN);
 	aof_encoder_init(&e, &s.h, 64);
 	size_t before = s.file.len;
-	assert_int_equal(aof_encoder_effect(&e, &s.file, 3, cmd, &lsn), KV_ELIMIT);
+	assert_int_equal(aof_encoder_effect(&e, &s.file, TIME_MS, 3, cmd, &lsn), KV_ELIMIT);
 	assert_int_equal(s.file.len, before);
-	assert_int_equal(aof_encoder_effect(&e, &s.file, 3, small, &lsn), 0);
+	assert_int_equal(aof_encoder_effect(&e, &s.file, TIME_MS, 3, small, &lsn), 0);
 	assert_int_equal(lsn, START_LSN + 1);
 
 	/* A verified header over the limit is corrupt even as the last record. */
 	struct kv_buf pl = KV_BUF_INIT;
+	aof_payload_begin(&pl, TIME_MS);
 	aof_payload_append(&pl, 3, cmd);
 	size_t off = s.file.len;
 	aof_record_append_raw(&s.file, s.h.checksum, AOF_REC_EFFECT, 0, START_LSN + 2,
@@ -846,7 +857,7 @@ static void test_aof_format_records_bound_to_segment(void **state)
 	aof_encoder_init(&e, &other.h, 0);
 	e.last_lsn = START_LSN + 6;   /* the LSN it would need here */
 	size_t off = other.file.len;
-	assert_int_equal(aof_encoder_effect(&e, &other.file, 3, cmd, NULL), 0);
+	assert_int_equal(aof_encoder_effect(&e, &other.file, TIME_MS, 3, cmd, NULL), 0);
 	size_t at = s.file.len;
 	kv_buf_append(&s.file, other.file.data + off, other.file.len - off);
 	read_file(s.file.data, s.file.len, 0, NULL, &res);
@@ -928,7 +939,7 @@ static void test_aof_format_bounded_buffer(void **state)
 	sample_start(&s, START_LSN);
 	aof_encoder_init(&e, &s.h, 0);
 	for (int i = 0; i < 5000; i++)
-		assert_int_equal(aof_encoder_effect(&e, &s.file, 2, small, NULL), 0);
+		assert_int_equal(aof_encoder_effect(&e, &s.file, TIME_MS, 2, small, NULL), 0);
 	read_file(s.file.data, s.file.len, 0, NULL, &res);
 	assert_int_equal(res.code, AOF_CLEAN_EOF);
 	assert_int_equal(res.v.records, 5000);
@@ -936,7 +947,7 @@ static void test_aof_format_bounded_buffer(void **state)
 	assert_true(s.file.len > 2 * 64 * 1024);
 	result_free(&res);
 	/* One record bigger than the chunk grows the buffer to that record. */
-	assert_int_equal(aof_encoder_effect(&e, &s.file, 3, cmd, NULL), 0);
+	assert_int_equal(aof_encoder_effect(&e, &s.file, TIME_MS, 3, cmd, NULL), 0);
 	read_file(s.file.data, s.file.len, 65536, NULL, &res);
 	assert_int_equal(res.code, AOF_CLEAN_EOF);
 	assert_true(res.max_cap >= sizeof(big));
@@ -1034,7 +1045,7 @@ static void test_aof_format_fuzz(void **state)
 		for (int i = 0; i < nrec; i++) {
 			size_t off = s.file.len;
 			uint64_t lsn;
-			aof_encoder_begin(&e, &s.file);
+			aof_encoder_begin(&e, &s.file, TIME_MS);
 			int ncmd = 1 + (int)rnd_below(3);
 			for (int c = 0; c < ncmd; c++) {
 				random_command(&arena, argv, &argc);
