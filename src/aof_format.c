@@ -86,6 +86,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "le.h"
 
 _Static_assert(sizeof(struct aof_disk_header) == AOF_HEADER_SIZE, "AOF header size");
 _Static_assert(offsetof(struct aof_disk_header, version) == 8, "AOF header layout");
@@ -116,48 +117,28 @@ _Static_assert(sizeof(AOF_MAGIC) == AOF_MAGIC_LEN + 1, "AOF magic is 8 bytes");
 /* The reader asks for at least this much per read. */
 #define READ_CHUNK (64 * 1024)
 
-/* ---- little-endian helpers ---- */
-
-static uint16_t get16(const uint8_t *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
-static uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-static uint64_t get64(const uint8_t *p) { return (uint64_t)get32(p) | (uint64_t)get32(p + 4) << 32; }
-static void put16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); }
-static void put32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-static void put64(uint8_t *p, uint64_t v)
-{
-	put32(p, (uint32_t)v);
-	put32(p + 4, (uint32_t)(v >> 32));
-}
-
 /* ---- file header ---- */
 
 static void header_bytes(const struct aof_header *h, uint8_t out[AOF_HEADER_SIZE])
 {
 	memset(out, 0, AOF_HEADER_SIZE);
 	memcpy(out, AOF_MAGIC, AOF_MAGIC_LEN);
-	put16(out + HDR_OFF(version), h->version);
-	put16(out + HDR_OFF(header_len), AOF_HEADER_SIZE);
-	put32(out + HDR_OFF(flags), 0);
+	le_put16(out + HDR_OFF(version), h->version);
+	le_put16(out + HDR_OFF(header_len), AOF_HEADER_SIZE);
+	le_put32(out + HDR_OFF(flags), 0);
 	memcpy(out + HDR_OFF(dataset_id), h->dataset_id, AOF_DATASET_ID_LEN);
-	put32(out + HDR_OFF(shard_id), h->shard_id);
-	put32(out + HDR_OFF(shard_count), h->shard_count);
-	put64(out + HDR_OFF(generation), h->generation);
-	put64(out + HDR_OFF(start_lsn), h->start_lsn);
-	put64(out + HDR_OFF(created_ms), (uint64_t)h->created_ms);
-	put64(out + HDR_OFF(checksum), kv_hash64(out, HDR_OFF(checksum), 0));
+	le_put32(out + HDR_OFF(shard_id), h->shard_id);
+	le_put32(out + HDR_OFF(shard_count), h->shard_count);
+	le_put64(out + HDR_OFF(generation), h->generation);
+	le_put64(out + HDR_OFF(start_lsn), h->start_lsn);
+	le_put64(out + HDR_OFF(created_ms), (uint64_t)h->created_ms);
+	le_put64(out + HDR_OFF(checksum), kv_hash64(out, HDR_OFF(checksum), 0));
 }
 
 void aof_header_encode(struct aof_header *h, uint8_t out[AOF_HEADER_SIZE])
 {
 	header_bytes(h, out);
-	h->checksum = get64(out + HDR_OFF(checksum));
+	h->checksum = le_get64(out + HDR_OFF(checksum));
 }
 
 void aof_header_init(struct aof_header *h, const uint8_t dataset_id[AOF_DATASET_ID_LEN],
@@ -246,8 +227,8 @@ int aof_header_decode(const void *src, size_t len, const struct aof_expect *exp,
 		return header_fail(kind, AOF_VERDICT_TORN, KV_ETORN, msg, cap,
 				   "file header incomplete: %zu of %d bytes", len, AOF_HEADER_SIZE);
 
-	uint16_t version = get16(p + HDR_OFF(version));
-	uint16_t hlen = get16(p + HDR_OFF(header_len));
+	uint16_t version = le_get16(p + HDR_OFF(version));
+	uint16_t hlen = le_get16(p + HDR_OFF(header_len));
 	if (version == AOF_FORMAT_VERSION ? hlen != AOF_HEADER_SIZE
 					  : (hlen < HDR_MIN_PREFIX + 8 || hlen > HDR_MAX_LEN))
 		return header_fail(kind, AOF_VERDICT_CORRUPT, KV_ECORRUPT, msg, cap,
@@ -256,7 +237,7 @@ int aof_header_decode(const void *src, size_t len, const struct aof_expect *exp,
 	if (len < hlen)
 		return header_fail(kind, AOF_VERDICT_TORN, KV_ETORN, msg, cap,
 				   "file header incomplete: %zu of %u bytes", len, hlen);
-	uint64_t stored = get64(p + hlen - 8);
+	uint64_t stored = le_get64(p + hlen - 8);
 	uint64_t computed = kv_hash64(p, (size_t)hlen - 8, 0);
 	if (stored != computed)
 		return header_fail(kind, AOF_VERDICT_CORRUPT, KV_ECORRUPT, msg, cap,
@@ -271,19 +252,19 @@ int aof_header_decode(const void *src, size_t len, const struct aof_expect *exp,
 	memset(&d, 0, sizeof(d));
 	d.version = version;
 	memcpy(d.dataset_id, p + HDR_OFF(dataset_id), AOF_DATASET_ID_LEN);
-	d.shard_id = get32(p + HDR_OFF(shard_id));
-	d.shard_count = get32(p + HDR_OFF(shard_count));
-	d.generation = get64(p + HDR_OFF(generation));
-	d.start_lsn = get64(p + HDR_OFF(start_lsn));
-	d.created_ms = (int64_t)get64(p + HDR_OFF(created_ms));
+	d.shard_id = le_get32(p + HDR_OFF(shard_id));
+	d.shard_count = le_get32(p + HDR_OFF(shard_count));
+	d.generation = le_get64(p + HDR_OFF(generation));
+	d.start_lsn = le_get64(p + HDR_OFF(start_lsn));
+	d.created_ms = (int64_t)le_get64(p + HDR_OFF(created_ms));
 	d.checksum = stored;
 
 	/* The checksum verified, so these are the writer's mistakes; refuse them
 	 * rather than guess (a zero dataset id means it was never set). */
-	if (get32(p + HDR_OFF(flags)) != 0)
+	if (le_get32(p + HDR_OFF(flags)) != 0)
 		return header_fail(kind, AOF_VERDICT_CORRUPT, KV_ECORRUPT, msg, cap,
 				   "corrupt file header: unknown flags %08" PRIx32,
-				   get32(p + HDR_OFF(flags)));
+				   le_get32(p + HDR_OFF(flags)));
 	if (d.shard_count == 0 || d.shard_id >= d.shard_count)
 		return header_fail(kind, AOF_VERDICT_CORRUPT, KV_ECORRUPT, msg, cap,
 				   "corrupt file header: shard %" PRIu32 " of %" PRIu32,
@@ -358,7 +339,7 @@ size_t aof_payload_size(int argc, const struct kv_slice *argv)
 void aof_payload_begin(struct kv_buf *b, int64_t time_ms)
 {
 	uint8_t t[AOF_EFFECT_TIME_SIZE];
-	put64(t, (uint64_t)time_ms);
+	le_put64(t, (uint64_t)time_ms);
 	kv_buf_append(b, t, sizeof(t));
 }
 
@@ -426,7 +407,7 @@ void aof_payload_iter_init(struct aof_payload_iter *it, const void *payload, siz
 	it->time_ms = 0;
 	it->bad = len < AOF_EFFECT_TIME_SIZE;
 	if (!it->bad) {
-		it->time_ms = (int64_t)get64(it->p);
+		it->time_ms = (int64_t)le_get64(it->p);
 		it->p += AOF_EFFECT_TIME_SIZE;
 	}
 }
@@ -466,13 +447,13 @@ void aof_payload_iter_free(struct aof_payload_iter *it)
 static void record_fill(uint8_t *rec, uint64_t seed, uint8_t type, uint8_t flags,
 			uint64_t lsn, size_t len)
 {
-	put32(rec + REC_OFF(payload_len), (uint32_t)len);
+	le_put32(rec + REC_OFF(payload_len), (uint32_t)len);
 	rec[REC_OFF(type)] = type;
 	rec[REC_OFF(flags)] = flags;
-	put16(rec + REC_OFF(reserved), 0);
-	put64(rec + REC_OFF(lsn), lsn);
-	put64(rec + REC_OFF(header_check), kv_hash64(rec + 8, 16, seed));
-	put64(rec + REC_OFF(checksum), kv_hash64(rec + 8, AOF_RECORD_HEADER_SIZE - 8 + len, seed));
+	le_put16(rec + REC_OFF(reserved), 0);
+	le_put64(rec + REC_OFF(lsn), lsn);
+	le_put64(rec + REC_OFF(header_check), kv_hash64(rec + 8, 16, seed));
+	le_put64(rec + REC_OFF(checksum), kv_hash64(rec + 8, AOF_RECORD_HEADER_SIZE - 8 + len, seed));
 }
 
 void aof_record_append_raw(struct kv_buf *b, uint64_t seed, uint8_t type, uint8_t flags,
@@ -545,12 +526,26 @@ int aof_encoder_effect(struct aof_encoder *e, struct kv_buf *b, int64_t time_ms,
 	return aof_encoder_commit(e, b, lsn);
 }
 
+int aof_encoder_payload(struct aof_encoder *e, struct kv_buf *b, const void *payload,
+			size_t len, uint64_t *lsn)
+{
+	kv_assert(!e->open && !e->sealed && len > AOF_EFFECT_TIME_SIZE);
+	if (len > e->max_payload)
+		return KV_ELIMIT;
+	e->last_lsn++;
+	e->effects++;
+	aof_record_append_raw(b, e->seed, AOF_REC_EFFECT, 0, e->last_lsn, payload, len);
+	if (lsn)
+		*lsn = e->last_lsn;
+	return 0;
+}
+
 void aof_encoder_seal(struct aof_encoder *e, struct kv_buf *b)
 {
 	uint8_t payload[END_PAYLOAD_LEN];
 
 	kv_assert(!e->open && !e->sealed);
-	put64(payload, e->effects);
+	le_put64(payload, e->effects);
 	aof_record_append_raw(b, e->seed, AOF_REC_SEGMENT_END, 0, e->last_lsn, payload,
 			      sizeof(payload));
 	e->sealed = true;
@@ -685,7 +680,7 @@ static int step_header(struct aof_reader *r)
 	if (rc == KV_ETORN) {
 		if (!r->eof) {
 			/* Wait for the whole header, whatever length it declares. */
-			size_t want = n >= HDR_MIN_PREFIX ? get16(p + HDR_OFF(header_len))
+			size_t want = n >= HDR_MIN_PREFIX ? le_get16(p + HDR_OFF(header_len))
 							  : HDR_MIN_PREFIX;
 			return need_more(r, want);
 		}
@@ -712,18 +707,18 @@ static int step_header(struct aof_reader *r)
  * checked first only to skip hashing most garbage. */
 static bool rec_header_verifies(const uint8_t *p, uint64_t seed)
 {
-	return get64(p + REC_OFF(header_check)) == kv_hash64(p + 8, 16, seed);
+	return le_get64(p + REC_OFF(header_check)) == kv_hash64(p + 8, 16, seed);
 }
 
 static bool rec_checksum_verifies(const uint8_t *p, size_t payload_len, uint64_t seed)
 {
-	return get64(p + REC_OFF(checksum)) ==
+	return le_get64(p + REC_OFF(checksum)) ==
 	       kv_hash64(p + 8, AOF_RECORD_HEADER_SIZE - 8 + payload_len, seed);
 }
 
 static void note_dropped_header(struct aof_reader *r, const uint8_t *p)
 {
-	uint64_t lsn = get64(p + REC_OFF(lsn));
+	uint64_t lsn = le_get64(p + REC_OFF(lsn));
 	if (r->v.dropped_headers == 0 || lsn < r->v.dropped_lsn_min)
 		r->v.dropped_lsn_min = lsn;
 	if (r->v.dropped_headers == 0 || lsn > r->v.dropped_lsn_max)
@@ -765,12 +760,12 @@ static int step_record(struct aof_reader *r, struct aof_record *rec)
 	}
 
 	/* The header is the writer's: any rule it breaks is corruption. */
-	uint32_t len = get32(p + REC_OFF(payload_len));
+	uint32_t len = le_get32(p + REC_OFF(payload_len));
 	uint8_t type = p[REC_OFF(type)];
-	uint64_t lsn = get64(p + REC_OFF(lsn));
+	uint64_t lsn = le_get64(p + REC_OFF(lsn));
 	if (type != AOF_REC_EFFECT && type != AOF_REC_SEGMENT_END)
 		return corrupt_here(r, "unknown record type");
-	if (p[REC_OFF(flags)] != 0 || get16(p + REC_OFF(reserved)) != 0)
+	if (p[REC_OFF(flags)] != 0 || le_get16(p + REC_OFF(reserved)) != 0)
 		return corrupt_here(r, "unknown record flags");
 	if (len > r->max_payload)
 		return corrupt_here(r, "record length over the configured maximum");
@@ -793,7 +788,7 @@ static int step_record(struct aof_reader *r, struct aof_record *rec)
 	const uint8_t *payload = p + AOF_RECORD_HEADER_SIZE;
 	if (type == AOF_REC_EFFECT && aof_payload_validate(payload, len, NULL) < 0)
 		return corrupt_here(r, "malformed effect payload");
-	if (type == AOF_REC_SEGMENT_END && get64(payload) != r->effects)
+	if (type == AOF_REC_SEGMENT_END && le_get64(payload) != r->effects)
 		return corrupt_here(r, "segment end record count mismatch");
 
 	rec->type = type;
@@ -835,18 +830,18 @@ static int step_scan(struct aof_reader *r)
 		}
 		uint8_t type = p[REC_OFF(type)];
 		if ((type != AOF_REC_EFFECT && type != AOF_REC_SEGMENT_END) ||
-		    p[REC_OFF(flags)] != 0 || get16(p + REC_OFF(reserved)) != 0 ||
+		    p[REC_OFF(flags)] != 0 || le_get16(p + REC_OFF(reserved)) != 0 ||
 		    !rec_header_verifies(p, seed)) {
 			r->pos++;
 			continue;
 		}
-		uint32_t len = get32(p + REC_OFF(payload_len));
+		uint32_t len = le_get32(p + REC_OFF(payload_len));
 		if (len > r->max_payload) {
 			/* A real (verified) record we cannot check in bounded memory
 			 * follows the bad one: not a simple torn append. */
 			r->v.follower = true;
 			r->v.follower_offset = at(r);
-			r->v.follower_lsn = get64(p + REC_OFF(lsn));
+			r->v.follower_lsn = le_get64(p + REC_OFF(lsn));
 			return finish(r, AOF_VERDICT_CORRUPT, KV_ECORRUPT, r->bad_offset,
 				      r->v.reason);
 		}
@@ -856,7 +851,7 @@ static int step_scan(struct aof_reader *r)
 		if (n >= total && rec_checksum_verifies(p, len, seed)) {
 			r->v.follower = true;
 			r->v.follower_offset = at(r);
-			r->v.follower_lsn = get64(p + REC_OFF(lsn));
+			r->v.follower_lsn = le_get64(p + REC_OFF(lsn));
 			return finish(r, AOF_VERDICT_CORRUPT, KV_ECORRUPT, r->bad_offset,
 				      r->v.reason);
 		}

@@ -196,6 +196,10 @@ void aof_encoder_abort(struct aof_encoder *e, struct kv_buf *b);
 /* One-command record: begin + add + commit. */
 int aof_encoder_effect(struct aof_encoder *e, struct kv_buf *b, int64_t time_ms, int argc,
 		       const struct kv_slice *argv, uint64_t *lsn);
+/* Frame a complete EFFECT payload built elsewhere (time + commands, e.g. by
+ * fx.c) as the next record: 0 or KV_ELIMIT as aof_encoder_commit. */
+int aof_encoder_payload(struct aof_encoder *e, struct kv_buf *b, const void *payload,
+			size_t len, uint64_t *lsn);
 /* Append the SEGMENT_END record; nothing may follow it in the segment. */
 void aof_encoder_seal(struct aof_encoder *e, struct kv_buf *b);
 

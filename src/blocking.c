@@ -32,7 +32,9 @@
 #include <string.h>
 
 #include "cmd.h"
+#include "cmd_effect.h"
 #include "dict.h"
+#include "fx.h"
 #include "kv.h"
 #include "shard.h"
 #include "t_list.h"
@@ -156,6 +158,42 @@ static bool parse_where_word(const struct kv_slice *a, enum list_where *w)
 	return true;
 }
 
+/* ---- effects (fx.h) ----
+ * A blocking command is logged as the non-blocking twin of what it did, with
+ * what it actually took: replay never blocks and does not depend on which
+ * waiter was served.  ctx is the handler's context, or NULL in serve_now,
+ * which runs outside the handler of the command it serves. */
+
+static void bk_effect(struct cmd_ctx *ctx, int argc, const struct kv_slice *argv)
+{
+	if (ctx)
+		cmd_effect(ctx, argc, argv);
+	else
+		fx_emit_key(argc, argv);
+}
+
+/* LPOP/RPOP key [count]; count only when the command had one (BLMPOP). */
+static void log_list_pop(struct cmd_ctx *ctx, const char *key, size_t klen,
+			 enum list_where where, uint64_t popped, bool with_count)
+{
+	char buf[EFFECT_NUM_MAX];
+	struct kv_slice argv[3] = {
+		where == LIST_HEAD ? (struct kv_slice){ "LPOP", 4 } : (struct kv_slice){ "RPOP", 4 },
+		{ key, klen },
+		effect_int(buf, (int64_t)popped),
+	};
+	bk_effect(ctx, with_count ? 3 : 2, argv);
+}
+
+static void log_zpop(struct cmd_ctx *ctx, const char *key, size_t klen, bool max)
+{
+	struct kv_slice argv[2] = {
+		max ? (struct kv_slice){ "ZPOPMAX", 7 } : (struct kv_slice){ "ZPOPMIN", 7 },
+		{ key, klen },
+	};
+	bk_effect(ctx, 2, argv);
+}
+
 struct zpop_reply {
 	struct kv_buf *out;
 	const struct kv_slice *key;
@@ -198,8 +236,9 @@ static bool serve_now(struct kv_db *db, const char *key, size_t klen, struct kv_
 	const char *name = call->cmd->name;
 	struct kv_buf *out = &t->reply;
 	if (strcmp(name, "blpop") == 0 || strcmp(name, "brpop") == 0) {
-		list_pop_reply(db, key, klen, name[1] == 'l' ? LIST_HEAD : LIST_TAIL, 1,
-			       LIST_POP_KEY_BULK, out);
+		enum list_where where = name[1] == 'l' ? LIST_HEAD : LIST_TAIL;
+		list_pop_reply(db, key, klen, where, 1, LIST_POP_KEY_BULK, out);
+		log_list_pop(NULL, key, klen, where, 1, false);
 	} else if (strcmp(name, "blmpop") == 0) {
 		int64_t numkeys = 1, count = 1;
 		enum list_where where = LIST_HEAD;
@@ -208,10 +247,13 @@ static bool serve_now(struct kv_db *db, const char *key, size_t klen, struct kv_
 		parse_where_word(&call->argv[w], &where);
 		if (w + 2 < call->argc)
 			arg_to_int64(&call->argv[w + 2], &count);
-		list_pop_reply(db, key, klen, where, (uint64_t)count, LIST_POP_KEY_ARRAY, out);
+		uint64_t popped = list_pop_reply(db, key, klen, where, (uint64_t)count,
+						 LIST_POP_KEY_ARRAY, out);
+		log_list_pop(NULL, key, klen, where, popped, true);
 	} else if (strcmp(name, "bzpopmin") == 0 || strcmp(name, "bzpopmax") == 0) {
 		struct kv_entry *e = db_lookup(db, key, klen, now_ms);
 		zpop_one(db, key, klen, entry_obj(e), name[5] == 'a', out);
+		log_zpop(NULL, key, klen, name[5] == 'a');
 		return (t->served = true);
 	} else {
 		/* BLMOVE / BRPOPLPUSH: needs the destination's keyspace. */
@@ -227,7 +269,8 @@ static bool serve_now(struct kv_db *db, const char *key, size_t klen, struct kv_
 			parse_where_word(&call->argv[3], &from);
 			parse_where_word(&call->argv[4], &to);
 		}
-		list_move_reply(db, key, klen, ddb, dst->ptr, dst->len, from, to, now_ms, out);
+		struct kv_slice src = { key, klen };
+		list_move_logged(NULL, db, &src, ddb, dst, from, to, now_ms, out);
 		db_signal_modified(ddb, dst->ptr, dst->len);
 	}
 	db_signal_modified(db, key, klen);
@@ -492,10 +535,11 @@ static void bpop_generic(struct cmd_ctx *ctx, enum list_where where)
 	int idx[ctx->argc], n;
 	void *l;
 	int i = first_ready(ctx, 1, ctx->argc - 1, KV_TYPE_LIST, idx, &n, &l);
-	if (i > 0)
+	if (i > 0) {
 		list_pop_reply(cmd_db_arg(ctx, i), ctx->argv[i].ptr, ctx->argv[i].len, where, 1,
 			       LIST_POP_KEY_BULK, ctx->out);
-	else if (i == 0 && !block_client(ctx, idx, n, deadline, KV_TYPE_LIST))
+		log_list_pop(ctx, ctx->argv[i].ptr, ctx->argv[i].len, where, 1, false);
+	} else if (i == 0 && !block_client(ctx, idx, n, deadline, KV_TYPE_LIST))
 		resp_null_array(ctx->out);
 }
 
@@ -532,8 +576,8 @@ static void bmove_generic(struct cmd_ctx *ctx, enum list_where from, enum list_w
 	}
 	if (!lookup_typed(ctx, 2, KV_TYPE_LIST, &dst))
 		return;
-	list_move_reply(cmd_db_arg(ctx, 1), ctx->argv[1].ptr, ctx->argv[1].len, cmd_db_arg(ctx, 2),
-			ctx->argv[2].ptr, ctx->argv[2].len, from, to, ctx->now_ms, ctx->out);
+	list_move_logged(ctx, cmd_db_arg(ctx, 1), &ctx->argv[1], cmd_db_arg(ctx, 2),
+			 &ctx->argv[2], from, to, ctx->now_ms, ctx->out);
 }
 
 static void cmd_blmove(struct cmd_ctx *ctx)
@@ -554,8 +598,10 @@ static int blmpop_keys(int argc, const struct kv_slice *argv, int *idx, int max)
 	int64_t numkeys;
 	if (argc < 4 || !arg_to_int64(&argv[2], &numkeys) || numkeys < 1 || numkeys > argc - 4)
 		return -1;
+	if (numkeys > max)   /* as cmd_get_keys's legacy spec: never truncate */
+		return -1;
 	int n = 0;
-	for (int64_t i = 0; i < numkeys && n < max; i++)
+	for (int64_t i = 0; i < numkeys; i++)
 		idx[n++] = (int)(3 + i);
 	return n;
 }
@@ -593,10 +639,12 @@ static void cmd_blmpop(struct cmd_ctx *ctx)
 	int idx[ctx->argc], n;
 	void *l;
 	int i = first_ready(ctx, 3, where_idx, KV_TYPE_LIST, idx, &n, &l);
-	if (i > 0)
-		list_pop_reply(cmd_db_arg(ctx, i), ctx->argv[i].ptr, ctx->argv[i].len, where,
-			       (uint64_t)count, LIST_POP_KEY_ARRAY, ctx->out);
-	else if (i == 0 && !block_client(ctx, idx, n, deadline, KV_TYPE_LIST))
+	if (i > 0) {
+		uint64_t popped = list_pop_reply(cmd_db_arg(ctx, i), ctx->argv[i].ptr,
+						 ctx->argv[i].len, where, (uint64_t)count,
+						 LIST_POP_KEY_ARRAY, ctx->out);
+		log_list_pop(ctx, ctx->argv[i].ptr, ctx->argv[i].len, where, popped, true);
+	} else if (i == 0 && !block_client(ctx, idx, n, deadline, KV_TYPE_LIST))
 		resp_null_array(ctx->out);
 }
 
@@ -608,9 +656,10 @@ static void bzpop_generic(struct cmd_ctx *ctx, bool max)
 	int idx[ctx->argc], n;
 	void *z;
 	int i = first_ready(ctx, 1, ctx->argc - 1, KV_TYPE_ZSET, idx, &n, &z);
-	if (i > 0)
+	if (i > 0) {
 		zpop_one(cmd_db_arg(ctx, i), ctx->argv[i].ptr, ctx->argv[i].len, z, max, ctx->out);
-	else if (i == 0 && !block_client(ctx, idx, n, deadline, KV_TYPE_ZSET))
+		log_zpop(ctx, ctx->argv[i].ptr, ctx->argv[i].len, max);
+	} else if (i == 0 && !block_client(ctx, idx, n, deadline, KV_TYPE_ZSET))
 		resp_null_array(ctx->out);
 }
 

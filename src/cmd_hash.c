@@ -16,6 +16,7 @@
  * new key, or deletes a key whose hash became empty.
  */
 #include "cmd.h"
+#include "cmd_effect.h"
 #include "kv.h"
 #include "scan_args.h"
 #include "server.h"
@@ -378,6 +379,9 @@ static void cmd_hincrbyfloat(struct cmd_ctx *c)
 	hkey_set(&k, &c->argv[2], buf, (size_t)n, &added);
 	hkey_close(&k);
 	hkey_signal(&k);
+	/* The result, not the increment (as INCRBYFLOAT). */
+	struct kv_slice argv[4] = { { "HSET", 4 }, c->argv[1], c->argv[2], { buf, (size_t)n } };
+	cmd_effect(c, 4, argv);
 	resp_bulk(c->out, buf, (size_t)n);
 }
 

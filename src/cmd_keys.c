@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "cmd.h"
+#include "cmd_effect.h"
 #include "kv.h"
 #include "scan_args.h"
 #include "server.h"
@@ -228,11 +229,18 @@ static void expire_generic(struct cmd_ctx *c, int64_t base_ms, bool seconds,
 		resp_int(c->out, 0);
 		return;
 	}
-	/* A deadline already reached deletes the key now (and answers 1). */
-	if (when <= c->now_ms)
+	/* A deadline already reached deletes the key now (and answers 1).  The
+	 * effect is absolute (fx.h): DEL, or PEXPIREAT at the deadline. */
+	char buf[EFFECT_NUM_MAX];
+	struct kv_slice argv[3] = { { "DEL", 3 }, c->argv[1], effect_int(buf, when) };
+	if (when <= c->now_ms) {
 		db_delete(db, c->argv[1].ptr, c->argv[1].len);
-	else
+		cmd_effect(c, 2, argv);
+	} else {
 		db_set_expire(db, e, when);
+		argv[0] = (struct kv_slice){ "PEXPIREAT", 9 };
+		cmd_effect(c, 3, argv);
+	}
 	resp_int(c->out, 1);
 }
 

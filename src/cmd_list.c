@@ -13,6 +13,7 @@
  * LRANGE, LINDEX, LPOS) are counted the same way here.
  */
 #include "cmd.h"
+#include "cmd_effect.h"
 #include "kv.h"
 #include "server.h"
 #include "store.h"
@@ -116,6 +117,46 @@ void list_move_reply(struct kv_db *sdb, const char *src, size_t slen, struct kv_
 	s = list_lookup(sdb, src, slen, 0, &wrongtype);
 	if (s)
 		delete_if_empty(sdb, src, slen, s);
+}
+
+/* An effect from a handler (c) or from outside one (c NULL: fx.h). */
+static void list_effect(struct cmd_ctx *c, int argc, const struct kv_slice *argv)
+{
+	if (c)
+		cmd_effect(c, argc, argv);
+	else
+		fx_emit_key(argc, argv);
+}
+
+void list_move_logged(struct cmd_ctx *c, struct kv_db *sdb, const struct kv_slice *src,
+		      struct kv_db *ddb, const struct kv_slice *dst, enum list_where from,
+		      enum list_where to, int64_t now_ms, struct kv_buf *out)
+{
+	static const struct kv_slice side[2] = { { "LEFT", 4 }, { "RIGHT", 5 } };
+	static const struct kv_slice pop[2] = { { "LPOP", 4 }, { "RPOP", 4 } };
+	static const struct kv_slice push[2] = { { "LPUSH", 5 }, { "RPUSH", 5 } };
+
+	if (sdb == ddb) {
+		list_move_reply(sdb, src->ptr, src->len, ddb, dst->ptr, dst->len, from, to,
+				now_ms, out);
+		struct kv_slice argv[5] = { { "LMOVE", 5 }, *src, *dst, side[from], side[to] };
+		list_effect(c, 5, argv);
+		return;
+	}
+	/* The element is copied before the move: the push effect needs it. */
+	bool wrongtype;
+	struct list *l = list_lookup(sdb, src->ptr, src->len, 0, &wrongtype);
+	struct list_elem el;
+	bool found = l && list_index(l, from == LIST_HEAD ? 0 : -1, &el);
+	kv_assert(found);
+	struct kv_buf elem = KV_BUF_INIT;
+	kv_buf_append(&elem, el.ptr, el.len);
+	list_move_reply(sdb, src->ptr, src->len, ddb, dst->ptr, dst->len, from, to, now_ms, out);
+	struct kv_slice pop_argv[2] = { pop[from], *src };
+	struct kv_slice push_argv[3] = { push[to], *dst, { elem.data ? elem.data : "", elem.len } };
+	list_effect(c, 2, pop_argv);
+	list_effect(c, 3, push_argv);
+	kv_buf_free(&elem);
 }
 
 /* ---- lookups and common replies ---- */
@@ -550,8 +591,8 @@ static void move_generic(struct cmd_ctx *c, enum list_where from, enum list_wher
 	lookup_write(c, 2, &replied);
 	if (replied)
 		return;
-	list_move_reply(cmd_db_arg(c, 1), c->argv[1].ptr, c->argv[1].len, cmd_db_arg(c, 2),
-			c->argv[2].ptr, c->argv[2].len, from, to, c->now_ms, c->out);
+	list_move_logged(c, cmd_db_arg(c, 1), &c->argv[1], cmd_db_arg(c, 2), &c->argv[2], from, to,
+			 c->now_ms, c->out);
 }
 
 static void cmd_lmove(struct cmd_ctx *c)
@@ -585,8 +626,12 @@ static int lmpop_keys(int argc, const struct kv_slice *argv, int *idx, int max)
 	if (argc < 3 || !arg_to_int64(&argv[1], &numkeys) || numkeys < 1 ||
 	    numkeys > argc - 3)
 		return -1;
+	/* More keys than idx holds: -1, as cmd_get_keys's legacy spec (a
+	 * truncated list would hide keys of other shards from fx.c). */
+	if (numkeys > max)
+		return -1;
 	int n = 0;
-	for (int64_t i = 0; i < numkeys && n < max; i++)
+	for (int64_t i = 0; i < numkeys; i++)
 		idx[n++] = (int)(2 + i);
 	return n;
 }

@@ -30,6 +30,7 @@
  * (set_pop hands them out one by one for that purpose).
  */
 #include "cmd.h"
+#include "cmd_effect.h"
 #include "kv.h"
 #include "scan_args.h"
 #include "server.h"
@@ -221,6 +222,19 @@ static void cmd_scard(struct cmd_ctx *c)
 		resp_int(c->out, r > 0 ? (int64_t)set_size(ref.s) : 0);
 }
 
+struct pop_effect {
+	struct kv_buf *out;
+	struct effect_argv srem;
+};
+
+static bool reply_and_log_member(void *arg, const char *m, size_t len)
+{
+	struct pop_effect *pe = arg;
+	resp_bulk(pe->out, m, len);
+	effect_argv_add(&pe->srem, m, len);
+	return true;
+}
+
 static void cmd_spop(struct cmd_ctx *c)
 {
 	int64_t count = 1;
@@ -249,9 +263,16 @@ static void cmd_spop(struct cmd_ctx *c)
 	}
 	if (with_count)
 		resp_array(c->out, (int64_t)KV_MIN((uint64_t)count, set_size(ref.s)));
-	set_pop(&ref.s, (uint64_t)count, reply_bulk_member, c->out, ref.orig);
+	/* The effect is SREM of exactly what was popped: replay draws nothing. */
+	struct pop_effect pe = { c->out };
+	effect_argv_init(&pe.srem);
+	effect_argv_add_str(&pe.srem, "SREM");
+	effect_argv_add(&pe.srem, c->argv[1].ptr, c->argv[1].len);
+	set_pop(&ref.s, (uint64_t)count, reply_and_log_member, &pe, ref.orig);
 	set_signal(c, 1);   /* count > 0 of a non-empty set: something popped */
 	set_settle_or_delete(&ref);
+	cmd_effect(c, pe.srem.argc, effect_argv_slices(&pe.srem));
+	effect_argv_free(&pe.srem);
 }
 
 struct rand_rep {
@@ -324,6 +345,21 @@ static void cmd_srandmember(struct cmd_ctx *c)
 	set_settle(&ref);
 }
 
+/* Across shards SMOVE is logged per key (SREM on the source's shard, SADD
+ * on the destination's) rather than as both sets' final state (fx.h rule 3),
+ * which for a big set would be the whole set.  SADD of a member dst already
+ * holds changes nothing, so it may always be logged. */
+static void smove_effect(struct cmd_ctx *c)
+{
+	const struct kv_slice *a = c->argv;
+	if (cmd_key_shard(c, a[1].ptr, a[1].len) == cmd_key_shard(c, a[2].ptr, a[2].len))
+		return;   /* one shard: logged as sent */
+	struct kv_slice srem[3] = { { "SREM", 4 }, a[1], a[3] };
+	struct kv_slice sadd[3] = { { "SADD", 4 }, a[2], a[3] };
+	cmd_effect(c, 3, srem);
+	cmd_effect(c, 3, sadd);
+}
+
 static void cmd_smove(struct cmd_ctx *c)
 {
 	struct set_ref src, dst;
@@ -354,6 +390,7 @@ static void cmd_smove(struct cmd_ctx *c)
 	set_settle(&dst);   /* the dst lookup itself may not change it, but be exact */
 	set_signal(c, 1);
 	set_settle_or_delete(&src);
+	smove_effect(c);
 	if (rd == 0) {
 		struct kv_set *s = set_create();
 		set_add(&s, m->ptr, m->len, NULL);
@@ -571,8 +608,10 @@ static int sintercard_keys(int argc, const struct kv_slice *argv, int *idx, int 
 	int64_t n;
 	if (argc < 3 || !sintercard_numkeys(argc, argv, &n))
 		return -1;
+	if (n > max)   /* as cmd_get_keys's legacy spec: never truncate */
+		return -1;
 	int count = 0;
-	for (int64_t j = 0; j < n && count < max; j++)
+	for (int64_t j = 0; j < n; j++)
 		idx[count++] = (int)(2 + j);
 	return count;
 }

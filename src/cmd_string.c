@@ -13,6 +13,7 @@
  * lives, locking and durability of the effects are the runtime's business.
  */
 #include "cmd.h"
+#include "cmd_effect.h"
 #include "config.h"
 #include "kv.h"
 #include "server.h"
@@ -203,6 +204,27 @@ static void cmd_get(struct cmd_ctx *c)
 	reply_get(c);
 }
 
+/* The effect of a SET that was applied (fx.h): a relative expire becomes
+ * absolute, so replay gives the same deadline whatever its clock; NX, XX and
+ * GET have done their work and stay out.  A SET with neither a deadline nor
+ * KEEPTTL is deterministic as sent: the default logs it. */
+static void set_effect(struct cmd_ctx *c, const struct kv_slice *val, int64_t deadline)
+{
+	char buf[EFFECT_NUM_MAX];
+	struct kv_slice argv[5] = { { "SET", 3 }, c->argv[1], *val };
+	int argc = 3;
+
+	if (deadline == KV_NO_EXPIRE && c->argc == 3)
+		return;
+	if (deadline == KV_KEEP_EXPIRE) {
+		argv[argc++] = (struct kv_slice){ "KEEPTTL", 7 };
+	} else if (deadline != KV_NO_EXPIRE) {
+		argv[argc++] = (struct kv_slice){ "PXAT", 4 };
+		argv[argc++] = effect_int(buf, deadline);
+	}
+	cmd_effect(c, argc, argv);
+}
+
 /* What a SET-like command answers when it sets the key, and when NX/XX stop it. */
 enum set_reply { SET_REPLY_OK_NULL, SET_REPLY_ONE_ZERO };
 
@@ -235,6 +257,7 @@ static void set_generic(struct cmd_ctx *c, unsigned flags, const struct kv_slice
 		return;
 	}
 	db_set_string(cmd_db_arg(c, 1), key->ptr, key->len, val->ptr, val->len, deadline);
+	set_effect(c, val, deadline);
 	if (flags & OPT_GET)
 		return;
 	if (kind == SET_REPLY_ONE_ZERO)
@@ -302,12 +325,20 @@ static void cmd_getex(struct cmd_ctx *c)
 		return;
 	reply_str(c, e);
 	/* Unlike SET, an absolute deadline already past deletes the key now. */
-	if ((flags & (OPT_EXAT | OPT_PXAT)) && deadline <= c->now_ms)
+	if ((flags & (OPT_EXAT | OPT_PXAT)) && deadline <= c->now_ms) {
 		db_delete(db, key->ptr, key->len);
-	else if (expire)
+		struct kv_slice argv[2] = { { "DEL", 3 }, *key };
+		cmd_effect(c, 2, argv);
+	} else if (expire) {
 		db_set_expire(db, e, deadline);
-	else if ((flags & OPT_PERSIST) && entry_expire(e) != KV_NO_EXPIRE)
+		char buf[EFFECT_NUM_MAX];
+		struct kv_slice argv[3] = { { "PEXPIREAT", 9 }, *key, effect_int(buf, deadline) };
+		cmd_effect(c, 3, argv);
+	} else if ((flags & OPT_PERSIST) && entry_expire(e) != KV_NO_EXPIRE) {
 		db_set_expire(db, e, KV_NO_EXPIRE);
+		struct kv_slice argv[2] = { { "PERSIST", 7 }, *key };
+		cmd_effect(c, 2, argv);
+	}
 }
 
 /* ---- several keys: the runtime holds every keyspace involved ---- */
@@ -456,6 +487,10 @@ static void cmd_incrbyfloat(struct cmd_ctx *c)
 	char buf[FMT_LONG_DOUBLE_MAX];
 	int n = fmt_long_double(buf, sizeof(buf), v);
 	db_set_string(cmd_db_arg(c, 1), key->ptr, key->len, buf, (size_t)n, KV_KEEP_EXPIRE);
+	/* The result, not the increment: replay must not depend on long double
+	 * arithmetic and formatting (Redis logs the same). */
+	struct kv_slice argv[4] = { { "SET", 3 }, *key, { buf, (size_t)n }, { "KEEPTTL", 7 } };
+	cmd_effect(c, 4, argv);
 	resp_bulk(c->out, buf, (size_t)n);
 }
 

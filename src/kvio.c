@@ -78,6 +78,7 @@
 #include <unistd.h>
 
 #include "kv.h"
+#include "le.h"
 #include "kvio.h"
 
 #define KVIO_TRACE_MAGIC "KEVYTRC"   /* 7 chars + NUL = 8 bytes */
@@ -366,45 +367,6 @@ static int fp_errno(int action)
 
 /* ---- trace writer -------------------------------------------------------- */
 
-static inline void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-}
-
-static inline void put32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static inline void put64(uint8_t *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static inline uint16_t get16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] | (p[1] << 8));
-}
-
-static inline uint32_t get32(const uint8_t *p)
-{
-	uint32_t v = 0;
-	for (int i = 3; i >= 0; i--)
-		v = (v << 8) | p[i];
-	return v;
-}
-
-static inline uint64_t get64(const uint8_t *p)
-{
-	uint64_t v = 0;
-	for (int i = 7; i >= 0; i--)
-		v = (v << 8) | p[i];
-	return v;
-}
-
 static int write_full(int fd, const void *buf, size_t len)
 {
 	const char *p = buf;
@@ -428,8 +390,8 @@ int kvio_trace_start(const char *path)
 		return -errno;
 	uint8_t hdr[KVIO_TRACE_HDR_LEN];
 	memcpy(hdr, KVIO_TRACE_MAGIC, 8);
-	put32(hdr + 8, KVIO_TRACE_VERSION);
-	put32(hdr + 12, KVIO_TRACE_HDR_LEN);
+	le_put32(hdr + 8, KVIO_TRACE_VERSION);
+	le_put32(hdr + 12, KVIO_TRACE_HDR_LEN);
 	int rc = write_full(fd, hdr, sizeof(hdr));
 	if (rc) {
 		close(fd);
@@ -475,20 +437,20 @@ static void tr_emit(const struct kvio_trace_rec *rec)
 		abort();
 	}
 	uint8_t *b = kv_malloc((size_t)total);
-	put32(b, (uint32_t)total);
-	put16(b + 4, rec->kind);
-	put16(b + 6, rec->flags);
-	put32(b + 8, rec->action);
-	put32(b + 12, rec->path_len);
-	put32(b + 16, rec->path2_len);
-	put32(b + 20, rec->data_len);
-	put64(b + 32, rec->op_id);
-	put64(b + 40, rec->issued_after);
-	put64(b + 48, rec->link_op);
-	put64(b + 56, rec->file_id);
-	put64(b + 64, rec->offset);
-	put64(b + 72, rec->length);
-	put64(b + 80, (uint64_t)rec->result);
+	le_put32(b, (uint32_t)total);
+	le_put16(b + 4, rec->kind);
+	le_put16(b + 6, rec->flags);
+	le_put32(b + 8, rec->action);
+	le_put32(b + 12, rec->path_len);
+	le_put32(b + 16, rec->path2_len);
+	le_put32(b + 20, rec->data_len);
+	le_put64(b + 32, rec->op_id);
+	le_put64(b + 40, rec->issued_after);
+	le_put64(b + 48, rec->link_op);
+	le_put64(b + 56, rec->file_id);
+	le_put64(b + 64, rec->offset);
+	le_put64(b + 72, rec->length);
+	le_put64(b + 80, (uint64_t)rec->result);
 	uint8_t *q = b + KVIO_TRACE_REC_FIXED;
 	if (rec->path_len)
 		memcpy(q, rec->path, rec->path_len);
@@ -503,8 +465,8 @@ static void tr_emit(const struct kvio_trace_rec *rec)
 	int fd = atomic_load(&g_tr_fd);
 	if (fd >= 0) {
 		uint64_t seq = atomic_load(&g_tr_last_seq) + 1;
-		put64(b + 24, seq);
-		put64(b + total - 8, kv_hash64(b, (size_t)total - 8, KVIO_TRACE_SEED));
+		le_put64(b + 24, seq);
+		le_put64(b + total - 8, kv_hash64(b, (size_t)total - 8, KVIO_TRACE_SEED));
 		int rc = write_full(fd, b, (size_t)total);
 		if (rc) {
 			/* A trace with a hole would let a crash test pass on a
@@ -1035,9 +997,9 @@ int kvio_trace_open(struct kvio_trace_reader *r, const char *path)
 		rc = KV_ETORN;
 	else if (memcmp(hdr, KVIO_TRACE_MAGIC, 8) != 0)
 		rc = KV_ECORRUPT;
-	else if (get32(hdr + 8) != KVIO_TRACE_VERSION)
+	else if (le_get32(hdr + 8) != KVIO_TRACE_VERSION)
 		rc = KV_EVERSION;
-	else if (get32(hdr + 12) != KVIO_TRACE_HDR_LEN)
+	else if (le_get32(hdr + 12) != KVIO_TRACE_HDR_LEN)
 		rc = KV_ECORRUPT;
 	if (rc) {
 		close(r->fd);
@@ -1065,10 +1027,10 @@ int kvio_trace_read_next(struct kvio_trace_reader *r, struct kvio_trace_rec *rec
 	if ((size_t)n < KVIO_TRACE_REC_MIN)
 		return KV_ETORN;
 	const uint8_t *b = r->buf;
-	uint32_t rec_len = get32(b);
-	uint32_t pl = get32(b + 12), p2l = get32(b + 16), dl = get32(b + 20);
+	uint32_t rec_len = le_get32(b);
+	uint32_t pl = le_get32(b + 12), p2l = le_get32(b + 16), dl = le_get32(b + 20);
 	uint64_t want = (uint64_t)KVIO_TRACE_REC_MIN + pl + p2l + dl;
-	uint16_t kind = get16(b + 4);
+	uint16_t kind = le_get16(b + 4);
 	if (rec_len != want || rec_len > KVIO_TRACE_REC_MAX || kind == 0 || kind >= KVIO_KIND_COUNT)
 		return KV_ECORRUPT;
 	if (r->cap < rec_len) {
@@ -1081,9 +1043,9 @@ int kvio_trace_read_next(struct kvio_trace_reader *r, struct kvio_trace_rec *rec
 	if ((size_t)n < rec_len)
 		return KV_ETORN;
 	b = r->buf;
-	if (get64(b + rec_len - 8) != kv_hash64(b, rec_len - 8, KVIO_TRACE_SEED))
+	if (le_get64(b + rec_len - 8) != kv_hash64(b, rec_len - 8, KVIO_TRACE_SEED))
 		return KV_ECORRUPT;
-	uint64_t seq = get64(b + 24);
+	uint64_t seq = le_get64(b + 24);
 	if (seq != r->next_seq)
 		return KV_ECORRUPT;
 
@@ -1100,19 +1062,19 @@ int kvio_trace_read_next(struct kvio_trace_reader *r, struct kvio_trace_rec *rec
 
 	memset(rec, 0, sizeof(*rec));
 	rec->kind = kind;
-	rec->flags = get16(b + 6);
-	rec->action = get32(b + 8);
+	rec->flags = le_get16(b + 6);
+	rec->action = le_get32(b + 8);
 	rec->path_len = pl;
 	rec->path2_len = p2l;
 	rec->data_len = dl;
 	rec->seq = seq;
-	rec->op_id = get64(b + 32);
-	rec->issued_after = get64(b + 40);
-	rec->link_op = get64(b + 48);
-	rec->file_id = get64(b + 56);
-	rec->offset = get64(b + 64);
-	rec->length = get64(b + 72);
-	rec->result = (int64_t)get64(b + 80);
+	rec->op_id = le_get64(b + 32);
+	rec->issued_after = le_get64(b + 40);
+	rec->link_op = le_get64(b + 48);
+	rec->file_id = le_get64(b + 56);
+	rec->offset = le_get64(b + 64);
+	rec->length = le_get64(b + 72);
+	rec->result = (int64_t)le_get64(b + 80);
 	rec->path = r->names;
 	rec->path2 = r->names + pl + 1;
 	rec->data = b + KVIO_TRACE_REC_FIXED + pl + p2l;

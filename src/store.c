@@ -89,12 +89,22 @@ struct kv_db {
 	int64_t obj_bytes;           /* bytes of value objects (other types) */
 	db_expire_hook hook;
 	void *hook_arg;
+	db_change_hook change_fn;
+	void *change_arg;
 	struct db_stats stats;
 	uint64_t rng;
 	struct dict *watched;        /* WATCHed keys and their versions, or NULL */
 };
 
 static void watch_touch(struct kv_db *db, const char *key, size_t klen);
+
+/* Every change of a key but its expiry (which has a hook of its own). */
+static void key_changed(struct kv_db *db, const char *key, size_t klen)
+{
+	watch_touch(db, key, klen);
+	if (db->change_fn)
+		db->change_fn(db->change_arg, key, klen);
+}
 
 /* Per-type handling of value objects; set at startup, before any shard
  * thread runs, and read-only afterwards. */
@@ -545,6 +555,8 @@ static void watch_touch_existing(void *arg, struct dict_node *n);
 
 void db_flush(struct kv_db *db)
 {
+	if (db->change_fn)
+		db->change_fn(db->change_arg, NULL, 0);
 	/* Like Redis, a flush invalidates WATCH only on keys that existed. */
 	if (db->watched && dict_size(db->watched)) {
 		uint64_t cursor = 0;
@@ -622,7 +634,7 @@ int db_delete(struct kv_db *db, const char *key, size_t klen)
 	struct dict_node **link = dict_find_link(&db->keys, key, klen);
 	if (!link)
 		return 0;
-	watch_touch(db, key, klen);
+	key_changed(db, key, klen);
 	entry_free(db, entry_unlink(db, link));
 	return 1;
 }
@@ -647,7 +659,7 @@ static struct kv_entry *entry_put(struct kv_db *db, const char *key, size_t klen
 {
 	check_expire_arg(expire_ms);
 	*old_obj = NULL;
-	watch_touch(db, key, klen);
+	key_changed(db, key, klen);
 	struct kv_entry *e;
 	struct dict_node **link = dict_find_link(&db->keys, key, klen);
 	if (!link) {
@@ -720,9 +732,9 @@ struct kv_entry *db_string_write(struct kv_db *db, struct kv_entry *e,
 	layout_read(&l, e);
 	kv_assert(flags_type(l.flags) == KV_TYPE_STRING);
 	kv_assert(off + n >= off);
-	if (db->watched) {
+	if (db->watched || db->change_fn) {
 		struct kv_slice k = entry_key(e);
-		watch_touch(db, k.ptr, k.len);
+		key_changed(db, k.ptr, k.len);
 	}
 	size_t end = off + n;
 	if (end <= l.vlen) {
@@ -751,9 +763,9 @@ struct kv_entry *db_string_write(struct kv_db *db, struct kv_entry *e,
 struct kv_entry *db_set_expire(struct kv_db *db, struct kv_entry *e, int64_t expire_ms)
 {
 	kv_assert(expire_ms >= 0 || expire_ms == KV_NO_EXPIRE);
-	if (db->watched) {
+	if (db->watched || db->change_fn) {
 		struct kv_slice k = entry_key(e);
-		watch_touch(db, k.ptr, k.len);
+		key_changed(db, k.ptr, k.len);
 	}
 	struct layout l, n;
 	layout_read(&l, e);
@@ -804,8 +816,8 @@ void db_rename(struct kv_db *db, const char *key, size_t klen,
 	 * that the deletion below frees. */
 	char *name = kv_malloc(new_klen ? new_klen : 1);
 	memcpy(name, new_key, new_klen);
-	watch_touch(db, key, klen);
-	watch_touch(dst, name, new_klen);
+	key_changed(db, key, klen);
+	key_changed(dst, name, new_klen);
 	db_delete(dst, name, new_klen);
 	struct dict_node **link = dict_find_link(&db->keys, key, klen);
 	kv_assert(link);
@@ -885,6 +897,12 @@ void db_set_expire_hook(struct kv_db *db, db_expire_hook fn, void *arg)
 	db->hook_arg = arg;
 }
 
+void db_set_change_hook(struct kv_db *db, db_change_hook fn, void *arg)
+{
+	db->change_fn = fn;
+	db->change_arg = arg;
+}
+
 const struct db_stats *db_get_stats(const struct kv_db *db)
 {
 	return &db->stats;
@@ -934,7 +952,7 @@ static void watch_touch_existing(void *arg, struct dict_node *n)
 
 void db_signal_modified(struct kv_db *db, const char *key, size_t klen)
 {
-	watch_touch(db, key, klen);
+	key_changed(db, key, klen);
 }
 
 uint64_t db_watch_add(struct kv_db *db, const char *key, size_t klen)

@@ -155,6 +155,13 @@ uint64_t db_active_expire(struct kv_db *db, int64_t now_ms, uint64_t max_samples
 typedef void (*db_expire_hook)(void *arg, const char *key, size_t klen);
 void db_set_expire_hook(struct kv_db *db, db_expire_hook fn, void *arg);
 
+/* Called on every change of a key the store makes or is told of (set,
+ * delete, deadline, rename, db_signal_modified), not on expiry; key is NULL
+ * for db_flush.  The AOF uses it to know what a command changed.  Same rules
+ * as the expiry hook. */
+typedef void (*db_change_hook)(void *arg, const char *key, size_t klen);
+void db_set_change_hook(struct kv_db *db, db_change_hook fn, void *arg);
+
 /* ---- WATCH (MULTI/EXEC optimistic locking) ---- */
 /* Start watching a key (refcounted) and return its current version. */
 uint64_t db_watch_add(struct kv_db *db, const char *key, size_t klen);

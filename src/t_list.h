@@ -140,4 +140,15 @@ void list_move_reply(struct kv_db *sdb, const char *src, size_t slen, struct kv_
 		     const char *dst, size_t dlen, enum list_where from, enum list_where to,
 		     int64_t now_ms, struct kv_buf *out);
 
+/* list_move_reply plus its effect (fx.h): LMOVE src dst FROM TO when both
+ * keys live in one keyspace (sdb == ddb), else the pop on src's shard and the
+ * push of the moved element on dst's, so a move out of a big list never logs
+ * the whole list.  c is the handler's context (the effect replaces the
+ * command's default), or NULL outside a handler (a blocked client served by
+ * another command's write). */
+struct cmd_ctx;
+void list_move_logged(struct cmd_ctx *c, struct kv_db *sdb, const struct kv_slice *src,
+		      struct kv_db *ddb, const struct kv_slice *dst, enum list_where from,
+		      enum list_where to, int64_t now_ms, struct kv_buf *out);
+
 #endif

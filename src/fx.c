@@ -1,0 +1,334 @@
+/*
+ * fx.c - effect capture and replay (see fx.h for the rules).
+ *
+ * State is per thread: the shard thread that executes a command (its own,
+ * a forwarded one, or a multi-shard txn holding other shards' keyspaces)
+ * collects the effects for every shard it touches, and the runtime takes
+ * them out at the end of the unit.  The store reports changes and expiries
+ * through hooks whose argument is the owning shard's id, so a change made by
+ * a coordinator thread in another shard's keyspace lands in that shard's
+ * pending payload.
+ */
+#include "fx.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "aof_format.h"
+#include "keydump.h"
+#include "kv.h"
+
+struct fx_thread {
+	bool enabled;
+	uint32_t nshards;
+	int64_t clock_ms;
+	struct fx_cmd *top;           /* innermost running command */
+	struct kv_buf *pending;       /* [nshards] EFFECT payloads being built */
+	bool *open;                   /* [nshards] pending[i] has its time */
+	uint32_t nopen;
+};
+
+static _Thread_local struct fx_thread fx_tls;
+
+void fx_thread_enable(uint32_t nshards)
+{
+	struct fx_thread *t = &fx_tls;
+	kv_assert(!t->enabled && nshards >= 1);
+	t->enabled = true;
+	t->nshards = nshards;
+	t->pending = kv_calloc(nshards, sizeof(*t->pending));
+	t->open = kv_calloc(nshards, sizeof(*t->open));
+	t->nopen = 0;
+	t->top = NULL;
+}
+
+void fx_thread_disable(void)
+{
+	struct fx_thread *t = &fx_tls;
+	if (!t->enabled)
+		return;
+	for (uint32_t i = 0; i < t->nshards; i++)
+		kv_buf_free(&t->pending[i]);
+	free(t->pending);
+	free(t->open);
+	memset(t, 0, sizeof(*t));
+}
+
+bool fx_enabled(void)
+{
+	return fx_tls.enabled;
+}
+
+void fx_set_clock(int64_t now_ms)
+{
+	fx_tls.clock_ms = now_ms;
+}
+
+void fx_emit(uint32_t shard, int argc, const struct kv_slice *argv)
+{
+	struct fx_thread *t = &fx_tls;
+	if (!t->enabled)
+		return;
+	kv_assert(shard < t->nshards && argc >= 1);
+	if (!t->open[shard]) {
+		t->open[shard] = true;
+		t->nopen++;
+		t->pending[shard].len = 0;
+		aof_payload_begin(&t->pending[shard], t->clock_ms);
+	}
+	aof_payload_append(&t->pending[shard], argc, argv);
+}
+
+void fx_emit_key(int argc, const struct kv_slice *argv)
+{
+	struct fx_thread *t = &fx_tls;
+	if (!t->enabled)
+		return;
+	kv_assert(argc >= 2);
+	fx_emit(kv_key_shard(argv[1].ptr, argv[1].len, t->nshards), argc, argv);
+}
+
+void cmd_effect(struct cmd_ctx *c, int argc, const struct kv_slice *argv)
+{
+	(void)c;
+	struct fx_thread *t = &fx_tls;
+	if (!t->enabled)
+		return;
+	if (t->top)
+		t->top->custom = true;
+	fx_emit_key(argc, argv);
+}
+
+void fx_on_expire(void *shard_id, const char *key, size_t klen)
+{
+	struct kv_slice argv[2] = { { "DEL", 3 }, { key, klen } };
+	fx_emit((uint32_t)(uintptr_t)shard_id, 2, argv);
+}
+
+/* A change of a key (key NULL: the whole keyspace was flushed). */
+void fx_on_change(void *shard_id, const char *key, size_t klen)
+{
+	struct fx_thread *t = &fx_tls;
+	uint32_t id = (uint32_t)(uintptr_t)shard_id;
+	if (!t->enabled)
+		return;
+	if (!key) {
+		/* A flush is its own effect, whatever the command. */
+		struct kv_slice argv[1] = { { "FLUSHALL", 8 } };
+		fx_emit(id, 1, argv);
+		if (t->top)
+			t->top->custom |= t->top->target < 0;
+		return;
+	}
+	struct fx_cmd *f = t->top;
+	if (!f)
+		return;
+	f->changes++;
+	if (f->target >= 0 || f->custom)
+		return;
+	uint32_t hdr[2] = { id, (uint32_t)klen };
+	kv_buf_append(&f->keys, hdr, sizeof(hdr));
+	kv_buf_append(&f->keys, key, klen);
+	f->nkeys++;
+}
+
+void fx_cmd_begin(struct fx_cmd *f, const struct kv_command *cmd, int argc,
+		  const struct kv_slice *argv, struct kv_db **held, int64_t now_ms)
+{
+	struct fx_thread *t = &fx_tls;
+	memset(f, 0, sizeof(*f));
+	f->cmd = cmd;
+	f->argc = argc;
+	f->argv = argv;
+	f->held = held;
+	f->target = -1;
+	t->clock_ms = now_ms;
+	if (!t->enabled)
+		return;
+	f->outer = t->top;
+	t->top = f;
+	if (!(cmd->flags & CMD_WRITE))
+		return;
+	int stack[64];
+	int *idx = argc <= 64 ? stack : kv_malloc((size_t)argc * sizeof(int));
+	int n = cmd_get_keys(cmd, argc, argv, idx, argc);
+	if (n > 0) {
+		uint32_t shard = kv_key_shard(argv[idx[0]].ptr, argv[idx[0]].len, t->nshards);
+		int i = 1;
+		while (i < n && kv_key_shard(argv[idx[i]].ptr, argv[idx[i]].len, t->nshards) == shard)
+			i++;
+		if (i == n)
+			f->target = shard;
+	}
+	if (idx != stack)
+		free(idx);
+}
+
+static void emit_to_shard(void *shard_id, int argc, const struct kv_slice *argv)
+{
+	fx_emit((uint32_t)(uintptr_t)shard_id, argc, argv);
+}
+
+/* Rule 3: the final state of each changed key, on its shard. */
+static void log_changed_keys(struct fx_cmd *f)
+{
+	const char *p = f->keys.data, *end = p + f->keys.len;
+	/* A key changed several times is logged once: remember what is done
+	 * in a small open-addressing set of offsets. */
+	size_t cap = 16;
+	while (cap < (size_t)f->nkeys * 2)
+		cap *= 2;
+	size_t *seen = kv_calloc(cap, sizeof(*seen));
+	while (p < end) {
+		uint32_t hdr[2];
+		memcpy(hdr, p, sizeof(hdr));
+		const char *key = p + sizeof(hdr);
+		size_t off = (size_t)(p - f->keys.data) + 1;
+		p = key + hdr[1];
+		uint64_t h = kv_hash64(key, hdr[1], hdr[0]);
+		size_t i = h & (cap - 1);
+		bool dup = false;
+		while (seen[i]) {
+			uint32_t other[2];
+			const char *ok = f->keys.data + seen[i] - 1;
+			memcpy(other, ok, sizeof(other));
+			if (other[0] == hdr[0] && other[1] == hdr[1] &&
+			    memcmp(ok + sizeof(other), key, hdr[1]) == 0) {
+				dup = true;
+				break;
+			}
+			i = (i + 1) & (cap - 1);
+		}
+		if (dup)
+			continue;
+		seen[i] = off;
+		struct kv_db *db = f->held ? f->held[hdr[0]] : NULL;
+		kv_assert(db);
+		keydump_key(db, key, hdr[1], fx_tls.clock_ms, emit_to_shard, fx_shard_arg(hdr[0]));
+	}
+	free(seen);
+}
+
+void fx_cmd_end(struct fx_cmd *f)
+{
+	struct fx_thread *t = &fx_tls;
+	if (!t->enabled)
+		return;
+	kv_assert(t->top == f);
+	t->top = f->outer;
+	if (!f->custom && f->changes > 0) {
+		if (f->target >= 0)
+			fx_emit((uint32_t)f->target, f->argc, f->argv);
+		else
+			log_changed_keys(f);
+	}
+	kv_buf_free(&f->keys);
+}
+
+bool fx_take(uint32_t id, struct kv_buf *out)
+{
+	struct fx_thread *t = &fx_tls;
+	if (!t->enabled || id >= t->nshards || !t->open[id])
+		return false;
+	t->open[id] = false;
+	t->nopen--;
+	struct kv_buf tmp = *out;
+	*out = t->pending[id];
+	t->pending[id] = tmp;
+	t->pending[id].len = 0;
+	return true;
+}
+
+bool fx_pending(void)
+{
+	return fx_tls.nopen > 0;
+}
+
+/* ---- replay ---- */
+
+int fx_apply(struct kv_db *db, uint32_t shard_id, uint32_t nshards, const void *payload,
+	     size_t len, char *err, size_t err_cap)
+{
+	struct aof_payload_iter it;
+	struct kv_db *held_stack[16];
+	struct kv_db **held = nshards <= 16 ? held_stack : kv_calloc(nshards, sizeof(*held));
+	struct kv_buf out = KV_BUF_INIT;
+	int argc, rc = 0, ncmd = 0;
+	struct kv_slice *argv;
+
+	if (err_cap)
+		err[0] = '\0';
+	/* The handlers' own effects are not wanted here: replay only applies. */
+	bool capture = fx_tls.enabled;
+	fx_tls.enabled = false;
+
+	if (held == held_stack)
+		memset(held_stack, 0, sizeof(held_stack));
+	held[shard_id] = db;
+	aof_payload_iter_init(&it, payload, len);
+	while ((rc = aof_payload_next(&it, &argc, &argv)) == 1) {
+		ncmd++;
+		if (argc == 1 && argv[0].len == 8 && strncasecmp(argv[0].ptr, "flushall", 8) == 0) {
+			db_flush(db);
+			continue;
+		}
+		const struct kv_command *cmd = cmd_lookup(argv[0].ptr, argv[0].len);
+		if (!cmd || !(cmd->flags & CMD_WRITE) ||
+		    (cmd->flags & (CMD_BLOCKING | CMD_ALL_SHARDS | CMD_LOCAL)) || cmd->conn_shards) {
+			snprintf(err, err_cap, "command %d of the record is not an effect ('%.*s')",
+				 ncmd, (int)KV_MIN(argv[0].len, 40), argv[0].ptr);
+			rc = KV_ECORRUPT;
+			break;
+		}
+		if (!cmd_arity_ok(cmd, argc)) {
+			snprintf(err, err_cap, "command %d of the record ('%s') has %d arguments",
+				 ncmd, cmd->name, argc);
+			rc = KV_ECORRUPT;
+			break;
+		}
+		int stack[64];
+		int *idx = argc <= 64 ? stack : kv_malloc((size_t)argc * sizeof(int));
+		int n = cmd_get_keys(cmd, argc, argv, idx, argc);
+		bool foreign = n < 0;
+		for (int i = 0; !foreign && i < n; i++)
+			foreign = kv_key_shard(argv[idx[i]].ptr, argv[idx[i]].len, nshards) != shard_id;
+		if (idx != stack)
+			free(idx);
+		if (foreign) {
+			snprintf(err, err_cap, "command %d of the record ('%s') names a key of "
+				 "another shard", ncmd, cmd->name);
+			rc = KV_ECORRUPT;
+			break;
+		}
+		struct cmd_ctx ctx = {
+			.argc = argc,
+			.argv = argv,
+			.out = &out,
+			.now_ms = it.time_ms,
+			.held = held,
+			.nshards = nshards,
+		};
+		out.len = 0;
+		cmd->proc(&ctx);
+		if (out.len && out.data[0] == '-') {
+			int l = (int)KV_MIN(out.len - 1, 120);
+			while (l > 0 && (out.data[l] == '\n' || out.data[l] == '\r'))
+				l--;
+			snprintf(err, err_cap, "command %d of the record ('%s') failed on replay: %.*s",
+				 ncmd, cmd->name, l, out.data + 1);
+			rc = KV_ECORRUPT;
+			break;
+		}
+	}
+	if (rc < 0 && !err[0]) {
+		snprintf(err, err_cap, "malformed effect payload");
+		rc = KV_ECORRUPT;
+	}
+	aof_payload_iter_free(&it);
+	kv_buf_free(&out);
+	if (held != held_stack)
+		free(held);
+	fx_tls.enabled = capture;
+	return rc < 0 ? rc : 0;
+}

@@ -1,0 +1,115 @@
+/*
+ * fx.h - effects: what a command changed, written as deterministic commands
+ * for the owning shard's AOF, and their replay.
+ *
+ * A record in the AOF is an *effect*, not the command a client sent: replay
+ * must give the same keyspace whatever the clock and randomness (design.md
+ * §3 rule 2).  How each command's effect is found:
+ *
+ *   1. A handler that is not deterministic on replay emits its effect itself
+ *      with cmd_effect() (SET ... EX as SET ... PXAT, SPOP as SREM of what it
+ *      popped, INCRBYFLOAT as SET ... KEEPTTL, EXPIRE in the past as DEL, ...).
+ *      Any cmd_effect() call during a command replaces the default below.
+ *   2. Otherwise a write command whose keys all live on one shard, and that
+ *      changed something (the store reports every change of a key), is logged
+ *      as sent: it is deterministic given the shard's state, which replay
+ *      rebuilds in the same order.
+ *   3. Otherwise (keys on several shards, or keyless like DEBUG POPULATE) the
+ *      final state of every key the command changed is logged on that key's
+ *      shard (keydump.h): each shard's record then holds only its own keys.
+ *   The store's expiry of a key (lazy or active) is logged as DEL on the key's
+ *   shard, and a flush as FLUSHALL.
+ *
+ * Effects go to per-thread pending payloads, one per target shard, and are
+ * taken out by the runtime at the end of each atomic unit (a command, a
+ * MULTI/EXEC, a cron expiry pass): its own shard's payload becomes one AOF
+ * record; another shard's payload travels in the MSG_RELEASE that gives that
+ * shard its keyspace back, and becomes one record there.  While a unit is
+ * open the executing thread holds every keyspace it emits for.
+ *
+ * fx does no I/O and knows nothing of files: aof.c frames and writes records.
+ */
+#ifndef KV_FX_H
+#define KV_FX_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "cmd.h"
+#include "resp.h"
+#include "store.h"
+
+/* One command's bookkeeping, on the runner's stack between fx_cmd_begin and
+ * fx_cmd_end.  Frames nest (EXEC runs its queued commands as inner frames;
+ * the outer EXEC logs nothing itself). */
+struct fx_cmd {
+	struct fx_cmd *outer;
+	const struct kv_command *cmd;
+	int argc;
+	const struct kv_slice *argv;
+	struct kv_db **held;
+	int64_t target;           /* shard for a verbatim log; -1: track keys */
+	bool custom;              /* the handler emitted its own effects */
+	uint64_t changes;         /* key changes the store reported */
+	/* Keys changed, when target < 0: shard id + copy, in `keys`. */
+	struct kv_buf keys;
+	uint32_t nkeys;
+};
+
+/* ---- per thread ---- */
+
+/* Enable effect capture on this thread for a process of nshards shards.
+ * Without it (replay, tools) every fx call is a no-op. */
+void fx_thread_enable(uint32_t nshards);
+void fx_thread_disable(void);
+bool fx_enabled(void);
+
+/* The clock effects are stamped with (the command's now_ms). */
+void fx_set_clock(int64_t now_ms);
+
+/* Store hooks: install on every keyspace of the process (shard id as arg);
+ * they report to the thread that runs the change. */
+void fx_on_expire(void *shard_id, const char *key, size_t klen);
+void fx_on_change(void *shard_id, const char *key, size_t klen);
+/* A pointer that carries a shard id as the hooks' arg. */
+static inline void *fx_shard_arg(uint32_t id) { return (void *)(uintptr_t)id; }
+
+/* ---- around each command ---- */
+
+void fx_cmd_begin(struct fx_cmd *f, const struct kv_command *cmd, int argc,
+		  const struct kv_slice *argv, struct kv_db **held, int64_t now_ms);
+/* Logs the command's effects (rule 2 or 3 above) and pops the frame. */
+void fx_cmd_end(struct fx_cmd *f);
+
+/* ---- emitting (handlers, blocking.c) ---- */
+
+/* Log argv (argc >= 2, argv[1] a key) as an effect on the key's shard, in
+ * place of the running command's default. */
+void cmd_effect(struct cmd_ctx *c, int argc, const struct kv_slice *argv);
+/* Same, for code that runs outside a handler (a blocked client served by
+ * another command's write): does not change the running command's default. */
+void fx_emit_key(int argc, const struct kv_slice *argv);
+/* Append an effect to `shard`'s pending payload. */
+void fx_emit(uint32_t shard, int argc, const struct kv_slice *argv);
+
+/* ---- units (runtime) ---- */
+
+/* Take shard `id`'s pending payload (a complete EFFECT payload: time, then
+ * commands) into *out, leaving it empty.  Returns false (out untouched) when
+ * nothing is pending for it. */
+bool fx_take(uint32_t id, struct kv_buf *out);
+/* Whether anything is pending for any shard. */
+bool fx_pending(void);
+
+/* ---- replay ---- */
+
+/* Apply one EFFECT payload to shard `shard_id`'s keyspace db (of nshards).
+ * Runs each command through the command table with the payload's time as
+ * the clock.  Returns 0, or KV_ECORRUPT with a line in err for a payload that
+ * is not a valid effect here (unknown or non-write command, wrong arity, a
+ * key of another shard, a command that replies with an error). */
+int fx_apply(struct kv_db *db, uint32_t shard_id, uint32_t nshards, const void *payload,
+	     size_t len, char *err, size_t err_cap);
+
+#endif
