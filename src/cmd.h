@@ -48,6 +48,7 @@ enum cmd_flags {
 	CMD_NO_MULTI = 1u << 14,
 	CMD_PUBSUB = 1u << 15,
 	CMD_BLOCKING = 1u << 16,
+	CMD_WAIT_DURABLE = 1u << 17, /* reply only once every held shard's AOF is fsynced (WAITAOF) */
 };
 
 struct cmd_ctx {

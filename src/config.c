@@ -72,6 +72,8 @@ struct kv_config g_config = {
 	.tcp_keepalive_s = 300,
 	.hz = 10,
 	.loglevel = LOG_NOTICE,
+	.appendonly = 1,
+	.appendfsync = 1,
 	.requirepass = NULL,
 	.requirepass_set = false,
 };
@@ -134,6 +136,9 @@ struct cfg_def {
 
 static const char *const cfg_loglevel_names[] = { "debug", "verbose", "notice", "warning", NULL };
 static const char *const cfg_io_names[] = { "auto", "io_uring", "epoll", NULL };
+static const char *const cfg_yesno_names[] = { "no", "yes", NULL };
+/* Indexes are enum aof_fsync (aof.h). */
+static const char *const cfg_appendfsync_names[] = { "no", "everysec", "always", NULL };
 
 static const char *cfg_check_hz(struct cfg_value *v, enum cfg_origin o, char *e, size_t n);
 static const char *cfg_check_dir(struct cfg_value *v, enum cfg_origin o, char *e, size_t n);
@@ -167,6 +172,10 @@ static const struct cfg_def cfg_table[] = {
 	{ "hz", CFG_INT, 0, 0, INT_MAX, NULL, FLD_AI64, &g_config.hz, cfg_check_hz, NULL },
 	{ "loglevel", CFG_ENUM, 0, 0, 0, cfg_loglevel_names, FLD_AINT, &g_config.loglevel, NULL,
 	  cfg_applied_loglevel },
+	{ "appendonly", CFG_ENUM, 0, 0, 0, cfg_yesno_names, FLD_AINT, &g_config.appendonly, NULL,
+	  NULL },
+	{ "appendfsync", CFG_ENUM, 0, 0, 0, cfg_appendfsync_names, FLD_AINT, &g_config.appendfsync,
+	  NULL, NULL },
 	{ "logfile", CFG_STR, CFG_IMMUTABLE, 0, 0, NULL, FLD_STR, &g_config.logfile, NULL, NULL },
 	{ "pidfile", CFG_STR, CFG_IMMUTABLE, 0, 0, NULL, FLD_STR, &g_config.pidfile, NULL, NULL },
 	{ "databases", CFG_INT, CFG_IMMUTABLE, 1, INT_MAX, NULL, FLD_INT, &g_config.databases,
@@ -607,6 +616,8 @@ static void cfg_reset(void)
 	atomic_store(&g_config.tcp_keepalive_s, 300);
 	atomic_store(&g_config.hz, 10);
 	atomic_store(&g_config.loglevel, LOG_NOTICE);
+	atomic_store(&g_config.appendonly, 1);
+	atomic_store(&g_config.appendfsync, 1);
 	cfg_store_password(NULL);
 	cfg_applied_obuf();
 }

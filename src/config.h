@@ -41,6 +41,9 @@ struct kv_config {
 	_Atomic int64_t tcp_keepalive_s;     /* 300 */
 	_Atomic int64_t hz;                  /* 10: background task frequency */
 	_Atomic int loglevel;                /* 0 debug 1 verbose 2 notice 3 warning */
+	/* Persistence (aof.c): appendonly 0 no / 1 yes; appendfsync enum aof_fsync. */
+	_Atomic int appendonly;              /* yes */
+	_Atomic int appendfsync;             /* everysec */
 	/* client-output-buffer-limit (fixed at startup): "class hard soft secs"
 	 * groups; kevy enforces the normal and pubsub classes. */
 	char *client_output_buffer_limit;

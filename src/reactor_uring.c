@@ -29,11 +29,12 @@
 #include <unistd.h>
 
 #include "kv.h"
+#include "kvio.h"
 #include "log.h"
 #include "shard.h"
 
 #define UR_OP_MASK 7ull
-enum { UR_ACCEPT = 1, UR_RECV = 2, UR_SEND = 3, UR_EVENTFD = 4, UR_IGNORE = 5 };
+enum { UR_ACCEPT = 1, UR_RECV = 2, UR_SEND = 3, UR_EVENTFD = 4, UR_IGNORE = 5, UR_FILE = 6 };
 
 #define UR_BUF_GROUP 7
 #define UR_BUF_COUNT 512      /* power of two */
@@ -359,6 +360,11 @@ static void ur_handle(struct shard *s, struct uring_state *u, struct io_uring_cq
 		shard_on_wakeup(s);
 		ur_arm_eventfd(s, u);
 		break;
+	case UR_FILE:
+		/* An AOF write or fsync: work, so the loop does not park on it
+		 * (a parked fsync completion would stall appendfsync always). */
+		shard_on_file(s, (struct kvio_op *)(uintptr_t)(data & ~UR_OP_MASK), cqe->res);
+		break;
 	default:
 		break;
 	}
@@ -400,6 +406,19 @@ static int ur_poll(struct shard *s, int64_t timeout_us)
 		u->recycled = 0;
 	}
 	return events;
+}
+
+struct io_uring *reactor_uring_ring(struct shard *s)
+{
+	struct uring_state *u = s->reactor_data;
+	return &u->ring;
+}
+
+/* user_data of a file op: the op (8-byte aligned) tagged UR_FILE. */
+void aof_ring_tag(struct io_uring_sqe *sqe, struct kvio_op *op)
+{
+	kv_assert(((uintptr_t)op & UR_OP_MASK) == 0);
+	io_uring_sqe_set_data64(sqe, ur_data(op, UR_FILE));
 }
 
 const struct reactor_ops reactor_uring_ops = {

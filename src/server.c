@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "aof.h"
 #include "config.h"
 #include "kv.h"
 #include "log.h"
@@ -323,6 +324,64 @@ static const struct reactor_ops *server_pick_reactor(void)
 	return &reactor_epoll_ops;
 }
 
+struct recover_job {
+	struct shard *s;
+	const struct dataset_info *ds;
+	int rc;
+	char err[2048];
+};
+
+static void *server_recover_shard(void *arg)
+{
+	struct recover_job *j = arg;
+	char name[16];
+	snprintf(name, sizeof(name), "kevy-load-%u", j->s->id);
+	pthread_setname_np(pthread_self(), name);
+	j->rc = aof_recover(&j->s->aof, g_config.dir, j->ds, j->s->id, g_server.nshards, j->s->db,
+			    j->err, sizeof(j->err));
+	return NULL;
+}
+
+/* Load every shard from the data directory, all shards in parallel, before
+ * any client is served.  Returns 0, or -1 after logging why not. */
+static int server_recover(void)
+{
+	struct dataset_info ds;
+	char err[2048];
+	int64_t t0 = kv_mono_us();
+	if (aof_dataset_open(g_config.dir, g_server.nshards, &ds, err, sizeof(err)) < 0) {
+		log_warning("%s", err);
+		return -1;
+	}
+	struct recover_job *jobs = kv_calloc(g_server.nshards, sizeof(*jobs));
+	for (uint32_t i = 0; i < g_server.nshards; i++) {
+		jobs[i].s = g_server.shards[i];
+		jobs[i].ds = &ds;
+		int rc = pthread_create(&jobs[i].s->thread, NULL, server_recover_shard, &jobs[i]);
+		kv_assert(rc == 0);
+	}
+	int failed = 0;
+	uint64_t records = 0, keys = 0;
+	for (uint32_t i = 0; i < g_server.nshards; i++) {
+		pthread_join(jobs[i].s->thread, NULL);
+		if (jobs[i].rc < 0) {
+			log_warning("shard %u: %s", i, jobs[i].err);
+			failed++;
+		} else {
+			records += atomic_load(&jobs[i].s->aof.info.replayed_records);
+			keys += db_size(jobs[i].s->db);
+		}
+	}
+	free(jobs);
+	if (failed)
+		return -1;
+	g_server.info.load_us = kv_mono_us() - t0;
+	log_notice("DB loaded from the AOF: %llu record(s) replayed, %llu key(s), %.3f seconds",
+		   (unsigned long long)records, (unsigned long long)keys,
+		   (double)g_server.info.load_us / 1e6);
+	return 0;
+}
+
 static uint32_t server_shard_count(void)
 {
 	if (g_config.threads > 0)
@@ -366,6 +425,8 @@ int server_run(const char *executable)
 	int rc = server_open_listeners();
 	if (rc < 0)
 		return 1;
+	if (server_recover() < 0)
+		return 1;
 
 	/* Shard threads inherit a mask that blocks the shutdown signals, so the
 	 * main thread alone receives them through sigtimedwait. */
@@ -395,8 +456,12 @@ int server_run(const char *executable)
 		}
 	}
 	log_warning("User requested shutdown...");
-	for (uint32_t i = 0; i < g_server.nshards; i++)
+	int status = 0;
+	for (uint32_t i = 0; i < g_server.nshards; i++) {
 		pthread_join(g_server.shards[i]->thread, NULL);
+		if (g_server.shards[i]->aof_exit_error)
+			status = 1;
+	}
 	for (uint32_t i = 0; i < g_server.nshards; i++)
 		for (int j = 0; j < g_server.shards[i]->nlisten; j++)
 			close(g_server.shards[i]->listen_fds[j]);
@@ -406,7 +471,11 @@ int server_run(const char *executable)
 	for (uint32_t i = 0; i < g_server.nshards; i++) {
 		db_destroy(g_server.shards[i]->db);
 		g_server.shards[i]->db = NULL;
+		aof_close(&g_server.shards[i]->aof);
 	}
-	log_warning("kevy is now ready to exit, bye bye...");
-	return 0;
+	if (status)
+		log_warning("kevy exits with an error: the AOF of some shard could not be flushed");
+	else
+		log_warning("kevy is now ready to exit, bye bye...");
+	return status;
 }

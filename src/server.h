@@ -59,6 +59,7 @@ struct server_info {
 	char run_id[41];
 	const char *executable;
 	const char *config_file;
+	int64_t load_us;            /* startup recovery time */
 };
 const struct server_info *server_get_info(void);
 

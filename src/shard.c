@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "fx.h"
 #include "kv.h"
 #include "log.h"
 
@@ -45,6 +46,8 @@ static void bcast_part_run(struct shard *s, struct bcast_part *part);
 static void bcast_part_done(struct shard *s, struct bcast_part *part);
 static void txn_acquire_next(struct shard *s, struct txn *t);
 static void conn_schedule(struct shard *s, struct conn *c);
+static bool slot_ready(struct shard *s, const struct reply_slot *sl);
+static void conn_gate(struct shard *s, struct conn *c);
 
 /* ------------------------------------------------------------------ */
 /* messages */
@@ -157,6 +160,24 @@ static void conn_mark_flush(struct shard *s, struct conn *c)
 	s->flush_head = c;
 }
 
+/* Move every leading slot that may leave now into the output. */
+static void conn_drain_slots(struct shard *s, struct conn *c)
+{
+	while (c->slots_head && slot_ready(s, c->slots_head)) {
+		struct reply_slot *head = c->slots_head;
+		kv_buf_append(&c->out, head->buf.data, head->buf.len);
+		c->slots_head = head->next;
+		if (!c->slots_head)
+			c->slots_tail = NULL;
+		kv_buf_free(&head->buf);
+		free(head);
+	}
+	/* A finished reply held back only by the AOF: watch for durability. */
+	if (c->slots_head && c->slots_head->done && c->slots_head->acks == 0)
+		conn_gate(s, c);
+	conn_mark_flush(s, c);
+}
+
 static void conn_fill_slot(struct shard *s, struct conn *c, struct reply_slot *slot,
 			   struct kv_buf *reply)
 {
@@ -166,16 +187,181 @@ static void conn_fill_slot(struct shard *s, struct conn *c, struct reply_slot *s
 	slot->buf = *reply;
 	kv_buf_init(reply);
 	slot->done = true;
-	while (c->slots_head && c->slots_head->done) {
-		struct reply_slot *head = c->slots_head;
-		kv_buf_append(&c->out, head->buf.data, head->buf.len);
-		c->slots_head = head->next;
-		if (!c->slots_head)
-			c->slots_tail = NULL;
-		kv_buf_free(&head->buf);
-		free(head);
+	conn_drain_slots(s, c);
+}
+
+/* ------------------------------------------------------------------ */
+/* durability: replies and messages held until the AOF is durable */
+
+static bool aof_on(void)
+{
+	return atomic_load_explicit(&g_config.appendonly, memory_order_relaxed) != 0;
+}
+
+static enum aof_fsync aof_policy(void)
+{
+	return (enum aof_fsync)atomic_load_explicit(&g_config.appendfsync, memory_order_relaxed);
+}
+
+/* Under appendfsync always a reply leaves only once what it depends on is
+ * durable (design.md §2).  After a fatal AOF error nothing more becomes
+ * durable: the replies that waited were failed, later ones are not held. */
+static bool shard_gates(const struct shard *s)
+{
+	return aof_on() && aof_policy() == AOF_FSYNC_ALWAYS && s->aof.state != AOF_FAILED;
+}
+
+/* The LSN a reply produced now waits for (0: none).  A read is tagged too: it
+ * may have observed a record that is not durable yet.  While the AOF is
+ * refusing writes, new replies are not held (see docs/durability.md). */
+static uint64_t shard_reply_tag(const struct shard *s)
+{
+	if (!shard_gates(s) || s->aof.state != AOF_OK)
+		return 0;
+	return s->aof.last_lsn > s->aof.durable_lsn ? s->aof.last_lsn : 0;
+}
+
+static bool lsn_ready(const struct shard *s, uint64_t lsn, bool durable)
+{
+	if (lsn == 0 || s->aof.durable_lsn >= lsn)
+		return true;
+	return !durable && !shard_gates(s);
+}
+
+static bool slot_ready(struct shard *s, const struct reply_slot *sl)
+{
+	return sl->done && sl->acks == 0 && lsn_ready(s, sl->lsn, sl->durable);
+}
+
+/* c has a finished reply waiting for this shard's AOF.  The gated list
+ * holds a reference (inflight) so the connection outlives the wait. */
+static void conn_gate(struct shard *s, struct conn *c)
+{
+	if (c->in_gated)
+		return;
+	c->in_gated = true;
+	c->inflight++;
+	c->gated_next = s->gated;
+	s->gated = c;
+}
+
+/* Send m to shard `to` once this shard's AOF has made lsn durable. */
+static void shard_send_when_durable(struct shard *s, uint32_t to, struct shard_msg *m,
+				    uint64_t lsn, bool durable)
+{
+	if (lsn_ready(s, lsn, durable)) {
+		shard_send(s, to, m);
+		return;
 	}
-	conn_mark_flush(s, c);
+	m->wait_to = to;
+	m->wait_lsn = lsn;
+	m->wait_durable = durable;
+	m->next = NULL;
+	if (s->dw_tail)
+		s->dw_tail->next = m;
+	else
+		s->dw_head = m;
+	s->dw_tail = m;
+}
+
+static void reply_set_error(struct kv_buf *b, const char *msg)
+{
+	b->len = 0;
+	resp_error(b, msg);
+}
+
+/* The AOF failed for good: every reply and message still waiting depends on
+ * records that will never be durable, so each becomes the error. */
+static void shard_fail_waiting(struct shard *s)
+{
+	const char *err = aof_write_error(&s->aof);
+	for (struct conn *c = s->gated; c; c = c->gated_next)
+		for (struct reply_slot *sl = c->slots_head; sl; sl = sl->next)
+			if (sl->lsn > s->aof.durable_lsn) {
+				reply_set_error(&sl->buf, err);
+				sl->lsn = 0;
+			}
+	for (struct shard_msg *m = s->dw_head; m; m = m->next) {
+		if (m->wait_lsn <= s->aof.durable_lsn)
+			continue;
+		if (m->type == MSG_REPLY) {
+			reply_set_error(&((struct fwd_req *)m)->reply, err);
+		} else if (m->type == MSG_DURABLE) {
+			struct durable_ack *a = (struct durable_ack *)m;
+			a->failed = true;
+			snprintf(a->error, sizeof(a->error), "%s", err);
+		}
+		m->wait_lsn = 0;
+	}
+}
+
+static void conn_release_inflight(struct shard *s, struct conn *c);
+
+/* Durability moved (or the policy changed): let go of what may leave. */
+static void shard_durability_advance(struct shard *s)
+{
+	if (s->aof.state == AOF_FAILED && !s->aof_failed_seen) {
+		s->aof_failed_seen = true;
+		shard_fail_waiting(s);
+	}
+	while (s->dw_head && lsn_ready(s, s->dw_head->wait_lsn, s->dw_head->wait_durable)) {
+		struct shard_msg *m = s->dw_head;
+		s->dw_head = m->next;
+		if (!s->dw_head)
+			s->dw_tail = NULL;
+		shard_send(s, m->wait_to, m);
+	}
+	struct conn **pp = &s->gated;
+	while (*pp) {
+		struct conn *c = *pp;
+		struct reply_slot *head = c->slots_head;
+		if (head && head->done && head->acks == 0 && !slot_ready(s, head)) {
+			pp = &c->gated_next;
+			continue;
+		}
+		*pp = c->gated_next;
+		c->in_gated = false;
+		conn_drain_slots(s, c);
+		conn_release_inflight(s, c);
+	}
+}
+
+/* End of an atomic unit run on this thread: this shard's effects become one
+ * AOF record.  (A txn takes the other shards' effects itself.) */
+static void shard_unit_commit(struct shard *s)
+{
+	if (!fx_pending())
+		return;
+	if (fx_take(s->id, &s->fx_payload) && aof_on())
+		aof_append(&s->aof, s->fx_payload.data, s->fx_payload.len);
+	kv_assert(!fx_pending());
+}
+
+/* Whether a write must be refused because a keyspace it would change
+ * belongs to a shard whose AOF is failing. */
+static const char *shard_write_refused(struct shard *s, struct kv_db **held)
+{
+	if (!aof_on())
+		return NULL;
+	if (held == s->held_local)
+		return aof_write_error(&s->aof);
+	for (uint32_t i = 0; i < g_server.nshards; i++) {
+		if (!held[i])
+			continue;
+		struct shard *o = g_server.shards[i];
+		if (atomic_load_explicit(&o->aof.info.state, memory_order_relaxed) != AOF_OK)
+			return o == s ? aof_write_error(&s->aof)
+				      : "MISCONF Errors writing to the AOF file of another shard; "
+					"writes are refused (see INFO persistence)";
+	}
+	return NULL;
+}
+
+void shard_on_file(struct shard *s, struct kvio_op *op, int res)
+{
+	kv_assert(aof_owns(&s->aof, op));
+	if (aof_complete(&s->aof, op, res, kv_time_ms()))
+		shard_durability_advance(s);
 }
 
 /* ------------------------------------------------------------------ */
@@ -232,7 +418,17 @@ void shard_call_run(struct shard *s, const struct cmd_call *call, struct conn *c
 		.held = held,
 		.nshards = g_server.nshards,
 	};
+	if (call->cmd->flags & CMD_WRITE) {
+		const char *refused = shard_write_refused(s, held);
+		if (refused) {
+			resp_error(out, refused);
+			return;
+		}
+	}
+	struct fx_cmd fx;
+	fx_cmd_begin(&fx, call->cmd, call->argc, call->argv, held, call->now_ms);
 	call->cmd->proc(&ctx);
+	fx_cmd_end(&fx);
 	if (call->cmd->flags & CMD_WRITE)
 		shard_after_write(s, call, held);
 }
@@ -244,8 +440,9 @@ static void fwd_execute(struct shard *s, struct fwd_req *req)
 {
 	kv_assert(!s->holder);
 	shard_call_run(s, &req->call, NULL, s->held_local, &req->reply);
+	shard_unit_commit(s);
 	req->m.type = MSG_REPLY;
-	shard_send(s, req->m.from, &req->m);
+	shard_send_when_durable(s, req->m.from, &req->m, shard_reply_tag(s), false);
 }
 
 static void conn_release_inflight(struct shard *s, struct conn *c)
@@ -314,6 +511,8 @@ static void conn_unblock(struct shard *s, struct conn *c, enum unblock_how how,
 		resp_null_array(&reply);
 	else if (served)
 		reply = *served;
+	if (how == UNBLOCK_WOKEN)
+		c->block_slot->lsn = shard_reply_tag(s);
 	conn_fill_slot(s, c, c->block_slot, &reply);
 	c->block_slot = NULL;
 	if (retry && !c->io_closed)
@@ -376,6 +575,13 @@ static void txn_execute(struct shard *s, struct txn *t)
 		s->txn_held[t->shards[i]] = g_server.shards[t->shards[i]]->db;
 	struct kv_buf reply = KV_BUF_INIT;
 	shard_call_run(s, &t->call, t->call.conn, s->txn_held, &reply);
+	struct conn *c = t->call.conn;
+	bool durable = t->call.cmd->flags & CMD_WAIT_DURABLE;
+	/* Each held shard acknowledges once what the reply depends on there is
+	 * durable: under appendfsync always, or always for WAITAOF. */
+	uint8_t ack = 0;
+	if (!c->block_pending && aof_on())
+		ack = durable ? 2 : (aof_policy() == AOF_FSYNC_ALWAYS ? 1 : 0);
 	bool held_here = false;
 	for (uint32_t i = 0; i < t->nshards; i++) {
 		uint32_t id = t->shards[i];
@@ -384,12 +590,35 @@ static void txn_execute(struct shard *s, struct txn *t)
 			held_here = true;
 			continue;
 		}
-		struct release_msg *rel = kv_malloc(sizeof(*rel));
+		struct release_msg *rel = kv_calloc(1, sizeof(*rel));
 		rel->m.type = MSG_RELEASE;
 		rel->txn_id = t->id;
+		fx_take(id, &rel->effects);
+		rel->ack = ack;
+		if (ack) {
+			rel->conn = c;
+			rel->slot = t->call.slot;
+			t->call.slot->acks++;
+			c->inflight++;
+		}
 		shard_send(s, id, &rel->m);
 	}
-	struct conn *c = t->call.conn;
+	if (held_here) {
+		shard_unit_commit(s);
+		struct reply_slot *slot = t->call.slot;
+		if (durable && aof_on()) {
+			aof_want_fsync(&s->aof);
+			slot->lsn = s->aof.last_lsn > s->aof.durable_lsn ? s->aof.last_lsn : 0;
+			slot->durable = true;
+			if (slot->lsn && s->aof.state == AOF_FAILED) {
+				reply_set_error(&reply, aof_write_error(&s->aof));
+				slot->lsn = 0;
+			}
+		} else {
+			slot->lsn = shard_reply_tag(s);
+		}
+	}
+	kv_assert(!fx_pending());
 	if (c->block_pending) {
 		blocking_commit(s, c, t->call.cmd, t->call.argc, t->call.argv, t->call.slot);
 		kv_buf_free(&reply);
@@ -505,6 +734,41 @@ static void shard_keyspace_freed(struct shard *s)
 	}
 }
 
+/* A txn from another shard released this keyspace: tell its home once the
+ * effects (and whatever its reads saw) are durable here. */
+static void shard_ack_txn(struct shard *s, const struct release_msg *rel)
+{
+	struct durable_ack *a = kv_calloc(1, sizeof(*a));
+	a->m.type = MSG_DURABLE;
+	a->conn = rel->conn;
+	a->slot = rel->slot;
+	bool durable = rel->ack == 2;
+	if (durable)
+		aof_want_fsync(&s->aof);
+	uint64_t lsn = s->aof.last_lsn > s->aof.durable_lsn ? s->aof.last_lsn : 0;
+	if (lsn && s->aof.state == AOF_FAILED) {
+		a->failed = true;
+		snprintf(a->error, sizeof(a->error), "%s", aof_write_error(&s->aof));
+		lsn = 0;
+	} else if (!durable && !shard_gates(s)) {
+		lsn = 0;
+	}
+	shard_send_when_durable(s, rel->m.from, &a->m, lsn, durable);
+}
+
+static void shard_handle_durable(struct shard *s, struct durable_ack *a)
+{
+	struct conn *c = a->conn;
+	struct reply_slot *slot = a->slot;
+	kv_assert(slot->acks > 0);
+	slot->acks--;
+	if (a->failed)
+		reply_set_error(&slot->buf, a->error);
+	free(a);
+	conn_drain_slots(s, c);
+	conn_release_inflight(s, c);
+}
+
 static void shard_handle_msg(struct shard *s, struct shard_msg *m)
 {
 	switch (m->type) {
@@ -538,11 +802,21 @@ static void shard_handle_msg(struct shard *s, struct shard_msg *m)
 	case MSG_RELEASE: {
 		struct release_msg *rel = (struct release_msg *)m;
 		kv_assert(s->holder && s->holder_id == rel->txn_id);
+		/* The txn's effects here are logged before anything else can
+		 * touch the keyspace, so the AOF keeps the keyspace's order. */
+		if (rel->effects.len && aof_on())
+			aof_append(&s->aof, rel->effects.data, rel->effects.len);
+		kv_buf_free(&rel->effects);
+		if (rel->ack)
+			shard_ack_txn(s, rel);
 		s->holder = NULL;
 		free(rel);
 		shard_keyspace_freed(s);
 		break;
 	}
+	case MSG_DURABLE:
+		shard_handle_durable(s, (struct durable_ack *)m);
+		break;
 	default:
 		kv_assert(!"unknown shard message");
 	}
@@ -729,6 +1003,36 @@ static void conn_pause(struct shard *s, struct conn *c)
 	s->paused_head = c;
 }
 
+/* After a command ran here: its reply (in slot, or at out[before..] when
+ * it went straight to the output) waits for the AOF if it must. */
+static void reply_hold(struct shard *s, struct conn *c, const struct kv_command *cmd,
+		       struct reply_slot *slot, struct kv_buf *out, size_t before)
+{
+	bool durable = cmd->flags & CMD_WAIT_DURABLE;
+	uint64_t tag = shard_reply_tag(s);
+	if (durable && aof_on()) {
+		aof_want_fsync(&s->aof);
+		tag = s->aof.last_lsn > s->aof.durable_lsn ? s->aof.last_lsn : 0;
+		if (tag && s->aof.state == AOF_FAILED) {
+			reply_set_error(slot ? &slot->buf : out, aof_write_error(&s->aof));
+			tag = 0;
+		}
+	}
+	if (tag == 0)
+		return;
+	if (!slot) {
+		/* Move the reply out of the output into a slot of its own. */
+		kv_assert(out == &c->out && !c->slots_head);
+		slot = conn_reserve_slot(c);
+		kv_buf_append(&slot->buf, out->data + before, out->len - before);
+		out->len = before;
+		slot->done = true;
+	}
+	slot->lsn = tag;
+	slot->durable = durable;
+	conn_gate(s, c);
+}
+
 static void run_here(struct shard *s, struct conn *c, const struct kv_command *cmd,
 		     int argc, const struct kv_slice *argv)
 {
@@ -739,22 +1043,28 @@ static void run_here(struct shard *s, struct conn *c, const struct kv_command *c
 		struct cmd_call call = { .cmd = cmd, .argc = argc, .argv = (struct kv_slice *)argv,
 					 .now_ms = s->now_ms };
 		shard_call_run(s, &call, c, s->held_local, &reply);
+		shard_unit_commit(s);
 		if (c->block_pending) {
 			blocking_commit(s, c, cmd, argc, argv, slot);
 			kv_buf_free(&reply);
 		} else {
+			slot->lsn = shard_reply_tag(s);
 			conn_fill_slot(s, c, slot, &reply);
 		}
 		return;
 	}
 	struct kv_buf *out = conn_reply_target(c);
+	struct reply_slot *slot = out == &c->out ? NULL : c->slots_tail;
 	size_t before = out->len;
 	struct cmd_call call = { .cmd = cmd, .argc = argc, .argv = (struct kv_slice *)argv,
 				 .now_ms = s->now_ms };
 	shard_call_run(s, &call, c, s->held_local, out);
+	shard_unit_commit(s);
 	if (out->len > before && out->data[before] == '-')
 		stat_add(&s->stats.total_error_replies, 1);
-	if (out == &c->out)
+	if (!(cmd->flags & CMD_LOCAL) || (cmd->flags & CMD_WAIT_DURABLE))
+		reply_hold(s, c, cmd, slot, out, before);
+	if (out == &c->out || slot)
 		conn_mark_flush(s, c);
 }
 
@@ -1239,7 +1549,9 @@ static void shard_cron(struct shard *s)
 		hz = 500;
 	s->next_cron_us = kv_mono_us() + 1000000 / hz;
 	if (!s->holder) {
+		fx_set_clock(s->now_ms);
 		db_active_expire(s->db, s->now_ms, s->cron_expire_budget);
+		shard_unit_commit(s);
 		/* Finish a table resize an idle keyspace would leave half done
 		 * (both tables allocated), 1 ms a tick, as Redis's cron does. */
 		db_rehash(s->db, 1000);
@@ -1261,6 +1573,39 @@ static void shard_cron(struct shard *s)
 
 /* ------------------------------------------------------------------ */
 /* the loop */
+
+/* End of a turn: the turn's records go out as one write (group commit). */
+static void shard_aof_turn(struct shard *s)
+{
+	shard_unit_commit(s);
+	if (aof_on())
+		aof_turn_end(&s->aof, s->now_ms, aof_policy());
+	/* Synchronous I/O (epoll), a policy change, or a failure: release. */
+	if (s->gated || s->dw_head || (s->aof.state == AOF_FAILED && !s->aof_failed_seen))
+		shard_durability_advance(s);
+}
+
+/* Shutdown: retire the ring's file ops, then write and fsync what is left. */
+static void shard_aof_shutdown(struct shard *s)
+{
+	shard_unit_commit(s);
+	for (int i = 0; i < 5000 && (s->aof.write_inflight || s->aof.fsync_inflight); i++)
+		s->reactor->poll(s, 1000);
+	if (s->aof.write_inflight || s->aof.fsync_inflight) {
+		log_warning("shard %u: AOF operations still in flight at exit", s->id);
+		s->aof_exit_error = 1;
+		return;
+	}
+	if (!aof_on())
+		return;
+	aof_want_fsync(&s->aof);
+	int rc = aof_flush_sync(&s->aof);
+	if (rc < 0) {
+		log_warning("shard %u: could not flush the AOF at shutdown: %s", s->id,
+			    kv_strerror(rc));
+		s->aof_exit_error = 1;
+	}
+}
 
 static void shard_close_all(struct shard *s)
 {
@@ -1327,6 +1672,7 @@ static void shard_loop(struct shard *s)
 		park_until_us = s->next_cron_us;
 		if (block_us < INT64_MAX && kv_mono_us() + block_us < park_until_us)
 			park_until_us = kv_mono_us() + block_us;
+		shard_aof_turn(s);
 		shard_flush_conns(s);
 		shard_flush_overflow(s);
 		shard_reap_zombies(s);
@@ -1349,13 +1695,18 @@ void *shard_thread_main(void *arg)
 		server_request_shutdown();
 		return NULL;
 	}
+	aof_attach(&s->aof, s->reactor == &reactor_uring_ops ? reactor_uring_ring(s) : NULL);
+	fx_thread_enable(g_server.nshards);
 	shard_loop(s);
+	shard_aof_shutdown(s);
 	/* Shutdown: stop I/O on every client and let the reactor retire the
 	 * operations still in flight (bounded). */
 	shard_close_all(s);
 	for (int i = 0; i < 100 && s->clients; i++)
 		s->reactor->poll(s, 1000);
 	s->reactor->fini(s);
+	fx_thread_disable();
+	kv_buf_free(&s->fx_payload);
 	return NULL;
 }
 
@@ -1364,6 +1715,9 @@ struct shard *shard_create(uint32_t id, uint32_t nshards)
 	struct shard *s = kv_calloc(1, sizeof(*s));
 	s->id = id;
 	s->db = db_create();
+	db_set_expire_hook(s->db, fx_on_expire, fx_shard_arg(id));
+	db_set_change_hook(s->db, fx_on_change, fx_shard_arg(id));
+	s->aof.seg.fd = -1;
 	s->event_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	kv_assert(s->event_fd >= 0);
 	s->in = kv_calloc(nshards, sizeof(*s->in));

@@ -26,6 +26,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "aof.h"
 #include "buf.h"
 #include "cmd.h"
 #include "resp.h"
@@ -54,18 +55,30 @@ enum msg_type {
 	MSG_BCAST,        /* run a broadcast command's part here (PUBLISH) */
 	MSG_BCAST_DONE,   /* ... and its count coming back */
 	MSG_WAKE,         /* a blocked client of this shard was claimed by a write */
+	MSG_DURABLE,      /* the effects of a txn on the sender are durable */
 };
 
 struct shard_msg {
-	struct shard_msg *next;   /* overflow and deferred lists */
+	struct shard_msg *next;   /* overflow, deferred and durability-wait lists */
 	enum msg_type type;
 	uint32_t from;            /* sender shard */
+	/* While held back until the sender's AOF is durable (appendfsync
+	 * always): the destination and the LSN it waits for. */
+	uint32_t wait_to;
+	bool wait_durable;        /* wait for an fsync whatever the policy (WAITAOF) */
+	uint64_t wait_lsn;
 };
 
-/* A reply waiting for its turn on a connection. */
+/* A reply waiting for its turn on a connection.  It leaves when it is done,
+ * every remote shard it depends on has acknowledged durability (acks), and
+ * this shard's AOF has made LSN `lsn` durable (under appendfsync always, or
+ * always when `durable`, for WAITAOF). */
 struct reply_slot {
 	struct reply_slot *next;
 	bool done;
+	bool durable;
+	uint32_t acks;
+	uint64_t lsn;
 	struct kv_buf buf;
 };
 
@@ -112,6 +125,20 @@ struct bcast_part {
 struct release_msg {
 	struct shard_msg m;
 	uint64_t txn_id;          /* the txn is freed by its home after sending */
+	struct kv_buf effects;    /* the txn's effects on this shard: one AOF record */
+	/* Acknowledge (MSG_DURABLE) once they are durable: 0 no, 1 under the
+	 * policy (always), 2 with an fsync whatever the policy (WAITAOF). */
+	uint8_t ack;
+	struct conn *conn;        /* the txn's client and reply slot at home */
+	struct reply_slot *slot;
+};
+
+struct durable_ack {
+	struct shard_msg m;
+	struct conn *conn;
+	struct reply_slot *slot;
+	bool failed;              /* the effects could not be made durable */
+	char error[200];
 };
 
 /* A command queued between MULTI and EXEC (arguments copied). */
@@ -180,6 +207,8 @@ struct conn {
 	struct conn *paused_next;
 	bool in_zombies;
 	struct conn *zombie_next;
+	bool in_gated;                        /* has a slot waiting for durability */
+	struct conn *gated_next;
 
 	/* Reactor state. */
 	bool recv_armed;
@@ -257,6 +286,16 @@ struct shard {
 	int64_t next_cron_us;
 	uint64_t cron_expire_budget;
 	bool stopping;
+
+	/* Durability (aof.c): this shard's AOF, the connections with replies
+	 * waiting for it, and messages held back until it is durable (FIFO,
+	 * non-decreasing wait_lsn). */
+	struct aof aof;
+	struct kv_buf fx_payload;             /* scratch for effect payloads */
+	struct conn *gated;
+	struct shard_msg *dw_head, *dw_tail;
+	bool aof_failed_seen;                 /* replies were failed for AOF_FAILED */
+	int aof_exit_error;                   /* shutdown could not flush the AOF */
 };
 
 /* ---- the process ---- */
@@ -292,6 +331,10 @@ struct reactor_ops {
 };
 
 extern const struct reactor_ops reactor_uring_ops;
+/* The shard's ring for file operations, or NULL under epoll. */
+struct io_uring *reactor_uring_ring(struct shard *s);
+/* A file op of this shard's AOF completed on its ring (reactor_uring.c). */
+void shard_on_file(struct shard *s, struct kvio_op *op, int res);
 extern const struct reactor_ops reactor_epoll_ops;
 /* Why io_uring cannot be used here, or NULL if it can. */
 const char *reactor_uring_unavailable(void);

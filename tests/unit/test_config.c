@@ -239,8 +239,12 @@ static void test_config_unknown_setting_error(void **state)
 	/* Settings kevy refuses on purpose say why. */
 	assert_int_equal(load_args("--io-threads", "4", NULL), -1);
 	assert_non_null(strstr(stderr_text(), "use 'threads' instead"));
-	/* Not (yet) known: persistence settings are errors for now. */
-	assert_int_equal(load_args("--appendonly", "yes", NULL), -1);
+	/* Persistence settings are known; a bad value is still an error. */
+	assert_int_equal(load_args("--appendonly", "maybe", NULL), -1);
+	assert_int_equal(load_args("--appendfsync", "sometimes", NULL), -1);
+	assert_int_equal(load_args("--appendonly", "no", "--appendfsync", "always", NULL), 0);
+	assert_int_equal(atomic_load(&g_config.appendonly), 0);
+	assert_int_equal(atomic_load(&g_config.appendfsync), 2);
 }
 
 static void test_config_invalid_value_error(void **state)
@@ -354,8 +358,8 @@ static void test_config_get_patterns(void **state)
 			    "$4\r\nbind\r\n$9\r\n127.0.0.1\r\n");
 	const char *const all[] = { "*" };
 	const char *r = get_reply(1, all);
-	/* 20 settings, name and value each. */
-	assert_true(strncmp(r, "*40\r\n", 5) == 0);
+	/* 22 settings, name and value each. */
+	assert_true(strncmp(r, "*44\r\n", 5) == 0);
 }
 
 static void test_config_set_updates_runtime_values(void **state)

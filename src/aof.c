@@ -1,0 +1,796 @@
+/*
+ * aof.c - a shard's AOF at run time: dataset setup, recovery, and the
+ * group-committing writer on the shard's io_uring (see aof.h).
+ *
+ * Files (names in manifest.c): kevy.dataset; per shard kevy-s<ID>.manifest
+ * naming segments kevy-s<ID>-g<GEN>.aof.  The byte formats live in
+ * aof_format.c and manifest.c; this file is policy: what to trust, what to
+ * cut, when to write and fsync, what a failure means.
+ *
+ * Every file operation goes through kvio (failpoints, trace).  While serving,
+ * writes and fsyncs are ring operations; recovery and shutdown are
+ * synchronous.
+ */
+#include "aof.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <liburing.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+
+#include "fx.h"
+#include "kv.h"
+#include "log.h"
+
+#define AOF_RETRY_MS 100
+
+const char *aof_fsync_name(int policy)
+{
+	switch (policy) {
+	case AOF_FSYNC_ALWAYS: return "always";
+	case AOF_FSYNC_EVERYSEC: return "everysec";
+	case AOF_FSYNC_NO: return "no";
+	}
+	return "?";
+}
+
+static void path_join(char *out, size_t cap, const char *dir, const char *name)
+{
+	snprintf(out, cap, "%s/%s", dir, name);
+}
+
+/* ------------------------------------------------------------------ */
+/* dataset setup */
+
+/* A new segment file: header only, fsynced.  The caller commits the name. */
+static int segment_create(const char *dir, const char *name, const struct dataset_info *ds,
+			  uint32_t shard_id, uint64_t generation, uint64_t start_lsn,
+			  struct aof_header *h)
+{
+	char path[4096];
+	path_join(path, sizeof(path), dir, name);
+	aof_header_init(h, ds->id, shard_id, ds->shard_count, generation, start_lsn, kv_time_ms());
+	uint8_t bytes[AOF_HEADER_SIZE];
+	aof_header_encode(h, bytes);
+	struct kvio_file f;
+	int rc = kvio_open(&f, path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	if (rc < 0)
+		return rc;
+	ssize_t n = kvio_pwrite(&f, bytes, sizeof(bytes), 0);
+	rc = n == (ssize_t)sizeof(bytes) ? kvio_fsync(&f) : (n < 0 ? (int)n : -EIO);
+	kvio_close(&f);
+	return rc;
+}
+
+static int manifest_commit_sync(const char *dir, const struct manifest *m)
+{
+	struct kv_buf b = KV_BUF_INIT;
+	char name[64];
+	manifest_encode(m, &b);
+	manifest_name(name, sizeof(name), m->shard_id);
+	int rc = manifest_write_atomic(dir, name, b.data, b.len);
+	kv_buf_free(&b);
+	return rc;
+}
+
+/* Files a dataset is made of (kevy-s*), found without kevy.dataset: only an
+ * interrupted first start leaves them, and then no segment has a record. */
+static int leftovers_check(const char *dir, bool remove, char *err, size_t cap)
+{
+	DIR *d = opendir(dir);
+	if (!d) {
+		snprintf(err, cap, "cannot open data directory %s: %s", dir, strerror(errno));
+		return -errno;
+	}
+	struct dirent *de;
+	int rc = 0;
+	while ((de = readdir(d)) != NULL) {
+		if (strncmp(de->d_name, "kevy-s", 6) != 0)
+			continue;
+		char path[4096];
+		path_join(path, sizeof(path), dir, de->d_name);
+		struct stat st;
+		if (stat(path, &st) != 0)
+			continue;
+		size_t nl = strlen(de->d_name);
+		bool seg = nl > 4 && strcmp(de->d_name + nl - 4, ".aof") == 0;
+		if (seg && st.st_size > AOF_HEADER_SIZE) {
+			snprintf(err, cap, "%s holds records but the directory has no %s: refusing to "
+				 "start (restore %s, or inspect with: kevy-check %s)", path,
+				 DATASET_FILE, DATASET_FILE, dir);
+			rc = KV_ECORRUPT;
+			break;
+		}
+		if (remove) {
+			log_notice("removing %s left by an interrupted first start", path);
+			kvio_unlink(path);
+		}
+	}
+	closedir(d);
+	return rc;
+}
+
+static int dataset_create(const char *dir, uint32_t nshards, struct dataset_info *ds,
+			  char *err, size_t cap)
+{
+	int rc = leftovers_check(dir, false, err, cap);
+	if (rc < 0)
+		return rc;
+	leftovers_check(dir, true, err, cap);
+	memset(ds, 0, sizeof(*ds));
+	do {
+		if (getrandom(ds->id, sizeof(ds->id), 0) != (ssize_t)sizeof(ds->id)) {
+			snprintf(err, cap, "getrandom: %s", strerror(errno));
+			return -errno;
+		}
+	} while (ds->id[0] == 0 && memcmp(ds->id, ds->id + 1, sizeof(ds->id) - 1) == 0);
+	ds->shard_count = nshards;
+	ds->created_ms = kv_time_ms();
+	for (uint32_t i = 0; i < nshards; i++) {
+		char seg[64];
+		struct aof_header h;
+		manifest_segment_name(seg, sizeof(seg), i, 1);
+		rc = segment_create(dir, seg, ds, i, 1, 0, &h);
+		struct manifest m = { .shard_id = i, .shard_count = nshards, .generation = 1,
+				      .created_ms = ds->created_ms };
+		memcpy(m.dataset_id, ds->id, sizeof(m.dataset_id));
+		if (rc == 0) {
+			manifest_add(&m, MANIFEST_AOF, 1, 0, seg);
+			rc = manifest_commit_sync(dir, &m);
+			manifest_free(&m);
+		}
+		if (rc < 0) {
+			snprintf(err, cap, "cannot create shard %u's files in %s: %s", i, dir,
+				 kv_strerror(rc));
+			return rc;
+		}
+	}
+	/* Last: from here on the directory holds a dataset. */
+	uint8_t bytes[DATASET_FILE_SIZE];
+	dataset_encode(ds, bytes);
+	rc = manifest_write_atomic(dir, DATASET_FILE, bytes, sizeof(bytes));
+	if (rc < 0) {
+		snprintf(err, cap, "cannot write %s/%s: %s", dir, DATASET_FILE, kv_strerror(rc));
+		return rc;
+	}
+	log_notice("created a new dataset in %s for %u shard(s)", dir, nshards);
+	return 0;
+}
+
+int aof_dataset_open(const char *dir, uint32_t nshards, struct dataset_info *ds,
+		     char *err, size_t err_cap)
+{
+	char path[4096];
+	struct kv_buf b = KV_BUF_INIT;
+	path_join(path, sizeof(path), dir, DATASET_FILE);
+	int rc = manifest_read_file(path, 4096, &b);
+	if (rc == -ENOENT) {
+		kv_buf_free(&b);
+		return dataset_create(dir, nshards, ds, err, err_cap);
+	}
+	if (rc < 0) {
+		snprintf(err, err_cap, "cannot read %s: %s", path, kv_strerror(rc));
+		kv_buf_free(&b);
+		return rc;
+	}
+	char msg[160];
+	rc = dataset_decode((const uint8_t *)b.data, b.len, ds, msg, sizeof(msg));
+	kv_buf_free(&b);
+	if (rc < 0) {
+		snprintf(err, err_cap, "%s: %s; refusing to start (see: kevy-check %s)", path, msg, dir);
+		return rc;
+	}
+	if (ds->shard_count != nshards) {
+		snprintf(err, err_cap, "%s: the dataset has %u shard(s) but this server runs %u: "
+			 "start with --threads %u (re-sharding: kevy-dump --replay)",
+			 path, ds->shard_count, nshards, ds->shard_count);
+		return KV_EMISMATCH;
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* recovery */
+
+struct replay_ctx {
+	struct aof *a;
+	struct kv_db *db;
+	const char *path;
+	uint64_t records;
+	char *err;
+	size_t err_cap;
+};
+
+static void describe_refusal(char *err, size_t cap, const char *dir, const char *line)
+{
+	snprintf(err, cap, "%s; refusing to start (explain and repair: kevy-check %s)", line, dir);
+}
+
+/* Copy [off, end) of f to a quarantine file next to it, fsync it and the
+ * directory, then truncate f to off and fsync it. */
+static int quarantine_tail(struct aof *a, struct kvio_file *f, const char *path,
+			   uint64_t off, uint64_t end, char *qpath, size_t qcap)
+{
+	snprintf(qpath, qcap, "%s.torn-%" PRIu64 "-%" PRId64, path, off, kv_time_ms());
+	struct kvio_file q;
+	int rc = kvio_open(&q, qpath, O_WRONLY | O_CREAT | O_EXCL, 0644);
+	if (rc < 0)
+		return rc;
+	char *chunk = kv_malloc(1 << 16);
+	uint64_t pos = off;
+	while (rc == 0 && pos < end) {
+		size_t want = (size_t)KV_MIN(end - pos, (uint64_t)(1 << 16));
+		ssize_t n = kvio_pread(f, chunk, want, pos);
+		if (n <= 0) {
+			rc = n < 0 ? (int)n : -EIO;
+			break;
+		}
+		ssize_t w = kvio_pwrite(&q, chunk, (size_t)n, pos - off);
+		if (w != n)
+			rc = w < 0 ? (int)w : -ENOSPC;
+		pos += (uint64_t)n;
+	}
+	free(chunk);
+	if (rc == 0)
+		rc = kvio_fsync(&q);
+	kvio_close(&q);
+	if (rc == 0)
+		rc = kvio_fsync_dir(a->dir);
+	if (rc == 0)
+		rc = kvio_truncate(f, off);
+	if (rc == 0)
+		rc = kvio_fsync(f);
+	return rc;
+}
+
+/* Replay one segment.  last: the last segment the manifest names (the only
+ * one that may have a torn tail, which is then cut).  *end receives the
+ * segment's good length, *sealed whether it ended with SEGMENT_END. */
+static int replay_segment(struct aof *a, struct kv_db *db, const struct manifest_entry *me,
+			  bool last, uint64_t *lsn_io, uint64_t *end, bool *sealed,
+			  struct aof_header *hdr_out, char *err, size_t cap)
+{
+	char path[4096];
+	path_join(path, sizeof(path), a->dir, me->name);
+	struct kvio_file f;
+	int rc = kvio_open(&f, path, O_RDWR, 0);
+	if (rc < 0) {
+		char line[4400];
+		snprintf(line, sizeof(line), "%s: named by the manifest but cannot be opened: %s",
+			 path, kv_strerror(rc));
+		describe_refusal(err, cap, a->dir, line);
+		return rc == -ENOENT ? KV_ECORRUPT : rc;
+	}
+	struct aof_expect exp = {
+		.fields = AOF_EXPECT_DATASET | AOF_EXPECT_SHARD | AOF_EXPECT_SHARD_COUNT |
+			  AOF_EXPECT_GENERATION,
+		.shard_id = a->shard_id,
+		.shard_count = a->nshards,
+		.generation = me->generation,
+	};
+	memcpy(exp.dataset_id, a->ds.id, sizeof(exp.dataset_id));
+	struct aof_reader_config cfg = { .expect = &exp };
+	struct aof_reader r;
+	aof_reader_init(&r, &cfg);
+	uint64_t off = 0, n_applied = 0;
+	int verdict;
+	for (;;) {
+		struct aof_record rec;
+		verdict = aof_reader_next(&r, &rec);
+		if (verdict == AOF_RECORD) {
+			if (rec.type != AOF_REC_EFFECT)
+				continue;
+			if (rec.lsn <= *lsn_io) {
+				char line[4400];
+				snprintf(line, sizeof(line), "%s: record at offset %" PRIu64 " has LSN %"
+					 PRIu64 ", not after %" PRIu64 " of the previous segment",
+					 path, rec.offset, rec.lsn, *lsn_io);
+				describe_refusal(err, cap, a->dir, line);
+				rc = KV_ECORRUPT;
+				break;
+			}
+			char why[300];
+			rc = fx_apply(db, a->shard_id, a->nshards, rec.payload, rec.payload_len, why,
+				      sizeof(why));
+			if (rc < 0) {
+				char line[4700];
+				snprintf(line, sizeof(line), "%s: record LSN %" PRIu64 " at offset %" PRIu64
+					 ": %s", path, rec.lsn, rec.offset, why);
+				describe_refusal(err, cap, a->dir, line);
+				break;
+			}
+			*lsn_io = rec.lsn;
+			n_applied++;
+			continue;
+		}
+		if (verdict == AOF_NEED_MORE) {
+			void *p;
+			size_t want = aof_reader_space(&r, &p);
+			ssize_t got = kvio_pread(&f, p, want, off);
+			if (got < 0) {
+				char line[4400];
+				snprintf(line, sizeof(line), "%s: read error at offset %" PRIu64 ": %s",
+					 path, off, kv_strerror((int)got));
+				describe_refusal(err, cap, a->dir, line);
+				rc = (int)got;
+				break;
+			}
+			if (got == 0)
+				aof_reader_eof(&r);
+			else
+				aof_reader_wrote(&r, (size_t)got);
+			off += (uint64_t)got;
+			continue;
+		}
+		break;
+	}
+	if (rc < 0)
+		goto out;
+	const struct aof_verdict *v = aof_reader_verdict(&r);
+	const struct aof_header *h = aof_reader_header(&r);
+	if (h)
+		*hdr_out = *h;
+	if (verdict == AOF_CLEAN_EOF && h && h->start_lsn != me->lsn) {
+		char line[4400];
+		snprintf(line, sizeof(line), "%s: header start LSN %" PRIu64 " but the manifest says %"
+			 PRIu64, path, h->start_lsn, me->lsn);
+		describe_refusal(err, cap, a->dir, line);
+		rc = KV_ECORRUPT;
+		goto out;
+	}
+	if (verdict == AOF_CLEAN_EOF) {
+		*end = v->valid_end;
+		*sealed = v->sealed;
+	} else if (verdict == KV_ETORN && last) {
+		char line[600], qpath[4200];
+		aof_verdict_describe(v, me->name, line, sizeof(line));
+		rc = quarantine_tail(a, &f, path, v->offset, v->bytes_seen, qpath, sizeof(qpath));
+		if (rc < 0) {
+			snprintf(err, cap, "%s: cannot quarantine its torn tail: %s", path,
+				 kv_strerror(rc));
+			goto out;
+		}
+		log_warning("shard %u: %s; the %" PRIu64 " dropped byte(s) were copied to %s",
+			    a->shard_id, line, v->dropped_bytes, qpath);
+		*end = v->offset;
+		*sealed = false;
+		if (!h || v->offset < AOF_HEADER_SIZE) {
+			/* The segment's creation itself was cut: write its header
+			 * again from the manifest's facts. */
+			struct aof_header nh;
+			rc = segment_create(a->dir, me->name, &a->ds, a->shard_id, me->generation,
+					    me->lsn, &nh);
+			if (rc < 0) {
+				snprintf(err, cap, "%s: cannot rewrite its header: %s", path,
+					 kv_strerror(rc));
+				goto out;
+			}
+			*hdr_out = nh;
+			*end = AOF_HEADER_SIZE;
+		}
+	} else {
+		char line[800];
+		aof_verdict_describe(v, path, line, sizeof(line));
+		if (verdict == KV_ETORN) {
+			char l2[900];
+			snprintf(l2, sizeof(l2), "%s (not the last segment: a torn tail here means "
+				 "lost records)", line);
+			describe_refusal(err, cap, a->dir, l2);
+		} else {
+			describe_refusal(err, cap, a->dir, line);
+		}
+		rc = verdict < 0 ? verdict : KV_ECORRUPT;
+		goto out;
+	}
+	a->info.replayed_records += n_applied;
+out:
+	aof_reader_free(&r);
+	kvio_close(&f);
+	return rc;
+}
+
+int aof_recover(struct aof *a, const char *dir, const struct dataset_info *ds,
+		uint32_t shard_id, uint32_t nshards, struct kv_db *db, char *err, size_t err_cap)
+{
+	memset(a, 0, sizeof(*a));
+	a->shard_id = shard_id;
+	a->nshards = nshards;
+	a->dir = kv_strndup(dir, strlen(dir));
+	a->ds = *ds;
+	a->seg.fd = -1;
+	int64_t t0 = kv_mono_us();
+
+	char name[64], path[4096];
+	struct kv_buf b = KV_BUF_INIT;
+	manifest_name(name, sizeof(name), shard_id);
+	path_join(path, sizeof(path), dir, name);
+	int rc = manifest_read_file(path, 1 << 20, &b);
+	if (rc < 0) {
+		char line[4400];
+		snprintf(line, sizeof(line), "%s: %s", path,
+			 rc == -ENOENT ? "missing (the dataset names this shard)" : kv_strerror(rc));
+		describe_refusal(err, err_cap, dir, line);
+		kv_buf_free(&b);
+		return rc == -ENOENT ? KV_ECORRUPT : rc;
+	}
+	char msg[200];
+	rc = manifest_decode((const uint8_t *)b.data, b.len, &a->man, msg, sizeof(msg));
+	kv_buf_free(&b);
+	if (rc == 0 && (memcmp(a->man.dataset_id, ds->id, sizeof(ds->id)) != 0 ||
+			a->man.shard_id != shard_id || a->man.shard_count != nshards)) {
+		snprintf(msg, sizeof(msg), "belongs to another dataset, shard or shard count "
+			 "(shard %u of %u)", a->man.shard_id, a->man.shard_count);
+		rc = KV_EMISMATCH;
+	}
+	if (rc == 0 && (a->man.nentries == 0 ||
+			a->man.entries[a->man.nentries - 1].kind != MANIFEST_AOF)) {
+		snprintf(msg, sizeof(msg), "names no AOF segment");
+		rc = KV_ECORRUPT;
+	}
+	if (rc < 0) {
+		char line[4400];
+		snprintf(line, sizeof(line), "%s: %s", path, msg);
+		describe_refusal(err, err_cap, dir, line);
+		return rc;
+	}
+
+	uint64_t lsn = 0, end = 0;
+	bool sealed = false;
+	struct aof_header hdr;
+	for (uint32_t i = 0; i < a->man.nentries; i++) {
+		const struct manifest_entry *me = &a->man.entries[i];
+		if (me->kind != MANIFEST_AOF)
+			continue;   /* snapshots: issue 5 */
+		if (me->lsn > lsn)
+			lsn = me->lsn;
+		rc = replay_segment(a, db, me, i + 1 == a->man.nentries, &lsn, &end, &sealed, &hdr,
+				    err, err_cap);
+		if (rc < 0)
+			return rc;
+	}
+	const struct manifest_entry *cur = &a->man.entries[a->man.nentries - 1];
+	if (sealed) {
+		/* A sealed segment takes no more records: start the next one. */
+		char seg[64];
+		uint64_t gen = cur->generation + 1;
+		manifest_segment_name(seg, sizeof(seg), shard_id, gen);
+		rc = segment_create(dir, seg, ds, shard_id, gen, lsn, &hdr);
+		if (rc == 0) {
+			manifest_add(&a->man, MANIFEST_AOF, gen, lsn, seg);
+			a->man.generation++;
+			a->man.created_ms = kv_time_ms();
+			rc = manifest_commit_sync(dir, &a->man);
+		}
+		if (rc < 0) {
+			snprintf(err, err_cap, "shard %u: cannot start a new AOF segment: %s", shard_id,
+				 kv_strerror(rc));
+			return rc;
+		}
+		cur = &a->man.entries[a->man.nentries - 1];
+		end = AOF_HEADER_SIZE;
+	}
+	a->seg_name = kv_strndup(cur->name, strlen(cur->name));
+	path_join(path, sizeof(path), dir, cur->name);
+	rc = kvio_open(&a->seg, path, O_WRONLY, 0);
+	if (rc < 0) {
+		snprintf(err, err_cap, "%s: cannot open for appending: %s", path, kv_strerror(rc));
+		return rc;
+	}
+	a->hdr = hdr;
+	aof_encoder_init(&a->enc, &a->hdr, 0);
+	a->enc.last_lsn = lsn;
+	a->good_off = end;
+	a->last_lsn = a->written_lsn = a->durable_lsn = lsn;
+	a->buf_last_lsn = lsn;
+	a->info.current_size = end;
+	a->info.base_size = end;
+	a->info.last_lsn = lsn;
+	a->info.durable_lsn = lsn;
+	a->info.load_ms = (kv_mono_us() - t0) / 1000;
+	a->last_fsync_start_ms = kv_time_ms();
+	a->info.last_fsync_ms = a->last_fsync_start_ms;
+	return 0;
+}
+
+void aof_attach(struct aof *a, struct io_uring *ring)
+{
+	a->ring = ring;
+}
+
+void aof_close(struct aof *a)
+{
+	kvio_close(&a->seg);
+	kv_buf_free(&a->buf);
+	kv_buf_free(&a->wbuf);
+	manifest_free(&a->man);
+	free(a->seg_name);
+	free(a->dir);
+	a->seg_name = NULL;
+	a->dir = NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* the writer */
+
+static void set_state(struct aof *a, enum aof_state st, int err, const char *what)
+{
+	a->state = st;
+	a->err = err;
+	atomic_store_explicit(&a->info.state, st, memory_order_relaxed);
+	if (st == AOF_OK) {
+		a->errmsg[0] = '\0';
+		return;
+	}
+	atomic_store_explicit(&a->info.last_write_err, err, memory_order_relaxed);
+	atomic_fetch_add_explicit(&a->info.write_errors, 1, memory_order_relaxed);
+	snprintf(a->errmsg, sizeof(a->errmsg),
+		 "MISCONF Errors writing to the AOF file: %s (%s); writes are refused%s",
+		 kv_strerror(err), what, st == AOF_RETRYING ? " until a retry succeeds"
+							    : " until a restart");
+}
+
+uint64_t aof_append(struct aof *a, const void *payload, size_t len)
+{
+	uint64_t lsn = 0;
+	if (aof_encoder_payload(&a->enc, &a->buf, payload, len, &lsn) < 0) {
+		/* Over the record limit: the change is in memory but cannot be
+		 * logged, so nothing more may be acknowledged as durable. */
+		log_warning("shard %u: an effect of %zu bytes exceeds the AOF record limit",
+			    a->shard_id, len);
+		set_state(a, AOF_FAILED, KV_ELIMIT, "effect too large to log");
+		return 0;
+	}
+	if (a->oldest_unsynced_ms == 0) {
+		a->oldest_unsynced_ms = kv_time_ms();
+		atomic_store_explicit(&a->info.oldest_unsynced_ms, a->oldest_unsynced_ms,
+				      memory_order_relaxed);
+	}
+	a->last_lsn = lsn;
+	a->buf_last_lsn = lsn;
+	a->buf_records++;
+	atomic_fetch_add_explicit(&a->info.records, 1, memory_order_relaxed);
+	atomic_store_explicit(&a->info.last_lsn, lsn, memory_order_relaxed);
+	atomic_store_explicit(&a->info.buffer_length, a->buf.len + a->wbuf.len,
+			      memory_order_relaxed);
+	return lsn;
+}
+
+bool aof_owns(const struct aof *a, const struct kvio_op *op)
+{
+	return op == &a->wop || op == &a->fop;
+}
+
+void aof_want_fsync(struct aof *a)
+{
+	a->fsync_wanted = true;
+}
+
+bool aof_busy(const struct aof *a)
+{
+	return a->write_inflight || a->fsync_inflight || a->buf.len || a->wbuf.len;
+}
+
+const char *aof_write_error(const struct aof *a)
+{
+	return a->state == AOF_OK ? NULL : a->errmsg;
+}
+
+static struct io_uring_sqe *ring_sqe(struct io_uring *ring)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
+	if (!sqe) {
+		io_uring_submit(ring);
+		sqe = io_uring_get_sqe(ring);
+	}
+	kv_assert(sqe);
+	return sqe;
+}
+
+/* user_data of a's ring ops: the op pointer tagged as a file op by the
+ * reactor (reactor_uring.c sets it through this hook). */
+void aof_ring_tag(struct io_uring_sqe *sqe, struct kvio_op *op);
+
+static void write_done(struct aof *a, int res, int64_t now_ms, bool *changed)
+{
+	a->write_inflight = false;
+	if (res == (int)a->wbuf.len) {
+		a->good_off += a->wbuf.len;
+		a->written_lsn = a->wbuf_last_lsn;
+		a->wbuf.len = 0;
+		a->wbuf_records = 0;
+		kv_buf_shrink(&a->wbuf, 1 << 20);
+		atomic_store_explicit(&a->info.current_size, a->good_off, memory_order_relaxed);
+		atomic_fetch_add_explicit(&a->info.writes, 1, memory_order_relaxed);
+		if (a->state == AOF_RETRYING) {
+			log_notice("shard %u: AOF write succeeded again; accepting writes", a->shard_id);
+			set_state(a, AOF_OK, 0, "");
+			*changed = true;
+		}
+		return;
+	}
+	if (a->state == AOF_FAILED)
+		return;
+	if (res >= 0 || res == -ENOSPC) {
+		/* Short or out of space: the records stay in wbuf and the retry
+		 * writes them again at good_off, over any partial prefix. */
+		if (a->state != AOF_RETRYING)
+			log_warning("shard %u: AOF write of %zu bytes at offset %" PRIu64 " %s; "
+				    "refusing writes and retrying", a->shard_id, a->wbuf.len,
+				    a->good_off, res >= 0 ? "was short" : "failed: no space left");
+		set_state(a, AOF_RETRYING, res >= 0 ? -ENOSPC : res,
+			  res >= 0 ? "short write" : "write");
+		a->retry_at_ms = now_ms + AOF_RETRY_MS;
+	} else {
+		log_warning("shard %u: AOF write at offset %" PRIu64 " failed: %s; refusing writes "
+			    "until restart", a->shard_id, a->good_off, kv_strerror(res));
+		set_state(a, AOF_FAILED, res, "write");
+	}
+	*changed = true;
+}
+
+static void fsync_done(struct aof *a, int res, int64_t now_ms, bool *changed)
+{
+	a->fsync_inflight = false;
+	if (res == -ECANCELED)
+		return;   /* its linked write failed: handled there */
+	if (res < 0) {
+		if (a->state != AOF_FAILED) {
+			log_warning("shard %u: AOF fsync failed: %s; refusing writes until restart "
+				    "(a failed fsync is never retried and trusted)", a->shard_id,
+				    kv_strerror(res));
+			set_state(a, AOF_FAILED, res, "fsync");
+		}
+		*changed = true;
+		return;
+	}
+	if (a->state == AOF_FAILED)
+		return;
+	if (a->fsync_covers > a->durable_lsn) {
+		/* LSNs of one writer are consecutive: the difference counts records. */
+		atomic_fetch_add_explicit(&a->info.records_synced, a->fsync_covers - a->durable_lsn,
+					  memory_order_relaxed);
+		a->durable_lsn = a->fsync_covers;
+		*changed = true;
+	}
+	atomic_fetch_add_explicit(&a->info.fsyncs, 1, memory_order_relaxed);
+	atomic_store_explicit(&a->info.durable_lsn, a->durable_lsn, memory_order_relaxed);
+	atomic_store_explicit(&a->info.last_fsync_ms, now_ms, memory_order_relaxed);
+	if (a->durable_lsn >= a->last_lsn) {
+		a->oldest_unsynced_ms = 0;
+		atomic_store_explicit(&a->info.oldest_unsynced_ms, 0, memory_order_relaxed);
+	}
+}
+
+bool aof_complete(struct aof *a, struct kvio_op *op, int res, int64_t now_ms)
+{
+	bool changed = false;
+	int r = kvio_op_complete(op, res);
+	if (op == &a->wop)
+		write_done(a, r, now_ms, &changed);
+	else
+		fsync_done(a, r, now_ms, &changed);
+	return changed;
+}
+
+/* Move buf into wbuf (unless a failed write awaits its retry in wbuf). */
+static void take_buffer(struct aof *a)
+{
+	if (a->wbuf.len == 0) {
+		struct kv_buf t = a->wbuf;
+		a->wbuf = a->buf;
+		a->buf = t;
+		a->buf.len = 0;
+		a->wbuf_last_lsn = a->buf_last_lsn;
+		a->wbuf_records = a->buf_records;
+		a->buf_records = 0;
+	}
+}
+
+static void start_sync(struct aof *a, bool with_write, bool with_fsync, int64_t now_ms)
+{
+	bool changed = false;
+	if (with_write) {
+		a->write_inflight = true;
+		ssize_t n = kvio_pwrite(&a->seg, a->wbuf.data, a->wbuf.len, a->good_off);
+		write_done(a, (int)n, now_ms, &changed);
+		if (a->state != AOF_OK && a->wbuf.len)
+			return;
+	}
+	if (with_fsync) {
+		a->fsync_inflight = true;
+		a->fsync_covers = a->written_lsn;
+		a->last_fsync_start_ms = now_ms;
+		fsync_done(a, kvio_fdatasync(&a->seg), now_ms, &changed);
+	}
+}
+
+void aof_turn_end(struct aof *a, int64_t now_ms, enum aof_fsync policy)
+{
+	if (a->state == AOF_FAILED || a->seg.fd < 0)
+		return;
+	if (a->write_inflight)
+		return;   /* one write at a time: the next one carries the whole turn */
+	bool retry = a->state == AOF_RETRYING;
+	if (retry && now_ms < a->retry_at_ms)
+		return;
+	if (!retry)
+		take_buffer(a);
+	bool write = a->wbuf.len > 0;
+	bool fsync = false;
+	if (!a->fsync_inflight) {
+		uint64_t target = write ? a->wbuf_last_lsn : a->written_lsn;
+		bool behind = target > a->durable_lsn;
+		if (behind && (policy == AOF_FSYNC_ALWAYS || a->fsync_wanted))
+			fsync = true;
+		else if (behind && policy == AOF_FSYNC_EVERYSEC &&
+			 now_ms - a->last_fsync_start_ms >= 1000)
+			fsync = true;
+		/* everysec fsyncs what is written; a write in this batch is
+		 * covered by linking the fsync after it. */
+	} else if (policy == AOF_FSYNC_EVERYSEC && now_ms - a->last_fsync_start_ms >= 2000) {
+		/* Redis's aof_delayed_fsync: an fsync was due while one still ran. */
+		atomic_fetch_add_explicit(&a->info.delayed_fsync, 1, memory_order_relaxed);
+		a->last_fsync_start_ms = now_ms;
+	}
+	if (!write && !fsync)
+		return;
+	if (fsync)
+		a->fsync_wanted = false;
+	if (!a->ring) {
+		start_sync(a, write, fsync, now_ms);
+		return;
+	}
+	/* Both SQEs of a linked chain must reach the kernel in one submission. */
+	if (write && fsync && io_uring_sq_space_left(a->ring) < 2)
+		io_uring_submit(a->ring);
+	struct kvio_op *prev = NULL;
+	if (write) {
+		struct io_uring_sqe *sqe = ring_sqe(a->ring);
+		kvio_prep_pwrite(&a->wop, sqe, NULL, &a->seg, a->wbuf.data, a->wbuf.len, a->good_off);
+		aof_ring_tag(sqe, &a->wop);
+		a->write_inflight = true;
+		prev = &a->wop;
+	}
+	if (fsync) {
+		struct io_uring_sqe *sqe = ring_sqe(a->ring);
+		kvio_prep_fdatasync(&a->fop, sqe, prev, &a->seg);
+		aof_ring_tag(sqe, &a->fop);
+		a->fsync_inflight = true;
+		a->fsync_covers = write ? a->wbuf_last_lsn : a->written_lsn;
+		a->last_fsync_start_ms = now_ms;
+	}
+	atomic_store_explicit(&a->info.buffer_length, a->buf.len + a->wbuf.len,
+			      memory_order_relaxed);
+}
+
+int aof_flush_sync(struct aof *a)
+{
+	if (a->seg.fd < 0)
+		return 0;
+	if (a->state == AOF_FAILED)
+		return a->err;
+	/* In-flight ring ops are retired by the caller first (reactor fini
+	 * drains the ring). */
+	take_buffer(a);
+	int64_t now = kv_time_ms();
+	if (a->wbuf.len) {
+		start_sync(a, true, false, now);
+		if (a->wbuf.len)
+			return a->err ? a->err : -EIO;
+		take_buffer(a);
+		if (a->wbuf.len) {
+			start_sync(a, true, false, now);
+			if (a->wbuf.len)
+				return a->err ? a->err : -EIO;
+		}
+	}
+	if (a->written_lsn > a->durable_lsn || a->fsync_wanted)
+		start_sync(a, false, true, now);
+	return a->state == AOF_FAILED ? a->err : 0;
+}

@@ -1,0 +1,156 @@
+/*
+ * aof.h - a shard's append-only file at run time: recovery at startup, then
+ * group-committed appends through the shard's io_uring.
+ *
+ * Recovery (synchronous, before serving, one thread per shard): the dataset
+ * file, then the shard's manifest, then every AOF segment it names, each
+ * record verified (aof_format.c) and its effects applied (fx_apply).  A torn
+ * tail of the last segment is copied to a quarantine file, fsynced, and cut
+ * off; anything else bad refuses to start with the file, the offset and the
+ * kevy-check command in the message.
+ *
+ * Serving: the runtime hands each atomic unit's effect payload to
+ * aof_append(), which frames it as the next record and returns its LSN.  At
+ * the end of the loop turn aof_turn_end() writes every record of the turn as
+ * one positioned WRITE on the shard's ring, linked to an FDATASYNC under
+ * appendfsync always; completions advance written_lsn and durable_lsn.  The
+ * runtime releases a reply tagged with LSN L once aof_release_lsn() >= L.
+ * Under the epoll reactor (no ring) the same steps run synchronously at the
+ * end of the turn.
+ *
+ * Errors (design.md §3 rule 6): ENOSPC or a short write keeps the unwritten
+ * records in memory, refuses writes and retries the whole write from the
+ * last good offset every cron tick until it succeeds; EIO on a write, or any
+ * failed fsync, stops writes for good (no retry is trusted) while reads go
+ * on.  aof_write_error() gives the -MISCONF text.
+ */
+#ifndef KV_AOF_H
+#define KV_AOF_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "aof_format.h"
+#include "buf.h"
+#include "kvio.h"
+#include "manifest.h"
+#include "store.h"
+
+struct io_uring;
+
+enum aof_fsync { AOF_FSYNC_NO = 0, AOF_FSYNC_EVERYSEC = 1, AOF_FSYNC_ALWAYS = 2 };
+
+/* Figures for INFO persistence, read from any thread. */
+struct aof_info {
+	_Atomic uint64_t current_size;     /* bytes of the current segment on disk */
+	_Atomic uint64_t base_size;        /* its size when this process started */
+	_Atomic uint64_t buffer_length;    /* bytes appended, not yet written */
+	_Atomic uint64_t records;          /* records appended since start */
+	_Atomic uint64_t records_synced;   /* records made durable by fsyncs */
+	_Atomic uint64_t fsyncs;
+	_Atomic uint64_t writes;
+	_Atomic uint64_t delayed_fsync;    /* everysec: an fsync was due while one ran */
+	_Atomic uint64_t write_errors;
+	_Atomic uint64_t last_lsn;
+	_Atomic uint64_t durable_lsn;
+	_Atomic int64_t last_fsync_ms;     /* wall clock of the last fsync completion */
+	_Atomic int64_t oldest_unsynced_ms;/* wall clock of the oldest non-durable record, 0 none */
+	_Atomic int last_write_err;        /* 0 or -errno of the last failed write/fsync */
+	_Atomic int state;                 /* enum aof_state */
+	_Atomic uint64_t replayed_records; /* at startup */
+	_Atomic int64_t load_ms;
+};
+
+enum aof_state {
+	AOF_OK = 0,
+	AOF_RETRYING,   /* ENOSPC/short write: refusing writes, retrying */
+	AOF_FAILED,     /* EIO or failed fsync: refusing writes for good */
+};
+
+struct aof {
+	uint32_t shard_id, nshards;
+	char *dir;
+	struct manifest man;
+	struct dataset_info ds;
+
+	/* The segment being appended to. */
+	struct kvio_file seg;
+	char *seg_name;
+	struct aof_header hdr;
+	struct aof_encoder enc;
+	uint64_t good_off;          /* bytes of the segment known written */
+
+	struct kv_buf buf;          /* framed records not yet submitted */
+	uint64_t buf_last_lsn;
+	struct kv_buf wbuf;         /* the write in flight, or failed and awaiting retry */
+	uint64_t wbuf_last_lsn;
+	uint64_t wbuf_records;
+	uint64_t buf_records;
+	bool write_inflight, fsync_inflight;
+	struct kvio_op wop, fop;
+	uint64_t fsync_covers;      /* LSN the fsync in flight makes durable */
+
+	uint64_t last_lsn;          /* assigned to the last appended record */
+	uint64_t written_lsn;
+	uint64_t durable_lsn;
+	int64_t last_fsync_start_ms;
+	bool fsync_wanted;          /* WAITAOF or shutdown wants an fsync now */
+	int64_t oldest_unsynced_ms;
+
+	enum aof_state state;
+	int err;                    /* -errno that put us out of AOF_OK */
+	char errmsg[200];
+	int64_t retry_at_ms;
+
+	struct io_uring *ring;      /* NULL: synchronous (epoll reactor) */
+	struct aof_info info;
+};
+
+/* ---- startup (synchronous) ---- */
+
+/* Open or create the data directory's dataset for nshards shards: reads
+ * kevy.dataset, or creates the dataset (one empty segment and manifest per
+ * shard, then kevy.dataset) in an empty directory.  Returns 0 or an error
+ * with one line in err. */
+int aof_dataset_open(const char *dir, uint32_t nshards, struct dataset_info *ds,
+		     char *err, size_t err_cap);
+
+/* Recover shard `shard_id` into db (empty) and leave a ready to append.
+ * Returns 0, or an error with the message (file, offset, kevy-check command)
+ * in err.  Logs what it replayed and any torn tail it cut. */
+int aof_recover(struct aof *a, const char *dir, const struct dataset_info *ds,
+		uint32_t shard_id, uint32_t nshards, struct kv_db *db, char *err, size_t err_cap);
+
+/* Bind to the shard's ring (NULL: synchronous I/O). */
+void aof_attach(struct aof *a, struct io_uring *ring);
+
+/* ---- serving (shard thread) ---- */
+
+/* Frame payload (a complete EFFECT payload) as the next record; returns its
+ * LSN, or 0 if it could not be logged (over the record limit: the shard then
+ * refuses writes, see aof_write_error). */
+uint64_t aof_append(struct aof *a, const void *payload, size_t len);
+/* End of a loop turn: start the write (and fsync) of what was appended,
+ * an everysec fsync that is due, or a retry after ENOSPC. */
+void aof_turn_end(struct aof *a, int64_t now_ms, enum aof_fsync policy);
+/* A ring completion of one of a's ops.  Returns true if durable_lsn or the
+ * state changed (the runtime then releases or fails waiting replies). */
+bool aof_complete(struct aof *a, struct kvio_op *op, int res, int64_t now_ms);
+/* Whether op is one of a's ring ops. */
+bool aof_owns(const struct aof *a, const struct kvio_op *op);
+/* Ask for an fsync at the end of this turn whatever the policy (WAITAOF). */
+void aof_want_fsync(struct aof *a);
+/* Something is in flight or waiting to be written. */
+bool aof_busy(const struct aof *a);
+/* Write and fsync everything appended, synchronously (shutdown).  Returns
+ * 0 or -errno. */
+int aof_flush_sync(struct aof *a);
+/* NULL when writes are accepted, else the -MISCONF error line. */
+const char *aof_write_error(const struct aof *a);
+void aof_close(struct aof *a);
+
+/* Name of a policy ("always", ...). */
+const char *aof_fsync_name(int policy);
+
+#endif
