@@ -24,6 +24,7 @@ static const struct kv_command *const cmd_families[] = {
 	cmd_table_pubsub,
 	cmd_table_blocking,
 	cmd_table_debug,
+	cmd_table_persist,
 	cmd_table_hash,
 	cmd_table_list,
 	cmd_table_set,

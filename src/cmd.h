@@ -138,6 +138,7 @@ extern const struct kv_command cmd_table_multi[];
 extern const struct kv_command cmd_table_pubsub[];
 extern const struct kv_command cmd_table_blocking[];
 extern const struct kv_command cmd_table_debug[];
+extern const struct kv_command cmd_table_persist[];
 /* Families of the data-type modules, linked in when their module is
  * present (weak: a missing module leaves the pointer NULL). */
 extern const struct kv_command cmd_table_hash[] __attribute__((weak));

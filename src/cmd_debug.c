@@ -45,6 +45,7 @@
 
 #include "cmd.h"
 #include "kv.h"
+#include "kvio.h"
 #include "server.h"
 #include "store.h"
 #include "t_hash.h"
@@ -373,6 +374,19 @@ static void debug_sleep(struct cmd_ctx *c)
 	resp_ok(c->out);
 }
 
+/* DEBUG FAILPOINTS spec: the crash and fault tests change failpoints while
+ * a server runs (after it has set up its files). */
+static void debug_failpoints(struct cmd_ctx *c)
+{
+	char *spec = kv_strndup(c->argv[2].ptr, c->argv[2].len);
+	int rc = kvio_failpoints_set(spec);
+	free(spec);
+	if (rc < 0)
+		resp_error(c->out, "ERR invalid failpoint spec (grammar: docs/io.md)");
+	else
+		resp_ok(c->out);
+}
+
 static const char *const debug_help_lines[] = {
 	"DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
 	"DIGEST",
@@ -382,7 +396,10 @@ static const char *const debug_help_lines[] = {
 	"POPULATE <count> [<prefix>] [<size>]",
 	"    Create <count> string keys named key:<num>. If <prefix> is specified then",
 	"    it is used instead of the 'key' prefix. Each key is created on the shard",
-	"    that owns it; these are not written to the AOF.",
+	"    that owns it and is logged to the AOF as a SET.",
+	"FAILPOINTS <spec>",
+	"    Replace the I/O failpoints (KEVY_FAILPOINTS grammar, docs/io.md) and reset",
+	"    the operation counters; \"\" clears them. For tests.",
 	"SLEEP <seconds>",
 	"    Stop the server for <seconds>. Decimals allowed.",
 	"HELP",
@@ -405,6 +422,8 @@ static void cmd_debug(struct cmd_ctx *c)
 		debug_populate(c);
 	else if (arg_is(sub, "sleep") && c->argc == 3)
 		debug_sleep(c);
+	else if (arg_is(sub, "failpoints") && c->argc == 3)
+		debug_failpoints(c);
 	else
 		debug_error_with_arg(c->out, "ERR unknown subcommand or wrong number of arguments for '",
 				     sub, "'. Try DEBUG HELP.");

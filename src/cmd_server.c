@@ -18,6 +18,7 @@
  * COMMAND DOCS has no argument trees.  Both are documented simplifications.
  */
 #include "cmd.h"
+#include "cmd_persist.h"
 #include "config.h"
 #include "kv.h"
 #include "server.h"
@@ -1195,11 +1196,12 @@ enum srv_section {
 	SEC_SERVER = 1u << 0,
 	SEC_CLIENTS = 1u << 1,
 	SEC_MEMORY = 1u << 2,
-	SEC_STATS = 1u << 3,
-	SEC_REPLICATION = 1u << 4,
-	SEC_CPU = 1u << 5,
-	SEC_KEYSPACE = 1u << 6,
-	SEC_ALL = (1u << 7) - 1,
+	SEC_PERSISTENCE = 1u << 3,
+	SEC_STATS = 1u << 4,
+	SEC_REPLICATION = 1u << 5,
+	SEC_CPU = 1u << 6,
+	SEC_KEYSPACE = 1u << 7,
+	SEC_ALL = (1u << 8) - 1,
 };
 
 static const struct {
@@ -1207,7 +1209,7 @@ static const struct {
 	unsigned mask;
 } srv_sections[] = {
 	{ "server", SEC_SERVER }, { "clients", SEC_CLIENTS }, { "memory", SEC_MEMORY },
-	{ "stats", SEC_STATS }, { "replication", SEC_REPLICATION }, { "cpu", SEC_CPU },
+	{ "persistence", SEC_PERSISTENCE }, { "stats", SEC_STATS }, { "replication", SEC_REPLICATION }, { "cpu", SEC_CPU },
 	{ "keyspace", SEC_KEYSPACE }, { "default", SEC_ALL }, { "all", SEC_ALL },
 	{ "everything", SEC_ALL },
 };
@@ -1444,6 +1446,7 @@ static void cmd_info(struct cmd_ctx *c)
 		case SEC_SERVER: srv_info_server(&b); break;
 		case SEC_CLIENTS: srv_info_clients(&b, &t); break;
 		case SEC_MEMORY: srv_info_memory(&b, &t); break;
+		case SEC_PERSISTENCE: persist_info(&b); break;
 		case SEC_STATS: srv_info_stats(&b, &t); break;
 		case SEC_REPLICATION: srv_info_replication(&b); break;
 		case SEC_CPU: srv_info_cpu(&b); break;

@@ -1,0 +1,12 @@
+/*
+ * cmd_persist.h - persistence commands and the INFO persistence section.
+ */
+#ifndef KV_CMD_PERSIST_H
+#define KV_CMD_PERSIST_H
+
+#include "buf.h"
+
+/* Append INFO's "# Persistence" section (every shard's AOF figures). */
+void persist_info(struct kv_buf *b);
+
+#endif
