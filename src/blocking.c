@@ -278,10 +278,13 @@ static bool serve_now(struct kv_db *db, const char *key, size_t klen, struct kv_
 	return true;
 }
 
-static void wake(struct shard *from, struct block_ticket *t)
+/* Tell the waiter's home.  A waiter served here on this shard's own key is
+ * woken in this turn; any other wake-up leaves through the key's owner once
+ * the pop it carries is durable (shard_defer_wake). */
+static void wake(struct shard *from, struct shard *owner, struct block_ticket *t)
 {
 	t->wake.type = MSG_WAKE;
-	if (t->home == from->id) {
+	if (t->home == from->id && owner == from) {
 		t->wake.from = from->id;
 		t->wake.next = NULL;
 		if (from->wakes_tail)
@@ -290,7 +293,7 @@ static void wake(struct shard *from, struct block_ticket *t)
 			from->wakes_head = &t->wake;
 		from->wakes_tail = &t->wake;
 	} else {
-		shard_send(from, t->home, &t->wake);
+		shard_defer_wake(from, owner->id, t->home, &t->wake);
 	}
 }
 
@@ -329,7 +332,7 @@ static void bk_signal(struct shard *exec, struct shard *owner, struct kv_db *db,
 		} else {
 			(*a)--;
 		}
-		wake(exec, t);
+		wake(exec, owner, t);
 	}
 	bk_compact(n, remove);
 	if (remove != remove_stack)

@@ -246,11 +246,28 @@ static void conn_gate(struct shard *s, struct conn *c)
 }
 
 /* Send m to shard `to` once this shard's AOF has made lsn durable. */
+/* shard_send, or for a wake-up of this shard's own client the local list. */
+static void shard_deliver(struct shard *s, uint32_t to, struct shard_msg *m)
+{
+	if (to != s->id) {
+		shard_send(s, to, m);
+		return;
+	}
+	kv_assert(m->type == MSG_WAKE);
+	m->from = s->id;
+	m->next = NULL;
+	if (s->wakes_tail)
+		s->wakes_tail->next = m;
+	else
+		s->wakes_head = m;
+	s->wakes_tail = m;
+}
+
 static void shard_send_when_durable(struct shard *s, uint32_t to, struct shard_msg *m,
 				    uint64_t lsn, bool durable)
 {
 	if (lsn_ready(s, lsn, durable)) {
-		shard_send(s, to, m);
+		shard_deliver(s, to, m);
 		return;
 	}
 	m->wait_to = to;
@@ -309,7 +326,7 @@ static void shard_durability_advance(struct shard *s)
 		s->dw_head = m->next;
 		if (!s->dw_head)
 			s->dw_tail = NULL;
-		shard_send(s, m->wait_to, m);
+		shard_deliver(s, m->wait_to, m);
 	}
 	struct conn **pp = &s->gated;
 	while (*pp) {
@@ -326,15 +343,50 @@ static void shard_durability_advance(struct shard *s)
 	}
 }
 
+void shard_defer_wake(struct shard *exec, uint32_t owner, uint32_t home, struct shard_msg *m)
+{
+	m->from = owner;
+	m->wait_to = home;
+	m->next = NULL;
+	if (exec->pw_tail)
+		exec->pw_tail->next = m;
+	else
+		exec->pw_head = m;
+	exec->pw_tail = m;
+}
+
+/* Wake-ups of the unit whose pops were on this shard's keyspace: they leave
+ * once this shard's AOF holds the pops durably.  Those popping from another
+ * shard's keyspace (a txn) go to `rels`, indexed by shard, or stay listed. */
+static void shard_send_wakes(struct shard *s, struct release_msg **rels)
+{
+	while (s->pw_head) {
+		struct shard_msg *m = s->pw_head;
+		s->pw_head = m->next;
+		uint32_t owner = m->from;
+		if (owner == s->id) {
+			shard_send_when_durable(s, m->wait_to, m, shard_reply_tag(s), false);
+		} else {
+			/* Only a txn touches another shard's keyspace. */
+			kv_assert(rels && rels[owner]);
+			m->next = rels[owner]->wakes;
+			rels[owner]->wakes = m;
+		}
+	}
+	s->pw_tail = NULL;
+}
+
 /* End of an atomic unit run on this thread: this shard's effects become one
  * AOF record.  (A txn takes the other shards' effects itself.) */
 static void shard_unit_commit(struct shard *s)
 {
-	if (!fx_pending())
-		return;
-	if (fx_take(s->id, &s->fx_payload) && aof_on())
-		aof_append(&s->aof, s->fx_payload.data, s->fx_payload.len);
-	kv_assert(!fx_pending());
+	if (fx_pending()) {
+		if (fx_take(s->id, &s->fx_payload) && aof_on())
+			aof_append(&s->aof, s->fx_payload.data, s->fx_payload.len);
+		kv_assert(!fx_pending());
+	}
+	if (s->pw_head)
+		shard_send_wakes(s, NULL);
 }
 
 /* Whether a write must be refused because a keyspace it would change
@@ -583,6 +635,7 @@ static void txn_execute(struct shard *s, struct txn *t)
 	if (!c->block_pending && aof_on())
 		ack = durable ? 2 : (aof_policy() == AOF_FSYNC_ALWAYS ? 1 : 0);
 	bool held_here = false;
+	struct release_msg **rels = s->txn_rels;
 	for (uint32_t i = 0; i < t->nshards; i++) {
 		uint32_t id = t->shards[i];
 		s->txn_held[id] = NULL;
@@ -591,6 +644,7 @@ static void txn_execute(struct shard *s, struct txn *t)
 			continue;
 		}
 		struct release_msg *rel = kv_calloc(1, sizeof(*rel));
+		rels[id] = rel;
 		rel->m.type = MSG_RELEASE;
 		rel->txn_id = t->id;
 		fx_take(id, &rel->effects);
@@ -601,7 +655,15 @@ static void txn_execute(struct shard *s, struct txn *t)
 			t->call.slot->acks++;
 			c->inflight++;
 		}
-		shard_send(s, id, &rel->m);
+	}
+	if (s->pw_head)
+		shard_send_wakes(s, rels);
+	for (uint32_t i = 0; i < t->nshards; i++) {
+		uint32_t id = t->shards[i];
+		if (id != s->id) {
+			shard_send(s, id, &rels[id]->m);
+			rels[id] = NULL;
+		}
 	}
 	if (held_here) {
 		shard_unit_commit(s);
@@ -809,6 +871,11 @@ static void shard_handle_msg(struct shard *s, struct shard_msg *m)
 		kv_buf_free(&rel->effects);
 		if (rel->ack)
 			shard_ack_txn(s, rel);
+		while (rel->wakes) {
+			struct shard_msg *w = rel->wakes;
+			rel->wakes = w->next;
+			shard_send_when_durable(s, w->wait_to, w, shard_reply_tag(s), false);
+		}
 		s->holder = NULL;
 		free(rel);
 		shard_keyspace_freed(s);
@@ -1730,6 +1797,7 @@ struct shard *shard_create(uint32_t id, uint32_t nshards)
 	s->held_local = kv_calloc(nshards, sizeof(*s->held_local));
 	s->held_local[id] = s->db;
 	s->txn_held = kv_calloc(nshards, sizeof(*s->txn_held));
+	s->txn_rels = kv_calloc(nshards, sizeof(*s->txn_rels));
 	pthread_mutex_init(&s->clients_lock, NULL);
 	s->cron_expire_budget = 1000;
 	resp_limits_default(&s->resp_limits);

@@ -131,6 +131,7 @@ struct release_msg {
 	uint8_t ack;
 	struct conn *conn;        /* the txn's client and reply slot at home */
 	struct reply_slot *slot;
+	struct shard_msg *wakes;  /* wake-ups popping from this shard, to send once durable */
 };
 
 struct durable_ack {
@@ -266,6 +267,7 @@ struct shard {
 	struct conn *zombies;                 /* closed, freed once nothing refers to them */
 	_Atomic bool kill_pending;            /* CLIENT KILL flagged some clients */
 	struct kv_db **txn_held;              /* scratch held[] for txns run here */
+	struct release_msg **txn_rels;        /* scratch: a txn's release per shard */
 
 	/* Blocking: waiters per key of this keyspace, this shard's blocked
 	 * clients, and wake-ups for them produced on this thread. */
@@ -294,6 +296,7 @@ struct shard {
 	struct kv_buf fx_payload;             /* scratch for effect payloads */
 	struct conn *gated;
 	struct shard_msg *dw_head, *dw_tail;
+	struct shard_msg *pw_head, *pw_tail;  /* wake-ups of the running unit */
 	bool aof_failed_seen;                 /* replies were failed for AOF_FAILED */
 	int aof_exit_error;                   /* shutdown could not flush the AOF */
 };
@@ -382,6 +385,9 @@ void blocking_sweep(struct shard *s);
  * or claimed_ok because the caller handles the claim's wake-up). */
 bool blocking_finish(struct conn *c, bool claimed_ok);
 struct conn *blocking_wake_conn(struct shard_msg *wake);
+/* A wake-up produced on exec for a waiter of shard `home`, carrying a pop
+ * from shard `owner`'s keyspace: sent once owner's AOF made it durable. */
+void shard_defer_wake(struct shard *exec, uint32_t owner, uint32_t home, struct shard_msg *m);
 /* After a wake-up: the reply the claimer produced, or (reply empty) a copy
  * of the command to run again; releases the client's ticket. */
 void blocking_take_result(struct conn *c, struct kv_buf *reply, struct cmd_call **retry);
