@@ -4,8 +4,9 @@
 # build, and exec kevy-server with its data in ./data.  Extra arguments are
 # passed to kevy-server (e.g. --threads 4, --appendfsync always).
 #
-# Persistence (AOF and snapshots under ./data) is not implemented yet: the
-# dataset is in memory only.  Stop it with SIGTERM or redis-cli SHUTDOWN.
+# The dataset is kept in ./data (one AOF per shard, appendfsync everysec by
+# default) and reloaded on the next start.  Stop it with SIGTERM or
+# redis-cli SHUTDOWN (both flush and fsync the AOF first).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
