@@ -34,6 +34,12 @@
 #                      WITHSCORES" over a 1000-member zset); "" skips them
 #   BENCH_IDLE_SECONDS idle CPU window (default 10)
 #   BENCH_OUT          file that also receives the report
+#   BENCH_CONFIGS      "clients pipeline" pairs, comma-separated (default
+#                      "50 1,50 16,1 1")
+#   BENCH_AOF          off (default) | always | everysec | no: both servers
+#                      with the AOF on under that appendfsync policy (redis:
+#                      --appendonly yes --aof-use-rdb-preamble no --save '');
+#                      the report adds kevy's records per fsync
 #
 # Needs: redis-server, redis-benchmark, redis-cli, awk.  Exits non-zero if a
 # server does not start or dies during the run.  Never touches port 6379.
@@ -49,7 +55,15 @@ BENCH_TESTS="${BENCH_TESTS:-set get incr mset}"
 BENCH_TYPES_TESTS="${BENCH_TYPES_TESTS-hset lpush lpop sadd zadd zrange}"
 BENCH_IDLE_SECONDS="${BENCH_IDLE_SECONDS:-10}"
 BENCH_OUT="${BENCH_OUT:-}"
-CONFIGS=("50 1" "50 16" "1 1")   # "clients pipeline"
+BENCH_AOF="${BENCH_AOF:-off}"
+IFS=',' read -r -a CONFIGS <<<"${BENCH_CONFIGS:-50 1,50 16,1 1}"   # "clients pipeline"
+case "$BENCH_AOF" in
+  off) REDIS_PERSIST=(--save '' --appendonly no); KEVY_PERSIST_ARGS=(--appendonly no) ;;
+  always|everysec|no)
+    REDIS_PERSIST=(--save '' --appendonly yes --appendfsync "$BENCH_AOF" --aof-use-rdb-preamble no)
+    KEVY_PERSIST_ARGS=(--appendonly yes --appendfsync "$BENCH_AOF") ;;
+  *) echo "bench.sh: BENCH_AOF must be off, always, everysec or no" >&2; exit 2 ;;
+esac
 
 die() { echo "bench.sh: $*" >&2; exit 1; }
 note() { echo "[bench] $*" >&2; }
@@ -106,31 +120,20 @@ wait_ping() {
 REDIS_PORT=$(free_port)
 mkdir -p "$WORK/redis" "$WORK/kevy"
 "$REDIS_SERVER" --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$WORK/redis" \
-  --save '' --appendonly no --daemonize no --logfile "$WORK/redis.log" &
+  "${REDIS_PERSIST[@]}" --daemonize no --logfile "$WORK/redis.log" &
 REDIS_PID=$!
 PIDS+=("$REDIS_PID")
 wait_ping "$REDIS_PORT" "$REDIS_PID" || die "redis-server did not start: $(tail -5 "$WORK/redis.log")"
 
-# kevy: persistence off with redis.conf's flag names.  If this kevy build
-# does not know them, fall back to its defaults and say so in the report.
+# kevy: the same persistence, with redis.conf's flag names.
 KEVY_PORT=$(free_port)
 # shellcheck disable=SC2206
 EXTRA=(${KEVY_EXTRA_ARGS:-})
-KEVY_PERSIST="off (--appendonly no --save \"\")"
-start_kevy() {
-  "$KEVY_SERVER" --port "$KEVY_PORT" --bind 127.0.0.1 --dir "$WORK/kevy" \
-    --threads "$KEVY_THREADS" "$@" "${EXTRA[@]}" >>"$WORK/kevy.log" 2>&1 &
-  KEVY_PID=$!
-}
-start_kevy --appendonly no --save ""
-if ! wait_ping "$KEVY_PORT" "$KEVY_PID"; then
-  kill -KILL "$KEVY_PID" 2>/dev/null || true
-  note "kevy did not start with persistence flags; retrying with its defaults"
-  note "$(tail -3 "$WORK/kevy.log")"
-  KEVY_PERSIST="kevy defaults (persistence flags rejected by this build)"
-  start_kevy
-  wait_ping "$KEVY_PORT" "$KEVY_PID" || die "kevy-server did not start: $(tail -20 "$WORK/kevy.log")"
-fi
+KEVY_PERSIST="${KEVY_PERSIST_ARGS[*]}"
+"$KEVY_SERVER" --port "$KEVY_PORT" --bind 127.0.0.1 --dir "$WORK/kevy" \
+  --threads "$KEVY_THREADS" "${KEVY_PERSIST_ARGS[@]}" "${EXTRA[@]}" >>"$WORK/kevy.log" 2>&1 &
+KEVY_PID=$!
+wait_ping "$KEVY_PORT" "$KEVY_PID" || die "kevy-server did not start: $(tail -20 "$WORK/kevy.log")"
 PIDS+=("$KEVY_PID")
 
 cpu_ticks() {  # utime+stime of a pid, in clock ticks (fields 14 and 15)
@@ -148,7 +151,7 @@ REPORT="$WORK/report.md"
   echo "- machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')," \
        "$(awk '/MemTotal/ {printf "%.1f GiB RAM", $2/1048576}' /proc/meminfo)"
   echo "- kernel: $(uname -srm)"
-  echo "- redis: $("$REDIS_SERVER" --version | awk '{print $3}' | sed 's/v=//') (--save '' --appendonly no)"
+  echo "- redis: $("$REDIS_SERVER" --version | awk '{print $3}' | sed 's/v=//') (${REDIS_PERSIST[*]})"
   echo "- kevy: $("$KEVY_SERVER" --version 2>/dev/null | head -1 || echo '?') (--threads $KEVY_THREADS ${KEVY_EXTRA_ARGS:-}; persistence $KEVY_PERSIST)"
   echo "- client: $(redis-benchmark --version), -r 1000000, $BENCH_REPS runs per server per row" \
        "alternating order, median shown; ~${BENCH_SECONDS}s per run"
@@ -232,6 +235,15 @@ for row in "${ROWS[@]}"; do
     note "$line   (redis:$rr; kevy:$kr)"
   }
 done
+
+if [[ "$BENCH_AOF" != off ]]; then
+  kinfo() { redis-cli -h 127.0.0.1 -p "$KEVY_PORT" INFO persistence | tr -d '\r' | awk -F: -v k="$1" '$1 == k {print $2}'; }
+  {
+    echo
+    echo "kevy AOF: $(kinfo aof_records) records, $(kinfo aof_fsyncs) fsyncs," \
+         "$(kinfo aof_records_per_fsync) records per fsync (group commit), write state $(kinfo aof_write_state)"
+  } >>"$REPORT"
+fi
 
 echo >&2
 cat "$REPORT"

@@ -805,15 +805,18 @@ static void shard_ack_txn(struct shard *s, const struct release_msg *rel)
 	a->conn = rel->conn;
 	a->slot = rel->slot;
 	bool durable = rel->ack == 2;
-	if (durable)
+	/* Under the policy the rule is a reply's (shard_reply_tag): a read is
+	 * not held while this shard refuses writes.  WAITAOF asks for an fsync
+	 * and fails if none can be had. */
+	uint64_t lsn = shard_reply_tag(s);
+	if (durable) {
 		aof_want_fsync(&s->aof);
-	uint64_t lsn = s->aof.last_lsn > s->aof.durable_lsn ? s->aof.last_lsn : 0;
-	if (lsn && s->aof.state == AOF_FAILED) {
-		a->failed = true;
-		snprintf(a->error, sizeof(a->error), "%s", aof_write_error(&s->aof));
-		lsn = 0;
-	} else if (!durable && !shard_gates(s)) {
-		lsn = 0;
+		lsn = s->aof.last_lsn > s->aof.durable_lsn ? s->aof.last_lsn : 0;
+		if (lsn && s->aof.state == AOF_FAILED) {
+			a->failed = true;
+			snprintf(a->error, sizeof(a->error), "%s", aof_write_error(&s->aof));
+			lsn = 0;
+		}
 	}
 	shard_send_when_durable(s, rel->m.from, &a->m, lsn, durable);
 }

@@ -1,0 +1,149 @@
+"""aoflib - helpers shared by the AOF durability tests (test_aof_*.py).
+
+What it is: kill -9 / restart of a kevylib.Server on the same data directory,
+reading the part of the server log written since a restart, INFO persistence
+as a dict, and the one-shot startup of a server expected to refuse to start.
+
+Every wait here is bounded in time.
+"""
+
+import glob
+import os
+import socket
+import subprocess
+import time
+
+import kevylib as K
+
+MISCONF = b"MISCONF Errors writing to the AOF file"
+
+
+def log_size(srv):
+    try:
+        return os.path.getsize(srv.log_path)
+    except OSError:
+        return 0
+
+
+def log_since(srv, offset):
+    """The server log from byte `offset` on (a restart's own lines)."""
+    try:
+        with open(srv.log_path, "rb") as f:
+            f.seek(offset)
+            return f.read()
+    except OSError:
+        return b""
+
+
+def kill9(srv):
+    """SIGKILL the server and reap it (bounded)."""
+    if srv.proc is not None and srv.proc.poll() is None:
+        srv.proc.kill()
+        srv.proc.wait(10)
+    srv.stop()   # records the status, closes the log file
+
+
+def restart(srv):
+    """Start the server again on the same data directory.  Returns the log
+    offset where this start's lines begin."""
+    off = log_size(srv)
+    srv.exit_code = None
+    srv.start()
+    return off
+
+
+def info(conn, section="persistence"):
+    """INFO <section> as {field: value-string}."""
+    raw = conn.cmd("INFO", section)
+    K.check(isinstance(raw, bytes), "INFO %s replies a bulk string: %r" % (section, raw))
+    out = {}
+    for line in raw.decode("utf-8", "replace").splitlines():
+        if ":" in line and not line.startswith("#"):
+            k, v = line.split(":", 1)
+            out[k] = v
+    return out
+
+
+def shard_lines(fields, nshards):
+    """The aof_shard<i> lines of INFO persistence as [{key: value}]."""
+    out = []
+    for i in range(nshards):
+        line = fields.get("aof_shard%d" % i)
+        K.check(line is not None, "INFO persistence has aof_shard%d: %r" % (i, fields))
+        d = {}
+        for part in line.split(","):
+            k, _, v = part.partition("=")
+            d[k] = v
+        for k in ("status", "size", "records", "last_lsn", "durable_lsn"):
+            K.check(k in d, "aof_shard%d has %s: %r" % (i, k, line))
+        out.append(d)
+    return out
+
+
+def wait_for(pred, timeout, step=0.02):
+    """Poll pred() until true or timeout; returns its last value."""
+    deadline = time.monotonic() + timeout
+    v = pred()
+    while not v and time.monotonic() < deadline:
+        time.sleep(step)
+        v = pred()
+    return v
+
+
+def try_read(conn, timeout):
+    """The next reply, or None if none arrives within timeout seconds."""
+    try:
+        return conn.read_reply(timeout=timeout)
+    except socket.timeout:   # TimeoutError on Python >= 3.10
+        return None
+
+
+def start_refused(data_dir, *args, timeout=20):
+    """Run kevy-server on data_dir expecting it to refuse to start.
+    Returns (exit status, output).  A server that does start (it would
+    block serving) is killed after `timeout` s and reported as status None."""
+    argv = [K.kevy_binary(), "--port", str(K.free_port()), "--bind", "127.0.0.1",
+            "--dir", data_dir] + list(args)
+    p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT)
+    try:
+        out, _ = p.communicate(timeout=timeout)
+        return p.returncode, out.decode("utf-8", "replace")
+    except subprocess.TimeoutExpired:
+        p.kill()
+        out, _ = p.communicate(timeout=10)
+        return None, out.decode("utf-8", "replace")
+
+
+def dir_snapshot(d):
+    """{name: bytes} of every file in d (small test datasets only)."""
+    out = {}
+    for p in sorted(glob.glob(os.path.join(d, "*"))):
+        if os.path.isfile(p):
+            with open(p, "rb") as f:
+                out[os.path.basename(p)] = f.read()
+    return out
+
+
+def conn_on_shard(srv, shard, timeout=10.0):
+    """A connection that lives on shard `shard` (CLIENT INFO says shard=N;
+    the kernel spreads accepted connections over the shards)."""
+    for _ in range(200):
+        c = srv.conn(timeout=timeout)
+        r = c.cmd("CLIENT", "INFO")
+        if isinstance(r, bytes) and (b" shard=%d\n" % shard in r or r.endswith(b" shard=%d" % shard)):
+            return c
+        c.close()
+    raise K.TestFailure("no connection landed on shard %d in 200 tries" % shard)
+
+
+def shard_of_write(c, nshards, *cmd):
+    """Run one single-key write and return the shard whose AOF got the record
+    (the only writer on an idle server).  Checks the reply is not an error."""
+    before = [int(s["records"]) for s in shard_lines(info(c), nshards)]
+    r = c.call(*cmd)
+    K.check(not r.startswith(b"-"), "%s replied %r" % (cmd[:2], r))
+    after = [int(s["records"]) for s in shard_lines(info(c), nshards)]
+    moved = [i for i in range(nshards) if after[i] != before[i]]
+    K.check(len(moved) == 1, "one shard logged %r: %r -> %r" % (cmd[:2], before, after))
+    return moved[0]

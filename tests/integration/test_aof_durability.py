@@ -1,0 +1,239 @@
+#!/usr/bin/python3
+"""The AOF's plain promises and its refusals to start.
+
+- WAITAOF numlocal numreplicas timeout replies [1, 0] under every
+  appendfsync policy (also right after writes under `no`, and the writes are
+  then durable: INFO's per-shard durable_lsn == last_lsn); with appendonly no
+  it replies [0, 0] for numlocal 0 and an error for numlocal > 0.
+- INFO persistence has one `aof_shard<i>:status=ok,size=..,records=..,
+  last_lsn=..,durable_lsn=..` line per shard.
+- CONFIG SET appendfsync always|everysec|no round-trips through CONFIG GET
+  and INFO's aof_fsync_policy.
+- SHUTDOWN and SIGTERM flush and fsync: with appendfsync no, every write is
+  there after a restart (and after the restart the dataset is the same:
+  DEBUG DIGEST).
+- Refusals to start, exit status != 0, the data directory left untouched:
+  a corrupt record in the middle of a segment (the log names the file, the
+  offset and kevy-check), a segment from another dataset in place of this
+  one ("mismatch"), a 2-shard directory started with --threads 1 (the shard
+  count), a segment named by the manifest but deleted (the file).
+"""
+
+import glob
+import os
+import shutil
+import struct
+import sys
+import time
+
+sys.dont_write_bytecode = True
+import kevylib as K  # noqa: E402
+import aoflib as A  # noqa: E402
+
+
+def bulk(v):
+    v = v if isinstance(v, bytes) else str(v).encode()
+    return b"$%d\r\n%s\r\n" % (len(v), v)
+
+
+def check_waitaof_and_config():
+    srv = K.kevy("--threads", "3", "--appendfsync", "everysec").start()
+    try:
+        with srv.conn() as c:
+            for policy in ("always", "everysec", "no"):
+                K.check(c.call("CONFIG", "SET", "appendfsync", policy) == b"+OK\r\n",
+                        "CONFIG SET appendfsync %s" % policy)
+                K.check(c.cmd("CONFIG", "GET", "appendfsync") == [b"appendfsync", policy.encode()],
+                        "CONFIG GET appendfsync after setting %s" % policy)
+                K.check(A.info(c).get("aof_fsync_policy") == policy, "INFO aof_fsync_policy %s" % policy)
+                for i in range(30):
+                    K.check(c.call("SET", "%s:k%d" % (policy, i), i) == b"+OK\r\n", "SET")
+                K.check(c.call("RPUSH", "%s:{l}" % policy, *range(10)) == b":10\r\n", "RPUSH")
+                t = time.monotonic()
+                K.check(c.cmd("WAITAOF", 1, 0, 0) == [1, 0], "WAITAOF 1 0 0 under %s" % policy)
+                K.check(c.cmd("WAITAOF", 0, 0, 100) == [1, 0], "WAITAOF 0 0 100 under %s" % policy)
+                dt = time.monotonic() - t
+                K.check(dt < 5, "WAITAOF under %s answers promptly (%.1fs)" % (policy, dt))
+                # WAITAOF made every shard durable up to what it saw.
+                lines = A.shard_lines(A.info(c), 3)
+                for i, sh in enumerate(lines):
+                    K.check(sh["status"] == "ok", "shard %d ok: %r" % (i, sh))
+                    K.check(sh["durable_lsn"] == sh["last_lsn"],
+                            "%s: after WAITAOF shard %d is durable: %r" % (policy, i, sh))
+                K.check(sum(int(sh["records"]) for sh in lines) >= 31, "records counted: %r" % lines)
+                K.check(all(int(sh["size"]) >= 72 for sh in lines), "sizes: %r" % lines)
+            r = c.call("CONFIG", "SET", "appendfsync", "sometimes")
+            K.check(r.startswith(b"-"), "CONFIG SET appendfsync sometimes is refused: %r" % r)
+            K.check(c.cmd("CONFIG", "GET", "appendfsync") == [b"appendfsync", b"no"], "unchanged")
+            r = c.call("WAITAOF", 1, 0, -1)
+            K.check(r.startswith(b"-"), "WAITAOF with a negative timeout is an error: %r" % r)
+        srv.check_clean_exit()
+    finally:
+        srv.cleanup()
+
+    srv = K.kevy("--threads", "2", "--appendonly", "no").start()
+    try:
+        with srv.conn() as c:
+            K.check(c.call("SET", "k", "v") == b"+OK\r\n", "SET with appendonly no")
+            K.check(c.cmd("WAITAOF", 0, 0, 0) == [0, 0], "WAITAOF 0 0 0 with appendonly no")
+            r = c.call("WAITAOF", 1, 0, 0)
+            K.check(r.startswith(b"-ERR") and b"appendonly" in r,
+                    "WAITAOF 1 0 0 with appendonly no is an error: %r" % r)
+            K.check(A.info(c).get("aof_enabled") == "0", "INFO aof_enabled:0")
+        srv.check_clean_exit()
+    finally:
+        srv.cleanup()
+    K.log("WAITAOF [1,0] under always/everysec/no, [0,0]/error with appendonly no; CONFIG SET "
+          "appendfsync round-trips; per-shard INFO lines durable after WAITAOF")
+
+
+def check_shutdown_flushes(how):
+    label = "appendfsync no + %s" % how
+    srv = K.kevy("--threads", "2", "--appendfsync", "no").start()
+    n = 500
+    try:
+        with srv.conn() as c:
+            cmds = []
+            for i in range(n):
+                cmds.append(K.encode("SET", "k%d" % i, "v%d" % i))
+                cmds.append(K.encode("HSET", "{h%d}hash" % (i % 7), "f%d" % i, i))
+                cmds.append(K.encode("RPUSH", "list%d" % (i % 5), i))
+            cmds.append(K.encode("MSET", "m1", "a", "m2", "b", "{x}m3", "c"))
+            c.send(b"".join(cmds))
+            got = c.read_replies(len(cmds), timeout=30)
+            K.check(not any(r.startswith(b"-") for r in got), "no errors: %r" %
+                    [r for r in got if r.startswith(b"-")][:3])
+            digest = c.call("DEBUG", "DIGEST")
+            K.check(digest.startswith(b"+") and len(digest) > 20, "DEBUG DIGEST: %r" % digest)
+            if how == "SHUTDOWN":
+                c.send(K.encode("SHUTDOWN"))
+                K.check(c.closed_by_peer(10), "SHUTDOWN closes the connection")
+                srv.proc.wait(20)
+        srv.stop()   # SIGTERM when the server is still running
+        K.check(srv.exit_code == 0, "%s: exit status 0 (got %s)" % (label, srv.exit_code))
+        A.restart(srv)
+        with srv.conn() as c:
+            K.check(c.call("DEBUG", "DIGEST") == digest, "%s: same dataset after restart" % label)
+            K.check(c.call("DBSIZE") == b":%d\r\n" % (n + 7 + 5 + 3), "%s: DBSIZE" % label)
+            for i in range(0, n, 37):
+                K.check(c.call("GET", "k%d" % i) == bulk("v%d" % i), "%s: k%d" % (label, i))
+            K.check(c.cmd("LRANGE", "list3", 0, -1) == [b"%d" % i for i in range(3, n, 5)],
+                    "%s: list3 complete and in order" % label)
+        srv.check_clean_exit()
+    finally:
+        srv.cleanup()
+    K.log("%s: %d writes all present after restart" % (label, 3 * n + 1))
+
+
+def make_dataset(threads, nkeys, name):
+    """A stopped server's directory holding nkeys keys (appendfsync always).
+    Returns the Server (keep_dir; the caller removes srv.tmpdir)."""
+    srv = K.kevy("--threads", str(threads), "--appendfsync", "always", name=name,
+                 keep_dir=True).start()
+    try:
+        with srv.conn() as c:
+            for i in range(nkeys):
+                K.check(c.call("SET", "key%d" % i, "value%d" % i) == b"+OK\r\n", "SET")
+        srv.check_clean_exit()
+    except BaseException:
+        srv.keep_dir = False
+        srv.cleanup()
+        raise
+    return srv
+
+
+def record_offsets(path):
+    """Offsets of the records of a segment (format.md: 72-byte header, then
+    32-byte record headers with payload_len at +8)."""
+    with open(path, "rb") as f:
+        data = f.read()
+    offs, at = [], 72
+    while at + 32 <= len(data):
+        (plen,) = struct.unpack_from("<I", data, at + 8)
+        offs.append(at)
+        at += 32 + plen
+    K.check(at == len(data), "%s parses into whole records (%d of %d bytes)" % (path, at, len(data)))
+    return offs
+
+
+def refused(label, data_dir, args, want):
+    """Start on data_dir (a copy) expecting a refusal that says all of want."""
+    before = A.dir_snapshot(data_dir)
+    code, out = A.start_refused(data_dir, *args)
+    K.check(code is not None, "%s: the server started instead of refusing:\n%s" % (label, out))
+    K.check(code != 0, "%s: exit status != 0 (got %s):\n%s" % (label, code, out))
+    for w in want:
+        K.check(w in out, "%s: the message says %r:\n%s" % (label, w, out))
+    K.check(A.dir_snapshot(data_dir) == before, "%s: the data directory is left untouched" % label)
+    line = [ln for ln in out.splitlines() if "refusing" in ln or "start with" in ln]
+    K.log("%s: refused (status %d): %s" % (label, code, (line or [out.strip()])[-1][-160:]))
+
+
+def check_refusals(rng):
+    one = make_dataset(1, 40, "one")
+    other = make_dataset(1, 10, "other")
+    two = make_dataset(2, 10, "two")
+    work = os.path.join(one.tmpdir, "work")
+    try:
+        seg_name = "kevy-s0-g1.aof"
+        seg = os.path.join(one.dir, seg_name)
+        K.check(os.path.exists(seg), "segment %s exists: %r" % (seg_name, os.listdir(one.dir)))
+
+        # A flipped byte inside an early record that has later records.
+        offs = record_offsets(seg)
+        K.check(len(offs) >= 40, "one record per SET: %d" % len(offs))
+        shutil.copytree(one.dir, work)
+        victim = offs[rng.randrange(1, 10)]
+        with open(os.path.join(work, seg_name), "r+b") as f:
+            f.seek(victim + 32 + 3)
+            b = f.read(1)
+            f.seek(victim + 32 + 3)
+            f.write(bytes([b[0] ^ 0x20]))
+        refused("corrupt middle record", work, ["--threads", "1"],
+                [seg_name, "offset %d" % victim, "kevy-check", "corrupt"])
+        shutil.rmtree(work)
+
+        # A segment of another dataset in place of this one.
+        shutil.copytree(one.dir, work)
+        shutil.copyfile(os.path.join(other.dir, seg_name), os.path.join(work, seg_name))
+        refused("foreign segment", work, ["--threads", "1"], [seg_name, "mismatch"])
+        shutil.rmtree(work)
+
+        # Wrong shard count.
+        shutil.copytree(two.dir, work)
+        refused("2 shards started with --threads 1", work, ["--threads", "1"],
+                ["2 shard", "--threads 2"])
+        shutil.rmtree(work)
+
+        # A segment the manifest names, deleted.
+        shutil.copytree(one.dir, work)
+        os.unlink(os.path.join(work, seg_name))
+        refused("missing segment", work, ["--threads", "1"], [seg_name, "kevy-check"])
+        shutil.rmtree(work)
+
+        # The untouched original still starts, with every key.
+        one.exit_code = None
+        one.start()
+        with one.conn() as c:
+            K.check(c.call("DBSIZE") == b":40\r\n", "the original dataset still loads")
+            K.check(c.call("GET", "key39") == bulk("value39"), "key39")
+        one.check_clean_exit()
+    finally:
+        for s in (one, other, two):
+            s.keep_dir = False
+            s.cleanup()
+
+
+def main():
+    K.require_kevy()
+    if K.target() == "redis":
+        K.skip("kevy's AOF files")
+    seed, rng = K.rng_from_env()
+    check_waitaof_and_config()
+    check_shutdown_flushes("SHUTDOWN")
+    check_shutdown_flushes("SIGTERM")
+    check_refusals(rng)
+
+
+if __name__ == "__main__":
+    K.run_main(main)
