@@ -286,12 +286,7 @@ static void wake(struct shard *from, struct shard *owner, struct block_ticket *t
 	t->wake.type = MSG_WAKE;
 	if (t->home == from->id && owner == from) {
 		t->wake.from = from->id;
-		t->wake.next = NULL;
-		if (from->wakes_tail)
-			from->wakes_tail->next = &t->wake;
-		else
-			from->wakes_head = &t->wake;
-		from->wakes_tail = &t->wake;
+		msg_fifo_push(&from->wakes, &t->wake);
 	} else {
 		shard_defer_wake(from, owner->id, t->home, &t->wake);
 	}

@@ -105,23 +105,12 @@ void shard_wake(struct shard *s)
 
 static void deferred_push(struct shard *s, struct shard_msg *m)
 {
-	m->next = NULL;
-	if (s->deferred_tail)
-		s->deferred_tail->next = m;
-	else
-		s->deferred_head = m;
-	s->deferred_tail = m;
+	msg_fifo_push(&s->deferred, m);
 }
 
 static struct shard_msg *deferred_pop(struct shard *s)
 {
-	struct shard_msg *m = s->deferred_head;
-	if (m) {
-		s->deferred_head = m->next;
-		if (!s->deferred_head)
-			s->deferred_tail = NULL;
-	}
-	return m;
+	return msg_fifo_pop(&s->deferred);
 }
 
 /* ------------------------------------------------------------------ */
@@ -255,12 +244,7 @@ static void shard_deliver(struct shard *s, uint32_t to, struct shard_msg *m)
 	}
 	kv_assert(m->type == MSG_WAKE);
 	m->from = s->id;
-	m->next = NULL;
-	if (s->wakes_tail)
-		s->wakes_tail->next = m;
-	else
-		s->wakes_head = m;
-	s->wakes_tail = m;
+	msg_fifo_push(&s->wakes, m);
 }
 
 static void shard_send_when_durable(struct shard *s, uint32_t to, struct shard_msg *m,
@@ -273,12 +257,7 @@ static void shard_send_when_durable(struct shard *s, uint32_t to, struct shard_m
 	m->wait_to = to;
 	m->wait_lsn = lsn;
 	m->wait_durable = durable;
-	m->next = NULL;
-	if (s->dw_tail)
-		s->dw_tail->next = m;
-	else
-		s->dw_head = m;
-	s->dw_tail = m;
+	msg_fifo_push(&s->dw, m);
 }
 
 static void reply_set_error(struct kv_buf *b, const char *msg)
@@ -298,7 +277,7 @@ static void shard_fail_waiting(struct shard *s)
 				reply_set_error(&sl->buf, err);
 				sl->lsn = 0;
 			}
-	for (struct shard_msg *m = s->dw_head; m; m = m->next) {
+	for (struct shard_msg *m = s->dw.head; m; m = m->next) {
 		if (m->wait_lsn <= s->aof.durable_lsn)
 			continue;
 		if (m->type == MSG_REPLY) {
@@ -321,11 +300,8 @@ static void shard_durability_advance(struct shard *s)
 		s->aof_failed_seen = true;
 		shard_fail_waiting(s);
 	}
-	while (s->dw_head && lsn_ready(s, s->dw_head->wait_lsn, s->dw_head->wait_durable)) {
-		struct shard_msg *m = s->dw_head;
-		s->dw_head = m->next;
-		if (!s->dw_head)
-			s->dw_tail = NULL;
+	while (s->dw.head && lsn_ready(s, s->dw.head->wait_lsn, s->dw.head->wait_durable)) {
+		struct shard_msg *m = msg_fifo_pop(&s->dw);
 		shard_deliver(s, m->wait_to, m);
 	}
 	struct conn **pp = &s->gated;
@@ -347,12 +323,7 @@ void shard_defer_wake(struct shard *exec, uint32_t owner, uint32_t home, struct 
 {
 	m->from = owner;
 	m->wait_to = home;
-	m->next = NULL;
-	if (exec->pw_tail)
-		exec->pw_tail->next = m;
-	else
-		exec->pw_head = m;
-	exec->pw_tail = m;
+	msg_fifo_push(&exec->pw, m);
 }
 
 /* Wake-ups of the unit whose pops were on this shard's keyspace: they leave
@@ -360,9 +331,8 @@ void shard_defer_wake(struct shard *exec, uint32_t owner, uint32_t home, struct 
  * shard's keyspace (a txn) go to `rels`, indexed by shard, or stay listed. */
 static void shard_send_wakes(struct shard *s, struct release_msg **rels)
 {
-	while (s->pw_head) {
-		struct shard_msg *m = s->pw_head;
-		s->pw_head = m->next;
+	struct shard_msg *m;
+	while ((m = msg_fifo_pop(&s->pw)) != NULL) {
 		uint32_t owner = m->from;
 		if (owner == s->id) {
 			shard_send_when_durable(s, m->wait_to, m, shard_reply_tag(s), false);
@@ -373,7 +343,6 @@ static void shard_send_wakes(struct shard *s, struct release_msg **rels)
 			rels[owner]->wakes = m;
 		}
 	}
-	s->pw_tail = NULL;
 }
 
 /* End of an atomic unit run on this thread: this shard's effects become one
@@ -385,7 +354,7 @@ static void shard_unit_commit(struct shard *s)
 			aof_append(&s->aof, s->fx_payload.data, s->fx_payload.len);
 		kv_assert(!fx_pending());
 	}
-	if (s->pw_head)
+	if (s->pw.head)
 		shard_send_wakes(s, NULL);
 }
 
@@ -587,13 +556,9 @@ static void shard_handle_wake(struct shard *s, struct shard_msg *m)
 
 static void shard_run_local_wakes(struct shard *s)
 {
-	while (s->wakes_head) {
-		struct shard_msg *m = s->wakes_head;
-		s->wakes_head = m->next;
-		if (!s->wakes_head)
-			s->wakes_tail = NULL;
+	struct shard_msg *m;
+	while ((m = msg_fifo_pop(&s->wakes)) != NULL)
 		shard_handle_wake(s, m);
-	}
 }
 
 /* Time out blocked clients; returns microseconds until the next deadline
@@ -656,7 +621,7 @@ static void txn_execute(struct shard *s, struct txn *t)
 			c->inflight++;
 		}
 	}
-	if (s->pw_head)
+	if (s->pw.head)
 		shard_send_wakes(s, rels);
 	for (uint32_t i = 0; i < t->nshards; i++) {
 		uint32_t id = t->shards[i];
@@ -1651,7 +1616,7 @@ static void shard_aof_turn(struct shard *s)
 	if (aof_on())
 		aof_turn_end(&s->aof, s->now_ms, aof_policy());
 	/* Synchronous I/O (epoll), a policy change, or a failure: release. */
-	if (s->gated || s->dw_head || (s->aof.state == AOF_FAILED && !s->aof_failed_seen))
+	if (s->gated || s->dw.head || (s->aof.state == AOF_FAILED && !s->aof_failed_seen))
 		shard_durability_advance(s);
 }
 
@@ -1731,7 +1696,7 @@ static void shard_loop(struct shard *s)
 		if (atomic_load_explicit(&s->kill_pending, memory_order_relaxed))
 			shard_kill_flagged(s);
 		work += shard_process_ready(s);
-		if (s->wakes_head) {
+		if (s->wakes.head) {
 			shard_run_local_wakes(s);
 			work++;
 		}

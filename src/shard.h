@@ -69,6 +69,32 @@ struct shard_msg {
 	uint64_t wait_lsn;
 };
 
+/* A FIFO of messages linked through `next`. */
+struct msg_fifo {
+	struct shard_msg *head, *tail;
+};
+
+static inline void msg_fifo_push(struct msg_fifo *q, struct shard_msg *m)
+{
+	m->next = NULL;
+	if (q->tail)
+		q->tail->next = m;
+	else
+		q->head = m;
+	q->tail = m;
+}
+
+static inline struct shard_msg *msg_fifo_pop(struct msg_fifo *q)
+{
+	struct shard_msg *m = q->head;
+	if (m) {
+		q->head = m->next;
+		if (!q->head)
+			q->tail = NULL;
+	}
+	return m;
+}
+
 /* A reply waiting for its turn on a connection.  It leaves when it is done,
  * every remote shard it depends on has acknowledged durability (acks), and
  * this shard's AOF has made LSN `lsn` durable (under appendfsync always, or
@@ -254,7 +280,7 @@ struct shard {
 	/* Keyspace ownership. */
 	struct txn *holder;                   /* txn holding this keyspace, or NULL */
 	uint64_t holder_id;
-	struct shard_msg *deferred_head, *deferred_tail;
+	struct msg_fifo deferred;
 	struct kv_db **held_local;            /* held[] with only this shard's db */
 
 	/* Connections. */
@@ -274,7 +300,7 @@ struct shard {
 	struct block_table *blocked;
 	uint64_t blocked_sweep_cursor;
 	struct conn *blocked_conns;
-	struct shard_msg *wakes_head, *wakes_tail;
+	struct msg_fifo wakes;
 
 	/* Pub/sub: this shard's subscriptions (pubsub.c). */
 	struct pubsub_shard *pubsub;
@@ -295,8 +321,8 @@ struct shard {
 	struct aof aof;
 	struct kv_buf fx_payload;             /* scratch for effect payloads */
 	struct conn *gated;
-	struct shard_msg *dw_head, *dw_tail;
-	struct shard_msg *pw_head, *pw_tail;  /* wake-ups of the running unit */
+	struct msg_fifo dw;
+	struct msg_fifo pw;                   /* wake-ups of the running unit */
 	bool aof_failed_seen;                 /* replies were failed for AOF_FAILED */
 	int aof_exit_error;                   /* shutdown could not flush the AOF */
 };

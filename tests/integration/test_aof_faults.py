@@ -90,15 +90,21 @@ def check_cross_shard_reads(srv, F, O, key_f, key_o, label):
             "is faulty: %s" % (label, O, F, "; ".join(hung)))
 
 
+def setup_old_keys(srv, acked, shards, rng):
+    """Write and acknowledge the "old" keys; returns (F, O): the shard of the
+    {f} keys (the one the failpoints will hit) and the other one."""
+    with srv.conn() as c:
+        write_acked(c, acked, "old", 20, rng, shards)
+    F = shards["{f}old1"]
+    return F, 1 - F
+
+
 def check_enospc(io, rng):
     label = "ENOSPC (%s)" % io
     srv = K.kevy("--threads", "2", "--appendfsync", "always", "--io", io).start()
     acked, shards = {}, {}
     try:
-        with srv.conn() as c:
-            write_acked(c, acked, "old", 20, rng, shards)
-        F = shards["{f}old1"]
-        O = 1 - F
+        F, O = setup_old_keys(srv, acked, shards, rng)
         key_o = [k for k in sorted(shards) if shards[k] == O]
         K.check(key_o, "some key landed on shard %d: %r" % (O, shards))
         key_o = key_o[0]
@@ -180,10 +186,7 @@ def check_eio(kind, io, rng):
     srv = K.kevy("--threads", "2", "--appendfsync", "always", "--io", io).start()
     acked, shards = {}, {}
     try:
-        with srv.conn() as c:
-            write_acked(c, acked, "old", 20, rng, shards)
-        F = shards["{f}old1"]
-        O = 1 - F
+        F, O = setup_old_keys(srv, acked, shards, rng)
         key_o = sorted(k for k in shards if shards[k] == O)[0]
         with A.conn_on_shard(srv, F) as c, A.conn_on_shard(srv, F, timeout=5) as a:
             K.check(c.call("DEBUG", "FAILPOINTS", "%s:1=eio" % kind) == b"+OK\r\n", "failpoint set")

@@ -359,10 +359,15 @@ static void test_cmd_debug_misc(void **state)
 	struct fixture *f = *state;
 
 	const char *r = RUN(f, "DEBUG", "HELP");
-	const char *head = "*13\r\n+DEBUG <subcommand> [<arg> [value] [opt] ...]. "
+	const char *head = "*16\r\n+DEBUG <subcommand> [<arg> [value] [opt] ...]. "
 			   "Subcommands are:\r\n+DIGEST\r\n";
 	assert_true(strncmp(r, head, strlen(head)) == 0);
 	EXPECT(f, "+OK\r\n", "DEBUG", "SLEEP", "0");
+	/* FAILPOINTS: a valid spec, a cleared one, a malformed one. */
+	EXPECT(f, "+OK\r\n", "DEBUG", "FAILPOINTS", "write:1000000=eio");
+	EXPECT(f, "+OK\r\n", "DEBUG", "FAILPOINTS", "");
+	EXPECT(f, "-ERR invalid failpoint spec (grammar: docs/io.md)\r\n", "DEBUG", "FAILPOINTS",
+	       "write:zero=eio");
 	EXPECT(f, "+OK\r\n", "debug", "sleep", "abc");
 	EXPECT(f, "+OK\r\n", "DEBUG", "SLEEP", "-5");
 	EXPECT(f, "+OK\r\n", "DEBUG", "SLEEP", "0.001");
