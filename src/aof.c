@@ -25,6 +25,7 @@
 #include <sys/stat.h>
 
 #include "fx.h"
+#include "keydump.h"
 #include "kv.h"
 #include "log.h"
 
@@ -404,6 +405,8 @@ int aof_recover(struct aof *a, const char *dir, const struct dataset_info *ds,
 	a->dir = kv_strndup(dir, strlen(dir));
 	a->ds = *ds;
 	a->seg.fd = -1;
+	a->dirf.fd = -1;
+	a->rw_seg.fd = a->rw_man.fd = -1;
 	int64_t t0 = kv_mono_us();
 
 	char name[64], path[4096];
@@ -482,6 +485,11 @@ int aof_recover(struct aof *a, const char *dir, const struct dataset_info *ds,
 		snprintf(err, err_cap, "%s: cannot open for appending: %s", path, kv_strerror(rc));
 		return rc;
 	}
+	rc = kvio_open_dir(&a->dirf, dir);
+	if (rc < 0) {
+		snprintf(err, err_cap, "%s: cannot open the data directory: %s", dir, kv_strerror(rc));
+		return rc;
+	}
 	a->hdr = hdr;
 	aof_encoder_init(&a->enc, &a->hdr, 0);
 	a->enc.last_lsn = lsn;
@@ -506,6 +514,14 @@ void aof_attach(struct aof *a, struct io_uring *ring)
 void aof_close(struct aof *a)
 {
 	kvio_close(&a->seg);
+	kvio_close(&a->dirf);
+	kvio_close(&a->rw_seg);
+	kvio_close(&a->rw_man);
+	kv_buf_free(&a->rw_content);
+	kv_buf_free(&a->rw_manifest);
+	manifest_free(&a->rw_next);
+	free(a->rw_seg_name);
+	a->rw_seg_name = NULL;
 	kv_buf_free(&a->buf);
 	kv_buf_free(&a->wbuf);
 	manifest_free(&a->man);
@@ -563,7 +579,14 @@ uint64_t aof_append(struct aof *a, const void *payload, size_t len)
 
 bool aof_owns(const struct aof *a, const struct kvio_op *op)
 {
-	return op == &a->wop || op == &a->fop;
+	return op == &a->wop || op == &a->fop ||
+	       (op >= &a->rw_op[0] && op <= &a->rw_op[1]) ||
+	       (op >= &a->rw_unlink[0] && op <= &a->rw_unlink[3]);
+}
+
+bool aof_idle(const struct aof *a)
+{
+	return !a->write_inflight && !a->fsync_inflight && a->rw_step == 0;
 }
 
 void aof_want_fsync(struct aof *a)
@@ -667,9 +690,13 @@ static void fsync_done(struct aof *a, int res, int64_t now_ms, bool *changed)
 	}
 }
 
+static bool rewrite_complete(struct aof *a, struct kvio_op *op, int res);
+
 bool aof_complete(struct aof *a, struct kvio_op *op, int res, int64_t now_ms)
 {
 	bool changed = false;
+	if (op != &a->wop && op != &a->fop)
+		return rewrite_complete(a, op, res);
 	int r = kvio_op_complete(op, res);
 	if (op == &a->wop)
 		write_done(a, r, now_ms, &changed);
@@ -712,7 +739,7 @@ static void start_sync(struct aof *a, bool with_write, bool with_fsync, int64_t 
 
 void aof_turn_end(struct aof *a, int64_t now_ms, enum aof_fsync policy)
 {
-	if (a->state == AOF_FAILED || a->seg.fd < 0)
+	if (a->state == AOF_FAILED || a->seg.fd < 0 || a->rw_step)
 		return;
 	if (a->write_inflight)
 		return;   /* one write at a time: the next one carries the whole turn */
@@ -793,4 +820,297 @@ int aof_flush_sync(struct aof *a)
 	if (a->written_lsn > a->durable_lsn || a->fsync_wanted)
 		start_sync(a, false, true, now);
 	return a->state == AOF_FAILED ? a->err : 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* rewrite: the keyspace into a fresh segment, one manifest commit */
+
+enum {
+	RW_NONE = 0,
+	RW_OPEN_SEG,      /* OPENAT the new segment */
+	RW_WRITE_SEG,     /* WRITE its content -> FDATASYNC */
+	RW_OPEN_MAN,      /* OPENAT manifest.tmp */
+	RW_WRITE_MAN,     /* WRITE the manifest -> FSYNC */
+	RW_RENAME,        /* RENAMEAT over the manifest -> directory FSYNC */
+};
+
+#define RW_RECORD_BYTES (1 << 20)
+
+struct rw_dump {
+	struct aof_encoder *enc;
+	struct kv_buf *out;
+	struct kv_buf payload;
+	int64_t now_ms;
+};
+
+static void rw_flush_payload(struct rw_dump *d)
+{
+	if (d->payload.len > AOF_EFFECT_TIME_SIZE) {
+		int rc = aof_encoder_payload(d->enc, d->out, d->payload.data, d->payload.len, NULL);
+		kv_assert(rc == 0);   /* RW_RECORD_BYTES plus one command is far below the limit */
+	}
+	d->payload.len = 0;
+	aof_payload_begin(&d->payload, d->now_ms);
+}
+
+static void rw_emit(void *arg, int argc, const struct kv_slice *argv)
+{
+	struct rw_dump *d = arg;
+	aof_payload_append(&d->payload, argc, argv);
+	if (d->payload.len >= RW_RECORD_BYTES)
+		rw_flush_payload(d);
+}
+
+static void rw_entry(void *arg, const struct kv_entry *e)
+{
+	keydump_entry(e, rw_emit, arg);
+}
+
+static void rw_fail(struct aof *a, int err, const char *what)
+{
+	log_warning("shard %u: AOF rewrite failed (%s): %s; refusing writes until restart "
+		    "(the previous files are untouched)", a->shard_id, what, kv_strerror(err));
+	set_state(a, AOF_FAILED, err, what);
+	kvio_close(&a->rw_seg);
+	kvio_close(&a->rw_man);
+	a->rw_step = RW_NONE;
+}
+
+static struct io_uring_sqe *rw_sqes(struct aof *a, int n)
+{
+	if (io_uring_sq_space_left(a->ring) < (unsigned)n)
+		io_uring_submit(a->ring);
+	return ring_sqe(a->ring);
+}
+
+static void rw_prep_open(struct aof *a, struct kvio_file *f, const char *path)
+{
+	struct io_uring_sqe *sqe = rw_sqes(a, 1);
+	kvio_prep_open(&a->rw_op[0], sqe, NULL, f, path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	aof_ring_tag(sqe, &a->rw_op[0]);
+}
+
+static void rw_prep_write_sync(struct aof *a, struct kvio_file *f, const struct kv_buf *b,
+			       bool datasync)
+{
+	struct io_uring_sqe *sqe = rw_sqes(a, 2);
+	kvio_prep_pwrite(&a->rw_op[0], sqe, NULL, f, b->data, b->len, 0);
+	aof_ring_tag(sqe, &a->rw_op[0]);
+	sqe = ring_sqe(a->ring);
+	if (datasync)
+		kvio_prep_fdatasync(&a->rw_op[1], sqe, &a->rw_op[0], f);
+	else
+		kvio_prep_fsync(&a->rw_op[1], sqe, &a->rw_op[0], f);
+	aof_ring_tag(sqe, &a->rw_op[1]);
+}
+
+/* The commit is durable: switch appends to the new segment, drop the old. */
+static void rw_commit(struct aof *a)
+{
+	manifest_free(&a->man);
+	a->man = a->rw_next;
+	memset(&a->rw_next, 0, sizeof(a->rw_next));
+	kvio_close(&a->seg);
+	a->seg = a->rw_seg;
+	a->rw_seg.fd = -1;
+	a->rw_seg.path = NULL;
+	free(a->seg_name);
+	a->seg_name = a->rw_seg_name;
+	a->rw_seg_name = NULL;
+	a->hdr = a->rw_hdr;
+	a->good_off = a->rw_content.len;
+	a->written_lsn = a->durable_lsn = a->rw_last_lsn;
+	kv_buf_free(&a->rw_content);
+	kv_buf_free(&a->rw_manifest);
+	a->rw_step = RW_NONE;
+	atomic_store_explicit(&a->info.current_size, a->good_off, memory_order_relaxed);
+	atomic_store_explicit(&a->info.base_size, a->good_off, memory_order_relaxed);
+	atomic_store_explicit(&a->info.durable_lsn, a->durable_lsn, memory_order_relaxed);
+	log_notice("shard %u: AOF rewritten into %s (%" PRIu64 " bytes, LSN up to %" PRIu64 ")",
+		   a->shard_id, a->seg_name, a->good_off, a->rw_last_lsn);
+	/* Files the manifest no longer names: unlink through the ring (without
+	 * one, rewrite_sync unlinks them). */
+	for (int i = 0; a->ring && i < 4; i++) {
+		if (!a->rw_unlink_path[i][0] || a->rw_unlink_busy[i])
+			continue;
+		struct io_uring_sqe *sqe = rw_sqes(a, 1);
+		kvio_prep_unlink(&a->rw_unlink[i], sqe, NULL, a->rw_unlink_path[i]);
+		aof_ring_tag(sqe, &a->rw_unlink[i]);
+		a->rw_unlink_busy[i] = true;
+	}
+}
+
+static bool rewrite_complete(struct aof *a, struct kvio_op *op, int res)
+{
+	int r = kvio_op_complete(op, res);
+	if (op >= &a->rw_unlink[0] && op <= &a->rw_unlink[3]) {
+		int i = (int)(op - &a->rw_unlink[0]);
+		if (r < 0 && r != -ENOENT)
+			log_warning("shard %u: could not remove %s: %s", a->shard_id,
+				    a->rw_unlink_path[i], kv_strerror(r));
+		a->rw_unlink_busy[i] = false;
+		a->rw_unlink_path[i][0] = '\0';
+		return false;
+	}
+	if (a->state == AOF_FAILED && a->rw_step == RW_NONE)
+		return false;
+	/* Two-op steps finish on their second op (linked: it fails if the first did). */
+	bool first = op == &a->rw_op[0];
+	switch (a->rw_step) {
+	case RW_OPEN_SEG:
+		if (r < 0)
+			break;
+		a->rw_step = RW_WRITE_SEG;
+		rw_prep_write_sync(a, &a->rw_seg, &a->rw_content, true);
+		return false;
+	case RW_WRITE_SEG:
+		if (first) {
+			if (r != (int)a->rw_content.len)
+				break;
+			return false;
+		}
+		if (r < 0)
+			break;
+		a->rw_step = RW_OPEN_MAN;
+		rw_prep_open(a, &a->rw_man, a->rw_man_tmp);
+		return false;
+	case RW_OPEN_MAN:
+		if (r < 0)
+			break;
+		a->rw_step = RW_WRITE_MAN;
+		rw_prep_write_sync(a, &a->rw_man, &a->rw_manifest, false);
+		return false;
+	case RW_WRITE_MAN: {
+		if (first) {
+			if (r != (int)a->rw_manifest.len)
+				break;
+			return false;
+		}
+		if (r < 0)
+			break;
+		kvio_close(&a->rw_man);
+		a->rw_step = RW_RENAME;
+		struct io_uring_sqe *sqe = rw_sqes(a, 2);
+		kvio_prep_rename(&a->rw_op[0], sqe, NULL, a->rw_man_tmp, a->rw_man_path);
+		aof_ring_tag(sqe, &a->rw_op[0]);
+		sqe = ring_sqe(a->ring);
+		kvio_prep_dirsync(&a->rw_op[1], sqe, &a->rw_op[0], &a->dirf);
+		aof_ring_tag(sqe, &a->rw_op[1]);
+		return false;
+	}
+	case RW_RENAME:
+		if (first) {
+			if (r < 0)
+				break;
+			return false;
+		}
+		if (r < 0)
+			break;
+		rw_commit(a);
+		return true;
+	default:
+		return false;
+	}
+	/* A linked follower of the failed op still completes (cancelled). */
+	if (first && (a->rw_step == RW_WRITE_SEG || a->rw_step == RW_WRITE_MAN ||
+		      a->rw_step == RW_RENAME)) {
+		rw_fail(a, r < 0 ? r : -EIO, "write");
+		return true;
+	}
+	rw_fail(a, r < 0 ? r : -EIO, "rewrite");
+	return true;
+}
+
+/* The same steps without a ring (epoll reactor). */
+static int rewrite_sync(struct aof *a)
+{
+	char path[4200];
+	snprintf(path, sizeof(path), "%s/%s", a->dir, a->rw_seg_name);
+	int rc = kvio_open(&a->rw_seg, path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	if (rc == 0) {
+		ssize_t n = kvio_pwrite(&a->rw_seg, a->rw_content.data, a->rw_content.len, 0);
+		rc = n == (ssize_t)a->rw_content.len ? kvio_fdatasync(&a->rw_seg)
+						     : (n < 0 ? (int)n : -ENOSPC);
+	}
+	char name[64];
+	manifest_name(name, sizeof(name), a->shard_id);
+	if (rc == 0)
+		rc = manifest_write_atomic(a->dir, name, a->rw_manifest.data, a->rw_manifest.len);
+	if (rc < 0) {
+		rw_fail(a, rc, "rewrite");
+		return rc;
+	}
+	rw_commit(a);
+	for (int i = 0; i < 4; i++) {
+		if (a->rw_unlink_path[i][0])
+			kvio_unlink(a->rw_unlink_path[i]);
+		a->rw_unlink_path[i][0] = '\0';
+	}
+	return 0;
+}
+
+int aof_rewrite_start(struct aof *a, struct kv_db *db, int64_t now_ms)
+{
+	kv_assert(aof_idle(a) && a->man.nentries > 0);
+	uint64_t gen = a->man.entries[a->man.nentries - 1].generation + 1;
+	char seg[64];
+	manifest_segment_name(seg, sizeof(seg), a->shard_id, gen);
+	free(a->rw_seg_name);
+	a->rw_seg_name = kv_strndup(seg, strlen(seg));
+
+	/* Records not yet written belong to the old segment, which is being
+	 * replaced: the dump below holds their effects. */
+	a->buf.len = a->wbuf.len = 0;
+	a->buf_records = a->wbuf_records = 0;
+	if (a->state == AOF_RETRYING)
+		set_state(a, AOF_OK, 0, "");
+
+	aof_header_init(&a->rw_hdr, a->ds.id, a->shard_id, a->nshards, gen, a->last_lsn, now_ms);
+	a->rw_content.len = 0;
+	uint8_t h[AOF_HEADER_SIZE];
+	aof_header_encode(&a->rw_hdr, h);
+	kv_buf_append(&a->rw_content, h, sizeof(h));
+	aof_encoder_init(&a->enc, &a->rw_hdr, 0);
+	struct rw_dump d = { .enc = &a->enc, .out = &a->rw_content, .now_ms = now_ms };
+	aof_payload_begin(&d.payload, now_ms);
+	uint64_t cursor = 0;
+	do {
+		cursor = db_scan(db, cursor, now_ms, rw_entry, &d);
+	} while (cursor);
+	rw_flush_payload(&d);
+	kv_buf_free(&d.payload);
+	a->rw_last_lsn = a->enc.last_lsn;
+	a->last_lsn = a->buf_last_lsn = a->enc.last_lsn;
+	atomic_store_explicit(&a->info.last_lsn, a->last_lsn, memory_order_relaxed);
+	if (a->rw_last_lsn > a->durable_lsn && a->oldest_unsynced_ms == 0)
+		a->oldest_unsynced_ms = now_ms;
+
+	/* The manifest that names the new segment only. */
+	manifest_free(&a->rw_next);
+	memset(&a->rw_next, 0, sizeof(a->rw_next));
+	memcpy(a->rw_next.dataset_id, a->ds.id, sizeof(a->ds.id));
+	a->rw_next.shard_id = a->shard_id;
+	a->rw_next.shard_count = a->nshards;
+	a->rw_next.generation = a->man.generation + 1;
+	a->rw_next.created_ms = now_ms;
+	manifest_add(&a->rw_next, MANIFEST_AOF, gen, a->rw_hdr.start_lsn, seg);
+	a->rw_manifest.len = 0;
+	manifest_encode(&a->rw_next, &a->rw_manifest);
+	char name[64];
+	manifest_name(name, sizeof(name), a->shard_id);
+	snprintf(a->rw_man_path, sizeof(a->rw_man_path), "%s/%s", a->dir, name);
+	snprintf(a->rw_man_tmp, sizeof(a->rw_man_tmp), "%s/%s.tmp", a->dir, name);
+	int n = 0;
+	for (uint32_t i = 0; i < a->man.nentries && n < 4; i++)
+		snprintf(a->rw_unlink_path[n++], sizeof(a->rw_unlink_path[0]), "%s/%s", a->dir,
+			 a->man.entries[i].name);
+	log_notice("shard %u: rewriting the AOF into %s (%zu bytes of keyspace)", a->shard_id,
+		   seg, a->rw_content.len);
+	if (!a->ring)
+		return rewrite_sync(a);
+	char path[4200];
+	snprintf(path, sizeof(path), "%s/%s", a->dir, seg);
+	a->rw_step = RW_OPEN_SEG;
+	rw_prep_open(a, &a->rw_seg, path);
+	return 0;
 }

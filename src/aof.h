@@ -104,7 +104,24 @@ struct aof {
 	int64_t retry_at_ms;
 
 	struct io_uring *ring;      /* NULL: synchronous (epoll reactor) */
+	struct kvio_file dirf;      /* the data directory, for ring dirsyncs */
 	struct aof_info info;
+
+	/* A fresh segment holding the whole keyspace, committed through the
+	 * ring step by step (aof_rewrite_start). */
+	int rw_step;                /* 0: none */
+	struct kvio_op rw_op[2];
+	struct kvio_file rw_seg, rw_man;
+	char *rw_seg_name;
+	char rw_man_tmp[4200], rw_man_path[4200];
+	struct kv_buf rw_content;   /* header + records of the new segment */
+	struct kv_buf rw_manifest;  /* the manifest that names it */
+	struct manifest rw_next;
+	struct aof_header rw_hdr;
+	uint64_t rw_last_lsn;
+	struct kvio_op rw_unlink[4];
+	char rw_unlink_path[4][4200];
+	bool rw_unlink_busy[4];
 };
 
 /* ---- startup (synchronous) ---- */
@@ -149,6 +166,17 @@ int aof_flush_sync(struct aof *a);
 /* NULL when writes are accepted, else the -MISCONF error line. */
 const char *aof_write_error(const struct aof *a);
 void aof_close(struct aof *a);
+
+/* Write the whole keyspace db as the first records of a fresh segment and
+ * make the manifest name only that segment (write, fsync, rename, directory
+ * fsync: ring operations), then drop the old segments.  Used when the AOF is
+ * turned back on at run time: the old segments miss what changed while it
+ * was off.  Records appended meanwhile go to the new segment after the
+ * dump.  Call only while nothing is in flight (aof_idle) and the shard holds
+ * its keyspace.  Returns 0, or -errno (the AOF is then failed). */
+int aof_rewrite_start(struct aof *a, struct kv_db *db, int64_t now_ms);
+/* No write, fsync or rewrite in flight. */
+bool aof_idle(const struct aof *a);
 
 /* Name of a policy ("always", ...). */
 const char *aof_fsync_name(int policy);

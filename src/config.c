@@ -146,7 +146,6 @@ static const char *cfg_check_databases(struct cfg_value *v, enum cfg_origin o, c
 static const char *cfg_check_daemonize(struct cfg_value *v, enum cfg_origin o, char *e, size_t n);
 static const char *cfg_check_maxclients(struct cfg_value *v, enum cfg_origin o, char *e, size_t n);
 static void cfg_applied_loglevel(void);
-static const char *cfg_check_appendonly(struct cfg_value *v, enum cfg_origin o, char *e, size_t n);
 static const char *cfg_check_obuf(struct cfg_value *v, enum cfg_origin o, char *e, size_t n);
 static void cfg_applied_obuf(void);
 
@@ -173,8 +172,8 @@ static const struct cfg_def cfg_table[] = {
 	{ "hz", CFG_INT, 0, 0, INT_MAX, NULL, FLD_AI64, &g_config.hz, cfg_check_hz, NULL },
 	{ "loglevel", CFG_ENUM, 0, 0, 0, cfg_loglevel_names, FLD_AINT, &g_config.loglevel, NULL,
 	  cfg_applied_loglevel },
-	{ "appendonly", CFG_ENUM, 0, 0, 0, cfg_yesno_names, FLD_AINT, &g_config.appendonly,
-	  cfg_check_appendonly, NULL },
+	{ "appendonly", CFG_ENUM, 0, 0, 0, cfg_yesno_names, FLD_AINT, &g_config.appendonly, NULL,
+	  NULL },
 	{ "appendfsync", CFG_ENUM, 0, 0, 0, cfg_appendfsync_names, FLD_AINT, &g_config.appendfsync,
 	  NULL, NULL },
 	{ "logfile", CFG_STR, CFG_IMMUTABLE, 0, 0, NULL, FLD_STR, &g_config.logfile, NULL, NULL },
@@ -549,18 +548,6 @@ static int64_t cfg_raise_nofile(int64_t want)
 
 /* CONFIG SET maxclients: like Redis, raising it must fit the open files
  * limit, else the error says what would. */
-/* Appends stop when the AOF is turned off; turning it back on needs the
- * dataset rewritten into a fresh segment first (the snapshot path), or the
- * segment would miss the writes made meanwhile and no longer replay to the
- * keyspace.  Until kevy rewrites at run time, that needs a restart. */
-static const char *cfg_check_appendonly(struct cfg_value *v, enum cfg_origin o, char *e, size_t n)
-{
-	if (o == ORIGIN_SET && v->num == 1 && atomic_load(&g_config.appendonly) == 0)
-		return "appendonly cannot be turned back on at run time (the AOF misses the "
-		       "writes made while it was off): restart with appendonly yes";
-	return NULL;
-}
-
 static const char *cfg_check_maxclients(struct cfg_value *v, enum cfg_origin o, char *e, size_t n)
 {
 	if (o != ORIGIN_SET || v->num <= atomic_load(&g_config.maxclients))

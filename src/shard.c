@@ -1613,7 +1613,16 @@ static void shard_cron(struct shard *s)
 static void shard_aof_turn(struct shard *s)
 {
 	shard_unit_commit(s);
-	if (aof_on())
+	bool on = aof_on();
+	if (on && !s->aof_was_on) {
+		/* Turned back on: the segment misses what changed while it was
+		 * off, so the keyspace is rewritten into a fresh one first. */
+		if (s->holder || !aof_idle(&s->aof))
+			return;   /* next turn */
+		aof_rewrite_start(&s->aof, s->db, s->now_ms);
+	}
+	s->aof_was_on = on;
+	if (on)
 		aof_turn_end(&s->aof, s->now_ms, aof_policy());
 	/* Synchronous I/O (epoll), a policy change, or a failure: release. */
 	if (s->gated || s->dw.head || (s->aof.state == AOF_FAILED && !s->aof_failed_seen))
@@ -1624,15 +1633,23 @@ static void shard_aof_turn(struct shard *s)
 static void shard_aof_shutdown(struct shard *s)
 {
 	shard_unit_commit(s);
-	for (int i = 0; i < 5000 && (s->aof.write_inflight || s->aof.fsync_inflight); i++)
+	for (int i = 0; i < 5000 && !aof_idle(&s->aof); i++)
 		s->reactor->poll(s, 1000);
-	if (s->aof.write_inflight || s->aof.fsync_inflight) {
+	if (!aof_idle(&s->aof)) {
 		log_warning("shard %u: AOF operations still in flight at exit", s->id);
 		s->aof_exit_error = 1;
 		return;
 	}
 	if (!aof_on())
 		return;
+	if (!s->aof_was_on) {
+		/* Turned on just before shutdown: rewrite now, synchronously. */
+		aof_attach(&s->aof, NULL);
+		if (aof_rewrite_start(&s->aof, s->db, kv_time_ms()) < 0) {
+			s->aof_exit_error = 1;
+			return;
+		}
+	}
 	aof_want_fsync(&s->aof);
 	int rc = aof_flush_sync(&s->aof);
 	if (rc < 0) {
@@ -1731,6 +1748,7 @@ void *shard_thread_main(void *arg)
 		return NULL;
 	}
 	aof_attach(&s->aof, s->reactor == &reactor_uring_ops ? reactor_uring_ring(s) : NULL);
+	s->aof_was_on = aof_on();
 	fx_thread_enable(g_server.nshards);
 	shard_loop(s);
 	shard_aof_shutdown(s);

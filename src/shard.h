@@ -324,6 +324,7 @@ struct shard {
 	struct msg_fifo dw;
 	struct msg_fifo pw;                   /* wake-ups of the running unit */
 	bool aof_failed_seen;                 /* replies were failed for AOF_FAILED */
+	bool aof_was_on;                      /* appendonly as this shard last saw it */
 	int aof_exit_error;                   /* shutdown could not flush the AOF */
 };
 
