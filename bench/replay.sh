@@ -29,13 +29,13 @@ note() { echo "[replay] $*" >&2; }
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 now_ms() { date +%s%3N; }
 
-start() {  # kind port -> sets PID; returns when PING answers; prints ms taken
+start() {  # kind port -> sets PID and MS (ms from exec to the first PONG)
   local kind=$1 port=$2 t0 t1
   t0=$(now_ms)
   if [[ $kind == redis ]]; then
     "$REDIS_SERVER" --port "$port" --bind 127.0.0.1 --dir "$WORK/redis" --save '' \
       --appendonly yes --appendfsync everysec --aof-use-rdb-preamble no \
-      --auto-aof-rewrite-percentage 0 --daemonize no --logfile "$WORK/redis.log" &
+      --auto-aof-rewrite-percentage 0 --daemonize no --logfile "$WORK/redis.log" >/dev/null 2>&1 &
   else
     "$KEVY_SERVER" --port "$port" --bind 127.0.0.1 --dir "$WORK/kevy" --threads "$KEVY_THREADS" \
       --appendonly yes --appendfsync everysec >>"$WORK/kevy.log" 2>&1 &
@@ -47,7 +47,7 @@ start() {  # kind port -> sets PID; returns when PING answers; prints ms taken
     sleep 0.01
   done
   t1=$(now_ms)
-  echo $((t1 - t0))
+  MS=$((t1 - t0))
 }
 
 stop() {  # port pid
@@ -76,7 +76,7 @@ PY
 
 for kind in redis kevy; do
   port=$(free_port)
-  start "$kind" "$port" >/dev/null
+  start "$kind" "$port"
   note "loading $kind"
   redis-cli -p "$port" --pipe <"$WORK/sets.resp" >/dev/null
   [[ "$(redis-cli -p "$port" DBSIZE)" == "$N" ]] || die "$kind has $(redis-cli -p "$port" DBSIZE) keys"
@@ -91,7 +91,8 @@ for kind in redis kevy; do
   for _ in $(seq 1 "$REPS"); do
     sync; echo 3 >/proc/sys/vm/drop_caches 2>/dev/null || true
     port=$(free_port)
-    ms=$(start "$kind" "$port")
+    start "$kind" "$port"
+    ms=$MS
     [[ "$(redis-cli -p "$port" DBSIZE)" == "$N" ]] || die "$kind restarted with $(redis-cli -p "$port" DBSIZE) keys"
     if [[ $kind == redis ]]; then
       l=$(grep -o 'DB loaded from append only file: [0-9.]* seconds' "$WORK/redis.log" | tail -1 | awk '{print $(NF-1)}')
