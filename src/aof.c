@@ -250,6 +250,14 @@ static int quarantine_tail(struct aof *a, struct kvio_file *f, const char *path,
 	return rc;
 }
 
+static void scan_report(struct aof *a, const struct aof_file_report *r)
+{
+	if (r->verdict < 0 && (a->worst == 0 || (a->worst == KV_ETORN && r->verdict != KV_ETORN)))
+		a->worst = r->verdict;
+	if (a->report)
+		a->report(a->report_arg, r);
+}
+
 /* Replay one segment.  last: the last segment the manifest names (the only
  * one that may have a torn tail, which is then cut).  *end receives the
  * segment's good length, *sealed whether it ended with SEGMENT_END. */
@@ -260,13 +268,19 @@ static int replay_segment(struct aof *a, struct kv_db *db, const struct manifest
 	char path[4096];
 	path_join(path, sizeof(path), a->dir, me->name);
 	struct kvio_file f;
-	int rc = kvio_open(&f, path, O_RDWR, 0);
+	struct aof_file_report rep = { .path = path, .kind = AOF_FILE_SEGMENT,
+				       .shard_id = a->shard_id };
+	bool can_fix = !a->check || a->fix;
+	int rc = kvio_open(&f, path, can_fix ? O_RDWR : O_RDONLY, 0);
 	if (rc < 0) {
 		char line[4400];
 		snprintf(line, sizeof(line), "%s: named by the manifest but cannot be opened: %s",
 			 path, kv_strerror(rc));
 		describe_refusal(err, cap, a->dir, line);
-		return rc == -ENOENT ? KV_ECORRUPT : rc;
+		rep.verdict = rc == -ENOENT ? KV_ECORRUPT : rc;
+		rep.line = line;
+		scan_report(a, &rep);
+		return rep.verdict;
 	}
 	struct aof_expect exp = {
 		.fields = AOF_EXPECT_DATASET | AOF_EXPECT_SHARD | AOF_EXPECT_SHARD_COUNT |
@@ -281,6 +295,7 @@ static int replay_segment(struct aof *a, struct kv_db *db, const struct manifest
 	aof_reader_init(&r, &cfg);
 	uint64_t off = 0, n_applied = 0;
 	int verdict;
+	char rep_line[9000] = "";
 	for (;;) {
 		struct aof_record rec;
 		verdict = aof_reader_next(&r, &rec);
@@ -288,24 +303,29 @@ static int replay_segment(struct aof *a, struct kv_db *db, const struct manifest
 			if (rec.type != AOF_REC_EFFECT)
 				continue;
 			if (rec.lsn <= *lsn_io) {
-				char line[4400];
-				snprintf(line, sizeof(line), "%s: record at offset %" PRIu64 " has LSN %"
-					 PRIu64 ", not after %" PRIu64 " of the previous segment",
-					 path, rec.offset, rec.lsn, *lsn_io);
-				describe_refusal(err, cap, a->dir, line);
+				snprintf(rep_line, sizeof(rep_line), "%s: record at offset %" PRIu64
+					 " has LSN %" PRIu64 ", not after %" PRIu64 " of the previous "
+					 "segment", path, rec.offset, rec.lsn, *lsn_io);
+				describe_refusal(err, cap, a->dir, rep_line);
+				rep.offset = rec.offset;
 				rc = KV_ECORRUPT;
 				break;
 			}
 			char why[300];
-			rc = fx_apply(db, a->shard_id, a->nshards, rec.payload, rec.payload_len, why,
-				      sizeof(why));
+			rc = db ? fx_apply(db, a->shard_id, a->nshards, rec.payload, rec.payload_len,
+					   why, sizeof(why))
+				: fx_validate(a->shard_id, a->nshards, rec.payload, rec.payload_len,
+					      why, sizeof(why));
 			if (rc < 0) {
-				char line[4700];
-				snprintf(line, sizeof(line), "%s: record LSN %" PRIu64 " at offset %" PRIu64
-					 ": %s", path, rec.lsn, rec.offset, why);
-				describe_refusal(err, cap, a->dir, line);
+				snprintf(rep_line, sizeof(rep_line), "%s: record LSN %" PRIu64
+					 " at offset %" PRIu64 ": %s", path, rec.lsn, rec.offset, why);
+				describe_refusal(err, cap, a->dir, rep_line);
+				rep.offset = rec.offset;
 				break;
 			}
+			if (!rep.records++)
+				rep.first_lsn = rec.lsn;
+			rep.last_lsn = rec.lsn;
 			*lsn_io = rec.lsn;
 			n_applied++;
 			continue;
@@ -315,10 +335,10 @@ static int replay_segment(struct aof *a, struct kv_db *db, const struct manifest
 			size_t want = aof_reader_space(&r, &p);
 			ssize_t got = kvio_pread(&f, p, want, off);
 			if (got < 0) {
-				char line[4400];
-				snprintf(line, sizeof(line), "%s: read error at offset %" PRIu64 ": %s",
-					 path, off, kv_strerror((int)got));
-				describe_refusal(err, cap, a->dir, line);
+				snprintf(rep_line, sizeof(rep_line), "%s: read error at offset %" PRIu64
+					 ": %s", path, off, kv_strerror((int)got));
+				describe_refusal(err, cap, a->dir, rep_line);
+				rep.offset = off;
 				rc = (int)got;
 				break;
 			}
@@ -337,20 +357,27 @@ static int replay_segment(struct aof *a, struct kv_db *db, const struct manifest
 	const struct aof_header *h = aof_reader_header(&r);
 	if (h)
 		*hdr_out = *h;
+	rep.size = off;
 	if (verdict == AOF_CLEAN_EOF && h && h->start_lsn != me->lsn) {
-		char line[4400];
-		snprintf(line, sizeof(line), "%s: header start LSN %" PRIu64 " but the manifest says %"
-			 PRIu64, path, h->start_lsn, me->lsn);
-		describe_refusal(err, cap, a->dir, line);
+		snprintf(rep_line, sizeof(rep_line), "%s: header start LSN %" PRIu64 " but the "
+			 "manifest says %" PRIu64, path, h->start_lsn, me->lsn);
+		describe_refusal(err, cap, a->dir, rep_line);
 		rc = KV_ECORRUPT;
 		goto out;
 	}
 	if (verdict == AOF_CLEAN_EOF) {
 		*end = v->valid_end;
 		*sealed = v->sealed;
+		aof_verdict_describe(v, path, rep_line, sizeof(rep_line));
+	} else if (verdict == KV_ETORN && last && !can_fix) {
+		/* kevy-check without --fix: say what recovery would do. */
+		aof_verdict_describe(v, path, rep_line, sizeof(rep_line));
+		rep.offset = v->offset;
+		rc = KV_ETORN;
 	} else if (verdict == KV_ETORN && last) {
 		char line[600], qpath[4200];
 		aof_verdict_describe(v, me->name, line, sizeof(line));
+		rep.offset = v->offset;
 		rc = quarantine_tail(a, &f, path, v->offset, v->bytes_seen, qpath, sizeof(qpath));
 		if (rc < 0) {
 			snprintf(err, cap, "%s: cannot quarantine its torn tail: %s", path,
@@ -359,6 +386,9 @@ static int replay_segment(struct aof *a, struct kv_db *db, const struct manifest
 		}
 		log_warning("shard %u: %s; the %" PRIu64 " dropped byte(s) were copied to %s",
 			    a->shard_id, line, v->dropped_bytes, qpath);
+		snprintf(rep_line, sizeof(rep_line), "%s; the %" PRIu64 " dropped byte(s) were "
+			 "copied to %s and the file truncated", line, v->dropped_bytes, qpath);
+		rep.fixed = true;
 		*end = v->offset;
 		*sealed = false;
 		if (!h || v->offset < AOF_HEADER_SIZE) {
@@ -379,25 +409,29 @@ static int replay_segment(struct aof *a, struct kv_db *db, const struct manifest
 		char line[800];
 		aof_verdict_describe(v, path, line, sizeof(line));
 		if (verdict == KV_ETORN) {
-			char l2[900];
-			snprintf(l2, sizeof(l2), "%s (not the last segment: a torn tail here means "
-				 "lost records)", line);
-			describe_refusal(err, cap, a->dir, l2);
+			snprintf(rep_line, sizeof(rep_line), "%s (not the last segment: a torn tail "
+				 "here means lost records)", line);
+			rc = KV_ECORRUPT;
 		} else {
-			describe_refusal(err, cap, a->dir, line);
+			snprintf(rep_line, sizeof(rep_line), "%s", line);
+			rc = verdict < 0 ? verdict : KV_ECORRUPT;
 		}
-		rc = verdict < 0 ? verdict : KV_ECORRUPT;
+		describe_refusal(err, cap, a->dir, rep_line);
+		rep.offset = v->offset;
 		goto out;
 	}
 	a->info.replayed_records += n_applied;
 out:
+	rep.verdict = rc;
+	rep.line = rep_line;
+	scan_report(a, &rep);
 	aof_reader_free(&r);
 	kvio_close(&f);
 	return rc;
 }
 
-int aof_recover(struct aof *a, const char *dir, const struct dataset_info *ds,
-		uint32_t shard_id, uint32_t nshards, struct kv_db *db, char *err, size_t err_cap)
+static void scan_init(struct aof *a, const char *dir, const struct dataset_info *ds,
+		      uint32_t shard_id, uint32_t nshards)
 {
 	memset(a, 0, sizeof(*a));
 	a->shard_id = shard_id;
@@ -407,26 +441,37 @@ int aof_recover(struct aof *a, const char *dir, const struct dataset_info *ds,
 	a->seg.fd = -1;
 	a->dirf.fd = -1;
 	a->rw_seg.fd = a->rw_man.fd = -1;
-	int64_t t0 = kv_mono_us();
+}
 
-	char name[64], path[4096];
+/* The shard's manifest, then every segment it names (applied to db, or only
+ * verified when db is NULL).  On success *lsn, *end, *sealed and *hdr
+ * describe the last segment. */
+static int shard_scan(struct aof *a, struct kv_db *db, char *err, size_t err_cap,
+		      uint64_t *lsn_out, uint64_t *end_out, bool *sealed_out,
+		      struct aof_header *hdr_out)
+{
+	char name[64], path[4096], line[4400];
 	struct kv_buf b = KV_BUF_INIT;
-	manifest_name(name, sizeof(name), shard_id);
-	path_join(path, sizeof(path), dir, name);
+	struct aof_file_report rep = { .path = path, .kind = AOF_FILE_MANIFEST,
+				       .shard_id = a->shard_id, .line = line };
+	manifest_name(name, sizeof(name), a->shard_id);
+	path_join(path, sizeof(path), a->dir, name);
 	int rc = manifest_read_file(path, 1 << 20, &b);
 	if (rc < 0) {
-		char line[4400];
 		snprintf(line, sizeof(line), "%s: %s", path,
 			 rc == -ENOENT ? "missing (the dataset names this shard)" : kv_strerror(rc));
-		describe_refusal(err, err_cap, dir, line);
+		describe_refusal(err, err_cap, a->dir, line);
 		kv_buf_free(&b);
-		return rc == -ENOENT ? KV_ECORRUPT : rc;
+		rep.verdict = rc == -ENOENT ? KV_ECORRUPT : rc;
+		scan_report(a, &rep);
+		return rep.verdict;
 	}
+	rep.size = b.len;
 	char msg[200];
 	rc = manifest_decode((const uint8_t *)b.data, b.len, &a->man, msg, sizeof(msg));
 	kv_buf_free(&b);
-	if (rc == 0 && (memcmp(a->man.dataset_id, ds->id, sizeof(ds->id)) != 0 ||
-			a->man.shard_id != shard_id || a->man.shard_count != nshards)) {
+	if (rc == 0 && (memcmp(a->man.dataset_id, a->ds.id, sizeof(a->ds.id)) != 0 ||
+			a->man.shard_id != a->shard_id || a->man.shard_count != a->nshards)) {
 		snprintf(msg, sizeof(msg), "belongs to another dataset, shard or shard count "
 			 "(shard %u of %u)", a->man.shard_id, a->man.shard_count);
 		rc = KV_EMISMATCH;
@@ -437,26 +482,97 @@ int aof_recover(struct aof *a, const char *dir, const struct dataset_info *ds,
 		rc = KV_ECORRUPT;
 	}
 	if (rc < 0) {
-		char line[4400];
 		snprintf(line, sizeof(line), "%s: %s", path, msg);
-		describe_refusal(err, err_cap, dir, line);
+		describe_refusal(err, err_cap, a->dir, line);
+		rep.verdict = rc;
+		scan_report(a, &rep);
 		return rc;
 	}
+	snprintf(line, sizeof(line), "%s: manifest generation %" PRIu64 ", %u file(s)", path,
+		 a->man.generation, a->man.nentries);
+	rep.records = a->man.nentries;
+	scan_report(a, &rep);
 
 	uint64_t lsn = 0, end = 0;
 	bool sealed = false;
-	struct aof_header hdr;
+	int first_err = 0;
 	for (uint32_t i = 0; i < a->man.nentries; i++) {
 		const struct manifest_entry *me = &a->man.entries[i];
 		if (me->kind != MANIFEST_AOF)
 			continue;   /* snapshots: issue 5 */
 		if (me->lsn > lsn)
 			lsn = me->lsn;
-		rc = replay_segment(a, db, me, i + 1 == a->man.nentries, &lsn, &end, &sealed, &hdr,
-				    err, err_cap);
-		if (rc < 0)
+		rc = replay_segment(a, db, me, i + 1 == a->man.nentries, &lsn, &end, &sealed,
+				    hdr_out, err, err_cap);
+		if (rc < 0 && !a->check)
 			return rc;
+		if (rc < 0 && !first_err)
+			first_err = rc;
 	}
+	*lsn_out = lsn;
+	*end_out = end;
+	*sealed_out = sealed;
+	return first_err;
+}
+
+int aof_check_dir(const char *dir, bool fix, aof_report_fn fn, void *arg)
+{
+	char path[4096], line[4400], msg[200];
+	struct kv_buf b = KV_BUF_INIT;
+	struct dataset_info ds;
+	struct aof_file_report rep = { .path = path, .kind = AOF_FILE_DATASET, .line = line };
+	path_join(path, sizeof(path), dir, DATASET_FILE);
+	int rc = manifest_read_file(path, 4096, &b);
+	if (rc == 0)
+		rc = dataset_decode((const uint8_t *)b.data, b.len, &ds, msg, sizeof(msg));
+	else
+		snprintf(msg, sizeof(msg), "%s", rc == -ENOENT ? "missing: not a kevy data directory"
+							      : kv_strerror(rc));
+	rep.size = b.len;
+	kv_buf_free(&b);
+	if (rc < 0) {
+		snprintf(line, sizeof(line), "%s: %s", path, msg);
+		rep.verdict = rc;
+		if (fn)
+			fn(arg, &rep);
+		return rc;
+	}
+	snprintf(line, sizeof(line), "%s: dataset of %u shard(s)", path, ds.shard_count);
+	rep.records = ds.shard_count;
+	if (fn)
+		fn(arg, &rep);
+	int worst = 0;
+	for (uint32_t i = 0; i < ds.shard_count; i++) {
+		struct aof a;
+		char err[4800];
+		uint64_t lsn, end;
+		bool sealed;
+		struct aof_header hdr;
+		scan_init(&a, dir, &ds, i, ds.shard_count);
+		a.check = true;
+		a.fix = fix;
+		a.report = fn;
+		a.report_arg = arg;
+		shard_scan(&a, NULL, err, sizeof(err), &lsn, &end, &sealed, &hdr);
+		if (a.worst < 0 && (worst == 0 || (worst == KV_ETORN && a.worst != KV_ETORN)))
+			worst = a.worst;
+		aof_close(&a);
+	}
+	return worst;
+}
+
+int aof_recover(struct aof *a, const char *dir, const struct dataset_info *ds,
+		uint32_t shard_id, uint32_t nshards, struct kv_db *db, char *err, size_t err_cap)
+{
+	scan_init(a, dir, ds, shard_id, nshards);
+	int64_t t0 = kv_mono_us();
+	char path[4096];
+	uint64_t lsn = 0, end = 0;
+	bool sealed = false;
+	struct aof_header hdr;
+	int rc = shard_scan(a, db, err, err_cap, &lsn, &end, &sealed, &hdr);
+	if (rc < 0)
+		return rc;
 	const struct manifest_entry *cur = &a->man.entries[a->man.nentries - 1];
 	if (sealed) {
 		/* A sealed segment takes no more records: start the next one. */

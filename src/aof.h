@@ -68,8 +68,31 @@ enum aof_state {
 	AOF_FAILED,     /* EIO or failed fsync: refusing writes for good */
 };
 
+/* What verification found in one file (kevy-check; recovery logs the same). */
+enum aof_file_kind { AOF_FILE_DATASET = 1, AOF_FILE_MANIFEST, AOF_FILE_SEGMENT };
+struct aof_file_report {
+	const char *path;
+	enum aof_file_kind kind;
+	uint32_t shard_id;
+	int verdict;              /* 0 clean; KV_ETORN (torn tail, not cut); KV_ECORRUPT,
+				     KV_EVERSION, KV_EMISMATCH, -errno */
+	uint64_t size;            /* bytes read */
+	uint64_t records;         /* valid EFFECT records (segment) */
+	uint64_t first_lsn, last_lsn;
+	uint64_t offset;          /* of the fault */
+	bool fixed;               /* a torn tail was quarantined and cut */
+	const char *line;         /* one human line */
+};
+typedef void (*aof_report_fn)(void *arg, const struct aof_file_report *r);
+
 struct aof {
 	uint32_t shard_id, nshards;
+	/* Scan mode: check only (kevy-check), optionally fixing torn tails;
+	 * every file's outcome goes to report; worst verdict seen. */
+	bool check, fix;
+	aof_report_fn report;
+	void *report_arg;
+	int worst;
 	char *dir;
 	struct manifest man;
 	struct dataset_info ds;
@@ -138,6 +161,14 @@ int aof_dataset_open(const char *dir, uint32_t nshards, struct dataset_info *ds,
  * in err.  Logs what it replayed and any torn tail it cut. */
 int aof_recover(struct aof *a, const char *dir, const struct dataset_info *ds,
 		uint32_t shard_id, uint32_t nshards, struct kv_db *db, char *err, size_t err_cap);
+
+/* Verify a data directory exactly as recovery would, changing nothing
+ * unless fix, in which case a torn tail of a shard's last segment is
+ * quarantined and cut as recovery does (nothing else is ever repaired).
+ * Every file's outcome is passed to fn.  Returns 0 (clean), KV_ETORN (a torn
+ * tail that recovery would cut; never with fix), or the worst other error
+ * (KV_ECORRUPT, KV_EMISMATCH, KV_EVERSION, -errno). */
+int aof_check_dir(const char *dir, bool fix, aof_report_fn fn, void *arg);
 
 /* Bind to the shard's ring (NULL: synchronous I/O). */
 void aof_attach(struct aof *a, struct io_uring *ring);

@@ -247,6 +247,72 @@ bool fx_pending(void)
 
 /* ---- replay ---- */
 
+/* Whether one command of a payload is an effect shard_id may replay: a known
+ * write command (not blocking, keyless-global or connection-bound), with
+ * its arity, whose keys all belong to the shard.  FLUSHALL is handled by
+ * the caller.  0 (*cmd set) or KV_ECORRUPT with a line in err. */
+static int fx_check_cmd(int argc, const struct kv_slice *argv, uint32_t shard_id,
+			uint32_t nshards, int ncmd, const struct kv_command **out,
+			char *err, size_t err_cap)
+{
+	const struct kv_command *cmd = cmd_lookup(argv[0].ptr, argv[0].len);
+	if (!cmd || !(cmd->flags & CMD_WRITE) ||
+	    (cmd->flags & (CMD_BLOCKING | CMD_ALL_SHARDS | CMD_LOCAL)) || cmd->conn_shards) {
+		snprintf(err, err_cap, "command %d of the record is not an effect ('%.*s')",
+			 ncmd, (int)KV_MIN(argv[0].len, 40), argv[0].ptr);
+		return KV_ECORRUPT;
+	}
+	if (!cmd_arity_ok(cmd, argc)) {
+		snprintf(err, err_cap, "command %d of the record ('%s') has %d arguments",
+			 ncmd, cmd->name, argc);
+		return KV_ECORRUPT;
+	}
+	int stack[64];
+	int *idx = argc <= 64 ? stack : kv_malloc((size_t)argc * sizeof(int));
+	int n = cmd_get_keys(cmd, argc, argv, idx, argc);
+	bool foreign = n < 0;
+	for (int i = 0; !foreign && i < n; i++)
+		foreign = kv_key_shard(argv[idx[i]].ptr, argv[idx[i]].len, nshards) != shard_id;
+	if (idx != stack)
+		free(idx);
+	if (foreign) {
+		snprintf(err, err_cap, "command %d of the record ('%s') names a key of another shard",
+			 ncmd, cmd->name);
+		return KV_ECORRUPT;
+	}
+	*out = cmd;
+	return 0;
+}
+
+static bool is_flushall(int argc, const struct kv_slice *argv)
+{
+	return argc == 1 && argv[0].len == 8 && strncasecmp(argv[0].ptr, "flushall", 8) == 0;
+}
+
+int fx_validate(uint32_t shard_id, uint32_t nshards, const void *payload, size_t len,
+		char *err, size_t err_cap)
+{
+	struct aof_payload_iter it;
+	int argc, rc, ncmd = 0;
+	struct kv_slice *argv;
+	if (err_cap)
+		err[0] = '\0';
+	aof_payload_iter_init(&it, payload, len);
+	while ((rc = aof_payload_next(&it, &argc, &argv)) == 1) {
+		const struct kv_command *cmd;
+		ncmd++;
+		if (is_flushall(argc, argv))
+			continue;
+		rc = fx_check_cmd(argc, argv, shard_id, nshards, ncmd, &cmd, err, err_cap);
+		if (rc < 0)
+			break;
+	}
+	aof_payload_iter_free(&it);
+	if (rc < 0 && !err[0])
+		snprintf(err, err_cap, "malformed effect payload");
+	return rc < 0 ? KV_ECORRUPT : 0;
+}
+
 int fx_apply(struct kv_db *db, uint32_t shard_id, uint32_t nshards, const void *payload,
 	     size_t len, char *err, size_t err_cap)
 {
@@ -269,38 +335,14 @@ int fx_apply(struct kv_db *db, uint32_t shard_id, uint32_t nshards, const void *
 	aof_payload_iter_init(&it, payload, len);
 	while ((rc = aof_payload_next(&it, &argc, &argv)) == 1) {
 		ncmd++;
-		if (argc == 1 && argv[0].len == 8 && strncasecmp(argv[0].ptr, "flushall", 8) == 0) {
+		if (is_flushall(argc, argv)) {
 			db_flush(db);
 			continue;
 		}
-		const struct kv_command *cmd = cmd_lookup(argv[0].ptr, argv[0].len);
-		if (!cmd || !(cmd->flags & CMD_WRITE) ||
-		    (cmd->flags & (CMD_BLOCKING | CMD_ALL_SHARDS | CMD_LOCAL)) || cmd->conn_shards) {
-			snprintf(err, err_cap, "command %d of the record is not an effect ('%.*s')",
-				 ncmd, (int)KV_MIN(argv[0].len, 40), argv[0].ptr);
-			rc = KV_ECORRUPT;
+		const struct kv_command *cmd;
+		rc = fx_check_cmd(argc, argv, shard_id, nshards, ncmd, &cmd, err, err_cap);
+		if (rc < 0)
 			break;
-		}
-		if (!cmd_arity_ok(cmd, argc)) {
-			snprintf(err, err_cap, "command %d of the record ('%s') has %d arguments",
-				 ncmd, cmd->name, argc);
-			rc = KV_ECORRUPT;
-			break;
-		}
-		int stack[64];
-		int *idx = argc <= 64 ? stack : kv_malloc((size_t)argc * sizeof(int));
-		int n = cmd_get_keys(cmd, argc, argv, idx, argc);
-		bool foreign = n < 0;
-		for (int i = 0; !foreign && i < n; i++)
-			foreign = kv_key_shard(argv[idx[i]].ptr, argv[idx[i]].len, nshards) != shard_id;
-		if (idx != stack)
-			free(idx);
-		if (foreign) {
-			snprintf(err, err_cap, "command %d of the record ('%s') names a key of "
-				 "another shard", ncmd, cmd->name);
-			rc = KV_ECORRUPT;
-			break;
-		}
 		struct cmd_ctx ctx = {
 			.argc = argc,
 			.argv = argv,

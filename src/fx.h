@@ -112,4 +112,10 @@ bool fx_pending(void);
 int fx_apply(struct kv_db *db, uint32_t shard_id, uint32_t nshards, const void *payload,
 	     size_t len, char *err, size_t err_cap);
 
+/* The same checks as fx_apply without a keyspace (kevy-check): each command
+ * is a known write effect with its arity whose keys belong to shard_id.
+ * Cannot see a command that would fail on replay. */
+int fx_validate(uint32_t shard_id, uint32_t nshards, const void *payload, size_t len,
+		char *err, size_t err_cap);
+
 #endif
