@@ -426,6 +426,19 @@ static void shard_after_write(struct shard *s, const struct cmd_call *call, stru
 	blocking_after_write(s, call, held);
 }
 
+/* Tell the held keyspaces a write command runs (a snapshot in progress
+ * then saves what it looks up before it can change in place). */
+static void shard_set_writing(struct shard *s, struct kv_db **held, bool on)
+{
+	if (held == s->held_local) {
+		db_set_writing(s->db, on);
+		return;
+	}
+	for (uint32_t i = 0; i < g_server.nshards; i++)
+		if (held[i])
+			db_set_writing(held[i], on);
+}
+
 void shard_call_run(struct shard *s, const struct cmd_call *call, struct conn *conn,
 		     struct kv_db **held, struct kv_buf *out)
 {
@@ -447,11 +460,16 @@ void shard_call_run(struct shard *s, const struct cmd_call *call, struct conn *c
 		}
 	}
 	struct fx_cmd fx;
+	bool writing = call->cmd->flags & CMD_WRITE;
+	if (writing)
+		shard_set_writing(s, held, true);
 	fx_cmd_begin(&fx, call->cmd, call->argc, call->argv, held, call->now_ms);
 	call->cmd->proc(&ctx);
 	fx_cmd_end(&fx);
-	if (call->cmd->flags & CMD_WRITE)
+	if (writing) {
 		shard_after_write(s, call, held);
+		shard_set_writing(s, held, false);
+	}
 }
 
 /* ------------------------------------------------------------------ */

@@ -53,6 +53,9 @@
 #define ENTRY_HAS_EXPIRE 0x08u
 #define ENTRY_LENFMT_SHIFT 4
 #define ENTRY_WIDE_DEADLINE 0x40u
+/* Snapshot mark: an entry is saved in the running snapshot when its mark
+ * equals db->snap_mark (see db_snapshot_begin). */
+#define ENTRY_SNAP_MARK 0x80u
 #define DEADLINE48_MAX ((INT64_C(1) << 48) - 1)
 #define SLOT_BYTES 4u
 
@@ -91,12 +94,36 @@ struct kv_db {
 	void *hook_arg;
 	db_change_hook change_fn;
 	void *change_arg;
+	/* Point-in-time snapshot in progress: every entry whose mark differs
+	 * from snap_mark still holds its value at the cut and is handed to
+	 * snap_fn before it changes or goes (copy before write). */
+	db_snap_fn snap_fn;
+	void *snap_arg;
+	uint8_t snap_mark;
+	bool writing;                /* the running command may change entries */
 	struct db_stats stats;
 	uint64_t rng;
 	struct dict *watched;        /* WATCHed keys and their versions, or NULL */
 };
 
 static void watch_touch(struct kv_db *db, const char *key, size_t klen);
+
+/* Copy before write: an entry not yet saved by the running snapshot is
+ * handed to it before anything changes it. */
+static void snap_touch(struct kv_db *db, struct kv_entry *e)
+{
+	if (db->snap_fn && (e->flags & ENTRY_SNAP_MARK) != db->snap_mark) {
+		db->snap_fn(db->snap_arg, e);
+		e->flags = (uint8_t)((e->flags & ~ENTRY_SNAP_MARK) | db->snap_mark);
+	}
+}
+
+/* An entry just written by a change: saved (its value at the cut, if it
+ * had one, went to the snapshot first) or created after the cut. */
+static void snap_saved(struct kv_db *db, struct kv_entry *e)
+{
+	e->flags = (uint8_t)((e->flags & ~ENTRY_SNAP_MARK) | db->snap_mark);
+}
 
 /* Every change of a key but its expiry (which has a hook of its own). */
 static void key_changed(struct kv_db *db, const char *key, size_t klen)
@@ -213,7 +240,7 @@ static void layout_make(struct layout *l, enum kv_type type, size_t klen,
 static void layout_read(struct layout *l, const struct kv_entry *e)
 {
 	const unsigned char *p = e->data;
-	l->flags = e->flags;
+	l->flags = e->flags & (uint8_t)~ENTRY_SNAP_MARK;
 	switch ((l->flags >> ENTRY_LENFMT_SHIFT) & 3u) {
 	case 0: l->klen = p[0] >> 4; l->vlen = p[0] & 15u; break;
 	case 1: l->klen = p[0]; l->vlen = p[1]; break;
@@ -412,6 +439,7 @@ static struct kv_entry *entry_new(struct kv_db *db, enum kv_type type, const cha
 	if (deadline >= 0)
 		deadline_write(e, &l, deadline);
 	memcpy(entry_raw(e) + l.key_off, key, klen);
+	snap_saved(db, e);
 	return e;
 }
 
@@ -486,6 +514,7 @@ static struct kv_entry *entry_relayout(struct kv_db *db, struct kv_entry *e,
 	} else if (has) {
 		exp_add(db, e);
 	}
+	snap_saved(db, e);
 	return e;
 }
 
@@ -527,6 +556,7 @@ static void entry_free(struct kv_db *db, struct kv_entry *e)
 /* Delete a key because its deadline passed: count it, tell the hook. */
 static void entry_expire_at(struct kv_db *db, struct dict_node **link)
 {
+	snap_touch(db, node_entry(*link));
 	struct kv_entry *e = entry_unlink(db, link);
 	db->stats.expired_keys++;
 	struct kv_slice k = entry_key(e);
@@ -555,6 +585,9 @@ static void watch_touch_existing(void *arg, struct dict_node *n);
 
 void db_flush(struct kv_db *db)
 {
+	/* A running snapshot cannot keep every entry: it is told, and stops. */
+	if (db->snap_fn)
+		db->snap_fn(db->snap_arg, NULL);
 	if (db->change_fn)
 		db->change_fn(db->change_arg, NULL, 0);
 	/* Like Redis, a flush invalidates WATCH only on keys that existed. */
@@ -626,6 +659,9 @@ struct kv_entry *db_lookup(struct kv_db *db, const char *key, size_t klen,
 		entry_expire_at(db, link);
 		return NULL;
 	}
+	/* A write command may change the value in place through the entry. */
+	if (db->writing)
+		snap_touch(db, node_entry(*link));
 	return node_entry(*link);
 }
 
@@ -635,6 +671,7 @@ int db_delete(struct kv_db *db, const char *key, size_t klen)
 	if (!link)
 		return 0;
 	key_changed(db, key, klen);
+	snap_touch(db, node_entry(*link));
 	entry_free(db, entry_unlink(db, link));
 	return 1;
 }
@@ -671,6 +708,7 @@ static struct kv_entry *entry_put(struct kv_db *db, const char *key, size_t klen
 		return e;
 	}
 	struct kv_entry *old = node_entry(*link);
+	snap_touch(db, old);
 	int64_t dl = expire_ms == KV_KEEP_EXPIRE ? entry_expire(old) : expire_ms;
 	if (entry_type(old) != KV_TYPE_STRING) {
 		*old_type = entry_type(old);
@@ -732,6 +770,7 @@ struct kv_entry *db_string_write(struct kv_db *db, struct kv_entry *e,
 	layout_read(&l, e);
 	kv_assert(flags_type(l.flags) == KV_TYPE_STRING);
 	kv_assert(off + n >= off);
+	snap_touch(db, e);
 	if (db->watched || db->change_fn) {
 		struct kv_slice k = entry_key(e);
 		key_changed(db, k.ptr, k.len);
@@ -763,6 +802,7 @@ struct kv_entry *db_string_write(struct kv_db *db, struct kv_entry *e,
 struct kv_entry *db_set_expire(struct kv_db *db, struct kv_entry *e, int64_t expire_ms)
 {
 	kv_assert(expire_ms >= 0 || expire_ms == KV_NO_EXPIRE);
+	snap_touch(db, e);
 	if (db->watched || db->change_fn) {
 		struct kv_slice k = entry_key(e);
 		key_changed(db, k.ptr, k.len);
@@ -821,6 +861,7 @@ void db_rename(struct kv_db *db, const char *key, size_t klen,
 	db_delete(dst, name, new_klen);
 	struct dict_node **link = dict_find_link(&db->keys, key, klen);
 	kv_assert(link);
+	snap_touch(db, node_entry(*link));
 	struct kv_entry *e = entry_unlink(db, link);
 	db->entry_bytes -= heap_bytes(e);
 	if (entry_type(e) != KV_TYPE_STRING && db != dst) {
@@ -829,8 +870,52 @@ void db_rename(struct kv_db *db, const char *key, size_t klen,
 		dst->obj_bytes += m;
 	}
 	e = entry_rekey(dst, e, name, new_klen);
+	snap_saved(dst, e);
 	free(name);
 	entry_link(dst, e);
+}
+
+/* ---- snapshots ---- */
+
+void db_snapshot_begin(struct kv_db *db, db_snap_fn fn, void *arg)
+{
+	kv_assert(!db->snap_fn && fn);
+	db->snap_mark ^= ENTRY_SNAP_MARK;
+	db->snap_fn = fn;
+	db->snap_arg = arg;
+}
+
+struct snap_scan {
+	struct kv_db *db;
+};
+
+static void snap_scan_node(void *arg, struct dict_node *n)
+{
+	struct snap_scan *c = arg;
+	snap_touch(c->db, node_entry(n));
+}
+
+uint64_t db_snapshot_step(struct kv_db *db, uint64_t cursor)
+{
+	kv_assert(db->snap_fn);
+	struct snap_scan c = { db };
+	return dict_scan(&db->keys, cursor, snap_scan_node, &c);
+}
+
+void db_snapshot_end(struct kv_db *db)
+{
+	db->snap_fn = NULL;
+	db->snap_arg = NULL;
+}
+
+bool db_snapshot_active(const struct kv_db *db)
+{
+	return db->snap_fn != NULL;
+}
+
+void db_set_writing(struct kv_db *db, bool writing)
+{
+	db->writing = writing;
 }
 
 /* ---- walking ---- */

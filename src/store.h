@@ -143,6 +143,26 @@ uint64_t db_scan(struct kv_db *db, uint64_t cursor, int64_t now_ms,
  * up and returns NULL (a db of almost only expired keys). */
 const struct kv_entry *db_random(struct kv_db *db, int64_t now_ms);
 
+/* ---- point-in-time snapshots (copy before write) ---- */
+
+/* Receives each entry exactly as it was at the snapshot's cut, once: from
+ * the walk, or just before a change or deletion of it (e is valid only
+ * during the call, which must not call db_* on db).  e NULL: the keyspace is
+ * being flushed; the snapshot cannot hold it and should give up. */
+typedef void (*db_snap_fn)(void *arg, const struct kv_entry *e);
+/* Start a snapshot: every entry present now is owed to fn, exactly once. */
+void db_snapshot_begin(struct kv_db *db, db_snap_fn fn, void *arg);
+/* Walk one more step (reverse-binary, safe under rehash, as db_scan):
+ * entries of the next bucket(s) not yet given to fn are given now.  Returns
+ * the next cursor, 0 once every entry present at the cut was given. */
+uint64_t db_snapshot_step(struct kv_db *db, uint64_t cursor);
+void db_snapshot_end(struct kv_db *db);
+bool db_snapshot_active(const struct kv_db *db);
+/* The running command may change entries in place through db_lookup's
+ * result: lookups then give the entry to the snapshot first.  The runtime
+ * sets it around write commands. */
+void db_set_writing(struct kv_db *db, bool writing);
+
 /* ---- expiry ---- */
 /* Reclaim expired keys by sampling keys that carry a deadline, Redis-style
  * (sample 20; repeat while more than 25% of a sample was expired), doing at

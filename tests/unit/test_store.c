@@ -738,6 +738,124 @@ static void test_store_rehash_when_idle(void **state)
 	db_destroy(db);
 }
 
+/* ---- point-in-time snapshots ---- */
+
+#define SNAP_KEYS 3000
+
+/* What a snapshot received, indexed by key number: the value it saw. */
+struct snap_seen {
+	int count[SNAP_KEYS];
+	char val[SNAP_KEYS][32];
+	int64_t deadline[SNAP_KEYS];
+	bool flushed;
+};
+
+static void snap_collect(void *arg, const struct kv_entry *e)
+{
+	struct snap_seen *s = arg;
+	if (!e) {
+		s->flushed = true;
+		return;
+	}
+	struct kv_slice k = entry_key(e);
+	int i = atoi(k.ptr + 1);
+	assert_true(i >= 0 && i < SNAP_KEYS);
+	s->count[i]++;
+	struct kv_slice v = entry_str(e);
+	assert_true(v.len < sizeof(s->val[i]));
+	memcpy(s->val[i], v.ptr, v.len);
+	s->val[i][v.len] = '\0';
+	s->deadline[i] = entry_expire(e);
+}
+
+/* A snapshot taken while keys are set, appended to, deleted, renamed, given
+ * deadlines and looked up for writing holds exactly the keyspace at its cut:
+ * every key present then, once, with its value and deadline then. */
+static void test_store_snapshot_is_point_in_time(void **state)
+{
+	(void)state;
+	for (unsigned seed = 1; seed <= 5; seed++) {
+		struct kv_db *db = db_create();
+		struct snap_seen *seen = calloc(1, sizeof(*seen));
+		static char cut_val[SNAP_KEYS][32];
+		static int64_t cut_dl[SNAP_KEYS];
+		static bool cut_has[SNAP_KEYS];
+		char key[16], val[32];
+		srand(seed);
+		for (int i = 0; i < SNAP_KEYS; i++) {
+			cut_has[i] = rand() % 4 != 0;
+			if (!cut_has[i])
+				continue;
+			snprintf(key, sizeof(key), "k%d", i);
+			snprintf(cut_val[i], sizeof(cut_val[i]), "v%d", i);
+			cut_dl[i] = rand() % 3 == 0 ? NOW + 1000000 + i : KV_NO_EXPIRE;
+			db_set_string(db, key, strlen(key), cut_val[i], strlen(cut_val[i]), cut_dl[i]);
+		}
+		db_snapshot_begin(db, snap_collect, seen);
+		uint64_t cursor = 0;
+		int steps = 0;
+		do {
+			cursor = db_snapshot_step(db, cursor);
+			/* Between steps, change random keys every way the store can. */
+			for (int m = 0; m < 5; m++) {
+				int i = rand() % SNAP_KEYS;
+				snprintf(key, sizeof(key), "k%d", i);
+				snprintf(val, sizeof(val), "n%d-%d", i, steps);
+				struct kv_entry *e;
+				switch (rand() % 6) {
+				case 0:
+					db_set_string(db, key, strlen(key), val, strlen(val), KV_NO_EXPIRE);
+					break;
+				case 1:
+					db_delete(db, key, strlen(key));
+					break;
+				case 2:
+					if ((e = db_lookup(db, key, strlen(key), 0)))
+						db_string_write(db, e, entry_str(e).len, "+", 1);
+					break;
+				case 3:
+					if ((e = db_lookup(db, key, strlen(key), 0)))
+						db_set_expire(db, e, NOW + 5);
+					break;
+				case 4: {
+					char to[16];
+					snprintf(to, sizeof(to), "k%d", rand() % SNAP_KEYS);
+					if (db_lookup(db, key, strlen(key), 0))
+						db_rename(db, key, strlen(key), db, to, strlen(to));
+					break;
+				}
+				default:
+					db_set_writing(db, true);
+					db_lookup(db, key, strlen(key), 0);
+					db_set_writing(db, false);
+					break;
+				}
+			}
+			steps++;
+		} while (cursor);
+		db_snapshot_end(db);
+		for (int i = 0; i < SNAP_KEYS; i++) {
+			if (!cut_has[i]) {
+				if (seen->count[i] != 0)
+					fail_msg("seed %u: k%d was absent at the cut but saved", seed, i);
+				continue;
+			}
+			if (seen->count[i] != 1)
+				fail_msg("seed %u: k%d saved %d times", seed, i, seen->count[i]);
+			assert_string_equal(seen->val[i], cut_val[i]);
+			assert_int_equal(seen->deadline[i], cut_dl[i]);
+		}
+		assert_false(seen->flushed);
+		/* A flush during a snapshot is reported. */
+		db_snapshot_begin(db, snap_collect, seen);
+		db_flush(db);
+		assert_true(seen->flushed);
+		db_snapshot_end(db);
+		free(seen);
+		db_destroy(db);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -757,6 +875,7 @@ int main(void)
 		cmocka_unit_test(test_store_random_returns_live_keys),
 		cmocka_unit_test(test_store_random_ops_match_model),
 		cmocka_unit_test(test_store_rehash_when_idle),
+		cmocka_unit_test(test_store_snapshot_is_point_in_time),
 	};
 	return cmocka_run_group_tests(tests, setup_types, NULL);
 }
