@@ -241,6 +241,8 @@ static int quarantine_tail(struct aof *a, struct kvio_file *f, const char *path,
 	if (rc == 0)
 		rc = kvio_fsync(&q);
 	kvio_close(&q);
+	if (rc < 0)
+		kvio_unlink(qpath);   /* nothing was cut: no partial copy either */
 	if (rc == 0)
 		rc = kvio_fsync_dir(a->dir);
 	if (rc == 0)
@@ -380,12 +382,14 @@ static int replay_segment(struct aof *a, struct kv_db *db, const struct manifest
 		rep.offset = v->offset;
 		rc = quarantine_tail(a, &f, path, v->offset, v->bytes_seen, qpath, sizeof(qpath));
 		if (rc < 0) {
-			snprintf(err, cap, "%s: cannot quarantine its torn tail: %s", path,
-				 kv_strerror(rc));
+			snprintf(rep_line, sizeof(rep_line), "%s: cannot quarantine its torn tail: %s",
+				 path, kv_strerror(rc));
+			snprintf(err, cap, "%s", rep_line);
 			goto out;
 		}
-		log_warning("shard %u: %s; the %" PRIu64 " dropped byte(s) were copied to %s",
-			    a->shard_id, line, v->dropped_bytes, qpath);
+		if (!a->check)
+			log_warning("shard %u: %s; the %" PRIu64 " dropped byte(s) were copied to %s",
+				    a->shard_id, line, v->dropped_bytes, qpath);
 		snprintf(rep_line, sizeof(rep_line), "%s; the %" PRIu64 " dropped byte(s) were "
 			 "copied to %s and the file truncated", line, v->dropped_bytes, qpath);
 		rep.fixed = true;
@@ -398,8 +402,9 @@ static int replay_segment(struct aof *a, struct kv_db *db, const struct manifest
 			rc = segment_create(a->dir, me->name, &a->ds, a->shard_id, me->generation,
 					    me->lsn, &nh);
 			if (rc < 0) {
-				snprintf(err, cap, "%s: cannot rewrite its header: %s", path,
-					 kv_strerror(rc));
+				snprintf(rep_line, sizeof(rep_line), "%s: cannot rewrite its header: %s",
+					 path, kv_strerror(rc));
+				snprintf(err, cap, "%s", rep_line);
 				goto out;
 			}
 			*hdr_out = nh;
@@ -559,6 +564,44 @@ int aof_check_dir(const char *dir, bool fix, aof_report_fn fn, void *arg)
 		aof_close(&a);
 	}
 	return worst;
+}
+
+int aof_dataset_lock(const char *dir, bool exclusive, struct kvio_file *lock, char *err,
+		     size_t err_cap)
+{
+	char path[4096];
+	path_join(path, sizeof(path), dir, DATASET_FILE);
+	int rc = kvio_open(lock, path, O_RDONLY, 0);
+	if (rc < 0) {
+		snprintf(err, err_cap, "%s: %s", path, kv_strerror(rc));
+		return rc;
+	}
+	rc = kvio_flock(lock, exclusive);
+	if (rc < 0) {
+		snprintf(err, err_cap, "%s is in use by a running kevy-server%s", dir,
+			 exclusive ? " (or a kevy-check)" : "");
+		kvio_close(lock);
+		return rc == -EWOULDBLOCK ? -EBUSY : rc;
+	}
+	return 0;
+}
+
+int aof_check_dir_locked(const char *dir, bool fix, aof_report_fn fn, void *arg)
+{
+	struct kvio_file lock;
+	char err[4400];
+	int rc = aof_dataset_lock(dir, fix, &lock, err, sizeof(err));
+	if (rc == -EBUSY) {
+		struct aof_file_report rep = { .path = dir, .kind = AOF_FILE_DATASET,
+					       .verdict = -EBUSY, .line = err };
+		if (fn)
+			fn(arg, &rep);
+		return rc;
+	}
+	/* A missing dataset file is reported by the check itself. */
+	rc = aof_check_dir(dir, fix, fn, arg);
+	kvio_close(&lock);
+	return rc;
 }
 
 int aof_recover(struct aof *a, const char *dir, const struct dataset_info *ds,

@@ -156,6 +156,13 @@ struct aof {
 int aof_dataset_open(const char *dir, uint32_t nshards, struct dataset_info *ds,
 		     char *err, size_t err_cap);
 
+/* Lock the data directory for this process (an exclusive flock on
+ * kevy.dataset, held until exit): a second server or a kevy-check --fix on
+ * the same directory would cut records still being written.  0, -EBUSY
+ * (err names the directory) or -errno. */
+int aof_dataset_lock(const char *dir, bool exclusive, struct kvio_file *lock, char *err,
+		     size_t err_cap);
+
 /* Recover shard `shard_id` into db (empty) and leave a ready to append.
  * Returns 0, or an error with the message (file, offset, kevy-check command)
  * in err.  Logs what it replayed and any torn tail it cut. */
@@ -169,6 +176,9 @@ int aof_recover(struct aof *a, const char *dir, const struct dataset_info *ds,
  * tail that recovery would cut; never with fix), or the worst other error
  * (KV_ECORRUPT, KV_EMISMATCH, KV_EVERSION, -errno). */
 int aof_check_dir(const char *dir, bool fix, aof_report_fn fn, void *arg);
+/* The same, refusing with -EBUSY (and changing nothing) while a server runs
+ * on the directory: a shared lock to check, an exclusive one to fix. */
+int aof_check_dir_locked(const char *dir, bool fix, aof_report_fn fn, void *arg);
 
 /* Bind to the shard's ring (NULL: synchronous I/O). */
 void aof_attach(struct aof *a, struct io_uring *ring);

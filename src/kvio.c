@@ -74,6 +74,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -751,6 +752,17 @@ int kvio_truncate(struct kvio_file *f, uint64_t len)
 	tr_fill_paths(&t, f->path, NULL);
 	sync_end(&s, &t);
 	return rc;
+}
+
+int kvio_flock(struct kvio_file *f, bool exclusive)
+{
+	kvio_ensure_init();
+	for (;;) {
+		if (flock(f->fd, (exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB) == 0)
+			return 0;
+		if (errno != EINTR)
+			return -errno;
+	}
 }
 
 int kvio_close(struct kvio_file *f)

@@ -90,6 +90,10 @@ int kvio_fsync_dir(const char *dir_path);
 int kvio_rename(const char *old_path, const char *new_path);
 int kvio_unlink(const char *path);
 int kvio_truncate(struct kvio_file *f, uint64_t len);
+/* Take an advisory lock (flock, non-blocking) on an open file: 0, or
+ * -EWOULDBLOCK when another process holds a conflicting one.  Not an I/O
+ * operation: no failpoint, no trace.  Released when the file is closed. */
+int kvio_flock(struct kvio_file *f, bool exclusive);
 /* Close and free the path copy; safe on a file whose fd is -1.  Never
  * fails by injection (a close error says nothing about durability). */
 int kvio_close(struct kvio_file *f);

@@ -353,6 +353,12 @@ static int server_recover(void)
 		log_warning("%s", err);
 		return -1;
 	}
+	/* Held until exit (the fd stays open): one process per data directory. */
+	static struct kvio_file dir_lock;
+	if (aof_dataset_lock(g_config.dir, true, &dir_lock, err, sizeof(err)) < 0) {
+		log_warning("%s: refusing to start", err);
+		return -1;
+	}
 	struct recover_job *jobs = kv_calloc(g_server.nshards, sizeof(*jobs));
 	for (uint32_t i = 0; i < g_server.nshards; i++) {
 		jobs[i].s = g_server.shards[i];
