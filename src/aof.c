@@ -23,9 +23,12 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "fx.h"
 #include "keydump.h"
+#include "le.h"
+#include "snap_format.h"
 #include "kv.h"
 #include "log.h"
 
@@ -313,9 +316,14 @@ static int replay_segment(struct aof *a, struct kv_db *db, const struct manifest
 				rc = KV_ECORRUPT;
 				break;
 			}
+			/* Point-in-time loads (kevy-dump --until-lsn/--until-time) stop
+			 * applying at the bound; the rest is still verified. */
+			bool past = (a->until_lsn && rec.lsn > a->until_lsn) ||
+				    (a->until_ms && rec.payload_len >= AOF_EFFECT_TIME_SIZE &&
+				     (int64_t)le_get64(rec.payload) > a->until_ms);
 			char why[300];
-			rc = db ? fx_apply(db, a->shard_id, a->nshards, rec.payload, rec.payload_len,
-					   why, sizeof(why))
+			rc = db && !past ? fx_apply(db, a->shard_id, a->nshards, rec.payload,
+						    rec.payload_len, why, sizeof(why))
 				: fx_validate(a->shard_id, a->nshards, rec.payload, rec.payload_len,
 					      why, sizeof(why));
 			if (rc < 0) {
@@ -448,6 +456,102 @@ static void scan_init(struct aof *a, const char *dir, const struct dataset_info 
 	a->rw_seg.fd = a->rw_man.fd = -1;
 }
 
+/* Load (db) or verify (db NULL) the snapshot a manifest names: every block
+ * is verified before it is decompressed, and the file must end right after
+ * its footer.  *lsn becomes the snapshot's cut. */
+static int load_snapshot(struct aof *a, struct kv_db *db, const struct manifest_entry *me,
+			 uint64_t *lsn, char *err, size_t cap)
+{
+	char path[4096], line[4800] = "";
+	path_join(path, sizeof(path), a->dir, me->name);
+	struct aof_file_report rep = { .path = path, .kind = AOF_FILE_SNAPSHOT,
+				       .shard_id = a->shard_id, .line = line };
+	struct kvio_file f;
+	int rc = kvio_open(&f, path, O_RDONLY, 0);
+	if (rc < 0) {
+		snprintf(line, sizeof(line), "%s: named by the manifest but cannot be opened: %s",
+			 path, kv_strerror(rc));
+		describe_refusal(err, cap, a->dir, line);
+		rep.verdict = rc == -ENOENT ? KV_ECORRUPT : rc;
+		scan_report(a, &rep);
+		return rep.verdict;
+	}
+	struct snap_expect exp = {
+		.fields = SNAP_EXPECT_DATASET | SNAP_EXPECT_SHARD | SNAP_EXPECT_SHARD_COUNT |
+			  SNAP_EXPECT_GENERATION,
+		.shard_id = a->shard_id,
+		.shard_count = a->nshards,
+		.generation = me->generation,
+	};
+	memcpy(exp.dataset_id, a->ds.id, sizeof(exp.dataset_id));
+	struct snap_reader_config cfg = { .expect = &exp };
+	struct snap_reader r;
+	struct snap_loader l;
+	snap_reader_init(&r, &cfg);
+	if (db)
+		snap_loader_init(&l, db);
+	uint64_t off = 0;
+	int verdict;
+	for (;;) {
+		struct snap_fragment frag;
+		verdict = snap_reader_next(&r, &frag);
+		if (verdict == SNAP_FRAGMENT) {
+			if (db && (rc = snap_loader_apply(&l, &frag)) < 0) {
+				snprintf(line, sizeof(line), "%s: block %" PRIu64 ": a key or element "
+					 "appears twice", path, frag.block);
+				break;
+			}
+			continue;
+		}
+		if (verdict == SNAP_NEED_MORE) {
+			void *p;
+			size_t want = snap_reader_space(&r, &p);
+			ssize_t got = kvio_pread(&f, p, want, off);
+			if (got < 0) {
+				snprintf(line, sizeof(line), "%s: read error at offset %" PRIu64 ": %s",
+					 path, off, kv_strerror((int)got));
+				rep.offset = off;
+				rc = (int)got;
+				break;
+			}
+			if (got == 0)
+				snap_reader_eof(&r);
+			else
+				snap_reader_wrote(&r, (size_t)got);
+			off += (uint64_t)got;
+			continue;
+		}
+		break;
+	}
+	rep.size = off;
+	const struct snap_verdict *v = snap_reader_verdict(&r);
+	const struct snap_header *h = snap_reader_header(&r);
+	if (rc == 0 && verdict != SNAP_END) {
+		snap_verdict_describe(v, path, line, sizeof(line));
+		rep.offset = v->offset;
+		rc = verdict < 0 ? verdict : KV_ECORRUPT;
+	} else if (rc == 0 && h && h->lsn != me->lsn) {
+		snprintf(line, sizeof(line), "%s: cut LSN %" PRIu64 " but the manifest says %" PRIu64,
+			 path, h->lsn, me->lsn);
+		rc = KV_ECORRUPT;
+	}
+	if (rc == 0) {
+		snap_verdict_describe(v, path, line, sizeof(line));
+		rep.records = v->entries;
+		rep.first_lsn = rep.last_lsn = me->lsn;
+		*lsn = me->lsn;
+	} else {
+		describe_refusal(err, cap, a->dir, line);
+	}
+	if (db)
+		snap_loader_free(&l);
+	snap_reader_free(&r);
+	kvio_close(&f);
+	rep.verdict = rc;
+	scan_report(a, &rep);
+	return rc;
+}
+
 /* The shard's manifest, then every segment it names (applied to db, or only
  * verified when db is NULL).  On success *lsn, *end, *sealed and *hdr
  * describe the last segment. */
@@ -503,8 +607,14 @@ static int shard_scan(struct aof *a, struct kv_db *db, char *err, size_t err_cap
 	int first_err = 0;
 	for (uint32_t i = 0; i < a->man.nentries; i++) {
 		const struct manifest_entry *me = &a->man.entries[i];
-		if (me->kind != MANIFEST_AOF)
-			continue;   /* snapshots: issue 5 */
+		if (me->kind == MANIFEST_SNAPSHOT) {
+			rc = load_snapshot(a, db, me, &lsn, err, err_cap);
+			if (rc < 0 && !a->check)
+				return rc;
+			if (rc < 0 && !first_err)
+				first_err = rc;
+			continue;
+		}
 		if (me->lsn > lsn)
 			lsn = me->lsn;
 		rc = replay_segment(a, db, me, i + 1 == a->man.nentries, &lsn, &end, &sealed,
@@ -1272,4 +1382,181 @@ int aof_rewrite_start(struct aof *a, struct kv_db *db, int64_t now_ms)
 	a->rw_step = RW_OPEN_SEG;
 	rw_prep_open(a, &a->rw_seg, path);
 	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* offline: load a directory, write a fresh one (kevy-dump --replay) */
+
+int aof_load_dir(const char *dir, uint64_t until_lsn, int64_t until_ms,
+		 struct kv_db ***dbs_out, uint32_t *nshards_out, char *err, size_t err_cap)
+{
+	char path[4096], msg[200];
+	struct kv_buf b = KV_BUF_INIT;
+	struct dataset_info ds;
+	path_join(path, sizeof(path), dir, DATASET_FILE);
+	int rc = manifest_read_file(path, 4096, &b);
+	if (rc == 0)
+		rc = dataset_decode((const uint8_t *)b.data, b.len, &ds, msg, sizeof(msg));
+	else
+		snprintf(msg, sizeof(msg), "%s", kv_strerror(rc));
+	kv_buf_free(&b);
+	if (rc < 0) {
+		snprintf(err, err_cap, "%s: %s", path, msg);
+		return rc;
+	}
+	struct kv_db **dbs = kv_calloc(ds.shard_count, sizeof(*dbs));
+	int worst = 0;
+	for (uint32_t i = 0; i < ds.shard_count && worst == 0; i++) {
+		struct aof a;
+		uint64_t lsn, end;
+		bool sealed;
+		struct aof_header hdr;
+		dbs[i] = db_create();
+		scan_init(&a, dir, &ds, i, ds.shard_count);
+		a.check = true;           /* read only: a torn tail is not cut */
+		a.until_lsn = until_lsn;
+		a.until_ms = until_ms;
+		rc = shard_scan(&a, dbs[i], err, err_cap, &lsn, &end, &sealed, &hdr);
+		if (rc < 0 && rc != KV_ETORN)
+			worst = rc;
+		aof_close(&a);
+	}
+	if (worst < 0) {
+		for (uint32_t i = 0; i < ds.shard_count; i++)
+			if (dbs[i])
+				db_destroy(dbs[i]);
+		free(dbs);
+		return worst;
+	}
+	*dbs_out = dbs;
+	*nshards_out = ds.shard_count;
+	return 0;
+}
+
+struct snap_out {
+	struct snap_writer w;
+	struct kvio_file f;
+	uint64_t off;
+	int rc;
+};
+
+static void snap_out_drain(struct snap_out *o)
+{
+	struct kv_buf piece = KV_BUF_INIT;
+	while (snap_writer_take_block(&o->w, &piece)) {
+		if (o->rc == 0) {
+			ssize_t n = kvio_pwrite(&o->f, piece.data, piece.len, o->off);
+			if (n != (ssize_t)piece.len)
+				o->rc = n < 0 ? (int)n : -ENOSPC;
+			o->off += piece.len;
+		}
+	}
+	kv_buf_free(&piece);
+}
+
+static void snap_out_notify(void *arg, struct snap_writer *w)
+{
+	(void)w;
+	snap_out_drain(arg);
+}
+
+struct reshard_walk {
+	struct snap_out *outs;
+	uint32_t n;
+};
+
+static void reshard_entry(void *arg, const struct kv_entry *e)
+{
+	struct reshard_walk *rw = arg;
+	struct kv_slice k = entry_key(e);
+	struct snap_out *o = &rw->outs[kv_key_shard(k.ptr, k.len, rw->n)];
+	snap_writer_add_entry(&o->w, e);
+	snap_out_drain(o);
+}
+
+int aof_write_dataset(const char *out_dir, uint32_t nshards, struct kv_db **src, uint32_t nsrc,
+		      char *err, size_t err_cap)
+{
+	char path[4096];
+	path_join(path, sizeof(path), out_dir, DATASET_FILE);
+	if (access(path, F_OK) == 0) {
+		snprintf(err, err_cap, "%s already holds a dataset: refusing to overwrite it", out_dir);
+		return -EEXIST;
+	}
+	struct dataset_info ds = { .shard_count = nshards, .created_ms = kv_time_ms() };
+	do {
+		if (getrandom(ds.id, sizeof(ds.id), 0) != (ssize_t)sizeof(ds.id)) {
+			snprintf(err, err_cap, "getrandom: %s", strerror(errno));
+			return -errno;
+		}
+	} while (ds.id[0] == 0 && memcmp(ds.id, ds.id + 1, sizeof(ds.id) - 1) == 0);
+	struct snap_out *outs = kv_calloc(nshards, sizeof(*outs));
+	int rc = 0;
+	for (uint32_t i = 0; i < nshards; i++) {
+		char name[64];
+		snprintf(name, sizeof(name), "kevy-s%u-g1.snap", i);
+		path_join(path, sizeof(path), out_dir, name);
+		outs[i].f.fd = -1;
+		rc = kvio_open(&outs[i].f, path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		if (rc < 0) {
+			snprintf(err, err_cap, "%s: %s", path, kv_strerror(rc));
+			goto out;
+		}
+		struct snap_header h;
+		snap_header_init(&h, ds.id, i, nshards, 1, 0, ds.created_ms);
+		snap_writer_init(&outs[i].w, &h, 0, 0);
+		snap_writer_set_notify(&outs[i].w, snap_out_notify, &outs[i]);
+	}
+	struct reshard_walk rw = { outs, nshards };
+	for (uint32_t s = 0; s < nsrc; s++) {
+		uint64_t cursor = 0;
+		do {
+			cursor = db_scan(src[s], cursor, 0, reshard_entry, &rw);
+		} while (cursor);
+	}
+	for (uint32_t i = 0; i < nshards && rc == 0; i++) {
+		rc = snap_writer_finish(&outs[i].w);
+		snap_out_drain(&outs[i]);
+		if (rc == 0)
+			rc = outs[i].rc;
+		if (rc == 0)
+			rc = kvio_fsync(&outs[i].f);
+		if (rc < 0) {
+			snprintf(err, err_cap, "shard %u's snapshot in %s: %s", i, out_dir, kv_strerror(rc));
+			goto out;
+		}
+	}
+	for (uint32_t i = 0; i < nshards; i++) {
+		char seg[64], snap[64];
+		struct aof_header h;
+		manifest_segment_name(seg, sizeof(seg), i, 1);
+		snprintf(snap, sizeof(snap), "kevy-s%u-g1.snap", i);
+		rc = segment_create(out_dir, seg, &ds, i, 1, 0, &h);
+		struct manifest m = { .shard_id = i, .shard_count = nshards, .generation = 1,
+				      .created_ms = ds.created_ms };
+		memcpy(m.dataset_id, ds.id, sizeof(m.dataset_id));
+		if (rc == 0) {
+			manifest_add(&m, MANIFEST_SNAPSHOT, 1, 0, snap);
+			manifest_add(&m, MANIFEST_AOF, 1, 0, seg);
+			rc = manifest_commit_sync(out_dir, &m);
+			manifest_free(&m);
+		}
+		if (rc < 0) {
+			snprintf(err, err_cap, "shard %u's files in %s: %s", i, out_dir, kv_strerror(rc));
+			goto out;
+		}
+	}
+	uint8_t bytes[DATASET_FILE_SIZE];
+	dataset_encode(&ds, bytes);
+	rc = manifest_write_atomic(out_dir, DATASET_FILE, bytes, sizeof(bytes));
+	if (rc < 0)
+		snprintf(err, err_cap, "%s/%s: %s", out_dir, DATASET_FILE, kv_strerror(rc));
+out:
+	for (uint32_t i = 0; i < nshards; i++) {
+		if (outs[i].w.cctx || outs[i].w.head)
+			snap_writer_free(&outs[i].w);
+		kvio_close(&outs[i].f);
+	}
+	free(outs);
+	return rc;
 }

@@ -69,7 +69,7 @@ enum aof_state {
 };
 
 /* What verification found in one file (kevy-check; recovery logs the same). */
-enum aof_file_kind { AOF_FILE_DATASET = 1, AOF_FILE_MANIFEST, AOF_FILE_SEGMENT };
+enum aof_file_kind { AOF_FILE_DATASET = 1, AOF_FILE_MANIFEST, AOF_FILE_SEGMENT, AOF_FILE_SNAPSHOT };
 struct aof_file_report {
 	const char *path;
 	enum aof_file_kind kind;
@@ -90,6 +90,8 @@ struct aof {
 	/* Scan mode: check only (kevy-check), optionally fixing torn tails;
 	 * every file's outcome goes to report; worst verdict seen. */
 	bool check, fix;
+	uint64_t until_lsn;         /* load: apply records up to this LSN (0: all) */
+	int64_t until_ms;           /* load: and up to this record time (0: all) */
 	aof_report_fn report;
 	void *report_arg;
 	int worst;
@@ -179,6 +181,20 @@ int aof_check_dir(const char *dir, bool fix, aof_report_fn fn, void *arg);
 /* The same, refusing with -EBUSY (and changing nothing) while a server runs
  * on the directory: a shared lock to check, an exclusive one to fix. */
 int aof_check_dir_locked(const char *dir, bool fix, aof_report_fn fn, void *arg);
+
+/* Offline (kevy-dump): load every shard of dir into fresh keyspaces, read
+ * only (a torn tail is left alone; the records before it are applied),
+ * applying records up to until_lsn (per shard) and until_ms (record time),
+ * 0 meaning no bound.  *dbs is an array of *nshards keyspaces the caller
+ * destroys.  0 or the first refusal, with its line in err. */
+int aof_load_dir(const char *dir, uint64_t until_lsn, int64_t until_ms,
+		 struct kv_db ***dbs, uint32_t *nshards, char *err, size_t err_cap);
+/* Offline: write a fresh data directory of nshards shards holding every key
+ * of src[0..nsrc) (re-sharded by key): per shard a snapshot (generation 1,
+ * cut LSN 0), an empty segment and a manifest naming both, then
+ * kevy.dataset last.  Refuses a directory that already holds a dataset. */
+int aof_write_dataset(const char *out_dir, uint32_t nshards, struct kv_db **src, uint32_t nsrc,
+		      char *err, size_t err_cap);
 
 /* Bind to the shard's ring (NULL: synchronous I/O). */
 void aof_attach(struct aof *a, struct io_uring *ring);

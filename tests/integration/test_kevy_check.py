@@ -69,7 +69,7 @@ def kc(*args, env=None, timeout=30):
     return p.returncode, out, err
 
 
-LINE_RE = re.compile(r"^(?P<path>.*) \[(?P<kind>dataset|manifest|segment)(, shard (?P<shard>\d+))?\]: "
+LINE_RE = re.compile(r"^(?P<path>.*) \[(?P<kind>dataset|manifest|segment|snapshot)(, shard (?P<shard>\d+))?\]: "
                      r"(?P<verdict>clean|torn tail, fixed|torn tail|corrupt|mismatch|"
                      r"unsupported version|in use by a running server|I/O error)[:;]")
 

@@ -95,6 +95,7 @@ static const char *kc_kind_word(enum aof_file_kind kind)
 	case AOF_FILE_DATASET: return "dataset";
 	case AOF_FILE_MANIFEST: return "manifest";
 	case AOF_FILE_SEGMENT: return "segment";
+	case AOF_FILE_SNAPSHOT: return "snapshot";
 	}
 	return "?";
 }
