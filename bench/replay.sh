@@ -97,7 +97,7 @@ for kind in redis kevy; do
     if [[ $kind == redis ]]; then
       l=$(grep -o 'DB loaded from append only file: [0-9.]* seconds' "$WORK/redis.log" | tail -1 | awk '{print $(NF-1)}')
     else
-      l=$(grep -o 'DB loaded from the AOF: .* [0-9.]* seconds' "$WORK/kevy.log" | tail -1 | awk '{print $(NF-1)}')
+      l=$(grep -o 'DB loaded from disk: .* [0-9.]* seconds' "$WORK/kevy.log" | tail -1 | awk '{print $(NF-1)}')
     fi
     walls+=" $ms"; logs+=" ${l:-?}"
     stop "$port" "$PID"

@@ -1008,7 +1008,8 @@ static void start_sync(struct aof *a, bool with_write, bool with_fsync, int64_t 
 
 void aof_turn_end(struct aof *a, int64_t now_ms, enum aof_fsync policy)
 {
-	if (a->state == AOF_FAILED || a->seg.fd < 0 || a->rw_step)
+	if (a->state == AOF_FAILED || a->seg.fd < 0 ||
+	    (a->rw_step && a->rw_kind != RW_KIND_SNAPSHOT))
 		return;
 	if (a->write_inflight)
 		return;   /* one write at a time: the next one carries the whole turn */
@@ -1096,6 +1097,7 @@ int aof_flush_sync(struct aof *a)
 
 enum {
 	RW_NONE = 0,
+	RW_WRITE_TAIL,    /* rotate: WRITE the old segment's last records -> FDATASYNC */
 	RW_OPEN_SEG,      /* OPENAT the new segment */
 	RW_WRITE_SEG,     /* WRITE its content -> FDATASYNC */
 	RW_OPEN_MAN,      /* OPENAT manifest.tmp */
@@ -1173,12 +1175,33 @@ static void rw_prep_write_sync(struct aof *a, struct kvio_file *f, const struct 
 	aof_ring_tag(sqe, &a->rw_op[1]);
 }
 
+static void rw_prep_write_at(struct aof *a, struct kvio_file *f, const struct kv_buf *b,
+			     uint64_t off)
+{
+	struct io_uring_sqe *sqe = rw_sqes(a, 2);
+	kvio_prep_pwrite(&a->rw_op[0], sqe, NULL, f, b->data, b->len, off);
+	aof_ring_tag(sqe, &a->rw_op[0]);
+	sqe = ring_sqe(a->ring);
+	kvio_prep_fdatasync(&a->rw_op[1], sqe, &a->rw_op[0], f);
+	aof_ring_tag(sqe, &a->rw_op[1]);
+}
+
 /* The commit is durable: switch appends to the new segment, drop the old. */
+static void rw_unlink_old(struct aof *a);
+
 static void rw_commit(struct aof *a)
 {
 	manifest_free(&a->man);
 	a->man = a->rw_next;
 	memset(&a->rw_next, 0, sizeof(a->rw_next));
+	kv_buf_free(&a->rw_manifest);
+	if (a->rw_kind == RW_KIND_SNAPSHOT) {
+		a->rw_step = RW_NONE;
+		log_notice("shard %u: snapshot committed (manifest generation %" PRIu64 ")",
+			   a->shard_id, a->man.generation);
+		rw_unlink_old(a);
+		return;
+	}
 	kvio_close(&a->seg);
 	a->seg = a->rw_seg;
 	a->rw_seg.fd = -1;
@@ -1195,10 +1218,16 @@ static void rw_commit(struct aof *a)
 	atomic_store_explicit(&a->info.current_size, a->good_off, memory_order_relaxed);
 	atomic_store_explicit(&a->info.base_size, a->good_off, memory_order_relaxed);
 	atomic_store_explicit(&a->info.durable_lsn, a->durable_lsn, memory_order_relaxed);
-	log_notice("shard %u: AOF rewritten into %s (%" PRIu64 " bytes, LSN up to %" PRIu64 ")",
-		   a->shard_id, a->seg_name, a->good_off, a->rw_last_lsn);
-	/* Files the manifest no longer names: unlink through the ring (without
-	 * one, rewrite_sync unlinks them). */
+	if (a->rw_kind == RW_KIND_REWRITE)
+		log_notice("shard %u: AOF rewritten into %s (%" PRIu64 " bytes, LSN up to %" PRIu64
+			   ")", a->shard_id, a->seg_name, a->good_off, a->rw_last_lsn);
+	rw_unlink_old(a);
+}
+
+/* Files the manifest no longer names: unlink through the ring (without one,
+ * the synchronous path unlinks them). */
+static void rw_unlink_old(struct aof *a)
+{
 	for (int i = 0; a->ring && i < 4; i++) {
 		if (!a->rw_unlink_path[i][0] || a->rw_unlink_busy[i])
 			continue;
@@ -1226,6 +1255,20 @@ static bool rewrite_complete(struct aof *a, struct kvio_op *op, int res)
 	/* Two-op steps finish on their second op (linked: it fails if the first did). */
 	bool first = op == &a->rw_op[0];
 	switch (a->rw_step) {
+	case RW_WRITE_TAIL:
+		if (first) {
+			if (r != (int)a->rw_tail.len)
+				break;
+			return false;
+		}
+		if (r < 0)
+			break;
+		a->good_off += a->rw_tail.len;
+		a->written_lsn = a->durable_lsn = a->rw_tail_last;
+		a->rw_tail.len = 0;
+		a->rw_step = RW_OPEN_SEG;
+		rw_prep_open(a, &a->rw_seg, a->rw_seg_path);
+		return true;
 	case RW_OPEN_SEG:
 		if (r < 0)
 			break;
@@ -1282,7 +1325,7 @@ static bool rewrite_complete(struct aof *a, struct kvio_op *op, int res)
 	}
 	/* A linked follower of the failed op still completes (cancelled). */
 	if (first && (a->rw_step == RW_WRITE_SEG || a->rw_step == RW_WRITE_MAN ||
-		      a->rw_step == RW_RENAME)) {
+		      a->rw_step == RW_RENAME || a->rw_step == RW_WRITE_TAIL)) {
 		rw_fail(a, r < 0 ? r : -EIO, "write");
 		return true;
 	}
@@ -1294,9 +1337,22 @@ static bool rewrite_complete(struct aof *a, struct kvio_op *op, int res)
 static int rewrite_sync(struct aof *a)
 {
 	char path[4200];
-	snprintf(path, sizeof(path), "%s/%s", a->dir, a->rw_seg_name);
-	int rc = kvio_open(&a->rw_seg, path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-	if (rc == 0) {
+	int rc = 0;
+	if (a->rw_tail.len) {
+		ssize_t n = kvio_pwrite(&a->seg, a->rw_tail.data, a->rw_tail.len, a->good_off);
+		rc = n == (ssize_t)a->rw_tail.len ? kvio_fdatasync(&a->seg)
+						  : (n < 0 ? (int)n : -ENOSPC);
+		if (rc == 0) {
+			a->good_off += a->rw_tail.len;
+			a->written_lsn = a->durable_lsn = a->rw_tail_last;
+			a->rw_tail.len = 0;
+		}
+	}
+	if (rc == 0 && a->rw_kind != RW_KIND_SNAPSHOT) {
+		snprintf(path, sizeof(path), "%s/%s", a->dir, a->rw_seg_name);
+		rc = kvio_open(&a->rw_seg, path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	}
+	if (rc == 0 && a->rw_kind != RW_KIND_SNAPSHOT) {
 		ssize_t n = kvio_pwrite(&a->rw_seg, a->rw_content.data, a->rw_content.len, 0);
 		rc = n == (ssize_t)a->rw_content.len ? kvio_fdatasync(&a->rw_seg)
 						     : (n < 0 ? (int)n : -ENOSPC);
@@ -1321,6 +1377,7 @@ static int rewrite_sync(struct aof *a)
 int aof_rewrite_start(struct aof *a, struct kv_db *db, int64_t now_ms)
 {
 	kv_assert(aof_idle(a) && a->man.nentries > 0);
+	a->rw_kind = RW_KIND_REWRITE;
 	uint64_t gen = a->man.entries[a->man.nentries - 1].generation + 1;
 	char seg[64];
 	manifest_segment_name(seg, sizeof(seg), a->shard_id, gen);
@@ -1377,10 +1434,9 @@ int aof_rewrite_start(struct aof *a, struct kv_db *db, int64_t now_ms)
 		   seg, a->rw_content.len);
 	if (!a->ring)
 		return rewrite_sync(a);
-	char path[4200];
-	snprintf(path, sizeof(path), "%s/%s", a->dir, seg);
+	snprintf(a->rw_seg_path, sizeof(a->rw_seg_path), "%s/%s", a->dir, seg);
 	a->rw_step = RW_OPEN_SEG;
-	rw_prep_open(a, &a->rw_seg, path);
+	rw_prep_open(a, &a->rw_seg, a->rw_seg_path);
 	return 0;
 }
 
@@ -1559,4 +1615,97 @@ out:
 	}
 	free(outs);
 	return rc;
+}
+
+/* Snapshot cut: the segment being appended to is closed at the cut and a
+ * fresh one of the next generation, starting after the cut, takes every
+ * later record.  Steps: the old segment's last records (written, fsynced),
+ * the new segment (header, fsynced), a manifest naming both (old entries
+ * kept).  Records appended meanwhile wait in the buffer for the new one. */
+int aof_rotate_start(struct aof *a, int64_t now_ms, uint64_t *cut, uint64_t *gen_out)
+{
+	kv_assert(aof_idle(a) && a->state == AOF_OK && a->man.nentries > 0 && a->wbuf.len == 0);
+	a->rw_kind = RW_KIND_ROTATE;
+	uint64_t gen = a->man.entries[a->man.nentries - 1].generation + 1;
+	char seg[64];
+	manifest_segment_name(seg, sizeof(seg), a->shard_id, gen);
+	free(a->rw_seg_name);
+	a->rw_seg_name = kv_strndup(seg, strlen(seg));
+	/* What the old segment still owes: this turn's records, up to the cut. */
+	struct kv_buf t = a->rw_tail;
+	a->rw_tail = a->buf;
+	a->buf = t;
+	a->buf.len = 0;
+	a->rw_tail_last = a->buf_last_lsn;
+	a->buf_records = 0;
+	*cut = a->last_lsn;
+	*gen_out = gen;
+	aof_header_init(&a->rw_hdr, a->ds.id, a->shard_id, a->nshards, gen, *cut, now_ms);
+	a->rw_content.len = 0;
+	uint8_t h[AOF_HEADER_SIZE];
+	aof_header_encode(&a->rw_hdr, h);
+	kv_buf_append(&a->rw_content, h, sizeof(h));
+	aof_encoder_init(&a->enc, &a->rw_hdr, 0);
+	a->rw_last_lsn = *cut;
+	manifest_free(&a->rw_next);
+	memset(&a->rw_next, 0, sizeof(a->rw_next));
+	a->rw_next = a->man;
+	a->rw_next.entries = kv_malloc(a->man.nentries * sizeof(*a->man.entries));
+	memcpy(a->rw_next.entries, a->man.entries, a->man.nentries * sizeof(*a->man.entries));
+	a->rw_next.generation = a->man.generation + 1;
+	a->rw_next.created_ms = now_ms;
+	manifest_add(&a->rw_next, MANIFEST_AOF, gen, *cut, seg);
+	a->rw_manifest.len = 0;
+	manifest_encode(&a->rw_next, &a->rw_manifest);
+	char name[64];
+	manifest_name(name, sizeof(name), a->shard_id);
+	snprintf(a->rw_man_path, sizeof(a->rw_man_path), "%s/%s", a->dir, name);
+	snprintf(a->rw_man_tmp, sizeof(a->rw_man_tmp), "%s/%s.tmp", a->dir, name);
+	for (int i = 0; i < 4; i++)
+		a->rw_unlink_path[i][0] = '\0';
+	snprintf(a->rw_seg_path, sizeof(a->rw_seg_path), "%s/%s", a->dir, seg);
+	if (!a->ring)
+		return rewrite_sync(a);
+	if (a->rw_tail.len) {
+		a->rw_step = RW_WRITE_TAIL;
+		rw_prep_write_at(a, &a->seg, &a->rw_tail, a->good_off);
+	} else {
+		a->rw_step = RW_OPEN_SEG;
+		rw_prep_open(a, &a->rw_seg, a->rw_seg_path);
+	}
+	return 0;
+}
+
+/* Snapshot commit: one manifest naming the snapshot (its cut) and the
+ * segment started at the cut; every other file it named is unlinked after.
+ * Appends go on meanwhile. */
+int aof_snapshot_commit(struct aof *a, const char *snap_name, uint64_t gen, uint64_t cut,
+			int64_t now_ms)
+{
+	kv_assert(a->rw_step == RW_NONE && a->man.nentries > 0);
+	const struct manifest_entry *cur = &a->man.entries[a->man.nentries - 1];
+	kv_assert(cur->kind == MANIFEST_AOF && cur->generation == gen && cur->lsn == cut);
+	a->rw_kind = RW_KIND_SNAPSHOT;
+	manifest_free(&a->rw_next);
+	memset(&a->rw_next, 0, sizeof(a->rw_next));
+	memcpy(a->rw_next.dataset_id, a->ds.id, sizeof(a->ds.id));
+	a->rw_next.shard_id = a->shard_id;
+	a->rw_next.shard_count = a->nshards;
+	a->rw_next.generation = a->man.generation + 1;
+	a->rw_next.created_ms = now_ms;
+	manifest_add(&a->rw_next, MANIFEST_SNAPSHOT, gen, cut, snap_name);
+	manifest_add(&a->rw_next, MANIFEST_AOF, gen, cut, cur->name);
+	a->rw_manifest.len = 0;
+	manifest_encode(&a->rw_next, &a->rw_manifest);
+	int n = 0;
+	for (uint32_t i = 0; i + 1 < a->man.nentries && n < 4; i++)
+		snprintf(a->rw_unlink_path[n++], sizeof(a->rw_unlink_path[0]), "%s/%s", a->dir,
+			 a->man.entries[i].name);
+	for (int i = n; i < 4; i++)
+		a->rw_unlink_path[i][0] = '\0';
+	if (!a->ring)
+		return rewrite_sync(a);
+	a->rw_step = RW_OPEN_MAN;
+	rw_prep_open(a, &a->rw_man, a->rw_man_tmp);
+	return 0;
 }

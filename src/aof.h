@@ -135,6 +135,10 @@ struct aof {
 	/* A fresh segment holding the whole keyspace, committed through the
 	 * ring step by step (aof_rewrite_start). */
 	int rw_step;                /* 0: none */
+	int rw_kind;                /* RW_KIND_* */
+	struct kv_buf rw_tail;      /* rotate: the old segment's last records */
+	uint64_t rw_tail_last;
+	char rw_seg_path[4200];
 	struct kvio_op rw_op[2];
 	struct kvio_file rw_seg, rw_man;
 	char *rw_seg_name;
@@ -232,6 +236,23 @@ void aof_close(struct aof *a);
  * dump.  Call only while nothing is in flight (aof_idle) and the shard holds
  * its keyspace.  Returns 0, or -errno (the AOF is then failed). */
 int aof_rewrite_start(struct aof *a, struct kv_db *db, int64_t now_ms);
+enum { RW_KIND_REWRITE = 1, RW_KIND_ROTATE, RW_KIND_SNAPSHOT };
+
+/* Snapshot cut (call when aof_idle, state ok, and the shard holds its
+ * keyspace): the current segment ends at the cut, *cut; a fresh segment of
+ * generation *gen starting after it takes every later record, once the
+ * old segment's last records, the new segment and a manifest naming both
+ * are durable (ring steps; aof_idle again then).  0 or -errno. */
+int aof_rotate_start(struct aof *a, int64_t now_ms, uint64_t *cut, uint64_t *gen);
+/* Snapshot commit, after the snapshot file snap_name (generation gen, cut
+ * LSN cut, fsynced) is complete and the rotation done: one manifest naming
+ * the snapshot and the segment started at the cut, then the files it no
+ * longer names are unlinked.  Appends continue meanwhile. */
+int aof_snapshot_commit(struct aof *a, const char *snap_name, uint64_t gen, uint64_t cut,
+			int64_t now_ms);
+/* A rotation, rewrite or snapshot commit is in progress. */
+static inline bool aof_job_busy(const struct aof *a) { return a->rw_step != 0; }
+
 /* No write, fsync or rewrite in flight. */
 bool aof_idle(const struct aof *a);
 

@@ -25,6 +25,7 @@
 #include "kv.h"
 #include "resp.h"
 #include "shard.h"
+#include "snapshot.h"
 
 #define LD(x) atomic_load_explicit(&(x), memory_order_relaxed)
 
@@ -61,18 +62,57 @@ void persist_info(struct kv_buf *b)
 			last_fsync = lf;
 	}
 	const struct server_info *si = server_get_info();
+	/* Snapshots: in progress if any shard's is; the last save is the
+	 * oldest shard's; ok only if every shard's last one was. */
+	bool running = false, last_ok = true;
+	int64_t last_save = INT64_MAX, last_dur = -1, cur_start = 0;
+	uint64_t saves = UINT64_MAX, snap_bytes = 0, snap_keys = 0;
+	for (uint32_t i = 0; i < g_server.nshards; i++) {
+		struct snapshot_job *j = &g_server.shards[i]->snap;
+		running |= snapshot_running(j);
+		last_ok &= LD(j->last_ok) != 0;
+		int64_t ls = LD(j->last_save_s);
+		if (ls < last_save)
+			last_save = ls;
+		int64_t d = LD(j->last_duration_ms);
+		if (d > last_dur)
+			last_dur = d;
+		int64_t cs = LD(j->current_start_ms);
+		if (cs && (!cur_start || cs < cur_start))
+			cur_start = cs;
+		uint64_t n = LD(j->saves);
+		if (n < saves)
+			saves = n;
+		snap_bytes += LD(j->last_bytes);
+		snap_keys += LD(j->last_keys);
+	}
+	if (g_server.nshards == 0)
+		last_save = 0, saves = 0;
 	kv_buf_printf(b, "# Persistence\r\n"
 		      "loading:0\r\n"
 		      "async_loading:0\r\n"
+		      "rdb_bgsave_in_progress:%d\r\n"
+		      "rdb_last_save_time:%" PRId64 "\r\n"
+		      "rdb_last_bgsave_status:%s\r\n"
+		      "rdb_last_bgsave_time_sec:%" PRId64 "\r\n"
+		      "rdb_current_bgsave_time_sec:%" PRId64 "\r\n"
+		      "rdb_saves:%" PRIu64 "\r\n"
+		      "kevy_snapshot_bytes:%" PRIu64 "\r\n"
+		      "kevy_snapshot_keys:%" PRIu64 "\r\n"
 		      "aof_enabled:%d\r\n"
-		      "aof_rewrite_in_progress:0\r\n"
+		      "aof_rewrite_in_progress:%d\r\n"
 		      "aof_rewrite_scheduled:0\r\n"
-		      "aof_last_rewrite_time_sec:-1\r\n"
-		      "aof_current_rewrite_time_sec:-1\r\n"
-		      "aof_last_bgrewrite_status:ok\r\n"
-		      "aof_rewrites:0\r\n"
+		      "aof_last_rewrite_time_sec:%" PRId64 "\r\n"
+		      "aof_current_rewrite_time_sec:%" PRId64 "\r\n"
+		      "aof_last_bgrewrite_status:%s\r\n"
+		      "aof_rewrites:%" PRIu64 "\r\n"
 		      "aof_last_write_status:%s\r\n",
-		      on ? 1 : 0, worst == AOF_OK ? "ok" : "err");
+		      running ? 1 : 0, last_save, last_ok ? "ok" : "err",
+		      last_dur < 0 ? -1 : last_dur / 1000,
+		      cur_start ? (now - cur_start) / 1000 : -1, saves, snap_bytes, snap_keys,
+		      on ? 1 : 0, running ? 1 : 0, last_dur < 0 ? -1 : last_dur / 1000,
+		      cur_start ? (now - cur_start) / 1000 : -1, last_ok ? "ok" : "err", saves,
+		      worst == AOF_OK ? "ok" : "err");
 	if (on)
 		kv_buf_printf(b, "aof_current_size:%" PRIu64 "\r\n"
 			      "aof_base_size:%" PRIu64 "\r\n"
@@ -134,7 +174,62 @@ static void cmd_waitaof(struct cmd_ctx *c)
 	resp_int(c->out, 0);
 }
 
+/* Start a snapshot on every shard (the caller holds every keyspace), or
+ * say one runs already. */
+static bool persist_start_all(struct cmd_ctx *c, const char *busy)
+{
+	for (uint32_t i = 0; i < g_server.nshards; i++)
+		if (snapshot_running(&g_server.shards[i]->snap)) {
+			resp_error(c->out, busy);
+			return false;
+		}
+	for (uint32_t i = 0; i < g_server.nshards; i++) {
+		snapshot_request(&g_server.shards[i]->snap);
+		shard_wake(g_server.shards[i]);
+	}
+	return true;
+}
+
+/* BGSAVE [SCHEDULE]: a fork-less snapshot of every shard, which is also
+ * kevy's AOF rewrite (snapshot + fresh segment in one manifest commit). */
+static void cmd_bgsave(struct cmd_ctx *c)
+{
+	if (c->argc > 2 || (c->argc == 2 && !arg_is(&c->argv[1], "schedule"))) {
+		resp_error(c->out, RESP_ERR_SYNTAX);
+		return;
+	}
+	if (persist_start_all(c, "ERR Background save already in progress"))
+		resp_simple(c->out, "Background saving started");
+}
+
+static void cmd_bgrewriteaof(struct cmd_ctx *c)
+{
+	if (persist_start_all(c, "ERR Background append only file rewriting already in progress"))
+		resp_simple(c->out, "Background append only file rewriting started");
+}
+
+/* LASTSAVE: when every shard last completed a snapshot (the server's start
+ * time until the first). */
+static void cmd_lastsave(struct cmd_ctx *c)
+{
+	int64_t t = INT64_MAX;
+	for (uint32_t i = 0; i < g_server.nshards; i++) {
+		int64_t s = atomic_load(&g_server.shards[i]->snap.last_save_s);
+		if (s < t)
+			t = s;
+	}
+	resp_int(c->out, g_server.nshards ? t : 0);
+}
+
 const struct kv_command cmd_table_persist[] = {
+	{ "bgsave", -1, CMD_NOSCRIPT | CMD_ADMIN | CMD_ALL_SHARDS, 0, 0, 0, cmd_bgsave, NULL, NULL,
+	  "server", "1.0.0", "Asynchronously saves the database(s) to disk.", "O(1)", NULL },
+	{ "bgrewriteaof", 1, CMD_NOSCRIPT | CMD_ADMIN | CMD_ALL_SHARDS, 0, 0, 0, cmd_bgrewriteaof,
+	  NULL, NULL, "server", "1.0.0", "Asynchronously rewrites the append-only file to disk.",
+	  "O(1)", NULL },
+	{ "lastsave", 1, CMD_FAST | CMD_RANDOM | CMD_LOCAL, 0, 0, 0, cmd_lastsave, NULL, NULL,
+	  "server", "1.0.0", "Returns the Unix timestamp of the last successful save to disk.",
+	  "O(1)", NULL },
 	{ "waitaof", 4, CMD_NOSCRIPT | CMD_ALL_SHARDS | CMD_WAIT_DURABLE, 0, 0, 0, cmd_waitaof,
 	  NULL, NULL, "generic", "7.2.0",
 	  "Blocks until all of the preceding write commands sent by the connection are written "

@@ -382,7 +382,7 @@ static int server_recover(void)
 	if (failed)
 		return -1;
 	g_server.info.load_us = kv_mono_us() - t0;
-	log_notice("DB loaded from the AOF: %llu record(s) replayed, %llu key(s), %.3f seconds",
+	log_notice("DB loaded from disk: %llu AOF record(s) replayed, %llu key(s), %.3f seconds",
 		   (unsigned long long)records, (unsigned long long)keys,
 		   (double)g_server.info.load_us / 1e6);
 	return 0;

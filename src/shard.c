@@ -380,6 +380,10 @@ static const char *shard_write_refused(struct shard *s, struct kv_db **held)
 
 void shard_on_file(struct shard *s, struct kvio_op *op, int res)
 {
+	if (snapshot_owns(&s->snap, op)) {
+		snapshot_complete(s, op, res);
+		return;
+	}
 	kv_assert(aof_owns(&s->aof, op));
 	if (aof_complete(&s->aof, op, res, kv_time_ms()))
 		shard_durability_advance(s);
@@ -1640,6 +1644,7 @@ static void shard_aof_turn(struct shard *s)
 		aof_rewrite_start(&s->aof, s->db, s->now_ms);
 	}
 	s->aof_was_on = on;
+	snapshot_turn(s);
 	if (on)
 		aof_turn_end(&s->aof, s->now_ms, aof_policy());
 	/* Synchronous I/O (epoll), a policy change, or a failure: release. */
@@ -1651,8 +1656,12 @@ static void shard_aof_turn(struct shard *s)
 static void shard_aof_shutdown(struct shard *s)
 {
 	shard_unit_commit(s);
-	for (int i = 0; i < 5000 && !aof_idle(&s->aof); i++)
+	struct snapshot_job *j = &s->snap;
+	for (int i = 0; i < 5000 && (!aof_idle(&s->aof) || j->inflight || j->open_inflight ||
+				     j->fsync_inflight); i++)
 		s->reactor->poll(s, 1000);
+	if (db_snapshot_active(s->db))
+		db_snapshot_end(s->db);   /* an unfinished snapshot is just dropped */
 	if (!aof_idle(&s->aof)) {
 		log_warning("shard %u: AOF operations still in flight at exit", s->id);
 		s->aof_exit_error = 1;
@@ -1743,6 +1752,12 @@ static void shard_loop(struct shard *s)
 		if (block_us < INT64_MAX && kv_mono_us() + block_us < park_until_us)
 			park_until_us = kv_mono_us() + block_us;
 		shard_aof_turn(s);
+		/* A snapshot walking the table is work: no nap between slices
+		 * (waiting on its own I/O, the completion wakes the ring). */
+		if (snapshot_wants_turn(&s->snap)) {
+			park_until_us = kv_mono_us();
+			work++;
+		}
 		shard_flush_conns(s);
 		shard_flush_overflow(s);
 		shard_reap_zombies(s);
@@ -1789,6 +1804,7 @@ struct shard *shard_create(uint32_t id, uint32_t nshards)
 	db_set_expire_hook(s->db, fx_on_expire, fx_shard_arg(id));
 	db_set_change_hook(s->db, fx_on_change, fx_shard_arg(id));
 	s->aof.seg.fd = -1;
+	snapshot_init(&s->snap, kv_time_ms() / 1000);
 	s->event_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	kv_assert(s->event_fd >= 0);
 	s->in = kv_calloc(nshards, sizeof(*s->in));

@@ -31,6 +31,7 @@
 #include "cmd.h"
 #include "resp.h"
 #include "server.h"
+#include "snapshot.h"
 #include "spsc.h"
 #include "store.h"
 
@@ -319,6 +320,7 @@ struct shard {
 	 * waiting for it, and messages held back until it is durable (FIFO,
 	 * non-decreasing wait_lsn). */
 	struct aof aof;
+	struct snapshot_job snap;             /* BGSAVE / BGREWRITEAOF (snapshot.c) */
 	struct kv_buf fx_payload;             /* scratch for effect payloads */
 	struct conn *gated;
 	struct msg_fifo dw;

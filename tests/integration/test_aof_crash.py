@@ -325,7 +325,7 @@ def crash_cycles(label, args, cycles, rng, kill_range, cutoff_s):
             K.check(acked > 0, "%s cycle %d: some writes were acknowledged" % (label, cycle))
             off = A.restart(srv)
             lines = A.log_since(srv, off)
-            K.check(b"DB loaded from the AOF" in lines, "%s: the restart loaded the AOF:\n%s" %
+            K.check(b"DB loaded from disk" in lines, "%s: the restart loaded the AOF:\n%s" %
                     (label, lines.decode("utf-8", "replace")))
             if b"torn tail at offset" in lines:
                 torn += 1

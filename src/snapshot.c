@@ -1,0 +1,331 @@
+/*
+ * snapshot.c - a shard's fork-less point-in-time snapshot (see snapshot.h
+ * and docs/snapshots.md).  Runs on the shard thread, a slice per loop turn;
+ * the only code that runs elsewhere is snap_entry(), which the store calls
+ * when a thread holding this keyspace (a txn) changes an entry the walk has
+ * not saved yet: it only appends to the writer, which the shard thread
+ * drains when the keyspace is its own again.
+ */
+#include "snapshot.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <liburing.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "aof.h"
+#include "kv.h"
+#include "log.h"
+#include "manifest.h"
+#include "shard.h"
+
+/* Table buckets walked per turn before looking at the I/O again. */
+#define WALK_STEPS_PER_TURN 256
+
+void aof_ring_tag(struct io_uring_sqe *sqe, struct kvio_op *op);
+
+void snapshot_init(struct snapshot_job *j, int64_t now_s)
+{
+	memset(j, 0, sizeof(*j));
+	j->f.fd = -1;
+	j->open_op = kv_calloc(1, sizeof(*j->open_op));
+	j->fsync_op = kv_calloc(1, sizeof(*j->fsync_op));
+	j->wops = kv_calloc(SNAPSHOT_WRITES_MAX, sizeof(*j->wops));
+	atomic_store(&j->last_save_s, now_s);
+	atomic_store(&j->last_ok, 1);
+	atomic_store(&j->last_duration_ms, -1);
+	atomic_store(&j->current_start_ms, 0);
+}
+
+void snapshot_free(struct snapshot_job *j)
+{
+	if (j->writer_ready)
+		snap_writer_free(&j->w);
+	kvio_close(&j->f);
+	for (int i = 0; i < SNAPSHOT_WRITES_MAX; i++)
+		kv_buf_free(&j->wbufs[i]);
+	free(j->open_op);
+	free(j->fsync_op);
+	free(j->wops);
+}
+
+bool snapshot_request(struct snapshot_job *j)
+{
+	int idle = SJ_IDLE;
+	return atomic_compare_exchange_strong(&j->state, &idle, SJ_WANTED);
+}
+
+bool snapshot_running(const struct snapshot_job *j)
+{
+	return atomic_load(&j->state) != SJ_IDLE;
+}
+
+bool snapshot_wants_turn(const struct snapshot_job *j)
+{
+	int st = atomic_load(&j->state);
+	if (st == SJ_WALK)
+		return j->opened && !j->abort && (j->w.queued < 2 || j->inflight < SNAPSHOT_WRITES_MAX);
+	return st == SJ_WANTED || st == SJ_COMMIT ||
+	       (st == SJ_DRAIN && j->inflight == 0) || (st == SJ_FSYNC && !j->fsync_inflight);
+}
+
+bool snapshot_owns(const struct snapshot_job *j, const struct kvio_op *op)
+{
+	return op == j->open_op || op == j->fsync_op ||
+	       (op >= &j->wops[0] && op < &j->wops[SNAPSHOT_WRITES_MAX]);
+}
+
+/* The store hands over an entry as it was at the cut (NULL: flushed). */
+static void snap_entry(void *arg, const struct kv_entry *e)
+{
+	struct snapshot_job *j = arg;
+	if (!e) {
+		j->abort = true;
+		return;
+	}
+	if (!j->abort)
+		snap_writer_add_entry(&j->w, e);
+}
+
+static void job_end(struct shard *s, bool ok)
+{
+	struct snapshot_job *j = &s->snap;
+	int64_t now = kv_time_ms();
+	if (db_snapshot_active(s->db))
+		db_snapshot_end(s->db);
+	if (j->writer_ready) {
+		snap_writer_free(&j->w);
+		j->writer_ready = false;
+	}
+	kvio_close(&j->f);
+	atomic_store(&j->last_ok, ok ? 1 : 0);
+	atomic_store(&j->last_duration_ms, now - j->start_ms);
+	atomic_store(&j->current_start_ms, 0);
+	if (ok) {
+		atomic_store(&j->last_save_s, now / 1000);
+		atomic_store(&j->last_bytes, j->off);
+		atomic_fetch_add(&j->saves, 1);
+		log_notice("shard %u: snapshot %s saved (%" PRIu64 " bytes, cut LSN %" PRIu64
+			   ", %" PRId64 " ms)", s->id, j->name, j->off, j->cut, now - j->start_ms);
+	} else {
+		log_warning("shard %u: snapshot %s failed%s%s; the previous files are kept", s->id,
+			    j->name, j->err ? ": " : " (the keyspace was flushed)",
+			    j->err ? kv_strerror(j->err) : "");
+	}
+	j->abort = false;
+	j->err = 0;
+	atomic_store(&j->state, SJ_IDLE);
+}
+
+static void job_start(struct shard *s)
+{
+	struct snapshot_job *j = &s->snap;
+	int64_t now = kv_time_ms();
+	j->start_ms = now;
+	atomic_store(&j->current_start_ms, now);
+	j->cursor = 0;
+	j->off = 0;
+	j->walk_done = j->opened = j->open_inflight = j->fsync_inflight = false;
+	j->committing = false;
+	j->inflight = 0;
+	if (aof_rotate_start(&s->aof, now, &j->cut, &j->gen) < 0) {
+		j->err = s->aof.err;
+		job_end(s, false);
+		return;
+	}
+	snprintf(j->name, sizeof(j->name), "kevy-s%u-g%" PRIu64 ".snap", s->id, j->gen);
+	snprintf(j->path, sizeof(j->path), "%s/%s", s->aof.dir, j->name);
+	struct snap_header h;
+	snap_header_init(&h, s->aof.ds.id, s->id, s->aof.nshards, j->gen, j->cut, now);
+	snap_writer_init(&j->w, &h, 0, 0);
+	j->writer_ready = true;
+	db_snapshot_begin(s->db, snap_entry, j);
+	atomic_store(&j->state, SJ_WALK);
+	struct io_uring *ring = s->aof.ring;
+	if (!ring) {
+		int rc = kvio_open(&j->f, j->path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		if (rc < 0) {
+			j->err = rc;
+			job_end(s, false);
+			return;
+		}
+		j->opened = true;
+		return;
+	}
+	struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
+	if (!sqe) {
+		io_uring_submit(ring);
+		sqe = io_uring_get_sqe(ring);
+	}
+	kv_assert(sqe);
+	kvio_prep_open(j->open_op, sqe, NULL, &j->f, j->path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	aof_ring_tag(sqe, j->open_op);
+	j->open_inflight = true;
+}
+
+/* Hand finished pieces to the file, at most SNAPSHOT_WRITES_MAX in flight
+ * (synchronously without a ring). */
+static void job_write(struct shard *s)
+{
+	struct snapshot_job *j = &s->snap;
+	struct io_uring *ring = s->aof.ring;
+	for (int i = 0; i < SNAPSHOT_WRITES_MAX && !j->abort; i++) {
+		if (j->wbusy[i])
+			continue;
+		if (!snap_writer_take_block(&j->w, &j->wbufs[i]))
+			return;
+		uint64_t off = j->off;
+		j->off += j->wbufs[i].len;
+		if (!ring) {
+			ssize_t n = kvio_pwrite(&j->f, j->wbufs[i].data, j->wbufs[i].len, off);
+			if (n != (ssize_t)j->wbufs[i].len) {
+				j->err = n < 0 ? (int)n : -ENOSPC;
+				j->abort = true;
+			}
+			continue;
+		}
+		struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
+		if (!sqe) {
+			io_uring_submit(ring);
+			sqe = io_uring_get_sqe(ring);
+		}
+		kv_assert(sqe);
+		kvio_prep_pwrite(&j->wops[i], sqe, NULL, &j->f, j->wbufs[i].data, j->wbufs[i].len, off);
+		aof_ring_tag(sqe, &j->wops[i]);
+		j->wbusy[i] = true;
+		j->inflight++;
+	}
+}
+
+void snapshot_complete(struct shard *s, struct kvio_op *op, int res)
+{
+	struct snapshot_job *j = &s->snap;
+	int r = kvio_op_complete(op, res);
+	if (op == j->open_op) {
+		j->open_inflight = false;
+		if (r < 0) {
+			j->err = r;
+			j->abort = true;
+		} else {
+			j->opened = true;
+		}
+		return;
+	}
+	if (op == j->fsync_op) {
+		j->fsync_inflight = false;
+		if (r < 0) {
+			j->err = r;
+			j->abort = true;
+		}
+		return;
+	}
+	int i = (int)(op - j->wops);
+	j->wbusy[i] = false;
+	j->inflight--;
+	if (r != (int)j->wbufs[i].len) {
+		j->err = r < 0 ? r : -ENOSPC;
+		j->abort = true;
+	}
+	j->wbufs[i].len = 0;
+}
+
+void snapshot_turn(struct shard *s)
+{
+	struct snapshot_job *j = &s->snap;
+	int st = atomic_load(&j->state);
+	if (st == SJ_IDLE || s->holder)
+		return;
+	if (st == SJ_WANTED) {
+		/* The cut: nothing of the AOF in flight, so the old segment's
+		 * last records are exactly those up to the cut. */
+		if (!aof_idle(&s->aof) || s->aof.state != AOF_OK || s->aof.wbuf.len)
+			return;
+		job_start(s);
+		return;
+	}
+	bool busy_io = j->open_inflight || j->fsync_inflight || j->inflight > 0;
+	if (j->abort) {
+		if (!busy_io && !aof_job_busy(&s->aof))
+			job_end(s, false);
+		return;
+	}
+	if (st == SJ_WALK) {
+		if (!j->opened)
+			return;
+		job_write(s);
+		/* Walk while the writer's queue is short: memory stays near a few
+		 * blocks whatever the dataset's size. */
+		for (int n = 0; n < WALK_STEPS_PER_TURN && j->w.queued < 2 && !j->walk_done; n++) {
+			j->cursor = db_snapshot_step(s->db, j->cursor);
+			if (j->cursor == 0)
+				j->walk_done = true;
+		}
+		job_write(s);
+		if (j->walk_done) {
+			db_snapshot_end(s->db);
+			if (snap_writer_finish(&j->w) < 0) {
+				j->err = KV_ELIMIT;
+				j->abort = true;
+				return;
+			}
+			atomic_store(&j->last_keys, j->w.entries);
+			atomic_store(&j->state, SJ_DRAIN);
+		}
+		return;
+	}
+	if (st == SJ_DRAIN) {
+		job_write(s);
+		if (j->inflight > 0 || j->w.queued > 0 || j->abort)
+			return;
+		atomic_store(&j->state, SJ_FSYNC);
+		if (!s->aof.ring) {
+			int rc = kvio_fdatasync(&j->f);
+			if (rc < 0) {
+				j->err = rc;
+				j->abort = true;
+			}
+			return;
+		}
+		struct io_uring_sqe *sqe = io_uring_get_sqe(s->aof.ring);
+		if (!sqe) {
+			io_uring_submit(s->aof.ring);
+			sqe = io_uring_get_sqe(s->aof.ring);
+		}
+		kv_assert(sqe);
+		kvio_prep_fdatasync(j->fsync_op, sqe, NULL, &j->f);
+		aof_ring_tag(sqe, j->fsync_op);
+		j->fsync_inflight = true;
+		return;
+	}
+	if (st == SJ_FSYNC) {
+		if (j->fsync_inflight)
+			return;
+		atomic_store(&j->state, SJ_COMMIT);
+		st = SJ_COMMIT;
+	}
+	if (st == SJ_COMMIT) {
+		/* The rotation at the cut must be durable before the commit. */
+		if (aof_job_busy(&s->aof))
+			return;
+		if (!j->committing) {
+			if (s->aof.state == AOF_FAILED) {
+				j->err = s->aof.err;
+				job_end(s, false);
+				return;
+			}
+			j->committing = true;
+			aof_snapshot_commit(&s->aof, j->name, j->gen, j->cut, kv_time_ms());
+			return;
+		}
+		/* The commit finished (or failed: the AOF says which). */
+		if (s->aof.state == AOF_FAILED) {
+			j->err = s->aof.err;
+			job_end(s, false);
+		} else {
+			job_end(s, true);
+		}
+	}
+}

@@ -1,0 +1,83 @@
+/*
+ * snapshot.h - a shard's fork-less point-in-time snapshot, taken while
+ * serving (docs/snapshots.md).
+ *
+ * At the cut (a loop-turn boundary with the AOF idle) the keyspace starts
+ * owing every entry (db_snapshot_begin: copy before write), the AOF rotates
+ * to a segment starting after the cut (aof_rotate_start), and the snapshot
+ * file is opened through the ring.  Each later turn walks a slice of the
+ * table and writes finished zstd blocks as positioned WRITEs on the shard's
+ * ring, a bounded number in flight.  When the walk is done: the footer, an
+ * FDATASYNC, and the manifest commit naming the snapshot and the segment
+ * started at the cut (aof_snapshot_commit), which drops the older files.
+ * BGSAVE, BGREWRITEAOF (and later SAVE and the save rules) start this path.
+ */
+#ifndef KV_SNAPSHOT_H
+#define KV_SNAPSHOT_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "kvio.h"
+#include "snap_format.h"
+
+struct shard;
+struct kvio_op;
+
+#define SNAPSHOT_WRITES_MAX 4   /* blocks in flight per shard */
+
+enum snapshot_state {
+	SJ_IDLE = 0,
+	SJ_WANTED,    /* asked for; starts at the next turn the AOF is idle */
+	SJ_WALK,      /* walking the table, writing blocks */
+	SJ_DRAIN,     /* footer queued; the last writes in flight */
+	SJ_FSYNC,
+	SJ_COMMIT,    /* waiting for the rotation, then the manifest commit */
+};
+
+struct snapshot_job {
+	_Atomic int state;
+	struct snap_writer w;
+	bool writer_ready;
+	struct kvio_file f;
+	char name[64];
+	char path[4200];
+	uint64_t gen, cut, cursor, off;
+	bool walk_done, opened, open_inflight, fsync_inflight, committing;
+	bool abort;                      /* the keyspace was flushed, or I/O failed */
+	int err;
+	struct kvio_op *open_op, *fsync_op;
+	struct kvio_op *wops;            /* [SNAPSHOT_WRITES_MAX] */
+	struct kv_buf wbufs[SNAPSHOT_WRITES_MAX];
+	bool wbusy[SNAPSHOT_WRITES_MAX];
+	int inflight;
+	int64_t start_ms;
+	/* INFO persistence (any thread). */
+	_Atomic int64_t last_save_s;     /* unix time of the last success */
+	_Atomic int last_ok;             /* 1 ok, 0 err */
+	_Atomic int64_t last_duration_ms;
+	_Atomic int64_t current_start_ms;
+	_Atomic uint64_t last_bytes;
+	_Atomic uint64_t last_keys;
+	_Atomic uint64_t saves;
+};
+
+void snapshot_init(struct snapshot_job *j, int64_t now_s);
+void snapshot_free(struct snapshot_job *j);
+/* Ask for a snapshot (any thread holding the keyspace, e.g. BGSAVE's txn).
+ * Returns false when one is already wanted or running. */
+bool snapshot_request(struct snapshot_job *j);
+bool snapshot_running(const struct snapshot_job *j);
+/* Once per loop turn on the shard thread (not while a txn holds the
+ * keyspace): start, walk a slice, write blocks, finish, commit. */
+void snapshot_turn(struct shard *s);
+/* The job can progress at the next turn without waiting for I/O: the loop
+ * should not park. */
+bool snapshot_wants_turn(const struct snapshot_job *j);
+/* Whether op is one of the job's ring ops; its completion. */
+bool snapshot_owns(const struct snapshot_job *j, const struct kvio_op *op);
+void snapshot_complete(struct shard *s, struct kvio_op *op, int res);
+
+#endif
