@@ -537,6 +537,7 @@ static int load_snapshot(struct aof *a, struct kv_db *db, const struct manifest_
 	}
 	if (rc == 0) {
 		snap_verdict_describe(v, path, line, sizeof(line));
+		atomic_store_explicit(&a->info.snapshot_bytes, off, memory_order_relaxed);
 		rep.records = v->entries;
 		rep.first_lsn = rep.last_lsn = me->lsn;
 		*lsn = me->lsn;
@@ -767,6 +768,7 @@ int aof_recover(struct aof *a, const char *dir, const struct dataset_info *ds,
 	a->buf_last_lsn = lsn;
 	a->info.current_size = end;
 	a->info.base_size = end;
+	a->info.growth_base = end + a->info.snapshot_bytes;
 	a->info.last_lsn = lsn;
 	a->info.durable_lsn = lsn;
 	a->info.load_ms = (kv_mono_us() - t0) / 1000;

@@ -59,6 +59,8 @@ struct aof_info {
 	_Atomic int last_write_err;        /* 0 or -errno of the last failed write/fsync */
 	_Atomic int state;                 /* enum aof_state */
 	_Atomic uint64_t replayed_records; /* at startup */
+	_Atomic uint64_t snapshot_bytes;   /* the snapshot the manifest names */
+	_Atomic uint64_t growth_base;      /* snapshot + segments when last rewritten or loaded */
 	_Atomic int64_t load_ms;
 };
 

@@ -66,9 +66,10 @@ void persist_info(struct kv_buf *b)
 	 * oldest shard's; ok only if every shard's last one was. */
 	bool running = false, last_ok = true;
 	int64_t last_save = INT64_MAX, last_dur = -1, cur_start = 0;
-	uint64_t saves = UINT64_MAX, snap_bytes = 0, snap_keys = 0;
+	uint64_t saves = UINT64_MAX, snap_bytes = 0, snap_keys = 0, dirty = 0;
 	for (uint32_t i = 0; i < g_server.nshards; i++) {
 		struct snapshot_job *j = &g_server.shards[i]->snap;
+		dirty += LD(g_server.shards[i]->changes) - LD(g_server.shards[i]->changes_saved);
 		running |= snapshot_running(j);
 		last_ok &= LD(j->last_ok) != 0;
 		int64_t ls = LD(j->last_save_s);
@@ -91,6 +92,7 @@ void persist_info(struct kv_buf *b)
 	kv_buf_printf(b, "# Persistence\r\n"
 		      "loading:0\r\n"
 		      "async_loading:0\r\n"
+		      "rdb_changes_since_last_save:%" PRIu64 "\r\n"
 		      "rdb_bgsave_in_progress:%d\r\n"
 		      "rdb_last_save_time:%" PRId64 "\r\n"
 		      "rdb_last_bgsave_status:%s\r\n"
@@ -107,7 +109,7 @@ void persist_info(struct kv_buf *b)
 		      "aof_last_bgrewrite_status:%s\r\n"
 		      "aof_rewrites:%" PRIu64 "\r\n"
 		      "aof_last_write_status:%s\r\n",
-		      running ? 1 : 0, last_save, last_ok ? "ok" : "err",
+		      dirty, running ? 1 : 0, last_save, last_ok ? "ok" : "err",
 		      last_dur < 0 ? -1 : last_dur / 1000,
 		      cur_start ? (now - cur_start) / 1000 : -1, saves, snap_bytes, snap_keys,
 		      on ? 1 : 0, running ? 1 : 0, last_dur < 0 ? -1 : last_dur / 1000,

@@ -74,6 +74,9 @@ struct kv_config g_config = {
 	.loglevel = LOG_NOTICE,
 	.appendonly = 1,
 	.appendfsync = 1,
+	.save = (char *)"3600 1 300 100 60 10000",
+	.auto_aof_rewrite_pct = 100,
+	.auto_aof_rewrite_min_size = 64ll << 20,
 	.requirepass = NULL,
 	.requirepass_set = false,
 };
@@ -146,6 +149,8 @@ static const char *cfg_check_databases(struct cfg_value *v, enum cfg_origin o, c
 static const char *cfg_check_daemonize(struct cfg_value *v, enum cfg_origin o, char *e, size_t n);
 static const char *cfg_check_maxclients(struct cfg_value *v, enum cfg_origin o, char *e, size_t n);
 static void cfg_applied_loglevel(void);
+static const char *cfg_check_save(struct cfg_value *v, enum cfg_origin o, char *e, size_t n);
+static void cfg_applied_save(void);
 static const char *cfg_check_obuf(struct cfg_value *v, enum cfg_origin o, char *e, size_t n);
 static void cfg_applied_obuf(void);
 
@@ -176,6 +181,12 @@ static const struct cfg_def cfg_table[] = {
 	  NULL },
 	{ "appendfsync", CFG_ENUM, 0, 0, 0, cfg_appendfsync_names, FLD_AINT, &g_config.appendfsync,
 	  NULL, NULL },
+	{ "save", CFG_WORDS, 0, 0, 16, NULL, FLD_STR, &g_config.save, cfg_check_save,
+	  cfg_applied_save },
+	{ "auto-aof-rewrite-percentage", CFG_INT, 0, 0, INT_MAX, NULL, FLD_AI64,
+	  &g_config.auto_aof_rewrite_pct, NULL, NULL },
+	{ "auto-aof-rewrite-min-size", CFG_MEM, 0, 0, INT64_MAX, NULL, FLD_AI64,
+	  &g_config.auto_aof_rewrite_min_size, NULL, NULL },
 	{ "logfile", CFG_STR, CFG_IMMUTABLE, 0, 0, NULL, FLD_STR, &g_config.logfile, NULL, NULL },
 	{ "pidfile", CFG_STR, CFG_IMMUTABLE, 0, 0, NULL, FLD_STR, &g_config.pidfile, NULL, NULL },
 	{ "databases", CFG_INT, CFG_IMMUTABLE, 1, INT_MAX, NULL, FLD_INT, &g_config.databases,
@@ -365,11 +376,15 @@ static const char *cfg_parse(const struct cfg_def *d, int nargs, const struct kv
 /* ------------------------------------------------------------------ */
 /* storing and reading values */
 
+/* Strings change under the config lock (CONFIG GET may read from another
+ * shard's thread). */
 static void cfg_set_str(char **slot, char *s)
 {
+	pthread_mutex_lock(&cfg_lock);
 	if (cfg_strings_owned)
 		free(*slot);
 	*slot = s;
+	pthread_mutex_unlock(&cfg_lock);
 }
 
 static void cfg_store_password(char *s)
@@ -464,8 +479,10 @@ static void cfg_reply_value(struct kv_buf *out, const struct cfg_def *d)
 		pthread_mutex_unlock(&cfg_lock);
 		return;
 	}
+	pthread_mutex_lock(&cfg_lock);
 	const char *s = *(char **)d->ptr;
 	resp_bulk_str(out, s ? s : "");
+	pthread_mutex_unlock(&cfg_lock);
 }
 
 /* ------------------------------------------------------------------ */
@@ -548,6 +565,52 @@ static int64_t cfg_raise_nofile(int64_t want)
 
 /* CONFIG SET maxclients: like Redis, raising it must fit the open files
  * limit, else the error says what would. */
+/* save: "" (no rules) or up to 8 pairs of "<seconds> <changes>", each > 0. */
+static int cfg_save_parse(const char *s, int64_t rules[8][2])
+{
+	int n = 0, w = 0;
+	const char *p = s;
+	while (*p) {
+		while (*p == ' ')
+			p++;
+		if (!*p)
+			break;
+		char *end;
+		long long v = strtoll(p, &end, 10);
+		if (end == p || (*end && *end != ' ') || v <= 0 || n >= 8)
+			return -1;
+		rules[n][w] = v;
+		if (++w == 2) {
+			w = 0;
+			n++;
+		}
+		p = end;
+	}
+	return w == 0 ? n : -1;
+}
+
+static const char *cfg_check_save(struct cfg_value *v, enum cfg_origin o, char *e, size_t n)
+{
+	int64_t rules[8][2];
+	return cfg_save_parse(v->str ? v->str : "", rules) < 0 ? "Invalid save parameters" : NULL;
+}
+
+static void cfg_applied_save(void)
+{
+	int64_t rules[8][2];
+	pthread_mutex_lock(&cfg_lock);
+	int n = cfg_save_parse(g_config.save ? g_config.save : "", rules);
+	pthread_mutex_unlock(&cfg_lock);
+	if (n < 0)
+		return;
+	atomic_store(&g_config.save_nrules, 0);
+	for (int i = 0; i < n; i++) {
+		atomic_store(&g_config.save_rules[i][0], rules[i][0]);
+		atomic_store(&g_config.save_rules[i][1], rules[i][1]);
+	}
+	atomic_store(&g_config.save_nrules, n);
+}
+
 static const char *cfg_check_maxclients(struct cfg_value *v, enum cfg_origin o, char *e, size_t n)
 {
 	if (o != ORIGIN_SET || v->num <= atomic_load(&g_config.maxclients))
@@ -597,6 +660,8 @@ static void cfg_reset(void)
 		"normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60";
 	cfg_set_str(&g_config.client_output_buffer_limit,
 		    kv_strndup(obuf_default, sizeof(obuf_default) - 1));
+	static const char save_default[] = "3600 1 300 100 60 10000";
+	cfg_set_str(&g_config.save, kv_strndup(save_default, sizeof(save_default) - 1));
 	if (cfg_strings_owned)
 		free(g_config.config_file);
 	g_config.config_file = NULL;
@@ -618,8 +683,11 @@ static void cfg_reset(void)
 	atomic_store(&g_config.loglevel, LOG_NOTICE);
 	atomic_store(&g_config.appendonly, 1);
 	atomic_store(&g_config.appendfsync, 1);
+	atomic_store(&g_config.auto_aof_rewrite_pct, 100);
+	atomic_store(&g_config.auto_aof_rewrite_min_size, 64ll << 20);
 	cfg_store_password(NULL);
 	cfg_applied_obuf();
+	cfg_applied_save();
 }
 
 /* ------------------------------------------------------------------ */

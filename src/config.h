@@ -44,6 +44,12 @@ struct kv_config {
 	/* Persistence (aof.c): appendonly 0 no / 1 yes; appendfsync enum aof_fsync. */
 	_Atomic int appendonly;              /* yes */
 	_Atomic int appendfsync;             /* everysec */
+	/* save "<seconds> <changes> ..." (Redis's default); parsed into pairs. */
+	char *save;                          /* under the config lock */
+	_Atomic int save_nrules;
+	_Atomic int64_t save_rules[8][2];    /* seconds, changes */
+	_Atomic int64_t auto_aof_rewrite_pct;      /* 100; 0 = off */
+	_Atomic int64_t auto_aof_rewrite_min_size; /* 64 MiB */
 	/* client-output-buffer-limit (fixed at startup): "class hard soft secs"
 	 * groups; kevy enforces the normal and pubsub classes. */
 	char *client_output_buffer_limit;

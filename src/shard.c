@@ -350,8 +350,11 @@ static void shard_send_wakes(struct shard *s, struct release_msg **rels)
 static void shard_unit_commit(struct shard *s)
 {
 	if (fx_pending()) {
-		if (fx_take(s->id, &s->fx_payload) && aof_on())
-			aof_append(&s->aof, s->fx_payload.data, s->fx_payload.len);
+		if (fx_take(s->id, &s->fx_payload)) {
+			atomic_fetch_add_explicit(&s->changes, 1, memory_order_relaxed);
+			if (aof_on())
+				aof_append(&s->aof, s->fx_payload.data, s->fx_payload.len);
+		}
 		kv_assert(!fx_pending());
 	}
 	if (s->pw.head)
@@ -856,8 +859,11 @@ static void shard_handle_msg(struct shard *s, struct shard_msg *m)
 		kv_assert(s->holder && s->holder_id == rel->txn_id);
 		/* The txn's effects here are logged before anything else can
 		 * touch the keyspace, so the AOF keeps the keyspace's order. */
-		if (rel->effects.len && aof_on())
-			aof_append(&s->aof, rel->effects.data, rel->effects.len);
+		if (rel->effects.len) {
+			atomic_fetch_add_explicit(&s->changes, 1, memory_order_relaxed);
+			if (aof_on())
+				aof_append(&s->aof, rel->effects.data, rel->effects.len);
+		}
 		kv_buf_free(&rel->effects);
 		if (rel->ack)
 			shard_ack_txn(s, rel);
@@ -1597,8 +1603,51 @@ static void shard_kill_flagged(struct shard *s)
 	}
 }
 
+/* save rules and auto-aof-rewrite (Redis's serverCron checks), evaluated
+ * by shard 0 for the whole server: a snapshot is started on every shard. */
+static void persist_cron(struct shard *s)
+{
+	uint32_t n = g_server.nshards;
+	int64_t now_s = s->now_ms / 1000, last_save = INT64_MAX, last_try = 0;
+	uint64_t dirty = 0, cur = 0, base = 0;
+	bool failed = false;
+	for (uint32_t i = 0; i < n; i++) {
+		struct shard *o = g_server.shards[i];
+		if (snapshot_running(&o->snap))
+			return;
+		int64_t ls = atomic_load(&o->snap.last_save_s);
+		last_save = ls < last_save ? ls : last_save;
+		int64_t lt = atomic_load(&o->snap.last_try_s);
+		last_try = lt > last_try ? lt : last_try;
+		failed |= atomic_load(&o->snap.last_ok) == 0;
+		dirty += atomic_load(&o->changes) - atomic_load(&o->changes_saved);
+		cur += atomic_load(&o->aof.info.current_size) + atomic_load(&o->aof.info.snapshot_bytes);
+		base += atomic_load(&o->aof.info.growth_base);
+	}
+	/* After a failure, wait 5 s between tries, as Redis does. */
+	if (failed && now_s - last_try < 5)
+		return;
+	bool go = false;
+	int nrules = atomic_load(&g_config.save_nrules);
+	for (int i = 0; i < nrules && !go; i++)
+		go = dirty >= (uint64_t)atomic_load(&g_config.save_rules[i][1]) &&
+		     now_s - last_save >= atomic_load(&g_config.save_rules[i][0]);
+	int64_t pct = atomic_load(&g_config.auto_aof_rewrite_pct);
+	if (!go && aof_on() && pct > 0 && base > 0 && cur > base &&
+	    cur >= (uint64_t)atomic_load(&g_config.auto_aof_rewrite_min_size))
+		go = (cur - base) * 100 / base >= (uint64_t)pct;
+	if (!go)
+		return;
+	for (uint32_t i = 0; i < n; i++) {
+		snapshot_request(&g_server.shards[i]->snap);
+		shard_wake(g_server.shards[i]);
+	}
+}
+
 static void shard_cron(struct shard *s)
 {
+	if (s->id == 0)
+		persist_cron(s);
 	int64_t hz = atomic_load_explicit(&g_config.hz, memory_order_relaxed);
 	if (hz < 1)
 		hz = 1;

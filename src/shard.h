@@ -321,6 +321,8 @@ struct shard {
 	 * non-decreasing wait_lsn). */
 	struct aof aof;
 	struct snapshot_job snap;             /* BGSAVE / BGREWRITEAOF (snapshot.c) */
+	_Atomic uint64_t changes;             /* effect records logged (Redis's dirty) */
+	_Atomic uint64_t changes_saved;       /* ... up to the last snapshot's cut */
 	struct kv_buf fx_payload;             /* scratch for effect payloads */
 	struct conn *gated;
 	struct msg_fifo dw;

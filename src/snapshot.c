@@ -105,6 +105,10 @@ static void job_end(struct shard *s, bool ok)
 	atomic_store(&j->last_duration_ms, now - j->start_ms);
 	atomic_store(&j->current_start_ms, 0);
 	if (ok) {
+		/* The AOF's growth is measured from here (auto-aof-rewrite). */
+		atomic_store(&s->aof.info.snapshot_bytes, j->off);
+		atomic_store(&s->aof.info.growth_base, j->off + atomic_load(&s->aof.info.current_size));
+		atomic_store(&s->changes_saved, j->changes_at_cut);
 		atomic_store(&j->last_save_s, now / 1000);
 		atomic_store(&j->last_bytes, j->off);
 		atomic_fetch_add(&j->saves, 1);
@@ -131,6 +135,8 @@ static void job_start(struct shard *s)
 	j->walk_done = j->opened = j->open_inflight = j->fsync_inflight = false;
 	j->committing = false;
 	j->inflight = 0;
+	j->changes_at_cut = atomic_load(&s->changes);
+	atomic_store(&j->last_try_s, now / 1000);
 	if (aof_rotate_start(&s->aof, now, &j->cut, &j->gen) < 0) {
 		j->err = s->aof.err;
 		job_end(s, false);

@@ -54,6 +54,8 @@ struct snapshot_job {
 	bool wbusy[SNAPSHOT_WRITES_MAX];
 	int inflight;
 	int64_t start_ms;
+	uint64_t changes_at_cut;
+	_Atomic int64_t last_try_s;      /* unix time the last snapshot started */
 	/* INFO persistence (any thread). */
 	_Atomic int64_t last_save_s;     /* unix time of the last success */
 	_Atomic int last_ok;             /* 1 ok, 0 err */

@@ -245,6 +245,15 @@ static void test_config_unknown_setting_error(void **state)
 	assert_int_equal(load_args("--appendonly", "no", "--appendfsync", "always", NULL), 0);
 	assert_int_equal(atomic_load(&g_config.appendonly), 0);
 	assert_int_equal(atomic_load(&g_config.appendfsync), 2);
+	/* save: pairs of positive numbers, or "" for none. */
+	assert_int_equal(load_args("--save", "900 1 300", NULL), -1);
+	assert_int_equal(load_args("--save", "0 1", NULL), -1);
+	assert_int_equal(load_args("--save", "900 1 300 10", NULL), 0);
+	assert_int_equal(atomic_load(&g_config.save_nrules), 2);
+	assert_int_equal(atomic_load(&g_config.save_rules[1][0]), 300);
+	assert_int_equal(atomic_load(&g_config.save_rules[1][1]), 10);
+	assert_int_equal(load_args("--save", "", NULL), 0);
+	assert_int_equal(atomic_load(&g_config.save_nrules), 0);
 }
 
 static void test_config_invalid_value_error(void **state)
@@ -358,8 +367,8 @@ static void test_config_get_patterns(void **state)
 			    "$4\r\nbind\r\n$9\r\n127.0.0.1\r\n");
 	const char *const all[] = { "*" };
 	const char *r = get_reply(1, all);
-	/* 22 settings, name and value each. */
-	assert_true(strncmp(r, "*44\r\n", 5) == 0);
+	/* 25 settings, name and value each. */
+	assert_true(strncmp(r, "*50\r\n", 5) == 0);
 }
 
 static void test_config_set_updates_runtime_values(void **state)
