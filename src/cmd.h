@@ -49,6 +49,7 @@ enum cmd_flags {
 	CMD_PUBSUB = 1u << 15,
 	CMD_BLOCKING = 1u << 16,
 	CMD_WAIT_DURABLE = 1u << 17, /* reply only once every held shard's AOF is fsynced (WAITAOF) */
+	CMD_WAIT_SNAPSHOT = 1u << 18, /* reply only once every held shard's snapshot is done (SAVE) */
 };
 
 struct cmd_ctx {

@@ -204,6 +204,15 @@ static void cmd_bgsave(struct cmd_ctx *c)
 		resp_simple(c->out, "Background saving started");
 }
 
+/* SAVE: the same snapshot, with the reply held until every shard's is
+ * committed (CMD_WAIT_SNAPSHOT).  Unlike Redis's SAVE it does not stop the
+ * server: only this client waits. */
+static void cmd_save(struct cmd_ctx *c)
+{
+	if (persist_start_all(c, "ERR Background save already in progress"))
+		resp_ok(c->out);
+}
+
 static void cmd_bgrewriteaof(struct cmd_ctx *c)
 {
 	if (persist_start_all(c, "ERR Background append only file rewriting already in progress"))
@@ -226,6 +235,9 @@ static void cmd_lastsave(struct cmd_ctx *c)
 const struct kv_command cmd_table_persist[] = {
 	{ "bgsave", -1, CMD_NOSCRIPT | CMD_ADMIN | CMD_ALL_SHARDS, 0, 0, 0, cmd_bgsave, NULL, NULL,
 	  "server", "1.0.0", "Asynchronously saves the database(s) to disk.", "O(1)", NULL },
+	{ "save", 1, CMD_NOSCRIPT | CMD_ADMIN | CMD_ALL_SHARDS | CMD_WAIT_SNAPSHOT, 0, 0, 0, cmd_save,
+	  NULL, NULL, "server", "1.0.0", "Synchronously saves the database(s) to disk.", "O(N)",
+	  NULL },
 	{ "bgrewriteaof", 1, CMD_NOSCRIPT | CMD_ADMIN | CMD_ALL_SHARDS, 0, 0, 0, cmd_bgrewriteaof,
 	  NULL, NULL, "server", "1.0.0", "Asynchronously rewrites the append-only file to disk.",
 	  "O(1)", NULL },

@@ -47,6 +47,8 @@ static void bcast_part_done(struct shard *s, struct bcast_part *part);
 static void txn_acquire_next(struct shard *s, struct txn *t);
 static void conn_schedule(struct shard *s, struct conn *c);
 static bool slot_ready(struct shard *s, const struct reply_slot *sl);
+static void shard_save_wait(struct shard *s, uint32_t home, struct conn *c,
+			    struct reply_slot *slot);
 static void conn_gate(struct shard *s, struct conn *c);
 
 /* ------------------------------------------------------------------ */
@@ -619,6 +621,8 @@ static void txn_execute(struct shard *s, struct txn *t)
 	shard_call_run(s, &t->call, t->call.conn, s->txn_held, &reply);
 	struct conn *c = t->call.conn;
 	bool durable = t->call.cmd->flags & CMD_WAIT_DURABLE;
+	/* SAVE waits for every shard's snapshot, unless it answered an error. */
+	bool save_wait = (t->call.cmd->flags & CMD_WAIT_SNAPSHOT) && reply.len && reply.data[0] != '-';
 	/* Each held shard acknowledges once what the reply depends on there is
 	 * durable: under appendfsync always, or always for WAITAOF. */
 	uint8_t ack = 0;
@@ -645,6 +649,18 @@ static void txn_execute(struct shard *s, struct txn *t)
 			t->call.slot->acks++;
 			c->inflight++;
 		}
+		if (save_wait) {
+			rel->save_wait = true;
+			rel->conn = c;
+			rel->slot = t->call.slot;
+			t->call.slot->acks++;
+			c->inflight++;
+		}
+	}
+	if (save_wait && held_here) {
+		shard_save_wait(s, s->id, c, t->call.slot);
+		t->call.slot->acks++;
+		c->inflight++;
 	}
 	if (s->pw.head)
 		shard_send_wakes(s, rels);
@@ -811,6 +827,36 @@ static void shard_ack_txn(struct shard *s, const struct release_msg *rel)
 	shard_send_when_durable(s, rel->m.from, &a->m, lsn, durable);
 }
 
+static void shard_handle_durable(struct shard *s, struct durable_ack *a);
+
+/* SAVE: an acknowledgement to `home` once this shard's snapshot ends. */
+static void shard_save_wait(struct shard *s, uint32_t home, struct conn *c,
+			    struct reply_slot *slot)
+{
+	struct durable_ack *a = kv_calloc(1, sizeof(*a));
+	a->m.type = MSG_DURABLE;
+	a->m.wait_to = home;
+	a->conn = c;
+	a->slot = slot;
+	msg_fifo_push(&s->save_waiters, &a->m);
+}
+
+void shard_snapshot_done(struct shard *s, bool ok)
+{
+	struct shard_msg *m;
+	while ((m = msg_fifo_pop(&s->save_waiters)) != NULL) {
+		struct durable_ack *a = (struct durable_ack *)m;
+		if (!ok) {
+			a->failed = true;
+			snprintf(a->error, sizeof(a->error), "ERR Background save failed: see the log");
+		}
+		if (m->wait_to == s->id)
+			shard_handle_durable(s, a);
+		else
+			shard_send(s, m->wait_to, m);
+	}
+}
+
 static void shard_handle_durable(struct shard *s, struct durable_ack *a)
 {
 	struct conn *c = a->conn;
@@ -867,6 +913,8 @@ static void shard_handle_msg(struct shard *s, struct shard_msg *m)
 		kv_buf_free(&rel->effects);
 		if (rel->ack)
 			shard_ack_txn(s, rel);
+		if (rel->save_wait)
+			shard_save_wait(s, rel->m.from, rel->conn, rel->slot);
 		while (rel->wakes) {
 			struct shard_msg *w = rel->wakes;
 			rel->wakes = w->next;
@@ -1125,6 +1173,18 @@ static void run_here(struct shard *s, struct conn *c, const struct kv_command *c
 	shard_unit_commit(s);
 	if (out->len > before && out->data[before] == '-')
 		stat_add(&s->stats.total_error_replies, 1);
+	if ((cmd->flags & CMD_WAIT_SNAPSHOT) && out->len > before && out->data[before] != '-') {
+		/* SAVE on a one-shard server: the reply waits for the snapshot. */
+		if (!slot) {
+			slot = conn_reserve_slot(c);
+			kv_buf_append(&slot->buf, out->data + before, out->len - before);
+			out->len = before;
+			slot->done = true;
+		}
+		slot->acks++;
+		c->inflight++;
+		shard_save_wait(s, s->id, c, slot);
+	}
 	if (!(cmd->flags & CMD_LOCAL) || (cmd->flags & CMD_WAIT_DURABLE))
 		reply_hold(s, c, cmd, slot, out, before);
 	if (out == &c->out || slot)

@@ -156,6 +156,7 @@ struct release_msg {
 	/* Acknowledge (MSG_DURABLE) once they are durable: 0 no, 1 under the
 	 * policy (always), 2 with an fsync whatever the policy (WAITAOF). */
 	uint8_t ack;
+	bool save_wait;           /* SAVE: acknowledge when this shard's snapshot ends */
 	struct conn *conn;        /* the txn's client and reply slot at home */
 	struct reply_slot *slot;
 	struct shard_msg *wakes;  /* wake-ups popping from this shard, to send once durable */
@@ -321,6 +322,7 @@ struct shard {
 	 * non-decreasing wait_lsn). */
 	struct aof aof;
 	struct snapshot_job snap;             /* BGSAVE / BGREWRITEAOF (snapshot.c) */
+	struct msg_fifo save_waiters;         /* SAVE acknowledgements owed at its end */
 	_Atomic uint64_t changes;             /* effect records logged (Redis's dirty) */
 	_Atomic uint64_t changes_saved;       /* ... up to the last snapshot's cut */
 	struct kv_buf fx_payload;             /* scratch for effect payloads */
@@ -435,6 +437,9 @@ bool pubsub_allowed_in_subscriber_mode(const struct kv_command *cmd);
  * after any reply still owed; push_end schedules the send. */
 struct kv_buf *shard_conn_push_begin(struct shard *s, struct conn *c);
 void shard_conn_push_end(struct shard *s, struct conn *c);
+
+/* A snapshot of this shard ended (snapshot.c): answer SAVE's waiters. */
+void shard_snapshot_done(struct shard *s, bool ok);
 
 /* ---- lifecycle (shard.c) ---- */
 struct shard *shard_create(uint32_t id, uint32_t nshards);

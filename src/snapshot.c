@@ -122,6 +122,7 @@ static void job_end(struct shard *s, bool ok)
 	j->abort = false;
 	j->err = 0;
 	atomic_store(&j->state, SJ_IDLE);
+	shard_snapshot_done(s, ok);
 }
 
 static void job_start(struct shard *s)
