@@ -389,7 +389,10 @@ static void kc_print_file(FILE *out, const struct kc_file *f)
 		fprintf(out, ", %" PRIu64 " bytes", f->size);
 	} else if (f->verdict == 0) {
 		fprintf(out, ": %" PRIu64 " %s, %" PRIu64 " bytes", f->records,
-			f->kind == AOF_FILE_DATASET ? "shard(s)" : "file(s)", f->size);
+			f->kind == AOF_FILE_DATASET ? "shard(s)" :
+			f->kind == AOF_FILE_SNAPSHOT ? "key(s)" : "file(s)", f->size);
+		if (f->kind == AOF_FILE_SNAPSHOT)
+			fprintf(out, ", cut LSN %" PRIu64, f->first_lsn);
 	} else {
 		fprintf(out, ": %" PRIu64 " bytes", f->size);
 	}
