@@ -182,6 +182,94 @@ def check_damaged_snapshot(rng):
     K.log("%s: refused to start" % label)
 
 
+def check_crash_in_commit(rng):
+    """kill -9 right after each fsync, rename and directory fsync of the
+    rotation and commit sequence of a BGSAVE, under INCR load with
+    appendfsync always: after the restart every acknowledged increment is
+    there (counters exact or one ahead of the ack), and kevy-check is clean."""
+    kc = os.path.join(os.path.dirname(K.kevy_binary()), "kevy-check")
+    points = ["fsync:1=kill-after", "fsync:2=kill-after", "rename:1=kill-after",
+              "dirsync:1=kill-after", "rename:2=kill-after", "dirsync:2=kill-after",
+              "write:3=kill-after"]
+    total = 0
+    for spec in points:
+        label = "crash at %s" % spec
+        srv = K.kevy("--threads", "1", "--appendfsync", "always").start()
+        acked = 0
+        try:
+            with srv.conn() as c:
+                populate(c, rng)
+                for _ in range(50):
+                    acked = int(c.call("INCR", "ctr")[1:-2])
+                K.check(c.call("DEBUG", "FAILPOINTS", spec) == b"+OK\r\n", "failpoint")
+                c.send(K.encode("BGSAVE"))
+                # Keep writing until the failpoint kills the server.
+                deadline = time.monotonic() + 10
+                try:
+                    c.read_reply()
+                    while time.monotonic() < deadline:
+                        acked = int(c.call("INCR", "ctr")[1:-2])
+                except (K.ConnectionClosed, OSError, ValueError):
+                    pass
+            srv.proc.wait(10)
+            K.check(srv.proc.returncode is not None and srv.proc.returncode != 0,
+                    "%s: the server was killed (status %r)" % (label, srv.proc.returncode))
+            srv.stop()
+            A.restart(srv)
+            with srv.conn() as c:
+                r = c.call("GET", "ctr")
+                v = int(r.split(b"\r\n")[1])
+                K.check(acked <= v <= acked + 1, "%s: counter %d, acknowledged %d" %
+                        (label, v, acked))
+                K.check(c.call("DBSIZE") == b":%d\r\n" % (2000 + 4 * 50 + 1 + 1),
+                        "%s: every populated key is back" % label)
+            srv.stop()
+            if os.path.exists(kc):
+                import subprocess
+                p = subprocess.run([kc, srv.dir], capture_output=True, timeout=60)
+                K.check(p.returncode == 0, "%s: kevy-check clean after recovery: %s" %
+                        (label, p.stdout[-400:]))
+            total += acked
+        finally:
+            srv.cleanup()
+    K.log("crash in the rotation/commit sequence: %d failpoints, every acknowledged "
+          "increment present (%d)" % (len(points), total))
+
+
+def check_damaged_variants(rng):
+    """A truncated footer and a snapshot from another dataset refuse too."""
+    for damage in ("truncate", "foreign"):
+        label = "snapshot %s" % damage
+        srv = K.kevy("--threads", "1").start()
+        other = K.kevy("--threads", "1", name="other").start()
+        try:
+            for s in (srv, other):
+                with s.conn() as c:
+                    populate(c, rng)
+                    saves = int(A.info(c).get("rdb_saves", "0"))
+                    c.call("BGSAVE")
+                    wait_saved(c, saves)
+                s.stop()
+            snap = glob.glob(os.path.join(srv.dir, "*.snap"))[0]
+            if damage == "truncate":
+                with open(snap, "r+b") as f:
+                    f.truncate(os.path.getsize(snap) - 7)
+                want = "footer"
+            else:
+                osnap = glob.glob(os.path.join(other.dir, "*.snap"))[0]
+                with open(osnap, "rb") as f, open(snap, "wb") as g:
+                    g.write(f.read())
+                want = "mismatch"
+            code, log = A.start_refused(srv.dir, "--threads", "1")
+            K.check(code not in (0, None) and os.path.basename(snap) in log and
+                    "kevy-check" in log, "%s: refused naming the file: %s" % (label, log[-400:]))
+            K.check(want in log, "%s: the message says %r: %s" % (label, want, log[-400:]))
+        finally:
+            srv.cleanup()
+            other.cleanup()
+        K.log("%s: refused to start" % label)
+
+
 def main():
     K.require_kevy()
     if K.target() == "redis":
@@ -191,6 +279,8 @@ def main():
         check_round_trip(threads, rng)
     check_bgsave_under_load(rng)
     check_damaged_snapshot(rng)
+    check_damaged_variants(rng)
+    check_crash_in_commit(rng)
 
 
 if __name__ == "__main__":
