@@ -67,6 +67,7 @@ void persist_info(struct kv_buf *b)
 	bool running = false, last_ok = true;
 	int64_t last_save = INT64_MAX, last_dur = -1, cur_start = 0;
 	uint64_t saves = UINT64_MAX, snap_bytes = 0, snap_keys = 0, dirty = 0;
+	uint64_t prog_keys = 0, prog_bytes = 0;
 	for (uint32_t i = 0; i < g_server.nshards; i++) {
 		struct snapshot_job *j = &g_server.shards[i]->snap;
 		dirty += LD(g_server.shards[i]->changes) - LD(g_server.shards[i]->changes_saved);
@@ -86,6 +87,8 @@ void persist_info(struct kv_buf *b)
 			saves = n;
 		snap_bytes += LD(j->last_bytes);
 		snap_keys += LD(j->last_keys);
+		prog_keys += LD(j->progress_keys);
+		prog_bytes += LD(j->progress_bytes);
 	}
 	if (g_server.nshards == 0)
 		last_save = 0, saves = 0;
@@ -101,6 +104,8 @@ void persist_info(struct kv_buf *b)
 		      "rdb_saves:%" PRIu64 "\r\n"
 		      "kevy_snapshot_bytes:%" PRIu64 "\r\n"
 		      "kevy_snapshot_keys:%" PRIu64 "\r\n"
+		      "kevy_snapshot_progress_keys:%" PRIu64 "\r\n"
+		      "kevy_snapshot_progress_bytes:%" PRIu64 "\r\n"
 		      "aof_enabled:%d\r\n"
 		      "aof_rewrite_in_progress:%d\r\n"
 		      "aof_rewrite_scheduled:0\r\n"
@@ -112,6 +117,7 @@ void persist_info(struct kv_buf *b)
 		      dirty, running ? 1 : 0, last_save, last_ok ? "ok" : "err",
 		      last_dur < 0 ? -1 : last_dur / 1000,
 		      cur_start ? (now - cur_start) / 1000 : -1, saves, snap_bytes, snap_keys,
+		      running ? prog_keys : 0, running ? prog_bytes : 0,
 		      on ? 1 : 0, running ? 1 : 0, last_dur < 0 ? -1 : last_dur / 1000,
 		      cur_start ? (now - cur_start) / 1000 : -1, last_ok ? "ok" : "err", saves,
 		      worst == AOF_OK ? "ok" : "err");

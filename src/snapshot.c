@@ -22,8 +22,9 @@
 #include "manifest.h"
 #include "shard.h"
 
-/* Table buckets walked per turn before looking at the I/O again. */
-#define WALK_STEPS_PER_TURN 256
+/* Time a turn may spend walking and compressing: the rest of the turn
+ * serves clients, so this bounds what a snapshot adds to a reply's latency. */
+#define WALK_BUDGET_US 250
 
 void aof_ring_tag(struct io_uring_sqe *sqe, struct kvio_op *op);
 
@@ -147,7 +148,9 @@ static void job_start(struct shard *s)
 	snprintf(j->path, sizeof(j->path), "%s/%s", s->aof.dir, j->name);
 	struct snap_header h;
 	snap_header_init(&h, s->aof.ds.id, s->id, s->aof.nshards, j->gen, j->cut, now);
-	snap_writer_init(&j->w, &h, 0, 0);
+	/* Small blocks and a fast level: each block is compressed on the shard
+	 * thread between client work, so its time is added to some replies. */
+	snap_writer_init(&j->w, &h, SNAPSHOT_BLOCK_BYTES, SNAPSHOT_ZSTD_LEVEL);
 	j->writer_ready = true;
 	db_snapshot_begin(s->db, snap_entry, j);
 	atomic_store(&j->state, SJ_WALK);
@@ -186,6 +189,8 @@ static void job_write(struct shard *s)
 			return;
 		uint64_t off = j->off;
 		j->off += j->wbufs[i].len;
+		atomic_store_explicit(&j->progress_bytes, j->off, memory_order_relaxed);
+		atomic_store_explicit(&j->progress_keys, j->w.entries, memory_order_relaxed);
 		if (!ring) {
 			ssize_t n = kvio_pwrite(&j->f, j->wbufs[i].data, j->wbufs[i].len, off);
 			if (n != (ssize_t)j->wbufs[i].len) {
@@ -265,10 +270,13 @@ void snapshot_turn(struct shard *s)
 		job_write(s);
 		/* Walk while the writer's queue is short: memory stays near a few
 		 * blocks whatever the dataset's size. */
-		for (int n = 0; n < WALK_STEPS_PER_TURN && j->w.queued < 2 && !j->walk_done; n++) {
+		int64_t until = kv_mono_us() + WALK_BUDGET_US;
+		for (int n = 0; j->w.queued < 2 && !j->walk_done; n++) {
 			j->cursor = db_snapshot_step(s->db, j->cursor);
 			if (j->cursor == 0)
 				j->walk_done = true;
+			if ((n & 63) == 63 && kv_mono_us() >= until)
+				break;
 		}
 		job_write(s);
 		if (j->walk_done) {

@@ -27,6 +27,8 @@ struct shard;
 struct kvio_op;
 
 #define SNAPSHOT_WRITES_MAX 4   /* blocks in flight per shard */
+#define SNAPSHOT_BLOCK_BYTES (128 * 1024)
+#define SNAPSHOT_ZSTD_LEVEL 1
 
 enum snapshot_state {
 	SJ_IDLE = 0,
@@ -64,6 +66,8 @@ struct snapshot_job {
 	_Atomic uint64_t last_bytes;
 	_Atomic uint64_t last_keys;
 	_Atomic uint64_t saves;
+	_Atomic uint64_t progress_keys;  /* the running snapshot: keys saved so far */
+	_Atomic uint64_t progress_bytes; /* ... and bytes handed to the file */
 };
 
 void snapshot_init(struct snapshot_job *j, int64_t now_s);
