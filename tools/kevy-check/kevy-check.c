@@ -397,7 +397,7 @@ static void kc_print_file(FILE *out, const struct kc_file *f)
 		fprintf(out, ": %" PRIu64 " bytes", f->size);
 	}
 	if (f->verdict != 0 || f->fixed) {
-		if (f->kind == AOF_FILE_SEGMENT)
+		if (f->kind == AOF_FILE_SEGMENT || f->kind == AOF_FILE_SNAPSHOT)
 			fprintf(out, "; offset %" PRIu64, f->offset);
 		fputs("; ", out);
 		kc_put_text(out, kc_line_tail(f));
@@ -485,7 +485,8 @@ static void kc_json_file(struct kc_json *j, const struct kc_file *f)
 	kc_json_u64_or_null(j, "last_lsn", seg && f->records, f->last_lsn);
 	kc_json_key(j, "size");
 	kc_json_u64(j, f->size);
-	kc_json_u64_or_null(j, "offset", seg && (f->verdict != 0 || f->fixed), f->offset);
+	bool has_offset = seg || f->kind == AOF_FILE_SNAPSHOT;
+	kc_json_u64_or_null(j, "offset", has_offset && (f->verdict != 0 || f->fixed), f->offset);
 	kc_json_key(j, "fixed");
 	kc_json_bool(j, f->fixed);
 	kc_json_key(j, "message");

@@ -1,0 +1,88 @@
+#!/usr/bin/env python3
+"""Every fixture (fixtures/vN/) gives the verdict fixtures/README.md lists,
+in kevy-check and in the server: kevy-check's exit code, verdict, file,
+offset and reason as expected.json says, and a server started on a copy of
+the fixture starts clean (exit 0), cuts the torn tail (1), or refuses to
+start naming the same file (2).  The fixtures themselves are never written."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import aoflib as A  # noqa: E402
+import kevylib as K  # noqa: E402
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
+
+
+def main():
+    K.require_kevy()
+    if K.target() == "redis":
+        K.skip("kevy's data files")
+    kc = os.environ.get("KEVY_CHECK") or os.path.join(os.path.dirname(K.kevy_binary()),
+                                                      "kevy-check")
+    versions = sorted(d for d in os.listdir(os.path.join(ROOT, "fixtures"))
+                      if d.startswith("v") and os.path.isdir(os.path.join(ROOT, "fixtures", d)))
+    K.check(versions, "fixtures exist")
+    n = 0
+    for v in versions:
+        vdir = os.path.join(ROOT, "fixtures", v)
+        expected = json.load(open(os.path.join(vdir, "expected.json")))
+        K.check(sorted(expected) == sorted(d for d in os.listdir(vdir)
+                                           if os.path.isdir(os.path.join(vdir, d))),
+                "%s: expected.json lists every fixture" % v)
+        for name, want in sorted(expected.items()):
+            label = "%s/%s" % (v, name)
+            d = os.path.join(vdir, name)
+            before = A.dir_snapshot(d)
+            p = subprocess.run([kc, "--json", d], capture_output=True, timeout=60)
+            doc = json.loads(p.stdout)
+            K.check(p.returncode == want["exit"], "%s: kevy-check exit %d, want %d: %s" %
+                    (label, p.returncode, want["exit"], p.stdout[-300:]))
+            K.check(doc["verdict"] == want["verdict"], "%s: verdict %r" % (label, doc["verdict"]))
+            bad = [f for f in doc["files"] if f["verdict"] != "clean"]
+            if "file" in want:
+                K.check(len(bad) == 1 and os.path.basename(bad[0]["path"]) == want["file"],
+                        "%s: the faulty file: %r" % (label, bad))
+                K.check(bad[0]["verdict"] == want["file_verdict"], "%s: file verdict" % label)
+                K.check(bad[0]["offset"] == want["offset"], "%s: offset %r, want %r" %
+                        (label, bad[0]["offset"], want["offset"]))
+                K.check(want["reason"] in bad[0]["message"], "%s: reason %r not in %r" %
+                        (label, want["reason"], bad[0]["message"]))
+            else:
+                K.check(not bad, "%s: every file clean" % label)
+            K.check(A.dir_snapshot(d) == before, "%s: kevy-check changed nothing" % label)
+
+            # The server on a copy reaches the same verdict.
+            tmp = tempfile.mkdtemp(prefix="kevy-it-fixture-")
+            try:
+                work = os.path.join(tmp, "data")
+                shutil.copytree(d, work)
+                # As kevy-check does, take the shard count the dataset file says.
+                with open(os.path.join(work, "kevy.dataset"), "rb") as f:
+                    shards = int.from_bytes(f.read(16)[12:16], "little")
+                code, log = A.start_refused(work, "--threads", str(shards), timeout=5)
+                if want["exit"] == 2:
+                    K.check(code not in (0, None) and want["file"] in log and "kevy-check" in log,
+                            "%s: the server refuses naming %s: %r" % (label, want["file"],
+                                                                      log[-300:]))
+                else:
+                    K.check(code is None, "%s: the server starts (status %r): %s" %
+                            (label, code, log[-300:]))
+                    if want["exit"] == 1:
+                        K.check("torn tail at offset %d" % want["offset"] in log,
+                                "%s: the server cuts the same tail: %s" % (label, log[-300:]))
+                    else:
+                        K.check("torn tail" not in log, "%s: a clean start: %s" %
+                                (label, log[-300:]))
+            finally:
+                shutil.rmtree(tmp, ignore_errors=True)
+            n += 1
+    K.log("fixtures: %d directories, kevy-check and the server agree on each" % n)
+
+
+if __name__ == "__main__":
+    K.run_main(main)
