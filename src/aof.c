@@ -1445,8 +1445,8 @@ int aof_rewrite_start(struct aof *a, struct kv_db *db, int64_t now_ms)
 /* ------------------------------------------------------------------ */
 /* offline: load a directory, write a fresh one (kevy-dump --replay) */
 
-int aof_load_dir(const char *dir, uint64_t until_lsn, int64_t until_ms,
-		 struct kv_db ***dbs_out, uint32_t *nshards_out, char *err, size_t err_cap)
+int aof_load_dir(const char *dir, uint64_t until_lsn, int64_t until_ms, aof_report_fn fn,
+		 void *arg, struct kv_db ***dbs_out, uint32_t *nshards_out, char *err, size_t err_cap)
 {
 	char path[4096], msg[200];
 	struct kv_buf b = KV_BUF_INIT;
@@ -1474,6 +1474,8 @@ int aof_load_dir(const char *dir, uint64_t until_lsn, int64_t until_ms,
 		a.check = true;           /* read only: a torn tail is not cut */
 		a.until_lsn = until_lsn;
 		a.until_ms = until_ms;
+		a.report = fn;
+		a.report_arg = arg;
 		rc = shard_scan(&a, dbs[i], err, err_cap, &lsn, &end, &sealed, &hdr);
 		if (rc < 0 && rc != KV_ETORN)
 			worst = rc;

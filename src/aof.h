@@ -193,8 +193,9 @@ int aof_check_dir_locked(const char *dir, bool fix, aof_report_fn fn, void *arg)
  * applying records up to until_lsn (per shard) and until_ms (record time),
  * 0 meaning no bound.  *dbs is an array of *nshards keyspaces the caller
  * destroys.  0 or the first refusal, with its line in err. */
-int aof_load_dir(const char *dir, uint64_t until_lsn, int64_t until_ms,
-		 struct kv_db ***dbs, uint32_t *nshards, char *err, size_t err_cap);
+/* fn (may be NULL) hears each file's outcome as it is done (progress). */
+int aof_load_dir(const char *dir, uint64_t until_lsn, int64_t until_ms, aof_report_fn fn,
+		 void *arg, struct kv_db ***dbs, uint32_t *nshards, char *err, size_t err_cap);
 /* Offline: write a fresh data directory of nshards shards holding every key
  * of src[0..nsrc) (re-sharded by key): per shard a snapshot (generation 1,
  * cut LSN 0), an empty segment and a manifest naming both, then

@@ -81,7 +81,7 @@ static struct fixture *load(const char *dir, uint32_t want_shards)
 	struct kv_db **dbs;
 	uint32_t n;
 	char err[4096];
-	int rc = aof_load_dir(dir, 0, 0, &dbs, &n, err, sizeof(err));
+	int rc = aof_load_dir(dir, 0, 0, NULL, NULL, &dbs, &n, err, sizeof(err));
 	if (rc < 0)
 		fail_msg("load %s: %s", dir, err);
 	assert_int_equal(n, want_shards);
@@ -164,7 +164,7 @@ static void test_datadir_damaged_snapshot_refused(void **state)
 	assert_int_equal(worst_verdict, KV_ECORRUPT);
 	struct kv_db **dbs;
 	uint32_t n;
-	assert_int_equal(aof_load_dir(dir, 0, 0, &dbs, &n, err, sizeof(err)), KV_ECORRUPT);
+	assert_int_equal(aof_load_dir(dir, 0, 0, NULL, NULL, &dbs, &n, err, sizeof(err)), KV_ECORRUPT);
 	assert_non_null(strstr(err, "kevy-s0-g1.snap"));
 	assert_non_null(strstr(err, "kevy-check"));
 	rm_rf(dir);

@@ -552,6 +552,42 @@ static void kd_resp_cmd(void *arg, int argc, const struct kv_slice *argv)
 	kd_resp_write(arg, argc, argv);
 }
 
+/* Progress on a terminal (stderr), none when piped: files and bytes loaded,
+ * then keys dumped, at most every 100 ms. */
+struct kd_progress {
+	bool on;
+	uint64_t files, bytes, keys;
+	int64_t last_us;
+};
+static struct kd_progress kd_prog;
+static bool kd_prog_out_tty;   /* keys go to the terminal: no progress among them */
+
+static void kd_progress_show(bool force)
+{
+	if (!kd_prog.on)
+		return;
+	int64_t now = kv_mono_us();
+	if (!force && now - kd_prog.last_us < 100000)
+		return;
+	kd_prog.last_us = now;
+	fprintf(stderr, "\rkevy-dump: %" PRIu64 " file(s), %.1f MiB loaded, %" PRIu64
+		" key(s) out   ", kd_prog.files, (double)kd_prog.bytes / (1 << 20), kd_prog.keys);
+}
+
+static void kd_progress_done(void)
+{
+	if (kd_prog.on && kd_prog.last_us)
+		fputs("\r\033[K", stderr);
+}
+
+static void kd_load_report(void *arg, const struct aof_file_report *r)
+{
+	(void)arg;
+	kd_prog.files++;
+	kd_prog.bytes += r->size;
+	kd_progress_show(false);
+}
+
 /* One stored key (expired ones included: the stats count them as "past";
  * a dump leaves them out, as the server would not return them). */
 static void kd_key(struct kd_dump *d, uint32_t shard, const struct kv_entry *e)
@@ -566,6 +602,9 @@ static void kd_key(struct kd_dump *d, uint32_t shard, const struct kv_entry *e)
 	if (kd_expired(entry_expire(e), d->now_ms))
 		return;
 	d->keys++;
+	kd_prog.keys++;
+	if (!kd_prog_out_tty)
+		kd_progress_show(false);
 	switch (d->o->fmt) {
 	case KD_TEXT: kd_print_text(d, shard, e); break;
 	case KD_JSON: kd_print_json(d, shard, e); break;
@@ -596,7 +635,10 @@ static int kd_load_exit(int rc)
 static int kd_load(const struct kd_opts *o, const char *dir, struct kv_db ***dbs, uint32_t *n)
 {
 	char err[8192] = "";
-	int rc = aof_load_dir(dir, o->until_lsn, o->until_ms, dbs, n, err, sizeof(err));
+	int rc = aof_load_dir(dir, o->until_lsn, o->until_ms, kd_load_report, NULL, dbs, n, err,
+			      sizeof(err));
+	kd_progress_done();
+	kd_prog.last_us = 0;
 	if (rc == 0)
 		return 0;
 	if (!err[0])
@@ -1200,6 +1242,9 @@ static int kd_check_target(const struct kd_opts *o, bool is_dir, int kind)
 
 int main(int argc, char **argv)
 {
+	kd_prog.on = isatty(2);
+	kd_prog_out_tty = isatty(1);
+	atexit(kd_progress_done);
 	struct kd_opts o = { 0 };
 	int code = kd_parse_args(argc, argv, &o);
 	if (code >= 0)
