@@ -55,6 +55,14 @@ def main():
             else:
                 K.check(not bad, "%s: every file clean" % label)
             K.check(A.dir_snapshot(d) == before, "%s: kevy-check changed nothing" % label)
+            # A lone snapshot file gets the same verdict and offset.
+            if name == "clean" or name.startswith("snapshot-"):
+                snap = os.path.join(d, want.get("file", "kevy-s0-g2.snap"))
+                p = subprocess.run([kc, "--json", snap], capture_output=True, timeout=60)
+                one = json.loads(p.stdout)["files"][0]
+                K.check(p.returncode == want["exit"] and one["kind"] == "snapshot" and
+                        one["offset"] == want.get("offset"),
+                        "%s: the lone snapshot: exit %d, %r" % (label, p.returncode, one))
 
             # The server on a copy reaches the same verdict.
             tmp = tempfile.mkdtemp(prefix="kevy-it-fixture-")
