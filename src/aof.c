@@ -534,6 +534,13 @@ static int load_snapshot(struct aof *a, struct kv_db *db, const struct manifest_
 		snprintf(line, sizeof(line), "%s: cut LSN %" PRIu64 " but the manifest says %" PRIu64,
 			 path, h->lsn, me->lsn);
 		rc = KV_ECORRUPT;
+	} else if (rc == 0 && h && ((a->until_lsn && h->lsn > a->until_lsn) ||
+				    (a->until_ms && h->created_ms > a->until_ms))) {
+		/* A point in time before the snapshot: its records are gone. */
+		snprintf(line, sizeof(line), "%s: this snapshot was cut at LSN %" PRIu64 " (time %"
+			 PRId64 "), after the point asked for; the records before it are no longer "
+			 "in the data directory", path, h->lsn, h->created_ms);
+		rc = -ERANGE;
 	}
 	if (rc == 0) {
 		snap_verdict_describe(v, path, line, sizeof(line));
@@ -541,6 +548,8 @@ static int load_snapshot(struct aof *a, struct kv_db *db, const struct manifest_
 		rep.records = v->entries;
 		rep.first_lsn = rep.last_lsn = me->lsn;
 		*lsn = me->lsn;
+	} else if (rc == -ERANGE) {
+		snprintf(err, cap, "%s", line);
 	} else {
 		describe_refusal(err, cap, a->dir, line);
 	}
