@@ -451,6 +451,30 @@ def case_damage(hist, recs):
           "tail loaded; usage and not-a-dataset exit 3")
 
 
+def case_until_before_snapshot():
+    """A point in time before a shard's snapshot cannot be reached (its
+    records are gone): refused, naming the snapshot; at or after the cut it
+    works from the snapshot plus the records after it."""
+    srv = K.kevy("--threads", "1", "--save", "", name="snapcut").start()
+    try:
+        with srv.conn() as c:
+            for i in range(1, 6):
+                c.call("SET", "k%d" % i, "v%d" % i)
+            K.check(c.call("SAVE") == b"+OK\r\n", "SAVE")
+            c.call("SET", "k6", "v6")
+        srv.stop()
+        _, err = kd("--until-lsn", "3", srv.dir, want=3)
+        K.check("snapshot was cut at LSN 5" in err.decode() if isinstance(err, bytes) else
+                "snapshot was cut at LSN 5" in err, "the refusal names the cut: %r" % err)
+        out, _ = kd("--until-lsn", "6", srv.dir)
+        K.check(len(out.splitlines()) == 6, "at LSN 6: six keys: %r" % out)
+        out, _ = kd("--until-lsn", "5", srv.dir)
+        K.check(len(out.splitlines()) == 5, "at the cut: five keys: %r" % out)
+    finally:
+        srv.cleanup()
+    K.log("--until-lsn before a snapshot's cut: refused; at and after it: exact")
+
+
 def main():
     global KD, KC
     K.require_kevy()
@@ -475,6 +499,7 @@ def main():
         recs = case_segment(hist_srv.dir)
         case_until(hist_srv.dir, recs)
         case_damage(hist_srv.dir, recs)
+        case_until_before_snapshot()
     finally:
         srv.keep_dir = False
         srv.cleanup()
