@@ -905,6 +905,7 @@ static void write_done(struct aof *a, int res, int64_t now_ms, bool *changed)
 	if (res == (int)a->wbuf.len) {
 		a->good_off += a->wbuf.len;
 		a->written_lsn = a->wbuf_last_lsn;
+		*changed = true;   /* replies wait for the write under everysec/no */
 		a->wbuf.len = 0;
 		a->wbuf_records = 0;
 		kv_buf_shrink(&a->wbuf, 1 << 20);

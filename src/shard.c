@@ -199,7 +199,16 @@ static enum aof_fsync aof_policy(void)
  * durable: the replies that waited were failed, later ones are not held. */
 static bool shard_gates(const struct shard *s)
 {
-	return aof_on() && aof_policy() == AOF_FSYNC_ALWAYS && s->aof.state != AOF_FAILED;
+	return aof_on() && s->aof.state != AOF_FAILED;
+}
+
+/* What a reply may depend on when it leaves: under appendfsync always, what
+ * is fsynced; under everysec and no, what is written to the file (in the
+ * page cache, so a crash of the process loses nothing acknowledged, as with
+ * Redis, which writes the AOF before it sends replies). */
+static uint64_t shard_release_lsn(const struct shard *s)
+{
+	return aof_policy() == AOF_FSYNC_ALWAYS ? s->aof.durable_lsn : s->aof.written_lsn;
 }
 
 /* The LSN a reply produced now waits for (0: none).  A read is tagged too: it
@@ -209,14 +218,16 @@ static uint64_t shard_reply_tag(const struct shard *s)
 {
 	if (!shard_gates(s) || s->aof.state != AOF_OK)
 		return 0;
-	return s->aof.last_lsn > s->aof.durable_lsn ? s->aof.last_lsn : 0;
+	return s->aof.last_lsn > shard_release_lsn(s) ? s->aof.last_lsn : 0;
 }
 
 static bool lsn_ready(const struct shard *s, uint64_t lsn, bool durable)
 {
 	if (lsn == 0 || s->aof.durable_lsn >= lsn)
 		return true;
-	return !durable && !shard_gates(s);
+	if (durable)
+		return false;
+	return !shard_gates(s) || shard_release_lsn(s) >= lsn;
 }
 
 static bool slot_ready(struct shard *s, const struct reply_slot *sl)
@@ -627,7 +638,7 @@ static void txn_execute(struct shard *s, struct txn *t)
 	 * durable: under appendfsync always, or always for WAITAOF. */
 	uint8_t ack = 0;
 	if (!c->block_pending && aof_on())
-		ack = durable ? 2 : (aof_policy() == AOF_FSYNC_ALWAYS ? 1 : 0);
+		ack = durable ? 2 : 1;
 	bool held_here = false;
 	struct release_msg **rels = s->txn_rels;
 	for (uint32_t i = 0; i < t->nshards; i++) {
