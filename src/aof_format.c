@@ -86,6 +86,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "file_header.h"
 #include "le.h"
 
 _Static_assert(sizeof(struct aof_disk_header) == AOF_HEADER_SIZE, "AOF header size");
@@ -119,26 +120,26 @@ _Static_assert(sizeof(AOF_MAGIC) == AOF_MAGIC_LEN + 1, "AOF magic is 8 bytes");
 
 /* ---- file header ---- */
 
-static void header_bytes(const struct aof_header *h, uint8_t out[AOF_HEADER_SIZE])
-{
-	memset(out, 0, AOF_HEADER_SIZE);
-	memcpy(out, AOF_MAGIC, AOF_MAGIC_LEN);
-	le_put16(out + HDR_OFF(version), h->version);
-	le_put16(out + HDR_OFF(header_len), AOF_HEADER_SIZE);
-	le_put32(out + HDR_OFF(flags), 0);
-	memcpy(out + HDR_OFF(dataset_id), h->dataset_id, AOF_DATASET_ID_LEN);
-	le_put32(out + HDR_OFF(shard_id), h->shard_id);
-	le_put32(out + HDR_OFF(shard_count), h->shard_count);
-	le_put64(out + HDR_OFF(generation), h->generation);
-	le_put64(out + HDR_OFF(start_lsn), h->start_lsn);
-	le_put64(out + HDR_OFF(created_ms), (uint64_t)h->created_ms);
-	le_put64(out + HDR_OFF(checksum), kv_hash64(out, HDR_OFF(checksum), 0));
-}
+static const struct file_kind aof_file_kind = {
+	.magic = AOF_MAGIC,
+	.version = AOF_FORMAT_VERSION,
+	.foreign = "not a kevy AOF file",
+	.name = "AOF",
+};
 
 void aof_header_encode(struct aof_header *h, uint8_t out[AOF_HEADER_SIZE])
 {
-	header_bytes(h, out);
-	h->checksum = le_get64(out + HDR_OFF(checksum));
+	struct file_header fh = {
+		.version = h->version,
+		.shard_id = h->shard_id,
+		.shard_count = h->shard_count,
+		.generation = h->generation,
+		.lsn = h->start_lsn,
+		.created_ms = h->created_ms,
+	};
+	memcpy(fh.dataset_id, h->dataset_id, AOF_DATASET_ID_LEN);
+	file_header_encode(&aof_file_kind, &fh, out);
+	h->checksum = fh.checksum;
 }
 
 void aof_header_init(struct aof_header *h, const uint8_t dataset_id[AOF_DATASET_ID_LEN],
@@ -158,126 +159,36 @@ void aof_header_init(struct aof_header *h, const uint8_t dataset_id[AOF_DATASET_
 	aof_header_encode(h, tmp);
 }
 
-static void hex16(char out[33], const uint8_t id[AOF_DATASET_ID_LEN])
-{
-	for (int i = 0; i < AOF_DATASET_ID_LEN; i++)
-		snprintf(out + 2 * i, 3, "%02x", id[i]);
-}
-
-static int header_fail(enum aof_verdict_kind *kind, enum aof_verdict_kind k, int code,
-		       char *msg, size_t cap, const char *fmt, ...)
-	__attribute__((format(printf, 6, 7)));
-static int header_fail(enum aof_verdict_kind *kind, enum aof_verdict_kind k, int code,
-		       char *msg, size_t cap, const char *fmt, ...)
-{
-	if (kind)
-		*kind = k;
-	if (msg && cap) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(msg, cap, fmt, ap);
-		va_end(ap);
-	}
-	return code;
-}
-
-static int header_check_expect(const struct aof_header *h, const struct aof_expect *exp,
-			       enum aof_verdict_kind *kind, char *msg, size_t cap)
-{
-	if (!exp)
-		return 0;
-	if ((exp->fields & AOF_EXPECT_DATASET) &&
-	    memcmp(h->dataset_id, exp->dataset_id, AOF_DATASET_ID_LEN) != 0) {
-		char a[33], b[33];
-		hex16(a, h->dataset_id);
-		hex16(b, exp->dataset_id);
-		return header_fail(kind, AOF_VERDICT_MISMATCH, KV_EMISMATCH, msg, cap,
-				   "dataset id mismatch: file has %s, expected %s", a, b);
-	}
-	if ((exp->fields & AOF_EXPECT_SHARD_COUNT) && h->shard_count != exp->shard_count)
-		return header_fail(kind, AOF_VERDICT_MISMATCH, KV_EMISMATCH, msg, cap,
-				   "shard count mismatch: file has %" PRIu32 ", expected %" PRIu32,
-				   h->shard_count, exp->shard_count);
-	if ((exp->fields & AOF_EXPECT_SHARD) && h->shard_id != exp->shard_id)
-		return header_fail(kind, AOF_VERDICT_MISMATCH, KV_EMISMATCH, msg, cap,
-				   "shard id mismatch: file has %" PRIu32 ", expected %" PRIu32,
-				   h->shard_id, exp->shard_id);
-	if ((exp->fields & AOF_EXPECT_GENERATION) && h->generation != exp->generation)
-		return header_fail(kind, AOF_VERDICT_MISMATCH, KV_EMISMATCH, msg, cap,
-				   "generation mismatch: file has %" PRIu64 ", expected %" PRIu64,
-				   h->generation, exp->generation);
-	return 0;
-}
-
 int aof_header_decode(const void *src, size_t len, const struct aof_expect *exp,
 		      struct aof_header *h, enum aof_verdict_kind *kind,
 		      char *msg, size_t cap)
 {
-	const uint8_t *p = src;
-	static const uint8_t zero_id[AOF_DATASET_ID_LEN];
-
+	static const enum aof_verdict_kind kinds[] = {
+		[FILE_HDR_OK] = AOF_VERDICT_CLEAN, [FILE_HDR_FOREIGN] = AOF_VERDICT_NOT_AOF,
+		[FILE_HDR_SHORT] = AOF_VERDICT_TORN, [FILE_HDR_CORRUPT] = AOF_VERDICT_CORRUPT,
+		[FILE_HDR_VERSION] = AOF_VERDICT_VERSION, [FILE_HDR_MISMATCH] = AOF_VERDICT_MISMATCH,
+	};
+	struct file_expect fe, *fep = NULL;
+	if (exp) {
+		fe = (struct file_expect){ .fields = exp->fields, .shard_id = exp->shard_id,
+					   .shard_count = exp->shard_count,
+					   .generation = exp->generation };
+		memcpy(fe.dataset_id, exp->dataset_id, AOF_DATASET_ID_LEN);
+		fep = &fe;
+	}
+	struct file_header fh;
+	enum file_header_fault fault;
+	int rc = file_header_decode(&aof_file_kind, src, len, fep, &fh, &fault, msg, cap);
 	if (kind)
-		*kind = AOF_VERDICT_CLEAN;
-	if (msg && cap)
-		msg[0] = '\0';
-	if (len && memcmp(p, AOF_MAGIC, KV_MIN(len, (size_t)AOF_MAGIC_LEN)) != 0)
-		return header_fail(kind, AOF_VERDICT_NOT_AOF, KV_ECORRUPT, msg, cap,
-				   "not a kevy AOF file (bad magic)");
-	if (len < HDR_MIN_PREFIX)
-		return header_fail(kind, AOF_VERDICT_TORN, KV_ETORN, msg, cap,
-				   "file header incomplete: %zu of %d bytes", len, AOF_HEADER_SIZE);
-
-	uint16_t version = le_get16(p + HDR_OFF(version));
-	uint16_t hlen = le_get16(p + HDR_OFF(header_len));
-	if (version == AOF_FORMAT_VERSION ? hlen != AOF_HEADER_SIZE
-					  : (hlen < HDR_MIN_PREFIX + 8 || hlen > HDR_MAX_LEN))
-		return header_fail(kind, AOF_VERDICT_CORRUPT, KV_ECORRUPT, msg, cap,
-				   "corrupt file header: header length %u for version %u",
-				   hlen, version);
-	if (len < hlen)
-		return header_fail(kind, AOF_VERDICT_TORN, KV_ETORN, msg, cap,
-				   "file header incomplete: %zu of %u bytes", len, hlen);
-	uint64_t stored = le_get64(p + hlen - 8);
-	uint64_t computed = kv_hash64(p, (size_t)hlen - 8, 0);
-	if (stored != computed)
-		return header_fail(kind, AOF_VERDICT_CORRUPT, KV_ECORRUPT, msg, cap,
-				   "corrupt file header: checksum %016" PRIx64 ", computed %016" PRIx64,
-				   stored, computed);
-	if (version != AOF_FORMAT_VERSION)
-		return header_fail(kind, AOF_VERDICT_VERSION, KV_EVERSION, msg, cap,
-				   "AOF format version %u is not supported (this kevy reads version %d)",
-				   version, AOF_FORMAT_VERSION);
-
-	struct aof_header d;
-	memset(&d, 0, sizeof(d));
-	d.version = version;
-	memcpy(d.dataset_id, p + HDR_OFF(dataset_id), AOF_DATASET_ID_LEN);
-	d.shard_id = le_get32(p + HDR_OFF(shard_id));
-	d.shard_count = le_get32(p + HDR_OFF(shard_count));
-	d.generation = le_get64(p + HDR_OFF(generation));
-	d.start_lsn = le_get64(p + HDR_OFF(start_lsn));
-	d.created_ms = (int64_t)le_get64(p + HDR_OFF(created_ms));
-	d.checksum = stored;
-
-	/* The checksum verified, so these are the writer's mistakes; refuse them
-	 * rather than guess (a zero dataset id means it was never set). */
-	if (le_get32(p + HDR_OFF(flags)) != 0)
-		return header_fail(kind, AOF_VERDICT_CORRUPT, KV_ECORRUPT, msg, cap,
-				   "corrupt file header: unknown flags %08" PRIx32,
-				   le_get32(p + HDR_OFF(flags)));
-	if (d.shard_count == 0 || d.shard_id >= d.shard_count)
-		return header_fail(kind, AOF_VERDICT_CORRUPT, KV_ECORRUPT, msg, cap,
-				   "corrupt file header: shard %" PRIu32 " of %" PRIu32,
-				   d.shard_id, d.shard_count);
-	if (memcmp(d.dataset_id, zero_id, AOF_DATASET_ID_LEN) == 0)
-		return header_fail(kind, AOF_VERDICT_CORRUPT, KV_ECORRUPT, msg, cap,
-				   "corrupt file header: dataset id is zero");
-	int rc = header_check_expect(&d, exp, kind, msg, cap);
-	if (rc < 0)
-		return rc;
-	if (h)
-		*h = d;
-	return 0;
+		*kind = kinds[fault];
+	if (rc == 0 && h) {
+		*h = (struct aof_header){ .version = fh.version, .shard_id = fh.shard_id,
+					  .shard_count = fh.shard_count, .generation = fh.generation,
+					  .start_lsn = fh.lsn, .created_ms = fh.created_ms,
+					  .checksum = fh.checksum };
+		memcpy(h->dataset_id, fh.dataset_id, AOF_DATASET_ID_LEN);
+	}
+	return rc;
 }
 
 /* ---- effect payload ---- */

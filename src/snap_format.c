@@ -106,6 +106,7 @@
 #include <zstd.h>
 #include <zstd_errors.h>
 
+#include "file_header.h"
 #include "le.h"
 #include "t_hash.h"
 #include "t_list.h"
@@ -216,26 +217,26 @@ static int bytes_get(const uint8_t **pp, const uint8_t *end, struct kv_slice *ou
 
 /* ---- file header ---- */
 
-static void header_bytes(const struct snap_header *h, uint8_t out[SNAP_HEADER_SIZE])
-{
-	memset(out, 0, SNAP_HEADER_SIZE);
-	memcpy(out, SNAP_MAGIC, SNAP_MAGIC_LEN);
-	le_put16(out + HDR_OFF(version), h->version);
-	le_put16(out + HDR_OFF(header_len), SNAP_HEADER_SIZE);
-	le_put32(out + HDR_OFF(flags), 0);
-	memcpy(out + HDR_OFF(dataset_id), h->dataset_id, SNAP_DATASET_ID_LEN);
-	le_put32(out + HDR_OFF(shard_id), h->shard_id);
-	le_put32(out + HDR_OFF(shard_count), h->shard_count);
-	le_put64(out + HDR_OFF(generation), h->generation);
-	le_put64(out + HDR_OFF(lsn), h->lsn);
-	le_put64(out + HDR_OFF(created_ms), (uint64_t)h->created_ms);
-	le_put64(out + HDR_OFF(checksum), kv_hash64(out, HDR_OFF(checksum), 0));
-}
+static const struct file_kind snap_file_kind = {
+	.magic = SNAP_MAGIC,
+	.version = SNAP_FORMAT_VERSION,
+	.foreign = "not a kevy snapshot",
+	.name = "snapshot",
+};
 
 void snap_header_encode(struct snap_header *h, uint8_t out[SNAP_HEADER_SIZE])
 {
-	header_bytes(h, out);
-	h->checksum = le_get64(out + HDR_OFF(checksum));
+	struct file_header fh = {
+		.version = h->version,
+		.shard_id = h->shard_id,
+		.shard_count = h->shard_count,
+		.generation = h->generation,
+		.lsn = h->lsn,
+		.created_ms = h->created_ms,
+	};
+	memcpy(fh.dataset_id, h->dataset_id, SNAP_DATASET_ID_LEN);
+	file_header_encode(&snap_file_kind, &fh, out);
+	h->checksum = fh.checksum;
 }
 
 void snap_header_init(struct snap_header *h, const uint8_t dataset_id[SNAP_DATASET_ID_LEN],
@@ -255,125 +256,38 @@ void snap_header_init(struct snap_header *h, const uint8_t dataset_id[SNAP_DATAS
 	snap_header_encode(h, tmp);
 }
 
-static void hex16(char out[33], const uint8_t id[SNAP_DATASET_ID_LEN])
-{
-	for (int i = 0; i < SNAP_DATASET_ID_LEN; i++)
-		snprintf(out + 2 * i, 3, "%02x", id[i]);
-}
-
-static int header_fail(enum snap_verdict_kind *kind, enum snap_verdict_kind k, int code,
-		       char *msg, size_t cap, const char *fmt, ...)
-	__attribute__((format(printf, 6, 7)));
-static int header_fail(enum snap_verdict_kind *kind, enum snap_verdict_kind k, int code,
-		       char *msg, size_t cap, const char *fmt, ...)
-{
-	if (kind)
-		*kind = k;
-	if (msg && cap) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(msg, cap, fmt, ap);
-		va_end(ap);
-	}
-	return code;
-}
-
-static int header_check_expect(const struct snap_header *h, const struct snap_expect *exp,
-			       enum snap_verdict_kind *kind, char *msg, size_t cap)
-{
-	if (!exp)
-		return 0;
-	if ((exp->fields & SNAP_EXPECT_DATASET) &&
-	    memcmp(h->dataset_id, exp->dataset_id, SNAP_DATASET_ID_LEN) != 0) {
-		char a[33], b[33];
-		hex16(a, h->dataset_id);
-		hex16(b, exp->dataset_id);
-		return header_fail(kind, SNAP_VERDICT_MISMATCH, KV_EMISMATCH, msg, cap,
-				   "dataset id mismatch: file has %s, expected %s", a, b);
-	}
-	if ((exp->fields & SNAP_EXPECT_SHARD_COUNT) && h->shard_count != exp->shard_count)
-		return header_fail(kind, SNAP_VERDICT_MISMATCH, KV_EMISMATCH, msg, cap,
-				   "shard count mismatch: file has %" PRIu32 ", expected %" PRIu32,
-				   h->shard_count, exp->shard_count);
-	if ((exp->fields & SNAP_EXPECT_SHARD) && h->shard_id != exp->shard_id)
-		return header_fail(kind, SNAP_VERDICT_MISMATCH, KV_EMISMATCH, msg, cap,
-				   "shard id mismatch: file has %" PRIu32 ", expected %" PRIu32,
-				   h->shard_id, exp->shard_id);
-	if ((exp->fields & SNAP_EXPECT_GENERATION) && h->generation != exp->generation)
-		return header_fail(kind, SNAP_VERDICT_MISMATCH, KV_EMISMATCH, msg, cap,
-				   "generation mismatch: file has %" PRIu64 ", expected %" PRIu64,
-				   h->generation, exp->generation);
-	return 0;
-}
-
+/* A snapshot is committed whole, so a short header is corruption too. */
 int snap_header_decode(const void *src, size_t len, const struct snap_expect *exp,
-		       struct snap_header *h, enum snap_verdict_kind *kind,
-		       char *msg, size_t cap)
+		       struct snap_header *h, enum snap_verdict_kind *kind, char *msg, size_t cap)
 {
-	const uint8_t *p = src;
-	static const uint8_t zero_id[SNAP_DATASET_ID_LEN];
-
+	static const enum snap_verdict_kind kinds[] = {
+		[FILE_HDR_OK] = SNAP_VERDICT_CLEAN, [FILE_HDR_FOREIGN] = SNAP_VERDICT_NOT_SNAP,
+		[FILE_HDR_SHORT] = SNAP_VERDICT_CORRUPT, [FILE_HDR_CORRUPT] = SNAP_VERDICT_CORRUPT,
+		[FILE_HDR_VERSION] = SNAP_VERDICT_VERSION, [FILE_HDR_MISMATCH] = SNAP_VERDICT_MISMATCH,
+	};
+	struct file_expect fe, *fep = NULL;
+	if (exp) {
+		fe = (struct file_expect){ .fields = exp->fields, .shard_id = exp->shard_id,
+					   .shard_count = exp->shard_count,
+					   .generation = exp->generation };
+		memcpy(fe.dataset_id, exp->dataset_id, SNAP_DATASET_ID_LEN);
+		fep = &fe;
+	}
+	struct file_header fh;
+	enum file_header_fault fault;
+	int rc = file_header_decode(&snap_file_kind, src, len, fep, &fh, &fault, msg, cap);
 	if (kind)
-		*kind = SNAP_VERDICT_CLEAN;
-	if (msg && cap)
-		msg[0] = '\0';
-	if (len && memcmp(p, SNAP_MAGIC, KV_MIN(len, (size_t)SNAP_MAGIC_LEN)) != 0)
-		return header_fail(kind, SNAP_VERDICT_NOT_SNAP, KV_ECORRUPT, msg, cap,
-				   "not a kevy snapshot (bad magic)");
-	if (len < HDR_MIN_PREFIX)
-		return header_fail(kind, SNAP_VERDICT_CORRUPT, KV_ECORRUPT, msg, cap,
-				   "file header incomplete: %zu of %d bytes", len, SNAP_HEADER_SIZE);
-
-	uint16_t version = le_get16(p + HDR_OFF(version));
-	uint16_t hlen = le_get16(p + HDR_OFF(header_len));
-	if (version == SNAP_FORMAT_VERSION ? hlen != SNAP_HEADER_SIZE
-					   : (hlen < HDR_MIN_PREFIX + 8 || hlen > HDR_MAX_LEN))
-		return header_fail(kind, SNAP_VERDICT_CORRUPT, KV_ECORRUPT, msg, cap,
-				   "corrupt file header: header length %u for version %u",
-				   hlen, version);
-	if (len < hlen)
-		return header_fail(kind, SNAP_VERDICT_CORRUPT, KV_ECORRUPT, msg, cap,
-				   "file header incomplete: %zu of %u bytes", len, hlen);
-	uint64_t stored = le_get64(p + hlen - 8);
-	uint64_t computed = kv_hash64(p, (size_t)hlen - 8, 0);
-	if (stored != computed)
-		return header_fail(kind, SNAP_VERDICT_CORRUPT, KV_ECORRUPT, msg, cap,
-				   "corrupt file header: checksum %016" PRIx64 ", computed %016" PRIx64,
-				   stored, computed);
-	if (version != SNAP_FORMAT_VERSION)
-		return header_fail(kind, SNAP_VERDICT_VERSION, KV_EVERSION, msg, cap,
-				   "snapshot format version %u is not supported (this kevy reads version %d)",
-				   version, SNAP_FORMAT_VERSION);
-
-	struct snap_header d;
-	memset(&d, 0, sizeof(d));
-	d.version = version;
-	memcpy(d.dataset_id, p + HDR_OFF(dataset_id), SNAP_DATASET_ID_LEN);
-	d.shard_id = le_get32(p + HDR_OFF(shard_id));
-	d.shard_count = le_get32(p + HDR_OFF(shard_count));
-	d.generation = le_get64(p + HDR_OFF(generation));
-	d.lsn = le_get64(p + HDR_OFF(lsn));
-	d.created_ms = (int64_t)le_get64(p + HDR_OFF(created_ms));
-	d.checksum = stored;
-
-	/* The checksum verified, so these are the writer's mistakes. */
-	if (le_get32(p + HDR_OFF(flags)) != 0)
-		return header_fail(kind, SNAP_VERDICT_CORRUPT, KV_ECORRUPT, msg, cap,
-				   "corrupt file header: unknown flags %08" PRIx32,
-				   le_get32(p + HDR_OFF(flags)));
-	if (d.shard_count == 0 || d.shard_id >= d.shard_count)
-		return header_fail(kind, SNAP_VERDICT_CORRUPT, KV_ECORRUPT, msg, cap,
-				   "corrupt file header: shard %" PRIu32 " of %" PRIu32,
-				   d.shard_id, d.shard_count);
-	if (memcmp(d.dataset_id, zero_id, SNAP_DATASET_ID_LEN) == 0)
-		return header_fail(kind, SNAP_VERDICT_CORRUPT, KV_ECORRUPT, msg, cap,
-				   "corrupt file header: dataset id is zero");
-	int rc = header_check_expect(&d, exp, kind, msg, cap);
-	if (rc < 0)
-		return rc;
-	if (h)
-		*h = d;
-	return 0;
+		*kind = kinds[fault];
+	if (rc == KV_ETORN)
+		rc = KV_ECORRUPT;
+	if (rc == 0 && h) {
+		*h = (struct snap_header){ .version = fh.version, .shard_id = fh.shard_id,
+					   .shard_count = fh.shard_count, .generation = fh.generation,
+					   .lsn = fh.lsn, .created_ms = fh.created_ms,
+					   .checksum = fh.checksum };
+		memcpy(h->dataset_id, fh.dataset_id, SNAP_DATASET_ID_LEN);
+	}
+	return rc;
 }
 
 /* ---- frames ---- */
@@ -486,7 +400,7 @@ void snap_writer_init(struct snap_writer *w, const struct snap_header *h,
 
 	struct snap_header copy = *h;
 	struct kv_buf hb = KV_BUF_INIT;
-	header_bytes(&copy, (uint8_t *)kv_buf_reserve(&hb, SNAP_HEADER_SIZE));
+	snap_header_encode(&copy, (uint8_t *)kv_buf_reserve(&hb, SNAP_HEADER_SIZE));
 	hb.len = SNAP_HEADER_SIZE;
 	queue_piece(w, &hb);
 }
