@@ -77,6 +77,7 @@ struct kv_config g_config = {
 	.save = (char *)"3600 1 300 100 60 10000",
 	.auto_aof_rewrite_pct = 100,
 	.auto_aof_rewrite_min_size = 64ll << 20,
+	.snapshot_inflight_blocks = 4,
 	.requirepass = NULL,
 	.requirepass_set = false,
 };
@@ -187,6 +188,8 @@ static const struct cfg_def cfg_table[] = {
 	  &g_config.auto_aof_rewrite_pct, NULL, NULL },
 	{ "auto-aof-rewrite-min-size", CFG_MEM, 0, 0, INT64_MAX, NULL, FLD_AI64,
 	  &g_config.auto_aof_rewrite_min_size, NULL, NULL },
+	{ "snapshot-inflight-blocks", CFG_INT, 0, 1, 16, NULL, FLD_AI64,
+	  &g_config.snapshot_inflight_blocks, NULL, NULL },
 	{ "logfile", CFG_STR, CFG_IMMUTABLE, 0, 0, NULL, FLD_STR, &g_config.logfile, NULL, NULL },
 	{ "pidfile", CFG_STR, CFG_IMMUTABLE, 0, 0, NULL, FLD_STR, &g_config.pidfile, NULL, NULL },
 	{ "databases", CFG_INT, CFG_IMMUTABLE, 1, INT_MAX, NULL, FLD_INT, &g_config.databases,
@@ -685,6 +688,7 @@ static void cfg_reset(void)
 	atomic_store(&g_config.appendfsync, 1);
 	atomic_store(&g_config.auto_aof_rewrite_pct, 100);
 	atomic_store(&g_config.auto_aof_rewrite_min_size, 64ll << 20);
+	atomic_store(&g_config.snapshot_inflight_blocks, 4);
 	cfg_store_password(NULL);
 	cfg_applied_obuf();
 	cfg_applied_save();

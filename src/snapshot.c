@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "aof.h"
+#include "config.h"
 #include "kv.h"
 #include "log.h"
 #include "manifest.h"
@@ -68,7 +69,10 @@ bool snapshot_wants_turn(const struct snapshot_job *j)
 {
 	int st = atomic_load(&j->state);
 	if (st == SJ_WALK)
-		return j->opened && !j->abort && (j->w.queued < 2 || j->inflight < SNAPSHOT_WRITES_MAX);
+		return j->opened && !j->abort &&
+		       (j->w.queued < 2 ||
+			j->inflight < atomic_load_explicit(&g_config.snapshot_inflight_blocks,
+							   memory_order_relaxed));
 	return st == SJ_WANTED || st == SJ_COMMIT ||
 	       (st == SJ_DRAIN && j->inflight == 0) || (st == SJ_FSYNC && !j->fsync_inflight);
 }
@@ -182,7 +186,11 @@ static void job_write(struct shard *s)
 {
 	struct snapshot_job *j = &s->snap;
 	struct io_uring *ring = s->aof.ring;
-	for (int i = 0; i < SNAPSHOT_WRITES_MAX && !j->abort; i++) {
+	int limit = (int)atomic_load_explicit(&g_config.snapshot_inflight_blocks,
+					      memory_order_relaxed);
+	if (limit < 1 || limit > SNAPSHOT_WRITES_MAX)
+		limit = SNAPSHOT_WRITES_MAX;
+	for (int i = 0; i < SNAPSHOT_WRITES_MAX && j->inflight < limit && !j->abort; i++) {
 		if (j->wbusy[i])
 			continue;
 		if (!snap_writer_take_block(&j->w, &j->wbufs[i]))

@@ -26,7 +26,7 @@
 struct shard;
 struct kvio_op;
 
-#define SNAPSHOT_WRITES_MAX 4   /* blocks in flight per shard */
+#define SNAPSHOT_WRITES_MAX 16  /* blocks in flight per shard, at most (snapshot-inflight-blocks) */
 #define SNAPSHOT_BLOCK_BYTES (128 * 1024)
 #define SNAPSHOT_ZSTD_LEVEL 1
 
