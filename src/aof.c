@@ -724,6 +724,19 @@ int aof_check_dir_locked(const char *dir, bool fix, aof_report_fn fn, void *arg)
 	return rc;
 }
 
+int aof_reload(struct aof *a, struct kv_db *db, char *err, size_t err_cap)
+{
+	struct aof r;
+	uint64_t lsn, end;
+	bool sealed;
+	struct aof_header hdr;
+	scan_init(&r, a->dir, &a->ds, a->shard_id, a->nshards);
+	r.check = true;   /* read only: nothing is cut or written */
+	int rc = shard_scan(&r, db, err, err_cap, &lsn, &end, &sealed, &hdr);
+	aof_close(&r);
+	return rc;
+}
+
 int aof_recover(struct aof *a, const char *dir, const struct dataset_info *ds,
 		uint32_t shard_id, uint32_t nshards, struct kv_db *db, char *err, size_t err_cap)
 {

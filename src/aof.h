@@ -203,6 +203,11 @@ int aof_load_dir(const char *dir, uint64_t until_lsn, int64_t until_ms, aof_repo
 int aof_write_dataset(const char *out_dir, uint32_t nshards, struct kv_db **src, uint32_t nsrc,
 		      char *err, size_t err_cap);
 
+/* DEBUG RELOAD: load this shard's files (snapshot + segments, everything
+ * written so far) into db, read only and synchronously.  0 or an error with
+ * its line in err. */
+int aof_reload(struct aof *a, struct kv_db *db, char *err, size_t err_cap);
+
 /* Bind to the shard's ring (NULL: synchronous I/O). */
 void aof_attach(struct aof *a, struct io_uring *ring);
 

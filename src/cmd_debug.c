@@ -33,7 +33,7 @@
  * is no write).  The deadline enters with its value, so two datasets match
  * only when their keys expire at the same millisecond.
  *
- * Not here: DEBUG RELOAD, DEBUG OBJECT, SET-ACTIVE-EXPIRE and Redis's other
+ * Not here: DEBUG OBJECT, SET-ACTIVE-EXPIRE and Redis's other
  * debugging aids (they answer the unknown-subcommand error).
  */
 #include <errno.h>
@@ -46,6 +46,9 @@
 #include "cmd.h"
 #include "kv.h"
 #include "kvio.h"
+#include "config.h"
+#include "shard.h"
+#include "snapshot.h"
 #include "server.h"
 #include "store.h"
 #include "t_hash.h"
@@ -374,6 +377,41 @@ static void debug_sleep(struct cmd_ctx *c)
 	resp_ok(c->out);
 }
 
+/* DEBUG RELOAD [MERGE|NOFLUSH|NOSAVE ...]: every shard writes and fsyncs
+ * what it appended, then replaces its keyspace with what its files load
+ * (snapshot + AOF); the reply waits for every shard.  kevy's files always
+ * hold the whole dataset, so there is nothing to save first, and the
+ * options Redis takes change nothing here. */
+static void debug_reload(struct cmd_ctx *c)
+{
+	for (int i = 2; i < c->argc; i++)
+		if (!arg_is(&c->argv[i], "merge") && !arg_is(&c->argv[i], "noflush") &&
+		    !arg_is(&c->argv[i], "nosave")) {
+			resp_error(c->out, RESP_ERR_SYNTAX);
+			return;
+		}
+	if (!atomic_load(&g_config.appendonly)) {
+		resp_error(c->out, "ERR DEBUG RELOAD needs appendonly yes: the files would not "
+				   "hold the dataset");
+		return;
+	}
+	for (uint32_t i = 0; i < g_server.nshards; i++)
+		if (snapshot_running(&g_server.shards[i]->snap)) {
+			resp_error(c->out, "ERR Background save already in progress");
+			return;
+		}
+	if (!c->conn) {
+		resp_error(c->out, "ERR DEBUG RELOAD needs a client");
+		return;
+	}
+	for (uint32_t i = 0; i < g_server.nshards; i++) {
+		atomic_store(&g_server.shards[i]->reload_wanted, true);
+		shard_wake(g_server.shards[i]);
+	}
+	c->conn->wait_shards = true;
+	resp_ok(c->out);
+}
+
 /* DEBUG FAILPOINTS spec: the crash and fault tests change failpoints while
  * a server runs (after it has set up its files). */
 static void debug_failpoints(struct cmd_ctx *c)
@@ -400,6 +438,9 @@ static const char *const debug_help_lines[] = {
 	"FAILPOINTS <spec>",
 	"    Replace the I/O failpoints (KEVY_FAILPOINTS grammar, docs/io.md) and reset",
 	"    the operation counters; \"\" clears them. For tests.",
+	"RELOAD",
+	"    Write and fsync the AOF, then replace every shard's keyspace with what its",
+	"    files load (snapshot + AOF).",
 	"SLEEP <seconds>",
 	"    Stop the server for <seconds>. Decimals allowed.",
 	"HELP",
@@ -424,6 +465,8 @@ static void cmd_debug(struct cmd_ctx *c)
 		debug_sleep(c);
 	else if (arg_is(sub, "failpoints") && c->argc == 3)
 		debug_failpoints(c);
+	else if (arg_is(sub, "reload"))
+		debug_reload(c);
 	else
 		debug_error_with_arg(c->out, "ERR unknown subcommand or wrong number of arguments for '",
 				     sub, "'. Try DEBUG HELP.");

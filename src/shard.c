@@ -633,7 +633,9 @@ static void txn_execute(struct shard *s, struct txn *t)
 	struct conn *c = t->call.conn;
 	bool durable = t->call.cmd->flags & CMD_WAIT_DURABLE;
 	/* SAVE waits for every shard's snapshot, unless it answered an error. */
-	bool save_wait = (t->call.cmd->flags & CMD_WAIT_SNAPSHOT) && reply.len && reply.data[0] != '-';
+	bool save_wait = ((t->call.cmd->flags & CMD_WAIT_SNAPSHOT) || c->wait_shards) &&
+			 reply.len && reply.data[0] != '-';
+	c->wait_shards = false;
 	/* Each held shard acknowledges once what the reply depends on there is
 	 * durable: under appendfsync always, or always for WAITAOF. */
 	uint8_t ack = 0;
@@ -1184,7 +1186,9 @@ static void run_here(struct shard *s, struct conn *c, const struct kv_command *c
 	shard_unit_commit(s);
 	if (out->len > before && out->data[before] == '-')
 		stat_add(&s->stats.total_error_replies, 1);
-	if ((cmd->flags & CMD_WAIT_SNAPSHOT) && out->len > before && out->data[before] != '-') {
+	bool wait_shards = (cmd->flags & CMD_WAIT_SNAPSHOT) || c->wait_shards;
+	c->wait_shards = false;
+	if (wait_shards && out->len > before && out->data[before] != '-') {
 		/* SAVE on a one-shard server: the reply waits for the snapshot. */
 		if (!slot) {
 			slot = conn_reserve_slot(c);
@@ -1751,6 +1755,40 @@ static void shard_cron(struct shard *s)
 /* ------------------------------------------------------------------ */
 /* the loop */
 
+/* DEBUG RELOAD on this shard: everything appended is written and fsynced,
+ * the files are loaded into a fresh keyspace, which replaces the old one
+ * only if the load succeeds.  Like Redis's, it stops the shard while it
+ * reads (synchronous file I/O: a debugging command). */
+static void shard_reload(struct shard *s)
+{
+	if (s->holder || !aof_idle(&s->aof) || snapshot_running(&s->snap))
+		return;   /* next turn */
+	atomic_store(&s->reload_wanted, false);
+	shard_unit_commit(s);
+	char err[4800] = "";
+	int rc = aof_flush_sync(&s->aof);
+	struct kv_db *db = db_create();
+	if (rc == 0)
+		rc = aof_reload(&s->aof, db, err, sizeof(err));
+	if (rc < 0) {
+		log_warning("shard %u: DEBUG RELOAD failed, the keyspace is kept: %s", s->id,
+			    err[0] ? err : kv_strerror(rc));
+		db_destroy(db);
+		shard_snapshot_done(s, false);
+		return;
+	}
+	db_set_expire_hook(db, fx_on_expire, fx_shard_arg(s->id));
+	db_set_change_hook(db, fx_on_change, fx_shard_arg(s->id));
+	db_watch_move(s->db, db);
+	struct kv_db *old = s->db;
+	s->db = db;
+	s->held_local[s->id] = db;
+	db_destroy(old);
+	log_notice("shard %u: DEBUG RELOAD: %llu key(s) loaded from disk", s->id,
+		   (unsigned long long)db_size(db));
+	shard_snapshot_done(s, true);
+}
+
 /* End of a turn: the turn's records go out as one write (group commit). */
 static void shard_aof_turn(struct shard *s)
 {
@@ -1765,6 +1803,8 @@ static void shard_aof_turn(struct shard *s)
 	}
 	s->aof_was_on = on;
 	snapshot_turn(s);
+	if (atomic_load_explicit(&s->reload_wanted, memory_order_relaxed))
+		shard_reload(s);
 	if (on)
 		aof_turn_end(&s->aof, s->now_ms, aof_policy());
 	/* Synchronous I/O (epoll), a policy change, or a failure: release. */

@@ -237,6 +237,8 @@ struct conn {
 	bool in_zombies;
 	struct conn *zombie_next;
 	bool in_gated;                        /* has a slot waiting for durability */
+	bool wait_shards;                     /* the running command's reply waits for
+						 every shard's snapshot or reload */
 	struct conn *gated_next;
 
 	/* Reactor state. */
@@ -323,6 +325,7 @@ struct shard {
 	struct aof aof;
 	struct snapshot_job snap;             /* BGSAVE / BGREWRITEAOF (snapshot.c) */
 	struct msg_fifo save_waiters;         /* SAVE acknowledgements owed at its end */
+	_Atomic bool reload_wanted;           /* DEBUG RELOAD asked for this shard */
 	_Atomic uint64_t changes;             /* effect records logged (Redis's dirty) */
 	_Atomic uint64_t changes_saved;       /* ... up to the last snapshot's cut */
 	struct kv_buf fx_payload;             /* scratch for effect payloads */

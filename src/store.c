@@ -1040,6 +1040,25 @@ void db_signal_modified(struct kv_db *db, const char *key, size_t klen)
 	key_changed(db, key, klen);
 }
 
+static void watch_bump(void *arg, struct dict_node *n)
+{
+	(void)arg;
+	((struct watch_node *)n)->version++;
+}
+
+void db_watch_move(struct kv_db *from, struct kv_db *to)
+{
+	kv_assert(!to->watched);
+	to->watched = from->watched;
+	from->watched = NULL;
+	if (!to->watched)
+		return;
+	uint64_t cursor = 0;
+	do {
+		cursor = dict_scan(to->watched, cursor, watch_bump, NULL);
+	} while (cursor);
+}
+
 uint64_t db_watch_add(struct kv_db *db, const char *key, size_t klen)
 {
 	if (!db->watched) {

@@ -187,6 +187,9 @@ void db_set_change_hook(struct kv_db *db, db_change_hook fn, void *arg);
 uint64_t db_watch_add(struct kv_db *db, const char *key, size_t klen);
 /* Version of a watched key: changed iff the key was modified since. */
 uint64_t db_watch_version(struct kv_db *db, const char *key, size_t klen);
+/* Hand every WATCH of `from` to `to` (which has none), each counted as a
+ * change: the keyspace was replaced (DEBUG RELOAD). */
+void db_watch_move(struct kv_db *from, struct kv_db *to);
 /* Drop one WATCH of the key. */
 void db_watch_release(struct kv_db *db, const char *key, size_t klen);
 /* Report an in-place change of a key's value object (HSET on an existing

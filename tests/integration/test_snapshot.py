@@ -216,6 +216,39 @@ def check_point_in_time(rng):
     K.log("%s: 4 snapshots under INCR/RPUSH load, exact after restart" % label)
 
 
+def check_debug_reload(rng):
+    """DEBUG RELOAD replaces every shard's keyspace with what its files load:
+    same DEBUG DIGEST (from a snapshot plus records after it), a WATCH taken
+    before it fails EXEC (the keyspace was replaced), refused without AOF."""
+    label = "DEBUG RELOAD"
+    srv = K.kevy("--threads", "2").start()
+    try:
+        with srv.conn() as c, srv.conn() as w:
+            populate(c, rng)
+            saves = int(A.info(c).get("rdb_saves", "0"))
+            c.call("BGSAVE")
+            wait_saved(c, saves)
+            c.call("SET", "after", "1")
+            c.call("RPUSH", "l0", "tail")
+            digest = c.call("DEBUG", "DIGEST")
+            K.check(w.call("WATCH", "s1") == b"+OK\r\n", "WATCH")
+            K.check(c.call("DEBUG", "RELOAD") == b"+OK\r\n", "%s: +OK" % label)
+            K.check(c.call("DEBUG", "DIGEST") == digest, "%s: same dataset" % label)
+            w.call("MULTI")
+            w.call("SET", "s1", "x")
+            K.check(w.call("EXEC") == b"*-1\r\n", "%s: a WATCH before it fails EXEC" % label)
+            log = A.log_since(srv, 0)
+            K.check(log.count(b"DEBUG RELOAD:") == 2, "%s: both shards reloaded before the "
+                    "reply" % label)
+            c.call("CONFIG", "SET", "appendonly", "no")
+            K.check(c.call("DEBUG", "RELOAD").startswith(b"-ERR DEBUG RELOAD needs appendonly"),
+                    "%s: refused without the AOF" % label)
+        srv.stop()
+    finally:
+        srv.cleanup()
+    K.log("%s: same DEBUG DIGEST, WATCH invalidated" % label)
+
+
 def check_damaged_snapshot(rng):
     label = "damaged snapshot"
     srv = K.kevy("--threads", "1").start()
@@ -339,6 +372,7 @@ def main():
         check_round_trip(threads, rng)
     check_bgsave_under_load(rng)
     check_point_in_time(rng)
+    check_debug_reload(rng)
     check_damaged_snapshot(rng)
     check_damaged_variants(rng)
     check_crash_in_commit(rng)
