@@ -1896,10 +1896,11 @@ static void shard_loop(struct shard *s)
 			log_warning("shard %u: reactor failed: %s", s->id, kv_strerror(work));
 			break;
 		}
-		work += shard_drain_rings(s);
+		int client_work = shard_drain_rings(s);
 		if (atomic_load_explicit(&s->kill_pending, memory_order_relaxed))
 			shard_kill_flagged(s);
-		work += shard_process_ready(s);
+		client_work += shard_process_ready(s);
+		work += client_work;
 		if (s->wakes.head) {
 			shard_run_local_wakes(s);
 			work++;
@@ -1911,6 +1912,7 @@ static void shard_loop(struct shard *s)
 		park_until_us = s->next_cron_us;
 		if (block_us < INT64_MAX && kv_mono_us() + block_us < park_until_us)
 			park_until_us = kv_mono_us() + block_us;
+		s->turn_work = client_work;
 		shard_aof_turn(s);
 		/* A snapshot walking the table is work: no nap between slices
 		 * (waiting on its own I/O, the completion wakes the ring). */

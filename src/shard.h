@@ -326,6 +326,7 @@ struct shard {
 	struct snapshot_job snap;             /* BGSAVE / BGREWRITEAOF (snapshot.c) */
 	struct msg_fifo save_waiters;         /* SAVE acknowledgements owed at its end */
 	_Atomic bool reload_wanted;           /* DEBUG RELOAD asked for this shard */
+	int turn_work;                        /* commands and messages this turn handled */
 	_Atomic uint64_t changes;             /* effect records logged (Redis's dirty) */
 	_Atomic uint64_t changes_saved;       /* ... up to the last snapshot's cut */
 	struct kv_buf fx_payload;             /* scratch for effect payloads */

@@ -23,9 +23,11 @@
 #include "manifest.h"
 #include "shard.h"
 
-/* Time a turn may spend walking and compressing: the rest of the turn
- * serves clients, so this bounds what a snapshot adds to a reply's latency. */
-#define WALK_BUDGET_US 250
+/* Time a turn may spend walking and compressing: little while clients keep
+ * the shard busy (it is added to their replies' latency), more when the
+ * turn had nothing else to do. */
+#define WALK_BUDGET_BUSY_US 100
+#define WALK_BUDGET_IDLE_US 2000
 
 void aof_ring_tag(struct io_uring_sqe *sqe, struct kvio_op *op);
 
@@ -278,7 +280,8 @@ void snapshot_turn(struct shard *s)
 		job_write(s);
 		/* Walk while the writer's queue is short: memory stays near a few
 		 * blocks whatever the dataset's size. */
-		int64_t until = kv_mono_us() + WALK_BUDGET_US;
+		int64_t until = kv_mono_us() +
+				(s->turn_work > 0 ? WALK_BUDGET_BUSY_US : WALK_BUDGET_IDLE_US);
 		for (int n = 0; j->w.queued < 2 && !j->walk_done; n++) {
 			j->cursor = db_snapshot_step(s->db, j->cursor);
 			if (j->cursor == 0)
