@@ -287,9 +287,9 @@ static int replay_segment(struct aof *a, struct kv_db *db, const struct manifest
 		scan_report(a, &rep);
 		return rep.verdict;
 	}
-	struct aof_expect exp = {
-		.fields = AOF_EXPECT_DATASET | AOF_EXPECT_SHARD | AOF_EXPECT_SHARD_COUNT |
-			  AOF_EXPECT_GENERATION,
+	struct file_expect exp = {
+		.fields = FILE_EXPECT_DATASET | FILE_EXPECT_SHARD | FILE_EXPECT_SHARD_COUNT |
+			  FILE_EXPECT_GENERATION,
 		.shard_id = a->shard_id,
 		.shard_count = a->nshards,
 		.generation = me->generation,
@@ -476,9 +476,9 @@ static int load_snapshot(struct aof *a, struct kv_db *db, const struct manifest_
 		scan_report(a, &rep);
 		return rep.verdict;
 	}
-	struct snap_expect exp = {
-		.fields = SNAP_EXPECT_DATASET | SNAP_EXPECT_SHARD | SNAP_EXPECT_SHARD_COUNT |
-			  SNAP_EXPECT_GENERATION,
+	struct file_expect exp = {
+		.fields = FILE_EXPECT_DATASET | FILE_EXPECT_SHARD | FILE_EXPECT_SHARD_COUNT |
+			  FILE_EXPECT_GENERATION,
 		.shard_id = a->shard_id,
 		.shard_count = a->nshards,
 		.generation = me->generation,

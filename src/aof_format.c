@@ -115,8 +115,6 @@ _Static_assert(sizeof(AOF_MAGIC) == AOF_MAGIC_LEN + 1, "AOF magic is 8 bytes");
 #define HDR_MIN_PREFIX 12
 #define HDR_MAX_LEN 4096
 #define END_PAYLOAD_LEN 8
-/* The reader asks for at least this much per read. */
-#define READ_CHUNK (64 * 1024)
 
 /* ---- file header ---- */
 
@@ -159,7 +157,7 @@ void aof_header_init(struct aof_header *h, const uint8_t dataset_id[AOF_DATASET_
 	aof_header_encode(h, tmp);
 }
 
-int aof_header_decode(const void *src, size_t len, const struct aof_expect *exp,
+int aof_header_decode(const void *src, size_t len, const struct file_expect *exp,
 		      struct aof_header *h, enum aof_verdict_kind *kind,
 		      char *msg, size_t cap)
 {
@@ -168,17 +166,9 @@ int aof_header_decode(const void *src, size_t len, const struct aof_expect *exp,
 		[FILE_HDR_SHORT] = AOF_VERDICT_TORN, [FILE_HDR_CORRUPT] = AOF_VERDICT_CORRUPT,
 		[FILE_HDR_VERSION] = AOF_VERDICT_VERSION, [FILE_HDR_MISMATCH] = AOF_VERDICT_MISMATCH,
 	};
-	struct file_expect fe, *fep = NULL;
-	if (exp) {
-		fe = (struct file_expect){ .fields = exp->fields, .shard_id = exp->shard_id,
-					   .shard_count = exp->shard_count,
-					   .generation = exp->generation };
-		memcpy(fe.dataset_id, exp->dataset_id, AOF_DATASET_ID_LEN);
-		fep = &fe;
-	}
 	struct file_header fh;
 	enum file_header_fault fault;
-	int rc = file_header_decode(&aof_file_kind, src, len, fep, &fh, &fault, msg, cap);
+	int rc = file_header_decode(&aof_file_kind, src, len, exp, &fh, &fault, msg, cap);
 	if (kind)
 		*kind = kinds[fault];
 	if (rc == 0 && h) {
@@ -478,54 +468,34 @@ void aof_reader_init(struct aof_reader *r, const struct aof_reader_config *cfg)
 		r->have_expect = true;
 	}
 	r->state = ST_HEADER;
-	r->need = HDR_MIN_PREFIX;
+	r->in.need = HDR_MIN_PREFIX;
 }
 
 void aof_reader_free(struct aof_reader *r)
 {
-	free(r->buf);
-	r->buf = NULL;
-	r->cap = r->len = r->pos = 0;
+	free(r->in.buf);
+	r->in.buf = NULL;
+	r->in.cap = r->in.len = r->in.pos = 0;
 }
 
 size_t aof_reader_space(struct aof_reader *r, void **p)
 {
-	if (r->pos > 0) {
-		memmove(r->buf, r->buf + r->pos, r->len - r->pos);
-		r->len -= r->pos;
-		r->base += r->pos;
-		r->pos = 0;
-	}
-	size_t want = KV_MAX(r->need, (size_t)READ_CHUNK);
-	if (r->cap < want) {
-		r->buf = kv_realloc(r->buf, want);
-		r->cap = want;
-	}
-	*p = r->buf + r->len;
-	return r->eof ? 0 : r->cap - r->len;
+	return read_buf_space(&r->in, p);
 }
 
 void aof_reader_wrote(struct aof_reader *r, size_t n)
 {
-	kv_assert(!r->eof && n <= r->cap - r->len);
-	r->len += n;
+	read_buf_wrote(&r->in, n);
 }
 
 size_t aof_reader_feed(struct aof_reader *r, const void *p, size_t n)
 {
-	void *dst;
-	size_t room = aof_reader_space(r, &dst);
-	size_t take = KV_MIN(room, n);
-	if (take) {
-		memcpy(dst, p, take);
-		aof_reader_wrote(r, take);
-	}
-	return take;
+	return read_buf_feed(&r->in, p, n);
 }
 
 void aof_reader_eof(struct aof_reader *r)
 {
-	r->eof = true;
+	r->in.eof = true;
 }
 
 const struct aof_header *aof_reader_header(const struct aof_reader *r)
@@ -540,17 +510,17 @@ const struct aof_verdict *aof_reader_verdict(const struct aof_reader *r)
 
 static uint64_t at(const struct aof_reader *r)
 {
-	return r->base + r->pos;
+	return r->in.base + r->in.pos;
 }
 
 static size_t avail(const struct aof_reader *r)
 {
-	return r->len - r->pos;
+	return r->in.len - r->in.pos;
 }
 
 static int need_more(struct aof_reader *r, size_t n)
 {
-	r->need = n;
+	r->in.need = n;
 	return AOF_NEED_MORE;
 }
 
@@ -560,7 +530,7 @@ static int finish(struct aof_reader *r, enum aof_verdict_kind kind, int code,
 	r->v.kind = kind;
 	r->v.code = code;
 	r->v.offset = offset;
-	r->v.bytes_seen = r->base + r->len;
+	r->v.bytes_seen = r->in.base + r->in.len;
 	r->v.reason = reason;
 	r->v.records = r->effects + (r->v.sealed ? 1 : 0);
 	if (kind == AOF_VERDICT_TORN)
@@ -580,16 +550,16 @@ static int step_header(struct aof_reader *r)
 	size_t n = avail(r);
 
 	if (n == 0) {   /* nothing yet (and maybe no buffer either) */
-		if (!r->eof)
+		if (!r->in.eof)
 			return need_more(r, HDR_MIN_PREFIX);
 		return finish(r, AOF_VERDICT_TORN, KV_ETORN, 0, "empty file (no header)");
 	}
-	const uint8_t *p = r->buf + r->pos;
+	const uint8_t *p = r->in.buf + r->in.pos;
 	int rc = aof_header_decode(p, n, r->have_expect ? &r->expect : NULL, &r->header,
 				   &kind, r->v.detail, sizeof(r->v.detail));
 
 	if (rc == KV_ETORN) {
-		if (!r->eof) {
+		if (!r->in.eof) {
 			/* Wait for the whole header, whatever length it declares. */
 			size_t want = n >= HDR_MIN_PREFIX ? le_get16(p + HDR_OFF(header_len))
 							  : HDR_MIN_PREFIX;
@@ -608,7 +578,7 @@ static int step_header(struct aof_reader *r)
 	}
 	r->have_header = true;
 	r->last_lsn = r->header.start_lsn;
-	r->pos += AOF_HEADER_SIZE;
+	r->in.pos += AOF_HEADER_SIZE;
 	r->v.valid_end = at(r);
 	r->state = ST_RECORDS;
 	return STEP_AGAIN;
@@ -642,8 +612,8 @@ static void enter_scan(struct aof_reader *r, const char *reason, bool header_ok)
 	r->bad_offset = at(r);
 	r->v.reason = reason;
 	if (header_ok)
-		note_dropped_header(r, r->buf + r->pos);
-	r->pos++;
+		note_dropped_header(r, r->in.buf + r->in.pos);
+	r->in.pos++;
 	r->state = ST_SCAN;
 }
 
@@ -655,12 +625,12 @@ static int corrupt_here(struct aof_reader *r, const char *reason)
 static int step_record(struct aof_reader *r, struct aof_record *rec)
 {
 	size_t n = avail(r);
-	const uint8_t *p = r->buf + r->pos;
+	const uint8_t *p = r->in.buf + r->in.pos;
 
-	if (n == 0 && r->eof)
+	if (n == 0 && r->in.eof)
 		return finish(r, AOF_VERDICT_CLEAN, 0, at(r), NULL);
 	if (n < AOF_RECORD_HEADER_SIZE) {
-		if (!r->eof)
+		if (!r->in.eof)
 			return need_more(r, AOF_RECORD_HEADER_SIZE);
 		enter_scan(r, "incomplete record header", false);
 		return STEP_AGAIN;
@@ -687,7 +657,7 @@ static int step_record(struct aof_reader *r, struct aof_record *rec)
 
 	size_t total = AOF_RECORD_HEADER_SIZE + (size_t)len;
 	if (n < total) {
-		if (!r->eof)
+		if (!r->in.eof)
 			return need_more(r, total);
 		enter_scan(r, "incomplete record", true);
 		return STEP_AGAIN;
@@ -718,7 +688,7 @@ static int step_record(struct aof_reader *r, struct aof_record *rec)
 		r->v.sealed = true;
 		r->state = ST_SEALED;
 	}
-	r->pos += total;
+	r->in.pos += total;
 	r->v.valid_end = at(r);
 	return AOF_RECORD;
 }
@@ -732,10 +702,10 @@ static int step_scan(struct aof_reader *r)
 
 	for (;;) {
 		size_t n = avail(r);
-		const uint8_t *p = r->buf + r->pos;
+		const uint8_t *p = r->in.buf + r->in.pos;
 
 		if (n < AOF_RECORD_HEADER_SIZE) {
-			if (!r->eof)
+			if (!r->in.eof)
 				return need_more(r, AOF_RECORD_HEADER_SIZE);
 			return finish(r, AOF_VERDICT_TORN, KV_ETORN, r->bad_offset, r->v.reason);
 		}
@@ -743,7 +713,7 @@ static int step_scan(struct aof_reader *r)
 		if ((type != AOF_REC_EFFECT && type != AOF_REC_SEGMENT_END) ||
 		    p[REC_OFF(flags)] != 0 || le_get16(p + REC_OFF(reserved)) != 0 ||
 		    !rec_header_verifies(p, seed)) {
-			r->pos++;
+			r->in.pos++;
 			continue;
 		}
 		uint32_t len = le_get32(p + REC_OFF(payload_len));
@@ -757,7 +727,7 @@ static int step_scan(struct aof_reader *r)
 				      r->v.reason);
 		}
 		size_t total = AOF_RECORD_HEADER_SIZE + (size_t)len;
-		if (n < total && !r->eof)
+		if (n < total && !r->in.eof)
 			return need_more(r, total);
 		if (n >= total && rec_checksum_verifies(p, len, seed)) {
 			r->v.follower = true;
@@ -767,7 +737,7 @@ static int step_scan(struct aof_reader *r)
 				      r->v.reason);
 		}
 		note_dropped_header(r, p);
-		r->pos++;
+		r->in.pos++;
 	}
 }
 
@@ -789,7 +759,7 @@ int aof_reader_next(struct aof_reader *r, struct aof_record *rec)
 		case ST_SEALED:
 			if (avail(r) > 0)
 				return corrupt_here(r, "data after the segment end record");
-			if (!r->eof)
+			if (!r->in.eof)
 				return need_more(r, 1);
 			return finish(r, AOF_VERDICT_CLEAN, 0, at(r), NULL);
 		case ST_SCAN:

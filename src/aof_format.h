@@ -20,6 +20,8 @@
 #include <stdint.h>
 
 #include "buf.h"
+#include "file_header.h"
+#include "readbuf.h"
 #include "kv.h"
 #include "resp.h"
 
@@ -87,19 +89,8 @@ struct aof_header {
 
 /* What a reader expects the file to belong to.  Only the fields named in
  * `fields` are compared; tools reading a lone file pass NULL or fields = 0. */
-enum {
-	AOF_EXPECT_DATASET = 1u << 0,
-	AOF_EXPECT_SHARD = 1u << 1,
-	AOF_EXPECT_SHARD_COUNT = 1u << 2,
-	AOF_EXPECT_GENERATION = 1u << 3,
-};
-struct aof_expect {
-	unsigned fields;
-	uint8_t dataset_id[AOF_DATASET_ID_LEN];
-	uint32_t shard_id;
-	uint32_t shard_count;
-	uint64_t generation;
-};
+/* The dataset, shard, count and generation a reader expects: struct
+ * file_expect (file_header.h). */
 
 /* Fill h for a new segment (version set, checksum computed). */
 void aof_header_init(struct aof_header *h, const uint8_t dataset_id[AOF_DATASET_ID_LEN],
@@ -131,7 +122,7 @@ enum aof_verdict_kind {
  * msg (may be NULL) receives one line naming the problem, e.g.
  * "shard count mismatch: file has 4, expected 8".  kind may be NULL.
  */
-int aof_header_decode(const void *p, size_t len, const struct aof_expect *exp,
+int aof_header_decode(const void *p, size_t len, const struct file_expect *exp,
 		      struct aof_header *h, enum aof_verdict_kind *kind,
 		      char *msg, size_t msg_cap);
 
@@ -247,22 +238,16 @@ struct aof_verdict {
 
 struct aof_reader_config {
 	size_t max_payload;              /* 0: AOF_PAYLOAD_DEFAULT_MAX */
-	const struct aof_expect *expect; /* NULL: any dataset/shard (tools) */
+	const struct file_expect *expect; /* NULL: any dataset/shard (tools) */
 };
 
 /* Private to aof_format.c. */
 struct aof_reader {
 	size_t max_payload;
-	struct aof_expect expect;
+	struct file_expect expect;
 	bool have_expect;
 	int state;
-	bool eof;
-	uint8_t *buf;            /* bytes [base, base + len) of the file */
-	size_t cap;
-	size_t len;
-	size_t pos;              /* parse position in buf */
-	uint64_t base;           /* file offset of buf[0] */
-	size_t need;             /* bytes from pos the current step waits for */
+	struct read_buf in;       /* bytes [base, base + len) of the file */
 	struct aof_header header;
 	bool have_header;
 	uint64_t last_lsn;

@@ -149,7 +149,6 @@ _Static_assert(KV_TYPE_STRING == 0 && KV_TYPE_LIST == 1 && KV_TYPE_SET == 2 &&
 #define FTR_OFF(f) offsetof(struct snap_disk_footer, f)
 #define HDR_MIN_PREFIX 12
 #define HDR_MAX_LEN 4096
-#define READ_CHUNK (64 * 1024)
 #define KEY_FLAG_DEADLINE 0x01
 #define COUNT_SIZE 4
 #define MORE_HEADER_SIZE (1 + COUNT_SIZE)
@@ -257,7 +256,7 @@ void snap_header_init(struct snap_header *h, const uint8_t dataset_id[SNAP_DATAS
 }
 
 /* A snapshot is committed whole, so a short header is corruption too. */
-int snap_header_decode(const void *src, size_t len, const struct snap_expect *exp,
+int snap_header_decode(const void *src, size_t len, const struct file_expect *exp,
 		       struct snap_header *h, enum snap_verdict_kind *kind, char *msg, size_t cap)
 {
 	static const enum snap_verdict_kind kinds[] = {
@@ -265,17 +264,9 @@ int snap_header_decode(const void *src, size_t len, const struct snap_expect *ex
 		[FILE_HDR_SHORT] = SNAP_VERDICT_CORRUPT, [FILE_HDR_CORRUPT] = SNAP_VERDICT_CORRUPT,
 		[FILE_HDR_VERSION] = SNAP_VERDICT_VERSION, [FILE_HDR_MISMATCH] = SNAP_VERDICT_MISMATCH,
 	};
-	struct file_expect fe, *fep = NULL;
-	if (exp) {
-		fe = (struct file_expect){ .fields = exp->fields, .shard_id = exp->shard_id,
-					   .shard_count = exp->shard_count,
-					   .generation = exp->generation };
-		memcpy(fe.dataset_id, exp->dataset_id, SNAP_DATASET_ID_LEN);
-		fep = &fe;
-	}
 	struct file_header fh;
 	enum file_header_fault fault;
-	int rc = file_header_decode(&snap_file_kind, src, len, fep, &fh, &fault, msg, cap);
+	int rc = file_header_decode(&snap_file_kind, src, len, exp, &fh, &fault, msg, cap);
 	if (kind)
 		*kind = kinds[fault];
 	if (rc == KV_ETORN)
@@ -725,7 +716,7 @@ void snap_reader_init(struct snap_reader *r, const struct snap_reader_config *cf
 		r->have_expect = true;
 	}
 	r->state = ST_HEADER;
-	r->need = HDR_MIN_PREFIX;
+	r->in.need = HDR_MIN_PREFIX;
 	ZSTD_DCtx *d = ZSTD_createDCtx();
 	kv_assert(d != NULL);
 	r->dctx = d;
@@ -733,9 +724,9 @@ void snap_reader_init(struct snap_reader *r, const struct snap_reader_config *cf
 
 void snap_reader_free(struct snap_reader *r)
 {
-	free(r->buf);
-	r->buf = NULL;
-	r->cap = r->len = r->pos = 0;
+	free(r->in.buf);
+	r->in.buf = NULL;
+	r->in.cap = r->in.len = r->in.pos = 0;
 	free(r->raw);
 	r->raw = NULL;
 	r->raw_cap = r->raw_len = r->raw_pos = 0;
@@ -746,42 +737,22 @@ void snap_reader_free(struct snap_reader *r)
 
 size_t snap_reader_space(struct snap_reader *r, void **p)
 {
-	if (r->pos > 0) {
-		memmove(r->buf, r->buf + r->pos, r->len - r->pos);
-		r->len -= r->pos;
-		r->base += r->pos;
-		r->pos = 0;
-	}
-	size_t want = KV_MAX(r->need, (size_t)READ_CHUNK);
-	if (r->cap < want) {
-		r->buf = kv_realloc(r->buf, want);
-		r->cap = want;
-	}
-	*p = r->buf + r->len;
-	return r->eof ? 0 : r->cap - r->len;
+	return read_buf_space(&r->in, p);
 }
 
 void snap_reader_wrote(struct snap_reader *r, size_t n)
 {
-	kv_assert(!r->eof && n <= r->cap - r->len);
-	r->len += n;
+	read_buf_wrote(&r->in, n);
 }
 
 size_t snap_reader_feed(struct snap_reader *r, const void *p, size_t n)
 {
-	void *dst;
-	size_t room = snap_reader_space(r, &dst);
-	size_t take = KV_MIN(room, n);
-	if (take) {
-		memcpy(dst, p, take);
-		snap_reader_wrote(r, take);
-	}
-	return take;
+	return read_buf_feed(&r->in, p, n);
 }
 
 void snap_reader_eof(struct snap_reader *r)
 {
-	r->eof = true;
+	r->in.eof = true;
 }
 
 const struct snap_header *snap_reader_header(const struct snap_reader *r)
@@ -796,22 +767,22 @@ const struct snap_verdict *snap_reader_verdict(const struct snap_reader *r)
 
 size_t snap_reader_mem(const struct snap_reader *r)
 {
-	return r->cap + r->raw_cap + r->key.cap;
+	return r->in.cap + r->raw_cap + r->key.cap;
 }
 
 static uint64_t at(const struct snap_reader *r)
 {
-	return r->base + r->pos;
+	return r->in.base + r->in.pos;
 }
 
 static size_t avail(const struct snap_reader *r)
 {
-	return r->len - r->pos;
+	return r->in.len - r->in.pos;
 }
 
 static int need_more(struct snap_reader *r, size_t n)
 {
-	r->need = n;
+	r->in.need = n;
 	return SNAP_NEED_MORE;
 }
 
@@ -821,7 +792,7 @@ static int finish(struct snap_reader *r, enum snap_verdict_kind kind, int code,
 	r->v.kind = kind;
 	r->v.code = code;
 	r->v.offset = offset;
-	r->v.bytes_seen = r->base + r->len;
+	r->v.bytes_seen = r->in.base + r->in.len;
 	r->v.reason = reason;
 	r->v.blocks = r->blocks;
 	r->v.entries = r->entries;
@@ -859,12 +830,12 @@ static int step_header(struct snap_reader *r)
 {
 	enum snap_verdict_kind kind;
 	size_t n = avail(r);
-	const uint8_t *p = r->buf + r->pos;
+	const uint8_t *p = r->in.buf + r->in.pos;
 
 	if (n == 0)
-		return r->eof ? corrupt_at(r, 0, "empty file (no header)")
+		return r->in.eof ? corrupt_at(r, 0, "empty file (no header)")
 			      : need_more(r, HDR_MIN_PREFIX);
-	if (!r->eof) {
+	if (!r->in.eof) {
 		size_t want = HDR_MIN_PREFIX;
 		if (n >= HDR_MIN_PREFIX)
 			want = KV_MIN(KV_MAX((size_t)le_get16(p + HDR_OFF(header_len)),
@@ -886,18 +857,18 @@ static int step_header(struct snap_reader *r)
 	}
 	r->have_header = true;
 	r->chain = r->header.checksum;
-	r->pos += SNAP_HEADER_SIZE;
+	r->in.pos += SNAP_HEADER_SIZE;
 	r->state = ST_FRAME;
 	return STEP_AGAIN;
 }
 
 static int step_footer(struct snap_reader *r)
 {
-	const uint8_t *p = r->buf + r->pos;
+	const uint8_t *p = r->in.buf + r->in.pos;
 	uint64_t seed = r->header.checksum;
 
 	if (avail(r) < SNAP_FOOTER_SIZE) {
-		if (!r->eof)
+		if (!r->in.eof)
 			return need_more(r, SNAP_FOOTER_SIZE);
 		return corrupt_at(r, at(r), "file ends inside the footer");
 	}
@@ -914,7 +885,7 @@ static int step_footer(struct snap_reader *r)
 		return corrupt_at(r, at(r), "footer entry count mismatch");
 	if (le_get64(p + FTR_OFF(chain)) != r->chain)
 		return corrupt_at(r, at(r), "footer block chain mismatch");
-	r->pos += SNAP_FOOTER_SIZE;
+	r->in.pos += SNAP_FOOTER_SIZE;
 	r->state = ST_TRAILER;
 	return STEP_AGAIN;
 }
@@ -949,14 +920,14 @@ static int block_decompress(struct snap_reader *r, const uint8_t *p, size_t comp
 static int step_frame(struct snap_reader *r)
 {
 	size_t n = avail(r);
-	const uint8_t *p = r->buf + r->pos;
+	const uint8_t *p = r->in.buf + r->in.pos;
 	uint64_t seed = r->header.checksum;
 
 	r->block_offset = at(r);
-	if (n == 0 && r->eof)
+	if (n == 0 && r->in.eof)
 		return corrupt_at(r, at(r), "file ends without a footer");
 	if (n < SNAP_BLOCK_HEADER_SIZE) {
-		if (!r->eof)
+		if (!r->in.eof)
 			return need_more(r, SNAP_BLOCK_HEADER_SIZE);
 		return corrupt_at(r, at(r), "file ends inside a block header or the footer");
 	}
@@ -983,7 +954,7 @@ static int step_frame(struct snap_reader *r)
 		return corrupt_block(r, "block compressed length impossible for its raw length");
 	size_t total = SNAP_BLOCK_HEADER_SIZE + (size_t)comp_len;
 	if (n < total) {
-		if (!r->eof)
+		if (!r->in.eof)
 			return need_more(r, total);
 		return corrupt_block(r, "file ends inside a block");
 	}
@@ -998,7 +969,7 @@ static int step_frame(struct snap_reader *r)
 	r->raw_pos = 0;
 	r->blocks++;
 	r->chain = snap_chain_next(r->chain, sum);
-	r->pos += total;
+	r->in.pos += total;
 	r->state = ST_RECORDS;
 	return STEP_AGAIN;
 }
@@ -1146,7 +1117,7 @@ int snap_reader_next(struct snap_reader *r, struct snap_fragment *f)
 		case ST_TRAILER:
 			if (avail(r) > 0)
 				return corrupt_at(r, at(r), "data after the footer");
-			if (!r->eof)
+			if (!r->in.eof)
 				return need_more(r, 1);
 			return finish(r, SNAP_VERDICT_CLEAN, 0, at(r), NULL);
 		default:

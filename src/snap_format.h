@@ -25,6 +25,8 @@
 #include <stdint.h>
 
 #include "buf.h"
+#include "file_header.h"
+#include "readbuf.h"
 #include "kv.h"
 #include "resp.h"
 #include "store.h"
@@ -120,19 +122,8 @@ struct snap_header {
 
 /* What a reader expects the file to belong to.  Only the fields named in
  * `fields` are compared; tools reading a lone file pass NULL or fields = 0. */
-enum {
-	SNAP_EXPECT_DATASET = 1u << 0,
-	SNAP_EXPECT_SHARD = 1u << 1,
-	SNAP_EXPECT_SHARD_COUNT = 1u << 2,
-	SNAP_EXPECT_GENERATION = 1u << 3,
-};
-struct snap_expect {
-	unsigned fields;
-	uint8_t dataset_id[SNAP_DATASET_ID_LEN];
-	uint32_t shard_id;
-	uint32_t shard_count;
-	uint64_t generation;
-};
+/* The dataset, shard, count and generation a reader expects: struct
+ * file_expect (file_header.h). */
 
 /* Fill h for a new snapshot (version set, checksum computed). */
 void snap_header_init(struct snap_header *h, const uint8_t dataset_id[SNAP_DATASET_ID_LEN],
@@ -162,7 +153,7 @@ enum snap_verdict_kind {
  * msg (may be NULL) receives one line naming the problem, e.g.
  * "shard count mismatch: file has 4, expected 8".  kind may be NULL.
  */
-int snap_header_decode(const void *p, size_t len, const struct snap_expect *exp,
+int snap_header_decode(const void *p, size_t len, const struct file_expect *exp,
 		       struct snap_header *h, enum snap_verdict_kind *kind,
 		       char *msg, size_t msg_cap);
 
@@ -309,22 +300,16 @@ struct snap_verdict {
 
 struct snap_reader_config {
 	size_t max_raw;                   /* 0: SNAP_BLOCK_RAW_DEFAULT_MAX */
-	const struct snap_expect *expect; /* NULL: any dataset/shard (tools) */
+	const struct file_expect *expect; /* NULL: any dataset/shard (tools) */
 };
 
 /* Private to snap_format.c. */
 struct snap_reader {
 	size_t max_raw;
-	struct snap_expect expect;
+	struct file_expect expect;
 	bool have_expect;
 	int state;
-	bool eof;
-	uint8_t *buf;            /* bytes [base, base + len) of the file */
-	size_t cap;
-	size_t len;
-	size_t pos;
-	uint64_t base;
-	size_t need;
+	struct read_buf in;       /* bytes [base, base + len) of the file */
 	struct snap_header header;
 	bool have_header;
 	void *dctx;              /* ZSTD_DCtx */

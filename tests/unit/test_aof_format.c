@@ -182,8 +182,8 @@ static void read_file(const void *data, size_t len, size_t chunk,
 	aof_reader_init(&r, cfg);
 	for (;;) {
 		int rc = aof_reader_next(&r, &rec);
-		if (r.cap > res->max_cap)
-			res->max_cap = r.cap;
+		if (r.in.cap > res->max_cap)
+			res->max_cap = r.in.cap;
 		if (rc == AOF_RECORD) {
 			if (res->n++ >= 64)
 				continue;   /* counted, not kept */
@@ -198,7 +198,7 @@ static void read_file(const void *data, size_t len, size_t chunk,
 			continue;
 		}
 		if (rc == AOF_NEED_MORE) {
-			assert_false(r.eof);
+			assert_false(r.in.eof);
 			if (fed == len) {
 				aof_reader_eof(&r);
 				continue;
@@ -266,8 +266,8 @@ static void test_aof_format_header_round_trip(void **state)
 	assert_int_equal(d.created_ms, 1700000000999);
 	assert_int_equal(d.checksum, h.checksum);
 
-	struct aof_expect exp = { .fields = AOF_EXPECT_DATASET | AOF_EXPECT_SHARD |
-					    AOF_EXPECT_SHARD_COUNT | AOF_EXPECT_GENERATION,
+	struct file_expect exp = { .fields = FILE_EXPECT_DATASET | FILE_EXPECT_SHARD |
+					    FILE_EXPECT_SHARD_COUNT | FILE_EXPECT_GENERATION,
 				  .shard_id = 3, .shard_count = 8, .generation = 42 };
 	memcpy(exp.dataset_id, DATASET, 16);
 	assert_int_equal(aof_header_decode(b, sizeof(b), &exp, &d, NULL, NULL, 0), 0);
@@ -415,7 +415,7 @@ static void test_aof_format_header_short(void **state)
 	assert_int_equal(res.v.valid_end, AOF_HEADER_SIZE);
 }
 
-static void expect_mismatch(const uint8_t *b, const struct aof_expect *exp, const char *want)
+static void expect_mismatch(const uint8_t *b, const struct file_expect *exp, const char *want)
 {
 	enum aof_verdict_kind kind;
 	char msg[192];
@@ -440,31 +440,31 @@ static void test_aof_format_header_mismatch(void **state)
 {
 	struct aof_header h;
 	uint8_t b[AOF_HEADER_SIZE];
-	struct aof_expect exp = { .shard_id = 1, .shard_count = 4, .generation = 7 };
+	struct file_expect exp = { .shard_id = 1, .shard_count = 4, .generation = 7 };
 
 	header_for(&h, 0);   /* shard 1 of 4, generation 7 */
 	aof_header_encode(&h, b);
 	memcpy(exp.dataset_id, DATASET, 16);
 
-	exp.fields = AOF_EXPECT_SHARD;
+	exp.fields = FILE_EXPECT_SHARD;
 	exp.shard_id = 2;
 	expect_mismatch(b, &exp, "shard id mismatch: file has 1, expected 2");
 	exp.shard_id = 1;
-	exp.fields = AOF_EXPECT_SHARD_COUNT | AOF_EXPECT_SHARD;
+	exp.fields = FILE_EXPECT_SHARD_COUNT | FILE_EXPECT_SHARD;
 	exp.shard_count = 8;
 	expect_mismatch(b, &exp, "shard count mismatch: file has 4, expected 8");
 	exp.shard_count = 4;
-	exp.fields = AOF_EXPECT_GENERATION;
+	exp.fields = FILE_EXPECT_GENERATION;
 	exp.generation = 9;
 	expect_mismatch(b, &exp, "generation mismatch: file has 7, expected 9");
 	exp.generation = 7;
-	exp.fields = AOF_EXPECT_DATASET;
+	exp.fields = FILE_EXPECT_DATASET;
 	exp.dataset_id[15] = 0xff;
 	expect_mismatch(b, &exp, "dataset id mismatch: file has 6b657679010203040506070809"
 			"0a0b0c, expected 6b657679010203040506070809"
 			"0a0bff");
 	/* Fields not asked for are not compared. */
-	exp.fields = AOF_EXPECT_SHARD;
+	exp.fields = FILE_EXPECT_SHARD;
 	assert_int_equal(aof_header_decode(b, sizeof(b), &exp, NULL, NULL, NULL, 0), 0);
 }
 

@@ -170,7 +170,7 @@ struct read_stats {
 
 /* Read file[0..n) in chunks of `chunk` bytes; fragments go to a loader on db
  * when db is not NULL.  Returns the reader's final code. */
-static int read_file(const void *p, size_t n, const struct snap_expect *exp, size_t max_raw,
+static int read_file(const void *p, size_t n, const struct file_expect *exp, size_t max_raw,
 		     size_t chunk, struct kv_db *db, struct snap_verdict *vout,
 		     struct read_stats *st)
 {
@@ -391,8 +391,8 @@ static void test_snap_format_roundtrip_every_type(void **state)
 	snapshot_db(a, &h, 0, &file, &blocks);
 	assert_true(blocks >= 8);
 
-	struct snap_expect exp = { .fields = SNAP_EXPECT_DATASET | SNAP_EXPECT_SHARD |
-					     SNAP_EXPECT_SHARD_COUNT | SNAP_EXPECT_GENERATION,
+	struct file_expect exp = { .fields = FILE_EXPECT_DATASET | FILE_EXPECT_SHARD |
+					     FILE_EXPECT_SHARD_COUNT | FILE_EXPECT_GENERATION,
 				   .shard_id = 1, .shard_count = 4, .generation = 9 };
 	memcpy(exp.dataset_id, DATASET, SNAP_DATASET_ID_LEN);
 	int rc = read_file(file.data, file.len, &exp, 0, 100003, b, &v, &st);
@@ -622,20 +622,20 @@ static void test_snap_format_header_cases(void **state)
 	assert_int_equal(d.created_ms, TIME_MS);
 	assert_int_equal(d.checksum, h.checksum);
 
-	struct snap_expect exp = { .fields = SNAP_EXPECT_SHARD_COUNT, .shard_count = 8 };
+	struct file_expect exp = { .fields = FILE_EXPECT_SHARD_COUNT, .shard_count = 8 };
 	assert_int_equal(snap_header_decode(buf, SNAP_HEADER_SIZE, &exp, &d, &kind, msg,
 					    sizeof(msg)), KV_EMISMATCH);
 	assert_int_equal(kind, SNAP_VERDICT_MISMATCH);
 	assert_string_equal(msg, "shard count mismatch: file has 4, expected 8");
-	exp = (struct snap_expect){ .fields = SNAP_EXPECT_SHARD, .shard_id = 3 };
+	exp = (struct file_expect){ .fields = FILE_EXPECT_SHARD, .shard_id = 3 };
 	assert_int_equal(snap_header_decode(buf, SNAP_HEADER_SIZE, &exp, &d, &kind, msg,
 					    sizeof(msg)), KV_EMISMATCH);
 	assert_string_equal(msg, "shard id mismatch: file has 2, expected 3");
-	exp = (struct snap_expect){ .fields = SNAP_EXPECT_GENERATION, .generation = 6 };
+	exp = (struct file_expect){ .fields = FILE_EXPECT_GENERATION, .generation = 6 };
 	assert_int_equal(snap_header_decode(buf, SNAP_HEADER_SIZE, &exp, &d, &kind, msg,
 					    sizeof(msg)), KV_EMISMATCH);
 	assert_string_equal(msg, "generation mismatch: file has 7, expected 6");
-	exp = (struct snap_expect){ .fields = SNAP_EXPECT_DATASET };
+	exp = (struct file_expect){ .fields = FILE_EXPECT_DATASET };
 	assert_int_equal(snap_header_decode(buf, SNAP_HEADER_SIZE, &exp, &d, &kind, msg,
 					    sizeof(msg)), KV_EMISMATCH);
 	assert_non_null(strstr(msg, "dataset id mismatch: file has 6b657679534e5004"));
@@ -645,7 +645,7 @@ static void test_snap_format_header_cases(void **state)
 	struct snap_verdict v;
 	struct kv_db *db = db_create();
 	snapshot_db(db, &h, 0, &file, NULL);
-	exp = (struct snap_expect){ .fields = SNAP_EXPECT_SHARD_COUNT, .shard_count = 8 };
+	exp = (struct file_expect){ .fields = FILE_EXPECT_SHARD_COUNT, .shard_count = 8 };
 	assert_int_equal(read_file(file.data, file.len, &exp, 0, 1 << 16, NULL, &v, NULL),
 			 KV_EMISMATCH);
 	snap_verdict_describe(&v, "x.snap", msg, sizeof(msg));
