@@ -255,6 +255,20 @@ static int quarantine_tail(struct aof *a, struct kvio_file *f, const char *path,
 	return rc;
 }
 
+/* What every file of this shard must say about itself. */
+static struct file_expect shard_expect(const struct aof *a, uint64_t generation)
+{
+	struct file_expect exp = {
+		.fields = FILE_EXPECT_DATASET | FILE_EXPECT_SHARD | FILE_EXPECT_SHARD_COUNT |
+			  FILE_EXPECT_GENERATION,
+		.shard_id = a->shard_id,
+		.shard_count = a->nshards,
+		.generation = generation,
+	};
+	memcpy(exp.dataset_id, a->ds.id, sizeof(exp.dataset_id));
+	return exp;
+}
+
 static void scan_report(struct aof *a, const struct aof_file_report *r)
 {
 	if (r->verdict < 0 && (a->worst == 0 || (a->worst == KV_ETORN && r->verdict != KV_ETORN)))
@@ -287,14 +301,7 @@ static int replay_segment(struct aof *a, struct kv_db *db, const struct manifest
 		scan_report(a, &rep);
 		return rep.verdict;
 	}
-	struct file_expect exp = {
-		.fields = FILE_EXPECT_DATASET | FILE_EXPECT_SHARD | FILE_EXPECT_SHARD_COUNT |
-			  FILE_EXPECT_GENERATION,
-		.shard_id = a->shard_id,
-		.shard_count = a->nshards,
-		.generation = me->generation,
-	};
-	memcpy(exp.dataset_id, a->ds.id, sizeof(exp.dataset_id));
+	struct file_expect exp = shard_expect(a, me->generation);
 	struct aof_reader_config cfg = { .expect = &exp };
 	struct aof_reader r;
 	aof_reader_init(&r, &cfg);
@@ -476,14 +483,7 @@ static int load_snapshot(struct aof *a, struct kv_db *db, const struct manifest_
 		scan_report(a, &rep);
 		return rep.verdict;
 	}
-	struct file_expect exp = {
-		.fields = FILE_EXPECT_DATASET | FILE_EXPECT_SHARD | FILE_EXPECT_SHARD_COUNT |
-			  FILE_EXPECT_GENERATION,
-		.shard_id = a->shard_id,
-		.shard_count = a->nshards,
-		.generation = me->generation,
-	};
-	memcpy(exp.dataset_id, a->ds.id, sizeof(exp.dataset_id));
+	struct file_expect exp = shard_expect(a, me->generation);
 	struct snap_reader_config cfg = { .expect = &exp };
 	struct snap_reader r;
 	struct snap_loader l;
