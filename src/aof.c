@@ -348,9 +348,7 @@ static int replay_segment(struct aof *a, struct kv_db *db, const struct manifest
 			continue;
 		}
 		if (verdict == AOF_NEED_MORE) {
-			void *p;
-			size_t want = aof_reader_space(&r, &p);
-			ssize_t got = kvio_pread(&f, p, want, off);
+			ssize_t got = kvio_fill(&f, &r.in, &off);
 			if (got < 0) {
 				snprintf(rep_line, sizeof(rep_line), "%s: read error at offset %" PRIu64
 					 ": %s", path, off, kv_strerror((int)got));
@@ -359,11 +357,6 @@ static int replay_segment(struct aof *a, struct kv_db *db, const struct manifest
 				rc = (int)got;
 				break;
 			}
-			if (got == 0)
-				aof_reader_eof(&r);
-			else
-				aof_reader_wrote(&r, (size_t)got);
-			off += (uint64_t)got;
 			continue;
 		}
 		break;
@@ -504,9 +497,7 @@ static int load_snapshot(struct aof *a, struct kv_db *db, const struct manifest_
 			continue;
 		}
 		if (verdict == SNAP_NEED_MORE) {
-			void *p;
-			size_t want = snap_reader_space(&r, &p);
-			ssize_t got = kvio_pread(&f, p, want, off);
+			ssize_t got = kvio_fill(&f, &r.in, &off);
 			if (got < 0) {
 				snprintf(line, sizeof(line), "%s: read error at offset %" PRIu64 ": %s",
 					 path, off, kv_strerror((int)got));
@@ -514,11 +505,6 @@ static int load_snapshot(struct aof *a, struct kv_db *db, const struct manifest_
 				rc = (int)got;
 				break;
 			}
-			if (got == 0)
-				snap_reader_eof(&r);
-			else
-				snap_reader_wrote(&r, (size_t)got);
-			off += (uint64_t)got;
 			continue;
 		}
 		break;

@@ -80,6 +80,7 @@
 
 #include "kv.h"
 #include "le.h"
+#include "readbuf.h"
 #include "kvio.h"
 
 #define KVIO_TRACE_MAGIC "KEVYTRC"   /* 7 chars + NUL = 8 bytes */
@@ -752,6 +753,21 @@ int kvio_truncate(struct kvio_file *f, uint64_t len)
 	tr_fill_paths(&t, f->path, NULL);
 	sync_end(&s, &t);
 	return rc;
+}
+
+ssize_t kvio_fill(struct kvio_file *f, struct read_buf *in, uint64_t *off)
+{
+	void *p;
+	size_t want = read_buf_space(in, &p);
+	ssize_t got = kvio_pread(f, p, want, *off);
+	if (got < 0)
+		return got;
+	if (got == 0)
+		in->eof = true;
+	else
+		read_buf_wrote(in, (size_t)got);
+	*off += (uint64_t)got;
+	return got;
 }
 
 int kvio_flock(struct kvio_file *f, bool exclusive)

@@ -82,6 +82,12 @@ ssize_t kvio_pwrite(struct kvio_file *f, const void *buf, size_t len, uint64_t o
 /* Read up to len bytes at off, looping until len or end of file.  Returns the
  * bytes read (short only at end of file) or -errno. */
 ssize_t kvio_pread(struct kvio_file *f, void *buf, size_t len, uint64_t off);
+struct read_buf;
+/* Feed a streaming reader's input window (readbuf.h) the next bytes of f
+ * from *off: reads into its free space, advances *off, and marks end of
+ * file when nothing is left.  Returns the bytes read (0 at end) or -errno
+ * (*off unchanged). */
+ssize_t kvio_fill(struct kvio_file *f, struct read_buf *in, uint64_t *off);
 int kvio_fdatasync(struct kvio_file *f);
 int kvio_fsync(struct kvio_file *f);
 /* fsync an open directory, or open dir_path, fsync it and close it. */

@@ -298,9 +298,7 @@ static int kc_scan_segment(struct kvio_file *f, const char *path, struct kc_seg_
 			continue;
 		}
 		if (rc == AOF_NEED_MORE) {
-			void *p;
-			size_t want = aof_reader_space(&r, &p);
-			ssize_t got = kvio_pread(f, p, want, s->off);
+			ssize_t got = kvio_fill(f, &r.in, &s->off);
 			if (got < 0) {
 				snprintf(s->line, sizeof(s->line), "%s: read error at offset %" PRIu64
 					 ": %s", path, s->off, kv_strerror((int)got));
@@ -308,11 +306,6 @@ static int kc_scan_segment(struct kvio_file *f, const char *path, struct kc_seg_
 				rc = (int)got;
 				break;
 			}
-			if (got == 0)
-				aof_reader_eof(&r);
-			else
-				aof_reader_wrote(&r, (size_t)got);
-			s->off += (uint64_t)got;
 			continue;
 		}
 		const struct aof_verdict *v = aof_reader_verdict(&r);
@@ -341,9 +334,7 @@ static int kc_scan_snapshot(struct kvio_file *f, const char *path, struct kc_seg
 		if (rc == SNAP_FRAGMENT)
 			continue;
 		if (rc == SNAP_NEED_MORE) {
-			void *buf;
-			size_t want = snap_reader_space(&r, &buf);
-			ssize_t got = kvio_pread(f, buf, want, s->off);
+			ssize_t got = kvio_fill(f, &r.in, &s->off);
 			if (got < 0) {
 				snprintf(s->line, sizeof(s->line), "%s: read error at offset %" PRIu64
 					 ": %s", path, s->off, kv_strerror((int)got));
@@ -351,11 +342,6 @@ static int kc_scan_snapshot(struct kvio_file *f, const char *path, struct kc_seg
 				rc = (int)got;
 				break;
 			}
-			if (got == 0)
-				snap_reader_eof(&r);
-			else
-				snap_reader_wrote(&r, (size_t)got);
-			s->off += (uint64_t)got;
 			continue;
 		}
 		const struct snap_verdict *v = snap_reader_verdict(&r);

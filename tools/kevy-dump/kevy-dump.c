@@ -923,20 +923,13 @@ static int kd_run_segment(const struct kd_opts *o, FILE *out)
 			continue;
 		}
 		if (rc == AOF_NEED_MORE) {
-			void *p;
-			size_t want = aof_reader_space(&r, &p);
-			ssize_t got = kvio_pread(&f, p, want, off);
+			ssize_t got = kvio_fill(&f, &r.in, &off);
 			if (got < 0) {
 				fprintf(stderr, "kevy-dump: %s: read error at offset %" PRIu64 ": %s\n",
 					path, off, kv_strerror((int)got));
 				code = KD_EXIT_ERROR;
 				break;
 			}
-			if (got == 0)
-				aof_reader_eof(&r);
-			else
-				aof_reader_wrote(&r, (size_t)got);
-			off += (uint64_t)got;
 			continue;
 		}
 		if (rc == AOF_CLEAN_EOF)
@@ -1002,20 +995,13 @@ static int kd_run_snapshot(const struct kd_opts *o, FILE *out)
 			continue;
 		}
 		if (rc == SNAP_NEED_MORE) {
-			void *p;
-			size_t want = snap_reader_space(&r, &p);
-			ssize_t got = kvio_pread(&f, p, want, off);
+			ssize_t got = kvio_fill(&f, &r.in, &off);
 			if (got < 0) {
 				fprintf(stderr, "kevy-dump: %s: read error at offset %" PRIu64 ": %s\n",
 					path, off, kv_strerror((int)got));
 				code = KD_EXIT_ERROR;
 				break;
 			}
-			if (got == 0)
-				snap_reader_eof(&r);
-			else
-				snap_reader_wrote(&r, (size_t)got);
-			off += (uint64_t)got;
 			continue;
 		}
 		if (rc != SNAP_END) {
