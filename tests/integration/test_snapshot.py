@@ -249,6 +249,46 @@ def check_debug_reload(rng):
     K.log("%s: same DEBUG DIGEST, WATCH invalidated" % label)
 
 
+def check_snapshot_write_fails(rng):
+    """A snapshot whose block write fails (ENOSPC, EIO) or whose fsync fails is
+    abandoned: rdb_last_bgsave_status says err, nothing acknowledged is lost
+    (the previous files and the AOF stay), the next BGSAVE works."""
+    for spec in ("write:2=enospc", "write:2=eio", "fsync:2=eio"):
+        label = "snapshot with %s" % spec
+        srv = K.kevy("--threads", "1", "--save", "").start()
+        try:
+            with srv.conn() as c:
+                populate(c, rng)
+                digest = c.call("DEBUG", "DIGEST")
+                K.check(c.call("DEBUG", "FAILPOINTS", spec) == b"+OK\r\n", "failpoint")
+                c.call("BGSAVE")
+                K.check(A.wait_for(lambda: A.info(c)["rdb_bgsave_in_progress"] == "0", 20),
+                        "%s: the snapshot ends" % label)
+                info = A.info(c)
+                c.call("DEBUG", "FAILPOINTS", "")
+                if spec.startswith("fsync"):
+                    # The fsync may hit the AOF rotation instead: either way
+                    # something reports the failure, and no data is lost.
+                    K.check(info["rdb_last_bgsave_status"] == "err" or
+                            info["aof_last_write_status"] == "err",
+                            "%s: the failure is reported: %r" % (label, info))
+                else:
+                    K.check(info["rdb_last_bgsave_status"] == "err",
+                            "%s: rdb_last_bgsave_status err: %r" % (label, info))
+                    saves = int(info["rdb_saves"])
+                    c.call("BGSAVE")
+                    wait_saved(c, saves)
+            A.kill9(srv)
+            A.restart(srv)
+            with srv.conn() as c:
+                K.check(c.call("DEBUG", "DIGEST") == digest, "%s: same dataset after restart" %
+                        label)
+            srv.stop()
+        finally:
+            srv.cleanup()
+        K.log("%s: abandoned, nothing lost" % label)
+
+
 def check_damaged_snapshot(rng):
     label = "damaged snapshot"
     srv = K.kevy("--threads", "1").start()
@@ -373,6 +413,7 @@ def main():
     check_bgsave_under_load(rng)
     check_point_in_time(rng)
     check_debug_reload(rng)
+    check_snapshot_write_fails(rng)
     check_damaged_snapshot(rng)
     check_damaged_variants(rng)
     check_crash_in_commit(rng)
