@@ -102,7 +102,7 @@ static void job_end(struct shard *s, bool ok)
 	struct snapshot_job *j = &s->snap;
 	int64_t now = kv_time_ms();
 	if (db_snapshot_active(s->db))
-		db_snapshot_end(s->db);
+		db_snapshot_abandon(s->db);   /* the walk did not finish */
 	if (j->writer_ready) {
 		snap_writer_free(&j->w);
 		j->writer_ready = false;

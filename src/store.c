@@ -902,6 +902,24 @@ uint64_t db_snapshot_step(struct kv_db *db, uint64_t cursor)
 	return dict_scan(&db->keys, cursor, snap_scan_node, &c);
 }
 
+static void snap_mark_node(void *arg, struct dict_node *n)
+{
+	snap_saved(arg, node_entry(n));
+}
+
+void db_snapshot_abandon(struct kv_db *db)
+{
+	/* Entries the walk did not reach still carry the old mark; the next
+	 * snapshot flips the mark back and would take them as saved.  Mark
+	 * every entry now (one pass, only when a snapshot is given up). */
+	db->snap_fn = NULL;
+	db->snap_arg = NULL;
+	uint64_t cursor = 0;
+	do {
+		cursor = dict_scan(&db->keys, cursor, snap_mark_node, db);
+	} while (cursor);
+}
+
 void db_snapshot_end(struct kv_db *db)
 {
 	db->snap_fn = NULL;

@@ -156,7 +156,10 @@ void db_snapshot_begin(struct kv_db *db, db_snap_fn fn, void *arg);
  * entries of the next bucket(s) not yet given to fn are given now.  Returns
  * the next cursor, 0 once every entry present at the cut was given. */
 uint64_t db_snapshot_step(struct kv_db *db, uint64_t cursor);
+/* The walk completed: every entry present at the cut was given to fn. */
 void db_snapshot_end(struct kv_db *db);
+/* Give a snapshot up before its walk completed (keeps later snapshots exact). */
+void db_snapshot_abandon(struct kv_db *db);
 bool db_snapshot_active(const struct kv_db *db);
 /* The running command may change entries in place through db_lookup's
  * result: lookups then give the entry to the snapshot first.  The runtime
