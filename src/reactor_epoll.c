@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "kv.h"
+#include "kvio.h"
 #include "log.h"
 #include "shard.h"
 
@@ -105,6 +106,11 @@ static void ep_conn_flush(struct shard *s, struct conn *c)
 	if (c->close_started)
 		return;
 	size_t off = 0;
+	if (c->out.len > c->out_traced && kvio_trace_enabled()) {
+		/* Replies are traced once, when first offered to the socket. */
+		kvio_trace_reply(c->id, c->out.data + c->out_traced, c->out.len - c->out_traced);
+		c->out_traced = c->out.len;
+	}
 	while (off < c->out.len) {
 		ssize_t n = send(c->fd, c->out.data + off, c->out.len - off, MSG_NOSIGNAL);
 		if (n > 0) {
@@ -117,10 +123,12 @@ static void ep_conn_flush(struct shard *s, struct conn *c)
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			break;
 		kv_buf_consume(&c->out, off);
+		c->out_traced = c->out_traced > off ? c->out_traced - off : 0;
 		shard_on_hangup(s, c);
 		return;
 	}
 	kv_buf_consume(&c->out, off);
+	c->out_traced = c->out_traced > off ? c->out_traced - off : 0;
 	ep_set_writable_interest(e, c, c->out.len > 0);
 	if (c->out.len == 0) {
 		kv_buf_shrink(&c->out, 1 << 20);

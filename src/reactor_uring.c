@@ -254,6 +254,8 @@ static void ur_conn_flush(struct shard *s, struct conn *c)
 	c->out = tmp;
 	c->out.len = 0;
 	c->send_off = 0;
+	if (kvio_trace_enabled())
+		kvio_trace_reply(c->id, c->sending.data, c->sending.len);
 	ur_start_send(u, c);
 }
 

@@ -198,6 +198,7 @@ struct conn {
 	struct resp_parser parser;
 
 	struct kv_buf out;                    /* replies in order, unsent */
+	size_t out_traced;                    /* epoll: head of out already traced */
 	struct reply_slot *slots_head, *slots_tail;
 	uint32_t inflight;                    /* forwarded commands and txns out */
 	bool txn_inflight;                    /* a multi-shard command is out */
