@@ -763,6 +763,14 @@ int aof_recover(struct aof *a, const char *dir, const struct dataset_info *ds,
 		snprintf(err, err_cap, "%s: cannot open for appending: %s", path, kv_strerror(rc));
 		return rc;
 	}
+	/* What was read back may only be in the page cache (a kill -9 keeps
+	 * unsynced writes there).  Make it durable before records that say
+	 * so are framed after it (aof_encoder_set_durable below). */
+	rc = kvio_fdatasync(&a->seg);
+	if (rc < 0) {
+		snprintf(err, err_cap, "%s: cannot fsync: %s", path, kv_strerror(rc));
+		return rc;
+	}
 	rc = kvio_open_dir(&a->dirf, dir);
 	if (rc < 0) {
 		snprintf(err, err_cap, "%s: cannot open the data directory: %s", dir, kv_strerror(rc));
@@ -771,6 +779,7 @@ int aof_recover(struct aof *a, const char *dir, const struct dataset_info *ds,
 	a->hdr = hdr;
 	aof_encoder_init(&a->enc, &a->hdr, 0);
 	a->enc.last_lsn = lsn;
+	aof_encoder_set_durable(&a->enc, lsn);
 	a->good_off = end;
 	a->last_lsn = a->written_lsn = a->durable_lsn = lsn;
 	a->buf_last_lsn = lsn;
@@ -959,6 +968,7 @@ static void fsync_done(struct aof *a, int res, int64_t now_ms, bool *changed)
 		atomic_fetch_add_explicit(&a->info.records_synced, a->fsync_covers - a->durable_lsn,
 					  memory_order_relaxed);
 		a->durable_lsn = a->fsync_covers;
+		aof_encoder_set_durable(&a->enc, a->durable_lsn);
 		*changed = true;
 	}
 	atomic_fetch_add_explicit(&a->info.fsyncs, 1, memory_order_relaxed);
@@ -1109,6 +1119,7 @@ int aof_flush_sync(struct aof *a)
 enum {
 	RW_NONE = 0,
 	RW_WRITE_TAIL,    /* rotate: WRITE the old segment's last records -> FDATASYNC */
+	RW_SYNC_TAIL,     /* rotate, nothing left to write: FDATASYNC the old segment */
 	RW_OPEN_SEG,      /* OPENAT the new segment */
 	RW_WRITE_SEG,     /* WRITE its content -> FDATASYNC */
 	RW_OPEN_MAN,      /* OPENAT manifest.tmp */
@@ -1276,7 +1287,16 @@ static bool rewrite_complete(struct aof *a, struct kvio_op *op, int res)
 			break;
 		a->good_off += a->rw_tail.len;
 		a->written_lsn = a->durable_lsn = a->rw_tail_last;
+		aof_encoder_set_durable(&a->enc, a->durable_lsn);
 		a->rw_tail.len = 0;
+		a->rw_step = RW_OPEN_SEG;
+		rw_prep_open(a, &a->rw_seg, a->rw_seg_path);
+		return true;
+	case RW_SYNC_TAIL:
+		if (r < 0)
+			break;
+		a->durable_lsn = a->written_lsn;
+		aof_encoder_set_durable(&a->enc, a->durable_lsn);
 		a->rw_step = RW_OPEN_SEG;
 		rw_prep_open(a, &a->rw_seg, a->rw_seg_path);
 		return true;
@@ -1349,7 +1369,14 @@ static int rewrite_sync(struct aof *a)
 {
 	char path[4200];
 	int rc = 0;
-	if (a->rw_tail.len) {
+	if (!a->rw_tail.len && a->rw_kind == RW_KIND_ROTATE && a->durable_lsn < a->written_lsn) {
+		rc = kvio_fdatasync(&a->seg);
+		if (rc == 0) {
+			a->durable_lsn = a->written_lsn;
+			aof_encoder_set_durable(&a->enc, a->durable_lsn);
+		}
+	}
+	if (rc == 0 && a->rw_tail.len) {
 		ssize_t n = kvio_pwrite(&a->seg, a->rw_tail.data, a->rw_tail.len, a->good_off);
 		rc = n == (ssize_t)a->rw_tail.len ? kvio_fdatasync(&a->seg)
 						  : (n < 0 ? (int)n : -ENOSPC);
@@ -1408,6 +1435,7 @@ int aof_rewrite_start(struct aof *a, struct kv_db *db, int64_t now_ms)
 	aof_header_encode(&a->rw_hdr, h);
 	kv_buf_append(&a->rw_content, h, sizeof(h));
 	aof_encoder_init(&a->enc, &a->rw_hdr, 0);
+	aof_encoder_set_durable(&a->enc, a->durable_lsn);
 	struct rw_dump d = { .enc = &a->enc, .out = &a->rw_content, .now_ms = now_ms };
 	aof_payload_begin(&d.payload, now_ms);
 	uint64_t cursor = 0;
@@ -1659,6 +1687,7 @@ int aof_rotate_start(struct aof *a, int64_t now_ms, uint64_t *cut, uint64_t *gen
 	aof_header_encode(&a->rw_hdr, h);
 	kv_buf_append(&a->rw_content, h, sizeof(h));
 	aof_encoder_init(&a->enc, &a->rw_hdr, 0);
+	aof_encoder_set_durable(&a->enc, a->durable_lsn);
 	a->rw_last_lsn = *cut;
 	manifest_free(&a->rw_next);
 	memset(&a->rw_next, 0, sizeof(a->rw_next));
@@ -1682,6 +1711,14 @@ int aof_rotate_start(struct aof *a, int64_t now_ms, uint64_t *cut, uint64_t *gen
 	if (a->rw_tail.len) {
 		a->rw_step = RW_WRITE_TAIL;
 		rw_prep_write_at(a, &a->seg, &a->rw_tail, a->good_off);
+	} else if (a->durable_lsn < a->written_lsn) {
+		/* The manifest will say the old segment ends at the cut: its
+		 * records must be on disk first, or a power cut leaves a hole
+		 * between the segments that recovery must refuse. */
+		a->rw_step = RW_SYNC_TAIL;
+		struct io_uring_sqe *sqe = rw_sqes(a, 1);
+		kvio_prep_fdatasync(&a->rw_op[0], sqe, NULL, &a->seg);
+		aof_ring_tag(sqe, &a->rw_op[0]);
 	} else {
 		a->rw_step = RW_OPEN_SEG;
 		rw_prep_open(a, &a->rw_seg, a->rw_seg_path);

@@ -8,8 +8,8 @@
  *
  *   File header, 72 bytes (struct aof_disk_header):
  *      0  8  magic "KEVYAOF\0"
- *      8  2  version (1)
- *     10  2  header_len (72 for version 1)
+ *      8  2  version (2; version 1 is still read, see below)
+ *     10  2  header_len (72 for versions 1 and 2)
  *     12  4  flags (0)
  *     16 16  dataset id (random, fixed at the dataset's first start; not all zero)
  *     32  4  shard id (< shard count)
@@ -29,7 +29,7 @@
  *      8  4  payload_len
  *     12  1  type: 1 EFFECT, 2 SEGMENT_END
  *     13  1  flags (0)
- *     14  2  reserved (0)
+ *     14  2  sync gap (version 2; 0 in version 1), see DURABLE BOUND
  *     16  8  LSN
  *     24  8  header_check: XXH3-64(seed, bytes [8, 24))
  *     32     payload
@@ -52,8 +52,8 @@
  * VALIDITY RULE
  *
  *   A record at offset o is valid when all of its 32 + payload_len bytes are
- *   in the file, header_check and checksum verify, type is known, flags and
- *   reserved are 0, payload_len <= the configured maximum, its LSN is greater
+ *   in the file, header_check and checksum verify, type is known, flags is 0
+ *   (and, in version 1, the sync gap), payload_len <= the configured maximum, its LSN is greater
  *   than the previous record's (the start LSN for the first), and its payload
  *   is well formed for its type.  A record is "bad" when it is incomplete or
  *   when header_check or checksum fails; a record whose header verifies but
@@ -70,14 +70,34 @@
  *   incomplete record, a complete record whose checksum fails, and any
  *   zeros or garbage after either.  Only the last segment may have a torn
  *   tail; in any other segment the caller treats KV_ETORN as corrupt.
+ *   In version 2 the same holds when every valid record after o is an
+ *   UNSYNCED FOLLOWER: its LSN is above the last valid LSN before o (L) and
+ *   its durable bound is <= L (see below).  Such a record was framed before
+ *   anything from o on could have been durable, so nothing from o on was
+ *   ever acknowledged under appendfsync always, and a power cut may keep any
+ *   subset of unsynced writes: a hole followed by later writes is still an
+ *   interrupted append.  The followers are dropped with the tail.
  *   Everything else is CORRUPT (KV_ECORRUPT) and recovery refuses to start:
- *   a bad record followed anywhere by a valid one, a verified header that
+ *   a bad record followed anywhere by a valid one that is not an unsynced
+ *   follower, a verified header that
  *   breaks a rule (length over the maximum, LSN not increasing, unknown
  *   type), a malformed payload, bytes after SEGMENT_END, a bad file header.
  *   A file shorter than its header is KV_ETORN at offset 0 (the segment's
  *   creation was interrupted).  Bad magic is "not a kevy AOF" (KV_ECORRUPT),
  *   a verified header of another version KV_EVERSION, and a header of
  *   another dataset, shard, shard count or generation KV_EMISMATCH.
+ *
+ * DURABLE BOUND (version 2)
+ *
+ *   The sync gap is LSN minus the highest LSN the writer knew durable (its
+ *   last completed fsync) when it framed the record; 0 when it did not say
+ *   (the strict reading: the record claims itself durable).  Encoded in 16
+ *   bits: below 0x8000 exactly, else 0x8000 | min(gap >> 15, 0x7fff), which
+ *   decodes to gap rounded down to a multiple of 2^15, so the bound LSN -
+ *   decoded gap is never below the truth.  Version 1 records have no gap
+ *   (bound = LSN), so a hole followed by a valid record is corrupt there,
+ *   as version 1 readers judged it; a version 1 segment that is appended to
+ *   keeps writing version 1 records.
  */
 #include "aof_format.h"
 
@@ -104,7 +124,7 @@ _Static_assert(sizeof(struct aof_disk_record) == AOF_RECORD_HEADER_SIZE, "AOF re
 _Static_assert(offsetof(struct aof_disk_record, payload_len) == 8, "AOF record layout");
 _Static_assert(offsetof(struct aof_disk_record, type) == 12, "AOF record layout");
 _Static_assert(offsetof(struct aof_disk_record, flags) == 13, "AOF record layout");
-_Static_assert(offsetof(struct aof_disk_record, reserved) == 14, "AOF record layout");
+_Static_assert(offsetof(struct aof_disk_record, sync_gap) == 14, "AOF record layout");
 _Static_assert(offsetof(struct aof_disk_record, lsn) == 16, "AOF record layout");
 _Static_assert(offsetof(struct aof_disk_record, header_check) == 24, "AOF record layout");
 _Static_assert(sizeof(AOF_MAGIC) == AOF_MAGIC_LEN + 1, "AOF magic is 8 bytes");
@@ -121,6 +141,7 @@ _Static_assert(sizeof(AOF_MAGIC) == AOF_MAGIC_LEN + 1, "AOF magic is 8 bytes");
 static const struct file_kind aof_file_kind = {
 	.magic = AOF_MAGIC,
 	.version = AOF_FORMAT_VERSION,
+	.min_version = AOF_FORMAT_MIN_VERSION,
 	.foreign = "not a kevy AOF file",
 	.name = "AOF",
 };
@@ -345,27 +366,63 @@ void aof_payload_iter_free(struct aof_payload_iter *it)
 
 /* ---- records ---- */
 
+/* The sync gap of a record: exact below 2^15, then in steps of 2^15 rounded
+ * down (up to about 2^30), so the decoded value never exceeds the real one
+ * and the durable bound it gives (LSN - gap) never claims too little. */
+static uint16_t sync_gap_encode(uint64_t gap)
+{
+	if (gap < 0x8000)
+		return (uint16_t)gap;
+	uint64_t steps = gap >> 15;
+	return (uint16_t)(0x8000 | (steps > 0x7fff ? 0x7fff : steps));
+}
+
+static uint64_t sync_gap_decode(uint16_t v)
+{
+	return v < 0x8000 ? v : (uint64_t)(v & 0x7fff) << 15;
+}
+
+static uint64_t durable_bound(const uint8_t *rec, uint16_t version)
+{
+	uint64_t lsn = le_get64(rec + REC_OFF(lsn));
+	uint64_t gap = version >= 2 ? sync_gap_decode(le_get16(rec + REC_OFF(sync_gap))) : 0;
+	return gap < lsn ? lsn - gap : 0;
+}
+
+static uint64_t encoder_gap(const struct aof_encoder *e, uint64_t lsn)
+{
+	if (!e->track_durable || e->durable_lsn >= lsn)
+		return 0;
+	return lsn - e->durable_lsn;
+}
+
 static void record_fill(uint8_t *rec, uint64_t seed, uint8_t type, uint8_t flags,
-			uint64_t lsn, size_t len)
+			uint64_t lsn, size_t len, uint64_t gap)
 {
 	le_put32(rec + REC_OFF(payload_len), (uint32_t)len);
 	rec[REC_OFF(type)] = type;
 	rec[REC_OFF(flags)] = flags;
-	le_put16(rec + REC_OFF(reserved), 0);
+	le_put16(rec + REC_OFF(sync_gap), sync_gap_encode(gap));
 	le_put64(rec + REC_OFF(lsn), lsn);
 	le_put64(rec + REC_OFF(header_check), kv_hash64(rec + 8, 16, seed));
 	le_put64(rec + REC_OFF(checksum), kv_hash64(rec + 8, AOF_RECORD_HEADER_SIZE - 8 + len, seed));
 }
 
-void aof_record_append_raw(struct kv_buf *b, uint64_t seed, uint8_t type, uint8_t flags,
-			   uint64_t lsn, const void *payload, size_t len)
+static void record_append(struct kv_buf *b, uint64_t seed, uint8_t type, uint8_t flags,
+			  uint64_t lsn, const void *payload, size_t len, uint64_t gap)
 {
 	kv_assert(len <= AOF_PAYLOAD_FORMAT_MAX);
 	uint8_t *rec = (uint8_t *)kv_buf_reserve(b, AOF_RECORD_HEADER_SIZE + len);
 	if (len)
 		memcpy(rec + AOF_RECORD_HEADER_SIZE, payload, len);
-	record_fill(rec, seed, type, flags, lsn, len);
+	record_fill(rec, seed, type, flags, lsn, len, gap);
 	b->len += AOF_RECORD_HEADER_SIZE + len;
+}
+
+void aof_record_append_raw(struct kv_buf *b, uint64_t seed, uint8_t type, uint8_t flags,
+			   uint64_t lsn, const void *payload, size_t len)
+{
+	record_append(b, seed, type, flags, lsn, payload, len, 0);
 }
 
 void aof_encoder_init(struct aof_encoder *e, const struct aof_header *h, size_t max_payload)
@@ -375,6 +432,15 @@ void aof_encoder_init(struct aof_encoder *e, const struct aof_header *h, size_t 
 	e->last_lsn = h->start_lsn;
 	e->max_payload = max_payload ? KV_MIN(max_payload, AOF_PAYLOAD_FORMAT_MAX)
 				     : AOF_PAYLOAD_DEFAULT_MAX;
+	e->version = h->version;
+}
+
+void aof_encoder_set_durable(struct aof_encoder *e, uint64_t lsn)
+{
+	/* A version 1 segment (appended to after an upgrade) keeps gap 0. */
+	e->track_durable = e->version >= 2;
+	if (lsn > e->durable_lsn)
+		e->durable_lsn = lsn;
 }
 
 void aof_encoder_begin(struct aof_encoder *e, struct kv_buf *b, int64_t time_ms)
@@ -406,7 +472,8 @@ int aof_encoder_commit(struct aof_encoder *e, struct kv_buf *b, uint64_t *lsn)
 	}
 	e->last_lsn++;
 	e->effects++;
-	record_fill((uint8_t *)b->data + e->mark, e->seed, AOF_REC_EFFECT, 0, e->last_lsn, len);
+	record_fill((uint8_t *)b->data + e->mark, e->seed, AOF_REC_EFFECT, 0, e->last_lsn, len,
+		    encoder_gap(e, e->last_lsn));
 	if (lsn)
 		*lsn = e->last_lsn;
 	return 0;
@@ -435,7 +502,8 @@ int aof_encoder_payload(struct aof_encoder *e, struct kv_buf *b, const void *pay
 		return KV_ELIMIT;
 	e->last_lsn++;
 	e->effects++;
-	aof_record_append_raw(b, e->seed, AOF_REC_EFFECT, 0, e->last_lsn, payload, len);
+	record_append(b, e->seed, AOF_REC_EFFECT, 0, e->last_lsn, payload, len,
+		      encoder_gap(e, e->last_lsn));
 	if (lsn)
 		*lsn = e->last_lsn;
 	return 0;
@@ -447,8 +515,8 @@ void aof_encoder_seal(struct aof_encoder *e, struct kv_buf *b)
 
 	kv_assert(!e->open && !e->sealed);
 	le_put64(payload, e->effects);
-	aof_record_append_raw(b, e->seed, AOF_REC_SEGMENT_END, 0, e->last_lsn, payload,
-			      sizeof(payload));
+	record_append(b, e->seed, AOF_REC_SEGMENT_END, 0, e->last_lsn, payload, sizeof(payload),
+		      encoder_gap(e, e->last_lsn));
 	e->sealed = true;
 }
 
@@ -646,7 +714,8 @@ static int step_record(struct aof_reader *r, struct aof_record *rec)
 	uint64_t lsn = le_get64(p + REC_OFF(lsn));
 	if (type != AOF_REC_EFFECT && type != AOF_REC_SEGMENT_END)
 		return corrupt_here(r, "unknown record type");
-	if (p[REC_OFF(flags)] != 0 || le_get16(p + REC_OFF(reserved)) != 0)
+	if (p[REC_OFF(flags)] != 0 ||
+	    (r->header.version < 2 && le_get16(p + REC_OFF(sync_gap)) != 0))
 		return corrupt_here(r, "unknown record flags");
 	if (len > r->max_payload)
 		return corrupt_here(r, "record length over the configured maximum");
@@ -678,6 +747,7 @@ static int step_record(struct aof_reader *r, struct aof_record *rec)
 	rec->size = total;
 	rec->payload = payload;
 	rec->payload_len = len;
+	rec->durable_bound = durable_bound(p, r->header.version);
 	if (type == AOF_REC_EFFECT) {
 		if (r->effects == 0)
 			r->v.first_lsn = lsn;
@@ -711,7 +781,8 @@ static int step_scan(struct aof_reader *r)
 		}
 		uint8_t type = p[REC_OFF(type)];
 		if ((type != AOF_REC_EFFECT && type != AOF_REC_SEGMENT_END) ||
-		    p[REC_OFF(flags)] != 0 || le_get16(p + REC_OFF(reserved)) != 0 ||
+		    p[REC_OFF(flags)] != 0 ||
+		    (r->header.version < 2 && le_get16(p + REC_OFF(sync_gap)) != 0) ||
 		    !rec_header_verifies(p, seed)) {
 			r->in.pos++;
 			continue;
@@ -730,6 +801,20 @@ static int step_scan(struct aof_reader *r)
 		if (n < total && !r->in.eof)
 			return need_more(r, total);
 		if (n >= total && rec_checksum_verifies(p, len, seed)) {
+			/* Version 2: a record framed before anything from the bad
+			 * one on could have been durable was never behind an
+			 * acknowledgement that the bad bytes were on disk.  The
+			 * bad bytes are then an unsynced write that did not land
+			 * (a power cut keeps any subset of unsynced writes), and
+			 * the whole rest is still a torn tail. */
+			uint64_t flsn = le_get64(p + REC_OFF(lsn));
+			if (r->header.version >= 2 && flsn > r->last_lsn &&
+			    durable_bound(p, r->header.version) <= r->last_lsn) {
+				note_dropped_header(r, p);
+				r->v.unsynced_followers++;
+				r->in.pos += total;
+				continue;
+			}
 			r->v.follower = true;
 			r->v.follower_offset = at(r);
 			r->v.follower_lsn = le_get64(p + REC_OFF(lsn));

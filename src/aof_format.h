@@ -27,7 +27,8 @@
 
 #define AOF_MAGIC "KEVYAOF\0"          /* 8 bytes, NUL included */
 #define AOF_MAGIC_LEN 8
-#define AOF_FORMAT_VERSION 1
+#define AOF_FORMAT_VERSION 2            /* written; 1 is still read */
+#define AOF_FORMAT_MIN_VERSION 1
 #define AOF_DATASET_ID_LEN 16
 
 /* On-disk structures.  Every field is little-endian and is read and written
@@ -54,7 +55,8 @@ struct aof_disk_record {
 	uint32_t payload_len;              /*  8 */
 	uint8_t type;                      /* 12 enum aof_record_type */
 	uint8_t flags;                     /* 13 none defined: must be 0 */
-	uint16_t reserved;                 /* 14 must be 0 */
+	uint16_t sync_gap;                 /* 14 v2: LSN distance to what was durable
+	                                    *    when framed (aof_format.c); v1: 0 */
 	uint64_t lsn;                      /* 16 */
 	uint64_t header_check;             /* 24 XXH3-64(seed, bytes [8, 24)) */
 	/* 32: payload_len bytes of payload */
@@ -168,12 +170,21 @@ struct aof_encoder {
 	uint64_t effects;       /* EFFECT records committed */
 	size_t max_payload;     /* records above it are refused (KV_ELIMIT) */
 	size_t mark;            /* where the open record starts in the buffer */
+	uint64_t durable_lsn;   /* known durable when framing (aof_encoder_set_durable) */
+	bool track_durable;     /* a version 2 segment whose writer reports durability */
+	uint16_t version;       /* the segment's format version */
 	bool open;
 	bool sealed;
 };
 
 /* h must have its checksum computed (aof_header_init or _encode does). */
 void aof_encoder_init(struct aof_encoder *e, const struct aof_header *h, size_t max_payload);
+/* The writer's fsync made every record up to lsn durable: records framed
+ * from now on say so (version 2 segments), which lets recovery tell an
+ * unsynced tail with holes from damage to synced records.  Until it is
+ * called a record claims it was durable itself (sync gap 0): the strict,
+ * version 1 reading. */
+void aof_encoder_set_durable(struct aof_encoder *e, uint64_t lsn);
 /* Start an EFFECT record in b; add commands; then commit or abort.  b must
  * not be modified by anyone else between begin and commit/abort. */
 void aof_encoder_begin(struct aof_encoder *e, struct kv_buf *b, int64_t time_ms);
@@ -208,6 +219,7 @@ struct aof_record {
 	uint64_t size;           /* header + payload bytes */
 	const uint8_t *payload;  /* into the reader's buffer: valid until its next call */
 	uint32_t payload_len;
+	uint64_t durable_bound;  /* no LSN above it was durable when it was framed */
 };
 
 /* The reader's final judgement of a file (after a return other than
@@ -228,6 +240,9 @@ struct aof_verdict {
 	uint64_t dropped_headers; /* record headers that verify in the dropped bytes */
 	uint64_t dropped_lsn_min;
 	uint64_t dropped_lsn_max;
+	/* valid records in the dropped bytes, each framed before the first bad
+	 * record could have been durable (version 2 only) */
+	uint64_t unsynced_followers;
 	/* corrupt because a valid record follows a bad one: where it is */
 	bool follower;
 	uint64_t follower_offset;

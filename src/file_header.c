@@ -123,7 +123,9 @@ int file_header_decode(const struct file_kind *k, const void *src, size_t len,
 			    "file header incomplete: %zu of %d bytes", len, FILE_HEADER_SIZE);
 	uint16_t version = le_get16(p + OFF_VERSION);
 	uint16_t hlen = le_get16(p + OFF_LEN);
-	if (version == k->version ? hlen != FILE_HEADER_SIZE
+	uint16_t oldest = k->min_version ? k->min_version : k->version;
+	bool known = version >= oldest && version <= k->version;
+	if (known ? hlen != FILE_HEADER_SIZE
 				  : (hlen < MIN_PREFIX + 8 || hlen > MAX_LEN))
 		return fail(fault, FILE_HDR_CORRUPT, KV_ECORRUPT, msg, cap,
 			    "corrupt file header: header length %u for version %u", hlen, version);
@@ -136,10 +138,14 @@ int file_header_decode(const struct file_kind *k, const void *src, size_t len,
 		return fail(fault, FILE_HDR_CORRUPT, KV_ECORRUPT, msg, cap,
 			    "corrupt file header: checksum %016" PRIx64 ", computed %016" PRIx64,
 			    stored, computed);
-	if (version != k->version)
+	if (!known && oldest == k->version)
 		return fail(fault, FILE_HDR_VERSION, KV_EVERSION, msg, cap,
 			    "%s format version %u is not supported (this kevy reads version %d)",
 			    k->name, version, k->version);
+	if (!known)
+		return fail(fault, FILE_HDR_VERSION, KV_EVERSION, msg, cap,
+			    "%s format version %u is not supported (this kevy reads versions %d to %d)",
+			    k->name, version, oldest, k->version);
 
 	struct file_header d = {
 		.version = version,

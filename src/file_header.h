@@ -18,7 +18,8 @@
 
 struct file_kind {
 	const char *magic;          /* 8 bytes */
-	uint16_t version;           /* the one this kevy writes and reads */
+	uint16_t version;           /* the one this kevy writes, the newest it reads */
+	uint16_t min_version;       /* the oldest it reads (0: only version) */
 	const char *foreign;        /* "not a kevy AOF file" */
 	const char *name;           /* "AOF", for "AOF format version 2 ..." */
 };

@@ -19,6 +19,7 @@
 #include <time.h>
 
 #include "aof_format.h"
+#include "le.h"
 
 static const uint8_t DATASET[AOF_DATASET_ID_LEN] = {
 	0x6b, 0x65, 0x76, 0x79, 0x01, 0x02, 0x03, 0x04,
@@ -251,14 +252,14 @@ static void test_aof_format_header_round_trip(void **state)
 	aof_header_init(&h, DATASET, 3, 8, 42, 123456789, 1700000000999);
 	aof_header_encode(&h, b);
 	assert_memory_equal(b, "KEVYAOF\0", 8);
-	assert_int_equal(b[8], 1);               /* version, little-endian */
+	assert_int_equal(b[8], AOF_FORMAT_VERSION); /* version, little-endian */
 	assert_int_equal(b[10], AOF_HEADER_SIZE);
 	assert_int_equal(b[32], 3);              /* shard id */
 	assert_int_equal(b[36], 8);              /* shard count */
 	assert_int_equal(aof_header_decode(b, sizeof(b), NULL, &d, &kind, msg, sizeof(msg)), 0);
 	assert_int_equal(kind, AOF_VERDICT_CLEAN);
 	assert_memory_equal(d.dataset_id, DATASET, 16);
-	assert_int_equal(d.version, 1);
+	assert_int_equal(d.version, AOF_FORMAT_VERSION);
 	assert_int_equal(d.shard_id, 3);
 	assert_int_equal(d.shard_count, 8);
 	assert_int_equal(d.generation, 42);
@@ -308,7 +309,7 @@ static void test_aof_format_header_version(void **state)
 
 	memset(b, 0x5a, sizeof(b));
 	memcpy(b, AOF_MAGIC, 8);
-	b[8] = 2; b[9] = 0;
+	b[8] = 3; b[9] = 0;
 	b[10] = 96; b[11] = 0;
 	uint64_t sum = kv_hash64(b, 88, 0);
 	for (int i = 0; i < 8; i++)
@@ -316,7 +317,7 @@ static void test_aof_format_header_version(void **state)
 	assert_int_equal(aof_header_decode(b, sizeof(b), NULL, NULL, &kind, msg, sizeof(msg)),
 			 KV_EVERSION);
 	assert_int_equal(kind, AOF_VERDICT_VERSION);
-	assert_non_null(strstr(msg, "version 2"));
+	assert_non_null(strstr(msg, "version 3"));
 	/* Short of its declared length: the reader waits, then calls it torn. */
 	assert_int_equal(aof_header_decode(b, 80, NULL, NULL, &kind, NULL, 0), KV_ETORN);
 
@@ -329,7 +330,7 @@ static void test_aof_format_header_version(void **state)
 	uint8_t v1[AOF_HEADER_SIZE];
 	header_for(&h, 0);
 	aof_header_encode(&h, v1);
-	v1[8] = 2;
+	v1[8] = 1;
 	assert_int_equal(aof_header_decode(v1, sizeof(v1), NULL, NULL, &kind, NULL, 0),
 			 KV_ECORRUPT);
 	assert_int_equal(kind, AOF_VERDICT_CORRUPT);
@@ -841,6 +842,106 @@ static void test_aof_format_bad_then_valid(void **state)
 	sample_free(&s);
 }
 
+/* Records 1..6 of a segment of `version`, framed as a writer would that
+ * learns "durable up to durable_before[i]" before framing record i. */
+static void sample_with_bounds(struct sample *s, uint16_t version, const uint64_t *durable_before)
+{
+	struct aof_encoder e;
+	uint8_t hb[AOF_HEADER_SIZE];
+	memset(s, 0, sizeof(*s));
+	kv_buf_init(&s->file);
+	header_for(&s->h, START_LSN);
+	s->h.version = version;
+	aof_header_encode(&s->h, hb);
+	kv_buf_append(&s->file, hb, sizeof(hb));
+	aof_encoder_init(&e, &s->h, 0);
+	for (int i = 0; i < 6; i++) {
+		if (durable_before[i])
+			aof_encoder_set_durable(&e, START_LSN + durable_before[i]);
+		char val[16];
+		snprintf(val, sizeof(val), "v%d", i);
+		struct kv_slice set[] = { S("SET"), S("k"), S(val) };
+		uint64_t lsn;
+		size_t off = s->file.len;
+		assert_int_equal(aof_encoder_effect(&e, &s->file, TIME_MS, 3, set, &lsn), 0);
+		sample_note(s, off, AOF_REC_EFFECT, lsn);
+	}
+}
+
+static void test_aof_format_unsynced_followers(void **state)
+{
+	(void)state;
+	struct sample s;
+	struct result res;
+
+	/* Records 3..6 framed while only 1..2 were known durable: a power cut
+	 * kept 4..6 but not 3 (a hole).  Nothing from 3 on was acknowledged
+	 * under always, so it is all a torn tail, followers included. */
+	const uint64_t unsynced[6] = { 0, 1, 2, 2, 2, 2 };
+	sample_with_bounds(&s, 2, unsynced);
+	memset((uint8_t *)s.file.data + s.recs[2].offset, 0, s.recs[2].size);
+	read_file(s.file.data, s.file.len, 0, NULL, &res);
+	assert_int_equal(res.code, KV_ETORN);
+	assert_int_equal(res.v.offset, s.recs[2].offset);
+	assert_int_equal(res.v.unsynced_followers, 3);
+	assert_int_equal(res.v.dropped_lsn_max, s.recs[5].lsn);
+	assert_prefix_of(&res, &s, 2);
+	result_free(&res);
+	/* Byte-at-a-time feeding gives the same verdict. */
+	read_file(s.file.data, s.file.len, 1, NULL, &res);
+	assert_int_equal(res.code, KV_ETORN);
+	result_free(&res);
+	sample_free(&s);
+
+	/* Record 5 was framed after 3 was durable: the hole at 3 is damage
+	 * to a synced record, refused. */
+	const uint64_t synced[6] = { 0, 1, 2, 2, 3, 4 };
+	sample_with_bounds(&s, 2, synced);
+	memset((uint8_t *)s.file.data + s.recs[2].offset, 0, s.recs[2].size);
+	read_file(s.file.data, s.file.len, 0, NULL, &res);
+	assert_int_equal(res.code, KV_ECORRUPT);
+	assert_true(res.v.follower);
+	assert_int_equal(res.v.follower_lsn, s.recs[4].lsn);
+	result_free(&res);
+	sample_free(&s);
+
+	/* A version 1 segment carries no bound: its writer ignores what it is
+	 * told, and a hole before any valid record is refused as before. */
+	sample_with_bounds(&s, 1, unsynced);
+	for (int i = 0; i < s.n; i++)
+		assert_int_equal(le_get16((uint8_t *)s.file.data + s.recs[i].offset + 14), 0);
+	memset((uint8_t *)s.file.data + s.recs[2].offset, 0, s.recs[2].size);
+	read_file(s.file.data, s.file.len, 0, NULL, &res);
+	assert_int_equal(res.code, KV_ECORRUPT);
+	result_free(&res);
+	sample_free(&s);
+
+	/* Gaps beyond 2^15 are stored rounded down: the bound never drops
+	 * below the truth.  A writer 100000 records behind its fsync. */
+	struct aof_encoder e;
+	struct aof_header h;
+	struct kv_buf b = KV_BUF_INIT;
+	header_for(&h, 0);
+	aof_encoder_init(&e, &h, 0);
+	e.last_lsn = 100010;
+	aof_encoder_set_durable(&e, 10);
+	struct kv_slice set[] = { S("SET"), S("k"), S("v") };
+	assert_int_equal(aof_encoder_effect(&e, &b, TIME_MS, 3, set, NULL), 0);
+	/* gap 100001 = 3 * 2^15 + 1696: stored as 0x8000 | 3, read as 98304 */
+	assert_int_equal(le_get16((uint8_t *)b.data + 14), 0x8003);
+	uint8_t hb[AOF_HEADER_SIZE];
+	aof_header_encode(&h, hb);
+	struct kv_buf f = KV_BUF_INIT;
+	kv_buf_append(&f, hb, sizeof(hb));
+	kv_buf_append(&f, b.data, b.len);
+	read_file(f.data, f.len, 0, NULL, &res);
+	assert_int_equal(res.code, AOF_CLEAN_EOF);
+	assert_int_equal(res.n, 1);
+	result_free(&res);
+	kv_buf_free(&b);
+	kv_buf_free(&f);
+}
+
 static void test_aof_format_records_bound_to_segment(void **state)
 {
 	struct sample s, other;
@@ -1165,6 +1266,7 @@ int main(void)
 		cmocka_unit_test(test_aof_format_oversized_length),
 		cmocka_unit_test(test_aof_format_torn_tail_garbage),
 		cmocka_unit_test(test_aof_format_bad_then_valid),
+		cmocka_unit_test(test_aof_format_unsynced_followers),
 		cmocka_unit_test(test_aof_format_records_bound_to_segment),
 		cmocka_unit_test(test_aof_format_sealed_segment),
 		cmocka_unit_test(test_aof_format_bounded_buffer),
