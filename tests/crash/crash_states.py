@@ -1,0 +1,387 @@
+#!/usr/bin/python3
+"""Crash states from the I/O trace: what a power cut could leave, checked.
+
+The ALICE / CrashMonkey method without FUSE (docs/durability.md, "Crash
+states"): a real kevy-server runs a workload with KEVY_TRACE on, so every file
+operation it makes (bytes, barriers, ring links) and every reply it sends are
+recorded.  tests/crash/crash_states (C, linked with libkevy) then builds the
+file states a power cut could leave at each crash point -- every prefix ending
+at an fsync barrier, the not-yet-fsynced writes after it applied or not, one
+at a time or torn at 512-byte and 4 KiB boundaries, directory operations not
+followed by a directory fsync undone -- and for each runs kevy-check's code,
+the offline load and the server's own recovery.  It fails a state where
+kevy-check calls it damaged, recovery disagrees with kevy-check, the
+directory is not clean after recovery, or the offline load and recovery
+differ.  This script checks every state's recovered keys against the
+workload:
+
+- appendfsync always: every write acknowledged before the crash point is
+  there.  Each client sends one command at a time, so at a crash point where
+  client c had been sent k replies, each of its keys holds the state after
+  its first k commands, or after k+1 (the one in flight); anything else is a
+  lost acknowledged write or a value never written;
+- everysec: the loss window.  Every reply sent before the oldest of the
+  shards' last completed fsyncs was issued (the horizon) is honoured; after
+  it a key may hold any state it had between its last write acknowledged
+  before the horizon and command k+1, never one it never had;
+- a MULTI/EXEC on one shard ({hashtag} keys) is all or nothing: its two
+  values are equal and its counter matches them;
+- no key the workload never wrote.
+
+Runs: always with 2 shards (io_uring) and with 1 shard on the epoll reactor,
+and everysec with 2 shards, each with BGSAVE/BGREWRITEAOF during the load
+(snapshot blocks, rotation, manifest commits, unlinks).  CI explores >= 2,000
+states; KEVY_CRASH_LONG=1 runs longer workloads with more variants per point.
+Prints the seed (KEVY_SEED=<n> replays) and the number of states explored.
+"""
+
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+sys.dont_write_bytecode = True
+import kevylib as K  # noqa: E402
+import aoflib as A  # noqa: E402
+
+LONG = os.environ.get("KEVY_CRASH_LONG") == "1"
+OPS_PER_WORKER = 600 if LONG else 110
+VARIANTS = 16 if LONG else 5
+NWORKERS = 4
+
+
+def tool(name):
+    for d in (os.environ.get("KEVY_BIN_DIR", ""), os.path.dirname(K.kevy_binary())):
+        p = os.path.join(d, name) if d else ""
+        if p and os.path.isfile(p):
+            return p
+    K.skip("%s is not built" % name)
+
+
+# ---- key states, as the model keeps them and as keydump prints them -------
+
+def canon(cmds):
+    """A key's state from the commands keydump emits to recreate it."""
+    kind, val, ttl = None, None, False
+    for c in cmds:
+        op = c[0].upper()
+        if op == "DEL":
+            kind, val, ttl = None, None, False
+        elif op == "SET":
+            kind, val = "str", c[2]
+            ttl = any(a.upper() == "PXAT" for a in c[3:])
+        elif op == "RPUSH":
+            if kind != "list":
+                kind, val = "list", []
+            val = val + c[2:]
+        elif op == "SADD":
+            if kind != "set":
+                kind, val = "set", set()
+            val = val | set(c[2:])
+        elif op == "HSET":
+            if kind != "hash":
+                kind, val = "hash", {}
+            val = dict(val)
+            for i in range(2, len(c) - 1, 2):
+                val[c[i]] = c[i + 1]
+        elif op == "ZADD":
+            if kind != "zset":
+                kind, val = "zset", {}
+            val = dict(val)
+            for i in range(2, len(c) - 1, 2):
+                val[c[i + 1]] = float(c[i])
+        elif op == "PEXPIREAT":
+            ttl = True
+        else:
+            raise K.TestFailure("keydump emitted an unexpected command %r" % (c,))
+    return freeze(kind, val, ttl)
+
+
+def freeze(kind, val, ttl):
+    if kind is None:
+        return None
+    if kind in ("set",):
+        val = tuple(sorted(val))
+    elif kind in ("hash", "zset"):
+        val = tuple(sorted(val.items()))
+    elif kind == "list":
+        val = tuple(val)
+    return (kind, val, ttl)
+
+
+class Worker:
+    """One client: its commands, one at a time, and the state of each of its
+    keys after each command.  Keys are its own: no other client writes them."""
+
+    def __init__(self, idx, port, rng):
+        self.idx = idx
+        self.port = port
+        self.rng = rng
+        self.replies = []       # cumulative reply bytes after each command
+        self.history = {}       # key -> [(cmd index, frozen state)], in order
+        self.model = {}         # key -> (kind, value, ttl) live
+        self.err = None
+        self.conn_id = None
+        self.txn = 0
+        self.n = 0
+
+    def k(self, name):
+        return "w%d:%s" % (self.idx, name)
+
+    def record(self, key):
+        kind, val, ttl = self.model.get(key, (None, None, False))
+        self.history.setdefault(key, []).append((len(self.replies) - 1, freeze(kind, val, ttl)))
+
+    def call(self, c, *args):
+        raw = c.call(*args)
+        self.replies.append((self.replies[-1] if self.replies else 0) + len(raw))
+        if raw.startswith(b"-"):
+            raise K.TestFailure("worker %d: %s replied %r" % (self.idx, args, raw))
+        return raw
+
+    def step(self, c):
+        r = self.rng.random()
+        self.n += 1
+        n = self.n
+        m = self.model
+        if r < 0.16:
+            key = self.k("s%d" % self.rng.randrange(4))
+            self.call(c, "SET", key, "v%d" % n)
+            m[key] = ("str", "v%d" % n, False)
+            self.record(key)
+        elif r < 0.22:
+            key = self.k("e%d" % self.rng.randrange(2))
+            self.call(c, "SET", key, "v%d" % n, "EX", "100000")
+            m[key] = ("str", "v%d" % n, True)
+            self.record(key)
+        elif r < 0.32:
+            key = self.k("ctr")
+            self.call(c, "INCR", key)
+            cur = int(m[key][1]) if key in m else 0
+            m[key] = ("str", str(cur + 1), False)
+            self.record(key)
+        elif r < 0.42:
+            key = self.k("l")
+            self.call(c, "RPUSH", key, "x%d" % n)
+            m[key] = ("list", (m[key][1] if key in m else []) + ["x%d" % n], False)
+            self.record(key)
+        elif r < 0.46 and self.k("l") in m:
+            key = self.k("l")
+            self.call(c, "LPOP", key)
+            rest = m[key][1][1:]
+            if rest:
+                m[key] = ("list", rest, False)
+            else:
+                del m[key]
+            self.record(key)
+        elif r < 0.54:
+            key = self.k("h")
+            f = "f%d" % self.rng.randrange(6)
+            self.call(c, "HSET", key, f, "v%d" % n)
+            h = dict(m[key][1]) if key in m else {}
+            h[f] = "v%d" % n
+            m[key] = ("hash", h, False)
+            self.record(key)
+        elif r < 0.62:
+            key = self.k("set")
+            mem = "m%d" % self.rng.randrange(12)
+            if self.rng.random() < 0.3 and key in m:
+                self.call(c, "SREM", key, mem)
+                rest = set(m[key][1]) - {mem}
+                if rest:
+                    m[key] = ("set", rest, False)
+                else:
+                    del m[key]
+            else:
+                self.call(c, "SADD", key, mem)
+                m[key] = ("set", (set(m[key][1]) if key in m else set()) | {mem}, False)
+            self.record(key)
+        elif r < 0.70:
+            key = self.k("z")
+            mem = "m%d" % self.rng.randrange(8)
+            self.call(c, "ZADD", key, str(n), mem)
+            z = dict(m[key][1]) if key in m else {}
+            z[mem] = float(n)
+            m[key] = ("zset", z, False)
+            self.record(key)
+        elif r < 0.74:
+            key = self.k("s%d" % self.rng.randrange(4))
+            self.call(c, "DEL", key)
+            m.pop(key, None)
+            self.record(key)
+        elif r < 0.78:
+            key = self.k("s%d" % self.rng.randrange(4))
+            raw = self.call(c, "EXPIRE", key, "100000")
+            if key in m:
+                if raw != b":1\r\n":
+                    raise K.TestFailure("EXPIRE on a live key replied %r" % raw)
+                m[key] = (m[key][0], m[key][1], True)
+            self.record(key)
+        elif r < 0.90:
+            self.txn += 1
+            t = self.txn
+            a, b, cnt = ("{w%dt}a" % self.idx, "{w%dt}b" % self.idx, "{w%dt}n" % self.idx)
+            self.call(c, "MULTI")
+            self.call(c, "SET", a, "t%d" % t)
+            self.call(c, "SET", b, "t%d" % t)
+            self.call(c, "INCR", cnt)
+            raw = self.call(c, "EXEC")
+            if not raw.startswith(b"*3"):
+                raise K.TestFailure("EXEC replied %r" % raw)
+            m[a] = ("str", "t%d" % t, False)
+            m[b] = ("str", "t%d" % t, False)
+            m[cnt] = ("str", str(t), False)
+            for key in (a, b, cnt):
+                self.record(key)
+        else:
+            k1, k2 = self.k("m1"), self.k("m2")
+            self.call(c, "MSET", k1, "v%d" % n, k2, "v%d" % n)
+            m[k1] = ("str", "v%d" % n, False)
+            m[k2] = ("str", "v%d" % n, False)
+            self.record(k1)
+            self.record(k2)
+
+    def run(self, nops, deadline):
+        try:
+            with K.RawConn(self.port, timeout=30) as c:
+                raw = self.call(c, "CLIENT", "ID")
+                self.conn_id = int(raw[1:].strip())
+                for _ in range(nops):
+                    if time.monotonic() > deadline:
+                        break
+                    self.step(c)
+        except BaseException as e:  # noqa: BLE001 - reported by the main thread
+            self.err = e
+
+
+# ---- one traced run -------------------------------------------------------
+
+def traced_run(label, args, rng, workdir):
+    """Run the workload on a fresh server with the trace on; returns
+    (trace path, data dir, workers)."""
+    trace = os.path.join(workdir, "%s.trace" % label)
+    os.environ["KEVY_TRACE"] = trace
+    try:
+        srv = K.Server("kevy", args=args, name="states-" + label, keep_dir=True).start()
+    finally:
+        del os.environ["KEVY_TRACE"]
+    try:
+        workers = [Worker(i, srv.port, random.Random(rng.randrange(2 ** 32)))
+                   for i in range(NWORKERS)]
+        deadline = time.monotonic() + (600 if LONG else 60)
+        threads = [threading.Thread(target=w.run, args=(OPS_PER_WORKER, deadline))
+                   for w in workers]
+        for t in threads:
+            t.start()
+        # Snapshots during the load: blocks, rotation, manifest commits.
+        with srv.conn() as admin:
+            for i in range(3 if not LONG else 8):
+                time.sleep(0.15 + rng.random() * 0.3)
+                r = admin.call("BGSAVE" if i % 2 == 0 else "BGREWRITEAOF")
+                K.check(not r.startswith(b"-") or b"in progress" in r, "BGSAVE replied %r" % r)
+        for t in threads:
+            t.join(timeout=700)
+        for w in workers:
+            if w.err:
+                raise w.err
+        with srv.conn() as admin:
+            A.wait_for(lambda: A.info(admin).get("rdb_bgsave_in_progress") == "0", 30)
+        data_dir = srv.dir
+        A.kill9(srv)
+    finally:
+        srv._kill_quietly() if srv.alive() else None
+    return trace, data_dir, workers
+
+
+def check_states(label, out_path, workers, policy):
+    by_conn = {str(w.conn_id): w for w in workers}
+    states = 0
+    acked_checked = 0
+    with open(out_path) as f:
+        for line in f:
+            st = json.loads(line)
+            states += 1
+            where = "%s state %d (crash point %d, %s)" % (label, st["state"], st["point"], st["what"])
+            K.check(st["fail"] is None, "%s: %s" % (where, st["fail"]))
+            keys = {k: canon(v) for k, v in st["keys"].items()}
+            seen = set()
+            for cid, w in by_conn.items():
+                sent = st["acked_bytes"].get(cid, 0)
+                acked = sum(1 for b in w.replies if b <= sent)   # commands 0..acked-1 acked
+                # everysec: replies sent before the last fsync every shard
+                # completed (the horizon) must be honoured; later ones may
+                # be lost, whole.
+                hsent = st["horizon_acked_bytes"].get(cid, 0)
+                must = acked if policy == "always" else sum(1 for b in w.replies if b <= hsent)
+                for key, hist in w.history.items():
+                    seen.add(key)
+                    got = keys.get(key)
+                    base = [s for (i, s) in hist if i < must]
+                    allowed = [base[-1] if base else None]
+                    allowed += [s for (i, s) in hist if must <= i <= acked]
+                    acked_checked += 1
+                    if got not in allowed:
+                        raise K.TestFailure(
+                            "%s: %s holds %r; allowed %r (client %s had %d replies)"
+                            % (where, key, got, allowed[:4], cid, acked))
+                # A transaction on one shard is all or nothing.
+                a, b, n = ("{w%dt}a" % w.idx, "{w%dt}b" % w.idx, "{w%dt}n" % w.idx)
+                va, vb, vn = keys.get(a), keys.get(b), keys.get(n)
+                K.check(va == vb, "%s: MULTI/EXEC half applied: %s=%r %s=%r" % (where, a, va, b, vb))
+                if va is not None:
+                    K.check(vn is not None and "t" + vn[1] == va[1],
+                            "%s: MULTI/EXEC half applied: %s=%r %s=%r" % (where, a, va, n, vn))
+            stray = set(keys) - seen
+            K.check(not stray, "%s: keys never written: %r" % (where, sorted(stray)[:5]))
+    return states, acked_checked
+
+
+def main():
+    seed, rng = K.rng_from_env()
+    tool_path = tool("crash_states")
+    workdir = tempfile.mkdtemp(prefix="kevy-crash-states-")
+    runs = [
+        ("always-2", ["--threads", "2", "--appendfsync", "always"], "always", 2),
+        ("always-1-epoll", ["--threads", "1", "--io", "epoll", "--appendfsync", "always"], "always", 1),
+        ("everysec-2", ["--threads", "2", "--appendfsync", "everysec"], "everysec", 2),
+    ]
+    total = 0
+    summary = []
+    ok = False
+    try:
+        for label, args, policy, shards in runs:
+            trace, data_dir, workers = traced_run(label, args, rng, workdir)
+            out = os.path.join(workdir, "%s.states" % label)
+            scratch = os.path.join(workdir, "%s.scratch" % label)
+            tseed = rng.randrange(2 ** 32)
+            cmd = [tool_path, "--trace", trace, "--data-dir", data_dir, "--shards", str(shards),
+                   "--scratch", scratch, "--out", out, "--seed", str(tseed),
+                   "--variants", str(VARIANTS)]
+            t0 = time.monotonic()
+            p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=900)
+            K.log(p.stdout.decode(errors="replace").strip())
+            K.check(p.returncode in (0, 1), "crash_states exited %d" % p.returncode)
+            states, acked = check_states(label, out, workers, policy)
+            K.check(p.returncode == 0, "crash_states failed a state (see above)")
+            total += states
+            summary.append("%s %d" % (label, states))
+            K.log("%s: %d states, %d key checks against acknowledged writes, %.1fs"
+                  % (label, states, acked, time.monotonic() - t0))
+        K.check(total >= (2000 if not LONG else 10000), "only %d states explored" % total)
+        K.log("crash_states: %d crash states explored (%s), all recovered every acknowledged write"
+              % (total, ", ".join(summary)))
+        ok = True
+    finally:
+        if ok or os.environ.get("CI"):
+            shutil.rmtree(workdir, ignore_errors=True)
+        else:
+            K.log("kept %s for inspection (replay: KEVY_SEED=%d %s)" % (workdir, seed, sys.argv[0]))
+
+
+if __name__ == "__main__":
+    K.run_main(main)
