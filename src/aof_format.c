@@ -875,7 +875,13 @@ size_t aof_verdict_describe(const struct aof_verdict *v, const char *path,
 		kv_buf_printf(&b, "%s: torn tail at offset %" PRIu64 " (%s): %" PRIu64
 			      " bytes would be dropped", name, v->offset, v->reason,
 			      v->dropped_bytes);
-		if (v->dropped_headers)
+		if (v->unsynced_followers)
+			kv_buf_printf(&b, " holding %" PRIu64 " record(s), LSN %" PRIu64 "..%" PRIu64
+				      ", %" PRIu64 " of them complete but framed before the damaged "
+				      "one was ever fsynced (never acknowledged under always)",
+				      v->dropped_headers, v->dropped_lsn_min, v->dropped_lsn_max,
+				      v->unsynced_followers);
+		else if (v->dropped_headers)
 			kv_buf_printf(&b, " holding %" PRIu64 " incomplete record(s), LSN %" PRIu64
 				      "..%" PRIu64, v->dropped_headers, v->dropped_lsn_min,
 				      v->dropped_lsn_max);

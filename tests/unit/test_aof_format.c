@@ -886,6 +886,10 @@ static void test_aof_format_unsynced_followers(void **state)
 	assert_int_equal(res.v.unsynced_followers, 3);
 	assert_int_equal(res.v.dropped_lsn_max, s.recs[5].lsn);
 	assert_prefix_of(&res, &s, 2);
+	char line[512];
+	aof_verdict_describe(&res.v, "s.aof", line, sizeof(line));
+	if (!strstr(line, "torn tail at offset") || !strstr(line, "3 of them complete"))
+		fail_msg("describe: %s", line);
 	result_free(&res);
 	/* Byte-at-a-time feeding gives the same verdict. */
 	read_file(s.file.data, s.file.len, 1, NULL, &res);
