@@ -53,8 +53,9 @@
  *
  *   A record at offset o is valid when all of its 32 + payload_len bytes are
  *   in the file, header_check and checksum verify, type is known, flags is 0
- *   (and, in version 1, the sync gap), payload_len <= the configured maximum, its LSN is greater
- *   than the previous record's (the start LSN for the first), and its payload
+ *   (and, in version 1, the sync gap), payload_len <= the configured
+ *   maximum, its LSN is greater than the previous record's (the start LSN
+ *   for the first) -- in version 2 exactly one greater --, and its payload
  *   is well formed for its type.  A record is "bad" when it is incomplete or
  *   when header_check or checksum fails; a record whose header verifies but
  *   breaks another rule is not bad but corrupt (the writer wrote it so).
@@ -721,6 +722,10 @@ static int step_record(struct aof_reader *r, struct aof_record *rec)
 		return corrupt_here(r, "record length over the configured maximum");
 	if (type == AOF_REC_EFFECT && lsn <= r->last_lsn)
 		return corrupt_here(r, "LSN not increasing");
+	/* Version 2: the writer numbers every record, so a whole record cut
+	 * out of the middle (which leaves every other one valid) shows. */
+	if (type == AOF_REC_EFFECT && r->header.version >= 2 && lsn != r->last_lsn + 1)
+		return corrupt_here(r, "LSN not consecutive (records are missing before this one)");
 	if (type == AOF_REC_SEGMENT_END && (lsn != r->last_lsn || len != END_PAYLOAD_LEN))
 		return corrupt_here(r, "malformed segment end record");
 

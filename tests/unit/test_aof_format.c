@@ -77,14 +77,20 @@ static void header_for(struct aof_header *h, uint64_t start_lsn)
 	aof_header_init(h, DATASET, 1, 4, 7, start_lsn, 1700000000123);
 }
 
-static void sample_start(struct sample *s, uint64_t start_lsn)
+static void sample_start_version(struct sample *s, uint64_t start_lsn, uint16_t version)
 {
 	uint8_t hb[AOF_HEADER_SIZE];
 	memset(s, 0, sizeof(*s));
 	kv_buf_init(&s->file);
 	header_for(&s->h, start_lsn);
+	s->h.version = version;
 	aof_header_encode(&s->h, hb);
 	kv_buf_append(&s->file, hb, sizeof(hb));
+}
+
+static void sample_start(struct sample *s, uint64_t start_lsn)
+{
+	sample_start_version(s, start_lsn, AOF_FORMAT_VERSION);
 }
 
 /* Records what the last record appended to s->file is (for comparisons). */
@@ -674,11 +680,14 @@ static void test_aof_format_every_bit_flip(void **state)
 
 static void test_aof_format_lsn_order(void **state)
 {
-	static const struct { uint64_t lsn[3]; int bad; } cases[] = {
-		{ { 101, 102, 102 }, 2 },   /* equal, and the last record: still corrupt */
-		{ { 101, 103, 102 }, 2 },   /* decreasing */
-		{ { 100, 101, 102 }, 0 },   /* not after the segment's start LSN */
-		{ { 101, 105, 900 }, -1 },  /* gaps are allowed */
+	static const struct { uint64_t lsn[3]; int bad; uint16_t version; const char *why; } cases[] = {
+		{ { 101, 102, 102 }, 2, 2, "LSN not increasing" },  /* equal, last: still corrupt */
+		{ { 101, 103, 102 }, 1, 2, "LSN not consecutive" }, /* v2 numbers every record */
+		{ { 101, 103, 102 }, 2, 1, "LSN not increasing" },  /* decreasing */
+		{ { 100, 101, 102 }, 0, 2, "LSN not increasing" },  /* not after the start LSN */
+		{ { 102, 103, 104 }, 0, 2, "LSN not consecutive" }, /* a first record missing */
+		{ { 101, 105, 900 }, -1, 1, NULL },                 /* version 1 allowed gaps */
+		{ { 101, 102, 103 }, -1, 2, NULL },
 	};
 	for (size_t c = 0; c < KV_ARRAY_LEN(cases); c++) {
 		struct sample s;
@@ -688,7 +697,7 @@ static void test_aof_format_lsn_order(void **state)
 		size_t off[3];
 		aof_payload_begin(&pl, TIME_MS);
 		aof_payload_append(&pl, 3, cmd);
-		sample_start(&s, START_LSN);
+		sample_start_version(&s, START_LSN, cases[c].version);
 		for (int i = 0; i < 3; i++) {
 			off[i] = s.file.len;
 			aof_record_append_raw(&s.file, s.h.checksum, AOF_REC_EFFECT, 0,
@@ -701,7 +710,7 @@ static void test_aof_format_lsn_order(void **state)
 		} else {
 			assert_int_equal(res.code, KV_ECORRUPT);
 			assert_int_equal(res.v.offset, off[cases[c].bad]);
-			assert_string_equal(res.v.reason, "LSN not increasing");
+			assert_non_null(strstr(res.v.reason, cases[c].why));
 			assert_int_equal(res.n, cases[c].bad);
 		}
 		result_free(&res);
@@ -925,9 +934,8 @@ static void test_aof_format_unsynced_followers(void **state)
 	struct aof_encoder e;
 	struct aof_header h;
 	struct kv_buf b = KV_BUF_INIT;
-	header_for(&h, 0);
+	header_for(&h, 100010);
 	aof_encoder_init(&e, &h, 0);
-	e.last_lsn = 100010;
 	aof_encoder_set_durable(&e, 10);
 	struct kv_slice set[] = { S("SET"), S("k"), S("v") };
 	assert_int_equal(aof_encoder_effect(&e, &b, TIME_MS, 3, set, NULL), 0);
