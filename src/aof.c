@@ -599,7 +599,7 @@ static int shard_scan(struct aof *a, struct kv_db *db, char *err, size_t err_cap
 	scan_report(a, &rep);
 
 	uint64_t lsn = 0, end = 0;
-	bool sealed = false;
+	bool sealed = false, prev_seg_ok = false;
 	int first_err = 0;
 	for (uint32_t i = 0; i < a->man.nentries; i++) {
 		const struct manifest_entry *me = &a->man.entries[i];
@@ -609,6 +609,30 @@ static int shard_scan(struct aof *a, struct kv_db *db, char *err, size_t err_cap
 				return rc;
 			if (rc < 0 && !first_err)
 				first_err = rc;
+			prev_seg_ok = false;
+			continue;
+		}
+		if (prev_seg_ok && me->lsn != lsn) {
+			/* A segment starts exactly where the one before it ended
+			 * (the rotation's cut).  Anything else means the earlier
+			 * segment lost records at its tail: its records verify,
+			 * but no crash can cut a segment the manifest has
+			 * already closed. */
+			char spath[4096], sline[4600];
+			path_join(spath, sizeof(spath), a->dir, me->name);
+			snprintf(sline, sizeof(sline), "%s: starts at LSN %" PRIu64 " (manifest) but "
+				 "the segment before it, %s, ends at LSN %" PRIu64 ": records are "
+				 "missing between them", spath, me->lsn, a->man.entries[i - 1].name, lsn);
+			describe_refusal(err, err_cap, a->dir, sline);
+			struct aof_file_report srep = { .path = spath, .kind = AOF_FILE_SEGMENT,
+							.shard_id = a->shard_id,
+							.verdict = KV_ECORRUPT, .line = sline };
+			scan_report(a, &srep);
+			if (!a->check)
+				return KV_ECORRUPT;
+			if (!first_err)
+				first_err = KV_ECORRUPT;
+			prev_seg_ok = false;
 			continue;
 		}
 		if (me->lsn > lsn)
@@ -619,6 +643,7 @@ static int shard_scan(struct aof *a, struct kv_db *db, char *err, size_t err_cap
 			return rc;
 		if (rc < 0 && !first_err)
 			first_err = rc;
+		prev_seg_ok = rc == 0;
 	}
 	*lsn_out = lsn;
 	*end_out = end;
