@@ -67,7 +67,8 @@ static int segment_create(const char *dir, const char *name, const struct datase
 	if (rc < 0)
 		return rc;
 	ssize_t n = kvio_pwrite(&f, bytes, sizeof(bytes), 0);
-	rc = n == (ssize_t)sizeof(bytes) ? kvio_fsync(&f) : (n < 0 ? (int)n : -EIO);
+	/* A short count is a filling disk (docs/io.md): report it as ENOSPC. */
+	rc = n == (ssize_t)sizeof(bytes) ? kvio_fsync(&f) : (n < 0 ? (int)n : -ENOSPC);
 	kvio_close(&f);
 	return rc;
 }

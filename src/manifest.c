@@ -290,7 +290,7 @@ int manifest_write_atomic(const char *dir, const char *name, const void *p, size
 		return rc;
 	ssize_t n = kvio_pwrite(&f, p, len, 0);
 	if (n != (ssize_t)len)
-		rc = n < 0 ? (int)n : -EIO;
+		rc = n < 0 ? (int)n : -ENOSPC;   /* short: a filling disk (docs/io.md) */
 	if (rc == 0)
 		rc = kvio_fsync(&f);
 	kvio_close(&f);

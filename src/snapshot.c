@@ -261,6 +261,17 @@ void snapshot_turn(struct shard *s)
 	if (st == SJ_IDLE || s->holder)
 		return;
 	if (st == SJ_WANTED) {
+		if (s->aof.state == AOF_FAILED) {
+			/* The cut rotates the AOF, which refuses writes until a
+			 * restart: fail now rather than wait for good (a SAVE
+			 * would never be answered, BGSAVE stay in progress). */
+			j->start_ms = kv_time_ms();
+			atomic_store(&j->last_try_s, j->start_ms / 1000);
+			snprintf(j->name, sizeof(j->name), "(not started: the AOF refuses writes)");
+			j->err = s->aof.err ? s->aof.err : -EIO;
+			job_end(s, false);
+			return;
+		}
 		/* The cut: nothing of the AOF in flight, so the old segment's
 		 * last records are exactly those up to the cut. */
 		if (!aof_idle(&s->aof) || s->aof.state != AOF_OK || s->aof.wbuf.len)
