@@ -1007,6 +1007,7 @@ static void fsync_done(struct aof *a, int res, int64_t now_ms, bool *changed)
 }
 
 static bool rewrite_complete(struct aof *a, struct kvio_op *op, int res);
+static void rw_retry(struct aof *a);
 
 bool aof_complete(struct aof *a, struct kvio_op *op, int res, int64_t now_ms)
 {
@@ -1055,6 +1056,12 @@ static void start_sync(struct aof *a, bool with_write, bool with_fsync, int64_t 
 
 void aof_turn_end(struct aof *a, int64_t now_ms, enum aof_fsync policy)
 {
+	if (a->rw_parked) {
+		/* Appends wait too: writes are refused until the step is done. */
+		if (!a->rw_wait_cancel && now_ms >= a->rw_retry_at_ms && a->state != AOF_FAILED)
+			rw_retry(a);
+		return;
+	}
 	if (a->state == AOF_FAILED || a->seg.fd < 0 ||
 	    (a->rw_step && a->rw_kind != RW_KIND_SNAPSHOT))
 		return;
@@ -1151,6 +1158,7 @@ enum {
 	RW_OPEN_MAN,      /* OPENAT manifest.tmp */
 	RW_WRITE_MAN,     /* WRITE the manifest -> FSYNC */
 	RW_RENAME,        /* RENAMEAT over the manifest -> directory FSYNC */
+	RW_SYNC_AGAIN,    /* no ring: the whole sequence, parked after ENOSPC */
 };
 
 #define RW_RECORD_BYTES (1 << 20)
@@ -1193,6 +1201,37 @@ static void rw_fail(struct aof *a, int err, const char *what)
 	kvio_close(&a->rw_seg);
 	kvio_close(&a->rw_man);
 	a->rw_step = RW_NONE;
+	a->rw_parked = false;
+	a->rw_resume = false;
+}
+
+static const char *rw_kind_name(const struct aof *a)
+{
+	return a->rw_kind == RW_KIND_SNAPSHOT ? "snapshot commit"
+	       : a->rw_kind == RW_KIND_ROTATE ? "segment rotation" : "rewrite";
+}
+
+/* ENOSPC, or a short write (a filling disk), on a step whose data the retry
+ * writes again whole: park the step, refuse writes meanwhile, and issue it
+ * again every AOF_RETRY_MS (aof_turn_end) until the disk has room. */
+static void rw_park(struct aof *a, int err, bool follower_out, int64_t now_ms)
+{
+	if (!a->rw_parked)
+		log_warning("shard %u: AOF %s step failed: %s; refusing writes and retrying "
+			    "every %d ms (the previous files are untouched)", a->shard_id,
+			    rw_kind_name(a), kv_strerror(err), AOF_RETRY_MS);
+	set_state(a, AOF_RETRYING, err, rw_kind_name(a));
+	a->rw_parked = true;
+	a->rw_resume = true;
+	a->rw_wait_cancel = follower_out;
+	a->rw_retry_at_ms = now_ms + AOF_RETRY_MS;
+}
+
+static bool rw_retryable(const struct kvio_op *op, int r, size_t want)
+{
+	if (op->kind == KVIO_WRITE)
+		return r == -ENOSPC || (r >= 0 && (size_t)r < want);
+	return (op->kind == KVIO_OPEN || op->kind == KVIO_RENAME) && r == -ENOSPC;
 }
 
 static struct io_uring_sqe *rw_sqes(struct aof *a, int n)
@@ -1234,11 +1273,61 @@ static void rw_prep_write_at(struct aof *a, struct kvio_file *f, const struct kv
 	aof_ring_tag(sqe, &a->rw_op[1]);
 }
 
+static void rw_prep_rename(struct aof *a)
+{
+	struct io_uring_sqe *sqe = rw_sqes(a, 2);
+	kvio_prep_rename(&a->rw_op[0], sqe, NULL, a->rw_man_tmp, a->rw_man_path);
+	aof_ring_tag(sqe, &a->rw_op[0]);
+	sqe = ring_sqe(a->ring);
+	kvio_prep_dirsync(&a->rw_op[1], sqe, &a->rw_op[0], &a->dirf);
+	aof_ring_tag(sqe, &a->rw_op[1]);
+}
+
+static int rewrite_sync(struct aof *a);
+
+/* Issue a parked step again (see rw_park). */
+static void rw_retry(struct aof *a)
+{
+	a->rw_parked = false;
+	switch (a->rw_step) {
+	case RW_WRITE_TAIL:
+		rw_prep_write_at(a, &a->seg, &a->rw_tail, a->good_off);
+		break;
+	case RW_OPEN_SEG:
+		rw_prep_open(a, &a->rw_seg, a->rw_seg_path);
+		break;
+	case RW_WRITE_SEG:
+		rw_prep_write_sync(a, &a->rw_seg, &a->rw_content, true);
+		break;
+	case RW_OPEN_MAN:
+		rw_prep_open(a, &a->rw_man, a->rw_man_tmp);
+		break;
+	case RW_WRITE_MAN:
+		rw_prep_write_sync(a, &a->rw_man, &a->rw_manifest, false);
+		break;
+	case RW_RENAME:
+		rw_prep_rename(a);
+		break;
+	case RW_SYNC_AGAIN:
+		a->rw_step = RW_NONE;
+		(void)rewrite_sync(a);
+		break;
+	default:
+		kv_assert(!"a parked rewrite step that cannot be retried");
+	}
+}
+
 /* The commit is durable: switch appends to the new segment, drop the old. */
 static void rw_unlink_old(struct aof *a);
 
 static void rw_commit(struct aof *a)
 {
+	if (a->state == AOF_RETRYING && a->rw_resume) {
+		log_notice("shard %u: AOF %s succeeded again; accepting writes", a->shard_id,
+			   rw_kind_name(a));
+		set_state(a, AOF_OK, 0, "");
+	}
+	a->rw_resume = false;
 	manifest_free(&a->man);
 	a->man = a->rw_next;
 	memset(&a->rw_next, 0, sizeof(a->rw_next));
@@ -1300,6 +1389,11 @@ static bool rewrite_complete(struct aof *a, struct kvio_op *op, int res)
 	}
 	if (a->state == AOF_FAILED && a->rw_step == RW_NONE)
 		return false;
+	if (a->rw_parked) {
+		/* The cancelled follower of the parked step. */
+		a->rw_wait_cancel = false;
+		return false;
+	}
 	/* Two-op steps finish on their second op (linked: it fails if the first did). */
 	bool first = op == &a->rw_op[0];
 	switch (a->rw_step) {
@@ -1359,12 +1453,7 @@ static bool rewrite_complete(struct aof *a, struct kvio_op *op, int res)
 			break;
 		kvio_close(&a->rw_man);
 		a->rw_step = RW_RENAME;
-		struct io_uring_sqe *sqe = rw_sqes(a, 2);
-		kvio_prep_rename(&a->rw_op[0], sqe, NULL, a->rw_man_tmp, a->rw_man_path);
-		aof_ring_tag(sqe, &a->rw_op[0]);
-		sqe = ring_sqe(a->ring);
-		kvio_prep_dirsync(&a->rw_op[1], sqe, &a->rw_op[0], &a->dirf);
-		aof_ring_tag(sqe, &a->rw_op[1]);
+		rw_prep_rename(a);
 		return false;
 	}
 	case RW_RENAME:
@@ -1381,8 +1470,13 @@ static bool rewrite_complete(struct aof *a, struct kvio_op *op, int res)
 		return false;
 	}
 	/* A linked follower of the failed op still completes (cancelled). */
-	if (first && (a->rw_step == RW_WRITE_SEG || a->rw_step == RW_WRITE_MAN ||
-		      a->rw_step == RW_RENAME || a->rw_step == RW_WRITE_TAIL)) {
+	bool two = first && (a->rw_step == RW_WRITE_SEG || a->rw_step == RW_WRITE_MAN ||
+			     a->rw_step == RW_RENAME || a->rw_step == RW_WRITE_TAIL);
+	if (rw_retryable(op, r, op->len)) {
+		rw_park(a, r < 0 ? r : -ENOSPC, two, kv_time_ms());
+		return true;
+	}
+	if (two) {
 		rw_fail(a, r < 0 ? r : -EIO, "write");
 		return true;
 	}
@@ -1395,8 +1489,10 @@ static int rewrite_sync(struct aof *a)
 {
 	char path[4200];
 	int rc = 0;
+	bool synced_old = false;   /* the failure is an fsync of unrewritten data */
 	if (!a->rw_tail.len && a->rw_kind == RW_KIND_ROTATE && a->durable_lsn < a->written_lsn) {
 		rc = kvio_fdatasync(&a->seg);
+		synced_old = rc < 0;
 		if (rc == 0) {
 			a->durable_lsn = a->written_lsn;
 			aof_encoder_set_durable(&a->enc, a->durable_lsn);
@@ -1425,6 +1521,16 @@ static int rewrite_sync(struct aof *a)
 	manifest_name(name, sizeof(name), a->shard_id);
 	if (rc == 0)
 		rc = manifest_write_atomic(a->dir, name, a->rw_manifest.data, a->rw_manifest.len);
+	if (rc == -ENOSPC && !synced_old) {
+		/* Each try writes every file again whole (the tail at its
+		 * offset, the new segment and the manifest from scratch), so the
+		 * next try's fsyncs prove what they cover.  A failed fsync of
+		 * the old segment's earlier records is not retried. */
+		kvio_close(&a->rw_seg);
+		a->rw_step = RW_SYNC_AGAIN;
+		rw_park(a, rc, false, kv_time_ms());
+		return 0;
+	}
 	if (rc < 0) {
 		rw_fail(a, rc, "rewrite");
 		return rc;
@@ -1441,6 +1547,14 @@ static int rewrite_sync(struct aof *a)
 int aof_rewrite_start(struct aof *a, struct kv_db *db, int64_t now_ms)
 {
 	kv_assert(aof_idle(a) && a->man.nentries > 0);
+	if (a->state == AOF_FAILED) {
+		/* Writes are refused until a restart, and a commit that failed
+		 * after its rename may have left a manifest on disk that names
+		 * the generation this rewrite would write: touch nothing. */
+		log_warning("shard %u: not rewriting the AOF: it failed earlier (%s); restart "
+			    "to resume", a->shard_id, kv_strerror(a->err));
+		return a->err ? a->err : -EIO;
+	}
 	a->rw_kind = RW_KIND_REWRITE;
 	uint64_t gen = a->man.entries[a->man.nentries - 1].generation + 1;
 	char seg[64];

@@ -138,6 +138,13 @@ struct aof {
 	 * ring step by step (aof_rewrite_start). */
 	int rw_step;                /* 0: none */
 	int rw_kind;                /* RW_KIND_* */
+	/* A step that hit ENOSPC (or a short write) waits to be issued again
+	 * at rw_retry_at_ms; its data is rewritten whole, so the retry's fsync
+	 * proves what it covers (design.md §3 rule 6). */
+	bool rw_parked;
+	bool rw_wait_cancel;        /* the parked step's linked follower is still out */
+	bool rw_resume;             /* parked once: its commit puts writes back on */
+	int64_t rw_retry_at_ms;
 	struct kv_buf rw_tail;      /* rotate: the old segment's last records */
 	uint64_t rw_tail_last;
 	char rw_seg_path[4200];

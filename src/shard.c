@@ -1832,7 +1832,9 @@ static void shard_aof_shutdown(struct shard *s)
 	if (!s->aof_was_on) {
 		/* Turned on just before shutdown: rewrite now, synchronously. */
 		aof_attach(&s->aof, NULL);
-		if (aof_rewrite_start(&s->aof, s->db, kv_time_ms()) < 0) {
+		/* Parked on a full disk (aof_job_busy): no retry at exit. */
+		if (aof_rewrite_start(&s->aof, s->db, kv_time_ms()) < 0 ||
+		    aof_job_busy(&s->aof)) {
 			s->aof_exit_error = 1;
 			return;
 		}

@@ -23,12 +23,12 @@ startup operations are not counted), and the suite checks that:
   - it reports the error: the log has a line for it, and INFO persistence or
     the replies say so (-MISCONF, aof_last_write_status:err,
     rdb_last_bgsave_status:err);
-  - ENOSPC or a short append resumes by itself: no writer is acknowledged
-    between the fault and the retry that succeeds, aof_write_state is ok again
-    within a bounded time, and later writes are acknowledged and survive;
-  - EIO, a failed fsync and any failed step of an AOF rotation, rewrite or
-    manifest commit (whatever the errno: docs/durability.md, the rewrite
-    "refuses writes until restart") refuse writes for good (-MISCONF,
+  - ENOSPC or a short write on an AOF segment or manifest -- an append, or a
+    step of a rotation, rewrite or manifest commit (write, open, rename) --
+    resumes by itself: no writer is acknowledged between the fault and the
+    retry that succeeds, aof_write_state is ok again within a bounded time,
+    and later writes are acknowledged and survive;
+  - EIO and a failed fsync refuse writes for good (-MISCONF,
     aof_write_state:failed), reads keep working, and SAVE / BGSAVE fail at
     once with rdb_last_bgsave_status:err instead of waiting for good;
   - a fault on a snapshot file abandons that snapshot (rdb_last_bgsave_status
@@ -588,10 +588,12 @@ def check_case(seed, spec):
                     "(state %s)" % (spec, state))
         if retried and not failed:
             K.check("succeeded again" in log, "%s: the log says when writes resume" % spec)
-        if kind == "write" and action in ("enospc", "short") and cls == "aof" and \
-                "AOF rewrite failed" not in log:
-            K.check(retried and not failed, "%s: ENOSPC/short on an AOF append resumes "
-                    "(state %s)" % (spec, state))
+        if kind in ("write", "open", "rename") and action in ("enospc", "short") and \
+                cls in ("aof", "manifest"):
+            # Appends, and every step of a rotation, rewrite or manifest
+            # commit that writes its data again whole, retry until it fits.
+            K.check(retried and not failed, "%s: ENOSPC/short on %s resumes (state %s)"
+                    % (spec, what, state))
         if failed:
             K.check(saw["aof_last_write_status"] or inf.get("aof_last_write_status") == "err",
                     "%s: INFO says aof_last_write_status:err" % spec)
@@ -748,8 +750,10 @@ def run_cases(seed, specs):
                 desc = check_startup(spec)
             else:
                 desc = check_case(seed, spec)
-        except K.TestFailure as e:
-            K.log("FAIL %s: %s" % (spec, e))
+        except (K.TestFailure, OSError, ValueError) as e:
+            # A timeout or a dropped connection is a failure of this case
+            # too: name it and go on, so the replay line is printed.
+            K.log("FAIL %s: %s" % (spec, e if isinstance(e, K.TestFailure) else repr(e)))
             K.log("  replay: %s" % replay_line(seed, spec))
             results.append((spec, kind, "FAIL"))
             continue
