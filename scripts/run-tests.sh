@@ -4,21 +4,22 @@
 #   2. Release build in ./build, then every CTest test (unit, integration,
 #      and whatever else tests/CMakeLists.txt registers);
 #   3. ASan+UBSan build (-DKEVY_SANITIZE=ON) in ./build-asan, then the tests
-#      labelled unit and integration (the slow crash/fault suites run in the
+#      labelled unit, integration and crash-asan (the corruption fuzzer and
+#      the crash-state explorer; the kill -9 and failpoint sweeps run in the
 #      Release pass only, to keep the whole run under ~15 minutes).
 # Prints each ctest summary and exits non-zero if any build or test failed.
 #
 # Environment:
 #   KEVY_SKIP_ASAN=1          Release pass only.
 #   KEVY_ASAN_LABELS=regex    CTest labels for the sanitizer pass (default
-#                             "unit|integration").
+#                             "unit|integration|crash-asan").
 #   KEVY_CTEST_ARGS="..."     extra ctest arguments for both passes (e.g. -R diff).
 #   KEVY_JOBS=n               build and test parallelism (default nproc).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 JOBS="${KEVY_JOBS:-$(nproc)}"
-ASAN_LABELS="${KEVY_ASAN_LABELS:-unit|integration}"
+ASAN_LABELS="${KEVY_ASAN_LABELS:-unit|integration|crash-asan}"
 # shellcheck disable=SC2206
 CTEST_EXTRA=(${KEVY_CTEST_ARGS:-})
 START=$(date +%s)

@@ -356,6 +356,22 @@ static int trace_load(struct trace *t, const char *path, const char *dir)
 	return 0;
 }
 
+static void trace_free(struct trace *t)
+{
+	for (size_t i = 0; i < t->nops; i++) {
+		free(t->ops[i].name);
+		free(t->ops[i].name2);
+		free(t->ops[i].data);
+	}
+	free(t->ops);
+	free(t->replies);
+	free(t->inode_shard);
+	for (size_t i = 0; i < g_nvol; i++)
+		free(g_vol[i].name);
+	free(g_vol);
+	free(g_fids);
+}
+
 /* ---- durability --------------------------------------------------------- */
 
 static struct op *op_by_id(struct trace *t, uint64_t op_id)
@@ -1112,6 +1128,12 @@ int main(int argc, char **argv)
 		}
 	}
 	fclose(out);
+	trace_free(&t);
+	free(points);
+	free(pending);
+	free(vars);
+	free(conn_ids);
+	free(conn_bytes);
 	fprintf(stderr,
 		"crash_states: %" PRIu64 " states from %zu crash points (%zu trace records, %zu file "
 		"ops): %" PRIu64 " clean, %" PRIu64 " torn tail, %" PRIu64 " before the dataset existed, "
