@@ -40,7 +40,7 @@
  *
  * Usage: crash_states --trace FILE --data-dir DIR --shards N --scratch DIR
  *                     --out FILE [--seed S] [--variants K] [--max-states N]
- *                     [--only STATE]
+ *                     [--extra-points N] [--only STATE]
  * Exit: 0 every state passed, 1 a state failed (its line says why and how to
  * replay it with --only), 2 usage or trace error.
  */
@@ -843,12 +843,13 @@ struct opts {
 	uint64_t max_states;
 	int64_t only;
 	bool list;
+	uint32_t extra_points;
 };
 
 static int usage(void)
 {
 	fprintf(stderr, "usage: crash_states --trace FILE --data-dir DIR --shards N --scratch DIR "
-			"--out FILE [--seed S] [--variants K] [--max-states N] [--only STATE] [--list 1]\n");
+			"--out FILE [--seed S] [--variants K] [--max-states N] [--only STATE] [--extra-points N] [--list 1]\n");
 	return 2;
 }
 
@@ -881,6 +882,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			o->max_states = strtoull(v, NULL, 10);
 		else if (strcmp(a, "--only") == 0)
 			o->only = strtoll(v, NULL, 10);
+		else if (strcmp(a, "--extra-points") == 0)
+			o->extra_points = (uint32_t)strtoul(v, NULL, 10);
 		else if (strcmp(a, "--list") == 0)
 			o->list = strcmp(v, "0") != 0;
 		else
@@ -958,6 +961,12 @@ static size_t plan_variants(struct trace *t, uint64_t point, const size_t *pendi
 	return n;
 }
 
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
 int main(int argc, char **argv)
 {
 	struct opts o = { 0 };
@@ -1006,8 +1015,16 @@ int main(int argc, char **argv)
 		}
 	points = xrealloc(points, (npoints + 1) * sizeof(*points));
 	points[npoints++] = t.last_seq;
-
+	/* Crash points anywhere (seeded): between barriers the pending writes
+	 * pile up (everysec), and every reply sent raises the bar. */
 	struct rng r = { o.seed };
+	if (o.extra_points && t.last_seq > 1) {
+		points = xrealloc(points, (npoints + o.extra_points) * sizeof(*points));
+		for (uint32_t i = 0; i < o.extra_points; i++)
+			points[npoints++] = 1 + rng_below(&r, t.last_seq - 1);
+		qsort(points, npoints, sizeof(*points), cmp_u64);
+	}
+
 	size_t *pending = xrealloc(NULL, (t.nops + 1) * sizeof(size_t));
 	struct variant *vars = xrealloc(NULL, (o.variants + 2) * sizeof(*vars));
 	uint64_t state = 0, failed = 0, by_verdict[4] = { 0 };
@@ -1017,6 +1034,8 @@ int main(int argc, char **argv)
 	size_t nconns = 0;
 	for (size_t pi = 0; pi < npoints && state < o.max_states; pi++) {
 		uint64_t point = points[pi];
+		if (pi > 0 && point == points[pi - 1])
+			continue;
 		/* Replies sent up to the point. */
 		while (reply_at < t.nreplies && t.replies[reply_at].seq <= point) {
 			const struct reply *rp = &t.replies[reply_at++];
@@ -1087,9 +1106,10 @@ int main(int argc, char **argv)
 				failed++;
 				fprintf(stderr, "crash_states: state %" PRIu64 " (point %" PRIu64 ", %s): %s\n"
 					"  replay: crash_states --trace %s --data-dir %s --shards %u "
-					"--scratch %s --out /dev/stdout --seed %" PRIu64 " --variants %u --only %" PRIu64 "\n",
+					"--scratch %s --out /dev/stdout --seed %" PRIu64 " --variants %u "
+					"--extra-points %u --only %" PRIu64 "\n",
 					state, point, v->what, msg, o.trace, o.dir, o.shards, o.scratch,
-					o.seed, o.variants, state);
+					o.seed, o.variants, o.extra_points, state);
 			} else {
 				ob_puts(&ob, "null");
 			}

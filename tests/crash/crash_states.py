@@ -345,23 +345,26 @@ def main():
     seed, rng = K.rng_from_env()
     tool_path = tool("crash_states")
     workdir = tempfile.mkdtemp(prefix="kevy-crash-states-")
+    # (label, server flags, policy, shards, crash points besides the barriers)
     runs = [
-        ("always-2", ["--threads", "2", "--appendfsync", "always"], "always", 2),
-        ("always-1-epoll", ["--threads", "1", "--io", "epoll", "--appendfsync", "always"], "always", 1),
-        ("everysec-2", ["--threads", "2", "--appendfsync", "everysec"], "everysec", 2),
+        ("always-2", ["--threads", "2", "--appendfsync", "always"], "always", 2, 0),
+        ("always-1-epoll", ["--threads", "1", "--io", "epoll", "--appendfsync", "always"],
+         "always", 1, 0),
+        ("everysec-2", ["--threads", "2", "--appendfsync", "everysec"], "everysec", 2,
+         2000 if LONG else 200),
     ]
     total = 0
     summary = []
     ok = False
     try:
-        for label, args, policy, shards in runs:
+        for label, args, policy, shards, extra in runs:
             trace, data_dir, workers = traced_run(label, args, rng, workdir)
             out = os.path.join(workdir, "%s.states" % label)
             scratch = os.path.join(workdir, "%s.scratch" % label)
             tseed = rng.randrange(2 ** 32)
             cmd = [tool_path, "--trace", trace, "--data-dir", data_dir, "--shards", str(shards),
                    "--scratch", scratch, "--out", out, "--seed", str(tseed),
-                   "--variants", str(VARIANTS)]
+                   "--variants", str(VARIANTS), "--extra-points", str(extra)]
             t0 = time.monotonic()
             p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=900)
             K.log(p.stdout.decode(errors="replace").strip())
