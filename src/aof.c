@@ -749,6 +749,55 @@ int aof_reload(struct aof *a, struct kv_db *db, char *err, size_t err_cap)
 	return rc;
 }
 
+/* Files of this shard's naming pattern (kevy-s<ID>-g<N>.aof|.snap and
+ * kevy-s<ID>.manifest.tmp) that the manifest does not name: a snapshot, a
+ * segment or a manifest whose commit a crash interrupted, or the files a
+ * commit replaced whose unlink never ran.  Recovery trusts only the manifest,
+ * so nothing will ever read them: without this every killed snapshot would
+ * leave its file behind for good.  Quarantined torn tails are kept. */
+static void remove_unnamed(const char *dir, uint32_t shard_id, const struct manifest *m)
+{
+	char prefix[32];
+	size_t pl = (size_t)snprintf(prefix, sizeof(prefix), "kevy-s%u", shard_id);
+	DIR *d = opendir(dir);
+	if (!d)
+		return;
+	struct dirent *de;
+	int removed = 0;
+	while ((de = readdir(d)) != NULL) {
+		const char *n = de->d_name;
+		if (strncmp(n, prefix, pl) != 0)
+			continue;
+		const char *p = n + pl;
+		bool ours = strcmp(p, ".manifest.tmp") == 0;
+		if (!ours && p[0] == '-' && p[1] == 'g' && p[2] >= '0' && p[2] <= '9') {
+			p += 2;
+			while (*p >= '0' && *p <= '9')
+				p++;
+			ours = strcmp(p, ".aof") == 0 || strcmp(p, ".snap") == 0;
+		}
+		for (uint32_t i = 0; ours && i < m->nentries; i++)
+			if (strcmp(m->entries[i].name, n) == 0)
+				ours = false;
+		if (!ours)
+			continue;
+		char path[4096];
+		path_join(path, sizeof(path), dir, n);
+		int rc = kvio_unlink(path);
+		if (rc == 0) {
+			log_notice("shard %u: removed %s: no manifest names it (left by an interrupted "
+				   "snapshot or rotation)", shard_id, path);
+			removed++;
+		} else {
+			log_warning("shard %u: cannot remove %s, which no manifest names: %s", shard_id,
+				    path, kv_strerror(rc));
+		}
+	}
+	closedir(d);
+	if (removed)
+		kvio_fsync_dir(dir);
+}
+
 int aof_recover(struct aof *a, const char *dir, const struct dataset_info *ds,
 		uint32_t shard_id, uint32_t nshards, struct kv_db *db, char *err, size_t err_cap)
 {
@@ -782,6 +831,7 @@ int aof_recover(struct aof *a, const char *dir, const struct dataset_info *ds,
 		cur = &a->man.entries[a->man.nentries - 1];
 		end = AOF_HEADER_SIZE;
 	}
+	remove_unnamed(dir, shard_id, &a->man);
 	a->seg_name = kv_strndup(cur->name, strlen(cur->name));
 	path_join(path, sizeof(path), dir, cur->name);
 	rc = kvio_open(&a->seg, path, O_WRONLY, 0);

@@ -817,7 +817,8 @@ static void shard_keyspace_freed(struct shard *s)
 
 /* A txn from another shard released this keyspace: tell its home once the
  * effects (and whatever its reads saw) are durable here. */
-static void shard_ack_txn(struct shard *s, const struct release_msg *rel)
+static void shard_ack_txn(struct shard *s, const struct release_msg *rel, bool wrote,
+			  uint64_t wrote_lsn)
 {
 	struct durable_ack *a = kv_calloc(1, sizeof(*a));
 	a->m.type = MSG_DURABLE;
@@ -828,6 +829,20 @@ static void shard_ack_txn(struct shard *s, const struct release_msg *rel)
 	 * not held while this shard refuses writes.  WAITAOF asks for an fsync
 	 * and fails if none can be had. */
 	uint64_t lsn = shard_reply_tag(s);
+	/* But the txn's own records here (wrote_lsn) were let in while this
+	 * shard still accepted writes, and it may have started refusing since
+	 * (the txn ran on another thread): they wait for the retry like any
+	 * write's, or fail with the AOF.  Acknowledging them at once let a
+	 * kill -9 lose an acknowledged cross-shard EXEC (crash_kill). */
+	if (wrote && aof_on() && !durable) {
+		if (s->aof.state == AOF_FAILED) {
+			a->failed = true;
+			snprintf(a->error, sizeof(a->error), "%s", aof_write_error(&s->aof));
+			lsn = 0;
+		} else if (wrote_lsn > lsn && !lsn_ready(s, wrote_lsn, false)) {
+			lsn = s->aof.last_lsn;
+		}
+	}
 	if (durable) {
 		aof_want_fsync(&s->aof);
 		lsn = s->aof.last_lsn > s->aof.durable_lsn ? s->aof.last_lsn : 0;
@@ -918,14 +933,16 @@ static void shard_handle_msg(struct shard *s, struct shard_msg *m)
 		kv_assert(s->holder && s->holder_id == rel->txn_id);
 		/* The txn's effects here are logged before anything else can
 		 * touch the keyspace, so the AOF keeps the keyspace's order. */
+		uint64_t wrote_lsn = 0;   /* 0 and FAILED: over the record limit */
+		bool wrote = rel->effects.len > 0 && aof_on();
 		if (rel->effects.len) {
 			atomic_fetch_add_explicit(&s->changes, 1, memory_order_relaxed);
 			if (aof_on())
-				aof_append(&s->aof, rel->effects.data, rel->effects.len);
+				wrote_lsn = aof_append(&s->aof, rel->effects.data, rel->effects.len);
 		}
 		kv_buf_free(&rel->effects);
 		if (rel->ack)
-			shard_ack_txn(s, rel);
+			shard_ack_txn(s, rel, wrote, wrote_lsn);
 		if (rel->save_wait)
 			shard_save_wait(s, rel->m.from, rel->conn, rel->slot);
 		while (rel->wakes) {

@@ -147,3 +147,37 @@ def shard_of_write(c, nshards, *cmd):
     moved = [i for i in range(nshards) if after[i] != before[i]]
     K.check(len(moved) == 1, "one shard logged %r: %r -> %r" % (cmd[:2], before, after))
     return moved[0]
+
+
+def kevy_check_path():
+    """Path of kevy-check: $KEVY_BIN_DIR/kevy-check, else beside kevy-server.
+    None when neither exists."""
+    for d in (os.environ.get("KEVY_BIN_DIR", ""), os.path.dirname(K.kevy_binary())):
+        p = os.path.join(d, "kevy-check") if d else ""
+        if p and os.path.isfile(p) and os.access(p, os.X_OK):
+            return p
+    return None
+
+
+def kevy_check(data_dir, *args, timeout=120):
+    """Run kevy-check [args] data_dir (no server may be using it).
+    Returns (exit status, output text)."""
+    exe = kevy_check_path()
+    K.check(exe is not None, "kevy-check found in KEVY_BIN_DIR or beside kevy-server")
+    p = subprocess.run([exe] + list(args) + [data_dir], stdin=subprocess.DEVNULL,
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=timeout)
+    return p.returncode, p.stdout.decode("utf-8", "replace")
+
+
+def wait_exit(srv, timeout):
+    """Wait up to timeout s for the server process to exit by itself; returns
+    its status (negative = killed by that signal) or None if still running.
+    An exited server is reaped and its log closed (srv.stop())."""
+    if srv.proc is None:
+        return srv.exit_code
+    try:
+        srv.proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        return None
+    srv.stop()
+    return srv.proc.returncode
