@@ -52,6 +52,7 @@
 #include "aof.h"
 #include "aof_format.h"
 #include "cmd.h"
+#include "crash_rng.h"
 #include "keydump.h"
 #include "kv.h"
 #include "kvio.h"
@@ -59,25 +60,7 @@
 #include "store.h"
 
 /* ------------------------------------------------------------------ */
-/* PRNG: splitmix64, one stream per iteration */
-
-struct cf_rng {
-	uint64_t s;
-};
-
-static uint64_t cf_next(struct cf_rng *r)
-{
-	uint64_t z = (r->s += 0x9e3779b97f4a7c15ULL);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
-/* Uniform in [0, n); n > 0. */
-static uint64_t cf_below(struct cf_rng *r, uint64_t n)
-{
-	return n ? cf_next(r) % n : 0;
-}
+/* PRNG: crash_rng.h, one stream per iteration */
 
 /* ------------------------------------------------------------------ */
 /* the clean directory */
@@ -436,18 +419,18 @@ struct mutation {
 	char what[600];        /* offsets and lengths, for the failure line */
 };
 
-static size_t run_len(struct cf_rng *r, size_t max)
+static size_t run_len(struct crash_rng *r, size_t max)
 {
 	/* Mostly short runs, sometimes a sector or more. */
-	size_t n = cf_below(r, 4) ? 1 + cf_below(r, 16) : 1 + cf_below(r, 600);
+	size_t n = crash_rng_below(r, 4) ? 1 + crash_rng_below(r, 16) : 1 + crash_rng_below(r, 600);
 	return n > max ? max : n;
 }
 
 /* A random record boundary of a segment (header end included), < len. */
-static size_t rec_boundary(struct cf_rng *r, const struct cf_file *f)
+static size_t rec_boundary(struct crash_rng *r, const struct cf_file *f)
 {
 	size_t nb = f->nrec + 1;
-	size_t i = cf_below(r, nb);
+	size_t i = crash_rng_below(r, nb);
 	return i == 0 ? AOF_HEADER_SIZE : f->rec_end[i - 1];
 }
 
@@ -467,7 +450,7 @@ static void splice_bytes(struct mutation *m, const uint8_t *src, size_t len, siz
 	memcpy(m->data + at + insn, src + at + del, len - at - del);
 }
 
-static int other_same_kind(struct cf_rng *r, int self)
+static int other_same_kind(struct crash_rng *r, int self)
 {
 	int cand[256], n = 0;
 	int k = g.files[self].kind;
@@ -479,10 +462,10 @@ static int other_same_kind(struct cf_rng *r, int self)
 		if (ki == k || (seg && (ki == K_SEG_LAST || ki == K_SEG_EARLY)))
 			cand[n++] = (int)i;
 	}
-	return n ? cand[cf_below(r, (uint64_t)n)] : self;
+	return n ? cand[crash_rng_below(r, (uint64_t)n)] : self;
 }
 
-static void mutate(struct cf_rng *r, struct mutation *m)
+static void mutate(struct crash_rng *r, struct mutation *m)
 {
 	const struct cf_file *f = &g.files[m->file];
 	const uint8_t *s = f->data;
@@ -498,15 +481,15 @@ static void mutate(struct cf_rng *r, struct mutation *m)
 		if (!len)
 			break;
 		size_t lim = m->mut == M_HEADER ? KV_MIN(len, kind_header[f->kind]) : len;
-		int flips = m->mut == M_BIT1 ? 1 : 2 + (int)cf_below(r, 7);
-		size_t base = cf_below(r, lim), win = 1 + cf_below(r, 64);
+		int flips = m->mut == M_BIT1 ? 1 : 2 + (int)crash_rng_below(r, 7);
+		size_t base = crash_rng_below(r, lim), win = 1 + crash_rng_below(r, 64);
 		for (int i = 0; i < flips; i++) {
-			size_t at = base + cf_below(r, win);
-			if (m->mut != M_BITS || cf_below(r, 2) || at >= lim)
-				at = cf_below(r, lim);
-			int bit = (int)cf_below(r, 8);
-			if (m->mut == M_HEADER && cf_below(r, 3) == 0)
-				m->data[at] = (uint8_t)cf_next(r);
+			size_t at = base + crash_rng_below(r, win);
+			if (m->mut != M_BITS || crash_rng_below(r, 2) || at >= lim)
+				at = crash_rng_below(r, lim);
+			int bit = (int)crash_rng_below(r, 8);
+			if (m->mut == M_HEADER && crash_rng_below(r, 3) == 0)
+				m->data[at] = (uint8_t)crash_rng_next(r);
 			else
 				m->data[at] ^= (uint8_t)(1u << bit);
 			if (i == 0)
@@ -521,22 +504,22 @@ static void mutate(struct cf_rng *r, struct mutation *m)
 		splice_bytes(m, s, len, 0, 0, NULL, 0);
 		if (!len)
 			break;
-		size_t at = cf_below(r, len), n = run_len(r, len - at);
+		size_t at = crash_rng_below(r, len), n = run_len(r, len - at);
 		for (size_t i = 0; i < n; i++)
 			m->data[at + i] = m->mut == M_RUN_ZERO ? 0 : m->mut == M_RUN_FF ? 0xff
-											   : (uint8_t)cf_next(r);
+											   : (uint8_t)crash_rng_next(r);
 		snprintf(m->what, sizeof(m->what), "%zu byte(s) at offset %zu", n, at);
 		break;
 	}
 	case M_TRUNC: {
-		size_t to = len ? cf_below(r, len) : 0;
+		size_t to = len ? crash_rng_below(r, len) : 0;
 		splice_bytes(m, s, len, to, len - to, NULL, 0);
 		snprintf(m->what, sizeof(m->what), "cut to %zu of %zu bytes", to, len);
 		break;
 	}
 	case M_TRUNC_REC: {
 		size_t to = seg ? rec_boundary(r, f) : KV_MIN(kind_header[f->kind], len);
-		if (seg && f->nrec && cf_below(r, 2))
+		if (seg && f->nrec && crash_rng_below(r, 2))
 			to = f->rec_off[f->nrec - 1];   /* drop exactly the last record */
 		splice_bytes(m, s, len, to, len - to, NULL, 0);
 		snprintf(m->what, sizeof(m->what), "cut at boundary %zu of %zu bytes", to, len);
@@ -552,15 +535,15 @@ static void mutate(struct cf_rng *r, struct mutation *m)
 		}
 		size_t from, to, n;
 		bool whole_rec = seg && src->nrec && (src->kind == K_SEG_LAST ||
-						       src->kind == K_SEG_EARLY) && cf_below(r, 3) == 0;
+						       src->kind == K_SEG_EARLY) && crash_rng_below(r, 3) == 0;
 		if (whole_rec) {
 			/* A whole record of src put at a record boundary of f:
 			 * over the record there, or inserted. */
-			size_t i = cf_below(r, src->nrec);
+			size_t i = crash_rng_below(r, src->nrec);
 			from = src->rec_off[i];
 			n = src->rec_end[i] - from;
 			to = rec_boundary(r, f);
-			bool insert = cf_below(r, 2);
+			bool insert = crash_rng_below(r, 2);
 			size_t del = 0;
 			if (!insert) {
 				for (size_t j = 0; j < f->nrec; j++)
@@ -572,8 +555,8 @@ static void mutate(struct cf_rng *r, struct mutation *m)
 				 src->name, del ? "over the record" : "inserted", to);
 			break;
 		}
-		from = cf_below(r, src->len);
-		to = cf_below(r, 2) ? from : cf_below(r, len);
+		from = crash_rng_below(r, src->len);
+		to = crash_rng_below(r, 2) ? from : crash_rng_below(r, len);
 		if (to >= len)
 			to = len - 1;
 		n = run_len(r, KV_MIN(src->len - from, len - to));
@@ -583,19 +566,19 @@ static void mutate(struct cf_rng *r, struct mutation *m)
 		break;
 	}
 	case M_INSERT: {
-		size_t at = cf_below(r, len + 1), n = run_len(r, 4096);
+		size_t at = crash_rng_below(r, len + 1), n = run_len(r, 4096);
 		uint8_t *ins = kv_malloc(n);
-		int how = (int)cf_below(r, 3);
+		int how = (int)crash_rng_below(r, 3);
 		for (size_t i = 0; i < n; i++)
-			ins[i] = how == 0 ? 0 : how == 1 ? (uint8_t)cf_next(r)
-						: (len ? s[cf_below(r, len)] : 0);
+			ins[i] = how == 0 ? 0 : how == 1 ? (uint8_t)crash_rng_next(r)
+						: (len ? s[crash_rng_below(r, len)] : 0);
 		splice_bytes(m, s, len, at, 0, ins, n);
 		free(ins);
 		snprintf(m->what, sizeof(m->what), "%zu byte(s) inserted at %zu", n, at);
 		break;
 	}
 	case M_DELETE: {
-		size_t at = len ? cf_below(r, len) : 0, n = run_len(r, len - at);
+		size_t at = len ? crash_rng_below(r, len) : 0, n = run_len(r, len - at);
 		splice_bytes(m, s, len, at, n, NULL, 0);
 		snprintf(m->what, sizeof(m->what), "%zu byte(s) deleted at %zu", n, at);
 		break;
@@ -603,9 +586,9 @@ static void mutate(struct cf_rng *r, struct mutation *m)
 	case M_APPEND: {
 		size_t n = run_len(r, 4096);
 		uint8_t *ins = kv_malloc(n);
-		bool zeros = cf_below(r, 2);
+		bool zeros = crash_rng_below(r, 2);
 		for (size_t i = 0; i < n; i++)
-			ins[i] = zeros ? 0 : (uint8_t)cf_next(r);
+			ins[i] = zeros ? 0 : (uint8_t)crash_rng_next(r);
 		splice_bytes(m, s, len, len, 0, ins, n);
 		free(ins);
 		snprintf(m->what, sizeof(m->what), "%zu %s byte(s) appended", n,
@@ -943,13 +926,13 @@ static void keep_failed(uint64_t it, const struct mutation *m)
 }
 
 /* Mutation weights: bit flips and runs most, the rest evenly. */
-static int pick_mut(struct cf_rng *r)
+static int pick_mut(struct crash_rng *r)
 {
 	static const int w[M_COUNT] = { 14, 10, 10, 6, 4, 8, 5, 8, 8, 7, 7, 8, 5 };
 	int total = 0;
 	for (int i = 0; i < M_COUNT; i++)
 		total += w[i];
-	int x = (int)cf_below(r, (uint64_t)total);
+	int x = (int)crash_rng_below(r, (uint64_t)total);
 	for (int i = 0; i < M_COUNT; i++) {
 		if (x < w[i])
 			return i;
@@ -958,7 +941,7 @@ static int pick_mut(struct cf_rng *r)
 	return 0;
 }
 
-static int pick_file(struct cf_rng *r)
+static int pick_file(struct crash_rng *r)
 {
 	/* Pick a kind first so one big snapshot does not crowd out the
 	 * dataset file, then a file of it. */
@@ -971,7 +954,7 @@ static int pick_file(struct cf_rng *r)
 	for (int k = 0; k < K_COUNT; k++)
 		if (have[k])
 			kinds[nk++] = k, total += w[k];
-	int x = (int)cf_below(r, (uint64_t)total), k = kinds[0];
+	int x = (int)crash_rng_below(r, (uint64_t)total), k = kinds[0];
 	for (int i = 0; i < nk; i++) {
 		if (x < w[kinds[i]]) {
 			k = kinds[i];
@@ -979,7 +962,7 @@ static int pick_file(struct cf_rng *r)
 		}
 		x -= w[kinds[i]];
 	}
-	int pick = (int)cf_below(r, (uint64_t)have[k]);
+	int pick = (int)crash_rng_below(r, (uint64_t)have[k]);
 	for (size_t i = 0; i < g.nfiles; i++)
 		if (g.files[i].named && g.files[i].kind == k && pick-- == 0)
 			return (int)i;
@@ -1096,8 +1079,8 @@ int main(int argc, char **argv)
 	for (uint64_t it = 0; it < g.iterations; it++) {
 		if (g.only >= 0 && it != (uint64_t)g.only)
 			continue;
-		struct cf_rng r = { g.seed * 0x100000001b3ULL ^ (it + 1) * 0x9e3779b97f4a7c15ULL };
-		cf_next(&r);
+		struct crash_rng r = { g.seed * 0x100000001b3ULL ^ (it + 1) * 0x9e3779b97f4a7c15ULL };
+		crash_rng_next(&r);
 		struct mutation m = { 0 };
 		for (int tries = 0; tries < 100; tries++) {
 			m.file = pick_file(&r);

@@ -87,15 +87,6 @@ def workload(rng, tag, n):
     return cmds
 
 
-def wait_saved(c, saves_before, timeout=60):
-    def done():
-        info = A.info(c)
-        return (info.get("rdb_bgsave_in_progress") == "0" and
-                int(info.get("rdb_saves", "0")) > saves_before)
-    K.check(A.wait_for(done, timeout), "the snapshot completed: %r" % A.info(c))
-    K.check(A.info(c).get("rdb_last_bgsave_status") == "ok", "bgsave status ok")
-
-
 def shutdown(srv, c):
     """SHUTDOWN NOSAVE: the segments after the last snapshot stay as they are."""
     c.send(K.encode("SHUTDOWN", "NOSAVE"))
@@ -115,7 +106,7 @@ def build_two_shard(rng, out):
             pipeline(c, workload(rng, "a", 400))
             saves = int(A.info(c).get("rdb_saves", "0"))
             call_ok(c, "BGSAVE")
-            wait_saved(c, saves)
+            A.wait_saved(c, saves, 60)
             pipeline(c, workload(rng, "b", 150))
             shutdown(srv, c)
         shutil.copytree(srv.dir, out)
@@ -134,7 +125,7 @@ def build_multi_segment(rng, out):
             pipeline(c, workload(rng, "p", 200))
             saves = int(A.info(c).get("rdb_saves", "0"))
             call_ok(c, "BGSAVE")
-            wait_saved(c, saves)
+            A.wait_saved(c, saves, 60)
             for n in range(2):
                 pipeline(c, workload(rng, "q%d" % n, 60))
                 K.check(c.call("DEBUG", "FAILPOINTS", "write:2=enospc") == b"+OK\r\n",

@@ -57,6 +57,7 @@
 
 #include "aof.h"
 #include "cmd.h"
+#include "crash_rng.h"
 #include "keydump.h"
 #include "kv.h"
 #include "kvio.h"
@@ -819,22 +820,6 @@ static void judge(const char *scratch, uint32_t nshards, int64_t now_ms, struct 
 
 /* ---- the driver --------------------------------------------------------- */
 
-struct rng { uint64_t s; };
-
-static uint64_t rng_next(struct rng *r)
-{
-	/* splitmix64 */
-	uint64_t z = (r->s += 0x9e3779b97f4a7c15ull);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
-}
-
-static uint64_t rng_below(struct rng *r, uint64_t n)
-{
-	return n ? rng_next(r) % n : 0;
-}
-
 struct opts {
 	const char *trace, *dir, *scratch, *out;
 	uint32_t shards;
@@ -896,7 +881,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 
 /* The variants at crash point `point` (see the top of the file). */
 static size_t plan_variants(struct trace *t, uint64_t point, const size_t *pending,
-			    size_t npending, uint32_t budget, struct rng *r, struct variant *out)
+			    size_t npending, uint32_t budget, struct crash_rng *r, struct variant *out)
 {
 	size_t n = 0, nns = 0, nwrites = 0;
 	for (size_t k = 0; k < npending; k++) {
@@ -918,15 +903,15 @@ static size_t plan_variants(struct trace *t, uint64_t point, const size_t *pendi
 	snprintf(out[n++].what, sizeof(out[0].what), "none of %zu pending", npending);
 	while (n < budget) {
 		struct variant v = base;
-		uint64_t kind = rng_below(r, 4);
+		uint64_t kind = crash_rng_below(r, 4);
 		if (kind == 3 && nns > 0) {
 			v.mode = VAR_ALL;
-			v.ns_keep = rng_below(r, nns);
+			v.ns_keep = crash_rng_below(r, nns);
 			snprintf(v.what, sizeof(v.what), "directory ops kept %zu of %zu", v.ns_keep, nns);
 		} else if (nwrites > 0) {
 			size_t w;
 			do
-				w = rng_below(r, npending);
+				w = crash_rng_below(r, npending);
 			while (t->ops[pending[w]].kind != OP_WRITE);
 			const struct op *o = &t->ops[pending[w]];
 			v.pick = w;
@@ -943,8 +928,8 @@ static size_t plan_variants(struct trace *t, uint64_t point, const size_t *pendi
 					v.mode = VAR_ONE;
 				} else {
 					uint64_t cuts = (end - 1 - first) / unit + 1;
-					uint64_t cut = first + rng_below(r, cuts) * unit;
-					v.mode = rng_below(r, 2) ? VAR_TORN : VAR_TORN_ALL;
+					uint64_t cut = first + crash_rng_below(r, cuts) * unit;
+					v.mode = crash_rng_below(r, 2) ? VAR_TORN : VAR_TORN_ALL;
 					v.torn_len = cut - o->offset;
 				}
 				snprintf(v.what, sizeof(v.what), "write seq %" PRIu64 " torn at %" PRIu64 "/%" PRIu64 " (%s)%s",
@@ -953,7 +938,7 @@ static size_t plan_variants(struct trace *t, uint64_t point, const size_t *pendi
 			}
 		} else {
 			v.mode = VAR_ALL;
-			v.ns_keep = nns ? rng_below(r, nns) : 0;
+			v.ns_keep = nns ? crash_rng_below(r, nns) : 0;
 			snprintf(v.what, sizeof(v.what), "directory ops kept %zu of %zu", v.ns_keep, nns);
 		}
 		out[n++] = v;
@@ -1017,11 +1002,11 @@ int main(int argc, char **argv)
 	points[npoints++] = t.last_seq;
 	/* Crash points anywhere (seeded): between barriers the pending writes
 	 * pile up (everysec), and every reply sent raises the bar. */
-	struct rng r = { o.seed };
+	struct crash_rng r = { o.seed };
 	if (o.extra_points && t.last_seq > 1) {
 		points = xrealloc(points, (npoints + o.extra_points) * sizeof(*points));
 		for (uint32_t i = 0; i < o.extra_points; i++)
-			points[npoints++] = 1 + rng_below(&r, t.last_seq - 1);
+			points[npoints++] = 1 + crash_rng_below(&r, t.last_seq - 1);
 		qsort(points, npoints, sizeof(*points), cmp_u64);
 	}
 

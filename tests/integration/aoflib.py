@@ -181,3 +181,14 @@ def wait_exit(srv, timeout):
         return None
     srv.stop()
     return srv.proc.returncode
+
+
+def wait_saved(c, saves_before, timeout=30):
+    """Wait (bounded) for a snapshot begun after rdb_saves was saves_before
+    to complete, and check it succeeded."""
+    def done():
+        inf = info(c)
+        return (inf.get("rdb_bgsave_in_progress") == "0" and
+                int(inf.get("rdb_saves", "0")) > saves_before)
+    K.check(wait_for(done, timeout), "the snapshot completed: %r" % info(c))
+    K.check(info(c).get("rdb_last_bgsave_status") == "ok", "bgsave status ok")

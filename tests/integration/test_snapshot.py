@@ -23,15 +23,6 @@ import aoflib as A  # noqa: E402
 import kevylib as K  # noqa: E402
 
 
-def wait_saved(c, saves_before, timeout=30):
-    def done():
-        info = A.info(c)
-        return (info.get("rdb_bgsave_in_progress") == "0" and
-                int(info.get("rdb_saves", "0")) > saves_before)
-    K.check(A.wait_for(done, timeout), "the snapshot completed: %r" % A.info(c))
-    K.check(A.info(c).get("rdb_last_bgsave_status") == "ok", "bgsave status ok")
-
-
 def populate(c, rng):
     cmds = []
     for i in range(2000):
@@ -69,7 +60,7 @@ def check_round_trip(threads, rng):
                     K.check(c.call("CONFIG", "SET", "snapshot-inflight-blocks", "1") ==
                             b"+OK\r\n", "snapshot-inflight-blocks")
                 K.check(c.call("BGSAVE") == b"+Background saving started\r\n", "BGSAVE")
-                wait_saved(c, saves)
+                A.wait_saved(c, saves)
             K.check(int(c.call("LASTSAVE")[1:-2]) >= before, "LASTSAVE moves forward")
             K.check(c.call("DEBUG", "DIGEST") == digest, "%s: unchanged by the snapshot" % label)
         names = sorted(os.listdir(srv.dir))
@@ -133,11 +124,11 @@ def check_bgsave_under_load(rng):
             r = c.call("BGSAVE")
             K.check(r in (b"-ERR Background save already in progress\r\n",
                           b"+Background saving started\r\n"), "second BGSAVE: %r" % r)
-            wait_saved(c, int(A.info(c).get("rdb_saves", "0")) - 1)
+            A.wait_saved(c, int(A.info(c).get("rdb_saves", "0")) - 1)
             for _ in range(3):
                 saves = int(A.info(c).get("rdb_saves", "0"))
                 c.call("BGREWRITEAOF" if rng.random() < 0.5 else "BGSAVE")
-                wait_saved(c, saves)
+                A.wait_saved(c, saves)
             # A last one, killed at a random moment.
             c.call("BGSAVE")
         time.sleep(rng.uniform(0.0, 0.2))
@@ -191,7 +182,7 @@ def check_point_in_time(rng):
             for _ in range(4):
                 saves = int(A.info(c).get("rdb_saves", "0"))
                 c.call("BGSAVE")
-                wait_saved(c, saves)
+                A.wait_saved(c, saves)
             # Stop the writers with the last snapshot taken while they ran:
             # the restart is that snapshot plus the records after its cut.
             stop.set()
@@ -227,7 +218,7 @@ def check_debug_reload(rng):
             populate(c, rng)
             saves = int(A.info(c).get("rdb_saves", "0"))
             c.call("BGSAVE")
-            wait_saved(c, saves)
+            A.wait_saved(c, saves)
             c.call("SET", "after", "1")
             c.call("RPUSH", "l0", "tail")
             digest = c.call("DEBUG", "DIGEST")
@@ -277,7 +268,7 @@ def check_snapshot_write_fails(rng):
                             "%s: rdb_last_bgsave_status err: %r" % (label, info))
                     saves = int(info["rdb_saves"])
                     c.call("BGSAVE")
-                    wait_saved(c, saves)
+                    A.wait_saved(c, saves)
             A.kill9(srv)
             A.restart(srv)
             with srv.conn() as c:
@@ -297,7 +288,7 @@ def check_damaged_snapshot(rng):
             populate(c, rng)
             saves = int(A.info(c).get("rdb_saves", "0"))
             c.call("BGSAVE")
-            wait_saved(c, saves)
+            A.wait_saved(c, saves)
         srv.stop()
         snap = glob.glob(os.path.join(srv.dir, "*.snap"))[0]
         with open(snap, "r+b") as f:
@@ -381,7 +372,7 @@ def check_damaged_variants(rng):
                     populate(c, rng)
                     saves = int(A.info(c).get("rdb_saves", "0"))
                     c.call("BGSAVE")
-                    wait_saved(c, saves)
+                    A.wait_saved(c, saves)
                 s.stop()
             snap = glob.glob(os.path.join(srv.dir, "*.snap"))[0]
             if damage == "truncate":

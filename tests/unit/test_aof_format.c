@@ -856,13 +856,7 @@ static void test_aof_format_bad_then_valid(void **state)
 static void sample_with_bounds(struct sample *s, uint16_t version, const uint64_t *durable_before)
 {
 	struct aof_encoder e;
-	uint8_t hb[AOF_HEADER_SIZE];
-	memset(s, 0, sizeof(*s));
-	kv_buf_init(&s->file);
-	header_for(&s->h, START_LSN);
-	s->h.version = version;
-	aof_header_encode(&s->h, hb);
-	kv_buf_append(&s->file, hb, sizeof(hb));
+	sample_start_version(s, START_LSN, version);
 	aof_encoder_init(&e, &s->h, 0);
 	for (int i = 0; i < 6; i++) {
 		if (durable_before[i])
