@@ -1587,8 +1587,14 @@ static int rewrite_sync(struct aof *a)
 	}
 	rw_commit(a);
 	for (int i = 0; i < 4; i++) {
-		if (a->rw_unlink_path[i][0])
-			kvio_unlink(a->rw_unlink_path[i]);
+		if (a->rw_unlink_path[i][0]) {
+			int r = kvio_unlink(a->rw_unlink_path[i]);
+			/* As on the ring: the commit stands, the file is left over
+			 * (the next recovery removes what no manifest names). */
+			if (r < 0 && r != -ENOENT)
+				log_warning("shard %u: could not remove %s: %s", a->shard_id,
+					    a->rw_unlink_path[i], kv_strerror(r));
+		}
 		a->rw_unlink_path[i][0] = '\0';
 	}
 	return 0;
