@@ -685,6 +685,8 @@ STARTUP_CASES = [
     "startup-fresh:write:2=short", "startup-fresh:fsync:1=eio", "startup-fresh:rename:1=eio",
     "startup-fresh:dirsync:1=eio", "startup-existing:open:1=eio",
     "startup-existing:read:1=eio", "startup-existing:open:3=enospc",
+    # A torn tail to cut: the quarantine copy, its fsync, the truncation.
+    "startup-torn:truncate:1=eio", "startup-torn:write:1=enospc", "startup-torn:fsync:1=eio",
 ]
 ERRNO_TEXT = {"eio": "Input/output error", "enospc": "No space left on device",
               "short": "No space left on device"}
@@ -695,12 +697,16 @@ def check_startup(spec):
     action = fp.split("=", 1)[1]
     srv = K.kevy("--threads", "2", "--appendfsync", "always", name="faults-start")
     try:
-        if where == "startup-existing":
+        if where in ("startup-existing", "startup-torn"):
             srv.start()
             with srv.conn() as c:
                 for i in range(20):
                     K.check(c.call("SET", "pre:%d" % i, "v%d" % i) == b"+OK\r\n", "SET")
             srv.check_clean_exit()
+        if where == "startup-torn":
+            seg = sorted(glob.glob(os.path.join(srv.dir, "kevy-s0-g*.aof")))[-1]
+            with open(seg, "ab") as f:
+                f.write(b"\xff" * 40)   # half a record header: a torn append
         with Env(KEVY_FAILPOINTS=fp, KEVY_TRACE=os.path.join(srv.tmpdir, "trace.bin")):
             code, out = A.start_refused(srv.dir, "--threads", "2", timeout=20)
         recs = read_trace(os.path.join(srv.tmpdir, "trace.bin"))
@@ -718,7 +724,7 @@ def check_startup(spec):
         srv.exit_code = None
         srv.start()
         with srv.conn() as c:
-            if where == "startup-existing":
+            if where in ("startup-existing", "startup-torn"):
                 got = K.parse(c.call("MGET", *["pre:%d" % i for i in range(20)]))
                 K.check(got == [b"v%d" % i for i in range(20)], "%s: data kept: %r" % (spec, got))
             K.check(c.call("SET", "after", "1") == b"+OK\r\n", "%s: writes after" % spec)
@@ -807,7 +813,7 @@ def main():
     passed = [r for r in results if r[2] == "pass"]
     failed = [r for r in results if r[2] == "FAIL"]
     per = ", ".join("%s %d" % (k, sum(1 for r in fired if r[1] == k))
-                    for k in KINDS + ("startup-fresh", "startup-existing")
+                    for k in KINDS + ("startup-fresh", "startup-existing", "startup-torn")
                     if any(r[1] == k for r in fired))
     K.log("crash_faults: %d faults injected (%s), %d passed, %d failed, %d not reached; "
           "%.1fs, seed %d" % (len(fired), per, len(passed), len(failed),
