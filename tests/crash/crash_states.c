@@ -40,7 +40,10 @@
  *
  * Usage: crash_states --trace FILE --data-dir DIR --shards N --scratch DIR
  *                     --out FILE [--seed S] [--variants K] [--max-states N]
- *                     [--extra-points N] [--only STATE]
+ *                     [--extra-points N] [--emit-every N --emit-dir DIR]
+ *                     [--only STATE]
+ * --emit-every N keeps the files of every Nth state in DIR/state-<n>/ as the
+ * power cut left them, for the caller to start the real server on.
  * Exit: 0 every state passed, 1 a state failed (its line says why and how to
  * replay it with --only), 2 usage or trace error.
  */
@@ -829,12 +832,14 @@ struct opts {
 	int64_t only;
 	bool list;
 	uint32_t extra_points;
+	uint32_t emit_every;      /* keep every Nth state's files for a real server */
+	const char *emit_dir;
 };
 
 static int usage(void)
 {
 	fprintf(stderr, "usage: crash_states --trace FILE --data-dir DIR --shards N --scratch DIR "
-			"--out FILE [--seed S] [--variants K] [--max-states N] [--only STATE] [--extra-points N] [--list 1]\n");
+			"--out FILE [--seed S] [--variants K] [--max-states N] [--only STATE] [--extra-points N] [--emit-every N --emit-dir DIR] [--list 1]\n");
 	return 2;
 }
 
@@ -867,6 +872,10 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			o->max_states = strtoull(v, NULL, 10);
 		else if (strcmp(a, "--only") == 0)
 			o->only = strtoll(v, NULL, 10);
+		else if (strcmp(a, "--emit-every") == 0)
+			o->emit_every = (uint32_t)strtoul(v, NULL, 10);
+		else if (strcmp(a, "--emit-dir") == 0)
+			o->emit_dir = v;
 		else if (strcmp(a, "--extra-points") == 0)
 			o->extra_points = (uint32_t)strtoul(v, NULL, 10);
 		else if (strcmp(a, "--list") == 0)
@@ -1050,6 +1059,19 @@ int main(int argc, char **argv)
 				fprintf(stderr, "crash_states: cannot write %s: %s\n", o.scratch,
 					strerror(errno));
 				return 2;
+			}
+			if (o.emit_dir && o.emit_every && state % o.emit_every == 0) {
+				/* The same state, untouched by the in-process recovery,
+				 * for the caller to start a real server on. */
+				char ed[4200];
+				snprintf(ed, sizeof(ed), "%s/state-%" PRIu64, o.emit_dir, state);
+				mkdir(o.emit_dir, 0755);
+				mkdir(ed, 0755);
+				if (materialise(&t, v, pending, npending, ed) < 0) {
+					fprintf(stderr, "crash_states: cannot write %s: %s\n", ed,
+						strerror(errno));
+					return 2;
+				}
 			}
 			struct stat dst;
 			char dsp[4200];

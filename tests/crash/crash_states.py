@@ -28,7 +28,9 @@ workload:
   never had, and the server always starts;
 - a MULTI/EXEC on one shard ({hashtag} keys) is all or nothing: its two
   values are equal and its counter matches them;
-- no key the workload never wrote.
+- no key the workload never wrote;
+- kevy-server itself, started on a sample of the states (every 200th),
+  starts and holds exactly the keys the in-process recovery held.
 
 Runs: always with 2 shards (io_uring) and with 1 shard on the epoll reactor,
 everysec and no with 2 shards, each with BGSAVE/BGREWRITEAOF during the load
@@ -348,6 +350,67 @@ def check_states(label, out_path, workers, policy):
     return states, acked_checked
 
 
+def server_keys(port):
+    """Every key of a running server, in the form canon() gives."""
+    out = {}
+    with K.RawConn(port, timeout=30) as c:
+        cursor = b"0"
+        for _ in range(10000):
+            cursor, keys = K.parse(c.call("SCAN", cursor, "COUNT", "1000"))
+            for k in keys:
+                t = K.parse(c.call("TYPE", k))
+                t = t.encode() if isinstance(t, str) else t
+                ttl = K.parse(c.call("PTTL", k)) > 0
+                if t == b"string":
+                    val, kind = K.parse(c.call("GET", k)).decode(), "str"
+                elif t == b"list":
+                    val, kind = [x.decode() for x in K.parse(c.call("LRANGE", k, 0, -1))], "list"
+                elif t == b"set":
+                    val, kind = {x.decode() for x in K.parse(c.call("SMEMBERS", k))}, "set"
+                elif t == b"hash":
+                    r = K.parse(c.call("HGETALL", k))
+                    val, kind = {r[i].decode(): r[i + 1].decode() for i in range(0, len(r), 2)}, "hash"
+                elif t == b"zset":
+                    r = K.parse(c.call("ZRANGE", k, 0, -1, "WITHSCORES"))
+                    val, kind = {r[i].decode(): float(r[i + 1]) for i in range(0, len(r), 2)}, "zset"
+                else:
+                    raise K.TestFailure("key %r of type %r" % (k, t))
+                out[k.decode()] = freeze(kind, val, ttl)
+            if cursor == b"0":
+                return out
+    raise K.TestFailure("SCAN did not finish")
+
+
+def check_real_server(label, emit_dir, out_path, shards):
+    """Start kevy-server itself on the states the explorer kept: it must
+    start and hold exactly the keys the in-process recovery held."""
+    want = {}
+    with open(out_path) as f:
+        for line in f:
+            st = json.loads(line)
+            want[st["state"]] = st
+    n = 0
+    for name in sorted(os.listdir(emit_dir)):
+        sid = int(name.split("-")[1])
+        st = want[sid]
+        srv = K.Server("kevy", args=["--threads", str(shards)], name="states-real")
+        shutil.rmtree(srv.dir)
+        shutil.move(os.path.join(emit_dir, name), srv.dir)
+        try:
+            srv.start()
+            got = server_keys(srv.port)
+            exp = {k: canon(v) for k, v in st["keys"].items()}
+            K.check(got == exp, "%s state %d (%s): the real server holds %d keys, the "
+                    "in-process recovery %d; first difference: %r" % (
+                        label, sid, st["what"], len(got), len(exp),
+                        sorted(set(got.items()) ^ set(exp.items()))[:2]))
+            n += 1
+        finally:
+            srv._kill_quietly() if srv.alive() else None
+            srv.cleanup()
+    return n
+
+
 def main():
     seed, rng = K.rng_from_env()
     tool_path = tool("crash_states")
@@ -362,6 +425,7 @@ def main():
         ("no-2", ["--threads", "2", "--appendfsync", "no"], "no", 2, 1000 if LONG else 100),
     ]
     total = 0
+    real_total = [0]
     summary = []
     ok = False
     try:
@@ -369,23 +433,28 @@ def main():
             trace, data_dir, workers = traced_run(label, args, rng, workdir)
             out = os.path.join(workdir, "%s.states" % label)
             scratch = os.path.join(workdir, "%s.scratch" % label)
+            emit = os.path.join(workdir, "%s.real" % label)
             tseed = rng.randrange(2 ** 32)
             cmd = [tool_path, "--trace", trace, "--data-dir", data_dir, "--shards", str(shards),
                    "--scratch", scratch, "--out", out, "--seed", str(tseed),
-                   "--variants", str(VARIANTS), "--extra-points", str(extra)]
+                   "--variants", str(VARIANTS), "--extra-points", str(extra),
+                   "--emit-every", str(1000 if LONG else 200), "--emit-dir", emit]
             t0 = time.monotonic()
             p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=900)
             K.log(p.stdout.decode(errors="replace").strip())
             K.check(p.returncode in (0, 1), "crash_states exited %d" % p.returncode)
             states, acked = check_states(label, out, workers, policy)
             K.check(p.returncode == 0, "crash_states failed a state (see above)")
+            real = check_real_server(label, emit, out, shards) if os.path.isdir(emit) else 0
+            real_total[0] += real
             total += states
             summary.append("%s %d" % (label, states))
-            K.log("%s: %d states, %d key checks against acknowledged writes, %.1fs"
-                  % (label, states, acked, time.monotonic() - t0))
+            K.log("%s: %d states, %d key checks against acknowledged writes, %d started "
+                  "kevy-server itself, %.1fs" % (label, states, acked, real, time.monotonic() - t0))
         K.check(total >= (2000 if not LONG else 10000), "only %d states explored" % total)
-        K.log("crash_states: %d crash states explored (%s), all recovered every acknowledged write"
-              % (total, ", ".join(summary)))
+        K.log("crash_states: %d crash states explored (%s), all recovered every acknowledged "
+              "write; kevy-server itself started on %d of them and agreed"
+              % (total, ", ".join(summary), real_total[0]))
         ok = True
     finally:
         if ok or os.environ.get("CI"):
