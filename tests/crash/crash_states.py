@@ -302,8 +302,9 @@ def traced_run(label, args, rng, workdir):
     return trace, data_dir, workers
 
 
-def check_states(label, out_path, workers, policy):
+def check_states(label, out_path, workers, policy, split):
     by_conn = {str(w.conn_id): w for w in workers}
+    split_msets = split
     states = 0
     acked_checked = 0
     with open(out_path) as f:
@@ -345,6 +346,13 @@ def check_states(label, out_path, workers, policy):
                 if va is not None:
                     K.check(vn is not None and "t" + vn[1] == va[1],
                             "%s: MULTI/EXEC half applied: %s=%r %s=%r" % (where, a, va, n, vn))
+                # MSET of two keys (on two shards or one): counted, not
+                # failed -- across shards it is atomic per shard on disk
+                # (docs/durability.md, "Known limit"); the count is the
+                # evidence for that limit.
+                m1, m2 = keys.get("w%d:m1" % w.idx), keys.get("w%d:m2" % w.idx)
+                if m1 != m2:
+                    split_msets[0] += 1
             stray = set(keys) - seen
             K.check(not stray, "%s: keys never written: %r" % (where, sorted(stray)[:5]))
     return states, acked_checked
@@ -426,6 +434,7 @@ def main():
     ]
     total = 0
     real_total = [0]
+    split_total = [0]
     summary = []
     ok = False
     try:
@@ -443,7 +452,12 @@ def main():
             p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=900)
             K.log(p.stdout.decode(errors="replace").strip())
             K.check(p.returncode in (0, 1), "crash_states exited %d" % p.returncode)
-            states, acked = check_states(label, out, workers, policy)
+            split = [0]
+            states, acked = check_states(label, out, workers, policy, split)
+            if split[0]:
+                K.log("%s: in %d state(s) a cross-shard MSET not yet acknowledged as durable kept one "
+                      "shard's part only (the known limit)" % (label, split[0]))
+            split_total[0] += split[0]
             K.check(p.returncode == 0, "crash_states failed a state (see above)")
             real = check_real_server(label, emit, out, shards) if os.path.isdir(emit) else 0
             real_total[0] += real
@@ -453,8 +467,9 @@ def main():
                   "kevy-server itself, %.1fs" % (label, states, acked, real, time.monotonic() - t0))
         K.check(total >= (2000 if not LONG else 10000), "only %d states explored" % total)
         K.log("crash_states: %d crash states explored (%s), all recovered every acknowledged "
-              "write; kevy-server itself started on %d of them and agreed"
-              % (total, ", ".join(summary), real_total[0]))
+              "write; kevy-server itself started on %d of them and agreed; %d state(s) kept "
+              "one shard's part of a cross-shard MSET not yet acknowledged as durable"
+              % (total, ", ".join(summary), real_total[0], split_total[0]))
         ok = True
     finally:
         if ok or os.environ.get("CI"):
