@@ -109,6 +109,7 @@
 #include <string.h>
 #include "file_header.h"
 #include "le.h"
+#include "varint.h"
 
 _Static_assert(sizeof(struct aof_disk_header) == AOF_HEADER_SIZE, "AOF header size");
 _Static_assert(offsetof(struct aof_disk_header, version) == 8, "AOF header layout");
@@ -205,51 +206,6 @@ int aof_header_decode(const void *src, size_t len, const struct file_expect *exp
 
 /* ---- effect payload ---- */
 
-static size_t varint_len(uint64_t v)
-{
-	size_t n = 1;
-	while (v >= 0x80) {
-		v >>= 7;
-		n++;
-	}
-	return n;
-}
-
-static void varint_put(struct kv_buf *b, uint64_t v)
-{
-	uint8_t tmp[10];
-	size_t n = 0;
-	while (v >= 0x80) {
-		tmp[n++] = (uint8_t)(v | 0x80);
-		v >>= 7;
-	}
-	tmp[n++] = (uint8_t)v;
-	kv_buf_append(b, tmp, n);
-}
-
-/* Minimal LEB128 only, so every payload has exactly one encoding. */
-static int varint_get(const uint8_t **pp, const uint8_t *end, uint64_t *v)
-{
-	const uint8_t *p = *pp;
-	uint64_t x = 0;
-
-	for (int i = 0; i < 10; i++) {
-		if (p == end)
-			return KV_ECORRUPT;
-		uint8_t c = *p++;
-		if (i == 9 && c > 1)
-			return KV_ECORRUPT;
-		x |= (uint64_t)(c & 0x7f) << (7 * i);
-		if (!(c & 0x80)) {
-			if (c == 0 && i > 0)
-				return KV_ECORRUPT;
-			*v = x;
-			*pp = p;
-			return 0;
-		}
-	}
-	return KV_ECORRUPT;
-}
 
 size_t aof_payload_size(int argc, const struct kv_slice *argv)
 {

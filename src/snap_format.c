@@ -108,6 +108,7 @@
 
 #include "file_header.h"
 #include "le.h"
+#include "varint.h"
 #include "t_hash.h"
 #include "t_list.h"
 #include "t_set.h"
@@ -154,53 +155,8 @@ _Static_assert(KV_TYPE_STRING == 0 && KV_TYPE_LIST == 1 && KV_TYPE_SET == 2 &&
 #define MORE_HEADER_SIZE (1 + COUNT_SIZE)
 #define SCORE_SIZE 8
 
-/* ---- varints (the AOF's encoding) ---- */
+/* ---- length-prefixed bytes (varint.h) ---- */
 
-static size_t varint_len(uint64_t v)
-{
-	size_t n = 1;
-	while (v >= 0x80) {
-		v >>= 7;
-		n++;
-	}
-	return n;
-}
-
-static void varint_put(struct kv_buf *b, uint64_t v)
-{
-	uint8_t tmp[10];
-	size_t n = 0;
-	while (v >= 0x80) {
-		tmp[n++] = (uint8_t)(v | 0x80);
-		v >>= 7;
-	}
-	tmp[n++] = (uint8_t)v;
-	kv_buf_append(b, tmp, n);
-}
-
-/* Minimal LEB128 only, so every block has exactly one encoding. */
-static int varint_get(const uint8_t **pp, const uint8_t *end, uint64_t *v)
-{
-	const uint8_t *p = *pp;
-	uint64_t x = 0;
-
-	for (int i = 0; i < 10; i++) {
-		if (p == end)
-			return KV_ECORRUPT;
-		uint8_t c = *p++;
-		if (i == 9 && c > 1)
-			return KV_ECORRUPT;
-		x |= (uint64_t)(c & 0x7f) << (7 * i);
-		if (!(c & 0x80)) {
-			if (c == 0 && i > 0)
-				return KV_ECORRUPT;
-			*v = x;
-			*pp = p;
-			return 0;
-		}
-	}
-	return KV_ECORRUPT;
-}
 
 /* A varint length and that many bytes, inside [*pp, end). */
 static int bytes_get(const uint8_t **pp, const uint8_t *end, struct kv_slice *out)

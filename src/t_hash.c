@@ -32,6 +32,7 @@
 #include "dict.h"
 #include "kv.h"
 #include "store.h"
+#include "varint.h"
 
 /* Bucket seed of every hash table; non-zero as dict.h requires. */
 #define HASH_DICT_SEED 0x686173682e6b6576ULL   /* "hash.kev" */
@@ -80,28 +81,8 @@ static struct hash_table *as_table(const struct hash_obj *h)
 
 /* ---- varints (LEB128) for table node lengths ---- */
 
-static size_t varint_len(uint64_t v)
-{
-	size_t n = 1;
-	while (v >= 0x80) {
-		v >>= 7;
-		n++;
-	}
-	return n;
-}
-
-static size_t varint_put(unsigned char *p, uint64_t v)
-{
-	size_t n = 0;
-	while (v >= 0x80) {
-		p[n++] = (unsigned char)(v | 0x80);
-		v >>= 7;
-	}
-	p[n++] = (unsigned char)v;
-	return n;
-}
-
-static size_t varint_get(const unsigned char *p, uint64_t *v)
+/* Our own nodes' bytes (trusted memory, written by varint_encode). */
+static size_t varint_get_mem(const unsigned char *p, uint64_t *v)
 {
 	uint64_t r = 0;
 	size_t n = 0;
@@ -127,8 +108,8 @@ struct node_view {
 static void node_read(const struct hash_node *n, struct node_view *v)
 {
 	uint64_t flen, vlen;
-	size_t h = varint_get(n->data, &flen);
-	h += varint_get(n->data + h, &vlen);
+	size_t h = varint_get_mem(n->data, &flen);
+	h += varint_get_mem(n->data + h, &vlen);
 	v->hdr = h;
 	v->field = (struct kv_slice){ (const char *)n->data + h, (size_t)flen };
 	v->value = (struct kv_slice){ (const char *)n->data + h + flen, (size_t)vlen };
@@ -151,8 +132,8 @@ static size_t node_size(size_t flen, size_t vlen)
 static struct hash_node *node_new(const void *f, size_t flen, const void *v, size_t vlen)
 {
 	struct hash_node *n = kv_malloc(node_size(flen, vlen));
-	size_t h = varint_put(n->data, flen);
-	h += varint_put(n->data + h, vlen);
+	size_t h = varint_encode(n->data, flen);
+	h += varint_encode(n->data + h, vlen);
 	memcpy(n->data + h, f, flen);
 	memcpy(n->data + h + flen, v, vlen);
 	return n;
@@ -248,8 +229,8 @@ static void table_set(struct hash_table *t, const void *f, size_t flen,
 		struct node_view old;
 		node_read(n, &old);
 		unsigned char hdr[20];
-		size_t h = varint_put(hdr, flen);
-		h += varint_put(hdr + h, vlen);
+		size_t h = varint_encode(hdr, flen);
+		h += varint_encode(hdr + h, vlen);
 		memmove(n->data + h, n->data + old.hdr, flen);
 		memcpy(n->data, hdr, h);
 		memcpy(n->data + h + flen, v, vlen);
