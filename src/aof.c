@@ -1600,6 +1600,66 @@ static int rewrite_sync(struct aof *a)
 	return 0;
 }
 
+/* The segment of the next generation, holding LSNs after start_lsn: its
+ * name and path, its header (the start of rw_content) and the encoder that
+ * frames its records from now on.  Returns the generation. */
+static uint64_t rw_segment_begin(struct aof *a, uint64_t start_lsn, int64_t now_ms)
+{
+	uint64_t gen = a->man.entries[a->man.nentries - 1].generation + 1;
+	char seg[64];
+	manifest_segment_name(seg, sizeof(seg), a->shard_id, gen);
+	free(a->rw_seg_name);
+	a->rw_seg_name = kv_strndup(seg, strlen(seg));
+	snprintf(a->rw_seg_path, sizeof(a->rw_seg_path), "%s/%s", a->dir, seg);
+	aof_header_init(&a->rw_hdr, a->ds.id, a->shard_id, a->nshards, gen, start_lsn, now_ms);
+	a->rw_content.len = 0;
+	uint8_t h[AOF_HEADER_SIZE];
+	aof_header_encode(&a->rw_hdr, h);
+	kv_buf_append(&a->rw_content, h, sizeof(h));
+	aof_encoder_init(&a->enc, &a->rw_hdr, 0);
+	aof_encoder_set_durable(&a->enc, a->durable_lsn);
+	return gen;
+}
+
+/* The next manifest generation, starting from the current entries (keep)
+ * or from none, and the paths its commit writes and renames. */
+static void rw_manifest_begin(struct aof *a, bool keep, int64_t now_ms)
+{
+	manifest_free(&a->rw_next);
+	memset(&a->rw_next, 0, sizeof(a->rw_next));
+	if (keep) {
+		a->rw_next = a->man;
+		size_t bytes = a->man.nentries * sizeof(*a->man.entries);
+		a->rw_next.entries = kv_malloc(bytes);
+		memcpy(a->rw_next.entries, a->man.entries, bytes);
+	} else {
+		memcpy(a->rw_next.dataset_id, a->ds.id, sizeof(a->ds.id));
+		a->rw_next.shard_id = a->shard_id;
+		a->rw_next.shard_count = a->nshards;
+	}
+	a->rw_next.generation = a->man.generation + 1;
+	a->rw_next.created_ms = now_ms;
+	char name[64];
+	manifest_name(name, sizeof(name), a->shard_id);
+	snprintf(a->rw_man_path, sizeof(a->rw_man_path), "%s/%s", a->dir, name);
+	snprintf(a->rw_man_tmp, sizeof(a->rw_man_tmp), "%s/%s.tmp", a->dir, name);
+}
+
+/* Encode the next manifest; its commit retires (unlinks) the first `retire`
+ * files the current one names (at most four: the next recovery removes any
+ * file no manifest names). */
+static void rw_manifest_end(struct aof *a, uint32_t retire)
+{
+	a->rw_manifest.len = 0;
+	manifest_encode(&a->rw_next, &a->rw_manifest);
+	int n = 0;
+	for (uint32_t i = 0; i < retire && i < a->man.nentries && n < 4; i++)
+		snprintf(a->rw_unlink_path[n++], sizeof(a->rw_unlink_path[0]), "%s/%s", a->dir,
+			 a->man.entries[i].name);
+	for (int i = n; i < 4; i++)
+		a->rw_unlink_path[i][0] = '\0';
+}
+
 int aof_rewrite_start(struct aof *a, struct kv_db *db, int64_t now_ms)
 {
 	kv_assert(aof_idle(a) && a->man.nentries > 0);
@@ -1612,12 +1672,6 @@ int aof_rewrite_start(struct aof *a, struct kv_db *db, int64_t now_ms)
 		return a->err ? a->err : -EIO;
 	}
 	a->rw_kind = RW_KIND_REWRITE;
-	uint64_t gen = a->man.entries[a->man.nentries - 1].generation + 1;
-	char seg[64];
-	manifest_segment_name(seg, sizeof(seg), a->shard_id, gen);
-	free(a->rw_seg_name);
-	a->rw_seg_name = kv_strndup(seg, strlen(seg));
-
 	/* Records not yet written belong to the old segment, which is being
 	 * replaced: the dump below holds their effects. */
 	a->buf.len = a->wbuf.len = 0;
@@ -1625,13 +1679,7 @@ int aof_rewrite_start(struct aof *a, struct kv_db *db, int64_t now_ms)
 	if (a->state == AOF_RETRYING)
 		set_state(a, AOF_OK, 0, "");
 
-	aof_header_init(&a->rw_hdr, a->ds.id, a->shard_id, a->nshards, gen, a->last_lsn, now_ms);
-	a->rw_content.len = 0;
-	uint8_t h[AOF_HEADER_SIZE];
-	aof_header_encode(&a->rw_hdr, h);
-	kv_buf_append(&a->rw_content, h, sizeof(h));
-	aof_encoder_init(&a->enc, &a->rw_hdr, 0);
-	aof_encoder_set_durable(&a->enc, a->durable_lsn);
+	uint64_t gen = rw_segment_begin(a, a->last_lsn, now_ms);
 	struct rw_dump d = { .enc = &a->enc, .out = &a->rw_content, .now_ms = now_ms };
 	aof_payload_begin(&d.payload, now_ms);
 	uint64_t cursor = 0;
@@ -1647,29 +1695,13 @@ int aof_rewrite_start(struct aof *a, struct kv_db *db, int64_t now_ms)
 		a->oldest_unsynced_ms = now_ms;
 
 	/* The manifest that names the new segment only. */
-	manifest_free(&a->rw_next);
-	memset(&a->rw_next, 0, sizeof(a->rw_next));
-	memcpy(a->rw_next.dataset_id, a->ds.id, sizeof(a->ds.id));
-	a->rw_next.shard_id = a->shard_id;
-	a->rw_next.shard_count = a->nshards;
-	a->rw_next.generation = a->man.generation + 1;
-	a->rw_next.created_ms = now_ms;
-	manifest_add(&a->rw_next, MANIFEST_AOF, gen, a->rw_hdr.start_lsn, seg);
-	a->rw_manifest.len = 0;
-	manifest_encode(&a->rw_next, &a->rw_manifest);
-	char name[64];
-	manifest_name(name, sizeof(name), a->shard_id);
-	snprintf(a->rw_man_path, sizeof(a->rw_man_path), "%s/%s", a->dir, name);
-	snprintf(a->rw_man_tmp, sizeof(a->rw_man_tmp), "%s/%s.tmp", a->dir, name);
-	int n = 0;
-	for (uint32_t i = 0; i < a->man.nentries && n < 4; i++)
-		snprintf(a->rw_unlink_path[n++], sizeof(a->rw_unlink_path[0]), "%s/%s", a->dir,
-			 a->man.entries[i].name);
+	rw_manifest_begin(a, false, now_ms);
+	manifest_add(&a->rw_next, MANIFEST_AOF, gen, a->rw_hdr.start_lsn, a->rw_seg_name);
+	rw_manifest_end(a, a->man.nentries);
 	log_notice("shard %u: rewriting the AOF into %s (%zu bytes of keyspace)", a->shard_id,
-		   seg, a->rw_content.len);
+		   a->rw_seg_name, a->rw_content.len);
 	if (!a->ring)
 		return rewrite_sync(a);
-	snprintf(a->rw_seg_path, sizeof(a->rw_seg_path), "%s/%s", a->dir, seg);
 	a->rw_step = RW_OPEN_SEG;
 	rw_prep_open(a, &a->rw_seg, a->rw_seg_path);
 	return 0;
@@ -1863,11 +1895,6 @@ int aof_rotate_start(struct aof *a, int64_t now_ms, uint64_t *cut, uint64_t *gen
 {
 	kv_assert(aof_idle(a) && a->state == AOF_OK && a->man.nentries > 0 && a->wbuf.len == 0);
 	a->rw_kind = RW_KIND_ROTATE;
-	uint64_t gen = a->man.entries[a->man.nentries - 1].generation + 1;
-	char seg[64];
-	manifest_segment_name(seg, sizeof(seg), a->shard_id, gen);
-	free(a->rw_seg_name);
-	a->rw_seg_name = kv_strndup(seg, strlen(seg));
 	/* What the old segment still owes: this turn's records, up to the cut. */
 	struct kv_buf t = a->rw_tail;
 	a->rw_tail = a->buf;
@@ -1876,32 +1903,12 @@ int aof_rotate_start(struct aof *a, int64_t now_ms, uint64_t *cut, uint64_t *gen
 	a->rw_tail_last = a->buf_last_lsn;
 	a->buf_records = 0;
 	*cut = a->last_lsn;
+	uint64_t gen = rw_segment_begin(a, *cut, now_ms);
 	*gen_out = gen;
-	aof_header_init(&a->rw_hdr, a->ds.id, a->shard_id, a->nshards, gen, *cut, now_ms);
-	a->rw_content.len = 0;
-	uint8_t h[AOF_HEADER_SIZE];
-	aof_header_encode(&a->rw_hdr, h);
-	kv_buf_append(&a->rw_content, h, sizeof(h));
-	aof_encoder_init(&a->enc, &a->rw_hdr, 0);
-	aof_encoder_set_durable(&a->enc, a->durable_lsn);
 	a->rw_last_lsn = *cut;
-	manifest_free(&a->rw_next);
-	memset(&a->rw_next, 0, sizeof(a->rw_next));
-	a->rw_next = a->man;
-	a->rw_next.entries = kv_malloc(a->man.nentries * sizeof(*a->man.entries));
-	memcpy(a->rw_next.entries, a->man.entries, a->man.nentries * sizeof(*a->man.entries));
-	a->rw_next.generation = a->man.generation + 1;
-	a->rw_next.created_ms = now_ms;
-	manifest_add(&a->rw_next, MANIFEST_AOF, gen, *cut, seg);
-	a->rw_manifest.len = 0;
-	manifest_encode(&a->rw_next, &a->rw_manifest);
-	char name[64];
-	manifest_name(name, sizeof(name), a->shard_id);
-	snprintf(a->rw_man_path, sizeof(a->rw_man_path), "%s/%s", a->dir, name);
-	snprintf(a->rw_man_tmp, sizeof(a->rw_man_tmp), "%s/%s.tmp", a->dir, name);
-	for (int i = 0; i < 4; i++)
-		a->rw_unlink_path[i][0] = '\0';
-	snprintf(a->rw_seg_path, sizeof(a->rw_seg_path), "%s/%s", a->dir, seg);
+	rw_manifest_begin(a, true, now_ms);
+	manifest_add(&a->rw_next, MANIFEST_AOF, gen, *cut, a->rw_seg_name);
+	rw_manifest_end(a, 0);
 	if (!a->ring)
 		return rewrite_sync(a);
 	if (a->rw_tail.len) {
@@ -1932,23 +1939,10 @@ int aof_snapshot_commit(struct aof *a, const char *snap_name, uint64_t gen, uint
 	const struct manifest_entry *cur = &a->man.entries[a->man.nentries - 1];
 	kv_assert(cur->kind == MANIFEST_AOF && cur->generation == gen && cur->lsn == cut);
 	a->rw_kind = RW_KIND_SNAPSHOT;
-	manifest_free(&a->rw_next);
-	memset(&a->rw_next, 0, sizeof(a->rw_next));
-	memcpy(a->rw_next.dataset_id, a->ds.id, sizeof(a->ds.id));
-	a->rw_next.shard_id = a->shard_id;
-	a->rw_next.shard_count = a->nshards;
-	a->rw_next.generation = a->man.generation + 1;
-	a->rw_next.created_ms = now_ms;
+	rw_manifest_begin(a, false, now_ms);
 	manifest_add(&a->rw_next, MANIFEST_SNAPSHOT, gen, cut, snap_name);
 	manifest_add(&a->rw_next, MANIFEST_AOF, gen, cut, cur->name);
-	a->rw_manifest.len = 0;
-	manifest_encode(&a->rw_next, &a->rw_manifest);
-	int n = 0;
-	for (uint32_t i = 0; i + 1 < a->man.nentries && n < 4; i++)
-		snprintf(a->rw_unlink_path[n++], sizeof(a->rw_unlink_path[0]), "%s/%s", a->dir,
-			 a->man.entries[i].name);
-	for (int i = n; i < 4; i++)
-		a->rw_unlink_path[i][0] = '\0';
+	rw_manifest_end(a, a->man.nentries - 1);
 	if (!a->ring)
 		return rewrite_sync(a);
 	a->rw_step = RW_OPEN_MAN;
