@@ -18,7 +18,15 @@ under appendfsync always, on io_uring and on the epoll reactor.
   SHUTDOWN after the fsync EIO): every write that got OK is there and the
   shard accepts writes again.
 
-Keys of the faulty shard share the hashtag {f}; the servers run 2 shards.
+- A snapshot's rotation: ENOSPC on its steps (`open:1+=enospc`) parks them,
+  refuses writes with "until a retry succeeds", and resumes by itself once
+  the failpoint is cleared; a failed fsync of the old segment before the
+  manifest closes it (`appendfsync no`, `fsync:1=eio`) fails the AOF for
+  good and the snapshot with it.  Both: every acknowledged write survives
+  kill -9 and a restart.
+
+Keys of the faulty shard share the hashtag {f}; the servers run 2 shards
+(the rotation checks run one).
 """
 
 import sys
@@ -235,6 +243,76 @@ def check_eio(kind, io, rng):
     K.log("%s: pending write got MISCONF, %d acked writes present after %s" % (label, len(acked), how))
 
 
+def check_rotation_enospc(io, rng):
+    """ENOSPC on every open while a snapshot's rotation runs: the rotation
+    step parks and retries, writes are refused (MISCONF, state retrying)
+    meanwhile, and everything resumes by itself once opens succeed again;
+    acknowledged writes survive kill -9."""
+    label = "rotation ENOSPC (%s)" % io
+    srv = K.kevy("--threads", "1", "--io", io, "--appendfsync", "always", "--save", "").start()
+    try:
+        acked = {}
+        with srv.conn() as c:
+            write_acked(c, acked, "pre", 20, rng)
+            ok(c, "DEBUG", "FAILPOINTS", "open:1+=enospc")
+            c.call("BGSAVE")
+            K.check(A.wait_for(lambda: A.info(c).get("aof_write_state") == "retrying", 10),
+                    "%s: the rotation parks: %r" % (label, A.info(c)))
+            r = c.call("SET", "refused", "1")
+            K.check(r.startswith(b"-MISCONF") and b"until a retry succeeds" in r,
+                    "%s: writes are refused meanwhile: %r" % (label, r))
+            ok(c, "DEBUG", "FAILPOINTS", "")
+            K.check(A.wait_for(lambda: A.info(c).get("aof_write_state") == "ok", 10),
+                    "%s: it resumes by itself: %r" % (label, A.info(c)))
+            A.wait_for(lambda: A.info(c).get("rdb_bgsave_in_progress") == "0", 20)
+            write_acked(c, acked, "post", 20, rng)
+        log = A.log_since(srv, 0)
+        K.check(b"step failed" in log and b"succeeded again" in log,
+                "%s: the log says both: %r" % (label, log[-800:]))
+        A.kill9(srv)
+        A.restart(srv)
+        with srv.conn() as c:
+            check_acked(c, acked, label)
+            K.check(K.parse(c.call("EXISTS", "refused")) == 0, "%s: the refused write is "
+                    "not there" % label)
+        srv.stop()
+    finally:
+        srv.cleanup()
+    K.log("%s: parked, refused writes, resumed, nothing lost" % label)
+
+
+def check_rotation_fsync_fails(io, rng):
+    """The rotation fsyncs the old segment before the manifest closes it
+    (appendfsync no: its records were never fsynced).  If that fsync fails,
+    the AOF refuses writes for good, the snapshot fails, and a restart has
+    every acknowledged write."""
+    label = "rotation fsync EIO (%s)" % io
+    srv = K.kevy("--threads", "1", "--io", io, "--appendfsync", "no", "--save", "").start()
+    try:
+        acked = {}
+        with srv.conn() as c:
+            write_acked(c, acked, "pre", 20, rng)
+            ok(c, "DEBUG", "FAILPOINTS", "fsync:1=eio")
+            c.call("BGSAVE")
+            K.check(A.wait_for(lambda: A.info(c).get("rdb_bgsave_in_progress") == "0", 20),
+                    "%s: the snapshot ends" % label)
+            inf = A.info(c)
+            K.check(inf.get("aof_write_state") == "failed" and
+                    inf.get("rdb_last_bgsave_status") == "err",
+                    "%s: AOF failed, snapshot failed: %r" % (label, inf))
+            r = c.call("SET", "refused", "1")
+            K.check(r.startswith(b"-MISCONF"), "%s: writes refused: %r" % (label, r))
+            K.check(c.call("GET", "pre0") == bulk(acked["pre0"]), "%s: reads work" % label)
+        A.kill9(srv)
+        A.restart(srv)
+        with srv.conn() as c:
+            check_acked(c, acked, label)
+        srv.stop()
+    finally:
+        srv.cleanup()
+    K.log("%s: refused writes for good, nothing lost" % label)
+
+
 def main():
     K.require_kevy()
     if K.target() == "redis":
@@ -245,6 +323,8 @@ def main():
         check_enospc(io, rng)
         check_eio("write", io, rng)
         check_eio("fsync", io, rng)
+        check_rotation_enospc(io, rng)
+        check_rotation_fsync_fails(io, rng)
     K.log("all fault checks in %.1fs (seed %d)" % (time.monotonic() - t0, seed))
 
 
