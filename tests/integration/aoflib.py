@@ -10,6 +10,7 @@ Every wait here is bounded in time.
 import glob
 import os
 import socket
+import struct
 import subprocess
 import time
 
@@ -192,3 +193,36 @@ def wait_saved(c, saves_before, timeout=30):
                 int(inf.get("rdb_saves", "0")) > saves_before)
     K.check(wait_for(done, timeout), "the snapshot completed: %r" % info(c))
     K.check(info(c).get("rdb_last_bgsave_status") == "ok", "bgsave status ok")
+
+
+def stopped_dataset(threads, name, fill):
+    """A stopped server's data directory: kevy-server --threads N
+    --appendfsync always, fill(conn) run against it, then a clean SHUTDOWN.
+    Returns the Server (keep_dir: the caller removes srv.tmpdir)."""
+    srv = K.kevy("--threads", str(threads), "--appendfsync", "always", name=name,
+                 keep_dir=True).start()
+    try:
+        with srv.conn() as c:
+            fill(c)
+        srv.check_clean_exit()
+    except BaseException:
+        srv.keep_dir = False
+        srv.cleanup()
+        raise
+    return srv
+
+
+def record_offsets(path):
+    """Offsets of a segment's records (format.md: 72-byte header, then
+    32-byte record headers with payload_len at +8); the file must parse into
+    whole records."""
+    with open(path, "rb") as f:
+        data = f.read()
+    offs, at = [], 72
+    while at + 32 <= len(data):
+        (plen,) = struct.unpack_from("<I", data, at + 8)
+        offs.append(at)
+        at += 32 + plen
+    K.check(at == len(data), "%s parses into whole records (%d of %d bytes)" %
+            (path, at, len(data)))
+    return offs

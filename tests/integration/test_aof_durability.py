@@ -22,7 +22,6 @@
 import glob
 import os
 import shutil
-import struct
 import sys
 import time
 
@@ -216,32 +215,10 @@ def check_cut_segment_header():
 def make_dataset(threads, nkeys, name):
     """A stopped server's directory holding nkeys keys (appendfsync always).
     Returns the Server (keep_dir; the caller removes srv.tmpdir)."""
-    srv = K.kevy("--threads", str(threads), "--appendfsync", "always", name=name,
-                 keep_dir=True).start()
-    try:
-        with srv.conn() as c:
-            for i in range(nkeys):
-                K.check(c.call("SET", "key%d" % i, "value%d" % i) == b"+OK\r\n", "SET")
-        srv.check_clean_exit()
-    except BaseException:
-        srv.keep_dir = False
-        srv.cleanup()
-        raise
-    return srv
-
-
-def record_offsets(path):
-    """Offsets of the records of a segment (format.md: 72-byte header, then
-    32-byte record headers with payload_len at +8)."""
-    with open(path, "rb") as f:
-        data = f.read()
-    offs, at = [], 72
-    while at + 32 <= len(data):
-        (plen,) = struct.unpack_from("<I", data, at + 8)
-        offs.append(at)
-        at += 32 + plen
-    K.check(at == len(data), "%s parses into whole records (%d of %d bytes)" % (path, at, len(data)))
-    return offs
+    def fill(c):
+        for i in range(nkeys):
+            K.check(c.call("SET", "key%d" % i, "value%d" % i) == b"+OK\r\n", "SET")
+    return A.stopped_dataset(threads, name, fill)
 
 
 def refused(label, data_dir, args, want):
@@ -268,7 +245,7 @@ def check_refusals(rng):
         K.check(os.path.exists(seg), "segment %s exists: %r" % (seg_name, os.listdir(one.dir)))
 
         # A flipped byte inside an early record that has later records.
-        offs = record_offsets(seg)
+        offs = A.record_offsets(seg)
         K.check(len(offs) >= 40, "one record per SET: %d" % len(offs))
         shutil.copytree(one.dir, work)
         victim = offs[rng.randrange(1, 10)]

@@ -32,7 +32,6 @@ import pty
 import re
 import select
 import shutil
-import struct
 import subprocess
 import sys
 import tempfile
@@ -117,33 +116,12 @@ def one(doc, kind, verdict=None):
 
 def make_dataset(name, nkeys):
     """A stopped 2-shard server's directory (keep_dir; caller cleans up)."""
-    srv = K.kevy("--threads", "2", "--appendfsync", "always", name=name, keep_dir=True).start()
-    try:
-        with srv.conn() as c:
-            for i in range(nkeys):
-                K.check(c.call("SET", "key%d" % i, "value%d" % i) == b"+OK\r\n", "SET")
-            K.check(c.call("RPUSH", "list", "a", "b", "c") == b":3\r\n", "RPUSH")
-            K.check(c.call("HSET", "hash", "f", "v") == b":1\r\n", "HSET")
-        srv.check_clean_exit()
-    except BaseException:
-        srv.keep_dir = False
-        srv.cleanup()
-        raise
-    return srv
-
-
-def record_offsets(path):
-    """Offsets of a segment's records (format.md: 72-byte header, 32-byte
-    record headers with payload_len at +8)."""
-    with open(path, "rb") as f:
-        data = f.read()
-    offs, at = [], 72
-    while at + 32 <= len(data):
-        (plen,) = struct.unpack_from("<I", data, at + 8)
-        offs.append(at)
-        at += 32 + plen
-    K.check(at == len(data), "%s parses into whole records" % path)
-    return offs
+    def fill(c):
+        for i in range(nkeys):
+            K.check(c.call("SET", "key%d" % i, "value%d" % i) == b"+OK\r\n", "SET")
+        K.check(c.call("RPUSH", "list", "a", "b", "c") == b":3\r\n", "RPUSH")
+        K.check(c.call("HSET", "hash", "f", "v") == b":1\r\n", "HSET")
+    return A.stopped_dataset(2, name, fill)
 
 
 def busiest_segment(d):
@@ -347,7 +325,7 @@ def case_corrupt(base, tmp):
     shutil.copytree(base, work)
     seg = busiest_segment(work)
     segp = os.path.join(work, seg)
-    offs = record_offsets(segp)
+    offs = A.record_offsets(segp)
     K.check(len(offs) >= 10, "records in %s: %d" % (seg, len(offs)))
     victim = offs[len(offs) // 2]
     with open(segp, "r+b") as f:

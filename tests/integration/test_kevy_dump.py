@@ -35,6 +35,7 @@ import time
 
 sys.dont_write_bytecode = True
 import kevylib as K  # noqa: E402
+import aoflib as A  # noqa: E402
 
 ALARMS = ("AddressSanitizer", "runtime error:", "LeakSanitizer")
 TTL_SLACK_MS = 60000
@@ -294,22 +295,14 @@ def case_replay_reshard(base, digest, model):
 
 def make_history():
     """1 shard: SET k1..k20 (LSN 1..20), then SET k3 new, DEL k5, SET k21."""
-    srv = K.kevy("--threads", "1", "--appendfsync", "always", name="history",
-                 keep_dir=True).start()
-    try:
-        with srv.conn() as c:
-            for i in range(1, 21):
-                K.check(c.call("SET", "k%d" % i, "v%d" % i) == b"+OK\r\n", "SET")
-            time.sleep(0.01)
-            K.check(c.call("SET", "k3", "new") == b"+OK\r\n", "SET k3")
-            K.check(c.call("DEL", "k5") == b":1\r\n", "DEL k5")
-            K.check(c.call("SET", "k21", "v21") == b"+OK\r\n", "SET k21")
-        srv.check_clean_exit()
-    except BaseException:
-        srv.keep_dir = False
-        srv.cleanup()
-        raise
-    return srv
+    def fill(c):
+        for i in range(1, 21):
+            K.check(c.call("SET", "k%d" % i, "v%d" % i) == b"+OK\r\n", "SET")
+        time.sleep(0.01)
+        K.check(c.call("SET", "k3", "new") == b"+OK\r\n", "SET k3")
+        K.check(c.call("DEL", "k5") == b":1\r\n", "DEL k5")
+        K.check(c.call("SET", "k21", "v21") == b"+OK\r\n", "SET k21")
+    return A.stopped_dataset(1, "history", fill)
 
 
 def case_segment(hist):
