@@ -104,9 +104,7 @@ def build_two_shard(rng, out):
     try:
         with srv.conn() as c:
             pipeline(c, workload(rng, "a", 400))
-            saves = int(A.info(c).get("rdb_saves", "0"))
-            call_ok(c, "BGSAVE")
-            A.wait_saved(c, saves, 60)
+            A.bgsave(c, 60)
             pipeline(c, workload(rng, "b", 150))
             shutdown(srv, c)
         shutil.copytree(srv.dir, out)
@@ -123,9 +121,7 @@ def build_multi_segment(rng, out):
     try:
         with srv.conn() as c:
             pipeline(c, workload(rng, "p", 200))
-            saves = int(A.info(c).get("rdb_saves", "0"))
-            call_ok(c, "BGSAVE")
-            A.wait_saved(c, saves, 60)
+            A.bgsave(c, 60)
             for n in range(2):
                 pipeline(c, workload(rng, "q%d" % n, 60))
                 K.check(c.call("DEBUG", "FAILPOINTS", "write:2=enospc") == b"+OK\r\n",

@@ -184,6 +184,13 @@ def wait_exit(srv, timeout):
     return srv.proc.returncode
 
 
+def bgsave(c, timeout=30):
+    """BGSAVE and wait (bounded) until it has completed successfully."""
+    saves = int(info(c).get("rdb_saves", "0"))
+    c.call("BGSAVE")
+    wait_saved(c, saves, timeout)
+
+
 def wait_saved(c, saves_before, timeout=30):
     """Wait (bounded) for a snapshot begun after rdb_saves was saves_before
     to complete, and check it succeeded."""

@@ -180,9 +180,7 @@ def check_point_in_time(rng):
             t.start()
         with srv.conn() as c:
             for _ in range(4):
-                saves = int(A.info(c).get("rdb_saves", "0"))
-                c.call("BGSAVE")
-                A.wait_saved(c, saves)
+                A.bgsave(c)
             # Stop the writers with the last snapshot taken while they ran:
             # the restart is that snapshot plus the records after its cut.
             stop.set()
@@ -216,9 +214,7 @@ def check_debug_reload(rng):
     try:
         with srv.conn() as c, srv.conn() as w:
             populate(c, rng)
-            saves = int(A.info(c).get("rdb_saves", "0"))
-            c.call("BGSAVE")
-            A.wait_saved(c, saves)
+            A.bgsave(c)
             c.call("SET", "after", "1")
             c.call("RPUSH", "l0", "tail")
             digest = c.call("DEBUG", "DIGEST")
@@ -298,9 +294,7 @@ def check_damaged_snapshot(rng):
     try:
         with srv.conn() as c:
             populate(c, rng)
-            saves = int(A.info(c).get("rdb_saves", "0"))
-            c.call("BGSAVE")
-            A.wait_saved(c, saves)
+            A.bgsave(c)
         srv.stop()
         snap = glob.glob(os.path.join(srv.dir, "*.snap"))[0]
         with open(snap, "r+b") as f:
@@ -382,9 +376,7 @@ def check_damaged_variants(rng):
             for s in (srv, other):
                 with s.conn() as c:
                     populate(c, rng)
-                    saves = int(A.info(c).get("rdb_saves", "0"))
-                    c.call("BGSAVE")
-                    A.wait_saved(c, saves)
+                    A.bgsave(c)
                 s.stop()
             snap = glob.glob(os.path.join(srv.dir, "*.snap"))[0]
             if damage == "truncate":
