@@ -55,7 +55,7 @@ static void path_join(char *out, size_t cap, const char *dir, const char *name)
 /* A new segment file: header only, fsynced.  The caller commits the name. */
 static int segment_create(const char *dir, const char *name, const struct dataset_info *ds,
 			  uint32_t shard_id, uint64_t generation, uint64_t start_lsn,
-			  struct aof_header *h)
+			  struct file_header *h)
 {
 	char path[4096];
 	path_join(path, sizeof(path), dir, name);
@@ -139,7 +139,7 @@ static int dataset_create(const char *dir, uint32_t nshards, struct dataset_info
 	ds->created_ms = kv_time_ms();
 	for (uint32_t i = 0; i < nshards; i++) {
 		char seg[64];
-		struct aof_header h;
+		struct file_header h;
 		manifest_segment_name(seg, sizeof(seg), i, 1);
 		rc = segment_create(dir, seg, ds, i, 1, 0, &h);
 		struct manifest m = { .shard_id = i, .shard_count = nshards, .generation = 1,
@@ -283,7 +283,7 @@ static void scan_report(struct aof *a, const struct aof_file_report *r)
  * segment's good length, *sealed whether it ended with SEGMENT_END. */
 static int replay_segment(struct aof *a, struct kv_db *db, const struct manifest_entry *me,
 			  bool last, uint64_t *lsn_io, uint64_t *end, bool *sealed,
-			  struct aof_header *hdr_out, char *err, size_t cap)
+			  struct file_header *hdr_out, char *err, size_t cap)
 {
 	char path[4096];
 	path_join(path, sizeof(path), a->dir, me->name);
@@ -365,13 +365,13 @@ static int replay_segment(struct aof *a, struct kv_db *db, const struct manifest
 	if (rc < 0)
 		goto out;
 	const struct aof_verdict *v = aof_reader_verdict(&r);
-	const struct aof_header *h = aof_reader_header(&r);
+	const struct file_header *h = aof_reader_header(&r);
 	if (h)
 		*hdr_out = *h;
 	rep.size = off;
-	if (verdict == AOF_CLEAN_EOF && h && h->start_lsn != me->lsn) {
+	if (verdict == AOF_CLEAN_EOF && h && h->lsn != me->lsn) {
 		snprintf(rep_line, sizeof(rep_line), "%s: header start LSN %" PRIu64 " but the "
-			 "manifest says %" PRIu64, path, h->start_lsn, me->lsn);
+			 "manifest says %" PRIu64, path, h->lsn, me->lsn);
 		describe_refusal(err, cap, a->dir, rep_line);
 		rc = KV_ECORRUPT;
 		goto out;
@@ -407,7 +407,7 @@ static int replay_segment(struct aof *a, struct kv_db *db, const struct manifest
 		if (!h || v->offset < AOF_HEADER_SIZE) {
 			/* The segment's creation itself was cut: write its header
 			 * again from the manifest's facts. */
-			struct aof_header nh;
+			struct file_header nh;
 			rc = segment_create(a->dir, me->name, &a->ds, a->shard_id, me->generation,
 					    me->lsn, &nh);
 			if (rc < 0) {
@@ -512,7 +512,7 @@ static int load_snapshot(struct aof *a, struct kv_db *db, const struct manifest_
 	}
 	rep.size = off;
 	const struct snap_verdict *v = snap_reader_verdict(&r);
-	const struct snap_header *h = snap_reader_header(&r);
+	const struct file_header *h = snap_reader_header(&r);
 	if (rc == 0 && verdict != SNAP_END) {
 		snap_verdict_describe(v, path, line, sizeof(line));
 		rep.offset = v->offset;
@@ -554,7 +554,7 @@ static int load_snapshot(struct aof *a, struct kv_db *db, const struct manifest_
  * describe the last segment. */
 static int shard_scan(struct aof *a, struct kv_db *db, char *err, size_t err_cap,
 		      uint64_t *lsn_out, uint64_t *end_out, bool *sealed_out,
-		      struct aof_header *hdr_out)
+		      struct file_header *hdr_out)
 {
 	char name[64], path[4096], line[4400];
 	struct kv_buf b = KV_BUF_INIT;
@@ -684,7 +684,7 @@ int aof_check_dir(const char *dir, bool fix, aof_report_fn fn, void *arg)
 		char err[4800];
 		uint64_t lsn, end;
 		bool sealed;
-		struct aof_header hdr;
+		struct file_header hdr;
 		scan_init(&a, dir, &ds, i, ds.shard_count);
 		a.check = true;
 		a.fix = fix;
@@ -741,7 +741,7 @@ int aof_reload(struct aof *a, struct kv_db *db, char *err, size_t err_cap)
 	struct aof r;
 	uint64_t lsn, end;
 	bool sealed;
-	struct aof_header hdr;
+	struct file_header hdr;
 	scan_init(&r, a->dir, &a->ds, a->shard_id, a->nshards);
 	r.check = true;   /* read only: nothing is cut or written */
 	int rc = shard_scan(&r, db, err, err_cap, &lsn, &end, &sealed, &hdr);
@@ -806,7 +806,7 @@ int aof_recover(struct aof *a, const char *dir, const struct dataset_info *ds,
 	char path[4096];
 	uint64_t lsn = 0, end = 0;
 	bool sealed = false;
-	struct aof_header hdr;
+	struct file_header hdr;
 	int rc = shard_scan(a, db, err, err_cap, &lsn, &end, &sealed, &hdr);
 	if (rc < 0)
 		return rc;
@@ -1696,7 +1696,7 @@ int aof_rewrite_start(struct aof *a, struct kv_db *db, int64_t now_ms)
 
 	/* The manifest that names the new segment only. */
 	rw_manifest_begin(a, false, now_ms);
-	manifest_add(&a->rw_next, MANIFEST_AOF, gen, a->rw_hdr.start_lsn, a->rw_seg_name);
+	manifest_add(&a->rw_next, MANIFEST_AOF, gen, a->rw_hdr.lsn, a->rw_seg_name);
 	rw_manifest_end(a, a->man.nentries);
 	log_notice("shard %u: rewriting the AOF into %s (%zu bytes of keyspace)", a->shard_id,
 		   a->rw_seg_name, a->rw_content.len);
@@ -1733,7 +1733,7 @@ int aof_load_dir(const char *dir, uint64_t until_lsn, int64_t until_ms, aof_repo
 		struct aof a;
 		uint64_t lsn, end;
 		bool sealed;
-		struct aof_header hdr;
+		struct file_header hdr;
 		dbs[i] = db_create();
 		scan_init(&a, dir, &ds, i, ds.shard_count);
 		a.check = true;           /* read only: a torn tail is not cut */
@@ -1827,7 +1827,7 @@ int aof_write_dataset(const char *out_dir, uint32_t nshards, struct kv_db **src,
 			snprintf(err, err_cap, "%s: %s", path, kv_strerror(rc));
 			goto out;
 		}
-		struct snap_header h;
+		struct file_header h;
 		snap_header_init(&h, ds.id, i, nshards, 1, 0, ds.created_ms);
 		snap_writer_init(&outs[i].w, &h, 0, 0);
 		snap_writer_set_notify(&outs[i].w, snap_out_notify, &outs[i]);
@@ -1853,7 +1853,7 @@ int aof_write_dataset(const char *out_dir, uint32_t nshards, struct kv_db **src,
 	}
 	for (uint32_t i = 0; i < nshards; i++) {
 		char seg[64], snap[64];
-		struct aof_header h;
+		struct file_header h;
 		manifest_segment_name(seg, sizeof(seg), i, 1);
 		snprintf(snap, sizeof(snap), "kevy-s%u-g1.snap", i);
 		rc = segment_create(out_dir, seg, &ds, i, 1, 0, &h);

@@ -104,7 +104,7 @@ struct aof {
 	/* The segment being appended to. */
 	struct kvio_file seg;
 	char *seg_name;
-	struct aof_header hdr;
+	struct file_header hdr;
 	struct aof_encoder enc;
 	uint64_t good_off;          /* bytes of the segment known written */
 
@@ -155,7 +155,7 @@ struct aof {
 	struct kv_buf rw_content;   /* header + records of the new segment */
 	struct kv_buf rw_manifest;  /* the manifest that names it */
 	struct manifest rw_next;
-	struct aof_header rw_hdr;
+	struct file_header rw_hdr;
 	uint64_t rw_last_lsn;
 	struct kvio_op rw_unlink[4];
 	char rw_unlink_path[4][4200];

@@ -148,40 +148,21 @@ static const struct file_kind aof_file_kind = {
 	.name = "AOF",
 };
 
-void aof_header_encode(struct aof_header *h, uint8_t out[AOF_HEADER_SIZE])
+void aof_header_encode(struct file_header *h, uint8_t out[AOF_HEADER_SIZE])
 {
-	struct file_header fh = {
-		.version = h->version,
-		.shard_id = h->shard_id,
-		.shard_count = h->shard_count,
-		.generation = h->generation,
-		.lsn = h->start_lsn,
-		.created_ms = h->created_ms,
-	};
-	memcpy(fh.dataset_id, h->dataset_id, AOF_DATASET_ID_LEN);
-	file_header_encode(&aof_file_kind, &fh, out);
-	h->checksum = fh.checksum;
+	file_header_encode(&aof_file_kind, h, out);
 }
 
-void aof_header_init(struct aof_header *h, const uint8_t dataset_id[AOF_DATASET_ID_LEN],
+void aof_header_init(struct file_header *h, const uint8_t dataset_id[AOF_DATASET_ID_LEN],
 		     uint32_t shard_id, uint32_t shard_count, uint64_t generation,
 		     uint64_t start_lsn, int64_t created_ms)
 {
-	uint8_t tmp[AOF_HEADER_SIZE];
-
-	memset(h, 0, sizeof(*h));
-	h->version = AOF_FORMAT_VERSION;
-	memcpy(h->dataset_id, dataset_id, AOF_DATASET_ID_LEN);
-	h->shard_id = shard_id;
-	h->shard_count = shard_count;
-	h->generation = generation;
-	h->start_lsn = start_lsn;
-	h->created_ms = created_ms;
-	aof_header_encode(h, tmp);
+	file_header_init(&aof_file_kind, h, dataset_id, shard_id, shard_count, generation,
+			 start_lsn, created_ms);
 }
 
 int aof_header_decode(const void *src, size_t len, const struct file_expect *exp,
-		      struct aof_header *h, enum aof_verdict_kind *kind,
+		      struct file_header *h, enum aof_verdict_kind *kind,
 		      char *msg, size_t cap)
 {
 	static const enum aof_verdict_kind kinds[] = {
@@ -194,13 +175,8 @@ int aof_header_decode(const void *src, size_t len, const struct file_expect *exp
 	int rc = file_header_decode(&aof_file_kind, src, len, exp, &fh, &fault, msg, cap);
 	if (kind)
 		*kind = kinds[fault];
-	if (rc == 0 && h) {
-		*h = (struct aof_header){ .version = fh.version, .shard_id = fh.shard_id,
-					  .shard_count = fh.shard_count, .generation = fh.generation,
-					  .start_lsn = fh.lsn, .created_ms = fh.created_ms,
-					  .checksum = fh.checksum };
-		memcpy(h->dataset_id, fh.dataset_id, AOF_DATASET_ID_LEN);
-	}
+	if (rc == 0 && h)
+		*h = fh;
 	return rc;
 }
 
@@ -382,11 +358,11 @@ void aof_record_append_raw(struct kv_buf *b, uint64_t seed, uint8_t type, uint8_
 	record_append(b, seed, type, flags, lsn, payload, len, 0);
 }
 
-void aof_encoder_init(struct aof_encoder *e, const struct aof_header *h, size_t max_payload)
+void aof_encoder_init(struct aof_encoder *e, const struct file_header *h, size_t max_payload)
 {
 	memset(e, 0, sizeof(*e));
 	e->seed = h->checksum;
-	e->last_lsn = h->start_lsn;
+	e->last_lsn = h->lsn;
 	e->max_payload = max_payload ? KV_MIN(max_payload, AOF_PAYLOAD_FORMAT_MAX)
 				     : AOF_PAYLOAD_DEFAULT_MAX;
 	e->version = h->version;
@@ -523,7 +499,7 @@ void aof_reader_eof(struct aof_reader *r)
 	r->in.eof = true;
 }
 
-const struct aof_header *aof_reader_header(const struct aof_reader *r)
+const struct file_header *aof_reader_header(const struct aof_reader *r)
 {
 	return r->have_header ? &r->header : NULL;
 }
@@ -602,7 +578,7 @@ static int step_header(struct aof_reader *r)
 		return finish(r, kind, rc, 0, why[kind]);
 	}
 	r->have_header = true;
-	r->last_lsn = r->header.start_lsn;
+	r->last_lsn = r->header.lsn;
 	r->in.pos += AOF_HEADER_SIZE;
 	r->v.valid_end = at(r);
 	r->state = ST_RECORDS;

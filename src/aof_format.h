@@ -76,30 +76,21 @@ enum aof_record_type {
 
 /* ---- file header ---- */
 
-/* The decoded header.  checksum is the stored (verified) value; it also
- * seeds every record checksum of the segment, binding each record to it. */
-struct aof_header {
-	uint16_t version;
-	uint8_t dataset_id[AOF_DATASET_ID_LEN];
-	uint32_t shard_id;
-	uint32_t shard_count;
-	uint64_t generation;
-	uint64_t start_lsn;
-	int64_t created_ms;
-	uint64_t checksum;
-};
+/* The decoded header is file_header.h's struct file_header (its lsn is the
+ * segment's start LSN: every record's LSN is greater).  The checksum is the
+ * stored (verified) value; it also seeds every record checksum of the
+ * segment, binding each record to it. */
 
-/* What a reader expects the file to belong to.  Only the fields named in
- * `fields` are compared; tools reading a lone file pass NULL or fields = 0. */
-/* The dataset, shard, count and generation a reader expects: struct
- * file_expect (file_header.h). */
+/* What a reader expects the file to belong to is a struct file_expect
+ * (file_header.h): only the fields it names are compared; tools reading a
+ * lone file pass NULL or fields = 0. */
 
 /* Fill h for a new segment (version set, checksum computed). */
-void aof_header_init(struct aof_header *h, const uint8_t dataset_id[AOF_DATASET_ID_LEN],
+void aof_header_init(struct file_header *h, const uint8_t dataset_id[AOF_DATASET_ID_LEN],
 		     uint32_t shard_id, uint32_t shard_count, uint64_t generation,
 		     uint64_t start_lsn, int64_t created_ms);
 /* Serialize h into out[AOF_HEADER_SIZE]; recomputes and stores h->checksum. */
-void aof_header_encode(struct aof_header *h, uint8_t out[AOF_HEADER_SIZE]);
+void aof_header_encode(struct file_header *h, uint8_t out[AOF_HEADER_SIZE]);
 
 /* How a file header (or a whole file) was judged; see struct aof_verdict. */
 enum aof_verdict_kind {
@@ -125,7 +116,7 @@ enum aof_verdict_kind {
  * "shard count mismatch: file has 4, expected 8".  kind may be NULL.
  */
 int aof_header_decode(const void *p, size_t len, const struct file_expect *exp,
-		      struct aof_header *h, enum aof_verdict_kind *kind,
+		      struct file_header *h, enum aof_verdict_kind *kind,
 		      char *msg, size_t msg_cap);
 
 /* ---- effect payload: i64 time, then commands (argc, length-prefixed args) ---- */
@@ -178,7 +169,7 @@ struct aof_encoder {
 };
 
 /* h must have its checksum computed (aof_header_init or _encode does). */
-void aof_encoder_init(struct aof_encoder *e, const struct aof_header *h, size_t max_payload);
+void aof_encoder_init(struct aof_encoder *e, const struct file_header *h, size_t max_payload);
 /* The writer's fsync made every record up to lsn durable: records framed
  * from now on say so (version 2 segments), which lets recovery tell an
  * unsynced tail with holes from damage to synced records.  Until it is
@@ -263,7 +254,7 @@ struct aof_reader {
 	bool have_expect;
 	int state;
 	struct read_buf in;       /* bytes [base, base + len) of the file */
-	struct aof_header header;
+	struct file_header header;
 	bool have_header;
 	uint64_t last_lsn;
 	uint64_t effects;
@@ -313,7 +304,7 @@ void aof_reader_eof(struct aof_reader *r);
  */
 int aof_reader_next(struct aof_reader *r, struct aof_record *rec);
 /* The segment's header once it has been read, else NULL. */
-const struct aof_header *aof_reader_header(const struct aof_reader *r);
+const struct file_header *aof_reader_header(const struct aof_reader *r);
 /* Valid after a final return. */
 const struct aof_verdict *aof_reader_verdict(const struct aof_reader *r);
 

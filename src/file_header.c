@@ -54,6 +54,22 @@ void file_header_encode(const struct file_kind *k, struct file_header *h,
 	le_put64(out + OFF_CHECKSUM, h->checksum);
 }
 
+void file_header_init(const struct file_kind *k, struct file_header *h,
+		      const uint8_t dataset_id[FILE_DATASET_ID_LEN], uint32_t shard_id,
+		      uint32_t shard_count, uint64_t generation, uint64_t lsn, int64_t created_ms)
+{
+	uint8_t tmp[FILE_HEADER_SIZE];
+	memset(h, 0, sizeof(*h));
+	h->version = k->version;
+	memcpy(h->dataset_id, dataset_id, FILE_DATASET_ID_LEN);
+	h->shard_id = shard_id;
+	h->shard_count = shard_count;
+	h->generation = generation;
+	h->lsn = lsn;
+	h->created_ms = created_ms;
+	file_header_encode(k, h, tmp);
+}
+
 static int fail(enum file_header_fault *fault, enum file_header_fault f, int code, char *msg,
 		size_t cap, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 static int fail(enum file_header_fault *fault, enum file_header_fault f, int code, char *msg,

@@ -58,6 +58,10 @@ enum file_header_fault {
 	FILE_HDR_MISMATCH,          /* another dataset/shard/count/generation */
 };
 
+/* A header of kind k's current version, checksum computed. */
+void file_header_init(const struct file_kind *k, struct file_header *h,
+		      const uint8_t dataset_id[FILE_DATASET_ID_LEN], uint32_t shard_id,
+		      uint32_t shard_count, uint64_t generation, uint64_t lsn, int64_t created_ms);
 /* Serialize h into out; h->checksum receives the checksum. */
 void file_header_encode(const struct file_kind *k, struct file_header *h,
 			uint8_t out[FILE_HEADER_SIZE]);

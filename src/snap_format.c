@@ -179,41 +179,22 @@ static const struct file_kind snap_file_kind = {
 	.name = "snapshot",
 };
 
-void snap_header_encode(struct snap_header *h, uint8_t out[SNAP_HEADER_SIZE])
+void snap_header_encode(struct file_header *h, uint8_t out[SNAP_HEADER_SIZE])
 {
-	struct file_header fh = {
-		.version = h->version,
-		.shard_id = h->shard_id,
-		.shard_count = h->shard_count,
-		.generation = h->generation,
-		.lsn = h->lsn,
-		.created_ms = h->created_ms,
-	};
-	memcpy(fh.dataset_id, h->dataset_id, SNAP_DATASET_ID_LEN);
-	file_header_encode(&snap_file_kind, &fh, out);
-	h->checksum = fh.checksum;
+	file_header_encode(&snap_file_kind, h, out);
 }
 
-void snap_header_init(struct snap_header *h, const uint8_t dataset_id[SNAP_DATASET_ID_LEN],
+void snap_header_init(struct file_header *h, const uint8_t dataset_id[SNAP_DATASET_ID_LEN],
 		      uint32_t shard_id, uint32_t shard_count, uint64_t generation,
 		      uint64_t lsn, int64_t created_ms)
 {
-	uint8_t tmp[SNAP_HEADER_SIZE];
-
-	memset(h, 0, sizeof(*h));
-	h->version = SNAP_FORMAT_VERSION;
-	memcpy(h->dataset_id, dataset_id, SNAP_DATASET_ID_LEN);
-	h->shard_id = shard_id;
-	h->shard_count = shard_count;
-	h->generation = generation;
-	h->lsn = lsn;
-	h->created_ms = created_ms;
-	snap_header_encode(h, tmp);
+	file_header_init(&snap_file_kind, h, dataset_id, shard_id, shard_count, generation, lsn,
+			 created_ms);
 }
 
 /* A snapshot is committed whole, so a short header is corruption too. */
 int snap_header_decode(const void *src, size_t len, const struct file_expect *exp,
-		       struct snap_header *h, enum snap_verdict_kind *kind, char *msg, size_t cap)
+		       struct file_header *h, enum snap_verdict_kind *kind, char *msg, size_t cap)
 {
 	static const enum snap_verdict_kind kinds[] = {
 		[FILE_HDR_OK] = SNAP_VERDICT_CLEAN, [FILE_HDR_FOREIGN] = SNAP_VERDICT_NOT_SNAP,
@@ -227,13 +208,8 @@ int snap_header_decode(const void *src, size_t len, const struct file_expect *ex
 		*kind = kinds[fault];
 	if (rc == KV_ETORN)
 		rc = KV_ECORRUPT;
-	if (rc == 0 && h) {
-		*h = (struct snap_header){ .version = fh.version, .shard_id = fh.shard_id,
-					   .shard_count = fh.shard_count, .generation = fh.generation,
-					   .lsn = fh.lsn, .created_ms = fh.created_ms,
-					   .checksum = fh.checksum };
-		memcpy(h->dataset_id, fh.dataset_id, SNAP_DATASET_ID_LEN);
-	}
+	if (rc == 0 && h)
+		*h = fh;
 	return rc;
 }
 
@@ -325,7 +301,7 @@ static void raw_room(struct snap_writer *w, size_t n)
 	note_raw(w);
 }
 
-void snap_writer_init(struct snap_writer *w, const struct snap_header *h,
+void snap_writer_init(struct snap_writer *w, const struct file_header *h,
 		      size_t block_target, int zstd_level)
 {
 	memset(w, 0, sizeof(*w));
@@ -345,7 +321,7 @@ void snap_writer_init(struct snap_writer *w, const struct snap_header *h,
 	 * element larger than the target. */
 	raw_room(w, w->target);
 
-	struct snap_header copy = *h;
+	struct file_header copy = *h;
 	struct kv_buf hb = KV_BUF_INIT;
 	snap_header_encode(&copy, (uint8_t *)kv_buf_reserve(&hb, SNAP_HEADER_SIZE));
 	hb.len = SNAP_HEADER_SIZE;
@@ -711,7 +687,7 @@ void snap_reader_eof(struct snap_reader *r)
 	r->in.eof = true;
 }
 
-const struct snap_header *snap_reader_header(const struct snap_reader *r)
+const struct file_header *snap_reader_header(const struct snap_reader *r)
 {
 	return r->have_header ? &r->header : NULL;
 }

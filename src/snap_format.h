@@ -107,30 +107,20 @@ enum snap_record_kind {
 
 /* ---- file header ---- */
 
-/* The decoded header.  checksum is the stored (verified) value; it also
- * seeds every block and footer checksum of the file, binding them to it. */
-struct snap_header {
-	uint16_t version;
-	uint8_t dataset_id[SNAP_DATASET_ID_LEN];
-	uint32_t shard_id;
-	uint32_t shard_count;
-	uint64_t generation;
-	uint64_t lsn;
-	int64_t created_ms;
-	uint64_t checksum;
-};
+/* The decoded header is file_header.h's struct file_header; its lsn is the
+ * snapshot's cut.  The checksum is the stored (verified) value; it also seeds
+ * every block and footer checksum of the file, binding them to it. */
 
-/* What a reader expects the file to belong to.  Only the fields named in
- * `fields` are compared; tools reading a lone file pass NULL or fields = 0. */
-/* The dataset, shard, count and generation a reader expects: struct
- * file_expect (file_header.h). */
+/* What a reader expects the file to belong to is a struct file_expect
+ * (file_header.h): only the fields it names are compared; tools reading a
+ * lone file pass NULL or fields = 0. */
 
 /* Fill h for a new snapshot (version set, checksum computed). */
-void snap_header_init(struct snap_header *h, const uint8_t dataset_id[SNAP_DATASET_ID_LEN],
+void snap_header_init(struct file_header *h, const uint8_t dataset_id[SNAP_DATASET_ID_LEN],
 		      uint32_t shard_id, uint32_t shard_count, uint64_t generation,
 		      uint64_t lsn, int64_t created_ms);
 /* Serialize h into out[SNAP_HEADER_SIZE]; recomputes and stores h->checksum. */
-void snap_header_encode(struct snap_header *h, uint8_t out[SNAP_HEADER_SIZE]);
+void snap_header_encode(struct file_header *h, uint8_t out[SNAP_HEADER_SIZE]);
 
 /* How a file was judged; see struct snap_verdict. */
 enum snap_verdict_kind {
@@ -154,7 +144,7 @@ enum snap_verdict_kind {
  * "shard count mismatch: file has 4, expected 8".  kind may be NULL.
  */
 int snap_header_decode(const void *p, size_t len, const struct file_expect *exp,
-		       struct snap_header *h, enum snap_verdict_kind *kind,
+		       struct file_header *h, enum snap_verdict_kind *kind,
 		       char *msg, size_t msg_cap);
 
 /* Next link of the footer's chain: the chain starts at the header checksum
@@ -214,7 +204,7 @@ struct snap_writer {
  * does); its encoding is the first piece queued.  block_target 0 means
  * SNAP_BLOCK_TARGET_DEFAULT; it is clamped to [MIN, MAX].  zstd_level as
  * libzstd's (0: its default, 3). */
-void snap_writer_init(struct snap_writer *w, const struct snap_header *h,
+void snap_writer_init(struct snap_writer *w, const struct file_header *h,
 		      size_t block_target, int zstd_level);
 /* Frees everything the writer still holds (queued pieces included). */
 void snap_writer_free(struct snap_writer *w);
@@ -310,7 +300,7 @@ struct snap_reader {
 	bool have_expect;
 	int state;
 	struct read_buf in;       /* bytes [base, base + len) of the file */
-	struct snap_header header;
+	struct file_header header;
 	bool have_header;
 	void *dctx;              /* ZSTD_DCtx */
 	uint8_t *raw;            /* the current block, decompressed */
@@ -377,7 +367,7 @@ void snap_reader_eof(struct snap_reader *r);
  */
 int snap_reader_next(struct snap_reader *r, struct snap_fragment *f);
 /* The file header once it has been read, else NULL. */
-const struct snap_header *snap_reader_header(const struct snap_reader *r);
+const struct file_header *snap_reader_header(const struct snap_reader *r);
 /* Valid after a final return. */
 const struct snap_verdict *snap_reader_verdict(const struct snap_reader *r);
 /* Bytes the reader holds now (its buffers' capacities). */

@@ -152,7 +152,7 @@ static void job_start(struct shard *s)
 	}
 	snprintf(j->name, sizeof(j->name), "kevy-s%u-g%" PRIu64 ".snap", s->id, j->gen);
 	snprintf(j->path, sizeof(j->path), "%s/%s", s->aof.dir, j->name);
-	struct snap_header h;
+	struct file_header h;
 	snap_header_init(&h, s->aof.ds.id, s->id, s->aof.nshards, j->gen, j->cut, now);
 	/* Small blocks and a fast level: each block is compressed on the shard
 	 * thread between client work, so its time is added to some replies. */

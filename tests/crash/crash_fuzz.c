@@ -260,10 +260,10 @@ static void index_segment(struct cf_file *f)
 		}
 		break;
 	}
-	const struct aof_header *h = aof_reader_header(&r);
+	const struct file_header *h = aof_reader_header(&r);
 	if (rc != AOF_CLEAN_EOF || !h)
 		die("%s: the clean segment does not read clean (%s)", f->name, kv_strerror(rc));
-	f->lsn_before = h->start_lsn;
+	f->lsn_before = h->lsn;
 	aof_reader_free(&r);
 }
 

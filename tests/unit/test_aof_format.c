@@ -41,7 +41,7 @@ struct rec_copy {
 
 struct sample {
 	struct kv_buf file;
-	struct aof_header h;
+	struct file_header h;
 	struct rec_copy recs[64];
 	int n;
 };
@@ -72,7 +72,7 @@ static uint64_t test_seed(void)
 	return seed ? seed : 1;
 }
 
-static void header_for(struct aof_header *h, uint64_t start_lsn)
+static void header_for(struct file_header *h, uint64_t start_lsn)
 {
 	aof_header_init(h, DATASET, 1, 4, 7, start_lsn, 1700000000123);
 }
@@ -250,7 +250,7 @@ static uint64_t rec_end(const struct sample *s, int i)
 
 static void test_aof_format_header_round_trip(void **state)
 {
-	struct aof_header h, d;
+	struct file_header h, d;
 	uint8_t b[AOF_HEADER_SIZE];
 	enum aof_verdict_kind kind;
 	char msg[192];
@@ -269,7 +269,7 @@ static void test_aof_format_header_round_trip(void **state)
 	assert_int_equal(d.shard_id, 3);
 	assert_int_equal(d.shard_count, 8);
 	assert_int_equal(d.generation, 42);
-	assert_int_equal(d.start_lsn, 123456789);
+	assert_int_equal(d.lsn, 123456789);
 	assert_int_equal(d.created_ms, 1700000000999);
 	assert_int_equal(d.checksum, h.checksum);
 
@@ -284,7 +284,7 @@ static void test_aof_format_header_not_aof(void **state)
 {
 	enum aof_verdict_kind kind;
 	char msg[192];
-	struct aof_header h;
+	struct file_header h;
 	uint8_t b[AOF_HEADER_SIZE];
 	const char *redis = "*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n";
 
@@ -332,7 +332,7 @@ static void test_aof_format_header_version(void **state)
 	assert_int_equal(res.code, KV_EVERSION);
 
 	/* Damage in the version field itself is corruption, not a new version. */
-	struct aof_header h;
+	struct file_header h;
 	uint8_t v1[AOF_HEADER_SIZE];
 	header_for(&h, 0);
 	aof_header_encode(&h, v1);
@@ -360,7 +360,7 @@ static void reseal_header(uint8_t *b)
 
 static void test_aof_format_header_corrupt(void **state)
 {
-	struct aof_header h;
+	struct file_header h;
 	uint8_t b[AOF_HEADER_SIZE], c[AOF_HEADER_SIZE];
 	enum aof_verdict_kind kind;
 	char msg[192];
@@ -401,7 +401,7 @@ static void test_aof_format_header_corrupt(void **state)
 
 static void test_aof_format_header_short(void **state)
 {
-	struct aof_header h;
+	struct file_header h;
 	uint8_t b[AOF_HEADER_SIZE];
 	struct result res;
 	enum aof_verdict_kind kind;
@@ -445,7 +445,7 @@ static void expect_mismatch(const uint8_t *b, const struct file_expect *exp, con
 
 static void test_aof_format_header_mismatch(void **state)
 {
-	struct aof_header h;
+	struct file_header h;
 	uint8_t b[AOF_HEADER_SIZE];
 	struct file_expect exp = { .shard_id = 1, .shard_count = 4, .generation = 7 };
 
@@ -926,7 +926,7 @@ static void test_aof_format_unsynced_followers(void **state)
 	/* Gaps beyond 2^15 are stored rounded down: the bound never drops
 	 * below the truth.  A writer 100000 records behind its fsync. */
 	struct aof_encoder e;
-	struct aof_header h;
+	struct file_header h;
 	struct kv_buf b = KV_BUF_INIT;
 	header_for(&h, 100010);
 	aof_encoder_init(&e, &h, 0);

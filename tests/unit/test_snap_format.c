@@ -48,7 +48,7 @@ static uint64_t rnd(void)
 	return rng_state * 0x2545f4914f6cdd1dull;
 }
 
-static void header_for(struct snap_header *h, uint32_t shard, uint32_t count, uint64_t gen)
+static void header_for(struct file_header *h, uint32_t shard, uint32_t count, uint64_t gen)
 {
 	snap_header_init(h, DATASET, shard, count, gen, LSN, TIME_MS);
 }
@@ -142,7 +142,7 @@ static void write_one(void *arg, const struct kv_entry *e)
 }
 
 /* Snapshot db into file (appended). */
-static void snapshot_db(struct kv_db *db, const struct snap_header *h, size_t target,
+static void snapshot_db(struct kv_db *db, const struct file_header *h, size_t target,
 			struct kv_buf *file, uint64_t *blocks)
 {
 	struct snap_writer w;
@@ -373,7 +373,7 @@ static void test_snap_format_roundtrip_every_type(void **state)
 	(void)state;
 	struct kv_db *a = db_create(), *b = db_create();
 	struct kv_buf file = KV_BUF_INIT;
-	struct snap_header h;
+	struct file_header h;
 	struct snap_verdict v;
 	struct read_stats st;
 	uint64_t blocks;
@@ -436,7 +436,7 @@ static void test_snap_format_roundtrip_tiny_blocks(void **state)
 	(void)state;
 	struct kv_db *a = db_create(), *b = db_create();
 	struct kv_buf file = KV_BUF_INIT;
-	struct snap_header h;
+	struct file_header h;
 	struct read_stats st;
 	uint64_t blocks;
 
@@ -461,7 +461,7 @@ static void test_snap_format_empty_snapshot(void **state)
 	(void)state;
 	struct kv_db *a = db_create(), *b = db_create();
 	struct kv_buf file = KV_BUF_INIT;
-	struct snap_header h;
+	struct file_header h;
 	struct snap_verdict v;
 
 	header_for(&h, 0, 1, 1);
@@ -482,7 +482,7 @@ static void test_snap_format_empty_snapshot(void **state)
 static void small_sample(struct kv_buf *file, uint64_t *blocks)
 {
 	struct kv_db *a = db_create();
-	struct snap_header h;
+	struct file_header h;
 	char s[300];
 
 	db_set_string(a, "str", 3, "value", 5, DEADLINE);
@@ -553,7 +553,7 @@ static void test_snap_format_blocks_bound_to_file(void **state)
 	(void)state;
 	struct kv_buf a = KV_BUF_INIT, b = KV_BUF_INIT;
 	struct kv_db *db = db_create();
-	struct snap_header ha, hb;
+	struct file_header ha, hb;
 	struct snap_verdict v;
 
 	put_list(db, "l", 20, 5, KV_NO_EXPIRE);
@@ -606,7 +606,7 @@ static void test_snap_format_describe_corrupt_block(void **state)
 static void test_snap_format_header_cases(void **state)
 {
 	(void)state;
-	struct snap_header h, d;
+	struct file_header h, d;
 	uint8_t buf[SNAP_HEADER_SIZE + 16];
 	enum snap_verdict_kind kind;
 	char msg[192];
@@ -715,7 +715,7 @@ static size_t compress_frame(const void *raw, size_t n, uint8_t *out, size_t cap
 static void crafted(struct kv_buf *file, uint32_t raw_len, const void *comp, size_t clen,
 		    bool footer)
 {
-	struct snap_header h;
+	struct file_header h;
 	header_for(&h, 0, 1, 1);
 	kv_buf_clear(file);
 	snap_header_encode(&h, (uint8_t *)kv_buf_reserve(file, SNAP_HEADER_SIZE));
@@ -828,7 +828,7 @@ static void test_snap_format_footer_rules(void **state)
 	uint8_t raw[64], comp[256];
 	struct kv_buf file = KV_BUF_INIT;
 	struct snap_verdict v;
-	struct snap_header h;
+	struct file_header h;
 	size_t n = one_key_raw(raw);
 	size_t c = compress_frame(raw, n, comp, sizeof(comp), true);
 
@@ -892,7 +892,7 @@ static void test_snap_format_oversized_block_refused(void **state)
 	struct kv_buf file = KV_BUF_INIT;
 	struct snap_verdict v;
 	struct read_stats st;
-	struct snap_header h;
+	struct file_header h;
 
 	/* A verified block header claiming 1 GiB raw / ~1 GiB compressed, no body:
 	 * refused at the header with a 1 MiB limit, and nothing is allocated
@@ -939,7 +939,7 @@ static void test_snap_format_oversized_block_refused(void **state)
 static void test_snap_format_loader_refuses_duplicates(void **state)
 {
 	(void)state;
-	struct snap_header h;
+	struct file_header h;
 	struct snap_writer w;
 	struct kv_buf file = KV_BUF_INIT;
 	struct read_stats st;
@@ -979,7 +979,7 @@ static void test_snap_format_loader_refuses_duplicates(void **state)
 static void test_snap_format_writer_limit(void **state)
 {
 	(void)state;
-	struct snap_header h;
+	struct file_header h;
 	struct snap_writer w;
 	char big[5000];
 
@@ -1050,7 +1050,7 @@ static void test_snap_format_writer_memory_bounded(void **state)
 {
 	(void)state;
 	struct kv_db *a = db_create(), *b = db_create();
-	struct snap_header h;
+	struct file_header h;
 	struct snap_writer w;
 	struct pipe p;
 	const size_t target = SNAP_BLOCK_TARGET_DEFAULT;

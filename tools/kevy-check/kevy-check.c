@@ -282,7 +282,7 @@ static int kc_scan_segment(struct kvio_file *f, const char *path, struct kc_seg_
 		if (rc == AOF_RECORD) {
 			if (rec.type != AOF_REC_EFFECT)
 				continue;
-			const struct aof_header *h = aof_reader_header(&r);
+			const struct file_header *h = aof_reader_header(&r);
 			char why[300];
 			if (fx_validate(h->shard_id, h->shard_count, rec.payload, rec.payload_len,
 					why, sizeof(why)) < 0) {
@@ -309,7 +309,7 @@ static int kc_scan_segment(struct kvio_file *f, const char *path, struct kc_seg_
 			continue;
 		}
 		const struct aof_verdict *v = aof_reader_verdict(&r);
-		const struct aof_header *h = aof_reader_header(&r);
+		const struct file_header *h = aof_reader_header(&r);
 		aof_verdict_describe(v, path, s->line, sizeof(s->line));
 		s->rep.shard_id = h ? h->shard_id : 0;
 		s->rep.offset = rc == AOF_CLEAN_EOF ? 0 : v->offset;

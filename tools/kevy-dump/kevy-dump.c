@@ -799,7 +799,7 @@ static int kd_run_replay(const struct kd_opts *o, FILE *out)
 /* ------------------------------------------------------------------ */
 /* a lone AOF segment */
 
-static bool kd_record_wanted(const struct kd_opts *o, const struct aof_header *h,
+static bool kd_record_wanted(const struct kd_opts *o, const struct file_header *h,
 			     const struct aof_record *rec, int64_t time_ms)
 {
 	if (o->shard >= 0 && (uint64_t)o->shard != h->shard_id)
@@ -1050,8 +1050,8 @@ static int kd_file_kind(const char *path)
 	fclose(f);
 	enum aof_verdict_kind ak = AOF_VERDICT_NOT_AOF;
 	enum snap_verdict_kind sk = SNAP_VERDICT_NOT_SNAP;
-	struct aof_header ah;
-	struct snap_header sh;
+	struct file_header ah;
+	struct file_header sh;
 	if (aof_header_decode(head, n, NULL, &ah, &ak, NULL, 0) == 0 || ak != AOF_VERDICT_NOT_AOF)
 		return KD_KIND_SEGMENT;
 	if (snap_header_decode(head, n, NULL, &sh, &sk, NULL, 0) == 0 ||
