@@ -1,8 +1,8 @@
 /*
  * buf.c - growable byte buffer (see buf.h).
  */
-#include "buf.h"
-#include "kv.h"
+#include "base/buf.h"
+#include "base/kv.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -2,7 +2,7 @@
  * kv.c - the small shared runtime of kv.h: error strings, the assertion
  * handler, aborting allocators, clocks and the key hash.
  */
-#include "kv.h"
+#include "base/kv.h"
 
 #include <stdio.h>
 #include <stdlib.h>

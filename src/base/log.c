@@ -1,8 +1,8 @@
 /*
  * log.c - the server log (see log.h).
  */
-#include "log.h"
-#include "kv.h"
+#include "base/log.h"
+#include "base/kv.h"
 
 #include <errno.h>
 #include <fcntl.h>

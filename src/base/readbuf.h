@@ -14,7 +14,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "kv.h"
+#include "base/kv.h"
 
 #define READ_BUF_CHUNK (64 * 1024)
 

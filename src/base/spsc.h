@@ -15,7 +15,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "kv.h"
+#include "base/kv.h"
 
 #define SPSC_CACHELINE 64
 

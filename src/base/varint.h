@@ -11,8 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "buf.h"
-#include "kv.h"
+#include "base/buf.h"
+#include "base/kv.h"
 
 #define VARINT_MAX_LEN 10
 

@@ -7,8 +7,8 @@
  * hash keyed by the lower-case name.  This file decides nothing about where a
  * command runs: shard.c does, from the flags and keys found here.
  */
-#include "cmd.h"
-#include "kv.h"
+#include "commands/cmd.h"
+#include "base/kv.h"
 
 #include <ctype.h>
 #include <stdio.h>

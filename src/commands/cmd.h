@@ -22,9 +22,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "buf.h"
-#include "resp.h"
-#include "store.h"
+#include "base/buf.h"
+#include "proto/resp.h"
+#include "store/store.h"
 
 struct conn;
 struct shard;

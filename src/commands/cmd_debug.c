@@ -43,18 +43,18 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cmd.h"
-#include "kv.h"
-#include "kvio.h"
-#include "config.h"
-#include "shard.h"
-#include "snapshot.h"
-#include "server.h"
-#include "store.h"
-#include "t_hash.h"
-#include "t_list.h"
-#include "t_set.h"
-#include "t_zset.h"
+#include "commands/cmd.h"
+#include "base/kv.h"
+#include "persist/kvio.h"
+#include "commands/config.h"
+#include "server/shard.h"
+#include "persist/snapshot.h"
+#include "server/server.h"
+#include "store/store.h"
+#include "store/t_hash.h"
+#include "store/t_list.h"
+#include "store/t_set.h"
+#include "store/t_zset.h"
 
 /* Redis's limit on a string value (proto-max-bulk-len's default). */
 #define DEBUG_MAX_STRING_BYTES (512ull * 1024 * 1024)

@@ -15,13 +15,13 @@
  * rehash and free a bucket array), installs a replacement object, creates a
  * new key, or deletes a key whose hash became empty.
  */
-#include "cmd.h"
-#include "cmd_effect.h"
-#include "kv.h"
-#include "scan_args.h"
-#include "server.h"
-#include "t_hash.h"
-#include "util_num.h"
+#include "commands/cmd.h"
+#include "store/cmd_effect.h"
+#include "base/kv.h"
+#include "commands/scan_args.h"
+#include "server/server.h"
+#include "store/t_hash.h"
+#include "base/util_num.h"
 
 #include <ctype.h>
 #include <errno.h>

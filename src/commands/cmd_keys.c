@@ -21,12 +21,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cmd.h"
-#include "cmd_effect.h"
-#include "kv.h"
-#include "scan_args.h"
-#include "server.h"
-#include "store.h"
+#include "commands/cmd.h"
+#include "store/cmd_effect.h"
+#include "base/kv.h"
+#include "commands/scan_args.h"
+#include "server/server.h"
+#include "store/store.h"
 
 /* ---- lookups ---- */
 

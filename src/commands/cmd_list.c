@@ -12,12 +12,12 @@
  * Reads that Redis counts as keyspace hits or misses (lookupKeyRead: LLEN,
  * LRANGE, LINDEX, LPOS) are counted the same way here.
  */
-#include "cmd.h"
-#include "cmd_effect.h"
-#include "kv.h"
-#include "server.h"
-#include "store.h"
-#include "t_list.h"
+#include "commands/cmd.h"
+#include "store/cmd_effect.h"
+#include "base/kv.h"
+#include "server/server.h"
+#include "store/store.h"
+#include "store/t_list.h"
 
 #include <string.h>
 

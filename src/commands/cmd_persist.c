@@ -14,18 +14,18 @@
  * then kevy's own: the policy, records and fsyncs with their ratio (writes
  * per fsync: group commit), the fsync lag, and one line per shard.
  */
-#include "cmd_persist.h"
+#include "commands/cmd_persist.h"
 
 #include <inttypes.h>
 #include <stdio.h>
 
-#include "aof.h"
-#include "cmd.h"
-#include "config.h"
-#include "kv.h"
-#include "resp.h"
-#include "shard.h"
-#include "snapshot.h"
+#include "persist/aof.h"
+#include "commands/cmd.h"
+#include "commands/config.h"
+#include "base/kv.h"
+#include "proto/resp.h"
+#include "server/shard.h"
+#include "persist/snapshot.h"
 
 #define LD(x) atomic_load_explicit(&(x), memory_order_relaxed)
 

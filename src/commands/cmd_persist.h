@@ -4,7 +4,7 @@
 #ifndef KV_CMD_PERSIST_H
 #define KV_CMD_PERSIST_H
 
-#include "buf.h"
+#include "base/buf.h"
 
 /* Append INFO's "# Persistence" section (every shard's AOF figures). */
 void persist_info(struct kv_buf *b);

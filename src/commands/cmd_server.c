@@ -17,12 +17,12 @@
  * specs and tips are derived from flags and groups (see srv_acl_categories);
  * COMMAND DOCS has no argument trees.  Both are documented simplifications.
  */
-#include "cmd.h"
-#include "cmd_persist.h"
-#include "config.h"
-#include "kv.h"
-#include "server.h"
-#include "shard.h"
+#include "commands/cmd.h"
+#include "commands/cmd_persist.h"
+#include "commands/config.h"
+#include "base/kv.h"
+#include "server/server.h"
+#include "server/shard.h"
 
 #include <ctype.h>
 #include <malloc.h>

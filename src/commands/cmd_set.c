@@ -29,13 +29,13 @@
  * Not here: durability.  SPOP's effect is the SREM of the members it popped
  * (set_pop hands them out one by one for that purpose).
  */
-#include "cmd.h"
-#include "cmd_effect.h"
-#include "kv.h"
-#include "scan_args.h"
-#include "server.h"
-#include "t_set.h"
-#include "util_num.h"
+#include "commands/cmd.h"
+#include "store/cmd_effect.h"
+#include "base/kv.h"
+#include "commands/scan_args.h"
+#include "server/server.h"
+#include "store/t_set.h"
+#include "base/util_num.h"
 
 #include <ctype.h>
 #include <errno.h>

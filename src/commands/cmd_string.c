@@ -12,12 +12,12 @@
  * This file only reads and writes the keyspace through store.h; where a key
  * lives, locking and durability of the effects are the runtime's business.
  */
-#include "cmd.h"
-#include "cmd_effect.h"
-#include "config.h"
-#include "kv.h"
-#include "server.h"
-#include "util_num.h"
+#include "commands/cmd.h"
+#include "store/cmd_effect.h"
+#include "commands/config.h"
+#include "base/kv.h"
+#include "server/server.h"
+#include "base/util_num.h"
 
 #include <math.h>
 #include <string.h>

@@ -28,13 +28,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cmd.h"
-#include "kv.h"
-#include "server.h"
-#include "scan_args.h"
-#include "store.h"
-#include "t_set.h"
-#include "t_zset.h"
+#include "commands/cmd.h"
+#include "base/kv.h"
+#include "server/server.h"
+#include "commands/scan_args.h"
+#include "store/store.h"
+#include "store/t_set.h"
+#include "store/t_zset.h"
 
 __attribute__((constructor)) static void zset_type_register_at_start(void)
 {

@@ -20,7 +20,7 @@
  * Not here: opening the log file, writing the pid file and listening on the
  * port (main.c / server.c read the values from g_config).
  */
-#include "config.h"
+#include "commands/config.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -34,9 +34,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "cmd.h"
-#include "kv.h"
-#include "log.h"
+#include "commands/cmd.h"
+#include "base/kv.h"
+#include "base/log.h"
 
 /* Same bound as the runtime's SHARD_MAX (shard.h). */
 #define CFG_THREADS_MAX 256

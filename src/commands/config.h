@@ -14,8 +14,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "buf.h"
-#include "resp.h"
+#include "base/buf.h"
+#include "proto/resp.h"
 
 enum kv_io_mode { KV_IO_AUTO = 0, KV_IO_URING = 1, KV_IO_EPOLL = 2 };
 

@@ -9,15 +9,15 @@
  * a coordinator thread in another shard's keyspace lands in that shard's
  * pending payload.
  */
-#include "fx.h"
+#include "commands/fx.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "aof_format.h"
-#include "keydump.h"
-#include "kv.h"
+#include "persist/aof_format.h"
+#include "store/keydump.h"
+#include "base/kv.h"
 
 struct fx_thread {
 	bool enabled;

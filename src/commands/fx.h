@@ -35,10 +35,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "buf.h"
-#include "cmd.h"
-#include "resp.h"
-#include "store.h"
+#include "base/buf.h"
+#include "commands/cmd.h"
+#include "proto/resp.h"
+#include "store/store.h"
 
 /* One command's bookkeeping, on the runner's stack between fx_cmd_begin and
  * fx_cmd_end.  Frames nest (EXEC runs its queued commands as inner frames;

@@ -1,7 +1,7 @@
 /*
  * The SCAN family's argument parsing and reply framing: see scan_args.h.
  */
-#include "scan_args.h"
+#include "commands/scan_args.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "resp.h"
+#include "proto/resp.h"
 
 bool scan_parse_cursor(const struct kv_slice *a, uint64_t *cursor)
 {

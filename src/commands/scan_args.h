@@ -10,8 +10,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "cmd.h"
-#include "kv.h"
+#include "commands/cmd.h"
+#include "base/kv.h"
 
 #define ERR_INVALID_CURSOR "ERR invalid cursor"
 

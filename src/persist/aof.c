@@ -11,7 +11,7 @@
  * writes and fsyncs are ring operations; recovery and shutdown are
  * synchronous.
  */
-#include "aof.h"
+#include "persist/aof.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -25,12 +25,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "fx.h"
-#include "keydump.h"
-#include "le.h"
-#include "snap_format.h"
-#include "kv.h"
-#include "log.h"
+#include "commands/fx.h"
+#include "store/keydump.h"
+#include "base/le.h"
+#include "persist/snap_format.h"
+#include "base/kv.h"
+#include "base/log.h"
 
 #define AOF_RETRY_MS 100
 

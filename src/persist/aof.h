@@ -31,11 +31,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "aof_format.h"
-#include "buf.h"
-#include "kvio.h"
-#include "manifest.h"
-#include "store.h"
+#include "persist/aof_format.h"
+#include "base/buf.h"
+#include "persist/kvio.h"
+#include "persist/manifest.h"
+#include "store/store.h"
 
 struct io_uring;
 

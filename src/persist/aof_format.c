@@ -100,16 +100,16 @@
  *   as version 1 readers judged it; a version 1 segment that is appended to
  *   keeps writing version 1 records.
  */
-#include "aof_format.h"
+#include "persist/aof_format.h"
 
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "file_header.h"
-#include "le.h"
-#include "varint.h"
+#include "persist/file_header.h"
+#include "base/le.h"
+#include "base/varint.h"
 
 _Static_assert(sizeof(struct aof_disk_header) == AOF_HEADER_SIZE, "AOF header size");
 _Static_assert(offsetof(struct aof_disk_header, version) == 8, "AOF header layout");

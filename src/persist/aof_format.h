@@ -19,11 +19,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "buf.h"
-#include "file_header.h"
-#include "readbuf.h"
-#include "kv.h"
-#include "resp.h"
+#include "base/buf.h"
+#include "persist/file_header.h"
+#include "base/readbuf.h"
+#include "base/kv.h"
+#include "proto/resp.h"
 
 #define AOF_MAGIC "KEVYAOF\0"          /* 8 bytes, NUL included */
 #define AOF_MAGIC_LEN 8

@@ -19,15 +19,15 @@
  * "the version field is damaged" (checksum fails).  A header that verifies
  * but breaks a field rule is the writer's mistake: corrupt.
  */
-#include "file_header.h"
+#include "persist/file_header.h"
 
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "kv.h"
-#include "le.h"
+#include "base/kv.h"
+#include "base/le.h"
 
 enum {
 	OFF_VERSION = 8, OFF_LEN = 10, OFF_FLAGS = 12, OFF_DATASET = 16, OFF_SHARD = 32,

@@ -78,10 +78,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "kv.h"
-#include "le.h"
-#include "readbuf.h"
-#include "kvio.h"
+#include "base/kv.h"
+#include "base/le.h"
+#include "base/readbuf.h"
+#include "persist/kvio.h"
 
 #define KVIO_TRACE_MAGIC "KEVYTRC"   /* 7 chars + NUL = 8 bytes */
 #define KVIO_TRACE_VERSION 1u

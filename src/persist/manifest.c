@@ -40,7 +40,7 @@
  * by rename, so a reader sees the old or the new one whole; anything else is
  * corruption and recovery refuses to start.
  */
-#include "manifest.h"
+#include "persist/manifest.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -49,9 +49,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kv.h"
-#include "kvio.h"
-#include "le.h"
+#include "base/kv.h"
+#include "persist/kvio.h"
+#include "base/le.h"
 
 #define ENTRY_FIXED 24
 

@@ -21,8 +21,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "aof_format.h"
-#include "buf.h"
+#include "persist/aof_format.h"
+#include "base/buf.h"
 
 #define DATASET_FILE "kevy.dataset"
 #define DATASET_MAGIC "KEVYDS\0\0"

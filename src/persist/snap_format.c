@@ -95,7 +95,7 @@
  *   missing footer, and any bad byte are corruption (KV_ECORRUPT); recovery
  *   refuses to start and names the file, offset and block.
  */
-#include "snap_format.h"
+#include "persist/snap_format.h"
 
 #include <inttypes.h>
 #include <math.h>
@@ -106,13 +106,13 @@
 #include <zstd.h>
 #include <zstd_errors.h>
 
-#include "file_header.h"
-#include "le.h"
-#include "varint.h"
-#include "t_hash.h"
-#include "t_list.h"
-#include "t_set.h"
-#include "t_zset.h"
+#include "persist/file_header.h"
+#include "base/le.h"
+#include "base/varint.h"
+#include "store/t_hash.h"
+#include "store/t_list.h"
+#include "store/t_set.h"
+#include "store/t_zset.h"
 
 _Static_assert(sizeof(struct snap_disk_header) == SNAP_HEADER_SIZE, "snapshot header size");
 _Static_assert(offsetof(struct snap_disk_header, version) == 8, "snapshot header layout");

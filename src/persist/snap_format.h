@@ -24,12 +24,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "buf.h"
-#include "file_header.h"
-#include "readbuf.h"
-#include "kv.h"
-#include "resp.h"
-#include "store.h"
+#include "base/buf.h"
+#include "persist/file_header.h"
+#include "base/readbuf.h"
+#include "base/kv.h"
+#include "proto/resp.h"
+#include "store/store.h"
 
 #define SNAP_MAGIC "KEVYSNP\0"          /* 8 bytes, NUL included */
 #define SNAP_MAGIC_LEN 8

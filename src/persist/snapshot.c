@@ -6,7 +6,7 @@
  * not saved yet: it only appends to the writer, which the shard thread
  * drains when the keyspace is its own again.
  */
-#include "snapshot.h"
+#include "persist/snapshot.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -16,12 +16,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "aof.h"
-#include "config.h"
-#include "kv.h"
-#include "log.h"
-#include "manifest.h"
-#include "shard.h"
+#include "persist/aof.h"
+#include "commands/config.h"
+#include "base/kv.h"
+#include "base/log.h"
+#include "persist/manifest.h"
+#include "server/shard.h"
 
 /* Time a turn may spend walking and compressing: little while clients keep
  * the shard busy (it is added to their replies' latency), more when the

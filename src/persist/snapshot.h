@@ -19,9 +19,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "buf.h"
-#include "kvio.h"
-#include "snap_format.h"
+#include "base/buf.h"
+#include "persist/kvio.h"
+#include "persist/snap_format.h"
 
 struct shard;
 struct kvio_op;

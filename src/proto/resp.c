@@ -38,8 +38,8 @@
  *   length", a bulk above 16384 bytes "unauthenticated bulk length" (checked
  *   after the generic checks above).  Inline requests have no such limit.
  */
-#include "resp.h"
-#include "kv.h"
+#include "proto/resp.h"
+#include "base/kv.h"
 
 #include <limits.h>
 #include <stdarg.h>

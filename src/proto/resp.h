@@ -19,7 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "buf.h"
+#include "base/buf.h"
 
 /* A byte slice: an argument or any binary-safe string. */
 struct kv_slice {

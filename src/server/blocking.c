@@ -31,14 +31,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cmd.h"
-#include "cmd_effect.h"
-#include "dict.h"
-#include "fx.h"
-#include "kv.h"
-#include "shard.h"
-#include "t_list.h"
-#include "t_zset.h"
+#include "commands/cmd.h"
+#include "store/cmd_effect.h"
+#include "store/dict.h"
+#include "commands/fx.h"
+#include "base/kv.h"
+#include "server/shard.h"
+#include "store/t_list.h"
+#include "store/t_zset.h"
 
 enum { BT_WAITING = 0, BT_CLAIMED = 1, BT_DONE = 2 };
 

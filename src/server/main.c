@@ -7,10 +7,10 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "cmd.h"
-#include "config.h"
-#include "log.h"
-#include "shard.h"
+#include "commands/cmd.h"
+#include "commands/config.h"
+#include "base/log.h"
+#include "server/shard.h"
 
 int main(int argc, char **argv)
 {

@@ -20,9 +20,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cmd.h"
-#include "kv.h"
-#include "shard.h"
+#include "commands/cmd.h"
+#include "base/kv.h"
+#include "server/shard.h"
 
 bool multi_queues(const struct kv_command *cmd)
 {

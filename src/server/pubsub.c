@@ -21,10 +21,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cmd.h"
-#include "dict.h"
-#include "kv.h"
-#include "shard.h"
+#include "commands/cmd.h"
+#include "store/dict.h"
+#include "base/kv.h"
+#include "server/shard.h"
 
 struct ps_channel {
 	struct dict_node node;

@@ -13,10 +13,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "kv.h"
-#include "kvio.h"
-#include "log.h"
-#include "shard.h"
+#include "base/kv.h"
+#include "persist/kvio.h"
+#include "base/log.h"
+#include "server/shard.h"
 
 #define EP_OP_MASK 7ull
 enum { EP_ACCEPT = 1, EP_CONN = 2, EP_EVENTFD = 3 };

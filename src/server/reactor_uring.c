@@ -28,10 +28,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "kv.h"
-#include "kvio.h"
-#include "log.h"
-#include "shard.h"
+#include "base/kv.h"
+#include "persist/kvio.h"
+#include "base/log.h"
+#include "server/shard.h"
 
 #define UR_OP_MASK 7ull
 enum { UR_ACCEPT = 1, UR_RECV = 2, UR_SEND = 3, UR_EVENTFD = 4, UR_IGNORE = 5, UR_FILE = 6 };

@@ -20,13 +20,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "aof.h"
-#include "config.h"
-#include "kv.h"
-#include "log.h"
-#include "server.h"
-#include "shard.h"
-#include "store.h"
+#include "persist/aof.h"
+#include "commands/config.h"
+#include "base/kv.h"
+#include "base/log.h"
+#include "server/server.h"
+#include "server/shard.h"
+#include "store/store.h"
 
 struct kv_server g_server;
 

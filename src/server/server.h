@@ -13,8 +13,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "buf.h"
-#include "resp.h"
+#include "base/buf.h"
+#include "proto/resp.h"
 
 struct conn;
 struct shard;

@@ -19,7 +19,7 @@
  * commands to that shard, so a client always reads its own writes.  Replies
  * are released in command order through reply slots.
  */
-#include "shard.h"
+#include "server/shard.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -31,10 +31,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "config.h"
-#include "fx.h"
-#include "kv.h"
-#include "log.h"
+#include "commands/config.h"
+#include "commands/fx.h"
+#include "base/kv.h"
+#include "base/log.h"
 
 /* Commands one connection may run per loop turn before others get a go. */
 #define CONN_DISPATCH_BUDGET 512

@@ -26,14 +26,14 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "aof.h"
-#include "buf.h"
-#include "cmd.h"
-#include "resp.h"
-#include "server.h"
-#include "snapshot.h"
-#include "spsc.h"
-#include "store.h"
+#include "persist/aof.h"
+#include "base/buf.h"
+#include "commands/cmd.h"
+#include "proto/resp.h"
+#include "server/server.h"
+#include "persist/snapshot.h"
+#include "base/spsc.h"
+#include "store/store.h"
 
 #define SHARD_MAX 256
 #define SHARD_RING_SLOTS 4096

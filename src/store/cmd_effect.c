@@ -1,15 +1,15 @@
 /*
  * cmd_effect.c - building effect commands (see cmd_effect.h).
  */
-#include "cmd_effect.h"
+#include "store/cmd_effect.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "kv.h"
-#include "util_num.h"
+#include "base/kv.h"
+#include "base/util_num.h"
 
 struct kv_slice effect_int(char *buf, int64_t v)
 {

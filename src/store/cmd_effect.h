@@ -15,9 +15,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "buf.h"
-#include "fx.h"     /* cmd_effect() */
-#include "resp.h"
+#include "base/buf.h"
+#include "commands/fx.h"     /* cmd_effect() */
+#include "proto/resp.h"
 
 /* Room for any int64 or any score as effect_int/effect_score write it. */
 #define EFFECT_NUM_MAX 32

@@ -13,13 +13,13 @@
  * Memory is accounted as malloc_usable_size plus glibc's 8-byte chunk
  * header: the bytes the heap really spends, not just what was asked for.
  */
-#include "dict.h"
+#include "store/dict.h"
 
 #include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "kv.h"
+#include "base/kv.h"
 
 #define DICT_MIN_SIZE 4u
 /* Empty buckets one rehash step may skip per bucket it was asked to move:

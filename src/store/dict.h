@@ -35,7 +35,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "resp.h"
+#include "proto/resp.h"
 
 /* Embedded in each element.  Owned by the dict while the element is in it. */
 struct dict_node {

@@ -7,16 +7,16 @@
  * KEYDUMP_CHUNK_BYTES: replay and redis-cli --pipe then never see a huge
  * command, whatever the size of the key.
  */
-#include "keydump.h"
+#include "store/keydump.h"
 
 #include <string.h>
 
-#include "cmd_effect.h"
-#include "kv.h"
-#include "t_hash.h"
-#include "t_list.h"
-#include "t_set.h"
-#include "t_zset.h"
+#include "store/cmd_effect.h"
+#include "base/kv.h"
+#include "store/t_hash.h"
+#include "store/t_list.h"
+#include "store/t_set.h"
+#include "store/t_zset.h"
 
 /* A chunked command under construction: argv[0] the command, argv[1] the key,
  * then elements (one argument each, or two for HSET and ZADD). */

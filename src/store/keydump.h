@@ -21,8 +21,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "resp.h"
-#include "store.h"
+#include "proto/resp.h"
+#include "store/store.h"
 
 #define KEYDUMP_CHUNK 128
 #define KEYDUMP_CHUNK_BYTES (64 * 1024)

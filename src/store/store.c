@@ -36,14 +36,14 @@
  * Not here: command semantics (the callers decide what an error is),
  * persistence (the AOF hears about expiries through the hook), eviction.
  */
-#include "store.h"
+#include "store/store.h"
 
 #include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "dict.h"
-#include "kv.h"
+#include "store/dict.h"
+#include "base/kv.h"
 
 /* The table hash seed: any non-zero value makes bucket bits independent of
  * the unseeded hash that chooses the shard. */

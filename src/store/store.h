@@ -26,7 +26,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "resp.h"
+#include "proto/resp.h"
 
 enum kv_type {
 	KV_TYPE_STRING = 0,

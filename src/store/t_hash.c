@@ -23,16 +23,16 @@
  * table is its header block, its nodes (node_bytes, kept up to date) and its
  * bucket arrays (dict_mem_bytes).
  */
-#include "t_hash.h"
+#include "store/t_hash.h"
 
 #include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "dict.h"
-#include "kv.h"
-#include "store.h"
-#include "varint.h"
+#include "store/dict.h"
+#include "base/kv.h"
+#include "store/store.h"
+#include "base/varint.h"
 
 /* Bucket seed of every hash table; non-zero as dict.h requires. */
 #define HASH_DICT_SEED 0x686173682e6b6576ULL   /* "hash.kev" */

@@ -34,7 +34,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "resp.h"
+#include "proto/resp.h"
 
 /* Thresholds of the packed encoding: Redis 7.0's defaults of
  * hash-max-listpack-entries (512) and hash-max-listpack-value (64), so that

@@ -21,17 +21,17 @@
  * limit) and is given back when a node is more than 1/8 empty.  Every
  * allocation is counted in l->mem as malloc_usable_size + 8, the store's rule.
  */
-#include "t_list.h"
+#include "store/t_list.h"
 
 #include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "buf.h"
-#include "cmd.h"
-#include "kv.h"
-#include "store.h"
-#include "util_num.h"
+#include "base/buf.h"
+#include "commands/cmd.h"
+#include "base/kv.h"
+#include "store/store.h"
+#include "base/util_num.h"
 
 struct list_node {
 	struct list_node *prev, *next;

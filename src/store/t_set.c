@@ -21,13 +21,13 @@
  * that a lookup in a hashtable can finish a rehash and free a bucket array,
  * so callers measure set_mem around every call, reads included.
  */
-#include "t_set.h"
+#include "store/t_set.h"
 
-#include "cmd.h"
-#include "dict.h"
-#include "kv.h"
-#include "store.h"
-#include "util_num.h"
+#include "commands/cmd.h"
+#include "store/dict.h"
+#include "base/kv.h"
+#include "store/store.h"
+#include "base/util_num.h"
 
 #include <malloc.h>
 #include <stdlib.h>

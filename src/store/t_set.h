@@ -40,7 +40,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "resp.h"
+#include "proto/resp.h"
 
 #define SET_MAX_INTSET_ENTRIES 512
 #define SET_MAX_LISTPACK_ENTRIES 128

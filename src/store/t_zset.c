@@ -38,7 +38,7 @@
  * every mutating call and cached, so a read that lets the dict finish a
  * rehash does not change what the store was told.
  */
-#include "t_zset.h"
+#include "store/t_zset.h"
 
 #include <malloc.h>
 #include <math.h>
@@ -46,9 +46,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "dict.h"
-#include "kv.h"
-#include "store.h"
+#include "store/dict.h"
+#include "base/kv.h"
+#include "store/store.h"
 
 #define ZSL_MAX_LEVEL 32
 #define ZSET_DICT_SEED 0x7a7365742e6b6579ULL   /* "zset.key" */

@@ -27,7 +27,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "resp.h"
+#include "proto/resp.h"
 
 #define ZSET_PACKED_MAX_ENTRIES 128
 #define ZSET_PACKED_MAX_VALUE 64

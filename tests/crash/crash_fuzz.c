@@ -49,15 +49,15 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "aof.h"
-#include "aof_format.h"
-#include "cmd.h"
+#include "persist/aof.h"
+#include "persist/aof_format.h"
+#include "commands/cmd.h"
 #include "crash_rng.h"
-#include "keydump.h"
-#include "kv.h"
-#include "kvio.h"
-#include "log.h"
-#include "store.h"
+#include "store/keydump.h"
+#include "base/kv.h"
+#include "persist/kvio.h"
+#include "base/log.h"
+#include "store/store.h"
 
 /* ------------------------------------------------------------------ */
 /* PRNG: crash_rng.h, one stream per iteration */

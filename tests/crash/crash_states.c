@@ -58,14 +58,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "aof.h"
-#include "cmd.h"
+#include "persist/aof.h"
+#include "commands/cmd.h"
 #include "crash_rng.h"
-#include "keydump.h"
-#include "kv.h"
-#include "kvio.h"
-#include "log.h"
-#include "store.h"
+#include "store/keydump.h"
+#include "base/kv.h"
+#include "persist/kvio.h"
+#include "base/log.h"
+#include "store/store.h"
 
 #define NO_SEQ UINT64_MAX
 

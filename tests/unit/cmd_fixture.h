@@ -17,9 +17,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cmd.h"
-#include "kv.h"
-#include "store.h"
+#include "commands/cmd.h"
+#include "base/kv.h"
+#include "store/store.h"
 
 #ifndef NOW_MS
 #define NOW_MS 1700000000000LL

@@ -18,8 +18,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "aof_format.h"
-#include "le.h"
+#include "persist/aof_format.h"
+#include "base/le.h"
 
 static const uint8_t DATASET[AOF_DATASET_ID_LEN] = {
 	0x6b, 0x65, 0x76, 0x79, 0x01, 0x02, 0x03, 0x04,

@@ -19,10 +19,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cmd.h"
+#include "commands/cmd.h"
 #include "cmd_fixture.h"
-#include "kv.h"
-#include "store.h"
+#include "base/kv.h"
+#include "store/store.h"
 
 #define ZERO_DIGEST "+0000000000000000000000000000000000000000\r\n"
 

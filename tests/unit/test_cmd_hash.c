@@ -19,9 +19,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cmd.h"
-#include "store.h"
-#include "t_hash.h"
+#include "commands/cmd.h"
+#include "store/store.h"
+#include "store/t_hash.h"
 
 #define MAX_ARGS 300
 

@@ -19,10 +19,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cmd.h"
-#include "kv.h"
-#include "store.h"
-#include "t_list.h"
+#include "commands/cmd.h"
+#include "base/kv.h"
+#include "store/store.h"
+#include "store/t_list.h"
 
 #define MAX_ARGS 32
 #define NSHARDS 2

@@ -17,11 +17,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cmd.h"
+#include "commands/cmd.h"
 #include "cmd_fixture.h"
-#include "config.h"
-#include "store.h"
-#include "t_set.h"
+#include "commands/config.h"
+#include "store/store.h"
+#include "store/t_set.h"
 
 /* cmd.h declares the table weak, and a weak reference does not pull
  * cmd_set.o out of libkevy.a: this strong one does. */

@@ -18,11 +18,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cmd.h"
+#include "commands/cmd.h"
 #include "cmd_fixture.h"
-#include "config.h"
-#include "store.h"
-#include "t_list.h"
+#include "commands/config.h"
+#include "store/store.h"
+#include "store/t_list.h"
 
 static const struct kv_command *find_cmd(const struct kv_slice *name)
 {

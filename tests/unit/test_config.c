@@ -16,9 +16,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "buf.h"
-#include "config.h"
-#include "resp.h"
+#include "base/buf.h"
+#include "commands/config.h"
+#include "proto/resp.h"
 
 static char tmpdir[] = "/tmp/kevy-test-config-XXXXXX";
 static char errpath[512];

@@ -16,11 +16,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "aof.h"
-#include "cmd.h"
-#include "fx.h"
-#include "kv.h"
-#include "store.h"
+#include "persist/aof.h"
+#include "commands/cmd.h"
+#include "commands/fx.h"
+#include "base/kv.h"
+#include "store/store.h"
 
 #define NOW_MS 1795000000000LL
 #include "cmd_fixture.h"

@@ -15,8 +15,8 @@
 
 #include <cmocka.h>
 
-#include "dict.h"
-#include "kv.h"
+#include "store/dict.h"
+#include "base/kv.h"
 
 #define TEST_SEED 0x1234567887654321ULL
 

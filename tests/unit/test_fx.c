@@ -28,14 +28,14 @@
 #include <string.h>
 
 #define MAX_ARGS 48
-#include "aof_format.h"
-#include "cmd.h"
+#include "persist/aof_format.h"
+#include "commands/cmd.h"
 #include "cmd_fixture.h"
-#include "config.h"
-#include "fx.h"
-#include "keydump.h"
-#include "store.h"
-#include "t_set.h"
+#include "commands/config.h"
+#include "commands/fx.h"
+#include "store/keydump.h"
+#include "store/store.h"
+#include "store/t_set.h"
 
 /* ---- the environment: A (captured) and the payloads taken from it ---- */
 

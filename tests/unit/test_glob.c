@@ -16,7 +16,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "cmd.h"
+#include "commands/cmd.h"
 
 struct glob_case {
 	const char *pat;

@@ -24,8 +24,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "kv.h"
-#include "kvio.h"
+#include "base/kv.h"
+#include "persist/kvio.h"
 
 struct tmp {
 	char dir[64];

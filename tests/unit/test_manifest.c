@@ -16,9 +16,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "kv.h"
-#include "le.h"
-#include "manifest.h"
+#include "base/kv.h"
+#include "base/le.h"
+#include "persist/manifest.h"
 
 static void sample_manifest(struct manifest *m)
 {

@@ -22,9 +22,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "buf.h"
-#include "kv.h"
-#include "resp.h"
+#include "base/buf.h"
+#include "base/kv.h"
+#include "proto/resp.h"
 
 /* ------------------------------------------------------------ helpers */
 

@@ -23,13 +23,13 @@
 #include <string.h>
 #include <zstd.h>
 
-#include "le.h"
-#include "snap_format.h"
-#include "store.h"
-#include "t_hash.h"
-#include "t_list.h"
-#include "t_set.h"
-#include "t_zset.h"
+#include "base/le.h"
+#include "persist/snap_format.h"
+#include "store/store.h"
+#include "store/t_hash.h"
+#include "store/t_list.h"
+#include "store/t_set.h"
+#include "store/t_zset.h"
 
 static const uint8_t DATASET[SNAP_DATASET_ID_LEN] = {
 	0x6b, 0x65, 0x76, 0x79, 0x53, 0x4e, 0x50, 0x04,

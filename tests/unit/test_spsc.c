@@ -11,7 +11,7 @@
 
 #include <cmocka.h>
 
-#include "spsc.h"
+#include "base/spsc.h"
 
 static void test_spsc_fifo_and_full(void **state)
 {

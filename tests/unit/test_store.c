@@ -17,8 +17,8 @@
 
 #include <cmocka.h>
 
-#include "kv.h"
-#include "store.h"
+#include "base/kv.h"
+#include "store/store.h"
 
 #define NOW 1700000000000LL   /* the fake clock, in ms */
 

@@ -18,8 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kv.h"
-#include "t_hash.h"
+#include "base/kv.h"
+#include "store/t_hash.h"
 
 /* ---- a tiny deterministic generator ---- */
 

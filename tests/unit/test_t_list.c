@@ -19,9 +19,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "buf.h"
-#include "kv.h"
-#include "t_list.h"
+#include "base/buf.h"
+#include "base/kv.h"
+#include "store/t_list.h"
 
 /* ---- a plain array model ---- */
 

@@ -15,8 +15,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "kv.h"
-#include "t_set.h"
+#include "base/kv.h"
+#include "store/t_set.h"
 
 static bool add_str(struct kv_set **s, const char *m)
 {

@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "t_zset.h"
+#include "store/t_zset.h"
 
 struct model_elem {
 	char m[80];

@@ -13,8 +13,8 @@
 #include <math.h>
 #include <string.h>
 
-#include "cmd.h"
-#include "util_num.h"
+#include "commands/cmd.h"
+#include "base/util_num.h"
 
 static struct kv_slice sl(const char *s)
 {

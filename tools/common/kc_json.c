@@ -5,7 +5,7 @@
 
 #include <string.h>
 
-#include "kv.h"
+#include "base/kv.h"
 
 void kc_json_init(struct kc_json *j, FILE *out)
 {

@@ -22,13 +22,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "aof.h"
-#include "cmd.h"
-#include "fx.h"
-#include "kv.h"
-#include "kvio.h"
-#include "log.h"
-#include "snap_format.h"
+#include "persist/aof.h"
+#include "commands/cmd.h"
+#include "commands/fx.h"
+#include "base/kv.h"
+#include "persist/kvio.h"
+#include "base/log.h"
+#include "persist/snap_format.h"
 
 #include "kc_json.h"
 

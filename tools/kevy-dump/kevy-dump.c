@@ -22,19 +22,19 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "aof.h"
-#include "aof_format.h"
-#include "cmd.h"
-#include "keydump.h"
-#include "kv.h"
-#include "kvio.h"
-#include "log.h"
-#include "snap_format.h"
-#include "store.h"
-#include "t_hash.h"
-#include "t_list.h"
-#include "t_set.h"
-#include "t_zset.h"
+#include "persist/aof.h"
+#include "persist/aof_format.h"
+#include "commands/cmd.h"
+#include "store/keydump.h"
+#include "base/kv.h"
+#include "persist/kvio.h"
+#include "base/log.h"
+#include "persist/snap_format.h"
+#include "store/store.h"
+#include "store/t_hash.h"
+#include "store/t_list.h"
+#include "store/t_set.h"
+#include "store/t_zset.h"
 
 #include "kc_json.h"
 
