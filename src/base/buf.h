@@ -9,6 +9,12 @@
 #include <stddef.h>
 #include <stdarg.h>
 
+/* A byte slice: an argument or any binary-safe string. */
+struct kv_slice {
+	const char *ptr;
+	size_t len;
+};
+
 struct kv_buf {
 	char *data;
 	size_t len;

@@ -26,7 +26,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "commands/cmd.h"
+#include "base/glob.h"
 
 /* Redis stops matching once its recursion is deeper than this many stars. */
 #define GLOB_MAX_NESTING 1000

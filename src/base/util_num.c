@@ -9,7 +9,6 @@
  * overflow and strings of 5 KiB or more).  Formatting follows ll2string and
  * ld2string's "human" mode.  Nothing here allocates or touches shared state.
  */
-#include "commands/cmd.h"
 #include "base/util_num.h"
 
 #include <ctype.h>

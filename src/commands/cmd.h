@@ -23,6 +23,8 @@
 #include <stdint.h>
 
 #include "base/buf.h"
+#include "base/glob.h"      /* for handlers: glob_match */
+#include "base/util_num.h"  /* for handlers: arg_is, arg_to_int64, ... */
 #include "proto/resp.h"
 #include "store/store.h"
 
@@ -146,19 +148,5 @@ extern const struct kv_command cmd_table_hash[] __attribute__((weak));
 extern const struct kv_command cmd_table_list[] __attribute__((weak));
 extern const struct kv_command cmd_table_set[] __attribute__((weak));
 extern const struct kv_command cmd_table_zset[] __attribute__((weak));
-
-/* ---- argument helpers shared by handlers (util_num.c, glob.c) ---- */
-/* Case-insensitive comparison of an argument with an ASCII word. */
-bool arg_is(const struct kv_slice *a, const char *word);
-/* Strict integer parsing as Redis's string2ll (no spaces, no '+', no leading
- * zeros except "0", fits in int64).  Returns true on success. */
-bool arg_to_int64(const struct kv_slice *a, int64_t *out);
-/* Redis's string2ld-compatible long double parsing (rejects NaN, spaces). */
-bool arg_to_long_double(const struct kv_slice *a, long double *out);
-/* Formats like Redis's ld2string(LD_STR_HUMAN) (INCRBYFLOAT replies):
- * writes at most cap bytes, returns the length. */
-int fmt_long_double(char *buf, size_t cap, long double v);
-/* Glob match with Redis's stringmatchlen semantics (*, ?, [...], \\). */
-bool glob_match(const char *pat, size_t plen, const char *s, size_t slen, bool nocase);
 
 #endif

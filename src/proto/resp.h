@@ -21,12 +21,6 @@
 
 #include "base/buf.h"
 
-/* A byte slice: an argument or any binary-safe string. */
-struct kv_slice {
-	const char *ptr;
-	size_t len;
-};
-
 struct resp_limits {
 	int64_t max_bulk_len;        /* proto-max-bulk-len, default 512 MiB */
 	int64_t max_multibulk_len;   /* most arguments in one request: INT_MAX in Redis */

@@ -28,7 +28,6 @@
 #include <string.h>
 
 #include "base/buf.h"
-#include "commands/cmd.h"
 #include "base/kv.h"
 #include "store/store.h"
 #include "base/util_num.h"

@@ -23,7 +23,6 @@
  */
 #include "store/t_set.h"
 
-#include "commands/cmd.h"
 #include "store/dict.h"
 #include "base/kv.h"
 #include "store/store.h"
