@@ -16,7 +16,7 @@
  * new key, or deletes a key whose hash became empty.
  */
 #include "commands/cmd.h"
-#include "store/cmd_effect.h"
+#include "store/effect_argv.h"
 #include "base/kv.h"
 #include "commands/scan_args.h"
 #include "server/server.h"

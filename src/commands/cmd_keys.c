@@ -22,7 +22,7 @@
 #include <string.h>
 
 #include "commands/cmd.h"
-#include "store/cmd_effect.h"
+#include "store/effect_argv.h"
 #include "base/kv.h"
 #include "commands/scan_args.h"
 #include "server/server.h"

@@ -30,7 +30,7 @@
  * (set_pop hands them out one by one for that purpose).
  */
 #include "commands/cmd.h"
-#include "store/cmd_effect.h"
+#include "store/effect_argv.h"
 #include "base/kv.h"
 #include "commands/scan_args.h"
 #include "server/server.h"

@@ -13,7 +13,7 @@
  * lives, locking and durability of the effects are the runtime's business.
  */
 #include "commands/cmd.h"
-#include "store/cmd_effect.h"
+#include "store/effect_argv.h"
 #include "commands/config.h"
 #include "base/kv.h"
 #include "server/server.h"

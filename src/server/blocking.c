@@ -32,7 +32,7 @@
 #include <string.h>
 
 #include "commands/cmd.h"
-#include "store/cmd_effect.h"
+#include "store/effect_argv.h"
 #include "store/dict.h"
 #include "commands/fx.h"
 #include "base/kv.h"

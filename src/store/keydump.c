@@ -11,7 +11,7 @@
 
 #include <string.h>
 
-#include "store/cmd_effect.h"
+#include "store/effect_argv.h"
 #include "base/kv.h"
 #include "store/t_hash.h"
 #include "store/t_list.h"

@@ -1,7 +1,7 @@
 /*
  * cmd_effect.c - building effect commands (see cmd_effect.h).
  */
-#include "store/cmd_effect.h"
+#include "store/effect_argv.h"
 
 #include <math.h>
 #include <stdio.h>
