@@ -16,6 +16,7 @@
  * new key, or deletes a key whose hash became empty.
  */
 #include "commands/cmd.h"
+#include "commands/fx.h"
 #include "store/effect_argv.h"
 #include "base/kv.h"
 #include "commands/scan_args.h"

@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "commands/cmd.h"
+#include "commands/fx.h"
 #include "store/effect_argv.h"
 #include "base/kv.h"
 #include "commands/scan_args.h"

@@ -13,6 +13,7 @@
  * LRANGE, LINDEX, LPOS) are counted the same way here.
  */
 #include "commands/cmd.h"
+#include "commands/fx.h"
 #include "store/effect_argv.h"
 #include "base/kv.h"
 #include "server/server.h"

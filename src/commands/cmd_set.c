@@ -30,6 +30,7 @@
  * (set_pop hands them out one by one for that purpose).
  */
 #include "commands/cmd.h"
+#include "commands/fx.h"
 #include "store/effect_argv.h"
 #include "base/kv.h"
 #include "commands/scan_args.h"

@@ -13,6 +13,7 @@
  * lives, locking and durability of the effects are the runtime's business.
  */
 #include "commands/cmd.h"
+#include "commands/fx.h"
 #include "store/effect_argv.h"
 #include "commands/config.h"
 #include "base/kv.h"

@@ -1,5 +1,5 @@
 /*
- * cmd_effect.c - building effect commands (see cmd_effect.h).
+ * effect_argv.c - building effect commands (see effect_argv.h).
  */
 #include "store/effect_argv.h"
 

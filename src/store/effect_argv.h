@@ -1,5 +1,6 @@
 /*
- * cmd_effect.h - building the argv of an effect command (fx.h rule 1).
+ * effect_argv.h - building the argv of an effect command (commands/fx.h
+ * rule 1).
  *
  * Handlers whose effect is not the command they ran (SET ... EX logged as
  * SET ... PXAT, SPOP as SREM of what it popped, ...) and keydump.c build
@@ -7,16 +8,16 @@
  * effect_score, long ones (a list of members) in a struct effect_argv, which
  * copies every argument, so the source may change or vanish meanwhile.
  *
- * Not here: where an effect goes or when it is written (fx.h, aof.c).
+ * Not here: where an effect goes or when it is written (commands/fx.h,
+ * persist/aof.c).  Plain bytes only, so store/ (keydump.c) can use it.
  */
-#ifndef KV_CMD_EFFECT_H
-#define KV_CMD_EFFECT_H
+#ifndef KV_EFFECT_ARGV_H
+#define KV_EFFECT_ARGV_H
 
 #include <stddef.h>
 #include <stdint.h>
 
 #include "base/buf.h"
-#include "commands/fx.h"     /* cmd_effect() */
 #include "proto/resp.h"
 
 /* Room for any int64 or any score as effect_int/effect_score write it. */
