@@ -8,6 +8,7 @@
  * command runs: shard.c does, from the flags and keys found here.
  */
 #include "commands/cmd.h"
+#include "commands/fx.h"
 #include "base/kv.h"
 
 #include <ctype.h>
@@ -56,6 +57,10 @@ void cmd_table_init(void)
 {
 	if (cmd_list)
 		return;
+	/* Whatever loads records needs the table to replay them: the AOF's
+	 * replay hooks are installed here, once, for the server, the tools and
+	 * the tests alike. */
+	aof_set_effect_ops(&fx_aof_effect_ops);
 	size_t n = 0;
 	for (size_t f = 0; f < KV_ARRAY_LEN(cmd_families); f++)
 		for (const struct kv_command *c = cmd_families[f]; c && c->name; c++)

@@ -115,7 +115,9 @@ struct kv_command {
 	uint64_t (*bcast)(struct shard *s, const struct cmd_call *call);
 };
 
-/* Build the lookup table from every module's table.  Call once at startup. */
+/* Build the lookup table from every module's table, and install the AOF's
+ * replay hooks (fx_aof_effect_ops).  Call once at startup, before loading
+ * any file. */
 void cmd_table_init(void);
 /* Case-insensitive lookup; NULL when unknown. */
 const struct kv_command *cmd_lookup(const char *name, size_t len);

@@ -70,7 +70,7 @@ void persist_info(struct kv_buf *b)
 	uint64_t prog_keys = 0, prog_bytes = 0;
 	for (uint32_t i = 0; i < g_server.nshards; i++) {
 		struct snapshot_job *j = &g_server.shards[i]->snap;
-		dirty += LD(g_server.shards[i]->changes) - LD(g_server.shards[i]->changes_saved);
+		dirty += LD(g_server.shards[i]->changes) - LD(g_server.shards[i]->snap.changes_saved);
 		running |= snapshot_running(j);
 		last_ok &= LD(j->last_ok) != 0;
 		int64_t ls = LD(j->last_save_s);

@@ -374,3 +374,8 @@ int fx_apply(struct kv_db *db, uint32_t shard_id, uint32_t nshards, const void *
 	fx_tls.enabled = capture;
 	return rc < 0 ? rc : 0;
 }
+
+const struct aof_effect_ops fx_aof_effect_ops = {
+	.apply = fx_apply,
+	.validate = fx_validate,
+};

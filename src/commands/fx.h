@@ -27,7 +27,8 @@
  * shard its keyspace back, and becomes one record there.  While a unit is
  * open the executing thread holds every keyspace it emits for.
  *
- * fx does no I/O and knows nothing of files: aof.c frames and writes records.
+ * fx does no I/O and knows nothing of files: aof.c frames and writes records,
+ * and calls back into fx_apply/fx_validate to replay them (aof_effect_ops).
  */
 #ifndef KV_FX_H
 #define KV_FX_H
@@ -36,6 +37,7 @@
 #include <stdint.h>
 
 #include "base/buf.h"
+#include "persist/aof.h"
 #include "commands/cmd.h"
 #include "proto/resp.h"
 #include "store/store.h"
@@ -117,5 +119,9 @@ int fx_apply(struct kv_db *db, uint32_t shard_id, uint32_t nshards, const void *
  * Cannot see a command that would fail on replay. */
 int fx_validate(uint32_t shard_id, uint32_t nshards, const void *payload, size_t len,
 		char *err, size_t err_cap);
+
+/* fx_apply and fx_validate as the AOF's replay hooks (persist/aof.h);
+ * cmd_table_init installs them. */
+extern const struct aof_effect_ops fx_aof_effect_ops;
 
 #endif

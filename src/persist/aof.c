@@ -25,7 +25,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "commands/fx.h"
 #include "store/keydump.h"
 #include "base/le.h"
 #include "persist/snap_format.h"
@@ -42,6 +41,13 @@ const char *aof_fsync_name(int policy)
 	case AOF_FSYNC_NO: return "no";
 	}
 	return "?";
+}
+
+static const struct aof_effect_ops *aof_effects;
+
+void aof_set_effect_ops(const struct aof_effect_ops *ops)
+{
+	aof_effects = ops;
 }
 
 static void path_join(char *out, size_t cap, const char *dir, const char *name)
@@ -330,10 +336,11 @@ static int replay_segment(struct aof *a, struct kv_db *db, const struct manifest
 				    (a->until_ms && rec.payload_len >= AOF_EFFECT_TIME_SIZE &&
 				     (int64_t)le_get64(rec.payload) > a->until_ms);
 			char why[300];
-			rc = db && !past ? fx_apply(db, a->shard_id, a->nshards, rec.payload,
-						    rec.payload_len, why, sizeof(why))
-				: fx_validate(a->shard_id, a->nshards, rec.payload, rec.payload_len,
-					      why, sizeof(why));
+			kv_assert(aof_effects);   /* cmd_table_init installs them */
+			rc = db && !past ? aof_effects->apply(db, a->shard_id, a->nshards, rec.payload,
+							      rec.payload_len, why, sizeof(why))
+				: aof_effects->validate(a->shard_id, a->nshards, rec.payload,
+							rec.payload_len, why, sizeof(why));
 			if (rc < 0) {
 				snprintf(rep_line, sizeof(rep_line), "%s: record LSN %" PRIu64
 					 " at offset %" PRIu64 ": %s", path, rec.lsn, rec.offset, why);
@@ -870,9 +877,10 @@ int aof_recover(struct aof *a, const char *dir, const struct dataset_info *ds,
 	return 0;
 }
 
-void aof_attach(struct aof *a, struct io_uring *ring)
+void aof_attach(struct aof *a, struct io_uring *ring, uint64_t tag)
 {
 	a->ring = ring;
+	a->ring_tag = tag;
 }
 
 void aof_close(struct aof *a)
@@ -968,20 +976,11 @@ const char *aof_write_error(const struct aof *a)
 	return a->state == AOF_OK ? NULL : a->errmsg;
 }
 
-static struct io_uring_sqe *ring_sqe(struct io_uring *ring)
+/* user_data of a's ring ops: the op tagged as the runtime asked. */
+static void aof_ring_tag(const struct aof *a, struct io_uring_sqe *sqe, struct kvio_op *op)
 {
-	struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
-	if (!sqe) {
-		io_uring_submit(ring);
-		sqe = io_uring_get_sqe(ring);
-	}
-	kv_assert(sqe);
-	return sqe;
+	kvio_sqe_set_op(sqe, op, a->ring_tag);
 }
-
-/* user_data of a's ring ops: the op pointer tagged as a file op by the
- * reactor (reactor_uring.c sets it through this hook). */
-void aof_ring_tag(struct io_uring_sqe *sqe, struct kvio_op *op);
 
 static void write_done(struct aof *a, int res, int64_t now_ms, bool *changed)
 {
@@ -1152,16 +1151,16 @@ void aof_turn_end(struct aof *a, int64_t now_ms, enum aof_fsync policy)
 		io_uring_submit(a->ring);
 	struct kvio_op *prev = NULL;
 	if (write) {
-		struct io_uring_sqe *sqe = ring_sqe(a->ring);
+		struct io_uring_sqe *sqe = kvio_ring_sqe(a->ring);
 		kvio_prep_pwrite(&a->wop, sqe, NULL, &a->seg, a->wbuf.data, a->wbuf.len, a->good_off);
-		aof_ring_tag(sqe, &a->wop);
+		aof_ring_tag(a, sqe, &a->wop);
 		a->write_inflight = true;
 		prev = &a->wop;
 	}
 	if (fsync) {
-		struct io_uring_sqe *sqe = ring_sqe(a->ring);
+		struct io_uring_sqe *sqe = kvio_ring_sqe(a->ring);
 		kvio_prep_fdatasync(&a->fop, sqe, prev, &a->seg);
-		aof_ring_tag(sqe, &a->fop);
+		aof_ring_tag(a, sqe, &a->fop);
 		a->fsync_inflight = true;
 		a->fsync_covers = write ? a->wbuf_last_lsn : a->written_lsn;
 		a->last_fsync_start_ms = now_ms;
@@ -1288,14 +1287,14 @@ static struct io_uring_sqe *rw_sqes(struct aof *a, int n)
 {
 	if (io_uring_sq_space_left(a->ring) < (unsigned)n)
 		io_uring_submit(a->ring);
-	return ring_sqe(a->ring);
+	return kvio_ring_sqe(a->ring);
 }
 
 static void rw_prep_open(struct aof *a, struct kvio_file *f, const char *path)
 {
 	struct io_uring_sqe *sqe = rw_sqes(a, 1);
 	kvio_prep_open(&a->rw_op[0], sqe, NULL, f, path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-	aof_ring_tag(sqe, &a->rw_op[0]);
+	aof_ring_tag(a, sqe, &a->rw_op[0]);
 }
 
 static void rw_prep_write_sync(struct aof *a, struct kvio_file *f, const struct kv_buf *b,
@@ -1303,13 +1302,13 @@ static void rw_prep_write_sync(struct aof *a, struct kvio_file *f, const struct 
 {
 	struct io_uring_sqe *sqe = rw_sqes(a, 2);
 	kvio_prep_pwrite(&a->rw_op[0], sqe, NULL, f, b->data, b->len, 0);
-	aof_ring_tag(sqe, &a->rw_op[0]);
-	sqe = ring_sqe(a->ring);
+	aof_ring_tag(a, sqe, &a->rw_op[0]);
+	sqe = kvio_ring_sqe(a->ring);
 	if (datasync)
 		kvio_prep_fdatasync(&a->rw_op[1], sqe, &a->rw_op[0], f);
 	else
 		kvio_prep_fsync(&a->rw_op[1], sqe, &a->rw_op[0], f);
-	aof_ring_tag(sqe, &a->rw_op[1]);
+	aof_ring_tag(a, sqe, &a->rw_op[1]);
 }
 
 static void rw_prep_write_at(struct aof *a, struct kvio_file *f, const struct kv_buf *b,
@@ -1317,20 +1316,20 @@ static void rw_prep_write_at(struct aof *a, struct kvio_file *f, const struct kv
 {
 	struct io_uring_sqe *sqe = rw_sqes(a, 2);
 	kvio_prep_pwrite(&a->rw_op[0], sqe, NULL, f, b->data, b->len, off);
-	aof_ring_tag(sqe, &a->rw_op[0]);
-	sqe = ring_sqe(a->ring);
+	aof_ring_tag(a, sqe, &a->rw_op[0]);
+	sqe = kvio_ring_sqe(a->ring);
 	kvio_prep_fdatasync(&a->rw_op[1], sqe, &a->rw_op[0], f);
-	aof_ring_tag(sqe, &a->rw_op[1]);
+	aof_ring_tag(a, sqe, &a->rw_op[1]);
 }
 
 static void rw_prep_rename(struct aof *a)
 {
 	struct io_uring_sqe *sqe = rw_sqes(a, 2);
 	kvio_prep_rename(&a->rw_op[0], sqe, NULL, a->rw_man_tmp, a->rw_man_path);
-	aof_ring_tag(sqe, &a->rw_op[0]);
-	sqe = ring_sqe(a->ring);
+	aof_ring_tag(a, sqe, &a->rw_op[0]);
+	sqe = kvio_ring_sqe(a->ring);
 	kvio_prep_dirsync(&a->rw_op[1], sqe, &a->rw_op[0], &a->dirf);
-	aof_ring_tag(sqe, &a->rw_op[1]);
+	aof_ring_tag(a, sqe, &a->rw_op[1]);
 }
 
 static int rewrite_sync(struct aof *a);
@@ -1420,7 +1419,7 @@ static void rw_unlink_old(struct aof *a)
 			continue;
 		struct io_uring_sqe *sqe = rw_sqes(a, 1);
 		kvio_prep_unlink(&a->rw_unlink[i], sqe, NULL, a->rw_unlink_path[i]);
-		aof_ring_tag(sqe, &a->rw_unlink[i]);
+		aof_ring_tag(a, sqe, &a->rw_unlink[i]);
 		a->rw_unlink_busy[i] = true;
 	}
 }
@@ -1921,7 +1920,7 @@ int aof_rotate_start(struct aof *a, int64_t now_ms, uint64_t *cut, uint64_t *gen
 		a->rw_step = RW_SYNC_TAIL;
 		struct io_uring_sqe *sqe = rw_sqes(a, 1);
 		kvio_prep_fdatasync(&a->rw_op[0], sqe, NULL, &a->seg);
-		aof_ring_tag(sqe, &a->rw_op[0]);
+		aof_ring_tag(a, sqe, &a->rw_op[0]);
 	} else {
 		a->rw_step = RW_OPEN_SEG;
 		rw_prep_open(a, &a->rw_seg, a->rw_seg_path);

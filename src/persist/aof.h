@@ -4,7 +4,8 @@
  *
  * Recovery (synchronous, before serving, one thread per shard): the dataset
  * file, then the shard's manifest, then every AOF segment it names, each
- * record verified (aof_format.c) and its effects applied (fx_apply).  A torn
+ * record verified (aof_format.c) and its effects applied (through the
+ * struct aof_effect_ops the command layer installs: commands/fx.c).  A torn
  * tail of the last segment is copied to a quarantine file, fsynced, and cut
  * off; anything else bad refuses to start with the file, the offset and the
  * kevy-check command in the message.
@@ -38,6 +39,20 @@
 #include "store/store.h"
 
 struct io_uring;
+
+/* What an EFFECT payload means is the command layer's business: recovery,
+ * DEBUG RELOAD and the offline loads hand each one to apply (into the
+ * keyspace being loaded) or, when there is none or the record lies past a
+ * point-in-time bound, to validate.  Both return 0, or KV_ECORRUPT with a
+ * line in err.  The command layer installs them once at startup, before
+ * anything is loaded (cmd_table_init); this layer never calls up. */
+struct aof_effect_ops {
+	int (*apply)(struct kv_db *db, uint32_t shard_id, uint32_t nshards, const void *payload,
+		     size_t len, char *err, size_t err_cap);
+	int (*validate)(uint32_t shard_id, uint32_t nshards, const void *payload, size_t len,
+			char *err, size_t err_cap);
+};
+void aof_set_effect_ops(const struct aof_effect_ops *ops);
 
 enum aof_fsync { AOF_FSYNC_NO = 0, AOF_FSYNC_EVERYSEC = 1, AOF_FSYNC_ALWAYS = 2 };
 
@@ -131,6 +146,7 @@ struct aof {
 	int64_t retry_at_ms;
 
 	struct io_uring *ring;      /* NULL: synchronous (epoll reactor) */
+	uint64_t ring_tag;          /* in each op's user_data (kvio_sqe_set_op) */
 	struct kvio_file dirf;      /* the data directory, for ring dirsyncs */
 	struct aof_info info;
 
@@ -215,8 +231,10 @@ int aof_write_dataset(const char *out_dir, uint32_t nshards, struct kv_db **src,
  * its line in err. */
 int aof_reload(struct aof *a, struct kv_db *db, char *err, size_t err_cap);
 
-/* Bind to the shard's ring (NULL: synchronous I/O). */
-void aof_attach(struct aof *a, struct io_uring *ring);
+/* Bind to the shard's ring (NULL: synchronous I/O); every op submitted
+ * there carries tag (kvio_sqe_set_op), which the runtime's completion loop
+ * recognises to hand the op back (aof_owns, aof_complete). */
+void aof_attach(struct aof *a, struct io_uring *ring, uint64_t tag);
 
 /* ---- serving (shard thread) ---- */
 

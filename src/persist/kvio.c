@@ -843,6 +843,23 @@ static bool op_begin(struct kvio_op *op, struct io_uring_sqe *sqe, struct kvio_o
 	return true;
 }
 
+struct io_uring_sqe *kvio_ring_sqe(struct io_uring *ring)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
+	if (!sqe) {
+		io_uring_submit(ring);
+		sqe = io_uring_get_sqe(ring);
+	}
+	kv_assert(sqe);
+	return sqe;
+}
+
+void kvio_sqe_set_op(struct io_uring_sqe *sqe, struct kvio_op *op, uint64_t tag)
+{
+	kv_assert(((uintptr_t)op & KVIO_RING_TAG_MASK) == 0 && tag <= KVIO_RING_TAG_MASK);
+	io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)op | tag);
+}
+
 void kvio_prep_pwrite(struct kvio_op *op, struct io_uring_sqe *sqe, struct kvio_op *after,
 		      struct kvio_file *f, const void *buf, size_t len, uint64_t off)
 {

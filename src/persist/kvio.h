@@ -26,6 +26,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+struct io_uring;
 struct io_uring_sqe;
 
 /* Operation kinds: failpoint names, trace record kinds, counters. */
@@ -168,6 +169,24 @@ void kvio_prep_unlink(struct kvio_op *op, struct io_uring_sqe *sqe, struct kvio_
  * f->fd is the new fd on success, -1 on failure. */
 void kvio_prep_open(struct kvio_op *op, struct io_uring_sqe *sqe, struct kvio_op *after,
 		    struct kvio_file *f, const char *path, int flags, mode_t mode);
+
+/* The ring belongs to the runtime, which lends it to the file code (aof.c,
+ * snapshot.c) together with a tag: a file op's SQE carries the op's address
+ * with the tag in its three low bits (every struct kvio_op is 8-byte
+ * aligned), so the runtime's completion loop can tell a file op from its
+ * own and hand it back.  The file code never learns what else the ring
+ * carries. */
+#define KVIO_RING_TAG_MASK 7ull
+/* An SQE of ring; when the queue is full, what is queued is submitted
+ * first, so a caller never drops an operation.  Never NULL. */
+struct io_uring_sqe *kvio_ring_sqe(struct io_uring *ring);
+/* Set sqe's user_data to op tagged with tag (< 8). */
+void kvio_sqe_set_op(struct io_uring_sqe *sqe, struct kvio_op *op, uint64_t tag);
+/* The op of a file op's user_data. */
+static inline struct kvio_op *kvio_op_of(uint64_t user_data)
+{
+	return (struct kvio_op *)(uintptr_t)(user_data & ~KVIO_RING_TAG_MASK);
+}
 
 /* Final result of a ring op from its CQE's res: for a write, len on success,
  * the written prefix length (0 <= n < len) for a short write, or -errno;

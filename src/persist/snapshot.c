@@ -17,11 +17,9 @@
 #include <string.h>
 
 #include "persist/aof.h"
-#include "commands/config.h"
 #include "base/kv.h"
 #include "base/log.h"
 #include "persist/manifest.h"
-#include "server/shard.h"
 
 /* Time a turn may spend walking and compressing: little while clients keep
  * the shard busy (it is added to their replies' latency), more when the
@@ -29,11 +27,15 @@
 #define WALK_BUDGET_BUSY_US 100
 #define WALK_BUDGET_IDLE_US 2000
 
-void aof_ring_tag(struct io_uring_sqe *sqe, struct kvio_op *op);
-
-void snapshot_init(struct snapshot_job *j, int64_t now_s)
+void snapshot_init(struct snapshot_job *j, int64_t now_s, struct kv_db *db, struct aof *aof,
+		   snapshot_done_fn done, void *done_arg)
 {
 	memset(j, 0, sizeof(*j));
+	j->db = db;
+	j->aof = aof;
+	j->done = done;
+	j->done_arg = done_arg;
+	j->inflight_max = SNAPSHOT_WRITES_MAX;
 	j->f.fd = -1;
 	j->open_op = kv_calloc(1, sizeof(*j->open_op));
 	j->fsync_op = kv_calloc(1, sizeof(*j->fsync_op));
@@ -73,8 +75,7 @@ bool snapshot_wants_turn(const struct snapshot_job *j)
 	if (st == SJ_WALK)
 		return j->opened && !j->abort &&
 		       (j->w.queued < 2 ||
-			j->inflight < atomic_load_explicit(&g_config.snapshot_inflight_blocks,
-							   memory_order_relaxed));
+			j->inflight < j->inflight_max);
 	return st == SJ_WANTED || st == SJ_COMMIT ||
 	       (st == SJ_DRAIN && j->inflight == 0) || (st == SJ_FSYNC && !j->fsync_inflight);
 }
@@ -97,12 +98,11 @@ static void snap_entry(void *arg, const struct kv_entry *e)
 		snap_writer_add_entry(&j->w, e);
 }
 
-static void job_end(struct shard *s, bool ok)
+static void job_end(struct snapshot_job *j, bool ok)
 {
-	struct snapshot_job *j = &s->snap;
 	int64_t now = kv_time_ms();
-	if (db_snapshot_active(s->db))
-		db_snapshot_abandon(s->db);   /* the walk did not finish */
+	if (db_snapshot_active(j->db))
+		db_snapshot_abandon(j->db);   /* the walk did not finish */
 	if (j->writer_ready) {
 		snap_writer_free(&j->w);
 		j->writer_ready = false;
@@ -113,28 +113,27 @@ static void job_end(struct shard *s, bool ok)
 	atomic_store(&j->current_start_ms, 0);
 	if (ok) {
 		/* The AOF's growth is measured from here (auto-aof-rewrite). */
-		atomic_store(&s->aof.info.snapshot_bytes, j->off);
-		atomic_store(&s->aof.info.growth_base, j->off + atomic_load(&s->aof.info.current_size));
-		atomic_store(&s->changes_saved, j->changes_at_cut);
+		atomic_store(&j->aof->info.snapshot_bytes, j->off);
+		atomic_store(&j->aof->info.growth_base, j->off + atomic_load(&j->aof->info.current_size));
+		atomic_store(&j->changes_saved, j->changes_at_cut);
 		atomic_store(&j->last_save_s, now / 1000);
 		atomic_store(&j->last_bytes, j->off);
 		atomic_fetch_add(&j->saves, 1);
 		log_notice("shard %u: snapshot %s saved (%" PRIu64 " bytes, cut LSN %" PRIu64
-			   ", %" PRId64 " ms)", s->id, j->name, j->off, j->cut, now - j->start_ms);
+			   ", %" PRId64 " ms)", j->aof->shard_id, j->name, j->off, j->cut, now - j->start_ms);
 	} else {
-		log_warning("shard %u: snapshot %s failed%s%s; the previous files are kept", s->id,
+		log_warning("shard %u: snapshot %s failed%s%s; the previous files are kept", j->aof->shard_id,
 			    j->name, j->err ? ": " : " (the keyspace was flushed)",
 			    j->err ? kv_strerror(j->err) : "");
 	}
 	j->abort = false;
 	j->err = 0;
 	atomic_store(&j->state, SJ_IDLE);
-	shard_snapshot_done(s, ok);
+	j->done(j->done_arg, ok);
 }
 
-static void job_start(struct shard *s)
+static void job_start(struct snapshot_job *j, uint64_t changes)
 {
-	struct snapshot_job *j = &s->snap;
 	int64_t now = kv_time_ms();
 	j->start_ms = now;
 	atomic_store(&j->current_start_ms, now);
@@ -143,55 +142,46 @@ static void job_start(struct shard *s)
 	j->walk_done = j->opened = j->open_inflight = j->fsync_inflight = false;
 	j->committing = false;
 	j->inflight = 0;
-	j->changes_at_cut = atomic_load(&s->changes);
+	j->changes_at_cut = changes;
 	atomic_store(&j->last_try_s, now / 1000);
-	if (aof_rotate_start(&s->aof, now, &j->cut, &j->gen) < 0) {
-		j->err = s->aof.err;
-		job_end(s, false);
+	if (aof_rotate_start(j->aof, now, &j->cut, &j->gen) < 0) {
+		j->err = j->aof->err;
+		job_end(j, false);
 		return;
 	}
-	snprintf(j->name, sizeof(j->name), "kevy-s%u-g%" PRIu64 ".snap", s->id, j->gen);
-	snprintf(j->path, sizeof(j->path), "%s/%s", s->aof.dir, j->name);
+	snprintf(j->name, sizeof(j->name), "kevy-s%u-g%" PRIu64 ".snap", j->aof->shard_id, j->gen);
+	snprintf(j->path, sizeof(j->path), "%s/%s", j->aof->dir, j->name);
 	struct file_header h;
-	snap_header_init(&h, s->aof.ds.id, s->id, s->aof.nshards, j->gen, j->cut, now);
+	snap_header_init(&h, j->aof->ds.id, j->aof->shard_id, j->aof->nshards, j->gen, j->cut, now);
 	/* Small blocks and a fast level: each block is compressed on the shard
 	 * thread between client work, so its time is added to some replies. */
 	snap_writer_init(&j->w, &h, SNAPSHOT_BLOCK_BYTES, SNAPSHOT_ZSTD_LEVEL);
 	j->writer_ready = true;
-	db_snapshot_begin(s->db, snap_entry, j);
+	db_snapshot_begin(j->db, snap_entry, j);
 	atomic_store(&j->state, SJ_WALK);
-	struct io_uring *ring = s->aof.ring;
+	struct io_uring *ring = j->aof->ring;
 	if (!ring) {
 		int rc = kvio_open(&j->f, j->path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 		if (rc < 0) {
 			j->err = rc;
-			job_end(s, false);
+			job_end(j, false);
 			return;
 		}
 		j->opened = true;
 		return;
 	}
-	struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
-	if (!sqe) {
-		io_uring_submit(ring);
-		sqe = io_uring_get_sqe(ring);
-	}
-	kv_assert(sqe);
+	struct io_uring_sqe *sqe = kvio_ring_sqe(ring);
 	kvio_prep_open(j->open_op, sqe, NULL, &j->f, j->path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-	aof_ring_tag(sqe, j->open_op);
+	kvio_sqe_set_op(sqe, j->open_op, j->aof->ring_tag);
 	j->open_inflight = true;
 }
 
 /* Hand finished pieces to the file, at most SNAPSHOT_WRITES_MAX in flight
  * (synchronously without a ring). */
-static void job_write(struct shard *s)
+static void job_write(struct snapshot_job *j)
 {
-	struct snapshot_job *j = &s->snap;
-	struct io_uring *ring = s->aof.ring;
-	int limit = (int)atomic_load_explicit(&g_config.snapshot_inflight_blocks,
-					      memory_order_relaxed);
-	if (limit < 1 || limit > SNAPSHOT_WRITES_MAX)
-		limit = SNAPSHOT_WRITES_MAX;
+	struct io_uring *ring = j->aof->ring;
+	int limit = j->inflight_max;
 	for (int i = 0; i < SNAPSHOT_WRITES_MAX && j->inflight < limit && !j->abort; i++) {
 		if (j->wbusy[i])
 			continue;
@@ -209,22 +199,16 @@ static void job_write(struct shard *s)
 			}
 			continue;
 		}
-		struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
-		if (!sqe) {
-			io_uring_submit(ring);
-			sqe = io_uring_get_sqe(ring);
-		}
-		kv_assert(sqe);
+		struct io_uring_sqe *sqe = kvio_ring_sqe(ring);
 		kvio_prep_pwrite(&j->wops[i], sqe, NULL, &j->f, j->wbufs[i].data, j->wbufs[i].len, off);
-		aof_ring_tag(sqe, &j->wops[i]);
+		kvio_sqe_set_op(sqe, &j->wops[i], j->aof->ring_tag);
 		j->wbusy[i] = true;
 		j->inflight++;
 	}
 }
 
-void snapshot_complete(struct shard *s, struct kvio_op *op, int res)
+void snapshot_complete(struct snapshot_job *j, struct kvio_op *op, int res)
 {
-	struct snapshot_job *j = &s->snap;
 	int r = kvio_op_complete(op, res);
 	if (op == j->open_op) {
 		j->open_inflight = false;
@@ -254,55 +238,56 @@ void snapshot_complete(struct shard *s, struct kvio_op *op, int res)
 	j->wbufs[i].len = 0;
 }
 
-void snapshot_turn(struct shard *s)
+void snapshot_turn(struct snapshot_job *j, const struct snapshot_turn *t)
 {
-	struct snapshot_job *j = &s->snap;
 	int st = atomic_load(&j->state);
-	if (st == SJ_IDLE || s->holder)
+	if (st == SJ_IDLE || t->keyspace_lent)
 		return;
+	j->inflight_max = t->inflight_max >= 1 && t->inflight_max <= SNAPSHOT_WRITES_MAX
+		? t->inflight_max : SNAPSHOT_WRITES_MAX;
 	if (st == SJ_WANTED) {
-		if (s->aof.state == AOF_FAILED) {
+		if (j->aof->state == AOF_FAILED) {
 			/* The cut rotates the AOF, which refuses writes until a
 			 * restart: fail now rather than wait for good (a SAVE
 			 * would never be answered, BGSAVE stay in progress). */
 			j->start_ms = kv_time_ms();
 			atomic_store(&j->last_try_s, j->start_ms / 1000);
 			snprintf(j->name, sizeof(j->name), "(not started: the AOF refuses writes)");
-			j->err = s->aof.err ? s->aof.err : -EIO;
-			job_end(s, false);
+			j->err = j->aof->err ? j->aof->err : -EIO;
+			job_end(j, false);
 			return;
 		}
 		/* The cut: nothing of the AOF in flight, so the old segment's
 		 * last records are exactly those up to the cut. */
-		if (!aof_idle(&s->aof) || s->aof.state != AOF_OK || s->aof.wbuf.len)
+		if (!aof_idle(j->aof) || j->aof->state != AOF_OK || j->aof->wbuf.len)
 			return;
-		job_start(s);
+		job_start(j, t->changes);
 		return;
 	}
 	bool busy_io = j->open_inflight || j->fsync_inflight || j->inflight > 0;
 	if (j->abort) {
-		if (!busy_io && !aof_job_busy(&s->aof))
-			job_end(s, false);
+		if (!busy_io && !aof_job_busy(j->aof))
+			job_end(j, false);
 		return;
 	}
 	if (st == SJ_WALK) {
 		if (!j->opened)
 			return;
-		job_write(s);
+		job_write(j);
 		/* Walk while the writer's queue is short: memory stays near a few
 		 * blocks whatever the dataset's size. */
 		int64_t until = kv_mono_us() +
-				(s->turn_work > 0 ? WALK_BUDGET_BUSY_US : WALK_BUDGET_IDLE_US);
+				(t->busy ? WALK_BUDGET_BUSY_US : WALK_BUDGET_IDLE_US);
 		for (int n = 0; j->w.queued < 2 && !j->walk_done; n++) {
-			j->cursor = db_snapshot_step(s->db, j->cursor);
+			j->cursor = db_snapshot_step(j->db, j->cursor);
 			if (j->cursor == 0)
 				j->walk_done = true;
 			if ((n & 63) == 63 && kv_mono_us() >= until)
 				break;
 		}
-		job_write(s);
+		job_write(j);
 		if (j->walk_done) {
-			db_snapshot_end(s->db);
+			db_snapshot_end(j->db);
 			if (snap_writer_finish(&j->w) < 0) {
 				j->err = KV_ELIMIT;
 				j->abort = true;
@@ -314,11 +299,11 @@ void snapshot_turn(struct shard *s)
 		return;
 	}
 	if (st == SJ_DRAIN) {
-		job_write(s);
+		job_write(j);
 		if (j->inflight > 0 || j->w.queued > 0 || j->abort)
 			return;
 		atomic_store(&j->state, SJ_FSYNC);
-		if (!s->aof.ring) {
+		if (!j->aof->ring) {
 			int rc = kvio_fdatasync(&j->f);
 			if (rc < 0) {
 				j->err = rc;
@@ -326,14 +311,9 @@ void snapshot_turn(struct shard *s)
 			}
 			return;
 		}
-		struct io_uring_sqe *sqe = io_uring_get_sqe(s->aof.ring);
-		if (!sqe) {
-			io_uring_submit(s->aof.ring);
-			sqe = io_uring_get_sqe(s->aof.ring);
-		}
-		kv_assert(sqe);
+		struct io_uring_sqe *sqe = kvio_ring_sqe(j->aof->ring);
 		kvio_prep_fdatasync(j->fsync_op, sqe, NULL, &j->f);
-		aof_ring_tag(sqe, j->fsync_op);
+		kvio_sqe_set_op(sqe, j->fsync_op, j->aof->ring_tag);
 		j->fsync_inflight = true;
 		return;
 	}
@@ -345,24 +325,24 @@ void snapshot_turn(struct shard *s)
 	}
 	if (st == SJ_COMMIT) {
 		/* The rotation at the cut must be durable before the commit. */
-		if (aof_job_busy(&s->aof))
+		if (aof_job_busy(j->aof))
 			return;
 		if (!j->committing) {
-			if (s->aof.state == AOF_FAILED) {
-				j->err = s->aof.err;
-				job_end(s, false);
+			if (j->aof->state == AOF_FAILED) {
+				j->err = j->aof->err;
+				job_end(j, false);
 				return;
 			}
 			j->committing = true;
-			aof_snapshot_commit(&s->aof, j->name, j->gen, j->cut, kv_time_ms());
+			aof_snapshot_commit(j->aof, j->name, j->gen, j->cut, kv_time_ms());
 			return;
 		}
 		/* The commit finished (or failed: the AOF says which). */
-		if (s->aof.state == AOF_FAILED) {
-			j->err = s->aof.err;
-			job_end(s, false);
+		if (j->aof->state == AOF_FAILED) {
+			j->err = j->aof->err;
+			job_end(j, false);
 		} else {
-			job_end(s, true);
+			job_end(j, true);
 		}
 	}
 }

@@ -23,7 +23,8 @@
 #include "persist/kvio.h"
 #include "persist/snap_format.h"
 
-struct shard;
+struct aof;
+struct kv_db;
 struct kvio_op;
 
 #define SNAPSHOT_WRITES_MAX 16  /* blocks in flight per shard, at most (snapshot-inflight-blocks) */
@@ -39,7 +40,19 @@ enum snapshot_state {
 	SJ_COMMIT,    /* waiting for the rotation, then the manifest commit */
 };
 
+/* Called on the shard thread when a snapshot has ended, ok or not, and the
+ * job is idle again (SAVE's waiters are answered from here). */
+typedef void (*snapshot_done_fn)(void *arg, bool ok);
+
 struct snapshot_job {
+	/* What the runtime lends the job (snapshot_init): the keyspace it walks,
+	 * the AOF it cuts, rotates and commits through (and whose ring it
+	 * writes on), and whom to tell when it ends. */
+	struct kv_db *db;
+	struct aof *aof;
+	snapshot_done_fn done;
+	void *done_arg;
+	int inflight_max;                /* snapshot-inflight-blocks, as of the last turn */
 	_Atomic int state;
 	struct snap_writer w;
 	bool writer_ready;
@@ -57,6 +70,7 @@ struct snapshot_job {
 	int inflight;
 	int64_t start_ms;
 	uint64_t changes_at_cut;
+	_Atomic uint64_t changes_saved;  /* changes_at_cut of the last success (INFO's dirty) */
 	_Atomic int64_t last_try_s;      /* unix time the last snapshot started */
 	/* INFO persistence (any thread). */
 	_Atomic int64_t last_save_s;     /* unix time of the last success */
@@ -70,20 +84,28 @@ struct snapshot_job {
 	_Atomic uint64_t progress_bytes; /* ... and bytes handed to the file */
 };
 
-void snapshot_init(struct snapshot_job *j, int64_t now_s);
+void snapshot_init(struct snapshot_job *j, int64_t now_s, struct kv_db *db, struct aof *aof,
+		   snapshot_done_fn done, void *done_arg);
 void snapshot_free(struct snapshot_job *j);
 /* Ask for a snapshot (any thread holding the keyspace, e.g. BGSAVE's txn).
  * Returns false when one is already wanted or running. */
 bool snapshot_request(struct snapshot_job *j);
 bool snapshot_running(const struct snapshot_job *j);
-/* Once per loop turn on the shard thread (not while a txn holds the
- * keyspace): start, walk a slice, write blocks, finish, commit. */
-void snapshot_turn(struct shard *s);
+/* What the runtime tells the job each turn. */
+struct snapshot_turn {
+	bool keyspace_lent;   /* a transaction holds the keyspace: touch nothing */
+	bool busy;            /* the turn served clients: walk only a short slice */
+	uint64_t changes;     /* the keyspace's change count now (INFO's dirty base) */
+	int inflight_max;     /* snapshot-inflight-blocks (1..SNAPSHOT_WRITES_MAX) */
+};
+/* Once per loop turn on the shard thread: start, walk a slice, write
+ * blocks, finish, commit. */
+void snapshot_turn(struct snapshot_job *j, const struct snapshot_turn *t);
 /* The job can progress at the next turn without waiting for I/O: the loop
  * should not park. */
 bool snapshot_wants_turn(const struct snapshot_job *j);
 /* Whether op is one of the job's ring ops; its completion. */
 bool snapshot_owns(const struct snapshot_job *j, const struct kvio_op *op);
-void snapshot_complete(struct shard *s, struct kvio_op *op, int res);
+void snapshot_complete(struct snapshot_job *j, struct kvio_op *op, int res);
 
 #endif

@@ -33,7 +33,7 @@
 #include "base/log.h"
 #include "server/shard.h"
 
-#define UR_OP_MASK 7ull
+#define UR_OP_MASK KVIO_RING_TAG_MASK   /* the file ops share the tagging */
 enum { UR_ACCEPT = 1, UR_RECV = 2, UR_SEND = 3, UR_EVENTFD = 4, UR_IGNORE = 5, UR_FILE = 6 };
 
 #define UR_BUF_GROUP 7
@@ -365,7 +365,7 @@ static void ur_handle(struct shard *s, struct uring_state *u, struct io_uring_cq
 	case UR_FILE:
 		/* An AOF write or fsync: work, so the loop does not park on it
 		 * (a parked fsync completion would stall appendfsync always). */
-		shard_on_file(s, (struct kvio_op *)(uintptr_t)(data & ~UR_OP_MASK), cqe->res);
+		shard_on_file(s, kvio_op_of(data), cqe->res);
 		break;
 	default:
 		break;
@@ -410,17 +410,10 @@ static int ur_poll(struct shard *s, int64_t timeout_us)
 	return events;
 }
 
-struct io_uring *reactor_uring_ring(struct shard *s)
+void reactor_uring_lend_files(struct shard *s)
 {
 	struct uring_state *u = s->reactor_data;
-	return &u->ring;
-}
-
-/* user_data of a file op: the op (8-byte aligned) tagged UR_FILE. */
-void aof_ring_tag(struct io_uring_sqe *sqe, struct kvio_op *op)
-{
-	kv_assert(((uintptr_t)op & UR_OP_MASK) == 0);
-	io_uring_sqe_set_data64(sqe, ur_data(op, UR_FILE));
+	aof_attach(&s->aof, &u->ring, UR_FILE);
 }
 
 const struct reactor_ops reactor_uring_ops = {

@@ -397,7 +397,7 @@ static const char *shard_write_refused(struct shard *s, struct kv_db **held)
 void shard_on_file(struct shard *s, struct kvio_op *op, int res)
 {
 	if (snapshot_owns(&s->snap, op)) {
-		snapshot_complete(s, op, res);
+		snapshot_complete(&s->snap, op, res);
 		return;
 	}
 	kv_assert(aof_owns(&s->aof, op));
@@ -869,8 +869,9 @@ static void shard_save_wait(struct shard *s, uint32_t home, struct conn *c,
 	msg_fifo_push(&s->save_waiters, &a->m);
 }
 
-void shard_snapshot_done(struct shard *s, bool ok)
+void shard_snapshot_done(void *shard, bool ok)
 {
+	struct shard *s = shard;
 	struct shard_msg *m;
 	while ((m = msg_fifo_pop(&s->save_waiters)) != NULL) {
 		struct durable_ack *a = (struct durable_ack *)m;
@@ -1712,7 +1713,7 @@ static void persist_cron(struct shard *s)
 		int64_t lt = atomic_load(&o->snap.last_try_s);
 		last_try = lt > last_try ? lt : last_try;
 		failed |= atomic_load(&o->snap.last_ok) == 0;
-		dirty += atomic_load(&o->changes) - atomic_load(&o->changes_saved);
+		dirty += atomic_load(&o->changes) - atomic_load(&o->snap.changes_saved);
 		cur += atomic_load(&o->aof.info.current_size) + atomic_load(&o->aof.info.snapshot_bytes);
 		base += atomic_load(&o->aof.info.growth_base);
 	}
@@ -1800,6 +1801,7 @@ static void shard_reload(struct shard *s)
 	struct kv_db *old = s->db;
 	s->db = db;
 	s->held_local[s->id] = db;
+	s->snap.db = db;
 	db_destroy(old);
 	log_notice("shard %u: DEBUG RELOAD: %llu key(s) loaded from disk", s->id,
 		   (unsigned long long)db_size(db));
@@ -1819,7 +1821,14 @@ static void shard_aof_turn(struct shard *s)
 		aof_rewrite_start(&s->aof, s->db, s->now_ms);
 	}
 	s->aof_was_on = on;
-	snapshot_turn(s);
+	struct snapshot_turn st = {
+		.keyspace_lent = s->holder != NULL,
+		.busy = s->turn_work > 0,
+		.changes = atomic_load(&s->changes),
+		.inflight_max = (int)atomic_load_explicit(&g_config.snapshot_inflight_blocks,
+							  memory_order_relaxed),
+	};
+	snapshot_turn(&s->snap, &st);
 	if (atomic_load_explicit(&s->reload_wanted, memory_order_relaxed))
 		shard_reload(s);
 	if (on)
@@ -1848,7 +1857,7 @@ static void shard_aof_shutdown(struct shard *s)
 		return;
 	if (!s->aof_was_on) {
 		/* Turned on just before shutdown: rewrite now, synchronously. */
-		aof_attach(&s->aof, NULL);
+		aof_attach(&s->aof, NULL, 0);
 		/* Parked on a full disk (aof_job_busy): no retry at exit. */
 		if (aof_rewrite_start(&s->aof, s->db, kv_time_ms()) < 0 ||
 		    aof_job_busy(&s->aof)) {
@@ -1961,7 +1970,10 @@ void *shard_thread_main(void *arg)
 		server_request_shutdown();
 		return NULL;
 	}
-	aof_attach(&s->aof, s->reactor == &reactor_uring_ops ? reactor_uring_ring(s) : NULL);
+	if (s->reactor == &reactor_uring_ops)
+		reactor_uring_lend_files(s);
+	else
+		aof_attach(&s->aof, NULL, 0);
 	s->aof_was_on = aof_on();
 	fx_thread_enable(g_server.nshards);
 	shard_loop(s);
@@ -1985,7 +1997,7 @@ struct shard *shard_create(uint32_t id, uint32_t nshards)
 	db_set_expire_hook(s->db, fx_on_expire, fx_shard_arg(id));
 	db_set_change_hook(s->db, fx_on_change, fx_shard_arg(id));
 	s->aof.seg.fd = -1;
-	snapshot_init(&s->snap, kv_time_ms() / 1000);
+	snapshot_init(&s->snap, kv_time_ms() / 1000, s->db, &s->aof, shard_snapshot_done, s);
 	s->event_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	kv_assert(s->event_fd >= 0);
 	s->in = kv_calloc(nshards, sizeof(*s->in));

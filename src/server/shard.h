@@ -329,7 +329,6 @@ struct shard {
 	_Atomic bool reload_wanted;           /* DEBUG RELOAD asked for this shard */
 	int turn_work;                        /* commands and messages this turn handled */
 	_Atomic uint64_t changes;             /* effect records logged (Redis's dirty) */
-	_Atomic uint64_t changes_saved;       /* ... up to the last snapshot's cut */
 	struct kv_buf fx_payload;             /* scratch for effect payloads */
 	struct conn *gated;
 	struct msg_fifo dw;
@@ -372,8 +371,9 @@ struct reactor_ops {
 };
 
 extern const struct reactor_ops reactor_uring_ops;
-/* The shard's ring for file operations, or NULL under epoll. */
-struct io_uring *reactor_uring_ring(struct shard *s);
+/* Lend the shard's ring to its file I/O (aof_attach with the reactor's file
+ * tag); under epoll the shard attaches no ring and file I/O is synchronous. */
+void reactor_uring_lend_files(struct shard *s);
 /* A file op of this shard's AOF completed on its ring (reactor_uring.c). */
 void shard_on_file(struct shard *s, struct kvio_op *op, int res);
 extern const struct reactor_ops reactor_epoll_ops;
@@ -444,7 +444,7 @@ struct kv_buf *shard_conn_push_begin(struct shard *s, struct conn *c);
 void shard_conn_push_end(struct shard *s, struct conn *c);
 
 /* A snapshot of this shard ended (snapshot.c): answer SAVE's waiters. */
-void shard_snapshot_done(struct shard *s, bool ok);
+void shard_snapshot_done(void *shard, bool ok);
 
 /* ---- lifecycle (shard.c) ---- */
 struct shard *shard_create(uint32_t id, uint32_t nshards);
