@@ -21,9 +21,6 @@ static const struct kv_command *const cmd_families[] = {
 	cmd_table_server,
 	cmd_table_string,
 	cmd_table_keys,
-	cmd_table_multi,
-	cmd_table_pubsub,
-	cmd_table_blocking,
 	cmd_table_debug,
 	cmd_table_persist,
 	cmd_table_hash,
@@ -31,6 +28,12 @@ static const struct kv_command *const cmd_families[] = {
 	cmd_table_set,
 	cmd_table_zset,
 };
+
+/* Families the runtime adds (cmd_table_add): the commands that need its
+ * connections and shards, defined in server/. */
+#define CMD_EXTRA_FAMILIES_MAX 8
+static const struct kv_command *cmd_extra[CMD_EXTRA_FAMILIES_MAX];
+static size_t cmd_extra_len;
 
 static const struct kv_command **cmd_list;
 static size_t cmd_list_len;
@@ -53,6 +56,19 @@ static void cmd_index_insert(const struct kv_command *cmd)
 	cmd_index[i] = cmd;
 }
 
+void cmd_table_add(const struct kv_command *family)
+{
+	kv_assert(!cmd_list && cmd_extra_len < CMD_EXTRA_FAMILIES_MAX);
+	cmd_extra[cmd_extra_len++] = family;
+}
+
+/* Family i of every family: this layer's, then the runtime's. */
+static const struct kv_command *cmd_family(size_t i)
+{
+	return i < KV_ARRAY_LEN(cmd_families) ? cmd_families[i]
+					      : cmd_extra[i - KV_ARRAY_LEN(cmd_families)];
+}
+
 void cmd_table_init(void)
 {
 	if (cmd_list)
@@ -62,8 +78,9 @@ void cmd_table_init(void)
 	 * the tests alike. */
 	aof_set_effect_ops(&fx_aof_effect_ops);
 	size_t n = 0;
-	for (size_t f = 0; f < KV_ARRAY_LEN(cmd_families); f++)
-		for (const struct kv_command *c = cmd_families[f]; c && c->name; c++)
+	size_t nfamilies = KV_ARRAY_LEN(cmd_families) + cmd_extra_len;
+	for (size_t f = 0; f < nfamilies; f++)
+		for (const struct kv_command *c = cmd_family(f); c && c->name; c++)
 			n++;
 	cmd_list = kv_calloc(n, sizeof(*cmd_list));
 	size_t cap = 16;
@@ -71,8 +88,8 @@ void cmd_table_init(void)
 		cap *= 2;
 	cmd_index = kv_calloc(cap, sizeof(*cmd_index));
 	cmd_index_mask = cap - 1;
-	for (size_t f = 0; f < KV_ARRAY_LEN(cmd_families); f++) {
-		for (const struct kv_command *c = cmd_families[f]; c && c->name; c++) {
+	for (size_t f = 0; f < nfamilies; f++) {
+		for (const struct kv_command *c = cmd_family(f); c && c->name; c++) {
 			kv_assert(strlen(c->name) < CMD_NAME_MAX);
 			cmd_list[cmd_list_len++] = c;
 			cmd_index_insert(c);

@@ -25,6 +25,7 @@
 #include "base/buf.h"
 #include "base/glob.h"      /* for handlers: glob_match */
 #include "base/util_num.h"  /* for handlers: arg_is, arg_to_int64, ... */
+#include "commands/runtime.h"
 #include "proto/resp.h"
 #include "store/store.h"
 
@@ -59,13 +60,26 @@ struct cmd_ctx {
 	const struct kv_slice *argv;
 	struct kv_buf *out;          /* the reply is appended here */
 	int64_t now_ms;              /* the command's clock (wall ms) */
-	struct shard *shard;         /* the thread executing the command */
+	/* The runtime's services (commands/runtime.h) and the executing shard's
+	 * counters; both NULL when no server runs the command (AOF replay, the
+	 * tools, unit tests). */
+	const struct cmd_runtime *rt;
+	struct shard_stats *stats;
+	struct shard *shard;         /* the executing thread: the runtime's, opaque here */
 	struct conn *conn;           /* the client when running on its shard, else NULL */
 	/* Keyspaces held for this command, indexed by shard id; NULL where not
 	 * held.  Private to the runtime: use cmd_db()/cmd_db_at(). */
 	struct kv_db **held;
 	uint32_t nshards;
 };
+
+/* Count a read lookup as a keyspace hit or miss (INFO stats), as Redis's
+ * lookupKeyRead does; nothing to count without a runtime. */
+static inline void cmd_count_lookup(const struct cmd_ctx *c, bool hit)
+{
+	if (c->stats)
+		stat_add(hit ? &c->stats->keyspace_hits : &c->stats->keyspace_misses, 1);
+}
 
 /* The keyspace that owns `key`; the runtime guarantees it is held. */
 struct kv_db *cmd_db(const struct cmd_ctx *c, const char *key, size_t klen);
@@ -115,6 +129,10 @@ struct kv_command {
 	uint64_t (*bcast)(struct shard *s, const struct cmd_call *call);
 };
 
+/* Add a family (terminated by a NULL name) defined above this layer: the
+ * runtime's MULTI/EXEC, pub/sub and blocking commands (server_commands_init).
+ * Before cmd_table_init; the tools, which run no server, never add them. */
+void cmd_table_add(const struct kv_command *family);
 /* Build the lookup table from every module's table, and install the AOF's
  * replay hooks (fx_aof_effect_ops).  Call once at startup, before loading
  * any file. */
@@ -139,9 +157,6 @@ bool cmd_arity_ok(const struct kv_command *cmd, int argc);
 extern const struct kv_command cmd_table_string[];
 extern const struct kv_command cmd_table_keys[];
 extern const struct kv_command cmd_table_server[];
-extern const struct kv_command cmd_table_multi[];
-extern const struct kv_command cmd_table_pubsub[];
-extern const struct kv_command cmd_table_blocking[];
 extern const struct kv_command cmd_table_debug[];
 extern const struct kv_command cmd_table_persist[];
 /* Families of the data-type modules, linked in when their module is

@@ -47,9 +47,7 @@
 #include "base/kv.h"
 #include "persist/kvio.h"
 #include "commands/config.h"
-#include "server/shard.h"
 #include "persist/snapshot.h"
-#include "server/server.h"
 #include "store/store.h"
 #include "store/t_hash.h"
 #include "store/t_list.h"
@@ -63,17 +61,6 @@
 #define DEBUG_POPULATE_KEY_MAX 127
 
 /* ------------------------------------------------------------------ */
-/* shared helpers */
-
-static void debug_count_lookup(const struct cmd_ctx *c, bool hit)
-{
-	/* Unit tests run handlers without a runtime: nothing to count. */
-	if (!c->shard)
-		return;
-	struct shard_stats *st = shard_stats_of(shard_id(c->shard));
-	stat_add(hit ? &st->keyspace_hits : &st->keyspace_misses, 1);
-}
-
 /* "ERR <prefix><arg><suffix>" with the argument cut at a NUL and at `max`
  * bytes, as Redis prints an sds with %.128s. */
 static void debug_error_with_arg(struct kv_buf *out, const char *prefix,
@@ -395,20 +382,16 @@ static void debug_reload(struct cmd_ctx *c)
 				   "hold the dataset");
 		return;
 	}
-	for (uint32_t i = 0; i < g_server.nshards; i++)
-		if (snapshot_running(&g_server.shards[i]->snap)) {
-			resp_error(c->out, "ERR Background save already in progress");
-			return;
-		}
-	if (!c->conn) {
+	if (!c->conn || !c->rt) {
 		resp_error(c->out, "ERR DEBUG RELOAD needs a client");
 		return;
 	}
-	for (uint32_t i = 0; i < g_server.nshards; i++) {
-		atomic_store(&g_server.shards[i]->reload_wanted, true);
-		shard_wake(g_server.shards[i]);
-	}
-	c->conn->wait_shards = true;
+	for (uint32_t i = 0; i < c->nshards; i++)
+		if (snapshot_running(c->rt->snapshot(i))) {
+			resp_error(c->out, "ERR Background save already in progress");
+			return;
+		}
+	c->rt->reload_all(c->conn);
 	resp_ok(c->out);
 }
 
@@ -481,7 +464,7 @@ static struct kv_entry *object_lookup(struct cmd_ctx *c)
 {
 	struct kv_entry *e = db_lookup(cmd_db_arg(c, 2), c->argv[2].ptr, c->argv[2].len,
 				       c->now_ms);
-	debug_count_lookup(c, e != NULL);
+	cmd_count_lookup(c, e != NULL);
 	if (!e)
 		resp_null(c->out);
 	return e;

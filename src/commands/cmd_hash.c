@@ -20,7 +20,6 @@
 #include "store/effect_argv.h"
 #include "base/kv.h"
 #include "commands/scan_args.h"
-#include "server/server.h"
 #include "store/t_hash.h"
 #include "base/util_num.h"
 
@@ -37,15 +36,6 @@
  * referencing this strong symbol (the unit tests do), or by linking libkevy
  * whole. */
 const struct kv_command *cmd_hash_table(void);
-
-static void count_lookup(const struct cmd_ctx *c, bool hit)
-{
-	/* Unit tests run handlers without a runtime; there is nothing to count. */
-	if (!c->shard)
-		return;
-	struct shard_stats *st = shard_stats_of(shard_id(c->shard));
-	stat_add(hit ? &st->keyspace_hits : &st->keyspace_misses, 1);
-}
 
 /* ---- opening and closing a hash key ---- */
 
@@ -69,7 +59,7 @@ static int hkey_open(struct cmd_ctx *c, struct hkey *k, bool for_read)
 	k->orig_mem = 0;
 	struct kv_entry *e = db_lookup(k->db, k->key->ptr, k->key->len, c->now_ms);
 	if (for_read)
-		count_lookup(c, e != NULL);
+		cmd_count_lookup(c, e != NULL);
 	if (!e)
 		return HKEY_MISSING;
 	if (entry_type(e) != KV_TYPE_HASH) {

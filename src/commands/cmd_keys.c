@@ -26,19 +26,7 @@
 #include "store/effect_argv.h"
 #include "base/kv.h"
 #include "commands/scan_args.h"
-#include "server/server.h"
 #include "store/store.h"
-
-/* ---- lookups ---- */
-
-static void count_lookup(const struct cmd_ctx *c, bool hit)
-{
-	/* Unit tests run handlers without a runtime: nothing to count. */
-	if (!c->shard)
-		return;
-	struct shard_stats *st = shard_stats_of(shard_id(c->shard));
-	stat_add(hit ? &st->keyspace_hits : &st->keyspace_misses, 1);
-}
 
 /* argv[i] looked up for writing: expires it if due, counts nothing (as
  * Redis's lookupKeyWrite). */
@@ -51,7 +39,7 @@ static struct kv_entry *lookup_write(const struct cmd_ctx *c, int i)
 static struct kv_entry *lookup_read(const struct cmd_ctx *c, int i)
 {
 	struct kv_entry *e = lookup_write(c, i);
-	count_lookup(c, e != NULL);
+	cmd_count_lookup(c, e != NULL);
 	return e;
 }
 
@@ -476,7 +464,7 @@ static void scan_visit(void *arg, const struct kv_entry *e)
 	if (w->o->type != SCAN_ANY_TYPE) {
 		/* Redis checks the type with a read lookup, so each key that
 		 * passed MATCH counts as a keyspace hit. */
-		count_lookup(w->c, true);
+		cmd_count_lookup(w->c, true);
 		if (w->o->type != (int)entry_type(e))
 			return;
 	}

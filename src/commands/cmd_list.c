@@ -16,7 +16,6 @@
 #include "commands/fx.h"
 #include "store/effect_argv.h"
 #include "base/kv.h"
-#include "server/server.h"
 #include "store/store.h"
 #include "store/t_list.h"
 
@@ -160,17 +159,6 @@ void list_move_logged(struct cmd_ctx *c, struct kv_db *sdb, const struct kv_slic
 	kv_buf_free(&elem);
 }
 
-/* ---- lookups and common replies ---- */
-
-static void count_lookup(const struct cmd_ctx *c, bool hit)
-{
-	/* Unit tests run handlers without a runtime; there is nothing to count. */
-	if (!c->shard)
-		return;
-	struct shard_stats *st = shard_stats_of(shard_id(c->shard));
-	stat_add(hit ? &st->keyspace_hits : &st->keyspace_misses, 1);
-}
-
 /* argv[i] as a list for writing (lookupKeyWrite: nothing counted).  Returns
  * NULL when absent, or when not a list after replying WRONGTYPE
  * (*replied set). */
@@ -189,7 +177,7 @@ static struct list *lookup_write(struct cmd_ctx *c, int i, bool *replied)
 static struct list *lookup_read(struct cmd_ctx *c, int i, bool *replied)
 {
 	struct list *l = lookup_write(c, i, replied);
-	count_lookup(c, l != NULL || *replied);
+	cmd_count_lookup(c, l != NULL || *replied);
 	return l;
 }
 

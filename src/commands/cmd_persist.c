@@ -24,21 +24,21 @@
 #include "commands/config.h"
 #include "base/kv.h"
 #include "proto/resp.h"
-#include "server/shard.h"
 #include "persist/snapshot.h"
 
 #define LD(x) atomic_load_explicit(&(x), memory_order_relaxed)
 
-void persist_info(struct kv_buf *b)
+void persist_info(const struct cmd_ctx *c, struct kv_buf *b)
 {
+	const struct cmd_runtime *rt = c->rt;
 	bool on = atomic_load(&g_config.appendonly) != 0;
 	int policy = atomic_load(&g_config.appendfsync);
 	uint64_t size = 0, base = 0, buffer = 0, records = 0, synced = 0, fsyncs = 0, writes = 0;
 	uint64_t delayed = 0, errors = 0, loaded = 0;
 	int64_t now = kv_time_ms(), lag = 0, last_fsync = 0;
 	int worst = AOF_OK, last_err = 0;
-	for (uint32_t i = 0; i < g_server.nshards; i++) {
-		struct aof_info *in = &g_server.shards[i]->aof.info;
+	for (uint32_t i = 0; i < c->nshards; i++) {
+		struct aof_info *in = &rt->aof(i)->info;
 		size += LD(in->current_size);
 		base += LD(in->base_size);
 		buffer += LD(in->buffer_length);
@@ -61,16 +61,16 @@ void persist_info(struct kv_buf *b)
 		if (lf > last_fsync)
 			last_fsync = lf;
 	}
-	const struct server_info *si = server_get_info();
+	const struct server_info *si = rt->info();
 	/* Snapshots: in progress if any shard's is; the last save is the
 	 * oldest shard's; ok only if every shard's last one was. */
 	bool running = false, last_ok = true;
 	int64_t last_save = INT64_MAX, last_dur = -1, cur_start = 0;
 	uint64_t saves = UINT64_MAX, snap_bytes = 0, snap_keys = 0, dirty = 0;
 	uint64_t prog_keys = 0, prog_bytes = 0;
-	for (uint32_t i = 0; i < g_server.nshards; i++) {
-		struct snapshot_job *j = &g_server.shards[i]->snap;
-		dirty += LD(g_server.shards[i]->changes) - LD(g_server.shards[i]->snap.changes_saved);
+	for (uint32_t i = 0; i < c->nshards; i++) {
+		struct snapshot_job *j = rt->snapshot(i);
+		dirty += rt->changes(i) - LD(j->changes_saved);
 		running |= snapshot_running(j);
 		last_ok &= LD(j->last_ok) != 0;
 		int64_t ls = LD(j->last_save_s);
@@ -90,7 +90,7 @@ void persist_info(struct kv_buf *b)
 		prog_keys += LD(j->progress_keys);
 		prog_bytes += LD(j->progress_bytes);
 	}
-	if (g_server.nshards == 0)
+	if (c->nshards == 0)
 		last_save = 0, saves = 0;
 	kv_buf_printf(b, "# Persistence\r\n"
 		      "loading:0\r\n"
@@ -146,8 +146,8 @@ void persist_info(struct kv_buf *b)
 		      last_err ? kv_strerror(last_err) : "", errors, records, writes, fsyncs,
 		      fsyncs ? (double)synced / (double)fsyncs : 0.0, lag,
 		      last_fsync ? now - last_fsync : -1, loaded, si->load_us / 1000);
-	for (uint32_t i = 0; i < g_server.nshards; i++) {
-		struct aof *a = &g_server.shards[i]->aof;
+	for (uint32_t i = 0; i < c->nshards; i++) {
+		struct aof *a = rt->aof(i);
 		int st = LD(a->info.state);
 		kv_buf_printf(b, "aof_shard%u:status=%s,size=%" PRIu64 ",records=%" PRIu64
 			      ",last_lsn=%" PRIu64 ",durable_lsn=%" PRIu64 "\r\n", i,
@@ -186,14 +186,14 @@ static void cmd_waitaof(struct cmd_ctx *c)
  * say one runs already. */
 static bool persist_start_all(struct cmd_ctx *c, const char *busy)
 {
-	for (uint32_t i = 0; i < g_server.nshards; i++)
-		if (snapshot_running(&g_server.shards[i]->snap)) {
+	for (uint32_t i = 0; i < c->nshards; i++)
+		if (snapshot_running(c->rt->snapshot(i))) {
 			resp_error(c->out, busy);
 			return false;
 		}
-	for (uint32_t i = 0; i < g_server.nshards; i++) {
-		snapshot_request(&g_server.shards[i]->snap);
-		shard_wake(g_server.shards[i]);
+	for (uint32_t i = 0; i < c->nshards; i++) {
+		snapshot_request(c->rt->snapshot(i));
+		c->rt->wake(i);
 	}
 	return true;
 }
@@ -230,12 +230,12 @@ static void cmd_bgrewriteaof(struct cmd_ctx *c)
 static void cmd_lastsave(struct cmd_ctx *c)
 {
 	int64_t t = INT64_MAX;
-	for (uint32_t i = 0; i < g_server.nshards; i++) {
-		int64_t s = atomic_load(&g_server.shards[i]->snap.last_save_s);
+	for (uint32_t i = 0; i < c->nshards; i++) {
+		int64_t s = atomic_load(&c->rt->snapshot(i)->last_save_s);
 		if (s < t)
 			t = s;
 	}
-	resp_int(c->out, g_server.nshards ? t : 0);
+	resp_int(c->out, c->nshards ? t : 0);
 }
 
 const struct kv_command cmd_table_persist[] = {

@@ -21,8 +21,6 @@
 #include "commands/cmd_persist.h"
 #include "commands/config.h"
 #include "base/kv.h"
-#include "server/server.h"
-#include "server/shard.h"
 
 #include <ctype.h>
 #include <malloc.h>
@@ -130,7 +128,7 @@ static void srv_reply_help(struct kv_buf *out, const char *upper, const char *co
 static void cmd_ping(struct cmd_ctx *c)
 {
 	/* A subscriber gets PING as a push-style array, as in Redis. */
-	if (c->argc <= 2 && c->conn && pubsub_count(c->conn) > 0) {
+	if (c->argc <= 2 && c->conn && c->rt->conn_subscriptions(c->conn) > 0) {
 		resp_array(c->out, 2);
 		resp_bulk_str(c->out, "pong");
 		if (c->argc == 2)
@@ -172,7 +170,7 @@ static void cmd_quit(struct cmd_ctx *c)
 {
 	resp_ok(c->out);
 	if (c->conn)
-		conn_close_after_reply(c->conn);
+		c->rt->conn_close_after_reply(c->conn);
 }
 
 /* ------------------------------------------------------------------ */
@@ -198,7 +196,7 @@ static bool srv_authenticate(struct cmd_ctx *c, const struct kv_slice *user,
 		resp_error(c->out, SRV_ERR_WRONGPASS);
 		return false;
 	}
-	conn_set_authenticated(c->conn, true);
+	c->rt->conn_set_authenticated(c->conn, true);
 	return true;
 }
 
@@ -236,7 +234,7 @@ static void srv_hello_reply(struct cmd_ctx *c)
 	resp_bulk_str(c->out, "proto");
 	resp_int(c->out, 2);
 	resp_bulk_str(c->out, "id");
-	resp_int(c->out, (int64_t)conn_id(c->conn));
+	resp_int(c->out, (int64_t)c->rt->conn_id(c->conn));
 	resp_bulk_str(c->out, "mode");
 	resp_bulk_str(c->out, "standalone");
 	resp_bulk_str(c->out, "role");
@@ -284,7 +282,7 @@ static void cmd_hello(struct cmd_ctx *c)
 	}
 	if (user && !srv_authenticate(c, user, pass))
 		return;
-	if (!conn_authenticated(c->conn) && atomic_load(&g_config.requirepass_set)) {
+	if (!c->rt->conn_authenticated(c->conn) && atomic_load(&g_config.requirepass_set)) {
 		resp_error(c->out, "NOAUTH HELLO must be called with the client already "
 				   "authenticated, otherwise the HELLO AUTH <user> <pass> option can "
 				   "be used to authenticate the client and select the RESP protocol "
@@ -292,7 +290,7 @@ static void cmd_hello(struct cmd_ctx *c)
 		return;
 	}
 	if (name)
-		conn_set_name(c->conn, name->ptr, name->len);
+		c->rt->conn_set_name(c->conn, name->ptr, name->len);
 	srv_hello_reply(c);
 }
 
@@ -822,14 +820,14 @@ static void cmd_command(struct cmd_ctx *c)
 static void cmd_client_id(struct cmd_ctx *c)
 {
 	if (srv_need_conn(c))
-		resp_int(c->out, (int64_t)conn_id(c->conn));
+		resp_int(c->out, (int64_t)c->rt->conn_id(c->conn));
 }
 
 static void cmd_client_getname(struct cmd_ctx *c)
 {
 	if (!srv_need_conn(c))
 		return;
-	const char *name = conn_get_name(c->conn);
+	const char *name = c->rt->conn_get_name(c->conn);
 	if (*name)
 		resp_bulk_str(c->out, name);
 	else
@@ -845,7 +843,7 @@ static void cmd_client_setname(struct cmd_ctx *c)
 		return;
 	}
 	/* An empty name clears it, as in Redis. */
-	conn_set_name(c->conn, c->argv[2].ptr, c->argv[2].len);
+	c->rt->conn_set_name(c->conn, c->argv[2].ptr, c->argv[2].len);
 	resp_ok(c->out);
 }
 
@@ -907,7 +905,7 @@ static void cmd_client_list(struct cmd_ctx *c)
 			return;
 		}
 		if (t)
-			server_clients_foreach(srv_list_one, &l);
+			c->rt->clients_foreach(srv_list_one, &l);
 	} else if (c->argc > 3 && arg_is(&c->argv[2], "id")) {
 		l.by_id = true;
 		for (int i = 3; i < c->argc; i++) {
@@ -919,13 +917,13 @@ static void cmd_client_list(struct cmd_ctx *c)
 			}
 			l.id = (uint64_t)id;
 			if (id > 0)
-				server_clients_foreach(srv_list_one, &l);
+				c->rt->clients_foreach(srv_list_one, &l);
 		}
 	} else if (c->argc != 2) {
 		resp_error(c->out, RESP_ERR_SYNTAX);
 		return;
 	} else {
-		server_clients_foreach(srv_list_one, &l);
+		c->rt->clients_foreach(srv_list_one, &l);
 	}
 	resp_bulk(c->out, b.data ? b.data : "", b.len);
 	kv_buf_free(&b);
@@ -936,7 +934,7 @@ static void cmd_client_info(struct cmd_ctx *c)
 	if (!srv_need_conn(c))
 		return;
 	struct client_info ci;
-	conn_info(c->conn, &ci);
+	c->rt->conn_info(c->conn, &ci);
 	struct kv_buf b = KV_BUF_INIT;
 	srv_client_line(&b, &ci);
 	resp_bulk(c->out, b.data, b.len);
@@ -1026,7 +1024,7 @@ static void cmd_client_kill(struct cmd_ctx *c)
 	struct srv_kill_filter f = { false, 0, NULL, NULL, false };
 	if (c->argc == 3) {
 		f.addr = &c->argv[2];
-		if (server_clients_kill(srv_kill_match, &f, 0) == 0)
+		if (c->rt->clients_kill(srv_kill_match, &f, 0) == 0)
 			resp_error(c->out, "ERR No such client");
 		else
 			resp_ok(c->out);
@@ -1035,7 +1033,7 @@ static void cmd_client_kill(struct cmd_ctx *c)
 	bool skipme = true;
 	if (!srv_kill_parse(c, &f, &skipme))
 		return;
-	uint64_t n = server_clients_kill(srv_kill_match, &f, skipme ? conn_id(c->conn) : 0);
+	uint64_t n = c->rt->clients_kill(srv_kill_match, &f, skipme ? c->rt->conn_id(c->conn) : 0);
 	resp_int(c->out, (int64_t)n);
 }
 
@@ -1128,7 +1126,7 @@ static void cmd_config_set(struct cmd_ctx *c)
 
 static void cmd_config_resetstat(struct cmd_ctx *c)
 {
-	server_reset_stats();
+	c->rt->reset_stats();
 	resp_ok(c->out);
 }
 
@@ -1242,9 +1240,8 @@ struct srv_totals {
 static void srv_sum(const struct cmd_ctx *c, struct srv_totals *t)
 {
 	memset(t, 0, sizeof(*t));
-	uint32_t n = server_nshards();
-	for (uint32_t i = 0; i < n; i++) {
-		struct shard_stats *st = shard_stats_of(i);
+	for (uint32_t i = 0; i < c->nshards; i++) {
+		struct shard_stats *st = c->rt->stats(i);
 		t->conns_received += stat_get(&st->connections_received);
 		t->rejected += stat_get(&st->rejected_connections);
 		t->commands += stat_get(&st->commands_processed);
@@ -1271,9 +1268,9 @@ static const char *srv_str(const char *s)
 	return s ? s : "";
 }
 
-static void srv_info_server(struct kv_buf *b)
+static void srv_info_server(const struct cmd_ctx *c, struct kv_buf *b)
 {
-	const struct server_info *si = server_get_info();
+	const struct server_info *si = c->rt->info();
 	struct utsname u;
 	if (uname(&u) != 0)
 		memset(&u, 0, sizeof(u));
@@ -1307,7 +1304,7 @@ static void srv_info_server(struct kv_buf *b)
 		      "kevy_io_reason:%s\r\n",
 		      (int)getpid(), si->run_id, si->tcp_port, (long long)now_us, (long long)up_s,
 		      (long long)(up_s / 86400), (long long)hz, (long long)hz,
-		      srv_str(si->executable), srv_str(si->config_file), server_nshards(),
+		      srv_str(si->executable), srv_str(si->config_file), c->nshards,
 		      srv_str(si->io_reason));
 }
 
@@ -1443,10 +1440,10 @@ static void cmd_info(struct cmd_ctx *c)
 		if (b.len)
 			kv_buf_append_str(&b, "\r\n");
 		switch (bit) {
-		case SEC_SERVER: srv_info_server(&b); break;
+		case SEC_SERVER: srv_info_server(c, &b); break;
 		case SEC_CLIENTS: srv_info_clients(&b, &t); break;
 		case SEC_MEMORY: srv_info_memory(&b, &t); break;
-		case SEC_PERSISTENCE: persist_info(&b); break;
+		case SEC_PERSISTENCE: persist_info(c, &b); break;
 		case SEC_STATS: srv_info_stats(&b, &t); break;
 		case SEC_REPLICATION: srv_info_replication(&b); break;
 		case SEC_CPU: srv_info_cpu(&b); break;
@@ -1497,7 +1494,7 @@ static void cmd_shutdown(struct cmd_ctx *c)
 		resp_error(c->out, "ERR No shutdown in progress.");
 		return;
 	}
-	server_request_shutdown();
+	c->rt->request_shutdown();
 }
 
 /* ------------------------------------------------------------------ */

@@ -34,7 +34,6 @@
 #include "store/effect_argv.h"
 #include "base/kv.h"
 #include "commands/scan_args.h"
-#include "server/server.h"
 #include "store/t_set.h"
 #include "base/util_num.h"
 
@@ -45,17 +44,6 @@
 #include <string.h>
 
 #define ERR_POSITIVE "ERR value is out of range, must be positive"
-
-/* ---- lookups ---- */
-
-static void count_lookup(const struct cmd_ctx *c, bool hit)
-{
-	/* Unit tests run handlers without a runtime; there is nothing to count. */
-	if (!c->shard)
-		return;
-	struct shard_stats *st = shard_stats_of(shard_id(c->shard));
-	stat_add(hit ? &st->keyspace_hits : &st->keyspace_misses, 1);
-}
 
 /* A set key in use by a command: where it lives and its size before. */
 struct set_ref {
@@ -78,7 +66,7 @@ static int set_lookup(const struct cmd_ctx *c, int i, bool read, struct set_ref 
 	ref->mem_before = 0;
 	struct kv_entry *e = db_lookup(ref->db, c->argv[i].ptr, c->argv[i].len, c->now_ms);
 	if (read)
-		count_lookup(c, e != NULL);
+		cmd_count_lookup(c, e != NULL);
 	if (!e)
 		return 0;
 	if (entry_type(e) != KV_TYPE_SET)

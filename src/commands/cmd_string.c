@@ -17,22 +17,10 @@
 #include "store/effect_argv.h"
 #include "commands/config.h"
 #include "base/kv.h"
-#include "server/server.h"
 #include "base/util_num.h"
 
 #include <math.h>
 #include <string.h>
-
-/* ---- lookups and common replies ---- */
-
-static void count_lookup(const struct cmd_ctx *c, bool hit)
-{
-	/* Unit tests run handlers without a runtime; there is nothing to count. */
-	if (!c->shard)
-		return;
-	struct shard_stats *st = shard_stats_of(shard_id(c->shard));
-	stat_add(hit ? &st->keyspace_hits : &st->keyspace_misses, 1);
-}
 
 /* The key argv[i] for writing: no statistics, as Redis's lookupKeyWrite. */
 static struct kv_entry *lookup_write(const struct cmd_ctx *c, int i)
@@ -44,7 +32,7 @@ static struct kv_entry *lookup_write(const struct cmd_ctx *c, int i)
 static struct kv_entry *lookup_read(const struct cmd_ctx *c, int i)
 {
 	struct kv_entry *e = lookup_write(c, i);
-	count_lookup(c, e != NULL);
+	cmd_count_lookup(c, e != NULL);
 	return e;
 }
 

@@ -30,7 +30,6 @@
 
 #include "commands/cmd.h"
 #include "base/kv.h"
-#include "server/server.h"
 #include "commands/scan_args.h"
 #include "store/store.h"
 #include "store/t_set.h"
@@ -41,16 +40,6 @@ __attribute__((constructor)) static void zset_type_register_at_start(void)
 	zset_register_type();
 }
 
-/* ---- lookups and replies ---- */
-
-static void count_lookup(const struct cmd_ctx *c, bool hit)
-{
-	if (!c->shard)
-		return;
-	struct shard_stats *st = shard_stats_of(shard_id(c->shard));
-	stat_add(hit ? &st->keyspace_hits : &st->keyspace_misses, 1);
-}
-
 static struct kv_entry *lookup_write(const struct cmd_ctx *c, int i)
 {
 	return db_lookup(cmd_db_arg(c, i), c->argv[i].ptr, c->argv[i].len, c->now_ms);
@@ -59,7 +48,7 @@ static struct kv_entry *lookup_write(const struct cmd_ctx *c, int i)
 static struct kv_entry *lookup_read(const struct cmd_ctx *c, int i)
 {
 	struct kv_entry *e = lookup_write(c, i);
-	count_lookup(c, e != NULL);
+	cmd_count_lookup(c, e != NULL);
 	return e;
 }
 

@@ -10,6 +10,7 @@
 #include "commands/cmd.h"
 #include "commands/config.h"
 #include "base/log.h"
+#include "server/server.h"
 #include "server/shard.h"
 
 int main(int argc, char **argv)
@@ -22,7 +23,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	log_set_level(g_config.loglevel);
-	cmd_table_init();
+	server_commands_init();
 	char exe[PATH_MAX];
 	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
 	exe[n > 0 ? n : 0] = '\0';

@@ -1,7 +1,7 @@
 /*
  * server.c - the process around the shards: listening sockets, the choice
- * of reactor, shard threads, signals and shutdown, and the parts of
- * server.h that look across shards (client registry, statistics).
+ * of reactor, shard threads, signals and shutdown.  What command handlers
+ * may ask of the runtime is in runtime.c.
  *
  * Each shard gets its own SO_REUSEPORT socket per bind address, so the kernel
  * spreads incoming connections over the shards and no thread hands a socket
@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "persist/aof.h"
+#include "commands/cmd.h"
 #include "commands/config.h"
 #include "base/kv.h"
 #include "base/log.h"
@@ -40,34 +41,16 @@ uint32_t shard_id(const struct shard *s)
 	return s->id;
 }
 
-struct shard_stats *shard_stats_of(uint32_t id)
+void server_commands_init(void)
 {
-	kv_assert(id < g_server.nshards);
-	return &g_server.shards[id]->stats;
-}
-
-void server_reset_stats(void)
-{
-	/* Counters are single-writer; a reset races with increments by design,
-	 * as CONFIG RESETSTAT does in Redis between event loop iterations. */
-	for (uint32_t i = 0; i < g_server.nshards; i++) {
-		struct shard_stats *st = &g_server.shards[i]->stats;
-		atomic_store(&st->connections_received, 0);
-		atomic_store(&st->rejected_connections, 0);
-		atomic_store(&st->commands_processed, 0);
-		atomic_store(&st->keyspace_hits, 0);
-		atomic_store(&st->keyspace_misses, 0);
-		atomic_store(&st->net_input_bytes, 0);
-		atomic_store(&st->net_output_bytes, 0);
-		atomic_store(&st->forwarded_commands, 0);
-		atomic_store(&st->multi_shard_commands, 0);
-		atomic_store(&st->total_error_replies, 0);
-	}
-}
-
-const struct server_info *server_get_info(void)
-{
-	return &g_server.info;
+	static bool done;
+	if (done)
+		return;
+	done = true;
+	cmd_table_add(cmd_table_multi);
+	cmd_table_add(cmd_table_pubsub);
+	cmd_table_add(cmd_table_blocking);
+	cmd_table_init();
 }
 
 void server_request_shutdown(void)
@@ -76,116 +59,6 @@ void server_request_shutdown(void)
 	for (uint32_t i = 0; i < g_server.nshards; i++)
 		if (g_server.shards && g_server.shards[i])
 			shard_wake(g_server.shards[i]);
-}
-
-/* ---- clients ---- */
-
-void conn_info(const struct conn *c, struct client_info *ci)
-{
-	memset(ci, 0, sizeof(*ci));
-	int64_t now = kv_time_ms();
-	ci->id = c->id;
-	snprintf(ci->addr, sizeof(ci->addr), "%s", c->addr);
-	snprintf(ci->laddr, sizeof(ci->laddr), "%s", c->laddr);
-	ci->fd = c->fd;
-	snprintf(ci->name, sizeof(ci->name), "%s", c->name);
-	ci->age_s = (now - c->created_ms) / 1000;
-	ci->idle_s = (now - atomic_load_explicit(&c->last_active_ms, memory_order_relaxed)) / 1000;
-	if (ci->age_s < 0)
-		ci->age_s = 0;
-	if (ci->idle_s < 0)
-		ci->idle_s = 0;
-	ci->shard = c->shard->id;
-	snprintf(ci->flags, sizeof(ci->flags), "N");
-	snprintf(ci->last_cmd, sizeof(ci->last_cmd), "%s",
-		 atomic_load_explicit(&c->last_cmd, memory_order_relaxed));
-	ci->qbuf = atomic_load_explicit(&c->qbuf_len, memory_order_relaxed);
-	ci->obl = atomic_load_explicit(&c->obuf_len, memory_order_relaxed);
-	ci->omem = ci->obl;
-	ci->tot_mem = ci->qbuf + ci->obl + sizeof(*c);
-	ci->resp = 2;
-}
-
-void server_clients_foreach(void (*fn)(void *arg, const struct client_info *ci), void *arg)
-{
-	for (uint32_t i = 0; i < g_server.nshards; i++) {
-		struct shard *s = g_server.shards[i];
-		pthread_mutex_lock(&s->clients_lock);
-		/* Newest first in the list; report oldest first like Redis. */
-		struct conn *last = s->clients;
-		while (last && last->all_next)
-			last = last->all_next;
-		for (struct conn *c = last; c; c = c->all_prev) {
-			struct client_info ci;
-			conn_info(c, &ci);
-			fn(arg, &ci);
-		}
-		pthread_mutex_unlock(&s->clients_lock);
-	}
-}
-
-uint64_t server_clients_kill(bool (*match)(void *arg, const struct client_info *ci),
-			     void *arg, uint64_t skip_id)
-{
-	uint64_t killed = 0;
-	for (uint32_t i = 0; i < g_server.nshards; i++) {
-		struct shard *s = g_server.shards[i];
-		bool any = false;
-		pthread_mutex_lock(&s->clients_lock);
-		for (struct conn *c = s->clients; c; c = c->all_next) {
-			if (c->id == skip_id || atomic_load(&c->kill_requested))
-				continue;
-			struct client_info ci;
-			conn_info(c, &ci);
-			if (!match(arg, &ci))
-				continue;
-			atomic_store(&c->kill_requested, true);
-			any = true;
-			killed++;
-		}
-		pthread_mutex_unlock(&s->clients_lock);
-		if (any) {
-			atomic_store(&s->kill_pending, true);
-			shard_wake(s);
-		}
-	}
-	return killed;
-}
-
-uint64_t conn_id(const struct conn *c)
-{
-	return c->id;
-}
-
-const char *conn_get_name(const struct conn *c)
-{
-	return c->name;
-}
-
-void conn_set_name(struct conn *c, const char *name, size_t len)
-{
-	if (len >= sizeof(c->name))
-		len = sizeof(c->name) - 1;
-	pthread_mutex_lock(&c->shard->clients_lock);
-	memcpy(c->name, name, len);
-	c->name[len] = '\0';
-	pthread_mutex_unlock(&c->shard->clients_lock);
-}
-
-bool conn_authenticated(const struct conn *c)
-{
-	return c->authenticated;
-}
-
-void conn_set_authenticated(struct conn *c, bool yes)
-{
-	c->authenticated = yes;
-	resp_parser_set_authenticated(&c->parser, yes);
-}
-
-void conn_close_after_reply(struct conn *c)
-{
-	c->close_after_reply = true;
 }
 
 /* ---- listening ---- */

@@ -19,6 +19,7 @@
  * commands to that shard, so a client always reads its own writes.  Replies
  * are released in command order through reply slots.
  */
+#include "server/server.h"
 #include "server/shard.h"
 
 #include <arpa/inet.h>
@@ -467,6 +468,8 @@ void shard_call_run(struct shard *s, const struct cmd_call *call, struct conn *c
 		.argv = call->argv,
 		.out = out,
 		.now_ms = call->now_ms,
+		.rt = &server_runtime,
+		.stats = &s->stats,
 		.shard = s,
 		.conn = conn,
 		.held = held,

@@ -36,6 +36,7 @@
 #include "store/keydump.h"
 #include "store/store.h"
 #include "store/t_set.h"
+#include "server/server.h"
 
 /* ---- the environment: A (captured) and the payloads taken from it ---- */
 
@@ -67,7 +68,7 @@ static void mark_covered(const struct kv_command *cmd)
 
 static int setup_n(void **state, uint32_t nshards)
 {
-	cmd_table_init();
+	server_commands_init();   /* the blocking pops are the runtime's family */
 	atomic_store(&g_config.proto_max_bulk_len, 512LL * 1024 * 1024);
 	struct env *e = calloc(1, sizeof(*e));
 	e->nshards = nshards;
@@ -794,7 +795,7 @@ static void test_fx_keydump_roundtrip(void **state)
 static void test_fx_every_write_command_has_a_scenario(void **state)
 {
 	(void)state;
-	cmd_table_init();
+	server_commands_init();
 	char missing[2048] = "";
 	for (size_t i = 0; i < cmd_count(); i++) {
 		const struct kv_command *cmd = cmd_at(i);

@@ -1,0 +1,131 @@
+/*
+ * runtime.h - what the runtime (server/) offers command handlers, and the
+ * only way a handler reaches it: through its context (c->rt, c->stats).
+ *
+ * The command layer sits below the runtime, so it cannot call shard.c or
+ * server.c; the runtime fills a struct cmd_runtime with its services and
+ * hands it to every command it runs.  A handler run without a runtime
+ * (replay of the AOF, the tools, unit tests) sees c->rt and c->stats NULL:
+ * the data commands never need it (statistics are skipped), and the
+ * commands that do (CLIENT, INFO, SAVE, DEBUG RELOAD, ...) only run in a
+ * server.
+ *
+ * Statistics are per shard and single-writer: the shard's own thread updates
+ * them with relaxed atomic stores, any thread may read them (INFO sums them).
+ */
+#ifndef KV_RUNTIME_H
+#define KV_RUNTIME_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct aof;
+struct conn;
+struct snapshot_job;
+
+struct shard_stats {
+	_Atomic uint64_t connections_received;
+	_Atomic uint64_t rejected_connections;
+	_Atomic uint64_t commands_processed;
+	_Atomic uint64_t keyspace_hits;
+	_Atomic uint64_t keyspace_misses;
+	_Atomic uint64_t net_input_bytes;
+	_Atomic uint64_t net_output_bytes;
+	_Atomic uint64_t connected_clients;
+	_Atomic uint64_t forwarded_commands;   /* sent to another shard */
+	_Atomic uint64_t multi_shard_commands; /* took several keyspaces */
+	_Atomic uint64_t total_error_replies;
+};
+
+static inline void stat_add(_Atomic uint64_t *s, uint64_t n)
+{
+	atomic_store_explicit(s, atomic_load_explicit(s, memory_order_relaxed) + n,
+			      memory_order_relaxed);
+}
+static inline uint64_t stat_get(_Atomic uint64_t *s)
+{
+	return atomic_load_explicit(s, memory_order_relaxed);
+}
+
+/* Process-level facts for INFO server. */
+struct server_info {
+	int64_t start_time_us;      /* wall clock at start */
+	int64_t start_mono_us;
+	const char *io_mode;        /* "io_uring" or "epoll" */
+	const char *io_reason;      /* why epoll was chosen, or "" */
+	int tcp_port;
+	char run_id[41];
+	const char *executable;
+	const char *config_file;
+	int64_t load_us;            /* startup recovery time */
+};
+/* A client as CLIENT LIST / CLIENT INFO show it. */
+struct client_info {
+	uint64_t id;
+	char addr[64];      /* "ip:port" of the peer */
+	char laddr[64];     /* "ip:port" of our end */
+	int fd;
+	char name[128];     /* "" when unset */
+	int64_t age_s;
+	int64_t idle_s;
+	uint32_t shard;
+	char flags[8];      /* "N" normal */
+	char last_cmd[32];  /* lower-case name of the last command, "NULL" initially */
+	uint64_t qbuf;      /* unparsed input bytes */
+	uint64_t qbuf_free;
+	uint64_t obl;       /* output bytes waiting */
+	uint64_t omem;
+	uint64_t tot_mem;
+	int resp;           /* protocol version: 2 */
+};
+
+struct cmd_runtime {
+	/* ---- shards (ids below the context's nshards) ---- */
+	struct shard_stats *(*stats)(uint32_t shard);
+	/* Zero every shard's resettable counters (CONFIG RESETSTAT). */
+	void (*reset_stats)(void);
+	/* The shard's AOF and snapshot job: their info fields are atomics any
+	 * thread may read; snapshot_request needs the shard's keyspace held
+	 * (a CMD_ALL_SHARDS command holds them all). */
+	struct aof *(*aof)(uint32_t shard);
+	struct snapshot_job *(*snapshot)(uint32_t shard);
+	/* Effect records the shard logged since start (Redis's dirty count). */
+	uint64_t (*changes)(uint32_t shard);
+	/* Make the shard run a loop turn soon (after snapshot_request). */
+	void (*wake)(uint32_t shard);
+	/* DEBUG RELOAD: every shard reloads its files at its next turn, and the
+	 * reply to client c waits until all have. */
+	void (*reload_all)(struct conn *c);
+
+	/* ---- the process ---- */
+	const struct server_info *(*info)(void);
+	/* Every shard finishes its loop turn and exits. */
+	void (*request_shutdown)(void);
+
+	/* ---- clients ---- */
+	/* Call fn for every connected client on every shard (consistent per shard). */
+	void (*clients_foreach)(void (*fn)(void *arg, const struct client_info *ci), void *arg);
+	/* Close every client for which match() returns true, except the one
+	 * with id skip_id (0 = none).  Returns how many were closed.  A client
+	 * is closed by its own shard after its pending replies; this returns
+	 * before that. */
+	uint64_t (*clients_kill)(bool (*match)(void *arg, const struct client_info *ci), void *arg,
+				 uint64_t skip_id);
+
+	/* ---- the calling client (CMD_LOCAL handlers, where c->conn is set) ---- */
+	uint64_t (*conn_id)(const struct conn *c);
+	void (*conn_info)(const struct conn *c, struct client_info *ci);
+	/* The name set by CLIENT SETNAME / HELLO SETNAME; "" when unset. */
+	const char *(*conn_get_name)(const struct conn *c);
+	void (*conn_set_name)(struct conn *c, const char *name, size_t len);
+	bool (*conn_authenticated)(const struct conn *c);
+	void (*conn_set_authenticated)(struct conn *c, bool yes);
+	/* Close the connection once the reply of the current command was sent (QUIT). */
+	void (*conn_close_after_reply)(struct conn *c);
+	/* Channels and patterns the client is subscribed to. */
+	uint32_t (*conn_subscriptions)(const struct conn *c);
+};
+
+#endif

@@ -1,0 +1,224 @@
+/*
+ * runtime.c - the runtime's services to command handlers
+ * (commands/runtime.h): statistics, the shards' AOF and snapshot state, the
+ * client registry (CLIENT LIST/KILL/INFO), the calling client, shutdown.
+ * Handlers reach them only through c->rt, which shard.c sets to
+ * server_runtime; nothing here runs a command.
+ *
+ * The client registry is read across shards under each shard's
+ * clients_lock; everything else is atomics or the shard's own thread.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "base/kv.h"
+#include "commands/runtime.h"
+#include "persist/aof.h"
+#include "persist/snapshot.h"
+#include "server/server.h"
+#include "server/shard.h"
+
+static struct shard_stats *rt_stats(uint32_t id)
+{
+	kv_assert(id < g_server.nshards);
+	return &g_server.shards[id]->stats;
+}
+
+static void rt_reset_stats(void)
+{
+	/* Counters are single-writer; a reset races with increments by design,
+	 * as CONFIG RESETSTAT does in Redis between event loop iterations. */
+	for (uint32_t i = 0; i < g_server.nshards; i++) {
+		struct shard_stats *st = &g_server.shards[i]->stats;
+		atomic_store(&st->connections_received, 0);
+		atomic_store(&st->rejected_connections, 0);
+		atomic_store(&st->commands_processed, 0);
+		atomic_store(&st->keyspace_hits, 0);
+		atomic_store(&st->keyspace_misses, 0);
+		atomic_store(&st->net_input_bytes, 0);
+		atomic_store(&st->net_output_bytes, 0);
+		atomic_store(&st->forwarded_commands, 0);
+		atomic_store(&st->multi_shard_commands, 0);
+		atomic_store(&st->total_error_replies, 0);
+	}
+}
+
+static const struct server_info *rt_info(void)
+{
+	return &g_server.info;
+}
+
+/* ---- clients ---- */
+
+static void rt_conn_info(const struct conn *c, struct client_info *ci)
+{
+	memset(ci, 0, sizeof(*ci));
+	int64_t now = kv_time_ms();
+	ci->id = c->id;
+	snprintf(ci->addr, sizeof(ci->addr), "%s", c->addr);
+	snprintf(ci->laddr, sizeof(ci->laddr), "%s", c->laddr);
+	ci->fd = c->fd;
+	snprintf(ci->name, sizeof(ci->name), "%s", c->name);
+	ci->age_s = (now - c->created_ms) / 1000;
+	ci->idle_s = (now - atomic_load_explicit(&c->last_active_ms, memory_order_relaxed)) / 1000;
+	if (ci->age_s < 0)
+		ci->age_s = 0;
+	if (ci->idle_s < 0)
+		ci->idle_s = 0;
+	ci->shard = c->shard->id;
+	snprintf(ci->flags, sizeof(ci->flags), "N");
+	snprintf(ci->last_cmd, sizeof(ci->last_cmd), "%s",
+		 atomic_load_explicit(&c->last_cmd, memory_order_relaxed));
+	ci->qbuf = atomic_load_explicit(&c->qbuf_len, memory_order_relaxed);
+	ci->obl = atomic_load_explicit(&c->obuf_len, memory_order_relaxed);
+	ci->omem = ci->obl;
+	ci->tot_mem = ci->qbuf + ci->obl + sizeof(*c);
+	ci->resp = 2;
+}
+
+static void rt_clients_foreach(void (*fn)(void *arg, const struct client_info *ci), void *arg)
+{
+	for (uint32_t i = 0; i < g_server.nshards; i++) {
+		struct shard *s = g_server.shards[i];
+		pthread_mutex_lock(&s->clients_lock);
+		/* Newest first in the list; report oldest first like Redis. */
+		struct conn *last = s->clients;
+		while (last && last->all_next)
+			last = last->all_next;
+		for (struct conn *c = last; c; c = c->all_prev) {
+			struct client_info ci;
+			rt_conn_info(c, &ci);
+			fn(arg, &ci);
+		}
+		pthread_mutex_unlock(&s->clients_lock);
+	}
+}
+
+static uint64_t rt_clients_kill(bool (*match)(void *arg, const struct client_info *ci),
+			     void *arg, uint64_t skip_id)
+{
+	uint64_t killed = 0;
+	for (uint32_t i = 0; i < g_server.nshards; i++) {
+		struct shard *s = g_server.shards[i];
+		bool any = false;
+		pthread_mutex_lock(&s->clients_lock);
+		for (struct conn *c = s->clients; c; c = c->all_next) {
+			if (c->id == skip_id || atomic_load(&c->kill_requested))
+				continue;
+			struct client_info ci;
+			rt_conn_info(c, &ci);
+			if (!match(arg, &ci))
+				continue;
+			atomic_store(&c->kill_requested, true);
+			any = true;
+			killed++;
+		}
+		pthread_mutex_unlock(&s->clients_lock);
+		if (any) {
+			atomic_store(&s->kill_pending, true);
+			shard_wake(s);
+		}
+	}
+	return killed;
+}
+
+static uint64_t rt_conn_id(const struct conn *c)
+{
+	return c->id;
+}
+
+static const char *rt_conn_get_name(const struct conn *c)
+{
+	return c->name;
+}
+
+static void rt_conn_set_name(struct conn *c, const char *name, size_t len)
+{
+	if (len >= sizeof(c->name))
+		len = sizeof(c->name) - 1;
+	pthread_mutex_lock(&c->shard->clients_lock);
+	memcpy(c->name, name, len);
+	c->name[len] = '\0';
+	pthread_mutex_unlock(&c->shard->clients_lock);
+}
+
+static bool rt_conn_authenticated(const struct conn *c)
+{
+	return c->authenticated;
+}
+
+static void rt_conn_set_authenticated(struct conn *c, bool yes)
+{
+	c->authenticated = yes;
+	resp_parser_set_authenticated(&c->parser, yes);
+}
+
+static void rt_conn_close_after_reply(struct conn *c)
+{
+	c->close_after_reply = true;
+}
+
+/* ---- shards ---- */
+
+static struct shard *rt_shard(uint32_t id)
+{
+	kv_assert(id < g_server.nshards);
+	return g_server.shards[id];
+}
+
+static struct aof *rt_aof(uint32_t id)
+{
+	return &rt_shard(id)->aof;
+}
+
+static struct snapshot_job *rt_snapshot(uint32_t id)
+{
+	return &rt_shard(id)->snap;
+}
+
+static uint64_t rt_changes(uint32_t id)
+{
+	return atomic_load_explicit(&rt_shard(id)->changes, memory_order_relaxed);
+}
+
+static void rt_wake(uint32_t id)
+{
+	shard_wake(rt_shard(id));
+}
+
+static void rt_reload_all(struct conn *c)
+{
+	for (uint32_t i = 0; i < g_server.nshards; i++) {
+		atomic_store(&g_server.shards[i]->reload_wanted, true);
+		shard_wake(g_server.shards[i]);
+	}
+	c->wait_shards = true;
+}
+
+static uint32_t rt_conn_subscriptions(const struct conn *c)
+{
+	return pubsub_count(c);
+}
+
+const struct cmd_runtime server_runtime = {
+	.stats = rt_stats,
+	.reset_stats = rt_reset_stats,
+	.aof = rt_aof,
+	.snapshot = rt_snapshot,
+	.changes = rt_changes,
+	.wake = rt_wake,
+	.reload_all = rt_reload_all,
+	.info = rt_info,
+	.request_shutdown = server_request_shutdown,
+	.clients_foreach = rt_clients_foreach,
+	.clients_kill = rt_clients_kill,
+	.conn_id = rt_conn_id,
+	.conn_info = rt_conn_info,
+	.conn_get_name = rt_conn_get_name,
+	.conn_set_name = rt_conn_set_name,
+	.conn_authenticated = rt_conn_authenticated,
+	.conn_set_authenticated = rt_conn_set_authenticated,
+	.conn_close_after_reply = rt_conn_close_after_reply,
+	.conn_subscriptions = rt_conn_subscriptions,
+};
