@@ -258,7 +258,7 @@ static bool serve_now(struct kv_db *db, const char *key, size_t klen, struct kv_
 	} else {
 		/* BLMOVE / BRPOPLPUSH: needs the destination's keyspace. */
 		const struct kv_slice *dst = &call->argv[2];
-		struct kv_db *ddb = held[kv_key_shard(dst->ptr, dst->len, server_nshards())];
+		struct kv_db *ddb = held[kv_key_shard(dst->ptr, dst->len, g_server.nshards)];
 		if (!ddb)
 			return false;
 		struct kv_entry *de = db_lookup(ddb, dst->ptr, dst->len, now_ms);
@@ -344,7 +344,7 @@ void blocking_after_write(struct shard *exec, const struct cmd_call *call, struc
 	int max = call->argc < 64 ? 64 : call->argc;
 	int *idx = max > 64 ? kv_malloc((size_t)max * sizeof(int)) : idx_stack;
 	int n = cmd_get_keys(call->cmd, call->argc, call->argv, idx, max);
-	uint32_t nshards = server_nshards();
+	uint32_t nshards = g_server.nshards;
 	for (int i = 0; i < n; i++) {
 		const struct kv_slice *k = &call->argv[idx[i]];
 		uint32_t id = kv_key_shard(k->ptr, k->len, nshards);
@@ -408,7 +408,7 @@ static bool block_client(struct cmd_ctx *ctx, const int *key_idx, int nkeys, int
 	struct block_ticket *t = kv_calloc(1, sizeof(*t));
 	atomic_init(&t->state, BT_WAITING);
 	atomic_init(&t->refs, 1);
-	t->home = shard_id(ctx->shard);
+	t->home = ctx->shard->id;
 	t->want = want;
 	t->conn = c;
 	t->call = shard_call_copy(sizeof(struct cmd_call), 0,

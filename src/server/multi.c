@@ -78,7 +78,7 @@ static void shard_set_add(uint64_t *bits, uint32_t id)
 static uint32_t shard_set_list(const uint64_t *bits, uint32_t *out)
 {
 	uint32_t n = 0;
-	for (uint32_t id = 0; id < server_nshards(); id++)
+	for (uint32_t id = 0; id < g_server.nshards; id++)
 		if (bits[id / 64] & (1ull << (id % 64)))
 			out[n++] = id;
 	return n;
@@ -131,7 +131,7 @@ static uint32_t watch_shards(struct conn *c, int argc, const struct kv_slice *ar
 	if (c->in_multi)
 		return 0;
 	uint64_t bits[SHARD_MAX / 64] = { 0 };
-	uint32_t n = server_nshards();
+	uint32_t n = g_server.nshards;
 	for (int i = 1; i < argc; i++)
 		shard_set_add(bits, kv_key_shard(argv[i].ptr, argv[i].len, n));
 	return shard_set_list(bits, out);

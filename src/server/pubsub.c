@@ -353,7 +353,7 @@ static void cmd_publish(struct cmd_ctx *ctx)
 {
 	uint64_t n = pubsub_deliver(ctx->shard, &ctx->argv[1], &ctx->argv[2]);
 	for (uint32_t i = 0; i < ctx->nshards; i++) {
-		if (i == shard_id(ctx->shard))
+		if (i == ctx->shard->id)
 			continue;
 		cmd_db_at(ctx, i);
 		n += pubsub_receivers(g_server.shards[i], &ctx->argv[1]);

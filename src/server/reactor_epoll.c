@@ -225,10 +225,17 @@ static int ep_poll(struct shard *s, int64_t timeout_us)
 	return work;
 }
 
+/* No ring: the shard's file I/O is synchronous, at the end of each turn. */
+static void ep_lend_files(struct shard *s)
+{
+	aof_attach(&s->aof, NULL, 0);
+}
+
 const struct reactor_ops reactor_epoll_ops = {
 	.name = "epoll",
 	.init = ep_init,
 	.fini = ep_fini,
+	.lend_files = ep_lend_files,
 	.poll = ep_poll,
 	.conn_start = ep_conn_start,
 	.conn_flush = ep_conn_flush,

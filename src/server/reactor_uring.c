@@ -410,7 +410,7 @@ static int ur_poll(struct shard *s, int64_t timeout_us)
 	return events;
 }
 
-void reactor_uring_lend_files(struct shard *s)
+static void ur_lend_files(struct shard *s)
 {
 	struct uring_state *u = s->reactor_data;
 	aof_attach(&s->aof, &u->ring, UR_FILE);
@@ -420,6 +420,7 @@ const struct reactor_ops reactor_uring_ops = {
 	.name = "io_uring",
 	.init = ur_init,
 	.fini = ur_fini,
+	.lend_files = ur_lend_files,
 	.poll = ur_poll,
 	.conn_start = ur_conn_start,
 	.conn_flush = ur_conn_flush,

@@ -31,16 +31,6 @@
 
 struct kv_server g_server;
 
-uint32_t server_nshards(void)
-{
-	return g_server.nshards;
-}
-
-uint32_t shard_id(const struct shard *s)
-{
-	return s->id;
-}
-
 void server_commands_init(void)
 {
 	static bool done;
@@ -51,14 +41,6 @@ void server_commands_init(void)
 	cmd_table_add(cmd_table_pubsub);
 	cmd_table_add(cmd_table_blocking);
 	cmd_table_init();
-}
-
-void server_request_shutdown(void)
-{
-	atomic_store(&g_server.shutdown, true);
-	for (uint32_t i = 0; i < g_server.nshards; i++)
-		if (g_server.shards && g_server.shards[i])
-			shard_wake(g_server.shards[i]);
 }
 
 /* ---- listening ---- */
@@ -339,7 +321,7 @@ int server_run(const char *executable)
 		if (sig == SIGTERM || sig == SIGINT) {
 			log_warning("Received %s scheduling shutdown...",
 				    sig == SIGTERM ? "SIGTERM" : "SIGINT");
-			server_request_shutdown();
+			shard_stop_all();
 		}
 	}
 	log_warning("User requested shutdown...");

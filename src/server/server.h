@@ -1,7 +1,8 @@
 /*
- * server.h - the process around the shards (server.c): the shard set and
- * shutdown, and server_runtime, the services command handlers reach through
- * their context (commands/runtime.h, implemented in runtime.c).
+ * server.h - what the process around the shards offers the rest of the
+ * program: the runtime's own command families, and server_runtime, the
+ * services command handlers reach through their context
+ * (commands/runtime.h, implemented in runtime.c).
  */
 #ifndef KV_SERVER_H
 #define KV_SERVER_H
@@ -10,14 +11,6 @@
 
 #include "commands/cmd.h"
 #include "commands/runtime.h"
-
-struct shard;
-
-uint32_t server_nshards(void);
-uint32_t shard_id(const struct shard *s);
-
-/* Ask the server to stop: every shard finishes its loop turn and exits. */
-void server_request_shutdown(void);
 
 /* The command families that need the runtime's connections and shards. */
 extern const struct kv_command cmd_table_multi[];

@@ -358,6 +358,9 @@ struct reactor_ops {
 	/* Set up this shard's reactor on its own thread; 0 or -errno. */
 	int (*init)(struct shard *s);
 	void (*fini)(struct shard *s);
+	/* Lend the reactor's ring (if any) to the shard's file I/O: aof_attach
+	 * with the tag its completions will carry, or no ring (synchronous). */
+	void (*lend_files)(struct shard *s);
 	/* Submit queued I/O and collect completions, waiting at most timeout_us
 	 * (0: do not wait).  Completions are handed to the shard_on_* callbacks. */
 	int (*poll)(struct shard *s, int64_t timeout_us);
@@ -371,16 +374,162 @@ struct reactor_ops {
 };
 
 extern const struct reactor_ops reactor_uring_ops;
-/* Lend the shard's ring to its file I/O (aof_attach with the reactor's file
- * tag); under epoll the shard attaches no ring and file I/O is synchronous. */
-void reactor_uring_lend_files(struct shard *s);
-/* A file op of this shard's AOF completed on its ring (reactor_uring.c). */
-void shard_on_file(struct shard *s, struct kvio_op *op, int res);
 extern const struct reactor_ops reactor_epoll_ops;
 /* Why io_uring cannot be used here, or NULL if it can. */
 const char *reactor_uring_unavailable(void);
 
-/* ---- callbacks the reactors call (shard.c) ---- */
+/*
+ * The runtime's files, each calling only those listed before it (the
+ * layers check, scripts/check-layers.py --cycles, keeps it so):
+ *   msg.c     messages between shards, wake-ups, the process-wide stop
+ *   call.c    copied calls and the shards of a call's keys
+ *   gate.c    reply order and the durability gate; the end of a unit
+ *   bcast.c   broadcast commands (PUBLISH)
+ *   blocking.c, exec.c, multi.c, pubsub.c
+ *             blocking pops; running one call; MULTI/EXEC; pub/sub
+ *   route.c   dispatch and the cross-shard protocol
+ *   shard.c   the loop, connections, cron, the AOF and snapshot turn
+ *   reactor_uring.c, reactor_epoll.c, runtime.c, server.c, main.c
+ */
+
+/* ---- msg.c ---- */
+/* Push a message to another shard's ring (or its overflow list). */
+void shard_send(struct shard *s, uint32_t to, struct shard_msg *m);
+/* Move overflowed messages into the rings and wake the peers that park. */
+void shard_flush_overflow(struct shard *s);
+/* Whether a peer's ring holds a message for s. */
+bool shard_rings_pending(struct shard *s);
+/* Park a message until this shard's keyspace is free (FIFO). */
+void shard_deferred_push(struct shard *s, struct shard_msg *m);
+struct shard_msg *shard_deferred_pop(struct shard *s);
+/* Wake a shard's reactor from any thread. */
+void shard_wake(struct shard *s);
+/* Ask every shard to finish its loop turn and exit (SHUTDOWN, a signal, a
+ * shard whose reactor cannot start). */
+void shard_stop_all(void);
+
+/* ---- call.c ---- */
+/* Sorted unique shards a call's keys live on (all shards for
+ * CMD_ALL_SHARDS); 0 when keyless. */
+uint32_t shard_call_shards(const struct kv_command *cmd, int argc, const struct kv_slice *argv,
+			   uint32_t *out);
+/* Copy a call for later execution, in one allocation of `head` bytes (the
+ * cmd_call sits at call_off) followed by the arguments. */
+void *shard_call_copy(size_t head, size_t call_off, const struct kv_command *cmd, int argc,
+		      const struct kv_slice *argv, int64_t now_ms);
+
+/* ---- gate.c ---- */
+bool shard_aof_on(void);
+enum aof_fsync shard_aof_policy(void);
+/* Where the reply of a command that runs now goes: the output, or a ready
+ * slot behind replies still out. */
+struct kv_buf *conn_reply_target(struct conn *c);
+/* A slot for a reply that comes later (forwarded, txn, blocked). */
+struct reply_slot *conn_reserve_slot(struct conn *c);
+/* Fill a reserved slot with reply (taken over) and release what may leave. */
+void conn_fill_slot(struct shard *s, struct conn *c, struct reply_slot *slot,
+		    struct kv_buf *reply);
+/* Move every leading slot that may leave now into the output. */
+void conn_drain_slots(struct shard *s, struct conn *c);
+/* c has a finished reply waiting for this shard's AOF. */
+void conn_gate(struct shard *s, struct conn *c);
+/* Queue c for a send at the end of the turn. */
+void conn_mark_flush(struct shard *s, struct conn *c);
+/* Queue c to parse and dispatch its input this turn. */
+void conn_schedule(struct shard *s, struct conn *c);
+/* Something c waited for came back (a reply, an acknowledgement). */
+void conn_release_inflight(struct shard *s, struct conn *c);
+/* Append an out-of-band push (a pub/sub message) to a client of this shard,
+ * after any reply still owed; push_end schedules the send. */
+struct kv_buf *shard_conn_push_begin(struct shard *s, struct conn *c);
+void shard_conn_push_end(struct shard *s, struct conn *c);
+/* The LSN a reply produced now waits for (0: none). */
+uint64_t shard_reply_tag(const struct shard *s);
+/* Whether what was tagged lsn may leave (durable: only once fsynced). */
+bool shard_lsn_ready(const struct shard *s, uint64_t lsn, bool durable);
+/* Send m to shard `to` once this shard's AOF has made lsn durable. */
+void shard_send_when_durable(struct shard *s, uint32_t to, struct shard_msg *m, uint64_t lsn,
+			     bool durable);
+/* Replace a reply with the error msg. */
+void shard_reply_error(struct kv_buf *b, const char *msg);
+/* Durability moved (or the policy changed): let go of what may leave. */
+void shard_durability_advance(struct shard *s);
+/* A wake-up produced on exec for a waiter of shard `home`, carrying a pop
+ * from shard `owner`'s keyspace: sent once owner's AOF made it durable. */
+void shard_defer_wake(struct shard *exec, uint32_t owner, uint32_t home, struct shard_msg *m);
+/* Send the wake-ups of the unit just run (rels: a txn's release messages,
+ * indexed by shard, which carry those of the other shards). */
+void shard_send_wakes(struct shard *s, struct release_msg **rels);
+/* End of an atomic unit run on this thread: its effects on this shard
+ * become one AOF record. */
+void shard_unit_commit(struct shard *s);
+/* The error a write gets while a shard it would change refuses writes, or NULL. */
+const char *shard_write_refused(struct shard *s, struct kv_db **held);
+/* A file op of this shard's AOF or snapshot completed on its ring. */
+void shard_on_file(struct shard *s, struct kvio_op *op, int res);
+
+/* ---- bcast.c ---- */
+/* Broadcast a command's part to every shard with subscribers. */
+void shard_bcast(struct shard *s, struct conn *c, const struct kv_command *cmd, int argc,
+		 const struct kv_slice *argv, bool self);
+void bcast_part_run(struct shard *s, struct bcast_part *part);
+void bcast_part_done(struct shard *s, struct bcast_part *part);
+
+/* ---- blocking.c ---- */
+void blocking_after_write(struct shard *exec, const struct cmd_call *call, struct kv_db **held);
+void blocking_sweep(struct shard *s);
+/* End a client's wait: true if this caller won (the client was not claimed,
+ * or claimed_ok because the caller handles the claim's wake-up). */
+bool blocking_finish(struct conn *c, bool claimed_ok);
+struct conn *blocking_wake_conn(struct shard_msg *wake);
+/* After a wake-up: the reply the claimer produced, or (reply empty) a copy
+ * of the command to run again; releases the client's ticket. */
+void blocking_take_result(struct conn *c, struct kv_buf *reply, struct cmd_call **retry);
+
+/* ---- exec.c ---- */
+/* Run a call on this thread with the given keyspaces. */
+void shard_call_run(struct shard *s, const struct cmd_call *call, struct conn *conn,
+		    struct kv_db **held, struct kv_buf *out);
+
+/* ---- multi.c ---- */
+/* Whether a command is queued inside MULTI; queue it; free a connection's
+ * queue and watches at close. */
+bool multi_queues(const struct kv_command *cmd);
+void multi_queue(struct conn *c, const struct kv_command *cmd, int argc,
+		 const struct kv_slice *argv, int64_t now_ms);
+void multi_conn_free(struct conn *c);
+extern const struct kv_command multi_unwatch_command;
+
+/* ---- pubsub.c ---- */
+uint64_t pubsub_receivers(struct shard *s, const struct kv_slice *channel);
+uint32_t pubsub_count(const struct conn *c);
+void pubsub_conn_drop(struct shard *s, struct conn *c);
+bool pubsub_allowed_in_subscriber_mode(const struct kv_command *cmd);
+
+/* ---- route.c ---- */
+enum dispatch_result { DISPATCH_DONE, DISPATCH_WAIT };
+/* Look a parsed command up and run or route it; DISPATCH_WAIT: the
+ * keyspace is held, the connection pauses and the command is retried. */
+enum dispatch_result shard_dispatch(struct shard *s, struct conn *c, int argc,
+				    const struct kv_slice *argv);
+/* Handle the messages peers sent; returns how many. */
+int shard_drain_rings(struct shard *s);
+/* Start a txn for a command over several shards. */
+void shard_start_txn(struct shard *s, struct conn *c, const struct kv_command *cmd, int argc,
+		     const struct kv_slice *argv, const uint32_t *shards, uint32_t nshards);
+enum unblock_how { UNBLOCK_WOKEN, UNBLOCK_TIMEOUT, UNBLOCK_DEAD };
+/* End a blocked client's wait with served (or a timeout's null reply). */
+void conn_unblock(struct shard *s, struct conn *c, enum unblock_how how, struct kv_buf *served,
+		  struct cmd_call *retry);
+/* Serve this shard's own blocked clients woken this turn. */
+void shard_run_local_wakes(struct shard *s);
+/* Time out blocked clients; microseconds until the next deadline. */
+int64_t shard_block_timeouts(struct shard *s);
+/* A snapshot of this shard ended (snapshot.c's done callback, DEBUG
+ * RELOAD): answer SAVE's waiters. */
+void shard_snapshot_done(void *shard, bool ok);
+
+/* ---- shard.c: the callbacks the reactors call, and the lifecycle ---- */
 void shard_on_accept(struct shard *s, int fd);
 void shard_on_data(struct shard *s, struct conn *c, const char *p, size_t n);
 /* The socket failed: nothing more can be read or sent. */
@@ -392,65 +541,8 @@ void shard_on_wakeup(struct shard *s);
 void shard_conn_io_done(struct shard *s, struct conn *c);
 /* A send completed and nothing else is queued on c. */
 void shard_conn_drained(struct shard *s, struct conn *c);
-
-/* Sorted unique shards a call's keys live on (all shards for
- * CMD_ALL_SHARDS); 0 when keyless. */
-uint32_t shard_call_shards(const struct kv_command *cmd, int argc, const struct kv_slice *argv,
-			   uint32_t *out);
-/* Copy a call for later execution, in one allocation of `head` bytes (the
- * cmd_call sits at call_off) followed by the arguments. */
-void *shard_call_copy(size_t head, size_t call_off, const struct kv_command *cmd, int argc,
-		      const struct kv_slice *argv, int64_t now_ms);
-/* Run a copied call on this thread with the given keyspaces. */
-void shard_call_run(struct shard *s, const struct cmd_call *call, struct conn *conn,
-		    struct kv_db **held, struct kv_buf *out);
-
-/* MULTI/EXEC (multi.c): whether a command is queued inside MULTI; queue
- * it; free a connection's queue and watches at close. */
-bool multi_queues(const struct kv_command *cmd);
-void multi_queue(struct conn *c, const struct kv_command *cmd, int argc,
-		 const struct kv_slice *argv, int64_t now_ms);
-void multi_conn_free(struct conn *c);
-extern const struct kv_command multi_unwatch_command;
-
-/* Push a message to another shard's ring (or its overflow list). */
-void shard_send(struct shard *s, uint32_t to, struct shard_msg *m);
-
-/* Blocking commands (blocking.c). */
-void blocking_after_write(struct shard *exec, const struct cmd_call *call, struct kv_db **held);
-void blocking_sweep(struct shard *s);
-/* End a client's wait: true if this caller won (the client was not claimed,
- * or claimed_ok because the caller handles the claim's wake-up). */
-bool blocking_finish(struct conn *c, bool claimed_ok);
-struct conn *blocking_wake_conn(struct shard_msg *wake);
-/* A wake-up produced on exec for a waiter of shard `home`, carrying a pop
- * from shard `owner`'s keyspace: sent once owner's AOF made it durable. */
-void shard_defer_wake(struct shard *exec, uint32_t owner, uint32_t home, struct shard_msg *m);
-/* After a wake-up: the reply the claimer produced, or (reply empty) a copy
- * of the command to run again; releases the client's ticket. */
-void blocking_take_result(struct conn *c, struct kv_buf *reply, struct cmd_call **retry);
-
-/* Broadcast a command's part to every shard with subscribers (shard.c). */
-void shard_bcast(struct shard *s, struct conn *c, const struct kv_command *cmd, int argc,
-		 const struct kv_slice *argv, bool self);
-/* Pub/sub (pubsub.c) and the runtime services it uses (shard.c). */
-uint64_t pubsub_receivers(struct shard *s, const struct kv_slice *channel);
-uint32_t pubsub_count(const struct conn *c);
-void pubsub_conn_drop(struct shard *s, struct conn *c);
-bool pubsub_allowed_in_subscriber_mode(const struct kv_command *cmd);
-/* Append an out-of-band push (a pub/sub message) to a client of this shard,
- * after any reply still owed; push_end schedules the send. */
-struct kv_buf *shard_conn_push_begin(struct shard *s, struct conn *c);
-void shard_conn_push_end(struct shard *s, struct conn *c);
-
-/* A snapshot of this shard ended (snapshot.c): answer SAVE's waiters. */
-void shard_snapshot_done(void *shard, bool ok);
-
-/* ---- lifecycle (shard.c) ---- */
 struct shard *shard_create(uint32_t id, uint32_t nshards);
 void *shard_thread_main(void *arg);
-/* Wake a shard's reactor from any thread. */
-void shard_wake(struct shard *s);
 
 /* Start the shards and serve until shutdown (server.c).  Returns the exit
  * status for main(). */

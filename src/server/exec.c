@@ -1,0 +1,70 @@
+/*
+ * exec.c - running one call on this thread with the keyspaces it holds:
+ * the command context (runtime services, statistics), the refusal of writes
+ * while an involved shard's AOF fails, the effect frame around the handler
+ * (commands/fx.h), snapshot copy-before-write, and the wake-up of clients
+ * blocked on the keys a write touched.
+ *
+ * Not here: where a call runs (route.c) or when its reply leaves (gate.c).
+ */
+#include "commands/fx.h"
+#include "server/server.h"
+#include "server/shard.h"
+
+/*
+ * After a write command: wake clients blocked on its keys.  (WATCH needs no
+ * help here: the store reports whole-key changes, and each collection
+ * handler reports its in-place changes exactly where Redis does.)
+ */
+static void shard_after_write(struct shard *s, const struct cmd_call *call, struct kv_db **held)
+{
+	blocking_after_write(s, call, held);
+}
+
+/* Tell the held keyspaces a write command runs (a snapshot in progress
+ * then saves what it looks up before it can change in place). */
+static void shard_set_writing(struct shard *s, struct kv_db **held, bool on)
+{
+	if (held == s->held_local) {
+		db_set_writing(s->db, on);
+		return;
+	}
+	for (uint32_t i = 0; i < g_server.nshards; i++)
+		if (held[i])
+			db_set_writing(held[i], on);
+}
+
+void shard_call_run(struct shard *s, const struct cmd_call *call, struct conn *conn,
+		     struct kv_db **held, struct kv_buf *out)
+{
+	struct cmd_ctx ctx = {
+		.argc = call->argc,
+		.argv = call->argv,
+		.out = out,
+		.now_ms = call->now_ms,
+		.rt = &server_runtime,
+		.stats = &s->stats,
+		.shard = s,
+		.conn = conn,
+		.held = held,
+		.nshards = g_server.nshards,
+	};
+	if (call->cmd->flags & CMD_WRITE) {
+		const char *refused = shard_write_refused(s, held);
+		if (refused) {
+			resp_error(out, refused);
+			return;
+		}
+	}
+	struct fx_cmd fx;
+	bool writing = call->cmd->flags & CMD_WRITE;
+	if (writing)
+		shard_set_writing(s, held, true);
+	fx_cmd_begin(&fx, call->cmd, call->argc, call->argv, held, call->now_ms);
+	call->cmd->proc(&ctx);
+	fx_cmd_end(&fx);
+	if (writing) {
+		shard_after_write(s, call, held);
+		shard_set_writing(s, held, false);
+	}
+}

@@ -1,0 +1,346 @@
+/*
+ * gate.c - a connection's replies, in command order and held until what they
+ * depend on is durable (design.md section 2, "the life of a write").
+ *
+ * Every command gets its reply in order: straight into the output when
+ * nothing before it is still out, else into a reply slot that is released
+ * when it and every slot before it are ready.  Under appendfsync always a
+ * reply (and a message that carries one to another shard) also waits for the
+ * AOF to make durable the LSN it was tagged with; under everysec and no, for
+ * the write that put it in the page cache.  A fatal AOF error turns what
+ * waits into the error.  The end of each atomic unit (shard_unit_commit)
+ * turns the unit's effects into one AOF record here.
+ *
+ * Not here: running commands (exec.c), routing them (route.c), the loop
+ * and sockets (shard.c).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "base/kv.h"
+#include "commands/config.h"
+#include "commands/fx.h"
+#include "server/shard.h"
+
+static bool slot_ready(struct shard *s, const struct reply_slot *sl);
+
+/* ------------------------------------------------------------------ */
+/* replies in command order */
+
+/* Where the reply of a command that runs now goes: straight to the output
+ * when nothing before it is still out, else into a ready slot. */
+struct kv_buf *conn_reply_target(struct conn *c)
+{
+	if (!c->slots_head)
+		return &c->out;
+	struct reply_slot *slot = kv_calloc(1, sizeof(*slot));
+	slot->done = true;
+	c->slots_tail->next = slot;
+	c->slots_tail = slot;
+	return &slot->buf;
+}
+
+struct reply_slot *conn_reserve_slot(struct conn *c)
+{
+	struct reply_slot *slot = kv_calloc(1, sizeof(*slot));
+	if (c->slots_tail)
+		c->slots_tail->next = slot;
+	else
+		c->slots_head = slot;
+	c->slots_tail = slot;
+	return slot;
+}
+
+void conn_mark_flush(struct shard *s, struct conn *c)
+{
+	if (c->in_flush || c->io_closed)
+		return;
+	c->in_flush = true;
+	c->flush_next = s->flush_head;
+	s->flush_head = c;
+}
+
+void conn_schedule(struct shard *s, struct conn *c)
+{
+	if (c->in_ready || c->io_closed)
+		return;
+	c->in_ready = true;
+	c->ready_next = NULL;
+	if (s->ready_tail)
+		s->ready_tail->ready_next = c;
+	else
+		s->ready_head = c;
+	s->ready_tail = c;
+}
+
+void conn_release_inflight(struct shard *s, struct conn *c)
+{
+	kv_assert(c->inflight > 0);
+	c->inflight--;
+	conn_schedule(s, c);
+}
+
+/* Move every leading slot that may leave now into the output. */
+void conn_drain_slots(struct shard *s, struct conn *c)
+{
+	while (c->slots_head && slot_ready(s, c->slots_head)) {
+		struct reply_slot *head = c->slots_head;
+		kv_buf_append(&c->out, head->buf.data, head->buf.len);
+		c->slots_head = head->next;
+		if (!c->slots_head)
+			c->slots_tail = NULL;
+		kv_buf_free(&head->buf);
+		free(head);
+	}
+	/* A finished reply held back only by the AOF: watch for durability. */
+	if (c->slots_head && c->slots_head->done && c->slots_head->acks == 0)
+		conn_gate(s, c);
+	conn_mark_flush(s, c);
+}
+
+void conn_fill_slot(struct shard *s, struct conn *c, struct reply_slot *slot,
+			   struct kv_buf *reply)
+{
+	if (reply->len && reply->data[0] == '-')
+		stat_add(&s->stats.total_error_replies, 1);
+	kv_buf_free(&slot->buf);
+	slot->buf = *reply;
+	kv_buf_init(reply);
+	slot->done = true;
+	conn_drain_slots(s, c);
+}
+
+struct kv_buf *shard_conn_push_begin(struct shard *s, struct conn *c)
+{
+	return conn_reply_target(c);
+}
+
+void shard_conn_push_end(struct shard *s, struct conn *c)
+{
+	conn_mark_flush(s, c);
+}
+
+/* ------------------------------------------------------------------ */
+/* durability: replies and messages held until the AOF is durable */
+
+bool shard_aof_on(void)
+{
+	return atomic_load_explicit(&g_config.appendonly, memory_order_relaxed) != 0;
+}
+
+enum aof_fsync shard_aof_policy(void)
+{
+	return (enum aof_fsync)atomic_load_explicit(&g_config.appendfsync, memory_order_relaxed);
+}
+
+/* Under appendfsync always a reply leaves only once what it depends on is
+ * durable (design.md §2).  After a fatal AOF error nothing more becomes
+ * durable: the replies that waited were failed, later ones are not held. */
+static bool shard_gates(const struct shard *s)
+{
+	return shard_aof_on() && s->aof.state != AOF_FAILED;
+}
+
+/* What a reply may depend on when it leaves: under appendfsync always, what
+ * is fsynced; under everysec and no, what is written to the file (in the
+ * page cache, so a crash of the process loses nothing acknowledged, as with
+ * Redis, which writes the AOF before it sends replies). */
+static uint64_t shard_release_lsn(const struct shard *s)
+{
+	return shard_aof_policy() == AOF_FSYNC_ALWAYS ? s->aof.durable_lsn : s->aof.written_lsn;
+}
+
+/* The LSN a reply produced now waits for (0: none).  A read is tagged too: it
+ * may have observed a record that is not durable yet.  While the AOF is
+ * refusing writes, new replies are not held (see docs/durability.md). */
+uint64_t shard_reply_tag(const struct shard *s)
+{
+	if (!shard_gates(s) || s->aof.state != AOF_OK)
+		return 0;
+	return s->aof.last_lsn > shard_release_lsn(s) ? s->aof.last_lsn : 0;
+}
+
+bool shard_lsn_ready(const struct shard *s, uint64_t lsn, bool durable)
+{
+	if (lsn == 0 || s->aof.durable_lsn >= lsn)
+		return true;
+	if (durable)
+		return false;
+	return !shard_gates(s) || shard_release_lsn(s) >= lsn;
+}
+
+static bool slot_ready(struct shard *s, const struct reply_slot *sl)
+{
+	return sl->done && sl->acks == 0 && shard_lsn_ready(s, sl->lsn, sl->durable);
+}
+
+/* c has a finished reply waiting for this shard's AOF.  The gated list
+ * holds a reference (inflight) so the connection outlives the wait. */
+void conn_gate(struct shard *s, struct conn *c)
+{
+	if (c->in_gated)
+		return;
+	c->in_gated = true;
+	c->inflight++;
+	c->gated_next = s->gated;
+	s->gated = c;
+}
+
+/* Send m to shard `to` once this shard's AOF has made lsn durable. */
+/* shard_send, or for a wake-up of this shard's own client the local list. */
+static void shard_deliver(struct shard *s, uint32_t to, struct shard_msg *m)
+{
+	if (to != s->id) {
+		shard_send(s, to, m);
+		return;
+	}
+	kv_assert(m->type == MSG_WAKE);
+	m->from = s->id;
+	msg_fifo_push(&s->wakes, m);
+}
+
+void shard_send_when_durable(struct shard *s, uint32_t to, struct shard_msg *m,
+				    uint64_t lsn, bool durable)
+{
+	if (shard_lsn_ready(s, lsn, durable)) {
+		shard_deliver(s, to, m);
+		return;
+	}
+	m->wait_to = to;
+	m->wait_lsn = lsn;
+	m->wait_durable = durable;
+	msg_fifo_push(&s->dw, m);
+}
+
+void shard_reply_error(struct kv_buf *b, const char *msg)
+{
+	b->len = 0;
+	resp_error(b, msg);
+}
+
+/* The AOF failed for good: every reply and message still waiting depends on
+ * records that will never be durable, so each becomes the error. */
+static void shard_fail_waiting(struct shard *s)
+{
+	const char *err = aof_write_error(&s->aof);
+	for (struct conn *c = s->gated; c; c = c->gated_next)
+		for (struct reply_slot *sl = c->slots_head; sl; sl = sl->next)
+			if (sl->lsn > s->aof.durable_lsn) {
+				shard_reply_error(&sl->buf, err);
+				sl->lsn = 0;
+			}
+	for (struct shard_msg *m = s->dw.head; m; m = m->next) {
+		if (m->wait_lsn <= s->aof.durable_lsn)
+			continue;
+		if (m->type == MSG_REPLY) {
+			shard_reply_error(&((struct fwd_req *)m)->reply, err);
+		} else if (m->type == MSG_DURABLE) {
+			struct durable_ack *a = (struct durable_ack *)m;
+			a->failed = true;
+			snprintf(a->error, sizeof(a->error), "%s", err);
+		}
+		m->wait_lsn = 0;
+	}
+}
+
+/* Durability moved (or the policy changed): let go of what may leave. */
+void shard_durability_advance(struct shard *s)
+{
+	if (s->aof.state == AOF_FAILED && !s->aof_failed_seen) {
+		s->aof_failed_seen = true;
+		shard_fail_waiting(s);
+	}
+	while (s->dw.head && shard_lsn_ready(s, s->dw.head->wait_lsn, s->dw.head->wait_durable)) {
+		struct shard_msg *m = msg_fifo_pop(&s->dw);
+		shard_deliver(s, m->wait_to, m);
+	}
+	struct conn **pp = &s->gated;
+	while (*pp) {
+		struct conn *c = *pp;
+		struct reply_slot *head = c->slots_head;
+		if (head && head->done && head->acks == 0 && !slot_ready(s, head)) {
+			pp = &c->gated_next;
+			continue;
+		}
+		*pp = c->gated_next;
+		c->in_gated = false;
+		conn_drain_slots(s, c);
+		conn_release_inflight(s, c);
+	}
+}
+
+void shard_defer_wake(struct shard *exec, uint32_t owner, uint32_t home, struct shard_msg *m)
+{
+	m->from = owner;
+	m->wait_to = home;
+	msg_fifo_push(&exec->pw, m);
+}
+
+/* Wake-ups of the unit whose pops were on this shard's keyspace: they leave
+ * once this shard's AOF holds the pops durably.  Those popping from another
+ * shard's keyspace (a txn) go to `rels`, indexed by shard, or stay listed. */
+void shard_send_wakes(struct shard *s, struct release_msg **rels)
+{
+	struct shard_msg *m;
+	while ((m = msg_fifo_pop(&s->pw)) != NULL) {
+		uint32_t owner = m->from;
+		if (owner == s->id) {
+			shard_send_when_durable(s, m->wait_to, m, shard_reply_tag(s), false);
+		} else {
+			/* Only a txn touches another shard's keyspace. */
+			kv_assert(rels && rels[owner]);
+			m->next = rels[owner]->wakes;
+			rels[owner]->wakes = m;
+		}
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* the end of an atomic unit */
+
+/* End of an atomic unit run on this thread: this shard's effects become one
+ * AOF record.  (A txn takes the other shards' effects itself.) */
+void shard_unit_commit(struct shard *s)
+{
+	if (fx_pending()) {
+		if (fx_take(s->id, &s->fx_payload)) {
+			atomic_fetch_add_explicit(&s->changes, 1, memory_order_relaxed);
+			if (shard_aof_on())
+				aof_append(&s->aof, s->fx_payload.data, s->fx_payload.len);
+		}
+		kv_assert(!fx_pending());
+	}
+	if (s->pw.head)
+		shard_send_wakes(s, NULL);
+}
+
+/* Whether a write must be refused because a keyspace it would change
+ * belongs to a shard whose AOF is failing. */
+const char *shard_write_refused(struct shard *s, struct kv_db **held)
+{
+	if (!shard_aof_on())
+		return NULL;
+	if (held == s->held_local)
+		return aof_write_error(&s->aof);
+	for (uint32_t i = 0; i < g_server.nshards; i++) {
+		if (!held[i])
+			continue;
+		struct shard *o = g_server.shards[i];
+		if (atomic_load_explicit(&o->aof.info.state, memory_order_relaxed) != AOF_OK)
+			return o == s ? aof_write_error(&s->aof)
+				      : "MISCONF Errors writing to the AOF file of another shard; "
+					"writes are refused (see INFO persistence)";
+	}
+	return NULL;
+}
+
+void shard_on_file(struct shard *s, struct kvio_op *op, int res)
+{
+	if (snapshot_owns(&s->snap, op)) {
+		snapshot_complete(&s->snap, op, res);
+		return;
+	}
+	kv_assert(aof_owns(&s->aof, op));
+	if (aof_complete(&s->aof, op, res, kv_time_ms()))
+		shard_durability_advance(s);
+}

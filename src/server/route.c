@@ -1,0 +1,719 @@
+/*
+ * route.c - where a command runs, and the cross-shard protocol.
+ *
+ * shard_dispatch looks the command up, checks auth, arity and the
+ * subscriber and MULTI states, then routes it (docs/architecture.md, "Where
+ * a command runs"):
+ *   - a command that needs no keyspace, or only this shard's, runs here;
+ *   - a command whose keys live on one other shard is copied into a
+ *     MSG_EXEC and its reply comes back as MSG_REPLY;
+ *   - a command over several shards runs here as a txn after taking the
+ *     keyspace of every shard involved, in ascending shard order.  Ordered
+ *     acquisition makes a wait-for cycle impossible, and shards never block:
+ *     a held shard keeps draining its rings, parking what it cannot run yet
+ *     in its deferred FIFO.
+ * Every message a shard receives is handled here (shard_handle_msg): the
+ * forwarded calls and their replies, the lock/grant/release of txns and
+ * their durability acknowledgements, wake-ups of blocked clients, broadcast
+ * parts, and SAVE's waits for every shard's snapshot.
+ *
+ * Per-connection order: a connection's commands are dispatched in order;
+ * while a txn of it is out it dispatches nothing more, and a command routed
+ * to a shard goes through the same FIFO ring as that connection's earlier
+ * commands to that shard, so a client always reads its own writes.
+ *
+ * Not here: the loop, sockets and parsing (shard.c); reply order and the
+ * durability gate (gate.c); running a call (exec.c).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/kv.h"
+#include "commands/config.h"
+#include "commands/fx.h"
+#include "server/shard.h"
+
+static void shard_keyspace_freed(struct shard *s);
+static void shard_save_wait(struct shard *s, uint32_t home, struct conn *c,
+			    struct reply_slot *slot);
+static void shard_handle_durable(struct shard *s, struct durable_ack *a);
+static void blocking_commit(struct shard *s, struct conn *c, const struct kv_command *cmd,
+			    int argc, const struct kv_slice *argv, struct reply_slot *slot);
+
+/* ------------------------------------------------------------------ */
+/* forwarded single-shard commands */
+
+static void fwd_execute(struct shard *s, struct fwd_req *req)
+{
+	kv_assert(!s->holder);
+	shard_call_run(s, &req->call, NULL, s->held_local, &req->reply);
+	shard_unit_commit(s);
+	req->m.type = MSG_REPLY;
+	shard_send_when_durable(s, req->m.from, &req->m, shard_reply_tag(s), false);
+}
+
+static void fwd_replied(struct shard *s, struct fwd_req *req)
+{
+	struct conn *c = req->call.conn;
+	conn_fill_slot(s, c, req->call.slot, &req->reply);
+	conn_release_inflight(s, c);
+	free(req);
+}
+
+static void shard_forward(struct shard *s, struct conn *c, uint32_t to,
+			  const struct kv_command *cmd, int argc, const struct kv_slice *argv)
+{
+	struct fwd_req *req = shard_call_copy(sizeof(*req), offsetof(struct fwd_req, call),
+					cmd, argc, argv, s->now_ms);
+	kv_buf_init(&req->reply);
+	req->m.type = MSG_EXEC;
+	req->call.conn = c;
+	req->call.slot = conn_reserve_slot(c);
+	c->inflight++;
+	stat_add(&s->stats.forwarded_commands, 1);
+	shard_send(s, to, &req->m);
+}
+
+/* ------------------------------------------------------------------ */
+/* multi-shard transactions */
+
+static void txn_execute(struct shard *s, struct txn *t)
+{
+	for (uint32_t i = 0; i < t->nshards; i++)
+		s->txn_held[t->shards[i]] = g_server.shards[t->shards[i]]->db;
+	struct kv_buf reply = KV_BUF_INIT;
+	shard_call_run(s, &t->call, t->call.conn, s->txn_held, &reply);
+	struct conn *c = t->call.conn;
+	bool durable = t->call.cmd->flags & CMD_WAIT_DURABLE;
+	/* SAVE waits for every shard's snapshot, unless it answered an error. */
+	bool save_wait = ((t->call.cmd->flags & CMD_WAIT_SNAPSHOT) || c->wait_shards) &&
+			 reply.len && reply.data[0] != '-';
+	c->wait_shards = false;
+	/* Each held shard acknowledges once what the reply depends on there is
+	 * durable: under appendfsync always, or always for WAITAOF. */
+	uint8_t ack = 0;
+	if (!c->block_pending && shard_aof_on())
+		ack = durable ? 2 : 1;
+	bool held_here = false;
+	struct release_msg **rels = s->txn_rels;
+	for (uint32_t i = 0; i < t->nshards; i++) {
+		uint32_t id = t->shards[i];
+		s->txn_held[id] = NULL;
+		if (id == s->id) {
+			held_here = true;
+			continue;
+		}
+		struct release_msg *rel = kv_calloc(1, sizeof(*rel));
+		rels[id] = rel;
+		rel->m.type = MSG_RELEASE;
+		rel->txn_id = t->id;
+		fx_take(id, &rel->effects);
+		rel->ack = ack;
+		if (ack) {
+			rel->conn = c;
+			rel->slot = t->call.slot;
+			t->call.slot->acks++;
+			c->inflight++;
+		}
+		if (save_wait) {
+			rel->save_wait = true;
+			rel->conn = c;
+			rel->slot = t->call.slot;
+			t->call.slot->acks++;
+			c->inflight++;
+		}
+	}
+	if (save_wait && held_here) {
+		shard_save_wait(s, s->id, c, t->call.slot);
+		t->call.slot->acks++;
+		c->inflight++;
+	}
+	if (s->pw.head)
+		shard_send_wakes(s, rels);
+	for (uint32_t i = 0; i < t->nshards; i++) {
+		uint32_t id = t->shards[i];
+		if (id != s->id) {
+			shard_send(s, id, &rels[id]->m);
+			rels[id] = NULL;
+		}
+	}
+	if (held_here) {
+		shard_unit_commit(s);
+		struct reply_slot *slot = t->call.slot;
+		if (durable && shard_aof_on()) {
+			aof_want_fsync(&s->aof);
+			slot->lsn = s->aof.last_lsn > s->aof.durable_lsn ? s->aof.last_lsn : 0;
+			slot->durable = true;
+			if (slot->lsn && s->aof.state == AOF_FAILED) {
+				shard_reply_error(&reply, aof_write_error(&s->aof));
+				slot->lsn = 0;
+			}
+		} else {
+			slot->lsn = shard_reply_tag(s);
+		}
+	}
+	kv_assert(!fx_pending());
+	if (c->block_pending) {
+		blocking_commit(s, c, t->call.cmd, t->call.argc, t->call.argv, t->call.slot);
+		kv_buf_free(&reply);
+	} else {
+		conn_fill_slot(s, c, t->call.slot, &reply);
+	}
+	c->txn_inflight = false;
+	conn_release_inflight(s, c);
+	if (held_here) {
+		kv_assert(s->holder == t);
+		s->holder = NULL;
+	}
+	/* No message refers to t any more: RELEASE names it by id. */
+	free(t);
+	if (held_here)
+		shard_keyspace_freed(s);
+}
+
+/* This shard takes its own keyspace for t (it is free). */
+static void txn_take_local(struct shard *s, struct txn *t)
+{
+	kv_assert(!s->holder);
+	s->holder = t;
+	s->holder_id = t->id;
+	t->acquired++;
+}
+
+static void txn_acquire_next(struct shard *s, struct txn *t)
+{
+	while (t->acquired < t->nshards) {
+		uint32_t target = t->shards[t->acquired];
+		if (target != s->id) {
+			t->m.type = MSG_LOCK;
+			shard_send(s, target, &t->m);
+			return;
+		}
+		if (s->holder) {
+			t->m.type = MSG_LOCK;
+			t->m.from = s->id;
+			shard_deferred_push(s, &t->m);
+			return;
+		}
+		txn_take_local(s, t);
+	}
+	txn_execute(s, t);
+}
+
+void shard_start_txn(struct shard *s, struct conn *c, const struct kv_command *cmd,
+			    int argc, const struct kv_slice *argv,
+			    const uint32_t *shards, uint32_t nshards)
+{
+	size_t head = sizeof(struct txn) + nshards * sizeof(uint32_t);
+	struct txn *t = shard_call_copy(head, offsetof(struct txn, call), cmd, argc, argv, s->now_ms);
+	t->id = atomic_fetch_add_explicit(&g_server.next_txn_id, 1, memory_order_relaxed);
+	t->home = s->id;
+	t->nshards = nshards;
+	t->acquired = 0;
+	memcpy(t->shards, shards, nshards * sizeof(uint32_t));
+	t->call.conn = c;
+	t->call.slot = conn_reserve_slot(c);
+	c->inflight++;
+	c->txn_inflight = true;
+	stat_add(&s->stats.multi_shard_commands, 1);
+	txn_acquire_next(s, t);
+}
+
+/* Grant this shard's keyspace to a txn coordinated elsewhere. */
+static void txn_grant_remote(struct shard *s, struct txn *t)
+{
+	kv_assert(!s->holder);
+	s->holder = t;
+	s->holder_id = t->id;
+	t->m.type = MSG_GRANT;
+	shard_send(s, t->home, &t->m);
+}
+
+static void shard_handle_lock(struct shard *s, struct shard_msg *m)
+{
+	struct txn *t = (struct txn *)m;
+	if (s->holder) {
+		shard_deferred_push(s, m);
+		return;
+	}
+	if (t->home == s->id) {
+		txn_take_local(s, t);
+		txn_acquire_next(s, t);
+	} else {
+		txn_grant_remote(s, t);
+	}
+}
+
+/* The keyspace became free: run what waited for it, in arrival order, until
+ * a txn takes it again; then let paused clients continue. */
+static void shard_keyspace_freed(struct shard *s)
+{
+	while (!s->holder) {
+		struct shard_msg *m = shard_deferred_pop(s);
+		if (!m)
+			break;
+		if (m->type == MSG_EXEC)
+			fwd_execute(s, (struct fwd_req *)m);
+		else
+			shard_handle_lock(s, m);
+	}
+	if (s->holder)
+		return;
+	while (s->paused_head) {
+		struct conn *c = s->paused_head;
+		s->paused_head = c->paused_next;
+		c->in_paused = false;
+		c->paused = false;
+		conn_schedule(s, c);
+	}
+}
+
+/* A txn from another shard released this keyspace: tell its home once the
+ * effects (and whatever its reads saw) are durable here. */
+static void shard_ack_txn(struct shard *s, const struct release_msg *rel, bool wrote,
+			  uint64_t wrote_lsn)
+{
+	struct durable_ack *a = kv_calloc(1, sizeof(*a));
+	a->m.type = MSG_DURABLE;
+	a->conn = rel->conn;
+	a->slot = rel->slot;
+	bool durable = rel->ack == 2;
+	/* Under the policy the rule is a reply's (shard_reply_tag): a read is
+	 * not held while this shard refuses writes.  WAITAOF asks for an fsync
+	 * and fails if none can be had. */
+	uint64_t lsn = shard_reply_tag(s);
+	/* But the txn's own records here (wrote_lsn) were let in while this
+	 * shard still accepted writes, and it may have started refusing since
+	 * (the txn ran on another thread): they wait for the retry like any
+	 * write's, or fail with the AOF.  Acknowledging them at once let a
+	 * kill -9 lose an acknowledged cross-shard EXEC (crash_kill). */
+	if (wrote && shard_aof_on() && !durable) {
+		if (s->aof.state == AOF_FAILED) {
+			a->failed = true;
+			snprintf(a->error, sizeof(a->error), "%s", aof_write_error(&s->aof));
+			lsn = 0;
+		} else if (wrote_lsn > lsn && !shard_lsn_ready(s, wrote_lsn, false)) {
+			lsn = s->aof.last_lsn;
+		}
+	}
+	if (durable) {
+		aof_want_fsync(&s->aof);
+		lsn = s->aof.last_lsn > s->aof.durable_lsn ? s->aof.last_lsn : 0;
+		if (lsn && s->aof.state == AOF_FAILED) {
+			a->failed = true;
+			snprintf(a->error, sizeof(a->error), "%s", aof_write_error(&s->aof));
+			lsn = 0;
+		}
+	}
+	shard_send_when_durable(s, rel->m.from, &a->m, lsn, durable);
+}
+
+/* ------------------------------------------------------------------ */
+/* SAVE: waiting for every shard's snapshot */
+
+/* SAVE: an acknowledgement to `home` once this shard's snapshot ends. */
+static void shard_save_wait(struct shard *s, uint32_t home, struct conn *c,
+			    struct reply_slot *slot)
+{
+	struct durable_ack *a = kv_calloc(1, sizeof(*a));
+	a->m.type = MSG_DURABLE;
+	a->m.wait_to = home;
+	a->conn = c;
+	a->slot = slot;
+	msg_fifo_push(&s->save_waiters, &a->m);
+}
+
+void shard_snapshot_done(void *shard, bool ok)
+{
+	struct shard *s = shard;
+	struct shard_msg *m;
+	while ((m = msg_fifo_pop(&s->save_waiters)) != NULL) {
+		struct durable_ack *a = (struct durable_ack *)m;
+		if (!ok) {
+			a->failed = true;
+			snprintf(a->error, sizeof(a->error), "ERR Background save failed: see the log");
+		}
+		if (m->wait_to == s->id)
+			shard_handle_durable(s, a);
+		else
+			shard_send(s, m->wait_to, m);
+	}
+}
+
+static void shard_handle_durable(struct shard *s, struct durable_ack *a)
+{
+	struct conn *c = a->conn;
+	struct reply_slot *slot = a->slot;
+	kv_assert(slot->acks > 0);
+	slot->acks--;
+	if (a->failed)
+		shard_reply_error(&slot->buf, a->error);
+	free(a);
+	conn_drain_slots(s, c);
+	conn_release_inflight(s, c);
+}
+
+/* ------------------------------------------------------------------ */
+/* blocked clients */
+
+/* The command that just ran asked to block: keep its reply slot open and
+ * a copy of it to run again when woken; dispatch nothing more meanwhile. */
+static void blocking_commit(struct shard *s, struct conn *c, const struct kv_command *cmd,
+			    int argc, const struct kv_slice *argv, struct reply_slot *slot)
+{
+	c->block_pending = false;
+	c->blocked = true;
+	c->block_slot = slot;
+	c->inflight++;
+	c->blocked_prev = NULL;
+	c->blocked_next = s->blocked_conns;
+	if (s->blocked_conns)
+		s->blocked_conns->blocked_prev = c;
+	s->blocked_conns = c;
+}
+
+void conn_unblock(struct shard *s, struct conn *c, enum unblock_how how,
+			 struct kv_buf *served, struct cmd_call *retry)
+{
+	if (c->blocked_prev)
+		c->blocked_prev->blocked_next = c->blocked_next;
+	else
+		s->blocked_conns = c->blocked_next;
+	if (c->blocked_next)
+		c->blocked_next->blocked_prev = c->blocked_prev;
+	c->blocked_next = c->blocked_prev = NULL;
+	c->blocked = false;
+	struct kv_buf reply = KV_BUF_INIT;
+	if (how == UNBLOCK_TIMEOUT)
+		resp_null_array(&reply);
+	else if (served)
+		reply = *served;
+	if (how == UNBLOCK_WOKEN)
+		c->block_slot->lsn = shard_reply_tag(s);
+	conn_fill_slot(s, c, c->block_slot, &reply);
+	c->block_slot = NULL;
+	if (retry && !c->io_closed)
+		c->retry_call = retry;
+	else
+		free(retry);
+	conn_release_inflight(s, c);
+}
+
+/* A write on some shard claimed this shard's blocked client. */
+static void shard_handle_wake(struct shard *s, struct shard_msg *m)
+{
+	struct conn *c = blocking_wake_conn(m);
+	kv_assert(c->blocked);
+	struct kv_buf reply = KV_BUF_INIT;
+	struct cmd_call *retry;
+	blocking_take_result(c, &reply, &retry);
+	conn_unblock(s, c, UNBLOCK_WOKEN, &reply, retry);
+}
+
+void shard_run_local_wakes(struct shard *s)
+{
+	struct shard_msg *m;
+	while ((m = msg_fifo_pop(&s->wakes)) != NULL)
+		shard_handle_wake(s, m);
+}
+
+/* Time out blocked clients; returns microseconds until the next deadline
+ * (INT64_MAX when none). */
+int64_t shard_block_timeouts(struct shard *s)
+{
+	int64_t next = INT64_MAX;
+	struct conn *c = s->blocked_conns;
+	while (c) {
+		struct conn *n = c->blocked_next;
+		if (c->block_deadline_ms > 0) {
+			if (s->now_ms >= c->block_deadline_ms) {
+				if (blocking_finish(c, false))
+					conn_unblock(s, c, UNBLOCK_TIMEOUT, NULL, NULL);
+			} else {
+				int64_t us = (c->block_deadline_ms - s->now_ms) * 1000;
+				next = us < next ? us : next;
+			}
+		}
+		c = n;
+	}
+	return next;
+}
+
+/* ------------------------------------------------------------------ */
+/* messages from other shards */
+
+static void shard_handle_msg(struct shard *s, struct shard_msg *m)
+{
+	switch (m->type) {
+	case MSG_EXEC:
+		if (s->holder)
+			shard_deferred_push(s, m);
+		else
+			fwd_execute(s, (struct fwd_req *)m);
+		break;
+	case MSG_REPLY:
+		fwd_replied(s, (struct fwd_req *)m);
+		break;
+	case MSG_LOCK:
+		shard_handle_lock(s, m);
+		break;
+	case MSG_GRANT: {
+		struct txn *t = (struct txn *)m;
+		t->acquired++;
+		txn_acquire_next(s, t);
+		break;
+	}
+	case MSG_WAKE:
+		shard_handle_wake(s, m);
+		break;
+	case MSG_BCAST:
+		bcast_part_run(s, (struct bcast_part *)m);
+		break;
+	case MSG_BCAST_DONE:
+		bcast_part_done(s, (struct bcast_part *)m);
+		break;
+	case MSG_RELEASE: {
+		struct release_msg *rel = (struct release_msg *)m;
+		kv_assert(s->holder && s->holder_id == rel->txn_id);
+		/* The txn's effects here are logged before anything else can
+		 * touch the keyspace, so the AOF keeps the keyspace's order. */
+		uint64_t wrote_lsn = 0;   /* 0 and FAILED: over the record limit */
+		bool wrote = rel->effects.len > 0 && shard_aof_on();
+		if (rel->effects.len) {
+			atomic_fetch_add_explicit(&s->changes, 1, memory_order_relaxed);
+			if (shard_aof_on())
+				wrote_lsn = aof_append(&s->aof, rel->effects.data, rel->effects.len);
+		}
+		kv_buf_free(&rel->effects);
+		if (rel->ack)
+			shard_ack_txn(s, rel, wrote, wrote_lsn);
+		if (rel->save_wait)
+			shard_save_wait(s, rel->m.from, rel->conn, rel->slot);
+		while (rel->wakes) {
+			struct shard_msg *w = rel->wakes;
+			rel->wakes = w->next;
+			shard_send_when_durable(s, w->wait_to, w, shard_reply_tag(s), false);
+		}
+		s->holder = NULL;
+		free(rel);
+		shard_keyspace_freed(s);
+		break;
+	}
+	case MSG_DURABLE:
+		shard_handle_durable(s, (struct durable_ack *)m);
+		break;
+	default:
+		kv_assert(!"unknown shard message");
+	}
+}
+
+int shard_drain_rings(struct shard *s)
+{
+	int n = 0;
+	for (uint32_t from = 0; from < g_server.nshards; from++) {
+		if (from == s->id)
+			continue;
+		struct shard_msg *m;
+		int budget = SHARD_RING_SLOTS;
+		while (budget-- > 0 && (m = spsc_pop(&s->in[from])) != NULL) {
+			shard_handle_msg(s, m);
+			n++;
+		}
+	}
+	return n;
+}
+
+/* ------------------------------------------------------------------ */
+/* dispatch */
+
+static void conn_pause(struct shard *s, struct conn *c)
+{
+	c->paused = true;
+	if (c->in_paused)
+		return;
+	c->in_paused = true;
+	c->paused_next = s->paused_head;
+	s->paused_head = c;
+}
+
+/* After a command ran here: its reply (in slot, or at out[before..] when
+ * it went straight to the output) waits for the AOF if it must. */
+static void reply_hold(struct shard *s, struct conn *c, const struct kv_command *cmd,
+		       struct reply_slot *slot, struct kv_buf *out, size_t before)
+{
+	bool durable = cmd->flags & CMD_WAIT_DURABLE;
+	uint64_t tag = shard_reply_tag(s);
+	if (durable && shard_aof_on()) {
+		aof_want_fsync(&s->aof);
+		tag = s->aof.last_lsn > s->aof.durable_lsn ? s->aof.last_lsn : 0;
+		if (tag && s->aof.state == AOF_FAILED) {
+			shard_reply_error(slot ? &slot->buf : out, aof_write_error(&s->aof));
+			tag = 0;
+		}
+	}
+	if (tag == 0)
+		return;
+	if (!slot) {
+		/* Move the reply out of the output into a slot of its own. */
+		kv_assert(out == &c->out && !c->slots_head);
+		slot = conn_reserve_slot(c);
+		kv_buf_append(&slot->buf, out->data + before, out->len - before);
+		out->len = before;
+		slot->done = true;
+	}
+	slot->lsn = tag;
+	slot->durable = durable;
+	conn_gate(s, c);
+}
+
+static void run_here(struct shard *s, struct conn *c, const struct kv_command *cmd,
+		     int argc, const struct kv_slice *argv)
+{
+	if (cmd->flags & CMD_BLOCKING) {
+		/* It may block: its reply must be able to wait in a slot. */
+		struct reply_slot *slot = conn_reserve_slot(c);
+		struct kv_buf reply = KV_BUF_INIT;
+		struct cmd_call call = { .cmd = cmd, .argc = argc, .argv = (struct kv_slice *)argv,
+					 .now_ms = s->now_ms };
+		shard_call_run(s, &call, c, s->held_local, &reply);
+		shard_unit_commit(s);
+		if (c->block_pending) {
+			blocking_commit(s, c, cmd, argc, argv, slot);
+			kv_buf_free(&reply);
+		} else {
+			slot->lsn = shard_reply_tag(s);
+			conn_fill_slot(s, c, slot, &reply);
+		}
+		return;
+	}
+	struct kv_buf *out = conn_reply_target(c);
+	struct reply_slot *slot = out == &c->out ? NULL : c->slots_tail;
+	size_t before = out->len;
+	struct cmd_call call = { .cmd = cmd, .argc = argc, .argv = (struct kv_slice *)argv,
+				 .now_ms = s->now_ms };
+	shard_call_run(s, &call, c, s->held_local, out);
+	shard_unit_commit(s);
+	if (out->len > before && out->data[before] == '-')
+		stat_add(&s->stats.total_error_replies, 1);
+	bool wait_shards = (cmd->flags & CMD_WAIT_SNAPSHOT) || c->wait_shards;
+	c->wait_shards = false;
+	if (wait_shards && out->len > before && out->data[before] != '-') {
+		/* SAVE on a one-shard server: the reply waits for the snapshot. */
+		if (!slot) {
+			slot = conn_reserve_slot(c);
+			kv_buf_append(&slot->buf, out->data + before, out->len - before);
+			out->len = before;
+			slot->done = true;
+		}
+		slot->acks++;
+		c->inflight++;
+		shard_save_wait(s, s->id, c, slot);
+	}
+	if (!(cmd->flags & CMD_LOCAL) || (cmd->flags & CMD_WAIT_DURABLE))
+		reply_hold(s, c, cmd, slot, out, before);
+	if (out == &c->out || slot)
+		conn_mark_flush(s, c);
+}
+
+static void reply_now(struct shard *s, struct conn *c, void (*fn)(struct kv_buf *, const void *),
+		      const void *arg)
+{
+	struct kv_buf *out = conn_reply_target(c);
+	fn(out, arg);
+	stat_add(&s->stats.total_error_replies, 1);
+	conn_mark_flush(s, c);
+}
+
+static void reply_error_str(struct kv_buf *out, const void *msg)
+{
+	resp_error(out, msg);
+}
+
+struct unknown_args {
+	int argc;
+	const struct kv_slice *argv;
+};
+
+static void reply_unknown(struct kv_buf *out, const void *arg)
+{
+	const struct unknown_args *u = arg;
+	cmd_reply_unknown(out, u->argc, u->argv);
+}
+
+static void reply_arity(struct kv_buf *out, const void *cmd)
+{
+	cmd_reply_arity(out, cmd);
+}
+
+enum dispatch_result shard_dispatch(struct shard *s, struct conn *c, int argc,
+					   const struct kv_slice *argv)
+{
+	const struct kv_command *cmd = cmd_lookup(argv[0].ptr, argv[0].len);
+	/* A command rejected here also dooms an open MULTI (EXECABORT). */
+	if (!cmd) {
+		struct unknown_args u = { argc, argv };
+		c->multi_dirty |= c->in_multi;
+		reply_now(s, c, reply_unknown, &u);
+		return DISPATCH_DONE;
+	}
+	if (!c->authenticated && !(cmd->flags & CMD_NOAUTH) &&
+	    atomic_load_explicit(&g_config.requirepass_set, memory_order_relaxed)) {
+		c->multi_dirty |= c->in_multi;
+		reply_now(s, c, reply_error_str, RESP_ERR_NOAUTH);
+		return DISPATCH_DONE;
+	}
+	if (!cmd_arity_ok(cmd, argc)) {
+		c->multi_dirty |= c->in_multi;
+		reply_now(s, c, reply_arity, cmd);
+		return DISPATCH_DONE;
+	}
+	if (c->pubsub && pubsub_count(c) > 0 && !pubsub_allowed_in_subscriber_mode(cmd)) {
+		char msg[200];
+		snprintf(msg, sizeof(msg), "ERR Can't execute '%s': only (P|S)SUBSCRIBE / "
+			 "(P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
+			 cmd->name);
+		c->multi_dirty |= c->in_multi;
+		reply_now(s, c, reply_error_str, msg);
+		return DISPATCH_DONE;
+	}
+	if (c->in_multi && multi_queues(cmd)) {
+		/* Between MULTI and EXEC everything but EXEC, DISCARD, MULTI,
+		 * WATCH and QUIT is queued; the reply says so. */
+		multi_queue(c, cmd, argc, argv, s->now_ms);
+		resp_simple(conn_reply_target(c), "QUEUED");
+		conn_mark_flush(s, c);
+		return DISPATCH_DONE;
+	}
+	/* Recorded before running, as Redis does: CLIENT LIST shows itself. */
+	atomic_store_explicit(&c->last_cmd, cmd->name, memory_order_relaxed);
+	if (cmd->bcast) {
+		shard_bcast(s, c, cmd, argc, argv, true);
+		goto done;
+	}
+	if (cmd->flags & CMD_LOCAL) {
+		run_here(s, c, cmd, argc, argv);
+		goto done;
+	}
+	uint32_t shards[SHARD_MAX];
+	uint32_t n;
+	bool home_only = cmd->conn_shards != NULL;
+	if (home_only)
+		n = cmd->conn_shards(c, argc, argv, shards);
+	else
+		n = shard_call_shards(cmd, argc, argv, shards);
+	if (n == 0 || (n == 1 && shards[0] == s->id)) {
+		if (s->holder) {
+			conn_pause(s, c);
+			return DISPATCH_WAIT;
+		}
+		run_here(s, c, cmd, argc, argv);
+	} else if (n == 1 && !home_only) {
+		shard_forward(s, c, shards[0], cmd, argc, argv);
+	} else {
+		shard_start_txn(s, c, cmd, argc, argv, shards, n);
+	}
+done:
+	stat_add(&s->stats.commands_processed, 1);
+	return DISPATCH_DONE;
+}
