@@ -157,6 +157,7 @@ bool cmd_arity_ok(const struct kv_command *cmd, int argc);
 extern const struct kv_command cmd_table_string[];
 extern const struct kv_command cmd_table_keys[];
 extern const struct kv_command cmd_table_server[];
+extern const struct kv_command cmd_table_info[];
 extern const struct kv_command cmd_table_debug[];
 extern const struct kv_command cmd_table_persist[];
 /* Families of the data-type modules, linked in when their module is

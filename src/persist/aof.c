@@ -10,6 +10,15 @@
  * Every file operation goes through kvio (failpoints, trace).  While serving,
  * writes and fsyncs are ring operations; recovery and shutdown are
  * synchronous.
+ *
+ * Why one file of ~1,950 lines: recovery, the writer, the rotation, the
+ * rewrite and the manifest commit are one state machine over struct aof
+ * (state, parked steps, good offsets, LSNs) and share the file helpers
+ * (segment and manifest creation, leftovers, quarantine); a split would put
+ * that private state in a header every part could then change.  Its
+ * sections, in order: dataset setup; recovery and kevy-check's scan; the
+ * writer (appends, group commit, failures); rewrite, rotation and commit
+ * steps; offline loads and re-sharding (kevy-dump).
  */
 #include "persist/aof.h"
 

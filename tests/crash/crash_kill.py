@@ -44,7 +44,7 @@ makes the next append tear (`write:1+=short`) so a shard starts refusing
 writes, then SIGKILL: every acknowledged EXEC must survive.  It found that a
 shard which started refusing writes while another shard's thread ran a txn
 over its keyspace acknowledged the txn's records before writing them
-(fixed in src/shard.c, shard_ack_txn).
+(fixed in src/server/route.c, shard_ack_txn).
 
 The oracle.  Each client owns its keys and has at most one command (or one
 MULTI/EXEC, or one MSET) in flight, so the model of every key is exact: its

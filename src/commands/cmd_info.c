@@ -1,0 +1,293 @@
+/*
+ * cmd_info.c - INFO: Redis 7.0's sections and field names, with kevy's values
+ * summed over every shard (INFO is CMD_ALL_SHARDS: it holds and reads every
+ * keyspace) and a few kevy_* fields of its own (docs/config.md lists them).
+ * The persistence section is cmd_persist.c's; the statistics come from the
+ * runtime (c->rt), which keeps them per shard.
+ */
+#include "commands/cmd.h"
+#include "commands/cmd_persist.h"
+#include "commands/config.h"
+#include "base/kv.h"
+
+#include <malloc.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/resource.h>
+#include <sys/sysinfo.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+enum srv_section {
+	SEC_SERVER = 1u << 0,
+	SEC_CLIENTS = 1u << 1,
+	SEC_MEMORY = 1u << 2,
+	SEC_PERSISTENCE = 1u << 3,
+	SEC_STATS = 1u << 4,
+	SEC_REPLICATION = 1u << 5,
+	SEC_CPU = 1u << 6,
+	SEC_KEYSPACE = 1u << 7,
+	SEC_ALL = (1u << 8) - 1,
+};
+
+static const struct {
+	const char *name;
+	unsigned mask;
+} srv_sections[] = {
+	{ "server", SEC_SERVER }, { "clients", SEC_CLIENTS }, { "memory", SEC_MEMORY },
+	{ "persistence", SEC_PERSISTENCE }, { "stats", SEC_STATS }, { "replication", SEC_REPLICATION }, { "cpu", SEC_CPU },
+	{ "keyspace", SEC_KEYSPACE }, { "default", SEC_ALL }, { "all", SEC_ALL },
+	{ "everything", SEC_ALL },
+};
+
+/* Redis's bytesToHuman(). */
+static void srv_bytes_human(char *buf, size_t cap, uint64_t n)
+{
+	static const char units[] = "KMGTP";
+	if (n < 1024) {
+		snprintf(buf, cap, "%lluB", (unsigned long long)n);
+		return;
+	}
+	double d = (double)n;
+	for (int i = 0; units[i]; i++) {
+		d /= 1024;
+		if (d < 1024 || !units[i + 1]) {
+			snprintf(buf, cap, "%.2f%c", d, units[i]);
+			return;
+		}
+	}
+}
+
+/* Totals of every shard's counters and keyspace. */
+struct srv_totals {
+	uint64_t conns_received, rejected, commands, hits, misses, net_in, net_out;
+	uint64_t clients, forwarded, multi_shard, errors;
+	uint64_t keys, expires, expired, dataset_bytes;
+};
+
+static void srv_sum(const struct cmd_ctx *c, struct srv_totals *t)
+{
+	memset(t, 0, sizeof(*t));
+	for (uint32_t i = 0; i < c->nshards; i++) {
+		struct shard_stats *st = c->rt->stats(i);
+		t->conns_received += stat_get(&st->connections_received);
+		t->rejected += stat_get(&st->rejected_connections);
+		t->commands += stat_get(&st->commands_processed);
+		t->hits += stat_get(&st->keyspace_hits);
+		t->misses += stat_get(&st->keyspace_misses);
+		t->net_in += stat_get(&st->net_input_bytes);
+		t->net_out += stat_get(&st->net_output_bytes);
+		t->clients += stat_get(&st->connected_clients);
+		t->forwarded += stat_get(&st->forwarded_commands);
+		t->multi_shard += stat_get(&st->multi_shard_commands);
+		t->errors += stat_get(&st->total_error_replies);
+	}
+	for (uint32_t i = 0; i < c->nshards; i++) {
+		struct kv_db *db = cmd_db_at(c, i);
+		t->keys += db_size(db);
+		t->expires += db_expires_count(db);
+		t->expired += db_get_stats(db)->expired_keys;
+		t->dataset_bytes += db_memory_used(db);
+	}
+}
+
+static const char *srv_str(const char *s)
+{
+	return s ? s : "";
+}
+
+static void srv_info_server(const struct cmd_ctx *c, struct kv_buf *b)
+{
+	const struct server_info *si = c->rt->info();
+	struct utsname u;
+	if (uname(&u) != 0)
+		memset(&u, 0, sizeof(u));
+	int64_t now_us = kv_time_us();
+	int64_t up_s = (kv_mono_us() - si->start_mono_us) / 1000000;
+	int64_t hz = atomic_load(&g_config.hz);
+	kv_buf_printf(b, "# Server\r\n"
+		      "redis_version:%s\r\n"
+		      "kevy_version:%s\r\n"
+		      "redis_mode:standalone\r\n"
+		      "os:%s %s %s\r\n"
+		      "arch_bits:%d\r\n"
+		      "multiplexing_api:%s\r\n",
+		      KV_REDIS_COMPAT_VERSION, KV_VERSION, u.sysname, u.release, u.machine,
+		      (int)(sizeof(long) * 8), srv_str(si->io_mode));
+#ifdef __GNUC__
+	kv_buf_printf(b, "gcc_version:%d.%d.%d\r\n", __GNUC__, __GNUC_MINOR__,
+		      __GNUC_PATCHLEVEL__);
+#endif
+	kv_buf_printf(b, "process_id:%d\r\n"
+		      "run_id:%s\r\n"
+		      "tcp_port:%d\r\n"
+		      "server_time_usec:%lld\r\n"
+		      "uptime_in_seconds:%lld\r\n"
+		      "uptime_in_days:%lld\r\n"
+		      "hz:%lld\r\n"
+		      "configured_hz:%lld\r\n"
+		      "executable:%s\r\n"
+		      "config_file:%s\r\n"
+		      "kevy_shards:%u\r\n"
+		      "kevy_io_reason:%s\r\n",
+		      (int)getpid(), si->run_id, si->tcp_port, (long long)now_us, (long long)up_s,
+		      (long long)(up_s / 86400), (long long)hz, (long long)hz,
+		      srv_str(si->executable), srv_str(si->config_file), c->nshards,
+		      srv_str(si->io_reason));
+}
+
+static void srv_info_clients(struct kv_buf *b, const struct srv_totals *t)
+{
+	kv_buf_printf(b, "# Clients\r\n"
+		      "connected_clients:%llu\r\n"
+		      "maxclients:%lld\r\n",
+		      (unsigned long long)t->clients, (long long)atomic_load(&g_config.maxclients));
+}
+
+/* Resident set size from /proc/self/statm (pages). */
+static uint64_t srv_rss_bytes(void)
+{
+	FILE *f = fopen("/proc/self/statm", "r");
+	unsigned long long size = 0, resident = 0;
+	if (!f)
+		return 0;
+	if (fscanf(f, "%llu %llu", &size, &resident) != 2)
+		resident = 0;
+	fclose(f);
+	return resident * (uint64_t)sysconf(_SC_PAGESIZE);
+}
+
+/* Bytes the process has allocated with malloc (glibc's count), the closest
+ * match to Redis's used_memory; falls back to the keyspace's own count where
+ * glibc cannot say (other libcs, sanitizer builds). */
+static uint64_t srv_heap_bytes(uint64_t fallback)
+{
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 33))
+	struct mallinfo2 mi = mallinfo2();
+	uint64_t n = (uint64_t)mi.uordblks + (uint64_t)mi.hblkhd;
+	if (n > 0)
+		return n;
+#endif
+	return fallback;
+}
+
+static void srv_info_memory(struct kv_buf *b, const struct srv_totals *t)
+{
+	char used_h[32], rss_h[32], sys_h[32];
+	uint64_t used = srv_heap_bytes(t->dataset_bytes), rss = srv_rss_bytes();
+	struct sysinfo si;
+	uint64_t sys = sysinfo(&si) == 0 ? (uint64_t)si.totalram * si.mem_unit : 0;
+	srv_bytes_human(used_h, sizeof(used_h), used);
+	srv_bytes_human(rss_h, sizeof(rss_h), rss);
+	srv_bytes_human(sys_h, sizeof(sys_h), sys);
+	kv_buf_printf(b, "# Memory\r\n"
+		      "used_memory:%llu\r\n"
+		      "used_memory_human:%s\r\n"
+		      "used_memory_rss:%llu\r\n"
+		      "used_memory_rss_human:%s\r\n"
+		      "used_memory_dataset:%llu\r\n"
+		      "total_system_memory:%llu\r\n"
+		      "total_system_memory_human:%s\r\n"
+		      "mem_allocator:libc\r\n",
+		      (unsigned long long)used, used_h, (unsigned long long)rss, rss_h,
+		      (unsigned long long)t->dataset_bytes, (unsigned long long)sys, sys_h);
+}
+
+static void srv_info_stats(struct kv_buf *b, const struct srv_totals *t)
+{
+	kv_buf_printf(b, "# Stats\r\n"
+		      "total_connections_received:%llu\r\n"
+		      "total_commands_processed:%llu\r\n"
+		      "total_net_input_bytes:%llu\r\n"
+		      "total_net_output_bytes:%llu\r\n"
+		      "rejected_connections:%llu\r\n"
+		      "expired_keys:%llu\r\n"
+		      "keyspace_hits:%llu\r\n"
+		      "keyspace_misses:%llu\r\n"
+		      "total_error_replies:%llu\r\n"
+		      "kevy_forwarded_commands:%llu\r\n"
+		      "kevy_multi_shard_commands:%llu\r\n",
+		      (unsigned long long)t->conns_received, (unsigned long long)t->commands,
+		      (unsigned long long)t->net_in, (unsigned long long)t->net_out,
+		      (unsigned long long)t->rejected, (unsigned long long)t->expired,
+		      (unsigned long long)t->hits, (unsigned long long)t->misses,
+		      (unsigned long long)t->errors, (unsigned long long)t->forwarded,
+		      (unsigned long long)t->multi_shard);
+}
+
+static void srv_info_replication(struct kv_buf *b)
+{
+	kv_buf_append_str(b, "# Replication\r\nrole:master\r\nconnected_slaves:0\r\n");
+}
+
+static void srv_info_cpu(struct kv_buf *b)
+{
+	struct rusage ru;
+	if (getrusage(RUSAGE_SELF, &ru) != 0)
+		memset(&ru, 0, sizeof(ru));
+	kv_buf_printf(b, "# CPU\r\n"
+		      "used_cpu_sys:%ld.%06ld\r\n"
+		      "used_cpu_user:%ld.%06ld\r\n",
+		      (long)ru.ru_stime.tv_sec, (long)ru.ru_stime.tv_usec,
+		      (long)ru.ru_utime.tv_sec, (long)ru.ru_utime.tv_usec);
+}
+
+/* kevy does not sample TTLs, so avg_ttl is 0 (Redis's value when it has no
+ * estimate either). */
+static void srv_info_keyspace(struct kv_buf *b, const struct srv_totals *t)
+{
+	kv_buf_append_str(b, "# Keyspace\r\n");
+	if (t->keys > 0)
+		kv_buf_printf(b, "db0:keys=%llu,expires=%llu,avg_ttl=0\r\n",
+			      (unsigned long long)t->keys, (unsigned long long)t->expires);
+}
+
+static unsigned srv_info_sections(const struct cmd_ctx *c)
+{
+	if (c->argc == 1)
+		return SEC_ALL;
+	unsigned mask = 0;
+	for (int i = 1; i < c->argc; i++)
+		for (size_t s = 0; s < KV_ARRAY_LEN(srv_sections); s++)
+			if (arg_is(&c->argv[i], srv_sections[s].name))
+				mask |= srv_sections[s].mask;
+	return mask;
+}
+
+/* INFO [section ...]: sections in a fixed order, separated by a blank line;
+ * unknown section names are ignored, as in Redis. */
+static void cmd_info(struct cmd_ctx *c)
+{
+	unsigned mask = srv_info_sections(c);
+	struct srv_totals t;
+	srv_sum(c, &t);
+	struct kv_buf b = KV_BUF_INIT;
+	for (unsigned bit = 1; bit & SEC_ALL; bit <<= 1) {
+		if (!(mask & bit))
+			continue;
+		if (b.len)
+			kv_buf_append_str(&b, "\r\n");
+		switch (bit) {
+		case SEC_SERVER: srv_info_server(c, &b); break;
+		case SEC_CLIENTS: srv_info_clients(&b, &t); break;
+		case SEC_MEMORY: srv_info_memory(&b, &t); break;
+		case SEC_PERSISTENCE: persist_info(c, &b); break;
+		case SEC_STATS: srv_info_stats(&b, &t); break;
+		case SEC_REPLICATION: srv_info_replication(&b); break;
+		case SEC_CPU: srv_info_cpu(&b); break;
+		case SEC_KEYSPACE: srv_info_keyspace(&b, &t); break;
+		}
+	}
+	resp_bulk(c->out, b.data ? b.data : "", b.len);
+	kv_buf_free(&b);
+}
+
+const struct kv_command cmd_table_info[] = {
+	{ .name = "info", .arity = -1,
+	  .flags = CMD_LOADING | CMD_STALE | CMD_RANDOM | CMD_ALL_SHARDS, .proc = cmd_info,
+	  .group = "server", .since = "1.0.0",
+	  .summary = "Get information and statistics about the server", .complexity = "O(1)" },
+	{ NULL },
+};
