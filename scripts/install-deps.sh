@@ -5,14 +5,15 @@
 #   scripts/install-deps.sh          build deps: compiler, cmake, liburing,
 #                                    zstd, xxhash, cmocka
 #   scripts/install-deps.sh --test   + redis-server, redis-tools, python3,
-#                                    python3-redis (differential and client tests)
+#                                    python3-redis (differential and client tests),
+#                                    tcl (Redis's own test suite: tests/compat)
 #
 # Idempotent and non-interactive: packages already installed are skipped, and
 # apt-get runs only when something is missing.  Runs as root, or through sudo.
 set -euo pipefail
 
 BUILD_PKGS=(build-essential cmake pkg-config liburing-dev libzstd-dev libxxhash-dev libcmocka-dev)
-TEST_PKGS=(redis-server redis-tools python3 python3-redis)
+TEST_PKGS=(redis-server redis-tools python3 python3-redis tcl)
 
 want=("${BUILD_PKGS[@]}")
 case "${1:-}" in
