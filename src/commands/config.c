@@ -37,6 +37,7 @@
 #include "commands/cmd.h"
 #include "base/kv.h"
 #include "base/log.h"
+#include "store/encoding.h"
 
 /* Same bound as the runtime's SHARD_MAX (shard.h). */
 #define CFG_THREADS_MAX 256
@@ -136,6 +137,9 @@ struct cfg_def {
 			     char *errbuf, size_t errlen);
 	/* Runs after the value was stored. */
 	void (*applied)(void);
+	/* Redis's older name for the same setting (hash-max-ziplist-entries);
+	 * optional. */
+	const char *alias;
 };
 
 static const char *const cfg_loglevel_names[] = { "debug", "verbose", "notice", "warning", NULL };
@@ -197,6 +201,21 @@ static const struct cfg_def cfg_table[] = {
 	{ "daemonize", CFG_BOOL, CFG_IMMUTABLE, 0, 0, NULL, FLD_BOOL, &cfg_daemonize,
 	  cfg_check_daemonize, NULL },
 	{ "requirepass", CFG_STR, 0, 0, 0, NULL, FLD_PASS, &g_config.requirepass, NULL, NULL },
+	/* Compact encodings (store/encoding.h): read by every insert. */
+	{ "hash-max-listpack-entries", CFG_INT, 0, 0, INT64_MAX, NULL, FLD_AI64,
+	  &kv_encoding.hash_max_listpack_entries, NULL, NULL, "hash-max-ziplist-entries" },
+	{ "hash-max-listpack-value", CFG_MEM, 0, 0, INT64_MAX, NULL, FLD_AI64,
+	  &kv_encoding.hash_max_listpack_value, NULL, NULL, "hash-max-ziplist-value" },
+	{ "set-max-intset-entries", CFG_INT, 0, 0, INT64_MAX, NULL, FLD_AI64,
+	  &kv_encoding.set_max_intset_entries, NULL, NULL },
+	{ "zset-max-listpack-entries", CFG_INT, 0, 0, INT64_MAX, NULL, FLD_AI64,
+	  &kv_encoding.zset_max_listpack_entries, NULL, NULL, "zset-max-ziplist-entries" },
+	{ "zset-max-listpack-value", CFG_MEM, 0, 0, INT64_MAX, NULL, FLD_AI64,
+	  &kv_encoding.zset_max_listpack_value, NULL, NULL, "zset-max-ziplist-value" },
+	{ "list-max-listpack-size", CFG_INT, 0, INT_MIN, INT_MAX, NULL, FLD_AI64,
+	  &kv_encoding.list_max_listpack_size, NULL, NULL, "list-max-ziplist-size" },
+	{ "list-compress-depth", CFG_INT, 0, 0, INT_MAX, NULL, FLD_AI64,
+	  &kv_encoding.list_compress_depth, NULL, NULL },
 	{ "client-output-buffer-limit", CFG_WORDS, CFG_IMMUTABLE, 4, 12, NULL, FLD_STR,
 	  &g_config.client_output_buffer_limit, cfg_check_obuf, cfg_applied_obuf },
 };
@@ -211,13 +230,18 @@ static const struct {
 	{ "io-threads-do-reads", "kevy runs one thread per shard: use 'threads' instead" },
 };
 
+static bool cfg_name_is(const char *n, const char *name, size_t len)
+{
+	return n && strlen(n) == len && strncasecmp(n, name, len) == 0;
+}
+
+/* The setting of that name or alias. */
 static const struct cfg_def *cfg_find(const char *name, size_t len)
 {
-	for (size_t i = 0; i < KV_ARRAY_LEN(cfg_table); i++) {
-		const char *n = cfg_table[i].name;
-		if (strlen(n) == len && strncasecmp(n, name, len) == 0)
+	for (size_t i = 0; i < KV_ARRAY_LEN(cfg_table); i++)
+		if (cfg_name_is(cfg_table[i].name, name, len) ||
+		    cfg_name_is(cfg_table[i].alias, name, len))
 			return &cfg_table[i];
-	}
 	return NULL;
 }
 
@@ -1106,8 +1130,14 @@ void config_get_reply(struct kv_buf *out, int npat, const struct kv_slice *pats)
 			continue;
 		}
 		for (size_t i = 0; i < KV_ARRAY_LEN(cfg_table); i++) {
+			/* The name, or else the alias, as Redis 7.0 matches them. */
 			const char *name = cfg_table[i].name;
-			if (seen[i] || !glob_match(pat->ptr, pat->len, name, strlen(name), true))
+			if (!glob_match(pat->ptr, pat->len, name, strlen(name), true)) {
+				name = cfg_table[i].alias;
+				if (!name || !glob_match(pat->ptr, pat->len, name, strlen(name), true))
+					continue;
+			}
+			if (seen[i])
 				continue;
 			seen[i] = true;
 			resp_bulk_str(out, name);
@@ -1178,8 +1208,13 @@ void config_set_reply(struct kv_buf *out, int nargs, const struct kv_slice *args
 		const char *err = cfg_parse(defs[parsed], 1, &args[2 * parsed + 1], ORIGIN_SET,
 					    &vals[parsed], errbuf, sizeof(errbuf));
 		if (err) {
+			/* Redis names the setting as it knows it, in lower case:
+			 * by its alias when that is what was given. */
+			const struct kv_slice *arg = &args[2 * parsed];
+			const struct cfg_def *d = defs[parsed];
+			bool by_alias = cfg_name_is(d->alias, arg->ptr, arg->len);
 			resp_errorf(out, "ERR CONFIG SET failed (possibly related to argument '%s') - %s",
-				    defs[parsed]->name, err);
+				    by_alias ? d->alias : d->name, err);
 			goto done;
 		}
 	}

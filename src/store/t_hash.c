@@ -33,6 +33,7 @@
 #include "base/kv.h"
 #include "store/store.h"
 #include "base/varint.h"
+#include "store/encoding.h"
 
 /* Bucket seed of every hash table; non-zero as dict.h requires. */
 #define HASH_DICT_SEED 0x686173682e6b6576ULL   /* "hash.kev" */
@@ -381,9 +382,13 @@ struct hash_obj *hash_set(struct hash_obj *h, const void *field, size_t flen,
 		return h;
 	}
 	struct hash_packed *p = as_packed(h);
-	bool small = flen <= HASH_PACKED_MAX_BYTES && vlen <= HASH_PACKED_MAX_BYTES;
+	uint64_t max_bytes = kv_encoding_limit(&kv_encoding.hash_max_listpack_value,
+					       HASH_PACKED_MAX_BYTES);
+	uint64_t max_entries = kv_encoding_limit(&kv_encoding.hash_max_listpack_entries,
+						 HASH_PACKED_MAX_ENTRIES);
+	bool small = flen <= max_bytes && vlen <= max_bytes;
 	long off = small ? packed_find(p, field, flen) : -1;
-	if (!small || (off < 0 && p->count >= HASH_PACKED_MAX_ENTRIES)) {
+	if (!small || (off < 0 && p->count >= max_entries)) {
 		struct hash_table *t = table_from_packed(p);
 		table_set(t, field, flen, value, vlen, added);
 		return (struct hash_obj *)t;

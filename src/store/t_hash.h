@@ -36,11 +36,10 @@
 
 #include "proto/resp.h"
 
-/* Thresholds of the packed encoding: Redis 7.0's defaults of
- * hash-max-listpack-entries (512) and hash-max-listpack-value (64), so that
- * hashes keep insertion order exactly as long as Redis's do.  Lookups in a
- * packed hash are linear scans of at most 512 pairs (at most ~66 KB), as in
- * Redis's listpack.  Not configurable yet. */
+/* What the packed layout can hold: hash-max-listpack-entries and
+ * hash-max-listpack-value (store/encoding.h, defaults 512 and 64 as in
+ * Redis 7.0) are clamped to these.  Lookups in a packed hash are linear scans
+ * of at most 512 pairs (at most ~66 KB), as in Redis's listpack. */
 #define HASH_PACKED_MAX_ENTRIES 512u
 #define HASH_PACKED_MAX_BYTES 64u
 

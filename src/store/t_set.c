@@ -27,6 +27,7 @@
 #include "base/kv.h"
 #include "store/store.h"
 #include "base/util_num.h"
+#include "store/encoding.h"
 
 #include <malloc.h>
 #include <stdlib.h>
@@ -450,7 +451,8 @@ bool set_add(struct kv_set **sp, const void *m, size_t len, const struct kv_set 
 		if (parse_int(m, len, &v)) {
 			if (is_search(s, v, &pos))
 				return false;
-			if (s->count < SET_MAX_INTSET_ENTRIES) {
+			if (s->count < kv_encoding_limit(&kv_encoding.set_max_intset_entries,
+							  SET_MAX_INTSET_ENTRIES)) {
 				*sp = is_insert(s, v, pos, pinned);
 				return true;
 			}

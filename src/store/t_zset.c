@@ -49,6 +49,7 @@
 #include "store/dict.h"
 #include "base/kv.h"
 #include "store/store.h"
+#include "store/encoding.h"
 
 #define ZSL_MAX_LEVEL 32
 #define ZSET_DICT_SEED 0x7a7365742e6b6579ULL   /* "zset.key" */
@@ -511,11 +512,15 @@ struct zset *zset_new_skiplist(void)
 void zset_pack_if_fits(struct zset **zp)
 {
 	struct zset *z = *zp;
-	if (z->enc != ENC_SKIPLIST || SL(z)->length > ZSET_PACKED_MAX_ENTRIES)
+	if (z->enc != ENC_SKIPLIST ||
+	    SL(z)->length > kv_encoding_limit(&kv_encoding.zset_max_listpack_entries,
+					      ZSET_PACKED_MAX_ENTRIES))
 		return;
+	uint64_t max_value = kv_encoding_limit(&kv_encoding.zset_max_listpack_value,
+					       ZSET_PACKED_MAX_VALUE);
 	const struct zsl_node *n;
 	for (n = SL(z)->header->lv[0].fwd; n; n = n->lv[0].fwd)
-		if (n->mlen > ZSET_PACKED_MAX_VALUE)
+		if (n->mlen > max_value)
 			return;
 	struct zset *nz = zset_new();
 	/* Ascending order: each insert lands at the end. */
@@ -646,7 +651,10 @@ int zset_add(struct zset **zp, double score, const char *m, size_t mlen,
 		if (newscore)
 			*newscore = score;
 		if (z->enc == ENC_PACKED &&
-		    (z->count + 1u > ZSET_PACKED_MAX_ENTRIES || mlen > ZSET_PACKED_MAX_VALUE))
+		    (z->count + 1u > kv_encoding_limit(&kv_encoding.zset_max_listpack_entries,
+						       ZSET_PACKED_MAX_ENTRIES) ||
+		     mlen > kv_encoding_limit(&kv_encoding.zset_max_listpack_value,
+					      ZSET_PACKED_MAX_VALUE)))
 			*zp = zset_convert(z);
 		if ((*zp)->enc == ENC_PACKED)
 			pk_insert(zp, score, m, mlen);

@@ -18,6 +18,7 @@
 
 #include "base/buf.h"
 #include "commands/config.h"
+#include "store/encoding.h"
 #include "proto/resp.h"
 
 static char tmpdir[] = "/tmp/kevy-test-config-XXXXXX";
@@ -352,8 +353,8 @@ static void test_config_get_patterns(void **state)
 			    "$11\r\ntcp-backlog\r\n$3\r\n511\r\n"
 			    "$7\r\ntimeout\r\n$1\r\n0\r\n"
 			    "$13\r\ntcp-keepalive\r\n$3\r\n300\r\n");
-	const char *const mem[] = { "*MAX*" };
-	assert_string_equal(get_reply(1, mem),
+	const char *const mem[] = { "MAXC*", "*max-BULK*" };
+	assert_string_equal(get_reply(2, mem),
 			    "*4\r\n$10\r\nmaxclients\r\n$5\r\n10000\r\n"
 			    "$18\r\nproto-max-bulk-len\r\n$9\r\n536870912\r\n");
 	const char *const none[] = { "nosuch", "x*y" };
@@ -367,8 +368,8 @@ static void test_config_get_patterns(void **state)
 			    "$4\r\nbind\r\n$9\r\n127.0.0.1\r\n");
 	const char *const all[] = { "*" };
 	const char *r = get_reply(1, all);
-	/* 26 settings, name and value each. */
-	assert_true(strncmp(r, "*52\r\n", 5) == 0);
+	/* 33 settings, name and value each. */
+	assert_true(strncmp(r, "*66\r\n", 5) == 0);
 }
 
 static void test_config_set_updates_runtime_values(void **state)
@@ -448,6 +449,49 @@ static void test_config_set_errors(void **state)
 	assert_int_equal(atomic_load(&g_config.maxclients), 10000);
 }
 
+/* The compact-encoding thresholds: settable at run time under their names
+ * and Redis's older ziplist aliases, answered under the name asked for,
+ * stored where the store reads them (store/encoding.h). */
+static void test_config_encoding_settings(void **state)
+{
+	(void)state;
+	const char *const set[] = { "hash-max-ziplist-entries", "21", "zset-max-listpack-value",
+				    "10", "set-max-intset-entries", "0", "list-max-ziplist-size",
+				    "-3", "list-compress-depth", "2" };
+	assert_string_equal(set_reply(10, set), "+OK\r\n");
+	assert_int_equal(atomic_load(&kv_encoding.hash_max_listpack_entries), 21);
+	assert_int_equal(atomic_load(&kv_encoding.zset_max_listpack_value), 10);
+	assert_int_equal(atomic_load(&kv_encoding.set_max_intset_entries), 0);
+	assert_int_equal(atomic_load(&kv_encoding.list_max_listpack_size), -3);
+	assert_int_equal(atomic_load(&kv_encoding.list_compress_depth), 2);
+	const char *const byname[] = { "hash-max-listpack-entries" };
+	assert_string_equal(get_reply(1, byname),
+			    "*2\r\n$25\r\nhash-max-listpack-entries\r\n$2\r\n21\r\n");
+	const char *const byalias[] = { "zset-max-ziplist-value" };
+	assert_string_equal(get_reply(1, byalias),
+			    "*2\r\n$22\r\nzset-max-ziplist-value\r\n$2\r\n10\r\n");
+	const char *const glob[] = { "hash-max-ziplist-*" };
+	assert_string_equal(get_reply(1, glob),
+			    "*4\r\n$24\r\nhash-max-ziplist-entries\r\n$2\r\n21\r\n"
+			    "$22\r\nhash-max-ziplist-value\r\n$2\r\n64\r\n");
+	/* A value is a memory size, as in Redis; a negative count is refused. */
+	const char *const mem[] = { "hash-max-listpack-value", "1kb" };
+	assert_string_equal(set_reply(2, mem), "+OK\r\n");
+	assert_int_equal(atomic_load(&kv_encoding.hash_max_listpack_value), 1024);
+	const char *const neg[] = { "zset-max-ziplist-entries", "-1" };
+	assert_string_equal(set_reply(2, neg),
+			    "-ERR CONFIG SET failed (possibly related to argument "
+			    "'zset-max-ziplist-entries') - argument must be between 0 and "
+			    "9223372036854775807 inclusive\r\n");
+	assert_int_equal(atomic_load(&kv_encoding.zset_max_listpack_entries), 128);
+	/* Redis's defaults again, for the tests that follow. */
+	const char *const reset[] = { "hash-max-listpack-entries", "512", "hash-max-listpack-value",
+				      "64", "set-max-intset-entries", "512",
+				      "zset-max-listpack-value", "64", "list-max-listpack-size", "-2",
+				      "list-compress-depth", "0" };
+	assert_string_equal(set_reply(12, reset), "+OK\r\n");
+}
+
 static void test_config_check_password(void **state)
 {
 	assert_false(config_check_password("", 0));
@@ -490,6 +534,7 @@ int main(void)
 		cmocka_unit_test_setup(test_config_set_updates_runtime_values, setup),
 		cmocka_unit_test_setup(test_config_set_all_or_nothing, setup),
 		cmocka_unit_test_setup(test_config_set_errors, setup),
+		cmocka_unit_test_setup(test_config_encoding_settings, setup),
 		cmocka_unit_test_setup(test_config_check_password, setup),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
