@@ -150,6 +150,8 @@ void store_register_type_mem(enum kv_type type, size_t (*mem_fn)(const void *obj
 	type_mem_fn[type] = mem_fn;
 }
 
+static size_t obj_mem(enum kv_type type, const void *obj);
+
 static size_t heap_bytes(const void *p)
 {
 	return p ? malloc_usable_size((void *)p) + sizeof(size_t) : 0;
@@ -329,6 +331,15 @@ void *entry_obj(const struct kv_entry *e)
 	kv_assert(flags_type(l.flags) != KV_TYPE_STRING);
 	memcpy(&obj, (const char *)e + l.val_off, sizeof(obj));
 	return obj;
+}
+
+size_t entry_memory(const struct kv_entry *e)
+{
+	size_t n = heap_bytes(e);
+	enum kv_type type = entry_type(e);
+	if (type != KV_TYPE_STRING)
+		n += obj_mem(type, entry_obj(e));
+	return n;
 }
 
 int64_t entry_expire(const struct kv_entry *e)

@@ -127,6 +127,9 @@ struct kv_slice entry_key(const struct kv_entry *e);
 struct kv_slice entry_str(const struct kv_entry *e);
 /* Value object of a non-string entry. */
 void *entry_obj(const struct kv_entry *e);
+/* Heap bytes the entry holds: its own allocation (key, inline string,
+ * deadline) and its value object's (MEMORY USAGE). */
+size_t entry_memory(const struct kv_entry *e);
 /* Deadline in absolute ms, or KV_NO_EXPIRE. */
 int64_t entry_expire(const struct kv_entry *e);
 
