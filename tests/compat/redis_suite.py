@@ -2,8 +2,9 @@
 """redis_suite.py - Redis 7.0.15's own test suite against kevy: the
 conformance gate (docs/compatibility.md, "Redis's test suite").
 
-Starts one kevy (2 shards, defaults otherwise) on a free loopback port,
-copies the suite (KEVY_REDIS_TESTS, default <repo>/../shared/redis-tests-7.0)
+Starts a fresh kevy (2 shards, defaults otherwise) on a free loopback port
+for each unit (a unit's CONFIG SETs must not leak into the next), copies the
+suite (KEVY_REDIS_TESTS, default <repo>/../shared/redis-tests-7.0)
 to a temporary directory, runs every unit that can run against an external
 server, one after another, and compares the tests that passed with
 tests/compat/expected.txt:
@@ -11,9 +12,9 @@ tests/compat/expected.txt:
   - a test listed there that did not pass fails the gate;
   - a test that passed and is not listed is reported as newly passing (add it
     with --update once the change that made it pass lands);
-  - kevy exiting, or its log showing a sanitizer report or a failed
-    assertion, fails the gate (it is restarted for the next unit so the rest
-    is still measured).
+  - kevy exiting during a unit, or its log showing a sanitizer report or a
+    failed assertion, fails the gate (the next unit gets a new one, so the
+    rest is still measured).
 
 Prints one line per unit (ok/err beside what redis-server itself scores, from
 the suite's README) and "redis suite: N of Redis's 1,745".
@@ -36,6 +37,8 @@ Flags given to runtest, and why (docs/compatibility.md says the same):
   --singledb                kevy has one database until issue 13's databases land
   --tags -needs:debug       DEBUG subcommands kevy does not have yet
   --tags -needs:repl        replication (issue 20)
+  --tags -resp3             RESP3 (issue 14): tests that try both protocols
+                            then run the RESP2 half only
   --clients 1 --durable --timeout 30
                             one test client; a crashing test does not end its
                             unit; 30 s without progress ends the unit
@@ -73,7 +76,7 @@ UNITS = collections.OrderedDict([
 ])
 REDIS_TOTAL = 1745
 RUNTEST_FLAGS = ["--clients", "1", "--timeout", "30", "--durable", "--singledb",
-                 "--tags", "-needs:debug", "--tags", "-needs:repl"]
+                 "--tags", "-needs:debug", "--tags", "-needs:repl", "--tags", "-resp3"]
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 # "[ok]: name (12 ms)"; "[err]: name in tests/unit/x.tcl"; "[exception]: ..."
@@ -196,33 +199,30 @@ def main():
     got = collections.Counter()
     problems = []
     total_ok = total_err = 0
-    srv = start_server()
-    try:
-        for unit in units:
-            if not srv.alive():
-                problems.append("kevy exited before unit %s (status %s); restarted\n%s" % (
-                    unit, srv.proc.returncode, srv.log_tail(3000).decode("utf-8", "replace")))
-                srv.stop()
-                srv = start_server()
+    for unit in units:
+        srv = start_server()
+        try:
             passed, failed, secs, note = run_unit(suite, srv.port, unit, timeout_s, log_dir)
-            for name, n in passed.items():
-                got[(unit, name)] += n
-            nok, nerr = sum(passed.values()), sum(failed.values())
-            total_ok += nok
-            total_err += nerr
-            kevylib.log("  %-22s ok %4d  err %4d   (Redis: %3d)  %5.0f s %s" % (
-                unit, nok, nerr, UNITS[unit], secs, note))
             if not srv.alive():
                 problems.append("kevy exited during unit %s (status %s)\n%s" % (
                     unit, srv.proc.returncode, srv.log_tail(3000).decode("utf-8", "replace")))
-    finally:
-        alarms = srv.log_alarms()
-        srv.stop()
-        if alarms:
-            problems.append("kevy's log shows:\n" + "\n".join(
-                a.decode("utf-8", "replace") for a in alarms[:20]))
-        if not args.keep:
-            shutil.rmtree(srv.tmpdir, ignore_errors=True)
+        finally:
+            alarms = srv.log_alarms()
+            srv.stop()
+            if alarms:
+                problems.append("kevy's log during unit %s shows:\n%s" % (unit, "\n".join(
+                    a.decode("utf-8", "replace") for a in alarms[:20])))
+            if args.keep:
+                kevylib.log("  (kevy's directory for %s: %s)" % (unit, srv.tmpdir))
+            else:
+                shutil.rmtree(srv.tmpdir, ignore_errors=True)
+        for name, n in passed.items():
+            got[(unit, name)] += n
+        nok, nerr = sum(passed.values()), sum(failed.values())
+        total_ok += nok
+        total_err += nerr
+        kevylib.log("  %-22s ok %4d  err %4d   (Redis: %3d)  %5.0f s %s" % (
+            unit, nok, nerr, UNITS[unit], secs, note))
 
     kevylib.log("redis suite: %d of Redis's %s (%d err)" % (total_ok, "{:,}".format(REDIS_TOTAL),
                                                              total_err))
