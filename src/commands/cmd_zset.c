@@ -785,10 +785,21 @@ static int cmp_src_len(const void *a, const void *b)
 	return x->len < y->len ? -1 : x->len > y->len;
 }
 
-static void setop_generic(struct cmd_ctx *c, enum setop op, const char *name)
+/* What a set operation does with its result: store it at argv[1] (numkeys
+ * at argv[2]), reply with it, or reply with its size (numkeys at argv[1]). */
+enum setop_out { OUT_STORE, OUT_REPLY, OUT_CARD };
+
+static void setop_reply_member_cb(void *arg, struct kv_slice m, double score)
 {
+	resp_bulk(arg, m.ptr, m.len);
+}
+
+static void setop_generic(struct cmd_ctx *c, enum setop op, enum setop_out to,
+			  const char *name)
+{
+	int numidx = to == OUT_STORE ? 2 : 1;
 	int64_t numkeys;
-	if (!arg_to_int64(&c->argv[2], &numkeys)) {
+	if (!arg_to_int64(&c->argv[numidx], &numkeys)) {
 		resp_error(c->out, RESP_ERR_NOT_INT);
 		return;
 	}
@@ -796,14 +807,18 @@ static void setop_generic(struct cmd_ctx *c, enum setop op, const char *name)
 		resp_errorf(c->out, "ERR at least 1 input key is needed for '%s' command", name);
 		return;
 	}
-	if (numkeys > c->argc - 3) {
+	if (numkeys > c->argc - (numidx + 1)) {
 		resp_error(c->out, RESP_ERR_SYNTAX);
 		return;
 	}
 	int n = (int)numkeys;
+	int first = numidx + 1;
 	struct setop_src *srcs = kv_calloc((size_t)n, sizeof(*srcs));
 	for (int i = 0; i < n; i++) {
-		struct kv_entry *e = lookup_write(c, 3 + i);
+		/* Sources count as reads (keyspace hits) unless the result is stored,
+		 * as in Redis. */
+		struct kv_entry *e = to == OUT_STORE ? lookup_write(c, first + i)
+						     : lookup_read(c, first + i);
 		srcs[i].weight = 1.0;
 		if (!e)
 			continue;
@@ -819,10 +834,30 @@ static void setop_generic(struct cmd_ctx *c, enum setop op, const char *name)
 		}
 	}
 	enum aggr aggr = AGGR_SUM;
-	int j = 3 + n;
+	bool withscores = false;
+	int64_t limit = 0;
+	int j = first + n;
 	int remaining = c->argc - j;
 	while (remaining) {
-		if (op != OP_DIFF && remaining >= n + 1 && opt_is(&c->argv[j], "weights")) {
+		if (to == OUT_CARD) {
+			if (remaining >= 2 && opt_is(&c->argv[j], "limit")) {
+				/* Redis gives this one error for any bad LIMIT. */
+				if (!arg_to_int64(&c->argv[j + 1], &limit) || limit < 0) {
+					resp_error(c->out, "ERR LIMIT can't be negative");
+					goto done;
+				}
+				j += 2;
+				remaining -= 2;
+				continue;
+			}
+			resp_error(c->out, RESP_ERR_SYNTAX);
+			goto done;
+		}
+		if (to == OUT_REPLY && opt_is(&c->argv[j], "withscores")) {
+			withscores = true;
+			j++;
+			remaining--;
+		} else if (op != OP_DIFF && remaining >= n + 1 && opt_is(&c->argv[j], "weights")) {
 			j++;
 			remaining--;
 			for (int i = 0; i < n; i++, j++, remaining--) {
@@ -860,8 +895,19 @@ static void setop_generic(struct cmd_ctx *c, enum setop op, const char *name)
 		else if (srcs[i].s)
 			set_foreach(srcs[i].s, setop_set_cb, &w);
 	}
-	struct kv_db *db = cmd_db_arg(c, 1);
 	size_t len = zset_len(w.dst);
+	if (to == OUT_CARD) {
+		resp_int(c->out, (int64_t)(limit > 0 && (uint64_t)limit < len ? (size_t)limit : len));
+		zset_free(w.dst);
+		goto done;
+	}
+	if (to == OUT_REPLY) {
+		resp_array(c->out, (int64_t)(withscores ? 2 * len : len));
+		zset_foreach(w.dst, withscores ? reply_elem_cb : setop_reply_member_cb, c->out);
+		zset_free(w.dst);
+		goto done;
+	}
+	struct kv_db *db = cmd_db_arg(c, 1);
 	zset_pack_if_fits(&w.dst);
 	if (len > 0) {
 		db_set_object(db, c->argv[1].ptr, c->argv[1].len, KV_TYPE_ZSET, w.dst,
@@ -875,9 +921,26 @@ done:
 	free(srcs);
 }
 
-static void cmd_zunionstore(struct cmd_ctx *c) { setop_generic(c, OP_UNION, "zunionstore"); }
-static void cmd_zinterstore(struct cmd_ctx *c) { setop_generic(c, OP_INTER, "zinterstore"); }
-static void cmd_zdiffstore(struct cmd_ctx *c) { setop_generic(c, OP_DIFF, "zdiffstore"); }
+static void cmd_zunionstore(struct cmd_ctx *c) { setop_generic(c, OP_UNION, OUT_STORE, "zunionstore"); }
+static void cmd_zinterstore(struct cmd_ctx *c) { setop_generic(c, OP_INTER, OUT_STORE, "zinterstore"); }
+static void cmd_zdiffstore(struct cmd_ctx *c) { setop_generic(c, OP_DIFF, OUT_STORE, "zdiffstore"); }
+static void cmd_zunion(struct cmd_ctx *c) { setop_generic(c, OP_UNION, OUT_REPLY, "zunion"); }
+static void cmd_zinter(struct cmd_ctx *c) { setop_generic(c, OP_INTER, OUT_REPLY, "zinter"); }
+static void cmd_zdiff(struct cmd_ctx *c) { setop_generic(c, OP_DIFF, OUT_REPLY, "zdiff"); }
+static void cmd_zintercard(struct cmd_ctx *c) { setop_generic(c, OP_INTER, OUT_CARD, "zintercard"); }
+
+/* Keys of ZUNION/ZINTER/ZDIFF/ZINTERCARD: numkeys at argv[1], then the
+ * sources; -1 when numkeys is not a usable count (the handler says why). */
+static int zset_setop_read_keys(int argc, const struct kv_slice *argv, int *idx, int max)
+{
+	int64_t numkeys;
+	if (argc < 3 || !arg_to_int64(&argv[1], &numkeys) || numkeys < 1 ||
+	    numkeys > argc - 2 || numkeys > max)
+		return -1;
+	for (int64_t i = 0; i < numkeys; i++)
+		idx[i] = (int)(2 + i);
+	return (int)numkeys;
+}
 
 /* ---- ZRANDMEMBER ---- */
 
@@ -1119,6 +1182,18 @@ const struct kv_command cmd_table_zset[] = {
 	{ "zdiffstore", -4, CMD_WRITE | CMD_DENYOOM, 1, 1, 1, cmd_zdiffstore, zset_setop_keys, NULL, G, "6.2.0",
 	  "Subtract multiple sorted sets and store the resulting sorted set in a new key",
 	  "O(L + (N-K)log(N)) worst case where L is the total number of elements in all the sets, N is the size of the first set, and K is the size of the result set.", NULL },
+	{ "zunion", -3, CMD_READONLY, 0, 0, 0, cmd_zunion, zset_setop_read_keys, NULL, G, "6.2.0",
+	  "Add multiple sorted sets",
+	  "O(N)+O(M*log(M)) with N being the sum of the sizes of the input sorted sets, and M being the number of elements in the resulting sorted set.", NULL },
+	{ "zinter", -3, CMD_READONLY, 0, 0, 0, cmd_zinter, zset_setop_read_keys, NULL, G, "6.2.0",
+	  "Intersect multiple sorted sets",
+	  "O(N*K)+O(M*log(M)) worst case with N being the smallest input sorted set, K being the number of input sorted sets and M being the number of elements in the resulting sorted set.", NULL },
+	{ "zdiff", -3, CMD_READONLY, 0, 0, 0, cmd_zdiff, zset_setop_read_keys, NULL, G, "6.2.0",
+	  "Subtract multiple sorted sets",
+	  "O(L + (N-K)log(N)) worst case where L is the total number of elements in all the sets, N is the size of the first set, and K is the size of the result set.", NULL },
+	{ "zintercard", -3, CMD_READONLY, 0, 0, 0, cmd_zintercard, zset_setop_read_keys, NULL, G, "7.0.0",
+	  "Intersect multiple sorted sets and return the cardinality of the result",
+	  "O(N*K) worst case with N being the smallest input sorted set, K being the number of input sorted sets.", NULL },
 	{ "zrandmember", -2, CMD_READONLY, 1, 1, 1, cmd_zrandmember, NULL, NULL, G, "6.2.0",
 	  "Get one or multiple random elements from a sorted set",
 	  "O(N) where N is the number of elements returned", NULL },

@@ -208,16 +208,56 @@ static const struct replay_case replay[] = {
 	{ { "zrange", "z3", "0", "-1", "withscores" }, 5, "*6\r\n$1\r\na\r\n$1\r\n0\r\n$1\r\nb\r\n$1\r\n0\r\n$1\r\nc\r\n$1\r\n0\r\n" },
 };
 
+/* ZUNION, ZINTER, ZDIFF and ZINTERCARD, replies recorded from
+ * redis-server 7.0.15 on a fresh keyspace. */
+static const struct replay_case replay_setop[] = {
+	{ { "zadd", "a", "1", "x", "2", "y" }, 6, ":2\r\n" },
+	{ { "zadd", "b", "3", "y", "4", "z" }, 6, ":2\r\n" },
+	{ { "sadd", "st", "y" }, 3, ":1\r\n" },
+	{ { "set", "str", "v" }, 3, "+OK\r\n" },
+	{ { "zunion", "2", "a", "b" }, 4, "*3\r\n$1\r\nx\r\n$1\r\nz\r\n$1\r\ny\r\n" },
+	{ { "zunion", "2", "a", "b", "withscores" }, 5, "*6\r\n$1\r\nx\r\n$1\r\n1\r\n$1\r\nz\r\n$1\r\n4\r\n$1\r\ny\r\n$1\r\n5\r\n" },
+	{ { "zinter", "2", "a", "b", "withscores" }, 5, "*2\r\n$1\r\ny\r\n$1\r\n5\r\n" },
+	{ { "zdiff", "2", "a", "b", "withscores" }, 5, "*2\r\n$1\r\nx\r\n$1\r\n1\r\n" },
+	{ { "zinter", "2", "a", "st", "withscores" }, 5, "*2\r\n$1\r\ny\r\n$1\r\n3\r\n" },
+	{ { "zunion", "2", "a", "b", "weights", "2", "3", "aggregate", "max", "withscores" }, 10, "*6\r\n$1\r\nx\r\n$1\r\n2\r\n$1\r\ny\r\n$1\r\n9\r\n$1\r\nz\r\n$2\r\n12\r\n" },
+	{ { "zinter", "2", "a", "nokey" }, 4, "*0\r\n" },
+	{ { "zunion", "0", "a" }, 3, "-ERR at least 1 input key is needed for 'zunion' command\r\n" },
+	{ { "zunion", "3", "a", "b" }, 4, "-ERR syntax error\r\n" },
+	{ { "zdiff", "2", "a", "b", "weights", "1", "2" }, 7, "-ERR syntax error\r\n" },
+	{ { "zunion", "2", "a", "str" }, 4, "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n" },
+	{ { "zintercard", "2", "a", "b" }, 4, ":1\r\n" },
+	{ { "zintercard", "2", "a", "b", "limit", "0" }, 6, ":1\r\n" },
+	{ { "zintercard", "3", "a", "b", "st" }, 5, ":1\r\n" },
+	{ { "zintercard", "1", "a" }, 3, ":2\r\n" },
+	{ { "zintercard", "1", "a", "limit", "1" }, 5, ":1\r\n" },
+	{ { "zintercard", "0", "a" }, 3, "-ERR at least 1 input key is needed for 'zintercard' command\r\n" },
+	{ { "zintercard", "1", "a", "limit", "-1" }, 5, "-ERR LIMIT can't be negative\r\n" },
+	{ { "zintercard", "1", "a", "limit", "x" }, 5, "-ERR LIMIT can't be negative\r\n" },
+	{ { "zintercard", "1", "a", "b" }, 4, "-ERR syntax error\r\n" },
+	{ { "zunionstore", "d", "2", "a", "b", "withscores" }, 6, "-ERR syntax error\r\n" },
+};
+
+static void replay_table(struct fixture *f, const struct replay_case *cases, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		const char *got = run_words(f, cases[i].argc, cases[i].argv);
+		if (strcmp(got, cases[i].reply) != 0)
+			fail_msg("case %zu (%s %s): got %s want %s", i, cases[i].argv[0],
+				 cases[i].argc > 1 ? cases[i].argv[1] : "", got, cases[i].reply);
+	}
+}
+
 static void test_cmd_zset_replies_match_redis(void **state)
 {
 	struct fixture *f = *state;
 	assert_string_equal(RUN(f, "set", "s", "x"), "+OK\r\n");
-	for (size_t i = 0; i < sizeof(replay) / sizeof(replay[0]); i++) {
-		const char *got = run_words(f, replay[i].argc, replay[i].argv);
-		if (strcmp(got, replay[i].reply) != 0)
-			fail_msg("case %zu (%s %s): got %s want %s", i, replay[i].argv[0],
-				 replay[i].argc > 1 ? replay[i].argv[1] : "", got, replay[i].reply);
-	}
+	replay_table(f, replay, sizeof(replay) / sizeof(replay[0]));
+}
+
+static void test_cmd_zset_setop_replies_match_redis(void **state)
+{
+	replay_table(*state, replay_setop, sizeof(replay_setop) / sizeof(replay_setop[0]));
 }
 
 static void test_cmd_zset_memory_accounting(void **state)
@@ -343,6 +383,7 @@ int main(void)
 	cmd_table_init();
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_cmd_zset_replies_match_redis, setup, fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_cmd_zset_setop_replies_match_redis, setup, fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_cmd_zset_memory_accounting, setup, fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_cmd_zset_randmember_shape, setup, fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_cmd_zset_watch_signals, setup, fixture_teardown),
