@@ -64,7 +64,20 @@ void shard_call_run(struct shard *s, const struct cmd_call *call, struct conn *c
 	call->cmd->proc(&ctx);
 	fx_cmd_end(&fx);
 	if (writing) {
-		shard_after_write(s, call, held);
+		/* Inside EXEC the clients blocked on these keys are served once
+		 * the whole transaction ran (shard_call_wake), as in Redis: a key
+		 * pushed and deleted again by the same EXEC wakes nobody. */
+		if (!(conn && conn->in_exec))
+			shard_after_write(s, call, held);
 		shard_set_writing(s, held, false);
 	}
+}
+
+void shard_call_wake(struct shard *s, const struct cmd_call *call, struct kv_db **held)
+{
+	if (!(call->cmd->flags & CMD_WRITE))
+		return;
+	shard_set_writing(s, held, true);
+	shard_after_write(s, call, held);
+	shard_set_writing(s, held, false);
 }

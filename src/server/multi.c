@@ -219,14 +219,19 @@ static void cmd_exec(struct cmd_ctx *ctx)
 	resp_array(ctx->out, count);
 	/* Blocking commands inside EXEC answer at once, as in Redis. */
 	c->in_exec = true;
+	for (struct queued_call *it = q; it; it = it->next) {
+		it->call.now_ms = ctx->now_ms;
+		shard_call_run(ctx->shard, &it->call, c, ctx->held, ctx->out);
+	}
+	c->in_exec = false;
+	/* Blocked clients are served once the transaction is whole, in the
+	 * order its commands touched their keys (Redis's ready keys). */
 	while (q) {
 		struct queued_call *next = q->next;
-		q->call.now_ms = ctx->now_ms;
-		shard_call_run(ctx->shard, &q->call, c, ctx->held, ctx->out);
+		shard_call_wake(ctx->shard, &q->call, ctx->held);
 		free(q);
 		q = next;
 	}
-	c->in_exec = false;
 }
 
 static void cmd_watch(struct cmd_ctx *ctx)

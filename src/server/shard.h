@@ -490,6 +490,9 @@ void blocking_take_result(struct conn *c, struct kv_buf *reply, struct cmd_call 
 /* Run a call on this thread with the given keyspaces. */
 void shard_call_run(struct shard *s, const struct cmd_call *call, struct conn *conn,
 		    struct kv_db **held, struct kv_buf *out);
+/* Serve the clients blocked on the keys a write call touched: what
+ * shard_call_run does after a write, deferred to the end of an EXEC. */
+void shard_call_wake(struct shard *s, const struct cmd_call *call, struct kv_db **held);
 
 /* ---- multi.c ---- */
 /* Whether a command is queued inside MULTI; queue it; free a connection's

@@ -194,6 +194,28 @@ def check_stress(srv):
     K.log("stress: %d elements to %d blocked clients" % (pushes, nclients))
 
 
+def check_exec_serves_at_the_end(srv):
+    """Inside EXEC, blocked clients are served once the whole transaction ran,
+    as Redis does: a push deleted again by the same EXEC wakes nobody, and
+    a waiter gets the list as EXEC left it (Redis's own list unit checks
+    both)."""
+    for key in ("ex:one", "{ex}two"):
+        w = blocked_conn(srv.port, "BLPOP", key, "0")
+        time.sleep(0.1)
+        with srv.conn() as c:
+            replies = [c.call("MULTI"), c.call("LPUSH", key, "a"), c.call("DEL", key),
+                       c.call("EXEC")]
+            K.check(replies[-1] == b"*2\r\n:1\r\n:1\r\n", "EXEC ran: %r" % replies)
+            K.check(no_reply_yet(w), "a push deleted by the same EXEC wakes nobody")
+            for cmd in (("MULTI",), ("LPUSH", key, "a"), ("LPUSH", key, "b"),
+                        ("LPUSH", key, "c"), ("EXEC",)):
+                c.call(*cmd)
+        K.check(w.read_reply(timeout=10) == b"*2\r\n" + bulk(key) + bulk("c"),
+                "the waiter sees the list as EXEC left it")
+        w.close()
+    K.log("EXEC serves blocked clients at its end OK")
+
+
 def main():
     K.require_kevy()
     K.require_redis()
@@ -202,6 +224,7 @@ def main():
     try:
         check_fifo(srv)
         check_cross_shard(srv)
+        check_exec_serves_at_the_end(srv)
         check_timeouts_and_edges(srv)
         check_stress(srv)
         srv.check_clean_exit()
