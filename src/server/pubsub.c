@@ -463,13 +463,28 @@ static void cmd_pubsub(struct cmd_ctx *ctx)
 			resp_int(ctx->out, (int64_t)numsub(ctx, &ctx->argv[i]));
 		}
 	} else if (arg_is(sub, "numpat")) {
-		uint64_t n = 0;
+		/* Unique patterns, as Redis counts them: the lists hold one entry
+		 * per subscription, and a pattern may be on several shards. */
+		size_t total = 0;
 		for (uint32_t i = 0; i < ctx->nshards; i++) {
 			cmd_db_at(ctx, i);
 			struct pubsub_shard *ps = g_server.shards[i]->pubsub;
-			n += ps ? ps->npatterns : 0;
+			total += ps ? ps->npatterns : 0;
 		}
-		resp_int(ctx->out, (int64_t)n);
+		struct kv_slice *pats = kv_calloc(total ? total : 1, sizeof(*pats));
+		size_t n = 0;
+		for (uint32_t i = 0; i < ctx->nshards; i++) {
+			struct pubsub_shard *ps = g_server.shards[i]->pubsub;
+			for (uint32_t j = 0; ps && j < ps->npatterns; j++)
+				pats[n++] = (struct kv_slice){ ps->patterns[j].pat, ps->patterns[j].len };
+		}
+		if (n > 1)
+			qsort(pats, n, sizeof(*pats), slice_cmp);
+		size_t unique = 0;
+		for (size_t i = 0; i < n; i++)
+			unique += i == 0 || slice_cmp(&pats[i - 1], &pats[i]) != 0;
+		free(pats);
+		resp_int(ctx->out, (int64_t)unique);
 	} else if (arg_is(sub, "help")) {
 		static const char *const lines[] = {
 			"PUBSUB <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
