@@ -14,6 +14,7 @@
 #include <ctype.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #define CMD_NAME_MAX 64
 
@@ -159,6 +160,32 @@ void cmd_reply_unknown(struct kv_buf *out, int argc, const struct kv_slice *argv
 		cmd_append_clipped(&msg, &argv[i], 128 - (msg.len - 1 - args_start));
 		kv_buf_append_str(&msg, "' ");
 	}
+	resp_error(out, kv_buf_cstr(&msg));
+	kv_buf_free(&msg);
+}
+
+const struct kv_command *cmd_lookup_sub(const struct kv_command *cmd,
+					const struct kv_slice *name)
+{
+	for (const struct kv_command *s = cmd->subcommands; s && s->name; s++) {
+		const char *bar = strchr(s->name, '|');
+		const char *n = bar ? bar + 1 : s->name;
+		if (strlen(n) == name->len && strncasecmp(n, name->ptr, name->len) == 0)
+			return s;
+	}
+	return NULL;
+}
+
+void cmd_reply_unknown_sub(struct kv_buf *out, const struct kv_command *cmd,
+			   const struct kv_slice *name)
+{
+	struct kv_buf msg = KV_BUF_INIT;
+	kv_buf_append_str(&msg, "ERR unknown subcommand '");
+	cmd_append_clipped(&msg, name, 128);
+	kv_buf_append_str(&msg, "'. Try ");
+	for (const char *p = cmd->name; *p; p++)
+		kv_buf_append_char(&msg, (char)toupper((unsigned char)*p));
+	kv_buf_append_str(&msg, " HELP.");
 	resp_error(out, kv_buf_cstr(&msg));
 	kv_buf_free(&msg);
 }

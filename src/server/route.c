@@ -641,6 +641,17 @@ static void reply_unknown(struct kv_buf *out, const void *arg)
 	cmd_reply_unknown(out, u->argc, u->argv);
 }
 
+struct unknown_sub {
+	const struct kv_command *cmd;
+	const struct kv_slice *name;
+};
+
+static void reply_unknown_sub(struct kv_buf *out, const void *arg)
+{
+	const struct unknown_sub *u = arg;
+	cmd_reply_unknown_sub(out, u->cmd, u->name);
+}
+
 static void reply_arity(struct kv_buf *out, const void *cmd)
 {
 	cmd_reply_arity(out, cmd);
@@ -667,6 +678,22 @@ enum dispatch_result shard_dispatch(struct shard *s, struct conn *c, int argc,
 		c->multi_dirty |= c->in_multi;
 		reply_now(s, c, reply_arity, cmd);
 		return DISPATCH_DONE;
+	}
+	/* A container's subcommand is checked here too, as Redis's lookup does,
+	 * so MULTI refuses to queue CONFIG GET_XX instead of failing in EXEC. */
+	if (cmd->subcommands && argc >= 2) {   /* COMMAND alone lists every command */
+		const struct kv_command *sub = cmd_lookup_sub(cmd, &argv[1]);
+		if (!sub) {
+			struct unknown_sub u = { cmd, &argv[1] };
+			c->multi_dirty |= c->in_multi;
+			reply_now(s, c, reply_unknown_sub, &u);
+			return DISPATCH_DONE;
+		}
+		if (!cmd_arity_ok(sub, argc)) {
+			c->multi_dirty |= c->in_multi;
+			reply_now(s, c, reply_arity, sub);
+			return DISPATCH_DONE;
+		}
 	}
 	if (c->pubsub && pubsub_count(c) > 0 && !pubsub_allowed_in_subscriber_mode(cmd)) {
 		char msg[200];

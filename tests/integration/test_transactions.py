@@ -41,6 +41,12 @@ SEQUENCES = [
     ["SET f1 1", "WATCH f1", "FLUSHALL", "MULTI", "PING", "EXEC"],
     ["WATCH f2", "FLUSHALL", "MULTI", "PING", "EXEC"],
     ["MULTI", "RENAME nokey x", "SET y 1", "EXEC"],
+    # A container's unknown subcommand or wrong arity is refused when
+    # queued, and dooms the EXEC, as any other rejected command does.
+    ["MULTI", "CONFIG GET_XX", "SET a 1", "EXEC"],
+    ["MULTI", "config get", "EXEC"],
+    ["MULTI", "OBJECT freqx k", "CLIENT foo bar", "EXEC"],
+    ["CONFIG Get_xx", "COMMAND foo", "OBJECT help x"],
     ["SET r 1 PX 150", "WATCH r"],
     ["__sleep__", "MULTI", "GET r", "EXEC"],
 ]
