@@ -63,7 +63,7 @@ static void srv_bytes_human(char *buf, size_t cap, uint64_t n)
 /* Totals of every shard's counters and keyspace. */
 struct srv_totals {
 	uint64_t conns_received, rejected, commands, hits, misses, net_in, net_out;
-	uint64_t clients, forwarded, multi_shard, errors;
+	uint64_t clients, blocked, forwarded, multi_shard, errors;
 	uint64_t keys, expires, expired, dataset_bytes;
 };
 
@@ -80,6 +80,7 @@ static void srv_sum(const struct cmd_ctx *c, struct srv_totals *t)
 		t->net_in += stat_get(&st->net_input_bytes);
 		t->net_out += stat_get(&st->net_output_bytes);
 		t->clients += stat_get(&st->connected_clients);
+		t->blocked += stat_get(&st->blocked_clients);
 		t->forwarded += stat_get(&st->forwarded_commands);
 		t->multi_shard += stat_get(&st->multi_shard_commands);
 		t->errors += stat_get(&st->total_error_replies);
@@ -142,8 +143,10 @@ static void srv_info_clients(struct kv_buf *b, const struct srv_totals *t)
 {
 	kv_buf_printf(b, "# Clients\r\n"
 		      "connected_clients:%llu\r\n"
-		      "maxclients:%lld\r\n",
-		      (unsigned long long)t->clients, (long long)atomic_load(&g_config.maxclients));
+		      "maxclients:%lld\r\n"
+		      "blocked_clients:%llu\r\n",
+		      (unsigned long long)t->clients, (long long)atomic_load(&g_config.maxclients),
+		      (unsigned long long)t->blocked);
 }
 
 /* Resident set size from /proc/self/statm (pages). */

@@ -34,6 +34,7 @@ struct shard_stats {
 	_Atomic uint64_t net_input_bytes;
 	_Atomic uint64_t net_output_bytes;
 	_Atomic uint64_t connected_clients;
+	_Atomic uint64_t blocked_clients;      /* a gauge: clients waiting in a blocking pop */
 	_Atomic uint64_t forwarded_commands;   /* sent to another shard */
 	_Atomic uint64_t multi_shard_commands; /* took several keyspaces */
 	_Atomic uint64_t total_error_replies;

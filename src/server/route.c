@@ -364,6 +364,7 @@ static void blocking_commit(struct shard *s, struct conn *c, const struct kv_com
 {
 	c->block_pending = false;
 	c->blocked = true;
+	stat_add(&s->stats.blocked_clients, 1);
 	c->block_slot = slot;
 	c->inflight++;
 	c->blocked_prev = NULL;
@@ -384,6 +385,7 @@ void conn_unblock(struct shard *s, struct conn *c, enum unblock_how how,
 		c->blocked_next->blocked_prev = c->blocked_prev;
 	c->blocked_next = c->blocked_prev = NULL;
 	c->blocked = false;
+	stat_add(&s->stats.blocked_clients, (uint64_t)-1);
 	struct kv_buf reply = KV_BUF_INIT;
 	if (how == UNBLOCK_TIMEOUT)
 		resp_null_array(&reply);

@@ -66,6 +66,16 @@ def no_reply_yet(c, wait=0.2):
         c.sock.settimeout(30)
 
 
+def blocked_clients(srv):
+    """INFO clients' blocked_clients, as Redis's suite reads it."""
+    with srv.conn() as c:
+        info = K.parse(c.call("INFO", "clients")).decode()
+    for line in info.split("\r\n"):
+        if line.startswith("blocked_clients:"):
+            return int(line.split(":")[1])
+    raise K.TestFailure("INFO clients has no blocked_clients: %r" % info)
+
+
 def check_fifo(srv):
     waiters = []
     for i in range(3):
@@ -73,11 +83,13 @@ def check_fifo(srv):
         time.sleep(0.15)
     for w in waiters:
         K.check(no_reply_yet(w), "a waiter blocks while the list is empty")
+    K.check(blocked_clients(srv) == 3, "INFO counts the three blocked clients")
     with srv.conn() as c:
         K.check(c.call("RPUSH", "fifo", "a", "b", "c") == b":3\r\n", "push three")
     got = [w.read_reply(timeout=10) for w in waiters]
     want = [b"*2\r\n" + bulk("fifo") + bulk(x) for x in "abc"]
     K.check(got == want, "served in blocking order: %r" % got)
+    K.check(blocked_clients(srv) == 0, "INFO's blocked_clients is back to 0")
     for w in waiters:
         w.close()
 
