@@ -39,6 +39,8 @@ Flags given to runtest, and why (docs/compatibility.md says the same):
   --tags -needs:repl        replication (issue 20)
   --tags -resp3             RESP3 (issue 14): tests that try both protocols
                             then run the RESP2 half only
+  --skipfile (from tests/compat/races.txt)
+                            tests that race two connections (see that file)
   --clients 1 --durable --timeout 30
                             one test client; a crashing test does not end its
                             unit; 30 s without progress ends the unit
@@ -59,6 +61,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "integration"))
 import kevylib  # noqa: E402
 
 EXPECTED = os.path.join(HERE, "expected.txt")
+RACES = os.path.join(HERE, "races.txt")
 REPO = os.path.abspath(os.path.join(HERE, "..", ".."))
 DEFAULT_SUITE = os.path.abspath(os.path.join(REPO, "..", "shared", "redis-tests-7.0"))
 
@@ -133,10 +136,27 @@ def write_expected(got):
             f.write(line + "\n")
 
 
-def run_unit(suite, port, unit, timeout_s, log_dir):
+def read_races():
+    """{unit: [test names]} of races.txt: tests that race two connections."""
+    races = collections.defaultdict(list)
+    with open(RACES, encoding="utf-8") as f:
+        for line in f:
+            line = line.rstrip("\n")
+            if line and not line.startswith("#"):
+                unit, _, name = line.partition("\t")
+                races[unit].append(name)
+    return races
+
+
+def run_unit(suite, port, unit, timeout_s, log_dir, skip_names):
     """Run one unit; returns (passed, failed, seconds, note)."""
     argv = ["./runtest", "--host", "127.0.0.1", "--port", str(port),
             "--single", "unit/" + unit] + RUNTEST_FLAGS
+    if skip_names:
+        skip_path = os.path.join(log_dir, unit.replace("/", "_") + ".skip")
+        with open(skip_path, "w", encoding="utf-8") as f:
+            f.write("\n".join(skip_names) + "\n")
+        argv += ["--skipfile", skip_path]
     out_path = os.path.join(log_dir, unit.replace("/", "_") + ".log")
     start = time.monotonic()
     note = ""
@@ -199,10 +219,12 @@ def main():
     got = collections.Counter()
     problems = []
     total_ok = total_err = 0
+    races = read_races()
     for unit in units:
         srv = start_server()
         try:
-            passed, failed, secs, note = run_unit(suite, srv.port, unit, timeout_s, log_dir)
+            passed, failed, secs, note = run_unit(suite, srv.port, unit, timeout_s, log_dir,
+                                                    races.get(unit, []))
             if not srv.alive():
                 problems.append("kevy exited during unit %s (status %s)\n%s" % (
                     unit, srv.proc.returncode, srv.log_tail(3000).decode("utf-8", "replace")))
