@@ -230,7 +230,7 @@ static void zpop_one(struct kv_db *db, const char *key, size_t klen, void *z, bo
  * Returns false when the command needs a keyspace not held here (BLMOVE to
  * another shard): the client then runs its command again itself. */
 static bool serve_now(struct kv_db *db, const char *key, size_t klen, struct kv_db **held,
-		      struct block_ticket *t, int64_t now_ms)
+		      struct block_ticket *t, int64_t now_ms, struct kv_buf *moved_to)
 {
 	const struct cmd_call *call = t->call;
 	const char *name = call->cmd->name;
@@ -272,6 +272,14 @@ static bool serve_now(struct kv_db *db, const char *key, size_t klen, struct kv_
 		struct kv_slice src = { key, klen };
 		list_move_logged(NULL, db, &src, ddb, dst, from, to, now_ms, out);
 		db_signal_modified(ddb, dst->ptr, dst->len);
+		/* The destination got an element: its own waiters are served
+		 * next (bk_signal), as Redis's ready keys are.  A list moved
+		 * onto itself is this loop's own business. */
+		if (dst->len != klen || memcmp(dst->ptr, key, klen) != 0) {
+			uint64_t len = dst->len;
+			kv_buf_append(moved_to, &len, sizeof(len));
+			kv_buf_append(moved_to, dst->ptr, dst->len);
+		}
 	}
 	db_signal_modified(db, key, klen);
 	t->served = true;
@@ -307,6 +315,7 @@ static void bk_signal(struct shard *exec, struct shard *owner, struct kv_db *db,
 			      key_available(db, key, klen, now_ms, KV_TYPE_ZSET) };
 	bool remove_stack[64];
 	bool *remove = n->len <= 64 ? remove_stack : kv_calloc(n->len, sizeof(bool));
+	struct kv_buf moved_to = KV_BUF_INIT;   /* (u64 length, bytes) of each destination */
 	for (uint32_t i = 0; i < n->len; i++) {
 		struct block_ticket *t = n->q[i];
 		remove[i] = false;
@@ -321,7 +330,7 @@ static void bk_signal(struct shard *exec, struct shard *owner, struct kv_db *db,
 		remove[i] = true;
 		if (!atomic_compare_exchange_strong(&t->state, &expect, BT_CLAIMED))
 			continue;
-		if (serve_now(db, key, klen, held, t, now_ms)) {
+		if (serve_now(db, key, klen, held, t, now_ms, &moved_to)) {
 			avail[0] = key_available(db, key, klen, now_ms, KV_TYPE_LIST);
 			avail[1] = key_available(db, key, klen, now_ms, KV_TYPE_ZSET);
 		} else {
@@ -334,6 +343,17 @@ static void bk_signal(struct shard *exec, struct shard *owner, struct kv_db *db,
 		free(remove);
 	if (n->len == 0)
 		bk_node_drop(bt, n);
+	/* Chained wake-ups: each one serves a waiting ticket, so the chain ends. */
+	for (size_t off = 0; off < moved_to.len;) {
+		uint64_t len;
+		memcpy(&len, moved_to.data + off, sizeof(len));
+		const char *dst = moved_to.data + off + sizeof(len);
+		off += sizeof(len) + len;
+		uint32_t id = kv_key_shard(dst, len, g_server.nshards);
+		if (held[id])
+			bk_signal(exec, g_server.shards[id], held[id], held, dst, len, now_ms);
+	}
+	kv_buf_free(&moved_to);
 }
 
 void blocking_after_write(struct shard *exec, const struct cmd_call *call, struct kv_db **held)
@@ -485,7 +505,9 @@ static bool parse_timeout(struct cmd_ctx *ctx, const struct kv_slice *a, int64_t
 		resp_error(ctx->out, "ERR timeout is negative");
 		return false;
 	}
-	int64_t t = (int64_t)ms;
+	/* Rounded up, as Redis does: 0.001 s is 0.99999... ms in binary, and
+	 * truncated it would mean "block for ever". */
+	int64_t t = (int64_t)ceill(ms);
 	*deadline_ms = t > 0 ? ctx->now_ms + t : 0;
 	return true;
 }

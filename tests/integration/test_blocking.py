@@ -206,6 +206,19 @@ def check_stress(srv):
     K.log("stress: %d elements to %d blocked clients" % (pushes, nclients))
 
 
+def check_tiny_timeout(srv):
+    """A timeout below a millisecond is rounded up, as Redis does: 0.001 s is
+    0.99999... ms in binary, and truncated it meant "block for ever"."""
+    with srv.conn() as c:
+        for cmd in (("BLPOP", "tiny", "0.001"), ("BLMPOP", "0.001", "1", "tiny", "RIGHT"),
+                    ("BZPOPMIN", "tinyz", "0.0001")):
+            start = time.monotonic()
+            r = c.call(*cmd)
+            K.check(r == b"*-1\r\n", "%s times out with a null array: %r" % (cmd[0], r))
+            K.check(time.monotonic() - start < 5, "%s did not block for long" % cmd[0])
+    K.log("sub-millisecond timeouts OK")
+
+
 def check_exec_serves_at_the_end(srv):
     """Inside EXEC, blocked clients are served once the whole transaction ran,
     as Redis does: a push deleted again by the same EXEC wakes nobody, and
@@ -237,6 +250,7 @@ def main():
         check_fifo(srv)
         check_cross_shard(srv)
         check_exec_serves_at_the_end(srv)
+        check_tiny_timeout(srv)
         check_timeouts_and_edges(srv)
         check_stress(srv)
         srv.check_clean_exit()
