@@ -166,12 +166,19 @@ def run_unit(suite, port, unit, timeout_s, log_dir, skip_names):
         try:
             proc.wait(timeout_s)
         except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(10)
             note = "stopped after %d s" % timeout_s
+        # The runner's test clients are its children: none may outlive the
+        # unit (one would hold its ports and confuse the next unit).
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.wait(10)
     with open(out_path, encoding="utf-8", errors="replace") as f:
         text = f.read()
     passed, failed = parse_results(text)
+    if "Testing unit/" not in ANSI.sub("", text):
+        note = "runtest did not run the unit:\n" + text[-2000:]
     return passed, failed, time.monotonic() - start, note
 
 
@@ -245,6 +252,8 @@ def main():
         total_err += nerr
         kevylib.log("  %-22s ok %4d  err %4d   (Redis: %3d)  %5.0f s %s" % (
             unit, nok, nerr, UNITS[unit], secs, note))
+        if note.startswith("runtest did not run"):
+            problems.append("unit %s: %s" % (unit, note))
 
     kevylib.log("redis suite: %d of Redis's %s (%d err)" % (total_ok, "{:,}".format(REDIS_TOTAL),
                                                              total_err))
