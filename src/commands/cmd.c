@@ -164,10 +164,10 @@ void cmd_reply_unknown(struct kv_buf *out, int argc, const struct kv_slice *argv
 	kv_buf_free(&msg);
 }
 
-const struct kv_command *cmd_lookup_sub(const struct kv_command *cmd,
-					const struct kv_slice *name)
+const struct kv_command *cmd_find_sub(const struct kv_command *subs,
+				      const struct kv_slice *name)
 {
-	for (const struct kv_command *s = cmd->subcommands; s && s->name; s++) {
+	for (const struct kv_command *s = subs; s && s->name; s++) {
 		const char *bar = strchr(s->name, '|');
 		const char *n = bar ? bar + 1 : s->name;
 		if (strlen(n) == name->len && strncasecmp(n, name->ptr, name->len) == 0)
@@ -176,18 +176,29 @@ const struct kv_command *cmd_lookup_sub(const struct kv_command *cmd,
 	return NULL;
 }
 
-void cmd_reply_unknown_sub(struct kv_buf *out, const struct kv_command *cmd,
+void cmd_reply_unknown_sub(struct kv_buf *out, const char *container,
 			   const struct kv_slice *name)
 {
 	struct kv_buf msg = KV_BUF_INIT;
 	kv_buf_append_str(&msg, "ERR unknown subcommand '");
 	cmd_append_clipped(&msg, name, 128);
 	kv_buf_append_str(&msg, "'. Try ");
-	for (const char *p = cmd->name; *p; p++)
+	for (const char *p = container; *p; p++)
 		kv_buf_append_char(&msg, (char)toupper((unsigned char)*p));
 	kv_buf_append_str(&msg, " HELP.");
 	resp_error(out, kv_buf_cstr(&msg));
 	kv_buf_free(&msg);
+}
+
+void cmd_run_sub(struct cmd_ctx *c, const struct kv_command *subs, const char *container)
+{
+	const struct kv_command *sub = cmd_find_sub(subs, &c->argv[1]);
+	if (!sub)
+		cmd_reply_unknown_sub(c->out, container, &c->argv[1]);
+	else if (!cmd_arity_ok(sub, c->argc))
+		cmd_reply_arity(c->out, sub);
+	else
+		sub->proc(c);
 }
 
 int cmd_get_keys(const struct kv_command *cmd, int argc, const struct kv_slice *argv,

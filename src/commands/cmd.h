@@ -152,13 +152,17 @@ int cmd_get_keys(const struct kv_command *cmd, int argc, const struct kv_slice *
 void cmd_reply_unknown(struct kv_buf *out, int argc, const struct kv_slice *argv);
 void cmd_reply_arity(struct kv_buf *out, const struct kv_command *cmd);
 bool cmd_arity_ok(const struct kv_command *cmd, int argc);
-/* A container command's subcommand by name (case-insensitive); NULL when
- * it has none of that name. */
-const struct kv_command *cmd_lookup_sub(const struct kv_command *cmd,
-					const struct kv_slice *name);
-/* "ERR unknown subcommand 'name'. Try CMD HELP.", as Redis words it. */
-void cmd_reply_unknown_sub(struct kv_buf *out, const struct kv_command *cmd,
+/* The subcommand of that name in a container's table (case-insensitive);
+ * NULL when there is none. */
+const struct kv_command *cmd_find_sub(const struct kv_command *subs,
+				      const struct kv_slice *name);
+/* "ERR unknown subcommand 'name'. Try CONTAINER HELP.", as Redis words it
+ * (container: the lower-case command name). */
+void cmd_reply_unknown_sub(struct kv_buf *out, const char *container,
 			   const struct kv_slice *name);
+/* Run the subcommand named by argv[1], or reply Redis's error for an
+ * unknown name or a wrong count: what every container command does. */
+void cmd_run_sub(struct cmd_ctx *c, const struct kv_command *subs, const char *container);
 
 /* Per-module tables, each terminated by an entry with a NULL name. */
 extern const struct kv_command cmd_table_string[];

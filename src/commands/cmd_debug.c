@@ -574,26 +574,9 @@ static const struct kv_command object_subs[] = {
 
 /* Runs the subcommand named by argv[1], with Redis's errors for an unknown
  * name ("OBJECT" in the container's own case) and a wrong count. */
-static void debug_run_sub(struct cmd_ctx *c, const struct kv_command *subs,
-			  const char *prefix, const char *help_hint)
-{
-	const struct kv_slice *name = &c->argv[1];
-	for (const struct kv_command *s = subs; s->name; s++) {
-		const char *n = s->name + strlen(prefix);
-		if (strlen(n) != name->len || !arg_is(name, n))
-			continue;
-		if (!cmd_arity_ok(s, c->argc))
-			cmd_reply_arity(c->out, s);
-		else
-			s->proc(c);
-		return;
-	}
-	debug_error_with_arg(c->out, "ERR unknown subcommand '", name, help_hint);
-}
-
 static void cmd_object(struct cmd_ctx *c)
 {
-	debug_run_sub(c, object_subs, "object|", "'. Try OBJECT HELP.");
+	cmd_run_sub(c, object_subs, "object");
 }
 
 /* ---- MEMORY ---- */
@@ -665,7 +648,7 @@ static const struct kv_command memory_subs[] = {
  * yet (docs/compatibility.md). */
 static void cmd_memory(struct cmd_ctx *c)
 {
-	debug_run_sub(c, memory_subs, "memory|", "'. Try MEMORY HELP.");
+	cmd_run_sub(c, memory_subs, "memory");
 }
 
 /* OBJECT's routing key is argv[2] (every subcommand that takes a key has it

@@ -69,41 +69,6 @@ static void srv_error_with_arg(struct kv_buf *out, const char *prefix, const str
 	kv_buf_free(&msg);
 }
 
-/* The part of a subcommand's full name after the '|'. */
-static const char *srv_subname(const struct kv_command *sub)
-{
-	const char *bar = strchr(sub->name, '|');
-	return bar ? bar + 1 : sub->name;
-}
-
-static const struct kv_command *srv_find_sub(const struct kv_command *subs,
-					     const struct kv_slice *name)
-{
-	for (const struct kv_command *s = subs; s && s->name; s++) {
-		const char *n = srv_subname(s);
-		if (strlen(n) == name->len && strncasecmp(n, name->ptr, name->len) == 0)
-			return s;
-	}
-	return NULL;
-}
-
-/* Runs the subcommand named by argv[1] of a container command. */
-static void srv_dispatch(struct cmd_ctx *c, const struct kv_command *subs, const char *upper)
-{
-	const struct kv_command *sub = srv_find_sub(subs, &c->argv[1]);
-	if (!sub) {
-		char suffix[96];
-		snprintf(suffix, sizeof(suffix), "'. Try %s HELP.", upper);
-		srv_error_with_arg(c->out, "ERR unknown subcommand '", &c->argv[1], 128, suffix);
-		return;
-	}
-	if (!cmd_arity_ok(sub, c->argc)) {
-		cmd_reply_arity(c->out, sub);
-		return;
-	}
-	sub->proc(c);
-}
-
 /* A HELP reply: the usage line, the given lines, then HELP itself. */
 static void srv_reply_help(struct kv_buf *out, const char *upper, const char *const *lines)
 {
@@ -585,7 +550,7 @@ static const struct kv_command *srv_lookup_full(const struct kv_slice *name)
 	if (!base || !base->subcommands)
 		return NULL;
 	struct kv_slice sub = { bar + 1, name->len - (size_t)(bar + 1 - name->ptr) };
-	return srv_find_sub(base->subcommands, &sub);
+	return cmd_find_sub(base->subcommands, &sub);
 }
 
 static void cmd_command_all(struct cmd_ctx *c)
@@ -697,7 +662,7 @@ static const struct kv_command *srv_getkeys_target(int argc, const struct kv_sli
 {
 	const struct kv_command *cmd = cmd_lookup(argv[0].ptr, argv[0].len);
 	if (cmd && cmd->subcommands && argc >= 2)
-		return srv_find_sub(cmd->subcommands, &argv[1]);
+		return cmd_find_sub(cmd->subcommands, &argv[1]);
 	return cmd;
 }
 
@@ -810,7 +775,7 @@ static void cmd_command(struct cmd_ctx *c)
 	if (c->argc == 1)
 		cmd_command_all(c);
 	else
-		srv_dispatch(c, srv_command_subs, "COMMAND");
+		cmd_run_sub(c, srv_command_subs, "command");
 }
 
 /* ------------------------------------------------------------------ */
@@ -1107,7 +1072,7 @@ static const struct kv_command srv_client_subs[] = {
 
 static void cmd_client(struct cmd_ctx *c)
 {
-	srv_dispatch(c, srv_client_subs, "CLIENT");
+	cmd_run_sub(c, srv_client_subs, "client");
 }
 
 /* ------------------------------------------------------------------ */
@@ -1183,7 +1148,7 @@ static const struct kv_command srv_config_subs[] = {
 
 static void cmd_config(struct cmd_ctx *c)
 {
-	srv_dispatch(c, srv_config_subs, "CONFIG");
+	cmd_run_sub(c, srv_config_subs, "config");
 }
 
 /* ------------------------------------------------------------------ */

@@ -651,7 +651,7 @@ struct unknown_sub {
 static void reply_unknown_sub(struct kv_buf *out, const void *arg)
 {
 	const struct unknown_sub *u = arg;
-	cmd_reply_unknown_sub(out, u->cmd, u->name);
+	cmd_reply_unknown_sub(out, u->cmd->name, u->name);
 }
 
 static void reply_arity(struct kv_buf *out, const void *cmd)
@@ -684,7 +684,7 @@ enum dispatch_result shard_dispatch(struct shard *s, struct conn *c, int argc,
 	/* A container's subcommand is checked here too, as Redis's lookup does,
 	 * so MULTI refuses to queue CONFIG GET_XX instead of failing in EXEC. */
 	if (cmd->subcommands && argc >= 2) {   /* COMMAND alone lists every command */
-		const struct kv_command *sub = cmd_lookup_sub(cmd, &argv[1]);
+		const struct kv_command *sub = cmd_find_sub(cmd->subcommands, &argv[1]);
 		if (!sub) {
 			struct unknown_sub u = { cmd, &argv[1] };
 			c->multi_dirty |= c->in_multi;
