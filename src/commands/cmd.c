@@ -228,12 +228,17 @@ uint32_t cmd_key_shard(const struct cmd_ctx *c, const char *key, size_t klen)
 
 struct kv_db *cmd_db(const struct cmd_ctx *c, const char *key, size_t klen)
 {
-	uint32_t s = kv_key_shard(key, klen, c->nshards);
-	kv_assert(c->held[s] != NULL);
-	return c->held[s];
+	return cmd_db_at(c, kv_key_shard(key, klen, c->nshards));
 }
 
 struct kv_db *cmd_db_at(const struct cmd_ctx *c, uint32_t shard_id)
+{
+	const struct kv_dbs *d = cmd_dbs_at(c, shard_id);
+	kv_assert(c->dbid < d->n);
+	return d->db[c->dbid];
+}
+
+struct kv_dbs *cmd_dbs_at(const struct cmd_ctx *c, uint32_t shard_id)
 {
 	kv_assert(shard_id < c->nshards);
 	kv_assert(c->held[shard_id] != NULL);

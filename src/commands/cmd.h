@@ -10,8 +10,9 @@
  *   - a command whose keys span shards, or that is CMD_ALL_SHARDS, runs on the
  *     client's shard after it has taken the keyspace of every shard involved,
  *     in ascending shard order (so it is atomic and cannot deadlock).
- * In every case cmd_db() gives the keyspace that owns a key, and it is safe to
- * use: the executing thread holds it.
+ * In every case cmd_db() gives the keyspace that owns a key in the client's
+ * database, and it is safe to use: the executing thread holds every database
+ * of each shard involved.
  *
  * Handlers append exactly one RESP reply to c->out and report errors as error
  * replies; they never fail otherwise.
@@ -67,10 +68,15 @@ struct cmd_ctx {
 	struct shard_stats *stats;
 	struct shard *shard;         /* the executing thread: the runtime's, opaque here */
 	struct conn *conn;           /* the client when running on its shard, else NULL */
-	/* Keyspaces held for this command, indexed by shard id; NULL where not
-	 * held.  Private to the runtime: use cmd_db()/cmd_db_at(). */
-	struct kv_db **held;
+	/* Keyspaces held for this command, indexed by shard id: each shard's
+	 * databases, NULL where not held.  Private to the runtime: use
+	 * cmd_db()/cmd_db_at()/cmd_dbs_at(). */
+	struct kv_dbs **held;
 	uint32_t nshards;
+	/* The database the command runs in (the client's SELECT); cmd_db() and
+	 * cmd_db_at() answer in it.  A handler may change it (SELECT inside a
+	 * transaction changes it for the commands that follow). */
+	uint32_t dbid;
 };
 
 /* Count a read lookup as a keyspace hit or miss (INFO stats), as Redis's
@@ -87,8 +93,12 @@ static inline struct kv_db *cmd_db_arg(const struct cmd_ctx *c, int i)
 {
 	return cmd_db(c, c->argv[i].ptr, c->argv[i].len);
 }
-/* Keyspace of shard i (CMD_ALL_SHARDS commands; asserts it is held). */
+/* Keyspace of shard i in the command's database (CMD_ALL_SHARDS commands;
+ * asserts it is held). */
 struct kv_db *cmd_db_at(const struct cmd_ctx *c, uint32_t shard_id);
+/* Every database of shard i (MOVE, COPY ... DB, SWAPDB, FLUSHALL, INFO
+ * keyspace; asserts it is held). */
+struct kv_dbs *cmd_dbs_at(const struct cmd_ctx *c, uint32_t shard_id);
 /* Shard that owns a key. */
 uint32_t cmd_key_shard(const struct cmd_ctx *c, const char *key, size_t klen);
 

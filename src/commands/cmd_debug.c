@@ -23,9 +23,11 @@
  *     hash    H(XOR of H(value, seed = H(field)), count)    order-free
  *     zset    chained in ascending (score, member) order:
  *             d = H(member, seed = d ^ H(score's 8 bytes, -0 taken as 0))
- *   key record R = { H(key name), type, deadline in absolute ms or -1, V }
+ *   key record R = { H(key name), type | database << 8, deadline in absolute
+ *                    ms or -1, V }
  *   key digest = three 64-bit hashes of R under three seeds (160 bits used)
- *   DEBUG DIGEST = XOR of the key digests of every live key of every shard,
+ *   DEBUG DIGEST = XOR of the key digests of every live key of every
+ *                  database of every shard,
  *                  printed as 40 hex digits; all zeros when there is no key.
  *   DEBUG DIGEST-VALUE = the key digest with H(key name) = 0 (type, deadline
  *                  and value, as Redis mixes the expire in), zeros if absent.
@@ -192,12 +194,12 @@ static uint64_t digest_value(const struct kv_entry *e)
 
 /* The key digest of an entry; with_name = false leaves the name out
  * (DIGEST-VALUE). */
-static struct debug_digest digest_entry(const struct kv_entry *e, bool with_name)
+static struct debug_digest digest_entry(const struct kv_entry *e, bool with_name, uint32_t db)
 {
 	struct kv_slice k = entry_key(e);
 	uint64_t rec[4] = {
 		with_name ? kv_hash64(k.ptr, k.len, DIGEST_SEED_KEY) : 0,
-		(uint64_t)entry_type(e),
+		(uint64_t)entry_type(e) | ((uint64_t)db << 8),
 		(uint64_t)entry_expire(e),
 		digest_value(e),
 	};
@@ -222,25 +224,34 @@ static void digest_reply(struct kv_buf *out, const struct debug_digest *d)
 	resp_simple(out, hex);
 }
 
+struct digest_walk {
+	struct debug_digest acc;
+	uint32_t db;
+};
+
 static void digest_visit(void *arg, const struct kv_entry *e)
 {
-	struct debug_digest d = digest_entry(e, true);
-	digest_xor(arg, &d);
+	struct digest_walk *w = arg;
+	struct debug_digest d = digest_entry(e, true, w->db);
+	digest_xor(&w->acc, &d);
 }
 
-/* DEBUG DIGEST: every live key of every shard.  A cursor walk with no
- * mutation in between reports each key exactly once, which the XOR needs. */
+/* DEBUG DIGEST: every live key of every database of every shard.  A cursor
+ * walk with no mutation in between reports each key exactly once, which the
+ * XOR needs. */
 static void debug_digest(struct cmd_ctx *c)
 {
-	struct debug_digest acc = { { 0, 0, 0 } };
+	struct digest_walk w = { { { 0, 0, 0 } }, 0 };
 	for (uint32_t s = 0; s < c->nshards; s++) {
-		struct kv_db *db = cmd_db_at(c, s);
-		uint64_t cursor = 0;
-		do {
-			cursor = db_scan(db, cursor, c->now_ms, digest_visit, &acc);
-		} while (cursor != 0);
+		const struct kv_dbs *dbs = cmd_dbs_at(c, s);
+		for (w.db = 0; w.db < dbs->n; w.db++) {
+			uint64_t cursor = 0;
+			do {
+				cursor = db_scan(dbs->db[w.db], cursor, c->now_ms, digest_visit, &w);
+			} while (cursor != 0);
+		}
 	}
-	digest_reply(c->out, &acc);
+	digest_reply(c->out, &w.acc);
 }
 
 /* DEBUG DIGEST-VALUE key...: one status reply per key.  Looked up without
@@ -253,7 +264,7 @@ static void debug_digest_value(struct cmd_ctx *c)
 		const struct kv_entry *e = db_lookup(cmd_db_arg(c, i), c->argv[i].ptr,
 						     c->argv[i].len, 0);
 		if (e && (entry_expire(e) == KV_NO_EXPIRE || entry_expire(e) > c->now_ms))
-			d = digest_entry(e, false);
+			d = digest_entry(e, false, 0);
 		digest_reply(c->out, &d);
 	}
 }

@@ -86,11 +86,14 @@ static void srv_sum(const struct cmd_ctx *c, struct srv_totals *t)
 		t->errors += stat_get(&st->total_error_replies);
 	}
 	for (uint32_t i = 0; i < c->nshards; i++) {
-		struct kv_db *db = cmd_db_at(c, i);
-		t->keys += db_size(db);
-		t->expires += db_expires_count(db);
-		t->expired += db_get_stats(db)->expired_keys;
-		t->dataset_bytes += db_memory_used(db);
+		const struct kv_dbs *dbs = cmd_dbs_at(c, i);
+		for (uint32_t d = 0; d < dbs->n; d++) {
+			const struct kv_db *db = dbs->db[d];
+			t->keys += db_size(db);
+			t->expires += db_expires_count(db);
+			t->expired += db_get_stats(db)->expired_keys;
+			t->dataset_bytes += db_memory_used(db);
+		}
 	}
 }
 
@@ -239,12 +242,21 @@ static void srv_info_cpu(struct kv_buf *b)
 
 /* kevy does not sample TTLs, so avg_ttl is 0 (Redis's value when it has no
  * estimate either). */
-static void srv_info_keyspace(struct kv_buf *b, const struct srv_totals *t)
+static void srv_info_keyspace(struct kv_buf *b, const struct cmd_ctx *c)
 {
 	kv_buf_append_str(b, "# Keyspace\r\n");
-	if (t->keys > 0)
-		kv_buf_printf(b, "db0:keys=%llu,expires=%llu,avg_ttl=0\r\n",
-			      (unsigned long long)t->keys, (unsigned long long)t->expires);
+	uint32_t ndb = cmd_dbs_at(c, 0)->n;
+	for (uint32_t d = 0; d < ndb; d++) {
+		uint64_t keys = 0, expires = 0;
+		for (uint32_t i = 0; i < c->nshards; i++) {
+			const struct kv_db *db = cmd_dbs_at(c, i)->db[d];
+			keys += db_size(db);
+			expires += db_expires_count(db);
+		}
+		if (keys > 0)
+			kv_buf_printf(b, "db%u:keys=%llu,expires=%llu,avg_ttl=0\r\n", d,
+				      (unsigned long long)keys, (unsigned long long)expires);
+	}
 }
 
 static unsigned srv_info_sections(const struct cmd_ctx *c)
@@ -280,7 +292,7 @@ static void cmd_info(struct cmd_ctx *c)
 		case SEC_STATS: srv_info_stats(&b, &t); break;
 		case SEC_REPLICATION: srv_info_replication(&b); break;
 		case SEC_CPU: srv_info_cpu(&b); break;
-		case SEC_KEYSPACE: srv_info_keyspace(&b, &t); break;
+		case SEC_KEYSPACE: srv_info_keyspace(&b, c); break;
 		}
 	}
 	resp_bulk(c->out, b.data ? b.data : "", b.len);

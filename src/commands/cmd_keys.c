@@ -594,8 +594,15 @@ static void flush_generic(struct cmd_ctx *c)
 		resp_error(c->out, RESP_ERR_SYNTAX);
 		return;
 	}
-	for (uint32_t s = 0; s < c->nshards; s++)
-		db_flush(cmd_db_at(c, s));
+	bool all = arg_is(&c->argv[0], "flushall");
+	for (uint32_t s = 0; s < c->nshards; s++) {
+		struct kv_dbs *dbs = cmd_dbs_at(c, s);
+		/* An empty database has nothing to flush, no WATCH to touch and
+		 * no effect to log; a snapshot in progress is not disturbed. */
+		for (uint32_t d = all ? 0 : c->dbid; d < (all ? dbs->n : c->dbid + 1); d++)
+			if (db_size(dbs->db[d]) > 0)
+				db_flush(dbs->db[d]);
+	}
 	resp_ok(c->out);
 }
 
@@ -604,10 +611,65 @@ static void cmd_flushdb(struct cmd_ctx *c)
 	flush_generic(c);
 }
 
-/* kevy has one database, so FLUSHALL is FLUSHDB. */
 static void cmd_flushall(struct cmd_ctx *c)
 {
 	flush_generic(c);
+}
+
+/* A database number argument: Redis's errors for a non-integer (err_not_int)
+ * and for one out of range. */
+static bool db_arg(struct cmd_ctx *c, int i, const char *err_not_int, uint32_t shard,
+		   uint32_t *out)
+{
+	int64_t id;
+	if (!arg_to_int64(&c->argv[i], &id) || id < INT32_MIN || id > INT32_MAX) {
+		resp_error(c->out, err_not_int);
+		return false;
+	}
+	if (id < 0 || id >= (int64_t)cmd_dbs_at(c, shard)->n) {
+		resp_error(c->out, "ERR DB index is out of range");
+		return false;
+	}
+	*out = (uint32_t)id;
+	return true;
+}
+
+/* SWAPDB: on every shard at once (the command holds them all), each shard
+ * logging the swap as its own effect. */
+static void cmd_swapdb(struct cmd_ctx *c)
+{
+	uint32_t a, b;
+	if (!db_arg(c, 1, "ERR invalid first DB index", 0, &a) ||
+	    !db_arg(c, 2, "ERR invalid second DB index", 0, &b))
+		return;
+	for (uint32_t s = 0; s < c->nshards; s++) {
+		dbs_swap(cmd_dbs_at(c, s), a, b);
+		cmd_effect_shard(c, s, 3, c->argv);
+	}
+	resp_ok(c->out);
+}
+
+/* MOVE key db: the key's shard is the same in every database, so this is a
+ * single-shard write, logged as sent (replay holds every database). */
+static void cmd_move(struct cmd_ctx *c)
+{
+	uint32_t to;
+	const struct kv_slice *k = &c->argv[1];
+	uint32_t shard = cmd_key_shard(c, k->ptr, k->len);
+	if (!db_arg(c, 2, RESP_ERR_NOT_INT, shard, &to))
+		return;
+	if (to == c->dbid) {
+		resp_error(c->out, "ERR source and destination objects are the same");
+		return;
+	}
+	struct kv_db *src = cmd_db(c, k->ptr, k->len);
+	struct kv_db *dst = cmd_dbs_at(c, shard)->db[to];
+	if (!db_lookup(src, k->ptr, k->len, c->now_ms) || db_lookup(dst, k->ptr, k->len, c->now_ms)) {
+		resp_int(c->out, 0);
+		return;
+	}
+	db_rename(src, k->ptr, k->len, dst, k->ptr, k->len);
+	resp_int(c->out, 1);
 }
 
 /* ---- the table ---- */
@@ -695,5 +757,11 @@ const struct kv_command cmd_table_keys[] = {
 	{ "flushall", -1, CMD_WRITE | CMD_ALL_SHARDS, NO_KEYS, cmd_flushall, NULL,
 	  NULL, "server", "1.0.0", "Remove all keys from all databases",
 	  "O(N) where N is the total number of keys in all databases", NULL },
+	{ "swapdb", 3, CMD_WRITE | CMD_FAST | CMD_ALL_SHARDS, NO_KEYS, cmd_swapdb, NULL, NULL,
+	  "server", "4.0.0", "Swaps two Redis databases",
+	  "O(N) where N is the count of clients watching or blocking on keys from both "
+	  "databases.", NULL },
+	{ "move", 3, CMD_WRITE | CMD_FAST, ONE_KEY, cmd_move, NULL, NULL, GENERIC, "1.0.0",
+	  "Move a key to another database", O1, NULL },
 	{ NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL },
 };

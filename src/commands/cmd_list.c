@@ -119,13 +119,15 @@ void list_move_reply(struct kv_db *sdb, const char *src, size_t slen, struct kv_
 		delete_if_empty(sdb, src, slen, s);
 }
 
-/* An effect from a handler (c) or from outside one (c NULL: fx.h). */
-static void list_effect(struct cmd_ctx *c, int argc, const struct kv_slice *argv)
+/* An effect from a handler (c) or from outside one (c NULL: fx.h), on the
+ * key's keyspace db. */
+static void list_effect(struct cmd_ctx *c, const struct kv_db *db, int argc,
+			const struct kv_slice *argv)
 {
 	if (c)
 		cmd_effect(c, argc, argv);
 	else
-		fx_emit_key(argc, argv);
+		fx_emit_key(db_index(db), argc, argv);
 }
 
 void list_move_logged(struct cmd_ctx *c, struct kv_db *sdb, const struct kv_slice *src,
@@ -140,7 +142,7 @@ void list_move_logged(struct cmd_ctx *c, struct kv_db *sdb, const struct kv_slic
 		list_move_reply(sdb, src->ptr, src->len, ddb, dst->ptr, dst->len, from, to,
 				now_ms, out);
 		struct kv_slice argv[5] = { { "LMOVE", 5 }, *src, *dst, side[from], side[to] };
-		list_effect(c, 5, argv);
+		list_effect(c, sdb, 5, argv);
 		return;
 	}
 	/* The element is copied before the move: the push effect needs it. */
@@ -154,8 +156,8 @@ void list_move_logged(struct cmd_ctx *c, struct kv_db *sdb, const struct kv_slic
 	list_move_reply(sdb, src->ptr, src->len, ddb, dst->ptr, dst->len, from, to, now_ms, out);
 	struct kv_slice pop_argv[2] = { pop[from], *src };
 	struct kv_slice push_argv[3] = { push[to], *dst, { elem.data ? elem.data : "", elem.len } };
-	list_effect(c, 2, pop_argv);
-	list_effect(c, 3, push_argv);
+	list_effect(c, sdb, 2, pop_argv);
+	list_effect(c, ddb, 3, push_argv);
 	kv_buf_free(&elem);
 }
 

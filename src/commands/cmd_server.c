@@ -114,8 +114,8 @@ static void cmd_echo(struct cmd_ctx *c)
 	resp_bulk(c->out, c->argv[1].ptr, c->argv[1].len);
 }
 
-/* kevy has database 0 only: any other index is out of range, exactly what
- * Redis answers when configured with "databases 1". */
+/* The runtime moves the client to c->dbid after the command (and, inside
+ * EXEC, runs the queued commands after it there). */
 static void cmd_select(struct cmd_ctx *c)
 {
 	int64_t id;
@@ -124,10 +124,12 @@ static void cmd_select(struct cmd_ctx *c)
 	else if (id < INT32_MIN || id > INT32_MAX)
 		resp_error(c->out, "ERR value is out of range, value must between -2147483648 and "
 				   "2147483647");
-	else if (id != 0)
+	else if (id < 0 || id >= g_config.databases)
 		resp_error(c->out, "ERR DB index is out of range");
-	else
+	else {
+		c->dbid = (uint32_t)id;
 		resp_ok(c->out);
+	}
 }
 
 static void cmd_quit(struct cmd_ctx *c)

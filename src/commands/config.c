@@ -64,7 +64,7 @@ struct kv_config g_config = {
 	.tcp_backlog = 511,
 	.logfile = (char *)"",
 	.pidfile = (char *)"",
-	.databases = 1,
+	.databases = 16,
 	.busy_poll_us = -1,
 	.maxclients = 10000,
 	.proto_max_bulk_len = 512ll << 20,
@@ -545,8 +545,10 @@ static const char *cfg_check_dir(struct cfg_value *v, enum cfg_origin o, char *e
 
 static const char *cfg_check_databases(struct cfg_value *v, enum cfg_origin o, char *e, size_t n)
 {
-	if (v->num != 1)
-		return "kevy has a single database (db 0): databases must be 1";
+	if (v->num > (int64_t)KV_DB_MAX) {
+		snprintf(e, n, "kevy supports at most %u databases", KV_DB_MAX);
+		return e;
+	}
 	return NULL;
 }
 
@@ -698,7 +700,7 @@ static void cfg_reset(void)
 	g_config.threads = 0;
 	g_config.io = KV_IO_AUTO;
 	g_config.tcp_backlog = 511;
-	g_config.databases = 1;
+	g_config.databases = 16;
 	g_config.busy_poll_us = -1;
 	cfg_daemonize = false;
 	atomic_store(&g_config.maxclients, 10000);

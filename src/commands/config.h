@@ -30,7 +30,7 @@ struct kv_config {
 	int tcp_backlog;             /* 511 */
 	char *logfile;               /* "" = stderr */
 	char *pidfile;
-	int databases;               /* always 1 in kevy (only db 0) */
+	int databases;               /* 16: SELECT 0 .. databases-1 */
 	int64_t busy_poll_us;        /* busy-poll-us: -1 = auto (0 when shards >= CPUs, else 50) */
 
 	/* Changeable at runtime (CONFIG SET). */

@@ -26,6 +26,7 @@ struct fx_thread {
 	struct fx_cmd *top;           /* innermost running command */
 	struct kv_buf *pending;       /* [nshards] EFFECT payloads being built */
 	bool *open;                   /* [nshards] pending[i] has its time */
+	uint32_t *cur_db;             /* [nshards] database pending[i]'s next command runs in */
 	uint32_t nopen;
 };
 
@@ -39,6 +40,7 @@ void fx_thread_enable(uint32_t nshards)
 	t->nshards = nshards;
 	t->pending = kv_calloc(nshards, sizeof(*t->pending));
 	t->open = kv_calloc(nshards, sizeof(*t->open));
+	t->cur_db = kv_calloc(nshards, sizeof(*t->cur_db));
 	t->nopen = 0;
 	t->top = NULL;
 }
@@ -52,6 +54,7 @@ void fx_thread_disable(void)
 		kv_buf_free(&t->pending[i]);
 	free(t->pending);
 	free(t->open);
+	free(t->cur_db);
 	memset(t, 0, sizeof(*t));
 }
 
@@ -65,7 +68,7 @@ void fx_set_clock(int64_t now_ms)
 	fx_tls.clock_ms = now_ms;
 }
 
-void fx_emit(uint32_t shard, int argc, const struct kv_slice *argv)
+void fx_emit(uint32_t shard, uint32_t db, int argc, const struct kv_slice *argv)
 {
 	struct fx_thread *t = &fx_tls;
 	if (!t->enabled)
@@ -75,39 +78,59 @@ void fx_emit(uint32_t shard, int argc, const struct kv_slice *argv)
 		t->open[shard] = true;
 		t->nopen++;
 		t->pending[shard].len = 0;
+		t->cur_db[shard] = 0;
 		aof_payload_begin(&t->pending[shard], t->clock_ms);
+	}
+	if (db != FX_ANY_DB && db != t->cur_db[shard]) {
+		/* A payload starts in database 0; SELECT moves the commands after
+		 * it (fx_apply), so each record replays alone. */
+		char num[16];
+		int n = snprintf(num, sizeof(num), "%u", db);
+		struct kv_slice sel[2] = { { "SELECT", 6 }, { num, (size_t)n } };
+		aof_payload_append(&t->pending[shard], 2, sel);
+		t->cur_db[shard] = db;
 	}
 	aof_payload_append(&t->pending[shard], argc, argv);
 }
 
-void fx_emit_key(int argc, const struct kv_slice *argv)
+void fx_emit_key(uint32_t db, int argc, const struct kv_slice *argv)
 {
 	struct fx_thread *t = &fx_tls;
 	if (!t->enabled)
 		return;
 	kv_assert(argc >= 2);
-	fx_emit(kv_key_shard(argv[1].ptr, argv[1].len, t->nshards), argc, argv);
+	fx_emit(kv_key_shard(argv[1].ptr, argv[1].len, t->nshards), db, argc, argv);
 }
 
 void cmd_effect(struct cmd_ctx *c, int argc, const struct kv_slice *argv)
 {
-	(void)c;
 	struct fx_thread *t = &fx_tls;
 	if (!t->enabled)
 		return;
 	if (t->top)
 		t->top->custom = true;
-	fx_emit_key(argc, argv);
+	fx_emit_key(c->dbid, argc, argv);
 }
 
-void fx_on_expire(void *shard_id, const char *key, size_t klen)
+void cmd_effect_shard(struct cmd_ctx *c, uint32_t shard, int argc, const struct kv_slice *argv)
+{
+	struct fx_thread *t = &fx_tls;
+	if (!t->enabled)
+		return;
+	if (t->top)
+		t->top->custom = true;
+	fx_emit(shard, FX_ANY_DB, argc, argv);
+	(void)c;
+}
+
+void fx_on_expire(void *shard_id, uint32_t dbid, const char *key, size_t klen)
 {
 	struct kv_slice argv[2] = { { "DEL", 3 }, { key, klen } };
-	fx_emit((uint32_t)(uintptr_t)shard_id, 2, argv);
+	fx_emit((uint32_t)(uintptr_t)shard_id, dbid, 2, argv);
 }
 
-/* A change of a key (key NULL: the whole keyspace was flushed). */
-void fx_on_change(void *shard_id, const char *key, size_t klen)
+/* A change of a key (key NULL: the whole database was flushed). */
+void fx_on_change(void *shard_id, uint32_t dbid, const char *key, size_t klen)
 {
 	struct fx_thread *t = &fx_tls;
 	uint32_t id = (uint32_t)(uintptr_t)shard_id;
@@ -115,8 +138,8 @@ void fx_on_change(void *shard_id, const char *key, size_t klen)
 		return;
 	if (!key) {
 		/* A flush is its own effect, whatever the command. */
-		struct kv_slice argv[1] = { { "FLUSHALL", 8 } };
-		fx_emit(id, 1, argv);
+		struct kv_slice argv[1] = { { "FLUSHDB", 7 } };
+		fx_emit(id, dbid, 1, argv);
 		if (t->top)
 			t->top->custom |= t->top->target < 0;
 		return;
@@ -127,14 +150,15 @@ void fx_on_change(void *shard_id, const char *key, size_t klen)
 	f->changes++;
 	if (f->target >= 0 || f->custom)
 		return;
-	uint32_t hdr[2] = { id, (uint32_t)klen };
+	uint32_t hdr[3] = { id, dbid, (uint32_t)klen };
 	kv_buf_append(&f->keys, hdr, sizeof(hdr));
 	kv_buf_append(&f->keys, key, klen);
 	f->nkeys++;
 }
 
 void fx_cmd_begin(struct fx_cmd *f, const struct kv_command *cmd, int argc,
-		  const struct kv_slice *argv, struct kv_db **held, int64_t now_ms)
+		  const struct kv_slice *argv, struct kv_dbs **held, uint32_t dbid,
+		  int64_t now_ms)
 {
 	struct fx_thread *t = &fx_tls;
 	memset(f, 0, sizeof(*f));
@@ -142,6 +166,7 @@ void fx_cmd_begin(struct fx_cmd *f, const struct kv_command *cmd, int argc,
 	f->argc = argc;
 	f->argv = argv;
 	f->held = held;
+	f->dbid = dbid;
 	f->target = -1;
 	t->clock_ms = now_ms;
 	if (!t->enabled)
@@ -165,9 +190,14 @@ void fx_cmd_begin(struct fx_cmd *f, const struct kv_command *cmd, int argc,
 		free(idx);
 }
 
-static void emit_to_shard(void *shard_id, int argc, const struct kv_slice *argv)
+struct emit_target {
+	uint32_t shard, db;
+};
+
+static void emit_to_shard(void *arg, int argc, const struct kv_slice *argv)
 {
-	fx_emit((uint32_t)(uintptr_t)shard_id, argc, argv);
+	const struct emit_target *to = arg;
+	fx_emit(to->shard, to->db, argc, argv);
 }
 
 /* Rule 3: the final state of each changed key, on its shard. */
@@ -181,20 +211,20 @@ static void log_changed_keys(struct fx_cmd *f)
 		cap *= 2;
 	size_t *seen = kv_calloc(cap, sizeof(*seen));
 	while (p < end) {
-		uint32_t hdr[2];
+		uint32_t hdr[3];   /* shard, database, key length */
 		memcpy(hdr, p, sizeof(hdr));
 		const char *key = p + sizeof(hdr);
 		size_t off = (size_t)(p - f->keys.data) + 1;
-		p = key + hdr[1];
-		uint64_t h = kv_hash64(key, hdr[1], hdr[0]);
+		p = key + hdr[2];
+		uint64_t h = kv_hash64(key, hdr[2], ((uint64_t)hdr[1] << 32) | hdr[0]);
 		size_t i = h & (cap - 1);
 		bool dup = false;
 		while (seen[i]) {
-			uint32_t other[2];
+			uint32_t other[3];
 			const char *ok = f->keys.data + seen[i] - 1;
 			memcpy(other, ok, sizeof(other));
-			if (other[0] == hdr[0] && other[1] == hdr[1] &&
-			    memcmp(ok + sizeof(other), key, hdr[1]) == 0) {
+			if (other[0] == hdr[0] && other[1] == hdr[1] && other[2] == hdr[2] &&
+			    memcmp(ok + sizeof(other), key, hdr[2]) == 0) {
 				dup = true;
 				break;
 			}
@@ -203,9 +233,10 @@ static void log_changed_keys(struct fx_cmd *f)
 		if (dup)
 			continue;
 		seen[i] = off;
-		struct kv_db *db = f->held ? f->held[hdr[0]] : NULL;
-		kv_assert(db);
-		keydump_key(db, key, hdr[1], fx_tls.clock_ms, emit_to_shard, fx_shard_arg(hdr[0]));
+		struct kv_dbs *dbs = f->held ? f->held[hdr[0]] : NULL;
+		kv_assert(dbs && hdr[1] < dbs->n);
+		struct emit_target to = { hdr[0], hdr[1] };
+		keydump_key(dbs->db[hdr[1]], key, hdr[2], fx_tls.clock_ms, emit_to_shard, &to);
 	}
 	free(seen);
 }
@@ -219,7 +250,7 @@ void fx_cmd_end(struct fx_cmd *f)
 	t->top = f->outer;
 	if (!f->custom && f->changes > 0) {
 		if (f->target >= 0)
-			fx_emit((uint32_t)f->target, f->argc, f->argv);
+			fx_emit((uint32_t)f->target, f->dbid, f->argc, f->argv);
 		else
 			log_changed_keys(f);
 	}
@@ -249,8 +280,8 @@ bool fx_pending(void)
 
 /* Whether one command of a payload is an effect shard_id may replay: a known
  * write command (not blocking, keyless-global or connection-bound), with
- * its arity, whose keys all belong to the shard.  FLUSHALL is handled by
- * the caller.  0 (*cmd set) or KV_ECORRUPT with a line in err. */
+ * its arity, whose keys all belong to the shard.  Database effects
+ * (db_effect) are handled by the caller.  0 (*cmd set) or KV_ECORRUPT with a line in err. */
 static int fx_check_cmd(int argc, const struct kv_slice *argv, uint32_t shard_id,
 			uint32_t nshards, int ncmd, const struct kv_command **out,
 			char *err, size_t err_cap)
@@ -284,9 +315,46 @@ static int fx_check_cmd(int argc, const struct kv_slice *argv, uint32_t shard_id
 	return 0;
 }
 
-static bool is_flushall(int argc, const struct kv_slice *argv)
+/* Effects on whole databases rather than keys, which the command table
+ * cannot replay on one shard (they are keyless and CMD_ALL_SHARDS there). */
+enum fx_db_effect {
+	FX_KEY_EFFECT = 0,   /* an ordinary command: fx_check_cmd */
+	FX_SELECT,           /* SELECT n: the commands after it run in database n */
+	FX_FLUSHDB,          /* the current database is emptied */
+	FX_FLUSHALL,         /* every database is emptied (version 1 and 2 files) */
+	FX_SWAPDB,           /* SWAPDB a b */
+	FX_BAD,              /* one of the above, malformed */
+};
+
+static bool db_number(const struct kv_slice *a, uint32_t *out)
 {
-	return argc == 1 && argv[0].len == 8 && strncasecmp(argv[0].ptr, "flushall", 8) == 0;
+	int64_t v;
+	if (!arg_to_int64(a, &v) || v < 0 || v >= (int64_t)KV_DB_MAX)
+		return false;
+	*out = (uint32_t)v;
+	return true;
+}
+
+static enum fx_db_effect db_effect(int argc, const struct kv_slice *argv, uint32_t *a,
+				   uint32_t *b)
+{
+	if (arg_is(&argv[0], "select"))
+		return argc == 2 && db_number(&argv[1], a) ? FX_SELECT : FX_BAD;
+	if (arg_is(&argv[0], "flushdb"))
+		return argc == 1 ? FX_FLUSHDB : FX_BAD;
+	if (arg_is(&argv[0], "flushall"))
+		return argc == 1 ? FX_FLUSHALL : FX_BAD;
+	if (arg_is(&argv[0], "swapdb"))
+		return argc == 3 && db_number(&argv[1], a) && db_number(&argv[2], b) ? FX_SWAPDB
+										    : FX_BAD;
+	return FX_KEY_EFFECT;
+}
+
+static int bad_db_effect(int ncmd, const struct kv_slice *argv, char *err, size_t err_cap)
+{
+	snprintf(err, err_cap, "command %d of the record ('%.*s') is a malformed database effect",
+		 ncmd, (int)KV_MIN(argv[0].len, 40), argv[0].ptr);
+	return KV_ECORRUPT;
 }
 
 int fx_validate(uint32_t shard_id, uint32_t nshards, const void *payload, size_t len,
@@ -300,8 +368,14 @@ int fx_validate(uint32_t shard_id, uint32_t nshards, const void *payload, size_t
 	aof_payload_iter_init(&it, payload, len);
 	while ((rc = aof_payload_next(&it, &argc, &argv)) == 1) {
 		const struct kv_command *cmd;
+		uint32_t a, b;
 		ncmd++;
-		if (is_flushall(argc, argv))
+		enum fx_db_effect k = db_effect(argc, argv, &a, &b);
+		if (k == FX_BAD) {
+			rc = bad_db_effect(ncmd, argv, err, err_cap);
+			break;
+		}
+		if (k != FX_KEY_EFFECT)
 			continue;
 		rc = fx_check_cmd(argc, argv, shard_id, nshards, ncmd, &cmd, err, err_cap);
 		if (rc < 0)
@@ -313,15 +387,25 @@ int fx_validate(uint32_t shard_id, uint32_t nshards, const void *payload, size_t
 	return rc < 0 ? KV_ECORRUPT : 0;
 }
 
-int fx_apply(struct kv_db *db, uint32_t shard_id, uint32_t nshards, const void *payload,
+/* A database a record names that this server does not have: the file was
+ * written with a larger `databases`. */
+static int db_out_of_range(int ncmd, uint32_t db, uint32_t ndb, char *err, size_t err_cap)
+{
+	snprintf(err, err_cap, "command %d of the record names database %u, but the server "
+		 "has %u databases (raise `databases` to load this file)", ncmd, db, ndb);
+	return KV_ECORRUPT;
+}
+
+int fx_apply(struct kv_dbs *dbs, uint32_t shard_id, uint32_t nshards, const void *payload,
 	     size_t len, char *err, size_t err_cap)
 {
 	struct aof_payload_iter it;
-	struct kv_db *held_stack[16];
-	struct kv_db **held = nshards <= 16 ? held_stack : kv_calloc(nshards, sizeof(*held));
+	struct kv_dbs *held_stack[16];
+	struct kv_dbs **held = nshards <= 16 ? held_stack : kv_calloc(nshards, sizeof(*held));
 	struct kv_buf out = KV_BUF_INIT;
 	int argc, rc = 0, ncmd = 0;
 	struct kv_slice *argv;
+	uint32_t cur = 0;
 
 	if (err_cap)
 		err[0] = '\0';
@@ -331,12 +415,35 @@ int fx_apply(struct kv_db *db, uint32_t shard_id, uint32_t nshards, const void *
 
 	if (held == held_stack)
 		memset(held_stack, 0, sizeof(held_stack));
-	held[shard_id] = db;
+	held[shard_id] = dbs;
 	aof_payload_iter_init(&it, payload, len);
 	while ((rc = aof_payload_next(&it, &argc, &argv)) == 1) {
+		uint32_t a = 0, b = 0;
 		ncmd++;
-		if (is_flushall(argc, argv)) {
-			db_flush(db);
+		enum fx_db_effect k = db_effect(argc, argv, &a, &b);
+		if (k == FX_BAD) {
+			rc = bad_db_effect(ncmd, argv, err, err_cap);
+			break;
+		}
+		if ((k == FX_SELECT || k == FX_SWAPDB) && !dbs_grow(dbs, KV_MAX(a, b) + 1)) {
+			rc = db_out_of_range(ncmd, a >= dbs->n ? a : b, dbs->n, err, err_cap);
+			break;
+		}
+		if (k == FX_SELECT) {
+			cur = a;
+			continue;
+		}
+		if (k == FX_FLUSHDB) {
+			db_flush(dbs->db[cur]);
+			continue;
+		}
+		if (k == FX_FLUSHALL) {
+			for (uint32_t i = 0; i < dbs->n; i++)
+				db_flush(dbs->db[i]);
+			continue;
+		}
+		if (k == FX_SWAPDB) {
+			dbs_swap(dbs, a, b);
 			continue;
 		}
 		const struct kv_command *cmd;
@@ -350,6 +457,7 @@ int fx_apply(struct kv_db *db, uint32_t shard_id, uint32_t nshards, const void *
 			.now_ms = it.time_ms,
 			.held = held,
 			.nshards = nshards,
+			.dbid = cur,
 		};
 		out.len = 0;
 		cmd->proc(&ctx);

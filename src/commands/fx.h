@@ -18,7 +18,13 @@
  *      final state of every key the command changed is logged on that key's
  *      shard (keydump.h): each shard's record then holds only its own keys.
  *   The store's expiry of a key (lazy or active) is logged as DEL on the key's
- *   shard, and a flush as FLUSHALL.
+ *   shard, and a flush of a database as FLUSHDB.
+ *
+ * Databases: a payload starts in database 0, and `SELECT n` inside it moves
+ * the commands after it to database n; fx_emit writes one whenever the
+ * database of the next effect differs from the payload's current one, so a
+ * record replays alone, whatever came before it.  FLUSHDB, FLUSHALL and
+ * SWAPDB a b are database effects that replay applies directly.
  *
  * Effects go to per-thread pending payloads, one per target shard, and are
  * taken out by the runtime at the end of each atomic unit (a command, a
@@ -50,7 +56,8 @@ struct fx_cmd {
 	const struct kv_command *cmd;
 	int argc;
 	const struct kv_slice *argv;
-	struct kv_db **held;
+	struct kv_dbs **held;
+	uint32_t dbid;            /* the database the command runs in */
 	int64_t target;           /* shard for a verbatim log; -1: track keys */
 	bool custom;              /* the handler emitted its own effects */
 	uint64_t changes;         /* key changes the store reported */
@@ -72,28 +79,37 @@ void fx_set_clock(int64_t now_ms);
 
 /* Store hooks: install on every keyspace of the process (shard id as arg);
  * they report to the thread that runs the change. */
-void fx_on_expire(void *shard_id, const char *key, size_t klen);
-void fx_on_change(void *shard_id, const char *key, size_t klen);
+void fx_on_expire(void *shard_id, uint32_t dbid, const char *key, size_t klen);
+void fx_on_change(void *shard_id, uint32_t dbid, const char *key, size_t klen);
 /* A pointer that carries a shard id as the hooks' arg. */
 static inline void *fx_shard_arg(uint32_t id) { return (void *)(uintptr_t)id; }
 
 /* ---- around each command ---- */
 
 void fx_cmd_begin(struct fx_cmd *f, const struct kv_command *cmd, int argc,
-		  const struct kv_slice *argv, struct kv_db **held, int64_t now_ms);
+		  const struct kv_slice *argv, struct kv_dbs **held, uint32_t dbid,
+		  int64_t now_ms);
 /* Logs the command's effects (rule 2 or 3 above) and pops the frame. */
 void fx_cmd_end(struct fx_cmd *f);
 
 /* ---- emitting (handlers, blocking.c) ---- */
 
-/* Log argv (argc >= 2, argv[1] a key) as an effect on the key's shard, in
- * place of the running command's default. */
+/* Log argv (argc >= 2, argv[1] a key) as an effect on the key's shard in
+ * the command's database (c->dbid), in place of the running command's
+ * default. */
 void cmd_effect(struct cmd_ctx *c, int argc, const struct kv_slice *argv);
-/* Same, for code that runs outside a handler (a blocked client served by
- * another command's write): does not change the running command's default. */
-void fx_emit_key(int argc, const struct kv_slice *argv);
-/* Append an effect to `shard`'s pending payload. */
-void fx_emit(uint32_t shard, int argc, const struct kv_slice *argv);
+/* Log a database effect (SWAPDB a b) on `shard`, in place of the running
+ * command's default. */
+void cmd_effect_shard(struct cmd_ctx *c, uint32_t shard, int argc, const struct kv_slice *argv);
+/* Same as cmd_effect, for code that runs outside a handler (a blocked client
+ * served by another command's write): does not change the running command's
+ * default. */
+void fx_emit_key(uint32_t db, int argc, const struct kv_slice *argv);
+/* For fx_emit: the effect does not depend on the current database. */
+#define FX_ANY_DB UINT32_MAX
+/* Append an effect to `shard`'s pending payload, to run in database db
+ * (preceded by SELECT db when the payload is in another one). */
+void fx_emit(uint32_t shard, uint32_t db, int argc, const struct kv_slice *argv);
 
 /* ---- units (runtime) ---- */
 
@@ -106,12 +122,12 @@ bool fx_pending(void);
 
 /* ---- replay ---- */
 
-/* Apply one EFFECT payload to shard `shard_id`'s keyspace db (of nshards).
+/* Apply one EFFECT payload to shard `shard_id`'s databases (of nshards).
  * Runs each command through the command table with the payload's time as
  * the clock.  Returns 0, or KV_ECORRUPT with a line in err for a payload that
  * is not a valid effect here (unknown or non-write command, wrong arity, a
  * key of another shard, a command that replies with an error). */
-int fx_apply(struct kv_db *db, uint32_t shard_id, uint32_t nshards, const void *payload,
+int fx_apply(struct kv_dbs *dbs, uint32_t shard_id, uint32_t nshards, const void *payload,
 	     size_t len, char *err, size_t err_cap);
 
 /* The same checks as fx_apply without a keyspace (kevy-check): each command

@@ -220,7 +220,7 @@ int aof_dataset_open(const char *dir, uint32_t nshards, struct dataset_info *ds,
 
 struct replay_ctx {
 	struct aof *a;
-	struct kv_db *db;
+	struct kv_dbs *db;
 	const char *path;
 	uint64_t records;
 	char *err;
@@ -296,7 +296,7 @@ static void scan_report(struct aof *a, const struct aof_file_report *r)
 /* Replay one segment.  last: the last segment the manifest names (the only
  * one that may have a torn tail, which is then cut).  *end receives the
  * segment's good length, *sealed whether it ended with SEGMENT_END. */
-static int replay_segment(struct aof *a, struct kv_db *db, const struct manifest_entry *me,
+static int replay_segment(struct aof *a, struct kv_dbs *db, const struct manifest_entry *me,
 			  bool last, uint64_t *lsn_io, uint64_t *end, bool *sealed,
 			  struct file_header *hdr_out, char *err, size_t cap)
 {
@@ -476,7 +476,7 @@ static void scan_init(struct aof *a, const char *dir, const struct dataset_info 
 /* Load (db) or verify (db NULL) the snapshot a manifest names: every block
  * is verified before it is decompressed, and the file must end right after
  * its footer.  *lsn becomes the snapshot's cut. */
-static int load_snapshot(struct aof *a, struct kv_db *db, const struct manifest_entry *me,
+static int load_snapshot(struct aof *a, struct kv_dbs *db, const struct manifest_entry *me,
 			 uint64_t *lsn, char *err, size_t cap)
 {
 	char path[4096], line[4800] = "";
@@ -507,8 +507,14 @@ static int load_snapshot(struct aof *a, struct kv_db *db, const struct manifest_
 		verdict = snap_reader_next(&r, &frag);
 		if (verdict == SNAP_FRAGMENT) {
 			if (db && (rc = snap_loader_apply(&l, &frag)) < 0) {
-				snprintf(line, sizeof(line), "%s: block %" PRIu64 ": a key or element "
-					 "appears twice", path, frag.block);
+				if (rc == KV_ELIMIT)
+					snprintf(line, sizeof(line), "%s: block %" PRIu64 ": a key of "
+						 "database %u, but the server has %u databases (raise "
+						 "`databases` to load this file)", path, frag.block,
+						 frag.db, db->n);
+				else
+					snprintf(line, sizeof(line), "%s: block %" PRIu64 ": a key or "
+						 "element appears twice", path, frag.block);
 				break;
 			}
 			continue;
@@ -568,7 +574,7 @@ static int load_snapshot(struct aof *a, struct kv_db *db, const struct manifest_
 /* The shard's manifest, then every segment it names (applied to db, or only
  * verified when db is NULL).  On success *lsn, *end, *sealed and *hdr
  * describe the last segment. */
-static int shard_scan(struct aof *a, struct kv_db *db, char *err, size_t err_cap,
+static int shard_scan(struct aof *a, struct kv_dbs *db, char *err, size_t err_cap,
 		      uint64_t *lsn_out, uint64_t *end_out, bool *sealed_out,
 		      struct file_header *hdr_out)
 {
@@ -752,7 +758,7 @@ int aof_check_dir_locked(const char *dir, bool fix, aof_report_fn fn, void *arg)
 	return rc;
 }
 
-int aof_reload(struct aof *a, struct kv_db *db, char *err, size_t err_cap)
+int aof_reload(struct aof *a, struct kv_dbs *db, char *err, size_t err_cap)
 {
 	struct aof r;
 	uint64_t lsn, end;
@@ -815,7 +821,7 @@ static void remove_unnamed(const char *dir, uint32_t shard_id, const struct mani
 }
 
 int aof_recover(struct aof *a, const char *dir, const struct dataset_info *ds,
-		uint32_t shard_id, uint32_t nshards, struct kv_db *db, char *err, size_t err_cap)
+		uint32_t shard_id, uint32_t nshards, struct kv_dbs *db, char *err, size_t err_cap)
 {
 	scan_init(a, dir, ds, shard_id, nshards);
 	int64_t t0 = kv_mono_us();
@@ -1226,16 +1232,31 @@ struct rw_dump {
 	struct kv_buf *out;
 	struct kv_buf payload;
 	int64_t now_ms;
+	uint32_t db;          /* the database being dumped */
+	size_t base_len;      /* payload bytes before its first key's commands */
 };
+
+/* A payload of the dump, in the database being dumped. */
+static void rw_payload_begin(struct rw_dump *d)
+{
+	d->payload.len = 0;
+	aof_payload_begin(&d->payload, d->now_ms);
+	if (d->db != 0) {
+		char num[16];
+		int n = snprintf(num, sizeof(num), "%u", d->db);
+		struct kv_slice sel[2] = { { "SELECT", 6 }, { num, (size_t)n } };
+		aof_payload_append(&d->payload, 2, sel);
+	}
+	d->base_len = d->payload.len;
+}
 
 static void rw_flush_payload(struct rw_dump *d)
 {
-	if (d->payload.len > AOF_EFFECT_TIME_SIZE) {
+	if (d->payload.len > d->base_len) {
 		int rc = aof_encoder_payload(d->enc, d->out, d->payload.data, d->payload.len, NULL);
 		kv_assert(rc == 0);   /* RW_RECORD_BYTES plus one command is far below the limit */
 	}
-	d->payload.len = 0;
-	aof_payload_begin(&d->payload, d->now_ms);
+	rw_payload_begin(d);
 }
 
 static void rw_emit(void *arg, int argc, const struct kv_slice *argv)
@@ -1668,7 +1689,7 @@ static void rw_manifest_end(struct aof *a, uint32_t retire)
 		a->rw_unlink_path[i][0] = '\0';
 }
 
-int aof_rewrite_start(struct aof *a, struct kv_db *db, int64_t now_ms)
+int aof_rewrite_start(struct aof *a, struct kv_dbs *dbs, int64_t now_ms)
 {
 	kv_assert(aof_idle(a) && a->man.nentries > 0);
 	if (a->state == AOF_FAILED) {
@@ -1689,12 +1710,17 @@ int aof_rewrite_start(struct aof *a, struct kv_db *db, int64_t now_ms)
 
 	uint64_t gen = rw_segment_begin(a, a->last_lsn, now_ms);
 	struct rw_dump d = { .enc = &a->enc, .out = &a->rw_content, .now_ms = now_ms };
-	aof_payload_begin(&d.payload, now_ms);
-	uint64_t cursor = 0;
-	do {
-		cursor = db_scan(db, cursor, now_ms, rw_entry, &d);
-	} while (cursor);
-	rw_flush_payload(&d);
+	for (uint32_t i = 0; i < dbs->n; i++) {
+		if (db_size(dbs->db[i]) == 0)
+			continue;
+		d.db = i;
+		rw_payload_begin(&d);
+		uint64_t cursor = 0;
+		do {
+			cursor = db_scan(dbs->db[i], cursor, now_ms, rw_entry, &d);
+		} while (cursor);
+		rw_flush_payload(&d);
+	}
 	kv_buf_free(&d.payload);
 	a->rw_last_lsn = a->enc.last_lsn;
 	a->last_lsn = a->buf_last_lsn = a->enc.last_lsn;
@@ -1719,7 +1745,7 @@ int aof_rewrite_start(struct aof *a, struct kv_db *db, int64_t now_ms)
 /* offline: load a directory, write a fresh one (kevy-dump --replay) */
 
 int aof_load_dir(const char *dir, uint64_t until_lsn, int64_t until_ms, aof_report_fn fn,
-		 void *arg, struct kv_db ***dbs_out, uint32_t *nshards_out, char *err, size_t err_cap)
+		 void *arg, struct kv_dbs **dbs_out, uint32_t *nshards_out, char *err, size_t err_cap)
 {
 	char path[4096], msg[200];
 	struct kv_buf b = KV_BUF_INIT;
@@ -1735,29 +1761,30 @@ int aof_load_dir(const char *dir, uint64_t until_lsn, int64_t until_ms, aof_repo
 		snprintf(err, err_cap, "%s: %s", path, msg);
 		return rc;
 	}
-	struct kv_db **dbs = kv_calloc(ds.shard_count, sizeof(*dbs));
+	struct kv_dbs *dbs = kv_calloc(ds.shard_count, sizeof(*dbs));
 	int worst = 0;
 	for (uint32_t i = 0; i < ds.shard_count && worst == 0; i++) {
 		struct aof a;
 		uint64_t lsn, end;
 		bool sealed;
 		struct file_header hdr;
-		dbs[i] = db_create();
+		/* However many databases the files name. */
+		dbs_init(&dbs[i], 1);
+		dbs[i].growable = true;
 		scan_init(&a, dir, &ds, i, ds.shard_count);
 		a.check = true;           /* read only: a torn tail is not cut */
 		a.until_lsn = until_lsn;
 		a.until_ms = until_ms;
 		a.report = fn;
 		a.report_arg = arg;
-		rc = shard_scan(&a, dbs[i], err, err_cap, &lsn, &end, &sealed, &hdr);
+		rc = shard_scan(&a, &dbs[i], err, err_cap, &lsn, &end, &sealed, &hdr);
 		if (rc < 0 && rc != KV_ETORN)
 			worst = rc;
 		aof_close(&a);
 	}
 	if (worst < 0) {
 		for (uint32_t i = 0; i < ds.shard_count; i++)
-			if (dbs[i])
-				db_destroy(dbs[i]);
+			dbs_free(&dbs[i]);
 		free(dbs);
 		return worst;
 	}
@@ -1796,6 +1823,7 @@ static void snap_out_notify(void *arg, struct snap_writer *w)
 struct reshard_walk {
 	struct snap_out *outs;
 	uint32_t n;
+	uint32_t db;          /* the database being walked */
 };
 
 static void reshard_entry(void *arg, const struct kv_entry *e)
@@ -1803,11 +1831,12 @@ static void reshard_entry(void *arg, const struct kv_entry *e)
 	struct reshard_walk *rw = arg;
 	struct kv_slice k = entry_key(e);
 	struct snap_out *o = &rw->outs[kv_key_shard(k.ptr, k.len, rw->n)];
+	snap_writer_set_db(&o->w, rw->db);
 	snap_writer_add_entry(&o->w, e);
 	snap_out_drain(o);
 }
 
-int aof_write_dataset(const char *out_dir, uint32_t nshards, struct kv_db **src, uint32_t nsrc,
+int aof_write_dataset(const char *out_dir, uint32_t nshards, struct kv_dbs *src, uint32_t nsrc,
 		      char *err, size_t err_cap)
 {
 	char path[4096];
@@ -1840,12 +1869,15 @@ int aof_write_dataset(const char *out_dir, uint32_t nshards, struct kv_db **src,
 		snap_writer_init(&outs[i].w, &h, 0, 0);
 		snap_writer_set_notify(&outs[i].w, snap_out_notify, &outs[i]);
 	}
-	struct reshard_walk rw = { outs, nshards };
+	struct reshard_walk rw = { outs, nshards, 0 };
 	for (uint32_t s = 0; s < nsrc; s++) {
-		uint64_t cursor = 0;
-		do {
-			cursor = db_scan(src[s], cursor, 0, reshard_entry, &rw);
-		} while (cursor);
+		for (uint32_t d = 0; d < src[s].n; d++) {
+			uint64_t cursor = 0;
+			rw.db = d;
+			do {
+				cursor = db_scan(src[s].db[d], cursor, 0, reshard_entry, &rw);
+			} while (cursor);
+		}
 	}
 	for (uint32_t i = 0; i < nshards && rc == 0; i++) {
 		rc = snap_writer_finish(&outs[i].w);

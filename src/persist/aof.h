@@ -47,7 +47,7 @@ struct io_uring;
  * line in err.  The command layer installs them once at startup, before
  * anything is loaded (cmd_table_init); this layer never calls up. */
 struct aof_effect_ops {
-	int (*apply)(struct kv_db *db, uint32_t shard_id, uint32_t nshards, const void *payload,
+	int (*apply)(struct kv_dbs *dbs, uint32_t shard_id, uint32_t nshards, const void *payload,
 		     size_t len, char *err, size_t err_cap);
 	int (*validate)(uint32_t shard_id, uint32_t nshards, const void *payload, size_t len,
 			char *err, size_t err_cap);
@@ -194,11 +194,11 @@ int aof_dataset_open(const char *dir, uint32_t nshards, struct dataset_info *ds,
 int aof_dataset_lock(const char *dir, bool exclusive, struct kvio_file *lock, char *err,
 		     size_t err_cap);
 
-/* Recover shard `shard_id` into db (empty) and leave a ready to append.
+/* Recover shard `shard_id` into its databases dbs (empty) and leave a ready to append.
  * Returns 0, or an error with the message (file, offset, kevy-check command)
  * in err.  Logs what it replayed and any torn tail it cut. */
 int aof_recover(struct aof *a, const char *dir, const struct dataset_info *ds,
-		uint32_t shard_id, uint32_t nshards, struct kv_db *db, char *err, size_t err_cap);
+		uint32_t shard_id, uint32_t nshards, struct kv_dbs *dbs, char *err, size_t err_cap);
 
 /* Verify a data directory exactly as recovery would, changing nothing
  * unless fix, in which case a torn tail of a shard's last segment is
@@ -214,22 +214,22 @@ int aof_check_dir_locked(const char *dir, bool fix, aof_report_fn fn, void *arg)
 /* Offline (kevy-dump): load every shard of dir into fresh keyspaces, read
  * only (a torn tail is left alone; the records before it are applied),
  * applying records up to until_lsn (per shard) and until_ms (record time),
- * 0 meaning no bound.  *dbs is an array of *nshards keyspaces the caller
- * destroys.  0 or the first refusal, with its line in err. */
+ * 0 meaning no bound.  *dbs is an array of *nshards shards' databases
+ * (growable: as many as the files name) the caller frees (dbs_free, free).  0 or the first refusal, with its line in err. */
 /* fn (may be NULL) hears each file's outcome as it is done (progress). */
 int aof_load_dir(const char *dir, uint64_t until_lsn, int64_t until_ms, aof_report_fn fn,
-		 void *arg, struct kv_db ***dbs, uint32_t *nshards, char *err, size_t err_cap);
+		 void *arg, struct kv_dbs **dbs, uint32_t *nshards, char *err, size_t err_cap);
 /* Offline: write a fresh data directory of nshards shards holding every key
  * of src[0..nsrc) (re-sharded by key): per shard a snapshot (generation 1,
  * cut LSN 0), an empty segment and a manifest naming both, then
  * kevy.dataset last.  Refuses a directory that already holds a dataset. */
-int aof_write_dataset(const char *out_dir, uint32_t nshards, struct kv_db **src, uint32_t nsrc,
+int aof_write_dataset(const char *out_dir, uint32_t nshards, struct kv_dbs *src, uint32_t nsrc,
 		      char *err, size_t err_cap);
 
 /* DEBUG RELOAD: load this shard's files (snapshot + segments, everything
  * written so far) into db, read only and synchronously.  0 or an error with
  * its line in err. */
-int aof_reload(struct aof *a, struct kv_db *db, char *err, size_t err_cap);
+int aof_reload(struct aof *a, struct kv_dbs *dbs, char *err, size_t err_cap);
 
 /* Bind to the shard's ring (NULL: synchronous I/O); every op submitted
  * there carries tag (kvio_sqe_set_op), which the runtime's completion loop
@@ -268,7 +268,7 @@ void aof_close(struct aof *a);
  * was off.  Records appended meanwhile go to the new segment after the
  * dump.  Call only while nothing is in flight (aof_idle) and the shard holds
  * its keyspace.  Returns 0, or -errno (the AOF is then failed). */
-int aof_rewrite_start(struct aof *a, struct kv_db *db, int64_t now_ms);
+int aof_rewrite_start(struct aof *a, struct kv_dbs *dbs, int64_t now_ms);
 enum { RW_KIND_REWRITE = 1, RW_KIND_ROTATE, RW_KIND_SNAPSHOT };
 
 /* Snapshot cut (call when aof_idle, state ok, and the shard holds its

@@ -8,8 +8,8 @@
  *
  *   File header, 72 bytes (struct aof_disk_header):
  *      0  8  magic "KEVYAOF\0"
- *      8  2  version (2; version 1 is still read, see below)
- *     10  2  header_len (72 for versions 1 and 2)
+ *      8  2  version (3; versions 1 and 2 are still read, see below)
+ *     10  2  header_len (72 for versions 1 to 3)
  *     12  4  flags (0)
  *     16 16  dataset id (random, fixed at the dataset's first start; not all zero)
  *     32  4  shard id (< shard count)
@@ -23,6 +23,14 @@
  *   header's other bytes.  That is what lets a reader tell "a newer kevy
  *   wrote this" (checksum verifies, version unknown) from "the version field
  *   is damaged" (checksum fails).
+ *
+ *   Version 3 frames records exactly as version 2; what it adds is in the
+ *   payloads: effects may name a database (SELECT n, FLUSHDB, SWAPDB a b,
+ *   commands/fx.h), which a reader of versions 1 and 2 must not apply as if
+ *   everything were in database 0.  A version 1 or 2 file holds database 0
+ *   only.  (A version 1 or 2 segment that a newer kevy recovered and appends
+ *   to keeps its version, so it may then hold such effects: an older kevy
+ *   refuses them as "not an effect" rather than misapplying them.)
  *
  *   Record, 32-byte header + payload (struct aof_disk_record):
  *      0  8  checksum: XXH3-64(seed, bytes [8, 32 + payload_len))

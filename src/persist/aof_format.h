@@ -27,7 +27,7 @@
 
 #define AOF_MAGIC "KEVYAOF\0"          /* 8 bytes, NUL included */
 #define AOF_MAGIC_LEN 8
-#define AOF_FORMAT_VERSION 2            /* written; 1 is still read */
+#define AOF_FORMAT_VERSION 3            /* written; 1 and 2 are still read (see aof_format.c) */
 #define AOF_FORMAT_MIN_VERSION 1
 #define AOF_DATASET_ID_LEN 16
 

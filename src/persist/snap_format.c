@@ -58,8 +58,11 @@
  *   Raw bytes of a block: records back to back, filling raw_len exactly; a
  *   record never spans two blocks, but a key may (it is cut into records).
  *     KEY record   u8 1, u8 type (0 string, 1 list, 2 set, 3 zset, 4 hash),
- *                  u8 flags (bit 0: has deadline; others 0),
+ *                  u8 flags (bit 0: has deadline; bit 1: has database,
+ *                  version 2 only; others 0),
  *                  [i64 deadline, absolute ms >= 0, if bit 0],
+ *                  [varint database, 1 .. KV_DB_MAX-1, if bit 1; without
+ *                  it the key is in database 0],
  *                  varint total (items of the whole value; for a string its
  *                  byte count; >= 1 for a collection),
  *                  varint key length, key bytes,
@@ -151,6 +154,7 @@ _Static_assert(KV_TYPE_STRING == 0 && KV_TYPE_LIST == 1 && KV_TYPE_SET == 2 &&
 #define HDR_MIN_PREFIX 12
 #define HDR_MAX_LEN 4096
 #define KEY_FLAG_DEADLINE 0x01
+#define KEY_FLAG_DB 0x02          /* version 2 */
 #define COUNT_SIZE 4
 #define MORE_HEADER_SIZE (1 + COUNT_SIZE)
 #define SCORE_SIZE 8
@@ -175,6 +179,7 @@ static int bytes_get(const uint8_t **pp, const uint8_t *end, struct kv_slice *ou
 static const struct file_kind snap_file_kind = {
 	.magic = SNAP_MAGIC,
 	.version = SNAP_FORMAT_VERSION,
+	.min_version = SNAP_FORMAT_MIN_VERSION,
 	.foreign = "not a kevy snapshot",
 	.name = "snapshot",
 };
@@ -454,6 +459,12 @@ static void items_added(struct snap_writer *w, uint64_t items)
 		block_flush(w);
 }
 
+void snap_writer_set_db(struct snap_writer *w, uint32_t db)
+{
+	kv_assert(!w->key_open && db < KV_DB_MAX);
+	w->db = db;
+}
+
 void snap_writer_begin_key(struct snap_writer *w, const char *key, size_t klen,
 			   enum kv_type type, int64_t deadline, uint64_t total)
 {
@@ -462,8 +473,9 @@ void snap_writer_begin_key(struct snap_writer *w, const char *key, size_t klen,
 	kv_assert(deadline >= 0 || deadline == KV_NO_EXPIRE);
 	kv_assert(type == KV_TYPE_STRING || total >= 1);
 	bool has_deadline = deadline != KV_NO_EXPIRE;
-	size_t need = 3 + (has_deadline ? 8 : 0) + varint_len(total) + varint_len(klen) + klen +
-		      COUNT_SIZE;
+	bool has_db = w->db != 0;
+	size_t need = 3 + (has_deadline ? 8 : 0) + (has_db ? varint_len(w->db) : 0) +
+		      varint_len(total) + varint_len(klen) + klen + COUNT_SIZE;
 	if (need > w->max_raw) {
 		w->error = KV_ELIMIT;
 		klen = 0;   /* keep the writer's state consistent; the file is refused */
@@ -471,13 +483,16 @@ void snap_writer_begin_key(struct snap_writer *w, const char *key, size_t klen,
 	if (w->raw.len > 0 && w->raw.len + need > w->target)
 		block_flush(w);
 	raw_room(w, need);
-	uint8_t h[3] = { SNAP_REC_KEY, (uint8_t)type, has_deadline ? KEY_FLAG_DEADLINE : 0 };
+	uint8_t h[3] = { SNAP_REC_KEY, (uint8_t)type,
+			 (uint8_t)((has_deadline ? KEY_FLAG_DEADLINE : 0) | (has_db ? KEY_FLAG_DB : 0)) };
 	kv_buf_append(&w->raw, h, sizeof(h));
 	if (has_deadline) {
 		uint8_t d[8];
 		le_put64(d, (uint64_t)deadline);
 		kv_buf_append(&w->raw, d, sizeof(d));
 	}
+	if (has_db)
+		varint_put(&w->raw, w->db);
 	varint_put(&w->raw, total);
 	varint_put(&w->raw, klen);
 	kv_buf_append(&w->raw, key, klen);
@@ -970,7 +985,8 @@ static int step_record(struct snap_reader *r, struct snap_fragment *f)
 		uint8_t type = *p++, flags = *p++;
 		if (type > KV_TYPE_HASH)
 			return corrupt_raw(r, off, "unknown value type");
-		if (flags & ~KEY_FLAG_DEADLINE)
+		uint8_t known = KEY_FLAG_DEADLINE | (r->header.version >= 2 ? KEY_FLAG_DB : 0);
+		if (flags & ~known)
 			return corrupt_raw(r, off, "unknown entry flags");
 		int64_t deadline = KV_NO_EXPIRE;
 		if (flags & KEY_FLAG_DEADLINE) {
@@ -980,6 +996,12 @@ static int step_record(struct snap_reader *r, struct snap_fragment *f)
 			p += 8;
 			if (deadline < 0)
 				return corrupt_raw(r, off, "negative deadline");
+		}
+		uint64_t db = 0;
+		if (flags & KEY_FLAG_DB) {
+			/* Database 0 has no field: one encoding per key. */
+			if (varint_get(&p, end, &db) < 0 || db == 0 || db >= KV_DB_MAX)
+				return corrupt_raw(r, off, "bad database number");
 		}
 		uint64_t total;
 		struct kv_slice key;
@@ -991,6 +1013,7 @@ static int step_record(struct snap_reader *r, struct snap_fragment *f)
 		kv_buf_append(&r->key, key.ptr, key.len);
 		r->key_type = (enum kv_type)type;
 		r->key_deadline = deadline;
+		r->key_db = (uint32_t)db;
 		r->key_total = total;
 		r->key_done = 0;
 		r->key_open = true;
@@ -1017,6 +1040,7 @@ static int step_record(struct snap_reader *r, struct snap_fragment *f)
 	f->key = (struct kv_slice){ r->key.data ? r->key.data : "", r->key.len };
 	f->type = r->key_type;
 	f->deadline = r->key_deadline;
+	f->db = r->key_db;
 	f->total = r->key_total;
 	f->done = r->key_done;
 	f->count = count;
@@ -1145,10 +1169,10 @@ size_t snap_verdict_describe(const struct snap_verdict *v, const char *path,
 
 /* ---- loader ---- */
 
-void snap_loader_init(struct snap_loader *l, struct kv_db *db)
+void snap_loader_init(struct snap_loader *l, struct kv_dbs *dbs)
 {
 	memset(l, 0, sizeof(*l));
-	l->db = db;
+	l->dbs = dbs;
 }
 
 static void loader_drop(struct snap_loader *l)
@@ -1216,9 +1240,12 @@ static int loader_item(struct snap_loader *l, const struct snap_item *it)
 
 int snap_loader_apply(struct snap_loader *l, const struct snap_fragment *f)
 {
+	if (f->db >= l->dbs->n && !dbs_grow(l->dbs, f->db + 1))
+		return KV_ELIMIT;     /* written with a larger `databases` */
+	struct kv_db *db = l->dbs->db[f->db];
 	if (f->first) {
 		kv_assert(!l->open);
-		if (db_lookup(l->db, f->key.ptr, f->key.len, 0) != NULL)
+		if (db_lookup(db, f->key.ptr, f->key.len, 0) != NULL)
 			return KV_ECORRUPT;   /* the same key twice */
 		l->type = f->type;
 		l->open = true;
@@ -1250,7 +1277,7 @@ int snap_loader_apply(struct snap_loader *l, const struct snap_fragment *f)
 	if (!f->last)
 		return 0;
 	if (l->type == KV_TYPE_STRING) {
-		db_set_string(l->db, f->key.ptr, f->key.len, l->str.data ? l->str.data : "",
+		db_set_string(db, f->key.ptr, f->key.len, l->str.data ? l->str.data : "",
 			      l->str.len, f->deadline);
 	} else {
 		if (l->type == KV_TYPE_ZSET && !l->zset_negzero) {
@@ -1258,7 +1285,7 @@ int snap_loader_apply(struct snap_loader *l, const struct snap_fragment *f)
 			zset_pack_if_fits(&z);
 			l->obj = z;
 		}
-		db_set_object(l->db, f->key.ptr, f->key.len, l->type, l->obj, f->deadline);
+		db_set_object(db, f->key.ptr, f->key.len, l->type, l->obj, f->deadline);
 		l->obj = NULL;
 	}
 	l->keys++;

@@ -33,7 +33,8 @@
 
 #define SNAP_MAGIC "KEVYSNP\0"          /* 8 bytes, NUL included */
 #define SNAP_MAGIC_LEN 8
-#define SNAP_FORMAT_VERSION 1
+#define SNAP_FORMAT_VERSION 2            /* written; 1 is still read (every key in database 0) */
+#define SNAP_FORMAT_MIN_VERSION 1
 #define SNAP_DATASET_ID_LEN 16
 
 /* On-disk structures.  Every field is little-endian and is read and written
@@ -182,6 +183,7 @@ struct snap_writer {
 	uint32_t rec_count;        /* items in the open record */
 	bool rec_open;
 	bool key_open;
+	uint32_t db;               /* database of the keys begun next */
 	enum kv_type key_type;
 	uint64_t key_total;        /* items (bytes for a string) the key has */
 	uint64_t key_done;
@@ -210,6 +212,9 @@ void snap_writer_init(struct snap_writer *w, const struct file_header *h,
 void snap_writer_free(struct snap_writer *w);
 void snap_writer_set_notify(struct snap_writer *w, snap_writer_notify_fn fn, void *arg);
 
+/* The database (0 .. KV_DB_MAX-1) of the keys begun from now on; 0 until
+ * set.  Not while a key is open. */
+void snap_writer_set_db(struct snap_writer *w, uint32_t db);
 /* Add one key by parts: begin, then exactly `total` items of its type (bytes
  * for a string, in as many add_bytes calls as the caller likes); the key is
  * complete when the last item is added, and the next begin_key or finish
@@ -244,6 +249,7 @@ size_t snap_writer_raw_peak(const struct snap_writer *w);
  * buffers and are valid until its next call. */
 struct snap_fragment {
 	struct kv_slice key;
+	uint32_t db;              /* its database (0 in a version 1 file) */
 	enum kv_type type;
 	int64_t deadline;         /* absolute ms, or KV_NO_EXPIRE */
 	uint64_t total;           /* items of the whole value (bytes for a string) */
@@ -314,6 +320,7 @@ struct snap_reader {
 	/* the open key */
 	bool key_open;
 	struct kv_buf key;
+	uint32_t key_db;
 	enum kv_type key_type;
 	int64_t key_deadline;
 	uint64_t key_total;
@@ -387,7 +394,7 @@ size_t snap_verdict_describe(const struct snap_verdict *v, const char *path,
  * come back exactly (every zset score to the bit); encodings are chosen by
  * the types' own rules as the elements are added, as Redis does on load. */
 struct snap_loader {
-	struct kv_db *db;
+	struct kv_dbs *dbs;
 	void *obj;               /* the open collection */
 	struct kv_buf str;       /* the open string */
 	enum kv_type type;
@@ -396,11 +403,12 @@ struct snap_loader {
 	uint64_t keys;           /* keys stored */
 };
 
-void snap_loader_init(struct snap_loader *l, struct kv_db *db);
+void snap_loader_init(struct snap_loader *l, struct kv_dbs *dbs);
 /* Frees a value still being built (after a verdict other than SNAP_END). */
 void snap_loader_free(struct snap_loader *l);
 /* Apply one fragment.  Returns 0, or KV_ECORRUPT for what the reader cannot
- * see alone: a key that is already in db, a member or field given twice. */
+ * see alone: a key that is already in its database, a member or field given
+ * twice, a database the keyspace does not have (dbs_grow when allowed). */
 int snap_loader_apply(struct snap_loader *l, const struct snap_fragment *f);
 
 #endif

@@ -27,11 +27,11 @@
 #define WALK_BUDGET_BUSY_US 100
 #define WALK_BUDGET_IDLE_US 2000
 
-void snapshot_init(struct snapshot_job *j, int64_t now_s, struct kv_db *db, struct aof *aof,
+void snapshot_init(struct snapshot_job *j, int64_t now_s, struct kv_dbs *dbs, struct aof *aof,
 		   snapshot_done_fn done, void *done_arg)
 {
 	memset(j, 0, sizeof(*j));
-	j->db = db;
+	j->dbs = dbs;
 	j->aof = aof;
 	j->done = done;
 	j->done_arg = done_arg;
@@ -56,6 +56,7 @@ void snapshot_free(struct snapshot_job *j)
 	free(j->open_op);
 	free(j->fsync_op);
 	free(j->wops);
+	free(j->parts);
 }
 
 bool snapshot_request(struct snapshot_job *j)
@@ -89,20 +90,25 @@ bool snapshot_owns(const struct snapshot_job *j, const struct kvio_op *op)
 /* The store hands over an entry as it was at the cut (NULL: flushed). */
 static void snap_entry(void *arg, const struct kv_entry *e)
 {
-	struct snapshot_job *j = arg;
+	const struct snapshot_part *part = arg;
+	struct snapshot_job *j = part->job;
 	if (!e) {
 		j->abort = true;
 		return;
 	}
-	if (!j->abort)
+	if (!j->abort) {
+		snap_writer_set_db(&j->w, part->index);
 		snap_writer_add_entry(&j->w, e);
+	}
 }
 
 static void job_end(struct snapshot_job *j, bool ok)
 {
 	int64_t now = kv_time_ms();
-	if (db_snapshot_active(j->db))
-		db_snapshot_abandon(j->db);   /* the walk did not finish */
+	for (uint32_t i = 0; i < j->nparts; i++)
+		if (db_snapshot_active(j->parts[i].db))
+			db_snapshot_abandon(j->parts[i].db);   /* the walk did not finish */
+	j->nparts = 0;
 	if (j->writer_ready) {
 		snap_writer_free(&j->w);
 		j->writer_ready = false;
@@ -157,7 +163,15 @@ static void job_start(struct snapshot_job *j, uint64_t changes)
 	 * thread between client work, so its time is added to some replies. */
 	snap_writer_init(&j->w, &h, SNAPSHOT_BLOCK_BYTES, SNAPSHOT_ZSTD_LEVEL);
 	j->writer_ready = true;
-	db_snapshot_begin(j->db, snap_entry, j);
+	/* The cut: every database at once. */
+	free(j->parts);
+	j->nparts = j->dbs->n;
+	j->parts = kv_calloc(j->nparts, sizeof(*j->parts));
+	j->walk_part = 0;
+	for (uint32_t i = 0; i < j->nparts; i++) {
+		j->parts[i] = (struct snapshot_part){ j, j->dbs->db[i], i };
+		db_snapshot_begin(j->parts[i].db, snap_entry, &j->parts[i]);
+	}
 	atomic_store(&j->state, SJ_WALK);
 	struct io_uring *ring = j->aof->ring;
 	if (!ring) {
@@ -279,15 +293,17 @@ void snapshot_turn(struct snapshot_job *j, const struct snapshot_turn *t)
 		int64_t until = kv_mono_us() +
 				(t->busy ? WALK_BUDGET_BUSY_US : WALK_BUDGET_IDLE_US);
 		for (int n = 0; j->w.queued < 2 && !j->walk_done; n++) {
-			j->cursor = db_snapshot_step(j->db, j->cursor);
-			if (j->cursor == 0)
-				j->walk_done = true;
+			struct snapshot_part *part = &j->parts[j->walk_part];
+			j->cursor = db_snapshot_step(part->db, j->cursor);
+			if (j->cursor == 0) {
+				db_snapshot_end(part->db);
+				j->walk_done = ++j->walk_part == j->nparts;
+			}
 			if ((n & 63) == 63 && kv_mono_us() >= until)
 				break;
 		}
 		job_write(j);
 		if (j->walk_done) {
-			db_snapshot_end(j->db);
 			if (snap_writer_finish(&j->w) < 0) {
 				j->err = KV_ELIMIT;
 				j->abort = true;

@@ -25,6 +25,7 @@
 
 struct aof;
 struct kv_db;
+struct kv_dbs;
 struct kvio_op;
 
 #define SNAPSHOT_WRITES_MAX 16  /* blocks in flight per shard, at most (snapshot-inflight-blocks) */
@@ -48,7 +49,16 @@ struct snapshot_job {
 	/* What the runtime lends the job (snapshot_init): the keyspace it walks,
 	 * the AOF it cuts, rotates and commits through (and whose ring it
 	 * writes on), and whom to tell when it ends. */
-	struct kv_db *db;
+	struct kv_dbs *dbs;
+	/* The databases as they were at the cut (SWAPDB may reorder dbs
+	 * meanwhile), each with its number then: what the walk steps through
+	 * and what copy-before-write hands entries back with. */
+	struct snapshot_part {
+		struct snapshot_job *job;
+		struct kv_db *db;
+		uint32_t index;
+	} *parts;
+	uint32_t nparts, walk_part;
 	struct aof *aof;
 	snapshot_done_fn done;
 	void *done_arg;
@@ -84,7 +94,7 @@ struct snapshot_job {
 	_Atomic uint64_t progress_bytes; /* ... and bytes handed to the file */
 };
 
-void snapshot_init(struct snapshot_job *j, int64_t now_s, struct kv_db *db, struct aof *aof,
+void snapshot_init(struct snapshot_job *j, int64_t now_s, struct kv_dbs *dbs, struct aof *aof,
 		   snapshot_done_fn done, void *done_arg);
 void snapshot_free(struct snapshot_job *j);
 /* Ask for a snapshot (any thread holding the keyspace, e.g. BGSAVE's txn).

@@ -95,15 +95,35 @@ static struct block_table *table_of(struct shard *s)
 	return s->blocked;
 }
 
-/* Queue t on key in shard s's table (s's keyspace is held by the caller). */
-static void bk_register(struct shard *s, const char *key, size_t klen, struct block_ticket *t)
+/* A table's key is the database number (4 bytes) then the key: a waiter
+ * on a key of database 3 is not served by a push to database 0. */
+#define BK_DB_BYTES 4
+
+static struct bk_node *bk_find(struct block_table *bt, uint32_t dbid, const char *key,
+			       size_t klen)
+{
+	char stack[256];
+	char *k = klen + BK_DB_BYTES <= sizeof(stack) ? stack : kv_malloc(klen + BK_DB_BYTES);
+	memcpy(k, &dbid, BK_DB_BYTES);
+	memcpy(k + BK_DB_BYTES, key, klen);
+	struct bk_node *n = (struct bk_node *)dict_find(&bt->keys, k, klen + BK_DB_BYTES);
+	if (k != stack)
+		free(k);
+	return n;
+}
+
+/* Queue t on key of database dbid in shard s's table (s's keyspace is held
+ * by the caller). */
+static void bk_register(struct shard *s, uint32_t dbid, const char *key, size_t klen,
+			struct block_ticket *t)
 {
 	struct block_table *bt = table_of(s);
-	struct bk_node *n = (struct bk_node *)dict_find(&bt->keys, key, klen);
+	struct bk_node *n = bk_find(bt, dbid, key, klen);
 	if (!n) {
-		n = kv_calloc(1, sizeof(*n) + klen);
-		n->klen = klen;
-		memcpy(n->key, key, klen);
+		n = kv_calloc(1, sizeof(*n) + klen + BK_DB_BYTES);
+		n->klen = klen + BK_DB_BYTES;
+		memcpy(n->key, &dbid, BK_DB_BYTES);
+		memcpy(n->key + BK_DB_BYTES, key, klen);
 		dict_add(&bt->keys, &n->node);
 	}
 	if (n->len == n->cap) {
@@ -164,16 +184,16 @@ static bool parse_where_word(const struct kv_slice *a, enum list_where *w)
  * waiter was served.  ctx is the handler's context, or NULL in serve_now,
  * which runs outside the handler of the command it serves. */
 
-static void bk_effect(struct cmd_ctx *ctx, int argc, const struct kv_slice *argv)
+static void bk_effect(struct cmd_ctx *ctx, uint32_t dbid, int argc, const struct kv_slice *argv)
 {
 	if (ctx)
 		cmd_effect(ctx, argc, argv);
 	else
-		fx_emit_key(argc, argv);
+		fx_emit_key(dbid, argc, argv);
 }
 
 /* LPOP/RPOP key [count]; count only when the command had one (BLMPOP). */
-static void log_list_pop(struct cmd_ctx *ctx, const char *key, size_t klen,
+static void log_list_pop(struct cmd_ctx *ctx, uint32_t dbid, const char *key, size_t klen,
 			 enum list_where where, uint64_t popped, bool with_count)
 {
 	char buf[EFFECT_NUM_MAX];
@@ -182,16 +202,16 @@ static void log_list_pop(struct cmd_ctx *ctx, const char *key, size_t klen,
 		{ key, klen },
 		effect_int(buf, (int64_t)popped),
 	};
-	bk_effect(ctx, with_count ? 3 : 2, argv);
+	bk_effect(ctx, dbid, with_count ? 3 : 2, argv);
 }
 
-static void log_zpop(struct cmd_ctx *ctx, const char *key, size_t klen, bool max)
+static void log_zpop(struct cmd_ctx *ctx, uint32_t dbid, const char *key, size_t klen, bool max)
 {
 	struct kv_slice argv[2] = {
 		max ? (struct kv_slice){ "ZPOPMAX", 7 } : (struct kv_slice){ "ZPOPMIN", 7 },
 		{ key, klen },
 	};
-	bk_effect(ctx, 2, argv);
+	bk_effect(ctx, dbid, 2, argv);
 }
 
 struct zpop_reply {
@@ -229,7 +249,7 @@ static void zpop_one(struct kv_db *db, const char *key, size_t klen, void *z, bo
  * so waiters are served first come first served whatever their shards.
  * Returns false when the command needs a keyspace not held here (BLMOVE to
  * another shard): the client then runs its command again itself. */
-static bool serve_now(struct kv_db *db, const char *key, size_t klen, struct kv_db **held,
+static bool serve_now(struct kv_db *db, const char *key, size_t klen, struct kv_dbs **held,
 		      struct block_ticket *t, int64_t now_ms, struct kv_buf *moved_to)
 {
 	const struct cmd_call *call = t->call;
@@ -238,7 +258,7 @@ static bool serve_now(struct kv_db *db, const char *key, size_t klen, struct kv_
 	if (strcmp(name, "blpop") == 0 || strcmp(name, "brpop") == 0) {
 		enum list_where where = name[1] == 'l' ? LIST_HEAD : LIST_TAIL;
 		list_pop_reply(db, key, klen, where, 1, LIST_POP_KEY_BULK, out);
-		log_list_pop(NULL, key, klen, where, 1, false);
+		log_list_pop(NULL, call->dbid, key, klen, where, 1, false);
 	} else if (strcmp(name, "blmpop") == 0) {
 		int64_t numkeys = 1, count = 1;
 		enum list_where where = LIST_HEAD;
@@ -249,18 +269,19 @@ static bool serve_now(struct kv_db *db, const char *key, size_t klen, struct kv_
 			arg_to_int64(&call->argv[w + 2], &count);
 		uint64_t popped = list_pop_reply(db, key, klen, where, (uint64_t)count,
 						 LIST_POP_KEY_ARRAY, out);
-		log_list_pop(NULL, key, klen, where, popped, true);
+		log_list_pop(NULL, call->dbid, key, klen, where, popped, true);
 	} else if (strcmp(name, "bzpopmin") == 0 || strcmp(name, "bzpopmax") == 0) {
 		struct kv_entry *e = db_lookup(db, key, klen, now_ms);
 		zpop_one(db, key, klen, entry_obj(e), name[5] == 'a', out);
-		log_zpop(NULL, key, klen, name[5] == 'a');
+		log_zpop(NULL, call->dbid, key, klen, name[5] == 'a');
 		return (t->served = true);
 	} else {
 		/* BLMOVE / BRPOPLPUSH: needs the destination's keyspace. */
 		const struct kv_slice *dst = &call->argv[2];
-		struct kv_db *ddb = held[kv_key_shard(dst->ptr, dst->len, g_server.nshards)];
-		if (!ddb)
+		struct kv_dbs *dheld = held[kv_key_shard(dst->ptr, dst->len, g_server.nshards)];
+		if (!dheld)
 			return false;
+		struct kv_db *ddb = dheld->db[call->dbid];
 		struct kv_entry *de = db_lookup(ddb, dst->ptr, dst->len, now_ms);
 		if (de && entry_type(de) != KV_TYPE_LIST)
 			return false;   /* the retry replies WRONGTYPE */
@@ -300,17 +321,18 @@ static void wake(struct shard *from, struct shard *owner, struct block_ticket *t
 	}
 }
 
-/* A write touched key (owned by shard `owner`, keyspace db, held by the
- * executing shard `exec`): claim waiters the key can now serve. */
-static void bk_signal(struct shard *exec, struct shard *owner, struct kv_db *db,
-		      struct kv_db **held, const char *key, size_t klen, int64_t now_ms)
+/* A write touched key of database dbid (owned by shard `owner`, held by
+ * the executing shard `exec`): claim waiters the key can now serve. */
+static void bk_signal(struct shard *exec, struct shard *owner, uint32_t dbid,
+		      struct kv_dbs **held, const char *key, size_t klen, int64_t now_ms)
 {
 	struct block_table *bt = owner->blocked;
 	if (!bt)
 		return;
-	struct bk_node *n = (struct bk_node *)dict_find(&bt->keys, key, klen);
+	struct bk_node *n = bk_find(bt, dbid, key, klen);
 	if (!n)
 		return;
+	struct kv_db *db = held[owner->id]->db[dbid];
 	uint64_t avail[2] = { key_available(db, key, klen, now_ms, KV_TYPE_LIST),
 			      key_available(db, key, klen, now_ms, KV_TYPE_ZSET) };
 	bool remove_stack[64];
@@ -351,12 +373,12 @@ static void bk_signal(struct shard *exec, struct shard *owner, struct kv_db *db,
 		off += sizeof(len) + len;
 		uint32_t id = kv_key_shard(dst, len, g_server.nshards);
 		if (held[id])
-			bk_signal(exec, g_server.shards[id], held[id], held, dst, len, now_ms);
+			bk_signal(exec, g_server.shards[id], dbid, held, dst, len, now_ms);
 	}
 	kv_buf_free(&moved_to);
 }
 
-void blocking_after_write(struct shard *exec, const struct cmd_call *call, struct kv_db **held)
+void blocking_after_write(struct shard *exec, const struct cmd_call *call, struct kv_dbs **held)
 {
 	if (atomic_load_explicit(&blocked_queued, memory_order_relaxed) == 0)
 		return;
@@ -369,7 +391,7 @@ void blocking_after_write(struct shard *exec, const struct cmd_call *call, struc
 		const struct kv_slice *k = &call->argv[idx[i]];
 		uint32_t id = kv_key_shard(k->ptr, k->len, nshards);
 		if (held[id])
-			bk_signal(exec, g_server.shards[id], held[id], held, k->ptr, k->len,
+			bk_signal(exec, g_server.shards[id], call->dbid, held, k->ptr, k->len,
 				  call->now_ms);
 	}
 	if (idx != idx_stack)
@@ -434,6 +456,7 @@ static bool block_client(struct cmd_ctx *ctx, const int *key_idx, int nkeys, int
 	t->call = shard_call_copy(sizeof(struct cmd_call), 0,
 				  cmd_lookup(ctx->argv[0].ptr, ctx->argv[0].len), ctx->argc,
 				  ctx->argv, ctx->now_ms);
+	t->call->dbid = ctx->dbid;
 	for (int i = 0; i < nkeys; i++) {
 		const struct kv_slice *k = &ctx->argv[key_idx[i]];
 		bool dup = false;
@@ -444,7 +467,7 @@ static bool block_client(struct cmd_ctx *ctx, const int *key_idx, int nkeys, int
 			continue;
 		uint32_t id = cmd_key_shard(ctx, k->ptr, k->len);
 		cmd_db_at(ctx, id); /* asserts the key's keyspace is held */
-		bk_register(g_server.shards[id], k->ptr, k->len, t);
+		bk_register(g_server.shards[id], ctx->dbid, k->ptr, k->len, t);
 	}
 	c->block_ticket = t;
 	c->block_deadline_ms = deadline_ms;
@@ -477,6 +500,7 @@ void blocking_take_result(struct conn *c, struct kv_buf *reply, struct cmd_call 
 		const struct cmd_call *call = t->call;
 		*retry = shard_call_copy(sizeof(struct cmd_call), 0, call->cmd, call->argc, call->argv,
 					 call->now_ms);
+		(*retry)->dbid = call->dbid;
 	}
 	c->block_ticket = NULL;
 	ticket_unref(t);
@@ -558,7 +582,7 @@ static void bpop_generic(struct cmd_ctx *ctx, enum list_where where)
 	if (i > 0) {
 		list_pop_reply(cmd_db_arg(ctx, i), ctx->argv[i].ptr, ctx->argv[i].len, where, 1,
 			       LIST_POP_KEY_BULK, ctx->out);
-		log_list_pop(ctx, ctx->argv[i].ptr, ctx->argv[i].len, where, 1, false);
+		log_list_pop(ctx, ctx->dbid, ctx->argv[i].ptr, ctx->argv[i].len, where, 1, false);
 	} else if (i == 0 && !block_client(ctx, idx, n, deadline, KV_TYPE_LIST))
 		resp_null_array(ctx->out);
 }
@@ -663,7 +687,7 @@ static void cmd_blmpop(struct cmd_ctx *ctx)
 		uint64_t popped = list_pop_reply(cmd_db_arg(ctx, i), ctx->argv[i].ptr,
 						 ctx->argv[i].len, where, (uint64_t)count,
 						 LIST_POP_KEY_ARRAY, ctx->out);
-		log_list_pop(ctx, ctx->argv[i].ptr, ctx->argv[i].len, where, popped, true);
+		log_list_pop(ctx, ctx->dbid, ctx->argv[i].ptr, ctx->argv[i].len, where, popped, true);
 	} else if (i == 0 && !block_client(ctx, idx, n, deadline, KV_TYPE_LIST))
 		resp_null_array(ctx->out);
 }
@@ -678,7 +702,7 @@ static void bzpop_generic(struct cmd_ctx *ctx, bool max)
 	int i = first_ready(ctx, 1, ctx->argc - 1, KV_TYPE_ZSET, idx, &n, &z);
 	if (i > 0) {
 		zpop_one(cmd_db_arg(ctx, i), ctx->argv[i].ptr, ctx->argv[i].len, z, max, ctx->out);
-		log_zpop(ctx, ctx->argv[i].ptr, ctx->argv[i].len, max);
+		log_zpop(ctx, ctx->dbid, ctx->argv[i].ptr, ctx->argv[i].len, max);
 	} else if (i == 0 && !block_client(ctx, idx, n, deadline, KV_TYPE_ZSET))
 		resp_null_array(ctx->out);
 }

@@ -316,7 +316,7 @@ void shard_unit_commit(struct shard *s)
 
 /* Whether a write must be refused because a keyspace it would change
  * belongs to a shard whose AOF is failing. */
-const char *shard_write_refused(struct shard *s, struct kv_db **held)
+const char *shard_write_refused(struct shard *s, struct kv_dbs **held)
 {
 	if (!shard_aof_on())
 		return NULL;

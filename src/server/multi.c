@@ -143,7 +143,7 @@ static void unwatch_all(struct cmd_ctx *ctx, struct conn *c)
 {
 	for (uint32_t i = 0; i < c->nwatches; i++) {
 		struct watched_key *w = &c->watches[i];
-		db_watch_release(cmd_db_at(ctx, w->shard), w->key, w->klen);
+		db_watch_release(cmd_dbs_at(ctx, w->shard)->db[w->db], w->key, w->klen);
 		free(w->key);
 	}
 	c->nwatches = 0;
@@ -154,7 +154,7 @@ static bool watches_broken(struct cmd_ctx *ctx, struct conn *c)
 {
 	for (uint32_t i = 0; i < c->nwatches; i++) {
 		struct watched_key *w = &c->watches[i];
-		struct kv_db *db = cmd_db_at(ctx, w->shard);
+		struct kv_db *db = cmd_dbs_at(ctx, w->shard)->db[w->db];
 		/* A lookup expires the key lazily, which bumps its version. */
 		db_lookup(db, w->key, w->klen, ctx->now_ms);
 		if (db_watch_version(db, w->key, w->klen) != w->version)
@@ -221,6 +221,7 @@ static void cmd_exec(struct cmd_ctx *ctx)
 	c->in_exec = true;
 	for (struct queued_call *it = q; it; it = it->next) {
 		it->call.now_ms = ctx->now_ms;
+		it->call.dbid = c->db;   /* a queued SELECT moves the ones after it */
 		shard_call_run(ctx->shard, &it->call, c, ctx->held, ctx->out);
 	}
 	c->in_exec = false;
@@ -246,7 +247,7 @@ static void cmd_watch(struct cmd_ctx *ctx)
 		uint32_t shard = cmd_key_shard(ctx, k->ptr, k->len);
 		bool dup = false;
 		for (uint32_t j = 0; j < c->nwatches && !dup; j++)
-			dup = c->watches[j].klen == k->len &&
+			dup = c->watches[j].db == ctx->dbid && c->watches[j].klen == k->len &&
 			      memcmp(c->watches[j].key, k->ptr, k->len) == 0;
 		if (dup)
 			continue;
@@ -262,6 +263,7 @@ static void cmd_watch(struct cmd_ctx *ctx)
 		w->key = kv_strndup(k->ptr, k->len);
 		w->klen = k->len;
 		w->shard = shard;
+		w->db = ctx->dbid;
 		w->version = db_watch_add(db, k->ptr, k->len);
 	}
 	resp_ok(ctx->out);

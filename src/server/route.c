@@ -68,6 +68,7 @@ static void shard_forward(struct shard *s, struct conn *c, uint32_t to,
 					cmd, argc, argv, s->now_ms);
 	kv_buf_init(&req->reply);
 	req->m.type = MSG_EXEC;
+	req->call.dbid = c->db;
 	req->call.conn = c;
 	req->call.slot = conn_reserve_slot(c);
 	c->inflight++;
@@ -81,7 +82,7 @@ static void shard_forward(struct shard *s, struct conn *c, uint32_t to,
 static void txn_execute(struct shard *s, struct txn *t)
 {
 	for (uint32_t i = 0; i < t->nshards; i++)
-		s->txn_held[t->shards[i]] = g_server.shards[t->shards[i]]->db;
+		s->txn_held[t->shards[i]] = &g_server.shards[t->shards[i]]->dbs;
 	struct kv_buf reply = KV_BUF_INIT;
 	shard_call_run(s, &t->call, t->call.conn, s->txn_held, &reply);
 	struct conn *c = t->call.conn;
@@ -212,6 +213,7 @@ void shard_start_txn(struct shard *s, struct conn *c, const struct kv_command *c
 	t->nshards = nshards;
 	t->acquired = 0;
 	memcpy(t->shards, shards, nshards * sizeof(uint32_t));
+	t->call.dbid = c->db;
 	t->call.conn = c;
 	t->call.slot = conn_reserve_slot(c);
 	c->inflight++;
@@ -577,7 +579,7 @@ static void run_here(struct shard *s, struct conn *c, const struct kv_command *c
 		struct reply_slot *slot = conn_reserve_slot(c);
 		struct kv_buf reply = KV_BUF_INIT;
 		struct cmd_call call = { .cmd = cmd, .argc = argc, .argv = (struct kv_slice *)argv,
-					 .now_ms = s->now_ms };
+					 .now_ms = s->now_ms, .dbid = c->db };
 		shard_call_run(s, &call, c, s->held_local, &reply);
 		shard_unit_commit(s);
 		if (c->block_pending) {
@@ -593,7 +595,7 @@ static void run_here(struct shard *s, struct conn *c, const struct kv_command *c
 	struct reply_slot *slot = out == &c->out ? NULL : c->slots_tail;
 	size_t before = out->len;
 	struct cmd_call call = { .cmd = cmd, .argc = argc, .argv = (struct kv_slice *)argv,
-				 .now_ms = s->now_ms };
+				 .now_ms = s->now_ms, .dbid = c->db };
 	shard_call_run(s, &call, c, s->held_local, out);
 	shard_unit_commit(s);
 	if (out->len > before && out->data[before] == '-')

@@ -192,7 +192,7 @@ static void *server_recover_shard(void *arg)
 	char name[16];
 	snprintf(name, sizeof(name), "kevy-load-%u", j->s->id);
 	pthread_setname_np(pthread_self(), name);
-	j->rc = aof_recover(&j->s->aof, g_config.dir, j->ds, j->s->id, g_server.nshards, j->s->db,
+	j->rc = aof_recover(&j->s->aof, g_config.dir, j->ds, j->s->id, g_server.nshards, &j->s->dbs,
 			    j->err, sizeof(j->err));
 	return NULL;
 }
@@ -230,7 +230,7 @@ static int server_recover(void)
 			failed++;
 		} else {
 			records += atomic_load(&jobs[i].s->aof.info.replayed_records);
-			keys += db_size(jobs[i].s->db);
+			keys += dbs_size(&jobs[i].s->dbs);
 		}
 	}
 	free(jobs);
@@ -291,8 +291,7 @@ int server_run(const char *executable)
 		 * does, so a refusal to start leaves nothing for a leak checker
 		 * to report (see the end of this function). */
 		for (uint32_t i = 0; i < g_server.nshards; i++) {
-			db_destroy(g_server.shards[i]->db);
-			g_server.shards[i]->db = NULL;
+			dbs_free(&g_server.shards[i]->dbs);
 		}
 		return 1;
 	}
@@ -338,8 +337,7 @@ int server_run(const char *executable)
 	 * report (the store keeps value pointers unaligned inside its entries,
 	 * where LeakSanitizer cannot see them). */
 	for (uint32_t i = 0; i < g_server.nshards; i++) {
-		db_destroy(g_server.shards[i]->db);
-		g_server.shards[i]->db = NULL;
+		dbs_free(&g_server.shards[i]->dbs);
 		aof_close(&g_server.shards[i]->aof);
 	}
 	if (status)

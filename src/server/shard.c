@@ -467,11 +467,14 @@ static void shard_cron(struct shard *s)
 	s->next_cron_us = kv_mono_us() + 1000000 / hz;
 	if (!s->holder) {
 		fx_set_clock(s->now_ms);
-		db_active_expire(s->db, s->now_ms, s->cron_expire_budget);
+		for (uint32_t i = 0; i < s->dbs.n; i++)
+			if (db_expires_count(s->dbs.db[i]) > 0)
+				db_active_expire(s->dbs.db[i], s->now_ms, s->cron_expire_budget);
 		shard_unit_commit(s);
 		/* Finish a table resize an idle keyspace would leave half done
 		 * (both tables allocated), 1 ms a tick, as Redis's cron does. */
-		db_rehash(s->db, 1000);
+		for (uint32_t i = 0; i < s->dbs.n; i++)
+			db_rehash(s->dbs.db[i], 1000 / s->dbs.n + 1);
 		blocking_sweep(s);
 	}
 	int64_t timeout = atomic_load_explicit(&g_config.timeout_s, memory_order_relaxed);
@@ -491,6 +494,15 @@ static void shard_cron(struct shard *s)
 /* ------------------------------------------------------------------ */
 /* the loop */
 
+/* The store's hooks that report to the AOF (fx.h), on every database. */
+static void shard_dbs_hooks(struct shard *s, struct kv_dbs *dbs)
+{
+	for (uint32_t i = 0; i < dbs->n; i++) {
+		db_set_expire_hook(dbs->db[i], fx_on_expire, fx_shard_arg(s->id));
+		db_set_change_hook(dbs->db[i], fx_on_change, fx_shard_arg(s->id));
+	}
+}
+
 /* DEBUG RELOAD on this shard: everything appended is written and fsynced,
  * the files are loaded into a fresh keyspace, which replaces the old one
  * only if the load succeeds.  Like Redis's, it stops the shard while it
@@ -503,26 +515,26 @@ static void shard_reload(struct shard *s)
 	shard_unit_commit(s);
 	char err[4800] = "";
 	int rc = aof_flush_sync(&s->aof);
-	struct kv_db *db = db_create();
+	struct kv_dbs dbs;
+	dbs_init(&dbs, s->dbs.n);
 	if (rc == 0)
-		rc = aof_reload(&s->aof, db, err, sizeof(err));
+		rc = aof_reload(&s->aof, &dbs, err, sizeof(err));
 	if (rc < 0) {
 		log_warning("shard %u: DEBUG RELOAD failed, the keyspace is kept: %s", s->id,
 			    err[0] ? err : kv_strerror(rc));
-		db_destroy(db);
+		dbs_free(&dbs);
 		shard_snapshot_done(s, false);
 		return;
 	}
-	db_set_expire_hook(db, fx_on_expire, fx_shard_arg(s->id));
-	db_set_change_hook(db, fx_on_change, fx_shard_arg(s->id));
-	db_watch_move(s->db, db);
-	struct kv_db *old = s->db;
-	s->db = db;
-	s->held_local[s->id] = db;
-	s->snap.db = db;
-	db_destroy(old);
+	shard_dbs_hooks(s, &dbs);
+	for (uint32_t i = 0; i < dbs.n; i++)
+		db_watch_move(s->dbs.db[i], dbs.db[i]);
+	/* Swapped in place: held_local and the snapshot job point at s->dbs. */
+	struct kv_dbs old = s->dbs;
+	s->dbs = dbs;
+	dbs_free(&old);
 	log_notice("shard %u: DEBUG RELOAD: %llu key(s) loaded from disk", s->id,
-		   (unsigned long long)db_size(db));
+		   (unsigned long long)dbs_size(&s->dbs));
 	shard_snapshot_done(s, true);
 }
 
@@ -536,7 +548,7 @@ static void shard_aof_turn(struct shard *s)
 		 * off, so the keyspace is rewritten into a fresh one first. */
 		if (s->holder || !aof_idle(&s->aof))
 			return;   /* next turn */
-		aof_rewrite_start(&s->aof, s->db, s->now_ms);
+		aof_rewrite_start(&s->aof, &s->dbs, s->now_ms);
 	}
 	s->aof_was_on = on;
 	struct snapshot_turn st = {
@@ -564,8 +576,9 @@ static void shard_aof_shutdown(struct shard *s)
 	for (int i = 0; i < 5000 && (!aof_idle(&s->aof) || j->inflight || j->open_inflight ||
 				     j->fsync_inflight); i++)
 		s->reactor->poll(s, 1000);
-	if (db_snapshot_active(s->db))
-		db_snapshot_end(s->db);   /* an unfinished snapshot is just dropped */
+	for (uint32_t i = 0; i < s->dbs.n; i++)
+		if (db_snapshot_active(s->dbs.db[i]))
+			db_snapshot_end(s->dbs.db[i]);   /* an unfinished snapshot is just dropped */
 	if (!aof_idle(&s->aof)) {
 		log_warning("shard %u: AOF operations still in flight at exit", s->id);
 		s->aof_exit_error = 1;
@@ -577,7 +590,7 @@ static void shard_aof_shutdown(struct shard *s)
 		/* Turned on just before shutdown: rewrite now, synchronously. */
 		aof_attach(&s->aof, NULL, 0);
 		/* Parked on a full disk (aof_job_busy): no retry at exit. */
-		if (aof_rewrite_start(&s->aof, s->db, kv_time_ms()) < 0 ||
+		if (aof_rewrite_start(&s->aof, &s->dbs, kv_time_ms()) < 0 ||
 		    aof_job_busy(&s->aof)) {
 			s->aof_exit_error = 1;
 			return;
@@ -708,11 +721,10 @@ struct shard *shard_create(uint32_t id, uint32_t nshards)
 {
 	struct shard *s = kv_calloc(1, sizeof(*s));
 	s->id = id;
-	s->db = db_create();
-	db_set_expire_hook(s->db, fx_on_expire, fx_shard_arg(id));
-	db_set_change_hook(s->db, fx_on_change, fx_shard_arg(id));
+	dbs_init(&s->dbs, (uint32_t)g_config.databases);
+	shard_dbs_hooks(s, &s->dbs);
 	s->aof.seg.fd = -1;
-	snapshot_init(&s->snap, kv_time_ms() / 1000, s->db, &s->aof, shard_snapshot_done, s);
+	snapshot_init(&s->snap, kv_time_ms() / 1000, &s->dbs, &s->aof, shard_snapshot_done, s);
 	s->event_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	kv_assert(s->event_fd >= 0);
 	s->in = kv_calloc(nshards, sizeof(*s->in));
@@ -723,7 +735,7 @@ struct shard *shard_create(uint32_t id, uint32_t nshards)
 	s->ovf_tail = kv_calloc(nshards, sizeof(*s->ovf_tail));
 	s->wake_pending = kv_calloc(nshards, sizeof(*s->wake_pending));
 	s->held_local = kv_calloc(nshards, sizeof(*s->held_local));
-	s->held_local[id] = s->db;
+	s->held_local[id] = &s->dbs;
 	s->txn_held = kv_calloc(nshards, sizeof(*s->txn_held));
 	s->txn_rels = kv_calloc(nshards, sizeof(*s->txn_rels));
 	pthread_mutex_init(&s->clients_lock, NULL);

@@ -116,6 +116,7 @@ struct cmd_call {
 	int argc;
 	struct kv_slice *argv;    /* points into data[] */
 	int64_t now_ms;
+	uint32_t dbid;            /* the database it runs in (the client's SELECT) */
 	struct conn *conn;        /* owning client (home shard only) */
 	struct reply_slot *slot;
 };
@@ -181,6 +182,7 @@ struct watched_key {
 	char *key;
 	size_t klen;
 	uint32_t shard;
+	uint32_t db;
 	uint64_t version;
 };
 
@@ -206,6 +208,7 @@ struct conn {
 
 	bool authenticated;
 	bool close_after_reply;               /* QUIT, protocol error, CLIENT KILL */
+	uint32_t db;                          /* SELECTed database */
 
 	/* MULTI/EXEC (multi.c). */
 	bool in_multi;
@@ -267,7 +270,7 @@ struct conn {
 struct shard {
 	uint32_t id;
 	pthread_t thread;
-	struct kv_db *db;
+	struct kv_dbs dbs;                    /* its databases (SELECT 0 .. databases-1) */
 	struct shard_stats stats;
 
 	int listen_fds[16];                   /* one SO_REUSEPORT socket per bind address */
@@ -286,7 +289,7 @@ struct shard {
 	struct txn *holder;                   /* txn holding this keyspace, or NULL */
 	uint64_t holder_id;
 	struct msg_fifo deferred;
-	struct kv_db **held_local;            /* held[] with only this shard's db */
+	struct kv_dbs **held_local;           /* held[] with only this shard's keyspace */
 
 	/* Connections. */
 	pthread_mutex_t clients_lock;         /* guards the list for CLIENT LIST/KILL */
@@ -297,7 +300,7 @@ struct shard {
 	struct conn *paused_head;             /* resumed when the keyspace frees */
 	struct conn *zombies;                 /* closed, freed once nothing refers to them */
 	_Atomic bool kill_pending;            /* CLIENT KILL flagged some clients */
-	struct kv_db **txn_held;              /* scratch held[] for txns run here */
+	struct kv_dbs **txn_held;             /* scratch held[] for txns run here */
 	struct release_msg **txn_rels;        /* scratch: a txn's release per shard */
 
 	/* Blocking: waiters per key of this keyspace, this shard's blocked
@@ -464,7 +467,7 @@ void shard_send_wakes(struct shard *s, struct release_msg **rels);
  * become one AOF record. */
 void shard_unit_commit(struct shard *s);
 /* The error a write gets while a shard it would change refuses writes, or NULL. */
-const char *shard_write_refused(struct shard *s, struct kv_db **held);
+const char *shard_write_refused(struct shard *s, struct kv_dbs **held);
 /* A file op of this shard's AOF or snapshot completed on its ring. */
 void shard_on_file(struct shard *s, struct kvio_op *op, int res);
 
@@ -476,7 +479,7 @@ void bcast_part_run(struct shard *s, struct bcast_part *part);
 void bcast_part_done(struct shard *s, struct bcast_part *part);
 
 /* ---- blocking.c ---- */
-void blocking_after_write(struct shard *exec, const struct cmd_call *call, struct kv_db **held);
+void blocking_after_write(struct shard *exec, const struct cmd_call *call, struct kv_dbs **held);
 void blocking_sweep(struct shard *s);
 /* End a client's wait: true if this caller won (the client was not claimed,
  * or claimed_ok because the caller handles the claim's wake-up). */
@@ -489,10 +492,10 @@ void blocking_take_result(struct conn *c, struct kv_buf *reply, struct cmd_call 
 /* ---- exec.c ---- */
 /* Run a call on this thread with the given keyspaces. */
 void shard_call_run(struct shard *s, const struct cmd_call *call, struct conn *conn,
-		    struct kv_db **held, struct kv_buf *out);
+		    struct kv_dbs **held, struct kv_buf *out);
 /* Serve the clients blocked on the keys a write call touched: what
  * shard_call_run does after a write, deferred to the end of an EXEC. */
-void shard_call_wake(struct shard *s, const struct cmd_call *call, struct kv_db **held);
+void shard_call_wake(struct shard *s, const struct cmd_call *call, struct kv_dbs **held);
 
 /* ---- multi.c ---- */
 /* Whether a command is queued inside MULTI; queue it; free a connection's

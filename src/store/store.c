@@ -104,6 +104,7 @@ struct kv_db {
 	struct db_stats stats;
 	uint64_t rng;
 	struct dict *watched;        /* WATCHed keys and their versions, or NULL */
+	uint32_t index;              /* its number in the shard's struct kv_dbs */
 };
 
 static void watch_touch(struct kv_db *db, const char *key, size_t klen);
@@ -130,7 +131,7 @@ static void key_changed(struct kv_db *db, const char *key, size_t klen)
 {
 	watch_touch(db, key, klen);
 	if (db->change_fn)
-		db->change_fn(db->change_arg, key, klen);
+		db->change_fn(db->change_arg, db->index, key, klen);
 }
 
 /* Per-type handling of value objects; set at startup, before any shard
@@ -573,7 +574,7 @@ static void entry_expire_at(struct kv_db *db, struct dict_node **link)
 	struct kv_slice k = entry_key(e);
 	watch_touch(db, k.ptr, k.len);
 	if (db->hook)
-		db->hook(db->hook_arg, k.ptr, k.len);
+		db->hook(db->hook_arg, db->index, k.ptr, k.len);
 	entry_free(db, e);
 }
 
@@ -600,7 +601,7 @@ void db_flush(struct kv_db *db)
 	if (db->snap_fn)
 		db->snap_fn(db->snap_arg, NULL);
 	if (db->change_fn)
-		db->change_fn(db->change_arg, NULL, 0);
+		db->change_fn(db->change_arg, db->index, NULL, 0);
 	/* Like Redis, a flush invalidates WATCH only on keys that existed. */
 	if (db->watched && dict_size(db->watched)) {
 		uint64_t cursor = 0;
@@ -631,6 +632,54 @@ void db_destroy(struct kv_db *db)
 		free(db->watched);
 	}
 	free(db);
+}
+
+uint32_t db_index(const struct kv_db *db)
+{
+	return db->index;
+}
+
+void dbs_init(struct kv_dbs *d, uint32_t n)
+{
+	kv_assert(n >= 1 && n <= KV_DB_MAX);
+	d->n = n;
+	d->db = kv_calloc(n, sizeof(*d->db));
+	for (uint32_t i = 0; i < n; i++) {
+		d->db[i] = db_create();
+		d->db[i]->index = i;
+	}
+}
+
+bool dbs_grow(struct kv_dbs *d, uint32_t n)
+{
+	if (n <= d->n)
+		return true;
+	if (!d->growable || n > KV_DB_MAX)
+		return false;
+	d->db = kv_realloc(d->db, (size_t)n * sizeof(*d->db));
+	for (uint32_t i = d->n; i < n; i++) {
+		d->db[i] = db_create();
+		d->db[i]->index = i;
+	}
+	d->n = n;
+	return true;
+}
+
+void dbs_free(struct kv_dbs *d)
+{
+	for (uint32_t i = 0; d->db && i < d->n; i++)
+		db_destroy(d->db[i]);
+	free(d->db);
+	d->db = NULL;
+	d->n = 0;
+}
+
+uint64_t dbs_size(const struct kv_dbs *d)
+{
+	uint64_t n = 0;
+	for (uint32_t i = 0; i < d->n; i++)
+		n += db_size(d->db[i]);
+	return n;
 }
 
 uint64_t db_size(const struct kv_db *db)
@@ -1122,4 +1171,47 @@ void db_watch_release(struct kv_db *db, const char *key, size_t klen)
 		dict_unlink(db->watched, key, klen);
 		free(w);
 	}
+}
+
+/* SWAPDB: a watched key counts as changed when it exists in either of the
+ * swapped databases. */
+struct swap_touch {
+	struct kv_db *a, *b;
+};
+
+static void watch_touch_either(void *arg, struct dict_node *n)
+{
+	struct swap_touch *st = arg;
+	struct watch_node *w = (struct watch_node *)n;
+	if (dict_find(&st->a->keys, w->key, w->klen) || dict_find(&st->b->keys, w->key, w->klen))
+		w->version++;
+}
+
+static void watch_touch_all_either(struct dict *watched, struct swap_touch *st)
+{
+	if (!watched || dict_size(watched) == 0)
+		return;
+	uint64_t cursor = 0;
+	do {
+		cursor = dict_scan(watched, cursor, watch_touch_either, st);
+	} while (cursor);
+}
+
+void dbs_swap(struct kv_dbs *d, uint32_t a, uint32_t b)
+{
+	kv_assert(a < d->n && b < d->n);
+	if (a == b)
+		return;
+	struct kv_db *x = d->db[a], *y = d->db[b];
+	/* The contents trade places; the watch tables stay with the numbers. */
+	struct dict *wx = x->watched;
+	x->watched = y->watched;
+	y->watched = wx;
+	d->db[a] = y;
+	d->db[b] = x;
+	y->index = a;
+	x->index = b;
+	struct swap_touch st = { x, y };
+	watch_touch_all_either(x->watched, &st);
+	watch_touch_all_either(y->watched, &st);
 }

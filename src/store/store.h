@@ -54,6 +54,41 @@ void store_register_type_mem(enum kv_type type, size_t (*mem_fn)(const void *obj
 
 struct kv_db *db_create(void);
 void db_destroy(struct kv_db *db);
+/* The database number (SELECT) the db has in its shard's struct kv_dbs: 0
+ * for a db created alone; dbs_init and dbs_swap set it.  The hooks below
+ * receive it. */
+uint32_t db_index(const struct kv_db *db);
+
+/* ---- a shard's databases ---- */
+
+/* Most databases a server may have (`databases`).  The file formats name a
+ * database by a number below it; a file naming one at or above the server's
+ * configured count is refused at load with a line saying so. */
+#define KV_DB_MAX 65536u
+
+/* A shard's databases, SELECT 0 .. n-1: one keyspace each, all owned by the
+ * shard (the same ownership rules as a single struct kv_db). */
+struct kv_dbs {
+	uint32_t n;
+	struct kv_db **db;       /* [n], never NULL */
+	/* Offline tools, which do not know the server's `databases`: loading a
+	 * key of database n >= n grows the set (dbs_grow) instead of refusing. */
+	bool growable;
+};
+/* Create n (1 .. KV_DB_MAX) empty databases, numbered 0 .. n-1. */
+void dbs_init(struct kv_dbs *d, uint32_t n);
+void dbs_free(struct kv_dbs *d);
+/* Keys in every database. */
+uint64_t dbs_size(const struct kv_dbs *d);
+/* Make d hold at least n databases (n <= KV_DB_MAX) when d->growable;
+ * returns whether it now does. */
+bool dbs_grow(struct kv_dbs *d, uint32_t n);
+/* SWAPDB a b: the two databases' contents trade numbers, while WATCHes stay
+ * with the number (a client watching a key of database a now watches the
+ * key of what a holds); every watched key that exists in either database
+ * after the swap counts as changed (Redis's rule).  A running snapshot is
+ * unaffected: it walks the keyspaces it was given at its cut. */
+void dbs_swap(struct kv_dbs *d, uint32_t a, uint32_t b);
 
 /* Live keys, including keys whose deadline passed but that were not yet
  * reclaimed (as Redis's DBSIZE). */
@@ -176,16 +211,17 @@ void db_set_writing(struct kv_db *db, bool writing);
 uint64_t db_active_expire(struct kv_db *db, int64_t now_ms, uint64_t max_samples);
 
 /* Called after the store deletes a key because its deadline passed (lazily or
- * actively), with the key's name; the AOF logs it as a DEL effect.  The key
+ * actively), with the db's number (db_index) and the key's name; the AOF
+ * logs it as a DEL effect in that database.  The key
  * bytes are valid only during the call, which must not call db_* on db. */
-typedef void (*db_expire_hook)(void *arg, const char *key, size_t klen);
+typedef void (*db_expire_hook)(void *arg, uint32_t dbid, const char *key, size_t klen);
 void db_set_expire_hook(struct kv_db *db, db_expire_hook fn, void *arg);
 
 /* Called on every change of a key the store makes or is told of (set,
  * delete, deadline, rename, db_signal_modified), not on expiry; key is NULL
  * for db_flush.  The AOF uses it to know what a command changed.  Same rules
  * as the expiry hook. */
-typedef void (*db_change_hook)(void *arg, const char *key, size_t klen);
+typedef void (*db_change_hook)(void *arg, uint32_t dbid, const char *key, size_t klen);
 void db_set_change_hook(struct kv_db *db, db_change_hook fn, void *arg);
 
 /* ---- WATCH (MULTI/EXEC optimistic locking) ---- */

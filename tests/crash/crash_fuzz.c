@@ -332,6 +332,7 @@ static int cmp_u64(const void *a, const void *b)
 struct sig_walk {
 	uint64_t *keys;
 	size_t n, cap;
+	uint32_t db;
 };
 
 static void sig_entry(void *arg, const struct kv_entry *e)
@@ -339,6 +340,7 @@ static void sig_entry(void *arg, const struct kv_entry *e)
 	struct sig_walk *w = arg;
 	struct sig_key k = { .deadline = entry_expire(e), .type = (int)entry_type(e) };
 	keydump_entry(e, sig_cmd, &k);
+	k.type += (int)w->db * 8;   /* the same key in another database differs */
 	if (k.nitems)
 		qsort(k.items, k.nitems, sizeof(uint64_t), cmp_u64);
 	struct kv_slice name = entry_key(e);
@@ -354,13 +356,16 @@ static void sig_entry(void *arg, const struct kv_entry *e)
 	w->keys[w->n++] = h;
 }
 
-static struct cf_shard_sig db_sig(struct kv_db *db)
+static struct cf_shard_sig db_sig(struct kv_dbs *dbs)
 {
 	struct sig_walk w = { 0 };
-	uint64_t cursor = 0;
-	do {
-		cursor = db_scan(db, cursor, 0, sig_entry, &w);
-	} while (cursor);
+	for (uint32_t d = 0; d < dbs->n; d++) {
+		uint64_t cursor = 0;
+		w.db = d;
+		do {
+			cursor = db_scan(dbs->db[d], cursor, 0, sig_entry, &w);
+		} while (cursor);
+	}
 	struct cf_shard_sig s = { .keys = w.n, .sig = 11 };
 	if (w.n) {
 		qsort(w.keys, w.n, sizeof(uint64_t), cmp_u64);
@@ -375,7 +380,7 @@ static struct cf_shard_sig db_sig(struct kv_db *db)
 static struct cf_shard_sig *load_sigs(const char *dir, uint64_t until_lsn, int *rc, char *err,
 				      size_t cap)
 {
-	struct kv_db **dbs = NULL;
+	struct kv_dbs *dbs = NULL;
 	uint32_t n = 0;
 	err[0] = '\0';
 	*rc = aof_load_dir(dir, until_lsn, 0, NULL, NULL, &dbs, &n, err, cap);
@@ -383,8 +388,8 @@ static struct cf_shard_sig *load_sigs(const char *dir, uint64_t until_lsn, int *
 		return NULL;
 	struct cf_shard_sig *s = kv_calloc(n ? n : 1, sizeof(*s));
 	for (uint32_t i = 0; i < n; i++) {
-		s[i] = db_sig(dbs[i]);
-		db_destroy(dbs[i]);
+		s[i] = db_sig(&dbs[i]);
+		dbs_free(&dbs[i]);
 	}
 	free(dbs);
 	if (n != g.nshards) {
@@ -1044,7 +1049,7 @@ int main(int argc, char **argv)
 					 g.files[i].kind == K_SEG_EARLY))
 			index_segment(&g.files[i]);
 	{
-		struct kv_db **dbs;
+		struct kv_dbs *dbs;
 		char err[4800];
 		int rc = aof_load_dir(g.dir, 0, 0, NULL, NULL, &dbs, &g.nshards, err, sizeof(err));
 		if (rc != 0) {
@@ -1053,8 +1058,8 @@ int main(int argc, char **argv)
 		}
 		g.clean_sig = kv_calloc(g.nshards, sizeof(*g.clean_sig));
 		for (uint32_t i = 0; i < g.nshards; i++) {
-			g.clean_sig[i] = db_sig(dbs[i]);
-			db_destroy(dbs[i]);
+			g.clean_sig[i] = db_sig(&dbs[i]);
+			dbs_free(&dbs[i]);
 		}
 		free(dbs);
 	}

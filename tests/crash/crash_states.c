@@ -725,14 +725,26 @@ static void dump_cmd(void *arg, int argc, const struct kv_slice *argv)
 /* Each key becomes one line "key":[[cmd...],...]; the lines are sorted so
  * the offline load and the recovery compare equal when they hold the same
  * data, whatever the order of their tables. */
-struct scan_ctx { char **lines; size_t n, cap; };
+struct scan_ctx { char **lines; size_t n, cap; uint32_t db; };
 
 static void dump_entry(void *arg, const struct kv_entry *e)
 {
 	struct scan_ctx *s = arg;
 	struct outbuf o = { 0 };
 	struct kv_slice k = entry_key(e);
-	ob_json_str(&o, k.ptr, k.len);
+	/* A key of database d > 0 is named "@d/key" (the workloads' keys never
+	 * start with '@'). */
+	if (s->db) {
+		char pre[16];
+		int n = snprintf(pre, sizeof(pre), "@%u/", s->db);
+		char *name = xrealloc(NULL, (size_t)n + k.len + 1);
+		memcpy(name, pre, (size_t)n);
+		memcpy(name + n, k.ptr, k.len);
+		ob_json_str(&o, name, (size_t)n + k.len);
+		free(name);
+	} else {
+		ob_json_str(&o, k.ptr, k.len);
+	}
 	ob_puts(&o, ":[");
 	struct dump_ctx d = { &o, true };
 	keydump_entry(e, dump_cmd, &d);
@@ -749,15 +761,18 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static char *dump_dbs(struct kv_db **dbs, uint32_t n, int64_t now_ms)
+static char *dump_dbs(struct kv_dbs *dbs, uint32_t n, int64_t now_ms)
 {
 	struct scan_ctx s = { 0 };
 	for (uint32_t i = 0; i < n; i++) {
-		uint64_t cursor = 0;
-		uint64_t guard = 0;
-		do
-			cursor = db_scan(dbs[i], cursor, now_ms, dump_entry, &s);
-		while (cursor != 0 && ++guard < (1u << 30));
+		for (uint32_t d = 0; d < dbs[i].n; d++) {
+			uint64_t cursor = 0;
+			uint64_t guard = 0;
+			s.db = d;
+			do
+				cursor = db_scan(dbs[i].db[d], cursor, now_ms, dump_entry, &s);
+			while (cursor != 0 && ++guard < (1u << 30));
+		}
 	}
 	if (s.n)
 		qsort(s.lines, s.n, sizeof(char *), cmp_str);
@@ -774,13 +789,12 @@ static char *dump_dbs(struct kv_db **dbs, uint32_t n, int64_t now_ms)
 	return all.p;
 }
 
-static void free_dbs(struct kv_db **dbs, uint32_t n)
+static void free_dbs(struct kv_dbs *dbs, uint32_t n)
 {
 	if (!dbs)
 		return;
 	for (uint32_t i = 0; i < n; i++)
-		if (dbs[i])
-			db_destroy(dbs[i]);
+		dbs_free(&dbs[i]);
 	free(dbs);
 }
 
@@ -794,7 +808,7 @@ static void judge(const char *scratch, uint32_t nshards, int64_t now_ms, struct 
 {
 	memset(v, 0, sizeof(*v));
 	v->check = aof_check_dir(scratch, false, NULL, NULL);
-	struct kv_db **dbs = NULL;
+	struct kv_dbs *dbs = NULL;
 	uint32_t n = 0;
 	char err[2048];
 	v->offline = aof_load_dir(scratch, 0, 0, NULL, NULL, &dbs, &n, err, sizeof(err));
@@ -805,12 +819,12 @@ static void judge(const char *scratch, uint32_t nshards, int64_t now_ms, struct 
 	struct dataset_info ds;
 	v->recover = aof_dataset_open(scratch, nshards, &ds, v->err, sizeof(v->err));
 	if (v->recover == 0) {
-		struct kv_db **rdbs = calloc(nshards, sizeof(*rdbs));
+		struct kv_dbs *rdbs = calloc(nshards, sizeof(*rdbs));
 		for (uint32_t i = 0; i < nshards && v->recover == 0; i++) {
 			struct aof a;
 			memset(&a, 0, sizeof(a));
-			rdbs[i] = db_create();
-			v->recover = aof_recover(&a, scratch, &ds, i, nshards, rdbs[i], v->err,
+			dbs_init(&rdbs[i], 16);   /* the server's default `databases` */
+			v->recover = aof_recover(&a, scratch, &ds, i, nshards, &rdbs[i], v->err,
 						 sizeof(v->err));
 			aof_close(&a);
 		}

@@ -38,8 +38,10 @@ typedef const char *(*fixture_other_fn)(struct fixture *f, int argc,
 					const struct kv_slice *argv);
 
 struct fixture {
-	struct kv_db *held[CMD_FIXTURE_MAX_SHARDS];
-	struct kv_db *db;          /* held[0]: the keyspace of a one-shard test */
+	struct kv_dbs spaces[CMD_FIXTURE_MAX_SHARDS];  /* each shard's 16 databases */
+	struct kv_dbs *held[CMD_FIXTURE_MAX_SHARDS];   /* &spaces[i] */
+	struct kv_db *db;          /* shard 0's database 0: a one-shard test's keyspace */
+	uint32_t dbid;             /* the database commands run in (SELECT) */
 	uint32_t nshards;
 	struct kv_buf out;
 	int64_t now_ms;            /* NOW_MS unless a test moves the clock */
@@ -55,9 +57,11 @@ static inline struct fixture *fixture_new(uint32_t nshards)
 
 	assert_true(nshards >= 1 && nshards <= CMD_FIXTURE_MAX_SHARDS);
 	f->nshards = nshards;
-	for (uint32_t i = 0; i < nshards; i++)
-		f->held[i] = db_create();
-	f->db = f->held[0];
+	for (uint32_t i = 0; i < nshards; i++) {
+		dbs_init(&f->spaces[i], 16);
+		f->held[i] = &f->spaces[i];
+	}
+	f->db = f->spaces[0].db[0];
 	f->empty_mem = db_memory_used(f->db);
 	kv_buf_init(&f->out);
 	f->now_ms = NOW_MS;
@@ -67,7 +71,7 @@ static inline struct fixture *fixture_new(uint32_t nshards)
 static inline void fixture_free(struct fixture *f)
 {
 	for (uint32_t i = 0; i < f->nshards; i++)
-		db_destroy(f->held[i]);
+		dbs_free(&f->spaces[i]);
 	kv_buf_free(&f->out);
 	free(f);
 }
@@ -78,10 +82,16 @@ static inline int fixture_teardown(void **state)
 	return 0;
 }
 
+/* Shard i's keyspace in the fixture's database. */
+static inline struct kv_db *fixture_db(struct fixture *f, uint32_t i)
+{
+	return f->spaces[i].db[f->dbid];
+}
+
 /* The keyspace that owns key, as the server routes it. */
 static inline struct kv_db *db_of(struct fixture *f, const char *key)
 {
-	return f->held[kv_key_shard(key, strlen(key), f->nshards)];
+	return fixture_db(f, kv_key_shard(key, strlen(key), f->nshards));
 }
 
 /* The command of a table named (case-insensitively) by name, or NULL. */
@@ -114,8 +124,10 @@ static inline const char *run_argv(struct fixture *f, int argc, const struct kv_
 	struct cmd_ctx c = {
 		.argc = argc, .argv = argv, .out = &f->out, .now_ms = f->now_ms,
 		.shard = NULL, .conn = NULL, .held = f->held, .nshards = f->nshards,
+		.dbid = f->dbid,
 	};
 	cmd->proc(&c);
+	f->dbid = c.dbid;   /* SELECT moves the fixture's client */
 	return kv_buf_cstr(&f->out);
 }
 

@@ -62,7 +62,7 @@ static uint64_t total_keys(struct fixture *f)
 {
 	uint64_t n = 0;
 	for (uint32_t i = 0; i < f->nshards; i++)
-		n += db_size(f->held[i]);
+		n += db_size(fixture_db(f, i));
 	return n;
 }
 
@@ -689,6 +689,8 @@ static const struct meta metas[] = {
 	{ "dbsize", 1, CMD_READONLY | CMD_FAST | CMD_ALL_SHARDS, 0, 0, 0, "server", "1.0.0" },
 	{ "flushdb", -1, CMD_WRITE | CMD_ALL_SHARDS, 0, 0, 0, "server", "1.0.0" },
 	{ "flushall", -1, CMD_WRITE | CMD_ALL_SHARDS, 0, 0, 0, "server", "1.0.0" },
+	{ "swapdb", 3, CMD_WRITE | CMD_FAST | CMD_ALL_SHARDS, 0, 0, 0, "server", "4.0.0" },
+	{ "move", 3, CMD_WRITE | CMD_FAST, 1, 1, 1, "generic", "1.0.0" },
 };
 
 static void test_cmd_keys_table_matches_redis(void **state)

@@ -120,7 +120,7 @@ static void test_config_defaults(void **state)
 	assert_int_equal(g_config.threads, 0);
 	assert_int_equal(g_config.io, KV_IO_AUTO);
 	assert_int_equal(g_config.tcp_backlog, 511);
-	assert_int_equal(g_config.databases, 1);
+	assert_int_equal(g_config.databases, 16);
 	assert_int_equal(g_config.busy_poll_us, -1);
 	assert_string_equal(g_config.logfile, "");
 	assert_int_equal(atomic_load(&g_config.maxclients), 10000);
@@ -273,7 +273,7 @@ static void test_config_invalid_value_error(void **state)
 		{ "--io", "poll", "argument(s) must be one of the following: auto, io_uring, epoll" },
 		{ "--daemonize", "maybe", "argument must be 'yes' or 'no'" },
 		{ "--daemonize", "yes", "kevy does not daemonize itself" },
-		{ "--databases", "16", "databases must be 1" },
+		{ "--databases", "65537", "kevy supports at most 65536 databases" },
 		{ "--threads", "257", "argument must be between 0 and 256 inclusive" },
 		{ "--busy-poll-us", "-2", "argument must be between -1 and 1000000 inclusive" },
 		{ "--dir", "/nonexistent/kevy", "No such file or directory" },

@@ -78,7 +78,7 @@ static char *digest(struct fixture *f)
  * made replace the fixture's. */
 static struct fixture *load(const char *dir, uint32_t want_shards)
 {
-	struct kv_db **dbs;
+	struct kv_dbs *dbs;
 	uint32_t n;
 	char err[4096];
 	int rc = aof_load_dir(dir, 0, 0, NULL, NULL, &dbs, &n, err, sizeof(err));
@@ -87,10 +87,12 @@ static struct fixture *load(const char *dir, uint32_t want_shards)
 	assert_int_equal(n, want_shards);
 	struct fixture *f = fixture_new(n);
 	for (uint32_t i = 0; i < n; i++) {
-		db_destroy(f->held[i]);
-		f->held[i] = dbs[i];
+		dbs_free(&f->spaces[i]);
+		f->spaces[i] = dbs[i];
+		/* As many as the files named; the digest walks 16. */
+		assert_true(dbs_grow(&f->spaces[i], 16));
 	}
-	f->db = f->held[0];
+	f->db = f->spaces[0].db[0];
 	free(dbs);
 	return f;
 }
@@ -117,11 +119,11 @@ static void test_datadir_write_load_reshard(void **state)
 	for (uint32_t out_shards = 1; out_shards <= 3; out_shards++) {
 		const char *dir = mkdir_tmp();
 		char err[4096];
-		int rc = aof_write_dataset(dir, out_shards, src->held, src->nshards, err, sizeof(err));
+		int rc = aof_write_dataset(dir, out_shards, src->spaces, src->nshards, err, sizeof(err));
 		if (rc < 0)
 			fail_msg("write: %s", err);
 		/* A second write into the same directory is refused. */
-		assert_int_equal(aof_write_dataset(dir, out_shards, src->held, src->nshards, err,
+		assert_int_equal(aof_write_dataset(dir, out_shards, src->spaces, src->nshards, err,
 						   sizeof(err)), -EEXIST);
 		struct fixture *back = load(dir, out_shards);
 		char *got = digest(back);
@@ -150,7 +152,7 @@ static void test_datadir_damaged_snapshot_refused(void **state)
 	populate(src);
 	const char *dir = mkdir_tmp();
 	char err[4096], path[128];
-	assert_int_equal(aof_write_dataset(dir, 1, src->held, 1, err, sizeof(err)), 0);
+	assert_int_equal(aof_write_dataset(dir, 1, src->spaces, 1, err, sizeof(err)), 0);
 	snprintf(path, sizeof(path), "%s/kevy-s0-g1.snap", dir);
 	FILE *fp = fopen(path, "r+b");
 	assert_non_null(fp);
@@ -162,7 +164,7 @@ static void test_datadir_damaged_snapshot_refused(void **state)
 	worst_verdict = 0;
 	assert_int_equal(aof_check_dir(dir, false, count_report, NULL), KV_ECORRUPT);
 	assert_int_equal(worst_verdict, KV_ECORRUPT);
-	struct kv_db **dbs;
+	struct kv_dbs *dbs;
 	uint32_t n;
 	assert_int_equal(aof_load_dir(dir, 0, 0, NULL, NULL, &dbs, &n, err, sizeof(err)), KV_ECORRUPT);
 	assert_non_null(strstr(err, "kevy-s0-g1.snap"));

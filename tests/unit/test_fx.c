@@ -74,8 +74,10 @@ static int setup_n(void **state, uint32_t nshards)
 	e->nshards = nshards;
 	e->a = fixture_new(nshards);
 	for (uint32_t i = 0; i < nshards; i++) {
-		db_set_expire_hook(e->a->held[i], fx_on_expire, fx_shard_arg(i));
-		db_set_change_hook(e->a->held[i], fx_on_change, fx_shard_arg(i));
+		for (uint32_t d = 0; d < e->a->spaces[i].n; d++) {
+			db_set_expire_hook(e->a->spaces[i].db[d], fx_on_expire, fx_shard_arg(i));
+			db_set_change_hook(e->a->spaces[i].db[d], fx_on_change, fx_shard_arg(i));
+		}
 	}
 	fx_thread_enable(nshards);
 	*state = e;
@@ -131,11 +133,12 @@ static const char *exec_argv(struct env *e, int argc, const struct kv_slice *arg
 	kv_buf_clear(&a->out);
 	struct cmd_ctx c = {
 		.argc = argc, .argv = argv, .out = &a->out, .now_ms = a->now_ms,
-		.held = a->held, .nshards = a->nshards,
+		.held = a->held, .nshards = a->nshards, .dbid = a->dbid,
 	};
 	struct fx_cmd f;
-	fx_cmd_begin(&f, cmd, argc, argv, a->held, a->now_ms);
+	fx_cmd_begin(&f, cmd, argc, argv, a->held, a->dbid, a->now_ms);
 	cmd->proc(&c);
+	a->dbid = c.dbid;   /* SELECT */
 	fx_cmd_end(&f);
 	if (take_all(e) > 0 && (cmd->flags & CMD_WRITE))
 		mark_covered(cmd);
@@ -620,11 +623,34 @@ static void test_fx_flush(void **state)
 
 	X("SET", "a", "1");
 	X("FLUSHDB");
-	assert_string_equal(last_effect(e), "FLUSHALL");
+	assert_string_equal(last_effect(e), "FLUSHDB");
 	X("SET", "a", "1");
 	X("FLUSHALL");
-	assert_string_equal(last_effect(e), "FLUSHALL");
+	assert_string_equal(last_effect(e), "FLUSHDB");
 	X("SET", "b", "2");
+	check_replay(e);
+}
+
+/* Databases: effects carry SELECT when they leave database 0, and MOVE,
+ * SWAPDB and a flush of one database replay exactly. */
+static void test_fx_databases(void **state)
+{
+	struct env *e = *state;
+
+	X("SET", "a", "0");
+	X("SELECT", "3");
+	X("SET", "a", "3");
+	X("RPUSH", "l", "x", "y");
+	X("EXPIRE", "a", "100");
+	X("MOVE", "l", "5");
+	X("SELECT", "5");
+	X("LPUSH", "l", "w");
+	X("SWAPDB", "5", "7");
+	X("SET", "b", "in5");
+	X("SELECT", "7");
+	X("FLUSHDB");
+	X("SELECT", "0");
+	X("SET", "c", "0");
 	check_replay(e);
 }
 
@@ -777,7 +803,7 @@ static void test_fx_keydump_roundtrip(void **state)
 					    memcmp(argv[0].ptr, "DEL", 3) == 0);
 		}
 		aof_payload_iter_free(&it);
-		assert_int_equal(fx_apply(b->db, 0, 1, p.data, p.len, err, sizeof(err)), 0);
+		assert_int_equal(fx_apply(&b->spaces[0], 0, 1, p.data, p.len, err, sizeof(err)), 0);
 	}
 	kv_buf_free(&p);
 	char da[41], dbg[41];
@@ -831,6 +857,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_fx_multi_shard, setup3, teardown),
 		cmocka_unit_test_setup_teardown(test_fx_many_keys, setup3, teardown),
 		cmocka_unit_test_setup_teardown(test_fx_keydump_roundtrip, setup1, teardown),
+		cmocka_unit_test_setup_teardown(test_fx_databases, setup1, teardown),
+		cmocka_unit_test_setup_teardown(test_fx_databases, setup3, teardown),
 		cmocka_unit_test(test_fx_every_write_command_has_a_scenario),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -186,8 +186,9 @@ static int read_file(const void *p, size_t n, const struct file_expect *exp, siz
 		st = &local;
 	memset(st, 0, sizeof(*st));
 	snap_reader_init(&r, &cfg);
+	struct kv_dbs one = { .n = 1, .db = &db };   /* db as database 0 */
 	if (db)
-		snap_loader_init(&l, db);
+		snap_loader_init(&l, &one);
 	for (;;) {
 		rc = snap_reader_next(&r, &f);
 		st->max_mem = KV_MAX(st->max_mem, snap_reader_mem(&r));
@@ -653,7 +654,7 @@ static void test_snap_format_header_cases(void **state)
 
 	/* A newer version whose checksum verifies, with a longer header. */
 	memcpy(buf, file.data, SNAP_HEADER_SIZE);
-	le_put16(buf + 8, 2);
+	le_put16(buf + 8, SNAP_FORMAT_VERSION + 1);
 	le_put16(buf + 10, SNAP_HEADER_SIZE + 16);
 	memset(buf + 64, 0xab, 16);
 	le_put64(buf + SNAP_HEADER_SIZE + 8, kv_hash64(buf, SNAP_HEADER_SIZE + 8, 0));
@@ -1072,7 +1073,8 @@ static void test_snap_format_writer_memory_bounded(void **state)
 
 	memset(&p, 0, sizeof(p));
 	snap_reader_init(&p.r, NULL);
-	snap_loader_init(&p.l, b);
+	struct kv_dbs bdbs = { .n = 1, .db = &b };   /* b as database 0 */
+	snap_loader_init(&p.l, &bdbs);
 	header_for(&h, 0, 1, 1);
 	snap_writer_init(&w, &h, target, 1);
 	snap_writer_set_notify(&w, pipe_notify, &p);

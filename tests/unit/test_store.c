@@ -96,7 +96,7 @@ struct hook_log {
 	size_t last_len;
 };
 
-static void hook_fn(void *arg, const char *key, size_t klen)
+static void hook_fn(void *arg, uint32_t dbid, const char *key, size_t klen)
 {
 	struct hook_log *h = arg;
 	h->calls++;

@@ -418,6 +418,8 @@ struct kd_dump {
 	/* the entry being printed */
 	struct kc_json j;
 	bool bin;
+	uint32_t db;              /* the database of the key being printed */
+	uint32_t resp_db;         /* --resp: the database the output has SELECTed */
 };
 
 static bool kd_key_wanted(const struct kd_opts *o, uint32_t shard, const struct kv_entry *e)
@@ -459,7 +461,7 @@ static void kd_print_text(struct kd_dump *d, uint32_t shard, const struct kv_ent
 {
 	struct kv_slice k = entry_key(e);
 	int64_t deadline = entry_expire(e);
-	fprintf(d->out, "shard %" PRIu32 " key ", shard);
+	fprintf(d->out, "shard %" PRIu32 " db %" PRIu32 " key ", shard, d->db);
 	kd_put_quoted(d->out, k.ptr, k.len);
 	fprintf(d->out, " type %s ttl ", kd_type_names[entry_type(e)]);
 	if (deadline == KV_NO_EXPIRE)
@@ -517,6 +519,8 @@ static void kd_print_json(struct kd_dump *d, uint32_t shard, const struct kv_ent
 	kc_json_begin_object(&d->j);
 	kc_json_key(&d->j, "shard");
 	kc_json_u64(&d->j, shard);
+	kc_json_key(&d->j, "db");
+	kc_json_u64(&d->j, d->db);
 	kc_json_key(&d->j, "key");
 	kd_json_str(d, entry_key(e));
 	kc_json_key(&d->j, "type");
@@ -608,7 +612,17 @@ static void kd_key(struct kd_dump *d, uint32_t shard, const struct kv_entry *e)
 	switch (d->o->fmt) {
 	case KD_TEXT: kd_print_text(d, shard, e); break;
 	case KD_JSON: kd_print_json(d, shard, e); break;
-	case KD_RESP: keydump_entry(e, kd_resp_cmd, d->out); break;
+	case KD_RESP:
+		if (d->db != d->resp_db) {
+			/* The commands that follow go to the key's database. */
+			char num[16];
+			int n = snprintf(num, sizeof(num), "%" PRIu32, d->db);
+			struct kv_slice sel[2] = { { "SELECT", 6 }, { num, (size_t)n } };
+			kd_resp_cmd(d->out, 2, sel);
+			d->resp_db = d->db;
+		}
+		keydump_entry(e, kd_resp_cmd, d->out);
+		break;
 	}
 }
 
@@ -632,7 +646,7 @@ static int kd_load_exit(int rc)
 
 /* aof_load_dir with the options' bounds; prints the refusal.  0 or the exit
  * code. */
-static int kd_load(const struct kd_opts *o, const char *dir, struct kv_db ***dbs, uint32_t *n)
+static int kd_load(const struct kd_opts *o, const char *dir, struct kv_dbs **dbs, uint32_t *n)
 {
 	char err[8192] = "";
 	int rc = aof_load_dir(dir, o->until_lsn, o->until_ms, kd_load_report, NULL, dbs, n, err,
@@ -650,10 +664,10 @@ static int kd_load(const struct kd_opts *o, const char *dir, struct kv_db ***dbs
 	return kd_load_exit(rc);
 }
 
-static void kd_free_dbs(struct kv_db **dbs, uint32_t n)
+static void kd_free_dbs(struct kv_dbs *dbs, uint32_t n)
 {
 	for (uint32_t i = 0; i < n; i++)
-		db_destroy(dbs[i]);
+		dbs_free(&dbs[i]);
 	free(dbs);
 }
 
@@ -670,7 +684,7 @@ static void kd_scan_entry(void *arg, const struct kv_entry *e)
 
 static int kd_run_dir(const struct kd_opts *o, FILE *out)
 {
-	struct kv_db **dbs;
+	struct kv_dbs *dbs;
 	uint32_t n;
 	int code = kd_load(o, o->target, &dbs, &n);
 	if (code)
@@ -680,10 +694,13 @@ static int kd_run_dir(const struct kd_opts *o, FILE *out)
 		if (o->shard >= 0 && (uint64_t)o->shard != i)
 			continue;
 		struct kd_scan s = { &d, i };
-		uint64_t cursor = 0;
-		do {
-			cursor = db_scan(dbs[i], cursor, 0, kd_scan_entry, &s);
-		} while (cursor);
+		for (uint32_t db = 0; db < dbs[i].n; db++) {
+			uint64_t cursor = 0;
+			d.db = db;
+			do {
+				cursor = db_scan(dbs[i].db[db], cursor, 0, kd_scan_entry, &s);
+			} while (cursor);
+		}
 	}
 	kd_keys_done(&d);
 	kd_free_dbs(dbs, n);
@@ -766,7 +783,7 @@ static void kd_replay_summary(const struct kd_opts *o, FILE *out, uint32_t nsrc,
 
 static int kd_run_replay(const struct kd_opts *o, FILE *out)
 {
-	struct kv_db **dbs;
+	struct kv_dbs *dbs;
 	uint32_t nsrc;
 	int code = kd_load(o, o->target, &dbs, &nsrc);
 	if (code)
@@ -785,10 +802,12 @@ static int kd_run_replay(const struct kd_opts *o, FILE *out)
 	 * uses), so the counts match a DBSIZE per shard. */
 	struct kd_count c = { kv_calloc(n, sizeof(uint64_t)), n };
 	for (uint32_t i = 0; i < nsrc; i++) {
-		uint64_t cursor = 0;
-		do {
-			cursor = db_scan(dbs[i], cursor, 0, kd_count_entry, &c);
-		} while (cursor);
+		for (uint32_t db = 0; db < dbs[i].n; db++) {
+			uint64_t cursor = 0;
+			do {
+				cursor = db_scan(dbs[i].db[db], cursor, 0, kd_count_entry, &c);
+			} while (cursor);
+		}
 	}
 	kd_free_dbs(dbs, nsrc);
 	kd_replay_summary(o, out, nsrc, n, c.keys);
@@ -969,10 +988,12 @@ static int kd_run_snapshot(const struct kd_opts *o, FILE *out)
 	}
 	struct snap_reader r;
 	struct snap_reader_config cfg = { 0 };
-	struct kv_db *db = db_create();
+	struct kv_dbs dbs;
+	dbs_init(&dbs, 1);
+	dbs.growable = true;      /* as many databases as the file names */
 	struct snap_loader l;
 	snap_reader_init(&r, &cfg);
-	snap_loader_init(&l, db);
+	snap_loader_init(&l, &dbs);
 	struct kd_dump d = { .o = o, .out = out, .now_ms = kv_time_ms() };
 	uint64_t off = 0;
 	int code = KD_EXIT_OK;
@@ -987,8 +1008,10 @@ static int kd_run_snapshot(const struct kd_opts *o, FILE *out)
 				break;
 			}
 			if (frag.last) {
+				struct kv_db *db = dbs.db[frag.db];
 				const struct kv_entry *e = db_lookup(db, frag.key.ptr, frag.key.len, 0);
 				kv_assert(e != NULL);
+				d.db = frag.db;
 				kd_key(&d, snap_reader_header(&r)->shard_id, e);
 				db_delete(db, frag.key.ptr, frag.key.len);
 			}
@@ -1018,7 +1041,7 @@ static int kd_run_snapshot(const struct kd_opts *o, FILE *out)
 		kd_stats_free(&d.stats);
 	snap_loader_free(&l);
 	snap_reader_free(&r);
-	db_destroy(db);
+	dbs_free(&dbs);
 	kvio_close(&f);
 	return code;
 }
