@@ -34,7 +34,6 @@ Environment:
   KEVY_TARGET=redis         run the same against redis-server (proves the runner)
 
 Flags given to runtest, and why (docs/compatibility.md says the same):
-  --singledb                kevy has one database until issue 13's databases land
   --tags -needs:debug       DEBUG subcommands kevy does not have yet
   --tags -needs:repl        replication (issue 20)
   --tags -resp3             RESP3 (issue 14): tests that try both protocols
@@ -78,7 +77,7 @@ UNITS = collections.OrderedDict([
     ("other", 17), ("querybuf", 2), ("lazyfree", 4),
 ])
 REDIS_TOTAL = 1745
-RUNTEST_FLAGS = ["--clients", "1", "--timeout", "30", "--durable", "--singledb",
+RUNTEST_FLAGS = ["--clients", "1", "--timeout", "30", "--durable",
                  "--tags", "-needs:debug", "--tags", "-needs:repl", "--tags", "-resp3"]
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
