@@ -18,6 +18,55 @@ import kevylib as K  # noqa: E402
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
 
 
+def keyspace_sizes(c):
+    """{db number as a string: keys} from INFO keyspace."""
+    return {db[2:]: int(v.split(",")[0].split("=")[1])
+            for db, v in A.info(c, "keyspace").items()}
+
+
+def check_databases(label, d, want):
+    """A server on a copy of a clean fixture holds its keys in the databases
+    the fixture was written with: every key of a version 1 or 2 file in
+    database 0, a version 3 file's in the databases expected.json names,
+    with the same DEBUG DIGEST.  Started with fewer databases than the files
+    name, it refuses, saying how to load them."""
+    with open(os.path.join(d, "kevy.dataset"), "rb") as f:
+        shards = int.from_bytes(f.read(16)[12:16], "little")
+    srv = K.Server("kevy", args=["--threads", str(shards)], name="fixture-dbs")
+    try:
+        shutil.rmtree(srv.dir)
+        shutil.copytree(d, srv.dir)
+        srv.start()
+        with srv.conn() as c:
+            sizes = keyspace_sizes(c)
+            if "dbsize" in want:
+                K.check(sizes == want["dbsize"], "%s: keys per database %r, want %r" %
+                        (label, sizes, want["dbsize"]))
+                digest = c.cmd("DEBUG", "DIGEST")
+                digest = digest.decode() if isinstance(digest, bytes) else digest
+                K.check(digest == want["digest"], "%s: DEBUG DIGEST %s, want %s" %
+                        (label, digest, want["digest"]))
+            else:
+                K.check(list(sizes) == ["0"] and sizes["0"] > 0,
+                        "%s: an older version loads into database 0 only: %r" % (label, sizes))
+    finally:
+        srv._kill_quietly() if srv.alive() else None
+        srv.cleanup()
+    top = max(int(db) for db in want.get("dbsize", {"0": 0}))
+    if top == 0:
+        return
+    tmp = tempfile.mkdtemp(prefix="kevy-it-fixture-")
+    try:
+        work = os.path.join(tmp, "data")
+        shutil.copytree(d, work)
+        code, log = A.start_refused(work, "--threads", str(shards), "--databases", str(top),
+                                    timeout=5)
+        K.check(code not in (0, None) and "raise `databases`" in log,
+                "%s: with --databases %d the server refuses: %r" % (label, top, log[-300:]))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def main():
     K.require_kevy()
     if K.target() == "redis":
@@ -88,6 +137,8 @@ def main():
                                 (label, log[-300:]))
             finally:
                 shutil.rmtree(tmp, ignore_errors=True)
+            if name == "clean":
+                check_databases(label, d, want)
             n += 1
     K.log("fixtures: %d directories, kevy-check and the server agree on each" % n)
 
