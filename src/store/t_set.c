@@ -426,6 +426,11 @@ const char *set_encoding_name(const struct kv_set *s)
 	return names[s->enc];
 }
 
+uint32_t set_intset_width(const struct kv_set *s)
+{
+	return s->enc == SET_ENC_INTSET ? s->width : 0;
+}
+
 size_t set_mem(const struct kv_set *s)
 {
 	size_t n = heap_bytes(s);

@@ -62,6 +62,10 @@ uint64_t set_size(const struct kv_set *s);
 enum set_encoding set_encoding(const struct kv_set *s);
 /* "intset", "listpack" or "hashtable" (OBJECT ENCODING). */
 const char *set_encoding_name(const struct kv_set *s);
+/* Bytes per member of an intset (2, 4 or 8: widened by the widest member
+ * ever added, never narrowed, as Redis's intset), 0 for other encodings.
+ * DUMP writes the intset at this width, as Redis does. */
+uint32_t set_intset_width(const struct kv_set *s);
 /* Bytes held by the set (header, buffers, table, members) as the heap
  * spends them: malloc_usable_size plus the chunk header per allocation. */
 size_t set_mem(const struct kv_set *s);

@@ -392,6 +392,58 @@ static void test_fx_getex(void **state)
 	check_replay_late(e);
 }
 
+/* The payload of a DUMP reply ("$n\r\n<bytes>\r\n"), copied into buf. */
+static struct kv_slice dump_payload(struct env *e, const char *key, struct kv_buf *buf)
+{
+	struct kv_slice argv[2] = { { "DUMP", 4 }, { key, strlen(key) } };
+	exec_argv(e, 2, argv);
+	const struct kv_buf *out = &e->a->out;
+	assert_true(out->len > 4 && out->data[0] == '$');
+	size_t n = strtoull(out->data + 1, NULL, 10);
+	const char *body = strstr(out->data, "\r\n") + 2;
+	buf->len = 0;
+	kv_buf_append(buf, body, n);
+	return (struct kv_slice){ buf->data, buf->len };
+}
+
+/* RESTORE logs the keydump of what it made, with absolute deadlines, so
+ * the replay an hour later rebuilds the same keys; a RESTORE whose deadline
+ * passed logs DEL only when REPLACE removed a key. */
+static void test_fx_restore(void **state)
+{
+	struct env *e = *state;
+	struct kv_buf b1 = KV_BUF_INIT, b2 = KV_BUF_INIT;
+	char want[128];
+
+	X("SET", "src", "hello");
+	X("RPUSH", "lsrc", "a", "b", "3");
+	struct kv_slice ps = dump_payload(e, "src", &b1);
+	struct kv_slice pl = dump_payload(e, "lsrc", &b2);
+	struct kv_slice argv[6] = { { "RESTORE", 7 }, { "dst", 3 }, { "5000", 4 }, ps };
+	assert_string_equal(exec_argv(e, 4, argv), "+OK\r\n");
+	snprintf(want, sizeof(want), "SET dst hello PXAT %s", at(5000));
+	assert_string_equal(last_effect(e), want);
+
+	argv[1] = (struct kv_slice){ "ldst", 4 };
+	argv[2] = (struct kv_slice){ "0", 1 };
+	argv[3] = pl;
+	assert_string_equal(exec_argv(e, 4, argv), "+OK\r\n");
+	assert_string_equal(last_effect(e), "DEL ldst; RPUSH ldst a b 3");
+
+	/* REPLACE with an absolute deadline in the past: the key goes. */
+	argv[2] = (struct kv_slice){ "1", 1 };
+	argv[4] = (struct kv_slice){ "REPLACE", 7 };
+	argv[5] = (struct kv_slice){ "ABSTTL", 6 };
+	assert_string_equal(exec_argv(e, 6, argv), "+OK\r\n");
+	assert_string_equal(last_effect(e), "DEL ldst");
+	size_t mark = e->ntaken;
+	assert_string_equal(exec_argv(e, 6, argv), "+OK\r\n");   /* nothing there */
+	assert_int_equal(payloads_since(e, mark), 0);
+	kv_buf_free(&b1);
+	kv_buf_free(&b2);
+	check_replay_late(e);
+}
+
 static void test_fx_counters(void **state)
 {
 	struct env *e = *state;
@@ -844,6 +896,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_fx_string_rewrites, setup1, teardown),
 		cmocka_unit_test_setup_teardown(test_fx_getex, setup1, teardown),
+		cmocka_unit_test_setup_teardown(test_fx_restore, setup1, teardown),
 		cmocka_unit_test_setup_teardown(test_fx_counters, setup1, teardown),
 		cmocka_unit_test_setup_teardown(test_fx_expire, setup1, teardown),
 		cmocka_unit_test_setup_teardown(test_fx_lazy_and_active_expiry, setup1, teardown),
