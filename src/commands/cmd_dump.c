@@ -13,6 +13,10 @@
  *
  * IDLETIME and FREQ are parsed and validated as Redis does; kevy keeps no
  * access clock yet, so their values are not stored.
+ *
+ * COPY lives here too: it duplicates a value through the same codec (a
+ * payload written and read back is a deep copy with the encoding the
+ * type's rules choose), into any database and onto any shard.
  */
 #include <stdint.h>
 #include <string.h>
@@ -152,7 +156,82 @@ static void cmd_restore(struct cmd_ctx *c)
 	resp_ok(c->out);
 }
 
+/* COPY source destination [DB destination-db] [REPLACE].  Its effect is the
+ * default (fx.h): logged as sent when both keys live on one shard (replay
+ * holds every database of it), else the destination's final state. */
+static void cmd_copy(struct cmd_ctx *c)
+{
+	const struct kv_slice *src = &c->argv[1], *dst = &c->argv[2];
+	uint32_t dst_shard = cmd_key_shard(c, dst->ptr, dst->len);
+	uint32_t dbid = c->dbid;
+	bool replace = false;
+	for (int i = 3; i < c->argc; i++) {
+		if (arg_is(&c->argv[i], "replace")) {
+			replace = true;
+		} else if (arg_is(&c->argv[i], "db") && i + 1 < c->argc) {
+			int64_t id;
+			if (!arg_to_int64(&c->argv[++i], &id)) {
+				resp_error(c->out, RESP_ERR_NOT_INT);
+				return;
+			}
+			if (id < 0 || id >= (int64_t)cmd_dbs_at(c, dst_shard)->n) {
+				resp_error(c->out, "ERR DB index is out of range");
+				return;
+			}
+			dbid = (uint32_t)id;
+		} else {
+			resp_error(c->out, RESP_ERR_SYNTAX);
+			return;
+		}
+	}
+	if (dbid == c->dbid && src->len == dst->len && memcmp(src->ptr, dst->ptr, src->len) == 0) {
+		resp_error(c->out, "ERR source and destination objects are the same");
+		return;
+	}
+	struct kv_db *sdb = cmd_db(c, src->ptr, src->len);
+	struct kv_db *ddb = cmd_dbs_at(c, dst_shard)->db[dbid];
+	struct kv_entry *e = db_lookup(sdb, src->ptr, src->len, c->now_ms);
+	cmd_count_lookup(c, e != NULL);
+	if (!e) {
+		resp_int(c->out, 0);
+		return;
+	}
+	/* Taken before the destination is touched: entries move on change. */
+	enum kv_type type = entry_type(e);
+	int64_t deadline = entry_expire(e);
+	struct kv_buf bytes = KV_BUF_INIT;
+	if (type == KV_TYPE_STRING) {
+		struct kv_slice v = entry_str(e);
+		kv_buf_append(&bytes, v.ptr, v.len);
+	} else {
+		rdb_value_dump(e, &bytes);
+	}
+	if (db_lookup(ddb, dst->ptr, dst->len, c->now_ms)) {
+		if (!replace) {
+			kv_buf_free(&bytes);
+			resp_int(c->out, 0);
+			return;
+		}
+		db_delete(ddb, dst->ptr, dst->len);
+	}
+	if (type == KV_TYPE_STRING) {
+		db_set_string(ddb, dst->ptr, dst->len, bytes.data ? bytes.data : "", bytes.len,
+			      deadline);
+	} else {
+		struct rdb_value v;
+		/* kevy's own payload of a value it holds: it cannot fail. */
+		int rc = rdb_value_load(bytes.data, bytes.len, &v);
+		kv_assert(rc == 0 && v.type == type);
+		db_set_object(ddb, dst->ptr, dst->len, type, v.obj, deadline);
+	}
+	kv_buf_free(&bytes);
+	resp_int(c->out, 1);
+}
+
 const struct kv_command cmd_table_dump[] = {
+	{ "copy", -3, CMD_WRITE | CMD_DENYOOM, 1, 2, 1, cmd_copy, NULL, NULL, "generic", "6.2.0",
+	  "Copy a key", "O(N) worst case for collections, where N is the number of nested "
+	  "items. O(1) for string values.", NULL },
 	{ "dump", 2, CMD_READONLY, 1, 1, 1, cmd_dump, NULL, NULL, "generic", "2.6.0",
 	  "Return a serialized version of the value stored at the specified key.",
 	  "O(1) to access the key and additional O(N*M) to serialize it, where N is the "

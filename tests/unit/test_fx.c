@@ -703,6 +703,13 @@ static void test_fx_databases(void **state)
 	X("FLUSHDB");
 	X("SELECT", "0");
 	X("SET", "c", "0");
+	X("HSET", "h", "f", "v");
+	X("PEXPIRE", "h", "50000");
+	X("COPY", "h", "h2");
+	X("COPY", "h", "h", "DB", "4");
+	X("COPY", "c", "h2", "DB", "0", "REPLACE");
+	X("SADD", "s", "1", "2", "x");
+	X("COPY", "s", "s", "DB", "15");
 	check_replay(e);
 }
 
