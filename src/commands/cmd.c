@@ -221,6 +221,11 @@ int cmd_get_keys(const struct kv_command *cmd, int argc, const struct kv_slice *
 	return n;
 }
 
+bool cmd_needs_all_shards(const struct kv_command *cmd, int argc, const struct kv_slice *argv)
+{
+	return (cmd->flags & CMD_ALL_SHARDS) || (cmd->all_shards && cmd->all_shards(argc, argv));
+}
+
 uint32_t cmd_key_shard(const struct cmd_ctx *c, const char *key, size_t klen)
 {
 	return kv_key_shard(key, klen, c->nshards);
