@@ -25,6 +25,7 @@ static const struct kv_command *const cmd_families[] = {
 	cmd_table_keys,
 	cmd_table_debug,
 	cmd_table_persist,
+	cmd_table_sort,
 	cmd_table_hash,
 	cmd_table_list,
 	cmd_table_set,
