@@ -320,8 +320,9 @@ static bool sort_deref(struct cmd_ctx *c, const struct kv_slice *pat, const char
 	kv_buf_append(name, el, elen);
 	kv_buf_append(name, post, postlen);
 
-	struct kv_entry *e = db_lookup(cmd_db(c, name->data, name->len), name->data, name->len,
-				       c->now_ms);
+	/* kv_buf_cstr: a valid pointer even for the empty key name ("*" of ""). */
+	const char *k = kv_buf_cstr(name);
+	struct kv_entry *e = db_lookup(cmd_db(c, k, name->len), k, name->len, c->now_ms);
 	cmd_count_lookup(c, e != NULL);
 	if (!e)
 		return false;

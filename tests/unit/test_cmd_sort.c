@@ -152,6 +152,11 @@ static void test_cmd_sort_by_and_get_patterns(void **state)
 	EXPECT("*3\r\n$-1\r\n$4\r\nstar\r\n$-1\r\n", "SORT", "l", "by", "nosort", "get", "**");
 	EXPECT("*3\r\n$-1\r\n$-1\r\n$-1\r\n", "SORT", "l", "by", "nosort", "get", "w_*x");
 	EXPECT("*3\r\n$-1\r\n$-1\r\n$-1\r\n", "SORT", "l", "by", "nosort", "get", "w_*->f");
+	/* The empty element makes the empty key name. */
+	RUN("RPUSH", "e", "");
+	RUN("SET", "", "empty");
+	EXPECT("*2\r\n$5\r\nempty\r\n$-1\r\n", "SORT", "e", "by", "nosort", "get", "*", "get",
+	       "*->f");
 	/* Numeric BY values must parse; ALPHA BY takes anything. */
 	RUN("SET", "w_2", "notnum");
 	EXPECT(NOT_DOUBLE, "SORT", "l", "by", "w_*");
