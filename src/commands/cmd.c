@@ -26,6 +26,7 @@ static const struct kv_command *const cmd_families[] = {
 	cmd_table_dump,
 	cmd_table_debug,
 	cmd_table_persist,
+	cmd_table_sort,
 	cmd_table_hash,
 	cmd_table_list,
 	cmd_table_set,
@@ -220,6 +221,11 @@ int cmd_get_keys(const struct kv_command *cmd, int argc, const struct kv_slice *
 		idx[n++] = i;
 	}
 	return n;
+}
+
+bool cmd_needs_all_shards(const struct kv_command *cmd, int argc, const struct kv_slice *argv)
+{
+	return (cmd->flags & CMD_ALL_SHARDS) || (cmd->all_shards && cmd->all_shards(argc, argv));
 }
 
 uint32_t cmd_key_shard(const struct cmd_ctx *c, const char *key, size_t klen)

@@ -116,6 +116,13 @@ typedef uint32_t (*cmd_route_fn)(int argc, const struct kv_slice *argv, uint32_t
  * 0 runs the command at once without any keyspace but the client's own. */
 typedef uint32_t (*cmd_conn_shards_fn)(struct conn *c, int argc, const struct kv_slice *argv,
 					uint32_t *out);
+/* Calls that must hold every shard although they name few keys: keys they
+ * will read are found only while they run (SORT ... BY/GET patterns, whose
+ * key names come from the sorted elements).  Returns true when this call
+ * needs every shard's keyspace, as a CMD_ALL_SHARDS command does; false
+ * leaves the call to its keys.  Must be pure: the runtime asks it wherever
+ * it computes a call's shards (dispatch, EXEC's queue, blocking). */
+typedef bool (*cmd_all_shards_fn)(int argc, const struct kv_slice *argv);
 
 struct kv_command {
 	const char *name;        /* lower case */
@@ -137,6 +144,8 @@ struct kv_command {
 	/* Broadcast commands (PUBLISH): run on every shard, each returning a
 	 * count; the reply is their sum as an integer. */
 	uint64_t (*bcast)(struct shard *s, const struct cmd_call *call);
+	/* Every shard for some of its calls (see cmd_all_shards_fn). */
+	cmd_all_shards_fn all_shards;
 };
 
 /* Add a family (terminated by a NULL name) defined above this layer: the
@@ -157,6 +166,10 @@ const struct kv_command *cmd_at(size_t i);
  * Returns the count (<= max) or -1 when malformed. */
 int cmd_get_keys(const struct kv_command *cmd, int argc, const struct kv_slice *argv,
 		 int *idx, int max);
+
+/* Whether a call needs every shard's keyspace: CMD_ALL_SHARDS, or the
+ * command's all_shards hook says so for these arguments. */
+bool cmd_needs_all_shards(const struct kv_command *cmd, int argc, const struct kv_slice *argv);
 
 /* Redis's errors for a call that cannot be dispatched, appended to out. */
 void cmd_reply_unknown(struct kv_buf *out, int argc, const struct kv_slice *argv);
@@ -182,6 +195,7 @@ extern const struct kv_command cmd_table_server[];
 extern const struct kv_command cmd_table_info[];
 extern const struct kv_command cmd_table_debug[];
 extern const struct kv_command cmd_table_persist[];
+extern const struct kv_command cmd_table_sort[];
 /* Families of the data-type modules, linked in when their module is
  * present (weak: a missing module leaves the pointer NULL). */
 extern const struct kv_command cmd_table_hash[] __attribute__((weak));

@@ -279,16 +279,18 @@ bool fx_pending(void)
 /* ---- replay ---- */
 
 /* Whether one command of a payload is an effect shard_id may replay: a known
- * write command (not blocking, keyless-global or connection-bound), with
+ * write command (not blocking, connection-bound, or needing every shard:
+ * keyless-global commands and calls that read keys of other shards), with
  * its arity, whose keys all belong to the shard.  Database effects
- * (db_effect) are handled by the caller.  0 (*cmd set) or KV_ECORRUPT with a line in err. */
+ * (db_effect) are handled by the caller.  0 (*cmd set) or KV_ECORRUPT with
+ * a line in err. */
 static int fx_check_cmd(int argc, const struct kv_slice *argv, uint32_t shard_id,
 			uint32_t nshards, int ncmd, const struct kv_command **out,
 			char *err, size_t err_cap)
 {
 	const struct kv_command *cmd = cmd_lookup(argv[0].ptr, argv[0].len);
-	if (!cmd || !(cmd->flags & CMD_WRITE) ||
-	    (cmd->flags & (CMD_BLOCKING | CMD_ALL_SHARDS | CMD_LOCAL)) || cmd->conn_shards) {
+	if (!cmd || !(cmd->flags & CMD_WRITE) || (cmd->flags & (CMD_BLOCKING | CMD_LOCAL)) ||
+	    cmd_needs_all_shards(cmd, argc, argv) || cmd->conn_shards) {
 		snprintf(err, err_cap, "command %d of the record is not an effect ('%.*s')",
 			 ncmd, (int)KV_MIN(argv[0].len, 40), argv[0].ptr);
 		return KV_ECORRUPT;

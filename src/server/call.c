@@ -43,7 +43,7 @@ uint32_t shard_call_shards(const struct kv_command *cmd, int argc, const struct 
 			    uint32_t *out)
 {
 	uint32_t n = g_server.nshards;
-	if (cmd->flags & CMD_ALL_SHARDS) {
+	if (cmd_needs_all_shards(cmd, argc, argv)) {
 		for (uint32_t i = 0; i < n; i++)
 			out[i] = i;
 		return n;

@@ -3,6 +3,7 @@
  * table, then the shards (server.c) until shutdown.
  */
 #include <limits.h>
+#include <locale.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -15,6 +16,9 @@
 
 int main(int argc, char **argv)
 {
+	/* SORT ... ALPHA compares with strcoll in the environment's collation,
+	 * as redis-server does; numbers keep the C locale's format. */
+	setlocale(LC_COLLATE, "");
 	if (config_load(argc, argv) != 0)
 		return 1;
 	int rc = log_open(g_config.logfile);

@@ -412,8 +412,9 @@ void shard_wake(struct shard *s);
 void shard_stop_all(void);
 
 /* ---- call.c ---- */
-/* Sorted unique shards a call's keys live on (all shards for
- * CMD_ALL_SHARDS); 0 when keyless. */
+/* Sorted unique shards a call's keys live on (all shards when
+ * cmd_needs_all_shards: CMD_ALL_SHARDS, or the command's all_shards hook
+ * for these arguments); 0 when keyless. */
 uint32_t shard_call_shards(const struct kv_command *cmd, int argc, const struct kv_slice *argv,
 			   uint32_t *out);
 /* Copy a call for later execution, in one allocation of `head` bytes (the

@@ -781,6 +781,78 @@ static void test_fx_multi_shard(void **state)
 	check_replay(e);
 }
 
+/* SORT ... STORE: with BY/GET patterns (keys of every shard) the effect is
+ * the destination's final state, never the SORT; without patterns the
+ * default rules hold (verbatim on one shard: it is deterministic there). */
+static void test_fx_sort_store(void **state)
+{
+	struct env *e = *state;
+	char tag[16], src[32], dst[32], dst2[32], far[32], w[3][32], want[256];
+	key_on(e, 0, "t", tag, sizeof(tag));
+	snprintf(src, sizeof(src), "{%s}src", tag);
+	snprintf(dst, sizeof(dst), "{%s}dst", tag);
+	snprintf(dst2, sizeof(dst2), "{%s}dst2", tag);
+	key_on(e, 1, "far", far, sizeof(far));
+	/* Elements whose weight keys w_<element> live on shards 0, 1 and 2. */
+	const char *el[3];
+	char elbuf[3][16];
+	for (uint32_t sh = 0; sh < 3; sh++) {
+		for (int n = 0;; n++) {
+			snprintf(elbuf[sh], sizeof(elbuf[sh]), "%d", n);
+			snprintf(w[sh], sizeof(w[sh]), "w_%s", elbuf[sh]);
+			if (kv_key_shard(w[sh], strlen(w[sh]), e->nshards) == sh)
+				break;
+		}
+		el[sh] = elbuf[sh];
+	}
+	X("RPUSH", src, el[0], el[1], el[2]);
+	X("SET", w[0], "30");
+	X("SET", w[1], "10");
+	X("SET", w[2], "20");
+
+	size_t mark = e->ntaken;
+	XEXPECT(":6\r\n", "SORT", src, "BY", "w_*", "GET", "#", "GET", "w_*", "STORE", dst);
+	assert_int_equal(payloads_since(e, mark), 1);
+	snprintf(want, sizeof(want), "DEL %s; RPUSH %s %s 10 %s 20 %s 30", dst, dst, el[1], el[2],
+		 el[0]);
+	assert_string_equal(effect_text(e, 0), want);
+
+	/* No pattern: deterministic on the destination's shard, logged as sent. */
+	XEXPECT(":3\r\n", "SORT", src, "DESC", "STORE", dst2);
+	snprintf(want, sizeof(want), "SORT %s DESC STORE %s", src, dst2);
+	assert_string_equal(effect_text(e, 0), want);
+	/* ... and across shards, the destination's state (rule 3). */
+	XEXPECT(":3\r\n", "SORT", src, "ALPHA", "STORE", far);
+	snprintf(want, sizeof(want), "DEL %s; RPUSH %s ", far, far);
+	assert_memory_equal(effect_text(e, 1), want, strlen(want));
+
+	/* An empty result deletes the destination: that is the effect. */
+	mark = e->ntaken;
+	XEXPECT(":0\r\n", "SORT", "nokey", "GET", "w_*", "STORE", dst);
+	snprintf(want, sizeof(want), "DEL %s", dst);
+	assert_string_equal(effect_text(e, 0), want);
+	/* ... and nothing at all when there was nothing to delete. */
+	mark = e->ntaken;
+	XEXPECT(":0\r\n", "SORT", "nokey", "GET", "w_*", "STORE", dst);
+	assert_int_equal(payloads_since(e, mark), 0);
+	/* A plain SORT changes nothing and logs nothing. */
+	X("SORT", src, "BY", "w_*");
+	assert_int_equal(payloads_since(e, mark), 0);
+	check_replay(e);
+
+	/* A SORT that reads other shards' keys is not an effect: replay on one
+	 * shard could not run it. */
+	struct kv_buf p = KV_BUF_INIT;
+	struct kv_slice bad[] = { { "SORT", 4 }, { src, strlen(src) }, { "BY", 2 },
+				  { "w_*", 3 }, { "STORE", 5 }, { dst, strlen(dst) } };
+	aof_payload_begin(&p, NOW_MS);
+	aof_payload_append(&p, 6, bad);
+	char err[256];
+	assert_int_equal(fx_validate(0, e->nshards, p.data, p.len, err, sizeof(err)), KV_ECORRUPT);
+	assert_non_null(strstr(err, "not an effect"));
+	kv_buf_free(&p);
+}
+
 /* More keys than fx's key array holds (64), the first 64 on one shard: the
  * command must not be logged as sent on that shard. */
 static void test_fx_many_keys(void **state)
@@ -916,6 +988,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_fx_flush, setup1, teardown),
 		cmocka_unit_test_setup_teardown(test_fx_multi_shard, setup3, teardown),
 		cmocka_unit_test_setup_teardown(test_fx_many_keys, setup3, teardown),
+		cmocka_unit_test_setup_teardown(test_fx_sort_store, setup3, teardown),
 		cmocka_unit_test_setup_teardown(test_fx_keydump_roundtrip, setup1, teardown),
 		cmocka_unit_test_setup_teardown(test_fx_databases, setup1, teardown),
 		cmocka_unit_test_setup_teardown(test_fx_databases, setup3, teardown),
