@@ -638,6 +638,17 @@ static bool db_arg(struct cmd_ctx *c, int i, const char *err_not_int, uint32_t s
  * logging the swap as its own effect. */
 static void cmd_swapdb(struct cmd_ctx *c)
 {
+	/* Both numbers are parsed before either is checked against the range,
+	 * which decides the error a call with two bad ones gets. */
+	int64_t x, y;
+	if (!arg_to_int64(&c->argv[1], &x) || x < INT32_MIN || x > INT32_MAX) {
+		resp_error(c->out, "ERR invalid first DB index");
+		return;
+	}
+	if (!arg_to_int64(&c->argv[2], &y) || y < INT32_MIN || y > INT32_MAX) {
+		resp_error(c->out, "ERR invalid second DB index");
+		return;
+	}
 	uint32_t a, b;
 	if (!db_arg(c, 1, "ERR invalid first DB index", 0, &a) ||
 	    !db_arg(c, 2, "ERR invalid second DB index", 0, &b))

@@ -378,10 +378,94 @@ static void bk_signal(struct shard *exec, struct shard *owner, uint32_t dbid,
 	kv_buf_free(&moved_to);
 }
 
+/* The database a MOVE or COPY ... DB writes its key into, when that is not
+ * the call's own; false otherwise. */
+static bool other_db_target(const struct cmd_call *call, uint32_t *db, int *key_arg)
+{
+	int64_t v = -1;
+	if (arg_is(&call->argv[0], "move") && call->argc == 3) {
+		arg_to_int64(&call->argv[2], &v);
+		*key_arg = 1;
+	} else if (arg_is(&call->argv[0], "copy")) {
+		for (int i = 3; i + 1 < call->argc; i++)
+			if (arg_is(&call->argv[i], "db"))
+				arg_to_int64(&call->argv[++i], &v);
+		*key_arg = 2;
+	}
+	if (v < 0 || v >= (int64_t)g_server.shards[0]->dbs.n || (uint32_t)v == call->dbid)
+		return false;
+	*db = (uint32_t)v;
+	return true;
+}
+
+struct swap_keys {
+	uint32_t a, b;
+	struct kv_buf keys;     /* (u32 db, u64 length, bytes) of each waited-on key */
+};
+
+static void collect_swapped(void *arg, struct dict_node *n)
+{
+	struct swap_keys *sk = arg;
+	const struct bk_node *b = (const struct bk_node *)n;
+	uint32_t db;
+	memcpy(&db, b->key, BK_DB_BYTES);
+	if (db != sk->a && db != sk->b)
+		return;
+	uint64_t len = b->klen - BK_DB_BYTES;
+	kv_buf_append(&sk->keys, &db, sizeof(db));
+	kv_buf_append(&sk->keys, &len, sizeof(len));
+	kv_buf_append(&sk->keys, b->key + BK_DB_BYTES, len);
+}
+
+/* SWAPDB a b: every waiter of either database may now find its key (Redis
+ * scans both for ready keys).  The keys are collected first: serving a
+ * waiter changes the table being walked. */
+static void signal_swapped(struct shard *exec, const struct cmd_call *call, struct kv_dbs **held)
+{
+	int64_t a, b;
+	if (call->argc != 3 || !arg_to_int64(&call->argv[1], &a) ||
+	    !arg_to_int64(&call->argv[2], &b))
+		return;
+	for (uint32_t id = 0; id < g_server.nshards; id++) {
+		struct shard *owner = g_server.shards[id];
+		if (!held[id] || !owner->blocked)
+			continue;
+		struct swap_keys sk = { (uint32_t)a, (uint32_t)b, KV_BUF_INIT };
+		uint64_t cursor = 0;
+		do {
+			cursor = dict_scan(&owner->blocked->keys, cursor, collect_swapped, &sk);
+		} while (cursor);
+		for (size_t off = 0; off < sk.keys.len;) {
+			uint32_t db;
+			uint64_t len;
+			memcpy(&db, sk.keys.data + off, sizeof(db));
+			memcpy(&len, sk.keys.data + off + sizeof(db), sizeof(len));
+			const char *key = sk.keys.data + off + sizeof(db) + sizeof(len);
+			off += sizeof(db) + sizeof(len) + len;
+			bk_signal(exec, owner, db, held, key, len, call->now_ms);
+		}
+		kv_buf_free(&sk.keys);
+	}
+}
+
 void blocking_after_write(struct shard *exec, const struct cmd_call *call, struct kv_dbs **held)
 {
 	if (atomic_load_explicit(&blocked_queued, memory_order_relaxed) == 0)
 		return;
+	if (arg_is(&call->argv[0], "swapdb")) {
+		signal_swapped(exec, call, held);
+		return;
+	}
+	uint32_t other;
+	int key_arg = 1;
+	if (other_db_target(call, &other, &key_arg)) {
+		/* The key arrived in another database than the call's. */
+		const struct kv_slice *k = &call->argv[key_arg];
+		uint32_t id = kv_key_shard(k->ptr, k->len, g_server.nshards);
+		if (held[id])
+			bk_signal(exec, g_server.shards[id], other, held, k->ptr, k->len,
+				  call->now_ms);
+	}
 	int idx_stack[64];
 	int max = call->argc < 64 ? 64 : call->argc;
 	int *idx = max > 64 ? kv_malloc((size_t)max * sizeof(int)) : idx_stack;

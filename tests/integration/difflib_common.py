@@ -14,14 +14,7 @@ def is_int_in(b, lo, hi):
 
 # (name, args predicate, (redis_reply, kevy_reply) predicate, reason):
 # differences every differential run accepts.  See docs/compatibility.md.
-ALLOWED_DIFFERENCES = [
-    ("SELECT db>=1",
-     lambda a: a[0].upper() == b"SELECT" and len(a) == 2 and is_int_in(a[1], 1, 15),
-     lambda r, k: r == b"+OK\r\n" and k == b"-ERR DB index is out of range\r\n",
-     "kevy has a single keyspace (db 0), see docs/compatibility.md; sharding "
-     "replaces numbered databases. The generator always follows SELECT n with "
-     "SELECT 0 so Redis's state stays comparable."),
-]
+ALLOWED_DIFFERENCES = []
 
 
 def clip(b, n=300):

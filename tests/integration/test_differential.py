@@ -90,7 +90,8 @@ ARITY = {
     b"EXPIREAT": -3, b"PEXPIREAT": -3, b"TTL": 2, b"PTTL": 2, b"EXPIRETIME": 2,
     b"PEXPIRETIME": 2, b"PERSIST": 2, b"RENAME": 3, b"RENAMENX": 3, b"KEYS": 2,
     b"ECHO": 2, b"SELECT": 2, b"DBSIZE": 1, b"TIME": 1, b"RANDOMKEY": 1,
-    b"AUTH": -2, b"CLIENT": -2, b"CONFIG": -2, b"SCAN": -2,
+    b"AUTH": -2, b"CLIENT": -2, b"CONFIG": -2, b"SCAN": -2, b"MOVE": 3, b"COPY": -3,
+    b"SWAPDB": 3, b"FLUSHDB": -1,
 }
 
 
@@ -119,7 +120,7 @@ class Gen(C.WeightedGenMixin):
             (self.g_ttl, 8), (self.g_persist, 2), (self.g_rename, 4),
             (self.g_keys, 3), (self.g_scan, 1), (self.g_randomkey, 1),
             (self.g_conn, 3), (self.g_server, 2), (self.g_flush, 0.3),
-            (self.g_unknown, 1), (self.g_quit, 0.15),
+            (self.g_unknown, 1), (self.g_quit, 0.15), (self.g_db, 3),
         ]:
             self.gens.append((fn, w))
         self.total_w = sum(w for _, w in self.gens)
@@ -376,6 +377,28 @@ class Gen(C.WeightedGenMixin):
         if self.r.random() < 0.2:
             return [self.cmd(b"RANDOMKEY", b"x")]
         return [self.cmd(b"RANDOMKEY", mode="type")]
+
+    def g_db(self):
+        """Databases: the connection moves between 0..2 (and tries bad
+        numbers), keys move and are copied between them, two swap."""
+        x = self.r.random()
+        db = lambda: self.r.choice([b"0", b"1", b"2", b"2", b"16", b"-1", b"x"])  # noqa: E731
+        if x < 0.3:
+            return [self.cmd(b"SELECT", db())]
+        if x < 0.5:
+            return [self.cmd(b"MOVE", self.key(), db())]
+        if x < 0.75:
+            a = [b"COPY", self.key(), self.key()]
+            if self.r.random() < 0.5:
+                a += [b"DB", db()]
+            if self.r.random() < 0.4:
+                a.append(b"REPLACE")
+            return [self.cmd(*a)]
+        if x < 0.85:
+            return [self.cmd(b"SWAPDB", db(), db())]
+        if x < 0.95:
+            return [self.cmd(b"DBSIZE")]
+        return [self.cmd(b"FLUSHDB")]
 
     def g_conn(self):
         x = self.r.random()
