@@ -174,7 +174,7 @@ static void cmd_copy(struct cmd_ctx *c)
 				resp_error(c->out, RESP_ERR_NOT_INT);
 				return;
 			}
-			if (id < 0 || id >= (int64_t)cmd_dbs_at(c, dst_shard)->n) {
+			if (!dbs_has(cmd_dbs_at(c, dst_shard), id)) {
 				resp_error(c->out, "ERR DB index is out of range");
 				return;
 			}

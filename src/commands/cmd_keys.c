@@ -626,7 +626,7 @@ static bool db_arg(struct cmd_ctx *c, int i, const char *err_not_int, uint32_t s
 		resp_error(c->out, err_not_int);
 		return false;
 	}
-	if (id < 0 || id >= (int64_t)cmd_dbs_at(c, shard)->n) {
+	if (!dbs_has(cmd_dbs_at(c, shard), id)) {
 		resp_error(c->out, "ERR DB index is out of range");
 		return false;
 	}

@@ -83,6 +83,12 @@ uint64_t dbs_size(const struct kv_dbs *d);
 /* Make d hold at least n databases (n <= KV_DB_MAX) when d->growable;
  * returns whether it now does. */
 bool dbs_grow(struct kv_dbs *d, uint32_t n);
+/* Whether database id exists in d (growing a growable set to hold it):
+ * the range check of commands that name a database (MOVE, COPY ... DB). */
+static inline bool dbs_has(struct kv_dbs *d, int64_t id)
+{
+	return id >= 0 && id < (int64_t)KV_DB_MAX && dbs_grow(d, (uint32_t)id + 1);
+}
 /* SWAPDB a b: the two databases' contents trade numbers, while WATCHes stay
  * with the number (a client watching a key of database a now watches the
  * key of what a holds); every watched key that exists in either database

@@ -226,6 +226,27 @@ class Worker:
                     raise K.TestFailure("EXPIRE on a live key replied %r" % raw)
                 m[key] = (m[key][0], m[key][1], True)
             self.record(key)
+        elif r < 0.84:
+            # Databases: a key written in database 2, then moved to 3 (the
+            # explorer names a key of database d > 0 "@d/key").
+            key = self.k("mv")
+            in2, in3 = "@2/" + key, "@3/" + key
+            self.call(c, "SELECT", "3")
+            self.call(c, "DEL", key)
+            m.pop(in3, None)
+            self.record(in3)
+            self.call(c, "SELECT", "2")
+            self.call(c, "SET", key, "v%d" % n)
+            m[in2] = ("str", "v%d" % n, False)
+            self.record(in2)
+            raw = self.call(c, "MOVE", key, "3")
+            if raw != b":1\r\n":
+                raise K.TestFailure("MOVE to an empty database replied %r" % raw)
+            del m[in2]
+            m[in3] = ("str", "v%d" % n, False)
+            self.record(in2)
+            self.record(in3)
+            self.call(c, "SELECT", "0")
         elif r < 0.90:
             self.txn += 1
             t = self.txn
@@ -359,9 +380,19 @@ def check_states(label, out_path, workers, policy, split):
 
 
 def server_keys(port):
-    """Every key of a running server, in the form canon() gives."""
+    """Every key of a running server, in the form canon() gives (a key of
+    database d > 0 named "@d/key", as the explorer names it)."""
     out = {}
+    for db in range(16):
+        out.update(db_keys(port, db))
+    return out
+
+
+def db_keys(port, db):
+    out = {}
+    prefix = "@%d/" % db if db else ""
     with K.RawConn(port, timeout=30) as c:
+        c.call("SELECT", str(db))
         cursor = b"0"
         for _ in range(10000):
             cursor, keys = K.parse(c.call("SCAN", cursor, "COUNT", "1000"))
@@ -383,7 +414,7 @@ def server_keys(port):
                     val, kind = {r[i].decode(): float(r[i + 1]) for i in range(0, len(r), 2)}, "zset"
                 else:
                     raise K.TestFailure("key %r of type %r" % (k, t))
-                out[k.decode()] = freeze(kind, val, ttl)
+                out[prefix + k.decode()] = freeze(kind, val, ttl)
             if cursor == b"0":
                 return out
     raise K.TestFailure("SCAN did not finish")
