@@ -340,6 +340,7 @@ int server_run(const char *executable)
 	for (uint32_t i = 0; i < g_server.nshards; i++) {
 		db_destroy(g_server.shards[i]->db);
 		g_server.shards[i]->db = NULL;
+		evict_pool_free(&g_server.shards[i]->evict_pool);
 		aof_close(&g_server.shards[i]->aof);
 	}
 	if (status)

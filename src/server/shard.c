@@ -469,6 +469,7 @@ static void shard_cron(struct shard *s)
 		fx_set_clock(s->now_ms);
 		db_active_expire(s->db, s->now_ms, s->cron_expire_budget);
 		shard_unit_commit(s);
+		shard_evict_cron(s);
 		/* Finish a table resize an idle keyspace would leave half done
 		 * (both tables allocated), 1 ms a tick, as Redis's cron does. */
 		db_rehash(s->db, 1000);
@@ -514,7 +515,9 @@ static void shard_reload(struct shard *s)
 		return;
 	}
 	db_set_expire_hook(db, fx_on_expire, fx_shard_arg(s->id));
+	db_set_evict_hook(db, fx_on_evict, fx_shard_arg(s->id));
 	db_set_change_hook(db, fx_on_change, fx_shard_arg(s->id));
+	evict_pool_clear(&s->evict_pool);
 	db_watch_move(s->db, db);
 	struct kv_db *old = s->db;
 	s->db = db;
@@ -710,6 +713,7 @@ struct shard *shard_create(uint32_t id, uint32_t nshards)
 	s->id = id;
 	s->db = db_create();
 	db_set_expire_hook(s->db, fx_on_expire, fx_shard_arg(id));
+	db_set_evict_hook(s->db, fx_on_evict, fx_shard_arg(id));
 	db_set_change_hook(s->db, fx_on_change, fx_shard_arg(id));
 	s->aof.seg.fd = -1;
 	snapshot_init(&s->snap, kv_time_ms() / 1000, s->db, &s->aof, shard_snapshot_done, s);
