@@ -228,6 +228,11 @@ def proc_rss(pid):
     return 0
 
 
+def sanitizer_build():
+    with open(K.kevy_binary(), "rb") as f:
+        return b"__asan_init" in f.read()
+
+
 def test_unbounded_writer_noeviction():
     kv = K.Server(args=["--threads", "2", "--maxmemory", "20mb"], name="mm-rss")
     kv.start()
@@ -254,8 +259,14 @@ def test_unbounded_writer_noeviction():
             K.check(all(is_err(r, OOM) or r == "OK" for r in replies), "more writes")
             acked += ["x:%d" % j for j, r in zip(range(500), replies) if r == "OK"]
         rss = proc_rss(kv.proc.pid)
-        K.check(rss < base_rss + 2 * 20 * MB + 16 * MB,
-                "RSS %d MB with a 20 MB limit (base %d MB)" % (rss // MB, base_rss // MB))
+        if sanitizer_build():
+            # ASan keeps freed memory in its quarantine (256 MB by default):
+            # RSS says nothing about kevy's heap there; the dataset bound
+            # below still holds.
+            K.log("sanitizer build: RSS %d MB not checked" % (rss // MB))
+        else:
+            K.check(rss < base_rss + 2 * 20 * MB + 16 * MB,
+                    "RSS %d MB with a 20 MB limit (base %d MB)" % (rss // MB, base_rss // MB))
         used = info_int(c, "memory", "used_memory_dataset")
         K.check(used <= 20 * MB + 2 * 1024 * 1024, "dataset %d over the limit" % used)
 
