@@ -51,6 +51,7 @@
 #include "commands/config.h"
 #include "persist/snapshot.h"
 #include "store/store.h"
+#include "store/lru.h"
 #include "store/t_hash.h"
 #include "store/t_list.h"
 #include "store/t_set.h"
@@ -261,8 +262,8 @@ static void debug_digest_value(struct cmd_ctx *c)
 	resp_array(c->out, c->argc - 2);
 	for (int i = 2; i < c->argc; i++) {
 		struct debug_digest d = { { 0, 0, 0 } };
-		const struct kv_entry *e = db_lookup(cmd_db_arg(c, i), c->argv[i].ptr,
-						     c->argv[i].len, 0);
+		const struct kv_entry *e = db_lookup_notouch(cmd_db_arg(c, i), c->argv[i].ptr,
+							     c->argv[i].len, 0);
 		if (e && (entry_expire(e) == KV_NO_EXPIRE || entry_expire(e) > c->now_ms))
 			d = digest_entry(e, false, 0);
 		digest_reply(c->out, &d);
@@ -336,7 +337,7 @@ static void debug_populate(struct cmd_ctx *c)
 		int kn = snprintf(key, sizeof(key), "%.*s:%lld", (int)plen, prefix, (long long)j);
 		size_t klen = KV_MIN((size_t)kn, (size_t)DEBUG_POPULATE_KEY_MAX);
 		struct kv_db *db = cmd_db(c, key, klen);
-		if (db_lookup(db, key, klen, c->now_ms))
+		if (db_lookup_notouch(db, key, klen, c->now_ms))
 			continue;
 		int vn = snprintf(val, sizeof(val), "value:%lld", (long long)j);
 		if (padded) {
@@ -470,10 +471,11 @@ static void cmd_debug(struct cmd_ctx *c)
 /* OBJECT */
 
 /* OBJECT's key, looked up as Redis's objectCommandLookup does: expired keys
- * are reclaimed and hits/misses counted.  Replies a null bulk when absent. */
+ * are reclaimed and hits/misses counted, the access clock is not moved.
+ * Replies a null bulk when absent. */
 static struct kv_entry *object_lookup(struct cmd_ctx *c)
 {
-	struct kv_entry *e = db_lookup(cmd_db_arg(c, 2), c->argv[2].ptr, c->argv[2].len,
+	struct kv_entry *e = db_lookup_notouch(cmd_db_arg(c, 2), c->argv[2].ptr, c->argv[2].len,
 				       c->now_ms);
 	cmd_count_lookup(c, e != NULL);
 	if (!e)
@@ -513,22 +515,37 @@ static void cmd_object_encoding(struct cmd_ctx *c)
 		resp_bulk_str(c->out, object_encoding_name(e));
 }
 
-/* kevy has no LFU policy, so this is Redis's answer under any other one. */
+/* The key's LFU counter after the decay due now (not stored: OBJECT is
+ * not an access).  Only meaningful under an LFU policy, as in Redis. */
 static void cmd_object_freq(struct cmd_ctx *c)
 {
-	if (object_lookup(c))
+	struct kv_entry *e = object_lookup(c);
+	if (!e)
+		return;
+	if (!evict_policy_is_lfu(kv_memory_policy())) {
 		resp_error(c->out, "ERR An LFU maxmemory policy is not selected, access "
 			   "frequency not tracked. Please note that when switching between "
 			   "policies at runtime LRU and LFU data will take some time to adjust.");
+		return;
+	}
+	int64_t decay = atomic_load_explicit(&kv_memory.lfu_decay_time, memory_order_relaxed);
+	resp_int(c->out, lfu_decayed(entry_clock(e), c->now_ms, decay));
 }
 
-/* kevy keeps no access time per key; an error says so rather than a made-up
- * idle time. */
+/* Seconds since the key's last access (LRU clock); not tracked under an
+ * LFU policy, whose clock holds a counter instead. */
 static void cmd_object_idletime(struct cmd_ctx *c)
 {
-	if (object_lookup(c))
-		resp_error(c->out, "ERR kevy does not track key access times, "
-			   "idle time not available.");
+	struct kv_entry *e = object_lookup(c);
+	if (!e)
+		return;
+	if (evict_policy_is_lfu(kv_memory_policy())) {
+		resp_error(c->out, "ERR An LFU maxmemory policy is selected, idle time not "
+			   "tracked. Please note that when switching between policies at "
+			   "runtime LRU and LFU data will take some time to adjust.");
+		return;
+	}
+	resp_int(c->out, (int64_t)(lru_idle_ms(entry_clock(e), c->now_ms) / 1000));
 }
 
 /* kevy never shares a value between keys (Redis answers 2147483647 for its
@@ -612,8 +629,8 @@ static void cmd_memory_usage(struct cmd_ctx *c)
 			return;
 		}
 	}
-	struct kv_entry *e = db_lookup(cmd_db_arg(c, 2), c->argv[2].ptr, c->argv[2].len,
-				       c->now_ms);
+	struct kv_entry *e = db_lookup_notouch(cmd_db_arg(c, 2), c->argv[2].ptr,
+					       c->argv[2].len, c->now_ms);
 	if (!e) {
 		resp_null(c->out);
 		return;

@@ -9,6 +9,7 @@
 #include "commands/cmd_persist.h"
 #include "commands/config.h"
 #include "base/kv.h"
+#include "store/lru.h"
 
 #include <malloc.h>
 #include <stdio.h>
@@ -64,7 +65,7 @@ static void srv_bytes_human(char *buf, size_t cap, uint64_t n)
 struct srv_totals {
 	uint64_t conns_received, rejected, commands, hits, misses, net_in, net_out;
 	uint64_t clients, blocked, forwarded, multi_shard, errors;
-	uint64_t keys, expires, expired, dataset_bytes;
+	uint64_t keys, expires, expired, evicted, dataset_bytes;
 };
 
 static void srv_sum(const struct cmd_ctx *c, struct srv_totals *t)
@@ -92,6 +93,7 @@ static void srv_sum(const struct cmd_ctx *c, struct srv_totals *t)
 			t->keys += db_size(db);
 			t->expires += db_expires_count(db);
 			t->expired += db_get_stats(db)->expired_keys;
+			t->evicted += db_get_stats(db)->evicted_keys;
 			t->dataset_bytes += db_memory_used(db);
 		}
 	}
@@ -181,13 +183,17 @@ static uint64_t srv_heap_bytes(uint64_t fallback)
 
 static void srv_info_memory(struct kv_buf *b, const struct srv_totals *t)
 {
-	char used_h[32], rss_h[32], sys_h[32];
+	char used_h[32], rss_h[32], sys_h[32], max_h[32];
+	uint64_t maxmem = (uint64_t)atomic_load_explicit(&kv_memory.maxmemory,
+							 memory_order_relaxed);
+	unsigned policy = (unsigned)kv_memory_policy();
 	uint64_t used = srv_heap_bytes(t->dataset_bytes), rss = srv_rss_bytes();
 	struct sysinfo si;
 	uint64_t sys = sysinfo(&si) == 0 ? (uint64_t)si.totalram * si.mem_unit : 0;
 	srv_bytes_human(used_h, sizeof(used_h), used);
 	srv_bytes_human(rss_h, sizeof(rss_h), rss);
 	srv_bytes_human(sys_h, sizeof(sys_h), sys);
+	srv_bytes_human(max_h, sizeof(max_h), maxmem);
 	kv_buf_printf(b, "# Memory\r\n"
 		      "used_memory:%llu\r\n"
 		      "used_memory_human:%s\r\n"
@@ -196,9 +202,14 @@ static void srv_info_memory(struct kv_buf *b, const struct srv_totals *t)
 		      "used_memory_dataset:%llu\r\n"
 		      "total_system_memory:%llu\r\n"
 		      "total_system_memory_human:%s\r\n"
+		      "maxmemory:%llu\r\n"
+		      "maxmemory_human:%s\r\n"
+		      "maxmemory_policy:%s\r\n"
 		      "mem_allocator:libc\r\n",
 		      (unsigned long long)used, used_h, (unsigned long long)rss, rss_h,
-		      (unsigned long long)t->dataset_bytes, (unsigned long long)sys, sys_h);
+		      (unsigned long long)t->dataset_bytes, (unsigned long long)sys, sys_h,
+		      (unsigned long long)maxmem, max_h,
+		      policy <= EVICT_NOEVICTION ? evict_policy_names[policy] : "noeviction");
 }
 
 static void srv_info_stats(struct kv_buf *b, const struct srv_totals *t)
@@ -210,6 +221,7 @@ static void srv_info_stats(struct kv_buf *b, const struct srv_totals *t)
 		      "total_net_output_bytes:%llu\r\n"
 		      "rejected_connections:%llu\r\n"
 		      "expired_keys:%llu\r\n"
+		      "evicted_keys:%llu\r\n"
 		      "keyspace_hits:%llu\r\n"
 		      "keyspace_misses:%llu\r\n"
 		      "total_error_replies:%llu\r\n"
@@ -218,7 +230,7 @@ static void srv_info_stats(struct kv_buf *b, const struct srv_totals *t)
 		      (unsigned long long)t->conns_received, (unsigned long long)t->commands,
 		      (unsigned long long)t->net_in, (unsigned long long)t->net_out,
 		      (unsigned long long)t->rejected, (unsigned long long)t->expired,
-		      (unsigned long long)t->hits, (unsigned long long)t->misses,
+		      (unsigned long long)t->evicted, (unsigned long long)t->hits, (unsigned long long)t->misses,
 		      (unsigned long long)t->errors, (unsigned long long)t->forwarded,
 		      (unsigned long long)t->multi_shard);
 }

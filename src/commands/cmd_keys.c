@@ -43,6 +43,16 @@ static struct kv_entry *lookup_read(const struct cmd_ctx *c, int i)
 	return e;
 }
 
+/* lookup_read that leaves the key's access clock alone: Redis's
+ * LOOKUP_NOTOUCH, used by EXISTS, TYPE and the TTL family. */
+static struct kv_entry *lookup_read_notouch(const struct cmd_ctx *c, int i)
+{
+	struct kv_entry *e = db_lookup_notouch(cmd_db_arg(c, i), c->argv[i].ptr,
+					       c->argv[i].len, c->now_ms);
+	cmd_count_lookup(c, e != NULL);
+	return e;
+}
+
 static const char *type_name(enum kv_type t)
 {
 	switch (t) {
@@ -88,30 +98,31 @@ static void cmd_unlink(struct cmd_ctx *c)
 }
 
 /* EXISTS and TOUCH: a key named twice counts twice, as in Redis. */
-static void count_existing(struct cmd_ctx *c)
+static void count_existing(struct cmd_ctx *c, bool touch)
 {
 	int64_t n = 0;
 
 	for (int i = 1; i < c->argc; i++)
-		if (lookup_read(c, i))
+		if (touch ? lookup_read(c, i) : lookup_read_notouch(c, i))
 			n++;
 	resp_int(c->out, n);
 }
 
 static void cmd_exists(struct cmd_ctx *c)
 {
-	count_existing(c);
+	count_existing(c, false);
 }
 
-/* kevy keeps no access time (no LRU/LFU eviction), so TOUCH only counts. */
+/* TOUCH is an access of each key: its LRU/LFU clock moves (OBJECT
+ * IDLETIME / FREQ show it). */
 static void cmd_touch(struct cmd_ctx *c)
 {
-	count_existing(c);
+	count_existing(c, true);
 }
 
 static void cmd_type(struct cmd_ctx *c)
 {
-	struct kv_entry *e = lookup_read(c, 1);
+	struct kv_entry *e = lookup_read_notouch(c, 1);
 
 	resp_simple(c->out, e ? type_name(entry_type(e)) : "none");
 }
@@ -259,7 +270,7 @@ static void cmd_pexpireat(struct cmd_ctx *c)
  * when absolute), in ms or rounded to the nearest second. */
 static void ttl_generic(struct cmd_ctx *c, bool ms, bool absolute)
 {
-	struct kv_entry *e = lookup_read(c, 1);
+	struct kv_entry *e = lookup_read_notouch(c, 1);
 
 	if (!e) {
 		resp_int(c->out, -2);

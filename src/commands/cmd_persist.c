@@ -241,7 +241,7 @@ static void cmd_lastsave(struct cmd_ctx *c)
 const struct kv_command cmd_table_persist[] = {
 	{ "bgsave", -1, CMD_NOSCRIPT | CMD_ADMIN | CMD_ALL_SHARDS, 0, 0, 0, cmd_bgsave, NULL, NULL,
 	  "server", "1.0.0", "Asynchronously saves the database(s) to disk.", "O(1)", NULL },
-	{ "save", 1, CMD_NOSCRIPT | CMD_ADMIN | CMD_ALL_SHARDS | CMD_WAIT_SNAPSHOT, 0, 0, 0, cmd_save,
+	{ "save", 1, CMD_NOSCRIPT | CMD_ADMIN | CMD_NO_MULTI | CMD_ALL_SHARDS | CMD_WAIT_SNAPSHOT, 0, 0, 0, cmd_save,
 	  NULL, NULL, "server", "1.0.0", "Synchronously saves the database(s) to disk.", "O(N)",
 	  NULL },
 	{ "bgrewriteaof", 1, CMD_NOSCRIPT | CMD_ADMIN | CMD_ALL_SHARDS, 0, 0, 0, cmd_bgrewriteaof,

@@ -38,6 +38,7 @@
 #include "base/kv.h"
 #include "base/log.h"
 #include "store/encoding.h"
+#include "store/lru.h"
 
 /* Same bound as the runtime's SHARD_MAX (shard.h). */
 #define CFG_THREADS_MAX 256
@@ -218,6 +219,20 @@ static const struct cfg_def cfg_table[] = {
 	  &kv_encoding.list_compress_depth, NULL, NULL },
 	{ "client-output-buffer-limit", CFG_WORDS, CFG_IMMUTABLE, 4, 12, NULL, FLD_STR,
 	  &g_config.client_output_buffer_limit, cfg_check_obuf, cfg_applied_obuf },
+	/* Memory limit and eviction (store/lru.h, docs/memory.md): read by
+	 * every write and every key access, so they live in the store. */
+	{ "maxmemory", CFG_MEM, 0, 0, INT64_MAX, NULL, FLD_AI64, &kv_memory.maxmemory, NULL,
+	  NULL },
+	{ "maxmemory-policy", CFG_ENUM, 0, 0, 0, evict_policy_names, FLD_AINT,
+	  &kv_memory.policy, NULL, NULL },
+	{ "maxmemory-samples", CFG_INT, 0, 1, 64, NULL, FLD_AI64, &kv_memory.samples, NULL,
+	  NULL },
+	{ "maxmemory-eviction-tenacity", CFG_INT, 0, 0, 100, NULL, FLD_AI64,
+	  &kv_memory.tenacity, NULL, NULL },
+	{ "lfu-log-factor", CFG_INT, 0, 0, INT_MAX, NULL, FLD_AI64, &kv_memory.lfu_log_factor,
+	  NULL, NULL },
+	{ "lfu-decay-time", CFG_INT, 0, 0, INT_MAX, NULL, FLD_AI64, &kv_memory.lfu_decay_time,
+	  NULL, NULL },
 };
 
 /* redis.conf settings kevy refuses with a pointer to what to use instead,

@@ -129,6 +129,18 @@ void fx_on_expire(void *shard_id, uint32_t dbid, const char *key, size_t klen)
 	fx_emit((uint32_t)(uintptr_t)shard_id, dbid, 2, argv);
 }
 
+/* An eviction is a write the client did not ask for: logged as DEL on the
+ * key's shard, in its database, like an expiry, so replay drops the same
+ * keys.  This is also where the "evicted" keyspace notification will be
+ * published (Redis's notifyKeyspaceEvent(NOTIFY_EVICTED, "evicted", ...))
+ * once notifications exist: every eviction of every shard passes here, on
+ * the thread that holds the key's keyspace. */
+void fx_on_evict(void *shard_id, uint32_t dbid, const char *key, size_t klen)
+{
+	struct kv_slice argv[2] = { { "DEL", 3 }, { key, klen } };
+	fx_emit((uint32_t)(uintptr_t)shard_id, dbid, 2, argv);
+}
+
 /* A change of a key (key NULL: the whole database was flushed). */
 void fx_on_change(void *shard_id, uint32_t dbid, const char *key, size_t klen)
 {

@@ -17,8 +17,9 @@
  *   3. Otherwise (keys on several shards, or keyless like DEBUG POPULATE) the
  *      final state of every key the command changed is logged on that key's
  *      shard (keydump.h): each shard's record then holds only its own keys.
- *   The store's expiry of a key (lazy or active) is logged as DEL on the key's
- *   shard, and a flush of a database as FLUSHDB.
+ *   The store's expiry of a key (lazy or active) and its eviction under
+ *   maxmemory are logged as DEL on the key's shard, and a flush of a
+ *   database as FLUSHDB.
  *
  * Databases: a payload starts in database 0, and `SELECT n` inside it moves
  * the commands after it to database n; fx_emit writes one whenever the
@@ -80,6 +81,9 @@ void fx_set_clock(int64_t now_ms);
 /* Store hooks: install on every keyspace of the process (shard id as arg);
  * they report to the thread that runs the change. */
 void fx_on_expire(void *shard_id, uint32_t dbid, const char *key, size_t klen);
+/* The eviction hook (db_set_evict_hook): a DEL effect, and the point where
+ * the "evicted" keyspace event belongs. */
+void fx_on_evict(void *shard_id, uint32_t dbid, const char *key, size_t klen);
 void fx_on_change(void *shard_id, uint32_t dbid, const char *key, size_t klen);
 /* A pointer that carries a shard id as the hooks' arg. */
 static inline void *fx_shard_arg(uint32_t id) { return (void *)(uintptr_t)id; }

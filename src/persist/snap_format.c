@@ -1245,7 +1245,7 @@ int snap_loader_apply(struct snap_loader *l, const struct snap_fragment *f)
 	struct kv_db *db = l->dbs->db[f->db];
 	if (f->first) {
 		kv_assert(!l->open);
-		if (db_lookup(db, f->key.ptr, f->key.len, 0) != NULL)
+		if (db_lookup_notouch(db, f->key.ptr, f->key.len, 0) != NULL)
 			return KV_ECORRUPT;   /* the same key twice */
 		l->type = f->type;
 		l->open = true;

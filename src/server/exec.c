@@ -5,11 +5,115 @@
  * (commands/fx.h), snapshot copy-before-write, and the wake-up of clients
  * blocked on the keys a write touched.
  *
+ * It also enforces maxmemory (docs/memory.md): each shard gets an equal
+ * share of the limit and evicts only from its own keyspace, before a
+ * command that may grow memory runs on it and from its cron.
+ *
  * Not here: where a call runs (route.c) or when its reply leaves (gate.c).
  */
 #include "commands/fx.h"
 #include "server/server.h"
 #include "server/shard.h"
+#include "store/evict.h"
+
+/* ---- maxmemory ---- */
+
+/* This shard's share of maxmemory, or false when there is no limit.  The
+ * share may be 0 (maxmemory 1 on several shards): then any keyspace is over,
+ * as Redis is over a 1-byte limit. */
+static bool shard_mem_share(uint64_t *share)
+{
+	int64_t max = atomic_load_explicit(&kv_memory.maxmemory, memory_order_relaxed);
+	if (max <= 0)
+		return false;
+	*share = (uint64_t)max / g_server.nshards;
+	return true;
+}
+
+/* Evict from every database of shard o (held by this thread) until they
+ * fit `share`. */
+static enum evict_result shard_evict(struct shard *o, struct kv_dbs *dbs, uint64_t share,
+				     int64_t now_ms)
+{
+	struct evict_params p;
+	uint64_t evicted = 0;
+	evict_params_from_settings(&p, (size_t)share, now_ms);
+	fx_set_clock(now_ms);
+	enum evict_result r = evict_run(&o->evict_pool, dbs->db, dbs->n, &p, &evicted);
+	atomic_store_explicit(&o->evict_failed, r == EVICT_FAIL, memory_order_relaxed);
+	atomic_store_explicit(&o->mem_used, evict_used(dbs->db, dbs->n), memory_order_relaxed);
+	return r;
+}
+
+const char *shard_oom_refused(struct shard *s, struct kv_dbs **held, int64_t now_ms)
+{
+	uint64_t share;
+	if (!shard_mem_share(&share))
+		return NULL;
+	const char *err = NULL;
+	for (uint32_t i = 0; i < g_server.nshards; i++) {
+		if (held == s->held_local && i != s->id)
+			continue;
+		if (held[i] && shard_evict(g_server.shards[i], held[i], share, now_ms) == EVICT_FAIL)
+			err = SHARD_ERR_OOM;
+	}
+	return err;
+}
+
+bool shard_oom_at_queue(struct shard *s, const struct kv_command *cmd, int argc,
+			const struct kv_slice *argv)
+{
+	uint64_t share;
+	if (!shard_mem_share(&share))
+		return false;
+	uint32_t shards[SHARD_MAX];
+	uint32_t n = 0;
+	if (!(cmd->flags & (CMD_LOCAL | CMD_ALL_SHARDS)) && !cmd->conn_shards && !cmd->bcast)
+		n = shard_call_shards(cmd, argc, argv, shards);
+	if (n == 0) {
+		shards[0] = s->id;
+		n = 1;
+	}
+	/* The owner shards evict on their own threads; from here only what they
+	 * published can be read.  Under an evicting policy a shard over its
+	 * share is not out of memory until its eviction failed. */
+	bool noevict = kv_memory_policy() == EVICT_NOEVICTION;
+	for (uint32_t i = 0; i < n; i++) {
+		struct shard *o = g_server.shards[shards[i]];
+		if (atomic_load_explicit(&o->mem_used, memory_order_relaxed) > share &&
+		    (noevict || atomic_load_explicit(&o->evict_failed, memory_order_relaxed)))
+			return true;
+	}
+	return false;
+}
+
+void shard_evict_cron(struct shard *s)
+{
+	uint64_t share;
+	if (!shard_mem_share(&share)) {
+		atomic_store_explicit(&s->mem_used, evict_used(s->dbs.db, s->dbs.n),
+				      memory_order_relaxed);
+		return;
+	}
+	shard_evict(s, &s->dbs, share, s->now_ms);
+	shard_unit_commit(s);
+}
+
+/* What MULTI's queue-time check reads of each keyspace this call held. */
+static void shard_mem_publish(struct shard *s, struct kv_dbs **held)
+{
+	uint64_t share;
+	if (!shard_mem_share(&share))
+		return;   /* no limit: nothing reads it (the cron keeps it current) */
+	for (uint32_t i = 0; i < g_server.nshards; i++) {
+		if (held == s->held_local && i != s->id)
+			continue;
+		if (held[i])
+			atomic_store_explicit(&g_server.shards[i]->mem_used,
+					      evict_used(held[i]->db, held[i]->n),
+					      memory_order_relaxed);
+	}
+}
 
 /*
  * After a write command: wake clients blocked on its keys.  (WATCH needs no
@@ -59,6 +163,14 @@ void shard_call_run(struct shard *s, const struct cmd_call *call, struct conn *c
 			return;
 		}
 	}
+	/* EXEC's queued commands were checked as a whole by EXEC. */
+	if ((call->cmd->flags & CMD_DENYOOM) && !(conn && conn->in_exec)) {
+		const char *oom = shard_oom_refused(s, held, call->now_ms);
+		if (oom) {
+			resp_error(out, oom);
+			return;
+		}
+	}
 	struct fx_cmd fx;
 	bool writing = call->cmd->flags & CMD_WRITE;
 	if (writing)
@@ -73,6 +185,7 @@ void shard_call_run(struct shard *s, const struct cmd_call *call, struct conn *c
 		if (!(conn && conn->in_exec))
 			shard_after_write(s, call, held);
 		shard_set_writing(s, held, call->dbid, false);
+		shard_mem_publish(s, held);
 	}
 	/* SELECT (inside EXEC too) moves the client for what follows. */
 	if (conn && ctx.dbid != call->dbid)

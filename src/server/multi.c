@@ -43,6 +43,7 @@ void multi_queue(struct conn *c, const struct kv_command *cmd, int argc,
 		c->mq_head = q;
 	c->mq_tail = q;
 	c->mq_count++;
+	c->mq_flags |= cmd->flags;
 }
 
 static void multi_discard_queue(struct conn *c)
@@ -54,6 +55,7 @@ static void multi_discard_queue(struct conn *c)
 	}
 	c->mq_tail = NULL;
 	c->mq_count = 0;
+	c->mq_flags = 0;
 	c->in_multi = false;
 	c->multi_dirty = false;
 }
@@ -156,7 +158,7 @@ static bool watches_broken(struct cmd_ctx *ctx, struct conn *c)
 		struct watched_key *w = &c->watches[i];
 		struct kv_db *db = cmd_dbs_at(ctx, w->shard)->db[w->db];
 		/* A lookup expires the key lazily, which bumps its version. */
-		db_lookup(db, w->key, w->klen, ctx->now_ms);
+		db_lookup_notouch(db, w->key, w->klen, ctx->now_ms);
 		if (db_watch_version(db, w->key, w->klen) != w->version)
 			return true;
 	}
@@ -202,6 +204,19 @@ static void cmd_exec(struct cmd_ctx *ctx)
 		unwatch_all(ctx, c);
 		return;
 	}
+	/* A transaction that may grow memory is refused as a whole when the
+	 * keyspaces it holds cannot be brought under maxmemory (Redis checks
+	 * EXEC with its queued commands' flags; read-only ones still run). */
+	if (c->mq_flags & CMD_DENYOOM) {
+		const char *oom = shard_oom_refused(ctx->shard, ctx->held, ctx->now_ms);
+		if (oom) {
+			resp_errorf(ctx->out, "EXECABORT Transaction discarded because of: %s",
+				       oom);
+			multi_discard_queue(c);
+			unwatch_all(ctx, c);
+			return;
+		}
+	}
 	bool broken = watches_broken(ctx, c);
 	unwatch_all(ctx, c);
 	if (broken) {
@@ -215,6 +230,7 @@ static void cmd_exec(struct cmd_ctx *ctx)
 	uint32_t count = c->mq_count;
 	c->mq_head = c->mq_tail = NULL;
 	c->mq_count = 0;
+	c->mq_flags = 0;
 	c->in_multi = false;
 	resp_array(ctx->out, count);
 	/* Blocking commands inside EXEC answer at once, as in Redis. */
@@ -254,7 +270,7 @@ static void cmd_watch(struct cmd_ctx *ctx)
 		struct kv_db *db = cmd_db_at(ctx, shard);
 		/* An already expired key is gone before the version is taken, so
 		 * its later expiry cannot abort the EXEC (as in Redis). */
-		db_lookup(db, k->ptr, k->len, ctx->now_ms);
+		db_lookup_notouch(db, k->ptr, k->len, ctx->now_ms);
 		if (c->nwatches == c->watches_cap) {
 			c->watches_cap = c->watches_cap ? c->watches_cap * 2 : 4;
 			c->watches = kv_realloc(c->watches, c->watches_cap * sizeof(*c->watches));

@@ -708,6 +708,19 @@ enum dispatch_result shard_dispatch(struct shard *s, struct conn *c, int argc,
 		reply_now(s, c, reply_error_str, msg);
 		return DISPATCH_DONE;
 	}
+	if (c->in_multi && (cmd->flags & CMD_NO_MULTI)) {
+		/* SAVE and SHUTDOWN are refused inside MULTI, as in Redis. */
+		c->multi_dirty = true;
+		reply_now(s, c, reply_error_str, "ERR Command not allowed inside a transaction");
+		return DISPATCH_DONE;
+	}
+	if (c->in_multi && multi_queues(cmd) && shard_oom_at_queue(s, cmd, argc, argv)) {
+		/* Out of memory, Redis refuses to queue anything (even a read):
+		 * the queue could grow without bound.  EXEC then aborts. */
+		c->multi_dirty = true;
+		reply_now(s, c, reply_error_str, SHARD_ERR_OOM);
+		return DISPATCH_DONE;
+	}
 	if (c->in_multi && multi_queues(cmd)) {
 		/* Between MULTI and EXEC everything but EXEC, DISCARD, MULTI,
 		 * WATCH and QUIT is queued; the reply says so. */

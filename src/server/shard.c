@@ -471,6 +471,7 @@ static void shard_cron(struct shard *s)
 			if (db_expires_count(s->dbs.db[i]) > 0)
 				db_active_expire(s->dbs.db[i], s->now_ms, s->cron_expire_budget);
 		shard_unit_commit(s);
+		shard_evict_cron(s);
 		/* Finish a table resize an idle keyspace would leave half done
 		 * (both tables allocated), 1 ms a tick, as Redis's cron does. */
 		for (uint32_t i = 0; i < s->dbs.n; i++)
@@ -499,6 +500,7 @@ static void shard_dbs_hooks(struct shard *s, struct kv_dbs *dbs)
 {
 	for (uint32_t i = 0; i < dbs->n; i++) {
 		db_set_expire_hook(dbs->db[i], fx_on_expire, fx_shard_arg(s->id));
+		db_set_evict_hook(dbs->db[i], fx_on_evict, fx_shard_arg(s->id));
 		db_set_change_hook(dbs->db[i], fx_on_change, fx_shard_arg(s->id));
 	}
 }
@@ -527,6 +529,7 @@ static void shard_reload(struct shard *s)
 		return;
 	}
 	shard_dbs_hooks(s, &dbs);
+	evict_pool_clear(&s->evict_pool);
 	for (uint32_t i = 0; i < dbs.n; i++)
 		db_watch_move(s->dbs.db[i], dbs.db[i]);
 	/* Swapped in place: held_local and the snapshot job point at s->dbs. */

@@ -33,6 +33,7 @@
 #include "server/server.h"
 #include "persist/snapshot.h"
 #include "base/spsc.h"
+#include "store/evict.h"
 #include "store/store.h"
 
 #define SHARD_MAX 256
@@ -215,6 +216,7 @@ struct conn {
 	bool multi_dirty;                     /* a queued command was rejected */
 	struct queued_call *mq_head, *mq_tail;
 	uint32_t mq_count;
+	uint32_t mq_flags;                    /* the queued commands' flags, or-ed */
 	struct watched_key *watches;
 	uint32_t nwatches, watches_cap;
 
@@ -290,6 +292,15 @@ struct shard {
 	uint64_t holder_id;
 	struct msg_fifo deferred;
 	struct kv_dbs **held_local;           /* held[] with only this shard's keyspace */
+
+	/* maxmemory (exec.c, docs/memory.md): this shard's eviction candidates,
+	 * used by whichever thread holds the keyspace; the keyspace's bytes
+	 * after the last command that ran on it, and whether its last eviction
+	 * found nothing to evict while over its share, both for MULTI's
+	 * queue-time check on another thread. */
+	struct evict_pool evict_pool;
+	_Atomic uint64_t mem_used;
+	_Atomic bool evict_failed;
 
 	/* Connections. */
 	pthread_mutex_t clients_lock;         /* guards the list for CLIENT LIST/KILL */
@@ -497,6 +508,21 @@ void shard_call_run(struct shard *s, const struct cmd_call *call, struct conn *c
 /* Serve the clients blocked on the keys a write call touched: what
  * shard_call_run does after a write, deferred to the end of an EXEC. */
 void shard_call_wake(struct shard *s, const struct cmd_call *call, struct kv_dbs **held);
+/* Redis's reply to a command refused under maxmemory. */
+#define SHARD_ERR_OOM "OOM command not allowed when used memory > 'maxmemory'."
+/* maxmemory before a command that may grow memory: evict from every held
+ * keyspace over its share until it fits.  Returns NULL, or SHARD_ERR_OOM
+ * when some held keyspace stays over its share (noeviction, or nothing
+ * left to evict).  Evictions are effects of the running unit. */
+const char *shard_oom_refused(struct shard *s, struct kv_dbs **held, int64_t now_ms);
+/* MULTI queueing a command under maxmemory: whether a shard the command
+ * would touch (this one for a keyless command) is over its share and
+ * cannot evict (Redis refuses any command queued while out of memory). */
+bool shard_oom_at_queue(struct shard *s, const struct kv_command *cmd, int argc,
+			const struct kv_slice *argv);
+/* Cron: bring this shard's keyspace back under its share (a unit of its
+ * own), within the time maxmemory-eviction-tenacity allows. */
+void shard_evict_cron(struct shard *s);
 
 /* ---- multi.c ---- */
 /* Whether a command is queued inside MULTI; queue it; free a connection's

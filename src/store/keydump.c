@@ -160,7 +160,7 @@ void keydump_key(struct kv_db *db, const char *key, size_t klen, int64_t now_ms,
 		 keydump_fn fn, void *arg)
 {
 	/* now_ms = 0: no lazy expiry here, which would change db. */
-	struct kv_entry *e = db_lookup(db, key, klen, 0);
+	struct kv_entry *e = db_lookup_notouch(db, key, klen, 0);
 	int64_t deadline = e ? entry_expire(e) : KV_NO_EXPIRE;
 	if (!e || (deadline != KV_NO_EXPIRE && deadline <= now_ms)) {
 		emit_del((struct kv_slice){ key, klen }, fn, arg);

@@ -7,7 +7,8 @@
  *   offset 8  flags      1 byte    bits 0-2 type, bit 3 has deadline,
  *                                  bits 4-5 length format, bit 6 wide
  *                                  deadline, bit 7 reserved (snapshot mark)
- *   offset 9  lengths    1/2/6/12  format 0: klen<<4|vlen (both <= 15)
+ *   offset 9  clock      3 bytes   the 24-bit LRU/LFU access clock (lru.h)
+ *   offset 12 lengths    1/2/6/12  format 0: klen<<4|vlen (both <= 15)
  *                                  format 1: klen u8,  vlen u8
  *                                  format 2: klen u16, vlen u32
  *                                  format 3: klen u32, vlen u64
@@ -16,9 +17,13 @@
  *   value     strings: vlen bytes inline; other types: the object pointer
  *
  * All multi-byte fields are little-endian and unaligned.  A 16-byte key with a
- * 3-byte value is 30 bytes (a 48-byte glibc chunk), 40 with a deadline (the
- * same chunk); an 11-byte key ("key:1234567") with a 3-byte value is 24 bytes,
- * the smallest (32-byte) chunk.  Nothing else is allocated per key: the bucket slot (8 bytes
+ * 3-byte value is 33 bytes (a 48-byte glibc chunk), 43 with a deadline (a
+ * 64-byte one); an 8-byte key ("key:1234") with a 3-byte value is 24 bytes,
+ * the smallest (32-byte) chunk.  The clock costs 3 bytes a key: the header
+ * had no padding to hide them in (the flags byte is full and the lengths are
+ * packed), and it moves a key to the next 16-byte chunk size only when the
+ * key and value sizes sit within 3 bytes of a boundary.  Nothing else is
+ * allocated per key: the bucket slot (8 bytes
  * at load factor 1/2..1) and, for keys with a deadline, one pointer in the
  * dense expiry array are the only other costs.
  *
@@ -34,16 +39,19 @@
  * db_memory_adjust().
  *
  * Not here: command semantics (the callers decide what an error is),
- * persistence (the AOF hears about expiries through the hook), eviction.
+ * persistence (the AOF hears about expiries and evictions through hooks),
+ * choosing what to evict (evict.c: this file only samples and deletes).
  */
 #include "store/store.h"
 
 #include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "store/dict.h"
 #include "base/kv.h"
+#include "store/lru.h"
 
 /* The table hash seed: any non-zero value makes bucket bits independent of
  * the unseeded hash that chooses the shard. */
@@ -72,14 +80,16 @@
 struct kv_entry {
 	struct dict_node node;
 	uint8_t flags;
+	uint8_t clock[3];            /* 24-bit access clock, little-endian */
 	unsigned char data[];
 };
 
 #define ENTRY_HDR offsetof(struct kv_entry, data)
 _Static_assert(offsetof(struct kv_entry, node) == 0,
 	       "a dict node pointer is an entry pointer");
-_Static_assert(offsetof(struct kv_entry, data) == 9,
-	       "the length fields start right after the flags byte");
+_Static_assert(offsetof(struct kv_entry, clock) == 9 &&
+	       offsetof(struct kv_entry, data) == 12,
+	       "the clock follows the flags byte, the length fields follow the clock");
 _Static_assert(KV_TYPE_HASH <= ENTRY_TYPE_MASK, "types fit in three bits");
 
 static const uint8_t lenfmt_bytes[4] = {1, 2, 6, 12};
@@ -92,6 +102,8 @@ struct kv_db {
 	int64_t obj_bytes;           /* bytes of value objects (other types) */
 	db_expire_hook hook;
 	void *hook_arg;
+	db_expire_hook evict_fn;
+	void *evict_arg;
 	db_change_hook change_fn;
 	void *change_arg;
 	/* Point-in-time snapshot in progress: every entry whose mark differs
@@ -103,6 +115,7 @@ struct kv_db {
 	bool writing;                /* the running command may change entries */
 	struct db_stats stats;
 	uint64_t rng;
+	int64_t clock_ms;            /* now_ms of the last lookup that gave one */
 	struct dict *watched;        /* WATCHed keys and their versions, or NULL */
 	uint32_t index;              /* its number in the shard's struct kv_dbs */
 };
@@ -302,6 +315,38 @@ static struct kv_entry *node_entry(struct dict_node *n)
 	return (struct kv_entry *)n;
 }
 
+/* ---- the access clock (lru.h) ---- */
+
+static uint32_t clock_read(const struct kv_entry *e)
+{
+	return (uint32_t)e->clock[0] | (uint32_t)e->clock[1] << 8 | (uint32_t)e->clock[2] << 16;
+}
+
+static void clock_write(struct kv_entry *e, uint32_t clock)
+{
+	e->clock[0] = (uint8_t)clock;
+	e->clock[1] = (uint8_t)(clock >> 8);
+	e->clock[2] = (uint8_t)(clock >> 16);
+}
+
+/* The time a clock is stamped with when the caller passed none (creation,
+ * overwrites): the clock of the last command that looked a key up here
+ * (every command looks its keys up before it creates them, and replay runs
+ * on its records' clock), else the coarse wall clock, which costs no
+ * system call. */
+static int64_t clock_now_ms(const struct kv_db *db, int64_t now_ms)
+{
+	if (now_ms > 0)
+		return now_ms;
+	if (db->clock_ms > 0)
+		return db->clock_ms;
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME_COARSE, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void clock_touch(struct kv_db *db, struct kv_entry *e, int64_t now_ms);
+
 /* ---- accessors (store.h) ---- */
 
 enum kv_type entry_type(const struct kv_entry *e)
@@ -341,6 +386,16 @@ size_t entry_memory(const struct kv_entry *e)
 	if (type != KV_TYPE_STRING)
 		n += obj_mem(type, entry_obj(e));
 	return n;
+}
+
+uint32_t entry_clock(const struct kv_entry *e)
+{
+	return clock_read(e);
+}
+
+void entry_set_clock(struct kv_entry *e, uint32_t clock)
+{
+	clock_write(e, clock & LRU_CLOCK_MAX);
 }
 
 int64_t entry_expire(const struct kv_entry *e)
@@ -448,6 +503,7 @@ static struct kv_entry *entry_new(struct kv_db *db, enum kv_type type, const cha
 	struct kv_entry *e = entry_alloc(db, l.total);
 	e->node.next = NULL;
 	header_write(e, &l);
+	clock_write(e, key_clock_new(clock_now_ms(db, 0)));
 	if (deadline >= 0)
 		deadline_write(e, &l, deadline);
 	memcpy(entry_raw(e) + l.key_off, key, klen);
@@ -576,6 +632,25 @@ static void entry_expire_at(struct kv_db *db, struct dict_node **link)
 	if (db->hook)
 		db->hook(db->hook_arg, db->index, k.ptr, k.len);
 	entry_free(db, e);
+}
+
+/* Delete a key to free memory: count it, tell the eviction hook. */
+static void entry_evict_at(struct kv_db *db, struct dict_node **link)
+{
+	snap_touch(db, node_entry(*link));
+	struct kv_entry *e = entry_unlink(db, link);
+	db->stats.evicted_keys++;
+	struct kv_slice k = entry_key(e);
+	watch_touch(db, k.ptr, k.len);
+	if (db->evict_fn)
+		db->evict_fn(db->evict_arg, db->index, k.ptr, k.len);
+	entry_free(db, e);
+}
+
+static void clock_touch(struct kv_db *db, struct kv_entry *e, int64_t now_ms)
+{
+	clock_write(e, key_clock_touch(clock_read(e), clock_now_ms(db, now_ms),
+				       rng_next(&db->rng)));
 }
 
 /* ---- the db ---- */
@@ -709,9 +784,11 @@ bool db_rehash(struct kv_db *db, int64_t budget_us)
 	return dict_rehash_us(&db->keys, budget_us);
 }
 
-struct kv_entry *db_lookup(struct kv_db *db, const char *key, size_t klen,
-			   int64_t now_ms)
+struct kv_entry *db_lookup_notouch(struct kv_db *db, const char *key, size_t klen,
+				   int64_t now_ms)
 {
+	if (now_ms > 0)
+		db->clock_ms = now_ms;
 	struct dict_node **link = dict_find_link(&db->keys, key, klen);
 	if (!link)
 		return NULL;
@@ -723,6 +800,42 @@ struct kv_entry *db_lookup(struct kv_db *db, const char *key, size_t klen,
 	if (db->writing)
 		snap_touch(db, node_entry(*link));
 	return node_entry(*link);
+}
+
+struct kv_entry *db_lookup(struct kv_db *db, const char *key, size_t klen,
+			   int64_t now_ms)
+{
+	struct kv_entry *e = db_lookup_notouch(db, key, klen, now_ms);
+	if (e)
+		clock_touch(db, e, now_ms);
+	return e;
+}
+
+int db_evict(struct kv_db *db, const char *key, size_t klen)
+{
+	struct dict_node **link = dict_find_link(&db->keys, key, klen);
+	if (!link)
+		return 0;
+	entry_evict_at(db, link);
+	return 1;
+}
+
+uint32_t db_sample(struct kv_db *db, bool with_deadline, const struct kv_entry **out,
+		   uint32_t n)
+{
+	uint32_t got = 0;
+	if (with_deadline) {
+		for (; got < n && db->exp_len > 0; got++)
+			out[got] = db->exp[rng_next(&db->rng) % db->exp_len];
+		return got;
+	}
+	for (; got < n; got++) {
+		struct dict_node *node = dict_random(&db->keys);
+		if (!node)
+			break;
+		out[got] = node_entry(node);
+	}
+	return got;
 }
 
 int db_delete(struct kv_db *db, const char *key, size_t klen)
@@ -774,6 +887,11 @@ static struct kv_entry *entry_put(struct kv_db *db, const char *key, size_t klen
 		*old_type = entry_type(old);
 		*old_obj = entry_obj(old);
 	}
+	/* Overwriting a key is an access of it (Redis looks it up for writing
+	 * first); under LFU the new value inherits the counter, as Redis's
+	 * dbOverwrite keeps it. */
+	uint32_t clock = key_clock_touch(clock_read(old), clock_now_ms(db, 0),
+					 rng_next(&db->rng));
 	struct layout n;
 	layout_make(&n, type, klen, vlen, dl);
 	size_t cap = malloc_usable_size(old);
@@ -782,11 +900,13 @@ static struct kv_entry *entry_put(struct kv_db *db, const char *key, size_t klen
 		e = entry_relayout(db, old, link, type, vlen, dl, 0);
 		if (vlen)
 			memcpy(value_ptr(e), val, vlen);
+		clock_write(e, clock);
 		return e;
 	}
 	e = entry_new(db, type, key, klen, vlen, dl);
 	if (vlen)
 		memcpy(value_ptr(e), val, vlen);   /* before `old` is freed */
+	clock_write(e, clock);
 	entry_replace(db, link, old, e);
 	return e;
 }
@@ -1058,6 +1178,12 @@ void db_set_expire_hook(struct kv_db *db, db_expire_hook fn, void *arg)
 {
 	db->hook = fn;
 	db->hook_arg = arg;
+}
+
+void db_set_evict_hook(struct kv_db *db, db_expire_hook fn, void *arg)
+{
+	db->evict_fn = fn;
+	db->evict_arg = arg;
 }
 
 void db_set_change_hook(struct kv_db *db, db_change_hook fn, void *arg)

@@ -126,6 +126,12 @@ bool db_rehash(struct kv_db *db, int64_t budget_us);
 struct kv_entry *db_lookup(struct kv_db *db, const char *key, size_t klen,
 			   int64_t now_ms);
 
+/* db_lookup without counting an access: the key's LRU/LFU clock is left
+ * alone (Redis's LOOKUP_NOTOUCH: OBJECT, TYPE, EXISTS, TTL, internal
+ * lookups).  db_lookup itself updates the clock of the key it finds. */
+struct kv_entry *db_lookup_notouch(struct kv_db *db, const char *key, size_t klen,
+				   int64_t now_ms);
+
 /* Delete a key if present (expired or not).  Returns 1 if deleted, 0 if absent. */
 int db_delete(struct kv_db *db, const char *key, size_t klen);
 
@@ -173,6 +179,11 @@ void *entry_obj(const struct kv_entry *e);
 size_t entry_memory(const struct kv_entry *e);
 /* Deadline in absolute ms, or KV_NO_EXPIRE. */
 int64_t entry_expire(const struct kv_entry *e);
+/* The 24-bit access clock (lru.h: LRU seconds, or LFU minutes + counter,
+ * depending on the policy in force).  Set: for tests and tools; it is not
+ * a change of the key (no hook, no WATCH). */
+uint32_t entry_clock(const struct kv_entry *e);
+void entry_set_clock(struct kv_entry *e, uint32_t clock);
 
 /* ---- walking ---- */
 typedef void (*db_scan_fn)(void *arg, const struct kv_entry *e);
@@ -230,6 +241,21 @@ void db_set_expire_hook(struct kv_db *db, db_expire_hook fn, void *arg);
 typedef void (*db_change_hook)(void *arg, uint32_t dbid, const char *key, size_t klen);
 void db_set_change_hook(struct kv_db *db, db_change_hook fn, void *arg);
 
+/* ---- eviction (the policy is evict.c's) ---- */
+/* Up to n entries drawn at random (with repetition) into out: among every
+ * key, or among keys that carry a deadline.  Returns how many were drawn
+ * (0 when there is none).  Entries are valid until the next db_* call;
+ * expired ones are not skipped. */
+uint32_t db_sample(struct kv_db *db, bool with_deadline, const struct kv_entry **out,
+		   uint32_t n);
+/* Delete a key to free memory: counted in db_stats.evicted_keys and
+ * reported to the eviction hook (not to the change hook: an eviction is its
+ * own effect), WATCHes are broken.  Returns 1 if deleted, 0 if absent. */
+int db_evict(struct kv_db *db, const char *key, size_t klen);
+/* Called after db_evict deleted a key, with the key's name: the AOF logs it
+ * as a DEL effect.  Same rules as the expiry hook. */
+void db_set_evict_hook(struct kv_db *db, db_expire_hook fn, void *arg);
+
 /* ---- WATCH (MULTI/EXEC optimistic locking) ---- */
 /* Start watching a key (refcounted) and return its current version. */
 uint64_t db_watch_add(struct kv_db *db, const char *key, size_t klen);
@@ -249,6 +275,7 @@ void db_signal_modified(struct kv_db *db, const char *key, size_t klen);
 /* Counters kept by the store (read by INFO). */
 struct db_stats {
 	uint64_t expired_keys;    /* keys removed because their deadline passed */
+	uint64_t evicted_keys;    /* keys removed to free memory (db_evict) */
 };
 const struct db_stats *db_get_stats(const struct kv_db *db);
 
