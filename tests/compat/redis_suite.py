@@ -149,7 +149,12 @@ def read_races():
 
 def run_unit(suite, port, unit, timeout_s, log_dir, skip_names):
     """Run one unit; returns (passed, failed, seconds, note)."""
+    # runtest listens for its own test clients on the first free port below
+    # --baseport (21111 by default): two runs on one machine would race for
+    # it, so each unit starts the search at a port of its own.
+    baseport = kevylib.free_port() // 64 * 64 + 64
     argv = ["./runtest", "--host", "127.0.0.1", "--port", str(port),
+            "--baseport", str(min(baseport, 65472)),
             "--single", "unit/" + unit] + RUNTEST_FLAGS
     if skip_names:
         skip_path = os.path.join(log_dir, unit.replace("/", "_") + ".skip")
