@@ -799,7 +799,7 @@ static void test_fx_sort_store(void **state)
 	for (uint32_t sh = 0; sh < 3; sh++) {
 		for (int n = 0;; n++) {
 			snprintf(elbuf[sh], sizeof(elbuf[sh]), "%d", n);
-			snprintf(w[sh], sizeof(w[sh]), "w_%s", elbuf[sh]);
+			snprintf(w[sh], sizeof(w[sh]), "w_%d", n);
 			if (kv_key_shard(w[sh], strlen(w[sh]), e->nshards) == sh)
 				break;
 		}
