@@ -409,6 +409,12 @@ static void test_fx_counters(void **state)
 	X("APPEND", "s", "abc");
 	X("APPEND", "s", "def");
 	X("SETRANGE", "s", "10", "xyz");
+	X("SETBIT", "s", "3", "1");
+	X("SETBIT", "s", "200", "1");     /* grows the string, zero-filled */
+	X("SETBIT", "bits", "9", "1");    /* creates the key */
+	size_t mark = e->ntaken;
+	X("SETBIT", "bits", "9", "1");    /* no change: no effect */
+	assert_int_equal(payloads_since(e, mark), 0);
 	X("MSET", "m1", "a", "m2", "b");
 	X("MSETNX", "m3", "c", "m4", "d");
 	check_replay(e);   /* KEEPTTL and INCR of a key with a deadline: not clock-free */
