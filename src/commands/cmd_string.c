@@ -1,6 +1,8 @@
 /*
  * cmd_string.c - the string commands: GET/SET and their variants, MGET/MSET,
- * the INCR family, INCRBYFLOAT, APPEND, STRLEN, GETRANGE/SUBSTR, SETRANGE.
+ * the INCR family, INCRBYFLOAT, APPEND, STRLEN, GETRANGE/SUBSTR, SETRANGE,
+ * LCS, and the bitmap group's SETBIT/GETBIT (the rest of that group,
+ * BITCOUNT/BITPOS/BITOP/BITFIELD, is not in kevy yet).
  *
  * Every reply, error text and precedence of errors is Redis 7.0.15's for the
  * same arguments: the order in which a handler parses, looks up and checks
@@ -20,6 +22,7 @@
 #include "base/util_num.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* The key argv[i] for writing: no statistics, as Redis's lookupKeyWrite. */
@@ -591,6 +594,222 @@ static void cmd_setrange(struct cmd_ctx *c)
 	resp_int(c->out, (int64_t)entry_str(e).len);
 }
 
+/* ---- bits ---- */
+
+/* Redis's getBitOffsetFromArgument without the #N form: a whole integer,
+ * not negative, whose byte stays below proto-max-bulk-len. */
+static bool bit_offset(struct cmd_ctx *c, const struct kv_slice *a, uint64_t *out)
+{
+	int64_t v;
+	int64_t max = atomic_load_explicit(&g_config.proto_max_bulk_len, memory_order_relaxed);
+	if (!arg_to_int64(a, &v) || v < 0 || (v >> 3) >= max) {
+		resp_error(c->out, "ERR bit offset is not an integer or out of range");
+		return false;
+	}
+	*out = (uint64_t)v;
+	return true;
+}
+
+/* SETBIT key offset 0|1: replies with the bit's old value.  A key is created
+ * (zero-filled up to the bit's byte) or grown as needed; a bit set to the
+ * value it has changes nothing, as in Redis (no signal, no effect). */
+static void cmd_setbit(struct cmd_ctx *c)
+{
+	uint64_t off;
+	int64_t on;
+	if (!bit_offset(c, &c->argv[2], &off))
+		return;
+	if (!arg_to_int64(&c->argv[3], &on) || (on & ~1)) {
+		resp_error(c->out, "ERR bit is not an integer or out of range");
+		return;
+	}
+	struct kv_db *db = cmd_db_arg(c, 1);
+	const struct kv_slice *key = &c->argv[1];
+	struct kv_entry *e = lookup_write(c, 1);
+	if (e && wrong_type(c, e))
+		return;
+	size_t byte = (size_t)(off >> 3);
+	unsigned mask = 1u << (7 - (off & 7));
+	struct kv_slice v = e ? entry_str(e) : (struct kv_slice){ "", 0 };
+	unsigned char old = byte < v.len ? (unsigned char)v.ptr[byte] : 0;
+	bool was = old & mask;
+	if (!e || byte >= v.len || was != (on == 1)) {
+		unsigned char nb = (unsigned char)(on ? old | mask : old & ~mask);
+		if (!e)
+			e = db_set_string(db, key->ptr, key->len, "", 0, KV_NO_EXPIRE);
+		db_string_write(db, e, byte, &nb, 1);
+	}
+	resp_int(c->out, was);
+}
+
+static void cmd_getbit(struct cmd_ctx *c)
+{
+	uint64_t off;
+	if (!bit_offset(c, &c->argv[2], &off))
+		return;
+	struct kv_entry *e = lookup_read(c, 1);
+	if (!e) {
+		resp_int(c->out, 0);
+		return;
+	}
+	if (wrong_type(c, e))
+		return;
+	struct kv_slice v = entry_str(e);
+	size_t byte = (size_t)(off >> 3);
+	bool bit = byte < v.len && ((unsigned char)v.ptr[byte] & (1u << (7 - (off & 7))));
+	resp_int(c->out, bit);
+}
+
+/* ---- LCS ---- */
+
+/* One match range of LCS ... IDX: [a_start, a_end] in the first string and
+ * [b_start, b_end] in the second. */
+static void lcs_reply_range(struct kv_buf *b, uint32_t a0, uint32_t a1, uint32_t b0,
+			    uint32_t b1, bool withlen)
+{
+	resp_array(b, withlen ? 3 : 2);
+	resp_array(b, 2);
+	resp_int(b, a0);
+	resp_int(b, a1);
+	resp_array(b, 2);
+	resp_int(b, b0);
+	resp_int(b, b1);
+	if (withlen)
+		resp_int(b, (int64_t)a1 - a0 + 1);
+}
+
+/* LCS key1 key2 [LEN] [IDX] [MINMATCHLEN len] [WITHMATCHLEN]: the longest
+ * common subsequence by the classic table, and the matching ranges found
+ * walking it back from the end, as Redis 7.0 reports them (last first). */
+static void cmd_lcs(struct cmd_ctx *c)
+{
+	struct kv_entry *ea = lookup_read(c, 1), *eb = lookup_read(c, 2);
+	if ((ea && entry_type(ea) != KV_TYPE_STRING) || (eb && entry_type(eb) != KV_TYPE_STRING)) {
+		resp_error(c->out, "ERR The specified keys must contain string values");
+		return;
+	}
+	struct kv_slice a = ea ? entry_str(ea) : (struct kv_slice){ "", 0 };
+	struct kv_slice b = eb ? entry_str(eb) : (struct kv_slice){ "", 0 };
+	bool getlen = false, getidx = false, withlen = false;
+	int64_t minlen = 0;
+	for (int j = 3; j < c->argc; j++) {
+		const struct kv_slice *o = &c->argv[j];
+		if (opt_word_is(o, "idx")) {
+			getidx = true;
+		} else if (opt_word_is(o, "len")) {
+			getlen = true;
+		} else if (opt_word_is(o, "withmatchlen")) {
+			withlen = true;
+		} else if (opt_word_is(o, "minmatchlen") && j + 1 < c->argc) {
+			if (!arg_to_int64(&c->argv[++j], &minlen)) {
+				resp_error(c->out, RESP_ERR_NOT_INT);
+				return;
+			}
+			if (minlen < 0)
+				minlen = 0;
+		} else {
+			resp_error(c->out, RESP_ERR_SYNTAX);
+			return;
+		}
+	}
+	if (getlen && getidx) {
+		resp_error(c->out, "ERR If you want both the length and indexes, please just use IDX.");
+		return;
+	}
+	if (a.len >= UINT32_MAX - 1 || b.len >= UINT32_MAX - 1) {
+		resp_error(c->out, "ERR String too long for LCS");
+		return;
+	}
+	/* The table holds LCS(a[0..i), b[0..j)) at [i * (blen + 1) + j]; its
+	 * size is bounded like any transient buffer by proto-max-bulk-len. */
+	uint64_t alen = a.len, blen = b.len;
+	uint64_t cells = (alen + 1) * (blen + 1);
+	int64_t max = atomic_load_explicit(&g_config.proto_max_bulk_len, memory_order_relaxed);
+	if (cells > UINT64_MAX / sizeof(uint32_t) || cells * sizeof(uint32_t) > (uint64_t)max) {
+		resp_error(c->out, "ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len");
+		return;
+	}
+	uint32_t *t = malloc((size_t)cells * sizeof(uint32_t));
+	if (!t) {
+		resp_error(c->out, "ERR Insufficient memory, failed allocating transient memory for LCS");
+		return;
+	}
+#define LCS_AT(i, j) t[(size_t)(i) * (blen + 1) + (j)]
+	for (uint64_t i = 0; i <= alen; i++) {
+		for (uint64_t j = 0; j <= blen; j++) {
+			if (i == 0 || j == 0)
+				LCS_AT(i, j) = 0;
+			else if (a.ptr[i - 1] == b.ptr[j - 1])
+				LCS_AT(i, j) = LCS_AT(i - 1, j - 1) + 1;
+			else
+				LCS_AT(i, j) = KV_MAX(LCS_AT(i - 1, j), LCS_AT(i, j - 1));
+		}
+	}
+	uint32_t total = LCS_AT(alen, blen);
+	if (getlen) {
+		resp_int(c->out, total);
+		free(t);
+		return;
+	}
+	/* Walk back from the end: the string is filled from its last byte, and
+	 * a range of consecutive matches grows backwards until a mismatch or
+	 * the start of either string closes it. */
+	char *lcs = kv_malloc(total + 1u);
+	struct kv_buf ranges = KV_BUF_INIT;
+	int64_t nranges = 0;
+	uint32_t k = total, i = (uint32_t)alen, j = (uint32_t)blen;
+	bool open = false;
+	uint32_t a0 = 0, a1 = 0, b0 = 0, b1 = 0;
+	while (i > 0 && j > 0) {
+		bool close = false;
+		if (a.ptr[i - 1] == b.ptr[j - 1]) {
+			lcs[--k] = a.ptr[i - 1];
+			if (!open) {
+				open = true;
+				a0 = a1 = i - 1;
+				b0 = b1 = j - 1;
+			} else if (a0 == i && b0 == j) {
+				a0--;
+				b0--;
+			} else {
+				close = true;
+			}
+			if (a0 == 0 || b0 == 0)
+				close = true;
+			i--;
+			j--;
+		} else {
+			if (LCS_AT(i - 1, j) > LCS_AT(i, j - 1))
+				i--;
+			else
+				j--;
+			close = open;
+		}
+		if (close) {
+			if (getidx && (minlen == 0 || (int64_t)a1 - a0 + 1 >= minlen)) {
+				lcs_reply_range(&ranges, a0, a1, b0, b1, withlen);
+				nranges++;
+			}
+			open = false;
+		}
+	}
+#undef LCS_AT
+	if (getidx) {
+		/* RESP2's form of Redis's map: matches, then len. */
+		resp_array(c->out, 4);
+		resp_bulk_str(c->out, "matches");
+		resp_array(c->out, nranges);
+		kv_buf_append(c->out, ranges.data, ranges.len);
+		resp_bulk_str(c->out, "len");
+		resp_int(c->out, total);
+	} else {
+		resp_bulk(c->out, lcs, total);
+	}
+	kv_buf_free(&ranges);
+	free(lcs);
+	free(t);
+}
+
 /* ---- the table (arity, flags and key specs as Redis 7.0's COMMAND INFO) ---- */
 
 #define KEYS(first, last, step) .first_key = (first), .last_key = (last), .key_step = (step)
@@ -685,5 +904,16 @@ const struct kv_command cmd_table_string[] = {
 			"place. Usually, this string is very small so the amortized "
 			"complexity is O(1). Otherwise, complexity is O(M) with M being "
 			"the length of the value argument." },
+	{ .name = "lcs", .arity = -3, .flags = CMD_READONLY, KEYS(1, 2, 1), .proc = cmd_lcs,
+	  .group = "string", .since = "7.0.0", .summary = "Find longest common substring",
+	  .complexity = "O(N*M) where N and M are the lengths of s1 and s2, respectively" },
+	{ .name = "setbit", .arity = 4, .flags = STR_W, KEYS(1, 1, 1), .proc = cmd_setbit,
+	  .group = "bitmap", .since = "2.2.0",
+	  .summary = "Sets or clears the bit at offset in the string value stored at key",
+	  .complexity = "O(1)" },
+	{ .name = "getbit", .arity = 3, .flags = STR_RO, KEYS(1, 1, 1), .proc = cmd_getbit,
+	  .group = "bitmap", .since = "2.2.0",
+	  .summary = "Returns the bit value at offset in the string value stored at key",
+	  .complexity = "O(1)" },
 	{ .name = NULL },
 };

@@ -1,7 +1,7 @@
 /*
  * cmd_zset.c - the sorted set commands (Redis's "sorted-set" group, minus the
- * blocking BZPOPMIN/BZPOPMAX and the 6.2 non-storing ZUNION/ZINTER/ZDIFF/
- * ZRANGESTORE family).
+ * blocking BZPOPMIN/BZPOPMAX/BZMPOP, which live in server/blocking.c and
+ * share ZMPOP's parse and pop through cmd_zset.h).
  *
  * Replies, error texts and the order in which errors are found are Redis
  * 7.0.15's for the same arguments (each checked against redis-server): the
@@ -29,7 +29,10 @@
 #include <string.h>
 
 #include "commands/cmd.h"
+#include "commands/cmd_zset.h"
+#include "commands/fx.h"
 #include "base/kv.h"
+#include "store/effect_argv.h"
 #include "commands/scan_args.h"
 #include "store/store.h"
 #include "store/t_set.h"
@@ -472,15 +475,58 @@ static void reply_ranks(struct cmd_ctx *c, struct zset *z, size_t first, size_t 
 	free(it);
 }
 
-static void zrange_generic(struct cmd_ctx *c, enum range_type type, enum range_dir dir)
+/* ZRANGESTORE's result: count elements from rank first (direction rev) of
+ * z, or nothing when z is NULL, stored at argv[1] (an empty result deletes
+ * it, as Redis); replies with the size. */
+static void store_ranks(struct cmd_ctx *c, struct zset *z, size_t first, size_t count,
+			bool rev)
+{
+	struct kv_db *db = cmd_db_arg(c, 1);
+	const struct kv_slice *dst = &c->argv[1];
+	if (!z || count == 0) {
+		db_delete(db, dst->ptr, dst->len);
+		resp_int(c->out, 0);
+		return;
+	}
+	/* Built as a skiplist and packed at the end if it fits, like the other
+	 * *STORE results (zset-max-listpack-* decide its encoding). */
+	struct zset *res = zset_new_skiplist();
+	struct zset_iter *it = kv_malloc(sizeof(*it));
+	zset_iter_init(z, it, first, rev);
+	struct kv_slice m;
+	double s;
+	size_t n = 0;
+	for (; n < count && zset_iter_next(it, &m, &s); n++)
+		zset_add(&res, s, m.ptr, m.len, 0, NULL);
+	free(it);
+	zset_pack_if_fits(&res);
+	db_set_object(db, dst->ptr, dst->len, KV_TYPE_ZSET, res, KV_NO_EXPIRE);
+	resp_int(c->out, (int64_t)n);
+}
+
+/* Where a range goes: the reply, or (store) ZRANGESTORE's destination. */
+static void range_emit(struct cmd_ctx *c, bool store, struct zset *z, size_t first,
+		       size_t count, bool rev, bool withscores)
+{
+	if (store)
+		store_ranks(c, z, first, count, rev);
+	else
+		reply_ranks(c, z, first, z ? count : 0, rev, withscores);
+}
+
+/* Z[REV]RANGE[BYSCORE|BYLEX] and ZRANGESTORE: the source key is argv[k],
+ * min and max follow it, then the options; store: ZRANGESTORE, whose
+ * destination is argv[1] (it takes no WITHSCORES). */
+static void zrange_generic(struct cmd_ctx *c, int k, bool store, enum range_type type,
+			   enum range_dir dir)
 {
 	bool withscores = false;
 	int64_t offset = 0, limit = -1;
-	int minidx = 2, maxidx = 3;
-	for (int j = 4; j < c->argc; j++) {
+	int minidx = k + 1, maxidx = k + 2;
+	for (int j = k + 3; j < c->argc; j++) {
 		int left = c->argc - j - 1;
 		const struct kv_slice *a = &c->argv[j];
-		if (opt_is(a, "withscores")) {
+		if (!store && opt_is(a, "withscores")) {
 			withscores = true;
 		} else if (opt_is(a, "limit") && left >= 2) {
 			if (!arg_to_int64(&c->argv[j + 1], &offset) ||
@@ -516,14 +562,14 @@ static void zrange_generic(struct cmd_ctx *c, enum range_type type, enum range_d
 		return;
 	}
 	if (rev && type != RANGE_RANK) {
-		minidx = 3;
-		maxidx = 2;
+		minidx = k + 2;
+		maxidx = k + 1;
 	}
 	int64_t start = 0, end = 0;
 	struct zset_score_range sr;
 	struct zset_lex_range lr;
 	if (type == RANGE_RANK) {
-		if (!arg_to_int64(&c->argv[2], &start) || !arg_to_int64(&c->argv[3], &end)) {
+		if (!arg_to_int64(&c->argv[minidx], &start) || !arg_to_int64(&c->argv[maxidx], &end)) {
 			resp_error(c->out, RESP_ERR_NOT_INT);
 			return;
 		}
@@ -537,10 +583,11 @@ static void zrange_generic(struct cmd_ctx *c, enum range_type type, enum range_d
 		return;
 	}
 	struct zset *z;
-	if (!get_zset(c, 1, true, &z))
+	/* Redis reads the source with lookupKeyRead even for ZRANGESTORE. */
+	if (!get_zset(c, k, true, &z))
 		return;
 	if (!z) {
-		resp_array(c->out, 0);
+		range_emit(c, store, NULL, 0, 0, rev, withscores);
 		return;
 	}
 	int64_t len = (int64_t)zset_len(z);
@@ -549,23 +596,23 @@ static void zrange_generic(struct cmd_ctx *c, enum range_type type, enum range_d
 		if (end < 0) end += len;
 		if (start < 0) start = 0;
 		if (start > end || start >= len) {
-			resp_array(c->out, 0);
+			range_emit(c, store, z, 0, 0, rev, withscores);
 			return;
 		}
 		if (end >= len) end = len - 1;
-		reply_ranks(c, z, (size_t)start, (size_t)(end - start + 1), rev, withscores);
+		range_emit(c, store, z, (size_t)start, (size_t)(end - start + 1), rev, withscores);
 		return;
 	}
-	size_t first, count;
+	size_t first = 0, count;
 	/* A negative offset skips everything; a negative limit means no limit. */
 	if (offset < 0) {
-		resp_array(c->out, 0);
+		range_emit(c, store, z, 0, 0, rev, withscores);
 		return;
 	}
 	if (type == RANGE_SCORE) {
 		count = zset_score_span(z, &sr, rev, &first);
 		if ((uint64_t)offset >= count) {
-			resp_array(c->out, 0);
+			range_emit(c, store, z, 0, 0, rev, withscores);
 			return;
 		}
 		first += (size_t)offset;
@@ -575,15 +622,16 @@ static void zrange_generic(struct cmd_ctx *c, enum range_type type, enum range_d
 	}
 	if (limit >= 0 && (uint64_t)limit < count)
 		count = (size_t)limit;
-	reply_ranks(c, z, first, count, rev, withscores);
+	range_emit(c, store, z, first, count, rev, withscores);
 }
 
-static void cmd_zrange(struct cmd_ctx *c) { zrange_generic(c, RANGE_AUTO, DIR_AUTO); }
-static void cmd_zrevrange(struct cmd_ctx *c) { zrange_generic(c, RANGE_RANK, DIR_REVERSE); }
-static void cmd_zrangebyscore(struct cmd_ctx *c) { zrange_generic(c, RANGE_SCORE, DIR_FORWARD); }
-static void cmd_zrevrangebyscore(struct cmd_ctx *c) { zrange_generic(c, RANGE_SCORE, DIR_REVERSE); }
-static void cmd_zrangebylex(struct cmd_ctx *c) { zrange_generic(c, RANGE_LEX, DIR_FORWARD); }
-static void cmd_zrevrangebylex(struct cmd_ctx *c) { zrange_generic(c, RANGE_LEX, DIR_REVERSE); }
+static void cmd_zrange(struct cmd_ctx *c) { zrange_generic(c, 1, false, RANGE_AUTO, DIR_AUTO); }
+static void cmd_zrangestore(struct cmd_ctx *c) { zrange_generic(c, 2, true, RANGE_AUTO, DIR_AUTO); }
+static void cmd_zrevrange(struct cmd_ctx *c) { zrange_generic(c, 1, false, RANGE_RANK, DIR_REVERSE); }
+static void cmd_zrangebyscore(struct cmd_ctx *c) { zrange_generic(c, 1, false, RANGE_SCORE, DIR_FORWARD); }
+static void cmd_zrevrangebyscore(struct cmd_ctx *c) { zrange_generic(c, 1, false, RANGE_SCORE, DIR_REVERSE); }
+static void cmd_zrangebylex(struct cmd_ctx *c) { zrange_generic(c, 1, false, RANGE_LEX, DIR_FORWARD); }
+static void cmd_zrevrangebylex(struct cmd_ctx *c) { zrange_generic(c, 1, false, RANGE_LEX, DIR_REVERSE); }
 
 /* ---- ZREMRANGEBY* ---- */
 
@@ -675,6 +723,112 @@ static void zpop_generic(struct cmd_ctx *c, bool max)
 
 static void cmd_zpopmin(struct cmd_ctx *c) { zpop_generic(c, false); }
 static void cmd_zpopmax(struct cmd_ctx *c) { zpop_generic(c, true); }
+
+/* ---- ZMPOP (and BZMPOP's parse and pop, cmd_zset.h) ---- */
+
+const char *zset_mpop_parse(int argc, const struct kv_slice *argv, int numkeys_idx,
+			    int64_t *numkeys, bool *max, int64_t *count)
+{
+	if (!arg_to_int64(&argv[numkeys_idx], numkeys) || *numkeys < 1)
+		return "ERR numkeys should be greater than 0";
+	/* Compared before adding: numkeys may be near INT64_MAX. */
+	if (*numkeys >= argc - numkeys_idx - 1)
+		return RESP_ERR_SYNTAX;
+	int where_idx = numkeys_idx + 1 + (int)*numkeys;
+	if (opt_is(&argv[where_idx], "min"))
+		*max = false;
+	else if (opt_is(&argv[where_idx], "max"))
+		*max = true;
+	else
+		return RESP_ERR_SYNTAX;
+	*count = -1;
+	for (int j = where_idx + 1; j < argc; j++) {
+		if (*count == -1 && opt_is(&argv[j], "count") && j + 1 < argc) {
+			j++;
+			if (!arg_to_int64(&argv[j], count) || *count < 1)
+				return "ERR count should be greater than 0";
+		} else {
+			return RESP_ERR_SYNTAX;
+		}
+	}
+	if (*count == -1)
+		*count = 1;
+	return NULL;
+}
+
+static void mpop_elem_cb(void *arg, struct kv_slice m, double score)
+{
+	struct kv_buf *out = arg;
+	resp_array(out, 2);
+	resp_bulk(out, m.ptr, m.len);
+	reply_score(out, score);
+}
+
+size_t zset_mpop_reply(struct kv_db *db, const char *key, size_t klen, struct zset *z,
+		       bool max, size_t count, struct kv_buf *out)
+{
+	size_t len = zset_len(z);
+	size_t n = count < len ? count : len;
+	kv_assert(n > 0);
+	size_t before = zset_mem(z);
+	resp_array(out, 2);
+	resp_bulk(out, key, klen);
+	resp_array(out, (int64_t)n);
+	zset_pop(z, max, n, mpop_elem_cb, out);
+	db_memory_adjust(db, (int64_t)zset_mem(z) - (int64_t)before);
+	db_signal_modified(db, key, klen);
+	if (zset_len(z) == 0)
+		db_delete(db, key, klen);
+	return n;
+}
+
+/* Keys of ZMPOP: argv[2 .. 2+numkeys); -1 when numkeys is not a usable
+ * count (the handler says why) or more keys than idx holds (a truncated
+ * list would hide keys of other shards from the runtime). */
+static int zmpop_keys(int argc, const struct kv_slice *argv, int *idx, int max)
+{
+	int64_t numkeys;
+	if (argc < 3 || !arg_to_int64(&argv[1], &numkeys) || numkeys < 1 ||
+	    numkeys > argc - 3 || numkeys > max)
+		return -1;
+	for (int64_t i = 0; i < numkeys; i++)
+		idx[i] = (int)(2 + i);
+	return (int)numkeys;
+}
+
+static void cmd_zmpop(struct cmd_ctx *c)
+{
+	int64_t numkeys, count;
+	bool max;
+	const char *err = zset_mpop_parse(c->argc, c->argv, 1, &numkeys, &max, &count);
+	if (err) {
+		resp_error(c->out, err);
+		return;
+	}
+	/* The first key that exists decides, as Redis's genericZpopCommand:
+	 * a wrong type after it is never looked at. */
+	for (int i = 2; i < 2 + (int)numkeys; i++) {
+		struct zset *z;
+		if (!get_zset(c, i, false, &z))
+			return;
+		if (!z)
+			continue;
+		const struct kv_slice *key = &c->argv[i];
+		size_t n = zset_mpop_reply(cmd_db_arg(c, i), key->ptr, key->len, z, max,
+					   (size_t)count, c->out);
+		/* Logged as ZPOPMIN/ZPOPMAX key n on the key's own shard, as Redis
+		 * propagates it: replay needs no other shard's keys. */
+		char buf[EFFECT_NUM_MAX];
+		struct kv_slice argv[3] = {
+			max ? (struct kv_slice){ "ZPOPMAX", 7 } : (struct kv_slice){ "ZPOPMIN", 7 },
+			*key,
+			effect_int(buf, (int64_t)n),
+		};
+		cmd_effect(c, 3, argv);
+		return;
+	}
+	resp_null_array(c->out);
+}
 
 /* ---- ZUNIONSTORE / ZINTERSTORE / ZDIFFSTORE ---- */
 
@@ -1150,6 +1304,9 @@ const struct kv_command cmd_table_zset[] = {
 	{ "zrange", -4, CMD_READONLY, 1, 1, 1, cmd_zrange, NULL, NULL, G, "1.2.0",
 	  "Return a range of members in a sorted set",
 	  "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements returned.", NULL },
+	{ "zrangestore", -5, CMD_WRITE | CMD_DENYOOM, 1, 2, 1, cmd_zrangestore, NULL, NULL, G, "6.2.0",
+	  "Store a range of members from sorted set into another key",
+	  "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements stored into the destination key.", NULL },
 	{ "zrangebyscore", -4, CMD_READONLY, 1, 1, 1, cmd_zrangebyscore, NULL, NULL, G, "1.0.5",
 	  "Return a range of members in a sorted set, by score", RANGE_CPLX, NULL },
 	{ "zrevrangebyscore", -4, CMD_READONLY, 1, 1, 1, cmd_zrevrangebyscore, NULL, NULL, G, "2.2.0",
@@ -1167,6 +1324,9 @@ const struct kv_command cmd_table_zset[] = {
 	  "Remove and return members with the lowest scores in a sorted set", POP_CPLX, NULL },
 	{ "zpopmax", -2, CMD_WRITE | CMD_FAST, 1, 1, 1, cmd_zpopmax, NULL, NULL, G, "5.0.0",
 	  "Remove and return members with the highest scores in a sorted set", POP_CPLX, NULL },
+	{ "zmpop", -4, CMD_WRITE, 0, 0, 0, cmd_zmpop, zmpop_keys, NULL, G, "7.0.0",
+	  "Remove and return members with scores in a sorted set",
+	  "O(K) + O(N*log(M)) where K is the number of provided keys, N being the number of elements in the sorted set, and M being the number of elements popped.", NULL },
 	{ "zremrangebyrank", 4, CMD_WRITE, 1, 1, 1, cmd_zremrangebyrank, NULL, NULL, G, "2.0.0",
 	  "Remove all members in a sorted set within the given indexes", REMRANGE_CPLX, NULL },
 	{ "zremrangebyscore", 4, CMD_WRITE, 1, 1, 1, cmd_zremrangebyscore, NULL, NULL, G, "1.2.0",

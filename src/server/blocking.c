@@ -1,5 +1,6 @@
 /*
- * blocking.c - BLPOP, BRPOP, BLMOVE, BRPOPLPUSH, BLMPOP, BZPOPMIN, BZPOPMAX.
+ * blocking.c - BLPOP, BRPOP, BLMOVE, BRPOPLPUSH, BLMPOP, BZPOPMIN, BZPOPMAX,
+ * BZMPOP.
  *
  * A blocking command first runs like its non-blocking twin, holding the
  * keyspace of every shard its keys live on.  If nothing can be popped, the
@@ -32,6 +33,7 @@
 #include <string.h>
 
 #include "commands/cmd.h"
+#include "commands/cmd_zset.h"
 #include "store/effect_argv.h"
 #include "store/dict.h"
 #include "commands/fx.h"
@@ -205,13 +207,17 @@ static void log_list_pop(struct cmd_ctx *ctx, uint32_t dbid, const char *key, si
 	bk_effect(ctx, dbid, with_count ? 3 : 2, argv);
 }
 
-static void log_zpop(struct cmd_ctx *ctx, uint32_t dbid, const char *key, size_t klen, bool max)
+/* ZPOPMIN/ZPOPMAX key [count]; count only for BZMPOP (count >= 0). */
+static void log_zpop(struct cmd_ctx *ctx, uint32_t dbid, const char *key, size_t klen, bool max,
+		     int64_t count)
 {
-	struct kv_slice argv[2] = {
+	char buf[EFFECT_NUM_MAX];
+	struct kv_slice argv[3] = {
 		max ? (struct kv_slice){ "ZPOPMAX", 7 } : (struct kv_slice){ "ZPOPMIN", 7 },
 		{ key, klen },
+		effect_int(buf, count),
 	};
-	bk_effect(ctx, dbid, 2, argv);
+	bk_effect(ctx, dbid, count >= 0 ? 3 : 2, argv);
 }
 
 struct zpop_reply {
@@ -273,7 +279,16 @@ static bool serve_now(struct kv_db *db, const char *key, size_t klen, struct kv_
 	} else if (strcmp(name, "bzpopmin") == 0 || strcmp(name, "bzpopmax") == 0) {
 		struct kv_entry *e = db_lookup(db, key, klen, now_ms);
 		zpop_one(db, key, klen, entry_obj(e), name[5] == 'a', out);
-		log_zpop(NULL, call->dbid, key, klen, name[5] == 'a');
+		log_zpop(NULL, call->dbid, key, klen, name[5] == 'a', -1);
+		return (t->served = true);
+	} else if (strcmp(name, "bzmpop") == 0) {
+		/* Its arguments were checked when it blocked. */
+		int64_t numkeys, count;
+		bool max;
+		zset_mpop_parse(call->argc, call->argv, 2, &numkeys, &max, &count);
+		struct kv_entry *e = db_lookup(db, key, klen, now_ms);
+		size_t n = zset_mpop_reply(db, key, klen, entry_obj(e), max, (size_t)count, out);
+		log_zpop(NULL, call->dbid, key, klen, max, (int64_t)n);
 		return (t->served = true);
 	} else {
 		/* BLMOVE / BRPOPLPUSH: needs the destination's keyspace. */
@@ -786,13 +801,49 @@ static void bzpop_generic(struct cmd_ctx *ctx, bool max)
 	int i = first_ready(ctx, 1, ctx->argc - 1, KV_TYPE_ZSET, idx, &n, &z);
 	if (i > 0) {
 		zpop_one(cmd_db_arg(ctx, i), ctx->argv[i].ptr, ctx->argv[i].len, z, max, ctx->out);
-		log_zpop(ctx, ctx->dbid, ctx->argv[i].ptr, ctx->argv[i].len, max);
+		log_zpop(ctx, ctx->dbid, ctx->argv[i].ptr, ctx->argv[i].len, max, -1);
 	} else if (i == 0 && !block_client(ctx, idx, n, deadline, KV_TYPE_ZSET))
 		resp_null_array(ctx->out);
 }
 
 static void cmd_bzpopmin(struct cmd_ctx *ctx) { bzpop_generic(ctx, false); }
 static void cmd_bzpopmax(struct cmd_ctx *ctx) { bzpop_generic(ctx, true); }
+
+/* BZMPOP timeout numkeys key [key ...] MIN|MAX [COUNT count] */
+static int bzmpop_keys(int argc, const struct kv_slice *argv, int *idx, int max)
+{
+	int64_t numkeys;
+	if (argc < 4 || !arg_to_int64(&argv[2], &numkeys) || numkeys < 1 || numkeys > argc - 4 ||
+	    numkeys > max)
+		return -1;
+	for (int64_t i = 0; i < numkeys; i++)
+		idx[i] = (int)(3 + i);
+	return (int)numkeys;
+}
+
+static void cmd_bzmpop(struct cmd_ctx *ctx)
+{
+	int64_t numkeys, count, deadline;
+	bool max;
+	/* Redis checks the arguments before the timeout. */
+	const char *err = zset_mpop_parse(ctx->argc, ctx->argv, 2, &numkeys, &max, &count);
+	if (err) {
+		resp_error(ctx->out, err);
+		return;
+	}
+	if (!parse_timeout(ctx, &ctx->argv[1], &deadline))
+		return;
+	int idx[ctx->argc], n;
+	void *z;
+	int i = first_ready(ctx, 3, 3 + (int)numkeys, KV_TYPE_ZSET, idx, &n, &z);
+	if (i > 0) {
+		const struct kv_slice *key = &ctx->argv[i];
+		size_t popped = zset_mpop_reply(cmd_db_arg(ctx, i), key->ptr, key->len, z, max,
+						(size_t)count, ctx->out);
+		log_zpop(ctx, ctx->dbid, key->ptr, key->len, max, (int64_t)popped);
+	} else if (i == 0 && !block_client(ctx, idx, n, deadline, KV_TYPE_ZSET))
+		resp_null_array(ctx->out);
+}
 
 /* Blocking commands run on the client's shard (they may block it), holding
  * the keyspaces of their keys. */
@@ -841,6 +892,14 @@ const struct kv_command cmd_table_blocking[] = {
 	  .summary = "Remove and return the member with the highest score from one or more "
 		     "sorted sets, or block until one is available",
 	  .complexity = "O(log(N)) with N being the number of elements in the sorted set.",
+	  .conn_shards = blocking_shards },
+	{ .name = "bzmpop", .arity = -5, .flags = BLK_FLAGS, .keys = bzmpop_keys,
+	  .proc = cmd_bzmpop, .group = "sorted-set", .since = "7.0.0",
+	  .summary = "Remove and return members with scores in a sorted set or block until "
+		     "one is available",
+	  .complexity = "O(K) + O(M*log(N)) where K is the number of provided keys, N being "
+			"the number of elements in the sorted set, and M being the number of "
+			"elements popped.",
 	  .conn_shards = blocking_shards },
 	{ .name = NULL },
 };

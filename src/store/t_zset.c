@@ -89,7 +89,7 @@ struct zsl {
  * object is a struct zset_sl. */
 struct zset {
 	uint8_t enc;
-	uint8_t count;              /* packed: entries (<= 128) */
+	uint8_t count;              /* packed: entries (<= ZSET_PACKED_MAX_ENTRIES, 255) */
 	uint16_t bytes;             /* packed: bytes of entries */
 	unsigned char data[];       /* packed: the entries */
 };
@@ -1000,7 +1000,7 @@ size_t zset_pop(struct zset *z, bool max, size_t count, zset_foreach_fn fn, void
 			struct pk_elem e;
 			size_t off = 0;
 			if (max) {
-				/* The last entry: walk to it (at most 128 entries). */
+				/* The last entry: walk to it (at most 255 entries). */
 				size_t o = 0;
 				while (o < z->bytes) {
 					pk_decode(z->data + o, &e);

@@ -29,8 +29,15 @@
 
 #include "proto/resp.h"
 
-#define ZSET_PACKED_MAX_ENTRIES 128
+/* What the packed layout can hold: its count is one byte, and 255 entries
+ * of the longest member stay far below its 16-bit byte size.  Above Redis's
+ * default of 128 so zset-max-listpack-entries can be raised (Redis's own
+ * tests set 256 and expect up to ~160 members to stay packed). */
+#define ZSET_PACKED_MAX_ENTRIES 255
 #define ZSET_PACKED_MAX_VALUE 64
+_Static_assert(ZSET_PACKED_MAX_ENTRIES <= UINT8_MAX &&
+	       ZSET_PACKED_MAX_ENTRIES * (ZSET_PACKED_MAX_VALUE + 10) <= UINT16_MAX,
+	       "a packed zset's count and byte size fit its header");
 
 struct zset;
 

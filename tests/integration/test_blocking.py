@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-"""Blocking pops across shards: BLPOP BRPOP BLMOVE BRPOPLPUSH BLMPOP BZPOPMIN BZPOPMAX.
+"""Blocking pops across shards: BLPOP BRPOP BLMOVE BRPOPLPUSH BLMPOP BZPOPMIN BZPOPMAX
+BZMPOP.
 
 1. Differential: error cases and the cases that answer at once, against
    redis-server, byte for byte.
@@ -32,6 +33,10 @@ IMMEDIATE = [
     "BRPOPLPUSH k dst 1", "LRANGE dst 0 -1", "ZADD z 1 a 2 b 3 c", "BZPOPMIN z 1",
     "BZPOPMAX nokey z 1", "BZPOPMIN s 1", "MULTI", "BLPOP nokey 0", "BZPOPMIN nokey 0", "EXEC",
     "RPUSH k z", "BLPOP k 0x10",
+    "BZMPOP 1 0 z min", "BZMPOP 1 1 z middle", "BZMPOP x 1 z min", "BZMPOP -1 1 z max",
+    "BZMPOP 1 1 z min count 0", "BZMPOP 1 2 z min", "BZMPOP 1 1 s min",
+    "ZADD z 4 d 5 e", "BZMPOP 1 2 nokey z max count 2", "BZMPOP 1 1 z min count 10",
+    "MULTI", "BZMPOP 0 1 nokey min", "EXEC",
 ]
 
 
@@ -122,6 +127,17 @@ def check_cross_shard(srv):
         c.call("ZADD", "zz:b", "2", "two", "1", "one")
     K.check(w.read_reply(timeout=10) == b"*3\r\n" + bulk("zz:b") + bulk("one") + bulk("1"),
             "BZPOPMIN served from the second key")
+    w.close()
+    # BZMPOP on keys of several shards, served by a ZADD to the last one with
+    # as many members as its COUNT allows.
+    w = blocked_conn(srv.port, "BZMPOP", "0", "3", "zm:a", "zm:b", "zm:c", "MAX", "COUNT", "2")
+    time.sleep(0.1)
+    with srv.conn() as c:
+        c.call("ZADD", "zm:c", "1", "one", "2", "two", "3", "three")
+        K.check(w.read_reply(timeout=10) ==
+                b"*2\r\n" + bulk("zm:c") + b"*2\r\n*2\r\n" + bulk("three") + bulk("3") +
+                b"*2\r\n" + bulk("two") + bulk("2"), "BZMPOP served from the third key")
+        K.check(K.parse(c.call("ZRANGE", "zm:c", 0, -1)) == [b"one"], "one member left")
     w.close()
     K.log("cross-shard wake-ups OK")
 
@@ -261,6 +277,12 @@ def check_served_pops_replay(srv_args):
                     "the BLPOP on its destination served next")
             pop.close()
             move.close()
+        z = blocked_conn(srv.port, "BZMPOP", "0", "2", "zr:a", "zr:b", "MIN", "COUNT", "2")
+        time.sleep(0.1)
+        with srv.conn() as c:
+            c.call("ZADD", "zr:b", "3", "c", "1", "a", "2", "b")
+        K.check(z.read_reply(timeout=10).startswith(b"*2\r\n" + bulk("zr:b")), "BZMPOP served")
+        z.close()
         w = blocked_conn(srv.port, "BLPOP", "{e}l", "0")
         time.sleep(0.1)
         with srv.conn() as c:
@@ -282,6 +304,7 @@ def check_served_pops_replay(srv_args):
             K.check(K.parse(c.call("LRANGE", "chain:src", 0, -1)) == [b"y"], "source left y")
             K.check(c.call("EXISTS", "chain:dst") == b":0\r\n", "destination popped empty")
             K.check(K.parse(c.call("LRANGE", "{e}l", 0, -1)) == [b"b"], "EXEC's list left b")
+            K.check(K.parse(c.call("ZRANGE", "zr:b", 0, -1)) == [b"c"], "BZMPOP's pop replayed")
     finally:
         srv.cleanup()
     K.log("served pops replay exactly OK")

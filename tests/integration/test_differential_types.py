@@ -5,7 +5,7 @@ redis-server and to kevy-server, replies compared byte for byte.
 A seeded generator (the seed is printed; KEVY_SEED=<n> replays it) produces
 >= 50,000 commands in all over every hash, list, set and sorted-set command
 kevy implements, plus TYPE/DEL/EXISTS/RENAME/EXPIRE/PTTL/KEYS/SCAN ... TYPE,
-strings, WATCH and MULTI/EXEC blocks that mix types -- error cases included
+strings (SET/GET/APPEND/INCR, SETBIT/GETBIT, LCS), WATCH and MULTI/EXEC blocks that mix types -- error cases included
 (wrong arity, WRONGTYPE, syntax errors, bad numbers, out-of-range values,
 option conflicts, queue-time errors that abort EXEC).  The keyspace is small
 (each family has a few preferred keys, and about one command in eight picks
@@ -137,6 +137,7 @@ ARITY = {
     b"ZREVRANGEBYLEX": -4, b"ZREVRANGE": -4, b"ZPOPMIN": -2, b"ZPOPMAX": -2,
     b"ZREMRANGEBYRANK": 4, b"ZREMRANGEBYSCORE": 4, b"ZREMRANGEBYLEX": 4,
     b"ZUNIONSTORE": -4, b"ZINTERSTORE": -4, b"ZDIFFSTORE": -4, b"ZRANDMEMBER": -2,
+    b"ZMPOP": -4, b"ZRANGESTORE": -5, b"LCS": -3, b"SETBIT": 4, b"GETBIT": 3,
     b"TYPE": 2, b"DEL": -2, b"EXISTS": -2, b"RENAME": 3, b"RENAMENX": 3, b"EXPIRE": -3,
     b"PERSIST": 2, b"KEYS": 2, b"GET": 2, b"SET": -3, b"APPEND": 3, b"INCR": 2,
     b"WATCH": -2,
@@ -665,6 +666,46 @@ class Gen(C.WeightedGenMixin):
                 a.append(b"WITHSCORES")
             return [self.cmd(*a)]
 
+        def zmpop():
+            nk = r.randint(1, 3)
+            keys = [k() for _ in range(nk)]
+            numkeys = b"%d" % nk
+            if r.random() < 0.08:
+                numkeys = r.choice([b"0", b"-1", b"abc", b"%d" % (nk + 3)])
+            a = [b"ZMPOP", numkeys] + keys + [r.choice([b"MIN", b"MAX", b"max", b"MIDDLE"]
+                                                      if r.random() < 0.1 else [b"MIN", b"MAX"])]
+            if r.random() < 0.5:
+                a += [b"COUNT", r.choice([b"1", b"2", b"3", b"10", b"0", b"-1", b"abc"])]
+            if r.random() < 0.03:
+                a += [b"COUNT", b"2"]
+            return [self.cmd(*a)]
+
+        def rangestore():
+            # The destination is never LEX_KEY; a BYLEX source is always it
+            # (lexguard looks at argv[1], the destination here).
+            by = r.choice([None, None, b"BYSCORE", b"BYLEX"])
+            src = LEX_KEY if by == b"BYLEX" else (k() if r.random() < 0.9 else self.anykey())
+            if by == b"BYSCORE":
+                lo, hi = srange(), srange()
+            elif by == b"BYLEX":
+                lo, hi = lrange_(), lrange_()
+            else:
+                lo, hi = self.idx(-8, 8), self.idx(-8, 8)
+            a = [b"ZRANGESTORE", k(), src, lo, hi]
+            opts = []
+            if by:
+                opts.append([by])
+            if r.random() < 0.3:
+                opts.append([b"REV"])
+            if r.random() < (0.5 if by else 0.05):
+                opts.append(limit())
+            if r.random() < 0.04:
+                opts.append(r.choice([[b"WITHSCORES"], [b"FOO"], [b"BYSCORE", b"BYLEX"]]))
+            r.shuffle(opts)
+            for o in opts:
+                a += o
+            return [self.cmd(*a)]
+
         def zscan():
             if r.random() < 0.2:
                 bad = r.choice([[b"abc"], [b"0", b"COUNT", b"0"], [b"0", b"MATCH"], [b"0", b"FOO", b"1"]])
@@ -692,7 +733,8 @@ class Gen(C.WeightedGenMixin):
             (2, lambda: lexcmd(b"ZLEXCOUNT", lrange_(), lrange_())), (5, lexwrite),
             (3, lambda: [self.cmd(r.choice([b"ZRANK", b"ZREVRANK"]), k(), self.zmember())]),
             (8, zrange), (4, byscore), (3, bylex), (2, zrevrange), (4, pop),
-            (3, remrange), (4, store), (1.2, zscan), (2, rand),
+            (3, remrange), (4, store), (1.2, zscan), (2, rand), (3, zmpop),
+            (3, rangestore),
         ])
 
     # ------------------------------------------------------ keys / strings
@@ -749,9 +791,35 @@ class Gen(C.WeightedGenMixin):
             return [self.cmd(b"SET", k, v)]
         if x < 0.7:
             return [self.cmd(b"GET", k)]
-        if x < 0.85:
+        if x < 0.8:
             return [self.cmd(b"APPEND", k, r.choice(SMALL))]
-        return [self.cmd(b"INCR", k)]
+        if x < 0.85:
+            return [self.cmd(b"INCR", k)]
+        if x < 0.9:
+            off = r.choice([b"0", b"1", b"7", b"8", b"13", b"63", b"200", b"-1", b"abc",
+                            b"4294967296"])
+            if r.random() < 0.5:
+                return [self.cmd(b"GETBIT", k if r.random() < 0.9 else self.anykey(), off)]
+            bit = r.choice([b"0", b"1"] * 8 + [b"2", b"-1", b"x"])
+            return [self.cmd(b"SETBIT", k, off, bit)]
+        # LCS of the two string keys (on two shards when there are several),
+        # now and then with a key of another type.
+        a = [b"LCS", k, r.choice(FAMILY_KEYS["string"]) if r.random() < 0.85 else self.anykey()]
+        opts = []
+        if r.random() < 0.4:
+            opts.append([b"IDX"])
+        if r.random() < 0.2:
+            opts.append([b"LEN"])
+        if r.random() < 0.3:
+            opts.append([b"WITHMATCHLEN"])
+        if r.random() < 0.3:
+            opts.append([b"MINMATCHLEN", r.choice([b"0", b"1", b"2", b"-1", b"abc"])])
+        if r.random() < 0.03:
+            opts.append([r.choice([b"FOO", b"MINMATCHLEN"])])
+        r.shuffle(opts)
+        for o in opts:
+            a += o
+        return [self.cmd(*a)]
 
     def g_unknown(self):
         return [self.cmd(self.r.choice(UNKNOWN), self.anykey())]
@@ -790,6 +858,11 @@ class Gen(C.WeightedGenMixin):
                 sub = [self.arity_mutation(self.plain_ops()[0])]      # EXECABORT (usually)
             elif y < 0.09:
                 sub = [self.cmd(r.choice([b"MULTI", b"WATCH"]), *([self.anykey()] if r.random() < 0.5 else []))]
+            elif y < 0.11:
+                # A blocking pop inside EXEC never blocks: it pops or replies nil.
+                keys = [self.key("zset") for _ in range(r.randint(1, 2))]
+                sub = [self.cmd(b"BZMPOP", b"0", b"%d" % len(keys), *keys, r.choice([b"MIN", b"MAX"]),
+                                b"COUNT", r.choice([b"1", b"3"]))]
             else:
                 sub = self.plain_ops()
             for o in sub:

@@ -583,6 +583,78 @@ static void test_cmd_string_getrange(void **state)
 	EXPECT(NOT_INT, "GETRANGE", "l", "a", "1");
 }
 
+/* ---- LCS, SETBIT, GETBIT (replies recorded from redis-server 7.0.15) ---- */
+
+static void test_cmd_string_lcs(void **state)
+{
+	struct fixture *f = *state;
+	EXPECT("+OK\r\n", "SET", "{v}1", "ohmytext");
+	EXPECT("+OK\r\n", "SET", "{v}2", "mynewtext");
+	EXPECT("$6\r\nmytext\r\n", "LCS", "{v}1", "{v}2");
+	EXPECT(":6\r\n", "LCS", "{v}1", "{v}2", "len");
+	EXPECT("*4\r\n$7\r\nmatches\r\n*2\r\n*2\r\n*2\r\n:4\r\n:7\r\n*2\r\n:5\r\n:8\r\n*2\r\n*2\r\n:2\r\n:3\r\n*2\r\n:0\r\n:1\r\n$3\r\nlen\r\n:6\r\n", "LCS", "{v}1", "{v}2", "idx");
+	EXPECT("*4\r\n$7\r\nmatches\r\n*2\r\n*3\r\n*2\r\n:4\r\n:7\r\n*2\r\n:5\r\n:8\r\n:4\r\n*3\r\n*2\r\n:2\r\n:3\r\n*2\r\n:0\r\n:1\r\n:2\r\n$3\r\nlen\r\n:6\r\n", "LCS", "{v}1", "{v}2", "idx", "withmatchlen");
+	EXPECT("*4\r\n$7\r\nmatches\r\n*1\r\n*3\r\n*2\r\n:4\r\n:7\r\n*2\r\n:5\r\n:8\r\n:4\r\n$3\r\nlen\r\n:6\r\n", "LCS", "{v}1", "{v}2", "idx", "withmatchlen", "minmatchlen", "4");
+	EXPECT("*4\r\n$7\r\nmatches\r\n*2\r\n*2\r\n*2\r\n:4\r\n:7\r\n*2\r\n:5\r\n:8\r\n*2\r\n*2\r\n:2\r\n:3\r\n*2\r\n:0\r\n:1\r\n$3\r\nlen\r\n:6\r\n", "LCS", "{v}1", "{v}2", "idx", "minmatchlen", "-3");
+	EXPECT("-ERR If you want both the length and indexes, please just use IDX.\r\n", "LCS", "{v}1", "{v}2", "len", "idx");
+	EXPECT("-ERR syntax error\r\n", "LCS", "{v}1", "{v}2", "minmatchlen");
+	EXPECT("-ERR value is not an integer or out of range\r\n", "LCS", "{v}1", "{v}2", "minmatchlen", "x");
+	EXPECT("-ERR syntax error\r\n", "LCS", "{v}1", "{v}2", "foo");
+	EXPECT("$0\r\n\r\n", "LCS", "{v}1", "{v}nope");
+	EXPECT("*4\r\n$7\r\nmatches\r\n*0\r\n$3\r\nlen\r\n:0\r\n", "LCS", "{v}nope", "{v}nope2", "idx");
+	make_list(f, "{v}l");
+	EXPECT("-ERR The specified keys must contain string values\r\n", "LCS", "{v}1", "{v}l");
+	EXPECT("-ERR The specified keys must contain string values\r\n", "LCS", "{v}l", "{v}1", "foo");
+	EXPECT("+OK\r\n", "SET", "{v}3", "ACCTGAGCTAGGTTCAAGCTTGGTCA");
+	EXPECT("+OK\r\n", "SET", "{v}4", "AGCTAGTCAGCATCATACGTAGCTGCA");
+	EXPECT("*4\r\n$7\r\nmatches\r\n*10\r\n*3\r\n*2\r\n:24\r\n:25\r\n*2\r\n:25\r\n:26\r\n:2\r\n*3\r\n*2\r\n:23\r\n:23\r\n*2\r\n:23\r\n:23\r\n:1\r\n*3\r\n*2\r\n:22\r\n:22\r\n*2\r\n:21\r\n:21\r\n:1\r\n*3\r\n*2\r\n:21\r\n:21\r\n*2\r\n:18\r\n:18\r\n:1\r\n*3\r\n*2\r\n:20\r\n:20\r\n*2\r\n:15\r\n:15\r\n:1\r\n*3\r\n*2\r\n:19\r\n:19\r\n*2\r\n:12\r\n:12\r\n:1\r\n*3\r\n*2\r\n:16\r\n:18\r\n*2\r\n:8\r\n:10\r\n:3\r\n*3\r\n*2\r\n:13\r\n:14\r\n*2\r\n:6\r\n:7\r\n:2\r\n*3\r\n*2\r\n:11\r\n:11\r\n*2\r\n:5\r\n:5\r\n:1\r\n*3\r\n*2\r\n:5\r\n:9\r\n*2\r\n:0\r\n:4\r\n:5\r\n$3\r\nlen\r\n:18\r\n", "LCS", "{v}3", "{v}4", "idx", "withmatchlen");
+	EXPECT("$18\r\nAGCTAGTCAGCTTGGTCA\r\n", "LCS", "{v}3", "{v}4");
+	EXPECT("*4\r\n$7\r\nmatches\r\n*2\r\n*3\r\n*2\r\n:16\r\n:18\r\n*2\r\n:8\r\n:10\r\n:3\r\n*3\r\n*2\r\n:5\r\n:9\r\n*2\r\n:0\r\n:4\r\n:5\r\n$3\r\nlen\r\n:18\r\n", "LCS", "{v}3", "{v}4", "idx", "minmatchlen", "3", "withmatchlen");
+	EXPECT("+OK\r\n", "SET", "{v}5", "aaaa");
+	EXPECT("*4\r\n$7\r\nmatches\r\n*1\r\n*3\r\n*2\r\n:0\r\n:3\r\n*2\r\n:0\r\n:3\r\n:4\r\n$3\r\nlen\r\n:4\r\n", "LCS", "{v}5", "{v}5", "idx", "withmatchlen");
+	/* The table is bounded by proto-max-bulk-len, not by what malloc gives. */
+	atomic_store(&g_config.proto_max_bulk_len, 1024);
+	EXPECT("-ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len\r\n",
+	       "LCS", "{v}3", "{v}4");
+}
+
+static void test_cmd_string_setbit_getbit(void **state)
+{
+	struct fixture *f = *state;
+	make_list(f, "{v}l");
+	EXPECT(":0\r\n", "SETBIT", "b", "7", "1");
+	EXPECT("$1\r\n\r\n", "GET", "b");
+	EXPECT(":1\r\n", "SETBIT", "b", "7", "1");
+	EXPECT(":1\r\n", "SETBIT", "b", "7", "0");
+	EXPECT(":0\r\n", "SETBIT", "b", "100", "1");
+	EXPECT(":13\r\n", "STRLEN", "b");
+	EXPECT(":1\r\n", "GETBIT", "b", "100");
+	EXPECT(":0\r\n", "GETBIT", "b", "101");
+	EXPECT(":0\r\n", "GETBIT", "b", "100000");
+	EXPECT(":0\r\n", "GETBIT", "nokey", "3");
+	EXPECT("-ERR bit offset is not an integer or out of range\r\n", "SETBIT", "b", "-1", "1");
+	EXPECT("-ERR bit offset is not an integer or out of range\r\n", "SETBIT", "b", "4294967296", "1");
+	EXPECT("-ERR bit is not an integer or out of range\r\n", "SETBIT", "b", "0", "2");
+	EXPECT("-ERR bit is not an integer or out of range\r\n", "SETBIT", "b", "0", "-1");
+	EXPECT("-ERR bit offset is not an integer or out of range\r\n", "SETBIT", "b", "x", "1");
+	EXPECT("-ERR bit offset is not an integer or out of range\r\n", "GETBIT", "b", "x");
+	EXPECT("-ERR bit offset is not an integer or out of range\r\n", "GETBIT", "b", "-1");
+	EXPECT("-WRONGTYPE Operation against a key holding the wrong kind of value\r\n", "SETBIT", "{v}l", "0", "1");
+	EXPECT("-WRONGTYPE Operation against a key holding the wrong kind of value\r\n", "GETBIT", "{v}l", "0");
+	EXPECT("+OK\r\n", "SET", "i", "1234");
+	EXPECT(":1\r\n", "GETBIT", "i", "2");
+	EXPECT(":1\r\n", "GETBIT", "i", "3");
+	EXPECT(":0\r\n", "SETBIT", "i", "6", "1");
+	EXPECT("$4\r\n3234\r\n", "GET", "i");
+	/* A bit set to the value it has is no change at all. */
+	uint64_t v = db_watch_add(f->db, "b", 1);
+	EXPECT(":1\r\n", "SETBIT", "b", "100", "1");
+	assert_int_equal(db_watch_version(f->db, "b", 1), v);
+	EXPECT(":1\r\n", "SETBIT", "b", "100", "0");
+	assert_int_not_equal(db_watch_version(f->db, "b", 1), v);
+	db_watch_release(f->db, "b", 1);
+}
+
 /* ---- the table ---- */
 
 static const struct kv_command *cmd_named(const char *name)
@@ -598,13 +670,13 @@ static void test_cmd_string_table(void **state)
 	size_t n = 0;
 	for (const struct kv_command *c = cmd_table_string; c->name; c++, n++) {
 		assert_non_null(c->proc);
-		assert_string_equal(c->group, "string");
+		assert_true(strcmp(c->group, "string") == 0 || strcmp(c->group, "bitmap") == 0);
 		assert_non_null(c->since);
 		assert_non_null(c->summary);
 		assert_non_null(c->complexity);
 		assert_int_equal(c->first_key, 1);
 	}
-	assert_int_equal(n, 21);
+	assert_int_equal(n, 24);
 	/* Spot checks against Redis 7.0's COMMAND INFO. */
 	const struct kv_command *c = cmd_named("set");
 	assert_int_equal(c->arity, -3);
@@ -655,6 +727,8 @@ int main(void)
 		T(test_cmd_string_size_limit),
 		T(test_cmd_string_setrange),
 		T(test_cmd_string_getrange),
+		T(test_cmd_string_lcs),
+		T(test_cmd_string_setbit_getbit),
 		T(test_cmd_string_table),
 	};
 #undef T

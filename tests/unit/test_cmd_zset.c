@@ -29,7 +29,7 @@
 static const struct kv_command *find_cmd(const struct kv_slice *name)
 {
 	const struct kv_command *tables[] = { cmd_table_zset, cmd_table_string,
-					      cmd_table_keys, cmd_table_set };
+					      cmd_table_keys, cmd_table_set, cmd_table_debug };
 	for (size_t t = 0; t < sizeof(tables) / sizeof(tables[0]); t++) {
 		const struct kv_command *c = fixture_find_in(tables[t], name);
 		if (c)
@@ -248,6 +248,61 @@ static void replay_table(struct fixture *f, const struct replay_case *cases, siz
 	}
 }
 
+/* ZMPOP and ZRANGESTORE, recorded from redis-server 7.0.15 in this order
+ * (from an empty keyspace): argument errors in Redis's order, the first
+ * existing key deciding, emptied keys deleted, and ZRANGESTORE's empty
+ * result deleting its destination. */
+static const struct replay_case replay_mpop_store[] = {
+	{ { "set", "s", "x" }, 3, "+OK\r\n" },
+	{ { "zadd", "z", "1", "a", "2", "b", "3", "c", "4", "d" }, 10, ":4\r\n" },
+	{ { "zadd", "y", "10", "p", "20", "q" }, 6, ":2\r\n" },
+	{ { "zmpop", "1", "z" }, 3, "-ERR wrong number of arguments for 'zmpop' command\r\n" },
+	{ { "zmpop", "0", "z", "min" }, 4, "-ERR numkeys should be greater than 0\r\n" },
+	{ { "zmpop", "a", "z", "min" }, 4, "-ERR numkeys should be greater than 0\r\n" },
+	{ { "zmpop", "-1", "z", "max" }, 4, "-ERR numkeys should be greater than 0\r\n" },
+	{ { "zmpop", "1", "z", "bad" }, 4, "-ERR syntax error\r\n" },
+	{ { "zmpop", "1", "z", "min", "bar" }, 5, "-ERR syntax error\r\n" },
+	{ { "zmpop", "1", "z", "max", "min" }, 5, "-ERR syntax error\r\n" },
+	{ { "zmpop", "1", "z", "count" }, 4, "-ERR syntax error\r\n" },
+	{ { "zmpop", "1", "z", "max", "count", "1", "count", "2" }, 8, "-ERR syntax error\r\n" },
+	{ { "zmpop", "2", "z", "y", "bad" }, 5, "-ERR syntax error\r\n" },
+	{ { "zmpop", "1", "z", "min", "count", "0" }, 6, "-ERR count should be greater than 0\r\n" },
+	{ { "zmpop", "1", "z", "max", "count", "a" }, 6, "-ERR count should be greater than 0\r\n" },
+	{ { "zmpop", "2", "z", "y", "max", "count", "-1" }, 7, "-ERR count should be greater than 0\r\n" },
+	{ { "zmpop", "3", "z", "y" }, 4, "-ERR syntax error\r\n" },
+	{ { "zmpop", "2", "s", "z", "min" }, 5, "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n" },
+	{ { "zmpop", "2", "z", "s", "min" }, 5, "*2\r\n$1\r\nz\r\n*1\r\n*2\r\n$1\r\na\r\n$1\r\n1\r\n" },
+	{ { "zmpop", "2", "nokey", "z", "min" }, 5, "*2\r\n$1\r\nz\r\n*1\r\n*2\r\n$1\r\nb\r\n$1\r\n2\r\n" },
+	{ { "zmpop", "2", "nokey", "y", "max", "count", "5" }, 7, "*2\r\n$1\r\ny\r\n*2\r\n*2\r\n$1\r\nq\r\n$2\r\n20\r\n*2\r\n$1\r\np\r\n$2\r\n10\r\n" },
+	{ { "zmpop", "1", "y", "min" }, 4, "*-1\r\n" },
+	{ { "zmpop", "3", "nokey", "y", "z", "MAX", "COUNT", "2" }, 8, "*2\r\n$1\r\nz\r\n*2\r\n*2\r\n$1\r\nd\r\n$1\r\n4\r\n*2\r\n$1\r\nc\r\n$1\r\n3\r\n" },
+	{ { "zmpop", "1", "nokey", "min" }, 4, "*-1\r\n" },
+	{ { "exists", "y" }, 2, ":0\r\n" },
+	{ { "zrangestore", "d", "z", "0", "-1" }, 5, ":0\r\n" },
+	{ { "zrange", "d", "0", "-1", "withscores" }, 5, "*0\r\n" },
+	{ { "zrangestore", "d", "s", "0", "-1" }, 5, "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n" },
+	{ { "zrangestore", "s", "z", "0", "-1" }, 5, ":0\r\n" },
+	{ { "type", "s" }, 2, "+none\r\n" },
+	{ { "set", "s", "x" }, 3, "+OK\r\n" },
+	{ { "zrangestore", "d", "z", "0", "-1", "withscores" }, 6, "-ERR syntax error\r\n" },
+	{ { "zrangestore", "d", "z", "0", "-1", "limit", "1", "2" }, 8, "-ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX\r\n" },
+	{ { "zrangestore", "d", "z", "0", "1", "byscore", "limit", "0", "1" }, 9, ":0\r\n" },
+	{ { "zrange", "d", "0", "-1", "withscores" }, 5, "*0\r\n" },
+	{ { "zrangestore", "d", "z", "+inf", "-inf", "byscore", "rev" }, 7, ":0\r\n" },
+	{ { "zrange", "d", "0", "-1", "withscores" }, 5, "*0\r\n" },
+	{ { "zrangestore", "d", "z", "[b", "-", "bylex", "rev" }, 7, ":0\r\n" },
+	{ { "zrangestore", "d", "z", "x", "y" }, 5, "-ERR value is not an integer or out of range\r\n" },
+	{ { "zrangestore", "d", "z", "(x", "1", "byscore" }, 6, "-ERR min or max is not a float\r\n" },
+	{ { "zrangestore", "d", "z", "x", "y", "bylex" }, 6, "-ERR min or max not valid string range item\r\n" },
+	{ { "zrangestore", "d", "z", "5", "10" }, 5, ":0\r\n" },
+	{ { "exists", "d" }, 2, ":0\r\n" },
+	{ { "zrangestore", "d", "z", "0", "-1" }, 5, ":0\r\n" },
+	{ { "zrangestore", "d", "nokey", "0", "-1" }, 5, ":0\r\n" },
+	{ { "exists", "d" }, 2, ":0\r\n" },
+	{ { "zrangestore", "z", "z", "1", "1" }, 5, ":0\r\n" },
+	{ { "zrange", "z", "0", "-1", "withscores" }, 5, "*0\r\n" },
+};
+
 static void test_cmd_zset_replies_match_redis(void **state)
 {
 	struct fixture *f = *state;
@@ -258,6 +313,23 @@ static void test_cmd_zset_replies_match_redis(void **state)
 static void test_cmd_zset_setop_replies_match_redis(void **state)
 {
 	replay_table(*state, replay_setop, sizeof(replay_setop) / sizeof(replay_setop[0]));
+}
+
+static void test_cmd_zset_mpop_and_rangestore_match_redis(void **state)
+{
+	struct fixture *f = *state;
+	replay_table(f, replay_mpop_store, sizeof(replay_mpop_store) / sizeof(replay_mpop_store[0]));
+	/* ZRANGESTORE's result takes the encoding its size calls for. */
+	RUN(f, "del", "big");
+	char m[32];
+	for (int i = 0; i < 200; i++) {
+		snprintf(m, sizeof(m), "m%d", i);
+		RUN(f, "zadd", "big", "1", m);
+	}
+	assert_string_equal(RUN(f, "zrangestore", "small", "big", "0", "9"), ":10\r\n");
+	assert_string_equal(RUN(f, "object", "encoding", "small"), "$8\r\nlistpack\r\n");
+	assert_string_equal(RUN(f, "zrangestore", "copy", "big", "0", "-1"), ":200\r\n");
+	assert_string_equal(RUN(f, "object", "encoding", "copy"), "$8\r\nskiplist\r\n");
 }
 
 static void test_cmd_zset_memory_accounting(void **state)
@@ -384,6 +456,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_cmd_zset_replies_match_redis, setup, fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_cmd_zset_setop_replies_match_redis, setup, fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_cmd_zset_mpop_and_rangestore_match_redis, setup, fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_cmd_zset_memory_accounting, setup, fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_cmd_zset_randmember_shape, setup, fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_cmd_zset_watch_signals, setup, fixture_teardown),

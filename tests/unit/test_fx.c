@@ -461,6 +461,12 @@ static void test_fx_counters(void **state)
 	X("APPEND", "s", "abc");
 	X("APPEND", "s", "def");
 	X("SETRANGE", "s", "10", "xyz");
+	X("SETBIT", "s", "3", "1");
+	X("SETBIT", "s", "200", "1");     /* grows the string, zero-filled */
+	X("SETBIT", "bits", "9", "1");    /* creates the key */
+	size_t mark = e->ntaken;
+	X("SETBIT", "bits", "9", "1");    /* no change: no effect */
+	assert_int_equal(payloads_since(e, mark), 0);
 	X("MSET", "m1", "a", "m2", "b");
 	X("MSETNX", "m3", "c", "m4", "d");
 	check_replay(e);   /* KEEPTTL and INCR of a key with a deadline: not clock-free */
@@ -579,6 +585,11 @@ static void test_fx_blocking_served_now(void **state)
 	assert_string_equal(last_effect(e), "ZPOPMIN z");
 	X("BZPOPMAX", "z", "0");
 	assert_string_equal(last_effect(e), "ZPOPMAX z");
+	X("ZADD", "z", "4", "d", "5", "e");
+	X("BZMPOP", "0", "2", "none", "z", "MAX", "COUNT", "2");
+	assert_string_equal(last_effect(e), "ZPOPMAX z 2");
+	X("BZMPOP", "0", "1", "z", "MIN", "COUNT", "10");   /* empties z */
+	assert_string_equal(last_effect(e), "ZPOPMIN z 1");
 	/* Nothing to pop and no client to block: nothing happens. */
 	size_t mark = e->ntaken;
 	XEXPECT("*-1\r\n", "BLPOP", "none", "0");
@@ -666,6 +677,17 @@ static void test_fx_zsets(void **state)
 	X("ZUNIONSTORE", "u", "2", "z", "y", "WEIGHTS", "2", "3");
 	X("ZINTERSTORE", "i", "2", "z", "y");
 	X("ZDIFFSTORE", "d", "2", "z", "y");
+	/* ZMPOP is logged as ZPOPMIN/ZPOPMAX of what it took, on its key alone. */
+	X("ZMPOP", "2", "nope", "z", "MIN", "COUNT", "2");
+	assert_string_equal(last_effect(e), "ZPOPMIN z 2");
+	X("ZMPOP", "1", "y", "MAX", "COUNT", "100");   /* empties y */
+	assert_string_equal(last_effect(e), "ZPOPMAX y 2");
+	XEXPECT(":0\r\n", "EXISTS", "y");
+	X("ZRANGESTORE", "r", "z", "0", "-1");
+	X("ZRANGESTORE", "r2", "z", "(1", "+inf", "BYSCORE", "LIMIT", "1", "2");
+	X("ZRANGESTORE", "r", "z", "10", "20");         /* empty: deletes r */
+	X("ZADD", "lex", "0", "a", "0", "b", "0", "c");
+	X("ZRANGESTORE", "r3", "lex", "[c", "-", "BYLEX", "REV");
 	check_replay(e);
 }
 
@@ -762,6 +784,13 @@ static void test_fx_multi_shard(void **state)
 	X("ZADD", k0, "1", "a", "2", "b");
 	X("ZADD", k1, "0.5", "a", "3", "c");
 	X("ZUNIONSTORE", k2, "2", k0, k1);
+	/* Keys on several shards: ZMPOP still logs only its own key's pop. */
+	mark = e->ntaken;
+	X("ZMPOP", "2", k2, k0, "MAX");
+	assert_int_equal(payloads_since(e, mark), 1);
+	snprintf(want, sizeof(want), "ZPOPMAX %s 1", k2);
+	assert_string_equal(effect_text(e, 2), want);
+	X("ZRANGESTORE", k0, k1, "0", "1");
 	X("RPUSH", l0, "a", "b", "c");
 	mark = e->ntaken;
 	X("LMOVE", l0, l1, "LEFT", "RIGHT");

@@ -16,6 +16,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <stdatomic.h>
+
+#include "store/encoding.h"
 #include "store/t_zset.h"
 
 struct model_elem {
@@ -194,7 +197,8 @@ static void test_t_zset_encoding_conversion(void **state)
 	(void)state;
 	struct zset *z = zset_new();
 	char m[80];
-	for (int i = 0; i < ZSET_PACKED_MAX_ENTRIES; i++) {
+	/* zset-max-listpack-entries (default 128) decides... */
+	for (int i = 0; i < 128; i++) {
 		int n = snprintf(m, sizeof(m), "k%d", i);
 		add(&z, i, m, (size_t)n, 0, NULL);
 	}
@@ -203,6 +207,23 @@ static void test_t_zset_encoding_conversion(void **state)
 	assert_string_equal(zset_encoding(z), "skiplist");
 	assert_int_equal(zset_check(z), 0);
 	zset_free(z);
+
+	/* ...up to what the packed layout holds, whatever it is set to. */
+	atomic_store(&kv_encoding.zset_max_listpack_entries, 1000);
+	z = zset_new();
+	for (int i = 0; i < ZSET_PACKED_MAX_ENTRIES; i++) {
+		/* The longest members the layout takes: 64 bytes each. */
+		snprintf(m, sizeof(m), "%064d", i);
+		add(&z, i, m, 64, 0, NULL);
+	}
+	assert_string_equal(zset_encoding(z), "listpack");
+	assert_int_equal(zset_len(z), ZSET_PACKED_MAX_ENTRIES);
+	assert_int_equal(zset_check(z), 0);
+	add(&z, 1000, "last", 4, 0, NULL);
+	assert_string_equal(zset_encoding(z), "skiplist");
+	assert_int_equal(zset_check(z), 0);
+	zset_free(z);
+	atomic_store(&kv_encoding.zset_max_listpack_entries, 128);
 
 	z = zset_new();
 	memset(m, 'a', 65);
