@@ -23,6 +23,7 @@
 
 #include "base/kv.h"
 #include "commands/cmd.h"
+#include "commands/notify.h"
 #include "commands/fx.h"
 #include "store/keydump.h"
 #include "store/rdb_value.h"
@@ -139,11 +140,17 @@ static void cmd_restore(struct cmd_ctx *c)
 		/* Nothing is created; a replaced key is gone (Redis propagates
 		 * DEL then, and so does the keydump of an absent key). */
 		rdb_value_release(&v);
-		if (o.replace && db_delete(db, key->ptr, key->len))
+		if (o.replace && db_delete(db, key->ptr, key->len)) {
 			keydump_key(db, key->ptr, key->len, c->now_ms, restore_log, c);
+			cmd_notify_arg(c, NOTIFY_GENERIC, "del", 1);
+		}
 		resp_ok(c->out);
 		return;
 	}
+	/* Replaced, the key is created anew (Redis's dbDelete then dbAdd: a
+	 * "new" event even when it existed). */
+	if (o.replace)
+		db_delete(db, key->ptr, key->len);
 	if (v.type == KV_TYPE_STRING) {
 		db_set_string(db, key->ptr, key->len, v.str.data, v.str.len, deadline);
 		rdb_value_release(&v);
@@ -153,6 +160,7 @@ static void cmd_restore(struct cmd_ctx *c)
 		rdb_value_release(&v);
 	}
 	keydump_key(db, key->ptr, key->len, c->now_ms, restore_log, c);
+	cmd_notify_arg(c, NOTIFY_GENERIC, "restore", 1);
 	resp_ok(c->out);
 }
 
@@ -225,6 +233,7 @@ static void cmd_copy(struct cmd_ctx *c)
 		db_set_object(ddb, dst->ptr, dst->len, type, v.obj, deadline);
 	}
 	kv_buf_free(&bytes);
+	cmd_notify_db(c, NOTIFY_GENERIC, "copy_to", dbid, dst->ptr, dst->len);
 	resp_int(c->out, 1);
 }
 

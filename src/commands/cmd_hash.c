@@ -16,6 +16,7 @@
  * new key, or deletes a key whose hash became empty.
  */
 #include "commands/cmd.h"
+#include "commands/notify.h"
 #include "commands/fx.h"
 #include "store/effect_argv.h"
 #include "base/kv.h"
@@ -158,6 +159,7 @@ static void hset_generic(struct cmd_ctx *c, const char *name, bool reply_ok)
 	}
 	hkey_close(&k);
 	hkey_signal(&k);   /* Redis signals every HSET/HMSET, even a no-op */
+	cmd_notify_arg(c, NOTIFY_HASH, "hset", 1);
 	if (reply_ok)
 		resp_ok(c->out);
 	else
@@ -184,8 +186,10 @@ static void cmd_hsetnx(struct cmd_ctx *c)
 	if (!hkey_get(&k, &c->argv[2], &v))
 		hkey_set(&k, &c->argv[2], c->argv[3].ptr, c->argv[3].len, &added);
 	hkey_close(&k);
-	if (added)
+	if (added) {
 		hkey_signal(&k);
+		cmd_notify_arg(c, NOTIFY_HASH, "hset", 1);
+	}
 	resp_int(c->out, added);
 }
 
@@ -264,8 +268,10 @@ static void cmd_hdel(struct cmd_ctx *c)
 			break;
 	}
 	hkey_close(&k);   /* deletes the key if the hash is now empty */
-	if (deleted)
+	if (deleted) {
 		hkey_signal(&k);
+		notify_pop(c, NOTIFY_HASH, "hdel", k.db, c->argv[1].ptr, c->argv[1].len);
+	}
 	resp_int(c->out, deleted);
 }
 
@@ -334,6 +340,7 @@ static void cmd_hincrby(struct cmd_ctx *c)
 	hkey_set(&k, &c->argv[2], buf, n, &added);
 	hkey_close(&k);
 	hkey_signal(&k);
+	cmd_notify_arg(c, NOTIFY_HASH, "hincrby", 1);
 	resp_int(c->out, value);
 }
 
@@ -373,6 +380,7 @@ static void cmd_hincrbyfloat(struct cmd_ctx *c)
 	/* The result, not the increment (as INCRBYFLOAT). */
 	struct kv_slice argv[4] = { { "HSET", 4 }, c->argv[1], c->argv[2], { buf, (size_t)n } };
 	cmd_effect(c, 4, argv);
+	cmd_notify_arg(c, NOTIFY_HASH, "hincrbyfloat", 1);
 	resp_bulk(c->out, buf, (size_t)n);
 }
 

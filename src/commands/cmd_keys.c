@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "commands/cmd.h"
+#include "commands/notify.h"
 #include "commands/fx.h"
 #include "store/effect_argv.h"
 #include "base/kv.h"
@@ -78,10 +79,13 @@ static void del_generic(struct cmd_ctx *c)
 
 	/* A key whose deadline passed is expired first and not counted, so
 	 * DEL of an expired key answers 0 as in Redis. */
-	for (int i = 1; i < c->argc; i++)
-		if (lookup_write(c, i))
-			deleted += db_delete(cmd_db_arg(c, i), c->argv[i].ptr,
-					     c->argv[i].len);
+	for (int i = 1; i < c->argc; i++) {
+		if (lookup_write(c, i) &&
+		    db_delete(cmd_db_arg(c, i), c->argv[i].ptr, c->argv[i].len)) {
+			deleted++;
+			cmd_notify_arg(c, NOTIFY_GENERIC, "del", i);
+		}
+	}
 	resp_int(c->out, deleted);
 }
 
@@ -236,10 +240,12 @@ static void expire_generic(struct cmd_ctx *c, int64_t base_ms, bool seconds,
 	if (when <= c->now_ms) {
 		db_delete(db, c->argv[1].ptr, c->argv[1].len);
 		cmd_effect(c, 2, argv);
+		cmd_notify_arg(c, NOTIFY_GENERIC, "del", 1);
 	} else {
 		db_set_expire(db, e, when);
 		argv[0] = (struct kv_slice){ "PEXPIREAT", 9 };
 		cmd_effect(c, 3, argv);
+		cmd_notify_arg(c, NOTIFY_GENERIC, "expire", 1);
 	}
 	resp_int(c->out, 1);
 }
@@ -319,6 +325,7 @@ static void cmd_persist(struct cmd_ctx *c)
 		return;
 	}
 	db_set_expire(cmd_db_arg(c, 1), e, KV_NO_EXPIRE);
+	cmd_notify_arg(c, NOTIFY_GENERIC, "persist", 1);
 	resp_int(c->out, 1);
 }
 
@@ -348,6 +355,8 @@ static void rename_generic(struct cmd_ctx *c, bool nx)
 	}
 	db_rename(cmd_db_arg(c, 1), src->ptr, src->len, cmd_db_arg(c, 2),
 		  dst->ptr, dst->len);
+	cmd_notify_arg(c, NOTIFY_GENERIC, "rename_from", 1);
+	cmd_notify_arg(c, NOTIFY_GENERIC, "rename_to", 2);
 	if (nx)
 		resp_int(c->out, 1);
 	else
@@ -691,6 +700,8 @@ static void cmd_move(struct cmd_ctx *c)
 		return;
 	}
 	db_rename(src, k->ptr, k->len, dst, k->ptr, k->len);
+	cmd_notify_arg(c, NOTIFY_GENERIC, "move_from", 1);
+	cmd_notify_db(c, NOTIFY_GENERIC, "move_to", to, k->ptr, k->len);
 	resp_int(c->out, 1);
 }
 

@@ -13,6 +13,7 @@
  * LRANGE, LINDEX, LPOS) are counted the same way here.
  */
 #include "commands/cmd.h"
+#include "commands/notify.h"
 #include "commands/fx.h"
 #include "store/effect_argv.h"
 #include "base/kv.h"
@@ -130,6 +131,17 @@ static void list_effect(struct cmd_ctx *c, const struct kv_db *db, int argc,
 		fx_emit_key(db_index(db), argc, argv);
 }
 
+/* LMOVE's events, as Redis's lmoveGenericCommand: the push on the
+ * destination, the pop on the source, "del" when that emptied it. */
+static void list_move_notify(const struct cmd_ctx *c, struct kv_db *sdb,
+			     const struct kv_slice *src, struct kv_db *ddb,
+			     const struct kv_slice *dst, enum list_where from, enum list_where to)
+{
+	notify_key(c, NOTIFY_LIST, to == LIST_HEAD ? "lpush" : "rpush", db_index(ddb), dst->ptr,
+		   dst->len);
+	notify_pop(c, NOTIFY_LIST, from == LIST_HEAD ? "lpop" : "rpop", sdb, src->ptr, src->len);
+}
+
 void list_move_logged(struct cmd_ctx *c, struct kv_db *sdb, const struct kv_slice *src,
 		      struct kv_db *ddb, const struct kv_slice *dst, enum list_where from,
 		      enum list_where to, int64_t now_ms, struct kv_buf *out)
@@ -143,6 +155,7 @@ void list_move_logged(struct cmd_ctx *c, struct kv_db *sdb, const struct kv_slic
 				now_ms, out);
 		struct kv_slice argv[5] = { { "LMOVE", 5 }, *src, *dst, side[from], side[to] };
 		list_effect(c, sdb, 5, argv);
+		list_move_notify(c, sdb, src, ddb, dst, from, to);
 		return;
 	}
 	/* The element is copied before the move: the push effect needs it. */
@@ -159,6 +172,7 @@ void list_move_logged(struct cmd_ctx *c, struct kv_db *sdb, const struct kv_slic
 	list_effect(c, sdb, 2, pop_argv);
 	list_effect(c, ddb, 3, push_argv);
 	kv_buf_free(&elem);
+	list_move_notify(c, sdb, src, ddb, dst, from, to);
 }
 
 /* argv[i] as a list for writing (lookupKeyWrite: nothing counted).  Returns
@@ -236,6 +250,7 @@ static void push_generic(struct cmd_ctx *c, enum list_where where, bool only_exi
 		list_push(l, where, c->argv[i].ptr, c->argv[i].len);
 	account(db, l, before);
 	db_signal_modified(db, c->argv[1].ptr, c->argv[1].len);
+	cmd_notify_arg(c, NOTIFY_LIST, where == LIST_HEAD ? "lpush" : "rpush", 1);
 	resp_int(c->out, (int64_t)list_len(l));
 }
 
@@ -284,6 +299,8 @@ static void pop_generic(struct cmd_ctx *c, enum list_where where)
 	}
 	list_pop_reply(cmd_db_arg(c, 1), c->argv[1].ptr, c->argv[1].len, where,
 		       (uint64_t)count, has_count ? LIST_POP_ARRAY : LIST_POP_BULK, c->out);
+	notify_pop(c, NOTIFY_LIST, where == LIST_HEAD ? "lpop" : "rpop", cmd_db_arg(c, 1),
+		   c->argv[1].ptr, c->argv[1].len);
 }
 
 static void cmd_lpop(struct cmd_ctx *c) { pop_generic(c, LIST_HEAD); }
@@ -378,6 +395,7 @@ static void cmd_lset(struct cmd_ctx *c)
 	account(db, l, before);
 	if (ok) {
 		db_signal_modified(db, c->argv[1].ptr, c->argv[1].len);
+		cmd_notify_arg(c, NOTIFY_LIST, "lset", 1);
 		resp_ok(c->out);
 	} else {
 		resp_error(c->out, "ERR index out of range");
@@ -412,6 +430,7 @@ static void cmd_linsert(struct cmd_ctx *c)
 			list_iter_insert(&it, after, c->argv[4].ptr, c->argv[4].len);
 			account(db, l, before);
 			db_signal_modified(db, c->argv[1].ptr, c->argv[1].len);
+			cmd_notify_arg(c, NOTIFY_LIST, "linsert", 1);
 			resp_int(c->out, (int64_t)list_len(l));
 			return;
 		}
@@ -452,6 +471,8 @@ static void cmd_lrem(struct cmd_ctx *c)
 	}
 	account(db, l, before);
 	delete_if_empty(db, c->argv[1].ptr, c->argv[1].len, l);
+	if (removed)
+		notify_pop(c, NOTIFY_LIST, "lrem", db, c->argv[1].ptr, c->argv[1].len);
 	resp_int(c->out, removed);
 }
 
@@ -484,6 +505,7 @@ static void cmd_ltrim(struct cmd_ctx *c)
 	/* Redis signals an existing key even when nothing was trimmed. */
 	db_signal_modified(db, c->argv[1].ptr, c->argv[1].len);
 	delete_if_empty(db, c->argv[1].ptr, c->argv[1].len, l);
+	notify_pop(c, NOTIFY_LIST, "ltrim", db, c->argv[1].ptr, c->argv[1].len);
 	resp_ok(c->out);
 }
 
@@ -661,6 +683,8 @@ static void cmd_lmpop(struct cmd_ctx *c)
 			continue;
 		list_pop_reply(cmd_db_arg(c, i), c->argv[i].ptr, c->argv[i].len, where,
 			       (uint64_t)count, LIST_POP_KEY_ARRAY, c->out);
+		notify_pop(c, NOTIFY_LIST, where == LIST_HEAD ? "lpop" : "rpop", cmd_db_arg(c, i),
+			   c->argv[i].ptr, c->argv[i].len);
 		return;
 	}
 	resp_null_array(c->out);

@@ -30,6 +30,7 @@
  * (set_pop hands them out one by one for that purpose).
  */
 #include "commands/cmd.h"
+#include "commands/notify.h"
 #include "commands/fx.h"
 #include "store/effect_argv.h"
 #include "base/kv.h"
@@ -151,6 +152,8 @@ static void cmd_sadd(struct cmd_ctx *c)
 		set_settle(&ref);
 	if (!created && added > 0)
 		set_signal(c, 1);
+	if (added > 0)
+		cmd_notify_arg(c, NOTIFY_SET, "sadd", 1);
 	resp_int(c->out, added);
 }
 
@@ -171,6 +174,8 @@ static void cmd_srem(struct cmd_ctx *c)
 	if (removed > 0)
 		set_signal(c, 1);
 	set_settle_or_delete(&ref);
+	if (removed > 0)
+		notify_pop(c, NOTIFY_SET, "srem", ref.db, c->argv[1].ptr, c->argv[1].len);
 	resp_int(c->out, removed);
 }
 
@@ -260,6 +265,7 @@ static void cmd_spop(struct cmd_ctx *c)
 	set_pop(&ref.s, (uint64_t)count, reply_and_log_member, &pe, ref.orig);
 	set_signal(c, 1);   /* count > 0 of a non-empty set: something popped */
 	set_settle_or_delete(&ref);
+	notify_pop(c, NOTIFY_SET, "spop", cmd_db_arg(c, 1), c->argv[1].ptr, c->argv[1].len);
 	cmd_effect(c, pe.srem.argc, effect_argv_slices(&pe.srem));
 	effect_argv_free(&pe.srem);
 }
@@ -379,16 +385,20 @@ static void cmd_smove(struct cmd_ctx *c)
 	set_settle(&dst);   /* the dst lookup itself may not change it, but be exact */
 	set_signal(c, 1);
 	set_settle_or_delete(&src);
+	notify_pop(c, NOTIFY_SET, "srem", cmd_db_arg(c, 1), c->argv[1].ptr, c->argv[1].len);
 	smove_effect(c);
 	if (rd == 0) {
 		struct kv_set *s = set_create();
 		set_add(&s, m->ptr, m->len, NULL);
 		db_set_object(dst.db, c->argv[2].ptr, c->argv[2].len, KV_TYPE_SET, s,
 			      KV_NO_EXPIRE);
+		cmd_notify_arg(c, NOTIFY_SET, "sadd", 2);
 	} else {
 		/* Like Redis, dst counts as modified only if it lacked the member. */
-		if (set_add(&dst.s, m->ptr, m->len, dst.orig))
+		if (set_add(&dst.s, m->ptr, m->len, dst.orig)) {
 			set_signal(c, 2);
+			cmd_notify_arg(c, NOTIFY_SET, "sadd", 2);
+		}
 		set_settle(&dst);
 	}
 	resp_int(c->out, 1);
@@ -572,9 +582,12 @@ static void algebra_command(struct cmd_ctx *c, enum set_op op, bool store)
 	struct kv_db *db = cmd_db_arg(c, 1);
 	if (n > 0) {
 		db_set_object(db, c->argv[1].ptr, c->argv[1].len, KV_TYPE_SET, res, KV_NO_EXPIRE);
+		static const char *const events[] = { "sinterstore", "sunionstore", "sdiffstore" };
+		cmd_notify_arg(c, NOTIFY_SET, events[op], 1);
 	} else {
 		set_free(res);
-		db_delete(db, c->argv[1].ptr, c->argv[1].len);
+		if (db_delete(db, c->argv[1].ptr, c->argv[1].len))
+			cmd_notify_arg(c, NOTIFY_GENERIC, "del", 1);
 	}
 	resp_int(c->out, (int64_t)n);
 }

@@ -41,6 +41,7 @@
 
 #include "base/kv.h"
 #include "commands/cmd.h"
+#include "commands/notify.h"
 #include "commands/fx.h"
 #include "store/keydump.h"
 #include "store/store.h"
@@ -502,8 +503,11 @@ static void sort_store(struct cmd_ctx *c, const struct sort_vec *v, const struct
 		}
 		db_set_object(db, dst->ptr, dst->len, KV_TYPE_LIST, l, KV_NO_EXPIRE);
 		changed = true;
+		cmd_notify(c, NOTIFY_LIST, "sortstore", dst->ptr, dst->len);
 	} else {
 		changed = db_delete(db, dst->ptr, dst->len) > 0;
+		if (changed)
+			cmd_notify(c, NOTIFY_GENERIC, "del", dst->ptr, dst->len);
 	}
 	/* Lookups read other shards: replaying this SORT on the destination's
 	 * shard could not, so the effect is the destination's final state. */

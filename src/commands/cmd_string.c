@@ -15,6 +15,7 @@
  * lives, locking and durability of the effects are the runtime's business.
  */
 #include "commands/cmd.h"
+#include "commands/notify.h"
 #include "commands/fx.h"
 #include "store/effect_argv.h"
 #include "commands/config.h"
@@ -250,6 +251,9 @@ static void set_generic(struct cmd_ctx *c, unsigned flags, const struct kv_slice
 	}
 	db_set_string(cmd_db_arg(c, 1), key->ptr, key->len, val->ptr, val->len, deadline);
 	set_effect(c, val, deadline);
+	cmd_notify_arg(c, NOTIFY_STRING, "set", 1);
+	if (expire)
+		cmd_notify_arg(c, NOTIFY_GENERIC, "expire", 1);
 	if (flags & OPT_GET)
 		return;
 	if (kind == SET_REPLY_ONE_ZERO)
@@ -290,8 +294,10 @@ static void cmd_getset(struct cmd_ctx *c)
 
 static void cmd_getdel(struct cmd_ctx *c)
 {
-	if (reply_get(c) == 1)
+	if (reply_get(c) == 1) {
 		db_delete(cmd_db_arg(c, 1), c->argv[1].ptr, c->argv[1].len);
+		cmd_notify_arg(c, NOTIFY_GENERIC, "del", 1);
+	}
 }
 
 /* GETEX parses its options before the lookup but validates the expire value
@@ -321,15 +327,18 @@ static void cmd_getex(struct cmd_ctx *c)
 		db_delete(db, key->ptr, key->len);
 		struct kv_slice argv[2] = { { "DEL", 3 }, *key };
 		cmd_effect(c, 2, argv);
+		cmd_notify_arg(c, NOTIFY_GENERIC, "del", 1);
 	} else if (expire) {
 		db_set_expire(db, e, deadline);
 		char buf[EFFECT_NUM_MAX];
 		struct kv_slice argv[3] = { { "PEXPIREAT", 9 }, *key, effect_int(buf, deadline) };
 		cmd_effect(c, 3, argv);
+		cmd_notify_arg(c, NOTIFY_GENERIC, "expire", 1);
 	} else if ((flags & OPT_PERSIST) && entry_expire(e) != KV_NO_EXPIRE) {
 		db_set_expire(db, e, KV_NO_EXPIRE);
 		struct kv_slice argv[2] = { { "PERSIST", 7 }, *key };
 		cmd_effect(c, 2, argv);
+		cmd_notify_arg(c, NOTIFY_GENERIC, "persist", 1);
 	}
 }
 
@@ -363,9 +372,11 @@ static void mset_generic(struct cmd_ctx *c, bool nx, const char *name)
 			}
 		}
 	}
-	for (int i = 1; i < c->argc; i += 2)
+	for (int i = 1; i < c->argc; i += 2) {
 		db_set_string(cmd_db_arg(c, i), c->argv[i].ptr, c->argv[i].len,
 			      c->argv[i + 1].ptr, c->argv[i + 1].len, KV_NO_EXPIRE);
+		cmd_notify_arg(c, NOTIFY_STRING, "set", i);
+	}
 	if (nx)
 		resp_int(c->out, 1);
 	else
@@ -409,6 +420,7 @@ static void incr_by(struct cmd_ctx *c, int64_t incr)
 	char buf[FMT_INT64_MAX];
 	size_t n = fmt_int64(buf, v);
 	db_set_string(cmd_db_arg(c, 1), key->ptr, key->len, buf, n, KV_KEEP_EXPIRE);
+	cmd_notify_arg(c, NOTIFY_STRING, "incrby", 1);
 	resp_int(c->out, v);
 }
 
@@ -483,6 +495,7 @@ static void cmd_incrbyfloat(struct cmd_ctx *c)
 	 * arithmetic and formatting (Redis logs the same). */
 	struct kv_slice argv[4] = { { "SET", 3 }, *key, { buf, (size_t)n }, { "KEEPTTL", 7 } };
 	cmd_effect(c, 4, argv);
+	cmd_notify_arg(c, NOTIFY_STRING, "incrbyfloat", 1);
 	resp_bulk(c->out, buf, (size_t)n);
 }
 
@@ -498,6 +511,7 @@ static void cmd_append(struct cmd_ctx *c)
 	/* A missing key is created even when the appended value is empty. */
 	if (!e) {
 		db_set_string(db, key->ptr, key->len, add->ptr, add->len, KV_NO_EXPIRE);
+		cmd_notify_arg(c, NOTIFY_STRING, "append", 1);
 		resp_int(c->out, (int64_t)add->len);
 		return;
 	}
@@ -510,6 +524,7 @@ static void cmd_append(struct cmd_ctx *c)
 		db_string_write(db, e, len, add->ptr, add->len);
 	else
 		db_signal_modified(db, key->ptr, key->len);   /* Redis signals even "" */
+	cmd_notify_arg(c, NOTIFY_STRING, "append", 1);
 	resp_int(c->out, (int64_t)(len + add->len));
 }
 
@@ -591,6 +606,7 @@ static void cmd_setrange(struct cmd_ctx *c)
 	if (!e)
 		e = db_set_string(db, key->ptr, key->len, "", 0, KV_NO_EXPIRE);
 	e = db_string_write(db, e, (size_t)off, val->ptr, val->len);
+	cmd_notify_arg(c, NOTIFY_STRING, "setrange", 1);
 	resp_int(c->out, (int64_t)entry_str(e).len);
 }
 
@@ -638,6 +654,7 @@ static void cmd_setbit(struct cmd_ctx *c)
 		if (!e)
 			e = db_set_string(db, key->ptr, key->len, "", 0, KV_NO_EXPIRE);
 		db_string_write(db, e, byte, &nb, 1);
+		cmd_notify_arg(c, NOTIFY_STRING, "setbit", 1);
 	}
 	resp_int(c->out, was);
 }

@@ -31,6 +31,7 @@
 #include "commands/cmd.h"
 #include "commands/cmd_zset.h"
 #include "commands/fx.h"
+#include "commands/notify.h"
 #include "base/kv.h"
 #include "store/effect_argv.h"
 #include "commands/scan_args.h"
@@ -279,6 +280,8 @@ static void zadd_apply(struct cmd_ctx *c, int flags, bool ch, const double *scor
 	/* A score set to its current value (ZADD INCR 0 included) is no change. */
 	if (!created && (added || updated))
 		zset_signal(c, 1);
+	if (added || updated)
+		cmd_notify_arg(c, NOTIFY_ZSET, incr ? "zincr" : "zadd", 1);
 	if (nan_err) {
 		resp_error(c->out, ERR_NAN);
 		return;
@@ -371,6 +374,8 @@ static void cmd_zrem(struct cmd_ctx *c)
 	if (deleted)
 		zset_signal(c, 1);
 	zset_changed(c, 1, z, before);
+	if (deleted)
+		notify_pop(c, NOTIFY_ZSET, "zrem", cmd_db_arg(c, 1), c->argv[1].ptr, c->argv[1].len);
 	resp_int(c->out, deleted);
 }
 
@@ -484,7 +489,8 @@ static void store_ranks(struct cmd_ctx *c, struct zset *z, size_t first, size_t 
 	struct kv_db *db = cmd_db_arg(c, 1);
 	const struct kv_slice *dst = &c->argv[1];
 	if (!z || count == 0) {
-		db_delete(db, dst->ptr, dst->len);
+		if (db_delete(db, dst->ptr, dst->len))
+			cmd_notify_arg(c, NOTIFY_GENERIC, "del", 1);
 		resp_int(c->out, 0);
 		return;
 	}
@@ -501,6 +507,7 @@ static void store_ranks(struct cmd_ctx *c, struct zset *z, size_t first, size_t 
 	free(it);
 	zset_pack_if_fits(&res);
 	db_set_object(db, dst->ptr, dst->len, KV_TYPE_ZSET, res, KV_NO_EXPIRE);
+	cmd_notify_arg(c, NOTIFY_ZSET, "zrangestore", 1);
 	resp_int(c->out, (int64_t)n);
 }
 
@@ -684,6 +691,12 @@ static void zremrange_generic(struct cmd_ctx *c, enum range_type type)
 		zset_delete_rank_range(z, first, first + count - 1);
 		zset_signal(c, 1);
 		zset_changed(c, 1, z, before);
+		static const char *const events[] = {
+			[RANGE_RANK] = "zremrangebyrank", [RANGE_SCORE] = "zremrangebyscore",
+			[RANGE_LEX] = "zremrangebylex",
+		};
+		notify_pop(c, NOTIFY_ZSET, events[type], cmd_db_arg(c, 1), c->argv[1].ptr,
+			   c->argv[1].len);
 	}
 	resp_int(c->out, (int64_t)count);
 }
@@ -719,6 +732,8 @@ static void zpop_generic(struct cmd_ctx *c, bool max)
 	zset_pop(z, max, n, reply_elem_cb, c->out);
 	zset_signal(c, 1);   /* n > 0: the zset is not empty */
 	zset_changed(c, 1, z, before);
+	notify_pop(c, NOTIFY_ZSET, max ? "zpopmax" : "zpopmin", cmd_db_arg(c, 1), c->argv[1].ptr,
+		   c->argv[1].len);
 }
 
 static void cmd_zpopmin(struct cmd_ctx *c) { zpop_generic(c, false); }
@@ -825,6 +840,8 @@ static void cmd_zmpop(struct cmd_ctx *c)
 			effect_int(buf, (int64_t)n),
 		};
 		cmd_effect(c, 3, argv);
+		notify_pop(c, NOTIFY_ZSET, max ? "zpopmax" : "zpopmin", cmd_db_arg(c, i), key->ptr,
+			   key->len);
 		return;
 	}
 	resp_null_array(c->out);
@@ -1066,9 +1083,11 @@ static void setop_generic(struct cmd_ctx *c, enum setop op, enum setop_out to,
 	if (len > 0) {
 		db_set_object(db, c->argv[1].ptr, c->argv[1].len, KV_TYPE_ZSET, w.dst,
 			      KV_NO_EXPIRE);
+		cmd_notify_arg(c, NOTIFY_ZSET, name, 1);   /* "zunionstore", ... */
 	} else {
 		zset_free(w.dst);
-		db_delete(db, c->argv[1].ptr, c->argv[1].len);
+		if (db_delete(db, c->argv[1].ptr, c->argv[1].len))
+			cmd_notify_arg(c, NOTIFY_GENERIC, "del", 1);
 	}
 	resp_int(c->out, (int64_t)len);
 done:

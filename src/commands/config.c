@@ -35,6 +35,7 @@
 #include <unistd.h>
 
 #include "commands/cmd.h"
+#include "commands/notify.h"
 #include "base/kv.h"
 #include "base/log.h"
 #include "store/encoding.h"
@@ -101,6 +102,7 @@ enum cfg_type {
 	CFG_ENUM,       /* one of names[] */
 	CFG_STR,        /* one string argument */
 	CFG_WORDS,      /* one or more arguments, stored space-separated (bind) */
+	CFG_NOTIFY,     /* keyspace event classes (commands/notify.h), an _Atomic int */
 };
 
 enum cfg_field {
@@ -217,6 +219,7 @@ static const struct cfg_def cfg_table[] = {
 	  &kv_encoding.list_max_listpack_size, NULL, NULL, "list-max-ziplist-size" },
 	{ "list-compress-depth", CFG_INT, 0, 0, INT_MAX, NULL, FLD_AI64,
 	  &kv_encoding.list_compress_depth, NULL, NULL },
+	{ "notify-keyspace-events", CFG_NOTIFY, 0, 0, 0, NULL, FLD_AINT, &notify_flags, NULL, NULL },
 	{ "client-output-buffer-limit", CFG_WORDS, CFG_IMMUTABLE, 4, 12, NULL, FLD_STR,
 	  &g_config.client_output_buffer_limit, cfg_check_obuf, cfg_applied_obuf },
 	/* Memory limit and eviction (store/lru.h, docs/memory.md): read by
@@ -391,6 +394,11 @@ static const char *cfg_parse(const struct cfg_def *d, int nargs, const struct kv
 		err = errbuf;
 		break;
 	}
+	case CFG_NOTIFY:
+		v->num = notify_classes_parse(text, strlen(text));
+		if (v->num < 0)
+			err = "Invalid event class character. Use 'Ag$lshzxeKEtmdn'.";
+		break;
 	case CFG_STR:
 		v->str = text;
 		text = NULL;
@@ -509,6 +517,11 @@ static void cfg_reply_value(struct kv_buf *out, const struct cfg_def *d)
 		int64_t i = cfg_get_num(d);
 		snprintf(num, sizeof(num), "%lld", (long long)i);
 		resp_bulk_str(out, i >= 0 && d->names[i] ? d->names[i] : num);
+		return;
+	}
+	case CFG_NOTIFY: {
+		char classes[NOTIFY_CLASSES_MAX];
+		resp_bulk(out, classes, notify_classes_format((int)cfg_get_num(d), classes));
 		return;
 	}
 	case CFG_STR:
@@ -730,6 +743,7 @@ static void cfg_reset(void)
 	atomic_store(&g_config.auto_aof_rewrite_pct, 100);
 	atomic_store(&g_config.auto_aof_rewrite_min_size, 64ll << 20);
 	atomic_store(&g_config.snapshot_inflight_blocks, 4);
+	atomic_store(&notify_flags, 0);
 	cfg_store_password(NULL);
 	cfg_applied_obuf();
 	cfg_applied_save();

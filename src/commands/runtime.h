@@ -23,6 +23,7 @@
 
 struct aof;
 struct conn;
+struct shard;
 struct snapshot_job;
 
 struct shard_stats {
@@ -127,6 +128,14 @@ struct cmd_runtime {
 	void (*conn_close_after_reply)(struct conn *c);
 	/* Channels and patterns the client is subscribed to. */
 	uint32_t (*conn_subscriptions)(const struct conn *c);
+
+	/* ---- pub/sub ---- */
+	/* Publish a message to the subscribers of every shard, from the thread
+	 * that runs the command (shard: the context's); keyspace notifications
+	 * (commands/notify.h).  Local subscribers get it at once, the others
+	 * before the command's reply leaves (docs/notifications.md). */
+	void (*publish)(struct shard *shard, const char *chan, size_t clen, const char *msg,
+			size_t mlen);
 };
 
 #endif

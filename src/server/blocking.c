@@ -37,6 +37,7 @@
 #include "store/effect_argv.h"
 #include "store/dict.h"
 #include "commands/fx.h"
+#include "commands/notify.h"
 #include "base/kv.h"
 #include "server/shard.h"
 #include "store/t_list.h"
@@ -265,6 +266,7 @@ static bool serve_now(struct kv_db *db, const char *key, size_t klen, struct kv_
 		enum list_where where = name[1] == 'l' ? LIST_HEAD : LIST_TAIL;
 		list_pop_reply(db, key, klen, where, 1, LIST_POP_KEY_BULK, out);
 		log_list_pop(NULL, call->dbid, key, klen, where, 1, false);
+		notify_pop(NULL, NOTIFY_LIST, where == LIST_HEAD ? "lpop" : "rpop", db, key, klen);
 	} else if (strcmp(name, "blmpop") == 0) {
 		int64_t numkeys = 1, count = 1;
 		enum list_where where = LIST_HEAD;
@@ -276,10 +278,12 @@ static bool serve_now(struct kv_db *db, const char *key, size_t klen, struct kv_
 		uint64_t popped = list_pop_reply(db, key, klen, where, (uint64_t)count,
 						 LIST_POP_KEY_ARRAY, out);
 		log_list_pop(NULL, call->dbid, key, klen, where, popped, true);
+		notify_pop(NULL, NOTIFY_LIST, where == LIST_HEAD ? "lpop" : "rpop", db, key, klen);
 	} else if (strcmp(name, "bzpopmin") == 0 || strcmp(name, "bzpopmax") == 0) {
 		struct kv_entry *e = db_lookup(db, key, klen, now_ms);
 		zpop_one(db, key, klen, entry_obj(e), name[5] == 'a', out);
 		log_zpop(NULL, call->dbid, key, klen, name[5] == 'a', -1);
+		notify_pop(NULL, NOTIFY_ZSET, name[5] == 'a' ? "zpopmax" : "zpopmin", db, key, klen);
 		return (t->served = true);
 	} else if (strcmp(name, "bzmpop") == 0) {
 		/* Its arguments were checked when it blocked. */
@@ -289,6 +293,7 @@ static bool serve_now(struct kv_db *db, const char *key, size_t klen, struct kv_
 		struct kv_entry *e = db_lookup(db, key, klen, now_ms);
 		size_t n = zset_mpop_reply(db, key, klen, entry_obj(e), max, (size_t)count, out);
 		log_zpop(NULL, call->dbid, key, klen, max, (int64_t)n);
+		notify_pop(NULL, NOTIFY_ZSET, max ? "zpopmax" : "zpopmin", db, key, klen);
 		return (t->served = true);
 	} else {
 		/* BLMOVE / BRPOPLPUSH: needs the destination's keyspace. */
@@ -682,6 +687,8 @@ static void bpop_generic(struct cmd_ctx *ctx, enum list_where where)
 		list_pop_reply(cmd_db_arg(ctx, i), ctx->argv[i].ptr, ctx->argv[i].len, where, 1,
 			       LIST_POP_KEY_BULK, ctx->out);
 		log_list_pop(ctx, ctx->dbid, ctx->argv[i].ptr, ctx->argv[i].len, where, 1, false);
+		notify_pop(ctx, NOTIFY_LIST, where == LIST_HEAD ? "lpop" : "rpop",
+			   cmd_db_arg(ctx, i), ctx->argv[i].ptr, ctx->argv[i].len);
 	} else if (i == 0 && !block_client(ctx, idx, n, deadline, KV_TYPE_LIST))
 		resp_null_array(ctx->out);
 }
@@ -787,6 +794,8 @@ static void cmd_blmpop(struct cmd_ctx *ctx)
 						 ctx->argv[i].len, where, (uint64_t)count,
 						 LIST_POP_KEY_ARRAY, ctx->out);
 		log_list_pop(ctx, ctx->dbid, ctx->argv[i].ptr, ctx->argv[i].len, where, popped, true);
+		notify_pop(ctx, NOTIFY_LIST, where == LIST_HEAD ? "lpop" : "rpop",
+			   cmd_db_arg(ctx, i), ctx->argv[i].ptr, ctx->argv[i].len);
 	} else if (i == 0 && !block_client(ctx, idx, n, deadline, KV_TYPE_LIST))
 		resp_null_array(ctx->out);
 }
@@ -802,6 +811,8 @@ static void bzpop_generic(struct cmd_ctx *ctx, bool max)
 	if (i > 0) {
 		zpop_one(cmd_db_arg(ctx, i), ctx->argv[i].ptr, ctx->argv[i].len, z, max, ctx->out);
 		log_zpop(ctx, ctx->dbid, ctx->argv[i].ptr, ctx->argv[i].len, max, -1);
+		notify_pop(ctx, NOTIFY_ZSET, max ? "zpopmax" : "zpopmin", cmd_db_arg(ctx, i),
+			   ctx->argv[i].ptr, ctx->argv[i].len);
 	} else if (i == 0 && !block_client(ctx, idx, n, deadline, KV_TYPE_ZSET))
 		resp_null_array(ctx->out);
 }

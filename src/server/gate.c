@@ -92,7 +92,8 @@ void conn_drain_slots(struct shard *s, struct conn *c)
 		kv_buf_free(&head->buf);
 		free(head);
 	}
-	/* A finished reply held back only by the AOF: watch for durability. */
+	/* A finished reply held back only by the AOF or notifications: watch
+	 * for them. */
 	if (c->slots_head && c->slots_head->done && c->slots_head->acks == 0)
 		conn_gate(s, c);
 	conn_mark_flush(s, c);
@@ -169,9 +170,92 @@ bool shard_lsn_ready(const struct shard *s, uint64_t lsn, bool durable)
 	return !shard_gates(s) || shard_release_lsn(s) >= lsn;
 }
 
+/* ------------------------------------------------------------------ */
+/* keyspace notifications: delivered on every shard before what follows */
+
+/*
+ * A unit's notifications for subscribers on other shards leave as one
+ * batch at the unit's end (one MSG_NOTIFY per shard with subscriptions),
+ * and every reply or message the shard produces after that waits until the
+ * batch is back delivered from each (nseq, like an LSN).  So a client that
+ * read a write's reply, and anything it does next on any shard, comes after
+ * the write's events in every subscriber's output; and the next unit that
+ * touches the same keys (here, or on a shard this one grants or releases
+ * a keyspace to) publishes after them.  Nothing waits while no batch is
+ * out: with notifications off, or no subscriber elsewhere, the tag is 0.
+ */
+uint64_t shard_notify_tag(const struct shard *s)
+{
+	return s->notify_sent > s->notify_acked ? s->notify_sent : 0;
+}
+
+static bool shard_notify_ready(const struct shard *s, uint64_t nseq)
+{
+	return nseq <= s->notify_acked;
+}
+
+void shard_tag_slot(const struct shard *s, struct reply_slot *slot)
+{
+	slot->lsn = shard_reply_tag(s);
+	slot->nseq = shard_notify_tag(s);
+}
+
+void shard_notify_flush(struct shard *s)
+{
+	if (s->notify_out.len == 0)
+		return;
+	struct notify_batch *b = NULL;
+	for (uint32_t i = 0; i < g_server.nshards; i++) {
+		struct shard *dst = g_server.shards[i];
+		if (i == s->id || atomic_load_explicit(&dst->pubsub_subs, memory_order_relaxed) == 0)
+			continue;
+		if (!b) {
+			b = kv_calloc(1, sizeof(*b));
+			b->seq = ++s->notify_sent;
+			b->payload = s->notify_out;
+			kv_buf_init(&s->notify_out);
+			if (s->nb_tail)
+				s->nb_tail->next = b;
+			else
+				s->nb_head = b;
+			s->nb_tail = b;
+		}
+		struct notify_part *part = kv_malloc(sizeof(*part));
+		part->m.type = MSG_NOTIFY;
+		part->b = b;
+		b->pending++;
+		shard_send(s, i, &part->m);
+	}
+	s->notify_out.len = 0;   /* nobody elsewhere listens: dropped, as Redis drops them */
+}
+
+void shard_notify_part_done(struct shard *s, struct notify_part *part)
+{
+	struct notify_batch *b = part->b;
+	free(part);
+	kv_assert(b->pending > 0);
+	b->pending--;
+	bool moved = false;
+	/* Batches complete in any order; what waits needs every one up to its
+	 * tag, so the acknowledged mark moves over the FIFO's done prefix. */
+	while (s->nb_head && s->nb_head->pending == 0) {
+		struct notify_batch *h = s->nb_head;
+		s->notify_acked = h->seq;
+		s->nb_head = h->next;
+		if (!s->nb_head)
+			s->nb_tail = NULL;
+		kv_buf_free(&h->payload);
+		free(h);
+		moved = true;
+	}
+	if (moved)
+		shard_durability_advance(s);
+}
+
 static bool slot_ready(struct shard *s, const struct reply_slot *sl)
 {
-	return sl->done && sl->acks == 0 && shard_lsn_ready(s, sl->lsn, sl->durable);
+	return sl->done && sl->acks == 0 && shard_lsn_ready(s, sl->lsn, sl->durable) &&
+	       shard_notify_ready(s, sl->nseq);
 }
 
 /* c has a finished reply waiting for this shard's AOF.  The gated list
@@ -202,13 +286,15 @@ static void shard_deliver(struct shard *s, uint32_t to, struct shard_msg *m)
 void shard_send_when_durable(struct shard *s, uint32_t to, struct shard_msg *m,
 				    uint64_t lsn, bool durable)
 {
-	if (shard_lsn_ready(s, lsn, durable)) {
+	uint64_t nseq = shard_notify_tag(s);
+	if (nseq == 0 && shard_lsn_ready(s, lsn, durable)) {
 		shard_deliver(s, to, m);
 		return;
 	}
 	m->wait_to = to;
 	m->wait_lsn = lsn;
 	m->wait_durable = durable;
+	m->wait_nseq = nseq;
 	msg_fifo_push(&s->dw, m);
 }
 
@@ -250,7 +336,8 @@ void shard_durability_advance(struct shard *s)
 		s->aof_failed_seen = true;
 		shard_fail_waiting(s);
 	}
-	while (s->dw.head && shard_lsn_ready(s, s->dw.head->wait_lsn, s->dw.head->wait_durable)) {
+	while (s->dw.head && shard_lsn_ready(s, s->dw.head->wait_lsn, s->dw.head->wait_durable) &&
+	       shard_notify_ready(s, s->dw.head->wait_nseq)) {
 		struct shard_msg *m = msg_fifo_pop(&s->dw);
 		shard_deliver(s, m->wait_to, m);
 	}
@@ -299,9 +386,11 @@ void shard_send_wakes(struct shard *s, struct release_msg **rels)
 /* the end of an atomic unit */
 
 /* End of an atomic unit run on this thread: this shard's effects become one
- * AOF record.  (A txn takes the other shards' effects itself.) */
+ * AOF record, and its notifications one batch.  (A txn takes the other
+ * shards' effects itself.) */
 void shard_unit_commit(struct shard *s)
 {
+	shard_notify_flush(s);
 	if (fx_pending()) {
 		if (fx_take(s->id, &s->fx_payload)) {
 			atomic_fetch_add_explicit(&s->changes, 1, memory_order_relaxed);

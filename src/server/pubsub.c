@@ -324,6 +324,50 @@ uint64_t pubsub_deliver(struct shard *s, const struct kv_slice *channel,
 	return n;
 }
 
+/* ---- keyspace notifications (commands/notify.h, docs/notifications.md) ---- */
+
+static void notify_put(struct kv_buf *b, const char *p, size_t len)
+{
+	uint32_t n = (uint32_t)len;
+	kv_buf_append(b, &n, sizeof(n));
+	kv_buf_append(b, p, len);
+}
+
+void pubsub_notify_publish(struct shard *s, const char *chan, size_t clen, const char *msg,
+			   size_t mlen)
+{
+	struct kv_slice ch = { chan, clen }, m = { msg, mlen };
+	pubsub_deliver(s, &ch, &m);
+	/* The other shards get it with the unit's batch (gate.c), which goes
+	 * only to shards that have subscriptions then. */
+	if (g_server.nshards > 1) {
+		notify_put(&s->notify_out, chan, clen);
+		notify_put(&s->notify_out, msg, mlen);
+	}
+}
+
+static struct kv_slice notify_get(const struct kv_buf *b, size_t *off)
+{
+	uint32_t n;
+	kv_assert(*off + sizeof(n) <= b->len);
+	memcpy(&n, b->data + *off, sizeof(n));
+	*off += sizeof(n);
+	kv_assert(*off + n <= b->len);
+	struct kv_slice v = { b->data + *off, n };
+	*off += n;
+	return v;
+}
+
+void pubsub_deliver_batch(struct shard *s, const struct kv_buf *payload)
+{
+	size_t off = 0;
+	while (off < payload->len) {
+		struct kv_slice ch = notify_get(payload, &off);
+		struct kv_slice m = notify_get(payload, &off);
+		pubsub_deliver(s, &ch, &m);
+	}
+}
+
 /* PUBLISH's per-shard part; the runtime sums the counts into the reply. */
 static uint64_t publish_bcast(struct shard *s, const struct cmd_call *call)
 {

@@ -85,6 +85,9 @@ static void txn_execute(struct shard *s, struct txn *t)
 		s->txn_held[t->shards[i]] = &g_server.shards[t->shards[i]]->dbs;
 	struct kv_buf reply = KV_BUF_INIT;
 	shard_call_run(s, &t->call, t->call.conn, s->txn_held, &reply);
+	/* Its notifications leave before the releases below: the next unit on
+	 * a released shard publishes after them (gate.c). */
+	shard_notify_flush(s);
 	struct conn *c = t->call.conn;
 	bool durable = t->call.cmd->flags & CMD_WAIT_DURABLE;
 	/* SAVE waits for every shard's snapshot, unless it answered an error. */
@@ -135,7 +138,7 @@ static void txn_execute(struct shard *s, struct txn *t)
 	for (uint32_t i = 0; i < t->nshards; i++) {
 		uint32_t id = t->shards[i];
 		if (id != s->id) {
-			shard_send(s, id, &rels[id]->m);
+			shard_send_when_durable(s, id, &rels[id]->m, 0, false);
 			rels[id] = NULL;
 		}
 	}
@@ -154,6 +157,7 @@ static void txn_execute(struct shard *s, struct txn *t)
 			slot->lsn = shard_reply_tag(s);
 		}
 	}
+	t->call.slot->nseq = shard_notify_tag(s);
 	kv_assert(!fx_pending());
 	if (c->block_pending) {
 		blocking_commit(s, c, t->call.cmd, t->call.argc, t->call.argv, t->call.slot);
@@ -229,7 +233,8 @@ static void txn_grant_remote(struct shard *s, struct txn *t)
 	s->holder = t;
 	s->holder_id = t->id;
 	t->m.type = MSG_GRANT;
-	shard_send(s, t->home, &t->m);
+	/* After the notifications of what ran here before (gate.c). */
+	shard_send_when_durable(s, t->home, &t->m, 0, false);
 }
 
 static void shard_handle_lock(struct shard *s, struct shard_msg *m)
@@ -394,7 +399,7 @@ void conn_unblock(struct shard *s, struct conn *c, enum unblock_how how,
 	else if (served)
 		reply = *served;
 	if (how == UNBLOCK_WOKEN)
-		c->block_slot->lsn = shard_reply_tag(s);
+		shard_tag_slot(s, c->block_slot);
 	conn_fill_slot(s, c, c->block_slot, &reply);
 	c->block_slot = NULL;
 	if (retry && !c->io_closed)
@@ -507,6 +512,16 @@ static void shard_handle_msg(struct shard *s, struct shard_msg *m)
 	case MSG_DURABLE:
 		shard_handle_durable(s, (struct durable_ack *)m);
 		break;
+	case MSG_NOTIFY:
+		/* Delivered at once, whoever holds the keyspace: the sender's
+		 * replies wait for it (gate.c). */
+		pubsub_deliver_batch(s, &((struct notify_part *)m)->b->payload);
+		m->type = MSG_NOTIFY_DONE;
+		shard_send(s, m->from, m);
+		break;
+	case MSG_NOTIFY_DONE:
+		shard_notify_part_done(s, (struct notify_part *)m);
+		break;
 	default:
 		kv_assert(!"unknown shard message");
 	}
@@ -556,7 +571,8 @@ static void reply_hold(struct shard *s, struct conn *c, const struct kv_command 
 			tag = 0;
 		}
 	}
-	if (tag == 0)
+	uint64_t nseq = shard_notify_tag(s);
+	if (tag == 0 && nseq == 0)
 		return;
 	if (!slot) {
 		/* Move the reply out of the output into a slot of its own. */
@@ -567,6 +583,7 @@ static void reply_hold(struct shard *s, struct conn *c, const struct kv_command 
 		slot->done = true;
 	}
 	slot->lsn = tag;
+	slot->nseq = nseq;
 	slot->durable = durable;
 	conn_gate(s, c);
 }
@@ -586,7 +603,7 @@ static void run_here(struct shard *s, struct conn *c, const struct kv_command *c
 			blocking_commit(s, c, cmd, argc, argv, slot);
 			kv_buf_free(&reply);
 		} else {
-			slot->lsn = shard_reply_tag(s);
+			shard_tag_slot(s, slot);
 			conn_fill_slot(s, c, slot, &reply);
 		}
 		return;

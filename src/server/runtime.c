@@ -221,4 +221,5 @@ const struct cmd_runtime server_runtime = {
 	.conn_set_authenticated = rt_conn_set_authenticated,
 	.conn_close_after_reply = rt_conn_close_after_reply,
 	.conn_subscriptions = rt_conn_subscriptions,
+	.publish = pubsub_notify_publish,
 };

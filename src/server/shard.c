@@ -22,6 +22,7 @@
 
 #include "commands/config.h"
 #include "commands/fx.h"
+#include "commands/notify.h"
 #include "base/kv.h"
 #include "base/log.h"
 
@@ -495,13 +496,37 @@ static void shard_cron(struct shard *s)
 /* ------------------------------------------------------------------ */
 /* the loop */
 
-/* The store's hooks that report to the AOF (fx.h), on every database. */
+/* A key expired (lazily or actively): logged as DEL, and Redis's "expired"
+ * event. */
+static void shard_on_expire(void *shard_id, uint32_t dbid, const char *key, size_t klen)
+{
+	fx_on_expire(shard_id, dbid, key, klen);
+	notify_here(NOTIFY_EXPIRED, "expired", dbid, key, klen);
+}
+
+/* A key was evicted under maxmemory: logged as DEL, and Redis's "evicted"
+ * event. */
+static void shard_on_evict(void *shard_id, uint32_t dbid, const char *key, size_t klen)
+{
+	fx_on_evict(shard_id, dbid, key, klen);
+	notify_here(NOTIFY_EVICTED, "evicted", dbid, key, klen);
+}
+
+/* A key was created: Redis's "new" event (dbAdd). */
+static void shard_on_new(void *shard_id, uint32_t dbid, const char *key, size_t klen)
+{
+	notify_here(NOTIFY_NEW, "new", dbid, key, klen);
+}
+
+/* The store's hooks that report to the AOF (fx.h) and publish keyspace
+ * notifications, on every database. */
 static void shard_dbs_hooks(struct shard *s, struct kv_dbs *dbs)
 {
 	for (uint32_t i = 0; i < dbs->n; i++) {
-		db_set_expire_hook(dbs->db[i], fx_on_expire, fx_shard_arg(s->id));
-		db_set_evict_hook(dbs->db[i], fx_on_evict, fx_shard_arg(s->id));
+		db_set_expire_hook(dbs->db[i], shard_on_expire, fx_shard_arg(s->id));
+		db_set_evict_hook(dbs->db[i], shard_on_evict, fx_shard_arg(s->id));
 		db_set_change_hook(dbs->db[i], fx_on_change, fx_shard_arg(s->id));
+		db_set_new_hook(dbs->db[i], shard_on_new, fx_shard_arg(s->id));
 	}
 }
 
@@ -707,6 +732,11 @@ void *shard_thread_main(void *arg)
 	s->reactor->lend_files(s);
 	s->aof_was_on = shard_aof_on();
 	fx_thread_enable(g_server.nshards);
+	/* The store's hooks run on the thread that makes the change (a txn's
+	 * coordinator for another shard's keyspace): its notifications go out
+	 * with that thread's unit.  Unset while files load: replay publishes
+	 * nothing. */
+	notify_thread_set(pubsub_notify_publish, s);
 	shard_loop(s);
 	shard_aof_shutdown(s);
 	/* Shutdown: stop I/O on every client and let the reactor retire the
@@ -716,7 +746,9 @@ void *shard_thread_main(void *arg)
 		s->reactor->poll(s, 1000);
 	s->reactor->fini(s);
 	fx_thread_disable();
+	notify_thread_set(NULL, NULL);
 	kv_buf_free(&s->fx_payload);
+	kv_buf_free(&s->notify_out);
 	return NULL;
 }
 

@@ -58,6 +58,8 @@ enum msg_type {
 	MSG_BCAST_DONE,   /* ... and its count coming back */
 	MSG_WAKE,         /* a blocked client of this shard was claimed by a write */
 	MSG_DURABLE,      /* the effects of a txn on the sender are durable */
+	MSG_NOTIFY,       /* keyspace notifications to deliver to this shard's subscribers */
+	MSG_NOTIFY_DONE,  /* ... delivered */
 };
 
 struct shard_msg {
@@ -69,6 +71,9 @@ struct shard_msg {
 	uint32_t wait_to;
 	bool wait_durable;        /* wait for an fsync whatever the policy (WAITAOF) */
 	uint64_t wait_lsn;
+	/* ... and until the sender's keyspace notifications up to this batch
+	 * were delivered on every shard (0: none). */
+	uint64_t wait_nseq;
 };
 
 /* A FIFO of messages linked through `next`. */
@@ -98,16 +103,34 @@ static inline struct shard_msg *msg_fifo_pop(struct msg_fifo *q)
 }
 
 /* A reply waiting for its turn on a connection.  It leaves when it is done,
- * every remote shard it depends on has acknowledged durability (acks), and
- * this shard's AOF has made LSN `lsn` durable (under appendfsync always, or
- * always when `durable`, for WAITAOF). */
+ * every remote shard it depends on has acknowledged durability (acks), this
+ * shard's AOF has made LSN `lsn` durable (under appendfsync always, or
+ * always when `durable`, for WAITAOF), and this shard's keyspace
+ * notifications up to batch `nseq` were delivered on every shard. */
 struct reply_slot {
 	struct reply_slot *next;
 	bool done;
 	bool durable;
 	uint32_t acks;
 	uint64_t lsn;
+	uint64_t nseq;
 	struct kv_buf buf;
+};
+
+/* Keyspace notifications a unit published for other shards' subscribers
+ * (gate.c): one payload, read-only while its parts are out, freed by the
+ * sender once every part came back.  Payload: (u32 length, channel,
+ * u32 length, message) repeated. */
+struct notify_batch {
+	struct notify_batch *next;    /* the sender's FIFO of batches out */
+	uint64_t seq;
+	uint32_t pending;             /* parts not back yet (sender only) */
+	struct kv_buf payload;
+};
+
+struct notify_part {
+	struct shard_msg m;           /* MSG_NOTIFY, back as MSG_NOTIFY_DONE */
+	struct notify_batch *b;
 };
 
 /* A command with copied arguments, executed away from the client's input
@@ -347,6 +370,12 @@ struct shard {
 	struct conn *gated;
 	struct msg_fifo dw;
 	struct msg_fifo pw;                   /* wake-ups of the running unit */
+	/* Keyspace notifications (gate.c): what this thread published for
+	 * other shards since the unit began, and the batches out (sent: the
+	 * last batch's seq; acked: every batch up to it was delivered). */
+	struct kv_buf notify_out;
+	uint64_t notify_sent, notify_acked;
+	struct notify_batch *nb_head, *nb_tail;
 	bool aof_failed_seen;                 /* replies were failed for AOF_FAILED */
 	bool aof_was_on;                      /* appendonly as this shard last saw it */
 	int aof_exit_error;                   /* shutdown could not flush the AOF */
@@ -460,9 +489,19 @@ struct kv_buf *shard_conn_push_begin(struct shard *s, struct conn *c);
 void shard_conn_push_end(struct shard *s, struct conn *c);
 /* The LSN a reply produced now waits for (0: none). */
 uint64_t shard_reply_tag(const struct shard *s);
+/* The notification batch a reply produced now waits for (0: none). */
+uint64_t shard_notify_tag(const struct shard *s);
+/* Tag a reply slot filled now with both (it waits for each). */
+void shard_tag_slot(const struct shard *s, struct reply_slot *slot);
+/* Send the notifications published since the last flush to every other
+ * shard with subscribers, as one batch (end of each unit). */
+void shard_notify_flush(struct shard *s);
+/* A batch's part came back delivered: let go of what waited for it. */
+void shard_notify_part_done(struct shard *s, struct notify_part *part);
 /* Whether what was tagged lsn may leave (durable: only once fsynced). */
 bool shard_lsn_ready(const struct shard *s, uint64_t lsn, bool durable);
-/* Send m to shard `to` once this shard's AOF has made lsn durable. */
+/* Send m to shard `to` once this shard's AOF has made lsn durable and the
+ * notifications published here so far were delivered. */
 void shard_send_when_durable(struct shard *s, uint32_t to, struct shard_msg *m, uint64_t lsn,
 			     bool durable);
 /* Replace a reply with the error msg. */
@@ -535,6 +574,13 @@ extern const struct kv_command multi_unwatch_command;
 
 /* ---- pubsub.c ---- */
 uint64_t pubsub_receivers(struct shard *s, const struct kv_slice *channel);
+/* Publish a keyspace notification from the thread running the change: to
+ * this shard's subscribers now, to the others with the unit's batch
+ * (struct cmd_runtime's publish). */
+void pubsub_notify_publish(struct shard *s, const char *chan, size_t clen, const char *msg,
+			   size_t mlen);
+/* Deliver a notification batch from another shard to this one's subscribers. */
+void pubsub_deliver_batch(struct shard *s, const struct kv_buf *payload);
 uint32_t pubsub_count(const struct conn *c);
 void pubsub_conn_drop(struct shard *s, struct conn *c);
 bool pubsub_allowed_in_subscriber_mode(const struct kv_command *cmd);

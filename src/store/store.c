@@ -106,6 +106,8 @@ struct kv_db {
 	void *evict_arg;
 	db_change_hook change_fn;
 	void *change_arg;
+	db_change_hook new_fn;       /* a key was created (keyspace notifications) */
+	void *new_arg;
 	/* Point-in-time snapshot in progress: every entry whose mark differs
 	 * from snap_mark still holds its value at the cut and is handed to
 	 * snap_fn before it changes or goes (copy before write). */
@@ -878,6 +880,8 @@ static struct kv_entry *entry_put(struct kv_db *db, const char *key, size_t klen
 		if (vlen)
 			memcpy(value_ptr(e), val, vlen);
 		entry_link(db, e);
+		if (db->new_fn)
+			db->new_fn(db->new_arg, db->index, key, klen);
 		return e;
 	}
 	struct kv_entry *old = node_entry(*link);
@@ -1051,8 +1055,10 @@ void db_rename(struct kv_db *db, const char *key, size_t klen,
 	}
 	e = entry_rekey(dst, e, name, new_klen);
 	snap_saved(dst, e);
-	free(name);
 	entry_link(dst, e);
+	if (dst->new_fn)
+		dst->new_fn(dst->new_arg, dst->index, name, new_klen);
+	free(name);
 }
 
 /* ---- snapshots ---- */
@@ -1184,6 +1190,12 @@ void db_set_evict_hook(struct kv_db *db, db_expire_hook fn, void *arg)
 {
 	db->evict_fn = fn;
 	db->evict_arg = arg;
+}
+
+void db_set_new_hook(struct kv_db *db, db_change_hook fn, void *arg)
+{
+	db->new_fn = fn;
+	db->new_arg = arg;
 }
 
 void db_set_change_hook(struct kv_db *db, db_change_hook fn, void *arg)

@@ -240,6 +240,10 @@ void db_set_expire_hook(struct kv_db *db, db_expire_hook fn, void *arg);
  * as the expiry hook. */
 typedef void (*db_change_hook)(void *arg, uint32_t dbid, const char *key, size_t klen);
 void db_set_change_hook(struct kv_db *db, db_change_hook fn, void *arg);
+/* Called after a key that did not exist was created (set, a new value
+ * object, the destination of a rename), for Redis's "new" keyspace event.
+ * Same rules as the expiry hook. */
+void db_set_new_hook(struct kv_db *db, db_change_hook fn, void *arg);
 
 /* ---- eviction (the policy is evict.c's) ---- */
 /* Up to n entries drawn at random (with repetition) into out: among every
