@@ -47,6 +47,7 @@ Flags given to runtest, and why (docs/compatibility.md says the same):
 import argparse
 import collections
 import os
+import random
 import re
 import shutil
 import signal
@@ -149,12 +150,14 @@ def read_races():
 
 def run_unit(suite, port, unit, timeout_s, log_dir, skip_names):
     """Run one unit; returns (passed, failed, seconds, note)."""
-    # runtest listens for its own test clients on the first free port below
-    # --baseport (21111 by default): two runs on one machine would race for
-    # it, so each unit starts the search at a port of its own.
-    baseport = kevylib.free_port() // 64 * 64 + 64
+    # runtest listens for its own test clients on the first port below
+    # --baseport (21111 by default) where it can also bind port + 10000: two
+    # runs on one machine would race for it, so each unit starts the search
+    # at a port of its own, below the kernel's ephemeral range (32768 on) so
+    # that port + 10000 exists and is not a client's.
+    baseport = random.Random().randrange(21120, 32000, 64)
     argv = ["./runtest", "--host", "127.0.0.1", "--port", str(port),
-            "--baseport", str(min(baseport, 65472)),
+            "--baseport", str(baseport),
             "--single", "unit/" + unit] + RUNTEST_FLAGS
     if skip_names:
         skip_path = os.path.join(log_dir, unit.replace("/", "_") + ".skip")
