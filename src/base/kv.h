@@ -55,6 +55,8 @@ int64_t kv_time_ms(void);
 int64_t kv_time_us(void);
 /* Monotonic clock for durations and timers. */
 int64_t kv_mono_us(void);
+/* Monotonic clock in nanoseconds (INFO commandstats times handlers with it). */
+int64_t kv_mono_ns(void);
 
 /* Slot hash of a key: the part inside the first non-empty {...} if any (as in
  * Redis Cluster), else the whole key.  kv_key_shard() maps it onto n shards.
