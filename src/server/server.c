@@ -263,6 +263,9 @@ int server_run(const char *executable)
 	g_server.info.executable = executable;
 	g_server.info.config_file = g_config.config_file ? g_config.config_file : "";
 	server_make_run_id(g_server.info.run_id);
+	/* INFO replication: a master's replication id, new at every start as
+	 * Redis's is when it has no replication history to keep. */
+	server_make_run_id(g_server.info.replid);
 	atomic_store(&g_server.next_conn_id, 1);
 	atomic_store(&g_server.next_txn_id, 1);
 
