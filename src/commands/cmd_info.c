@@ -310,25 +310,25 @@ static void srv_info_commandstats(const struct cmd_ctx *c, struct kv_buf *b)
 	kv_buf_append_str(b, "# Commandstats\r\n");
 	uint32_t n = cmd_stat_count();
 	for (uint32_t id = 0; id < n; id++) {
-		uint64_t calls = 0, ns = 0, rejected = 0, failed = 0;
+		uint64_t calls = 0, ticks = 0, rejected = 0, failed = 0;
 		for (uint32_t i = 0; i < c->nshards; i++) {
 			struct cmd_stat *cs = c->rt->stats(i)->cmds;
 			if (!cs)
 				continue;
 			calls += stat_get(&cs[id].calls);
-			ns += stat_get(&cs[id].ns);
+			ticks += stat_get(&cs[id].ticks);
 			rejected += stat_get(&cs[id].rejected);
 			failed += stat_get(&cs[id].failed);
 		}
 		if (!calls && !rejected && !failed)
 			continue;
-		uint64_t usec = ns / 1000;
+		double usec = kv_ticks_to_ns(ticks) / 1000.0;
 		kv_buf_append_str(b, "cmdstat_");
 		srv_append_safe(b, cmd_stat_at(id)->name);
 		kv_buf_printf(b, ":calls=%llu,usec=%llu,usec_per_call=%.2f,rejected_calls=%llu,"
 			      "failed_calls=%llu\r\n",
 			      (unsigned long long)calls, (unsigned long long)usec,
-			      calls ? (double)ns / 1000.0 / (double)calls : 0.0,
+			      calls ? usec / (double)calls : 0.0,
 			      (unsigned long long)rejected, (unsigned long long)failed);
 	}
 }

@@ -29,7 +29,7 @@ struct snapshot_job;
  * "config|get", has its own): indexed by cmd_stat_id(). */
 struct cmd_stat {
 	_Atomic uint64_t calls;     /* ran (failed ones included, as in Redis) */
-	_Atomic uint64_t ns;        /* time spent in the handler, nanoseconds */
+	_Atomic uint64_t ticks;     /* time in the handler, kv_ticks() units */
 	_Atomic uint64_t rejected;  /* refused before running: arity, auth, OOM, MULTI, write refused */
 	_Atomic uint64_t failed;    /* ran and replied an error */
 };

@@ -34,11 +34,11 @@ void shard_bcast(struct shard *s, struct conn *c, const struct kv_command *cmd, 
 	/* A client's PUBLISH counts here, once, with the time of its part on
 	 * this shard (inside EXEC its handler runs, and counts, instead). */
 	struct cmd_stat *cs = c ? shard_cmd_stat(s, cmd) : NULL;
-	int64_t start_ns = cs ? kv_mono_ns() : 0;
+	uint64_t start = cs ? kv_ticks() : 0;
 	b->total = self ? cmd->bcast(s, &b->call) : 0;
 	if (cs) {
 		stat_add(&cs->calls, 1);
-		stat_add(&cs->ns, (uint64_t)(kv_mono_ns() - start_ns));
+		stat_add(&cs->ticks, kv_ticks() - start);
 	}
 	b->call.conn = c;
 	if (c) {

@@ -194,11 +194,11 @@ void shard_call_run(struct shard *s, const struct cmd_call *call, struct conn *c
 		shard_set_writing(s, held, call->dbid, true);
 	fx_cmd_begin(&fx, call->cmd, call->argc, call->argv, held, call->dbid, call->now_ms);
 	size_t before = out->len;
-	int64_t start_ns = cs ? kv_mono_ns() : 0;
+	uint64_t start = cs ? kv_ticks() : 0;
 	call->cmd->proc(&ctx);
 	if (cs) {
 		stat_add(&cs->calls, 1);
-		stat_add(&cs->ns, (uint64_t)(kv_mono_ns() - start_ns));
+		stat_add(&cs->ticks, kv_ticks() - start);
 	}
 	/* Every error a handler replies is counted here, on the shard that ran
 	 * it (inside EXEC, each queued command's own). */

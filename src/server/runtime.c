@@ -46,7 +46,7 @@ static void rt_reset_stats(void)
 		 * may be adding one right now, never sees its entry vanish. */
 		for (uint32_t k = 0; st->cmds && k < cmd_stat_count(); k++) {
 			atomic_store(&st->cmds[k].calls, 0);
-			atomic_store(&st->cmds[k].ns, 0);
+			atomic_store(&st->cmds[k].ticks, 0);
 			atomic_store(&st->cmds[k].rejected, 0);
 			atomic_store(&st->cmds[k].failed, 0);
 		}

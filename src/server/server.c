@@ -259,6 +259,7 @@ int server_run(const char *executable)
 {
 	g_server.info.start_time_us = kv_time_us();
 	g_server.info.start_mono_us = kv_mono_us();
+	kv_ticks_init();
 	g_server.info.tcp_port = g_config.port;
 	g_server.info.executable = executable;
 	g_server.info.config_file = g_config.config_file ? g_config.config_file : "";
