@@ -4,6 +4,10 @@
  */
 #include "base/kv.h"
 
+#if defined(__x86_64__)
+#include <cpuid.h>
+#endif
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -92,6 +96,43 @@ int64_t kv_mono_us(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+int64_t kv_mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+bool kv_ticks_tsc;
+static uint64_t kv_ticks_ref;
+static int64_t kv_ticks_ref_ns;
+
+void kv_ticks_init(void)
+{
+#if defined(__x86_64__)
+	unsigned a, b, c, d;
+	/* CPUID 0x80000007 EDX bit 8: the TSC ticks at a constant rate in
+	 * every power state and on every core. */
+	kv_ticks_tsc = __get_cpuid(0x80000007, &a, &b, &c, &d) && (d & (1u << 8));
+#endif
+	kv_ticks_ref_ns = kv_mono_ns();
+	kv_ticks_ref = kv_ticks();
+}
+
+/* The counter's rate is measured against the monotonic clock over the time
+ * since kv_ticks_init(): by the first INFO that is milliseconds at least,
+ * which pins it far below the precision INFO prints. */
+double kv_ticks_to_ns(uint64_t ticks)
+{
+	if (!kv_ticks_tsc)
+		return (double)ticks;
+	int64_t ns = kv_mono_ns() - kv_ticks_ref_ns;
+	uint64_t t = kv_ticks() - kv_ticks_ref;
+	if (ns <= 0 || t == 0)
+		return 0;
+	return (double)ticks * (double)ns / (double)t;
 }
 
 uint64_t kv_hash64(const void *p, size_t len, uint64_t seed)

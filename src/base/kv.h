@@ -55,6 +55,27 @@ int64_t kv_time_ms(void);
 int64_t kv_time_us(void);
 /* Monotonic clock for durations and timers. */
 int64_t kv_mono_us(void);
+/* Monotonic clock in nanoseconds. */
+int64_t kv_mono_ns(void);
+
+/* Cheap timestamps for timing every command (INFO commandstats): the CPU's
+ * time-stamp counter where it is invariant (x86-64 with constant and
+ * nonstop TSC: about a quarter of a clock_gettime under a hypervisor's
+ * clock), else kv_mono_ns().  Only differences mean anything; turn a sum of
+ * them into nanoseconds with kv_ticks_to_ns(). */
+extern bool kv_ticks_tsc;
+static inline uint64_t kv_ticks(void)
+{
+#if defined(__x86_64__)
+	if (kv_ticks_tsc)
+		return __builtin_ia32_rdtsc();
+#endif
+	return (uint64_t)kv_mono_ns();
+}
+/* Chooses the source and takes the reference point the conversion measures
+ * the counter's rate from; call once at startup, before any kv_ticks(). */
+void kv_ticks_init(void);
+double kv_ticks_to_ns(uint64_t ticks);
 
 /* Slot hash of a key: the part inside the first non-empty {...} if any (as in
  * Redis Cluster), else the whole key.  kv_key_shard() maps it onto n shards.

@@ -44,6 +44,81 @@ static size_t cmd_list_len;
 static const struct kv_command **cmd_index;
 static size_t cmd_index_mask;
 
+/* INFO commandstats: every command and subcommand gets a dense id, found
+ * from its table entry's address through a small open-addressing table (the
+ * tables are const, so the id cannot live in the entry). */
+static const struct kv_command **cmd_stat_list;
+static uint32_t cmd_stat_len;
+static struct cmd_stat_slot {
+	const struct kv_command *cmd;
+	uint32_t id;
+} *cmd_stat_index;
+static size_t cmd_stat_mask;
+
+static size_t cmd_stat_hash(const struct kv_command *cmd)
+{
+	return (size_t)(((uintptr_t)cmd >> 3) * 0x9e3779b97f4a7c15ull >> 20);
+}
+
+static void cmd_stat_add(const struct kv_command *cmd)
+{
+	size_t i = cmd_stat_hash(cmd) & cmd_stat_mask;
+	while (cmd_stat_index[i].cmd)
+		i = (i + 1) & cmd_stat_mask;
+	cmd_stat_index[i].cmd = cmd;
+	cmd_stat_index[i].id = cmd_stat_len;
+	cmd_stat_list[cmd_stat_len++] = cmd;
+}
+
+static void cmd_stat_init(void)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < cmd_list_len; i++) {
+		n++;
+		for (const struct kv_command *s = cmd_list[i]->subcommands; s && s->name; s++)
+			n++;
+	}
+	cmd_stat_list = kv_calloc(n, sizeof(*cmd_stat_list));
+	size_t cap = 16;
+	while (cap < n * 4)
+		cap *= 2;
+	cmd_stat_index = kv_calloc(cap, sizeof(*cmd_stat_index));
+	cmd_stat_mask = cap - 1;
+	for (size_t i = 0; i < cmd_list_len; i++) {
+		cmd_stat_add(cmd_list[i]);
+		for (const struct kv_command *s = cmd_list[i]->subcommands; s && s->name; s++)
+			cmd_stat_add(s);
+	}
+}
+
+uint32_t cmd_stat_count(void)
+{
+	return cmd_stat_len;
+}
+
+const struct kv_command *cmd_stat_at(uint32_t id)
+{
+	kv_assert(id < cmd_stat_len);
+	return cmd_stat_list[id];
+}
+
+uint32_t cmd_stat_id(const struct kv_command *cmd)
+{
+	size_t i = cmd_stat_hash(cmd) & cmd_stat_mask;
+	while (cmd_stat_index[i].cmd && cmd_stat_index[i].cmd != cmd)
+		i = (i + 1) & cmd_stat_mask;
+	return cmd_stat_index[i].cmd ? cmd_stat_index[i].id : UINT32_MAX;
+}
+
+const struct kv_command *cmd_stat_target(const struct kv_command *cmd, int argc,
+					 const struct kv_slice *argv)
+{
+	if (!cmd->subcommands || argc < 2)
+		return cmd;
+	const struct kv_command *sub = cmd_find_sub(cmd->subcommands, &argv[1]);
+	return sub ? sub : cmd;
+}
+
 static uint64_t cmd_name_hash(const char *lower, size_t len)
 {
 	return kv_hash64(lower, len, 0x6b657679636d64ull);
@@ -99,6 +174,7 @@ void cmd_table_init(void)
 			cmd_index_insert(c);
 		}
 	}
+	cmd_stat_init();
 }
 
 const struct kv_command *cmd_lookup(const char *name, size_t len)

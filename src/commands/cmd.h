@@ -162,6 +162,18 @@ const struct kv_command *cmd_lookup(const char *name, size_t len);
 size_t cmd_count(void);
 const struct kv_command *cmd_at(size_t i);
 
+/* INFO commandstats: a dense id for every command and subcommand (each
+ * subcommand, "config|get", counts apart from its container, as in Redis
+ * 7.0), in [0, cmd_stat_count()); UINT32_MAX for an entry not in the
+ * table.  cmd_stat_target() is the entry a call counts under: the
+ * subcommand argv[1] names when the command is a container and the name is
+ * known, else the command itself. */
+uint32_t cmd_stat_count(void);
+uint32_t cmd_stat_id(const struct kv_command *cmd);
+const struct kv_command *cmd_stat_at(uint32_t id);
+const struct kv_command *cmd_stat_target(const struct kv_command *cmd, int argc,
+					 const struct kv_slice *argv);
+
 /* Key argv indexes of a call (handles the legacy spec and custom keys_fn).
  * Returns the count (<= max) or -1 when malformed. */
 int cmd_get_keys(const struct kv_command *cmd, int argc, const struct kv_slice *argv,

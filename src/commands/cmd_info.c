@@ -21,6 +21,9 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+/* Redis 7.0's sections, in its order.  "default" is every section but
+ * commandstats, latencystats and modules' own; "all" and "everything" are
+ * every one (kevy has no module sections, so they are the same). */
 enum srv_section {
 	SEC_SERVER = 1u << 0,
 	SEC_CLIENTS = 1u << 1,
@@ -29,8 +32,14 @@ enum srv_section {
 	SEC_STATS = 1u << 4,
 	SEC_REPLICATION = 1u << 5,
 	SEC_CPU = 1u << 6,
-	SEC_KEYSPACE = 1u << 7,
-	SEC_ALL = (1u << 8) - 1,
+	SEC_MODULES = 1u << 7,
+	SEC_COMMANDSTATS = 1u << 8,
+	SEC_ERRORSTATS = 1u << 9,
+	SEC_LATENCYSTATS = 1u << 10,
+	SEC_CLUSTER = 1u << 11,
+	SEC_KEYSPACE = 1u << 12,
+	SEC_ALL = (1u << 13) - 1,
+	SEC_DEFAULT = SEC_ALL & ~(SEC_COMMANDSTATS | SEC_LATENCYSTATS),
 };
 
 static const struct {
@@ -38,9 +47,12 @@ static const struct {
 	unsigned mask;
 } srv_sections[] = {
 	{ "server", SEC_SERVER }, { "clients", SEC_CLIENTS }, { "memory", SEC_MEMORY },
-	{ "persistence", SEC_PERSISTENCE }, { "stats", SEC_STATS }, { "replication", SEC_REPLICATION }, { "cpu", SEC_CPU },
-	{ "keyspace", SEC_KEYSPACE }, { "default", SEC_ALL }, { "all", SEC_ALL },
-	{ "everything", SEC_ALL },
+	{ "persistence", SEC_PERSISTENCE }, { "stats", SEC_STATS },
+	{ "replication", SEC_REPLICATION }, { "cpu", SEC_CPU }, { "module_list", SEC_MODULES },
+	{ "modules", SEC_MODULES }, { "commandstats", SEC_COMMANDSTATS },
+	{ "errorstats", SEC_ERRORSTATS }, { "latencystats", SEC_LATENCYSTATS },
+	{ "cluster", SEC_CLUSTER }, { "keyspace", SEC_KEYSPACE }, { "default", SEC_DEFAULT },
+	{ "all", SEC_ALL }, { "everything", SEC_ALL },
 };
 
 /* Redis's bytesToHuman(). */
@@ -235,21 +247,132 @@ static void srv_info_stats(struct kv_buf *b, const struct srv_totals *t)
 		      (unsigned long long)t->multi_shard);
 }
 
-static void srv_info_replication(struct kv_buf *b)
+/* What a Redis 7.0 master without replicas shows (replication itself is
+ * not implemented: docs/compatibility.md).  Redis creates no backlog until
+ * a replica connects, so it is inactive and empty; its size is the
+ * repl-backlog-size default. */
+static void srv_info_replication(const struct cmd_ctx *c, struct kv_buf *b)
 {
-	kv_buf_append_str(b, "# Replication\r\nrole:master\r\nconnected_slaves:0\r\n");
+	kv_buf_printf(b, "# Replication\r\n"
+		      "role:master\r\n"
+		      "connected_slaves:0\r\n"
+		      "master_failover_state:no-failover\r\n"
+		      "master_replid:%s\r\n"
+		      "master_replid2:0000000000000000000000000000000000000000\r\n"
+		      "master_repl_offset:0\r\n"
+		      "second_repl_offset:-1\r\n"
+		      "repl_backlog_active:0\r\n"
+		      "repl_backlog_size:1048576\r\n"
+		      "repl_backlog_first_byte_offset:0\r\n"
+		      "repl_backlog_histlen:0\r\n",
+		      c->rt->info()->replid);
 }
 
 static void srv_info_cpu(struct kv_buf *b)
 {
-	struct rusage ru;
+	struct rusage ru, ch, th;
 	if (getrusage(RUSAGE_SELF, &ru) != 0)
 		memset(&ru, 0, sizeof(ru));
+	/* kevy forks no children (snapshots are taken in the shards): zeros,
+	 * but the fields are there as in Redis. */
+	if (getrusage(RUSAGE_CHILDREN, &ch) != 0)
+		memset(&ch, 0, sizeof(ch));
+	/* Redis's main thread is the one running INFO: here, this shard's. */
+	if (getrusage(RUSAGE_THREAD, &th) != 0)
+		memset(&th, 0, sizeof(th));
 	kv_buf_printf(b, "# CPU\r\n"
 		      "used_cpu_sys:%ld.%06ld\r\n"
-		      "used_cpu_user:%ld.%06ld\r\n",
+		      "used_cpu_user:%ld.%06ld\r\n"
+		      "used_cpu_sys_children:%ld.%06ld\r\n"
+		      "used_cpu_user_children:%ld.%06ld\r\n"
+		      "used_cpu_sys_main_thread:%ld.%06ld\r\n"
+		      "used_cpu_user_main_thread:%ld.%06ld\r\n",
 		      (long)ru.ru_stime.tv_sec, (long)ru.ru_stime.tv_usec,
-		      (long)ru.ru_utime.tv_sec, (long)ru.ru_utime.tv_usec);
+		      (long)ru.ru_utime.tv_sec, (long)ru.ru_utime.tv_usec,
+		      (long)ch.ru_stime.tv_sec, (long)ch.ru_stime.tv_usec,
+		      (long)ch.ru_utime.tv_sec, (long)ch.ru_utime.tv_usec,
+		      (long)th.ru_stime.tv_sec, (long)th.ru_stime.tv_usec,
+		      (long)th.ru_utime.tv_sec, (long)th.ru_utime.tv_usec);
+}
+
+/* Redis's getSafeInfoString: INFO's separators cannot appear in a name. */
+static void srv_append_safe(struct kv_buf *b, const char *s)
+{
+	for (; *s; s++)
+		kv_buf_append_char(b, strchr("#:\n\r", *s) ? '_' : *s);
+}
+
+/* Every command and subcommand that was called, rejected or failed, with
+ * every shard's counters summed (a forwarded command counts once, on the
+ * shard that ran it). */
+static void srv_info_commandstats(const struct cmd_ctx *c, struct kv_buf *b)
+{
+	kv_buf_append_str(b, "# Commandstats\r\n");
+	uint32_t n = cmd_stat_count();
+	for (uint32_t id = 0; id < n; id++) {
+		uint64_t calls = 0, ticks = 0, rejected = 0, failed = 0;
+		for (uint32_t i = 0; i < c->nshards; i++) {
+			struct cmd_stat *cs = c->rt->stats(i)->cmds;
+			if (!cs)
+				continue;
+			calls += stat_get(&cs[id].calls);
+			ticks += stat_get(&cs[id].ticks);
+			rejected += stat_get(&cs[id].rejected);
+			failed += stat_get(&cs[id].failed);
+		}
+		if (!calls && !rejected && !failed)
+			continue;
+		double usec = kv_ticks_to_ns(ticks) / 1000.0;
+		kv_buf_append_str(b, "cmdstat_");
+		srv_append_safe(b, cmd_stat_at(id)->name);
+		kv_buf_printf(b, ":calls=%llu,usec=%llu,usec_per_call=%.2f,rejected_calls=%llu,"
+			      "failed_calls=%llu\r\n",
+			      (unsigned long long)calls, (unsigned long long)usec,
+			      calls ? usec / (double)calls : 0.0,
+			      (unsigned long long)rejected, (unsigned long long)failed);
+	}
+}
+
+struct srv_err_total {
+	char name[ERR_STAT_NAME_MAX];
+	uint64_t count;
+};
+
+static int srv_err_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct srv_err_total *)a)->name,
+		      ((const struct srv_err_total *)b)->name);
+}
+
+/* Error replies by prefix, summed over the shards, in byte order (Redis
+ * walks a radix tree); prefixes whose count is 0 (after RESETSTAT) are not
+ * shown, as Redis forgets them. */
+static void srv_info_errorstats(const struct cmd_ctx *c, struct kv_buf *b)
+{
+	kv_buf_append_str(b, "# Errorstats\r\n");
+	size_t cap = (size_t)c->nshards * ERR_STATS_MAX, n = 0;
+	struct srv_err_total *t = kv_calloc(cap, sizeof(*t));
+	for (uint32_t i = 0; i < c->nshards; i++) {
+		struct err_stats *es = &c->rt->stats(i)->errors;
+		uint32_t m = atomic_load_explicit(&es->n, memory_order_acquire);
+		for (uint32_t k = 0; k < m; k++) {
+			size_t j = 0;
+			while (j < n && strcmp(t[j].name, es->e[k].name) != 0)
+				j++;
+			if (j == n)
+				memcpy(t[n++].name, es->e[k].name, ERR_STAT_NAME_MAX);
+			t[j].count += stat_get(&es->e[k].count);
+		}
+	}
+	qsort(t, n, sizeof(*t), srv_err_cmp);
+	for (size_t j = 0; j < n; j++) {
+		if (!t[j].count)
+			continue;
+		kv_buf_append_str(b, "errorstat_");
+		srv_append_safe(b, t[j].name);
+		kv_buf_printf(b, ":count=%llu\r\n", (unsigned long long)t[j].count);
+	}
+	free(t);
 }
 
 /* kevy does not sample TTLs, so avg_ttl is 0 (Redis's value when it has no
@@ -271,10 +394,12 @@ static void srv_info_keyspace(struct kv_buf *b, const struct cmd_ctx *c)
 	}
 }
 
+/* Section names are case-insensitive; unknown ones are ignored, as in
+ * Redis. */
 static unsigned srv_info_sections(const struct cmd_ctx *c)
 {
 	if (c->argc == 1)
-		return SEC_ALL;
+		return SEC_DEFAULT;
 	unsigned mask = 0;
 	for (int i = 1; i < c->argc; i++)
 		for (size_t s = 0; s < KV_ARRAY_LEN(srv_sections); s++)
@@ -283,8 +408,8 @@ static unsigned srv_info_sections(const struct cmd_ctx *c)
 	return mask;
 }
 
-/* INFO [section ...]: sections in a fixed order, separated by a blank line;
- * unknown section names are ignored, as in Redis. */
+/* INFO [section ...]: sections in Redis's order, each once, separated by a
+ * blank line. */
 static void cmd_info(struct cmd_ctx *c)
 {
 	unsigned mask = srv_info_sections(c);
@@ -302,8 +427,15 @@ static void cmd_info(struct cmd_ctx *c)
 		case SEC_MEMORY: srv_info_memory(&b, &t); break;
 		case SEC_PERSISTENCE: persist_info(c, &b); break;
 		case SEC_STATS: srv_info_stats(&b, &t); break;
-		case SEC_REPLICATION: srv_info_replication(&b); break;
+		case SEC_REPLICATION: srv_info_replication(c, &b); break;
 		case SEC_CPU: srv_info_cpu(&b); break;
+		case SEC_MODULES: kv_buf_append_str(&b, "# Modules\r\n"); break;
+		case SEC_COMMANDSTATS: srv_info_commandstats(c, &b); break;
+		case SEC_ERRORSTATS: srv_info_errorstats(c, &b); break;
+		/* Redis 7.0 prints only the header while latency-tracking is
+		 * off; kevy has no per-command histograms, so that is all. */
+		case SEC_LATENCYSTATS: kv_buf_append_str(&b, "# Latencystats\r\n"); break;
+		case SEC_CLUSTER: kv_buf_append_str(&b, "# Cluster\r\ncluster_enabled:0\r\n"); break;
 		case SEC_KEYSPACE: srv_info_keyspace(&b, c); break;
 		}
 	}

@@ -1096,15 +1096,12 @@ static void cmd_config_resetstat(struct cmd_ctx *c)
 	resp_ok(c->out);
 }
 
-/* kevy never writes its configuration file: settings changed at runtime
- * are lost at restart unless the file is edited. */
+/* The file is written on this shard's thread, with blocking syscalls (two
+ * fsyncs): an administrator's rare command on a small file, as Redis runs
+ * it on its one thread; only this shard's clients wait. */
 static void cmd_config_rewrite(struct cmd_ctx *c)
 {
-	if (!g_config.config_file)
-		resp_error(c->out, "ERR The server is running without a config file");
-	else
-		resp_error(c->out, "ERR CONFIG REWRITE is not supported by kevy: edit the "
-				   "config file to keep settings changed at runtime");
+	config_rewrite_reply(c->out);
 }
 
 static const char *const srv_config_help[] = {

@@ -75,4 +75,13 @@ void config_get_reply(struct kv_buf *out, int npat, const struct kv_slice *pats)
 /* CONFIG SET name value [name value ...]: all or nothing, Redis's replies. */
 void config_set_reply(struct kv_buf *out, int nargs, const struct kv_slice *args);
 
+/* CONFIG REWRITE: rewrites the config file at path with the settings in
+ * force, keeping its comments and order (Redis 7.0's rules,
+ * docs/config.md), and replaces it atomically.  Returns 0 or -errno; on
+ * failure the file is untouched. */
+int config_rewrite(const char *path);
+/* CONFIG REWRITE's reply: OK, or Redis's errors (no config file; the
+ * reason the file could not be rewritten). */
+void config_rewrite_reply(struct kv_buf *out);
+
 #endif

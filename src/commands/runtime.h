@@ -26,6 +26,32 @@ struct conn;
 struct shard;
 struct snapshot_job;
 
+/* One command's counters for INFO commandstats (a subcommand, like
+ * "config|get", has its own): indexed by cmd_stat_id(). */
+struct cmd_stat {
+	_Atomic uint64_t calls;     /* ran (failed ones included, as in Redis) */
+	_Atomic uint64_t ticks;     /* time in the handler, kv_ticks() units */
+	_Atomic uint64_t rejected;  /* refused before running: arity, auth, OOM, MULTI, write refused */
+	_Atomic uint64_t failed;    /* ran and replied an error */
+};
+
+/* Error replies by their first word, for INFO errorstats.  The prefixes
+ * come from kevy's own error texts, a small fixed set; the table is bounded
+ * anyway, and a prefix that finds it full is counted only in
+ * total_error_replies.  Entries are only ever added (the owner thread
+ * writes the name, then publishes n with a release store), so a reader on
+ * another thread never sees a half-written name; RESETSTAT zeroes counts. */
+#define ERR_STATS_MAX 64
+#define ERR_STAT_NAME_MAX 32
+struct err_stat {
+	char name[ERR_STAT_NAME_MAX];
+	_Atomic uint64_t count;
+};
+struct err_stats {
+	_Atomic uint32_t n;
+	struct err_stat e[ERR_STATS_MAX];
+};
+
 struct shard_stats {
 	_Atomic uint64_t connections_received;
 	_Atomic uint64_t rejected_connections;
@@ -38,7 +64,10 @@ struct shard_stats {
 	_Atomic uint64_t blocked_clients;      /* a gauge: clients waiting in a blocking pop */
 	_Atomic uint64_t forwarded_commands;   /* sent to another shard */
 	_Atomic uint64_t multi_shard_commands; /* took several keyspaces */
-	_Atomic uint64_t total_error_replies;
+	_Atomic uint64_t total_error_replies;  /* always with errors (stat_error) */
+	/* cmd_stat_count() entries, or NULL when the runtime keeps none. */
+	struct cmd_stat *cmds;
+	struct err_stats errors;
 };
 
 static inline void stat_add(_Atomic uint64_t *s, uint64_t n)
@@ -51,6 +80,11 @@ static inline uint64_t stat_get(_Atomic uint64_t *s)
 	return atomic_load_explicit(s, memory_order_relaxed);
 }
 
+/* Count an error reply (the RESP bytes, starting with '-') in
+ * total_error_replies and under its first word in errorstats, as Redis's
+ * afterErrorReply does.  Only the stats' own shard thread may call it. */
+void stat_error(struct shard_stats *st, const char *reply, size_t len);
+
 /* Process-level facts for INFO server. */
 struct server_info {
 	int64_t start_time_us;      /* wall clock at start */
@@ -59,6 +93,7 @@ struct server_info {
 	const char *io_reason;      /* why epoll was chosen, or "" */
 	int tcp_port;
 	char run_id[41];
+	char replid[41];            /* INFO replication's master_replid */
 	const char *executable;
 	const char *config_file;
 	int64_t load_us;            /* startup recovery time */

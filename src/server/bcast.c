@@ -31,7 +31,15 @@ void shard_bcast(struct shard *s, struct conn *c, const struct kv_command *cmd, 
 	struct bcast *b = shard_call_copy(sizeof(*b), offsetof(struct bcast, call), cmd, argc,
 					  argv, s->now_ms);
 	b->pending = 0;
+	/* A client's PUBLISH counts here, once, with the time of its part on
+	 * this shard (inside EXEC its handler runs, and counts, instead). */
+	struct cmd_stat *cs = c ? shard_cmd_stat(s, cmd) : NULL;
+	uint64_t start = cs ? kv_ticks() : 0;
 	b->total = self ? cmd->bcast(s, &b->call) : 0;
+	if (cs) {
+		stat_add(&cs->calls, 1);
+		stat_add(&cs->ticks, kv_ticks() - start);
+	}
 	b->call.conn = c;
 	if (c) {
 		b->call.slot = conn_reserve_slot(c);

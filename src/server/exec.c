@@ -99,6 +99,21 @@ void shard_evict_cron(struct shard *s)
 	shard_unit_commit(s);
 }
 
+/* ---- INFO commandstats and errorstats ---- */
+
+struct cmd_stat *shard_cmd_stat(struct shard *s, const struct kv_command *cmd)
+{
+	uint32_t id = cmd_stat_id(cmd);
+	return s->stats.cmds && id != UINT32_MAX ? &s->stats.cmds[id] : NULL;
+}
+
+void shard_count_rejected(struct shard *s, struct cmd_stat *cs, const char *reply, size_t len)
+{
+	stat_error(&s->stats, reply, len);
+	if (cs)
+		stat_add(&cs->rejected, 1);
+}
+
 /* What MULTI's queue-time check reads of each keyspace this call held. */
 static void shard_mem_publish(struct shard *s, struct kv_dbs **held)
 {
@@ -156,27 +171,42 @@ void shard_call_run(struct shard *s, const struct cmd_call *call, struct conn *c
 		.nshards = g_server.nshards,
 		.dbid = call->dbid,
 	};
-	if (call->cmd->flags & CMD_WRITE) {
-		const char *refused = shard_write_refused(s, held);
-		if (refused) {
-			resp_error(out, refused);
-			return;
-		}
-	}
+	/* INFO commandstats: this shard's counters of the entry the call
+	 * counts under; calls the runtime makes for itself count nowhere. */
+	struct cmd_stat *cs = NULL;
+	if (!call->internal)
+		cs = shard_cmd_stat(s, cmd_stat_target(call->cmd, call->argc, call->argv));
+	const char *refused = NULL;
+	if (call->cmd->flags & CMD_WRITE)
+		refused = shard_write_refused(s, held);
 	/* EXEC's queued commands were checked as a whole by EXEC. */
-	if ((call->cmd->flags & CMD_DENYOOM) && !(conn && conn->in_exec)) {
-		const char *oom = shard_oom_refused(s, held, call->now_ms);
-		if (oom) {
-			resp_error(out, oom);
-			return;
-		}
+	if (!refused && (call->cmd->flags & CMD_DENYOOM) && !(conn && conn->in_exec))
+		refused = shard_oom_refused(s, held, call->now_ms);
+	if (refused) {
+		size_t at = out->len;
+		resp_error(out, refused);
+		shard_count_rejected(s, cs, out->data + at, out->len - at);
+		return;
 	}
 	struct fx_cmd fx;
 	bool writing = call->cmd->flags & CMD_WRITE;
 	if (writing)
 		shard_set_writing(s, held, call->dbid, true);
 	fx_cmd_begin(&fx, call->cmd, call->argc, call->argv, held, call->dbid, call->now_ms);
+	size_t before = out->len;
+	uint64_t start = cs ? kv_ticks() : 0;
 	call->cmd->proc(&ctx);
+	if (cs) {
+		stat_add(&cs->calls, 1);
+		stat_add(&cs->ticks, kv_ticks() - start);
+	}
+	/* Every error a handler replies is counted here, on the shard that ran
+	 * it (inside EXEC, each queued command's own). */
+	if (out->len > before && out->data[before] == '-') {
+		stat_error(&s->stats, out->data + before, out->len - before);
+		if (cs)
+			stat_add(&cs->failed, 1);
+	}
 	fx_cmd_end(&fx);
 	if (writing) {
 		/* Inside EXEC the clients blocked on these keys are served once

@@ -102,8 +102,6 @@ void conn_drain_slots(struct shard *s, struct conn *c)
 void conn_fill_slot(struct shard *s, struct conn *c, struct reply_slot *slot,
 			   struct kv_buf *reply)
 {
-	if (reply->len && reply->data[0] == '-')
-		stat_add(&s->stats.total_error_replies, 1);
 	kv_buf_free(&slot->buf);
 	slot->buf = *reply;
 	kv_buf_init(reply);
@@ -298,10 +296,11 @@ void shard_send_when_durable(struct shard *s, uint32_t to, struct shard_msg *m,
 	msg_fifo_push(&s->dw, m);
 }
 
-void shard_reply_error(struct kv_buf *b, const char *msg)
+void shard_reply_error(struct shard *s, struct kv_buf *b, const char *msg)
 {
 	b->len = 0;
 	resp_error(b, msg);
+	stat_error(&s->stats, b->data, b->len);
 }
 
 /* The AOF failed for good: every reply and message still waiting depends on
@@ -312,14 +311,14 @@ static void shard_fail_waiting(struct shard *s)
 	for (struct conn *c = s->gated; c; c = c->gated_next)
 		for (struct reply_slot *sl = c->slots_head; sl; sl = sl->next)
 			if (sl->lsn > s->aof.durable_lsn) {
-				shard_reply_error(&sl->buf, err);
+				shard_reply_error(s, &sl->buf, err);
 				sl->lsn = 0;
 			}
 	for (struct shard_msg *m = s->dw.head; m; m = m->next) {
 		if (m->wait_lsn <= s->aof.durable_lsn)
 			continue;
 		if (m->type == MSG_REPLY) {
-			shard_reply_error(&((struct fwd_req *)m)->reply, err);
+			shard_reply_error(s, &((struct fwd_req *)m)->reply, err);
 		} else if (m->type == MSG_DURABLE) {
 			struct durable_ack *a = (struct durable_ack *)m;
 			a->failed = true;

@@ -150,7 +150,7 @@ static void txn_execute(struct shard *s, struct txn *t)
 			slot->lsn = s->aof.last_lsn > s->aof.durable_lsn ? s->aof.last_lsn : 0;
 			slot->durable = true;
 			if (slot->lsn && s->aof.state == AOF_FAILED) {
-				shard_reply_error(&reply, aof_write_error(&s->aof));
+				shard_reply_error(s, &reply, aof_write_error(&s->aof));
 				slot->lsn = 0;
 			}
 		} else {
@@ -355,7 +355,7 @@ static void shard_handle_durable(struct shard *s, struct durable_ack *a)
 	kv_assert(slot->acks > 0);
 	slot->acks--;
 	if (a->failed)
-		shard_reply_error(&slot->buf, a->error);
+		shard_reply_error(s, &slot->buf, a->error);
 	free(a);
 	conn_drain_slots(s, c);
 	conn_release_inflight(s, c);
@@ -567,7 +567,7 @@ static void reply_hold(struct shard *s, struct conn *c, const struct kv_command 
 		aof_want_fsync(&s->aof);
 		tag = s->aof.last_lsn > s->aof.durable_lsn ? s->aof.last_lsn : 0;
 		if (tag && s->aof.state == AOF_FAILED) {
-			shard_reply_error(slot ? &slot->buf : out, aof_write_error(&s->aof));
+			shard_reply_error(s, slot ? &slot->buf : out, aof_write_error(&s->aof));
 			tag = 0;
 		}
 	}
@@ -615,8 +615,6 @@ static void run_here(struct shard *s, struct conn *c, const struct kv_command *c
 				 .now_ms = s->now_ms, .dbid = c->db };
 	shard_call_run(s, &call, c, s->held_local, out);
 	shard_unit_commit(s);
-	if (out->len > before && out->data[before] == '-')
-		stat_add(&s->stats.total_error_replies, 1);
 	bool wait_shards = (cmd->flags & CMD_WAIT_SNAPSHOT) || c->wait_shards;
 	c->wait_shards = false;
 	if (wait_shards && out->len > before && out->data[before] != '-') {
@@ -637,12 +635,17 @@ static void run_here(struct shard *s, struct conn *c, const struct kv_command *c
 		conn_mark_flush(s, c);
 }
 
-static void reply_now(struct shard *s, struct conn *c, void (*fn)(struct kv_buf *, const void *),
-		      const void *arg)
+/* A command refused before it ran: its error, counted as a rejected call of
+ * stat_cmd (NULL: an unknown command or subcommand, which Redis counts
+ * nowhere but in errorstats). */
+static void reply_now(struct shard *s, struct conn *c, const struct kv_command *stat_cmd,
+		      void (*fn)(struct kv_buf *, const void *), const void *arg)
 {
 	struct kv_buf *out = conn_reply_target(c);
+	size_t at = out->len;
 	fn(out, arg);
-	stat_add(&s->stats.total_error_replies, 1);
+	shard_count_rejected(s, stat_cmd ? shard_cmd_stat(s, stat_cmd) : NULL, out->data + at,
+			     out->len - at);
 	conn_mark_flush(s, c);
 }
 
@@ -686,18 +689,19 @@ enum dispatch_result shard_dispatch(struct shard *s, struct conn *c, int argc,
 	if (!cmd) {
 		struct unknown_args u = { argc, argv };
 		c->multi_dirty |= c->in_multi;
-		reply_now(s, c, reply_unknown, &u);
+		reply_now(s, c, NULL, reply_unknown, &u);
 		return DISPATCH_DONE;
 	}
 	if (!c->authenticated && !(cmd->flags & CMD_NOAUTH) &&
 	    atomic_load_explicit(&g_config.requirepass_set, memory_order_relaxed)) {
 		c->multi_dirty |= c->in_multi;
-		reply_now(s, c, reply_error_str, RESP_ERR_NOAUTH);
+		reply_now(s, c, cmd_stat_target(cmd, argc, argv), reply_error_str,
+			  RESP_ERR_NOAUTH);
 		return DISPATCH_DONE;
 	}
 	if (!cmd_arity_ok(cmd, argc)) {
 		c->multi_dirty |= c->in_multi;
-		reply_now(s, c, reply_arity, cmd);
+		reply_now(s, c, cmd, reply_arity, cmd);
 		return DISPATCH_DONE;
 	}
 	/* A container's subcommand is checked here too, as Redis's lookup does,
@@ -707,12 +711,12 @@ enum dispatch_result shard_dispatch(struct shard *s, struct conn *c, int argc,
 		if (!sub) {
 			struct unknown_sub u = { cmd, &argv[1] };
 			c->multi_dirty |= c->in_multi;
-			reply_now(s, c, reply_unknown_sub, &u);
+			reply_now(s, c, NULL, reply_unknown_sub, &u);
 			return DISPATCH_DONE;
 		}
 		if (!cmd_arity_ok(sub, argc)) {
 			c->multi_dirty |= c->in_multi;
-			reply_now(s, c, reply_arity, sub);
+			reply_now(s, c, sub, reply_arity, sub);
 			return DISPATCH_DONE;
 		}
 	}
@@ -722,20 +726,22 @@ enum dispatch_result shard_dispatch(struct shard *s, struct conn *c, int argc,
 			 "(P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
 			 cmd->name);
 		c->multi_dirty |= c->in_multi;
-		reply_now(s, c, reply_error_str, msg);
+		reply_now(s, c, cmd_stat_target(cmd, argc, argv), reply_error_str, msg);
 		return DISPATCH_DONE;
 	}
 	if (c->in_multi && (cmd->flags & CMD_NO_MULTI)) {
 		/* SAVE and SHUTDOWN are refused inside MULTI, as in Redis. */
 		c->multi_dirty = true;
-		reply_now(s, c, reply_error_str, "ERR Command not allowed inside a transaction");
+		reply_now(s, c, cmd_stat_target(cmd, argc, argv), reply_error_str,
+			  "ERR Command not allowed inside a transaction");
 		return DISPATCH_DONE;
 	}
 	if (c->in_multi && multi_queues(cmd) && shard_oom_at_queue(s, cmd, argc, argv)) {
 		/* Out of memory, Redis refuses to queue anything (even a read):
 		 * the queue could grow without bound.  EXEC then aborts. */
 		c->multi_dirty = true;
-		reply_now(s, c, reply_error_str, SHARD_ERR_OOM);
+		reply_now(s, c, cmd_stat_target(cmd, argc, argv), reply_error_str,
+			  SHARD_ERR_OOM);
 		return DISPATCH_DONE;
 	}
 	if (c->in_multi && multi_queues(cmd)) {
@@ -746,8 +752,10 @@ enum dispatch_result shard_dispatch(struct shard *s, struct conn *c, int argc,
 		conn_mark_flush(s, c);
 		return DISPATCH_DONE;
 	}
-	/* Recorded before running, as Redis does: CLIENT LIST shows itself. */
-	atomic_store_explicit(&c->last_cmd, cmd->name, memory_order_relaxed);
+	/* Recorded before running, as Redis does: CLIENT LIST shows itself,
+	 * by its full name ("client|list"). */
+	atomic_store_explicit(&c->last_cmd, cmd_stat_target(cmd, argc, argv)->name,
+			      memory_order_relaxed);
 	if (cmd->bcast) {
 		shard_bcast(s, c, cmd, argc, argv, true);
 		goto done;

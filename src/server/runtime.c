@@ -41,6 +41,18 @@ static void rt_reset_stats(void)
 		atomic_store(&st->forwarded_commands, 0);
 		atomic_store(&st->multi_shard_commands, 0);
 		atomic_store(&st->total_error_replies, 0);
+		/* Each counter is zeroed, not the tables: error names stay
+		 * (INFO shows only counts above 0), so the owner thread, which
+		 * may be adding one right now, never sees its entry vanish. */
+		for (uint32_t k = 0; st->cmds && k < cmd_stat_count(); k++) {
+			atomic_store(&st->cmds[k].calls, 0);
+			atomic_store(&st->cmds[k].ticks, 0);
+			atomic_store(&st->cmds[k].rejected, 0);
+			atomic_store(&st->cmds[k].failed, 0);
+		}
+		uint32_t nerr = atomic_load_explicit(&st->errors.n, memory_order_acquire);
+		for (uint32_t k = 0; k < nerr; k++)
+			atomic_store(&st->errors.e[k].count, 0);
 	}
 }
 

@@ -259,10 +259,14 @@ int server_run(const char *executable)
 {
 	g_server.info.start_time_us = kv_time_us();
 	g_server.info.start_mono_us = kv_mono_us();
+	kv_ticks_init();
 	g_server.info.tcp_port = g_config.port;
 	g_server.info.executable = executable;
 	g_server.info.config_file = g_config.config_file ? g_config.config_file : "";
 	server_make_run_id(g_server.info.run_id);
+	/* INFO replication: a master's replication id, new at every start as
+	 * Redis's is when it has no replication history to keep. */
+	server_make_run_id(g_server.info.replid);
 	atomic_store(&g_server.next_conn_id, 1);
 	atomic_store(&g_server.next_txn_id, 1);
 

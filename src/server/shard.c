@@ -72,8 +72,9 @@ static void conn_begin_close(struct shard *s, struct conn *c)
 static void conn_protocol_error(struct shard *s, struct conn *c, const char *msg)
 {
 	struct kv_buf *out = conn_reply_target(c);
+	size_t at = out->len;
 	resp_error(out, msg);
-	stat_add(&s->stats.total_error_replies, 1);
+	stat_error(&s->stats, out->data + at, out->len - at);
 	c->close_after_reply = true;
 	conn_mark_flush(s, c);
 	log_verbose("Protocol error (%s) from client id=%llu addr=%s", msg,
@@ -337,7 +338,8 @@ static void shard_reap_zombies(struct shard *s)
 			if (n == 1 && shards[0] == s->id && !s->holder) {
 				struct kv_buf sink = KV_BUF_INIT;
 				struct cmd_call call = { .cmd = &multi_unwatch_command, .argc = 1,
-							 .argv = &name, .now_ms = s->now_ms };
+							 .argv = &name, .now_ms = s->now_ms,
+							 .internal = true };
 				shard_call_run(s, &call, c, s->held_local, &sink);
 				kv_buf_free(&sink);
 			} else if (!(n == 1 && shards[0] == s->id)) {
@@ -777,5 +779,6 @@ struct shard *shard_create(uint32_t id, uint32_t nshards)
 	s->cron_expire_budget = 1000;
 	resp_limits_default(&s->resp_limits);
 	s->resp_limits.max_bulk_len = atomic_load(&g_config.proto_max_bulk_len);
+	s->stats.cmds = kv_calloc(cmd_stat_count(), sizeof(*s->stats.cmds));
 	return s;
 }

@@ -143,6 +143,9 @@ struct cmd_call {
 	uint32_t dbid;            /* the database it runs in (the client's SELECT) */
 	struct conn *conn;        /* owning client (home shard only) */
 	struct reply_slot *slot;
+	/* Run by the runtime for itself (a closing client's UNWATCH): not
+	 * counted in INFO commandstats. */
+	bool internal;
 };
 
 struct fwd_req {
@@ -505,7 +508,7 @@ bool shard_lsn_ready(const struct shard *s, uint64_t lsn, bool durable);
 void shard_send_when_durable(struct shard *s, uint32_t to, struct shard_msg *m, uint64_t lsn,
 			     bool durable);
 /* Replace a reply with the error msg. */
-void shard_reply_error(struct kv_buf *b, const char *msg);
+void shard_reply_error(struct shard *s, struct kv_buf *b, const char *msg);
 /* Durability moved (or the policy changed): let go of what may leave. */
 void shard_durability_advance(struct shard *s);
 /* A wake-up produced on exec for a waiter of shard `home`, carrying a pop
@@ -547,6 +550,11 @@ void shard_call_run(struct shard *s, const struct cmd_call *call, struct conn *c
 /* Serve the clients blocked on the keys a write call touched: what
  * shard_call_run does after a write, deferred to the end of an EXEC. */
 void shard_call_wake(struct shard *s, const struct cmd_call *call, struct kv_dbs **held);
+/* INFO commandstats: this shard's counters of a command or subcommand
+ * (NULL when it has none); count a call refused before it ran (its error
+ * reply bytes go to errorstats). */
+struct cmd_stat *shard_cmd_stat(struct shard *s, const struct kv_command *cmd);
+void shard_count_rejected(struct shard *s, struct cmd_stat *cs, const char *reply, size_t len);
 /* Redis's reply to a command refused under maxmemory. */
 #define SHARD_ERR_OOM "OOM command not allowed when used memory > 'maxmemory'."
 /* maxmemory before a command that may grow memory: evict from every held
