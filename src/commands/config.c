@@ -1467,6 +1467,15 @@ static void cfg_format_value(struct kv_buf *b, const struct cfg_def *d)
 			kv_buf_printf(b, "%lld", (long long)i);
 		return;
 	}
+	case CFG_NOTIFY: {
+		/* The canonical class string CONFIG GET prints, quoted as a string
+		 * (it may be empty). */
+		char classes[NOTIFY_CLASSES_MAX + 1];
+		size_t n = notify_classes_format((int)cfg_get_num(d), classes);
+		classes[n] = '\0';
+		cfg_append_repr(b, classes);
+		return;
+	}
 	case CFG_STR: {
 		char *s = cfg_get_str(d);
 		cfg_append_repr(b, s);
