@@ -27,6 +27,7 @@ static const struct kv_command *const cmd_families[] = {
 	cmd_table_debug,
 	cmd_table_persist,
 	cmd_table_sort,
+	cmd_table_hll,
 	cmd_table_hash,
 	cmd_table_list,
 	cmd_table_set,

@@ -208,6 +208,7 @@ extern const struct kv_command cmd_table_info[];
 extern const struct kv_command cmd_table_debug[];
 extern const struct kv_command cmd_table_persist[];
 extern const struct kv_command cmd_table_sort[];
+extern const struct kv_command cmd_table_hll[];
 /* Families of the data-type modules, linked in when their module is
  * present (weak: a missing module leaves the pointer NULL). */
 extern const struct kv_command cmd_table_hash[] __attribute__((weak));

@@ -221,6 +221,8 @@ static const struct cfg_def cfg_table[] = {
 	  &kv_encoding.list_max_listpack_size, NULL, NULL, "list-max-ziplist-size" },
 	{ "list-compress-depth", CFG_INT, 0, 0, INT_MAX, NULL, FLD_AI64,
 	  &kv_encoding.list_compress_depth, NULL, NULL },
+	{ "hll-sparse-max-bytes", CFG_MEM, 0, 0, INT64_MAX, NULL, FLD_AI64,
+	  &kv_encoding.hll_sparse_max_bytes, NULL, NULL },
 	{ "notify-keyspace-events", CFG_NOTIFY, 0, 0, 0, NULL, FLD_AINT, &notify_flags, NULL, NULL },
 	{ "client-output-buffer-limit", CFG_WORDS, CFG_IMMUTABLE, 4, 12, NULL, FLD_STR,
 	  &g_config.client_output_buffer_limit, cfg_check_obuf, cfg_applied_obuf },

@@ -11,4 +11,5 @@ struct kv_encoding_limits kv_encoding = {
 	.zset_max_listpack_value = 64,
 	.list_max_listpack_size = -2,
 	.list_compress_depth = 0,
+	.hll_sparse_max_bytes = 3000,
 };

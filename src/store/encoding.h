@@ -29,9 +29,11 @@ struct kv_encoding_limits {
 	_Atomic int64_t zset_max_listpack_value;
 	_Atomic int64_t list_max_listpack_size;
 	_Atomic int64_t list_compress_depth;
+	/* Bytes a sparse HyperLogLog may reach before it turns dense (hll.h). */
+	_Atomic int64_t hll_sparse_max_bytes;
 };
 
-/* Redis 7.0's defaults: 512, 64, 512, 128, 64, -2, 0. */
+/* Redis 7.0's defaults: 512, 64, 512, 128, 64, -2, 0, 3000. */
 extern struct kv_encoding_limits kv_encoding;
 
 /* A threshold as a count, clamped to [0, cap]. */
