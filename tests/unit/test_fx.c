@@ -978,6 +978,34 @@ static void test_fx_keydump_roundtrip(void **state)
 
 /* ---- coverage ---- */
 
+/* HyperLogLogs: PFADD from sparse logs the final bytes (they depend on
+ * hll-sparse-max-bytes, which replay may not share), PFADD on a dense HLL
+ * is logged as sent, PFCOUNT's cached estimate is logged as the key's state,
+ * PFMERGE across shards and PFDEBUG TODENSE replay to the same bytes. */
+static void test_fx_hyperloglog(void **state)
+{
+	struct env *e = *state;
+	char k[3][32], elem[16];
+	for (uint32_t i = 0; i < 3; i++)
+		key_on(e, i % e->nshards, "h", k[i], sizeof(k[i]));
+	XEXPECT(":1\r\n", "PFADD", k[0], "a", "b", "c");
+	assert_true(strncmp(effect_text(e, 0), "SET ", 4) == 0);
+	XEXPECT(":0\r\n", "PFADD", k[0], "a");
+	XEXPECT(":3\r\n", "PFCOUNT", k[0]);     /* caches the estimate */
+	for (int i = 0; i < 40; i++) {
+		snprintf(elem, sizeof(elem), "x%d", i);
+		X("PFADD", k[1], elem);
+	}
+	XEXPECT(":1\r\n", "PFDEBUG", "TODENSE", k[1]);
+	XEXPECT(":0\r\n", "PFDEBUG", "TODENSE", k[1]);
+	size_t mark = e->ntaken;
+	XEXPECT(":1\r\n", "PFADD", k[1], "new-element");
+	assert_int_equal(payloads_since(e, mark), 1);
+	XEXPECT("+OK\r\n", "PFMERGE", k[2], k[0], k[1]);
+	XEXPECT("+OK\r\n", "PFMERGE", k[0], k[0]);
+	check_replay(e);
+}
+
 static void test_fx_every_write_command_has_a_scenario(void **state)
 {
 	(void)state;
@@ -1021,6 +1049,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_fx_keydump_roundtrip, setup1, teardown),
 		cmocka_unit_test_setup_teardown(test_fx_databases, setup1, teardown),
 		cmocka_unit_test_setup_teardown(test_fx_databases, setup3, teardown),
+		cmocka_unit_test_setup_teardown(test_fx_hyperloglog, setup1, teardown),
+		cmocka_unit_test_setup_teardown(test_fx_hyperloglog, setup3, teardown),
 		cmocka_unit_test(test_fx_every_write_command_has_a_scenario),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
