@@ -358,6 +358,91 @@ static int hit_cmp_asc(const void *a, const void *b)
 
 static int hit_cmp_desc(const void *a, const void *b) { return -hit_cmp_asc(a, b); }
 
+typedef int (*hit_cmp_fn)(const void *, const void *);
+
+static void hit_swap(struct geo_hit *v, size_t i, size_t j)
+{
+	struct geo_hit t = v[i];
+	v[i] = v[j];
+	v[j] = t;
+}
+
+/* Swaps the runs of n hits at i and j (which do not overlap). */
+static void hit_swap_runs(struct geo_hit *v, size_t i, size_t j, size_t n)
+{
+	for (size_t k = 0; k < n; k++)
+		hit_swap(v, i + k, j + k);
+}
+
+static size_t hit_median3(const struct geo_hit *v, size_t a, size_t b, size_t c, hit_cmp_fn cmp)
+{
+	if (cmp(&v[a], &v[b]) < 0)
+		return cmp(&v[b], &v[c]) < 0 ? b : cmp(&v[a], &v[c]) < 0 ? c : a;
+	return cmp(&v[b], &v[c]) > 0 ? b : cmp(&v[a], &v[c]) < 0 ? a : c;
+}
+
+/* Whether the hits [lo, lo + n) hold any of the ranks [0, last]. */
+static bool holds_wanted(size_t lo, size_t n, size_t last) { return lo <= last && n > 0; }
+
+/* Puts the hits that a full sort would place at ranks [0, last] there, in
+ * order, doing exactly what Redis's partial sort (pqsort: Bentley and
+ * McIlroy's three-way quicksort that skips the parts outside the wanted
+ * ranks) does, so equal distances come out in Redis's order too. */
+static void hits_partial_sort(struct geo_hit *v, size_t lo, size_t n, size_t last, hit_cmp_fn cmp)
+{
+	for (;;) {
+		if (n < 7) {
+			for (size_t m = lo + 1; m < lo + n; m++)
+				for (size_t l = m; l > lo && cmp(&v[l - 1], &v[l]) > 0; l--)
+					hit_swap(v, l, l - 1);
+			return;
+		}
+		size_t m = lo + n / 2;
+		if (n > 7) {
+			size_t l = lo, r = lo + n - 1;
+			if (n > 40) {
+				size_t d = n / 8;
+				l = hit_median3(v, l, l + d, l + 2 * d, cmp);
+				m = hit_median3(v, m - d, m, m + d, cmp);
+				r = hit_median3(v, r - 2 * d, r - d, r, cmp);
+			}
+			m = hit_median3(v, l, m, r, cmp);
+		}
+		/* The pivot goes first; equal keys gather at both ends. */
+		hit_swap(v, lo, m);
+		size_t pa = lo + 1, pb = lo + 1, pc = lo + n - 1, pd = lo + n - 1;
+		for (;;) {
+			int r;
+			while (pb <= pc && (r = cmp(&v[pb], &v[lo])) <= 0) {
+				if (r == 0)
+					hit_swap(v, pa++, pb);
+				pb++;
+			}
+			while (pb <= pc && (r = cmp(&v[pc], &v[lo])) >= 0) {
+				if (r == 0)
+					hit_swap(v, pc, pd--);
+				pc--;
+			}
+			if (pb > pc)
+				break;
+			hit_swap(v, pb++, pc--);
+		}
+		size_t end = lo + n;
+		size_t k = pa - lo < pb - pa ? pa - lo : pb - pa;
+		hit_swap_runs(v, lo, pb - k, k);
+		k = pd - pc < end - pd - 1 ? pd - pc : end - pd - 1;
+		hit_swap_runs(v, pb, end - k, k);
+		/* The smaller keys, then the larger ones (as a loop). */
+		size_t nless = pb - pa, nmore = pd - pc;
+		if (nless > 1 && holds_wanted(lo, nless, last))
+			hits_partial_sort(v, lo, nless, last, cmp);
+		if (nmore <= 1 || !holds_wanted(end - nmore, nmore, last))
+			return;
+		lo = end - nmore;
+		n = nmore;
+	}
+}
+
 /* Stores the first n hits at the key (their distances, or their hashes) and
  * replies with n; no hits delete the key, as Redis does. */
 static void store_hits(struct cmd_ctx *c, const struct kv_slice *key, struct geo_hits *h,
@@ -557,8 +642,16 @@ static void geo_search(struct cmd_ctx *c, int src, int flags)
 	struct geo_hits h = { 0 };
 	hits_collect(z, &s, &h, o.any ? (size_t)o.count : 0);
 	size_t n = (o.count == 0 || h.n < (size_t)o.count) ? h.n : (size_t)o.count;
-	if (o.order != ORDER_NONE && h.n > 1)
-		qsort(h.v, h.n, sizeof(*h.v), o.order == ORDER_ASC ? hit_cmp_asc : hit_cmp_desc);
+	if (o.order != ORDER_NONE && h.n > 1) {
+		hit_cmp_fn cmp = o.order == ORDER_ASC ? hit_cmp_asc : hit_cmp_desc;
+		/* Redis sorts all with the C library's qsort, or only the
+		 * returned head with its own partial sort: the same calls give
+		 * the same order among equal distances. */
+		if (n == h.n)
+			qsort(h.v, h.n, sizeof(*h.v), cmp);
+		else
+			hits_partial_sort(h.v, 0, h.n, n - 1, cmp);
+	}
 	for (size_t i = 0; i < n; i++)
 		h.v[i].dist /= s.to_meters;
 	if (o.storekey)
