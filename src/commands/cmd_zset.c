@@ -243,9 +243,10 @@ static bool parse_lex_range(const struct kv_slice *min, const struct kv_slice *m
 /* ---- ZADD / ZINCRBY ---- */
 
 /* ZADD's effect once its arguments are parsed: scores[j] goes with the
- * member at argv[idx + 2j + 1].  Also ZINCRBY's (== ZADD key INCR incr m). */
-static void zadd_apply(struct cmd_ctx *c, int flags, bool ch, const double *scores,
-		       int elements, int idx)
+ * member at argv[first + stride * j].  Also ZINCRBY's (== ZADD key INCR
+ * incr m) and GEOADD's (cmd_zset.h). */
+void zset_add_members(struct cmd_ctx *c, int flags, bool ch, const double *scores,
+		      int elements, int first, int stride)
 {
 	bool xx = flags & ZADD_IN_XX, incr = flags & ZADD_IN_INCR;
 	struct zset *z;
@@ -266,7 +267,7 @@ static void zadd_apply(struct cmd_ctx *c, int flags, bool ch, const double *scor
 	}
 	struct zset *orig = z;
 	for (int j = 0; j < elements; j++) {
-		const struct kv_slice *m = &c->argv[idx + 2 * j + 1];
+		const struct kv_slice *m = &c->argv[first + stride * j];
 		int out = add_tracked(orig, &z, scores[j], m, flags, &score);
 		if (out & ZADD_OUT_NAN) {
 			nan_err = true;
@@ -339,7 +340,7 @@ static void zadd_generic(struct cmd_ctx *c, int flags)
 			return;
 		}
 	}
-	zadd_apply(c, flags, ch, scores, elements, idx);
+	zset_add_members(c, flags, ch, scores, elements, idx + 1, 2);
 	free(scores);
 }
 
@@ -353,7 +354,7 @@ static void cmd_zincrby(struct cmd_ctx *c)
 		resp_error(c->out, RESP_ERR_NOT_FLOAT);
 		return;
 	}
-	zadd_apply(c, ZADD_IN_INCR, false, &incr, 1, 2);
+	zset_add_members(c, ZADD_IN_INCR, false, &incr, 1, 3, 2);
 }
 
 /* ---- simple reads and removal ---- */

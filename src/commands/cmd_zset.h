@@ -1,7 +1,8 @@
 /*
  * cmd_zset.h - what the sorted set commands share with the blocking ones
  * (server/blocking.c): ZMPOP's argument rules and its pop, so BZMPOP parses,
- * replies and logs exactly as ZMPOP does.
+ * replies and logs exactly as ZMPOP does; and ZADD's work, which GEOADD
+ * shares.
  */
 #ifndef KV_CMD_ZSET_H
 #define KV_CMD_ZSET_H
@@ -25,5 +26,13 @@ const char *zset_mpop_parse(int argc, const struct kv_slice *argv, int numkeys_i
  * key and deletes it when it empties.  Returns how many were popped. */
 size_t zset_mpop_reply(struct kv_db *db, const char *key, size_t klen, struct zset *z,
 		       bool max, size_t count, struct kv_buf *out);
+
+/* ZADD key's work once its arguments are parsed (GEOADD shares it): adds
+ * or updates elements members, the j-th at argv[first + stride * j] with
+ * scores[j], under the ZADD_IN_* flags, on the zset at argv[1]; replies as
+ * ZADD does (the count added, or added + updated with ch; the new score
+ * with ZADD_IN_INCR), signals WATCH and notifies "zadd" (or "zincr"). */
+void zset_add_members(struct cmd_ctx *c, int flags, bool ch, const double *scores,
+		      int elements, int first, int stride);
 
 #endif

@@ -882,6 +882,51 @@ static void test_fx_sort_store(void **state)
 	kv_buf_free(&p);
 }
 
+/* GEOADD is logged as sent: its scores are pure arithmetic on the parsed
+ * coordinates, so replay computes the same bits.  The STORE forms are
+ * logged as sent when both keys share a shard, and as the destination's
+ * final state when they do not (rule 3). */
+static void test_fx_geo(void **state)
+{
+	struct env *e = *state;
+	char tag[16], src[32], dst[32], far[32], want[256];
+	key_on(e, 0, "g", tag, sizeof(tag));
+	snprintf(src, sizeof(src), "{%s}src", tag);
+	snprintf(dst, sizeof(dst), "{%s}dst", tag);
+	key_on(e, 1, "far", far, sizeof(far));
+
+	XEXPECT(":3\r\n", "GEOADD", src, "13.361389", "38.115556", "Palermo", "15.087269",
+		"37.502669", "Catania", "-0.1276", "51.5072", "London");
+	snprintf(want, sizeof(want), "GEOADD %s 13.361389 38.115556 Palermo 15.087269 37.502669 "
+		 "Catania -0.1276 51.5072 London", src);
+	assert_string_equal(effect_text(e, 0), want);
+	XEXPECT(":1\r\n", "GEOADD", src, "CH", "XX", "2.3522", "48.8566", "London", "1", "1", "nope");
+	XEXPECT(":2\r\n", "GEOSEARCHSTORE", dst, src, "FROMLONLAT", "15", "37", "BYRADIUS", "200",
+		"km", "STOREDIST");
+	snprintf(want, sizeof(want), "GEOSEARCHSTORE %s %s FROMLONLAT 15 37 BYRADIUS 200 km STOREDIST",
+		 dst, src);
+	assert_string_equal(effect_text(e, 0), want);
+	XEXPECT(":3\r\n", "GEORADIUS", src, "10", "45", "2000", "km", "STORE", dst);
+	XEXPECT(":1\r\n", "GEORADIUSBYMEMBER", src, "Palermo", "10", "km", "STOREDIST", dst);
+	/* Across shards: the destination's state, on its own shard. */
+	size_t mark = e->ntaken;
+	XEXPECT(":2\r\n", "GEOSEARCHSTORE", far, src, "FROMMEMBER", "Palermo", "BYBOX", "600", "600",
+		"km", "COUNT", "2");
+	assert_int_equal(payloads_since(e, mark), 1);
+	snprintf(want, sizeof(want), "DEL %s; ZADD %s ", far, far);
+	assert_memory_equal(effect_text(e, 1), want, strlen(want));
+	XEXPECT(":3\r\n", "GEORADIUS", src, "10", "45", "2000", "km", "STORE", far);
+	/* An empty result deletes the destination; a search alone logs nothing. */
+	XEXPECT(":0\r\n", "GEORADIUS", src, "0", "0", "1", "km", "STORE", far);
+	snprintf(want, sizeof(want), "DEL %s", far);
+	assert_string_equal(effect_text(e, 1), want);
+	mark = e->ntaken;
+	X("GEORADIUS", src, "10", "45", "2000", "km", "WITHDIST");
+	X("GEOSEARCH", src, "FROMLONLAT", "15", "37", "BYRADIUS", "200", "km");
+	assert_int_equal(payloads_since(e, mark), 0);
+	check_replay(e);
+}
+
 /* More keys than fx's key array holds (64), the first 64 on one shard: the
  * command must not be logged as sent on that shard. */
 static void test_fx_many_keys(void **state)
@@ -1046,6 +1091,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_fx_multi_shard, setup3, teardown),
 		cmocka_unit_test_setup_teardown(test_fx_many_keys, setup3, teardown),
 		cmocka_unit_test_setup_teardown(test_fx_sort_store, setup3, teardown),
+		cmocka_unit_test_setup_teardown(test_fx_geo, setup3, teardown),
 		cmocka_unit_test_setup_teardown(test_fx_keydump_roundtrip, setup1, teardown),
 		cmocka_unit_test_setup_teardown(test_fx_databases, setup1, teardown),
 		cmocka_unit_test_setup_teardown(test_fx_databases, setup3, teardown),
