@@ -22,6 +22,7 @@ static const struct kv_command *const cmd_families[] = {
 	cmd_table_server,
 	cmd_table_info,
 	cmd_table_string,
+	cmd_table_bitmap,
 	cmd_table_keys,
 	cmd_table_dump,
 	cmd_table_debug,

@@ -201,6 +201,7 @@ void cmd_run_sub(struct cmd_ctx *c, const struct kv_command *subs, const char *c
 
 /* Per-module tables, each terminated by an entry with a NULL name. */
 extern const struct kv_command cmd_table_string[];
+extern const struct kv_command cmd_table_bitmap[];
 extern const struct kv_command cmd_table_keys[];
 extern const struct kv_command cmd_table_dump[];
 extern const struct kv_command cmd_table_server[];

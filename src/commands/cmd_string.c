@@ -2,7 +2,8 @@
  * cmd_string.c - the string commands: GET/SET and their variants, MGET/MSET,
  * the INCR family, INCRBYFLOAT, APPEND, STRLEN, GETRANGE/SUBSTR, SETRANGE,
  * LCS, and the bitmap group's SETBIT/GETBIT (the rest of that group,
- * BITCOUNT/BITPOS/BITOP/BITFIELD, is not in kevy yet).
+ * BITCOUNT/BITPOS/BITOP/BITFIELD, is in cmd_bitmap.c, which owns the bit
+ * offset rule they share).
  *
  * Every reply, error text and precedence of errors is Redis 7.0.15's for the
  * same arguments: the order in which a handler parses, looks up and checks
@@ -15,6 +16,7 @@
  * lives, locking and durability of the effects are the runtime's business.
  */
 #include "commands/cmd.h"
+#include "commands/cmd_bitmap.h"
 #include "commands/notify.h"
 #include "commands/fx.h"
 #include "store/effect_argv.h"
@@ -612,20 +614,6 @@ static void cmd_setrange(struct cmd_ctx *c)
 
 /* ---- bits ---- */
 
-/* Redis's getBitOffsetFromArgument without the #N form: a whole integer,
- * not negative, whose byte stays below proto-max-bulk-len. */
-static bool bit_offset(struct cmd_ctx *c, const struct kv_slice *a, uint64_t *out)
-{
-	int64_t v;
-	int64_t max = atomic_load_explicit(&g_config.proto_max_bulk_len, memory_order_relaxed);
-	if (!arg_to_int64(a, &v) || v < 0 || (v >> 3) >= max) {
-		resp_error(c->out, "ERR bit offset is not an integer or out of range");
-		return false;
-	}
-	*out = (uint64_t)v;
-	return true;
-}
-
 /* SETBIT key offset 0|1: replies with the bit's old value.  A key is created
  * (zero-filled up to the bit's byte) or grown as needed; a bit set to the
  * value it has changes nothing, as in Redis (no signal, no effect). */
@@ -633,7 +621,7 @@ static void cmd_setbit(struct cmd_ctx *c)
 {
 	uint64_t off;
 	int64_t on;
-	if (!bit_offset(c, &c->argv[2], &off))
+	if (!cmd_bit_offset(c, &c->argv[2], 0, &off))
 		return;
 	if (!arg_to_int64(&c->argv[3], &on) || (on & ~1)) {
 		resp_error(c->out, "ERR bit is not an integer or out of range");
@@ -662,7 +650,7 @@ static void cmd_setbit(struct cmd_ctx *c)
 static void cmd_getbit(struct cmd_ctx *c)
 {
 	uint64_t off;
-	if (!bit_offset(c, &c->argv[2], &off))
+	if (!cmd_bit_offset(c, &c->argv[2], 0, &off))
 		return;
 	struct kv_entry *e = lookup_read(c, 1);
 	if (!e) {

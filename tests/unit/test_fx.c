@@ -472,6 +472,40 @@ static void test_fx_counters(void **state)
 	check_replay(e);   /* KEEPTTL and INCR of a key with a deadline: not clock-free */
 }
 
+/* Bitmap writes on one shard are deterministic given the value they read,
+ * so they are logged as sent; a BITFIELD that changes nothing (and creates
+ * or grows nothing) logs nothing. */
+static void test_fx_bitmaps(void **state)
+{
+	struct env *e = *state;
+
+	X("SET", "a", "abc");
+	X("SET", "b", "ab");
+	XEXPECT(":3\r\n", "BITOP", "XOR", "d", "a", "b", "nokey");
+	assert_string_equal(last_effect(e), "BITOP XOR d a b nokey");
+	X("BITOP", "NOT", "n", "a");
+	X("SET", "t", "x", "EX", "100");
+	X("BITOP", "AND", "t", "a", "b");        /* replaces the value and its deadline */
+	X("BITOP", "OR", "d", "nokey");          /* deletes d */
+	size_t mark = e->ntaken;
+	X("BITOP", "OR", "d", "nokey");          /* nothing to delete: no effect */
+	assert_int_equal(payloads_since(e, mark), 0);
+	X("BITFIELD", "f", "SET", "i8", "#1", "-7", "INCRBY", "u5", "3", "40");
+	X("BITFIELD", "f", "OVERFLOW", "SAT", "INCRBY", "i8", "#1", "-1000",
+	  "OVERFLOW", "FAIL", "INCRBY", "u5", "3", "100", "GET", "u4", "0");
+	assert_string_equal(last_effect(e), "BITFIELD f OVERFLOW SAT INCRBY i8 #1 -1000 "
+					    "OVERFLOW FAIL INCRBY u5 3 100 GET u4 0");
+	X("BITFIELD", "a", "OVERFLOW", "WRAP", "INCRBY", "i64", "0", "9223372036854775807");
+	/* Every write fails, yet the key is created with zeros. */
+	XEXPECT("*1\r\n$-1\r\n", "BITFIELD", "g", "OVERFLOW", "FAIL", "SET", "u2", "20", "7");
+	assert_string_equal(last_effect(e), "BITFIELD g OVERFLOW FAIL SET u2 20 7");
+	mark = e->ntaken;
+	X("BITFIELD", "g", "SET", "u2", "20", "0", "GET", "u8", "0");   /* no change */
+	X("BITFIELD", "f", "GET", "u8", "0");
+	assert_int_equal(payloads_since(e, mark), 0);
+	check_replay(e);   /* t had a deadline: not clock-free */
+}
+
 static void test_fx_expire(void **state)
 {
 	struct env *e = *state;
@@ -929,6 +963,37 @@ static void test_fx_geo(void **state)
 
 /* More keys than fx's key array holds (64), the first 64 on one shard: the
  * command must not be logged as sent on that shard. */
+/* BITOP with its keys on several shards: the destination's final state is
+ * logged on its own shard only (rule 3), whatever shards the sources are on. */
+static void test_fx_bitop_shards(void **state)
+{
+	struct env *e = *state;
+	char k0[32], k1[32], k2[32];
+	key_on(e, 0, "b", k0, sizeof(k0));
+	key_on(e, 1, "b", k1, sizeof(k1));
+	key_on(e, 2, "b", k2, sizeof(k2));
+
+	X("SET", k0, "abc");
+	X("BITFIELD", k1, "SET", "u16", "0", "65535");
+	size_t mark = e->ntaken;
+	XEXPECT(":3\r\n", "BITOP", "AND", k2, k0, k1);
+	assert_int_equal(payloads_since(e, mark), 1);
+	assert_int_equal(e->taken[e->ntaken - 1].shard, 2);
+	X("BITOP", "NOT", k0, k2);               /* overwrites a source's shard */
+	X("BITOP", "OR", k1, k0, k1, k2);         /* destination among the sources */
+	mark = e->ntaken;
+	X("BITOP", "XOR", k0, "nokey", k2);      /* nokey's shard is not written */
+	assert_int_equal(payloads_since(e, mark), 1);
+	X("SET", k2, "");
+	mark = e->ntaken;
+	X("BITOP", "AND", k1, k2);               /* empty result: deletes k1 */
+	assert_int_equal(payloads_since(e, mark), 1);
+	char want[64];
+	snprintf(want, sizeof(want), "DEL %s", k1);
+	assert_string_equal(effect_text(e, 1), want);
+	check_replay_late(e);
+}
+
 static void test_fx_many_keys(void **state)
 {
 	struct env *e = *state;
@@ -1079,6 +1144,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_fx_getex, setup1, teardown),
 		cmocka_unit_test_setup_teardown(test_fx_restore, setup1, teardown),
 		cmocka_unit_test_setup_teardown(test_fx_counters, setup1, teardown),
+		cmocka_unit_test_setup_teardown(test_fx_bitmaps, setup1, teardown),
 		cmocka_unit_test_setup_teardown(test_fx_expire, setup1, teardown),
 		cmocka_unit_test_setup_teardown(test_fx_lazy_and_active_expiry, setup1, teardown),
 		cmocka_unit_test_setup_teardown(test_fx_lists, setup1, teardown),
@@ -1089,6 +1155,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_fx_zsets, setup1, teardown),
 		cmocka_unit_test_setup_teardown(test_fx_flush, setup1, teardown),
 		cmocka_unit_test_setup_teardown(test_fx_multi_shard, setup3, teardown),
+		cmocka_unit_test_setup_teardown(test_fx_bitop_shards, setup3, teardown),
 		cmocka_unit_test_setup_teardown(test_fx_many_keys, setup3, teardown),
 		cmocka_unit_test_setup_teardown(test_fx_sort_store, setup3, teardown),
 		cmocka_unit_test_setup_teardown(test_fx_geo, setup3, teardown),
