@@ -920,9 +920,13 @@ class Gen(C.WeightedGenMixin):
             t = r.choice(BF_TYPES[:12]) if r.random() < 0.92 else r.choice(BF_TYPES)
             off = r.choice([b"0", b"1", b"3", b"8", b"13", b"64", b"100", b"#0", b"#1", b"#3",
                             b"#100"]) if r.random() < 0.93 else r.choice(
-                [b"4294967295", b"4294967296", b"-1", b"#-1", b"abc", b"#"])
+                [b"4294967296", b"-1", b"#-1", b"abc", b"#", b"#99999999999"])
             x = r.random()
-            if ro or x < 0.35:
+            if r.random() < 0.04:
+                # The last bits a string can have, read only: a write there
+                # would make a 512 MB string on both servers.
+                a += [b"GET", t, r.choice([b"4294967295", b"4294967288", b"4294967232"])]
+            elif ro or x < 0.35:
                 a += [b"GET", t, off]
                 if ro and r.random() < 0.05:
                     a += [r.choice([b"SET", b"INCRBY", b"OVERFLOW"]), b"u8", b"0", b"1"]
