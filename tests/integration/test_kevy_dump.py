@@ -534,6 +534,9 @@ def case_bits_and_hll():
         K.check(" hll sparse estimate corrupt bits " in text['"hc"'], "text hc: %r" % text['"hc"'])
         kd("--bits", "--resp", srv.dir, want=3)
         kd("--bits", "--stats", srv.dir, want=3)
+        seg = sorted(os.path.join(srv.dir, f) for f in os.listdir(srv.dir) if f.endswith(".aof"))
+        K.check(seg, "the dataset has AOF segments: %r" % os.listdir(srv.dir))
+        kd("--bits", seg[0], want=3)
 
         # --resp is unchanged by all this: byte-exact values.
         resp, _ = kd("--resp", srv.dir)

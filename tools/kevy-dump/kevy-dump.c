@@ -1331,9 +1331,9 @@ static int kd_check_target(const struct kd_opts *o, bool is_dir, int kind)
 	if (is_dir && o->from_lsn)
 		return kd_usage_error("--from-lsn goes with a segment (FILE.aof): a directory "
 				      "is loaded from its start");
-	if (kind == KD_KIND_SEGMENT && (o->type >= 0 || o->stats))
-		return kd_usage_error("a segment holds commands, not keys: --type and --stats "
-				      "need a directory or a snapshot");
+	if (kind == KD_KIND_SEGMENT && (o->type >= 0 || o->stats || o->bits))
+		return kd_usage_error("a segment holds commands, not keys: --type, --stats and "
+				      "--bits need a directory or a snapshot");
 	if (kind == KD_KIND_SNAPSHOT && (o->from_lsn || o->until_lsn || o->until_ms))
 		return kd_usage_error("a snapshot is one point in time: --from-lsn, --until-lsn "
 				      "and --until-time need a directory or a segment");
