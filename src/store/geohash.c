@@ -97,14 +97,25 @@ static void cell_box_of(struct geohash h, struct cell_box *b)
 	b->lon_max = GEO_LONG_MIN + ((ilon + 1) * 1.0 / cells) * lon_scale;
 }
 
-/* A score as Redis casts it to an integer.  Scores that are no hash
- * (negative, too large, NaN) get x86's answer for an unrepresentable
- * conversion instead of undefined behaviour. */
+/* A score as Redis's (uint64_t)score gives it on x86-64 with GCC, without
+ * the undefined behaviour for scores that are no hash: below 2^63 the
+ * conversion goes through int64_t (so -0.5 is 0 and -1 is all ones, and
+ * below -2^63, -inf included, it is x86's "integer indefinite"
+ * 0x8000000000000000); from 2^63 it converts score - 2^63 and flips the top
+ * bit, so 2^64 and above (inf included) give 0.  Found by the differential
+ * test: GEODIST/GEOPOS on a sorted set with such scores. */
 static uint64_t score_bits(double score)
 {
-	if (!(score >= 0) || score >= 18446744073709551616.0)
+	if (score != score)
 		return 0x8000000000000000ULL;
-	return (uint64_t)score;
+	if (score < 9223372036854775808.0) {
+		if (score < -9223372036854775808.0)
+			return 0x8000000000000000ULL;
+		return (uint64_t)(int64_t)score;
+	}
+	if (score < 18446744073709551616.0)
+		return (uint64_t)score;
+	return 0;
 }
 
 bool geo_score_decode(double score, double xy[2])

@@ -20,7 +20,9 @@ tails accumulate.  Each cycle runs on one of them:
 4. 4 client threads (one connection each) run a mixed workload over every
    type for 0.2-1.0 s: SET (unique values, some KiB long, some EX), APPEND,
    EXPIRE, PERSIST, DEL, SET PX (short TTLs that really expire), INCR/INCRBY,
-   RPUSH/LPOP, HSET/HINCRBY/HDEL, SADD/SREM, ZADD/ZINCRBY/ZREM, MSET across
+   RPUSH/LPOP, HSET/HINCRBY/HDEL, SADD/SREM, ZADD/ZINCRBY/ZREM, SETBIT and
+   BITFIELD OVERFLOW WRAP|SAT INCRBY (u3..u63, i3..i64, unaligned), PFADD
+   (now and then 2500 elements: dense), GEOADD/ZREM, MSET across
    shards, MULTI/EXEC on one shard ({hashtag}) and across shards, and a
    counter all four INCR; every reply is checked against the model as it
    arrives;
@@ -62,6 +64,12 @@ After every restart, for every key:
 - the TTL: none where none was set; a TTL never later than the deadline it
   was given (a TTL re-armed by a restart would be), and a key with a short
   TTL may be gone;
+- bitmaps: the exact bytes SETBIT / BITFIELD made (computed here); geo
+  sets: the exact geohash scores (computed here as Redis does); HLLs: the
+  bytes GET returned right after the acknowledged PFADD (same pipeline, the
+  client owns the key), or for a PFADD in flight at the kill, the bytes the
+  same PFADD gives on a scratch copy of the acknowledged ones on the
+  recovered server;
 - a single-shard MULTI/EXEC is all-or-nothing (its keys {wNtx}a/b hold the
   same value, the list and counter of the same transaction agree);
 - DBSIZE equals the keys the model says exist plus the filler (a dataset
@@ -135,6 +143,83 @@ def norm_zset(d):
     return tuple(sorted(d.items())) if d else None
 
 
+# Bitmaps (issue 15): the model is the string's exact bytes.  Bit i is bit
+# 7 - i % 8 of byte i // 8 (SETBIT's numbering); a write past the end
+# zero-extends the string.
+def bits_get(buf, off, width):
+    v = 0
+    for i in range(off, off + width):
+        byte = buf[i >> 3] if (i >> 3) < len(buf) else 0
+        v = (v << 1) | ((byte >> (7 - (i & 7))) & 1)
+    return v
+
+
+def bits_set(buf, off, width, v):
+    need = (off + width + 7) >> 3
+    b = bytearray(buf) + bytearray(max(0, need - len(buf)))
+    for j in range(width):
+        i = off + j
+        bit = (v >> (width - 1 - j)) & 1
+        if bit:
+            b[i >> 3] |= 0x80 >> (i & 7)
+        else:
+            b[i >> 3] &= ~(0x80 >> (i & 7)) & 0xFF
+    return bytes(b)
+
+
+def bitfield_incr(buf, signed, width, off, incr, overflow):
+    """BITFIELD key OVERFLOW WRAP|SAT INCRBY [iu]width off incr: (reply, new
+    bytes)."""
+    raw = bits_get(buf, off, width)
+    old = raw - (1 << width) if signed and raw >> (width - 1) else raw
+    lo, hi = (-(1 << (width - 1)), (1 << (width - 1)) - 1) if signed else (0, (1 << width) - 1)
+    n = old + incr
+    if overflow == "SAT":
+        n = min(max(n, lo), hi)
+    else:
+        n &= (1 << width) - 1
+        if signed and n >> (width - 1):
+            n -= 1 << width
+    return n, bits_set(buf, off, width, n & ((1 << width) - 1))
+
+
+# Geo: a member's score is Redis's 52-bit geohash of its point (computed
+# here with the same double arithmetic as src/store/geohash.c and Redis).
+def geo_score(lon, lat):
+    lat_off = (lat - -85.05112878) / (85.05112878 - -85.05112878)
+    lon_off = (lon - -180.0) / (180.0 - -180.0)
+    ilat = int(lat_off * float(1 << 26))
+    ilon = int(lon_off * float(1 << 26))
+    bits = 0
+    for i in range(26):
+        bits |= ((ilat >> i) & 1) << (2 * i)
+        bits |= ((ilon >> i) & 1) << (2 * i + 1)
+    return bits
+
+
+_GEO_R = random.Random(15)
+GEO_POINTS = [(round(_GEO_R.uniform(-180, 180), 6), round(_GEO_R.uniform(-85, 85), 6))
+              for _ in range(40)]
+
+
+# Unacknowledged PFADDs whose state was recomputed after a restart (the
+# summary says how often that path ran).
+HLL_RECOMPUTED = [0]
+
+
+class HllPending:
+    """A PFADD's new state: the HLL's bytes are the server's business, so
+    the acknowledged state is the GET that follows the PFADD in the same
+    pipeline (reply `at`), and an unacknowledged one is recomputed after
+    the restart by the same PFADD on a scratch copy (Worker.resolve_hll)."""
+
+    def __init__(self, old, elems, at):
+        self.old, self.elems, self.at = old, elems, at
+
+    def __repr__(self):
+        return "PFADD(%d elements) on %s" % (len(self.elems), short(self.old))
+
+
 class Worker:
     """One client: its keys, their exact model, the one op in flight."""
 
@@ -159,7 +244,8 @@ class Worker:
         self.by_kind = {}
         for kind, base, n in (("str", "s", 6), ("vol", "v", 3), ("ctr", "c", 3),
                               ("list", "l", 3), ("hash", "h", 3), ("set", "S", 3),
-                              ("zset", "z", 3)):
+                              ("zset", "z", 3), ("bits", "b", 3), ("hll", "p", 2),
+                              ("geo", "g", 2)):
             for i in range(n):
                 self._declare(name(base, i), kind)
         self.tx = {"a": "{w%dtx}a" % w, "b": "{w%dtx}b" % w,
@@ -230,7 +316,8 @@ class Worker:
             new = {s: (v, None), c: (b"%d" % cv, m[c][1]), lk: (tuple(lst), m[lk][1])}
             return ([("MULTI",)] + cmds + [("EXEC",)], ["OK"] + ["QUEUED"] * 3 + [res],
                     new, False, False)
-        kind = rng.choice(("str", "str", "vol", "ctr", "list", "hash", "set", "zset"))
+        kind = rng.choice(("str", "str", "vol", "ctr", "list", "hash", "set", "zset", "bits",
+                           "hll", "geo"))
         k = rng.choice(self.by_kind[kind])
         old, dl = m[k]
         x = rng.random()
@@ -307,6 +394,43 @@ class Worker:
             had = 1 if mem in s else 0
             s.discard(mem)
             return [("SREM", k, mem)], [had], {k: (frozenset(s) or None, dl if s else None)}, False, False
+        if kind == "bits":
+            buf = old or b""
+            if x < 0.5:
+                off = rng.randrange(0, 600)
+                bit = rng.randrange(2)
+                nb = bits_set(buf, off, 1, bit)
+                return [("SETBIT", k, off, bit)], [bits_get(buf, off, 1)], {k: (nb, dl)}, False, False
+            signed = rng.random() < 0.5
+            width = rng.choice((3, 8, 16, 32, 63 if not signed else 64))
+            off = rng.randrange(0, 400)
+            incr = rng.choice((1, -1, 7, 100, -1000, 1 << 20, -(1 << 40)))
+            ovf = rng.choice(("WRAP", "SAT"))
+            got, nb = bitfield_incr(buf, signed, width, off, incr, ovf)
+            t = "%s%d" % ("i" if signed else "u", width)
+            return ([("BITFIELD", k, "OVERFLOW", ovf, "INCRBY", t, off, incr)], [[got]],
+                    {k: (nb, dl)}, False, False)
+        if kind == "hll":
+            elems = [b"e%d" % rng.randrange(3000) for _ in range(rng.randrange(1, 6))]
+            if rng.random() < 0.03:   # now and then enough to make it dense
+                elems = [b"d%d:%d" % (self.seq, i) for i in range(2500)]
+                self.seq += 1
+            return ([("PFADD", k) + tuple(elems), ("GET", k)], [None, None],
+                    {k: (HllPending(old, elems, 1), dl)}, False, False)
+        if kind == "geo":
+            d = dict(old or ())
+            i = rng.randrange(12)
+            mem = b"m%d" % i
+            if x < 0.8:
+                lon, lat = GEO_POINTS[3 * i + rng.randrange(3)] if i < 12 else GEO_POINTS[0]
+                added = 0 if mem in d else 1
+                d[mem] = geo_score(lon, lat)
+                return ([("GEOADD", k, repr(lon), repr(lat), mem)], [added],
+                        {k: (norm_zset(d), dl)}, False, False)
+            had = 1 if mem in d else 0
+            d.pop(mem, None)
+            nd = norm_zset(d)
+            return [("ZREM", k, mem)], [had], {k: (nd, dl if nd else None)}, False, False
         # zset
         d = dict(old or ())
         mem = b"m%d" % rng.randrange(16)
@@ -358,6 +482,8 @@ class Worker:
                         self.w, [x[0] for x in cmds], got, want))
                     return
                 for k, (v, dl) in new.items():
+                    if isinstance(v, HllPending):
+                        v = got[v.at]
                     self.model[k] = (v, resolve(dl, t))
                 self.pending = None
                 self.acked += 1
@@ -372,7 +498,7 @@ class Worker:
         out = []
         for k in self.model:
             kind = self.kind[k]
-            if kind in ("str", "vol", "ctr", "txstr", "txctr"):
+            if kind in ("str", "vol", "ctr", "txstr", "txctr", "bits", "hll"):
                 out.append(K.encode("GET", k))
             elif kind in ("list", "txlist"):
                 out.append(K.encode("LRANGE", k, 0, -1))
@@ -400,7 +526,7 @@ class Worker:
                 v = tuple(sorted(zip(r[0::2], r[1::2]))) or None
             elif kind == "set":
                 v = frozenset(r) or None
-            elif kind == "zset":
+            elif kind in ("zset", "geo"):
                 d = {}
                 for mem, sc in zip(r[0::2], r[1::2]):
                     f = float(sc)
@@ -411,6 +537,28 @@ class Worker:
                 v = r
             out[k] = (v, pttl)
         return out
+
+    def resolve_hll(self, c):
+        """The unacknowledged PFADD's state, if one was in flight: the same
+        PFADD on a scratch copy of the acknowledged bytes, on the recovered
+        server (the scratch key is deleted again)."""
+        if self.pending is None:
+            return
+        for k, (v, dl) in list(self.pending[0].items()):
+            if not isinstance(v, HllPending):
+                continue
+            tmp = "scratch:w%d" % self.w
+            cmds = [("DEL", tmp)]
+            if v.old is not None:
+                cmds.append(("SET", tmp, v.old))
+            cmds += [("PFADD", tmp) + tuple(v.elems), ("GET", tmp), ("DEL", tmp)]
+            c.send(b"".join(K.encode(*x) for x in cmds))
+            raws = c.read_replies(len(cmds), timeout=30)
+            got = [K.parse(x) for x in raws]
+            K.check(not any(isinstance(g, K.RespError) for g in got),
+                    "recomputing w%d's PFADD on a scratch key: %r" % (self.w, raws))
+            self.pending[0][k] = (got[-2], dl)
+            HLL_RECOMPUTED[0] += 1
 
     def verify(self, obs, t_read, t_after, t_kill):
         """Judge obs (read between t_read and t_after) against the model;
@@ -552,6 +700,7 @@ class Dataset:
             present = 0
             short_present = 0
             for w in self.workers:
+                w.resolve_hll(c)
                 cmds = w.read_cmds()
                 t_read = wall_ms()
                 c.send(b"".join(cmds))
@@ -993,11 +1142,11 @@ def main():
     K.log("crash_kill: %d kills survived (always %d, everysec %d; during snapshot %d, at I/O "
           "failpoints of snapshot/commit steps %d, under load %d, torn by short writes %d; plus %d "
           "in the EXEC race), acked writes checked: %d (+%d EXECs), keys judged: %d, torn tails "
-          "cut: %d, clean SHUTDOWN checks: %d, %.1fs (seed %d)" % (
+          "cut: %d, clean SHUTDOWN checks: %d, in-flight PFADDs recomputed: %d, %.1fs (seed %d)" % (
               kills, stats["always"], stats["everysec"], stats["during_snapshot"],
               stats["commit_step"], stats["load"], stats["torn_kill"], stats["exec_race_kills"],
               stats["acked"], stats["exec_race"], stats["checked_keys"], stats["torn"],
-              stats["clean_checks"], time.monotonic() - t0, seed))
+              stats["clean_checks"], HLL_RECOMPUTED[0], time.monotonic() - t0, seed))
     assert ok
 
 

@@ -5,7 +5,15 @@ redis-server and to kevy-server, replies compared byte for byte.
 A seeded generator (the seed is printed; KEVY_SEED=<n> replays it) produces
 >= 50,000 commands in all over every hash, list, set and sorted-set command
 kevy implements, plus TYPE/DEL/EXISTS/RENAME/EXPIRE/PTTL/KEYS/SCAN ... TYPE,
-strings (SET/GET/APPEND/INCR, SETBIT/GETBIT, LCS), WATCH and MULTI/EXEC blocks that mix types -- error cases included
+strings (SET/GET/APPEND/INCR, SETBIT/GETBIT, LCS), bitmaps (SETBIT GETBIT
+BITCOUNT BITPOS with BYTE/BIT ranges, BITOP across shards, BITFIELD and
+BITFIELD_RO with every type width, # offsets and OVERFLOW; reads at bit
+2^32-1, errors at 2^32), HyperLogLogs (PFADD PFCOUNT PFMERGE over several
+keys and shards, PFDEBUG, sparse-to-dense promotion, invalid HLL strings:
+INVALIDOBJ and WRONGTYPE), geo (GEOADD NX/XX/CH, GEOPOS GEODIST GEOHASH,
+GEOSEARCH[STORE] and GEORADIUS[BYMEMBER][_RO] with every option; the
+final comparison checks the geohash scores and the HLL bytes exactly),
+WATCH and MULTI/EXEC blocks that mix types -- error cases included
 (wrong arity, WRONGTYPE, syntax errors, bad numbers, out-of-range values,
 option conflicts, queue-time errors that abort EXEC).  The keyspace is small
 (each family has a few preferred keys, and about one command in eight picks
@@ -38,6 +46,11 @@ What is not compared byte for byte, and how it is compared instead:
     both sides and the element sets are compared (cursors are each server's
     own); their error forms are compared exactly;
   * PTTL with a tolerance (relative TTLs are unique and 10,000 s apart).
+  * GEOSEARCH / GEORADIUS without ASC/DESC (and without COUNT, which sorts)
+    as multisets: Redis's unsorted order follows its geohash boxes.  No two
+    geo members ever share a point (GEO_POINTS), so sorted replies have no
+    distance ties and are compared exactly; COUNT ... ANY only with a count
+    past the member count.
 
 Lex-range commands (ZRANGEBYLEX, ZLEXCOUNT, ZREMRANGEBYLEX, ZRANGE BYLEX) are
 only defined on sorted sets whose scores are all equal: see LEX_KEY below.
@@ -94,8 +107,50 @@ FAMILY_KEYS = {
     "set": [b"s1", b"s2", b"{g}s"],
     "zset": [b"z1", b"z2", b"{g}z"],
     "string": [b"str", b"{g}str"],
+    "bitmap": [b"bm1", b"bm2", b"{g}bm"],
+    "hll": [b"hll1", b"hll2", b"{g}hll"],
+    "geo": [b"geo1", b"geo2", b"{g}geo"],
 }
 ALL_KEYS = [k for ks in FAMILY_KEYS.values() for k in ks] + [b"x", b"{g}x"]
+
+# Bitmaps.  Writes stay below ~100 kbit so that no string grows large; the
+# edge offsets (bit 2^32-1, the last one, and 2^32, out of range) go to
+# reads, where they allocate nothing, and to SETBIT / BITFIELD only as 2^32
+# and friends, which are errors.  (A SETBIT at 2^32-1 would make a 512 MB
+# string on both servers: the Redis units cover it.)
+BIT_OFFS_W = [b"0", b"1", b"7", b"8", b"9", b"15", b"16", b"31", b"63", b"64", b"100",
+              b"1000", b"8191", b"65535", b"99999"]
+BIT_OFFS_R = BIT_OFFS_W + [b"4294967295", b"4294967294", b"536870911"]
+BIT_OFFS_BAD = [b"4294967296", b"-1", b"abc", b"", b"1.5", b"18446744073709551616"]
+BIT_RANGES = [b"0", b"1", b"-1", b"-2", b"2", b"3", b"-3", b"7", b"-8", b"100", b"-100",
+              b"9223372036854775807", b"-9223372036854775808", b"4294967295", b"abc"]
+BF_TYPES = [b"u1", b"u8", b"i8", b"u7", b"i5", b"u16", b"i16", b"u32", b"i32", b"u63",
+            b"i64", b"i1", b"u64", b"i65", b"u0", b"x8", b"8", b""]
+BF_VALUES = [b"0", b"1", b"-1", b"127", b"128", b"-128", b"255", b"256", b"65535", b"-32768",
+             b"9223372036854775807", b"-9223372036854775808", b"4294967295", b"abc", b"1.5"]
+# HyperLogLogs.  HLL_BAD is written (SET) only by g_hll and is not in
+# ALL_KEYS: it holds strings that look like HLLs but are not valid ones.
+HLL_BAD = b"{g}hllbad"
+HLL_BAD_HEADERS = [b"HYLL\x02" + b"\x00" * 11,                       # unknown encoding
+                   b"HYLL\x00" + b"\x00" * 11 + b"\x00" * 100,        # dense, wrong length
+                   b"HYLX\x01" + b"\x00" * 11 + b"\x7f\xff",          # broken magic
+                   b"HYL"]                                            # shorter than a header
+# Sparse opcodes covering 1 register of 16384: PFCOUNT / PFMERGE report it
+# (INVALIDOBJ); only those read it.
+HLL_BAD_SPARSE = b"HYLL\x01" + b"\x00" * 11 + b"\x00"
+# Geo: member mN (N < 20) sits at one of three points of its own (GEOADD
+# moves it among them), so no two members ever share a point and distance
+# ties cannot make the sorted replies differ.  A few points are on the
+# edges of the valid range.
+_GEO_R = random.Random(15)
+GEO_POINTS = [(b"%.6f" % (13 + _GEO_R.random()), b"%.6f" % (37.5 + _GEO_R.random()))
+              for _ in range(57)] + [(b"180", b"85.05112878"), (b"-180", b"-85.05112878"),
+                                     (b"0", b"0")]
+GEO_BAD = [(b"180.0001", b"10"), (b"10", b"85.06"), (b"abc", b"1"), (b"1", b""),
+           (b"nan", b"1"), (b"-181", b"-86")]
+GEO_UNITS = [b"m", b"km", b"ft", b"mi", b"KM", b"M", b"yd"]
+GEO_CENTERS = [(b"13.5", b"38"), (b"13.361389", b"38.115556"), (b"0", b"0"), (b"179.9", b"85"),
+               (b"200", b"0")]
 
 SMALL = [b"a", b"b", b"c", b"d", b"e", b"f", b"g", b"hello", b"", b"1", b"2",
          b"10", b"-5", b"007", b"3.5", b"bin\x00\xff", b"sp ace", b"A", b"Z", b"zz"]
@@ -141,6 +196,11 @@ ARITY = {
     b"TYPE": 2, b"DEL": -2, b"EXISTS": -2, b"RENAME": 3, b"RENAMENX": 3, b"EXPIRE": -3,
     b"PERSIST": 2, b"KEYS": 2, b"GET": 2, b"SET": -3, b"APPEND": 3, b"INCR": 2,
     b"WATCH": -2,
+    b"BITCOUNT": -2, b"BITPOS": -3, b"BITOP": -4, b"BITFIELD": -2, b"BITFIELD_RO": -2,
+    b"PFADD": -2, b"PFCOUNT": -2, b"PFMERGE": -2, b"PFDEBUG": 3,
+    b"GEOADD": -5, b"GEOPOS": -2, b"GEODIST": -4, b"GEOHASH": -2, b"GEOSEARCH": -7,
+    b"GEOSEARCHSTORE": -8, b"GEORADIUS": -6, b"GEORADIUS_RO": -6,
+    b"GEORADIUSBYMEMBER": -5, b"GEORADIUSBYMEMBER_RO": -5,
 }
 
 # Modes: exact | set (multiset of a flat array) | hash / hflat (exact while
@@ -178,9 +238,11 @@ class Gen(C.WeightedGenMixin):
             ("hash", self.g_hash, 22), ("list", self.g_list, 20), ("set", self.g_set, 20),
             ("zset", self.g_zset, 24), ("keys", self.g_keys, 9), ("string", self.g_string, 3),
             ("multi", self.g_multi, 3), ("watch", self.g_watch, 0.6),
+            ("bitmap", self.g_bitmap, 6), ("hll", self.g_hll, 4), ("geo", self.g_geo, 6),
             ("unknown", self.g_unknown, 0.3), ("select", self.g_select, 0.2),
         ]
-        self.gens = [(fn, w) for f, fn, w in table if f not in ("hash", "zset") or f in families]
+        self.gens = [(fn, w) for f, fn, w in table
+                     if f not in ("hash", "zset", "geo") or f in families]
         self.total_w = sum(w for _, w in self.gens)
 
     # -------------------------------------------------------------- pickers
@@ -821,6 +883,241 @@ class Gen(C.WeightedGenMixin):
             a += o
         return [self.cmd(*a)]
 
+    # -------------------------------------------------------------- bitmaps
+    def bit_key(self):
+        r = self.r
+        x = r.random()
+        if x < 0.75:
+            return self.key("bitmap")
+        if x < 0.9:
+            return r.choice(FAMILY_KEYS["string"])
+        return self.anykey()
+
+    def bit_off(self, write):
+        r = self.r
+        if r.random() < 0.06:
+            return r.choice(BIT_OFFS_BAD)
+        return r.choice(BIT_OFFS_W if write else BIT_OFFS_R)
+
+    def bit_range(self):
+        """[] | [start end] | [start end BYTE|BIT] (and now and then a bad
+        unit or a lone start, errors)."""
+        r = self.r
+        x = r.random()
+        if x < 0.25:
+            return []
+        a = [r.choice(BIT_RANGES), r.choice(BIT_RANGES)]
+        if x < 0.5:
+            return a
+        if x < 0.9:
+            return a + [r.choice([b"BYTE", b"BIT", b"bit", b"byte"])]
+        return a + [r.choice([b"BITS", b"BYTE BIT"])] if r.random() < 0.5 else a[:1]
+
+    def bitfield_ops(self, ro):
+        r = self.r
+        a = []
+        for _ in range(r.randint(0 if r.random() < 0.05 else 1, 4)):
+            t = r.choice(BF_TYPES[:12]) if r.random() < 0.92 else r.choice(BF_TYPES)
+            off = r.choice([b"0", b"1", b"3", b"8", b"13", b"64", b"100", b"#0", b"#1", b"#3",
+                            b"#100"]) if r.random() < 0.93 else r.choice(
+                [b"4294967296", b"-1", b"#-1", b"abc", b"#", b"#99999999999"])
+            x = r.random()
+            if r.random() < 0.04:
+                # The last bits a string can have, read only: a write there
+                # would make a 512 MB string on both servers.
+                a += [b"GET", t, r.choice([b"4294967295", b"4294967288", b"4294967232"])]
+            elif ro or x < 0.35:
+                a += [b"GET", t, off]
+                if ro and r.random() < 0.05:
+                    a += [r.choice([b"SET", b"INCRBY", b"OVERFLOW"]), b"u8", b"0", b"1"]
+            elif x < 0.6:
+                a += [b"SET", t, off, r.choice(BF_VALUES)]
+            elif x < 0.9:
+                a += [b"INCRBY", t, off, r.choice(BF_VALUES)]
+            else:
+                a += [b"OVERFLOW", r.choice([b"WRAP", b"SAT", b"FAIL", b"fail", b"FOO"])]
+        if r.random() < 0.03:
+            a += [r.choice([b"GET", b"FOO", b"SET"])]          # truncated / unknown
+        return a
+
+    def g_bitmap(self):
+        r = self.r
+        k = self.bit_key()
+        x = r.random()
+        if x < 0.25:
+            bit = r.choice([b"0", b"1"] * 10 + [b"2", b"-1", b"x", b""])
+            return [self.cmd(b"SETBIT", k, self.bit_off(True), bit)]
+        if x < 0.37:
+            return [self.cmd(b"GETBIT", k, self.bit_off(False))]
+        if x < 0.5:
+            return [self.cmd(b"BITCOUNT", k, *self.bit_range())]
+        if x < 0.62:
+            a = [b"BITPOS", k, r.choice([b"0", b"1"] * 6 + [b"2", b"-1", b"abc"])]
+            y = r.random()
+            if y < 0.3:
+                pass
+            elif y < 0.5:
+                a.append(r.choice(BIT_RANGES))
+            else:
+                a += self.bit_range()
+            return [self.cmd(*a)]
+        if x < 0.75:
+            op = r.choice([b"AND", b"OR", b"XOR", b"NOT", b"and", b"xor"] * 4 + [b"NAND", b""])
+            n = 1 if op.upper() == b"NOT" and r.random() < 0.85 else r.randint(1, 3)
+            srcs = [self.bit_key() for _ in range(n)]
+            return [self.cmd(b"BITOP", op, self.bit_key(), *srcs)]
+        if x < 0.95:
+            return [self.cmd(b"BITFIELD", k, *self.bitfield_ops(False))]
+        return [self.cmd(b"BITFIELD_RO", k, *self.bitfield_ops(True))]
+
+    # -------------------------------------------------------------- HLLs
+    def hll_key(self):
+        r = self.r
+        x = r.random()
+        if x < 0.85:
+            return self.key("hll")
+        return self.anykey()
+
+    def hll_elems(self, lo=0, hi=6):
+        r = self.r
+        if r.random() < 0.04:      # a bulk add: sparse to dense promotion
+            base = r.randint(0, 10)
+            return [b"e%d" % i for i in range(base * 1000, base * 1000 + r.choice([300, 1500, 4000]))]
+        return [self.small_or_long() if r.random() < 0.3 else b"e%d" % r.randint(0, 3000)
+                for _ in range(r.randint(lo, hi))]
+
+    def g_hll(self):
+        r = self.r
+        x = r.random()
+        if x < 0.06:
+            # An invalid HLL, then a command on it (only reads for opcodes
+            # that do not cover the registers).
+            if r.random() < 0.4:
+                cmd = r.choice([[b"PFCOUNT", HLL_BAD], [b"PFMERGE", r.choice(FAMILY_KEYS["hll"]),
+                                                        HLL_BAD]])
+                return [self.cmd(b"SET", HLL_BAD, HLL_BAD_SPARSE), self.cmd(*cmd)]
+            cmd = r.choice([[b"PFADD", HLL_BAD, b"a"], [b"PFCOUNT", HLL_BAD],
+                            [b"PFMERGE", HLL_BAD, self.key("hll")],
+                            [b"PFCOUNT", self.key("hll"), HLL_BAD]])
+            return [self.cmd(b"SET", HLL_BAD, r.choice(HLL_BAD_HEADERS)), self.cmd(*cmd),
+                    self.cmd(b"DEL", HLL_BAD)]
+        if x < 0.5:
+            return [self.cmd(b"PFADD", self.hll_key(), *self.hll_elems())]
+        if x < 0.8:
+            return [self.cmd(b"PFCOUNT", *[self.hll_key() for _ in range(r.randint(1, 3))])]
+        if x < 0.95:
+            return [self.cmd(b"PFMERGE", *[self.hll_key() for _ in range(r.randint(1, 4))])]
+        sub = r.choice([b"ENCODING", b"DECODE", b"TODENSE", b"GETREG", b"encoding", b"FOO"])
+        return [self.cmd(b"PFDEBUG", sub, self.hll_key())]
+
+    # -------------------------------------------------------------- geo
+    def geo_key(self):
+        return self.key("geo") if self.r.random() < 0.9 else self.key("zset")
+
+    def geo_member(self):
+        r = self.r
+        return b"m%d" % r.randint(0, 19) if r.random() < 0.95 else r.choice([b"nope", b""])
+
+    def geo_triple(self):
+        r = self.r
+        if r.random() < 0.03:
+            lon, lat = r.choice(GEO_BAD)
+            return [lon, lat, self.geo_member()]
+        i = r.randint(0, 19)
+        j = 57 + r.randint(0, 2) if i == 19 else 3 * i + r.randint(0, 2)
+        lon, lat = GEO_POINTS[j]
+        return [lon, lat, b"m%d" % i]
+
+    def geo_shape(self):
+        r = self.r
+        if r.random() < 0.6:
+            a = [b"BYRADIUS", r.choice([b"0", b"1", b"10", b"50", b"200", b"20000", b"-1", b"abc"])]
+        else:
+            a = [b"BYBOX", r.choice([b"1", b"20", b"100", b"40000", b"0", b"-5"]),
+                 r.choice([b"1", b"20", b"100", b"40000", b"abc"])]
+        return a + [r.choice(GEO_UNITS[:4]) if r.random() < 0.95 else r.choice(GEO_UNITS)]
+
+    def geo_opts(self, store):
+        """Sort, COUNT and WITH* options; the mode of the reply: exact when
+        sorted, else a multiset (Redis's unsorted order follows its
+        geohash boxes).  COUNT without a sort sorts ASC in Redis; COUNT N
+        ANY is used only with N past the member count, so it is all of
+        them."""
+        r = self.r
+        a = []
+        sort = r.random() < 0.6
+        if sort:
+            a.append(r.choice([b"ASC", b"DESC", b"asc"]))
+        y = r.random()
+        if y < 0.3:
+            a += [b"COUNT", r.choice([b"1", b"2", b"5", b"0", b"-1", b"abc"]) if sort else
+                  r.choice([b"3", b"0"])]
+            sort = True
+        elif y < 0.4:
+            a += [b"COUNT", b"100", b"ANY"]
+        elif y < 0.42:
+            a += [b"ANY"]
+        if not store:
+            for w in (b"WITHCOORD", b"WITHDIST", b"WITHHASH"):
+                if r.random() < 0.3:
+                    a.append(w)
+        r.shuffle(a) if r.random() < 0.1 else None
+        return a, ("exact" if sort else "set")
+
+    def g_geo(self):
+        r = self.r
+        k = self.geo_key()
+        x = r.random()
+        if x < 0.3:
+            a = [b"GEOADD", k]
+            for opt in (b"NX", b"XX", b"CH"):
+                if r.random() < 0.15:
+                    a.append(opt)
+            for _ in range(r.randint(1, 4) if r.random() < 0.97 else 0):
+                a += self.geo_triple()
+            if r.random() < 0.02:
+                a.append(b"13.0")
+            return [self.cmd(*a)]
+        if x < 0.4:
+            return [self.cmd(b"GEOPOS", k, *[self.geo_member() for _ in range(r.randint(0, 3))])]
+        if x < 0.5:
+            a = [b"GEODIST", k, self.geo_member(), self.geo_member()]
+            if r.random() < 0.6:
+                a.append(r.choice(GEO_UNITS))
+            return [self.cmd(*a)]
+        if x < 0.57:
+            return [self.cmd(b"GEOHASH", k, *[self.geo_member() for _ in range(r.randint(0, 3))])]
+        y = r.random()
+        if y < 0.5:
+            name = r.choice([b"GEOSEARCH", b"GEOSEARCHSTORE"] if r.random() < 0.7 else
+                            [b"GEORADIUS", b"GEORADIUS_RO", b"GEORADIUSBYMEMBER",
+                             b"GEORADIUSBYMEMBER_RO"])
+        else:
+            name = b"GEOSEARCH"
+        store = name == b"GEOSEARCHSTORE"
+        opts, mode = self.geo_opts(store)
+        if name.startswith(b"GEOSEARCH"):
+            if r.random() < 0.5:
+                frm = [b"FROMMEMBER", self.geo_member()]
+            else:
+                frm = [b"FROMLONLAT", *r.choice(GEO_CENTERS)]
+            a = [name] + ([r.choice(FAMILY_KEYS["geo"])] if store else []) + [k] + frm
+            a += self.geo_shape() + opts
+            if store and r.random() < 0.3:
+                a.append(b"STOREDIST")
+            if r.random() < 0.02:
+                a += r.choice([[b"FROMMEMBER", b"m1"], [b"BYRADIUS", b"1", b"km"], [b"STORE", b"x"]])
+            return [self.cmd(*a, mode="exact" if store else mode)]
+        if name.startswith(b"GEORADIUSBYMEMBER"):
+            a = [name, k, self.geo_member()]
+        else:
+            a = [name, k, *r.choice(GEO_CENTERS)]
+        a += [r.choice([b"1", b"10", b"50", b"20000", b"-1"]), r.choice(GEO_UNITS[:4])] + opts
+        if not name.endswith(b"_RO") and r.random() < 0.2:
+            a += [r.choice([b"STORE", b"STOREDIST"]), r.choice(FAMILY_KEYS["geo"])]
+            mode = "exact"
+        return [self.cmd(*a, mode=mode)]
+
     def g_unknown(self):
         return [self.cmd(self.r.choice(UNKNOWN), self.anykey())]
 
@@ -1273,7 +1570,7 @@ class Phase:
 
 def detect_families(ks):
     """hash / zset families are generated only where kevy knows HSET / ZADD."""
-    fams = {"list", "set", "string"}
+    fams = {"list", "set", "string", "bitmap", "hll"}
     with ks.conn() as c:
         for fam, probe in (("hash", b"hset"), ("zset", b"zadd")):
             raw = c.call(b"COMMAND", b"INFO", probe)
@@ -1283,6 +1580,8 @@ def detect_families(ks):
                       % (probe.decode().upper(), fam))
             else:
                 fams.add(fam)
+    if "zset" in fams:
+        fams.add("geo")            # geo sets are sorted sets
     return fams
 
 

@@ -479,6 +479,35 @@ static void test_cmd_geo_hash_math(void **state)
 	assert_true(centre >= lo && centre < hi);
 }
 
+/* Scores that are no geohash decode as redis-server 7.0 (x86-64) answers
+ * GEOPOS for them: -1 and -1.5 as all ones, -0.25, inf and 1e20 as 0,
+ * -inf as 2^63 (values read from redis-server; the differential test
+ * found the first three wrong). */
+static void test_cmd_geo_non_hash_scores(void **state)
+{
+	(void)state;
+	static const struct {
+		double score;
+		const char *pos;
+	} cases[] = {
+		{ -1.0, "180 85.0511287799999991" },
+		{ -1.5, "180 85.0511287799999991" },
+		{ -0.25, "-179.99999731779098511 -85.05112751263942528" },
+		{ 1.0 / 0.0, "-179.99999731779098511 -85.05112751263942528" },
+		{ 1e20, "-179.99999731779098511 -85.05112751263942528" },
+		{ -1.0 / 0.0, "180 -85.05112751263942528" },
+		{ 1e19, "180 85.0511287799999991" },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		double xy[2];
+		char *end;
+		assert_true(geo_score_decode(cases[i].score, xy));
+		double lon = strtod(cases[i].pos, &end);
+		double lat = strtod(end, NULL);
+		assert_true(xy[0] == lon && xy[1] == lat);
+	}
+}
+
 /* GEORADIUS's keys include the last STORE or STOREDIST destination, so the
  * runtime holds that key's shard; the _RO forms and GEOSEARCH name one. */
 static void test_cmd_geo_store_keys(void **state)
@@ -540,6 +569,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_cmd_geo_replies_match_redis, setup1, fixture_teardown),
 		cmocka_unit_test(test_cmd_geo_hash_math),
+		cmocka_unit_test(test_cmd_geo_non_hash_scores),
 		cmocka_unit_test(test_cmd_geo_store_keys),
 		cmocka_unit_test_setup_teardown(test_cmd_geo_store_across_shards, setup3, fixture_teardown),
 	};

@@ -25,6 +25,7 @@
 #include "persist/aof.h"
 #include "persist/aof_format.h"
 #include "commands/cmd.h"
+#include "store/hll.h"
 #include "store/keydump.h"
 #include "base/kv.h"
 #include "persist/kvio.h"
@@ -56,6 +57,7 @@ struct kd_opts {
 	uint64_t until_lsn;       /* 0: no bound */
 	int64_t until_ms;         /* 0: no bound */
 	bool stats;
+	bool bits;                /* --bits: strings also as their set bit positions */
 	const char *replay_out;
 	uint32_t shards;          /* --replay: 0 = the source's count */
 	const char *target;
@@ -457,6 +459,64 @@ static void kd_text_scored(void *arg, struct kv_slice m, double score)
 	fprintf(d->out, " %s", kd_score(buf, score));
 }
 
+/* Bitmaps and HyperLogLogs are strings; these say what such a string means
+ * (issue 15).  A bit's position counts from the first byte's most
+ * significant bit, as SETBIT and GETBIT number them. */
+typedef void kd_bit_fn(void *arg, uint64_t pos);
+
+static void kd_foreach_bit(struct kv_slice s, kd_bit_fn *fn, void *arg)
+{
+	const uint8_t *p = (const uint8_t *)s.ptr;
+	for (size_t i = 0; i < s.len; i++) {
+		for (int b = 0; p[i] && b < 8; b++)
+			if (p[i] & (0x80u >> b))
+				fn(arg, (uint64_t)i * 8 + (uint64_t)b);
+	}
+}
+
+static void kd_text_bit(void *arg, uint64_t pos)
+{
+	fprintf(((struct kd_dump *)arg)->out, " %" PRIu64, pos);
+}
+
+static void kd_json_bit(void *arg, uint64_t pos)
+{
+	kc_json_u64(&((struct kd_dump *)arg)->j, pos);
+}
+
+/* An HLL string's encoding and estimate: 0, or HLL_CORRUPT when it has the
+ * header but its registers do not decode (Redis's INVALIDOBJ).  false when
+ * the string is not an HLL at all. */
+static bool kd_hll_info(struct kv_slice s, const char **enc, uint64_t *card, int *rc)
+{
+	if (!hll_is_hll(s.ptr, s.len))
+		return false;
+	*enc = hll_encoding_of(s.ptr) == HLL_SPARSE ? "sparse" : "dense";
+	*card = 0;
+	*rc = hll_count(s.ptr, s.len, card);
+	return true;
+}
+
+/* Text: " hll ENC estimate N" (or "estimate corrupt") after an HLL string's
+ * value; " bits P..." with --bits. */
+static void kd_text_string_extra(struct kd_dump *d, const struct kv_entry *e)
+{
+	struct kv_slice s = entry_str(e);
+	const char *enc;
+	uint64_t card;
+	int rc;
+	if (kd_hll_info(s, &enc, &card, &rc)) {
+		if (rc == 0)
+			fprintf(d->out, " hll %s estimate %" PRIu64, enc, card);
+		else
+			fprintf(d->out, " hll %s estimate corrupt", enc);
+	}
+	if (d->o->bits) {
+		fputs(" bits", d->out);
+		kd_foreach_bit(s, kd_text_bit, d);
+	}
+}
+
 static void kd_print_text(struct kd_dump *d, uint32_t shard, const struct kv_entry *e)
 {
 	struct kv_slice k = entry_key(e);
@@ -471,6 +531,8 @@ static void kd_print_text(struct kd_dump *d, uint32_t shard, const struct kv_ent
 	fprintf(d->out, " len %" PRIu64 " value", kd_value_len(e));
 	struct kd_walk w = { kd_text_str, kd_text_pair, kd_text_scored, d };
 	kd_walk_value(e, &w);
+	if (entry_type(e) == KV_TYPE_STRING)
+		kd_text_string_extra(d, e);
 	fputc('\n', d->out);
 }
 
@@ -536,6 +598,28 @@ static void kd_print_json(struct kd_dump *d, uint32_t shard, const struct kv_ent
 	struct kd_walk w = { kd_json_elem, kd_json_pair, kd_json_scored, d };
 	if (t == KV_TYPE_STRING) {
 		kd_walk_value(e, &w);
+		struct kv_slice s = entry_str(e);
+		const char *enc;
+		uint64_t card;
+		int rc;
+		if (kd_hll_info(s, &enc, &card, &rc)) {
+			kc_json_key(&d->j, "hll");
+			kc_json_begin_object(&d->j);
+			kc_json_key(&d->j, "encoding");
+			kc_json_string(&d->j, enc);
+			kc_json_key(&d->j, "estimate");
+			if (rc == 0)
+				kc_json_u64(&d->j, card);
+			else
+				kc_json_null(&d->j);
+			kc_json_end_object(&d->j);
+		}
+		if (d->o->bits) {
+			kc_json_key(&d->j, "bits");
+			kc_json_begin_array(&d->j);
+			kd_foreach_bit(s, kd_json_bit, d);
+			kc_json_end_array(&d->j);
+		}
 	} else {
 		if (t == KV_TYPE_HASH)
 			kc_json_begin_object(&d->j);
@@ -1114,6 +1198,8 @@ static void kd_usage(FILE *out)
 	      "  --from-lsn L     segment: records with LSN >= L\n"
 	      "  --until-lsn L    records with LSN <= L (a directory: per shard)\n"
 	      "  --until-time MS  records whose time is <= MS (ms since the epoch)\n"
+	      "  --bits           text, JSON: a string also as its set bit positions\n"
+	      "                   (bit 0 = the first byte's high bit, as GETBIT counts)\n"
 	      "  --stats          keys and bytes per type, the 10 largest keys, TTLs\n"
 	      "  --replay OUT     write the dataset into the empty directory OUT\n"
 	      "  --shards N       with --replay: shard count of OUT (default: the source's)\n"
@@ -1140,7 +1226,7 @@ static int kd_usage_error(const char *msg)
 static int kd_parse_args(int argc, char **argv, struct kd_opts *o)
 {
 	enum { O_JSON = 256, O_RESP, O_KEY, O_TYPE, O_SHARD, O_FROM, O_UNTIL, O_UNTIL_TIME,
-	       O_STATS, O_REPLAY, O_SHARDS, O_HELP, O_VERSION };
+	       O_STATS, O_REPLAY, O_SHARDS, O_HELP, O_VERSION, O_BITS };
 	static const struct option longopts[] = {
 		{ "json", no_argument, NULL, O_JSON },
 		{ "resp", no_argument, NULL, O_RESP },
@@ -1151,6 +1237,7 @@ static int kd_parse_args(int argc, char **argv, struct kd_opts *o)
 		{ "until-lsn", required_argument, NULL, O_UNTIL },
 		{ "until-time", required_argument, NULL, O_UNTIL_TIME },
 		{ "stats", no_argument, NULL, O_STATS },
+		{ "bits", no_argument, NULL, O_BITS },
 		{ "replay", required_argument, NULL, O_REPLAY },
 		{ "shards", required_argument, NULL, O_SHARDS },
 		{ "help", no_argument, NULL, O_HELP },
@@ -1168,6 +1255,7 @@ static int kd_parse_args(int argc, char **argv, struct kd_opts *o)
 		switch (c) {
 		case O_JSON: json = true; break;
 		case O_RESP: resp = true; break;
+		case O_BITS: o->bits = true; break;
 		case O_KEY: o->key_glob = optarg; break;
 		case O_TYPE:
 			o->type = kd_type_parse(optarg);
@@ -1215,6 +1303,9 @@ static int kd_parse_args(int argc, char **argv, struct kd_opts *o)
 	if (json && resp)
 		return kd_usage_error("--json and --resp are two formats: pick one");
 	o->fmt = json ? KD_JSON : resp ? KD_RESP : KD_TEXT;
+	if (o->bits && (resp || o->stats || o->replay_out))
+		return kd_usage_error("--bits goes with the text and JSON key listings, not --resp, "
+				      "--stats or --replay");
 	if (optind == argc)
 		return kd_usage_error("missing DATA_DIR (or FILE.aof, FILE.snap)");
 	if (optind + 1 != argc)
@@ -1240,9 +1331,9 @@ static int kd_check_target(const struct kd_opts *o, bool is_dir, int kind)
 	if (is_dir && o->from_lsn)
 		return kd_usage_error("--from-lsn goes with a segment (FILE.aof): a directory "
 				      "is loaded from its start");
-	if (kind == KD_KIND_SEGMENT && (o->type >= 0 || o->stats))
-		return kd_usage_error("a segment holds commands, not keys: --type and --stats "
-				      "need a directory or a snapshot");
+	if (kind == KD_KIND_SEGMENT && (o->type >= 0 || o->stats || o->bits))
+		return kd_usage_error("a segment holds commands, not keys: --type, --stats and "
+				      "--bits need a directory or a snapshot");
 	if (kind == KD_KIND_SNAPSHOT && (o->from_lsn || o->until_lsn || o->until_ms))
 		return kd_usage_error("a snapshot is one point in time: --from-lsn, --until-lsn "
 				      "and --until-time need a directory or a segment");
