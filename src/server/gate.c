@@ -281,10 +281,22 @@ static void shard_deliver(struct shard *s, uint32_t to, struct shard_msg *m)
 	msg_fifo_push(&s->wakes, m);
 }
 
+static void fail_waiting_msg(struct shard_msg *m, const char *err);
+
 void shard_send_when_durable(struct shard *s, uint32_t to, struct shard_msg *m,
 				    uint64_t lsn, bool durable)
 {
 	uint64_t nseq = shard_notify_tag(s);
+	if (lsn > s->aof.durable_lsn && s->aof.state == AOF_FAILED && s->aof_failed_seen) {
+		/* The AOF failed before this message was sent: what it waits for
+		 * will never be durable (shard_fail_waiting already ran for the
+		 * ones queued then), so it carries the error at once. */
+		if (m->type == MSG_REPLY)
+			shard_reply_error(s, &((struct fwd_req *)m)->reply, aof_write_error(&s->aof));
+		else
+			fail_waiting_msg(m, aof_write_error(&s->aof));
+		lsn = 0;
+	}
 	if (nseq == 0 && shard_lsn_ready(s, lsn, durable)) {
 		shard_deliver(s, to, m);
 		return;
@@ -298,9 +310,14 @@ void shard_send_when_durable(struct shard *s, uint32_t to, struct shard_msg *m,
 
 void shard_reply_error(struct shard *s, struct kv_buf *b, const char *msg)
 {
-	b->len = 0;
+	shard_reply_error_at(s, b, 0, msg);
+}
+
+void shard_reply_error_at(struct shard *s, struct kv_buf *b, size_t at, const char *msg)
+{
+	b->len = at;
 	resp_error(b, msg);
-	stat_error(&s->stats, b->data, b->len);
+	stat_error(&s->stats, b->data + at, b->len - at);
 }
 
 /* The AOF failed for good: every reply and message still waiting depends on
@@ -317,14 +334,22 @@ static void shard_fail_waiting(struct shard *s)
 	for (struct shard_msg *m = s->dw.head; m; m = m->next) {
 		if (m->wait_lsn <= s->aof.durable_lsn)
 			continue;
-		if (m->type == MSG_REPLY) {
+		if (m->type == MSG_REPLY)
 			shard_reply_error(s, &((struct fwd_req *)m)->reply, err);
-		} else if (m->type == MSG_DURABLE) {
-			struct durable_ack *a = (struct durable_ack *)m;
-			a->failed = true;
-			snprintf(a->error, sizeof(a->error), "%s", err);
-		}
+		else
+			fail_waiting_msg(m, err);
 		m->wait_lsn = 0;
+	}
+}
+
+/* A message other than a reply that waited for durability the AOF cannot
+ * give any more (a reply becomes the error: shard_reply_error). */
+static void fail_waiting_msg(struct shard_msg *m, const char *err)
+{
+	if (m->type == MSG_DURABLE) {
+		struct durable_ack *a = (struct durable_ack *)m;
+		a->failed = true;
+		snprintf(a->error, sizeof(a->error), "%s", err);
 	}
 }
 

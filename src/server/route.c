@@ -567,7 +567,12 @@ static void reply_hold(struct shard *s, struct conn *c, const struct kv_command 
 		aof_want_fsync(&s->aof);
 		tag = s->aof.last_lsn > s->aof.durable_lsn ? s->aof.last_lsn : 0;
 		if (tag && s->aof.state == AOF_FAILED) {
-			shard_reply_error(s, slot ? &slot->buf : out, aof_write_error(&s->aof));
+			/* Straight to the output: only this command's reply (from
+			 * `before`) is replaced; earlier unsent replies stay. */
+			if (slot)
+				shard_reply_error(s, &slot->buf, aof_write_error(&s->aof));
+			else
+				shard_reply_error_at(s, out, before, aof_write_error(&s->aof));
 			tag = 0;
 		}
 	}

@@ -509,6 +509,8 @@ void shard_send_when_durable(struct shard *s, uint32_t to, struct shard_msg *m, 
 			     bool durable);
 /* Replace a reply with the error msg. */
 void shard_reply_error(struct shard *s, struct kv_buf *b, const char *msg);
+/* The same for a reply that starts at b[at]: what is before it stays. */
+void shard_reply_error_at(struct shard *s, struct kv_buf *b, size_t at, const char *msg);
 /* Durability moved (or the policy changed): let go of what may leave. */
 void shard_durability_advance(struct shard *s);
 /* A wake-up produced on exec for a waiter of shard `home`, carrying a pop
