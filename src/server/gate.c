@@ -322,15 +322,20 @@ void shard_reply_error_at(struct shard *s, struct kv_buf *b, size_t at, const ch
 
 /* The AOF failed for good: every reply and message still waiting depends on
  * records that will never be durable, so each becomes the error. */
+static void fail_conn_slots(struct shard *s, struct conn *c, const char *err)
+{
+	for (struct reply_slot *sl = c->slots_head; sl; sl = sl->next)
+		if (sl->lsn > s->aof.durable_lsn) {
+			shard_reply_error(s, &sl->buf, err);
+			sl->lsn = 0;
+		}
+}
+
 static void shard_fail_waiting(struct shard *s)
 {
 	const char *err = aof_write_error(&s->aof);
 	for (struct conn *c = s->gated; c; c = c->gated_next)
-		for (struct reply_slot *sl = c->slots_head; sl; sl = sl->next)
-			if (sl->lsn > s->aof.durable_lsn) {
-				shard_reply_error(s, &sl->buf, err);
-				sl->lsn = 0;
-			}
+		fail_conn_slots(s, c, err);
 	for (struct shard_msg *m = s->dw.head; m; m = m->next) {
 		if (m->wait_lsn <= s->aof.durable_lsn)
 			continue;
@@ -368,6 +373,12 @@ void shard_durability_advance(struct shard *s)
 	struct conn **pp = &s->gated;
 	while (*pp) {
 		struct conn *c = *pp;
+		/* A slot tagged with an LSN after the AOF failed (its tag was taken
+		 * before the failure, and it was gated after shard_fail_waiting
+		 * ran: a multi-shard reply whose acknowledgements came back
+		 * later) would wait for ever: it becomes the error too. */
+		if (s->aof_failed_seen)
+			fail_conn_slots(s, c, aof_write_error(&s->aof));
 		struct reply_slot *head = c->slots_head;
 		if (head && head->done && head->acks == 0 && !slot_ready(s, head)) {
 			pp = &c->gated_next;
