@@ -247,8 +247,8 @@ static void srv_info_stats(struct kv_buf *b, const struct srv_totals *t)
 		      (unsigned long long)t->multi_shard);
 }
 
-/* What a Redis 7.0 master without replicas shows (replication itself is
- * not implemented: docs/compatibility.md).  Redis creates no backlog until
+/* What a Redis 7.0 master without replicas shows: until replicas exist
+ * (issue 20), kevy is always such a master.  Redis creates no backlog until
  * a replica connects, so it is inactive and empty; its size is the
  * repl-backlog-size default. */
 static void srv_info_replication(const struct cmd_ctx *c, struct kv_buf *b)

@@ -78,6 +78,7 @@
 
 #include "base/kv.h"
 #include "base/le.h"
+#include "base/util_num.h"
 #include "store/encoding.h"
 #include "store/rdb_prim.h"
 #include "store/t_hash.h"
@@ -133,42 +134,12 @@ static void elem_int(struct elem *e, int64_t v)
 	e->ptr = e->ibuf;
 }
 
-/* Redis's canonical integer text (listpack's and the RDB's rule): at most
- * 20 characters, no sign but a leading '-', no leading zero, no "-0", fits
- * int64. */
+/* Redis's canonical integer text (listpack's and the RDB's rule): the same
+ * rule as an argument's (string2ll), which util_num.c already keeps. */
 static bool str_to_int64(const char *s, size_t len, int64_t *out)
 {
-	if (len == 0 || len > 20)
-		return false;
-	if (len == 1 && s[0] == '0') {
-		*out = 0;
-		return true;
-	}
-	size_t i = 0;
-	bool neg = s[0] == '-';
-	if (neg)
-		i++;
-	if (i >= len || s[i] < '1' || s[i] > '9')
-		return false;
-	uint64_t v = 0;
-	for (; i < len; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return false;
-		unsigned d = (unsigned)(s[i] - '0');
-		if (v > (UINT64_MAX - d) / 10)
-			return false;
-		v = v * 10 + d;
-	}
-	if (neg) {
-		if (v > (uint64_t)INT64_MAX + 1)
-			return false;
-		*out = (int64_t)(0 - v);
-	} else {
-		if (v > (uint64_t)INT64_MAX)
-			return false;
-		*out = (int64_t)v;
-	}
-	return true;
+	const struct kv_slice a = { s, len };
+	return arg_to_int64(&a, out);
 }
 
 /* ======================================================================
