@@ -497,7 +497,51 @@ int fx_apply(struct kv_dbs *dbs, uint32_t shard_id, uint32_t nshards, const void
 	return rc < 0 ? rc : 0;
 }
 
+/* The keys a (validated) payload touches, for the recovery rule of units
+ * across shards: each command's keys in the database it runs in; database
+ * effects, and commands that name another database (MOVE, COPY ... DB),
+ * touch every key. */
+static void fx_keys(const void *payload, size_t len,
+		    void (*emit)(void *arg, uint32_t db, const void *key, size_t klen),
+		    void (*emit_all)(void *arg), void *arg)
+{
+	struct aof_payload_iter it;
+	int argc, rc;
+	struct kv_slice *argv;
+	uint32_t cur = 0;
+	aof_payload_iter_init(&it, payload, len);
+	while ((rc = aof_payload_next(&it, &argc, &argv)) == 1) {
+		uint32_t a = 0, b = 0;
+		enum fx_db_effect k = db_effect(argc, argv, &a, &b);
+		if (k == FX_SELECT) {
+			cur = a;
+			continue;
+		}
+		const struct kv_command *cmd = k == FX_KEY_EFFECT ? cmd_lookup(argv[0].ptr, argv[0].len)
+								  : NULL;
+		if (!cmd || arg_is(&argv[0], "move") || arg_is(&argv[0], "copy")) {
+			emit_all(arg);
+			break;
+		}
+		int stack[64];
+		int *idx = argc <= 64 ? stack : kv_malloc((size_t)argc * sizeof(int));
+		int n = cmd_get_keys(cmd, argc, argv, idx, argc);
+		if (n < 0)
+			emit_all(arg);
+		for (int i = 0; i < n; i++)
+			emit(arg, cur, argv[idx[i]].ptr, argv[idx[i]].len);
+		if (idx != stack)
+			free(idx);
+		if (n < 0)
+			break;
+	}
+	if (rc < 0)
+		emit_all(arg);
+	aof_payload_iter_free(&it);
+}
+
 const struct aof_effect_ops fx_aof_effect_ops = {
 	.apply = fx_apply,
 	.validate = fx_validate,
+	.keys = fx_keys,
 };

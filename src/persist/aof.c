@@ -54,6 +54,11 @@ const char *aof_fsync_name(int policy)
 
 static const struct aof_effect_ops *aof_effects;
 
+const struct aof_effect_ops *aof_get_effect_ops(void)
+{
+	return aof_effects;
+}
+
 void aof_set_effect_ops(const struct aof_effect_ops *ops)
 {
 	aof_effects = ops;
@@ -296,6 +301,21 @@ static void scan_report(struct aof *a, const struct aof_file_report *r)
 /* Replay one segment.  last: the last segment the manifest names (the only
  * one that may have a torn tail, which is then cut).  *end receives the
  * segment's good length, *sealed whether it ended with SEGMENT_END. */
+static bool is_skipped(const struct aof *a, uint64_t lsn)
+{
+	size_t lo = 0, hi = a->nskip;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (a->skip[mid] == lsn)
+			return true;
+		if (a->skip[mid] < lsn)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return false;
+}
+
 static int replay_segment(struct aof *a, struct kv_dbs *db, const struct manifest_entry *me,
 			  bool last, uint64_t *lsn_io, uint64_t *end, bool *sealed,
 			  struct file_header *hdr_out, char *err, size_t cap)
@@ -328,7 +348,7 @@ static int replay_segment(struct aof *a, struct kv_dbs *db, const struct manifes
 		struct aof_record rec;
 		verdict = aof_reader_next(&r, &rec);
 		if (verdict == AOF_RECORD) {
-			if (rec.type != AOF_REC_EFFECT)
+			if (!aof_rec_numbered(rec.type))
 				continue;
 			if (rec.lsn <= *lsn_io) {
 				snprintf(rep_line, sizeof(rep_line), "%s: record at offset %" PRIu64
@@ -346,10 +366,31 @@ static int replay_segment(struct aof *a, struct kv_dbs *db, const struct manifes
 				     (int64_t)le_get64(rec.payload) > a->until_ms);
 			char why[300];
 			kv_assert(aof_effects);   /* cmd_table_init installs them */
-			rc = db && !past ? aof_effects->apply(db, a->shard_id, a->nshards, rec.payload,
-							      rec.payload_len, why, sizeof(why))
-				: aof_effects->validate(a->shard_id, a->nshards, rec.payload,
-							rec.payload_len, why, sizeof(why));
+			if (a->on_record)
+				a->on_record(a->on_record_arg, &rec);
+			/* A unit's part applies the effect after its header; a
+			 * RESOLVE record changes no key; a record the recovery
+			 * rule dropped is only verified. */
+			const uint8_t *pl = rec.payload;
+			size_t plen = rec.payload_len;
+			struct aof_unit unit = { 0 };
+			if (rec.type == AOF_REC_UNIT) {
+				const char *uwhy;
+				rc = aof_unit_decode(rec.payload, rec.payload_len, &unit, &uwhy);
+				kv_assert(rc == 0);   /* the reader checked it */
+				pl = unit.effect;
+				plen = unit.effect_len;
+				aof_unit_free(&unit);
+			}
+			bool skip = rec.type == AOF_REC_RESOLVE || is_skipped(a, rec.lsn);
+			if (rec.type == AOF_REC_RESOLVE || a->headers_only)
+				rc = 0;
+			else
+				rc = db && !past && !skip
+					? aof_effects->apply(db, a->shard_id, a->nshards, pl, plen, why,
+							     sizeof(why))
+					: aof_effects->validate(a->shard_id, a->nshards, pl, plen, why,
+								sizeof(why));
 			if (rc < 0) {
 				snprintf(rep_line, sizeof(rep_line), "%s: record LSN %" PRIu64
 					 " at offset %" PRIu64 ": %s", path, rec.lsn, rec.offset, why);
@@ -627,6 +668,12 @@ static int shard_scan(struct aof *a, struct kv_dbs *db, char *err, size_t err_ca
 	for (uint32_t i = 0; i < a->man.nentries; i++) {
 		const struct manifest_entry *me = &a->man.entries[i];
 		if (me->kind == MANIFEST_SNAPSHOT) {
+			a->snap_cut = me->lsn;
+			if (a->headers_only) {
+				lsn = me->lsn;
+				prev_seg_ok = false;
+				continue;
+			}
 			rc = load_snapshot(a, db, me, &lsn, err, err_cap);
 			if (rc < 0 && !a->check)
 				return rc;
@@ -672,6 +719,26 @@ static int shard_scan(struct aof *a, struct kv_dbs *db, char *err, size_t err_ca
 	*end_out = end;
 	*sealed_out = sealed;
 	return first_err;
+}
+
+int aof_scan_records(const char *dir, const struct dataset_info *ds, uint32_t shard_id,
+		     void (*fn)(void *arg, const struct aof_record *rec), void *arg,
+		     uint64_t *cut, char *err, size_t err_cap)
+{
+	struct aof a;
+	uint64_t lsn, end;
+	bool sealed;
+	struct file_header hdr;
+	scan_init(&a, dir, ds, shard_id, ds->shard_count);
+	a.check = true;
+	a.headers_only = true;
+	a.on_record = fn;
+	a.on_record_arg = arg;
+	err[0] = '\0';
+	int rc = shard_scan(&a, NULL, err, err_cap, &lsn, &end, &sealed, &hdr);
+	*cut = a.snap_cut;
+	aof_close(&a);
+	return rc;
 }
 
 int aof_check_dir(const char *dir, bool fix, aof_report_fn fn, void *arg)
@@ -821,9 +888,14 @@ static void remove_unnamed(const char *dir, uint32_t shard_id, const struct mani
 }
 
 int aof_recover(struct aof *a, const char *dir, const struct dataset_info *ds,
-		uint32_t shard_id, uint32_t nshards, struct kv_dbs *db, char *err, size_t err_cap)
+		uint32_t shard_id, uint32_t nshards, const struct aof_skip *skip,
+		struct kv_dbs *db, char *err, size_t err_cap)
 {
 	scan_init(a, dir, ds, shard_id, nshards);
+	if (skip) {
+		a->skip = skip->lsns;
+		a->nskip = skip->n;
+	}
 	int64_t t0 = kv_mono_us();
 	char path[4096];
 	uint64_t lsn = 0, end = 0;
@@ -833,8 +905,11 @@ int aof_recover(struct aof *a, const char *dir, const struct dataset_info *ds,
 	if (rc < 0)
 		return rc;
 	const struct manifest_entry *cur = &a->man.entries[a->man.nentries - 1];
-	if (sealed) {
-		/* A sealed segment takes no more records: start the next one. */
+	if (sealed || hdr.version < AOF_FORMAT_VERSION) {
+		/* A sealed segment takes no more records: start the next one.
+		 * So does one of an older version: records of this version's
+		 * types go to a segment that says so, which an older kevy then
+		 * refuses by its version instead of misreading. */
 		char seg[64];
 		uint64_t gen = cur->generation + 1;
 		manifest_segment_name(seg, sizeof(seg), shard_id, gen);
@@ -938,10 +1013,18 @@ static void set_state(struct aof *a, enum aof_state st, int err, const char *wha
 							    : " until a restart");
 }
 
-uint64_t aof_append(struct aof *a, const void *payload, size_t len)
+void aof_fail(struct aof *a, int err, const char *what)
+{
+	if (a->state != AOF_FAILED)
+		set_state(a, AOF_FAILED, err, what);
+}
+
+static uint64_t append_record(struct aof *a, uint8_t type, const void *payload, size_t len)
 {
 	uint64_t lsn = 0;
-	if (aof_encoder_payload(&a->enc, &a->buf, payload, len, &lsn) < 0) {
+	int rc = type == AOF_REC_EFFECT ? aof_encoder_payload(&a->enc, &a->buf, payload, len, &lsn)
+					: aof_encoder_typed(&a->enc, &a->buf, type, payload, len, &lsn);
+	if (rc < 0) {
 		/* Over the record limit: the change is in memory but cannot be
 		 * logged, so nothing more may be acknowledged as durable. */
 		log_warning("shard %u: an effect of %zu bytes exceeds the AOF record limit",
@@ -962,6 +1045,28 @@ uint64_t aof_append(struct aof *a, const void *payload, size_t len)
 	atomic_store_explicit(&a->info.buffer_length, a->buf.len + a->wbuf.len,
 			      memory_order_relaxed);
 	return lsn;
+}
+
+uint64_t aof_append(struct aof *a, const void *payload, size_t len)
+{
+	return append_record(a, AOF_REC_EFFECT, payload, len);
+}
+
+uint64_t aof_append_typed(struct aof *a, uint8_t type, const void *payload, size_t len)
+{
+	return append_record(a, type, payload, len);
+}
+
+int aof_resolve_sync(struct aof *a, const uint64_t *lsns, size_t n, const uint64_t (*ids)[2],
+		     size_t nids)
+{
+	struct kv_buf b = KV_BUF_INIT;
+	aof_resolve_encode(&b, kv_time_ms(), lsns, n, ids, nids);
+	uint64_t lsn = append_record(a, AOF_REC_RESOLVE, b.data, b.len);
+	kv_buf_free(&b);
+	if (lsn == 0)
+		return KV_ELIMIT;
+	return aof_flush_sync(a);
 }
 
 bool aof_owns(const struct aof *a, const struct kvio_op *op)
@@ -1744,23 +1849,30 @@ int aof_rewrite_start(struct aof *a, struct kv_dbs *dbs, int64_t now_ms)
 /* ------------------------------------------------------------------ */
 /* offline: load a directory, write a fresh one (kevy-dump --replay) */
 
-int aof_load_dir(const char *dir, uint64_t until_lsn, int64_t until_ms, aof_report_fn fn,
-		 void *arg, struct kv_dbs **dbs_out, uint32_t *nshards_out, char *err, size_t err_cap)
+int aof_dataset_read(const char *dir, struct dataset_info *ds, char *err, size_t err_cap)
 {
 	char path[4096], msg[200];
 	struct kv_buf b = KV_BUF_INIT;
-	struct dataset_info ds;
 	path_join(path, sizeof(path), dir, DATASET_FILE);
 	int rc = manifest_read_file(path, 4096, &b);
 	if (rc == 0)
-		rc = dataset_decode((const uint8_t *)b.data, b.len, &ds, msg, sizeof(msg));
+		rc = dataset_decode((const uint8_t *)b.data, b.len, ds, msg, sizeof(msg));
 	else
 		snprintf(msg, sizeof(msg), "%s", kv_strerror(rc));
 	kv_buf_free(&b);
-	if (rc < 0) {
+	if (rc < 0)
 		snprintf(err, err_cap, "%s: %s", path, msg);
+	return rc;
+}
+
+int aof_load_dir_skip(const char *dir, uint64_t until_lsn, int64_t until_ms, aof_report_fn fn,
+		      void *arg, const struct aof_skip *skips, struct kv_dbs **dbs_out,
+		      uint32_t *nshards_out, char *err, size_t err_cap)
+{
+	struct dataset_info ds;
+	int rc = aof_dataset_read(dir, &ds, err, err_cap);
+	if (rc < 0)
 		return rc;
-	}
 	struct kv_dbs *dbs = kv_calloc(ds.shard_count, sizeof(*dbs));
 	int worst = 0;
 	for (uint32_t i = 0; i < ds.shard_count && worst == 0; i++) {
@@ -1775,6 +1887,10 @@ int aof_load_dir(const char *dir, uint64_t until_lsn, int64_t until_ms, aof_repo
 		a.check = true;           /* read only: a torn tail is not cut */
 		a.until_lsn = until_lsn;
 		a.until_ms = until_ms;
+		if (skips) {
+			a.skip = skips[i].lsns;
+			a.nskip = skips[i].n;
+		}
 		a.report = fn;
 		a.report_arg = arg;
 		rc = shard_scan(&a, &dbs[i], err, err_cap, &lsn, &end, &sealed, &hdr);

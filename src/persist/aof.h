@@ -51,7 +51,15 @@ struct aof_effect_ops {
 		     size_t len, char *err, size_t err_cap);
 	int (*validate)(uint32_t shard_id, uint32_t nshards, const void *payload, size_t len,
 			char *err, size_t err_cap);
+	/* The keys an EFFECT payload (validated) names, for the recovery rule
+	 * of units across shards (aof_plan.c): emit(arg, db, key, klen) for
+	 * each, or emit_all(arg) once when it touches every key (a flush, or a
+	 * command whose keys are not known). */
+	void (*keys)(const void *payload, size_t len,
+		     void (*emit)(void *arg, uint32_t db, const void *key, size_t klen),
+		     void (*emit_all)(void *arg), void *arg);
 };
+const struct aof_effect_ops *aof_get_effect_ops(void);
 void aof_set_effect_ops(const struct aof_effect_ops *ops);
 
 enum aof_fsync { AOF_FSYNC_NO = 0, AOF_FSYNC_EVERYSEC = 1, AOF_FSYNC_ALWAYS = 2 };
@@ -111,6 +119,18 @@ struct aof {
 	int64_t until_ms;           /* load: and up to this record time (0: all) */
 	aof_report_fn report;
 	void *report_arg;
+	/* Scan hooks (aof_plan.c): every valid record read, in order; with
+	 * headers_only set, snapshots are not read (their cut is the
+	 * manifest's) and no payload is applied or validated beyond the
+	 * reader's own checks.  snap_cut: the last snapshot's cut LSN. */
+	void (*on_record)(void *arg, const struct aof_record *rec);
+	void *on_record_arg;
+	bool headers_only;
+	uint64_t snap_cut;
+	/* Records the recovery rule dropped (aof_plan.c): sorted LSNs that
+	 * are verified but not applied.  Not owned. */
+	const uint64_t *skip;
+	size_t nskip;
 	int worst;
 	char *dir;
 	struct manifest man;
@@ -178,6 +198,29 @@ struct aof {
 	bool rw_unlink_busy[4];
 };
 
+/* Read shard shard_id's records after its last snapshot (never changed,
+ * nothing applied, the snapshot itself not read): fn gets every valid
+ * record in LSN order; *cut is the snapshot's cut LSN (0 without one).
+ * Returns 0, KV_ETORN (a torn tail: the records before it were given), or
+ * another error with recovery's line in err. */
+int aof_scan_records(const char *dir, const struct dataset_info *ds, uint32_t shard_id,
+		     void (*fn)(void *arg, const struct aof_record *rec), void *arg,
+		     uint64_t *cut, char *err, size_t err_cap);
+
+/* Stop writes for good (as a failed fsync does), for a reason outside this
+ * AOF: a unit across shards whose part on another shard can never be
+ * durable.  aof_write_error() then gives the -MISCONF text. */
+void aof_fail(struct aof *a, int err, const char *what);
+
+/* A unit part (AOF_REC_UNIT payload) or a RESOLVE record, framed as the
+ * next record like aof_append; 0 when it could not be logged. */
+uint64_t aof_append_typed(struct aof *a, uint8_t type, const void *payload, size_t len);
+
+/* Recovery's RESOLVE record (aof_plan.c decided what this shard drops):
+ * appended, written and fsynced before the shard serves.  0 or -errno. */
+int aof_resolve_sync(struct aof *a, const uint64_t *lsns, size_t n, const uint64_t (*ids)[2],
+		     size_t nids);
+
 /* ---- startup (synchronous) ---- */
 
 /* Open or create the data directory's dataset for nshards shards: reads
@@ -194,11 +237,20 @@ int aof_dataset_open(const char *dir, uint32_t nshards, struct dataset_info *ds,
 int aof_dataset_lock(const char *dir, bool exclusive, struct kvio_file *lock, char *err,
 		     size_t err_cap);
 
-/* Recover shard `shard_id` into its databases dbs (empty) and leave a ready to append.
- * Returns 0, or an error with the message (file, offset, kevy-check command)
- * in err.  Logs what it replayed and any torn tail it cut. */
+/* Records of one shard the recovery rule for units across shards dropped
+ * (aof_plan.h): sorted LSNs, verified but not applied. */
+struct aof_skip {
+	const uint64_t *lsns;
+	size_t n;
+};
+
+/* Recover shard `shard_id` into its databases dbs (empty) and leave a ready
+ * to append; skip (may be NULL) is what aof_plan_build decided.  Returns 0,
+ * or an error with the message (file, offset, kevy-check command) in err.
+ * Logs what it replayed and any torn tail it cut. */
 int aof_recover(struct aof *a, const char *dir, const struct dataset_info *ds,
-		uint32_t shard_id, uint32_t nshards, struct kv_dbs *dbs, char *err, size_t err_cap);
+		uint32_t shard_id, uint32_t nshards, const struct aof_skip *skip,
+		struct kv_dbs *dbs, char *err, size_t err_cap);
 
 /* Verify a data directory exactly as recovery would, changing nothing
  * unless fix, in which case a torn tail of a shard's last segment is
@@ -211,14 +263,20 @@ int aof_check_dir(const char *dir, bool fix, aof_report_fn fn, void *arg);
  * on the directory: a shared lock to check, an exclusive one to fix. */
 int aof_check_dir_locked(const char *dir, bool fix, aof_report_fn fn, void *arg);
 
+/* Read dir's kevy.dataset (never creates it).  0 or an error with a line. */
+int aof_dataset_read(const char *dir, struct dataset_info *ds, char *err, size_t err_cap);
+
 /* Offline (kevy-dump): load every shard of dir into fresh keyspaces, read
  * only (a torn tail is left alone; the records before it are applied),
  * applying records up to until_lsn (per shard) and until_ms (record time),
  * 0 meaning no bound.  *dbs is an array of *nshards shards' databases
  * (growable: as many as the files name) the caller frees (dbs_free, free).  0 or the first refusal, with its line in err. */
-/* fn (may be NULL) hears each file's outcome as it is done (progress). */
-int aof_load_dir(const char *dir, uint64_t until_lsn, int64_t until_ms, aof_report_fn fn,
-		 void *arg, struct kv_dbs **dbs, uint32_t *nshards, char *err, size_t err_cap);
+/* fn (may be NULL) hears each file's outcome as it is done (progress).
+ * skips (may be NULL): per shard, what the recovery rule drops; callers use
+ * aof_plan_load_dir (aof_plan.h), which decides it first. */
+int aof_load_dir_skip(const char *dir, uint64_t until_lsn, int64_t until_ms, aof_report_fn fn,
+		      void *arg, const struct aof_skip *skips, struct kv_dbs **dbs,
+		      uint32_t *nshards, char *err, size_t err_cap);
 /* Offline: write a fresh data directory of nshards shards holding every key
  * of src[0..nsrc) (re-sharded by key): per shard a snapshot (generation 1,
  * cut LSN 0), an empty segment and a manifest naming both, then

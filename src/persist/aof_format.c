@@ -435,6 +435,21 @@ int aof_encoder_effect(struct aof_encoder *e, struct kv_buf *b, int64_t time_ms,
 	return aof_encoder_commit(e, b, lsn);
 }
 
+int aof_encoder_typed(struct aof_encoder *e, struct kv_buf *b, uint8_t type, const void *payload,
+		      size_t len, uint64_t *lsn)
+{
+	kv_assert(!e->open && !e->sealed && e->version >= 4 &&
+		  (type == AOF_REC_UNIT || type == AOF_REC_RESOLVE));
+	if (len > e->max_payload)
+		return KV_ELIMIT;
+	e->last_lsn++;
+	e->effects++;
+	record_append(b, e->seed, type, 0, e->last_lsn, payload, len, encoder_gap(e, e->last_lsn));
+	if (lsn)
+		*lsn = e->last_lsn;
+	return 0;
+}
+
 int aof_encoder_payload(struct aof_encoder *e, struct kv_buf *b, const void *payload,
 			size_t len, uint64_t *lsn)
 {
@@ -461,7 +476,220 @@ void aof_encoder_seal(struct aof_encoder *e, struct kv_buf *b)
 	e->sealed = true;
 }
 
+/* ---- UNIT and RESOLVE payloads ---- */
+
+int aof_keys_iter_init(struct aof_keys_iter *it, const uint8_t *p, size_t len)
+{
+	it->p = p;
+	it->end = p + len;
+	it->all = false;
+	if (varint_get(&it->p, it->end, &it->left) < 0)
+		return KV_ECORRUPT;
+	if (it->left == AOF_KEYS_ALL) {
+		it->all = true;
+		it->left = 0;
+	}
+	return 0;
+}
+
+int aof_keys_next(struct aof_keys_iter *it, uint32_t *db, const uint8_t **key, size_t *klen)
+{
+	if (it->left == 0)
+		return 0;
+	uint64_t d, n;
+	if (varint_get(&it->p, it->end, &d) < 0 || d > UINT32_MAX ||
+	    varint_get(&it->p, it->end, &n) < 0 || n > (uint64_t)(it->end - it->p))
+		return KV_ECORRUPT;
+	*db = (uint32_t)d;
+	*key = it->p;
+	*klen = (size_t)n;
+	it->p += n;
+	it->left--;
+	return 1;
+}
+
+/* A key list at *pp: checked whole, *pp moved past it. */
+static int keys_skip(const uint8_t **pp, const uint8_t *end)
+{
+	struct aof_keys_iter it;
+	if (aof_keys_iter_init(&it, *pp, (size_t)(end - *pp)) < 0)
+		return KV_ECORRUPT;
+	uint32_t db;
+	const uint8_t *k;
+	size_t kl;
+	int rc;
+	while ((rc = aof_keys_next(&it, &db, &k, &kl)) == 1)
+		;
+	if (rc < 0)
+		return rc;
+	*pp = it.p;
+	return 0;
+}
+
+void aof_unit_free(struct aof_unit *u)
+{
+	free(u->rows);
+	u->rows = NULL;
+}
+
+int aof_unit_decode(const void *payload, size_t len, struct aof_unit *u, const char **why)
+{
+	const uint8_t *p = payload, *end = p + len;
+	memset(u, 0, sizeof(*u));
+	*why = "malformed unit header";
+	if (len < 17)
+		return KV_ECORRUPT;
+	u->boot = le_get64(p);
+	u->seq = le_get64(p + 8);
+	p += 16;
+	uint64_t n;
+	if (u->boot == 0 || varint_get(&p, end, &n) < 0 || n == 0 || n > 1u << 20 ||
+	    n > (uint64_t)(end - p))
+		return KV_ECORRUPT;
+	u->nrows = (uint32_t)n;
+	u->rows = kv_calloc(n, sizeof(*u->rows));
+	for (uint32_t i = 0; i < u->nrows; i++) {
+		struct aof_unit_row *row = &u->rows[i];
+		uint64_t shard, lsn;
+		if (varint_get(&p, end, &shard) < 0 || shard > UINT32_MAX || p >= end)
+			goto bad;
+		row->shard = (uint32_t)shard;
+		row->role = *p++;
+		if ((row->role != AOF_UNIT_PART && row->role != AOF_UNIT_READ) ||
+		    varint_get(&p, end, &lsn) < 0)
+			goto bad;
+		row->lsn = lsn;
+		for (uint32_t j = 0; j < i; j++)
+			if (u->rows[j].shard == row->shard) {
+				*why = "unit header names a shard twice";
+				goto bad;
+			}
+		if (row->role == AOF_UNIT_READ) {
+			row->keys = p;
+			if (keys_skip(&p, end) < 0)
+				goto bad;
+			row->keys_len = (size_t)(p - row->keys);
+		}
+	}
+	u->reads = p;
+	if (keys_skip(&p, end) < 0)
+		goto bad;
+	u->reads_len = (size_t)(p - u->reads);
+	u->effect = p;
+	u->effect_len = (size_t)(end - p);
+	if (aof_payload_validate(u->effect, u->effect_len, NULL) < 0) {
+		*why = "malformed effect payload in a unit record";
+		goto bad;
+	}
+	*why = NULL;
+	return 0;
+bad:
+	aof_unit_free(u);
+	return KV_ECORRUPT;
+}
+
+void aof_unit_begin(struct kv_buf *b, uint64_t boot, uint64_t seq, uint32_t nrows)
+{
+	uint8_t id[16];
+	le_put64(id, boot);
+	le_put64(id + 8, seq);
+	kv_buf_append(b, id, sizeof(id));
+	varint_put(b, nrows);
+}
+
+void aof_unit_row(struct kv_buf *b, uint32_t shard, uint8_t role, uint64_t lsn)
+{
+	varint_put(b, shard);
+	kv_buf_append(b, &role, 1);
+	varint_put(b, lsn);
+}
+
+void aof_keys_put_all(struct kv_buf *b)
+{
+	varint_put(b, AOF_KEYS_ALL);
+}
+
+void aof_keys_put(struct kv_buf *b, uint64_t n)
+{
+	kv_assert(n != AOF_KEYS_ALL);
+	varint_put(b, n);
+}
+
+void aof_keys_put_key(struct kv_buf *b, uint32_t db, const void *key, size_t klen)
+{
+	varint_put(b, db);
+	varint_put(b, klen);
+	kv_buf_append(b, key, klen);
+}
+
+void aof_resolve_encode(struct kv_buf *b, int64_t time_ms, const uint64_t *lsns, size_t n,
+			const uint64_t (*ids)[2], size_t nids)
+{
+	uint8_t t[8];
+	le_put64(t, (uint64_t)time_ms);
+	kv_buf_append(b, t, sizeof(t));
+	varint_put(b, n);
+	uint64_t prev = 0;
+	for (size_t i = 0; i < n; i++) {
+		kv_assert(i == 0 || lsns[i] > prev);
+		varint_put(b, lsns[i] - prev);
+		prev = lsns[i];
+	}
+	varint_put(b, nids);
+	for (size_t i = 0; i < nids; i++) {
+		uint8_t id[16];
+		le_put64(id, ids[i][0]);
+		le_put64(id + 8, ids[i][1]);
+		kv_buf_append(b, id, sizeof(id));
+	}
+}
+
+int aof_resolve_decode(const void *payload, size_t len, int64_t *time_ms, uint64_t **lsns,
+		       size_t *n_out, size_t *nids_out)
+{
+	const uint8_t *p = payload, *end = p + len;
+	if (len < 8)
+		return KV_ECORRUPT;
+	if (time_ms)
+		*time_ms = (int64_t)le_get64(p);
+	p += 8;
+	uint64_t n, nids, prev = 0;
+	if (varint_get(&p, end, &n) < 0 || n == 0 || n > (uint64_t)(end - p))
+		return KV_ECORRUPT;
+	uint64_t *v = lsns ? kv_malloc(n * sizeof(*v)) : NULL;
+	for (uint64_t i = 0; i < n; i++) {
+		uint64_t d;
+		if (varint_get(&p, end, &d) < 0 || d == 0 || d > UINT64_MAX - prev) {
+			free(v);
+			return KV_ECORRUPT;
+		}
+		prev += d;
+		if (v)
+			v[i] = prev;
+	}
+	if (varint_get(&p, end, &nids) < 0 || nids > (uint64_t)(end - p) / 16 ||
+	    (uint64_t)(end - p) != nids * 16) {
+		free(v);
+		return KV_ECORRUPT;
+	}
+	if (lsns)
+		*lsns = v;
+	if (n_out)
+		*n_out = (size_t)n;
+	if (nids_out)
+		*nids_out = (size_t)nids;
+	return 0;
+}
+
 /* ---- streaming reader ---- */
+
+/* Record types a segment of this version may hold. */
+static bool type_known(uint8_t type, uint16_t version)
+{
+	if (type == AOF_REC_EFFECT || type == AOF_REC_SEGMENT_END)
+		return true;
+	return version >= 4 && (type == AOF_REC_UNIT || type == AOF_REC_RESOLVE);
+}
 
 enum { ST_HEADER, ST_RECORDS, ST_SEALED, ST_SCAN, ST_DONE };
 /* A step made progress without a result for the caller. */
@@ -653,18 +881,18 @@ static int step_record(struct aof_reader *r, struct aof_record *rec)
 	uint32_t len = le_get32(p + REC_OFF(payload_len));
 	uint8_t type = p[REC_OFF(type)];
 	uint64_t lsn = le_get64(p + REC_OFF(lsn));
-	if (type != AOF_REC_EFFECT && type != AOF_REC_SEGMENT_END)
+	if (!type_known(type, r->header.version))
 		return corrupt_here(r, "unknown record type");
 	if (p[REC_OFF(flags)] != 0 ||
 	    (r->header.version < 2 && le_get16(p + REC_OFF(sync_gap)) != 0))
 		return corrupt_here(r, "unknown record flags");
 	if (len > r->max_payload)
 		return corrupt_here(r, "record length over the configured maximum");
-	if (type == AOF_REC_EFFECT && lsn <= r->last_lsn)
+	if (aof_rec_numbered(type) && lsn <= r->last_lsn)
 		return corrupt_here(r, "LSN not increasing");
 	/* Version 2: the writer numbers every record, so a whole record cut
 	 * out of the middle (which leaves every other one valid) shows. */
-	if (type == AOF_REC_EFFECT && r->header.version >= 2 && lsn != r->last_lsn + 1)
+	if (aof_rec_numbered(type) && r->header.version >= 2 && lsn != r->last_lsn + 1)
 		return corrupt_here(r, "LSN not consecutive (records are missing before this one)");
 	if (type == AOF_REC_SEGMENT_END && (lsn != r->last_lsn || len != END_PAYLOAD_LEN))
 		return corrupt_here(r, "malformed segment end record");
@@ -683,6 +911,15 @@ static int step_record(struct aof_reader *r, struct aof_record *rec)
 	const uint8_t *payload = p + AOF_RECORD_HEADER_SIZE;
 	if (type == AOF_REC_EFFECT && aof_payload_validate(payload, len, NULL) < 0)
 		return corrupt_here(r, "malformed effect payload");
+	if (type == AOF_REC_UNIT) {
+		struct aof_unit u;
+		const char *why;
+		if (aof_unit_decode(payload, len, &u, &why) < 0)
+			return corrupt_here(r, why);
+		aof_unit_free(&u);
+	}
+	if (type == AOF_REC_RESOLVE && aof_resolve_decode(payload, len, NULL, NULL, NULL, NULL) < 0)
+		return corrupt_here(r, "malformed resolve record");
 	if (type == AOF_REC_SEGMENT_END && le_get64(payload) != r->effects)
 		return corrupt_here(r, "segment end record count mismatch");
 
@@ -693,7 +930,7 @@ static int step_record(struct aof_reader *r, struct aof_record *rec)
 	rec->payload = payload;
 	rec->payload_len = len;
 	rec->durable_bound = durable_bound(p, r->header.version);
-	if (type == AOF_REC_EFFECT) {
+	if (aof_rec_numbered(type)) {
 		if (r->effects == 0)
 			r->v.first_lsn = lsn;
 		r->v.last_lsn = lsn;
@@ -725,8 +962,7 @@ static int step_scan(struct aof_reader *r)
 			return finish(r, AOF_VERDICT_TORN, KV_ETORN, r->bad_offset, r->v.reason);
 		}
 		uint8_t type = p[REC_OFF(type)];
-		if ((type != AOF_REC_EFFECT && type != AOF_REC_SEGMENT_END) ||
-		    p[REC_OFF(flags)] != 0 ||
+		if (!type_known(type, r->header.version) || p[REC_OFF(flags)] != 0 ||
 		    (r->header.version < 2 && le_get16(p + REC_OFF(sync_gap)) != 0) ||
 		    !rec_header_verifies(p, seed)) {
 			r->in.pos++;

@@ -27,7 +27,7 @@
 
 #define AOF_MAGIC "KEVYAOF\0"          /* 8 bytes, NUL included */
 #define AOF_MAGIC_LEN 8
-#define AOF_FORMAT_VERSION 3            /* written; 1 and 2 are still read (see aof_format.c) */
+#define AOF_FORMAT_VERSION 4            /* written; 1 to 3 are still read (see aof_format.c) */
 #define AOF_FORMAT_MIN_VERSION 1
 #define AOF_DATASET_ID_LEN 16
 
@@ -66,7 +66,15 @@ struct aof_disk_record {
 enum aof_record_type {
 	AOF_REC_EFFECT = 1,       /* one or more effect commands, applied atomically */
 	AOF_REC_SEGMENT_END = 2,  /* the segment was sealed; payload: u64 effect count */
+	AOF_REC_UNIT = 3,         /* v4: one shard's part of a unit across shards: header + effect */
+	AOF_REC_RESOLVE = 4,      /* v4: records an earlier recovery dropped (units across shards) */
 };
+
+/* Records that take an LSN (every type but SEGMENT_END). */
+static inline bool aof_rec_numbered(uint8_t type)
+{
+	return type == AOF_REC_EFFECT || type == AOF_REC_UNIT || type == AOF_REC_RESOLVE;
+}
 
 /* Largest payload the format can carry, and the default configured limit.
  * The default leaves room for a 512 MiB bulk (Redis's proto-max-bulk-len)
@@ -151,6 +159,68 @@ void aof_payload_iter_free(struct aof_payload_iter *it);
  * trailing bytes, minimal varints), else KV_ECORRUPT.  ncmds may be NULL. */
 int aof_payload_validate(const void *payload, size_t len, uint64_t *ncmds);
 
+/* ---- UNIT payload (version 4): a part of a unit across shards ----
+ *
+ * u64 boot, u64 seq (the unit id, boot != 0), varint row count (>= 1,
+ * one row per shard the unit held, this one's a PART row), each row: varint shard, u8 role (1 PART, 2
+ * READ), varint LSN, and for READ a key list; then this part's own extra
+ * read keys (a key list); then an EFFECT payload (time, commands).
+ * Key list: varint count (UINT64_MAX: every key of the shard), then each
+ * key: varint db, varint length, bytes.  docs/format.md has the table. */
+
+#define AOF_UNIT_PART 1
+#define AOF_UNIT_READ 2
+#define AOF_KEYS_ALL UINT64_MAX
+
+struct aof_unit_row {
+	uint32_t shard;
+	uint8_t role;                /* AOF_UNIT_PART / AOF_UNIT_READ */
+	uint64_t lsn;
+	const uint8_t *keys;         /* READ: the key list (into the payload) */
+	size_t keys_len;
+};
+
+struct aof_unit {
+	uint64_t boot, seq;
+	uint32_t nrows;
+	struct aof_unit_row *rows;   /* owned: aof_unit_free */
+	const uint8_t *reads;        /* this part's extra read keys: a key list */
+	size_t reads_len;
+	const uint8_t *effect;       /* the EFFECT payload that follows */
+	size_t effect_len;
+};
+
+/* Decode (and fully check) a UNIT payload; pointers go into payload.
+ * 0, or KV_ECORRUPT with *why set to a static text. */
+int aof_unit_decode(const void *payload, size_t len, struct aof_unit *u, const char **why);
+void aof_unit_free(struct aof_unit *u);
+
+/* Key list iteration: *p .. end; returns 1 (a key), 0 (end), KV_ECORRUPT.
+ * *all is set when the list stands for every key (then it returns 0). */
+struct aof_keys_iter {
+	const uint8_t *p, *end;
+	uint64_t left;
+	bool all;
+};
+int aof_keys_iter_init(struct aof_keys_iter *it, const uint8_t *p, size_t len);
+int aof_keys_next(struct aof_keys_iter *it, uint32_t *db, const uint8_t **key, size_t *klen);
+
+/* Writing a UNIT payload: begin with the id and rows; a READ row's key list
+ * and the part's own read keys are appended with aof_keys_begin/_add/_end. */
+void aof_unit_begin(struct kv_buf *b, uint64_t boot, uint64_t seq, uint32_t nrows);
+void aof_unit_row(struct kv_buf *b, uint32_t shard, uint8_t role, uint64_t lsn);
+void aof_keys_put_all(struct kv_buf *b);
+void aof_keys_put(struct kv_buf *b, uint64_t n);
+void aof_keys_put_key(struct kv_buf *b, uint32_t db, const void *key, size_t klen);
+
+/* ---- RESOLVE payload (version 4): i64 time, varint count, LSNs ascending
+ * as deltas (the first from 0), varint unit count, each 16 bytes (boot,
+ * seq).  aof_resolve_decode checks it; lsns is owned (free()). */
+void aof_resolve_encode(struct kv_buf *b, int64_t time_ms, const uint64_t *lsns, size_t n,
+			const uint64_t (*ids)[2], size_t nids);
+int aof_resolve_decode(const void *payload, size_t len, int64_t *time_ms, uint64_t **lsns,
+		       size_t *n, size_t *nids);
+
 /* ---- writer: records appended to a caller's buffer ---- */
 
 /* Assigns LSNs (last_lsn + 1, ...) and frames records for one segment.  The
@@ -193,6 +263,10 @@ int aof_encoder_effect(struct aof_encoder *e, struct kv_buf *b, int64_t time_ms,
  * fx.c) as the next record: 0 or KV_ELIMIT as aof_encoder_commit. */
 int aof_encoder_payload(struct aof_encoder *e, struct kv_buf *b, const void *payload,
 			size_t len, uint64_t *lsn);
+/* Frame a complete UNIT or RESOLVE payload as the next record (version 4
+ * segments only): 0 or KV_ELIMIT. */
+int aof_encoder_typed(struct aof_encoder *e, struct kv_buf *b, uint8_t type, const void *payload,
+		      size_t len, uint64_t *lsn);
 /* Append the SEGMENT_END record; nothing may follow it in the segment. */
 void aof_encoder_seal(struct aof_encoder *e, struct kv_buf *b);
 

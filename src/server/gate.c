@@ -14,6 +14,7 @@
  * Not here: running commands (exec.c), routing them (route.c), the loop
  * and sockets (shard.c).
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -161,11 +162,154 @@ uint64_t shard_reply_tag(const struct shard *s)
 
 bool shard_lsn_ready(const struct shard *s, uint64_t lsn, bool durable)
 {
-	if (lsn == 0 || s->aof.durable_lsn >= lsn)
+	if (lsn == 0)
+		return true;
+	/* The watermark: nothing at or after a part of a unit that is not
+	 * stable yet may be acknowledged (commit-wait, below). */
+	if (s->uw_head && s->uw_head->lsn <= lsn && shard_gates(s))
+		return false;
+	if (s->aof.durable_lsn >= lsn)
 		return true;
 	if (durable)
 		return false;
 	return !shard_gates(s) || shard_release_lsn(s) >= lsn;
+}
+
+/* ------------------------------------------------------------------ */
+/* commit-wait: units across shards (docs/durability.md, "Units across
+ * shards", section 3) */
+
+/*
+ * A part of a unit at LSN l on this shard is *ready* when what the policy
+ * releases (fsynced under always, written otherwise) reaches l and every
+ * earlier part here is stable; the unit is *stable* when every part is
+ * ready (its home has every participant's acknowledgement, each sent when
+ * that participant's part was ready, and its own part is ready).  Replies
+ * and messages tagged at or after the first part here that is not stable
+ * wait (shard_lsn_ready), so nothing acknowledged depends on a part a
+ * later recovery could drop.  Parts are in the same order on every shard
+ * (the txns' ordered acquisition), so the first unstable part everywhere
+ * has only stable predecessors: no shard waits for ever.
+ */
+
+static bool unit_part_ready(const struct shard *s, const struct unit_wait *w)
+{
+	if (!shard_gates(s))
+		return true;
+	return shard_release_lsn(s) >= w->lsn && (!w->durable || s->aof.durable_lsn >= w->lsn);
+}
+
+static void unit_stable(struct shard *s, struct unit_track *t)
+{
+	for (uint32_t i = 0; i < t->nparts; i++) {
+		struct unit_stable_msg *m = kv_calloc(1, sizeof(*m));
+		m->m.type = MSG_UNIT_STABLE;
+		m->lsn = t->part_lsns[i];
+		m->failed = t->failed;
+		shard_send(s, t->part_shards[i], &m->m);
+	}
+	if (t->failed && t->home_part)
+		aof_fail(&s->aof, -EIO, "a unit across shards could not be made durable on another "
+			 "shard");
+	free(t->part_shards);
+	free(t->part_lsns);
+	free(t);
+}
+
+static void unit_ack_send(struct shard *s, struct unit_wait *w)
+{
+	struct durable_ack *a = w->ack;
+	w->ack = NULL;
+	if (s->aof.state == AOF_FAILED && s->aof.durable_lsn < w->lsn) {
+		a->failed = true;
+		snprintf(a->error, sizeof(a->error), "%s", aof_write_error(&s->aof));
+	}
+	shard_send(s, w->ack_to, &a->m);
+}
+
+/* Move the watermark: acknowledge ready parts, end stable ones.  Returns
+ * whether it moved. */
+static bool units_advance(struct shard *s)
+{
+	bool moved = false;
+	for (;;) {
+		while (s->uw_head && s->uw_head->stable) {
+			struct unit_wait *w = s->uw_head;
+			s->uw_head = w->next;
+			if (!s->uw_head)
+				s->uw_tail = NULL;
+			free(w);
+			moved = true;
+		}
+		struct unit_wait *w = s->uw_head;
+		if (!w || !unit_part_ready(s, w))
+			break;
+		if (w->ack)
+			unit_ack_send(s, w);
+		if (w->track && w->track->pending == 0) {
+			unit_stable(s, w->track);
+			w->track = NULL;
+			w->stable = true;
+			continue;
+		}
+		break;
+	}
+	return moved;
+}
+
+void shard_unit_part_wait(struct shard *s, uint64_t lsn, bool durable, struct durable_ack *ack,
+			  uint32_t ack_to, struct unit_track *track)
+{
+	struct unit_wait *w = kv_calloc(1, sizeof(*w));
+	kv_assert(!s->uw_tail || s->uw_tail->lsn < lsn);
+	w->lsn = lsn;
+	w->durable = durable;
+	w->ack = ack;
+	w->ack_to = ack_to;
+	w->track = track;
+	if (s->uw_tail)
+		s->uw_tail->next = w;
+	else
+		s->uw_head = w;
+	s->uw_tail = w;
+}
+
+void shard_unit_ack_in(struct shard *s, struct unit_track *t, bool failed)
+{
+	kv_assert(t->pending > 0);
+	t->failed |= failed;
+	if (--t->pending > 0)
+		return;
+	if (!t->home_part)
+		unit_stable(s, t);
+	else
+		shard_durability_advance(s);   /* its wait ends it */
+}
+
+void shard_on_unit_stable(struct shard *s, struct unit_stable_msg *m)
+{
+	for (struct unit_wait *w = s->uw_head; w; w = w->next)
+		if (w->lsn == m->lsn) {
+			w->stable = true;
+			break;
+		}
+	if (m->failed)
+		aof_fail(&s->aof, -EIO, "a unit across shards could not be made durable on another "
+			 "shard");
+	free(m);
+	shard_durability_advance(s);
+}
+
+/* The AOF failed for good: parts here will not be durable.  Owed
+ * acknowledgements go out as failures; the home's units fail. */
+static void units_fail(struct shard *s)
+{
+	for (struct unit_wait *w = s->uw_head; w; w = w->next) {
+		if (w->ack)
+			unit_ack_send(s, w);
+		if (w->track && s->aof.durable_lsn < w->lsn)
+			w->track->failed = true;
+	}
 }
 
 /* ------------------------------------------------------------------ */
@@ -363,8 +507,10 @@ void shard_durability_advance(struct shard *s)
 {
 	if (s->aof.state == AOF_FAILED && !s->aof_failed_seen) {
 		s->aof_failed_seen = true;
+		units_fail(s);
 		shard_fail_waiting(s);
 	}
+	units_advance(s);
 	while (s->dw.head && shard_lsn_ready(s, s->dw.head->wait_lsn, s->dw.head->wait_durable) &&
 	       shard_notify_ready(s, s->dw.head->wait_nseq)) {
 		struct shard_msg *m = msg_fifo_pop(&s->dw);

@@ -79,6 +79,51 @@ static void shard_forward(struct shard *s, struct conn *c, uint32_t to,
 /* ------------------------------------------------------------------ */
 /* multi-shard transactions */
 
+/*
+ * A txn over several shards, with the AOF on, is a unit across shards: each
+ * shard it changed logs a UNIT record, its part, whose header names every
+ * shard the txn held with the LSN of its part there (PART) or the LSN it
+ * read at (READ), so that recovery keeps all of it or none
+ * (docs/durability.md, "Units across shards").  Reads are recorded as
+ * "every key of the shard" (no per-key read tracking yet): recovery may then
+ * drop a unit that read a shard after a dropped record there although it
+ * did not read that record's keys -- more than needed, never less.
+ * Returns each held shard's part (index as t->shards; empty: no changes
+ * there), or NULL when this is not such a unit (the effects stay in fx).
+ */
+static struct kv_buf *txn_unit_parts(struct shard *s, struct txn *t)
+{
+	(void)s;
+	if (t->nshards < 2 || !shard_aof_on() || !fx_pending())
+		return NULL;
+	struct kv_buf *eff = kv_calloc(t->nshards, sizeof(*eff));
+	uint32_t nparts = 0;
+	for (uint32_t i = 0; i < t->nshards; i++)
+		nparts += fx_take(t->shards[i], &eff[i]);
+	struct kv_buf head = KV_BUF_INIT;
+	aof_unit_begin(&head, g_server.boot_id, t->id, t->nshards);
+	for (uint32_t i = 0; i < t->nshards; i++) {
+		if (eff[i].len) {
+			aof_unit_row(&head, t->shards[i], AOF_UNIT_PART, t->lsns[i] + 1);
+		} else {
+			aof_unit_row(&head, t->shards[i], AOF_UNIT_READ, t->lsns[i]);
+			aof_keys_put_all(&head);
+		}
+	}
+	aof_keys_put_all(&head);   /* the part's own reads: see above */
+	struct kv_buf *parts = kv_calloc(t->nshards, sizeof(*parts));
+	for (uint32_t i = 0; i < t->nshards && nparts; i++) {
+		if (!eff[i].len)
+			continue;
+		kv_buf_append(&parts[i], head.data, head.len);
+		kv_buf_append(&parts[i], eff[i].data, eff[i].len);
+		kv_buf_free(&eff[i]);
+	}
+	kv_buf_free(&head);
+	free(eff);
+	return parts;
+}
+
 static void txn_execute(struct shard *s, struct txn *t)
 {
 	for (uint32_t i = 0; i < t->nshards; i++)
@@ -101,6 +146,28 @@ static void txn_execute(struct shard *s, struct txn *t)
 		ack = durable ? 2 : 1;
 	bool held_here = false;
 	struct release_msg **rels = s->txn_rels;
+	struct kv_buf *parts = txn_unit_parts(s, t);
+	struct unit_track *track = NULL;
+	if (parts) {
+		/* Commit-wait (gate.c): every other participant acknowledges;
+		 * the unit is stable when all have and the home's part is. */
+		if (!ack)
+			ack = 1;
+		track = kv_calloc(1, sizeof(*track));
+		track->part_shards = kv_calloc(t->nshards, sizeof(uint32_t));
+		track->part_lsns = kv_calloc(t->nshards, sizeof(uint64_t));
+		for (uint32_t i = 0; i < t->nshards; i++) {
+			if (t->shards[i] == s->id) {
+				track->home_part = parts[i].len > 0;
+				continue;
+			}
+			track->pending++;
+			if (parts[i].len) {
+				track->part_shards[track->nparts] = t->shards[i];
+				track->part_lsns[track->nparts++] = t->lsns[i] + 1;
+			}
+		}
+	}
 	for (uint32_t i = 0; i < t->nshards; i++) {
 		uint32_t id = t->shards[i];
 		s->txn_held[id] = NULL;
@@ -112,7 +179,15 @@ static void txn_execute(struct shard *s, struct txn *t)
 		rels[id] = rel;
 		rel->m.type = MSG_RELEASE;
 		rel->txn_id = t->id;
-		fx_take(id, &rel->effects);
+		if (parts) {
+			rel->effects = parts[i];
+			kv_buf_init(&parts[i]);
+			if (rel->effects.len)
+				rel->unit_lsn = t->lsns[i] + 1;
+			rel->track = track;
+		} else {
+			fx_take(id, &rel->effects);
+		}
 		rel->ack = ack;
 		if (ack) {
 			rel->conn = c;
@@ -141,6 +216,24 @@ static void txn_execute(struct shard *s, struct txn *t)
 			shard_send_when_durable(s, id, &rels[id]->m, 0, false);
 			rels[id] = NULL;
 		}
+	}
+	if (parts) {
+		for (uint32_t i = 0; i < t->nshards; i++) {
+			if (t->shards[i] != s->id || !parts[i].len)
+				continue;
+			atomic_fetch_add_explicit(&s->changes, 1, memory_order_relaxed);
+			uint64_t lsn = aof_append_typed(&s->aof, AOF_REC_UNIT, parts[i].data,
+							parts[i].len);
+			kv_assert(lsn == 0 || lsn == t->lsns[i] + 1);
+			if (lsn == 0)
+				track->failed = true;
+			shard_unit_part_wait(s, t->lsns[i] + 1, durable, NULL, 0, track);
+		}
+		if (!track->home_part && track->pending == 0)
+			free(track);   /* cannot happen: a unit has two shards */
+		for (uint32_t i = 0; i < t->nshards; i++)
+			kv_buf_free(&parts[i]);
+		free(parts);
 	}
 	if (held_here) {
 		shard_unit_commit(s);
@@ -183,6 +276,7 @@ static void txn_take_local(struct shard *s, struct txn *t)
 	kv_assert(!s->holder);
 	s->holder = t;
 	s->holder_id = t->id;
+	t->lsns[t->acquired] = s->aof.last_lsn;
 	t->acquired++;
 }
 
@@ -210,8 +304,10 @@ void shard_start_txn(struct shard *s, struct conn *c, const struct kv_command *c
 			    int argc, const struct kv_slice *argv,
 			    const uint32_t *shards, uint32_t nshards)
 {
-	size_t head = sizeof(struct txn) + nshards * sizeof(uint32_t);
+	size_t lsn_off = (sizeof(struct txn) + nshards * sizeof(uint32_t) + 7) & ~(size_t)7;
+	size_t head = lsn_off + nshards * sizeof(uint64_t);
 	struct txn *t = shard_call_copy(head, offsetof(struct txn, call), cmd, argc, argv, s->now_ms);
+	t->lsns = (uint64_t *)((char *)t + lsn_off);
 	t->id = atomic_fetch_add_explicit(&g_server.next_txn_id, 1, memory_order_relaxed);
 	t->home = s->id;
 	t->nshards = nshards;
@@ -232,6 +328,7 @@ static void txn_grant_remote(struct shard *s, struct txn *t)
 	kv_assert(!s->holder);
 	s->holder = t;
 	s->holder_id = t->id;
+	t->lsns[t->acquired] = s->aof.last_lsn;
 	t->m.type = MSG_GRANT;
 	/* After the notifications of what ran here before (gate.c). */
 	shard_send_when_durable(s, t->home, &t->m, 0, false);
@@ -285,7 +382,17 @@ static void shard_ack_txn(struct shard *s, const struct release_msg *rel, bool w
 	a->m.type = MSG_DURABLE;
 	a->conn = rel->conn;
 	a->slot = rel->slot;
+	a->track = rel->track;
 	bool durable = rel->ack == 2;
+	if (rel->unit_lsn && wrote_lsn && s->aof.state != AOF_FAILED) {
+		/* A part of a unit across shards: acknowledged when ready
+		 * (gate.c, commit-wait). */
+		if (durable)
+			aof_want_fsync(&s->aof);
+		shard_unit_part_wait(s, wrote_lsn, durable, a, rel->m.from, NULL);
+		shard_durability_advance(s);
+		return;
+	}
 	/* Under the policy the rule is a reply's (shard_reply_tag): a read is
 	 * not held while this shard refuses writes.  WAITAOF asks for an fsync
 	 * and fails if none can be had. */
@@ -356,6 +463,8 @@ static void shard_handle_durable(struct shard *s, struct durable_ack *a)
 	slot->acks--;
 	if (a->failed)
 		shard_reply_error(s, &slot->buf, a->error);
+	if (a->track)
+		shard_unit_ack_in(s, a->track, a->failed);
 	free(a);
 	conn_drain_slots(s, c);
 	conn_release_inflight(s, c);
@@ -491,8 +600,15 @@ static void shard_handle_msg(struct shard *s, struct shard_msg *m)
 		bool wrote = rel->effects.len > 0 && shard_aof_on();
 		if (rel->effects.len) {
 			atomic_fetch_add_explicit(&s->changes, 1, memory_order_relaxed);
-			if (shard_aof_on())
+			if (shard_aof_on() && rel->unit_lsn) {
+				wrote_lsn = aof_append_typed(&s->aof, AOF_REC_UNIT, rel->effects.data,
+							     rel->effects.len);
+				/* Invariant H (docs/durability.md): nothing was
+				 * appended here while the txn held the keyspace. */
+				kv_assert(wrote_lsn == 0 || wrote_lsn == rel->unit_lsn);
+			} else if (shard_aof_on()) {
 				wrote_lsn = aof_append(&s->aof, rel->effects.data, rel->effects.len);
+			}
 		}
 		kv_buf_free(&rel->effects);
 		if (rel->ack)
@@ -511,6 +627,9 @@ static void shard_handle_msg(struct shard *s, struct shard_msg *m)
 	}
 	case MSG_DURABLE:
 		shard_handle_durable(s, (struct durable_ack *)m);
+		break;
+	case MSG_UNIT_STABLE:
+		shard_on_unit_stable(s, (struct unit_stable_msg *)m);
 		break;
 	case MSG_NOTIFY:
 		/* Delivered at once, whoever holds the keyspace: the sender's

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "persist/aof.h"
+#include "persist/aof_plan.h"
 #include "commands/cmd.h"
 #include "commands/config.h"
 #include "base/kv.h"
@@ -182,6 +183,7 @@ static const struct reactor_ops *server_pick_reactor(void)
 struct recover_job {
 	struct shard *s;
 	const struct dataset_info *ds;
+	const struct aof_plan *plan;
 	int rc;
 	char err[2048];
 };
@@ -192,8 +194,13 @@ static void *server_recover_shard(void *arg)
 	char name[16];
 	snprintf(name, sizeof(name), "kevy-load-%u", j->s->id);
 	pthread_setname_np(pthread_self(), name);
-	j->rc = aof_recover(&j->s->aof, g_config.dir, j->ds, j->s->id, g_server.nshards, &j->s->dbs,
-			    j->err, sizeof(j->err));
+	struct aof_skip skip = aof_plan_skip(j->plan, j->s->id);
+	j->rc = aof_recover(&j->s->aof, g_config.dir, j->ds, j->s->id, g_server.nshards, &skip,
+			    &j->s->dbs, j->err, sizeof(j->err));
+	/* The RESOLVE record is durable before this returns: the main thread
+	 * starts serving only after every shard's job ended. */
+	if (j->rc == 0)
+		j->rc = aof_plan_resolve(j->plan, j->s->id, &j->s->aof, j->err, sizeof(j->err));
 	return NULL;
 }
 
@@ -214,10 +221,19 @@ static int server_recover(void)
 		log_warning("%s: refusing to start", err);
 		return -1;
 	}
+	/* The recovery rule for units across shards needs every shard's log
+	 * before any shard applies one (docs/durability.md). */
+	struct aof_plan plan;
+	if (aof_plan_build(g_config.dir, &ds, &plan) < 0) {
+		log_warning("%s", plan.err);
+		aof_plan_free(&plan);
+		return -1;
+	}
 	struct recover_job *jobs = kv_calloc(g_server.nshards, sizeof(*jobs));
 	for (uint32_t i = 0; i < g_server.nshards; i++) {
 		jobs[i].s = g_server.shards[i];
 		jobs[i].ds = &ds;
+		jobs[i].plan = &plan;
 		int rc = pthread_create(&jobs[i].s->thread, NULL, server_recover_shard, &jobs[i]);
 		kv_assert(rc == 0);
 	}
@@ -234,6 +250,7 @@ static int server_recover(void)
 		}
 	}
 	free(jobs);
+	aof_plan_free(&plan);
 	if (failed)
 		return -1;
 	g_server.info.load_us = kv_mono_us() - t0;
@@ -269,6 +286,11 @@ int server_run(const char *executable)
 	server_make_run_id(g_server.info.replid);
 	atomic_store(&g_server.next_conn_id, 1);
 	atomic_store(&g_server.next_txn_id, 1);
+	while (g_server.boot_id == 0) {
+		char id[41];
+		server_make_run_id(id);
+		g_server.boot_id = strtoull(id + 24, NULL, 16);
+	}
 
 	g_server.nshards = server_shard_count();
 	g_server.shards = kv_calloc(g_server.nshards, sizeof(*g_server.shards));

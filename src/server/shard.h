@@ -60,6 +60,7 @@ enum msg_type {
 	MSG_DURABLE,      /* the effects of a txn on the sender are durable */
 	MSG_NOTIFY,       /* keyspace notifications to deliver to this shard's subscribers */
 	MSG_NOTIFY_DONE,  /* ... delivered */
+	MSG_UNIT_STABLE,  /* every part of a unit across shards is durable (or never will be) */
 };
 
 struct shard_msg {
@@ -161,7 +162,11 @@ struct txn {
 	uint32_t home;
 	uint32_t nshards;         /* shards involved, ascending */
 	uint32_t acquired;        /* how many of them are held */
-	uint32_t shards[];        /* ids; cmd_call arguments follow in memory */
+	/* Each shard's last LSN when it was taken: the unit header's rows
+	 * (a held shard appends nothing until released, so its part, if
+	 * any, is the next LSN there). */
+	uint64_t *lsns;
+	uint32_t shards[];        /* ids; then lsns; cmd_call arguments follow */
 };
 
 /* A broadcast command: one shared, read-only call; one part per target. */
@@ -181,6 +186,8 @@ struct release_msg {
 	struct shard_msg m;
 	uint64_t txn_id;          /* the txn is freed by its home after sending */
 	struct kv_buf effects;    /* the txn's effects on this shard: one AOF record */
+	uint64_t unit_lsn;        /* != 0: effects is a UNIT part, to take this LSN */
+	struct unit_track *track; /* a unit across shards: its tracker at home */
 	/* Acknowledge (MSG_DURABLE) once they are durable: 0 no, 1 under the
 	 * policy (always), 2 with an fsync whatever the policy (WAITAOF). */
 	uint8_t ack;
@@ -190,10 +197,40 @@ struct release_msg {
 	struct shard_msg *wakes;  /* wake-ups popping from this shard, to send once durable */
 };
 
+/* A unit across shards, at its home (gate.c, "commit-wait"): which
+ * participants still owe their acknowledgement, and where its parts are. */
+struct unit_track {
+	uint32_t pending;         /* acknowledgements not back yet */
+	bool failed;              /* a part can never be durable */
+	bool home_part;           /* the home has a part: its unit_wait ends it */
+	uint32_t nparts;
+	uint32_t *part_shards;    /* the other shards with a part */
+	uint64_t *part_lsns;
+};
+
+/* A part of a unit across shards on this shard, not yet stable: replies
+ * tagged at or after its LSN wait (the watermark). */
+struct unit_wait {
+	struct unit_wait *next;
+	uint64_t lsn;
+	bool stable;
+	bool durable;             /* WAITAOF: the ack wants an fsync */
+	struct durable_ack *ack;  /* a participant's acknowledgement, sent when ready */
+	uint32_t ack_to;
+	struct unit_track *track; /* the home's own part */
+};
+
+struct unit_stable_msg {
+	struct shard_msg m;
+	uint64_t lsn;             /* the part on the receiver */
+	bool failed;
+};
+
 struct durable_ack {
 	struct shard_msg m;
 	struct conn *conn;
 	struct reply_slot *slot;
+	struct unit_track *track; /* a unit across shards: counts toward its stability */
 	bool failed;              /* the effects could not be made durable */
 	char error[200];
 };
@@ -371,6 +408,9 @@ struct shard {
 	_Atomic uint64_t changes;             /* effect records logged (Redis's dirty) */
 	struct kv_buf fx_payload;             /* scratch for effect payloads */
 	struct conn *gated;
+	/* Parts of units across shards not yet stable, in LSN order (gate.c):
+	 * the watermark is just below the first. */
+	struct unit_wait *uw_head, *uw_tail;
 	struct msg_fifo dw;
 	struct msg_fifo pw;                   /* wake-ups of the running unit */
 	/* Keyspace notifications (gate.c): what this thread published for
@@ -392,6 +432,7 @@ struct kv_server {
 	_Atomic bool shutdown;
 	_Atomic uint64_t next_conn_id;
 	_Atomic uint64_t next_txn_id;
+	uint64_t boot_id;         /* random, != 0: unit ids are (boot_id, txn id) */
 	int64_t busy_poll_us;                 /* spin this long after work, then park */
 	_Atomic uint64_t total_clients;       /* across shards, for maxclients */
 };
@@ -513,6 +554,15 @@ void shard_reply_error(struct shard *s, struct kv_buf *b, const char *msg);
 void shard_reply_error_at(struct shard *s, struct kv_buf *b, size_t at, const char *msg);
 /* Durability moved (or the policy changed): let go of what may leave. */
 void shard_durability_advance(struct shard *s);
+/* Commit-wait for units across shards (gate.c): a part appended here at
+ * lsn, waiting to be stable.  A participant's acknowledgement (ack, to the
+ * unit's home) leaves when the part is ready; the home's own part carries
+ * the unit's tracker. */
+void shard_unit_part_wait(struct shard *s, uint64_t lsn, bool durable, struct durable_ack *ack,
+			  uint32_t ack_to, struct unit_track *track);
+/* An acknowledgement of a participant reached the home. */
+void shard_unit_ack_in(struct shard *s, struct unit_track *t, bool failed);
+void shard_on_unit_stable(struct shard *s, struct unit_stable_msg *m);
 /* A wake-up produced on exec for a waiter of shard `home`, carrying a pop
  * from shard `owner`'s keyspace: sent once owner's AOF made it durable. */
 void shard_defer_wake(struct shard *exec, uint32_t owner, uint32_t home, struct shard_msg *m);

@@ -50,6 +50,7 @@
 #include <unistd.h>
 
 #include "persist/aof.h"
+#include "persist/aof_plan.h"
 #include "persist/aof_format.h"
 #include "commands/cmd.h"
 #include "crash_rng.h"

@@ -59,6 +59,7 @@
 #include <unistd.h>
 
 #include "persist/aof.h"
+#include "persist/aof_plan.h"
 #include "commands/cmd.h"
 #include "crash_rng.h"
 #include "store/keydump.h"
@@ -818,20 +819,31 @@ static void judge(const char *scratch, uint32_t nshards, int64_t now_ms, struct 
 	}
 	struct dataset_info ds;
 	v->recover = aof_dataset_open(scratch, nshards, &ds, v->err, sizeof(v->err));
+	struct aof_plan plan;
+	memset(&plan, 0, sizeof(plan));
+	if (v->recover == 0) {
+		v->recover = aof_plan_build(scratch, &ds, &plan);
+		if (v->recover < 0)
+			snprintf(v->err, sizeof(v->err), "%s", plan.err);
+	}
 	if (v->recover == 0) {
 		struct kv_dbs *rdbs = calloc(nshards, sizeof(*rdbs));
 		for (uint32_t i = 0; i < nshards && v->recover == 0; i++) {
 			struct aof a;
 			memset(&a, 0, sizeof(a));
 			dbs_init(&rdbs[i], 16);   /* the server's default `databases` */
-			v->recover = aof_recover(&a, scratch, &ds, i, nshards, &rdbs[i], v->err,
+			struct aof_skip skip = aof_plan_skip(&plan, i);
+			v->recover = aof_recover(&a, scratch, &ds, i, nshards, &skip, &rdbs[i], v->err,
 						 sizeof(v->err));
+			if (v->recover == 0)
+				v->recover = aof_plan_resolve(&plan, i, &a, v->err, sizeof(v->err));
 			aof_close(&a);
 		}
 		if (v->recover == 0)
 			v->dump_recovered = dump_dbs(rdbs, nshards, now_ms);
 		free_dbs(rdbs, nshards);
 	}
+	aof_plan_free(&plan);
 	v->post = v->recover == 0 ? aof_check_dir(scratch, false, NULL, NULL) : 1;
 }
 

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "persist/aof.h"
+#include "persist/aof_plan.h"
 #include "commands/cmd.h"
 #include "commands/fx.h"
 #include "base/kv.h"

@@ -1,0 +1,465 @@
+/*
+ * aof_plan.c - the recovery rule for units across shards, applied to a data
+ * directory (see aof_plan.h; the rule itself is units.c, the record formats
+ * aof_format.c).
+ *
+ * Two passes, the second only when needed: the first describes every record
+ * with its unit header and no keys.  With no keys no record depends on
+ * another, so what that decision drops is exactly the incomplete units and
+ * what earlier RESOLVE records named.  If no unit is newly incomplete, the
+ * keys could not change the verdict (dependents of what a RESOLVE names were
+ * named with it) and the plan is done; otherwise the records are read again
+ * with their keys and decided again.
+ *
+ * Keys are fingerprints: XXH3-64 of the key's bytes, with its database; a
+ * collision can only drop more, never keep a dependent.
+ */
+#include "persist/aof_plan.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/kv.h"
+#include "base/le.h"
+#include "base/log.h"
+#include "persist/aof.h"
+#include "persist/aof_format.h"
+
+/* ---- an arena: everything the records point at, freed at once ---- */
+
+struct arena_block {
+	struct arena_block *next;
+	size_t used, cap;
+	_Alignas(16) unsigned char data[];
+};
+
+struct arena {
+	struct arena_block *head;
+};
+
+static void *arena_alloc(struct arena *ar, size_t n)
+{
+	n = (n + 15) & ~(size_t)15;
+	struct arena_block *b = ar->head;
+	if (!b || b->cap - b->used < n) {
+		size_t cap = n > 65536 ? n : 65536;
+		b = kv_malloc(sizeof(*b) + cap);
+		b->next = ar->head;
+		b->used = 0;
+		b->cap = cap;
+		ar->head = b;
+	}
+	void *p = b->data + b->used;
+	b->used += n;
+	return p;
+}
+
+static void arena_free(struct arena *ar)
+{
+	while (ar->head) {
+		struct arena_block *b = ar->head;
+		ar->head = b->next;
+		free(b);
+	}
+}
+
+/* ---- one shard's records ---- */
+
+struct keyvec {
+	struct units_key *v;
+	uint32_t n, cap;
+	bool all;
+};
+
+struct scan_shard {
+	struct arena *ar;
+	bool with_keys;
+	struct units_record *recs;
+	size_t n, cap;
+	bool any_unit;
+	int err;               /* a malformed record the reader let through */
+};
+
+static void keyvec_push(struct keyvec *kv, uint32_t db, const void *key, size_t klen)
+{
+	if (kv->n == kv->cap) {
+		kv->cap = kv->cap ? kv->cap * 2 : 8;
+		kv->v = kv_realloc(kv->v, kv->cap * sizeof(*kv->v));
+	}
+	struct units_key *k = &kv->v[kv->n++];
+	k->db = db;
+	k->len = klen;
+	k->ptr = key;
+}
+
+/* Copy a key vector into the arena as fingerprints. */
+static struct units_keys keyvec_seal(struct arena *ar, struct keyvec *kv)
+{
+	struct units_keys out = { .all = kv->all };
+	if (kv->all || kv->n == 0)
+		return out;
+	struct units_key *v = arena_alloc(ar, kv->n * sizeof(*v));
+	uint64_t *fp = arena_alloc(ar, kv->n * sizeof(*fp));
+	for (uint32_t i = 0; i < kv->n; i++) {
+		fp[i] = kv_hash64(kv->v[i].ptr, kv->v[i].len, 0x6b657973ULL);
+		v[i].db = kv->v[i].db;
+		v[i].len = sizeof(fp[i]);
+		v[i].ptr = &fp[i];
+	}
+	out.v = v;
+	out.n = kv->n;
+	return out;
+}
+
+static void emit_key(void *arg, uint32_t db, const void *key, size_t klen)
+{
+	keyvec_push(arg, db, key, klen);
+}
+
+static void emit_all(void *arg)
+{
+	((struct keyvec *)arg)->all = true;
+}
+
+/* A key list of a unit header into kv; KV_ECORRUPT if malformed. */
+static int keylist_add(struct keyvec *kv, const uint8_t *p, size_t len)
+{
+	struct aof_keys_iter it;
+	if (aof_keys_iter_init(&it, p, len) < 0)
+		return KV_ECORRUPT;
+	if (it.all)
+		kv->all = true;
+	uint32_t db;
+	const uint8_t *k;
+	size_t kl;
+	int rc;
+	while ((rc = aof_keys_next(&it, &db, &k, &kl)) == 1)
+		keyvec_push(kv, db, k, kl);
+	return rc;
+}
+
+static void effect_keys(struct keyvec *kv, const void *payload, size_t len)
+{
+	const struct aof_effect_ops *ops = aof_get_effect_ops();
+	if (!ops || !ops->keys) {
+		kv->all = true;   /* no command table: every key, the safe side */
+		return;
+	}
+	ops->keys(payload, len, emit_key, emit_all, kv);
+}
+
+static void on_record(void *arg, const struct aof_record *rec)
+{
+	struct scan_shard *sc = arg;
+	if (sc->err)
+		return;
+	if (sc->n == sc->cap) {
+		sc->cap = sc->cap ? sc->cap * 2 : 256;
+		sc->recs = kv_realloc(sc->recs, sc->cap * sizeof(*sc->recs));
+	}
+	struct units_record *r = &sc->recs[sc->n];
+	memset(r, 0, sizeof(*r));
+	r->lsn = rec->lsn;
+	if (rec->type == AOF_REC_RESOLVE) {
+		uint64_t *lsns;
+		size_t n, nids;
+		if (aof_resolve_decode(rec->payload, rec->payload_len, NULL, &lsns, &n, &nids) < 0) {
+			sc->err = KV_ECORRUPT;
+			return;
+		}
+		uint64_t *copy = arena_alloc(sc->ar, n * sizeof(*copy));
+		memcpy(copy, lsns, n * sizeof(*copy));
+		free(lsns);
+		r->kind = UNITS_RESOLVE;
+		r->resolved = copy;
+		r->nresolved = (uint32_t)n;
+		sc->any_unit = true;
+		sc->n++;
+		return;
+	}
+	r->kind = UNITS_EFFECT;
+	struct keyvec w = { 0 }, rd = { 0 };
+	if (rec->type == AOF_REC_UNIT) {
+		struct aof_unit u;
+		const char *why;
+		if (aof_unit_decode(rec->payload, rec->payload_len, &u, &why) < 0) {
+			sc->err = KV_ECORRUPT;
+			return;
+		}
+		struct units_unit *uu = arena_alloc(sc->ar, sizeof(*uu));
+		struct units_ref *refs = arena_alloc(sc->ar, u.nrows * sizeof(*refs));
+		uu->id.boot = u.boot;
+		uu->id.seq = u.seq;
+		uu->nrefs = u.nrows;
+		uu->refs = refs;
+		for (uint32_t i = 0; i < u.nrows; i++) {
+			memset(&refs[i], 0, sizeof(refs[i]));
+			refs[i].shard = u.rows[i].shard;
+			refs[i].role = u.rows[i].role == AOF_UNIT_PART ? UNITS_PART : UNITS_READ;
+			refs[i].lsn = u.rows[i].lsn;
+			if (sc->with_keys && u.rows[i].role == AOF_UNIT_READ) {
+				struct keyvec rk = { 0 };
+				if (keylist_add(&rk, u.rows[i].keys, u.rows[i].keys_len) < 0)
+					sc->err = KV_ECORRUPT;
+				refs[i].reads = keyvec_seal(sc->ar, &rk);
+				free(rk.v);
+			}
+		}
+		r->unit = uu;
+		if (sc->with_keys) {
+			effect_keys(&w, u.effect, u.effect_len);
+			if (keylist_add(&rd, u.reads, u.reads_len) < 0)
+				sc->err = KV_ECORRUPT;
+		}
+		aof_unit_free(&u);
+		sc->any_unit = true;
+	} else if (sc->with_keys) {
+		effect_keys(&w, rec->payload, rec->payload_len);
+	}
+	if (sc->with_keys) {
+		/* What a record writes it also reads. */
+		for (uint32_t i = 0; i < w.n; i++)
+			keyvec_push(&rd, w.v[i].db, w.v[i].ptr, w.v[i].len);
+		rd.all |= w.all;
+		r->writes = keyvec_seal(sc->ar, &w);
+		r->reads = keyvec_seal(sc->ar, &rd);
+	}
+	free(w.v);
+	free(rd.v);
+	sc->n++;
+}
+
+/* ---- the plan ---- */
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+static bool in_sorted(const uint64_t *v, size_t n, uint64_t x)
+{
+	return bsearch(&x, v, n, sizeof(*v), cmp_u64) != NULL;
+}
+
+/* Scan every shard (keys or not) and decide.  1: decided; 0: nothing to
+ * decide (no units); < 0: refused, or files that cannot be read (p->err
+ * has recovery's own line about them). */
+static int plan_pass(const char *dir, const struct dataset_info *ds, struct aof_plan *p,
+		     bool with_keys, struct arena *ar, struct scan_shard *sc,
+		     struct units_log *logs)
+{
+	bool any = false;
+	for (uint32_t i = 0; i < ds->shard_count; i++) {
+		memset(&sc[i], 0, sizeof(sc[i]));
+		sc[i].ar = ar;
+		sc[i].with_keys = with_keys;
+		uint64_t cut = 0;
+		int rc = aof_scan_records(dir, ds, i, on_record, &sc[i], &cut, p->err, sizeof(p->err));
+		if (rc < 0 && rc != KV_ETORN)
+			return rc;
+		if (sc[i].err) {
+			snprintf(p->err, sizeof(p->err), "shard %u: a unit or resolve record does not "
+				 "decode", i);
+			return KV_ECORRUPT;
+		}
+		logs[i].cut = cut;
+		logs[i].recs = sc[i].recs;
+		logs[i].n = sc[i].n;
+		p->shards[i].cut = cut;
+		p->shards[i].last_lsn = sc[i].n ? sc[i].recs[sc[i].n - 1].lsn : cut;
+		any |= sc[i].any_unit;
+	}
+	if (!any)
+		return 0;
+	if (p->decided)
+		units_result_free(&p->res);
+	p->decided = false;
+	int rc = units_decide(logs, ds->shard_count, &p->res);
+	if (rc < 0) {
+		snprintf(p->err, sizeof(p->err), "units across shards: %s", p->res.err);
+		return rc;
+	}
+	p->decided = true;
+	return 1;
+}
+
+static void free_scans(struct scan_shard *sc, uint32_t n)
+{
+	for (uint32_t i = 0; i < n; i++) {
+		free(sc[i].recs);
+		sc[i].recs = NULL;
+	}
+}
+
+static bool unit_new(const struct units_dropped *d)
+{
+	return d->why != UNITS_RESOLVED;
+}
+
+int aof_plan_build(const char *dir, const struct dataset_info *ds, struct aof_plan *p)
+{
+	memset(p, 0, sizeof(*p));
+	p->nshards = ds->shard_count;
+	p->shards = kv_calloc(ds->shard_count, sizeof(*p->shards));
+	struct arena ar = { 0 };
+	struct scan_shard *sc = kv_calloc(ds->shard_count, sizeof(*sc));
+	struct units_log *logs = kv_calloc(ds->shard_count, sizeof(*logs));
+	int rc = plan_pass(dir, ds, p, false, &ar, sc, logs);
+	if (rc == 1) {
+		bool incomplete = false;
+		for (size_t i = 0; i < p->res.nunits; i++)
+			incomplete |= unit_new(&p->res.units[i]);
+		if (incomplete) {
+			free_scans(sc, ds->shard_count);
+			arena_free(&ar);
+			p->with_keys = true;
+			rc = plan_pass(dir, ds, p, true, &ar, sc, logs);
+		}
+	}
+	if (rc == 1) {
+		rc = 0;
+		for (uint32_t s = 0; s < ds->shard_count; s++) {
+			struct aof_plan_shard *ps = &p->shards[s];
+			const struct scan_shard *ss = &sc[s];
+			/* What earlier RESOLVE records name stays dropped: not new. */
+			size_t nres = 0;
+			for (size_t i = 0; i < ss->n; i++)
+				nres += ss->recs[i].kind == UNITS_RESOLVE ? ss->recs[i].nresolved : 0;
+			uint64_t *named = kv_malloc((nres + 1) * sizeof(*named));
+			nres = 0;
+			for (size_t i = 0; i < ss->n; i++)
+				if (ss->recs[i].kind == UNITS_RESOLVE)
+					for (uint32_t j = 0; j < ss->recs[i].nresolved; j++)
+						named[nres++] = ss->recs[i].resolved[j];
+			qsort(named, nres, sizeof(*named), cmp_u64);
+			ps->skip = kv_malloc((ss->n + 1) * sizeof(*ps->skip));
+			ps->resolve = kv_malloc((ss->n + 1) * sizeof(*ps->resolve));
+			for (size_t i = 0; i < ss->n; i++) {
+				if (p->res.keep[s][i] || ss->recs[i].kind == UNITS_RESOLVE)
+					continue;
+				ps->skip[ps->nskip++] = ss->recs[i].lsn;
+				if (!in_sorted(named, nres, ss->recs[i].lsn))
+					ps->resolve[ps->nresolve++] = ss->recs[i].lsn;
+			}
+			free(named);
+			ps->ids = kv_malloc((p->res.nunits + 1) * sizeof(*ps->ids));
+			for (size_t u = 0; u < p->res.nunits; u++) {
+				const struct units_dropped *d = &p->res.units[u];
+				if (!unit_new(d))
+					continue;
+				for (uint32_t k = 0; k < d->nparts; k++)
+					if (d->parts[k].shard == s && d->parts[k].role == UNITS_PART) {
+						ps->ids[ps->nids][0] = d->id.boot;
+						ps->ids[ps->nids][1] = d->id.seq;
+						ps->nids++;
+						break;
+					}
+			}
+		}
+		for (size_t u = 0; u < p->res.nunits; u++)
+			p->new_units += unit_new(&p->res.units[u]);
+	}
+	free_scans(sc, ds->shard_count);
+	free(sc);
+	free(logs);
+	arena_free(&ar);
+	return rc;
+}
+
+void aof_plan_free(struct aof_plan *p)
+{
+	if (p->decided)
+		units_result_free(&p->res);
+	for (uint32_t i = 0; p->shards && i < p->nshards; i++) {
+		free(p->shards[i].skip);
+		free(p->shards[i].resolve);
+		free(p->shards[i].ids);
+	}
+	free(p->shards);
+	memset(p, 0, sizeof(*p));
+}
+
+size_t aof_plan_describe(const struct aof_plan *p, size_t i, char *out, size_t cap)
+{
+	const struct units_dropped *d = &p->res.units[i];
+	static const char *const why[] = { "?", "incomplete", "depends on a dropped record",
+					   "resolved by an earlier recovery" };
+	size_t n = (size_t)snprintf(out, cap, "unit %016" PRIx64 "-%" PRIu64 " dropped (%s):",
+				    d->id.boot, d->id.seq, why[d->why <= 3 ? d->why : 0]);
+	for (uint32_t k = 0; k < d->nparts && n < cap; k++) {
+		const struct units_part_report *r = &d->parts[k];
+		n += (size_t)snprintf(out + n, cap - n, "%s shard %u %s at LSN %" PRIu64 " %s",
+				      k ? "," : "", r->shard,
+				      r->role == UNITS_PART ? "part" : "read", r->lsn,
+				      r->present ? "present"
+				      : r->role == UNITS_PART ? "missing (cut with a torn tail)"
+				      : "missing (that shard's log ends before it)");
+	}
+	return n;
+}
+
+struct aof_skip aof_plan_skip(const struct aof_plan *p, uint32_t s)
+{
+	struct aof_skip k = { 0 };
+	if (p->shards && s < p->nshards) {
+		k.lsns = p->shards[s].skip;
+		k.n = p->shards[s].nskip;
+	}
+	return k;
+}
+
+int aof_plan_resolve(const struct aof_plan *p, uint32_t s, struct aof *a, char *err,
+		     size_t err_cap)
+{
+	if (!p->decided || s >= p->nshards)
+		return 0;
+	const struct aof_plan_shard *ps = &p->shards[s];
+	for (size_t i = 0; i < p->res.nunits; i++) {
+		const struct units_dropped *d = &p->res.units[i];
+		/* Each unit once, by its first participant. */
+		if (d->why == UNITS_RESOLVED || d->nparts == 0 || d->parts[0].shard != s)
+			continue;
+		char line[1024];
+		aof_plan_describe(p, i, line, sizeof(line));
+		log_warning("%s", line);
+	}
+	if (ps->nresolve == 0)
+		return 0;
+	log_warning("shard %u: recovery dropped %zu record(s) of incomplete units across shards "
+		    "and what depended on them (%zu unit(s)); a RESOLVE record keeps that verdict",
+		    s, ps->nresolve, ps->nids);
+	int rc = aof_resolve_sync(a, ps->resolve, ps->nresolve, (const uint64_t (*)[2])ps->ids,
+				  ps->nids);
+	if (rc < 0)
+		snprintf(err, err_cap, "shard %u: cannot write the RESOLVE record: %s", s,
+			 kv_strerror(rc));
+	return rc;
+}
+
+int aof_load_dir(const char *dir, uint64_t until_lsn, int64_t until_ms, aof_report_fn fn,
+		 void *arg, struct kv_dbs **dbs, uint32_t *nshards, char *err, size_t err_cap)
+{
+	struct dataset_info ds;
+	struct aof_plan p;
+	struct aof_skip *skips = NULL;
+	int rc = aof_dataset_read(dir, &ds, err, err_cap);
+	if (rc < 0)
+		return rc;
+	rc = aof_plan_build(dir, &ds, &p);
+	if (rc < 0) {
+		snprintf(err, err_cap, "%s", p.err);
+		aof_plan_free(&p);
+		return rc;
+	}
+	skips = kv_calloc(ds.shard_count, sizeof(*skips));
+	for (uint32_t i = 0; i < ds.shard_count; i++)
+		skips[i] = aof_plan_skip(&p, i);
+	rc = aof_load_dir_skip(dir, until_lsn, until_ms, fn, arg, skips, dbs, nshards, err,
+			       err_cap);
+	free(skips);
+	aof_plan_free(&p);
+	return rc;
+}

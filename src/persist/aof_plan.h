@@ -1,0 +1,75 @@
+/*
+ * aof_plan.h - which records of a data directory recovery replays: the
+ * recovery rule for units across shards (persist/units.h) applied to what
+ * every shard's files hold (docs/durability.md, "Units across shards").
+ *
+ * Recovery, kevy-check and kevy-dump call aof_plan_build() once, before any
+ * shard is loaded (the rule needs every shard's log: it is the barrier
+ * between "scan" and "apply").  It reads each shard's records after its
+ * snapshot, first their unit headers only; only when a unit is incomplete
+ * does it read them again with the keys every record touches (as 64-bit
+ * fingerprints), so the usual restart costs one read of the headers.
+ *
+ * Its result per shard: the LSNs not to apply (struct aof's skip), and what
+ * a RESOLVE record must name so that a later recovery keeps the verdict.
+ */
+#ifndef KV_AOF_PLAN_H
+#define KV_AOF_PLAN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "persist/aof.h"
+#include "persist/manifest.h"
+#include "persist/units.h"
+
+struct aof_plan_shard {
+	uint64_t cut;            /* the snapshot's cut LSN */
+	uint64_t last_lsn;       /* of the last record read (cut if none) */
+	uint64_t *skip;          /* sorted: records recovery must not apply */
+	size_t nskip;
+	uint64_t *resolve;       /* sorted: of them, those no RESOLVE names yet */
+	size_t nresolve;
+	uint64_t (*ids)[2];      /* ids of the newly dropped units with a part here */
+	size_t nids;
+};
+
+struct aof_plan {
+	uint32_t nshards;
+	struct aof_plan_shard *shards;
+	bool decided;            /* some shard holds units or RESOLVE records */
+	bool with_keys;          /* the second, keyed pass ran */
+	struct units_result res; /* valid when decided */
+	size_t new_units;        /* dropped units no RESOLVE names yet */
+	char err[600];
+};
+
+/* Build the plan for dir (every shard of ds).  Returns 0 (nothing to drop,
+ * or p says what), or an error with p->err: files recovery would refuse
+ * (its own line), or units' records that contradict each other in a way no
+ * crash produces (units_decide's rule 4, KV_ECORRUPT).  A torn tail is not
+ * an error: the records before it are what recovery keeps.  Free with
+ * aof_plan_free in every case. */
+int aof_plan_build(const char *dir, const struct dataset_info *ds, struct aof_plan *p);
+void aof_plan_free(struct aof_plan *p);
+
+/* What shard s must not apply (for aof_recover). */
+struct aof_skip aof_plan_skip(const struct aof_plan *p, uint32_t s);
+
+/* After shard s recovered (a ready to append): log each unit dropped with a
+ * part there, and append and fsync the RESOLVE record naming what this
+ * recovery dropped on s, if anything.  0 or an error with a line in err.
+ * Every shard's RESOLVE must be durable before any shard serves. */
+int aof_plan_resolve(const struct aof_plan *p, uint32_t s, struct aof *a, char *err,
+		     size_t err_cap);
+
+/* Offline load of a directory (kevy-dump, tests) through the plan: like
+ * recovery, without changing anything.  Arguments as aof_load_dir_skip. */
+int aof_load_dir(const char *dir, uint64_t until_lsn, int64_t until_ms, aof_report_fn fn,
+		 void *arg, struct kv_dbs **dbs, uint32_t *nshards, char *err, size_t err_cap);
+
+/* One human line about dropped unit i of p->res (snprintf-style). */
+size_t aof_plan_describe(const struct aof_plan *p, size_t i, char *out, size_t cap);
+
+#endif
