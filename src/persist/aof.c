@@ -825,13 +825,18 @@ int aof_check_dir_locked(const char *dir, bool fix, aof_report_fn fn, void *arg)
 	return rc;
 }
 
-int aof_reload(struct aof *a, struct kv_dbs *db, char *err, size_t err_cap)
+int aof_reload(struct aof *a, const struct aof_skip *skip, struct kv_dbs *db, char *err,
+	       size_t err_cap)
 {
 	struct aof r;
 	uint64_t lsn, end;
 	bool sealed;
 	struct file_header hdr;
 	scan_init(&r, a->dir, &a->ds, a->shard_id, a->nshards);
+	if (skip) {
+		r.skip = skip->lsns;
+		r.nskip = skip->n;
+	}
 	r.check = true;   /* read only: nothing is cut or written */
 	int rc = shard_scan(&r, db, err, err_cap, &lsn, &end, &sealed, &hdr);
 	aof_close(&r);
@@ -1011,6 +1016,11 @@ static void set_state(struct aof *a, enum aof_state st, int err, const char *wha
 		 "MISCONF Errors writing to the AOF file: %s (%s); writes are refused%s",
 		 kv_strerror(err), what, st == AOF_RETRYING ? " until a retry succeeds"
 							    : " until a restart");
+}
+
+void aof_ask_fsync(struct aof *a)
+{
+	atomic_store_explicit(&a->fsync_asked, true, memory_order_relaxed);
 }
 
 void aof_fail(struct aof *a, int err, const char *what)
@@ -1234,6 +1244,10 @@ void aof_turn_end(struct aof *a, int64_t now_ms, enum aof_fsync policy)
 	if (a->state == AOF_FAILED || a->seg.fd < 0 ||
 	    (a->rw_step && a->rw_kind != RW_KIND_SNAPSHOT))
 		return;
+	if (atomic_load_explicit(&a->fsync_asked, memory_order_relaxed)) {
+		atomic_store_explicit(&a->fsync_asked, false, memory_order_relaxed);
+		a->fsync_wanted = true;
+	}
 	if (a->write_inflight)
 		return;   /* one write at a time: the next one carries the whole turn */
 	bool retry = a->state == AOF_RETRYING;

@@ -158,6 +158,7 @@ struct aof {
 	uint64_t durable_lsn;
 	int64_t last_fsync_start_ms;
 	bool fsync_wanted;          /* WAITAOF or shutdown wants an fsync now */
+	_Atomic bool fsync_asked;   /* another thread wants one (aof_ask_fsync) */
 	int64_t oldest_unsynced_ms;
 
 	enum aof_state state;
@@ -206,6 +207,10 @@ struct aof {
 int aof_scan_records(const char *dir, const struct dataset_info *ds, uint32_t shard_id,
 		     void (*fn)(void *arg, const struct aof_record *rec), void *arg,
 		     uint64_t *cut, char *err, size_t err_cap);
+
+/* From any thread: make what this AOF has appended durable soon (the
+ * owner's next turn fsyncs, whatever the policy).  The caller wakes it. */
+void aof_ask_fsync(struct aof *a);
 
 /* Stop writes for good (as a failed fsync does), for a reason outside this
  * AOF: a unit across shards whose part on another shard can never be
@@ -285,9 +290,11 @@ int aof_write_dataset(const char *out_dir, uint32_t nshards, struct kv_dbs *src,
 		      char *err, size_t err_cap);
 
 /* DEBUG RELOAD: load this shard's files (snapshot + segments, everything
- * written so far) into db, read only and synchronously.  0 or an error with
- * its line in err. */
-int aof_reload(struct aof *a, struct kv_dbs *dbs, char *err, size_t err_cap);
+ * written so far) into db, read only and synchronously, without the records
+ * skip names (what RESOLVE records dropped: aof_plan_resolved).  0 or an
+ * error with its line in err. */
+int aof_reload(struct aof *a, const struct aof_skip *skip, struct kv_dbs *dbs, char *err,
+	       size_t err_cap);
 
 /* Bind to the shard's ring (NULL: synchronous I/O); every op submitted
  * there carries tag (kvio_sqe_set_op), which the runtime's completion loop

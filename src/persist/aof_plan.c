@@ -463,3 +463,71 @@ int aof_load_dir(const char *dir, uint64_t until_lsn, int64_t until_ms, aof_repo
 	aof_plan_free(&p);
 	return rc;
 }
+
+struct resolved_scan {
+	uint64_t *v;
+	size_t n, cap;
+};
+
+static void on_resolve_record(void *arg, const struct aof_record *rec)
+{
+	struct resolved_scan *rs = arg;
+	uint64_t *lsns;
+	size_t n, nids;
+	if (rec->type != AOF_REC_RESOLVE ||
+	    aof_resolve_decode(rec->payload, rec->payload_len, NULL, &lsns, &n, &nids) < 0)
+		return;
+	if (rs->n + n > rs->cap) {
+		rs->cap = (rs->n + n) * 2;
+		rs->v = kv_realloc(rs->v, rs->cap * sizeof(*rs->v));
+	}
+	memcpy(rs->v + rs->n, lsns, n * sizeof(*lsns));
+	rs->n += n;
+	free(lsns);
+}
+
+int aof_plan_resolved(const char *dir, const struct dataset_info *ds, uint32_t shard,
+		      uint64_t **lsns, size_t *n, char *err, size_t err_cap)
+{
+	struct resolved_scan rs = { 0 };
+	uint64_t cut;
+	int rc = aof_scan_records(dir, ds, shard, on_resolve_record, &rs, &cut, err, err_cap);
+	if (rc < 0 && rc != KV_ETORN) {
+		free(rs.v);
+		return rc;
+	}
+	if (rs.n)
+		qsort(rs.v, rs.n, sizeof(*rs.v), cmp_u64);
+	*lsns = rs.v;
+	*n = rs.n;
+	return 0;
+}
+
+int aof_plan_fix(const char *dir, char *err, size_t err_cap)
+{
+	struct dataset_info ds;
+	int rc = aof_dataset_read(dir, &ds, err, err_cap);
+	if (rc < 0)
+		return rc;
+	struct aof_plan p;
+	rc = aof_plan_build(dir, &ds, &p);
+	if (rc < 0)
+		snprintf(err, err_cap, "%s", p.err);
+	for (uint32_t i = 0; rc == 0 && i < ds.shard_count; i++) {
+		if (!p.decided || p.shards[i].nresolve == 0)
+			continue;
+		struct aof a;
+		struct kv_dbs dbs;
+		memset(&a, 0, sizeof(a));
+		dbs_init(&dbs, 1);
+		dbs.growable = true;
+		struct aof_skip skip = aof_plan_skip(&p, i);
+		rc = aof_recover(&a, dir, &ds, i, ds.shard_count, &skip, &dbs, err, err_cap);
+		if (rc == 0)
+			rc = aof_plan_resolve(&p, i, &a, err, err_cap);
+		aof_close(&a);
+		dbs_free(&dbs);
+	}
+	aof_plan_free(&p);
+	return rc;
+}

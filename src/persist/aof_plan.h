@@ -69,6 +69,18 @@ int aof_plan_resolve(const struct aof_plan *p, uint32_t s, struct aof *a, char *
 int aof_load_dir(const char *dir, uint64_t until_lsn, int64_t until_ms, aof_report_fn fn,
 		 void *arg, struct kv_dbs **dbs, uint32_t *nshards, char *err, size_t err_cap);
 
+/* What RESOLVE records of one shard name (DEBUG RELOAD of a shard while
+ * the others run: what an earlier recovery dropped stays dropped).  *lsns
+ * sorted, owned by the caller (free).  0 or an error with a line in err. */
+int aof_plan_resolved(const char *dir, const struct dataset_info *ds, uint32_t shard,
+		      uint64_t **lsns, size_t *n, char *err, size_t err_cap);
+
+/* kevy-check --fix: what recovery does about units across shards and
+ * nothing more -- every shard whose plan drops records not named yet is
+ * recovered (into memory that is then freed) and gets its RESOLVE record.
+ * Torn tails must have been cut first.  0 or an error with a line in err. */
+int aof_plan_fix(const char *dir, char *err, size_t err_cap);
+
 /* One human line about dropped unit i of p->res (snprintf-style). */
 size_t aof_plan_describe(const struct aof_plan *p, size_t i, char *out, size_t cap);
 

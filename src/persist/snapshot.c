@@ -77,7 +77,7 @@ bool snapshot_wants_turn(const struct snapshot_job *j)
 		return j->opened && !j->abort &&
 		       (j->w.queued < 2 ||
 			j->inflight < j->inflight_max);
-	return st == SJ_WANTED || st == SJ_COMMIT ||
+	return st == SJ_WANTED || (st == SJ_COMMIT && !j->commit_wait) ||
 	       (st == SJ_DRAIN && j->inflight == 0) || (st == SJ_FSYNC && !j->fsync_inflight);
 }
 
@@ -147,6 +147,7 @@ static void job_start(struct snapshot_job *j, uint64_t changes)
 	j->off = 0;
 	j->walk_done = j->opened = j->open_inflight = j->fsync_inflight = false;
 	j->committing = false;
+	j->commit_wait = false;
 	j->inflight = 0;
 	j->changes_at_cut = changes;
 	atomic_store(&j->last_try_s, now / 1000);
@@ -349,6 +350,11 @@ void snapshot_turn(struct snapshot_job *j, const struct snapshot_turn *t)
 				job_end(j, false);
 				return;
 			}
+			if (t->commit_ok && !t->commit_ok(t->commit_arg, j->cut)) {
+				j->commit_wait = true;   /* checked again next turn */
+				return;
+			}
+			j->commit_wait = false;
 			j->committing = true;
 			aof_snapshot_commit(j->aof, j->name, j->gen, j->cut, kv_time_ms());
 			return;

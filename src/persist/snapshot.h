@@ -71,6 +71,7 @@ struct snapshot_job {
 	char path[4200];
 	uint64_t gen, cut, cursor, off;
 	bool walk_done, opened, open_inflight, fsync_inflight, committing;
+	bool commit_wait;           /* the runtime's commit_ok said not yet */
 	bool abort;                      /* the keyspace was flushed, or I/O failed */
 	int err;
 	struct kvio_op *open_op, *fsync_op;
@@ -107,6 +108,12 @@ struct snapshot_turn {
 	bool busy;            /* the turn served clients: walk only a short slice */
 	uint64_t changes;     /* the keyspace's change count now (INFO's dirty base) */
 	int inflight_max;     /* snapshot-inflight-blocks (1..SNAPSHOT_WRITES_MAX) */
+	/* May the snapshot cut at `cut` be committed now?  The runtime says
+	 * no while records it holds could still be dropped by a recovery
+	 * (a unit across shards not yet durable everywhere:
+	 * docs/durability.md); NULL: always. */
+	bool (*commit_ok)(void *arg, uint64_t cut);
+	void *commit_arg;
 };
 /* Once per loop turn on the shard thread: start, walk a slice, write
  * blocks, finish, commit. */

@@ -20,6 +20,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "persist/aof_plan.h"
 #include "commands/config.h"
 #include "commands/fx.h"
 #include "commands/notify.h"
@@ -546,8 +547,15 @@ static void shard_reload(struct shard *s)
 	int rc = aof_flush_sync(&s->aof);
 	struct kv_dbs dbs;
 	dbs_init(&dbs, s->dbs.n);
+	uint64_t *resolved = NULL;
+	size_t nresolved = 0;
 	if (rc == 0)
-		rc = aof_reload(&s->aof, &dbs, err, sizeof(err));
+		rc = aof_plan_resolved(s->aof.dir, &s->aof.ds, s->id, &resolved, &nresolved, err,
+				       sizeof(err));
+	struct aof_skip skip = { resolved, nresolved };
+	if (rc == 0)
+		rc = aof_reload(&s->aof, &skip, &dbs, err, sizeof(err));
+	free(resolved);
 	if (rc < 0) {
 		log_warning("shard %u: DEBUG RELOAD failed, the keyspace is kept: %s", s->id,
 			    err[0] ? err : kv_strerror(rc));
@@ -566,6 +574,45 @@ static void shard_reload(struct shard *s)
 	log_notice("shard %u: DEBUG RELOAD: %llu key(s) loaded from disk", s->id,
 		   (unsigned long long)dbs_size(&s->dbs));
 	shard_snapshot_done(s, true);
+}
+
+/*
+ * A snapshot holds only records no recovery will ever drop (docs/
+ * durability.md, "Units across shards", section 5).  Shards cut their
+ * snapshots each on its own, so a part of a unit across shards inside this
+ * one has parts in other shards' logs; it may be committed once (1) every
+ * unit with a part at or below the cut is stable here (its parts, and what
+ * they depended on, were appended on their shards), and then (2) every
+ * other shard has made durable what it had appended at that moment.  Under
+ * appendfsync no the others are asked for an fsync.  Writing a snapshot
+ * takes far longer than an fsync, so this rarely waits.
+ */
+static bool shard_snapshot_commit_ok(void *arg, uint64_t cut)
+{
+	struct shard *s = arg;
+	if (s->uw_head && s->uw_head->lsn <= cut && s->aof.state != AOF_FAILED)
+		return false;
+	uint32_t n = g_server.nshards;
+	if (!s->snap_targets)
+		s->snap_targets = kv_calloc(n, sizeof(uint64_t));
+	if (!s->snap_targets_set) {
+		for (uint32_t i = 0; i < n; i++)
+			s->snap_targets[i] = atomic_load(&g_server.shards[i]->aof.info.last_lsn);
+		s->snap_targets_set = true;
+	}
+	bool ok = true;
+	for (uint32_t i = 0; i < n; i++) {
+		struct shard *o = g_server.shards[i];
+		if (i == s->id || atomic_load(&o->aof.info.durable_lsn) >= s->snap_targets[i] ||
+		    atomic_load(&o->aof.info.state) == AOF_FAILED)
+			continue;
+		ok = false;
+		aof_ask_fsync(&o->aof);
+		shard_wake(o);
+	}
+	if (ok)
+		s->snap_targets_set = false;
+	return ok;
 }
 
 /* End of a turn: the turn's records go out as one write (group commit). */
@@ -587,6 +634,8 @@ static void shard_aof_turn(struct shard *s)
 		.changes = atomic_load(&s->changes),
 		.inflight_max = (int)atomic_load_explicit(&g_config.snapshot_inflight_blocks,
 							  memory_order_relaxed),
+		.commit_ok = shard_snapshot_commit_ok,
+		.commit_arg = s,
 	};
 	snapshot_turn(&s->snap, &st);
 	if (atomic_load_explicit(&s->reload_wanted, memory_order_relaxed))
@@ -752,6 +801,19 @@ void *shard_thread_main(void *arg)
 	notify_thread_set(NULL, NULL);
 	kv_buf_free(&s->fx_payload);
 	kv_buf_free(&s->notify_out);
+	free(s->snap_targets);
+	s->snap_targets = NULL;
+	while (s->uw_head) {
+		struct unit_wait *w = s->uw_head;
+		s->uw_head = w->next;
+		free(w->ack);
+		if (w->track) {
+			free(w->track->part_shards);
+			free(w->track->part_lsns);
+			free(w->track);
+		}
+		free(w);
+	}
 	return NULL;
 }
 

@@ -411,6 +411,11 @@ struct shard {
 	/* Parts of units across shards not yet stable, in LSN order (gate.c):
 	 * the watermark is just below the first. */
 	struct unit_wait *uw_head, *uw_tail;
+	/* A snapshot's commit waits until every other shard made durable what
+	 * it had appended once this shard's units up to the cut were stable
+	 * (shard.c, shard_snapshot_commit_ok); 0: not measured yet. */
+	uint64_t *snap_targets;
+	bool snap_targets_set;
 	struct msg_fifo dw;
 	struct msg_fifo pw;                   /* wake-ups of the running unit */
 	/* Keyspace notifications (gate.c): what this thread published for

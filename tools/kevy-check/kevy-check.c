@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "persist/aof.h"
+#include "persist/aof_plan.h"
 #include "commands/cmd.h"
 #include "commands/fx.h"
 #include "base/kv.h"
@@ -67,6 +68,10 @@ struct kc_pass {
 	size_t n, cap;
 	int rc;
 	struct kc_progress *progress;
+	/* Units across shards (aof_plan.h): what recovery would drop. */
+	bool planned;
+	struct aof_plan plan;
+	int plan_rc;
 };
 
 struct kc_opts {
@@ -235,6 +240,8 @@ static void kc_report(void *arg, const struct aof_file_report *r)
 
 static void kc_pass_free(struct kc_pass *p)
 {
+	if (p->planned)
+		aof_plan_free(&p->plan);
 	for (size_t i = 0; i < p->n; i++) {
 		free(p->files[i].path);
 		free(p->files[i].line);
@@ -257,6 +264,34 @@ static void kc_check_dir(const char *dir, bool fix, struct kc_pass *p, struct kc
 	 * in flight, which a check would call torn and a fix would cut. */
 	p->rc = aof_check_dir_locked(dir, fix, kc_report, p);
 	kc_progress_clear(pg);
+	/* The files a server would load: what its recovery rule for units
+	 * across shards decides about them. */
+	int code = kc_pass_exit(p);
+	struct dataset_info ds;
+	char err[600];
+	if ((code == KC_EXIT_CLEAN || code == KC_EXIT_TORN) &&
+	    aof_dataset_read(dir, &ds, err, sizeof(err)) == 0) {
+		p->planned = true;
+		p->plan_rc = aof_plan_build(dir, &ds, &p->plan);
+	}
+}
+
+/* Dropped units no RESOLVE names yet: recovery would drop them (repairable
+ * like a torn tail). */
+static size_t kc_new_units(const struct kc_pass *p)
+{
+	return p->planned && p->plan_rc == 0 ? p->plan.new_units : 0;
+}
+
+/* The exit code with the units' verdict folded in. */
+static int kc_pass_exit_units(const struct kc_pass *p)
+{
+	int code = kc_pass_exit(p);
+	if (p->planned && p->plan_rc < 0)
+		return KC_EXIT_CORRUPT;
+	if (code == KC_EXIT_CLEAN && kc_new_units(p))
+		return KC_EXIT_TORN;
+	return code;
 }
 
 /* ------------------------------------------------------------------ */
@@ -452,6 +487,19 @@ static void kc_print_files(FILE *out, const struct kc_pass *p, bool quiet)
 	for (size_t i = 0; i < p->n; i++)
 		if (!quiet || p->files[i].verdict != 0 || p->files[i].fixed)
 			kc_print_file(out, &p->files[i]);
+	if (!p->planned)
+		return;
+	if (p->plan_rc < 0) {
+		fputs("units across shards: ", out);
+		kc_put_text(out, p->plan.err);
+		fputc('\n', out);
+		return;
+	}
+	for (size_t i = 0; p->plan.decided && i < p->plan.res.nunits; i++) {
+		char line[2048];
+		aof_plan_describe(&p->plan, i, line, sizeof(line));
+		fprintf(out, "units across shards: %s\n", line);
+	}
 }
 
 /* The closing line: the verdict, what it means, what to do. */
@@ -476,10 +524,19 @@ static void kc_print_summary(FILE *out, const char *target, const struct kc_pass
 			fprintf(out, ": clean, %zu file(s)", p->n);
 		break;
 	case KC_EXIT_TORN:
-		fprintf(out, ": %zu torn tail(s) that recovery would quarantine and cut; the "
-			"server will start (kevy-check --fix quarantines and truncates now)", torn);
+		fprintf(out, ": %zu torn tail(s) that recovery would quarantine and cut", torn);
+		if (kc_new_units(p))
+			fprintf(out, ", %zu unit(s) across shards missing a part that recovery "
+				"would drop whole", kc_new_units(p));
+		fputs("; the server will start (kevy-check --fix does the same now)", out);
 		break;
-	case KC_EXIT_CORRUPT: {
+	case KC_EXIT_CORRUPT:
+		if (p->planned && p->plan_rc < 0) {
+			fputs(": corrupt: units across shards contradict each other; the server "
+			      "will refuse to start", out);
+			break;
+		}
+		{
 		const struct kc_file *w = kc_worst_file(p);
 		fprintf(out, ": %s: the server will refuse to start; nothing here is a torn "
 			"tail kevy-check may cut (restore the file from a backup)",
@@ -536,11 +593,47 @@ static void kc_json_file(struct kc_json *j, const struct kc_file *f)
 	kc_json_end_object(j);
 }
 
+static void kc_json_unit(struct kc_json *j, const struct aof_plan *plan, size_t i)
+{
+	static const char *const why[] = { "?", "incomplete", "depends", "resolved" };
+	const struct units_dropped *d = &plan->res.units[i];
+	char id[64], line[2048];
+	snprintf(id, sizeof(id), "%016" PRIx64 "-%" PRIu64, d->id.boot, d->id.seq);
+	aof_plan_describe(plan, i, line, sizeof(line));
+	kc_json_begin_object(j);
+	kc_json_key(j, "id");
+	kc_json_string(j, id);
+	kc_json_key(j, "why");
+	kc_json_string(j, why[d->why <= 3 ? d->why : 0]);
+	kc_json_key(j, "parts");
+	kc_json_begin_array(j);
+	for (uint32_t k = 0; k < d->nparts; k++) {
+		kc_json_begin_object(j);
+		kc_json_key(j, "shard");
+		kc_json_u64(j, d->parts[k].shard);
+		kc_json_key(j, "role");
+		kc_json_string(j, d->parts[k].role == UNITS_PART ? "part" : "read");
+		kc_json_key(j, "lsn");
+		kc_json_u64(j, d->parts[k].lsn);
+		kc_json_key(j, "present");
+		kc_json_bool(j, d->parts[k].present);
+		kc_json_end_object(j);
+	}
+	kc_json_end_array(j);
+	kc_json_key(j, "message");
+	kc_json_string(j, line);
+	kc_json_end_object(j);
+}
+
 static const char *kc_exit_verdict(const struct kc_pass *p, int code, size_t fixed)
 {
 	const struct kc_file *w = kc_worst_file(p);
 	if (code == KC_EXIT_CLEAN)
 		return fixed ? "fixed" : "clean";
+	if (p->planned && p->plan_rc < 0)
+		return "corrupt";
+	if (code == KC_EXIT_TORN && kc_new_units(p) && (!w || w->verdict == 0))
+		return "incomplete unit";
 	if (w)
 		return kc_verdict_word(w->verdict);
 	return code == KC_EXIT_TORN ? "torn tail" : "I/O error";
@@ -570,6 +663,16 @@ static void kc_print_json(FILE *out, const struct kc_opts *o, bool is_dir,
 	for (size_t i = 0; i < p->n; i++)
 		kc_json_file(&j, &p->files[i]);
 	kc_json_end_array(&j);
+	kc_json_key(&j, "units");
+	kc_json_begin_array(&j);
+	for (size_t i = 0; p->planned && p->plan.decided && i < p->plan.res.nunits; i++)
+		kc_json_unit(&j, &p->plan, i);
+	kc_json_end_array(&j);
+	kc_json_key(&j, "units_error");
+	if (p->planned && p->plan_rc < 0)
+		kc_json_string(&j, p->plan.err);
+	else
+		kc_json_null(&j);
 	kc_json_end_object(&j);
 	fputc('\n', out);
 }
@@ -596,7 +699,8 @@ static int kc_finish(const struct kc_opts *o, bool is_dir, const struct kc_pass 
 /* Ask on the terminal.  Returns true for y/yes. */
 static bool kc_confirm(size_t n)
 {
-	fprintf(stderr, "Quarantine and truncate %zu torn tail(s)? [y/N] ", n);
+	fprintf(stderr, "Quarantine and truncate %zu torn tail(s), drop incomplete units across "
+		"shards as recovery would? [y/N] ", n);
 	fflush(stderr);
 	char answer[16];
 	if (!fgets(answer, sizeof(answer), stdin))
@@ -629,14 +733,21 @@ static int kc_fix(const struct kc_opts *o, struct kc_pass *first, struct kc_prog
 	size_t fixed = 0;
 	for (size_t i = 0; i < fixp.n; i++)
 		fixed += fixp.files[i].fixed;
+	/* Then what recovery does about incomplete units: RESOLVE records. */
+	char uerr[600] = "";
+	int urc = kc_pass_exit(&fixp) == KC_EXIT_CLEAN ? aof_plan_fix(o->target, uerr, sizeof(uerr))
+						       : 0;
+	fixed += first->planned ? first->plan.new_units : 0;
 	kc_check_dir(o->target, false, &verify, pg);
-	int code = kc_pass_exit(&verify);
+	int code = kc_pass_exit_units(&verify);
 	int fcode = kc_pass_exit(&fixp);
+	if (urc < 0)
+		fcode = KC_EXIT_ERROR;
 	const char *error = NULL;
 	if (fcode != KC_EXIT_CLEAN) {
 		/* The fix itself failed (an I/O error quarantining or cutting). */
 		code = kc_exit_rank(fcode) > kc_exit_rank(code) ? fcode : code;
-		error = "the repair failed; see the file lines";
+		error = urc < 0 ? uerr : "the repair failed; see the file lines";
 	} else if (code != KC_EXIT_CLEAN) {
 		error = "after the repair the directory is still not clean";
 	}
@@ -667,8 +778,9 @@ static void kc_usage(FILE *out)
 	      "say per file what recovery would do.  Changes nothing without --fix.\n"
 	      "\n"
 	      "  --json      print one JSON document instead of text\n"
-	      "  --fix       quarantine and truncate torn tails, exactly as recovery does\n"
-	      "              (only when nothing else is wrong; never repairs anything else)\n"
+	      "  --fix       quarantine and truncate torn tails and drop units across shards\n"
+	      "              that lost a part, exactly as recovery does (only when nothing\n"
+	      "              else is wrong; never repairs anything else)\n"
 	      "  --yes       with --fix: do not ask (required when not on a terminal)\n"
 	      "  --quiet     print only files that are not clean, and the summary\n"
 	      "  --help      this text\n"
@@ -676,7 +788,8 @@ static void kc_usage(FILE *out)
 	      "\n"
 	      "Exit status:\n"
 	      "  0  clean (or, with --fix, every torn tail fixed and re-verified clean)\n"
-	      "  1  torn tail(s) that recovery would cut, nothing else (without --fix)\n"
+	      "  1  torn tail(s) that recovery would cut, or unit(s) across shards missing a\n"
+	      "     part that it would drop, nothing else (without --fix)\n"
 	      "  2  corrupt, mismatch or unsupported version: the server refuses to start;\n"
 	      "     --fix refuses too and changes nothing\n"
 	      "  3  usage error, I/O error, not a data directory (no kevy.dataset), or\n"
@@ -735,7 +848,7 @@ static int kc_run_dir(const struct kc_opts *o, struct kc_progress *pg)
 {
 	struct kc_pass p;
 	kc_check_dir(o->target, false, &p, pg);
-	int code = kc_pass_exit(&p);
+	int code = kc_pass_exit_units(&p);
 	if (!o->fix || code == KC_EXIT_CLEAN) {
 		code = kc_finish(o, true, &p, code, 0, NULL);
 	} else if (code != KC_EXIT_TORN) {

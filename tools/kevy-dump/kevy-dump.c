@@ -943,8 +943,25 @@ static bool kd_record_utf8(const struct aof_record *rec)
 	return ok;
 }
 
+/* A unit header as one line: "unit <boot>-<seq> parts s0@88 s1@120 reads s2@40". */
+static void kd_unit_line(char *out, size_t cap, const struct aof_unit *u)
+{
+	size_t n = (size_t)snprintf(out, cap, "unit %016" PRIx64 "-%" PRIu64, u->boot, u->seq);
+	for (int role = AOF_UNIT_PART; role <= AOF_UNIT_READ && n < cap; role++) {
+		bool first = true;
+		for (uint32_t i = 0; i < u->nrows && n < cap; i++) {
+			if (u->rows[i].role != role)
+				continue;
+			n += (size_t)snprintf(out + n, cap - n, "%s s%u@%" PRIu64,
+					      first ? (role == AOF_UNIT_PART ? " parts" : " reads") : "",
+					      u->rows[i].shard, u->rows[i].lsn);
+			first = false;
+		}
+	}
+}
+
 static void kd_print_record(FILE *out, enum kd_format fmt, const struct aof_record *rec,
-			    int64_t time_ms)
+			    int64_t time_ms, const char *unit)
 {
 	struct aof_payload_iter it;
 	int argc;
@@ -954,6 +971,8 @@ static void kd_print_record(FILE *out, enum kd_format fmt, const struct aof_reco
 	if (fmt == KD_TEXT) {
 		fprintf(out, "lsn %" PRIu64 " time %" PRId64 " offset %" PRIu64 "\n", rec->lsn,
 			time_ms, rec->offset);
+		if (unit)
+			fprintf(out, "  %s\n", unit);
 	} else if (fmt == KD_JSON) {
 		kc_json_init(&j, out);
 		kc_json_begin_object(&j);
@@ -965,6 +984,11 @@ static void kd_print_record(FILE *out, enum kd_format fmt, const struct aof_reco
 		kc_json_u64(&j, rec->offset);
 		kc_json_key(&j, "binary");
 		kc_json_bool(&j, bin);
+		kc_json_key(&j, "unit");
+		if (unit)
+			kc_json_string(&j, unit);
+		else
+			kc_json_null(&j);
 		kc_json_key(&j, "commands");
 		kc_json_begin_array(&j);
 	}
@@ -1016,14 +1040,44 @@ static int kd_run_segment(const struct kd_opts *o, FILE *out)
 		struct aof_record rec;
 		rc = aof_reader_next(&r, &rec);
 		if (rc == AOF_RECORD) {
-			if (rec.type != AOF_REC_EFFECT)
+			if (rec.type == AOF_REC_RESOLVE) {
+				uint64_t *lsns;
+				size_t n, nids;
+				if (o->fmt == KD_TEXT &&
+				    aof_resolve_decode(rec.payload, rec.payload_len, NULL, &lsns, &n,
+						       &nids) == 0) {
+					fprintf(out, "lsn %" PRIu64 " resolve: recovery dropped %zu "
+						"record(s) of %zu unit(s) across shards:", rec.lsn, n,
+						nids);
+					for (size_t i = 0; i < n; i++)
+						fprintf(out, " %" PRIu64, lsns[i]);
+					fputc('\n', out);
+					free(lsns);
+				}
+				continue;
+			}
+			if (!aof_rec_numbered(rec.type))
 				continue;   /* SEGMENT_END: no commands */
+			/* A unit's part: its header, then an effect like any other. */
+			struct aof_unit u;
+			char unit[1024];
+			bool is_unit = false;
+			if (rec.type == AOF_REC_UNIT) {
+				const char *why;
+				if (aof_unit_decode(rec.payload, rec.payload_len, &u, &why) < 0)
+					continue;   /* the reader checked it */
+				kd_unit_line(unit, sizeof(unit), &u);
+				rec.payload = u.effect;
+				rec.payload_len = (uint32_t)u.effect_len;
+				aof_unit_free(&u);
+				is_unit = true;
+			}
 			struct aof_payload_iter it;
 			aof_payload_iter_init(&it, rec.payload, rec.payload_len);
 			int64_t time_ms = it.time_ms;
 			aof_payload_iter_free(&it);
 			if (kd_record_wanted(o, aof_reader_header(&r), &rec, time_ms))
-				kd_print_record(out, o->fmt, &rec, time_ms);
+				kd_print_record(out, o->fmt, &rec, time_ms, is_unit ? unit : NULL);
 			continue;
 		}
 		if (rc == AOF_NEED_MORE) {

@@ -1,0 +1,205 @@
+#!/usr/bin/env python3
+"""Units across shards are all or nothing on disk (docs/durability.md, "Units
+across shards"), seen from outside: a cross-shard MSET whose part on one
+shard a crash lost is dropped whole by recovery, with the later write that
+depended on it, while an independent later write is kept; a RESOLVE record
+keeps that verdict at the next start, so writes made after the restart to
+the same keys survive; kevy-check reports the incomplete unit (exit 1), and
+`kevy-check --fix` does what recovery does; kevy-dump shows unit records.
+
+Every server listens on loopback on a port it picks; every wait is bounded.
+"""
+import glob
+import json
+import os
+import shutil
+import struct
+import subprocess
+
+import aoflib as A
+import kevylib as K
+
+REC_HEADER = 32
+FILE_HEADER = 72
+UNIT = 3
+RESOLVE = 4
+
+
+def records(path):
+    """(offset, type, lsn, payload_len) of every record of a segment."""
+    out = []
+    with open(path, "rb") as f:
+        data = f.read()
+    off = FILE_HEADER
+    while off + REC_HEADER <= len(data):
+        plen, rtype = struct.unpack_from("<IB", data, off + 8)
+        lsn = struct.unpack_from("<Q", data, off + 16)[0]
+        out.append((off, rtype, lsn, plen))
+        off += REC_HEADER + plen
+    return out
+
+
+def last_segment(d, shard):
+    segs = sorted(glob.glob(os.path.join(d, "kevy-s%d-g*.aof" % shard)),
+                  key=lambda p: int(p.rsplit("-g", 1)[1].split(".")[0]))
+    K.check(segs, "shard %d has a segment" % shard)
+    return segs[-1]
+
+
+def keys_per_shard(c, n):
+    """Two keys on each shard: {shard: [key, ...]}."""
+    found = {}
+    for i in range(400):
+        k = "u%d" % i
+        s = A.shard_of_write(c, n, "SET", k, "old")
+        found.setdefault(s, [])
+        if len(found[s]) < 2:
+            found[s].append(k)
+        if len(found) == n and all(len(v) == 2 for v in found.values()):
+            return found
+    raise K.TestFailure("keys on every shard not found")
+
+
+def get(c, k):
+    r = c.call("GET", k)
+    return None if r == b"$-1\r\n" else K.parse(r).decode()
+
+
+def setup(srv):
+    """The history: old values, a cross-shard MSET (the unit), then on
+    shard 0 an independent write and a write to the unit's key there.
+    Returns (keys, path of shard 1's segment, offset of its unit part)."""
+    with srv.conn() as c:
+        ks = keys_per_shard(c, 2)
+        a, a2, b = ks[0][0], ks[0][1], ks[1][0]
+        r = c.call("MSET", a, "unit", b, "unit")
+        K.check(r == b"+OK\r\n", "MSET across shards: %r" % r)
+        K.check(c.call("SET", a2, "indep") == b"+OK\r\n", "independent write")
+        K.check(c.call("APPEND", a, "+dep") == b":8\r\n", "dependent write")
+    A.kill9(srv)
+    seg = last_segment(srv.dir, 1)
+    units = [r for r in records(seg) if r[1] == UNIT]
+    K.check(len(units) == 1, "shard 1 logged one unit part: %r" % records(seg))
+    return (a, a2, b), seg, units[0][0]
+
+
+def lose_part(seg, off):
+    """What a power cut before shard 1's fsync leaves: its part never landed."""
+    with open(seg, "r+b") as f:
+        f.truncate(off)
+
+
+def check_dropped(srv, keys, label):
+    a, a2, b = keys
+    with srv.conn() as c:
+        K.check(get(c, a) == "old" and get(c, b) == "old",
+                "%s: the incomplete MSET is gone on both shards: %r %r" % (label, get(c, a),
+                                                                           get(c, b)))
+        K.check(get(c, a2) == "indep", "%s: the independent write is kept" % label)
+
+
+def case_recovery(kc):
+    srv = K.kevy("--threads", "2", "--appendfsync", "always", "--save", "", name="units")
+    try:
+        srv.start()
+        keys, seg, off = setup(srv)
+        lose_part(seg, off)
+        code, out = A.kevy_check(srv.dir)
+        K.check(code == 1 and "units across shards" in out and "incomplete" in out,
+                "kevy-check reports the incomplete unit (exit 1): %d %s" % (code, out))
+        code, out = A.kevy_check(srv.dir, "--json")
+        doc = json.loads(out)
+        K.check(doc["verdict"] == "incomplete unit" and len(doc["units"]) == 1 and
+                doc["units"][0]["why"] == "incomplete",
+                "kevy-check --json: %r" % doc.get("units"))
+        parts = {p["shard"]: p["present"] for p in doc["units"][0]["parts"]}
+        K.check(parts == {0: True, 1: False}, "the missing part is shard 1's: %r" % parts)
+        off_log = A.restart(srv)
+        log = A.log_since(srv, off_log).decode("utf-8", "replace")
+        K.check("dropped (incomplete)" in log and "RESOLVE" in log,
+                "the server logs the dropped unit: %s" % log[-800:])
+        check_dropped(srv, keys, "after recovery")
+        a = keys[0]
+        with srv.conn() as c:
+            K.check(c.call("SET", a, "after") == b"+OK\r\n", "a write after the restart")
+        A.kill9(srv)
+        code, out = A.kevy_check(srv.dir, "--json")
+        doc = json.loads(out)
+        K.check(code == 0 and [u["why"] for u in doc["units"]] == ["resolved"],
+                "after recovery the directory checks clean, the unit resolved: %d %r"
+                % (code, doc.get("units")))
+        A.restart(srv)
+        with srv.conn() as c:
+            K.check(get(c, a) == "after", "the RESOLVE record keeps a later write to the "
+                    "dropped unit's key: %r" % get(c, a))
+            K.check(get(c, keys[2]) == "old" and get(c, keys[1]) == "indep",
+                    "the verdict holds at the second start")
+        srv.stop()
+        K.log("recovery: the incomplete MSET dropped whole with its dependent, the "
+              "independent write kept, the verdict kept by RESOLVE")
+    finally:
+        srv.cleanup()
+
+
+def case_fix(kc):
+    srv = K.kevy("--threads", "2", "--appendfsync", "always", "--save", "", name="units-fix")
+    try:
+        srv.start()
+        keys, seg, off = setup(srv)
+        lose_part(seg, off)
+        code, out = A.kevy_check(srv.dir, "--fix", "--yes")
+        K.check(code == 0, "kevy-check --fix: %d %s" % (code, out))
+        code, out = A.kevy_check(srv.dir)
+        K.check(code == 0 and "resolved" in out, "clean after --fix: %d %s" % (code, out))
+        # What the fix wrote is a RESOLVE record on shard 0 (its part and
+        # the dependent write are the dropped records there).
+        resolves = [r for r in records(last_segment(srv.dir, 0)) if r[1] == RESOLVE]
+        K.check(len(resolves) == 1, "one RESOLVE record on shard 0: %r" % resolves)
+        off_log = A.restart(srv)
+        log = A.log_since(srv, off_log).decode("utf-8", "replace")
+        K.check("dropped (incomplete)" not in log, "nothing left to drop at start: %s" % log)
+        check_dropped(srv, keys, "after --fix")
+        srv.stop()
+        K.log("kevy-check --fix: the same verdict as recovery, written as RESOLVE")
+    finally:
+        srv.cleanup()
+
+
+def case_whole(kc):
+    """No crash: every unit complete, nothing dropped, kevy-dump shows the
+    unit records."""
+    srv = K.kevy("--threads", "2", "--appendfsync", "always", "--save", "", name="units-whole")
+    try:
+        srv.start()
+        keys, seg, off = setup(srv)
+        code, out = A.kevy_check(srv.dir, "--json")
+        doc = json.loads(out)
+        K.check(code == 0 and doc["units"] == [], "complete units: clean, none dropped: %r"
+                % doc.get("units"))
+        dump = os.path.join(os.path.dirname(K.kevy_binary()), "kevy-dump")
+        p = subprocess.run([dump, seg], capture_output=True, text=True, timeout=60)
+        K.check(p.returncode == 0 and "unit " in p.stdout and "parts s0@" in p.stdout and
+                "s1@" in p.stdout and '"unit"' in p.stdout,
+                "kevy-dump shows the unit's header and effect: %s" % p.stdout[-600:])
+        A.restart(srv)
+        with srv.conn() as c:
+            K.check(get(c, keys[0]) == "unit+dep" and get(c, keys[2]) == "unit",
+                    "the whole unit and its dependent are kept")
+        srv.stop()
+    finally:
+        srv.cleanup()
+
+
+def main():
+    K.require_kevy()
+    if K.target() == "redis":
+        K.skip("kevy's data files")
+    kc = A.kevy_check_path()
+    K.check(kc is not None, "kevy-check is built")
+    case_whole(kc)
+    case_recovery(kc)
+    case_fix(kc)
+
+
+if __name__ == "__main__":
+    K.run_main(main)
