@@ -1133,6 +1133,136 @@ static void arena_free(struct kv_buf *arena)
 	kv_buf_free(arena);
 }
 
+/* Version 4: a unit's part (header + effect) and a RESOLVE record round-trip
+ * through the encoder and the reader; malformed headers are corrupt; a
+ * version 3 segment may not hold them. */
+static void test_aof_format_units(void **state)
+{
+	(void)state;
+	struct kv_buf pl = KV_BUF_INIT, eff = KV_BUF_INIT;
+	aof_payload_begin(&eff, 1700000000999);
+	struct kv_slice cmd[3] = { S("SET"), S("k"), S("v") };
+	aof_payload_append(&eff, 3, cmd);
+	aof_unit_begin(&pl, 0x1234, 77, 3);
+	aof_unit_row(&pl, 0, AOF_UNIT_PART, START_LSN + 1);
+	aof_unit_row(&pl, 2, AOF_UNIT_PART, 9);
+	aof_unit_row(&pl, 3, AOF_UNIT_READ, 40);
+	aof_keys_put(&pl, 2);
+	aof_keys_put_key(&pl, 0, "a", 1);
+	aof_keys_put_key(&pl, 5, "bb", 2);
+	aof_keys_put_all(&pl);
+	kv_buf_append(&pl, eff.data, eff.len);
+
+	struct aof_unit u;
+	const char *why;
+	assert_int_equal(aof_unit_decode(pl.data, pl.len, &u, &why), 0);
+	assert_int_equal(u.boot, 0x1234);
+	assert_int_equal(u.seq, 77);
+	assert_int_equal(u.nrows, 3);
+	assert_int_equal(u.rows[1].shard, 2);
+	assert_int_equal(u.rows[1].lsn, 9);
+	assert_int_equal(u.rows[2].role, AOF_UNIT_READ);
+	assert_int_equal(u.effect_len, eff.len);
+	assert_memory_equal(u.effect, eff.data, eff.len);
+	struct aof_keys_iter it;
+	uint32_t db;
+	const uint8_t *k;
+	size_t kl;
+	assert_int_equal(aof_keys_iter_init(&it, u.rows[2].keys, u.rows[2].keys_len), 0);
+	assert_false(it.all);
+	assert_int_equal(aof_keys_next(&it, &db, &k, &kl), 1);
+	assert_true(db == 0 && kl == 1 && k[0] == 'a');
+	assert_int_equal(aof_keys_next(&it, &db, &k, &kl), 1);
+	assert_true(db == 5 && kl == 2 && memcmp(k, "bb", 2) == 0);
+	assert_int_equal(aof_keys_next(&it, &db, &k, &kl), 0);
+	assert_int_equal(aof_keys_iter_init(&it, u.reads, u.reads_len), 0);
+	assert_true(it.all);
+	aof_unit_free(&u);
+
+	/* Every strict prefix of the header is malformed, never a crash. */
+	size_t head = pl.len - eff.len;
+	for (size_t n = 0; n < head; n++)
+		assert_int_equal(aof_unit_decode(pl.data, n, &u, &why), KV_ECORRUPT);
+	/* A shard named twice, a zero boot id. */
+	struct kv_buf bad = KV_BUF_INIT;
+	aof_unit_begin(&bad, 1, 1, 2);
+	aof_unit_row(&bad, 4, AOF_UNIT_PART, 1);
+	aof_unit_row(&bad, 4, AOF_UNIT_PART, 2);
+	aof_keys_put_all(&bad);
+	kv_buf_append(&bad, eff.data, eff.len);
+	assert_int_equal(aof_unit_decode(bad.data, bad.len, &u, &why), KV_ECORRUPT);
+	bad.len = 0;
+	aof_unit_begin(&bad, 0, 1, 1);
+	aof_unit_row(&bad, 0, AOF_UNIT_PART, 1);
+	aof_keys_put_all(&bad);
+	kv_buf_append(&bad, eff.data, eff.len);
+	assert_int_equal(aof_unit_decode(bad.data, bad.len, &u, &why), KV_ECORRUPT);
+
+	/* RESOLVE. */
+	struct kv_buf rp = KV_BUF_INIT;
+	uint64_t dropped[3] = { 5, 6, 90 };
+	uint64_t ids[1][2] = { { 0x1234, 77 } };
+	aof_resolve_encode(&rp, 1700000001000, dropped, 3, (const uint64_t (*)[2])ids, 1);
+	int64_t t;
+	uint64_t *lsns;
+	size_t n, nids;
+	assert_int_equal(aof_resolve_decode(rp.data, rp.len, &t, &lsns, &n, &nids), 0);
+	assert_int_equal(t, 1700000001000);
+	assert_int_equal(n, 3);
+	assert_int_equal(nids, 1);
+	assert_int_equal(lsns[2], 90);
+	free(lsns);
+	for (size_t m = 0; m < rp.len; m++)
+		assert_int_equal(aof_resolve_decode(rp.data, m, NULL, NULL, NULL, NULL), KV_ECORRUPT);
+
+	/* Both in a version 4 segment, read back in order with their types. */
+	struct sample s;
+	struct aof_encoder e;
+	uint64_t lsn;
+	sample_start(&s, START_LSN);
+	aof_encoder_init(&e, &s.h, 0);
+	assert_int_equal(aof_encoder_typed(&e, &s.file, AOF_REC_UNIT, pl.data, pl.len, &lsn), 0);
+	assert_int_equal(lsn, START_LSN + 1);
+	assert_int_equal(aof_encoder_payload(&e, &s.file, eff.data, eff.len, &lsn), 0);
+	assert_int_equal(aof_encoder_typed(&e, &s.file, AOF_REC_RESOLVE, rp.data, rp.len, &lsn), 0);
+	assert_int_equal(lsn, START_LSN + 3);
+	aof_encoder_seal(&e, &s.file);
+	struct result res;
+	read_file(s.file.data, s.file.len, 7, NULL, &res);
+	assert_int_equal(res.code, AOF_CLEAN_EOF);
+	assert_int_equal(res.n, 4);
+	assert_int_equal(res.recs[0].type, AOF_REC_UNIT);
+	assert_int_equal(res.recs[1].type, AOF_REC_EFFECT);
+	assert_int_equal(res.recs[2].type, AOF_REC_RESOLVE);
+	assert_int_equal(res.v.last_lsn, START_LSN + 3);
+	assert_true(res.v.sealed);
+	result_free(&res);
+	sample_free(&s);
+
+	/* A version 3 segment holding a UNIT record: unknown type, corrupt. */
+	sample_start_version(&s, START_LSN, 3);
+	aof_record_append_raw(&s.file, s.h.checksum, AOF_REC_UNIT, 0, START_LSN + 1, pl.data,
+			      pl.len);
+	read_file(s.file.data, s.file.len, 4096, NULL, &res);
+	assert_int_equal(res.code, KV_ECORRUPT);
+	assert_string_equal(res.v.reason, "unknown record type");
+	result_free(&res);
+	sample_free(&s);
+	/* A verified UNIT record whose header is malformed: corrupt too. */
+	sample_start(&s, START_LSN);
+	aof_record_append_raw(&s.file, s.h.checksum, AOF_REC_UNIT, 0, START_LSN + 1, pl.data,
+			      head - 1);
+	read_file(s.file.data, s.file.len, 4096, NULL, &res);
+	assert_int_equal(res.code, KV_ECORRUPT);
+	result_free(&res);
+	sample_free(&s);
+
+	kv_buf_free(&pl);
+	kv_buf_free(&eff);
+	kv_buf_free(&bad);
+	kv_buf_free(&rp);
+}
+
 static void test_aof_format_fuzz(void **state)
 {
 	uint64_t seed = test_seed();
@@ -1279,6 +1409,7 @@ int main(void)
 		cmocka_unit_test(test_aof_format_sealed_segment),
 		cmocka_unit_test(test_aof_format_bounded_buffer),
 		cmocka_unit_test(test_aof_format_verdict_describe),
+		cmocka_unit_test(test_aof_format_units),
 		cmocka_unit_test(test_aof_format_fuzz),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
