@@ -395,7 +395,7 @@ size_t aof_plan_describe(const struct aof_plan *p, size_t i, char *out, size_t c
 				      k ? "," : "", r->shard,
 				      r->role == UNITS_PART ? "part" : "read", r->lsn,
 				      r->present ? "present"
-				      : r->role == UNITS_PART ? "missing (cut with a torn tail)"
+				      : r->role == UNITS_PART ? "missing (past the end of that shard's log)"
 				      : "missing (that shard's log ends before it)");
 	}
 	return n;

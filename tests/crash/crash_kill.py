@@ -70,8 +70,9 @@ After every restart, for every key:
   client owns the key), or for a PFADD in flight at the kill, the bytes the
   same PFADD gives on a scratch copy of the acknowledged ones on the
   recovered server;
-- a single-shard MULTI/EXEC is all-or-nothing (its keys {wNtx}a/b hold the
-  same value, the list and counter of the same transaction agree);
+- a MULTI/EXEC, on one shard or across shards, and an MSET across shards
+  are all-or-nothing (units across shards: docs/durability.md): the keys of
+  the one in flight at the kill hold all its new states or none;
 - DBSIZE equals the keys the model says exist plus the filler (a dataset
   written once at the first start; some of its values are read back too).
 The observed state then becomes the acknowledged base of the next cycle.
@@ -96,6 +97,7 @@ By hand (absolute paths: the server runs in its own directory):
 """
 
 import os
+import re
 import random
 import sys
 import threading
@@ -275,14 +277,15 @@ class Worker:
         if r < 0.04:
             return [("INCR", SHARED_CTR)], [None], {}, False, True
         if r < 0.10:
-            # MSET across shards (each key on its own: not atomic on a crash)
+            # MSET across shards: a unit across shards, all or nothing
+            # after a crash too (docs/durability.md, "Units across shards")
             keys = rng.sample(self.by_kind["str"], rng.choice((2, 3)))
             args = []
             for k in keys:
                 v = self.val(rng)
                 args += [k, v]
                 new[k] = (v, None)
-            return [("MSET",) + tuple(args)], ["OK"], new, False, False
+            return [("MSET",) + tuple(args)], ["OK"], new, True, False
         if r < 0.16:
             # MULTI/EXEC on one shard: all or nothing
             v = self.val(rng, pad=False)
@@ -302,7 +305,7 @@ class Worker:
             return ([("MULTI",)] + cmds + [("EXEC",)], ["OK"] + ["QUEUED"] * len(cmds) + [res],
                     new, True, False)
         if r < 0.21:
-            # MULTI/EXEC across shards (not atomic on a crash: one record per shard)
+            # MULTI/EXEC across shards: all or nothing after a crash too
             s = rng.choice(self.by_kind["str"])
             c = rng.choice(self.by_kind["ctr"])
             lk = rng.choice(self.by_kind["list"])
@@ -315,7 +318,7 @@ class Worker:
             res = ["OK", cv, len(lst)]
             new = {s: (v, None), c: (b"%d" % cv, m[c][1]), lk: (tuple(lst), m[lk][1])}
             return ([("MULTI",)] + cmds + [("EXEC",)], ["OK"] + ["QUEUED"] * 3 + [res],
-                    new, False, False)
+                    new, True, False)
         kind = rng.choice(("str", "str", "vol", "ctr", "list", "hash", "set", "zset", "bits",
                            "hll", "geo"))
         k = rng.choice(self.by_kind[kind])
@@ -582,7 +585,7 @@ class Worker:
         if atomic and not bad:
             both = set.intersection(*(set(choice[k]) for k in new))
             if not both:
-                bad.append("MULTI/EXEC on one shard half applied: %s" % (
+                bad.append("MULTI/EXEC or cross-shard MSET half applied: %s" % (
                     ", ".join("%s=%s" % (k, short(obs[k][0])) for k in new)))
         if bad:
             return bad
@@ -683,6 +686,11 @@ class Dataset:
                 "%s: kevy-check said %s, the server's recovery %s a torn tail:\n%s" % (
                     self.label, "torn" if self.expect_torn else "clean",
                     "cut" if torn else "did not cut", lines[-3000:]))
+        units = lines.count("dropped (incomplete)")
+        K.check(units == getattr(self, "expect_units", 0),
+                "%s: kevy-check said %d incomplete unit(s), recovery dropped %d:\n%s" % (
+                    self.label, getattr(self, "expect_units", 0), units, lines[-3000:]))
+        self.expect_units = 0
         q = self.quarantine_files()
         if self.expect_torn:
             K.check(len(q - self.quarantined) >= 1, "%s: the torn tail was quarantined: new %r" %
@@ -992,10 +1000,22 @@ def run_cycle(ds, cycle, plan, stats):
     rc, out = A.kevy_check(srv.dir)
     K.check(rc in (0, 1), "%s: after the kill kevy-check says %d (0 clean / 1 torn tail expected):\n%s" % (
         ds.label, rc, out[-4000:]))
-    ds.expect_torn = rc == 1
-    stats["torn"] += rc
+    # Exit 1: torn tail(s) to cut, and/or units across shards that lost a
+    # part (never written before the kill) for recovery to drop whole.
+    m = re.search(r": (\d+) torn tail\(s\) that recovery would", out)
+    ntorn = int(m.group(1)) if (rc == 1 and m) else 0
+    m = re.search(r", (\d+) unit\(s\) across shards missing a part", out)
+    nunits = int(m.group(1)) if (rc == 1 and m) else 0
+    K.check(rc == 0 or ntorn + nunits > 0, "%s: kevy-check exit 1 says why:\n%s" % (
+        ds.label, out[-2000:]))
+    ds.expect_torn = ntorn > 0
+    ds.expect_units = nunits
+    stats["torn"] += ntorn > 0
+    stats["units_dropped"] = stats.get("units_dropped", 0) + nunits
     K.log("%s: %s; %d acked; kevy-check %s%s" % (
-        head, what, acked, "clean" if rc == 0 else "torn tail",
+        head, what, acked, "clean" if rc == 0 else
+        ", ".join(x for x in ("torn tail" if ntorn else "",
+                              "%d incomplete unit(s)" % nunits if nunits else "") if x),
         "" if stray is None else "; clean SHUTDOWN check ok"))
 
 
@@ -1142,11 +1162,12 @@ def main():
     K.log("crash_kill: %d kills survived (always %d, everysec %d; during snapshot %d, at I/O "
           "failpoints of snapshot/commit steps %d, under load %d, torn by short writes %d; plus %d "
           "in the EXEC race), acked writes checked: %d (+%d EXECs), keys judged: %d, torn tails "
-          "cut: %d, clean SHUTDOWN checks: %d, in-flight PFADDs recomputed: %d, %.1fs (seed %d)" % (
+          "cut: %d, incomplete units dropped whole: %d, clean SHUTDOWN checks: %d, in-flight "
+          "PFADDs recomputed: %d, %.1fs (seed %d)" % (
               kills, stats["always"], stats["everysec"], stats["during_snapshot"],
               stats["commit_step"], stats["load"], stats["torn_kill"], stats["exec_race_kills"],
               stats["acked"], stats["exec_race"], stats["checked_keys"], stats["torn"],
-              stats["clean_checks"], HLL_RECOMPUTED[0], time.monotonic() - t0, seed))
+              stats.get("units_dropped", 0), stats["clean_checks"], HLL_RECOMPUTED[0], time.monotonic() - t0, seed))
     assert ok
 
 

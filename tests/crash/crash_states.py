@@ -263,6 +263,21 @@ class Worker:
             m[cnt] = ("str", str(t), False)
             for key in (a, b, cnt):
                 self.record(key)
+        elif r < 0.95:
+            # MULTI/EXEC over every shard: four keys without a hash tag,
+            # spread by their hash; one unit across shards.
+            self.xtxn = getattr(self, "xtxn", 0) + 1
+            t = self.xtxn
+            keys = [self.k("x%d" % i) for i in range(4)]
+            self.call(c, "MULTI")
+            for key in keys:
+                self.call(c, "SET", key, "x%d" % t)
+            raw = self.call(c, "EXEC")
+            if not raw.startswith(b"*4"):
+                raise K.TestFailure("EXEC replied %r" % raw)
+            for key in keys:
+                m[key] = ("str", "x%d" % t, False)
+                self.record(key)
         else:
             k1, k2 = self.k("m1"), self.k("m2")
             self.call(c, "MSET", k1, "v%d" % n, k2, "v%d" % n)
@@ -372,10 +387,13 @@ def check_states(label, out_path, workers, policy, split):
                 # "Units across shards").  Counted for the summary, and a
                 # failure.
                 m1, m2 = keys.get("w%d:m1" % w.idx), keys.get("w%d:m2" % w.idx)
-                if m1 != m2:
+                xs = [keys.get("w%d:x%d" % (w.idx, i)) for i in range(4)]
+                if m1 != m2 or len(set(xs)) > 1:
                     split_msets[0] += 1
                 K.check(m1 == m2, "%s: cross-shard MSET half applied: w%d:m1=%r w%d:m2=%r"
                         % (where, w.idx, m1, w.idx, m2))
+                K.check(len(set(xs)) == 1, "%s: cross-shard MULTI/EXEC half applied: %r"
+                        % (where, xs))
             stray = set(keys) - seen
             K.check(not stray, "%s: keys never written: %r" % (where, sorted(stray)[:5]))
     return states, acked_checked
@@ -498,7 +516,7 @@ def main():
         K.check(total >= (2000 if not LONG else 10000), "only %d states explored" % total)
         K.log("crash_states: %d crash states explored (%s), all recovered every acknowledged "
               "write; kevy-server itself started on %d of them and agreed; %d state(s) kept "
-              "one shard's part of a cross-shard MSET (must be 0)"
+              "part of a cross-shard MSET or MULTI/EXEC (must be 0)"
               % (total, ", ".join(summary), real_total[0], split_total[0]))
         ok = True
     finally:
