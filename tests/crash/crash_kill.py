@@ -1004,7 +1004,7 @@ def run_cycle(ds, cycle, plan, stats):
     # part (never written before the kill) for recovery to drop whole.
     m = re.search(r": (\d+) torn tail\(s\) that recovery would", out)
     ntorn = int(m.group(1)) if (rc == 1 and m) else 0
-    m = re.search(r", (\d+) unit\(s\) across shards missing a part", out)
+    m = re.search(r"[,:] (\d+) unit\(s\) across shards missing a part", out)
     nunits = int(m.group(1)) if (rc == 1 and m) else 0
     K.check(rc == 0 or ntorn + nunits > 0, "%s: kevy-check exit 1 says why:\n%s" % (
         ds.label, out[-2000:]))

@@ -129,7 +129,11 @@ def main():
                 else:
                     K.check(code is None, "%s: the server starts (status %r): %s" %
                             (label, code, log[-300:]))
-                    if want["exit"] == 1:
+                    if want["exit"] == 1 and "units" in want:
+                        K.check(log.count("dropped (incomplete)") == want["units"],
+                                "%s: the server drops the incomplete unit(s): %s" %
+                                (label, log[-600:]))
+                    elif want["exit"] == 1:
                         K.check("torn tail at offset %d" % want["offset"] in log,
                                 "%s: the server cuts the same tail: %s" % (label, log[-300:]))
                     else:
@@ -137,7 +141,7 @@ def main():
                                 (label, log[-300:]))
             finally:
                 shutil.rmtree(tmp, ignore_errors=True)
-            if name == "clean":
+            if name == "clean" or "digest" in want:
                 check_databases(label, d, want)
             n += 1
     K.log("fixtures: %d directories, kevy-check and the server agree on each" % n)

@@ -524,10 +524,11 @@ static void kc_print_summary(FILE *out, const char *target, const struct kc_pass
 			fprintf(out, ": clean, %zu file(s)", p->n);
 		break;
 	case KC_EXIT_TORN:
-		fprintf(out, ": %zu torn tail(s) that recovery would quarantine and cut", torn);
+		if (torn)
+			fprintf(out, ": %zu torn tail(s) that recovery would quarantine and cut", torn);
 		if (kc_new_units(p))
-			fprintf(out, ", %zu unit(s) across shards missing a part that recovery "
-				"would drop whole", kc_new_units(p));
+			fprintf(out, "%s %zu unit(s) across shards missing a part that recovery "
+				"would drop whole", torn ? "," : ":", kc_new_units(p));
 		fputs("; the server will start (kevy-check --fix does the same now)", out);
 		break;
 	case KC_EXIT_CORRUPT:
