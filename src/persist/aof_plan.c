@@ -76,6 +76,14 @@ struct keyvec {
 struct scan_shard {
 	struct arena *ar;
 	bool with_keys;
+	/* Point in time (kevy-dump --until-lsn/--until-time): the log is cut
+	 * before the first record past the bound, as a crash would cut it;
+	 * what follows is listed in `beyond` (never applied). */
+	uint64_t until_lsn;
+	int64_t until_ms;
+	bool past;
+	uint64_t *beyond;
+	size_t nbeyond, capbeyond;
 	struct units_record *recs;
 	size_t n, cap;
 	bool any_unit;
@@ -150,11 +158,41 @@ static void effect_keys(struct keyvec *kv, const void *payload, size_t len)
 	ops->keys(payload, len, emit_key, emit_all, kv);
 }
 
+/* The time a record's commands ran with (0 for none). */
+static int64_t record_time(const struct aof_record *rec)
+{
+	const uint8_t *p = rec->payload;
+	size_t len = rec->payload_len;
+	struct aof_unit u;
+	const char *why;
+	int64_t t = 0;
+	if (rec->type == AOF_REC_UNIT) {
+		if (aof_unit_decode(p, len, &u, &why) < 0)
+			return 0;
+		if (u.effect_len >= 8)
+			t = (int64_t)le_get64(u.effect);
+		aof_unit_free(&u);
+		return t;
+	}
+	return len >= 8 ? (int64_t)le_get64(p) : 0;
+}
+
 static void on_record(void *arg, const struct aof_record *rec)
 {
 	struct scan_shard *sc = arg;
 	if (sc->err)
 		return;
+	if (!sc->past && ((sc->until_lsn && rec->lsn > sc->until_lsn) ||
+			  (sc->until_ms && record_time(rec) > sc->until_ms)))
+		sc->past = true;
+	if (sc->past) {
+		if (sc->nbeyond == sc->capbeyond) {
+			sc->capbeyond = sc->capbeyond ? sc->capbeyond * 2 : 64;
+			sc->beyond = kv_realloc(sc->beyond, sc->capbeyond * sizeof(*sc->beyond));
+		}
+		sc->beyond[sc->nbeyond++] = rec->lsn;
+		return;
+	}
 	if (sc->n == sc->cap) {
 		sc->cap = sc->cap ? sc->cap * 2 : 256;
 		sc->recs = kv_realloc(sc->recs, sc->cap * sizeof(*sc->recs));
@@ -249,13 +287,15 @@ static bool in_sorted(const uint64_t *v, size_t n, uint64_t x)
  * has recovery's own line about them). */
 static int plan_pass(const char *dir, const struct dataset_info *ds, struct aof_plan *p,
 		     bool with_keys, struct arena *ar, struct scan_shard *sc,
-		     struct units_log *logs)
+		     struct units_log *logs, uint64_t until_lsn, int64_t until_ms)
 {
 	bool any = false;
 	for (uint32_t i = 0; i < ds->shard_count; i++) {
 		memset(&sc[i], 0, sizeof(sc[i]));
 		sc[i].ar = ar;
 		sc[i].with_keys = with_keys;
+		sc[i].until_lsn = until_lsn;
+		sc[i].until_ms = until_ms;
 		uint64_t cut = 0;
 		int rc = aof_scan_records(dir, ds, i, on_record, &sc[i], &cut, p->err, sizeof(p->err));
 		if (rc < 0 && rc != KV_ETORN)
@@ -291,6 +331,8 @@ static void free_scans(struct scan_shard *sc, uint32_t n)
 	for (uint32_t i = 0; i < n; i++) {
 		free(sc[i].recs);
 		sc[i].recs = NULL;
+		free(sc[i].beyond);
+		sc[i].beyond = NULL;
 	}
 }
 
@@ -301,13 +343,19 @@ static bool unit_new(const struct units_dropped *d)
 
 int aof_plan_build(const char *dir, const struct dataset_info *ds, struct aof_plan *p)
 {
+	return aof_plan_build_until(dir, ds, 0, 0, p);
+}
+
+int aof_plan_build_until(const char *dir, const struct dataset_info *ds, uint64_t until_lsn,
+			 int64_t until_ms, struct aof_plan *p)
+{
 	memset(p, 0, sizeof(*p));
 	p->nshards = ds->shard_count;
 	p->shards = kv_calloc(ds->shard_count, sizeof(*p->shards));
 	struct arena ar = { 0 };
 	struct scan_shard *sc = kv_calloc(ds->shard_count, sizeof(*sc));
 	struct units_log *logs = kv_calloc(ds->shard_count, sizeof(*logs));
-	int rc = plan_pass(dir, ds, p, false, &ar, sc, logs);
+	int rc = plan_pass(dir, ds, p, false, &ar, sc, logs, until_lsn, until_ms);
 	if (rc == 1) {
 		bool incomplete = false;
 		for (size_t i = 0; i < p->res.nunits; i++)
@@ -316,7 +364,17 @@ int aof_plan_build(const char *dir, const struct dataset_info *ds, struct aof_pl
 			free_scans(sc, ds->shard_count);
 			arena_free(&ar);
 			p->with_keys = true;
-			rc = plan_pass(dir, ds, p, true, &ar, sc, logs);
+			rc = plan_pass(dir, ds, p, true, &ar, sc, logs, until_lsn, until_ms);
+		}
+	}
+	if (rc == 0 && (until_lsn || until_ms)) {
+		/* No units to decide, but a bound: what lies past it (a prefix
+		 * per shard) is not applied. */
+		for (uint32_t s = 0; s < ds->shard_count; s++) {
+			struct aof_plan_shard *ps = &p->shards[s];
+			ps->skip = kv_malloc((sc[s].nbeyond + 1) * sizeof(*ps->skip));
+			memcpy(ps->skip, sc[s].beyond, sc[s].nbeyond * sizeof(*ps->skip));
+			ps->nskip = sc[s].nbeyond;
 		}
 	}
 	if (rc == 1) {
@@ -335,7 +393,7 @@ int aof_plan_build(const char *dir, const struct dataset_info *ds, struct aof_pl
 					for (uint32_t j = 0; j < ss->recs[i].nresolved; j++)
 						named[nres++] = ss->recs[i].resolved[j];
 			qsort(named, nres, sizeof(*named), cmp_u64);
-			ps->skip = kv_malloc((ss->n + 1) * sizeof(*ps->skip));
+			ps->skip = kv_malloc((ss->n + ss->nbeyond + 1) * sizeof(*ps->skip));
 			ps->resolve = kv_malloc((ss->n + 1) * sizeof(*ps->resolve));
 			for (size_t i = 0; i < ss->n; i++) {
 				if (p->res.keep[s][i] || ss->recs[i].kind == UNITS_RESOLVE)
@@ -344,6 +402,9 @@ int aof_plan_build(const char *dir, const struct dataset_info *ds, struct aof_pl
 				if (!in_sorted(named, nres, ss->recs[i].lsn))
 					ps->resolve[ps->nresolve++] = ss->recs[i].lsn;
 			}
+			/* After every kept or dropped record: still sorted. */
+			memcpy(ps->skip + ps->nskip, ss->beyond, ss->nbeyond * sizeof(*ps->skip));
+			ps->nskip += ss->nbeyond;
 			free(named);
 			ps->ids = kv_malloc((p->res.nunits + 1) * sizeof(*ps->ids));
 			for (size_t u = 0; u < p->res.nunits; u++) {
@@ -448,7 +509,7 @@ int aof_load_dir(const char *dir, uint64_t until_lsn, int64_t until_ms, aof_repo
 	int rc = aof_dataset_read(dir, &ds, err, err_cap);
 	if (rc < 0)
 		return rc;
-	rc = aof_plan_build(dir, &ds, &p);
+	rc = aof_plan_build_until(dir, &ds, until_lsn, until_ms, &p);
 	if (rc < 0) {
 		snprintf(err, err_cap, "%s", p.err);
 		aof_plan_free(&p);

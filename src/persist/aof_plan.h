@@ -52,6 +52,12 @@ struct aof_plan {
  * an error: the records before it are what recovery keeps.  Free with
  * aof_plan_free in every case. */
 int aof_plan_build(const char *dir, const struct dataset_info *ds, struct aof_plan *p);
+/* The same for a point in time (kevy-dump --until-lsn / --until-time, 0: no
+ * bound): each shard's log is cut before its first record past the bound,
+ * as a crash would cut it, and the rule applied to what is left; what lies
+ * past the bound is in the skip lists too. */
+int aof_plan_build_until(const char *dir, const struct dataset_info *ds, uint64_t until_lsn,
+			 int64_t until_ms, struct aof_plan *p);
 void aof_plan_free(struct aof_plan *p);
 
 /* What shard s must not apply (for aof_recover). */

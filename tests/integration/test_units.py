@@ -181,6 +181,23 @@ def case_whole(kc):
         K.check(p.returncode == 0 and "unit " in p.stdout and "parts s0@" in p.stdout and
                 "s1@" in p.stdout and '"unit"' in p.stdout,
                 "kevy-dump shows the unit's header and effect: %s" % p.stdout[-600:])
+        # A point in time between the unit's two parts (the bound is per
+        # shard's LSN): the part past it is cut as a crash would cut it, so
+        # the unit is dropped whole from the dump, with what depended on it.
+        part = {sh: [r for r in records(last_segment(srv.dir, sh)) if r[1] == UNIT][0][2]
+                for sh in (0, 1)}
+        if part[0] != part[1]:
+            bound = min(part.values())
+            p = subprocess.run([dump, "--until-lsn", str(bound), srv.dir], capture_output=True,
+                               text=True, timeout=60)
+            K.check(p.returncode == 0 and '"unit' not in p.stdout and '"old"' in p.stdout,
+                    "kevy-dump --until-lsn %d (parts at %r): the unit is in neither shard: %s"
+                    % (bound, part, p.stdout[-800:]))
+            p = subprocess.run([dump, "--until-lsn", str(max(part.values())), srv.dir],
+                               capture_output=True, text=True, timeout=60)
+            K.check(p.returncode == 0 and p.stdout.count('"unit"') == 1,
+                    "kevy-dump --until-lsn at the later part: the unit whole: %s"
+                    % p.stdout[-800:])
         A.restart(srv)
         with srv.conn() as c:
             K.check(get(c, keys[0]) == "unit+dep" and get(c, keys[2]) == "unit",
