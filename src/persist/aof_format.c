@@ -8,8 +8,8 @@
  *
  *   File header, 72 bytes (struct aof_disk_header):
  *      0  8  magic "KEVYAOF\0"
- *      8  2  version (3; versions 1 and 2 are still read, see below)
- *     10  2  header_len (72 for versions 1 to 3)
+ *      8  2  version (4; versions 1 to 3 are still read, see below)
+ *     10  2  header_len (72 for versions 1 to 4)
  *     12  4  flags (0)
  *     16 16  dataset id (random, fixed at the dataset's first start; not all zero)
  *     32  4  shard id (< shard count)
@@ -32,10 +32,16 @@
  *   to keeps its version, so it may then hold such effects: an older kevy
  *   refuses them as "not an effect" rather than misapplying them.)
  *
+ *   Version 4 adds two record types, for units across shards (a txn that
+ *   changed keys on several shards): UNIT (3), one shard's part, and
+ *   RESOLVE (4), what a recovery dropped.  Their payloads are below.  A
+ *   segment of an older version never holds them: recovery starts a
+ *   version 4 segment rather than append to an older one.
+ *
  *   Record, 32-byte header + payload (struct aof_disk_record):
  *      0  8  checksum: XXH3-64(seed, bytes [8, 32 + payload_len))
  *      8  4  payload_len
- *     12  1  type: 1 EFFECT, 2 SEGMENT_END
+ *     12  1  type: 1 EFFECT, 2 SEGMENT_END, 3 UNIT, 4 RESOLVE (3, 4: version 4)
  *     13  1  flags (0)
  *     14  2  sync gap (version 2; 0 in version 1), see DURABLE BOUND
  *     16  8  LSN
@@ -54,8 +60,18 @@
  *     command := varint argc (>= 1), then argc times (varint len, len bytes)
  *   varint is unsigned LEB128, minimal (no redundant 0x80 groups), at most
  *   10 bytes.  A MULTI/EXEC is one record with several commands.
- *   SEGMENT_END payload: u64 number of EFFECT records in the segment; its LSN
- *   equals the last EFFECT's LSN (start LSN if none).  Nothing follows it.
+ *   UNIT payload: u64 boot (!= 0), u64 seq (the unit id), varint row count
+ *   (>= 1), each row: varint shard (each shard once), u8 role (1 PART, 2
+ *   READ), varint LSN, and for READ a key list; then a key list (this
+ *   part's own extra reads); then an EFFECT payload as above.
+ *     key list := varint count (UINT64_MAX: every key), then count times
+ *                 (varint db, varint len, len bytes)
+ *   RESOLVE payload: i64 time, varint count (>= 1), count LSNs ascending as
+ *   deltas (each >= 1, the first from 0), varint id count, that many
+ *   16-byte unit ids (u64 boot, u64 seq); nothing after.
+ *   SEGMENT_END payload: u64 number of records with an LSN (EFFECT, UNIT,
+ *   RESOLVE) in the segment; its LSN equals the last such record's LSN
+ *   (start LSN if none).  Nothing follows it.
  *
  * VALIDITY RULE
  *
