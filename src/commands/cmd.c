@@ -10,9 +10,11 @@
 #include "commands/cmd.h"
 #include "commands/fx.h"
 #include "base/kv.h"
+#include "persist/aof_format.h"
 
 #include <ctype.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -312,9 +314,62 @@ uint32_t cmd_key_shard(const struct cmd_ctx *c, const char *key, size_t klen)
 	return kv_key_shard(key, klen, c->nshards);
 }
 
+static _Thread_local struct {
+	struct cmd_reads *r;   /* NULL: not recording */
+	uint32_t n;
+} reads_tls;
+
+void cmd_reads_begin(uint32_t nshards)
+{
+	kv_assert(!reads_tls.r);
+	reads_tls.r = kv_calloc(nshards, sizeof(*reads_tls.r));
+	reads_tls.n = nshards;
+}
+
+struct cmd_reads *cmd_reads_end(void)
+{
+	struct cmd_reads *r = reads_tls.r;
+	reads_tls.r = NULL;
+	return r;
+}
+
+void cmd_reads_free(struct cmd_reads *r, uint32_t nshards)
+{
+	for (uint32_t i = 0; r && i < nshards; i++)
+		kv_buf_free(&r[i].keys);
+	free(r);
+}
+
+static void reads_note(uint32_t shard, uint32_t db, const char *key, size_t klen)
+{
+	if (shard >= reads_tls.n)
+		return;
+	struct cmd_reads *r = &reads_tls.r[shard];
+	if (r->all)
+		return;
+	if (!key) {
+		r->all = true;
+		return;
+	}
+	aof_keys_put_key(&r->keys, db, key, klen);
+	r->n++;
+}
+
+static struct kv_dbs *dbs_held(const struct cmd_ctx *c, uint32_t shard_id)
+{
+	kv_assert(shard_id < c->nshards);
+	kv_assert(c->held[shard_id] != NULL);
+	return c->held[shard_id];
+}
+
 struct kv_db *cmd_db(const struct cmd_ctx *c, const char *key, size_t klen)
 {
-	return cmd_db_at(c, kv_key_shard(key, klen, c->nshards));
+	uint32_t shard = kv_key_shard(key, klen, c->nshards);
+	if (reads_tls.r)
+		reads_note(shard, c->dbid, key, klen);
+	const struct kv_dbs *d = dbs_held(c, shard);
+	kv_assert(c->dbid < d->n);
+	return d->db[c->dbid];
 }
 
 struct kv_db *cmd_db_at(const struct cmd_ctx *c, uint32_t shard_id)
@@ -326,7 +381,7 @@ struct kv_db *cmd_db_at(const struct cmd_ctx *c, uint32_t shard_id)
 
 struct kv_dbs *cmd_dbs_at(const struct cmd_ctx *c, uint32_t shard_id)
 {
-	kv_assert(shard_id < c->nshards);
-	kv_assert(c->held[shard_id] != NULL);
-	return c->held[shard_id];
+	if (reads_tls.r)
+		reads_note(shard_id, 0, NULL, 0);
+	return dbs_held(c, shard_id);
 }

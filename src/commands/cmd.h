@@ -102,6 +102,21 @@ struct kv_dbs *cmd_dbs_at(const struct cmd_ctx *c, uint32_t shard_id);
 /* Shard that owns a key. */
 uint32_t cmd_key_shard(const struct cmd_ctx *c, const char *key, size_t klen);
 
+/* What a txn read, per shard, for the header of a unit across shards
+ * (docs/durability.md, "Units across shards"): between cmd_reads_begin and
+ * cmd_reads_end on this thread, cmd_db() records each key it is asked for
+ * (database and bytes, as an AOF key list: persist/aof_format.h), and
+ * cmd_db_at() / cmd_dbs_at() mark the whole shard read. */
+struct cmd_reads {
+	bool all;
+	uint64_t n;            /* keys in `keys` */
+	struct kv_buf keys;    /* n times: varint db, varint length, bytes */
+};
+void cmd_reads_begin(uint32_t nshards);
+/* The array (nshards entries) the caller frees with cmd_reads_free. */
+struct cmd_reads *cmd_reads_end(void);
+void cmd_reads_free(struct cmd_reads *r, uint32_t nshards);
+
 typedef void (*cmd_proc)(struct cmd_ctx *c);
 /* Custom key extraction: writes the argv indexes of the keys into idx
  * (at most max) and returns the count, or -1 when the arguments are

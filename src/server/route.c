@@ -91,7 +91,17 @@ static void shard_forward(struct shard *s, struct conn *c, uint32_t to,
  * Returns each held shard's part (index as t->shards; empty: no changes
  * there), or NULL when this is not such a unit (the effects stay in fx).
  */
-static struct kv_buf *txn_unit_parts(struct shard *s, struct txn *t)
+static void put_reads(struct kv_buf *b, const struct cmd_reads *r)
+{
+	if (!r || r->all) {
+		aof_keys_put_all(b);
+		return;
+	}
+	aof_keys_put(b, r->n);
+	kv_buf_append(b, r->keys.data, r->keys.len);
+}
+
+static struct kv_buf *txn_unit_parts(struct shard *s, struct txn *t, const struct cmd_reads *reads)
 {
 	(void)s;
 	if (t->nshards < 2 || !shard_aof_on() || !fx_pending())
@@ -107,15 +117,17 @@ static struct kv_buf *txn_unit_parts(struct shard *s, struct txn *t)
 			aof_unit_row(&head, t->shards[i], AOF_UNIT_PART, t->lsns[i] + 1);
 		} else {
 			aof_unit_row(&head, t->shards[i], AOF_UNIT_READ, t->lsns[i]);
-			aof_keys_put_all(&head);
+			put_reads(&head, reads ? &reads[t->shards[i]] : NULL);
 		}
 	}
-	aof_keys_put_all(&head);   /* the part's own reads: see above */
 	struct kv_buf *parts = kv_calloc(t->nshards, sizeof(*parts));
 	for (uint32_t i = 0; i < t->nshards && nparts; i++) {
 		if (!eff[i].len)
 			continue;
 		kv_buf_append(&parts[i], head.data, head.len);
+		/* The part's own reads: the keys of its shard the txn asked
+		 * for (those its effects name are counted again: harmless). */
+		put_reads(&parts[i], reads ? &reads[t->shards[i]] : NULL);
 		kv_buf_append(&parts[i], eff[i].data, eff[i].len);
 		kv_buf_free(&eff[i]);
 	}
@@ -129,7 +141,12 @@ static void txn_execute(struct shard *s, struct txn *t)
 	for (uint32_t i = 0; i < t->nshards; i++)
 		s->txn_held[t->shards[i]] = &g_server.shards[t->shards[i]]->dbs;
 	struct kv_buf reply = KV_BUF_INIT;
+	/* A unit across shards names what it read (txn_unit_parts). */
+	bool note_reads = shard_aof_on();
+	if (note_reads)
+		cmd_reads_begin(g_server.nshards);
 	shard_call_run(s, &t->call, t->call.conn, s->txn_held, &reply);
+	struct cmd_reads *reads = note_reads ? cmd_reads_end() : NULL;
 	/* Its notifications leave before the releases below: the next unit on
 	 * a released shard publishes after them (gate.c). */
 	shard_notify_flush(s);
@@ -146,7 +163,8 @@ static void txn_execute(struct shard *s, struct txn *t)
 		ack = durable ? 2 : 1;
 	bool held_here = false;
 	struct release_msg **rels = s->txn_rels;
-	struct kv_buf *parts = txn_unit_parts(s, t);
+	struct kv_buf *parts = txn_unit_parts(s, t, reads);
+	cmd_reads_free(reads, g_server.nshards);
 	struct unit_track *track = NULL;
 	if (parts) {
 		/* Commit-wait (gate.c): every other participant acknowledges;

@@ -47,7 +47,7 @@ def last_segment(d, shard):
 
 
 def keys_per_shard(c, n):
-    """Two keys on each shard: {shard: [key, ...]}."""
+    """Two keys on each shard, each set to "old": {shard: [key, ...]}."""
     found = {}
     for i in range(400):
         k = "u%d" % i
@@ -207,6 +207,45 @@ def case_whole(kc):
         srv.cleanup()
 
 
+def case_reads(kc):
+    """Per-key reads: a later unit that only read an unrelated key of the
+    shard where an incomplete unit's part is dropped is kept (3 shards)."""
+    srv = K.kevy("--threads", "3", "--appendfsync", "always", "--save", "", name="units-reads")
+    try:
+        srv.start()
+        with srv.conn() as c:
+            ks = keys_per_shard(c, 3)
+            a, x, b, cc = ks[0][0], ks[0][1], ks[1][0], ks[2][0]
+            K.check(c.call("MSET", a, "unit", b, "unit") == b"+OK\r\n", "MSET over shards 0, 1")
+            c.call("MULTI")
+            c.call("GET", x)
+            c.call("SET", cc, "reader")
+            r = c.call("EXEC")
+            K.check(r.startswith(b"*2"), "EXEC reading shard 0, writing shard 2: %r" % r)
+            c.call("MULTI")
+            c.call("GET", a)
+            c.call("SET", ks[2][1], "dependent")
+            r = c.call("EXEC")
+            K.check(r.startswith(b"*2"), "EXEC reading the unit's key: %r" % r)
+        A.kill9(srv)
+        seg = last_segment(srv.dir, 1)
+        units = [r for r in records(seg) if r[1] == UNIT]
+        K.check(len(units) == 1, "shard 1 logged the MSET's part only")
+        lose_part(seg, units[0][0])
+        A.restart(srv)
+        with srv.conn() as c:
+            K.check(get(c, a) == "old" and get(c, b) == "old", "the MSET is dropped whole")
+            K.check(get(c, cc) == "reader", "a unit that read only another key of shard 0 "
+                    "is kept: %r" % get(c, cc))
+            K.check(get(c, ks[2][1]) == "old", "a unit that read the dropped key is dropped: "
+                    "%r" % get(c, ks[2][1]))
+        srv.stop()
+        K.log("reads: a unit that read an unrelated key kept, one that read the dropped key "
+              "dropped with it")
+    finally:
+        srv.cleanup()
+
+
 def main():
     K.require_kevy()
     if K.target() == "redis":
@@ -216,6 +255,7 @@ def main():
     case_whole(kc)
     case_recovery(kc)
     case_fix(kc)
+    case_reads(kc)
 
 
 if __name__ == "__main__":

@@ -698,10 +698,13 @@ static int kc_finish(const struct kc_opts *o, bool is_dir, const struct kc_pass 
 /* --fix */
 
 /* Ask on the terminal.  Returns true for y/yes. */
-static bool kc_confirm(size_t n)
+static bool kc_confirm(size_t n, size_t units)
 {
-	fprintf(stderr, "Quarantine and truncate %zu torn tail(s), drop incomplete units across "
-		"shards as recovery would? [y/N] ", n);
+	if (units)
+		fprintf(stderr, "Quarantine and truncate %zu torn tail(s) and drop %zu incomplete "
+			"unit(s) across shards, as recovery would? [y/N] ", n, units);
+	else
+		fprintf(stderr, "Quarantine and truncate %zu torn tail(s)? [y/N] ", n);
 	fflush(stderr);
 	char answer[16];
 	if (!fgets(answer, sizeof(answer), stdin))
@@ -721,7 +724,7 @@ static int kc_fix(const struct kc_opts *o, struct kc_pass *first, struct kc_prog
 		if (!o->json)
 			kc_print_files(stdout, first, o->quiet);
 		fflush(stdout);
-		if (!kc_confirm(torn)) {
+		if (!kc_confirm(torn, kc_new_units(first))) {
 			fprintf(stderr, "kevy-check: nothing changed\n");
 			if (o->json)
 				return kc_finish(o, true, first, KC_EXIT_TORN, 0, NULL);
