@@ -667,6 +667,10 @@ static int shard_scan(struct aof *a, struct kv_dbs *db, char *err, size_t err_ca
 	int first_err = 0;
 	for (uint32_t i = 0; i < a->man.nentries; i++) {
 		const struct manifest_entry *me = &a->man.entries[i];
+		/* What lies at or below the manifest's first entry is compacted
+		 * into it: a snapshot's cut, or a rewritten segment's start. */
+		if (i == 0)
+			a->snap_cut = me->lsn;
 		if (me->kind == MANIFEST_SNAPSHOT) {
 			a->snap_cut = me->lsn;
 			if (a->headers_only) {

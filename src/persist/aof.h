@@ -122,7 +122,9 @@ struct aof {
 	/* Scan hooks (aof_plan.c): every valid record read, in order; with
 	 * headers_only set, snapshots are not read (their cut is the
 	 * manifest's) and no payload is applied or validated beyond the
-	 * reader's own checks.  snap_cut: the last snapshot's cut LSN. */
+	 * reader's own checks.  snap_cut: records at or below it are compacted
+	 * into the manifest's first file (a snapshot's cut, or the start of a
+	 * rewritten segment). */
 	void (*on_record)(void *arg, const struct aof_record *rec);
 	void *on_record_arg;
 	bool headers_only;

@@ -350,7 +350,13 @@ void snapshot_turn(struct snapshot_job *j, const struct snapshot_turn *t)
 				job_end(j, false);
 				return;
 			}
-			if (t->commit_ok && !t->commit_ok(t->commit_arg, j->cut)) {
+			int ok = t->commit_ok ? t->commit_ok(t->commit_arg, j->cut) : 1;
+			if (ok < 0) {
+				j->err = ok;
+				job_end(j, false);
+				return;
+			}
+			if (ok == 0) {
 				j->commit_wait = true;   /* checked again next turn */
 				return;
 			}

@@ -108,11 +108,12 @@ struct snapshot_turn {
 	bool busy;            /* the turn served clients: walk only a short slice */
 	uint64_t changes;     /* the keyspace's change count now (INFO's dirty base) */
 	int inflight_max;     /* snapshot-inflight-blocks (1..SNAPSHOT_WRITES_MAX) */
-	/* May the snapshot cut at `cut` be committed now?  The runtime says
-	 * no while records it holds could still be dropped by a recovery
-	 * (a unit across shards not yet durable everywhere:
-	 * docs/durability.md); NULL: always. */
-	bool (*commit_ok)(void *arg, uint64_t cut);
+	/* May the snapshot cut at `cut` be committed now?  1 yes; 0 not yet:
+	 * records it holds could still be dropped by a recovery (a unit
+	 * across shards not yet durable everywhere: docs/durability.md); < 0
+	 * never (another shard's AOF failed before making them durable): the
+	 * snapshot fails with that error.  NULL: always. */
+	int (*commit_ok)(void *arg, uint64_t cut);
 	void *commit_arg;
 };
 /* Once per loop turn on the shard thread: start, walk a slice, write

@@ -81,9 +81,17 @@ void conn_release_inflight(struct shard *s, struct conn *c)
 	conn_schedule(s, c);
 }
 
+static void fail_conn_slots(struct shard *s, struct conn *c, const char *err);
+
 /* Move every leading slot that may leave now into the output. */
 void conn_drain_slots(struct shard *s, struct conn *c)
 {
+	/* After the AOF failed for good, a reply tagged before the failure
+	 * with an LSN that never became durable is the error, also when its
+	 * last acknowledgement from another shard arrives only now (it was
+	 * not gated when shard_fail_waiting ran). */
+	if (s->aof_failed_seen)
+		fail_conn_slots(s, c, aof_write_error(&s->aof));
 	while (c->slots_head && slot_ready(s, c->slots_head)) {
 		struct reply_slot *head = c->slots_head;
 		kv_buf_append(&c->out, head->buf.data, head->buf.len);

@@ -587,11 +587,11 @@ static void shard_reload(struct shard *s)
  * appendfsync no the others are asked for an fsync.  Writing a snapshot
  * takes far longer than an fsync, so this rarely waits.
  */
-static bool shard_snapshot_commit_ok(void *arg, uint64_t cut)
+static int shard_snapshot_commit_ok(void *arg, uint64_t cut)
 {
 	struct shard *s = arg;
 	if (s->uw_head && s->uw_head->lsn <= cut && s->aof.state != AOF_FAILED)
-		return false;
+		return 0;
 	uint32_t n = g_server.nshards;
 	if (!s->snap_targets)
 		s->snap_targets = kv_calloc(n, sizeof(uint64_t));
@@ -600,13 +600,20 @@ static bool shard_snapshot_commit_ok(void *arg, uint64_t cut)
 			s->snap_targets[i] = atomic_load(&g_server.shards[i]->aof.info.last_lsn);
 		s->snap_targets_set = true;
 	}
-	bool ok = true;
+	int ok = 1;
 	for (uint32_t i = 0; i < n; i++) {
 		struct shard *o = g_server.shards[i];
-		if (i == s->id || atomic_load(&o->aof.info.durable_lsn) >= s->snap_targets[i] ||
-		    atomic_load(&o->aof.info.state) == AOF_FAILED)
+		if (i == s->id || atomic_load(&o->aof.info.durable_lsn) >= s->snap_targets[i])
 			continue;
-		ok = false;
+		if (atomic_load(&o->aof.info.state) == AOF_FAILED) {
+			/* What it had appended will never be durable: a unit part
+			 * of this snapshot may be missing there for good. */
+			log_warning("shard %u: snapshot not committed: shard %u's AOF failed before "
+				    "making durable what this snapshot may depend on", s->id, i);
+			s->snap_targets_set = false;
+			return -EIO;
+		}
+		ok = 0;
 		aof_ask_fsync(&o->aof);
 		shard_wake(o);
 	}
