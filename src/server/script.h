@@ -1,0 +1,18 @@
+/*
+ * script.h - scripting's commands (EVAL*, SCRIPT) and what other runtime
+ * files ask of it (docs/scripting.md).
+ */
+#ifndef KV_SCRIPT_H
+#define KV_SCRIPT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "commands/cmd.h"
+
+/* Scripts in the process-wide cache and the bytes of their bodies. */
+void script_cache_stats(uint64_t *count, uint64_t *bytes);
+/* SCRIPT KILL (and FUNCTION KILL): reply OK, NOTBUSY or UNKILLABLE. */
+void script_kill(struct cmd_ctx *c, bool function);
+
+#endif
