@@ -28,11 +28,13 @@
 #include <string.h>
 
 #include "base/kv.h"
+#include "base/log.h"
 #include "base/sha1.h"
 #include "commands/config.h"
 #include "server/script.h"
 #include "server/script_lua.h"
 #include "server/shard.h"
+#include "store/rdb_prim.h"
 
 /* ---- the cache, shared by the shards ---- */
 
@@ -265,8 +267,7 @@ static const char *script_call(struct script_run *run, int argc, const struct kv
 	}
 	if (flags & CMD_WRITE) {
 		run->wrote = true;
-		struct script_engine *e = atomic_load(&s->script);
-		atomic_store(&e->wrote, true);
+		atomic_store(&run->engine->wrote, true);
 	}
 	return NULL;
 }
@@ -442,8 +443,9 @@ static void cmd_script_flush(struct cmd_ctx *c)
 void script_kill(struct cmd_ctx *c, bool function)
 {
 	(void)function;
-	for (uint32_t i = 0; i < g_server.nshards; i++) {
-		struct script_engine *e = atomic_load(&g_server.shards[i]->script);
+	for (uint32_t k = 0; k < 2 * g_server.nshards; k++) {
+		struct shard *o = g_server.shards[k / 2];
+		struct script_engine *e = atomic_load(k % 2 ? &o->script_fn : &o->script);
 		if (!e || !atomic_load(&e->started_ms) || !atomic_load(&e->busy))
 			continue;
 		if (atomic_load(&e->wrote)) {
@@ -550,5 +552,873 @@ const struct kv_command cmd_table_script[] = {
 	  .group = "scripting", .since = "2.6.0",
 	  .summary = "A container for Lua scripts management commands",
 	  .complexity = "Depends on subcommand.", .subcommands = script_subs },
+	{ .name = NULL },
+};
+
+/* Function libraries changed (FUNCTION LOAD, DELETE, FLUSH, RESTORE). */
+static void script_functions_changed(void)
+{
+}
+
+/* ================================================================== */
+/* Functions: FUNCTION LOAD ... and FCALL (docs/scripting.md)          */
+/* ================================================================== */
+
+/*
+ * The libraries are process-wide like the script cache: a list behind a
+ * mutex and a generation.  FUNCTION LOAD runs the library's code in a
+ * scratch Lua state first (its errors are the reply, nothing changes);
+ * each shard then reloads every library into its own function state the
+ * next time it runs FCALL after a change of generation.
+ */
+
+struct fn_info {
+	char *name;
+	char *desc;               /* NULL when not given */
+	uint32_t flags;
+};
+
+struct fn_lib {
+	struct fn_lib *next;
+	char *name;
+	char *code;               /* the whole payload, shebang included */
+	size_t code_len;
+	size_t body_off;          /* where the code after the shebang starts */
+	uint32_t nfn, capfn;
+	struct fn_info *fn;
+};
+
+static pthread_mutex_t lib_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct fn_lib *libs, **libs_tail = &libs;
+static _Atomic uint64_t lib_gen = 1;
+
+static void fn_lib_free(struct fn_lib *l)
+{
+	if (!l)
+		return;
+	for (uint32_t i = 0; i < l->nfn; i++) {
+		free(l->fn[i].name);
+		free(l->fn[i].desc);
+	}
+	free(l->fn);
+	free(l->name);
+	free(l->code);
+	free(l);
+}
+
+static struct fn_lib **lib_find_locked(const char *name, size_t len)
+{
+	for (struct fn_lib **p = &libs; *p; p = &(*p)->next)
+		if (strlen((*p)->name) == len && memcmp((*p)->name, name, len) == 0)
+			return p;
+	return NULL;
+}
+
+static struct fn_info *lib_fn_find_locked(const char *name, size_t len, struct fn_lib **lib)
+{
+	for (struct fn_lib *l = libs; l; l = l->next)
+		for (uint32_t i = 0; i < l->nfn; i++)
+			if (strlen(l->fn[i].name) == len && memcmp(l->fn[i].name, name, len) == 0) {
+				if (lib)
+					*lib = l;
+				return &l->fn[i];
+			}
+	return NULL;
+}
+
+static void libs_unlink_locked(struct fn_lib **p)
+{
+	struct fn_lib *l = *p;
+	*p = l->next;
+	if (libs_tail == &l->next)
+		libs_tail = p;
+}
+
+static void libs_append_locked(struct fn_lib *l)
+{
+	l->next = NULL;
+	*libs_tail = l;
+	libs_tail = &l->next;
+}
+
+static void libs_flush_locked(void)
+{
+	while (libs) {
+		struct fn_lib *l = libs;
+		libs = l->next;
+		fn_lib_free(l);
+	}
+	libs_tail = &libs;
+}
+
+static void on_function(void *arg, const char *name, size_t nlen, const char *desc, size_t dlen,
+			uint32_t flags)
+{
+	struct fn_lib *l = arg;
+	if (l->nfn == l->capfn) {
+		l->capfn = l->capfn ? l->capfn * 2 : 4;
+		l->fn = kv_realloc(l->fn, l->capfn * sizeof(*l->fn));
+	}
+	struct fn_info *f = &l->fn[l->nfn++];
+	f->name = kv_strndup(name, nlen);
+	f->desc = desc ? kv_strndup(desc, dlen) : NULL;
+	f->flags = flags;
+}
+
+static bool lib_name_ok(const char *s, size_t n)
+{
+	if (n == 0)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!(isalnum((unsigned char)s[i]) || s[i] == '_'))
+			return false;
+	return true;
+}
+
+/* Parse the library's "#!lua name=<name>" line.  Returns the library (no
+ * functions yet) or NULL with the error text in err. */
+static struct fn_lib *lib_parse(const char *code, size_t len, char *err, size_t cap)
+{
+	if (len < 2 || code[0] != '#' || code[1] != '!') {
+		snprintf(err, cap, "Missing library metadata");
+		return NULL;
+	}
+	const char *nl = memchr(code, '\n', len);
+	if (!nl) {
+		snprintf(err, cap, "Invalid library metadata");
+		return NULL;
+	}
+	const char *p = code, *end = nl;
+	char engine[64] = "";
+	char *name = NULL;
+	int part = 0;
+	while (p < end) {
+		while (p < end && (*p == ' ' || *p == '\t' || *p == '\r'))
+			p++;
+		if (p == end)
+			break;
+		const char *w = p;
+		while (p < end && *p != ' ' && *p != '\t' && *p != '\r')
+			p++;
+		size_t wl = (size_t)(p - w);
+		if (part++ == 0) {
+			snprintf(engine, sizeof(engine), "%.*s", (int)(wl - 2 < 60 ? wl - 2 : 60), w + 2);
+			continue;
+		}
+		if (wl >= 5 && strncasecmp(w, "name=", 5) == 0) {
+			if (name) {
+				free(name);
+				snprintf(err, cap, "Invalid metadata value, name argument was given "
+						   "multiple times");
+				return NULL;
+			}
+			name = kv_strndup(w + 5, wl - 5);
+			continue;
+		}
+		free(name);
+		snprintf(err, cap, "Invalid metadata value given: %.*s", (int)(wl > 200 ? 200 : wl), w);
+		return NULL;
+	}
+	if (!name) {
+		snprintf(err, cap, "Library name was not given");
+		return NULL;
+	}
+	if (!lib_name_ok(name, strlen(name))) {
+		free(name);
+		snprintf(err, cap, "Library names can only contain letters, numbers, or "
+				   "underscores(_) and must be at least one character long");
+		return NULL;
+	}
+	if (strcasecmp(engine, "lua") != 0) {
+		free(name);
+		snprintf(err, cap, "Engine '%s' not found", engine);
+		return NULL;
+	}
+	struct fn_lib *l = kv_calloc(1, sizeof(*l));
+	l->name = name;
+	l->code = kv_malloc(len + 1);
+	memcpy(l->code, code, len);
+	l->code[len] = '\0';
+	l->code_len = len;
+	l->body_off = (size_t)(nl - code);
+	return l;
+}
+
+/* Create a library from its code: parse, run in a scratch state, check
+ * names.  On success the library is installed (replacing one of the same
+ * name when `replace`) and its name copied to name_out.  Returns 0 or -1
+ * with the error text. */
+static int lib_create(const char *code, size_t len, bool replace, char *err, size_t cap,
+		      char *name_out, size_t name_cap)
+{
+	struct fn_lib *l = lib_parse(code, len, err, cap);
+	if (!l)
+		return -1;
+	pthread_mutex_lock(&lib_lock);
+	bool exists = lib_find_locked(l->name, strlen(l->name)) != NULL;
+	pthread_mutex_unlock(&lib_lock);
+	if (exists && !replace) {
+		snprintf(err, cap, "Library '%s' already exists", l->name);
+		fn_lib_free(l);
+		return -1;
+	}
+	struct script_engine *scratch = script_lua_new();
+	scratch->on_function = on_function;
+	scratch->on_function_arg = l;
+	int rc = script_lua_load_library(scratch, l->code + l->body_off, l->code_len - l->body_off,
+					 err, cap);
+	script_lua_free(scratch);
+	if (rc < 0) {
+		fn_lib_free(l);
+		return -1;
+	}
+	if (l->nfn == 0) {
+		snprintf(err, cap, "No functions registered");
+		fn_lib_free(l);
+		return -1;
+	}
+	pthread_mutex_lock(&lib_lock);
+	struct fn_lib **old = lib_find_locked(l->name, strlen(l->name));
+	if (old && !replace) {
+		pthread_mutex_unlock(&lib_lock);
+		snprintf(err, cap, "Library '%s' already exists", l->name);
+		fn_lib_free(l);
+		return -1;
+	}
+	for (uint32_t i = 0; i < l->nfn; i++) {
+		struct fn_lib *owner = NULL;
+		if (lib_fn_find_locked(l->fn[i].name, strlen(l->fn[i].name), &owner) &&
+		    (!old || owner != *old)) {
+			pthread_mutex_unlock(&lib_lock);
+			snprintf(err, cap, "Function %s already exists", l->fn[i].name);
+			fn_lib_free(l);
+			return -1;
+		}
+	}
+	if (old) {
+		struct fn_lib *o = *old;
+		libs_unlink_locked(old);
+		fn_lib_free(o);
+	}
+	libs_append_locked(l);
+	atomic_fetch_add(&lib_gen, 1);
+	snprintf(name_out, name_cap, "%s", l->name);
+	pthread_mutex_unlock(&lib_lock);
+	return 0;
+}
+
+/* This thread's function state, with every library loaded. */
+static struct script_engine *engine_fn_get(struct shard *s)
+{
+	struct script_engine *e = atomic_load(&s->script_fn);
+	uint64_t gen = atomic_load(&lib_gen);
+	if (e && e->fn_gen == gen)
+		return e;
+	if (e) {
+		atomic_store(&s->script_fn, NULL);
+		script_lua_free(e);
+	}
+	e = script_lua_new();
+	pthread_mutex_lock(&lib_lock);
+	e->fn_gen = atomic_load(&lib_gen);
+	for (struct fn_lib *l = libs; l; l = l->next) {
+		char err[512];
+		if (script_lua_load_library(e, l->code + l->body_off, l->code_len - l->body_off, err,
+					    sizeof(err)) < 0)
+			log_warning("function library %s failed to load: %s", l->name, err);
+	}
+	pthread_mutex_unlock(&lib_lock);
+	atomic_store(&s->script_fn, e);
+	return e;
+}
+
+static bool fn_flags_of(const struct kv_slice *name, uint32_t *flags)
+{
+	pthread_mutex_lock(&lib_lock);
+	struct fn_info *f = lib_fn_find_locked(name->ptr, name->len, NULL);
+	if (f)
+		*flags = f->flags;
+	pthread_mutex_unlock(&lib_lock);
+	return f != NULL;
+}
+
+static bool fcall_all_shards(int argc, const struct kv_slice *argv)
+{
+	if (argc < 3)
+		return false;
+	if (atomic_load_explicit(&g_config.lua_allow_undeclared_keys, memory_order_relaxed))
+		return true;
+	uint32_t flags;
+	return fn_flags_of(&argv[1], &flags) && (flags & SCRIPT_FLAG_ALLOW_CROSS_SLOT);
+}
+
+static void fcall_generic(struct cmd_ctx *c, bool ro)
+{
+	struct shard *s = c->shard;
+	struct script_engine *e = engine_fn_get(s);
+	const struct kv_slice *name = &c->argv[1];
+	uint32_t flags;
+	if (!script_lua_function_flags(e, name->ptr, name->len, &flags)) {
+		resp_error(c->out, "ERR Function not found");
+		return;
+	}
+	int64_t numkeys;
+	if (!arg_to_int64(&c->argv[2], &numkeys)) {
+		resp_error(c->out, "ERR Bad number of keys provided");
+		return;
+	}
+	if (numkeys > c->argc - 3) {
+		resp_error(c->out, "ERR Number of keys can't be greater than number of args");
+		return;
+	}
+	if (numkeys < 0) {
+		resp_error(c->out, "ERR Number of keys can't be negative");
+		return;
+	}
+	if (!(flags & SCRIPT_FLAG_NO_WRITES)) {
+		const char *refused = shard_write_refused(s, c->held);
+		if (refused) {
+			resp_errorf(c->out, "%s", refused);
+			return;
+		}
+		if (ro) {
+			resp_error(c->out, "ERR Can not execute a script with write flag using *_ro "
+					   "command.");
+			return;
+		}
+	}
+	if (!(flags & (SCRIPT_FLAG_ALLOW_OOM | SCRIPT_FLAG_NO_WRITES)) &&
+	    shard_oom_refused(s, c->held, c->now_ms)) {
+		resp_error(c->out, "OOM allow-oom flag is not set on the script, can not run it "
+				   "when used memory > 'maxmemory'");
+		return;
+	}
+	char fname[256];
+	snprintf(fname, sizeof(fname), "%.*s", (int)(name->len < 255 ? name->len : 255), name->ptr);
+	struct script_ctx sc = { .c = c, .dbid = c->dbid };
+	struct script_run run = {
+		.call = script_call,
+		.arg = &sc,
+		.readonly = ro || (flags & SCRIPT_FLAG_NO_WRITES),
+		.name = fname,
+	};
+	int nk = (int)numkeys;
+	script_lua_fcall(e, &run, name->ptr, name->len, nk, c->argv + 3, c->argc - 3 - nk,
+			 c->argv + 3 + nk, c->out);
+}
+
+static void cmd_fcall(struct cmd_ctx *c) { fcall_generic(c, false); }
+static void cmd_fcall_ro(struct cmd_ctx *c) { fcall_generic(c, true); }
+
+/* ---- FUNCTION ---- */
+
+static void cmd_function_load(struct cmd_ctx *c)
+{
+	bool replace = false;
+	int i = 2;
+	for (; i < c->argc - 1; i++) {
+		if (arg_is(&c->argv[i], "replace")) {
+			replace = true;
+			continue;
+		}
+		resp_errorf(c->out, "ERR Unknown option given: %.*s", (int)c->argv[i].len,
+			    c->argv[i].ptr);
+		return;
+	}
+	if (i >= c->argc) {
+		resp_error(c->out, "ERR Function code is missing");
+		return;
+	}
+	char err[1024], name[256];
+	if (lib_create(c->argv[i].ptr, c->argv[i].len, replace, err, sizeof(err), name,
+		       sizeof(name)) < 0) {
+		resp_errorf(c->out, "ERR %s", err);
+		return;
+	}
+	script_functions_changed();
+	resp_bulk_str(c->out, name);
+}
+
+static void cmd_function_delete(struct cmd_ctx *c)
+{
+	pthread_mutex_lock(&lib_lock);
+	struct fn_lib **p = lib_find_locked(c->argv[2].ptr, c->argv[2].len);
+	if (p) {
+		struct fn_lib *l = *p;
+		libs_unlink_locked(p);
+		fn_lib_free(l);
+		atomic_fetch_add(&lib_gen, 1);
+	}
+	pthread_mutex_unlock(&lib_lock);
+	if (!p) {
+		resp_error(c->out, "ERR Library not found");
+		return;
+	}
+	script_functions_changed();
+	resp_ok(c->out);
+}
+
+static void cmd_function_flush(struct cmd_ctx *c)
+{
+	if (c->argc > 3 || (c->argc == 3 && !arg_is(&c->argv[2], "sync") &&
+			    !arg_is(&c->argv[2], "async"))) {
+		resp_error(c->out, "ERR FUNCTION FLUSH only supports SYNC|ASYNC option");
+		return;
+	}
+	pthread_mutex_lock(&lib_lock);
+	libs_flush_locked();
+	atomic_fetch_add(&lib_gen, 1);
+	pthread_mutex_unlock(&lib_lock);
+	script_functions_changed();
+	resp_ok(c->out);
+}
+
+static void reply_fn_flags(struct kv_buf *out, uint32_t flags)
+{
+	static const struct {
+		uint32_t f;
+		const char *name;
+	} names[] = {
+		{ SCRIPT_FLAG_NO_WRITES, "no-writes" },
+		{ SCRIPT_FLAG_ALLOW_OOM, "allow-oom" },
+		{ SCRIPT_FLAG_ALLOW_STALE, "allow-stale" },
+		{ SCRIPT_FLAG_NO_CLUSTER, "no-cluster" },
+		{ SCRIPT_FLAG_ALLOW_CROSS_SLOT, "allow-cross-slot-keys" },
+	};
+	int n = 0;
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		n += (flags & names[i].f) != 0;
+	resp_array(out, n);
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (flags & names[i].f)
+			resp_simple(out, names[i].name);
+}
+
+static void cmd_function_list(struct cmd_ctx *c)
+{
+	bool with_code = false;
+	const struct kv_slice *pattern = NULL;
+	for (int i = 2; i < c->argc; i++) {
+		if (!with_code && arg_is(&c->argv[i], "withcode")) {
+			with_code = true;
+			continue;
+		}
+		if (!pattern && arg_is(&c->argv[i], "libraryname")) {
+			if (i >= c->argc - 1) {
+				resp_error(c->out, "ERR library name argument was not given");
+				return;
+			}
+			pattern = &c->argv[++i];
+			continue;
+		}
+		resp_errorf(c->out, "ERR Unknown argument %.*s", (int)c->argv[i].len, c->argv[i].ptr);
+		return;
+	}
+	pthread_mutex_lock(&lib_lock);
+	size_t mark = resp_array_begin(c->out);
+	int64_t count = 0;
+	for (struct fn_lib *l = libs; l; l = l->next) {
+		if (pattern && !glob_match(pattern->ptr, pattern->len, l->name, strlen(l->name), true))
+			continue;
+		count++;
+		resp_array(c->out, with_code ? 8 : 6);
+		resp_bulk_str(c->out, "library_name");
+		resp_bulk_str(c->out, l->name);
+		resp_bulk_str(c->out, "engine");
+		resp_bulk_str(c->out, "LUA");
+		resp_bulk_str(c->out, "functions");
+		resp_array(c->out, l->nfn);
+		for (uint32_t i = 0; i < l->nfn; i++) {
+			resp_array(c->out, 6);
+			resp_bulk_str(c->out, "name");
+			resp_bulk_str(c->out, l->fn[i].name);
+			resp_bulk_str(c->out, "description");
+			if (l->fn[i].desc)
+				resp_bulk_str(c->out, l->fn[i].desc);
+			else
+				resp_null(c->out);
+			resp_bulk_str(c->out, "flags");
+			reply_fn_flags(c->out, l->fn[i].flags);
+		}
+		if (with_code) {
+			resp_bulk_str(c->out, "library_code");
+			resp_bulk(c->out, l->code, l->code_len);
+		}
+	}
+	pthread_mutex_unlock(&lib_lock);
+	resp_array_end(c->out, mark, count);
+}
+
+static void cmd_function_stats(struct cmd_ctx *c)
+{
+	uint64_t nlib = 0, nfn = 0;
+	pthread_mutex_lock(&lib_lock);
+	for (struct fn_lib *l = libs; l; l = l->next) {
+		nlib++;
+		nfn += l->nfn;
+	}
+	pthread_mutex_unlock(&lib_lock);
+	resp_array(c->out, 4);
+	resp_bulk_str(c->out, "running_script");
+	resp_null(c->out);
+	resp_bulk_str(c->out, "engines");
+	resp_array(c->out, 2);
+	resp_bulk_str(c->out, "LUA");
+	resp_array(c->out, 4);
+	resp_bulk_str(c->out, "libraries_count");
+	resp_int(c->out, (int64_t)nlib);
+	resp_bulk_str(c->out, "functions_count");
+	resp_int(c->out, (int64_t)nfn);
+}
+
+static void cmd_function_kill(struct cmd_ctx *c)
+{
+	script_kill(c, true);
+}
+
+/* DUMP's payload, Redis's: per library the RDB_OPCODE_FUNCTION2 byte and
+ * its code as an RDB string, then the RDB version (2 bytes LE) and a
+ * CRC-64 (8 bytes LE) of everything before. */
+#define FN_RDB_OPCODE 245
+#define FN_RDB_VERSION 10
+
+static void rdb_put_len(struct kv_buf *b, uint64_t n)
+{
+	uint8_t t[9];
+	if (n < 64) {
+		t[0] = (uint8_t)n;
+		kv_buf_append(b, t, 1);
+	} else if (n < 16384) {
+		t[0] = (uint8_t)(0x40 | (n >> 8));
+		t[1] = (uint8_t)n;
+		kv_buf_append(b, t, 2);
+	} else if (n <= UINT32_MAX) {
+		t[0] = 0x80;
+		for (int i = 0; i < 4; i++)
+			t[1 + i] = (uint8_t)(n >> (24 - 8 * i));
+		kv_buf_append(b, t, 5);
+	} else {
+		t[0] = 0x81;
+		for (int i = 0; i < 8; i++)
+			t[1 + i] = (uint8_t)(n >> (56 - 8 * i));
+		kv_buf_append(b, t, 9);
+	}
+}
+
+/* An RDB length at *p; -1 on truncation; *enc set for a special encoding. */
+static int rdb_get_len(const uint8_t **p, const uint8_t *end, uint64_t *n, bool *enc)
+{
+	if (*p >= end)
+		return -1;
+	uint8_t t = *(*p)++;
+	*enc = false;
+	switch (t >> 6) {
+	case 0:
+		*n = t & 0x3f;
+		return 0;
+	case 1:
+		if (*p >= end)
+			return -1;
+		*n = ((uint64_t)(t & 0x3f) << 8) | *(*p)++;
+		return 0;
+	case 2: {
+		int w = t == 0x80 ? 4 : t == 0x81 ? 8 : 0;
+		if (!w || end - *p < w)
+			return -1;
+		uint64_t v = 0;
+		for (int i = 0; i < w; i++)
+			v = v << 8 | *(*p)++;
+		*n = v;
+		return 0;
+	}
+	default:
+		*enc = true;
+		*n = t & 0x3f;
+		return 0;
+	}
+}
+
+/* An RDB string (plain or LZF) into a new buffer; NULL when malformed. */
+static char *rdb_get_string(const uint8_t **p, const uint8_t *end, size_t *len)
+{
+	uint64_t n;
+	bool enc;
+	if (rdb_get_len(p, end, &n, &enc) < 0)
+		return NULL;
+	if (!enc) {
+		if ((uint64_t)(end - *p) < n)
+			return NULL;
+		char *s = kv_malloc(n + 1);
+		memcpy(s, *p, n);
+		s[n] = '\0';
+		*p += n;
+		*len = n;
+		return s;
+	}
+	if (n != 3)   /* only LZF strings carry code; integers never do */
+		return NULL;
+	uint64_t clen, ulen;
+	if (rdb_get_len(p, end, &clen, &enc) < 0 || enc || rdb_get_len(p, end, &ulen, &enc) < 0 ||
+	    enc || (uint64_t)(end - *p) < clen || ulen > (1u << 30))
+		return NULL;
+	char *s = kv_malloc(ulen + 1);
+	if (rdb_lzf_decompress(*p, clen, s, ulen) != (int)ulen) {
+		free(s);
+		return NULL;
+	}
+	s[ulen] = '\0';
+	*p += clen;
+	*len = ulen;
+	return s;
+}
+
+static void cmd_function_dump(struct cmd_ctx *c)
+{
+	struct kv_buf b = KV_BUF_INIT;
+	pthread_mutex_lock(&lib_lock);
+	for (struct fn_lib *l = libs; l; l = l->next) {
+		uint8_t op = FN_RDB_OPCODE;
+		kv_buf_append(&b, &op, 1);
+		rdb_put_len(&b, l->code_len);
+		kv_buf_append(&b, l->code, l->code_len);
+	}
+	pthread_mutex_unlock(&lib_lock);
+	uint8_t ver[2] = { FN_RDB_VERSION & 0xff, FN_RDB_VERSION >> 8 };
+	kv_buf_append(&b, ver, 2);
+	uint64_t crc = rdb_crc64(0, b.data, b.len);
+	uint8_t cb[8];
+	for (int i = 0; i < 8; i++)
+		cb[i] = (uint8_t)(crc >> (8 * i));
+	kv_buf_append(&b, cb, 8);
+	resp_bulk(c->out, b.data, b.len);
+	kv_buf_free(&b);
+}
+
+static void cmd_function_restore(struct cmd_ctx *c)
+{
+	enum { R_APPEND, R_REPLACE, R_FLUSH } policy = R_APPEND;
+	if (c->argc > 4) {
+		resp_error(c->out, RESP_ERR_SYNTAX);
+		return;
+	}
+	if (c->argc == 4) {
+		if (arg_is(&c->argv[3], "append"))
+			policy = R_APPEND;
+		else if (arg_is(&c->argv[3], "replace"))
+			policy = R_REPLACE;
+		else if (arg_is(&c->argv[3], "flush"))
+			policy = R_FLUSH;
+		else {
+			resp_error(c->out, "ERR Wrong restore policy given, value should be either "
+					   "FLUSH, APPEND or REPLACE.");
+			return;
+		}
+	}
+	const uint8_t *p = (const uint8_t *)c->argv[2].ptr;
+	size_t len = c->argv[2].len;
+	if (len < 10) {
+		resp_error(c->out, "ERR DUMP payload version or checksum are wrong");
+		return;
+	}
+	const uint8_t *foot = p + len - 10;
+	uint16_t ver = (uint16_t)(foot[0] | foot[1] << 8);
+	uint64_t crc = 0;
+	for (int i = 0; i < 8; i++)
+		crc |= (uint64_t)foot[2 + i] << (8 * i);
+	if (ver > FN_RDB_VERSION || rdb_crc64(0, p, len - 8) != crc) {
+		resp_error(c->out, "ERR DUMP payload version or checksum are wrong");
+		return;
+	}
+	/* Parse every library first: a bad payload changes nothing. */
+	struct code_item {
+		char *code;
+		size_t len;
+	} *items = NULL;
+	size_t n = 0, cap = 0;
+	const char *err = NULL;
+	char errbuf[1100];
+	while (p < foot) {
+		if (*p++ != FN_RDB_OPCODE) {
+			err = "ERR given type is not a function";
+			break;
+		}
+		size_t l;
+		char *code = rdb_get_string(&p, foot, &l);
+		if (!code) {
+			err = "ERR can not read data type";
+			break;
+		}
+		if (n == cap) {
+			cap = cap ? cap * 2 : 4;
+			items = kv_realloc(items, cap * sizeof(*items));
+		}
+		items[n].code = code;
+		items[n++].len = l;
+	}
+	if (!err) {
+		/* Apply on a copy of the list so a failure leaves it untouched. */
+		pthread_mutex_lock(&lib_lock);
+		struct fn_lib *saved = libs, **saved_tail = libs_tail;
+		bool saved_ok = true;
+		if (policy == R_FLUSH) {
+			libs = NULL;
+			libs_tail = &libs;
+		} else {
+			/* Deep-copy is costly to write; instead move the old list
+			 * aside and rebuild from codes on failure. */
+			libs = NULL;
+			libs_tail = &libs;
+			for (struct fn_lib *l = saved; l; l = l->next) {
+				char e2[256], nm[256];
+				pthread_mutex_unlock(&lib_lock);
+				int rc = lib_create(l->code, l->code_len, false, e2, sizeof(e2), nm,
+						    sizeof(nm));
+				pthread_mutex_lock(&lib_lock);
+				saved_ok &= rc == 0;
+			}
+		}
+		pthread_mutex_unlock(&lib_lock);
+		for (size_t i = 0; i < n && saved_ok; i++) {
+			char e2[1024], nm[256];
+			if (lib_create(items[i].code, items[i].len, policy == R_REPLACE, e2, sizeof(e2),
+				       nm, sizeof(nm)) < 0) {
+				snprintf(errbuf, sizeof(errbuf), "ERR %s", e2);
+				err = errbuf;
+				break;
+			}
+		}
+		pthread_mutex_lock(&lib_lock);
+		if (err) {
+			libs_flush_locked();
+			libs = saved;
+			libs_tail = saved_tail;
+		} else {
+			struct fn_lib *tmp = libs, **tmp_tail = libs_tail;
+			libs = saved;
+			libs_tail = saved_tail;
+			libs_flush_locked();
+			libs = tmp;
+			libs_tail = tmp_tail;
+			if (!libs)
+				libs_tail = &libs;
+		}
+		atomic_fetch_add(&lib_gen, 1);
+		pthread_mutex_unlock(&lib_lock);
+	}
+	for (size_t i = 0; i < n; i++)
+		free(items[i].code);
+	free(items);
+	if (err) {
+		resp_error(c->out, err);
+		return;
+	}
+	script_functions_changed();
+	resp_ok(c->out);
+}
+
+static void cmd_function_help(struct cmd_ctx *c)
+{
+	static const char *const lines[] = {
+		"FUNCTION <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+		"LOAD [REPLACE] <FUNCTION CODE>",
+		"    Create a new library with the given library name and code.",
+		"DELETE <LIBRARY NAME>",
+		"    Delete the given library.",
+		"LIST [LIBRARYNAME PATTERN] [WITHCODE]",
+		"    Return general information on all the libraries:",
+		"    * Library name",
+		"    * The engine used to run the Library",
+		"    * Library description",
+		"    * Functions list",
+		"    * Library code (if WITHCODE is given)",
+		"    It also possible to get only function that matches a pattern using LIBRARYNAME argument.",
+		"STATS",
+		"    Return information about the current function running:",
+		"    * Function name",
+		"    * Command used to run the function",
+		"    * Duration in MS that the function is running",
+		"    If no function is running, return nil",
+		"    In addition, returns a list of available engines.",
+		"KILL",
+		"    Kill the current running function.",
+		"FLUSH [ASYNC|SYNC]",
+		"    Delete all the libraries.",
+		"    When called without the optional mode argument, the behavior is determined by the",
+		"    lazyfree-lazy-user-flush configuration directive. Valid modes are:",
+		"    * ASYNC: Asynchronously flush the libraries.",
+		"    * SYNC: Synchronously flush the libraries.",
+		"DUMP",
+		"    Return a serialized payload representing the current libraries, can be restored using FUNCTION RESTORE command",
+		"RESTORE <PAYLOAD> [FLUSH|APPEND|REPLACE]",
+		"    Restore the libraries represented by the given payload, it is possible to give a restore policy to",
+		"    control how to handle existing libraries (default APPEND):",
+		"    * FLUSH: delete all existing libraries.",
+		"    * APPEND: appends the restored libraries to the existing libraries. On collision, abort.",
+		"    * REPLACE: appends the restored libraries to the existing libraries, On collision, replace the old",
+		"      libraries with the new libraries (notice that even on this option there is a chance of failure",
+		"      in case of functions name collision with another library).",
+		"HELP",
+		"    Prints this help.",
+	};
+	size_t n = sizeof(lines) / sizeof(lines[0]);
+	resp_array(c->out, (int64_t)n);
+	for (size_t i = 0; i < n; i++)
+		resp_simple(c->out, lines[i]);
+}
+
+#define FN_FLAGS (CMD_LOCAL | CMD_NOSCRIPT)
+
+static const struct kv_command function_subs[] = {
+	{ .name = "function|load", .arity = -3, .flags = FN_FLAGS | CMD_WRITE | CMD_DENYOOM,
+	  .proc = cmd_function_load, .group = "scripting", .since = "7.0.0",
+	  .summary = "Create a function with the given arguments (name, code, description)",
+	  .complexity = "O(1) (considering compilation time is redundant)" },
+	{ .name = "function|delete", .arity = 3, .flags = FN_FLAGS | CMD_WRITE,
+	  .proc = cmd_function_delete, .group = "scripting", .since = "7.0.0",
+	  .summary = "Delete a function by name", .complexity = "O(1)" },
+	{ .name = "function|flush", .arity = -2, .flags = FN_FLAGS | CMD_WRITE,
+	  .proc = cmd_function_flush, .group = "scripting", .since = "7.0.0",
+	  .summary = "Deleting all functions", .complexity = "O(N) where N is the number of functions deleted" },
+	{ .name = "function|list", .arity = -2, .flags = FN_FLAGS,
+	  .proc = cmd_function_list, .group = "scripting", .since = "7.0.0",
+	  .summary = "List information about all the functions", .complexity = "O(N) where N is the number of functions" },
+	{ .name = "function|stats", .arity = 2, .flags = FN_FLAGS,
+	  .proc = cmd_function_stats, .group = "scripting", .since = "7.0.0",
+	  .summary = "Return information about the function currently running (name, description, duration)",
+	  .complexity = "O(1)" },
+	{ .name = "function|kill", .arity = 2, .flags = FN_FLAGS,
+	  .proc = cmd_function_kill, .group = "scripting", .since = "7.0.0",
+	  .summary = "Kill the function currently in execution.", .complexity = "O(1)" },
+	{ .name = "function|dump", .arity = 2, .flags = FN_FLAGS,
+	  .proc = cmd_function_dump, .group = "scripting", .since = "7.0.0",
+	  .summary = "Dump all functions into a serialized binary payload",
+	  .complexity = "O(N) where N is the number of functions" },
+	{ .name = "function|restore", .arity = -3, .flags = FN_FLAGS | CMD_WRITE | CMD_DENYOOM,
+	  .proc = cmd_function_restore, .group = "scripting", .since = "7.0.0",
+	  .summary = "Restore all the functions on the given payload",
+	  .complexity = "O(N) where N is the number of functions on the payload" },
+	{ .name = "function|help", .arity = 2, .flags = CMD_LOCAL | CMD_LOADING | CMD_STALE,
+	  .proc = cmd_function_help, .group = "scripting", .since = "7.0.0",
+	  .summary = "Show helpful text about the different subcommands", .complexity = "O(1)" },
+	{ .name = NULL },
+};
+
+static void cmd_function(struct cmd_ctx *c)
+{
+	cmd_run_sub(c, function_subs, "function");
+}
+
+const struct kv_command cmd_table_function[] = {
+	{ .name = "fcall", .arity = -3, .flags = EVAL_FLAGS, .proc = cmd_fcall, .keys = eval_keys,
+	  .all_shards = fcall_all_shards, .group = "scripting", .since = "7.0.0",
+	  .summary = "Invoke a function", .complexity = "Depends on the function that is executed." },
+	{ .name = "fcall_ro", .arity = -3, .flags = CMD_NOSCRIPT | CMD_STALE | CMD_READONLY,
+	  .proc = cmd_fcall_ro, .keys = eval_keys, .all_shards = fcall_all_shards,
+	  .group = "scripting", .since = "7.0.0", .summary = "Invoke a read-only function",
+	  .complexity = "Depends on the function that is executed." },
+	{ .name = "function", .arity = -2, .flags = CMD_LOCAL, .proc = cmd_function,
+	  .group = "scripting", .since = "7.0.0",
+	  .summary = "A container for function commands", .complexity = "Depends on subcommand.",
+	  .subcommands = function_subs },
 	{ .name = NULL },
 };

@@ -22,10 +22,12 @@
 #include <lauxlib.h>
 #include <lua.h>
 #include <lualib.h>
+#include <ctype.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "base/kv.h"
 #include "base/log.h"
@@ -41,6 +43,8 @@ extern int luaopen_bit(lua_State *L);
 #define REG_RO "kevy_readonly"       /* set of protected tables */
 #define REG_FLAGS "kevy_flags"       /* fname -> script flags */
 #define REG_ERRH "kevy_errh"         /* the error handler */
+#define REG_LOADG "kevy_loadg"       /* globals while a library loads */
+#define REG_FUNCS "kevy_funcs"       /* function name -> callback */
 
 /* Redis 7.0.15, as scripts read it. */
 #define SCRIPT_REDIS_VERSION "7.0.15"
@@ -700,6 +704,144 @@ static int api_acl_check_cmd(lua_State *L)
 	return 1;
 }
 
+/* ---- redis.register_function (FUNCTION LOAD only) ---- */
+
+static bool fn_name_ok(const char *s, size_t n)
+{
+	if (n == 0)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!(isalnum((unsigned char)s[i]) || s[i] == '_'))
+			return false;
+	return true;
+}
+
+static int fn_fail(lua_State *L, const char *msg)
+{
+	push_error(L, msg);
+	return raise_error(L);
+}
+
+/* Flags of a register_function call: a table of names. */
+static int fn_read_flags(lua_State *L, int idx, uint32_t *flags)
+{
+	for (int j = 1;; j++) {
+		lua_rawgeti(L, idx, j);
+		if (lua_isnil(L, -1)) {
+			lua_pop(L, 1);
+			return 0;
+		}
+		size_t n;
+		const char *f = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, &n) : NULL;
+		char low[64];
+		if (!f || n >= sizeof(low)) {
+			lua_pop(L, 1);
+			return -1;
+		}
+		for (size_t i = 0; i < n; i++)
+			low[i] = (char)tolower((unsigned char)f[i]);
+		lua_pop(L, 1);
+		if (script_parse_flag_name(low, n, flags) < 0)
+			return -1;
+	}
+}
+
+static int api_register_function(lua_State *L)
+{
+	struct script_engine *e = engine_of(L);
+	if (!e->loading)
+		return fn_fail(L, "redis.register_function can only be called on FUNCTION LOAD "
+				  "command");
+	int argc = lua_gettop(L);
+	if (argc < 1 || argc > 2)
+		return fn_fail(L, "wrong number of arguments to redis.register_function");
+	int name_idx = 0, fn_idx = 0, desc_idx = 0;
+	uint32_t flags = 0;
+	if (argc == 2) {
+		if (lua_type(L, 1) != LUA_TSTRING && lua_type(L, 1) != LUA_TNUMBER)
+			return fn_fail(L, "first argument to redis.register_function must be a string");
+		if (!lua_isfunction(L, 2))
+			return fn_fail(L, "second argument to redis.register_function must be a "
+					  "function");
+		name_idx = 1;
+		fn_idx = 2;
+	} else {
+		if (!lua_istable(L, 1))
+			return fn_fail(L, "calling redis.register_function with a single argument is "
+					  "only applicable to Lua table (representing named arguments).");
+		/* Slots 2, 3, 4: name, description, callback. */
+		lua_settop(L, 1);
+		lua_pushnil(L);
+		lua_pushnil(L);
+		lua_pushnil(L);
+		lua_pushnil(L);
+		while (lua_next(L, 1)) {
+			if (lua_type(L, -2) != LUA_TSTRING)
+				return fn_fail(L, "named argument key given to redis.register_function "
+						  "is not a string");
+			const char *key = lua_tostring(L, -2);
+			int slot = 0;
+			if (strcasecmp(key, "function_name") == 0) {
+				if (!lua_isstring(L, -1))
+					return fn_fail(L, "function_name argument given to "
+							  "redis.register_function must be a string");
+				slot = name_idx = 2;
+			} else if (strcasecmp(key, "description") == 0) {
+				if (!lua_isstring(L, -1))
+					return fn_fail(L, "description argument given to "
+							  "redis.register_function must be a string");
+				slot = desc_idx = 3;
+			} else if (strcasecmp(key, "callback") == 0) {
+				if (!lua_isfunction(L, -1))
+					return fn_fail(L, "callback argument given to "
+							  "redis.register_function must be a function");
+				slot = fn_idx = 4;
+			} else if (strcasecmp(key, "flags") == 0) {
+				if (!lua_istable(L, -1))
+					return fn_fail(L, "flags argument to redis.register_function must "
+							  "be a table representing function flags");
+				if (fn_read_flags(L, lua_gettop(L), &flags) < 0)
+					return fn_fail(L, "unknown flag given");
+			} else {
+				return fn_fail(L, "unknown argument given to redis.register_function");
+			}
+			if (slot)
+				lua_replace(L, slot);
+			else
+				lua_pop(L, 1);
+		}
+		if (!name_idx)
+			return fn_fail(L, "redis.register_function must get a function name argument");
+		if (!fn_idx)
+			return fn_fail(L, "redis.register_function must get a callback argument");
+	}
+	size_t nlen;
+	const char *name = lua_tolstring(L, name_idx, &nlen);
+	if (!fn_name_ok(name, nlen))
+		return fn_fail(L, "Library names can only contain letters, numbers, or "
+				  "underscores(_) and must be at least one character long");
+	lua_getfield(L, LUA_REGISTRYINDEX, REG_FUNCS);
+	int funcs = lua_gettop(L);
+	lua_pushvalue(L, name_idx);
+	lua_rawget(L, funcs);
+	bool dup = !lua_isnil(L, -1);
+	lua_pop(L, 1);
+	if (dup)
+		return fn_fail(L, "Function already exists in the library");
+	lua_pushvalue(L, name_idx);
+	lua_pushvalue(L, fn_idx);
+	lua_rawset(L, funcs);
+	lua_getfield(L, LUA_REGISTRYINDEX, REG_FLAGS);
+	lua_pushfstring(L, "fn:%s", name);
+	lua_pushnumber(L, flags);
+	lua_rawset(L, -3);
+	size_t dlen = 0;
+	const char *desc = desc_idx ? lua_tolstring(L, desc_idx, &dlen) : NULL;
+	if (e->on_function)
+		e->on_function(e->on_function_arg, name, nlen, desc, dlen, flags);
+	return 0;
+}
+
 /* ---- math.random as Redis: a rand48 of its own, the same sequence on
  * every platform, from lrand48's default seed (per thread here: each shard
  * has its own sequence, as it has its own Lua state) ---- */
@@ -870,6 +1012,26 @@ static void ro_push_proxy(lua_State *L, int idx, lua_CFunction index_fn)
 static int globals_index(lua_State *L)
 {
 	lua_pushvalue(L, 2);
+	struct script_engine *e = engine_of(L);
+	if (e->loading) {
+		lua_getfield(L, LUA_REGISTRYINDEX, REG_LOADG);
+		lua_insert(L, -2);
+		lua_rawget(L, -2);
+	} else {
+		lua_rawget(L, lua_upvalueindex(1));
+	}
+	if (!lua_isnil(L, -1))
+		return 1;
+	const char *name = lua_tostring(L, 2);
+	return luaL_error(L, "Script attempted to access nonexistent global variable '%s'",
+			  name ? name : "?");
+}
+
+/* __index of a table Redis guards with its error metatable: an unknown
+ * name is an error. */
+static int strict_index(lua_State *L)
+{
+	lua_pushvalue(L, 2);
 	lua_rawget(L, lua_upvalueindex(1));
 	if (!lua_isnil(L, -1))
 		return 1;
@@ -943,6 +1105,27 @@ static void register_redis_api(lua_State *L)
 	lua_setglobal(L, "redis");
 }
 
+/* What a library sees while it loads: only redis.register_function,
+ * redis.log and the version. */
+static void make_load_globals(lua_State *L)
+{
+	lua_newtable(L);                   /* LOADG */
+	lua_newtable(L);                   /* its redis */
+	set_fn(L, "register_function", api_register_function);
+	set_fn(L, "log", api_log);
+	set_num(L, "LOG_DEBUG", LOG_DEBUG);
+	set_num(L, "LOG_VERBOSE", LOG_VERBOSE);
+	set_num(L, "LOG_NOTICE", LOG_NOTICE);
+	set_num(L, "LOG_WARNING", LOG_WARNING);
+	set_num(L, "REDIS_VERSION_NUM", SCRIPT_REDIS_VERSION_NUM);
+	lua_pushstring(L, SCRIPT_REDIS_VERSION);
+	lua_setfield(L, -2, "REDIS_VERSION");
+	ro_push_proxy(L, -1, strict_index);
+	lua_setfield(L, -3, "redis");
+	lua_pop(L, 1);
+	lua_setfield(L, LUA_REGISTRYINDEX, REG_LOADG);
+}
+
 struct script_engine *script_lua_new(void)
 {
 	struct script_engine *e = kv_calloc(1, sizeof(*e));
@@ -987,6 +1170,9 @@ struct script_engine *script_lua_new(void)
 	lua_setfield(L, LUA_REGISTRYINDEX, REG_FLAGS);
 	lua_pushcfunction(L, script_errh);
 	lua_setfield(L, LUA_REGISTRYINDEX, REG_ERRH);
+	lua_newtable(L);
+	lua_setfield(L, LUA_REGISTRYINDEX, REG_FUNCS);
+	make_load_globals(L);
 
 	/* Lock: every library table becomes a read-only proxy, then the
 	 * globals themselves. */
@@ -1079,6 +1265,11 @@ static void script_hook(lua_State *L, lua_Debug *ar)
 		if (lim > 0 && kv_time_ms() - started >= lim)
 			atomic_store(&e->busy, true);
 	}
+	if (e->load_deadline_ms && kv_time_ms() > e->load_deadline_ms) {
+		lua_sethook(L, script_hook, LUA_MASKLINE, 0);
+		push_error(L, "FUNCTION LOAD timeout");
+		lua_error(L);
+	}
 	if (atomic_load_explicit(&e->kill, memory_order_relaxed)) {
 		log_warning("Lua script killed by user with SCRIPT KILL.");
 		lua_sethook(L, script_hook, LUA_MASKLINE, 0);
@@ -1087,24 +1278,21 @@ static void script_hook(lua_State *L, lua_Debug *ar)
 	}
 }
 
-void script_lua_run(struct script_engine *e, struct script_run *run, const char *fname,
-		    int nkeys, const struct kv_slice *keys, int nargs, const struct kv_slice *args,
-		    struct kv_buf *out)
+/* Run the function under the error handler (both pushed, then nargs
+ * arguments) and append its reply or Redis's error to out. */
+static void run_pushed(struct script_engine *e, struct script_run *run, int nargs,
+		       struct kv_buf *out)
 {
 	lua_State *L = e->L;
-	lua_getfield(L, LUA_REGISTRYINDEX, REG_ERRH);
-	lua_getfield(L, LUA_REGISTRYINDEX, fname);
-	kv_assert(lua_isfunction(L, -1));
-	set_global_array(L, "KEYS", nkeys, keys);
-	set_global_array(L, "ARGV", nargs, args);
 	run->resp = 2;
+	run->engine = e;
 	e->run = run;
 	atomic_store(&e->kill, false);
 	atomic_store(&e->busy, false);
 	atomic_store(&e->wrote, false);
 	atomic_store(&e->started_ms, kv_time_ms());
 	lua_sethook(L, script_hook, LUA_MASKCOUNT, 100000);
-	int rc = lua_pcall(L, 0, 1, -2);
+	int rc = lua_pcall(L, nargs, 1, -2 - nargs);
 	lua_sethook(L, NULL, 0, 0);
 	atomic_store(&e->started_ms, 0);
 	atomic_store(&e->busy, false);
@@ -1135,4 +1323,96 @@ void script_lua_run(struct script_engine *e, struct script_run *run, const char 
 		lua_pop(L, 1);
 	}
 	lua_pop(L, 1);   /* the error handler */
+}
+
+void script_lua_run(struct script_engine *e, struct script_run *run, const char *fname,
+		    int nkeys, const struct kv_slice *keys, int nargs, const struct kv_slice *args,
+		    struct kv_buf *out)
+{
+	lua_State *L = e->L;
+	lua_getfield(L, LUA_REGISTRYINDEX, REG_ERRH);
+	lua_getfield(L, LUA_REGISTRYINDEX, fname);
+	kv_assert(lua_isfunction(L, -1));
+	set_global_array(L, "KEYS", nkeys, keys);
+	set_global_array(L, "ARGV", nargs, args);
+	run_pushed(e, run, 0, out);
+}
+
+static void push_array(lua_State *L, int n, const struct kv_slice *v)
+{
+	lua_createtable(L, n, 0);
+	for (int i = 0; i < n; i++) {
+		lua_pushlstring(L, v[i].ptr, v[i].len);
+		lua_rawseti(L, -2, i + 1);
+	}
+}
+
+bool script_lua_fcall(struct script_engine *e, struct script_run *run, const char *name,
+		      size_t nlen, int nkeys, const struct kv_slice *keys, int nargs,
+		      const struct kv_slice *args, struct kv_buf *out)
+{
+	lua_State *L = e->L;
+	lua_getfield(L, LUA_REGISTRYINDEX, REG_ERRH);
+	lua_getfield(L, LUA_REGISTRYINDEX, REG_FUNCS);
+	lua_pushlstring(L, name, nlen);
+	lua_rawget(L, -2);
+	lua_remove(L, -2);
+	if (!lua_isfunction(L, -1)) {
+		lua_pop(L, 2);
+		return false;
+	}
+	push_array(L, nkeys, keys);
+	push_array(L, nargs, args);
+	run_pushed(e, run, 2, out);
+	return true;
+}
+
+bool script_lua_function_flags(struct script_engine *e, const char *name, size_t nlen,
+			       uint32_t *flags)
+{
+	lua_State *L = e->L;
+	lua_getfield(L, LUA_REGISTRYINDEX, REG_FLAGS);
+	lua_pushstring(L, "fn:");
+	lua_pushlstring(L, name, nlen);
+	lua_concat(L, 2);
+	lua_rawget(L, -2);
+	bool has = lua_isnumber(L, -1);
+	*flags = has ? (uint32_t)lua_tonumber(L, -1) : 0;
+	lua_pop(L, 2);
+	return has;
+}
+
+int script_lua_load_library(struct script_engine *e, const char *code, size_t len, char *err,
+			    size_t err_cap)
+{
+	lua_State *L = e->L;
+	if (luaL_loadbuffer(L, code, len, "@user_function")) {
+		snprintf(err, err_cap, "Error compiling function: %s", lua_tostring(L, -1));
+		lua_pop(L, 1);
+		return -1;
+	}
+	e->loading = true;
+	atomic_store(&e->started_ms, kv_time_ms());
+	e->load_deadline_ms = kv_time_ms() + 500;
+	lua_sethook(L, script_hook, LUA_MASKCOUNT, 100000);
+	int rc = lua_pcall(L, 0, 0, 0);
+	lua_sethook(L, NULL, 0, 0);
+	atomic_store(&e->started_ms, 0);
+	e->load_deadline_ms = 0;
+	e->loading = false;
+	if (rc) {
+		const char *msg = NULL;
+		if (lua_istable(L, -1)) {
+			lua_getfield(L, -1, "err");
+			msg = lua_tostring(L, -1);
+			snprintf(err, err_cap, "Error registering functions: %s", msg ? msg : "?");
+			lua_pop(L, 1);
+		} else {
+			msg = lua_tostring(L, -1);
+			snprintf(err, err_cap, "Error registering functions: ERR %s", msg ? msg : "?");
+		}
+		lua_pop(L, 1);
+		return -1;
+	}
+	return 0;
 }

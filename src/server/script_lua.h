@@ -23,6 +23,7 @@
 
 struct lua_State;
 struct script_run;
+struct script_engine;
 
 /* Script flags: the `#!lua flags=...` shebang (Redis 7.0's names). */
 enum script_flag {
@@ -57,6 +58,7 @@ struct script_run {
 	bool wrote;               /* a write command ran (SCRIPT KILL refuses then) */
 	int resp;                 /* redis.setresp: 2 or 3 */
 	const char *name;         /* the SHA (EVAL) or function name, for errors */
+	struct script_engine *engine;  /* set while it runs */
 };
 
 struct script_engine {
@@ -70,6 +72,14 @@ struct script_engine {
 	_Atomic bool busy;            /* running longer than busy-reply-threshold */
 	_Atomic bool wrote;
 	_Atomic bool kill;
+	/* FUNCTION LOAD: the library's code is running (globals are the
+	 * library API), its deadline, and who hears of each function. */
+	bool loading;
+	int64_t load_deadline_ms;
+	void (*on_function)(void *arg, const char *name, size_t nlen, const char *desc,
+			    size_t dlen, uint32_t flags);
+	void *on_function_arg;
+	uint64_t fn_gen;          /* the function libraries generation it loaded */
 };
 
 /* A fresh sandboxed state; aborts only when Lua cannot allocate at all. */
@@ -89,5 +99,18 @@ bool script_lua_has(struct script_engine *e, const char *fname, uint32_t *flags)
 void script_lua_run(struct script_engine *e, struct script_run *run, const char *fname,
 		    int nkeys, const struct kv_slice *keys, int nargs, const struct kv_slice *args,
 		    struct kv_buf *out);
+
+/* FUNCTION LOAD: run a library's code (after its shebang, the '\n' kept)
+ * so it registers its functions into e (e->on_function hears each).
+ * Returns 0, or -1 with Redis's error (no "ERR " prefix) in err. */
+int script_lua_load_library(struct script_engine *e, const char *code, size_t len, char *err,
+			    size_t err_cap);
+/* FCALL: run function `name` with KEYS and ARGV as its two arguments.
+ * Returns false (out untouched) when e has no such function. */
+bool script_lua_fcall(struct script_engine *e, struct script_run *run, const char *name,
+		      size_t nlen, int nkeys, const struct kv_slice *keys, int nargs,
+		      const struct kv_slice *args, struct kv_buf *out);
+bool script_lua_function_flags(struct script_engine *e, const char *name, size_t nlen,
+			       uint32_t *flags);
 
 #endif

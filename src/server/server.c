@@ -41,6 +41,7 @@ void server_commands_init(void)
 	cmd_table_add(cmd_table_pubsub);
 	cmd_table_add(cmd_table_blocking);
 	cmd_table_add(cmd_table_script);
+	cmd_table_add(cmd_table_function);
 	cmd_table_init();
 }
 

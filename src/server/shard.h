@@ -351,6 +351,7 @@ struct shard {
 	/* Scripting (script.c): this thread's Lua state, created by the first
 	 * script it runs; other threads only read it (SCRIPT KILL). */
 	_Atomic(struct script_engine *) script;
+	_Atomic(struct script_engine *) script_fn;   /* FCALL's, with the libraries */
 
 	/* Pub/sub: this shard's subscriptions (pubsub.c). */
 	struct pubsub_shard *pubsub;
