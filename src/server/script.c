@@ -22,6 +22,10 @@
  * starts a fresh one before its next script.
  */
 #include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <xxhash.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +37,7 @@
 #include "commands/config.h"
 #include "server/script.h"
 #include "server/script_lua.h"
+#include "persist/kvio.h"
 #include "server/shard.h"
 #include "store/rdb_prim.h"
 
@@ -555,11 +560,6 @@ const struct kv_command cmd_table_script[] = {
 	{ .name = NULL },
 };
 
-/* Function libraries changed (FUNCTION LOAD, DELETE, FLUSH, RESTORE). */
-static void script_functions_changed(void)
-{
-}
-
 /* ================================================================== */
 /* Functions: FUNCTION LOAD ... and FCALL (docs/scripting.md)          */
 /* ================================================================== */
@@ -910,6 +910,167 @@ static void fcall_generic(struct cmd_ctx *c, bool ro)
 static void cmd_fcall(struct cmd_ctx *c) { fcall_generic(c, false); }
 static void cmd_fcall_ro(struct cmd_ctx *c) { fcall_generic(c, true); }
 
+/* ---- durability of the libraries ---- */
+
+/*
+ * The libraries live in one file of the data directory, FN_FILE, replaced
+ * whole on every change (write a temporary file, fsync, rename, fsync the
+ * directory, all through the I/O layer):
+ *
+ *   offset 0   8 bytes  "KVFUNC01" (magic and format version 1)
+ *   offset 8   8 bytes  payload length, little-endian
+ *   offset 16  8 bytes  XXH3-64 of the payload, little-endian
+ *   offset 24  payload  FUNCTION DUMP's payload (Redis's format, itself
+ *                       ending with an RDB version and a CRC-64)
+ *
+ * A change is acknowledged only once the file holds it; if the file cannot
+ * be written the libraries go back to what they were and the command
+ * fails.  Startup loads the file before any shard serves (a missing file is
+ * no library; a damaged one refuses to start, naming the file).  A
+ * script's writes are logged as the commands it ran, so replaying the AOF
+ * never needs a library.  The file is written synchronously by the shard
+ * thread that runs the FUNCTION command: a rare administrative command,
+ * the one place scripting blocks a reactor on a file (docs/scripting.md).
+ */
+#define FN_FILE "functions.kevy"
+#define FN_MAGIC "KVFUNC01"
+
+enum fn_policy { FN_APPEND, FN_REPLACE, FN_FLUSH };
+
+static void fn_payload(struct kv_buf *b);
+static int libs_restore(const uint8_t *p, size_t len, enum fn_policy policy, char *err,
+			size_t cap);
+
+static pthread_mutex_t persist_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void put_le64(uint8_t *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint64_t get_le64(const uint8_t *p)
+{
+	uint64_t v = 0;
+	for (int i = 0; i < 8; i++)
+		v |= (uint64_t)p[i] << (8 * i);
+	return v;
+}
+
+static int functions_write(void)
+{
+	struct kv_buf payload = KV_BUF_INIT, file = KV_BUF_INIT;
+	fn_payload(&payload);
+	uint8_t head[24];
+	memcpy(head, FN_MAGIC, 8);
+	put_le64(head + 8, payload.len);
+	put_le64(head + 16, XXH3_64bits(payload.data, payload.len));
+	kv_buf_append(&file, head, sizeof(head));
+	kv_buf_append(&file, payload.data, payload.len);
+	kv_buf_free(&payload);
+	char path[PATH_MAX], tmp[PATH_MAX + 8];
+	snprintf(path, sizeof(path), "%s/%s", g_config.dir, FN_FILE);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	struct kvio_file f;
+	int rc = kvio_open(&f, tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	if (rc == 0) {
+		ssize_t n = kvio_pwrite(&f, file.data, file.len, 0);
+		if (n != (ssize_t)file.len)
+			rc = n < 0 ? (int)n : -EIO;
+		if (rc == 0)
+			rc = kvio_fsync(&f);
+		kvio_close(&f);
+		if (rc == 0)
+			rc = kvio_rename(tmp, path);
+		if (rc < 0)
+			kvio_unlink(tmp);
+		else
+			rc = kvio_fsync_dir(g_config.dir);
+	}
+	kv_buf_free(&file);
+	return rc;
+}
+
+int script_functions_recover(char *err, size_t cap)
+{
+	char path[PATH_MAX];
+	snprintf(path, sizeof(path), "%s/%s", g_config.dir, FN_FILE);
+	struct kvio_file f;
+	int rc = kvio_open(&f, path, O_RDONLY, 0);
+	if (rc == -ENOENT)
+		return 0;
+	if (rc < 0) {
+		snprintf(err, cap, "%s: %s", path, strerror(-rc));
+		return rc;
+	}
+	uint8_t head[24];
+	ssize_t n = kvio_pread(&f, head, sizeof(head), 0);
+	if (n != (ssize_t)sizeof(head) || memcmp(head, FN_MAGIC, 8) != 0) {
+		kvio_close(&f);
+		snprintf(err, cap, "%s: not a kevy function libraries file (bad header)", path);
+		return KV_ECORRUPT;
+	}
+	uint64_t len = get_le64(head + 8);
+	if (len > (1ull << 32)) {
+		kvio_close(&f);
+		snprintf(err, cap, "%s: payload length %llu is implausible", path,
+			 (unsigned long long)len);
+		return KV_ECORRUPT;
+	}
+	char *payload = kv_malloc(len ? len : 1);
+	n = kvio_pread(&f, payload, len, sizeof(head));
+	kvio_close(&f);
+	if (n != (ssize_t)len || XXH3_64bits(payload, len) != get_le64(head + 16)) {
+		free(payload);
+		snprintf(err, cap, "%s: payload truncated or checksum mismatch", path);
+		return KV_ECORRUPT;
+	}
+	char e2[1100];
+	rc = libs_restore((const uint8_t *)payload, len, FN_FLUSH, e2, sizeof(e2));
+	free(payload);
+	if (rc < 0) {
+		snprintf(err, cap, "%s: %s", path, e2);
+		return KV_ECORRUPT;
+	}
+	return 0;
+}
+
+/* A change of the libraries: serialized process-wide, made durable before
+ * it is acknowledged. */
+struct fn_change {
+	struct kv_buf before;
+};
+
+static void fn_change_begin(struct fn_change *ch)
+{
+	pthread_mutex_lock(&persist_lock);
+	kv_buf_init(&ch->before);
+	fn_payload(&ch->before);
+}
+
+/* ok: the change was made.  Returns true once it is durable; false when it
+ * was not made or could not be written (then the libraries are as before
+ * and the error reply is in out). */
+static bool fn_change_end(struct fn_change *ch, bool ok, struct kv_buf *out)
+{
+	if (ok) {
+		int rc = functions_write();
+		if (rc < 0) {
+			char e2[1100];
+			log_warning("function libraries could not be written to %s: %s", FN_FILE,
+				    strerror(-rc));
+			libs_restore((const uint8_t *)ch->before.data, ch->before.len, FN_FLUSH, e2,
+				     sizeof(e2));
+			resp_errorf(out, "ERR function libraries could not be made durable (%s); "
+					 "nothing changed", strerror(-rc));
+			ok = false;
+		}
+	}
+	kv_buf_free(&ch->before);
+	pthread_mutex_unlock(&persist_lock);
+	return ok;
+}
+
 /* ---- FUNCTION ---- */
 
 static void cmd_function_load(struct cmd_ctx *c)
@@ -930,17 +1091,22 @@ static void cmd_function_load(struct cmd_ctx *c)
 		return;
 	}
 	char err[1024], name[256];
+	struct fn_change ch;
+	fn_change_begin(&ch);
 	if (lib_create(c->argv[i].ptr, c->argv[i].len, replace, err, sizeof(err), name,
 		       sizeof(name)) < 0) {
+		fn_change_end(&ch, false, c->out);
 		resp_errorf(c->out, "ERR %s", err);
 		return;
 	}
-	script_functions_changed();
-	resp_bulk_str(c->out, name);
+	if (fn_change_end(&ch, true, c->out))
+		resp_bulk_str(c->out, name);
 }
 
 static void cmd_function_delete(struct cmd_ctx *c)
 {
+	struct fn_change ch;
+	fn_change_begin(&ch);
 	pthread_mutex_lock(&lib_lock);
 	struct fn_lib **p = lib_find_locked(c->argv[2].ptr, c->argv[2].len);
 	if (p) {
@@ -950,11 +1116,11 @@ static void cmd_function_delete(struct cmd_ctx *c)
 		atomic_fetch_add(&lib_gen, 1);
 	}
 	pthread_mutex_unlock(&lib_lock);
-	if (!p) {
-		resp_error(c->out, "ERR Library not found");
+	if (!fn_change_end(&ch, p != NULL, c->out)) {
+		if (!p)
+			resp_error(c->out, "ERR Library not found");
 		return;
 	}
-	script_functions_changed();
 	resp_ok(c->out);
 }
 
@@ -965,12 +1131,14 @@ static void cmd_function_flush(struct cmd_ctx *c)
 		resp_error(c->out, "ERR FUNCTION FLUSH only supports SYNC|ASYNC option");
 		return;
 	}
+	struct fn_change ch;
+	fn_change_begin(&ch);
 	pthread_mutex_lock(&lib_lock);
 	libs_flush_locked();
 	atomic_fetch_add(&lib_gen, 1);
 	pthread_mutex_unlock(&lib_lock);
-	script_functions_changed();
-	resp_ok(c->out);
+	if (fn_change_end(&ch, true, c->out))
+		resp_ok(c->out);
 }
 
 static void reply_fn_flags(struct kv_buf *out, uint32_t flags)
@@ -1172,9 +1340,20 @@ static char *rdb_get_string(const uint8_t **p, const uint8_t *end, size_t *len)
 	return s;
 }
 
+static void fn_payload(struct kv_buf *b);
+
 static void cmd_function_dump(struct cmd_ctx *c)
 {
 	struct kv_buf b = KV_BUF_INIT;
+	fn_payload(&b);
+	resp_bulk(c->out, b.data, b.len);
+	kv_buf_free(&b);
+}
+
+/* The DUMP payload of every library. */
+static void fn_payload(struct kv_buf *b0)
+{
+	struct kv_buf b = *b0;
 	pthread_mutex_lock(&lib_lock);
 	for (struct fn_lib *l = libs; l; l = l->next) {
 		uint8_t op = FN_RDB_OPCODE;
@@ -1190,35 +1369,17 @@ static void cmd_function_dump(struct cmd_ctx *c)
 	for (int i = 0; i < 8; i++)
 		cb[i] = (uint8_t)(crc >> (8 * i));
 	kv_buf_append(&b, cb, 8);
-	resp_bulk(c->out, b.data, b.len);
-	kv_buf_free(&b);
+	*b0 = b;
 }
 
-static void cmd_function_restore(struct cmd_ctx *c)
+/* Install the libraries of a DUMP payload.  Returns 0, or -1 with the
+ * error reply text in err and nothing changed. */
+static int libs_restore(const uint8_t *p, size_t len, enum fn_policy policy, char *err,
+			size_t cap)
 {
-	enum { R_APPEND, R_REPLACE, R_FLUSH } policy = R_APPEND;
-	if (c->argc > 4) {
-		resp_error(c->out, RESP_ERR_SYNTAX);
-		return;
-	}
-	if (c->argc == 4) {
-		if (arg_is(&c->argv[3], "append"))
-			policy = R_APPEND;
-		else if (arg_is(&c->argv[3], "replace"))
-			policy = R_REPLACE;
-		else if (arg_is(&c->argv[3], "flush"))
-			policy = R_FLUSH;
-		else {
-			resp_error(c->out, "ERR Wrong restore policy given, value should be either "
-					   "FLUSH, APPEND or REPLACE.");
-			return;
-		}
-	}
-	const uint8_t *p = (const uint8_t *)c->argv[2].ptr;
-	size_t len = c->argv[2].len;
 	if (len < 10) {
-		resp_error(c->out, "ERR DUMP payload version or checksum are wrong");
-		return;
+		snprintf(err, cap, "ERR DUMP payload version or checksum are wrong");
+		return -1;
 	}
 	const uint8_t *foot = p + len - 10;
 	uint16_t ver = (uint16_t)(foot[0] | foot[1] << 8);
@@ -1226,81 +1387,69 @@ static void cmd_function_restore(struct cmd_ctx *c)
 	for (int i = 0; i < 8; i++)
 		crc |= (uint64_t)foot[2 + i] << (8 * i);
 	if (ver > FN_RDB_VERSION || rdb_crc64(0, p, len - 8) != crc) {
-		resp_error(c->out, "ERR DUMP payload version or checksum are wrong");
-		return;
+		snprintf(err, cap, "ERR DUMP payload version or checksum are wrong");
+		return -1;
 	}
 	/* Parse every library first: a bad payload changes nothing. */
 	struct code_item {
 		char *code;
 		size_t len;
 	} *items = NULL;
-	size_t n = 0, cap = 0;
-	const char *err = NULL;
-	char errbuf[1100];
+	size_t n = 0, ncap = 0;
+	int rc = 0;
 	while (p < foot) {
 		if (*p++ != FN_RDB_OPCODE) {
-			err = "ERR given type is not a function";
+			snprintf(err, cap, "ERR given type is not a function");
+			rc = -1;
 			break;
 		}
 		size_t l;
 		char *code = rdb_get_string(&p, foot, &l);
 		if (!code) {
-			err = "ERR can not read data type";
+			snprintf(err, cap, "ERR can not read data type");
+			rc = -1;
 			break;
 		}
-		if (n == cap) {
-			cap = cap ? cap * 2 : 4;
-			items = kv_realloc(items, cap * sizeof(*items));
+		if (n == ncap) {
+			ncap = ncap ? ncap * 2 : 4;
+			items = kv_realloc(items, ncap * sizeof(*items));
 		}
 		items[n].code = code;
 		items[n++].len = l;
 	}
-	if (!err) {
-		/* Apply on a copy of the list so a failure leaves it untouched. */
+	if (rc == 0) {
+		/* Build the new list aside (the old one moved away), and put the
+		 * old one back if any library fails. */
 		pthread_mutex_lock(&lib_lock);
 		struct fn_lib *saved = libs, **saved_tail = libs_tail;
-		bool saved_ok = true;
-		if (policy == R_FLUSH) {
-			libs = NULL;
-			libs_tail = &libs;
-		} else {
-			/* Deep-copy is costly to write; instead move the old list
-			 * aside and rebuild from codes on failure. */
-			libs = NULL;
-			libs_tail = &libs;
-			for (struct fn_lib *l = saved; l; l = l->next) {
-				char e2[256], nm[256];
-				pthread_mutex_unlock(&lib_lock);
-				int rc = lib_create(l->code, l->code_len, false, e2, sizeof(e2), nm,
-						    sizeof(nm));
-				pthread_mutex_lock(&lib_lock);
-				saved_ok &= rc == 0;
-			}
-		}
+		libs = NULL;
+		libs_tail = &libs;
 		pthread_mutex_unlock(&lib_lock);
-		for (size_t i = 0; i < n && saved_ok; i++) {
-			char e2[1024], nm[256];
-			if (lib_create(items[i].code, items[i].len, policy == R_REPLACE, e2, sizeof(e2),
-				       nm, sizeof(nm)) < 0) {
-				snprintf(errbuf, sizeof(errbuf), "ERR %s", e2);
-				err = errbuf;
+		char name[256], e2[1024];
+		if (policy != FN_FLUSH)
+			for (struct fn_lib *l = saved; l; l = l->next)
+				lib_create(l->code, l->code_len, false, e2, sizeof(e2), name,
+					   sizeof(name));
+		for (size_t i = 0; i < n; i++) {
+			if (lib_create(items[i].code, items[i].len, policy == FN_REPLACE, e2,
+				       sizeof(e2), name, sizeof(name)) < 0) {
+				snprintf(err, cap, "ERR %s", e2);
+				rc = -1;
 				break;
 			}
 		}
 		pthread_mutex_lock(&lib_lock);
-		if (err) {
+		struct fn_lib *built = libs, **built_tail = libs_tail;
+		if (rc < 0) {
 			libs_flush_locked();
 			libs = saved;
-			libs_tail = saved_tail;
+			libs_tail = saved ? saved_tail : &libs;
 		} else {
-			struct fn_lib *tmp = libs, **tmp_tail = libs_tail;
 			libs = saved;
 			libs_tail = saved_tail;
 			libs_flush_locked();
-			libs = tmp;
-			libs_tail = tmp_tail;
-			if (!libs)
-				libs_tail = &libs;
+			libs = built;
+			libs_tail = built ? built_tail : &libs;
 		}
 		atomic_fetch_add(&lib_gen, 1);
 		pthread_mutex_unlock(&lib_lock);
@@ -1308,12 +1457,41 @@ static void cmd_function_restore(struct cmd_ctx *c)
 	for (size_t i = 0; i < n; i++)
 		free(items[i].code);
 	free(items);
-	if (err) {
+	return rc;
+}
+
+static void cmd_function_restore(struct cmd_ctx *c)
+{
+	enum fn_policy policy = FN_APPEND;
+	if (c->argc > 4) {
+		resp_error(c->out, "ERR unknown subcommand or wrong number of arguments for "
+				   "'restore'. Try FUNCTION HELP.");
+		return;
+	}
+	if (c->argc == 4) {
+		if (arg_is(&c->argv[3], "append"))
+			policy = FN_APPEND;
+		else if (arg_is(&c->argv[3], "replace"))
+			policy = FN_REPLACE;
+		else if (arg_is(&c->argv[3], "flush"))
+			policy = FN_FLUSH;
+		else {
+			resp_error(c->out, "ERR Wrong restore policy given, value should be either "
+					   "FLUSH, APPEND or REPLACE.");
+			return;
+		}
+	}
+	struct fn_change ch;
+	fn_change_begin(&ch);
+	char err[1100];
+	if (libs_restore((const uint8_t *)c->argv[2].ptr, c->argv[2].len, policy, err,
+			 sizeof(err)) < 0) {
+		fn_change_end(&ch, false, c->out);
 		resp_error(c->out, err);
 		return;
 	}
-	script_functions_changed();
-	resp_ok(c->out);
+	if (fn_change_end(&ch, true, c->out))
+		resp_ok(c->out);
 }
 
 static void cmd_function_help(struct cmd_ctx *c)

@@ -15,4 +15,9 @@ void script_cache_stats(uint64_t *count, uint64_t *bytes);
 /* SCRIPT KILL (and FUNCTION KILL): reply OK, NOTBUSY or UNKILLABLE. */
 void script_kill(struct cmd_ctx *c, bool function);
 
+/* Load the function libraries from the data directory (before any shard
+ * serves).  Returns 0 (also when there is no file), or a negative error
+ * with the reason, naming the file, in err. */
+int script_functions_recover(char *err, size_t cap);
+
 #endif

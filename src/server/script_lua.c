@@ -34,6 +34,7 @@
 #include "base/sha1.h"
 #include "commands/config.h"
 #include "proto/resp.h"
+#include "server/shard.h"
 
 extern int luaopen_cjson(lua_State *L);
 extern int luaopen_bit(lua_State *L);
@@ -1268,6 +1269,13 @@ static void script_hook(lua_State *L, lua_Debug *ar)
 	if (e->load_deadline_ms && kv_time_ms() > e->load_deadline_ms) {
 		lua_sethook(L, script_hook, LUA_MASKLINE, 0);
 		push_error(L, "FUNCTION LOAD timeout");
+		lua_error(L);
+	}
+	/* Shutdown (SIGTERM, SHUTDOWN from another shard) ends any script:
+	 * a script never keeps the process from exiting. */
+	if (atomic_load_explicit(&g_server.shutdown, memory_order_relaxed)) {
+		lua_sethook(L, script_hook, LUA_MASKLINE, 0);
+		push_error(L, "Script aborted: the server is shutting down");
 		lua_error(L);
 	}
 	if (atomic_load_explicit(&e->kill, memory_order_relaxed)) {
