@@ -18,6 +18,7 @@
  * Not here: the script cache, routing, the commands (script.c).
  */
 #include "server/script_lua.h"
+#include "server/script_msgpack.h"
 
 #include <lauxlib.h>
 #include <lua.h>
@@ -1144,6 +1145,9 @@ struct script_engine *script_lua_new(void)
 	lua_pushcfunction(L, luaopen_bit);
 	lua_call(L, 0, 1);
 	lua_setglobal(L, "bit");
+	lua_pushcfunction(L, script_open_cmsgpack);
+	lua_call(L, 0, 1);
+	lua_setglobal(L, "cmsgpack");
 	/* Out of the sandbox. */
 	static const char *const removed[] = { "dofile", "loadfile", "print", "module",
 					       "require", NULL };
@@ -1180,7 +1184,7 @@ struct script_engine *script_lua_new(void)
 	lua_pushvalue(L, LUA_GLOBALSINDEX);            /* G */
 	int g = lua_gettop(L);
 	static const char *const libs[] = { "redis", "string", "math", "table", "cjson", "bit",
-					    "coroutine", NULL };
+					    "coroutine", "cmsgpack", NULL };
 	for (int i = 0; libs[i]; i++) {
 		lua_getfield(L, g, libs[i]);
 		if (lua_istable(L, -1)) {

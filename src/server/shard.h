@@ -439,7 +439,7 @@ const char *reactor_uring_unavailable(void);
  *   bcast.c   broadcast commands (PUBLISH)
  *   blocking.c, exec.c, multi.c, pubsub.c
  *             blocking pops; running one call; MULTI/EXEC; pub/sub
- *   script_lua.c, script.c
+ *   script_msgpack.c, script_lua.c, script.c
  *             the Lua state of a shard; EVAL and SCRIPT
  *   route.c   dispatch and the cross-shard protocol
  *   shard.c   the loop, connections, cron, the AOF and snapshot turn

@@ -97,6 +97,14 @@ SEQUENCES = [
     ["EVAL", "return cjson.encode({1,2,3})", "0"],
     ["EVAL", "return cjson.decode('[1,2,{\"a\":3}]')[3].a", "0"],
     ["EVAL", "return bit.band(7,3)", "0"],
+    ["EVAL", "local e = cmsgpack.pack(0.1, -1099511627776, 'abc', {1,2}, {a=true}) "
+             "local h = '' for i = 1, #e do h = h .. string.format('%02x', string.byte(e, i)) end "
+             "return h", "0"],
+    ["EVAL", "local a, b, c = cmsgpack.unpack(cmsgpack.pack(1.5, string.rep('x', 70000), {1,{2}})) "
+             "return {tostring(a), #b, c[2][1]}", "0"],
+    ["EVAL", "local o, v = cmsgpack.unpack_one(cmsgpack.pack(7, 8), 0) return {o, v}", "0"],
+    ["EVAL", "return cmsgpack.unpack(string.char(0xd9, 5))", "0"],
+    ["EVAL", "cmsgpack.pack = 1", "0"],
     ["EVAL", "return bit.tohex(65535)", "0"],
     ["EVAL", "return redis.sha1hex('Pizza & Mandolino')", "0"],
     ["EVAL", "return {math.random(), math.random(100)}", "0"],
