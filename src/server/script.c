@@ -143,6 +143,18 @@ void script_cache_stats(uint64_t *count, uint64_t *bytes)
 	pthread_mutex_unlock(&cache_lock);
 }
 
+void script_memory(uint64_t *eval_lua, uint64_t *func_lua, uint64_t *scripts,
+		   uint64_t *script_bytes)
+{
+	*eval_lua = *func_lua = 0;
+	for (uint32_t i = 0; i < g_server.nshards; i++) {
+		struct shard *o = g_server.shards[i];
+		*eval_lua += atomic_load_explicit(&o->script_mem, memory_order_relaxed);
+		*func_lua += atomic_load_explicit(&o->script_fn_mem, memory_order_relaxed);
+	}
+	script_cache_stats(scripts, script_bytes);
+}
+
 /* ---- the engine of this thread ---- */
 
 static struct script_engine *engine_get(struct shard *s)
@@ -158,6 +170,7 @@ static struct script_engine *engine_get(struct shard *s)
 		e = script_lua_new();
 		e->gen = gen;
 		atomic_store(&s->script, e);
+		atomic_store_explicit(&s->script_mem, e->mem_bytes, memory_order_relaxed);
 	}
 	return e;
 }
@@ -394,6 +407,7 @@ static void eval_generic(struct cmd_ctx *c, bool evalsha, bool ro)
 	int nk = (int)numkeys;
 	script_lua_run(e, &run, fname, nk, c->argv + 3, c->argc - 3 - nk, c->argv + 3 + nk,
 		       c->out);
+	atomic_store_explicit(&s->script_mem, e->mem_bytes, memory_order_relaxed);
 }
 
 static void cmd_eval(struct cmd_ctx *c) { eval_generic(c, false, false); }
@@ -609,7 +623,7 @@ static void fn_lib_free(struct fn_lib *l)
 static struct fn_lib **lib_find_locked(const char *name, size_t len)
 {
 	for (struct fn_lib **p = &libs; *p; p = &(*p)->next)
-		if (strlen((*p)->name) == len && memcmp((*p)->name, name, len) == 0)
+		if (strlen((*p)->name) == len && strncasecmp((*p)->name, name, len) == 0)
 			return p;
 	return NULL;
 }
@@ -618,7 +632,7 @@ static struct fn_info *lib_fn_find_locked(const char *name, size_t len, struct f
 {
 	for (struct fn_lib *l = libs; l; l = l->next)
 		for (uint32_t i = 0; i < l->nfn; i++)
-			if (strlen(l->fn[i].name) == len && memcmp(l->fn[i].name, name, len) == 0) {
+			if (strlen(l->fn[i].name) == len && strncasecmp(l->fn[i].name, name, len) == 0) {
 				if (lib)
 					*lib = l;
 				return &l->fn[i];
@@ -746,8 +760,9 @@ static struct fn_lib *lib_parse(const char *code, size_t len, char *err, size_t 
 
 /* Create a library from its code: parse, run in a scratch state, check
  * names.  On success the library is installed (replacing one of the same
- * name when `replace`) and its name copied to name_out.  Returns 0 or -1
- * with the error text. */
+ * name when `replace`) and its name copied to name_out.  Returns 0, 1 when
+ * REPLACE gave the code already loaded (nothing changed), or -1 with the
+ * error text. */
 static int lib_create(const char *code, size_t len, bool replace, char *err, size_t cap,
 		      char *name_out, size_t name_cap)
 {
@@ -755,8 +770,18 @@ static int lib_create(const char *code, size_t len, bool replace, char *err, siz
 	if (!l)
 		return -1;
 	pthread_mutex_lock(&lib_lock);
-	bool exists = lib_find_locked(l->name, strlen(l->name)) != NULL;
+	struct fn_lib **cur = lib_find_locked(l->name, strlen(l->name));
+	bool exists = cur != NULL;
+	/* REPLACE with the very same code changes nothing: no reload of every
+	 * shard's functions, no rewrite of the libraries file. */
+	bool same = exists && replace && (*cur)->code_len == len &&
+		    memcmp((*cur)->code, code, len) == 0 && strcmp((*cur)->name, l->name) == 0;
 	pthread_mutex_unlock(&lib_lock);
+	if (same) {
+		snprintf(name_out, name_cap, "%s", l->name);
+		fn_lib_free(l);
+		return 1;
+	}
 	if (exists && !replace) {
 		snprintf(err, cap, "Library '%s' already exists", l->name);
 		fn_lib_free(l);
@@ -905,6 +930,7 @@ static void fcall_generic(struct cmd_ctx *c, bool ro)
 	int nk = (int)numkeys;
 	script_lua_fcall(e, &run, name->ptr, name->len, nk, c->argv + 3, c->argc - 3 - nk,
 			 c->argv + 3 + nk, c->out);
+	atomic_store_explicit(&s->script_fn_mem, e->mem_bytes, memory_order_relaxed);
 }
 
 static void cmd_fcall(struct cmd_ctx *c) { fcall_generic(c, false); }
@@ -1093,13 +1119,14 @@ static void cmd_function_load(struct cmd_ctx *c)
 	char err[1024], name[256];
 	struct fn_change ch;
 	fn_change_begin(&ch);
-	if (lib_create(c->argv[i].ptr, c->argv[i].len, replace, err, sizeof(err), name,
-		       sizeof(name)) < 0) {
+	int rc = lib_create(c->argv[i].ptr, c->argv[i].len, replace, err, sizeof(err), name,
+			    sizeof(name));
+	if (rc < 0) {
 		fn_change_end(&ch, false, c->out);
 		resp_errorf(c->out, "ERR %s", err);
 		return;
 	}
-	if (fn_change_end(&ch, true, c->out))
+	if (fn_change_end(&ch, rc == 0, c->out) || rc == 1)
 		resp_bulk_str(c->out, name);
 }
 

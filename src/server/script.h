@@ -12,6 +12,9 @@
 
 /* Scripts in the process-wide cache and the bytes of their bodies. */
 void script_cache_stats(uint64_t *count, uint64_t *bytes);
+/* INFO memory (server_runtime.script_memory). */
+void script_memory(uint64_t *eval_lua, uint64_t *func_lua, uint64_t *scripts,
+		   uint64_t *script_bytes);
 /* SCRIPT KILL (and FUNCTION KILL): reply OK, NOTBUSY or UNKILLABLE. */
 void script_kill(struct cmd_ctx *c, bool function);
 

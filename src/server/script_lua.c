@@ -822,19 +822,27 @@ static int api_register_function(lua_State *L)
 	if (!fn_name_ok(name, nlen))
 		return fn_fail(L, "Library names can only contain letters, numbers, or "
 				  "underscores(_) and must be at least one character long");
+	/* Function names are case-insensitive, as in Redis: keyed lower case. */
+	char low[256];
+	if (nlen >= sizeof(low))
+		return fn_fail(L, "Function names can be at most 255 characters long");
+	for (size_t i = 0; i < nlen; i++)
+		low[i] = (char)tolower((unsigned char)name[i]);
+	lua_pushlstring(L, low, nlen);
+	int low_idx = lua_gettop(L);
 	lua_getfield(L, LUA_REGISTRYINDEX, REG_FUNCS);
 	int funcs = lua_gettop(L);
-	lua_pushvalue(L, name_idx);
+	lua_pushvalue(L, low_idx);
 	lua_rawget(L, funcs);
 	bool dup = !lua_isnil(L, -1);
 	lua_pop(L, 1);
 	if (dup)
 		return fn_fail(L, "Function already exists in the library");
-	lua_pushvalue(L, name_idx);
+	lua_pushvalue(L, low_idx);
 	lua_pushvalue(L, fn_idx);
 	lua_rawset(L, funcs);
 	lua_getfield(L, LUA_REGISTRYINDEX, REG_FLAGS);
-	lua_pushfstring(L, "fn:%s", name);
+	lua_pushfstring(L, "fn:%s", lua_tostring(L, low_idx));
 	lua_pushnumber(L, flags);
 	lua_rawset(L, -3);
 	size_t dlen = 0;
@@ -1350,6 +1358,15 @@ void script_lua_run(struct script_engine *e, struct script_run *run, const char 
 	run_pushed(e, run, 0, out);
 }
 
+static void push_lower(lua_State *L, const char *s, size_t n)
+{
+	luaL_Buffer b;
+	luaL_buffinit(L, &b);
+	for (size_t i = 0; i < n; i++)
+		luaL_addchar(&b, (char)tolower((unsigned char)s[i]));
+	luaL_pushresult(&b);
+}
+
 static void push_array(lua_State *L, int n, const struct kv_slice *v)
 {
 	lua_createtable(L, n, 0);
@@ -1366,7 +1383,7 @@ bool script_lua_fcall(struct script_engine *e, struct script_run *run, const cha
 	lua_State *L = e->L;
 	lua_getfield(L, LUA_REGISTRYINDEX, REG_ERRH);
 	lua_getfield(L, LUA_REGISTRYINDEX, REG_FUNCS);
-	lua_pushlstring(L, name, nlen);
+	push_lower(L, name, nlen);
 	lua_rawget(L, -2);
 	lua_remove(L, -2);
 	if (!lua_isfunction(L, -1)) {
@@ -1385,7 +1402,7 @@ bool script_lua_function_flags(struct script_engine *e, const char *name, size_t
 	lua_State *L = e->L;
 	lua_getfield(L, LUA_REGISTRYINDEX, REG_FLAGS);
 	lua_pushstring(L, "fn:");
-	lua_pushlstring(L, name, nlen);
+	push_lower(L, name, nlen);
 	lua_concat(L, 2);
 	lua_rawget(L, -2);
 	bool has = lua_isnumber(L, -1);

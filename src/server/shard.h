@@ -352,6 +352,7 @@ struct shard {
 	 * script it runs; other threads only read it (SCRIPT KILL). */
 	_Atomic(struct script_engine *) script;
 	_Atomic(struct script_engine *) script_fn;   /* FCALL's, with the libraries */
+	_Atomic uint64_t script_mem, script_fn_mem;  /* their Lua heaps after the last run */
 
 	/* Pub/sub: this shard's subscriptions (pubsub.c). */
 	struct pubsub_shard *pubsub;
