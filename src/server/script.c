@@ -457,16 +457,37 @@ static void cmd_script_flush(struct cmd_ctx *c)
 	resp_ok(c->out);
 }
 
+bool script_allowed_while_busy(const struct kv_command *cmd, int argc,
+			       const struct kv_slice *argv)
+{
+	const char *n = cmd->name;
+	if (!strcmp(n, "shutdown") || !strcmp(n, "auth") || !strcmp(n, "hello") ||
+	    !strcmp(n, "quit"))
+		return true;
+	if (argc < 2)
+		return false;
+	if (!strcmp(n, "script"))
+		return arg_is(&argv[1], "kill");
+	if (!strcmp(n, "function"))
+		return arg_is(&argv[1], "kill") || arg_is(&argv[1], "stats");
+	return false;
+}
+
 /* SCRIPT KILL / FUNCTION KILL: stop the script that has run past
  * busy-reply-threshold on any shard, unless it wrote. */
 void script_kill(struct cmd_ctx *c, bool function)
 {
-	(void)function;
 	for (uint32_t k = 0; k < 2 * g_server.nshards; k++) {
 		struct shard *o = g_server.shards[k / 2];
 		struct script_engine *e = atomic_load(k % 2 ? &o->script_fn : &o->script);
 		if (!e || !atomic_load(&e->started_ms) || !atomic_load(&e->busy))
 			continue;
+		/* Each kind is killed by its own command, as in Redis. */
+		if (e->functions != function) {
+			resp_errorf(c->out, "%s", script_busy_error() ? script_busy_error() :
+				    "NOTBUSY No scripts in execution right now.");
+			return;
+		}
 		if (atomic_load(&e->wrote)) {
 			resp_error(c->out, "UNKILLABLE Sorry the script already executed write "
 					   "commands against the dataset. You can either wait the "
@@ -844,6 +865,7 @@ static struct script_engine *engine_fn_get(struct shard *s)
 		script_lua_free(e);
 	}
 	e = script_lua_new();
+	e->functions = true;
 	pthread_mutex_lock(&lib_lock);
 	e->fn_gen = atomic_load(&lib_gen);
 	for (struct fn_lib *l = libs; l; l = l->next) {
@@ -927,6 +949,13 @@ static void fcall_generic(struct cmd_ctx *c, bool ro)
 		.readonly = ro || (flags & SCRIPT_FLAG_NO_WRITES),
 		.name = fname,
 	};
+	pthread_mutex_lock(&e->info_lock);
+	kv_buf_clear(&e->info_cmd);
+	resp_array(&e->info_cmd, c->argc);
+	for (int i = 0; i < c->argc; i++)
+		resp_bulk(&e->info_cmd, c->argv[i].ptr, c->argv[i].len);
+	snprintf(e->info_name, sizeof(e->info_name), "%s", fname);
+	pthread_mutex_unlock(&e->info_lock);
 	int nk = (int)numkeys;
 	script_lua_fcall(e, &run, name->ptr, name->len, nk, c->argv + 3, c->argc - 3 - nk,
 			 c->argv + 3 + nk, c->out);
@@ -1255,7 +1284,27 @@ static void cmd_function_stats(struct cmd_ctx *c)
 	pthread_mutex_unlock(&lib_lock);
 	resp_array(c->out, 4);
 	resp_bulk_str(c->out, "running_script");
-	resp_null(c->out);
+	bool shown = false;
+	for (uint32_t i = 0; i < g_server.nshards && !shown; i++) {
+		struct script_engine *e = atomic_load(&g_server.shards[i]->script_fn);
+		if (!e)
+			continue;
+		pthread_mutex_lock(&e->info_lock);
+		int64_t started = atomic_load(&e->started_ms);
+		if (started && e->info_cmd.len) {
+			resp_array(c->out, 6);
+			resp_bulk_str(c->out, "name");
+			resp_bulk_str(c->out, e->info_name);
+			resp_bulk_str(c->out, "command");
+			kv_buf_append(c->out, e->info_cmd.data, e->info_cmd.len);
+			resp_bulk_str(c->out, "duration_ms");
+			resp_int(c->out, kv_time_ms() - started);
+			shown = true;
+		}
+		pthread_mutex_unlock(&e->info_lock);
+	}
+	if (!shown)
+		resp_null(c->out);
 	resp_bulk_str(c->out, "engines");
 	resp_array(c->out, 2);
 	resp_bulk_str(c->out, "LUA");

@@ -15,6 +15,9 @@ void script_cache_stats(uint64_t *count, uint64_t *bytes);
 /* INFO memory (server_runtime.script_memory). */
 void script_memory(uint64_t *eval_lua, uint64_t *func_lua, uint64_t *scripts,
 		   uint64_t *script_bytes);
+/* What may run while a script is busy (everything else gets -BUSY). */
+bool script_allowed_while_busy(const struct kv_command *cmd, int argc,
+			       const struct kv_slice *argv);
 /* SCRIPT KILL (and FUNCTION KILL): reply OK, NOTBUSY or UNKILLABLE. */
 void script_kill(struct cmd_ctx *c, bool function);
 

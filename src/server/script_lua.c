@@ -1139,6 +1139,7 @@ static void make_load_globals(lua_State *L)
 struct script_engine *script_lua_new(void)
 {
 	struct script_engine *e = kv_calloc(1, sizeof(*e));
+	pthread_mutex_init(&e->info_lock, NULL);
 	lua_State *L = lua_newstate(engine_alloc, e);
 	kv_assert(L != NULL);
 	e->L = L;
@@ -1217,6 +1218,8 @@ void script_lua_free(struct script_engine *e)
 	if (!e)
 		return;
 	lua_close(e->L);
+	kv_buf_free(&e->info_cmd);
+	pthread_mutex_destroy(&e->info_lock);
 	free(e);
 }
 
@@ -1265,6 +1268,39 @@ static void set_global_array(lua_State *L, const char *name, int n, const struct
 	lua_pop(L, 1);
 }
 
+/* Scripts past busy-reply-threshold, process-wide, and how many of them
+ * are functions: while any is busy every shard answers -BUSY (as Redis's
+ * single thread does) but to the commands that can end it. */
+static _Atomic int busy_scripts, busy_functions;
+
+const char *script_busy_error(void)
+{
+	if (atomic_load_explicit(&busy_scripts, memory_order_relaxed) == 0)
+		return NULL;
+	return atomic_load_explicit(&busy_functions, memory_order_relaxed)
+		       ? "BUSY Redis is busy running a script. You can only call FUNCTION KILL or "
+			 "SHUTDOWN NOSAVE."
+		       : "BUSY Redis is busy running a script. You can only call SCRIPT KILL or "
+			 "SHUTDOWN NOSAVE.";
+}
+
+static void busy_set(struct script_engine *e)
+{
+	atomic_store(&e->busy, true);
+	atomic_fetch_add(&busy_scripts, 1);
+	if (e->functions)
+		atomic_fetch_add(&busy_functions, 1);
+}
+
+static void busy_clear(struct script_engine *e)
+{
+	if (!atomic_exchange(&e->busy, false))
+		return;
+	atomic_fetch_sub(&busy_scripts, 1);
+	if (e->functions)
+		atomic_fetch_sub(&busy_functions, 1);
+}
+
 /* The count hook: a script asked to stop by SCRIPT KILL ends here, and
  * keeps ending on every line so pcall cannot swallow it. */
 static void script_hook(lua_State *L, lua_Debug *ar)
@@ -1275,8 +1311,8 @@ static void script_hook(lua_State *L, lua_Debug *ar)
 	if (started && !atomic_load_explicit(&e->busy, memory_order_relaxed)) {
 		int64_t lim = atomic_load_explicit(&g_config.busy_reply_threshold_ms,
 						   memory_order_relaxed);
-		if (lim > 0 && kv_time_ms() - started >= lim)
-			atomic_store(&e->busy, true);
+		if (lim > 0 && kv_time_ms() - started >= lim && !e->loading)
+			busy_set(e);
 	}
 	if (e->load_deadline_ms && kv_time_ms() > e->load_deadline_ms) {
 		lua_sethook(L, script_hook, LUA_MASKLINE, 0);
@@ -1308,14 +1344,13 @@ static void run_pushed(struct script_engine *e, struct script_run *run, int narg
 	run->engine = e;
 	e->run = run;
 	atomic_store(&e->kill, false);
-	atomic_store(&e->busy, false);
 	atomic_store(&e->wrote, false);
 	atomic_store(&e->started_ms, kv_time_ms());
 	lua_sethook(L, script_hook, LUA_MASKCOUNT, 100000);
 	int rc = lua_pcall(L, nargs, 1, -2 - nargs);
 	lua_sethook(L, NULL, 0, 0);
 	atomic_store(&e->started_ms, 0);
-	atomic_store(&e->busy, false);
+	busy_clear(e);
 	e->run = NULL;
 	if (++e->gc_count % 50 == 0)
 		lua_gc(L, LUA_GCSTEP, 50);

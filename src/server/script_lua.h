@@ -18,6 +18,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <pthread.h>
 
 #include "base/buf.h"
 
@@ -74,13 +75,23 @@ struct script_engine {
 	_Atomic bool kill;
 	/* FUNCTION LOAD: the library's code is running (globals are the
 	 * library API), its deadline, and who hears of each function. */
+	bool functions;           /* FCALL's state (BUSY names FUNCTION KILL) */
 	bool loading;
 	int64_t load_deadline_ms;
 	void (*on_function)(void *arg, const char *name, size_t nlen, const char *desc,
 			    size_t dlen, uint32_t flags);
 	void *on_function_arg;
 	uint64_t fn_gen;          /* the function libraries generation it loaded */
+	/* FUNCTION STATS from any thread: the running call (a RESP array of its
+	 * arguments) and its function's name, under info_lock. */
+	pthread_mutex_t info_lock;
+	struct kv_buf info_cmd;
+	char info_name[256];
 };
+
+/* While a script anywhere runs past busy-reply-threshold: Redis's -BUSY
+ * error text (without the '-'); NULL otherwise.  Any thread. */
+const char *script_busy_error(void);
 
 /* A fresh sandboxed state; aborts only when Lua cannot allocate at all. */
 struct script_engine *script_lua_new(void);
