@@ -275,6 +275,60 @@ def check_atomic(srv, seconds=2.0):
           (counts["writes"], counts["reads"]))
 
 
+def wait_busy(c, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        r = c.call("PING")
+        if r.startswith(b"-BUSY"):
+            return r
+        time.sleep(0.02)
+    raise K.TestFailure("no -BUSY within %.0fs" % timeout)
+
+
+def check_busy():
+    """A looping script: the other shard answers -BUSY, SCRIPT KILL from it
+    stops the script; a script that wrote is UNKILLABLE, and SHUTDOWN NOSAVE
+    still stops the server."""
+    srv = K.kevy("--threads", "2", name="script-busy")
+    srv.start()
+    try:
+        c0 = A.conn_on_shard(srv, 0)
+        c1 = A.conn_on_shard(srv, 1)
+        K.check(c1.call("CONFIG", "SET", "busy-reply-threshold", "50") == b"+OK\r\n", "threshold")
+        K.check(c1.call("SCRIPT", "KILL").startswith(b"-NOTBUSY"), "NOTBUSY when idle")
+        c0.send(K.encode("EVAL", "local a = 1 while true do a = a + 1 end", "0"))
+        r = wait_busy(c1)
+        K.check(r.startswith(b"-BUSY Redis is busy running a script. You can only call SCRIPT KILL"),
+                "BUSY text: %r" % r)
+        K.check(c1.call("FUNCTION", "KILL").startswith(b"-BUSY"), "FUNCTION KILL does not stop EVAL")
+        K.check(c1.call("SCRIPT", "KILL") == b"+OK\r\n", "SCRIPT KILL")
+        r = c0.read_reply(timeout=10)
+        K.check(r.startswith(b"-ERR Script killed by user with SCRIPT KILL"), "killed: %r" % r)
+        K.check(c1.call("PING") == b"+PONG\r\n", "served again")
+        K.check(c0.call("PING") == b"+PONG\r\n", "its own shard served again")
+        # Written, then looping: unkillable; SHUTDOWN NOSAVE still ends it all.
+        k0 = None
+        for i in range(200):
+            k = "busy:%d" % i
+            if c0.call("EVAL", "return redis.call('get','%s')" % k, "0") == b"$-1\r\n":
+                k0 = k
+                break
+        K.check(k0 is not None, "a key of shard 0")
+        c0.send(K.encode("EVAL", "redis.call('set',KEYS[1],'1') while true do end", "1", k0))
+        wait_busy(c1)
+        r = c1.call("SCRIPT", "KILL")
+        K.check(r.startswith(b"-UNKILLABLE"), "a script that wrote is unkillable: %r" % r)
+        c1.send(K.encode("SHUTDOWN", "NOSAVE"))
+        deadline = time.monotonic() + 15
+        while srv.alive() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        K.check(not srv.alive(), "SHUTDOWN NOSAVE ends a server running a script")
+        c0.close()
+        c1.close()
+    finally:
+        srv.cleanup()
+
+
 def aof_bytes(data_dir):
     blob = b""
     for p in glob.glob(os.path.join(data_dir, "**", "*"), recursive=True):
@@ -325,6 +379,7 @@ def main():
     finally:
         srv.cleanup()
     check_durable()
+    check_busy()
 
 
 if __name__ == "__main__":
