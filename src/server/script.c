@@ -57,6 +57,9 @@ static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct script_entry *cache[SCRIPT_BUCKETS];
 static uint64_t cache_count, cache_bytes;
 static _Atomic uint64_t cache_gen = 1;
+/* Whether any cached script / loaded function has allow-cross-slot-keys:
+ * until one does, routing never takes a lock to find a script's flags. */
+static _Atomic bool cache_cross_slot, lib_cross_slot;
 
 static uint32_t sha_bucket(const char *sha)
 {
@@ -89,6 +92,8 @@ static void cache_add(const char *sha, uint32_t flags, const char *body, size_t 
 		cache[b] = e;
 		cache_count++;
 		cache_bytes += len + 40;
+		if (!(flags & SCRIPT_FLAG_COMPAT) && (flags & SCRIPT_FLAG_ALLOW_CROSS_SLOT))
+			atomic_store(&cache_cross_slot, true);
 	}
 	pthread_mutex_unlock(&cache_lock);
 }
@@ -131,6 +136,7 @@ static void cache_flush(void)
 		}
 	}
 	cache_count = cache_bytes = 0;
+	atomic_store(&cache_cross_slot, false);
 	atomic_fetch_add(&cache_gen, 1);
 	pthread_mutex_unlock(&cache_lock);
 }
@@ -311,7 +317,7 @@ static bool script_wants_all(const struct kv_slice *body, bool sha)
 		return true;
 	uint32_t flags = 0;
 	if (sha) {
-		if (body->len != 40)
+		if (body->len != 40 || !atomic_load_explicit(&cache_cross_slot, memory_order_relaxed))
 			return false;
 		char s[41];
 		lower_sha(s, body->ptr);
@@ -847,6 +853,9 @@ static int lib_create(const char *code, size_t len, bool replace, char *err, siz
 		fn_lib_free(o);
 	}
 	libs_append_locked(l);
+	for (uint32_t i = 0; i < l->nfn; i++)
+		if (l->fn[i].flags & SCRIPT_FLAG_ALLOW_CROSS_SLOT)
+			atomic_store(&lib_cross_slot, true);   /* never cleared: only a hint */
 	atomic_fetch_add(&lib_gen, 1);
 	snprintf(name_out, name_cap, "%s", l->name);
 	pthread_mutex_unlock(&lib_lock);
@@ -896,6 +905,8 @@ static bool fcall_all_shards(int argc, const struct kv_slice *argv)
 	if (atomic_load_explicit(&g_config.lua_allow_undeclared_keys, memory_order_relaxed))
 		return true;
 	uint32_t flags;
+	if (!atomic_load_explicit(&lib_cross_slot, memory_order_relaxed))
+		return false;
 	return fn_flags_of(&argv[1], &flags) && (flags & SCRIPT_FLAG_ALLOW_CROSS_SLOT);
 }
 
