@@ -3,7 +3,8 @@
 # --test, to run its tests) on Debian 12 / Ubuntu.
 #
 #   scripts/install-deps.sh          build deps: compiler, cmake, liburing,
-#                                    zstd, xxhash, cmocka
+#                                    zstd, xxhash, cmocka, Lua 5.1 with cjson
+#                                    and bitop (scripting)
 #   scripts/install-deps.sh --test   + redis-server, redis-tools, python3,
 #                                    python3-redis (differential and client tests),
 #                                    tcl (Redis's own test suite: tests/compat)
@@ -12,14 +13,15 @@
 # apt-get runs only when something is missing.  Runs as root, or through sudo.
 set -euo pipefail
 
-BUILD_PKGS=(build-essential cmake pkg-config liburing-dev libzstd-dev libxxhash-dev libcmocka-dev)
+BUILD_PKGS=(build-essential cmake pkg-config liburing-dev libzstd-dev libxxhash-dev libcmocka-dev
+            liblua5.1-0-dev lua-cjson-dev lua-bitop-dev)
 TEST_PKGS=(redis-server redis-tools python3 python3-redis tcl)
 
 want=("${BUILD_PKGS[@]}")
 case "${1:-}" in
   --test) want+=("${TEST_PKGS[@]}") ;;
   "") ;;
-  -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+  -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
   *) echo "usage: $0 [--test]" >&2; exit 2 ;;
 esac
 

@@ -193,7 +193,8 @@ static uint64_t srv_heap_bytes(uint64_t fallback)
 	return fallback;
 }
 
-static void srv_info_memory(struct kv_buf *b, const struct srv_totals *t)
+static void srv_info_memory(const struct cmd_ctx *c, struct kv_buf *b,
+			    const struct srv_totals *t)
 {
 	char used_h[32], rss_h[32], sys_h[32], max_h[32];
 	uint64_t maxmem = (uint64_t)atomic_load_explicit(&kv_memory.maxmemory,
@@ -222,6 +223,20 @@ static void srv_info_memory(struct kv_buf *b, const struct srv_totals *t)
 		      (unsigned long long)t->dataset_bytes, (unsigned long long)sys, sys_h,
 		      (unsigned long long)maxmem, max_h,
 		      policy <= EVICT_NOEVICTION ? evict_policy_names[policy] : "noeviction");
+	uint64_t lua = 0, flua = 0, nscripts = 0, sbytes = 0;
+	if (c->rt && c->rt->script_memory)
+		c->rt->script_memory(&lua, &flua, &nscripts, &sbytes);
+	char lua_h[32];
+	srv_bytes_human(lua_h, sizeof(lua_h), lua);
+	kv_buf_printf(b, "used_memory_lua:%llu\r\n"
+		      "used_memory_lua_human:%s\r\n"
+		      "used_memory_vm_eval:%llu\r\n"
+		      "used_memory_vm_functions:%llu\r\n"
+		      "used_memory_scripts_eval:%llu\r\n"
+		      "number_of_cached_scripts:%llu\r\n",
+		      (unsigned long long)lua, lua_h, (unsigned long long)lua,
+		      (unsigned long long)flua, (unsigned long long)sbytes,
+		      (unsigned long long)nscripts);
 }
 
 static void srv_info_stats(struct kv_buf *b, const struct srv_totals *t)
@@ -424,7 +439,7 @@ static void cmd_info(struct cmd_ctx *c)
 		switch (bit) {
 		case SEC_SERVER: srv_info_server(c, &b); break;
 		case SEC_CLIENTS: srv_info_clients(&b, &t); break;
-		case SEC_MEMORY: srv_info_memory(&b, &t); break;
+		case SEC_MEMORY: srv_info_memory(c, &b, &t); break;
 		case SEC_PERSISTENCE: persist_info(c, &b); break;
 		case SEC_STATS: srv_info_stats(&b, &t); break;
 		case SEC_REPLICATION: srv_info_replication(c, &b); break;

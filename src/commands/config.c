@@ -187,6 +187,10 @@ static const struct cfg_def cfg_table[] = {
 	{ "hz", CFG_INT, 0, 0, INT_MAX, NULL, FLD_AI64, &g_config.hz, cfg_check_hz, NULL },
 	{ "loglevel", CFG_ENUM, 0, 0, 0, cfg_loglevel_names, FLD_AINT, &g_config.loglevel, NULL,
 	  cfg_applied_loglevel },
+	{ "lua-allow-undeclared-keys", CFG_ENUM, 0, 0, 0, cfg_yesno_names, FLD_AINT,
+	  &g_config.lua_allow_undeclared_keys, NULL, NULL },
+	{ "busy-reply-threshold", CFG_INT, 0, 0, INT64_MAX, NULL, FLD_AI64,
+	  &g_config.busy_reply_threshold_ms, NULL, NULL, "lua-time-limit" },
 	{ "appendonly", CFG_ENUM, 0, 0, 0, cfg_yesno_names, FLD_AINT, &g_config.appendonly, NULL,
 	  NULL },
 	{ "appendfsync", CFG_ENUM, 0, 0, 0, cfg_appendfsync_names, FLD_AINT, &g_config.appendfsync,
@@ -744,6 +748,8 @@ static void cfg_reset(void)
 	atomic_store(&g_config.loglevel, LOG_NOTICE);
 	atomic_store(&g_config.appendonly, 1);
 	atomic_store(&g_config.appendfsync, 1);
+	atomic_store(&g_config.lua_allow_undeclared_keys, 0);
+	atomic_store(&g_config.busy_reply_threshold_ms, 5000);
 	atomic_store(&g_config.auto_aof_rewrite_pct, 100);
 	atomic_store(&g_config.auto_aof_rewrite_min_size, 64ll << 20);
 	atomic_store(&g_config.snapshot_inflight_blocks, 4);

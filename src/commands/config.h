@@ -59,6 +59,12 @@ struct kv_config {
 	/* requirepass: guarded by the config lock; use config_check_password. */
 	char *requirepass;                   /* NULL or "" = no password */
 	_Atomic bool requirepass_set;
+	/* Scripting (docs/scripting.md): whether a script may touch keys it
+	 * did not declare in KEYS (it then holds every shard), and
+	 * busy-reply-threshold (alias lua-time-limit) in ms, after which a
+	 * running script can be stopped with SCRIPT KILL. */
+	_Atomic int lua_allow_undeclared_keys;   /* no */
+	_Atomic int64_t busy_reply_threshold_ms; /* 5000 */
 };
 
 extern struct kv_config g_config;

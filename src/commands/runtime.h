@@ -171,6 +171,12 @@ struct cmd_runtime {
 	 * before the command's reply leaves (docs/notifications.md). */
 	void (*publish)(struct shard *shard, const char *chan, size_t clen, const char *msg,
 			size_t mlen);
+
+	/* ---- scripting (docs/scripting.md) ---- */
+	/* INFO memory: the Lua heaps of EVAL's states (all shards), of the
+	 * function states, the scripts in the cache and their bytes. */
+	void (*script_memory)(uint64_t *eval_lua, uint64_t *func_lua, uint64_t *scripts,
+			      uint64_t *script_bytes);
 };
 
 #endif

@@ -32,6 +32,8 @@
 #include "base/kv.h"
 #include "commands/config.h"
 #include "commands/fx.h"
+#include "server/script.h"
+#include "server/script_lua.h"
 #include "server/shard.h"
 
 static void shard_keyspace_freed(struct shard *s);
@@ -861,6 +863,13 @@ enum dispatch_result shard_dispatch(struct shard *s, struct conn *c, int argc,
 			reply_now(s, c, sub, reply_arity, sub);
 			return DISPATCH_DONE;
 		}
+	}
+	/* A script past busy-reply-threshold on any shard: Redis's -BUSY to
+	 * all but what can end it (docs/scripting.md). */
+	const char *busy = script_busy_error();
+	if (busy && !script_allowed_while_busy(cmd, argc, argv)) {
+		reply_now(s, c, cmd_stat_target(cmd, argc, argv), reply_error_str, busy);
+		return DISPATCH_DONE;
 	}
 	if (c->pubsub && pubsub_count(c) > 0 && !pubsub_allowed_in_subscriber_mode(cmd)) {
 		char msg[200];

@@ -16,6 +16,7 @@
 #include "commands/runtime.h"
 #include "persist/aof.h"
 #include "persist/snapshot.h"
+#include "server/script.h"
 #include "server/server.h"
 #include "server/shard.h"
 
@@ -234,4 +235,5 @@ const struct cmd_runtime server_runtime = {
 	.conn_close_after_reply = rt_conn_close_after_reply,
 	.conn_subscriptions = rt_conn_subscriptions,
 	.publish = pubsub_notify_publish,
+	.script_memory = script_memory,
 };

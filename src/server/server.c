@@ -27,6 +27,7 @@
 #include "base/kv.h"
 #include "base/log.h"
 #include "server/server.h"
+#include "server/script.h"
 #include "server/shard.h"
 #include "store/store.h"
 
@@ -41,6 +42,8 @@ void server_commands_init(void)
 	cmd_table_add(cmd_table_multi);
 	cmd_table_add(cmd_table_pubsub);
 	cmd_table_add(cmd_table_blocking);
+	cmd_table_add(cmd_table_script);
+	cmd_table_add(cmd_table_function);
 	cmd_table_init();
 }
 
@@ -218,6 +221,12 @@ static int server_recover(void)
 	/* Held until exit (the fd stays open): one process per data directory. */
 	static struct kvio_file dir_lock;
 	if (aof_dataset_lock(g_config.dir, true, &dir_lock, err, sizeof(err)) < 0) {
+		log_warning("%s: refusing to start", err);
+		return -1;
+	}
+	/* Function libraries first (docs/scripting.md): a library is server
+	 * state, the shards' data never needs one to replay. */
+	if (script_functions_recover(err, sizeof(err)) < 0) {
 		log_warning("%s: refusing to start", err);
 		return -1;
 	}

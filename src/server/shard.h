@@ -44,6 +44,7 @@
 #define SHARD_OVERFLOW_PAUSE 8192
 
 struct shard;
+struct script_engine;
 struct conn;
 struct reactor_ops;
 
@@ -384,6 +385,12 @@ struct shard {
 	struct conn *blocked_conns;
 	struct msg_fifo wakes;
 
+	/* Scripting (script.c): this thread's Lua state, created by the first
+	 * script it runs; other threads only read it (SCRIPT KILL). */
+	_Atomic(struct script_engine *) script;
+	_Atomic(struct script_engine *) script_fn;   /* FCALL's, with the libraries */
+	_Atomic uint64_t script_mem, script_fn_mem;  /* their Lua heaps after the last run */
+
 	/* Pub/sub: this shard's subscriptions (pubsub.c). */
 	struct pubsub_shard *pubsub;
 	_Atomic uint64_t pubsub_subs;         /* channel + pattern subscriptions here */
@@ -479,6 +486,8 @@ const char *reactor_uring_unavailable(void);
  *   bcast.c   broadcast commands (PUBLISH)
  *   blocking.c, exec.c, multi.c, pubsub.c
  *             blocking pops; running one call; MULTI/EXEC; pub/sub
+ *   script_msgpack.c, script_lua.c, script.c
+ *             the Lua state of a shard; EVAL and SCRIPT
  *   route.c   dispatch and the cross-shard protocol
  *   shard.c   the loop, connections, cron, the AOF and snapshot turn
  *   reactor_uring.c, reactor_epoll.c, runtime.c, server.c, main.c

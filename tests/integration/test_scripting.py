@@ -1,0 +1,386 @@
+#!/usr/bin/python3
+"""Lua scripting and functions: Redis's replies, atomicity across shards,
+durability of a script's effects (docs/scripting.md).
+
+1. Differential: EVAL/EVALSHA/SCRIPT/FUNCTION/FCALL sequences (conversions
+   both ways, errors and their texts, the sandbox, shebang flags, read-only
+   scripts) sent to redis-server and to kevy (4 shards); replies compared
+   byte for byte.  Every key a script touches is declared in KEYS.
+2. Undeclared keys: with 2 shards a script touching a key of a shard it
+   does not hold fails with kevy's error; lua-allow-undeclared-keys yes and
+   the allow-cross-slot-keys flag make it hold every shard and succeed.
+3. The script cache is per server: SCRIPT LOAD on a connection of one shard
+   serves EVALSHA on the other; SCRIPT FLUSH from the other empties both.
+4. Atomic across shards: writers EVAL "INCR a; INCR b; INCR c" with a, b, c
+   on different shards while readers MGET them; they never differ.
+5. Durable: under appendfsync always an acknowledged EVAL that wrote keys on
+   both shards survives kill -9; the AOF holds the effects (the SET it ran),
+   never the script's source; a script that wrote then failed keeps its write.
+"""
+
+import glob
+import os
+import sys
+import threading
+import time
+
+sys.dont_write_bytecode = True
+import kevylib as K  # noqa: E402
+import aoflib as A  # noqa: E402
+
+LIB = ("#!lua name=mylib\n"
+       "redis.register_function('setit', function(keys, args) "
+       "return redis.call('set', keys[1], args[1]) end)\n"
+       "redis.register_function{function_name='getit', callback=function(keys, args) "
+       "return redis.call('get', keys[1]) end, flags={'no-writes'}}\n")
+
+SEQUENCES = [
+    # Lua -> RESP
+    ["EVAL", "return 1", "0"],
+    ["EVAL", "return 3.99", "0"],
+    ["EVAL", "return -2.5", "0"],
+    ["EVAL", "return 'x'", "0"],
+    ["EVAL", "return true", "0"],
+    ["EVAL", "return false", "0"],
+    ["EVAL", "return nil", "0"],
+    ["EVAL", "return {1,2,3,'ciao',{1,2}}", "0"],
+    ["EVAL", "return {1,2,nil,4}", "0"],
+    ["EVAL", "return {err='My Error'}", "0"],
+    ["EVAL", "return {ok='FINE'}", "0"],
+    ["EVAL", "return redis.error_reply('My Error')", "0"],
+    ["EVAL", "return redis.error_reply('-CODE with code')", "0"],
+    ["EVAL", "return redis.status_reply('STATUS')", "0"],
+    ["EVAL", "return {1,{err='inner'},3}", "0"],
+    ["EVAL", "return KEYS", "2", "k1", "k2", "a1"],
+    ["EVAL", "return ARGV", "1", "k1", "a1", "a2"],
+    # RESP -> Lua
+    ["EVAL", "redis.call('set',KEYS[1],'bar'); return redis.call('get',KEYS[1])", "1", "s:foo"],
+    ["EVAL", "return redis.call('get',KEYS[1])", "1", "s:nokey"],
+    ["EVAL", "return type(redis.call('get',KEYS[1]))", "1", "s:nokey"],
+    ["EVAL", "return redis.call('incr',KEYS[1])", "1", "s:n"],
+    ["EVAL", "return redis.call('rpush',KEYS[1],'a','b','c')", "1", "s:l"],
+    ["EVAL", "return redis.call('lrange',KEYS[1],0,-1)", "1", "s:l"],
+    ["EVAL", "return redis.call('ping')", "0"],
+    ["EVAL", "return type(redis.call('ping'))", "0"],
+    ["EVAL", "return redis.call('set',KEYS[1],3.99)", "1", "s:num"],
+    ["EVAL", "return redis.call('get',KEYS[1])", "1", "s:num"],
+    ["EVAL", "return redis.pcall('incr',KEYS[1])", "1", "s:foo"],
+    ["EVAL", "local r = redis.pcall('incr',KEYS[1]); return r['err']", "1", "s:foo"],
+    ["EVAL", "return {pcall(function() error('x') end)}", "0"],
+    # Errors
+    ["EVAL", "return redis.call('incr',KEYS[1])", "1", "s:foo"],
+    ["EVAL", "return redis.call('nosuchcommand')", "0"],
+    ["EVAL", "return redis.call('get')", "0"],
+    ["EVAL", "return redis.call()", "0"],
+    ["EVAL", "return redis.call({})", "0"],
+    ["EVAL", "return redis.call('multi')", "0"],
+    ["EVAL", "error({err='XYZ custom'})", "0"],
+    ["EVAL", "error('plain')", "0"],
+    ["EVAL", "retur 1", "0"],
+    ["EVAL", "return 1", "-1"],
+    ["EVAL", "return 1", "3", "a"],
+    ["EVAL", "return 1", "x"],
+    ["EVALSHA", "ffffffffffffffffffffffffffffffffffffffff", "0"],
+    ["EVALSHA", "short", "0"],
+    # Sandbox
+    ["EVAL", "return a", "0"],
+    ["EVAL", "a=10", "0"],
+    ["EVAL", "setmetatable(_G, {})", "0"],
+    ["EVAL", "local g = getmetatable(_G); g.__index = {}", "0"],
+    ["EVAL", "redis.call = function() return 1 end", "0"],
+    ["EVAL", "cjson.encode = function() return 1 end", "0"],
+    ["EVAL", "loadfile('x')", "0"],
+    ["EVAL", "return os.time()", "0"],
+    ["EVAL", "return io", "0"],
+    ["EVAL", "return require('x')", "0"],
+    ["EVAL", "return loadstring(string.dump(function() return 1 end))()", "0"],
+    ["EVAL", "return cjson.encode({1,2,3})", "0"],
+    ["EVAL", "return cjson.decode('[1,2,{\"a\":3}]')[3].a", "0"],
+    ["EVAL", "return bit.band(7,3)", "0"],
+    ["EVAL", "local e = cmsgpack.pack(0.1, -1099511627776, 'abc', {1,2}, {a=true}) "
+             "local h = '' for i = 1, #e do h = h .. string.format('%02x', string.byte(e, i)) end "
+             "return h", "0"],
+    ["EVAL", "local a, b, c = cmsgpack.unpack(cmsgpack.pack(1.5, string.rep('x', 70000), {1,{2}})) "
+             "return {tostring(a), #b, c[2][1]}", "0"],
+    ["EVAL", "local o, v = cmsgpack.unpack_one(cmsgpack.pack(7, 8), 0) return {o, v}", "0"],
+    ["EVAL", "return cmsgpack.unpack(string.char(0xd9, 5))", "0"],
+    ["EVAL", "cmsgpack.pack = 1", "0"],
+    ["EVAL", "return bit.tohex(65535)", "0"],
+    ["EVAL", "return redis.sha1hex('Pizza & Mandolino')", "0"],
+    ["EVAL", "return {math.random(), math.random(100)}", "0"],
+    ["EVAL", "return redis.REDIS_VERSION", "0"],
+    ["EVAL", "redis.setresp(3); return 1", "0"],
+    ["EVAL", "redis.setresp(4)", "0"],
+    ["EVAL", "redis.log(redis.LOG_WARNING, 'from a script'); return 1", "0"],
+    ["EVAL", "redis.set_repl(redis.REPL_ALL); redis.replicate_commands(); return 1", "0"],
+    # Flags and read-only scripts
+    ["EVAL", "#!lua flags=no-writes\nreturn redis.call('set',KEYS[1],'y')", "1", "s:ro"],
+    ["EVAL", "#!lua flags=no-writes\nreturn redis.call('get',KEYS[1])", "1", "s:foo"],
+    ["EVAL", "#!lua flags=bad\nreturn 1", "0"],
+    ["EVAL", "#!lua foo=bar\nreturn 1", "0"],
+    ["EVAL", "#!python\nreturn 1", "0"],
+    ["EVAL", "#!lua", "0"],
+    ["EVAL_RO", "return redis.call('set',KEYS[1],'y')", "1", "s:ro"],
+    ["EVAL_RO", "return redis.call('get',KEYS[1])", "1", "s:foo"],
+    ["EVAL_RO", "#!lua\nreturn 1", "0"],
+    # A script that wrote then failed keeps its write.
+    ["EVAL", "redis.call('set',KEYS[1],'kept'); error('after')", "1", "s:kept"],
+    ["GET", "s:kept"],
+    # SCRIPT
+    ["SCRIPT", "LOAD", "return 'loaded'"],
+    ["EVALSHA", "b534286061d4b9e4026607613b95c06c06015ae8", "0"],
+    ["EVALSHA", "B534286061D4B9E4026607613B95C06C06015AE8", "0"],
+    ["SCRIPT", "EXISTS", "b534286061d4b9e4026607613b95c06c06015ae8", "ffff"],
+    ["SCRIPT", "LOAD", "retur 1"],
+    ["SCRIPT", "FLUSH", "bad"],
+    ["SCRIPT", "FLUSH", "ASYNC"],
+    ["EVALSHA", "b534286061d4b9e4026607613b95c06c06015ae8", "0"],
+    ["SCRIPT", "KILL"],
+    ["SCRIPT", "NOPE"],
+    # FUNCTION / FCALL
+    ["FUNCTION", "LOAD", LIB],
+    ["FUNCTION", "LOAD", LIB],
+    ["FCALL", "setit", "1", "f:k", "v1"],
+    ["FCALL_RO", "getit", "1", "f:k"],
+    ["FCALL_RO", "setit", "1", "f:k", "v2"],
+    ["FCALL", "nosuch", "0"],
+    ["FCALL", "setit", "x"],
+    ["FUNCTION", "LOAD", "no shebang"],
+    ["FUNCTION", "LOAD", "#!lua name=l2\nredis.call('ping')"],
+    ["FUNCTION", "LOAD", "#!lua name=l2\nlocal a = 1"],
+    ["FUNCTION", "LOAD", "#!lua name=l2\nredis.register_function('setit', function() end)"],
+    ["FUNCTION", "LOAD", "#!js name=l2\nx"],
+    ["FUNCTION", "LIST", "LIBRARYNAME", "nomatch*"],
+    ["FUNCTION", "STATS"],
+    ["FUNCTION", "DELETE", "nosuch"],
+    ["FUNCTION", "RESTORE", "bad"],
+    ["FUNCTION", "DELETE", "mylib"],
+    ["FCALL", "setit", "1", "f:k", "v1"],
+    ["FUNCTION", "FLUSH"],
+]
+
+
+def run_sequences(port):
+    out = []
+    with K.RawConn(port) as c:
+        for seq in SEQUENCES:
+            out.append(c.call(*seq))
+    return out
+
+
+def check_differential():
+    K.compare_with_redis(run_sequences, [" ".join(s)[:80] for s in SEQUENCES],
+                         what="script call")
+
+
+def keys_on_two_shards(c, n=64):
+    """Keys k0..kn: which shard owns each, from the connection's view: a
+    keyless script that GETs a key fails exactly when its shard is not the
+    connection's."""
+    mine, other = [], []
+    for i in range(n):
+        k = "u:%d" % i
+        r = c.call("EVAL", "return redis.call('get','%s')" % k, "0")
+        (other if r.startswith(b"-ERR Script attempted to access a key of a shard") else mine).append(k)
+    return mine, other
+
+
+def check_undeclared(srv):
+    with srv.conn() as c:
+        mine, other = keys_on_two_shards(c)
+        K.check(mine and other, "keys on both shards: %d / %d" % (len(mine), len(other)))
+        # Declared, the same key works.
+        r = c.call("EVAL", "return redis.call('set',KEYS[1],'v')", "1", other[0])
+        K.check(r == b"+OK\r\n", "declared key of another shard: %r" % r)
+        r = c.call("EVAL", "return redis.call('set','%s','v')" % other[0], "0")
+        K.check(r.startswith(b"-ERR Script attempted to access a key of a shard it does not hold"),
+                "undeclared key refused: %r" % r)
+        # The flag makes the script hold every shard.
+        r = c.call("EVAL", "#!lua flags=allow-cross-slot-keys\nreturn redis.call('get','%s')"
+                   % other[0], "0")
+        K.check(r == b"$1\r\nv\r\n", "allow-cross-slot-keys: %r" % r)
+        r = c.call("EVAL", "return redis.call('dbsize')", "0")
+        K.check(r.startswith(b"-ERR Script attempted"), "DBSIZE needs every shard: %r" % r)
+        K.check(c.call("CONFIG", "SET", "lua-allow-undeclared-keys", "yes") == b"+OK\r\n", "config")
+        r = c.call("EVAL", "return redis.call('get','%s')" % other[0], "0")
+        K.check(r == b"$1\r\nv\r\n", "lua-allow-undeclared-keys yes: %r" % r)
+        r = c.call("EVAL", "return redis.call('dbsize')", "0")
+        K.check(r.startswith(b":"), "DBSIZE with every shard: %r" % r)
+        K.check(c.call("CONFIG", "SET", "lua-allow-undeclared-keys", "no") == b"+OK\r\n", "config")
+        r = c.call("CONFIG", "GET", "lua-time-limit")
+        K.check(b"5000" in r, "lua-time-limit alias: %r" % r)
+
+
+def check_cache_across_shards(srv):
+    c0 = A.conn_on_shard(srv, 0)
+    c1 = A.conn_on_shard(srv, 1)
+    try:
+        sha = K.parse(c0.call("SCRIPT", "LOAD", "return 'from-cache'"))
+        K.check(c1.call("EVALSHA", sha, "0") == b"$10\r\nfrom-cache\r\n", "EVALSHA on the other shard")
+        K.check(c1.call("SCRIPT", "EXISTS", sha) == b"*1\r\n:1\r\n", "EXISTS on the other shard")
+        K.check(c1.call("SCRIPT", "FLUSH") == b"+OK\r\n", "flush")
+        r = c0.call("EVALSHA", sha, "0")
+        K.check(r.startswith(b"-NOSCRIPT"), "flushed for every shard: %r" % r)
+        # Functions too: loaded on one, called on the other.
+        K.check(c0.call("FUNCTION", "LOAD", LIB) == b"$5\r\nmylib\r\n", "function load")
+        r = c1.call("FCALL", "setit", "1", "fk", "fv")
+        K.check(r == b"+OK\r\n", "FCALL on the other shard: %r" % r)
+        K.check(c0.call("FCALL_RO", "getit", "1", "fk") == b"$2\r\nfv\r\n", "FCALL_RO")
+        K.check(c1.call("FUNCTION", "DELETE", "mylib") == b"+OK\r\n", "delete")
+        r = c0.call("FCALL", "setit", "1", "fk", "x")
+        K.check(r.startswith(b"-ERR Function not found"), "deleted for every shard: %r" % r)
+    finally:
+        c0.close()
+        c1.close()
+
+
+def check_atomic(srv, seconds=2.0):
+    keys = ["at:a", "at:b", "at:c"]
+    script = "for i=1,#KEYS do redis.call('incr', KEYS[i]) end return 1"
+    stop = time.monotonic() + seconds
+    errors = []
+    counts = {"writes": 0, "reads": 0}
+
+    def writer():
+        with srv.conn() as c:
+            while time.monotonic() < stop:
+                r = c.call("EVAL", script, "3", *keys)
+                if r != b":1\r\n":
+                    errors.append("writer got %r" % r)
+                    return
+                counts["writes"] += 1
+
+    def reader():
+        with srv.conn() as c:
+            while time.monotonic() < stop:
+                v = K.parse(c.call("MGET", *keys))
+                if len(set(v)) != 1:
+                    errors.append("reader saw %r" % v)
+                    return
+                counts["reads"] += 1
+
+    ts = [threading.Thread(target=writer) for _ in range(2)] + \
+         [threading.Thread(target=reader) for _ in range(2)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join(30)
+    K.check(not errors, "; ".join(errors[:3]))
+    K.check(counts["writes"] > 10 and counts["reads"] > 10, "work done: %r" % counts)
+    with srv.conn() as c:
+        v = K.parse(c.call("MGET", *keys))
+        K.check(v[0] == v[1] == v[2] == str(counts["writes"]).encode(),
+                "final counts %r after %d scripts" % (v, counts["writes"]))
+    K.log("atomic: %d scripts over 3 shards' keys, %d MGETs, never torn" %
+          (counts["writes"], counts["reads"]))
+
+
+def wait_busy(c, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        r = c.call("PING")
+        if r.startswith(b"-BUSY"):
+            return r
+        time.sleep(0.02)
+    raise K.TestFailure("no -BUSY within %.0fs" % timeout)
+
+
+def check_busy():
+    """A looping script: the other shard answers -BUSY, SCRIPT KILL from it
+    stops the script; a script that wrote is UNKILLABLE, and SHUTDOWN NOSAVE
+    still stops the server."""
+    srv = K.kevy("--threads", "2", name="script-busy")
+    srv.start()
+    try:
+        c0 = A.conn_on_shard(srv, 0)
+        c1 = A.conn_on_shard(srv, 1)
+        K.check(c1.call("CONFIG", "SET", "busy-reply-threshold", "50") == b"+OK\r\n", "threshold")
+        K.check(c1.call("SCRIPT", "KILL").startswith(b"-NOTBUSY"), "NOTBUSY when idle")
+        c0.send(K.encode("EVAL", "local a = 1 while true do a = a + 1 end", "0"))
+        r = wait_busy(c1)
+        K.check(r.startswith(b"-BUSY Redis is busy running a script. You can only call SCRIPT KILL"),
+                "BUSY text: %r" % r)
+        K.check(c1.call("FUNCTION", "KILL").startswith(b"-BUSY"), "FUNCTION KILL does not stop EVAL")
+        K.check(c1.call("SCRIPT", "KILL") == b"+OK\r\n", "SCRIPT KILL")
+        r = c0.read_reply(timeout=10)
+        K.check(r.startswith(b"-ERR Script killed by user with SCRIPT KILL"), "killed: %r" % r)
+        K.check(c1.call("PING") == b"+PONG\r\n", "served again")
+        K.check(c0.call("PING") == b"+PONG\r\n", "its own shard served again")
+        # Written, then looping: unkillable; SHUTDOWN NOSAVE still ends it all.
+        k0 = None
+        for i in range(200):
+            k = "busy:%d" % i
+            if c0.call("EVAL", "return redis.call('get','%s')" % k, "0") == b"$-1\r\n":
+                k0 = k
+                break
+        K.check(k0 is not None, "a key of shard 0")
+        c0.send(K.encode("EVAL", "redis.call('set',KEYS[1],'1') while true do end", "1", k0))
+        wait_busy(c1)
+        r = c1.call("SCRIPT", "KILL")
+        K.check(r.startswith(b"-UNKILLABLE"), "a script that wrote is unkillable: %r" % r)
+        c1.send(K.encode("SHUTDOWN", "NOSAVE"))
+        deadline = time.monotonic() + 15
+        while srv.alive() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        K.check(not srv.alive(), "SHUTDOWN NOSAVE ends a server running a script")
+        c0.close()
+        c1.close()
+    finally:
+        srv.cleanup()
+
+
+def aof_bytes(data_dir):
+    blob = b""
+    for p in glob.glob(os.path.join(data_dir, "**", "*"), recursive=True):
+        if os.path.isfile(p) and "aof" in os.path.basename(p).lower():
+            with open(p, "rb") as f:
+                blob += f.read()
+    return blob
+
+
+def check_durable():
+    srv = K.kevy("--threads", "2", "--appendfsync", "always", name="script-durable")
+    srv.start()
+    try:
+        with srv.conn() as c:
+            marker = "scriptsrc_marker_%d" % os.getpid()
+            script = ("-- %s\nfor i=1,#KEYS do redis.call('set', KEYS[i], ARGV[1]) end "
+                      "return #KEYS" % marker)
+            keys = ["d:%d" % i for i in range(8)]
+            r = c.call("EVAL", script, str(len(keys)), *keys, "durable-value")
+            K.check(r == b":8\r\n", "EVAL acknowledged: %r" % r)
+            r = c.call("EVAL", "redis.call('set',KEYS[1],'kept') error('fail after write')",
+                       "1", "d:kept")
+            K.check(r.startswith(b"-ERR user_script:1: fail after write"), "failing script: %r" % r)
+        A.kill9(srv)
+        blob = aof_bytes(srv.dir)
+        K.check(b"durable-value" in blob, "the AOF holds the script's effects")
+        K.check(marker.encode() not in blob and b"redis.call" not in blob,
+                "the AOF never holds a script's source")
+        A.restart(srv)
+        with srv.conn() as c:
+            v = K.parse(c.call("MGET", *keys))
+            K.check(v == [b"durable-value"] * len(keys), "after kill -9: %r" % v)
+            K.check(c.call("GET", "d:kept") == b"$4\r\nkept\r\n", "a failed script keeps its write")
+        srv.check_clean_exit()
+    finally:
+        srv.cleanup()
+
+
+def main():
+    check_differential()
+    srv = K.kevy("--threads", "2", name="scripting")
+    srv.start()
+    try:
+        check_undeclared(srv)
+        check_cache_across_shards(srv)
+        check_atomic(srv)
+        srv.check_clean_exit()
+    finally:
+        srv.cleanup()
+    check_durable()
+    check_busy()
+
+
+if __name__ == "__main__":
+    K.run_main(main)
