@@ -30,6 +30,7 @@
 #include "store/t_list.h"
 #include "store/t_set.h"
 #include "store/t_zset.h"
+#include "store/t_stream.h"
 
 static const uint8_t DATASET[SNAP_DATASET_ID_LEN] = {
 	0x6b, 0x65, 0x76, 0x79, 0x53, 0x4e, 0x50, 0x04,
@@ -124,6 +125,35 @@ static void put_zset(struct kv_db *db, const char *key, size_t n, int64_t deadli
 	/* Added once the zset is a skiplist (if it became one), which keeps -0. */
 	zadd(&z, -0.0, "negzero-late", 12);
 	db_set_object(db, key, strlen(key), KV_TYPE_ZSET, z, deadline);
+}
+
+/* A stream of n entries (some deleted), with counters, two groups,
+ * consumers and pending entries, one of them for a deleted entry. */
+static void put_stream(struct kv_db *db, const char *key, size_t n, int64_t deadline)
+{
+	struct stream *s = stream_new();
+	char f[32], v[32];
+	for (size_t i = 0; i < n; i++) {
+		int fl = snprintf(f, sizeof(f), "f%zu", i % 3);
+		int vl = snprintf(v, sizeof(v), "v%zu", i);
+		struct kv_slice fv[4] = { { f, (size_t)fl }, { v, (size_t)vl }, { "x", 1 }, { "", 0 } };
+		stream_append(s, (struct stream_id){ 1000 + i / 2, i % 2 }, fv, i % 4 == 0 ? 2 : 1);
+	}
+	if (n > 4) {
+		assert_true(stream_delete(s, (struct stream_id){ 1001, 0 }));
+		s->max_deleted_id = (struct stream_id){ 1001, 0 };
+	}
+	s->last_id.seq += 5;
+	s->entries_added += 7;
+	struct stream_group *g = stream_group_create(s, "g1", 2, (struct stream_id){ 1001, 1 }, 4);
+	stream_group_create(s, "g0", 2, STREAM_ID_MIN, STREAM_ENTRIES_READ_INVALID);
+	struct stream_consumer *c1 = stream_consumer_create(s, g, "alice", 5, 123456);
+	stream_consumer_create(s, g, "bob", 3, 7);
+	for (size_t i = 0; i < n && i < 6; i++)
+		stream_nack_add(s, g, c1, (struct stream_id){ 1000 + i / 2, i % 2 }, 1000 + (int64_t)i,
+				i + 1);
+	assert_int_equal(stream_check(s), 0);
+	db_set_object(db, key, strlen(key), KV_TYPE_STREAM, s, deadline);
 }
 
 /* ---- writing and reading whole files ---- */
@@ -289,6 +319,52 @@ static void cmp_entry(void *arg, const struct kv_entry *a)
 		}
 		break;
 	}
+	case KV_TYPE_STREAM: {
+		struct stream *sa = entry_obj(a), *sb = entry_obj(b);
+		assert_int_equal(stream_check(sb), 0);
+		assert_int_equal(sa->length, sb->length);
+		assert_int_equal(stream_id_cmp(sa->last_id, sb->last_id), 0);
+		assert_int_equal(stream_id_cmp(sa->first_id, sb->first_id), 0);
+		assert_int_equal(stream_id_cmp(sa->max_deleted_id, sb->max_deleted_id), 0);
+		assert_int_equal(sa->entries_added, sb->entries_added);
+		struct stream_iter ia, ib;
+		struct stream_id x, y;
+		stream_iter_start(&ia, sa, STREAM_ID_MIN, STREAM_ID_MAX, false);
+		stream_iter_start(&ib, sb, STREAM_ID_MIN, STREAM_ID_MAX, false);
+		while (stream_iter_next(&ia, &x)) {
+			assert_true(stream_iter_next(&ib, &y));
+			assert_int_equal(stream_id_cmp(x, y), 0);
+			assert_int_equal(ia.nfields, ib.nfields);
+			for (size_t i = 0; i < ia.nfields * 2; i++) {
+				assert_int_equal(ia.fv[i].len, ib.fv[i].len);
+				assert_memory_equal(ia.fv[i].ptr, ib.fv[i].ptr, ia.fv[i].len);
+			}
+		}
+		assert_false(stream_iter_next(&ib, &y));
+		stream_iter_stop(&ia);
+		stream_iter_stop(&ib);
+		assert_int_equal(sa->ngroups, sb->ngroups);
+		for (size_t g = 0; g < sa->ngroups; g++) {
+			const struct stream_group *ga = sa->groups[g], *gb = sb->groups[g];
+			assert_int_equal(ga->nlen, gb->nlen);
+			assert_memory_equal(ga->name, gb->name, ga->nlen);
+			assert_int_equal(stream_id_cmp(ga->last_id, gb->last_id), 0);
+			assert_int_equal(ga->entries_read, gb->entries_read);
+			assert_int_equal(ga->ncons, gb->ncons);
+			assert_int_equal(ga->pel.len, gb->pel.len);
+			for (size_t i = 0; i < ga->pel.len; i++) {
+				const struct stream_nack *na = stream_pel_at(&ga->pel, i);
+				const struct stream_nack *nb = stream_pel_at(&gb->pel, i);
+				assert_int_equal(stream_id_cmp(na->id, nb->id), 0);
+				assert_int_equal(na->delivery_time, nb->delivery_time);
+				assert_int_equal(na->delivery_count, nb->delivery_count);
+				assert_int_equal(na->consumer->nlen, nb->consumer->nlen);
+			}
+			for (size_t i = 0; i < ga->ncons; i++)
+				assert_int_equal(ga->cons[i]->seen_time, gb->cons[i]->seen_time);
+		}
+		break;
+	}
 	}
 }
 
@@ -367,6 +443,9 @@ static void fill_every_type(struct kv_db *db, size_t big)
 	put_hash(db, "hash-big", big, KV_NO_EXPIRE);
 	put_zset(db, "zset-small", 3, KV_NO_EXPIRE);
 	put_zset(db, "zset-big", big, DEADLINE + 5);
+	put_stream(db, "stream-small", 9, KV_NO_EXPIRE);
+	put_stream(db, "stream-big", big, DEADLINE + 7);
+	put_stream(db, "stream-empty", 0, KV_NO_EXPIRE);
 }
 
 static void test_snap_format_roundtrip_every_type(void **state)
