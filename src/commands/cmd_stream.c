@@ -1526,9 +1526,11 @@ static int64_t read_group(struct cmd_ctx *c, struct skey *k, struct stream_group
 	size_t mark = resp_array_begin(c->out);
 	int64_t n = 0;
 	if (history) {
+		/* Entries after the given ID, as for new ones. */
 		struct stream_id start = after;
+		bool any = stream_id_incr(&start);
 		for (size_t i = stream_pel_lower(&sc->pel, start);
-		     i < sc->pel.len && (!count || n < count); i++) {
+		     any && i < sc->pel.len && (!count || n < count); i++) {
 			struct stream_nack *nk = stream_pel_at(&sc->pel, i);
 			if (!reply_one(c->out, s, nk->id)) {
 				resp_array(c->out, 2);
@@ -1665,6 +1667,21 @@ bool cmd_stream_read(struct cmd_ctx *c, struct stream_read_wait *w, bool retry)
 	for (int j = 0; j < nstreams; j++) {
 		int ki = streams_arg + j, ii = streams_arg + nstreams + j;
 		struct skey k;
+		if (retry) {
+			/* A blocked reader whose key became another type: XREAD
+			 * waits on (as for a missing key), XREADGROUP is told. */
+			struct kv_entry *e = db_lookup(cmd_db_arg(c, ki), c->argv[ki].ptr,
+						       c->argv[ki].len, c->now_ms);
+			if (e && entry_type(e) != KV_TYPE_STREAM) {
+				if (gname) {
+					resp_error(c->out,
+						   "UNBLOCKED the stream key no longer exists");
+					goto out;
+				}
+				ids[j] = STREAM_ID_MAX;
+				continue;
+			}
+		}
 		if (skey_open(c, ki, &k, true) == SK_WRONGTYPE)
 			goto out;
 		if (gname && retry && !k.s) {
@@ -1711,10 +1728,12 @@ bool cmd_stream_read(struct cmd_ctx *c, struct stream_read_wait *w, bool retry)
 	struct effect_argv a;
 	effect_argv_init(&a);
 	for (int j = 0; j < nstreams; j++) {
-		struct skey k;
-		skey_open(c, streams_arg + j, &k, false);
-		if (!k.s)
-			continue;
+		struct skey k = { .db = cmd_db_arg(c, streams_arg + j), .key = &c->argv[streams_arg + j] };
+		struct kv_entry *e = db_lookup(k.db, k.key->ptr, k.key->len, c->now_ms);
+		if (!e || entry_type(e) != KV_TYPE_STREAM)
+			continue;   /* (another type only in a blocked XREAD's retry) */
+		k.s = entry_obj(e);
+		k.mem0 = stream_mem(k.s);
 		struct stream *s = k.s;
 		struct stream_group *g = gname ? stream_group_find(s, gname->ptr, gname->len) : NULL;
 		bool history = false, serve = false;
@@ -1920,11 +1939,11 @@ const struct kv_command cmd_table_stream[] = {
 	  .summary = "Changes (or acquires) ownership of messages in a consumer group, as if "
 		     "the messages were delivered to the specified consumer.",
 	  .complexity = "O(1) if COUNT is small." },
-	{ .name = "xgroup", .arity = -2, .flags = 0, .first_key = 2, .last_key = 2, .key_step = 1,
+	{ .name = "xgroup", .arity = -2, .flags = CMD_WRITE | CMD_DENYOOM, .first_key = 2, .last_key = 2, .key_step = 1,
 	  .proc = cmd_xgroup_container, .group = "stream", .since = "5.0.0",
 	  .summary = "A container for consumer groups commands",
 	  .complexity = "Depends on subcommand.", .subcommands = xgroup_subs },
-	{ .name = "xinfo", .arity = -2, .flags = 0, .first_key = 2, .last_key = 2, .key_step = 1,
+	{ .name = "xinfo", .arity = -2, .flags = CMD_READONLY, .first_key = 2, .last_key = 2, .key_step = 1,
 	  .proc = cmd_xinfo_container, .group = "stream", .since = "5.0.0",
 	  .summary = "A container for stream introspection commands",
 	  .complexity = "Depends on subcommand.", .subcommands = xinfo_subs },

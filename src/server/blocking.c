@@ -440,7 +440,7 @@ static void collect_swapped(void *arg, struct dict_node *n)
 	const struct bk_node *b = (const struct bk_node *)n;
 	uint32_t db;
 	memcpy(&db, b->key, BK_DB_BYTES);
-	if (db != sk->a && db != sk->b)
+	if (sk->a != UINT32_MAX && db != sk->a && db != sk->b)
 		return;
 	uint64_t len = b->klen - BK_DB_BYTES;
 	kv_buf_append(&sk->keys, &db, sizeof(db));
@@ -451,17 +451,14 @@ static void collect_swapped(void *arg, struct dict_node *n)
 /* SWAPDB a b: every waiter of either database may now find its key (Redis
  * scans both for ready keys).  The keys are collected first: serving a
  * waiter changes the table being walked. */
-static void signal_swapped(struct shard *exec, const struct cmd_call *call, struct kv_dbs **held)
+static void signal_dbs(struct shard *exec, const struct cmd_call *call, struct kv_dbs **held,
+		       int64_t a, int64_t b)
 {
-	int64_t a, b;
-	if (call->argc != 3 || !arg_to_int64(&call->argv[1], &a) ||
-	    !arg_to_int64(&call->argv[2], &b))
-		return;
 	for (uint32_t id = 0; id < g_server.nshards; id++) {
 		struct shard *owner = g_server.shards[id];
 		if (!held[id] || !owner->blocked)
 			continue;
-		struct swap_keys sk = { (uint32_t)a, (uint32_t)b, KV_BUF_INIT };
+		struct swap_keys sk = { a < 0 ? UINT32_MAX : (uint32_t)a, (uint32_t)b, KV_BUF_INIT };
 		uint64_t cursor = 0;
 		do {
 			cursor = dict_scan(&owner->blocked->keys, cursor, collect_swapped, &sk);
@@ -489,7 +486,20 @@ void blocking_after_write(struct shard *exec, const struct cmd_call *call, struc
 	if (arg_is(&call->argv[0], "xreadgroup") || arg_is(&call->argv[0], "xread"))
 		return;
 	if (arg_is(&call->argv[0], "swapdb")) {
-		signal_swapped(exec, call, held);
+		int64_t a, b;
+		if (call->argc == 3 && arg_to_int64(&call->argv[1], &a) &&
+		    arg_to_int64(&call->argv[2], &b) && a >= 0 && b >= 0)
+			signal_dbs(exec, call, held, a, b);
+		return;
+	}
+	/* A flush wakes stream readers (a blocked XREADGROUP learns its key
+	 * is gone); list and zset waiters find nothing and stay. */
+	if (arg_is(&call->argv[0], "flushall")) {
+		signal_dbs(exec, call, held, -1, 0);
+		return;
+	}
+	if (arg_is(&call->argv[0], "flushdb")) {
+		signal_dbs(exec, call, held, call->dbid, call->dbid);
 		return;
 	}
 	uint32_t other;
@@ -879,7 +889,7 @@ static void cmd_bzmpop(struct cmd_ctx *ctx)
 static void xread_generic(struct cmd_ctx *ctx)
 {
 	struct stream_read_wait w;
-	if (cmd_stream_read(ctx, &w, ctx->conn && ctx->conn->retry_call))
+	if (cmd_stream_read(ctx, &w, ctx->conn && ctx->conn->block_retry))
 		return;
 	if (w.timeout_ms < 0) {
 		resp_null_array(ctx->out);
