@@ -889,6 +889,59 @@ static void test_snap_format_decompressed_size_checked(void **state)
 			 KV_ECORRUPT);
 	assert_string_equal(v.reason, "malformed items");
 
+	/* Stream items the reader refuses (kind unknown; an entry claiming more
+	 * fields than it holds; bytes after an item's fields). */
+	uint8_t st_kind[] = { SNAP_REC_KEY, KV_TYPE_STREAM, 0, 1, 1, 's', 1, 0, 0, 0, 2, 'Z', 0 };
+	uint8_t st_fields[] = { SNAP_REC_KEY, KV_TYPE_STREAM, 0, 2, 1, 's', 2, 0, 0, 0,
+				6, 'S', 9, 9, 0, 0, 2,
+				6, 'E', 1, 1, 100, 1, 'f' };
+	uint8_t st_tail[] = { SNAP_REC_KEY, KV_TYPE_STREAM, 0, 1, 1, 's', 1, 0, 0, 0,
+			      7, 'S', 9, 9, 0, 0, 2, 0 };
+	const struct { const uint8_t *p; size_t n; } st_bad[] = {
+		{ st_kind, sizeof(st_kind) }, { st_fields, sizeof(st_fields) },
+		{ st_tail, sizeof(st_tail) },
+	};
+	for (size_t i = 0; i < 3; i++) {
+		c = compress_frame(st_bad[i].p, st_bad[i].n, comp, sizeof(comp), true);
+		crafted(&file, (uint32_t)st_bad[i].n, comp, c, true);
+		assert_int_equal(read_file(file.data, file.len, NULL, 0, 1 << 16, NULL, &v, NULL),
+				 KV_ECORRUPT);
+		assert_string_equal(v.reason, "malformed items");
+		assert_true(v.in_raw);
+		assert_int_equal(v.raw_offset, 0);
+	}
+	/* Well-formed items that break the stream's rules: the loader refuses
+	 * them (an entry above the stream's last ID; a pending entry before
+	 * any consumer), and a valid one loads. */
+	uint8_t st_above[] = { SNAP_REC_KEY, KV_TYPE_STREAM, 0, 2, 1, 's', 2, 0, 0, 0,
+			       6, 'S', 1, 1, 0, 0, 1,
+			       7, 'E', 5, 1, 1, 1, 'f', 0 };
+	uint8_t st_orphan[] = { SNAP_REC_KEY, KV_TYPE_STREAM, 0, 2, 1, 's', 2, 0, 0, 0,
+				6, 'S', 1, 1, 0, 0, 0,
+				12, 'P', 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 1 };
+	uint8_t st_ok[] = { SNAP_REC_KEY, KV_TYPE_STREAM, 0, 2, 1, 's', 2, 0, 0, 0,
+			    6, 'S', 5, 1, 0, 0, 1,
+			    7, 'E', 5, 1, 1, 1, 'f', 0 };
+	const struct { const uint8_t *p; size_t n; int rc; } st_load[] = {
+		{ st_above, sizeof(st_above), KV_ECORRUPT }, { st_orphan, sizeof(st_orphan), KV_ECORRUPT },
+		{ st_ok, sizeof(st_ok), 0 },
+	};
+	for (size_t i = 0; i < 3; i++) {
+		struct kv_db *ldb = db_create();
+		struct read_stats st;
+		c = compress_frame(st_load[i].p, st_load[i].n, comp, sizeof(comp), true);
+		crafted(&file, (uint32_t)st_load[i].n, comp, c, true);
+		assert_int_equal(read_file(file.data, file.len, NULL, 0, 1 << 16, ldb, &v, &st),
+				 SNAP_END);
+		assert_int_equal(st.loader_rc, st_load[i].rc);
+		if (st_load[i].rc == 0) {
+			struct kv_entry *se = db_lookup(ldb, "s", 1, 0);
+			assert_non_null(se);
+			assert_int_equal(((struct stream *)entry_obj(se))->length, 1);
+		}
+		db_destroy(ldb);
+	}
+
 	/* A non-minimal varint (total 3 as 0x83 0x00). */
 	uint8_t nonmin[] = { SNAP_REC_KEY, KV_TYPE_STRING, 0, 0x83, 0x00, 1, 'k', 3, 0, 0, 0,
 			     'a', 'b', 'c' };
