@@ -10,8 +10,8 @@
  *
  *   File header, 72 bytes (struct snap_disk_header):
  *      0  8  magic "KEVYSNP\0"
- *      8  2  version (1)
- *     10  2  header_len (72 for version 1)
+ *      8  2  version (3; versions 1 and 2 are still read)
+ *     10  2  header_len (72 for versions 1 to 3)
  *     12  4  flags (0)
  *     16 16  dataset id (not all zero)
  *     32  4  shard id (< shard count)

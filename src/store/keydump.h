@@ -12,6 +12,15 @@
  *                                  chunks of at most KEYDUMP_CHUNK elements
  *                                  (and KEYDUMP_CHUNK_BYTES bytes), then
  *                                  PEXPIREAT key deadline if it has one
+ *   stream                         DEL key, XADD per entry (an empty stream: one
+ *                                  XADD ... MAXLEN 0), XSETID key last-id
+ *                                  ENTRIESADDED n MAXDELETEDID id, then per
+ *                                  group XGROUP CREATE ... ENTRIESREAD n, its
+ *                                  XGROUP CREATECONSUMERs and an XCLAIM ...
+ *                                  TIME t RETRYCOUNT n FORCE JUSTID per
+ *                                  pending entry (Redis's AOF rewrite); a
+ *                                  pending entry whose stream entry was
+ *                                  deleted is left out, as there
  * Scores are written so they parse back to the same double (inf, -inf
  * included).
  */
