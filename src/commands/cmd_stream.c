@@ -1517,11 +1517,14 @@ void cmd_stream_read_wait_free(struct stream_read_wait *w)
 }
 
 /* Serve one stream of XREADGROUP with ">" (new entries) or with an ID
- * (the consumer's history). */
-static int64_t read_group(struct cmd_ctx *c, struct skey *k, struct stream_group *g,
-			  struct stream_consumer *sc, struct stream_id after, bool history,
-			  bool noack, int64_t count, struct effect_argv *a)
+ * (the consumer's history).  Returns how many effects it emitted: the
+ * caller reports a change of the key only with effects, since XREADGROUP
+ * itself is never an effect (fx would log it as sent otherwise). */
+static int read_group(struct cmd_ctx *c, struct skey *k, struct stream_group *g,
+		      struct stream_consumer *sc, struct stream_id after, bool history,
+		      bool noack, int64_t count, struct effect_argv *a)
 {
+	int effects = 0;
 	struct stream *s = k->s;
 	size_t mark = resp_array_begin(c->out);
 	int64_t n = 0;
@@ -1541,11 +1544,12 @@ static int64_t read_group(struct cmd_ctx *c, struct skey *k, struct stream_group
 				nk->delivery_count++;
 				effect_xclaim(c, a, k->key, g, sc->name, sc->nlen, nk->id,
 					      nk->delivery_time, nk->delivery_count);
+				effects++;
 			}
 			n++;
 		}
 		resp_array_end(c->out, mark, n);
-		return n;
+		return effects;
 	}
 	struct stream_id start = g->last_id;
 	if (!stream_id_incr(&start)) {
@@ -1581,13 +1585,16 @@ static int64_t read_group(struct cmd_ctx *c, struct skey *k, struct stream_group
 			}
 			effect_xclaim(c, a, k->key, g, sc->name, sc->nlen, id, nk->delivery_time,
 				      nk->delivery_count);
+			effects++;
 		}
 	}
 	stream_iter_stop(&it);
 	resp_array_end(c->out, mark, n);
-	if (moved)
+	if (moved) {
 		effect_setid(c, a, k->key, g);
-	return n;
+		effects++;
+	}
+	return effects;
 }
 
 bool cmd_stream_read(struct cmd_ctx *c, struct stream_read_wait *w, bool retry)
@@ -1758,6 +1765,7 @@ bool cmd_stream_read(struct cmd_ctx *c, struct stream_read_wait *w, bool retry)
 		resp_bulk(c->out, c->argv[streams_arg + j].ptr, c->argv[streams_arg + j].len);
 		if (g) {
 			struct stream_consumer *sc = stream_consumer_find(g, cname->ptr, cname->len);
+			int effects = 0;
 			if (sc) {
 				sc->seen_time = c->now_ms;
 			} else {
@@ -1765,10 +1773,12 @@ bool cmd_stream_read(struct cmd_ctx *c, struct stream_read_wait *w, bool retry)
 				cmd_notify(c, NOTIFY_STREAM, "xgroup-createconsumer", k.key->ptr,
 					   k.key->len);
 				effect_createconsumer(c, &a, k.key, g, cname);
+				effects++;
 			}
-			read_group(c, &k, g, sc, gt, history, noack, count, &a);
+			effects += read_group(c, &k, g, sc, gt, history, noack, count, &a);
 			skey_close(&k);
-			skey_signal(&k);
+			if (effects)
+				skey_signal(&k);
 		} else {
 			struct stream_id start = gt;
 			stream_id_incr(&start);
