@@ -144,7 +144,6 @@ struct stream *stream_dup(const struct stream *s)
 			const struct stream_consumer *c = g->cons[j];
 			struct stream_consumer *nc = stream_consumer_create(d, ng, c->name, c->nlen,
 									    c->seen_time);
-			nc->active_time = c->active_time;
 			for (size_t k = 0; k < c->pel.len; k++) {
 				const struct stream_nack *n = stream_pel_at(&c->pel, k);
 				stream_nack_add(d, ng, nc, n->id, n->delivery_time, n->delivery_count);
@@ -898,7 +897,6 @@ struct stream_consumer *stream_consumer_create(struct stream *s, struct stream_g
 	c->name = name_dup(s, name, nlen);
 	c->nlen = nlen;
 	c->seen_time = now_ms;
-	c->active_time = -1;
 	if (g->ncons == g->cons_cap) {
 		size_t cap = g->cons_cap ? g->cons_cap * 2 : 2;
 		g->cons = st_realloc(s, g->cons, cap * sizeof(*g->cons));

@@ -90,7 +90,6 @@ struct stream_consumer {
 	char *name;
 	size_t nlen;
 	int64_t seen_time;          /* last interaction (7.0's seen-time) */
-	int64_t active_time;        /* last successful read or claim, -1: never */
 	struct stream_pel pel;      /* NACKs owned by this consumer */
 };
 
@@ -181,7 +180,7 @@ bool stream_group_destroy(struct stream *s, const char *name, size_t nlen);
 
 struct stream_consumer *stream_consumer_find(const struct stream_group *g, const char *name,
 					     size_t nlen);
-/* Create a consumer (seen_time = now, active_time = -1); NULL when it exists. */
+/* Create a consumer (seen_time = now); NULL when it exists. */
 struct stream_consumer *stream_consumer_create(struct stream *s, struct stream_group *g,
 					       const char *name, size_t nlen, int64_t now_ms);
 /* Delete a consumer and its pending entries from the group's PEL; returns
