@@ -900,6 +900,17 @@ static void xread_generic(struct cmd_ctx *ctx)
 	for (int i = 0; i < w.nstreams; i++)
 		idx[i] = w.streams_arg + i;
 	int64_t deadline = w.timeout_ms > 0 ? ctx->now_ms + w.timeout_ms : 0;
+	/* A woken reader that blocks again keeps its first deadline: writes
+	 * that bring it nothing must not push its timeout back. */
+	if (ctx->conn && ctx->conn->block_retry && deadline > 0 &&
+	    ctx->conn->block_deadline_ms > 0) {
+		deadline = ctx->conn->block_deadline_ms;
+		if (ctx->now_ms >= deadline) {
+			resp_null_array(ctx->out);
+			cmd_stream_read_wait_free(&w);
+			return;
+		}
+	}
 	const struct kv_slice *argv = ctx->argv;
 	if (w.argv)
 		ctx->argv = w.argv;

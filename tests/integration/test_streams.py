@@ -262,6 +262,20 @@ def check_blocking():
                     "timeout answers a null array")
             K.check(time.monotonic() - t0 >= 0.09, "after the timeout")
 
+            # Writes that bring a reader nothing wake it, but its timeout
+            # stays the one it blocked with.
+            t0 = time.monotonic()
+            r.send(K.encode("XREAD", "BLOCK", "400", "STREAMS", "bs", "$"))
+            got = None
+            for _ in range(40):
+                w.call("XDEL", "bs", "1-1")
+                got = A.try_read(r, 0.05)
+                if got is not None:
+                    break
+            K.check(got == b"*-1\r\n", "woken by nothing new, then timed out: %r" % got)
+            K.check(0.35 <= time.monotonic() - t0 < 1.5,
+                    "after about its own timeout: %.2f s" % (time.monotonic() - t0))
+
             # XREADGROUP BLOCK >.
             w.call("XGROUP", "CREATE", "bs", "g", "$")
             r.send(K.encode("XREADGROUP", "GROUP", "g", "c1", "BLOCK", "0", "STREAMS", "bs", ">"))
