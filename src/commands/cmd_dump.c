@@ -39,10 +39,6 @@ static void cmd_dump(struct cmd_ctx *c)
 		resp_null(c->out);
 		return;
 	}
-	if (entry_type(e) == KV_TYPE_STREAM) {
-		resp_error(c->out, "ERR DUMP of stream values is not supported by kevy yet");
-		return;
-	}
 	struct kv_buf payload = KV_BUF_INIT;
 	rdb_value_dump(e, &payload);
 	resp_bulk(c->out, payload.data, payload.len);
@@ -94,7 +90,7 @@ static bool restore_parse_opts(struct cmd_ctx *c, struct restore_opts *o)
 
 static void restore_log(void *arg, int argc, const struct kv_slice *argv)
 {
-	cmd_effect(arg, argc, argv);
+	cmd_effect_at_key(arg, keydump_key_arg(argc, argv), argc, argv);
 }
 
 static void cmd_restore(struct cmd_ctx *c)

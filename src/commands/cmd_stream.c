@@ -38,6 +38,7 @@
 #include "commands/notify.h"
 #include "store/effect_argv.h"
 #include "store/encoding.h"
+#include "store/keydump.h"
 #include "store/t_stream.h"
 
 const struct kv_command *cmd_stream_table(void);
@@ -249,9 +250,7 @@ static void effect_id(struct effect_argv *a, struct stream_id id)
 static void effect_emit(struct cmd_ctx *c, struct effect_argv *a)
 {
 	const struct kv_slice *argv = effect_argv_slices(a);
-	/* XGROUP's key is its third argument. */
-	int key_arg = argv[0].len == 6 && memcmp(argv[0].ptr, "XGROUP", 6) == 0 ? 2 : 1;
-	cmd_effect_at_key(c, key_arg, a->argc, argv);
+	cmd_effect_at_key(c, keydump_key_arg(a->argc, argv), a->argc, argv);
 	effect_argv_reset(a);
 }
 

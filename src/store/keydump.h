@@ -29,12 +29,20 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "proto/resp.h"
 #include "store/store.h"
 
 #define KEYDUMP_CHUNK 128
 #define KEYDUMP_CHUNK_BYTES (64 * 1024)
+
+/* The index of the key in a command keydump emits: 2 for XGROUP (XGROUP
+ * CREATE key ...), 1 for every other. */
+static inline int keydump_key_arg(int argc, const struct kv_slice *argv)
+{
+	return argc > 2 && argv[0].len == 6 && memcmp(argv[0].ptr, "XGROUP", 6) == 0 ? 2 : 1;
+}
 
 /* Receives one command; argv is valid only during the call. */
 typedef void (*keydump_fn)(void *arg, int argc, const struct kv_slice *argv);

@@ -214,9 +214,7 @@ static void kd_walk_stream_cmd(void *arg, int argc, const struct kv_slice *argv)
 		return;   /* the DEL that starts a recreation */
 	struct kv_buf b = KV_BUF_INIT;
 	for (int i = 0; i < argc; i++) {
-		/* XGROUP's key is its third argument. */
-		bool key = argv[0].len == 6 && memcmp(argv[0].ptr, "XGROUP", 6) == 0 ? i == 2 : i == 1;
-		if (key)
+		if (i == keydump_key_arg(argc, argv))
 			continue;
 		if (b.len)
 			kv_buf_append_char(&b, ' ');
