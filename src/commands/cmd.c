@@ -36,6 +36,7 @@ static const struct kv_command *const cmd_families[] = {
 	cmd_table_set,
 	cmd_table_zset,
 	cmd_table_geo,
+	cmd_table_stream,
 };
 
 /* Families the runtime adds (cmd_table_add): the commands that need its

@@ -232,5 +232,6 @@ extern const struct kv_command cmd_table_list[] __attribute__((weak));
 extern const struct kv_command cmd_table_set[] __attribute__((weak));
 extern const struct kv_command cmd_table_zset[] __attribute__((weak));
 extern const struct kv_command cmd_table_geo[] __attribute__((weak));
+extern const struct kv_command cmd_table_stream[] __attribute__((weak));
 
 #endif

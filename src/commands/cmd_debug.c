@@ -56,6 +56,7 @@
 #include "store/t_list.h"
 #include "store/t_set.h"
 #include "store/t_zset.h"
+#include "store/t_stream.h"
 
 /* Redis's limit on a string value (proto-max-bulk-len's default). */
 #define DEBUG_MAX_STRING_BYTES (512ull * 1024 * 1024)
@@ -105,6 +106,7 @@ static void debug_reply_lines(struct kv_buf *out, const char *const *lines)
 #define DIGEST_SEED_HASH 0x686173682d66696eull
 #define DIGEST_SEED_ZSET 0x7a7365742d636861ull
 #define DIGEST_SEED_SCORE 0x7a7365742d73636full
+#define DIGEST_SEED_STREAM 0x73747265616d2d76ull
 static const uint64_t digest_out_seeds[3] = {
 	0x6b6576792d646730ull, 0x6b6576792d646731ull, 0x6b6576792d646732ull,
 };
@@ -160,6 +162,37 @@ static void digest_zset_elem(void *arg, struct kv_slice member, double score)
 	*d = kv_hash64(member.ptr, member.len, *d ^ hs);
 }
 
+/* A stream: its entries in order, its counters, and each group with its
+ * PEL (consumer, delivery count; not delivery times, which differ between
+ * two servers given the same commands). */
+static uint64_t digest_stream(const struct stream *s)
+{
+	uint64_t d = DIGEST_SEED_STREAM;
+	struct stream_iter it;
+	struct stream_id id;
+	stream_iter_start(&it, s, STREAM_ID_MIN, STREAM_ID_MAX, false);
+	while (stream_iter_next(&it, &id)) {
+		d = kv_hash64(&id, sizeof(id), d);
+		for (size_t i = 0; i < it.nfields * 2; i++)
+			d = kv_hash64(it.fv[i].ptr, it.fv[i].len, d ^ i);
+	}
+	stream_iter_stop(&it);
+	uint64_t counters[6] = { s->last_id.ms, s->last_id.seq, s->entries_added,
+				 s->max_deleted_id.ms, s->max_deleted_id.seq, s->ngroups };
+	d = kv_hash64(counters, sizeof(counters), d);
+	for (size_t g = 0; g < s->ngroups; g++) {
+		const struct stream_group *gr = s->groups[g];
+		d = kv_hash64(gr->name, gr->nlen, d);
+		d = kv_hash64(&gr->last_id, sizeof(gr->last_id), d);
+		for (size_t i = 0; i < gr->pel.len; i++) {
+			const struct stream_nack *n = stream_pel_at(&gr->pel, i);
+			d = kv_hash64(&n->id, sizeof(n->id), d ^ n->delivery_count);
+			d = kv_hash64(n->consumer->name, n->consumer->nlen, d);
+		}
+	}
+	return d;
+}
+
 /* The 64-bit value digest V of an entry (see the file comment). */
 static uint64_t digest_value(const struct kv_entry *e)
 {
@@ -188,6 +221,8 @@ static uint64_t digest_value(const struct kv_entry *e)
 		zset_foreach(entry_obj(e), digest_zset_elem, &d);
 		return d;
 	}
+	case KV_TYPE_STREAM:
+		return digest_stream(entry_obj(e));
 	}
 	kv_assert(!"unknown value type");
 	return 0;
@@ -503,6 +538,7 @@ static const char *object_encoding_name(const struct kv_entry *e)
 									     : "hashtable";
 	case KV_TYPE_HASH: return hash_encoding_name(entry_obj(e));
 	case KV_TYPE_ZSET: return zset_encoding(entry_obj(e));
+	case KV_TYPE_STREAM: return "stream";
 	}
 	kv_assert(!"unknown value type");
 	return "unknown";

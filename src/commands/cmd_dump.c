@@ -28,6 +28,7 @@
 #include "store/keydump.h"
 #include "store/rdb_value.h"
 #include "store/store.h"
+#include "store/t_stream.h"
 
 static void cmd_dump(struct cmd_ctx *c)
 {
@@ -89,7 +90,7 @@ static bool restore_parse_opts(struct cmd_ctx *c, struct restore_opts *o)
 
 static void restore_log(void *arg, int argc, const struct kv_slice *argv)
 {
-	cmd_effect(arg, argc, argv);
+	cmd_effect_at_key(arg, keydump_key_arg(argc, argv), argc, argv);
 }
 
 static void cmd_restore(struct cmd_ctx *c)
@@ -208,14 +209,18 @@ static void cmd_copy(struct cmd_ctx *c)
 	enum kv_type type = entry_type(e);
 	int64_t deadline = entry_expire(e);
 	struct kv_buf bytes = KV_BUF_INIT;
+	struct stream *copy = NULL;
 	if (type == KV_TYPE_STRING) {
 		struct kv_slice v = entry_str(e);
 		kv_buf_append(&bytes, v.ptr, v.len);
+	} else if (type == KV_TYPE_STREAM) {
+		copy = stream_dup(entry_obj(e));
 	} else {
 		rdb_value_dump(e, &bytes);
 	}
 	if (db_lookup(ddb, dst->ptr, dst->len, c->now_ms)) {
 		if (!replace) {
+			stream_free(copy);
 			kv_buf_free(&bytes);
 			resp_int(c->out, 0);
 			return;
@@ -225,6 +230,8 @@ static void cmd_copy(struct cmd_ctx *c)
 	if (type == KV_TYPE_STRING) {
 		db_set_string(ddb, dst->ptr, dst->len, bytes.data ? bytes.data : "", bytes.len,
 			      deadline);
+	} else if (copy) {
+		db_set_object(ddb, dst->ptr, dst->len, type, copy, deadline);
 	} else {
 		struct rdb_value v;
 		/* kevy's own payload of a value it holds: it cannot fail. */

@@ -62,6 +62,7 @@ static const char *type_name(enum kv_type t)
 	case KV_TYPE_SET: return "set";
 	case KV_TYPE_ZSET: return "zset";
 	case KV_TYPE_HASH: return "hash";
+	case KV_TYPE_STREAM: return "stream";
 	}
 	return "none";
 }
@@ -444,7 +445,7 @@ struct scan_opts {
 static int scan_type_filter(const struct kv_slice *a)
 {
 	static const enum kv_type types[] = {
-		KV_TYPE_STRING, KV_TYPE_LIST, KV_TYPE_SET, KV_TYPE_ZSET, KV_TYPE_HASH,
+		KV_TYPE_STRING, KV_TYPE_LIST, KV_TYPE_SET, KV_TYPE_ZSET, KV_TYPE_HASH, KV_TYPE_STREAM,
 	};
 
 	for (size_t i = 0; i < KV_ARRAY_LEN(types); i++)

@@ -112,6 +112,18 @@ void cmd_effect(struct cmd_ctx *c, int argc, const struct kv_slice *argv)
 	fx_emit_key(c->dbid, argc, argv);
 }
 
+void cmd_effect_at_key(struct cmd_ctx *c, int key_arg, int argc, const struct kv_slice *argv)
+{
+	struct fx_thread *t = &fx_tls;
+	if (!t->enabled)
+		return;
+	kv_assert(key_arg > 0 && key_arg < argc);
+	if (t->top)
+		t->top->custom = true;
+	const struct kv_slice *k = &argv[key_arg];
+	fx_emit(kv_key_shard(k->ptr, k->len, t->nshards), c->dbid, argc, argv);
+}
+
 void cmd_effect_shard(struct cmd_ctx *c, uint32_t shard, int argc, const struct kv_slice *argv)
 {
 	struct fx_thread *t = &fx_tls;

@@ -102,6 +102,9 @@ void fx_cmd_end(struct fx_cmd *f);
  * the command's database (c->dbid), in place of the running command's
  * default. */
 void cmd_effect(struct cmd_ctx *c, int argc, const struct kv_slice *argv);
+/* cmd_effect for a command whose key is argv[key_arg] (XGROUP SETID key
+ * ...: argv[2]). */
+void cmd_effect_at_key(struct cmd_ctx *c, int key_arg, int argc, const struct kv_slice *argv);
 /* Log a database effect (SWAPDB a b) on `shard`, in place of the running
  * command's default. */
 void cmd_effect_shard(struct cmd_ctx *c, uint32_t shard, int argc, const struct kv_slice *argv);

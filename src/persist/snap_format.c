@@ -10,8 +10,8 @@
  *
  *   File header, 72 bytes (struct snap_disk_header):
  *      0  8  magic "KEVYSNP\0"
- *      8  2  version (1)
- *     10  2  header_len (72 for version 1)
+ *      8  2  version (3; versions 1 and 2 are still read)
+ *     10  2  header_len (72 for versions 1 to 3)
  *     12  4  flags (0)
  *     16 16  dataset id (not all zero)
  *     32  4  shard id (< shard count)
@@ -57,7 +57,8 @@
  *
  *   Raw bytes of a block: records back to back, filling raw_len exactly; a
  *   record never spans two blocks, but a key may (it is cut into records).
- *     KEY record   u8 1, u8 type (0 string, 1 list, 2 set, 3 zset, 4 hash),
+ *     KEY record   u8 1, u8 type (0 string, 1 list, 2 set, 3 zset, 4 hash,
+ *                  5 stream: version 3 only),
  *                  u8 flags (bit 0: has deadline; bit 1: has database,
  *                  version 2 only; others 0),
  *                  [i64 deadline, absolute ms >= 0, if bit 0],
@@ -75,6 +76,26 @@
  *     hash    varint len, field bytes, varint len, value bytes
  *     zset    8-byte score (the IEEE-754 bits, so -0, inf and denormals are
  *             exact; never NaN), varint len, member bytes (ascending order)
+ *     stream  varint len, then that many bytes: one stream item (below)
+ *   STREAM ITEMS (version 3).  A stream's total is 1 + its entries + its
+ *   groups + their consumers + their pending entries; the items come in this
+ *   order: the stream item first, then every entry in ID order, then each
+ *   group followed by its consumers, each consumer followed by its pending
+ *   entries in ID order.  Every item starts with a kind byte:
+ *     'S' stream     varint last-id ms, varint last-id seq, varint
+ *                    max-deleted-id ms, varint max-deleted-id seq, varint
+ *                    entries-added
+ *     'E' entry      varint ms, varint seq, varint nfields (>= 1), then
+ *                    nfields x (varint len, field, varint len, value); IDs
+ *                    strictly increasing, above 0-0, at most last-id
+ *     'G' group      varint len, name, varint last-delivered ms, varint seq,
+ *                    varint entries-read + 1 (0: unknown); names unique
+ *     'C' consumer   varint len, name, i64 seen-time ms; unique in its group
+ *     'P' pending    varint ms, varint seq, i64 delivery time ms, varint
+ *                    delivery count; owned by the consumer before it, unique
+ *                    in the group
+ *   An item must be exactly as long as its len, with nothing after its
+ *   fields.
  *   A key is open from its KEY record until the records' counts add up to its
  *   total; only MORE records may follow while it is open (a string larger
  *   than a block, or a collection, becomes a KEY record and MORE records in
@@ -116,6 +137,7 @@
 #include "store/t_list.h"
 #include "store/t_set.h"
 #include "store/t_zset.h"
+#include "store/t_stream.h"
 
 _Static_assert(sizeof(struct snap_disk_header) == SNAP_HEADER_SIZE, "snapshot header size");
 _Static_assert(offsetof(struct snap_disk_header, version) == 8, "snapshot header layout");
@@ -146,7 +168,8 @@ _Static_assert(offsetof(struct snap_disk_footer, blocks) == 24, "footer layout")
 _Static_assert(offsetof(struct snap_disk_footer, chain) == 32, "footer layout");
 _Static_assert(sizeof(SNAP_MAGIC) == SNAP_MAGIC_LEN + 1, "snapshot magic is 8 bytes");
 _Static_assert(KV_TYPE_STRING == 0 && KV_TYPE_LIST == 1 && KV_TYPE_SET == 2 &&
-	       KV_TYPE_ZSET == 3 && KV_TYPE_HASH == 4, "type codes are part of the format");
+	       KV_TYPE_ZSET == 3 && KV_TYPE_HASH == 4 && KV_TYPE_STREAM == 5,
+	       "type codes are part of the format");
 
 #define HDR_OFF(f) offsetof(struct snap_disk_header, f)
 #define BLK_OFF(f) offsetof(struct snap_disk_block, f)
@@ -469,7 +492,7 @@ void snap_writer_begin_key(struct snap_writer *w, const char *key, size_t klen,
 			   enum kv_type type, int64_t deadline, uint64_t total)
 {
 	kv_assert(!w->key_open && !w->finished);
-	kv_assert(type <= KV_TYPE_HASH);
+	kv_assert(type <= KV_TYPE_STREAM);
 	kv_assert(deadline >= 0 || deadline == KV_NO_EXPIRE);
 	kv_assert(type == KV_TYPE_STRING || total >= 1);
 	bool has_deadline = deadline != KV_NO_EXPIRE;
@@ -544,6 +567,94 @@ void snap_writer_add_elem(struct snap_writer *w, const void *p, size_t n)
 	varint_put(&w->raw, n);
 	kv_buf_append(&w->raw, p, n);
 	items_added(w, 1);
+}
+
+void snap_writer_add_stream_item(struct snap_writer *w, const void *p, size_t n)
+{
+	kv_assert(w->key_type == KV_TYPE_STREAM);
+	if (!item_room(w, varint_len(n) + n)) {
+		items_added(w, 1);
+		return;
+	}
+	varint_put(&w->raw, n);
+	kv_buf_append(&w->raw, p, n);
+	items_added(w, 1);
+}
+
+static void put_i64(struct kv_buf *b, int64_t v)
+{
+	uint8_t d[8];
+	le_put64(d, (uint64_t)v);
+	kv_buf_append(b, d, sizeof(d));
+}
+
+static void put_str(struct kv_buf *b, const void *p, size_t n)
+{
+	varint_put(b, n);
+	kv_buf_append(b, p, n);
+}
+
+/* A stream as its items (STREAM ITEMS above). */
+static void write_stream(struct snap_writer *w, struct kv_slice key, int64_t deadline,
+			 const struct stream *s)
+{
+	uint64_t total = 1 + s->length + s->ngroups;
+	for (size_t g = 0; g < s->ngroups; g++) {
+		total += s->groups[g]->ncons;
+		total += s->groups[g]->pel.len;
+	}
+	snap_writer_begin_key(w, key.ptr, key.len, KV_TYPE_STREAM, deadline, total);
+	struct kv_buf b = KV_BUF_INIT;
+	kv_buf_append_char(&b, 'S');
+	varint_put(&b, s->last_id.ms);
+	varint_put(&b, s->last_id.seq);
+	varint_put(&b, s->max_deleted_id.ms);
+	varint_put(&b, s->max_deleted_id.seq);
+	varint_put(&b, s->entries_added);
+	snap_writer_add_stream_item(w, b.data, b.len);
+	struct stream_iter it;
+	struct stream_id id;
+	stream_iter_start(&it, s, STREAM_ID_MIN, STREAM_ID_MAX, false);
+	while (stream_iter_next(&it, &id)) {
+		kv_buf_clear(&b);
+		kv_buf_append_char(&b, 'E');
+		varint_put(&b, id.ms);
+		varint_put(&b, id.seq);
+		varint_put(&b, it.nfields);
+		for (size_t i = 0; i < it.nfields * 2; i++)
+			put_str(&b, it.fv[i].ptr, it.fv[i].len);
+		snap_writer_add_stream_item(w, b.data, b.len);
+	}
+	stream_iter_stop(&it);
+	for (size_t g = 0; g < s->ngroups; g++) {
+		const struct stream_group *gr = s->groups[g];
+		kv_buf_clear(&b);
+		kv_buf_append_char(&b, 'G');
+		put_str(&b, gr->name, gr->nlen);
+		varint_put(&b, gr->last_id.ms);
+		varint_put(&b, gr->last_id.seq);
+		varint_put(&b, (uint64_t)(gr->entries_read + 1));
+		snap_writer_add_stream_item(w, b.data, b.len);
+		for (size_t c = 0; c < gr->ncons; c++) {
+			const struct stream_consumer *sc = gr->cons[c];
+			kv_buf_clear(&b);
+			kv_buf_append_char(&b, 'C');
+			put_str(&b, sc->name, sc->nlen);
+			put_i64(&b, sc->seen_time);
+			snap_writer_add_stream_item(w, b.data, b.len);
+			for (size_t i = 0; i < sc->pel.len; i++) {
+				const struct stream_nack *n = stream_pel_at(&sc->pel, i);
+				kv_buf_clear(&b);
+				kv_buf_append_char(&b, 'P');
+				varint_put(&b, n->id.ms);
+				varint_put(&b, n->id.seq);
+				put_i64(&b, n->delivery_time);
+				varint_put(&b, n->delivery_count);
+				snap_writer_add_stream_item(w, b.data, b.len);
+			}
+		}
+	}
+	kv_buf_free(&b);
 }
 
 void snap_writer_add_field(struct snap_writer *w, const void *f, size_t flen,
@@ -632,6 +743,9 @@ void snap_writer_add_entry(struct snap_writer *w, const struct kv_entry *e)
 		obj = entry_obj(e);
 		snap_writer_begin_key(w, key.ptr, key.len, KV_TYPE_ZSET, deadline, zset_len(obj));
 		zset_foreach(obj, entry_zset_elem, w);
+		return;
+	case KV_TYPE_STREAM:
+		write_stream(w, key, deadline, entry_obj(e));
 		return;
 	}
 	kv_assert(!"unknown value type");
@@ -921,6 +1035,70 @@ static int step_frame(struct snap_reader *r)
 	return STEP_AGAIN;
 }
 
+/* One stream item's bytes (STREAM ITEMS): its kind and fields, parsed
+ * without trusting any of them.  The values are checked against the
+ * stream being built by the loader. */
+struct stream_item {
+	char kind;
+	uint64_t a, b, c, d, e;       /* the varints, in order */
+	int64_t t;                    /* the i64 */
+	struct kv_slice name;         /* G, C */
+	const uint8_t *fields;        /* E: nfields pairs */
+	const uint8_t *end;
+};
+
+static bool stream_item_parse(struct kv_slice item, struct stream_item *si)
+{
+	const uint8_t *p = (const uint8_t *)item.ptr, *end = p + item.len;
+	memset(si, 0, sizeof(*si));
+	if (p == end)
+		return false;
+	si->kind = (char)*p++;
+	si->end = end;
+	switch (si->kind) {
+	case 'S':
+		if (varint_get(&p, end, &si->a) < 0 || varint_get(&p, end, &si->b) < 0 ||
+		    varint_get(&p, end, &si->c) < 0 || varint_get(&p, end, &si->d) < 0 ||
+		    varint_get(&p, end, &si->e) < 0)
+			return false;
+		break;
+	case 'E':
+		if (varint_get(&p, end, &si->a) < 0 || varint_get(&p, end, &si->b) < 0 ||
+		    varint_get(&p, end, &si->c) < 0 || si->c == 0 ||
+		    si->c > item.len)
+			return false;
+		si->fields = p;
+		for (uint64_t i = 0; i < si->c * 2; i++)
+			if (bytes_get(&p, end, NULL) < 0)
+				return false;
+		break;
+	case 'G':
+		if (bytes_get(&p, end, &si->name) < 0 || varint_get(&p, end, &si->a) < 0 ||
+		    varint_get(&p, end, &si->b) < 0 || varint_get(&p, end, &si->c) < 0 ||
+		    si->c > (uint64_t)INT64_MAX)
+			return false;
+		break;
+	case 'C':
+		if (bytes_get(&p, end, &si->name) < 0 || (size_t)(end - p) < 8)
+			return false;
+		si->t = (int64_t)le_get64(p);
+		p += 8;
+		break;
+	case 'P':
+		if (varint_get(&p, end, &si->a) < 0 || varint_get(&p, end, &si->b) < 0 ||
+		    (size_t)(end - p) < 8)
+			return false;
+		si->t = (int64_t)le_get64(p);
+		p += 8;
+		if (varint_get(&p, end, &si->c) < 0)
+			return false;
+		break;
+	default:
+		return false;
+	}
+	return p == end;
+}
+
 /* Walk count items of type from *pp within end; false if malformed. */
 static bool items_valid(enum kv_type type, uint32_t count, const uint8_t **pp,
 			const uint8_t *end)
@@ -940,6 +1118,13 @@ static bool items_valid(enum kv_type type, uint32_t count, const uint8_t **pp,
 			if (bytes_get(&p, end, NULL) < 0)
 				return false;
 			break;
+		case KV_TYPE_STREAM: {
+			struct kv_slice item;
+			struct stream_item si;
+			if (bytes_get(&p, end, &item) < 0 || !stream_item_parse(item, &si))
+				return false;
+			break;
+		}
 		case KV_TYPE_HASH:
 			if (bytes_get(&p, end, NULL) < 0 || bytes_get(&p, end, NULL) < 0)
 				return false;
@@ -983,7 +1168,7 @@ static int step_record(struct snap_reader *r, struct snap_fragment *f)
 		if ((size_t)(end - p) < 2)
 			return corrupt_raw(r, off, "truncated key record");
 		uint8_t type = *p++, flags = *p++;
-		if (type > KV_TYPE_HASH)
+		if (type > KV_TYPE_STREAM || (type == KV_TYPE_STREAM && r->header.version < 3))
 			return corrupt_raw(r, off, "unknown value type");
 		uint8_t known = KEY_FLAG_DEADLINE | (r->header.version >= 2 ? KEY_FLAG_DB : 0);
 		if (flags & ~known)
@@ -1183,6 +1368,7 @@ static void loader_drop(struct snap_loader *l)
 		case KV_TYPE_SET: set_free(l->obj); break;
 		case KV_TYPE_HASH: hash_free(l->obj); break;
 		case KV_TYPE_ZSET: zset_free(l->obj); break;
+		case KV_TYPE_STREAM: stream_free(l->obj); break;
 		case KV_TYPE_STRING: break;
 		}
 	}
@@ -1197,6 +1383,88 @@ void snap_loader_free(struct snap_loader *l)
 {
 	loader_drop(l);
 	kv_buf_free(&l->str);
+}
+
+/* One stream item into the open stream; KV_ECORRUPT for an item that
+ * breaks the order or uniqueness rules of STREAM ITEMS. */
+static int loader_stream_item(struct snap_loader *l, struct kv_slice item)
+{
+	struct stream *s = l->obj;
+	struct stream_item si;
+	if (!stream_item_parse(item, &si))
+		return KV_ECORRUPT;
+	if (!l->st_meta) {
+		if (si.kind != 'S')
+			return KV_ECORRUPT;
+		l->st_meta = true;
+		l->st_last_ms = si.a;
+		l->st_last_seq = si.b;
+		l->st_del_ms = si.c;
+		l->st_del_seq = si.d;
+		l->st_added = si.e;
+		return 0;
+	}
+	struct stream_group *g = l->st_group;
+	struct stream_consumer *c = l->st_cons;
+	switch (si.kind) {
+	case 'E': {
+		struct stream_id id = { si.a, si.b };
+		struct stream_id last = { l->st_last_ms, l->st_last_seq };
+		if (g || stream_id_is_zero(id) || stream_id_cmp(id, last) > 0 ||
+		    (s->length && stream_id_cmp(id, s->last_id) <= 0))
+			return KV_ECORRUPT;
+		size_t n = (size_t)si.c * 2;
+		struct kv_slice stack[16];
+		struct kv_slice *fv = n <= 16 ? stack : kv_malloc(n * sizeof(*fv));
+		const uint8_t *p = si.fields;
+		for (size_t i = 0; i < n; i++)
+			bytes_get(&p, si.end, &fv[i]);
+		stream_append(s, id, fv, (size_t)si.c);
+		if (fv != stack)
+			free(fv);
+		return 0;
+	}
+	case 'G':
+		g = stream_group_create(s, si.name.ptr, si.name.len,
+					(struct stream_id){ si.a, si.b }, (int64_t)si.c - 1);
+		if (!g)
+			return KV_ECORRUPT;
+		l->st_group = g;
+		l->st_cons = NULL;
+		return 0;
+	case 'C':
+		if (!g)
+			return KV_ECORRUPT;
+		c = stream_consumer_create(s, g, si.name.ptr, si.name.len, si.t);
+		if (!c)
+			return KV_ECORRUPT;
+		l->st_cons = c;
+		return 0;
+	case 'P': {
+		struct stream_id id = { si.a, si.b };
+		if (!c || stream_pel_find(&g->pel, id) ||
+		    (c->pel.len && stream_id_cmp(id, stream_pel_at(&c->pel, c->pel.len - 1)->id) <= 0))
+			return KV_ECORRUPT;
+		stream_nack_add(s, g, c, id, si.t, si.c);
+		return 0;
+	}
+	}
+	return KV_ECORRUPT;
+}
+
+/* The open stream is complete: its counters from its first item. */
+static int loader_stream_finish(struct snap_loader *l)
+{
+	struct stream *s = l->obj;
+	struct stream_id last = { l->st_last_ms, l->st_last_seq };
+	struct stream_id del = { l->st_del_ms, l->st_del_seq };
+	if (!l->st_meta || l->st_added < s->length || stream_id_cmp(del, last) > 0 ||
+	    (s->length && stream_id_cmp(s->last_id, last) > 0))
+		return KV_ECORRUPT;
+	s->last_id = last;
+	s->max_deleted_id = del;
+	s->entries_added = l->st_added;
+	return 0;
 }
 
 static int loader_item(struct snap_loader *l, const struct snap_item *it)
@@ -1234,6 +1502,8 @@ static int loader_item(struct snap_loader *l, const struct snap_item *it)
 		l->obj = z;
 		return (out & ZADD_OUT_ADDED) ? 0 : KV_ECORRUPT;
 	}
+	case KV_TYPE_STREAM:
+		return loader_stream_item(l, it->a);
 	}
 	return KV_ECORRUPT;
 }
@@ -1262,6 +1532,11 @@ int snap_loader_apply(struct snap_loader *l, const struct snap_fragment *f)
 			l->obj = zset_new_skiplist();
 			l->zset_negzero = false;
 			break;
+		case KV_TYPE_STREAM:
+			l->obj = stream_new();
+			l->st_meta = false;
+			l->st_group = l->st_cons = NULL;
+			break;
 		}
 	}
 	kv_assert(l->open && l->type == f->type);
@@ -1280,6 +1555,11 @@ int snap_loader_apply(struct snap_loader *l, const struct snap_fragment *f)
 		db_set_string(db, f->key.ptr, f->key.len, l->str.data ? l->str.data : "",
 			      l->str.len, f->deadline);
 	} else {
+		if (l->type == KV_TYPE_STREAM) {
+			int rc = loader_stream_finish(l);
+			if (rc < 0)
+				return rc;
+		}
 		if (l->type == KV_TYPE_ZSET && !l->zset_negzero) {
 			struct zset *z = l->obj;
 			zset_pack_if_fits(&z);

@@ -33,7 +33,8 @@
 
 #define SNAP_MAGIC "KEVYSNP\0"          /* 8 bytes, NUL included */
 #define SNAP_MAGIC_LEN 8
-#define SNAP_FORMAT_VERSION 2            /* written; 1 is still read (every key in database 0) */
+#define SNAP_FORMAT_VERSION 3            /* written; 1 (every key in database 0) and 2
+                                           (no streams) are still read */
 #define SNAP_FORMAT_MIN_VERSION 1
 #define SNAP_DATASET_ID_LEN 16
 
@@ -224,6 +225,8 @@ void snap_writer_begin_key(struct snap_writer *w, const char *key, size_t klen,
 			   enum kv_type type, int64_t deadline, uint64_t total);
 void snap_writer_add_bytes(struct snap_writer *w, const void *p, size_t n);       /* string */
 void snap_writer_add_elem(struct snap_writer *w, const void *p, size_t n);        /* list, set */
+/* One encoded stream item (snap_format.c: STREAM ITEMS), version 3. */
+void snap_writer_add_stream_item(struct snap_writer *w, const void *p, size_t n);
 void snap_writer_add_field(struct snap_writer *w, const void *f, size_t flen,
 			   const void *v, size_t vlen);                           /* hash */
 void snap_writer_add_member(struct snap_writer *w, const void *m, size_t mlen,
@@ -400,6 +403,11 @@ struct snap_loader {
 	enum kv_type type;
 	bool open;
 	bool zset_negzero;       /* the open zset has a -0 score */
+	/* The open stream: its counters (from its first item), the group and
+	 * consumer later items belong to, the last entry ID loaded. */
+	bool st_meta;
+	uint64_t st_last_ms, st_last_seq, st_del_ms, st_del_seq, st_added;
+	void *st_group, *st_cons;
 	uint64_t keys;           /* keys stored */
 };
 

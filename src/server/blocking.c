@@ -34,6 +34,7 @@
 
 #include "commands/cmd.h"
 #include "commands/cmd_zset.h"
+#include "commands/cmd_stream.h"
 #include "store/effect_argv.h"
 #include "store/dict.h"
 #include "commands/fx.h"
@@ -50,7 +51,7 @@ struct block_ticket {
 	_Atomic int state;
 	_Atomic uint32_t refs;
 	uint32_t home;
-	enum kv_type want;         /* KV_TYPE_LIST or KV_TYPE_ZSET */
+	enum kv_type want;         /* KV_TYPE_LIST, KV_TYPE_ZSET or KV_TYPE_STREAM */
 	struct conn *conn;         /* dereferenced only on the home shard */
 	struct cmd_call *call;     /* the blocked command; read-only once queued */
 	bool served;               /* the claimer ran it: reply holds the answer */
@@ -365,6 +366,16 @@ static void bk_signal(struct shard *exec, struct shard *owner, uint32_t dbid,
 			remove[i] = true;
 			continue;
 		}
+		if (t->want == KV_TYPE_STREAM) {
+			/* A stream reader runs its command again: the write may
+			 * have added what it waits for, or removed its group or
+			 * key (XREADGROUP then replies the error). */
+			int expect = BT_WAITING;
+			remove[i] = true;
+			if (atomic_compare_exchange_strong(&t->state, &expect, BT_CLAIMED))
+				wake(exec, owner, t);
+			continue;
+		}
 		uint64_t *a = &avail[t->want == KV_TYPE_ZSET];
 		if (*a == 0)
 			continue;
@@ -429,7 +440,7 @@ static void collect_swapped(void *arg, struct dict_node *n)
 	const struct bk_node *b = (const struct bk_node *)n;
 	uint32_t db;
 	memcpy(&db, b->key, BK_DB_BYTES);
-	if (db != sk->a && db != sk->b)
+	if (sk->a != UINT32_MAX && db != sk->a && db != sk->b)
 		return;
 	uint64_t len = b->klen - BK_DB_BYTES;
 	kv_buf_append(&sk->keys, &db, sizeof(db));
@@ -440,17 +451,14 @@ static void collect_swapped(void *arg, struct dict_node *n)
 /* SWAPDB a b: every waiter of either database may now find its key (Redis
  * scans both for ready keys).  The keys are collected first: serving a
  * waiter changes the table being walked. */
-static void signal_swapped(struct shard *exec, const struct cmd_call *call, struct kv_dbs **held)
+static void signal_dbs(struct shard *exec, const struct cmd_call *call, struct kv_dbs **held,
+		       int64_t a, int64_t b)
 {
-	int64_t a, b;
-	if (call->argc != 3 || !arg_to_int64(&call->argv[1], &a) ||
-	    !arg_to_int64(&call->argv[2], &b))
-		return;
 	for (uint32_t id = 0; id < g_server.nshards; id++) {
 		struct shard *owner = g_server.shards[id];
 		if (!held[id] || !owner->blocked)
 			continue;
-		struct swap_keys sk = { (uint32_t)a, (uint32_t)b, KV_BUF_INIT };
+		struct swap_keys sk = { a < 0 ? UINT32_MAX : (uint32_t)a, (uint32_t)b, KV_BUF_INIT };
 		uint64_t cursor = 0;
 		do {
 			cursor = dict_scan(&owner->blocked->keys, cursor, collect_swapped, &sk);
@@ -472,8 +480,26 @@ void blocking_after_write(struct shard *exec, const struct cmd_call *call, struc
 {
 	if (atomic_load_explicit(&blocked_queued, memory_order_relaxed) == 0)
 		return;
+	/* A read of a stream group changes it but gives no other reader
+	 * anything: waking them would only make blocked readers wake each
+	 * other for ever. */
+	if (arg_is(&call->argv[0], "xreadgroup") || arg_is(&call->argv[0], "xread"))
+		return;
 	if (arg_is(&call->argv[0], "swapdb")) {
-		signal_swapped(exec, call, held);
+		int64_t a, b;
+		if (call->argc == 3 && arg_to_int64(&call->argv[1], &a) &&
+		    arg_to_int64(&call->argv[2], &b) && a >= 0 && b >= 0)
+			signal_dbs(exec, call, held, a, b);
+		return;
+	}
+	/* A flush wakes stream readers (a blocked XREADGROUP learns its key
+	 * is gone); list and zset waiters find nothing and stay. */
+	if (arg_is(&call->argv[0], "flushall")) {
+		signal_dbs(exec, call, held, -1, 0);
+		return;
+	}
+	if (arg_is(&call->argv[0], "flushdb")) {
+		signal_dbs(exec, call, held, call->dbid, call->dbid);
 		return;
 	}
 	uint32_t other;
@@ -856,6 +882,48 @@ static void cmd_bzmpop(struct cmd_ctx *ctx)
 		resp_null_array(ctx->out);
 }
 
+/* XREAD / XREADGROUP: the read is cmd_stream.c's; here only the waiting.
+ * A blocked reader waits on every key it names; any write to one of them
+ * makes it run again (with "$" already turned into the ID it stood for),
+ * and it blocks again if there is still nothing for it. */
+static void xread_generic(struct cmd_ctx *ctx)
+{
+	struct stream_read_wait w;
+	if (cmd_stream_read(ctx, &w, ctx->conn && ctx->conn->block_retry))
+		return;
+	if (w.timeout_ms < 0) {
+		resp_null_array(ctx->out);
+		cmd_stream_read_wait_free(&w);
+		return;
+	}
+	int idx[w.nstreams];
+	for (int i = 0; i < w.nstreams; i++)
+		idx[i] = w.streams_arg + i;
+	int64_t deadline = w.timeout_ms > 0 ? ctx->now_ms + w.timeout_ms : 0;
+	/* A woken reader that blocks again keeps its first deadline: writes
+	 * that bring it nothing must not push its timeout back. */
+	if (ctx->conn && ctx->conn->block_retry && deadline > 0 &&
+	    ctx->conn->block_deadline_ms > 0) {
+		deadline = ctx->conn->block_deadline_ms;
+		if (ctx->now_ms >= deadline) {
+			resp_null_array(ctx->out);
+			cmd_stream_read_wait_free(&w);
+			return;
+		}
+	}
+	const struct kv_slice *argv = ctx->argv;
+	if (w.argv)
+		ctx->argv = w.argv;
+	bool blocked = block_client(ctx, idx, w.nstreams, deadline, KV_TYPE_STREAM);
+	ctx->argv = argv;
+	if (!blocked)
+		resp_null_array(ctx->out);
+	cmd_stream_read_wait_free(&w);
+}
+
+static void cmd_xread(struct cmd_ctx *ctx) { xread_generic(ctx); }
+static void cmd_xreadgroup(struct cmd_ctx *ctx) { xread_generic(ctx); }
+
 /* Blocking commands run on the client's shard (they may block it), holding
  * the keyspaces of their keys. */
 static uint32_t blocking_shards(struct conn *c, int argc, const struct kv_slice *argv,
@@ -911,6 +979,26 @@ const struct kv_command cmd_table_blocking[] = {
 	  .complexity = "O(K) + O(M*log(N)) where K is the number of provided keys, N being "
 			"the number of elements in the sorted set, and M being the number of "
 			"elements popped.",
+	  .conn_shards = blocking_shards },
+	{ .name = "xread", .arity = -4, .flags = CMD_READONLY | CMD_BLOCKING,
+	  .keys = cmd_stream_read_keys, .proc = cmd_xread, .group = "stream", .since = "5.0.0",
+	  .summary = "Return never seen elements in multiple streams, with IDs greater than the "
+		     "ones reported by the caller for each stream. Can block.",
+	  .complexity = "For each stream mentioned: O(N) with N being the number of elements "
+			"being returned, it means that XREAD-ing with a fixed COUNT is O(1). Note "
+			"that when the BLOCK option is used, XADD will pay O(M) time in order to "
+			"serve the M clients blocked on the stream getting new data.",
+	  .conn_shards = blocking_shards },
+	{ .name = "xreadgroup", .arity = -7, .flags = CMD_WRITE | CMD_BLOCKING,
+	  .keys = cmd_stream_read_keys, .proc = cmd_xreadgroup, .group = "stream",
+	  .since = "5.0.0",
+	  .summary = "Return new entries from a stream using a consumer group, or access the "
+		     "history of the pending entries for a given consumer. Can block.",
+	  .complexity = "For each stream mentioned: O(M) with M being the number of elements "
+			"returned. If M is constant (e.g. always asking for the first 10 "
+			"elements with COUNT), the complexity is O(1). On the other side when "
+			"XREADGROUP blocks, XADD will pay the O(N) time in order to serve any "
+			"clients blocked on the stream getting new data.",
 	  .conn_shards = blocking_shards },
 	{ .name = NULL },
 };

@@ -89,6 +89,7 @@ static int conn_process(struct shard *s, struct conn *c)
 	if (c->retry_call && !c->txn_inflight && !c->io_dead) {
 		/* Woken from a block: run the command again before newer input. */
 		struct cmd_call *call = c->retry_call;
+		c->block_retry = true;
 		if (shard_dispatch(s, c, call->argc, call->argv) == DISPATCH_WAIT)
 			return 0;
 		c->retry_call = NULL;
@@ -114,6 +115,7 @@ static int conn_process(struct shard *s, struct conn *c)
 			conn_protocol_error(s, c, err ? err : "ERR Protocol error");
 			break;
 		}
+		c->block_retry = false;
 		if (argc > 0 && shard_dispatch(s, c, argc, argv) == DISPATCH_WAIT)
 			break;
 		c->in_pos += (size_t)n;

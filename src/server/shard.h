@@ -286,6 +286,11 @@ struct conn {
 
 	/* Blocking commands (blocking.c). */
 	bool in_exec;                         /* running EXEC's queue: never block */
+	/* The command now running is a woken client's retry (set until the
+	 * connection dispatches its next input: nothing else of it runs in
+	 * between, even when the retry is a txn); XREADGROUP's errors for a
+	 * reader whose key or group went away depend on it. */
+	bool block_retry;
 	bool block_pending;                   /* the running command asked to block */
 	bool blocked;                         /* waiting for a key: no dispatch */
 	struct block_ticket *block_ticket;

@@ -12,4 +12,6 @@ struct kv_encoding_limits kv_encoding = {
 	.list_max_listpack_size = -2,
 	.list_compress_depth = 0,
 	.hll_sparse_max_bytes = 3000,
+	.stream_node_max_bytes = 4096,
+	.stream_node_max_entries = 100,
 };

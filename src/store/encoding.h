@@ -31,6 +31,10 @@ struct kv_encoding_limits {
 	_Atomic int64_t list_compress_depth;
 	/* Bytes a sparse HyperLogLog may reach before it turns dense (hll.h). */
 	_Atomic int64_t hll_sparse_max_bytes;
+	/* A stream block closes at this many bytes / entries (0: no limit on
+	 * that axis; t_stream.h). */
+	_Atomic int64_t stream_node_max_bytes;
+	_Atomic int64_t stream_node_max_entries;
 };
 
 /* Redis 7.0's defaults: 512, 64, 512, 128, 64, -2, 0, 3000. */

@@ -17,6 +17,7 @@
 #include "store/t_list.h"
 #include "store/t_set.h"
 #include "store/t_zset.h"
+#include "store/t_stream.h"
 
 /* A chunked command under construction: argv[0] the command, argv[1] the key,
  * then elements (one argument each, or two for HSET and ZADD). */
@@ -105,6 +106,102 @@ static void dump_string(const struct kv_entry *e, keydump_fn fn, void *arg)
 	fn(arg, 5, argv);
 }
 
+static void emit_argv(struct effect_argv *a, keydump_fn fn, void *arg)
+{
+	fn(arg, a->argc, effect_argv_slices(a));
+	effect_argv_reset(a);
+}
+
+static void add_id(struct effect_argv *a, struct stream_id id)
+{
+	char buf[STREAM_ID_STR_MAX];
+	effect_argv_add(a, buf, stream_id_format(id, buf));
+}
+
+/* A stream, as Redis's AOF rewrite writes one: its entries (XADD each; an
+ * empty stream is made by an XADD trimmed away), its counters (XSETID), then
+ * each group (XGROUP CREATE), its consumers (XGROUP CREATECONSUMER) and its
+ * pending entries (XCLAIM ... FORCE JUSTID with their delivery time and
+ * count).  A pending entry whose stream entry was deleted cannot be made by
+ * XCLAIM and is left out, as in Redis's rewrite. */
+static void dump_stream(struct kv_slice key, const struct stream *s, keydump_fn fn, void *arg)
+{
+	struct effect_argv a;
+	effect_argv_init(&a);
+	struct stream_iter it;
+	struct stream_id id;
+	stream_iter_start(&it, s, STREAM_ID_MIN, STREAM_ID_MAX, false);
+	while (stream_iter_next(&it, &id)) {
+		effect_argv_add_str(&a, "XADD");
+		effect_argv_add(&a, key.ptr, key.len);
+		add_id(&a, id);
+		for (size_t i = 0; i < it.nfields * 2; i++)
+			effect_argv_add(&a, it.fv[i].ptr, it.fv[i].len);
+		emit_argv(&a, fn, arg);
+	}
+	stream_iter_stop(&it);
+	if (s->length == 0) {
+		struct stream_id first = s->last_id;
+		if (stream_id_is_zero(first))
+			first.seq = 1;
+		effect_argv_add_str(&a, "XADD");
+		effect_argv_add(&a, key.ptr, key.len);
+		effect_argv_add_str(&a, "MAXLEN");
+		effect_argv_add_str(&a, "0");
+		add_id(&a, first);
+		effect_argv_add_str(&a, "x");
+		effect_argv_add_str(&a, "y");
+		emit_argv(&a, fn, arg);
+	}
+	effect_argv_add_str(&a, "XSETID");
+	effect_argv_add(&a, key.ptr, key.len);
+	add_id(&a, s->last_id);
+	effect_argv_add_str(&a, "ENTRIESADDED");
+	effect_argv_add_int(&a, (int64_t)s->entries_added);
+	effect_argv_add_str(&a, "MAXDELETEDID");
+	add_id(&a, s->max_deleted_id);
+	emit_argv(&a, fn, arg);
+	for (size_t g = 0; g < s->ngroups; g++) {
+		const struct stream_group *gr = s->groups[g];
+		effect_argv_add_str(&a, "XGROUP");
+		effect_argv_add_str(&a, "CREATE");
+		effect_argv_add(&a, key.ptr, key.len);
+		effect_argv_add(&a, gr->name, gr->nlen);
+		add_id(&a, gr->last_id);
+		effect_argv_add_str(&a, "ENTRIESREAD");
+		effect_argv_add_int(&a, gr->entries_read);
+		emit_argv(&a, fn, arg);
+		for (size_t c = 0; c < gr->ncons; c++) {
+			const struct stream_consumer *sc = gr->cons[c];
+			effect_argv_add_str(&a, "XGROUP");
+			effect_argv_add_str(&a, "CREATECONSUMER");
+			effect_argv_add(&a, key.ptr, key.len);
+			effect_argv_add(&a, gr->name, gr->nlen);
+			effect_argv_add(&a, sc->name, sc->nlen);
+			emit_argv(&a, fn, arg);
+		}
+		for (size_t i = 0; i < gr->pel.len; i++) {
+			const struct stream_nack *n = stream_pel_at(&gr->pel, i);
+			if (!stream_exists(s, n->id))
+				continue;
+			effect_argv_add_str(&a, "XCLAIM");
+			effect_argv_add(&a, key.ptr, key.len);
+			effect_argv_add(&a, gr->name, gr->nlen);
+			effect_argv_add(&a, n->consumer->name, n->consumer->nlen);
+			effect_argv_add_str(&a, "0");
+			add_id(&a, n->id);
+			effect_argv_add_str(&a, "TIME");
+			effect_argv_add_int(&a, n->delivery_time);
+			effect_argv_add_str(&a, "RETRYCOUNT");
+			effect_argv_add_int(&a, (int64_t)n->delivery_count);
+			effect_argv_add_str(&a, "FORCE");
+			effect_argv_add_str(&a, "JUSTID");
+			emit_argv(&a, fn, arg);
+		}
+	}
+	effect_argv_free(&a);
+}
+
 static void dump_collection(const struct kv_entry *e, keydump_fn fn, void *arg)
 {
 	struct kv_slice key = entry_key(e);
@@ -133,6 +230,9 @@ static void dump_collection(const struct kv_entry *e, keydump_fn fn, void *arg)
 		k.cmd = "ZADD";
 		chunk_start(&k);
 		zset_foreach(obj, zset_elem, &k);
+		break;
+	case KV_TYPE_STREAM:
+		dump_stream(key, obj, fn, arg);
 		break;
 	case KV_TYPE_STRING:
 		kv_assert(!"not a collection");

@@ -12,6 +12,15 @@
  *                                  chunks of at most KEYDUMP_CHUNK elements
  *                                  (and KEYDUMP_CHUNK_BYTES bytes), then
  *                                  PEXPIREAT key deadline if it has one
+ *   stream                         DEL key, XADD per entry (an empty stream: one
+ *                                  XADD ... MAXLEN 0), XSETID key last-id
+ *                                  ENTRIESADDED n MAXDELETEDID id, then per
+ *                                  group XGROUP CREATE ... ENTRIESREAD n, its
+ *                                  XGROUP CREATECONSUMERs and an XCLAIM ...
+ *                                  TIME t RETRYCOUNT n FORCE JUSTID per
+ *                                  pending entry (Redis's AOF rewrite); a
+ *                                  pending entry whose stream entry was
+ *                                  deleted is left out, as there
  * Scores are written so they parse back to the same double (inf, -inf
  * included).
  */
@@ -20,12 +29,20 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "proto/resp.h"
 #include "store/store.h"
 
 #define KEYDUMP_CHUNK 128
 #define KEYDUMP_CHUNK_BYTES (64 * 1024)
+
+/* The index of the key in a command keydump emits: 2 for XGROUP (XGROUP
+ * CREATE key ...), 1 for every other. */
+static inline int keydump_key_arg(int argc, const struct kv_slice *argv)
+{
+	return argc > 2 && argv[0].len == 6 && memcmp(argv[0].ptr, "XGROUP", 6) == 0 ? 2 : 1;
+}
 
 /* Receives one command; argv is valid only during the call. */
 typedef void (*keydump_fn)(void *arg, int argc, const struct kv_slice *argv);

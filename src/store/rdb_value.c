@@ -85,6 +85,7 @@
 #include "store/t_list.h"
 #include "store/t_set.h"
 #include "store/t_zset.h"
+#include "store/t_stream.h"
 
 enum {
 	T_STRING = 0,
@@ -101,7 +102,16 @@ enum {
 	T_HASH_LISTPACK = 16,
 	T_ZSET_LISTPACK = 17,
 	T_LIST_QUICKLIST_2 = 18,
+	T_STREAM_LISTPACKS = 15,
+	T_STREAM_LISTPACKS_2 = 19,
 };
+
+/* Stream listpack entry flags (Redis's STREAM_ITEM_FLAG_*). */
+#define SLP_DELETED 1
+#define SLP_SAMEFIELDS 2
+/* Live entries per listpack node kevy writes (Redis's default
+ * stream-node-max-entries). */
+#define SLP_NODE_ENTRIES 100
 
 #define ENC_INT8 0
 #define ENC_INT16 1
@@ -565,6 +575,135 @@ static void dump_hash(struct dump_w *w, const struct hash_obj *h)
 	hash_foreach(h, hash_dump_pair, w);
 }
 
+/* Streams: type 19 (RDB_TYPE_STREAM_LISTPACKS_2, Redis 7.0's).  The
+ * entries go in listpack nodes of up to SLP_NODE_ENTRIES live entries, each
+ * keyed by its first entry's ID (16 bytes big-endian) and holding Redis's
+ * layout: the master entry (count, deleted 0, the first entry's field
+ * names, 0), then per entry flags, ms and seq deltas from the master ID,
+ * the fields (or only the values, SAMEFIELDS, when the names are the
+ * master's) and the entry's element count.  Then the stream's counters,
+ * and each group with its PEL (ID, delivery time, count) and its consumers
+ * (name, seen-time, the IDs they own). */
+static void w_raw_id(struct dump_w *w, struct stream_id id)
+{
+	uint8_t b[16];
+	for (int i = 0; i < 8; i++) {
+		b[i] = (uint8_t)(id.ms >> (56 - 8 * i));
+		b[8 + i] = (uint8_t)(id.seq >> (56 - 8 * i));
+	}
+	kv_buf_append(w->out, b, sizeof(b));
+}
+
+static void w_ms(struct dump_w *w, int64_t t)
+{
+	uint8_t b[8];
+	le_put64(b, (uint64_t)t);
+	kv_buf_append(w->out, b, sizeof(b));
+}
+
+static void dump_stream_node(struct dump_w *w, struct lp_build *lp, struct stream_iter *it,
+			     struct stream_id first, size_t n)
+{
+	/* The master entry: the first entry's field names. */
+	struct kv_buf names = KV_BUF_INIT;
+	size_t nmaster = it->nfields;
+	lpb_reset(lp);
+	lpb_int(lp, (int64_t)n);
+	lpb_int(lp, 0);
+	lpb_int(lp, (int64_t)nmaster);
+	for (size_t i = 0; i < nmaster; i++) {
+		lpb_str(lp, it->fv[2 * i].ptr, it->fv[2 * i].len);
+		uint64_t len = it->fv[2 * i].len;
+		kv_buf_append(&names, &len, sizeof(len));
+		kv_buf_append(&names, it->fv[2 * i].ptr, it->fv[2 * i].len);
+	}
+	lpb_int(lp, 0);
+	struct stream_id id = first;
+	for (size_t k = 0; k < n; k++) {
+		if (k > 0)
+			kv_assert(stream_iter_next(it, &id));
+		bool same = it->nfields == nmaster;
+		size_t at = 0;
+		for (size_t i = 0; same && i < nmaster; i++) {
+			uint64_t len;
+			memcpy(&len, names.data + at, sizeof(len));
+			same = len == it->fv[2 * i].len &&
+			       memcmp(names.data + at + sizeof(len), it->fv[2 * i].ptr, len) == 0;
+			at += sizeof(len) + len;
+		}
+		lpb_int(lp, same ? SLP_SAMEFIELDS : 0);
+		lpb_int(lp, (int64_t)(id.ms - first.ms));
+		lpb_int(lp, (int64_t)(id.seq - first.seq));
+		if (!same)
+			lpb_int(lp, (int64_t)it->nfields);
+		for (size_t i = 0; i < it->nfields; i++) {
+			if (!same)
+				lpb_str(lp, it->fv[2 * i].ptr, it->fv[2 * i].len);
+			lpb_str(lp, it->fv[2 * i + 1].ptr, it->fv[2 * i + 1].len);
+		}
+		lpb_int(lp, (int64_t)(same ? it->nfields + 3 : 2 * it->nfields + 4));
+	}
+	lpb_finish(lp);
+	uint8_t key[16];
+	for (int i = 0; i < 8; i++) {
+		key[i] = (uint8_t)(first.ms >> (56 - 8 * i));
+		key[8 + i] = (uint8_t)(first.seq >> (56 - 8 * i));
+	}
+	w_string(w, key, sizeof(key));
+	w_string(w, lp->b.data, lp->b.len);
+	kv_buf_free(&names);
+}
+
+static void dump_stream(struct dump_w *w, const struct stream *s)
+{
+	w_byte(w, T_STREAM_LISTPACKS_2);
+	w_len(w, (s->length + SLP_NODE_ENTRIES - 1) / SLP_NODE_ENTRIES);
+	struct lp_build lp = { KV_BUF_INIT, 0 };
+	struct stream_iter it;
+	struct stream_id id;
+	uint64_t left = s->length;
+	stream_iter_start(&it, s, STREAM_ID_MIN, STREAM_ID_MAX, false);
+	while (left && stream_iter_next(&it, &id)) {
+		size_t n = left < SLP_NODE_ENTRIES ? (size_t)left : SLP_NODE_ENTRIES;
+		dump_stream_node(w, &lp, &it, id, n);
+		left -= n;
+	}
+	stream_iter_stop(&it);
+	kv_buf_free(&lp.b);
+	w_len(w, s->length);
+	w_len(w, s->last_id.ms);
+	w_len(w, s->last_id.seq);
+	w_len(w, s->first_id.ms);
+	w_len(w, s->first_id.seq);
+	w_len(w, s->max_deleted_id.ms);
+	w_len(w, s->max_deleted_id.seq);
+	w_len(w, s->entries_added);
+	w_len(w, s->ngroups);
+	for (size_t g = 0; g < s->ngroups; g++) {
+		const struct stream_group *gr = s->groups[g];
+		w_string(w, gr->name, gr->nlen);
+		w_len(w, gr->last_id.ms);
+		w_len(w, gr->last_id.seq);
+		w_len(w, (uint64_t)gr->entries_read);
+		w_len(w, gr->pel.len);
+		for (size_t i = 0; i < gr->pel.len; i++) {
+			const struct stream_nack *n = stream_pel_at(&gr->pel, i);
+			w_raw_id(w, n->id);
+			w_ms(w, n->delivery_time);
+			w_len(w, n->delivery_count);
+		}
+		w_len(w, gr->ncons);
+		for (size_t c = 0; c < gr->ncons; c++) {
+			const struct stream_consumer *sc = gr->cons[c];
+			w_string(w, sc->name, sc->nlen);
+			w_ms(w, sc->seen_time);
+			w_len(w, sc->pel.len);
+			for (size_t i = 0; i < sc->pel.len; i++)
+				w_raw_id(w, stream_pel_at(&sc->pel, i)->id);
+		}
+	}
+}
+
 void rdb_value_dump(const struct kv_entry *e, struct kv_buf *out)
 {
 	struct dump_w w = { .out = out };
@@ -587,6 +726,9 @@ void rdb_value_dump(const struct kv_entry *e, struct kv_buf *out)
 		break;
 	case KV_TYPE_HASH:
 		dump_hash(&w, entry_obj(e));
+		break;
+	case KV_TYPE_STREAM:
+		dump_stream(&w, entry_obj(e));
 		break;
 	}
 	uint8_t foot[RDB_DUMP_FOOTER];
@@ -1235,6 +1377,250 @@ static bool load_intset(struct load *ld)
 	return true;
 }
 
+/* ---- streams (types 15 and 19) ---- */
+
+/* The next listpack element as an integer. */
+static bool lp_next_int(struct lp_iter *it, int64_t *v)
+{
+	struct elem e;
+	return lp_next(it, &e) == 1 && str_to_int64(e.ptr, e.len, v);
+}
+
+/* The next element's bytes appended to buf as (u64 length, bytes). */
+static bool lp_next_keep(struct lp_iter *it, struct kv_buf *buf)
+{
+	struct elem e;
+	if (lp_next(it, &e) != 1)
+		return false;
+	uint64_t len = e.len;
+	kv_buf_append(buf, &len, sizeof(len));
+	kv_buf_append(buf, e.ptr, e.len);
+	return true;
+}
+
+/* Slices over (u64 length, bytes) records of buf from offset `at`. */
+static void kept_slices(const struct kv_buf *buf, size_t at, struct kv_slice *out, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		uint64_t len;
+		memcpy(&len, buf->data + at, sizeof(len));
+		out[i] = (struct kv_slice){ buf->data + at + sizeof(len), len };
+		at += sizeof(len) + len;
+	}
+}
+
+static struct stream_id id_from_be(const uint8_t *p)
+{
+	struct stream_id id = { 0, 0 };
+	for (int i = 0; i < 8; i++) {
+		id.ms = id.ms << 8 | p[i];
+		id.seq = id.seq << 8 | p[8 + i];
+	}
+	return id;
+}
+
+/* One listpack node: its live entries appended to s (IDs strictly
+ * increasing across the whole stream, *have_prev / *prev tracking the last
+ * one, tombstones included). */
+static bool load_stream_node(struct stream *s, struct stream_id master, struct kv_slice blob,
+			     bool *have_prev, struct stream_id *prev)
+{
+	struct lp_iter it;
+	int64_t count, deleted, nmaster, zero;
+	if (!lp_open(&it, blob.ptr, blob.len) || !lp_next_int(&it, &count) ||
+	    !lp_next_int(&it, &deleted) || !lp_next_int(&it, &nmaster) || count < 0 ||
+	    deleted < 0 || nmaster < 0 || (uint64_t)nmaster > blob.len)
+		return false;
+	struct kv_buf master_names = KV_BUF_INIT, fields = KV_BUF_INIT;
+	struct kv_slice *fv = NULL;
+	bool ok = false;
+	for (int64_t i = 0; i < nmaster; i++)
+		if (!lp_next_keep(&it, &master_names))
+			goto out;
+	if (!lp_next_int(&it, &zero) || zero != 0)
+		goto out;
+	int64_t live = 0, dead = 0;
+	for (;;) {
+		struct elem e;
+		int r = lp_next(&it, &e);
+		if (r == 0)
+			break;
+		int64_t flags, dms, dseq, nf, lpcount;
+		if (r < 0 || !str_to_int64(e.ptr, e.len, &flags) || (flags & ~3) ||
+		    !lp_next_int(&it, &dms) || !lp_next_int(&it, &dseq))
+			goto out;
+		bool same = flags & SLP_SAMEFIELDS;
+		if (same)
+			nf = nmaster;
+		else if (!lp_next_int(&it, &nf) || nf < 0 || (uint64_t)nf > blob.len)
+			goto out;
+		if (nf == 0)
+			goto out;
+		kv_buf_clear(&fields);
+		for (int64_t i = 0; i < nf; i++)
+			if ((!same && !lp_next_keep(&it, &fields)) || !lp_next_keep(&it, &fields))
+				goto out;
+		if (!lp_next_int(&it, &lpcount) || lpcount != (same ? nf + 3 : 2 * nf + 4))
+			goto out;
+		struct stream_id id = { master.ms + (uint64_t)dms, master.seq + (uint64_t)dseq };
+		if ((*have_prev && stream_id_cmp(id, *prev) <= 0) || stream_id_is_zero(id))
+			goto out;
+		*have_prev = true;
+		*prev = id;
+		if (flags & SLP_DELETED) {
+			dead++;
+			continue;
+		}
+		live++;
+		fv = kv_realloc(fv, (size_t)nf * 2 * sizeof(*fv));
+		if (same) {
+			size_t an = 0, av = 0;
+			for (int64_t i = 0; i < nf; i++) {
+				kept_slices(&master_names, an, &fv[2 * i], 1);
+				kept_slices(&fields, av, &fv[2 * i + 1], 1);
+				an += sizeof(uint64_t) + fv[2 * i].len;
+				av += sizeof(uint64_t) + fv[2 * i + 1].len;
+			}
+		} else {
+			kept_slices(&fields, 0, fv, (size_t)nf * 2);
+		}
+		stream_append(s, id, fv, (size_t)nf);
+	}
+	ok = live == count && dead == deleted && live + dead > 0;
+out:
+	free(fv);
+	kv_buf_free(&master_names);
+	kv_buf_free(&fields);
+	return ok;
+}
+
+struct pel_tmp {
+	struct stream_id id;
+	int64_t time;
+	uint64_t count;
+	bool owned;
+};
+
+static bool rd_ms(struct rd *r, int64_t *t)
+{
+	const uint8_t *q;
+	if (!rd_bytes(r, 8, &q))
+		return false;
+	*t = (int64_t)le_get64(q);
+	return true;
+}
+
+static bool load_stream(struct load *ld, bool v2)
+{
+	struct rdb_value *v = ld->v;
+	struct stream *s = stream_new();
+	v->type = KV_TYPE_STREAM;
+	v->obj = s;
+	uint64_t nodes, length;
+	struct stream_id last, first, maxdel = STREAM_ID_MIN, prev = STREAM_ID_MIN;
+	uint64_t added;
+	bool have_prev = false;
+	if (!rd_len(&ld->r, &nodes))
+		return false;
+	while (nodes--) {
+		struct kv_slice key, blob;
+		if (!rd_string(&ld->r, &ld->s1, &key) || key.len != 16)
+			return false;
+		struct stream_id master = id_from_be((const uint8_t *)key.ptr);
+		if (!rd_string(&ld->r, &ld->s2, &blob) ||
+		    !load_stream_node(s, master, blob, &have_prev, &prev))
+			return false;
+	}
+	if (!rd_len(&ld->r, &length) || !rd_len(&ld->r, &last.ms) || !rd_len(&ld->r, &last.seq))
+		return false;
+	if (v2) {
+		if (!rd_len(&ld->r, &first.ms) || !rd_len(&ld->r, &first.seq) ||
+		    !rd_len(&ld->r, &maxdel.ms) || !rd_len(&ld->r, &maxdel.seq) ||
+		    !rd_len(&ld->r, &added))
+			return false;
+	} else {
+		added = length;
+	}
+	if (length != s->length || added < length || (have_prev && stream_id_cmp(prev, last) > 0))
+		return false;
+	s->last_id = last;
+	s->max_deleted_id = maxdel;
+	s->entries_added = added;
+	uint64_t ngroups;
+	if (!rd_len(&ld->r, &ngroups))
+		return false;
+	struct pel_tmp *pel = NULL;
+	bool ok = false;
+	while (ngroups--) {
+		struct kv_slice name;
+		struct stream_id glast;
+		uint64_t er, npel, ncons;
+		if (!rd_string(&ld->r, &ld->s1, &name) || !rd_len(&ld->r, &glast.ms) ||
+		    !rd_len(&ld->r, &glast.seq))
+			goto out;
+		if (v2) {
+			if (!rd_len(&ld->r, &er))
+				goto out;
+		} else {
+			er = (uint64_t)stream_estimate_distance(s, glast);
+		}
+		struct stream_group *g = stream_group_create(s, name.ptr, name.len, glast,
+							     (int64_t)er);
+		if (!g || !rd_len(&ld->r, &npel) || npel > ld->r.len)
+			goto out;
+		free(pel);
+		pel = kv_calloc(npel ? npel : 1, sizeof(*pel));
+		for (uint64_t i = 0; i < npel; i++) {
+			const uint8_t *q;
+			if (!rd_bytes(&ld->r, 16, &q) || !rd_ms(&ld->r, &pel[i].time) ||
+			    !rd_len(&ld->r, &pel[i].count))
+				goto out;
+			pel[i].id = id_from_be(q);
+			if (i > 0 && stream_id_cmp(pel[i].id, pel[i - 1].id) <= 0)
+				goto out;
+		}
+		if (!rd_len(&ld->r, &ncons))
+			goto out;
+		uint64_t owned = 0;
+		while (ncons--) {
+			struct kv_slice cname;
+			int64_t seen;
+			uint64_t nids;
+			if (!rd_string(&ld->r, &ld->s1, &cname) || !rd_ms(&ld->r, &seen))
+				goto out;
+			struct stream_consumer *c = stream_consumer_create(s, g, cname.ptr, cname.len,
+									   seen);
+			if (!c || !rd_len(&ld->r, &nids))
+				goto out;
+			for (uint64_t i = 0; i < nids; i++) {
+				const uint8_t *q;
+				if (!rd_bytes(&ld->r, 16, &q))
+					goto out;
+				struct stream_id id = id_from_be(q);
+				size_t lo = 0, hi = npel;
+				while (lo < hi) {
+					size_t mid = (lo + hi) / 2;
+					if (stream_id_cmp(pel[mid].id, id) < 0)
+						lo = mid + 1;
+					else
+						hi = mid;
+				}
+				if (lo == npel || stream_id_cmp(pel[lo].id, id) != 0 || pel[lo].owned)
+					goto out;
+				pel[lo].owned = true;
+				owned++;
+				stream_nack_add(s, g, c, id, pel[lo].time, pel[lo].count);
+			}
+		}
+		if (owned != npel)   /* a pending entry with no consumer */
+			goto out;
+	}
+	ok = true;
+out:
+	free(pel);
+	return ok;
+}
+
 static bool load_by_type(struct load *ld, uint8_t type)
 {
 	struct rdb_value *v = ld->v;
@@ -1277,6 +1663,9 @@ static bool load_by_type(struct load *ld, uint8_t type)
 	case T_HASH_LISTPACK:
 		v->type = KV_TYPE_HASH;
 		return load_pairs(ld, type == T_HASH_ZIPLIST, false);
+	case T_STREAM_LISTPACKS:
+	case T_STREAM_LISTPACKS_2:
+		return load_stream(ld, type == T_STREAM_LISTPACKS_2);
 	default:
 		return false;
 	}
@@ -1290,6 +1679,7 @@ void rdb_value_release(struct rdb_value *v)
 		case KV_TYPE_SET: set_free(v->obj); break;
 		case KV_TYPE_ZSET: zset_free(v->obj); break;
 		case KV_TYPE_HASH: hash_free(v->obj); break;
+		case KV_TYPE_STREAM: stream_free(v->obj); break;
 		case KV_TYPE_STRING: break;
 		}
 	}

@@ -90,7 +90,7 @@ _Static_assert(offsetof(struct kv_entry, node) == 0,
 _Static_assert(offsetof(struct kv_entry, clock) == 9 &&
 	       offsetof(struct kv_entry, data) == 12,
 	       "the clock follows the flags byte, the length fields follow the clock");
-_Static_assert(KV_TYPE_HASH <= ENTRY_TYPE_MASK, "types fit in three bits");
+_Static_assert(KV_TYPE_STREAM <= ENTRY_TYPE_MASK, "types fit in three bits");
 
 static const uint8_t lenfmt_bytes[4] = {1, 2, 6, 12};
 

@@ -34,6 +34,7 @@ enum kv_type {
 	KV_TYPE_SET = 2,
 	KV_TYPE_ZSET = 3,
 	KV_TYPE_HASH = 4,
+	KV_TYPE_STREAM = 5,
 };
 
 /* No deadline. */

@@ -22,7 +22,10 @@ tails accumulate.  Each cycle runs on one of them:
    EXPIRE, PERSIST, DEL, SET PX (short TTLs that really expire), INCR/INCRBY,
    RPUSH/LPOP, HSET/HINCRBY/HDEL, SADD/SREM, ZADD/ZINCRBY/ZREM, SETBIT and
    BITFIELD OVERFLOW WRAP|SAT INCRBY (u3..u63, i3..i64, unaligned), PFADD
-   (now and then 2500 elements: dense), GEOADD/ZREM, MSET across
+   (now and then 2500 elements: dense), GEOADD/ZREM, streams with a
+   consumer group (XADD, XGROUP CREATE, XREADGROUP, XACK, XDEL: the oracle
+   reads entries, last ID, the group's last-delivered ID and its PEL back
+   with XINFO STREAM FULL), MSET across
    shards, MULTI/EXEC on one shard ({hashtag}) and across shards, and a
    counter all four INCR; every reply is checked against the model as it
    arrives;
@@ -247,7 +250,7 @@ class Worker:
         for kind, base, n in (("str", "s", 6), ("vol", "v", 3), ("ctr", "c", 3),
                               ("list", "l", 3), ("hash", "h", 3), ("set", "S", 3),
                               ("zset", "z", 3), ("bits", "b", 3), ("hll", "p", 2),
-                              ("geo", "g", 2)):
+                              ("geo", "g", 2), ("stream", "x", 2)):
             for i in range(n):
                 self._declare(name(base, i), kind)
         self.tx = {"a": "{w%dtx}a" % w, "b": "{w%dtx}b" % w,
@@ -320,7 +323,7 @@ class Worker:
             return ([("MULTI",)] + cmds + [("EXEC",)], ["OK"] + ["QUEUED"] * 3 + [res],
                     new, True, False)
         kind = rng.choice(("str", "str", "vol", "ctr", "list", "hash", "set", "zset", "bits",
-                           "hll", "geo"))
+                           "hll", "geo", "stream"))
         k = rng.choice(self.by_kind[kind])
         old, dl = m[k]
         x = rng.random()
@@ -420,6 +423,8 @@ class Worker:
                 self.seq += 1
             return ([("PFADD", k) + tuple(elems), ("GET", k)], [None, None],
                     {k: (HllPending(old, elems, 1), dl)}, False, False)
+        if kind == "stream":
+            return self.stream_op(rng, k, old, x)
         if kind == "geo":
             d = dict(old or ())
             i = rng.randrange(12)
@@ -450,6 +455,42 @@ class Worker:
         d.pop(mem, None)
         nd = norm_zset(d)
         return [("ZREM", k, mem)], [had], {k: (nd, dl if nd else None)}, False, False
+
+    def stream_op(self, rng, k, old, x):
+        """A stream with one consumer group: XADD (explicit IDs after the
+        last), XGROUP CREATE, XREADGROUP of the next entry, XACK, XDEL.
+        The state is (entries, last ID, group) with group None or
+        (last delivered ID, pending IDs): the oracle checks the PEL."""
+        entries, last, grp = old if old is not None else ((), b"0-0", None)
+
+        def idkey(i):
+            ms, seq = i.split(b"-")
+            return (int(ms), int(seq))
+        if grp is not None and x < 0.35:
+            after = [e for e in entries if idkey(e[0]) > idkey(grp[0])]
+            if after:
+                eid, val = after[0]
+                cons = b"c%d" % rng.randrange(2)
+                return ([("XREADGROUP", "GROUP", "g", cons, "COUNT", 1, "STREAMS", k, ">")],
+                        [[[k.encode(), [[eid, [b"f", val]]]]]],
+                        {k: ((entries, last, (eid, grp[1] + (eid,))), None)}, False, False)
+        if grp is not None and grp[1] and x < 0.55:
+            eid = rng.choice(grp[1])
+            pend = tuple(i for i in grp[1] if i != eid)
+            return ([("XACK", k, "g", eid)], [1], {k: ((entries, last, (grp[0], pend)), None)},
+                    False, False)
+        if old is not None and grp is None and x < 0.65:
+            return ([("XGROUP", "CREATE", k, "g", "0")], ["OK"],
+                    {k: ((entries, last, (b"0-0", ())), None)}, False, False)
+        if entries and x < 0.72:
+            eid = rng.choice(entries)[0]
+            ne = tuple(e for e in entries if e[0] != eid)
+            return [("XDEL", k, eid)], [1], {k: ((ne, last, grp), None)}, False, False
+        ms, seq = idkey(last)
+        eid = b"%d-%d" % (max(ms, 1000 + self.w), seq + 1 if ms >= 1000 + self.w else 1)
+        val = self.val(rng, pad=False)
+        return ([("XADD", k, eid, "f", val)], [eid],
+                {k: ((entries + ((eid, val),), eid, grp), None)}, False, False)
 
     def run(self, port, rng, stop, shared, misconf_ok):
         try:
@@ -509,6 +550,8 @@ class Worker:
                 out.append(K.encode("HGETALL", k))
             elif kind == "set":
                 out.append(K.encode("SMEMBERS", k))
+            elif kind == "stream":
+                out.append(K.encode("XINFO", "STREAM", k, "FULL", "COUNT", 0))
             else:
                 out.append(K.encode("ZRANGE", k, 0, -1, "WITHSCORES"))
             out.append(K.encode("PTTL", k))
@@ -521,8 +564,20 @@ class Worker:
             r = K.parse(raws[2 * i])
             pttl = K.parse(raws[2 * i + 1])
             kind = self.kind[k]
+            if kind == "stream" and isinstance(r, K.RespError) and pttl == -2:
+                out[k] = (None, pttl)
+                continue
             K.check(not isinstance(r, K.RespError) and isinstance(pttl, int),
                     "reading %s (%s): %r %r" % (k, kind, r, pttl))
+            if kind == "stream":
+                f = dict(zip(r[0::2], r[1::2]))
+                entries = tuple((e[0], e[1][1]) for e in f[b"entries"])
+                grp = None
+                if f[b"groups"]:
+                    g = dict(zip(f[b"groups"][0][0::2], f[b"groups"][0][1::2]))
+                    grp = (g[b"last-delivered-id"], tuple(p[0] for p in g[b"pending"]))
+                out[k] = ((entries, f[b"last-generated-id"], grp), pttl)
+                continue
             if kind in ("list", "txlist"):
                 v = tuple(r) or None
             elif kind == "hash":

@@ -1116,6 +1116,53 @@ static void test_fx_hyperloglog(void **state)
 	check_replay(e);
 }
 
+/* Streams: XADD with * logs the ID it chose, a ~ trim the length it left,
+ * XREADGROUP / XCLAIM / XAUTOCLAIM their PEL changes (XCLAIM ... FORCE
+ * JUSTID, XGROUP SETID ... ENTRIESREAD, XGROUP CREATECONSUMER); the rest
+ * is logged as sent.  A multi-key XREADGROUP over two shards logs each
+ * key's changes on its shard; a read that changes nothing logs nothing. */
+static void test_fx_streams(void **state)
+{
+	struct env *e = *state;
+	char k[2][32], id[64];
+	key_on(e, 0, "x", k[0], sizeof(k[0]));
+	key_on(e, 1 % e->nshards, "y", k[1], sizeof(k[1]));
+	X("XADD", k[0], "*", "f", "v");
+	snprintf(id, sizeof(id), "XADD %s %s-0 f v", k[0], at(0));
+	assert_string_equal(effect_text(e, 0), id);
+	X("XADD", k[0], "MAXLEN", "~", "0", "*", "g", "h");   /* removes its block */
+	X("XADD", k[0], "MAXLEN", "=", "10", "9999999999998-*", "f", "w");
+	XEXPECT(":1\r\n", "XTRIM", k[0], "MAXLEN", "~", "0");
+	for (int i = 1; i <= 8; i++) {
+		char ms[32];
+		snprintf(ms, sizeof(ms), "9999999999999-%d", 10 * i);
+		X("XADD", k[0], ms, "a", "1", "b", "2");
+		X("XADD", k[1], ms, "f", ms);
+	}
+	XEXPECT(":1\r\n", "XTRIM", k[0], "MAXLEN", "=", "7");
+	XEXPECT(":1\r\n", "XDEL", k[0], "9999999999999-80");
+	XEXPECT("+OK\r\n", "XGROUP", "CREATE", k[0], "g", "0");
+	XEXPECT("+OK\r\n", "XGROUP", "CREATE", k[1], "g", "$", "MKSTREAM");
+	XEXPECT("+OK\r\n", "XGROUP", "SETID", k[1], "g", "0");
+	XEXPECT(":1\r\n", "XGROUP", "CREATECONSUMER", k[0], "g", "idle");
+	X("XREADGROUP", "GROUP", "g", "alice", "COUNT", "2", "STREAMS", k[0], k[1], ">", ">");
+	X("XREADGROUP", "GROUP", "g", "bob", "NOACK", "COUNT", "1", "STREAMS", k[0], ">");
+	X("XREADGROUP", "GROUP", "g", "alice", "STREAMS", k[0], "0");   /* history */
+	size_t mark = e->ntaken;
+	X("XREADGROUP", "GROUP", "g", "alice", "STREAMS", k[0], "99999999999999");
+	assert_int_equal(payloads_since(e, mark), 0);
+	XEXPECT(":1\r\n", "XACK", k[0], "g", "9999999999999-20");
+	X("XCLAIM", k[0], "g", "carol", "0", "9999999999999-30", "RETRYCOUNT", "5");
+	X("XCLAIM", k[0], "g", "carol", "0", "9999999999999-60", "FORCE", "JUSTID", "LASTID",
+	  "9999999999999-60");
+	X("XDEL", k[0], "9999999999999-30");
+	X("XAUTOCLAIM", k[0], "g", "dave", "0", "0", "COUNT", "10");
+	X("XGROUP", "DELCONSUMER", k[0], "g", "idle");
+	X("XSETID", k[1], "99999999999999-0", "ENTRIESADDED", "100", "MAXDELETEDID", "1-1");
+	XEXPECT(":1\r\n", "XGROUP", "DESTROY", k[1], "g");
+	check_replay(e);
+}
+
 static void test_fx_every_write_command_has_a_scenario(void **state)
 {
 	(void)state;
@@ -1164,6 +1211,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_fx_databases, setup3, teardown),
 		cmocka_unit_test_setup_teardown(test_fx_hyperloglog, setup1, teardown),
 		cmocka_unit_test_setup_teardown(test_fx_hyperloglog, setup3, teardown),
+		cmocka_unit_test_setup_teardown(test_fx_streams, setup1, teardown),
+		cmocka_unit_test_setup_teardown(test_fx_streams, setup3, teardown),
 		cmocka_unit_test(test_fx_every_write_command_has_a_scenario),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

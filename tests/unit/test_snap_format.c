@@ -30,6 +30,7 @@
 #include "store/t_list.h"
 #include "store/t_set.h"
 #include "store/t_zset.h"
+#include "store/t_stream.h"
 
 static const uint8_t DATASET[SNAP_DATASET_ID_LEN] = {
 	0x6b, 0x65, 0x76, 0x79, 0x53, 0x4e, 0x50, 0x04,
@@ -124,6 +125,35 @@ static void put_zset(struct kv_db *db, const char *key, size_t n, int64_t deadli
 	/* Added once the zset is a skiplist (if it became one), which keeps -0. */
 	zadd(&z, -0.0, "negzero-late", 12);
 	db_set_object(db, key, strlen(key), KV_TYPE_ZSET, z, deadline);
+}
+
+/* A stream of n entries (some deleted), with counters, two groups,
+ * consumers and pending entries, one of them for a deleted entry. */
+static void put_stream(struct kv_db *db, const char *key, size_t n, int64_t deadline)
+{
+	struct stream *s = stream_new();
+	char f[32], v[32];
+	for (size_t i = 0; i < n; i++) {
+		int fl = snprintf(f, sizeof(f), "f%zu", i % 3);
+		int vl = snprintf(v, sizeof(v), "v%zu", i);
+		struct kv_slice fv[4] = { { f, (size_t)fl }, { v, (size_t)vl }, { "x", 1 }, { "", 0 } };
+		stream_append(s, (struct stream_id){ 1000 + i / 2, i % 2 }, fv, i % 4 == 0 ? 2 : 1);
+	}
+	if (n > 4) {
+		assert_true(stream_delete(s, (struct stream_id){ 1001, 0 }));
+		s->max_deleted_id = (struct stream_id){ 1001, 0 };
+	}
+	s->last_id.seq += 5;
+	s->entries_added += 7;
+	struct stream_group *g = stream_group_create(s, "g1", 2, (struct stream_id){ 1001, 1 }, 4);
+	stream_group_create(s, "g0", 2, STREAM_ID_MIN, STREAM_ENTRIES_READ_INVALID);
+	struct stream_consumer *c1 = stream_consumer_create(s, g, "alice", 5, 123456);
+	stream_consumer_create(s, g, "bob", 3, 7);
+	for (size_t i = 0; i < n && i < 6; i++)
+		stream_nack_add(s, g, c1, (struct stream_id){ 1000 + i / 2, i % 2 }, 1000 + (int64_t)i,
+				i + 1);
+	assert_int_equal(stream_check(s), 0);
+	db_set_object(db, key, strlen(key), KV_TYPE_STREAM, s, deadline);
 }
 
 /* ---- writing and reading whole files ---- */
@@ -289,6 +319,52 @@ static void cmp_entry(void *arg, const struct kv_entry *a)
 		}
 		break;
 	}
+	case KV_TYPE_STREAM: {
+		struct stream *sa = entry_obj(a), *sb = entry_obj(b);
+		assert_int_equal(stream_check(sb), 0);
+		assert_int_equal(sa->length, sb->length);
+		assert_int_equal(stream_id_cmp(sa->last_id, sb->last_id), 0);
+		assert_int_equal(stream_id_cmp(sa->first_id, sb->first_id), 0);
+		assert_int_equal(stream_id_cmp(sa->max_deleted_id, sb->max_deleted_id), 0);
+		assert_int_equal(sa->entries_added, sb->entries_added);
+		struct stream_iter ia, ib;
+		struct stream_id x, y;
+		stream_iter_start(&ia, sa, STREAM_ID_MIN, STREAM_ID_MAX, false);
+		stream_iter_start(&ib, sb, STREAM_ID_MIN, STREAM_ID_MAX, false);
+		while (stream_iter_next(&ia, &x)) {
+			assert_true(stream_iter_next(&ib, &y));
+			assert_int_equal(stream_id_cmp(x, y), 0);
+			assert_int_equal(ia.nfields, ib.nfields);
+			for (size_t i = 0; i < ia.nfields * 2; i++) {
+				assert_int_equal(ia.fv[i].len, ib.fv[i].len);
+				assert_memory_equal(ia.fv[i].ptr, ib.fv[i].ptr, ia.fv[i].len);
+			}
+		}
+		assert_false(stream_iter_next(&ib, &y));
+		stream_iter_stop(&ia);
+		stream_iter_stop(&ib);
+		assert_int_equal(sa->ngroups, sb->ngroups);
+		for (size_t g = 0; g < sa->ngroups; g++) {
+			const struct stream_group *ga = sa->groups[g], *gb = sb->groups[g];
+			assert_int_equal(ga->nlen, gb->nlen);
+			assert_memory_equal(ga->name, gb->name, ga->nlen);
+			assert_int_equal(stream_id_cmp(ga->last_id, gb->last_id), 0);
+			assert_int_equal(ga->entries_read, gb->entries_read);
+			assert_int_equal(ga->ncons, gb->ncons);
+			assert_int_equal(ga->pel.len, gb->pel.len);
+			for (size_t i = 0; i < ga->pel.len; i++) {
+				const struct stream_nack *na = stream_pel_at(&ga->pel, i);
+				const struct stream_nack *nb = stream_pel_at(&gb->pel, i);
+				assert_int_equal(stream_id_cmp(na->id, nb->id), 0);
+				assert_int_equal(na->delivery_time, nb->delivery_time);
+				assert_int_equal(na->delivery_count, nb->delivery_count);
+				assert_int_equal(na->consumer->nlen, nb->consumer->nlen);
+			}
+			for (size_t i = 0; i < ga->ncons; i++)
+				assert_int_equal(ga->cons[i]->seen_time, gb->cons[i]->seen_time);
+		}
+		break;
+	}
 	}
 }
 
@@ -367,6 +443,9 @@ static void fill_every_type(struct kv_db *db, size_t big)
 	put_hash(db, "hash-big", big, KV_NO_EXPIRE);
 	put_zset(db, "zset-small", 3, KV_NO_EXPIRE);
 	put_zset(db, "zset-big", big, DEADLINE + 5);
+	put_stream(db, "stream-small", 9, KV_NO_EXPIRE);
+	put_stream(db, "stream-big", big, DEADLINE + 7);
+	put_stream(db, "stream-empty", 0, KV_NO_EXPIRE);
 }
 
 static void test_snap_format_roundtrip_every_type(void **state)
@@ -809,6 +888,59 @@ static void test_snap_format_decompressed_size_checked(void **state)
 	assert_int_equal(read_file(file.data, file.len, NULL, 0, 1 << 16, NULL, &v, NULL),
 			 KV_ECORRUPT);
 	assert_string_equal(v.reason, "malformed items");
+
+	/* Stream items the reader refuses (kind unknown; an entry claiming more
+	 * fields than it holds; bytes after an item's fields). */
+	uint8_t st_kind[] = { SNAP_REC_KEY, KV_TYPE_STREAM, 0, 1, 1, 's', 1, 0, 0, 0, 2, 'Z', 0 };
+	uint8_t st_fields[] = { SNAP_REC_KEY, KV_TYPE_STREAM, 0, 2, 1, 's', 2, 0, 0, 0,
+				6, 'S', 9, 9, 0, 0, 2,
+				6, 'E', 1, 1, 100, 1, 'f' };
+	uint8_t st_tail[] = { SNAP_REC_KEY, KV_TYPE_STREAM, 0, 1, 1, 's', 1, 0, 0, 0,
+			      7, 'S', 9, 9, 0, 0, 2, 0 };
+	const struct { const uint8_t *p; size_t n; } st_bad[] = {
+		{ st_kind, sizeof(st_kind) }, { st_fields, sizeof(st_fields) },
+		{ st_tail, sizeof(st_tail) },
+	};
+	for (size_t i = 0; i < 3; i++) {
+		c = compress_frame(st_bad[i].p, st_bad[i].n, comp, sizeof(comp), true);
+		crafted(&file, (uint32_t)st_bad[i].n, comp, c, true);
+		assert_int_equal(read_file(file.data, file.len, NULL, 0, 1 << 16, NULL, &v, NULL),
+				 KV_ECORRUPT);
+		assert_string_equal(v.reason, "malformed items");
+		assert_true(v.in_raw);
+		assert_int_equal(v.raw_offset, 0);
+	}
+	/* Well-formed items that break the stream's rules: the loader refuses
+	 * them (an entry above the stream's last ID; a pending entry before
+	 * any consumer), and a valid one loads. */
+	uint8_t st_above[] = { SNAP_REC_KEY, KV_TYPE_STREAM, 0, 2, 1, 's', 2, 0, 0, 0,
+			       6, 'S', 1, 1, 0, 0, 1,
+			       7, 'E', 5, 1, 1, 1, 'f', 0 };
+	uint8_t st_orphan[] = { SNAP_REC_KEY, KV_TYPE_STREAM, 0, 2, 1, 's', 2, 0, 0, 0,
+				6, 'S', 1, 1, 0, 0, 0,
+				12, 'P', 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 1 };
+	uint8_t st_ok[] = { SNAP_REC_KEY, KV_TYPE_STREAM, 0, 2, 1, 's', 2, 0, 0, 0,
+			    6, 'S', 5, 1, 0, 0, 1,
+			    7, 'E', 5, 1, 1, 1, 'f', 0 };
+	const struct { const uint8_t *p; size_t n; int rc; } st_load[] = {
+		{ st_above, sizeof(st_above), KV_ECORRUPT }, { st_orphan, sizeof(st_orphan), KV_ECORRUPT },
+		{ st_ok, sizeof(st_ok), 0 },
+	};
+	for (size_t i = 0; i < 3; i++) {
+		struct kv_db *ldb = db_create();
+		struct read_stats st;
+		c = compress_frame(st_load[i].p, st_load[i].n, comp, sizeof(comp), true);
+		crafted(&file, (uint32_t)st_load[i].n, comp, c, true);
+		assert_int_equal(read_file(file.data, file.len, NULL, 0, 1 << 16, ldb, &v, &st),
+				 SNAP_END);
+		assert_int_equal(st.loader_rc, st_load[i].rc);
+		if (st_load[i].rc == 0) {
+			struct kv_entry *se = db_lookup(ldb, "s", 1, 0);
+			assert_non_null(se);
+			assert_int_equal(((struct stream *)entry_obj(se))->length, 1);
+		}
+		db_destroy(ldb);
+	}
 
 	/* A non-minimal varint (total 3 as 0x83 0x00). */
 	uint8_t nonmin[] = { SNAP_REC_KEY, KV_TYPE_STRING, 0, 0x83, 0x00, 1, 'k', 3, 0, 0, 0,

@@ -37,6 +37,7 @@
 #include "store/t_list.h"
 #include "store/t_set.h"
 #include "store/t_zset.h"
+#include "store/t_stream.h"
 
 #include "kc_json.h"
 
@@ -69,9 +70,9 @@ struct kd_opts {
 
 static const char *const kd_type_names[] = {
 	[KV_TYPE_STRING] = "string", [KV_TYPE_LIST] = "list", [KV_TYPE_SET] = "set",
-	[KV_TYPE_ZSET] = "zset", [KV_TYPE_HASH] = "hash",
+	[KV_TYPE_ZSET] = "zset", [KV_TYPE_HASH] = "hash", [KV_TYPE_STREAM] = "stream",
 };
-#define KD_NTYPES 5
+#define KD_NTYPES 6
 
 static int kd_type_parse(const char *s)
 {
@@ -203,6 +204,27 @@ static void kd_walk_zset(void *arg, struct kv_slice m, double score)
 	w->scored(w->arg, m, score);
 }
 
+/* A stream's items are the commands that recreate it (keydump.h: its
+ * entries as XADD, its counters as XSETID, its groups, consumers and pending
+ * entries), each one item: the arguments after the command's key, joined by
+ * spaces. */
+static void kd_walk_stream_cmd(void *arg, int argc, const struct kv_slice *argv)
+{
+	const struct kd_walk *w = arg;
+	if (argc < 2 || (argc == 2 && argv[0].len == 3))
+		return;   /* the DEL that starts a recreation */
+	struct kv_buf b = KV_BUF_INIT;
+	for (int i = 0; i < argc; i++) {
+		if (i == keydump_key_arg(argc, argv))
+			continue;
+		if (b.len)
+			kv_buf_append_char(&b, ' ');
+		kv_buf_append(&b, argv[i].ptr, argv[i].len);
+	}
+	w->str(w->arg, (struct kv_slice){ b.data ? b.data : "", b.len });
+	kv_buf_free(&b);
+}
+
 /* The value's items in the type's iteration order. */
 static void kd_walk_value(const struct kv_entry *e, const struct kd_walk *w)
 {
@@ -213,6 +235,7 @@ static void kd_walk_value(const struct kv_entry *e, const struct kd_walk *w)
 	case KV_TYPE_SET: set_foreach(obj, kd_walk_set, (void *)w); break;
 	case KV_TYPE_HASH: hash_foreach(obj, kd_walk_hash, (void *)w); break;
 	case KV_TYPE_ZSET: zset_foreach(obj, kd_walk_zset, (void *)w); break;
+	case KV_TYPE_STREAM: keydump_entry(e, kd_walk_stream_cmd, (void *)w); break;
 	}
 }
 
@@ -225,6 +248,7 @@ static uint64_t kd_value_len(const struct kv_entry *e)
 	case KV_TYPE_SET: return set_size(obj);
 	case KV_TYPE_HASH: return hash_len(obj);
 	case KV_TYPE_ZSET: return zset_len(obj);
+	case KV_TYPE_STREAM: return ((const struct stream *)obj)->length;
 	}
 	return 0;
 }
