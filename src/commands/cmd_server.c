@@ -92,7 +92,8 @@ static void srv_reply_help(struct kv_buf *out, const char *upper, const char *co
 static void cmd_ping(struct cmd_ctx *c)
 {
 	/* A subscriber gets PING as a push-style array, as in Redis. */
-	if (c->argc <= 2 && c->conn && c->rt->conn_subscriptions(c->conn) > 0) {
+	if (c->argc <= 2 && c->conn && !resp_is3(c->out) &&
+	    c->rt->conn_subscriptions(c->conn) > 0) {
 		resp_array(c->out, 2);
 		resp_bulk_str(c->out, "pong");
 		if (c->argc == 2)
@@ -192,13 +193,13 @@ static bool srv_valid_client_name(const struct kv_slice *name)
 
 static void srv_hello_reply(struct cmd_ctx *c)
 {
-	resp_array(c->out, 14);
+	resp_map(c->out, 7);
 	resp_bulk_str(c->out, "server");
 	resp_bulk_str(c->out, "redis");
 	resp_bulk_str(c->out, "version");
 	resp_bulk_str(c->out, KV_REDIS_COMPAT_VERSION);
 	resp_bulk_str(c->out, "proto");
-	resp_int(c->out, 2);
+	resp_int(c->out, c->rt->conn_proto(c->conn));
 	resp_bulk_str(c->out, "id");
 	resp_int(c->out, (int64_t)c->rt->conn_id(c->conn));
 	resp_bulk_str(c->out, "mode");
@@ -209,20 +210,21 @@ static void srv_hello_reply(struct cmd_ctx *c)
 	resp_array(c->out, 0);
 }
 
-/* HELLO [protover [AUTH user pass] [SETNAME name]], RESP2 only.  Checks run
- * in Redis's order: protocol version, options (a bad SETNAME name fails
- * here), AUTH, then the must-be-authenticated rule. */
+/* HELLO [protover [AUTH user pass] [SETNAME name]].  Checks run in Redis's
+ * order: protocol version, options (a bad SETNAME name fails here), AUTH,
+ * then the must-be-authenticated rule; only then does the protocol change,
+ * and the reply (a map) is already in the new one. */
 static void cmd_hello(struct cmd_ctx *c)
 {
 	if (!srv_need_conn(c))
 		return;
+	int64_t ver = 0;
 	if (c->argc >= 2) {
-		int64_t ver;
 		if (!arg_to_int64(&c->argv[1], &ver)) {
 			resp_error(c->out, "ERR Protocol version is not an integer or out of range");
 			return;
 		}
-		if (ver != 2) {
+		if (ver != RESP_PROTO_2 && ver != RESP_PROTO_3) {
 			resp_error(c->out, "NOPROTO unsupported protocol version");
 			return;
 		}
@@ -257,6 +259,10 @@ static void cmd_hello(struct cmd_ctx *c)
 	}
 	if (name)
 		c->rt->conn_set_name(c->conn, name->ptr, name->len);
+	if (ver) {
+		c->rt->conn_set_proto(c->conn, (int)ver);
+		resp_set_proto(c->out, (unsigned char)ver);
+	}
 	srv_hello_reply(c);
 }
 

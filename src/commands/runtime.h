@@ -115,7 +115,7 @@ struct client_info {
 	uint64_t obl;       /* output bytes waiting */
 	uint64_t omem;
 	uint64_t tot_mem;
-	int resp;           /* protocol version: 2 */
+	int resp;           /* protocol version: 2 or 3 */
 };
 
 struct cmd_runtime {
@@ -159,6 +159,10 @@ struct cmd_runtime {
 	void (*conn_set_name)(struct conn *c, const char *name, size_t len);
 	bool (*conn_authenticated)(const struct conn *c);
 	void (*conn_set_authenticated)(struct conn *c, bool yes);
+	/* The protocol the client speaks (2 or 3: HELLO); setting it applies
+	 * from the next reply on (HELLO also sets its own reply's, c->out). */
+	int (*conn_proto)(const struct conn *c);
+	void (*conn_set_proto)(struct conn *c, int proto);
 	/* Close the connection once the reply of the current command was sent (QUIT). */
 	void (*conn_close_after_reply)(struct conn *c);
 	/* Channels and patterns the client is subscribed to. */

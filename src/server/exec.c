@@ -158,6 +158,9 @@ static void shard_set_writing(struct shard *s, struct kv_dbs **held, uint32_t db
 void shard_call_run(struct shard *s, const struct cmd_call *call, struct conn *conn,
 		     struct kv_dbs **held, struct kv_buf *out)
 {
+	/* The reply speaks the client's protocol: the connection's own on its
+	 * shard (HELLO may change it while it runs), else what the call carried. */
+	unsigned char proto = resp_set_proto(out, conn ? conn->proto : call->proto);
 	struct cmd_ctx ctx = {
 		.argc = call->argc,
 		.argv = call->argv,
@@ -186,6 +189,7 @@ void shard_call_run(struct shard *s, const struct cmd_call *call, struct conn *c
 		size_t at = out->len;
 		resp_error(out, refused);
 		shard_count_rejected(s, cs, out->data + at, out->len - at);
+		out->proto = proto;
 		return;
 	}
 	struct fx_cmd fx;
@@ -220,6 +224,7 @@ void shard_call_run(struct shard *s, const struct cmd_call *call, struct conn *c
 	/* SELECT (inside EXEC too) moves the client for what follows. */
 	if (conn && ctx.dbid != call->dbid)
 		conn->db = ctx.dbid;
+	out->proto = proto;
 }
 
 void shard_call_wake(struct shard *s, const struct cmd_call *call, struct kv_dbs **held)

@@ -111,7 +111,11 @@ void conn_fill_slot(struct shard *s, struct conn *c, struct reply_slot *slot,
 
 struct kv_buf *shard_conn_push_begin(struct shard *s, struct conn *c)
 {
-	return conn_reply_target(c);
+	/* Whatever writes into a client's own buffers writes for that client,
+	 * so its protocol can stay set there. */
+	struct kv_buf *out = conn_reply_target(c);
+	out->proto = c->proto;
+	return out;
 }
 
 void shard_conn_push_end(struct shard *s, struct conn *c)

@@ -186,7 +186,7 @@ static void pattern_remove(struct shard *s, struct conn *c, const char *pat, siz
 static void reply_sub(struct kv_buf *out, const char *kind, const char *p, size_t len,
 		      uint32_t count)
 {
-	resp_array(out, 3);
+	resp_push(out, 3);
 	resp_bulk_str(out, kind);
 	if (p)
 		resp_bulk(out, p, len);
@@ -301,7 +301,7 @@ uint64_t pubsub_deliver(struct shard *s, const struct kv_slice *channel,
 	for (uint32_t i = 0; ch && i < ch->nsubs; i++) {
 		struct conn *c = ch->subs[i];
 		struct kv_buf *out = shard_conn_push_begin(s, c);
-		resp_array(out, 3);
+		resp_push(out, 3);
 		resp_bulk_str(out, "message");
 		resp_bulk(out, channel->ptr, channel->len);
 		resp_bulk(out, msg->ptr, msg->len);
@@ -313,7 +313,7 @@ uint64_t pubsub_deliver(struct shard *s, const struct kv_slice *channel,
 		if (!glob_match(p->pat, p->len, channel->ptr, channel->len, false))
 			continue;
 		struct kv_buf *out = shard_conn_push_begin(s, p->conn);
-		resp_array(out, 4);
+		resp_push(out, 4);
 		resp_bulk_str(out, "pmessage");
 		resp_bulk(out, p->pat, p->len);
 		resp_bulk(out, channel->ptr, channel->len);

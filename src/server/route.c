@@ -69,6 +69,7 @@ static void shard_forward(struct shard *s, struct conn *c, uint32_t to,
 	kv_buf_init(&req->reply);
 	req->m.type = MSG_EXEC;
 	req->call.dbid = c->db;
+	req->call.proto = c->proto;
 	req->call.conn = c;
 	req->call.slot = conn_reserve_slot(c);
 	c->inflight++;
@@ -218,6 +219,7 @@ void shard_start_txn(struct shard *s, struct conn *c, const struct kv_command *c
 	t->acquired = 0;
 	memcpy(t->shards, shards, nshards * sizeof(uint32_t));
 	t->call.dbid = c->db;
+	t->call.proto = c->proto;
 	t->call.conn = c;
 	t->call.slot = conn_reserve_slot(c);
 	c->inflight++;
@@ -394,8 +396,10 @@ void conn_unblock(struct shard *s, struct conn *c, enum unblock_how how,
 	c->blocked = false;
 	stat_add(&s->stats.blocked_clients, (uint64_t)-1);
 	struct kv_buf reply = KV_BUF_INIT;
-	if (how == UNBLOCK_TIMEOUT)
+	if (how == UNBLOCK_TIMEOUT) {
+		reply.proto = c->proto;
 		resp_null_array(&reply);
+	}
 	else if (served)
 		reply = *served;
 	if (how == UNBLOCK_WOKEN)
@@ -725,7 +729,10 @@ enum dispatch_result shard_dispatch(struct shard *s, struct conn *c, int argc,
 			return DISPATCH_DONE;
 		}
 	}
-	if (c->pubsub && pubsub_count(c) > 0 && !pubsub_allowed_in_subscriber_mode(cmd)) {
+	/* Only RESP2 mixes messages and replies on one stream; a RESP3 client
+	 * tells them apart by type (pushes) and may run any command. */
+	if (c->pubsub && c->proto < RESP_PROTO_3 && pubsub_count(c) > 0 &&
+	    !pubsub_allowed_in_subscriber_mode(cmd)) {
 		char msg[200];
 		snprintf(msg, sizeof(msg), "ERR Can't execute '%s': only (P|S)SUBSCRIBE / "
 			 "(P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",

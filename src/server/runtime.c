@@ -86,7 +86,7 @@ static void rt_conn_info(const struct conn *c, struct client_info *ci)
 	ci->obl = atomic_load_explicit(&c->obuf_len, memory_order_relaxed);
 	ci->omem = ci->obl;
 	ci->tot_mem = ci->qbuf + ci->obl + sizeof(*c);
-	ci->resp = 2;
+	ci->resp = c->proto >= RESP_PROTO_3 ? 3 : 2;
 }
 
 static void rt_clients_foreach(void (*fn)(void *arg, const struct client_info *ci), void *arg)
@@ -166,6 +166,16 @@ static void rt_conn_set_authenticated(struct conn *c, bool yes)
 	resp_parser_set_authenticated(&c->parser, yes);
 }
 
+static int rt_conn_proto(const struct conn *c)
+{
+	return c->proto >= RESP_PROTO_3 ? RESP_PROTO_3 : RESP_PROTO_2;
+}
+
+static void rt_conn_set_proto(struct conn *c, int proto)
+{
+	c->proto = (unsigned char)proto;
+}
+
 static void rt_conn_close_after_reply(struct conn *c)
 {
 	c->close_after_reply = true;
@@ -232,6 +242,8 @@ const struct cmd_runtime server_runtime = {
 	.conn_authenticated = rt_conn_authenticated,
 	.conn_set_authenticated = rt_conn_set_authenticated,
 	.conn_close_after_reply = rt_conn_close_after_reply,
+	.conn_proto = rt_conn_proto,
+	.conn_set_proto = rt_conn_set_proto,
 	.conn_subscriptions = rt_conn_subscriptions,
 	.publish = pubsub_notify_publish,
 };

@@ -141,6 +141,7 @@ struct cmd_call {
 	struct kv_slice *argv;    /* points into data[] */
 	int64_t now_ms;
 	uint32_t dbid;            /* the database it runs in (the client's SELECT) */
+	unsigned char proto;      /* the client's protocol (RESP_PROTO_*; 0: RESP2) */
 	struct conn *conn;        /* owning client (home shard only) */
 	struct reply_slot *slot;
 	/* Run by the runtime for itself (a closing client's UNWATCH): not
@@ -236,6 +237,9 @@ struct conn {
 	bool authenticated;
 	bool close_after_reply;               /* QUIT, protocol error, CLIENT KILL */
 	uint32_t db;                          /* SELECTed database */
+	/* HELLO's protocol: 0 (never said) or 2: RESP2, 3: RESP3.  Written by
+	 * the shard's thread only; CLIENT LIST on another shard reads it. */
+	_Atomic unsigned char proto;
 
 	/* MULTI/EXEC (multi.c). */
 	bool in_multi;
