@@ -394,7 +394,7 @@ static void srv_reply_flags(struct kv_buf *out, const struct kv_command *cmd)
 			names[n++] = srv_flag_names[i].name;
 	if (cmd->keys)
 		names[n++] = "movablekeys";
-	resp_array(out, n);
+	resp_set(out, n);
 	for (int i = 0; i < n; i++)
 		resp_simple(out, names[i]);
 }
@@ -416,7 +416,7 @@ static void srv_reply_acl(struct kv_buf *out, const struct kv_command *cmd)
 static void srv_reply_tips(struct kv_buf *out, const struct kv_command *cmd)
 {
 	bool random = cmd->flags & CMD_RANDOM, sorted = cmd->flags & CMD_SORT_FOR_SCRIPT;
-	resp_array(out, random + sorted);
+	resp_set(out, random + sorted);
 	if (random)
 		resp_bulk_str(out, "nondeterministic_output");
 	if (sorted)
@@ -427,12 +427,12 @@ static void srv_reply_tips(struct kv_buf *out, const struct kv_command *cmd)
 static void srv_reply_spec_flags(struct kv_buf *out, const struct kv_command *cmd)
 {
 	if (cmd->flags & CMD_WRITE) {
-		resp_array(out, 3);
+		resp_set(out, 3);
 		resp_simple(out, "RW");
 		resp_simple(out, "access");
 		resp_simple(out, "update");
 	} else {
-		resp_array(out, 2);
+		resp_set(out, 2);
 		resp_simple(out, "RO");
 		resp_simple(out, "access");
 	}
@@ -440,11 +440,11 @@ static void srv_reply_spec_flags(struct kv_buf *out, const struct kv_command *cm
 
 static void srv_reply_spec_unknown(struct kv_buf *out)
 {
-	resp_array(out, 4);
+	resp_map(out, 2);
 	resp_bulk_str(out, "type");
 	resp_bulk_str(out, "unknown");
 	resp_bulk_str(out, "spec");
-	resp_array(out, 0);
+	resp_map(out, 0);
 }
 
 static bool srv_has_keys(const struct kv_command *cmd)
@@ -457,22 +457,22 @@ static bool srv_has_keys(const struct kv_command *cmd)
 static void srv_reply_keyspecs(struct kv_buf *out, const struct kv_command *cmd)
 {
 	if (!srv_has_keys(cmd)) {
-		resp_array(out, 0);
+		resp_set(out, 0);
 		return;
 	}
-	resp_array(out, 1);
-	resp_array(out, 6);
+	resp_set(out, 1);
+	resp_map(out, 3);
 	resp_bulk_str(out, "flags");
 	srv_reply_spec_flags(out, cmd);
 	resp_bulk_str(out, "begin_search");
 	if (cmd->keys) {
 		srv_reply_spec_unknown(out);
 	} else {
-		resp_array(out, 4);
+		resp_map(out, 2);
 		resp_bulk_str(out, "type");
 		resp_bulk_str(out, "index");
 		resp_bulk_str(out, "spec");
-		resp_array(out, 2);
+		resp_map(out, 1);
 		resp_bulk_str(out, "index");
 		resp_int(out, cmd->first_key);
 	}
@@ -481,11 +481,11 @@ static void srv_reply_keyspecs(struct kv_buf *out, const struct kv_command *cmd)
 		srv_reply_spec_unknown(out);
 		return;
 	}
-	resp_array(out, 4);
+	resp_map(out, 2);
 	resp_bulk_str(out, "type");
 	resp_bulk_str(out, "range");
 	resp_bulk_str(out, "spec");
-	resp_array(out, 6);
+	resp_map(out, 3);
 	resp_bulk_str(out, "lastkey");
 	resp_int(out, cmd->last_key >= 0 ? cmd->last_key - cmd->first_key : cmd->last_key);
 	resp_bulk_str(out, "keystep");
@@ -516,12 +516,16 @@ static void srv_reply_command_info(struct kv_buf *out, const struct kv_command *
 	srv_reply_acl(out, cmd);
 	srv_reply_tips(out, cmd);
 	srv_reply_keyspecs(out, cmd);
-	resp_array(out, srv_count_subs(cmd));
+	/* No subcommands: an empty set, as Redis writes it. */
+	if (cmd->subcommands)
+		resp_array(out, srv_count_subs(cmd));
+	else
+		resp_set(out, 0);
 	for (const struct kv_command *s = cmd->subcommands; s && s->name; s++)
 		srv_reply_command_info(out, s);
 }
 
-/* COMMAND DOCS: the name, then its documentation as a flat map. */
+/* COMMAND DOCS: the name, then its documentation as a map. */
 static void srv_reply_command_docs(struct kv_buf *out, const struct kv_command *cmd)
 {
 	resp_bulk_str(out, cmd->name);
@@ -540,12 +544,12 @@ static void srv_reply_command_docs(struct kv_buf *out, const struct kv_command *
 	}
 	if (cmd->subcommands) {
 		resp_bulk_str(out, "subcommands");
-		resp_array(out, 2 * srv_count_subs(cmd));
+		resp_map(out, srv_count_subs(cmd));
 		for (const struct kv_command *s = cmd->subcommands; s->name; s++)
 			srv_reply_command_docs(out, s);
 		n += 2;
 	}
-	resp_array_end(out, mark, n);
+	resp_map_end(out, mark, n / 2);
 }
 
 /* A command by full name: "get", or "config|get" for a subcommand. */
@@ -600,7 +604,7 @@ static void cmd_command_docs(struct cmd_ctx *c)
 		srv_reply_command_docs(c->out, cmd);
 		n += 2;
 	}
-	resp_array_end(c->out, mark, n);
+	resp_map_end(c->out, mark, n / 2);
 }
 
 static void cmd_command_count(struct cmd_ctx *c)
@@ -897,7 +901,7 @@ static void cmd_client_list(struct cmd_ctx *c)
 	} else {
 		c->rt->clients_foreach(srv_list_one, &l);
 	}
-	resp_bulk(c->out, b.data ? b.data : "", b.len);
+	resp_verbatim(c->out, "txt", b.data ? b.data : "", b.len);
 	kv_buf_free(&b);
 }
 
@@ -909,7 +913,7 @@ static void cmd_client_info(struct cmd_ctx *c)
 	c->rt->conn_info(c->conn, &ci);
 	struct kv_buf b = KV_BUF_INIT;
 	srv_client_line(&b, &ci);
-	resp_bulk(c->out, b.data, b.len);
+	resp_verbatim(c->out, "txt", b.data, b.len);
 	kv_buf_free(&b);
 }
 

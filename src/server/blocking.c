@@ -234,7 +234,7 @@ static void zpop_reply_cb(void *arg, struct kv_slice m, double score)
 	resp_array(r->out, 3);
 	resp_bulk(r->out, r->key->ptr, r->key->len);
 	resp_bulk(r->out, m.ptr, m.len);
-	resp_bulk(r->out, buf, (size_t)n);
+	resp_double_text(r->out, buf, (size_t)n);
 }
 
 /* BZPOPMIN/BZPOPMAX's pop of one member from the zset z stored at key:
