@@ -823,31 +823,41 @@ static void cmd_client_setname(struct cmd_ctx *c)
 	resp_ok(c->out);
 }
 
-/* One CLIENT LIST line.  Fields are Redis's where kevy has the value (or
- * where the value is a true constant: no pub/sub, no MULTI state, one user,
- * no tracking); `shard` is kevy's own. */
+/* One CLIENT LIST line: Redis 7.0's fields in its order (the buffer
+ * internals kevy does not have, argv-mem multi-mem rbs rbp oll, are 0,
+ * events is "r"; one user; no tracking), then kevy's own `shard`. */
 static void srv_client_line(struct kv_buf *b, const struct client_info *ci)
 {
 	kv_buf_printf(b, "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=%s "
-		      "db=0 sub=0 psub=0 ssub=0 multi=-1 qbuf=%llu qbuf-free=%llu obl=%llu "
-		      "omem=%llu tot-mem=%llu cmd=%s user=default redir=-1 resp=%d shard=%u\n",
+		      "db=%u sub=%u psub=%u ssub=0 multi=%d qbuf=%llu qbuf-free=%llu argv-mem=0 "
+		      "multi-mem=0 rbs=0 rbp=0 obl=%llu oll=0 omem=%llu tot-mem=%llu events=r "
+		      "cmd=%s user=default redir=-1 resp=%d shard=%u\n",
 		      (unsigned long long)ci->id, ci->addr, ci->laddr, ci->fd, ci->name,
-		      (long long)ci->age_s, (long long)ci->idle_s, ci->flags,
-		      (unsigned long long)ci->qbuf, (unsigned long long)ci->qbuf_free,
-		      (unsigned long long)ci->obl, (unsigned long long)ci->omem,
-		      (unsigned long long)ci->tot_mem, ci->last_cmd, ci->resp, ci->shard);
+		      (long long)ci->age_s, (long long)ci->idle_s, ci->flags, ci->db, ci->sub,
+		      ci->psub, (int)ci->multi, (unsigned long long)ci->qbuf,
+		      (unsigned long long)ci->qbuf_free, (unsigned long long)ci->obl,
+		      (unsigned long long)ci->omem, (unsigned long long)ci->tot_mem, ci->last_cmd,
+		      ci->resp, ci->shard);
 }
 
-/* Client types: every kevy client is "normal"; the replication and pub/sub
- * types exist in the syntax and match nobody.  Returns -1 when unknown. */
+/* Client types: a client with subscriptions is "pubsub", every other one
+ * "normal"; the replication types exist in the syntax and match nobody.
+ * Returns -1 when unknown. */
+enum { SRV_TYPE_NONE = 0, SRV_TYPE_NORMAL = 1, SRV_TYPE_PUBSUB = 2 };
 static int srv_client_type(const struct kv_slice *a)
 {
 	if (arg_is(a, "normal"))
-		return 1;
-	if (arg_is(a, "master") || arg_is(a, "replica") || arg_is(a, "slave") ||
-	    arg_is(a, "pubsub"))
-		return 0;
+		return SRV_TYPE_NORMAL;
+	if (arg_is(a, "pubsub"))
+		return SRV_TYPE_PUBSUB;
+	if (arg_is(a, "master") || arg_is(a, "replica") || arg_is(a, "slave"))
+		return SRV_TYPE_NONE;
 	return -1;
+}
+
+static bool srv_client_is_type(const struct client_info *ci, int type)
+{
+	return type == (ci->pubsub ? SRV_TYPE_PUBSUB : SRV_TYPE_NORMAL);
 }
 
 static void srv_reply_client_type_error(struct kv_buf *out, const struct kv_slice *a)
@@ -859,12 +869,13 @@ struct srv_list_ctx {
 	struct kv_buf *b;
 	bool by_id;
 	uint64_t id;
+	int type;           /* 0: any */
 };
 
 static void srv_list_one(void *arg, const struct client_info *ci)
 {
 	struct srv_list_ctx *l = arg;
-	if (!l->by_id || ci->id == l->id)
+	if ((!l->by_id || ci->id == l->id) && (!l->type || srv_client_is_type(ci, l->type)))
 		srv_client_line(l->b, ci);
 }
 
@@ -873,13 +884,14 @@ static void srv_list_one(void *arg, const struct client_info *ci)
 static void cmd_client_list(struct cmd_ctx *c)
 {
 	struct kv_buf b = KV_BUF_INIT;
-	struct srv_list_ctx l = { &b, false, 0 };
+	struct srv_list_ctx l = { &b, false, 0, 0 };
 	if (c->argc == 4 && arg_is(&c->argv[2], "type")) {
 		int t = srv_client_type(&c->argv[3]);
 		if (t < 0) {
 			srv_reply_client_type_error(c->out, &c->argv[3]);
 			return;
 		}
+		l.type = t;
 		if (t)
 			c->rt->clients_foreach(srv_list_one, &l);
 	} else if (c->argc > 3 && arg_is(&c->argv[2], "id")) {
@@ -922,7 +934,7 @@ struct srv_kill_filter {
 	bool has_id;
 	uint64_t id;
 	const struct kv_slice *addr, *laddr;
-	bool type_none;         /* TYPE master/replica/slave/pubsub: nobody */
+	int type;               /* SRV_TYPE_*, -1: any */
 };
 
 static bool srv_slice_eq(const struct kv_slice *a, const char *s)
@@ -933,7 +945,9 @@ static bool srv_slice_eq(const struct kv_slice *a, const char *s)
 static bool srv_kill_match(void *arg, const struct client_info *ci)
 {
 	const struct srv_kill_filter *f = arg;
-	if (f->type_none || (f->has_id && ci->id != f->id))
+	if (f->type == SRV_TYPE_NONE || (f->has_id && ci->id != f->id))
+		return false;
+	if (f->type > 0 && !srv_client_is_type(ci, f->type))
 		return false;
 	if (f->addr && !srv_slice_eq(f->addr, ci->addr))
 		return false;
@@ -963,7 +977,7 @@ static bool srv_kill_parse(struct cmd_ctx *c, struct srv_kill_filter *f, bool *s
 				srv_reply_client_type_error(c->out, val);
 				return false;
 			}
-			f->type_none = t == 0;
+			f->type = t;
 		} else if (more && arg_is(opt, "addr")) {
 			f->addr = val;
 		} else if (more && arg_is(opt, "laddr")) {
@@ -997,7 +1011,7 @@ static void cmd_client_kill(struct cmd_ctx *c)
 {
 	if (!srv_need_conn(c))
 		return;
-	struct srv_kill_filter f = { false, 0, NULL, NULL, false };
+	struct srv_kill_filter f = { false, 0, NULL, NULL, -1 };
 	if (c->argc == 3) {
 		f.addr = &c->argv[2];
 		if (c->rt->clients_kill(srv_kill_match, &f, 0) == 0)
@@ -1042,10 +1056,118 @@ static const char *const srv_client_help[] = {
 	"      Return clients of specified type.",
 	"    * ID <client-id> [<client-id> ...]",
 	"      Return clients of specified IDs only.",
+	"UNPAUSE",
+	"    Stop the current client pause, resuming traffic.",
+	"PAUSE <timeout> [WRITE|ALL]",
+	"    Suspend all, or just write, clients for <timeout> milliseconds.",
+	"REPLY (ON|OFF|SKIP)",
+	"    Control the replies sent to the current connection.",
 	"SETNAME <name>",
 	"    Assign the name <name> to the current connection.",
+	"UNBLOCK <clientid> [TIMEOUT|ERROR]",
+	"    Unblock the specified blocked client.",
+	"NO-EVICT (ON|OFF)",
+	"    Protect current client connection from eviction.",
 	NULL,
 };
+
+/* CLIENT REPLY ON|OFF|SKIP: only ON is answered; the runtime drops the
+ * replies of what follows where replies leave in order (server/route.c,
+ * shard_dispatch; docs/protocol.md). */
+static void cmd_client_reply(struct cmd_ctx *c)
+{
+	if (!srv_need_conn(c))
+		return;
+	const struct kv_slice *a = &c->argv[2];
+	if (arg_is(a, "on")) {
+		c->rt->conn_set_reply_mode(c->conn, CONN_REPLY_ON);
+		resp_ok(c->out);
+	} else if (arg_is(a, "off")) {
+		c->rt->conn_set_reply_mode(c->conn, CONN_REPLY_OFF);
+	} else if (arg_is(a, "skip")) {
+		c->rt->conn_set_reply_mode(c->conn, CONN_REPLY_SKIP);
+	} else {
+		resp_error(c->out, RESP_ERR_SYNTAX);
+	}
+}
+
+static void cmd_client_no_evict(struct cmd_ctx *c)
+{
+	if (!srv_need_conn(c))
+		return;
+	const struct kv_slice *a = &c->argv[2];
+	if (arg_is(a, "on") || arg_is(a, "off")) {
+		c->rt->conn_set_no_evict(c->conn, arg_is(a, "on"));
+		resp_ok(c->out);
+	} else {
+		resp_error(c->out, RESP_ERR_SYNTAX);
+	}
+}
+
+/* CLIENT UNBLOCK id [TIMEOUT|ERROR]: the reason is checked before the id,
+ * as in Redis; 1 when the client was blocked in a blocking command. */
+static void cmd_client_unblock(struct cmd_ctx *c)
+{
+	if (c->argc > 4) {
+		srv_error_with_arg(c->out, "ERR unknown subcommand or wrong number of arguments for '",
+				   &c->argv[1], 128, "'. Try CLIENT HELP.");
+		return;
+	}
+	bool error = false;
+	if (c->argc == 4) {
+		if (arg_is(&c->argv[3], "error")) {
+			error = true;
+		} else if (!arg_is(&c->argv[3], "timeout")) {
+			resp_error(c->out, "ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR");
+			return;
+		}
+	}
+	int64_t id;
+	if (!arg_to_int64(&c->argv[2], &id)) {
+		resp_error(c->out, RESP_ERR_NOT_INT);
+		return;
+	}
+	resp_int(c->out, id > 0 && c->rt->client_unblock((uint64_t)id, error) ? 1 : 0);
+}
+
+/* CLIENT PAUSE timeout-ms [WRITE|ALL], on every shard. */
+static void cmd_client_pause(struct cmd_ctx *c)
+{
+	if (c->argc > 4) {
+		srv_error_with_arg(c->out, "ERR unknown subcommand or wrong number of arguments for '",
+				   &c->argv[1], 128, "'. Try CLIENT HELP.");
+		return;
+	}
+	bool all = true;
+	if (c->argc == 4) {
+		if (arg_is(&c->argv[3], "write")) {
+			all = false;
+		} else if (!arg_is(&c->argv[3], "all")) {
+			resp_error(c->out, "ERR CLIENT PAUSE mode must be WRITE or ALL");
+			return;
+		}
+	}
+	int64_t ms;
+	if (!arg_to_int64(&c->argv[2], &ms)) {
+		resp_error(c->out, "ERR timeout is not an integer or out of range");
+		return;
+	}
+	if (ms < 0) {
+		resp_error(c->out, "ERR timeout is negative");
+		return;
+	}
+	/* As Redis: a zero timeout is a pause that is already over. */
+	int64_t end = ms > 0 ? (ms > INT64_MAX - c->now_ms ? INT64_MAX : c->now_ms + ms) : 0;
+	if (end > 0)
+		c->rt->clients_pause(end, all);
+	resp_ok(c->out);
+}
+
+static void cmd_client_unpause(struct cmd_ctx *c)
+{
+	c->rt->clients_unpause();
+	resp_ok(c->out);
+}
 
 static void cmd_client_help(struct cmd_ctx *c)
 {
@@ -1079,6 +1201,26 @@ static const struct kv_command srv_client_subs[] = {
 	{ .name = "client|setname", .arity = 3, .flags = SRV_CLIENT_FLAGS,
 	  .proc = cmd_client_setname, .group = "connection", .since = "2.6.9",
 	  .summary = "Set the current connection name", .complexity = "O(1)" },
+	{ .name = "client|no-evict", .arity = 3, .flags = SRV_CLIENT_FLAGS | CMD_ADMIN,
+	  .proc = cmd_client_no_evict, .group = "connection", .since = "7.0.0",
+	  .summary = "Set client eviction mode for the current connection",
+	  .complexity = "O(1)" },
+	{ .name = "client|pause", .arity = -3, .flags = SRV_CLIENT_FLAGS | CMD_ADMIN,
+	  .proc = cmd_client_pause, .group = "connection", .since = "2.9.50",
+	  .summary = "Stop processing commands from clients for some time",
+	  .complexity = "O(1)" },
+	{ .name = "client|reply", .arity = 3, .flags = SRV_CLIENT_FLAGS,
+	  .proc = cmd_client_reply, .group = "connection", .since = "3.2.0",
+	  .summary = "Instruct the server whether to reply to commands", .complexity = "O(1)" },
+	{ .name = "client|unblock", .arity = -3, .flags = SRV_CLIENT_FLAGS | CMD_ADMIN,
+	  .proc = cmd_client_unblock, .group = "connection", .since = "5.0.0",
+	  .summary = "Unblock a client blocked in a blocking command from a different "
+		     "connection",
+	  .complexity = "O(log N) where N is the number of client connections" },
+	{ .name = "client|unpause", .arity = 2, .flags = SRV_CLIENT_FLAGS | CMD_ADMIN,
+	  .proc = cmd_client_unpause, .group = "connection", .since = "6.2.0",
+	  .summary = "Resume processing of clients that were paused",
+	  .complexity = "O(N) Where N is the number of paused clients" },
 	{ .name = NULL },
 };
 

@@ -85,7 +85,8 @@ void conn_drain_slots(struct shard *s, struct conn *c)
 {
 	while (c->slots_head && slot_ready(s, c->slots_head)) {
 		struct reply_slot *head = c->slots_head;
-		kv_buf_append(&c->out, head->buf.data, head->buf.len);
+		if (!head->discard)
+			kv_buf_append(&c->out, head->buf.data, head->buf.len);
 		c->slots_head = head->next;
 		if (!c->slots_head)
 			c->slots_tail = NULL;

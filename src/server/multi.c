@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "commands/cmd.h"
+#include "commands/config.h"
 #include "base/kv.h"
 #include "server/shard.h"
 
@@ -28,7 +29,8 @@ bool multi_queues(const struct kv_command *cmd)
 {
 	return cmd->proc != NULL && strcmp(cmd->name, "exec") != 0 &&
 	       strcmp(cmd->name, "discard") != 0 && strcmp(cmd->name, "multi") != 0 &&
-	       strcmp(cmd->name, "watch") != 0 && strcmp(cmd->name, "quit") != 0;
+	       strcmp(cmd->name, "watch") != 0 && strcmp(cmd->name, "quit") != 0 &&
+	       strcmp(cmd->name, "reset") != 0;
 }
 
 void multi_queue(struct conn *c, const struct kv_command *cmd, int argc,
@@ -291,6 +293,29 @@ static void cmd_unwatch(struct cmd_ctx *ctx)
 	resp_ok(ctx->out);
 }
 
+/* RESET: the connection as it was when it connected (Redis's
+ * clearClientConnectionState): no MULTI, no WATCH, no subscriptions,
+ * database 0, RESP2, replies on, no name, not evict-protected, and not
+ * authenticated when a password is required.  Runs holding the shards of
+ * its WATCHed keys, as UNWATCH. */
+static void cmd_reset(struct cmd_ctx *ctx)
+{
+	struct conn *c = ctx->conn;
+	multi_discard_queue(c);
+	unwatch_all(ctx, c);
+	pubsub_conn_drop(ctx->shard, c);
+	ctx->dbid = 0;
+	c->proto = 0;
+	resp_set_proto(ctx->out, 0);
+	c->reply_off = false;
+	c->reply_skip_next = false;
+	c->no_evict = false;
+	server_runtime.conn_set_name(c, "", 0);
+	if (atomic_load_explicit(&g_config.requirepass_set, memory_order_relaxed))
+		server_runtime.conn_set_authenticated(c, false);
+	resp_simple(ctx->out, "RESET");
+}
+
 const struct kv_command multi_unwatch_command = {
 	.name = "unwatch", .arity = 1,
 	.flags = CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_FAST,
@@ -325,5 +350,9 @@ const struct kv_command cmd_table_multi[] = {
 	  .flags = CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_FAST,
 	  .proc = cmd_unwatch, .conn_shards = watched_shards, .group = "transactions",
 	  .since = "2.2.0", .summary = "Forget about all watched keys", .complexity = "O(1)" },
+	{ .name = "reset", .arity = 1,
+	  .flags = CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_FAST | CMD_NOAUTH,
+	  .proc = cmd_reset, .conn_shards = watched_shards, .group = "connection",
+	  .since = "6.2.0", .summary = "Reset the connection", .complexity = "O(1)" },
 	{ .name = NULL },
 };

@@ -83,6 +83,12 @@ uint32_t pubsub_count(const struct conn *c)
 	return c->pubsub ? c->pubsub->nchannels + c->pubsub->npatterns : 0;
 }
 
+void pubsub_counts(const struct conn *c, uint32_t *channels, uint32_t *patterns)
+{
+	*channels = c->pubsub ? c->pubsub->nchannels : 0;
+	*patterns = c->pubsub ? c->pubsub->npatterns : 0;
+}
+
 static void shard_subs_changed(struct shard *s, int64_t delta)
 {
 	atomic_fetch_add_explicit(&s->pubsub_subs, (uint64_t)delta, memory_order_relaxed);

@@ -373,6 +373,8 @@ static void blocking_commit(struct shard *s, struct conn *c, const struct kv_com
 {
 	c->block_pending = false;
 	c->blocked = true;
+	/* A CLIENT UNBLOCK that came too late for an earlier block is void. */
+	atomic_store_explicit(&c->unblock_request, UNBLOCK_REQ_NONE, memory_order_relaxed);
 	stat_add(&s->stats.blocked_clients, 1);
 	c->block_slot = slot;
 	c->inflight++;
@@ -381,6 +383,7 @@ static void blocking_commit(struct shard *s, struct conn *c, const struct kv_com
 	if (s->blocked_conns)
 		s->blocked_conns->blocked_prev = c;
 	s->blocked_conns = c;
+	conn_publish_info(c);   /* a txn blocks after its dispatch returned */
 }
 
 void conn_unblock(struct shard *s, struct conn *c, enum unblock_how how,
@@ -399,6 +402,9 @@ void conn_unblock(struct shard *s, struct conn *c, enum unblock_how how,
 	if (how == UNBLOCK_TIMEOUT) {
 		reply.proto = c->proto;
 		resp_null_array(&reply);
+	} else if (how == UNBLOCK_ERROR) {
+		resp_error(&reply, "UNBLOCKED client unblocked via CLIENT UNBLOCK");
+		stat_error(&s->stats, reply.data, reply.len);
 	}
 	else if (served)
 		reply = *served;
@@ -411,6 +417,7 @@ void conn_unblock(struct shard *s, struct conn *c, enum unblock_how how,
 	else
 		free(retry);
 	conn_release_inflight(s, c);
+	conn_publish_info(c);
 }
 
 /* A write on some shard claimed this shard's blocked client. */
@@ -439,7 +446,14 @@ int64_t shard_block_timeouts(struct shard *s)
 	struct conn *c = s->blocked_conns;
 	while (c) {
 		struct conn *n = c->blocked_next;
-		if (c->block_deadline_ms > 0) {
+		int req = atomic_exchange_explicit(&c->unblock_request, UNBLOCK_REQ_NONE,
+						   memory_order_relaxed);
+		if (req != UNBLOCK_REQ_NONE) {
+			/* CLIENT UNBLOCK: as a timeout, or with an error. */
+			if (blocking_finish(c, false))
+				conn_unblock(s, c, req == UNBLOCK_REQ_ERROR ? UNBLOCK_ERROR
+									     : UNBLOCK_TIMEOUT, NULL, NULL);
+		} else if (c->block_deadline_ms > 0) {
 			if (s->now_ms >= c->block_deadline_ms) {
 				if (blocking_finish(c, false))
 					conn_unblock(s, c, UNBLOCK_TIMEOUT, NULL, NULL);
@@ -690,8 +704,76 @@ static void reply_arity(struct kv_buf *out, const void *cmd)
 	cmd_reply_arity(out, cmd);
 }
 
-enum dispatch_result shard_dispatch(struct shard *s, struct conn *c, int argc,
-					   const struct kv_slice *argv)
+/* CLIENT PAUSE: whether cmd must wait now.  WRITE pauses what may write
+ * or replicate (an EXEC by what it queued), ALL every command, as in Redis
+ * 7.0 (the pausing client too; the pause ends by its timeout or UNPAUSE). */
+static bool client_paused_for(struct shard *s, const struct conn *c,
+			      const struct kv_command *cmd)
+{
+	int64_t end = atomic_load_explicit(&g_server.pause_end_ms, memory_order_relaxed);
+	if (end == 0 || kv_time_ms() >= end)
+		return false;
+	(void)s;
+	if (atomic_load_explicit(&g_server.pause_all, memory_order_relaxed))
+		return true;
+	uint32_t flags = cmd->flags;
+	if (strcmp(cmd->name, "exec") == 0)
+		flags |= c->mq_flags;
+	return flags & (CMD_WRITE | CMD_MAY_REPLICATE);
+}
+
+int64_t shard_client_pause_turn(struct shard *s)
+{
+	if (!s->paused_head || s->holder)
+		return INT64_MAX;
+	int64_t end = atomic_load_explicit(&g_server.pause_end_ms, memory_order_relaxed);
+	int64_t now = kv_time_ms();
+	bool waiting = false;
+	for (struct conn *c = s->paused_head; c && !waiting; c = c->paused_next)
+		waiting = c->pause_wait;
+	if (!waiting)
+		return INT64_MAX;
+	if (end != 0 && now < end)
+		return (end - now) * 1000;
+	/* Over: every postponed client runs its command again (one paused for
+	 * another reason would pause again, harmlessly). */
+	while (s->paused_head) {
+		struct conn *c = s->paused_head;
+		s->paused_head = c->paused_next;
+		c->in_paused = false;
+		c->paused = false;
+		c->pause_wait = false;
+		conn_schedule(s, c);
+	}
+	return INT64_MAX;
+}
+
+void conn_publish_info(struct conn *c)
+{
+	uint32_t f = 0, sub, psub;
+	pubsub_counts(c, &sub, &psub);
+	if (sub + psub > 0)
+		f |= CONN_INFO_PUBSUB;
+	if (c->in_multi)
+		f |= CONN_INFO_MULTI;
+	if (c->blocked)
+		f |= CONN_INFO_BLOCKED;
+	if (c->pause_wait)
+		f |= CONN_INFO_POSTPONED;
+	if (c->close_after_reply)
+		f |= CONN_INFO_CLOSE;
+	if (c->no_evict)
+		f |= CONN_INFO_NO_EVICT;
+	atomic_store_explicit(&c->info_flags, f, memory_order_relaxed);
+	atomic_store_explicit(&c->info_db, c->db, memory_order_relaxed);
+	atomic_store_explicit(&c->info_sub, sub, memory_order_relaxed);
+	atomic_store_explicit(&c->info_psub, psub, memory_order_relaxed);
+	atomic_store_explicit(&c->info_multi, c->in_multi ? (int32_t)c->mq_count : -1,
+			      memory_order_relaxed);
+}
+
+static enum dispatch_result dispatch_command(struct shard *s, struct conn *c, int argc,
+					     const struct kv_slice *argv)
 {
 	const struct kv_command *cmd = cmd_lookup(argv[0].ptr, argv[0].len);
 	/* A command rejected here also dooms an open MULTI (EXECABORT). */
@@ -729,6 +811,10 @@ enum dispatch_result shard_dispatch(struct shard *s, struct conn *c, int argc,
 			return DISPATCH_DONE;
 		}
 	}
+	/* Recorded before running (and before queueing in MULTI), as Redis
+	 * does: CLIENT LIST shows itself, by its full name ("client|list"). */
+	atomic_store_explicit(&c->last_cmd, cmd_stat_target(cmd, argc, argv)->name,
+			      memory_order_relaxed);
 	/* Only RESP2 mixes messages and replies on one stream; a RESP3 client
 	 * tells them apart by type (pushes) and may run any command. */
 	if (c->pubsub && c->proto < RESP_PROTO_3 && pubsub_count(c) > 0 &&
@@ -740,6 +826,13 @@ enum dispatch_result shard_dispatch(struct shard *s, struct conn *c, int argc,
 		c->multi_dirty |= c->in_multi;
 		reply_now(s, c, cmd_stat_target(cmd, argc, argv), reply_error_str, msg);
 		return DISPATCH_DONE;
+	}
+	if (client_paused_for(s, c, cmd)) {
+		/* CLIENT PAUSE: the command waits, unparsed, until the pause ends
+		 * (shard_client_pause_turn), as Redis postpones it. */
+		c->pause_wait = true;
+		conn_pause(s, c);
+		return DISPATCH_WAIT;
 	}
 	if (c->in_multi && (cmd->flags & CMD_NO_MULTI)) {
 		/* SAVE and SHUTDOWN are refused inside MULTI, as in Redis. */
@@ -764,10 +857,6 @@ enum dispatch_result shard_dispatch(struct shard *s, struct conn *c, int argc,
 		conn_mark_flush(s, c);
 		return DISPATCH_DONE;
 	}
-	/* Recorded before running, as Redis does: CLIENT LIST shows itself,
-	 * by its full name ("client|list"). */
-	atomic_store_explicit(&c->last_cmd, cmd_stat_target(cmd, argc, argv)->name,
-			      memory_order_relaxed);
 	if (cmd->bcast) {
 		shard_bcast(s, c, cmd, argc, argv, true);
 		goto done;
@@ -797,4 +886,39 @@ enum dispatch_result shard_dispatch(struct shard *s, struct conn *c, int argc,
 done:
 	stat_add(&s->stats.commands_processed, 1);
 	return DISPATCH_DONE;
+}
+
+/*
+ * CLIENT REPLY OFF / SKIP.  A command whose reply must not be sent still
+ * runs as any other (forwarded, as a txn, blocked); its reply is dropped
+ * where replies leave in order: an empty slot (the barrier) is reserved
+ * before it runs, so everything the command replies lands in slots after
+ * it, and those slots are marked to leave as nothing.  Whether to drop is
+ * decided after the command ran, because CLIENT REPLY ON is answered
+ * (Redis clears the flag, then replies).  Messages that arrive later (pub/sub
+ * pushes) go to slots of their own and are sent, as Redis sends pushes to a
+ * client with replies off.
+ */
+enum dispatch_result shard_dispatch(struct shard *s, struct conn *c, int argc,
+				    const struct kv_slice *argv)
+{
+	c->pause_wait = false;   /* running again: no longer postponed */
+	bool skip = c->reply_skip_next;
+	if (!skip && !c->reply_off) {
+		enum dispatch_result r = dispatch_command(s, c, argc, argv);
+		conn_publish_info(c);
+		return r;
+	}
+	c->reply_skip_next = false;
+	struct reply_slot *barrier = conn_reserve_slot(c);
+	enum dispatch_result r = dispatch_command(s, c, argc, argv);
+	bool discard = r == DISPATCH_DONE && (skip || c->reply_off);
+	if (r != DISPATCH_DONE)
+		c->reply_skip_next = skip;   /* it runs again: the skip is still due */
+	for (struct reply_slot *sl = barrier; sl; sl = sl->next)
+		sl->discard = discard;
+	barrier->done = true;
+	conn_drain_slots(s, c);
+	conn_publish_info(c);
+	return r;
 }

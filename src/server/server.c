@@ -271,6 +271,7 @@ int server_run(const char *executable)
 	atomic_store(&g_server.next_txn_id, 1);
 
 	g_server.nshards = server_shard_count();
+	pthread_mutex_init(&g_server.pause_lock, NULL);
 	g_server.shards = kv_calloc(g_server.nshards, sizeof(*g_server.shards));
 	for (uint32_t i = 0; i < g_server.nshards; i++)
 		g_server.shards[i] = shard_create(i, g_server.nshards);

@@ -695,6 +695,9 @@ static void shard_loop(struct shard *s)
 			work++;
 		}
 		int64_t block_us = s->blocked_conns ? shard_block_timeouts(s) : INT64_MAX;
+		int64_t pause_us = s->paused_head ? shard_client_pause_turn(s) : INT64_MAX;
+		if (pause_us < block_us)
+			block_us = pause_us;
 		if (kv_mono_us() >= s->next_cron_us)
 			shard_cron(s);
 		/* Park no longer than the next cron tick or block deadline. */

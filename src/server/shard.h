@@ -111,6 +111,7 @@ struct reply_slot {
 	struct reply_slot *next;
 	bool done;
 	bool durable;
+	bool discard;             /* CLIENT REPLY OFF/SKIP: leaves as nothing */
 	uint32_t acks;
 	uint64_t lsn;
 	uint64_t nseq;
@@ -236,6 +237,10 @@ struct conn {
 
 	bool authenticated;
 	bool close_after_reply;               /* QUIT, protocol error, CLIENT KILL */
+	bool reply_off;                       /* CLIENT REPLY OFF */
+	bool reply_skip_next;                 /* CLIENT REPLY SKIP: the next command's reply */
+	bool no_evict;                        /* CLIENT NO-EVICT (shown in CLIENT LIST) */
+	bool pause_wait;                      /* postponed by CLIENT PAUSE */
 	uint32_t db;                          /* SELECTed database */
 	/* HELLO's protocol: 0 (never said) or 2: RESP2, 3: RESP3.  Written by
 	 * the shard's thread only; CLIENT LIST on another shard reads it. */
@@ -296,6 +301,27 @@ struct conn {
 	_Atomic uint64_t qbuf_len;
 	_Atomic uint64_t obuf_len;
 	_Atomic bool kill_requested;
+	/* CLIENT UNBLOCK from any shard: UNBLOCK_REQ_*, acted on by the
+	 * client's shard in its next turn (shard_block_timeouts). */
+	_Atomic int unblock_request;
+	/* What CLIENT LIST shows of the connection's state, published by its
+	 * shard after each command and when it blocks or unblocks
+	 * (conn_publish_info): CONN_INFO_* flags, db, subscriptions, MULTI's
+	 * queue length (-1: not in MULTI). */
+	_Atomic uint32_t info_flags;
+	_Atomic uint32_t info_db;
+	_Atomic uint32_t info_sub, info_psub;
+	_Atomic int32_t info_multi;
+};
+
+enum { UNBLOCK_REQ_NONE = 0, UNBLOCK_REQ_TIMEOUT = 1, UNBLOCK_REQ_ERROR = 2 };
+enum {
+	CONN_INFO_PUBSUB = 1u << 0,    /* P */
+	CONN_INFO_MULTI = 1u << 1,     /* x */
+	CONN_INFO_BLOCKED = 1u << 2,   /* b */
+	CONN_INFO_CLOSE = 1u << 3,     /* c */
+	CONN_INFO_NO_EVICT = 1u << 4,  /* e */
+	CONN_INFO_POSTPONED = 1u << 5, /* b too: waiting for CLIENT PAUSE to end */
 };
 
 /* ---- shards ---- */
@@ -397,6 +423,13 @@ struct kv_server {
 	_Atomic uint64_t next_conn_id;
 	_Atomic uint64_t next_txn_id;
 	int64_t busy_poll_us;                 /* spin this long after work, then park */
+	/* CLIENT PAUSE: until pause_end_ms (wall clock; 0: not paused), every
+	 * command (pause_all) or only those that write.  Written under
+	 * pause_lock (CLIENT PAUSE keeps the later end and the wider type, as
+	 * Redis), read by every shard before it runs a command. */
+	pthread_mutex_t pause_lock;
+	_Atomic int64_t pause_end_ms;
+	_Atomic bool pause_all;
 	_Atomic uint64_t total_clients;       /* across shards, for maxclients */
 };
 
@@ -596,6 +629,8 @@ void pubsub_notify_publish(struct shard *s, const char *chan, size_t clen, const
 /* Deliver a notification batch from another shard to this one's subscribers. */
 void pubsub_deliver_batch(struct shard *s, const struct kv_buf *payload);
 uint32_t pubsub_count(const struct conn *c);
+/* Channels and patterns apart (CLIENT LIST's sub and psub). */
+void pubsub_counts(const struct conn *c, uint32_t *channels, uint32_t *patterns);
 void pubsub_conn_drop(struct shard *s, struct conn *c);
 bool pubsub_allowed_in_subscriber_mode(const struct kv_command *cmd);
 
@@ -610,14 +645,20 @@ int shard_drain_rings(struct shard *s);
 /* Start a txn for a command over several shards. */
 void shard_start_txn(struct shard *s, struct conn *c, const struct kv_command *cmd, int argc,
 		     const struct kv_slice *argv, const uint32_t *shards, uint32_t nshards);
-enum unblock_how { UNBLOCK_WOKEN, UNBLOCK_TIMEOUT, UNBLOCK_DEAD };
+enum unblock_how { UNBLOCK_WOKEN, UNBLOCK_TIMEOUT, UNBLOCK_DEAD, UNBLOCK_ERROR };
 /* End a blocked client's wait with served (or a timeout's null reply). */
 void conn_unblock(struct shard *s, struct conn *c, enum unblock_how how, struct kv_buf *served,
 		  struct cmd_call *retry);
 /* Serve this shard's own blocked clients woken this turn. */
 void shard_run_local_wakes(struct shard *s);
-/* Time out blocked clients; microseconds until the next deadline. */
+/* Time out blocked clients (and those CLIENT UNBLOCK named);
+ * microseconds until the next deadline. */
 int64_t shard_block_timeouts(struct shard *s);
+/* Publish what CLIENT LIST shows of c (its shard's thread only). */
+void conn_publish_info(struct conn *c);
+/* Resume the clients CLIENT PAUSE postponed once the pause is over;
+ * microseconds until it ends while it lasts (INT64_MAX: nothing waits). */
+int64_t shard_client_pause_turn(struct shard *s);
 /* A snapshot of this shard ended (snapshot.c's done callback, DEBUG
  * RELOAD): answer SAVE's waiters. */
 void shard_snapshot_done(void *shard, bool ok);

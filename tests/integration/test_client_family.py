@@ -1,0 +1,234 @@
+#!/usr/bin/python3
+"""The CLIENT family and RESET against redis-server 7.0, and across shards.
+
+Differential (same commands to redis-server and kevy --threads 3, replies
+byte for byte): CLIENT REPLY ON/OFF/SKIP (with pipelined commands whose
+replies must vanish), CLIENT NO-EVICT, CLIENT UNBLOCK (TIMEOUT and ERROR,
+and every error form), CLIENT PAUSE/UNPAUSE (WRITE lets reads through and
+holds writes until the timeout; UNPAUSE releases a held write; argument
+errors), RESET (out of MULTI, out of subscriber mode, back to RESP2 and db
+0), CLIENT LIST's field names and order, and its flags (P x b e) and
+counters (db sub psub multi) for a client in each state.
+
+kevy only: CLIENT UNBLOCK and CLIENT PAUSE act on a client of another shard
+(CLIENT LIST's shard= field picks a pair of connections on two shards).
+"""
+
+import sys
+import time
+
+sys.dont_write_bytecode = True  # keep __pycache__ out of the source tree
+import kevylib as K  # noqa: E402
+
+
+def fields(line):
+    return dict(kv.split("=", 1) for kv in line.split(" ") if "=" in kv)
+
+
+def client_line(conn):
+    raw = K.parse(conn.call("CLIENT", "INFO"))
+    return fields(raw.decode().strip())
+
+
+def run_basic(port):
+    out = []
+    with K.RawConn(port) as a, K.RawConn(port) as b:
+        # REPLY OFF: nothing until ON's +OK; SKIP: only the next reply.
+        a.send(K.encode("CLIENT", "REPLY", "OFF") + K.encode("SET", "x", "1") +
+               K.encode("GET", "x") + K.encode("NOSUCHCOMMAND") +
+               K.encode("CLIENT", "REPLY", "ON"))
+        out.append(a.read_reply())
+        out.append(a.call("GET", "x"))
+        a.send(K.encode("CLIENT", "REPLY", "SKIP") + K.encode("GET", "x"))
+        out.append(a.call("PING"))
+        a.send(K.encode("CLIENT", "REPLY", "OFF") + K.encode("CLIENT", "REPLY", "SKIP") +
+               K.encode("GET", "x"))
+        out.append(a.call("CLIENT", "REPLY", "ON"))
+        out.append(a.call("CLIENT", "REPLY", "bogus"))
+        # NO-EVICT
+        out.append(a.call("CLIENT", "NO-EVICT", "on"))
+        out.append(a.call("CLIENT", "NO-EVICT", "maybe"))
+        out.append(a.call("CLIENT", "NO-EVICT", "off"))
+        # UNBLOCK's errors, an unknown id, then TIMEOUT and ERROR.
+        out.append(a.call("CLIENT", "UNBLOCK", "x"))
+        out.append(a.call("CLIENT", "UNBLOCK", "1", "bogus"))
+        out.append(a.call("CLIENT", "UNBLOCK", "1", "timeout", "extra"))
+        out.append(a.call("CLIENT", "UNBLOCK", "99999"))
+        bid = K.parse(b.call("CLIENT", "ID"))
+        out.append(a.call("CLIENT", "UNBLOCK", str(bid)))     # not blocked: 0
+        for reason in ((), ("TIMEOUT",), ("ERROR",)):
+            b.send(K.encode("BLPOP", "nolist", "0"))
+            wait_flag(a, bid, "b")
+            out.append(a.call("CLIENT", "UNBLOCK", str(bid), *reason))
+            out.append(b.read_reply())
+        b.send(K.encode("BZPOPMIN", "nozset", "0"))
+        wait_flag(a, bid, "b")
+        out.append(a.call("CLIENT", "UNBLOCK", str(bid)))
+        out.append(b.read_reply())
+        # PAUSE's errors; WRITE holds a write but not a read.
+        out.append(a.call("CLIENT", "PAUSE", "abc"))
+        out.append(a.call("CLIENT", "PAUSE", "-1"))
+        out.append(a.call("CLIENT", "PAUSE", "100", "bogus"))
+        out.append(a.call("CLIENT", "PAUSE", "100", "write", "x"))
+        out.append(a.call("CLIENT", "PAUSE", "0"))
+        out.append(b.call("SET", "x", "0"))                     # a 0 pause is over
+        out.append(a.call("CLIENT", "PAUSE", "400", "WRITE"))
+        t = time.monotonic()
+        out.append(b.call("GET", "x"))
+        out.append(time.monotonic() - t < 0.3)                   # reads go on
+        out.append(b.call("SET", "x", "2"))
+        out.append(time.monotonic() - t >= 0.3)                  # the write waited
+        out.append(a.call("CLIENT", "PAUSE", "100000", "WRITE"))
+        b.send(K.encode("SET", "x", "3"))
+        out.append(b.closed_by_peer(0.3))                        # no reply yet
+        out.append(a.call("CLIENT", "UNPAUSE"))
+        out.append(b.read_reply())
+        out.append(b.call("GET", "x"))
+        # PAUSE ALL holds reads too.
+        out.append(a.call("CLIENT", "PAUSE", "300", "ALL"))
+        t = time.monotonic()
+        out.append(b.call("GET", "x"))
+        out.append(time.monotonic() - t >= 0.2)
+        # RESET
+        out.append(a.call("SELECT", "2"))
+        out.append(a.call("MULTI"))
+        out.append(a.call("SET", "x", "9"))
+        out.append(a.call("RESET"))
+        out.append(a.call("EXEC"))
+        out.append(a.call("GET", "x"))                           # db 0 again
+        out.append(a.call("SUBSCRIBE", "c"))
+        out.append(a.call("GET", "x"))                           # refused in RESP2
+        out.append(a.call("RESET"))
+        out.append(a.call("GET", "x"))
+        out.append(a.call("CLIENT", "SETNAME", "n"))
+        out.append(a.call("HELLO", "3")[:4])
+        out.append(a.call("RESET"))
+        out.append(a.call("GET", "nokey"))                       # RESP2 again
+        out.append(a.call("CLIENT", "GETNAME"))
+        out.append(a.call("RESET", "x"))
+    return out
+
+
+def wait_flag(conn, cid, letter, present=True, timeout=5.0):
+    """Until CLIENT LIST shows client cid with (or without) a flag letter."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for line in K.parse(conn.call("CLIENT", "LIST")).decode().splitlines():
+            f = fields(line)
+            if f.get("id") == str(cid) and (letter in f["flags"]) == present:
+                return
+        time.sleep(0.02)
+    raise K.TestFailure("client %s never showed flag %r=%s" % (cid, letter, present))
+
+
+def run_list(port):
+    """CLIENT LIST/INFO fields for clients in each state (values that are
+    the same on both servers: names, flags, db, sub, psub, multi, resp)."""
+    keep = ("flags", "db", "sub", "psub", "ssub", "multi", "resp", "name", "cmd", "user",
+            "redir", "oll", "events")
+    out = []
+    with K.RawConn(port) as a, K.RawConn(port) as p, K.RawConn(port) as m, \
+            K.RawConn(port) as e, K.RawConn(port) as b:
+        names = list(client_line(a).keys())
+        out.append([n for n in names if n != "shard"])
+        ids = [K.parse(c.call("CLIENT", "ID")) for c in (p, m, e, b)]
+        p.send(K.encode("SUBSCRIBE", "c1", "c2"))
+        p.read_replies(2)
+        p.call("PSUBSCRIBE", "p*")
+        m.call("SELECT", "3")
+        m.call("MULTI")
+        m.call("SET", "k", "v")
+        m.call("GET", "k")
+        e.call("CLIENT", "NO-EVICT", "on")
+        e.call("HELLO", "3")
+        e.call("CLIENT", "SETNAME", "evictless")
+        bid = ids[3]
+        b.send(K.encode("BLPOP", "nolist", "0"))
+        wait_flag(a, bid, "b")
+        lines = {fields(ln)["id"]: fields(ln)
+                 for ln in K.parse(a.call("CLIENT", "LIST")).decode().splitlines()}
+        for cid in ids:
+            f = lines[str(cid)]
+            out.append({k: f[k] for k in keep if k != "cmd" or cid != bid})
+        for t in ("pubsub", "normal", "master", "replica"):
+            got = [fields(ln)["id"] for ln in
+                   K.parse(a.call("CLIENT", "LIST", "TYPE", t)).decode().splitlines()]
+            out.append((t, sorted(str(i) in got for i in ids)))
+        out.append(a.call("CLIENT", "KILL", "TYPE", "pubsub"))
+        out.append(p.closed_by_peer(2.0))
+        out.append(a.call("CLIENT", "KILL", "TYPE", "master"))
+        a.call("CLIENT", "UNBLOCK", str(bid))
+        b.read_reply()
+    return out
+
+
+def compare(run, what):
+    redis_srv = K.redis().start()
+    kevy_srv = K.kevy("--threads", "3").start()
+    try:
+        want = run(redis_srv.port)
+        got = run(kevy_srv.port)
+    finally:
+        redis_srv.stop()
+        kevy_srv.stop()
+    K.check(len(want) == len(got), "%s: as many steps" % what)
+    for i, (w, g) in enumerate(zip(want, got)):
+        K.check(w == g, "%s step %d:\n redis %r\n kevy  %r" % (what, i, w, g))
+    K.check(kevy_srv.exit_code == 0, "kevy exits cleanly (status %s)" % kevy_srv.exit_code)
+    K.log("%s: %d steps identical" % (what, len(want)))
+
+
+def test_against_redis():
+    compare(run_basic, "CLIENT/RESET")
+    compare(run_list, "CLIENT LIST")
+
+
+def shards_apart(srv, n=8):
+    """Connections until two are on different shards: (a, b)."""
+    conns = [srv.conn() for _ in range(n)]
+    shard = [client_line(c)["shard"] for c in conns]
+    for j in range(1, n):
+        if shard[j] != shard[0]:
+            keep = (conns[0], conns[j])
+            for c in conns:
+                if c not in keep:
+                    c.close()
+            return keep
+    raise K.TestFailure("%d connections all landed on shard %s" % (n, shard[0]))
+
+
+def test_across_shards():
+    with K.kevy("--threads", "3") as srv:
+        a, b = shards_apart(srv)
+        with a, b:
+            bid = K.parse(b.call("CLIENT", "ID"))
+            b.send(K.encode("BLPOP", "nolist", "0"))
+            wait_flag(a, bid, "b")
+            K.check(a.call("CLIENT", "UNBLOCK", str(bid), "ERROR") == b":1\r\n",
+                    "UNBLOCK reaches a client of another shard")
+            K.check(b.read_reply().startswith(b"-UNBLOCKED"), "the blocked client's error")
+            wait_flag(a, bid, "b", present=False)
+            K.check(a.call("CLIENT", "PAUSE", "100000", "WRITE") == b"+OK\r\n", "PAUSE")
+            b.send(K.encode("INCR", "counter"))
+            K.check(not b.closed_by_peer(0.3), "a write on another shard waits")
+            wait_flag(a, bid, "b")
+            K.check(a.call("CLIENT", "UNPAUSE") == b"+OK\r\n", "UNPAUSE")
+            K.check(b.read_reply() == b":1\r\n", "the held write ran after UNPAUSE")
+            # A pause that ends by its timeout, with the waiting client parked.
+            K.check(a.call("CLIENT", "PAUSE", "300", "ALL") == b"+OK\r\n", "PAUSE ALL")
+            t = time.monotonic()
+            K.check(b.call("GET", "counter") == b"$1\r\n1\r\n", "read after the pause")
+            waited = time.monotonic() - t
+            K.check(0.2 <= waited < 3.0, "PAUSE ALL held the read %.2fs" % waited)
+        K.check(srv.ping_ok(), "server alive")
+
+
+def main():
+    K.require_redis()
+    K.require_kevy()
+    test_against_redis()
+    test_across_shards()
+
+
+if __name__ == "__main__":
+    K.run_main(main)
