@@ -764,12 +764,26 @@ void conn_publish_info(struct conn *c)
 		f |= CONN_INFO_CLOSE;
 	if (c->no_evict)
 		f |= CONN_INFO_NO_EVICT;
+	if (c->monitor)
+		f |= CONN_INFO_MONITOR;
 	atomic_store_explicit(&c->info_flags, f, memory_order_relaxed);
 	atomic_store_explicit(&c->info_db, c->db, memory_order_relaxed);
 	atomic_store_explicit(&c->info_sub, sub, memory_order_relaxed);
 	atomic_store_explicit(&c->info_psub, psub, memory_order_relaxed);
 	atomic_store_explicit(&c->info_multi, c->in_multi ? (int32_t)c->mq_count : -1,
 			      memory_order_relaxed);
+}
+
+/* MONITOR sees a command as it starts to run (not when MULTI queues it,
+ * nor again when a woken blocked command runs again); EXEC shows itself
+ * after its queued commands (multi.c). */
+static void dispatch_monitor(struct shard *s, const struct conn *c,
+			     const struct kv_command *cmd, int argc, const struct kv_slice *argv)
+{
+	/* Admin commands are hidden by their own flags: a subcommand's
+	 * (CONFIG GET), as in Redis. */
+	if (monitor_any() && !c->in_retry && strcmp(cmd->name, "exec") != 0)
+		monitor_feed(s, c, c->db, cmd_stat_target(cmd, argc, argv), argc, argv);
 }
 
 static enum dispatch_result dispatch_command(struct shard *s, struct conn *c, int argc,
@@ -834,6 +848,13 @@ static enum dispatch_result dispatch_command(struct shard *s, struct conn *c, in
 		conn_pause(s, c);
 		return DISPATCH_WAIT;
 	}
+	if (c->monitor && (cmd->flags & (CMD_WRITE | CMD_READONLY | CMD_MAY_REPLICATE))) {
+		/* A monitor is a replica to Redis, which keeps it off the keyspace. */
+		c->multi_dirty |= c->in_multi;
+		reply_now(s, c, cmd_stat_target(cmd, argc, argv), reply_error_str,
+			  "ERR Replica can't interact with the keyspace");
+		return DISPATCH_DONE;
+	}
 	if (c->in_multi && (cmd->flags & CMD_NO_MULTI)) {
 		/* SAVE and SHUTDOWN are refused inside MULTI, as in Redis. */
 		c->multi_dirty = true;
@@ -858,11 +879,14 @@ static enum dispatch_result dispatch_command(struct shard *s, struct conn *c, in
 		return DISPATCH_DONE;
 	}
 	if (cmd->bcast) {
+		dispatch_monitor(s, c, cmd, argc, argv);
 		shard_bcast(s, c, cmd, argc, argv, true);
 		goto done;
 	}
 	if (cmd->flags & CMD_LOCAL) {
+		/* After it ran: SELECT shows the database it moved to. */
 		run_here(s, c, cmd, argc, argv);
+		dispatch_monitor(s, c, cmd, argc, argv);
 		goto done;
 	}
 	uint32_t shards[SHARD_MAX];
@@ -878,9 +902,12 @@ static enum dispatch_result dispatch_command(struct shard *s, struct conn *c, in
 			return DISPATCH_WAIT;
 		}
 		run_here(s, c, cmd, argc, argv);
+		dispatch_monitor(s, c, cmd, argc, argv);
 	} else if (n == 1 && !home_only) {
+		dispatch_monitor(s, c, cmd, argc, argv);
 		shard_forward(s, c, shards[0], cmd, argc, argv);
 	} else {
+		dispatch_monitor(s, c, cmd, argc, argv);
 		shard_start_txn(s, c, cmd, argc, argv, shards, n);
 	}
 done:

@@ -81,7 +81,7 @@ static void rt_conn_info(const struct conn *c, struct client_info *ci)
 	ci->shard = c->shard->id;
 	uint32_t f = atomic_load_explicit(&c->info_flags, memory_order_relaxed);
 	static const struct { uint32_t bit; char letter; } letters[] = {
-		{ CONN_INFO_PUBSUB, 'P' }, { CONN_INFO_MULTI, 'x' },
+		{ CONN_INFO_MONITOR, 'O' }, { CONN_INFO_PUBSUB, 'P' }, { CONN_INFO_MULTI, 'x' },
 		{ CONN_INFO_BLOCKED | CONN_INFO_POSTPONED, 'b' },
 		{ CONN_INFO_CLOSE, 'c' }, { CONN_INFO_NO_EVICT, 'e' },
 	};

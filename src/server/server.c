@@ -343,6 +343,7 @@ int server_run(const char *executable)
 	 * where LeakSanitizer cannot see them). */
 	for (uint32_t i = 0; i < g_server.nshards; i++) {
 		dbs_free(&g_server.shards[i]->dbs);
+		monitor_shard_free(g_server.shards[i]);
 		evict_pool_free(&g_server.shards[i]->evict_pool);
 		aof_close(&g_server.shards[i]->aof);
 	}

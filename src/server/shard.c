@@ -88,7 +88,10 @@ static int conn_process(struct shard *s, struct conn *c)
 	if (c->retry_call && !c->txn_inflight && !c->io_dead) {
 		/* Woken from a block: run the command again before newer input. */
 		struct cmd_call *call = c->retry_call;
-		if (shard_dispatch(s, c, call->argc, call->argv) == DISPATCH_WAIT)
+		c->in_retry = true;
+		enum dispatch_result r = shard_dispatch(s, c, call->argc, call->argv);
+		c->in_retry = false;
+		if (r == DISPATCH_WAIT)
 			return 0;
 		c->retry_call = NULL;
 		free(call);
@@ -327,6 +330,7 @@ static void shard_reap_zombies(struct shard *s)
 		 * (PUBSUB NUMSUB may be reading them from another shard). */
 		if (c->pubsub && !s->holder)
 			pubsub_conn_drop(s, c);
+		monitor_conn_drop(s, c);
 		if (c->blocked && blocking_finish(c, false))
 			conn_unblock(s, c, UNBLOCK_DEAD, NULL, NULL);
 		if (c->nwatches > 0 && !c->txn_inflight) {
@@ -686,6 +690,7 @@ static void shard_loop(struct shard *s)
 			break;
 		}
 		int client_work = shard_drain_rings(s);
+		monitor_turn(s);
 		if (atomic_load_explicit(&s->kill_pending, memory_order_relaxed))
 			shard_kill_flagged(s);
 		client_work += shard_process_ready(s);

@@ -46,6 +46,7 @@
 struct shard;
 struct conn;
 struct reactor_ops;
+struct monitor_inbox;
 
 /* ---- messages between shards ---- */
 enum msg_type {
@@ -240,6 +241,9 @@ struct conn {
 	bool reply_off;                       /* CLIENT REPLY OFF */
 	bool reply_skip_next;                 /* CLIENT REPLY SKIP: the next command's reply */
 	bool no_evict;                        /* CLIENT NO-EVICT (shown in CLIENT LIST) */
+	bool monitor;                         /* MONITOR: gets every command (monitor.c) */
+	bool in_retry;                        /* running its woken blocked command again */
+	struct conn *monitor_next;            /* the shard's monitors */
 	bool pause_wait;                      /* postponed by CLIENT PAUSE */
 	uint32_t db;                          /* SELECTed database */
 	/* HELLO's protocol: 0 (never said) or 2: RESP2, 3: RESP3.  Written by
@@ -322,6 +326,7 @@ enum {
 	CONN_INFO_CLOSE = 1u << 3,     /* c */
 	CONN_INFO_NO_EVICT = 1u << 4,  /* e */
 	CONN_INFO_POSTPONED = 1u << 5, /* b too: waiting for CLIENT PAUSE to end */
+	CONN_INFO_MONITOR = 1u << 6,   /* O */
 };
 
 /* ---- shards ---- */
@@ -377,6 +382,12 @@ struct shard {
 	struct conn *blocked_conns;
 	struct msg_fifo wakes;
 
+	/* MONITOR (monitor.c): this shard's monitors, their count (read by
+	 * every shard) and the lines other shards left for them. */
+	struct conn *monitors;
+	_Atomic uint32_t nmonitors;
+	_Atomic(struct monitor_inbox *) monitor_inbox;
+
 	/* Pub/sub: this shard's subscriptions (pubsub.c). */
 	struct pubsub_shard *pubsub;
 	_Atomic uint64_t pubsub_subs;         /* channel + pattern subscriptions here */
@@ -428,6 +439,7 @@ struct kv_server {
 	 * pause_lock (CLIENT PAUSE keeps the later end and the wider type, as
 	 * Redis), read by every shard before it runs a command. */
 	pthread_mutex_t pause_lock;
+	_Atomic uint32_t monitors;            /* MONITOR clients on every shard */
 	_Atomic int64_t pause_end_ms;
 	_Atomic bool pause_all;
 	_Atomic uint64_t total_clients;       /* across shards, for maxclients */
@@ -468,8 +480,9 @@ const char *reactor_uring_unavailable(void);
  *   call.c    copied calls and the shards of a call's keys
  *   gate.c    reply order and the durability gate; the end of a unit
  *   bcast.c   broadcast commands (PUBLISH)
- *   blocking.c, exec.c, multi.c, pubsub.c
- *             blocking pops; running one call; MULTI/EXEC; pub/sub
+ *   blocking.c, exec.c, monitor.c, multi.c, pubsub.c
+ *             blocking pops; running one call; MONITOR; MULTI/EXEC (and
+ *             the connection-state commands RESET, MONITOR); pub/sub
  *   route.c   dispatch and the cross-shard protocol
  *   shard.c   the loop, connections, cron, the AOF and snapshot turn
  *   reactor_uring.c, reactor_epoll.c, runtime.c, server.c, main.c
@@ -628,6 +641,21 @@ void pubsub_notify_publish(struct shard *s, const char *chan, size_t clen, const
 			   size_t mlen);
 /* Deliver a notification batch from another shard to this one's subscribers. */
 void pubsub_deliver_batch(struct shard *s, const struct kv_buf *payload);
+/* ---- monitor.c ---- */
+/* Make c a monitor of every command (MONITOR); drop it (reaping). */
+void monitor_add(struct shard *s, struct conn *c);
+void monitor_conn_drop(struct shard *s, struct conn *c);
+/* The line of a command client c runs, to every monitor (when any). */
+void monitor_feed(struct shard *s, const struct conn *c, uint32_t db,
+		  const struct kv_command *cmd, int argc, const struct kv_slice *argv);
+static inline bool monitor_any(void)
+{
+	return atomic_load_explicit(&g_server.monitors, memory_order_relaxed) != 0;
+}
+/* Deliver the lines other shards left for this shard's monitors. */
+void monitor_turn(struct shard *s);
+void monitor_shard_free(struct shard *s);
+
 uint32_t pubsub_count(const struct conn *c);
 /* Channels and patterns apart (CLIENT LIST's sub and psub). */
 void pubsub_counts(const struct conn *c, uint32_t *channels, uint32_t *patterns);

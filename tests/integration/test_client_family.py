@@ -10,10 +10,18 @@ errors), RESET (out of MULTI, out of subscriber mode, back to RESP2 and db
 0), CLIENT LIST's field names and order, and its flags (P x b e) and
 counters (db sub psub multi) for a client in each state.
 
-kevy only: CLIENT UNBLOCK and CLIENT PAUSE act on a client of another shard
-(CLIENT LIST's shard= field picks a pair of connections on two shards).
+MONITOR: the lines (time and address masked) for plain, cross-shard,
+MULTI/EXEC (queued commands shown when EXEC runs them, EXEC after them),
+redacted AUTH/HELLO, hidden admin commands, blocking commands, and the
+monitor's own refusal to touch the keyspace.
+
+kevy only: CLIENT UNBLOCK, CLIENT PAUSE and MONITOR act on a client of
+another shard (CLIENT LIST's shard= field picks a pair of connections on two
+shards); a monitor sees every command of a client on another shard, in
+order.
 """
 
+import re
 import sys
 import time
 
@@ -162,6 +170,41 @@ def run_list(port):
     return out
 
 
+MONITOR_STAMP = re.compile(rb"^\+[0-9]+\.[0-9]{6} \[(\d+) 127\.0\.0\.1:[0-9]+\]")
+
+
+def run_monitor(port):
+    out = []
+    with K.RawConn(port) as m, K.RawConn(port) as a:
+        out.append(m.call("MONITOR"))
+        a.call("SET", "foo", "bar")
+        a.call("GET", "foo")
+        a.call("SELECT", "3")
+        a.call("SET", "a b", "x\ny\"\x01\xff")
+        a.call("MULTI")
+        a.call("SET", "k1", "v")
+        a.call("INCR", "k2")
+        a.call("EXEC")
+        a.call("MULTI")
+        a.call("bogus")
+        a.call("EXEC")
+        a.call("AUTH", "x")
+        a.call("HELLO", "2", "AUTH", "u", "p")
+        a.call("CONFIG", "GET", "x")
+        a.call("MSET", "{a}1", "1", "{b}2", "2")
+        a.call("BLPOP", "nol", "0.01")
+        a.call("PING")
+        for _ in range(15):
+            out.append(MONITOR_STAMP.sub(rb"+T [\1 ADDR]", m.read_reply()))
+        out.append(m.call("GET", "foo"))
+        m.send(K.encode("MONITOR"))        # already one: no reply
+        out.append(m.call("PING"))
+        out.append(MONITOR_STAMP.sub(rb"+T [\1 ADDR]", m.read_reply()))   # its own PING
+        out.append(m.call("RESET"))
+        out.append(m.call("GET", "foo"))   # RESET ended MONITOR
+    return out
+
+
 def compare(run, what):
     redis_srv = K.redis().start()
     kevy_srv = K.kevy("--threads", "3").start()
@@ -181,6 +224,7 @@ def compare(run, what):
 def test_against_redis():
     compare(run_basic, "CLIENT/RESET")
     compare(run_list, "CLIENT LIST")
+    compare(run_monitor, "MONITOR")
 
 
 def shards_apart(srv, n=8):
@@ -220,6 +264,16 @@ def test_across_shards():
             K.check(b.call("GET", "counter") == b"$1\r\n1\r\n", "read after the pause")
             waited = time.monotonic() - t
             K.check(0.2 <= waited < 3.0, "PAUSE ALL held the read %.2fs" % waited)
+        m, b = shards_apart(srv)
+        with m, b:
+            K.check(m.call("MONITOR") == b"+OK\r\n", "MONITOR")
+            n = 50
+            b.send(b"".join(K.encode("SET", "key%d" % i, str(i)) for i in range(n)))
+            b.read_replies(n)
+            for i in range(n):
+                line = m.read_reply()
+                K.check(line.endswith(b'"SET" "key%d" "%d"\r\n' % (i, i)),
+                        "monitor line %d of another shard's client, in order: %r" % (i, line))
         K.check(srv.ping_ok(), "server alive")
 
 
