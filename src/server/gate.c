@@ -116,6 +116,9 @@ struct kv_buf *shard_conn_push_begin(struct shard *s, struct conn *c)
 	 * so its protocol can stay set there. */
 	struct kv_buf *out = conn_reply_target(c);
 	out->proto = c->proto;
+	/* Pushes reach a client whose replies are off, as in Redis. */
+	if (out != &c->out)
+		c->slots_tail->keep = true;
 	return out;
 }
 

@@ -189,9 +189,13 @@ static void pattern_remove(struct shard *s, struct conn *c, const char *pat, siz
 
 /* ---- replies ---- */
 
-static void reply_sub(struct kv_buf *out, const char *kind, const char *p, size_t len,
+/* A (un)subscribe confirmation.  Redis sends it as a push, which reaches a
+ * client even with CLIENT REPLY OFF: then it bypasses the command's reply. */
+static void reply_sub(struct cmd_ctx *ctx, const char *kind, const char *p, size_t len,
 		      uint32_t count)
 {
+	struct conn *c = ctx->conn;
+	struct kv_buf *out = c->reply_silenced ? shard_conn_push_begin(ctx->shard, c) : ctx->out;
 	resp_push(out, 3);
 	resp_bulk_str(out, kind);
 	if (p)
@@ -199,6 +203,8 @@ static void reply_sub(struct kv_buf *out, const char *kind, const char *p, size_
 	else
 		resp_null(out);
 	resp_int(out, count);
+	if (c->reply_silenced)
+		shard_conn_push_end(ctx->shard, c);
 }
 
 static void cmd_subscribe(struct cmd_ctx *ctx)
@@ -211,7 +217,7 @@ static void cmd_subscribe(struct cmd_ctx *ctx)
 			slice_push(&pc->channels, &pc->nchannels, &pc->ccap, a->ptr, a->len);
 			channel_add(ctx->shard, c, a->ptr, a->len);
 		}
-		reply_sub(ctx->out, "subscribe", a->ptr, a->len, pubsub_count(c));
+		reply_sub(ctx, "subscribe", a->ptr, a->len, pubsub_count(c));
 	}
 }
 
@@ -225,7 +231,7 @@ static void cmd_psubscribe(struct cmd_ctx *ctx)
 			slice_push(&pc->patterns, &pc->npatterns, &pc->pcap, a->ptr, a->len);
 			pattern_add(ctx->shard, c, a->ptr, a->len);
 		}
-		reply_sub(ctx->out, "psubscribe", a->ptr, a->len, pubsub_count(c));
+		reply_sub(ctx, "psubscribe", a->ptr, a->len, pubsub_count(c));
 	}
 }
 
@@ -241,14 +247,14 @@ static void unsubscribe_generic(struct cmd_ctx *ctx, bool patterns)
 		patterns ? pattern_remove : channel_remove;
 	if (ctx->argc == 1) {
 		if (*n == 0)
-			reply_sub(ctx->out, kind, NULL, 0, pubsub_count(c));
+			reply_sub(ctx, kind, NULL, 0, pubsub_count(c));
 		while (*n > 0) {
 			struct kv_slice name = (*list)[0];
 			remove(ctx->shard, c, name.ptr, name.len);
 			(*list)[0].ptr = NULL;
 			memmove(&(*list)[0], &(*list)[1], (*n - 1) * sizeof(**list));
 			(*n)--;
-			reply_sub(ctx->out, kind, name.ptr, name.len, pubsub_count(c));
+			reply_sub(ctx, kind, name.ptr, name.len, pubsub_count(c));
 			free((void *)name.ptr);
 		}
 		return;
@@ -260,7 +266,7 @@ static void unsubscribe_generic(struct cmd_ctx *ctx, bool patterns)
 			remove(ctx->shard, c, a->ptr, a->len);
 			slice_remove(*list, n, (uint32_t)at);
 		}
-		reply_sub(ctx->out, kind, a->ptr, a->len, pubsub_count(c));
+		reply_sub(ctx, kind, a->ptr, a->len, pubsub_count(c));
 	}
 }
 

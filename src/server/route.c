@@ -938,12 +938,14 @@ enum dispatch_result shard_dispatch(struct shard *s, struct conn *c, int argc,
 	}
 	c->reply_skip_next = false;
 	struct reply_slot *barrier = conn_reserve_slot(c);
+	c->reply_silenced = true;
 	enum dispatch_result r = dispatch_command(s, c, argc, argv);
+	c->reply_silenced = false;
 	bool discard = r == DISPATCH_DONE && (skip || c->reply_off);
 	if (r != DISPATCH_DONE)
 		c->reply_skip_next = skip;   /* it runs again: the skip is still due */
 	for (struct reply_slot *sl = barrier; sl; sl = sl->next)
-		sl->discard = discard;
+		sl->discard = discard && !sl->keep;
 	barrier->done = true;
 	conn_drain_slots(s, c);
 	conn_publish_info(c);

@@ -113,6 +113,7 @@ struct reply_slot {
 	bool done;
 	bool durable;
 	bool discard;             /* CLIENT REPLY OFF/SKIP: leaves as nothing */
+	bool keep;                /* a push (shard_conn_push_begin): never discarded */
 	uint32_t acks;
 	uint64_t lsn;
 	uint64_t nseq;
@@ -240,6 +241,7 @@ struct conn {
 	bool close_after_reply;               /* QUIT, protocol error, CLIENT KILL */
 	bool reply_off;                       /* CLIENT REPLY OFF */
 	bool reply_skip_next;                 /* CLIENT REPLY SKIP: the next command's reply */
+	bool reply_silenced;                  /* the running command's reply may be dropped */
 	bool no_evict;                        /* CLIENT NO-EVICT (shown in CLIENT LIST) */
 	bool monitor;                         /* MONITOR: gets every command (monitor.c) */
 	bool in_retry;                        /* running its woken blocked command again */

@@ -3,7 +3,7 @@
 
 Differential (same commands to redis-server and kevy --threads 3, replies
 byte for byte): CLIENT REPLY ON/OFF/SKIP (with pipelined commands whose
-replies must vanish), CLIENT NO-EVICT, CLIENT UNBLOCK (TIMEOUT and ERROR,
+replies must vanish, and pub/sub pushes that must not), CLIENT NO-EVICT, CLIENT UNBLOCK (TIMEOUT and ERROR,
 and every error form), CLIENT PAUSE/UNPAUSE (WRITE lets reads through and
 holds writes until the timeout; UNPAUSE releases a held write; argument
 errors), RESET (out of MULTI, out of subscriber mode, back to RESP2 and db
@@ -205,6 +205,28 @@ def run_monitor(port):
     return out
 
 
+def run_reply_off_pubsub(port):
+    """With CLIENT REPLY OFF, (un)subscribe confirmations and messages are
+    pushes and still arrive, in RESP3 and RESP2."""
+    out = []
+    with K.RawConn(port) as a, K.RawConn(port) as r:
+        for proto in ("3", "2"):
+            a.call("HELLO", proto)
+            a.send(K.encode("CLIENT", "REPLY", "OFF"))
+            a.send(K.encode("SUBSCRIBE", "channel"))
+            out.append(a.read_reply())
+            a.send(K.encode("PSUBSCRIBE", "ch*"))
+            out.append(a.read_reply())
+            out.append(r.call("PUBLISH", "channel", "hello"))
+            out += a.read_replies(2)
+            a.send(K.encode("UNSUBSCRIBE", "channel"))
+            out.append(a.read_reply())
+            a.send(K.encode("PUNSUBSCRIBE", "ch*"))
+            out.append(a.read_reply())
+            out.append(a.call("CLIENT", "REPLY", "ON"))
+    return out
+
+
 def compare(run, what):
     redis_srv = K.redis().start()
     kevy_srv = K.kevy("--threads", "3").start()
@@ -225,6 +247,7 @@ def test_against_redis():
     compare(run_basic, "CLIENT/RESET")
     compare(run_list, "CLIENT LIST")
     compare(run_monitor, "MONITOR")
+    compare(run_reply_off_pubsub, "REPLY OFF pub/sub")
 
 
 def shards_apart(srv, n=8):
