@@ -937,11 +937,13 @@ enum dispatch_result shard_dispatch(struct shard *s, struct conn *c, int argc,
 		return r;
 	}
 	c->reply_skip_next = false;
+	c->reply_skip_now = skip;      /* CLIENT REPLY ON clears it, and is answered */
 	struct reply_slot *barrier = conn_reserve_slot(c);
 	c->reply_silenced = true;
 	enum dispatch_result r = dispatch_command(s, c, argc, argv);
 	c->reply_silenced = false;
-	bool discard = r == DISPATCH_DONE && (skip || c->reply_off);
+	bool discard = r == DISPATCH_DONE && (c->reply_skip_now || c->reply_off);
+	c->reply_skip_now = false;
 	if (r != DISPATCH_DONE)
 		c->reply_skip_next = skip;   /* it runs again: the skip is still due */
 	for (struct reply_slot *sl = barrier; sl; sl = sl->next)

@@ -201,6 +201,7 @@ static void rt_conn_set_reply_mode(struct conn *c, int mode)
 	if (mode == CONN_REPLY_ON) {
 		c->reply_off = false;
 		c->reply_skip_next = false;
+		c->reply_skip_now = false;
 	} else if (mode == CONN_REPLY_OFF) {
 		c->reply_off = true;
 	} else if (!c->reply_off) {

@@ -116,6 +116,9 @@ static int conn_process(struct shard *s, struct conn *c)
 			conn_protocol_error(s, c, err ? err : "ERR Protocol error");
 			break;
 		}
+		/* CLIENT LIST shows the calling client's query buffer with the
+		 * command it runs, as Redis does. */
+		atomic_store_explicit(&c->qbuf_len, avail, memory_order_relaxed);
 		if (argc > 0 && shard_dispatch(s, c, argc, argv) == DISPATCH_WAIT)
 			break;
 		c->in_pos += (size_t)n;
@@ -394,6 +397,7 @@ static void shard_flush_conns(struct shard *s)
 /* Called by reactors when a send completed and nothing more is queued. */
 void shard_conn_drained(struct shard *s, struct conn *c)
 {
+	atomic_store_explicit(&c->obuf_len, 0, memory_order_relaxed);
 	if (c->close_after_reply && !c->slots_head && c->out.len == 0)
 		conn_begin_close(s, c);
 }

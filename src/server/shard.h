@@ -241,6 +241,7 @@ struct conn {
 	bool close_after_reply;               /* QUIT, protocol error, CLIENT KILL */
 	bool reply_off;                       /* CLIENT REPLY OFF */
 	bool reply_skip_next;                 /* CLIENT REPLY SKIP: the next command's reply */
+	bool reply_skip_now;                  /* ... which is the running command */
 	bool reply_silenced;                  /* the running command's reply may be dropped */
 	bool no_evict;                        /* CLIENT NO-EVICT (shown in CLIENT LIST) */
 	bool monitor;                         /* MONITOR: gets every command (monitor.c) */

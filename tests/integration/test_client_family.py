@@ -52,6 +52,9 @@ def run_basic(port):
         a.send(K.encode("CLIENT", "REPLY", "OFF") + K.encode("CLIENT", "REPLY", "SKIP") +
                K.encode("GET", "x"))
         out.append(a.call("CLIENT", "REPLY", "ON"))
+        a.send(K.encode("CLIENT", "REPLY", "SKIP"))
+        out.append(a.call("CLIENT", "REPLY", "ON"))      # answered: ON clears the skip
+        out.append(a.call("PING"))
         out.append(a.call("CLIENT", "REPLY", "bogus"))
         # NO-EVICT
         out.append(a.call("CLIENT", "NO-EVICT", "on"))
