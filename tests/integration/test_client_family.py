@@ -18,11 +18,17 @@ monitor's own refusal to touch the keyspace.
 kevy only: CLIENT UNBLOCK, CLIENT PAUSE and MONITOR act on a client of
 another shard (CLIENT LIST's shard= field picks a pair of connections on two
 shards); a monitor sees every command of a client on another shard, in
-order.
+order.  A seeded mix (KEVY_SEED replays it) of all of the above with
+HELLO 2/3, pub/sub, MULTI, blocking pops and pipelines from several
+clients for a few seconds: the server stays up, exits cleanly, keeps no
+connection or pause behind, and its replies stay well-formed RESP.
 """
 
+import random
 import re
+import socket
 import sys
+import threading
 import time
 
 sys.dont_write_bytecode = True  # keep __pycache__ out of the source tree
@@ -303,11 +309,81 @@ def test_across_shards():
         K.check(srv.ping_ok(), "server alive")
 
 
+MIX = [
+    ("HELLO", "3"), ("HELLO", "2"), ("CLIENT", "REPLY", "OFF"), ("CLIENT", "REPLY", "ON"),
+    ("CLIENT", "REPLY", "SKIP"), ("SUBSCRIBE", "c1"), ("UNSUBSCRIBE",), ("PSUBSCRIBE", "c*"),
+    ("PUNSUBSCRIBE",), ("PUBLISH", "c1", "m"), ("RESET",), ("MONITOR",),
+    ("BLPOP", "bl", "0.05"), ("BZPOPMIN", "bz", "0.05"), ("RPUSH", "bl", "x"),
+    ("ZADD", "bz", "1.5", "m"), ("CLIENT", "UNBLOCK", "%ID", "ERROR"), ("CLIENT", "UNBLOCK", "%ID"),
+    ("CLIENT", "PAUSE", "20", "WRITE"), ("CLIENT", "UNPAUSE"), ("CLIENT", "LIST"),
+    ("CLIENT", "INFO"), ("MULTI",), ("EXEC",), ("SET", "k", "v"), ("GET", "k"),
+    ("HGETALL", "h"), ("HSET", "h", "f", "1"), ("ZRANGE", "bz", "0", "-1", "WITHSCORES"),
+    ("SMEMBERS", "s"), ("SADD", "s", "1"), ("INFO", "server"), ("MSET", "{a}1", "1", "{b}1", "2"),
+    ("WATCH", "k"), ("CLIENT", "NO-EVICT", "on"), ("DEBUG", "PROTOCOL", "push"),
+]
+
+
+def mix_worker(port, rng, stop, bad):
+    """Random pipelines; reads whatever comes back and checks it parses."""
+    conn = K.RawConn(port, timeout=0.2)
+    while not stop.is_set():
+        batch = []
+        for _ in range(rng.randrange(1, 8)):
+            words = [str(rng.randrange(1, 40)) if w == "%ID" else w for w in rng.choice(MIX)]
+            batch.append(K.encode(*words))
+        try:
+            conn.send(b"".join(batch))
+            for _ in range(64):          # bounded: at most 64 replies per batch read
+                conn.read_reply(timeout=0.2)
+        except (socket.timeout, TimeoutError):
+            pass
+        except K.ConnectionClosed:
+            conn.close()
+            conn = K.RawConn(port, timeout=0.2)
+        except ValueError as e:
+            bad.append(repr(e))
+            break
+    conn.close()
+
+
+def test_mix():
+    seed, rng = K.rng_from_env()
+    secs = float(__import__("os").environ.get("KEVY_CLIENT_MIX_S", "4"))
+    with K.kevy("--threads", "3") as srv:
+        stop, bad = threading.Event(), []
+        threads = [threading.Thread(target=mix_worker,
+                                    args=(srv.port, random.Random(rng.random()), stop, bad))
+                   for _ in range(8)]
+        for t in threads:
+            t.start()
+        time.sleep(secs)
+        stop.set()
+        for t in threads:
+            t.join(timeout=30)
+        K.check(not any(t.is_alive() for t in threads), "mix workers finished (seed %d)" % seed)
+        K.check(not bad, "malformed replies (seed %d): %r" % (seed, bad[:3]))
+        with srv.conn() as c:
+            c.call("CLIENT", "UNPAUSE")
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                lines = K.parse(c.call("CLIENT", "LIST")).decode().splitlines()
+                if len(lines) == 1:
+                    break
+                time.sleep(0.05)
+            K.check(len(lines) == 1, "only the checking client is left (seed %d): %r" %
+                    (seed, lines[:5]))
+            K.check(c.call("SET", "after", "1") == b"+OK\r\n", "writes go on after the mix")
+        srv.stop()
+        K.check(srv.exit_code == 0, "clean exit after the mix (seed %d, status %s)" %
+                (seed, srv.exit_code))
+
+
 def main():
     K.require_redis()
     K.require_kevy()
     test_against_redis()
     test_across_shards()
+    test_mix()
 
 
 if __name__ == "__main__":
