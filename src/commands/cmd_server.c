@@ -402,7 +402,7 @@ static void srv_reply_flags(struct kv_buf *out, const struct kv_command *cmd)
 static void srv_reply_acl(struct kv_buf *out, const struct kv_command *cmd)
 {
 	uint32_t m = srv_acl_categories(cmd);
-	resp_array(out, __builtin_popcount(m));
+	resp_set(out, __builtin_popcount(m));
 	for (int i = 0; i < ACL_COUNT; i++) {
 		if (m & ACL_BIT(i)) {
 			char cat[32];
