@@ -158,9 +158,11 @@ static void shard_set_writing(struct shard *s, struct kv_dbs **held, uint32_t db
 void shard_call_run(struct shard *s, const struct cmd_call *call, struct conn *conn,
 		     struct kv_dbs **held, struct kv_buf *out)
 {
-	/* The reply speaks the client's protocol: the connection's own on its
-	 * shard (HELLO may change it while it runs), else what the call carried. */
-	unsigned char proto = resp_set_proto(out, conn ? conn->proto : call->proto);
+	/* The reply speaks the protocol the call carries when it names one (a
+	 * forwarded call; a script's own calls, which want RESP2), else the
+	 * connection's: HELLO may change it between EXEC's queued commands. */
+	unsigned char proto = resp_set_proto(out, call->proto ? call->proto
+							  : conn ? conn->proto : 0);
 	struct cmd_ctx ctx = {
 		.argc = call->argc,
 		.argv = call->argv,

@@ -219,7 +219,6 @@ void shard_start_txn(struct shard *s, struct conn *c, const struct kv_command *c
 	t->acquired = 0;
 	memcpy(t->shards, shards, nshards * sizeof(uint32_t));
 	t->call.dbid = c->db;
-	t->call.proto = c->proto;
 	t->call.conn = c;
 	t->call.slot = conn_reserve_slot(c);
 	c->inflight++;

@@ -144,7 +144,9 @@ struct cmd_call {
 	struct kv_slice *argv;    /* points into data[] */
 	int64_t now_ms;
 	uint32_t dbid;            /* the database it runs in (the client's SELECT) */
-	unsigned char proto;      /* the client's protocol (RESP_PROTO_*; 0: RESP2) */
+	/* The protocol the reply is written in (RESP_PROTO_*); 0: the
+	 * connection's when it runs on the client's shard, else RESP2. */
+	unsigned char proto;
 	struct conn *conn;        /* owning client (home shard only) */
 	struct reply_slot *slot;
 	/* Run by the runtime for itself (a closing client's UNWATCH): not
