@@ -13,6 +13,7 @@ void kv_buf_init(struct kv_buf *b)
 	b->data = NULL;
 	b->len = 0;
 	b->cap = 0;
+	b->proto = 0;
 }
 
 void kv_buf_free(struct kv_buf *b)

@@ -19,9 +19,14 @@ struct kv_buf {
 	char *data;
 	size_t len;
 	size_t cap;
+	/* The protocol replies appended here speak: proto/resp.h's writers read
+	 * it (0 or 2: RESP2, 3: RESP3).  kv_buf_init and kv_buf_free reset
+	 * it to 0, the other buffer functions never touch it; whoever runs a command for a client sets it for the
+	 * length of the command (docs/protocol.md). */
+	unsigned char proto;
 };
 
-#define KV_BUF_INIT { NULL, 0, 0 }
+#define KV_BUF_INIT { NULL, 0, 0, 0 }
 
 void kv_buf_init(struct kv_buf *b);
 void kv_buf_free(struct kv_buf *b);

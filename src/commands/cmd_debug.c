@@ -461,6 +461,10 @@ static const char *const debug_help_lines[] = {
 	"    Output a hex signature representing the current DB content.",
 	"DIGEST-VALUE <key> [<key> ...]",
 	"    Output a hex signature of the values of all the specified keys.",
+	"PROTOCOL <type>",
+	"    Reply with a test value of the specified type. <type> can be: string,",
+	"    integer, double, bignum, null, array, set, map, attrib, push, verbatim,",
+	"    true, false.",
 	"POPULATE <count> [<prefix>] [<size>]",
 	"    Create <count> string keys named key:<num>. If <prefix> is specified then",
 	"    it is used instead of the 'key' prefix. Each key is created on the shard",
@@ -477,6 +481,65 @@ static const char *const debug_help_lines[] = {
 	"    Prints this help.",
 	NULL,
 };
+
+/* DEBUG PROTOCOL <type>: one reply of each RESP3 type, as Redis writes it
+ * (RESP2 gets each type's RESP2 form; attrib and push are RESP3-only frames
+ * followed by a plain reply, so a client that skips them still gets one). */
+static void debug_protocol(struct cmd_ctx *c)
+{
+	const struct kv_slice *t = &c->argv[2];
+	struct kv_buf *out = c->out;
+	if (arg_is(t, "string")) {
+		resp_bulk_str(out, "Hello World");
+	} else if (arg_is(t, "integer")) {
+		resp_int(out, 12345);
+	} else if (arg_is(t, "double")) {
+		resp_double(out, 3.141);
+	} else if (arg_is(t, "bignum")) {
+		resp_bignum(out, "1234567999999999999999999999999999999", 37);
+	} else if (arg_is(t, "null")) {
+		resp_null(out);
+	} else if (arg_is(t, "array") || arg_is(t, "set")) {
+		if (arg_is(t, "set"))
+			resp_set(out, 3);
+		else
+			resp_array(out, 3);
+		for (int j = 0; j < 3; j++)
+			resp_int(out, j);
+	} else if (arg_is(t, "map")) {
+		resp_map(out, 3);
+		for (int j = 0; j < 3; j++) {
+			resp_int(out, j);
+			resp_bool(out, j == 1);
+		}
+	} else if (arg_is(t, "attrib")) {
+		if (resp_is3(out)) {
+			resp_attribute(out, 1);
+			resp_bulk_str(out, "key-popularity");
+			resp_array(out, 2);
+			resp_bulk_str(out, "key:123");
+			resp_int(out, 90);
+		}
+		resp_bulk_str(out, "Some real reply following the attribute");
+	} else if (arg_is(t, "push")) {
+		if (!resp_is3(out)) {
+			resp_error(out, "ERR RESP2 is not supported by this command");
+			return;
+		}
+		resp_push(out, 2);
+		resp_bulk_str(out, "server-cpu-usage");
+		resp_int(out, 42);
+		resp_bulk_str(out, "Some real reply following the push reply");
+	} else if (arg_is(t, "true") || arg_is(t, "false")) {
+		resp_bool(out, arg_is(t, "true"));
+	} else if (arg_is(t, "verbatim")) {
+		resp_verbatim(out, "txt", "This is a verbatim\nstring", 25);
+	} else {
+		resp_error(out, "ERR Wrong protocol type name. Please use one of the following: "
+				"string|integer|double|bignum|null|array|set|map|attrib|push|verbatim|"
+				"true|false");
+	}
+}
 
 /* Redis checks each subcommand's argument count where it matches the name
  * and answers one error for an unknown name and a wrong count alike. */
@@ -495,6 +558,8 @@ static void cmd_debug(struct cmd_ctx *c)
 		debug_sleep(c);
 	else if (arg_is(sub, "failpoints") && c->argc == 3)
 		debug_failpoints(c);
+	else if (arg_is(sub, "protocol") && c->argc == 3)
+		debug_protocol(c);
 	else if (arg_is(sub, "reload"))
 		debug_reload(c);
 	else

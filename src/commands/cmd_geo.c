@@ -168,12 +168,13 @@ static void reply_distance(struct kv_buf *out, double d)
 	resp_bulk(out, buf, (size_t)n);
 }
 
-/* A coordinate as Redis's addReplyHumanLongDouble prints it. */
+/* A coordinate as Redis's addReplyHumanLongDouble prints it: a bulk, a double
+ * in RESP3. */
 static void reply_coord(struct kv_buf *out, double v)
 {
 	char buf[FMT_LONG_DOUBLE_MAX];
 	int n = fmt_long_double(buf, sizeof(buf), (long double)v);
-	resp_bulk(out, buf, (size_t)n);
+	resp_double_text(out, buf, (size_t)n);
 }
 
 /* ---- GEOADD key [NX|XX] [CH] longitude latitude member ... ---- */

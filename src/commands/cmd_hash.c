@@ -140,6 +140,14 @@ static void emit_pair(void *arg, struct kv_slice f, struct kv_slice v)
 	resp_bulk(arg, v.ptr, v.len);
 }
 
+/* HRANDFIELD ... WITHVALUES: in RESP3 each pair is an array of its own. */
+static void emit_nested_pair(void *arg, struct kv_slice f, struct kv_slice v)
+{
+	resp_pair(arg);
+	resp_bulk(arg, f.ptr, f.len);
+	resp_bulk(arg, v.ptr, v.len);
+}
+
 /* ---- HSET, HMSET, HSETNX ---- */
 
 static void hset_generic(struct cmd_ctx *c, const char *name, bool reply_ok)
@@ -277,16 +285,19 @@ static void cmd_hdel(struct cmd_ctx *c)
 
 /* ---- whole-hash reads ---- */
 
+/* HKEYS and HVALS reply an array, HGETALL a map (pairs: 2 per element). */
 static void getall_generic(struct cmd_ctx *c, hash_elem_fn emit, int per_elem)
 {
 	struct hkey k;
 	if (hkey_open(c, &k, true) == HKEY_WRONGTYPE)
 		return;
-	if (!k.cur) {
-		resp_array(c->out, 0);
+	int64_t n = k.cur ? (int64_t)hash_len(k.cur) : 0;
+	if (per_elem == 2)
+		resp_map(c->out, n);
+	else
+		resp_array(c->out, n);
+	if (!k.cur)
 		return;
-	}
-	resp_array(c->out, (int64_t)hash_len(k.cur) * per_elem);
 	hash_foreach(k.cur, emit, c->out);
 	hkey_close(&k);
 }
@@ -495,9 +506,9 @@ static void cmd_hrandfield(struct cmd_ctx *c)
 	uint64_t count = unique ? (uint64_t)l : (uint64_t)-l;
 	uint64_t len = hash_len(k.cur);
 	uint64_t n = unique && count > len ? len : count;
-	resp_array(c->out, (int64_t)(withvalues ? n * 2 : n));
-	uint64_t made = hash_random(k.cur, count, unique, withvalues ? emit_pair : emit_field,
-				    c->out);
+	resp_array(c->out, (int64_t)(withvalues && !resp_is3(c->out) ? n * 2 : n));
+	uint64_t made = hash_random(k.cur, count, unique,
+				    withvalues ? emit_nested_pair : emit_field, c->out);
 	kv_assert(made == n);
 	hkey_close(&k);
 }

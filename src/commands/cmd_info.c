@@ -454,7 +454,7 @@ static void cmd_info(struct cmd_ctx *c)
 		case SEC_KEYSPACE: srv_info_keyspace(&b, c); break;
 		}
 	}
-	resp_bulk(c->out, b.data ? b.data : "", b.len);
+	resp_verbatim(c->out, "txt", b.data ? b.data : "", b.len);
 	kv_buf_free(&b);
 }
 

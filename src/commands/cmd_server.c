@@ -92,7 +92,8 @@ static void srv_reply_help(struct kv_buf *out, const char *upper, const char *co
 static void cmd_ping(struct cmd_ctx *c)
 {
 	/* A subscriber gets PING as a push-style array, as in Redis. */
-	if (c->argc <= 2 && c->conn && c->rt->conn_subscriptions(c->conn) > 0) {
+	if (c->argc <= 2 && c->conn && !resp_is3(c->out) &&
+	    c->rt->conn_subscriptions(c->conn) > 0) {
 		resp_array(c->out, 2);
 		resp_bulk_str(c->out, "pong");
 		if (c->argc == 2)
@@ -192,13 +193,13 @@ static bool srv_valid_client_name(const struct kv_slice *name)
 
 static void srv_hello_reply(struct cmd_ctx *c)
 {
-	resp_array(c->out, 14);
+	resp_map(c->out, 7);
 	resp_bulk_str(c->out, "server");
 	resp_bulk_str(c->out, "redis");
 	resp_bulk_str(c->out, "version");
 	resp_bulk_str(c->out, KV_REDIS_COMPAT_VERSION);
 	resp_bulk_str(c->out, "proto");
-	resp_int(c->out, 2);
+	resp_int(c->out, c->rt->conn_proto(c->conn));
 	resp_bulk_str(c->out, "id");
 	resp_int(c->out, (int64_t)c->rt->conn_id(c->conn));
 	resp_bulk_str(c->out, "mode");
@@ -209,20 +210,21 @@ static void srv_hello_reply(struct cmd_ctx *c)
 	resp_array(c->out, 0);
 }
 
-/* HELLO [protover [AUTH user pass] [SETNAME name]], RESP2 only.  Checks run
- * in Redis's order: protocol version, options (a bad SETNAME name fails
- * here), AUTH, then the must-be-authenticated rule. */
+/* HELLO [protover [AUTH user pass] [SETNAME name]].  Checks run in Redis's
+ * order: protocol version, options (a bad SETNAME name fails here), AUTH,
+ * then the must-be-authenticated rule; only then does the protocol change,
+ * and the reply (a map) is already in the new one. */
 static void cmd_hello(struct cmd_ctx *c)
 {
 	if (!srv_need_conn(c))
 		return;
+	int64_t ver = 0;
 	if (c->argc >= 2) {
-		int64_t ver;
 		if (!arg_to_int64(&c->argv[1], &ver)) {
 			resp_error(c->out, "ERR Protocol version is not an integer or out of range");
 			return;
 		}
-		if (ver != 2) {
+		if (ver != RESP_PROTO_2 && ver != RESP_PROTO_3) {
 			resp_error(c->out, "NOPROTO unsupported protocol version");
 			return;
 		}
@@ -257,6 +259,10 @@ static void cmd_hello(struct cmd_ctx *c)
 	}
 	if (name)
 		c->rt->conn_set_name(c->conn, name->ptr, name->len);
+	if (ver) {
+		c->rt->conn_set_proto(c->conn, (int)ver);
+		resp_set_proto(c->out, (unsigned char)ver);
+	}
 	srv_hello_reply(c);
 }
 
@@ -388,7 +394,7 @@ static void srv_reply_flags(struct kv_buf *out, const struct kv_command *cmd)
 			names[n++] = srv_flag_names[i].name;
 	if (cmd->keys)
 		names[n++] = "movablekeys";
-	resp_array(out, n);
+	resp_set(out, n);
 	for (int i = 0; i < n; i++)
 		resp_simple(out, names[i]);
 }
@@ -396,7 +402,7 @@ static void srv_reply_flags(struct kv_buf *out, const struct kv_command *cmd)
 static void srv_reply_acl(struct kv_buf *out, const struct kv_command *cmd)
 {
 	uint32_t m = srv_acl_categories(cmd);
-	resp_array(out, __builtin_popcount(m));
+	resp_set(out, __builtin_popcount(m));
 	for (int i = 0; i < ACL_COUNT; i++) {
 		if (m & ACL_BIT(i)) {
 			char cat[32];
@@ -410,7 +416,7 @@ static void srv_reply_acl(struct kv_buf *out, const struct kv_command *cmd)
 static void srv_reply_tips(struct kv_buf *out, const struct kv_command *cmd)
 {
 	bool random = cmd->flags & CMD_RANDOM, sorted = cmd->flags & CMD_SORT_FOR_SCRIPT;
-	resp_array(out, random + sorted);
+	resp_set(out, random + sorted);
 	if (random)
 		resp_bulk_str(out, "nondeterministic_output");
 	if (sorted)
@@ -421,12 +427,12 @@ static void srv_reply_tips(struct kv_buf *out, const struct kv_command *cmd)
 static void srv_reply_spec_flags(struct kv_buf *out, const struct kv_command *cmd)
 {
 	if (cmd->flags & CMD_WRITE) {
-		resp_array(out, 3);
+		resp_set(out, 3);
 		resp_simple(out, "RW");
 		resp_simple(out, "access");
 		resp_simple(out, "update");
 	} else {
-		resp_array(out, 2);
+		resp_set(out, 2);
 		resp_simple(out, "RO");
 		resp_simple(out, "access");
 	}
@@ -434,11 +440,11 @@ static void srv_reply_spec_flags(struct kv_buf *out, const struct kv_command *cm
 
 static void srv_reply_spec_unknown(struct kv_buf *out)
 {
-	resp_array(out, 4);
+	resp_map(out, 2);
 	resp_bulk_str(out, "type");
 	resp_bulk_str(out, "unknown");
 	resp_bulk_str(out, "spec");
-	resp_array(out, 0);
+	resp_map(out, 0);
 }
 
 static bool srv_has_keys(const struct kv_command *cmd)
@@ -451,22 +457,22 @@ static bool srv_has_keys(const struct kv_command *cmd)
 static void srv_reply_keyspecs(struct kv_buf *out, const struct kv_command *cmd)
 {
 	if (!srv_has_keys(cmd)) {
-		resp_array(out, 0);
+		resp_set(out, 0);
 		return;
 	}
-	resp_array(out, 1);
-	resp_array(out, 6);
+	resp_set(out, 1);
+	resp_map(out, 3);
 	resp_bulk_str(out, "flags");
 	srv_reply_spec_flags(out, cmd);
 	resp_bulk_str(out, "begin_search");
 	if (cmd->keys) {
 		srv_reply_spec_unknown(out);
 	} else {
-		resp_array(out, 4);
+		resp_map(out, 2);
 		resp_bulk_str(out, "type");
 		resp_bulk_str(out, "index");
 		resp_bulk_str(out, "spec");
-		resp_array(out, 2);
+		resp_map(out, 1);
 		resp_bulk_str(out, "index");
 		resp_int(out, cmd->first_key);
 	}
@@ -475,11 +481,11 @@ static void srv_reply_keyspecs(struct kv_buf *out, const struct kv_command *cmd)
 		srv_reply_spec_unknown(out);
 		return;
 	}
-	resp_array(out, 4);
+	resp_map(out, 2);
 	resp_bulk_str(out, "type");
 	resp_bulk_str(out, "range");
 	resp_bulk_str(out, "spec");
-	resp_array(out, 6);
+	resp_map(out, 3);
 	resp_bulk_str(out, "lastkey");
 	resp_int(out, cmd->last_key >= 0 ? cmd->last_key - cmd->first_key : cmd->last_key);
 	resp_bulk_str(out, "keystep");
@@ -510,12 +516,16 @@ static void srv_reply_command_info(struct kv_buf *out, const struct kv_command *
 	srv_reply_acl(out, cmd);
 	srv_reply_tips(out, cmd);
 	srv_reply_keyspecs(out, cmd);
-	resp_array(out, srv_count_subs(cmd));
+	/* No subcommands: an empty set, as Redis writes it. */
+	if (cmd->subcommands)
+		resp_array(out, srv_count_subs(cmd));
+	else
+		resp_set(out, 0);
 	for (const struct kv_command *s = cmd->subcommands; s && s->name; s++)
 		srv_reply_command_info(out, s);
 }
 
-/* COMMAND DOCS: the name, then its documentation as a flat map. */
+/* COMMAND DOCS: the name, then its documentation as a map. */
 static void srv_reply_command_docs(struct kv_buf *out, const struct kv_command *cmd)
 {
 	resp_bulk_str(out, cmd->name);
@@ -534,12 +544,12 @@ static void srv_reply_command_docs(struct kv_buf *out, const struct kv_command *
 	}
 	if (cmd->subcommands) {
 		resp_bulk_str(out, "subcommands");
-		resp_array(out, 2 * srv_count_subs(cmd));
+		resp_map(out, srv_count_subs(cmd));
 		for (const struct kv_command *s = cmd->subcommands; s->name; s++)
 			srv_reply_command_docs(out, s);
 		n += 2;
 	}
-	resp_array_end(out, mark, n);
+	resp_map_end(out, mark, n / 2);
 }
 
 /* A command by full name: "get", or "config|get" for a subcommand. */
@@ -594,7 +604,7 @@ static void cmd_command_docs(struct cmd_ctx *c)
 		srv_reply_command_docs(c->out, cmd);
 		n += 2;
 	}
-	resp_array_end(c->out, mark, n);
+	resp_map_end(c->out, mark, n / 2);
 }
 
 static void cmd_command_count(struct cmd_ctx *c)
@@ -813,31 +823,41 @@ static void cmd_client_setname(struct cmd_ctx *c)
 	resp_ok(c->out);
 }
 
-/* One CLIENT LIST line.  Fields are Redis's where kevy has the value (or
- * where the value is a true constant: no pub/sub, no MULTI state, one user,
- * no tracking); `shard` is kevy's own. */
+/* One CLIENT LIST line: Redis 7.0's fields in its order (the buffer
+ * internals kevy does not have, argv-mem multi-mem rbs rbp oll, are 0,
+ * events is "r"; one user; no tracking), then kevy's own `shard`. */
 static void srv_client_line(struct kv_buf *b, const struct client_info *ci)
 {
 	kv_buf_printf(b, "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=%s "
-		      "db=0 sub=0 psub=0 ssub=0 multi=-1 qbuf=%llu qbuf-free=%llu obl=%llu "
-		      "omem=%llu tot-mem=%llu cmd=%s user=default redir=-1 resp=%d shard=%u\n",
+		      "db=%u sub=%u psub=%u ssub=0 multi=%d qbuf=%llu qbuf-free=%llu argv-mem=0 "
+		      "multi-mem=0 rbs=0 rbp=0 obl=%llu oll=0 omem=%llu tot-mem=%llu events=r "
+		      "cmd=%s user=default redir=-1 resp=%d shard=%u\n",
 		      (unsigned long long)ci->id, ci->addr, ci->laddr, ci->fd, ci->name,
-		      (long long)ci->age_s, (long long)ci->idle_s, ci->flags,
-		      (unsigned long long)ci->qbuf, (unsigned long long)ci->qbuf_free,
-		      (unsigned long long)ci->obl, (unsigned long long)ci->omem,
-		      (unsigned long long)ci->tot_mem, ci->last_cmd, ci->resp, ci->shard);
+		      (long long)ci->age_s, (long long)ci->idle_s, ci->flags, ci->db, ci->sub,
+		      ci->psub, (int)ci->multi, (unsigned long long)ci->qbuf,
+		      (unsigned long long)ci->qbuf_free, (unsigned long long)ci->obl,
+		      (unsigned long long)ci->omem, (unsigned long long)ci->tot_mem, ci->last_cmd,
+		      ci->resp, ci->shard);
 }
 
-/* Client types: every kevy client is "normal"; the replication and pub/sub
- * types exist in the syntax and match nobody.  Returns -1 when unknown. */
+/* Client types: a client with subscriptions is "pubsub", every other one
+ * "normal"; the replication types exist in the syntax and match nobody.
+ * Returns -1 when unknown. */
+enum { SRV_TYPE_NONE = 0, SRV_TYPE_NORMAL = 1, SRV_TYPE_PUBSUB = 2 };
 static int srv_client_type(const struct kv_slice *a)
 {
 	if (arg_is(a, "normal"))
-		return 1;
-	if (arg_is(a, "master") || arg_is(a, "replica") || arg_is(a, "slave") ||
-	    arg_is(a, "pubsub"))
-		return 0;
+		return SRV_TYPE_NORMAL;
+	if (arg_is(a, "pubsub"))
+		return SRV_TYPE_PUBSUB;
+	if (arg_is(a, "master") || arg_is(a, "replica") || arg_is(a, "slave"))
+		return SRV_TYPE_NONE;
 	return -1;
+}
+
+static bool srv_client_is_type(const struct client_info *ci, int type)
+{
+	return type == (ci->pubsub ? SRV_TYPE_PUBSUB : SRV_TYPE_NORMAL);
 }
 
 static void srv_reply_client_type_error(struct kv_buf *out, const struct kv_slice *a)
@@ -849,12 +869,13 @@ struct srv_list_ctx {
 	struct kv_buf *b;
 	bool by_id;
 	uint64_t id;
+	int type;           /* 0: any */
 };
 
 static void srv_list_one(void *arg, const struct client_info *ci)
 {
 	struct srv_list_ctx *l = arg;
-	if (!l->by_id || ci->id == l->id)
+	if ((!l->by_id || ci->id == l->id) && (!l->type || srv_client_is_type(ci, l->type)))
 		srv_client_line(l->b, ci);
 }
 
@@ -863,13 +884,14 @@ static void srv_list_one(void *arg, const struct client_info *ci)
 static void cmd_client_list(struct cmd_ctx *c)
 {
 	struct kv_buf b = KV_BUF_INIT;
-	struct srv_list_ctx l = { &b, false, 0 };
+	struct srv_list_ctx l = { &b, false, 0, 0 };
 	if (c->argc == 4 && arg_is(&c->argv[2], "type")) {
 		int t = srv_client_type(&c->argv[3]);
 		if (t < 0) {
 			srv_reply_client_type_error(c->out, &c->argv[3]);
 			return;
 		}
+		l.type = t;
 		if (t)
 			c->rt->clients_foreach(srv_list_one, &l);
 	} else if (c->argc > 3 && arg_is(&c->argv[2], "id")) {
@@ -891,7 +913,7 @@ static void cmd_client_list(struct cmd_ctx *c)
 	} else {
 		c->rt->clients_foreach(srv_list_one, &l);
 	}
-	resp_bulk(c->out, b.data ? b.data : "", b.len);
+	resp_verbatim(c->out, "txt", b.data ? b.data : "", b.len);
 	kv_buf_free(&b);
 }
 
@@ -903,7 +925,7 @@ static void cmd_client_info(struct cmd_ctx *c)
 	c->rt->conn_info(c->conn, &ci);
 	struct kv_buf b = KV_BUF_INIT;
 	srv_client_line(&b, &ci);
-	resp_bulk(c->out, b.data, b.len);
+	resp_verbatim(c->out, "txt", b.data, b.len);
 	kv_buf_free(&b);
 }
 
@@ -912,7 +934,7 @@ struct srv_kill_filter {
 	bool has_id;
 	uint64_t id;
 	const struct kv_slice *addr, *laddr;
-	bool type_none;         /* TYPE master/replica/slave/pubsub: nobody */
+	int type;               /* SRV_TYPE_*, -1: any */
 };
 
 static bool srv_slice_eq(const struct kv_slice *a, const char *s)
@@ -923,7 +945,9 @@ static bool srv_slice_eq(const struct kv_slice *a, const char *s)
 static bool srv_kill_match(void *arg, const struct client_info *ci)
 {
 	const struct srv_kill_filter *f = arg;
-	if (f->type_none || (f->has_id && ci->id != f->id))
+	if (f->type == SRV_TYPE_NONE || (f->has_id && ci->id != f->id))
+		return false;
+	if (f->type > 0 && !srv_client_is_type(ci, f->type))
 		return false;
 	if (f->addr && !srv_slice_eq(f->addr, ci->addr))
 		return false;
@@ -953,7 +977,7 @@ static bool srv_kill_parse(struct cmd_ctx *c, struct srv_kill_filter *f, bool *s
 				srv_reply_client_type_error(c->out, val);
 				return false;
 			}
-			f->type_none = t == 0;
+			f->type = t;
 		} else if (more && arg_is(opt, "addr")) {
 			f->addr = val;
 		} else if (more && arg_is(opt, "laddr")) {
@@ -987,7 +1011,7 @@ static void cmd_client_kill(struct cmd_ctx *c)
 {
 	if (!srv_need_conn(c))
 		return;
-	struct srv_kill_filter f = { false, 0, NULL, NULL, false };
+	struct srv_kill_filter f = { false, 0, NULL, NULL, -1 };
 	if (c->argc == 3) {
 		f.addr = &c->argv[2];
 		if (c->rt->clients_kill(srv_kill_match, &f, 0) == 0)
@@ -1032,10 +1056,118 @@ static const char *const srv_client_help[] = {
 	"      Return clients of specified type.",
 	"    * ID <client-id> [<client-id> ...]",
 	"      Return clients of specified IDs only.",
+	"UNPAUSE",
+	"    Stop the current client pause, resuming traffic.",
+	"PAUSE <timeout> [WRITE|ALL]",
+	"    Suspend all, or just write, clients for <timeout> milliseconds.",
+	"REPLY (ON|OFF|SKIP)",
+	"    Control the replies sent to the current connection.",
 	"SETNAME <name>",
 	"    Assign the name <name> to the current connection.",
+	"UNBLOCK <clientid> [TIMEOUT|ERROR]",
+	"    Unblock the specified blocked client.",
+	"NO-EVICT (ON|OFF)",
+	"    Protect current client connection from eviction.",
 	NULL,
 };
+
+/* CLIENT REPLY ON|OFF|SKIP: only ON is answered; the runtime drops the
+ * replies of what follows where replies leave in order (server/route.c,
+ * shard_dispatch; docs/protocol.md). */
+static void cmd_client_reply(struct cmd_ctx *c)
+{
+	if (!srv_need_conn(c))
+		return;
+	const struct kv_slice *a = &c->argv[2];
+	if (arg_is(a, "on")) {
+		c->rt->conn_set_reply_mode(c->conn, CONN_REPLY_ON);
+		resp_ok(c->out);
+	} else if (arg_is(a, "off")) {
+		c->rt->conn_set_reply_mode(c->conn, CONN_REPLY_OFF);
+	} else if (arg_is(a, "skip")) {
+		c->rt->conn_set_reply_mode(c->conn, CONN_REPLY_SKIP);
+	} else {
+		resp_error(c->out, RESP_ERR_SYNTAX);
+	}
+}
+
+static void cmd_client_no_evict(struct cmd_ctx *c)
+{
+	if (!srv_need_conn(c))
+		return;
+	const struct kv_slice *a = &c->argv[2];
+	if (arg_is(a, "on") || arg_is(a, "off")) {
+		c->rt->conn_set_no_evict(c->conn, arg_is(a, "on"));
+		resp_ok(c->out);
+	} else {
+		resp_error(c->out, RESP_ERR_SYNTAX);
+	}
+}
+
+/* CLIENT UNBLOCK id [TIMEOUT|ERROR]: the reason is checked before the id,
+ * as in Redis; 1 when the client was blocked in a blocking command. */
+static void cmd_client_unblock(struct cmd_ctx *c)
+{
+	if (c->argc > 4) {
+		srv_error_with_arg(c->out, "ERR unknown subcommand or wrong number of arguments for '",
+				   &c->argv[1], 128, "'. Try CLIENT HELP.");
+		return;
+	}
+	bool error = false;
+	if (c->argc == 4) {
+		if (arg_is(&c->argv[3], "error")) {
+			error = true;
+		} else if (!arg_is(&c->argv[3], "timeout")) {
+			resp_error(c->out, "ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR");
+			return;
+		}
+	}
+	int64_t id;
+	if (!arg_to_int64(&c->argv[2], &id)) {
+		resp_error(c->out, RESP_ERR_NOT_INT);
+		return;
+	}
+	resp_int(c->out, id > 0 && c->rt->client_unblock((uint64_t)id, error) ? 1 : 0);
+}
+
+/* CLIENT PAUSE timeout-ms [WRITE|ALL], on every shard. */
+static void cmd_client_pause(struct cmd_ctx *c)
+{
+	if (c->argc > 4) {
+		srv_error_with_arg(c->out, "ERR unknown subcommand or wrong number of arguments for '",
+				   &c->argv[1], 128, "'. Try CLIENT HELP.");
+		return;
+	}
+	bool all = true;
+	if (c->argc == 4) {
+		if (arg_is(&c->argv[3], "write")) {
+			all = false;
+		} else if (!arg_is(&c->argv[3], "all")) {
+			resp_error(c->out, "ERR CLIENT PAUSE mode must be WRITE or ALL");
+			return;
+		}
+	}
+	int64_t ms;
+	if (!arg_to_int64(&c->argv[2], &ms)) {
+		resp_error(c->out, "ERR timeout is not an integer or out of range");
+		return;
+	}
+	if (ms < 0) {
+		resp_error(c->out, "ERR timeout is negative");
+		return;
+	}
+	/* As Redis: a zero timeout is a pause that is already over. */
+	int64_t end = ms > 0 ? (ms > INT64_MAX - c->now_ms ? INT64_MAX : c->now_ms + ms) : 0;
+	if (end > 0)
+		c->rt->clients_pause(end, all);
+	resp_ok(c->out);
+}
+
+static void cmd_client_unpause(struct cmd_ctx *c)
+{
+	c->rt->clients_unpause();
+	resp_ok(c->out);
+}
 
 static void cmd_client_help(struct cmd_ctx *c)
 {
@@ -1069,6 +1201,26 @@ static const struct kv_command srv_client_subs[] = {
 	{ .name = "client|setname", .arity = 3, .flags = SRV_CLIENT_FLAGS,
 	  .proc = cmd_client_setname, .group = "connection", .since = "2.6.9",
 	  .summary = "Set the current connection name", .complexity = "O(1)" },
+	{ .name = "client|no-evict", .arity = 3, .flags = SRV_CLIENT_FLAGS | CMD_ADMIN,
+	  .proc = cmd_client_no_evict, .group = "connection", .since = "7.0.0",
+	  .summary = "Set client eviction mode for the current connection",
+	  .complexity = "O(1)" },
+	{ .name = "client|pause", .arity = -3, .flags = SRV_CLIENT_FLAGS | CMD_ADMIN,
+	  .proc = cmd_client_pause, .group = "connection", .since = "2.9.50",
+	  .summary = "Stop processing commands from clients for some time",
+	  .complexity = "O(1)" },
+	{ .name = "client|reply", .arity = 3, .flags = SRV_CLIENT_FLAGS,
+	  .proc = cmd_client_reply, .group = "connection", .since = "3.2.0",
+	  .summary = "Instruct the server whether to reply to commands", .complexity = "O(1)" },
+	{ .name = "client|unblock", .arity = -3, .flags = SRV_CLIENT_FLAGS | CMD_ADMIN,
+	  .proc = cmd_client_unblock, .group = "connection", .since = "5.0.0",
+	  .summary = "Unblock a client blocked in a blocking command from a different "
+		     "connection",
+	  .complexity = "O(log N) where N is the number of client connections" },
+	{ .name = "client|unpause", .arity = 2, .flags = SRV_CLIENT_FLAGS | CMD_ADMIN,
+	  .proc = cmd_client_unpause, .group = "connection", .since = "6.2.0",
+	  .summary = "Resume processing of clients that were paused",
+	  .complexity = "O(N) Where N is the number of paused clients" },
 	{ .name = NULL },
 };
 

@@ -248,15 +248,16 @@ static void cmd_spop(struct cmd_ctx *c)
 		resp_error(c->out, RESP_ERR_WRONGTYPE);
 		return;
 	}
+	/* With a count the reply is a set (RESP3's type), as in Redis. */
 	if (r == 0 || count == 0) {
 		if (with_count)
-			resp_array(c->out, 0);
+			resp_set(c->out, 0);
 		else
 			resp_null(c->out);
 		return;
 	}
 	if (with_count)
-		resp_array(c->out, (int64_t)KV_MIN((uint64_t)count, set_size(ref.s)));
+		resp_set(c->out, (int64_t)KV_MIN((uint64_t)count, set_size(ref.s)));
 	/* The effect is SREM of exactly what was popped: replay draws nothing. */
 	struct pop_effect pe = { c->out };
 	effect_argv_init(&pe.srem);
@@ -560,12 +561,12 @@ static void algebra_command(struct cmd_ctx *c, enum set_op op, bool store)
 	if (!store && op == OP_INTER) {
 		/* Replies straight from the walk, without building a set. */
 		if (a.any_missing) {
-			resp_array(c->out, 0);
+			resp_set(c->out, 0);
 		} else {
 			size_t mark = resp_array_begin(c->out);
 			struct inter_walk w = { .out = c->out };
 			inter_walk_run(&a, &w);
-			resp_array_end(c->out, mark, (int64_t)w.count);
+			resp_set_end(c->out, mark, (int64_t)w.count);
 		}
 		algebra_done(&a);
 		return;
@@ -574,7 +575,7 @@ static void algebra_command(struct cmd_ctx *c, enum set_op op, bool store)
 	algebra_done(&a);
 	uint64_t n = set_size(res);
 	if (!store) {
-		resp_array(c->out, (int64_t)n);
+		resp_set(c->out, (int64_t)n);
 		set_foreach(res, reply_bulk_member, c->out);
 		set_free(res);
 		return;

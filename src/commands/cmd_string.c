@@ -800,8 +800,9 @@ static void cmd_lcs(struct cmd_ctx *c)
 	}
 #undef LCS_AT
 	if (getidx) {
-		/* RESP2's form of Redis's map: matches, then len. */
-		resp_array(c->out, 4);
+		/* Redis's map: matches, then len (the ranges are arrays and
+		 * integers, the same in both protocols). */
+		resp_map(c->out, 2);
 		resp_bulk_str(c->out, "matches");
 		resp_array(c->out, nranges);
 		kv_buf_append(c->out, ranges.data, ranges.len);

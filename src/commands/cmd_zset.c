@@ -129,14 +129,43 @@ static int add_tracked(struct zset *orig, struct zset **zp, double score,
 	return out;
 }
 
+/* A score as Redis's addReplyDouble writes it: a bulk in RESP2, a double
+ * in RESP3 (same digits). */
 static void reply_score(struct kv_buf *out, double score)
+{
+	char buf[ZSET_SCORE_MAX];
+	int n = zset_fmt_score(buf, score);
+	resp_double_text(out, buf, (size_t)n);
+}
+
+/* ZSCAN's scores are bulks in both protocols, as in Redis. */
+static void reply_score_bulk(struct kv_buf *out, double score)
 {
 	char buf[ZSET_SCORE_MAX];
 	int n = zset_fmt_score(buf, score);
 	resp_bulk(out, buf, (size_t)n);
 }
 
+/* The header of a reply of n members, WITHSCORES or not: RESP2 flattens the
+ * (member, score) pairs into one array of 2n, RESP3 nests them (n arrays of
+ * 2: resp_pair before each). */
+static void reply_members_header(struct kv_buf *out, size_t n, bool withscores)
+{
+	resp_array(out, (int64_t)(withscores && !resp_is3(out) ? 2 * n : n));
+}
+
+/* One member with its score, nested in RESP3. */
 static void reply_elem_cb(void *arg, struct kv_slice m, double score)
+{
+	struct kv_buf *out = arg;
+	resp_pair(out);
+	resp_bulk(out, m.ptr, m.len);
+	reply_score(out, score);
+}
+
+/* One member with its score, flat in both protocols (ZPOPMIN without a
+ * count). */
+static void reply_flat_elem_cb(void *arg, struct kv_slice m, double score)
 {
 	struct kv_buf *out = arg;
 	resp_bulk(out, m.ptr, m.len);
@@ -466,7 +495,7 @@ enum range_dir { DIR_AUTO, DIR_FORWARD, DIR_REVERSE };
 static void reply_ranks(struct cmd_ctx *c, struct zset *z, size_t first, size_t count,
 			bool rev, bool withscores)
 {
-	resp_array(c->out, (int64_t)(withscores ? 2 * count : count));
+	reply_members_header(c->out, count, withscores);
 	if (count == 0)
 		return;
 	struct zset_iter *it = kv_malloc(sizeof(*it));
@@ -474,6 +503,8 @@ static void reply_ranks(struct cmd_ctx *c, struct zset *z, size_t first, size_t 
 	struct kv_slice m;
 	double s;
 	for (size_t i = 0; i < count && zset_iter_next(it, &m, &s); i++) {
+		if (withscores)
+			resp_pair(c->out);
 		resp_bulk(c->out, m.ptr, m.len);
 		if (withscores)
 			reply_score(c->out, s);
@@ -729,8 +760,10 @@ static void zpop_generic(struct cmd_ctx *c, bool max)
 	size_t len = zset_len(z);
 	size_t n = (uint64_t)count < len ? (size_t)count : len;
 	size_t before = zset_mem(z);
-	resp_array(c->out, (int64_t)(2 * n));
-	zset_pop(z, max, n, reply_elem_cb, c->out);
+	/* In RESP3 Redis nests the pairs only when a count was given. */
+	bool nested = c->argc == 3 && resp_is3(c->out);
+	resp_array(c->out, (int64_t)(nested ? n : 2 * n));
+	zset_pop(z, max, n, nested ? reply_elem_cb : reply_flat_elem_cb, c->out);
 	zset_signal(c, 1);   /* n > 0: the zset is not empty */
 	zset_changed(c, 1, z, before);
 	notify_pop(c, NOTIFY_ZSET, max ? "zpopmax" : "zpopmin", cmd_db_arg(c, 1), c->argv[1].ptr,
@@ -1074,7 +1107,7 @@ static void setop_generic(struct cmd_ctx *c, enum setop op, enum setop_out to,
 		goto done;
 	}
 	if (to == OUT_REPLY) {
-		resp_array(c->out, (int64_t)(withscores ? 2 * len : len));
+		reply_members_header(c->out, len, withscores);
 		zset_foreach(w.dst, withscores ? reply_elem_cb : setop_reply_member_cb, c->out);
 		zset_free(w.dst);
 		goto done;
@@ -1137,6 +1170,8 @@ static void reply_rank(struct cmd_ctx *c, struct zset *z, struct zset_iter *it,
 	zset_iter_init(z, it, rank, false);
 	if (!zset_iter_next(it, &m, &s))
 		return;
+	if (withscores)
+		resp_pair(c->out);
 	resp_bulk(c->out, m.ptr, m.len);
 	if (withscores)
 		reply_score(c->out, s);
@@ -1156,16 +1191,18 @@ static void zrandmember_count(struct cmd_ctx *c, int64_t count, bool withscores)
 	if (count < 0) {
 		/* Repetitions allowed: |count| independent draws. */
 		uint64_t n = (uint64_t)(-count);
-		resp_array(c->out, (int64_t)(withscores ? 2 * n : n));
+		reply_members_header(c->out, n, withscores);
 		for (uint64_t i = 0; i < n; i++)
 			reply_rank(c, z, it, (size_t)(rand_next() % len), withscores);
 	} else if ((uint64_t)count >= len) {
 		/* The whole zset, highest score first, as Redis replies. */
-		resp_array(c->out, (int64_t)(withscores ? 2 * len : len));
+		reply_members_header(c->out, len, withscores);
 		zset_iter_init(z, it, 0, true);
 		struct kv_slice m;
 		double s;
 		while (zset_iter_next(it, &m, &s)) {
+			if (withscores)
+				resp_pair(c->out);
 			resp_bulk(c->out, m.ptr, m.len);
 			if (withscores)
 				reply_score(c->out, s);
@@ -1183,7 +1220,7 @@ static void zrandmember_count(struct cmd_ctx *c, int64_t count, bool withscores)
 			bits[r / 64] |= 1ull << (r % 64);
 			picked[k++] = r;
 		}
-		resp_array(c->out, (int64_t)(withscores ? 2 * n : n));
+		reply_members_header(c->out, n, withscores);
 		for (size_t i = 0; i < n; i++)
 			reply_rank(c, z, it, picked[i], withscores);
 		free(picked);
@@ -1247,7 +1284,7 @@ static void zscan_cb(void *arg, struct kv_slice m, double score)
 	if (a->pat && !glob_match(a->pat->ptr, a->pat->len, m.ptr, m.len, false))
 		return;
 	resp_bulk(a->out, m.ptr, m.len);
-	reply_score(a->out, score);
+	reply_score_bulk(a->out, score);
 	a->n++;
 }
 

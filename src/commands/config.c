@@ -1222,7 +1222,7 @@ void config_get_reply(struct kv_buf *out, int npat, const struct kv_slice *pats)
 			n += 2;
 		}
 	}
-	resp_array_end(out, mark, n);
+	resp_map_end(out, mark, n / 2);
 }
 
 /* First pass of CONFIG SET: every name is known, mutable and given once.

@@ -108,14 +108,18 @@ struct client_info {
 	int64_t age_s;
 	int64_t idle_s;
 	uint32_t shard;
-	char flags[8];      /* "N" normal */
+	char flags[16];     /* Redis's letters: P x b c e, or N */
+	uint32_t db;
+	uint32_t sub, psub; /* channel and pattern subscriptions */
+	int32_t multi;      /* commands queued in MULTI, -1 outside */
+	bool pubsub;        /* CLIENT KILL/LIST TYPE pubsub (else normal) */
 	char last_cmd[32];  /* lower-case name of the last command, "NULL" initially */
 	uint64_t qbuf;      /* unparsed input bytes */
 	uint64_t qbuf_free;
 	uint64_t obl;       /* output bytes waiting */
 	uint64_t omem;
 	uint64_t tot_mem;
-	int resp;           /* protocol version: 2 */
+	int resp;           /* protocol version: 2 or 3 */
 };
 
 struct cmd_runtime {
@@ -159,10 +163,33 @@ struct cmd_runtime {
 	void (*conn_set_name)(struct conn *c, const char *name, size_t len);
 	bool (*conn_authenticated)(const struct conn *c);
 	void (*conn_set_authenticated)(struct conn *c, bool yes);
+	/* The protocol the client speaks (2 or 3: HELLO); setting it applies
+	 * from the next reply on (HELLO also sets its own reply's, c->out). */
+	int (*conn_proto)(const struct conn *c);
+	void (*conn_set_proto)(struct conn *c, int proto);
+#define CONN_REPLY_ON 0
+#define CONN_REPLY_OFF 1
+#define CONN_REPLY_SKIP 2
 	/* Close the connection once the reply of the current command was sent (QUIT). */
 	void (*conn_close_after_reply)(struct conn *c);
 	/* Channels and patterns the client is subscribed to. */
 	uint32_t (*conn_subscriptions)(const struct conn *c);
+	/* CLIENT REPLY: from the next command on, replies are sent (ON), not
+	 * sent (OFF), or the next one only is not (SKIP; ignored while OFF). */
+	void (*conn_set_reply_mode)(struct conn *c, int mode);
+	/* CLIENT NO-EVICT ON|OFF: kevy evicts no clients; CLIENT LIST shows it. */
+	void (*conn_set_no_evict)(struct conn *c, bool on);
+
+	/* ---- clients on any shard ---- */
+	/* CLIENT UNBLOCK: if client id is blocked in a blocking command, it is
+	 * answered as for a timeout (or with an UNBLOCKED error) by its own
+	 * shard at its next turn; returns whether it was blocked. */
+	bool (*client_unblock)(uint64_t id, bool error);
+	/* CLIENT PAUSE until end_ms (wall clock): every command (all) or the
+	 * writing ones wait; a later end and ALL win over an earlier pause.
+	 * CLIENT UNPAUSE ends it at once. */
+	void (*clients_pause)(int64_t end_ms, bool all);
+	void (*clients_unpause)(void);
 
 	/* ---- pub/sub ---- */
 	/* Publish a message to the subscribers of every shard, from the thread

@@ -42,7 +42,9 @@
 #include "base/kv.h"
 
 #include <limits.h>
+#include <math.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -667,17 +669,102 @@ void resp_bulk_int(struct kv_buf *b, int64_t v)
 
 void resp_null(struct kv_buf *b)
 {
-	kv_buf_append(b, "$-1\r\n", 5);
+	if (resp_is3(b))
+		kv_buf_append(b, "_\r\n", 3);
+	else
+		kv_buf_append(b, "$-1\r\n", 5);
 }
 
 void resp_null_array(struct kv_buf *b)
 {
-	kv_buf_append(b, "*-1\r\n", 5);
+	if (resp_is3(b))
+		kv_buf_append(b, "_\r\n", 3);
+	else
+		kv_buf_append(b, "*-1\r\n", 5);
 }
 
 void resp_array(struct kv_buf *b, int64_t n)
 {
 	resp_header(b, '*', n);
+}
+
+void resp_map(struct kv_buf *b, int64_t n)
+{
+	if (resp_is3(b))
+		resp_header(b, '%', n);
+	else
+		resp_header(b, '*', n * 2);
+}
+
+void resp_set(struct kv_buf *b, int64_t n)
+{
+	resp_header(b, resp_is3(b) ? '~' : '*', n);
+}
+
+void resp_push(struct kv_buf *b, int64_t n)
+{
+	resp_header(b, resp_is3(b) ? '>' : '*', n);
+}
+
+void resp_attribute(struct kv_buf *b, int64_t n)
+{
+	kv_assert(resp_is3(b));
+	resp_header(b, '|', n);
+}
+
+void resp_pair(struct kv_buf *b)
+{
+	if (resp_is3(b))
+		kv_buf_append(b, "*2\r\n", 4);
+}
+
+void resp_double_text(struct kv_buf *b, const char *s, size_t n)
+{
+	if (resp_is3(b))
+		resp_line(b, ',', s, n);
+	else
+		resp_bulk(b, s, n);
+}
+
+void resp_double(struct kv_buf *b, double v)
+{
+	char buf[64];
+	int n;
+	if (isinf(v))
+		n = snprintf(buf, sizeof(buf), "%s", v > 0 ? "inf" : "-inf");
+	else
+		n = snprintf(buf, sizeof(buf), "%.17g", v);
+	resp_double_text(b, buf, (size_t)n);
+}
+
+void resp_bool(struct kv_buf *b, bool v)
+{
+	if (resp_is3(b))
+		kv_buf_append(b, v ? "#t\r\n" : "#f\r\n", 4);
+	else
+		kv_buf_append(b, v ? ":1\r\n" : ":0\r\n", 4);
+}
+
+void resp_bignum(struct kv_buf *b, const char *s, size_t n)
+{
+	if (resp_is3(b))
+		resp_line(b, '(', s, n);
+	else
+		resp_bulk(b, s, n);
+}
+
+void resp_verbatim(struct kv_buf *b, const char *fmt, const void *s, size_t n)
+{
+	if (!resp_is3(b)) {
+		resp_bulk(b, s, n);
+		return;
+	}
+	kv_assert(strlen(fmt) == 3);
+	resp_header(b, '=', (int64_t)n + 4);
+	kv_buf_append(b, fmt, 3);
+	kv_buf_append_char(b, ':');
+	kv_buf_append(b, s, n);
+	kv_buf_append(b, "\r\n", 2);
 }
 
 /*
@@ -696,14 +783,32 @@ size_t resp_array_begin(struct kv_buf *b)
 	return mark;
 }
 
-void resp_array_end(struct kv_buf *b, size_t mark, int64_t n)
+static void resp_agg_end(struct kv_buf *b, size_t mark, char type, int64_t n)
 {
 	kv_assert(mark <= b->len && b->len - mark >= RESP_HEADER_MAX);
 	char hdr[RESP_HEADER_MAX];
-	size_t h = resp_fmt_header(hdr, '*', n);
+	size_t h = resp_fmt_header(hdr, type, n);
 	char *hole = b->data + mark;
 	size_t body = b->len - mark - RESP_HEADER_MAX;
 	memmove(hole + h, hole + RESP_HEADER_MAX, body);
 	memcpy(hole, hdr, h);
 	b->len -= RESP_HEADER_MAX - h;
+}
+
+void resp_array_end(struct kv_buf *b, size_t mark, int64_t n)
+{
+	resp_agg_end(b, mark, '*', n);
+}
+
+void resp_map_end(struct kv_buf *b, size_t mark, int64_t n)
+{
+	if (resp_is3(b))
+		resp_agg_end(b, mark, '%', n);
+	else
+		resp_agg_end(b, mark, '*', n * 2);
+}
+
+void resp_set_end(struct kv_buf *b, size_t mark, int64_t n)
+{
+	resp_agg_end(b, mark, resp_is3(b) ? '~' : '*', n);
 }

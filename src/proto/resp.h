@@ -1,5 +1,6 @@
 /*
- * resp.h - RESP2: the incremental request parser and the reply writers.
+ * resp.h - RESP: the incremental request parser (RESP2 requests, which RESP3
+ * clients send too) and the reply writers (RESP2 and RESP3, by buffer).
  *
  * The parser reads one command at a time from the unconsumed front of a
  * connection's input buffer.  It accepts multibulk requests ("*N\r\n$L\r\n...")
@@ -16,6 +17,7 @@
 #ifndef KV_RESP_H
 #define KV_RESP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -83,7 +85,26 @@ enum {
 int64_t resp_parse(struct resp_parser *p, const char *buf, size_t len,
 		   int *argc, struct kv_slice **argv, const char **errmsg);
 
-/* ---- reply writers: append one RESP2 value to b ---- */
+/* ---- reply writers: append one value to b ----
+ *
+ * Every writer speaks the protocol of its buffer, b->proto (base/buf.h):
+ * RESP2 unless it is 3.  A handler writes the type Redis 7.0 replies with
+ * (resp_map, resp_set, resp_double, ...) and gets RESP2's rendering of it
+ * on a RESP2 connection (a flat array, a bulk) and the typed frame on a
+ * RESP3 one, so no handler tests the protocol except where Redis's reply
+ * changes shape (pairs nested as arrays in RESP3: resp_pair).  The
+ * runtime sets b->proto from the connection for the length of a command. */
+#define RESP_PROTO_2 2
+#define RESP_PROTO_3 3
+static inline bool resp_is3(const struct kv_buf *b) { return b->proto >= RESP_PROTO_3; }
+/* Set the protocol of b, returning the one it had (to put back). */
+static inline unsigned char resp_set_proto(struct kv_buf *b, unsigned char proto)
+{
+	unsigned char old = b->proto;
+	b->proto = proto;
+	return old;
+}
+
 void resp_simple(struct kv_buf *b, const char *s);                 /* +s */
 void resp_ok(struct kv_buf *b);                                    /* +OK */
 /* Error reply; msg starts with the code: "ERR syntax error", "WRONGTYPE ...".
@@ -95,13 +116,40 @@ void resp_int(struct kv_buf *b, int64_t v);                        /* :v */
 void resp_bulk(struct kv_buf *b, const void *p, size_t n);         /* $n p */
 void resp_bulk_str(struct kv_buf *b, const char *s);
 void resp_bulk_int(struct kv_buf *b, int64_t v);                   /* integer as bulk */
-void resp_null(struct kv_buf *b);                                  /* $-1 */
-void resp_null_array(struct kv_buf *b);                            /* *-1 */
+void resp_null(struct kv_buf *b);                                  /* $-1 | _ */
+void resp_null_array(struct kv_buf *b);                            /* *-1 | _ */
 void resp_array(struct kv_buf *b, int64_t n);                      /* *n header */
+/* A map of n pairs: "*<2n>" in RESP2, "%n" in RESP3; then 2n values. */
+void resp_map(struct kv_buf *b, int64_t n);
+/* A set of n members: "*n" in RESP2, "~n" in RESP3. */
+void resp_set(struct kv_buf *b, int64_t n);
+/* A push frame of n values (pub/sub messages): "*n" | ">n". */
+void resp_push(struct kv_buf *b, int64_t n);
+/* An attribute map of n pairs, RESP3 only ("|n"): RESP2 has no such type,
+ * so the caller writes none there (asserts b is RESP3). */
+void resp_attribute(struct kv_buf *b, int64_t n);
+/* One of the n elements of a WITHSCORES / WITHVALUES reply: in RESP3 Redis
+ * nests each pair as a 2-element array, in RESP2 it is flat.  Call before
+ * the pair's two values. */
+void resp_pair(struct kv_buf *b);
+/* Redis's addReplyDouble: "%.17g" (inf, -inf) as a bulk | ",d". */
+void resp_double(struct kv_buf *b, double v);
+/* A double already formatted (GEOPOS's human long doubles, scores printed
+ * by the store): a bulk | ",text". */
+void resp_double_text(struct kv_buf *b, const char *s, size_t n);
+void resp_bool(struct kv_buf *b, bool v);                          /* :0/:1 | #f/#t */
+/* A big number given as decimal digits: a bulk | "(digits". */
+void resp_bignum(struct kv_buf *b, const char *s, size_t n);
+/* A verbatim string of format fmt (3 letters, "txt"): a bulk | "=n+4 fmt:s". */
+void resp_verbatim(struct kv_buf *b, const char *fmt, const void *s, size_t n);
 /* Writes "*" header whose count is filled in later by resp_array_end: for
  * replies whose length is known only after producing the elements. */
 size_t resp_array_begin(struct kv_buf *b);
 void resp_array_end(struct kv_buf *b, size_t mark, int64_t n);
+/* The same for a map (n pairs) and a set (n members): the hole is
+ * resp_array_begin's, the header written is resp_map's / resp_set's. */
+void resp_map_end(struct kv_buf *b, size_t mark, int64_t n);
+void resp_set_end(struct kv_buf *b, size_t mark, int64_t n);
 
 /* Redis's common error texts, byte for byte. */
 #define RESP_ERR_SYNTAX "ERR syntax error"

@@ -235,7 +235,7 @@ static void zpop_reply_cb(void *arg, struct kv_slice m, double score)
 	resp_array(r->out, 3);
 	resp_bulk(r->out, r->key->ptr, r->key->len);
 	resp_bulk(r->out, m.ptr, m.len);
-	resp_bulk(r->out, buf, (size_t)n);
+	resp_double_text(r->out, buf, (size_t)n);
 }
 
 /* BZPOPMIN/BZPOPMAX's pop of one member from the zset z stored at key:
@@ -263,6 +263,7 @@ static bool serve_now(struct kv_db *db, const char *key, size_t klen, struct kv_
 	const struct cmd_call *call = t->call;
 	const char *name = call->cmd->name;
 	struct kv_buf *out = &t->reply;
+	out->proto = call->proto;
 	if (strcmp(name, "blpop") == 0 || strcmp(name, "brpop") == 0) {
 		enum list_where where = name[1] == 'l' ? LIST_HEAD : LIST_TAIL;
 		list_pop_reply(db, key, klen, where, 1, LIST_POP_KEY_BULK, out);
@@ -587,6 +588,7 @@ static bool block_client(struct cmd_ctx *ctx, const int *key_idx, int nkeys, int
 				  cmd_lookup(ctx->argv[0].ptr, ctx->argv[0].len), ctx->argc,
 				  ctx->argv, ctx->now_ms);
 	t->call->dbid = ctx->dbid;
+	t->call->proto = ctx->out->proto;   /* the client's: the reply is written elsewhere */
 	for (int i = 0; i < nkeys; i++) {
 		const struct kv_slice *k = &ctx->argv[key_idx[i]];
 		bool dup = false;
@@ -631,6 +633,7 @@ void blocking_take_result(struct conn *c, struct kv_buf *reply, struct cmd_call 
 		*retry = shard_call_copy(sizeof(struct cmd_call), 0, call->cmd, call->argc, call->argv,
 					 call->now_ms);
 		(*retry)->dbid = call->dbid;
+		(*retry)->proto = call->proto;
 	}
 	c->block_ticket = NULL;
 	ticket_unref(t);

@@ -158,6 +158,11 @@ static void shard_set_writing(struct shard *s, struct kv_dbs **held, uint32_t db
 void shard_call_run(struct shard *s, const struct cmd_call *call, struct conn *conn,
 		     struct kv_dbs **held, struct kv_buf *out)
 {
+	/* The reply speaks the protocol the call carries when it names one (a
+	 * forwarded call; a script's own calls, which want RESP2), else the
+	 * connection's: HELLO may change it between EXEC's queued commands. */
+	unsigned char proto = resp_set_proto(out, call->proto ? call->proto
+							  : conn ? conn->proto : 0);
 	struct cmd_ctx ctx = {
 		.argc = call->argc,
 		.argv = call->argv,
@@ -186,6 +191,7 @@ void shard_call_run(struct shard *s, const struct cmd_call *call, struct conn *c
 		size_t at = out->len;
 		resp_error(out, refused);
 		shard_count_rejected(s, cs, out->data + at, out->len - at);
+		out->proto = proto;
 		return;
 	}
 	struct fx_cmd fx;
@@ -220,6 +226,7 @@ void shard_call_run(struct shard *s, const struct cmd_call *call, struct conn *c
 	/* SELECT (inside EXEC too) moves the client for what follows. */
 	if (conn && ctx.dbid != call->dbid)
 		conn->db = ctx.dbid;
+	out->proto = proto;
 }
 
 void shard_call_wake(struct shard *s, const struct cmd_call *call, struct kv_dbs **held)

@@ -94,7 +94,8 @@ void conn_drain_slots(struct shard *s, struct conn *c)
 		fail_conn_slots(s, c, aof_write_error(&s->aof));
 	while (c->slots_head && slot_ready(s, c->slots_head)) {
 		struct reply_slot *head = c->slots_head;
-		kv_buf_append(&c->out, head->buf.data, head->buf.len);
+		if (!head->discard)
+			kv_buf_append(&c->out, head->buf.data, head->buf.len);
 		c->slots_head = head->next;
 		if (!c->slots_head)
 			c->slots_tail = NULL;
@@ -120,7 +121,14 @@ void conn_fill_slot(struct shard *s, struct conn *c, struct reply_slot *slot,
 
 struct kv_buf *shard_conn_push_begin(struct shard *s, struct conn *c)
 {
-	return conn_reply_target(c);
+	/* Whatever writes into a client's own buffers writes for that client,
+	 * so its protocol can stay set there. */
+	struct kv_buf *out = conn_reply_target(c);
+	out->proto = c->proto;
+	/* Pushes reach a client whose replies are off, as in Redis. */
+	if (out != &c->out)
+		c->slots_tail->keep = true;
+	return out;
 }
 
 void shard_conn_push_end(struct shard *s, struct conn *c)

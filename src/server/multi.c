@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "commands/cmd.h"
+#include "commands/config.h"
 #include "base/kv.h"
 #include "server/shard.h"
 
@@ -28,7 +29,8 @@ bool multi_queues(const struct kv_command *cmd)
 {
 	return cmd->proc != NULL && strcmp(cmd->name, "exec") != 0 &&
 	       strcmp(cmd->name, "discard") != 0 && strcmp(cmd->name, "multi") != 0 &&
-	       strcmp(cmd->name, "watch") != 0 && strcmp(cmd->name, "quit") != 0;
+	       strcmp(cmd->name, "watch") != 0 && strcmp(cmd->name, "quit") != 0 &&
+	       strcmp(cmd->name, "reset") != 0;
 }
 
 void multi_queue(struct conn *c, const struct kv_command *cmd, int argc,
@@ -191,7 +193,18 @@ static void cmd_discard(struct cmd_ctx *ctx)
 	resp_ok(ctx->out);
 }
 
+static void exec_run(struct cmd_ctx *ctx);
+
+/* EXEC shows in MONITOR after the commands it ran, as in Redis. */
 static void cmd_exec(struct cmd_ctx *ctx)
+{
+	exec_run(ctx);
+	if (monitor_any())
+		monitor_feed(ctx->shard, ctx->conn, ctx->conn->db, cmd_lookup("exec", 4), ctx->argc,
+			     ctx->argv);
+}
+
+static void exec_run(struct cmd_ctx *ctx)
 {
 	struct conn *c = ctx->conn;
 	if (!c->in_multi) {
@@ -238,6 +251,9 @@ static void cmd_exec(struct cmd_ctx *ctx)
 	for (struct queued_call *it = q; it; it = it->next) {
 		it->call.now_ms = ctx->now_ms;
 		it->call.dbid = c->db;   /* a queued SELECT moves the ones after it */
+		if (monitor_any())
+			monitor_feed(ctx->shard, c, c->db, it->call.cmd, it->call.argc,
+				     it->call.argv);
 		shard_call_run(ctx->shard, &it->call, c, ctx->held, ctx->out);
 	}
 	c->in_exec = false;
@@ -291,6 +307,45 @@ static void cmd_unwatch(struct cmd_ctx *ctx)
 	resp_ok(ctx->out);
 }
 
+/* RESET: the connection as it was when it connected (Redis's
+ * clearClientConnectionState): no MULTI, no WATCH, no subscriptions,
+ * database 0, RESP2, replies on, no name, not evict-protected, and not
+ * authenticated when a password is required.  Runs holding the shards of
+ * its WATCHed keys, as UNWATCH. */
+static void cmd_reset(struct cmd_ctx *ctx)
+{
+	struct conn *c = ctx->conn;
+	multi_discard_queue(c);
+	unwatch_all(ctx, c);
+	pubsub_conn_drop(ctx->shard, c);
+	monitor_conn_drop(ctx->shard, c);
+	ctx->dbid = 0;
+	c->proto = 0;
+	resp_set_proto(ctx->out, 0);
+	c->reply_off = false;
+	c->reply_skip_next = false;
+	c->no_evict = false;
+	server_runtime.conn_set_name(c, "", 0);
+	if (atomic_load_explicit(&g_config.requirepass_set, memory_order_relaxed))
+		server_runtime.conn_set_authenticated(c, false);
+	resp_simple(ctx->out, "RESET");
+}
+
+/* MONITOR: every command any client runs from now on (monitor.c). */
+static void cmd_monitor(struct cmd_ctx *ctx)
+{
+	struct conn *c = ctx->conn;
+	if (c->in_exec) {
+		/* A client that expects one reply per command cannot monitor. */
+		resp_error(ctx->out, "ERR MONITOR isn't allowed for DENY BLOCKING client");
+		return;
+	}
+	if (c->monitor)
+		return;
+	monitor_add(ctx->shard, c);
+	resp_ok(ctx->out);
+}
+
 const struct kv_command multi_unwatch_command = {
 	.name = "unwatch", .arity = 1,
 	.flags = CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_FAST,
@@ -325,5 +380,13 @@ const struct kv_command cmd_table_multi[] = {
 	  .flags = CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_FAST,
 	  .proc = cmd_unwatch, .conn_shards = watched_shards, .group = "transactions",
 	  .since = "2.2.0", .summary = "Forget about all watched keys", .complexity = "O(1)" },
+	{ .name = "monitor", .arity = 1,
+	  .flags = CMD_LOCAL | CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE,
+	  .proc = cmd_monitor, .group = "server", .since = "1.0.0",
+	  .summary = "Listen for all requests received by the server in real time" },
+	{ .name = "reset", .arity = 1,
+	  .flags = CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_FAST | CMD_NOAUTH,
+	  .proc = cmd_reset, .conn_shards = watched_shards, .group = "connection",
+	  .since = "6.2.0", .summary = "Reset the connection", .complexity = "O(1)" },
 	{ .name = NULL },
 };

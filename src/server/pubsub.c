@@ -83,6 +83,12 @@ uint32_t pubsub_count(const struct conn *c)
 	return c->pubsub ? c->pubsub->nchannels + c->pubsub->npatterns : 0;
 }
 
+void pubsub_counts(const struct conn *c, uint32_t *channels, uint32_t *patterns)
+{
+	*channels = c->pubsub ? c->pubsub->nchannels : 0;
+	*patterns = c->pubsub ? c->pubsub->npatterns : 0;
+}
+
 static void shard_subs_changed(struct shard *s, int64_t delta)
 {
 	atomic_fetch_add_explicit(&s->pubsub_subs, (uint64_t)delta, memory_order_relaxed);
@@ -183,16 +189,22 @@ static void pattern_remove(struct shard *s, struct conn *c, const char *pat, siz
 
 /* ---- replies ---- */
 
-static void reply_sub(struct kv_buf *out, const char *kind, const char *p, size_t len,
+/* A (un)subscribe confirmation.  Redis sends it as a push, which reaches a
+ * client even with CLIENT REPLY OFF: then it bypasses the command's reply. */
+static void reply_sub(struct cmd_ctx *ctx, const char *kind, const char *p, size_t len,
 		      uint32_t count)
 {
-	resp_array(out, 3);
+	struct conn *c = ctx->conn;
+	struct kv_buf *out = c->reply_silenced ? shard_conn_push_begin(ctx->shard, c) : ctx->out;
+	resp_push(out, 3);
 	resp_bulk_str(out, kind);
 	if (p)
 		resp_bulk(out, p, len);
 	else
 		resp_null(out);
 	resp_int(out, count);
+	if (c->reply_silenced)
+		shard_conn_push_end(ctx->shard, c);
 }
 
 static void cmd_subscribe(struct cmd_ctx *ctx)
@@ -205,7 +217,7 @@ static void cmd_subscribe(struct cmd_ctx *ctx)
 			slice_push(&pc->channels, &pc->nchannels, &pc->ccap, a->ptr, a->len);
 			channel_add(ctx->shard, c, a->ptr, a->len);
 		}
-		reply_sub(ctx->out, "subscribe", a->ptr, a->len, pubsub_count(c));
+		reply_sub(ctx, "subscribe", a->ptr, a->len, pubsub_count(c));
 	}
 }
 
@@ -219,7 +231,7 @@ static void cmd_psubscribe(struct cmd_ctx *ctx)
 			slice_push(&pc->patterns, &pc->npatterns, &pc->pcap, a->ptr, a->len);
 			pattern_add(ctx->shard, c, a->ptr, a->len);
 		}
-		reply_sub(ctx->out, "psubscribe", a->ptr, a->len, pubsub_count(c));
+		reply_sub(ctx, "psubscribe", a->ptr, a->len, pubsub_count(c));
 	}
 }
 
@@ -235,14 +247,14 @@ static void unsubscribe_generic(struct cmd_ctx *ctx, bool patterns)
 		patterns ? pattern_remove : channel_remove;
 	if (ctx->argc == 1) {
 		if (*n == 0)
-			reply_sub(ctx->out, kind, NULL, 0, pubsub_count(c));
+			reply_sub(ctx, kind, NULL, 0, pubsub_count(c));
 		while (*n > 0) {
 			struct kv_slice name = (*list)[0];
 			remove(ctx->shard, c, name.ptr, name.len);
 			(*list)[0].ptr = NULL;
 			memmove(&(*list)[0], &(*list)[1], (*n - 1) * sizeof(**list));
 			(*n)--;
-			reply_sub(ctx->out, kind, name.ptr, name.len, pubsub_count(c));
+			reply_sub(ctx, kind, name.ptr, name.len, pubsub_count(c));
 			free((void *)name.ptr);
 		}
 		return;
@@ -254,7 +266,7 @@ static void unsubscribe_generic(struct cmd_ctx *ctx, bool patterns)
 			remove(ctx->shard, c, a->ptr, a->len);
 			slice_remove(*list, n, (uint32_t)at);
 		}
-		reply_sub(ctx->out, kind, a->ptr, a->len, pubsub_count(c));
+		reply_sub(ctx, kind, a->ptr, a->len, pubsub_count(c));
 	}
 }
 
@@ -301,7 +313,7 @@ uint64_t pubsub_deliver(struct shard *s, const struct kv_slice *channel,
 	for (uint32_t i = 0; ch && i < ch->nsubs; i++) {
 		struct conn *c = ch->subs[i];
 		struct kv_buf *out = shard_conn_push_begin(s, c);
-		resp_array(out, 3);
+		resp_push(out, 3);
 		resp_bulk_str(out, "message");
 		resp_bulk(out, channel->ptr, channel->len);
 		resp_bulk(out, msg->ptr, msg->len);
@@ -313,7 +325,7 @@ uint64_t pubsub_deliver(struct shard *s, const struct kv_slice *channel,
 		if (!glob_match(p->pat, p->len, channel->ptr, channel->len, false))
 			continue;
 		struct kv_buf *out = shard_conn_push_begin(s, p->conn);
-		resp_array(out, 4);
+		resp_push(out, 4);
 		resp_bulk_str(out, "pmessage");
 		resp_bulk(out, p->pat, p->len);
 		resp_bulk(out, channel->ptr, channel->len);

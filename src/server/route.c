@@ -71,6 +71,7 @@ static void shard_forward(struct shard *s, struct conn *c, uint32_t to,
 	kv_buf_init(&req->reply);
 	req->m.type = MSG_EXEC;
 	req->call.dbid = c->db;
+	req->call.proto = c->proto;
 	req->call.conn = c;
 	req->call.slot = conn_reserve_slot(c);
 	c->inflight++;
@@ -500,6 +501,8 @@ static void blocking_commit(struct shard *s, struct conn *c, const struct kv_com
 {
 	c->block_pending = false;
 	c->blocked = true;
+	/* A CLIENT UNBLOCK that came too late for an earlier block is void. */
+	atomic_store_explicit(&c->unblock_request, UNBLOCK_REQ_NONE, memory_order_relaxed);
 	stat_add(&s->stats.blocked_clients, 1);
 	c->block_slot = slot;
 	c->inflight++;
@@ -508,6 +511,7 @@ static void blocking_commit(struct shard *s, struct conn *c, const struct kv_com
 	if (s->blocked_conns)
 		s->blocked_conns->blocked_prev = c;
 	s->blocked_conns = c;
+	conn_publish_info(c);   /* a txn blocks after its dispatch returned */
 }
 
 void conn_unblock(struct shard *s, struct conn *c, enum unblock_how how,
@@ -523,8 +527,13 @@ void conn_unblock(struct shard *s, struct conn *c, enum unblock_how how,
 	c->blocked = false;
 	stat_add(&s->stats.blocked_clients, (uint64_t)-1);
 	struct kv_buf reply = KV_BUF_INIT;
-	if (how == UNBLOCK_TIMEOUT)
+	if (how == UNBLOCK_TIMEOUT) {
+		reply.proto = c->proto;
 		resp_null_array(&reply);
+	} else if (how == UNBLOCK_ERROR) {
+		resp_error(&reply, "UNBLOCKED client unblocked via CLIENT UNBLOCK");
+		stat_error(&s->stats, reply.data, reply.len);
+	}
 	else if (served)
 		reply = *served;
 	if (how == UNBLOCK_WOKEN)
@@ -536,6 +545,7 @@ void conn_unblock(struct shard *s, struct conn *c, enum unblock_how how,
 	else
 		free(retry);
 	conn_release_inflight(s, c);
+	conn_publish_info(c);
 }
 
 /* A write on some shard claimed this shard's blocked client. */
@@ -564,7 +574,14 @@ int64_t shard_block_timeouts(struct shard *s)
 	struct conn *c = s->blocked_conns;
 	while (c) {
 		struct conn *n = c->blocked_next;
-		if (c->block_deadline_ms > 0) {
+		int req = atomic_exchange_explicit(&c->unblock_request, UNBLOCK_REQ_NONE,
+						   memory_order_relaxed);
+		if (req != UNBLOCK_REQ_NONE) {
+			/* CLIENT UNBLOCK: as a timeout, or with an error. */
+			if (blocking_finish(c, false))
+				conn_unblock(s, c, req == UNBLOCK_REQ_ERROR ? UNBLOCK_ERROR
+									     : UNBLOCK_TIMEOUT, NULL, NULL);
+		} else if (c->block_deadline_ms > 0) {
 			if (s->now_ms >= c->block_deadline_ms) {
 				if (blocking_finish(c, false))
 					conn_unblock(s, c, UNBLOCK_TIMEOUT, NULL, NULL);
@@ -825,8 +842,90 @@ static void reply_arity(struct kv_buf *out, const void *cmd)
 	cmd_reply_arity(out, cmd);
 }
 
-enum dispatch_result shard_dispatch(struct shard *s, struct conn *c, int argc,
-					   const struct kv_slice *argv)
+/* CLIENT PAUSE: whether cmd must wait now.  WRITE pauses what may write
+ * or replicate (an EXEC by what it queued), ALL every command, as in Redis
+ * 7.0 (the pausing client too; the pause ends by its timeout or UNPAUSE). */
+static bool client_paused_for(struct shard *s, const struct conn *c,
+			      const struct kv_command *cmd)
+{
+	int64_t end = atomic_load_explicit(&g_server.pause_end_ms, memory_order_relaxed);
+	if (end == 0 || kv_time_ms() >= end)
+		return false;
+	(void)s;
+	if (atomic_load_explicit(&g_server.pause_all, memory_order_relaxed))
+		return true;
+	uint32_t flags = cmd->flags;
+	if (strcmp(cmd->name, "exec") == 0)
+		flags |= c->mq_flags;
+	return flags & (CMD_WRITE | CMD_MAY_REPLICATE);
+}
+
+int64_t shard_client_pause_turn(struct shard *s)
+{
+	if (!s->paused_head || s->holder)
+		return INT64_MAX;
+	int64_t end = atomic_load_explicit(&g_server.pause_end_ms, memory_order_relaxed);
+	int64_t now = kv_time_ms();
+	bool waiting = false;
+	for (struct conn *c = s->paused_head; c && !waiting; c = c->paused_next)
+		waiting = c->pause_wait;
+	if (!waiting)
+		return INT64_MAX;
+	if (end != 0 && now < end)
+		return (end - now) * 1000;
+	/* Over: every postponed client runs its command again (one paused for
+	 * another reason would pause again, harmlessly). */
+	while (s->paused_head) {
+		struct conn *c = s->paused_head;
+		s->paused_head = c->paused_next;
+		c->in_paused = false;
+		c->paused = false;
+		c->pause_wait = false;
+		conn_schedule(s, c);
+	}
+	return INT64_MAX;
+}
+
+void conn_publish_info(struct conn *c)
+{
+	uint32_t f = 0, sub, psub;
+	pubsub_counts(c, &sub, &psub);
+	if (sub + psub > 0)
+		f |= CONN_INFO_PUBSUB;
+	if (c->in_multi)
+		f |= CONN_INFO_MULTI;
+	if (c->blocked)
+		f |= CONN_INFO_BLOCKED;
+	if (c->pause_wait)
+		f |= CONN_INFO_POSTPONED;
+	if (c->close_after_reply)
+		f |= CONN_INFO_CLOSE;
+	if (c->no_evict)
+		f |= CONN_INFO_NO_EVICT;
+	if (c->monitor)
+		f |= CONN_INFO_MONITOR;
+	atomic_store_explicit(&c->info_flags, f, memory_order_relaxed);
+	atomic_store_explicit(&c->info_db, c->db, memory_order_relaxed);
+	atomic_store_explicit(&c->info_sub, sub, memory_order_relaxed);
+	atomic_store_explicit(&c->info_psub, psub, memory_order_relaxed);
+	atomic_store_explicit(&c->info_multi, c->in_multi ? (int32_t)c->mq_count : -1,
+			      memory_order_relaxed);
+}
+
+/* MONITOR sees a command as it starts to run (not when MULTI queues it,
+ * nor again when a woken blocked command runs again); EXEC shows itself
+ * after its queued commands (multi.c). */
+static void dispatch_monitor(struct shard *s, const struct conn *c,
+			     const struct kv_command *cmd, int argc, const struct kv_slice *argv)
+{
+	/* Admin commands are hidden by their own flags: a subcommand's
+	 * (CONFIG GET), as in Redis. */
+	if (monitor_any() && !c->in_retry && strcmp(cmd->name, "exec") != 0)
+		monitor_feed(s, c, c->db, cmd_stat_target(cmd, argc, argv), argc, argv);
+}
+
+static enum dispatch_result dispatch_command(struct shard *s, struct conn *c, int argc,
+					     const struct kv_slice *argv)
 {
 	const struct kv_command *cmd = cmd_lookup(argv[0].ptr, argv[0].len);
 	/* A command rejected here also dooms an open MULTI (EXECABORT). */
@@ -871,13 +970,34 @@ enum dispatch_result shard_dispatch(struct shard *s, struct conn *c, int argc,
 		reply_now(s, c, cmd_stat_target(cmd, argc, argv), reply_error_str, busy);
 		return DISPATCH_DONE;
 	}
-	if (c->pubsub && pubsub_count(c) > 0 && !pubsub_allowed_in_subscriber_mode(cmd)) {
+	/* Recorded before running (and before queueing in MULTI), as Redis
+	 * does: CLIENT LIST shows itself, by its full name ("client|list"). */
+	atomic_store_explicit(&c->last_cmd, cmd_stat_target(cmd, argc, argv)->name,
+			      memory_order_relaxed);
+	/* Only RESP2 mixes messages and replies on one stream; a RESP3 client
+	 * tells them apart by type (pushes) and may run any command. */
+	if (c->pubsub && c->proto < RESP_PROTO_3 && pubsub_count(c) > 0 &&
+	    !pubsub_allowed_in_subscriber_mode(cmd)) {
 		char msg[200];
 		snprintf(msg, sizeof(msg), "ERR Can't execute '%s': only (P|S)SUBSCRIBE / "
 			 "(P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
 			 cmd->name);
 		c->multi_dirty |= c->in_multi;
 		reply_now(s, c, cmd_stat_target(cmd, argc, argv), reply_error_str, msg);
+		return DISPATCH_DONE;
+	}
+	if (client_paused_for(s, c, cmd)) {
+		/* CLIENT PAUSE: the command waits, unparsed, until the pause ends
+		 * (shard_client_pause_turn), as Redis postpones it. */
+		c->pause_wait = true;
+		conn_pause(s, c);
+		return DISPATCH_WAIT;
+	}
+	if (c->monitor && (cmd->flags & (CMD_WRITE | CMD_READONLY | CMD_MAY_REPLICATE))) {
+		/* A monitor is a replica to Redis, which keeps it off the keyspace. */
+		c->multi_dirty |= c->in_multi;
+		reply_now(s, c, cmd_stat_target(cmd, argc, argv), reply_error_str,
+			  "ERR Replica can't interact with the keyspace");
 		return DISPATCH_DONE;
 	}
 	if (c->in_multi && (cmd->flags & CMD_NO_MULTI)) {
@@ -903,16 +1023,15 @@ enum dispatch_result shard_dispatch(struct shard *s, struct conn *c, int argc,
 		conn_mark_flush(s, c);
 		return DISPATCH_DONE;
 	}
-	/* Recorded before running, as Redis does: CLIENT LIST shows itself,
-	 * by its full name ("client|list"). */
-	atomic_store_explicit(&c->last_cmd, cmd_stat_target(cmd, argc, argv)->name,
-			      memory_order_relaxed);
 	if (cmd->bcast) {
+		dispatch_monitor(s, c, cmd, argc, argv);
 		shard_bcast(s, c, cmd, argc, argv, true);
 		goto done;
 	}
 	if (cmd->flags & CMD_LOCAL) {
+		/* After it ran: SELECT shows the database it moved to. */
 		run_here(s, c, cmd, argc, argv);
+		dispatch_monitor(s, c, cmd, argc, argv);
 		goto done;
 	}
 	uint32_t shards[SHARD_MAX];
@@ -928,12 +1047,54 @@ enum dispatch_result shard_dispatch(struct shard *s, struct conn *c, int argc,
 			return DISPATCH_WAIT;
 		}
 		run_here(s, c, cmd, argc, argv);
+		dispatch_monitor(s, c, cmd, argc, argv);
 	} else if (n == 1 && !home_only) {
+		dispatch_monitor(s, c, cmd, argc, argv);
 		shard_forward(s, c, shards[0], cmd, argc, argv);
 	} else {
+		dispatch_monitor(s, c, cmd, argc, argv);
 		shard_start_txn(s, c, cmd, argc, argv, shards, n);
 	}
 done:
 	stat_add(&s->stats.commands_processed, 1);
 	return DISPATCH_DONE;
+}
+
+/*
+ * CLIENT REPLY OFF / SKIP.  A command whose reply must not be sent still
+ * runs as any other (forwarded, as a txn, blocked); its reply is dropped
+ * where replies leave in order: an empty slot (the barrier) is reserved
+ * before it runs, so everything the command replies lands in slots after
+ * it, and those slots are marked to leave as nothing.  Whether to drop is
+ * decided after the command ran, because CLIENT REPLY ON is answered
+ * (Redis clears the flag, then replies).  Messages that arrive later (pub/sub
+ * pushes) go to slots of their own and are sent, as Redis sends pushes to a
+ * client with replies off.
+ */
+enum dispatch_result shard_dispatch(struct shard *s, struct conn *c, int argc,
+				    const struct kv_slice *argv)
+{
+	c->pause_wait = false;   /* running again: no longer postponed */
+	bool skip = c->reply_skip_next;
+	if (!skip && !c->reply_off) {
+		enum dispatch_result r = dispatch_command(s, c, argc, argv);
+		conn_publish_info(c);
+		return r;
+	}
+	c->reply_skip_next = false;
+	c->reply_skip_now = skip;      /* CLIENT REPLY ON clears it, and is answered */
+	struct reply_slot *barrier = conn_reserve_slot(c);
+	c->reply_silenced = true;
+	enum dispatch_result r = dispatch_command(s, c, argc, argv);
+	c->reply_silenced = false;
+	bool discard = r == DISPATCH_DONE && (c->reply_skip_now || c->reply_off);
+	c->reply_skip_now = false;
+	if (r != DISPATCH_DONE)
+		c->reply_skip_next = skip;   /* it runs again: the skip is still due */
+	for (struct reply_slot *sl = barrier; sl; sl = sl->next)
+		sl->discard = discard && !sl->keep;
+	barrier->done = true;
+	conn_drain_slots(s, c);
+	conn_publish_info(c);
+	return r;
 }

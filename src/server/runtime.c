@@ -80,14 +80,34 @@ static void rt_conn_info(const struct conn *c, struct client_info *ci)
 	if (ci->idle_s < 0)
 		ci->idle_s = 0;
 	ci->shard = c->shard->id;
-	snprintf(ci->flags, sizeof(ci->flags), "N");
+	uint32_t f = atomic_load_explicit(&c->info_flags, memory_order_relaxed);
+	static const struct { uint32_t bit; char letter; } letters[] = {
+		{ CONN_INFO_MONITOR, 'O' }, { CONN_INFO_PUBSUB, 'P' }, { CONN_INFO_MULTI, 'x' },
+		{ CONN_INFO_BLOCKED | CONN_INFO_POSTPONED, 'b' },
+		{ CONN_INFO_CLOSE, 'c' }, { CONN_INFO_NO_EVICT, 'e' },
+	};
+	size_t nf = 0;
+	for (size_t i = 0; i < KV_ARRAY_LEN(letters); i++)
+		if (f & letters[i].bit)
+			ci->flags[nf++] = letters[i].letter;
+	if (atomic_load_explicit(&c->kill_requested, memory_order_relaxed) &&
+	    !(f & CONN_INFO_CLOSE))
+		ci->flags[nf++] = 'c';
+	if (nf == 0)
+		ci->flags[nf++] = 'N';
+	ci->flags[nf] = '\0';
+	ci->pubsub = f & CONN_INFO_PUBSUB;
+	ci->db = atomic_load_explicit(&c->info_db, memory_order_relaxed);
+	ci->sub = atomic_load_explicit(&c->info_sub, memory_order_relaxed);
+	ci->psub = atomic_load_explicit(&c->info_psub, memory_order_relaxed);
+	ci->multi = atomic_load_explicit(&c->info_multi, memory_order_relaxed);
 	snprintf(ci->last_cmd, sizeof(ci->last_cmd), "%s",
 		 atomic_load_explicit(&c->last_cmd, memory_order_relaxed));
 	ci->qbuf = atomic_load_explicit(&c->qbuf_len, memory_order_relaxed);
 	ci->obl = atomic_load_explicit(&c->obuf_len, memory_order_relaxed);
 	ci->omem = ci->obl;
 	ci->tot_mem = ci->qbuf + ci->obl + sizeof(*c);
-	ci->resp = 2;
+	ci->resp = c->proto >= RESP_PROTO_3 ? 3 : 2;
 }
 
 static void rt_clients_foreach(void (*fn)(void *arg, const struct client_info *ci), void *arg)
@@ -167,6 +187,84 @@ static void rt_conn_set_authenticated(struct conn *c, bool yes)
 	resp_parser_set_authenticated(&c->parser, yes);
 }
 
+static int rt_conn_proto(const struct conn *c)
+{
+	return c->proto >= RESP_PROTO_3 ? RESP_PROTO_3 : RESP_PROTO_2;
+}
+
+static void rt_conn_set_proto(struct conn *c, int proto)
+{
+	c->proto = (unsigned char)proto;
+}
+
+static void rt_conn_set_reply_mode(struct conn *c, int mode)
+{
+	if (mode == CONN_REPLY_ON) {
+		c->reply_off = false;
+		c->reply_skip_next = false;
+		c->reply_skip_now = false;
+	} else if (mode == CONN_REPLY_OFF) {
+		c->reply_off = true;
+	} else if (!c->reply_off) {
+		c->reply_skip_next = true;
+	}
+}
+
+static void rt_conn_set_no_evict(struct conn *c, bool on)
+{
+	c->no_evict = on;
+}
+
+static bool rt_client_unblock(uint64_t id, bool error)
+{
+	for (uint32_t i = 0; i < g_server.nshards; i++) {
+		struct shard *s = g_server.shards[i];
+		bool found = false;
+		pthread_mutex_lock(&s->clients_lock);
+		for (struct conn *c = s->clients; c; c = c->all_next) {
+			if (c->id != id)
+				continue;
+			/* A client postponed by CLIENT PAUSE is not in a blocking
+			 * command: nothing to unblock. */
+			uint32_t f = atomic_load_explicit(&c->info_flags, memory_order_relaxed);
+			if (f & CONN_INFO_BLOCKED) {
+				atomic_store(&c->unblock_request,
+					     error ? UNBLOCK_REQ_ERROR : UNBLOCK_REQ_TIMEOUT);
+				found = true;
+			}
+			break;
+		}
+		pthread_mutex_unlock(&s->clients_lock);
+		if (found) {
+			shard_wake(s);
+			return true;
+		}
+	}
+	return false;
+}
+
+static void rt_clients_pause(int64_t end_ms, bool all)
+{
+	pthread_mutex_lock(&g_server.pause_lock);
+	int64_t cur = atomic_load(&g_server.pause_end_ms);
+	bool active = cur != 0 && kv_time_ms() < cur;
+	if (!active || end_ms > cur)
+		atomic_store(&g_server.pause_end_ms, end_ms);
+	atomic_store(&g_server.pause_all, all || (active && atomic_load(&g_server.pause_all)));
+	pthread_mutex_unlock(&g_server.pause_lock);
+}
+
+static void rt_clients_unpause(void)
+{
+	pthread_mutex_lock(&g_server.pause_lock);
+	atomic_store(&g_server.pause_end_ms, 0);
+	atomic_store(&g_server.pause_all, false);
+	pthread_mutex_unlock(&g_server.pause_lock);
+	/* Each shard resumes its postponed clients at its next turn. */
+	for (uint32_t i = 0; i < g_server.nshards; i++)
+		shard_wake(g_server.shards[i]);
+}
+
 static void rt_conn_close_after_reply(struct conn *c)
 {
 	c->close_after_reply = true;
@@ -233,6 +331,13 @@ const struct cmd_runtime server_runtime = {
 	.conn_authenticated = rt_conn_authenticated,
 	.conn_set_authenticated = rt_conn_set_authenticated,
 	.conn_close_after_reply = rt_conn_close_after_reply,
+	.conn_proto = rt_conn_proto,
+	.conn_set_reply_mode = rt_conn_set_reply_mode,
+	.conn_set_no_evict = rt_conn_set_no_evict,
+	.client_unblock = rt_client_unblock,
+	.clients_pause = rt_clients_pause,
+	.clients_unpause = rt_clients_unpause,
+	.conn_set_proto = rt_conn_set_proto,
 	.conn_subscriptions = rt_conn_subscriptions,
 	.publish = pubsub_notify_publish,
 	.script_memory = script_memory,

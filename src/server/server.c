@@ -302,6 +302,7 @@ int server_run(const char *executable)
 	}
 
 	g_server.nshards = server_shard_count();
+	pthread_mutex_init(&g_server.pause_lock, NULL);
 	g_server.shards = kv_calloc(g_server.nshards, sizeof(*g_server.shards));
 	for (uint32_t i = 0; i < g_server.nshards; i++)
 		g_server.shards[i] = shard_create(i, g_server.nshards);
@@ -373,6 +374,7 @@ int server_run(const char *executable)
 	 * where LeakSanitizer cannot see them). */
 	for (uint32_t i = 0; i < g_server.nshards; i++) {
 		dbs_free(&g_server.shards[i]->dbs);
+		monitor_shard_free(g_server.shards[i]);
 		evict_pool_free(&g_server.shards[i]->evict_pool);
 		aof_close(&g_server.shards[i]->aof);
 	}

@@ -90,7 +90,10 @@ static int conn_process(struct shard *s, struct conn *c)
 		/* Woken from a block: run the command again before newer input. */
 		struct cmd_call *call = c->retry_call;
 		c->block_retry = true;
-		if (shard_dispatch(s, c, call->argc, call->argv) == DISPATCH_WAIT)
+		c->in_retry = true;
+		enum dispatch_result r = shard_dispatch(s, c, call->argc, call->argv);
+		c->in_retry = false;
+		if (r == DISPATCH_WAIT)
 			return 0;
 		c->retry_call = NULL;
 		free(call);
@@ -116,6 +119,9 @@ static int conn_process(struct shard *s, struct conn *c)
 			break;
 		}
 		c->block_retry = false;
+		/* CLIENT LIST shows the calling client's query buffer with the
+		 * command it runs, as Redis does. */
+		atomic_store_explicit(&c->qbuf_len, avail, memory_order_relaxed);
 		if (argc > 0 && shard_dispatch(s, c, argc, argv) == DISPATCH_WAIT)
 			break;
 		c->in_pos += (size_t)n;
@@ -330,6 +336,7 @@ static void shard_reap_zombies(struct shard *s)
 		 * (PUBSUB NUMSUB may be reading them from another shard). */
 		if (c->pubsub && !s->holder)
 			pubsub_conn_drop(s, c);
+		monitor_conn_drop(s, c);
 		if (c->blocked && blocking_finish(c, false))
 			conn_unblock(s, c, UNBLOCK_DEAD, NULL, NULL);
 		if (c->nwatches > 0 && !c->txn_inflight) {
@@ -393,6 +400,7 @@ static void shard_flush_conns(struct shard *s)
 /* Called by reactors when a send completed and nothing more is queued. */
 void shard_conn_drained(struct shard *s, struct conn *c)
 {
+	atomic_store_explicit(&c->obuf_len, 0, memory_order_relaxed);
 	if (c->close_after_reply && !c->slots_head && c->out.len == 0)
 		conn_begin_close(s, c);
 }
@@ -745,6 +753,7 @@ static void shard_loop(struct shard *s)
 			break;
 		}
 		int client_work = shard_drain_rings(s);
+		monitor_turn(s);
 		if (atomic_load_explicit(&s->kill_pending, memory_order_relaxed))
 			shard_kill_flagged(s);
 		client_work += shard_process_ready(s);
@@ -754,6 +763,9 @@ static void shard_loop(struct shard *s)
 			work++;
 		}
 		int64_t block_us = s->blocked_conns ? shard_block_timeouts(s) : INT64_MAX;
+		int64_t pause_us = s->paused_head ? shard_client_pause_turn(s) : INT64_MAX;
+		if (pause_us < block_us)
+			block_us = pause_us;
 		if (kv_mono_us() >= s->next_cron_us)
 			shard_cron(s);
 		/* Park no longer than the next cron tick or block deadline. */

@@ -47,6 +47,7 @@ struct shard;
 struct script_engine;
 struct conn;
 struct reactor_ops;
+struct monitor_inbox;
 
 /* ---- messages between shards ---- */
 enum msg_type {
@@ -113,6 +114,8 @@ struct reply_slot {
 	struct reply_slot *next;
 	bool done;
 	bool durable;
+	bool discard;             /* CLIENT REPLY OFF/SKIP: leaves as nothing */
+	bool keep;                /* a push (shard_conn_push_begin): never discarded */
 	uint32_t acks;
 	uint64_t lsn;
 	uint64_t nseq;
@@ -143,6 +146,9 @@ struct cmd_call {
 	struct kv_slice *argv;    /* points into data[] */
 	int64_t now_ms;
 	uint32_t dbid;            /* the database it runs in (the client's SELECT) */
+	/* The protocol the reply is written in (RESP_PROTO_*); 0: the
+	 * connection's when it runs on the client's shard, else RESP2. */
+	unsigned char proto;
 	struct conn *conn;        /* owning client (home shard only) */
 	struct reply_slot *slot;
 	/* Run by the runtime for itself (a closing client's UNWATCH): not
@@ -273,7 +279,19 @@ struct conn {
 
 	bool authenticated;
 	bool close_after_reply;               /* QUIT, protocol error, CLIENT KILL */
+	bool reply_off;                       /* CLIENT REPLY OFF */
+	bool reply_skip_next;                 /* CLIENT REPLY SKIP: the next command's reply */
+	bool reply_skip_now;                  /* ... which is the running command */
+	bool reply_silenced;                  /* the running command's reply may be dropped */
+	bool no_evict;                        /* CLIENT NO-EVICT (shown in CLIENT LIST) */
+	bool monitor;                         /* MONITOR: gets every command (monitor.c) */
+	bool in_retry;                        /* running its woken blocked command again */
+	struct conn *monitor_next;            /* the shard's monitors */
+	bool pause_wait;                      /* postponed by CLIENT PAUSE */
 	uint32_t db;                          /* SELECTed database */
+	/* HELLO's protocol: 0 (never said) or 2: RESP2, 3: RESP3.  Written by
+	 * the shard's thread only; CLIENT LIST on another shard reads it. */
+	_Atomic unsigned char proto;
 
 	/* MULTI/EXEC (multi.c). */
 	bool in_multi;
@@ -335,6 +353,28 @@ struct conn {
 	_Atomic uint64_t qbuf_len;
 	_Atomic uint64_t obuf_len;
 	_Atomic bool kill_requested;
+	/* CLIENT UNBLOCK from any shard: UNBLOCK_REQ_*, acted on by the
+	 * client's shard in its next turn (shard_block_timeouts). */
+	_Atomic int unblock_request;
+	/* What CLIENT LIST shows of the connection's state, published by its
+	 * shard after each command and when it blocks or unblocks
+	 * (conn_publish_info): CONN_INFO_* flags, db, subscriptions, MULTI's
+	 * queue length (-1: not in MULTI). */
+	_Atomic uint32_t info_flags;
+	_Atomic uint32_t info_db;
+	_Atomic uint32_t info_sub, info_psub;
+	_Atomic int32_t info_multi;
+};
+
+enum { UNBLOCK_REQ_NONE = 0, UNBLOCK_REQ_TIMEOUT = 1, UNBLOCK_REQ_ERROR = 2 };
+enum {
+	CONN_INFO_PUBSUB = 1u << 0,    /* P */
+	CONN_INFO_MULTI = 1u << 1,     /* x */
+	CONN_INFO_BLOCKED = 1u << 2,   /* b */
+	CONN_INFO_CLOSE = 1u << 3,     /* c */
+	CONN_INFO_NO_EVICT = 1u << 4,  /* e */
+	CONN_INFO_POSTPONED = 1u << 5, /* b too: waiting for CLIENT PAUSE to end */
+	CONN_INFO_MONITOR = 1u << 6,   /* O */
 };
 
 /* ---- shards ---- */
@@ -395,6 +435,11 @@ struct shard {
 	_Atomic(struct script_engine *) script;
 	_Atomic(struct script_engine *) script_fn;   /* FCALL's, with the libraries */
 	_Atomic uint64_t script_mem, script_fn_mem;  /* their Lua heaps after the last run */
+	/* MONITOR (monitor.c): this shard's monitors, their count (read by
+	 * every shard) and the lines other shards left for them. */
+	struct conn *monitors;
+	_Atomic uint32_t nmonitors;
+	_Atomic(struct monitor_inbox *) monitor_inbox;
 
 	/* Pub/sub: this shard's subscriptions (pubsub.c). */
 	struct pubsub_shard *pubsub;
@@ -451,6 +496,14 @@ struct kv_server {
 	_Atomic uint64_t next_txn_id;
 	uint64_t boot_id;         /* random, != 0: unit ids are (boot_id, txn id) */
 	int64_t busy_poll_us;                 /* spin this long after work, then park */
+	/* CLIENT PAUSE: until pause_end_ms (wall clock; 0: not paused), every
+	 * command (pause_all) or only those that write.  Written under
+	 * pause_lock (CLIENT PAUSE keeps the later end and the wider type, as
+	 * Redis), read by every shard before it runs a command. */
+	pthread_mutex_t pause_lock;
+	_Atomic uint32_t monitors;            /* MONITOR clients on every shard */
+	_Atomic int64_t pause_end_ms;
+	_Atomic bool pause_all;
 	_Atomic uint64_t total_clients;       /* across shards, for maxclients */
 };
 
@@ -489,8 +542,9 @@ const char *reactor_uring_unavailable(void);
  *   call.c    copied calls and the shards of a call's keys
  *   gate.c    reply order and the durability gate; the end of a unit
  *   bcast.c   broadcast commands (PUBLISH)
- *   blocking.c, exec.c, multi.c, pubsub.c
- *             blocking pops; running one call; MULTI/EXEC; pub/sub
+ *   blocking.c, exec.c, monitor.c, multi.c, pubsub.c
+ *             blocking pops; running one call; MONITOR; MULTI/EXEC (and
+ *             the connection-state commands RESET, MONITOR); pub/sub
  *   script_msgpack.c, script_lua.c, script.c
  *             the Lua state of a shard; EVAL and SCRIPT
  *   route.c   dispatch and the cross-shard protocol
@@ -660,7 +714,24 @@ void pubsub_notify_publish(struct shard *s, const char *chan, size_t clen, const
 			   size_t mlen);
 /* Deliver a notification batch from another shard to this one's subscribers. */
 void pubsub_deliver_batch(struct shard *s, const struct kv_buf *payload);
+/* ---- monitor.c ---- */
+/* Make c a monitor of every command (MONITOR); drop it (reaping). */
+void monitor_add(struct shard *s, struct conn *c);
+void monitor_conn_drop(struct shard *s, struct conn *c);
+/* The line of a command client c runs, to every monitor (when any). */
+void monitor_feed(struct shard *s, const struct conn *c, uint32_t db,
+		  const struct kv_command *cmd, int argc, const struct kv_slice *argv);
+static inline bool monitor_any(void)
+{
+	return atomic_load_explicit(&g_server.monitors, memory_order_relaxed) != 0;
+}
+/* Deliver the lines other shards left for this shard's monitors. */
+void monitor_turn(struct shard *s);
+void monitor_shard_free(struct shard *s);
+
 uint32_t pubsub_count(const struct conn *c);
+/* Channels and patterns apart (CLIENT LIST's sub and psub). */
+void pubsub_counts(const struct conn *c, uint32_t *channels, uint32_t *patterns);
 void pubsub_conn_drop(struct shard *s, struct conn *c);
 bool pubsub_allowed_in_subscriber_mode(const struct kv_command *cmd);
 
@@ -675,14 +746,20 @@ int shard_drain_rings(struct shard *s);
 /* Start a txn for a command over several shards. */
 void shard_start_txn(struct shard *s, struct conn *c, const struct kv_command *cmd, int argc,
 		     const struct kv_slice *argv, const uint32_t *shards, uint32_t nshards);
-enum unblock_how { UNBLOCK_WOKEN, UNBLOCK_TIMEOUT, UNBLOCK_DEAD };
+enum unblock_how { UNBLOCK_WOKEN, UNBLOCK_TIMEOUT, UNBLOCK_DEAD, UNBLOCK_ERROR };
 /* End a blocked client's wait with served (or a timeout's null reply). */
 void conn_unblock(struct shard *s, struct conn *c, enum unblock_how how, struct kv_buf *served,
 		  struct cmd_call *retry);
 /* Serve this shard's own blocked clients woken this turn. */
 void shard_run_local_wakes(struct shard *s);
-/* Time out blocked clients; microseconds until the next deadline. */
+/* Time out blocked clients (and those CLIENT UNBLOCK named);
+ * microseconds until the next deadline. */
 int64_t shard_block_timeouts(struct shard *s);
+/* Publish what CLIENT LIST shows of c (its shard's thread only). */
+void conn_publish_info(struct conn *c);
+/* Resume the clients CLIENT PAUSE postponed once the pause is over;
+ * microseconds until it ends while it lasts (INT64_MAX: nothing waits). */
+int64_t shard_client_pause_turn(struct shard *s);
 /* A snapshot of this shard ended (snapshot.c's done callback, DEBUG
  * RELOAD): answer SAVE's waiters. */
 void shard_snapshot_done(void *shard, bool ok);

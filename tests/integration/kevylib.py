@@ -147,8 +147,9 @@ class ConnectionClosed(Exception):
 class RawConn:
     """One TCP connection; reads replies as raw bytes, exactly one at a time.
 
-    read_reply() returns the complete bytes of the next RESP2 reply (nested
-    arrays included) and leaves anything after it buffered.  Every read is
+    read_reply() returns the complete bytes of the next reply, RESP2 or
+    RESP3 (nested aggregates included; an attribute with the value it
+    precedes) and leaves anything after it buffered.  Every read is
     bounded by `timeout` seconds overall."""
 
     def __init__(self, port, host="127.0.0.1", timeout=10.0):
@@ -203,22 +204,26 @@ class RawConn:
             e = self._line_end(at, deadline)
             line = bytes(self.buf[at + 1:e])
             at = e + 2
-            if t in (b"+", b"-", b":"):
+            if t in (b"+", b"-", b":", b"_", b",", b"#", b"("):
                 pass
-            elif t == b"$":
+            elif t in (b"$", b"=", b"!"):
                 n = int(line)
                 if n >= 0:
                     while len(self.buf) < at + n + 2:
                         self._fill(deadline)
                     at += n + 2
-            elif t == b"*":
+            elif t in (b"*", b"~", b">", b"%", b"|"):
                 n = int(line)
+                if t in (b"%", b"|"):
+                    n *= 2
+                if t == b"|":
+                    n += 1      # an attribute map, then the value it is about
                 if n > 0:
                     stack.append(pending - 1)
                     pending = n
                     continue
             else:
-                raise ValueError("not a RESP2 reply: %r" % bytes(self.buf[start:e + 2]))
+                raise ValueError("not a RESP reply: %r" % bytes(self.buf[start:e + 2]))
             pending -= 1
             while pending == 0:
                 if not stack:

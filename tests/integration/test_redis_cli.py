@@ -1,7 +1,9 @@
 #!/usr/bin/python3
 """redis-cli against kevy: commands as arguments, commands on a pipe, -x,
 -r, --csv, --no-raw, --scan, --bigkeys, --pipe mass insertion of 10,000
-commands, -a with requirepass, and SHUTDOWN; every output checked.
+commands, -a with requirepass, SHUTDOWN, and -3 (RESP3: maps, sets,
+doubles, nulls, verbatim text as redis-cli renders each type, compared with
+redis-server's rendering); every output checked.
 
 Skips (77) when redis-cli is not installed.
 """
@@ -146,6 +148,28 @@ def test_shutdown():
         K.check(code == 0, "exit status after SHUTDOWN: %s\n%s" % (code, s.log_tail().decode(errors="replace")))
 
 
+RESP3_SETUP = [["HSET", "h", "f", "v"], ["ZADD", "z", "1.5", "a", "2", "b"], ["SADD", "st", "7"]]
+RESP3_CASES = [["HGETALL", "h"], ["ZSCORE", "z", "a"], ["ZRANGE", "z", "0", "-1", "WITHSCORES"],
+               ["SMEMBERS", "st"], ["GET", "nokey"], ["HGETALL", "nokey"],
+               ["CONFIG", "GET", "maxmemory-policy"], ["ZPOPMIN", "z", "1"]]
+
+
+def test_resp3():
+    """redis-cli -3 renders each RESP3 type its own way ("1# ..." for maps,
+    (double), (nil)): the same text from kevy as from redis-server."""
+    K.require_redis()
+    outs = []
+    for srv in (K.redis(), K.kevy("--threads", "3")):
+        with srv:
+            for args in RESP3_SETUP:
+                cli(srv, *args)
+            outs.append([cli(srv, "-3", "--no-raw", *args) for args in RESP3_CASES])
+            info = cli(srv, "-3", "INFO", "server")
+            K.check(info.startswith(b"# Server"), "redis-cli -3 INFO (verbatim): %r" % info[:40])
+    for args, w, g in zip(RESP3_CASES, *outs):
+        K.check(w == g, "redis-cli -3 %s:\n redis %r\n kevy  %r" % (" ".join(args), w, g))
+
+
 def main():
     global CLI
     CLI = K.require_tool("redis-cli")
@@ -159,6 +183,8 @@ def main():
     test_auth()
     K.log("-- test_shutdown")
     test_shutdown()
+    K.log("-- test_resp3")
+    test_resp3()
 
 
 CLI = None

@@ -360,10 +360,27 @@ static void test_cmd_debug_misc(void **state)
 	struct fixture *f = *state;
 
 	const char *r = RUN(f, "DEBUG", "HELP");
-	const char *head = "*19\r\n+DEBUG <subcommand> [<arg> [value] [opt] ...]. "
+	const char *head = "*23\r\n+DEBUG <subcommand> [<arg> [value] [opt] ...]. "
 			   "Subcommands are:\r\n+DIGEST\r\n";
 	assert_true(strncmp(r, head, strlen(head)) == 0);
 	EXPECT(f, "+OK\r\n", "DEBUG", "SLEEP", "0");
+	/* PROTOCOL: each type, RESP2's form here and RESP3's frame after. */
+	EXPECT(f, "$5\r\n3.141\r\n", "DEBUG", "PROTOCOL", "double");
+	EXPECT(f, "*6\r\n:0\r\n:0\r\n:1\r\n:1\r\n:2\r\n:0\r\n", "DEBUG", "PROTOCOL", "map");
+	EXPECT(f, "$39\r\nSome real reply following the attribute\r\n", "DEBUG", "PROTOCOL",
+	       "attrib");
+	EXPECT(f, "-ERR RESP2 is not supported by this command\r\n", "DEBUG", "PROTOCOL", "push");
+	EXPECT(f, "$25\r\nThis is a verbatim\nstring\r\n", "DEBUG", "PROTOCOL", "verbatim");
+	f->out.proto = RESP_PROTO_3;
+	EXPECT(f, ",3.141\r\n", "DEBUG", "PROTOCOL", "double");
+	EXPECT(f, "%3\r\n:0\r\n#f\r\n:1\r\n#t\r\n:2\r\n#f\r\n", "DEBUG", "PROTOCOL", "map");
+	EXPECT(f, "~3\r\n:0\r\n:1\r\n:2\r\n", "DEBUG", "PROTOCOL", "set");
+	EXPECT(f, "_\r\n", "DEBUG", "PROTOCOL", "null");
+	EXPECT(f, "(1234567999999999999999999999999999999\r\n", "DEBUG", "PROTOCOL", "bignum");
+	EXPECT(f, "=29\r\ntxt:This is a verbatim\nstring\r\n", "DEBUG", "PROTOCOL", "verbatim");
+	EXPECT(f, ">2\r\n$16\r\nserver-cpu-usage\r\n:42\r\n"
+		  "$40\r\nSome real reply following the push reply\r\n", "DEBUG", "PROTOCOL", "push");
+	f->out.proto = 0;
 	/* FAILPOINTS: a valid spec, a cleared one, a malformed one. */
 	EXPECT(f, "+OK\r\n", "DEBUG", "FAILPOINTS", "write:1000000=eio");
 	EXPECT(f, "+OK\r\n", "DEBUG", "FAILPOINTS", "");

@@ -369,11 +369,32 @@ static void test_cmd_hash_memory_count_stays_exact(void **state)
 	}
 }
 
+/* RESP3: HGETALL is a map, HRANDFIELD WITHVALUES nests its pairs. */
+static void test_cmd_hash_resp3_replies(void **state)
+{
+	struct fixture *f = *state;
+	f->out.proto = RESP_PROTO_3;
+	EXPECT("%0\r\n", "HGETALL", "h");
+	EXPECT(":1\r\n", "HSET", "h", "f", "v");
+	EXPECT("%1\r\n$1\r\nf\r\n$1\r\nv\r\n", "HGETALL", "h");
+	EXPECT("*1\r\n$1\r\nf\r\n", "HKEYS", "h");
+	EXPECT("*1\r\n*2\r\n$1\r\nf\r\n$1\r\nv\r\n", "HRANDFIELD", "h", "1", "WITHVALUES");
+	EXPECT("*2\r\n*2\r\n$1\r\nf\r\n$1\r\nv\r\n*2\r\n$1\r\nf\r\n$1\r\nv\r\n",
+	       "HRANDFIELD", "h", "-2", "WITHVALUES");
+	EXPECT("_\r\n", "HGET", "h", "x");
+	EXPECT("*0\r\n", "HRANDFIELD", "nokey", "1", "WITHVALUES");
+	f->out.proto = 0;
+	EXPECT("*2\r\n$1\r\nf\r\n$1\r\nv\r\n", "HRANDFIELD", "h", "1", "WITHVALUES");
+	EXPECT("*2\r\n$1\r\nf\r\n$1\r\nv\r\n", "HGETALL", "h");
+	EXPECT("$-1\r\n", "HGET", "h", "x");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_cmd_hash_set_get_and_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cmd_hash_hgetall_pairs, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cmd_hash_resp3_replies, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cmd_hash_hdel_deletes_emptied_key, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cmd_hash_hincrby, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cmd_hash_hincrbyfloat, setup, teardown),

@@ -450,6 +450,37 @@ static void test_cmd_zset_watch_signals(void **state)
 
 #undef SIGNALS
 
+/* RESP3: scores are doubles, WITHSCORES pairs nest (recorded from
+ * redis-server 7.0.15 after HELLO 3). */
+static void test_cmd_zset_resp3_replies(void **state)
+{
+	struct fixture *f = *state;
+	f->out.proto = RESP_PROTO_3;
+	assert_string_equal(RUN(f, "zadd", "z", "1.5", "a", "2", "b"), ":2\r\n");
+	assert_string_equal(RUN(f, "zscore", "z", "a"), ",1.5\r\n");
+	assert_string_equal(RUN(f, "zscore", "z", "nomember"), "_\r\n");
+	assert_string_equal(RUN(f, "zmscore", "z", "b", "x"), "*2\r\n,2\r\n_\r\n");
+	assert_string_equal(RUN(f, "zincrby", "z", "1", "a"), ",2.5\r\n");
+	assert_string_equal(RUN(f, "zrange", "z", "0", "-1", "withscores"),
+			    "*2\r\n*2\r\n$1\r\nb\r\n,2\r\n*2\r\n$1\r\na\r\n,2.5\r\n");
+	assert_string_equal(RUN(f, "zrange", "z", "0", "-1"), "*2\r\n$1\r\nb\r\n$1\r\na\r\n");
+	assert_string_equal(RUN(f, "zscan", "z", "0"),
+			    "*2\r\n$1\r\n0\r\n*4\r\n$1\r\nb\r\n$1\r\n2\r\n$1\r\na\r\n$3\r\n2.5\r\n");
+	assert_string_equal(RUN(f, "zpopmin", "z"), "*2\r\n$1\r\nb\r\n,2\r\n");
+	assert_string_equal(RUN(f, "zpopmax", "z", "1"), "*1\r\n*2\r\n$1\r\na\r\n,2.5\r\n");
+	assert_string_equal(RUN(f, "zadd", "z", "-inf", "m"), ":1\r\n");
+	assert_string_equal(RUN(f, "zmpop", "1", "z", "min"),
+			    "*2\r\n$1\r\nz\r\n*1\r\n*2\r\n$1\r\nm\r\n,-inf\r\n");
+	assert_string_equal(RUN(f, "zmpop", "1", "z", "min"), "_\r\n");
+	/* The same in RESP2: bulks, flat. */
+	f->out.proto = 0;
+	assert_string_equal(RUN(f, "zadd", "z", "1.5", "a"), ":1\r\n");
+	assert_string_equal(RUN(f, "zrange", "z", "0", "-1", "withscores"),
+			    "*2\r\n$1\r\na\r\n$3\r\n1.5\r\n");
+	assert_string_equal(RUN(f, "zmpop", "1", "nokey", "min"), "*-1\r\n");
+	assert_string_equal(RUN(f, "del", "z"), ":1\r\n");
+}
+
 int main(void)
 {
 	cmd_table_init();
@@ -460,6 +491,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_cmd_zset_memory_accounting, setup, fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_cmd_zset_randmember_shape, setup, fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_cmd_zset_watch_signals, setup, fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_cmd_zset_resp3_replies, setup, fixture_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

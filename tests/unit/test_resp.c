@@ -1,5 +1,6 @@
 /*
- * test_resp.c - the RESP2 request parser and the reply writers.
+ * test_resp.c - the RESP2 request parser and the reply writers (RESP2 and
+ * RESP3).
  *
  * Every input is placed right before a PROT_NONE guard page (as in
  * picohttpparser's tests), so a read past len faults in any build; the
@@ -15,6 +16,7 @@
 
 #include <inttypes.h>
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -925,6 +927,117 @@ static void test_resp_array_begin_end(void **state)
 	kv_buf_free(&b);
 }
 
+/* The typed writers: RESP2's rendering (what Redis sends a RESP2 client for
+ * the same reply) and RESP3's frame, from the buffer's protocol. */
+static void test_resp_typed_writers_both_protocols(void **state)
+{
+	(void)state;
+	struct kv_buf b = KV_BUF_INIT;
+	for (int pass = 0; pass < 2; pass++) {
+		/* 0 (a fresh buffer) and 2 both mean RESP2. */
+		assert_int_equal(resp_set_proto(&b, pass ? RESP_PROTO_2 : 0), 0);
+		resp_map(&b, 2);
+		ASSERT_BUF(&b, "*4\r\n");
+		resp_set(&b, 3);
+		ASSERT_BUF(&b, "*3\r\n");
+		resp_push(&b, 3);
+		ASSERT_BUF(&b, "*3\r\n");
+		resp_pair(&b);
+		ASSERT_BUF(&b, "");
+		resp_null(&b);
+		ASSERT_BUF(&b, "$-1\r\n");
+		resp_null_array(&b);
+		ASSERT_BUF(&b, "*-1\r\n");
+		resp_double(&b, 1.5);
+		ASSERT_BUF(&b, "$3\r\n1.5\r\n");
+		resp_double(&b, 0.1);
+		ASSERT_BUF(&b, "$19\r\n0.10000000000000001\r\n");
+		resp_double(&b, -INFINITY);
+		ASSERT_BUF(&b, "$4\r\n-inf\r\n");
+		resp_double(&b, 3);
+		ASSERT_BUF(&b, "$1\r\n3\r\n");
+		resp_double_text(&b, "2.5", 3);
+		ASSERT_BUF(&b, "$3\r\n2.5\r\n");
+		resp_bool(&b, true);
+		ASSERT_BUF(&b, ":1\r\n");
+		resp_bool(&b, false);
+		ASSERT_BUF(&b, ":0\r\n");
+		resp_bignum(&b, "12345678901234567890", 20);
+		ASSERT_BUF(&b, "$20\r\n12345678901234567890\r\n");
+		resp_verbatim(&b, "txt", "a\r\nb", 4);
+		ASSERT_BUF(&b, "$4\r\na\r\nb\r\n");
+		/* Untyped writers are the same in both protocols. */
+		resp_array(&b, 2);
+		resp_int(&b, 1);
+		resp_bulk_str(&b, "x");
+		ASSERT_BUF(&b, "*2\r\n:1\r\n$1\r\nx\r\n");
+	}
+	assert_int_equal(resp_set_proto(&b, RESP_PROTO_3), RESP_PROTO_2);
+	assert_true(resp_is3(&b));
+	resp_map(&b, 2);
+	ASSERT_BUF(&b, "%2\r\n");
+	resp_set(&b, 3);
+	ASSERT_BUF(&b, "~3\r\n");
+	resp_push(&b, 3);
+	ASSERT_BUF(&b, ">3\r\n");
+	resp_attribute(&b, 1);
+	ASSERT_BUF(&b, "|1\r\n");
+	resp_pair(&b);
+	ASSERT_BUF(&b, "*2\r\n");
+	resp_null(&b);
+	ASSERT_BUF(&b, "_\r\n");
+	resp_null_array(&b);
+	ASSERT_BUF(&b, "_\r\n");
+	resp_double(&b, 1.5);
+	ASSERT_BUF(&b, ",1.5\r\n");
+	resp_double(&b, INFINITY);
+	ASSERT_BUF(&b, ",inf\r\n");
+	resp_double(&b, -0.0);
+	ASSERT_BUF(&b, ",-0\r\n");
+	resp_double_text(&b, "2.5", 3);
+	ASSERT_BUF(&b, ",2.5\r\n");
+	resp_bool(&b, true);
+	ASSERT_BUF(&b, "#t\r\n");
+	resp_bool(&b, false);
+	ASSERT_BUF(&b, "#f\r\n");
+	resp_bignum(&b, "12345678901234567890", 20);
+	ASSERT_BUF(&b, "(12345678901234567890\r\n");
+	resp_verbatim(&b, "txt", "a\r\nb", 4);
+	ASSERT_BUF(&b, "=8\r\ntxt:a\r\nb\r\n");
+	resp_array(&b, 2);
+	ASSERT_BUF(&b, "*2\r\n");
+	resp_error(&b, RESP_ERR_SYNTAX);
+	ASSERT_BUF(&b, "-ERR syntax error\r\n");
+	/* kv_buf_free forgets the protocol with the bytes. */
+	kv_buf_free(&b);
+	assert_int_equal(b.proto, 0);
+}
+
+/* Deferred map and set headers, nested in an array, in both protocols. */
+static void test_resp_map_set_begin_end(void **state)
+{
+	(void)state;
+	struct kv_buf b = KV_BUF_INIT;
+	for (int proto = RESP_PROTO_2; proto <= RESP_PROTO_3; proto++) {
+		resp_set_proto(&b, (unsigned char)proto);
+		size_t outer = resp_array_begin(&b);
+		size_t map = resp_array_begin(&b);
+		resp_bulk_str(&b, "k");
+		resp_int(&b, 1);
+		resp_map_end(&b, map, 1);
+		size_t set = resp_array_begin(&b);
+		resp_bulk_str(&b, "a");
+		resp_bulk_str(&b, "b");
+		resp_set_end(&b, set, 2);
+		resp_array_end(&b, outer, 2);
+		if (proto == RESP_PROTO_2)
+			ASSERT_BUF(&b, "*2\r\n*2\r\n$1\r\nk\r\n:1\r\n*2\r\n$1\r\na\r\n$1\r\nb\r\n");
+		else
+			ASSERT_BUF(&b, "*2\r\n%1\r\n$1\r\nk\r\n:1\r\n~2\r\n$1\r\na\r\n$1\r\nb\r\n");
+	}
+	kv_buf_free(&b);
+}
+
 /* ---------------------------------------------------------------- fuzz */
 
 static uint64_t fuzz_rng;
@@ -1035,6 +1148,8 @@ int main(void)
 		cmocka_unit_test(test_resp_writers_exact),
 		cmocka_unit_test(test_resp_int_matches_printf),
 		cmocka_unit_test(test_resp_array_begin_end),
+		cmocka_unit_test(test_resp_typed_writers_both_protocols),
+		cmocka_unit_test(test_resp_map_set_begin_end),
 		cmocka_unit_test(test_resp_fuzz),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
