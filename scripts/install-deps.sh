@@ -7,6 +7,7 @@
 #                                    and bitop (scripting)
 #   scripts/install-deps.sh --test   + redis-server, redis-tools, python3,
 #                                    python3-redis (differential and client tests),
+#                                    python3-rq (a real job queue: test_rq),
 #                                    tcl (Redis's own test suite: tests/compat)
 #
 # Idempotent and non-interactive: packages already installed are skipped, and
@@ -15,7 +16,7 @@ set -euo pipefail
 
 BUILD_PKGS=(build-essential cmake pkg-config liburing-dev libzstd-dev libxxhash-dev libcmocka-dev
             liblua5.1-0-dev lua-cjson-dev lua-bitop-dev)
-TEST_PKGS=(redis-server redis-tools python3 python3-redis tcl)
+TEST_PKGS=(redis-server redis-tools python3 python3-redis python3-rq tcl)
 
 want=("${BUILD_PKGS[@]}")
 case "${1:-}" in
