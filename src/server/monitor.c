@@ -126,13 +126,18 @@ static bool monitor_redacted(int argc, const struct kv_slice *argv, int i)
 void monitor_feed(struct shard *s, const struct conn *c, uint32_t db,
 		  const struct kv_command *cmd, int argc, const struct kv_slice *argv)
 {
+	monitor_feed_from(s, c->addr, db, cmd, argc, argv);
+}
+
+void monitor_feed_from(struct shard *s, const char *who, uint32_t db,
+		       const struct kv_command *cmd, int argc, const struct kv_slice *argv)
+{
 	if (cmd->flags & CMD_ADMIN)
 		return;
 	struct kv_buf line = KV_BUF_INIT;
 	struct timeval tv;
 	gettimeofday(&tv, NULL);
-	kv_buf_printf(&line, "+%ld.%06ld [%u %s] ", (long)tv.tv_sec, (long)tv.tv_usec, db,
-		      c->addr);
+	kv_buf_printf(&line, "+%ld.%06ld [%u %s] ", (long)tv.tv_sec, (long)tv.tv_usec, db, who);
 	for (int i = 0; i < argc; i++) {
 		if (i)
 			kv_buf_append_char(&line, ' ');

@@ -283,6 +283,9 @@ static const char *script_call(struct script_run *run, int argc, const struct kv
 		.dbid = sc->dbid,
 	};
 	size_t before = out->len;
+	/* MONITOR shows a script's commands as Redis does: from "lua". */
+	if (monitor_any())
+		monitor_feed_from(s, "lua", sc->dbid, cmd, argc, (const struct kv_slice *)argv);
 	shard_call_run(s, &call, NULL, c->held, out);
 	if (strcmp(cmd->name, "select") == 0 && out->len > before && out->data[before] == '+') {
 		int64_t id;

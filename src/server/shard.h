@@ -721,6 +721,9 @@ void monitor_conn_drop(struct shard *s, struct conn *c);
 /* The line of a command client c runs, to every monitor (when any). */
 void monitor_feed(struct shard *s, const struct conn *c, uint32_t db,
 		  const struct kv_command *cmd, int argc, const struct kv_slice *argv);
+/* The same for a command that `who` runs ("lua": a script's redis.call). */
+void monitor_feed_from(struct shard *s, const char *who, uint32_t db,
+		       const struct kv_command *cmd, int argc, const struct kv_slice *argv);
 static inline bool monitor_any(void)
 {
 	return atomic_load_explicit(&g_server.monitors, memory_order_relaxed) != 0;

@@ -26,8 +26,6 @@ Options:
   --update         rewrite expected.txt from this run's passes (a maintainer's
                    step after a change that makes tests pass; review the diff)
   --keep           keep the copied suite and the server's directory
-  --resp3          include the tests tagged resp3 (drop "--tags -resp3"): how
-                   far kevy's RESP3 goes; not the gate's setting yet
 
 Environment:
   KEVY_SERVER               kevy-server (set by CTest)
@@ -38,8 +36,6 @@ Environment:
 Flags given to runtest, and why (docs/compatibility.md says the same):
   --tags -needs:debug       DEBUG subcommands kevy does not have yet
   --tags -needs:repl        replication (issue 20)
-  --tags -resp3             RESP3 (issue 14): tests that try both protocols
-                            then run the RESP2 half only
   --skipfile (from tests/compat/races.txt)
                             tests that race two connections (see that file)
   --clients 1 --durable --timeout 30
@@ -81,7 +77,7 @@ UNITS = collections.OrderedDict([
 ])
 REDIS_TOTAL = 1745
 RUNTEST_FLAGS = ["--clients", "1", "--timeout", "30", "--durable",
-                 "--tags", "-needs:debug", "--tags", "-needs:repl", "--tags", "-resp3"]
+                 "--tags", "-needs:debug", "--tags", "-needs:repl"]
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 # "[ok]: name (12 ms)"; "[err]: name in tests/unit/x.tcl"; "[exception]: ..."
@@ -202,11 +198,7 @@ def main():
     ap.add_argument("--units", default="")
     ap.add_argument("--update", action="store_true")
     ap.add_argument("--keep", action="store_true")
-    ap.add_argument("--resp3", action="store_true")
     args = ap.parse_args()
-    if args.resp3:
-        i = RUNTEST_FLAGS.index("-resp3")
-        del RUNTEST_FLAGS[i - 1:i + 1]
 
     suite_src = os.environ.get("KEVY_REDIS_TESTS", DEFAULT_SUITE)
     if not os.path.isfile(os.path.join(suite_src, "tests", "test_helper.tcl")):
