@@ -373,7 +373,8 @@ int aof_plan_build_until(const char *dir, const struct dataset_info *ds, uint64_
 		for (uint32_t s = 0; s < ds->shard_count; s++) {
 			struct aof_plan_shard *ps = &p->shards[s];
 			ps->skip = kv_malloc((sc[s].nbeyond + 1) * sizeof(*ps->skip));
-			memcpy(ps->skip, sc[s].beyond, sc[s].nbeyond * sizeof(*ps->skip));
+			if (sc[s].nbeyond)
+				memcpy(ps->skip, sc[s].beyond, sc[s].nbeyond * sizeof(*ps->skip));
 			ps->nskip = sc[s].nbeyond;
 		}
 	}
@@ -403,7 +404,9 @@ int aof_plan_build_until(const char *dir, const struct dataset_info *ds, uint64_
 					ps->resolve[ps->nresolve++] = ss->recs[i].lsn;
 			}
 			/* After every kept or dropped record: still sorted. */
-			memcpy(ps->skip + ps->nskip, ss->beyond, ss->nbeyond * sizeof(*ps->skip));
+			if (ss->nbeyond)
+				memcpy(ps->skip + ps->nskip, ss->beyond,
+				       ss->nbeyond * sizeof(*ps->skip));
 			ps->nskip += ss->nbeyond;
 			free(named);
 			ps->ids = kv_malloc((p->res.nunits + 1) * sizeof(*ps->ids));
