@@ -137,6 +137,24 @@ static void reply_entry(struct kv_buf *out, struct stream_id id, const struct st
 		resp_bulk(out, it->fv[i].ptr, it->fv[i].len);
 }
 
+/* An array of the entries in [start, end] (rev: from end down), at most
+ * `limit` of them (< 0: all). */
+static void reply_entries(struct kv_buf *out, const struct stream *s, struct stream_id start,
+			  struct stream_id end, bool rev, int64_t limit)
+{
+	size_t mark = resp_array_begin(out);
+	int64_t n = 0;
+	struct stream_iter it;
+	struct stream_id id;
+	stream_iter_start(&it, s, start, end, rev);
+	while ((limit < 0 || n < limit) && stream_iter_next(&it, &id)) {
+		reply_entry(out, id, &it);
+		n++;
+	}
+	stream_iter_stop(&it);
+	resp_array_end(out, mark, n);
+}
+
 /* Reply the entry with this ID (raw, as Redis's STREAM_RWR_RAWENTRIES):
  * false when it does not exist. */
 static bool reply_one(struct kv_buf *out, const struct stream *s, struct stream_id id)
@@ -569,17 +587,7 @@ static void xrange_generic(struct cmd_ctx *c, bool rev)
 		resp_null_array(c->out);
 		return;
 	}
-	size_t mark = resp_array_begin(c->out);
-	int64_t n = 0;
-	struct stream_iter it;
-	struct stream_id id;
-	stream_iter_start(&it, k.s, start, end, rev);
-	while ((count < 0 || n < count) && stream_iter_next(&it, &id)) {
-		reply_entry(c->out, id, &it);
-		n++;
-	}
-	stream_iter_stop(&it);
-	resp_array_end(c->out, mark, n);
+	reply_entries(c->out, k.s, start, end, rev, count);
 }
 
 static void cmd_xrange(struct cmd_ctx *c) { xrange_generic(c, false); }
@@ -1345,17 +1353,7 @@ static void xinfo_stream(struct cmd_ctx *c, const struct stream *s)
 	}
 	resp_bulk_str(c->out, "entries");
 	{
-		size_t mark = resp_array_begin(c->out);
-		int64_t n = 0;
-		struct stream_iter it;
-		struct stream_id id;
-		stream_iter_start(&it, s, STREAM_ID_MIN, STREAM_ID_MAX, false);
-		while ((!count || n < count) && stream_iter_next(&it, &id)) {
-			reply_entry(c->out, id, &it);
-			n++;
-		}
-		stream_iter_stop(&it);
-		resp_array_end(c->out, mark, n);
+		reply_entries(c->out, s, STREAM_ID_MIN, STREAM_ID_MAX, false, count ? count : -1);
 	}
 	resp_bulk_str(c->out, "groups");
 	resp_array(c->out, (int64_t)s->ngroups);
@@ -1781,17 +1779,7 @@ bool cmd_stream_read(struct cmd_ctx *c, struct stream_read_wait *w, bool retry)
 		} else {
 			struct stream_id start = gt;
 			stream_id_incr(&start);
-			size_t m2 = resp_array_begin(c->out);
-			int64_t n = 0;
-			struct stream_iter it;
-			struct stream_id id;
-			stream_iter_start(&it, s, start, STREAM_ID_MAX, false);
-			while ((!count || n < count) && stream_iter_next(&it, &id)) {
-				reply_entry(c->out, id, &it);
-				n++;
-			}
-			stream_iter_stop(&it);
-			resp_array_end(c->out, m2, n);
+			reply_entries(c->out, s, start, STREAM_ID_MAX, false, count ? count : -1);
 		}
 	}
 	effect_argv_free(&a);

@@ -347,21 +347,30 @@ static bool evalsha_all_shards(int argc, const struct kv_slice *argv)
 
 /* ---- EVAL ---- */
 
+/* EVAL's and FCALL's numkeys (argv[2]): false after replying the error
+ * (not_int when it is not an integer, as each command words it). */
+static bool script_numkeys(struct cmd_ctx *c, const char *not_int, int64_t *numkeys)
+{
+	if (!arg_to_int64(&c->argv[2], numkeys)) {
+		resp_error(c->out, not_int);
+		return false;
+	}
+	if (*numkeys > c->argc - 3) {
+		resp_error(c->out, "ERR Number of keys can't be greater than number of args");
+		return false;
+	}
+	if (*numkeys < 0) {
+		resp_error(c->out, "ERR Number of keys can't be negative");
+		return false;
+	}
+	return true;
+}
+
 static void eval_generic(struct cmd_ctx *c, bool evalsha, bool ro)
 {
 	int64_t numkeys;
-	if (!arg_to_int64(&c->argv[2], &numkeys)) {
-		resp_error(c->out, RESP_ERR_NOT_INT);
+	if (!script_numkeys(c, RESP_ERR_NOT_INT, &numkeys))
 		return;
-	}
-	if (numkeys > c->argc - 3) {
-		resp_error(c->out, "ERR Number of keys can't be greater than number of args");
-		return;
-	}
-	if (numkeys < 0) {
-		resp_error(c->out, "ERR Number of keys can't be negative");
-		return;
-	}
 	struct shard *s = c->shard;
 	struct script_engine *e = engine_get(s);
 	char sha[41];
@@ -737,14 +746,10 @@ static struct fn_lib *lib_parse(const char *code, size_t len, char *err, size_t 
 	char *name = NULL;
 	int part = 0;
 	while (p < end) {
-		while (p < end && (*p == ' ' || *p == '\t' || *p == '\r'))
-			p++;
-		if (p == end)
+		size_t wl;
+		const char *w = script_shebang_word(&p, end, &wl);
+		if (!w)
 			break;
-		const char *w = p;
-		while (p < end && *p != ' ' && *p != '\t' && *p != '\r')
-			p++;
-		size_t wl = (size_t)(p - w);
 		if (part++ == 0) {
 			snprintf(engine, sizeof(engine), "%.*s", (int)(wl - 2 < 60 ? wl - 2 : 60), w + 2);
 			continue;
@@ -924,18 +929,8 @@ static void fcall_generic(struct cmd_ctx *c, bool ro)
 		return;
 	}
 	int64_t numkeys;
-	if (!arg_to_int64(&c->argv[2], &numkeys)) {
-		resp_error(c->out, "ERR Bad number of keys provided");
+	if (!script_numkeys(c, "ERR Bad number of keys provided", &numkeys))
 		return;
-	}
-	if (numkeys > c->argc - 3) {
-		resp_error(c->out, "ERR Number of keys can't be greater than number of args");
-		return;
-	}
-	if (numkeys < 0) {
-		resp_error(c->out, "ERR Number of keys can't be negative");
-		return;
-	}
 	if (!(flags & SCRIPT_FLAG_NO_WRITES)) {
 		const char *refused = shard_write_refused(s, c->held);
 		if (refused) {

@@ -76,6 +76,23 @@ int script_parse_flag_name(const char *name, size_t len, uint32_t *flags)
 	return -1;
 }
 
+const char *script_shebang_word(const char **p, const char *end, size_t *len)
+{
+	const char *q = *p;
+	while (q < end && (*q == ' ' || *q == '\t' || *q == '\r'))
+		q++;
+	if (q == end) {
+		*p = q;
+		return NULL;
+	}
+	const char *w = q;
+	while (q < end && *q != ' ' && *q != '\t' && *q != '\r')
+		q++;
+	*len = (size_t)(q - w);
+	*p = q;
+	return w;
+}
+
 int script_parse_shebang(const char *body, size_t len, uint32_t *flags, size_t *shebang_len,
 			 char *err, size_t err_cap)
 {
@@ -92,14 +109,10 @@ int script_parse_shebang(const char *body, size_t len, uint32_t *flags, size_t *
 	int part = 0;
 	uint32_t f = 0;
 	while (p < end) {
-		while (p < end && (*p == ' ' || *p == '\t' || *p == '\r'))
-			p++;
-		if (p == end)
+		size_t wl;
+		const char *w = script_shebang_word(&p, end, &wl);
+		if (!w)
 			break;
-		const char *w = p;
-		while (p < end && *p != ' ' && *p != '\t' && *p != '\r')
-			p++;
-		size_t wl = (size_t)(p - w);
 		if (part++ == 0) {
 			if (wl != 5 || memcmp(w, "#!lua", 5) != 0) {
 				snprintf(err, err_cap, "Unexpected engine in script shebang: %.*s",

@@ -36,6 +36,9 @@ enum script_flag {
 	SCRIPT_FLAG_ALLOW_CROSS_SLOT = 1u << 5,
 };
 
+/* The next blank-separated word of a "#!" line in [*p, end): its start
+ * (length in *len, *p moved past it), or NULL at the end. */
+const char *script_shebang_word(const char **p, const char *end, size_t *len);
 /* Parse the shebang of a script body.  Returns 0 with *flags and
  * *shebang_len (bytes to skip, the '\n' kept so line numbers stay), or -1
  * with Redis's error text (no "ERR " prefix) in err. */
