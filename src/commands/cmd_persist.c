@@ -118,7 +118,7 @@ void persist_info(const struct cmd_ctx *c, struct kv_buf *b)
 		      last_dur < 0 ? -1 : last_dur / 1000,
 		      cur_start ? (now - cur_start) / 1000 : -1, saves, snap_bytes, snap_keys,
 		      running ? prog_keys : 0, running ? prog_bytes : 0,
-		      on ? 1 : 0, running ? 1 : 0, last_dur < 0 ? -1 : last_dur / 1000,
+		      on ? 1 : 0, running || atomic_load(&g_config.aof_turnon_open) ? 1 : 0, last_dur < 0 ? -1 : last_dur / 1000,
 		      cur_start ? (now - cur_start) / 1000 : -1, last_ok ? "ok" : "err", saves,
 		      worst == AOF_OK ? "ok" : "err");
 	if (on)

@@ -159,6 +159,7 @@ static const char *cfg_check_databases(struct cfg_value *v, enum cfg_origin o, c
 static const char *cfg_check_daemonize(struct cfg_value *v, enum cfg_origin o, char *e, size_t n);
 static const char *cfg_check_maxclients(struct cfg_value *v, enum cfg_origin o, char *e, size_t n);
 static void cfg_applied_loglevel(void);
+static const char *cfg_check_appendonly(struct cfg_value *v, enum cfg_origin o, char *e, size_t n);
 static const char *cfg_check_save(struct cfg_value *v, enum cfg_origin o, char *e, size_t n);
 static void cfg_applied_save(void);
 static const char *cfg_check_obuf(struct cfg_value *v, enum cfg_origin o, char *e, size_t n);
@@ -191,8 +192,8 @@ static const struct cfg_def cfg_table[] = {
 	  &g_config.lua_allow_undeclared_keys, NULL, NULL },
 	{ "busy-reply-threshold", CFG_INT, 0, 0, INT64_MAX, NULL, FLD_AI64,
 	  &g_config.busy_reply_threshold_ms, NULL, NULL, "lua-time-limit" },
-	{ "appendonly", CFG_ENUM, 0, 0, 0, cfg_yesno_names, FLD_AINT, &g_config.appendonly, NULL,
-	  NULL },
+	{ "appendonly", CFG_ENUM, 0, 0, 0, cfg_yesno_names, FLD_AINT, &g_config.appendonly,
+	  cfg_check_appendonly, NULL },
 	{ "appendfsync", CFG_ENUM, 0, 0, 0, cfg_appendfsync_names, FLD_AINT, &g_config.appendfsync,
 	  NULL, NULL },
 	{ "save", CFG_WORDS, 0, 0, 16, NULL, FLD_STR, &g_config.save, cfg_check_save,
@@ -554,6 +555,20 @@ static void cfg_reply_value(struct kv_buf *out, const struct cfg_def *d)
 
 /* ------------------------------------------------------------------ */
 /* per-setting rules */
+
+/* While the shards' rewrites for turning appendonly on are under way they
+ * must all commit or none (docs/durability.md, "Turning appendonly on"):
+ * turning it off then is refused rather than abandoning them. */
+static const char *cfg_check_appendonly(struct cfg_value *v, enum cfg_origin o, char *e, size_t n)
+{
+	(void)o;
+	(void)e;
+	(void)n;
+	if (v->num == 0 && atomic_load(&g_config.aof_turnon_open))
+		return "appendonly is being turned on (every shard is rewriting its AOF); try "
+		       "again once INFO persistence shows aof_rewrite_in_progress:0";
+	return NULL;
+}
 
 static const char *cfg_check_hz(struct cfg_value *v, enum cfg_origin o, char *e, size_t n)
 {

@@ -43,6 +43,9 @@ struct kv_config {
 	_Atomic int loglevel;                /* 0 debug 1 verbose 2 notice 3 warning */
 	/* Persistence (aof.c): appendonly 0 no / 1 yes; appendfsync enum aof_fsync. */
 	_Atomic int appendonly;              /* yes */
+	/* Not a setting: appendonly is being turned on (every shard rewrites,
+	 * shard.c "turn-on"); turning it off meanwhile is refused. */
+	_Atomic bool aof_turnon_open;
 	_Atomic int appendfsync;             /* everysec */
 	/* save "<seconds> <changes> ..." (Redis's default); parsed into pairs. */
 	char *save;                          /* under the config lock */

@@ -772,6 +772,12 @@ int aof_check_dir(const char *dir, bool fix, aof_report_fn fn, void *arg)
 	if (fn)
 		fn(arg, &rep);
 	int worst = 0;
+	char terr[4400];
+	rc = aof_turnon_recover(dir, &ds, fix, fn, arg, terr, sizeof(terr));
+	if (rc < 0)
+		return rc;
+	if (rc > 0 && !fix)
+		worst = KV_ETORN;
 	for (uint32_t i = 0; i < ds.shard_count; i++) {
 		struct aof a;
 		char err[4800];
@@ -789,6 +795,121 @@ int aof_check_dir(const char *dir, bool fix, aof_report_fn fn, void *arg)
 		aof_close(&a);
 	}
 	return worst;
+}
+
+/*
+ * Turning appendonly on at run time rewrites every shard into a fresh
+ * segment, and the shards' manifests must all move to those segments or
+ * none (a multi-shard write made before would otherwise be on disk on some
+ * shards only).  Once every segment is durable, kevy.turnon records every
+ * shard's next manifest (the decision); each shard then commits its own.
+ * Here, before anything reads a manifest: a shard whose manifest is older
+ * than the decision gets the decided one (roll forward), and the record is
+ * removed.  apply false (kevy-check without --fix): only report.
+ */
+int aof_turnon_recover(const char *dir, const struct dataset_info *ds, bool apply,
+		       aof_report_fn fn, void *arg, char *err, size_t err_cap)
+{
+	char path[4096], line[4800], msg[300];
+	struct kv_buf b = KV_BUF_INIT;
+	path_join(path, sizeof(path), dir, TURNON_FILE);
+	struct aof_file_report rep = { .path = path, .kind = AOF_FILE_DATASET, .line = line };
+	int rc = manifest_read_file(path, 64u << 20, &b);
+	if (rc == -ENOENT) {
+		kv_buf_free(&b);
+		return 0;
+	}
+	struct manifest *mans = kv_calloc(ds->shard_count, sizeof(*mans));
+	if (rc == 0)
+		rc = turnon_decode((const uint8_t *)b.data, b.len, ds, mans, msg, sizeof(msg));
+	else
+		snprintf(msg, sizeof(msg), "%s", kv_strerror(rc));
+	rep.size = b.len;
+	kv_buf_free(&b);
+	if (rc < 0) {
+		snprintf(line, sizeof(line), "%s: %s", path, msg);
+		snprintf(err, err_cap, "%s: refusing to start (inspect with: kevy-check %s)", line,
+			 dir);
+		rep.verdict = rc;
+		if (fn)
+			fn(arg, &rep);
+		free(mans);
+		return rc;
+	}
+	int adopted = 0;
+	for (uint32_t i = 0; i < ds->shard_count && rc >= 0; i++) {
+		char name[64], mpath[4096];
+		manifest_name(name, sizeof(name), i);
+		path_join(mpath, sizeof(mpath), dir, name);
+		struct kv_buf mb = KV_BUF_INIT;
+		struct manifest cur;
+		memset(&cur, 0, sizeof(cur));
+		int r = manifest_read_file(mpath, 1 << 20, &mb);
+		if (r == 0)
+			r = manifest_decode((const uint8_t *)mb.data, mb.len, &cur, msg, sizeof(msg));
+		kv_buf_free(&mb);
+		/* A manifest the decision supersedes may be damaged only if it is
+		 * the one being replaced; anything else is left to recovery. */
+		bool older = r < 0 || cur.generation < mans[i].generation;
+		manifest_free(&cur);
+		if (!older)
+			continue;
+		for (uint32_t e = 0; e < mans[i].nentries && rc >= 0; e++) {
+			char fpath[4096];
+			struct stat st;
+			path_join(fpath, sizeof(fpath), dir, mans[i].entries[e].name);
+			if (stat(fpath, &st) != 0) {
+				snprintf(line, sizeof(line), "%s: shard %u's decided manifest names %s, "
+					 "which is missing", path, i, mans[i].entries[e].name);
+				snprintf(err, err_cap, "%.4700s: refusing to start", line);
+				rep.verdict = rc = KV_ECORRUPT;
+				if (fn)
+					fn(arg, &rep);
+			}
+		}
+		if (rc < 0)
+			break;
+		if (apply) {
+			r = manifest_commit_sync(dir, &mans[i]);
+			if (r < 0) {
+				snprintf(line, sizeof(line), "%s: cannot commit shard %u's manifest: %s",
+					 path, i, kv_strerror(r));
+				snprintf(err, err_cap, "%s", line);
+				rep.verdict = rc = r;
+				if (fn)
+					fn(arg, &rep);
+				break;
+			}
+			log_notice("%s: shard %u had not committed its rewrite when appendonly was "
+				   "turned on; committed it now (manifest generation %" PRIu64 ")",
+				   path, i, mans[i].generation);
+		}
+		adopted++;
+		snprintf(line, sizeof(line), "%s: shard %u's rewrite from turning appendonly on is "
+			 "decided but its manifest was not committed%s", path, i,
+			 apply ? "; committed it" : "; recovery or kevy-check --fix commits it");
+		rep.verdict = KV_ETORN;
+		rep.fixed = apply;
+		rep.shard_id = i;
+		if (fn)
+			fn(arg, &rep);
+	}
+	for (uint32_t i = 0; i < ds->shard_count; i++)
+		manifest_free(&mans[i]);
+	free(mans);
+	if (rc < 0)
+		return rc;
+	if (apply) {
+		/* Every manifest is at or past the decision: the record is spent. */
+		rc = kvio_unlink(path);
+		if (rc == 0)
+			rc = kvio_fsync_dir(dir);
+		if (rc < 0 && rc != -ENOENT) {
+			snprintf(err, err_cap, "%s: cannot remove: %s", path, kv_strerror(rc));
+			return rc;
+		}
+	}
+	return adopted;
 }
 
 int aof_dataset_lock(const char *dir, bool exclusive, struct kvio_file *lock, char *err,
@@ -1237,8 +1358,20 @@ static void start_sync(struct aof *a, bool with_write, bool with_fsync, int64_t 
 	}
 }
 
+static void rw_gate_poll(struct aof *a);
+
 void aof_turn_end(struct aof *a, int64_t now_ms, enum aof_fsync policy)
 {
+	if (aof_rewrite_waits(a)) {
+		if (a->state != AOF_FAILED) {
+			rw_gate_poll(a);
+			return;
+		}
+		/* Failed meanwhile (aof_fail): the rewrite ends uncommitted. */
+		kvio_close(&a->rw_seg);
+		a->rw_step = 0;
+		a->rw_gate = NULL;
+	}
 	if (a->rw_parked) {
 		/* Appends wait too: writes are refused until the step is done. */
 		if (!a->rw_wait_cancel && now_ms >= a->rw_retry_at_ms && a->state != AOF_FAILED)
@@ -1346,6 +1479,7 @@ enum {
 	RW_WRITE_MAN,     /* WRITE the manifest -> FSYNC */
 	RW_RENAME,        /* RENAMEAT over the manifest -> directory FSYNC */
 	RW_SYNC_AGAIN,    /* no ring: the whole sequence, parked after ENOSPC */
+	RW_GATE,          /* the segment is durable; the commit waits for rw_gate */
 };
 
 #define RW_RECORD_BYTES (1 << 20)
@@ -1405,6 +1539,7 @@ static void rw_fail(struct aof *a, int err, const char *what)
 	a->rw_step = RW_NONE;
 	a->rw_parked = false;
 	a->rw_resume = false;
+	a->rw_gate = NULL;
 }
 
 static const char *rw_kind_name(const struct aof *a)
@@ -1486,6 +1621,7 @@ static void rw_prep_rename(struct aof *a)
 }
 
 static int rewrite_sync(struct aof *a);
+static int rewrite_sync_finish(struct aof *a, int rc, bool synced_old);
 
 /* Issue a parked step again (see rw_park). */
 static void rw_retry(struct aof *a)
@@ -1530,6 +1666,7 @@ static void rw_commit(struct aof *a)
 		set_state(a, AOF_OK, 0, "");
 	}
 	a->rw_resume = false;
+	a->rw_gate = NULL;
 	manifest_free(&a->man);
 	a->man = a->rw_next;
 	memset(&a->rw_next, 0, sizeof(a->rw_next));
@@ -1636,6 +1773,10 @@ static bool rewrite_complete(struct aof *a, struct kvio_op *op, int res)
 		}
 		if (r < 0)
 			break;
+		if (a->rw_gate) {
+			a->rw_step = RW_GATE;   /* aof_turn_end asks the gate */
+			return true;
+		}
 		a->rw_step = RW_OPEN_MAN;
 		rw_prep_open(a, &a->rw_man, a->rw_man_tmp);
 		return false;
@@ -1719,6 +1860,16 @@ static int rewrite_sync(struct aof *a)
 		rc = n == (ssize_t)a->rw_content.len ? kvio_fdatasync(&a->rw_seg)
 						     : (n < 0 ? (int)n : -ENOSPC);
 	}
+	if (rc == 0 && a->rw_gate && a->rw_kind == RW_KIND_REWRITE) {
+		a->rw_step = RW_GATE;   /* aof_turn_end asks the gate, then rewrite_sync_finish */
+		return 0;
+	}
+	return rewrite_sync_finish(a, rc, synced_old);
+}
+
+/* The manifest commit of rewrite_sync (rc: how the steps before it went). */
+static int rewrite_sync_finish(struct aof *a, int rc, bool synced_old)
+{
 	char name[64];
 	manifest_name(name, sizeof(name), a->shard_id);
 	if (rc == 0)
@@ -1750,6 +1901,37 @@ static int rewrite_sync(struct aof *a)
 		a->rw_unlink_path[i][0] = '\0';
 	}
 	return 0;
+}
+
+/* RW_GATE: the new segment is durable; commit once the gate says so. */
+static void rw_gate_poll(struct aof *a)
+{
+	int r = a->rw_gate(a->rw_gate_arg);
+	if (r == 0)
+		return;
+	if (r == 2) {
+		/* Abandoned (appendonly went off again): nothing was committed,
+		 * the previous files stay; the next turn-on rewrites afresh. */
+		kvio_close(&a->rw_seg);
+		(void)kvio_unlink(a->rw_seg_path);
+		a->rw_step = RW_NONE;
+		a->rw_gate = NULL;
+		log_notice("shard %u: AOF rewrite abandoned (appendonly was turned off again)",
+			   a->shard_id);
+		return;
+	}
+	if (r < 0) {
+		rw_fail(a, r, "turning appendonly on: the shards' rewrites must commit together, "
+			"and not every shard's could");
+		return;
+	}
+	if (!a->ring) {
+		a->rw_step = RW_NONE;
+		(void)rewrite_sync_finish(a, 0, false);
+		return;
+	}
+	a->rw_step = RW_OPEN_MAN;
+	rw_prep_open(a, &a->rw_man, a->rw_man_tmp);
 }
 
 /* The segment of the next generation, holding LSNs after start_lsn: its
@@ -1812,6 +1994,22 @@ static void rw_manifest_end(struct aof *a, uint32_t retire)
 		a->rw_unlink_path[i][0] = '\0';
 }
 
+void aof_rewrite_gate(struct aof *a, int (*gate)(void *arg), void *arg)
+{
+	a->rw_gate = gate;
+	a->rw_gate_arg = arg;
+}
+
+bool aof_rewrite_waits(const struct aof *a)
+{
+	return a->rw_step == RW_GATE;
+}
+
+const struct kv_buf *aof_rewrite_manifest(const struct aof *a)
+{
+	return &a->rw_manifest;
+}
+
 int aof_rewrite_start(struct aof *a, struct kv_dbs *dbs, int64_t now_ms)
 {
 	kv_assert(aof_idle(a) && a->man.nentries > 0);
@@ -1821,6 +2019,7 @@ int aof_rewrite_start(struct aof *a, struct kv_dbs *dbs, int64_t now_ms)
 		 * the generation this rewrite would write: touch nothing. */
 		log_warning("shard %u: not rewriting the AOF: it failed earlier (%s); restart "
 			    "to resume", a->shard_id, kv_strerror(a->err));
+		a->rw_gate = NULL;
 		return a->err ? a->err : -EIO;
 	}
 	a->rw_kind = RW_KIND_REWRITE;
@@ -2069,6 +2268,7 @@ int aof_rotate_start(struct aof *a, int64_t now_ms, uint64_t *cut, uint64_t *gen
 {
 	kv_assert(aof_idle(a) && a->state == AOF_OK && a->man.nentries > 0 && a->wbuf.len == 0);
 	a->rw_kind = RW_KIND_ROTATE;
+	a->rw_gate = NULL;
 	/* What the old segment still owes: this turn's records, up to the cut. */
 	struct kv_buf t = a->rw_tail;
 	a->rw_tail = a->buf;
@@ -2113,6 +2313,7 @@ int aof_snapshot_commit(struct aof *a, const char *snap_name, uint64_t gen, uint
 	const struct manifest_entry *cur = &a->man.entries[a->man.nentries - 1];
 	kv_assert(cur->kind == MANIFEST_AOF && cur->generation == gen && cur->lsn == cut);
 	a->rw_kind = RW_KIND_SNAPSHOT;
+	a->rw_gate = NULL;
 	rw_manifest_begin(a, false, now_ms);
 	manifest_add(&a->rw_next, MANIFEST_SNAPSHOT, gen, cut, snap_name);
 	manifest_add(&a->rw_next, MANIFEST_AOF, gen, cut, cur->name);

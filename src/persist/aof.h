@@ -196,6 +196,13 @@ struct aof {
 	struct manifest rw_next;
 	struct file_header rw_hdr;
 	uint64_t rw_last_lsn;
+	/* A rewrite whose manifest commit waits for a decision taken with the
+	 * other shards (turning appendonly on: shard.c, "turn-on"): after its
+	 * segment is durable it parks in RW_GATE and asks rw_gate each turn:
+	 * 1 commit, 0 not yet, 2 abandon (nothing committed, the AOF stays
+	 * usable), -errno give up (the rewrite fails, the AOF refuses writes). */
+	int (*rw_gate)(void *arg);
+	void *rw_gate_arg;
 	struct kvio_op rw_unlink[4];
 	char rw_unlink_path[4][4200];
 	bool rw_unlink_busy[4];
@@ -272,6 +279,14 @@ int aof_check_dir_locked(const char *dir, bool fix, aof_report_fn fn, void *arg)
 
 /* Read dir's kevy.dataset (never creates it).  0 or an error with a line. */
 int aof_dataset_read(const char *dir, struct dataset_info *ds, char *err, size_t err_cap);
+/* A turn-on decision (kevy.turnon, see manifest.h) left by a crash: with
+ * apply, commit the decided manifest of each shard whose manifest is older,
+ * then remove the record; without, only report (fn, a line per shard, as a
+ * repairable verdict).  Returns how many manifests it committed (or would),
+ * or a negative error with a line in err (a damaged record, a missing
+ * file it names: recovery refuses to start). */
+int aof_turnon_recover(const char *dir, const struct dataset_info *ds, bool apply,
+		       aof_report_fn fn, void *arg, char *err, size_t err_cap);
 
 /* Offline (kevy-dump): load every shard of dir into fresh keyspaces, read
  * only (a torn tail is left alone; the records before it are applied),
@@ -336,6 +351,15 @@ void aof_close(struct aof *a);
  * dump.  Call only while nothing is in flight (aof_idle) and the shard holds
  * its keyspace.  Returns 0, or -errno (the AOF is then failed). */
 int aof_rewrite_start(struct aof *a, struct kv_dbs *dbs, int64_t now_ms);
+/* The next aof_rewrite_start commits only when gate(arg) says so (see
+ * rw_gate above); the gate is dropped when that rewrite ends. */
+void aof_rewrite_gate(struct aof *a, int (*gate)(void *arg), void *arg);
+/* Whether a gated rewrite waits for its gate (aof_turn_end asks it, and
+ * should be called for this even while appendonly is off). */
+bool aof_rewrite_waits(const struct aof *a);
+/* The manifest the rewrite in progress will commit, once its segment is
+ * durable (RW_GATE): bytes as kevy-s<ID>.manifest holds them. */
+const struct kv_buf *aof_rewrite_manifest(const struct aof *a);
 enum { RW_KIND_REWRITE = 1, RW_KIND_ROTATE, RW_KIND_SNAPSHOT };
 
 /* Snapshot cut (call when aof_idle, state ok, and the shard holds its

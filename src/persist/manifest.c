@@ -33,6 +33,16 @@
  *     24     name: a plain file name (no '/', not "." or "..") in the same directory
  *     last 8 bytes: XXH3-64, seed 0, of every byte before them.
  *
+ *   kevy.turnon (turning appendonly on at run time; see manifest.h):
+ *      0  8  magic "KEVYTON\0"
+ *      8  2  version (1)
+ *     10  2  header length (32)
+ *     12  4  shard count (the dataset's)
+ *     16 16  dataset id
+ *     then per shard, in shard order: 4 bytes length, then that many bytes:
+ *            a whole kevy-s<ID>.manifest as above (its own checksum)
+ *     last 8 bytes: XXH3-64, seed 0, of every byte before them.
+ *
  * VALIDITY: a file is valid when it has exactly the size its fields imply,
  * the checksum verifies, the magic and version are known and every field
  * keeps its rule (segments in increasing generation and start LSN, at most
@@ -103,6 +113,82 @@ int dataset_decode(const uint8_t *p, size_t len, struct dataset_info *d, char *m
 		return KV_ECORRUPT;
 	}
 	return 0;
+}
+
+void turnon_encode(const struct dataset_info *ds, const struct kv_buf *mans, struct kv_buf *b)
+{
+	size_t start = b->len;
+	uint8_t h[TURNON_HEADER_SIZE] = { 0 };
+	memcpy(h, TURNON_MAGIC, 8);
+	le_put16(h + 8, TURNON_VERSION);
+	le_put16(h + 10, TURNON_HEADER_SIZE);
+	le_put32(h + 12, ds->shard_count);
+	memcpy(h + 16, ds->id, AOF_DATASET_ID_LEN);
+	kv_buf_append(b, h, sizeof(h));
+	for (uint32_t i = 0; i < ds->shard_count; i++) {
+		uint8_t n[4];
+		le_put32(n, (uint32_t)mans[i].len);
+		kv_buf_append(b, n, 4);
+		kv_buf_append(b, mans[i].data, mans[i].len);
+	}
+	uint8_t sum[8];
+	le_put64(sum, kv_hash64((const uint8_t *)b->data + start, b->len - start, 0));
+	kv_buf_append(b, sum, 8);
+}
+
+int turnon_decode(const uint8_t *p, size_t len, const struct dataset_info *ds,
+		  struct manifest *mans, char *msg, size_t cap)
+{
+	if (len < 8 || memcmp(p, TURNON_MAGIC, 8) != 0) {
+		snprintf(msg, cap, "not a kevy turn-on record (bad magic)");
+		return KV_ECORRUPT;
+	}
+	if (len < TURNON_HEADER_SIZE + 8 || le_get64(p + len - 8) != kv_hash64(p, len - 8, 0)) {
+		snprintf(msg, cap, "turn-on record checksum mismatch (%zu bytes)", len);
+		return KV_ECORRUPT;
+	}
+	if (le_get16(p + 8) != TURNON_VERSION) {
+		snprintf(msg, cap, "turn-on record version %u is not supported (this kevy reads %d)",
+			 le_get16(p + 8), TURNON_VERSION);
+		return KV_EVERSION;
+	}
+	if (le_get16(p + 10) != TURNON_HEADER_SIZE) {
+		snprintf(msg, cap, "turn-on record has invalid fields");
+		return KV_ECORRUPT;
+	}
+	if (le_get32(p + 12) != ds->shard_count || memcmp(p + 16, ds->id, AOF_DATASET_ID_LEN)) {
+		snprintf(msg, cap, "turn-on record belongs to another dataset or shard count");
+		return KV_EMISMATCH;
+	}
+	memset(mans, 0, ds->shard_count * sizeof(*mans));
+	size_t off = TURNON_HEADER_SIZE, end = len - 8;
+	int rc = 0;
+	for (uint32_t i = 0; i < ds->shard_count && rc == 0; i++) {
+		if (end - off < 4 || end - off - 4 < le_get32(p + off)) {
+			snprintf(msg, cap, "turn-on record: shard %u's manifest is cut short", i);
+			rc = KV_ECORRUPT;
+			break;
+		}
+		uint32_t n = le_get32(p + off);
+		char why[160];
+		rc = manifest_decode(p + off + 4, n, &mans[i], why, sizeof(why));
+		if (rc == 0 && (mans[i].shard_id != i || mans[i].shard_count != ds->shard_count ||
+				memcmp(mans[i].dataset_id, ds->id, AOF_DATASET_ID_LEN))) {
+			snprintf(why, sizeof(why), "names another shard or dataset");
+			rc = KV_ECORRUPT;
+		}
+		if (rc < 0)
+			snprintf(msg, cap, "turn-on record: shard %u's manifest: %s", i, why);
+		off += 4 + (size_t)n;
+	}
+	if (rc == 0 && off != end) {
+		snprintf(msg, cap, "turn-on record has %zu bytes after the last manifest", end - off);
+		rc = KV_ECORRUPT;
+	}
+	if (rc < 0)
+		for (uint32_t i = 0; i < ds->shard_count; i++)
+			manifest_free(&mans[i]);
+	return rc;
 }
 
 void manifest_encode(const struct manifest *m, struct kv_buf *b)

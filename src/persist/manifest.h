@@ -9,6 +9,13 @@
  *                         LSN) and the AOF segments, in order, each with its
  *                         generation and start LSN.  Replaced atomically
  *                         (temp file, fsync, rename, directory fsync).
+ *   kevy.turnon           only while appendonly is being turned on at run
+ *                         time: every shard's next manifest, written once
+ *                         every shard's rewritten segment is durable.  Its
+ *                         presence means the shards' rewrites are decided
+ *                         together: recovery commits any of those manifests
+ *                         a shard had not committed yet (roll forward),
+ *                         then removes the file (docs/durability.md).
  *
  * Recovery trusts only the files the manifest names.  Byte layouts, validity
  * rules and names: the top of manifest.c and docs/format.md.  Pure format
@@ -34,6 +41,11 @@
 #define MANIFEST_HEADER_SIZE 64
 #define MANIFEST_MAX_ENTRIES 4096
 #define MANIFEST_NAME_MAX 255
+
+#define TURNON_FILE "kevy.turnon"
+#define TURNON_MAGIC "KEVYTON\0"
+#define TURNON_VERSION 1
+#define TURNON_HEADER_SIZE 32
 
 struct dataset_info {
 	uint8_t id[AOF_DATASET_ID_LEN];
@@ -67,6 +79,15 @@ struct manifest {
 void dataset_encode(const struct dataset_info *d, uint8_t *out);
 /* Decode; 0, KV_ECORRUPT (msg says why), KV_EVERSION, KV_ETORN if short. */
 int dataset_decode(const uint8_t *p, size_t len, struct dataset_info *d, char *msg, size_t cap);
+
+/* The turn-on record: one encoded manifest per shard (mans[i] for shard
+ * i, each a whole kevy-s<i>.manifest).  Encode appends to b. */
+void turnon_encode(const struct dataset_info *ds, const struct kv_buf *mans, struct kv_buf *b);
+/* Decode and check it against ds; 0 with mans[i] filled (shard_count
+ * entries; free each with manifest_free), or KV_ECORRUPT / KV_EVERSION /
+ * KV_EMISMATCH with a line in msg. */
+int turnon_decode(const uint8_t *p, size_t len, const struct dataset_info *ds,
+		  struct manifest *mans, char *msg, size_t cap);
 
 /* Encode m (entries in order) into b (appended). */
 void manifest_encode(const struct manifest *m, struct kv_buf *b);

@@ -285,6 +285,8 @@ static void txn_execute(struct shard *s, struct txn *t)
 		kv_assert(s->holder == t);
 		s->holder = NULL;
 	}
+	if (t->side == 0)
+		atomic_fetch_sub(&g_server.turnon_txns, 1);
 	/* No message refers to t any more: RELEASE names it by id. */
 	free(t);
 	if (held_here)
@@ -301,6 +303,62 @@ static void txn_take_local(struct shard *s, struct txn *t)
 	t->acquired++;
 }
 
+/*
+ * Turning appendonly on rewrites every shard's keyspace into a fresh
+ * segment, each shard on its own thread, and the rewrites commit together
+ * (shard.c, "turn-on").  A txn must then not hold one shard from before
+ * that shard's rewrite and another from after its own: its effects would
+ * be in the first shard's rewritten keyspace but only in the second's log,
+ * where a failure could still lose them (one shard's part on disk, the
+ * other's not).  So, once appendonly is on, a shard that has not rewritten
+ * grants only txns that already hold a shard from before (side 0: counted
+ * in turnon_txns, and no shard starts its rewrite while any is in flight);
+ * the others wait in turnon_locks until its rewrite has started.  The count
+ * is taken before appendonly is read (sequentially consistent), so a shard
+ * that saw appendonly on and then no txn counted cannot meet a txn that
+ * was granted from before a rewrite and has not ended.
+ */
+bool shard_turnon_defers(struct shard *s, struct txn *t)
+{
+	if (s->aof_was_on) {
+		if (t->side < 0)
+			t->side = 1;
+		return false;
+	}
+	if (t->side == 0)
+		return false;
+	if (t->side < 0) {
+		atomic_fetch_add(&g_server.turnon_txns, 1);
+		if (!shard_aof_on()) {
+			t->side = 0;
+			return false;
+		}
+		atomic_fetch_sub(&g_server.turnon_txns, 1);
+		return true;
+	}
+	/* Granted by shards that rewrote: wait for this one's rewrite (unless
+	 * appendonly went off again, when no promise is made on disk). */
+	return shard_aof_on();
+}
+
+static void turnon_defer(struct shard *s, struct txn *t)
+{
+	t->m.type = MSG_LOCK;
+	t->m.from = s->id;
+	msg_fifo_push(&s->turnon_locks, &t->m);
+}
+
+static void shard_handle_lock(struct shard *s, struct shard_msg *m);
+
+void shard_turnon_grants(struct shard *s)
+{
+	struct msg_fifo q = s->turnon_locks;
+	s->turnon_locks.head = s->turnon_locks.tail = NULL;
+	struct shard_msg *m;
+	while ((m = msg_fifo_pop(&q)) != NULL)
+		shard_handle_lock(s, m);
+}
+
 static void txn_acquire_next(struct shard *s, struct txn *t)
 {
 	while (t->acquired < t->nshards) {
@@ -314,6 +372,10 @@ static void txn_acquire_next(struct shard *s, struct txn *t)
 			t->m.type = MSG_LOCK;
 			t->m.from = s->id;
 			shard_deferred_push(s, &t->m);
+			return;
+		}
+		if (shard_turnon_defers(s, t)) {
+			turnon_defer(s, t);
 			return;
 		}
 		txn_take_local(s, t);
@@ -333,6 +395,7 @@ void shard_start_txn(struct shard *s, struct conn *c, const struct kv_command *c
 	t->home = s->id;
 	t->nshards = nshards;
 	t->acquired = 0;
+	t->side = -1;
 	memcpy(t->shards, shards, nshards * sizeof(uint32_t));
 	t->call.dbid = c->db;
 	t->call.conn = c;
@@ -360,6 +423,10 @@ static void shard_handle_lock(struct shard *s, struct shard_msg *m)
 	struct txn *t = (struct txn *)m;
 	if (s->holder) {
 		shard_deferred_push(s, m);
+		return;
+	}
+	if (shard_turnon_defers(s, t)) {
+		turnon_defer(s, t);
 		return;
 	}
 	if (t->home == s->id) {

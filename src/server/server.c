@@ -230,6 +230,12 @@ static int server_recover(void)
 		log_warning("%s: refusing to start", err);
 		return -1;
 	}
+	/* A crash while appendonly was being turned on may have left some
+	 * shards' decided rewrites uncommitted: commit them first. */
+	if (aof_turnon_recover(g_config.dir, &ds, true, NULL, NULL, err, sizeof(err)) < 0) {
+		log_warning("%s", err);
+		return -1;
+	}
 	/* The recovery rule for units across shards needs every shard's log
 	 * before any shard applies one (docs/durability.md). */
 	struct aof_plan plan;
@@ -303,6 +309,7 @@ int server_run(const char *executable)
 
 	g_server.nshards = server_shard_count();
 	pthread_mutex_init(&g_server.pause_lock, NULL);
+	pthread_mutex_init(&g_server.turnon_lock, NULL);
 	g_server.shards = kv_calloc(g_server.nshards, sizeof(*g_server.shards));
 	for (uint32_t i = 0; i < g_server.nshards; i++)
 		g_server.shards[i] = shard_create(i, g_server.nshards);

@@ -632,17 +632,165 @@ static int shard_snapshot_commit_ok(void *arg, uint64_t cut)
 	return ok;
 }
 
+/*
+ * Turn-on: appendonly set to yes at run time.  Each shard's segment misses
+ * what changed while it was off, so each rewrites its keyspace into a fresh
+ * segment; those rewrites form one episode that commits on every shard or
+ * on none (two-phase):
+ *   1. a shard joins once no txn granted from before a rewrite is in flight
+ *      (route.c keeps units from straddling rewrites), writes its segment
+ *      and fsyncs it, then waits in the AOF's RW_GATE (TURNON_READY);
+ *   2. the last shard ready writes kevy.turnon, every shard's next manifest
+ *      (the decision: from then on recovery rolls forward any manifest not
+ *      yet committed, aof_turnon_recover);
+ *   3. each shard commits its own manifest; the last one done removes
+ *      kevy.turnon.
+ * A shard that fails before the decision (or an AOF already failed) makes
+ * every member give up: no manifest moves, each AOF refuses writes until a
+ * restart, and the files on disk are the ones from before, on every shard.
+ */
+static bool turnon_any_failed(void)
+{
+	for (uint32_t i = 0; i < g_server.nshards; i++)
+		if (atomic_load(&g_server.shards[i]->aof.info.state) == AOF_FAILED)
+			return true;
+	return false;
+}
+
+/* Under turnon_lock: this shard's part of the episode is over. */
+static void turnon_leave_locked(struct shard *s)
+{
+	struct turnon_episode *e = &g_server.turnon;
+	s->turnon_phase = TURNON_NONE;
+	e->done++;
+	if (e->done < e->joined || (e->joined < g_server.nshards && !e->failed && !e->abandoned))
+		return;
+	if (e->decided && !e->uncommitted) {
+		/* Every member committed: the decision is spent (a failure to
+		 * remove it only leaves work for the next start).  Were one's
+		 * commit to have failed, the record stays for recovery. */
+		char path[4200];
+		snprintf(path, sizeof(path), "%s/%s", s->aof.dir, TURNON_FILE);
+		int r = kvio_unlink(path);
+		if (r == 0)
+			r = kvio_fsync_dir(s->aof.dir);
+		if (r < 0)
+			log_warning("shard %u: could not remove %s: %s (the next start removes it)",
+				    s->id, path, kv_strerror(r));
+	}
+	for (uint32_t i = 0; e->mans && i < g_server.nshards; i++)
+		kv_buf_free(&e->mans[i]);
+	free(e->mans);
+	memset(e, 0, sizeof(*e));
+	atomic_store(&g_config.aof_turnon_open, false);
+}
+
+/* The AOF's RW_GATE asks: 1 commit, 0 wait, -EIO give up. */
+static int shard_turnon_gate(void *arg)
+{
+	struct shard *s = arg;
+	struct turnon_episode *e = &g_server.turnon;
+	pthread_mutex_lock(&g_server.turnon_lock);
+	int rc = 0;
+	if (s->turnon_phase == TURNON_REWRITING) {
+		s->turnon_phase = TURNON_READY;
+		e->ready++;
+		const struct kv_buf *m = aof_rewrite_manifest(&s->aof);
+		kv_buf_append(&e->mans[s->id], m->data, m->len);
+	}
+	if (e->decided) {
+		rc = 1;
+	} else if (e->failed || turnon_any_failed()) {
+		e->failed = true;
+		rc = -EIO;
+	} else if (e->abandoned || !shard_aof_on()) {
+		/* Turned off again before the decision: the shards that did not
+		 * see it on never join; every member abandons its rewrite. */
+		e->abandoned = true;
+		rc = 2;
+	} else if (e->ready == g_server.nshards) {
+		struct kv_buf rec = KV_BUF_INIT;
+		turnon_encode(&s->aof.ds, e->mans, &rec);
+		int r = manifest_write_atomic(s->aof.dir, TURNON_FILE, rec.data, rec.len);
+		kv_buf_free(&rec);
+		if (r < 0) {
+			/* Not decided (or, after a failed directory fsync, maybe
+			 * decided on disk: a restart then rolls every shard
+			 * forward, which is whole too). */
+			log_warning("shard %u: cannot write %s: %s; appendonly stays off on disk",
+				    s->id, TURNON_FILE, kv_strerror(r));
+			e->failed = true;
+			rc = -EIO;
+		} else {
+			e->decided = true;
+			rc = 1;
+		}
+	}
+	if (rc == 1)
+		s->turnon_phase = TURNON_DECIDED;
+	if (rc < 0 || rc == 2) {
+		if (rc == 2)
+			s->aof_was_on = false;   /* rewrite again when it is turned on */
+		turnon_leave_locked(s);
+	}
+	pthread_mutex_unlock(&g_server.turnon_lock);
+	return rc;
+}
+
+/* Join the episode if this shard may start its rewrite now. */
+static bool turnon_join(struct shard *s)
+{
+	if (atomic_load(&g_server.turnon_txns) > 0)
+		return false;
+	struct turnon_episode *e = &g_server.turnon;
+	pthread_mutex_lock(&g_server.turnon_lock);
+	bool ok = !e->failed && !e->decided && !e->abandoned;
+	if (ok) {
+		if (!e->mans)
+			e->mans = kv_calloc(g_server.nshards, sizeof(*e->mans));
+		e->joined++;
+		s->turnon_phase = TURNON_REWRITING;
+		atomic_store(&g_config.aof_turnon_open, true);
+	}
+	pthread_mutex_unlock(&g_server.turnon_lock);
+	return ok;
+}
+
+/* A member whose rewrite ended (committed, or failed on its own). */
+static void turnon_poll(struct shard *s)
+{
+	if (s->turnon_phase == TURNON_NONE || aof_job_busy(&s->aof))
+		return;
+	pthread_mutex_lock(&g_server.turnon_lock);
+	/* Its rewrite failed before the decision: no shard may commit.  After
+	 * the decision a failed commit is rolled forward at the next start. */
+	if (!g_server.turnon.decided)
+		g_server.turnon.failed = true;
+	else if (s->aof.state == AOF_FAILED)
+		g_server.turnon.uncommitted = true;
+	turnon_leave_locked(s);
+	pthread_mutex_unlock(&g_server.turnon_lock);
+}
+
 /* End of a turn: the turn's records go out as one write (group commit). */
 static void shard_aof_turn(struct shard *s)
 {
 	shard_unit_commit(s);
 	bool on = shard_aof_on();
+	turnon_poll(s);
 	if (on && !s->aof_was_on) {
 		/* Turned back on: the segment misses what changed while it was
-		 * off, so the keyspace is rewritten into a fresh one first. */
-		if (s->holder || !aof_idle(&s->aof))
+		 * off, so the keyspace is rewritten into a fresh one first, with
+		 * the other shards' (turn-on, above). */
+		if (s->holder || !aof_idle(&s->aof) || s->turnon_phase != TURNON_NONE ||
+		    !turnon_join(s))
 			return;   /* next turn */
-		aof_rewrite_start(&s->aof, &s->dbs, s->now_ms);
+		aof_rewrite_gate(&s->aof, shard_turnon_gate, s);
+		if (aof_rewrite_start(&s->aof, &s->dbs, s->now_ms) < 0)
+			turnon_poll(s);
+		s->aof_was_on = true;
+		shard_turnon_grants(s);
+		on = shard_aof_on();
 	}
 	s->aof_was_on = on;
 	struct snapshot_turn st = {
@@ -657,7 +805,7 @@ static void shard_aof_turn(struct shard *s)
 	snapshot_turn(&s->snap, &st);
 	if (atomic_load_explicit(&s->reload_wanted, memory_order_relaxed))
 		shard_reload(s);
-	if (on)
+	if (on || aof_rewrite_waits(&s->aof))
 		aof_turn_end(&s->aof, s->now_ms, shard_aof_policy());
 	/* Synchronous I/O (epoll), a policy change, or a failure: release. */
 	if (s->gated || s->dw.head || s->uw_head ||

@@ -173,6 +173,11 @@ struct txn {
 	 * (a held shard appends nothing until released, so its part, if
 	 * any, is the next LSN there). */
 	uint64_t *lsns;
+	/* Turning appendonly on (shard.c, "turn-on"): -1 no keyspace granted
+	 * yet; 0 granted by shards that had not rewritten their AOF (counted
+	 * in g_server.turnon_txns until the txn ends); 1 granted by shards
+	 * that had. */
+	int8_t side;
 	uint32_t shards[];        /* ids; then lsns; cmd_call arguments follow */
 };
 
@@ -483,6 +488,11 @@ struct shard {
 	struct notify_batch *nb_head, *nb_tail;
 	bool aof_failed_seen;                 /* replies were failed for AOF_FAILED */
 	bool aof_was_on;                      /* appendonly as this shard last saw it */
+	/* Turning appendonly on (shard.c, "turn-on"): where this shard is in
+	 * the episode (enum turnon_phase), and the txns whose grant waits for
+	 * this shard's rewrite to start (route.c). */
+	uint8_t turnon_phase;
+	struct msg_fifo turnon_locks;
 	int aof_exit_error;                   /* shutdown could not flush the AOF */
 };
 
@@ -505,6 +515,24 @@ struct kv_server {
 	_Atomic int64_t pause_end_ms;
 	_Atomic bool pause_all;
 	_Atomic uint64_t total_clients;       /* across shards, for maxclients */
+	/* Turning appendonly on (shard.c, "turn-on"): txns holding a keyspace
+	 * granted before its shard rewrote (no shard starts its rewrite while
+	 * any is in flight), and the episode every shard's rewrite joins. */
+	_Atomic int64_t turnon_txns;
+	pthread_mutex_t turnon_lock;
+	struct turnon_episode {
+		uint32_t joined, ready, done;
+		bool failed, decided, abandoned;
+		bool uncommitted;           /* decided, but a member's commit failed */
+		struct kv_buf *mans;          /* each shard's next manifest */
+	} turnon;
+};
+
+enum turnon_phase {
+	TURNON_NONE = 0,
+	TURNON_REWRITING,   /* joined; its segment is being written */
+	TURNON_READY,       /* its segment is durable; waiting for the others */
+	TURNON_DECIDED,     /* kevy.turnon is durable; committing its manifest */
 };
 
 extern struct kv_server g_server;
@@ -560,6 +588,10 @@ void shard_flush_overflow(struct shard *s);
 /* Whether a peer's ring holds a message for s. */
 bool shard_rings_pending(struct shard *s);
 /* Park a message until this shard's keyspace is free (FIFO). */
+/* route.c: whether this shard may grant its keyspace to t now, given a
+ * turn-on in progress; and the grants that waited, once it rewrote. */
+bool shard_turnon_defers(struct shard *s, struct txn *t);
+void shard_turnon_grants(struct shard *s);
 void shard_deferred_push(struct shard *s, struct shard_msg *m);
 struct shard_msg *shard_deferred_pop(struct shard *s);
 /* Wake a shard's reactor from any thread. */
