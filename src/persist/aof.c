@@ -813,7 +813,7 @@ int aof_turnon_recover(const char *dir, const struct dataset_info *ds, bool appl
 	char path[4096], line[4800], msg[300];
 	struct kv_buf b = KV_BUF_INIT;
 	path_join(path, sizeof(path), dir, TURNON_FILE);
-	struct aof_file_report rep = { .path = path, .kind = AOF_FILE_DATASET, .line = line };
+	struct aof_file_report rep = { .path = path, .kind = AOF_FILE_TURNON, .line = line };
 	int rc = manifest_read_file(path, 64u << 20, &b);
 	if (rc == -ENOENT) {
 		kv_buf_free(&b);
@@ -888,8 +888,9 @@ int aof_turnon_recover(const char *dir, const struct dataset_info *ds, bool appl
 		snprintf(line, sizeof(line), "%s: shard %u's rewrite from turning appendonly on is "
 			 "decided but its manifest was not committed%s", path, i,
 			 apply ? "; committed it" : "; recovery or kevy-check --fix commits it");
-		rep.verdict = KV_ETORN;
+		rep.verdict = apply ? 0 : KV_ETORN;   /* repairable, as a torn tail */
 		rep.fixed = apply;
+		rep.records = mans[i].nentries;
 		rep.shard_id = i;
 		if (fn)
 			fn(arg, &rep);

@@ -214,7 +214,10 @@ static void clean_report(void *arg, const struct aof_file_report *r)
 	f->named = true;
 	f->shard = r->shard_id;
 	switch (r->kind) {
-	case AOF_FILE_DATASET: f->kind = K_DATASET; break;
+	case AOF_FILE_DATASET:
+	case AOF_FILE_TURNON:   /* the fixtures it fuzzes have none: treated as the dataset file */
+		f->kind = K_DATASET;
+		break;
 	case AOF_FILE_MANIFEST: f->kind = K_MANIFEST; break;
 	case AOF_FILE_SNAPSHOT: f->kind = K_SNAP; break;
 	case AOF_FILE_SEGMENT:

@@ -173,6 +173,64 @@ static void test_dataset_file(void **state)
 	assert_int_equal(dataset_decode(bytes, sizeof(bytes), &d, msg, sizeof(msg)), KV_ECORRUPT);
 }
 
+/* The turn-on record: every shard's next manifest, checksummed as a whole. */
+static void turnon_sample(struct dataset_info *ds, struct kv_buf *rec)
+{
+	memset(ds, 0, sizeof(*ds));
+	for (int i = 0; i < AOF_DATASET_ID_LEN; i++)
+		ds->id[i] = (uint8_t)(i * 7 + 1);
+	ds->shard_count = 3;
+	struct kv_buf mans[3] = { KV_BUF_INIT, KV_BUF_INIT, KV_BUF_INIT };
+	for (uint32_t i = 0; i < 3; i++) {
+		struct manifest m;
+		sample_manifest(&m);
+		m.shard_id = i;
+		m.generation = 10 + i;
+		manifest_encode(&m, &mans[i]);
+		manifest_free(&m);
+	}
+	turnon_encode(ds, mans, rec);
+	for (uint32_t i = 0; i < 3; i++)
+		kv_buf_free(&mans[i]);
+}
+
+static void test_turnon_record(void **state)
+{
+	(void)state;
+	struct dataset_info ds;
+	struct kv_buf rec = KV_BUF_INIT;
+	turnon_sample(&ds, &rec);
+	struct manifest mans[3];
+	char msg[300];
+	const uint8_t *p = (const uint8_t *)rec.data;
+	assert_int_equal(turnon_decode(p, rec.len, &ds, mans, msg, sizeof(msg)), 0);
+	for (uint32_t i = 0; i < 3; i++) {
+		assert_int_equal(mans[i].shard_id, i);
+		assert_int_equal(mans[i].generation, 10 + i);
+		assert_int_equal(mans[i].nentries, 3);
+		assert_string_equal(mans[i].entries[2].name, "kevy-s1-g5.aof");
+		manifest_free(&mans[i]);
+	}
+	/* Every prefix and every single-bit flip is refused, never trusted. */
+	for (size_t n = 0; n < rec.len; n++)
+		assert_true(turnon_decode(p, n, &ds, mans, msg, sizeof(msg)) < 0);
+	uint8_t *c = malloc(rec.len);
+	for (size_t bit = 0; bit < rec.len * 8; bit++) {
+		memcpy(c, p, rec.len);
+		c[bit / 8] ^= (uint8_t)(1u << (bit % 8));
+		assert_true(turnon_decode(c, rec.len, &ds, mans, msg, sizeof(msg)) < 0);
+	}
+	free(c);
+	/* Another dataset, or another shard count: a mismatch. */
+	struct dataset_info other = ds;
+	other.id[0] ^= 1;
+	assert_int_equal(turnon_decode(p, rec.len, &other, mans, msg, sizeof(msg)), KV_EMISMATCH);
+	other = ds;
+	other.shard_count = 2;
+	assert_int_equal(turnon_decode(p, rec.len, &other, mans, msg, sizeof(msg)), KV_EMISMATCH);
+	kv_buf_free(&rec);
+}
+
 static void test_manifest_write_atomic(void **state)
 {
 	char dir[] = "/tmp/kevy_manifest_XXXXXX";
@@ -210,6 +268,7 @@ int main(void)
 		cmocka_unit_test(test_manifest_field_rules),
 		cmocka_unit_test(test_dataset_file),
 		cmocka_unit_test(test_manifest_write_atomic),
+		cmocka_unit_test(test_turnon_record),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -102,6 +102,7 @@ static const char *kc_kind_word(enum aof_file_kind kind)
 	case AOF_FILE_MANIFEST: return "manifest";
 	case AOF_FILE_SEGMENT: return "segment";
 	case AOF_FILE_SNAPSHOT: return "snapshot";
+	case AOF_FILE_TURNON: return "turn-on record";
 	}
 	return "?";
 }
@@ -148,11 +149,24 @@ static int kc_pass_exit(const struct kc_pass *p)
 	return kc_exit_rank(lib) > kc_exit_rank(code) ? lib : code;
 }
 
+/* Files (not turn-on records) with this verdict, fixed or not. */
 static size_t kc_count(const struct kc_pass *p, int verdict, bool fixed)
 {
 	size_t n = 0;
 	for (size_t i = 0; i < p->n; i++)
-		n += p->files[i].verdict == verdict && p->files[i].fixed == fixed;
+		n += p->files[i].verdict == verdict && p->files[i].fixed == fixed &&
+		     p->files[i].kind != AOF_FILE_TURNON;
+	return n;
+}
+
+/* Shards whose decided turn-on manifest is not committed (pending), or
+ * was committed by this run (fixed). */
+static size_t kc_count_turnon(const struct kc_pass *p, bool fixed)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < p->n; i++)
+		n += p->files[i].kind == AOF_FILE_TURNON && p->files[i].fixed == fixed &&
+		     p->files[i].verdict == (fixed ? 0 : KV_ETORN);
 	return n;
 }
 
@@ -458,7 +472,10 @@ static void kc_print_file(FILE *out, const struct kc_file *f)
 	fprintf(out, " [%s", kc_kind_word(f->kind));
 	if (f->kind != AOF_FILE_DATASET)
 		fprintf(out, ", shard %" PRIu32, f->shard_id);
-	fprintf(out, "]: %s", f->fixed ? "torn tail, fixed" : kc_verdict_word(f->verdict));
+	if (f->kind == AOF_FILE_TURNON && (f->fixed || f->verdict == KV_ETORN))
+		fprintf(out, "]: %s", f->fixed ? "decided, committed now" : "decided, not committed");
+	else
+		fprintf(out, "]: %s", f->fixed ? "torn tail, fixed" : kc_verdict_word(f->verdict));
 	if (f->kind == AOF_FILE_SEGMENT) {
 		fprintf(out, ": %" PRIu64 " record(s)", f->records);
 		if (f->records)
@@ -507,6 +524,7 @@ static void kc_print_summary(FILE *out, const char *target, const struct kc_pass
 			     int code, size_t fixed, const char *error)
 {
 	size_t torn = kc_count(p, KV_ETORN, false);
+	size_t turnon = kc_count_turnon(p, false);
 	fputs("kevy-check: ", out);
 	kc_put_text(out, target);
 	if (error) {
@@ -518,17 +536,22 @@ static void kc_print_summary(FILE *out, const char *target, const struct kc_pass
 	switch (code) {
 	case KC_EXIT_CLEAN:
 		if (fixed)
-			fprintf(out, ": fixed %zu torn tail(s) (quarantined and truncated); "
+			fprintf(out, ": fixed %zu problem(s) (torn tails quarantined and truncated, "
+				"decided manifests committed, incomplete units resolved); "
 				"re-verified: clean, %zu file(s)", fixed, p->n);
 		else
 			fprintf(out, ": clean, %zu file(s)", p->n);
 		break;
 	case KC_EXIT_TORN:
+		if (turnon)
+			fprintf(out, ": %zu shard manifest(s) decided by turning appendonly on and "
+				"not committed, which recovery would commit", turnon);
 		if (torn)
-			fprintf(out, ": %zu torn tail(s) that recovery would quarantine and cut", torn);
+			fprintf(out, "%s %zu torn tail(s) that recovery would quarantine and cut",
+				turnon ? "," : ":", torn);
 		if (kc_new_units(p))
 			fprintf(out, "%s %zu unit(s) across shards missing a part that recovery "
-				"would drop whole", torn ? "," : ":", kc_new_units(p));
+				"would drop whole", torn || turnon ? "," : ":", kc_new_units(p));
 		fputs("; the server will start (kevy-check --fix does the same now)", out);
 		break;
 	case KC_EXIT_CORRUPT:
