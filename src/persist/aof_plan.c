@@ -512,6 +512,17 @@ int aof_load_dir(const char *dir, uint64_t until_lsn, int64_t until_ms, aof_repo
 	int rc = aof_dataset_read(dir, &ds, err, err_cap);
 	if (rc < 0)
 		return rc;
+	/* A decided turn-on not committed everywhere: the shards' manifests
+	 * disagree until recovery commits it; read nothing half-moved. */
+	rc = aof_turnon_recover(dir, &ds, false, NULL, NULL, err, err_cap);
+	if (rc > 0) {
+		snprintf(err, err_cap, "%s/%s: turning appendonly on was decided but %d shard(s) "
+			 "had not committed it; start the server or run kevy-check --fix %s first",
+			 dir, TURNON_FILE, rc, dir);
+		return KV_ECORRUPT;
+	}
+	if (rc < 0)
+		return rc;
 	rc = aof_plan_build_until(dir, &ds, until_lsn, until_ms, &p);
 	if (rc < 0) {
 		snprintf(err, err_cap, "%s", p.err);
