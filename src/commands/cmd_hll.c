@@ -102,6 +102,16 @@ static void cmd_pfadd(struct cmd_ctx *c)
 	for (int j = 2; j < c->argc; j++) {
 		int r = hll_add(&h, c->argv[j].ptr, c->argv[j].len, max);
 		if (r == HLL_CORRUPT) {
+			/* Redis edits a sparse string in place: what the elements
+			 * before this one changed stays (each sparse change also
+			 * drops the cached estimate), although PFADD answers an
+			 * error and signals nothing.  kevy keeps the same bytes and
+			 * logs them, so memory and disk agree. */
+			if (updated) {
+				hll_invalidate_cache(h.p);
+				store_back(c, 1, &h);
+				effect_final_bytes(c, 1, &h);
+			}
 			resp_error(c->out, ERR_INVALIDOBJ);
 			hll_free(&h);
 			return;

@@ -112,11 +112,11 @@ FAMILY_KEYS = {
     "geo": [b"geo1", b"geo2", b"{g}geo"],
 }
 ALL_KEYS = [k for ks in FAMILY_KEYS.values() for k in ks] + [b"x", b"{g}x"]
-# Other families' commands never pick an HLL key: a string or bit write into
-# an HLL leaves a sparse HLL whose opcodes do not cover exactly 16,384
-# registers, on which kevy and Redis still differ (docs/compatibility.md,
-# "Known differences to fix"); invalid HLLs are made on purpose by g_hll.
-NON_HLL_KEYS = [k for k in ALL_KEYS if k not in FAMILY_KEYS["hll"]]
+# Every family's commands may pick an HLL key: a string or bit write into an
+# HLL leaves a sparse HLL whose opcodes do not cover exactly 16,384 registers,
+# which PFADD then edits in place until a promotion finds it corrupt, as
+# Redis does (what an erroring PFADD changed stays).  Invalid HLL headers
+# are made on purpose by g_hll.
 
 # Bitmaps.  Writes stay below ~100 kbit so that no string grows large; the
 # edge offsets (bit 2^32-1, the last one, and 2^32, out of range) go to
@@ -253,11 +253,11 @@ class Gen(C.WeightedGenMixin):
     # -------------------------------------------------------------- pickers
     def key(self, fam):
         if self.r.random() < 0.12 or fam not in self.fams:
-            return self.r.choice(ALL_KEYS if fam == "hll" else NON_HLL_KEYS)
+            return self.r.choice(ALL_KEYS)
         return self.r.choice(FAMILY_KEYS[fam])
 
     def anykey(self):
-        return self.r.choice(NON_HLL_KEYS)
+        return self.r.choice(ALL_KEYS)
 
     def small_or_long(self, p_long=0.015):
         if self.r.random() < p_long:
