@@ -14,6 +14,9 @@
 # limit applies to against the limit (Redis: used_memory; kevy:
 # used_memory_dataset, the keyspace bytes its per-shard shares are checked
 # against) and evicted_keys.  The servers are flushed between runs.
+# Then the hit ratio of a Zipf-distributed cache-aside load (GET, and SET on
+# a miss; bench/zipf_hits.py, the same seeded key stream for both servers)
+# under the same limit: how well each server's eviction keeps the hot keys.
 #
 # Environment (all optional):
 #   KEVY_SERVER      kevy-server binary (default: <repo>/build/kevy-server)
@@ -23,8 +26,11 @@
 #                    times what fits in 100 MB on either server)
 #   EVICT_REPS       runs per server (default 3)
 #   EVICT_LIMIT      maxmemory (default 100mb)
+#   ZIPF_OPS         counted operations of the hit-ratio load, after as many
+#                    warm-up ones (default 1000000; 0 skips it)
 #
-# Needs: redis-server, redis-benchmark, redis-cli, awk.  Never touches port 6379.
+# Needs: redis-server, redis-benchmark, redis-cli, awk, python3.  Never
+# touches port 6379.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -34,6 +40,7 @@ KEVY_THREADS="${KEVY_THREADS:-2}"
 EVICT_REQUESTS="${EVICT_REQUESTS:-5000000}"
 EVICT_REPS="${EVICT_REPS:-3}"
 EVICT_LIMIT="${EVICT_LIMIT:-100mb}"
+ZIPF_OPS="${ZIPF_OPS:-1000000}"
 
 die() { echo "evict.sh: $*" >&2; exit 1; }
 for t in redis-benchmark redis-cli awk; do
@@ -134,3 +141,22 @@ awk -v r="$K_MED" -v rs="${K_RPS[*]}" -v u="$K_USED" -v l="$LIMIT_BYTES" -v k="$
 echo
 awk -v r="$R_MED" -v k="$K_MED" 'BEGIN { printf "kevy/redis throughput: %.2f\n", k / r }'
 echo "kevy used_memory (whole heap, not limited): $K_HEAP"
+
+if (( ZIPF_OPS > 0 )); then
+  zipf() {  # zipf PORT -> "hits H of N (ratio R), ..."
+    redis-cli -p "$1" FLUSHALL >/dev/null
+    python3 "$ROOT/bench/zipf_hits.py" "$1" --ops "$ZIPF_OPS" --warm "$ZIPF_OPS"
+  }
+  R_Z=$(zipf "$RP"); K_Z=$(zipf "$KP")
+  R_HR=$(sed -n 's/.*(ratio \([0-9.]*\)).*/\1/p' <<<"$R_Z")
+  K_HR=$(sed -n 's/.*(ratio \([0-9.]*\)).*/\1/p' <<<"$K_Z")
+  echo
+  echo "## Zipf cache-aside load (bench/zipf_hits.py): $ZIPF_OPS counted GETs after $ZIPF_OPS warm-up, SET on a miss, same limit and policy"
+  echo
+  echo "| server | result | evicted_keys (whole run) |"
+  echo "| --- | --- | ---: |"
+  echo "| redis | $R_Z | $(info "$RP" evicted_keys) |"
+  echo "| kevy | $K_Z | $(info "$KP" evicted_keys) |"
+  echo
+  awk -v r="$R_HR" -v k="$K_HR" 'BEGIN { printf "kevy/redis hit ratio: %.3f\n", k / r }'
+fi

@@ -254,15 +254,34 @@ static const char *script_call(struct script_run *run, int argc, const struct kv
 		flags |= sub->flags;
 	}
 	/* Commands that need a client connection or the shards' messaging
-	 * (CLIENT, PUBLISH, the connection's MULTI state) are refused as
-	 * Redis refuses its noscript commands. */
-	if ((flags & CMD_NOSCRIPT) || cmd->bcast || strcmp(cmd->name, "client") == 0 ||
+	 * (CLIENT, the connection's MULTI state) are refused as Redis refuses
+	 * its noscript commands.  PUBLISH is handled below. */
+	bool publish = strcmp(cmd->name, "publish") == 0;
+	if ((flags & CMD_NOSCRIPT) || (cmd->bcast && !publish) || strcmp(cmd->name, "client") == 0 ||
 	    ((flags & CMD_LOCAL) && cmd->subcommands == NULL && strcmp(cmd->name, "ping") != 0 &&
 	     strcmp(cmd->name, "echo") != 0 && strcmp(cmd->name, "select") != 0 &&
 	     strcmp(cmd->name, "time") != 0))
 		return "This Redis command is not allowed from script";
 	if (run->readonly && (flags & (CMD_WRITE | CMD_MAY_REPLICATE)))
 		return "Write commands are not allowed from read-only scripts.";
+	if (publish) {
+		/* Delivered here now and on every other shard with the unit's
+		 * notification batch (after the script, in order with its
+		 * keyspace events).  The reply counts the receivers on the
+		 * shards the script holds (all of them when it took every
+		 * shard), as a Redis Cluster node counts its own clients
+		 * (docs/scripting.md). */
+		uint64_t n = pubsub_receivers(s, &argv[1]);
+		for (uint32_t i = 0; i < g_server.nshards; i++)
+			if (i != s->id && c->held[i])
+				n += pubsub_receivers(g_server.shards[i], &argv[1]);
+		if (monitor_any())
+			monitor_feed_from(s, "lua", sc->dbid, cmd, argc,
+					  (const struct kv_slice *)argv);
+		pubsub_notify_publish(s, argv[1].ptr, argv[1].len, argv[2].ptr, argv[2].len);
+		resp_int(out, (int64_t)n);
+		return NULL;
+	}
 	/* Every shard the call needs must be held by this script. */
 	if (!(flags & CMD_LOCAL)) {
 		uint32_t shards[SHARD_MAX];

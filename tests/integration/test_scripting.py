@@ -234,6 +234,35 @@ def check_cache_across_shards(srv):
         c1.close()
 
 
+def check_publish(srv):
+    """PUBLISH from a script reaches subscribers on every shard, after the
+    script; its reply counts the receivers on the shards the script holds."""
+    s0 = A.conn_on_shard(srv, 0)
+    s1 = A.conn_on_shard(srv, 1)
+    pub = A.conn_on_shard(srv, 0)
+    try:
+        for sub in (s0, s1):
+            r = sub.call("SUBSCRIBE", "news")
+            K.check(r.startswith(b"*3"), "subscribed: %r" % r)
+        r = pub.call("EVAL", "return redis.call('publish', 'news', ARGV[1])", "0", "hello")
+        K.check(r == b":1\r\n", "a keyless script holds its shard: one receiver counted: %r" % r)
+        want = b"*3\r\n$7\r\nmessage\r\n$4\r\nnews\r\n$5\r\nhello\r\n"
+        for i, sub in enumerate((s0, s1)):
+            K.check(sub.read_reply(timeout=5) == want, "subscriber on shard %d got it" % i)
+        r = pub.call("EVAL", "#!lua flags=allow-cross-slot-keys\n"
+                     "return redis.call('publish', 'news', ARGV[1])", "0", "all")
+        K.check(r == b":2\r\n", "holding every shard, both receivers counted: %r" % r)
+        want = b"*3\r\n$7\r\nmessage\r\n$4\r\nnews\r\n$3\r\nall\r\n"
+        for i, sub in enumerate((s0, s1)):
+            K.check(sub.read_reply(timeout=5) == want, "shard %d got the second one" % i)
+        r = pub.call("EVAL_RO", "return redis.call('publish', 'news', 'x')", "0")
+        K.check(r.startswith(b"-ERR Write commands are not allowed from read-only scripts"),
+                "EVAL_RO refuses PUBLISH as Redis does: %r" % r)
+    finally:
+        for c in (s0, s1, pub):
+            c.close()
+
+
 def check_atomic(srv, seconds=2.0):
     keys = ["at:a", "at:b", "at:c"]
     script = "for i=1,#KEYS do redis.call('incr', KEYS[i]) end return 1"
@@ -374,6 +403,7 @@ def main():
     try:
         check_undeclared(srv)
         check_cache_across_shards(srv)
+        check_publish(srv)
         check_atomic(srv)
         srv.check_clean_exit()
     finally:
