@@ -300,6 +300,7 @@ static const char *script_call(struct script_run *run, int argc, const struct kv
 		.argv = (struct kv_slice *)argv,
 		.now_ms = c->now_ms,
 		.dbid = sc->dbid,
+		.proto = out->proto == 3 ? 3 : 2,   /* redis.setresp */
 	};
 	size_t before = out->len;
 	/* MONITOR shows a script's commands as Redis does: from "lua". */

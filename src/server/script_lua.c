@@ -19,6 +19,7 @@
  */
 #include "server/script_lua.h"
 #include "server/script_msgpack.h"
+#include "server/script_struct.h"
 
 #include <lauxlib.h>
 #include <lua.h>
@@ -304,6 +305,75 @@ static const char *resp_to_lua(lua_State *L, const char *p, const char *end)
 		}
 		return q;
 	}
+	/* RESP3 (redis.setresp(3)), as Redis hands them to Lua. */
+	case '_':
+		lua_pushnil(L);
+		return next;
+	case '#':
+		lua_pushboolean(L, p < e && *p == 't');
+		return next;
+	case ',': {
+		char num[128];
+		size_t n = (size_t)(e - p) < sizeof(num) - 1 ? (size_t)(e - p) : sizeof(num) - 1;
+		memcpy(num, p, n);
+		num[n] = '\0';
+		lua_newtable(L);
+		lua_pushstring(L, "double");
+		lua_pushnumber(L, strtod(num, NULL));
+		lua_rawset(L, -3);
+		return next;
+	}
+	case '(':
+		lua_newtable(L);
+		lua_pushstring(L, "big_number");
+		lua_pushlstring(L, p, (size_t)(e - p));
+		lua_rawset(L, -3);
+		return next;
+	case '=': {
+		int64_t n = line_int(p, e);
+		if (n < 4 || next + n > end)
+			n = next + 4 <= end && n >= 4 ? end - next : 4;
+		lua_newtable(L);
+		lua_pushstring(L, "verbatim_string");
+		lua_newtable(L);
+		lua_pushstring(L, "format");
+		lua_pushlstring(L, next, 3);
+		lua_rawset(L, -3);
+		lua_pushstring(L, "string");
+		lua_pushlstring(L, next + 4, (size_t)(n - 4));
+		lua_rawset(L, -3);
+		lua_rawset(L, -3);
+		return next + n + 2 <= end ? next + n + 2 : end;
+	}
+	case '%':
+	case '~': {
+		int64_t n = line_int(p, e);
+		lua_newtable(L);
+		lua_pushstring(L, t == '%' ? "map" : "set");
+		lua_newtable(L);
+		const char *q = next;
+		for (int64_t i = 0; i < n && q < end; i++) {
+			q = resp_to_lua(L, q, end);
+			if (t == '%')
+				q = q < end ? resp_to_lua(L, q, end) : (lua_pushboolean(L, 0), q);
+			else
+				lua_pushboolean(L, 1);
+			lua_settable(L, -3);
+		}
+		lua_rawset(L, -3);
+		return q;
+	}
+	case '|': {
+		/* Attributes are not given to scripts (as in Redis 7.0): skip
+		 * the pairs, then the reply they annotate. */
+		int64_t n = line_int(p, e);
+		const char *q = next;
+		for (int64_t i = 0; i < 2 * n && q < end; i++) {
+			q = resp_to_lua(L, q, end);
+			lua_pop(L, 1);
+		}
+		return q < end ? resp_to_lua(L, q, end) : (lua_pushboolean(L, 0), end);
+	}
 	default:
 		lua_pushboolean(L, 0);
 		return end;
@@ -353,9 +423,9 @@ static const char *table_str(lua_State *L, const char *field, size_t *len)
 	return s;
 }
 
-static void lua_to_resp(lua_State *L, struct kv_buf *out, int depth);
+static void lua_to_resp(lua_State *L, struct kv_buf *out, int depth, int resp);
 
-static void lua_table_to_resp(lua_State *L, struct kv_buf *out, int depth)
+static void lua_table_to_resp(lua_State *L, struct kv_buf *out, int depth, int resp)
 {
 	size_t n;
 	const char *s = table_str(L, "err", &n);
@@ -367,30 +437,39 @@ static void lua_table_to_resp(lua_State *L, struct kv_buf *out, int depth)
 		reply_status_clean(out, s, n);
 		return;
 	}
+	/* The RESP3 shapes: their RESP3 types for a RESP3 client, Redis's
+	 * RESP2 forms otherwise (the writers choose by out->proto). */
 	lua_pushstring(L, "double");
 	lua_rawget(L, -2);
 	if (lua_type(L, -1) == LUA_TNUMBER) {
-		char buf[64];
-		int len = snprintf(buf, sizeof(buf), "%.17g", (double)lua_tonumber(L, -1));
-		resp_bulk(out, buf, (size_t)len);
+		resp_double(out, (double)lua_tonumber(L, -1));
 		lua_pop(L, 1);
 		return;
 	}
 	lua_pop(L, 1);
 	if ((s = table_str(L, "big_number", &n))) {
-		resp_bulk(out, s, n);
+		/* Redis maps CR and LF to spaces, so the digits stay one line. */
+		char *clean = kv_malloc(n ? n : 1);
+		for (size_t i = 0; i < n; i++)
+			clean[i] = s[i] == '\r' || s[i] == '\n' ? ' ' : s[i];
+		resp_bignum(out, clean, n);
+		free(clean);
 		return;
 	}
 	lua_pushstring(L, "verbatim_string");
 	lua_rawget(L, -2);
+	size_t flen = 0;
+	const char *fmt;
 	if (lua_type(L, -1) == LUA_TTABLE && (s = table_str(L, "string", &n)) &&
-	    table_str(L, "format", &(size_t){ 0 })) {
-		resp_bulk(out, s, n);
+	    (fmt = table_str(L, "format", &flen))) {
+		char f[4] = "txt";
+		if (flen == 3)
+			memcpy(f, fmt, 3);
+		resp_verbatim(out, f, s, n);
 		lua_pop(L, 1);
 		return;
 	}
 	lua_pop(L, 1);
-	/* RESP2: a map is a flat array of its pairs, a set an array. */
 	lua_pushstring(L, "map");
 	lua_rawget(L, -2);
 	if (lua_type(L, -1) == LUA_TTABLE) {
@@ -399,11 +478,11 @@ static void lua_table_to_resp(lua_State *L, struct kv_buf *out, int depth)
 		lua_pushnil(L);
 		while (lua_next(L, -2)) {
 			lua_pushvalue(L, -2);
-			lua_to_resp(L, out, depth + 1);   /* key */
-			lua_to_resp(L, out, depth + 1);   /* value */
-			count += 2;
+			lua_to_resp(L, out, depth + 1, resp);   /* key */
+			lua_to_resp(L, out, depth + 1, resp);   /* value */
+			count++;
 		}
-		resp_array_end(out, mark, count);
+		resp_map_end(out, mark, count);
 		lua_pop(L, 1);
 		return;
 	}
@@ -417,10 +496,10 @@ static void lua_table_to_resp(lua_State *L, struct kv_buf *out, int depth)
 		while (lua_next(L, -2)) {
 			lua_pop(L, 1);
 			lua_pushvalue(L, -1);
-			lua_to_resp(L, out, depth + 1);
+			lua_to_resp(L, out, depth + 1, resp);
 			count++;
 		}
-		resp_array_end(out, mark, count);
+		resp_set_end(out, mark, count);
 		lua_pop(L, 1);
 		return;
 	}
@@ -434,14 +513,16 @@ static void lua_table_to_resp(lua_State *L, struct kv_buf *out, int depth)
 			lua_pop(L, 1);
 			break;
 		}
-		lua_to_resp(L, out, depth + 1);
+		lua_to_resp(L, out, depth + 1, resp);
 		count++;
 	}
 	resp_array_end(out, mark, count);
 }
 
-/* Append the value on top of the stack as a reply and pop it. */
-static void lua_to_resp(lua_State *L, struct kv_buf *out, int depth)
+/* Append the value on top of the stack as a reply and pop it; resp is the
+ * script's redis.setresp (booleans: Redis gives 1 / null under 2, a
+ * boolean, :1 / :0 to a RESP2 client, under 3). */
+static void lua_to_resp(lua_State *L, struct kv_buf *out, int depth, int resp)
 {
 	if (depth > 1000 || !lua_checkstack(L, 4)) {
 		resp_error(out, "ERR reached lua stack limit");
@@ -456,7 +537,9 @@ static void lua_to_resp(lua_State *L, struct kv_buf *out, int depth)
 		break;
 	}
 	case LUA_TBOOLEAN:
-		if (lua_toboolean(L, -1))
+		if (resp == 3)
+			resp_bool(out, lua_toboolean(L, -1));
+		else if (lua_toboolean(L, -1))
 			resp_int(out, 1);
 		else
 			resp_null(out);
@@ -465,7 +548,7 @@ static void lua_to_resp(lua_State *L, struct kv_buf *out, int depth)
 		resp_int(out, lua_num_to_int(lua_tonumber(L, -1)));
 		break;
 	case LUA_TTABLE:
-		lua_table_to_resp(L, out, depth);
+		lua_table_to_resp(L, out, depth, resp);
 		break;
 	default:
 		resp_null(out);
@@ -518,6 +601,7 @@ static int api_generic_call(lua_State *L, bool raise)
 	}
 	const char *err = NULL;
 	struct kv_buf reply = KV_BUF_INIT;
+	reply.proto = (unsigned char)run->resp;   /* the protocol the reply is parsed in */
 	if (bad) {
 		err = "Lua redis lib command arguments must be strings or integers";
 	} else {
@@ -1170,6 +1254,9 @@ struct script_engine *script_lua_new(void)
 	lua_pushcfunction(L, script_open_cmsgpack);
 	lua_call(L, 0, 1);
 	lua_setglobal(L, "cmsgpack");
+	lua_pushcfunction(L, script_open_struct);
+	lua_call(L, 0, 1);
+	lua_setglobal(L, "struct");
 	/* Out of the sandbox. */
 	static const char *const removed[] = { "dofile", "loadfile", "print", "module",
 					       "require", NULL };
@@ -1206,7 +1293,7 @@ struct script_engine *script_lua_new(void)
 	lua_pushvalue(L, LUA_GLOBALSINDEX);            /* G */
 	int g = lua_gettop(L);
 	static const char *const libs[] = { "redis", "string", "math", "table", "cjson", "bit",
-					    "coroutine", "cmsgpack", NULL };
+					    "coroutine", "cmsgpack", "struct", NULL };
 	for (int i = 0; libs[i]; i++) {
 		lua_getfield(L, g, libs[i]);
 		if (lua_istable(L, -1)) {
@@ -1368,7 +1455,7 @@ static void run_pushed(struct script_engine *e, struct script_run *run, int narg
 	if (++e->gc_count % 50 == 0)
 		lua_gc(L, LUA_GCSTEP, 50);
 	if (rc == 0) {
-		lua_to_resp(L, out, 0);
+		lua_to_resp(L, out, 0, run->resp);
 	} else if (!lua_istable(L, -1)) {
 		const char *msg = lua_isstring(L, -1) ? lua_tostring(L, -1) : "execution failure";
 		resp_errorf(out, "ERR Error running script %s, %.100s", run->name, msg);

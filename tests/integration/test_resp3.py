@@ -289,6 +289,27 @@ def script():
     for t in ("string", "integer", "double", "bignum", "null", "array", "set", "map",
               "attrib", "push", "true", "false", "verbatim", "nosuchtype"):
         ex("DEBUG", "PROTOCOL", t)
+    # scripts: redis.setresp(3) hands RESP3 replies to Lua, and the script's
+    # reply follows the client's protocol (docs/scripting.md)
+    ex("HSET", "sh{x}", "field", "value")
+    ex("ZADD", "sz{x}", "1.5", "m")
+    ex("SADD", "ss{x}", "a")
+    for body in ("return redis.call('hgetall', KEYS[1])",
+                 "return redis.call('hgetall', 'nokey{x}')",
+                 "return redis.call('get', 'nokey{x}')",
+                 "return type(redis.call('get', 'nokey{x}'))",
+                 "return redis.call('zscore', 'sz{x}', 'm')",
+                 "return redis.call('zscore', 'sz{x}', 'm')['double']",
+                 "return redis.call('smembers', 'ss{x}')",
+                 "return redis.call('exists', KEYS[1])",
+                 "return true", "return false"):
+        for resp in (2, 3):
+            ex("EVAL", "redis.setresp(%d); %s" % (resp, body), "1", "sh{x}")
+    for body in ("return false", "return nil", "return {double=3.5}",
+                 "return {big_number='123\\r\\n123'}",
+                 "return {verbatim_string={format='txt',string='hi'}}",
+                 "return {set={a=true}}", "return {map={a=1}}"):
+        ex("EVAL", body, "0")
     return s
 
 

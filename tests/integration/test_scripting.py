@@ -34,7 +34,35 @@ LIB = ("#!lua name=mylib\n"
        "redis.register_function{function_name='getit', callback=function(keys, args) "
        "return redis.call('get', keys[1]) end, flags={'no-writes'}}\n")
 
-SEQUENCES = [
+STRUCT_CASES = [
+    "return struct.pack('>i2', 258)",
+    "return {struct.unpack('>i2', struct.pack('>i2', -2))}",
+    "return {struct.unpack('<I4 b', struct.pack('<I4 b', 4000000000, -5))}",
+    "return struct.size('!4 b i4 d')",
+    "return struct.pack('!4 b i4', 1, 2)",
+    "return {struct.unpack('s', 'abc\\0def')}",
+    "return {struct.unpack('i1 c0', struct.pack('i1 c0', 3, 'xyz'))}",
+    "return struct.pack('y', 1)",
+    "return struct.size('s')",
+    "return struct.size('c0')",
+    "return struct.unpack('i4', 'ab')",
+    "return struct.pack('c5', 'ab')",
+    "return {struct.unpack('d f', struct.pack('>d >f', 1.5, 2.25))}",
+    "return {struct.unpack('>d', struct.pack('>d', 1.5))}",
+    "return struct.unpack('i4', 'abcdabcd', -1)",
+    "return struct.unpack('i4', 'abcdabcd', 0)",
+    "return struct.pack('i40', 1)",
+    "return struct.pack('!3 i', 1)",
+    "return {struct.unpack('i16', string.rep(string.char(255), 16))}",
+    "return struct.pack('=i', 1)",
+    "struct.x = 1",
+    "return {struct.unpack('x b', 'ab')}",
+    "return {struct.unpack('>H <H l L T', struct.pack('>H <H l L T', 65535, 1, -7, 7, 9))}",
+    "return struct.pack('!8 b d', 1, 0.5)",
+    "return struct.unpack('c0', 'a')",
+]
+
+SEQUENCES = [["EVAL", code, "0"] for code in STRUCT_CASES] + [
     # Lua -> RESP
     ["EVAL", "return 1", "0"],
     ["EVAL", "return 3.99", "0"],
