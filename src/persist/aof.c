@@ -36,6 +36,7 @@
 
 #include "store/keydump.h"
 #include "base/le.h"
+#include "persist/fn_file.h"
 #include "persist/snap_format.h"
 #include "base/kv.h"
 #include "base/log.h"
@@ -745,6 +746,43 @@ int aof_scan_records(const char *dir, const struct dataset_info *ds, uint32_t sh
 	return rc;
 }
 
+/* functions.kevy, when there is one: the file's checksum and every
+ * library in its payload (as the server's startup reads it). */
+static int check_functions(const char *dir, aof_report_fn fn, void *arg)
+{
+	char path[4096], line[9400], msg[5200];
+	path_join(path, sizeof(path), dir, FN_FILE);
+	struct kv_buf payload = KV_BUF_INIT;
+	int rc = fn_file_read(path, &payload, msg, sizeof(msg));
+	if (rc == -ENOENT) {
+		kv_buf_free(&payload);
+		return 0;
+	}
+	struct aof_file_report rep = { .path = path, .kind = AOF_FILE_FUNCTIONS, .line = line };
+	rep.size = payload.len;
+	if (rc == 0) {
+		struct fn_code *items;
+		size_t n;
+		if (fn_payload_parse((const uint8_t *)payload.data, payload.len, &items, &n, msg,
+				     sizeof(msg)) < 0) {
+			rc = KV_ECORRUPT;
+			snprintf(line, sizeof(line), "%s: its FUNCTION DUMP payload: %s", path, msg);
+		} else {
+			rep.records = n;
+			snprintf(line, sizeof(line), "%s: %zu function librar%s", path, n,
+				 n == 1 ? "y" : "ies");
+			fn_codes_free(items, n);
+		}
+	} else {
+		snprintf(line, sizeof(line), "%s", msg);
+	}
+	rep.verdict = rc;
+	kv_buf_free(&payload);
+	if (fn)
+		fn(arg, &rep);
+	return rc;
+}
+
 int aof_check_dir(const char *dir, bool fix, aof_report_fn fn, void *arg)
 {
 	char path[4096], line[4400], msg[200];
@@ -778,6 +816,9 @@ int aof_check_dir(const char *dir, bool fix, aof_report_fn fn, void *arg)
 		return rc;
 	if (rc > 0 && !fix)
 		worst = KV_ETORN;
+	rc = check_functions(dir, fn, arg);
+	if (rc < 0)
+		worst = rc;
 	for (uint32_t i = 0; i < ds.shard_count; i++) {
 		struct aof a;
 		char err[4800];

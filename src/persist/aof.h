@@ -95,7 +95,7 @@ enum aof_state {
 
 /* What verification found in one file (kevy-check; recovery logs the same). */
 enum aof_file_kind { AOF_FILE_DATASET = 1, AOF_FILE_MANIFEST, AOF_FILE_SEGMENT, AOF_FILE_SNAPSHOT,
-		     AOF_FILE_TURNON };
+		     AOF_FILE_TURNON, AOF_FILE_FUNCTIONS };
 struct aof_file_report {
 	const char *path;
 	enum aof_file_kind kind;

@@ -25,7 +25,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <xxhash.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,10 +35,10 @@
 #include "base/sha1.h"
 #include "commands/config.h"
 #include "server/script.h"
+#include "persist/fn_file.h"
 #include "server/script_lua.h"
 #include "persist/kvio.h"
 #include "server/shard.h"
-#include "store/rdb_prim.h"
 
 /* ---- the cache, shared by the shards ---- */
 
@@ -997,28 +996,18 @@ static void cmd_fcall_ro(struct cmd_ctx *c) { fcall_generic(c, true); }
 /* ---- durability of the libraries ---- */
 
 /*
- * The libraries live in one file of the data directory, FN_FILE, replaced
- * whole on every change (write a temporary file, fsync, rename, fsync the
- * directory, all through the I/O layer):
- *
- *   offset 0   8 bytes  "KVFUNC01" (magic and format version 1)
- *   offset 8   8 bytes  payload length, little-endian
- *   offset 16  8 bytes  XXH3-64 of the payload, little-endian
- *   offset 24  payload  FUNCTION DUMP's payload (Redis's format, itself
- *                       ending with an RDB version and a CRC-64)
- *
- * A change is acknowledged only once the file holds it; if the file cannot
- * be written the libraries go back to what they were and the command
- * fails.  Startup loads the file before any shard serves (a missing file is
- * no library; a damaged one refuses to start, naming the file).  A
+ * The libraries live in one file of the data directory, FN_FILE
+ * (persist/fn_file.c has its format), replaced whole on every change (write
+ * a temporary file, fsync, rename, fsync the directory, all through the I/O
+ * layer).  A change is acknowledged only once the file holds it; if the
+ * file cannot be written the libraries go back to what they were and the
+ * command fails.  Startup loads the file before any shard serves (a missing
+ * file is no library; a damaged one refuses to start, naming the file).  A
  * script's writes are logged as the commands it ran, so replaying the AOF
  * never needs a library.  The file is written synchronously by the shard
  * thread that runs the FUNCTION command: a rare administrative command,
  * the one place scripting blocks a reactor on a file (docs/scripting.md).
  */
-#define FN_FILE "functions.kevy"
-#define FN_MAGIC "KVFUNC01"
-
 enum fn_policy { FN_APPEND, FN_REPLACE, FN_FLUSH };
 
 static void fn_payload(struct kv_buf *b);
@@ -1027,30 +1016,11 @@ static int libs_restore(const uint8_t *p, size_t len, enum fn_policy policy, cha
 
 static pthread_mutex_t persist_lock = PTHREAD_MUTEX_INITIALIZER;
 
-static void put_le64(uint8_t *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint64_t get_le64(const uint8_t *p)
-{
-	uint64_t v = 0;
-	for (int i = 0; i < 8; i++)
-		v |= (uint64_t)p[i] << (8 * i);
-	return v;
-}
-
 static int functions_write(void)
 {
 	struct kv_buf payload = KV_BUF_INIT, file = KV_BUF_INIT;
 	fn_payload(&payload);
-	uint8_t head[24];
-	memcpy(head, FN_MAGIC, 8);
-	put_le64(head + 8, payload.len);
-	put_le64(head + 16, XXH3_64bits(payload.data, payload.len));
-	kv_buf_append(&file, head, sizeof(head));
-	kv_buf_append(&file, payload.data, payload.len);
+	fn_file_encode(payload.data, payload.len, &file);
 	kv_buf_free(&payload);
 	char path[PATH_MAX], tmp[PATH_MAX + 8];
 	snprintf(path, sizeof(path), "%s/%s", g_config.dir, FN_FILE);
@@ -1079,44 +1049,23 @@ int script_functions_recover(char *err, size_t cap)
 {
 	char path[PATH_MAX];
 	snprintf(path, sizeof(path), "%s/%s", g_config.dir, FN_FILE);
-	struct kvio_file f;
-	int rc = kvio_open(&f, path, O_RDONLY, 0);
-	if (rc == -ENOENT)
+	struct kv_buf payload = KV_BUF_INIT;
+	int rc = fn_file_read(path, &payload, err, cap);
+	if (rc == -ENOENT) {
+		kv_buf_free(&payload);
 		return 0;
-	if (rc < 0) {
-		snprintf(err, cap, "%s: %s", path, strerror(-rc));
-		return rc;
 	}
-	uint8_t head[24];
-	ssize_t n = kvio_pread(&f, head, sizeof(head), 0);
-	if (n != (ssize_t)sizeof(head) || memcmp(head, FN_MAGIC, 8) != 0) {
-		kvio_close(&f);
-		snprintf(err, cap, "%s: not a kevy function libraries file (bad header)", path);
-		return KV_ECORRUPT;
+	if (rc == 0) {
+		char e2[1100];
+		rc = libs_restore((const uint8_t *)payload.data, payload.len, FN_FLUSH, e2,
+				  sizeof(e2));
+		if (rc < 0) {
+			snprintf(err, cap, "%s: %s", path, e2);
+			rc = KV_ECORRUPT;
+		}
 	}
-	uint64_t len = get_le64(head + 8);
-	if (len > (1ull << 32)) {
-		kvio_close(&f);
-		snprintf(err, cap, "%s: payload length %llu is implausible", path,
-			 (unsigned long long)len);
-		return KV_ECORRUPT;
-	}
-	char *payload = kv_malloc(len ? len : 1);
-	n = kvio_pread(&f, payload, len, sizeof(head));
-	kvio_close(&f);
-	if (n != (ssize_t)len || XXH3_64bits(payload, len) != get_le64(head + 16)) {
-		free(payload);
-		snprintf(err, cap, "%s: payload truncated or checksum mismatch", path);
-		return KV_ECORRUPT;
-	}
-	char e2[1100];
-	rc = libs_restore((const uint8_t *)payload, len, FN_FLUSH, e2, sizeof(e2));
-	free(payload);
-	if (rc < 0) {
-		snprintf(err, cap, "%s: %s", path, e2);
-		return KV_ECORRUPT;
-	}
-	return 0;
+	kv_buf_free(&payload);
+	return rc;
 }
 
 /* A change of the libraries: serialized process-wide, made durable before
@@ -1349,102 +1298,6 @@ static void cmd_function_kill(struct cmd_ctx *c)
 	script_kill(c, true);
 }
 
-/* DUMP's payload, Redis's: per library the RDB_OPCODE_FUNCTION2 byte and
- * its code as an RDB string, then the RDB version (2 bytes LE) and a
- * CRC-64 (8 bytes LE) of everything before. */
-#define FN_RDB_OPCODE 245
-#define FN_RDB_VERSION 10
-
-static void rdb_put_len(struct kv_buf *b, uint64_t n)
-{
-	uint8_t t[9];
-	if (n < 64) {
-		t[0] = (uint8_t)n;
-		kv_buf_append(b, t, 1);
-	} else if (n < 16384) {
-		t[0] = (uint8_t)(0x40 | (n >> 8));
-		t[1] = (uint8_t)n;
-		kv_buf_append(b, t, 2);
-	} else if (n <= UINT32_MAX) {
-		t[0] = 0x80;
-		for (int i = 0; i < 4; i++)
-			t[1 + i] = (uint8_t)(n >> (24 - 8 * i));
-		kv_buf_append(b, t, 5);
-	} else {
-		t[0] = 0x81;
-		for (int i = 0; i < 8; i++)
-			t[1 + i] = (uint8_t)(n >> (56 - 8 * i));
-		kv_buf_append(b, t, 9);
-	}
-}
-
-/* An RDB length at *p; -1 on truncation; *enc set for a special encoding. */
-static int rdb_get_len(const uint8_t **p, const uint8_t *end, uint64_t *n, bool *enc)
-{
-	if (*p >= end)
-		return -1;
-	uint8_t t = *(*p)++;
-	*enc = false;
-	switch (t >> 6) {
-	case 0:
-		*n = t & 0x3f;
-		return 0;
-	case 1:
-		if (*p >= end)
-			return -1;
-		*n = ((uint64_t)(t & 0x3f) << 8) | *(*p)++;
-		return 0;
-	case 2: {
-		int w = t == 0x80 ? 4 : t == 0x81 ? 8 : 0;
-		if (!w || end - *p < w)
-			return -1;
-		uint64_t v = 0;
-		for (int i = 0; i < w; i++)
-			v = v << 8 | *(*p)++;
-		*n = v;
-		return 0;
-	}
-	default:
-		*enc = true;
-		*n = t & 0x3f;
-		return 0;
-	}
-}
-
-/* An RDB string (plain or LZF) into a new buffer; NULL when malformed. */
-static char *rdb_get_string(const uint8_t **p, const uint8_t *end, size_t *len)
-{
-	uint64_t n;
-	bool enc;
-	if (rdb_get_len(p, end, &n, &enc) < 0)
-		return NULL;
-	if (!enc) {
-		if ((uint64_t)(end - *p) < n)
-			return NULL;
-		char *s = kv_malloc(n + 1);
-		memcpy(s, *p, n);
-		s[n] = '\0';
-		*p += n;
-		*len = n;
-		return s;
-	}
-	if (n != 3)   /* only LZF strings carry code; integers never do */
-		return NULL;
-	uint64_t clen, ulen;
-	if (rdb_get_len(p, end, &clen, &enc) < 0 || enc || rdb_get_len(p, end, &ulen, &enc) < 0 ||
-	    enc || (uint64_t)(end - *p) < clen || ulen > (1u << 30))
-		return NULL;
-	char *s = kv_malloc(ulen + 1);
-	if (rdb_lzf_decompress(*p, clen, s, ulen) != (int)ulen) {
-		free(s);
-		return NULL;
-	}
-	s[ulen] = '\0';
-	*p += clen;
-	*len = ulen;
-	return s;
-}
-
 static void fn_payload(struct kv_buf *b);
 
 static void cmd_function_dump(struct cmd_ctx *c)
@@ -1455,26 +1308,14 @@ static void cmd_function_dump(struct cmd_ctx *c)
 	kv_buf_free(&b);
 }
 
-/* The DUMP payload of every library. */
-static void fn_payload(struct kv_buf *b0)
+/* The DUMP payload of every library (persist/fn_file.c: Redis's format). */
+static void fn_payload(struct kv_buf *b)
 {
-	struct kv_buf b = *b0;
 	pthread_mutex_lock(&lib_lock);
-	for (struct fn_lib *l = libs; l; l = l->next) {
-		uint8_t op = FN_RDB_OPCODE;
-		kv_buf_append(&b, &op, 1);
-		rdb_put_len(&b, l->code_len);
-		kv_buf_append(&b, l->code, l->code_len);
-	}
+	for (struct fn_lib *l = libs; l; l = l->next)
+		fn_payload_put(b, l->code, l->code_len);
 	pthread_mutex_unlock(&lib_lock);
-	uint8_t ver[2] = { FN_RDB_VERSION & 0xff, FN_RDB_VERSION >> 8 };
-	kv_buf_append(&b, ver, 2);
-	uint64_t crc = rdb_crc64(0, b.data, b.len);
-	uint8_t cb[8];
-	for (int i = 0; i < 8; i++)
-		cb[i] = (uint8_t)(crc >> (8 * i));
-	kv_buf_append(&b, cb, 8);
-	*b0 = b;
+	fn_payload_end(b);
 }
 
 /* Install the libraries of a DUMP payload.  Returns 0, or -1 with the
@@ -1482,46 +1323,10 @@ static void fn_payload(struct kv_buf *b0)
 static int libs_restore(const uint8_t *p, size_t len, enum fn_policy policy, char *err,
 			size_t cap)
 {
-	if (len < 10) {
-		snprintf(err, cap, "ERR DUMP payload version or checksum are wrong");
-		return -1;
-	}
-	const uint8_t *foot = p + len - 10;
-	uint16_t ver = (uint16_t)(foot[0] | foot[1] << 8);
-	uint64_t crc = 0;
-	for (int i = 0; i < 8; i++)
-		crc |= (uint64_t)foot[2 + i] << (8 * i);
-	if (ver > FN_RDB_VERSION || rdb_crc64(0, p, len - 8) != crc) {
-		snprintf(err, cap, "ERR DUMP payload version or checksum are wrong");
-		return -1;
-	}
 	/* Parse every library first: a bad payload changes nothing. */
-	struct code_item {
-		char *code;
-		size_t len;
-	} *items = NULL;
-	size_t n = 0, ncap = 0;
-	int rc = 0;
-	while (p < foot) {
-		if (*p++ != FN_RDB_OPCODE) {
-			snprintf(err, cap, "ERR given type is not a function");
-			rc = -1;
-			break;
-		}
-		size_t l;
-		char *code = rdb_get_string(&p, foot, &l);
-		if (!code) {
-			snprintf(err, cap, "ERR can not read data type");
-			rc = -1;
-			break;
-		}
-		if (n == ncap) {
-			ncap = ncap ? ncap * 2 : 4;
-			items = kv_realloc(items, ncap * sizeof(*items));
-		}
-		items[n].code = code;
-		items[n++].len = l;
-	}
+	struct fn_code *items;
+	size_t n;
+	int rc = fn_payload_parse(p, len, &items, &n, err, cap);
 	if (rc == 0) {
 		/* Build the new list aside (the old one moved away), and put the
 		 * old one back if any library fails. */
@@ -1559,9 +1364,7 @@ static int libs_restore(const uint8_t *p, size_t len, enum fn_policy policy, cha
 		atomic_fetch_add(&lib_gen, 1);
 		pthread_mutex_unlock(&lib_lock);
 	}
-	for (size_t i = 0; i < n; i++)
-		free(items[i].code);
-	free(items);
+	fn_codes_free(items, n);
 	return rc;
 }
 

@@ -103,6 +103,7 @@ static const char *kc_kind_word(enum aof_file_kind kind)
 	case AOF_FILE_SEGMENT: return "segment";
 	case AOF_FILE_SNAPSHOT: return "snapshot";
 	case AOF_FILE_TURNON: return "turn-on record";
+	case AOF_FILE_FUNCTIONS: return "function libraries";
 	}
 	return "?";
 }
@@ -470,7 +471,7 @@ static void kc_print_file(FILE *out, const struct kc_file *f)
 {
 	kc_put_text(out, f->path);
 	fprintf(out, " [%s", kc_kind_word(f->kind));
-	if (f->kind != AOF_FILE_DATASET)
+	if (f->kind != AOF_FILE_DATASET && f->kind != AOF_FILE_FUNCTIONS)
 		fprintf(out, ", shard %" PRIu32, f->shard_id);
 	if (f->kind == AOF_FILE_TURNON && (f->fixed || f->verdict == KV_ETORN))
 		fprintf(out, "]: %s", f->fixed ? "decided, committed now" : "decided, not committed");
@@ -484,7 +485,8 @@ static void kc_print_file(FILE *out, const struct kc_file *f)
 	} else if (f->verdict == 0) {
 		fprintf(out, ": %" PRIu64 " %s, %" PRIu64 " bytes", f->records,
 			f->kind == AOF_FILE_DATASET ? "shard(s)" :
-			f->kind == AOF_FILE_SNAPSHOT ? "key(s)" : "file(s)", f->size);
+			f->kind == AOF_FILE_SNAPSHOT ? "key(s)" :
+			f->kind == AOF_FILE_FUNCTIONS ? "librar(ies)" : "file(s)", f->size);
 		if (f->kind == AOF_FILE_SNAPSHOT)
 			fprintf(out, ", cut LSN %" PRIu64, f->first_lsn);
 	} else {
@@ -599,7 +601,8 @@ static void kc_json_file(struct kc_json *j, const struct kc_file *f)
 	kc_json_string(j, f->path);
 	kc_json_key(j, "kind");
 	kc_json_string(j, kc_kind_word(f->kind));
-	kc_json_u64_or_null(j, "shard", f->kind != AOF_FILE_DATASET, f->shard_id);
+	kc_json_u64_or_null(j, "shard", f->kind != AOF_FILE_DATASET && f->kind != AOF_FILE_FUNCTIONS,
+			    f->shard_id);
 	kc_json_key(j, "verdict");
 	kc_json_string(j, f->fixed ? "torn tail" : kc_verdict_word(f->verdict));
 	kc_json_key(j, "records");

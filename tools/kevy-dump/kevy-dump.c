@@ -40,6 +40,7 @@
 #include "store/t_stream.h"
 
 #include "kc_json.h"
+#include "persist/fn_file.h"
 
 /* Exit codes (docs/tools.md). */
 enum {
@@ -791,6 +792,66 @@ static void kd_scan_entry(void *arg, const struct kv_entry *e)
 	kd_key(s->d, s->shard, e);
 }
 
+/* The function libraries (functions.kevy), before the keys of a whole
+ * dump: text `function library "NAME" len N code "..."`; JSON an object
+ * with `function_library` and `code`; RESP the FUNCTION LOAD REPLACE that
+ * recreates each.  A damaged file is refused as the server refuses it. */
+static int kd_functions(const struct kd_opts *o, FILE *out)
+{
+	if (o->key_glob || o->type >= 0 || o->shard >= 0 || o->stats)
+		return KD_EXIT_OK;   /* a filtered dump lists keys only */
+	char path[4200], msg[5200];
+	snprintf(path, sizeof(path), "%s/%s", o->target, FN_FILE);
+	struct kv_buf payload = KV_BUF_INIT;
+	int rc = fn_file_read(path, &payload, msg, sizeof(msg));
+	if (rc == -ENOENT) {
+		kv_buf_free(&payload);
+		return KD_EXIT_OK;
+	}
+	struct fn_code *items = NULL;
+	size_t n = 0;
+	if (rc == 0 && fn_payload_parse((const uint8_t *)payload.data, payload.len, &items, &n,
+					msg, sizeof(msg)) < 0) {
+		char m2[1100];
+		snprintf(m2, sizeof(m2), "%.1000s", msg);
+		snprintf(msg, sizeof(msg), "%.4000s: its FUNCTION DUMP payload: %s", path, m2);
+		rc = KV_ECORRUPT;
+	}
+	kv_buf_free(&payload);
+	if (rc < 0) {
+		fprintf(stderr, "kevy-dump: %s\n", msg);
+		return kd_load_exit(rc);
+	}
+	for (size_t i = 0; i < n; i++) {
+		const char *name = "";
+		size_t nlen = 0;
+		(void)fn_code_name(items[i].code, items[i].len, &name, &nlen);
+		if (o->fmt == KD_RESP) {
+			struct kv_slice argv[4] = { { "FUNCTION", 8 }, { "LOAD", 4 }, { "REPLACE", 7 },
+						    { items[i].code, items[i].len } };
+			kd_resp_write(out, 4, argv);
+		} else if (o->fmt == KD_JSON) {
+			struct kc_json j;
+			kc_json_init(&j, out);
+			kc_json_begin_object(&j);
+			kc_json_key(&j, "function_library");
+			kc_json_string_len(&j, name, nlen);
+			kc_json_key(&j, "code");
+			kc_json_string_len(&j, items[i].code, items[i].len);
+			kc_json_end_object(&j);
+			fputc('\n', out);
+		} else {
+			fputs("function library ", out);
+			kd_put_quoted(out, name, nlen);
+			fprintf(out, " len %zu code ", items[i].len);
+			kd_put_quoted(out, items[i].code, items[i].len);
+			fputc('\n', out);
+		}
+	}
+	fn_codes_free(items, n);
+	return KD_EXIT_OK;
+}
+
 static int kd_run_dir(const struct kd_opts *o, FILE *out)
 {
 	struct kv_dbs *dbs;
@@ -798,6 +859,11 @@ static int kd_run_dir(const struct kd_opts *o, FILE *out)
 	int code = kd_load(o, o->target, &dbs, &n);
 	if (code)
 		return code;
+	code = kd_functions(o, out);
+	if (code) {
+		kd_free_dbs(dbs, n);
+		return code;
+	}
 	struct kd_dump d = { .o = o, .out = out, .now_ms = kv_time_ms() };
 	for (uint32_t i = 0; i < n; i++) {
 		if (o->shard >= 0 && (uint64_t)o->shard != i)
