@@ -26,7 +26,8 @@ tails accumulate.  Each cycle runs on one of them:
    consumer group (XADD, XGROUP CREATE, XREADGROUP, XACK, XDEL: the oracle
    reads entries, last ID, the group's last-delivered ID and its PEL back
    with XINFO STREAM FULL), MSET across
-   shards, MULTI/EXEC on one shard ({hashtag}) and across shards, and a
+   shards, MULTI/EXEC on one shard ({hashtag}) and across shards, EVAL of a
+   script writing three keys of several shards, and a
    counter all four INCR; every reply is checked against the model as it
    arrives;
 5. the kill, one of: SIGKILL at a random moment (sometimes with BGSAVE /
@@ -73,7 +74,7 @@ After every restart, for every key:
   client owns the key), or for a PFADD in flight at the kill, the bytes the
   same PFADD gives on a scratch copy of the acknowledged ones on the
   recovered server;
-- a MULTI/EXEC, on one shard or across shards, and an MSET across shards
+- a MULTI/EXEC, on one shard or across shards, an EVAL, and an MSET across shards
   are all-or-nothing (units across shards: docs/durability.md): the keys of
   the one in flight at the kill hold all its new states or none;
 - DBSIZE equals the keys the model says exist plus the filler (a dataset
@@ -117,6 +118,12 @@ CLEAN_EVERY = 4               # a clean SHUTDOWN check every N cycles of a datas
 TTL_SLACK_MS = 25             # clock granularity allowance on PTTL bounds
 SHORT_TTL_MS = 60000          # a deadline closer than this may have passed
 SHARED_CTR = "shared:ctr"
+
+
+# The script of the EVAL op: SET, INCRBY and RPUSH on three declared keys.
+SCRIPT = ("redis.call('SET', KEYS[1], ARGV[1]); "
+          "local n = redis.call('INCRBY', KEYS[2], ARGV[2]); "
+          "redis.call('RPUSH', KEYS[3], ARGV[1]); return n")
 
 
 def wall_ms():
@@ -322,6 +329,19 @@ class Worker:
             new = {s: (v, None), c: (b"%d" % cv, m[c][1]), lk: (tuple(lst), m[lk][1])}
             return ([("MULTI",)] + cmds + [("EXEC",)], ["OK"] + ["QUEUED"] * 3 + [res],
                     new, True, False)
+        if r < 0.25:
+            # A script over keys of several shards: atomic, and a unit
+            # across shards on disk like EXEC (docs/scripting.md)
+            s = rng.choice(self.by_kind["str"])
+            c = rng.choice(self.by_kind["ctr"])
+            lk = rng.choice(self.by_kind["list"])
+            v = self.val(rng, pad=False)
+            n = rng.randrange(-3, 50)
+            cv = int(m[c][0] or b"0") + n
+            lst = list(m[lk][0] or ())
+            lst.append(v)
+            new = {s: (v, None), c: (b"%d" % cv, m[c][1]), lk: (tuple(lst), m[lk][1])}
+            return [("EVAL", SCRIPT, "3", s, c, lk, v, str(n))], [cv], new, True, False
         kind = rng.choice(("str", "str", "vol", "ctr", "list", "hash", "set", "zset", "bits",
                            "hll", "geo", "stream"))
         k = rng.choice(self.by_kind[kind])
