@@ -8,7 +8,9 @@
 #   scripts/install-deps.sh --test   + redis-server, redis-tools, python3,
 #                                    python3-redis (differential and client tests),
 #                                    python3-rq (a real job queue: test_rq),
-#                                    tcl (Redis's own test suite: tests/compat)
+#                                    tcl (Redis's own test suite: tests/compat),
+#                                    nodejs and npm, then tests/node's locked
+#                                    npm packages (BullMQ: test_bullmq)
 #
 # Idempotent and non-interactive: packages already installed are skipped, and
 # apt-get runs only when something is missing.  Runs as root, or through sudo.
@@ -19,8 +21,16 @@ BUILD_PKGS=(build-essential cmake pkg-config liburing-dev libzstd-dev libxxhash-
 TEST_PKGS=(redis-server redis-tools python3 python3-redis python3-rq tcl)
 
 want=("${BUILD_PKGS[@]}")
+test_deps=no
 case "${1:-}" in
-  --test) want+=("${TEST_PKGS[@]}") ;;
+  --test)
+    want+=("${TEST_PKGS[@]}")
+    test_deps=yes
+    # Node: Debian's nodejs and npm, unless the machine already has a node
+    # and an npm (another distribution's packages would conflict).
+    command -v node >/dev/null || want+=(nodejs)
+    command -v npm >/dev/null || want+=(npm)
+    ;;
   "") ;;
   -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
   *) echo "usage: $0 [--test]" >&2; exit 2 ;;
@@ -38,8 +48,26 @@ missing=()
 for p in "${want[@]}"; do
   installed "$p" || missing+=("$p")
 done
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+
+# tests/node: the npm packages of the Node client tests, exactly as locked.
+# Without the registry the install fails soft: those tests then skip and
+# say why.
+node_packages() {
+  [[ $test_deps == yes ]] || return 0
+  local dir="$ROOT/tests/node"
+  if [[ -d "$dir/node_modules/bullmq" ]]; then
+    echo "install-deps.sh: tests/node packages already installed"
+    return 0
+  fi
+  echo "install-deps.sh: npm ci in tests/node"
+  (cd "$dir" && timeout 300 npm ci --ignore-scripts --no-audit --no-fund --loglevel=error) ||
+    echo "install-deps.sh: warning: npm ci failed in tests/node; test_bullmq will skip" >&2
+}
+
 if [[ ${#missing[@]} -eq 0 ]]; then
   echo "install-deps.sh: all ${#want[@]} packages already installed"
+  node_packages
   exit 0
 fi
 
@@ -70,4 +98,5 @@ if [[ $redis_was_installed == no ]] && installed redis-server; then
     echo "install-deps.sh: stopped the redis-server init service it just installed (frees 6379)"
   fi
 fi
+node_packages
 echo "install-deps.sh: done"
