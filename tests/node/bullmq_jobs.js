@@ -1,11 +1,13 @@
 // bullmq_jobs.js - a BullMQ queue against kevy (tests/integration/test_bullmq.py).
 //
 // Usage: node bullmq_jobs.js PORT PREFIX N
-// Adds N jobs in one addBulk and one delayed job, runs a Worker
+// Adds N jobs in one addBulk (every tenth fails its first attempt and is
+// retried: attempts 2) and 20 delayed jobs (100..480 ms), runs a Worker
 // (concurrency 8) that returns {sq: n*n}, waits until QueueEvents has seen
-// every job completed (bounded: 30 s), then prints one JSON line: the
-// completed count, the queue's job counts and one job's return value.
-// Exit 0 on success; 1 on a failed job or an error; 2 on timeout.
+// every job completed (bounded: 60 s), then prints one JSON line: the
+// completed count, the queue's job counts, one job's return value, and
+// how many jobs completed on their second attempt.
+// Exit 0 on success; 1 on an error; 2 on timeout.
 'use strict';
 const { Queue, Worker, QueueEvents } = require('bullmq');
 
@@ -18,37 +20,47 @@ const connection = { host: '127.0.0.1', port, maxRetriesPerRequest: null };
   const queue = new Queue('jobs', { connection, prefix });
   const events = new QueueEvents('jobs', { connection, prefix });
   await events.waitUntilReady();
+  const delayed = 20;
   let completed = 0;
   const all = new Promise((resolve) => {
     events.on('completed', () => {
       completed += 1;
-      if (completed === n + 1) resolve();
+      if (completed === n + delayed) resolve();
     });
   });
-  const worker = new Worker('jobs', async (job) => ({ sq: job.data.n * job.data.n }),
-    { connection, prefix, concurrency: 8 });
+  let retried = 0;
+  const worker = new Worker('jobs', async (job) => {
+    if (job.data.n % 10 === 3 && job.attemptsMade === 0) throw new Error('first attempt fails');
+    if (job.attemptsMade === 1) retried += 1;
+    return { sq: job.data.n * job.data.n };
+  }, { connection, prefix, concurrency: 8 });
   worker.on('failed', (job, err) => {
-    console.error('job failed', job && job.id, err && err.message);
+    if (!job || job.attemptsMade < 2) return;   // retried
+    console.error('job failed for good', job.id, err && err.message);
     process.exitCode = 1;
   });
   worker.on('error', (err) => {
     console.error('worker error', err.message);
     process.exitCode = 1;
   });
-  const timer = setTimeout(() => {
-    console.error('timeout: completed', completed);
+  const timer = setTimeout(async () => {
+    const counts = await queue.getJobCounts('completed', 'failed', 'waiting', 'active',
+      'delayed', 'prioritized', 'waiting-children');
+    console.error('timeout: completed events', completed, 'counts', JSON.stringify(counts));
     process.exit(2);
-  }, 30000);
+  }, 60000);
   const jobs = [];
-  for (let i = 0; i < n; i++) jobs.push({ name: 'sq', data: { n: i } });
+  for (let i = 0; i < n; i++) jobs.push({ name: 'sq', data: { n: i }, opts: { attempts: 2 } });
   await queue.addBulk(jobs);
-  await queue.add('later', { n: 7 }, { delay: 200 });
+  for (let i = 0; i < delayed; i++)
+    await queue.add('later', { n: 1000 + 10 * i }, { delay: 100 + 20 * i });   // never n % 10 == 3
   await all;
   clearTimeout(timer);
   const counts = await queue.getJobCounts('completed', 'failed', 'waiting', 'active', 'delayed');
   const first = (await queue.getJobs(['completed'], 0, 0))[0];
   const job = await queue.getJob(first.id);
-  console.log(JSON.stringify({ completed, counts, sample: job.returnvalue, sample_n: job.data.n }));
+  console.log(JSON.stringify({ completed, counts, sample: job.returnvalue, sample_n: job.data.n,
+    retried }));
   await worker.close();
   await events.close();
   await queue.close();
