@@ -1426,6 +1426,14 @@ static void script_hook(lua_State *L, lua_Debug *ar)
 		push_error(L, "Script aborted: the server is shutting down");
 		lua_error(L);
 	}
+	/* Busy: this shard's other clients get their -BUSY (or their SCRIPT
+	 * KILL runs) now, not when the script ends. */
+	if (atomic_load_explicit(&e->busy, memory_order_relaxed) && e->busy_turn &&
+	    !e->in_busy_turn) {
+		e->in_busy_turn = true;
+		e->busy_turn(e->busy_arg);
+		e->in_busy_turn = false;
+	}
 	if (atomic_load_explicit(&e->kill, memory_order_relaxed)) {
 		log_warning("Lua script killed by user with SCRIPT KILL.");
 		lua_sethook(L, script_hook, LUA_MASKLINE, 0);

@@ -90,6 +90,11 @@ struct script_engine {
 	pthread_mutex_t info_lock;
 	struct kv_buf info_cmd;
 	char info_name[256];
+	/* While busy: the owning shard answers its other clients (-BUSY,
+	 * SCRIPT KILL, ...) from the script's hook (shard.c, shard_busy_turn). */
+	void (*busy_turn)(void *arg);
+	void *busy_arg;
+	bool in_busy_turn;
 };
 
 /* While a script anywhere runs past busy-reply-threshold: Redis's -BUSY

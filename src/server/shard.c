@@ -86,12 +86,16 @@ static void conn_protocol_error(struct shard *s, struct conn *c, const char *msg
 static int conn_process(struct shard *s, struct conn *c)
 {
 	int done = 0;
+	if (c->dispatching)
+		return 0;   /* its command runs a busy script: the rest waits for it */
 	if (c->retry_call && !c->txn_inflight && !c->io_dead) {
 		/* Woken from a block: run the command again before newer input. */
 		struct cmd_call *call = c->retry_call;
 		c->block_retry = true;
 		c->in_retry = true;
+		c->dispatching = true;
 		enum dispatch_result r = shard_dispatch(s, c, call->argc, call->argv);
+		c->dispatching = false;
 		c->in_retry = false;
 		if (r == DISPATCH_WAIT)
 			return 0;
@@ -122,7 +126,10 @@ static int conn_process(struct shard *s, struct conn *c)
 		/* CLIENT LIST shows the calling client's query buffer with the
 		 * command it runs, as Redis does. */
 		atomic_store_explicit(&c->qbuf_len, avail, memory_order_relaxed);
-		if (argc > 0 && shard_dispatch(s, c, argc, argv) == DISPATCH_WAIT)
+		c->dispatching = true;
+		enum dispatch_result r = argc > 0 ? shard_dispatch(s, c, argc, argv) : DISPATCH_DONE;
+		c->dispatching = false;
+		if (r == DISPATCH_WAIT)
 			break;
 		c->in_pos += (size_t)n;
 		done++;
@@ -149,14 +156,25 @@ static int conn_process(struct shard *s, struct conn *c)
 	return done;
 }
 
+/* Runs each connection scheduled so far once (those it schedules again wait
+ * for the next turn: fairness).  The batch lives in the shard, not on the
+ * stack, so that a busy script's turn (shard_busy_turn), which runs inside
+ * one of these connections' commands, serves the rest of the batch too,
+ * then what arrived since. */
 static int shard_process_ready(struct shard *s)
 {
-	struct conn *list = s->ready_head;
-	s->ready_head = s->ready_tail = NULL;
 	int n = 0;
-	while (list) {
-		struct conn *c = list;
-		list = c->ready_next;
+	bool taken = false;
+	for (;;) {
+		if (!s->batch_head) {
+			if (taken || !s->ready_head)
+				break;
+			s->batch_head = s->ready_head;
+			s->ready_head = s->ready_tail = NULL;
+			taken = true;
+		}
+		struct conn *c = s->batch_head;
+		s->batch_head = c->ready_next;
 		c->in_ready = false;
 		if (!c->io_closed)
 			n += conn_process(s, c);
@@ -871,6 +889,25 @@ static void shard_close_all(struct shard *s)
  * turns against 849k/s with none).  So the budget is time since the last
  * useful turn, and g_server.busy_poll_us defaults to 0 when shards >= CPUs.
  */
+/*
+ * A script on this thread runs past busy-reply-threshold: what Redis does
+ * with processEventsWhileBlocked.  From the script's hook, read the
+ * sockets (and file completions), let every other client of this shard
+ * run its next commands -- which dispatch answers with -BUSY, except SCRIPT
+ * KILL, FUNCTION KILL/STATS, SHUTDOWN, AUTH, HELLO and QUIT -- and send the
+ * replies.  Other shards' messages wait in their rings (nothing runs on a
+ * keyspace), and the script's own client is skipped (dispatching).
+ */
+void shard_busy_turn(void *arg)
+{
+	struct shard *s = arg;
+	if (s->reactor->poll(s, 0) < 0)
+		return;
+	s->now_ms = kv_time_ms();
+	shard_process_ready(s);
+	shard_flush_conns(s);
+}
+
 static void shard_loop(struct shard *s)
 {
 	int64_t last_work_us = kv_mono_us();

@@ -280,6 +280,7 @@ struct conn {
 	struct reply_slot *slots_head, *slots_tail;
 	uint32_t inflight;                    /* forwarded commands and txns out */
 	bool txn_inflight;                    /* a multi-shard command is out */
+	bool dispatching;                     /* conn_process is running its command */
 	bool paused;                          /* waiting for the keyspace */
 
 	bool authenticated;
@@ -421,6 +422,7 @@ struct shard {
 	struct conn *clients;
 	uint64_t nclients;
 	struct conn *ready_head, *ready_tail;
+	struct conn *batch_head;              /* what shard_process_ready still runs this turn */
 	struct conn *flush_head;
 	struct conn *paused_head;             /* resumed when the keyspace frees */
 	struct conn *zombies;                 /* closed, freed once nothing refers to them */
@@ -592,6 +594,9 @@ bool shard_rings_pending(struct shard *s);
  * turn-on in progress; and the grants that waited, once it rewrote. */
 bool shard_turnon_defers(struct shard *s, struct txn *t);
 void shard_turnon_grants(struct shard *s);
+/* A script on this thread is busy (past busy-reply-threshold): read this
+ * shard's sockets and answer its other clients now (shard.c). */
+void shard_busy_turn(void *shard);
 void shard_deferred_push(struct shard *s, struct shard_msg *m);
 struct shard_msg *shard_deferred_pop(struct shard *s);
 /* Wake a shard's reactor from any thread. */

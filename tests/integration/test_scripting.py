@@ -386,6 +386,48 @@ def check_busy():
         srv.cleanup()
 
 
+def check_busy_same_shard(io):
+    """A client on the busy script's own shard is answered too (the
+    script's hook reads the shard's sockets): -BUSY, then its SCRIPT KILL
+    stops the script, its SHUTDOWN NOSAVE stops the server; a command it
+    pipelined after the -BUSY one runs once the script ends."""
+    srv = K.kevy("--threads", "2", "--io", io, name="script-busy-same-" + io)
+    srv.start()
+    try:
+        c0 = A.conn_on_shard(srv, 0)
+        c0b = A.conn_on_shard(srv, 0)
+        K.check(c0b.call("CONFIG", "SET", "busy-reply-threshold", "50") == b"+OK\r\n", "threshold")
+        c0.send(K.encode("EVAL", "local a = 1 while true do a = a + 1 end", "0"))
+        r = wait_busy(c0b)
+        K.check(r.startswith(b"-BUSY Redis is busy running a script"), "same shard: BUSY: %r" % r)
+        c0b.send(K.encode("GET", "x") + K.encode("SCRIPT", "KILL"))
+        r = c0b.read_replies(2, timeout=10)
+        K.check(r[0].startswith(b"-BUSY") and r[1] == b"+OK\r\n",
+                "same shard: -BUSY then SCRIPT KILL in one pipeline: %r" % r)
+        r = c0.read_reply(timeout=10)
+        K.check(r.startswith(b"-ERR Script killed by user with SCRIPT KILL"), "killed: %r" % r)
+        K.check(c0.call("PING") == b"+PONG\r\n", "the script's client is served again")
+        k0 = None
+        for i in range(200):
+            k = "busy:%d" % i
+            if c0.call("EVAL", "return redis.call('get','%s')" % k, "0") == b"$-1\r\n":
+                k0 = k   # a key of shard 0: the script runs there
+                break
+        K.check(k0 is not None, "a key of shard 0")
+        c0.send(K.encode("EVAL", "redis.call('set',KEYS[1],'1') while true do end", "1", k0))
+        wait_busy(c0b)
+        K.check(c0b.call("SCRIPT", "KILL").startswith(b"-UNKILLABLE"), "unkillable")
+        c0b.send(K.encode("SHUTDOWN", "NOSAVE"))
+        deadline = time.monotonic() + 15
+        while srv.alive() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        K.check(not srv.alive(), "SHUTDOWN NOSAVE from the script's own shard ends the server")
+        c0.close()
+        c0b.close()
+    finally:
+        srv.cleanup()
+
+
 def aof_bytes(data_dir):
     blob = b""
     for p in glob.glob(os.path.join(data_dir, "**", "*"), recursive=True):
@@ -438,6 +480,8 @@ def main():
         srv.cleanup()
     check_durable()
     check_busy()
+    for io in ("io_uring", "epoll"):
+        check_busy_same_shard(io)
 
 
 if __name__ == "__main__":
