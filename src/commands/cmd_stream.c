@@ -21,7 +21,10 @@
  *                                 RETRYCOUNT n FORCE JUSTID LASTID last per
  *                                 PEL entry created, moved, touched or
  *                                 dropped, then XGROUP SETID key group last
- *                                 ENTRIESREAD n when the group moved on.
+ *                                 ENTRIESREAD n when the group moved on,
+ *                                 and XCLAIM key group consumer 0 SEENTIME t
+ *                                 for a consumer seen that no other effect
+ *                                 of the command names (effect_seen).
  */
 #include "commands/cmd_stream.h"
 
@@ -318,6 +321,24 @@ static void effect_createconsumer(struct cmd_ctx *c, struct effect_argv *a,
 	effect_argv_add(a, key->ptr, key->len);
 	effect_argv_add(a, g->name, g->nlen);
 	effect_argv_add(a, name->ptr, name->len);
+	effect_emit(c, a);
+}
+
+/* XCLAIM key group consumer 0 SEENTIME t: a consumer's seen-time, when
+ * nothing else the command logged names the consumer (a read of its history
+ * that re-delivered nothing, a NOACK read).  SEENTIME is kevy's own option
+ * (as LASTID is Redis's internal one): XCLAIM with no IDs claims nothing,
+ * and the option sets the consumer's seen-time. */
+static void effect_seen(struct cmd_ctx *c, struct effect_argv *a, const struct kv_slice *key,
+			const struct stream_group *g, const struct stream_consumer *sc)
+{
+	effect_argv_add_str(a, "XCLAIM");
+	effect_argv_add(a, key->ptr, key->len);
+	effect_argv_add(a, g->name, g->nlen);
+	effect_argv_add(a, sc->name, sc->nlen);
+	effect_argv_add_str(a, "0");
+	effect_argv_add_str(a, "SEENTIME");
+	effect_argv_add_int(a, sc->seen_time);
 	effect_emit(c, a);
 }
 
@@ -1063,7 +1084,7 @@ static void cmd_xclaim(struct cmd_ctx *c)
 			   &c->argv[2]);
 		return;
 	}
-	int64_t minidle, retrycount = -1, deliverytime = -1;
+	int64_t minidle, retrycount = -1, deliverytime = -1, seentime = -1;
 	bool force = false, justid = false;
 	if (!int_arg(c, &c->argv[4], &minidle, "Invalid min-idle-time argument for XCLAIM"))
 		return;
@@ -1103,6 +1124,11 @@ static void cmd_xclaim(struct cmd_ctx *c)
 		} else if (arg_is(o, "lastid") && more) {
 			j++;
 			if (!id_parse_reply(c, &c->argv[j], 0, true, &last_id))
+				goto out;
+		} else if (arg_is(o, "seentime") && more) {
+			j++;
+			if (!int_arg(c, &c->argv[j], &seentime,
+				     "Invalid SEENTIME option argument for XCLAIM"))
 				goto out;
 		} else {
 			int n = (int)strnlen(o->ptr, o->len);
@@ -1165,6 +1191,13 @@ static void cmd_xclaim(struct cmd_ctx *c)
 		changed = true;
 	}
 	resp_array_end(c->out, mark, n);
+	if (seentime >= 0) {
+		/* After the claims, which set it to now. */
+		if (!sc)
+			sc = consumer_get(c, &k, g, name, &a);
+		sc->seen_time = seentime;
+		effect_seen(c, &a, k.key, g, sc);
+	}
 	if (moved_last)
 		effect_setid(c, &a, k.key, g);
 	effect_argv_free(&a);
@@ -1517,9 +1550,12 @@ void cmd_stream_read_wait_free(struct stream_read_wait *w)
  * (the consumer's history).  Returns how many effects it emitted: the
  * caller reports a change of the key only with effects, since XREADGROUP
  * itself is never an effect (fx would log it as sent otherwise). */
+/* Serve one group read; returns the number of effects logged, and sets
+ * *named when one of them names sc (so that replay refreshes its
+ * seen-time). */
 static int read_group(struct cmd_ctx *c, struct skey *k, struct stream_group *g,
 		      struct stream_consumer *sc, struct stream_id after, bool history,
-		      bool noack, int64_t count, struct effect_argv *a)
+		      bool noack, int64_t count, struct effect_argv *a, bool *named)
 {
 	int effects = 0;
 	struct stream *s = k->s;
@@ -1542,6 +1578,7 @@ static int read_group(struct cmd_ctx *c, struct skey *k, struct stream_group *g,
 				effect_xclaim(c, a, k->key, g, sc->name, sc->nlen, nk->id,
 					      nk->delivery_time, nk->delivery_count);
 				effects++;
+				*named = true;
 			}
 			n++;
 		}
@@ -1583,6 +1620,7 @@ static int read_group(struct cmd_ctx *c, struct skey *k, struct stream_group *g,
 			effect_xclaim(c, a, k->key, g, sc->name, sc->nlen, id, nk->delivery_time,
 				      nk->delivery_count);
 			effects++;
+			*named = true;
 		}
 	}
 	stream_iter_stop(&it);
@@ -1763,16 +1801,20 @@ bool cmd_stream_read(struct cmd_ctx *c, struct stream_read_wait *w, bool retry)
 		if (g) {
 			struct stream_consumer *sc = stream_consumer_find(g, cname->ptr, cname->len);
 			int effects = 0;
+			bool named = false;
 			if (sc) {
 				sc->seen_time = c->now_ms;
 			} else {
+				named = true;
 				sc = stream_consumer_create(s, g, cname->ptr, cname->len, c->now_ms);
 				cmd_notify(c, NOTIFY_STREAM, "xgroup-createconsumer", k.key->ptr,
 					   k.key->len);
 				effect_createconsumer(c, &a, k.key, g, cname);
 				effects++;
 			}
-			effects += read_group(c, &k, g, sc, gt, history, noack, count, &a);
+			effects += read_group(c, &k, g, sc, gt, history, noack, count, &a, &named);
+			if (!named)
+				effect_seen(c, &a, k.key, g, sc);
 			skey_close(&k);
 			if (effects)
 				skey_signal(&k);
