@@ -48,52 +48,71 @@ const struct kv_command *cmd_stream_table(void);
 
 /* ---- IDs ---- */
 
-static bool parse_u64(const char *p, size_t n, uint64_t *out)
+/* Redis's string2ull on the C string s: a strict decimal integer (as
+ * string2ll reads it) that is negative is refused; anything else is what
+ * strtoull(3) reads in base 10 when it consumes the whole non-empty string,
+ * so leading white space and a sign are accepted (" 1", "+1", " -1" is
+ * 2^64-1) and only a value past 2^64-1 in magnitude is out of range. */
+static bool parse_u64(const char *s, uint64_t *out)
 {
-	if (n == 0 || n > 20)
-		return false;
-	uint64_t v = 0;
-	for (size_t i = 0; i < n; i++) {
-		if (p[i] < '0' || p[i] > '9')
+	if (s[0] == '-' && s[1] >= '1' && s[1] <= '9') {
+		/* string2ll accepts it when all digits and at most 2^63. */
+		size_t i = 1;
+		uint64_t v = 0;
+		bool fits = true;
+		for (; s[i] >= '0' && s[i] <= '9'; i++) {
+			uint64_t d = (uint64_t)(s[i] - '0');
+			if (v > (UINT64_MAX - d) / 10 || v * 10 + d > (uint64_t)INT64_MAX + 1)
+				fits = false;
+			else
+				v = v * 10 + d;
+		}
+		if (s[i] == '\0' && fits)
 			return false;
-		uint64_t d = (uint64_t)(p[i] - '0');
-		if (v > (UINT64_MAX - d) / 10)
-			return false;
-		v = v * 10 + d;
 	}
+	if (s[0] == '\0')
+		return false;
+	errno = 0;
+	char *end = NULL;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno == ERANGE || errno == EINVAL || *end != '\0')
+		return false;
 	*out = v;
 	return true;
 }
 
 /* Redis's streamGenericParseIDOrReply without the reply: "-", "+" (not
- * strict), "ms", "ms-seq", and "ms-*" when seq_given is not NULL. */
+ * strict), "ms", "ms-seq", and "ms-*" when seq_given is not NULL.  As in
+ * Redis the argument is read as a C string (up to a NUL byte), split at
+ * its first '-', and each part read by parse_u64. */
 static bool id_parse(const struct kv_slice *a, uint64_t missing_seq, bool strict,
 		     bool *seq_given, struct stream_id *id)
 {
-	const char *p = a->ptr;
-	size_t n = a->len;
-	if (n > 127)
+	char buf[128];
+	if (a->len > sizeof(buf) - 1)
 		return false;
+	memcpy(buf, a->ptr, a->len);
+	buf[a->len] = '\0';
 	if (seq_given)
 		*seq_given = true;
-	if (n == 1 && (p[0] == '-' || p[0] == '+')) {
+	if ((buf[0] == '-' || buf[0] == '+') && buf[1] == '\0') {
 		if (strict)
 			return false;
-		*id = p[0] == '-' ? STREAM_ID_MIN : STREAM_ID_MAX;
+		*id = buf[0] == '-' ? STREAM_ID_MIN : STREAM_ID_MAX;
 		return true;
 	}
-	const char *dash = memchr(p, '-', n);
-	size_t mslen = dash ? (size_t)(dash - p) : n;
+	char *dash = strchr(buf, '-');
+	if (dash)
+		*dash = '\0';
 	uint64_t ms, seq = missing_seq;
-	if (!parse_u64(p, mslen, &ms))
+	if (!parse_u64(buf, &ms))
 		return false;
 	if (dash) {
-		const char *s = dash + 1;
-		size_t slen = n - mslen - 1;
-		if (seq_given && slen == 1 && s[0] == '*') {
+		const char *sq = dash + 1;
+		if (seq_given && sq[0] == '*' && sq[1] == '\0') {
 			seq = 0;
 			*seq_given = false;
-		} else if (!parse_u64(s, slen, &seq)) {
+		} else if (!parse_u64(sq, &seq)) {
 			return false;
 		}
 	}
