@@ -11,7 +11,9 @@
  *
  * Effects (fx.h).  Replay runs an effect with the record's time as the
  * clock, so most stream writes are deterministic and logged as sent (the
- * store hears of each change through db_signal_modified).  The ones that are
+ * store hears of each change through db_signal_modified, or, for XSETID and
+ * the consumer-group commands, which Redis does not signal to WATCH,
+ * db_signal_changed).  The ones that are
  * not emit what happened instead, as Redis propagates them:
  *   XADD with * or ms-*           XADD key <the ID chosen> fields...
  *   trimming with ~ (XADD, XTRIM) XTRIM key MAXLEN = <length left>
@@ -277,6 +279,14 @@ static void skey_close(struct skey *k)
 static void skey_signal(struct skey *k)
 {
 	db_signal_modified(k->db, k->key->ptr, k->key->len);
+}
+
+/* A change that Redis does not signal as a modification (XSETID and the
+ * consumer-group commands): logged as an effect, but a WATCH of the key
+ * still holds, as in Redis. */
+static void skey_changed(struct skey *k)
+{
+	db_signal_changed(k->db, k->key->ptr, k->key->len);
 }
 
 /* ---- effects ---- */
@@ -762,7 +772,7 @@ static void cmd_xsetid(struct cmd_ctx *c)
 		s->entries_added = (uint64_t)added;
 	if (!stream_id_is_zero(maxdel))
 		s->max_deleted_id = maxdel;
-	skey_signal(&k);
+	skey_changed(&k);
 	resp_ok(c->out);
 	cmd_notify_arg(c, NOTIFY_STREAM, "xsetid", 1);
 }
@@ -878,7 +888,7 @@ static void cmd_xgroup(struct cmd_ctx *c)
 		}
 		if (stream_group_create(k.s, grp->ptr, grp->len, id, entries_read)) {
 			skey_close(&k);
-			skey_signal(&k);
+			skey_changed(&k);
 			resp_ok(c->out);
 			cmd_notify_arg(c, NOTIFY_STREAM, "xgroup-create", 2);
 		} else {
@@ -894,14 +904,14 @@ static void cmd_xgroup(struct cmd_ctx *c)
 			return;
 		g->last_id = id;
 		g->entries_read = entries_read;
-		skey_signal(&k);
+		skey_changed(&k);
 		resp_ok(c->out);
 		cmd_notify_arg(c, NOTIFY_STREAM, "xgroup-setid", 2);
 	} else if (arg_is(opt, "destroy") && c->argc == 4) {
 		if (g) {
 			stream_group_destroy(k.s, grp->ptr, grp->len);
 			skey_close(&k);
-			skey_signal(&k);
+			skey_changed(&k);
 			resp_int(c->out, 1);
 			cmd_notify_arg(c, NOTIFY_STREAM, "xgroup-destroy", 2);
 		} else {
@@ -913,7 +923,7 @@ static void cmd_xgroup(struct cmd_ctx *c)
 			stream_consumer_create(k.s, g, cn->ptr, cn->len, c->now_ms);
 		if (sc) {
 			skey_close(&k);
-			skey_signal(&k);
+			skey_changed(&k);
 			cmd_notify_arg(c, NOTIFY_STREAM, "xgroup-createconsumer", 2);
 		}
 		resp_int(c->out, sc ? 1 : 0);
@@ -924,7 +934,7 @@ static void cmd_xgroup(struct cmd_ctx *c)
 		if (sc) {
 			pending = (int64_t)stream_consumer_delete(k.s, g, sc);
 			skey_close(&k);
-			skey_signal(&k);
+			skey_changed(&k);
 			cmd_notify_arg(c, NOTIFY_STREAM, "xgroup-delconsumer", 2);
 		}
 		resp_int(c->out, pending);
@@ -965,7 +975,7 @@ static void cmd_xack(struct cmd_ctx *c)
 	free(ids);
 	skey_close(&k);
 	if (acked)
-		skey_signal(&k);
+		skey_changed(&k);
 	resp_int(c->out, acked);
 }
 
@@ -1222,7 +1232,7 @@ static void cmd_xclaim(struct cmd_ctx *c)
 	effect_argv_free(&a);
 	skey_close(&k);
 	if (changed || sc)
-		skey_signal(&k);
+		skey_changed(&k);
 out:
 	free(ids);
 }
@@ -1328,7 +1338,7 @@ static void cmd_xautoclaim(struct cmd_ctx *c)
 	effect_argv_free(&a);
 	skey_close(&k);
 	if (changed || sc)
-		skey_signal(&k);
+		skey_changed(&k);
 }
 
 /* ---- XINFO ---- */
@@ -1836,7 +1846,7 @@ bool cmd_stream_read(struct cmd_ctx *c, struct stream_read_wait *w, bool retry)
 				effect_seen(c, &a, k.key, g, sc);
 			skey_close(&k);
 			if (effects)
-				skey_signal(&k);
+				skey_changed(&k);
 		} else {
 			struct stream_id start = gt;
 			stream_id_incr(&start);

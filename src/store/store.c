@@ -1256,6 +1256,12 @@ void db_signal_modified(struct kv_db *db, const char *key, size_t klen)
 	key_changed(db, key, klen);
 }
 
+void db_signal_changed(struct kv_db *db, const char *key, size_t klen)
+{
+	if (db->change_fn)
+		db->change_fn(db->change_arg, db->index, key, klen);
+}
+
 static void watch_bump(void *arg, struct dict_node *n)
 {
 	(void)arg;

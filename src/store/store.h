@@ -276,6 +276,11 @@ void db_watch_release(struct kv_db *db, const char *key, size_t klen);
  * (set, delete, expiry, deadline, rename, flush) itself.  Cheap when nothing
  * is watched. */
 void db_signal_modified(struct kv_db *db, const char *key, size_t klen);
+/* Report an in-place change that is not a modification for WATCH: the
+ * change hook (effects) hears of it, WATCH does not.  Redis's consumer-group
+ * commands and XSETID change a stream without signalModifiedKey, so a
+ * transaction watching the stream still runs after them. */
+void db_signal_changed(struct kv_db *db, const char *key, size_t klen);
 
 /* Counters kept by the store (read by INFO). */
 struct db_stats {
