@@ -5,7 +5,7 @@
    MAXLEN/MINID = and ~, LIMIT), XRANGE/XREVRANGE, XLEN, XDEL, XTRIM, XSETID,
    XGROUP, XREADGROUP, XACK, XPENDING (no idle times), XCLAIM/XAUTOCLAIM
    with JUSTID, XINFO (no times), XREAD, errors and bad IDs, TYPE and
-   OBJECT ENCODING, byte for byte.
+   OBJECT ENCODING, WATCH around group commands, byte for byte.
 2. Persistence: a workload with clock IDs, ~ trims, groups, deliveries,
    claims and acks under appendfsync always; kill -9; the restart from the
    AOF gives the same DEBUG DIGEST and the same XINFO STREAM FULL; then
@@ -81,6 +81,15 @@ DIFF = [
     "XREAD STREAMS g 0", "XREAD COUNT 1 STREAMS g t 0 0", "XREAD STREAMS g", "XREAD STREAMS g >",
     "XREAD GROUP a b STREAMS g 0", "XREAD STREAMS g $", "XREAD STREAMS nokey 0",
     "TYPE g", "OBJECT ENCODING g", "XADD g 9-0 f v", "XINFO GROUPS g",
+    # IDs are read as Redis's string2ull reads them (strtoull: a sign is
+    # accepted, a strict negative number is not).
+    "XRANGE g +1 +", "XRANGE g 1-+2 +", "XRANGE g -0 +", "XRANGE g 0--1 +",
+    "XADD g 1-18446744073709551616 x y", "XADD g 99--1 x y", "XADD g +10 x y",
+    # Consumer-group commands and XSETID do not touch a WATCH (Redis does not
+    # signal them as modifications); XADD does.
+    "WATCH g", "XGROUP CREATECONSUMER g grp watcher", "XREADGROUP GROUP grp watcher STREAMS g >",
+    "XACK g grp 9-0", "XSETID g 99-0", "XGROUP SETID g grp 0", "MULTI", "XLEN g", "EXEC",
+    "WATCH g", "XADD g 100-0 f v", "MULTI", "XLEN g", "EXEC",
     "MULTI", "XREAD BLOCK 0 STREAMS g $", "XREADGROUP GROUP grp z BLOCK 0 STREAMS g >", "EXEC",
 ]
 
