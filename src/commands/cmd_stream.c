@@ -1201,7 +1201,8 @@ static void cmd_xclaim(struct cmd_ctx *c)
 		if (!sc)
 			sc = consumer_get(c, &k, g, name, &a);
 		if (!nk) {
-			nk = stream_nack_add(k.s, g, sc, id, deliverytime, 0);
+			/* Redis creates the entry delivered once, then counts this claim. */
+			nk = stream_nack_add(k.s, g, sc, id, deliverytime, 1);
 		} else {
 			stream_nack_move(k.s, nk, sc);
 			nk->delivery_time = deliverytime;
