@@ -1579,10 +1579,9 @@ void cmd_stream_read_wait_free(struct stream_read_wait *w)
 /* Serve one stream of XREADGROUP with ">" (new entries) or with an ID
  * (the consumer's history).  Returns how many effects it emitted: the
  * caller reports a change of the key only with effects, since XREADGROUP
- * itself is never an effect (fx would log it as sent otherwise). */
-/* Serve one group read; returns the number of effects logged, and sets
- * *named when one of them names sc (so that replay refreshes its
- * seen-time). */
+ * itself is never an effect (fx would log it as sent otherwise).  Sets
+ * *named when one of them names sc, whose replay then refreshes the
+ * consumer's seen-time (else the caller logs it: effect_seen). */
 static int read_group(struct cmd_ctx *c, struct skey *k, struct stream_group *g,
 		      struct stream_consumer *sc, struct stream_id after, bool history,
 		      bool noack, int64_t count, struct effect_argv *a, bool *named)
