@@ -1306,6 +1306,21 @@ uint64_t db_watch_version(struct kv_db *db, const char *key, size_t klen)
 	return w->version;
 }
 
+uint64_t db_watch_peek(struct kv_db *db, const char *key, size_t klen)
+{
+	struct watch_node *w = db->watched
+		? (struct watch_node *)dict_find(db->watched, key, klen) : NULL;
+	return w ? w->version : 0;
+}
+
+void db_watch_unchanged(struct kv_db *db, const char *key, size_t klen, uint64_t version)
+{
+	struct watch_node *w = db->watched
+		? (struct watch_node *)dict_find(db->watched, key, klen) : NULL;
+	if (w)
+		w->version = version;
+}
+
 void db_watch_release(struct kv_db *db, const char *key, size_t klen)
 {
 	struct watch_node *w = db->watched
