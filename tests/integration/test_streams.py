@@ -90,6 +90,13 @@ DIFF = [
     "WATCH g", "XGROUP CREATECONSUMER g grp watcher", "XREADGROUP GROUP grp watcher STREAMS g >",
     "XACK g grp 9-0", "XSETID g 99-0", "XGROUP SETID g grp 0", "MULTI", "XLEN g", "EXEC",
     "WATCH g", "XADD g 100-0 f v", "MULTI", "XLEN g", "EXEC",
+    # A tombstone out of ID order (the last entry deleted, XSETID back below
+    # it, XADD after it): the entries after it are still found.
+    "XADD tomb 5-0 a 1", "XADD tomb 18446744073709551615-18446744073709551615 a 2",
+    "XDEL tomb 18446744073709551615-18446744073709551615", "XSETID tomb 6-0",
+    "XADD tomb 7-0 a 3", "XADD tomb 8-0 a 4", "XGROUP CREATE tomb g 0",
+    "XCLAIM tomb g c 0 7-0 FORCE JUSTID", "XDEL tomb 7-0", "XLEN tomb", "XRANGE tomb - +",
+    "XREVRANGE tomb + -", "XRANGE tomb 7 8", "XPENDING tomb g",
     "MULTI", "XREAD BLOCK 0 STREAMS g $", "XREADGROUP GROUP grp z BLOCK 0 STREAMS g >", "EXEC",
 ]
 
