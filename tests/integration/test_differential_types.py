@@ -1297,7 +1297,20 @@ class Gen(C.WeightedGenMixin):
             return [self.cmd(b"XTRIM", k(), *self.x_trim())]
 
         def xsetid():
-            a = [b"XSETID", k(), self.x_id()]
+            # Never below the IDs added so far (malformed ones aside): an
+            # XSETID back below a deleted entry lets later entries follow
+            # its tombstone, where a MINID trim in Redis stops and leaves a
+            # node with no live entry, which kevy does not keep
+            # (docs/compatibility.md, "Streams").  test_streams.py covers
+            # XSETID's refusals.
+            x = r.random()
+            if x < 0.8:
+                i = b"%d-%d" % (self.xms + r.randint(0, 3), r.randint(0, 5))
+            elif x < 0.9:
+                i = r.choice(X_BAD_IDS)
+            else:
+                i = b"%d" % (self.xms + r.randint(1, 5))
+            a = [b"XSETID", k(), i]
             if r.random() < 0.4:
                 a += [b"ENTRIESADDED", r.choice([b"0", b"5", b"100", b"-1", b"x"])]
             if r.random() < 0.3:
