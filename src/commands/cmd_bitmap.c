@@ -674,6 +674,7 @@ static void bitfield(struct cmd_ctx *c, bool ro)
 		goto out;
 	uint64_t last_byte = highest >> 3;
 	bool dirty = !e || entry_str(e).len <= last_byte;
+	uint64_t watch_version = db_watch_peek(db, key->ptr, key->len);
 	if (!e)
 		e = db_set_string(db, key->ptr, key->len, "", 0, KV_NO_EXPIRE);
 	if (dirty) {
@@ -701,6 +702,10 @@ static void bitfield(struct cmd_ctx *c, bool ro)
 	}
 	if (changes)
 		cmd_notify_arg(c, NOTIFY_STRING, "setbit", 1);
+	else if (dirty)
+		/* Every write failed on overflow: Redis made or padded the string
+		 * but signals no change, so a WATCH of the key still holds. */
+		db_watch_unchanged(db, key->ptr, key->len, watch_version);
 out:
 	free(ops);
 }

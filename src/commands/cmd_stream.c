@@ -11,7 +11,9 @@
  *
  * Effects (fx.h).  Replay runs an effect with the record's time as the
  * clock, so most stream writes are deterministic and logged as sent (the
- * store hears of each change through db_signal_modified).  The ones that are
+ * store hears of each change through db_signal_modified, or, for XSETID and
+ * the consumer-group commands, which Redis does not signal to WATCH,
+ * db_signal_changed).  The ones that are
  * not emit what happened instead, as Redis propagates them:
  *   XADD with * or ms-*           XADD key <the ID chosen> fields...
  *   trimming with ~ (XADD, XTRIM) XTRIM key MAXLEN = <length left>
@@ -21,7 +23,10 @@
  *                                 RETRYCOUNT n FORCE JUSTID LASTID last per
  *                                 PEL entry created, moved, touched or
  *                                 dropped, then XGROUP SETID key group last
- *                                 ENTRIESREAD n when the group moved on.
+ *                                 ENTRIESREAD n when the group moved on,
+ *                                 and XCLAIM key group consumer 0 SEENTIME t
+ *                                 for a consumer seen that no other effect
+ *                                 of the command names (effect_seen).
  */
 #include "commands/cmd_stream.h"
 
@@ -45,52 +50,71 @@ const struct kv_command *cmd_stream_table(void);
 
 /* ---- IDs ---- */
 
-static bool parse_u64(const char *p, size_t n, uint64_t *out)
+/* Redis's string2ull on the C string s: a strict decimal integer (as
+ * string2ll reads it) that is negative is refused; anything else is what
+ * strtoull(3) reads in base 10 when it consumes the whole non-empty string,
+ * so leading white space and a sign are accepted (" 1", "+1", " -1" is
+ * 2^64-1) and only a value past 2^64-1 in magnitude is out of range. */
+static bool parse_u64(const char *s, uint64_t *out)
 {
-	if (n == 0 || n > 20)
-		return false;
-	uint64_t v = 0;
-	for (size_t i = 0; i < n; i++) {
-		if (p[i] < '0' || p[i] > '9')
+	if (s[0] == '-' && s[1] >= '1' && s[1] <= '9') {
+		/* string2ll accepts it when all digits and at most 2^63. */
+		size_t i = 1;
+		uint64_t v = 0;
+		bool fits = true;
+		for (; s[i] >= '0' && s[i] <= '9'; i++) {
+			uint64_t d = (uint64_t)(s[i] - '0');
+			if (v > (UINT64_MAX - d) / 10 || v * 10 + d > (uint64_t)INT64_MAX + 1)
+				fits = false;
+			else
+				v = v * 10 + d;
+		}
+		if (s[i] == '\0' && fits)
 			return false;
-		uint64_t d = (uint64_t)(p[i] - '0');
-		if (v > (UINT64_MAX - d) / 10)
-			return false;
-		v = v * 10 + d;
 	}
+	if (s[0] == '\0')
+		return false;
+	errno = 0;
+	char *end = NULL;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno == ERANGE || errno == EINVAL || *end != '\0')
+		return false;
 	*out = v;
 	return true;
 }
 
 /* Redis's streamGenericParseIDOrReply without the reply: "-", "+" (not
- * strict), "ms", "ms-seq", and "ms-*" when seq_given is not NULL. */
+ * strict), "ms", "ms-seq", and "ms-*" when seq_given is not NULL.  As in
+ * Redis the argument is read as a C string (up to a NUL byte), split at
+ * its first '-', and each part read by parse_u64. */
 static bool id_parse(const struct kv_slice *a, uint64_t missing_seq, bool strict,
 		     bool *seq_given, struct stream_id *id)
 {
-	const char *p = a->ptr;
-	size_t n = a->len;
-	if (n > 127)
+	char buf[128];
+	if (a->len > sizeof(buf) - 1)
 		return false;
+	memcpy(buf, a->ptr, a->len);
+	buf[a->len] = '\0';
 	if (seq_given)
 		*seq_given = true;
-	if (n == 1 && (p[0] == '-' || p[0] == '+')) {
+	if ((buf[0] == '-' || buf[0] == '+') && buf[1] == '\0') {
 		if (strict)
 			return false;
-		*id = p[0] == '-' ? STREAM_ID_MIN : STREAM_ID_MAX;
+		*id = buf[0] == '-' ? STREAM_ID_MIN : STREAM_ID_MAX;
 		return true;
 	}
-	const char *dash = memchr(p, '-', n);
-	size_t mslen = dash ? (size_t)(dash - p) : n;
+	char *dash = strchr(buf, '-');
+	if (dash)
+		*dash = '\0';
 	uint64_t ms, seq = missing_seq;
-	if (!parse_u64(p, mslen, &ms))
+	if (!parse_u64(buf, &ms))
 		return false;
 	if (dash) {
-		const char *s = dash + 1;
-		size_t slen = n - mslen - 1;
-		if (seq_given && slen == 1 && s[0] == '*') {
+		const char *sq = dash + 1;
+		if (seq_given && sq[0] == '*' && sq[1] == '\0') {
 			seq = 0;
 			*seq_given = false;
-		} else if (!parse_u64(s, slen, &seq)) {
+		} else if (!parse_u64(sq, &seq)) {
 			return false;
 		}
 	}
@@ -257,6 +281,14 @@ static void skey_signal(struct skey *k)
 	db_signal_modified(k->db, k->key->ptr, k->key->len);
 }
 
+/* A change that Redis does not signal as a modification (XSETID and the
+ * consumer-group commands): logged as an effect, but a WATCH of the key
+ * still holds, as in Redis. */
+static void skey_changed(struct skey *k)
+{
+	db_signal_changed(k->db, k->key->ptr, k->key->len);
+}
+
 /* ---- effects ---- */
 
 static void effect_id(struct effect_argv *a, struct stream_id id)
@@ -318,6 +350,24 @@ static void effect_createconsumer(struct cmd_ctx *c, struct effect_argv *a,
 	effect_argv_add(a, key->ptr, key->len);
 	effect_argv_add(a, g->name, g->nlen);
 	effect_argv_add(a, name->ptr, name->len);
+	effect_emit(c, a);
+}
+
+/* XCLAIM key group consumer 0 SEENTIME t: a consumer's seen-time, when
+ * nothing else the command logged names the consumer (a read of its history
+ * that re-delivered nothing, a NOACK read).  SEENTIME is kevy's own option
+ * (as LASTID is Redis's internal one): XCLAIM with no IDs claims nothing,
+ * and the option sets the consumer's seen-time. */
+static void effect_seen(struct cmd_ctx *c, struct effect_argv *a, const struct kv_slice *key,
+			const struct stream_group *g, const struct stream_consumer *sc)
+{
+	effect_argv_add_str(a, "XCLAIM");
+	effect_argv_add(a, key->ptr, key->len);
+	effect_argv_add(a, g->name, g->nlen);
+	effect_argv_add(a, sc->name, sc->nlen);
+	effect_argv_add_str(a, "0");
+	effect_argv_add_str(a, "SEENTIME");
+	effect_argv_add_int(a, sc->seen_time);
 	effect_emit(c, a);
 }
 
@@ -722,7 +772,7 @@ static void cmd_xsetid(struct cmd_ctx *c)
 		s->entries_added = (uint64_t)added;
 	if (!stream_id_is_zero(maxdel))
 		s->max_deleted_id = maxdel;
-	skey_signal(&k);
+	skey_changed(&k);
 	resp_ok(c->out);
 	cmd_notify_arg(c, NOTIFY_STREAM, "xsetid", 1);
 }
@@ -838,7 +888,7 @@ static void cmd_xgroup(struct cmd_ctx *c)
 		}
 		if (stream_group_create(k.s, grp->ptr, grp->len, id, entries_read)) {
 			skey_close(&k);
-			skey_signal(&k);
+			skey_changed(&k);
 			resp_ok(c->out);
 			cmd_notify_arg(c, NOTIFY_STREAM, "xgroup-create", 2);
 		} else {
@@ -854,14 +904,14 @@ static void cmd_xgroup(struct cmd_ctx *c)
 			return;
 		g->last_id = id;
 		g->entries_read = entries_read;
-		skey_signal(&k);
+		skey_changed(&k);
 		resp_ok(c->out);
 		cmd_notify_arg(c, NOTIFY_STREAM, "xgroup-setid", 2);
 	} else if (arg_is(opt, "destroy") && c->argc == 4) {
 		if (g) {
 			stream_group_destroy(k.s, grp->ptr, grp->len);
 			skey_close(&k);
-			skey_signal(&k);
+			skey_changed(&k);
 			resp_int(c->out, 1);
 			cmd_notify_arg(c, NOTIFY_STREAM, "xgroup-destroy", 2);
 		} else {
@@ -873,7 +923,7 @@ static void cmd_xgroup(struct cmd_ctx *c)
 			stream_consumer_create(k.s, g, cn->ptr, cn->len, c->now_ms);
 		if (sc) {
 			skey_close(&k);
-			skey_signal(&k);
+			skey_changed(&k);
 			cmd_notify_arg(c, NOTIFY_STREAM, "xgroup-createconsumer", 2);
 		}
 		resp_int(c->out, sc ? 1 : 0);
@@ -884,7 +934,7 @@ static void cmd_xgroup(struct cmd_ctx *c)
 		if (sc) {
 			pending = (int64_t)stream_consumer_delete(k.s, g, sc);
 			skey_close(&k);
-			skey_signal(&k);
+			skey_changed(&k);
 			cmd_notify_arg(c, NOTIFY_STREAM, "xgroup-delconsumer", 2);
 		}
 		resp_int(c->out, pending);
@@ -925,7 +975,7 @@ static void cmd_xack(struct cmd_ctx *c)
 	free(ids);
 	skey_close(&k);
 	if (acked)
-		skey_signal(&k);
+		skey_changed(&k);
 	resp_int(c->out, acked);
 }
 
@@ -1063,7 +1113,7 @@ static void cmd_xclaim(struct cmd_ctx *c)
 			   &c->argv[2]);
 		return;
 	}
-	int64_t minidle, retrycount = -1, deliverytime = -1;
+	int64_t minidle, retrycount = -1, deliverytime = -1, seentime = -1;
 	bool force = false, justid = false;
 	if (!int_arg(c, &c->argv[4], &minidle, "Invalid min-idle-time argument for XCLAIM"))
 		return;
@@ -1103,6 +1153,11 @@ static void cmd_xclaim(struct cmd_ctx *c)
 		} else if (arg_is(o, "lastid") && more) {
 			j++;
 			if (!id_parse_reply(c, &c->argv[j], 0, true, &last_id))
+				goto out;
+		} else if (arg_is(o, "seentime") && more) {
+			j++;
+			if (!int_arg(c, &c->argv[j], &seentime,
+				     "Invalid SEENTIME option argument for XCLAIM"))
 				goto out;
 		} else {
 			int n = (int)strnlen(o->ptr, o->len);
@@ -1146,7 +1201,8 @@ static void cmd_xclaim(struct cmd_ctx *c)
 		if (!sc)
 			sc = consumer_get(c, &k, g, name, &a);
 		if (!nk) {
-			nk = stream_nack_add(k.s, g, sc, id, deliverytime, 0);
+			/* Redis creates the entry delivered once, then counts this claim. */
+			nk = stream_nack_add(k.s, g, sc, id, deliverytime, 1);
 		} else {
 			stream_nack_move(k.s, nk, sc);
 			nk->delivery_time = deliverytime;
@@ -1165,12 +1221,19 @@ static void cmd_xclaim(struct cmd_ctx *c)
 		changed = true;
 	}
 	resp_array_end(c->out, mark, n);
+	if (seentime >= 0) {
+		/* After the claims, which set it to now. */
+		if (!sc)
+			sc = consumer_get(c, &k, g, name, &a);
+		sc->seen_time = seentime;
+		effect_seen(c, &a, k.key, g, sc);
+	}
 	if (moved_last)
 		effect_setid(c, &a, k.key, g);
 	effect_argv_free(&a);
 	skey_close(&k);
 	if (changed || sc)
-		skey_signal(&k);
+		skey_changed(&k);
 out:
 	free(ids);
 }
@@ -1276,7 +1339,7 @@ static void cmd_xautoclaim(struct cmd_ctx *c)
 	effect_argv_free(&a);
 	skey_close(&k);
 	if (changed || sc)
-		skey_signal(&k);
+		skey_changed(&k);
 }
 
 /* ---- XINFO ---- */
@@ -1516,10 +1579,12 @@ void cmd_stream_read_wait_free(struct stream_read_wait *w)
 /* Serve one stream of XREADGROUP with ">" (new entries) or with an ID
  * (the consumer's history).  Returns how many effects it emitted: the
  * caller reports a change of the key only with effects, since XREADGROUP
- * itself is never an effect (fx would log it as sent otherwise). */
+ * itself is never an effect (fx would log it as sent otherwise).  Sets
+ * *named when one of them names sc, whose replay then refreshes the
+ * consumer's seen-time (else the caller logs it: effect_seen). */
 static int read_group(struct cmd_ctx *c, struct skey *k, struct stream_group *g,
 		      struct stream_consumer *sc, struct stream_id after, bool history,
-		      bool noack, int64_t count, struct effect_argv *a)
+		      bool noack, int64_t count, struct effect_argv *a, bool *named)
 {
 	int effects = 0;
 	struct stream *s = k->s;
@@ -1542,6 +1607,7 @@ static int read_group(struct cmd_ctx *c, struct skey *k, struct stream_group *g,
 				effect_xclaim(c, a, k->key, g, sc->name, sc->nlen, nk->id,
 					      nk->delivery_time, nk->delivery_count);
 				effects++;
+				*named = true;
 			}
 			n++;
 		}
@@ -1583,6 +1649,7 @@ static int read_group(struct cmd_ctx *c, struct skey *k, struct stream_group *g,
 			effect_xclaim(c, a, k->key, g, sc->name, sc->nlen, id, nk->delivery_time,
 				      nk->delivery_count);
 			effects++;
+			*named = true;
 		}
 	}
 	stream_iter_stop(&it);
@@ -1763,19 +1830,23 @@ bool cmd_stream_read(struct cmd_ctx *c, struct stream_read_wait *w, bool retry)
 		if (g) {
 			struct stream_consumer *sc = stream_consumer_find(g, cname->ptr, cname->len);
 			int effects = 0;
+			bool named = false;
 			if (sc) {
 				sc->seen_time = c->now_ms;
 			} else {
+				named = true;
 				sc = stream_consumer_create(s, g, cname->ptr, cname->len, c->now_ms);
 				cmd_notify(c, NOTIFY_STREAM, "xgroup-createconsumer", k.key->ptr,
 					   k.key->len);
 				effect_createconsumer(c, &a, k.key, g, cname);
 				effects++;
 			}
-			effects += read_group(c, &k, g, sc, gt, history, noack, count, &a);
+			effects += read_group(c, &k, g, sc, gt, history, noack, count, &a, &named);
+			if (!named)
+				effect_seen(c, &a, k.key, g, sc);
 			skey_close(&k);
 			if (effects)
-				skey_signal(&k);
+				skey_changed(&k);
 		} else {
 			struct stream_id start = gt;
 			stream_id_incr(&start);

@@ -924,6 +924,31 @@ static void xread_generic(struct cmd_ctx *ctx)
 	cmd_stream_read_wait_free(&w);
 }
 
+static void cmd_xread(struct cmd_ctx *ctx);
+static void cmd_xreadgroup(struct cmd_ctx *ctx);
+
+bool blocking_never_waits(const struct kv_command *cmd, int argc, const struct kv_slice *argv)
+{
+	if (cmd->proc != cmd_xread && cmd->proc != cmd_xreadgroup)
+		return false;
+	/* The options before STREAMS, as cmd_stream_read reads them; anything
+	 * it would refuse counts as "may wait" (the old route answers it). */
+	for (int i = 1; i < argc; i++) {
+		const struct kv_slice *a = &argv[i];
+		if (arg_is(a, "streams"))
+			return true;
+		if (arg_is(a, "block"))
+			return false;
+		if (arg_is(a, "count"))
+			i++;
+		else if (arg_is(a, "group"))
+			i += 2;
+		else if (!arg_is(a, "noack"))
+			return false;
+	}
+	return false;
+}
+
 static void cmd_xread(struct cmd_ctx *ctx) { xread_generic(ctx); }
 static void cmd_xreadgroup(struct cmd_ctx *ctx) { xread_generic(ctx); }
 

@@ -1103,7 +1103,7 @@ static enum dispatch_result dispatch_command(struct shard *s, struct conn *c, in
 	}
 	uint32_t shards[SHARD_MAX];
 	uint32_t n;
-	bool home_only = cmd->conn_shards != NULL;
+	bool home_only = cmd->conn_shards != NULL && !blocking_never_waits(cmd, argc, argv);
 	if (home_only)
 		n = cmd->conn_shards(c, argc, argv, shards);
 	else

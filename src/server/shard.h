@@ -696,6 +696,11 @@ void bcast_part_done(struct shard *s, struct bcast_part *part);
 
 /* ---- blocking.c ---- */
 void blocking_after_write(struct shard *exec, const struct cmd_call *call, struct kv_dbs **held);
+/* Whether a call of a blocking command can never wait: XREAD / XREADGROUP
+ * without BLOCK.  Such a call is routed as any command on its keys (a
+ * single-key one is forwarded to the key's shard) instead of running on
+ * the client's shard holding the keyspaces of its keys. */
+bool blocking_never_waits(const struct kv_command *cmd, int argc, const struct kv_slice *argv);
 void blocking_sweep(struct shard *s);
 /* End a client's wait: true if this caller won (the client was not claimed,
  * or claimed_ok because the caller handles the claim's wake-up). */

@@ -1256,6 +1256,12 @@ void db_signal_modified(struct kv_db *db, const char *key, size_t klen)
 	key_changed(db, key, klen);
 }
 
+void db_signal_changed(struct kv_db *db, const char *key, size_t klen)
+{
+	if (db->change_fn)
+		db->change_fn(db->change_arg, db->index, key, klen);
+}
+
 static void watch_bump(void *arg, struct dict_node *n)
 {
 	(void)arg;
@@ -1298,6 +1304,21 @@ uint64_t db_watch_version(struct kv_db *db, const char *key, size_t klen)
 		? (struct watch_node *)dict_find(db->watched, key, klen) : NULL;
 	kv_assert(w);
 	return w->version;
+}
+
+uint64_t db_watch_peek(struct kv_db *db, const char *key, size_t klen)
+{
+	struct watch_node *w = db->watched
+		? (struct watch_node *)dict_find(db->watched, key, klen) : NULL;
+	return w ? w->version : 0;
+}
+
+void db_watch_unchanged(struct kv_db *db, const char *key, size_t klen, uint64_t version)
+{
+	struct watch_node *w = db->watched
+		? (struct watch_node *)dict_find(db->watched, key, klen) : NULL;
+	if (w)
+		w->version = version;
 }
 
 void db_watch_release(struct kv_db *db, const char *key, size_t klen)

@@ -266,6 +266,12 @@ void db_set_evict_hook(struct kv_db *db, db_expire_hook fn, void *arg);
 uint64_t db_watch_add(struct kv_db *db, const char *key, size_t klen);
 /* Version of a watched key: changed iff the key was modified since. */
 uint64_t db_watch_version(struct kv_db *db, const char *key, size_t klen);
+/* Version of a key's WATCH, 0 when nobody watches it; and setting it back
+ * (nothing when nobody watches it).  For a change Redis makes without
+ * signalling it: BITFIELD whose every write failed on overflow still
+ * creates or zero-pads the string, and a WATCH of the key still holds. */
+uint64_t db_watch_peek(struct kv_db *db, const char *key, size_t klen);
+void db_watch_unchanged(struct kv_db *db, const char *key, size_t klen, uint64_t version);
 /* Hand every WATCH of `from` to `to` (which has none), each counted as a
  * change: the keyspace was replaced (DEBUG RELOAD). */
 void db_watch_move(struct kv_db *from, struct kv_db *to);
@@ -276,6 +282,11 @@ void db_watch_release(struct kv_db *db, const char *key, size_t klen);
  * (set, delete, expiry, deadline, rename, flush) itself.  Cheap when nothing
  * is watched. */
 void db_signal_modified(struct kv_db *db, const char *key, size_t klen);
+/* Report an in-place change that is not a modification for WATCH: the
+ * change hook (effects) hears of it, WATCH does not.  Redis's consumer-group
+ * commands and XSETID change a stream without signalModifiedKey, so a
+ * transaction watching the stream still runs after them. */
+void db_signal_changed(struct kv_db *db, const char *key, size_t klen);
 
 /* Counters kept by the store (read by INFO). */
 struct db_stats {

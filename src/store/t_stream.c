@@ -454,7 +454,11 @@ static size_t block_for(const struct stream *s, struct stream_id id)
 	return lo == 0 ? SIZE_MAX : lo - 1;
 }
 
-/* Offset of the live-or-dead entry with this ID in block bi, or 0. */
+/* Offset of the live entry with this ID in block bi, or 0.  Only live
+ * entries are in ID order: a deleted one may have any ID (XDEL of the
+ * stream's last entry, then XSETID back below it, then XADD appends after
+ * its tombstone), so, as Redis's iterator does, tombstones are stepped over
+ * without comparing. */
 static uint32_t entry_find(const struct stream *s, size_t bi, struct stream_id id)
 {
 	const struct stream_block *b = s->blocks[bi];
@@ -463,11 +467,13 @@ static uint32_t entry_find(const struct stream *s, size_t bi, struct stream_id i
 		unsigned flags;
 		struct stream_id eid;
 		uint32_t next = entry_skip(b, off, &flags, &eid);
-		int c = stream_id_cmp(eid, id);
-		if (c == 0)
-			return off;
-		if (c > 0)
-			return 0;
+		if (!(flags & F_DELETED)) {
+			int c = stream_id_cmp(eid, id);
+			if (c == 0)
+				return off;
+			if (c > 0)
+				return 0;
+		}
 		off = next;
 	}
 	return 0;
@@ -486,8 +492,7 @@ bool stream_exists(const struct stream *s, struct stream_id id)
 	size_t bi = block_for(s, id);
 	if (bi == SIZE_MAX || stream_id_cmp(id, s->blocks[bi]->last) > 0)
 		return false;
-	uint32_t off = entry_find(s, bi, id);
-	return off && !(s->blocks[bi]->data[off] & F_DELETED);
+	return entry_find(s, bi, id) != 0;
 }
 
 /* Tombstone the entry at off of block bi (live); frees the block when it
@@ -511,7 +516,7 @@ bool stream_delete(struct stream *s, struct stream_id id)
 	if (bi == SIZE_MAX || stream_id_cmp(id, s->blocks[bi]->last) > 0)
 		return false;
 	uint32_t off = entry_find(s, bi, id);
-	if (!off || (s->blocks[bi]->data[off] & F_DELETED))
+	if (!off)
 		return false;
 	bool first = stream_id_cmp(id, s->first_id) == 0;
 	kill_entry(s, bi, off);
@@ -994,20 +999,23 @@ int stream_check(const struct stream *s)
 	for (size_t i = 0; i < s->nblocks; i++) {
 		const struct stream_block *b = s->blocks[i];
 		uint32_t off = b->master_len, count = 0, nlive = 0;
+		struct stream_id tail = STREAM_ID_MIN;
 		while (off < b->used) {
 			unsigned flags;
 			struct stream_id id;
 			off = entry_skip(b, off, &flags, &id);
-			if (any && stream_id_cmp(id, prev) <= 0)
+			tail = id;
+			count++;
+			if (flags & F_DELETED)
+				continue;   /* a tombstone may have any ID (entry_find) */
+			if ((any && stream_id_cmp(id, prev) <= 0) || stream_id_cmp(id, b->first) < 0)
 				return -1;
 			prev = id;
 			any = true;
-			count++;
-			if (!(flags & F_DELETED))
-				nlive++;
+			nlive++;
 		}
 		if (off != b->used || count != b->count || nlive != b->live || nlive == 0 ||
-		    stream_id_cmp(prev, b->last) != 0)
+		    stream_id_cmp(tail, b->last) != 0)
 			return -1;
 		live += nlive;
 	}

@@ -480,7 +480,8 @@ class Worker:
         """A stream with one consumer group: XADD (explicit IDs after the
         last), XGROUP CREATE, XREADGROUP of the next entry, XACK, XDEL.
         The state is (entries, last ID, group) with group None or
-        (last delivered ID, pending IDs): the oracle checks the PEL."""
+        (last delivered ID, pending (ID, owner) pairs): the oracle checks
+        the PEL and who owns each entry."""
         entries, last, grp = old if old is not None else ((), b"0-0", None)
 
         def idkey(i):
@@ -493,10 +494,10 @@ class Worker:
                 cons = b"c%d" % rng.randrange(2)
                 return ([("XREADGROUP", "GROUP", "g", cons, "COUNT", 1, "STREAMS", k, ">")],
                         [[[k.encode(), [[eid, [b"f", val]]]]]],
-                        {k: ((entries, last, (eid, grp[1] + (eid,))), None)}, False, False)
+                        {k: ((entries, last, (eid, grp[1] + ((eid, cons),))), None)}, False, False)
         if grp is not None and grp[1] and x < 0.55:
-            eid = rng.choice(grp[1])
-            pend = tuple(i for i in grp[1] if i != eid)
+            eid = rng.choice(grp[1])[0]
+            pend = tuple(p for p in grp[1] if p[0] != eid)
             return ([("XACK", k, "g", eid)], [1], {k: ((entries, last, (grp[0], pend)), None)},
                     False, False)
         if old is not None and grp is None and x < 0.65:
@@ -595,7 +596,7 @@ class Worker:
                 grp = None
                 if f[b"groups"]:
                     g = dict(zip(f[b"groups"][0][0::2], f[b"groups"][0][1::2]))
-                    grp = (g[b"last-delivered-id"], tuple(p[0] for p in g[b"pending"]))
+                    grp = (g[b"last-delivered-id"], tuple((p[0], p[1]) for p in g[b"pending"]))
                 out[k] = ((entries, f[b"last-generated-id"], grp), pttl)
                 continue
             if kind in ("list", "txlist"):

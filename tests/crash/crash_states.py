@@ -26,6 +26,9 @@ workload:
   before the horizon and command k+1, never one it never had;
 - no: a key may hold any state it had up to command k+1, never one it
   never had, and the server always starts;
+- a stream with a consumer group (XADD, XGROUP CREATE, XREADGROUP, XACK,
+  XCLAIM, XDEL) holds its entries, its group's last delivered ID and its
+  pending entries with their owners and delivery counts;
 - a MULTI/EXEC on one shard ({hashtag} keys) is all or nothing: its two
   values are equal and its counter matches them;
 - no key the workload never wrote;
@@ -101,6 +104,20 @@ def canon(cmds):
                 val[c[i + 1]] = float(c[i])
         elif op == "PEXPIREAT":
             ttl = True
+        elif op == "XADD":
+            if kind != "stream":
+                kind, val = "stream", ((), None)
+            if c[2].upper() != "MAXLEN":      # MAXLEN 0: an empty stream
+                val = (val[0] + ((c[2], c[4]),), val[1])
+        elif op == "XSETID" or (op == "XGROUP" and c[1].upper() == "CREATECONSUMER"):
+            pass
+        elif op == "XGROUP" and c[1].upper() == "CREATE":
+            val = (val[0], (c[4], {}))
+        elif op == "XCLAIM":
+            # XCLAIM key group consumer 0 id TIME t RETRYCOUNT n FORCE JUSTID
+            pel = dict(val[1][1])
+            pel[c[5]] = (c[3], int(c[9]))
+            val = (val[0], (val[1][0], pel))
         else:
             raise K.TestFailure("keydump emitted an unexpected command %r" % (c,))
     return freeze(kind, val, ttl)
@@ -115,6 +132,15 @@ def freeze(kind, val, ttl):
         val = tuple(sorted(val.items()))
     elif kind == "list":
         val = tuple(val)
+    elif kind == "stream":
+        # (entries, group): the group as its last delivered ID and its
+        # pending entries whose stream entries still exist (keydump leaves
+        # the others out, as Redis's rewrite does), with owner and count.
+        entries, grp = val
+        if grp is not None:
+            live = {e[0] for e in entries}
+            grp = (grp[0], tuple(sorted((i, o) for i, o in grp[1].items() if i in live)))
+        val = (tuple(entries), grp)
     return (kind, val, ttl)
 
 
@@ -148,12 +174,71 @@ class Worker:
             raise K.TestFailure("worker %d: %s replied %r" % (self.idx, args, raw))
         return raw
 
+    def stream_step(self, c, n):
+        """A stream with a consumer group: XADD (explicit, increasing IDs),
+        XGROUP CREATE, XREADGROUP of the next entry, XACK, XCLAIM ... JUSTID
+        to another consumer, XDEL.  The model: entries, the group's last
+        delivered ID and its PEL (owner, delivery count)."""
+        key = self.k("x")
+        m = self.model
+        entries, grp = m[key][1] if key in m else ((), None)
+
+        def idn(i):
+            return tuple(int(x) for x in i.split("-"))
+        r = self.rng.random()
+        pend = [i for i in (grp[1] if grp else {}) if i in {e[0] for e in entries}]
+        if grp is not None and r < 0.3:
+            after = [e for e in entries if idn(e[0]) > idn(grp[0])]
+            cons = "c%d" % self.rng.randrange(2)
+            raw = self.call(c, "XREADGROUP", "GROUP", "g", cons, "COUNT", "1", "STREAMS", key, ">")
+            if after:
+                eid = after[0][0]
+                if eid.encode() not in raw:
+                    raise K.TestFailure("XREADGROUP replied %r, the model expects %s" % (raw, eid))
+                pel = dict(grp[1])
+                pel[eid] = (cons, 1)
+                grp = (eid, pel)
+            elif raw != b"*-1\r\n":
+                raise K.TestFailure("XREADGROUP replied %r, the model expects nothing" % raw)
+        elif grp is not None and grp[1] and r < 0.45:
+            eid = self.rng.choice(sorted(grp[1]))
+            raw = self.call(c, "XACK", key, "g", eid)
+            if raw != b":1\r\n":
+                raise K.TestFailure("XACK of a pending entry replied %r" % raw)
+            pel = dict(grp[1])
+            del pel[eid]
+            grp = (grp[0], pel)
+        elif pend and r < 0.55:
+            eid = self.rng.choice(sorted(pend))
+            cons = "c%d" % self.rng.randrange(3)
+            raw = self.call(c, "XCLAIM", key, "g", cons, "0", eid, "JUSTID")
+            if eid.encode() not in raw:
+                raise K.TestFailure("XCLAIM replied %r, the model expects %s" % (raw, eid))
+            pel = dict(grp[1])
+            pel[eid] = (cons, pel[eid][1])
+            grp = (grp[0], pel)
+        elif key in m and grp is None and r < 0.65:
+            self.call(c, "XGROUP", "CREATE", key, "g", "0")
+            grp = ("0-0", {})
+        elif entries and r < 0.72:
+            eid = self.rng.choice(entries)[0]
+            self.call(c, "XDEL", key, eid)
+            entries = tuple(e for e in entries if e[0] != eid)
+        else:
+            eid = "%d-1" % n
+            self.call(c, "XADD", key, eid, "f", "v%d" % n)
+            entries = entries + ((eid, "v%d" % n),)
+        m[key] = ("stream", (entries, grp), False)
+        self.record(key)
+
     def step(self, c):
         r = self.rng.random()
         self.n += 1
         n = self.n
         m = self.model
-        if r < 0.16:
+        if self.rng.random() < 0.1:
+            self.stream_step(c, n)
+        elif r < 0.16:
             key = self.k("s%d" % self.rng.randrange(4))
             self.call(c, "SET", key, "v%d" % n)
             m[key] = ("str", "v%d" % n, False)
@@ -432,6 +517,16 @@ def db_keys(port, db):
                 elif t == b"zset":
                     r = K.parse(c.call("ZRANGE", k, 0, -1, "WITHSCORES"))
                     val, kind = {r[i].decode(): float(r[i + 1]) for i in range(0, len(r), 2)}, "zset"
+                elif t == b"stream":
+                    r = K.parse(c.call("XINFO", "STREAM", k, "FULL", "COUNT", 0))
+                    f = dict(zip(r[0::2], r[1::2]))
+                    entries = tuple((e[0].decode(), e[1][1].decode()) for e in f[b"entries"])
+                    grp = None
+                    if f[b"groups"]:
+                        g = dict(zip(f[b"groups"][0][0::2], f[b"groups"][0][1::2]))
+                        grp = (g[b"last-delivered-id"].decode(),
+                               {p[0].decode(): (p[1].decode(), p[3]) for p in g[b"pending"]})
+                    val, kind = (entries, grp), "stream"
                 else:
                     raise K.TestFailure("key %r of type %r" % (k, t))
                 out[prefix + k.decode()] = freeze(kind, val, ttl)

@@ -13,6 +13,14 @@ keys and shards, PFDEBUG, sparse-to-dense promotion, invalid HLL strings:
 INVALIDOBJ and WRONGTYPE), geo (GEOADD NX/XX/CH, GEOPOS GEODIST GEOHASH,
 GEOSEARCH[STORE] and GEORADIUS[BYMEMBER][_RO] with every option; the
 final comparison checks the geohash scores and the HLL bytes exactly),
+streams (XADD with explicit IDs and ms-*, NOMKSTREAM, MAXLEN/MINID with = and
+~ and LIMIT, XRANGE/XREVRANGE with exclusive bounds, XLEN, XDEL, XTRIM,
+XSETID, XGROUP CREATE/SETID/CREATECONSUMER/DELCONSUMER/DESTROY, XREADGROUP
+with > and history IDs over one or two keys, NOACK, XREAD without BLOCK,
+XACK, XPENDING, XCLAIM and XAUTOCLAIM with every option, XINFO STREAM
+[FULL]/GROUPS/CONSUMERS; IDs out of order, malformed, 0-0, at and past
+2^64-1, negative MAXLEN, missing groups and consumers; the final comparison
+is XINFO STREAM FULL, PELs included),
 WATCH and MULTI/EXEC blocks that mix types -- error cases included
 (wrong arity, WRONGTYPE, syntax errors, bad numbers, out-of-range values,
 option conflicts, queue-time errors that abort EXEC).  The keyspace is small
@@ -46,6 +54,11 @@ What is not compared byte for byte, and how it is compared instead:
     both sides and the element sets are compared (cursors are each server's
     own); their error forms are compared exactly;
   * PTTL with a tolerance (relative TTLs are unique and 10,000 s apart).
+  * stream replies with times in them (XPENDING's idle, XINFO CONSUMERS'
+    idle, XINFO STREAM FULL's seen-time and delivery times) and XINFO
+    STREAM's radix-tree-keys/-nodes (kevy keeps blocks in a sorted array),
+    with those fields as "*" (xnorm); idle thresholds are chosen far from
+    any time the run can produce (see X_GROUPS).
   * GEOSEARCH / GEORADIUS without ASC/DESC (and without COUNT, which sorts)
     as multisets: Redis's unsorted order follows its geohash boxes.  No two
     geo members ever share a point (GEO_POINTS), so sorted replies have no
@@ -110,6 +123,7 @@ FAMILY_KEYS = {
     "bitmap": [b"bm1", b"bm2", b"{g}bm"],
     "hll": [b"hll1", b"hll2", b"{g}hll"],
     "geo": [b"geo1", b"geo2", b"{g}geo"],
+    "stream": [b"st1", b"st2", b"{g}st"],
 }
 ALL_KEYS = [k for ks in FAMILY_KEYS.values() for k in ks] + [b"x", b"{g}x"]
 # Every family's commands may pick an HLL key: a string or bit write into an
@@ -206,7 +220,60 @@ ARITY = {
     b"GEOADD": -5, b"GEOPOS": -2, b"GEODIST": -4, b"GEOHASH": -2, b"GEOSEARCH": -7,
     b"GEOSEARCHSTORE": -8, b"GEORADIUS": -6, b"GEORADIUS_RO": -6,
     b"GEORADIUSBYMEMBER": -5, b"GEORADIUSBYMEMBER_RO": -5,
+    b"XADD": -5, b"XRANGE": -4, b"XREVRANGE": -4, b"XLEN": 2, b"XDEL": -3, b"XTRIM": -4,
+    b"XSETID": -3, b"XACK": -4, b"XPENDING": -3, b"XCLAIM": -6, b"XAUTOCLAIM": -6,
+    b"XREADGROUP": -7, b"XREAD": -4,
 }
+
+# Streams.  IDs are explicit (never "*": the clock would choose them), so
+# every reply is deterministic but for times: XPENDING's idle times, XINFO
+# CONSUMERS' idle, XINFO STREAM FULL's seen-times and delivery times are
+# compared as "*" (mode "xnorm"), and so are XINFO STREAM's radix-tree-keys
+# and radix-tree-nodes (kevy keeps blocks in a sorted array: see
+# docs/compatibility.md).  Idle thresholds (XCLAIM / XAUTOCLAIM min-idle,
+# XPENDING IDLE) are 0 or 10^12 ms, and the delivery times that XCLAIM IDLE /
+# TIME set are either now or decades ago, so no comparison sits near a
+# threshold.
+X_GROUPS = [b"g1", b"g2", b"g3"]
+X_CONSUMERS = [b"alice", b"bob", b"carol", b"dave"]
+X_BAD_IDS = [b"abc", b"1-", b"-1", b"1-x", b"1.5", b" 1", b"", b"18446744073709551616",
+             b"1-18446744073709551616", b"0x10", b"+", b"-", b"$", b">", b"1-2-3"]
+X_EDGE_IDS = [b"0-0", b"0-1", b"0", b"18446744073709551615-18446744073709551615",
+              b"18446744073709551615", b"18446744073709551615-0", b"9223372036854775807-0"]
+X_TIME_KEYS = (b"idle", b"seen-time", b"radix-tree-keys", b"radix-tree-nodes",
+               b"active-time", b"inactive")
+
+
+def xnorm(v):
+    """A parsed stream reply with its clock-dependent fields as "*"."""
+    if not isinstance(v, list):
+        return v
+    if v and all(isinstance(e, list) and len(e) == 4 and isinstance(e[0], bytes)
+                 and isinstance(e[1], bytes) and isinstance(e[2], int) for e in v):
+        return [[e[0], e[1], "*", e[3]] for e in v]      # XPENDING's extended form
+    out = []
+    i = 0
+    while i < len(v):
+        e = v[i]
+        nxt = v[i + 1] if i + 1 < len(v) else None
+        if isinstance(e, bytes) and e in X_TIME_KEYS and isinstance(nxt, int):
+            out += [e, "*"]
+            i += 2
+            continue
+        if e == b"pending" and isinstance(nxt, list):
+            pel = []
+            for p in nxt:
+                if isinstance(p, list) and len(p) == 4:        # group: id owner time count
+                    p = [p[0], p[1], "*", p[3]]
+                elif isinstance(p, list) and len(p) == 3:      # consumer: id time count
+                    p = [p[0], "*", p[2]]
+                pel.append(p)
+            out += [e, pel]
+            i += 2
+            continue
+        out.append(xnorm(e))
+        i += 1
+    return out
 
 # Modes: exact | set (multiset of a flat array) | hash / hflat (exact while
 # Redis's hash is a listpack, else pairs / multiset) | ttl | exec | and the
@@ -244,10 +311,13 @@ class Gen(C.WeightedGenMixin):
             ("zset", self.g_zset, 24), ("keys", self.g_keys, 9), ("string", self.g_string, 3),
             ("multi", self.g_multi, 3), ("watch", self.g_watch, 0.6),
             ("bitmap", self.g_bitmap, 6), ("hll", self.g_hll, 4), ("geo", self.g_geo, 6),
+            ("stream", self.g_stream, 16),
             ("unknown", self.g_unknown, 0.3), ("select", self.g_select, 0.2),
         ]
         self.gens = [(fn, w) for f, fn, w in table
-                     if f not in ("hash", "zset", "geo") or f in families]
+                     if f not in ("hash", "zset", "geo", "stream") or f in families]
+        self.xms = 0              # the last XADD's ms part, roughly
+        self.xids = collections.deque(maxlen=40)   # IDs recently added
         self.total_w = sum(w for _, w in self.gens)
 
     # -------------------------------------------------------------- pickers
@@ -842,7 +912,7 @@ class Gen(C.WeightedGenMixin):
         opts = []
         if r.random() < 0.7:
             opts += [b"TYPE", r.choice([b"hash", b"list", b"set", b"zset", b"string", b"HASH",
-                                        b"ZSET", b"foo"])]
+                                        b"ZSET", b"foo", b"stream"])]
         if r.random() < 0.3:
             opts += [b"MATCH", r.choice([b"*", b"{g}*", b"?1", b"*2"])]
         if r.random() < 0.4:
@@ -1123,6 +1193,240 @@ class Gen(C.WeightedGenMixin):
             mode = "exact"
         return [self.cmd(*a, mode=mode)]
 
+    # ------------------------------------------------------------- streams
+    def x_id(self):
+        """An entry ID: mostly one recently added, else anything."""
+        r = self.r
+        x = r.random()
+        if x < 0.6 and self.xids:
+            return r.choice(self.xids)
+        if x < 0.8:
+            return b"%d-%d" % (r.randint(0, self.xms + 2), r.randint(0, 3))
+        if x < 0.9:
+            return b"%d" % r.randint(0, self.xms + 2)
+        if x < 0.95:
+            return r.choice(X_EDGE_IDS)
+        return r.choice(X_BAD_IDS)
+
+    def x_new_id(self):
+        r = self.r
+        x = r.random()
+        if x < 0.75:
+            self.xms += r.randint(0, 3)
+            if r.random() < 0.3:
+                return b"%d-*" % self.xms
+            i = b"%d-%d" % (self.xms, r.randint(0, 5))
+            self.xids.append(i)
+            return i
+        if x < 0.85:
+            return b"%d" % r.randint(0, self.xms + 1)      # often not above the top
+        if x < 0.92:
+            return self.x_id()
+        if x < 0.99:
+            return r.choice(X_BAD_IDS[:12] + [b"0-0", b"0-*", b"*-1", b"1-*-2"])
+        return r.choice(X_EDGE_IDS)                        # may stop the stream for good
+
+    def x_trim(self):
+        r = self.r
+        if r.random() < 0.6:
+            a = [b"MAXLEN"]
+            thr = r.choice([b"0", b"1", b"2", b"3", b"5", b"10", b"-1", b"abc",
+                            b"9223372036854775807", b"18446744073709551616"])
+        else:
+            a = [b"MINID"]
+            thr = self.x_id()
+        y = r.random()
+        if y < 0.3:
+            a.append(b"=")
+        elif y < 0.5:
+            a.append(b"~")
+        a.append(thr)
+        if r.random() < 0.15:
+            a += [b"LIMIT", r.choice([b"0", b"1", b"5", b"-1", b"100", b"x"])]
+        return a
+
+    def x_fields(self):
+        a = []
+        for _ in range(self.r.randint(1, 3)):
+            a += [self.r.choice(SMALL[:8]), self.small_or_long(0.01)]
+        if self.r.random() < 0.02:
+            a.append(b"odd")
+        return a
+
+    def g_stream(self):
+        r = self.r
+        k = lambda: self.key("stream")  # noqa: E731
+        grp = lambda: r.choice(X_GROUPS) if r.random() < 0.95 else b"nogroup"  # noqa: E731
+        cons = lambda: r.choice(X_CONSUMERS)  # noqa: E731
+        xn = "xnorm"
+
+        def xadd():
+            a = [b"XADD", k()]
+            if r.random() < 0.05:
+                a.append(b"NOMKSTREAM")
+            if r.random() < 0.15:
+                a += self.x_trim()
+            return [self.cmd(*a, self.x_new_id(), *self.x_fields())]
+
+        def bulk():
+            # Past one node of 100 entries (stream-node-max-entries) now and then.
+            key = r.choice(FAMILY_KEYS["stream"])
+            ops = []
+            for _ in range(r.randint(20, 130)):
+                self.xms += 1
+                i = b"%d-%d" % (self.xms, r.randint(0, 2))
+                self.xids.append(i)
+                ops.append(self.cmd(b"XADD", key, i, b"f", b"%d" % r.randint(0, 9)))
+            return ops
+
+        def xrange():
+            name = r.choice([b"XRANGE", b"XREVRANGE"])
+            lo, hi = (b"-", b"+") if r.random() < 0.3 else (self.x_id(), self.x_id())
+            if r.random() < 0.2:
+                lo = b"(" + lo
+            if r.random() < 0.2:
+                hi = b"(" + hi
+            if name == b"XREVRANGE":
+                lo, hi = hi, lo
+            a = [name, k(), lo, hi]
+            if r.random() < 0.4:
+                a += [b"COUNT", r.choice([b"0", b"1", b"2", b"5", b"-1", b"x"])]
+            return [self.cmd(*a)]
+
+        def xtrim():
+            return [self.cmd(b"XTRIM", k(), *self.x_trim())]
+
+        def xsetid():
+            # Never below the IDs added so far (malformed ones aside): an
+            # XSETID back below a deleted entry lets later entries follow
+            # its tombstone, where a MINID trim in Redis stops and leaves a
+            # node with no live entry, which kevy does not keep
+            # (docs/compatibility.md, "Streams").  test_streams.py covers
+            # XSETID's refusals.
+            x = r.random()
+            if x < 0.8:
+                i = b"%d-%d" % (self.xms + r.randint(0, 3), r.randint(0, 5))
+            elif x < 0.9:
+                i = r.choice(X_BAD_IDS)
+            else:
+                i = b"%d" % (self.xms + r.randint(1, 5))
+            a = [b"XSETID", k(), i]
+            if r.random() < 0.4:
+                a += [b"ENTRIESADDED", r.choice([b"0", b"5", b"100", b"-1", b"x"])]
+            if r.random() < 0.3:
+                a += [b"MAXDELETEDID", self.x_id()]
+            return [self.cmd(*a)]
+
+        def xgroup():
+            y = r.random()
+            if y < 0.4:
+                a = [b"XGROUP", b"CREATE", k(), grp(),
+                     r.choice([b"$", b"0", b"0-0", self.x_id()])]
+                if r.random() < 0.3:
+                    a.append(b"MKSTREAM")
+                if r.random() < 0.2:
+                    a += [b"ENTRIESREAD", r.choice([b"0", b"1", b"3", b"-1", b"-5", b"x"])]
+                return [self.cmd(*a)]
+            if y < 0.55:
+                a = [b"XGROUP", b"SETID", k(), grp(), r.choice([b"$", b"0", self.x_id()])]
+                if r.random() < 0.3:
+                    a += [b"ENTRIESREAD", r.choice([b"0", b"2", b"-1", b"x"])]
+                return [self.cmd(*a)]
+            if y < 0.75:
+                return [self.cmd(b"XGROUP", b"CREATECONSUMER", k(), grp(), cons())]
+            if y < 0.88:
+                return [self.cmd(b"XGROUP", b"DELCONSUMER", k(), grp(), cons())]
+            if y < 0.97:
+                return [self.cmd(b"XGROUP", b"DESTROY", k(), grp())]
+            return [self.cmd(b"XGROUP", r.choice([b"HELP", b"FOO", b"CREATE"]))]
+
+        def xreadgroup():
+            a = [b"XREADGROUP", b"GROUP", grp(), cons()]
+            if r.random() < 0.6:
+                a += [b"COUNT", r.choice([b"1", b"2", b"3", b"10", b"0", b"-1"])]
+            if r.random() < 0.15:
+                a.append(b"NOACK")
+            keys = [k() for _ in range(1 if r.random() < 0.85 else 2)]
+            ids = [r.choice([b">", b">", b">", b"0", self.x_id()]) for _ in keys]
+            if r.random() < 0.02:
+                ids = ids[:-1]
+            return [self.cmd(*a, b"STREAMS", *keys, *ids)]
+
+        def xread():
+            a = [b"XREAD"]
+            if r.random() < 0.5:
+                a += [b"COUNT", r.choice([b"1", b"2", b"5", b"0"])]
+            keys = [k() for _ in range(r.randint(1, 2))]
+            ids = [r.choice([b"0", b"$", self.x_id()]) for _ in keys]
+            return [self.cmd(*a, b"STREAMS", *keys, *ids)]
+
+        def xack():
+            return [self.cmd(b"XACK", k(), grp(),
+                             *[self.x_id() for _ in range(r.randint(1, 4))])]
+
+        def xpending():
+            a = [b"XPENDING", k(), grp()]
+            if r.random() < 0.6:
+                if r.random() < 0.3:
+                    a += [b"IDLE", r.choice([b"0", b"1000000000000", b"-1", b"x"])]
+                lo, hi = (b"-", b"+") if r.random() < 0.5 else (self.x_id(), self.x_id())
+                a += [lo, hi, r.choice([b"10", b"1", b"3", b"0", b"-1", b"x"])]
+                if r.random() < 0.4:
+                    a.append(cons())
+            return [self.cmd(*a, mode=xn)]
+
+        def claim_opts():
+            groups = []
+            for opt in (b"JUSTID", b"FORCE"):
+                if r.random() < 0.35:
+                    groups.append([opt])
+            if r.random() < 0.15:
+                groups.append([b"RETRYCOUNT", r.choice([b"0", b"5", b"-1", b"x"])])
+            if r.random() < 0.1:
+                groups.append([b"IDLE", r.choice([b"0", b"1500000000000", b"x"])])
+            elif r.random() < 0.1:
+                groups.append([b"TIME", r.choice([b"0", b"1", b"99999999999999", b"x"])])
+            if r.random() < 0.1:
+                groups.append([b"LASTID", self.x_id()])
+            r.shuffle(groups)      # options in any order
+            return [a for g in groups for a in g]
+
+        def xclaim():
+            a = [b"XCLAIM", k(), grp(), cons(), r.choice([b"0", b"0", b"1000000000000", b"-5", b"x"])]
+            a += [self.x_id() for _ in range(r.randint(1, 4))]
+            return [self.cmd(*a, *claim_opts())]
+
+        def xautoclaim():
+            a = [b"XAUTOCLAIM", k(), grp(), cons(), r.choice([b"0", b"0", b"1000000000000", b"x"]),
+                 r.choice([b"0", b"-", self.x_id(), b"(" + self.x_id()])]
+            if r.random() < 0.5:
+                a += [b"COUNT", r.choice([b"1", b"2", b"10", b"0", b"-1", b"x"])]
+            if r.random() < 0.4:
+                a.append(b"JUSTID")
+            return [self.cmd(*a)]
+
+        def xinfo():
+            y = r.random()
+            if y < 0.35:
+                a = [b"XINFO", b"STREAM", k()]
+                if r.random() < 0.5:
+                    a.append(b"FULL")
+                    if r.random() < 0.4:
+                        a += [b"COUNT", r.choice([b"0", b"1", b"3", b"x"])]
+                return [self.cmd(*a, mode=xn)]
+            if y < 0.65:
+                return [self.cmd(b"XINFO", b"GROUPS", k(), mode=xn)]
+            if y < 0.95:
+                return [self.cmd(b"XINFO", b"CONSUMERS", k(), grp(), mode=xn)]
+            return [self.cmd(b"XINFO", r.choice([b"HELP", b"FOO"]), mode=xn)]
+
+        return self.pick([
+            (20, xadd), (0.4, bulk), (8, xrange), (3, lambda: [self.cmd(b"XLEN", k())]),
+            (4, lambda: [self.cmd(b"XDEL", k(), *[self.x_id() for _ in range(r.randint(1, 3))])]),
+            (4, xtrim), (2, xsetid), (10, xgroup), (12, xreadgroup), (3, xread), (6, xack),
+            (6, xpending), (5, xclaim), (4, xautoclaim), (5, xinfo),
+        ])
+
     def g_unknown(self):
         return [self.cmd(self.r.choice(UNKNOWN), self.anykey())]
 
@@ -1133,7 +1437,7 @@ class Gen(C.WeightedGenMixin):
         """One non-special group from the type generators (for MULTI)."""
         for _ in range(50):
             fn = self.r.choice([self.g_hash, self.g_list, self.g_set, self.g_zset, self.g_keys,
-                                self.g_string])
+                                self.g_string, self.g_stream])
             if (fn == self.g_hash and "hash" not in self.fams) or (
                     fn == self.g_zset and "zset" not in self.fams):
                 continue
@@ -1239,6 +1543,9 @@ def same(mode, r, k, enc=None, counts=None):
         ok = D.same_pairs(r, k) if mode == "hash" else D.same_multiset(r, k)
     elif mode == "ttl":
         ok = ttl_close(r, k)
+    elif mode == "xnorm":
+        a, b = D.parse_or_none(r), D.parse_or_none(k)
+        ok = a is not None and xnorm(a) == xnorm(b)
     if ok and counts is not None:
         counts[ORDER_FREE] += 1
     return ok
@@ -1554,6 +1861,9 @@ class Phase:
                 enc = rc.call(b"OBJECT", b"ENCODING", key)
             elif t == b"+zset\r\n":
                 c = [b"ZRANGE", key, b"0", b"-1", b"WITHSCORES"]
+            elif t == b"+stream\r\n":
+                # Entries, groups, consumers and PELs (times as "*").
+                c, mode = [b"XINFO", b"STREAM", key, b"FULL", b"COUNT", b"0"], "xnorm"
             else:
                 self.fail(0, [b"TYPE", key], t, t2, "unexpected type", fatal=True)
             for cc, m in ((c, mode), ([b"PTTL", key], "ttl")):
@@ -1575,7 +1885,7 @@ class Phase:
 
 def detect_families(ks):
     """hash / zset families are generated only where kevy knows HSET / ZADD."""
-    fams = {"list", "set", "string", "bitmap", "hll"}
+    fams = {"list", "set", "string", "bitmap", "hll", "stream"}
     with ks.conn() as c:
         for fam, probe in (("hash", b"hset"), ("zset", b"zadd")):
             raw = c.call(b"COMMAND", b"INFO", probe)

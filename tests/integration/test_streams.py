@@ -5,7 +5,7 @@
    MAXLEN/MINID = and ~, LIMIT), XRANGE/XREVRANGE, XLEN, XDEL, XTRIM, XSETID,
    XGROUP, XREADGROUP, XACK, XPENDING (no idle times), XCLAIM/XAUTOCLAIM
    with JUSTID, XINFO (no times), XREAD, errors and bad IDs, TYPE and
-   OBJECT ENCODING, byte for byte.
+   OBJECT ENCODING, WATCH around group commands, byte for byte.
 2. Persistence: a workload with clock IDs, ~ trims, groups, deliveries,
    claims and acks under appendfsync always; kill -9; the restart from the
    AOF gives the same DEBUG DIGEST and the same XINFO STREAM FULL; then
@@ -20,6 +20,12 @@
 5. DUMP / RESTORE both ways with redis-server (groups and PELs included).
 6. kevy-dump --resp of the data directory, piped into a fresh server with
    another shard count, recreates the same streams (same DEBUG DIGEST).
+7. Consumer seen-times (XINFO CONSUMERS idle) survive kill -9 (from the AOF),
+   a restart from a snapshot and a clean restart: each consumer's idle time
+   after a restart is its idle time before plus the wall time in between,
+   within a generous slack, for every way a consumer is seen (deliveries,
+   NOACK reads, history reads that re-deliver nothing, XCLAIM, XAUTOCLAIM,
+   XGROUP CREATECONSUMER).
 """
 
 import os
@@ -75,6 +81,22 @@ DIFF = [
     "XREAD STREAMS g 0", "XREAD COUNT 1 STREAMS g t 0 0", "XREAD STREAMS g", "XREAD STREAMS g >",
     "XREAD GROUP a b STREAMS g 0", "XREAD STREAMS g $", "XREAD STREAMS nokey 0",
     "TYPE g", "OBJECT ENCODING g", "XADD g 9-0 f v", "XINFO GROUPS g",
+    # IDs are read as Redis's string2ull reads them (strtoull: a sign is
+    # accepted, a strict negative number is not).
+    "XRANGE g +1 +", "XRANGE g 1-+2 +", "XRANGE g -0 +", "XRANGE g 0--1 +",
+    "XADD g 1-18446744073709551616 x y", "XADD g 99--1 x y", "XADD g +10 x y",
+    # Consumer-group commands and XSETID do not touch a WATCH (Redis does not
+    # signal them as modifications); XADD does.
+    "WATCH g", "XGROUP CREATECONSUMER g grp watcher", "XREADGROUP GROUP grp watcher STREAMS g >",
+    "XACK g grp 9-0", "XSETID g 99-0", "XGROUP SETID g grp 0", "MULTI", "XLEN g", "EXEC",
+    "WATCH g", "XADD g 100-0 f v", "MULTI", "XLEN g", "EXEC",
+    # A tombstone out of ID order (the last entry deleted, XSETID back below
+    # it, XADD after it): the entries after it are still found.
+    "XADD tomb 5-0 a 1", "XADD tomb 18446744073709551615-18446744073709551615 a 2",
+    "XDEL tomb 18446744073709551615-18446744073709551615", "XSETID tomb 6-0",
+    "XADD tomb 7-0 a 3", "XADD tomb 8-0 a 4", "XGROUP CREATE tomb g 0",
+    "XCLAIM tomb g c 0 7-0 FORCE JUSTID", "XDEL tomb 7-0", "XLEN tomb", "XRANGE tomb - +",
+    "XREVRANGE tomb + -", "XRANGE tomb 7 8", "XPENDING tomb g",
     "MULTI", "XREAD BLOCK 0 STREAMS g $", "XREADGROUP GROUP grp z BLOCK 0 STREAMS g >", "EXEC",
 ]
 
@@ -360,6 +382,73 @@ def check_dump_restore():
         k.cleanup()
 
 
+def consumer_idles(c, key, group):
+    """{consumer name: idle ms} from XINFO CONSUMERS."""
+    out = {}
+    for cons in flat(c.call("XINFO", "CONSUMERS", key, group)):
+        d = dict(zip(cons[0::2], cons[1::2]))
+        out[d[b"name"]] = int(d[b"idle"])
+    return out
+
+
+SEEN_SLACK_MS = 1500   # a restart's own time is in the elapsed wall time
+
+
+def check_seen_times():
+    """XINFO CONSUMERS idle is consistent across restarts: seen-times are
+    logged (kill -9: the AOF), snapshotted, and kept by a clean restart."""
+    srv = K.kevy("--threads", "2", "--appendfsync", "always").start()
+    try:
+        with srv.conn() as c:
+            for i in range(1, 11):
+                c.call("XADD", "q", "%d-0" % i, "n", str(i))
+            c.call("XGROUP", "CREATE", "q", "g", "0")
+            c.call("XGROUP", "CREATECONSUMER", "q", "g", "made")
+            c.call("XREADGROUP", "GROUP", "g", "reader", "COUNT", "2", "STREAMS", "q", ">")
+            c.call("XREADGROUP", "GROUP", "g", "history", "COUNT", "1", "STREAMS", "q", ">")
+            c.call("XREADGROUP", "GROUP", "g", "noack", "COUNT", "1", "STREAMS", "q", ">")
+            c.call("XGROUP", "CREATECONSUMER", "q", "g", "claimer")
+            c.call("XGROUP", "CREATECONSUMER", "q", "g", "auto")
+            time.sleep(2.0)
+            # Seen again 2 s later, in each way that logs nothing else
+            # about the consumer, and in the ways that do.
+            c.call("XREADGROUP", "GROUP", "g", "history", "STREAMS", "q", "9-0")
+            c.call("XREADGROUP", "GROUP", "g", "noack", "NOACK", "COUNT", "1", "STREAMS", "q", ">")
+            c.call("XCLAIM", "q", "g", "claimer", "0", "1-0", "JUSTID")
+            c.call("XAUTOCLAIM", "q", "g", "auto", "0", "0", "COUNT", "1", "JUSTID")
+            before = consumer_idles(c, "q", "g")
+            t_before = time.monotonic()
+        K.check(before[b"history"] < 1000 and before[b"made"] >= 2000,
+                "seen-times before the restart: %r" % before)
+
+        def compare(how):
+            with srv.conn() as c:
+                now = consumer_idles(c, "q", "g")
+            elapsed = (time.monotonic() - t_before) * 1000
+            K.check(set(now) == set(before), "%s: the same consumers" % how)
+            for name, idle in before.items():
+                want = idle + elapsed
+                K.check(abs(now[name] - want) <= SEEN_SLACK_MS,
+                        "%s: consumer %s idle %d ms, expected about %d (before %d + %d "
+                        "elapsed)" % (how, name.decode(), now[name], want, idle, elapsed))
+        A.kill9(srv)
+        A.restart(srv)
+        compare("kill -9, AOF replay")
+        with srv.conn() as c:
+            A.bgsave(c)
+        A.kill9(srv)
+        A.restart(srv)
+        compare("kill -9 after BGSAVE, snapshot")
+        srv.stop()
+        srv.start()
+        compare("clean restart")
+        srv.stop()
+        rc, out = A.kevy_check(srv.dir)
+        K.check(rc == 0, "kevy-check says clean: %s" % out)
+    finally:
+        srv.cleanup()
+
+
 def main():
     K.require_kevy()
     K.require_redis()
@@ -369,6 +458,7 @@ def main():
     check_blocking()
     check_persistence(rng)
     check_crash_acks(rng)
+    check_seen_times()
 
 
 if __name__ == "__main__":

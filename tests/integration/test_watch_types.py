@@ -34,6 +34,8 @@ LD = ["RPUSH k a b c", "RPUSH d x"]     # lists at k and d
 H = ["HSET k f 1 g x"]                  # a hash at k (g is not a number)
 S = ["SET k s"]                         # a string at k (WRONGTYPE)
 SD = ["RPUSH k a b c", "SET d s"]       # list at k, string at d
+XS = ["XADD k 1-1 f v", "XGROUP CREATE k g 0"]              # a stream with a group
+XR = XS + ["XREADGROUP GROUP g c STREAMS k >"]              # ... 1-1 pending for c
 
 # (label, setup, watched key, command, what Redis does)
 CASES = [
@@ -275,6 +277,34 @@ CASES = [
     ("touch", S, "k", "TOUCH k", EXEC),
     ("flushall with key", S, "k", "FLUSHALL", ABORT),
     ("flushall without key", ["SET d s"], "k", "FLUSHALL", EXEC),
+    # ------------------------------------------------------------- STREAM
+    # Redis signals XADD, XDEL, XTRIM and a stream made by XGROUP CREATE
+    # MKSTREAM; XSETID and the consumer-group commands change the stream
+    # without signalling it.
+    ("xadd", XS, "k", "XADD k 2-1 f v", ABORT),
+    ("xadd id too small", XS, "k", "XADD k 1-1 f v", EXEC),
+    ("xdel", XS, "k", "XDEL k 1-1", ABORT),
+    ("xdel missing id", XS, "k", "XDEL k 9-9", EXEC),
+    ("xtrim", XS, "k", "XTRIM k MAXLEN 0", ABORT),
+    ("xtrim nothing", XS, "k", "XTRIM k MAXLEN 5", EXEC),
+    ("xsetid", XS, "k", "XSETID k 5-5", EXEC),
+    ("xgroup create", XS, "k", "XGROUP CREATE k g2 0", EXEC),
+    ("xgroup create mkstream", [], "k", "XGROUP CREATE k g 0 MKSTREAM", ABORT),
+    ("xgroup setid", XS, "k", "XGROUP SETID k g 0", EXEC),
+    ("xgroup createconsumer", XS, "k", "XGROUP CREATECONSUMER k g c", EXEC),
+    ("xgroup delconsumer", XR, "k", "XGROUP DELCONSUMER k g c", EXEC),
+    ("xgroup destroy", XS, "k", "XGROUP DESTROY k g", EXEC),
+    ("xreadgroup delivers", XS, "k", "XREADGROUP GROUP g c STREAMS k >", EXEC),
+    ("xreadgroup history", XR, "k", "XREADGROUP GROUP g c STREAMS k 0", EXEC),
+    ("xack", XR, "k", "XACK k g 1-1", EXEC),
+    ("xclaim", XR, "k", "XCLAIM k g d 0 1-1", EXEC),
+    ("xautoclaim", XR, "k", "XAUTOCLAIM k g d 0 0", EXEC),
+    # ------------------------------------------------------------- BITFIELD
+    # A BITFIELD whose every write fails on overflow still makes (or pads)
+    # the string, without signalling it.
+    ("bitfield sets", [], "k", "BITFIELD k SET u8 0 1", ABORT),
+    ("bitfield fail only, missing key", [], "k", "BITFIELD k OVERFLOW FAIL SET i8 0 200", EXEC),
+    ("bitfield fail only, pads", ["SET k a"], "k", "BITFIELD k OVERFLOW FAIL SET i8 64 200", EXEC),
 ]
 
 

@@ -261,6 +261,36 @@ static void test_t_stream_counters(void **state)
 	stream_free(s);
 }
 
+/* A tombstone may sit out of ID order: the stream's last entry deleted,
+ * the last ID set back below it (XSETID), and an entry appended after it in
+ * the same block.  The entries after it are still found (Redis's iterator
+ * steps over tombstones without comparing them). */
+static void test_t_stream_tombstone_out_of_order(void **state)
+{
+	(void)state;
+	struct stream *s = stream_new();
+	struct kv_slice fv[2] = { { "a", 1 }, { "1", 1 } };
+	stream_append(s, (struct stream_id){ 5, 0 }, fv, 1);
+	stream_append(s, STREAM_ID_MAX, fv, 1);
+	assert_true(stream_delete(s, STREAM_ID_MAX));
+	s->last_id = (struct stream_id){ 6, 0 };
+	stream_append(s, (struct stream_id){ 7, 0 }, fv, 1);
+	stream_append(s, (struct stream_id){ 8, 0 }, fv, 1);
+	assert_int_equal(stream_block_count(s), 1);
+	assert_int_equal(stream_check(s), 0);
+	assert_true(stream_exists(s, (struct stream_id){ 7, 0 }));
+	assert_false(stream_exists(s, STREAM_ID_MAX));
+	assert_true(stream_delete(s, (struct stream_id){ 7, 0 }));
+	assert_false(stream_exists(s, (struct stream_id){ 7, 0 }));
+	assert_true(stream_exists(s, (struct stream_id){ 8, 0 }));
+	assert_int_equal(s->length, 2);
+	assert_int_equal(stream_check(s), 0);
+	struct stream_id last;
+	assert_true(stream_edge_id(s, false, &last));
+	assert_int_equal(last.ms, 8);
+	stream_free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -268,6 +298,7 @@ int main(void)
 		cmocka_unit_test(test_t_stream_model_tiny_blocks),
 		cmocka_unit_test(test_t_stream_groups_and_pel),
 		cmocka_unit_test(test_t_stream_counters),
+		cmocka_unit_test(test_t_stream_tombstone_out_of_order),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
