@@ -21,6 +21,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/latency.h"
+#include "commands/slowlog.h"
+
 struct aof;
 struct conn;
 struct shard;
@@ -33,6 +36,10 @@ struct cmd_stat {
 	_Atomic uint64_t ticks;     /* time in the handler, kv_ticks() units */
 	_Atomic uint64_t rejected;  /* refused before running: arity, auth, OOM, MULTI, write refused */
 	_Atomic uint64_t failed;    /* ran and replied an error */
+	/* Durations of its calls (LATENCY HISTOGRAM, INFO latencystats):
+	 * allocated by the owner thread at its first call while
+	 * latency-tracking is on, then kept; NULL before. */
+	_Atomic(struct lat_hist *) hist;
 };
 
 /* Error replies by their first word, for INFO errorstats.  The prefixes
@@ -68,6 +75,10 @@ struct shard_stats {
 	/* cmd_stat_count() entries, or NULL when the runtime keeps none. */
 	struct cmd_stat *cmds;
 	struct err_stats errors;
+	/* SLOWLOG and LATENCY: this shard's entries and events, each under its
+	 * own mutex (any thread reads them). */
+	struct slowlog slowlog;
+	struct lat_monitor latency;
 };
 
 static inline void stat_add(_Atomic uint64_t *s, uint64_t n)

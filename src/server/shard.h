@@ -160,6 +160,7 @@ struct fwd_req {
 	struct shard_msg m;
 	struct cmd_call call;
 	struct kv_buf reply;
+	int64_t duration_us;      /* the owner's run, for the client's slow log */
 };
 
 struct txn {
@@ -667,11 +668,19 @@ struct conn *blocking_wake_conn(struct shard_msg *wake);
 /* After a wake-up: the reply the claimer produced, or (reply empty) a copy
  * of the command to run again; releases the client's ticket. */
 void blocking_take_result(struct conn *c, struct kv_buf *reply, struct cmd_call **retry);
+/* The blocked command of c when a write served it (its reply is ready), else
+ * NULL; valid until blocking_take_result. */
+const struct cmd_call *blocking_served_call(const struct conn *c);
 
 /* ---- exec.c ---- */
-/* Run a call on this thread with the given keyspaces. */
-void shard_call_run(struct shard *s, const struct cmd_call *call, struct conn *conn,
-		    struct kv_dbs **held, struct kv_buf *out);
+/* Run a call on this thread with the given keyspaces; returns how long the
+ * handler ran, in µs (0 when the call was refused). */
+int64_t shard_call_run(struct shard *s, const struct cmd_call *call, struct conn *conn,
+		       struct kv_dbs **held, struct kv_buf *out);
+/* Log a call of client c (on c's shard) in the slow log if it took long
+ * enough (not EXEC). */
+void shard_slowlog(struct shard *s, const struct conn *c, const struct kv_command *cmd,
+		   int argc, const struct kv_slice *argv, int64_t duration_us);
 /* Serve the clients blocked on the keys a write call touched: what
  * shard_call_run does after a write, deferred to the end of an EXEC. */
 void shard_call_wake(struct shard *s, const struct cmd_call *call, struct kv_dbs **held);
