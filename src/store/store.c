@@ -776,6 +776,12 @@ size_t db_memory_used(const struct kv_db *db)
 	       db->entry_bytes + (size_t)obj;
 }
 
+void db_memory_overhead(const struct kv_db *db, size_t *table, size_t *expires)
+{
+	*table = dict_mem_bytes(&db->keys);
+	*expires = heap_bytes(db->exp);
+}
+
 void db_memory_adjust(struct kv_db *db, int64_t delta)
 {
 	db->obj_bytes += delta;
