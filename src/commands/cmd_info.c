@@ -263,25 +263,36 @@ static void srv_info_memory(const struct cmd_ctx *c, struct kv_buf *b,
 		      (unsigned long long)nscripts);
 }
 
-static void srv_info_stats(struct kv_buf *b, const struct srv_totals *t)
+static void srv_info_stats(const struct cmd_ctx *c, struct kv_buf *b, const struct srv_totals *t)
 {
+	uint64_t channels = 0, patterns = 0;
+	if (c->rt->pubsub_counts)
+		c->rt->pubsub_counts(c, &channels, &patterns);
 	kv_buf_printf(b, "# Stats\r\n"
 		      "total_connections_received:%llu\r\n"
 		      "total_commands_processed:%llu\r\n"
+		      "instantaneous_ops_per_sec:%lld\r\n"
 		      "total_net_input_bytes:%llu\r\n"
 		      "total_net_output_bytes:%llu\r\n"
+		      "instantaneous_input_kbps:%.2f\r\n"
+		      "instantaneous_output_kbps:%.2f\r\n"
 		      "rejected_connections:%llu\r\n"
 		      "expired_keys:%llu\r\n"
 		      "evicted_keys:%llu\r\n"
 		      "keyspace_hits:%llu\r\n"
 		      "keyspace_misses:%llu\r\n"
+		      "pubsub_channels:%llu\r\n"
+		      "pubsub_patterns:%llu\r\n"
 		      "total_error_replies:%llu\r\n"
 		      "kevy_forwarded_commands:%llu\r\n"
 		      "kevy_multi_shard_commands:%llu\r\n",
 		      (unsigned long long)t->conns_received, (unsigned long long)t->commands,
+		      (long long)stat_inst_ops_per_sec(),
 		      (unsigned long long)t->net_in, (unsigned long long)t->net_out,
+		      stat_inst_input_kbps(), stat_inst_output_kbps(),
 		      (unsigned long long)t->rejected, (unsigned long long)t->expired,
 		      (unsigned long long)t->evicted, (unsigned long long)t->hits, (unsigned long long)t->misses,
+		      (unsigned long long)channels, (unsigned long long)patterns,
 		      (unsigned long long)t->errors, (unsigned long long)t->forwarded,
 		      (unsigned long long)t->multi_shard);
 }
@@ -455,22 +466,29 @@ static void srv_info_errorstats(const struct cmd_ctx *c, struct kv_buf *b)
 	free(t);
 }
 
-/* kevy does not sample TTLs, so avg_ttl is 0 (Redis's value when it has no
- * estimate either). */
+/* avg_ttl: Redis estimates it from the keys its expiry cycle samples;
+ * kevy samples up to 64 keys with a deadline per shard when INFO asks,
+ * weighted by each shard's count of such keys. */
+#define SRV_TTL_SAMPLES 64
 static void srv_info_keyspace(struct kv_buf *b, const struct cmd_ctx *c)
 {
 	kv_buf_append_str(b, "# Keyspace\r\n");
 	uint32_t ndb = cmd_dbs_at(c, 0)->n;
 	for (uint32_t d = 0; d < ndb; d++) {
 		uint64_t keys = 0, expires = 0;
+		double ttl_sum = 0;
 		for (uint32_t i = 0; i < c->nshards; i++) {
 			const struct kv_db *db = cmd_dbs_at(c, i)->db[d];
 			keys += db_size(db);
-			expires += db_expires_count(db);
+			uint64_t e = db_expires_count(db);
+			expires += e;
+			if (e)
+				ttl_sum += (double)db_avg_ttl_ms(db, c->now_ms, SRV_TTL_SAMPLES) * (double)e;
 		}
 		if (keys > 0)
-			kv_buf_printf(b, "db%u:keys=%llu,expires=%llu,avg_ttl=0\r\n", d,
-				      (unsigned long long)keys, (unsigned long long)expires);
+			kv_buf_printf(b, "db%u:keys=%llu,expires=%llu,avg_ttl=%lld\r\n", d,
+				      (unsigned long long)keys, (unsigned long long)expires,
+				      expires ? (long long)(ttl_sum / (double)expires) : 0LL);
 	}
 }
 
@@ -506,7 +524,7 @@ static void cmd_info(struct cmd_ctx *c)
 		case SEC_CLIENTS: srv_info_clients(&b, &t); break;
 		case SEC_MEMORY: srv_info_memory(c, &b, &t); break;
 		case SEC_PERSISTENCE: persist_info(c, &b); break;
-		case SEC_STATS: srv_info_stats(&b, &t); break;
+		case SEC_STATS: srv_info_stats(c, &b, &t); break;
 		case SEC_REPLICATION: srv_info_replication(c, &b); break;
 		case SEC_CPU: srv_info_cpu(&b); break;
 		case SEC_MODULES: kv_buf_append_str(&b, "# Modules\r\n"); break;

@@ -25,6 +25,7 @@
 #include "commands/slowlog.h"
 
 struct aof;
+struct cmd_ctx;
 struct conn;
 struct shard;
 struct snapshot_job;
@@ -95,6 +96,14 @@ static inline uint64_t stat_get(_Atomic uint64_t *s)
  * total_error_replies and under its first word in errorstats, as Redis's
  * afterErrorReply does.  Only the stats' own shard thread may call it. */
 void stat_error(struct shard_stats *st, const char *reply, size_t len);
+
+/* INFO stats' instantaneous rates: one thread calls stat_inst_sample with
+ * the server's totals (it keeps one sample per 100 ms); any thread reads
+ * the mean of the last 16 samples. */
+void stat_inst_sample(uint64_t ops, uint64_t net_in, uint64_t net_out, int64_t now_ms);
+double stat_inst_ops_per_sec(void);
+double stat_inst_input_kbps(void);
+double stat_inst_output_kbps(void);
 
 /* Process-level facts for INFO server. */
 struct server_info {
@@ -209,6 +218,10 @@ struct cmd_runtime {
 	 * before the command's reply leaves (docs/notifications.md). */
 	void (*publish)(struct shard *shard, const char *chan, size_t clen, const char *msg,
 			size_t mlen);
+	/* INFO stats: channels with subscribers and distinct patterns, over
+	 * every shard (the caller holds every shard's keyspace, which keeps
+	 * the subscription tables still). */
+	void (*pubsub_counts)(const struct cmd_ctx *c, uint64_t *channels, uint64_t *patterns);
 
 	/* ---- scripting (docs/scripting.md) ---- */
 	/* INFO memory: the Lua heaps of EVAL's states (all shards), of the

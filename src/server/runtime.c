@@ -347,4 +347,5 @@ const struct cmd_runtime server_runtime = {
 	.conn_subscriptions = rt_conn_subscriptions,
 	.publish = pubsub_notify_publish,
 	.script_memory = script_memory,
+	.pubsub_counts = pubsub_info_counts,
 };

@@ -469,10 +469,25 @@ static void persist_cron(struct shard *s)
 	}
 }
 
+/* INFO's instantaneous_* rates: shard 0 samples every shard's totals. */
+static void shard_sample_rates(struct shard *s)
+{
+	uint64_t ops = 0, in = 0, out = 0;
+	for (uint32_t i = 0; i < g_server.nshards; i++) {
+		struct shard_stats *st = &g_server.shards[i]->stats;
+		ops += stat_get(&st->commands_processed);
+		in += stat_get(&st->net_input_bytes);
+		out += stat_get(&st->net_output_bytes);
+	}
+	stat_inst_sample(ops, in, out, s->now_ms);
+}
+
 static void shard_cron(struct shard *s)
 {
-	if (s->id == 0)
+	if (s->id == 0) {
 		persist_cron(s);
+		shard_sample_rates(s);
+	}
 	int64_t hz = atomic_load_explicit(&g_config.hz, memory_order_relaxed);
 	if (hz < 1)
 		hz = 1;

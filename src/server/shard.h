@@ -744,6 +744,8 @@ void monitor_shard_free(struct shard *s);
 uint32_t pubsub_count(const struct conn *c);
 /* Channels and patterns apart (CLIENT LIST's sub and psub). */
 void pubsub_counts(const struct conn *c, uint32_t *channels, uint32_t *patterns);
+/* INFO stats' pubsub_channels and pubsub_patterns (every shard held). */
+void pubsub_info_counts(const struct cmd_ctx *ctx, uint64_t *channels, uint64_t *patterns);
 void pubsub_conn_drop(struct shard *s, struct conn *c);
 bool pubsub_allowed_in_subscriber_mode(const struct kv_command *cmd);
 
