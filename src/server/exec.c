@@ -242,8 +242,12 @@ int64_t shard_call_run(struct shard *s, const struct cmd_call *call, struct conn
 	/* The slow log names the client: only here, on its own shard (a
 	 * forwarded call is logged there when its reply comes back), and not
 	 * while the command blocks (it is logged when it is served). */
-	if (conn && !call->internal && !conn->block_pending)
-		shard_slowlog(s, conn, call->cmd, call->argc, call->argv, duration_us);
+	if (conn && !call->internal) {
+		if (conn->block_pending)
+			conn->block_duration_us = duration_us;
+		else
+			shard_slowlog(s, conn, call->cmd, call->argc, call->argv, duration_us);
+	}
 	/* Every error a handler replies is counted here, on the shard that ran
 	 * it (inside EXEC, each queued command's own). */
 	if (out->len > before && out->data[before] == '-') {

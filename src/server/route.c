@@ -556,12 +556,12 @@ static void shard_handle_wake(struct shard *s, struct shard_msg *m)
 	kv_assert(c->blocked);
 	struct kv_buf reply = KV_BUF_INIT;
 	struct cmd_call *retry;
-	/* Served: the slow log gets the command as the client sent it, now
-	 * (Redis logs a blocked command when it is unblocked).  One to run
-	 * again is logged when it runs. */
+	/* Served: the slow log gets the command as the client sent it, now,
+	 * with the time it ran before blocking (Redis logs a blocked command
+	 * when it is unblocked).  One to run again is logged when it runs. */
 	const struct cmd_call *bc = blocking_served_call(c);
 	if (bc)
-		shard_slowlog(s, c, bc->cmd, bc->argc, bc->argv, 0);
+		shard_slowlog(s, c, bc->cmd, bc->argc, bc->argv, c->block_duration_us);
 	blocking_take_result(c, &reply, &retry);
 	conn_unblock(s, c, UNBLOCK_WOKEN, &reply, retry);
 }

@@ -311,6 +311,7 @@ struct conn {
 	 * reader whose key or group went away depend on it. */
 	bool block_retry;
 	bool block_pending;                   /* the running command asked to block */
+	int64_t block_duration_us;            /* its run before it blocked (SLOWLOG) */
 	bool blocked;                         /* waiting for a key: no dispatch */
 	struct block_ticket *block_ticket;
 	int64_t block_deadline_ms;            /* 0 = no timeout */

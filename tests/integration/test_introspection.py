@@ -6,8 +6,8 @@ shards (CLIENT INFO's shard= field picks them) and keys on both shards:
   decreasing, at most slowlog-max-len in all; an entry names the client's
   address and name, its arguments trimmed (32 at most, 128 bytes each) and
   AUTH's secret redacted; a forwarded command is logged as the client sent
-  it; EXEC is not logged, the commands it ran are; LEN, RESET, the count
-  rules and Redis's error texts;
+  it; EXEC is not logged, the commands it ran are; a blocked BLPOP once,
+  when it is served; LEN, RESET, the count rules and Redis's error texts;
 - LATENCY: slow commands are "command" events when
   latency-monitor-threshold is on (LATEST, HISTORY, GRAPH, DOCTOR, RESET
   counting events once however many shards had them); HISTOGRAM sums both
@@ -131,6 +131,25 @@ def check_slowlog(a, b):
     args = [[x.decode() for x in ent[3]] for ent in slowlog_entries(a)]
     K.check(args[:2] == [["SET", remote, "m"], ["SET", local, "m"]] and
             ["EXEC"] not in args, "EXEC's commands: %r" % args)
+
+    # A blocked command is logged once, when a write (of the other
+    # client, on either shard) serves it, not when it blocks.
+    for key in (local, remote):
+        a.cmd("SLOWLOG", "RESET")
+        b.send(K.encode("BLPOP", "list:" + key, "0"))
+        deadline = time.monotonic() + 10
+        while b"blocked_clients:1" not in a.cmd("INFO", "clients"):
+            K.check(time.monotonic() < deadline, "BLPOP blocks")
+            time.sleep(0.01)
+        args = [[x.decode() for x in ent[3]] for ent in slowlog_entries(a)]
+        K.check(["BLPOP", "list:" + key, "0"] not in args, "not logged when blocking")
+        a.cmd("RPUSH", "list:" + key, "x")
+        K.check(K.parse(b.read_reply()) == [b"list:" + key.encode(), b"x"], "BLPOP served")
+        e = slowlog_entries(a)
+        got = {tuple(x.decode() for x in ent[3]): ent[5] for ent in e}
+        K.check(got.get(("BLPOP", "list:" + key, "0")) == b"beta" and
+                got.get(("RPUSH", "list:" + key, "x")) == b"alpha", "served BLPOP: %r" % got)
+        K.check(sum(1 for ent in e if ent[3][0] == b"BLPOP") == 1, "logged once")
 
     # The cap is on the merged view; negative threshold disables.
     K.check(a.cmd("CONFIG", "SET", "slowlog-max-len", "3") == "OK", "max-len 3")
