@@ -228,7 +228,7 @@ int64_t shard_call_run(struct shard *s, const struct cmd_call *call, struct conn
 	uint64_t start = kv_ticks();
 	call->cmd->proc(&ctx);
 	uint64_t ticks = kv_ticks() - start;
-	double ns = kv_ticks_to_ns(ticks);
+	double ns = (double)ticks * s->ns_per_tick;
 	int64_t duration_us = (int64_t)(ns / 1000);
 	if (cs) {
 		stat_add(&cs->calls, 1);

@@ -494,6 +494,7 @@ static void shard_cron(struct shard *s)
 	if (hz > 500)
 		hz = 500;
 	s->next_cron_us = kv_mono_us() + 1000000 / hz;
+	s->ns_per_tick = kv_ticks_to_ns(1u << 30) / (double)(1u << 30);
 	if (!s->holder) {
 		fx_set_clock(s->now_ms);
 		/* Redis's "expire-cycle" and "eviction-cycle" latency events:
@@ -823,6 +824,7 @@ void *shard_thread_main(void *arg)
 	pthread_setname_np(pthread_self(), name);
 	s->now_ms = kv_time_ms();
 	s->aof.lat = &s->stats.latency;
+	s->ns_per_tick = kv_ticks_to_ns(1u << 30) / (double)(1u << 30);
 	int rc = s->reactor->init(s);
 	if (rc < 0) {
 		log_warning("shard %u: %s reactor setup failed: %s", s->id, s->reactor->name,
