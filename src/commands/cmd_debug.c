@@ -46,6 +46,7 @@
 #include <unistd.h>
 
 #include "commands/cmd.h"
+#include "commands/cmd_info.h"
 #include "base/kv.h"
 #include "persist/kvio.h"
 #include "commands/config.h"
@@ -770,14 +771,31 @@ static const struct kv_command memory_subs[] = {
 	{ .name = "memory|help", .arity = 2, .flags = CMD_LOADING | CMD_STALE,
 	  .proc = cmd_memory_help, .group = "server", .since = "4.0.0",
 	  .summary = "Show helpful text about the different subcommands", .complexity = "O(1)" },
+	{ .name = "memory|stats", .arity = 2, .flags = 0, .proc = cmd_memory_stats,
+	  .group = "server", .since = "4.0.0", .summary = "Show memory usage details",
+	  .complexity = "O(1)" },
+	{ .name = "memory|doctor", .arity = 2, .flags = 0, .proc = cmd_memory_doctor,
+	  .group = "server", .since = "4.0.0", .summary = "Outputs memory problems report",
+	  .complexity = "O(1)" },
+	{ .name = "memory|malloc-stats", .arity = 2, .flags = 0, .proc = cmd_memory_malloc_stats,
+	  .group = "server", .since = "4.0.0", .summary = "Show allocator internal stats",
+	  .complexity = "Depends on how much memory is allocated, could be slow" },
+	{ .name = "memory|purge", .arity = 2, .flags = 0, .proc = cmd_memory_purge,
+	  .group = "server", .since = "4.0.0", .summary = "Ask the allocator to release memory",
+	  .complexity = "Depends on how much memory is allocated, could be slow" },
 	{ .name = NULL },
 };
 
-/* MEMORY's subcommands; DOCTOR, STATS, MALLOC-STATS and PURGE are not there
- * yet (docs/compatibility.md). */
+/* MEMORY's subcommands: USAGE on its key's shard, STATS and DOCTOR holding
+ * every shard (memory_all_shards), the rest wherever the client is. */
 static void cmd_memory(struct cmd_ctx *c)
 {
 	cmd_run_sub(c, memory_subs, "memory");
+}
+
+static bool memory_all_shards(int argc, const struct kv_slice *argv)
+{
+	return argc == 2 && (arg_is(&argv[1], "stats") || arg_is(&argv[1], "doctor"));
 }
 
 /* OBJECT's routing key is argv[2] (every subcommand that takes a key has it
@@ -792,7 +810,8 @@ const struct kv_command cmd_table_debug[] = {
 	{ .name = "memory", .arity = -2, .flags = 0, .first_key = 2, .last_key = 2,
 	  .key_step = 1, .proc = cmd_memory, .group = "server", .since = "4.0.0",
 	  .summary = "A container for memory diagnostics commands",
-	  .complexity = "Depends on subcommand.", .subcommands = memory_subs },
+	  .complexity = "Depends on subcommand.", .subcommands = memory_subs,
+	  .all_shards = memory_all_shards },
 	{ .name = "debug", .arity = -2,
 	  .flags = CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_ALL_SHARDS,
 	  .proc = cmd_debug, .group = "server", .since = "1.0.0",

@@ -6,9 +6,11 @@
  * runtime (c->rt), which keeps them per shard.
  */
 #include "commands/cmd.h"
+#include "commands/cmd_info.h"
 #include "commands/cmd_persist.h"
 #include "commands/config.h"
 #include "base/kv.h"
+#include "persist/aof.h"
 #include "store/lru.h"
 
 #include <malloc.h>
@@ -193,14 +195,32 @@ static uint64_t srv_heap_bytes(uint64_t fallback)
 	return fallback;
 }
 
+/* The highest used_memory INFO or MEMORY has seen (kevy samples the heap
+ * only when asked: mallinfo2 walks every arena). */
+static _Atomic uint64_t srv_peak_bytes;
+
+static uint64_t srv_heap_sample(uint64_t fallback, uint64_t *peak)
+{
+	uint64_t used = srv_heap_bytes(fallback);
+	uint64_t old = atomic_load_explicit(&srv_peak_bytes, memory_order_relaxed);
+	while (used > old &&
+	       !atomic_compare_exchange_weak_explicit(&srv_peak_bytes, &old, used,
+						      memory_order_relaxed, memory_order_relaxed))
+		;
+	*peak = used > old ? used : old;
+	return used;
+}
+
 static void srv_info_memory(const struct cmd_ctx *c, struct kv_buf *b,
 			    const struct srv_totals *t)
 {
-	char used_h[32], rss_h[32], sys_h[32], max_h[32];
+	char used_h[32], rss_h[32], sys_h[32], max_h[32], peak_h[32];
 	uint64_t maxmem = (uint64_t)atomic_load_explicit(&kv_memory.maxmemory,
 							 memory_order_relaxed);
 	unsigned policy = (unsigned)kv_memory_policy();
-	uint64_t used = srv_heap_bytes(t->dataset_bytes), rss = srv_rss_bytes();
+	uint64_t peak;
+	uint64_t used = srv_heap_sample(t->dataset_bytes, &peak), rss = srv_rss_bytes();
+	srv_bytes_human(peak_h, sizeof(peak_h), peak);
 	struct sysinfo si;
 	uint64_t sys = sysinfo(&si) == 0 ? (uint64_t)si.totalram * si.mem_unit : 0;
 	srv_bytes_human(used_h, sizeof(used_h), used);
@@ -212,17 +232,21 @@ static void srv_info_memory(const struct cmd_ctx *c, struct kv_buf *b,
 		      "used_memory_human:%s\r\n"
 		      "used_memory_rss:%llu\r\n"
 		      "used_memory_rss_human:%s\r\n"
+		      "used_memory_peak:%llu\r\n"
+		      "used_memory_peak_human:%s\r\n"
 		      "used_memory_dataset:%llu\r\n"
 		      "total_system_memory:%llu\r\n"
 		      "total_system_memory_human:%s\r\n"
 		      "maxmemory:%llu\r\n"
 		      "maxmemory_human:%s\r\n"
 		      "maxmemory_policy:%s\r\n"
+		      "mem_fragmentation_ratio:%.2f\r\n"
 		      "mem_allocator:libc\r\n",
 		      (unsigned long long)used, used_h, (unsigned long long)rss, rss_h,
-		      (unsigned long long)t->dataset_bytes, (unsigned long long)sys, sys_h,
+		      (unsigned long long)peak, peak_h, (unsigned long long)t->dataset_bytes, (unsigned long long)sys, sys_h,
 		      (unsigned long long)maxmem, max_h,
-		      policy <= EVICT_NOEVICTION ? evict_policy_names[policy] : "noeviction");
+		      policy <= EVICT_NOEVICTION ? evict_policy_names[policy] : "noeviction",
+		      used ? (double)rss / (double)used : 0.0);
 	uint64_t lua = 0, flua = 0, nscripts = 0, sbytes = 0;
 	if (c->rt && c->rt->script_memory)
 		c->rt->script_memory(&lua, &flua, &nscripts, &sbytes);
@@ -239,25 +263,36 @@ static void srv_info_memory(const struct cmd_ctx *c, struct kv_buf *b,
 		      (unsigned long long)nscripts);
 }
 
-static void srv_info_stats(struct kv_buf *b, const struct srv_totals *t)
+static void srv_info_stats(const struct cmd_ctx *c, struct kv_buf *b, const struct srv_totals *t)
 {
+	uint64_t channels = 0, patterns = 0;
+	if (c->rt->pubsub_counts)
+		c->rt->pubsub_counts(c, &channels, &patterns);
 	kv_buf_printf(b, "# Stats\r\n"
 		      "total_connections_received:%llu\r\n"
 		      "total_commands_processed:%llu\r\n"
+		      "instantaneous_ops_per_sec:%lld\r\n"
 		      "total_net_input_bytes:%llu\r\n"
 		      "total_net_output_bytes:%llu\r\n"
+		      "instantaneous_input_kbps:%.2f\r\n"
+		      "instantaneous_output_kbps:%.2f\r\n"
 		      "rejected_connections:%llu\r\n"
 		      "expired_keys:%llu\r\n"
 		      "evicted_keys:%llu\r\n"
 		      "keyspace_hits:%llu\r\n"
 		      "keyspace_misses:%llu\r\n"
+		      "pubsub_channels:%llu\r\n"
+		      "pubsub_patterns:%llu\r\n"
 		      "total_error_replies:%llu\r\n"
 		      "kevy_forwarded_commands:%llu\r\n"
 		      "kevy_multi_shard_commands:%llu\r\n",
 		      (unsigned long long)t->conns_received, (unsigned long long)t->commands,
+		      (long long)stat_inst_ops_per_sec(),
 		      (unsigned long long)t->net_in, (unsigned long long)t->net_out,
+		      stat_inst_input_kbps(), stat_inst_output_kbps(),
 		      (unsigned long long)t->rejected, (unsigned long long)t->expired,
 		      (unsigned long long)t->evicted, (unsigned long long)t->hits, (unsigned long long)t->misses,
+		      (unsigned long long)channels, (unsigned long long)patterns,
 		      (unsigned long long)t->errors, (unsigned long long)t->forwarded,
 		      (unsigned long long)t->multi_shard);
 }
@@ -348,6 +383,47 @@ static void srv_info_commandstats(const struct cmd_ctx *c, struct kv_buf *b)
 	}
 }
 
+/* Every command's duration percentiles (latency-tracking-info-percentiles)
+ * from the histograms of every shard, in µs as Redis prints them: only
+ * while latency-tracking is on, and only commands with calls. */
+static void srv_info_latencystats(const struct cmd_ctx *c, struct kv_buf *b)
+{
+	kv_buf_append_str(b, "# Latencystats\r\n");
+	if (!atomic_load_explicit(&lat_tracking, memory_order_relaxed))
+		return;
+	double pct[16];
+	int npct = config_latency_percentiles(pct, 16);
+	uint64_t *sum = kv_malloc(sizeof(uint64_t) * LAT_HIST_BUCKETS);
+	for (uint32_t id = 0; id < cmd_stat_count(); id++) {
+		memset(sum, 0, sizeof(uint64_t) * LAT_HIST_BUCKETS);
+		uint64_t total = 0;
+		for (uint32_t i = 0; i < c->nshards; i++) {
+			struct cmd_stat *cs = c->rt->stats(i)->cmds;
+			struct lat_hist *h = cs ? atomic_load_explicit(&cs[id].hist,
+								       memory_order_acquire) : NULL;
+			if (h)
+				total += lat_hist_merge(sum, h);
+		}
+		if (!total)
+			continue;
+		kv_buf_append_str(b, "latency_percentiles_usec_");
+		srv_append_safe(b, cmd_stat_at(id)->name);
+		kv_buf_append_char(b, ':');
+		for (int j = 0; j < npct; j++) {
+			char t[64];
+			int len = snprintf(t, sizeof(t), "%f", pct[j]);
+			while (len > 1 && t[len - 1] == '0')
+				len--;
+			if (t[len - 1] == '.')
+				len--;
+			kv_buf_printf(b, "%sp%.*s=%.3f", j ? "," : "", len, t,
+				      (double)lat_hist_percentile(sum, total, pct[j]) / 1000.0);
+		}
+		kv_buf_append_str(b, "\r\n");
+	}
+	free(sum);
+}
+
 struct srv_err_total {
 	char name[ERR_STAT_NAME_MAX];
 	uint64_t count;
@@ -390,22 +466,29 @@ static void srv_info_errorstats(const struct cmd_ctx *c, struct kv_buf *b)
 	free(t);
 }
 
-/* kevy does not sample TTLs, so avg_ttl is 0 (Redis's value when it has no
- * estimate either). */
+/* avg_ttl: Redis estimates it from the keys its expiry cycle samples;
+ * kevy samples up to 64 keys with a deadline per shard when INFO asks,
+ * weighted by each shard's count of such keys. */
+#define SRV_TTL_SAMPLES 64
 static void srv_info_keyspace(struct kv_buf *b, const struct cmd_ctx *c)
 {
 	kv_buf_append_str(b, "# Keyspace\r\n");
 	uint32_t ndb = cmd_dbs_at(c, 0)->n;
 	for (uint32_t d = 0; d < ndb; d++) {
 		uint64_t keys = 0, expires = 0;
+		double ttl_sum = 0;
 		for (uint32_t i = 0; i < c->nshards; i++) {
 			const struct kv_db *db = cmd_dbs_at(c, i)->db[d];
 			keys += db_size(db);
-			expires += db_expires_count(db);
+			uint64_t e = db_expires_count(db);
+			expires += e;
+			if (e)
+				ttl_sum += (double)db_avg_ttl_ms(db, c->now_ms, SRV_TTL_SAMPLES) * (double)e;
 		}
 		if (keys > 0)
-			kv_buf_printf(b, "db%u:keys=%llu,expires=%llu,avg_ttl=0\r\n", d,
-				      (unsigned long long)keys, (unsigned long long)expires);
+			kv_buf_printf(b, "db%u:keys=%llu,expires=%llu,avg_ttl=%lld\r\n", d,
+				      (unsigned long long)keys, (unsigned long long)expires,
+				      expires ? (long long)(ttl_sum / (double)expires) : 0LL);
 	}
 }
 
@@ -441,21 +524,209 @@ static void cmd_info(struct cmd_ctx *c)
 		case SEC_CLIENTS: srv_info_clients(&b, &t); break;
 		case SEC_MEMORY: srv_info_memory(c, &b, &t); break;
 		case SEC_PERSISTENCE: persist_info(c, &b); break;
-		case SEC_STATS: srv_info_stats(&b, &t); break;
+		case SEC_STATS: srv_info_stats(c, &b, &t); break;
 		case SEC_REPLICATION: srv_info_replication(c, &b); break;
 		case SEC_CPU: srv_info_cpu(&b); break;
 		case SEC_MODULES: kv_buf_append_str(&b, "# Modules\r\n"); break;
 		case SEC_COMMANDSTATS: srv_info_commandstats(c, &b); break;
 		case SEC_ERRORSTATS: srv_info_errorstats(c, &b); break;
-		/* Redis 7.0 prints only the header while latency-tracking is
-		 * off; kevy has no per-command histograms, so that is all. */
-		case SEC_LATENCYSTATS: kv_buf_append_str(&b, "# Latencystats\r\n"); break;
+		case SEC_LATENCYSTATS: srv_info_latencystats(c, &b); break;
 		case SEC_CLUSTER: kv_buf_append_str(&b, "# Cluster\r\ncluster_enabled:0\r\n"); break;
 		case SEC_KEYSPACE: srv_info_keyspace(&b, c); break;
 		}
 	}
 	resp_verbatim(c->out, "txt", b.data ? b.data : "", b.len);
 	kv_buf_free(&b);
+}
+
+/* ---- MEMORY STATS, DOCTOR, MALLOC-STATS, PURGE ---- */
+
+struct srv_memory {
+	uint64_t used, peak, rss, dataset, keys, clients, aof_buffer, lua, functions, overhead;
+};
+
+static void srv_client_mem(void *arg, const struct client_info *ci)
+{
+	*(uint64_t *)arg += ci->tot_mem;
+}
+
+static void srv_memory_sum(const struct cmd_ctx *c, struct srv_memory *m)
+{
+	struct srv_totals t;
+	srv_sum(c, &t);
+	memset(m, 0, sizeof(*m));
+	m->used = srv_heap_sample(t.dataset_bytes, &m->peak);
+	m->rss = srv_rss_bytes();
+	m->keys = t.keys;
+	c->rt->clients_foreach(srv_client_mem, &m->clients);
+	for (uint32_t i = 0; i < c->nshards; i++) {
+		struct aof *a = c->rt->aof(i);
+		if (a)
+			m->aof_buffer += atomic_load_explicit(&a->info.buffer_length,
+							      memory_order_relaxed);
+	}
+	uint64_t nscripts = 0, sbytes = 0;
+	if (c->rt->script_memory)
+		c->rt->script_memory(&m->lua, &m->functions, &nscripts, &sbytes);
+	/* What is not the keyspace's entries and values: the tables. */
+	for (uint32_t i = 0; i < c->nshards; i++) {
+		const struct kv_dbs *dbs = cmd_dbs_at(c, i);
+		for (uint32_t d = 0; d < dbs->n; d++) {
+			size_t main, exp;
+			db_memory_overhead(dbs->db[d], &main, &exp);
+			m->overhead += main + exp;
+		}
+	}
+	m->dataset = t.dataset_bytes > m->overhead ? t.dataset_bytes - m->overhead : 0;
+	m->overhead += m->clients + m->aof_buffer + m->lua + m->functions;
+}
+
+static void srv_stat(struct kv_buf *out, const char *name, uint64_t v)
+{
+	resp_bulk_str(out, name);
+	resp_int(out, (int64_t)v);
+}
+
+static void srv_stat_double(struct kv_buf *out, const char *name, double v)
+{
+	resp_bulk_str(out, name);
+	resp_double(out, v);
+}
+
+/* MEMORY STATS: Redis 7.0's fields, in its order, from what kevy counts:
+ * the heap (glibc's count, as INFO's used_memory), the keyspace's own
+ * accounting, clients' buffers, the AOF's unwritten bytes, the Lua heaps.
+ * kevy has no allocator statistics of jemalloc's kind, replication or
+ * cluster: those fields are 0, or the heap's where Redis compares against
+ * the allocator's. */
+void cmd_memory_stats(struct cmd_ctx *c)
+{
+	struct srv_memory m;
+	srv_memory_sum(c, &m);
+	uint32_t ndb = cmd_dbs_at(c, 0)->n, shown = 0;
+	for (uint32_t d = 0; d < ndb; d++) {
+		uint64_t keys = 0;
+		for (uint32_t i = 0; i < c->nshards; i++)
+			keys += db_size(cmd_dbs_at(c, i)->db[d]);
+		shown += keys > 0 || d == 0;
+	}
+	struct kv_buf *o = c->out;
+	resp_map(o, 27 + shown);
+	srv_stat(o, "peak.allocated", m.peak);
+	srv_stat(o, "total.allocated", m.used);
+	srv_stat(o, "startup.allocated", 0);
+	srv_stat(o, "replication.backlog", 0);
+	srv_stat(o, "clients.slaves", 0);
+	srv_stat(o, "clients.normal", m.clients);
+	srv_stat(o, "cluster.links", 0);
+	srv_stat(o, "aof.buffer", m.aof_buffer);
+	srv_stat(o, "lua.caches", m.lua);
+	srv_stat(o, "functions.caches", m.functions);
+	for (uint32_t d = 0; d < ndb; d++) {
+		size_t main = 0, exp = 0;
+		uint64_t keys = 0;
+		for (uint32_t i = 0; i < c->nshards; i++) {
+			size_t a, b;
+			db_memory_overhead(cmd_dbs_at(c, i)->db[d], &a, &b);
+			main += a;
+			exp += b;
+			keys += db_size(cmd_dbs_at(c, i)->db[d]);
+		}
+		if (!keys && d != 0)
+			continue;
+		char name[32];
+		snprintf(name, sizeof(name), "db.%u", d);
+		resp_bulk_str(o, name);
+		resp_map(o, 3);
+		srv_stat(o, "overhead.hashtable.main", main);
+		srv_stat(o, "overhead.hashtable.expires", exp);
+		srv_stat(o, "overhead.hashtable.slot-to-keys", 0);
+	}
+	srv_stat(o, "overhead.total", m.overhead);
+	srv_stat(o, "keys.count", m.keys);
+	srv_stat(o, "keys.bytes-per-key", m.keys ? m.dataset / m.keys : 0);
+	srv_stat(o, "dataset.bytes", m.dataset);
+	srv_stat_double(o, "dataset.percentage",
+			m.used ? (double)m.dataset * 100.0 / (double)m.used : 0.0);
+	srv_stat_double(o, "peak.percentage", m.peak ? (double)m.used * 100.0 / (double)m.peak : 0.0);
+	srv_stat(o, "allocator.allocated", m.used);
+	srv_stat(o, "allocator.active", m.used);
+	srv_stat(o, "allocator.resident", m.rss);
+	srv_stat_double(o, "allocator-fragmentation.ratio", 1.0);
+	srv_stat(o, "allocator-fragmentation.bytes", 0);
+	srv_stat_double(o, "allocator-rss.ratio", m.used ? (double)m.rss / (double)m.used : 0.0);
+	srv_stat(o, "allocator-rss.bytes", m.rss > m.used ? m.rss - m.used : 0);
+	srv_stat_double(o, "rss-overhead.ratio", 1.0);
+	srv_stat(o, "rss-overhead.bytes", 0);
+	srv_stat_double(o, "fragmentation", m.used ? (double)m.rss / (double)m.used : 0.0);
+	srv_stat(o, "fragmentation.bytes", m.rss > m.used ? m.rss - m.used : 0);
+}
+
+/* MEMORY DOCTOR: kevy's own short report on what MEMORY STATS shows. */
+void cmd_memory_doctor(struct cmd_ctx *c)
+{
+	struct srv_memory m;
+	srv_memory_sum(c, &m);
+	struct kv_buf b = KV_BUF_INIT;
+	int issues = 0;
+	if (m.used < (5u << 20)) {
+		kv_buf_append_str(&b, "The instance uses less than 5 MB of memory: nothing to "
+				      "diagnose at this size.\n");
+	} else {
+		if (m.peak > m.used + m.used / 2) {
+			kv_buf_printf(&b, "* Peak memory: the heap once reached %llu bytes, over 150%% "
+				      "of the %llu in use now; the RSS may stay high after a peak.\n",
+				      (unsigned long long)m.peak, (unsigned long long)m.used);
+			issues++;
+		}
+		if (m.rss > m.used * 14 / 10) {
+			kv_buf_printf(&b, "* High fragmentation: the process holds %.2f times the "
+				      "bytes it allocated; MEMORY PURGE returns free pages to the "
+				      "system.\n", (double)m.rss / (double)m.used);
+			issues++;
+		}
+		if (m.keys && m.dataset / m.keys > 0 && m.clients > m.dataset) {
+			kv_buf_append_str(&b, "* Clients' buffers hold more memory than the "
+					      "keyspace: check CLIENT LIST's omem and qbuf.\n");
+			issues++;
+		}
+		if (!issues)
+			kv_buf_append_str(&b, "No memory problem found.\n");
+	}
+	resp_verbatim(c->out, "txt", b.data, b.len);
+	kv_buf_free(&b);
+}
+
+/* MEMORY MALLOC-STATS: glibc's malloc_info report (XML) where there is one,
+ * else Redis's answer for an allocator without statistics. */
+void cmd_memory_malloc_stats(struct cmd_ctx *c)
+{
+#ifdef __GLIBC__
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	if (f) {
+		int rc = malloc_info(0, f);
+		fclose(f);
+		if (rc == 0) {
+			resp_verbatim(c->out, "txt", text, len);
+			free(text);
+			return;
+		}
+		free(text);
+	}
+#endif
+	const char *msg = "Stats not supported for the current allocator";
+	resp_verbatim(c->out, "txt", msg, strlen(msg));
+}
+
+/* MEMORY PURGE: give free heap pages back to the system. */
+void cmd_memory_purge(struct cmd_ctx *c)
+{
+#ifdef __GLIBC__
+	malloc_trim(0);
+#endif
+	resp_ok(c->out);
 }
 
 const struct kv_command cmd_table_info[] = {

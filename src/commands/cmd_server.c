@@ -678,6 +678,18 @@ static const struct kv_command *srv_getkeys_target(int argc, const struct kv_sli
 	return cmd;
 }
 
+/* Redis 7.0's NO_MANDATORY_KEYS commands: a call naming no key is valid,
+ * and COMMAND GETKEYS answers an empty array for it. */
+static bool srv_no_mandatory_keys(const struct kv_command *cmd)
+{
+	static const char *const names[] = { "eval", "eval_ro", "evalsha", "evalsha_ro",
+					     "fcall", "fcall_ro" };
+	for (size_t i = 0; i < KV_ARRAY_LEN(names); i++)
+		if (strcmp(cmd->name, names[i]) == 0)
+			return true;
+	return false;
+}
+
 static void srv_getkeys(struct cmd_ctx *c, bool with_flags)
 {
 	int argc = c->argc - 2;
@@ -697,7 +709,9 @@ static void srv_getkeys(struct cmd_ctx *c, bool with_flags)
 	}
 	int *idx = kv_calloc((size_t)argc, sizeof(int));
 	int n = cmd_get_keys(cmd, argc, argv, idx, argc);
-	if (n <= 0) {
+	if (n == 0 && srv_no_mandatory_keys(cmd)) {
+		resp_array(c->out, 0);
+	} else if (n <= 0) {
 		resp_error(c->out, "ERR Invalid arguments specified for command");
 	} else {
 		resp_array(c->out, n);

@@ -168,6 +168,18 @@ static int sort_keys(int argc, const struct kv_slice *argv, int *idx, int max)
 	return 2;
 }
 
+/* SORT_RO's one declared key.  A function, not a range, because the keys
+ * BY and GET patterns name are found only while it runs: Redis marks it
+ * movablekeys for that reason too (COMMAND INFO). */
+static int sort_ro_keys(int argc, const struct kv_slice *argv, int *idx, int max)
+{
+	(void)argv;
+	if (max < 1 || argc < 2)
+		return -1;
+	idx[0] = 1;
+	return 1;
+}
+
 /* ---- the elements ---- */
 
 /* One element to sort.  Bytes live in the arena (offsets: it grows), each
@@ -615,7 +627,7 @@ const struct kv_command cmd_table_sort[] = {
 	  .summary = "Sort the elements in a list, set or sorted set",
 	  .complexity = SORT_COMPLEXITY, .all_shards = sort_all_shards },
 	{ .name = "sort_ro", .arity = -2, .flags = CMD_READONLY,
-	  .first_key = 1, .last_key = 1, .key_step = 1, .proc = cmd_sort_ro,
+	  .first_key = 1, .last_key = 1, .key_step = 1, .proc = cmd_sort_ro, .keys = sort_ro_keys,
 	  .group = "generic", .since = "7.0.0",
 	  .summary = "Sort the elements in a list, set or sorted set. Read-only variant of SORT.",
 	  .complexity = SORT_COMPLEXITY, .all_shards = sort_ro_all_shards },

@@ -57,6 +57,7 @@
 /* A shard spinning longer than this after work would only burn the CPU. */
 #define CFG_BUSY_POLL_MAX_US 1000000
 #define CFG_MAX_ARGS 64
+#define CFG_PERCENTILES_MAX 16
 
 struct kv_config g_config = {
 	.port = 6379,
@@ -164,6 +165,8 @@ static const char *cfg_check_save(struct cfg_value *v, enum cfg_origin o, char *
 static void cfg_applied_save(void);
 static const char *cfg_check_obuf(struct cfg_value *v, enum cfg_origin o, char *e, size_t n);
 static void cfg_applied_obuf(void);
+static const char *cfg_check_percentiles(struct cfg_value *v, enum cfg_origin o, char *e,
+					 size_t n);
 
 static const struct cfg_def cfg_table[] = {
 	{ "port", CFG_INT, CFG_IMMUTABLE, 0, 65535, NULL, FLD_INT, &g_config.port, NULL, NULL },
@@ -249,6 +252,18 @@ static const struct cfg_def cfg_table[] = {
 	  NULL, NULL },
 	{ "lfu-decay-time", CFG_INT, 0, 0, INT_MAX, NULL, FLD_AI64, &kv_memory.lfu_decay_time,
 	  NULL, NULL },
+	/* Introspection (docs/config.md, "INFO and introspection"): read by
+	 * every command, so they live beside what they drive. */
+	{ "slowlog-log-slower-than", CFG_INT, 0, -1, INT64_MAX, NULL, FLD_AI64,
+	  &slowlog_slower_than_us, NULL, NULL },
+	{ "slowlog-max-len", CFG_INT, 0, 0, INT64_MAX, NULL, FLD_AI64, &slowlog_max_len, NULL,
+	  NULL },
+	{ "latency-monitor-threshold", CFG_INT, 0, 0, INT64_MAX, NULL, FLD_AI64,
+	  &lat_threshold_ms, NULL, NULL },
+	{ "latency-tracking", CFG_ENUM, 0, 0, 0, cfg_yesno_names, FLD_AINT, &lat_tracking, NULL,
+	  NULL },
+	{ "latency-tracking-info-percentiles", CFG_WORDS, 0, 0, CFG_PERCENTILES_MAX, NULL,
+	  FLD_STR, &g_config.latency_percentiles, cfg_check_percentiles, NULL },
 };
 
 /* redis.conf settings kevy refuses with a pointer to what to use instead,
@@ -695,6 +710,70 @@ static void cfg_applied_save(void)
 	atomic_store(&g_config.save_nrules, n);
 }
 
+/* Percentiles as Redis 7.0 reads them: numbers from 0 to 100, stored
+ * in its canonical form ("%f" without trailing zeros: "50 99 99.9"). */
+static int cfg_percentiles_parse(const char *s, double *out, int max)
+{
+	int n = 0;
+	while (*s) {
+		while (*s == ' ')
+			s++;
+		if (!*s)
+			break;
+		const char *end = strchr(s, ' ');
+		size_t len = end ? (size_t)(end - s) : strlen(s);
+		struct kv_slice w = { s, len };
+		long double ld;
+		if (n == max || !arg_to_long_double(&w, &ld))
+			return -1;
+		double d = (double)ld;
+		if (d < 0.0 || d > 100.0)
+			return -2;
+		out[n++] = d;
+		s += len;
+	}
+	return n;
+}
+
+static const char *cfg_check_percentiles(struct cfg_value *v, enum cfg_origin o, char *e,
+					 size_t n)
+{
+	(void)o;
+	(void)e;
+	(void)n;
+	double p[CFG_PERCENTILES_MAX];
+	int np = cfg_percentiles_parse(v->str, p, CFG_PERCENTILES_MAX);
+	if (np == -1)
+		return "Invalid latency-tracking-info-percentiles parameters";
+	if (np == -2)
+		return "latency-tracking-info-percentiles parameters should sit between [0.0,100.0]";
+	struct kv_buf b = KV_BUF_INIT;
+	for (int i = 0; i < np; i++) {
+		char t[64];
+		int len = snprintf(t, sizeof(t), "%f", p[i]);
+		while (len > 1 && t[len - 1] == '0')
+			len--;
+		if (t[len - 1] == '.')
+			len--;
+		if (i)
+			kv_buf_append_char(&b, ' ');
+		kv_buf_append(&b, t, (size_t)len);
+	}
+	free(v->str);
+	v->str = kv_strndup(b.len ? b.data : "", b.len);
+	kv_buf_free(&b);
+	return NULL;
+}
+
+int config_latency_percentiles(double *out, int max)
+{
+	pthread_mutex_lock(&cfg_lock);
+	int n = cfg_percentiles_parse(g_config.latency_percentiles ? g_config.latency_percentiles
+								   : "", out, max);
+	pthread_mutex_unlock(&cfg_lock);
+	return n < 0 ? 0 : n;
+}
+
 static const char *cfg_check_maxclients(struct cfg_value *v, enum cfg_origin o, char *e, size_t n)
 {
 	if (o != ORIGIN_SET || v->num <= atomic_load(&g_config.maxclients))
@@ -744,6 +823,7 @@ static void cfg_reset(void)
 		"normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60";
 	cfg_set_str(&g_config.client_output_buffer_limit,
 		    kv_strndup(obuf_default, sizeof(obuf_default) - 1));
+	cfg_set_str(&g_config.latency_percentiles, kv_strndup("50 99 99.9", 10));
 	static const char save_default[] = "3600 1 300 100 60 10000";
 	cfg_set_str(&g_config.save, kv_strndup(save_default, sizeof(save_default) - 1));
 	if (cfg_strings_owned)
@@ -773,6 +853,10 @@ static void cfg_reset(void)
 	atomic_store(&g_config.auto_aof_rewrite_min_size, 64ll << 20);
 	atomic_store(&g_config.snapshot_inflight_blocks, 4);
 	atomic_store(&notify_flags, 0);
+	atomic_store(&slowlog_slower_than_us, 10000);
+	atomic_store(&slowlog_max_len, 128);
+	atomic_store(&lat_threshold_ms, 0);
+	atomic_store(&lat_tracking, 1);
 	cfg_store_password(NULL);
 	cfg_applied_obuf();
 	cfg_applied_save();

@@ -68,6 +68,10 @@ struct kv_config {
 	 * running script can be stopped with SCRIPT KILL. */
 	_Atomic int lua_allow_undeclared_keys;   /* no */
 	_Atomic int64_t busy_reply_threshold_ms; /* 5000 */
+	/* latency-tracking-info-percentiles: under the config lock; read
+	 * through config_latency_percentiles.  (The other introspection
+	 * settings are base/latency.h's and commands/slowlog.h's atomics.) */
+	char *latency_percentiles;           /* "50 99 99.9" */
 };
 
 extern struct kv_config g_config;
@@ -76,6 +80,9 @@ extern struct kv_config g_config;
  * Returns 0, or -1 after printing the reason to stderr.  Handles --help and
  * --version itself (prints and exits 0). */
 int config_load(int argc, char **argv);
+/* INFO latencystats: the percentiles to print (at most max); returns how
+ * many. */
+int config_latency_percentiles(double *out, int max);
 /* Constant-time comparison against requirepass. */
 bool config_check_password(const char *p, size_t n);
 

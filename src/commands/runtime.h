@@ -21,7 +21,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/latency.h"
+#include "commands/slowlog.h"
+
 struct aof;
+struct cmd_ctx;
 struct conn;
 struct shard;
 struct snapshot_job;
@@ -33,6 +37,10 @@ struct cmd_stat {
 	_Atomic uint64_t ticks;     /* time in the handler, kv_ticks() units */
 	_Atomic uint64_t rejected;  /* refused before running: arity, auth, OOM, MULTI, write refused */
 	_Atomic uint64_t failed;    /* ran and replied an error */
+	/* Durations of its calls (LATENCY HISTOGRAM, INFO latencystats):
+	 * allocated by the owner thread at its first call while
+	 * latency-tracking is on, then kept; NULL before. */
+	_Atomic(struct lat_hist *) hist;
 };
 
 /* Error replies by their first word, for INFO errorstats.  The prefixes
@@ -68,6 +76,10 @@ struct shard_stats {
 	/* cmd_stat_count() entries, or NULL when the runtime keeps none. */
 	struct cmd_stat *cmds;
 	struct err_stats errors;
+	/* SLOWLOG and LATENCY: this shard's entries and events, each under its
+	 * own mutex (any thread reads them). */
+	struct slowlog slowlog;
+	struct lat_monitor latency;
 };
 
 static inline void stat_add(_Atomic uint64_t *s, uint64_t n)
@@ -84,6 +96,14 @@ static inline uint64_t stat_get(_Atomic uint64_t *s)
  * total_error_replies and under its first word in errorstats, as Redis's
  * afterErrorReply does.  Only the stats' own shard thread may call it. */
 void stat_error(struct shard_stats *st, const char *reply, size_t len);
+
+/* INFO stats' instantaneous rates: one thread calls stat_inst_sample with
+ * the server's totals (it keeps one sample per 100 ms); any thread reads
+ * the mean of the last 16 samples. */
+void stat_inst_sample(uint64_t ops, uint64_t net_in, uint64_t net_out, int64_t now_ms);
+double stat_inst_ops_per_sec(void);
+double stat_inst_input_kbps(void);
+double stat_inst_output_kbps(void);
 
 /* Process-level facts for INFO server. */
 struct server_info {
@@ -198,6 +218,10 @@ struct cmd_runtime {
 	 * before the command's reply leaves (docs/notifications.md). */
 	void (*publish)(struct shard *shard, const char *chan, size_t clen, const char *msg,
 			size_t mlen);
+	/* INFO stats: channels with subscribers and distinct patterns, over
+	 * every shard (the caller holds every shard's keyspace, which keeps
+	 * the subscription tables still). */
+	void (*pubsub_counts)(const struct cmd_ctx *c, uint64_t *channels, uint64_t *patterns);
 
 	/* ---- scripting (docs/scripting.md) ---- */
 	/* INFO memory: the Lua heaps of EVAL's states (all shards), of the

@@ -1279,9 +1279,17 @@ static void aof_ring_tag(const struct aof *a, struct io_uring_sqe *sqe, struct k
 	kvio_sqe_set_op(sqe, op, a->ring_tag);
 }
 
+/* A write or fsync that took long is a latency event of the shard. */
+static void aof_note_latency(struct aof *a, const char *event, int64_t start_us)
+{
+	if (a->lat && start_us)
+		lat_note(a->lat, event, (kv_mono_us() - start_us) / 1000);
+}
+
 static void write_done(struct aof *a, int res, int64_t now_ms, bool *changed)
 {
 	a->write_inflight = false;
+	aof_note_latency(a, "aof-write", a->write_start_us);
 	if (res == (int)a->wbuf.len) {
 		a->good_off += a->wbuf.len;
 		a->written_lsn = a->wbuf_last_lsn;
@@ -1323,6 +1331,7 @@ static void fsync_done(struct aof *a, int res, int64_t now_ms, bool *changed)
 	a->fsync_inflight = false;
 	if (res == -ECANCELED)
 		return;   /* its linked write failed: handled there */
+	aof_note_latency(a, a->fsync_always ? "aof-fsync-always" : "aof-fsync", a->fsync_start_us);
 	if (res < 0) {
 		if (a->state != AOF_FAILED) {
 			log_warning("shard %u: AOF fsync failed: %s; refusing writes until restart "
@@ -1387,6 +1396,7 @@ static void start_sync(struct aof *a, bool with_write, bool with_fsync, int64_t 
 	bool changed = false;
 	if (with_write) {
 		a->write_inflight = true;
+		a->write_start_us = kv_mono_us();
 		ssize_t n = kvio_pwrite(&a->seg, a->wbuf.data, a->wbuf.len, a->good_off);
 		write_done(a, (int)n, now_ms, &changed);
 		if (a->state != AOF_OK && a->wbuf.len)
@@ -1396,6 +1406,7 @@ static void start_sync(struct aof *a, bool with_write, bool with_fsync, int64_t 
 		a->fsync_inflight = true;
 		a->fsync_covers = a->written_lsn;
 		a->last_fsync_start_ms = now_ms;
+		a->fsync_start_us = kv_mono_us();
 		fsync_done(a, kvio_fdatasync(&a->seg), now_ms, &changed);
 	}
 }
@@ -1453,8 +1464,10 @@ void aof_turn_end(struct aof *a, int64_t now_ms, enum aof_fsync policy)
 	}
 	if (!write && !fsync)
 		return;
-	if (fsync)
+	if (fsync) {
 		a->fsync_wanted = false;
+		a->fsync_always = policy == AOF_FSYNC_ALWAYS;
+	}
 	if (!a->ring) {
 		start_sync(a, write, fsync, now_ms);
 		return;
@@ -1468,6 +1481,7 @@ void aof_turn_end(struct aof *a, int64_t now_ms, enum aof_fsync policy)
 		kvio_prep_pwrite(&a->wop, sqe, NULL, &a->seg, a->wbuf.data, a->wbuf.len, a->good_off);
 		aof_ring_tag(a, sqe, &a->wop);
 		a->write_inflight = true;
+		a->write_start_us = kv_mono_us();
 		prev = &a->wop;
 	}
 	if (fsync) {
@@ -1477,6 +1491,7 @@ void aof_turn_end(struct aof *a, int64_t now_ms, enum aof_fsync policy)
 		a->fsync_inflight = true;
 		a->fsync_covers = write ? a->wbuf_last_lsn : a->written_lsn;
 		a->last_fsync_start_ms = now_ms;
+		a->fsync_start_us = kv_mono_us();
 	}
 	atomic_store_explicit(&a->info.buffer_length, a->buf.len + a->wbuf.len,
 			      memory_order_relaxed);

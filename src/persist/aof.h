@@ -34,6 +34,7 @@
 
 #include "persist/aof_format.h"
 #include "base/buf.h"
+#include "base/latency.h"
 #include "persist/kvio.h"
 #include "persist/manifest.h"
 #include "store/store.h"
@@ -168,6 +169,14 @@ struct aof {
 	int err;                    /* -errno that put us out of AOF_OK */
 	char errmsg[200];
 	int64_t retry_at_ms;
+
+	/* The shard's latency monitor (LATENCY): slow writes and fsyncs are
+	 * its "aof-write", "aof-fsync-always" (appendfsync always) and
+	 * "aof-fsync" events, timed from submission to completion.  NULL:
+	 * not monitored (tools, recovery). */
+	struct lat_monitor *lat;
+	int64_t write_start_us, fsync_start_us;
+	bool fsync_always;
 
 	struct io_uring *ring;      /* NULL: synchronous (epoll reactor) */
 	uint64_t ring_tag;          /* in each op's user_data (kvio_sqe_set_op) */

@@ -193,6 +193,12 @@ static void job_start(struct snapshot_job *j, uint64_t changes)
 
 /* Hand finished pieces to the file, at most SNAPSHOT_WRITES_MAX in flight
  * (synchronously without a ring). */
+static void snap_note_latency(struct snapshot_job *j, const char *event, int64_t start_us)
+{
+	if (j->aof->lat)
+		lat_note(j->aof->lat, event, (kv_mono_us() - start_us) / 1000);
+}
+
 static void job_write(struct snapshot_job *j)
 {
 	struct io_uring *ring = j->aof->ring;
@@ -206,8 +212,10 @@ static void job_write(struct snapshot_job *j)
 		j->off += j->wbufs[i].len;
 		atomic_store_explicit(&j->progress_bytes, j->off, memory_order_relaxed);
 		atomic_store_explicit(&j->progress_keys, j->w.entries, memory_order_relaxed);
+		j->wstart_us[i] = kv_mono_us();
 		if (!ring) {
 			ssize_t n = kvio_pwrite(&j->f, j->wbufs[i].data, j->wbufs[i].len, off);
+			snap_note_latency(j, "snapshot-write", j->wstart_us[i]);
 			if (n != (ssize_t)j->wbufs[i].len) {
 				j->err = n < 0 ? (int)n : -ENOSPC;
 				j->abort = true;
@@ -237,6 +245,7 @@ void snapshot_complete(struct snapshot_job *j, struct kvio_op *op, int res)
 	}
 	if (op == j->fsync_op) {
 		j->fsync_inflight = false;
+		snap_note_latency(j, "snapshot-fsync", j->fsync_start_us);
 		if (r < 0) {
 			j->err = r;
 			j->abort = true;
@@ -245,6 +254,7 @@ void snapshot_complete(struct snapshot_job *j, struct kvio_op *op, int res)
 	}
 	int i = (int)(op - j->wops);
 	j->wbusy[i] = false;
+	snap_note_latency(j, "snapshot-write", j->wstart_us[i]);
 	j->inflight--;
 	if (r != (int)j->wbufs[i].len) {
 		j->err = r < 0 ? r : -ENOSPC;
@@ -320,8 +330,10 @@ void snapshot_turn(struct snapshot_job *j, const struct snapshot_turn *t)
 		if (j->inflight > 0 || j->w.queued > 0 || j->abort)
 			return;
 		atomic_store(&j->state, SJ_FSYNC);
+		j->fsync_start_us = kv_mono_us();
 		if (!j->aof->ring) {
 			int rc = kvio_fdatasync(&j->f);
+			snap_note_latency(j, "snapshot-fsync", j->fsync_start_us);
 			if (rc < 0) {
 				j->err = rc;
 				j->abort = true;

@@ -78,6 +78,10 @@ struct snapshot_job {
 	struct kvio_op *wops;            /* [SNAPSHOT_WRITES_MAX] */
 	struct kv_buf wbufs[SNAPSHOT_WRITES_MAX];
 	bool wbusy[SNAPSHOT_WRITES_MAX];
+	/* When each write and the fsync were submitted: slow ones are the
+	 * shard's "snapshot-write" and "snapshot-fsync" latency events. */
+	int64_t wstart_us[SNAPSHOT_WRITES_MAX];
+	int64_t fsync_start_us;
 	int inflight;
 	int64_t start_ms;
 	uint64_t changes_at_cut;

@@ -620,6 +620,12 @@ bool blocking_finish(struct conn *c, bool claimed_ok)
 	return true;
 }
 
+const struct cmd_call *blocking_served_call(const struct conn *c)
+{
+	const struct block_ticket *t = c->block_ticket;
+	return t && t->served ? t->call : NULL;
+}
+
 void blocking_take_result(struct conn *c, struct kv_buf *reply, struct cmd_call **retry)
 {
 	struct block_ticket *t = c->block_ticket;

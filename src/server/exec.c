@@ -155,8 +155,33 @@ static void shard_set_writing(struct shard *s, struct kv_dbs **held, uint32_t db
 			db_set_writing(held[i]->db[dbid], on);
 }
 
-void shard_call_run(struct shard *s, const struct cmd_call *call, struct conn *conn,
-		     struct kv_dbs **held, struct kv_buf *out)
+/* ---- SLOWLOG, LATENCY, LATENCY HISTOGRAM ---- */
+
+/* The call's duration into its histogram, allocated at the first one. */
+static void shard_track_latency(struct cmd_stat *cs, uint64_t ns)
+{
+	if (!atomic_load_explicit(&lat_tracking, memory_order_relaxed))
+		return;
+	struct lat_hist *h = atomic_load_explicit(&cs->hist, memory_order_relaxed);
+	if (!h) {
+		h = kv_calloc(1, sizeof(*h));
+		/* Publishes the zeroed histogram to readers on other threads. */
+		atomic_store_explicit(&cs->hist, h, memory_order_release);
+	}
+	lat_hist_add(h, ns);
+}
+
+void shard_slowlog(struct shard *s, const struct conn *c, const struct kv_command *cmd,
+		   int argc, const struct kv_slice *argv, int64_t duration_us)
+{
+	/* EXEC is not logged, the commands it ran are (Redis's SKIP_SLOWLOG). */
+	if (!slowlog_wants(duration_us) || strcmp(cmd->name, "exec") == 0)
+		return;
+	slowlog_push(&s->stats.slowlog, argc, argv, duration_us, c->addr, c->name);
+}
+
+int64_t shard_call_run(struct shard *s, const struct cmd_call *call, struct conn *conn,
+		       struct kv_dbs **held, struct kv_buf *out)
 {
 	/* The reply speaks the protocol the call carries when it names one (a
 	 * forwarded call; a script's own calls, which want RESP2), else the
@@ -192,7 +217,7 @@ void shard_call_run(struct shard *s, const struct cmd_call *call, struct conn *c
 		resp_error(out, refused);
 		shard_count_rejected(s, cs, out->data + at, out->len - at);
 		out->proto = proto;
-		return;
+		return 0;
 	}
 	struct fx_cmd fx;
 	bool writing = call->cmd->flags & CMD_WRITE;
@@ -200,11 +225,28 @@ void shard_call_run(struct shard *s, const struct cmd_call *call, struct conn *c
 		shard_set_writing(s, held, call->dbid, true);
 	fx_cmd_begin(&fx, call->cmd, call->argc, call->argv, held, call->dbid, call->now_ms);
 	size_t before = out->len;
-	uint64_t start = cs ? kv_ticks() : 0;
+	uint64_t start = kv_ticks();
 	call->cmd->proc(&ctx);
+	uint64_t ticks = kv_ticks() - start;
+	double ns = (double)ticks * s->ns_per_tick;
+	int64_t duration_us = (int64_t)(ns / 1000);
 	if (cs) {
 		stat_add(&cs->calls, 1);
-		stat_add(&cs->ticks, kv_ticks() - start);
+		stat_add(&cs->ticks, ticks);
+		shard_track_latency(cs, (uint64_t)ns);
+	}
+	/* Redis's "command" and "fast-command" latency events. */
+	if (!call->internal)
+		lat_note(&s->stats.latency, (call->cmd->flags & CMD_FAST) ? "fast-command" : "command",
+			 duration_us / 1000);
+	/* The slow log names the client: only here, on its own shard (a
+	 * forwarded call is logged there when its reply comes back), and not
+	 * while the command blocks (it is logged when it is served). */
+	if (conn && !call->internal) {
+		if (conn->block_pending)
+			conn->block_duration_us = duration_us;
+		else
+			shard_slowlog(s, conn, call->cmd, call->argc, call->argv, duration_us);
 	}
 	/* Every error a handler replies is counted here, on the shard that ran
 	 * it (inside EXEC, each queued command's own). */
@@ -227,6 +269,7 @@ void shard_call_run(struct shard *s, const struct cmd_call *call, struct conn *c
 	if (conn && ctx.dbid != call->dbid)
 		conn->db = ctx.dbid;
 	out->proto = proto;
+	return duration_us;
 }
 
 void shard_call_wake(struct shard *s, const struct cmd_call *call, struct kv_dbs **held)

@@ -464,6 +464,70 @@ static uint64_t numsub(struct cmd_ctx *ctx, const struct kv_slice *channel)
 	return n;
 }
 
+/* Channels with subscribers on any shard (matching pattern when given),
+ * each once, sorted; *names (the caller frees) points into the tables. */
+static size_t unique_channels(const struct cmd_ctx *ctx, const struct kv_slice *pattern,
+			      struct kv_slice **names)
+{
+	struct channels_walk w = { pattern, NULL, 0, 0 };
+	for (uint32_t i = 0; i < ctx->nshards; i++) {
+		cmd_db_at(ctx, i);
+		struct pubsub_shard *ps = g_server.shards[i]->pubsub;
+		if (!ps)
+			continue;
+		/* A scan reports each element exactly once only on a table
+		 * that is not being rehashed. */
+		while (dict_is_rehashing(&ps->channels))
+			dict_rehash_step(&ps->channels, 1024);
+		uint64_t cursor = 0;
+		do {
+			cursor = dict_scan(&ps->channels, cursor, channels_walk_fn, &w);
+		} while (cursor);
+	}
+	if (w.n > 1)
+		qsort(w.names, w.n, sizeof(*w.names), slice_cmp);
+	size_t unique = 0;
+	for (size_t i = 0; i < w.n; i++)
+		if (i == 0 || slice_cmp(&w.names[i - 1], &w.names[i]) != 0)
+			w.names[unique++] = w.names[i];
+	*names = w.names;
+	return unique;
+}
+
+/* Unique patterns, as Redis counts them: the lists hold one entry per
+ * subscription, and a pattern may be on several shards. */
+static size_t unique_patterns(const struct cmd_ctx *ctx)
+{
+	size_t total = 0;
+	for (uint32_t i = 0; i < ctx->nshards; i++) {
+		cmd_db_at(ctx, i);
+		struct pubsub_shard *ps = g_server.shards[i]->pubsub;
+		total += ps ? ps->npatterns : 0;
+	}
+	struct kv_slice *pats = kv_calloc(total ? total : 1, sizeof(*pats));
+	size_t n = 0;
+	for (uint32_t i = 0; i < ctx->nshards; i++) {
+		struct pubsub_shard *ps = g_server.shards[i]->pubsub;
+		for (uint32_t j = 0; ps && j < ps->npatterns; j++)
+			pats[n++] = (struct kv_slice){ ps->patterns[j].pat, ps->patterns[j].len };
+	}
+	if (n > 1)
+		qsort(pats, n, sizeof(*pats), slice_cmp);
+	size_t unique = 0;
+	for (size_t i = 0; i < n; i++)
+		unique += i == 0 || slice_cmp(&pats[i - 1], &pats[i]) != 0;
+	free(pats);
+	return unique;
+}
+
+void pubsub_info_counts(const struct cmd_ctx *ctx, uint64_t *channels, uint64_t *patterns)
+{
+	struct kv_slice *names;
+	*channels = unique_channels(ctx, NULL, &names);
+	free(names);
+	*patterns = unique_patterns(ctx);
+}
+
 static void cmd_pubsub(struct cmd_ctx *ctx)
 {
 	const struct kv_slice *sub = &ctx->argv[1];
@@ -487,31 +551,12 @@ static void cmd_pubsub(struct cmd_ctx *ctx)
 		return;
 	}
 	if (arg_is(sub, "channels")) {
-		struct channels_walk w = { ctx->argc == 3 ? &ctx->argv[2] : NULL, NULL, 0, 0 };
-		for (uint32_t i = 0; i < ctx->nshards; i++) {
-			cmd_db_at(ctx, i);
-			struct pubsub_shard *ps = g_server.shards[i]->pubsub;
-			if (!ps)
-				continue;
-			/* A scan reports each element exactly once only on a table
-			 * that is not being rehashed. */
-			while (dict_is_rehashing(&ps->channels))
-				dict_rehash_step(&ps->channels, 1024);
-			uint64_t cursor = 0;
-			do {
-				cursor = dict_scan(&ps->channels, cursor, channels_walk_fn, &w);
-			} while (cursor);
-		}
-		if (w.n > 1)
-			qsort(w.names, w.n, sizeof(*w.names), slice_cmp);
-		size_t unique = 0;
-		for (size_t i = 0; i < w.n; i++)
-			if (i == 0 || slice_cmp(&w.names[i - 1], &w.names[i]) != 0)
-				w.names[unique++] = w.names[i];
+		struct kv_slice *names;
+		size_t unique = unique_channels(ctx, ctx->argc == 3 ? &ctx->argv[2] : NULL, &names);
 		resp_array(ctx->out, (int64_t)unique);
 		for (size_t i = 0; i < unique; i++)
-			resp_bulk(ctx->out, w.names[i].ptr, w.names[i].len);
-		free(w.names);
+			resp_bulk(ctx->out, names[i].ptr, names[i].len);
+		free(names);
 	} else if (arg_is(sub, "numsub")) {
 		resp_array(ctx->out, (int64_t)(ctx->argc - 2) * 2);
 		for (int i = 2; i < ctx->argc; i++) {
@@ -519,28 +564,7 @@ static void cmd_pubsub(struct cmd_ctx *ctx)
 			resp_int(ctx->out, (int64_t)numsub(ctx, &ctx->argv[i]));
 		}
 	} else if (arg_is(sub, "numpat")) {
-		/* Unique patterns, as Redis counts them: the lists hold one entry
-		 * per subscription, and a pattern may be on several shards. */
-		size_t total = 0;
-		for (uint32_t i = 0; i < ctx->nshards; i++) {
-			cmd_db_at(ctx, i);
-			struct pubsub_shard *ps = g_server.shards[i]->pubsub;
-			total += ps ? ps->npatterns : 0;
-		}
-		struct kv_slice *pats = kv_calloc(total ? total : 1, sizeof(*pats));
-		size_t n = 0;
-		for (uint32_t i = 0; i < ctx->nshards; i++) {
-			struct pubsub_shard *ps = g_server.shards[i]->pubsub;
-			for (uint32_t j = 0; ps && j < ps->npatterns; j++)
-				pats[n++] = (struct kv_slice){ ps->patterns[j].pat, ps->patterns[j].len };
-		}
-		if (n > 1)
-			qsort(pats, n, sizeof(*pats), slice_cmp);
-		size_t unique = 0;
-		for (size_t i = 0; i < n; i++)
-			unique += i == 0 || slice_cmp(&pats[i - 1], &pats[i]) != 0;
-		free(pats);
-		resp_int(ctx->out, (int64_t)unique);
+		resp_int(ctx->out, (int64_t)unique_patterns(ctx));
 	} else if (arg_is(sub, "help")) {
 		static const char *const lines[] = {
 			"PUBSUB <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",

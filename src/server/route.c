@@ -49,7 +49,7 @@ static void blocking_commit(struct shard *s, struct conn *c, const struct kv_com
 static void fwd_execute(struct shard *s, struct fwd_req *req)
 {
 	kv_assert(!s->holder);
-	shard_call_run(s, &req->call, NULL, s->held_local, &req->reply);
+	req->duration_us = shard_call_run(s, &req->call, NULL, s->held_local, &req->reply);
 	shard_unit_commit(s);
 	req->m.type = MSG_REPLY;
 	shard_send_when_durable(s, req->m.from, &req->m, shard_reply_tag(s), false);
@@ -58,6 +58,7 @@ static void fwd_execute(struct shard *s, struct fwd_req *req)
 static void fwd_replied(struct shard *s, struct fwd_req *req)
 {
 	struct conn *c = req->call.conn;
+	shard_slowlog(s, c, req->call.cmd, req->call.argc, req->call.argv, req->duration_us);
 	conn_fill_slot(s, c, req->call.slot, &req->reply);
 	conn_release_inflight(s, c);
 	free(req);
@@ -622,6 +623,12 @@ static void shard_handle_wake(struct shard *s, struct shard_msg *m)
 	kv_assert(c->blocked);
 	struct kv_buf reply = KV_BUF_INIT;
 	struct cmd_call *retry;
+	/* Served: the slow log gets the command as the client sent it, now,
+	 * with the time it ran before blocking (Redis logs a blocked command
+	 * when it is unblocked).  One to run again is logged when it runs. */
+	const struct cmd_call *bc = blocking_served_call(c);
+	if (bc)
+		shard_slowlog(s, c, bc->cmd, bc->argc, bc->argv, c->block_duration_us);
 	blocking_take_result(c, &reply, &retry);
 	conn_unblock(s, c, UNBLOCK_WOKEN, &reply, retry);
 }

@@ -50,6 +50,12 @@ static void rt_reset_stats(void)
 			atomic_store(&st->cmds[k].ticks, 0);
 			atomic_store(&st->cmds[k].rejected, 0);
 			atomic_store(&st->cmds[k].failed, 0);
+			/* Histograms are zeroed, not freed, for the same reason:
+			 * LATENCY HISTOGRAM shows only those with calls. */
+			struct lat_hist *h = atomic_load_explicit(&st->cmds[k].hist,
+								  memory_order_acquire);
+			if (h)
+				lat_hist_reset(h);
 		}
 		uint32_t nerr = atomic_load_explicit(&st->errors.n, memory_order_acquire);
 		for (uint32_t k = 0; k < nerr; k++)
@@ -341,4 +347,5 @@ const struct cmd_runtime server_runtime = {
 	.conn_subscriptions = rt_conn_subscriptions,
 	.publish = pubsub_notify_publish,
 	.script_memory = script_memory,
+	.pubsub_counts = pubsub_info_counts,
 };

@@ -382,6 +382,7 @@ int server_run(const char *executable)
 	for (uint32_t i = 0; i < g_server.nshards; i++) {
 		dbs_free(&g_server.shards[i]->dbs);
 		monitor_shard_free(g_server.shards[i]);
+		slowlog_free(&g_server.shards[i]->stats.slowlog);
 		evict_pool_free(&g_server.shards[i]->evict_pool);
 		aof_close(&g_server.shards[i]->aof);
 	}

@@ -487,23 +487,45 @@ static void persist_cron(struct shard *s)
 	}
 }
 
+/* INFO's instantaneous_* rates: shard 0 samples every shard's totals. */
+static void shard_sample_rates(struct shard *s)
+{
+	uint64_t ops = 0, in = 0, out = 0;
+	for (uint32_t i = 0; i < g_server.nshards; i++) {
+		struct shard_stats *st = &g_server.shards[i]->stats;
+		ops += stat_get(&st->commands_processed);
+		in += stat_get(&st->net_input_bytes);
+		out += stat_get(&st->net_output_bytes);
+	}
+	stat_inst_sample(ops, in, out, s->now_ms);
+}
+
 static void shard_cron(struct shard *s)
 {
-	if (s->id == 0)
+	if (s->id == 0) {
 		persist_cron(s);
+		shard_sample_rates(s);
+	}
 	int64_t hz = atomic_load_explicit(&g_config.hz, memory_order_relaxed);
 	if (hz < 1)
 		hz = 1;
 	if (hz > 500)
 		hz = 500;
 	s->next_cron_us = kv_mono_us() + 1000000 / hz;
+	s->ns_per_tick = kv_ticks_to_ns(1u << 30) / (double)(1u << 30);
 	if (!s->holder) {
 		fx_set_clock(s->now_ms);
+		/* Redis's "expire-cycle" and "eviction-cycle" latency events:
+		 * the time the loop spent on them in this tick. */
+		int64_t t0 = kv_mono_us();
 		for (uint32_t i = 0; i < s->dbs.n; i++)
 			if (db_expires_count(s->dbs.db[i]) > 0)
 				db_active_expire(s->dbs.db[i], s->now_ms, s->cron_expire_budget);
 		shard_unit_commit(s);
+		int64_t t1 = kv_mono_us();
+		lat_note(&s->stats.latency, "expire-cycle", (t1 - t0) / 1000);
 		shard_evict_cron(s);
+		lat_note(&s->stats.latency, "eviction-cycle", (kv_mono_us() - t1) / 1000);
 		/* Finish a table resize an idle keyspace would leave half done
 		 * (both tables allocated), 1 ms a tick, as Redis's cron does. */
 		for (uint32_t i = 0; i < s->dbs.n; i++)
@@ -820,7 +842,13 @@ static void shard_aof_turn(struct shard *s)
 		.commit_ok = shard_snapshot_commit_ok,
 		.commit_arg = s,
 	};
+	/* kevy's own "snapshot-turn" event: a snapshot slice (walking,
+	 * serializing, compressing) holds the loop like a slow command. */
+	bool snap_busy = snapshot_running(&s->snap);
+	int64_t snap_t0 = snap_busy ? kv_mono_us() : 0;
 	snapshot_turn(&s->snap, &st);
+	if (snap_busy)
+		lat_note(&s->stats.latency, "snapshot-turn", (kv_mono_us() - snap_t0) / 1000);
 	if (atomic_load_explicit(&s->reload_wanted, memory_order_relaxed))
 		shard_reload(s);
 	if (on || aof_rewrite_waits(&s->aof))
@@ -980,6 +1008,8 @@ void *shard_thread_main(void *arg)
 	snprintf(name, sizeof(name), "kevy-shard-%u", s->id);
 	pthread_setname_np(pthread_self(), name);
 	s->now_ms = kv_time_ms();
+	s->aof.lat = &s->stats.latency;
+	s->ns_per_tick = kv_ticks_to_ns(1u << 30) / (double)(1u << 30);
 	int rc = s->reactor->init(s);
 	if (rc < 0) {
 		log_warning("shard %u: %s reactor setup failed: %s", s->id, s->reactor->name,
@@ -1049,5 +1079,7 @@ struct shard *shard_create(uint32_t id, uint32_t nshards)
 	resp_limits_default(&s->resp_limits);
 	s->resp_limits.max_bulk_len = atomic_load(&g_config.proto_max_bulk_len);
 	s->stats.cmds = kv_calloc(cmd_stat_count(), sizeof(*s->stats.cmds));
+	slowlog_init(&s->stats.slowlog);
+	lat_monitor_init(&s->stats.latency);
 	return s;
 }

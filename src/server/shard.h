@@ -160,6 +160,7 @@ struct fwd_req {
 	struct shard_msg m;
 	struct cmd_call call;
 	struct kv_buf reply;
+	int64_t duration_us;      /* the owner's run, for the client's slow log */
 };
 
 struct txn {
@@ -316,6 +317,7 @@ struct conn {
 	 * reader whose key or group went away depend on it. */
 	bool block_retry;
 	bool block_pending;                   /* the running command asked to block */
+	int64_t block_duration_us;            /* its run before it blocked (SLOWLOG) */
 	bool blocked;                         /* waiting for a key: no dispatch */
 	struct block_ticket *block_ticket;
 	int64_t block_deadline_ms;            /* 0 = no timeout */
@@ -458,6 +460,10 @@ struct shard {
 	void *reactor_data;
 	int64_t now_ms;
 	int64_t next_cron_us;
+	/* kv_ticks() to ns, refreshed each cron tick: converting each
+	 * command's duration (SLOWLOG, histograms) costs a multiply, not the
+	 * clock read kv_ticks_to_ns() makes. */
+	double ns_per_tick;
 	uint64_t cron_expire_budget;
 	bool stopping;
 
@@ -709,11 +715,19 @@ struct conn *blocking_wake_conn(struct shard_msg *wake);
 /* After a wake-up: the reply the claimer produced, or (reply empty) a copy
  * of the command to run again; releases the client's ticket. */
 void blocking_take_result(struct conn *c, struct kv_buf *reply, struct cmd_call **retry);
+/* The blocked command of c when a write served it (its reply is ready), else
+ * NULL; valid until blocking_take_result. */
+const struct cmd_call *blocking_served_call(const struct conn *c);
 
 /* ---- exec.c ---- */
-/* Run a call on this thread with the given keyspaces. */
-void shard_call_run(struct shard *s, const struct cmd_call *call, struct conn *conn,
-		    struct kv_dbs **held, struct kv_buf *out);
+/* Run a call on this thread with the given keyspaces; returns how long the
+ * handler ran, in µs (0 when the call was refused). */
+int64_t shard_call_run(struct shard *s, const struct cmd_call *call, struct conn *conn,
+		       struct kv_dbs **held, struct kv_buf *out);
+/* Log a call of client c (on c's shard) in the slow log if it took long
+ * enough (not EXEC). */
+void shard_slowlog(struct shard *s, const struct conn *c, const struct kv_command *cmd,
+		   int argc, const struct kv_slice *argv, int64_t duration_us);
 /* Serve the clients blocked on the keys a write call touched: what
  * shard_call_run does after a write, deferred to the end of an EXEC. */
 void shard_call_wake(struct shard *s, const struct cmd_call *call, struct kv_dbs **held);
@@ -777,6 +791,8 @@ void monitor_shard_free(struct shard *s);
 uint32_t pubsub_count(const struct conn *c);
 /* Channels and patterns apart (CLIENT LIST's sub and psub). */
 void pubsub_counts(const struct conn *c, uint32_t *channels, uint32_t *patterns);
+/* INFO stats' pubsub_channels and pubsub_patterns (every shard held). */
+void pubsub_info_counts(const struct cmd_ctx *ctx, uint64_t *channels, uint64_t *patterns);
 void pubsub_conn_drop(struct shard *s, struct conn *c);
 bool pubsub_allowed_in_subscriber_mode(const struct kv_command *cmd);
 

@@ -776,6 +776,29 @@ size_t db_memory_used(const struct kv_db *db)
 	       db->entry_bytes + (size_t)obj;
 }
 
+int64_t db_avg_ttl_ms(const struct kv_db *db, int64_t now_ms, uint64_t max_samples)
+{
+	if (db->exp_len == 0 || max_samples == 0)
+		return 0;
+	/* Evenly spaced entries of the expiry index: a cheap, unbiased look. */
+	uint64_t step = db->exp_len > max_samples ? db->exp_len / max_samples : 1;
+	int64_t sum = 0, n = 0;
+	for (uint64_t i = 0; i < db->exp_len; i += step) {
+		int64_t ttl = entry_expire(db->exp[i]) - now_ms;
+		if (ttl > 0) {
+			sum += ttl;
+			n++;
+		}
+	}
+	return n ? sum / n : 0;
+}
+
+void db_memory_overhead(const struct kv_db *db, size_t *table, size_t *expires)
+{
+	*table = dict_mem_bytes(&db->keys);
+	*expires = heap_bytes(db->exp);
+}
+
 void db_memory_adjust(struct kv_db *db, int64_t delta)
 {
 	db->obj_bytes += delta;

@@ -107,6 +107,13 @@ uint64_t db_expires_count(const struct kv_db *db);
  * allocator's per-chunk header for everything the store allocates, plus the
  * bytes value objects report (see db_memory_adjust). */
 size_t db_memory_used(const struct kv_db *db);
+/* Mean remaining time to live (ms) of up to max_samples keys with a
+ * deadline, evenly spaced in the expiry index; 0 when there are none
+ * (INFO keyspace's avg_ttl). */
+int64_t db_avg_ttl_ms(const struct kv_db *db, int64_t now_ms, uint64_t max_samples);
+/* Of those, the key table's and the expiry index's own bytes (MEMORY
+ * STATS's overhead.hashtable.main and .expires). */
+void db_memory_overhead(const struct kv_db *db, size_t *table, size_t *expires);
 /* Report that a value object stored in db grew (delta > 0) or shrank in
  * place.  Type code calls this for every in-place change so the count stays
  * equal to the sum of the registered mem function over the db's objects
