@@ -62,6 +62,13 @@ static void multi_discard_queue(struct conn *c)
 	c->multi_dirty = false;
 }
 
+void multi_abort(struct conn *c)
+{
+	multi_discard_queue(c);
+	for (uint32_t i = 0; i < c->nwatches; i++)
+		c->watches[i].stale = true;
+}
+
 void multi_conn_free(struct conn *c)
 {
 	multi_discard_queue(c);
@@ -158,6 +165,8 @@ static bool watches_broken(struct cmd_ctx *ctx, struct conn *c)
 {
 	for (uint32_t i = 0; i < c->nwatches; i++) {
 		struct watched_key *w = &c->watches[i];
+		if (w->stale)
+			continue;
 		struct kv_db *db = cmd_dbs_at(ctx, w->shard)->db[w->db];
 		/* A lookup expires the key lazily, which bumps its version. */
 		db_lookup_notouch(db, w->key, w->klen, ctx->now_ms);
@@ -297,6 +306,7 @@ static void cmd_watch(struct cmd_ctx *ctx)
 		w->shard = shard;
 		w->db = ctx->dbid;
 		w->version = db_watch_add(db, k->ptr, k->len);
+		w->stale = false;
 	}
 	resp_ok(ctx->out);
 }

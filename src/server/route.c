@@ -884,6 +884,11 @@ static void reply_now(struct shard *s, struct conn *c, const struct kv_command *
 	conn_mark_flush(s, c);
 }
 
+static void reply_execabort(struct kv_buf *out, const void *why)
+{
+	resp_errorf(out, "EXECABORT Transaction discarded because of: %s", (const char *)why);
+}
+
 static void reply_error_str(struct kv_buf *out, const void *msg)
 {
 	resp_error(out, msg);
@@ -1041,8 +1046,22 @@ static enum dispatch_result dispatch_command(struct shard *s, struct conn *c, in
 	 * all but what can end it (docs/scripting.md). */
 	const char *busy = script_busy_error();
 	if (busy && !script_allowed_while_busy(cmd, argc, argv)) {
+		if (c->in_multi && strcmp(cmd->name, "exec") == 0) {
+			/* Redis's execCommandAbort: the transaction is gone. */
+			multi_abort(c);
+			reply_now(s, c, cmd, reply_execabort, busy);
+			return DISPATCH_DONE;
+		}
+		c->multi_dirty |= c->in_multi;   /* EXECABORT later, as Redis */
 		reply_now(s, c, cmd_stat_target(cmd, argc, argv), reply_error_str, busy);
 		return DISPATCH_DONE;
+	}
+	if (s->in_busy_turn && !(cmd->flags & CMD_LOCAL)) {
+		/* Allowed while busy but needing keyspaces (WATCH, UNWATCH,
+		 * DISCARD, RESET), on the busy script's own shard: it runs
+		 * once the script ends (a later turn). */
+		conn_schedule(s, c);
+		return DISPATCH_WAIT;
 	}
 	/* Recorded before running (and before queueing in MULTI), as Redis
 	 * does: CLIENT LIST shows itself, by its full name ("client|list"). */

@@ -499,9 +499,12 @@ static void cmd_script_flush(struct cmd_ctx *c)
 bool script_allowed_while_busy(const struct kv_command *cmd, int argc,
 			       const struct kv_slice *argv)
 {
+	/* Redis 7.0's allow-busy commands (transactions' included: a client
+	 * pipelining MULTI ... EXEC must not lose its MULTI to -BUSY). */
 	const char *n = cmd->name;
 	if (!strcmp(n, "shutdown") || !strcmp(n, "auth") || !strcmp(n, "hello") ||
-	    !strcmp(n, "quit"))
+	    !strcmp(n, "quit") || !strcmp(n, "reset") || !strcmp(n, "multi") ||
+	    !strcmp(n, "discard") || !strcmp(n, "watch") || !strcmp(n, "unwatch"))
 		return true;
 	if (argc < 2)
 		return false;

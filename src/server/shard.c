@@ -932,7 +932,9 @@ void shard_busy_turn(void *arg)
 	if (s->reactor->poll(s, 0) < 0)
 		return;
 	s->now_ms = kv_time_ms();
+	s->in_busy_turn = true;
 	shard_process_ready(s);
+	s->in_busy_turn = false;
 	shard_flush_conns(s);
 }
 

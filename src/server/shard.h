@@ -261,6 +261,7 @@ struct watched_key {
 	uint32_t shard;
 	uint32_t db;
 	uint64_t version;
+	bool stale;               /* its transaction was aborted (-BUSY): released, never checked */
 };
 
 /* ---- connections ---- */
@@ -425,6 +426,7 @@ struct shard {
 	uint64_t nclients;
 	struct conn *ready_head, *ready_tail;
 	struct conn *batch_head;              /* what shard_process_ready still runs this turn */
+	bool in_busy_turn;                    /* shard_busy_turn is running */
 	struct conn *flush_head;
 	struct conn *paused_head;             /* resumed when the keyspace frees */
 	struct conn *zombies;                 /* closed, freed once nothing refers to them */
@@ -760,6 +762,11 @@ void multi_queue(struct conn *c, const struct kv_command *cmd, int argc,
 		 const struct kv_slice *argv, int64_t now_ms);
 void multi_conn_free(struct conn *c);
 extern const struct kv_command multi_unwatch_command;
+/* EXEC refused while a script is busy: Redis's execCommandAbort.  The
+ * queue is dropped; the WATCHes, which may pin other shards' keyspaces,
+ * stay until the next EXEC, DISCARD or UNWATCH releases them, never
+ * checked again. */
+void multi_abort(struct conn *c);
 
 /* ---- pubsub.c ---- */
 uint64_t pubsub_receivers(struct shard *s, const struct kv_slice *channel);
