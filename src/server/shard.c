@@ -580,6 +580,15 @@ static void shard_reload(struct shard *s)
 	/* Swapped in place: held_local and the snapshot job point at s->dbs. */
 	struct kv_dbs old = s->dbs;
 	s->dbs = dbs;
+	/* Freeing the old keyspace flushes it: without its hooks, or that
+	 * flush would be logged as a FLUSHDB after the records just loaded,
+	 * and the next reload or restart would load an empty keyspace. */
+	for (uint32_t i = 0; i < old.n; i++) {
+		db_set_change_hook(old.db[i], NULL, NULL);
+		db_set_expire_hook(old.db[i], NULL, NULL);
+		db_set_evict_hook(old.db[i], NULL, NULL);
+		db_set_new_hook(old.db[i], NULL, NULL);
+	}
 	dbs_free(&old);
 	log_notice("shard %u: DEBUG RELOAD: %llu key(s) loaded from disk", s->id,
 		   (unsigned long long)dbs_size(&s->dbs));
