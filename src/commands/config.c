@@ -282,7 +282,7 @@ static const struct cfg_def *cfg_find(const char *name, size_t len)
  * k/m/g are powers of 1000, kb/mb/gb of 1024), case-insensitive.  Overflow
  * saturates and wraps exactly as Redis's does, so the range check that
  * follows reports what Redis reports. */
-static bool cfg_memtoull(const char *p, uint64_t *out)
+bool config_memtoull(const char *p, uint64_t *out)
 {
 	if (strchr(p, '-'))
 		return false;
@@ -371,7 +371,7 @@ static const char *cfg_parse(const struct cfg_def *d, int nargs, const struct kv
 		break;
 	case CFG_MEM: {
 		uint64_t u;
-		if (!cfg_memtoull(text, &u))
+		if (!config_memtoull(text, &u))
 			err = "argument must be a memory value";
 		else
 			err = cfg_check_range(d, v->num = (int64_t)u, errbuf, errlen);
@@ -1331,8 +1331,9 @@ static bool cfg_obuf_parse(const char *text, int64_t out[3][3])
 		uint64_t hard, soft;
 		struct kv_slice sec = { tok[i + 3], strlen(tok[i + 3]) };
 		int64_t secs;
-		ok = cls >= 0 && cfg_memtoull(tok[i + 1], &hard) && cfg_memtoull(tok[i + 2], &soft) &&
-		     hard <= INT64_MAX && soft <= INT64_MAX && arg_to_int64(&sec, &secs) && secs >= 0;
+		ok = cls >= 0 && config_memtoull(tok[i + 1], &hard) &&
+		     config_memtoull(tok[i + 2], &soft) && hard <= INT64_MAX &&
+		     soft <= INT64_MAX && arg_to_int64(&sec, &secs) && secs >= 0;
 		if (ok) {
 			out[cls][0] = (int64_t)hard;
 			out[cls][1] = (int64_t)soft;

@@ -76,6 +76,11 @@ int config_load(int argc, char **argv);
 /* Constant-time comparison against requirepass. */
 bool config_check_password(const char *p, size_t n);
 
+/* Redis's memtoull(): a NUL-terminated memory amount (digits, then b, k,
+ * kb, m, mb, g or gb, any case) into *out; false when it does not parse.
+ * CONFIG SET's sizes and DEBUG QUICKLIST-PACKED-THRESHOLD share it. */
+bool config_memtoull(const char *p, uint64_t *out);
+
 /* CONFIG GET pattern...: appends the flat RESP2 array of name/value pairs. */
 void config_get_reply(struct kv_buf *out, int npat, const struct kv_slice *pats);
 /* CONFIG SET name value [name value ...]: all or nothing, Redis's replies. */

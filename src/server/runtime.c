@@ -341,4 +341,5 @@ const struct cmd_runtime server_runtime = {
 	.conn_subscriptions = rt_conn_subscriptions,
 	.publish = pubsub_notify_publish,
 	.script_memory = script_memory,
+	.function_libraries = script_function_libraries,
 };

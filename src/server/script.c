@@ -34,6 +34,7 @@
 #include "base/kv.h"
 #include "base/log.h"
 #include "base/sha1.h"
+#include "commands/cmd_debug.h"
 #include "commands/config.h"
 #include "server/script.h"
 #include "server/script_lua.h"
@@ -255,7 +256,13 @@ static const char *script_call(struct script_run *run, int argc, const struct kv
 	}
 	/* Commands that need a client connection or the shards' messaging
 	 * (CLIENT, PUBLISH, the connection's MULTI state) are refused as
-	 * Redis refuses its noscript commands. */
+	 * Redis refuses its noscript commands.  DEBUG SET-DISABLE-DENY-SCRIPTS
+	 * lifts that for DEBUG, the one such command that can run here (its
+	 * subcommands that need every shard still need a script that holds
+	 * them, below). */
+	if (strcmp(cmd->name, "debug") == 0 &&
+	    atomic_load_explicit(&g_debug.scripts_may_debug, memory_order_relaxed))
+		flags &= ~(uint32_t)CMD_NOSCRIPT;
 	if ((flags & CMD_NOSCRIPT) || cmd->bcast || strcmp(cmd->name, "client") == 0 ||
 	    ((flags & CMD_LOCAL) && cmd->subcommands == NULL && strcmp(cmd->name, "ping") != 0 &&
 	     strcmp(cmd->name, "echo") != 0 && strcmp(cmd->name, "select") != 0 &&
@@ -1280,6 +1287,16 @@ static void cmd_function_list(struct cmd_ctx *c)
 	}
 	pthread_mutex_unlock(&lib_lock);
 	resp_array_end(c->out, mark, count);
+}
+
+uint64_t script_function_libraries(void)
+{
+	uint64_t n = 0;
+	pthread_mutex_lock(&lib_lock);
+	for (struct fn_lib *l = libs; l; l = l->next)
+		n++;
+	pthread_mutex_unlock(&lib_lock);
+	return n;
 }
 
 static void cmd_function_stats(struct cmd_ctx *c)

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "persist/aof_plan.h"
+#include "commands/cmd_debug.h"
 #include "commands/config.h"
 #include "commands/fx.h"
 #include "commands/notify.h"
@@ -471,17 +472,21 @@ static void persist_cron(struct shard *s)
 
 static void shard_cron(struct shard *s)
 {
-	if (s->id == 0)
-		persist_cron(s);
 	int64_t hz = atomic_load_explicit(&g_config.hz, memory_order_relaxed);
 	if (hz < 1)
 		hz = 1;
 	if (hz > 500)
 		hz = 500;
 	s->next_cron_us = kv_mono_us() + 1000000 / hz;
+	/* DEBUG PAUSE-CRON: the ticks keep coming, their work is skipped. */
+	if (atomic_load_explicit(&g_debug.pause_cron, memory_order_relaxed))
+		return;
+	if (s->id == 0)
+		persist_cron(s);
 	if (!s->holder) {
 		fx_set_clock(s->now_ms);
-		for (uint32_t i = 0; i < s->dbs.n; i++)
+		bool active = atomic_load_explicit(&g_debug.active_expire, memory_order_relaxed);
+		for (uint32_t i = 0; active && i < s->dbs.n; i++)
 			if (db_expires_count(s->dbs.db[i]) > 0)
 				db_active_expire(s->dbs.db[i], s->now_ms, s->cron_expire_budget);
 		shard_unit_commit(s);
