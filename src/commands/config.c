@@ -79,6 +79,7 @@ struct kv_config g_config = {
 	.loglevel = LOG_NOTICE,
 	.appendonly = 1,
 	.appendfsync = 1,
+	.aof_use_rdb_preamble = 1,
 	.save = (char *)"3600 1 300 100 60 10000",
 	.auto_aof_rewrite_pct = 100,
 	.auto_aof_rewrite_min_size = 64ll << 20,
@@ -206,6 +207,8 @@ static const struct cfg_def cfg_table[] = {
 	  NULL },
 	{ "appendfsync", CFG_ENUM, 0, 0, 0, cfg_appendfsync_names, FLD_AINT, &g_config.appendfsync,
 	  NULL, NULL },
+	{ "aof-use-rdb-preamble", CFG_ENUM, 0, 0, 0, cfg_yesno_names, FLD_AINT,
+	  &g_config.aof_use_rdb_preamble, NULL, NULL },
 	{ "save", CFG_WORDS, 0, 0, 16, NULL, FLD_STR, &g_config.save, cfg_check_save,
 	  cfg_applied_save },
 	{ "auto-aof-rewrite-percentage", CFG_INT, 0, 0, INT_MAX, NULL, FLD_AI64,
@@ -763,6 +766,7 @@ static void cfg_reset(void)
 	atomic_store(&g_config.loglevel, LOG_NOTICE);
 	atomic_store(&g_config.appendonly, 1);
 	atomic_store(&g_config.appendfsync, 1);
+	atomic_store(&g_config.aof_use_rdb_preamble, 1);
 	atomic_store(&g_config.lua_allow_undeclared_keys, 0);
 	atomic_store(&g_config.busy_reply_threshold_ms, 5000);
 	atomic_store(&g_config.auto_aof_rewrite_pct, 100);

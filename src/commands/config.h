@@ -44,6 +44,9 @@ struct kv_config {
 	/* Persistence (aof.c): appendonly 0 no / 1 yes; appendfsync enum aof_fsync. */
 	_Atomic int appendonly;              /* yes */
 	_Atomic int appendfsync;             /* everysec */
+	/* aof-use-rdb-preamble: kept and shown only; a kevy rewrite always
+	 * starts from a snapshot (docs/config.md). */
+	_Atomic int aof_use_rdb_preamble;    /* yes */
 	/* save "<seconds> <changes> ..." (Redis's default); parsed into pairs. */
 	char *save;                          /* under the config lock */
 	_Atomic int save_nrules;
