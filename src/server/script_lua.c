@@ -378,7 +378,13 @@ static void lua_table_to_resp(lua_State *L, struct kv_buf *out, int depth)
 	}
 	lua_pop(L, 1);
 	if ((s = table_str(L, "big_number", &n))) {
-		resp_bulk(out, s, n);
+		/* As Redis: CR and LF become spaces, so the number stays one
+		 * line in RESP3 and one readable value in RESP2. */
+		char *num = kv_malloc(n ? n : 1);
+		for (size_t i = 0; i < n; i++)
+			num[i] = s[i] == '\r' || s[i] == '\n' ? ' ' : s[i];
+		resp_bignum(out, num, n);
+		free(num);
 		return;
 	}
 	lua_pushstring(L, "verbatim_string");
