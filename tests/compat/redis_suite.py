@@ -34,7 +34,6 @@ Environment:
   KEVY_TARGET=redis         run the same against redis-server (proves the runner)
 
 Flags given to runtest, and why (docs/compatibility.md says the same):
-  --tags -needs:debug       DEBUG subcommands kevy does not have yet
   --tags -needs:repl        replication (issue 20)
   --skipfile (from tests/compat/races.txt)
                             tests that race two connections (see that file)
@@ -77,7 +76,7 @@ UNITS = collections.OrderedDict([
 ])
 REDIS_TOTAL = 1745
 RUNTEST_FLAGS = ["--clients", "1", "--timeout", "30", "--durable",
-                 "--tags", "-needs:debug", "--tags", "-needs:repl"]
+                 "--tags", "-needs:repl"]
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 # "[ok]: name (12 ms)"; "[err]: name in tests/unit/x.tcl"; "[exception]: ..."
