@@ -288,6 +288,8 @@ static const char *script_call(struct script_run *run, int argc, const struct kv
 		.argv = (struct kv_slice *)argv,
 		.now_ms = c->now_ms,
 		.dbid = sc->dbid,
+		/* The command answers in the script's protocol (redis.setresp). */
+		.proto = run->resp == 3 ? RESP_PROTO_3 : RESP_PROTO_2,
 	};
 	size_t before = out->len;
 	/* MONITOR shows a script's commands as Redis does: from "lua". */

@@ -304,6 +304,82 @@ static const char *resp_to_lua(lua_State *L, const char *p, const char *end)
 		}
 		return q;
 	}
+	/* RESP3, after redis.setresp(3), as Redis hands it to Lua: a map as
+	 * {map={k=v}}, a set as {set={m=true}}, a double as {double=n}, a big
+	 * number as {big_number=s}, a verbatim string as
+	 * {verbatim_string={format=f, string=s}}, null as nil, booleans as
+	 * booleans; an attribute is skipped (not shown to scripts). */
+	case '%':
+	case '~': {
+		int64_t n = line_int(p, e);
+		lua_newtable(L);
+		lua_pushstring(L, t == '%' ? "map" : "set");
+		lua_newtable(L);
+		const char *q = next;
+		for (int64_t i = 0; i < n && q < end; i++) {
+			q = resp_to_lua(L, q, end);
+			if (t == '%' && q < end)
+				q = resp_to_lua(L, q, end);
+			else
+				lua_pushboolean(L, 1);
+			if (lua_isnil(L, -2))
+				lua_pop(L, 2);   /* a nil key cannot be stored */
+			else
+				lua_rawset(L, -3);
+		}
+		lua_rawset(L, -3);
+		return q;
+	}
+	case '|': {
+		int64_t n = line_int(p, e);
+		const char *q = next;
+		for (int64_t i = 0; i < 2 * n && q < end; i++) {
+			q = resp_to_lua(L, q, end);
+			lua_pop(L, 1);
+		}
+		return q < end ? resp_to_lua(L, q, end) : q;
+	}
+	case ',': {
+		char num[64];
+		size_t len = KV_MIN((size_t)(e - p), sizeof(num) - 1);
+		memcpy(num, p, len);
+		num[len] = '\0';
+		lua_newtable(L);
+		lua_pushstring(L, "double");
+		lua_pushnumber(L, (lua_Number)strtod(num, NULL));
+		lua_rawset(L, -3);
+		return next;
+	}
+	case '(':
+		lua_newtable(L);
+		lua_pushstring(L, "big_number");
+		lua_pushlstring(L, p, (size_t)(e - p));
+		lua_rawset(L, -3);
+		return next;
+	case '=': {
+		int64_t n = line_int(p, e);
+		if (n < 4 || next + n > end) {
+			lua_pushboolean(L, 0);
+			return end;
+		}
+		lua_newtable(L);
+		lua_pushstring(L, "verbatim_string");
+		lua_newtable(L);
+		lua_pushstring(L, "format");
+		lua_pushlstring(L, next, 3);
+		lua_rawset(L, -3);
+		lua_pushstring(L, "string");
+		lua_pushlstring(L, next + 4, (size_t)n - 4);
+		lua_rawset(L, -3);
+		lua_rawset(L, -3);
+		return next + n + 2 <= end ? next + n + 2 : end;
+	}
+	case '_':
+		lua_pushnil(L);
+		return next;
+	case '#':
+		lua_pushboolean(L, p < e && *p == 't');
+		return next;
 	default:
 		lua_pushboolean(L, 0);
 		return end;
@@ -353,9 +429,11 @@ static const char *table_str(lua_State *L, const char *field, size_t *len)
 	return s;
 }
 
-static void lua_to_resp(lua_State *L, struct kv_buf *out, int depth);
+static void lua_to_resp(lua_State *L, struct kv_buf *out, int depth, int lua_resp);
 
-static void lua_table_to_resp(lua_State *L, struct kv_buf *out, int depth)
+/* A table as a reply, in the client's protocol (out->proto): RESP3's types
+ * become their RESP2 forms for a RESP2 client, as in Redis. */
+static void lua_table_to_resp(lua_State *L, struct kv_buf *out, int depth, int lua_resp)
 {
 	size_t n;
 	const char *s = table_str(L, "err", &n);
@@ -370,9 +448,7 @@ static void lua_table_to_resp(lua_State *L, struct kv_buf *out, int depth)
 	lua_pushstring(L, "double");
 	lua_rawget(L, -2);
 	if (lua_type(L, -1) == LUA_TNUMBER) {
-		char buf[64];
-		int len = snprintf(buf, sizeof(buf), "%.17g", (double)lua_tonumber(L, -1));
-		resp_bulk(out, buf, (size_t)len);
+		resp_double(out, (double)lua_tonumber(L, -1));
 		lua_pop(L, 1);
 		return;
 	}
@@ -389,14 +465,19 @@ static void lua_table_to_resp(lua_State *L, struct kv_buf *out, int depth)
 	}
 	lua_pushstring(L, "verbatim_string");
 	lua_rawget(L, -2);
+	size_t flen = 0;
+	const char *fmt;
 	if (lua_type(L, -1) == LUA_TTABLE && (s = table_str(L, "string", &n)) &&
-	    table_str(L, "format", &(size_t){ 0 })) {
-		resp_bulk(out, s, n);
+	    (fmt = table_str(L, "format", &flen))) {
+		char f3[4] = "txt";
+		if (flen == 3)
+			memcpy(f3, fmt, 3);
+		resp_verbatim(out, f3, s, n);
 		lua_pop(L, 1);
 		return;
 	}
 	lua_pop(L, 1);
-	/* RESP2: a map is a flat array of its pairs, a set an array. */
+	/* A map (a flat array of its pairs in RESP2), a set (an array). */
 	lua_pushstring(L, "map");
 	lua_rawget(L, -2);
 	if (lua_type(L, -1) == LUA_TTABLE) {
@@ -405,11 +486,11 @@ static void lua_table_to_resp(lua_State *L, struct kv_buf *out, int depth)
 		lua_pushnil(L);
 		while (lua_next(L, -2)) {
 			lua_pushvalue(L, -2);
-			lua_to_resp(L, out, depth + 1);   /* key */
-			lua_to_resp(L, out, depth + 1);   /* value */
-			count += 2;
+			lua_to_resp(L, out, depth + 1, lua_resp);   /* key */
+			lua_to_resp(L, out, depth + 1, lua_resp);   /* value */
+			count++;
 		}
-		resp_array_end(out, mark, count);
+		resp_map_end(out, mark, count);
 		lua_pop(L, 1);
 		return;
 	}
@@ -423,10 +504,10 @@ static void lua_table_to_resp(lua_State *L, struct kv_buf *out, int depth)
 		while (lua_next(L, -2)) {
 			lua_pop(L, 1);
 			lua_pushvalue(L, -1);
-			lua_to_resp(L, out, depth + 1);
+			lua_to_resp(L, out, depth + 1, lua_resp);
 			count++;
 		}
-		resp_array_end(out, mark, count);
+		resp_set_end(out, mark, count);
 		lua_pop(L, 1);
 		return;
 	}
@@ -440,14 +521,16 @@ static void lua_table_to_resp(lua_State *L, struct kv_buf *out, int depth)
 			lua_pop(L, 1);
 			break;
 		}
-		lua_to_resp(L, out, depth + 1);
+		lua_to_resp(L, out, depth + 1, lua_resp);
 		count++;
 	}
 	resp_array_end(out, mark, count);
 }
 
-/* Append the value on top of the stack as a reply and pop it. */
-static void lua_to_resp(lua_State *L, struct kv_buf *out, int depth)
+/* Append the value on top of the stack as a reply and pop it.  lua_resp is
+ * the script's redis.setresp: under 3 a boolean is RESP3's boolean (":1"
+ * and ":0" for a RESP2 client), under 2 true is 1 and false null. */
+static void lua_to_resp(lua_State *L, struct kv_buf *out, int depth, int lua_resp)
 {
 	if (depth > 1000 || !lua_checkstack(L, 4)) {
 		resp_error(out, "ERR reached lua stack limit");
@@ -462,7 +545,9 @@ static void lua_to_resp(lua_State *L, struct kv_buf *out, int depth)
 		break;
 	}
 	case LUA_TBOOLEAN:
-		if (lua_toboolean(L, -1))
+		if (lua_resp == 3)
+			resp_bool(out, lua_toboolean(L, -1));
+		else if (lua_toboolean(L, -1))
 			resp_int(out, 1);
 		else
 			resp_null(out);
@@ -471,7 +556,7 @@ static void lua_to_resp(lua_State *L, struct kv_buf *out, int depth)
 		resp_int(out, lua_num_to_int(lua_tonumber(L, -1)));
 		break;
 	case LUA_TTABLE:
-		lua_table_to_resp(L, out, depth);
+		lua_table_to_resp(L, out, depth, lua_resp);
 		break;
 	default:
 		resp_null(out);
@@ -1374,7 +1459,7 @@ static void run_pushed(struct script_engine *e, struct script_run *run, int narg
 	if (++e->gc_count % 50 == 0)
 		lua_gc(L, LUA_GCSTEP, 50);
 	if (rc == 0) {
-		lua_to_resp(L, out, 0);
+		lua_to_resp(L, out, 0, run->resp);
 	} else if (!lua_istable(L, -1)) {
 		const char *msg = lua_isstring(L, -1) ? lua_tostring(L, -1) : "execution failure";
 		resp_errorf(out, "ERR Error running script %s, %.100s", run->name, msg);
