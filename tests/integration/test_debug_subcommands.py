@@ -13,8 +13,9 @@
 3. RELOAD and LOADAOF twice in a row keep every key, its value and its
    deadline (DEBUG DIGEST unchanged), and NOFLUSH without MERGE over a
    non-empty dataset is Redis's load error.
-4. SET-DISABLE-DENY-SCRIPTS lets a script call DEBUG; SLEEP stops the
-   caller's shard for the time asked.
+4. SET-DISABLE-DENY-SCRIPTS lets a script call DEBUG (and, after
+   redis.setresp(3), its RESP3 replies reach a RESP3 client as RESP3);
+   SLEEP stops the caller's shard for the time asked.
 5. SWAPDB with a watched key that is stale on one side or both leaves the
    WATCH alone; CONFIG SET of port (immutable in kevy) to its own value is
    accepted, to another refused.
@@ -174,6 +175,19 @@ def test_scripts_and_sleep(c):
         "ERR This Redis command is not allowed from script"), "DEBUG in a script, default")
     K.check(c.cmd("DEBUG", "SET-DISABLE-DENY-SCRIPTS", "1") == "OK", "deny off")
     K.check(c.cmd("EVAL", script, "0") == 12345, "DEBUG PROTOCOL from a script")
+    # After redis.setresp(3) the script gets RESP3 and hands it on as
+    # RESP3 to a RESP3 client, as RESP2 to a RESP2 one.
+    resp3 = "redis.setresp(3); return redis.call('debug', 'protocol', '%s')"
+    K.check(c.call("EVAL", resp3 % "double", "0") == b"$5\r\n3.141\r\n", "RESP3 double, RESP2")
+    c.call("HELLO", "3")
+    for typ, want in (("double", b",3.141\r\n"), ("true", b"#t\r\n"), ("null", b"_\r\n"),
+                      ("bignum", b"(1234567999999999999999999999999999999\r\n")):
+        got = c.call("EVAL", resp3 % typ, "0")
+        K.check(got == want, "RESP3 %s from a script: %r" % (typ, got))
+    got = c.call("EVAL", resp3 % "set", "0")   # members in Lua's table order
+    K.check(got.startswith(b"~3\r\n") and sorted(got.split(b"\r\n")[1:4]) == [b":0", b":1", b":2"],
+            "RESP3 set from a script: %r" % got)
+    c.call("HELLO", "2")
     c.cmd("DEBUG", "SET-DISABLE-DENY-SCRIPTS", "0")
     K.check(isinstance(c.cmd("EVAL", script, "0"), K.RespError), "deny back on")
     t0 = time.monotonic()
