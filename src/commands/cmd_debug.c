@@ -3,9 +3,10 @@
  *
  * OBJECT ENCODING names a value's encoding as Redis 7.0 would: a string's is
  * computed from its bytes ("int" for a canonical int64, "embstr" up to 44
- * bytes, else "raw"), the other types ask their module.  kevy keeps no access
- * clock and no LFU counter and never shares values, so FREQ answers Redis's
- * "no LFU policy" error, IDLETIME an error of its own and REFCOUNT 1.
+ * bytes, else "raw"), the other types ask their module.  FREQ and IDLETIME
+ * read the key's 24-bit clock (store/lru.h) under the policy that gives it
+ * a meaning, with Redis's errors under the other; kevy never shares values,
+ * so REFCOUNT is 1.
  *
  * DEBUG implements the subcommands Redis's own test suite needs where kevy
  * can honestly give Redis 7.0's answer (docs/compatibility.md lists them and
@@ -426,8 +427,8 @@ static void debug_sleep(struct cmd_ctx *c)
 	resp_ok(c->out);
 }
 
-/* Whether any database of any shard holds a key, or a function library
- * is loaded: what a load without a flush would collide with. */
+/* True when no database of any shard holds a key and no function library
+ * is loaded: nothing a load without a flush could collide with. */
 static bool debug_dataset_empty(struct cmd_ctx *c)
 {
 	for (uint32_t s = 0; s < c->nshards; s++) {
