@@ -3,15 +3,23 @@
  *
  * OBJECT ENCODING names a value's encoding as Redis 7.0 would: a string's is
  * computed from its bytes ("int" for a canonical int64, "embstr" up to 44
- * bytes, else "raw"), the other types ask their module.  kevy keeps no access
- * clock and no LFU counter and never shares values, so FREQ answers Redis's
- * "no LFU policy" error, IDLETIME an error of its own and REFCOUNT 1.
+ * bytes, else "raw"), the other types ask their module.  FREQ and IDLETIME
+ * read the key's 24-bit clock (store/lru.h) under the policy that gives it
+ * a meaning, with Redis's errors under the other; kevy never shares values,
+ * so REFCOUNT is 1.
  *
- * DEBUG implements HELP, DIGEST, DIGEST-VALUE, POPULATE and SLEEP; every other
- * subcommand gets Redis's unknown-subcommand error.  DEBUG is CMD_ALL_SHARDS:
- * it runs holding every keyspace, so DIGEST and POPULATE see and change the
- * whole dataset atomically, and SLEEP stops the whole server, as it does in
- * Redis.  Unlike Redis, DEBUG needs no enable-debug-command setting.
+ * DEBUG implements the subcommands Redis's own test suite needs where kevy
+ * can honestly give Redis 7.0's answer (docs/compatibility.md lists them and
+ * the ones it leaves out); any other gets Redis's unknown-subcommand error.
+ * The subcommands that read or change the dataset (DIGEST, DIGEST-VALUE,
+ * POPULATE, OBJECT, RELOAD, LOADAOF; FAILPOINTS) hold every keyspace
+ * (debug_all_shards, the table's all_shards hook), so they see and change
+ * the whole dataset atomically.  The others run on the client's shard:
+ * SLEEP stops that shard's thread (its connections, and every command on
+ * its keys from anywhere), not the whole server as in Redis, and the
+ * switches (SET-ACTIVE-EXPIRE, PAUSE-CRON, SET-DISABLE-DENY-SCRIPTS) are
+ * process-wide atomics the runtime reads (cmd_debug.h).  Unlike Redis,
+ * DEBUG needs no enable-debug-command setting.
  *
  * The digest (DEBUG DIGEST) is kevy's own, not Redis's SHA1 mix; it is equal
  * for equal datasets whatever the shard count, insertion order or encodings:
@@ -35,8 +43,6 @@
  * is no write).  The deadline enters with its value, so two datasets match
  * only when their keys expire at the same millisecond.
  *
- * Not here: DEBUG OBJECT, SET-ACTIVE-EXPIRE and Redis's other
- * debugging aids (they answer the unknown-subcommand error).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -46,18 +52,26 @@
 #include <unistd.h>
 
 #include "commands/cmd.h"
+#include "commands/cmd_debug.h"
 #include "commands/cmd_info.h"
 #include "base/kv.h"
+#include "base/log.h"
 #include "persist/kvio.h"
 #include "commands/config.h"
 #include "persist/snapshot.h"
 #include "store/store.h"
+#include "store/encoding.h"
 #include "store/lru.h"
+#include "store/rdb_value.h"
 #include "store/t_hash.h"
 #include "store/t_list.h"
 #include "store/t_set.h"
 #include "store/t_zset.h"
 #include "store/t_stream.h"
+
+struct debug_switches g_debug = { .active_expire = 1 };
+
+static const char *object_encoding_name(const struct kv_entry *e);
 
 /* Redis's limit on a string value (proto-max-bulk-len's default). */
 #define DEBUG_MAX_STRING_BYTES (512ull * 1024 * 1024)
@@ -391,8 +405,10 @@ static void debug_populate(struct cmd_ctx *c)
 /* DEBUG SLEEP, HELP and the dispatcher */
 
 /* DEBUG SLEEP seconds: parsed with strtod and no validation, as Redis does
- * ("abc" sleeps 0 s, a negative time does not sleep).  The calling thread
- * sleeps holding every keyspace, so the whole server stops, as in Redis. */
+ * ("abc" sleeps 0 s, a negative time does not sleep).  The client's shard
+ * thread sleeps holding its own keyspace: that shard stops (Redis stops the
+ * whole server; kevy's other shards keep serving what does not need this
+ * one).  Inside MULTI or a script it sleeps holding what they hold. */
 static void debug_sleep(struct cmd_ctx *c)
 {
 	char num[64];
@@ -412,26 +428,33 @@ static void debug_sleep(struct cmd_ctx *c)
 	resp_ok(c->out);
 }
 
-/* DEBUG RELOAD [MERGE|NOFLUSH|NOSAVE ...]: every shard writes and fsyncs
- * what it appended, then replaces its keyspace with what its files load
- * (snapshot + AOF); the reply waits for every shard.  kevy's files always
- * hold the whole dataset, so there is nothing to save first, and the
- * options Redis takes change nothing here. */
-static void debug_reload(struct cmd_ctx *c)
+/* True when no database of any shard holds a key and no function library
+ * is loaded: nothing a load without a flush could collide with. */
+static bool debug_dataset_empty(struct cmd_ctx *c)
 {
-	for (int i = 2; i < c->argc; i++)
-		if (!arg_is(&c->argv[i], "merge") && !arg_is(&c->argv[i], "noflush") &&
-		    !arg_is(&c->argv[i], "nosave")) {
-			resp_error(c->out, RESP_ERR_SYNTAX);
-			return;
-		}
+	for (uint32_t s = 0; s < c->nshards; s++) {
+		const struct kv_dbs *dbs = cmd_dbs_at(c, s);
+		for (uint32_t d = 0; d < dbs->n; d++)
+			if (db_size(dbs->db[d]) > 0)
+				return false;
+	}
+	return !c->rt || !c->rt->function_libraries || c->rt->function_libraries() == 0;
+}
+
+/* DEBUG RELOAD and DEBUG LOADAOF: every shard writes and fsyncs what it
+ * appended, then replaces its keyspace with what its files load
+ * (snapshot + AOF); the reply waits for every shard.  kevy's files always
+ * hold the whole dataset, so RELOAD has nothing to save first and LOADAOF
+ * is the same load. */
+static void debug_reload_files(struct cmd_ctx *c, const char *name)
+{
 	if (!atomic_load(&g_config.appendonly)) {
-		resp_error(c->out, "ERR DEBUG RELOAD needs appendonly yes: the files would not "
-				   "hold the dataset");
+		resp_errorf(c->out, "ERR DEBUG %s needs appendonly yes: the files would not "
+			    "hold the dataset", name);
 		return;
 	}
 	if (!c->conn || !c->rt) {
-		resp_error(c->out, "ERR DEBUG RELOAD needs a client");
+		resp_errorf(c->out, "ERR DEBUG %s needs a client", name);
 		return;
 	}
 	for (uint32_t i = 0; i < c->nshards; i++)
@@ -441,6 +464,34 @@ static void debug_reload(struct cmd_ctx *c)
 		}
 	c->rt->reload_all(c->conn);
 	resp_ok(c->out);
+}
+
+/* DEBUG RELOAD [MERGE|NOFLUSH|NOSAVE ...].  NOSAVE and MERGE change nothing
+ * (the files are always current; loading them over an empty keyspace leaves
+ * nothing to merge).  NOFLUSH without MERGE loads the files over what is in
+ * memory: every key and library in them is already there, so in Redis that
+ * load fails on the first one ("Error trying to load the RDB dump" for a
+ * library; a duplicate key even stops the server); kevy answers that error
+ * and changes nothing, unless there is nothing to collide with. */
+static void debug_reload(struct cmd_ctx *c)
+{
+	bool merge = false, flush = true;
+	for (int i = 2; i < c->argc; i++) {
+		if (arg_is(&c->argv[i], "merge")) {
+			merge = true;
+		} else if (arg_is(&c->argv[i], "noflush")) {
+			flush = false;
+		} else if (!arg_is(&c->argv[i], "nosave")) {
+			resp_error(c->out, "ERR DEBUG RELOAD only supports the MERGE, NOFLUSH and "
+					   "NOSAVE options.");
+			return;
+		}
+	}
+	if (!flush && !merge && !debug_dataset_empty(c)) {
+		resp_error(c->out, "ERR Error trying to load the RDB dump");
+		return;
+	}
+	debug_reload_files(c, "RELOAD");
 }
 
 /* DEBUG FAILPOINTS spec: the crash and fault tests change failpoints while
@@ -456,28 +507,178 @@ static void debug_failpoints(struct cmd_ctx *c)
 		resp_ok(c->out);
 }
 
+/* The argument as a C string, cut at its first NUL (what Redis's functions
+ * see of an sds they read as a C string); the caller frees it. */
+static char *debug_arg_cstr(const struct kv_slice *a)
+{
+	const char *nul = memchr(a->ptr, '\0', a->len);
+	return kv_strndup(a->ptr, nul ? (size_t)(nul - a->ptr) : a->len);
+}
+
+/* C's atoi, which Redis uses for DEBUG's switches: leading spaces, a sign,
+ * digits up to the first other byte; 0 when there are none.  Saturates
+ * instead of overflowing. */
+static int debug_atoi(const struct kv_slice *a)
+{
+	size_t i = 0;
+	while (i < a->len && (a->ptr[i] == ' ' || (a->ptr[i] >= '\t' && a->ptr[i] <= '\r')))
+		i++;
+	bool neg = false;
+	if (i < a->len && (a->ptr[i] == '-' || a->ptr[i] == '+'))
+		neg = a->ptr[i++] == '-';
+	int64_t v = 0;
+	for (; i < a->len && a->ptr[i] >= '0' && a->ptr[i] <= '9'; i++)
+		if (v <= INT32_MAX)
+			v = v * 10 + (a->ptr[i] - '0');
+	if (neg)
+		v = -v;
+	return v > INT32_MAX ? INT32_MAX : v < INT32_MIN ? INT32_MIN : (int)v;
+}
+
+static void debug_set_switch(struct cmd_ctx *c, _Atomic int *sw)
+{
+	atomic_store(sw, debug_atoi(&c->argv[2]));
+	resp_ok(c->out);
+}
+
+/* The length Redis's rdbSavedObjectLen gives: the value's RDB encoding,
+ * without its type byte; here the DUMP payload less that byte and the
+ * payload's footer (kevy writes Redis's encodings: rdb_value.h). */
+static size_t debug_serialized_len(const struct kv_entry *e)
+{
+	struct kv_buf b = KV_BUF_INIT;
+	rdb_value_dump(e, &b);
+	size_t n = b.len > 1 + RDB_DUMP_FOOTER ? b.len - 1 - RDB_DUMP_FOOTER : 0;
+	kv_buf_free(&b);
+	return n;
+}
+
+/* DEBUG OBJECT key: Redis's line about a value.  The key is found as Redis
+ * finds it there, without expiring it (a key past its deadline is still
+ * shown until something deletes it).  "Value at" is the entry's address
+ * (it stays the same while the value is changed in place), refcount 1
+ * (kevy never shares values), encoding as OBJECT ENCODING, serializedlength
+ * the RDB encoding's length, lru and lru_seconds_idle from the key's
+ * 24-bit clock.  A list adds the quicklist figures from kevy's list nodes:
+ * they are packed nodes like Redis's, never compressed. */
+static void debug_object(struct cmd_ctx *c)
+{
+	const struct kv_entry *e = db_lookup_notouch(cmd_db_arg(c, 2), c->argv[2].ptr,
+						     c->argv[2].len, 0);
+	if (!e) {
+		resp_error(c->out, "ERR no such key");
+		return;
+	}
+	char extra[160] = "";
+	if (entry_type(e) == KV_TYPE_LIST) {
+		const struct list *l = entry_obj(e);
+		size_t nodes = list_node_count(l);
+		int64_t fill = atomic_load_explicit(&kv_encoding.list_max_listpack_size,
+						    memory_order_relaxed);
+		snprintf(extra, sizeof(extra),
+			 " ql_nodes:%zu ql_avg_node:%.2f ql_listpack_max:%d ql_compressed:0"
+			 " ql_uncompressed_size:%zu",
+			 nodes, nodes ? (double)list_len(l) / (double)nodes : 0.0, (int)fill,
+			 list_data_bytes(l));
+	}
+	uint32_t clock = entry_clock(e);
+	char line[400];
+	snprintf(line, sizeof(line),
+		 "Value at:%p refcount:1 encoding:%s serializedlength:%zu lru:%u "
+		 "lru_seconds_idle:%llu%s",
+		 (const void *)e, object_encoding_name(e), debug_serialized_len(e), clock,
+		 (unsigned long long)(lru_idle_ms(clock, c->now_ms) / 1000), extra);
+	resp_simple(c->out, line);
+}
+
+/* Redis's quicklist rule for its packed-node threshold: at most 4 GiB less
+ * 1 MiB, 0 restoring the default. */
+#define DEBUG_PACKED_THRESHOLD_MAX ((UINT64_C(1) << 32) - (UINT64_C(1) << 20))
+
+/* DEBUG QUICKLIST-PACKED-THRESHOLD size: Redis stores an element larger
+ * than this in a node of its own ("plain").  kevy's list nodes hold
+ * elements of any size the same way, so the size is checked as Redis
+ * checks it and changes nothing. */
+static void debug_packed_threshold(struct cmd_ctx *c)
+{
+	char *text = debug_arg_cstr(&c->argv[2]);
+	uint64_t sz;
+	bool ok = config_memtoull(text, &sz) && sz <= DEBUG_PACKED_THRESHOLD_MAX;
+	free(text);
+	if (!ok)
+		resp_error(c->out, "ERR argument must be a memory value bigger than 1 and smaller "
+				   "than 4gb");
+	else
+		resp_ok(c->out);
+}
+
+/* DEBUG ERROR text: the text as an error reply, as given (no "ERR "), with
+ * CR and LF turned into spaces. */
+static void debug_error(struct cmd_ctx *c)
+{
+	const struct kv_slice *a = &c->argv[2];
+	kv_buf_append_char(c->out, '-');
+	size_t start = c->out->len;
+	kv_buf_append(c->out, a->ptr, a->len);
+	for (size_t i = start; i < c->out->len; i++)
+		if (c->out->data[i] == '\r' || c->out->data[i] == '\n')
+			c->out->data[i] = ' ';
+	kv_buf_append(c->out, "\r\n", 2);
+}
+
+/* DEBUG LOG message: one warning line in the server's log. */
+static void debug_log(struct cmd_ctx *c)
+{
+	char *msg = debug_arg_cstr(&c->argv[2]);
+	log_warning("DEBUG LOG: %s", msg);
+	free(msg);
+	resp_ok(c->out);
+}
+
 static const char *const debug_help_lines[] = {
 	"DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
 	"DIGEST",
 	"    Output a hex signature representing the current DB content.",
 	"DIGEST-VALUE <key> [<key> ...]",
 	"    Output a hex signature of the values of all the specified keys.",
-	"PROTOCOL <type>",
-	"    Reply with a test value of the specified type. <type> can be: string,",
-	"    integer, double, bignum, null, array, set, map, attrib, push, verbatim,",
-	"    true, false.",
+	"ERROR <string>",
+	"    Return a Redis protocol error with <string> as message. Useful for clients",
+	"    unit tests to simulate Redis errors.",
+	"FAILPOINTS <spec>",
+	"    Replace the I/O failpoints (KEVY_FAILPOINTS grammar, docs/io.md) and reset",
+	"    the operation counters; \"\" clears them. For tests.",
+	"LOADAOF",
+	"    Write and fsync the AOF, then replace every shard's keyspace with what its",
+	"    files load (snapshot + AOF); the same as RELOAD.",
+	"LOG <message>",
+	"    Write <message> to the server log.",
+	"OBJECT <key>",
+	"    Show low level info about `key` and associated value.",
+	"PAUSE-CRON <0|1>",
+	"    Stop periodic cron job processing.",
 	"POPULATE <count> [<prefix>] [<size>]",
 	"    Create <count> string keys named key:<num>. If <prefix> is specified then",
 	"    it is used instead of the 'key' prefix. Each key is created on the shard",
 	"    that owns it and is logged to the AOF as a SET.",
-	"FAILPOINTS <spec>",
-	"    Replace the I/O failpoints (KEVY_FAILPOINTS grammar, docs/io.md) and reset",
-	"    the operation counters; \"\" clears them. For tests.",
-	"RELOAD",
+	"PROTOCOL <type>",
+	"    Reply with a test value of the specified type. <type> can be: string,",
+	"    integer, double, bignum, null, array, set, map, attrib, push, verbatim,",
+	"    true, false.",
+	"QUICKLIST-PACKED-THRESHOLD <size>",
+	"    Checked as Redis checks it (up to 4GB); kevy's lists store elements of any",
+	"    size alike, so it changes nothing.",
+	"RELOAD [option ...]",
 	"    Write and fsync the AOF, then replace every shard's keyspace with what its",
-	"    files load (snapshot + AOF).",
+	"    files load (snapshot + AOF). MERGE and NOSAVE change nothing; NOFLUSH",
+	"    without MERGE fails unless the dataset is empty.",
+	"SET-ACTIVE-EXPIRE <0|1>",
+	"    Setting it to 0 disables expiring keys in background when they are not",
+	"    accessed (otherwise the Redis behavior). Setting it to 1 reenables back the",
+	"    default.",
+	"SET-DISABLE-DENY-SCRIPTS <0|1>",
+	"    Setting it to 1 lets scripts call DEBUG.",
 	"SLEEP <seconds>",
-	"    Stop the server for <seconds>. Decimals allowed.",
+	"    Stop the shard of the calling client for <seconds>. Decimals allowed.",
 	"HELP",
 	"    Prints this help.",
 	NULL,
@@ -563,9 +764,40 @@ static void cmd_debug(struct cmd_ctx *c)
 		debug_protocol(c);
 	else if (arg_is(sub, "reload"))
 		debug_reload(c);
+	else if (arg_is(sub, "loadaof"))
+		debug_reload_files(c, "LOADAOF");
+	else if (arg_is(sub, "object") && c->argc == 3)
+		debug_object(c);
+	else if (arg_is(sub, "set-active-expire") && c->argc == 3)
+		debug_set_switch(c, &g_debug.active_expire);
+	else if (arg_is(sub, "pause-cron") && c->argc == 3)
+		debug_set_switch(c, &g_debug.pause_cron);
+	else if (arg_is(sub, "set-disable-deny-scripts") && c->argc == 3)
+		debug_set_switch(c, &g_debug.scripts_may_debug);
+	else if (arg_is(sub, "quicklist-packed-threshold") && c->argc == 3)
+		debug_packed_threshold(c);
+	else if (arg_is(sub, "error") && c->argc == 3)
+		debug_error(c);
+	else if (arg_is(sub, "log") && c->argc == 3)
+		debug_log(c);
 	else
 		debug_error_with_arg(c->out, "ERR unknown subcommand or wrong number of arguments for '",
 				     sub, "'. Try DEBUG HELP.");
+}
+
+/* The calls that read or change the dataset hold every keyspace; the rest
+ * (SLEEP, PROTOCOL, the switches, ...) run on the client's shard. */
+static bool debug_all_shards(int argc, const struct kv_slice *argv)
+{
+	static const char *const whole[] = {
+		"digest", "digest-value", "populate", "object", "reload", "loadaof", "failpoints",
+	};
+	if (argc < 2)
+		return false;
+	for (size_t i = 0; i < KV_ARRAY_LEN(whole); i++)
+		if (arg_is(&argv[1], whole[i]))
+			return true;
+	return false;
 }
 
 /* ------------------------------------------------------------------ */
@@ -813,9 +1045,9 @@ const struct kv_command cmd_table_debug[] = {
 	  .complexity = "Depends on subcommand.", .subcommands = memory_subs,
 	  .all_shards = memory_all_shards },
 	{ .name = "debug", .arity = -2,
-	  .flags = CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_ALL_SHARDS,
+	  .flags = CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE,
 	  .proc = cmd_debug, .group = "server", .since = "1.0.0",
 	  .summary = "A container for debugging commands",
-	  .complexity = "Depends on subcommand." },
+	  .complexity = "Depends on subcommand.", .all_shards = debug_all_shards },
 	{ .name = NULL },
 };

@@ -11,8 +11,10 @@
  * that only a replay could find broken.  A RESTORE whose deadline has
  * passed logs DEL when it removed a key (REPLACE), and nothing otherwise.
  *
- * IDLETIME and FREQ are parsed and validated as Redis does; kevy keeps no
- * access clock yet, so their values are not stored.
+ * IDLETIME and FREQ are parsed and validated as Redis does and set the
+ * key's access clock as Redis's objectSetLRUOrLFU does: FREQ under an LFU
+ * policy, IDLETIME under any other (the clock is not logged: clocks are
+ * not persisted, store/lru.h).
  *
  * COPY lives here too: it duplicates a value through the same codec (a
  * payload written and read back is a deep copy with the encoding the
@@ -26,6 +28,7 @@
 #include "commands/notify.h"
 #include "commands/fx.h"
 #include "store/keydump.h"
+#include "store/lru.h"
 #include "store/rdb_value.h"
 #include "store/store.h"
 #include "store/t_stream.h"
@@ -91,6 +94,25 @@ static bool restore_parse_opts(struct cmd_ctx *c, struct restore_opts *o)
 static void restore_log(void *arg, int argc, const struct kv_slice *argv)
 {
 	cmd_effect_at_key(arg, keydump_key_arg(argc, argv), argc, argv);
+}
+
+/* The restored key's clock from FREQ or IDLETIME (-1: not given).  An
+ * IDLETIME beyond the clock's range wraps as in Redis. */
+static void restore_set_clock(struct kv_db *db, const struct kv_slice *key,
+			      const struct restore_opts *o, int64_t now_ms)
+{
+	struct kv_entry *e = db_lookup_notouch(db, key->ptr, key->len, 0);
+	if (!e)
+		return;
+	if (evict_policy_is_lfu(kv_memory_policy())) {
+		if (o->freq >= 0)
+			entry_set_clock(e, lfu_make(lfu_minutes_at(now_ms), (uint8_t)o->freq));
+	} else if (o->idle_s >= 0) {
+		int64_t at = (int64_t)lru_clock_at(now_ms) - o->idle_s;
+		if (at < 0)
+			at += LRU_CLOCK_MAX;
+		entry_set_clock(e, (uint32_t)at & LRU_CLOCK_MAX);
+	}
 }
 
 static void cmd_restore(struct cmd_ctx *c)
@@ -160,6 +182,7 @@ static void cmd_restore(struct cmd_ctx *c)
 		v.obj = NULL;
 		rdb_value_release(&v);
 	}
+	restore_set_clock(db, key, &o, c->now_ms);
 	keydump_key(db, key->ptr, key->len, c->now_ms, restore_log, c);
 	cmd_notify_arg(c, NOTIFY_GENERIC, "restore", 1);
 	resp_ok(c->out);

@@ -675,7 +675,7 @@ static void cmd_swapdb(struct cmd_ctx *c)
 	    !db_arg(c, 2, "ERR invalid second DB index", 0, &b))
 		return;
 	for (uint32_t s = 0; s < c->nshards; s++) {
-		dbs_swap(cmd_dbs_at(c, s), a, b);
+		dbs_swap(cmd_dbs_at(c, s), a, b, c->now_ms);
 		cmd_effect_shard(c, s, 3, c->argv);
 	}
 	resp_ok(c->out);

@@ -80,6 +80,7 @@ struct kv_config g_config = {
 	.loglevel = LOG_NOTICE,
 	.appendonly = 1,
 	.appendfsync = 1,
+	.aof_use_rdb_preamble = 1,
 	.save = (char *)"3600 1 300 100 60 10000",
 	.auto_aof_rewrite_pct = 100,
 	.auto_aof_rewrite_min_size = 64ll << 20,
@@ -120,7 +121,14 @@ enum cfg_field {
 	FLD_PASS,       /* requirepass: char * under cfg_lock + requirepass_set */
 };
 
-enum { CFG_IMMUTABLE = 1u << 0 };
+enum {
+	CFG_IMMUTABLE = 1u << 0,
+	/* Immutable here, but Redis changes it at run time (port, bind, dir,
+	 * client-output-buffer-limit), or it is kevy's own: CONFIG SET to the
+	 * value it has is accepted and changes nothing, as in Redis a set that
+	 * changes nothing.  Redis's own immutable settings refuse even that. */
+	CFG_SAME_OK = 1u << 1,
+};
 
 enum cfg_origin { ORIGIN_LOAD, ORIGIN_SET };
 
@@ -169,16 +177,20 @@ static const char *cfg_check_percentiles(struct cfg_value *v, enum cfg_origin o,
 					 size_t n);
 
 static const struct cfg_def cfg_table[] = {
-	{ "port", CFG_INT, CFG_IMMUTABLE, 0, 65535, NULL, FLD_INT, &g_config.port, NULL, NULL },
-	{ "bind", CFG_WORDS, CFG_IMMUTABLE, 1, 16, NULL, FLD_STR, &g_config.bind, NULL, NULL },
-	{ "dir", CFG_STR, CFG_IMMUTABLE, 0, 0, NULL, FLD_STR, &g_config.dir, cfg_check_dir, NULL },
-	{ "threads", CFG_INT, CFG_IMMUTABLE, 0, CFG_THREADS_MAX, NULL, FLD_U32, &g_config.threads,
+	{ "port", CFG_INT, CFG_IMMUTABLE | CFG_SAME_OK, 0, 65535, NULL, FLD_INT, &g_config.port,
 	  NULL, NULL },
-	{ "io", CFG_ENUM, CFG_IMMUTABLE, 0, 0, cfg_io_names, FLD_IO, &g_config.io, NULL, NULL },
+	{ "bind", CFG_WORDS, CFG_IMMUTABLE | CFG_SAME_OK, 1, 16, NULL, FLD_STR, &g_config.bind,
+	  NULL, NULL },
+	{ "dir", CFG_STR, CFG_IMMUTABLE | CFG_SAME_OK, 0, 0, NULL, FLD_STR, &g_config.dir,
+	  cfg_check_dir, NULL },
+	{ "threads", CFG_INT, CFG_IMMUTABLE | CFG_SAME_OK, 0, CFG_THREADS_MAX, NULL, FLD_U32,
+	  &g_config.threads, NULL, NULL },
+	{ "io", CFG_ENUM, CFG_IMMUTABLE | CFG_SAME_OK, 0, 0, cfg_io_names, FLD_IO, &g_config.io,
+	  NULL, NULL },
 	{ "tcp-backlog", CFG_INT, CFG_IMMUTABLE, 0, INT_MAX, NULL, FLD_INT, &g_config.tcp_backlog,
 	  NULL, NULL },
-	{ "busy-poll-us", CFG_INT, CFG_IMMUTABLE, -1, CFG_BUSY_POLL_MAX_US, NULL, FLD_I64,
-	  &g_config.busy_poll_us, NULL, NULL },
+	{ "busy-poll-us", CFG_INT, CFG_IMMUTABLE | CFG_SAME_OK, -1, CFG_BUSY_POLL_MAX_US, NULL,
+	  FLD_I64, &g_config.busy_poll_us, NULL, NULL },
 	{ "maxclients", CFG_INT, 0, 1, UINT_MAX, NULL, FLD_AI64, &g_config.maxclients,
 	  cfg_check_maxclients, NULL },
 	{ "proto-max-bulk-len", CFG_MEM, 0, 1 << 20, INT64_MAX, NULL, FLD_AI64,
@@ -199,6 +211,8 @@ static const struct cfg_def cfg_table[] = {
 	  cfg_check_appendonly, NULL },
 	{ "appendfsync", CFG_ENUM, 0, 0, 0, cfg_appendfsync_names, FLD_AINT, &g_config.appendfsync,
 	  NULL, NULL },
+	{ "aof-use-rdb-preamble", CFG_ENUM, 0, 0, 0, cfg_yesno_names, FLD_AINT,
+	  &g_config.aof_use_rdb_preamble, NULL, NULL },
 	{ "save", CFG_WORDS, 0, 0, 16, NULL, FLD_STR, &g_config.save, cfg_check_save,
 	  cfg_applied_save },
 	{ "auto-aof-rewrite-percentage", CFG_INT, 0, 0, INT_MAX, NULL, FLD_AI64,
@@ -236,7 +250,7 @@ static const struct cfg_def cfg_table[] = {
 	{ "stream-node-max-entries", CFG_INT, 0, 0, INT64_MAX, NULL, FLD_AI64,
 	  &kv_encoding.stream_node_max_entries, NULL, NULL },
 	{ "notify-keyspace-events", CFG_NOTIFY, 0, 0, 0, NULL, FLD_AINT, &notify_flags, NULL, NULL },
-	{ "client-output-buffer-limit", CFG_WORDS, CFG_IMMUTABLE, 4, 12, NULL, FLD_STR,
+	{ "client-output-buffer-limit", CFG_WORDS, CFG_IMMUTABLE | CFG_SAME_OK, 4, 12, NULL, FLD_STR,
 	  &g_config.client_output_buffer_limit, cfg_check_obuf, cfg_applied_obuf },
 	/* Memory limit and eviction (store/lru.h, docs/memory.md): read by
 	 * every write and every key access, so they live in the store. */
@@ -298,7 +312,7 @@ static const struct cfg_def *cfg_find(const char *name, size_t len)
  * k/m/g are powers of 1000, kb/mb/gb of 1024), case-insensitive.  Overflow
  * saturates and wraps exactly as Redis's does, so the range check that
  * follows reports what Redis reports. */
-static bool cfg_memtoull(const char *p, uint64_t *out)
+bool config_memtoull(const char *p, uint64_t *out)
 {
 	if (strchr(p, '-'))
 		return false;
@@ -387,7 +401,7 @@ static const char *cfg_parse(const struct cfg_def *d, int nargs, const struct kv
 		break;
 	case CFG_MEM: {
 		uint64_t u;
-		if (!cfg_memtoull(text, &u))
+		if (!config_memtoull(text, &u))
 			err = "argument must be a memory value";
 		else
 			err = cfg_check_range(d, v->num = (int64_t)u, errbuf, errlen);
@@ -847,6 +861,7 @@ static void cfg_reset(void)
 	atomic_store(&g_config.loglevel, LOG_NOTICE);
 	atomic_store(&g_config.appendonly, 1);
 	atomic_store(&g_config.appendfsync, 1);
+	atomic_store(&g_config.aof_use_rdb_preamble, 1);
 	atomic_store(&g_config.lua_allow_undeclared_keys, 0);
 	atomic_store(&g_config.busy_reply_threshold_ms, 5000);
 	atomic_store(&g_config.auto_aof_rewrite_pct, 100);
@@ -1324,10 +1339,24 @@ void config_get_reply(struct kv_buf *out, int npat, const struct kv_slice *pats)
 	resp_map_end(out, mark, n / 2);
 }
 
-/* First pass of CONFIG SET: every name is known, mutable and given once.
- * Returns true, or false after appending Redis's error. */
+/* Whether text is the value CONFIG GET shows for d now, byte for byte. */
+static bool cfg_is_current(const struct cfg_def *d, const struct kv_slice *text)
+{
+	struct kv_buf now = KV_BUF_INIT, given = KV_BUF_INIT;
+	cfg_reply_value(&now, d);
+	resp_bulk(&given, text->ptr, text->len);
+	bool same = now.len == given.len && memcmp(now.data, given.data, now.len) == 0;
+	kv_buf_free(&now);
+	kv_buf_free(&given);
+	return same;
+}
+
+/* First pass of CONFIG SET: every name is known and given once, and every
+ * setting that cannot change at run time is given the value it has, where
+ * CFG_SAME_OK allows that (such a pair is marked in same[] and left
+ * alone).  Returns true, or false after appending Redis's error. */
 static bool cfg_set_lookup(struct kv_buf *out, int npairs, const struct kv_slice *args,
-			   const struct cfg_def **defs)
+			   const struct cfg_def **defs, bool *same)
 {
 	const struct kv_slice *unknown = NULL, *bad = NULL;
 	const char *why = NULL;
@@ -1342,9 +1371,13 @@ static bool cfg_set_lookup(struct kv_buf *out, int npairs, const struct kv_slice
 		if (unknown || bad)
 			continue;
 		if (defs[i]->flags & CFG_IMMUTABLE) {
-			bad = name;
-			why = "can't set immutable config";
-			continue;
+			same[i] = (defs[i]->flags & CFG_SAME_OK) &&
+				  cfg_is_current(defs[i], &args[2 * i + 1]);
+			if (!same[i]) {
+				bad = name;
+				why = "can't set immutable config";
+				continue;
+			}
 		}
 		for (int j = 0; j < i; j++) {
 			if (defs[j] == defs[i]) {
@@ -1376,11 +1409,14 @@ void config_set_reply(struct kv_buf *out, int nargs, const struct kv_slice *args
 	int npairs = nargs / 2;
 	const struct cfg_def **defs = kv_calloc((size_t)npairs, sizeof(*defs));
 	struct cfg_value *vals = kv_calloc((size_t)npairs, sizeof(*vals));
+	bool *same = kv_calloc((size_t)npairs, sizeof(*same));
 	int parsed = 0;
-	if (!cfg_set_lookup(out, npairs, args, defs))
+	if (!cfg_set_lookup(out, npairs, args, defs, same))
 		goto done;
 	char errbuf[256];
 	for (; parsed < npairs; parsed++) {
+		if (same[parsed])
+			continue;
 		const char *err = cfg_parse(defs[parsed], 1, &args[2 * parsed + 1], ORIGIN_SET,
 					    &vals[parsed], errbuf, sizeof(errbuf));
 		if (err) {
@@ -1395,11 +1431,13 @@ void config_set_reply(struct kv_buf *out, int nargs, const struct kv_slice *args
 		}
 	}
 	for (int i = 0; i < npairs; i++)
-		cfg_store(defs[i], &vals[i]);
+		if (!same[i])
+			cfg_store(defs[i], &vals[i]);
 	resp_ok(out);
 done:
 	for (int i = 0; i < parsed; i++)
 		cfg_value_free(&vals[i]);
+	free(same);
 	free(vals);
 	free(defs);
 }
@@ -1430,8 +1468,9 @@ static bool cfg_obuf_parse(const char *text, int64_t out[3][3])
 		uint64_t hard, soft;
 		struct kv_slice sec = { tok[i + 3], strlen(tok[i + 3]) };
 		int64_t secs;
-		ok = cls >= 0 && cfg_memtoull(tok[i + 1], &hard) && cfg_memtoull(tok[i + 2], &soft) &&
-		     hard <= INT64_MAX && soft <= INT64_MAX && arg_to_int64(&sec, &secs) && secs >= 0;
+		ok = cls >= 0 && config_memtoull(tok[i + 1], &hard) &&
+		     config_memtoull(tok[i + 2], &soft) && hard <= INT64_MAX &&
+		     soft <= INT64_MAX && arg_to_int64(&sec, &secs) && secs >= 0;
 		if (ok) {
 			out[cls][0] = (int64_t)hard;
 			out[cls][1] = (int64_t)soft;

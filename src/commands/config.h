@@ -47,6 +47,9 @@ struct kv_config {
 	 * shard.c "turn-on"); turning it off meanwhile is refused. */
 	_Atomic bool aof_turnon_open;
 	_Atomic int appendfsync;             /* everysec */
+	/* aof-use-rdb-preamble: kept and shown only; a kevy rewrite always
+	 * starts from a snapshot (docs/config.md). */
+	_Atomic int aof_use_rdb_preamble;    /* yes */
 	/* save "<seconds> <changes> ..." (Redis's default); parsed into pairs. */
 	char *save;                          /* under the config lock */
 	_Atomic int save_nrules;
@@ -85,6 +88,11 @@ int config_load(int argc, char **argv);
 int config_latency_percentiles(double *out, int max);
 /* Constant-time comparison against requirepass. */
 bool config_check_password(const char *p, size_t n);
+
+/* Redis's memtoull(): a NUL-terminated memory amount (digits, then b, k,
+ * kb, m, mb, g or gb, any case) into *out; false when it does not parse.
+ * CONFIG SET's sizes and DEBUG QUICKLIST-PACKED-THRESHOLD share it. */
+bool config_memtoull(const char *p, uint64_t *out);
 
 /* CONFIG GET pattern...: appends the flat RESP2 array of name/value pairs. */
 void config_get_reply(struct kv_buf *out, int npat, const struct kv_slice *pats);

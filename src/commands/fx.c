@@ -469,7 +469,8 @@ int fx_apply(struct kv_dbs *dbs, uint32_t shard_id, uint32_t nshards, const void
 			continue;
 		}
 		if (k == FX_SWAPDB) {
-			dbs_swap(dbs, a, b);
+			/* Replay expires nothing: the run's expiries are records. */
+			dbs_swap(dbs, a, b, 0);
 			continue;
 		}
 		const struct kv_command *cmd;

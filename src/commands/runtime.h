@@ -228,6 +228,8 @@ struct cmd_runtime {
 	 * function states, the scripts in the cache and their bytes. */
 	void (*script_memory)(uint64_t *eval_lua, uint64_t *func_lua, uint64_t *scripts,
 			      uint64_t *script_bytes);
+	/* The function libraries loaded (FUNCTION LOAD), for DEBUG RELOAD. */
+	uint64_t (*function_libraries)(void);
 };
 
 #endif

@@ -348,4 +348,5 @@ const struct cmd_runtime server_runtime = {
 	.publish = pubsub_notify_publish,
 	.script_memory = script_memory,
 	.pubsub_counts = pubsub_info_counts,
+	.function_libraries = script_function_libraries,
 };

@@ -33,6 +33,7 @@
 #include "base/kv.h"
 #include "base/log.h"
 #include "base/sha1.h"
+#include "commands/cmd_debug.h"
 #include "commands/config.h"
 #include "server/script.h"
 #include "persist/fn_file.h"
@@ -256,7 +257,13 @@ static const char *script_call(struct script_run *run, int argc, const struct kv
 	}
 	/* Commands that need a client connection or the shards' messaging
 	 * (CLIENT, the connection's MULTI state) are refused as Redis refuses
-	 * its noscript commands.  PUBLISH is handled below. */
+	 * its noscript commands.  PUBLISH is handled below.  DEBUG
+	 * SET-DISABLE-DENY-SCRIPTS lifts the refusal for DEBUG, the one such
+	 * command that can run here (its subcommands that need every shard
+	 * still need a script that holds them, below). */
+	if (strcmp(cmd->name, "debug") == 0 &&
+	    atomic_load_explicit(&g_debug.scripts_may_debug, memory_order_relaxed))
+		flags &= ~(uint32_t)CMD_NOSCRIPT;
 	bool publish = strcmp(cmd->name, "publish") == 0;
 	if ((flags & CMD_NOSCRIPT) || (cmd->bcast && !publish) || strcmp(cmd->name, "client") == 0 ||
 	    ((flags & CMD_LOCAL) && cmd->subcommands == NULL && strcmp(cmd->name, "ping") != 0 &&
@@ -301,7 +308,8 @@ static const char *script_call(struct script_run *run, int argc, const struct kv
 		.argv = (struct kv_slice *)argv,
 		.now_ms = c->now_ms,
 		.dbid = sc->dbid,
-		.proto = out->proto == 3 ? 3 : 2,   /* redis.setresp */
+		/* The command answers in the script's protocol (redis.setresp). */
+		.proto = run->resp == 3 ? RESP_PROTO_3 : RESP_PROTO_2,
 	};
 	size_t before = out->len;
 	/* MONITOR shows a script's commands as Redis does: from "lua". */
@@ -1256,6 +1264,16 @@ static void cmd_function_list(struct cmd_ctx *c)
 	}
 	pthread_mutex_unlock(&lib_lock);
 	resp_array_end(c->out, mark, count);
+}
+
+uint64_t script_function_libraries(void)
+{
+	uint64_t n = 0;
+	pthread_mutex_lock(&lib_lock);
+	for (struct fn_lib *l = libs; l; l = l->next)
+		n++;
+	pthread_mutex_unlock(&lib_lock);
+	return n;
 }
 
 static void cmd_function_stats(struct cmd_ctx *c)

@@ -15,6 +15,8 @@ void script_cache_stats(uint64_t *count, uint64_t *bytes);
 /* INFO memory (server_runtime.script_memory). */
 void script_memory(uint64_t *eval_lua, uint64_t *func_lua, uint64_t *scripts,
 		   uint64_t *script_bytes);
+/* The function libraries loaded (server_runtime.function_libraries). */
+uint64_t script_function_libraries(void);
 /* What may run while a script is busy (everything else gets -BUSY). */
 bool script_allowed_while_busy(const struct kv_command *cmd, int argc,
 			       const struct kv_slice *argv);

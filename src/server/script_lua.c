@@ -358,7 +358,10 @@ static const char *resp_to_lua(lua_State *L, const char *p, const char *end)
 				q = q < end ? resp_to_lua(L, q, end) : (lua_pushboolean(L, 0), q);
 			else
 				lua_pushboolean(L, 1);
-			lua_settable(L, -3);
+			if (lua_isnil(L, -2))
+				lua_pop(L, 2);   /* a nil key cannot be stored */
+			else
+				lua_rawset(L, -3);
 		}
 		lua_rawset(L, -3);
 		return q;

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "persist/aof_plan.h"
+#include "commands/cmd_debug.h"
 #include "commands/config.h"
 #include "commands/fx.h"
 #include "commands/notify.h"
@@ -502,10 +503,6 @@ static void shard_sample_rates(struct shard *s)
 
 static void shard_cron(struct shard *s)
 {
-	if (s->id == 0) {
-		persist_cron(s);
-		shard_sample_rates(s);
-	}
 	int64_t hz = atomic_load_explicit(&g_config.hz, memory_order_relaxed);
 	if (hz < 1)
 		hz = 1;
@@ -513,12 +510,20 @@ static void shard_cron(struct shard *s)
 		hz = 500;
 	s->next_cron_us = kv_mono_us() + 1000000 / hz;
 	s->ns_per_tick = kv_ticks_to_ns(1u << 30) / (double)(1u << 30);
+	/* DEBUG PAUSE-CRON: the ticks keep coming, their work is skipped. */
+	if (atomic_load_explicit(&g_debug.pause_cron, memory_order_relaxed))
+		return;
+	if (s->id == 0) {
+		persist_cron(s);
+		shard_sample_rates(s);
+	}
 	if (!s->holder) {
 		fx_set_clock(s->now_ms);
 		/* Redis's "expire-cycle" and "eviction-cycle" latency events:
 		 * the time the loop spent on them in this tick. */
 		int64_t t0 = kv_mono_us();
-		for (uint32_t i = 0; i < s->dbs.n; i++)
+		bool active = atomic_load_explicit(&g_debug.active_expire, memory_order_relaxed);
+		for (uint32_t i = 0; active && i < s->dbs.n; i++)
 			if (db_expires_count(s->dbs.db[i]) > 0)
 				db_active_expire(s->dbs.db[i], s->now_ms, s->cron_expire_budget);
 		shard_unit_commit(s);
@@ -620,6 +625,15 @@ static void shard_reload(struct shard *s)
 	/* Swapped in place: held_local and the snapshot job point at s->dbs. */
 	struct kv_dbs old = s->dbs;
 	s->dbs = dbs;
+	/* Freeing the old keyspace flushes it: without its hooks, or that
+	 * flush would be logged as a FLUSHDB after the records just loaded,
+	 * and the next reload or restart would load an empty keyspace. */
+	for (uint32_t i = 0; i < old.n; i++) {
+		db_set_change_hook(old.db[i], NULL, NULL);
+		db_set_expire_hook(old.db[i], NULL, NULL);
+		db_set_evict_hook(old.db[i], NULL, NULL);
+		db_set_new_hook(old.db[i], NULL, NULL);
+	}
 	dbs_free(&old);
 	log_notice("shard %u: DEBUG RELOAD: %llu key(s) loaded from disk", s->id,
 		   (unsigned long long)dbs_size(&s->dbs));

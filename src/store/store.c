@@ -1359,6 +1359,7 @@ void db_watch_release(struct kv_db *db, const char *key, size_t klen)
  * swapped databases. */
 struct swap_touch {
 	struct kv_db *a, *b;
+	int64_t now_ms;
 };
 
 static void watch_touch_either(void *arg, struct dict_node *n)
@@ -1379,12 +1380,37 @@ static void watch_touch_all_either(struct dict *watched, struct swap_touch *st)
 	} while (cursor);
 }
 
-void dbs_swap(struct kv_dbs *d, uint32_t a, uint32_t b)
+/* Expires a watched key in both databases if its deadline passed: a
+ * lookup reclaims it (logged and signalled like any lazy expiry). */
+static void watch_expire_either(void *arg, struct dict_node *n)
+{
+	struct swap_touch *st = arg;
+	struct watch_node *w = (struct watch_node *)n;
+	db_lookup_notouch(st->a, w->key, w->klen, st->now_ms);
+	db_lookup_notouch(st->b, w->key, w->klen, st->now_ms);
+}
+
+static void watch_expire_all_either(struct dict *watched, struct swap_touch *st)
+{
+	if (!watched || dict_size(watched) == 0)
+		return;
+	uint64_t cursor = 0;
+	do {
+		cursor = dict_scan(watched, cursor, watch_expire_either, st);
+	} while (cursor);
+}
+
+void dbs_swap(struct kv_dbs *d, uint32_t a, uint32_t b, int64_t now_ms)
 {
 	kv_assert(a < d->n && b < d->n);
 	if (a == b)
 		return;
 	struct kv_db *x = d->db[a], *y = d->db[b];
+	if (now_ms > 0) {
+		struct swap_touch exp = { x, y, now_ms };
+		watch_expire_all_either(x->watched, &exp);
+		watch_expire_all_either(y->watched, &exp);
+	}
 	/* The contents trade places; the watch tables stay with the numbers. */
 	struct dict *wx = x->watched;
 	x->watched = y->watched;
@@ -1393,7 +1419,7 @@ void dbs_swap(struct kv_dbs *d, uint32_t a, uint32_t b)
 	d->db[b] = x;
 	y->index = a;
 	x->index = b;
-	struct swap_touch st = { x, y };
+	struct swap_touch st = { x, y, 0 };
 	watch_touch_all_either(x->watched, &st);
 	watch_touch_all_either(y->watched, &st);
 }

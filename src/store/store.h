@@ -93,9 +93,12 @@ static inline bool dbs_has(struct kv_dbs *d, int64_t id)
 /* SWAPDB a b: the two databases' contents trade numbers, while WATCHes stay
  * with the number (a client watching a key of database a now watches the
  * key of what a holds); every watched key that exists in either database
- * after the swap counts as changed (Redis's rule).  A running snapshot is
+ * after the swap counts as changed (Redis's rule).  First, each watched key
+ * whose deadline passed by now_ms is expired in both databases (0: none
+ * is), so a key that was never live since the WATCH (a stale key swapped
+ * in, or swapped out) changes nothing, as in Redis.  A running snapshot is
  * unaffected: it walks the keyspaces it was given at its cut. */
-void dbs_swap(struct kv_dbs *d, uint32_t a, uint32_t b);
+void dbs_swap(struct kv_dbs *d, uint32_t a, uint32_t b, int64_t now_ms);
 
 /* Live keys, including keys whose deadline passed but that were not yet
  * reclaimed (as Redis's DBSIZE). */

@@ -544,6 +544,14 @@ size_t list_node_count(const struct list *l)
 	return l->nodes;
 }
 
+size_t list_data_bytes(const struct list *l)
+{
+	size_t n = 0;
+	for (const struct list_node *node = l->head; node; node = node->next)
+		n += node->bytes;
+	return n;
+}
+
 const char *list_encoding(const struct list *l)
 {
 	(void)l;

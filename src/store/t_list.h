@@ -107,6 +107,8 @@ int list_foreach(const void *obj, list_elem_fn fn, void *arg);
 int list_verify(const struct list *l);
 /* Number of nodes, for tests and diagnostics. */
 size_t list_node_count(const struct list *l);
+/* Bytes of element data in all nodes (DEBUG OBJECT's ql_uncompressed_size). */
+size_t list_data_bytes(const struct list *l);
 
 /* ---- command-level helpers (cmd_list.c), shared with the blocking
  * variants the runtime will add (BLPOP, BLMOVE, BLMPOP) ---- */

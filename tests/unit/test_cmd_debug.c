@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "commands/cmd.h"
+#include "commands/cmd_debug.h"
 #include "cmd_fixture.h"
 #include "base/kv.h"
 #include "store/store.h"
@@ -360,7 +361,7 @@ static void test_cmd_debug_misc(void **state)
 	struct fixture *f = *state;
 
 	const char *r = RUN(f, "DEBUG", "HELP");
-	const char *head = "*23\r\n+DEBUG <subcommand> [<arg> [value] [opt] ...]. "
+	const char *head = "*45\r\n+DEBUG <subcommand> [<arg> [value] [opt] ...]. "
 			   "Subcommands are:\r\n+DIGEST\r\n";
 	assert_true(strncmp(r, head, strlen(head)) == 0);
 	EXPECT(f, "+OK\r\n", "DEBUG", "SLEEP", "0");
@@ -400,6 +401,52 @@ static void test_cmd_debug_misc(void **state)
 	EXPECT(f, "-ERR unknown subcommand or wrong number of arguments for 'help'. "
 		  "Try DEBUG HELP.\r\n", "DEBUG", "help", "x");
 	EXPECT(f, "-ERR wrong number of arguments for 'debug' command\r\n", "DEBUG");
+}
+
+/* ---- DEBUG OBJECT, the switches, the threshold, ERROR, RELOAD's options ---- */
+
+static void test_cmd_debug_object_and_switches(void **state)
+{
+	struct fixture *f = *state;
+	EXPECT(f, "-ERR no such key\r\n", "DEBUG", "OBJECT", "nokey");
+	RUN(f, "SET", "s", "12345");
+	const char *r = RUN(f, "DEBUG", "OBJECT", "s");
+	assert_true(strncmp(r, "+Value at:0x", 12) == 0);
+	/* "12345" is an int; its RDB encoding is 3 bytes (C1 + 2-byte LE). */
+	assert_non_null(strstr(r, " refcount:1 encoding:int serializedlength:3 lru:"));
+	assert_null(strstr(r, "ql_nodes"));
+	RUN(f, "RPUSH", "l", "a", "b");
+	r = RUN(f, "DEBUG", "OBJECT", "l");
+	assert_non_null(strstr(r, " encoding:quicklist "));
+	assert_non_null(strstr(r, " ql_nodes:1 ql_avg_node:2.00 ql_listpack_max:-2 "
+				  "ql_compressed:0 ql_uncompressed_size:"));
+
+	EXPECT(f, "+OK\r\n", "DEBUG", "SET-ACTIVE-EXPIRE", "0");
+	assert_int_equal(atomic_load(&g_debug.active_expire), 0);
+	EXPECT(f, "+OK\r\n", "DEBUG", "set-active-expire", " 12abc");
+	assert_int_equal(atomic_load(&g_debug.active_expire), 12);
+	EXPECT(f, "+OK\r\n", "DEBUG", "SET-ACTIVE-EXPIRE", "1");
+	EXPECT(f, "+OK\r\n", "DEBUG", "PAUSE-CRON", "1");
+	assert_int_equal(atomic_load(&g_debug.pause_cron), 1);
+	EXPECT(f, "+OK\r\n", "DEBUG", "PAUSE-CRON", "0");
+	EXPECT(f, "+OK\r\n", "DEBUG", "SET-DISABLE-DENY-SCRIPTS", "-1");
+	assert_int_equal(atomic_load(&g_debug.scripts_may_debug), -1);
+	EXPECT(f, "+OK\r\n", "DEBUG", "SET-DISABLE-DENY-SCRIPTS", "0");
+
+	static const char *const thr_ok[] = { "0", "1b", "1", "4095mb", "4293918720", "" };
+	for (size_t i = 0; i < sizeof(thr_ok) / sizeof(thr_ok[0]); i++)
+		EXPECT(f, "+OK\r\n", "DEBUG", "QUICKLIST-PACKED-THRESHOLD", thr_ok[i]);
+	static const char *const thr_bad[] = { "4293918721", "4gb", "-1", "1x" };
+	for (size_t i = 0; i < sizeof(thr_bad) / sizeof(thr_bad[0]); i++)
+		EXPECT(f, "-ERR argument must be a memory value bigger than 1 and smaller than 4gb\r\n",
+		       "DEBUG", "QUICKLIST-PACKED-THRESHOLD", thr_bad[i]);
+
+	EXPECT(f, "-MYERR a  b\r\n", "DEBUG", "ERROR", "MYERR a\r\nb");
+	EXPECT(f, "+OK\r\n", "DEBUG", "LOG", "unit test");
+	EXPECT(f, "-ERR DEBUG RELOAD only supports the MERGE, NOFLUSH and NOSAVE options.\r\n",
+	       "DEBUG", "RELOAD", "MERGE", "x");
+	/* NOFLUSH alone over keys is the load error, before anything else. */
+	EXPECT(f, "-ERR Error trying to load the RDB dump\r\n", "DEBUG", "RELOAD", "NOFLUSH");
 }
 
 /* ---- MEMORY USAGE (errors as redis-server 7.0.15 gives them) ---- */
@@ -583,6 +630,8 @@ int main(void)
 		T3(test_cmd_debug_populate_names),
 		T1(test_cmd_debug_misc),
 		T3(test_cmd_debug_misc),
+		T1(test_cmd_debug_object_and_switches),
+		T3(test_cmd_debug_object_and_switches),
 		T1(test_cmd_memory_usage),
 		T1(test_cmd_object_encoding),
 		T1(test_cmd_object_encoding_thresholds),
