@@ -175,7 +175,7 @@ static struct script_engine *engine_get(struct shard *s)
 	if (!e) {
 		e = script_lua_new();
 		e->gen = gen;
-		e->busy_turn = shard_busy_turn;
+		e->busy_turn = s->busy_turn;
 		e->busy_arg = s;
 		atomic_store(&s->script, e);
 		atomic_store_explicit(&s->script_mem, e->mem_bytes, memory_order_relaxed);
@@ -915,7 +915,7 @@ static struct script_engine *engine_fn_get(struct shard *s)
 	}
 	e = script_lua_new();
 	e->functions = true;
-	e->busy_turn = shard_busy_turn;
+	e->busy_turn = s->busy_turn;
 	e->busy_arg = s;
 	pthread_mutex_lock(&lib_lock);
 	e->fn_gen = atomic_load(&lib_gen);

@@ -940,7 +940,7 @@ static void shard_close_all(struct shard *s)
  * replies.  Other shards' messages wait in their rings (nothing runs on a
  * keyspace), and the script's own client is skipped (dispatching).
  */
-void shard_busy_turn(void *arg)
+static void shard_busy_turn(void *arg)
 {
 	struct shard *s = arg;
 	if (s->reactor->poll(s, 0) < 0)
@@ -1034,6 +1034,7 @@ void *shard_thread_main(void *arg)
 		return NULL;
 	}
 	s->reactor->lend_files(s);
+	s->busy_turn = shard_busy_turn;
 	s->aof_was_on = shard_aof_on();
 	fx_thread_enable(g_server.nshards);
 	/* The store's hooks run on the thread that makes the change (a txn's

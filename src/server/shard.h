@@ -427,6 +427,9 @@ struct shard {
 	struct conn *ready_head, *ready_tail;
 	struct conn *batch_head;              /* what shard_process_ready still runs this turn */
 	bool in_busy_turn;                    /* shard_busy_turn is running */
+	/* shard_busy_turn, for the script engines of this thread (script.c
+	 * reaches it through here: shard.c calls into the scripts, not back). */
+	void (*busy_turn)(void *shard);
 	struct conn *flush_head;
 	struct conn *paused_head;             /* resumed when the keyspace frees */
 	struct conn *zombies;                 /* closed, freed once nothing refers to them */
@@ -602,9 +605,6 @@ bool shard_rings_pending(struct shard *s);
  * turn-on in progress; and the grants that waited, once it rewrote. */
 bool shard_turnon_defers(struct shard *s, struct txn *t);
 void shard_turnon_grants(struct shard *s);
-/* A script on this thread is busy (past busy-reply-threshold): read this
- * shard's sockets and answer its other clients now (shard.c). */
-void shard_busy_turn(void *shard);
 void shard_deferred_push(struct shard *s, struct shard_msg *m);
 struct shard_msg *shard_deferred_pop(struct shard *s);
 /* Wake a shard's reactor from any thread. */
