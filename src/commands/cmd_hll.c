@@ -81,6 +81,41 @@ static void effect_final_bytes(struct cmd_ctx *c, int i, const struct hll *h)
 	cmd_effect(c, 4, argv);
 }
 
+/* PFADD into a dense HLL, in place: each register that grows is rewritten
+ * in the one or two bytes that hold it (Redis's HLL_DENSE_SET_REGISTER), no
+ * copy of the 12 KB string.  Its effect is the PFADD itself (a dense HLL's
+ * registers depend only on the elements).  Returns whether one grew. */
+static bool pfadd_dense(struct cmd_ctx *c, struct kv_entry *e)
+{
+	struct kv_db *db = cmd_db_arg(c, 1);
+	bool grew = false;
+	for (int j = 2; j < c->argc; j++) {
+		long index;
+		int count = hll_pat_len(c->argv[j].ptr, c->argv[j].len, &index);
+		const uint8_t *regs = (const uint8_t *)entry_str(e).ptr + HLL_HDR_SIZE;
+		if (hll_dense_get(regs, index) >= count)
+			continue;
+		size_t bit = (size_t)index * HLL_BITS, byte = bit / 8;
+		unsigned fb = (unsigned)(bit & 7);
+		size_t n = fb + HLL_BITS > 8 ? 2 : 1;   /* the register spans a byte boundary */
+		uint8_t b[2] = { regs[byte], n == 2 ? regs[byte + 1] : 0 };
+		unsigned v = (unsigned)count, max = (1u << HLL_BITS) - 1;
+		b[0] = (uint8_t)((b[0] & ~(max << fb)) | (v << fb));
+		if (n == 2)
+			b[1] = (uint8_t)((b[1] & ~(max >> (8 - fb))) | (v >> (8 - fb)));
+		e = db_string_write(db, e, HLL_HDR_SIZE + byte, b, n);
+		grew = true;
+	}
+	if (grew) {
+		uint8_t cache_byte = (uint8_t)entry_str(e).ptr[15];
+		if (!(cache_byte & 0x80)) {
+			cache_byte |= 0x80;   /* the cached estimate is stale */
+			db_string_write(db, e, 15, &cache_byte, 1);
+		}
+	}
+	return grew;
+}
+
 /* PFADD key [element ...]: 1 when the key was created or a register grew. */
 static void cmd_pfadd(struct cmd_ctx *c)
 {
@@ -88,6 +123,14 @@ static void cmd_pfadd(struct cmd_ctx *c)
 	struct hll h;
 	int updated = 0;
 	bool was_dense = false;
+	if (e && entry_type(e) == KV_TYPE_STRING && hll_is_hll(entry_str(e).ptr, entry_str(e).len) &&
+	    hll_encoding_of(entry_str(e).ptr) == HLL_DENSE) {
+		bool grew = pfadd_dense(c, e);
+		if (grew)
+			cmd_notify_arg(c, NOTIFY_STRING, "pfadd", 1);
+		resp_int(c->out, grew ? 1 : 0);
+		return;
+	}
 	if (!e) {
 		hll_init_empty(&h);
 		updated++;
@@ -226,6 +269,16 @@ static void cmd_pfmerge(struct cmd_ctx *c)
 	resp_ok(c->out);
 }
 
+/* PFDEBUG GETREG and TODENSE turn a sparse HLL dense in place; Redis logs
+ * that (dirty++) but signals no change, so a WATCH of the key holds. */
+static void pfdebug_store_dense(struct cmd_ctx *c, const struct hll *h)
+{
+	struct kv_db *db = cmd_db_arg(c, 2);
+	uint64_t version = db_watch_peek(db, c->argv[2].ptr, c->argv[2].len);
+	store_back(c, 2, h);
+	db_watch_unchanged(db, c->argv[2].ptr, c->argv[2].len, version);
+}
+
 static void pfdebug_getreg(struct cmd_ctx *c, struct hll *h)
 {
 	int r = hll_to_dense(h);
@@ -234,7 +287,7 @@ static void pfdebug_getreg(struct cmd_ctx *c, struct hll *h)
 		return;
 	}
 	if (r == 1)
-		store_back(c, 2, h);
+		pfdebug_store_dense(c, h);
 	resp_array(c->out, HLL_REGISTERS);
 	for (long j = 0; j < HLL_REGISTERS; j++)
 		resp_int(c->out, hll_dense_get(h->p + HLL_HDR_SIZE, j));
@@ -273,7 +326,7 @@ static void cmd_pfdebug(struct cmd_ctx *c)
 			resp_error(c->out, ERR_INVALIDOBJ);
 		} else {
 			if (r == 1)
-				store_back(c, 2, &h);
+				pfdebug_store_dense(c, &h);
 			resp_int(c->out, r);
 		}
 	} else {

@@ -299,6 +299,13 @@ CASES = [
     ("xack", XR, "k", "XACK k g 1-1", EXEC),
     ("xclaim", XR, "k", "XCLAIM k g d 0 1-1", EXEC),
     ("xautoclaim", XR, "k", "XAUTOCLAIM k g d 0 0", EXEC),
+    # ------------------------------------------------------------- PFDEBUG
+    # GETREG and TODENSE turn a sparse HLL dense; Redis logs it but signals
+    # no change (found by the differential test, seed 3780111547).
+    ("pfdebug todense", ["PFADD k a b c"], "k", "PFDEBUG TODENSE k", EXEC),
+    ("pfdebug getreg", ["PFADD k a b c"], "k", "PFDEBUG GETREG k", EXEC),
+    ("pfadd grows a dense hll", ["PFADD k a", "PFDEBUG TODENSE k"], "k", "PFADD k zz", ABORT),
+    ("pfadd no change, dense", ["PFADD k a", "PFDEBUG TODENSE k"], "k", "PFADD k a", EXEC),
     # ------------------------------------------------------------- BITFIELD
     # A BITFIELD whose every write fails on overflow still makes (or pads)
     # the string, without signalling it.
