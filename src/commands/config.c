@@ -85,6 +85,7 @@ struct kv_config g_config = {
 	.auto_aof_rewrite_pct = 100,
 	.auto_aof_rewrite_min_size = 64ll << 20,
 	.snapshot_inflight_blocks = 4,
+	.lua_memory_limit = 512ll << 20,
 	.requirepass = NULL,
 	.requirepass_set = false,
 };
@@ -207,6 +208,8 @@ static const struct cfg_def cfg_table[] = {
 	  &g_config.lua_allow_undeclared_keys, NULL, NULL },
 	{ "busy-reply-threshold", CFG_INT, 0, 0, INT64_MAX, NULL, FLD_AI64,
 	  &g_config.busy_reply_threshold_ms, NULL, NULL, "lua-time-limit" },
+	{ "lua-memory-limit", CFG_MEM, 0, 0, INT64_MAX, NULL, FLD_AI64, &g_config.lua_memory_limit,
+	  NULL, NULL },
 	{ "appendonly", CFG_ENUM, 0, 0, 0, cfg_yesno_names, FLD_AINT, &g_config.appendonly,
 	  cfg_check_appendonly, NULL },
 	{ "appendfsync", CFG_ENUM, 0, 0, 0, cfg_appendfsync_names, FLD_AINT, &g_config.appendfsync,
@@ -864,6 +867,7 @@ static void cfg_reset(void)
 	atomic_store(&g_config.aof_use_rdb_preamble, 1);
 	atomic_store(&g_config.lua_allow_undeclared_keys, 0);
 	atomic_store(&g_config.busy_reply_threshold_ms, 5000);
+	atomic_store(&g_config.lua_memory_limit, 512ll << 20);
 	atomic_store(&g_config.auto_aof_rewrite_pct, 100);
 	atomic_store(&g_config.auto_aof_rewrite_min_size, 64ll << 20);
 	atomic_store(&g_config.snapshot_inflight_blocks, 4);

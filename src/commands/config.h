@@ -71,6 +71,9 @@ struct kv_config {
 	 * running script can be stopped with SCRIPT KILL. */
 	_Atomic int lua_allow_undeclared_keys;   /* no */
 	_Atomic int64_t busy_reply_threshold_ms; /* 5000 */
+	/* Bytes one Lua state (a shard's EVAL or FCALL engine) may hold; 0:
+	 * no limit.  Past it an allocation fails: "not enough memory". */
+	_Atomic int64_t lua_memory_limit;        /* 512mb */
 	/* latency-tracking-info-percentiles: under the config lock; read
 	 * through config_latency_percentiles.  (The other introspection
 	 * settings are base/latency.h's and commands/slowlog.h's atomics.) */

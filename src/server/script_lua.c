@@ -1160,6 +1160,11 @@ static void *engine_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
 		e->mem_bytes -= osize;
 		return NULL;
 	}
+	/* lua-memory-limit: growing past it fails, and Lua raises "not enough
+	 * memory" in the script (shrinking never fails, as Lua requires).
+	 * The state's own setup is not limited (mem_limit is 0 then). */
+	if (nsize > osize && e->mem_limit && e->mem_bytes + (nsize - osize) > e->mem_limit)
+		return NULL;
 	void *p = realloc(ptr, nsize);
 	if (p)
 		e->mem_bytes += nsize - osize;
@@ -1457,9 +1462,14 @@ static void run_pushed(struct script_engine *e, struct script_run *run, int narg
 	atomic_store(&e->kill, false);
 	atomic_store(&e->wrote, false);
 	atomic_store(&e->started_ms, kv_time_ms());
+	int64_t limit = atomic_load_explicit(&g_config.lua_memory_limit, memory_order_relaxed);
+	e->mem_limit = limit > 0 ? (size_t)limit : 0;
 	lua_sethook(L, script_hook, LUA_MASKCOUNT, 100000);
 	int rc = lua_pcall(L, nargs, 1, -2 - nargs);
 	lua_sethook(L, NULL, 0, 0);
+	e->mem_limit = 0;
+	if (rc == LUA_ERRMEM)
+		lua_gc(L, LUA_GCCOLLECT, 0);   /* give back what the failed script left */
 	atomic_store(&e->started_ms, 0);
 	busy_clear(e);
 	e->run = NULL;

@@ -69,6 +69,7 @@ struct script_engine {
 	struct lua_State *L;
 	uint64_t gen;             /* the script cache generation it compiled from */
 	size_t mem_bytes;         /* Lua heap, from its allocator */
+	size_t mem_limit;         /* while a script runs: lua-memory-limit (0: none) */
 	struct script_run *run;   /* the running script, or NULL */
 	uint64_t gc_count;
 	/* Read by SCRIPT KILL on other threads. */

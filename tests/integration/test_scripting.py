@@ -291,6 +291,21 @@ def check_publish(srv):
             c.close()
 
 
+def check_memory_limit(srv):
+    """lua-memory-limit: a script growing past it fails with "not enough
+    memory" and the engine goes on serving; 0 lifts the limit."""
+    with srv.conn() as c:
+        K.check(c.call("CONFIG", "SET", "lua-memory-limit", "8mb") == b"+OK\r\n", "limit")
+        r = c.call("EVAL", "local t = {} for i = 1, 3000000 do t[i] = i end return #t", "0")
+        K.check(r.startswith(b"-ERR Error running script") and b"not enough memory" in r,
+                "past the limit: %r" % r[:120])
+        K.check(c.call("EVAL", "return 7", "0") == b":7\r\n", "the engine still serves")
+        K.check(c.call("CONFIG", "SET", "lua-memory-limit", "0") == b"+OK\r\n", "no limit")
+        r = c.call("EVAL", "local t = {} for i = 1, 300000 do t[i] = i end return #t", "0")
+        K.check(r == b":300000\r\n", "without a limit: %r" % r)
+        K.check(c.call("CONFIG", "SET", "lua-memory-limit", "512mb") == b"+OK\r\n", "back")
+
+
 def check_atomic(srv, seconds=2.0):
     keys = ["at:a", "at:b", "at:c"]
     script = "for i=1,#KEYS do redis.call('incr', KEYS[i]) end return 1"
@@ -474,6 +489,7 @@ def main():
         check_undeclared(srv)
         check_cache_across_shards(srv)
         check_publish(srv)
+        check_memory_limit(srv)
         check_atomic(srv)
         srv.check_clean_exit()
     finally:
