@@ -29,6 +29,8 @@ workload:
 - a stream with a consumer group (XADD, XGROUP CREATE, XREADGROUP, XACK,
   XCLAIM, XDEL) holds its entries, its group's last delivered ID and its
   pending entries with their owners and delivery counts;
+- an EVAL of a script setting three keys of several shards is all or
+  nothing, as a cross-shard MULTI/EXEC;
 - a MULTI/EXEC on one shard ({hashtag} keys) is all or nothing: its two
   values are equal and its counter matches them;
 - no key the workload never wrote;
@@ -363,6 +365,17 @@ class Worker:
             for key in keys:
                 m[key] = ("str", "x%d" % t, False)
                 self.record(key)
+        elif r < 0.975:
+            # A script setting three keys spread over the shards: a unit
+            # across shards too (docs/scripting.md).
+            keys = [self.k("lua%d" % i) for i in range(3)]
+            raw = self.call(c, "EVAL", "for i = 1, #KEYS do redis.call('SET', KEYS[i], ARGV[1]) "
+                            "end return #KEYS", "3", *keys, "e%d" % n)
+            if raw != b":3\r\n":
+                raise K.TestFailure("EVAL replied %r" % raw)
+            for key in keys:
+                m[key] = ("str", "e%d" % n, False)
+                self.record(key)
         else:
             k1, k2 = self.k("m1"), self.k("m2")
             self.call(c, "MSET", k1, "v%d" % n, k2, "v%d" % n)
@@ -473,8 +486,11 @@ def check_states(label, out_path, workers, policy, split):
                 # failure.
                 m1, m2 = keys.get("w%d:m1" % w.idx), keys.get("w%d:m2" % w.idx)
                 xs = [keys.get("w%d:x%d" % (w.idx, i)) for i in range(4)]
-                if m1 != m2 or len(set(xs)) > 1:
+                es = [keys.get("w%d:lua%d" % (w.idx, i)) for i in range(3)]
+                if m1 != m2 or len(set(xs)) > 1 or len(set(es)) > 1:
                     split_msets[0] += 1
+                K.check(len(set(es)) == 1, "%s: cross-shard EVAL half applied: %r"
+                        % (where, es))
                 K.check(m1 == m2, "%s: cross-shard MSET half applied: w%d:m1=%r w%d:m2=%r"
                         % (where, w.idx, m1, w.idx, m2))
                 K.check(len(set(xs)) == 1, "%s: cross-shard MULTI/EXEC half applied: %r"
