@@ -227,7 +227,7 @@ static int server_recover(void)
 	/* Function libraries first (docs/scripting.md): a library is server
 	 * state, the shards' data never needs one to replay. */
 	if (script_functions_recover(err, sizeof(err)) < 0) {
-		log_warning("%s: refusing to start", err);
+		log_warning("%s: refusing to start (inspect with: kevy-check %s)", err, g_config.dir);
 		return -1;
 	}
 	/* A crash while appendonly was being turned on may have left some
