@@ -306,6 +306,22 @@ int cmd_get_keys(const struct kv_command *cmd, int argc, const struct kv_slice *
 	return n;
 }
 
+void cmd_reply_help(struct kv_buf *out, const char *upper, const char *const *lines)
+{
+	int64_t n = 0;
+	while (lines[n])
+		n++;
+	resp_array(out, n + 3);
+	struct kv_buf head = KV_BUF_INIT;
+	kv_buf_printf(&head, "%s <subcommand> [<arg> [value] [opt] ...]. Subcommands are:", upper);
+	resp_simple(out, kv_buf_cstr(&head));
+	kv_buf_free(&head);
+	for (int64_t i = 0; i < n; i++)
+		resp_simple(out, lines[i]);
+	resp_simple(out, "HELP");
+	resp_simple(out, "    Prints this help.");
+}
+
 bool cmd_needs_all_shards(const struct kv_command *cmd, int argc, const struct kv_slice *argv)
 {
 	return (cmd->flags & CMD_ALL_SHARDS) || (cmd->all_shards && cmd->all_shards(argc, argv));

@@ -198,6 +198,11 @@ int cmd_get_keys(const struct kv_command *cmd, int argc, const struct kv_slice *
  * command's all_shards hook says so for these arguments. */
 bool cmd_needs_all_shards(const struct kv_command *cmd, int argc, const struct kv_slice *argv);
 
+/* Redis's HELP reply: "<UPPER> <subcommand> [<arg> [value] [opt] ...].
+ * Subcommands are:", the given lines (NULL-terminated), then HELP and its
+ * line. */
+void cmd_reply_help(struct kv_buf *out, const char *upper, const char *const *lines);
+
 /* Redis's errors for a call that cannot be dispatched, appended to out. */
 void cmd_reply_unknown(struct kv_buf *out, int argc, const struct kv_slice *argv);
 void cmd_reply_arity(struct kv_buf *out, const struct kv_command *cmd);

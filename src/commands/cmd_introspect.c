@@ -19,21 +19,6 @@
 #include "commands/cmd.h"
 #include "commands/slowlog.h"
 
-static void intro_reply_help(struct kv_buf *out, const char *upper, const char *const *lines)
-{
-	int64_t n = 0;
-	while (lines[n])
-		n++;
-	resp_array(out, n + 3);
-	struct kv_buf head = KV_BUF_INIT;
-	kv_buf_printf(&head, "%s <subcommand> [<arg> [value] [opt] ...]. Subcommands are:", upper);
-	resp_simple(out, kv_buf_cstr(&head));
-	kv_buf_free(&head);
-	for (int64_t i = 0; i < n; i++)
-		resp_simple(out, lines[i]);
-	resp_simple(out, "HELP");
-	resp_simple(out, "    Prints this help.");
-}
 
 /* ------------------------------------------------------------------ */
 /* SLOWLOG */
@@ -94,7 +79,7 @@ static const char *const slowlog_help_lines[] = {
 
 static void cmd_slowlog_help(struct cmd_ctx *c)
 {
-	intro_reply_help(c->out, "SLOWLOG", slowlog_help_lines);
+	cmd_reply_help(c->out, "SLOWLOG", slowlog_help_lines);
 }
 
 #define INTRO_FLAGS (CMD_ADMIN | CMD_LOADING | CMD_STALE | CMD_LOCAL)
@@ -485,7 +470,7 @@ static const char *const latency_help_lines[] = {
 
 static void cmd_latency_help(struct cmd_ctx *c)
 {
-	intro_reply_help(c->out, "LATENCY", latency_help_lines);
+	cmd_reply_help(c->out, "LATENCY", latency_help_lines);
 }
 
 #define LATENCY_FLAGS (CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_LOCAL)

@@ -69,22 +69,6 @@ static void srv_error_with_arg(struct kv_buf *out, const char *prefix, const str
 	kv_buf_free(&msg);
 }
 
-/* A HELP reply: the usage line, the given lines, then HELP itself. */
-static void srv_reply_help(struct kv_buf *out, const char *upper, const char *const *lines)
-{
-	int64_t n = 0;
-	while (lines[n])
-		n++;
-	resp_array(out, n + 3);
-	struct kv_buf head = KV_BUF_INIT;
-	kv_buf_printf(&head, "%s <subcommand> [<arg> [value] [opt] ...]. Subcommands are:", upper);
-	resp_simple(out, kv_buf_cstr(&head));
-	kv_buf_free(&head);
-	for (int64_t i = 0; i < n; i++)
-		resp_simple(out, lines[i]);
-	resp_simple(out, "HELP");
-	resp_simple(out, "    Prints this help.");
-}
 
 /* ------------------------------------------------------------------ */
 /* PING ECHO SELECT QUIT */
@@ -760,7 +744,7 @@ static const char *const srv_command_help[] = {
 
 static void cmd_command_help(struct cmd_ctx *c)
 {
-	srv_reply_help(c->out, "COMMAND", srv_command_help);
+	cmd_reply_help(c->out, "COMMAND", srv_command_help);
 }
 
 #define SRV_CMD_FLAGS (CMD_LOADING | CMD_STALE | CMD_LOCAL)
@@ -1185,7 +1169,7 @@ static void cmd_client_unpause(struct cmd_ctx *c)
 
 static void cmd_client_help(struct cmd_ctx *c)
 {
-	srv_reply_help(c->out, "CLIENT", srv_client_help);
+	cmd_reply_help(c->out, "CLIENT", srv_client_help);
 }
 
 #define SRV_CLIENT_FLAGS (CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_LOCAL)
@@ -1284,7 +1268,7 @@ static const char *const srv_config_help[] = {
 
 static void cmd_config_help(struct cmd_ctx *c)
 {
-	srv_reply_help(c->out, "CONFIG", srv_config_help);
+	cmd_reply_help(c->out, "CONFIG", srv_config_help);
 }
 
 #define SRV_CONFIG_FLAGS (CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_LOCAL)

@@ -809,21 +809,6 @@ static const char *const xinfo_help[] = {
 	NULL
 };
 
-static void reply_help(struct kv_buf *out, const char *upper, const char *const *lines)
-{
-	int64_t n = 0;
-	while (lines[n])
-		n++;
-	resp_array(out, n + 3);
-	char head[128];
-	snprintf(head, sizeof(head), "%s <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-		 upper);
-	resp_simple(out, head);
-	for (int64_t i = 0; i < n; i++)
-		resp_simple(out, lines[i]);
-	resp_simple(out, "HELP");
-	resp_simple(out, "    Prints this help.");
-}
 
 static void cmd_xgroup(struct cmd_ctx *c)
 {
@@ -875,7 +860,7 @@ static void cmd_xgroup(struct cmd_ctx *c)
 	}
 
 	if (c->argc == 2 && arg_is(opt, "help")) {
-		reply_help(c->out, "XGROUP", xgroup_help);
+		cmd_reply_help(c->out, "XGROUP", xgroup_help);
 	} else if (arg_is(opt, "create") && c->argc >= 5 && c->argc <= 8) {
 		struct stream_id id;
 		const struct kv_slice *ia = &c->argv[4];
@@ -1480,7 +1465,7 @@ static void cmd_xinfo(struct cmd_ctx *c)
 		if (c->argc != 2)
 			reply_subcommand_syntax(c, "XINFO");
 		else
-			reply_help(c->out, "XINFO", xinfo_help);
+			cmd_reply_help(c->out, "XINFO", xinfo_help);
 		return;
 	}
 	if (c->argc < 3) {

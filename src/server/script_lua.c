@@ -1190,11 +1190,10 @@ static void open_lib(lua_State *L, const char *name, lua_CFunction fn)
 	lua_call(L, 1, 0);
 }
 
-static void register_redis_api(lua_State *L)
+/* redis.log, its levels and the version fields, into the table on top:
+ * scripts and loading libraries both see them. */
+static void set_log_and_version(lua_State *L)
 {
-	lua_newtable(L);
-	set_fn(L, "call", api_call);
-	set_fn(L, "pcall", api_pcall);
 	set_fn(L, "log", api_log);
 	set_num(L, "LOG_DEBUG", LOG_DEBUG);
 	set_num(L, "LOG_VERBOSE", LOG_VERBOSE);
@@ -1203,6 +1202,14 @@ static void register_redis_api(lua_State *L)
 	set_num(L, "REDIS_VERSION_NUM", SCRIPT_REDIS_VERSION_NUM);
 	lua_pushstring(L, SCRIPT_REDIS_VERSION);
 	lua_setfield(L, -2, "REDIS_VERSION");
+}
+
+static void register_redis_api(lua_State *L)
+{
+	lua_newtable(L);
+	set_fn(L, "call", api_call);
+	set_fn(L, "pcall", api_pcall);
+	set_log_and_version(L);
 	set_fn(L, "setresp", api_setresp);
 	set_fn(L, "sha1hex", api_sha1hex);
 	set_fn(L, "error_reply", api_error_reply);
@@ -1227,14 +1234,7 @@ static void make_load_globals(lua_State *L)
 	lua_newtable(L);                   /* LOADG */
 	lua_newtable(L);                   /* its redis */
 	set_fn(L, "register_function", api_register_function);
-	set_fn(L, "log", api_log);
-	set_num(L, "LOG_DEBUG", LOG_DEBUG);
-	set_num(L, "LOG_VERBOSE", LOG_VERBOSE);
-	set_num(L, "LOG_NOTICE", LOG_NOTICE);
-	set_num(L, "LOG_WARNING", LOG_WARNING);
-	set_num(L, "REDIS_VERSION_NUM", SCRIPT_REDIS_VERSION_NUM);
-	lua_pushstring(L, SCRIPT_REDIS_VERSION);
-	lua_setfield(L, -2, "REDIS_VERSION");
+	set_log_and_version(L);
 	ro_push_proxy(L, -1, strict_index);
 	lua_setfield(L, -3, "redis");
 	lua_pop(L, 1);

@@ -280,6 +280,23 @@ class Worker:
         return v
 
     # One op: (commands, expected parsed replies, new states, atomic, shared).
+    def set_incr_push(self, rng):
+        """A string, a counter and a list (their shards as their hashes
+        fall), and what SET / INCRBY n / RPUSH of one value leave in the
+        model: the keys, the value, n, the counter's and the list's new
+        states, and the model's new entries."""
+        m = self.model
+        s = rng.choice(self.by_kind["str"])
+        c = rng.choice(self.by_kind["ctr"])
+        lk = rng.choice(self.by_kind["list"])
+        v = self.val(rng, pad=False)
+        n = rng.randrange(-3, 50)
+        cv = int(m[c][0] or b"0") + n
+        lst = list(m[lk][0] or ())
+        lst.append(v)
+        new = {s: (v, None), c: (b"%d" % cv, m[c][1]), lk: (tuple(lst), m[lk][1])}
+        return (s, c, lk), v, n, cv, lst, new
+
     def make_op(self, rng):
         m = self.model
         r = rng.random()
@@ -316,32 +333,16 @@ class Worker:
                     new, True, False)
         if r < 0.21:
             # MULTI/EXEC across shards: all or nothing after a crash too
-            s = rng.choice(self.by_kind["str"])
-            c = rng.choice(self.by_kind["ctr"])
-            lk = rng.choice(self.by_kind["list"])
-            v = self.val(rng, pad=False)
-            n = rng.randrange(-3, 50)
-            cv = int(m[c][0] or b"0") + n
-            lst = list(m[lk][0] or ())
-            lst.append(v)
+            (s, c, lk), v, n, cv, lst, new = self.set_incr_push(rng)
             cmds = [("SET", s, v), ("INCRBY", c, n), ("RPUSH", lk, v)]
             res = ["OK", cv, len(lst)]
-            new = {s: (v, None), c: (b"%d" % cv, m[c][1]), lk: (tuple(lst), m[lk][1])}
             return ([("MULTI",)] + cmds + [("EXEC",)], ["OK"] + ["QUEUED"] * 3 + [res],
                     new, True, False)
         if r < 0.25:
             # A script over keys of several shards: atomic, and a unit
             # across shards on disk like EXEC (docs/scripting.md)
-            s = rng.choice(self.by_kind["str"])
-            c = rng.choice(self.by_kind["ctr"])
-            lk = rng.choice(self.by_kind["list"])
-            v = self.val(rng, pad=False)
-            n = rng.randrange(-3, 50)
-            cv = int(m[c][0] or b"0") + n
-            lst = list(m[lk][0] or ())
-            lst.append(v)
-            new = {s: (v, None), c: (b"%d" % cv, m[c][1]), lk: (tuple(lst), m[lk][1])}
-            return [("EVAL", SCRIPT, "3", s, c, lk, v, str(n))], [cv], new, True, False
+            keys, v, n, cv, lst, new = self.set_incr_push(rng)
+            return [("EVAL", SCRIPT, "3") + keys + (v, str(n))], [cv], new, True, False
         kind = rng.choice(("str", "str", "vol", "ctr", "list", "hash", "set", "zset", "bits",
                            "hll", "geo", "stream"))
         k = rng.choice(self.by_kind[kind])

@@ -170,6 +170,17 @@ def kevy_check(data_dir, *args, timeout=120):
     return p.returncode, p.stdout.decode("utf-8", "replace")
 
 
+def tool(name, *args, timeout=60):
+    """Run the tool `name` (kevy-check, kevy-dump) found beside kevy-check
+    with args.  Returns (exit status, stdout text, stderr text)."""
+    kc = kevy_check_path()
+    K.check(kc is not None, "kevy-check found in KEVY_BIN_DIR or beside kevy-server")
+    p = subprocess.run([os.path.join(os.path.dirname(kc), name)] + list(args),
+                       stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout)
+    return (p.returncode, p.stdout.decode("utf-8", "replace"),
+            p.stderr.decode("utf-8", "replace"))
+
+
 def wait_exit(srv, timeout):
     """Wait up to timeout s for the server process to exit by itself; returns
     its status (negative = killed by that signal) or None if still running.

@@ -10,7 +10,6 @@ Every server listens on loopback on a port it picks; every wait is bounded.
 """
 import json
 import os
-import subprocess
 
 import aoflib as A
 import kevylib as K
@@ -20,12 +19,6 @@ LIB = ("#!lua name=mylib\n"
        "return redis.call('set', keys[1], args[1]) end)\n")
 LIB2 = ("#!lua name=other\n"
         "redis.register_function('hi', function() return 'hi' end)\n")
-
-
-def tool(kc, name, *args):
-    path = os.path.join(os.path.dirname(kc), name)
-    p = subprocess.run([path] + list(args), capture_output=True, timeout=60)
-    return p.returncode, p.stdout.decode("utf-8", "replace"), p.stderr.decode("utf-8", "replace")
 
 
 def main():
@@ -44,18 +37,18 @@ def main():
         fpath = os.path.join(srv.dir, "functions.kevy")
         K.check(os.path.exists(fpath), "functions.kevy written")
 
-        code, out, err = tool(kc, "kevy-check", srv.dir)
+        code, out, err = A.tool("kevy-check", srv.dir)
         K.check(code == 0 and "function libraries]: clean: 2 librar(ies)" in out,
                 "kevy-check reports the file: %d %s %s" % (code, out, err))
-        code, out, err = tool(kc, "kevy-dump", srv.dir)
+        code, out, err = A.tool("kevy-dump", srv.dir)
         K.check(code == 0 and 'function library "mylib" len %d code "#!lua name=mylib\\n' % len(LIB)
                 in out and 'function library "other"' in out,
                 "kevy-dump lists the libraries: %d %s %s" % (code, out[:600], err))
-        code, out, err = tool(kc, "kevy-dump", "--json", srv.dir)
+        code, out, err = A.tool("kevy-dump", "--json", srv.dir)
         objs = [json.loads(line) for line in out.splitlines() if line.strip()]
         libs = {o["function_library"]: o["code"] for o in objs if "function_library" in o}
         K.check(libs == {"mylib": LIB, "other": LIB2}, "kevy-dump --json: %r" % libs)
-        code, resp, err = tool(kc, "kevy-dump", "--resp", srv.dir)
+        code, resp, err = A.tool("kevy-dump", "--resp", srv.dir)
         K.check(code == 0 and resp.startswith("*4\r\n$8\r\nFUNCTION\r\n$4\r\nLOAD\r\n"),
                 "kevy-dump --resp: %r" % resp[:120])
 
@@ -86,10 +79,10 @@ def main():
                             ("truncated", good[:-5])):
             with open(fpath, "wb") as f:
                 f.write(data)
-            code, out, err = tool(kc, "kevy-check", srv.dir)
+            code, out, err = A.tool("kevy-check", srv.dir)
             K.check(code == 2 and "functions.kevy" in out and "corrupt" in out,
                     "%s: kevy-check says corrupt: %d %s" % (label, code, out))
-            code, out, err = tool(kc, "kevy-dump", srv.dir)
+            code, out, err = A.tool("kevy-dump", srv.dir)
             K.check(code == 2 and "functions.kevy" in err,
                     "%s: kevy-dump refuses: %d %s" % (label, code, err))
             rc, log = A.start_refused(srv.dir, "--threads", "2", "--save", "")

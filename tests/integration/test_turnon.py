@@ -18,7 +18,6 @@ Both reactors (io_uring and epoll).  Every server listens on loopback on a
 port it picks; every wait is bounded.
 """
 import os
-import subprocess
 import threading
 import time
 
@@ -141,11 +140,9 @@ def case_after_decision(io, kc):
         code, out = A.kevy_check(srv.dir)
         K.check(code == 1 and "decided but its manifest was not committed" in out,
                 "kevy-check reports the pending turn-on: %d %s" % (code, out))
-        dump = os.path.join(os.path.dirname(kc), "kevy-dump")
-        p = subprocess.run([dump, srv.dir], capture_output=True, timeout=60)
-        K.check(p.returncode != 0 and b"kevy-check --fix" in p.stderr,
-                "kevy-dump refuses the half-moved directory: %d %r" % (p.returncode,
-                                                                       p.stderr[-300:]))
+        code, _, err = A.tool("kevy-dump", srv.dir)
+        K.check(code != 0 and "kevy-check --fix" in err,
+                "kevy-dump refuses the half-moved directory: %d %r" % (code, err[-300:]))
         off = A.restart(srv)
         log = A.log_since(srv, off).decode("utf-8", "replace")
         K.check("committed it now" in log, "recovery rolled forward: %s" % log[-2000:])
