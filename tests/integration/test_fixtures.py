@@ -101,6 +101,12 @@ def main():
                         (label, bad[0]["offset"], want["offset"]))
                 K.check(want["reason"] in bad[0]["message"], "%s: reason %r not in %r" %
                         (label, want["reason"], bad[0]["message"]))
+            elif "turnon" in want:
+                # A decided turn-on not committed on every shard: one line
+                # per shard concerned, nothing else at fault.
+                K.check(len(bad) == want["turnon"] and
+                        all(f["kind"] == "turn-on record" for f in bad),
+                        "%s: the pending turn-on, and only it: %r" % (label, bad))
             else:
                 K.check(not bad, "%s: every file clean" % label)
             K.check(A.dir_snapshot(d) == before, "%s: kevy-check changed nothing" % label)
@@ -129,7 +135,11 @@ def main():
                 else:
                     K.check(code is None, "%s: the server starts (status %r): %s" %
                             (label, code, log[-300:]))
-                    if want["exit"] == 1 and "units" in want:
+                    if want["exit"] == 1 and "turnon" in want:
+                        K.check(log.count("committed it now") == want["turnon"],
+                                "%s: the server commits the decided manifest(s): %s" %
+                                (label, log[-600:]))
+                    elif want["exit"] == 1 and "units" in want:
                         K.check(log.count("dropped (incomplete)") == want["units"],
                                 "%s: the server drops the incomplete unit(s): %s" %
                                 (label, log[-600:]))
