@@ -66,6 +66,36 @@ static int server_probe_port(const struct addrinfo *ai)
 	return rc;
 }
 
+/* A kevy killed with SIGKILL keeps its listening sockets for a few
+ * milliseconds after it has been reaped: its rings hold them (an accept in
+ * flight) until the kernel's deferred ring teardown drops them, longer when
+ * many connections were open.  A supervisor that restarts at once would see
+ * "Address already in use".  So an address in use is retried for up to
+ * PROBE_WAIT_MS before it is refused; a port that a live process holds is
+ * still refused, that much later. */
+#define PROBE_WAIT_MS 2000
+
+static int server_probe_port_waiting(const struct addrinfo *ai, const char *addr, int port)
+{
+	int64_t t0 = kv_mono_us();
+	int rc;
+	bool told = false;
+	while ((rc = server_probe_port(ai)) == -EADDRINUSE &&
+	       kv_mono_us() - t0 < (int64_t)PROBE_WAIT_MS * 1000) {
+		if (!told)
+			log_notice("%s:%d is in use; waiting up to %d ms for it to be released "
+				   "(a process that just exited may still hold it)",
+				   addr, port, PROBE_WAIT_MS);
+		told = true;
+		struct timespec ts = { 0, 10 * 1000 * 1000 };
+		nanosleep(&ts, NULL);
+	}
+	if (told && rc == 0)
+		log_notice("%s:%d was released after %lld ms", addr, port,
+			   (long long)((kv_mono_us() - t0) / 1000));
+	return rc;
+}
+
 static int server_listen_one(const char *addr, int port, int backlog, bool probe)
 {
 	char portstr[16];
@@ -78,7 +108,7 @@ static int server_listen_one(const char *addr, int port, int backlog, bool probe
 		log_warning("Invalid bind address '%s': %s", addr, gai_strerror(rc));
 		return -EINVAL;
 	}
-	if (probe && (rc = server_probe_port(res)) < 0) {
+	if (probe && (rc = server_probe_port_waiting(res, addr, port)) < 0) {
 		freeaddrinfo(res);
 		return rc;
 	}
