@@ -789,8 +789,16 @@ int aof_check_dir(const char *dir, bool fix, aof_report_fn fn, void *arg)
 	struct kv_buf b = KV_BUF_INIT;
 	struct dataset_info ds;
 	struct aof_file_report rep = { .path = path, .kind = AOF_FILE_DATASET, .line = line };
+	/* Mid re-shard the shard files are half moved: complete it (--fix) or
+	 * say so, before reading any of them. */
+	char rerr[4800];
+	int rc = aof_reshard_recover(dir, fix, fn, arg, rerr, sizeof(rerr));
+	if (rc < 0)
+		return rc;
+	if (rc > 0 && !fix)
+		return KV_ETORN;
 	path_join(path, sizeof(path), dir, DATASET_FILE);
-	int rc = manifest_read_file(path, 4096, &b);
+	rc = manifest_read_file(path, 4096, &b);
 	if (rc == 0)
 		rc = dataset_decode((const uint8_t *)b.data, b.len, &ds, msg, sizeof(msg));
 	else
@@ -2226,36 +2234,40 @@ static void reshard_entry(void *arg, const struct kv_entry *e)
 	snap_out_drain(o);
 }
 
-int aof_write_dataset(const char *out_dir, uint32_t nshards, struct kv_dbs *src, uint32_t nsrc,
-		      char *err, size_t err_cap)
+/* Writes a new dataset's shard files into dir: per shard a snapshot of
+ * generation gen (cut LSN 0) and an empty segment of that generation, each
+ * fsynced.  Fills *ds (a new id) and mans[i] (shard i's manifest naming
+ * both, encoded, not committed).  Keys go to shards by the server's own
+ * placement and keep their databases. */
+static int write_dataset_files(const char *dir, uint32_t nshards, uint64_t gen,
+			       struct kv_dbs *src, uint32_t nsrc, struct dataset_info *ds,
+			       struct kv_buf *mans, char *err, size_t err_cap)
 {
 	char path[4096];
-	path_join(path, sizeof(path), out_dir, DATASET_FILE);
-	if (access(path, F_OK) == 0) {
-		snprintf(err, err_cap, "%s already holds a dataset: refusing to overwrite it", out_dir);
-		return -EEXIST;
-	}
-	struct dataset_info ds = { .shard_count = nshards, .created_ms = kv_time_ms() };
+	memset(ds, 0, sizeof(*ds));
+	ds->shard_count = nshards;
+	ds->created_ms = kv_time_ms();
 	do {
-		if (getrandom(ds.id, sizeof(ds.id), 0) != (ssize_t)sizeof(ds.id)) {
+		if (getrandom(ds->id, sizeof(ds->id), 0) != (ssize_t)sizeof(ds->id)) {
 			snprintf(err, err_cap, "getrandom: %s", strerror(errno));
 			return -errno;
 		}
-	} while (ds.id[0] == 0 && memcmp(ds.id, ds.id + 1, sizeof(ds.id) - 1) == 0);
+	} while (ds->id[0] == 0 && memcmp(ds->id, ds->id + 1, sizeof(ds->id) - 1) == 0);
 	struct snap_out *outs = kv_calloc(nshards, sizeof(*outs));
 	int rc = 0;
+	for (uint32_t i = 0; i < nshards; i++)
+		outs[i].f.fd = -1;
 	for (uint32_t i = 0; i < nshards; i++) {
 		char name[64];
-		snprintf(name, sizeof(name), "kevy-s%u-g1.snap", i);
-		path_join(path, sizeof(path), out_dir, name);
-		outs[i].f.fd = -1;
+		snprintf(name, sizeof(name), "kevy-s%u-g%" PRIu64 ".snap", i, gen);
+		path_join(path, sizeof(path), dir, name);
 		rc = kvio_open(&outs[i].f, path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 		if (rc < 0) {
 			snprintf(err, err_cap, "%s: %s", path, kv_strerror(rc));
 			goto out;
 		}
 		struct file_header h;
-		snap_header_init(&h, ds.id, i, nshards, 1, 0, ds.created_ms);
+		snap_header_init(&h, ds->id, i, nshards, gen, 0, ds->created_ms);
 		snap_writer_init(&outs[i].w, &h, 0, 0);
 		snap_writer_set_notify(&outs[i].w, snap_out_notify, &outs[i]);
 	}
@@ -2277,35 +2289,28 @@ int aof_write_dataset(const char *out_dir, uint32_t nshards, struct kv_dbs *src,
 		if (rc == 0)
 			rc = kvio_fsync(&outs[i].f);
 		if (rc < 0) {
-			snprintf(err, err_cap, "shard %u's snapshot in %s: %s", i, out_dir, kv_strerror(rc));
+			snprintf(err, err_cap, "shard %u's snapshot in %s: %s", i, dir, kv_strerror(rc));
 			goto out;
 		}
 	}
 	for (uint32_t i = 0; i < nshards; i++) {
 		char seg[64], snap[64];
 		struct file_header h;
-		manifest_segment_name(seg, sizeof(seg), i, 1);
-		snprintf(snap, sizeof(snap), "kevy-s%u-g1.snap", i);
-		rc = segment_create(out_dir, seg, &ds, i, 1, 0, &h);
-		struct manifest m = { .shard_id = i, .shard_count = nshards, .generation = 1,
-				      .created_ms = ds.created_ms };
-		memcpy(m.dataset_id, ds.id, sizeof(m.dataset_id));
-		if (rc == 0) {
-			manifest_add(&m, MANIFEST_SNAPSHOT, 1, 0, snap);
-			manifest_add(&m, MANIFEST_AOF, 1, 0, seg);
-			rc = manifest_commit_sync(out_dir, &m);
-			manifest_free(&m);
-		}
+		manifest_segment_name(seg, sizeof(seg), i, gen);
+		snprintf(snap, sizeof(snap), "kevy-s%u-g%" PRIu64 ".snap", i, gen);
+		rc = segment_create(dir, seg, ds, i, gen, 0, &h);
 		if (rc < 0) {
-			snprintf(err, err_cap, "shard %u's files in %s: %s", i, out_dir, kv_strerror(rc));
+			snprintf(err, err_cap, "shard %u's segment in %s: %s", i, dir, kv_strerror(rc));
 			goto out;
 		}
+		struct manifest m = { .shard_id = i, .shard_count = nshards, .generation = gen,
+				      .created_ms = ds->created_ms };
+		memcpy(m.dataset_id, ds->id, sizeof(m.dataset_id));
+		manifest_add(&m, MANIFEST_SNAPSHOT, gen, 0, snap);
+		manifest_add(&m, MANIFEST_AOF, gen, 0, seg);
+		manifest_encode(&m, &mans[i]);
+		manifest_free(&m);
 	}
-	uint8_t bytes[DATASET_FILE_SIZE];
-	dataset_encode(&ds, bytes);
-	rc = manifest_write_atomic(out_dir, DATASET_FILE, bytes, sizeof(bytes));
-	if (rc < 0)
-		snprintf(err, err_cap, "%s/%s: %s", out_dir, DATASET_FILE, kv_strerror(rc));
 out:
 	for (uint32_t i = 0; i < nshards; i++) {
 		if (outs[i].w.cctx || outs[i].w.head)
@@ -2313,6 +2318,258 @@ out:
 		kvio_close(&outs[i].f);
 	}
 	free(outs);
+	return rc;
+}
+
+static void free_bufs(struct kv_buf *b, uint32_t n)
+{
+	for (uint32_t i = 0; i < n; i++)
+		kv_buf_free(&b[i]);
+	free(b);
+}
+
+int aof_write_dataset(const char *out_dir, uint32_t nshards, struct kv_dbs *src, uint32_t nsrc,
+		      char *err, size_t err_cap)
+{
+	char path[4096];
+	path_join(path, sizeof(path), out_dir, DATASET_FILE);
+	if (access(path, F_OK) == 0) {
+		snprintf(err, err_cap, "%s already holds a dataset: refusing to overwrite it", out_dir);
+		return -EEXIST;
+	}
+	struct dataset_info ds;
+	struct kv_buf *mans = kv_calloc(nshards, sizeof(*mans));
+	int rc = write_dataset_files(out_dir, nshards, 1, src, nsrc, &ds, mans, err, err_cap);
+	for (uint32_t i = 0; i < nshards && rc == 0; i++) {
+		char name[64];
+		manifest_name(name, sizeof(name), i);
+		rc = manifest_write_atomic(out_dir, name, mans[i].data, mans[i].len);
+		if (rc < 0)
+			snprintf(err, err_cap, "shard %u's manifest in %s: %s", i, out_dir,
+				 kv_strerror(rc));
+	}
+	free_bufs(mans, nshards);
+	if (rc < 0)
+		return rc;
+	uint8_t bytes[DATASET_FILE_SIZE];
+	dataset_encode(&ds, bytes);
+	rc = manifest_write_atomic(out_dir, DATASET_FILE, bytes, sizeof(bytes));
+	if (rc < 0)
+		snprintf(err, err_cap, "%s/%s: %s", out_dir, DATASET_FILE, kv_strerror(rc));
+	return rc;
+}
+
+/* The highest generation in any shard file's name (kevy-s<i>-g<G>.*) in
+ * dir, referenced or not, so a new dataset's files collide with none. */
+static int max_file_generation(const char *dir, uint64_t *max, char *err, size_t err_cap)
+{
+	DIR *d = opendir(dir);
+	if (!d) {
+		snprintf(err, err_cap, "cannot open data directory %s: %s", dir, strerror(errno));
+		return -errno;
+	}
+	*max = 0;
+	struct dirent *de;
+	while ((de = readdir(d)) != NULL) {
+		unsigned shard;
+		unsigned long long g;
+		if (sscanf(de->d_name, "kevy-s%u-g%llu.", &shard, &g) == 2 && g > *max)
+			*max = g;
+	}
+	closedir(d);
+	return 0;
+}
+
+int aof_reshard_decide(const char *dir, const struct dataset_info *old, uint32_t nshards,
+		       struct kv_dbs *src, uint32_t nsrc, char *err, size_t err_cap)
+{
+	uint64_t gen = 0;
+	int rc = max_file_generation(dir, &gen, err, err_cap);
+	if (rc < 0)
+		return rc;
+	gen++;
+	struct dataset_info nds;
+	struct kv_buf *mans = kv_calloc(nshards, sizeof(*mans));
+	rc = write_dataset_files(dir, nshards, gen, src, nsrc, &nds, mans, err, err_cap);
+	if (rc == 0)
+		rc = kvio_fsync_dir(dir);
+	if (rc == 0) {
+		/* The decision: from here on the new dataset is the one. */
+		struct kv_buf b = KV_BUF_INIT;
+		reshard_encode(old, &nds, gen, mans, &b);
+		rc = manifest_write_atomic(dir, RESHARD_FILE, b.data, b.len);
+		kv_buf_free(&b);
+		if (rc < 0)
+			snprintf(err, err_cap, "%s/%s: %s", dir, RESHARD_FILE, kv_strerror(rc));
+	} else if (!err[0]) {
+		snprintf(err, err_cap, "%s: %s", dir, kv_strerror(rc));
+	}
+	free_bufs(mans, nshards);
+	return rc;
+}
+
+static bool manifests_name(const struct manifest *mans, uint32_t n, const char *name)
+{
+	for (uint32_t i = 0; i < n; i++)
+		for (uint32_t e = 0; e < mans[i].nentries; e++)
+			if (strcmp(mans[i].entries[e].name, name) == 0)
+				return true;
+	return false;
+}
+
+/* Removes the replaced dataset's shard files: manifests of shards the new
+ * dataset does not have, and every segment or snapshot no new manifest
+ * names. */
+static int reshard_remove_old(const char *dir, const struct manifest *mans, uint32_t n,
+			      char *err, size_t err_cap)
+{
+	DIR *d = opendir(dir);
+	if (!d) {
+		snprintf(err, err_cap, "cannot open data directory %s: %s", dir, strerror(errno));
+		return -errno;
+	}
+	struct dirent *de;
+	int rc = 0;
+	while (rc == 0 && (de = readdir(d)) != NULL) {
+		unsigned shard;
+		unsigned long long g;
+		char path[4096];
+		size_t nl = strlen(de->d_name);
+		bool data = sscanf(de->d_name, "kevy-s%u-g%llu.", &shard, &g) == 2 && nl > 5 &&
+			    (strcmp(de->d_name + nl - 4, ".aof") == 0 ||
+			     strcmp(de->d_name + nl - 5, ".snap") == 0);
+		bool man = sscanf(de->d_name, "kevy-s%u.", &shard) == 1 && nl > 9 &&
+			   strcmp(de->d_name + nl - 9, ".manifest") == 0 && shard >= n;
+		if ((!data || manifests_name(mans, n, de->d_name)) && !man)
+			continue;
+		path_join(path, sizeof(path), dir, de->d_name);
+		rc = kvio_unlink(path);
+		if (rc == -ENOENT)
+			rc = 0;
+		if (rc < 0)
+			snprintf(err, err_cap, "%s: cannot remove: %s", path, kv_strerror(rc));
+	}
+	closedir(d);
+	return rc;
+}
+
+/*
+ * Re-sharding at startup (docs/durability.md): the new dataset's files are
+ * written beside the old ones under generations no old file uses, then
+ * kevy.reshard records the decision (the new kevy.dataset and every new
+ * shard's manifest).  Until it exists the old dataset is untouched and
+ * authoritative; once it exists the new one is, and this rolls it
+ * forward: every new manifest and kevy.dataset committed (each by rename,
+ * so repeating is harmless), the old shards' manifests and files removed,
+ * the record last.  apply false (kevy-check without --fix): only report.
+ * Returns 0 (no record), 1 (a record, applied or reported), or an error.
+ */
+int aof_reshard_recover(const char *dir, bool apply, aof_report_fn fn, void *arg, char *err,
+			size_t err_cap)
+{
+	char path[4096], line[4800], msg[600];
+	struct kv_buf b = KV_BUF_INIT;
+	path_join(path, sizeof(path), dir, RESHARD_FILE);
+	struct aof_file_report rep = { .path = path, .kind = AOF_FILE_RESHARD, .line = line };
+	int rc = manifest_read_file(path, 64u << 20, &b);
+	if (rc == -ENOENT) {
+		kv_buf_free(&b);
+		return 0;
+	}
+	struct dataset_info old, nds, cur;
+	uint64_t gen = 0;
+	struct manifest *mans = NULL;
+	if (rc == 0)
+		rc = reshard_decode((const uint8_t *)b.data, b.len, &old, &nds, &gen, &mans, msg,
+				    sizeof(msg));
+	else
+		snprintf(msg, sizeof(msg), "%s", kv_strerror(rc));
+	rep.size = b.len;
+	kv_buf_free(&b);
+	if (rc == 0) {
+		char derr[300];
+		rc = aof_dataset_read(dir, &cur, derr, sizeof(derr));
+		if (rc < 0)
+			snprintf(msg, sizeof(msg), "and %.300s", derr);
+		else if (memcmp(cur.id, old.id, sizeof(cur.id)) != 0 &&
+			 memcmp(cur.id, nds.id, sizeof(cur.id)) != 0) {
+			snprintf(msg, sizeof(msg), "belongs to neither this directory's dataset nor "
+				 "the one it replaces");
+			rc = KV_EMISMATCH;
+		}
+	}
+	for (uint32_t i = 0; rc == 0 && i < nds.shard_count; i++) {
+		for (uint32_t e = 0; e < mans[i].nentries; e++) {
+			char fpath[4096];
+			struct stat st;
+			path_join(fpath, sizeof(fpath), dir, mans[i].entries[e].name);
+			if (stat(fpath, &st) != 0) {
+				snprintf(msg, sizeof(msg), "new shard %u's manifest names %s, which "
+					 "is missing", i, mans[i].entries[e].name);
+				rc = KV_ECORRUPT;
+				break;
+			}
+		}
+	}
+	if (rc < 0) {
+		snprintf(line, sizeof(line), "%s: %s", path, msg);
+		snprintf(err, err_cap, "%s: refusing to start (inspect with: kevy-check %s)", line,
+			 dir);
+		rep.verdict = rc;
+		if (fn)
+			fn(arg, &rep);
+		goto out;
+	}
+	for (uint32_t i = 0; apply && rc == 0 && i < nds.shard_count; i++) {
+		rc = manifest_commit_sync(dir, &mans[i]);
+		if (rc < 0)
+			snprintf(line, sizeof(line), "%s: cannot commit new shard %u's manifest: %s",
+				 path, i, kv_strerror(rc));
+	}
+	if (apply && rc == 0) {
+		uint8_t bytes[DATASET_FILE_SIZE];
+		dataset_encode(&nds, bytes);
+		rc = manifest_write_atomic(dir, DATASET_FILE, bytes, sizeof(bytes));
+		if (rc < 0)
+			snprintf(line, sizeof(line), "%s/%s: %s", dir, DATASET_FILE, kv_strerror(rc));
+	}
+	if (apply && rc == 0)
+		rc = reshard_remove_old(dir, mans, nds.shard_count, line, sizeof(line));
+	if (apply && rc == 0) {
+		rc = kvio_fsync_dir(dir);
+		if (rc == 0)
+			rc = kvio_unlink(path);
+		if (rc == 0)
+			rc = kvio_fsync_dir(dir);
+		if (rc < 0)
+			snprintf(line, sizeof(line), "%s: cannot remove: %s", path, kv_strerror(rc));
+	}
+	if (rc < 0) {
+		snprintf(err, err_cap, "%s", line);
+		rep.verdict = rc;
+		if (fn)
+			fn(arg, &rep);
+		goto out;
+	}
+	if (apply)
+		log_notice("%s: re-sharded the dataset from %u to %u shard(s) (files of generation "
+			   "%" PRIu64 ")", dir, old.shard_count, nds.shard_count, gen);
+	snprintf(line, sizeof(line), "%s: re-sharding from %u to %u shard(s) was decided%s", path,
+		 old.shard_count, nds.shard_count,
+		 apply ? "; completed it" : " but not completed; the server or kevy-check --fix "
+					    "completes it");
+	rep.verdict = apply ? 0 : KV_ETORN;   /* repairable, as a torn tail */
+	rep.fixed = apply;
+	rep.records = nds.shard_count;
+	if (fn)
+		fn(arg, &rep);
+	rc = 1;
+out:
+	if (mans) {
+		for (uint32_t i = 0; i < nds.shard_count; i++)
+			manifest_free(&mans[i]);
+		free(mans);
+	}
 	return rc;
 }
 

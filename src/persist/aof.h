@@ -96,7 +96,7 @@ enum aof_state {
 
 /* What verification found in one file (kevy-check; recovery logs the same). */
 enum aof_file_kind { AOF_FILE_DATASET = 1, AOF_FILE_MANIFEST, AOF_FILE_SEGMENT, AOF_FILE_SNAPSHOT,
-		     AOF_FILE_TURNON, AOF_FILE_FUNCTIONS };
+		     AOF_FILE_TURNON, AOF_FILE_FUNCTIONS, AOF_FILE_RESHARD };
 struct aof_file_report {
 	const char *path;
 	enum aof_file_kind kind;
@@ -297,6 +297,21 @@ int aof_dataset_read(const char *dir, struct dataset_info *ds, char *err, size_t
  * file it names: recovery refuses to start). */
 int aof_turnon_recover(const char *dir, const struct dataset_info *ds, bool apply,
 		       aof_report_fn fn, void *arg, char *err, size_t err_cap);
+
+/* Re-sharding at startup, the two steps of aof.c's own (see there):
+ * aof_reshard_decide writes a dataset of nshards shards holding src's keys
+ * beside old's files and records the decision (kevy.reshard); nothing of
+ * old is changed.  aof_reshard_recover, with apply, completes a recorded
+ * decision (new manifests and kevy.dataset committed, old files removed,
+ * the record last); without, reports it (fn) as a repairable verdict.
+ * decide: 0 or an error with a line in err.  recover: 0 (no record), 1 (a
+ * record, completed or reported), or an error with a line in err (a
+ * damaged record, one of another dataset, a missing file it names: the
+ * server refuses to start). */
+int aof_reshard_decide(const char *dir, const struct dataset_info *old, uint32_t nshards,
+		       struct kv_dbs *src, uint32_t nsrc, char *err, size_t err_cap);
+int aof_reshard_recover(const char *dir, bool apply, aof_report_fn fn, void *arg, char *err,
+			size_t err_cap);
 
 /* Offline (kevy-dump): load every shard of dir into fresh keyspaces, read
  * only (a torn tail is left alone; the records before it are applied),

@@ -509,7 +509,17 @@ int aof_load_dir(const char *dir, uint64_t until_lsn, int64_t until_ms, aof_repo
 	struct dataset_info ds;
 	struct aof_plan p;
 	struct aof_skip *skips = NULL;
-	int rc = aof_dataset_read(dir, &ds, err, err_cap);
+	/* A re-shard decided and not completed: half the shard files are the
+	 * new dataset's; read nothing half-moved. */
+	int rc = aof_reshard_recover(dir, false, NULL, NULL, err, err_cap);
+	if (rc > 0) {
+		snprintf(err, err_cap, "%s/%s: a re-shard was decided and not completed; start the "
+			 "server or run kevy-check --fix %s first", dir, RESHARD_FILE, dir);
+		return KV_ECORRUPT;
+	}
+	if (rc < 0)
+		return rc;
+	rc = aof_dataset_read(dir, &ds, err, err_cap);
 	if (rc < 0)
 		return rc;
 	/* A decided turn-on not committed everywhere: the shards' manifests
@@ -605,4 +615,37 @@ int aof_plan_fix(const char *dir, char *err, size_t err_cap)
 	}
 	aof_plan_free(&p);
 	return rc;
+}
+
+int aof_reshard(const char *dir, uint32_t nshards, char *err, size_t err_cap)
+{
+	struct dataset_info old;
+	int rc = aof_dataset_read(dir, &old, err, err_cap);
+	if (rc < 0)
+		return rc;
+	struct kv_dbs *dbs = NULL;
+	uint32_t nsrc = 0;
+	int64_t t0 = kv_mono_us();
+	log_notice("%s: re-sharding the dataset from %u to %u shard(s): loading it", dir,
+		   old.shard_count, nshards);
+	rc = aof_load_dir(dir, 0, 0, NULL, NULL, &dbs, &nsrc, err, err_cap);
+	if (rc < 0)
+		return rc;
+	uint64_t keys = 0;
+	for (uint32_t i = 0; i < nsrc; i++)
+		for (uint32_t d = 0; d < dbs[i].n; d++)
+			keys += db_size(dbs[i].db[d]);
+	log_notice("%s: loaded %" PRIu64 " key(s); writing them as %u shard(s)", dir, keys,
+		   nshards);
+	rc = aof_reshard_decide(dir, &old, nshards, dbs, nsrc, err, err_cap);
+	for (uint32_t i = 0; i < nsrc; i++)
+		dbs_free(&dbs[i]);
+	free(dbs);
+	if (rc < 0)
+		return rc;
+	rc = aof_reshard_recover(dir, true, NULL, NULL, err, err_cap);
+	if (rc < 0)
+		return rc;
+	log_notice("%s: re-sharding took %.3f seconds", dir, (double)(kv_mono_us() - t0) / 1e6);
+	return 0;
 }

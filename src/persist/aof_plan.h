@@ -75,6 +75,15 @@ int aof_plan_resolve(const struct aof_plan *p, uint32_t s, struct aof *a, char *
 int aof_load_dir(const char *dir, uint64_t until_lsn, int64_t until_ms, aof_report_fn fn,
 		 void *arg, struct kv_dbs **dbs, uint32_t *nshards, char *err, size_t err_cap);
 
+/* Re-shard dir's dataset to nshards shards in place (the server at startup
+ * when `threads` differs from the dataset's count): load it as recovery
+ * does (the recovery rule for units across shards applied), write the new
+ * shards' files beside the old ones, record the decision, complete it
+ * (aof.h: aof_reshard_decide, aof_reshard_recover).  A crash before the
+ * decision leaves the old dataset whole; after it, the next start
+ * completes it.  0 or an error with a line in err. */
+int aof_reshard(const char *dir, uint32_t nshards, char *err, size_t err_cap);
+
 /* What RESOLVE records of one shard name (DEBUG RELOAD of a shard while
  * the others run: what an earlier recovery dropped stays dropped).  *lsns
  * sorted, owned by the caller (free).  0 or an error with a line in err. */

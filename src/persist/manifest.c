@@ -43,6 +43,19 @@
  *            a whole kevy-s<ID>.manifest as above (its own checksum)
  *     last 8 bytes: XXH3-64, seed 0, of every byte before them.
  *
+ *   kevy.reshard (re-sharding at startup; see manifest.h), 96-byte header:
+ *      0  8  magic "KEVYRSH\0"
+ *      8  2  version (1)
+ *     10  2  header length (96)
+ *     12  4  the replaced dataset's shard count
+ *     16 16  the replaced dataset's id
+ *     32 48  the new kevy.dataset, byte for byte (its own checksum)
+ *     80  8  generation of the new dataset's files
+ *     88  8  reserved (0)
+ *     then per new shard, in shard order: 4 bytes length, then a whole
+ *            kevy-s<ID>.manifest of the new dataset
+ *     last 8 bytes: XXH3-64, seed 0, of every byte before them.
+ *
  * VALIDITY: a file is valid when it has exactly the size its fields imply,
  * the checksum verifies, the magic and version are known and every field
  * keeps its rule (segments in increasing generation and start LSN, at most
@@ -189,6 +202,98 @@ int turnon_decode(const uint8_t *p, size_t len, const struct dataset_info *ds,
 		for (uint32_t i = 0; i < ds->shard_count; i++)
 			manifest_free(&mans[i]);
 	return rc;
+}
+
+void reshard_encode(const struct dataset_info *old, const struct dataset_info *nds,
+		    uint64_t first_gen, const struct kv_buf *mans, struct kv_buf *b)
+{
+	size_t start = b->len;
+	uint8_t h[RESHARD_HEADER_SIZE] = { 0 };
+	memcpy(h, RESHARD_MAGIC, 8);
+	le_put16(h + 8, RESHARD_VERSION);
+	le_put16(h + 10, RESHARD_HEADER_SIZE);
+	le_put32(h + 12, old->shard_count);
+	memcpy(h + 16, old->id, AOF_DATASET_ID_LEN);
+	dataset_encode(nds, h + 32);
+	le_put64(h + 80, first_gen);
+	kv_buf_append(b, h, sizeof(h));
+	for (uint32_t i = 0; i < nds->shard_count; i++) {
+		uint8_t n[4];
+		le_put32(n, (uint32_t)mans[i].len);
+		kv_buf_append(b, n, 4);
+		kv_buf_append(b, mans[i].data, mans[i].len);
+	}
+	uint8_t sum[8];
+	le_put64(sum, kv_hash64((const uint8_t *)b->data + start, b->len - start, 0));
+	kv_buf_append(b, sum, 8);
+}
+
+int reshard_decode(const uint8_t *p, size_t len, struct dataset_info *old,
+		   struct dataset_info *nds, uint64_t *first_gen, struct manifest **mans_out,
+		   char *msg, size_t cap)
+{
+	*mans_out = NULL;
+	if (len < 8 || memcmp(p, RESHARD_MAGIC, 8) != 0) {
+		snprintf(msg, cap, "not a kevy re-shard record (bad magic)");
+		return KV_ECORRUPT;
+	}
+	if (len < RESHARD_HEADER_SIZE + 8 || le_get64(p + len - 8) != kv_hash64(p, len - 8, 0)) {
+		snprintf(msg, cap, "re-shard record checksum mismatch (%zu bytes)", len);
+		return KV_ECORRUPT;
+	}
+	if (le_get16(p + 8) != RESHARD_VERSION) {
+		snprintf(msg, cap, "re-shard record version %u is not supported (this kevy reads %d)",
+			 le_get16(p + 8), RESHARD_VERSION);
+		return KV_EVERSION;
+	}
+	char why[160];
+	if (le_get16(p + 10) != RESHARD_HEADER_SIZE || le_get32(p + 12) == 0 ||
+	    le_get64(p + 88) != 0 || le_get64(p + 80) == 0 ||
+	    dataset_decode(p + 32, DATASET_FILE_SIZE, nds, why, sizeof(why)) < 0) {
+		snprintf(msg, cap, "re-shard record has invalid fields");
+		return KV_ECORRUPT;
+	}
+	if (nds->shard_count > RESHARD_MAX_SHARDS || le_get32(p + 12) > RESHARD_MAX_SHARDS) {
+		snprintf(msg, cap, "re-shard record names more than %d shards", RESHARD_MAX_SHARDS);
+		return KV_ECORRUPT;
+	}
+	old->shard_count = le_get32(p + 12);
+	memcpy(old->id, p + 16, AOF_DATASET_ID_LEN);
+	old->created_ms = 0;
+	*first_gen = le_get64(p + 80);
+	struct manifest *mans = kv_calloc(nds->shard_count, sizeof(*mans));
+	size_t off = RESHARD_HEADER_SIZE, end = len - 8;
+	int rc = 0;
+	for (uint32_t i = 0; i < nds->shard_count && rc == 0; i++) {
+		if (end - off < 4 || end - off - 4 < le_get32(p + off)) {
+			snprintf(msg, cap, "re-shard record: shard %u's manifest is cut short", i);
+			rc = KV_ECORRUPT;
+			break;
+		}
+		uint32_t n = le_get32(p + off);
+		rc = manifest_decode(p + off + 4, n, &mans[i], why, sizeof(why));
+		if (rc == 0 && (mans[i].shard_id != i || mans[i].shard_count != nds->shard_count ||
+				memcmp(mans[i].dataset_id, nds->id, AOF_DATASET_ID_LEN))) {
+			snprintf(why, sizeof(why), "names another shard or dataset");
+			rc = KV_ECORRUPT;
+		}
+		if (rc < 0)
+			snprintf(msg, cap, "re-shard record: shard %u's manifest: %s", i, why);
+		off += 4 + (size_t)n;
+	}
+	if (rc == 0 && off != end) {
+		snprintf(msg, cap, "re-shard record has %zu bytes after the last manifest",
+			 end - off);
+		rc = KV_ECORRUPT;
+	}
+	if (rc < 0) {
+		for (uint32_t i = 0; i < nds->shard_count; i++)
+			manifest_free(&mans[i]);
+		free(mans);
+		return rc;
+	}
+	*mans_out = mans;
+	return 0;
 }
 
 void manifest_encode(const struct manifest *m, struct kv_buf *b)

@@ -47,6 +47,12 @@
 #define TURNON_VERSION 1
 #define TURNON_HEADER_SIZE 32
 
+#define RESHARD_FILE "kevy.reshard"
+#define RESHARD_MAGIC "KEVYRSH\0"
+#define RESHARD_VERSION 1
+#define RESHARD_HEADER_SIZE 96
+#define RESHARD_MAX_SHARDS 1024
+
 struct dataset_info {
 	uint8_t id[AOF_DATASET_ID_LEN];
 	uint32_t shard_count;
@@ -88,6 +94,19 @@ void turnon_encode(const struct dataset_info *ds, const struct kv_buf *mans, str
  * KV_EMISMATCH with a line in msg. */
 int turnon_decode(const uint8_t *p, size_t len, const struct dataset_info *ds,
 		  struct manifest *mans, char *msg, size_t cap);
+
+/* The re-shard record (docs/format.md): the dataset it replaces (old), the
+ * new one (nds) and each new shard's manifest (mans[i], a whole encoded
+ * kevy-s<i>.manifest, nds->shard_count of them); first_gen is the
+ * generation of the new dataset's files.  Encode appends to b. */
+void reshard_encode(const struct dataset_info *old, const struct dataset_info *nds,
+		    uint64_t first_gen, const struct kv_buf *mans, struct kv_buf *b);
+/* Decode: 0 with old, nds, *first_gen and *mans_out (nds->shard_count
+ * manifests, each freed with manifest_free, then the array with free()),
+ * or KV_ECORRUPT / KV_EVERSION with a line in msg. */
+int reshard_decode(const uint8_t *p, size_t len, struct dataset_info *old,
+		   struct dataset_info *nds, uint64_t *first_gen, struct manifest **mans_out,
+		   char *msg, size_t cap);
 
 /* Encode m (entries in order) into b (appended). */
 void manifest_encode(const struct manifest *m, struct kv_buf *b);

@@ -237,6 +237,92 @@ static void *server_recover_shard(void *arg)
 	return NULL;
 }
 
+static uint32_t server_shard_count(void)
+{
+	if (g_config.threads > 0)
+		return g_config.threads;
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	if (n < 1)
+		n = 1;
+	if (n > SHARD_MAX)
+		n = SHARD_MAX;
+	return (uint32_t)n;
+}
+
+/* Held until exit (the fd stays open): one process per data directory. */
+static struct kvio_file g_dir_lock;
+static bool g_dir_locked;
+
+static int server_lock_dir(void)
+{
+	char err[4400];
+	if (g_dir_locked)
+		kvio_close(&g_dir_lock);
+	g_dir_locked = false;
+	if (aof_dataset_lock(g_config.dir, true, &g_dir_lock, err, sizeof(err)) < 0) {
+		log_warning("%s: refusing to start", err);
+		return -1;
+	}
+	g_dir_locked = true;
+	return 0;
+}
+
+/* The shard count, decided by the data directory when it holds a dataset
+ * (docs/durability.md, "Shard count"): without `threads` set, the
+ * dataset's own count, so a directory moved to a machine with more or
+ * fewer CPUs keeps working; with `threads` set to another count, the
+ * dataset is re-sharded first (aof_reshard: crash-safe, the old files stay
+ * authoritative until the decision is recorded).  A re-shard a crash
+ * interrupted is completed here before anything reads a shard file.
+ * 0, or -1 after logging why not. */
+static int server_prepare_dataset(uint32_t *nshards)
+{
+	char err[4800];
+	struct dataset_info ds;
+	*nshards = server_shard_count();
+	int rc = aof_dataset_read(g_config.dir, &ds, err, sizeof(err));
+	if (rc < 0)
+		return 0;   /* none yet, or damaged: server_recover creates or refuses */
+	if (server_lock_dir() < 0)
+		return -1;
+	rc = aof_reshard_recover(g_config.dir, true, NULL, NULL, err, sizeof(err));
+	if (rc < 0) {
+		log_warning("%s", err);
+		return -1;
+	}
+	/* Completed: the lock is on the replaced kevy.dataset; take the new. */
+	if (rc > 0 && (server_lock_dir() < 0 ||
+		       aof_dataset_read(g_config.dir, &ds, err, sizeof(err)) < 0)) {
+		log_warning("%s", err);
+		return -1;
+	}
+	if (g_config.threads == 0) {
+		if (ds.shard_count != *nshards)
+			log_notice("the dataset in %s has %u shard(s): running %u (this machine has "
+				   "%u CPU(s); set threads to re-shard it)", g_config.dir,
+				   ds.shard_count, ds.shard_count, *nshards);
+		*nshards = ds.shard_count;
+		return 0;
+	}
+	if (ds.shard_count == *nshards)
+		return 0;
+	if (ds.shard_count > SHARD_MAX) {
+		log_warning("the dataset in %s has %u shard(s), more than this kevy runs (%d)",
+			    g_config.dir, ds.shard_count, SHARD_MAX);
+		return -1;
+	}
+	/* Nothing half-moved may be read: a turn-on decided before a crash
+	 * is committed first, as recovery would. */
+	if (aof_turnon_recover(g_config.dir, &ds, true, NULL, NULL, err, sizeof(err)) < 0 ||
+	    aof_reshard(g_config.dir, *nshards, err, sizeof(err)) < 0) {
+		log_warning("re-sharding %s from %u to %u shard(s) failed: %s (refusing to start; "
+			    "kevy-check %s says what the directory holds)", g_config.dir,
+			    ds.shard_count, *nshards, err, g_config.dir);
+		return -1;
+	}
+	return server_lock_dir();
+}
+
 /* Load every shard from the data directory, all shards in parallel, before
  * any client is served.  Returns 0, or -1 after logging why not. */
 static int server_recover(void)
@@ -248,12 +334,8 @@ static int server_recover(void)
 		log_warning("%s", err);
 		return -1;
 	}
-	/* Held until exit (the fd stays open): one process per data directory. */
-	static struct kvio_file dir_lock;
-	if (aof_dataset_lock(g_config.dir, true, &dir_lock, err, sizeof(err)) < 0) {
-		log_warning("%s: refusing to start", err);
+	if (!g_dir_locked && server_lock_dir() < 0)
 		return -1;
-	}
 	/* Function libraries first (docs/scripting.md): a library is server
 	 * state, the shards' data never needs one to replay. */
 	if (script_functions_recover(err, sizeof(err)) < 0) {
@@ -305,18 +387,6 @@ static int server_recover(void)
 	return 0;
 }
 
-static uint32_t server_shard_count(void)
-{
-	if (g_config.threads > 0)
-		return g_config.threads;
-	long n = sysconf(_SC_NPROCESSORS_ONLN);
-	if (n < 1)
-		n = 1;
-	if (n > SHARD_MAX)
-		n = SHARD_MAX;
-	return (uint32_t)n;
-}
-
 int server_run(const char *executable)
 {
 	g_server.info.start_time_us = kv_time_us();
@@ -337,7 +407,8 @@ int server_run(const char *executable)
 		g_server.boot_id = strtoull(id + 24, NULL, 16);
 	}
 
-	g_server.nshards = server_shard_count();
+	if (server_prepare_dataset(&g_server.nshards) < 0)
+		return 1;
 	pthread_mutex_init(&g_server.pause_lock, NULL);
 	pthread_mutex_init(&g_server.turnon_lock, NULL);
 	g_server.shards = kv_calloc(g_server.nshards, sizeof(*g_server.shards));

@@ -216,6 +216,7 @@ static void clean_report(void *arg, const struct aof_file_report *r)
 	switch (r->kind) {
 	case AOF_FILE_DATASET:
 	case AOF_FILE_TURNON:   /* the fixtures it fuzzes have none: treated as the dataset file */
+	case AOF_FILE_RESHARD:
 	case AOF_FILE_FUNCTIONS:
 		f->kind = K_DATASET;
 		break;

@@ -231,6 +231,67 @@ static void test_turnon_record(void **state)
 	kv_buf_free(&rec);
 }
 
+static void test_reshard_record(void **state)
+{
+	(void)state;
+	/* turnon_sample's three manifests, as a new 3-shard dataset replacing
+	 * a 2-shard one. */
+	struct dataset_info nds, old, got_old, got_new;
+	struct kv_buf rec = KV_BUF_INIT, mans[3] = { KV_BUF_INIT, KV_BUF_INIT, KV_BUF_INIT };
+	for (int i = 0; i < AOF_DATASET_ID_LEN; i++) {
+		nds.id[i] = (uint8_t)(i * 7 + 1);
+		old.id[i] = (uint8_t)(i * 3 + 2);
+	}
+	nds.shard_count = 3;
+	nds.created_ms = 1234;
+	old.shard_count = 2;
+	for (uint32_t i = 0; i < 3; i++) {
+		struct manifest m;
+		sample_manifest(&m);
+		m.shard_id = i;
+		m.shard_count = 3;
+		memcpy(m.dataset_id, nds.id, sizeof(m.dataset_id));
+		manifest_encode(&m, &mans[i]);
+		manifest_free(&m);
+	}
+	reshard_encode(&old, &nds, 9, mans, &rec);
+	for (uint32_t i = 0; i < 3; i++)
+		kv_buf_free(&mans[i]);
+	const uint8_t *p = (const uint8_t *)rec.data;
+	struct manifest *got;
+	uint64_t gen;
+	char msg[300];
+	assert_int_equal(reshard_decode(p, rec.len, &got_old, &got_new, &gen, &got, msg,
+					sizeof(msg)), 0);
+	assert_int_equal(gen, 9);
+	assert_int_equal(got_old.shard_count, 2);
+	assert_memory_equal(got_old.id, old.id, AOF_DATASET_ID_LEN);
+	assert_int_equal(got_new.shard_count, 3);
+	assert_int_equal(got_new.created_ms, 1234);
+	assert_memory_equal(got_new.id, nds.id, AOF_DATASET_ID_LEN);
+	for (uint32_t i = 0; i < 3; i++) {
+		assert_int_equal(got[i].shard_id, i);
+		assert_string_equal(got[i].entries[2].name, "kevy-s1-g5.aof");
+		manifest_free(&got[i]);
+	}
+	free(got);
+	/* Every prefix and every single-bit flip is refused, never trusted. */
+	for (size_t n = 0; n < rec.len; n++) {
+		assert_true(reshard_decode(p, n, &got_old, &got_new, &gen, &got, msg,
+					   sizeof(msg)) < 0);
+		assert_null(got);
+	}
+	uint8_t *c = malloc(rec.len);
+	for (size_t bit = 0; bit < rec.len * 8; bit++) {
+		memcpy(c, p, rec.len);
+		c[bit / 8] ^= (uint8_t)(1u << (bit % 8));
+		assert_true(reshard_decode(c, rec.len, &got_old, &got_new, &gen, &got, msg,
+					   sizeof(msg)) < 0);
+	}
+	free(c);
+	kv_buf_free(&rec);
+}
+
 static void test_manifest_write_atomic(void **state)
 {
 	char dir[] = "/tmp/kevy_manifest_XXXXXX";
@@ -269,6 +330,7 @@ int main(void)
 		cmocka_unit_test(test_dataset_file),
 		cmocka_unit_test(test_manifest_write_atomic),
 		cmocka_unit_test(test_turnon_record),
+		cmocka_unit_test(test_reshard_record),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -104,6 +104,7 @@ static const char *kc_kind_word(enum aof_file_kind kind)
 	case AOF_FILE_SNAPSHOT: return "snapshot";
 	case AOF_FILE_TURNON: return "turn-on record";
 	case AOF_FILE_FUNCTIONS: return "function libraries";
+	case AOF_FILE_RESHARD: return "re-shard record";
 	}
 	return "?";
 }
@@ -156,17 +157,18 @@ static size_t kc_count(const struct kc_pass *p, int verdict, bool fixed)
 	size_t n = 0;
 	for (size_t i = 0; i < p->n; i++)
 		n += p->files[i].verdict == verdict && p->files[i].fixed == fixed &&
-		     p->files[i].kind != AOF_FILE_TURNON;
+		     p->files[i].kind != AOF_FILE_TURNON && p->files[i].kind != AOF_FILE_RESHARD;
 	return n;
 }
 
 /* Shards whose decided turn-on manifest is not committed (pending), or
- * was committed by this run (fixed). */
-static size_t kc_count_turnon(const struct kc_pass *p, bool fixed)
+ * was committed by this run (fixed); with kind AOF_FILE_RESHARD, a decided
+ * re-shard not completed (or completed by this run). */
+static size_t kc_count_decided(const struct kc_pass *p, enum aof_file_kind kind, bool fixed)
 {
 	size_t n = 0;
 	for (size_t i = 0; i < p->n; i++)
-		n += p->files[i].kind == AOF_FILE_TURNON && p->files[i].fixed == fixed &&
+		n += p->files[i].kind == kind && p->files[i].fixed == fixed &&
 		     p->files[i].verdict == (fixed ? 0 : KV_ETORN);
 	return n;
 }
@@ -471,10 +473,15 @@ static void kc_print_file(FILE *out, const struct kc_file *f)
 {
 	kc_put_text(out, f->path);
 	fprintf(out, " [%s", kc_kind_word(f->kind));
-	if (f->kind != AOF_FILE_DATASET && f->kind != AOF_FILE_FUNCTIONS)
+	if (f->kind != AOF_FILE_DATASET && f->kind != AOF_FILE_FUNCTIONS &&
+	    f->kind != AOF_FILE_RESHARD)
 		fprintf(out, ", shard %" PRIu32, f->shard_id);
-	if (f->kind == AOF_FILE_TURNON && (f->fixed || f->verdict == KV_ETORN))
-		fprintf(out, "]: %s", f->fixed ? "decided, committed now" : "decided, not committed");
+	if ((f->kind == AOF_FILE_TURNON || f->kind == AOF_FILE_RESHARD) &&
+	    (f->fixed || f->verdict == KV_ETORN))
+		fprintf(out, "]: %s", f->fixed ? (f->kind == AOF_FILE_RESHARD ? "decided, completed now"
+							       : "decided, committed now")
+					       : (f->kind == AOF_FILE_RESHARD ? "decided, not completed"
+							       : "decided, not committed"));
 	else
 		fprintf(out, "]: %s", f->fixed ? "torn tail, fixed" : kc_verdict_word(f->verdict));
 	if (f->kind == AOF_FILE_SEGMENT) {
@@ -526,7 +533,8 @@ static void kc_print_summary(FILE *out, const char *target, const struct kc_pass
 			     int code, size_t fixed, const char *error)
 {
 	size_t torn = kc_count(p, KV_ETORN, false);
-	size_t turnon = kc_count_turnon(p, false);
+	size_t turnon = kc_count_decided(p, AOF_FILE_TURNON, false);
+	size_t reshard = kc_count_decided(p, AOF_FILE_RESHARD, false);
 	fputs("kevy-check: ", out);
 	kc_put_text(out, target);
 	if (error) {
@@ -545,6 +553,9 @@ static void kc_print_summary(FILE *out, const char *target, const struct kc_pass
 			fprintf(out, ": clean, %zu file(s)", p->n);
 		break;
 	case KC_EXIT_TORN:
+		if (reshard)
+			fprintf(out, ": a re-shard was decided and not completed, which the "
+				"server completes at its next start before anything else");
 		if (turnon)
 			fprintf(out, ": %zu shard manifest(s) decided by turning appendonly on and "
 				"not committed, which recovery would commit", turnon);
@@ -601,7 +612,8 @@ static void kc_json_file(struct kc_json *j, const struct kc_file *f)
 	kc_json_string(j, f->path);
 	kc_json_key(j, "kind");
 	kc_json_string(j, kc_kind_word(f->kind));
-	kc_json_u64_or_null(j, "shard", f->kind != AOF_FILE_DATASET && f->kind != AOF_FILE_FUNCTIONS,
+	kc_json_u64_or_null(j, "shard", f->kind != AOF_FILE_DATASET && f->kind != AOF_FILE_FUNCTIONS &&
+			    f->kind != AOF_FILE_RESHARD,
 			    f->shard_id);
 	kc_json_key(j, "verdict");
 	kc_json_string(j, f->fixed ? "torn tail" : kc_verdict_word(f->verdict));
