@@ -107,6 +107,12 @@ def main():
                 K.check(len(bad) == want["turnon"] and
                         all(f["kind"] == "turn-on record" for f in bad),
                         "%s: the pending turn-on, and only it: %r" % (label, bad))
+            elif "reshard" in want:
+                # A decided re-shard not completed: its record alone, since
+                # kevy-check reads no half-moved shard file.
+                K.check(len(bad) == want["reshard"] and
+                        all(f["kind"] == "re-shard record" for f in bad),
+                        "%s: the pending re-shard, and only it: %r" % (label, bad))
             else:
                 K.check(not bad, "%s: every file clean" % label)
             K.check(A.dir_snapshot(d) == before, "%s: kevy-check changed nothing" % label)
@@ -138,6 +144,10 @@ def main():
                     if want["exit"] == 1 and "turnon" in want:
                         K.check(log.count("committed it now") == want["turnon"],
                                 "%s: the server commits the decided manifest(s): %s" %
+                                (label, log[-600:]))
+                    elif want["exit"] == 1 and "reshard" in want:
+                        K.check("re-sharded the dataset from" in log,
+                                "%s: the server completes the re-shard: %s" %
                                 (label, log[-600:]))
                     elif want["exit"] == 1 and "units" in want:
                         K.check(log.count("dropped (incomplete)") == want["units"],
