@@ -1,0 +1,70 @@
+#!/usr/bin/python3
+"""The Redis Cluster and module commands a standalone server answers.
+
+kevy is neither a cluster node nor a module host; clients probe both
+(CLUSTER INFO / CLUSTER SLOTS to tell a cluster from a standalone server,
+READONLY and ASKING from cluster clients, MODULE LIST from exporters and
+GUIs).  Compared byte for byte with a standalone redis-server: every CLUSTER
+subcommand, READONLY, READWRITE and ASKING answer "cluster support
+disabled" after the usual unknown-subcommand and arity errors, MODULE LIST
+is empty, MODULE HELP the same text, COMMAND INFO the same entries, and the
+subcommands are in COMMAND LIST (COMMAND INFO compared where kevy's flags
+cover Redis's: kevy has no no_async_loading flag).  MODULE LOAD / UNLOAD differ on purpose
+(docs/compatibility.md): checked for kevy's own refusal.
+
+Environment: KEVY_SERVER (set by CTest).
+"""
+
+import sys
+
+sys.dont_write_bytecode = True  # keep __pycache__ out of the source tree
+import kevylib as K  # noqa: E402
+
+SUBS = ["addslots 1", "addslotsrange 1 2", "bumpepoch", "count-failure-reports x",
+        "countkeysinslot 1", "delslots 1", "delslotsrange 1 2", "failover", "flushslots",
+        "forget x", "getkeysinslot 1 1", "help", "info", "keyslot k", "links",
+        "meet 127.0.0.1 1", "myid", "nodes", "replicas x", "replicate x", "reset",
+        "saveconfig", "set-config-epoch 1", "setslot 1 stable", "shards", "slaves x",
+        "slots"]
+
+CALLS = (
+    [("CLUSTER " + s).split() for s in SUBS] +
+    [["CLUSTER"], ["CLUSTER", "nosuch"], ["CLUSTER", "keyslot"], ["CLUSTER", "info", "x"],
+     ["CLUSTER", "INFO"], ["READONLY"], ["READWRITE"], ["ASKING"], ["READONLY", "x"],
+     ["MODULE", "LIST"], ["MODULE", "HELP"], ["MODULE"], ["MODULE", "nosuch"],
+     ["MODULE", "LIST", "x"], ["MODULE", "LOAD"],
+     ["COMMAND", "INFO", "readonly", "readwrite", "asking", "cluster|info", "cluster|slots",
+      "cluster|keyslot", "cluster|replicas", "cluster|reset", "module|list", "module|help"],
+     ["PING"]])
+
+
+def run(port):
+    with K.RawConn(port) as c:
+        out = [c.call(*a) for a in CALLS]
+        names = K.parse(c.call("COMMAND", "LIST"))
+        out.append(sorted(n for n in names if n.startswith((b"cluster", b"module"))))
+        return out
+
+
+def main():
+    K.require_redis()
+    K.require_kevy()
+    K.compare_with_redis(run, [" ".join(a) for a in CALLS] + ["COMMAND LIST"],
+                         kevy_args=("--threads", "2"))
+    with K.kevy("--threads", "2") as kv:
+        with kv.conn() as c:
+            r = c.call("MODULE", "LOAD", "/tmp/nosuch.so")
+            K.check(r.startswith(b"-ERR Error loading the extension: kevy does not load Redis "
+                                 b"modules"), "MODULE LOAD refused: %r" % r)
+            r = c.call("MODULE", "LOADEX", "/tmp/nosuch.so", "ARGS", "x")
+            K.check(r.startswith(b"-ERR Error loading the extension"), "LOADEX: %r" % r)
+            r = c.call("MODULE", "UNLOAD", "x")
+            K.check(r == b"-ERR Error unloading module: no such module with that name\r\n",
+                    "MODULE UNLOAD of a module never loaded: %r" % r)
+            K.check(c.call("PING") == b"+PONG\r\n", "the connection is fine after")
+        K.check(b"kevy does not load Redis modules" in kv.log_tail(), "the refusal is logged")
+        kv.check_clean_exit()
+
+
+if __name__ == "__main__":
+    K.run_main(main)
