@@ -214,7 +214,8 @@ int aof_dataset_open(const char *dir, uint32_t nshards, struct dataset_info *ds,
 	}
 	if (ds->shard_count != nshards) {
 		snprintf(err, err_cap, "%s: the dataset has %u shard(s) but this server runs %u: "
-			 "start with --threads %u (re-sharding: kevy-dump --replay)",
+			 "start with --threads %u, or without threads (the server re-shards "
+			 "a dataset before opening it: this is a bug)",
 			 path, ds->shard_count, nshards, ds->shard_count);
 		return KV_EMISMATCH;
 	}

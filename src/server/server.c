@@ -296,6 +296,11 @@ static int server_prepare_dataset(uint32_t *nshards)
 		log_warning("%s", err);
 		return -1;
 	}
+	if (ds.shard_count > SHARD_MAX) {
+		log_warning("the dataset in %s has %u shard(s), more than this kevy runs (%d)",
+			    g_config.dir, ds.shard_count, SHARD_MAX);
+		return -1;
+	}
 	if (g_config.threads == 0) {
 		if (ds.shard_count != *nshards)
 			log_notice("the dataset in %s has %u shard(s): running %u (this machine has "
@@ -306,11 +311,6 @@ static int server_prepare_dataset(uint32_t *nshards)
 	}
 	if (ds.shard_count == *nshards)
 		return 0;
-	if (ds.shard_count > SHARD_MAX) {
-		log_warning("the dataset in %s has %u shard(s), more than this kevy runs (%d)",
-			    g_config.dir, ds.shard_count, SHARD_MAX);
-		return -1;
-	}
 	/* Nothing half-moved may be read: a turn-on decided before a crash
 	 * is committed first, as recovery would. */
 	if (aof_turnon_recover(g_config.dir, &ds, true, NULL, NULL, err, sizeof(err)) < 0 ||
