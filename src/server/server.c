@@ -23,12 +23,14 @@
 #include "persist/aof.h"
 #include "persist/aof_plan.h"
 #include "commands/cmd.h"
+#include "commands/cmd_info.h"
 #include "commands/config.h"
 #include "base/kv.h"
 #include "base/log.h"
 #include "server/server.h"
 #include "server/script.h"
 #include "server/shard.h"
+#include "server/supervise.h"
 #include "store/store.h"
 
 struct kv_server g_server;
@@ -326,9 +328,14 @@ int server_run(const char *executable)
 		log_notice("I/O: epoll (%s), busy-poll %lld us", g_server.info.io_reason,
 			   (long long)g_server.busy_poll_us);
 
+	/* As redis-server: supervision is settled (and systemd told that the
+	 * server is loading) before the data directory is read. */
+	g_server.info.supervised = supervise_init(g_config.supervised);
 	int rc = server_open_listeners();
 	if (rc < 0)
 		return 1;
+	/* Redis's used_memory_startup: the heap before any data is loaded. */
+	g_server.info.startup_memory = info_heap_bytes(0);
 	if (server_recover() < 0) {
 		/* Shards that did load hold keyspaces: free them as a clean exit
 		 * does, so a refusal to start leaves nothing for a leak checker
@@ -357,8 +364,16 @@ int server_run(const char *executable)
 	log_notice("kevy %s ready to accept connections on port %d (%u shards, bind %s)",
 		   KV_VERSION, g_config.port, g_server.nshards, g_config.bind);
 
+	/* Ready, for a supervisor, once every shard runs its loop: recovery is
+	 * done and every listener is served.  Until then the wait is short. */
+	bool ready_told = false;
 	while (!atomic_load(&g_server.shutdown)) {
-		struct timespec ts = { .tv_sec = 0, .tv_nsec = 100 * 1000 * 1000 };
+		if (!ready_told && atomic_load(&g_server.shards_serving) == g_server.nshards) {
+			supervise_ready();
+			ready_told = true;
+		}
+		struct timespec ts = { .tv_sec = 0,
+				       .tv_nsec = (ready_told ? 100 : 5) * 1000 * 1000 };
 		int sig = sigtimedwait(&sigs, NULL, &ts);
 		if (sig == SIGTERM || sig == SIGINT) {
 			log_warning("Received %s scheduling shutdown...",
@@ -367,6 +382,7 @@ int server_run(const char *executable)
 		}
 	}
 	log_warning("User requested shutdown...");
+	supervise_stopping();
 	int status = 0;
 	for (uint32_t i = 0; i < g_server.nshards; i++) {
 		pthread_join(g_server.shards[i]->thread, NULL);
