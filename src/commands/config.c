@@ -1507,10 +1507,24 @@ static bool cfg_obuf_parse(const char *text, int64_t out[3][3])
 	return ok;
 }
 
+/* A value names some classes; the others keep the limits they have, and
+ * the value stored (what CONFIG GET and CONFIG REWRITE show) is Redis's
+ * canonical form: every class, in bytes. */
 static const char *cfg_check_obuf(struct cfg_value *v, enum cfg_origin o, char *e, size_t n)
 {
-	int64_t lim[3][3] = { { 0 } };
-	return cfg_obuf_parse(v->str, lim) ? NULL : "Invalid argument";
+	int64_t lim[3][3] = { { 0, 0, 0 }, { 256 << 20, 64 << 20, 60 }, { 32 << 20, 8 << 20, 60 } };
+	if (g_config.client_output_buffer_limit)
+		(void)cfg_obuf_parse(g_config.client_output_buffer_limit, lim);
+	if (!cfg_obuf_parse(v->str, lim))
+		return "Invalid argument";
+	char buf[256];
+	snprintf(buf, sizeof(buf), "normal %lld %lld %lld slave %lld %lld %lld pubsub %lld %lld %lld",
+		 (long long)lim[0][0], (long long)lim[0][1], (long long)lim[0][2],
+		 (long long)lim[1][0], (long long)lim[1][1], (long long)lim[1][2],
+		 (long long)lim[2][0], (long long)lim[2][1], (long long)lim[2][2]);
+	free(v->str);
+	v->str = kv_strndup(buf, strlen(buf));
+	return NULL;
 }
 
 static void cfg_applied_obuf(void)
