@@ -277,6 +277,29 @@ static int server_recover(void)
 	return 0;
 }
 
+/* pidfile: written before the data is loaded and removed at a clean exit,
+ * as redis-server does; a failure is only logged (the server still runs).
+ * A plain file of the process, not data: it does not go through kvio. */
+static void server_pidfile_write(void)
+{
+	if (!g_config.pidfile || !*g_config.pidfile)
+		return;
+	FILE *f = fopen(g_config.pidfile, "w");
+	bool ok = f != NULL;
+	if (f) {
+		ok = fprintf(f, "%d\n", (int)getpid()) > 0;
+		ok = fclose(f) == 0 && ok;
+	}
+	if (!ok)
+		log_warning("Failed to write PID file %s: %s", g_config.pidfile, strerror(errno));
+}
+
+static void server_pidfile_remove(void)
+{
+	if (g_config.pidfile && *g_config.pidfile)
+		unlink(g_config.pidfile);
+}
+
 static uint32_t server_shard_count(void)
 {
 	if (g_config.threads > 0)
@@ -331,9 +354,12 @@ int server_run(const char *executable)
 	/* As redis-server: supervision is settled (and systemd told that the
 	 * server is loading) before the data directory is read. */
 	g_server.info.supervised = supervise_init(g_config.supervised);
+	server_pidfile_write();
 	int rc = server_open_listeners();
-	if (rc < 0)
+	if (rc < 0) {
+		server_pidfile_remove();
 		return 1;
+	}
 	/* Redis's used_memory_startup: the heap before any data is loaded. */
 	g_server.info.startup_memory = info_heap_bytes(0);
 	if (server_recover() < 0) {
@@ -343,6 +369,7 @@ int server_run(const char *executable)
 		for (uint32_t i = 0; i < g_server.nshards; i++) {
 			dbs_free(&g_server.shards[i]->dbs);
 		}
+		server_pidfile_remove();
 		return 1;
 	}
 
@@ -354,6 +381,8 @@ int server_run(const char *executable)
 	sigaddset(&sigs, SIGINT);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	/* As redis-server: a hangup (the terminal closed) does not stop it. */
+	signal(SIGHUP, SIG_IGN);
 
 	for (uint32_t i = 0; i < g_server.nshards; i++) {
 		struct shard *s = g_server.shards[i];
@@ -402,6 +431,7 @@ int server_run(const char *executable)
 		evict_pool_free(&g_server.shards[i]->evict_pool);
 		aof_close(&g_server.shards[i]->aof);
 	}
+	server_pidfile_remove();
 	if (status)
 		log_warning("kevy exits with an error: the AOF of some shard could not be flushed");
 	else

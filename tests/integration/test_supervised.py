@@ -11,7 +11,9 @@ process_supervised:systemd; SIGTERM brings STOPPING=1 and a clean exit.
 The same through an abstract-namespace socket ("@name"), and with
 `supervised auto`.  `supervised no` sends nothing even with NOTIFY_SOCKET
 set; `supervised systemd` without NOTIFY_SOCKET starts unsupervised and
-says so in the log; a bad value is refused with Redis's error.
+says so in the log; a bad value is refused with Redis's error.  Beside
+supervision, what a service manager relies on: the pidfile is written at
+startup and removed at a clean exit, and SIGHUP does not stop the server.
 """
 
 import os
@@ -175,15 +177,23 @@ def main():
         notify.close()
 
         # supervised no: nothing is sent, even with NOTIFY_SOCKET set.
+        # (And the pidfile: written at startup, removed at a clean exit;
+        # SIGHUP is ignored, as by redis-server.)
         notify = Notify()
-        start(srv, notify.env, "--supervised", "no")
+        pidfile = os.path.join(srv.tmpdir, "kevy.pid")
+        start(srv, notify.env, "--supervised", "no", "--pidfile", pidfile)
         ok, err = srv._wait_ready(60)
         K.check(ok, "kevy starts: %s" % err)
         K.check(info_field(srv.port, "server", "process_supervised") == "no",
                 "INFO server: process_supervised:no")
+        with open(pidfile) as f:
+            K.check(f.read() == "%d\n" % srv.proc.pid, "the pidfile holds the server's pid")
+        srv.proc.send_signal(signal.SIGHUP)
         notify.poll(1.0)
+        K.check(srv.ping_ok(), "SIGHUP leaves the server running")
         srv.proc.send_signal(signal.SIGTERM)
         K.check(srv.proc.wait(60) == 0, "clean exit")
+        K.check(not os.path.exists(pidfile), "the pidfile is removed at a clean exit")
         notify.poll(0.5)
         K.check(notify.lines == [], "supervised no sends nothing: %r" % notify.texts())
         notify.close()
