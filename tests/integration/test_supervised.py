@@ -17,6 +17,7 @@ startup and removed at a clean exit, and SIGHUP does not stop the server.
 """
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -44,7 +45,7 @@ class Notify:
             path = os.path.join(self.dir, "notify.sock")
             self.sock.bind(path)
             self.env = path
-        self.lines = []    # (monotonic time, line) in arrival order
+        self.lines = []    # (wall-clock time, line) in arrival order
 
     def poll(self, timeout):
         """Collect datagrams for at most timeout seconds; returns the new lines."""
@@ -59,7 +60,7 @@ class Notify:
                 data = self.sock.recv(4096)
             except socket.timeout:
                 break
-            now = time.monotonic()
+            now = time.time()
             for line in data.decode().split("\n"):
                 if line:
                     new.append((now, line))
@@ -94,6 +95,8 @@ def start(srv, notify_env, *extra):
     if notify_env is not None:
         env["NOTIFY_SOCKET"] = notify_env
     srv._logf = open(srv.log_path, "ab")
+    srv._logf.flush()
+    srv.run_log_start = os.path.getsize(srv.log_path)   # this run's lines follow
     srv.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=srv._logf,
                                 stderr=subprocess.STDOUT, cwd=srv.tmpdir, env=env)
 
@@ -105,6 +108,24 @@ def info_field(port, section, name):
         if line.startswith(name + ":"):
             return line.split(":", 1)[1]
     raise K.TestFailure("INFO %s has no %s" % (section, name))
+
+
+LOG_TIME = re.compile(rb"^\d+:[A-Z] (\d\d \w{3} \d{4} \d\d:\d\d:\d\d)\.(\d{3}) . (.*)$")
+
+
+def log_time(srv, text):
+    """Wall-clock time (to the millisecond, rounded down, as the log prints
+    it) of the last line of this run's log containing text, or None."""
+    found = None
+    with open(srv.log_path, "rb") as f:
+        f.seek(srv.run_log_start)
+        lines = f.read().splitlines()
+    for line in lines:
+        m = LOG_TIME.match(line)
+        if m and text in m.group(3):
+            t = time.mktime(time.strptime(m.group(1).decode(), "%d %b %Y %H:%M:%S"))
+            found = t + int(m.group(2)) / 1000.0
+    return found
 
 
 def populate(srv):
@@ -124,8 +145,14 @@ def supervised_run(srv, notify, *extra):
         notify.texts(), srv.log_tail().decode("utf-8", "replace")))
     # The moment READY=1 is read, recovery has ended (its log line is
     # written before the shards start) and the server serves every key.
-    K.check(b"DB loaded from disk" in srv.log_tail(1 << 20),
-            "READY=1 came after recovery ended:\n%s" % srv.log_tail().decode("utf-8", "replace"))
+    # Ordered by the clock too: the log's time of that line (rounded down
+    # to the millisecond) is not after READY=1 arrived.  (A READY=1 sent
+    # before recovery arrives a recovery's time earlier.)
+    ready_at = [t for t, ln in notify.lines if ln == "READY=1"][0]
+    loaded_at = log_time(srv, b"DB loaded from disk")
+    K.check(loaded_at is not None and loaded_at <= ready_at,
+            "READY=1 (at %.3f) came after recovery ended (logged at %s):\n%s" % (
+                ready_at, loaded_at, srv.log_tail().decode("utf-8", "replace")))
     with K.RawConn(srv.port, timeout=5) as c:
         K.check(c.call("PING") == b"+PONG\r\n", "PING is answered as soon as READY=1 arrives")
         dbsize = c.call("DBSIZE")
