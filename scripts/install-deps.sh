@@ -9,6 +9,7 @@
 #                                    python3-redis (differential and client tests),
 #                                    python3-rq (a real job queue: test_rq),
 #                                    tcl (Redis's own test suite: tests/compat),
+#                                    prometheus-redis-exporter (test_exporter),
 #                                    nodejs and npm, then tests/node's locked
 #                                    npm packages (BullMQ: test_bullmq)
 #
@@ -18,7 +19,7 @@ set -euo pipefail
 
 BUILD_PKGS=(build-essential cmake pkg-config liburing-dev libzstd-dev libxxhash-dev libcmocka-dev
             liblua5.1-0-dev lua-cjson-dev lua-bitop-dev)
-TEST_PKGS=(redis-server redis-tools python3 python3-redis python3-rq tcl)
+TEST_PKGS=(redis-server redis-tools python3 python3-redis python3-rq tcl prometheus-redis-exporter)
 
 want=("${BUILD_PKGS[@]}")
 test_deps=no
@@ -32,7 +33,7 @@ case "${1:-}" in
     command -v npm >/dev/null || want+=(npm)
     ;;
   "") ;;
-  -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+  -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
   *) echo "usage: $0 [--test]" >&2; exit 2 ;;
 esac
 
@@ -74,6 +75,8 @@ fi
 # Remember whether redis-server is ours to stop: only if this run installs it.
 redis_was_installed=yes
 installed redis-server || redis_was_installed=no
+exporter_was_installed=yes
+installed prometheus-redis-exporter || exporter_was_installed=no
 
 echo "install-deps.sh: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
@@ -96,6 +99,21 @@ if [[ $redis_was_installed == no ]] && installed redis-server; then
       "${SUDO[@]}" update-rc.d redis-server disable >/dev/null 2>&1 || true
     fi
     echo "install-deps.sh: stopped the redis-server init service it just installed (frees 6379)"
+  fi
+fi
+# The same for the exporter's service (it would hold 9121 and poll 6379):
+# test_exporter runs its own exporters on random ports.
+if [[ $exporter_was_installed == no ]] && installed prometheus-redis-exporter; then
+  if [[ -d /run/systemd/system ]] && command -v systemctl >/dev/null; then
+    "${SUDO[@]}" systemctl stop prometheus-redis-exporter.service 2>/dev/null || true
+    "${SUDO[@]}" systemctl disable prometheus-redis-exporter.service 2>/dev/null || true
+    echo "install-deps.sh: stopped and disabled the prometheus-redis-exporter service it just installed"
+  elif [[ -x /etc/init.d/prometheus-redis-exporter ]]; then
+    "${SUDO[@]}" /etc/init.d/prometheus-redis-exporter stop >/dev/null 2>&1 || true
+    if command -v update-rc.d >/dev/null; then
+      "${SUDO[@]}" update-rc.d prometheus-redis-exporter disable >/dev/null 2>&1 || true
+    fi
+    echo "install-deps.sh: stopped the prometheus-redis-exporter init service it just installed"
   fi
 fi
 node_packages

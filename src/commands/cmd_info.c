@@ -78,7 +78,7 @@ static void srv_bytes_human(char *buf, size_t cap, uint64_t n)
 /* Totals of every shard's counters and keyspace. */
 struct srv_totals {
 	uint64_t conns_received, rejected, commands, hits, misses, net_in, net_out;
-	uint64_t clients, blocked, forwarded, multi_shard, errors;
+	uint64_t clients, blocked, forwarded, multi_shard, errors, reads, writes;
 	uint64_t keys, expires, expired, evicted, dataset_bytes;
 };
 
@@ -99,6 +99,8 @@ static void srv_sum(const struct cmd_ctx *c, struct srv_totals *t)
 		t->forwarded += stat_get(&st->forwarded_commands);
 		t->multi_shard += stat_get(&st->multi_shard_commands);
 		t->errors += stat_get(&st->total_error_replies);
+		t->reads += stat_get(&st->reads_processed);
+		t->writes += stat_get(&st->writes_processed);
 	}
 	for (uint32_t i = 0; i < c->nshards; i++) {
 		const struct kv_dbs *dbs = cmd_dbs_at(c, i);
@@ -140,7 +142,9 @@ static void srv_info_server(const struct cmd_ctx *c, struct kv_buf *b)
 	kv_buf_printf(b, "gcc_version:%d.%d.%d\r\n", __GNUC__, __GNUC_MINOR__,
 		      __GNUC_PATCHLEVEL__);
 #endif
+	static const char *const supervised_names[] = { "upstart", "systemd", "unknown", "no" };
 	kv_buf_printf(b, "process_id:%d\r\n"
+		      "process_supervised:%s\r\n"
 		      "run_id:%s\r\n"
 		      "tcp_port:%d\r\n"
 		      "server_time_usec:%lld\r\n"
@@ -150,21 +154,52 @@ static void srv_info_server(const struct cmd_ctx *c, struct kv_buf *b)
 		      "configured_hz:%lld\r\n"
 		      "executable:%s\r\n"
 		      "config_file:%s\r\n"
+		      "io_threads_active:0\r\n"
 		      "kevy_shards:%u\r\n"
 		      "kevy_io_reason:%s\r\n",
-		      (int)getpid(), si->run_id, si->tcp_port, (long long)now_us, (long long)up_s,
+		      (int)getpid(),
+		      si->supervised >= 0 && si->supervised <= KV_SUPERVISED_NO
+			      ? supervised_names[si->supervised] : "no",
+		      si->run_id, si->tcp_port, (long long)now_us, (long long)up_s,
 		      (long long)(up_s / 86400), (long long)hz, (long long)hz,
 		      srv_str(si->executable), srv_str(si->config_file), c->nshards,
 		      srv_str(si->io_reason));
 }
 
-static void srv_info_clients(struct kv_buf *b, const struct srv_totals *t)
+struct srv_client_peaks {
+	uint64_t in, out;
+};
+
+static void srv_client_peak(void *arg, const struct client_info *ci)
 {
+	struct srv_client_peaks *p = arg;
+	if (ci->qbuf + ci->qbuf_free > p->in)
+		p->in = ci->qbuf + ci->qbuf_free;
+	if (ci->omem > p->out)
+		p->out = ci->omem;
+}
+
+/* Redis 7.0's fields.  client_recent_max_*: Redis keeps the peak of the
+ * last seconds; kevy reports the largest buffers of the clients connected
+ * now.  kevy has no cluster bus, no CLIENT TRACKING, and keeps a blocked
+ * client's deadline with its ticket rather than in a timeout table, so
+ * those three are 0 (docs/compatibility.md). */
+static void srv_info_clients(const struct cmd_ctx *c, struct kv_buf *b,
+			     const struct srv_totals *t)
+{
+	struct srv_client_peaks p = { 0, 0 };
+	c->rt->clients_foreach(srv_client_peak, &p);
 	kv_buf_printf(b, "# Clients\r\n"
 		      "connected_clients:%llu\r\n"
+		      "cluster_connections:0\r\n"
 		      "maxclients:%lld\r\n"
-		      "blocked_clients:%llu\r\n",
+		      "client_recent_max_input_buffer:%llu\r\n"
+		      "client_recent_max_output_buffer:%llu\r\n"
+		      "blocked_clients:%llu\r\n"
+		      "tracking_clients:0\r\n"
+		      "clients_in_timeout_table:0\r\n",
 		      (unsigned long long)t->clients, (long long)atomic_load(&g_config.maxclients),
+		      (unsigned long long)p.in, (unsigned long long)p.out,
 		      (unsigned long long)t->blocked);
 }
 
@@ -184,7 +219,7 @@ static uint64_t srv_rss_bytes(void)
 /* Bytes the process has allocated with malloc (glibc's count), the closest
  * match to Redis's used_memory; falls back to the keyspace's own count where
  * glibc cannot say (other libcs, sanitizer builds). */
-static uint64_t srv_heap_bytes(uint64_t fallback)
+uint64_t info_heap_bytes(uint64_t fallback)
 {
 #if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 33))
 	struct mallinfo2 mi = mallinfo2();
@@ -201,7 +236,7 @@ static _Atomic uint64_t srv_peak_bytes;
 
 static uint64_t srv_heap_sample(uint64_t fallback, uint64_t *peak)
 {
-	uint64_t used = srv_heap_bytes(fallback);
+	uint64_t used = info_heap_bytes(fallback);
 	uint64_t old = atomic_load_explicit(&srv_peak_bytes, memory_order_relaxed);
 	while (used > old &&
 	       !atomic_compare_exchange_weak_explicit(&srv_peak_bytes, &old, used,
@@ -211,6 +246,16 @@ static uint64_t srv_heap_sample(uint64_t fallback, uint64_t *peak)
 	return used;
 }
 
+struct srv_memory {
+	uint64_t used, peak, rss, dataset, keys, clients, aof_buffer, lua, functions, overhead;
+};
+static void srv_memory_sum(const struct cmd_ctx *c, struct srv_memory *m);
+
+/* Redis 7.0's fields, in its order.  kevy's allocator is glibc's malloc,
+ * which has no jemalloc-style active/resident counts: the allocator_*
+ * fields use the heap and the RSS as MEMORY STATS does, and the fields of
+ * things kevy does not have (replication buffers, cluster links, active
+ * defrag, lazy free) are 0 (docs/compatibility.md). */
 static void srv_info_memory(const struct cmd_ctx *c, struct kv_buf *b,
 			    const struct srv_totals *t)
 {
@@ -218,8 +263,10 @@ static void srv_info_memory(const struct cmd_ctx *c, struct kv_buf *b,
 	uint64_t maxmem = (uint64_t)atomic_load_explicit(&kv_memory.maxmemory,
 							 memory_order_relaxed);
 	unsigned policy = (unsigned)kv_memory_policy();
-	uint64_t peak;
-	uint64_t used = srv_heap_sample(t->dataset_bytes, &peak), rss = srv_rss_bytes();
+	struct srv_memory m;
+	srv_memory_sum(c, &m);
+	uint64_t used = m.used, peak = m.peak, rss = m.rss;
+	uint64_t startup = c->rt->info()->startup_memory;
 	srv_bytes_human(peak_h, sizeof(peak_h), peak);
 	struct sysinfo si;
 	uint64_t sys = sysinfo(&si) == 0 ? (uint64_t)si.totalram * si.mem_unit : 0;
@@ -234,35 +281,78 @@ static void srv_info_memory(const struct cmd_ctx *c, struct kv_buf *b,
 		      "used_memory_rss_human:%s\r\n"
 		      "used_memory_peak:%llu\r\n"
 		      "used_memory_peak_human:%s\r\n"
+		      "used_memory_peak_perc:%.2f%%\r\n"
+		      "used_memory_overhead:%llu\r\n"
+		      "used_memory_startup:%llu\r\n"
 		      "used_memory_dataset:%llu\r\n"
+		      "used_memory_dataset_perc:%.2f%%\r\n"
+		      "allocator_allocated:%llu\r\n"
+		      "allocator_active:%llu\r\n"
+		      "allocator_resident:%llu\r\n"
 		      "total_system_memory:%llu\r\n"
-		      "total_system_memory_human:%s\r\n"
-		      "maxmemory:%llu\r\n"
-		      "maxmemory_human:%s\r\n"
-		      "maxmemory_policy:%s\r\n"
-		      "mem_fragmentation_ratio:%.2f\r\n"
-		      "mem_allocator:libc\r\n",
+		      "total_system_memory_human:%s\r\n",
 		      (unsigned long long)used, used_h, (unsigned long long)rss, rss_h,
-		      (unsigned long long)peak, peak_h, (unsigned long long)t->dataset_bytes, (unsigned long long)sys, sys_h,
-		      (unsigned long long)maxmem, max_h,
-		      policy <= EVICT_NOEVICTION ? evict_policy_names[policy] : "noeviction",
-		      used ? (double)rss / (double)used : 0.0);
+		      (unsigned long long)peak, peak_h,
+		      peak ? (double)used * 100.0 / (double)peak : 0.0,
+		      (unsigned long long)m.overhead, (unsigned long long)startup,
+		      (unsigned long long)t->dataset_bytes,
+		      used ? (double)t->dataset_bytes * 100.0 / (double)used : 0.0,
+		      (unsigned long long)used, (unsigned long long)used, (unsigned long long)rss,
+		      (unsigned long long)sys, sys_h);
 	uint64_t lua = 0, flua = 0, nscripts = 0, sbytes = 0;
 	if (c->rt && c->rt->script_memory)
 		c->rt->script_memory(&lua, &flua, &nscripts, &sbytes);
-	char lua_h[32];
+	char lua_h[32], vm_h[32], scripts_h[32];
 	srv_bytes_human(lua_h, sizeof(lua_h), lua);
+	srv_bytes_human(vm_h, sizeof(vm_h), lua + flua);
+	srv_bytes_human(scripts_h, sizeof(scripts_h), sbytes);
 	kv_buf_printf(b, "used_memory_lua:%llu\r\n"
 		      "used_memory_lua_human:%s\r\n"
 		      "used_memory_vm_eval:%llu\r\n"
 		      "used_memory_vm_functions:%llu\r\n"
+		      "used_memory_vm_total:%llu\r\n"
+		      "used_memory_vm_total_human:%s\r\n"
 		      "used_memory_scripts_eval:%llu\r\n"
-		      "number_of_cached_scripts:%llu\r\n",
+		      "number_of_cached_scripts:%llu\r\n"
+		      "used_memory_scripts:%llu\r\n"
+		      "used_memory_scripts_human:%s\r\n",
 		      (unsigned long long)lua, lua_h, (unsigned long long)lua,
-		      (unsigned long long)flua, (unsigned long long)sbytes,
-		      (unsigned long long)nscripts);
+		      (unsigned long long)flua, (unsigned long long)(lua + flua), vm_h,
+		      (unsigned long long)sbytes, (unsigned long long)nscripts,
+		      (unsigned long long)sbytes, scripts_h);
+	long long frag_bytes = (long long)rss - (long long)used;
+	kv_buf_printf(b, "maxmemory:%llu\r\n"
+		      "maxmemory_human:%s\r\n"
+		      "maxmemory_policy:%s\r\n"
+		      "allocator_frag_ratio:1.00\r\n"
+		      "allocator_frag_bytes:0\r\n"
+		      "allocator_rss_ratio:%.2f\r\n"
+		      "allocator_rss_bytes:%lld\r\n"
+		      "rss_overhead_ratio:1.00\r\n"
+		      "rss_overhead_bytes:0\r\n"
+		      "mem_fragmentation_ratio:%.2f\r\n"
+		      "mem_fragmentation_bytes:%lld\r\n"
+		      "mem_not_counted_for_evict:0\r\n"
+		      "mem_replication_backlog:0\r\n"
+		      "mem_total_replication_buffers:0\r\n"
+		      "mem_clients_slaves:0\r\n"
+		      "mem_clients_normal:%llu\r\n"
+		      "mem_cluster_links:0\r\n"
+		      "mem_aof_buffer:%llu\r\n"
+		      "mem_allocator:libc\r\n"
+		      "active_defrag_running:0\r\n"
+		      "lazyfree_pending_objects:0\r\n"
+		      "lazyfreed_objects:0\r\n",
+		      (unsigned long long)maxmem, max_h,
+		      policy <= EVICT_NOEVICTION ? evict_policy_names[policy] : "noeviction",
+		      used ? (double)rss / (double)used : 0.0, frag_bytes,
+		      used ? (double)rss / (double)used : 0.0, frag_bytes,
+		      (unsigned long long)m.clients, (unsigned long long)m.aof_buffer);
 }
 
+/* Redis 7.0's fields in its order.  The replication, fork, defrag,
+ * tracking, MIGRATE and io-thread counters are 0: kevy has none of those
+ * mechanisms (docs/compatibility.md). */
 static void srv_info_stats(const struct cmd_ctx *c, struct kv_buf *b, const struct srv_totals *t)
 {
 	uint64_t channels = 0, patterns = 0;
@@ -274,16 +364,43 @@ static void srv_info_stats(const struct cmd_ctx *c, struct kv_buf *b, const stru
 		      "instantaneous_ops_per_sec:%lld\r\n"
 		      "total_net_input_bytes:%llu\r\n"
 		      "total_net_output_bytes:%llu\r\n"
+		      "total_net_repl_input_bytes:0\r\n"
+		      "total_net_repl_output_bytes:0\r\n"
 		      "instantaneous_input_kbps:%.2f\r\n"
 		      "instantaneous_output_kbps:%.2f\r\n"
+		      "instantaneous_input_repl_kbps:0.00\r\n"
+		      "instantaneous_output_repl_kbps:0.00\r\n"
 		      "rejected_connections:%llu\r\n"
+		      "sync_full:0\r\n"
+		      "sync_partial_ok:0\r\n"
+		      "sync_partial_err:0\r\n"
 		      "expired_keys:%llu\r\n"
+		      "expired_stale_perc:0.00\r\n"
+		      "expired_time_cap_reached_count:0\r\n"
 		      "evicted_keys:%llu\r\n"
+		      "evicted_clients:0\r\n"
 		      "keyspace_hits:%llu\r\n"
 		      "keyspace_misses:%llu\r\n"
 		      "pubsub_channels:%llu\r\n"
 		      "pubsub_patterns:%llu\r\n"
+		      "latest_fork_usec:0\r\n"
+		      "total_forks:0\r\n"
+		      "migrate_cached_sockets:0\r\n"
+		      "slave_expires_tracked_keys:0\r\n"
+		      "active_defrag_hits:0\r\n"
+		      "active_defrag_misses:0\r\n"
+		      "active_defrag_key_hits:0\r\n"
+		      "active_defrag_key_misses:0\r\n"
+		      "tracking_total_keys:0\r\n"
+		      "tracking_total_items:0\r\n"
+		      "tracking_total_prefixes:0\r\n"
+		      "unexpected_error_replies:0\r\n"
 		      "total_error_replies:%llu\r\n"
+		      "dump_payload_sanitizations:0\r\n"
+		      "total_reads_processed:%llu\r\n"
+		      "total_writes_processed:%llu\r\n"
+		      "io_threaded_reads_processed:0\r\n"
+		      "io_threaded_writes_processed:0\r\n"
 		      "kevy_forwarded_commands:%llu\r\n"
 		      "kevy_multi_shard_commands:%llu\r\n",
 		      (unsigned long long)t->conns_received, (unsigned long long)t->commands,
@@ -293,7 +410,8 @@ static void srv_info_stats(const struct cmd_ctx *c, struct kv_buf *b, const stru
 		      (unsigned long long)t->rejected, (unsigned long long)t->expired,
 		      (unsigned long long)t->evicted, (unsigned long long)t->hits, (unsigned long long)t->misses,
 		      (unsigned long long)channels, (unsigned long long)patterns,
-		      (unsigned long long)t->errors, (unsigned long long)t->forwarded,
+		      (unsigned long long)t->errors, (unsigned long long)t->reads,
+		      (unsigned long long)t->writes, (unsigned long long)t->forwarded,
 		      (unsigned long long)t->multi_shard);
 }
 
@@ -521,7 +639,7 @@ static void cmd_info(struct cmd_ctx *c)
 			kv_buf_append_str(&b, "\r\n");
 		switch (bit) {
 		case SEC_SERVER: srv_info_server(c, &b); break;
-		case SEC_CLIENTS: srv_info_clients(&b, &t); break;
+		case SEC_CLIENTS: srv_info_clients(c, &b, &t); break;
 		case SEC_MEMORY: srv_info_memory(c, &b, &t); break;
 		case SEC_PERSISTENCE: persist_info(c, &b); break;
 		case SEC_STATS: srv_info_stats(c, &b, &t); break;
@@ -540,10 +658,6 @@ static void cmd_info(struct cmd_ctx *c)
 }
 
 /* ---- MEMORY STATS, DOCTOR, MALLOC-STATS, PURGE ---- */
-
-struct srv_memory {
-	uint64_t used, peak, rss, dataset, keys, clients, aof_buffer, lua, functions, overhead;
-};
 
 static void srv_client_mem(void *arg, const struct client_info *ci)
 {
@@ -614,7 +728,7 @@ void cmd_memory_stats(struct cmd_ctx *c)
 	resp_map(o, 27 + shown);
 	srv_stat(o, "peak.allocated", m.peak);
 	srv_stat(o, "total.allocated", m.used);
-	srv_stat(o, "startup.allocated", 0);
+	srv_stat(o, "startup.allocated", c->rt->info()->startup_memory);
 	srv_stat(o, "replication.backlog", 0);
 	srv_stat(o, "clients.slaves", 0);
 	srv_stat(o, "clients.normal", m.clients);

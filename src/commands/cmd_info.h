@@ -13,5 +13,8 @@ void cmd_memory_stats(struct cmd_ctx *c);
 void cmd_memory_doctor(struct cmd_ctx *c);
 void cmd_memory_malloc_stats(struct cmd_ctx *c);
 void cmd_memory_purge(struct cmd_ctx *c);
+/* Bytes the process has allocated (glibc's count: INFO's used_memory), or
+ * fallback where the C library cannot say. */
+uint64_t info_heap_bytes(uint64_t fallback);
 
 #endif

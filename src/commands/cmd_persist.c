@@ -92,6 +92,8 @@ void persist_info(const struct cmd_ctx *c, struct kv_buf *b)
 	}
 	if (c->nshards == 0)
 		last_save = 0, saves = 0;
+	/* The copy-on-write and module fork fields are 0: kevy snapshots
+	 * without forking (docs/snapshots.md). */
 	kv_buf_printf(b, "# Persistence\r\n"
 		      "loading:0\r\n"
 		      "async_loading:0\r\n"
@@ -102,6 +104,7 @@ void persist_info(const struct cmd_ctx *c, struct kv_buf *b)
 		      "rdb_last_bgsave_time_sec:%" PRId64 "\r\n"
 		      "rdb_current_bgsave_time_sec:%" PRId64 "\r\n"
 		      "rdb_saves:%" PRIu64 "\r\n"
+		      "rdb_last_cow_size:0\r\n"
 		      "kevy_snapshot_bytes:%" PRIu64 "\r\n"
 		      "kevy_snapshot_keys:%" PRIu64 "\r\n"
 		      "kevy_snapshot_progress_keys:%" PRIu64 "\r\n"
@@ -113,7 +116,10 @@ void persist_info(const struct cmd_ctx *c, struct kv_buf *b)
 		      "aof_current_rewrite_time_sec:%" PRId64 "\r\n"
 		      "aof_last_bgrewrite_status:%s\r\n"
 		      "aof_rewrites:%" PRIu64 "\r\n"
-		      "aof_last_write_status:%s\r\n",
+		      "aof_last_write_status:%s\r\n"
+		      "aof_last_cow_size:0\r\n"
+		      "module_fork_in_progress:0\r\n"
+		      "module_fork_last_cow_size:0\r\n",
 		      dirty, running ? 1 : 0, last_save, last_ok ? "ok" : "err",
 		      last_dur < 0 ? -1 : last_dur / 1000,
 		      cur_start ? (now - cur_start) / 1000 : -1, saves, snap_bytes, snap_keys,

@@ -71,6 +71,8 @@ struct kv_config g_config = {
 	.pidfile = (char *)"",
 	.databases = 16,
 	.busy_poll_us = -1,
+	.supervised = KV_SUPERVISED_NO,
+	.protected_mode = 1,
 	.maxclients = 10000,
 	.proto_max_bulk_len = 512ll << 20,
 	.client_query_buffer_limit = 1ll << 30,
@@ -96,6 +98,10 @@ static pthread_mutex_t cfg_lock = PTHREAD_MUTEX_INITIALIZER;
 static bool cfg_strings_owned;
 /* daemonize is accepted only as "no"; kept so CONFIG GET can show it. */
 static bool cfg_daemonize;
+/* io-threads is accepted only as 1 (Redis's default: no I/O threads beside
+ * the main one), so CONFIG GET and monitoring (redis_exporter's
+ * redis_config_io_threads) see what kevy has: no separate I/O threads. */
+static int cfg_io_threads = 1;
 
 /* ------------------------------------------------------------------ */
 /* the table */
@@ -162,12 +168,15 @@ static const char *const cfg_io_names[] = { "auto", "io_uring", "epoll", NULL };
 static const char *const cfg_yesno_names[] = { "no", "yes", NULL };
 /* Indexes are enum aof_fsync (aof.h). */
 static const char *const cfg_appendfsync_names[] = { "no", "everysec", "always", NULL };
+/* Indexes are enum kv_supervised (config.h). */
+static const char *const cfg_supervised_names[] = { "upstart", "systemd", "auto", "no", NULL };
 
 static const char *cfg_check_hz(struct cfg_value *v, enum cfg_origin o, char *e, size_t n);
 static const char *cfg_check_dir(struct cfg_value *v, enum cfg_origin o, char *e, size_t n);
 static const char *cfg_check_databases(struct cfg_value *v, enum cfg_origin o, char *e, size_t n);
 static const char *cfg_check_daemonize(struct cfg_value *v, enum cfg_origin o, char *e, size_t n);
 static const char *cfg_check_maxclients(struct cfg_value *v, enum cfg_origin o, char *e, size_t n);
+static const char *cfg_check_io_threads(struct cfg_value *v, enum cfg_origin o, char *e, size_t n);
 static void cfg_applied_loglevel(void);
 static const char *cfg_check_appendonly(struct cfg_value *v, enum cfg_origin o, char *e, size_t n);
 static const char *cfg_check_save(struct cfg_value *v, enum cfg_origin o, char *e, size_t n);
@@ -228,9 +237,15 @@ static const struct cfg_def cfg_table[] = {
 	{ "pidfile", CFG_STR, CFG_IMMUTABLE, 0, 0, NULL, FLD_STR, &g_config.pidfile, NULL, NULL },
 	{ "databases", CFG_INT, CFG_IMMUTABLE, 1, INT_MAX, NULL, FLD_INT, &g_config.databases,
 	  cfg_check_databases, NULL },
+	{ "io-threads", CFG_INT, CFG_IMMUTABLE, 1, 128, NULL, FLD_INT, &cfg_io_threads,
+	  cfg_check_io_threads, NULL },
 	{ "daemonize", CFG_BOOL, CFG_IMMUTABLE, 0, 0, NULL, FLD_BOOL, &cfg_daemonize,
 	  cfg_check_daemonize, NULL },
 	{ "requirepass", CFG_STR, 0, 0, 0, NULL, FLD_PASS, &g_config.requirepass, NULL, NULL },
+	{ "protected-mode", CFG_BOOL, 0, 0, 0, NULL, FLD_AINT, &g_config.protected_mode, NULL,
+	  NULL },
+	{ "supervised", CFG_ENUM, CFG_IMMUTABLE, 0, 0, cfg_supervised_names, FLD_INT,
+	  &g_config.supervised, NULL, NULL },
 	/* Compact encodings (store/encoding.h): read by every insert. */
 	{ "hash-max-listpack-entries", CFG_INT, 0, 0, INT64_MAX, NULL, FLD_AI64,
 	  &kv_encoding.hash_max_listpack_entries, NULL, NULL, "hash-max-ziplist-entries" },
@@ -289,7 +304,6 @@ static const struct {
 	const char *name;
 	const char *why;
 } cfg_refused[] = {
-	{ "io-threads", "kevy runs one thread per shard: use 'threads' instead" },
 	{ "io-threads-do-reads", "kevy runs one thread per shard: use 'threads' instead" },
 };
 
@@ -644,6 +658,14 @@ static const char *cfg_check_daemonize(struct cfg_value *v, enum cfg_origin o, c
 	if (v->num)
 		return "kevy does not daemonize itself: run it under a service manager "
 		       "(systemd, supervisord) or in the background";
+	return NULL;
+}
+
+static const char *cfg_check_io_threads(struct cfg_value *v, enum cfg_origin o, char *e,
+					size_t n)
+{
+	if (v->num != 1)
+		return "kevy runs one thread per shard: use 'threads' instead";
 	return NULL;
 }
 
@@ -1485,10 +1507,24 @@ static bool cfg_obuf_parse(const char *text, int64_t out[3][3])
 	return ok;
 }
 
+/* A value names some classes; the others keep the limits they have, and
+ * the value stored (what CONFIG GET and CONFIG REWRITE show) is Redis's
+ * canonical form: every class, in bytes. */
 static const char *cfg_check_obuf(struct cfg_value *v, enum cfg_origin o, char *e, size_t n)
 {
-	int64_t lim[3][3] = { { 0 } };
-	return cfg_obuf_parse(v->str, lim) ? NULL : "Invalid argument";
+	int64_t lim[3][3] = { { 0, 0, 0 }, { 256 << 20, 64 << 20, 60 }, { 32 << 20, 8 << 20, 60 } };
+	if (g_config.client_output_buffer_limit)
+		(void)cfg_obuf_parse(g_config.client_output_buffer_limit, lim);
+	if (!cfg_obuf_parse(v->str, lim))
+		return "Invalid argument";
+	char buf[256];
+	snprintf(buf, sizeof(buf), "normal %lld %lld %lld slave %lld %lld %lld pubsub %lld %lld %lld",
+		 (long long)lim[0][0], (long long)lim[0][1], (long long)lim[0][2],
+		 (long long)lim[1][0], (long long)lim[1][1], (long long)lim[1][2],
+		 (long long)lim[2][0], (long long)lim[2][1], (long long)lim[2][2]);
+	free(v->str);
+	v->str = kv_strndup(buf, strlen(buf));
+	return NULL;
 }
 
 static void cfg_applied_obuf(void)

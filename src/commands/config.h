@@ -18,6 +18,14 @@
 #include "proto/resp.h"
 
 enum kv_io_mode { KV_IO_AUTO = 0, KV_IO_URING = 1, KV_IO_EPOLL = 2 };
+/* supervised: Redis's names in Redis's order (CONFIG SET's error lists them
+ * so). */
+enum kv_supervised {
+	KV_SUPERVISED_UPSTART = 0,
+	KV_SUPERVISED_SYSTEMD = 1,
+	KV_SUPERVISED_AUTO = 2,
+	KV_SUPERVISED_NO = 3,
+};
 
 struct kv_config {
 	/* Fixed at startup. */
@@ -32,6 +40,7 @@ struct kv_config {
 	char *pidfile;
 	int databases;               /* 16: SELECT 0 .. databases-1 */
 	int64_t busy_poll_us;        /* busy-poll-us: -1 = auto (0 when shards >= CPUs, else 50) */
+	int supervised;              /* enum kv_supervised: no */
 
 	/* Changeable at runtime (CONFIG SET). */
 	_Atomic int64_t maxclients;          /* 10000 */
@@ -65,6 +74,9 @@ struct kv_config {
 	/* requirepass: guarded by the config lock; use config_check_password. */
 	char *requirepass;                   /* NULL or "" = no password */
 	_Atomic bool requirepass_set;
+	/* protected-mode: without a password, only clients from 127.0.0.1 and
+	 * ::1 are served (shard_on_accept; docs/operations.md). */
+	_Atomic int protected_mode;          /* yes */
 	/* Scripting (docs/scripting.md): whether a script may touch keys it
 	 * did not declare in KEYS (it then holds every shard), and
 	 * busy-reply-threshold (alias lua-time-limit) in ms, after which a

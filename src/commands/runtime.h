@@ -73,6 +73,10 @@ struct shard_stats {
 	_Atomic uint64_t forwarded_commands;   /* sent to another shard */
 	_Atomic uint64_t multi_shard_commands; /* took several keyspaces */
 	_Atomic uint64_t total_error_replies;  /* always with errors (stat_error) */
+	/* Redis's total_reads_processed / total_writes_processed: each recv
+	 * completion with bytes, each send completion. */
+	_Atomic uint64_t reads_processed;
+	_Atomic uint64_t writes_processed;
 	/* cmd_stat_count() entries, or NULL when the runtime keeps none. */
 	struct cmd_stat *cmds;
 	struct err_stats errors;
@@ -117,6 +121,8 @@ struct server_info {
 	const char *executable;
 	const char *config_file;
 	int64_t load_us;            /* startup recovery time */
+	int supervised;             /* enum kv_supervised in force (server/supervise.c) */
+	uint64_t startup_memory;    /* heap bytes before loading (used_memory_startup) */
 };
 /* A client as CLIENT LIST / CLIENT INFO show it. */
 struct client_info {

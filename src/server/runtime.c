@@ -42,6 +42,8 @@ static void rt_reset_stats(void)
 		atomic_store(&st->forwarded_commands, 0);
 		atomic_store(&st->multi_shard_commands, 0);
 		atomic_store(&st->total_error_replies, 0);
+		atomic_store(&st->reads_processed, 0);
+		atomic_store(&st->writes_processed, 0);
 		/* Each counter is zeroed, not the tables: error names stay
 		 * (INFO shows only counts above 0), so the owner thread, which
 		 * may be adding one right now, never sees its entry vanish. */

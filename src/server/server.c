@@ -23,12 +23,14 @@
 #include "persist/aof.h"
 #include "persist/aof_plan.h"
 #include "commands/cmd.h"
+#include "commands/cmd_info.h"
 #include "commands/config.h"
 #include "base/kv.h"
 #include "base/log.h"
 #include "server/server.h"
 #include "server/script.h"
 #include "server/shard.h"
+#include "server/supervise.h"
 #include "store/store.h"
 
 struct kv_server g_server;
@@ -387,6 +389,29 @@ static int server_recover(void)
 	return 0;
 }
 
+/* pidfile: written before the data is loaded and removed at a clean exit,
+ * as redis-server does; a failure is only logged (the server still runs).
+ * A plain file of the process, not data: it does not go through kvio. */
+static void server_pidfile_write(void)
+{
+	if (!g_config.pidfile || !*g_config.pidfile)
+		return;
+	FILE *f = fopen(g_config.pidfile, "w");
+	bool ok = f != NULL;
+	if (f) {
+		ok = fprintf(f, "%d\n", (int)getpid()) > 0;
+		ok = fclose(f) == 0 && ok;
+	}
+	if (!ok)
+		log_warning("Failed to write PID file %s: %s", g_config.pidfile, strerror(errno));
+}
+
+static void server_pidfile_remove(void)
+{
+	if (g_config.pidfile && *g_config.pidfile)
+		unlink(g_config.pidfile);
+}
+
 int server_run(const char *executable)
 {
 	g_server.info.start_time_us = kv_time_us();
@@ -427,9 +452,17 @@ int server_run(const char *executable)
 		log_notice("I/O: epoll (%s), busy-poll %lld us", g_server.info.io_reason,
 			   (long long)g_server.busy_poll_us);
 
+	/* As redis-server: supervision is settled (and systemd told that the
+	 * server is loading) before the data directory is read. */
+	g_server.info.supervised = supervise_init(g_config.supervised);
+	server_pidfile_write();
 	int rc = server_open_listeners();
-	if (rc < 0)
+	if (rc < 0) {
+		server_pidfile_remove();
 		return 1;
+	}
+	/* Redis's used_memory_startup: the heap before any data is loaded. */
+	g_server.info.startup_memory = info_heap_bytes(0);
 	if (server_recover() < 0) {
 		/* Shards that did load hold keyspaces: free them as a clean exit
 		 * does, so a refusal to start leaves nothing for a leak checker
@@ -437,6 +470,7 @@ int server_run(const char *executable)
 		for (uint32_t i = 0; i < g_server.nshards; i++) {
 			dbs_free(&g_server.shards[i]->dbs);
 		}
+		server_pidfile_remove();
 		return 1;
 	}
 
@@ -448,6 +482,8 @@ int server_run(const char *executable)
 	sigaddset(&sigs, SIGINT);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	/* As redis-server: a hangup (the terminal closed) does not stop it. */
+	signal(SIGHUP, SIG_IGN);
 
 	for (uint32_t i = 0; i < g_server.nshards; i++) {
 		struct shard *s = g_server.shards[i];
@@ -458,8 +494,16 @@ int server_run(const char *executable)
 	log_notice("kevy %s ready to accept connections on port %d (%u shards, bind %s)",
 		   KV_VERSION, g_config.port, g_server.nshards, g_config.bind);
 
+	/* Ready, for a supervisor, once every shard runs its loop: recovery is
+	 * done and every listener is served.  Until then the wait is short. */
+	bool ready_told = false;
 	while (!atomic_load(&g_server.shutdown)) {
-		struct timespec ts = { .tv_sec = 0, .tv_nsec = 100 * 1000 * 1000 };
+		if (!ready_told && atomic_load(&g_server.shards_serving) == g_server.nshards) {
+			supervise_ready();
+			ready_told = true;
+		}
+		struct timespec ts = { .tv_sec = 0,
+				       .tv_nsec = (ready_told ? 100 : 5) * 1000 * 1000 };
 		int sig = sigtimedwait(&sigs, NULL, &ts);
 		if (sig == SIGTERM || sig == SIGINT) {
 			log_warning("Received %s scheduling shutdown...",
@@ -468,6 +512,7 @@ int server_run(const char *executable)
 		}
 	}
 	log_warning("User requested shutdown...");
+	supervise_stopping();
 	int status = 0;
 	for (uint32_t i = 0; i < g_server.nshards; i++) {
 		pthread_join(g_server.shards[i]->thread, NULL);
@@ -487,6 +532,7 @@ int server_run(const char *executable)
 		evict_pool_free(&g_server.shards[i]->evict_pool);
 		aof_close(&g_server.shards[i]->aof);
 	}
+	server_pidfile_remove();
 	if (status)
 		log_warning("kevy exits with an error: the AOF of some shard could not be flushed");
 	else

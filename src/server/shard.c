@@ -210,17 +210,74 @@ static void conn_set_addrs(struct conn *c)
 	}
 }
 
+/* Redis's islocalClient(): only 127.0.0.1 and ::1 count as local, not the
+ * rest of 127.0.0.0/8 nor ::ffff:127.0.0.1 (kevy has no unix socket). */
+static bool conn_peer_is_local(int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	if (getpeername(fd, (struct sockaddr *)&ss, &len) != 0)
+		return false;
+	if (ss.ss_family == AF_INET)
+		return ((struct sockaddr_in *)&ss)->sin_addr.s_addr == htonl(INADDR_LOOPBACK);
+	if (ss.ss_family == AF_INET6)
+		return IN6_IS_ADDR_LOOPBACK(&((struct sockaddr_in6 *)&ss)->sin6_addr);
+	return false;
+}
+
+/* Protected mode (Redis 7.0's clientAcceptHandler): with no password, a
+ * client from anywhere but the loopback addresses gets this and is closed,
+ * whatever the bind addresses are.  Redis's text, word for word: clients
+ * and operators match on it (docs/operations.md). */
+static const char conn_denied_msg[] =
+	"-DENIED Redis is running in protected mode because protected "
+	"mode is enabled and no password is set for the default user. "
+	"In this mode connections are only accepted from the loopback interface. "
+	"If you want to connect from external computers to Redis you "
+	"may adopt one of the following solutions: "
+	"1) Just disable protected mode sending the command "
+	"'CONFIG SET protected-mode no' from the loopback interface "
+	"by connecting to Redis from the same host the server is "
+	"running, however MAKE SURE Redis is not publicly accessible "
+	"from internet if you do so. Use CONFIG REWRITE to make this "
+	"change permanent. "
+	"2) Alternatively you can just disable the protected mode by "
+	"editing the Redis configuration file, and setting the protected "
+	"mode option to 'no', and then restarting the server. "
+	"3) If you started the server manually just for testing, restart "
+	"it with the '--protected-mode no' option. "
+	"4) Setup a an authentication password for the default user. "
+	"NOTE: You only need to do one of the above things in order for "
+	"the server to start accepting connections from the outside.\r\n";
+
+static bool conn_refuse_protected(int fd)
+{
+	return atomic_load_explicit(&g_config.protected_mode, memory_order_relaxed) &&
+	       !atomic_load(&g_config.requirepass_set) && !conn_peer_is_local(fd);
+}
+
+/* Answers a connection that is not served with one error line and closes
+ * it.  The socket is new, so the line fits its send buffer. */
+static void conn_reject(struct shard *s, int fd, const char *msg, size_t len)
+{
+	ssize_t w = send(fd, msg, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+	(void)w;
+	close(fd);
+	atomic_fetch_sub(&g_server.total_clients, 1);
+	stat_add(&s->stats.rejected_connections, 1);
+}
+
 void shard_on_accept(struct shard *s, int fd)
 {
 	stat_add(&s->stats.connections_received, 1);
 	uint64_t total = atomic_fetch_add(&g_server.total_clients, 1) + 1;
 	if ((int64_t)total > atomic_load_explicit(&g_config.maxclients, memory_order_relaxed)) {
 		static const char msg[] = "-ERR max number of clients reached\r\n";
-		ssize_t w = send(fd, msg, sizeof(msg) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
-		(void)w;
-		close(fd);
-		atomic_fetch_sub(&g_server.total_clients, 1);
-		stat_add(&s->stats.rejected_connections, 1);
+		conn_reject(s, fd, msg, sizeof(msg) - 1);
+		return;
+	}
+	if (conn_refuse_protected(fd)) {
+		conn_reject(s, fd, conn_denied_msg, sizeof(conn_denied_msg) - 1);
 		return;
 	}
 	int one = 1;
@@ -258,6 +315,7 @@ void shard_on_data(struct shard *s, struct conn *c, const char *p, size_t n)
 		return;
 	kv_buf_append(&c->in, p, n);
 	stat_add(&s->stats.net_input_bytes, n);
+	stat_add(&s->stats.reads_processed, 1);
 	atomic_store_explicit(&c->last_active_ms, s->now_ms, memory_order_relaxed);
 	int64_t limit = atomic_load_explicit(&g_config.client_query_buffer_limit,
 					     memory_order_relaxed);
@@ -292,6 +350,7 @@ void shard_on_eof(struct shard *s, struct conn *c)
 void shard_on_sent(struct shard *s, struct conn *c, size_t n)
 {
 	stat_add(&s->stats.net_output_bytes, n);
+	stat_add(&s->stats.writes_processed, 1);
 }
 
 void shard_on_wakeup(struct shard *s)
@@ -1042,6 +1101,7 @@ void *shard_thread_main(void *arg)
 	 * with that thread's unit.  Unset while files load: replay publishes
 	 * nothing. */
 	notify_thread_set(pubsub_notify_publish, s);
+	atomic_fetch_add(&g_server.shards_serving, 1);
 	shard_loop(s);
 	shard_aof_shutdown(s);
 	/* Shutdown: stop I/O on every client and let the reactor retire the

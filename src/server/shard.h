@@ -528,6 +528,9 @@ struct kv_server {
 	_Atomic int64_t pause_end_ms;
 	_Atomic bool pause_all;
 	_Atomic uint64_t total_clients;       /* across shards, for maxclients */
+	/* Shards whose reactor is up and whose loop runs: when it reaches
+	 * nshards the server tells its supervisor it is ready (server.c). */
+	_Atomic uint32_t shards_serving;
 	/* Turning appendonly on (shard.c, "turn-on"): txns holding a keyspace
 	 * granted before its shard rewrote (no shard starts its rewrite while
 	 * any is in flight), and the episode every shard's rewrite joins. */
@@ -590,7 +593,8 @@ const char *reactor_uring_unavailable(void);
  *             the Lua state of a shard; EVAL and SCRIPT
  *   route.c   dispatch and the cross-shard protocol
  *   shard.c   the loop, connections, cron, the AOF and snapshot turn
- *   reactor_uring.c, reactor_epoll.c, runtime.c, server.c, main.c
+ *   reactor_uring.c, reactor_epoll.c, runtime.c, supervise.c, server.c,
+ *   main.c
  */
 
 /* ---- msg.c ---- */
