@@ -63,7 +63,7 @@ start_pair() {
     --enable-debug-command yes --daemonize no --logfile "$WORK/redis.log" &
   RPID=$!
   "$KEVY_SERVER" --port "$KP" --bind 127.0.0.1 --dir "$WORK/k$KP" --threads 2 \
-    >>"$WORK/kevy.log" 2>&1 &
+    --enable-debug-command yes >>"$WORK/kevy.log" 2>&1 &
   KPID=$!
   PIDS+=("$RPID" "$KPID")
   wait_ping "$RP" "$RPID" || { echo "redis did not start" >&2; exit 1; }

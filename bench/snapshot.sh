@@ -38,7 +38,8 @@ start() {  # kind port -> PID, MS
       --appendonly no --enable-debug-command yes --daemonize no --logfile "$WORK/redis.log" >/dev/null 2>&1 &
   else
     "$KEVY_SERVER" --port "$port" --bind 127.0.0.1 --dir "$WORK/kevy" --threads "$KEVY_THREADS" \
-      --appendonly yes --save "" --auto-aof-rewrite-percentage 0 >>"$WORK/kevy.log" 2>&1 &
+      --appendonly yes --save "" --auto-aof-rewrite-percentage 0 --enable-debug-command yes \
+      >>"$WORK/kevy.log" 2>&1 &
   fi
   PID=$!
   PIDS+=("$PID")

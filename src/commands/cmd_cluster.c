@@ -138,7 +138,7 @@ static void cmd_module_help(struct cmd_ctx *c)
 	cmd_reply_help(c->out, "MODULE", module_help_lines);
 }
 
-#define MOD_LOAD_FLAGS (CMD_ADMIN | CMD_NOSCRIPT | CMD_LOCAL)
+#define MOD_LOAD_FLAGS (CMD_ADMIN | CMD_NOSCRIPT | CMD_LOCAL | CMD_PROTECTED)
 
 static const struct kv_command module_subs[] = {
 	{ .name = "module|help", .arity = 2, .flags = CMD_LOADING | CMD_STALE | CMD_LOCAL,

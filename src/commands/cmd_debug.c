@@ -18,8 +18,8 @@
  * SLEEP stops that shard's thread (its connections, and every command on
  * its keys from anywhere), not the whole server as in Redis, and the
  * switches (SET-ACTIVE-EXPIRE, PAUSE-CRON, SET-DISABLE-DENY-SCRIPTS) are
- * process-wide atomics the runtime reads (cmd_debug.h).  Unlike Redis,
- * DEBUG needs no enable-debug-command setting.
+ * process-wide atomics the runtime reads (cmd_debug.h).  As in Redis,
+ * DEBUG runs only where enable-debug-command allows (route.c).
  *
  * The digest (DEBUG DIGEST) is kevy's own, not Redis's SHA1 mix; it is equal
  * for equal datasets whatever the shard count, insertion order or encodings:
@@ -1045,7 +1045,7 @@ const struct kv_command cmd_table_debug[] = {
 	  .complexity = "Depends on subcommand.", .subcommands = memory_subs,
 	  .all_shards = memory_all_shards },
 	{ .name = "debug", .arity = -2,
-	  .flags = CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE,
+	  .flags = CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_PROTECTED,
 	  .proc = cmd_debug, .group = "server", .since = "1.0.0",
 	  .summary = "A container for debugging commands",
 	  .complexity = "Depends on subcommand.", .all_shards = debug_all_shards },

@@ -367,7 +367,7 @@ static const struct {
 	{ CMD_ADMIN, "admin" }, { CMD_PUBSUB, "pubsub" }, { CMD_NOSCRIPT, "noscript" },
 	{ CMD_BLOCKING, "blocking" }, { CMD_LOADING, "loading" }, { CMD_STALE, "stale" },
 	{ CMD_FAST, "fast" }, { CMD_NOAUTH, "no_auth" }, { CMD_NO_MULTI, "no_multi" },
-};
+};   /* Redis 7.0 shows no flag for PROTECTED */
 
 static void srv_reply_flags(struct kv_buf *out, const struct kv_command *cmd)
 {

@@ -169,6 +169,7 @@ static const char *const cfg_yesno_names[] = { "no", "yes", NULL };
 /* Indexes are enum aof_fsync (aof.h). */
 static const char *const cfg_appendfsync_names[] = { "no", "everysec", "always", NULL };
 /* Indexes are enum kv_supervised (config.h). */
+static const char *const cfg_protected_names[] = { "no", "yes", "local", NULL };
 static const char *const cfg_supervised_names[] = { "upstart", "systemd", "auto", "no", NULL };
 
 static const char *cfg_check_hz(struct cfg_value *v, enum cfg_origin o, char *e, size_t n);
@@ -246,6 +247,10 @@ static const struct cfg_def cfg_table[] = {
 	  NULL },
 	{ "supervised", CFG_ENUM, CFG_IMMUTABLE, 0, 0, cfg_supervised_names, FLD_INT,
 	  &g_config.supervised, NULL, NULL },
+	{ "enable-debug-command", CFG_ENUM, CFG_IMMUTABLE, 0, 0, cfg_protected_names, FLD_INT,
+	  &g_config.enable_debug_cmd, NULL, NULL },
+	{ "enable-module-command", CFG_ENUM, CFG_IMMUTABLE, 0, 0, cfg_protected_names, FLD_INT,
+	  &g_config.enable_module_cmd, NULL, NULL },
 	/* Compact encodings (store/encoding.h): read by every insert. */
 	{ "hash-max-listpack-entries", CFG_INT, 0, 0, INT64_MAX, NULL, FLD_AI64,
 	  &kv_encoding.hash_max_listpack_entries, NULL, NULL, "hash-max-ziplist-entries" },
@@ -876,6 +881,8 @@ static void cfg_reset(void)
 	g_config.tcp_backlog = 511;
 	g_config.databases = 16;
 	g_config.busy_poll_us = -1;
+	g_config.enable_debug_cmd = KV_PROTECTED_NO;
+	g_config.enable_module_cmd = KV_PROTECTED_NO;
 	cfg_daemonize = false;
 	atomic_store(&g_config.maxclients, 10000);
 	atomic_store(&g_config.proto_max_bulk_len, 512ll << 20);

@@ -27,6 +27,14 @@ enum kv_supervised {
 	KV_SUPERVISED_NO = 3,
 };
 
+/* enable-debug-command, enable-module-command: who may run a protected
+ * command (Redis's order of names). */
+enum kv_protected_action {
+	KV_PROTECTED_NO = 0,
+	KV_PROTECTED_YES = 1,
+	KV_PROTECTED_LOCAL = 2,
+};
+
 struct kv_config {
 	/* Fixed at startup. */
 	int port;                    /* 6379 */
@@ -41,6 +49,8 @@ struct kv_config {
 	int databases;               /* 16: SELECT 0 .. databases-1 */
 	int64_t busy_poll_us;        /* busy-poll-us: -1 = auto (0 when shards >= CPUs, else 50) */
 	int supervised;              /* enum kv_supervised: no */
+	int enable_debug_cmd;        /* enum kv_protected_action: no */
+	int enable_module_cmd;       /* enum kv_protected_action: no */
 
 	/* Changeable at runtime (CONFIG SET). */
 	_Atomic int64_t maxclients;          /* 10000 */

@@ -1042,6 +1042,23 @@ static enum dispatch_result dispatch_command(struct shard *s, struct conn *c, in
 			return DISPATCH_DONE;
 		}
 	}
+	/* Redis's protected commands: DEBUG and MODULE LOAD/LOADEX/UNLOAD run
+	 * only where enable-debug-command / enable-module-command allow. */
+	if ((cmd->flags | cmd_stat_target(cmd, argc, argv)->flags) & CMD_PROTECTED) {
+		bool debug = strcmp(cmd->name, "debug") == 0;
+		int allow = debug ? g_config.enable_debug_cmd : g_config.enable_module_cmd;
+		if (allow != KV_PROTECTED_YES && !(allow == KV_PROTECTED_LOCAL && c->local)) {
+			char msg[320];
+			snprintf(msg, sizeof(msg), "ERR %s command not allowed. If the %s option is "
+				 "set to \"local\", you can run it from a local connection, otherwise "
+				 "you need to set this option in the configuration file, and then "
+				 "restart the server.", debug ? "DEBUG" : "MODULE",
+				 debug ? "enable-debug-command" : "enable-module-command");
+			c->multi_dirty |= c->in_multi;
+			reply_now(s, c, cmd_stat_target(cmd, argc, argv), reply_error_str, msg);
+			return DISPATCH_DONE;
+		}
+	}
 	/* A script past busy-reply-threshold on any shard: Redis's -BUSY to
 	 * all but what can end it (docs/scripting.md). */
 	const char *busy = script_busy_error();

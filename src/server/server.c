@@ -283,8 +283,12 @@ static int server_prepare_dataset(uint32_t *nshards)
 	struct dataset_info ds;
 	*nshards = server_shard_count();
 	int rc = aof_dataset_read(g_config.dir, &ds, err, sizeof(err));
-	if (rc < 0)
-		return 0;   /* none yet, or damaged: server_recover creates or refuses */
+	if (rc == -ENOENT)
+		return 0;   /* a new dataset: server_recover creates it */
+	if (rc < 0) {
+		log_warning("%s; refusing to start (see: kevy-check %s)", err, g_config.dir);
+		return -1;
+	}
 	if (server_lock_dir() < 0)
 		return -1;
 	rc = aof_reshard_recover(g_config.dir, true, NULL, NULL, err, sizeof(err));
@@ -317,9 +321,11 @@ static int server_prepare_dataset(uint32_t *nshards)
 	 * is committed first, as recovery would. */
 	if (aof_turnon_recover(g_config.dir, &ds, true, NULL, NULL, err, sizeof(err)) < 0 ||
 	    aof_reshard(g_config.dir, *nshards, err, sizeof(err)) < 0) {
-		log_warning("re-sharding %s from %u to %u shard(s) failed: %s (refusing to start; "
-			    "kevy-check %s says what the directory holds)", g_config.dir,
-			    ds.shard_count, *nshards, err, g_config.dir);
+		bool said = strstr(err, "refusing to start") != NULL;
+		log_warning("re-sharding %s from %u to %u shard(s) failed: %s%s%s%s", g_config.dir,
+			    ds.shard_count, *nshards, err,
+			    said ? "" : " (refusing to start; kevy-check ", said ? "" : g_config.dir,
+			    said ? "" : " says what the directory holds)");
 		return -1;
 	}
 	return server_lock_dir();

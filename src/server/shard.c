@@ -294,6 +294,7 @@ void shard_on_accept(struct shard *s, int fd)
 	atomic_store(&c->last_active_ms, s->now_ms);
 	atomic_store(&c->last_cmd, "NULL");
 	c->authenticated = !atomic_load(&g_config.requirepass_set);
+	c->local = conn_peer_is_local(fd);
 	resp_parser_init(&c->parser, &s->resp_limits);
 	resp_parser_set_authenticated(&c->parser, c->authenticated);
 	conn_set_addrs(c);

@@ -286,6 +286,7 @@ struct conn {
 	bool paused;                          /* waiting for the keyspace */
 
 	bool authenticated;
+	bool local;             /* from 127.0.0.1 or ::1 (Redis's islocalClient) */
 	bool close_after_reply;               /* QUIT, protocol error, CLIENT KILL */
 	bool reply_off;                       /* CLIENT REPLY OFF */
 	bool reply_skip_next;                 /* CLIENT REPLY SKIP: the next command's reply */

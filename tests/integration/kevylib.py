@@ -359,13 +359,16 @@ class Server:
         self._logf = None
 
     def _argv(self, port):
+        # DEBUG is a protected command (enable-debug-command no by default,
+        # in both servers); tests use it, as Redis's own suite does (its
+        # default.conf enables it).  A test's own args come after: they win.
         if self.kind == "kevy":
             return [kevy_binary(), "--port", str(port), "--bind", "127.0.0.1",
-                    "--dir", self.dir] + self.args
+                    "--dir", self.dir, "--enable-debug-command", "yes"] + self.args
         rb = require_redis()
         return [rb, "--port", str(port), "--bind", "127.0.0.1", "--dir", self.dir,
                 "--save", "", "--appendonly", "no", "--daemonize", "no",
-                "--logfile", ""] + self.args
+                "--logfile", "", "--enable-debug-command", "yes"] + self.args
 
     def start(self, timeout=None):
         timeout = START_TIMEOUT_S if timeout is None else timeout

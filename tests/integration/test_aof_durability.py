@@ -15,8 +15,9 @@
 - Refusals to start, exit status != 0, the data directory left untouched:
   a corrupt record in the middle of a segment (the log names the file, the
   offset and kevy-check), a segment from another dataset in place of this
-  one ("mismatch"), a 2-shard directory started with --threads 1 (the shard
-  count), a segment named by the manifest but deleted (the file).
+  one ("mismatch"), a damaged 2-shard directory started with --threads 1
+  (the re-shard refuses before changing anything), a segment named by the
+  manifest but deleted (the file).
 """
 
 import glob
@@ -264,10 +265,22 @@ def check_refusals(rng):
         refused("foreign segment", work, ["--threads", "1"], [seg_name, "mismatch"])
         shutil.rmtree(work)
 
-        # Wrong shard count.
+        # Another shard count re-shards at startup (test_reshard.py); a
+        # dataset that cannot be loaded is refused before anything of it
+        # changes: a corrupt record in a 2-shard directory started with
+        # --threads 1.
         shutil.copytree(two.dir, work)
-        refused("2 shards started with --threads 1", work, ["--threads", "1"],
-                ["2 shard", "--threads 2"])
+        seg2 = max((os.path.join(work, n) for n in ("kevy-s0-g1.aof", "kevy-s1-g1.aof")),
+                   key=lambda p: len(A.record_offsets(p)))
+        offs2 = A.record_offsets(seg2)
+        K.check(len(offs2) >= 2, "a shard with two records: %d" % len(offs2))
+        with open(seg2, "r+b") as f:
+            f.seek(offs2[0] + 32 + 3)
+            b = f.read(1)
+            f.seek(offs2[0] + 32 + 3)
+            f.write(bytes([b[0] ^ 0x20]))
+        refused("re-sharding a damaged dataset", work, ["--threads", "1"],
+                ["re-sharding", os.path.basename(seg2), "refusing to start", "kevy-check"])
         shutil.rmtree(work)
 
         # A segment the manifest names, deleted.

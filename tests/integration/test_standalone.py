@@ -12,6 +12,11 @@ subcommands are in COMMAND LIST (COMMAND INFO compared where kevy's flags
 cover Redis's: kevy has no no_async_loading flag).  MODULE LOAD / UNLOAD differ on purpose
 (docs/compatibility.md): checked for kevy's own refusal.
 
+DEBUG and MODULE LOAD/LOADEX/UNLOAD are Redis's protected commands:
+refused with Redis's text unless enable-debug-command / enable-module-command
+is yes, or local for a client from 127.0.0.1 (compared with redis-server
+under no, yes and local; MULTI is doomed by a refusal).
+
 Environment: KEVY_SERVER (set by CTest).
 """
 
@@ -46,12 +51,43 @@ def run(port):
         return out
 
 
+PROTECTED = [["DEBUG", "HELP"], ["DEBUG", "nosuch"], ["MODULE", "UNLOAD", "x"],
+             ["MODULE", "LIST"], ["MULTI"], ["DEBUG", "DIGEST"], ["EXEC"],
+             ["CONFIG", "GET", "enable-debug-command"], ["CONFIG", "GET", "enable-module-command"],
+             ["CONFIG", "SET", "enable-debug-command", "yes"], ["COMMAND", "INFO", "debug"]]
+
+
+def run_protected(port):
+    with K.RawConn(port) as c:
+        out = [c.call(*a) for a in PROTECTED]
+        # DEBUG HELP's text is each server's own; only whether it ran matters.
+        out[0] = out[0][:1]
+        out[1] = out[1][:1]
+        return out
+
+
 def main():
     K.require_redis()
     K.require_kevy()
+    for mode in ("no", "yes", "local"):
+        args = ["--enable-debug-command", mode, "--enable-module-command", mode]
+        redis_srv = K.redis(*args).start()
+        kevy_srv = K.kevy("--threads", "2", *args).start()
+        try:
+            want = run_protected(redis_srv.port)
+            got = run_protected(kevy_srv.port)
+        finally:
+            redis_srv.stop()
+            kevy_srv.check_clean_exit()
+        for a, w, g in zip(PROTECTED, want, got):
+            K.check(w == g, "enable-*-command %s, %s:\n redis %r\n kevy  %r" % (
+                mode, " ".join(a), w, g))
+        K.check(want[5].startswith(b"-ERR DEBUG command not allowed") == (mode == "no"),
+                "DEBUG refused exactly under no (%s): %r" % (mode, want[5]))
+
     K.compare_with_redis(run, [" ".join(a) for a in CALLS] + ["COMMAND LIST"],
                          kevy_args=("--threads", "2"))
-    with K.kevy("--threads", "2") as kv:
+    with K.kevy("--threads", "2", "--enable-module-command", "yes") as kv:
         with kv.conn() as c:
             r = c.call("MODULE", "LOAD", "/tmp/nosuch.so")
             K.check(r.startswith(b"-ERR Error loading the extension: kevy does not load Redis "

@@ -387,7 +387,7 @@ static void test_config_get_patterns(void **state)
 	const char *const all[] = { "*" };
 	const char *r = get_reply(1, all);
 	/* 55 settings, name and value each. */
-	assert_true(strncmp(r, "*110\r\n", 6) == 0);
+	assert_true(strncmp(r, "*114\r\n", 6) == 0);
 }
 
 static void test_config_set_updates_runtime_values(void **state)
