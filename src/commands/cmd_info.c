@@ -158,14 +158,26 @@ static void srv_info_server(const struct cmd_ctx *c, struct kv_buf *b)
 		      srv_str(si->io_reason));
 }
 
-static void srv_info_clients(struct kv_buf *b, const struct srv_totals *t)
+/* Client-side caching's counts (server/tracking.c); zeros without a runtime. */
+static void srv_tracking_counts(const struct cmd_ctx *c, uint64_t v[4])
 {
+	v[0] = v[1] = v[2] = v[3] = 0;
+	if (c->rt && c->rt->tracking_info)
+		c->rt->tracking_info(&v[0], &v[1], &v[2], &v[3]);
+}
+
+static void srv_info_clients(const struct cmd_ctx *c, struct kv_buf *b,
+			     const struct srv_totals *t)
+{
+	uint64_t trk[4];
+	srv_tracking_counts(c, trk);
 	kv_buf_printf(b, "# Clients\r\n"
 		      "connected_clients:%llu\r\n"
 		      "maxclients:%lld\r\n"
-		      "blocked_clients:%llu\r\n",
+		      "blocked_clients:%llu\r\n"
+		      "tracking_clients:%llu\r\n",
 		      (unsigned long long)t->clients, (long long)atomic_load(&g_config.maxclients),
-		      (unsigned long long)t->blocked);
+		      (unsigned long long)t->blocked, (unsigned long long)trk[0]);
 }
 
 /* Resident set size from /proc/self/statm (pages). */
@@ -268,6 +280,8 @@ static void srv_info_stats(const struct cmd_ctx *c, struct kv_buf *b, const stru
 	uint64_t channels = 0, patterns = 0;
 	if (c->rt->pubsub_counts)
 		c->rt->pubsub_counts(c, &channels, &patterns);
+	uint64_t trk[4];
+	srv_tracking_counts(c, trk);
 	kv_buf_printf(b, "# Stats\r\n"
 		      "total_connections_received:%llu\r\n"
 		      "total_commands_processed:%llu\r\n"
@@ -283,6 +297,9 @@ static void srv_info_stats(const struct cmd_ctx *c, struct kv_buf *b, const stru
 		      "keyspace_misses:%llu\r\n"
 		      "pubsub_channels:%llu\r\n"
 		      "pubsub_patterns:%llu\r\n"
+		      "tracking_total_keys:%llu\r\n"
+		      "tracking_total_items:%llu\r\n"
+		      "tracking_total_prefixes:%llu\r\n"
 		      "total_error_replies:%llu\r\n"
 		      "kevy_forwarded_commands:%llu\r\n"
 		      "kevy_multi_shard_commands:%llu\r\n",
@@ -293,7 +310,8 @@ static void srv_info_stats(const struct cmd_ctx *c, struct kv_buf *b, const stru
 		      (unsigned long long)t->rejected, (unsigned long long)t->expired,
 		      (unsigned long long)t->evicted, (unsigned long long)t->hits, (unsigned long long)t->misses,
 		      (unsigned long long)channels, (unsigned long long)patterns,
-		      (unsigned long long)t->errors, (unsigned long long)t->forwarded,
+		      (unsigned long long)trk[1], (unsigned long long)trk[2],
+		      (unsigned long long)trk[3], (unsigned long long)t->errors, (unsigned long long)t->forwarded,
 		      (unsigned long long)t->multi_shard);
 }
 
@@ -521,7 +539,7 @@ static void cmd_info(struct cmd_ctx *c)
 			kv_buf_append_str(&b, "\r\n");
 		switch (bit) {
 		case SEC_SERVER: srv_info_server(c, &b); break;
-		case SEC_CLIENTS: srv_info_clients(&b, &t); break;
+		case SEC_CLIENTS: srv_info_clients(c, &b, &t); break;
 		case SEC_MEMORY: srv_info_memory(c, &b, &t); break;
 		case SEC_PERSISTENCE: persist_info(c, &b); break;
 		case SEC_STATS: srv_info_stats(c, &b, &t); break;
