@@ -254,7 +254,11 @@ static void trk_push(struct shard *s, struct conn *x, const char *value, size_t 
 		out = shard_conn_push_begin(s, x);
 		resp_push(out, 2);
 		resp_bulk_str(out, "invalidate");
-	} else if (redirected && pubsub_count(x) > 0) {
+	} else if (redirected && atomic_load_explicit(&x->info_sub, memory_order_relaxed) +
+					 atomic_load_explicit(&x->info_psub, memory_order_relaxed) > 0) {
+		/* In pub/sub mode, as its shard published after its last
+		 * command (read here, not from pubsub.c, which runs PUBLISH
+		 * through the calls that run this file). */
 		out = shard_conn_push_begin(s, x);
 		resp_push(out, 3);
 		resp_bulk_str(out, "message");
