@@ -752,7 +752,14 @@ static void shard_handle_msg(struct shard *s, struct shard_msg *m)
 		pubsub_deliver_batch(s, &((struct notify_part *)m)->b->payload);
 		tracking_deliver_batch(s, &((struct notify_part *)m)->b->trk);
 		m->type = MSG_NOTIFY_DONE;
-		shard_send(s, m->from, m);
+		if (s->trk_out.len) {
+			/* Invalidations for REDIRECT targets on other shards: they
+			 * go now, and the sender's reply waits for them too. */
+			shard_notify_flush(s);
+			shard_send_when_durable(s, m->from, m, 0, false);
+		} else {
+			shard_send(s, m->from, m);
+		}
 		break;
 	case MSG_NOTIFY_DONE:
 		shard_notify_part_done(s, (struct notify_part *)m);

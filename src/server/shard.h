@@ -843,7 +843,8 @@ void tracking_call_end(struct shard *s, const struct cmd_call *call, struct kv_d
 		       struct trk_frame *f);
 /* CLIENT CACHING applies to the next command (or MULTI ... EXEC). */
 void tracking_after_command(struct conn *c, const struct kv_slice *name);
-/* Records another shard sent with a notification batch. */
+/* Records another shard sent with a notification batch (what they make
+ * for REDIRECT targets on other shards is left in s->trk_out). */
 void tracking_deliver_batch(struct shard *s, const struct kv_buf *payload);
 /* End of a loop turn: BCAST invalidations collected, records sent. */
 void tracking_turn(struct shard *s);

@@ -476,8 +476,13 @@ static void trk_deliver(struct shard *s, const char *data, size_t len)
 
 void tracking_deliver_batch(struct shard *s, const struct kv_buf *payload)
 {
-	if (payload->len)
-		trk_deliver(s, payload->data, payload->len);
+	if (payload->len == 0)
+		return;
+	trk_deliver(s, payload->data, payload->len);
+	/* BCAST messages of the sender's unit now, before the batch is
+	 * acknowledged: the writer's reply waits for that. */
+	if (s->trk->nprefixes)
+		trk_bcast_flush(s);
 }
 
 /* A record made on this thread: for its own clients now, for the other
