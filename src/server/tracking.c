@@ -32,14 +32,29 @@
 
 #define TRK_CHANNEL "__redis__:invalidate"
 
-/* A key some clients cached: their ids (no duplicates). */
+/* A key some clients cached: their ids (no duplicates).  Most keys are
+ * cached by one client: its id is kept inline, without an allocation. */
 struct trk_key {
 	struct dict_node node;
-	uint64_t *ids;
+	union {
+		uint64_t one;         /* cap <= 1 */
+		uint64_t *many;       /* cap > 1 */
+	} ids;
 	uint32_t n, cap;
 	uint32_t klen;
 	char key[];
 };
+
+static uint64_t *trk_ids(struct trk_key *k)
+{
+	return k->cap <= 1 ? &k->ids.one : k->ids.many;
+}
+
+static void trk_ids_free(struct trk_key *k)
+{
+	if (k->cap > 1)
+		free(k->ids.many);
+}
 
 /* A tracking client of this shard, found by id. */
 struct trk_client {
@@ -134,7 +149,7 @@ static void trk_free_node(void *arg, struct dict_node *n)
 {
 	(void)arg;
 	struct trk_key *k = (struct trk_key *)n;
-	free(k->ids);
+	trk_ids_free(k);
 	free(k);
 }
 
@@ -511,7 +526,7 @@ static void trk_key_free(struct trk_shard *o, struct trk_key *k, bool count_glob
 	atomic_fetch_sub_explicit(&o->nkeys, 1, memory_order_relaxed);
 	if (count_global)
 		atomic_fetch_sub_explicit(&trk_keys_total, 1, memory_order_relaxed);
-	free(k->ids);
+	trk_ids_free(k);
 	free(k);
 }
 
@@ -524,10 +539,11 @@ static void trk_invalidate(struct shard *self, uint32_t owner, const char *key, 
 	struct trk_key *k = (struct trk_key *)dict_unlink(&o->keys, key, klen);
 	if (k) {
 		struct kv_buf rec = KV_BUF_INIT;
+		const uint64_t *ids = trk_ids(k);
 		for (uint32_t i = 0; i < k->n; i++) {
 			rec.len = 0;
 			kv_buf_append(&rec, "I", 1);
-			put_u64(&rec, k->ids[i]);
+			put_u64(&rec, ids[i]);
 			put_u64(&rec, writer);
 			put_bytes(&rec, key, klen);
 			trk_emit(self, &rec);
@@ -577,6 +593,8 @@ void tracking_key_changed(uint32_t owner, const char *key, size_t klen)
 void tracking_flush_cmd(struct cmd_ctx *ctx)
 {
 	struct shard *self = trk_self;
+	if (!self)
+		return;   /* not a serving shard thread: nobody to tell */
 	kv_assert(self == ctx->shard);
 	for (uint32_t i = 0; i < g_server.nshards; i++) {
 		struct trk_shard *o = g_server.shards[i]->trk;
@@ -617,14 +635,25 @@ static void trk_remember(uint32_t owner, uint64_t id, const char *key, size_t kl
 		atomic_fetch_add_explicit(&o->nkeys, 1, memory_order_relaxed);
 		atomic_fetch_add_explicit(&trk_keys_total, 1, memory_order_relaxed);
 	}
+	uint64_t *ids = trk_ids(k);
 	for (uint32_t i = 0; i < k->n; i++)
-		if (k->ids[i] == id)
+		if (ids[i] == id)
 			return;
 	if (k->n == k->cap) {
-		k->cap = k->cap ? k->cap * 2 : 1;
-		k->ids = kv_realloc(k->ids, k->cap * sizeof(*k->ids));
+		if (k->cap == 0) {
+			k->cap = 1;
+		} else if (k->cap == 1) {
+			uint64_t *many = kv_malloc(4 * sizeof(*many));
+			many[0] = k->ids.one;
+			k->ids.many = many;
+			k->cap = 4;
+		} else {
+			k->cap *= 2;
+			k->ids.many = kv_realloc(k->ids.many, k->cap * sizeof(*k->ids.many));
+		}
+		ids = trk_ids(k);
 	}
-	k->ids[k->n++] = id;
+	ids[k->n++] = id;
 	atomic_fetch_add_explicit(&o->nitems, 1, memory_order_relaxed);
 }
 

@@ -268,6 +268,27 @@ def check_modes(kv, w):
     t.close()
 
 
+def check_shared_keys(kv, w):
+    """Keys cached by several clients: each hears once, the items count."""
+    ts = [resp3(kv.conn()) for _ in range(5)]
+    for t in ts:
+        t.call("CLIENT", "TRACKING", "on")
+        for k in KEYS[:10]:
+            t.call("GET", k)
+    info = w[0].cmd("INFO", "stats")
+    K.check(b"tracking_total_keys:10\r\n" in info and b"tracking_total_items:50\r\n" in info,
+            "10 keys, 50 items: %r" % re.findall(rb"tracking_total_\w+:\d+", info))
+    for i, k in enumerate(KEYS[:10]):
+        w[i % 2].call("SET", k, "shared")
+    for t in ts:
+        K.check(sorted(fence(t)) == sorted(push_invalidate([k]) for k in KEYS[:10]),
+                "every reader hears of every key once")
+        t.close()
+    info = w[0].cmd("INFO", "stats")
+    K.check(b"tracking_total_keys:0\r\n" in info and b"tracking_total_items:0\r\n" in info,
+            "the table is empty again")
+
+
 def check_eviction(kv, w):
     t = resp3(kv.conn())
     t.call("CLIENT", "TRACKING", "on")
@@ -416,6 +437,7 @@ def main():
         check_default_resp3(kv, w)
         check_redirect_resp2(kv, w)
         check_modes(kv, w)
+        check_shared_keys(kv, w)
         check_eviction(kv, w)
         K.check(kv.ping_ok(), "server alive")
     if K.target() != "redis":
