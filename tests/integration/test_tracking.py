@@ -432,7 +432,8 @@ def check_against_redis():
 
 def main():
     K.require_kevy()
-    with K.kevy("--threads", "2") as kv:
+    kv = K.kevy("--threads", "2").start()
+    try:
         w = conns_per_shard(kv)
         check_default_resp3(kv, w)
         check_redirect_resp2(kv, w)
@@ -440,6 +441,9 @@ def main():
         check_shared_keys(kv, w)
         check_eviction(kv, w)
         K.check(kv.ping_ok(), "server alive")
+        kv.check_clean_exit()
+    finally:
+        kv.cleanup()
     if K.target() != "redis":
         K.require_redis()
         check_against_redis()
