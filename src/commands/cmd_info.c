@@ -166,6 +166,14 @@ static void srv_info_server(const struct cmd_ctx *c, struct kv_buf *b)
 		      srv_str(si->io_reason));
 }
 
+/* Client-side caching's counts (server/tracking.c); zeros without a runtime. */
+static void srv_tracking_counts(const struct cmd_ctx *c, uint64_t v[4])
+{
+	v[0] = v[1] = v[2] = v[3] = 0;
+	if (c->rt && c->rt->tracking_info)
+		c->rt->tracking_info(&v[0], &v[1], &v[2], &v[3]);
+}
+
 struct srv_client_peaks {
 	uint64_t in, out;
 };
@@ -181,14 +189,16 @@ static void srv_client_peak(void *arg, const struct client_info *ci)
 
 /* Redis 7.0's fields.  client_recent_max_*: Redis keeps the peak of the
  * last seconds; kevy reports the largest buffers of the clients connected
- * now.  kevy has no cluster bus, no CLIENT TRACKING, and keeps a blocked
- * client's deadline with its ticket rather than in a timeout table, so
- * those three are 0 (docs/compatibility.md). */
+ * now.  kevy has no cluster bus and keeps a blocked client's deadline
+ * with its ticket rather than in a timeout table, so those two are 0
+ * (docs/compatibility.md). */
 static void srv_info_clients(const struct cmd_ctx *c, struct kv_buf *b,
 			     const struct srv_totals *t)
 {
 	struct srv_client_peaks p = { 0, 0 };
 	c->rt->clients_foreach(srv_client_peak, &p);
+	uint64_t trk[4];
+	srv_tracking_counts(c, trk);
 	kv_buf_printf(b, "# Clients\r\n"
 		      "connected_clients:%llu\r\n"
 		      "cluster_connections:0\r\n"
@@ -196,11 +206,11 @@ static void srv_info_clients(const struct cmd_ctx *c, struct kv_buf *b,
 		      "client_recent_max_input_buffer:%llu\r\n"
 		      "client_recent_max_output_buffer:%llu\r\n"
 		      "blocked_clients:%llu\r\n"
-		      "tracking_clients:0\r\n"
+		      "tracking_clients:%llu\r\n"
 		      "clients_in_timeout_table:0\r\n",
 		      (unsigned long long)t->clients, (long long)atomic_load(&g_config.maxclients),
 		      (unsigned long long)p.in, (unsigned long long)p.out,
-		      (unsigned long long)t->blocked);
+		      (unsigned long long)t->blocked, (unsigned long long)trk[0]);
 }
 
 /* Resident set size from /proc/self/statm (pages). */
@@ -358,6 +368,8 @@ static void srv_info_stats(const struct cmd_ctx *c, struct kv_buf *b, const stru
 	uint64_t channels = 0, patterns = 0;
 	if (c->rt->pubsub_counts)
 		c->rt->pubsub_counts(c, &channels, &patterns);
+	uint64_t trk[4];
+	srv_tracking_counts(c, trk);
 	kv_buf_printf(b, "# Stats\r\n"
 		      "total_connections_received:%llu\r\n"
 		      "total_commands_processed:%llu\r\n"
@@ -391,9 +403,9 @@ static void srv_info_stats(const struct cmd_ctx *c, struct kv_buf *b, const stru
 		      "active_defrag_misses:0\r\n"
 		      "active_defrag_key_hits:0\r\n"
 		      "active_defrag_key_misses:0\r\n"
-		      "tracking_total_keys:0\r\n"
-		      "tracking_total_items:0\r\n"
-		      "tracking_total_prefixes:0\r\n"
+		      "tracking_total_keys:%llu\r\n"
+		      "tracking_total_items:%llu\r\n"
+		      "tracking_total_prefixes:%llu\r\n"
 		      "unexpected_error_replies:0\r\n"
 		      "total_error_replies:%llu\r\n"
 		      "dump_payload_sanitizations:0\r\n"
@@ -410,8 +422,10 @@ static void srv_info_stats(const struct cmd_ctx *c, struct kv_buf *b, const stru
 		      (unsigned long long)t->rejected, (unsigned long long)t->expired,
 		      (unsigned long long)t->evicted, (unsigned long long)t->hits, (unsigned long long)t->misses,
 		      (unsigned long long)channels, (unsigned long long)patterns,
-		      (unsigned long long)t->errors, (unsigned long long)t->reads,
-		      (unsigned long long)t->writes, (unsigned long long)t->forwarded,
+		      (unsigned long long)trk[1], (unsigned long long)trk[2],
+		      (unsigned long long)trk[3], (unsigned long long)t->errors,
+		      (unsigned long long)t->reads, (unsigned long long)t->writes,
+		      (unsigned long long)t->forwarded,
 		      (unsigned long long)t->multi_shard);
 }
 

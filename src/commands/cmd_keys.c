@@ -624,6 +624,9 @@ static void flush_generic(struct cmd_ctx *c)
 			if (db_size(dbs->db[d]) > 0)
 				db_flush(dbs->db[d]);
 	}
+	/* Redis tells tracking clients of every flush, empty or not. */
+	if (c->rt && c->rt->tracking_flush)
+		c->rt->tracking_flush(c);
 	resp_ok(c->out);
 }
 

@@ -823,19 +823,19 @@ static void cmd_client_setname(struct cmd_ctx *c)
 
 /* One CLIENT LIST line: Redis 7.0's fields in its order (the buffer
  * internals kevy does not have, argv-mem multi-mem rbs rbp oll, are 0,
- * events is "r"; one user; no tracking), then kevy's own `shard`. */
+ * events is "r"; one user), then kevy's own `shard`. */
 static void srv_client_line(struct kv_buf *b, const struct client_info *ci)
 {
 	kv_buf_printf(b, "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=%s "
 		      "db=%u sub=%u psub=%u ssub=0 multi=%d qbuf=%llu qbuf-free=%llu argv-mem=0 "
 		      "multi-mem=0 rbs=0 rbp=0 obl=%llu oll=0 omem=%llu tot-mem=%llu events=r "
-		      "cmd=%s user=default redir=-1 resp=%d shard=%u\n",
+		      "cmd=%s user=default redir=%lld resp=%d shard=%u\n",
 		      (unsigned long long)ci->id, ci->addr, ci->laddr, ci->fd, ci->name,
 		      (long long)ci->age_s, (long long)ci->idle_s, ci->flags, ci->db, ci->sub,
 		      ci->psub, (int)ci->multi, (unsigned long long)ci->qbuf,
 		      (unsigned long long)ci->qbuf_free, (unsigned long long)ci->obl,
 		      (unsigned long long)ci->omem, (unsigned long long)ci->tot_mem, ci->last_cmd,
-		      ci->resp, ci->shard);
+		      (long long)ci->redir, ci->resp, ci->shard);
 }
 
 /* Client types: a client with subscriptions is "pubsub", every other one
@@ -1026,6 +1026,10 @@ static void cmd_client_kill(struct cmd_ctx *c)
 }
 
 static const char *const srv_client_help[] = {
+	"CACHING (YES|NO)",
+	"    Enable/disable tracking of the keys for next command in OPTIN/OPTOUT modes.",
+	"GETREDIR",
+	"    Return the client ID we are redirecting to when tracking is enabled.",
 	"GETNAME",
 	"    Return the name of the current connection.",
 	"ID",
@@ -1062,6 +1066,11 @@ static const char *const srv_client_help[] = {
 	"    Control the replies sent to the current connection.",
 	"SETNAME <name>",
 	"    Assign the name <name> to the current connection.",
+	"TRACKING (ON|OFF) [REDIRECT <id>] [BCAST] [PREFIX <prefix> [...]]",
+	"         [OPTIN] [OPTOUT] [NOLOOP]",
+	"    Control server assisted client side caching.",
+	"TRACKINGINFO",
+	"    Report tracking status for the current connection.",
 	"UNBLOCK <clientid> [TIMEOUT|ERROR]",
 	"    Unblock the specified blocked client.",
 	"NO-EVICT (ON|OFF)",
@@ -1172,9 +1181,34 @@ static void cmd_client_help(struct cmd_ctx *c)
 	cmd_reply_help(c->out, "CLIENT", srv_client_help);
 }
 
+/* CLIENT TRACKING, CACHING, GETREDIR and TRACKINGINFO: client-side caching
+ * is the runtime's (server/tracking.c, docs/tracking.md). */
+static void cmd_client_tracking(struct cmd_ctx *c)
+{
+	if (srv_need_conn(c))
+		c->rt->client_tracking(c);
+}
+
 #define SRV_CLIENT_FLAGS (CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_LOCAL)
 
 static const struct kv_command srv_client_subs[] = {
+	{ .name = "client|caching", .arity = 3, .flags = SRV_CLIENT_FLAGS,
+	  .proc = cmd_client_tracking, .group = "connection", .since = "6.0.0",
+	  .summary = "Instruct the server about tracking or not keys in the next request",
+	  .complexity = "O(1)" },
+	{ .name = "client|getredir", .arity = 2, .flags = SRV_CLIENT_FLAGS,
+	  .proc = cmd_client_tracking, .group = "connection", .since = "6.0.0",
+	  .summary = "Get tracking notifications redirection client ID if any",
+	  .complexity = "O(1)" },
+	{ .name = "client|tracking", .arity = -3, .flags = SRV_CLIENT_FLAGS,
+	  .proc = cmd_client_tracking, .group = "connection", .since = "6.0.0",
+	  .summary = "Enable or disable server assisted client side caching support",
+	  .complexity = "O(1). Some options may introduce additional complexity." },
+	{ .name = "client|trackinginfo", .arity = 2, .flags = SRV_CLIENT_FLAGS,
+	  .proc = cmd_client_tracking, .group = "connection", .since = "6.2.0",
+	  .summary = "Return information about server assisted client side caching for the "
+		     "current connection",
+	  .complexity = "O(1)" },
 	{ .name = "client|getname", .arity = 2, .flags = SRV_CLIENT_FLAGS,
 	  .proc = cmd_client_getname, .group = "connection", .since = "2.6.9",
 	  .summary = "Get the current connection name", .complexity = "O(1)" },

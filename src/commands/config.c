@@ -77,6 +77,7 @@ struct kv_config g_config = {
 	.proto_max_bulk_len = 512ll << 20,
 	.client_query_buffer_limit = 1ll << 30,
 	.timeout_s = 0,
+	.tracking_table_max_keys = 1000000,
 	.tcp_keepalive_s = 300,
 	.hz = 10,
 	.loglevel = LOG_NOTICE,
@@ -209,6 +210,8 @@ static const struct cfg_def cfg_table[] = {
 	{ "client-query-buffer-limit", CFG_MEM, 0, 1 << 20, INT64_MAX, NULL, FLD_AI64,
 	  &g_config.client_query_buffer_limit, NULL, NULL },
 	{ "timeout", CFG_INT, 0, 0, INT_MAX, NULL, FLD_AI64, &g_config.timeout_s, NULL, NULL },
+	{ "tracking-table-max-keys", CFG_INT, 0, 0, INT64_MAX, NULL, FLD_AI64,
+	  &g_config.tracking_table_max_keys, NULL, NULL },
 	{ "tcp-keepalive", CFG_INT, 0, 0, INT_MAX, NULL, FLD_AI64, &g_config.tcp_keepalive_s,
 	  NULL, NULL },
 	{ "hz", CFG_INT, 0, 0, INT_MAX, NULL, FLD_AI64, &g_config.hz, cfg_check_hz, NULL },
@@ -888,6 +891,7 @@ static void cfg_reset(void)
 	atomic_store(&g_config.proto_max_bulk_len, 512ll << 20);
 	atomic_store(&g_config.client_query_buffer_limit, 1ll << 30);
 	atomic_store(&g_config.timeout_s, 0);
+	atomic_store(&g_config.tracking_table_max_keys, 1000000);
 	atomic_store(&g_config.tcp_keepalive_s, 300);
 	atomic_store(&g_config.hz, 10);
 	atomic_store(&g_config.loglevel, LOG_NOTICE);

@@ -57,6 +57,9 @@ struct kv_config {
 	_Atomic int64_t proto_max_bulk_len;  /* 512 MiB */
 	_Atomic int64_t client_query_buffer_limit; /* 1 GiB */
 	_Atomic int64_t timeout_s;           /* idle client timeout, 0 = never */
+	/* Keys the tracking tables of every shard hold at most (0: no limit;
+	 * server/tracking.c). */
+	_Atomic int64_t tracking_table_max_keys;   /* 1000000 */
 	_Atomic int64_t tcp_keepalive_s;     /* 300 */
 	_Atomic int64_t hz;                  /* 10: background task frequency */
 	_Atomic int loglevel;                /* 0 debug 1 verbose 2 notice 3 warning */

@@ -134,7 +134,7 @@ struct client_info {
 	int64_t age_s;
 	int64_t idle_s;
 	uint32_t shard;
-	char flags[16];     /* Redis's letters: P x b c e, or N */
+	char flags[16];     /* Redis's letters: O P x b t R B c e, or N */
 	uint32_t db;
 	uint32_t sub, psub; /* channel and pattern subscriptions */
 	int32_t multi;      /* commands queued in MULTI, -1 outside */
@@ -146,6 +146,7 @@ struct client_info {
 	uint64_t omem;
 	uint64_t tot_mem;
 	int resp;           /* protocol version: 2 or 3 */
+	int64_t redir;      /* CLIENT TRACKING's REDIRECT id, 0 none, -1 not tracking */
 };
 
 struct cmd_runtime {
@@ -228,6 +229,18 @@ struct cmd_runtime {
 	 * every shard (the caller holds every shard's keyspace, which keeps
 	 * the subscription tables still). */
 	void (*pubsub_counts)(const struct cmd_ctx *c, uint64_t *channels, uint64_t *patterns);
+
+	/* ---- client-side caching (server/tracking.c) ---- */
+	/* CLIENT TRACKING, CACHING, GETREDIR, TRACKINGINFO for c->conn
+	 * (argv[1] names which). */
+	void (*client_tracking)(struct cmd_ctx *c);
+	/* FLUSHALL / FLUSHDB ran (whether or not a key was there): the
+	 * clients' caches are void. */
+	void (*tracking_flush)(struct cmd_ctx *c);
+	/* INFO: tracking clients, tracked keys, (key, client) items and BCAST
+	 * prefixes, over every shard. */
+	void (*tracking_info)(uint64_t *clients, uint64_t *keys, uint64_t *items,
+			      uint64_t *prefixes);
 
 	/* ---- scripting (docs/scripting.md) ---- */
 	/* INFO memory: the Lua heaps of EVAL's states (all shards), of the

@@ -225,6 +225,8 @@ int64_t shard_call_run(struct shard *s, const struct cmd_call *call, struct conn
 		shard_set_writing(s, held, call->dbid, true);
 	fx_cmd_begin(&fx, call->cmd, call->argc, call->argv, held, call->dbid, call->now_ms);
 	size_t before = out->len;
+	struct trk_frame trk;
+	tracking_call_begin(s, call, conn, &trk);
 	uint64_t start = kv_ticks();
 	call->cmd->proc(&ctx);
 	uint64_t ticks = kv_ticks() - start;
@@ -256,6 +258,9 @@ int64_t shard_call_run(struct shard *s, const struct cmd_call *call, struct conn
 			stat_add(&cs->failed, 1);
 	}
 	fx_cmd_end(&fx);
+	/* After the reply: what the command read is remembered, and the
+	 * client's own invalidations follow its reply (docs/tracking.md). */
+	tracking_call_end(s, call, held, &trk);
 	if (writing) {
 		/* Inside EXEC the clients blocked on these keys are served once
 		 * the whole transaction ran (shard_call_wake), as in Redis: a key

@@ -360,18 +360,25 @@ void shard_tag_slot(const struct shard *s, struct reply_slot *slot)
 
 void shard_notify_flush(struct shard *s)
 {
-	if (s->notify_out.len == 0)
+	if (s->notify_out.len == 0 && s->trk_out.len == 0)
 		return;
 	struct notify_batch *b = NULL;
 	for (uint32_t i = 0; i < g_server.nshards; i++) {
 		struct shard *dst = g_server.shards[i];
-		if (i == s->id || atomic_load_explicit(&dst->pubsub_subs, memory_order_relaxed) == 0)
+		if (i == s->id)
+			continue;
+		/* Tracking records go to every shard: a client id does not say
+		 * where the client lives (docs/tracking.md). */
+		if (s->trk_out.len == 0 &&
+		    atomic_load_explicit(&dst->pubsub_subs, memory_order_relaxed) == 0)
 			continue;
 		if (!b) {
 			b = kv_calloc(1, sizeof(*b));
 			b->seq = ++s->notify_sent;
 			b->payload = s->notify_out;
 			kv_buf_init(&s->notify_out);
+			b->trk = s->trk_out;
+			kv_buf_init(&s->trk_out);
 			if (s->nb_tail)
 				s->nb_tail->next = b;
 			else
@@ -385,6 +392,7 @@ void shard_notify_flush(struct shard *s)
 		shard_send(s, i, &part->m);
 	}
 	s->notify_out.len = 0;   /* nobody elsewhere listens: dropped, as Redis drops them */
+	s->trk_out.len = 0;
 }
 
 void shard_notify_part_done(struct shard *s, struct notify_part *part)
@@ -403,6 +411,7 @@ void shard_notify_part_done(struct shard *s, struct notify_part *part)
 		if (!s->nb_head)
 			s->nb_tail = NULL;
 		kv_buf_free(&h->payload);
+		kv_buf_free(&h->trk);
 		free(h);
 		moved = true;
 	}

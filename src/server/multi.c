@@ -329,6 +329,7 @@ static void cmd_reset(struct cmd_ctx *ctx)
 	unwatch_all(ctx, c);
 	pubsub_conn_drop(ctx->shard, c);
 	monitor_conn_drop(ctx->shard, c);
+	tracking_conn_off(ctx->shard, c);
 	ctx->dbid = 0;
 	c->proto = 0;
 	resp_set_proto(ctx->out, 0);

@@ -74,6 +74,8 @@ static void shard_forward(struct shard *s, struct conn *c, uint32_t to,
 	req->call.dbid = c->db;
 	req->call.proto = c->proto;
 	req->call.conn = c;
+	req->call.trk_caller = c->id;
+	req->call.trk_remember = tracking_remember_id(c);
 	req->call.slot = conn_reserve_slot(c);
 	c->inflight++;
 	stat_add(&s->stats.forwarded_commands, 1);
@@ -400,6 +402,8 @@ void shard_start_txn(struct shard *s, struct conn *c, const struct kv_command *c
 	memcpy(t->shards, shards, nshards * sizeof(uint32_t));
 	t->call.dbid = c->db;
 	t->call.conn = c;
+	t->call.trk_caller = c->id;
+	t->call.trk_remember = tracking_remember_id(c);
 	t->call.slot = conn_reserve_slot(c);
 	c->inflight++;
 	c->txn_inflight = true;
@@ -746,8 +750,16 @@ static void shard_handle_msg(struct shard *s, struct shard_msg *m)
 		/* Delivered at once, whoever holds the keyspace: the sender's
 		 * replies wait for it (gate.c). */
 		pubsub_deliver_batch(s, &((struct notify_part *)m)->b->payload);
+		tracking_deliver_batch(s, &((struct notify_part *)m)->b->trk);
 		m->type = MSG_NOTIFY_DONE;
-		shard_send(s, m->from, m);
+		if (s->trk_out.len) {
+			/* Invalidations for REDIRECT targets on other shards: they
+			 * go now, and the sender's reply waits for them too. */
+			shard_notify_flush(s);
+			shard_send_when_durable(s, m->from, m, 0, false);
+		} else {
+			shard_send(s, m->from, m);
+		}
 		break;
 	case MSG_NOTIFY_DONE:
 		shard_notify_part_done(s, (struct notify_part *)m);
@@ -831,7 +843,8 @@ static void run_here(struct shard *s, struct conn *c, const struct kv_command *c
 		struct reply_slot *slot = conn_reserve_slot(c);
 		struct kv_buf reply = KV_BUF_INIT;
 		struct cmd_call call = { .cmd = cmd, .argc = argc, .argv = (struct kv_slice *)argv,
-					 .now_ms = s->now_ms, .dbid = c->db };
+					 .now_ms = s->now_ms, .dbid = c->db, .trk_caller = c->id,
+					 .trk_remember = tracking_remember_id(c) };
 		shard_call_run(s, &call, c, s->held_local, &reply);
 		shard_unit_commit(s);
 		if (c->block_pending) {
@@ -847,7 +860,8 @@ static void run_here(struct shard *s, struct conn *c, const struct kv_command *c
 	struct reply_slot *slot = out == &c->out ? NULL : c->slots_tail;
 	size_t before = out->len;
 	struct cmd_call call = { .cmd = cmd, .argc = argc, .argv = (struct kv_slice *)argv,
-				 .now_ms = s->now_ms, .dbid = c->db };
+				 .now_ms = s->now_ms, .dbid = c->db, .trk_caller = c->id,
+				 .trk_remember = tracking_remember_id(c) };
 	shard_call_run(s, &call, c, s->held_local, out);
 	shard_unit_commit(s);
 	bool wait_shards = (cmd->flags & CMD_WAIT_SNAPSHOT) || c->wait_shards;
@@ -983,7 +997,15 @@ void conn_publish_info(struct conn *c)
 		f |= CONN_INFO_NO_EVICT;
 	if (c->monitor)
 		f |= CONN_INFO_MONITOR;
+	if (c->trk_flags & TRK_ON)
+		f |= CONN_INFO_TRACKING;
+	if (c->trk_flags & TRK_BROKEN)
+		f |= CONN_INFO_TRK_BROKEN;
+	if (c->trk_flags & TRK_BCAST)
+		f |= CONN_INFO_TRK_BCAST;
 	atomic_store_explicit(&c->info_flags, f, memory_order_relaxed);
+	atomic_store_explicit(&c->info_redir, (c->trk_flags & TRK_ON) ? (int64_t)c->trk_redirect : -1,
+			      memory_order_relaxed);
 	atomic_store_explicit(&c->info_db, c->db, memory_order_relaxed);
 	atomic_store_explicit(&c->info_sub, sub, memory_order_relaxed);
 	atomic_store_explicit(&c->info_psub, psub, memory_order_relaxed);
@@ -1188,6 +1210,8 @@ enum dispatch_result shard_dispatch(struct shard *s, struct conn *c, int argc,
 	bool skip = c->reply_skip_next;
 	if (!skip && !c->reply_off) {
 		enum dispatch_result r = dispatch_command(s, c, argc, argv);
+		if (r == DISPATCH_DONE)
+			tracking_after_command(c, &argv[0]);
 		conn_publish_info(c);
 		return r;
 	}
@@ -1205,6 +1229,8 @@ enum dispatch_result shard_dispatch(struct shard *s, struct conn *c, int argc,
 		sl->discard = discard && !sl->keep;
 	barrier->done = true;
 	conn_drain_slots(s, c);
+	if (r == DISPATCH_DONE)
+		tracking_after_command(c, &argv[0]);
 	conn_publish_info(c);
 	return r;
 }

@@ -91,7 +91,8 @@ static void rt_conn_info(const struct conn *c, struct client_info *ci)
 	uint32_t f = atomic_load_explicit(&c->info_flags, memory_order_relaxed);
 	static const struct { uint32_t bit; char letter; } letters[] = {
 		{ CONN_INFO_MONITOR, 'O' }, { CONN_INFO_PUBSUB, 'P' }, { CONN_INFO_MULTI, 'x' },
-		{ CONN_INFO_BLOCKED | CONN_INFO_POSTPONED, 'b' },
+		{ CONN_INFO_BLOCKED | CONN_INFO_POSTPONED, 'b' }, { CONN_INFO_TRACKING, 't' },
+		{ CONN_INFO_TRK_BROKEN, 'R' }, { CONN_INFO_TRK_BCAST, 'B' },
 		{ CONN_INFO_CLOSE, 'c' }, { CONN_INFO_NO_EVICT, 'e' },
 	};
 	size_t nf = 0;
@@ -116,6 +117,7 @@ static void rt_conn_info(const struct conn *c, struct client_info *ci)
 	ci->omem = ci->obl;
 	ci->tot_mem = ci->qbuf + ci->obl + sizeof(*c);
 	ci->resp = c->proto >= RESP_PROTO_3 ? 3 : 2;
+	ci->redir = atomic_load_explicit(&c->info_redir, memory_order_relaxed);
 }
 
 static void rt_clients_foreach(void (*fn)(void *arg, const struct client_info *ci), void *arg)
@@ -350,5 +352,8 @@ const struct cmd_runtime server_runtime = {
 	.publish = pubsub_notify_publish,
 	.script_memory = script_memory,
 	.pubsub_counts = pubsub_info_counts,
+	.client_tracking = tracking_client_cmd,
+	.tracking_flush = tracking_flush_cmd,
+	.tracking_info = tracking_info,
 	.function_libraries = script_function_libraries,
 };

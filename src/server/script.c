@@ -310,6 +310,7 @@ static const char *script_call(struct script_run *run, int argc, const struct kv
 		.dbid = sc->dbid,
 		/* The command answers in the script's protocol (redis.setresp). */
 		.proto = run->resp == 3 ? RESP_PROTO_3 : RESP_PROTO_2,
+		.in_script = true,
 	};
 	size_t before = out->len;
 	/* MONITOR shows a script's commands as Redis does: from "lua". */

@@ -293,6 +293,7 @@ void shard_on_accept(struct shard *s, int fd)
 	c->created_ms = s->now_ms;
 	atomic_store(&c->last_active_ms, s->now_ms);
 	atomic_store(&c->last_cmd, "NULL");
+	atomic_store(&c->info_redir, -1);
 	c->authenticated = !atomic_load(&g_config.requirepass_set);
 	c->local = conn_peer_is_local(fd);
 	resp_parser_init(&c->parser, &s->resp_limits);
@@ -381,6 +382,7 @@ void shard_conn_io_done(struct shard *s, struct conn *c)
 	close(c->fd);
 	c->fd = -1;
 	conn_unregister(s, c);
+	tracking_conn_drop(s, c);
 	c->in_zombies = true;
 	c->zombie_next = s->zombies;
 	s->zombies = c;
@@ -591,6 +593,8 @@ static void shard_cron(struct shard *s)
 		lat_note(&s->stats.latency, "expire-cycle", (t1 - t0) / 1000);
 		shard_evict_cron(s);
 		lat_note(&s->stats.latency, "eviction-cycle", (kv_mono_us() - t1) / 1000);
+		tracking_cron(s);
+		shard_unit_commit(s);
 		/* Finish a table resize an idle keyspace would leave half done
 		 * (both tables allocated), 1 ms a tick, as Redis's cron does. */
 		for (uint32_t i = 0; i < s->dbs.n; i++)
@@ -620,6 +624,7 @@ static void shard_on_expire(void *shard_id, uint32_t dbid, const char *key, size
 {
 	fx_on_expire(shard_id, dbid, key, klen);
 	notify_here(NOTIFY_EXPIRED, "expired", dbid, key, klen);
+	tracking_key_gone((uint32_t)(uintptr_t)shard_id, key, klen);
 }
 
 /* A key was evicted under maxmemory: logged as DEL, and Redis's "evicted"
@@ -628,6 +633,15 @@ static void shard_on_evict(void *shard_id, uint32_t dbid, const char *key, size_
 {
 	fx_on_evict(shard_id, dbid, key, klen);
 	notify_here(NOTIFY_EVICTED, "evicted", dbid, key, klen);
+	tracking_key_gone((uint32_t)(uintptr_t)shard_id, key, klen);
+}
+
+/* A key changed (or a database was flushed: key NULL): its effect for the
+ * AOF, and the invalidation of the clients that cached it. */
+static void shard_on_change(void *shard_id, uint32_t dbid, const char *key, size_t klen)
+{
+	fx_on_change(shard_id, dbid, key, klen);
+	tracking_key_changed((uint32_t)(uintptr_t)shard_id, key, klen);
 }
 
 /* A key was created: Redis's "new" event (dbAdd). */
@@ -643,7 +657,7 @@ static void shard_dbs_hooks(struct shard *s, struct kv_dbs *dbs)
 	for (uint32_t i = 0; i < dbs->n; i++) {
 		db_set_expire_hook(dbs->db[i], shard_on_expire, fx_shard_arg(s->id));
 		db_set_evict_hook(dbs->db[i], shard_on_evict, fx_shard_arg(s->id));
-		db_set_change_hook(dbs->db[i], fx_on_change, fx_shard_arg(s->id));
+		db_set_change_hook(dbs->db[i], shard_on_change, fx_shard_arg(s->id));
 		db_set_new_hook(dbs->db[i], shard_on_new, fx_shard_arg(s->id));
 	}
 }
@@ -1042,6 +1056,7 @@ static void shard_loop(struct shard *s)
 			break;
 		}
 		int client_work = shard_drain_rings(s);
+		tracking_turn(s);
 		monitor_turn(s);
 		if (atomic_load_explicit(&s->kill_pending, memory_order_relaxed))
 			shard_kill_flagged(s);
@@ -1057,6 +1072,7 @@ static void shard_loop(struct shard *s)
 			block_us = pause_us;
 		if (kv_mono_us() >= s->next_cron_us)
 			shard_cron(s);
+		tracking_turn(s);
 		/* Park no longer than the next cron tick or block deadline. */
 		park_until_us = s->next_cron_us;
 		if (block_us < INT64_MAX && kv_mono_us() + block_us < park_until_us)
@@ -1102,6 +1118,7 @@ void *shard_thread_main(void *arg)
 	 * with that thread's unit.  Unset while files load: replay publishes
 	 * nothing. */
 	notify_thread_set(pubsub_notify_publish, s);
+	tracking_thread_set(s);
 	atomic_fetch_add(&g_server.shards_serving, 1);
 	shard_loop(s);
 	shard_aof_shutdown(s);
@@ -1113,6 +1130,7 @@ void *shard_thread_main(void *arg)
 	s->reactor->fini(s);
 	fx_thread_disable();
 	notify_thread_set(NULL, NULL);
+	tracking_thread_set(NULL);
 	kv_buf_free(&s->fx_payload);
 	kv_buf_free(&s->notify_out);
 	free(s->snap_targets);
@@ -1137,6 +1155,7 @@ struct shard *shard_create(uint32_t id, uint32_t nshards)
 	s->id = id;
 	dbs_init(&s->dbs, (uint32_t)g_config.databases);
 	shard_dbs_hooks(s, &s->dbs);
+	tracking_shard_init(s);
 	s->aof.seg.fd = -1;
 	snapshot_init(&s->snap, kv_time_ms() / 1000, &s->dbs, &s->aof, shard_snapshot_done, s);
 	s->event_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);

@@ -48,6 +48,7 @@ struct script_engine;
 struct conn;
 struct reactor_ops;
 struct monitor_inbox;
+struct trk_shard;
 
 /* ---- messages between shards ---- */
 enum msg_type {
@@ -131,6 +132,8 @@ struct notify_batch {
 	uint64_t seq;
 	uint32_t pending;             /* parts not back yet (sender only) */
 	struct kv_buf payload;
+	/* Client-side caching records for the same shards (tracking.c). */
+	struct kv_buf trk;
 };
 
 struct notify_part {
@@ -154,6 +157,13 @@ struct cmd_call {
 	/* Run by the runtime for itself (a closing client's UNWATCH): not
 	 * counted in INFO commandstats. */
 	bool internal;
+	/* A script's redis.call: tracking remembers the script's keys. */
+	bool in_script;
+	/* Client-side caching (tracking.c), set where a client's command
+	 * becomes a call: the client it runs for (NOLOOP), and the client
+	 * whose cache the keys it reads go to (0: nobody). */
+	uint64_t trk_caller;
+	uint64_t trk_remember;
 };
 
 struct fwd_req {
@@ -329,6 +339,13 @@ struct conn {
 
 	/* Pub/sub (pubsub.c); NULL until the first subscription. */
 	struct pubsub_conn *pubsub;
+	/* CLIENT TRACKING (tracking.c): TRK_* flags, REDIRECT's client and
+	 * the shard it lives on, BCAST's prefixes (sorted owned copies). */
+	uint32_t trk_flags;
+	uint64_t trk_redirect;
+	uint32_t trk_redirect_shard;
+	struct kv_slice *trk_prefixes;
+	uint32_t trk_nprefixes;
 	int64_t obuf_soft_since_ms;           /* output above the soft limit since */
 	bool io_dead;                         /* socket failed or peer closed */
 	bool read_eof;                        /* peer sent FIN: finish, then close */
@@ -374,6 +391,7 @@ struct conn {
 	_Atomic uint32_t info_db;
 	_Atomic uint32_t info_sub, info_psub;
 	_Atomic int32_t info_multi;
+	_Atomic int64_t info_redir;           /* CLIENT LIST's redir (-1: not tracking) */
 };
 
 enum { UNBLOCK_REQ_NONE = 0, UNBLOCK_REQ_TIMEOUT = 1, UNBLOCK_REQ_ERROR = 2 };
@@ -385,6 +403,20 @@ enum {
 	CONN_INFO_NO_EVICT = 1u << 4,  /* e */
 	CONN_INFO_POSTPONED = 1u << 5, /* b too: waiting for CLIENT PAUSE to end */
 	CONN_INFO_MONITOR = 1u << 6,   /* O */
+	CONN_INFO_TRACKING = 1u << 7,  /* t */
+	CONN_INFO_TRK_BROKEN = 1u << 8, /* R */
+	CONN_INFO_TRK_BCAST = 1u << 9, /* B */
+};
+
+/* CLIENT TRACKING's flags (conn.trk_flags). */
+enum {
+	TRK_ON = 1u << 0,
+	TRK_BCAST = 1u << 1,
+	TRK_OPTIN = 1u << 2,
+	TRK_OPTOUT = 1u << 3,
+	TRK_NOLOOP = 1u << 4,
+	TRK_CACHING = 1u << 5,        /* CLIENT CACHING yes|no, for the next command */
+	TRK_BROKEN = 1u << 6,         /* the REDIRECT client went away */
 };
 
 /* ---- shards ---- */
@@ -459,6 +491,12 @@ struct shard {
 	/* Pub/sub: this shard's subscriptions (pubsub.c). */
 	struct pubsub_shard *pubsub;
 	_Atomic uint64_t pubsub_subs;         /* channel + pattern subscriptions here */
+
+	/* Client-side caching (tracking.c): the tracking table of this
+	 * keyspace's keys and this shard's tracking clients; records for
+	 * other shards, sent with the notification batch (gate.c). */
+	struct trk_shard *trk;
+	struct kv_buf trk_out;
 
 	/* Reactor. */
 	struct resp_limits resp_limits;       /* refreshed from g_config every turn */
@@ -587,9 +625,10 @@ const char *reactor_uring_unavailable(void);
  *   call.c    copied calls and the shards of a call's keys
  *   gate.c    reply order and the durability gate; the end of a unit
  *   bcast.c   broadcast commands (PUBLISH)
- *   blocking.c, exec.c, monitor.c, multi.c, pubsub.c
+ *   blocking.c, exec.c, monitor.c, multi.c, pubsub.c, tracking.c
  *             blocking pops; running one call; MONITOR; MULTI/EXEC (and
- *             the connection-state commands RESET, MONITOR); pub/sub
+ *             the connection-state commands RESET, MONITOR); pub/sub;
+ *             client-side caching (CLIENT TRACKING, invalidations)
  *   script_msgpack.c, script_lua.c, script.c
  *             the Lua state of a shard; EVAL and SCRIPT
  *   route.c   dispatch and the cross-shard protocol
@@ -782,6 +821,48 @@ void pubsub_notify_publish(struct shard *s, const char *chan, size_t clen, const
 			   size_t mlen);
 /* Deliver a notification batch from another shard to this one's subscribers. */
 void pubsub_deliver_batch(struct shard *s, const struct kv_buf *payload);
+/* ---- tracking.c (docs/tracking.md) ---- */
+/* The thread's own shard (set once the thread serves), for the store's
+ * hooks, which run on whichever thread holds a keyspace. */
+void tracking_thread_set(struct shard *s);
+void tracking_shard_init(struct shard *s);
+/* The store's hooks: key of shard `owner` changed, expired or was evicted
+ * (key NULL: a database of it was flushed). */
+void tracking_key_changed(uint32_t owner, const char *key, size_t klen);
+void tracking_key_gone(uint32_t owner, const char *key, size_t klen);
+/* FLUSHALL / FLUSHDB (cmd_runtime): the held shards' tables are emptied,
+ * every tracking client gets a null invalidation. */
+void tracking_flush_cmd(struct cmd_ctx *ctx);
+/* Whose cache the keys read by c's next command go to (0: none). */
+uint64_t tracking_remember_id(const struct conn *c);
+/* Around a call that shard_call_run runs: the outermost one sets who the
+ * changes are for (NOLOOP) and which client's invalidations wait for its
+ * reply; every read-only one remembers the keys it read. */
+struct trk_frame {
+	bool outer;
+	const struct cmd_call *prev_call;
+};
+void tracking_call_begin(struct shard *s, const struct cmd_call *call, struct conn *conn,
+			 struct trk_frame *f);
+void tracking_call_end(struct shard *s, const struct cmd_call *call, struct kv_dbs **held,
+		       struct trk_frame *f);
+/* CLIENT CACHING applies to the next command (or MULTI ... EXEC). */
+void tracking_after_command(struct conn *c, const struct kv_slice *name);
+/* Records another shard sent with a notification batch (what they make
+ * for REDIRECT targets on other shards is left in s->trk_out). */
+void tracking_deliver_batch(struct shard *s, const struct kv_buf *payload);
+/* End of a loop turn: BCAST invalidations collected, records sent. */
+void tracking_turn(struct shard *s);
+/* Cron: keep the tracking table under tracking-table-max-keys. */
+void tracking_cron(struct shard *s);
+/* CLIENT TRACKING off (RESET), and a connection that goes away. */
+void tracking_conn_off(struct shard *s, struct conn *c);
+void tracking_conn_drop(struct shard *s, struct conn *c);
+/* CLIENT TRACKING / CACHING / GETREDIR / TRACKINGINFO (cmd_runtime). */
+void tracking_client_cmd(struct cmd_ctx *ctx);
+/* INFO: tracking clients, keys, items and prefixes over every shard. */
+void tracking_info(uint64_t *clients, uint64_t *keys, uint64_t *items, uint64_t *prefixes);
+
 /* ---- monitor.c ---- */
 /* Make c a monitor of every command (MONITOR); drop it (reaping). */
 void monitor_add(struct shard *s, struct conn *c);

@@ -366,10 +366,11 @@ static void test_config_get_patterns(void **state)
 	assert_string_equal(get_reply(2, upper), "*2\r\n$2\r\nHZ\r\n$2\r\n10\r\n");
 	const char *const globs[] = { "port*", "[pb]ort", "t*" };
 	assert_string_equal(get_reply(3, globs),
-			    "*10\r\n$4\r\nport\r\n$4\r\n6379\r\n"
+			    "*12\r\n$4\r\nport\r\n$4\r\n6379\r\n"
 			    "$7\r\nthreads\r\n$1\r\n0\r\n"
 			    "$11\r\ntcp-backlog\r\n$3\r\n511\r\n"
 			    "$7\r\ntimeout\r\n$1\r\n0\r\n"
+			    "$23\r\ntracking-table-max-keys\r\n$7\r\n1000000\r\n"
 			    "$13\r\ntcp-keepalive\r\n$3\r\n300\r\n");
 	const char *const mem[] = { "MAXC*", "*max-BULK*" };
 	assert_string_equal(get_reply(2, mem),
@@ -386,8 +387,8 @@ static void test_config_get_patterns(void **state)
 			    "$4\r\nbind\r\n$9\r\n127.0.0.1\r\n");
 	const char *const all[] = { "*" };
 	const char *r = get_reply(1, all);
-	/* 55 settings, name and value each. */
-	assert_true(strncmp(r, "*114\r\n", 6) == 0);
+	/* 58 settings, name and value each. */
+	assert_true(strncmp(r, "*116\r\n", 6) == 0);
 }
 
 static void test_config_set_updates_runtime_values(void **state)
