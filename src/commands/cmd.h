@@ -162,6 +162,10 @@ struct kv_command {
 	uint64_t (*bcast)(struct shard *s, const struct cmd_call *call);
 	/* Every shard for some of its calls (see cmd_all_shards_fn). */
 	cmd_all_shards_fn all_shards;
+	/* Channel arguments Redis 7.0 describes as NOT_KEY key specs (SPUBLISH,
+	 * SSUBSCRIBE, SUNSUBSCRIBE): positions first..last (negative from the
+	 * end), for COMMAND INFO and GETKEYS only -- never routed by. */
+	int8_t nk_first, nk_last;
 };
 
 /* Add a family (terminated by a NULL name) defined above this layer: the

@@ -365,9 +365,9 @@ static void srv_info_memory(const struct cmd_ctx *c, struct kv_buf *b,
  * mechanisms (docs/compatibility.md). */
 static void srv_info_stats(const struct cmd_ctx *c, struct kv_buf *b, const struct srv_totals *t)
 {
-	uint64_t channels = 0, patterns = 0;
+	uint64_t channels = 0, patterns = 0, schannels = 0;
 	if (c->rt->pubsub_counts)
-		c->rt->pubsub_counts(c, &channels, &patterns);
+		c->rt->pubsub_counts(c, &channels, &patterns, &schannels);
 	uint64_t trk[4];
 	srv_tracking_counts(c, trk);
 	kv_buf_printf(b, "# Stats\r\n"
@@ -395,6 +395,7 @@ static void srv_info_stats(const struct cmd_ctx *c, struct kv_buf *b, const stru
 		      "keyspace_misses:%llu\r\n"
 		      "pubsub_channels:%llu\r\n"
 		      "pubsub_patterns:%llu\r\n"
+		      "pubsubshard_channels:%llu\r\n"
 		      "latest_fork_usec:0\r\n"
 		      "total_forks:0\r\n"
 		      "migrate_cached_sockets:0\r\n"
@@ -422,6 +423,7 @@ static void srv_info_stats(const struct cmd_ctx *c, struct kv_buf *b, const stru
 		      (unsigned long long)t->rejected, (unsigned long long)t->expired,
 		      (unsigned long long)t->evicted, (unsigned long long)t->hits, (unsigned long long)t->misses,
 		      (unsigned long long)channels, (unsigned long long)patterns,
+		      (unsigned long long)schannels,
 		      (unsigned long long)trk[1], (unsigned long long)trk[2],
 		      (unsigned long long)trk[3], (unsigned long long)t->errors,
 		      (unsigned long long)t->reads, (unsigned long long)t->writes,

@@ -410,7 +410,10 @@ static void srv_reply_tips(struct kv_buf *out, const struct kv_command *cmd)
 /* Key-spec access flags, simplified from the command's flags. */
 static void srv_reply_spec_flags(struct kv_buf *out, const struct kv_command *cmd)
 {
-	if (cmd->flags & CMD_WRITE) {
+	if (cmd->nk_first > 0) {
+		resp_set(out, 1);
+		resp_simple(out, "not_key");
+	} else if (cmd->flags & CMD_WRITE) {
 		resp_set(out, 3);
 		resp_simple(out, "RW");
 		resp_simple(out, "access");
@@ -433,7 +436,21 @@ static void srv_reply_spec_unknown(struct kv_buf *out)
 
 static bool srv_has_keys(const struct kv_command *cmd)
 {
-	return cmd->keys || cmd->first_key > 0;
+	return cmd->keys || cmd->first_key > 0 || cmd->nk_first > 0;
+}
+
+/* The legacy first/last/step: the keys', or the NOT_KEY channels'. */
+static void srv_key_range(const struct kv_command *cmd, int *first, int *last, int *step)
+{
+	if (cmd->first_key == 0 && cmd->nk_first > 0) {
+		*first = cmd->nk_first;
+		*last = cmd->nk_last;
+		*step = 1;
+	} else {
+		*first = cmd->first_key;
+		*last = cmd->last_key;
+		*step = cmd->key_step;
+	}
 }
 
 /* One key spec: the legacy first/last/step range, or "unknown" for commands
@@ -458,7 +475,9 @@ static void srv_reply_keyspecs(struct kv_buf *out, const struct kv_command *cmd)
 		resp_bulk_str(out, "spec");
 		resp_map(out, 1);
 		resp_bulk_str(out, "index");
-		resp_int(out, cmd->first_key);
+		int first, last, step;
+		srv_key_range(cmd, &first, &last, &step);
+		resp_int(out, first);
 	}
 	resp_bulk_str(out, "find_keys");
 	if (cmd->keys) {
@@ -470,10 +489,12 @@ static void srv_reply_keyspecs(struct kv_buf *out, const struct kv_command *cmd)
 	resp_bulk_str(out, "range");
 	resp_bulk_str(out, "spec");
 	resp_map(out, 3);
+	int first, last, step;
+	srv_key_range(cmd, &first, &last, &step);
 	resp_bulk_str(out, "lastkey");
-	resp_int(out, cmd->last_key >= 0 ? cmd->last_key - cmd->first_key : cmd->last_key);
+	resp_int(out, last >= 0 ? last - first : last);
 	resp_bulk_str(out, "keystep");
-	resp_int(out, cmd->key_step > 0 ? cmd->key_step : 1);
+	resp_int(out, step > 0 ? step : 1);
 	resp_bulk_str(out, "limit");
 	resp_int(out, 0);
 }
@@ -494,9 +515,11 @@ static void srv_reply_command_info(struct kv_buf *out, const struct kv_command *
 	resp_bulk_str(out, cmd->name);
 	resp_int(out, cmd->arity);
 	srv_reply_flags(out, cmd);
-	resp_int(out, cmd->first_key);
-	resp_int(out, cmd->last_key);
-	resp_int(out, cmd->key_step);
+	int first, last, step;
+	srv_key_range(cmd, &first, &last, &step);
+	resp_int(out, first);
+	resp_int(out, last);
+	resp_int(out, step);
 	srv_reply_acl(out, cmd);
 	srv_reply_tips(out, cmd);
 	srv_reply_keyspecs(out, cmd);
@@ -683,7 +706,7 @@ static void srv_getkeys(struct cmd_ctx *c, bool with_flags)
 		resp_error(c->out, "ERR Invalid command specified");
 		return;
 	}
-	if (!srv_has_keys(cmd)) {
+	if (!cmd->keys && cmd->first_key <= 0) {   /* NOT_KEY specs are no keys */
 		resp_error(c->out, "ERR The command has no key arguments");
 		return;
 	}
@@ -827,12 +850,12 @@ static void cmd_client_setname(struct cmd_ctx *c)
 static void srv_client_line(struct kv_buf *b, const struct client_info *ci)
 {
 	kv_buf_printf(b, "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=%s "
-		      "db=%u sub=%u psub=%u ssub=0 multi=%d qbuf=%llu qbuf-free=%llu argv-mem=0 "
+		      "db=%u sub=%u psub=%u ssub=%u multi=%d qbuf=%llu qbuf-free=%llu argv-mem=0 "
 		      "multi-mem=0 rbs=0 rbp=0 obl=%llu oll=0 omem=%llu tot-mem=%llu events=r "
 		      "cmd=%s user=default redir=%lld resp=%d shard=%u\n",
 		      (unsigned long long)ci->id, ci->addr, ci->laddr, ci->fd, ci->name,
 		      (long long)ci->age_s, (long long)ci->idle_s, ci->flags, ci->db, ci->sub,
-		      ci->psub, (int)ci->multi, (unsigned long long)ci->qbuf,
+		      ci->psub, ci->ssub, (int)ci->multi, (unsigned long long)ci->qbuf,
 		      (unsigned long long)ci->qbuf_free, (unsigned long long)ci->obl,
 		      (unsigned long long)ci->omem, (unsigned long long)ci->tot_mem, ci->last_cmd,
 		      (long long)ci->redir, ci->resp, ci->shard);

@@ -136,7 +136,7 @@ struct client_info {
 	uint32_t shard;
 	char flags[16];     /* Redis's letters: O P x b t R B c e, or N */
 	uint32_t db;
-	uint32_t sub, psub; /* channel and pattern subscriptions */
+	uint32_t sub, psub, ssub; /* channel, pattern and shard channel subscriptions */
 	int32_t multi;      /* commands queued in MULTI, -1 outside */
 	bool pubsub;        /* CLIENT KILL/LIST TYPE pubsub (else normal) */
 	char last_cmd[32];  /* lower-case name of the last command, "NULL" initially */
@@ -228,7 +228,8 @@ struct cmd_runtime {
 	/* INFO stats: channels with subscribers and distinct patterns, over
 	 * every shard (the caller holds every shard's keyspace, which keeps
 	 * the subscription tables still). */
-	void (*pubsub_counts)(const struct cmd_ctx *c, uint64_t *channels, uint64_t *patterns);
+	void (*pubsub_counts)(const struct cmd_ctx *c, uint64_t *channels, uint64_t *patterns,
+			      uint64_t *shard_channels);
 
 	/* ---- client-side caching (server/tracking.c) ---- */
 	/* CLIENT TRACKING, CACHING, GETREDIR, TRACKINGINFO for c->conn

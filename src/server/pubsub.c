@@ -1,5 +1,6 @@
 /*
- * pubsub.c - SUBSCRIBE, PSUBSCRIBE, UNSUBSCRIBE, PUNSUBSCRIBE, PUBLISH, PUBSUB.
+ * pubsub.c - SUBSCRIBE, PSUBSCRIBE, UNSUBSCRIBE, PUNSUBSCRIBE, PUBLISH, PUBSUB,
+ * and the shard channels of Redis 7.0: SSUBSCRIBE, SUNSUBSCRIBE, SPUBLISH.
  *
  * A subscription lives on the subscriber's own shard: each shard keeps a
  * table channel -> its local subscribers and a list of local pattern
@@ -14,6 +15,11 @@
  * keyspace (CMD_ALL_SHARDS); the tables change only on their own thread while
  * its keyspace is free (subscribe commands pause like keyspace commands, and
  * a closed client's subscriptions are dropped at reaping time).
+ *
+ * Shard channels are a namespace of their own (SPUBLISH reaches only
+ * SSUBSCRIBE subscribers, "smessage"), kept like channels: in a standalone
+ * Redis they behave so, and kevy is one standalone server whatever its
+ * shard count, so SPUBLISH is a broadcast like PUBLISH.
  *
  * A subscriber that does not read its messages is disconnected once its
  * output passes client-output-buffer-limit's pubsub class (shard.c).
@@ -42,6 +48,7 @@ struct ps_pattern {
 
 struct pubsub_shard {
 	struct dict channels;
+	struct dict schannels;       /* shard channels */
 	struct ps_pattern *patterns;
 	uint32_t npatterns, cap;
 };
@@ -52,6 +59,8 @@ struct pubsub_conn {
 	uint32_t nchannels, ccap;
 	struct kv_slice *patterns;
 	uint32_t npatterns, pcap;
+	struct kv_slice *schannels;
+	uint32_t nschannels, scap;
 };
 
 static struct kv_slice ps_channel_key(const struct dict_node *n)
@@ -67,6 +76,7 @@ static struct pubsub_shard *ps_of(struct shard *s)
 	if (!s->pubsub) {
 		s->pubsub = kv_calloc(1, sizeof(struct pubsub_shard));
 		dict_init(&s->pubsub->channels, &ps_channel_type, 0x7075627375620001ull);
+		dict_init(&s->pubsub->schannels, &ps_channel_type, 0x7075627375620002ull);
 	}
 	return s->pubsub;
 }
@@ -80,13 +90,28 @@ static struct pubsub_conn *psc_of(struct conn *c)
 
 uint32_t pubsub_count(const struct conn *c)
 {
+	return c->pubsub ? c->pubsub->nchannels + c->pubsub->npatterns + c->pubsub->nschannels
+			 : 0;
+}
+
+/* What (UN)SUBSCRIBE's and P(UN)SUBSCRIBE's replies count: channels and
+ * patterns; shard channels count apart (Redis 7.0). */
+static uint32_t ps_reply_count(const struct conn *c)
+{
 	return c->pubsub ? c->pubsub->nchannels + c->pubsub->npatterns : 0;
 }
 
-void pubsub_counts(const struct conn *c, uint32_t *channels, uint32_t *patterns)
+static uint32_t ps_shard_count(const struct conn *c)
+{
+	return c->pubsub ? c->pubsub->nschannels : 0;
+}
+
+void pubsub_counts(const struct conn *c, uint32_t *channels, uint32_t *patterns,
+		   uint32_t *shard_channels)
 {
 	*channels = c->pubsub ? c->pubsub->nchannels : 0;
 	*patterns = c->pubsub ? c->pubsub->npatterns : 0;
+	*shard_channels = ps_shard_count(c);
 }
 
 static void shard_subs_changed(struct shard *s, int64_t delta)
@@ -122,15 +147,21 @@ static void slice_remove(struct kv_slice *v, uint32_t *n, uint32_t i)
 
 /* ---- shard tables ---- */
 
-static void channel_add(struct shard *s, struct conn *c, const char *name, size_t len)
+static struct dict *ps_table(struct shard *s, bool shard_channels)
 {
 	struct pubsub_shard *ps = ps_of(s);
-	struct ps_channel *ch = (struct ps_channel *)dict_find(&ps->channels, name, len);
+	return shard_channels ? &ps->schannels : &ps->channels;
+}
+
+static void table_add(struct shard *s, struct dict *d, struct conn *c, const char *name,
+		      size_t len)
+{
+	struct ps_channel *ch = (struct ps_channel *)dict_find(d, name, len);
 	if (!ch) {
 		ch = kv_calloc(1, sizeof(*ch) + len);
 		ch->len = len;
 		memcpy(ch->name, name, len);
-		dict_add(&ps->channels, &ch->node);
+		dict_add(d, &ch->node);
 	}
 	if (ch->nsubs == ch->cap) {
 		ch->cap = ch->cap ? ch->cap * 2 : 4;
@@ -140,10 +171,10 @@ static void channel_add(struct shard *s, struct conn *c, const char *name, size_
 	shard_subs_changed(s, 1);
 }
 
-static void channel_remove(struct shard *s, struct conn *c, const char *name, size_t len)
+static void table_remove(struct shard *s, struct dict *d, struct conn *c, const char *name,
+			 size_t len)
 {
-	struct pubsub_shard *ps = ps_of(s);
-	struct ps_channel *ch = (struct ps_channel *)dict_find(&ps->channels, name, len);
+	struct ps_channel *ch = (struct ps_channel *)dict_find(d, name, len);
 	kv_assert(ch);
 	for (uint32_t i = 0; i < ch->nsubs; i++) {
 		if (ch->subs[i] == c) {
@@ -153,11 +184,31 @@ static void channel_remove(struct shard *s, struct conn *c, const char *name, si
 		}
 	}
 	if (ch->nsubs == 0) {
-		dict_unlink(&ps->channels, name, len);
+		dict_unlink(d, name, len);
 		free(ch->subs);
 		free(ch);
 	}
 	shard_subs_changed(s, -1);
+}
+
+static void channel_add(struct shard *s, struct conn *c, const char *name, size_t len)
+{
+	table_add(s, ps_table(s, false), c, name, len);
+}
+
+static void channel_remove(struct shard *s, struct conn *c, const char *name, size_t len)
+{
+	table_remove(s, ps_table(s, false), c, name, len);
+}
+
+static void schannel_add(struct shard *s, struct conn *c, const char *name, size_t len)
+{
+	table_add(s, ps_table(s, true), c, name, len);
+}
+
+static void schannel_remove(struct shard *s, struct conn *c, const char *name, size_t len)
+{
+	table_remove(s, ps_table(s, true), c, name, len);
 }
 
 static void pattern_add(struct shard *s, struct conn *c, const char *pat, size_t len)
@@ -217,7 +268,7 @@ static void cmd_subscribe(struct cmd_ctx *ctx)
 			slice_push(&pc->channels, &pc->nchannels, &pc->ccap, a->ptr, a->len);
 			channel_add(ctx->shard, c, a->ptr, a->len);
 		}
-		reply_sub(ctx, "subscribe", a->ptr, a->len, pubsub_count(c));
+		reply_sub(ctx, "subscribe", a->ptr, a->len, ps_reply_count(c));
 	}
 }
 
@@ -231,30 +282,55 @@ static void cmd_psubscribe(struct cmd_ctx *ctx)
 			slice_push(&pc->patterns, &pc->npatterns, &pc->pcap, a->ptr, a->len);
 			pattern_add(ctx->shard, c, a->ptr, a->len);
 		}
-		reply_sub(ctx, "psubscribe", a->ptr, a->len, pubsub_count(c));
+		reply_sub(ctx, "psubscribe", a->ptr, a->len, ps_reply_count(c));
 	}
 }
 
-/* UNSUBSCRIBE / PUNSUBSCRIBE: named ones, or all when none is named. */
-static void unsubscribe_generic(struct cmd_ctx *ctx, bool patterns)
+static void cmd_ssubscribe(struct cmd_ctx *ctx)
 {
 	struct conn *c = ctx->conn;
 	struct pubsub_conn *pc = psc_of(c);
-	const char *kind = patterns ? "punsubscribe" : "unsubscribe";
-	struct kv_slice **list = patterns ? &pc->patterns : &pc->channels;
-	uint32_t *n = patterns ? &pc->npatterns : &pc->nchannels;
+	for (int i = 1; i < ctx->argc; i++) {
+		const struct kv_slice *a = &ctx->argv[i];
+		if (slice_find(pc->schannels, pc->nschannels, a->ptr, a->len) < 0) {
+			slice_push(&pc->schannels, &pc->nschannels, &pc->scap, a->ptr, a->len);
+			schannel_add(ctx->shard, c, a->ptr, a->len);
+		}
+		reply_sub(ctx, "ssubscribe", a->ptr, a->len, ps_shard_count(c));
+	}
+}
+
+enum ps_kind { PS_CHANNELS, PS_PATTERNS, PS_SHARD };
+
+static uint32_t ps_kind_count(const struct conn *c, enum ps_kind k)
+{
+	return k == PS_SHARD ? ps_shard_count(c) : ps_reply_count(c);
+}
+
+/* UNSUBSCRIBE / PUNSUBSCRIBE / SUNSUBSCRIBE: named ones, or all when none
+ * is named. */
+static void unsubscribe_generic(struct cmd_ctx *ctx, enum ps_kind k)
+{
+	struct conn *c = ctx->conn;
+	struct pubsub_conn *pc = psc_of(c);
+	static const char *const kinds[] = { "unsubscribe", "punsubscribe", "sunsubscribe" };
+	const char *kind = kinds[k];
+	struct kv_slice **list = k == PS_PATTERNS ? &pc->patterns
+				 : k == PS_SHARD ? &pc->schannels : &pc->channels;
+	uint32_t *n = k == PS_PATTERNS ? &pc->npatterns
+		      : k == PS_SHARD ? &pc->nschannels : &pc->nchannels;
 	void (*remove)(struct shard *, struct conn *, const char *, size_t) =
-		patterns ? pattern_remove : channel_remove;
+		k == PS_PATTERNS ? pattern_remove : k == PS_SHARD ? schannel_remove : channel_remove;
 	if (ctx->argc == 1) {
 		if (*n == 0)
-			reply_sub(ctx, kind, NULL, 0, pubsub_count(c));
+			reply_sub(ctx, kind, NULL, 0, ps_kind_count(c, k));
 		while (*n > 0) {
 			struct kv_slice name = (*list)[0];
 			remove(ctx->shard, c, name.ptr, name.len);
 			(*list)[0].ptr = NULL;
 			memmove(&(*list)[0], &(*list)[1], (*n - 1) * sizeof(**list));
 			(*n)--;
-			reply_sub(ctx, kind, name.ptr, name.len, pubsub_count(c));
+			reply_sub(ctx, kind, name.ptr, name.len, ps_kind_count(c, k));
 			free((void *)name.ptr);
 		}
 		return;
@@ -266,18 +342,23 @@ static void unsubscribe_generic(struct cmd_ctx *ctx, bool patterns)
 			remove(ctx->shard, c, a->ptr, a->len);
 			slice_remove(*list, n, (uint32_t)at);
 		}
-		reply_sub(ctx, kind, a->ptr, a->len, pubsub_count(c));
+		reply_sub(ctx, kind, a->ptr, a->len, ps_kind_count(c, k));
 	}
 }
 
 static void cmd_unsubscribe(struct cmd_ctx *ctx)
 {
-	unsubscribe_generic(ctx, false);
+	unsubscribe_generic(ctx, PS_CHANNELS);
 }
 
 static void cmd_punsubscribe(struct cmd_ctx *ctx)
 {
-	unsubscribe_generic(ctx, true);
+	unsubscribe_generic(ctx, PS_PATTERNS);
+}
+
+static void cmd_sunsubscribe(struct cmd_ctx *ctx)
+{
+	unsubscribe_generic(ctx, PS_SHARD);
 }
 
 void pubsub_conn_drop(struct shard *s, struct conn *c)
@@ -293,8 +374,13 @@ void pubsub_conn_drop(struct shard *s, struct conn *c)
 		pattern_remove(s, c, pc->patterns[i].ptr, pc->patterns[i].len);
 		free((void *)pc->patterns[i].ptr);
 	}
+	for (uint32_t i = 0; i < pc->nschannels; i++) {
+		schannel_remove(s, c, pc->schannels[i].ptr, pc->schannels[i].len);
+		free((void *)pc->schannels[i].ptr);
+	}
 	free(pc->channels);
 	free(pc->patterns);
+	free(pc->schannels);
 	free(pc);
 	c->pubsub = NULL;
 }
@@ -334,6 +420,27 @@ uint64_t pubsub_deliver(struct shard *s, const struct kv_slice *channel,
 		n++;
 	}
 	return n;
+}
+
+/* SPUBLISH's delivery on one shard: its shard-channel subscribers. */
+static uint64_t pubsub_sdeliver(struct shard *s, const struct kv_slice *channel,
+				const struct kv_slice *msg)
+{
+	struct pubsub_shard *ps = s->pubsub;
+	if (!ps)
+		return 0;
+	struct ps_channel *ch = (struct ps_channel *)dict_find(&ps->schannels, channel->ptr,
+							       channel->len);
+	for (uint32_t i = 0; ch && i < ch->nsubs; i++) {
+		struct conn *c = ch->subs[i];
+		struct kv_buf *out = shard_conn_push_begin(s, c);
+		resp_push(out, 3);
+		resp_bulk_str(out, "smessage");
+		resp_bulk(out, channel->ptr, channel->len);
+		resp_bulk(out, msg->ptr, msg->len);
+		shard_conn_push_end(s, c);
+	}
+	return ch ? ch->nsubs : 0;
 }
 
 /* ---- keyspace notifications (commands/notify.h, docs/notifications.md) ---- */
@@ -400,6 +507,21 @@ uint64_t pubsub_receivers(struct shard *s, const struct kv_slice *channel)
 	return n;
 }
 
+static uint64_t spublish_bcast(struct shard *s, const struct cmd_call *call)
+{
+	return pubsub_sdeliver(s, &call->argv[1], &call->argv[2]);
+}
+
+static uint64_t pubsub_sreceivers(struct shard *s, const struct kv_slice *channel)
+{
+	struct pubsub_shard *ps = s->pubsub;
+	if (!ps)
+		return 0;
+	struct ps_channel *ch = (struct ps_channel *)dict_find(&ps->schannels, channel->ptr,
+							       channel->len);
+	return ch ? ch->nsubs : 0;
+}
+
 /* Outside MULTI, PUBLISH never gets here: the runtime broadcasts it and
  * sums the counts.  Inside EXEC it runs holding every keyspace (it is
  * CMD_ALL_SHARDS), which keeps every shard's subscription table still: count
@@ -415,6 +537,20 @@ static void cmd_publish(struct cmd_ctx *ctx)
 		n += pubsub_receivers(g_server.shards[i], &ctx->argv[1]);
 	}
 	shard_bcast(ctx->shard, NULL, cmd_lookup("publish", 7), ctx->argc, ctx->argv, false);
+	resp_int(ctx->out, (int64_t)n);
+}
+
+/* SPUBLISH inside EXEC: as PUBLISH above. */
+static void cmd_spublish(struct cmd_ctx *ctx)
+{
+	uint64_t n = pubsub_sdeliver(ctx->shard, &ctx->argv[1], &ctx->argv[2]);
+	for (uint32_t i = 0; i < ctx->nshards; i++) {
+		if (i == ctx->shard->id)
+			continue;
+		cmd_db_at(ctx, i);
+		n += pubsub_sreceivers(g_server.shards[i], &ctx->argv[1]);
+	}
+	shard_bcast(ctx->shard, NULL, cmd_lookup("spublish", 8), ctx->argc, ctx->argv, false);
 	resp_int(ctx->out, (int64_t)n);
 }
 
@@ -448,7 +584,7 @@ static int slice_cmp(const void *a, const void *b)
 	return c ? c : (x->len > y->len) - (x->len < y->len);
 }
 
-static uint64_t numsub(struct cmd_ctx *ctx, const struct kv_slice *channel)
+static uint64_t numsub(struct cmd_ctx *ctx, const struct kv_slice *channel, bool shard)
 {
 	uint64_t n = 0;
 	for (uint32_t i = 0; i < ctx->nshards; i++) {
@@ -456,8 +592,8 @@ static uint64_t numsub(struct cmd_ctx *ctx, const struct kv_slice *channel)
 		struct pubsub_shard *ps = g_server.shards[i]->pubsub;
 		if (!ps)
 			continue;
-		struct ps_channel *ch = (struct ps_channel *)dict_find(&ps->channels, channel->ptr,
-								       channel->len);
+		struct ps_channel *ch = (struct ps_channel *)dict_find(
+			shard ? &ps->schannels : &ps->channels, channel->ptr, channel->len);
 		if (ch)
 			n += ch->nsubs;
 	}
@@ -467,7 +603,7 @@ static uint64_t numsub(struct cmd_ctx *ctx, const struct kv_slice *channel)
 /* Channels with subscribers on any shard (matching pattern when given),
  * each once, sorted; *names (the caller frees) points into the tables. */
 static size_t unique_channels(const struct cmd_ctx *ctx, const struct kv_slice *pattern,
-			      struct kv_slice **names)
+			      bool shard, struct kv_slice **names)
 {
 	struct channels_walk w = { pattern, NULL, 0, 0 };
 	for (uint32_t i = 0; i < ctx->nshards; i++) {
@@ -477,11 +613,12 @@ static size_t unique_channels(const struct cmd_ctx *ctx, const struct kv_slice *
 			continue;
 		/* A scan reports each element exactly once only on a table
 		 * that is not being rehashed. */
-		while (dict_is_rehashing(&ps->channels))
-			dict_rehash_step(&ps->channels, 1024);
+		struct dict *d = shard ? &ps->schannels : &ps->channels;
+		while (dict_is_rehashing(d))
+			dict_rehash_step(d, 1024);
 		uint64_t cursor = 0;
 		do {
-			cursor = dict_scan(&ps->channels, cursor, channels_walk_fn, &w);
+			cursor = dict_scan(d, cursor, channels_walk_fn, &w);
 		} while (cursor);
 	}
 	if (w.n > 1)
@@ -520,85 +657,131 @@ static size_t unique_patterns(const struct cmd_ctx *ctx)
 	return unique;
 }
 
-void pubsub_info_counts(const struct cmd_ctx *ctx, uint64_t *channels, uint64_t *patterns)
+void pubsub_info_counts(const struct cmd_ctx *ctx, uint64_t *channels, uint64_t *patterns,
+			uint64_t *shard_channels)
 {
 	struct kv_slice *names;
-	*channels = unique_channels(ctx, NULL, &names);
+	*channels = unique_channels(ctx, NULL, false, &names);
+	free(names);
+	*shard_channels = unique_channels(ctx, NULL, true, &names);
 	free(names);
 	*patterns = unique_patterns(ctx);
 }
 
-static void cmd_pubsub(struct cmd_ctx *ctx)
+/* PUBSUB CHANNELS / SHARDCHANNELS [pattern]: Redis 7.0 checks the
+ * argument count itself, with its own wording. */
+static void pubsub_list(struct cmd_ctx *ctx, bool shard)
 {
-	const struct kv_slice *sub = &ctx->argv[1];
-	/* Redis 7.0 words these two cases differently: NUMPAT and HELP fail the
-	 * subcommand arity check, CHANNELS checks its own argument count. */
-	if (arg_is(sub, "numpat") && ctx->argc > 2) {
-		resp_error(ctx->out, "ERR wrong number of arguments for 'pubsub|numpat' command");
-		return;
-	}
-	if (arg_is(sub, "help") && ctx->argc > 2) {
-		resp_error(ctx->out, "ERR wrong number of arguments for 'pubsub|help' command");
-		return;
-	}
-	if (arg_is(sub, "channels") && ctx->argc > 3) {
+	if (ctx->argc > 3) {
 		struct kv_buf msg = KV_BUF_INIT;
 		kv_buf_append_str(&msg, "ERR unknown subcommand or wrong number of arguments for '");
-		kv_buf_append(&msg, sub->ptr, KV_MIN(sub->len, 128));
+		kv_buf_append(&msg, ctx->argv[1].ptr, KV_MIN(ctx->argv[1].len, 128));
 		kv_buf_append_str(&msg, "'. Try PUBSUB HELP.");
 		resp_error(ctx->out, kv_buf_cstr(&msg));
 		kv_buf_free(&msg);
 		return;
 	}
-	if (arg_is(sub, "channels")) {
-		struct kv_slice *names;
-		size_t unique = unique_channels(ctx, ctx->argc == 3 ? &ctx->argv[2] : NULL, &names);
-		resp_array(ctx->out, (int64_t)unique);
-		for (size_t i = 0; i < unique; i++)
-			resp_bulk(ctx->out, names[i].ptr, names[i].len);
-		free(names);
-	} else if (arg_is(sub, "numsub")) {
-		resp_array(ctx->out, (int64_t)(ctx->argc - 2) * 2);
-		for (int i = 2; i < ctx->argc; i++) {
-			resp_bulk(ctx->out, ctx->argv[i].ptr, ctx->argv[i].len);
-			resp_int(ctx->out, (int64_t)numsub(ctx, &ctx->argv[i]));
-		}
-	} else if (arg_is(sub, "numpat")) {
-		resp_int(ctx->out, (int64_t)unique_patterns(ctx));
-	} else if (arg_is(sub, "help")) {
-		static const char *const lines[] = {
-			"PUBSUB <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-			"CHANNELS [<pattern>]",
-			"    Return the currently active channels matching a <pattern> (default: '*').",
-			"NUMPAT",
-			"    Return number of subscriptions to patterns.",
-			"NUMSUB [<channel> ...]",
-			"    Return the number of subscribers for the specified channels, excluding",
-			"    pattern subscriptions(default: no channels).",
-			"SHARDCHANNELS [<pattern>]",
-			"    Return the currently active shard level channels matching a <pattern> (default: '*').",
-			"SHARDNUMSUB [<shardchannel> ...]",
-			"    Return the number of subscribers for the specified shard level channel(s)",
-			"HELP",
-			"    Prints this help.",
-		};
-		resp_array(ctx->out, (int64_t)KV_ARRAY_LEN(lines));
-		for (size_t i = 0; i < KV_ARRAY_LEN(lines); i++)
-			resp_simple(ctx->out, lines[i]);
-	} else {
-		struct kv_buf msg = KV_BUF_INIT;
-		kv_buf_append_str(&msg, "ERR unknown subcommand '");
-		kv_buf_append(&msg, sub->ptr, KV_MIN(sub->len, 128));
-		kv_buf_append_str(&msg, "'. Try PUBSUB HELP.");
-		resp_error(ctx->out, kv_buf_cstr(&msg));
-		kv_buf_free(&msg);
+	struct kv_slice *names;
+	size_t unique = unique_channels(ctx, ctx->argc == 3 ? &ctx->argv[2] : NULL, shard, &names);
+	resp_array(ctx->out, (int64_t)unique);
+	for (size_t i = 0; i < unique; i++)
+		resp_bulk(ctx->out, names[i].ptr, names[i].len);
+	free(names);
+}
+
+static void pubsub_numsub(struct cmd_ctx *ctx, bool shard)
+{
+	resp_array(ctx->out, (int64_t)(ctx->argc - 2) * 2);
+	for (int i = 2; i < ctx->argc; i++) {
+		resp_bulk(ctx->out, ctx->argv[i].ptr, ctx->argv[i].len);
+		resp_int(ctx->out, (int64_t)numsub(ctx, &ctx->argv[i], shard));
 	}
+}
+
+static void cmd_pubsub_channels(struct cmd_ctx *ctx)
+{
+	pubsub_list(ctx, false);
+}
+
+static void cmd_pubsub_shardchannels(struct cmd_ctx *ctx)
+{
+	pubsub_list(ctx, true);
+}
+
+static void cmd_pubsub_numsub(struct cmd_ctx *ctx)
+{
+	pubsub_numsub(ctx, false);
+}
+
+static void cmd_pubsub_shardnumsub(struct cmd_ctx *ctx)
+{
+	pubsub_numsub(ctx, true);
+}
+
+static void cmd_pubsub_numpat(struct cmd_ctx *ctx)
+{
+	resp_int(ctx->out, (int64_t)unique_patterns(ctx));
+}
+
+static void cmd_pubsub_help(struct cmd_ctx *ctx)
+{
+	static const char *const lines[] = {
+		"CHANNELS [<pattern>]",
+		"    Return the currently active channels matching a <pattern> (default: '*').",
+		"NUMPAT",
+		"    Return number of subscriptions to patterns.",
+		"NUMSUB [<channel> ...]",
+		"    Return the number of subscribers for the specified channels, excluding",
+		"    pattern subscriptions(default: no channels).",
+		"SHARDCHANNELS [<pattern>]",
+		"    Return the currently active shard level channels matching a <pattern> (default: '*').",
+		"SHARDNUMSUB [<shardchannel> ...]",
+		"    Return the number of subscribers for the specified shard level channel(s)",
+		NULL,
+	};
+	cmd_reply_help(ctx->out, "PUBSUB", lines);
+}
+
+#define PSQ_FLAGS (CMD_PUBSUB | CMD_LOADING | CMD_STALE | CMD_ALL_SHARDS)
+
+static const struct kv_command pubsub_subs[] = {
+	{ .name = "pubsub|channels", .arity = -2, .flags = PSQ_FLAGS, .proc = cmd_pubsub_channels,
+	  .group = "pubsub", .since = "2.8.0", .summary = "List active channels",
+	  .complexity = "O(N) where N is the number of active channels, and assuming constant "
+			"time pattern matching (relatively short channels and patterns)" },
+	{ .name = "pubsub|help", .arity = 2, .flags = CMD_LOADING | CMD_STALE | CMD_LOCAL,
+	  .proc = cmd_pubsub_help, .group = "pubsub", .since = "6.2.0",
+	  .summary = "Show helpful text about the different subcommands", .complexity = "O(1)" },
+	{ .name = "pubsub|numpat", .arity = 2, .flags = PSQ_FLAGS, .proc = cmd_pubsub_numpat,
+	  .group = "pubsub", .since = "2.8.0",
+	  .summary = "Get the count of unique patterns pattern subscriptions", .complexity = "O(1)" },
+	{ .name = "pubsub|numsub", .arity = -2, .flags = PSQ_FLAGS, .proc = cmd_pubsub_numsub,
+	  .group = "pubsub", .since = "2.8.0", .summary = "Get the count of subscribers for channels",
+	  .complexity = "O(N) for the NUMSUB subcommand, where N is the number of requested "
+			"channels" },
+	{ .name = "pubsub|shardchannels", .arity = -2, .flags = PSQ_FLAGS,
+	  .proc = cmd_pubsub_shardchannels, .group = "pubsub", .since = "7.0.0",
+	  .summary = "List active shard channels",
+	  .complexity = "O(N) where N is the number of active shard channels, and assuming "
+			"constant time pattern matching (relatively short shard channels)." },
+	{ .name = "pubsub|shardnumsub", .arity = -2, .flags = PSQ_FLAGS,
+	  .proc = cmd_pubsub_shardnumsub, .group = "pubsub", .since = "7.0.0",
+	  .summary = "Get the count of subscribers for shard channels",
+	  .complexity = "O(N) for the SHARDNUMSUB subcommand, where N is the number of requested "
+			"shard channels" },
+	{ .name = NULL },
+};
+
+static void cmd_pubsub(struct cmd_ctx *ctx)
+{
+	cmd_run_sub(ctx, pubsub_subs, "pubsub");
 }
 
 bool pubsub_allowed_in_subscriber_mode(const struct kv_command *cmd)
 {
 	static const char *const ok[] = { "subscribe", "psubscribe", "unsubscribe",
-					  "punsubscribe", "ping", "quit", "reset" };
+					  "punsubscribe", "ssubscribe", "sunsubscribe", "ping",
+					  "quit", "reset" };
 	for (size_t i = 0; i < KV_ARRAY_LEN(ok); i++)
 		if (strcmp(cmd->name, ok[i]) == 0)
 			return true;
@@ -635,6 +818,24 @@ const struct kv_command cmd_table_pubsub[] = {
 	  .bcast = publish_bcast },
 	{ .name = "pubsub", .arity = -2, .flags = CMD_PUBSUB | CMD_LOADING | CMD_STALE | CMD_ALL_SHARDS,
 	  .proc = cmd_pubsub, .group = "pubsub", .since = "2.8.0",
-	  .summary = "A container for Pub/Sub commands", .complexity = "Depends on subcommand." },
+	  .summary = "A container for Pub/Sub commands", .complexity = "Depends on subcommand.",
+	  .subcommands = pubsub_subs },
+	{ .name = "ssubscribe", .arity = -2, .flags = PS_FLAGS, .proc = cmd_ssubscribe,
+	  .group = "pubsub", .since = "7.0.0", .nk_first = 1, .nk_last = -1,
+	  .summary = "Listen for messages published to the given shard channels",
+	  .complexity = "O(N) where N is the number of shard channels to subscribe to." },
+	{ .name = "sunsubscribe", .arity = -1, .flags = PS_FLAGS, .proc = cmd_sunsubscribe,
+	  .group = "pubsub", .since = "7.0.0", .nk_first = 1, .nk_last = -1,
+	  .summary = "Stop listening for messages posted to the given shard channels",
+	  .complexity = "O(N) where N is the number of clients already subscribed to a shard "
+			"channel." },
+	{ .name = "spublish", .arity = 3,
+	  .flags = CMD_PUBSUB | CMD_LOADING | CMD_STALE | CMD_FAST | CMD_MAY_REPLICATE |
+		   CMD_ALL_SHARDS,
+	  .proc = cmd_spublish, .group = "pubsub", .since = "7.0.0", .nk_first = 1, .nk_last = 1,
+	  .summary = "Post a message to a shard channel",
+	  .complexity = "O(N) where N is the number of clients subscribed to the receiving shard "
+			"channel.",
+	  .bcast = spublish_bcast },
 	{ .name = NULL },
 };

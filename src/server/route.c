@@ -981,9 +981,9 @@ int64_t shard_client_pause_turn(struct shard *s)
 
 void conn_publish_info(struct conn *c)
 {
-	uint32_t f = 0, sub, psub;
-	pubsub_counts(c, &sub, &psub);
-	if (sub + psub > 0)
+	uint32_t f = 0, sub, psub, ssub;
+	pubsub_counts(c, &sub, &psub, &ssub);
+	if (sub + psub + ssub > 0)
 		f |= CONN_INFO_PUBSUB;
 	if (c->in_multi)
 		f |= CONN_INFO_MULTI;
@@ -1009,6 +1009,7 @@ void conn_publish_info(struct conn *c)
 	atomic_store_explicit(&c->info_db, c->db, memory_order_relaxed);
 	atomic_store_explicit(&c->info_sub, sub, memory_order_relaxed);
 	atomic_store_explicit(&c->info_psub, psub, memory_order_relaxed);
+	atomic_store_explicit(&c->info_ssub, ssub, memory_order_relaxed);
 	atomic_store_explicit(&c->info_multi, c->in_multi ? (int32_t)c->mq_count : -1,
 			      memory_order_relaxed);
 }

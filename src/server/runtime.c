@@ -109,6 +109,7 @@ static void rt_conn_info(const struct conn *c, struct client_info *ci)
 	ci->db = atomic_load_explicit(&c->info_db, memory_order_relaxed);
 	ci->sub = atomic_load_explicit(&c->info_sub, memory_order_relaxed);
 	ci->psub = atomic_load_explicit(&c->info_psub, memory_order_relaxed);
+	ci->ssub = atomic_load_explicit(&c->info_ssub, memory_order_relaxed);
 	ci->multi = atomic_load_explicit(&c->info_multi, memory_order_relaxed);
 	snprintf(ci->last_cmd, sizeof(ci->last_cmd), "%s",
 		 atomic_load_explicit(&c->last_cmd, memory_order_relaxed));

@@ -389,7 +389,7 @@ struct conn {
 	 * queue length (-1: not in MULTI). */
 	_Atomic uint32_t info_flags;
 	_Atomic uint32_t info_db;
-	_Atomic uint32_t info_sub, info_psub;
+	_Atomic uint32_t info_sub, info_psub, info_ssub;
 	_Atomic int32_t info_multi;
 	_Atomic int64_t info_redir;           /* CLIENT LIST's redir (-1: not tracking) */
 };
@@ -883,9 +883,11 @@ void monitor_shard_free(struct shard *s);
 
 uint32_t pubsub_count(const struct conn *c);
 /* Channels and patterns apart (CLIENT LIST's sub and psub). */
-void pubsub_counts(const struct conn *c, uint32_t *channels, uint32_t *patterns);
+void pubsub_counts(const struct conn *c, uint32_t *channels, uint32_t *patterns,
+		   uint32_t *shard_channels);
 /* INFO stats' pubsub_channels and pubsub_patterns (every shard held). */
-void pubsub_info_counts(const struct cmd_ctx *ctx, uint64_t *channels, uint64_t *patterns);
+void pubsub_info_counts(const struct cmd_ctx *ctx, uint64_t *channels, uint64_t *patterns,
+			uint64_t *shard_channels);
 void pubsub_conn_drop(struct shard *s, struct conn *c);
 bool pubsub_allowed_in_subscriber_mode(const struct kv_command *cmd);
 
