@@ -21,6 +21,7 @@
  * port (main.c / server.c read the values from g_config).
  */
 #include "commands/config.h"
+#include "commands/acl.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -172,6 +173,7 @@ static void cfg_applied_loglevel(void);
 static const char *cfg_check_appendonly(struct cfg_value *v, enum cfg_origin o, char *e, size_t n);
 static const char *cfg_check_save(struct cfg_value *v, enum cfg_origin o, char *e, size_t n);
 static void cfg_applied_save(void);
+static void cfg_applied_acllog(void);
 static const char *cfg_check_obuf(struct cfg_value *v, enum cfg_origin o, char *e, size_t n);
 static void cfg_applied_obuf(void);
 static const char *cfg_check_percentiles(struct cfg_value *v, enum cfg_origin o, char *e,
@@ -231,6 +233,10 @@ static const struct cfg_def cfg_table[] = {
 	{ "daemonize", CFG_BOOL, CFG_IMMUTABLE, 0, 0, NULL, FLD_BOOL, &cfg_daemonize,
 	  cfg_check_daemonize, NULL },
 	{ "requirepass", CFG_STR, 0, 0, 0, NULL, FLD_PASS, &g_config.requirepass, NULL, NULL },
+	/* ACL (docs/acl.md): the users file, and ACL LOG's length. */
+	{ "aclfile", CFG_STR, CFG_IMMUTABLE, 0, 0, NULL, FLD_STR, &g_config.aclfile, NULL, NULL },
+	{ "acllog-max-len", CFG_INT, 0, 0, INT64_MAX, NULL, FLD_AI64, &g_config.acllog_max_len,
+	  NULL, cfg_applied_acllog },
 	/* Compact encodings (store/encoding.h): read by every insert. */
 	{ "hash-max-listpack-entries", CFG_INT, 0, 0, INT64_MAX, NULL, FLD_AI64,
 	  &kv_encoding.hash_max_listpack_entries, NULL, NULL, "hash-max-ziplist-entries" },
@@ -482,13 +488,22 @@ static void cfg_set_str(char **slot, char *s)
 	pthread_mutex_unlock(&cfg_lock);
 }
 
+/* requirepass is the default user's password, as in Redis: CONFIG SET
+ * changes the user too (at startup the server hands it over once the ACL
+ * exists: acl_set_default_password ignores it before). */
 static void cfg_store_password(char *s)
 {
 	pthread_mutex_lock(&cfg_lock);
 	free(g_config.requirepass);
 	g_config.requirepass = s;
 	atomic_store(&g_config.requirepass_set, s && *s);
+	acl_set_default_password(s, s ? strlen(s) : 0);
 	pthread_mutex_unlock(&cfg_lock);
+}
+
+static void cfg_applied_acllog(void)
+{
+	acl_set_log_max_len((uint64_t)atomic_load(&g_config.acllog_max_len));
 }
 
 /* Stores a parsed value; takes ownership of v->str.  Cannot fail. */
@@ -874,6 +889,7 @@ static void cfg_reset(void)
 	atomic_store(&notify_flags, 0);
 	atomic_store(&slowlog_slower_than_us, 10000);
 	atomic_store(&slowlog_max_len, 128);
+	atomic_store(&g_config.acllog_max_len, 128);
 	atomic_store(&lat_threshold_ms, 0);
 	atomic_store(&lat_tracking, 1);
 	cfg_store_password(NULL);
@@ -1060,6 +1076,15 @@ static int cfg_apply_load(const struct cfg_src *src, const char *name, int nargs
 {
 	char errbuf[256];
 	size_t nlen = strlen(name);
+	if (nlen == 4 && strncasecmp(name, "user", 4) == 0 && nargs >= 1) {
+		/* Checked now, created at startup (acl_load_startup). */
+		char aerr[1024];
+		if (acl_config_user(nargs, args, aerr, sizeof(aerr)) < 0) {
+			cfg_report(src, aerr);
+			return -1;
+		}
+		return 0;
+	}
 	if (nlen == 7 && strncasecmp(name, "include", 7) == 0) {
 		if (nargs != 1) {
 			cfg_report(src, "wrong number of arguments");

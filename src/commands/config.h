@@ -65,6 +65,10 @@ struct kv_config {
 	/* requirepass: guarded by the config lock; use config_check_password. */
 	char *requirepass;                   /* NULL or "" = no password */
 	_Atomic bool requirepass_set;
+	/* ACL (commands/acl.h): the users file ("" or NULL: none, fixed at
+	 * startup) and ACL LOG's length (applied to acl.c on change). */
+	char *aclfile;
+	_Atomic int64_t acllog_max_len;      /* 128 */
 	/* Scripting (docs/scripting.md): whether a script may touch keys it
 	 * did not declare in KEYS (it then holds every shard), and
 	 * busy-reply-threshold (alias lua-time-limit) in ms, after which a
