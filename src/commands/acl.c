@@ -108,6 +108,8 @@ static const struct {
 	{ "pfdebug", CAT(CAT_DANGEROUS), 0 },
 	{ "pfselftest", CAT(CAT_DANGEROUS), 0 },
 	{ "pubsub|help", 0, CAT(CAT_PUBSUB) },
+	/* kevy's PUBSUB parses its subcommands itself: a container to Redis. */
+	{ "pubsub", 0, CAT(CAT_PUBSUB) },
 };
 
 /* struct kv_command has no ACL field, so the categories are derived: the
@@ -120,11 +122,16 @@ uint32_t acl_categories(const struct kv_command *cmd)
 	for (size_t i = 0; cmd->group && !cmd->subcommands && i < KV_ARRAY_LEN(acl_group_cat); i++)
 		if (strcmp(cmd->group, acl_group_cat[i].group) == 0)
 			m |= CAT(acl_group_cat[i].cat);
-	if (cmd->flags & CMD_READONLY)
+	/* A container's flags describe its subcommands (kevy routes by them);
+	 * Redis gives the container itself none of these categories. */
+	uint32_t flags = cmd->subcommands ? cmd->flags & ~(uint32_t)(CMD_READONLY | CMD_WRITE |
+								     CMD_PUBSUB)
+					  : cmd->flags;
+	if (flags & CMD_READONLY)
 		m |= CAT(CAT_READ);
-	if (cmd->flags & CMD_WRITE)
+	if (flags & CMD_WRITE)
 		m |= CAT(CAT_WRITE);
-	if (cmd->flags & CMD_PUBSUB)
+	if (flags & CMD_PUBSUB)
 		m |= CAT(CAT_PUBSUB);
 	if (cmd->flags & CMD_ADMIN)
 		m |= CAT(CAT_ADMIN) | CAT(CAT_DANGEROUS);
