@@ -1923,6 +1923,36 @@ static bool acl_kill_match(void *arg, const struct client_info *ci)
 	return ci->acl_user == arg;
 }
 
+/* Whether every channel pattern of old is still granted by new (Redis's
+ * test before closing a user's subscribers). */
+static bool perm_channels_superset(const struct acl_perm *new, const struct acl_perm *old)
+{
+	for (uint32_t i = 0; i < new->nsel; i++)
+		if (new->sel[i].flags & SEL_ALLCHANNELS)
+			return true;
+	for (uint32_t i = 0; i < old->nsel; i++) {
+		const struct acl_selector *o = &old->sel[i];
+		if (o->flags & SEL_ALLCHANNELS)
+			return false;
+		for (uint32_t k = 0; k < o->nchans; k++) {
+			bool found = false;
+			for (uint32_t j = 0; j < new->nsel && !found; j++)
+				for (uint32_t m = 0; m < new->sel[j].nchans && !found; m++)
+					found = new->sel[j].chans[m].len == o->chans[k].len &&
+						memcmp(new->sel[j].chans[m].s, o->chans[k].s,
+						       o->chans[k].len) == 0;
+			if (!found)
+				return false;
+		}
+	}
+	return true;
+}
+
+static bool acl_kill_pubsub_match(void *arg, const struct client_info *ci)
+{
+	return ci->acl_user == arg && ci->pubsub;
+}
+
 static void cmd_acl_setuser(struct cmd_ctx *c)
 {
 	const struct kv_slice *name = &c->argv[2];
@@ -1934,11 +1964,25 @@ static void cmd_acl_setuser(struct cmd_ctx *c)
 	pthread_mutex_lock(&acl_lock);
 	bool found;
 	uint32_t at = acl_find_locked(name->ptr, name->len, &found);
-	struct acl_perm *p = perm_build(found ? atomic_load(&acl_users[at]->perm) : NULL,
-					c->argc - 3, c->argv + 3, STYLE_SETUSER, err, sizeof(err));
+	const struct acl_perm *old = found ? atomic_load(&acl_users[at]->perm) : NULL;
+	struct acl_perm *p = perm_build(old, c->argc - 3, c->argv + 3, STYLE_SETUSER, err,
+					sizeof(err));
+	/* Channels taken away: the user's subscribers are closed, as Redis
+	 * closes those whose subscriptions the new rules no longer allow
+	 * (kevy closes all of the user's subscribers then: docs/acl.md). */
+	struct acl_user *revoked = NULL;
+	if (p && old && !perm_channels_superset(p, old)) {
+		revoked = acl_users[at];
+		acl_user_ref(revoked);
+	}
 	if (p)
 		acl_put_locked(name->ptr, name->len, p);
 	pthread_mutex_unlock(&acl_lock);
+	if (revoked) {
+		if (c->rt)
+			c->rt->clients_kill(acl_kill_pubsub_match, revoked, 0);
+		acl_user_unref(revoked);
+	}
 	if (p)
 		resp_ok(c->out);
 	else

@@ -159,6 +159,12 @@ def check_multi_script_channels(srv):
         ents = log_entries(adm)
         K.check(ents[0]["reason"] == b"channel" and ents[0]["object"] == b"news.a*",
                 "ACL LOG channel entry: %r" % (ents[0],))
+        # Channels granted on top keep the subscriber; taken away, it goes.
+        K.check(adm.cmd("ACL", "SETUSER", "bob", "&more") == "OK", "more channels")
+        r = a.cmd("PING")
+        K.check(r == [b"pong", b""], "subscriber still there: %r" % (r,))
+        K.check(adm.cmd("ACL", "SETUSER", "bob", "resetchannels") == "OK", "channels revoked")
+        K.check(a.closed_by_peer(5.0), "revoking channels closes the user's subscribers")
 
 
 def check_log_auth_clients(srv):
