@@ -26,7 +26,8 @@ redis-cli -p "$PORT" acl setuser bench on '>benchpw' '~key:*' '+@all' >/dev/null
 # One run: prints "set get" requests per second.
 run() {
 	redis-benchmark -p "$PORT" -t set,get -c 50 -P 16 -n "$N" -q "$@" 2>/dev/null |
-		awk '/^SET:/ {s=$2} /^GET:/ {g=$2} END {print s, g}'
+		tr '\r' '\n' | awk '/^SET: [0-9.]+ requests/ {s=$2}
+			/^GET: [0-9.]+ requests/ {g=$2} END {print s, g}'
 }
 median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 

@@ -1108,6 +1108,8 @@ static bool acl_channels(const struct kv_command *cmd, int argc, int *first, int
 {
 	const char *n = cmd->name;
 	*literal = false;
+	if (!(cmd->flags & CMD_PUBSUB))   /* the common case, without a compare */
+		return false;
 	if (!strcmp(n, "publish") || !strcmp(n, "spublish")) {
 		*first = *last = 1;
 		return argc >= 2;
