@@ -175,7 +175,37 @@ struct acl_pat {
 	char *s;
 	size_t len;
 	uint32_t flags;  /* keys: KEY_R | KEY_W */
+	/* The check's shortcut for the common patterns: PAT_PREFIX ("key:*":
+	 * the text before the one trailing star, len - 1 bytes) and PAT_EXACT
+	 * (no glob character at all); PAT_GLOB runs glob_match. */
+	uint8_t kind;
 };
+
+enum { PAT_GLOB, PAT_PREFIX, PAT_EXACT };
+
+static uint8_t pat_kind(const char *s, size_t len)
+{
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] == '*' && i == len - 1)
+			return PAT_PREFIX;
+		if (s[i] == '*' || s[i] == '?' || s[i] == '[' || s[i] == '\\')
+			return PAT_GLOB;
+	}
+	return PAT_EXACT;
+}
+
+/* Whether text matches pattern p, as glob_match decides. */
+static bool pat_match(const struct acl_pat *p, const char *text, size_t len)
+{
+	switch (p->kind) {
+	case PAT_PREFIX:
+		return len >= p->len - 1 && memcmp(text, p->s, p->len - 1) == 0;
+	case PAT_EXACT:
+		return len == p->len && memcmp(text, p->s, len) == 0;
+	default:
+		return glob_match(p->s, p->len, text, len, false);
+	}
+}
 
 /* "+select|0": a first argument allowed for a command otherwise denied
  * (Redis accepts it for commands without subcommands, with a deprecation
@@ -464,7 +494,7 @@ static void pat_add(struct acl_pat **v, uint32_t *n, const char *s, size_t len, 
 		}
 	}
 	*v = kv_realloc(*v, (*n + 1) * sizeof(**v));
-	(*v)[*n] = (struct acl_pat){ kv_strndup(s, len), len, flags };
+	(*v)[*n] = (struct acl_pat){ kv_strndup(s, len), len, flags, pat_kind(s, len) };
 	(*n)++;
 }
 
@@ -1081,7 +1111,7 @@ static bool sel_key_ok(const struct acl_selector *s, const struct kv_slice *key,
 		return true;
 	for (uint32_t i = 0; i < s->nkeys; i++) {
 		const struct acl_pat *p = &s->keys[i];
-		if ((p->flags & need) == need && glob_match(p->s, p->len, key->ptr, key->len, false))
+		if ((p->flags & need) == need && pat_match(p, key->ptr, key->len))
 			return true;
 	}
 	return false;
@@ -1094,7 +1124,7 @@ static bool sel_chan_ok(const struct acl_selector *s, const struct kv_slice *ch,
 	for (uint32_t i = 0; i < s->nchans; i++) {
 		const struct acl_pat *p = &s->chans[i];
 		if (literal ? (p->len == ch->len && memcmp(p->s, ch->ptr, ch->len) == 0)
-			    : glob_match(p->s, p->len, ch->ptr, ch->len, false))
+			    : pat_match(p, ch->ptr, ch->len))
 			return true;
 	}
 	return false;
