@@ -392,6 +392,10 @@ DIFF_SCRIPT = [
     ("ACL", "LIST"),
     ("CONFIG", "SET", "requirepass", ""),
     ("ACL", "GETUSER", "default"),
+    ("CONFIG", "SET", "slowlog-log-slower-than", "0"),
+    ("SLOWLOG", "RESET"),
+    ("ACL", "SETUSER", "u7", ">secret", "on"),
+    ("CONFIG", "SET", "slowlog-log-slower-than", "10000"),
 ]
 
 
@@ -420,6 +424,10 @@ def run_diff(port):
             if cmd[:2] in (("ACL", "GETUSER"), ("ACL", "LIST")):
                 raw = repr(canon_rules(K.parse(raw))).encode()
             out.append(raw)
+        # ACL SETUSER's rules are redacted in the slow log.
+        sl = K.parse(c.call("SLOWLOG", "GET", "10"))
+        out.append(repr([e[3] for e in sl if e[3][:1] == [b"ACL"] or
+                         e[3][:2] == [b"acl", b"setuser"]]).encode())
         # LOG's shape: the entries' fields but for the times and client info.
         ents = K.parse(c.call("ACL", "LOG"))
         shape = []
@@ -475,7 +483,8 @@ def main():
     K.check(srv.exit_code == 0, "clean exit (status %s)" % srv.exit_code)
     if K.target() == "kevy":
         check_files()
-    labels = [" ".join(c)[:60] for c in DIFF_SCRIPT] + ["ACL LOG shape"]
+    labels = [" ".join(c)[:60] for c in DIFF_SCRIPT] + ["SLOWLOG of ACL SETUSER",
+                                                         "ACL LOG shape"]
     K.compare_with_redis(run_diff, labels, kevy_args=("--threads", "2"), what="ACL command")
     check_cat_membership()
 
