@@ -1153,7 +1153,7 @@ static bool acl_channels(const struct kv_command *cmd, int argc, int *first, int
 	return false;
 }
 
-#define ACL_MAX_KEYS 1024
+#define ACL_MAX_KEYS 64
 
 static enum acl_verdict sel_check(const struct acl_selector *s, const struct kv_command *cmd,
 				  const struct kv_command *target, int argc,
@@ -1175,17 +1175,25 @@ static enum acl_verdict sel_check(const struct acl_selector *s, const struct kv_
 		}
 	}
 	if (!(s->flags & SEL_ALLKEYS) && (cmd->first_key || cmd->keys)) {
-		int idx[ACL_MAX_KEYS];
-		int n = cmd_get_keys(cmd, argc, argv, idx, ACL_MAX_KEYS);
+		/* Room for every argument: a key left out would go unchecked. */
+		int idx_stack[ACL_MAX_KEYS];
+		int *idx = argc <= ACL_MAX_KEYS ? idx_stack : kv_malloc((size_t)argc * sizeof(int));
+		int n = cmd_get_keys(cmd, argc, argv, idx, argc > ACL_MAX_KEYS ? argc : ACL_MAX_KEYS);
 		/* Read-only commands need read access, the others write
 		 * access: kevy's table has no per-key access flags. */
 		uint32_t need = (cmd->flags & CMD_WRITE) ? KEY_W : KEY_R;
+		enum acl_verdict v = ACL_OK;
 		for (int i = 0; i < n; i++) {
 			if (!sel_key_ok(s, &argv[idx[i]], need)) {
 				*errpos = idx[i];
-				return ACL_DENIED_KEY;
+				v = ACL_DENIED_KEY;
+				break;
 			}
 		}
+		if (idx != idx_stack)
+			free(idx);
+		if (v != ACL_OK)
+			return v;
 	}
 	int first, last;
 	bool literal;

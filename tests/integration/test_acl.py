@@ -87,10 +87,17 @@ def check_keys_and_shards(srv):
             K.check(is_err(a.cmd("SET", "other:%d" % i, "y"), "NOPERM"), "SET other")
             K.check(is_err(a.cmd("EVAL", "return redis.call('set', KEYS[1], 'z')", "1",
                                  "other:%d" % i), "NOPERM"), "EVAL naming other")
+        # Past any fixed-size key list: the last of 3000 keys is checked too.
+        many = []
+        for i in range(1500):
+            many += ["key:m%d" % i, "x"]
+        K.check(is_err(a.cmd("MSET", *(many + ["other:last", "y"])), "NOPERM"),
+                "MSET's 1501st key is checked")
         after = forwarded(adm)
         K.check(after == before, "denied commands forwarded nothing (%d -> %d)" %
                 (before, after))
-        K.check(adm.cmd("EXISTS", *["other:%d" % i for i in range(20)]) == 0,
+        K.check(adm.cmd("EXISTS", *(["other:%d" % i for i in range(20)] +
+                                    ["other:last", "key:m0"])) == 0,
                 "no denied write happened")
         K.check(adm.cmd("MGET", "key:0", "key:19") == [b"v0", b"v19"], "MSET did not run")
         # Read-only and write-only patterns.
