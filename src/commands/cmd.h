@@ -82,6 +82,10 @@ struct cmd_ctx {
 	 * carried with a forwarded call; NULL without a runtime (replay,
 	 * tools), which runs everything. */
 	struct acl_user *user;
+	/* The client the call came from, also when it was forwarded here
+	 * (then only for ACL LOG's client info, read under its shard's
+	 * clients lock); NULL when there is none. */
+	const struct conn *origin;
 };
 
 /* Count a read lookup as a keyspace hit or miss (INFO stats), as Redis's

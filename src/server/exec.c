@@ -224,6 +224,7 @@ int64_t shard_call_run(struct shard *s, const struct cmd_call *call, struct conn
 		.nshards = g_server.nshards,
 		.dbid = call->dbid,
 		.user = call->user ? call->user : conn ? conn->user : NULL,
+		.origin = call->conn ? call->conn : conn,
 	};
 	/* INFO commandstats: this shard's counters of the entry the call
 	 * counts under; calls the runtime makes for itself count nowhere. */

@@ -294,7 +294,7 @@ static const char *script_call(struct script_run *run, int argc, const struct kv
 		int pos;
 		enum acl_verdict v = acl_check(c->user, cmd, argc, argv, &pos);
 		if (v != ACL_OK) {
-			shard_acl_log(c->conn, c->user, v, ACL_CTX_LUA,
+			shard_acl_log(c->origin, c->user, v, ACL_CTX_LUA,
 				      cmd_stat_target(cmd, argc, argv), argv, pos);
 			return script_acl_error(v);
 		}

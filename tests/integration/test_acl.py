@@ -147,6 +147,23 @@ def check_multi_script_channels(srv):
         K.check(ents and ents[0]["context"] == b"lua" and ents[0]["object"] == b"set" and
                 ents[0]["reason"] == b"command" and ents[0]["username"] == b"bob",
                 "ACL LOG of the script: %r" % (ents[:1],))
+        # Scripts run on the shard of their keys (forwarded there or not):
+        # the log names the client either way.
+        adm.cmd("ACL", "SETUSER", "bob", "+eval")
+        for i in range(10):
+            r = a.cmd("EVAL", "return redis.call('get', KEYS[1])", "1", "k:%d" % i)
+            K.check(r is None or isinstance(r, bytes), "EVAL reads k:%d: %r" % (i, r))
+        adm.cmd("ACL", "LOG", "RESET")
+        for i in range(10):
+            r = a.cmd("EVAL", "redis.call('get', KEYS[1]) "
+                      "return redis.call('publish', ARGV[1], 'm')", "1", "k:%d" % i,
+                      "sports:%d" % i)
+            K.check(isinstance(r, E) and b"can't publish to the channel" in r.msg,
+                    "EVAL publishing to sports:%d: %r" % (i, r))
+        ents = log_entries(adm, 20)
+        K.check(len(ents) == 10 and all(e["context"] == b"lua" and e["reason"] == b"channel" and
+                                        b" user=bob " in e["client-info"] for e in ents),
+                "ACL LOG of scripts on both shards: %r" % (ents[:2],))
         K.check(a.cmd("EVAL", "return redis.acl_check_cmd('set', 'k:1', 'x')", "0") is None,
                 "acl_check_cmd set is false (nil)")
         K.check(a.cmd("EVAL", "return redis.acl_check_cmd('get', 'k:1')", "0") == 1,
