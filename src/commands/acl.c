@@ -1537,6 +1537,16 @@ static void describe_user_locked(const struct acl_user *u, struct kv_buf *out)
 	describe_perm(atomic_load(&u->perm), out);
 }
 
+void acl_config_lines(struct kv_buf *out)
+{
+	pthread_mutex_lock(&acl_lock);
+	for (uint32_t i = 0; i < acl_nusers; i++) {
+		describe_user_locked(acl_users[i], out);
+		kv_buf_append_char(out, '\n');
+	}
+	pthread_mutex_unlock(&acl_lock);
+}
+
 bool acl_describe_user(const char *name, struct kv_buf *out)
 {
 	pthread_mutex_lock(&acl_lock);

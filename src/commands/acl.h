@@ -117,6 +117,9 @@ int acl_load_startup(char *err, size_t cap);
  * touching the table: the unit tests' view of the parser.  Returns 0, or -1
  * with Redis's SETUSER error in err ("Error in ACL SETUSER modifier ..."). */
 int acl_rules_check(int argc, const struct kv_slice *argv, char *err, size_t cap);
+/* Every user as a config file line ("user <name> <rules>\n"), ACL LIST's
+ * order: CONFIG REWRITE. */
+void acl_config_lines(struct kv_buf *out);
 /* Describe a user as ACL LIST does ("user <name> <rules>"); false when
  * there is no such user. */
 bool acl_describe_user(const char *name, struct kv_buf *out);

@@ -1705,9 +1705,12 @@ struct cfg_rewrite {
 	struct {
 		size_t *at;
 		size_t n, cap, used;
-	} opt[KV_ARRAY_LEN(cfg_table)];
+	} opt[KV_ARRAY_LEN(cfg_table) + 1];   /* the last: `user` lines */
 	bool needs_signature;
 };
+
+/* `user` lines are not a setting of cfg_table: their slot is past it. */
+#define CFG_RW_USERS KV_ARRAY_LEN(cfg_table)
 
 static void cfg_rw_append(struct cfg_rewrite *rw, char *line)
 {
@@ -1723,7 +1726,7 @@ static void cfg_rw_free(struct cfg_rewrite *rw)
 	for (size_t i = 0; i < rw->nlines; i++)
 		free(rw->lines[i]);
 	free(rw->lines);
-	for (size_t i = 0; i < KV_ARRAY_LEN(cfg_table); i++)
+	for (size_t i = 0; i <= CFG_RW_USERS; i++)
 		free(rw->opt[i].at);
 }
 
@@ -1745,10 +1748,11 @@ static void cfg_rw_read_line(struct cfg_rewrite *rw, const char *raw, size_t n)
 	}
 	struct cfg_args a;
 	const struct cfg_def *d = NULL;
-	bool known = false;
+	bool known = false, user = false;
 	if (!cfg_split(line, &a) && a.argc > 0) {
 		d = cfg_find(a.argv[0], a.len[0]);
-		known = d || strcasecmp(a.argv[0], "include") == 0;
+		user = strcasecmp(a.argv[0], "user") == 0;
+		known = d || user || strcasecmp(a.argv[0], "include") == 0;
 		cfg_args_free(&a);
 	}
 	if (!known) {
@@ -1761,8 +1765,8 @@ static void cfg_rw_read_line(struct cfg_rewrite *rw, const char *raw, size_t n)
 		cfg_rw_append(rw, c);
 		return;
 	}
-	if (d) {
-		size_t k = (size_t)(d - cfg_table);
+	if (d || user) {
+		size_t k = d ? (size_t)(d - cfg_table) : CFG_RW_USERS;
 		if (rw->opt[k].n == rw->opt[k].cap) {
 			rw->opt[k].cap = rw->opt[k].cap ? rw->opt[k].cap * 2 : 4;
 			rw->opt[k].at = kv_realloc(rw->opt[k].at, rw->opt[k].cap * sizeof(size_t));
@@ -1873,6 +1877,31 @@ static void cfg_rw_setting(struct cfg_rewrite *rw, size_t k)
 	kv_buf_free(&value);
 }
 
+/* The ACL users as `user` lines (Redis's rewriteConfigUserOption): every
+ * user as ACL LIST shows it, in the old lines' places first; none when an
+ * aclfile holds them (its users are not the config file's). */
+static void cfg_rw_users(struct cfg_rewrite *rw)
+{
+	size_t k = CFG_RW_USERS;
+	if (!acl_file()[0]) {
+		struct kv_buf all = KV_BUF_INIT, line = KV_BUF_INIT;
+		acl_config_lines(&all);
+		size_t start = 0;
+		for (size_t i = 0; i < all.len; i++) {
+			if (all.data[i] != '\n')
+				continue;
+			kv_buf_clear(&line);
+			kv_buf_append(&line, all.data + start, i - start);
+			cfg_rw_line(rw, k, &line, true);
+			start = i + 1;
+		}
+		kv_buf_free(&all);
+		kv_buf_free(&line);
+	}
+	for (size_t u = rw->opt[k].used; u < rw->opt[k].n; u++)
+		rw->lines[rw->opt[k].at[u]][0] = '\0';
+}
+
 /* The new file: every line, runs of blank lines folded into one. */
 static void cfg_rw_content(const struct cfg_rewrite *rw, struct kv_buf *out)
 {
@@ -1961,6 +1990,7 @@ int config_rewrite(const char *path)
 			for (size_t u = rw.opt[k].used; u < rw.opt[k].n; u++)
 				rw.lines[rw.opt[k].at[u]][0] = '\0';
 		}
+		cfg_rw_users(&rw);
 		struct kv_buf content = KV_BUF_INIT;
 		cfg_rw_content(&rw, &content);
 		rc = cfg_rw_replace(path, &content, mode);

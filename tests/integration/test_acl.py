@@ -308,6 +308,18 @@ def check_files():
         with srv.conn() as c:
             K.check(is_err(c.cmd("ACL", "SAVE"), "ERR This Redis instance is not configured "
                            "to use an ACL file"), "no aclfile")
+            # CONFIG REWRITE writes the users as `user` lines.
+            c.cmd("ACL", "SETUSER", "u2", "on", ">p2", "%R~r:*", "+@read")
+            listed = c.cmd("ACL", "LIST")
+            K.check(c.cmd("CONFIG", "REWRITE") == "OK", "CONFIG REWRITE")
+        with open(conf) as f:
+            text = f.read()
+        K.check(text.count("\nuser ") + text.startswith("user ") == 3,
+                "three user lines: %r" % text)
+        srv.check_clean_exit()
+        srv.start()
+        with srv.conn() as c:
+            K.check(c.cmd("ACL", "LIST") == listed, "the rewritten file gives the users back")
         srv.check_clean_exit()
     finally:
         srv.cleanup()
