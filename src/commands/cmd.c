@@ -22,6 +22,7 @@
 
 static const struct kv_command *const cmd_families[] = {
 	cmd_table_server,
+	cmd_table_acl,
 	cmd_table_info,
 	cmd_table_introspect,
 	cmd_table_string,

@@ -33,6 +33,7 @@
 struct conn;
 struct shard;
 struct cmd_call;
+struct acl_user;
 
 enum cmd_flags {
 	CMD_WRITE = 1u << 0,      /* may modify the keyspace */
@@ -78,6 +79,14 @@ struct cmd_ctx {
 	 * cmd_db_at() answer in it.  A handler may change it (SELECT inside a
 	 * transaction changes it for the commands that follow). */
 	uint32_t dbid;
+	/* The ACL user the command runs as (commands/acl.h): the client's,
+	 * carried with a forwarded call; NULL without a runtime (replay,
+	 * tools), which runs everything. */
+	struct acl_user *user;
+	/* The client the call came from, also when it was forwarded here
+	 * (then only for ACL LOG's client info, read under its shard's
+	 * clients lock); NULL when there is none. */
+	const struct conn *origin;
 };
 
 /* Count a read lookup as a keyspace hit or miss (INFO stats), as Redis's
@@ -224,6 +233,10 @@ void cmd_reply_unknown_sub(struct kv_buf *out, const char *container,
  * unknown name or a wrong count: what every container command does. */
 void cmd_run_sub(struct cmd_ctx *c, const struct kv_command *subs, const char *container);
 
+/* One CLIENT LIST line of a client, with its newline (cmd_server.c). */
+struct client_info;
+void cmd_client_line(struct kv_buf *b, const struct client_info *ci);
+
 /* Per-module tables, each terminated by an entry with a NULL name. */
 extern const struct kv_command cmd_table_string[];
 extern const struct kv_command cmd_table_bitmap[];
@@ -237,6 +250,7 @@ extern const struct kv_command cmd_table_debug[];
 extern const struct kv_command cmd_table_persist[];
 extern const struct kv_command cmd_table_sort[];
 extern const struct kv_command cmd_table_hll[];
+extern const struct kv_command cmd_table_acl[];
 /* Families of the data-type modules, linked in when their module is
  * present (weak: a missing module leaves the pointer NULL). */
 extern const struct kv_command cmd_table_hash[] __attribute__((weak));

@@ -14,9 +14,10 @@
  * COMMAND INFO/DOCS/LIST print and what arity errors quote.
  *
  * COMMAND INFO is built from struct kv_command alone, so ACL categories, key
- * specs and tips are derived from flags and groups (see srv_acl_categories);
+ * specs and tips are derived from flags and groups (see acl_categories in acl.c);
  * COMMAND DOCS has no argument trees.  Both are documented simplifications.
  */
+#include "commands/acl.h"
 #include "commands/cmd.h"
 #include "commands/config.h"
 #include "base/kv.h"
@@ -129,25 +130,34 @@ static void cmd_quit(struct cmd_ctx *c)
 
 #define SRV_ERR_WRONGPASS "WRONGPASS invalid username-password pair or user is disabled."
 
-/* kevy has Redis's "default" user only: with requirepass set, its password
- * is requirepass; without, it accepts any password.  Returns true when the
- * client is now authenticated; otherwise the error has been appended. */
+/* AUTH's and HELLO AUTH's check (commands/acl.h): the user must exist,
+ * be on, and take the password.  A failure goes into ACL LOG, as Redis
+ * logs it (object: the command as typed).  Returns true when the client
+ * now runs as that user; otherwise the error has been appended. */
 static bool srv_authenticate(struct cmd_ctx *c, const struct kv_slice *user,
 			     const struct kv_slice *pass)
 {
-	bool has_pass = atomic_load(&g_config.requirepass_set);
-	if (!user && !has_pass) {
+	static const struct kv_slice def = { "default", 7 };
+	if (!user && !acl_default_has_password()) {
 		resp_error(c->out, "ERR AUTH <password> called without any password configured "
 				   "for the default user. Are you sure your configuration is correct?");
 		return false;
 	}
-	/* Redis user names are case-sensitive. */
-	bool is_default = !user || (user->len == 7 && memcmp(user->ptr, "default", 7) == 0);
-	if (!is_default || (has_pass && !config_check_password(pass->ptr, pass->len))) {
+	if (!user)
+		user = &def;
+	struct acl_user *u = acl_authenticate(user->ptr, user->len, pass->ptr, pass->len);
+	if (!u) {
+		struct kv_buf ci;
+		kv_buf_init(&ci);
+		c->rt->conn_info_line(c->conn, &ci);
+		acl_log_add(ACL_DENIED_AUTH, ACL_CTX_TOPLEVEL, c->argv[0].ptr, c->argv[0].len,
+			    user->ptr, user->len, ci.data ? ci.data : "", ci.len);
+		kv_buf_free(&ci);
 		resp_error(c->out, SRV_ERR_WRONGPASS);
 		return false;
 	}
-	c->rt->conn_set_authenticated(c->conn, true);
+	c->rt->conn_set_user(c->conn, u);
+	acl_user_unref(u);
 	return true;
 }
 
@@ -234,7 +244,7 @@ static void cmd_hello(struct cmd_ctx *c)
 	}
 	if (user && !srv_authenticate(c, user, pass))
 		return;
-	if (!c->rt->conn_authenticated(c->conn) && atomic_load(&g_config.requirepass_set)) {
+	if (!c->rt->conn_authenticated(c->conn) && acl_auth_required()) {
 		resp_error(c->out, "NOAUTH HELLO must be called with the client already "
 				   "authenticated, otherwise the HELLO AUTH <user> <pass> option can "
 				   "be used to authenticate the client and select the RESP protocol "
@@ -253,105 +263,14 @@ static void cmd_hello(struct cmd_ctx *c)
 /* ------------------------------------------------------------------ */
 /* COMMAND */
 
-/* ACL categories in Redis's order (ACL CAT lists them so). */
-enum srv_acl {
-	ACL_KEYSPACE, ACL_READ, ACL_WRITE, ACL_SET, ACL_SORTEDSET, ACL_LIST, ACL_HASH,
-	ACL_STRING, ACL_BITMAP, ACL_HYPERLOGLOG, ACL_GEO, ACL_STREAM, ACL_PUBSUB, ACL_ADMIN,
-	ACL_FAST, ACL_SLOW, ACL_BLOCKING, ACL_DANGEROUS, ACL_CONNECTION, ACL_TRANSACTION,
-	ACL_SCRIPTING, ACL_COUNT
-};
-
-static const char *const srv_acl_names[ACL_COUNT] = {
-	"keyspace", "read", "write", "set", "sortedset", "list", "hash", "string", "bitmap",
-	"hyperloglog", "geo", "stream", "pubsub", "admin", "fast", "slow", "blocking",
-	"dangerous", "connection", "transaction", "scripting",
-};
-
-static const struct {
-	const char *group;
-	enum srv_acl acl;
-} srv_group_acl[] = {
-	{ "generic", ACL_KEYSPACE }, { "string", ACL_STRING }, { "list", ACL_LIST },
-	{ "set", ACL_SET }, { "sorted-set", ACL_SORTEDSET }, { "hash", ACL_HASH },
-	{ "bitmap", ACL_BITMAP }, { "hyperloglog", ACL_HYPERLOGLOG }, { "geo", ACL_GEO },
-	{ "stream", ACL_STREAM }, { "pubsub", ACL_PUBSUB }, { "connection", ACL_CONNECTION },
-	{ "transactions", ACL_TRANSACTION }, { "scripting", ACL_SCRIPTING },
-};
-
 #define ACL_BIT(x) (1u << (x))
 
-/* Where Redis's categories are not what the group and flags say: commands
- * outside the "generic" group that touch the whole keyspace, SORT's data
- * types, @dangerous and @admin commands without the admin flag, read-only
- * scripts that are not @read, connection-level cluster commands, and a
- * pubsub subcommand that is not itself @pubsub.  With these, the derivation
- * gives Redis 7.0.15's categories for all of its 366 commands and
- * subcommands (checked from Redis's own flags and groups). */
-static const struct {
-	const char *name;
-	uint32_t add, drop;
-} srv_acl_fixups[] = {
-	{ "dbsize", ACL_BIT(ACL_KEYSPACE), 0 },
-	{ "flushdb", ACL_BIT(ACL_KEYSPACE) | ACL_BIT(ACL_DANGEROUS), 0 },
-	{ "flushall", ACL_BIT(ACL_KEYSPACE) | ACL_BIT(ACL_DANGEROUS), 0 },
-	{ "swapdb", ACL_BIT(ACL_KEYSPACE) | ACL_BIT(ACL_DANGEROUS), 0 },
-	{ "restore-asking", ACL_BIT(ACL_KEYSPACE) | ACL_BIT(ACL_DANGEROUS), 0 },
-	{ "sort", ACL_BIT(ACL_SET) | ACL_BIT(ACL_SORTEDSET) | ACL_BIT(ACL_LIST) |
-		  ACL_BIT(ACL_DANGEROUS), ACL_BIT(ACL_KEYSPACE) },
-	{ "sort_ro", ACL_BIT(ACL_SET) | ACL_BIT(ACL_SORTEDSET) | ACL_BIT(ACL_LIST) |
-		     ACL_BIT(ACL_DANGEROUS), ACL_BIT(ACL_KEYSPACE) },
-	{ "wait", ACL_BIT(ACL_CONNECTION), ACL_BIT(ACL_KEYSPACE) },
-	{ "readonly", ACL_BIT(ACL_CONNECTION), 0 },
-	{ "readwrite", ACL_BIT(ACL_CONNECTION), 0 },
-	{ "asking", ACL_BIT(ACL_CONNECTION), 0 },
-	{ "info", ACL_BIT(ACL_DANGEROUS), 0 },
-	{ "keys", ACL_BIT(ACL_DANGEROUS), 0 },
-	{ "migrate", ACL_BIT(ACL_DANGEROUS), 0 },
-	{ "restore", ACL_BIT(ACL_DANGEROUS), 0 },
-	{ "role", ACL_BIT(ACL_ADMIN) | ACL_BIT(ACL_DANGEROUS), 0 },
-	{ "lastsave", ACL_BIT(ACL_ADMIN) | ACL_BIT(ACL_DANGEROUS), 0 },
-	{ "eval_ro", 0, ACL_BIT(ACL_READ) },
-	{ "evalsha_ro", 0, ACL_BIT(ACL_READ) },
-	{ "fcall_ro", 0, ACL_BIT(ACL_READ) },
-	{ "pfdebug", ACL_BIT(ACL_DANGEROUS), 0 },
-	{ "pfselftest", ACL_BIT(ACL_DANGEROUS), 0 },
-	{ "pubsub|help", 0, ACL_BIT(ACL_PUBSUB) },
-};
-
-/* struct kv_command has no ACL field, so the categories are derived: the
- * group's category (not for containers, as in Redis), read/write, admin
- * (which Redis always pairs with dangerous), fast or slow, then the fixups
- * above and COMMAND's @connection. */
-static uint32_t srv_acl_categories(const struct kv_command *cmd)
+/* A category by name: its index in Redis's order (commands/acl.h). */
+static bool srv_acl_lookup(const struct kv_slice *name, int *out)
 {
-	uint32_t m = 0;
-	for (size_t i = 0; cmd->group && !cmd->subcommands && i < KV_ARRAY_LEN(srv_group_acl); i++)
-		if (strcmp(cmd->group, srv_group_acl[i].group) == 0)
-			m |= ACL_BIT(srv_group_acl[i].acl);
-	if (cmd->flags & CMD_READONLY)
-		m |= ACL_BIT(ACL_READ);
-	if (cmd->flags & CMD_WRITE)
-		m |= ACL_BIT(ACL_WRITE);
-	if (cmd->flags & CMD_PUBSUB)
-		m |= ACL_BIT(ACL_PUBSUB);
-	if (cmd->flags & CMD_ADMIN)
-		m |= ACL_BIT(ACL_ADMIN) | ACL_BIT(ACL_DANGEROUS);
-	m |= ACL_BIT((cmd->flags & CMD_FAST) ? ACL_FAST : ACL_SLOW);
-	if (cmd->flags & CMD_BLOCKING)
-		m |= ACL_BIT(ACL_BLOCKING);
-	for (size_t i = 0; i < KV_ARRAY_LEN(srv_acl_fixups); i++)
-		if (strcmp(cmd->name, srv_acl_fixups[i].name) == 0)
-			m = (m | srv_acl_fixups[i].add) & ~srv_acl_fixups[i].drop;
-	if (strcmp(cmd->name, "command") == 0 || strncmp(cmd->name, "command|", 8) == 0)
-		m |= ACL_BIT(ACL_CONNECTION);
-	return m;
-}
-
-static bool srv_acl_lookup(const struct kv_slice *name, enum srv_acl *out)
-{
-	for (int i = 0; i < ACL_COUNT; i++) {
-		if (arg_is(name, srv_acl_names[i])) {
-			*out = (enum srv_acl)i;
+	for (int i = 0; i < ACL_CAT_COUNT; i++) {
+		if (arg_is(name, acl_category_name(i))) {
+			*out = i;
 			return true;
 		}
 	}
@@ -385,12 +304,12 @@ static void srv_reply_flags(struct kv_buf *out, const struct kv_command *cmd)
 
 static void srv_reply_acl(struct kv_buf *out, const struct kv_command *cmd)
 {
-	uint32_t m = srv_acl_categories(cmd);
+	uint32_t m = acl_categories(cmd);
 	resp_set(out, __builtin_popcount(m));
-	for (int i = 0; i < ACL_COUNT; i++) {
+	for (int i = 0; i < ACL_CAT_COUNT; i++) {
 		if (m & ACL_BIT(i)) {
 			char cat[32];
-			snprintf(cat, sizeof(cat), "@%s", srv_acl_names[i]);
+			snprintf(cat, sizeof(cat), "@%s", acl_category_name(i));
 			resp_simple(out, cat);
 		}
 	}
@@ -623,7 +542,7 @@ static void cmd_command_count(struct cmd_ctx *c)
 struct srv_list_filter {
 	enum { FILTER_NONE, FILTER_MODULE, FILTER_ACLCAT, FILTER_PATTERN } kind;
 	bool acl_known;
-	enum srv_acl acl;
+	int acl;
 	const struct kv_slice *arg;
 };
 
@@ -635,7 +554,7 @@ static bool srv_list_match(const struct srv_list_filter *f, const struct kv_comm
 	case FILTER_MODULE:
 		return false;       /* kevy has no modules */
 	case FILTER_ACLCAT:
-		return f->acl_known && (srv_acl_categories(cmd) & ACL_BIT(f->acl));
+		return f->acl_known && (acl_categories(cmd) & ACL_BIT(f->acl));
 	case FILTER_PATTERN:
 		return glob_match(f->arg->ptr, f->arg->len, cmd->name, strlen(cmd->name), true);
 	}
@@ -644,7 +563,7 @@ static bool srv_list_match(const struct srv_list_filter *f, const struct kv_comm
 
 static void cmd_command_list(struct cmd_ctx *c)
 {
-	struct srv_list_filter f = { FILTER_NONE, false, ACL_KEYSPACE, NULL };
+	struct srv_list_filter f = { FILTER_NONE, false, 0, NULL };
 	if (c->argc == 5 && arg_is(&c->argv[2], "filterby")) {
 		f.arg = &c->argv[4];
 		if (arg_is(&c->argv[3], "module"))
@@ -846,19 +765,19 @@ static void cmd_client_setname(struct cmd_ctx *c)
 
 /* One CLIENT LIST line: Redis 7.0's fields in its order (the buffer
  * internals kevy does not have, argv-mem multi-mem rbs rbp oll, are 0,
- * events is "r"; one user), then kevy's own `shard`. */
-static void srv_client_line(struct kv_buf *b, const struct client_info *ci)
+ * events is "r"), then kevy's own `shard`. */
+void cmd_client_line(struct kv_buf *b, const struct client_info *ci)
 {
 	kv_buf_printf(b, "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=%s "
 		      "db=%u sub=%u psub=%u ssub=%u multi=%d qbuf=%llu qbuf-free=%llu argv-mem=0 "
 		      "multi-mem=0 rbs=0 rbp=0 obl=%llu oll=0 omem=%llu tot-mem=%llu events=r "
-		      "cmd=%s user=default redir=%lld resp=%d shard=%u\n",
+		      "cmd=%s user=%s redir=%lld resp=%d shard=%u\n",
 		      (unsigned long long)ci->id, ci->addr, ci->laddr, ci->fd, ci->name,
 		      (long long)ci->age_s, (long long)ci->idle_s, ci->flags, ci->db, ci->sub,
 		      ci->psub, ci->ssub, (int)ci->multi, (unsigned long long)ci->qbuf,
 		      (unsigned long long)ci->qbuf_free, (unsigned long long)ci->obl,
 		      (unsigned long long)ci->omem, (unsigned long long)ci->tot_mem, ci->last_cmd,
-		      (long long)ci->redir, ci->resp, ci->shard);
+		      ci->user, (long long)ci->redir, ci->resp, ci->shard);
 }
 
 /* Client types: a client with subscriptions is "pubsub", every other one
@@ -897,7 +816,7 @@ static void srv_list_one(void *arg, const struct client_info *ci)
 {
 	struct srv_list_ctx *l = arg;
 	if ((!l->by_id || ci->id == l->id) && (!l->type || srv_client_is_type(ci, l->type)))
-		srv_client_line(l->b, ci);
+		cmd_client_line(l->b, ci);
 }
 
 /* CLIENT LIST [TYPE type | ID id...]: as in Redis, TYPE takes exactly one
@@ -945,7 +864,7 @@ static void cmd_client_info(struct cmd_ctx *c)
 	struct client_info ci;
 	c->rt->conn_info(c->conn, &ci);
 	struct kv_buf b = KV_BUF_INIT;
-	srv_client_line(&b, &ci);
+	cmd_client_line(&b, &ci);
 	resp_verbatim(c->out, "txt", b.data, b.len);
 	kv_buf_free(&b);
 }
@@ -954,7 +873,7 @@ static void cmd_client_info(struct cmd_ctx *c)
 struct srv_kill_filter {
 	bool has_id;
 	uint64_t id;
-	const struct kv_slice *addr, *laddr;
+	const struct kv_slice *addr, *laddr, *user;
 	int type;               /* SRV_TYPE_*, -1: any */
 };
 
@@ -973,6 +892,8 @@ static bool srv_kill_match(void *arg, const struct client_info *ci)
 	if (f->addr && !srv_slice_eq(f->addr, ci->addr))
 		return false;
 	if (f->laddr && !srv_slice_eq(f->laddr, ci->laddr))
+		return false;
+	if (f->user && !srv_slice_eq(f->user, ci->user))
 		return false;
 	return true;
 }
@@ -1004,11 +925,11 @@ static bool srv_kill_parse(struct cmd_ctx *c, struct srv_kill_filter *f, bool *s
 		} else if (more && arg_is(opt, "laddr")) {
 			f->laddr = val;
 		} else if (more && arg_is(opt, "user")) {
-			/* kevy has the default user only, and every client is it. */
-			if (!srv_slice_eq(val, "default")) {
+			if (!acl_user_exists(val->ptr, val->len)) {
 				srv_error_with_arg(c->out, "ERR No such user '", val, SIZE_MAX, "'");
 				return false;
 			}
+			f->user = val;
 		} else if (more && arg_is(opt, "skipme")) {
 			if (arg_is(val, "yes")) {
 				*skipme = true;
@@ -1032,7 +953,7 @@ static void cmd_client_kill(struct cmd_ctx *c)
 {
 	if (!srv_need_conn(c))
 		return;
-	struct srv_kill_filter f = { false, 0, NULL, NULL, -1 };
+	struct srv_kill_filter f = { false, 0, NULL, NULL, NULL, -1 };
 	if (c->argc == 3) {
 		f.addr = &c->argv[2];
 		if (c->rt->clients_kill(srv_kill_match, &f, 0) == 0)

@@ -21,6 +21,7 @@
  * port (main.c / server.c read the values from g_config).
  */
 #include "commands/config.h"
+#include "commands/acl.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -183,6 +184,7 @@ static void cfg_applied_loglevel(void);
 static const char *cfg_check_appendonly(struct cfg_value *v, enum cfg_origin o, char *e, size_t n);
 static const char *cfg_check_save(struct cfg_value *v, enum cfg_origin o, char *e, size_t n);
 static void cfg_applied_save(void);
+static void cfg_applied_acllog(void);
 static const char *cfg_check_obuf(struct cfg_value *v, enum cfg_origin o, char *e, size_t n);
 static void cfg_applied_obuf(void);
 static const char *cfg_check_percentiles(struct cfg_value *v, enum cfg_origin o, char *e,
@@ -254,6 +256,10 @@ static const struct cfg_def cfg_table[] = {
 	  &g_config.enable_debug_cmd, NULL, NULL },
 	{ "enable-module-command", CFG_ENUM, CFG_IMMUTABLE, 0, 0, cfg_protected_names, FLD_INT,
 	  &g_config.enable_module_cmd, NULL, NULL },
+	/* ACL (docs/acl.md): the users file, and ACL LOG's length. */
+	{ "aclfile", CFG_STR, CFG_IMMUTABLE, 0, 0, NULL, FLD_STR, &g_config.aclfile, NULL, NULL },
+	{ "acllog-max-len", CFG_INT, 0, 0, INT64_MAX, NULL, FLD_AI64, &g_config.acllog_max_len,
+	  NULL, cfg_applied_acllog },
 	/* Compact encodings (store/encoding.h): read by every insert. */
 	{ "hash-max-listpack-entries", CFG_INT, 0, 0, INT64_MAX, NULL, FLD_AI64,
 	  &kv_encoding.hash_max_listpack_entries, NULL, NULL, "hash-max-ziplist-entries" },
@@ -504,13 +510,22 @@ static void cfg_set_str(char **slot, char *s)
 	pthread_mutex_unlock(&cfg_lock);
 }
 
+/* requirepass is the default user's password, as in Redis: CONFIG SET
+ * changes the user too (at startup the server hands it over once the ACL
+ * exists: acl_set_default_password ignores it before). */
 static void cfg_store_password(char *s)
 {
 	pthread_mutex_lock(&cfg_lock);
 	free(g_config.requirepass);
 	g_config.requirepass = s;
 	atomic_store(&g_config.requirepass_set, s && *s);
+	acl_set_default_password(s, s ? strlen(s) : 0);
 	pthread_mutex_unlock(&cfg_lock);
+}
+
+static void cfg_applied_acllog(void)
+{
+	acl_set_log_max_len((uint64_t)atomic_load(&g_config.acllog_max_len));
 }
 
 /* Stores a parsed value; takes ownership of v->str.  Cannot fail. */
@@ -907,6 +922,7 @@ static void cfg_reset(void)
 	atomic_store(&notify_flags, 0);
 	atomic_store(&slowlog_slower_than_us, 10000);
 	atomic_store(&slowlog_max_len, 128);
+	atomic_store(&g_config.acllog_max_len, 128);
 	atomic_store(&lat_threshold_ms, 0);
 	atomic_store(&lat_tracking, 1);
 	cfg_store_password(NULL);
@@ -1093,6 +1109,15 @@ static int cfg_apply_load(const struct cfg_src *src, const char *name, int nargs
 {
 	char errbuf[256];
 	size_t nlen = strlen(name);
+	if (nlen == 4 && strncasecmp(name, "user", 4) == 0 && nargs >= 1) {
+		/* Checked now, created at startup (acl_load_startup). */
+		char aerr[1024];
+		if (acl_config_user(nargs, args, aerr, sizeof(aerr)) < 0) {
+			cfg_report(src, aerr);
+			return -1;
+		}
+		return 0;
+	}
 	if (nlen == 7 && strncasecmp(name, "include", 7) == 0) {
 		if (nargs != 1) {
 			cfg_report(src, "wrong number of arguments");
@@ -1727,9 +1752,12 @@ struct cfg_rewrite {
 	struct {
 		size_t *at;
 		size_t n, cap, used;
-	} opt[KV_ARRAY_LEN(cfg_table)];
+	} opt[KV_ARRAY_LEN(cfg_table) + 1];   /* the last: `user` lines */
 	bool needs_signature;
 };
+
+/* `user` lines are not a setting of cfg_table: their slot is past it. */
+#define CFG_RW_USERS KV_ARRAY_LEN(cfg_table)
 
 static void cfg_rw_append(struct cfg_rewrite *rw, char *line)
 {
@@ -1745,7 +1773,7 @@ static void cfg_rw_free(struct cfg_rewrite *rw)
 	for (size_t i = 0; i < rw->nlines; i++)
 		free(rw->lines[i]);
 	free(rw->lines);
-	for (size_t i = 0; i < KV_ARRAY_LEN(cfg_table); i++)
+	for (size_t i = 0; i <= CFG_RW_USERS; i++)
 		free(rw->opt[i].at);
 }
 
@@ -1767,10 +1795,11 @@ static void cfg_rw_read_line(struct cfg_rewrite *rw, const char *raw, size_t n)
 	}
 	struct cfg_args a;
 	const struct cfg_def *d = NULL;
-	bool known = false;
+	bool known = false, user = false;
 	if (!cfg_split(line, &a) && a.argc > 0) {
 		d = cfg_find(a.argv[0], a.len[0]);
-		known = d || strcasecmp(a.argv[0], "include") == 0;
+		user = strcasecmp(a.argv[0], "user") == 0;
+		known = d || user || strcasecmp(a.argv[0], "include") == 0;
 		cfg_args_free(&a);
 	}
 	if (!known) {
@@ -1783,8 +1812,8 @@ static void cfg_rw_read_line(struct cfg_rewrite *rw, const char *raw, size_t n)
 		cfg_rw_append(rw, c);
 		return;
 	}
-	if (d) {
-		size_t k = (size_t)(d - cfg_table);
+	if (d || user) {
+		size_t k = d ? (size_t)(d - cfg_table) : CFG_RW_USERS;
 		if (rw->opt[k].n == rw->opt[k].cap) {
 			rw->opt[k].cap = rw->opt[k].cap ? rw->opt[k].cap * 2 : 4;
 			rw->opt[k].at = kv_realloc(rw->opt[k].at, rw->opt[k].cap * sizeof(size_t));
@@ -1895,6 +1924,31 @@ static void cfg_rw_setting(struct cfg_rewrite *rw, size_t k)
 	kv_buf_free(&value);
 }
 
+/* The ACL users as `user` lines (Redis's rewriteConfigUserOption): every
+ * user as ACL LIST shows it, in the old lines' places first; none when an
+ * aclfile holds them (its users are not the config file's). */
+static void cfg_rw_users(struct cfg_rewrite *rw)
+{
+	size_t k = CFG_RW_USERS;
+	if (!acl_file()[0]) {
+		struct kv_buf all = KV_BUF_INIT, line = KV_BUF_INIT;
+		acl_config_lines(&all);
+		size_t start = 0;
+		for (size_t i = 0; i < all.len; i++) {
+			if (all.data[i] != '\n')
+				continue;
+			kv_buf_clear(&line);
+			kv_buf_append(&line, all.data + start, i - start);
+			cfg_rw_line(rw, k, &line, true);
+			start = i + 1;
+		}
+		kv_buf_free(&all);
+		kv_buf_free(&line);
+	}
+	for (size_t u = rw->opt[k].used; u < rw->opt[k].n; u++)
+		rw->lines[rw->opt[k].at[u]][0] = '\0';
+}
+
 /* The new file: every line, runs of blank lines folded into one. */
 static void cfg_rw_content(const struct cfg_rewrite *rw, struct kv_buf *out)
 {
@@ -1983,6 +2037,7 @@ int config_rewrite(const char *path)
 			for (size_t u = rw.opt[k].used; u < rw.opt[k].n; u++)
 				rw.lines[rw.opt[k].at[u]][0] = '\0';
 		}
+		cfg_rw_users(&rw);
 		struct kv_buf content = KV_BUF_INIT;
 		cfg_rw_content(&rw, &content);
 		rc = cfg_rw_replace(path, &content, mode);

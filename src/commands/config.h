@@ -90,6 +90,10 @@ struct kv_config {
 	/* protected-mode: without a password, only clients from 127.0.0.1 and
 	 * ::1 are served (shard_on_accept; docs/operations.md). */
 	_Atomic int protected_mode;          /* yes */
+	/* ACL (commands/acl.h): the users file ("" or NULL: none, fixed at
+	 * startup) and ACL LOG's length (applied to acl.c on change). */
+	char *aclfile;
+	_Atomic int64_t acllog_max_len;      /* 128 */
 	/* Scripting (docs/scripting.md): whether a script may touch keys it
 	 * did not declare in KEYS (it then holds every shard), and
 	 * busy-reply-threshold (alias lua-time-limit) in ms, after which a

@@ -29,6 +29,8 @@ struct cmd_ctx;
 struct conn;
 struct shard;
 struct snapshot_job;
+struct acl_user;
+struct kv_buf;
 
 /* One command's counters for INFO commandstats (a subcommand, like
  * "config|get", has its own): indexed by cmd_stat_id(). */
@@ -147,6 +149,8 @@ struct client_info {
 	uint64_t tot_mem;
 	int resp;           /* protocol version: 2 or 3 */
 	int64_t redir;      /* CLIENT TRACKING's REDIRECT id, 0 none, -1 not tracking */
+	char user[128];     /* the ACL user's name (truncated) */
+	const struct acl_user *acl_user; /* its handle: compare, never dereference */
 };
 
 struct cmd_runtime {
@@ -190,6 +194,12 @@ struct cmd_runtime {
 	void (*conn_set_name)(struct conn *c, const char *name, size_t len);
 	bool (*conn_authenticated)(const struct conn *c);
 	void (*conn_set_authenticated)(struct conn *c, bool yes);
+	/* AUTH / HELLO AUTH: the connection runs as user u from now on (the
+	 * connection takes its own reference) and is authenticated. */
+	void (*conn_set_user)(struct conn *c, struct acl_user *u);
+	/* The CLIENT LIST line of the calling client, without the newline
+	 * (ACL LOG's client-info). */
+	void (*conn_info_line)(const struct conn *c, struct kv_buf *out);
 	/* The protocol the client speaks (2 or 3: HELLO); setting it applies
 	 * from the next reply on (HELLO also sets its own reply's, c->out). */
 	int (*conn_proto)(const struct conn *c);

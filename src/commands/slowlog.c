@@ -52,7 +52,7 @@ void slowlog_reset(struct slowlog *l)
 }
 
 /* Which arguments Redis 7.0 stores as "(redacted)": the secrets of AUTH,
- * HELLO ... AUTH user pass and CONFIG SET of a password. */
+ * HELLO ... AUTH user pass, ACL SETUSER and CONFIG SET of a password. */
 static bool slowlog_redacted(int argc, const struct kv_slice *argv, int i)
 {
 	if (arg_is(&argv[0], "auth"))
@@ -63,6 +63,9 @@ static bool slowlog_redacted(int argc, const struct kv_slice *argv, int i)
 				return true;
 		return false;
 	}
+	/* ACL SETUSER's user and rules (passwords among them). */
+	if (arg_is(&argv[0], "acl") && argc >= 2 && arg_is(&argv[1], "setuser"))
+		return i >= 2;
 	if (arg_is(&argv[0], "config") && argc >= 2 && arg_is(&argv[1], "set"))
 		return i >= 3 && (i % 2) == 1 &&
 		       (arg_is(&argv[i - 1], "requirepass") || arg_is(&argv[i - 1], "masterauth"));

@@ -11,6 +11,7 @@
  *
  * Not here: where a call runs (route.c) or when its reply leaves (gate.c).
  */
+#include "commands/acl.h"
 #include "commands/fx.h"
 #include "server/server.h"
 #include "server/shard.h"
@@ -171,6 +172,28 @@ static void shard_track_latency(struct cmd_stat *cs, uint64_t ns)
 	lat_hist_add(h, ns);
 }
 
+void shard_acl_log(const struct conn *c, const struct acl_user *u, enum acl_verdict v,
+		   enum acl_log_ctx ctx, const struct kv_command *target,
+		   const struct kv_slice *argv, int pos)
+{
+	struct kv_buf ci;
+	kv_buf_init(&ci);
+	if (c) {
+		pthread_mutex_lock(&c->shard->clients_lock);
+		server_runtime.conn_info_line(c, &ci);
+		pthread_mutex_unlock(&c->shard->clients_lock);
+	}
+	const char *obj = target->name;
+	size_t olen = strlen(obj);
+	if (v == ACL_DENIED_KEY || v == ACL_DENIED_CHANNEL) {
+		obj = argv[pos].ptr;
+		olen = argv[pos].len;
+	}
+	const char *name = acl_user_name(u);
+	acl_log_add(v, ctx, obj, olen, name, strlen(name), ci.data ? ci.data : "", ci.len);
+	kv_buf_free(&ci);
+}
+
 void shard_slowlog(struct shard *s, const struct conn *c, const struct kv_command *cmd,
 		   int argc, const struct kv_slice *argv, int64_t duration_us)
 {
@@ -200,6 +223,8 @@ int64_t shard_call_run(struct shard *s, const struct cmd_call *call, struct conn
 		.held = held,
 		.nshards = g_server.nshards,
 		.dbid = call->dbid,
+		.user = call->user ? call->user : conn ? conn->user : NULL,
+		.origin = call->conn ? call->conn : conn,
 	};
 	/* INFO commandstats: this shard's counters of the entry the call
 	 * counts under; calls the runtime makes for itself count nowhere. */

@@ -19,6 +19,8 @@ int main(int argc, char **argv)
 	/* SORT ... ALPHA compares with strcoll in the environment's collation,
 	 * as redis-server does; numbers keep the C locale's format. */
 	setlocale(LC_COLLATE, "");
+	/* The table first: `user` lines of the config name commands. */
+	server_commands_init();
 	if (config_load(argc, argv) != 0)
 		return 1;
 	int rc = log_open(g_config.logfile);
@@ -27,7 +29,6 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	log_set_level(g_config.loglevel);
-	server_commands_init();
 	char exe[PATH_MAX];
 	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
 	exe[n > 0 ? n : 0] = '\0';

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "commands/acl.h"
 #include "commands/cmd.h"
 #include "commands/config.h"
 #include "base/kv.h"
@@ -205,6 +206,17 @@ static void cmd_discard(struct cmd_ctx *ctx)
 static void exec_run(struct cmd_ctx *ctx);
 
 /* EXEC shows in MONITOR after the commands it ran, as in Redis. */
+static const char *multi_acl_reason(enum acl_verdict v)
+{
+	switch (v) {
+	case ACL_DENIED_CMD: return "no permission to execute the command or subcommand";
+	case ACL_DENIED_KEY: return "no permission to touch the specified keys";
+	case ACL_DENIED_CHANNEL:
+		return "no permission to access one of the channels used as arguments";
+	default: return "no permission";
+	}
+}
+
 static void cmd_exec(struct cmd_ctx *ctx)
 {
 	exec_run(ctx);
@@ -263,6 +275,21 @@ static void exec_run(struct cmd_ctx *ctx)
 		if (monitor_any())
 			monitor_feed(ctx->shard, c, c->db, it->call.cmd, it->call.argc,
 				     it->call.argv);
+		/* The rules may have changed since it was queued: checked
+		 * again, as Redis's EXEC does. */
+		int pos;
+		enum acl_verdict v = acl_check(c->user, it->call.cmd, it->call.argc, it->call.argv,
+					       &pos);
+		if (v != ACL_OK) {
+			shard_acl_log(c, c->user, v, ACL_CTX_MULTI,
+				      cmd_stat_target(it->call.cmd, it->call.argc, it->call.argv),
+				      it->call.argv, pos);
+			resp_errorf(ctx->out, "NOPERM ACLs rules changed between the moment the "
+					      "transaction was accumulated and the EXEC call. This "
+					      "command is no longer allowed for the following reason: %s",
+				    multi_acl_reason(v));
+			continue;
+		}
 		shard_call_run(ctx->shard, &it->call, c, ctx->held, ctx->out);
 	}
 	c->in_exec = false;
@@ -337,8 +364,10 @@ static void cmd_reset(struct cmd_ctx *ctx)
 	c->reply_skip_next = false;
 	c->no_evict = false;
 	server_runtime.conn_set_name(c, "", 0);
-	if (atomic_load_explicit(&g_config.requirepass_set, memory_order_relaxed))
-		server_runtime.conn_set_authenticated(c, false);
+	/* Back to the default user, authenticated only if it needs no
+	 * password (Redis's clearClientConnectionState). */
+	server_runtime.conn_set_user(c, acl_default_user());
+	server_runtime.conn_set_authenticated(c, !acl_auth_required());
 	resp_simple(ctx->out, "RESET");
 }
 

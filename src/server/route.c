@@ -29,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "commands/acl.h"
 #include "base/kv.h"
 #include "commands/config.h"
 #include "commands/fx.h"
@@ -61,6 +62,7 @@ static void fwd_replied(struct shard *s, struct fwd_req *req)
 	shard_slowlog(s, c, req->call.cmd, req->call.argc, req->call.argv, req->duration_us);
 	conn_fill_slot(s, c, req->call.slot, &req->reply);
 	conn_release_inflight(s, c);
+	acl_user_unref(req->call.user);
 	free(req);
 }
 
@@ -76,6 +78,8 @@ static void shard_forward(struct shard *s, struct conn *c, uint32_t to,
 	req->call.conn = c;
 	req->call.trk_caller = c->id;
 	req->call.trk_remember = tracking_remember_id(c);
+	req->call.user = c->user;
+	acl_user_ref(c->user);
 	req->call.slot = conn_reserve_slot(c);
 	c->inflight++;
 	stat_add(&s->stats.forwarded_commands, 1);
@@ -930,6 +934,17 @@ static void reply_unknown_sub(struct kv_buf *out, const void *arg)
 	cmd_reply_unknown_sub(out, u->cmd->name, u->name);
 }
 
+struct acl_denial {
+	enum acl_verdict v;
+	const struct kv_command *target;
+};
+
+static void reply_acl_denied(struct kv_buf *out, const void *arg)
+{
+	const struct acl_denial *d = arg;
+	acl_reply_denied(out, d->v, d->target);
+}
+
 static void reply_arity(struct kv_buf *out, const void *cmd)
 {
 	cmd_reply_arity(out, cmd);
@@ -1037,8 +1052,7 @@ static enum dispatch_result dispatch_command(struct shard *s, struct conn *c, in
 		reply_now(s, c, NULL, reply_unknown, &u);
 		return DISPATCH_DONE;
 	}
-	if (!c->authenticated && !(cmd->flags & CMD_NOAUTH) &&
-	    atomic_load_explicit(&g_config.requirepass_set, memory_order_relaxed)) {
+	if (!c->authenticated && !(cmd->flags & CMD_NOAUTH) && acl_auth_required()) {
 		c->multi_dirty |= c->in_multi;
 		reply_now(s, c, cmd_stat_target(cmd, argc, argv), reply_error_str,
 			  RESP_ERR_NOAUTH);
@@ -1081,6 +1095,21 @@ static enum dispatch_result dispatch_command(struct shard *s, struct conn *c, in
 			reply_now(s, c, cmd_stat_target(cmd, argc, argv), reply_error_str, msg);
 			return DISPATCH_DONE;
 		}
+	}
+	/* ACL (docs/acl.md): checked here, on the client's shard, before the
+	 * call is queued, forwarded or locks anything, so a denied command
+	 * never reaches another shard.  Inside MULTI it is checked again at
+	 * EXEC, as Redis does, in case the rules changed in between. */
+	int acl_pos;
+	enum acl_verdict acl = acl_check(c->user, cmd, argc, argv, &acl_pos);
+	if (acl != ACL_OK) {
+		const struct kv_command *target = cmd_stat_target(cmd, argc, argv);
+		shard_acl_log(c, c->user, acl, c->in_multi ? ACL_CTX_MULTI : ACL_CTX_TOPLEVEL,
+			      target, argv, acl_pos);
+		struct acl_denial d = { acl, target };
+		c->multi_dirty |= c->in_multi;
+		reply_now(s, c, target, reply_acl_denied, &d);
+		return DISPATCH_DONE;
 	}
 	/* A script past busy-reply-threshold on any shard: Redis's -BUSY to
 	 * all but what can end it (docs/scripting.md). */

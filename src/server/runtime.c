@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "commands/acl.h"
 #include "base/kv.h"
 #include "commands/runtime.h"
 #include "persist/aof.h"
@@ -119,6 +120,10 @@ static void rt_conn_info(const struct conn *c, struct client_info *ci)
 	ci->tot_mem = ci->qbuf + ci->obl + sizeof(*c);
 	ci->resp = c->proto >= RESP_PROTO_3 ? 3 : 2;
 	ci->redir = atomic_load_explicit(&c->info_redir, memory_order_relaxed);
+	/* The caller holds the shard's clients_lock, or is the client's own
+	 * thread: either way c->user stays put. */
+	snprintf(ci->user, sizeof(ci->user), "%s", acl_user_name(c->user));
+	ci->acl_user = c->user;
 }
 
 static void rt_clients_foreach(void (*fn)(void *arg, const struct client_info *ci), void *arg)
@@ -196,6 +201,26 @@ static void rt_conn_set_authenticated(struct conn *c, bool yes)
 {
 	c->authenticated = yes;
 	resp_parser_set_authenticated(&c->parser, yes);
+}
+
+static void rt_conn_set_user(struct conn *c, struct acl_user *u)
+{
+	acl_user_ref(u);
+	pthread_mutex_lock(&c->shard->clients_lock);
+	struct acl_user *old = c->user;
+	c->user = u;
+	pthread_mutex_unlock(&c->shard->clients_lock);
+	acl_user_unref(old);
+	rt_conn_set_authenticated(c, true);
+}
+
+static void rt_conn_info_line(const struct conn *c, struct kv_buf *out)
+{
+	struct client_info ci;
+	rt_conn_info(c, &ci);
+	cmd_client_line(out, &ci);
+	if (out->len && out->data[out->len - 1] == '\n')
+		out->len--;
 }
 
 static int rt_conn_proto(const struct conn *c)
@@ -341,6 +366,8 @@ const struct cmd_runtime server_runtime = {
 	.conn_set_name = rt_conn_set_name,
 	.conn_authenticated = rt_conn_authenticated,
 	.conn_set_authenticated = rt_conn_set_authenticated,
+	.conn_set_user = rt_conn_set_user,
+	.conn_info_line = rt_conn_info_line,
 	.conn_close_after_reply = rt_conn_close_after_reply,
 	.conn_proto = rt_conn_proto,
 	.conn_set_reply_mode = rt_conn_set_reply_mode,

@@ -30,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "commands/acl.h"
 #include "base/kv.h"
 #include "base/log.h"
 #include "base/sha1.h"
@@ -235,6 +236,23 @@ struct script_ctx {
 	"in KEYS, or allow undeclared keys (the allow-cross-slot-keys flag, or CONFIG SET " \
 	"lua-allow-undeclared-keys yes)"
 
+/* "The user executing the script " and Redis's reason. */
+static const char *script_acl_error(enum acl_verdict v)
+{
+	switch (v) {
+	case ACL_DENIED_CMD:
+		return "The user executing the script can't run this command or subcommand";
+	case ACL_DENIED_KEY:
+		return "The user executing the script can't access at least one of the keys "
+		       "mentioned in the command arguments";
+	case ACL_DENIED_CHANNEL:
+		return "The user executing the script can't publish to the channel mentioned in "
+		       "the command";
+	default:
+		return "The user executing the script lacking the permissions for the command";
+	}
+}
+
 static const char *script_call(struct script_run *run, int argc, const struct kv_slice *argv,
 			       struct kv_buf *out)
 {
@@ -270,6 +288,17 @@ static const char *script_call(struct script_run *run, int argc, const struct kv
 	     strcmp(cmd->name, "echo") != 0 && strcmp(cmd->name, "select") != 0 &&
 	     strcmp(cmd->name, "time") != 0))
 		return "This Redis command is not allowed from script";
+	/* The caller's ACL user, as Redis's scriptVerifyACL: logged with the
+	 * "lua" context. */
+	if (c->user) {
+		int pos;
+		enum acl_verdict v = acl_check(c->user, cmd, argc, argv, &pos);
+		if (v != ACL_OK) {
+			shard_acl_log(c->origin, c->user, v, ACL_CTX_LUA,
+				      cmd_stat_target(cmd, argc, argv), argv, pos);
+			return script_acl_error(v);
+		}
+	}
 	if (run->readonly && (flags & (CMD_WRITE | CMD_MAY_REPLICATE)))
 		return "Write commands are not allowed from read-only scripts.";
 	if (publish) {
@@ -449,6 +478,7 @@ static void eval_generic(struct cmd_ctx *c, bool evalsha, bool ro)
 		.arg = &sc,
 		.readonly = ro || (flags & SCRIPT_FLAG_NO_WRITES),
 		.name = sha,
+		.user = c->user,
 	};
 	char fname[43] = "f_";
 	memcpy(fname + 2, sha, 41);
@@ -992,6 +1022,7 @@ static void fcall_generic(struct cmd_ctx *c, bool ro)
 		.arg = &sc,
 		.readonly = ro || (flags & SCRIPT_FLAG_NO_WRITES),
 		.name = fname,
+		.user = c->user,
 	};
 	pthread_mutex_lock(&e->info_lock);
 	kv_buf_clear(&e->info_cmd);

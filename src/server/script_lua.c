@@ -790,19 +790,46 @@ static int api_noop(lua_State *L)
 	return 0;
 }
 
-/* redis.acl_check_cmd: kevy has no ACL users, every command is allowed
- * to the one user; an unknown command is still an error. */
+/* redis.acl_check_cmd(cmd, args...): whether the script's caller may run
+ * that call (commands/acl.h); an unknown command is an error. */
+#define ACL_CHECK_MAX_ARGS 256
 static int api_acl_check_cmd(lua_State *L)
 {
-	if (!engine_of(L)->run) {
+	struct script_run *run = engine_of(L)->run;
+	if (!run) {
 		push_error(L, "redis.acl_check_cmd can only be called inside a script invocation");
 		return raise_error(L);
 	}
-	if (lua_gettop(L) == 0) {
+	int argc = lua_gettop(L);
+	if (argc == 0) {
 		push_error(L, "Please specify at least one argument for this redis lib call");
 		return raise_error(L);
 	}
-	lua_pushboolean(L, 1);
+	if (argc > ACL_CHECK_MAX_ARGS)
+		argc = ACL_CHECK_MAX_ARGS;
+	struct kv_slice argv[ACL_CHECK_MAX_ARGS];
+	for (int i = 0; i < argc; i++) {
+		if (!lua_isstring(L, i + 1)) {
+			push_error(L, "Lua redis lib command arguments must be strings or integers");
+			return raise_error(L);
+		}
+		argv[i].ptr = lua_tolstring(L, i + 1, &argv[i].len);
+	}
+	const struct kv_command *cmd = cmd_lookup(argv[0].ptr, argv[0].len);
+	if (cmd && cmd->subcommands && argc >= 2 && !cmd_find_sub(cmd->subcommands, &argv[1]))
+		cmd = NULL;
+	if (!cmd) {
+		push_error(L, "Invalid command passed to redis.acl_check_cmd()");
+		return raise_error(L);
+	}
+	bool ok = true;
+	if (run->user) {
+		int pos;
+		/* Keys are taken from a well-formed call only. */
+		int n = cmd_arity_ok(cmd_stat_target(cmd, argc, argv), argc) ? argc : 1;
+		ok = acl_check(run->user, cmd, n, argv, &pos) == ACL_OK;
+	}
+	lua_pushboolean(L, ok);
 	return 1;
 }
 

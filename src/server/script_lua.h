@@ -25,6 +25,7 @@
 struct lua_State;
 struct script_run;
 struct script_engine;
+struct acl_user;
 
 /* Script flags: the `#!lua flags=...` shebang (Redis 7.0's names). */
 enum script_flag {
@@ -63,6 +64,9 @@ struct script_run {
 	int resp;                 /* redis.setresp: 2 or 3 */
 	const char *name;         /* the SHA (EVAL) or function name, for errors */
 	struct script_engine *engine;  /* set while it runs */
+	/* The calling client's ACL user (redis.acl_check_cmd); NULL: all
+	 * allowed. */
+	const struct acl_user *user;
 };
 
 struct script_engine {

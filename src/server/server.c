@@ -22,6 +22,7 @@
 
 #include "persist/aof.h"
 #include "persist/aof_plan.h"
+#include "commands/acl.h"
 #include "commands/cmd.h"
 #include "commands/cmd_info.h"
 #include "commands/config.h"
@@ -458,6 +459,25 @@ int server_run(const char *executable)
 		log_notice("I/O: epoll (%s), busy-poll %lld us", g_server.info.io_reason,
 			   (long long)g_server.busy_poll_us);
 
+	/* Users (docs/acl.md): requirepass is the default user's password;
+	 * then the config's `user` lines or the aclfile, which must load
+	 * whole or the server does not start. */
+	acl_init();
+	acl_set_default_password(g_config.requirepass,
+				 g_config.requirepass ? strlen(g_config.requirepass) : 0);
+	acl_set_file(g_config.aclfile);
+	acl_set_log_max_len((uint64_t)atomic_load(&g_config.acllog_max_len));
+	char acl_err[4096];
+	if (acl_load_startup(acl_err, sizeof(acl_err)) < 0) {
+		log_warning("Aborting kevy startup because of ACL errors: %s", acl_err);
+		fprintf(stderr, "Aborting kevy startup because of ACL errors: %s\n", acl_err);
+		for (uint32_t i = 0; i < g_server.nshards; i++)
+			dbs_free(&g_server.shards[i]->dbs);
+		acl_fini();
+		return 1;
+	}
+	acl_threads(g_server.nshards);
+
 	/* As redis-server: supervision is settled (and systemd told that the
 	 * server is loading) before the data directory is read. */
 	g_server.info.supervised = supervise_init(g_config.supervised);
@@ -539,6 +559,8 @@ int server_run(const char *executable)
 		aof_close(&g_server.shards[i]->aof);
 	}
 	server_pidfile_remove();
+	acl_threads(0);
+	acl_fini();
 	if (status)
 		log_warning("kevy exits with an error: the AOF of some shard could not be flushed");
 	else

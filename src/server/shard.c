@@ -8,6 +8,7 @@
  * Not here: what happens to a parsed command (route.c), reply order and
  * durability (gate.c), messages between shards (msg.c).
  */
+#include "commands/acl.h"
 #include "server/shard.h"
 
 #include <arpa/inet.h>
@@ -296,6 +297,9 @@ void shard_on_accept(struct shard *s, int fd)
 	atomic_store(&c->info_redir, -1);
 	c->authenticated = !atomic_load(&g_config.requirepass_set);
 	c->local = conn_peer_is_local(fd);
+	c->user = acl_default_user();
+	acl_user_ref(c->user);
+	c->authenticated = !acl_auth_required();
 	resp_parser_init(&c->parser, &s->resp_limits);
 	resp_parser_set_authenticated(&c->parser, c->authenticated);
 	conn_set_addrs(c);
@@ -394,6 +398,7 @@ static void conn_free(struct conn *c)
 	free(c->retry_call);
 	multi_conn_free(c);
 	resp_parser_free(&c->parser);
+	acl_user_unref(c->user);
 	kv_buf_free(&c->in);
 	kv_buf_free(&c->out);
 	kv_buf_free(&c->sending);
@@ -1032,6 +1037,8 @@ static void shard_loop(struct shard *s)
 	s->next_cron_us = last_work_us;
 	int64_t park_until_us = last_work_us;
 	while (!atomic_load_explicit(&g_server.shutdown, memory_order_relaxed)) {
+		/* No ACL rules are held across turns: old ones may go. */
+		acl_quiescent(s->id);
 		int64_t timeout_us = 0;
 		int64_t now_us = kv_mono_us();
 		if (now_us - last_work_us >= g_server.busy_poll_us) {

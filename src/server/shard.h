@@ -28,6 +28,7 @@
 
 #include "persist/aof.h"
 #include "base/buf.h"
+#include "commands/acl.h"
 #include "commands/cmd.h"
 #include "proto/resp.h"
 #include "server/server.h"
@@ -153,6 +154,10 @@ struct cmd_call {
 	 * connection's when it runs on the client's shard, else RESP2. */
 	unsigned char proto;
 	struct conn *conn;        /* owning client (home shard only) */
+	/* The client's ACL user, referenced, for a call forwarded to another
+	 * shard (a script there checks its commands against it); NULL
+	 * elsewhere, where the connection's own is used. */
+	struct acl_user *user;
 	struct reply_slot *slot;
 	/* Run by the runtime for itself (a closing client's UNWATCH): not
 	 * counted in INFO commandstats. */
@@ -297,6 +302,10 @@ struct conn {
 
 	bool authenticated;
 	bool local;             /* from 127.0.0.1 or ::1 (Redis's islocalClient) */
+	/* The ACL user it runs as (referenced; commands/acl.h): the default
+	 * user until AUTH or HELLO AUTH.  Changed on its own thread under
+	 * clients_lock, so CLIENT LIST on another shard reads it safely. */
+	struct acl_user *user;
 	bool close_after_reply;               /* QUIT, protocol error, CLIENT KILL */
 	bool reply_off;                       /* CLIENT REPLY OFF */
 	bool reply_skip_next;                 /* CLIENT REPLY SKIP: the next command's reply */
@@ -770,6 +779,12 @@ const struct cmd_call *blocking_served_call(const struct conn *c);
  * handler ran, in µs (0 when the call was refused). */
 int64_t shard_call_run(struct shard *s, const struct cmd_call *call, struct conn *conn,
 		       struct kv_dbs **held, struct kv_buf *out);
+/* An ACL denial into ACL LOG: the object is the command's full name
+ * (target) or argv[pos]; the client info is c's (any thread: read under
+ * its shard's clients_lock), empty without a client. */
+void shard_acl_log(const struct conn *c, const struct acl_user *u, enum acl_verdict v,
+		   enum acl_log_ctx ctx, const struct kv_command *target,
+		   const struct kv_slice *argv, int pos);
 /* Log a call of client c (on c's shard) in the slow log if it took long
  * enough (not EXEC). */
 void shard_slowlog(struct shard *s, const struct conn *c, const struct kv_command *cmd,
