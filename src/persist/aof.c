@@ -847,6 +847,19 @@ int aof_check_dir(const char *dir, bool fix, aof_report_fn fn, void *arg)
 	return worst;
 }
 
+/* The first file m names that dir does not hold, or NULL. */
+static const char *manifest_missing_file(const char *dir, const struct manifest *m)
+{
+	for (uint32_t e = 0; e < m->nentries; e++) {
+		char fpath[4096];
+		struct stat st;
+		path_join(fpath, sizeof(fpath), dir, m->entries[e].name);
+		if (stat(fpath, &st) != 0)
+			return m->entries[e].name;
+	}
+	return NULL;
+}
+
 /*
  * Turning appendonly on at run time rewrites every shard into a fresh
  * segment, and the shards' manifests must all move to those segments or
@@ -904,18 +917,14 @@ int aof_turnon_recover(const char *dir, const struct dataset_info *ds, bool appl
 		manifest_free(&cur);
 		if (!older)
 			continue;
-		for (uint32_t e = 0; e < mans[i].nentries && rc >= 0; e++) {
-			char fpath[4096];
-			struct stat st;
-			path_join(fpath, sizeof(fpath), dir, mans[i].entries[e].name);
-			if (stat(fpath, &st) != 0) {
-				snprintf(line, sizeof(line), "%s: shard %u's decided manifest names %s, "
-					 "which is missing", path, i, mans[i].entries[e].name);
-				snprintf(err, err_cap, "%.4700s: refusing to start", line);
-				rep.verdict = rc = KV_ECORRUPT;
-				if (fn)
-					fn(arg, &rep);
-			}
+		const char *missing = manifest_missing_file(dir, &mans[i]);
+		if (missing) {
+			snprintf(line, sizeof(line), "%s: shard %u's decided manifest names %s, "
+				 "which is missing", path, i, missing);
+			snprintf(err, err_cap, "%.4700s: refusing to start", line);
+			rep.verdict = rc = KV_ECORRUPT;
+			if (fn)
+				fn(arg, &rep);
 		}
 		if (rc < 0)
 			break;
@@ -2500,16 +2509,11 @@ int aof_reshard_recover(const char *dir, bool apply, aof_report_fn fn, void *arg
 		}
 	}
 	for (uint32_t i = 0; rc == 0 && i < nds.shard_count; i++) {
-		for (uint32_t e = 0; e < mans[i].nentries; e++) {
-			char fpath[4096];
-			struct stat st;
-			path_join(fpath, sizeof(fpath), dir, mans[i].entries[e].name);
-			if (stat(fpath, &st) != 0) {
-				snprintf(msg, sizeof(msg), "new shard %u's manifest names %s, which "
-					 "is missing", i, mans[i].entries[e].name);
-				rc = KV_ECORRUPT;
-				break;
-			}
+		const char *missing = manifest_missing_file(dir, &mans[i]);
+		if (missing) {
+			snprintf(msg, sizeof(msg), "new shard %u's manifest names %s, which is "
+				 "missing", i, missing);
+			rc = KV_ECORRUPT;
 		}
 	}
 	if (rc < 0) {

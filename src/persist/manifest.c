@@ -128,6 +128,58 @@ int dataset_decode(const uint8_t *p, size_t len, struct dataset_info *d, char *m
 	return 0;
 }
 
+/* The tail of a turn-on or re-shard record: n encoded manifests, each
+ * behind its 4-byte length, then the XXH3 of the record from start. */
+static void put_manifests(struct kv_buf *b, size_t start, const struct kv_buf *mans, uint32_t n)
+{
+	for (uint32_t i = 0; i < n; i++) {
+		uint8_t len[4];
+		le_put32(len, (uint32_t)mans[i].len);
+		kv_buf_append(b, len, 4);
+		kv_buf_append(b, mans[i].data, mans[i].len);
+	}
+	uint8_t sum[8];
+	le_put64(sum, kv_hash64((const uint8_t *)b->data + start, b->len - start, 0));
+	kv_buf_append(b, sum, 8);
+}
+
+/* Decodes n manifests from p[off, end) (put_manifests' layout), each of
+ * shard i of a dataset (id, shard count n); what names the record in
+ * msg.  0, or KV_ECORRUPT with mans freed. */
+static int get_manifests(const uint8_t *p, size_t off, size_t end, const uint8_t *id,
+			 uint32_t n, struct manifest *mans, const char *what, char *msg,
+			 size_t cap)
+{
+	memset(mans, 0, n * sizeof(*mans));
+	int rc = 0;
+	for (uint32_t i = 0; i < n && rc == 0; i++) {
+		if (end - off < 4 || end - off - 4 < le_get32(p + off)) {
+			snprintf(msg, cap, "%s: shard %u's manifest is cut short", what, i);
+			rc = KV_ECORRUPT;
+			break;
+		}
+		uint32_t len = le_get32(p + off);
+		char why[160];
+		rc = manifest_decode(p + off + 4, len, &mans[i], why, sizeof(why));
+		if (rc == 0 && (mans[i].shard_id != i || mans[i].shard_count != n ||
+				memcmp(mans[i].dataset_id, id, AOF_DATASET_ID_LEN))) {
+			snprintf(why, sizeof(why), "names another shard or dataset");
+			rc = KV_ECORRUPT;
+		}
+		if (rc < 0)
+			snprintf(msg, cap, "%s: shard %u's manifest: %s", what, i, why);
+		off += 4 + (size_t)len;
+	}
+	if (rc == 0 && off != end) {
+		snprintf(msg, cap, "%s has %zu bytes after the last manifest", what, end - off);
+		rc = KV_ECORRUPT;
+	}
+	if (rc < 0)
+		for (uint32_t i = 0; i < n; i++)
+			manifest_free(&mans[i]);
+	return rc;
+}
+
 void turnon_encode(const struct dataset_info *ds, const struct kv_buf *mans, struct kv_buf *b)
 {
 	size_t start = b->len;
@@ -138,15 +190,7 @@ void turnon_encode(const struct dataset_info *ds, const struct kv_buf *mans, str
 	le_put32(h + 12, ds->shard_count);
 	memcpy(h + 16, ds->id, AOF_DATASET_ID_LEN);
 	kv_buf_append(b, h, sizeof(h));
-	for (uint32_t i = 0; i < ds->shard_count; i++) {
-		uint8_t n[4];
-		le_put32(n, (uint32_t)mans[i].len);
-		kv_buf_append(b, n, 4);
-		kv_buf_append(b, mans[i].data, mans[i].len);
-	}
-	uint8_t sum[8];
-	le_put64(sum, kv_hash64((const uint8_t *)b->data + start, b->len - start, 0));
-	kv_buf_append(b, sum, 8);
+	put_manifests(b, start, mans, ds->shard_count);
 }
 
 int turnon_decode(const uint8_t *p, size_t len, const struct dataset_info *ds,
@@ -173,35 +217,8 @@ int turnon_decode(const uint8_t *p, size_t len, const struct dataset_info *ds,
 		snprintf(msg, cap, "turn-on record belongs to another dataset or shard count");
 		return KV_EMISMATCH;
 	}
-	memset(mans, 0, ds->shard_count * sizeof(*mans));
-	size_t off = TURNON_HEADER_SIZE, end = len - 8;
-	int rc = 0;
-	for (uint32_t i = 0; i < ds->shard_count && rc == 0; i++) {
-		if (end - off < 4 || end - off - 4 < le_get32(p + off)) {
-			snprintf(msg, cap, "turn-on record: shard %u's manifest is cut short", i);
-			rc = KV_ECORRUPT;
-			break;
-		}
-		uint32_t n = le_get32(p + off);
-		char why[160];
-		rc = manifest_decode(p + off + 4, n, &mans[i], why, sizeof(why));
-		if (rc == 0 && (mans[i].shard_id != i || mans[i].shard_count != ds->shard_count ||
-				memcmp(mans[i].dataset_id, ds->id, AOF_DATASET_ID_LEN))) {
-			snprintf(why, sizeof(why), "names another shard or dataset");
-			rc = KV_ECORRUPT;
-		}
-		if (rc < 0)
-			snprintf(msg, cap, "turn-on record: shard %u's manifest: %s", i, why);
-		off += 4 + (size_t)n;
-	}
-	if (rc == 0 && off != end) {
-		snprintf(msg, cap, "turn-on record has %zu bytes after the last manifest", end - off);
-		rc = KV_ECORRUPT;
-	}
-	if (rc < 0)
-		for (uint32_t i = 0; i < ds->shard_count; i++)
-			manifest_free(&mans[i]);
-	return rc;
+	return get_manifests(p, TURNON_HEADER_SIZE, len - 8, ds->id, ds->shard_count, mans,
+			     "turn-on record", msg, cap);
 }
 
 void reshard_encode(const struct dataset_info *old, const struct dataset_info *nds,
@@ -217,15 +234,7 @@ void reshard_encode(const struct dataset_info *old, const struct dataset_info *n
 	dataset_encode(nds, h + 32);
 	le_put64(h + 80, first_gen);
 	kv_buf_append(b, h, sizeof(h));
-	for (uint32_t i = 0; i < nds->shard_count; i++) {
-		uint8_t n[4];
-		le_put32(n, (uint32_t)mans[i].len);
-		kv_buf_append(b, n, 4);
-		kv_buf_append(b, mans[i].data, mans[i].len);
-	}
-	uint8_t sum[8];
-	le_put64(sum, kv_hash64((const uint8_t *)b->data + start, b->len - start, 0));
-	kv_buf_append(b, sum, 8);
+	put_manifests(b, start, mans, nds->shard_count);
 }
 
 int reshard_decode(const uint8_t *p, size_t len, struct dataset_info *old,
@@ -262,33 +271,9 @@ int reshard_decode(const uint8_t *p, size_t len, struct dataset_info *old,
 	old->created_ms = 0;
 	*first_gen = le_get64(p + 80);
 	struct manifest *mans = kv_calloc(nds->shard_count, sizeof(*mans));
-	size_t off = RESHARD_HEADER_SIZE, end = len - 8;
-	int rc = 0;
-	for (uint32_t i = 0; i < nds->shard_count && rc == 0; i++) {
-		if (end - off < 4 || end - off - 4 < le_get32(p + off)) {
-			snprintf(msg, cap, "re-shard record: shard %u's manifest is cut short", i);
-			rc = KV_ECORRUPT;
-			break;
-		}
-		uint32_t n = le_get32(p + off);
-		rc = manifest_decode(p + off + 4, n, &mans[i], why, sizeof(why));
-		if (rc == 0 && (mans[i].shard_id != i || mans[i].shard_count != nds->shard_count ||
-				memcmp(mans[i].dataset_id, nds->id, AOF_DATASET_ID_LEN))) {
-			snprintf(why, sizeof(why), "names another shard or dataset");
-			rc = KV_ECORRUPT;
-		}
-		if (rc < 0)
-			snprintf(msg, cap, "re-shard record: shard %u's manifest: %s", i, why);
-		off += 4 + (size_t)n;
-	}
-	if (rc == 0 && off != end) {
-		snprintf(msg, cap, "re-shard record has %zu bytes after the last manifest",
-			 end - off);
-		rc = KV_ECORRUPT;
-	}
+	int rc = get_manifests(p, RESHARD_HEADER_SIZE, len - 8, nds->id, nds->shard_count, mans,
+			       "re-shard record", msg, cap);
 	if (rc < 0) {
-		for (uint32_t i = 0; i < nds->shard_count; i++)
-			manifest_free(&mans[i]);
 		free(mans);
 		return rc;
 	}

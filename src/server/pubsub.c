@@ -387,25 +387,31 @@ void pubsub_conn_drop(struct shard *s, struct conn *c)
 
 /* ---- delivery (runs on every shard for each PUBLISH) ---- */
 
+/* kind ("message", "smessage") to every subscriber of channel in table d
+ * on this shard; returns how many. */
+static uint64_t deliver_table(struct shard *s, struct dict *d, const char *kind,
+			      const struct kv_slice *channel, const struct kv_slice *msg)
+{
+	struct ps_channel *ch = (struct ps_channel *)dict_find(d, channel->ptr, channel->len);
+	for (uint32_t i = 0; ch && i < ch->nsubs; i++) {
+		struct conn *c = ch->subs[i];
+		struct kv_buf *out = shard_conn_push_begin(s, c);
+		resp_push(out, 3);
+		resp_bulk_str(out, kind);
+		resp_bulk(out, channel->ptr, channel->len);
+		resp_bulk(out, msg->ptr, msg->len);
+		shard_conn_push_end(s, c);
+	}
+	return ch ? ch->nsubs : 0;
+}
+
 uint64_t pubsub_deliver(struct shard *s, const struct kv_slice *channel,
 			const struct kv_slice *msg)
 {
 	struct pubsub_shard *ps = s->pubsub;
 	if (!ps)
 		return 0;
-	uint64_t n = 0;
-	struct ps_channel *ch = (struct ps_channel *)dict_find(&ps->channels, channel->ptr,
-							       channel->len);
-	for (uint32_t i = 0; ch && i < ch->nsubs; i++) {
-		struct conn *c = ch->subs[i];
-		struct kv_buf *out = shard_conn_push_begin(s, c);
-		resp_push(out, 3);
-		resp_bulk_str(out, "message");
-		resp_bulk(out, channel->ptr, channel->len);
-		resp_bulk(out, msg->ptr, msg->len);
-		shard_conn_push_end(s, c);
-		n++;
-	}
+	uint64_t n = deliver_table(s, &ps->channels, "message", channel, msg);
 	for (uint32_t i = 0; i < ps->npatterns; i++) {
 		struct ps_pattern *p = &ps->patterns[i];
 		if (!glob_match(p->pat, p->len, channel->ptr, channel->len, false))
@@ -427,20 +433,7 @@ static uint64_t pubsub_sdeliver(struct shard *s, const struct kv_slice *channel,
 				const struct kv_slice *msg)
 {
 	struct pubsub_shard *ps = s->pubsub;
-	if (!ps)
-		return 0;
-	struct ps_channel *ch = (struct ps_channel *)dict_find(&ps->schannels, channel->ptr,
-							       channel->len);
-	for (uint32_t i = 0; ch && i < ch->nsubs; i++) {
-		struct conn *c = ch->subs[i];
-		struct kv_buf *out = shard_conn_push_begin(s, c);
-		resp_push(out, 3);
-		resp_bulk_str(out, "smessage");
-		resp_bulk(out, channel->ptr, channel->len);
-		resp_bulk(out, msg->ptr, msg->len);
-		shard_conn_push_end(s, c);
-	}
-	return ch ? ch->nsubs : 0;
+	return ps ? deliver_table(s, &ps->schannels, "smessage", channel, msg) : 0;
 }
 
 /* ---- keyspace notifications (commands/notify.h, docs/notifications.md) ---- */
