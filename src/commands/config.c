@@ -22,6 +22,7 @@
  */
 #include "commands/config.h"
 #include "commands/acl.h"
+#include "persist/aof.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -137,6 +138,9 @@ enum {
 	 * value it has is accepted and changes nothing, as in Redis a set that
 	 * changes nothing.  Redis's own immutable settings refuse even that. */
 	CFG_SAME_OK = 1u << 1,
+	/* Redis's hidden settings: CONFIG GET answers them by exact name only,
+	 * never for a pattern (so not in CONFIG GET * or CONFIG REWRITE). */
+	CFG_HIDDEN = 1u << 2,
 };
 
 enum cfg_origin { ORIGIN_LOAD, ORIGIN_SET };
@@ -185,6 +189,7 @@ static const char *cfg_check_appendonly(struct cfg_value *v, enum cfg_origin o, 
 static const char *cfg_check_save(struct cfg_value *v, enum cfg_origin o, char *e, size_t n);
 static void cfg_applied_save(void);
 static void cfg_applied_acllog(void);
+static void cfg_applied_key_load_delay(void);
 static const char *cfg_check_obuf(struct cfg_value *v, enum cfg_origin o, char *e, size_t n);
 static void cfg_applied_obuf(void);
 static const char *cfg_check_percentiles(struct cfg_value *v, enum cfg_origin o, char *e,
@@ -260,6 +265,9 @@ static const struct cfg_def cfg_table[] = {
 	{ "aclfile", CFG_STR, CFG_IMMUTABLE, 0, 0, NULL, FLD_STR, &g_config.aclfile, NULL, NULL },
 	{ "acllog-max-len", CFG_INT, 0, 0, INT64_MAX, NULL, FLD_AI64, &g_config.acllog_max_len,
 	  NULL, cfg_applied_acllog },
+	/* Hidden, as in Redis: a slower load for tests (persist/aof.c). */
+	{ "key-load-delay", CFG_INT, CFG_HIDDEN, INT_MIN, INT_MAX, NULL, FLD_AI64,
+	  &g_config.key_load_delay_us, NULL, cfg_applied_key_load_delay },
 	/* Compact encodings (store/encoding.h): read by every insert. */
 	{ "hash-max-listpack-entries", CFG_INT, 0, 0, INT64_MAX, NULL, FLD_AI64,
 	  &kv_encoding.hash_max_listpack_entries, NULL, NULL, "hash-max-ziplist-entries" },
@@ -521,6 +529,11 @@ static void cfg_store_password(char *s)
 	atomic_store(&g_config.requirepass_set, s && *s);
 	acl_set_default_password(s, s ? strlen(s) : 0);
 	pthread_mutex_unlock(&cfg_lock);
+}
+
+static void cfg_applied_key_load_delay(void)
+{
+	aof_set_key_load_delay(atomic_load(&g_config.key_load_delay_us));
 }
 
 static void cfg_applied_acllog(void)
@@ -923,6 +936,8 @@ static void cfg_reset(void)
 	atomic_store(&slowlog_slower_than_us, 10000);
 	atomic_store(&slowlog_max_len, 128);
 	atomic_store(&g_config.acllog_max_len, 128);
+	atomic_store(&g_config.key_load_delay_us, 0);
+	aof_set_key_load_delay(0);
 	atomic_store(&lat_threshold_ms, 0);
 	atomic_store(&lat_tracking, 1);
 	cfg_store_password(NULL);
@@ -1366,7 +1381,10 @@ static bool cfg_has_glob(const struct kv_slice *s)
 
 void config_get_reply(struct kv_buf *out, int npat, const struct kv_slice *pats)
 {
+	/* Names and aliases are answered apart, as Redis 7.0 does: a pattern
+	 * matching both ("*of", "hash-max-*") lists both. */
 	bool seen[KV_ARRAY_LEN(cfg_table)] = { false };
+	bool seen_alias[KV_ARRAY_LEN(cfg_table)] = { false };
 	size_t mark = resp_array_begin(out);
 	int64_t n = 0;
 	for (int p = 0; p < npat; p++) {
@@ -1374,28 +1392,34 @@ void config_get_reply(struct kv_buf *out, int npat, const struct kv_slice *pats)
 		if (!cfg_has_glob(pat)) {
 			/* Redis answers a plain name with the name as it was asked. */
 			const struct cfg_def *d = cfg_find(pat->ptr, pat->len);
-			if (!d || seen[d - cfg_table])
+			if (!d)
 				continue;
-			seen[d - cfg_table] = true;
+			bool *done = d->alias && strlen(d->alias) == pat->len &&
+						 strncasecmp(d->alias, pat->ptr, pat->len) == 0
+					     ? &seen_alias[d - cfg_table] : &seen[d - cfg_table];
+			if (*done)
+				continue;
+			*done = true;
 			resp_bulk(out, pat->ptr, pat->len);
 			cfg_reply_value(out, d);
 			n += 2;
 			continue;
 		}
 		for (size_t i = 0; i < KV_ARRAY_LEN(cfg_table); i++) {
-			/* The name, or else the alias, as Redis 7.0 matches them. */
-			const char *name = cfg_table[i].name;
-			if (!glob_match(pat->ptr, pat->len, name, strlen(name), true)) {
-				name = cfg_table[i].alias;
-				if (!name || !glob_match(pat->ptr, pat->len, name, strlen(name), true))
-					continue;
-			}
-			if (seen[i])
+			const struct cfg_def *d = &cfg_table[i];
+			if (d->flags & CFG_HIDDEN)
 				continue;
-			seen[i] = true;
-			resp_bulk_str(out, name);
-			cfg_reply_value(out, &cfg_table[i]);
-			n += 2;
+			const char *names[2] = { d->name, d->alias };
+			bool *done[2] = { &seen[i], &seen_alias[i] };
+			for (int k = 0; k < 2; k++) {
+				if (!names[k] || *done[k] ||
+				    !glob_match(pat->ptr, pat->len, names[k], strlen(names[k]), true))
+					continue;
+				*done[k] = true;
+				resp_bulk_str(out, names[k]);
+				cfg_reply_value(out, d);
+				n += 2;
+			}
 		}
 	}
 	resp_map_end(out, mark, n / 2);

@@ -90,6 +90,7 @@ struct kv_config {
 	/* protected-mode: without a password, only clients from 127.0.0.1 and
 	 * ::1 are served (shard_on_accept; docs/operations.md). */
 	_Atomic int protected_mode;          /* yes */
+	_Atomic int64_t key_load_delay_us;   /* 0; hidden (persist/aof.c) */
 	/* ACL (commands/acl.h): the users file ("" or NULL: none, fixed at
 	 * startup) and ACL LOG's length (applied to acl.c on change). */
 	char *aclfile;

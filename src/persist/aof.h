@@ -298,6 +298,10 @@ int aof_dataset_read(const char *dir, struct dataset_info *ds, char *err, size_t
 int aof_turnon_recover(const char *dir, const struct dataset_info *ds, bool apply,
 		       aof_report_fn fn, void *arg, char *err, size_t err_cap);
 
+/* key-load-delay: sleep after each key or record loaded (us; negative -N:
+ * 1 us after every Nth), as Redis's hidden setting. */
+void aof_set_key_load_delay(int64_t us);
+
 /* Re-sharding at startup, the two steps of aof.c's own (see there):
  * aof_reshard_decide writes a dataset of nshards shards holding src's keys
  * beside old's files and records the decision (kevy.reshard); nothing of
