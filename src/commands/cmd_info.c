@@ -78,7 +78,7 @@ static void srv_bytes_human(char *buf, size_t cap, uint64_t n)
 /* Totals of every shard's counters and keyspace. */
 struct srv_totals {
 	uint64_t conns_received, rejected, commands, hits, misses, net_in, net_out;
-	uint64_t clients, blocked, forwarded, multi_shard, errors, reads, writes;
+	uint64_t clients, blocked, forwarded, multi_shard, errors, reads, writes, evicted_clients;
 	uint64_t keys, expires, expired, evicted, dataset_bytes;
 };
 
@@ -101,6 +101,7 @@ static void srv_sum(const struct cmd_ctx *c, struct srv_totals *t)
 		t->errors += stat_get(&st->total_error_replies);
 		t->reads += stat_get(&st->reads_processed);
 		t->writes += stat_get(&st->writes_processed);
+		t->evicted_clients += stat_get(&st->evicted_clients);
 	}
 	for (uint32_t i = 0; i < c->nshards; i++) {
 		const struct kv_dbs *dbs = cmd_dbs_at(c, i);
@@ -390,7 +391,7 @@ static void srv_info_stats(const struct cmd_ctx *c, struct kv_buf *b, const stru
 		      "expired_stale_perc:0.00\r\n"
 		      "expired_time_cap_reached_count:0\r\n"
 		      "evicted_keys:%llu\r\n"
-		      "evicted_clients:0\r\n"
+		      "evicted_clients:%llu\r\n"
 		      "keyspace_hits:%llu\r\n"
 		      "keyspace_misses:%llu\r\n"
 		      "pubsub_channels:%llu\r\n"
@@ -421,7 +422,8 @@ static void srv_info_stats(const struct cmd_ctx *c, struct kv_buf *b, const stru
 		      (unsigned long long)t->net_in, (unsigned long long)t->net_out,
 		      stat_inst_input_kbps(), stat_inst_output_kbps(),
 		      (unsigned long long)t->rejected, (unsigned long long)t->expired,
-		      (unsigned long long)t->evicted, (unsigned long long)t->hits, (unsigned long long)t->misses,
+		      (unsigned long long)t->evicted, (unsigned long long)t->evicted_clients,
+		      (unsigned long long)t->hits, (unsigned long long)t->misses,
 		      (unsigned long long)channels, (unsigned long long)patterns,
 		      (unsigned long long)schannels,
 		      (unsigned long long)trk[1], (unsigned long long)trk[2],

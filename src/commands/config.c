@@ -117,6 +117,7 @@ enum cfg_type {
 	CFG_STR,        /* one string argument */
 	CFG_WORDS,      /* one or more arguments, stored space-separated (bind) */
 	CFG_NOTIFY,     /* keyspace event classes (commands/notify.h), an _Atomic int */
+	CFG_MEMPCT,     /* a memory size, or "N%" (stored as -N; "0%" is 0) */
 };
 
 enum cfg_field {
@@ -300,6 +301,8 @@ static const struct cfg_def cfg_table[] = {
 	  &kv_memory.policy, NULL, NULL },
 	{ "maxmemory-samples", CFG_INT, 0, 1, 64, NULL, FLD_AI64, &kv_memory.samples, NULL,
 	  NULL },
+	{ "maxmemory-clients", CFG_MEMPCT, 0, 0, 0, NULL, FLD_AI64, &g_config.maxmemory_clients,
+	  NULL, NULL },
 	{ "maxmemory-eviction-tenacity", CFG_INT, 0, 0, 100, NULL, FLD_AI64,
 	  &kv_memory.tenacity, NULL, NULL },
 	{ "lfu-log-factor", CFG_INT, 0, 0, INT_MAX, NULL, FLD_AI64, &kv_memory.lfu_log_factor,
@@ -444,6 +447,25 @@ static const char *cfg_parse(const struct cfg_def *d, int nargs, const struct kv
 			err = "argument must be a memory value";
 		else
 			err = cfg_check_range(d, v->num = (int64_t)u, errbuf, errlen);
+		break;
+	}
+	case CFG_MEMPCT: {
+		size_t n = strlen(text);
+		uint64_t u;
+		if (n > 1 && text[n - 1] == '%') {
+			struct kv_slice pct = { text, n - 1 };
+			int64_t p;
+			if (!arg_to_int64(&pct, &p) || p < 0 || text[0] == '+')
+				err = "argument must be a memory or percent value";
+			else if (p > 100)
+				err = "percentage argument must be less or equal to 100";
+			else
+				v->num = -p;
+		} else if (!config_memtoull(text, &u) || u > INT64_MAX) {
+			err = "argument must be a memory or percent value";
+		} else {
+			v->num = (int64_t)u;
+		}
 		break;
 	}
 	case CFG_BOOL:
@@ -605,6 +627,16 @@ static void cfg_reply_value(struct kv_buf *out, const struct cfg_def *d)
 	case CFG_MEM:
 		resp_bulk_int(out, cfg_get_num(d));
 		return;
+	case CFG_MEMPCT: {
+		int64_t v = cfg_get_num(d);
+		if (v >= 0) {
+			resp_bulk_int(out, v);
+		} else {
+			snprintf(num, sizeof(num), "%lld%%", (long long)-v);
+			resp_bulk_str(out, num);
+		}
+		return;
+	}
 	case CFG_BOOL:
 		resp_bulk_str(out, cfg_get_num(d) ? "yes" : "no");
 		return;
@@ -937,6 +969,7 @@ static void cfg_reset(void)
 	atomic_store(&slowlog_max_len, 128);
 	atomic_store(&g_config.acllog_max_len, 128);
 	atomic_store(&g_config.key_load_delay_us, 0);
+	atomic_store(&g_config.maxmemory_clients, 0);
 	aof_set_key_load_delay(0);
 	atomic_store(&lat_threshold_ms, 0);
 	atomic_store(&lat_tracking, 1);
@@ -1706,6 +1739,14 @@ static void cfg_format_value(struct kv_buf *b, const struct cfg_def *d)
 	case CFG_MEM:
 		cfg_format_memory(b, cfg_get_num(d));
 		return;
+	case CFG_MEMPCT: {
+		int64_t v = cfg_get_num(d);
+		if (v >= 0)
+			cfg_format_memory(b, v);
+		else
+			kv_buf_printf(b, "%lld%%", (long long)-v);
+		return;
+	}
 	case CFG_BOOL:
 		kv_buf_append_str(b, cfg_get_num(d) ? "yes" : "no");
 		return;

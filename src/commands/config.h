@@ -91,6 +91,8 @@ struct kv_config {
 	 * ::1 are served (shard_on_accept; docs/operations.md). */
 	_Atomic int protected_mode;          /* yes */
 	_Atomic int64_t key_load_delay_us;   /* 0; hidden (persist/aof.c) */
+	/* maxmemory-clients: bytes (>= 0), or -N for N% of maxmemory; 0 off. */
+	_Atomic int64_t maxmemory_clients;
 	/* ACL (commands/acl.h): the users file ("" or NULL: none, fixed at
 	 * startup) and ACL LOG's length (applied to acl.c on change). */
 	char *aclfile;

@@ -79,6 +79,11 @@ struct shard_stats {
 	 * completion with bytes, each send completion. */
 	_Atomic uint64_t reads_processed;
 	_Atomic uint64_t writes_processed;
+	/* Clients closed by maxmemory-clients (client eviction). */
+	_Atomic uint64_t evicted_clients;
+	/* A gauge: this shard's clients' memory (buffers and state), as the
+	 * client eviction counts it; published every cron tick. */
+	_Atomic uint64_t clients_memory;
 	/* cmd_stat_count() entries, or NULL when the runtime keeps none. */
 	struct cmd_stat *cmds;
 	struct err_stats errors;

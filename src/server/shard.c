@@ -568,6 +568,68 @@ static void shard_sample_rates(struct shard *s)
 	stat_inst_sample(ops, in, out, s->now_ms);
 }
 
+/* A client's memory as client eviction counts it: its input and output
+ * buffers and its own state (CLIENT LIST's tot-mem). */
+static uint64_t conn_memory(const struct conn *c)
+{
+	return (uint64_t)(c->in.cap + c->out.cap + c->sending.cap) + sizeof(*c);
+}
+
+/*
+ * maxmemory-clients (Redis 7.0's client eviction): when the clients of
+ * every shard together use more than the limit (bytes, or a percentage of
+ * maxmemory), the biggest evictable clients are closed until they do not.
+ * Each shard publishes its clients' total every tick and closes, biggest
+ * first, its share of the excess (in proportion to its own total), so the
+ * shards together free what is over without a lock; CLIENT NO-EVICT
+ * clients are never closed.  Checked every cron tick (hz), where Redis
+ * also checks as buffers grow: a burst may pass the limit for one tick.
+ */
+static void shard_evict_clients(struct shard *s)
+{
+	uint64_t mine = 0;
+	for (struct conn *c = s->clients; c; c = c->all_next)
+		if (!c->close_started)
+			mine += conn_memory(c);
+	atomic_store_explicit(&s->stats.clients_memory, mine, memory_order_relaxed);
+	int64_t v = atomic_load_explicit(&g_config.maxmemory_clients, memory_order_relaxed);
+	int64_t limit = v >= 0 ? v
+			       : (int64_t)((__int128)atomic_load_explicit(&kv_memory.maxmemory,
+									  memory_order_relaxed) *
+					   -v / 100);
+	if (limit <= 0 || mine == 0)
+		return;
+	uint64_t total = 0;
+	for (uint32_t i = 0; i < g_server.nshards; i++)
+		total += atomic_load_explicit(&g_server.shards[i]->stats.clients_memory,
+					      memory_order_relaxed);
+	if (total <= (uint64_t)limit)
+		return;
+	uint64_t share = (uint64_t)((__int128)(total - (uint64_t)limit) * mine / total) + 1;
+	while (share > 0) {
+		struct conn *big = NULL;
+		uint64_t big_mem = 0;
+		for (struct conn *c = s->clients; c; c = c->all_next) {
+			uint64_t m = conn_memory(c);
+			if (!c->no_evict && !c->close_started && !c->io_dead && m > big_mem) {
+				big = c;
+				big_mem = m;
+			}
+		}
+		if (!big)
+			break;
+		log_verbose("Evicting client: id=%llu addr=%s (client memory %llu bytes over "
+			    "maxmemory-clients)", (unsigned long long)big->id, big->addr,
+			    (unsigned long long)big_mem);
+		stat_add(&s->stats.evicted_clients, 1);
+		big->io_dead = true;
+		conn_begin_close(s, big);
+		share = share > big_mem ? share - big_mem : 0;
+		mine -= KV_MIN(mine, big_mem);
+	}
+	atomic_store_explicit(&s->stats.clients_memory, mine, memory_order_relaxed);
+}
+
 static void shard_cron(struct shard *s)
 {
 	int64_t hz = atomic_load_explicit(&g_config.hz, memory_order_relaxed);
@@ -606,6 +668,7 @@ static void shard_cron(struct shard *s)
 			db_rehash(s->dbs.db[i], 1000 / s->dbs.n + 1);
 		blocking_sweep(s);
 	}
+	shard_evict_clients(s);
 	int64_t timeout = atomic_load_explicit(&g_config.timeout_s, memory_order_relaxed);
 	if (timeout > 0) {
 		struct conn *next;
