@@ -445,6 +445,9 @@ static void notify_put(struct kv_buf *b, const char *p, size_t len)
 	kv_buf_append(b, p, len);
 }
 
+/* In a batch, a shard-channel message's channel length has this bit set. */
+#define NOTIFY_SHARD_CHANNEL 0x80000000u
+
 void pubsub_notify_publish(struct shard *s, const char *chan, size_t clen, const char *msg,
 			   size_t mlen)
 {
@@ -458,12 +461,28 @@ void pubsub_notify_publish(struct shard *s, const char *chan, size_t clen, const
 	}
 }
 
-static struct kv_slice notify_get(const struct kv_buf *b, size_t *off)
+void pubsub_notify_spublish(struct shard *s, const char *chan, size_t clen, const char *msg,
+			    size_t mlen)
+{
+	struct kv_slice ch = { chan, clen }, m = { msg, mlen };
+	pubsub_sdeliver(s, &ch, &m);
+	if (g_server.nshards > 1) {
+		uint32_t n = (uint32_t)clen | NOTIFY_SHARD_CHANNEL;
+		kv_buf_append(&s->notify_out, &n, sizeof(n));
+		kv_buf_append(&s->notify_out, chan, clen);
+		notify_put(&s->notify_out, msg, mlen);
+	}
+}
+
+static struct kv_slice notify_get(const struct kv_buf *b, size_t *off, bool *shard)
 {
 	uint32_t n;
 	kv_assert(*off + sizeof(n) <= b->len);
 	memcpy(&n, b->data + *off, sizeof(n));
 	*off += sizeof(n);
+	if (shard)
+		*shard = n & NOTIFY_SHARD_CHANNEL;
+	n &= ~NOTIFY_SHARD_CHANNEL;
 	kv_assert(*off + n <= b->len);
 	struct kv_slice v = { b->data + *off, n };
 	*off += n;
@@ -474,9 +493,13 @@ void pubsub_deliver_batch(struct shard *s, const struct kv_buf *payload)
 {
 	size_t off = 0;
 	while (off < payload->len) {
-		struct kv_slice ch = notify_get(payload, &off);
-		struct kv_slice m = notify_get(payload, &off);
-		pubsub_deliver(s, &ch, &m);
+		bool shard_channel;
+		struct kv_slice ch = notify_get(payload, &off, &shard_channel);
+		struct kv_slice m = notify_get(payload, &off, NULL);
+		if (shard_channel)
+			pubsub_sdeliver(s, &ch, &m);
+		else
+			pubsub_deliver(s, &ch, &m);
 	}
 }
 
@@ -505,7 +528,7 @@ static uint64_t spublish_bcast(struct shard *s, const struct cmd_call *call)
 	return pubsub_sdeliver(s, &call->argv[1], &call->argv[2]);
 }
 
-static uint64_t pubsub_sreceivers(struct shard *s, const struct kv_slice *channel)
+uint64_t pubsub_sreceivers(struct shard *s, const struct kv_slice *channel)
 {
 	struct pubsub_shard *ps = s->pubsub;
 	if (!ps)

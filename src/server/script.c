@@ -282,7 +282,8 @@ static const char *script_call(struct script_run *run, int argc, const struct kv
 	if (strcmp(cmd->name, "debug") == 0 &&
 	    atomic_load_explicit(&g_debug.scripts_may_debug, memory_order_relaxed))
 		flags &= ~(uint32_t)CMD_NOSCRIPT;
-	bool publish = strcmp(cmd->name, "publish") == 0;
+	bool spublish = strcmp(cmd->name, "spublish") == 0;
+	bool publish = spublish || strcmp(cmd->name, "publish") == 0;
 	if ((flags & CMD_NOSCRIPT) || (cmd->bcast && !publish) || strcmp(cmd->name, "client") == 0 ||
 	    ((flags & CMD_LOCAL) && cmd->subcommands == NULL && strcmp(cmd->name, "ping") != 0 &&
 	     strcmp(cmd->name, "echo") != 0 && strcmp(cmd->name, "select") != 0 &&
@@ -308,14 +309,17 @@ static const char *script_call(struct script_run *run, int argc, const struct kv
 		 * shards the script holds (all of them when it took every
 		 * shard), as a Redis Cluster node counts its own clients
 		 * (docs/scripting.md). */
-		uint64_t n = pubsub_receivers(s, &argv[1]);
+		uint64_t (*receivers)(struct shard *, const struct kv_slice *) =
+			spublish ? pubsub_sreceivers : pubsub_receivers;
+		uint64_t n = receivers(s, &argv[1]);
 		for (uint32_t i = 0; i < g_server.nshards; i++)
 			if (i != s->id && c->held[i])
-				n += pubsub_receivers(g_server.shards[i], &argv[1]);
+				n += receivers(g_server.shards[i], &argv[1]);
 		if (monitor_any())
 			monitor_feed_from(s, "lua", sc->dbid, cmd, argc,
 					  (const struct kv_slice *)argv);
-		pubsub_notify_publish(s, argv[1].ptr, argv[1].len, argv[2].ptr, argv[2].len);
+		(spublish ? pubsub_notify_spublish : pubsub_notify_publish)(
+			s, argv[1].ptr, argv[1].len, argv[2].ptr, argv[2].len);
 		resp_int(out, (int64_t)n);
 		return NULL;
 	}

@@ -834,6 +834,11 @@ uint64_t pubsub_receivers(struct shard *s, const struct kv_slice *channel);
  * (struct cmd_runtime's publish). */
 void pubsub_notify_publish(struct shard *s, const char *chan, size_t clen, const char *msg,
 			   size_t mlen);
+/* The same for SPUBLISH from a script: a shard channel's subscribers. */
+void pubsub_notify_spublish(struct shard *s, const char *chan, size_t clen, const char *msg,
+			    size_t mlen);
+/* Receivers of a shard channel on shard s (its keyspace held). */
+uint64_t pubsub_sreceivers(struct shard *s, const struct kv_slice *channel);
 /* Deliver a notification batch from another shard to this one's subscribers. */
 void pubsub_deliver_batch(struct shard *s, const struct kv_buf *payload);
 /* ---- tracking.c (docs/tracking.md) ---- */
