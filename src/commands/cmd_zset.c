@@ -526,9 +526,11 @@ static void store_ranks(struct cmd_ctx *c, struct zset *z, size_t first, size_t 
 		resp_int(c->out, 0);
 		return;
 	}
-	/* Built as a skiplist and packed at the end if it fits, like the other
-	 * *STORE results (zset-max-listpack-* decide its encoding). */
-	struct zset *res = zset_new_skiplist();
+	/* As Redis's ZRANGESTORE: a skiplist when the range has more elements
+	 * than zset-max-listpack-entries, else packed, converting as it goes
+	 * (a long member).  Which matters for -0: the packed form keeps none,
+	 * so an element added before a conversion ends at 0. */
+	struct zset *res = zset_new_for(count);
 	struct zset_iter *it = kv_malloc(sizeof(*it));
 	zset_iter_init(z, it, first, rev);
 	struct kv_slice m;

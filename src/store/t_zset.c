@@ -491,6 +491,12 @@ static struct zset *zset_convert(const struct zset *z)
 /* ------------------------------------------------------------------ */
 /* public API                                                           */
 
+struct zset *zset_new_for(size_t n)
+{
+	return n > kv_encoding_limit(&kv_encoding.zset_max_listpack_entries,
+				     ZSET_PACKED_MAX_ENTRIES) ? zset_new_skiplist() : zset_new();
+}
+
 struct zset *zset_new(void)
 {
 	struct zset *z = kv_malloc(sizeof(*z));

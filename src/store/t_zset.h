@@ -43,6 +43,10 @@ struct zset;
 
 /* An empty zset (packed).  Never NULL. */
 struct zset *zset_new(void);
+/* A new empty zset about to receive n elements one by one, encoded as
+ * Redis's ZRANGESTORE starts its result: a skiplist when n is over
+ * zset-max-listpack-entries, else packed (converted by zset_add as needed). */
+struct zset *zset_new_for(size_t n);
 /* An empty zset that starts as a skiplist (results of the *STORE commands,
  * which Redis builds as a skiplist and packs at the end if they fit). */
 struct zset *zset_new_skiplist(void);

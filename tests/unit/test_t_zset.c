@@ -257,6 +257,24 @@ static void test_t_zset_negative_zero(void **state)
 	assert_true(zset_score(z, "a", 1, &s));
 	assert_true(signbit(s));
 	zset_free(z);
+	/* ZRANGESTORE's result (zset_new_for): packed for a short range, so an
+	 * element added before a long member converts it ends at 0, the ones
+	 * after keep -0, as in Redis; a skiplist from the start for a range
+	 * over zset-max-listpack-entries (128), keeping every -0. */
+	char long_m[100];
+	memset(long_m, 'P', sizeof(long_m));
+	z = zset_new_for(3);
+	add(&z, -0.0, "a", 1, 0, NULL);
+	add(&z, -0.0, long_m, sizeof(long_m), 0, NULL);
+	add(&z, -0.0, "b", 1, 0, NULL);
+	assert_true(zset_score(z, "a", 1, &s) && !signbit(s));
+	assert_true(zset_score(z, long_m, sizeof(long_m), &s) && signbit(s));
+	assert_true(zset_score(z, "b", 1, &s) && signbit(s));
+	zset_free(z);
+	z = zset_new_for(129);
+	add(&z, -0.0, "a", 1, 0, NULL);
+	assert_true(zset_score(z, "a", 1, &s) && signbit(s));
+	zset_free(z);
 }
 
 static void test_t_zset_fmt_score(void **state)
