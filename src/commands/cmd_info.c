@@ -13,6 +13,7 @@
 #include "persist/aof.h"
 #include "store/lru.h"
 
+#include <inttypes.h>
 #include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -430,9 +431,10 @@ static void srv_info_stats(const struct cmd_ctx *c, struct kv_buf *b, const stru
 }
 
 /* What a Redis 7.0 master without replicas shows: until replicas exist
- * (issue 20), kevy is always such a master.  Redis creates no backlog until
- * a replica connects, so it is inactive and empty; its size is the
- * repl-backlog-size default. */
+ * (issue 20), kevy is always such a master.  Its offset is real
+ * (persist_repl_offset: durable LSNs summed over shards).  Redis creates no
+ * backlog until a replica connects, so it is inactive and empty; its size
+ * is the repl-backlog-size default. */
 static void srv_info_replication(const struct cmd_ctx *c, struct kv_buf *b)
 {
 	kv_buf_printf(b, "# Replication\r\n"
@@ -441,13 +443,13 @@ static void srv_info_replication(const struct cmd_ctx *c, struct kv_buf *b)
 		      "master_failover_state:no-failover\r\n"
 		      "master_replid:%s\r\n"
 		      "master_replid2:0000000000000000000000000000000000000000\r\n"
-		      "master_repl_offset:0\r\n"
+		      "master_repl_offset:%" PRIu64 "\r\n"
 		      "second_repl_offset:-1\r\n"
 		      "repl_backlog_active:0\r\n"
 		      "repl_backlog_size:1048576\r\n"
 		      "repl_backlog_first_byte_offset:0\r\n"
 		      "repl_backlog_histlen:0\r\n",
-		      c->rt->info()->replid);
+		      c->rt->info()->replid, persist_repl_offset(c));
 }
 
 static void srv_info_cpu(struct kv_buf *b)

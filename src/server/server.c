@@ -46,6 +46,7 @@ void server_commands_init(void)
 	cmd_table_add(cmd_table_blocking);
 	cmd_table_add(cmd_table_script);
 	cmd_table_add(cmd_table_function);
+	cmd_table_add(cmd_table_repl);
 	cmd_table_init();
 }
 

@@ -312,6 +312,11 @@ struct conn {
 	 * the shard's thread only; CLIENT LIST on another shard reads it. */
 	_Atomic unsigned char proto;
 
+	/* What a replica said in its handshake (repl.c). */
+	bool repl_kevy;                       /* REPLCONF capa kevy1 */
+	uint32_t repl_shards;                 /* REPLCONF kevy-shards N, 0 unsaid */
+	int64_t repl_port;                    /* REPLCONF listening-port */
+
 	/* MULTI/EXEC (multi.c). */
 	bool in_multi;
 	bool multi_dirty;                     /* a queued command was rejected */
@@ -625,9 +630,10 @@ const char *reactor_uring_unavailable(void);
  *   call.c    copied calls and the shards of a call's keys
  *   gate.c    reply order and the durability gate; the end of a unit
  *   bcast.c   broadcast commands (PUBLISH)
- *   blocking.c, exec.c, monitor.c, multi.c, pubsub.c, tracking.c
+ *   blocking.c, exec.c, monitor.c, multi.c, pubsub.c, repl.c, tracking.c
  *             blocking pops; running one call; MONITOR; MULTI/EXEC (and
  *             the connection-state commands RESET, MONITOR); pub/sub;
+ *             the replication handshake (ROLE, REPLCONF, PSYNC, SYNC);
  *             client-side caching (CLIENT TRACKING, invalidations)
  *   script_msgpack.c, script_lua.c, script.c
  *             the Lua state of a shard; EVAL and SCRIPT
