@@ -9,21 +9,40 @@
  * before PSYNC.  This file checks that handshake and refuses, with a reply
  * that says why, a replica that cannot follow this server: a redis-server
  * (no kevy capability: it logs our reply), and a kevy replica with another
- * shard count.  The file stream itself (repl_format.c's frames) is not
- * served yet, so PSYNC from a matching kevy replica is refused too, saying
- * so; docs/replication.md lists what is done and what is not.
+ * shard count.  A matching kevy replica's socket goes to a sender thread
+ * that streams the files (repl_format.c's frames: a full sync, then the
+ * newly durable records); docs/replication.md lists what is done and what
+ * is not (the replica side).
  *
  * REPLCONF answers a client's options as Redis 7.0 does: an option without
  * a value is a syntax error, an unknown option is named, listening-port
  * must be an integer, ACK from a connection that is not a replica gets no
  * reply at all.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
 
+#include "base/le.h"
+#include "base/log.h"
 #include "commands/cmd.h"
 #include "commands/cmd_persist.h"
+#include "commands/config.h"
+#include "persist/aof.h"
+#include "persist/aof_format.h"
+#include "persist/kvio.h"
+#include "persist/manifest.h"
+#include "persist/repl_format.h"
 #include "proto/resp.h"
 #include "server/server.h"
 #include "server/shard.h"
@@ -96,7 +115,7 @@ static void cmd_replconf(struct cmd_ctx *c)
 /* Why this connection cannot be served as a replica.  A redis-server logs
  * the reply ("Unexpected reply to PSYNC from master: ..."), so it says what
  * to do. */
-static void repl_refuse(struct cmd_ctx *c)
+static void repl_handshake(struct cmd_ctx *c)
 {
 	struct conn *conn = c->conn;
 
@@ -115,20 +134,381 @@ static void repl_refuse(struct cmd_ctx *c)
 				    conn->repl_shards, c->nshards);
 		return;
 	}
-	resp_error(c->out, "ERR this kevy does not serve replicas yet: the replication stream "
-			   "is not implemented (see docs/replication.md)");
+	if (!atomic_load(&g_config.appendonly)) {
+		resp_error(c->out, "ERR kevy replicates its AOF files: turn appendonly on to serve replicas");
+		return;
+	}
+	/* Served: no reply here.  The connection closes once its earlier
+	 * replies are out, and the shard hands its socket to a sender thread
+	 * (shard_conn_io_done -> repl_sender_start), which writes
+	 * +FULLRESYNC and the files. */
+	conn->repl_handoff = true;
+	c->rt->conn_close_after_reply(conn);
+}
+
+/* ---- the sender: one thread per replica, files to the socket ----
+ *
+ * It owns the socket (handed over by the shard once the connection's
+ * earlier replies are out: shard_conn_io_done) and only reads files and
+ * writes frames; it never touches a keyspace.  It polls every shard's
+ * manifest and durable LSN every REPL_POLL_MS: a file the manifest names
+ * is sent whole when it can no longer change (a snapshot, a segment with a
+ * later one after it), the current segment only up to its last record the
+ * shard has made durable.  The manifest itself follows the files it names.
+ */
+
+#define REPL_POLL_MS 5
+#define REPL_PING_MS 1000
+#define REPL_CHUNK (1u << 20)
+#define REPL_FILES_MAX 16
+
+struct repl_sent {
+	char name[MANIFEST_NAME_MAX + 1];
+	uint8_t kind;
+	uint64_t generation;
+	uint64_t off;           /* bytes sent */
+	bool done;              /* committed: it will not change */
+	bool seen;              /* named by the manifest of this pass */
+};
+
+struct repl_shard_state {
+	struct repl_sent files[REPL_FILES_MAX];
+	uint32_t nfiles;
+	struct kv_buf manifest;  /* the manifest bytes last sent */
+};
+
+struct repl_sender {
+	int fd;
+	uint32_t nshards;
+	const struct cmd_runtime *rt;
+	char *dir;
+	char replid[REPL_REPLID_LEN + 1];
+	char peer[64];
+	uint64_t seq;
+	struct kv_buf out;
+	struct repl_shard_state *shards;
+};
+
+static _Atomic uint32_t g_repl_senders;
+
+static int sender_flush(struct repl_sender *rs)
+{
+	size_t at = 0;
+	while (at < rs->out.len) {
+		ssize_t n = send(rs->fd, rs->out.data + at, rs->out.len - at, MSG_NOSIGNAL);
+		/* The send timeout (repl_sender_start) lets a sender stuck on a
+		 * replica that stopped reading see the server stopping. */
+		if (n < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)) {
+			if (atomic_load(&g_server.shutdown))
+				return -ESHUTDOWN;
+			continue;
+		}
+		if (n <= 0)
+			return n < 0 ? -errno : -EPIPE;
+		at += (size_t)n;
+	}
+	kv_buf_clear(&rs->out);
+	return 0;
+}
+
+static int sender_frame(struct repl_sender *rs, uint8_t type, uint8_t kind, uint32_t shard,
+			uint64_t gen, uint64_t off, const void *payload, uint32_t len)
+{
+	struct repl_frame f = { .type = type, .kind = kind, .shard = shard, .generation = gen,
+				.offset = off, .seq = rs->seq++, .payload = payload,
+				.payload_len = len };
+	repl_frame_encode(&rs->out, &f);
+	return rs->out.len >= REPL_CHUNK ? sender_flush(rs) : 0;
+}
+
+/* Send bytes [from, to) of path as DATA frames. */
+static int sender_range(struct repl_sender *rs, const char *path, uint8_t kind, uint32_t shard,
+			uint64_t gen, uint64_t from, uint64_t to)
+{
+	struct kvio_file f;
+	int rc = kvio_open(&f, path, O_RDONLY, 0);
+	if (rc < 0)
+		return rc;
+	uint8_t *buf = kv_malloc(REPL_CHUNK);
+	while (rc == 0 && from < to) {
+		size_t want = to - from < REPL_CHUNK ? (size_t)(to - from) : REPL_CHUNK;
+		ssize_t n = kvio_pread(&f, buf, want, from);
+		if (n <= 0) {
+			rc = n < 0 ? (int)n : -ENODATA;
+			break;
+		}
+		rc = sender_frame(rs, REPL_FRAME_DATA, kind, shard, gen, from, buf, (uint32_t)n);
+		from += (uint64_t)n;
+	}
+	free(buf);
+	kvio_close(&f);
+	return rc;
+}
+
+/* The end of the current segment's records that are durable: walk record
+ * headers from off (a record boundary) while whole records with an LSN the
+ * shard has fsynced follow.  SEGMENT_END stops the walk: a sealed segment is
+ * sent whole once the manifest names the next one. */
+static int durable_end(const char *path, uint64_t off, uint64_t durable_lsn, uint64_t *end)
+{
+	struct kvio_file f;
+	struct stat st;
+	int rc = kvio_open(&f, path, O_RDONLY, 0);
+	if (rc < 0)
+		return rc;
+	if (fstat(f.fd, &st) < 0) {
+		rc = -errno;
+		kvio_close(&f);
+		return rc;
+	}
+	uint64_t size = (uint64_t)st.st_size;
+	if (off < AOF_HEADER_SIZE)
+		off = size >= AOF_HEADER_SIZE ? AOF_HEADER_SIZE : 0;
+	while (off && off + AOF_RECORD_HEADER_SIZE <= size) {
+		uint8_t h[AOF_RECORD_HEADER_SIZE];
+		if (kvio_pread(&f, h, sizeof(h), off) != (ssize_t)sizeof(h))
+			break;
+		uint64_t next = off + AOF_RECORD_HEADER_SIZE + le_get32(h + 8);
+		if (next > size || !aof_rec_numbered(h[12]) || le_get64(h + 16) > durable_lsn)
+			break;
+		off = next;
+	}
+	kvio_close(&f);
+	*end = off;
+	return 0;
+}
+
+static struct repl_sent *sent_find(struct repl_shard_state *st, const char *name, uint8_t kind,
+				   uint64_t gen, bool *fresh)
+{
+	*fresh = false;
+	for (uint32_t i = 0; i < st->nfiles; i++)
+		if (strcmp(st->files[i].name, name) == 0)
+			return &st->files[i];
+	/* Forget files the manifest no longer names to make room. */
+	if (st->nfiles == REPL_FILES_MAX) {
+		uint32_t keep = 0;
+		for (uint32_t i = 0; i < st->nfiles; i++)
+			if (st->files[i].seen)
+				st->files[keep++] = st->files[i];
+		st->nfiles = keep;
+		if (keep == REPL_FILES_MAX)
+			return NULL;
+	}
+	struct repl_sent *f = &st->files[st->nfiles++];
+	memset(f, 0, sizeof(*f));
+	snprintf(f->name, sizeof(f->name), "%s", name);
+	f->kind = kind;
+	f->generation = gen;
+	*fresh = true;
+	return f;
+}
+
+/* One pass over shard i: new bytes of its files, then its manifest if it
+ * changed.  Returns 0 or -errno / KV_* (the link is then dropped). */
+static int sender_shard(struct repl_sender *rs, uint32_t i)
+{
+	struct repl_shard_state *st = &rs->shards[i];
+	char path[4200], name[64];
+	struct kv_buf raw = KV_BUF_INIT;
+	struct manifest m;
+	char msg[200];
+
+	snprintf(name, sizeof(name), "kevy-s%u.manifest", i);
+	snprintf(path, sizeof(path), "%s/%s", rs->dir, name);
+	/* The durable LSN is read before the manifest: a segment the manifest
+	 * names is then never judged by a newer LSN than its files show. */
+	uint64_t durable = atomic_load(&rs->rt->aof(i)->info.durable_lsn);
+	int rc = manifest_read_file(path, 1 << 20, &raw);
+	if (rc == 0)
+		rc = manifest_decode((const uint8_t *)raw.data, raw.len, &m, msg, sizeof(msg));
+	if (rc < 0) {
+		kv_buf_free(&raw);
+		return rc;
+	}
+	int last_aof = -1;
+	for (uint32_t k = 0; k < m.nentries; k++)
+		if (m.entries[k].kind == MANIFEST_AOF)
+			last_aof = (int)k;
+	for (uint32_t k = 0; k < st->nfiles; k++)
+		st->files[k].seen = false;
+	for (uint32_t k = 0; rc == 0 && k < m.nentries; k++) {
+		const struct manifest_entry *e = &m.entries[k];
+		uint8_t kind = e->kind == MANIFEST_AOF ? REPL_KIND_AOF : REPL_KIND_SNAPSHOT;
+		bool fresh;
+		struct repl_sent *f = sent_find(st, e->name, kind, e->generation, &fresh);
+		if (!f) {
+			rc = KV_ELIMIT;
+			break;
+		}
+		f->seen = true;
+		if (fresh)
+			rc = sender_frame(rs, REPL_FRAME_FILE, kind, i, e->generation, 0, e->name,
+					  (uint32_t)strlen(e->name));
+		if (rc < 0 || f->done)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", rs->dir, e->name);
+		uint64_t end = 0;
+		bool whole = (int)k != last_aof;
+		if (whole) {
+			struct stat sb;
+			rc = stat(path, &sb) < 0 ? -errno : 0;
+			end = rc == 0 ? (uint64_t)sb.st_size : 0;
+		} else {
+			rc = durable_end(path, f->off, durable, &end);
+		}
+		if (rc == 0 && end > f->off) {
+			rc = sender_range(rs, path, kind, i, e->generation, f->off, end);
+			f->off = end;
+		}
+		if (rc == 0 && whole) {
+			rc = sender_frame(rs, REPL_FRAME_COMMIT, kind, i, e->generation, f->off, NULL, 0);
+			f->done = true;
+		}
+	}
+	if (rc == 0 && (raw.len != st->manifest.len || memcmp(raw.data, st->manifest.data, raw.len))) {
+		rc = sender_frame(rs, REPL_FRAME_FILE, REPL_KIND_MANIFEST, i, m.generation, 0, name,
+				  (uint32_t)strlen(name));
+		if (rc == 0)
+			rc = sender_frame(rs, REPL_FRAME_DATA, REPL_KIND_MANIFEST, i, m.generation, 0,
+					  raw.data, (uint32_t)raw.len);
+		if (rc == 0)
+			rc = sender_frame(rs, REPL_FRAME_COMMIT, REPL_KIND_MANIFEST, i, m.generation,
+					  raw.len, NULL, 0);
+		kv_buf_clear(&st->manifest);
+		kv_buf_append(&st->manifest, raw.data, raw.len);
+	}
+	manifest_free(&m);
+	kv_buf_free(&raw);
+	return rc;
+}
+
+static int sender_dataset(struct repl_sender *rs)
+{
+	char path[4200];
+	struct kv_buf raw = KV_BUF_INIT;
+	const char *name = "kevy.dataset";
+
+	snprintf(path, sizeof(path), "%s/%s", rs->dir, name);
+	int rc = manifest_read_file(path, 1 << 16, &raw);
+	if (rc == 0)
+		rc = sender_frame(rs, REPL_FRAME_FILE, REPL_KIND_DATASET, REPL_NO_SHARD, 0, 0, name,
+				  (uint32_t)strlen(name));
+	if (rc == 0)
+		rc = sender_frame(rs, REPL_FRAME_DATA, REPL_KIND_DATASET, REPL_NO_SHARD, 0, 0, raw.data,
+				  (uint32_t)raw.len);
+	if (rc == 0)
+		rc = sender_frame(rs, REPL_FRAME_COMMIT, REPL_KIND_DATASET, REPL_NO_SHARD, 0, raw.len,
+				  NULL, 0);
+	kv_buf_free(&raw);
+	return rc;
+}
+
+static uint64_t sender_offset(struct repl_sender *rs)
+{
+	uint64_t sum = 0;
+	for (uint32_t i = 0; i < rs->nshards; i++)
+		sum += atomic_load(&rs->rt->aof(i)->info.durable_lsn);
+	return sum;
+}
+
+static void *sender_main(void *arg)
+{
+	struct repl_sender *rs = arg;
+	int64_t last_send = kv_time_ms();
+	char line[128];
+
+	snprintf(line, sizeof(line), "+FULLRESYNC %s %" PRIu64 "\r\n", rs->replid, sender_offset(rs));
+	kv_buf_append_str(&rs->out, line);
+	int rc = sender_dataset(rs);
+	for (uint32_t i = 0; rc == 0 && i < rs->nshards; i++)
+		rc = sender_shard(rs, i);
+	if (rc == 0)
+		rc = sender_frame(rs, REPL_FRAME_SYNCED, REPL_KIND_NONE, REPL_NO_SHARD, 0,
+				  sender_offset(rs), NULL, 0);
+	if (rc == 0)
+		rc = sender_flush(rs);
+	if (rc == 0)
+		log_notice("replica %s: full sync sent (%u shard(s)), streaming", rs->peer, rs->nshards);
+	while (rc == 0 && !atomic_load(&g_server.shutdown)) {
+		struct timespec ts = { 0, REPL_POLL_MS * 1000000L };
+		nanosleep(&ts, NULL);
+		size_t before = rs->seq;
+		for (uint32_t i = 0; rc == 0 && i < rs->nshards; i++)
+			rc = sender_shard(rs, i);
+		int64_t now = kv_time_ms();
+		if (rc == 0 && rs->seq == before && now - last_send >= REPL_PING_MS)
+			rc = sender_frame(rs, REPL_FRAME_PING, REPL_KIND_NONE, REPL_NO_SHARD, 0,
+					  sender_offset(rs), NULL, 0);
+		if (rs->seq != before)
+			last_send = now;
+		if (rc == 0)
+			rc = sender_flush(rs);
+	}
+	if (rc < 0)
+		log_warning("replica %s: link closed: %s", rs->peer, kv_strerror(rc));
+	close(rs->fd);
+	for (uint32_t i = 0; i < rs->nshards; i++)
+		kv_buf_free(&rs->shards[i].manifest);
+	free(rs->shards);
+	kv_buf_free(&rs->out);
+	free(rs->dir);
+	free(rs);
+	atomic_fetch_sub(&g_repl_senders, 1);
+	return NULL;
+}
+
+/* At shutdown, before the shards' AOFs go away: the senders read them.
+ * Each sees the stop within a poll or a send timeout. */
+void repl_senders_wait(void)
+{
+	for (int i = 0; i < 200 && atomic_load(&g_repl_senders) > 0; i++) {
+		struct timespec ts = { 0, 10 * 1000000L };
+		nanosleep(&ts, NULL);
+	}
+}
+
+void repl_sender_start(struct conn *c, int fd)
+{
+	struct repl_sender *rs = kv_calloc(1, sizeof(*rs));
+	rs->fd = fd;
+	struct timeval tv = { 0, 100000 };
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	rs->nshards = c->repl_shards;
+	rs->rt = &server_runtime;
+	rs->dir = strdup(g_config.dir);
+	snprintf(rs->replid, sizeof(rs->replid), "%s", server_runtime.info()->replid);
+	snprintf(rs->peer, sizeof(rs->peer), "%s", c->addr);
+	rs->shards = kv_calloc(rs->nshards, sizeof(*rs->shards));
+	atomic_fetch_add(&g_repl_senders, 1);
+	pthread_t t;
+	pthread_attr_t attr;
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	int rc = pthread_create(&t, &attr, sender_main, rs);
+	pthread_attr_destroy(&attr);
+	if (rc != 0) {
+		log_warning("replica %s: cannot start its sender thread: %s", rs->peer, strerror(rc));
+		close(fd);
+		free(rs->shards);
+		free(rs->dir);
+		free(rs);
+		atomic_fetch_sub(&g_repl_senders, 1);
+		return;
+	}
+	log_notice("replica %s: full sync starting", rs->peer);
 }
 
 /* PSYNC replid offset */
 static void cmd_psync(struct cmd_ctx *c)
 {
-	repl_refuse(c);
+	repl_handshake(c);
 }
 
 /* SYNC: the pre-PSYNC handshake; a kevy replica never sends it. */
 static void cmd_sync(struct cmd_ctx *c)
 {
-	repl_refuse(c);
+	repl_handshake(c);
 }
 
 const struct kv_command cmd_table_repl[] = {

@@ -379,7 +379,10 @@ void shard_conn_io_done(struct shard *s, struct conn *c)
 {
 	kv_assert(!c->io_closed);
 	c->io_closed = true;
-	close(c->fd);
+	if (c->repl_handoff)
+		repl_sender_start(c, c->fd);   /* the socket is the sender's now */
+	else
+		close(c->fd);
 	c->fd = -1;
 	conn_unregister(s, c);
 	tracking_conn_drop(s, c);

@@ -316,6 +316,7 @@ struct conn {
 	bool repl_kevy;                       /* REPLCONF capa kevy1 */
 	uint32_t repl_shards;                 /* REPLCONF kevy-shards N, 0 unsaid */
 	int64_t repl_port;                    /* REPLCONF listening-port */
+	bool repl_handoff;                    /* PSYNC served: the socket goes to a sender */
 
 	/* MULTI/EXEC (multi.c). */
 	bool in_multi;
@@ -868,6 +869,13 @@ void tracking_conn_drop(struct shard *s, struct conn *c);
 void tracking_client_cmd(struct cmd_ctx *ctx);
 /* INFO: tracking clients, keys, items and prefixes over every shard. */
 void tracking_info(uint64_t *clients, uint64_t *keys, uint64_t *items, uint64_t *prefixes);
+
+/* ---- repl.c ---- */
+/* Start a sender thread for c, a replica's connection whose PSYNC was
+ * served, on fd (its socket, now the sender's). */
+void repl_sender_start(struct conn *c, int fd);
+/* Wait (bounded) for the senders to see the process stop. */
+void repl_senders_wait(void);
 
 /* ---- monitor.c ---- */
 /* Make c a monitor of every command (MONITOR); drop it (reaping). */

@@ -14,13 +14,24 @@
 4. A redis-server started with --replicaof pointed at kevy is refused
    cleanly: its log has kevy's reason, its link stays down, and kevy keeps
    serving.
+5. The file stream (full sync, then streaming) on 1, 2 and 4 shards, and
+   on epoll: a replica written here (MirrorReplica: handshake, frames,
+   files) follows a primary under write load over every type, with a
+   cross-shard MSET and MULTI/EXEC, a BGSAVE mid stream (new files) and,
+   on 2 shards, a link cut mid stream and a new full sync into the same
+   directory.  Once the load stopped and the mirror's files equal the
+   primary's, a kevy started on the mirror has the primary's DBSIZE and
+   DEBUG DIGEST.
 
 Environment: KEVY_SERVER (set by CTest).
 """
 
 import os
 import re
+import socket
+import struct
 import sys
+import threading
 import time
 
 sys.dont_write_bytecode = True  # keep __pycache__ out of the source tree
@@ -143,13 +154,203 @@ def check_refusals(srv, shards):
         want = ("ERR the primary runs %d shards, this replica %d: start the replica with "
                 "--threads %d" % (shards, shards + 1, shards))
         K.check(is_error(r, want), "shard count refused: %r" % r)
-        # The same count passes the checks; the stream is not served yet, and
-        # the reply says so rather than pretending.
-        K.check(c.cmd("REPLCONF", "kevy-shards", str(shards)) == "OK", "kevy-shards N")
-        r = c.cmd("PSYNC", "?", "-1")
-        K.check(is_error(r, "ERR this kevy does not serve replicas yet"), "not served: %r" % r)
-        K.check(c.cmd("PING") == "PONG", "the connection still works")
+        K.check(c.cmd("PING") == "PONG", "the connection still works after a refusal")
 
+
+
+# ---- a replica of kevy's file stream, written in the test ----------------
+# It speaks the handshake, parses the frames (docs/format.md, "Replication
+# stream") and writes the files into a directory, as the kevy replica's link
+# thread will.  A kevy started on that directory must then hold the
+# primary's data (DEBUG DIGEST equal).
+
+HDR = struct.Struct("<4sHBBIIQQQQQ")
+FILE, DATA, COMMIT, SYNCED, PING = 1, 2, 3, 4, 5
+K_DATASET, K_MANIFEST = 1, 2
+NAME_RE = re.compile(rb"[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}")
+
+
+class MirrorReplica:
+    def __init__(self, port, shards, dirpath):
+        self.dir = dirpath
+        os.makedirs(dirpath, exist_ok=True)
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+        self.buf = b""
+        self.files = {}      # (kind, shard, gen) -> name
+        self.seq = 0
+        self.synced = None
+        self.frames = 0
+        for cmd in (("REPLCONF", "listening-port", "0"), ("REPLCONF", "capa", "kevy1"),
+                    ("REPLCONF", "kevy-shards", str(shards))):
+            self.sock.sendall(K.encode(*cmd))
+            K.check(self._line() == b"+OK", "handshake %r" % (cmd,))
+        self.sock.sendall(K.encode("PSYNC", "?", "-1"))
+        line = self._line()
+        K.check(re.fullmatch(rb"\+FULLRESYNC [0-9a-f]{40} \d+", line) is not None,
+                "PSYNC reply: %r" % line)
+
+    def close(self):
+        self.sock.close()
+
+    def _fill(self):
+        data = self.sock.recv(1 << 20)
+        if not data:
+            raise EOFError("the primary closed the link")
+        self.buf += data
+
+    def _line(self):
+        for _ in range(1000):
+            i = self.buf.find(b"\r\n")
+            if i >= 0:
+                line, self.buf = self.buf[:i], self.buf[i + 2:]
+                return line
+            self._fill()
+        raise K.TestFailure("no line")
+
+    def _apply(self, typ, kind, shard, gen, off, seq, payload):
+        K.check(seq == self.seq, "frame seq %d, expected %d" % (seq, self.seq))
+        self.seq += 1
+        self.frames += 1
+        key = (kind, shard, gen)
+        if typ == FILE:
+            K.check(NAME_RE.fullmatch(payload) is not None, "file name %r" % payload)
+            name = payload.decode()
+            self.files[key] = name
+            tmp = kind in (K_DATASET, K_MANIFEST)
+            with open(os.path.join(self.dir, name + (".mirror-tmp" if tmp else "")), "wb"):
+                pass
+        elif typ == DATA:
+            name = self.files[key]
+            tmp = kind in (K_DATASET, K_MANIFEST)
+            with open(os.path.join(self.dir, name + (".mirror-tmp" if tmp else "")), "r+b") as f:
+                f.seek(off)
+                f.write(payload)
+        elif typ == COMMIT:
+            name = self.files[key]
+            path = os.path.join(self.dir, name)
+            if kind in (K_DATASET, K_MANIFEST):
+                os.replace(path + ".mirror-tmp", path)
+            K.check(os.path.getsize(path) == off, "%s committed at %d bytes" % (name, off))
+        elif typ == SYNCED:
+            self.synced = off
+
+    def pump(self, seconds):
+        """Apply whatever frames arrive within seconds."""
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            while len(self.buf) >= HDR.size:
+                (magic, ver, typ, kind, shard, plen, gen, off, seq, _pc, _hc) = HDR.unpack_from(self.buf)
+                K.check(magic == b"KVRP" and ver == 1, "frame header %r" % self.buf[:8])
+                if len(self.buf) < HDR.size + plen:
+                    break
+                payload = self.buf[HDR.size:HDR.size + plen]
+                self.buf = self.buf[HDR.size + plen:]
+                self._apply(typ, kind, shard, gen, off, seq, payload)
+            self.sock.settimeout(max(0.01, min(0.2, deadline - time.monotonic())))
+            try:
+                self._fill()
+            except socket.timeout:
+                pass
+
+
+def named_files(d, shards):
+    """kevy.dataset, the manifests and the files they name (the names are
+    read from the manifest bytes: entries end in file names)."""
+    out = ["kevy.dataset"]
+    for i in range(shards):
+        m = "kevy-s%d.manifest" % i
+        out.append(m)
+        with open(os.path.join(d, m), "rb") as f:
+            raw = f.read()
+        out += sorted(set(x.decode() for x in
+                          re.findall(rb"kevy-s%d-g\d+\.(?:aof|snap)" % i, raw)))
+    return out
+
+
+def mirror_equal(src, dst, shards):
+    try:
+        for name in named_files(src, shards):
+            with open(os.path.join(src, name), "rb") as a, open(os.path.join(dst, name), "rb") as b:
+                if a.read() != b.read():
+                    return False
+        return True
+    except OSError:
+        return False
+
+
+def load(port, rounds, tag):
+    with K.RawConn(port) as c:
+        for i in range(rounds):
+            k = "%s%d" % (tag, i)
+            c.cmd("SET", "s:" + k, "v%d" % i)
+            c.cmd("RPUSH", "l:" + tag, k)
+            c.cmd("HSET", "h:" + tag, k, i)
+            c.cmd("SADD", "set:" + tag, k)
+            c.cmd("ZADD", "z:" + tag, i, k)
+            c.cmd("XADD", "x:" + tag, "*", "f", k)
+            c.cmd("MSET", "ma:" + k, "1", "mb:" + k, "2", "mc:" + k, "3")
+            c.cmd("MULTI")
+            c.cmd("INCR", "cnt:" + tag)
+            c.cmd("LPUSH", "ml:" + k, "x")
+            c.cmd("EXEC")
+            if i % 97 == 0:
+                c.cmd("DEL", "s:%s%d" % (tag, i // 2))
+
+
+def check_stream(shards, cut_link, io=()):
+    """Full sync then streaming on a primary under load; the mirror, started
+    as a kevy, has the primary's digest.  cut_link: drop the link mid
+    stream and sync again from scratch into the same directory."""
+    with K.kevy("--threads", str(shards), *io) as prim:
+        load(prim.port, 150, "pre")
+        # The replica's server owns the mirror directory (its data dir),
+        # so it outlives the primary's.
+        replica = K.kevy("--threads", str(shards), name="mirror")
+        mirror = replica.dir
+        rep = MirrorReplica(prim.port, shards, mirror)
+        rep.pump(0.3)
+        cuts = 0
+        t = threading.Thread(target=load, args=(prim.port, 400, "live"))
+        t.start()
+        with prim.conn() as c:
+            K.check(c.cmd("BGSAVE") in ("Background saving started", b"Background saving started"),
+                    "BGSAVE mid stream")
+        for _ in range(200):
+            if not t.is_alive():
+                break
+            rep.pump(0.05)
+            if cut_link and not cuts and rep.synced is not None:
+                cuts = 1
+                rep.close()
+                rep = MirrorReplica(prim.port, shards, mirror)
+        t.join(60)
+        K.check(not t.is_alive(), "load finished")
+        K.check(rep.synced is not None, "the full sync completed (SYNCED frame)")
+        with prim.conn() as c:
+            K.check(c.cmd("WAITAOF", "1", "0", "0") == [1, 0], "WAITAOF")
+            # Let the snapshot finish: its files change the manifest.
+            for _ in range(100):
+                if "rdb_bgsave_in_progress:0" in c.cmd("INFO", "persistence").decode():
+                    break
+                time.sleep(0.05)
+            digest = c.cmd("DEBUG", "DIGEST")
+            dbsize = c.cmd("DBSIZE")
+        equal = False
+        for _ in range(100):
+            rep.pump(0.1)
+            if mirror_equal(prim.dir, mirror, shards):
+                equal = True
+                break
+        K.check(equal, "the mirror's files equal the primary's (%d shards)" % shards)
+        K.check(cuts == (1 if cut_link else 0), "the link was cut as asked")
+        K.check(rep.frames > 10, "frames streamed: %d" % rep.frames)
+        rep.close()
+    with replica:
+        with replica.conn() as c:
+            K.check(c.cmd("DBSIZE") == dbsize, "DBSIZE %r == %r" % (c.cmd("DBSIZE"), dbsize))
+            K.check(c.cmd("DEBUG", "DIGEST") == digest, "DEBUG DIGEST equal (%d shards)" % shards)
+        replica.check_clean_exit()
+    return dbsize
 
 def check_redis_replica_refused(srv):
     rb = K.redis_binary()
@@ -189,7 +390,12 @@ def main():
     with K.kevy("--threads", "1") as srv:
         check_refusals(srv, 1)
         srv.check_clean_exit()
-    K.log("ok: offset, replies, handshake refusals, redis-server replica refused (%d)" % checked)
+    keys = []
+    for shards, cut, io in ((1, False, ()), (2, True, ()), (4, False, ()),
+                            (2, True, ("--io", "epoll"))):
+        keys.append(check_stream(shards, cut, io))
+    K.log("ok: offset, replies, handshake refusals, redis-server replica refused (%d), "
+          "file stream on 1/2/4 shards (%r keys)" % (checked, keys))
 
 
 if __name__ == "__main__":
