@@ -59,6 +59,36 @@ static void cmd_role(struct cmd_ctx *c)
 	resp_array(c->out, 0);
 }
 
+/* REPLCONF kevy-pos <shard>:<generation>:<offset>: the newest segment of
+ * that shard a replica holds, and its length (partial resync). */
+static int repl_parse_pos(struct cmd_ctx *c, const struct kv_slice *val)
+{
+	char tmp[80], *end;
+	unsigned long long v[3];
+
+	if (val->len == 0 || val->len >= sizeof(tmp))
+		return -EINVAL;
+	memcpy(tmp, val->ptr, val->len);
+	tmp[val->len] = '\0';
+	const char *p = tmp;
+	for (int i = 0; i < 3; i++) {
+		if (*p < '0' || *p > '9')
+			return -EINVAL;
+		errno = 0;
+		v[i] = strtoull(p, &end, 10);
+		if (errno || *end != (i < 2 ? ':' : '\0'))
+			return -EINVAL;
+		p = end + 1;
+	}
+	if (v[0] >= c->nshards)
+		return -EINVAL;
+	struct conn *conn = c->conn;
+	if (!conn->repl_pos)
+		conn->repl_pos = kv_calloc(c->nshards, sizeof(*conn->repl_pos));
+	conn->repl_pos[v[0]] = (struct repl_pos){ .generation = v[1], .offset = v[2], .given = true };
+	return 0;
+}
+
 /* REPLCONF <option> <value> [<option> <value> ...] */
 static void cmd_replconf(struct cmd_ctx *c)
 {
@@ -94,6 +124,12 @@ static void cmd_replconf(struct cmd_ctx *c)
 				return;
 			}
 			conn->repl_shards = (uint32_t)n;
+		} else if (arg_is(opt, "kevy-pos")) {
+			if (repl_parse_pos(c, val) < 0) {
+				resp_error(c->out, "ERR REPLCONF kevy-pos wants <shard>:<generation>:<offset> "
+						   "with a shard below the shard count");
+				return;
+			}
 		} else if (arg_is(opt, "ack") || arg_is(opt, "getack")) {
 			/* From a connection that is not a replica's link, Redis
 			 * answers nothing; no connection is one yet. */
@@ -187,6 +223,8 @@ struct repl_sender {
 	uint64_t seq;
 	struct kv_buf out;
 	struct repl_shard_state *shards;
+	struct repl_pos *pos;    /* what the replica holds (REPLCONF kevy-pos), or NULL */
+	char want[REPL_REPLID_LEN + 1]; /* PSYNC's replication id */
 };
 
 static _Atomic uint32_t g_repl_senders;
@@ -247,9 +285,11 @@ static int sender_range(struct repl_sender *rs, const char *path, uint8_t kind, 
 
 /* The end of the current segment's records that are durable: walk record
  * headers from off (a record boundary) while whole records with an LSN the
- * shard has fsynced follow.  SEGMENT_END stops the walk: a sealed segment is
- * sent whole once the manifest names the next one. */
-static int durable_end(const char *path, uint64_t off, uint64_t durable_lsn, uint64_t *end)
+ * shard has fsynced follow, and the walk has not reached limit.
+ * SEGMENT_END stops the walk: a sealed segment is sent whole once the
+ * manifest names the next one. */
+static int durable_end(const char *path, uint64_t off, uint64_t durable_lsn, uint64_t limit,
+		       uint64_t *end)
 {
 	struct kvio_file f;
 	struct stat st;
@@ -264,7 +304,7 @@ static int durable_end(const char *path, uint64_t off, uint64_t durable_lsn, uin
 	uint64_t size = (uint64_t)st.st_size;
 	if (off < AOF_HEADER_SIZE)
 		off = size >= AOF_HEADER_SIZE ? AOF_HEADER_SIZE : 0;
-	while (off && off + AOF_RECORD_HEADER_SIZE <= size) {
+	while (off && off < limit && off + AOF_RECORD_HEADER_SIZE <= size) {
 		uint8_t h[AOF_RECORD_HEADER_SIZE];
 		if (kvio_pread(&f, h, sizeof(h), off) != (ssize_t)sizeof(h))
 			break;
@@ -355,7 +395,7 @@ static int sender_shard(struct repl_sender *rs, uint32_t i)
 			rc = stat(path, &sb) < 0 ? -errno : 0;
 			end = rc == 0 ? (uint64_t)sb.st_size : 0;
 		} else {
-			rc = durable_end(path, f->off, durable, &end);
+			rc = durable_end(path, f->off, durable, UINT64_MAX, &end);
 		}
 		if (rc == 0 && end > f->off) {
 			rc = sender_range(rs, path, kind, i, e->generation, f->off, end);
@@ -412,24 +452,98 @@ static uint64_t sender_offset(struct repl_sender *rs)
 	return sum;
 }
 
+/* Partial resync: the replica asked for our replication id and said, for
+ * every shard, the newest segment it holds and its length.  When each of
+ * those segments is still named by the shard's manifest and the length ends
+ * a durable record, the replica holds everything before it (files are sent
+ * in manifest order, each whole before the next): mark it sent, and stream
+ * from there.  Otherwise a full sync. */
+static bool sender_resume(struct repl_sender *rs)
+{
+	if (!rs->pos || strcmp(rs->want, rs->replid) != 0)
+		return false;
+	for (uint32_t i = 0; i < rs->nshards; i++)
+		if (!rs->pos[i].given)
+			return false;
+	for (uint32_t i = 0; i < rs->nshards; i++) {
+		struct repl_shard_state *st = &rs->shards[i];
+		const struct repl_pos *p = &rs->pos[i];
+		char path[4200], msg[200];
+		struct kv_buf raw = KV_BUF_INIT;
+		struct manifest m;
+		uint64_t durable = atomic_load(&rs->rt->aof(i)->info.durable_lsn);
+		snprintf(path, sizeof(path), "%s/kevy-s%u.manifest", rs->dir, i);
+		int rc = manifest_read_file(path, 1 << 20, &raw);
+		if (rc == 0)
+			rc = manifest_decode((const uint8_t *)raw.data, raw.len, &m, msg, sizeof(msg));
+		kv_buf_free(&raw);
+		if (rc < 0)
+			return false;
+		bool found = false;
+		st->nfiles = 0;
+		for (uint32_t k = 0; k < m.nentries && st->nfiles < REPL_FILES_MAX; k++) {
+			const struct manifest_entry *e = &m.entries[k];
+			bool aof = e->kind == MANIFEST_AOF;
+			/* A snapshot and a segment of the same generation are
+			 * made together, the snapshot sent first. */
+			if (e->generation > p->generation)
+				continue;
+			struct repl_sent *f = &st->files[st->nfiles++];
+			memset(f, 0, sizeof(*f));
+			snprintf(f->name, sizeof(f->name), "%s", e->name);
+			f->kind = aof ? REPL_KIND_AOF : REPL_KIND_SNAPSHOT;
+			f->generation = e->generation;
+			f->seen = true;
+			if (aof && e->generation == p->generation) {
+				uint64_t end = 0;
+				snprintf(path, sizeof(path), "%s/%s", rs->dir, e->name);
+				if (durable_end(path, 0, durable, p->offset, &end) < 0 || end != p->offset)
+					break;
+				f->off = p->offset;
+				found = true;
+			} else {
+				f->done = true;
+			}
+		}
+		manifest_free(&m);
+		if (!found) {
+			for (uint32_t j = 0; j <= i; j++)
+				rs->shards[j].nfiles = 0;
+			return false;
+		}
+	}
+	return true;
+}
+
 static void *sender_main(void *arg)
 {
 	struct repl_sender *rs = arg;
 	int64_t last_send = kv_time_ms();
 	char line[128];
 
-	snprintf(line, sizeof(line), "+FULLRESYNC %s %" PRIu64 "\r\n", rs->replid, sender_offset(rs));
-	kv_buf_append_str(&rs->out, line);
-	int rc = sender_dataset(rs);
-	for (uint32_t i = 0; rc == 0 && i < rs->nshards; i++)
-		rc = sender_shard(rs, i);
-	if (rc == 0)
-		rc = sender_frame(rs, REPL_FRAME_SYNCED, REPL_KIND_NONE, REPL_NO_SHARD, 0,
-				  sender_offset(rs), NULL, 0);
-	if (rc == 0)
+	int rc = 0;
+	if (sender_resume(rs)) {
+		snprintf(line, sizeof(line), "+CONTINUE %s\r\n", rs->replid);
+		kv_buf_append_str(&rs->out, line);
 		rc = sender_flush(rs);
-	if (rc == 0)
-		log_notice("replica %s: full sync sent (%u shard(s)), streaming", rs->peer, rs->nshards);
+		if (rc == 0)
+			log_notice("replica %s: partial resync from its own files, streaming", rs->peer);
+	} else {
+		snprintf(line, sizeof(line), "+FULLRESYNC %s %" PRIu64 "\r\n", rs->replid,
+			 sender_offset(rs));
+		kv_buf_append_str(&rs->out, line);
+		rc = sender_dataset(rs);
+		for (uint32_t i = 0; rc == 0 && i < rs->nshards; i++)
+			rc = sender_shard(rs, i);
+		if (rc == 0)
+			rc = sender_frame(rs, REPL_FRAME_SYNCED, REPL_KIND_NONE, REPL_NO_SHARD, 0,
+					  sender_offset(rs), NULL, 0);
+		if (rc == 0)
+			rc = sender_flush(rs);
+		if (rc == 0)
+			log_notice("replica %s: full sync sent (%u shard(s)), streaming", rs->peer,
+				   rs->nshards);
+	}
 	while (rc == 0 && !atomic_load(&g_server.shutdown)) {
 		struct timespec ts = { 0, REPL_POLL_MS * 1000000L };
 		nanosleep(&ts, NULL);
@@ -451,6 +565,7 @@ static void *sender_main(void *arg)
 	for (uint32_t i = 0; i < rs->nshards; i++)
 		kv_buf_free(&rs->shards[i].manifest);
 	free(rs->shards);
+	free(rs->pos);
 	kv_buf_free(&rs->out);
 	free(rs->dir);
 	free(rs);
@@ -480,6 +595,9 @@ void repl_sender_start(struct conn *c, int fd)
 	snprintf(rs->replid, sizeof(rs->replid), "%s", server_runtime.info()->replid);
 	snprintf(rs->peer, sizeof(rs->peer), "%s", c->addr);
 	rs->shards = kv_calloc(rs->nshards, sizeof(*rs->shards));
+	rs->pos = c->repl_pos;   /* the sender owns it now */
+	c->repl_pos = NULL;
+	snprintf(rs->want, sizeof(rs->want), "%s", c->repl_want);
 	atomic_fetch_add(&g_repl_senders, 1);
 	pthread_t t;
 	pthread_attr_t attr;
@@ -491,17 +609,24 @@ void repl_sender_start(struct conn *c, int fd)
 		log_warning("replica %s: cannot start its sender thread: %s", rs->peer, strerror(rc));
 		close(fd);
 		free(rs->shards);
+		free(rs->pos);
 		free(rs->dir);
 		free(rs);
 		atomic_fetch_sub(&g_repl_senders, 1);
 		return;
 	}
-	log_notice("replica %s: full sync starting", rs->peer);
+	log_notice("replica %s: sync starting", rs->peer);
 }
 
 /* PSYNC replid offset */
 static void cmd_psync(struct cmd_ctx *c)
 {
+	const struct kv_slice *id = &c->argv[1];
+	c->conn->repl_want[0] = '\0';
+	if (repl_replid_ok(id->ptr, id->len)) {
+		memcpy(c->conn->repl_want, id->ptr, id->len);
+		c->conn->repl_want[id->len] = '\0';
+	}
 	repl_handshake(c);
 }
 

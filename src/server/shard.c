@@ -395,6 +395,7 @@ static void conn_free(struct conn *c)
 {
 	kv_assert(!c->blocked);
 	free(c->retry_call);
+	free(c->repl_pos);
 	multi_conn_free(c);
 	resp_parser_free(&c->parser);
 	kv_buf_free(&c->in);

@@ -317,6 +317,8 @@ struct conn {
 	uint32_t repl_shards;                 /* REPLCONF kevy-shards N, 0 unsaid */
 	int64_t repl_port;                    /* REPLCONF listening-port */
 	bool repl_handoff;                    /* PSYNC served: the socket goes to a sender */
+	struct repl_pos *repl_pos;            /* REPLCONF kevy-pos, per shard, or NULL */
+	char repl_want[41];                   /* PSYNC's replication id, or "" */
 
 	/* MULTI/EXEC (multi.c). */
 	bool in_multi;
@@ -871,6 +873,11 @@ void tracking_client_cmd(struct cmd_ctx *ctx);
 void tracking_info(uint64_t *clients, uint64_t *keys, uint64_t *items, uint64_t *prefixes);
 
 /* ---- repl.c ---- */
+/* What a replica holds of one shard: its newest segment and its length. */
+struct repl_pos {
+	uint64_t generation, offset;
+	bool given;
+};
 /* Start a sender thread for c, a replica's connection whose PSYNC was
  * served, on fd (its socket, now the sender's). */
 void repl_sender_start(struct conn *c, int fd);

@@ -18,8 +18,9 @@
    on epoll: a replica written here (MirrorReplica: handshake, frames,
    files) follows a primary under write load over every type, with a
    cross-shard MSET and MULTI/EXEC, a BGSAVE mid stream (new files) and,
-   on 2 shards, a link cut mid stream and a new full sync into the same
-   directory.  Once the load stopped and the mirror's files equal the
+   on 2 shards, a link cut mid stream and a partial resync from the
+   replica's own files (REPLCONF kevy-pos), then a resume with another
+   replication id, which gets a full sync instead.  Once the load stopped and the mirror's files equal the
    primary's, a kevy started on the mirror has the primary's DBSIZE and
    DEBUG DIGEST.
 
@@ -154,6 +155,11 @@ def check_refusals(srv, shards):
         want = ("ERR the primary runs %d shards, this replica %d: start the replica with "
                 "--threads %d" % (shards, shards + 1, shards))
         K.check(is_error(r, want), "shard count refused: %r" % r)
+        for bad in ("%d:1:72" % shards, "0:1", "0:1:72:5", "a:1:72", "0:-1:72", "0:1:72x", ""):
+            r = c.cmd("REPLCONF", "kevy-pos", bad)
+            K.check(is_error(r, "ERR REPLCONF kevy-pos wants <shard>:<generation>:<offset>"),
+                    "kevy-pos %r: %r" % (bad, r))
+        K.check(c.cmd("REPLCONF", "kevy-pos", "0:1:72") == "OK", "kevy-pos 0:1:72")
         K.check(c.cmd("PING") == "PONG", "the connection still works after a refusal")
 
 
@@ -171,23 +177,34 @@ NAME_RE = re.compile(rb"[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}")
 
 
 class MirrorReplica:
-    def __init__(self, port, shards, dirpath):
+    def __init__(self, port, shards, dirpath, resume=None, replid=None):
+        """resume: the replica that lost its link (its files and positions
+        are reused: partial resync asked with replid, or its own)."""
         self.dir = dirpath
         os.makedirs(dirpath, exist_ok=True)
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=10)
         self.buf = b""
-        self.files = {}      # (kind, shard, gen) -> name
+        self.files = dict(resume.files) if resume else {}  # (kind, shard, gen) -> name
         self.seq = 0
         self.synced = None
         self.frames = 0
-        for cmd in (("REPLCONF", "listening-port", "0"), ("REPLCONF", "capa", "kevy1"),
-                    ("REPLCONF", "kevy-shards", str(shards))):
+        cmds = [("REPLCONF", "listening-port", "0"), ("REPLCONF", "capa", "kevy1"),
+                ("REPLCONF", "kevy-shards", str(shards))]
+        if resume:
+            for i in range(shards):
+                gen = max(g for (k, sh, g) in self.files if k == 4 and sh == i)
+                size = os.path.getsize(os.path.join(dirpath, self.files[(4, i, gen)]))
+                cmds.append(("REPLCONF", "kevy-pos", "%d:%d:%d" % (i, gen, size)))
+        for cmd in cmds:
             self.sock.sendall(K.encode(*cmd))
             K.check(self._line() == b"+OK", "handshake %r" % (cmd,))
-        self.sock.sendall(K.encode("PSYNC", "?", "-1"))
+        want = replid or (resume.replid if resume else "?")
+        self.sock.sendall(K.encode("PSYNC", want, "0" if resume else "-1"))
         line = self._line()
-        K.check(re.fullmatch(rb"\+FULLRESYNC [0-9a-f]{40} \d+", line) is not None,
-                "PSYNC reply: %r" % line)
+        m = re.fullmatch(rb"\+(FULLRESYNC|CONTINUE) ([0-9a-f]{40})(?: \d+)?", line)
+        K.check(m is not None, "PSYNC reply: %r" % line)
+        self.mode = m.group(1).decode()
+        self.replid = m.group(2).decode()
 
     def close(self):
         self.sock.close()
@@ -315,14 +332,23 @@ def check_stream(shards, cut_link, io=()):
         with prim.conn() as c:
             K.check(c.cmd("BGSAVE") in ("Background saving started", b"Background saving started"),
                     "BGSAVE mid stream")
+            # The snapshot's new files, then a cut: the replica's newest
+            # segment is still the primary's current one, so it resumes.
+            for _ in range(200):
+                rep.pump(0.02)
+                if "rdb_bgsave_in_progress:0" in c.cmd("INFO", "persistence").decode():
+                    break
         for _ in range(200):
             if not t.is_alive():
                 break
             rep.pump(0.05)
             if cut_link and not cuts and rep.synced is not None:
                 cuts = 1
+                rep.pump(1.2)   # what the snapshot changed has arrived
                 rep.close()
-                rep = MirrorReplica(prim.port, shards, mirror)
+                rep = MirrorReplica(prim.port, shards, mirror, resume=rep)
+                K.check(rep.mode == "CONTINUE", "partial resync after a cut: %s" % rep.mode)
+                rep.synced = 0
         t.join(60)
         K.check(not t.is_alive(), "load finished")
         K.check(rep.synced is not None, "the full sync completed (SYNCED frame)")
@@ -342,6 +368,19 @@ def check_stream(shards, cut_link, io=()):
                 equal = True
                 break
         K.check(equal, "the mirror's files equal the primary's (%d shards)" % shards)
+        if cut_link:
+            # Another primary's id (or a position the primary cannot vouch
+            # for) gets a full sync, which converges too.
+            rep.close()
+            rep = MirrorReplica(prim.port, shards, mirror, resume=rep, replid="0" * 40)
+            K.check(rep.mode == "FULLRESYNC", "another replid: %s" % rep.mode)
+            equal = False
+            for _ in range(100):
+                rep.pump(0.1)
+                if rep.synced is not None and mirror_equal(prim.dir, mirror, shards):
+                    equal = True
+                    break
+            K.check(equal, "full sync after a refused resume (%d shards)" % shards)
         K.check(cuts == (1 if cut_link else 0), "the link was cut as asked")
         K.check(rep.frames > 10, "frames streamed: %d" % rep.frames)
         rep.close()
