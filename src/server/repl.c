@@ -51,12 +51,42 @@
 #define REPL_IP_MAX 256 /* Redis 7.0's NET_HOST_STR_LEN */
 
 /* ROLE: a master's reply, with no replicas listed (none can attach yet). */
+struct role_list {
+	struct replica_info *v;
+	uint32_t n, cap;
+};
+
+static void role_collect(void *arg, const struct replica_info *ri)
+{
+	struct role_list *l = arg;
+	if (l->n == l->cap) {
+		l->cap = l->cap ? l->cap * 2 : 4;
+		l->v = kv_realloc(l->v, l->cap * sizeof(*l->v));
+	}
+	l->v[l->n++] = *ri;
+}
+
+/* ROLE on a master: its offset and its replicas as [ip, port, offset],
+ * the two numbers as strings, as Redis 7.0 writes them. */
 static void cmd_role(struct cmd_ctx *c)
 {
+	struct role_list l = { 0 };
+
+	repl_replicas_foreach(role_collect, &l);
 	resp_array(c->out, 3);
 	resp_bulk_str(c->out, "master");
 	resp_int(c->out, (int64_t)persist_repl_offset(c));
-	resp_array(c->out, 0);
+	resp_array(c->out, l.n);
+	for (uint32_t i = 0; i < l.n; i++) {
+		char port[24], off[24];
+		snprintf(port, sizeof(port), "%" PRId64, l.v[i].port);
+		snprintf(off, sizeof(off), "%" PRIu64, l.v[i].offset);
+		resp_array(c->out, 3);
+		resp_bulk_str(c->out, l.v[i].ip);
+		resp_bulk_str(c->out, port);
+		resp_bulk_str(c->out, off);
+	}
+	free(l.v);
 }
 
 /* REPLCONF kevy-pos <shard>:<generation>:<offset>: the newest segment of
@@ -225,9 +255,91 @@ struct repl_sender {
 	struct repl_shard_state *shards;
 	struct repl_pos *pos;    /* what the replica holds (REPLCONF kevy-pos), or NULL */
 	char want[REPL_REPLID_LEN + 1]; /* PSYNC's replication id */
+	/* What the replica sends: REPLCONF ACK <offset>. */
+	struct kv_buf in;
+	struct resp_parser parser;
+	struct resp_limits limits;
+	/* Shown by INFO and ROLE (g_repl_lock). */
+	struct replica_info info;
+	int64_t ack_ms;
+	struct repl_sender *next;
 };
 
 static _Atomic uint32_t g_repl_senders;
+static pthread_mutex_t g_repl_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct repl_sender *g_repl_list;
+
+void repl_replicas_foreach(void (*fn)(void *arg, const struct replica_info *ri), void *arg)
+{
+	int64_t now = kv_time_ms();
+	pthread_mutex_lock(&g_repl_lock);
+	for (struct repl_sender *rs = g_repl_list; rs; rs = rs->next) {
+		struct replica_info ri = rs->info;
+		ri.lag_s = (now - rs->ack_ms) / 1000;
+		fn(arg, &ri);
+	}
+	pthread_mutex_unlock(&g_repl_lock);
+}
+
+static void sender_list(struct repl_sender *rs, bool add)
+{
+	pthread_mutex_lock(&g_repl_lock);
+	struct repl_sender **pp = &g_repl_list;
+	while (*pp && *pp != rs)
+		pp = &(*pp)->next;
+	if (add && !*pp)
+		*pp = rs;
+	else if (!add && *pp)
+		*pp = rs->next;
+	pthread_mutex_unlock(&g_repl_lock);
+}
+
+/* Read what the replica sent, without waiting: REPLCONF ACK <offset>
+ * records its offset; anything else is ignored, as a Redis master ignores
+ * a replica's other chatter.  0, or an error that ends the link. */
+static int sender_read(struct repl_sender *rs)
+{
+	char tmp[4096];
+	for (;;) {
+		ssize_t n = recv(rs->fd, tmp, sizeof(tmp), MSG_DONTWAIT);
+		if (n == 0)
+			return -ECONNRESET;
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				break;
+			return -errno;
+		}
+		kv_buf_append(&rs->in, tmp, (size_t)n);
+		if (rs->in.len > (1u << 20))
+			return KV_ELIMIT;
+	}
+	size_t at = 0;
+	for (;;) {
+		int argc;
+		struct kv_slice *argv;
+		const char *err;
+		int64_t used = resp_parse(&rs->parser, rs->in.data + at, rs->in.len - at, &argc, &argv, &err);
+		if (used == RESP_NEED_MORE)
+			break;
+		if (used < 0) {
+			log_warning("replica %s: %s", rs->peer, err);
+			return KV_EPROTO;
+		}
+		int64_t off;
+		if (argc == 3 && arg_is(&argv[0], "replconf") && arg_is(&argv[1], "ack") &&
+		    arg_to_int64(&argv[2], &off) && off >= 0) {
+			pthread_mutex_lock(&g_repl_lock);
+			rs->info.offset = (uint64_t)off;
+			rs->ack_ms = kv_time_ms();
+			pthread_mutex_unlock(&g_repl_lock);
+		}
+		at += (size_t)used;
+	}
+	kv_buf_consume(&rs->in, at);
+	return 0;
+}
 
 static int sender_flush(struct repl_sender *rs)
 {
@@ -544,10 +656,14 @@ static void *sender_main(void *arg)
 			log_notice("replica %s: full sync sent (%u shard(s)), streaming", rs->peer,
 				   rs->nshards);
 	}
+	pthread_mutex_lock(&g_repl_lock);
+	rs->info.state = "online";
+	pthread_mutex_unlock(&g_repl_lock);
 	while (rc == 0 && !atomic_load(&g_server.shutdown)) {
 		struct timespec ts = { 0, REPL_POLL_MS * 1000000L };
 		nanosleep(&ts, NULL);
 		size_t before = rs->seq;
+		rc = sender_read(rs);
 		for (uint32_t i = 0; rc == 0 && i < rs->nshards; i++)
 			rc = sender_shard(rs, i);
 		int64_t now = kv_time_ms();
@@ -561,7 +677,10 @@ static void *sender_main(void *arg)
 	}
 	if (rc < 0)
 		log_warning("replica %s: link closed: %s", rs->peer, kv_strerror(rc));
+	sender_list(rs, false);
 	close(rs->fd);
+	resp_parser_free(&rs->parser);
+	kv_buf_free(&rs->in);
 	for (uint32_t i = 0; i < rs->nshards; i++)
 		kv_buf_free(&rs->shards[i].manifest);
 	free(rs->shards);
@@ -598,7 +717,17 @@ void repl_sender_start(struct conn *c, int fd)
 	rs->pos = c->repl_pos;   /* the sender owns it now */
 	c->repl_pos = NULL;
 	snprintf(rs->want, sizeof(rs->want), "%s", c->repl_want);
+	resp_limits_default(&rs->limits);
+	resp_parser_init(&rs->parser, &rs->limits);
+	snprintf(rs->info.ip, sizeof(rs->info.ip), "%s", c->addr);
+	char *colon = strrchr(rs->info.ip, ':');
+	if (colon)
+		*colon = '\0';
+	rs->info.port = c->repl_port;
+	rs->info.state = "wait_bgsave";
+	rs->ack_ms = kv_time_ms();
 	atomic_fetch_add(&g_repl_senders, 1);
+	sender_list(rs, true);
 	pthread_t t;
 	pthread_attr_t attr;
 	pthread_attr_init(&attr);
@@ -607,6 +736,8 @@ void repl_sender_start(struct conn *c, int fd)
 	pthread_attr_destroy(&attr);
 	if (rc != 0) {
 		log_warning("replica %s: cannot start its sender thread: %s", rs->peer, strerror(rc));
+		sender_list(rs, false);
+		resp_parser_free(&rs->parser);
 		close(fd);
 		free(rs->shards);
 		free(rs->pos);

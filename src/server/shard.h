@@ -883,6 +883,8 @@ struct repl_pos {
 void repl_sender_start(struct conn *c, int fd);
 /* Wait (bounded) for the senders to see the process stop. */
 void repl_senders_wait(void);
+/* fn for every replica a sender serves (INFO, ROLE), under the list's lock. */
+void repl_replicas_foreach(void (*fn)(void *arg, const struct replica_info *ri), void *arg);
 
 /* ---- monitor.c ---- */
 /* Make c a monitor of every command (MONITOR); drop it (reaping). */

@@ -188,7 +188,7 @@ class MirrorReplica:
         self.seq = 0
         self.synced = None
         self.frames = 0
-        cmds = [("REPLCONF", "listening-port", "0"), ("REPLCONF", "capa", "kevy1"),
+        cmds = [("REPLCONF", "listening-port", "6390"), ("REPLCONF", "capa", "kevy1"),
                 ("REPLCONF", "kevy-shards", str(shards))]
         if resume:
             for i in range(shards):
@@ -208,6 +208,9 @@ class MirrorReplica:
 
     def close(self):
         self.sock.close()
+
+    def ack(self, offset):
+        self.sock.sendall(K.encode("REPLCONF", "ACK", str(offset)))
 
     def _fill(self):
         data = self.sock.recv(1 << 20)
@@ -314,6 +317,29 @@ def load(port, rounds, tag):
                 c.cmd("DEL", "s:%s%d" % (tag, i // 2))
 
 
+def check_replica_listed(prim, rep):
+    """INFO replication and ROLE list the replica with the offset it
+    acknowledged; once its link is gone they no longer do."""
+    with prim.conn() as c:
+        off = c.cmd("ROLE")[1]
+        K.check(isinstance(off, int) and off > 0, "ROLE offset %r" % off)
+        rep.ack(off)
+        info = {}
+        for _ in range(100):
+            rep.pump(0.02)
+            info = info_replication(c)
+            if info.get("slave0", "").find("offset=%d," % off) >= 0:
+                break
+        K.check(info.get("connected_slaves") == "1", "connected_slaves: %r" % info)
+        m = re.fullmatch(r"ip=127\.0\.0\.1,port=6390,state=online,offset=(\d+),lag=(\d+)",
+                         info.get("slave0", ""))
+        K.check(m is not None and int(m.group(1)) == off and int(m.group(2)) <= 2,
+                "slave0 line: %r (offset %d)" % (info.get("slave0"), off))
+        r = c.cmd("ROLE")
+        K.check(r[0] == b"master" and r[2] == [[b"127.0.0.1", b"6390", str(off).encode()]],
+                "ROLE lists the replica: %r" % r)
+
+
 def check_stream(shards, cut_link, io=()):
     """Full sync then streaming on a primary under load; the mirror, started
     as a kevy, has the primary's digest.  cut_link: drop the link mid
@@ -382,8 +408,18 @@ def check_stream(shards, cut_link, io=()):
                     break
             K.check(equal, "full sync after a refused resume (%d shards)" % shards)
         K.check(cuts == (1 if cut_link else 0), "the link was cut as asked")
+        check_replica_listed(prim, rep)
         K.check(rep.frames > 10, "frames streamed: %d" % rep.frames)
         rep.close()
+        with prim.conn() as c:
+            gone = False
+            for _ in range(200):
+                if info_replication(c).get("connected_slaves") == "0":
+                    gone = True
+                    break
+                time.sleep(0.02)
+            K.check(gone, "a closed link is no longer listed")
+            K.check(c.cmd("ROLE")[2] == [], "ROLE lists no replica")
     with replica:
         with replica.conn() as c:
             K.check(c.cmd("DBSIZE") == dbsize, "DBSIZE %r == %r" % (c.cmd("DBSIZE"), dbsize))
