@@ -216,14 +216,15 @@ static void repl_handshake(struct cmd_ctx *c)
  *
  * It owns the socket (handed over by the shard once the connection's
  * earlier replies are out: shard_conn_io_done) and only reads files and
- * writes frames; it never touches a keyspace.  It polls every shard's
- * manifest and durable LSN every REPL_POLL_MS: a file the manifest names
+ * writes frames; it never touches a keyspace.  Woken when a shard's durable
+ * LSN moves (and every REPL_IDLE_MS), it reads every shard's manifest and
+ * durable LSN: a file the manifest names
  * is sent whole when it can no longer change (a snapshot, a segment with a
  * later one after it), the current segment only up to its last record the
  * shard has made durable.  The manifest itself follows the files it names.
  */
 
-#define REPL_POLL_MS 5
+#define REPL_IDLE_MS 100
 #define REPL_PING_MS 1000
 #define REPL_CHUNK (1u << 20)
 #define REPL_FILES_MAX 16
@@ -627,8 +628,47 @@ static bool sender_resume(struct repl_sender *rs)
 	return true;
 }
 
+static pthread_mutex_t g_wake_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t g_wake_cond = PTHREAD_COND_INITIALIZER;
+static uint64_t g_wake_gen;
+
+bool repl_has_senders(void)
+{
+	return atomic_load_explicit(&g_repl_senders, memory_order_relaxed) != 0;
+}
+
+void repl_wake_senders(void)
+{
+	pthread_mutex_lock(&g_wake_lock);
+	g_wake_gen++;
+	pthread_cond_broadcast(&g_wake_cond);
+	pthread_mutex_unlock(&g_wake_lock);
+}
+
+/* Sleep until a shard's durable LSN moves (repl_wake_senders) or
+ * REPL_IDLE_MS pass: the bound keeps acknowledgements read, pings sent and
+ * manifest changes that move no LSN seen. */
+static void sender_wait(uint64_t *seen)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_nsec += REPL_IDLE_MS * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&g_wake_lock);
+	while (g_wake_gen == *seen) {
+		if (pthread_cond_timedwait(&g_wake_cond, &g_wake_lock, &ts) != 0)
+			break;
+	}
+	*seen = g_wake_gen;
+	pthread_mutex_unlock(&g_wake_lock);
+}
+
 static void *sender_main(void *arg)
 {
+	uint64_t wake_seen = 0;
 	struct repl_sender *rs = arg;
 	int64_t last_send = kv_time_ms();
 	char line[128];
@@ -660,8 +700,7 @@ static void *sender_main(void *arg)
 	rs->info.state = "online";
 	pthread_mutex_unlock(&g_repl_lock);
 	while (rc == 0 && !atomic_load(&g_server.shutdown)) {
-		struct timespec ts = { 0, REPL_POLL_MS * 1000000L };
-		nanosleep(&ts, NULL);
+		sender_wait(&wake_seen);
 		size_t before = rs->seq;
 		rc = sender_read(rs);
 		for (uint32_t i = 0; rc == 0 && i < rs->nshards; i++)

@@ -949,6 +949,12 @@ static void shard_aof_turn(struct shard *s)
 	if (s->gated || s->dw.head || s->uw_head ||
 	    (s->aof.state == AOF_FAILED && !s->aof_failed_seen))
 		shard_durability_advance(s);
+	/* Replicas' senders stream what became durable: wake them.  Without
+	 * senders this is one relaxed load. */
+	if (repl_has_senders() && s->aof.durable_lsn != s->repl_told_lsn) {
+		s->repl_told_lsn = s->aof.durable_lsn;
+		repl_wake_senders();
+	}
 }
 
 /* Shutdown: retire the ring's file ops, then write and fsync what is left. */

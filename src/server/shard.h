@@ -518,6 +518,7 @@ struct shard {
 	double ns_per_tick;
 	uint64_t cron_expire_budget;
 	bool stopping;
+	uint64_t repl_told_lsn;             /* durable LSN the senders were woken for (repl.c) */
 
 	/* Durability (aof.c): this shard's AOF, the connections with replies
 	 * waiting for it, and messages held back until it is durable (FIFO,
@@ -883,6 +884,10 @@ struct repl_pos {
 void repl_sender_start(struct conn *c, int fd);
 /* Wait (bounded) for the senders to see the process stop. */
 void repl_senders_wait(void);
+/* Whether any sender runs (a relaxed load), and wake them all: a shard's
+ * durable LSN moved. */
+bool repl_has_senders(void);
+void repl_wake_senders(void);
 /* fn for every replica a sender serves (INFO, ROLE), under the list's lock. */
 void repl_replicas_foreach(void (*fn)(void *arg, const struct replica_info *ri), void *arg);
 

@@ -29,9 +29,11 @@ Environment: KEVY_SERVER (set by CTest).
 
 import os
 import re
+import shutil
 import socket
 import struct
 import sys
+import tempfile
 import threading
 import time
 
@@ -420,6 +422,7 @@ def check_stream(shards, cut_link, io=()):
                 time.sleep(0.02)
             K.check(gone, "a closed link is no longer listed")
             K.check(c.cmd("ROLE")[2] == [], "ROLE lists no replica")
+        prim.check_clean_exit()
     with replica:
         with replica.conn() as c:
             K.check(c.cmd("DBSIZE") == dbsize, "DBSIZE %r == %r" % (c.cmd("DBSIZE"), dbsize))
@@ -451,6 +454,28 @@ def check_redis_replica_refused(srv):
     return 1
 
 
+def check_stalled_replica(shards):
+    """A replica that stops reading: the sender blocks on a full socket, the
+    primary keeps serving, and SIGTERM still ends it cleanly and at once."""
+    d = tempfile.mkdtemp(prefix="kevy-it-stalled-")
+    try:
+        with K.kevy("--threads", str(shards)) as prim:
+            rep = MirrorReplica(prim.port, shards, d)
+            big = "x" * 100000
+            with prim.conn() as c:
+                for i in range(200):
+                    K.check(c.cmd("SET", "big%d" % i, big) == "OK", "SET big")
+                K.check(c.cmd("WAITAOF", "1", "0", "0") == [1, 0], "WAITAOF with a stalled replica")
+                K.check(c.cmd("DBSIZE") == 200, "serving with a stalled replica")
+            t0 = time.monotonic()
+            prim.check_clean_exit()
+            K.check(time.monotonic() - t0 < 10, "shutdown with a stalled replica took %.1fs" %
+                    (time.monotonic() - t0))
+            rep.close()
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
 def main():
     with K.kevy("--threads", "2") as srv:
         with srv.conn() as c:
@@ -465,6 +490,7 @@ def main():
     with K.kevy("--threads", "1") as srv:
         check_refusals(srv, 1)
         srv.check_clean_exit()
+    check_stalled_replica(2)
     keys = []
     for shards, cut, io in ((1, False, ()), (2, True, ()), (4, False, ()),
                             (2, True, ("--io", "epoll"))):
