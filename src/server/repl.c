@@ -10,9 +10,11 @@
  * that says why, a replica that cannot follow this server: a redis-server
  * (no kevy capability: it logs our reply), and a kevy replica with another
  * shard count.  A matching kevy replica's socket goes to a sender thread
- * that streams the files (repl_format.c's frames: a full sync, then the
- * newly durable records); docs/replication.md lists what is done and what
- * is not (the replica side).
+ * that streams the files (repl_format.c's frames): a full sync, or a
+ * partial one from the positions the replica gave (REPLCONF kevy-pos),
+ * then the newly durable records; it reads the replica's REPLCONF ACKs,
+ * which INFO and ROLE show.  docs/replication.md lists what is done and
+ * what is not (the replica side).
  *
  * REPLCONF answers a client's options as Redis 7.0 does: an option without
  * a value is a syntax error, an unknown option is named, listening-port
@@ -50,7 +52,7 @@
 #define REPL_CAPA_KEVY "kevy1"
 #define REPL_IP_MAX 256 /* Redis 7.0's NET_HOST_STR_LEN */
 
-/* ROLE: a master's reply, with no replicas listed (none can attach yet). */
+/* ROLE's copy of the replica list, taken under the list's lock. */
 struct role_list {
 	struct replica_info *v;
 	uint32_t n, cap;
@@ -162,7 +164,8 @@ static void cmd_replconf(struct cmd_ctx *c)
 			}
 		} else if (arg_is(opt, "ack") || arg_is(opt, "getack")) {
 			/* From a connection that is not a replica's link, Redis
-			 * answers nothing; no connection is one yet. */
+			 * answers nothing; a replica's link is its sender's, never
+			 * a shard's connection. */
 			return;
 		} else if (arg_is(opt, "rdb-only")) {
 			if (!arg_to_int64(val, &n) || n < 0 || n > 1) {
