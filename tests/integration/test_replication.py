@@ -178,8 +178,12 @@ K_DATASET, K_MANIFEST = 1, 2
 NAME_RE = re.compile(rb"[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}")
 
 
+class AuthRefused(Exception):
+    pass
+
+
 class MirrorReplica:
-    def __init__(self, port, shards, dirpath, resume=None, replid=None):
+    def __init__(self, port, shards, dirpath, resume=None, replid=None, auth=None):
         """resume: the replica that lost its link (its files and positions
         are reused: partial resync asked with replid, or its own)."""
         self.dir = dirpath
@@ -190,6 +194,11 @@ class MirrorReplica:
         self.seq = 0
         self.synced = None
         self.frames = 0
+        if auth:
+            self.sock.sendall(K.encode("AUTH", auth))
+            line = self._line()
+            if line != b"+OK":
+                raise AuthRefused(line)
         cmds = [("REPLCONF", "listening-port", "6390"), ("REPLCONF", "capa", "kevy1"),
                 ("REPLCONF", "kevy-shards", str(shards))]
         if resume:
@@ -454,6 +463,42 @@ def check_redis_replica_refused(srv):
     return 1
 
 
+def check_auth_and_appendonly():
+    """A primary with requirepass serves only a replica that authenticates
+    (masterauth); a wrong password is refused with Redis's error and the
+    primary logs nothing alarming.  appendonly no: nothing to stream, PSYNC
+    says so."""
+    d = tempfile.mkdtemp(prefix="kevy-it-auth-")
+    try:
+        with K.kevy("--threads", "2", "--requirepass", "sekret") as prim:
+            with prim.conn() as c:
+                for cmd in (("REPLCONF", "capa", "kevy1"), ("PSYNC", "?", "-1")):
+                    r = c.cmd(*cmd)
+                    K.check(is_error(r, "NOAUTH Authentication required"), "%s: %r" % (cmd[0], r))
+            refused = None
+            try:
+                MirrorReplica(prim.port, 2, d, auth="wrong")
+            except AuthRefused as e:
+                refused = e.args[0]
+            K.check(refused is not None and refused.startswith(b"-WRONGPASS"),
+                    "a wrong masterauth is refused: %r" % refused)
+            rep = MirrorReplica(prim.port, 2, d, auth="sekret")
+            rep.pump(0.5)
+            K.check(rep.synced is not None, "an authenticated replica syncs")
+            rep.close()
+            prim.check_clean_exit()
+        with K.kevy("--threads", "1", "--appendonly", "no") as srv:
+            with srv.conn() as c:
+                for cmd in (("REPLCONF", "capa", "kevy1"), ("REPLCONF", "kevy-shards", "1")):
+                    K.check(c.cmd(*cmd) == "OK", "%r" % (cmd,))
+                r = c.cmd("PSYNC", "?", "-1")
+                K.check(is_error(r, "ERR kevy replicates its AOF files: turn appendonly on"),
+                        "appendonly no: %r" % r)
+            srv.check_clean_exit()
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
 def check_stalled_replica(shards):
     """A replica that stops reading: the sender blocks on a full socket, the
     primary keeps serving, and SIGTERM still ends it cleanly and at once."""
@@ -491,6 +536,7 @@ def main():
         check_refusals(srv, 1)
         srv.check_clean_exit()
     check_stalled_replica(2)
+    check_auth_and_appendonly()
     keys = []
     for shards, cut, io in ((1, False, ()), (2, True, ()), (4, False, ()),
                             (2, True, ("--io", "epoll"))):
