@@ -30,8 +30,10 @@ Environment: KEVY_SERVER (set by CTest).
 import os
 import re
 import shutil
+import signal
 import socket
 import struct
+import subprocess
 import sys
 import tempfile
 import threading
@@ -521,6 +523,192 @@ def check_stalled_replica(shards):
         shutil.rmtree(d, ignore_errors=True)
 
 
+class Relay:
+    """A TCP relay between a replica and its primary that can flip one byte
+    of the primary's stream, cut every connection, or stall (stop
+    forwarding) for a while.  Threads are daemons; every wait is bounded."""
+
+    def __init__(self, target_port):
+        self.target = target_port
+        self.lsock = socket.socket()
+        self.lsock.bind(("127.0.0.1", 0))
+        self.lsock.listen(8)
+        self.port = self.lsock.getsockname()[1]
+        self.flip_at = None      # flip the byte at this downstream offset, once
+        self.flipped = False
+        self.stall_until = 0.0
+        self.conns = []
+        self.lock = threading.Lock()
+        self.closed = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while not self.closed:
+            try:
+                a, _ = self.lsock.accept()
+            except OSError:
+                return
+            b = socket.create_connection(("127.0.0.1", self.target))
+            with self.lock:
+                self.conns += [a, b]
+            threading.Thread(target=self._pump, args=(a, b, False), daemon=True).start()
+            threading.Thread(target=self._pump, args=(b, a, True), daemon=True).start()
+
+    def _pump(self, src, dst, down):
+        seen = 0
+        while True:
+            try:
+                data = src.recv(65536)
+            except OSError:
+                data = b""
+            if not data:
+                break
+            while time.monotonic() < self.stall_until:
+                time.sleep(0.05)
+            if down and self.flip_at is not None and not self.flipped and \
+                    seen <= self.flip_at < seen + len(data):
+                i = self.flip_at - seen
+                data = data[:i] + bytes([data[i] ^ 0x20]) + data[i + 1:]
+                self.flipped = True
+            seen += len(data)
+            try:
+                dst.sendall(data)
+            except OSError:
+                break
+        for x in (src, dst):
+            try:
+                x.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def cut(self):
+        with self.lock:
+            for x in self.conns:
+                try:
+                    x.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+                x.close()
+            self.conns = []
+
+    def close(self):
+        self.closed = True
+        self.lsock.close()
+        self.cut()
+
+
+def mirror_binary():
+    return os.path.join(os.path.dirname(os.path.abspath(os.environ["KEVY_SERVER"])), "kevy-mirror")
+
+
+class Mirror:
+    """kevy-mirror as a process, its log in a file."""
+
+    def __init__(self, port, shards, d, log_path, timeout_s=3):
+        self.argv = [mirror_binary(), "--host", "127.0.0.1", "--port", str(port), "--dir", d,
+                     "--threads", str(shards), "--timeout", str(timeout_s)]
+        self.log_path = log_path
+        self.proc = None
+
+    def start(self):
+        self.logf = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=self.logf,
+                                     stderr=subprocess.STDOUT)
+
+    def log(self):
+        with open(self.log_path, "rb") as f:
+            return f.read()
+
+    def wait_log(self, what, count=1, timeout=20):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.log().count(what) >= count:
+                return True
+            time.sleep(0.05)
+        return False
+
+    def kill9(self):
+        self.proc.kill()
+        self.proc.wait(10)
+        self.logf.close()
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        code = self.proc.wait(20)
+        self.logf.close()
+        return code
+
+
+def check_mirror_tool(shards):
+    """kevy-mirror through a relay: a flipped byte in the full sync is
+    refused (logged, never written) and a full sync follows; a cut link and
+    a kill -9 of kevy-mirror resume from its own files (partial resync); a
+    stalled link times out and resumes; at the end a kevy on its directory
+    has the primary's digest."""
+    with K.kevy("--threads", str(shards)) as prim:
+        load(prim.port, 150, "pre")
+        with prim.conn() as c:
+            K.check(c.cmd("WAITAOF", "1", "0", "0") == [1, 0], "WAITAOF: the full sync has it all")
+        replica = K.kevy("--threads", str(shards), name="mirror-tool")
+        relay = Relay(prim.port)
+        relay.flip_at = 3000
+        mlog = os.path.join(replica.tmpdir, "mirror.log")
+        mir = Mirror(relay.port, shards, replica.dir, mlog)
+        try:
+            mir.start()
+            K.check(mir.wait_log(b"refused a frame from the primary"),
+                    "a flipped byte is refused:\n%s" % mir.log().decode("utf-8", "replace"))
+            K.check(b"full sync done" not in mir.log(), "the damaged full sync was not finished")
+            K.check(mir.wait_log(b"full sync done", 1),
+                    "a full sync after the refusal:\n%s" % mir.log().decode("utf-8", "replace"))
+            K.check(mir.log().count(b"full sync from") >= 2, "the refusal led to a new full sync:\n%s"
+                    % mir.log().decode("utf-8", "replace"))
+            t = threading.Thread(target=load, args=(prim.port, 300, "live"))
+            t.start()
+            time.sleep(0.5)
+            relay.cut()
+            K.check(mir.wait_log(b"partial resync from", 1),
+                    "a cut link resumes:\n%s" % mir.log().decode("utf-8", "replace"))
+            time.sleep(0.3)
+            mir.kill9()
+            mir.start()
+            K.check(mir.wait_log(b"partial resync from", 2),
+                    "kill -9 and restart resume from its own files:\n%s" %
+                    mir.log().decode("utf-8", "replace"))
+            relay.stall_until = time.monotonic() + 5
+            K.check(mir.wait_log(b"link lost: timeout", 1, timeout=15),
+                    "a stalled link times out:\n%s" % mir.log().decode("utf-8", "replace"))
+            K.check(mir.wait_log(b"partial resync from", 3, timeout=20),
+                    "and resumes:\n%s" % mir.log().decode("utf-8", "replace"))
+            t.join(120)
+            K.check(not t.is_alive(), "load finished")
+            with prim.conn() as c:
+                K.check(c.cmd("WAITAOF", "1", "0", "0") == [1, 0], "WAITAOF")
+                digest = c.cmd("DEBUG", "DIGEST")
+                dbsize = c.cmd("DBSIZE")
+            equal = False
+            for _ in range(200):
+                if mirror_equal(prim.dir, replica.dir, shards):
+                    equal = True
+                    break
+                time.sleep(0.05)
+            K.check(equal, "kevy-mirror's files equal the primary's")
+            K.check(mir.stop() == 0, "kevy-mirror exits 0 on SIGTERM")
+            K.check(b"full sync from" in mir.log() and mir.log().count(b"full sync from") == 2,
+                    "exactly two full syncs (the first refused):\n%s" %
+                    mir.log().decode("utf-8", "replace"))
+        finally:
+            if mir.proc and mir.proc.poll() is None:
+                mir.kill9()
+            relay.close()
+        prim.check_clean_exit()
+    with replica:
+        with replica.conn() as c:
+            K.check(c.cmd("DBSIZE") == dbsize, "DBSIZE on kevy-mirror's directory")
+            K.check(c.cmd("DEBUG", "DIGEST") == digest, "DEBUG DIGEST on kevy-mirror's directory")
+        replica.check_clean_exit()
+
+
 def main():
     with K.kevy("--threads", "2") as srv:
         with srv.conn() as c:
@@ -537,6 +725,7 @@ def main():
         srv.check_clean_exit()
     check_stalled_replica(2)
     check_auth_and_appendonly()
+    check_mirror_tool(2)
     keys = []
     for shards, cut, io in ((1, False, ()), (2, True, ()), (4, False, ()),
                             (2, True, ("--io", "epoll"))):
