@@ -4,6 +4,7 @@
  *
  *   kevy-mirror --host H --port P --dir D --threads N [--auth PASS]
  *               [--user NAME] [--timeout SECONDS]
+ *   kevy-mirror --version
  *
  * It is the receiving half of a kevy replica without the keyspace: it
  * speaks the replica's handshake (REPLCONF capa kevy1, kevy-shards N,
@@ -288,13 +289,17 @@ static int link_once(const struct opts *o, bool *full_next)
 static void usage(void)
 {
 	fprintf(stderr, "usage: kevy-mirror --host H --port P --dir D --threads N [--auth PASS] "
-			"[--user NAME] [--timeout SECONDS]\n");
+			"[--user NAME] [--timeout SECONDS]\n       kevy-mirror --version\n");
 	exit(2);
 }
 
 int main(int argc, char **argv)
 {
 	struct opts o = { .timeout_s = 60 };
+	if (argc == 2 && !strcmp(argv[1], "--version")) {
+		printf("kevy-mirror %s\n", KV_VERSION);
+		return 0;
+	}
 	for (int i = 1; i < argc; i++) {
 		if (i + 1 >= argc)
 			usage();
