@@ -154,8 +154,9 @@ static int call(int fd, int argc, const char **argv, char *reply, size_t cap)
 }
 
 /* One link: handshake, then frames until an error.  Returns 0 on a stop
- * signal, -1 otherwise; *full_next asks the next link for a full sync. */
-static int link_once(const struct opts *o, bool *full_next)
+ * signal, -1 otherwise; *full_next asks the next link for a full sync,
+ * *synced says the primary accepted the sync (the backoff starts over). */
+static int link_once(const struct opts *o, bool *full_next, bool *synced)
 {
 	char line[512], err[300], nshards[16];
 	struct repl_state st;
@@ -227,6 +228,7 @@ static int link_once(const struct opts *o, bool *full_next)
 		return -1;
 	}
 	*full_next = false;
+	*synced = true;
 	struct repl_mirror m;
 	repl_mirror_init(&m, o->dir, o->threads);
 	struct kv_buf payload = KV_BUF_INIT;
@@ -333,13 +335,16 @@ int main(int argc, char **argv)
 	bool full_next = false;
 	int backoff_ms = 100;
 	while (!g_stop) {
-		if (link_once(&o, &full_next) == 0)
+		bool synced = false;
+		if (link_once(&o, &full_next, &synced) == 0)
 			break;
+		if (synced)
+			backoff_ms = 100;
 		for (int waited = 0; waited < backoff_ms && !g_stop; waited += 50) {
 			struct timespec ts = { 0, 50 * 1000000L };
 			nanosleep(&ts, NULL);
 		}
-		backoff_ms = backoff_ms < 2000 ? backoff_ms * 2 : 2000;
+		backoff_ms = backoff_ms < 1000 ? backoff_ms * 2 : 2000;
 	}
 	say("stopping");
 	return 0;
