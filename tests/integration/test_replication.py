@@ -17,12 +17,24 @@
 5. The file stream (full sync, then streaming) on 1, 2 and 4 shards, and
    on epoll: a replica written here (MirrorReplica: handshake, frames,
    files) follows a primary under write load over every type, with a
-   cross-shard MSET and MULTI/EXEC, a BGSAVE mid stream (new files) and,
-   on 2 shards, a link cut mid stream and a partial resync from the
+   cross-shard MSET and MULTI/EXEC and a BGSAVE mid stream (new files);
+   on 2 shards a link cut mid stream and a partial resync from the
    replica's own files (REPLCONF kevy-pos), then a resume with another
-   replication id, which gets a full sync instead.  Once the load stopped and the mirror's files equal the
-   primary's, a kevy started on the mirror has the primary's DBSIZE and
-   DEBUG DIGEST.
+   replication id, which gets a full sync instead.  Once the load stopped
+   and the mirror's files equal the primary's, a kevy started on the
+   mirror has the primary's DBSIZE and DEBUG DIGEST.  INFO replication and
+   ROLE list the replica with the offset it acknowledged (REPLCONF ACK),
+   and stop once its link is gone.
+6. A replica that stops reading (20 MB behind): the primary keeps serving
+   and still shuts down cleanly within seconds.
+7. requirepass: a replica must authenticate (a wrong masterauth gets
+   -WRONGPASS, the right one syncs); appendonly no: PSYNC says there is
+   nothing to stream.
+8. kevy-mirror (the receiving half in C) through a TCP relay: a flipped
+   byte mid full sync is refused, logged and followed by a full sync; a
+   cut link, a kill -9 and restart of kevy-mirror, and a stalled link
+   (its --timeout) each resume with a partial resync from its own files;
+   a kevy started on its directory has the primary's DEBUG DIGEST.
 
 Environment: KEVY_SERVER (set by CTest).
 """
@@ -731,7 +743,7 @@ def main():
                             (2, True, ("--io", "epoll"))):
         keys.append(check_stream(shards, cut, io))
     K.log("ok: offset, replies, handshake refusals, redis-server replica refused (%d), "
-          "file stream on 1/2/4 shards (%r keys)" % (checked, keys))
+          "file stream on 1/2/4 shards (%r keys), kevy-mirror through a relay" % (checked, keys))
 
 
 if __name__ == "__main__":
