@@ -706,6 +706,9 @@ def check_mirror_tool(shards):
                 time.sleep(0.05)
             K.check(equal, "kevy-mirror's files equal the primary's")
             K.check(mir.stop() == 0, "kevy-mirror exits 0 on SIGTERM")
+            alarms = [a for a in K.LOG_ALARMS if a in mir.log()]
+            K.check(not alarms, "kevy-mirror's log has no sanitizer report: %r\n%s" %
+                    (alarms, mir.log().decode("utf-8", "replace")[-3000:]))
             K.check(b"full sync from" in mir.log() and mir.log().count(b"full sync from") == 2,
                     "exactly two full syncs (the first refused):\n%s" %
                     mir.log().decode("utf-8", "replace"))
