@@ -17,7 +17,8 @@
 5. The file stream (full sync, then streaming) on 1, 2 and 4 shards, and
    on epoll: a replica written here (MirrorReplica: handshake, frames,
    files) follows a primary under write load over every type, with a
-   cross-shard MSET and MULTI/EXEC and a BGSAVE mid stream (new files);
+   cross-shard MSET and MULTI/EXEC, a BGSAVE and a BGREWRITEAOF mid stream
+   (new files);
    on 2 shards a link cut mid stream and a partial resync from the
    replica's own files (REPLCONF kevy-pos), then a resume with another
    replication id, which gets a full sync instead.  Once the load stopped
@@ -388,6 +389,14 @@ def check_stream(shards, cut_link, io=()):
             for _ in range(200):
                 rep.pump(0.02)
                 if "rdb_bgsave_in_progress:0" in c.cmd("INFO", "persistence").decode():
+                    break
+            # A rewrite replaces the segments too.
+            r = c.cmd("BGREWRITEAOF")
+            K.check(isinstance(r, (str, bytes)) and b"rewriting" in
+                    (r if isinstance(r, bytes) else r.encode()), "BGREWRITEAOF: %r" % r)
+            for _ in range(200):
+                rep.pump(0.02)
+                if "aof_rewrite_in_progress:0" in c.cmd("INFO", "persistence").decode():
                     break
         for _ in range(200):
             if not t.is_alive():
