@@ -266,6 +266,7 @@ struct repl_sender {
 	/* Shown by INFO and ROLE (g_repl_lock). */
 	struct replica_info info;
 	int64_t ack_ms;
+	int64_t fsync_asked_ms;  /* sender_ask_fsync */
 	struct repl_sender *next;
 };
 
@@ -669,6 +670,25 @@ static void sender_wait(uint64_t *seen)
 	pthread_mutex_unlock(&g_wake_lock);
 }
 
+/* Under appendfsync no a shard never fsyncs on its own, and only durable
+ * records are sent: ask every shard with records that are not durable yet
+ * for an fsync once a second, so a replica is never more than about a
+ * second behind (everysec and always fsync by themselves). */
+static void sender_ask_fsync(struct repl_sender *rs)
+{
+	int64_t now = kv_time_ms();
+	if (atomic_load(&g_config.appendfsync) != AOF_FSYNC_NO || now - rs->fsync_asked_ms < 1000)
+		return;
+	rs->fsync_asked_ms = now;
+	for (uint32_t i = 0; i < rs->nshards; i++) {
+		struct aof *a = rs->rt->aof(i);
+		if (atomic_load(&a->info.last_lsn) > atomic_load(&a->info.durable_lsn)) {
+			aof_ask_fsync(a);
+			rs->rt->wake(i);
+		}
+	}
+}
+
 static void *sender_main(void *arg)
 {
 	uint64_t wake_seen = 0;
@@ -704,6 +724,7 @@ static void *sender_main(void *arg)
 	pthread_mutex_unlock(&g_repl_lock);
 	while (rc == 0 && !atomic_load(&g_server.shutdown)) {
 		sender_wait(&wake_seen);
+		sender_ask_fsync(rs);
 		size_t before = rs->seq;
 		rc = sender_read(rs);
 		for (uint32_t i = 0; rc == 0 && i < rs->nshards; i++)

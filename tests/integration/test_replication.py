@@ -30,7 +30,8 @@
    and still shuts down cleanly within seconds.
 7. requirepass: a replica must authenticate (a wrong masterauth gets
    -WRONGPASS, the right one syncs); appendonly no: PSYNC says there is
-   nothing to stream.
+   nothing to stream; appendfsync no: the replica still catches up (the
+   sender asks for an fsync each second).
 8. kevy-mirror (the receiving half in C) through a TCP relay: a flipped
    byte mid full sync is refused, logged and followed by a full sync; a
    cut link, a kill -9 and restart of kevy-mirror, and a stalled link
@@ -522,6 +523,32 @@ def check_auth_and_appendonly():
         shutil.rmtree(d, ignore_errors=True)
 
 
+def check_appendfsync_no():
+    """appendfsync no: the shards never fsync on their own, and only durable
+    records are sent; with a replica attached the sender asks for an fsync
+    each second, so the replica catches up without anyone calling WAITAOF."""
+    d = tempfile.mkdtemp(prefix="kevy-it-fsync-no-")
+    try:
+        with K.kevy("--threads", "2", "--appendfsync", "no") as prim:
+            rep = MirrorReplica(prim.port, 2, d)
+            with prim.conn() as c:
+                for i in range(200):
+                    K.check(c.cmd("SET", "k%d" % i, "v%d" % i) == "OK", "SET")
+            equal = False
+            for _ in range(100):
+                rep.pump(0.1)
+                if mirror_equal(prim.dir, d, 2):
+                    equal = True
+                    break
+            K.check(equal, "an appendfsync no primary's replica catches up")
+            with prim.conn() as c:
+                K.check(c.cmd("ROLE")[1] >= 200, "the records became durable")
+            rep.close()
+            prim.check_clean_exit()
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
 def check_stalled_replica(shards):
     """A replica that stops reading: the sender blocks on a full socket, the
     primary keeps serving, and SIGTERM still ends it cleanly and at once."""
@@ -749,6 +776,7 @@ def main():
         srv.check_clean_exit()
     check_stalled_replica(2)
     check_auth_and_appendonly()
+    check_appendfsync_no()
     check_mirror_tool(2)
     keys = []
     for shards, cut, io in ((1, False, ()), (2, True, ()), (4, False, ()),
