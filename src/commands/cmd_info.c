@@ -13,6 +13,7 @@
 #include "persist/aof.h"
 #include "store/lru.h"
 
+#include <inttypes.h>
 #include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -433,25 +434,43 @@ static void srv_info_stats(const struct cmd_ctx *c, struct kv_buf *b, const stru
 		      (unsigned long long)t->multi_shard);
 }
 
-/* What a Redis 7.0 master without replicas shows: until replicas exist
- * (issue 20), kevy is always such a master.  Redis creates no backlog until
- * a replica connects, so it is inactive and empty; its size is the
+struct info_replicas {
+	struct kv_buf lines;
+	uint32_t n;
+};
+
+static void info_replica(void *arg, const struct replica_info *ri)
+{
+	struct info_replicas *r = arg;
+	kv_buf_printf(&r->lines, "slave%u:ip=%s,port=%" PRId64 ",state=%s,offset=%" PRIu64
+		      ",lag=%" PRId64 "\r\n", r->n, ri->ip, ri->port, ri->state, ri->offset, ri->lag_s);
+	r->n++;
+}
+
+/* What a Redis 7.0 master shows, with the replicas the sender threads
+ * serve (docs/replication.md).  Its offset is real (persist_repl_offset:
+ * durable LSNs summed over shards).  kevy's backlog is its files, not a
+ * memory buffer: it is shown inactive and empty, its size the
  * repl-backlog-size default. */
 static void srv_info_replication(const struct cmd_ctx *c, struct kv_buf *b)
 {
+	struct info_replicas r = { .lines = KV_BUF_INIT };
+	c->rt->replicas_foreach(info_replica, &r);
 	kv_buf_printf(b, "# Replication\r\n"
 		      "role:master\r\n"
-		      "connected_slaves:0\r\n"
-		      "master_failover_state:no-failover\r\n"
+		      "connected_slaves:%u\r\n", r.n);
+	kv_buf_append(b, r.lines.data, r.lines.len);
+	kv_buf_free(&r.lines);
+	kv_buf_printf(b, "master_failover_state:no-failover\r\n"
 		      "master_replid:%s\r\n"
 		      "master_replid2:0000000000000000000000000000000000000000\r\n"
-		      "master_repl_offset:0\r\n"
+		      "master_repl_offset:%" PRIu64 "\r\n"
 		      "second_repl_offset:-1\r\n"
 		      "repl_backlog_active:0\r\n"
 		      "repl_backlog_size:1048576\r\n"
 		      "repl_backlog_first_byte_offset:0\r\n"
 		      "repl_backlog_histlen:0\r\n",
-		      c->rt->info()->replid);
+		      c->rt->info()->replid, persist_repl_offset(c));
 }
 
 static void srv_info_cpu(struct kv_buf *b)

@@ -163,6 +163,14 @@ void persist_info(const struct cmd_ctx *c, struct kv_buf *b)
 	}
 }
 
+uint64_t persist_repl_offset(const struct cmd_ctx *c)
+{
+	uint64_t sum = 0;
+	for (uint32_t i = 0; i < c->nshards; i++)
+		sum += LD(c->rt->aof(i)->info.durable_lsn);
+	return sum;
+}
+
 /* WAITAOF numlocal numreplicas timeout */
 static void cmd_waitaof(struct cmd_ctx *c)
 {

@@ -10,4 +10,10 @@
 /* Append INFO's "# Persistence" section (every shard's AOF figures). */
 void persist_info(const struct cmd_ctx *c, struct kv_buf *b);
 
+/* The server's replication offset: the sum over shards of the LSN each
+ * shard's AOF has made durable.  It only grows (LSNs survive restarts in the
+ * files), and a replica that mirrors a primary's files has the same per-shard
+ * LSNs, so it compares across replicas of one primary (docs/replication.md). */
+uint64_t persist_repl_offset(const struct cmd_ctx *c);
+
 #endif

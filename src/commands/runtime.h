@@ -132,6 +132,15 @@ struct server_info {
 	uint64_t startup_memory;    /* heap bytes before loading (used_memory_startup) */
 };
 /* A client as CLIENT LIST / CLIENT INFO show it. */
+/* A replica a sender thread serves (INFO replication, ROLE). */
+struct replica_info {
+	char ip[64];
+	int64_t port;               /* REPLCONF listening-port */
+	const char *state;          /* "wait_bgsave" during a full sync, then "online" */
+	uint64_t offset;            /* the offset the replica acknowledged (REPLCONF ACK) */
+	int64_t lag_s;              /* seconds since its last acknowledgement */
+};
+
 struct client_info {
 	uint64_t id;
 	char addr[64];      /* "ip:port" of the peer */
@@ -184,6 +193,8 @@ struct cmd_runtime {
 	/* ---- clients ---- */
 	/* Call fn for every connected client on every shard (consistent per shard). */
 	void (*clients_foreach)(void (*fn)(void *arg, const struct client_info *ci), void *arg);
+	/* Every replica being served, in the order they connected. */
+	void (*replicas_foreach)(void (*fn)(void *arg, const struct replica_info *ri), void *arg);
 	/* Close every client for which match() returns true, except the one
 	 * with id skip_id (0 = none).  Returns how many were closed.  A client
 	 * is closed by its own shard after its pending replies; this returns

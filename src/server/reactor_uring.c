@@ -278,8 +278,10 @@ static void ur_conn_close(struct shard *s, struct conn *c)
 		io_uring_prep_cancel64(sqe, ur_data(c, UR_RECV), 0);
 		io_uring_sqe_set_data64(sqe, UR_IGNORE);
 	}
-	/* Ends a send stuck on a peer that stopped reading. */
-	shutdown(c->fd, SHUT_RDWR);
+	/* Ends a send stuck on a peer that stopped reading; not for a replica's
+	 * socket, which a sender thread takes over (repl.c). */
+	if (!c->repl_handoff)
+		shutdown(c->fd, SHUT_RDWR);
 	ur_maybe_done(s, c);
 }
 

@@ -359,6 +359,7 @@ const struct cmd_runtime server_runtime = {
 	.info = rt_info,
 	.request_shutdown = shard_stop_all,
 	.clients_foreach = rt_clients_foreach,
+	.replicas_foreach = repl_replicas_foreach,
 	.clients_kill = rt_clients_kill,
 	.conn_id = rt_conn_id,
 	.conn_info = rt_conn_info,

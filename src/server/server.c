@@ -47,6 +47,7 @@ void server_commands_init(void)
 	cmd_table_add(cmd_table_blocking);
 	cmd_table_add(cmd_table_script);
 	cmd_table_add(cmd_table_function);
+	cmd_table_add(cmd_table_repl);
 	cmd_table_init();
 }
 
@@ -539,6 +540,7 @@ int server_run(const char *executable)
 	}
 	log_warning("User requested shutdown...");
 	supervise_stopping();
+	repl_senders_wait();
 	int status = 0;
 	for (uint32_t i = 0; i < g_server.nshards; i++) {
 		pthread_join(g_server.shards[i]->thread, NULL);

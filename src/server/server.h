@@ -18,6 +18,7 @@ extern const struct kv_command cmd_table_pubsub[];
 extern const struct kv_command cmd_table_blocking[];
 extern const struct kv_command cmd_table_script[];
 extern const struct kv_command cmd_table_function[];
+extern const struct kv_command cmd_table_repl[];
 /* Add them to the command table and build it (cmd_table_init): the
  * server's one call where the tools call cmd_table_init. */
 void server_commands_init(void);

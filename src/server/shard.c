@@ -383,7 +383,10 @@ void shard_conn_io_done(struct shard *s, struct conn *c)
 {
 	kv_assert(!c->io_closed);
 	c->io_closed = true;
-	close(c->fd);
+	if (c->repl_handoff)
+		repl_sender_start(c, c->fd);   /* the socket is the sender's now */
+	else
+		close(c->fd);
 	c->fd = -1;
 	conn_unregister(s, c);
 	tracking_conn_drop(s, c);
@@ -396,6 +399,7 @@ static void conn_free(struct conn *c)
 {
 	kv_assert(!c->blocked);
 	free(c->retry_call);
+	free(c->repl_pos);
 	multi_conn_free(c);
 	resp_parser_free(&c->parser);
 	acl_user_unref(c->user);
@@ -1013,6 +1017,12 @@ static void shard_aof_turn(struct shard *s)
 	if (s->gated || s->dw.head || s->uw_head ||
 	    (s->aof.state == AOF_FAILED && !s->aof_failed_seen))
 		shard_durability_advance(s);
+	/* Replicas' senders stream what became durable: wake them.  Without
+	 * senders this is one relaxed load. */
+	if (repl_has_senders() && s->aof.durable_lsn != s->repl_told_lsn) {
+		s->repl_told_lsn = s->aof.durable_lsn;
+		repl_wake_senders();
+	}
 }
 
 /* Shutdown: retire the ring's file ops, then write and fsync what is left. */

@@ -321,6 +321,14 @@ struct conn {
 	 * the shard's thread only; CLIENT LIST on another shard reads it. */
 	_Atomic unsigned char proto;
 
+	/* What a replica said in its handshake (repl.c). */
+	bool repl_kevy;                       /* REPLCONF capa kevy1 */
+	uint32_t repl_shards;                 /* REPLCONF kevy-shards N, 0 unsaid */
+	int64_t repl_port;                    /* REPLCONF listening-port */
+	bool repl_handoff;                    /* PSYNC served: the socket goes to a sender */
+	struct repl_pos *repl_pos;            /* REPLCONF kevy-pos, per shard, or NULL */
+	char repl_want[41];                   /* PSYNC's replication id, or "" */
+
 	/* MULTI/EXEC (multi.c). */
 	bool in_multi;
 	bool multi_dirty;                     /* a queued command was rejected */
@@ -519,6 +527,7 @@ struct shard {
 	double ns_per_tick;
 	uint64_t cron_expire_budget;
 	bool stopping;
+	uint64_t repl_told_lsn;             /* durable LSN the senders were woken for (repl.c) */
 
 	/* Durability (aof.c): this shard's AOF, the connections with replies
 	 * waiting for it, and messages held back until it is durable (FIFO,
@@ -634,9 +643,10 @@ const char *reactor_uring_unavailable(void);
  *   call.c    copied calls and the shards of a call's keys
  *   gate.c    reply order and the durability gate; the end of a unit
  *   bcast.c   broadcast commands (PUBLISH)
- *   blocking.c, exec.c, monitor.c, multi.c, pubsub.c, tracking.c
+ *   blocking.c, exec.c, monitor.c, multi.c, pubsub.c, repl.c, tracking.c
  *             blocking pops; running one call; MONITOR; MULTI/EXEC (and
  *             the connection-state commands RESET, MONITOR); pub/sub;
+ *             the replication handshake (ROLE, REPLCONF, PSYNC, SYNC);
  *             client-side caching (CLIENT TRACKING, invalidations)
  *   script_msgpack.c, script_lua.c, script.c
  *             the Lua state of a shard; EVAL and SCRIPT
@@ -882,6 +892,24 @@ void tracking_conn_drop(struct shard *s, struct conn *c);
 void tracking_client_cmd(struct cmd_ctx *ctx);
 /* INFO: tracking clients, keys, items and prefixes over every shard. */
 void tracking_info(uint64_t *clients, uint64_t *keys, uint64_t *items, uint64_t *prefixes);
+
+/* ---- repl.c ---- */
+/* What a replica holds of one shard: its newest segment and its length. */
+struct repl_pos {
+	uint64_t generation, offset;
+	bool given;
+};
+/* Start a sender thread for c, a replica's connection whose PSYNC was
+ * served, on fd (its socket, now the sender's). */
+void repl_sender_start(struct conn *c, int fd);
+/* Wait (bounded) for the senders to see the process stop. */
+void repl_senders_wait(void);
+/* Whether any sender runs (a relaxed load), and wake them all: a shard's
+ * durable LSN moved. */
+bool repl_has_senders(void);
+void repl_wake_senders(void);
+/* fn for every replica a sender serves (INFO, ROLE), under the list's lock. */
+void repl_replicas_foreach(void (*fn)(void *arg, const struct replica_info *ri), void *arg);
 
 /* ---- monitor.c ---- */
 /* Make c a monitor of every command (MONITOR); drop it (reaping). */

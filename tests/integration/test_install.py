@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """`cmake --install` of the build that made $KEVY_SERVER, into a temporary
-prefix: kevy-server, kevy-check and kevy-dump in bin (and they run:
---version), the three man pages in share/man/man1 (and man(1) formats
+prefix: kevy-server, kevy-check, kevy-dump and kevy-mirror in bin (and they run:
+--version), the four man pages in share/man/man1 (and man(1) formats
 them without warnings when it is installed), the example kevy.conf in
 etc/kevy (identical to the repository's), and the systemd unit in
 lib/systemd/system with the prefix's paths (and `systemd-analyze verify`
@@ -38,13 +38,13 @@ def main():
                            capture_output=True, timeout=120)
         K.check(r.returncode == 0, "cmake --install: %s\n%s" % (
             r.returncode, (r.stdout + r.stderr).decode("utf-8", "replace")))
-        want = ["bin/kevy-server", "bin/kevy-check", "bin/kevy-dump",
+        want = ["bin/kevy-server", "bin/kevy-check", "bin/kevy-dump", "bin/kevy-mirror",
                 "share/man/man1/kevy-server.1", "share/man/man1/kevy-check.1",
-                "share/man/man1/kevy-dump.1", "etc/kevy/kevy.conf",
+                "share/man/man1/kevy-dump.1", "share/man/man1/kevy-mirror.1", "etc/kevy/kevy.conf",
                 "lib/systemd/system/kevy-server.service"]
         for rel in want:
             K.check(os.path.isfile(os.path.join(prefix, rel)), "installed: %s" % rel)
-        for tool in ("kevy-server", "kevy-check", "kevy-dump"):
+        for tool in ("kevy-server", "kevy-check", "kevy-dump", "kevy-mirror"):
             path = os.path.join(prefix, "bin", tool)
             K.check(os.access(path, os.X_OK), "%s is executable" % tool)
             r = subprocess.run([path, "--version"], capture_output=True, timeout=30)
@@ -64,7 +64,7 @@ def main():
 
         env = dict(os.environ, MANPATH=os.path.join(prefix, "share/man"))
         if shutil.which("man"):
-            for page in ("kevy-server", "kevy-check", "kevy-dump"):
+            for page in ("kevy-server", "kevy-check", "kevy-dump", "kevy-mirror"):
                 r = subprocess.run(["man", "--warnings", "-l",
                                     os.path.join(prefix, "share/man/man1", page + ".1")],
                                    capture_output=True, timeout=60,

@@ -1,0 +1,853 @@
+/*
+ * repl.c - the replication commands a primary answers: ROLE, REPLCONF, and
+ * the handshake's end, PSYNC and SYNC.
+ *
+ * kevy replicates physically (docs/replication.md): a replica mirrors its
+ * primary's data files, so only a kevy replica with the same shard count can
+ * follow a kevy primary.  A replica says it is one in the handshake Redis
+ * replicas already use: `REPLCONF capa kevy1` and `REPLCONF kevy-shards N`
+ * before PSYNC.  This file checks that handshake and refuses, with a reply
+ * that says why, a replica that cannot follow this server: a redis-server
+ * (no kevy capability: it logs our reply), and a kevy replica with another
+ * shard count.  A matching kevy replica's socket goes to a sender thread
+ * that streams the files (repl_format.c's frames): a full sync, or a
+ * partial one from the positions the replica gave (REPLCONF kevy-pos),
+ * then the newly durable records; it reads the replica's REPLCONF ACKs,
+ * which INFO and ROLE show.  docs/replication.md lists what is done and
+ * what is not (the replica side).
+ *
+ * REPLCONF answers a client's options as Redis 7.0 does: an option without
+ * a value is a syntax error, an unknown option is named, listening-port
+ * must be an integer, ACK from a connection that is not a replica gets no
+ * reply at all.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/le.h"
+#include "base/log.h"
+#include "commands/cmd.h"
+#include "commands/cmd_persist.h"
+#include "commands/config.h"
+#include "persist/aof.h"
+#include "persist/aof_format.h"
+#include "persist/kvio.h"
+#include "persist/manifest.h"
+#include "persist/repl_format.h"
+#include "proto/resp.h"
+#include "server/server.h"
+#include "server/shard.h"
+
+#define REPL_CAPA_KEVY "kevy1"
+#define REPL_IP_MAX 256 /* Redis 7.0's NET_HOST_STR_LEN */
+
+/* ROLE's copy of the replica list, taken under the list's lock. */
+struct role_list {
+	struct replica_info *v;
+	uint32_t n, cap;
+};
+
+static void role_collect(void *arg, const struct replica_info *ri)
+{
+	struct role_list *l = arg;
+	if (l->n == l->cap) {
+		l->cap = l->cap ? l->cap * 2 : 4;
+		l->v = kv_realloc(l->v, l->cap * sizeof(*l->v));
+	}
+	l->v[l->n++] = *ri;
+}
+
+/* ROLE on a master: its offset and its replicas as [ip, port, offset],
+ * the two numbers as strings, as Redis 7.0 writes them. */
+static void cmd_role(struct cmd_ctx *c)
+{
+	struct role_list l = { 0 };
+
+	repl_replicas_foreach(role_collect, &l);
+	resp_array(c->out, 3);
+	resp_bulk_str(c->out, "master");
+	resp_int(c->out, (int64_t)persist_repl_offset(c));
+	resp_array(c->out, l.n);
+	for (uint32_t i = 0; i < l.n; i++) {
+		char port[24], off[24];
+		snprintf(port, sizeof(port), "%" PRId64, l.v[i].port);
+		snprintf(off, sizeof(off), "%" PRIu64, l.v[i].offset);
+		resp_array(c->out, 3);
+		resp_bulk_str(c->out, l.v[i].ip);
+		resp_bulk_str(c->out, port);
+		resp_bulk_str(c->out, off);
+	}
+	free(l.v);
+}
+
+/* REPLCONF kevy-pos <shard>:<generation>:<offset>: the newest segment of
+ * that shard a replica holds, and its length (partial resync). */
+static int repl_parse_pos(struct cmd_ctx *c, const struct kv_slice *val)
+{
+	char tmp[80], *end;
+	unsigned long long v[3];
+
+	if (val->len == 0 || val->len >= sizeof(tmp))
+		return -EINVAL;
+	memcpy(tmp, val->ptr, val->len);
+	tmp[val->len] = '\0';
+	const char *p = tmp;
+	for (int i = 0; i < 3; i++) {
+		if (*p < '0' || *p > '9')
+			return -EINVAL;
+		errno = 0;
+		v[i] = strtoull(p, &end, 10);
+		if (errno || *end != (i < 2 ? ':' : '\0'))
+			return -EINVAL;
+		p = end + 1;
+	}
+	if (v[0] >= c->nshards)
+		return -EINVAL;
+	struct conn *conn = c->conn;
+	if (!conn->repl_pos)
+		conn->repl_pos = kv_calloc(c->nshards, sizeof(*conn->repl_pos));
+	conn->repl_pos[v[0]] = (struct repl_pos){ .generation = v[1], .offset = v[2], .given = true };
+	return 0;
+}
+
+/* REPLCONF <option> <value> [<option> <value> ...] */
+static void cmd_replconf(struct cmd_ctx *c)
+{
+	struct conn *conn = c->conn;
+
+	if (c->argc % 2 == 0) {
+		resp_error(c->out, RESP_ERR_SYNTAX);
+		return;
+	}
+	for (int j = 1; j < c->argc; j += 2) {
+		const struct kv_slice *opt = &c->argv[j], *val = &c->argv[j + 1];
+		int64_t n;
+		if (arg_is(opt, "listening-port")) {
+			if (!arg_to_int64(val, &n)) {
+				resp_error(c->out, RESP_ERR_NOT_INT);
+				return;
+			}
+			conn->repl_port = n;
+		} else if (arg_is(opt, "ip-address")) {
+			if (val->len >= REPL_IP_MAX) {
+				resp_errorf(c->out, "ERR REPLCONF ip-address provided by replica instance "
+					    "is too long: %zu bytes", val->len);
+				return;
+			}
+		} else if (arg_is(opt, "capa")) {
+			/* Capabilities this server does not know are ignored, as
+			 * Redis ignores them; eof and psync2 are Redis's. */
+			if (arg_is(val, REPL_CAPA_KEVY))
+				conn->repl_kevy = true;
+		} else if (arg_is(opt, "kevy-shards")) {
+			if (!arg_to_int64(val, &n) || n < 1 || n > UINT32_MAX) {
+				resp_error(c->out, RESP_ERR_NOT_INT);
+				return;
+			}
+			conn->repl_shards = (uint32_t)n;
+		} else if (arg_is(opt, "kevy-pos")) {
+			if (repl_parse_pos(c, val) < 0) {
+				resp_error(c->out, "ERR REPLCONF kevy-pos wants <shard>:<generation>:<offset> "
+						   "with a shard below the shard count");
+				return;
+			}
+		} else if (arg_is(opt, "ack") || arg_is(opt, "getack")) {
+			/* From a connection that is not a replica's link, Redis
+			 * answers nothing; a replica's link is its sender's, never
+			 * a shard's connection. */
+			return;
+		} else if (arg_is(opt, "rdb-only")) {
+			if (!arg_to_int64(val, &n) || n < 0 || n > 1) {
+				resp_error(c->out, RESP_ERR_NOT_INT);
+				return;
+			}
+		} else {
+			resp_errorf(c->out, "ERR Unrecognized REPLCONF option: %.*s", (int)opt->len,
+				    opt->ptr);
+			return;
+		}
+	}
+	resp_ok(c->out);
+}
+
+/* Why this connection cannot be served as a replica.  A redis-server logs
+ * the reply ("Unexpected reply to PSYNC from master: ..."), so it says what
+ * to do. */
+static void repl_handshake(struct cmd_ctx *c)
+{
+	struct conn *conn = c->conn;
+
+	if (!conn->repl_kevy) {
+		resp_error(c->out, "ERR kevy replicates only to kevy replicas (a kevy replica says "
+				   "REPLCONF capa kevy1): a redis-server cannot be a replica of kevy");
+		return;
+	}
+	if (conn->repl_shards != c->nshards) {
+		if (conn->repl_shards == 0)
+			resp_error(c->out, "ERR a kevy replica must say its shard count "
+					   "(REPLCONF kevy-shards N) before PSYNC");
+		else
+			resp_errorf(c->out, "ERR the primary runs %" PRIu32 " shards, this replica %"
+				    PRIu32 ": start the replica with --threads %" PRIu32, c->nshards,
+				    conn->repl_shards, c->nshards);
+		return;
+	}
+	if (!atomic_load(&g_config.appendonly)) {
+		resp_error(c->out, "ERR kevy replicates its AOF files: turn appendonly on to serve replicas");
+		return;
+	}
+	/* Served: no reply here.  The connection closes once its earlier
+	 * replies are out, and the shard hands its socket to a sender thread
+	 * (shard_conn_io_done -> repl_sender_start), which writes
+	 * +FULLRESYNC and the files. */
+	conn->repl_handoff = true;
+	c->rt->conn_close_after_reply(conn);
+}
+
+/* ---- the sender: one thread per replica, files to the socket ----
+ *
+ * It owns the socket (handed over by the shard once the connection's
+ * earlier replies are out: shard_conn_io_done) and only reads files and
+ * writes frames; it never touches a keyspace.  Woken when a shard's durable
+ * LSN moves (and every REPL_IDLE_MS), it reads every shard's manifest and
+ * durable LSN: a file the manifest names
+ * is sent whole when it can no longer change (a snapshot, a segment with a
+ * later one after it), the current segment only up to its last record the
+ * shard has made durable.  The manifest itself follows the files it names.
+ */
+
+#define REPL_IDLE_MS 100
+#define REPL_PING_MS 1000
+#define REPL_CHUNK (1u << 20)
+#define REPL_FILES_MAX 16
+
+struct repl_sent {
+	char name[MANIFEST_NAME_MAX + 1];
+	uint8_t kind;
+	uint64_t generation;
+	uint64_t off;           /* bytes sent */
+	bool done;              /* committed: it will not change */
+	bool seen;              /* named by the manifest of this pass */
+};
+
+struct repl_shard_state {
+	struct repl_sent files[REPL_FILES_MAX];
+	uint32_t nfiles;
+	struct kv_buf manifest;  /* the manifest bytes last sent */
+};
+
+struct repl_sender {
+	int fd;
+	uint32_t nshards;
+	const struct cmd_runtime *rt;
+	char *dir;
+	char replid[REPL_REPLID_LEN + 1];
+	char peer[64];
+	uint64_t seq;
+	struct kv_buf out;
+	struct repl_shard_state *shards;
+	struct repl_pos *pos;    /* what the replica holds (REPLCONF kevy-pos), or NULL */
+	char want[REPL_REPLID_LEN + 1]; /* PSYNC's replication id */
+	/* What the replica sends: REPLCONF ACK <offset>. */
+	struct kv_buf in;
+	struct resp_parser parser;
+	struct resp_limits limits;
+	/* Shown by INFO and ROLE (g_repl_lock). */
+	struct replica_info info;
+	int64_t ack_ms;
+	int64_t fsync_asked_ms;  /* sender_ask_fsync */
+	struct repl_sender *next;
+};
+
+static _Atomic uint32_t g_repl_senders;
+static pthread_mutex_t g_repl_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct repl_sender *g_repl_list;
+
+void repl_replicas_foreach(void (*fn)(void *arg, const struct replica_info *ri), void *arg)
+{
+	int64_t now = kv_time_ms();
+	pthread_mutex_lock(&g_repl_lock);
+	for (struct repl_sender *rs = g_repl_list; rs; rs = rs->next) {
+		struct replica_info ri = rs->info;
+		ri.lag_s = (now - rs->ack_ms) / 1000;
+		fn(arg, &ri);
+	}
+	pthread_mutex_unlock(&g_repl_lock);
+}
+
+static void sender_list(struct repl_sender *rs, bool add)
+{
+	pthread_mutex_lock(&g_repl_lock);
+	struct repl_sender **pp = &g_repl_list;
+	while (*pp && *pp != rs)
+		pp = &(*pp)->next;
+	if (add && !*pp)
+		*pp = rs;
+	else if (!add && *pp)
+		*pp = rs->next;
+	pthread_mutex_unlock(&g_repl_lock);
+}
+
+/* Read what the replica sent, without waiting: REPLCONF ACK <offset>
+ * records its offset; anything else is ignored, as a Redis master ignores
+ * a replica's other chatter.  0, or an error that ends the link. */
+static int sender_read(struct repl_sender *rs)
+{
+	char tmp[4096];
+	for (;;) {
+		ssize_t n = recv(rs->fd, tmp, sizeof(tmp), MSG_DONTWAIT);
+		if (n == 0)
+			return -ECONNRESET;
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				break;
+			return -errno;
+		}
+		kv_buf_append(&rs->in, tmp, (size_t)n);
+		if (rs->in.len > (1u << 20))
+			return KV_ELIMIT;
+	}
+	size_t at = 0;
+	for (;;) {
+		int argc;
+		struct kv_slice *argv;
+		const char *err;
+		int64_t used = resp_parse(&rs->parser, rs->in.data + at, rs->in.len - at, &argc, &argv, &err);
+		if (used == RESP_NEED_MORE)
+			break;
+		if (used < 0) {
+			log_warning("replica %s: %s", rs->peer, err);
+			return KV_EPROTO;
+		}
+		int64_t off;
+		if (argc == 3 && arg_is(&argv[0], "replconf") && arg_is(&argv[1], "ack") &&
+		    arg_to_int64(&argv[2], &off) && off >= 0) {
+			pthread_mutex_lock(&g_repl_lock);
+			rs->info.offset = (uint64_t)off;
+			rs->ack_ms = kv_time_ms();
+			pthread_mutex_unlock(&g_repl_lock);
+		}
+		at += (size_t)used;
+	}
+	kv_buf_consume(&rs->in, at);
+	return 0;
+}
+
+static int sender_flush(struct repl_sender *rs)
+{
+	size_t at = 0;
+	while (at < rs->out.len) {
+		ssize_t n = send(rs->fd, rs->out.data + at, rs->out.len - at, MSG_NOSIGNAL);
+		/* The send timeout (repl_sender_start) lets a sender stuck on a
+		 * replica that stopped reading see the server stopping. */
+		if (n < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)) {
+			if (atomic_load(&g_server.shutdown))
+				return -ESHUTDOWN;
+			continue;
+		}
+		if (n <= 0)
+			return n < 0 ? -errno : -EPIPE;
+		at += (size_t)n;
+	}
+	kv_buf_clear(&rs->out);
+	return 0;
+}
+
+static int sender_frame(struct repl_sender *rs, uint8_t type, uint8_t kind, uint32_t shard,
+			uint64_t gen, uint64_t off, const void *payload, uint32_t len)
+{
+	struct repl_frame f = { .type = type, .kind = kind, .shard = shard, .generation = gen,
+				.offset = off, .seq = rs->seq++, .payload = payload,
+				.payload_len = len };
+	repl_frame_encode(&rs->out, &f);
+	return rs->out.len >= REPL_CHUNK ? sender_flush(rs) : 0;
+}
+
+/* Send bytes [from, to) of path as DATA frames. */
+static int sender_range(struct repl_sender *rs, const char *path, uint8_t kind, uint32_t shard,
+			uint64_t gen, uint64_t from, uint64_t to)
+{
+	struct kvio_file f;
+	int rc = kvio_open(&f, path, O_RDONLY, 0);
+	if (rc < 0)
+		return rc;
+	uint8_t *buf = kv_malloc(REPL_CHUNK);
+	while (rc == 0 && from < to) {
+		size_t want = to - from < REPL_CHUNK ? (size_t)(to - from) : REPL_CHUNK;
+		ssize_t n = kvio_pread(&f, buf, want, from);
+		if (n <= 0) {
+			rc = n < 0 ? (int)n : -ENODATA;
+			break;
+		}
+		rc = sender_frame(rs, REPL_FRAME_DATA, kind, shard, gen, from, buf, (uint32_t)n);
+		from += (uint64_t)n;
+	}
+	free(buf);
+	kvio_close(&f);
+	return rc;
+}
+
+/* The end of the current segment's records that are durable: walk record
+ * headers from off (a record boundary) while whole records with an LSN the
+ * shard has fsynced follow, and the walk has not reached limit.
+ * SEGMENT_END stops the walk: a sealed segment is sent whole once the
+ * manifest names the next one. */
+static int durable_end(const char *path, uint64_t off, uint64_t durable_lsn, uint64_t limit,
+		       uint64_t *end)
+{
+	struct kvio_file f;
+	struct stat st;
+	int rc = kvio_open(&f, path, O_RDONLY, 0);
+	if (rc < 0)
+		return rc;
+	if (fstat(f.fd, &st) < 0) {
+		rc = -errno;
+		kvio_close(&f);
+		return rc;
+	}
+	uint64_t size = (uint64_t)st.st_size;
+	if (off < AOF_HEADER_SIZE)
+		off = size >= AOF_HEADER_SIZE ? AOF_HEADER_SIZE : 0;
+	while (off && off < limit && off + AOF_RECORD_HEADER_SIZE <= size) {
+		uint8_t h[AOF_RECORD_HEADER_SIZE];
+		if (kvio_pread(&f, h, sizeof(h), off) != (ssize_t)sizeof(h))
+			break;
+		uint64_t next = off + AOF_RECORD_HEADER_SIZE + le_get32(h + 8);
+		if (next > size || !aof_rec_numbered(h[12]) || le_get64(h + 16) > durable_lsn)
+			break;
+		off = next;
+	}
+	kvio_close(&f);
+	*end = off;
+	return 0;
+}
+
+static struct repl_sent *sent_find(struct repl_shard_state *st, const char *name, uint8_t kind,
+				   uint64_t gen, bool *fresh)
+{
+	*fresh = false;
+	for (uint32_t i = 0; i < st->nfiles; i++)
+		if (strcmp(st->files[i].name, name) == 0)
+			return &st->files[i];
+	/* Forget files the manifest no longer names to make room. */
+	if (st->nfiles == REPL_FILES_MAX) {
+		uint32_t keep = 0;
+		for (uint32_t i = 0; i < st->nfiles; i++)
+			if (st->files[i].seen)
+				st->files[keep++] = st->files[i];
+		st->nfiles = keep;
+		if (keep == REPL_FILES_MAX)
+			return NULL;
+	}
+	struct repl_sent *f = &st->files[st->nfiles++];
+	memset(f, 0, sizeof(*f));
+	snprintf(f->name, sizeof(f->name), "%s", name);
+	f->kind = kind;
+	f->generation = gen;
+	*fresh = true;
+	return f;
+}
+
+/* One pass over shard i: new bytes of its files, then its manifest if it
+ * changed.  Returns 0 or -errno / KV_* (the link is then dropped). */
+static int sender_shard(struct repl_sender *rs, uint32_t i)
+{
+	struct repl_shard_state *st = &rs->shards[i];
+	char path[4200], name[64];
+	struct kv_buf raw = KV_BUF_INIT;
+	struct manifest m;
+	char msg[200];
+
+	snprintf(name, sizeof(name), "kevy-s%u.manifest", i);
+	snprintf(path, sizeof(path), "%s/%s", rs->dir, name);
+	/* The durable LSN is read before the manifest: a segment the manifest
+	 * names is then never judged by a newer LSN than its files show. */
+	uint64_t durable = atomic_load(&rs->rt->aof(i)->info.durable_lsn);
+	int rc = manifest_read_file(path, 1 << 20, &raw);
+	if (rc == 0)
+		rc = manifest_decode((const uint8_t *)raw.data, raw.len, &m, msg, sizeof(msg));
+	if (rc < 0) {
+		kv_buf_free(&raw);
+		return rc;
+	}
+	int last_aof = -1;
+	for (uint32_t k = 0; k < m.nentries; k++)
+		if (m.entries[k].kind == MANIFEST_AOF)
+			last_aof = (int)k;
+	for (uint32_t k = 0; k < st->nfiles; k++)
+		st->files[k].seen = false;
+	for (uint32_t k = 0; rc == 0 && k < m.nentries; k++) {
+		const struct manifest_entry *e = &m.entries[k];
+		uint8_t kind = e->kind == MANIFEST_AOF ? REPL_KIND_AOF : REPL_KIND_SNAPSHOT;
+		bool fresh;
+		struct repl_sent *f = sent_find(st, e->name, kind, e->generation, &fresh);
+		if (!f) {
+			rc = KV_ELIMIT;
+			break;
+		}
+		f->seen = true;
+		if (fresh)
+			rc = sender_frame(rs, REPL_FRAME_FILE, kind, i, e->generation, 0, e->name,
+					  (uint32_t)strlen(e->name));
+		if (rc < 0 || f->done)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", rs->dir, e->name);
+		uint64_t end = 0;
+		bool whole = (int)k != last_aof;
+		if (whole) {
+			struct stat sb;
+			rc = stat(path, &sb) < 0 ? -errno : 0;
+			end = rc == 0 ? (uint64_t)sb.st_size : 0;
+		} else {
+			rc = durable_end(path, f->off, durable, UINT64_MAX, &end);
+		}
+		if (rc == 0 && end > f->off) {
+			rc = sender_range(rs, path, kind, i, e->generation, f->off, end);
+			f->off = end;
+		}
+		if (rc == 0 && whole) {
+			rc = sender_frame(rs, REPL_FRAME_COMMIT, kind, i, e->generation, f->off, NULL, 0);
+			f->done = true;
+		}
+	}
+	if (rc == 0 && (raw.len != st->manifest.len || memcmp(raw.data, st->manifest.data, raw.len))) {
+		rc = sender_frame(rs, REPL_FRAME_FILE, REPL_KIND_MANIFEST, i, m.generation, 0, name,
+				  (uint32_t)strlen(name));
+		if (rc == 0)
+			rc = sender_frame(rs, REPL_FRAME_DATA, REPL_KIND_MANIFEST, i, m.generation, 0,
+					  raw.data, (uint32_t)raw.len);
+		if (rc == 0)
+			rc = sender_frame(rs, REPL_FRAME_COMMIT, REPL_KIND_MANIFEST, i, m.generation,
+					  raw.len, NULL, 0);
+		kv_buf_clear(&st->manifest);
+		kv_buf_append(&st->manifest, raw.data, raw.len);
+	}
+	manifest_free(&m);
+	kv_buf_free(&raw);
+	return rc;
+}
+
+static int sender_dataset(struct repl_sender *rs)
+{
+	char path[4200];
+	struct kv_buf raw = KV_BUF_INIT;
+	const char *name = "kevy.dataset";
+
+	snprintf(path, sizeof(path), "%s/%s", rs->dir, name);
+	int rc = manifest_read_file(path, 1 << 16, &raw);
+	if (rc == 0)
+		rc = sender_frame(rs, REPL_FRAME_FILE, REPL_KIND_DATASET, REPL_NO_SHARD, 0, 0, name,
+				  (uint32_t)strlen(name));
+	if (rc == 0)
+		rc = sender_frame(rs, REPL_FRAME_DATA, REPL_KIND_DATASET, REPL_NO_SHARD, 0, 0, raw.data,
+				  (uint32_t)raw.len);
+	if (rc == 0)
+		rc = sender_frame(rs, REPL_FRAME_COMMIT, REPL_KIND_DATASET, REPL_NO_SHARD, 0, raw.len,
+				  NULL, 0);
+	kv_buf_free(&raw);
+	return rc;
+}
+
+static uint64_t sender_offset(struct repl_sender *rs)
+{
+	uint64_t sum = 0;
+	for (uint32_t i = 0; i < rs->nshards; i++)
+		sum += atomic_load(&rs->rt->aof(i)->info.durable_lsn);
+	return sum;
+}
+
+/* Partial resync: the replica asked for our replication id and said, for
+ * every shard, the newest segment it holds and its length.  When each of
+ * those segments is still named by the shard's manifest and the length ends
+ * a durable record, the replica holds everything before it (files are sent
+ * in manifest order, each whole before the next): mark it sent, and stream
+ * from there.  Otherwise a full sync. */
+static bool sender_resume(struct repl_sender *rs)
+{
+	if (!rs->pos || strcmp(rs->want, rs->replid) != 0)
+		return false;
+	for (uint32_t i = 0; i < rs->nshards; i++)
+		if (!rs->pos[i].given)
+			return false;
+	for (uint32_t i = 0; i < rs->nshards; i++) {
+		struct repl_shard_state *st = &rs->shards[i];
+		const struct repl_pos *p = &rs->pos[i];
+		char path[4200], msg[200];
+		struct kv_buf raw = KV_BUF_INIT;
+		struct manifest m;
+		uint64_t durable = atomic_load(&rs->rt->aof(i)->info.durable_lsn);
+		snprintf(path, sizeof(path), "%s/kevy-s%u.manifest", rs->dir, i);
+		int rc = manifest_read_file(path, 1 << 20, &raw);
+		if (rc == 0)
+			rc = manifest_decode((const uint8_t *)raw.data, raw.len, &m, msg, sizeof(msg));
+		kv_buf_free(&raw);
+		if (rc < 0)
+			return false;
+		bool found = false;
+		st->nfiles = 0;
+		for (uint32_t k = 0; k < m.nentries && st->nfiles < REPL_FILES_MAX; k++) {
+			const struct manifest_entry *e = &m.entries[k];
+			bool aof = e->kind == MANIFEST_AOF;
+			/* A snapshot and a segment of the same generation are
+			 * made together, the snapshot sent first. */
+			if (e->generation > p->generation)
+				continue;
+			struct repl_sent *f = &st->files[st->nfiles++];
+			memset(f, 0, sizeof(*f));
+			snprintf(f->name, sizeof(f->name), "%s", e->name);
+			f->kind = aof ? REPL_KIND_AOF : REPL_KIND_SNAPSHOT;
+			f->generation = e->generation;
+			f->seen = true;
+			if (aof && e->generation == p->generation) {
+				uint64_t end = 0;
+				snprintf(path, sizeof(path), "%s/%s", rs->dir, e->name);
+				if (durable_end(path, 0, durable, p->offset, &end) < 0 || end != p->offset)
+					break;
+				f->off = p->offset;
+				found = true;
+			} else {
+				f->done = true;
+			}
+		}
+		manifest_free(&m);
+		if (!found) {
+			for (uint32_t j = 0; j <= i; j++)
+				rs->shards[j].nfiles = 0;
+			return false;
+		}
+	}
+	return true;
+}
+
+static pthread_mutex_t g_wake_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t g_wake_cond = PTHREAD_COND_INITIALIZER;
+static uint64_t g_wake_gen;
+
+bool repl_has_senders(void)
+{
+	return atomic_load_explicit(&g_repl_senders, memory_order_relaxed) != 0;
+}
+
+void repl_wake_senders(void)
+{
+	pthread_mutex_lock(&g_wake_lock);
+	g_wake_gen++;
+	pthread_cond_broadcast(&g_wake_cond);
+	pthread_mutex_unlock(&g_wake_lock);
+}
+
+/* Sleep until a shard's durable LSN moves (repl_wake_senders) or
+ * REPL_IDLE_MS pass: the bound keeps acknowledgements read, pings sent and
+ * manifest changes that move no LSN seen. */
+static void sender_wait(uint64_t *seen)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_nsec += REPL_IDLE_MS * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&g_wake_lock);
+	while (g_wake_gen == *seen) {
+		if (pthread_cond_timedwait(&g_wake_cond, &g_wake_lock, &ts) != 0)
+			break;
+	}
+	*seen = g_wake_gen;
+	pthread_mutex_unlock(&g_wake_lock);
+}
+
+/* Under appendfsync no a shard never fsyncs on its own, and only durable
+ * records are sent: ask every shard with records that are not durable yet
+ * for an fsync once a second, so a replica is never more than about a
+ * second behind (everysec and always fsync by themselves). */
+static void sender_ask_fsync(struct repl_sender *rs)
+{
+	int64_t now = kv_time_ms();
+	if (atomic_load(&g_config.appendfsync) != AOF_FSYNC_NO || now - rs->fsync_asked_ms < 1000)
+		return;
+	rs->fsync_asked_ms = now;
+	for (uint32_t i = 0; i < rs->nshards; i++) {
+		struct aof *a = rs->rt->aof(i);
+		if (atomic_load(&a->info.last_lsn) > atomic_load(&a->info.durable_lsn)) {
+			aof_ask_fsync(a);
+			rs->rt->wake(i);
+		}
+	}
+}
+
+static void *sender_main(void *arg)
+{
+	uint64_t wake_seen = 0;
+	struct repl_sender *rs = arg;
+	int64_t last_send = kv_time_ms();
+	char line[128];
+
+	int rc = 0;
+	if (sender_resume(rs)) {
+		snprintf(line, sizeof(line), "+CONTINUE %s\r\n", rs->replid);
+		kv_buf_append_str(&rs->out, line);
+		rc = sender_flush(rs);
+		if (rc == 0)
+			log_notice("replica %s: partial resync from its own files, streaming", rs->peer);
+	} else {
+		snprintf(line, sizeof(line), "+FULLRESYNC %s %" PRIu64 "\r\n", rs->replid,
+			 sender_offset(rs));
+		kv_buf_append_str(&rs->out, line);
+		rc = sender_dataset(rs);
+		for (uint32_t i = 0; rc == 0 && i < rs->nshards; i++)
+			rc = sender_shard(rs, i);
+		if (rc == 0)
+			rc = sender_frame(rs, REPL_FRAME_SYNCED, REPL_KIND_NONE, REPL_NO_SHARD, 0,
+					  sender_offset(rs), NULL, 0);
+		if (rc == 0)
+			rc = sender_flush(rs);
+		if (rc == 0)
+			log_notice("replica %s: full sync sent (%u shard(s)), streaming", rs->peer,
+				   rs->nshards);
+	}
+	pthread_mutex_lock(&g_repl_lock);
+	rs->info.state = "online";
+	pthread_mutex_unlock(&g_repl_lock);
+	while (rc == 0 && !atomic_load(&g_server.shutdown)) {
+		sender_wait(&wake_seen);
+		sender_ask_fsync(rs);
+		size_t before = rs->seq;
+		rc = sender_read(rs);
+		for (uint32_t i = 0; rc == 0 && i < rs->nshards; i++)
+			rc = sender_shard(rs, i);
+		int64_t now = kv_time_ms();
+		if (rc == 0 && rs->seq == before && now - last_send >= REPL_PING_MS)
+			rc = sender_frame(rs, REPL_FRAME_PING, REPL_KIND_NONE, REPL_NO_SHARD, 0,
+					  sender_offset(rs), NULL, 0);
+		if (rs->seq != before)
+			last_send = now;
+		if (rc == 0)
+			rc = sender_flush(rs);
+	}
+	if (rc < 0)
+		log_warning("replica %s: link closed: %s", rs->peer, kv_strerror(rc));
+	sender_list(rs, false);
+	close(rs->fd);
+	resp_parser_free(&rs->parser);
+	kv_buf_free(&rs->in);
+	for (uint32_t i = 0; i < rs->nshards; i++)
+		kv_buf_free(&rs->shards[i].manifest);
+	free(rs->shards);
+	free(rs->pos);
+	kv_buf_free(&rs->out);
+	free(rs->dir);
+	free(rs);
+	atomic_fetch_sub(&g_repl_senders, 1);
+	return NULL;
+}
+
+/* At shutdown, before the shards' AOFs go away: the senders read them.
+ * Each sees the stop within a poll or a send timeout. */
+void repl_senders_wait(void)
+{
+	for (int i = 0; i < 200 && atomic_load(&g_repl_senders) > 0; i++) {
+		struct timespec ts = { 0, 10 * 1000000L };
+		nanosleep(&ts, NULL);
+	}
+}
+
+void repl_sender_start(struct conn *c, int fd)
+{
+	struct repl_sender *rs = kv_calloc(1, sizeof(*rs));
+	rs->fd = fd;
+	struct timeval tv = { 0, 100000 };
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	rs->nshards = c->repl_shards;
+	rs->rt = &server_runtime;
+	rs->dir = strdup(g_config.dir);
+	snprintf(rs->replid, sizeof(rs->replid), "%s", server_runtime.info()->replid);
+	snprintf(rs->peer, sizeof(rs->peer), "%s", c->addr);
+	rs->shards = kv_calloc(rs->nshards, sizeof(*rs->shards));
+	rs->pos = c->repl_pos;   /* the sender owns it now */
+	c->repl_pos = NULL;
+	snprintf(rs->want, sizeof(rs->want), "%s", c->repl_want);
+	resp_limits_default(&rs->limits);
+	resp_parser_init(&rs->parser, &rs->limits);
+	snprintf(rs->info.ip, sizeof(rs->info.ip), "%s", c->addr);
+	char *colon = strrchr(rs->info.ip, ':');
+	if (colon)
+		*colon = '\0';
+	rs->info.port = c->repl_port;
+	rs->info.state = "wait_bgsave";
+	rs->ack_ms = kv_time_ms();
+	atomic_fetch_add(&g_repl_senders, 1);
+	sender_list(rs, true);
+	pthread_t t;
+	pthread_attr_t attr;
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	int rc = pthread_create(&t, &attr, sender_main, rs);
+	pthread_attr_destroy(&attr);
+	if (rc != 0) {
+		log_warning("replica %s: cannot start its sender thread: %s", rs->peer, strerror(rc));
+		sender_list(rs, false);
+		resp_parser_free(&rs->parser);
+		close(fd);
+		free(rs->shards);
+		free(rs->pos);
+		free(rs->dir);
+		free(rs);
+		atomic_fetch_sub(&g_repl_senders, 1);
+		return;
+	}
+	log_notice("replica %s: sync starting", rs->peer);
+}
+
+/* PSYNC replid offset */
+static void cmd_psync(struct cmd_ctx *c)
+{
+	const struct kv_slice *id = &c->argv[1];
+	c->conn->repl_want[0] = '\0';
+	if (repl_replid_ok(id->ptr, id->len)) {
+		memcpy(c->conn->repl_want, id->ptr, id->len);
+		c->conn->repl_want[id->len] = '\0';
+	}
+	repl_handshake(c);
+}
+
+/* SYNC: the pre-PSYNC handshake; a kevy replica never sends it. */
+static void cmd_sync(struct cmd_ctx *c)
+{
+	repl_handshake(c);
+}
+
+const struct kv_command cmd_table_repl[] = {
+	{ .name = "role", .arity = 1,
+	  .flags = CMD_LOCAL | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_FAST,
+	  .proc = cmd_role, .group = "server", .since = "2.8.12",
+	  .summary = "Return the role of the instance in the context of replication",
+	  .complexity = "O(1)" },
+	{ .name = "replconf", .arity = -1,
+	  .flags = CMD_LOCAL | CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE,
+	  .proc = cmd_replconf, .group = "server", .since = "3.0.0",
+	  .summary = "An internal command for configuring the replication stream",
+	  .complexity = "O(1)" },
+	{ .name = "psync", .arity = -3,
+	  .flags = CMD_LOCAL | CMD_ADMIN | CMD_NOSCRIPT | CMD_NO_MULTI,
+	  .proc = cmd_psync, .group = "server", .since = "2.8.0",
+	  .summary = "Internal command used for replication", .complexity = NULL },
+	{ .name = "sync", .arity = 1,
+	  .flags = CMD_LOCAL | CMD_ADMIN | CMD_NOSCRIPT | CMD_NO_MULTI,
+	  .proc = cmd_sync, .group = "server", .since = "1.0.0",
+	  .summary = "Internal command used for replication", .complexity = NULL },
+	{ NULL },
+};
