@@ -536,8 +536,11 @@ static void store_ranks(struct cmd_ctx *c, struct zset *z, size_t first, size_t 
 	struct kv_slice m;
 	double s;
 	size_t n = 0;
-	for (; n < count && zset_iter_next(it, &m, &s); n++)
-		zset_add(&res, s, m.ptr, m.len, 0, NULL);
+	for (; n < count && zset_iter_next(it, &m, &s); n++) {
+		struct zset *before = res;
+		if (zset_add(&res, s, m.ptr, m.len, 0, NULL) & ZADD_OUT_MOVED)
+			zset_free(before);   /* grown or converted: the old copy is ours */
+	}
 	free(it);
 	zset_pack_if_fits(&res);
 	db_set_object(db, dst->ptr, dst->len, KV_TYPE_ZSET, res, KV_NO_EXPIRE);
