@@ -18,7 +18,11 @@ const connection = { host: '127.0.0.1', port, maxRetriesPerRequest: null };
 
 (async () => {
   const queue = new Queue('jobs', { connection, prefix });
-  const events = new QueueEvents('jobs', { connection, prefix });
+  // From the stream's start: QueueEvents' first XREAD is sent some time
+  // after waitUntilReady, and with its default '$' it would miss the events
+  // of jobs that completed before it (seen under load: the test then
+  // timed out short of events, with every job completed).
+  const events = new QueueEvents('jobs', { connection, prefix, lastEventId: '0-0' });
   await events.waitUntilReady();
   const delayed = 20;
   let completed = 0;
