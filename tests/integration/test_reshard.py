@@ -13,7 +13,9 @@
    point up to the first start that survives; after each kill the next
    start, with either shard count, serves the same digest.  Kills before
    the decision and after it both happen.
-4. After a kill past the decision: kevy-check reports the pending re-shard
+4. A full disk during a re-shard: refused with the reason, no decision
+   recorded, the old dataset serves every key.
+5. After a kill past the decision: kevy-check reports the pending re-shard
    (exit 1) and --fix completes it; kevy-dump refuses the half-moved
    directory; a damaged kevy.reshard makes the server refuse to start.
 
@@ -169,6 +171,25 @@ def main():
         K.check(decided > 0 and undecided > 0,
                 "kills both before (%d) and after (%d) the decision" % (undecided, decided))
         K.log("killed re-shards: %d before the decision, %d after" % (undecided, decided))
+
+        # A full disk during a re-shard (every write after the first few
+        # fails): the start is refused, names the failure, and the old
+        # dataset still serves every key with its own count.
+        before = files_of(srv.dir)
+        target = 2 if cur == 3 else 3
+        srv.args = ["--threads", str(target)]
+        K.check(not try_start(srv, 20, "write:3+=enospc"), "started on a full disk")
+        log = srv.log_tail(4000).decode("utf-8", "replace")
+        K.check("re-sharding" in log and "No space left on device" in log and
+                "refusing to start" in log, "the refusal says why: %s" % log[-600:])
+        K.check(not os.path.exists(os.path.join(srv.dir, RESHARD)), "no decision recorded")
+        K.check(set(before) <= set(files_of(srv.dir)), "no old file removed")
+        srv.args = ["--threads", str(cur)]
+        srv.start()
+        digest, sizes, shards = state(srv)
+        K.check((digest, sizes, shards) == (want[0], want[1], cur),
+                "the old dataset after a failed re-shard: %r" % ((digest, sizes, shards),))
+        srv.stop()
 
         # 4. A pending re-shard and the tools.
         target = 2 if cur == 3 else 3
