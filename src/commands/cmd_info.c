@@ -467,10 +467,11 @@ static void srv_info_replication(const struct cmd_ctx *c, struct kv_buf *b)
 		      "master_repl_offset:%" PRIu64 "\r\n"
 		      "second_repl_offset:-1\r\n"
 		      "repl_backlog_active:0\r\n"
-		      "repl_backlog_size:1048576\r\n"
+		      "repl_backlog_size:%" PRId64 "\r\n"
 		      "repl_backlog_first_byte_offset:0\r\n"
 		      "repl_backlog_histlen:0\r\n",
-		      c->rt->info()->replid, persist_repl_offset(c));
+		      c->rt->info()->replid, persist_repl_offset(c),
+		      atomic_load(&g_config.repl_backlog_size));
 }
 
 static void srv_info_cpu(struct kv_buf *b)

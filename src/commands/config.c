@@ -13,12 +13,16 @@
  * storing cannot fail.
  *
  * Runtime-changeable scalars are atomics that shard threads read without a
- * lock.  The only runtime-changeable string, requirepass, is guarded by
- * cfg_lock.  The other strings are written only by config_load(), before any
- * shard thread exists.
+ * lock.  The runtime-changeable strings (requirepass, bind, save, ...) are
+ * written and read under cfg_lock.
+ *
+ * port and bind are the settings whose change can fail after parsing (the
+ * port is in use): CONFIG SET moves the listeners through the server's hook
+ * before it stores anything, so a refusal leaves every setting as it was.
  *
  * Not here: opening the log file, writing the pid file and listening on the
- * port (main.c / server.c read the values from g_config).
+ * port (main.c / server.c read the values from g_config; server.c moves the
+ * listeners on CONFIG SET).
  */
 #include "commands/config.h"
 #include "commands/acl.h"
@@ -91,6 +95,7 @@ struct kv_config g_config = {
 	.auto_aof_rewrite_min_size = 64ll << 20,
 	.snapshot_inflight_blocks = 4,
 	.lua_memory_limit = 512ll << 20,
+	.repl_backlog_size = 1ll << 20,
 	.requirepass = NULL,
 	.requirepass_set = false,
 };
@@ -105,6 +110,10 @@ static bool cfg_daemonize;
  * the main one), so CONFIG GET and monitoring (redis_exporter's
  * redis_config_io_threads) see what kevy has: no separate I/O threads. */
 static int cfg_io_threads = 1;
+/* replicaof: always empty, as a Redis master shows it; kevy-server cannot
+ * follow a primary yet (docs/replication.md), so a config file that names
+ * one is refused rather than ignored. */
+static char *cfg_replicaof;
 
 /* ------------------------------------------------------------------ */
 /* the table */
@@ -142,6 +151,9 @@ enum {
 	/* Redis's hidden settings: CONFIG GET answers them by exact name only,
 	 * never for a pattern (so not in CONFIG GET * or CONFIG REWRITE). */
 	CFG_HIDDEN = 1u << 2,
+	/* port and bind: a change moves the listeners (config_listen_fn),
+	 * which can fail; the same value changes nothing. */
+	CFG_LISTEN = 1u << 3,
 };
 
 enum cfg_origin { ORIGIN_LOAD, ORIGIN_SET };
@@ -185,6 +197,8 @@ static const char *cfg_check_databases(struct cfg_value *v, enum cfg_origin o, c
 static const char *cfg_check_daemonize(struct cfg_value *v, enum cfg_origin o, char *e, size_t n);
 static const char *cfg_check_maxclients(struct cfg_value *v, enum cfg_origin o, char *e, size_t n);
 static const char *cfg_check_io_threads(struct cfg_value *v, enum cfg_origin o, char *e, size_t n);
+static const char *cfg_check_replicaof(struct cfg_value *v, enum cfg_origin o, char *e,
+				       size_t n);
 static void cfg_applied_loglevel(void);
 static const char *cfg_check_appendonly(struct cfg_value *v, enum cfg_origin o, char *e, size_t n);
 static const char *cfg_check_save(struct cfg_value *v, enum cfg_origin o, char *e, size_t n);
@@ -197,10 +211,8 @@ static const char *cfg_check_percentiles(struct cfg_value *v, enum cfg_origin o,
 					 size_t n);
 
 static const struct cfg_def cfg_table[] = {
-	{ "port", CFG_INT, CFG_IMMUTABLE | CFG_SAME_OK, 0, 65535, NULL, FLD_INT, &g_config.port,
-	  NULL, NULL },
-	{ "bind", CFG_WORDS, CFG_IMMUTABLE | CFG_SAME_OK, 1, 16, NULL, FLD_STR, &g_config.bind,
-	  NULL, NULL },
+	{ "port", CFG_INT, CFG_LISTEN, 0, 65535, NULL, FLD_AINT, &g_config.port, NULL, NULL },
+	{ "bind", CFG_WORDS, CFG_LISTEN, 1, 16, NULL, FLD_STR, &g_config.bind, NULL, NULL },
 	{ "dir", CFG_STR, CFG_IMMUTABLE | CFG_SAME_OK, 0, 0, NULL, FLD_STR, &g_config.dir,
 	  cfg_check_dir, NULL },
 	{ "threads", CFG_INT, CFG_IMMUTABLE | CFG_SAME_OK, 0, CFG_THREADS_MAX, NULL, FLD_U32,
@@ -249,6 +261,10 @@ static const struct cfg_def cfg_table[] = {
 	{ "pidfile", CFG_STR, CFG_IMMUTABLE, 0, 0, NULL, FLD_STR, &g_config.pidfile, NULL, NULL },
 	{ "databases", CFG_INT, CFG_IMMUTABLE, 1, INT_MAX, NULL, FLD_INT, &g_config.databases,
 	  cfg_check_databases, NULL },
+	{ "repl-backlog-size", CFG_MEM, 0, 1, INT64_MAX, NULL, FLD_AI64,
+	  &g_config.repl_backlog_size, NULL, NULL },
+	{ "replicaof", CFG_WORDS, CFG_IMMUTABLE, 2, 2, NULL, FLD_STR, &cfg_replicaof,
+	  cfg_check_replicaof, NULL, "slaveof" },
 	{ "io-threads", CFG_INT, CFG_IMMUTABLE, 1, 128, NULL, FLD_INT, &cfg_io_threads,
 	  cfg_check_io_threads, NULL },
 	{ "daemonize", CFG_BOOL, CFG_IMMUTABLE, 0, 0, NULL, FLD_BOOL, &cfg_daemonize,
@@ -737,6 +753,21 @@ static const char *cfg_check_io_threads(struct cfg_value *v, enum cfg_origin o, 
 	return NULL;
 }
 
+static const char *cfg_check_replicaof(struct cfg_value *v, enum cfg_origin o, char *e,
+				       size_t n)
+{
+	(void)o;
+	(void)e;
+	(void)n;
+	if (strcasecmp(v->str, "no one") == 0) {
+		free(v->str);
+		v->str = kv_strndup("", 0);
+		return NULL;
+	}
+	return "kevy-server cannot run as a replica yet: it serves as a primary only "
+	       "(a kevy replica is kevy-mirror; see docs/replication.md)";
+}
+
 static int64_t cfg_reserved_fds(void)
 {
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
@@ -961,6 +992,8 @@ static void cfg_reset(void)
 	atomic_store(&g_config.lua_allow_undeclared_keys, 0);
 	atomic_store(&g_config.busy_reply_threshold_ms, 5000);
 	atomic_store(&g_config.lua_memory_limit, 512ll << 20);
+	atomic_store(&g_config.repl_backlog_size, 1ll << 20);
+	cfg_set_str(&cfg_replicaof, kv_strndup("", 0));
 	atomic_store(&g_config.auto_aof_rewrite_pct, 100);
 	atomic_store(&g_config.auto_aof_rewrite_min_size, 64ll << 20);
 	atomic_store(&g_config.snapshot_inflight_blocks, 4);
@@ -1489,7 +1522,9 @@ static bool cfg_set_lookup(struct kv_buf *out, int npairs, const struct kv_slice
 		}
 		if (unknown || bad)
 			continue;
-		if (defs[i]->flags & CFG_IMMUTABLE) {
+		if (defs[i]->flags & CFG_LISTEN) {
+			same[i] = cfg_is_current(defs[i], &args[2 * i + 1]);
+		} else if (defs[i]->flags & CFG_IMMUTABLE) {
 			same[i] = (defs[i]->flags & CFG_SAME_OK) &&
 				  cfg_is_current(defs[i], &args[2 * i + 1]);
 			if (!same[i]) {
@@ -1516,6 +1551,66 @@ static bool cfg_set_lookup(struct kv_buf *out, int npairs, const struct kv_slice
 			    (int)bad->len, bad->ptr, why);
 		return false;
 	}
+	return true;
+}
+
+static config_listen_fn cfg_listen_hook;
+/* One listener change at a time, held from the move to the store, so two
+ * CONFIG SETs on different shards leave the values of the one that moved
+ * the listeners last. */
+static pthread_mutex_t cfg_listen_lock = PTHREAD_MUTEX_INITIALIZER;
+
+void config_set_listen_hook(config_listen_fn fn)
+{
+	cfg_listen_hook = fn;
+}
+
+/* Second step of CONFIG SET when port or bind changes: every value parsed,
+ * none stored yet, move the listeners to the new pair.  On failure append
+ * Redis's error, naming the first of the two given, and return false; on
+ * success return true with cfg_listen_lock held (*locked) until the caller
+ * has stored the values. */
+static bool cfg_set_listeners(struct kv_buf *out, int npairs, const struct kv_slice *args,
+			      const struct cfg_def **defs, const struct cfg_value *vals,
+			      const bool *same, bool *locked)
+{
+	int first = -1;
+	const char *bind = NULL;
+	int port = -1;
+	for (int i = 0; i < npairs; i++) {
+		if (same[i] || !(defs[i]->flags & CFG_LISTEN))
+			continue;
+		if (first < 0)
+			first = i;
+		if (defs[i]->ptr == (void *)&g_config.port)
+			port = (int)vals[i].num;
+		else
+			bind = vals[i].str;
+	}
+	if (first < 0)
+		return true;
+	pthread_mutex_lock(&cfg_listen_lock);
+	if (!cfg_listen_hook) {
+		*locked = true;
+		return true;
+	}
+	if (port < 0)
+		port = atomic_load(&g_config.port);
+	pthread_mutex_lock(&cfg_lock);
+	char *bind_copy = kv_strndup(bind ? bind : g_config.bind,
+				     strlen(bind ? bind : g_config.bind));
+	pthread_mutex_unlock(&cfg_lock);
+	int rc = cfg_listen_hook(bind_copy, port);
+	free(bind_copy);
+	if (rc < 0) {
+		pthread_mutex_unlock(&cfg_listen_lock);
+		bool is_port = defs[first]->ptr == (void *)&g_config.port;
+		resp_errorf(out, "ERR CONFIG SET failed (possibly related to argument '%s') - %s",
+			    defs[first]->name, is_port ? "Unable to listen on this port. Check server logs."
+				    : "Failed to bind to specified addresses.");
+		return false;
+	}
+	*locked = true;
 	return true;
 }
 
@@ -1549,9 +1644,14 @@ void config_set_reply(struct kv_buf *out, int nargs, const struct kv_slice *args
 			goto done;
 		}
 	}
+	bool listen_locked = false;
+	if (!cfg_set_listeners(out, npairs, args, defs, vals, same, &listen_locked))
+		goto done;
 	for (int i = 0; i < npairs; i++)
 		if (!same[i])
 			cfg_store(defs[i], &vals[i]);
+	if (listen_locked)
+		pthread_mutex_unlock(&cfg_listen_lock);
 	resp_ok(out);
 done:
 	for (int i = 0; i < parsed; i++)
@@ -1949,7 +2049,8 @@ static void cfg_rw_line(struct cfg_rewrite *rw, size_t k, struct kv_buf *line, b
  * writes none for a NULL requirepass or pidfile. */
 static bool cfg_empty_is_unset(const struct cfg_def *d)
 {
-	return d->field == FLD_PASS || d->ptr == (void *)&g_config.pidfile;
+	return d->field == FLD_PASS || d->ptr == (void *)&g_config.pidfile ||
+	       d->ptr == (void *)&cfg_replicaof;
 }
 
 static void cfg_rw_setting(struct cfg_rewrite *rw, size_t k)

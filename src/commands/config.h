@@ -37,7 +37,7 @@ enum kv_protected_action {
 
 struct kv_config {
 	/* Fixed at startup. */
-	int port;                    /* 6379 */
+	_Atomic int port;            /* 6379; CONFIG SET moves the listeners */
 	char *bind;                  /* space-separated addresses: "127.0.0.1" */
 	char *dir;                   /* data directory: "." */
 	char *config_file;           /* absolute path or NULL */
@@ -106,6 +106,10 @@ struct kv_config {
 	/* Bytes one Lua state (a shard's EVAL or FCALL engine) may hold; 0:
 	 * no limit.  Past it an allocation fails: "not enough memory". */
 	_Atomic int64_t lua_memory_limit;        /* 512mb */
+	/* Redis's replication backlog size (1mb): kept and shown; a kevy
+	 * replica resumes from the primary's AOF segments instead
+	 * (docs/replication.md). */
+	_Atomic int64_t repl_backlog_size;
 	/* latency-tracking-info-percentiles: under the config lock; read
 	 * through config_latency_percentiles.  (The other introspection
 	 * settings are base/latency.h's and commands/slowlog.h's atomics.) */
@@ -133,6 +137,12 @@ bool config_memtoull(const char *p, uint64_t *out);
 void config_get_reply(struct kv_buf *out, int npat, const struct kv_slice *pats);
 /* CONFIG SET name value [name value ...]: all or nothing, Redis's replies. */
 void config_set_reply(struct kv_buf *out, int nargs, const struct kv_slice *args);
+/* The server's way to move its listeners when CONFIG SET changes port or
+ * bind: 0 once every shard has its new listeners, or -errno with nothing
+ * changed.  Set once at startup; without it (tools, unit tests) the values
+ * are only stored. */
+typedef int (*config_listen_fn)(const char *bind, int port);
+void config_set_listen_hook(config_listen_fn fn);
 
 /* CONFIG REWRITE: rewrites the config file at path with the settings in
  * force, keeping its comments and order (Redis 7.0's rules,

@@ -231,6 +231,20 @@ static void ep_lend_files(struct shard *s)
 	aof_attach(&s->aof, NULL, 0);
 }
 
+static void ep_relisten(struct shard *s, const int *old_fds, int nold)
+{
+	struct epoll_state *e = s->reactor_data;
+	for (int i = 0; i < nold; i++) {
+		epoll_ctl(e->epfd, EPOLL_CTL_DEL, old_fds[i], NULL);
+		close(old_fds[i]);
+	}
+	for (int i = 0; i < s->nlisten; i++) {
+		struct epoll_event ev = { .events = EPOLLIN, .data.u64 = ((uint64_t)i << 3) | EP_ACCEPT };
+		if (epoll_ctl(e->epfd, EPOLL_CTL_ADD, s->listen_fds[i], &ev) < 0)
+			log_warning("shard %u: cannot watch a new listener: %s", s->id, strerror(errno));
+	}
+}
+
 const struct reactor_ops reactor_epoll_ops = {
 	.name = "epoll",
 	.init = ep_init,
@@ -240,4 +254,5 @@ const struct reactor_ops reactor_epoll_ops = {
 	.conn_start = ep_conn_start,
 	.conn_flush = ep_conn_flush,
 	.conn_close = ep_conn_close,
+	.relisten = ep_relisten,
 };

@@ -79,11 +79,19 @@ static inline uint64_t ur_data(const void *p, unsigned op)
 	return (uint64_t)(uintptr_t)p | op;
 }
 
+/* An accept's tag: the listener's index (4 bits, at most 16) and the
+ * listeners' generation, so that the completions of an accept on a
+ * listener CONFIG SET port/bind replaced are not re-armed. */
+static inline uint64_t ur_accept_data(uint32_t gen, int idx)
+{
+	return (((uint64_t)gen << 4 | (uint64_t)idx) << 3) | UR_ACCEPT;
+}
+
 static void ur_arm_accept(struct shard *s, struct uring_state *u, int idx)
 {
 	struct io_uring_sqe *sqe = ur_sqe(u);
 	io_uring_prep_multishot_accept(sqe, s->listen_fds[idx], NULL, NULL, SOCK_CLOEXEC);
-	io_uring_sqe_set_data64(sqe, ((uint64_t)idx << 3) | UR_ACCEPT);
+	io_uring_sqe_set_data64(sqe, ur_accept_data(s->listen_gen, idx));
 }
 
 static void ur_arm_eventfd(struct shard *s, struct uring_state *u)
@@ -221,6 +229,21 @@ static int ur_init(struct shard *s)
 	return 0;
 }
 
+static void ur_relisten(struct shard *s, const int *old_fds, int nold)
+{
+	struct uring_state *u = s->reactor_data;
+	for (int i = 0; i < nold; i++) {
+		/* The ring holds the old socket until its accept is cancelled;
+		 * closing our descriptor now frees the port once it is. */
+		struct io_uring_sqe *sqe = ur_sqe(u);
+		io_uring_prep_cancel64(sqe, ur_accept_data(s->listen_gen - 1, i), 0);
+		io_uring_sqe_set_data64(sqe, UR_IGNORE);
+		close(old_fds[i]);
+	}
+	for (int i = 0; i < s->nlisten; i++)
+		ur_arm_accept(s, u, i);
+}
+
 static void ur_fini(struct shard *s)
 {
 	struct uring_state *u = s->reactor_data;
@@ -345,12 +368,14 @@ static void ur_handle(struct shard *s, struct uring_state *u, struct io_uring_cq
 	unsigned op = (unsigned)(data & UR_OP_MASK);
 	switch (op) {
 	case UR_ACCEPT: {
-		int idx = (int)(data >> 3);
+		int idx = (int)((data >> 3) & 15);
+		bool current = (uint32_t)(data >> 7) == s->listen_gen;
+		/* An old listener's last connections are served like any. */
 		if (cqe->res >= 0)
 			shard_on_accept(s, cqe->res);
-		else if (cqe->res != -ECANCELED)
+		else if (cqe->res != -ECANCELED && current)
 			log_warning("shard %u: accept failed: %s", s->id, strerror(-cqe->res));
-		if (!(cqe->flags & IORING_CQE_F_MORE) && !s->stopping)
+		if (!(cqe->flags & IORING_CQE_F_MORE) && !s->stopping && current)
 			ur_arm_accept(s, u, idx);
 		break;
 	}
@@ -427,4 +452,5 @@ const struct reactor_ops reactor_uring_ops = {
 	.conn_start = ur_conn_start,
 	.conn_flush = ur_conn_flush,
 	.conn_close = ur_conn_close,
+	.relisten = ur_relisten,
 };

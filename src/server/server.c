@@ -100,7 +100,7 @@ static int server_probe_port_waiting(const struct addrinfo *ai, const char *addr
 	return rc;
 }
 
-static int server_listen_one(const char *addr, int port, int backlog, bool probe)
+static int server_listen_one(const char *addr, int port, int backlog, bool probe, bool wait)
 {
 	char portstr[16];
 	snprintf(portstr, sizeof(portstr), "%d", port);
@@ -112,7 +112,8 @@ static int server_listen_one(const char *addr, int port, int backlog, bool probe
 		log_warning("Invalid bind address '%s': %s", addr, gai_strerror(rc));
 		return -EINVAL;
 	}
-	if (probe && (rc = server_probe_port_waiting(res, addr, port)) < 0) {
+	if (probe && (rc = wait ? server_probe_port_waiting(res, addr, port)
+				: server_probe_port(res)) < 0) {
 		freeaddrinfo(res);
 		return rc;
 	}
@@ -137,52 +138,142 @@ static int server_listen_one(const char *addr, int port, int backlog, bool probe
 	return fd;
 }
 
-/* Opens every shard's listeners.  A failure is fatal at startup, as in
- * Redis ("Could not create server TCP listening socket"). */
-static int server_open_listeners(void)
+/* Opens one SO_REUSEPORT listener per shard for each address of bind on
+ * port, into fds[shard][addr]; *naddr gets how many addresses are used.
+ * "-addr" (as in redis.conf) is skipped when it cannot be used.  wait: an
+ * address in use is retried for a while (at startup only).  Port 0 is
+ * Redis's "no TCP": no listener, *naddr 0.  On error nothing is left open;
+ * the failing address is logged. */
+static bool server_bind_has(const char *bind, const char *addr)
 {
-	char *addrs = kv_strndup(g_config.bind, strlen(g_config.bind));
+	size_t n = strlen(addr);
+	for (const char *p = bind; *p;) {
+		while (*p == ' ')
+			p++;
+		if (*p == '-')
+			p++;
+		size_t w = strcspn(p, " ");
+		if (w == n && memcmp(p, addr, n) == 0)
+			return true;
+		p += w;
+	}
+	return false;
+}
+
+static int server_make_listeners(const char *bind, int port, bool wait,
+				 int fds[][16], int *naddr_out)
+{
+	*naddr_out = 0;
+	if (port == 0)
+		return 0;
+	char *addrs = kv_strndup(bind, strlen(bind));
 	char *save = NULL;
-	int naddr = 0;
+	int naddr = 0, rc = 0;
 	for (char *a = strtok_r(addrs, " ", &save); a; a = strtok_r(NULL, " ", &save)) {
-		/* "-addr" in redis.conf means: skip it if unavailable. */
 		bool optional = a[0] == '-';
 		if (optional)
 			a++;
 		if (naddr >= 16) {
 			log_warning("Too many bind addresses (at most 16)");
-			free(addrs);
-			return -EINVAL;
+			rc = -EINVAL;
+			break;
 		}
-		bool ok = true;
-		for (uint32_t i = 0; i < g_server.nshards; i++) {
-			struct shard *s = g_server.shards[i];
-			int fd = server_listen_one(a, g_config.port, g_config.tcp_backlog, i == 0);
-			if (fd < 0) {
-				if (optional) {
-					ok = false;
-					for (uint32_t j = 0; j < i; j++)
-						close(g_server.shards[j]->listen_fds[naddr]);
-					break;
-				}
-				log_warning("Could not create server TCP listening socket %s:%d: %s",
-					    a, g_config.port, strerror(-fd));
-				free(addrs);
-				return fd;
-			}
-			s->listen_fds[naddr] = fd;
+		/* An address this server listens on already (CONFIG SET bind
+		 * keeping it) is in use by us: the probe would refuse it. */
+		bool ours = !wait && port == atomic_load(&g_server.info.tcp_port) &&
+			    server_bind_has(g_server.listening_bind, a);
+		uint32_t i;
+		int fd = 0;
+		for (i = 0; i < g_server.nshards; i++) {
+			fd = server_listen_one(a, port, g_config.tcp_backlog, i == 0 && !ours, wait);
+			if (fd < 0)
+				break;
+			fds[i][naddr] = fd;
 		}
-		if (!ok)
+		if (fd >= 0) {
+			naddr++;
 			continue;
-		naddr++;
-		for (uint32_t i = 0; i < g_server.nshards; i++)
-			g_server.shards[i]->nlisten = naddr;
+		}
+		for (uint32_t j = 0; j < i; j++)
+			close(fds[j][naddr]);
+		if (optional)
+			continue;
+		log_warning("Could not create server TCP listening socket %s:%d: %s",
+			    a, port, strerror(-fd));
+		rc = fd;
+		break;
 	}
 	free(addrs);
-	if (naddr == 0) {
+	if (rc == 0 && naddr == 0) {
 		log_warning("No bind address could be used");
-		return -EADDRNOTAVAIL;
+		rc = -EADDRNOTAVAIL;
 	}
+	if (rc < 0) {
+		for (uint32_t i = 0; i < g_server.nshards; i++)
+			for (int k = 0; k < naddr; k++)
+				close(fds[i][k]);
+		return rc;
+	}
+	*naddr_out = naddr;
+	return 0;
+}
+
+/* Opens every shard's listeners.  A failure is fatal at startup, as in
+ * Redis ("Could not create server TCP listening socket"). */
+static int server_open_listeners(void)
+{
+	if (g_config.port == 0) {
+		log_warning("Configured to not listen anywhere, exiting.");
+		return -EINVAL;
+	}
+	int (*fds)[16] = kv_calloc(g_server.nshards, sizeof(*fds));
+	int naddr;
+	int rc = server_make_listeners(g_config.bind, g_config.port, true, fds, &naddr);
+	if (rc == 0) {
+		g_server.listening_bind = kv_strndup(g_config.bind, strlen(g_config.bind));
+		for (uint32_t i = 0; i < g_server.nshards; i++) {
+			memcpy(g_server.shards[i]->listen_fds, fds[i], sizeof(fds[i]));
+			g_server.shards[i]->nlisten = naddr;
+		}
+	}
+	free(fds);
+	return rc;
+}
+
+/* CONFIG SET port/bind (config.c's listen hook): opens every shard's new
+ * listeners first, so a port in use or an address that cannot be bound
+ * fails with nothing changed and the old listeners still serving; then
+ * leaves each shard its new ones, which it swaps in at its next turn
+ * (shard_take_listeners), closing the old.  Runs on the shard that runs
+ * CONFIG SET; config.c serializes the calls. */
+static int server_relisten(const char *bind, int port)
+{
+	int (*fds)[16] = kv_calloc(g_server.nshards, sizeof(*fds));
+	int naddr;
+	int rc = server_make_listeners(bind, port, false, fds, &naddr);
+	if (rc < 0) {
+		free(fds);
+		return rc;
+	}
+	pthread_mutex_lock(&g_server.listen_lock);
+	for (uint32_t i = 0; i < g_server.nshards; i++) {
+		struct shard *s = g_server.shards[i];
+		/* A change the shard has not taken yet is superseded. */
+		if (atomic_load(&s->listen_pending))
+			for (int k = 0; k < s->npending; k++)
+				close(s->pending_fds[k]);
+		memcpy(s->pending_fds, fds[i], sizeof(fds[i]));
+		s->npending = naddr;
+		atomic_store(&s->listen_pending, true);
+	}
+	pthread_mutex_unlock(&g_server.listen_lock);
+	atomic_store(&g_server.info.tcp_port, port);
+	free(g_server.listening_bind);
+	g_server.listening_bind = kv_strndup(bind, strlen(bind));
+	for (uint32_t i = 0; i < g_server.nshards; i++)
+		shard_wake(g_server.shards[i]);
+	log_notice("Listening on %s port %d (CONFIG SET)", bind, port);
+	free(fds);
 	return 0;
 }
 
@@ -443,6 +534,8 @@ int server_run(const char *executable)
 	if (server_prepare_dataset(&g_server.nshards) < 0)
 		return 1;
 	pthread_mutex_init(&g_server.pause_lock, NULL);
+	pthread_mutex_init(&g_server.listen_lock, NULL);
+	config_set_listen_hook(server_relisten);
 	pthread_mutex_init(&g_server.turnon_lock, NULL);
 	g_server.shards = kv_calloc(g_server.nshards, sizeof(*g_server.shards));
 	for (uint32_t i = 0; i < g_server.nshards; i++)
@@ -547,9 +640,14 @@ int server_run(const char *executable)
 		if (g_server.shards[i]->aof_exit_error)
 			status = 1;
 	}
-	for (uint32_t i = 0; i < g_server.nshards; i++)
-		for (int j = 0; j < g_server.shards[i]->nlisten; j++)
-			close(g_server.shards[i]->listen_fds[j]);
+	for (uint32_t i = 0; i < g_server.nshards; i++) {
+		struct shard *s = g_server.shards[i];
+		for (int j = 0; j < s->nlisten; j++)
+			close(s->listen_fds[j]);
+		if (atomic_load(&s->listen_pending))
+			for (int j = 0; j < s->npending; j++)
+				close(s->pending_fds[j]);
+	}
 	/* Free every keyspace: a clean exit leaves nothing for a leak checker to
 	 * report (the store keeps value pointers unaligned inside its entries,
 	 * where LeakSanitizer cannot see them). */

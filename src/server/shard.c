@@ -498,6 +498,27 @@ void shard_conn_drained(struct shard *s, struct conn *c)
 /* ------------------------------------------------------------------ */
 /* background work */
 
+/* CONFIG SET port/bind left new listeners (server.c, server_relisten):
+ * swap them in; the reactor stops accepting on the old ones and closes
+ * them.  A connection the old ones accepted stays. */
+void shard_take_listeners(struct shard *s)
+{
+	int old[16];
+	pthread_mutex_lock(&g_server.listen_lock);
+	if (!atomic_exchange(&s->listen_pending, false)) {
+		pthread_mutex_unlock(&g_server.listen_lock);
+		return;
+	}
+	int nold = s->nlisten;
+	memcpy(old, s->listen_fds, sizeof(old));
+	memcpy(s->listen_fds, s->pending_fds, sizeof(s->listen_fds));
+	s->nlisten = s->npending;
+	s->npending = 0;
+	pthread_mutex_unlock(&g_server.listen_lock);
+	s->listen_gen++;
+	s->reactor->relisten(s, old, nold);
+}
+
 static void shard_kill_flagged(struct shard *s)
 {
 	if (!atomic_exchange(&s->kill_pending, false))
@@ -1140,6 +1161,8 @@ static void shard_loop(struct shard *s)
 		monitor_turn(s);
 		if (atomic_load_explicit(&s->kill_pending, memory_order_relaxed))
 			shard_kill_flagged(s);
+		if (atomic_load_explicit(&s->listen_pending, memory_order_relaxed))
+			shard_take_listeners(s);
 		client_work += shard_process_ready(s);
 		work += client_work;
 		if (s->wakes.head) {

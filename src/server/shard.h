@@ -445,6 +445,12 @@ struct shard {
 
 	int listen_fds[16];                   /* one SO_REUSEPORT socket per bind address */
 	int nlisten;
+	uint32_t listen_gen;                  /* bumped by each swap: tags the accepts armed */
+	/* CONFIG SET port/bind (server.c, server_relisten): the new listeners
+	 * this shard takes at its next turn, under g_server.listen_lock. */
+	_Atomic bool listen_pending;
+	int pending_fds[16];
+	int npending;
 	int event_fd;                         /* cross-shard wake-up */
 	_Atomic int sleeping;                 /* parked in the reactor */
 
@@ -581,6 +587,10 @@ struct kv_server {
 	 * pause_lock (CLIENT PAUSE keeps the later end and the wider type, as
 	 * Redis), read by every shard before it runs a command. */
 	pthread_mutex_t pause_lock;
+	/* CONFIG SET port/bind: one change at a time, and each shard's
+	 * pending_fds (server_relisten, shard_take_listeners). */
+	pthread_mutex_t listen_lock;
+	char *listening_bind;     /* the addresses listened on (config.c serializes changes) */
 	_Atomic uint32_t monitors;            /* MONITOR clients on every shard */
 	_Atomic int64_t pause_end_ms;
 	_Atomic bool pause_all;
@@ -629,12 +639,17 @@ struct reactor_ops {
 	/* Stop all I/O on c; shard_conn_io_done() is called once no operation
 	 * refers to it any more. */
 	void (*conn_close)(struct shard *s, struct conn *c);
+	/* s->listen_fds now holds new listeners (listen_gen bumped): stop
+	 * accepting on the old ones (closing them) and accept on the new. */
+	void (*relisten)(struct shard *s, const int *old_fds, int nold);
 };
 
 extern const struct reactor_ops reactor_uring_ops;
 extern const struct reactor_ops reactor_epoll_ops;
 /* Why io_uring cannot be used here, or NULL if it can. */
 const char *reactor_uring_unavailable(void);
+/* Take the listeners CONFIG SET port/bind left for this shard (server.c). */
+void shard_take_listeners(struct shard *s);
 
 /*
  * The runtime's files, each calling only those listed before it (the

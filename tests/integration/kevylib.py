@@ -497,8 +497,21 @@ class Server:
     def __enter__(self):
         return self.start()
 
-    def __exit__(self, *exc):
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is not None:
+            self.report_if_broken()
         self.cleanup()
+
+    def report_if_broken(self):
+        """When a test leaves on an exception, say whether this server died
+        or logged a sanitizer/assertion report, with its log tail: the
+        traceback alone only shows a closed connection."""
+        died = self.proc is not None and self.proc.poll() is not None
+        alarms = self.log_alarms()
+        if died or alarms:
+            log("%s %s; log alarms: %r\n--- log tail ---\n%s" % (
+                self.name, "had died (status %s)" % self.proc.returncode if died else "is alive",
+                alarms[:5], self.log_tail().decode("utf-8", "replace")))
 
 
 def _drop_kevy_only_flags(args):

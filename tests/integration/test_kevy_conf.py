@@ -83,6 +83,8 @@ def main():
             if name in OVERRIDDEN:
                 continue
             want = canonical(settings[name])
+            if name == "replicaof" and want.lower() == "no one":
+                want = ""   # "no one" is how a file says "not a replica"
             K.check(value == want, "%s: kevy.conf says %r, CONFIG GET %r" % (name, want, value))
         with srv.conn() as c:
             K.check(K.parse(c.call("CONFIG", "GET", "config_file")) == [],
