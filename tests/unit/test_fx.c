@@ -22,7 +22,11 @@
 
 #include <cmocka.h>
 
+#include <netinet/in.h>
+#include <pthread.h>
 #include <stdatomic.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1169,6 +1173,114 @@ static void test_fx_streams(void **state)
 	check_replay(e);
 }
 
+/* ---- MIGRATE: a fake target that answers each command with a line ---- */
+
+struct fake_target {
+	int lfd;
+	const char *const *replies;   /* one per command received; NULL-ended */
+	int commands;                 /* how many it received */
+};
+
+static bool fake_read(int fd, char *c)
+{
+	return read(fd, c, 1) == 1;
+}
+
+/* Reads one RESP array of bulk strings; false at EOF. */
+static bool fake_read_command(int fd)
+{
+	char ch;
+	long n = 0, len;
+	if (!fake_read(fd, &ch) || ch != '*')
+		return false;
+	while (fake_read(fd, &ch) && ch != '\r')
+		n = n * 10 + (ch - '0');
+	fake_read(fd, &ch);
+	for (long i = 0; i < n; i++) {
+		len = 0;
+		if (!fake_read(fd, &ch) || ch != '$')
+			return false;
+		while (fake_read(fd, &ch) && ch != '\r')
+			len = len * 10 + (ch - '0');
+		for (long k = 0; k < len + 3; k++)   /* \n, the bytes, \r\n */
+			if (!fake_read(fd, &ch))
+				return false;
+	}
+	return true;
+}
+
+static void *fake_target_main(void *arg)
+{
+	struct fake_target *t = arg;
+	int fd = accept(t->lfd, NULL, NULL);
+	if (fd < 0)
+		return NULL;
+	for (int i = 0; t->replies[i] && fake_read_command(fd); i++) {
+		t->commands++;
+		ssize_t w = write(fd, t->replies[i], strlen(t->replies[i]));
+		(void)w;
+	}
+	close(fd);
+	return NULL;
+}
+
+static int fake_target_start(struct fake_target *t, pthread_t *th, char *port, size_t cap)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(sa);
+	t->lfd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_true(t->lfd >= 0);
+	assert_int_equal(bind(t->lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(t->lfd, 1), 0);
+	assert_int_equal(getsockname(t->lfd, (struct sockaddr *)&sa, &len), 0);
+	snprintf(port, cap, "%u", ntohs(sa.sin_port));
+	return pthread_create(th, NULL, fake_target_main, t);
+}
+
+/* MIGRATE logs DEL of each key the target acknowledged, on that key's
+ * shard; a key the target refused, and COPY, log nothing: replay never
+ * talks to the network and rebuilds the same keyspace. */
+static void test_fx_migrate(void **state)
+{
+	struct env *e = *state;
+	char k[3][32], port[16], want[64];
+	for (uint32_t i = 0; i < 3; i++) {
+		key_on(e, i % e->nshards, "m", k[i], sizeof(k[i]));
+		X("SET", k[i], "v");
+	}
+	X("EXPIRE", k[2], "100");
+	/* SELECT, then the three RESTOREs: the second refused. */
+	const char *const replies[] = { "+OK\r\n", "+OK\r\n", "-BUSYKEY exists\r\n", "+OK\r\n",
+					NULL };
+	struct fake_target t = { .replies = replies };
+	pthread_t th;
+	assert_int_equal(fake_target_start(&t, &th, port, sizeof(port)), 0);
+	size_t mark = e->ntaken;
+	XEXPECT("-ERR Target instance replied with error: BUSYKEY exists\r\n", "MIGRATE",
+		"127.0.0.1", port, "", "0", "1000", "KEYS", k[0], k[1], k[2]);
+	pthread_join(th, NULL);
+	close(t.lfd);
+	assert_int_equal(t.commands, 4);
+	assert_int_equal(payloads_since(e, mark), 2);
+	snprintf(want, sizeof(want), "DEL %s", k[0]);
+	assert_string_equal(effect_text(e, 0), want);
+	snprintf(want, sizeof(want), "DEL %s", k[2]);
+	assert_string_equal(effect_text(e, 2 % e->nshards), want);
+	XEXPECT(":1\r\n", "EXISTS", k[1]);
+
+	/* COPY: the target has it, nothing changes here. */
+	const char *const ok[] = { "+OK\r\n", "+OK\r\n", NULL };
+	struct fake_target t2 = { .replies = ok };
+	assert_int_equal(fake_target_start(&t2, &th, port, sizeof(port)), 0);
+	mark = e->ntaken;
+	XEXPECT("+OK\r\n", "MIGRATE", "127.0.0.1", port, k[1], "0", "1000", "COPY");
+	pthread_join(th, NULL);
+	close(t2.lfd);
+	assert_int_equal(payloads_since(e, mark), 0);
+	XEXPECT("+NOKEY\r\n", "MIGRATE", "127.0.0.1", port, "nosuch", "0", "1000");
+	check_replay(e);
+}
+
 static void test_fx_every_write_command_has_a_scenario(void **state)
 {
 	(void)state;
@@ -1196,6 +1308,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_fx_string_rewrites, setup1, teardown),
 		cmocka_unit_test_setup_teardown(test_fx_getex, setup1, teardown),
 		cmocka_unit_test_setup_teardown(test_fx_restore, setup1, teardown),
+		cmocka_unit_test_setup_teardown(test_fx_migrate, setup3, teardown),
 		cmocka_unit_test_setup_teardown(test_fx_counters, setup1, teardown),
 		cmocka_unit_test_setup_teardown(test_fx_bitmaps, setup1, teardown),
 		cmocka_unit_test_setup_teardown(test_fx_expire, setup1, teardown),
