@@ -57,6 +57,13 @@ BENCH_IDLE_SECONDS="${BENCH_IDLE_SECONDS:-10}"
 BENCH_OUT="${BENCH_OUT:-}"
 BENCH_AOF="${BENCH_AOF:-off}"
 IFS=',' read -r -a CONFIGS <<<"${BENCH_CONFIGS:-50 1,50 16,1 1}"   # "clients pipeline"
+SERVER_PIN=(); CLIENT_PIN=()
+if [[ -n "${BENCH_PIN:-}" ]]; then
+  read -r pin_s pin_c <<<"$BENCH_PIN"
+  [[ -n "${pin_c:-}" ]] || { echo "bench.sh: BENCH_PIN must be \"SERVER_CPUS CLIENT_CPUS\"" >&2; exit 2; }
+  command -v taskset >/dev/null || { echo "bench.sh: BENCH_PIN needs taskset (util-linux)" >&2; exit 2; }
+  SERVER_PIN=(taskset -c "$pin_s"); CLIENT_PIN=(taskset -c "$pin_c")
+fi
 case "$BENCH_AOF" in
   off) REDIS_PERSIST=(--save '' --appendonly no); KEVY_PERSIST_ARGS=(--appendonly no) ;;
   always|everysec|no)
@@ -119,7 +126,7 @@ wait_ping() {
 
 REDIS_PORT=$(free_port)
 mkdir -p "$WORK/redis" "$WORK/kevy"
-"$REDIS_SERVER" --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$WORK/redis" \
+"${SERVER_PIN[@]}" "$REDIS_SERVER" --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$WORK/redis" \
   "${REDIS_PERSIST[@]}" --daemonize no --logfile "$WORK/redis.log" &
 REDIS_PID=$!
 PIDS+=("$REDIS_PID")
@@ -130,7 +137,7 @@ KEVY_PORT=$(free_port)
 # shellcheck disable=SC2206
 EXTRA=(${KEVY_EXTRA_ARGS:-})
 KEVY_PERSIST="${KEVY_PERSIST_ARGS[*]}"
-"$KEVY_SERVER" --port "$KEVY_PORT" --bind 127.0.0.1 --dir "$WORK/kevy" \
+"${SERVER_PIN[@]}" "$KEVY_SERVER" --port "$KEVY_PORT" --bind 127.0.0.1 --dir "$WORK/kevy" \
   --threads "$KEVY_THREADS" "${KEVY_PERSIST_ARGS[@]}" "${EXTRA[@]}" >>"$WORK/kevy.log" 2>&1 &
 KEVY_PID=$!
 wait_ping "$KEVY_PORT" "$KEVY_PID" || die "kevy-server did not start: $(tail -20 "$WORK/kevy.log")"
@@ -153,6 +160,7 @@ REPORT="$WORK/report.md"
   echo "- kernel: $(uname -srm)"
   echo "- redis: $("$REDIS_SERVER" --version | awk '{print $3}' | sed 's/v=//') (${REDIS_PERSIST[*]})"
   echo "- kevy: $("$KEVY_SERVER" --version 2>/dev/null | head -1 || echo '?') (--threads $KEVY_THREADS ${KEVY_EXTRA_ARGS:-}; persistence $KEVY_PERSIST)"
+  [[ -n "${BENCH_PIN:-}" ]] && echo "- pinned: servers on CPUs ${BENCH_PIN%% *}, redis-benchmark on CPUs ${BENCH_PIN##* }"
   echo "- client: $(redis-benchmark --version), -r 1000000, $BENCH_REPS runs per server per row" \
        "alternating order, median shown; ~${BENCH_SECONDS}s per run"
 } >"$REPORT"
@@ -172,26 +180,27 @@ idle() { awk -v d="$1" -v hz="$HZ" -v s="$BENCH_IDLE_SECONDS" 'BEGIN {printf "%.
 } >>"$REPORT"
 tail -2 "$REPORT" >&2
 
-# run_once PORT TEST CLIENTS PIPELINE N -> rps (prints 0 on failure).
-# TEST "zrange" is a custom command over the zset filled by fill_zbench.
+# run_once PORT TEST CLIENTS PIPELINE N -> "rps p50_ms p99_ms" ("0 0 0" on
+# failure).  TEST "zrange" is a custom command over the zset filled by
+# fill_zbench.  The CSV columns: test, rps, avg, min, p50, p95, p99, max.
 run_once() {
   local out
   if [[ "$2" == zrange ]]; then
-    out=$(redis-benchmark -h 127.0.0.1 -p "$1" -c "$3" -P "$4" -n "$5" --csv \
+    out=$("${CLIENT_PIN[@]}" redis-benchmark -h 127.0.0.1 -p "$1" -c "$3" -P "$4" -n "$5" --csv \
           ZRANGE zbench 0 9 WITHSCORES 2>/dev/null || true)
   else
-    out=$(redis-benchmark -h 127.0.0.1 -p "$1" -t "$2" -c "$3" -P "$4" -n "$5" \
+    out=$("${CLIENT_PIN[@]}" redis-benchmark -h 127.0.0.1 -p "$1" -t "$2" -c "$3" -P "$4" -n "$5" \
           -r 1000000 --csv 2>/dev/null || true)
   fi
-  awk -F'","' 'NR > 1 && NF > 1 {gsub(/"/, "", $2); print $2; found=1; exit}
-               END {if (!found) print 0}' <<<"$out"
+  awk -F'","' 'NR > 1 && NF > 6 {gsub(/"/, "", $7); print $2, $5, $7; found=1; exit}
+               END {if (!found) print "0 0 0"}' <<<"$out"
 }
 median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 alive() { kill -0 "$REDIS_PID" 2>/dev/null || die "redis-server died"; kill -0 "$KEVY_PID" 2>/dev/null || die "kevy-server died: $(tail -20 "$WORK/kevy.log")"; }
 
 {
-  echo "| test | clients | pipeline | requests | redis rps | kevy rps | kevy/redis |"
-  echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"
+  echo "| test | clients | pipeline | requests | redis rps | kevy rps | kevy/redis | p50 ms redis/kevy | p99 ms redis/kevy |"
+  echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
 } >>"$REPORT"
 
 fill_zbench() {  # the same 1000-member zset on both servers
@@ -214,23 +223,20 @@ for row in "${ROWS[@]}"; do
   {
     # Calibrate -n on redis so that one run takes about BENCH_SECONDS.
     cal_n=$(( C == 1 ? 5000 : (P > 1 ? 100000 : 20000) ))
-    cal=$(run_once "$REDIS_PORT" "$T" "$C" "$P" "$cal_n")
+    read -r cal _ <<<"$(run_once "$REDIS_PORT" "$T" "$C" "$P" "$cal_n")"
     N=$(awk -v r="$cal" -v s="$BENCH_SECONDS" 'BEGIN {n = int(r * s); if (n < 10000) n = 10000; print n}')
-    rr=""; kr=""
+    rr=""; kr=""; r50=""; k50=""; r99=""; k99=""
+    one_redis() { read -r a b c <<<"$(run_once "$REDIS_PORT" "$T" "$C" "$P" "$N")"; rr+=" $a"; r50+=" $b"; r99+=" $c"; }
+    one_kevy() { read -r a b c <<<"$(run_once "$KEVY_PORT" "$T" "$C" "$P" "$N")"; kr+=" $a"; k50+=" $b"; k99+=" $c"; }
     for rep in $(seq 1 "$BENCH_REPS"); do
       alive
-      if (( rep % 2 )); then
-        rr+=" $(run_once "$REDIS_PORT" "$T" "$C" "$P" "$N")"
-        kr+=" $(run_once "$KEVY_PORT" "$T" "$C" "$P" "$N")"
-      else
-        kr+=" $(run_once "$KEVY_PORT" "$T" "$C" "$P" "$N")"
-        rr+=" $(run_once "$REDIS_PORT" "$T" "$C" "$P" "$N")"
-      fi
+      if (( rep % 2 )); then one_redis; one_kevy; else one_kevy; one_redis; fi
     done
     alive
     rm_=$(median <<<"$rr"); km=$(median <<<"$kr")
     ratio=$(awk -v k="$km" -v r="$rm_" 'BEGIN {if (r > 0) printf "%.2f", k / r; else print "n/a"}')
-    line="| ${T^^} | $C | $P | $N | $(printf '%.0f' "$rm_") | $(printf '%.0f' "$km") | $ratio |"
+    lat="$(median <<<"$r50")/$(median <<<"$k50") | $(median <<<"$r99")/$(median <<<"$k99")"
+    line="| ${T^^} | $C | $P | $N | $(printf '%.0f' "$rm_") | $(printf '%.0f' "$km") | $ratio | $lat |"
     echo "$line" >>"$REPORT"
     note "$line   (redis:$rr; kevy:$kr)"
   }
