@@ -461,9 +461,18 @@ static struct repl_sent *sent_find(struct repl_shard_state *st, const char *name
 	return f;
 }
 
+static const char *path_of_manifest(const struct repl_sender *rs, uint32_t i, char *path,
+				    size_t cap)
+{
+	snprintf(path, cap, "%s/kevy-s%u.manifest", rs->dir, i);
+	return path;
+}
+
 /* One pass over shard i: new bytes of its files, then its manifest if it
- * changed.  Returns 0 or -errno / KV_* (the link is then dropped). */
-static int sender_shard(struct repl_sender *rs, uint32_t i)
+ * changed.  Returns 0, -EAGAIN when a file vanished because the manifest
+ * changed under the pass (run it again), or -errno / KV_* (the link is
+ * then dropped). */
+static int sender_shard_pass(struct repl_sender *rs, uint32_t i)
 {
 	struct repl_shard_state *st = &rs->shards[i];
 	char path[4200], name[64];
@@ -523,6 +532,18 @@ static int sender_shard(struct repl_sender *rs, uint32_t i)
 			f->done = true;
 		}
 	}
+	if (rc == -ENOENT) {
+		/* A file the manifest named was removed since we read it: a
+		 * snapshot or rewrite committed meanwhile and dropped what it
+		 * replaced.  The new manifest no longer names it; say so, and
+		 * the caller runs the pass again from the new one. */
+		struct kv_buf now = KV_BUF_INIT;
+		if (manifest_read_file(path_of_manifest(rs, i, path, sizeof(path)), 1 << 20,
+				       &now) == 0 &&
+		    (now.len != raw.len || memcmp(now.data, raw.data, raw.len) != 0))
+			rc = -EAGAIN;
+		kv_buf_free(&now);
+	}
 	if (rc == 0 && (raw.len != st->manifest.len || memcmp(raw.data, st->manifest.data, raw.len))) {
 		rc = sender_frame(rs, REPL_FRAME_FILE, REPL_KIND_MANIFEST, i, m.generation, 0, name,
 				  (uint32_t)strlen(name));
@@ -538,6 +559,17 @@ static int sender_shard(struct repl_sender *rs, uint32_t i)
 	manifest_free(&m);
 	kv_buf_free(&raw);
 	return rc;
+}
+
+/* A pass that raced with a snapshot or rewrite is run again; each run
+ * reads the newer manifest, so a few runs suffice unless the shard commits
+ * new files back to back. */
+static int sender_shard(struct repl_sender *rs, uint32_t i)
+{
+	int rc;
+	for (int tries = 0; (rc = sender_shard_pass(rs, i)) == -EAGAIN && tries < 16; tries++)
+		;
+	return rc == -EAGAIN ? -ENOENT : rc;
 }
 
 static int sender_dataset(struct repl_sender *rs)

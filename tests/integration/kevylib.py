@@ -503,15 +503,14 @@ class Server:
         self.cleanup()
 
     def report_if_broken(self):
-        """When a test leaves on an exception, say whether this server died
-        or logged a sanitizer/assertion report, with its log tail: the
-        traceback alone only shows a closed connection."""
+        """When a test leaves on an exception, show this server's state and
+        log tail: the traceback alone only shows a closed connection."""
         died = self.proc is not None and self.proc.poll() is not None
         alarms = self.log_alarms()
-        if died or alarms:
-            log("%s %s; log alarms: %r\n--- log tail ---\n%s" % (
-                self.name, "had died (status %s)" % self.proc.returncode if died else "is alive",
-                alarms[:5], self.log_tail().decode("utf-8", "replace")))
+        log("%s (port %s) %s; log alarms: %r\n--- log tail ---\n%s" % (
+            self.name, self.port,
+            "had died (status %s)" % self.proc.returncode if died else "is alive",
+            alarms[:5], self.log_tail(3000).decode("utf-8", "replace")))
 
 
 def _drop_kevy_only_flags(args):
