@@ -245,7 +245,17 @@ struct repl_shard_state {
 	struct repl_sent files[REPL_FILES_MAX];
 	uint32_t nfiles;
 	struct kv_buf manifest;  /* the manifest bytes last sent */
+	/* Every record up to this LSN has been sent (the durable LSN the last
+	 * complete pass read). */
+	uint64_t sent_lsn;
 };
+
+/* The PING and SYNCED frames carry an offset, the sum of the shards'
+ * sent_lsn; a replica answers REPLCONF ACK <that offset> once it has
+ * written everything before the frame.  The sender keeps the per-shard
+ * LSNs behind its last few offsets, so an ACK says exactly which records
+ * of which shard the replica holds (WAIT counts by them). */
+#define REPL_PINGS_KEPT 8
 
 struct repl_sender {
 	int fd;
@@ -267,12 +277,31 @@ struct repl_sender {
 	struct replica_info info;
 	int64_t ack_ms;
 	int64_t fsync_asked_ms;  /* sender_ask_fsync */
+	/* The offsets of the last PING/SYNCED frames and their LSN vectors
+	 * (REPL_PINGS_KEPT x nshards), and the vector the replica last
+	 * acknowledged (g_repl_lock; NULL-filled zeros until one is). */
+	uint64_t ping_off[REPL_PINGS_KEPT];
+	uint64_t *ping_lsns;
+	unsigned ping_next;
+	uint64_t *acked_lsns;
+	uint64_t getack_seen;    /* g_repl_getack when last answered */
 	struct repl_sender *next;
 };
 
 static _Atomic uint32_t g_repl_senders;
 static pthread_mutex_t g_repl_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct repl_sender *g_repl_list;
+/* WAIT: how many clients wait on any shard (the senders wake the shards
+ * on an ACK only then), and the generation a blocking WAIT bumps to make
+ * every sender ask its replica for an ACK at once. */
+static _Atomic int64_t g_repl_waiting;
+static _Atomic uint64_t g_repl_getack;
+
+static void repl_wake_waiters(const struct repl_sender *rs)
+{
+	for (uint32_t i = 0; i < rs->nshards; i++)
+		rs->rt->wake(i);
+}
 
 void repl_replicas_foreach(void (*fn)(void *arg, const struct replica_info *ri), void *arg)
 {
@@ -338,7 +367,18 @@ static int sender_read(struct repl_sender *rs)
 			pthread_mutex_lock(&g_repl_lock);
 			rs->info.offset = (uint64_t)off;
 			rs->ack_ms = kv_time_ms();
+			/* The newest PING with that offset says what it covers. */
+			for (unsigned k = 1; k <= REPL_PINGS_KEPT; k++) {
+				unsigned p = (rs->ping_next + REPL_PINGS_KEPT - k) % REPL_PINGS_KEPT;
+				if (rs->ping_off[p] != (uint64_t)off)
+					continue;
+				memcpy(rs->acked_lsns, rs->ping_lsns + (size_t)p * rs->nshards,
+				       rs->nshards * sizeof(uint64_t));
+				break;
+			}
 			pthread_mutex_unlock(&g_repl_lock);
+			if (atomic_load(&g_repl_waiting) > 0)
+				repl_wake_waiters(rs);
 		}
 		at += (size_t)used;
 	}
@@ -556,6 +596,8 @@ static int sender_shard_pass(struct repl_sender *rs, uint32_t i)
 		kv_buf_clear(&st->manifest);
 		kv_buf_append(&st->manifest, raw.data, raw.len);
 	}
+	if (rc == 0)
+		st->sent_lsn = durable;
 	manifest_free(&m);
 	kv_buf_free(&raw);
 	return rc;
@@ -598,6 +640,23 @@ static uint64_t sender_offset(struct repl_sender *rs)
 	uint64_t sum = 0;
 	for (uint32_t i = 0; i < rs->nshards; i++)
 		sum += atomic_load(&rs->rt->aof(i)->info.durable_lsn);
+	return sum;
+}
+
+/* The offset a PING or SYNCED frame carries: what has been sent, per
+ * shard, summed; remembered with its vector for the replica's ACK. */
+static uint64_t sender_ping_offset(struct repl_sender *rs)
+{
+	uint64_t sum = 0;
+	for (uint32_t i = 0; i < rs->nshards; i++)
+		sum += rs->shards[i].sent_lsn;
+	pthread_mutex_lock(&g_repl_lock);
+	unsigned at = rs->ping_next;
+	rs->ping_off[at] = sum;
+	for (uint32_t i = 0; i < rs->nshards; i++)
+		rs->ping_lsns[(size_t)at * rs->nshards + i] = rs->shards[i].sent_lsn;
+	rs->ping_next = (at + 1) % REPL_PINGS_KEPT;
+	pthread_mutex_unlock(&g_repl_lock);
 	return sum;
 }
 
@@ -688,7 +747,10 @@ static void sender_wait(uint64_t *seen)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_nsec += REPL_IDLE_MS * 1000000L;
+	/* While a WAIT waits, the replica's ACK is read within a millisecond
+	 * (it arrives on the socket, which this wait does not watch). */
+	long ms = atomic_load(&g_repl_waiting) > 0 ? 1 : REPL_IDLE_MS;
+	ts.tv_nsec += ms * 1000000L;
 	if (ts.tv_nsec >= 1000000000L) {
 		ts.tv_sec++;
 		ts.tv_nsec -= 1000000000L;
@@ -744,7 +806,7 @@ static void *sender_main(void *arg)
 			rc = sender_shard(rs, i);
 		if (rc == 0)
 			rc = sender_frame(rs, REPL_FRAME_SYNCED, REPL_KIND_NONE, REPL_NO_SHARD, 0,
-					  sender_offset(rs), NULL, 0);
+					  sender_ping_offset(rs), NULL, 0);
 		if (rc == 0)
 			rc = sender_flush(rs);
 		if (rc == 0)
@@ -762,9 +824,15 @@ static void *sender_main(void *arg)
 		for (uint32_t i = 0; rc == 0 && i < rs->nshards; i++)
 			rc = sender_shard(rs, i);
 		int64_t now = kv_time_ms();
-		if (rc == 0 && rs->seq == before && now - last_send >= REPL_PING_MS)
+		/* A WAIT asks every replica for an acknowledgement now. */
+		uint64_t getack = atomic_load(&g_repl_getack);
+		/* ... and, while one waits, after every pass that sent records. */
+		bool asked = getack != rs->getack_seen ||
+			     (rs->seq != before && atomic_load(&g_repl_waiting) > 0);
+		rs->getack_seen = getack;
+		if (rc == 0 && ((rs->seq == before && now - last_send >= REPL_PING_MS) || asked))
 			rc = sender_frame(rs, REPL_FRAME_PING, REPL_KIND_NONE, REPL_NO_SHARD, 0,
-					  sender_offset(rs), NULL, 0);
+					  sender_ping_offset(rs), NULL, 0);
 		if (rs->seq != before)
 			last_send = now;
 		if (rc == 0)
@@ -779,6 +847,8 @@ static void *sender_main(void *arg)
 	for (uint32_t i = 0; i < rs->nshards; i++)
 		kv_buf_free(&rs->shards[i].manifest);
 	free(rs->shards);
+	free(rs->ping_lsns);
+	free(rs->acked_lsns);
 	free(rs->pos);
 	kv_buf_free(&rs->out);
 	free(rs->dir);
@@ -809,6 +879,10 @@ void repl_sender_start(struct conn *c, int fd)
 	snprintf(rs->replid, sizeof(rs->replid), "%s", server_runtime.info()->replid);
 	snprintf(rs->peer, sizeof(rs->peer), "%s", c->addr);
 	rs->shards = kv_calloc(rs->nshards, sizeof(*rs->shards));
+	rs->ping_lsns = kv_calloc((size_t)REPL_PINGS_KEPT * rs->nshards, sizeof(uint64_t));
+	rs->acked_lsns = kv_calloc(rs->nshards, sizeof(uint64_t));
+	for (unsigned k = 0; k < REPL_PINGS_KEPT; k++)
+		rs->ping_off[k] = UINT64_MAX;   /* no offset acknowledged matches */
 	rs->pos = c->repl_pos;   /* the sender owns it now */
 	c->repl_pos = NULL;
 	snprintf(rs->want, sizeof(rs->want), "%s", c->repl_want);
@@ -845,6 +919,134 @@ void repl_sender_start(struct conn *c, int fd)
 }
 
 /* PSYNC replid offset */
+
+/* ------------------------------------------------------------------ */
+/* WAIT numreplicas timeout */
+
+/*
+ * WAIT counts the replicas that acknowledged every record each shard had
+ * appended when WAIT ran (its targets: the shards' last LSNs, read while
+ * WAIT holds every keyspace, so the client's earlier writes are among
+ * them).  A replica's acknowledgement is per shard (REPL_PINGS_KEPT), so a
+ * replica ahead on one shard and behind on another is not counted.  As
+ * in Redis, WAIT answers at once when enough replicas have them or inside
+ * MULTI; otherwise its reply slot stays open (one ack held) in the
+ * client's shard's list until enough have, the timeout passes (0: never),
+ * or the client goes away, and every sender is asked for an ACK now.  Only
+ * durable records are replicated, so a waiting WAIT also asks each shard
+ * with newer records for an fsync.
+ */
+struct repl_wait {
+	struct repl_wait *next;
+	struct conn *conn;
+	struct reply_slot *slot;
+	int64_t numreplicas;
+	int64_t deadline_ms;          /* 0: none */
+	uint32_t nshards;
+	uint64_t targets[];
+};
+
+static int64_t repl_count_acked(const uint64_t *targets, uint32_t nshards)
+{
+	int64_t n = 0;
+	pthread_mutex_lock(&g_repl_lock);
+	for (struct repl_sender *rs = g_repl_list; rs; rs = rs->next) {
+		if (rs->nshards != nshards)
+			continue;
+		bool all = true;
+		for (uint32_t i = 0; i < nshards && all; i++)
+			all = rs->acked_lsns[i] >= targets[i];
+		n += all;
+	}
+	pthread_mutex_unlock(&g_repl_lock);
+	return n;
+}
+
+static void cmd_wait(struct cmd_ctx *c)
+{
+	int64_t numreplicas, timeout;
+	if (!arg_to_int64(&c->argv[1], &numreplicas)) {
+		resp_error(c->out, RESP_ERR_NOT_INT);
+		return;
+	}
+	if (!arg_to_int64(&c->argv[2], &timeout)) {
+		resp_error(c->out, "ERR timeout is not an integer or out of range");
+		return;
+	}
+	if (timeout < 0) {
+		resp_error(c->out, "ERR timeout is negative");
+		return;
+	}
+	uint32_t n = c->nshards;
+	struct repl_wait *w = kv_calloc(1, sizeof(*w) + n * sizeof(uint64_t));
+	w->nshards = n;
+	for (uint32_t i = 0; i < n; i++)
+		w->targets[i] = atomic_load(&c->rt->aof(i)->info.last_lsn);
+	int64_t acked = repl_count_acked(w->targets, n);
+	if (acked >= numreplicas || !c->conn || c->conn->in_exec || c->conn->in_multi) {
+		resp_int(c->out, acked);
+		free(w);
+		return;
+	}
+	w->numreplicas = numreplicas;
+	w->deadline_ms = timeout > 0 ? c->now_ms + timeout : 0;
+	c->conn->wait_repl = w;   /* the runtime calls repl_wait_commit */
+	atomic_fetch_add(&g_repl_waiting, 1);
+	for (uint32_t i = 0; i < n; i++) {
+		struct aof *a = c->rt->aof(i);
+		if (atomic_load(&a->info.last_lsn) > atomic_load(&a->info.durable_lsn)) {
+			aof_ask_fsync(a);
+			c->rt->wake(i);
+		}
+	}
+	atomic_fetch_add(&g_repl_getack, 1);
+	repl_wake_senders();
+}
+
+void repl_wait_commit(struct shard *s, struct conn *c, struct reply_slot *slot)
+{
+	struct repl_wait *w = c->wait_repl;
+	c->wait_repl = NULL;
+	w->conn = c;
+	w->slot = slot;
+	slot->acks++;
+	c->inflight++;
+	w->next = s->repl_waits;
+	s->repl_waits = w;
+}
+
+/* Answers the WAITs that can be answered; returns the time in us to the
+ * next deadline (INT64_MAX: none).  force: answer every one (shutdown). */
+int64_t repl_waits_turn(struct shard *s, bool force)
+{
+	int64_t next = INT64_MAX;
+	for (struct repl_wait **pp = &s->repl_waits; *pp;) {
+		struct repl_wait *w = *pp;
+		struct conn *c = w->conn;
+		int64_t acked = repl_count_acked(w->targets, w->nshards);
+		bool gone = c->io_dead || c->read_eof || c->close_started;
+		bool late = w->deadline_ms && s->now_ms >= w->deadline_ms;
+		if (!force && !gone && !late && acked < w->numreplicas) {
+			if (w->deadline_ms) {
+				int64_t us = (w->deadline_ms - s->now_ms) * 1000;
+				if (us < next)
+					next = us;
+			}
+			pp = &w->next;
+			continue;
+		}
+		*pp = w->next;
+		atomic_fetch_sub(&g_repl_waiting, 1);
+		resp_int(&w->slot->buf, acked);
+		kv_assert(w->slot->acks > 0);
+		w->slot->acks--;
+		free(w);
+		conn_drain_slots(s, c);
+		conn_release_inflight(s, c);
+	}
+	return next;
+}
+
 static void cmd_psync(struct cmd_ctx *c)
 {
 	const struct kv_slice *id = &c->argv[1];
@@ -877,6 +1079,11 @@ const struct kv_command cmd_table_repl[] = {
 	  .flags = CMD_LOCAL | CMD_ADMIN | CMD_NOSCRIPT | CMD_NO_MULTI,
 	  .proc = cmd_psync, .group = "server", .since = "2.8.0",
 	  .summary = "Internal command used for replication", .complexity = NULL },
+	{ .name = "wait", .arity = 3, .flags = CMD_ALL_SHARDS | CMD_NOSCRIPT,
+	  .proc = cmd_wait, .group = "generic", .since = "3.0.0",
+	  .summary = "Wait for the synchronous replication of all the write commands sent in "
+		     "the context of the current connection",
+	  .complexity = "O(1)" },
 	{ .name = "sync", .arity = 1,
 	  .flags = CMD_LOCAL | CMD_ADMIN | CMD_NOSCRIPT | CMD_NO_MULTI,
 	  .proc = cmd_sync, .group = "server", .since = "1.0.0",

@@ -280,6 +280,8 @@ static void txn_execute(struct shard *s, struct txn *t)
 	}
 	t->call.slot->nseq = shard_notify_tag(s);
 	kv_assert(!fx_pending());
+	if (c->wait_repl)
+		repl_wait_commit(s, c, t->call.slot);
 	if (c->block_pending) {
 		blocking_commit(s, c, t->call.cmd, t->call.argc, t->call.argv, t->call.slot);
 		kv_buf_free(&reply);
@@ -868,6 +870,15 @@ static void run_here(struct shard *s, struct conn *c, const struct kv_command *c
 				 .trk_remember = tracking_remember_id(c) };
 	shard_call_run(s, &call, c, s->held_local, out);
 	shard_unit_commit(s);
+	if (c->wait_repl) {
+		/* WAIT waits for replicas: its reply (written later) gets a
+		 * slot of its own, held open. */
+		if (!slot) {
+			slot = conn_reserve_slot(c);
+			slot->done = true;
+		}
+		repl_wait_commit(s, c, slot);
+	}
 	bool wait_shards = (cmd->flags & CMD_WAIT_SNAPSHOT) || c->wait_shards;
 	c->wait_shards = false;
 	if (wait_shards && out->len > before && out->data[before] != '-') {

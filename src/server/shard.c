@@ -1173,6 +1173,9 @@ static void shard_loop(struct shard *s)
 		int64_t pause_us = s->paused_head ? shard_client_pause_turn(s) : INT64_MAX;
 		if (pause_us < block_us)
 			block_us = pause_us;
+		int64_t wait_us = s->repl_waits ? repl_waits_turn(s, false) : INT64_MAX;
+		if (wait_us < block_us)
+			block_us = wait_us;
 		if (kv_mono_us() >= s->next_cron_us)
 			shard_cron(s);
 		tracking_turn(s);
@@ -1224,6 +1227,8 @@ void *shard_thread_main(void *arg)
 	tracking_thread_set(s);
 	atomic_fetch_add(&g_server.shards_serving, 1);
 	shard_loop(s);
+	if (s->repl_waits)
+		repl_waits_turn(s, true);
 	shard_aof_shutdown(s);
 	/* Shutdown: stop I/O on every client and let the reactor retire the
 	 * operations still in flight (bounded). */

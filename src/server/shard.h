@@ -50,6 +50,7 @@ struct conn;
 struct reactor_ops;
 struct monitor_inbox;
 struct trk_shard;
+struct repl_wait;
 
 /* ---- messages between shards ---- */
 enum msg_type {
@@ -328,6 +329,7 @@ struct conn {
 	bool repl_handoff;                    /* PSYNC served: the socket goes to a sender */
 	struct repl_pos *repl_pos;            /* REPLCONF kevy-pos, per shard, or NULL */
 	char repl_want[41];                   /* PSYNC's replication id, or "" */
+	struct repl_wait *wait_repl;          /* WAIT asked to wait (repl.c) */
 
 	/* MULTI/EXEC (multi.c). */
 	bool in_multi;
@@ -533,6 +535,7 @@ struct shard {
 	double ns_per_tick;
 	uint64_t cron_expire_budget;
 	bool stopping;
+	struct repl_wait *repl_waits;         /* WAITs of this shard's clients (repl.c) */
 	uint64_t repl_told_lsn;             /* durable LSN the senders were woken for (repl.c) */
 
 	/* Durability (aof.c): this shard's AOF, the connections with replies
@@ -923,6 +926,11 @@ void repl_senders_wait(void);
  * durable LSN moved. */
 bool repl_has_senders(void);
 void repl_wake_senders(void);
+/* WAIT: the running command (c->wait_repl) waits in this shard's list,
+ * its reply slot held; repl_waits_turn answers those that can be (all
+ * when force) and returns the microseconds to the next deadline. */
+void repl_wait_commit(struct shard *s, struct conn *c, struct reply_slot *slot);
+int64_t repl_waits_turn(struct shard *s, bool force);
 /* fn for every replica a sender serves (INFO, ROLE), under the list's lock. */
 void repl_replicas_foreach(void (*fn)(void *arg, const struct replica_info *ri), void *arg);
 

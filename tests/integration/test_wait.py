@@ -1,0 +1,142 @@
+#!/usr/bin/python3
+"""WAIT numreplicas timeout: counted by the replicas' acknowledgements.
+
+1. Without replicas, against redis-server and kevy (2 shards), replies byte
+   for byte: WAIT 0 0 is 0 at once; WAIT 1 200 is 0 after the timeout (it
+   waited at least 0.15 s and at most 5 s); its argument errors; inside
+   MULTI it answers at once; from a script it is refused (noscript).
+2. kevy with a kevy-mirror replica (2 shards): after writes on both shards
+   (single keys, a cross-shard MSET, a MULTI/EXEC) WAIT 1 5000 is 1, well
+   before the timeout; WAIT 2 300 is 1 after its timeout.
+3. The count is by acknowledgement, not by connection: with the replica
+   stopped (SIGSTOP) a new write's WAIT 1 400 is 0; once it runs again
+   WAIT 1 5000 is 1.
+4. A client that disconnects while its WAIT 1 0 (no timeout) waits for the
+   stopped replica leaves nothing behind: the server keeps serving, and a
+   WAIT pending at shutdown does not keep the server from a clean exit.
+
+Environment: KEVY_SERVER (set by CTest).
+"""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+sys.dont_write_bytecode = True  # keep __pycache__ out of the source tree
+import kevylib as K  # noqa: E402
+
+
+def mirror_binary():
+    return os.path.join(os.path.dirname(os.path.abspath(os.environ["KEVY_SERVER"])), "kevy-mirror")
+
+
+def timed(c, *args):
+    t0 = time.monotonic()
+    r = c.call(*args)
+    return r, time.monotonic() - t0
+
+
+def run(port):
+    out = []
+    with K.RawConn(port) as c:
+        c.call("SET", "k", "v")
+        out.append(c.call("WAIT", "0", "0"))
+        r, took = timed(c, "WAIT", "1", "200")
+        out.append(r)
+        out.append(0.15 <= took < 5)
+        for args in (["x", "1"], ["1", "-1"], ["1", "x"], ["1"], ["1", "2", "3"]):
+            out.append(c.call("WAIT", *args))
+        out.append(c.call("MULTI"))
+        out.append(c.call("WAIT", "1", "0"))
+        r, took = timed(c, "EXEC")
+        out.append(r)
+        out.append(took < 5)
+        out.append(c.call("EVAL", "return redis.call('wait', 0, 0)", "0").split(b"script:")[0])
+    return out
+
+
+LABELS = ["WAIT 0 0", "WAIT 1 200", "waited the timeout", "numreplicas not int",
+          "negative timeout", "timeout not int", "arity 2", "arity 4", "MULTI", "queued",
+          "EXEC", "EXEC at once", "from a script"]
+
+
+def wait_synced(log_path, timeout=20):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with open(log_path, "rb") as f:
+            if b"full sync done" in f.read():
+                return True
+        time.sleep(0.05)
+    return False
+
+
+def check_with_replica():
+    with K.kevy("--threads", "2") as srv:
+        mdir = os.path.join(srv.tmpdir, "mirror")
+        os.mkdir(mdir)
+        log_path = os.path.join(srv.tmpdir, "mirror.log")
+        logf = open(log_path, "ab")
+        mir = subprocess.Popen([mirror_binary(), "--host", "127.0.0.1", "--port", str(srv.port),
+                                "--dir", mdir, "--threads", "2", "--timeout", "30"],
+                               stdin=subprocess.DEVNULL, stdout=logf, stderr=subprocess.STDOUT)
+        try:
+            K.check(wait_synced(log_path), "kevy-mirror synced")
+            with srv.conn() as c:
+                for i in range(20):
+                    c.call("SET", "key:%d" % i, "v%d" % i)
+                c.call("MSET", "a", "1", "b", "2", "c", "3", "d", "4")
+                c.call("MULTI")
+                c.call("INCR", "x")
+                c.call("LPUSH", "y", "1")
+                c.call("EXEC")
+                r, took = timed(c, "WAIT", "1", "5000")
+                K.check(r == b":1\r\n" and took < 4.5, "WAIT 1 with a replica: %r in %.2fs" % (r, took))
+                r, took = timed(c, "WAIT", "2", "300")
+                K.check(r == b":1\r\n" and 0.25 <= took < 5, "WAIT 2 300: %r in %.2fs" % (r, took))
+                # Stopped: it cannot acknowledge the new write.
+                mir.send_signal(signal.SIGSTOP)
+                c.call("SET", "after-stop", "1")
+                r, took = timed(c, "WAIT", "1", "400")
+                K.check(r == b":0\r\n" and 0.35 <= took < 5,
+                        "WAIT 1 with the replica stopped: %r in %.2fs" % (r, took))
+                # A client gone while waiting (no timeout).
+                gone = socket.create_connection(("127.0.0.1", srv.port))
+                gone.sendall(K.encode("WAIT", "1", "0"))
+                time.sleep(0.2)
+                gone.close()
+                mir.send_signal(signal.SIGCONT)
+                r, took = timed(c, "WAIT", "1", "5000")
+                K.check(r == b":1\r\n" and took < 4.5,
+                        "WAIT 1 once the replica runs again: %r in %.2fs" % (r, took))
+                K.check(c.call("PING") == b"+PONG\r\n", "still serving")
+            # A WAIT pending at shutdown.
+            mir.send_signal(signal.SIGSTOP)
+            pending = socket.create_connection(("127.0.0.1", srv.port))
+            pending.sendall(K.encode("SET", "last", "1") + K.encode("WAIT", "1", "0"))
+            time.sleep(0.3)
+            srv.check_clean_exit()
+            pending.close()
+        finally:
+            mir.send_signal(signal.SIGCONT)
+            mir.terminate()
+            mir.wait(20)
+            logf.close()
+
+
+def main():
+    K.require_kevy()
+    if K.target() == "redis":
+        with K.redis() as srv:
+            for label, r in zip(LABELS, run(srv.port)):
+                K.log("%-20s %r" % (label, r))
+        return
+    K.require_redis()
+    K.compare_with_redis(run, LABELS, kevy_args=("--threads", "2"), what="step")
+    check_with_replica()
+
+
+if __name__ == "__main__":
+    K.run_main(main)
