@@ -1,13 +1,6 @@
 /*
- * cmd_persist.c - WAITAOF and INFO persistence.
- *
- * WAITAOF numlocal numreplicas timeout runs holding every shard's keyspace
- * (CMD_ALL_SHARDS) with CMD_WAIT_DURABLE: the runtime (shard.c) asks each
- * shard for an fsync and releases the reply once every shard's AOF is
- * durable up to what it held when WAITAOF ran, whatever appendfsync says.
- * That covers the connection's earlier writes (they ran before, in order).
- * kevy has no replicas: numreplicas is accepted and the reply's second
- * element is always 0; the reply does not wait for the timeout to pass.
+ * cmd_persist.c - SAVE, BGSAVE, BGREWRITEAOF, LASTSAVE and INFO persistence.
+ * (WAITAOF waits for replicas too: it is server/repl.c's, beside WAIT.)
  *
  * INFO persistence prints Redis's aof_* fields with real values, summed over
  * shards (sizes, buffers, delayed fsyncs) or the worst of them (write status),
@@ -171,31 +164,6 @@ uint64_t persist_repl_offset(const struct cmd_ctx *c)
 	return sum;
 }
 
-/* WAITAOF numlocal numreplicas timeout */
-static void cmd_waitaof(struct cmd_ctx *c)
-{
-	int64_t numlocal, numreplicas, timeout;
-	if (!arg_to_int64(&c->argv[1], &numlocal) || !arg_to_int64(&c->argv[2], &numreplicas) ||
-	    !arg_to_int64(&c->argv[3], &timeout)) {
-		resp_error(c->out, RESP_ERR_NOT_INT);
-		return;
-	}
-	if (timeout < 0) {
-		resp_error(c->out, "ERR timeout is negative");
-		return;
-	}
-	bool on = atomic_load(&g_config.appendonly) != 0;
-	if (numlocal > 0 && !on) {
-		resp_error(c->out, "ERR WAITAOF cannot be used when numlocal is set but "
-				   "appendonly is disabled.");
-		return;
-	}
-	/* The runtime holds this reply until every shard has fsynced. */
-	resp_array(c->out, 2);
-	resp_int(c->out, on ? 1 : 0);
-	resp_int(c->out, 0);
-}
-
 /* Start a snapshot on every shard (the caller holds every keyspace), or
  * say one runs already. */
 static bool persist_start_all(struct cmd_ctx *c, const char *busy)
@@ -264,9 +232,5 @@ const struct kv_command cmd_table_persist[] = {
 	{ "lastsave", 1, CMD_FAST | CMD_RANDOM | CMD_LOCAL, 0, 0, 0, cmd_lastsave, NULL, NULL,
 	  "server", "1.0.0", "Returns the Unix timestamp of the last successful save to disk.",
 	  "O(1)", NULL },
-	{ "waitaof", 4, CMD_NOSCRIPT | CMD_ALL_SHARDS | CMD_WAIT_DURABLE, 0, 0, 0, cmd_waitaof,
-	  NULL, NULL, "generic", "7.2.0",
-	  "Blocks until all of the preceding write commands sent by the connection are written "
-	  "to the append-only file of the master and/or replicas.", "O(1)", NULL },
 	{ NULL },
 };

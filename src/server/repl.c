@@ -940,6 +940,8 @@ struct repl_wait {
 	struct repl_wait *next;
 	struct conn *conn;
 	struct reply_slot *slot;
+	bool aof;                     /* WAITAOF: [local, replicas] */
+	int64_t local;                /* WAITAOF's first element */
 	int64_t numreplicas;
 	int64_t deadline_ms;          /* 0: none */
 	uint32_t nshards;
@@ -962,6 +964,47 @@ static int64_t repl_count_acked(const uint64_t *targets, uint32_t nshards)
 	return n;
 }
 
+static void repl_wait_reply(struct kv_buf *out, bool aof, int64_t local, int64_t acked)
+{
+	if (aof) {
+		resp_array(out, 2);
+		resp_int(out, local);
+	}
+	resp_int(out, acked);
+}
+
+/* WAIT's and WAITAOF's common part, once the arguments are checked. */
+static void repl_wait_start(struct cmd_ctx *c, bool aof, int64_t local, int64_t numreplicas,
+			    int64_t timeout)
+{
+	uint32_t n = c->nshards;
+	struct repl_wait *w = kv_calloc(1, sizeof(*w) + n * sizeof(uint64_t));
+	w->nshards = n;
+	for (uint32_t i = 0; i < n; i++)
+		w->targets[i] = atomic_load(&c->rt->aof(i)->info.last_lsn);
+	int64_t acked = repl_count_acked(w->targets, n);
+	if (acked >= numreplicas || !c->conn || c->conn->in_exec || c->conn->in_multi) {
+		repl_wait_reply(c->out, aof, local, acked);
+		free(w);
+		return;
+	}
+	w->aof = aof;
+	w->local = local;
+	w->numreplicas = numreplicas;
+	w->deadline_ms = timeout > 0 ? c->now_ms + timeout : 0;
+	c->conn->wait_repl = w;   /* the runtime calls repl_wait_commit */
+	atomic_fetch_add(&g_repl_waiting, 1);
+	for (uint32_t i = 0; i < n; i++) {
+		struct aof *a = c->rt->aof(i);
+		if (atomic_load(&a->info.last_lsn) > atomic_load(&a->info.durable_lsn)) {
+			aof_ask_fsync(a);
+			c->rt->wake(i);
+		}
+	}
+	atomic_fetch_add(&g_repl_getack, 1);
+	repl_wake_senders();
+}
+
 static void cmd_wait(struct cmd_ctx *c)
 {
 	int64_t numreplicas, timeout;
@@ -977,30 +1020,36 @@ static void cmd_wait(struct cmd_ctx *c)
 		resp_error(c->out, "ERR timeout is negative");
 		return;
 	}
-	uint32_t n = c->nshards;
-	struct repl_wait *w = kv_calloc(1, sizeof(*w) + n * sizeof(uint64_t));
-	w->nshards = n;
-	for (uint32_t i = 0; i < n; i++)
-		w->targets[i] = atomic_load(&c->rt->aof(i)->info.last_lsn);
-	int64_t acked = repl_count_acked(w->targets, n);
-	if (acked >= numreplicas || !c->conn || c->conn->in_exec || c->conn->in_multi) {
-		resp_int(c->out, acked);
-		free(w);
+	repl_wait_start(c, false, 0, numreplicas, timeout);
+}
+
+/*
+ * WAITAOF numlocal numreplicas timeout (Redis 7.2's).  The local part is the
+ * runtime's CMD_WAIT_DURABLE: the reply leaves once every shard's AOF is
+ * fsynced up to what it held when WAITAOF ran, whatever appendfsync says,
+ * and does not wait for the timeout.  The replica part counts as WAIT does:
+ * a kevy replica fsyncs what it received before it acknowledges a PING
+ * (repl_mirror.c), so an acknowledgement is also "made it durable".
+ */
+static void cmd_waitaof(struct cmd_ctx *c)
+{
+	int64_t numlocal, numreplicas, timeout;
+	if (!arg_to_int64(&c->argv[1], &numlocal) || !arg_to_int64(&c->argv[2], &numreplicas) ||
+	    !arg_to_int64(&c->argv[3], &timeout)) {
+		resp_error(c->out, RESP_ERR_NOT_INT);
 		return;
 	}
-	w->numreplicas = numreplicas;
-	w->deadline_ms = timeout > 0 ? c->now_ms + timeout : 0;
-	c->conn->wait_repl = w;   /* the runtime calls repl_wait_commit */
-	atomic_fetch_add(&g_repl_waiting, 1);
-	for (uint32_t i = 0; i < n; i++) {
-		struct aof *a = c->rt->aof(i);
-		if (atomic_load(&a->info.last_lsn) > atomic_load(&a->info.durable_lsn)) {
-			aof_ask_fsync(a);
-			c->rt->wake(i);
-		}
+	if (timeout < 0) {
+		resp_error(c->out, "ERR timeout is negative");
+		return;
 	}
-	atomic_fetch_add(&g_repl_getack, 1);
-	repl_wake_senders();
+	bool on = atomic_load(&g_config.appendonly) != 0;
+	if (numlocal > 0 && !on) {
+		resp_error(c->out, "ERR WAITAOF cannot be used when numlocal is set but "
+				   "appendonly is disabled.");
+		return;
+	}
+	repl_wait_start(c, true, on ? 1 : 0, numreplicas, timeout);
 }
 
 void repl_wait_commit(struct shard *s, struct conn *c, struct reply_slot *slot)
@@ -1037,7 +1086,7 @@ int64_t repl_waits_turn(struct shard *s, bool force)
 		}
 		*pp = w->next;
 		atomic_fetch_sub(&g_repl_waiting, 1);
-		resp_int(&w->slot->buf, acked);
+		repl_wait_reply(&w->slot->buf, w->aof, w->local, acked);
 		kv_assert(w->slot->acks > 0);
 		w->slot->acks--;
 		free(w);
@@ -1083,6 +1132,11 @@ const struct kv_command cmd_table_repl[] = {
 	  .proc = cmd_wait, .group = "generic", .since = "3.0.0",
 	  .summary = "Wait for the synchronous replication of all the write commands sent in "
 		     "the context of the current connection",
+	  .complexity = "O(1)" },
+	{ .name = "waitaof", .arity = 4, .flags = CMD_NOSCRIPT | CMD_ALL_SHARDS | CMD_WAIT_DURABLE,
+	  .proc = cmd_waitaof, .group = "generic", .since = "7.2.0",
+	  .summary = "Blocks until all of the preceding write commands sent by the connection "
+		     "are written to the append-only file of the master and/or replicas.",
 	  .complexity = "O(1)" },
 	{ .name = "sync", .arity = 1,
 	  .flags = CMD_LOCAL | CMD_ADMIN | CMD_NOSCRIPT | CMD_NO_MULTI,

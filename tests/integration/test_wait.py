@@ -7,9 +7,12 @@
    MULTI it answers at once; from a script it is refused (noscript).
 2. kevy with a kevy-mirror replica (2 shards): after writes on both shards
    (single keys, a cross-shard MSET, a MULTI/EXEC) WAIT 1 5000 is 1, well
-   before the timeout; WAIT 2 300 is 1 after its timeout.
+   before the timeout; WAIT 2 300 is 1 after its timeout; WAITAOF 1 1 is
+   [1, 1] (kevy-mirror fsyncs before it acknowledges) and WAITAOF 0 2 300
+   [1, 1] after its timeout.
 3. The count is by acknowledgement, not by connection: with the replica
-   stopped (SIGSTOP) a new write's WAIT 1 400 is 0; once it runs again
+   stopped (SIGSTOP) a new write's WAIT 1 400 is 0 and WAITAOF 1 1 300
+   [1, 0]; once it runs again
    WAIT 1 5000 is 1.
 4. A client that disconnects while its WAIT 1 0 (no timeout) waits for the
    stopped replica leaves nothing behind: the server keeps serving, and a
@@ -96,12 +99,23 @@ def check_with_replica():
                 K.check(r == b":1\r\n" and took < 4.5, "WAIT 1 with a replica: %r in %.2fs" % (r, took))
                 r, took = timed(c, "WAIT", "2", "300")
                 K.check(r == b":1\r\n" and 0.25 <= took < 5, "WAIT 2 300: %r in %.2fs" % (r, took))
+                # WAITAOF: kevy-mirror fsyncs before it acknowledges.
+                c.call("SET", "aof", "1")
+                r, took = timed(c, "WAITAOF", "1", "1", "5000")
+                K.check(r == b"*2\r\n:1\r\n:1\r\n" and took < 4.5,
+                        "WAITAOF 1 1 with a replica: %r in %.2fs" % (r, took))
+                r, took = timed(c, "WAITAOF", "0", "2", "300")
+                K.check(r == b"*2\r\n:1\r\n:1\r\n" and 0.25 <= took < 5,
+                        "WAITAOF 0 2 300: %r in %.2fs" % (r, took))
                 # Stopped: it cannot acknowledge the new write.
                 mir.send_signal(signal.SIGSTOP)
                 c.call("SET", "after-stop", "1")
                 r, took = timed(c, "WAIT", "1", "400")
                 K.check(r == b":0\r\n" and 0.35 <= took < 5,
                         "WAIT 1 with the replica stopped: %r in %.2fs" % (r, took))
+                r, took = timed(c, "WAITAOF", "1", "1", "300")
+                K.check(r == b"*2\r\n:1\r\n:0\r\n" and 0.25 <= took < 5,
+                        "WAITAOF 1 1 with the replica stopped: %r in %.2fs" % (r, took))
                 # A client gone while waiting (no timeout).
                 gone = socket.create_connection(("127.0.0.1", srv.port))
                 gone.sendall(K.encode("WAIT", "1", "0"))
