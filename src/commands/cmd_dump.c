@@ -285,5 +285,14 @@ const struct kv_command cmd_table_dump[] = {
 	  "average size. For small string values the time complexity is thus O(1)+O(1*M) "
 	  "where M is small, so simply O(1). However for sorted set values the complexity "
 	  "is O(N*M*log(N)) because inserting values into sorted sets is O(log(N)).", NULL },
+	/* What a cluster's MIGRATE sends; a standalone server (kevy is one)
+	 * runs it as RESTORE, as Redis does. */
+	{ "restore-asking", -4, CMD_WRITE | CMD_DENYOOM, 1, 1, 1, cmd_restore, NULL, NULL,
+	  "server", "3.0.0", "An internal command for migrating keys in a cluster",
+	  "O(1) to create the new key and additional O(N*M) to reconstruct the serialized "
+	  "value, where N is the number of Redis objects composing the value and M their "
+	  "average size. For small string values the time complexity is thus O(1)+O(1*M) "
+	  "where M is small, so simply O(1). However for sorted set values the complexity "
+	  "is O(N*M*log(N)) because inserting values into sorted sets is O(log(N)).", NULL },
 	{ NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL },
 };

@@ -29,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -1096,6 +1097,109 @@ int64_t repl_waits_turn(struct shard *s, bool force)
 	return next;
 }
 
+/* ------------------------------------------------------------------ */
+/* REPLICAOF, SLAVEOF, FAILOVER: a primary's answers */
+
+/*
+ * kevy-server serves as a primary only (a kevy replica is kevy-mirror:
+ * docs/replication.md), so these answer what a Redis primary answers where
+ * that needs no replica role, and refuse with the reason where Redis would
+ * start following another server: REPLICAOF NO ONE on a primary is OK;
+ * REPLICAOF host port checks the port as Redis does, then is refused;
+ * FAILOVER parses and checks as Redis 7.0 does (ABORT, TO, TIMEOUT, FORCE,
+ * "requires connected replicas", an unknown target), then is refused: the
+ * primary would have to become a replica.
+ */
+#define REPL_NOT_REPLICA "kevy-server cannot run as a replica yet: it serves as a primary " \
+			 "only (a kevy replica is kevy-mirror; see docs/replication.md)"
+
+static void cmd_replicaof(struct cmd_ctx *c)
+{
+	if (arg_is(&c->argv[1], "no") && arg_is(&c->argv[2], "one")) {
+		resp_ok(c->out);
+		return;
+	}
+	if (c->conn && c->conn->repl_handoff) {
+		resp_error(c->out, "ERR Command is not valid when client is a replica.");
+		return;
+	}
+	int64_t port;
+	if (!arg_to_int64(&c->argv[2], &port) || port < 0 || port > 65535) {
+		resp_error(c->out, "ERR Invalid master port");
+		return;
+	}
+	resp_errorf(c->out, "ERR %s", REPL_NOT_REPLICA);
+}
+
+struct failover_find {
+	const struct kv_slice *host;
+	int64_t port;
+	int found;          /* 0 none, 1 not online, 2 online */
+	uint32_t replicas;
+};
+
+static void failover_collect(void *arg, const struct replica_info *ri)
+{
+	struct failover_find *f = arg;
+	f->replicas++;
+	if (!f->host || f->host->len != strlen(ri->ip) ||
+	    strncasecmp(f->host->ptr, ri->ip, f->host->len) != 0 || ri->port != f->port)
+		return;
+	int state = strcmp(ri->state, "online") == 0 ? 2 : 1;
+	if (state > f->found)
+		f->found = state;
+}
+
+static void cmd_failover(struct cmd_ctx *c)
+{
+	if (c->argc == 2 && arg_is(&c->argv[1], "abort")) {
+		resp_error(c->out, "ERR No failover in progress.");
+		return;
+	}
+	int64_t timeout_ms = 0, port = 0;
+	bool force = false;
+	const struct kv_slice *host = NULL;
+	for (int j = 1; j < c->argc; j++) {
+		if (arg_is(&c->argv[j], "timeout") && j + 1 < c->argc && timeout_ms == 0) {
+			if (!arg_to_int64(&c->argv[j + 1], &timeout_ms)) {
+				resp_error(c->out, RESP_ERR_NOT_INT);
+				return;
+			}
+			if (timeout_ms <= 0) {
+				resp_error(c->out, "ERR FAILOVER timeout must be greater than 0");
+				return;
+			}
+			j++;
+		} else if (arg_is(&c->argv[j], "to") && j + 2 < c->argc && !host) {
+			if (!arg_to_int64(&c->argv[j + 2], &port)) {
+				resp_error(c->out, RESP_ERR_NOT_INT);
+				return;
+			}
+			host = &c->argv[j + 1];
+			j += 2;
+		} else if (arg_is(&c->argv[j], "force") && !force) {
+			force = true;
+		} else {
+			resp_error(c->out, RESP_ERR_SYNTAX);
+			return;
+		}
+	}
+	struct failover_find f = { .host = host, .port = port };
+	repl_replicas_foreach(failover_collect, &f);
+	if (f.replicas == 0) {
+		resp_error(c->out, "ERR FAILOVER requires connected replicas.");
+	} else if (force && (!timeout_ms || !host)) {
+		resp_error(c->out, "ERR FAILOVER with force option requires both a timeout and "
+				   "target HOST and IP.");
+	} else if (host && f.found == 0) {
+		resp_error(c->out, "ERR FAILOVER target HOST and PORT is not a replica.");
+	} else if (host && f.found == 1) {
+		resp_error(c->out, "ERR FAILOVER target replica is not online.");
+	} else {
+		resp_errorf(c->out, "ERR FAILOVER is not possible: %s", REPL_NOT_REPLICA);
+	}
+}
+
 static void cmd_psync(struct cmd_ctx *c)
 {
 	const struct kv_slice *id = &c->argv[1];
@@ -1137,6 +1241,18 @@ const struct kv_command cmd_table_repl[] = {
 	  .proc = cmd_waitaof, .group = "generic", .since = "7.2.0",
 	  .summary = "Blocks until all of the preceding write commands sent by the connection "
 		     "are written to the append-only file of the master and/or replicas.",
+	  .complexity = "O(1)" },
+	{ .name = "replicaof", .arity = 3, .flags = CMD_ADMIN | CMD_NOSCRIPT | CMD_STALE,
+	  .proc = cmd_replicaof, .group = "server", .since = "5.0.0",
+	  .summary = "Make the server a replica of another instance, or promote it as master.",
+	  .complexity = "O(1)" },
+	{ .name = "slaveof", .arity = 3, .flags = CMD_ADMIN | CMD_NOSCRIPT | CMD_STALE,
+	  .proc = cmd_replicaof, .group = "server", .since = "1.0.0",
+	  .summary = "Make the server a replica of another instance, or promote it as master.",
+	  .complexity = "O(1)" },
+	{ .name = "failover", .arity = -1, .flags = CMD_ADMIN | CMD_NOSCRIPT | CMD_STALE,
+	  .proc = cmd_failover, .group = "server", .since = "6.2.0",
+	  .summary = "Start a coordinated failover between this server and one of its replicas.",
 	  .complexity = "O(1)" },
 	{ .name = "sync", .arity = 1,
 	  .flags = CMD_LOCAL | CMD_ADMIN | CMD_NOSCRIPT | CMD_NO_MULTI,

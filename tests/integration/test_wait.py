@@ -14,7 +14,11 @@
    stopped (SIGSTOP) a new write's WAIT 1 400 is 0 and WAITAOF 1 1 300
    [1, 0]; once it runs again
    WAIT 1 5000 is 1.
-4. A client that disconnects while its WAIT 1 0 (no timeout) waits for the
+4. REPLICAOF/SLAVEOF/FAILOVER answer as a Redis primary's (compared in 1):
+   NO ONE is OK, the port and argument errors; with a replica connected,
+   REPLICAOF host port and FAILOVER are refused with the reason (kevy-server
+   cannot become a replica yet), FAILOVER TO an unknown target as Redis.
+5. A client that disconnects while its WAIT 1 0 (no timeout) waits for the
    stopped replica leaves nothing behind: the server keeps serving, and a
    WAIT pending at shutdown does not keep the server from a clean exit.
 
@@ -58,12 +62,23 @@ def run(port):
         out.append(r)
         out.append(took < 5)
         out.append(c.call("EVAL", "return redis.call('wait', 0, 0)", "0").split(b"script:")[0])
+        # A primary's REPLICAOF / FAILOVER answers (no replicas here).
+        for args in (["REPLICAOF", "no", "one"], ["SLAVEOF", "NO", "ONE"],
+                     ["REPLICAOF", "127.0.0.1", "x"], ["REPLICAOF", "127.0.0.1", "70000"],
+                     ["REPLICAOF", "127.0.0.1"], ["FAILOVER"], ["FAILOVER", "ABORT"],
+                     ["FAILOVER", "TIMEOUT", "0"], ["FAILOVER", "TIMEOUT", "x"],
+                     ["FAILOVER", "BOGUS"], ["FAILOVER", "TO", "h", "x"],
+                     ["FAILOVER", "TO", "h", "1", "FORCE"], ["FAILOVER", "FORCE", "FORCE"]):
+            out.append(c.call(*args))
     return out
 
 
 LABELS = ["WAIT 0 0", "WAIT 1 200", "waited the timeout", "numreplicas not int",
           "negative timeout", "timeout not int", "arity 2", "arity 4", "MULTI", "queued",
-          "EXEC", "EXEC at once", "from a script"]
+          "EXEC", "EXEC at once", "from a script", "REPLICAOF NO ONE", "SLAVEOF NO ONE",
+          "REPLICAOF bad port", "REPLICAOF port range", "REPLICAOF arity", "FAILOVER",
+          "FAILOVER ABORT", "FAILOVER TIMEOUT 0", "FAILOVER TIMEOUT x", "FAILOVER BOGUS",
+          "FAILOVER TO bad port", "FAILOVER FORCE", "FAILOVER FORCE twice"]
 
 
 def wait_synced(log_path, timeout=20):
@@ -126,6 +141,16 @@ def check_with_replica():
                 K.check(r == b":1\r\n" and took < 4.5,
                         "WAIT 1 once the replica runs again: %r in %.2fs" % (r, took))
                 K.check(c.call("PING") == b"+PONG\r\n", "still serving")
+                # With a replica connected: what kevy-server cannot do yet
+                # is refused with the reason.
+                for args, want in ((["REPLICAOF", "127.0.0.1", "6379"], b"cannot run as a replica"),
+                                   (["FAILOVER"], b"FAILOVER is not possible"),
+                                   (["FAILOVER", "TO", "127.0.0.1", "1"],
+                                    b"FAILOVER target HOST and PORT is not a replica"),
+                                   (["FAILOVER", "TO", "127.0.0.1", "1", "FORCE"],
+                                    b"requires both a timeout")):
+                    r = c.call(*args)
+                    K.check(r.startswith(b"-ERR") and want in r, "%s: %r" % (args, r))
             # A WAIT pending at shutdown.
             mir.send_signal(signal.SIGSTOP)
             pending = socket.create_connection(("127.0.0.1", srv.port))

@@ -434,6 +434,11 @@ static void test_fx_restore(void **state)
 	assert_string_equal(exec_argv(e, 4, argv), "+OK\r\n");
 	assert_string_equal(last_effect(e), "DEL ldst; RPUSH ldst a b 3");
 
+	/* RESTORE-ASKING is RESTORE on a standalone server. */
+	struct kv_slice asking[4] = { { "RESTORE-ASKING", 14 }, { "adst", 4 }, { "0", 1 }, pl };
+	assert_string_equal(exec_argv(e, 4, asking), "+OK\r\n");
+	assert_string_equal(last_effect(e), "DEL adst; RPUSH adst a b 3");
+
 	/* REPLACE with an absolute deadline in the past: the key goes. */
 	argv[2] = (struct kv_slice){ "1", 1 };
 	argv[4] = (struct kv_slice){ "REPLACE", 7 };
