@@ -2354,7 +2354,7 @@ static const struct kv_command acl_subcommands[] = {
 	{ .name = "acl|genpass", .arity = -2, .flags = ACL_SUB_FLAGS, .proc = cmd_acl_genpass,
 	  .group = "server", .since = "6.0.0",
 	  .summary = "Generate a pseudorandom secure password to use for ACL users",
-	  .complexity = "O(N)" },
+	  .complexity = "O(1)" },
 	{ .name = "acl|getuser", .arity = 3, .flags = ACL_SUB_FLAGS | CMD_ADMIN,
 	  .proc = cmd_acl_getuser, .group = "server", .since = "6.0.0",
 	  .summary = "Get the rules for a specific ACL user",
@@ -2400,7 +2400,7 @@ static void cmd_acl(struct cmd_ctx *c)
 
 const struct kv_command cmd_table_acl[] = {
 	{ .name = "acl", .arity = -2, .flags = CMD_LOCAL, .proc = cmd_acl, .group = "server", .since = "6.0.0",
-	  .summary = "A container for Access List Control commands",
+	  .summary = "A container for Access List Control commands ",
 	  .complexity = "Depends on subcommand.", .subcommands = acl_subcommands },
 	{ 0 },
 };
