@@ -592,14 +592,14 @@ static uint32_t docs_bitfield_flags(int argc, const struct kv_slice *argv)
 	return CMD_KEY_RO | CMD_KEY_ACCESS;
 }
 
-void cmd_docs_key_flags(const struct kv_command *cmd, int argc, const struct kv_slice *argv,
-			const int *idx, int n, uint32_t *flags)
+int cmd_docs_key_flags(const struct kv_command *cmd, int argc, const struct kv_slice *argv,
+		       const int *idx, int n, uint32_t *flags)
 {
 	const struct docs_entry *e = docs_find(cmd);
 	memset(flags, 0, (size_t)n * sizeof(*flags));
 	if (!e)
-		return;
-	bool variable = false, failed = false;
+		return 0;
+	bool variable = false, failed = false, keynum_failed = false;
 	int first[DOCS_MAX_SPECS], last[DOCS_MAX_SPECS], step[DOCS_MAX_SPECS];
 	int found[DOCS_MAX_SPECS];
 	for (int s = 0; s < e->nspecs; s++) {
@@ -610,6 +610,7 @@ void cmd_docs_key_flags(const struct kv_command *cmd, int argc, const struct kv_
 			continue;
 		found[s] = docs_spec_range(ks, argc, argv, &first[s], &last[s], &step[s]);
 		failed |= found[s] < 0 || (ks->flags & CMD_KEY_INCOMPLETE);
+		keynum_failed |= found[s] < 0 && ks->fk == FK_KEYNUM;
 	}
 	if (variable) {
 		/* Redis trusts only the command's own key function then. */
@@ -618,7 +619,7 @@ void cmd_docs_key_flags(const struct kv_command *cmd, int argc, const struct kv_
 			   : 0;
 		for (int i = 0; i < n; i++)
 			flags[i] = f;
-		return;
+		return 0;
 	}
 	if (failed) {
 		/* Redis falls back to the command's key function, which gives
@@ -627,7 +628,9 @@ void cmd_docs_key_flags(const struct kv_command *cmd, int argc, const struct kv_
 			for (int i = 0; i < n; i++)
 				flags[i] = idx[i] == 1 ? CMD_KEY_RO | CMD_KEY_ACCESS
 						       : CMD_KEY_OW | CMD_KEY_UPDATE;
-		return;
+		/* A key count that does not fit the call: Redis's key
+		 * function for these commands (genericGetKeys) finds none. */
+		return keynum_failed ? -1 : 0;
 	}
 	for (int i = 0; i < n; i++) {
 		for (int s = 0; s < e->nspecs; s++) {
@@ -638,4 +641,5 @@ void cmd_docs_key_flags(const struct kv_command *cmd, int argc, const struct kv_
 			break;
 		}
 	}
+	return 0;
 }

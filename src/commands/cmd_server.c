@@ -564,13 +564,13 @@ static void srv_getkeys(struct cmd_ctx *c, bool with_flags)
 	int *idx = kv_calloc((size_t)argc, sizeof(int));
 	uint32_t *flags = kv_calloc((size_t)argc, sizeof(uint32_t));
 	int n = cmd_get_keys(cmd, argc, argv, idx, argc);
-	if (n == 0 && srv_no_mandatory_keys(cmd)) {
+	if (n > 0 && cmd_docs_key_flags(cmd, argc, argv, idx, n, flags) < 0)
+		n = 0;
+	if (n <= 0 && srv_no_mandatory_keys(cmd)) {
 		resp_array(c->out, 0);
 	} else if (n <= 0) {
 		resp_error(c->out, "ERR Invalid arguments specified for command");
 	} else {
-		if (with_flags)
-			cmd_docs_key_flags(cmd, argc, argv, idx, n, flags);
 		resp_array(c->out, n);
 		for (int i = 0; i < n; i++) {
 			if (with_flags)
