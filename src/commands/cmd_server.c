@@ -286,16 +286,37 @@ static const struct {
 	{ CMD_WRITE, "write" }, { CMD_READONLY, "readonly" }, { CMD_DENYOOM, "denyoom" },
 	{ CMD_ADMIN, "admin" }, { CMD_PUBSUB, "pubsub" }, { CMD_NOSCRIPT, "noscript" },
 	{ CMD_BLOCKING, "blocking" }, { CMD_LOADING, "loading" }, { CMD_STALE, "stale" },
-	{ CMD_FAST, "fast" }, { CMD_NOAUTH, "no_auth" }, { CMD_NO_MULTI, "no_multi" },
+	{ 0, "skip_slowlog" }, { CMD_FAST, "fast" }, { CMD_NOAUTH, "no_auth" },
+	{ 0, "no_mandatory_keys" }, { CMD_NO_MULTI, "no_multi" },
 };   /* Redis 7.0 shows no flag for PROTECTED */
+
+/* Redis 7.0's NO_MANDATORY_KEYS commands: a call naming no key is valid,
+ * and COMMAND GETKEYS answers an empty array for it. */
+static bool srv_no_mandatory_keys(const struct kv_command *cmd)
+{
+	static const char *const names[] = { "eval", "eval_ro", "evalsha", "evalsha_ro",
+					     "fcall", "fcall_ro" };
+	for (size_t i = 0; i < KV_ARRAY_LEN(names); i++)
+		if (strcmp(cmd->name, names[i]) == 0)
+			return true;
+	return false;
+}
 
 static void srv_reply_flags(struct kv_buf *out, const struct kv_command *cmd)
 {
 	const char *names[KV_ARRAY_LEN(srv_flag_names) + 1];
 	int n = 0;
-	for (size_t i = 0; i < KV_ARRAY_LEN(srv_flag_names); i++)
-		if (cmd->flags & srv_flag_names[i].flag)
-			names[n++] = srv_flag_names[i].name;
+	for (size_t i = 0; i < KV_ARRAY_LEN(srv_flag_names); i++) {
+		const char *name = srv_flag_names[i].name;
+		/* Two of Redis's flags kevy keeps as rules, not as bits: EXEC
+		 * is never in the slow log (its commands are), and these
+		 * commands may name no key. */
+		bool on = srv_flag_names[i].flag ? (cmd->flags & srv_flag_names[i].flag) != 0
+			: strcmp(name, "skip_slowlog") == 0 ? strcmp(cmd->name, "exec") == 0
+			: srv_no_mandatory_keys(cmd);
+		if (on)
+			names[n++] = name;
+	}
 	if (cmd->keys)
 		names[n++] = "movablekeys";
 	resp_set(out, n);
@@ -530,18 +551,6 @@ static const struct kv_command *srv_getkeys_target(int argc, const struct kv_sli
 	if (cmd && cmd->subcommands && argc >= 2)
 		return cmd_find_sub(cmd->subcommands, &argv[1]);
 	return cmd;
-}
-
-/* Redis 7.0's NO_MANDATORY_KEYS commands: a call naming no key is valid,
- * and COMMAND GETKEYS answers an empty array for it. */
-static bool srv_no_mandatory_keys(const struct kv_command *cmd)
-{
-	static const char *const names[] = { "eval", "eval_ro", "evalsha", "evalsha_ro",
-					     "fcall", "fcall_ro" };
-	for (size_t i = 0; i < KV_ARRAY_LEN(names); i++)
-		if (strcmp(cmd->name, names[i]) == 0)
-			return true;
-	return false;
 }
 
 static void srv_getkeys(struct cmd_ctx *c, bool with_flags)
