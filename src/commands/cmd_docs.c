@@ -70,6 +70,12 @@ struct docs_entry {
 	int nspecs;
 	struct docs_keyspec specs[DOCS_MAX_SPECS];
 	const char *docs;         /* the first line after the key specs */
+	/* How the flags of a call's keys are found: the one spec, fixed by
+	 * position, finds them all (most commands: its flags are
+	 * uniform_flags); SET's and BITFIELD's own rules; or walking the
+	 * specs.  Chosen once, so the ACL check compares no names. */
+	enum { KF_WALK, KF_UNIFORM, KF_SET, KF_BITFIELD, KF_SORT } kf;
+	uint32_t uniform_flags;
 };
 
 static const char *const docs_key_flag_names[] = {
@@ -80,6 +86,10 @@ static const char *const docs_key_flag_names[] = {
 #define DOCS_COUNT KV_ARRAY_LEN(cmd_docs_src)
 static struct docs_entry docs_entries[DOCS_COUNT];
 static pthread_once_t docs_once = PTHREAD_ONCE_INIT;
+/* Each command's entry by its dense id (cmd_stat_id), so the ACL check
+ * finds it without comparing names; NULL where the table has none. */
+static const struct docs_entry **docs_by_id;
+static uint32_t docs_by_id_len;
 
 /* The end of the line at p (its '\n', or the terminating NUL). */
 static const char *docs_eol(const char *p)
@@ -178,6 +188,20 @@ static void docs_parse_spec(struct docs_keyspec *ks, const char *p, const char *
 	}
 }
 
+static int docs_name_cmp(const void *key, const void *elem)
+{
+	return strcmp(key, ((const struct cmd_docs_src *)elem)->name);
+}
+
+static const struct docs_entry *docs_find_name(const char *name)
+{
+	const struct cmd_docs_src *s = bsearch(name, cmd_docs_src, DOCS_COUNT,
+					       sizeof(cmd_docs_src[0]), docs_name_cmp);
+	return s ? &docs_entries[s - cmd_docs_src] : NULL;
+}
+
+/* Parse the key specs of every entry, and index the entries by command id
+ * (the command table must be built: cmd_table_init). */
 static void docs_init(void)
 {
 	for (size_t i = 0; i < DOCS_COUNT; i++) {
@@ -192,20 +216,45 @@ static void docs_init(void)
 			p = *end ? end + 1 : end;
 		}
 		e->docs = p;
+		const struct docs_keyspec *ks = &e->specs[0];
+		const char *name = cmd_docs_src[i].name;
+		if (strcmp(name, "set") == 0) {
+			e->kf = KF_SET;
+		} else if (strcmp(name, "bitfield") == 0) {
+			e->kf = KF_BITFIELD;
+		} else if (strcmp(name, "sort") == 0 || strcmp(name, "sort_ro") == 0) {
+			e->kf = KF_SORT;
+		} else if (e->nspecs == 1 && ks->bs == BS_INDEX && ks->fk == FK_RANGE &&
+			   !(ks->flags & (CMD_KEY_NOT_KEY | CMD_KEY_INCOMPLETE |
+					  CMD_KEY_VARIABLE_FLAGS))) {
+			e->kf = KF_UNIFORM;
+			e->uniform_flags = ks->flags;
+		}
+		/* Redis gives VARIABLE_FLAGS to SET and BITFIELD only: another
+		 * one would need its rule here. */
+		for (int s = 0; s < e->nspecs; s++)
+			kv_assert(!(e->specs[s].flags & CMD_KEY_VARIABLE_FLAGS) ||
+				  e->kf == KF_SET || e->kf == KF_BITFIELD);
 	}
-}
-
-static int docs_name_cmp(const void *key, const void *elem)
-{
-	return strcmp(key, ((const struct cmd_docs_src *)elem)->name);
+	docs_by_id_len = cmd_stat_count();
+	docs_by_id = kv_calloc(docs_by_id_len ? docs_by_id_len : 1, sizeof(*docs_by_id));
+	for (uint32_t id = 0; id < docs_by_id_len; id++)
+		docs_by_id[id] = docs_find_name(cmd_stat_at(id)->name);
 }
 
 static const struct docs_entry *docs_find(const struct kv_command *cmd)
 {
+	/* The ACL check asks for every command it checks: remember the
+	 * last answer of this thread (the entries never change). */
+	static _Thread_local const struct kv_command *last_cmd;
+	static _Thread_local const struct docs_entry *last_entry;
+	if (cmd == last_cmd)
+		return last_entry;
 	pthread_once(&docs_once, docs_init);
-	const struct cmd_docs_src *s = bsearch(cmd->name, cmd_docs_src, DOCS_COUNT,
-					       sizeof(cmd_docs_src[0]), docs_name_cmp);
-	return s ? &docs_entries[s - cmd_docs_src] : NULL;
+	uint32_t id = cmd_stat_id(cmd);
+	last_entry = id < docs_by_id_len ? docs_by_id[id] : docs_find_name(cmd->name);
+	last_cmd = cmd;
+	return last_entry;
 }
 
 /* ---- COMMAND DOCS ---- */
@@ -592,19 +641,50 @@ static uint32_t docs_bitfield_flags(int argc, const struct kv_slice *argv)
 	return CMD_KEY_RO | CMD_KEY_ACCESS;
 }
 
+static int docs_walk_specs(const struct docs_entry *e, int argc, const struct kv_slice *argv,
+			   const int *idx, int n, uint32_t *flags);
+
 int cmd_docs_key_flags(const struct kv_command *cmd, int argc, const struct kv_slice *argv,
 		       const int *idx, int n, uint32_t *flags)
 {
 	const struct docs_entry *e = docs_find(cmd);
-	memset(flags, 0, (size_t)n * sizeof(*flags));
-	if (!e)
+	uint32_t all;
+	if (!e) {
+		all = 0;
+	} else if (e->kf == KF_UNIFORM) {
+		all = e->uniform_flags;
+	} else if (e->kf == KF_SET) {
+		/* Redis trusts only the command's own key rule for these. */
+		all = docs_set_flags(argc, argv);
+	} else if (e->kf == KF_BITFIELD) {
+		all = docs_bitfield_flags(argc, argv);
+	} else if (e->kf == KF_SORT) {
+		/* Unknown specs: Redis's key function gives the sorted key
+		 * RO|access, the STORE key OW|update. */
+		for (int i = 0; i < n; i++)
+			flags[i] = idx[i] == 1 ? CMD_KEY_RO | CMD_KEY_ACCESS
+					       : CMD_KEY_OW | CMD_KEY_UPDATE;
 		return 0;
-	bool variable = false, failed = false, keynum_failed = false;
+	} else {
+		return docs_walk_specs(e, argc, argv, idx, n, flags);
+	}
+	for (int i = 0; i < n; i++)
+		flags[i] = all;
+	return e ? 0 : 1;
+}
+
+/* The flags of each key by the spec that finds it, as Redis's
+ * getKeysUsingKeySpecs.  When a spec cannot say, Redis falls back to the
+ * command's key function, which gives no flags (genericGetKeys). */
+static int docs_walk_specs(const struct docs_entry *e, int argc, const struct kv_slice *argv,
+			   const int *idx, int n, uint32_t *flags)
+{
+	memset(flags, 0, (size_t)n * sizeof(*flags));
+	bool failed = false, keynum_failed = false;
 	int first[DOCS_MAX_SPECS], last[DOCS_MAX_SPECS], step[DOCS_MAX_SPECS];
 	int found[DOCS_MAX_SPECS];
 	for (int s = 0; s < e->nspecs; s++) {
 		const struct docs_keyspec *ks = &e->specs[s];
-		variable |= (ks->flags & CMD_KEY_VARIABLE_FLAGS) != 0;
 		found[s] = 1;
 		if (ks->flags & CMD_KEY_NOT_KEY)
 			continue;
@@ -612,26 +692,10 @@ int cmd_docs_key_flags(const struct kv_command *cmd, int argc, const struct kv_s
 		failed |= found[s] < 0 || (ks->flags & CMD_KEY_INCOMPLETE);
 		keynum_failed |= found[s] < 0 && ks->fk == FK_KEYNUM;
 	}
-	if (variable) {
-		/* Redis trusts only the command's own key function then. */
-		uint32_t f = strcmp(cmd->name, "set") == 0 ? docs_set_flags(argc, argv)
-			   : strcmp(cmd->name, "bitfield") == 0 ? docs_bitfield_flags(argc, argv)
-			   : 0;
-		for (int i = 0; i < n; i++)
-			flags[i] = f;
-		return 0;
-	}
-	if (failed) {
-		/* Redis falls back to the command's key function, which gives
-		 * flags only for SORT (the sorted key, then the STORE key). */
-		if (strcmp(cmd->name, "sort") == 0 || strcmp(cmd->name, "sort_ro") == 0)
-			for (int i = 0; i < n; i++)
-				flags[i] = idx[i] == 1 ? CMD_KEY_RO | CMD_KEY_ACCESS
-						       : CMD_KEY_OW | CMD_KEY_UPDATE;
-		/* A key count that does not fit the call: Redis's key
-		 * function for these commands (genericGetKeys) finds none. */
+	/* A key count that does not fit the call: Redis's key function for
+	 * these commands finds no key. */
+	if (failed)
 		return keynum_failed ? -1 : 0;
-	}
 	for (int i = 0; i < n; i++) {
 		for (int s = 0; s < e->nspecs; s++) {
 			if (found[s] != 0 || idx[i] < first[s] || idx[i] > last[s] ||

@@ -52,9 +52,10 @@ void cmd_docs_reply_key_flags(struct kv_buf *out, uint32_t flags);
  * cmd (argv[0] is the command name), written to flags[0..n): each key gets
  * the flags of the spec that finds it, as Redis 7.0's COMMAND
  * GETKEYSANDFLAGS gives them (SET and BITFIELD by their arguments; 0 where
- * Redis's own key function gives none).  Returns 0, or -1 when a key count
- * in the call does not fit it (ZUNIONSTORE d x a, EVAL s 5 a): Redis finds
- * no keys in such a call, whatever the command's own key rule says. */
+ * Redis's own key function gives none).  Returns 0; -1 when a key count in
+ * the call does not fit it (ZUNIONSTORE d x a, EVAL s 5 a): Redis finds no
+ * keys in such a call, whatever the command's own key rule says; 1 when the
+ * table does not know the command (flags all 0). */
 int cmd_docs_key_flags(const struct kv_command *cmd, int argc, const struct kv_slice *argv,
 		       const int *idx, int n, uint32_t *flags);
 
