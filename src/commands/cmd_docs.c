@@ -98,6 +98,13 @@ static const char *docs_eol(const char *p)
 	return e ? e : p + strlen(p);
 }
 
+/* The start of the line after p's (or the terminating NUL). */
+static const char *docs_next_line(const char *p)
+{
+	const char *e = docs_eol(p);
+	return *e ? e + 1 : e;
+}
+
 /* The next space-separated word of [*p, end): its start and length; *p
  * moves past it and one space.  Returns false at the end of the line. */
 static bool docs_word(const char **p, const char *end, const char **w, size_t *len)
@@ -200,6 +207,29 @@ static const struct docs_entry *docs_find_name(const char *name)
 	return s ? &docs_entries[s - cmd_docs_src] : NULL;
 }
 
+/* How cmd_docs_key_flags finds the flags of the keys of e's command. */
+static void docs_choose_kf(struct docs_entry *e, const char *name)
+{
+	const struct docs_keyspec *ks = &e->specs[0];
+	if (strcmp(name, "set") == 0) {
+		e->kf = KF_SET;
+	} else if (strcmp(name, "bitfield") == 0) {
+		e->kf = KF_BITFIELD;
+	} else if (strcmp(name, "sort") == 0 || strcmp(name, "sort_ro") == 0) {
+		e->kf = KF_SORT;
+	} else if (e->nspecs == 1 && ks->bs == BS_INDEX && ks->fk == FK_RANGE &&
+		   !(ks->flags & (CMD_KEY_NOT_KEY | CMD_KEY_INCOMPLETE |
+				  CMD_KEY_VARIABLE_FLAGS))) {
+		e->kf = KF_UNIFORM;
+		e->uniform_flags = ks->flags;
+	}
+	/* Redis gives VARIABLE_FLAGS to SET and BITFIELD only: another
+	 * one would need its rule here. */
+	for (int s = 0; s < e->nspecs; s++)
+		kv_assert(!(e->specs[s].flags & CMD_KEY_VARIABLE_FLAGS) ||
+			  e->kf == KF_SET || e->kf == KF_BITFIELD);
+}
+
 /* Parse the key specs of every entry, and index the entries by command id
  * (the command table must be built: cmd_table_init). */
 static void docs_init(void)
@@ -213,28 +243,10 @@ static void docs_init(void)
 			const char *end = docs_eol(p);
 			kv_assert(e->nspecs < DOCS_MAX_SPECS);
 			docs_parse_spec(&e->specs[e->nspecs++], p + 2, end);
-			p = *end ? end + 1 : end;
+			p = docs_next_line(p);
 		}
 		e->docs = p;
-		const struct docs_keyspec *ks = &e->specs[0];
-		const char *name = cmd_docs_src[i].name;
-		if (strcmp(name, "set") == 0) {
-			e->kf = KF_SET;
-		} else if (strcmp(name, "bitfield") == 0) {
-			e->kf = KF_BITFIELD;
-		} else if (strcmp(name, "sort") == 0 || strcmp(name, "sort_ro") == 0) {
-			e->kf = KF_SORT;
-		} else if (e->nspecs == 1 && ks->bs == BS_INDEX && ks->fk == FK_RANGE &&
-			   !(ks->flags & (CMD_KEY_NOT_KEY | CMD_KEY_INCOMPLETE |
-					  CMD_KEY_VARIABLE_FLAGS))) {
-			e->kf = KF_UNIFORM;
-			e->uniform_flags = ks->flags;
-		}
-		/* Redis gives VARIABLE_FLAGS to SET and BITFIELD only: another
-		 * one would need its rule here. */
-		for (int s = 0; s < e->nspecs; s++)
-			kv_assert(!(e->specs[s].flags & CMD_KEY_VARIABLE_FLAGS) ||
-				  e->kf == KF_SET || e->kf == KF_BITFIELD);
+		docs_choose_kf(e, cmd_docs_src[i].name);
 	}
 	docs_by_id_len = cmd_stat_count();
 	docs_by_id = kv_calloc(docs_by_id_len ? docs_by_id_len : 1, sizeof(*docs_by_id));
@@ -251,7 +263,8 @@ static const struct docs_entry *docs_find(const struct kv_command *cmd)
 	if (cmd == last_cmd)
 		return last_entry;
 	pthread_once(&docs_once, docs_init);
-	uint32_t id = cmd_stat_id(cmd);
+	/* Without a command table (docs_by_id empty) there are no ids. */
+	uint32_t id = docs_by_id_len ? cmd_stat_id(cmd) : UINT32_MAX;
 	last_entry = id < docs_by_id_len ? docs_by_id[id] : docs_find_name(cmd->name);
 	last_cmd = cmd;
 	return last_entry;
@@ -263,7 +276,7 @@ static const struct docs_entry *docs_find(const struct kv_command *cmd)
 static int docs_count_lines(const char *p, char tag)
 {
 	int n = 0;
-	for (; *p; p = *docs_eol(p) ? docs_eol(p) + 1 : docs_eol(p))
+	for (; *p; p = docs_next_line(p))
 		if (p[0] == tag && p[1] == ' ')
 			n++;
 	return n;
@@ -272,7 +285,7 @@ static int docs_count_lines(const char *p, char tag)
 /* The first line tagged `tag`, or NULL. */
 static const char *docs_line(const char *p, char tag)
 {
-	for (; *p; p = *docs_eol(p) ? docs_eol(p) + 1 : docs_eol(p))
+	for (; *p; p = docs_next_line(p))
 		if (p[0] == tag && p[1] == ' ')
 			return p;
 	return NULL;
@@ -331,12 +344,6 @@ static int docs_arg_depth(const char *p)
 		return -1;
 	kv_assert(spaces % 2 == 0);
 	return spaces / 2;
-}
-
-static const char *docs_next_line(const char *p)
-{
-	const char *e = docs_eol(p);
-	return *e ? e + 1 : e;
 }
 
 /* The parsed words of one argument line. */
