@@ -223,10 +223,10 @@ def compare_docs_info(kc, rc, names, proto):
         want = info_expected(rt[1][0])
         got = (kt[1][0][0], list(kt[1][0][1][:9]) + [info_sorted_subs(kt[1][0][1][9], False)])
         K.check(got == want, "RESP%s COMMAND INFO %s:\n redis %r\n kevy  %r" % (proto, name, r, k))
-    K.log("RESP%s: %d of %d commands: COMMAND DOCS byte-identical %d (the rest equal "
+    K.log("RESP%s, %d commands compared: COMMAND DOCS byte-identical %d (the rest equal "
           "with subcommands sorted), COMMAND INFO byte-identical %d (the rest equal up "
           "to subcommand order and the flags in FLAG_DIFFS)"
-          % (proto, len(names), len(names), same_docs, same_info))
+          % (proto, len(names), same_docs, same_info))
     return same_docs, same_info
 
 
@@ -248,6 +248,9 @@ def main():
     kevy_srv = K.kevy("--threads", "2").start()
     try:
         kc, rc = kevy_srv.conn(), redis_srv.conn()
+        info = K.parse(rc.call("INFO", "server"))
+        if b"redis_version:7.0." not in info:
+            K.skip("the reference is Redis 7.0; this redis-server is another version")
         names = compare_names(kc, rc)
         K.check(len(names) > 300, "most commands are compared (%d)" % len(names))
         compare_getkeys(kc, rc)
@@ -260,10 +263,14 @@ def main():
         # FLAG_DIFFS and containers may differ in INFO.
         containers = sum(1 for n in names if "|" not in n and
                          any(m.startswith(n + "|") for m in names))
-        K.check(docs2 == docs3 and docs2 >= len(names) - containers,
-                "COMMAND DOCS identical but for containers (%d, %d)" % (docs2, docs3))
-        K.check(info2 >= len(names) - containers - len(FLAG_DIFFS),
-                "COMMAND INFO identical but for containers and FLAG_DIFFS (%d)" % info2)
+        # (A container may also match by chance: Redis's order is random.)
+        for docs in (docs2, docs3):
+            K.check(docs >= len(names) - containers,
+                    "COMMAND DOCS identical but for containers (%d, %d)" % (docs2, docs3))
+        for info in (info2, info3):
+            K.check(info >= len(names) - containers - len(FLAG_DIFFS),
+                    "COMMAND INFO identical but for containers and FLAG_DIFFS (%d, %d)"
+                    % (info2, info3))
         kc.close()
         rc.close()
     finally:
