@@ -190,9 +190,13 @@ def info_expected(entry):
 
 
 def info_sorted_subs(subs, expect):
+    """A subcommands array sorted by name; each entry as info_expected
+    makes it (expect: Redis's side) or only its own subcommands sorted."""
     t, items = subs
-    items = [info_expected(i) if expect else (i[0], list(i[1][:9]) + [info_sorted_subs(i[1][9], False)])
-             for i in items]
+    if expect:
+        items = [info_expected(i) for i in items]
+    else:
+        items = [(i[0], list(i[1][:9]) + [info_sorted_subs(i[1][9], False)]) for i in items]
     return (t, sorted(items, key=lambda e: e[1][0][1]))
 
 

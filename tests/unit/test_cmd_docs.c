@@ -150,9 +150,11 @@ static void write_lmove_specs(struct kv_buf *b)
 	cmd_docs_reply_keyspecs(b, cmd_lookup("lmove", 5));
 }
 
-#define SPEC_RANGE0 "$9\r\nfind_keys\r\n*4\r\n$4\r\ntype\r\n$5\r\nrange\r\n$4\r\nspec\r\n*6\r\n" \
+#define SPEC_RANGE0 \
+	"$9\r\nfind_keys\r\n*4\r\n$4\r\ntype\r\n$5\r\nrange\r\n$4\r\nspec\r\n*6\r\n" \
 	"$7\r\nlastkey\r\n:0\r\n$7\r\nkeystep\r\n:1\r\n$5\r\nlimit\r\n:0\r\n"
-#define SPEC_RANGE0_3 "$9\r\nfind_keys\r\n%2\r\n$4\r\ntype\r\n$5\r\nrange\r\n$4\r\nspec\r\n%3\r\n" \
+#define SPEC_RANGE0_3 \
+	"$9\r\nfind_keys\r\n%2\r\n$4\r\ntype\r\n$5\r\nrange\r\n$4\r\nspec\r\n%3\r\n" \
 	"$7\r\nlastkey\r\n:0\r\n$7\r\nkeystep\r\n:1\r\n$5\r\nlimit\r\n:0\r\n"
 
 static void test_cmd_docs_keyspecs_reply(void **state)
