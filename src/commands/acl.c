@@ -16,6 +16,7 @@
  * (server/route.c before routing, server/script.c for redis.call).
  */
 #include "commands/acl.h"
+#include "commands/cmd_docs.h"
 
 #include "base/glob.h"
 #include "base/kv.h"
@@ -1179,17 +1180,29 @@ static enum acl_verdict sel_check(const struct acl_selector *s, const struct kv_
 		int idx_stack[ACL_MAX_KEYS];
 		int *idx = argc <= ACL_MAX_KEYS ? idx_stack : kv_malloc((size_t)argc * sizeof(int));
 		int n = cmd_get_keys(cmd, argc, argv, idx, argc > ACL_MAX_KEYS ? argc : ACL_MAX_KEYS);
-		/* Read-only commands need read access, the others write
-		 * access: kevy's table has no per-key access flags. */
-		uint32_t need = (cmd->flags & CMD_WRITE) ? KEY_W : KEY_R;
+		uint32_t kf_stack[ACL_MAX_KEYS];
+		uint32_t *kf = n <= ACL_MAX_KEYS ? kf_stack : kv_malloc((size_t)n * sizeof(*kf));
+		/* Each key needs what its key spec does, as Redis's
+		 * ACLSelectorCheckKey asks: read access to a key the call
+		 * reads (access), write access to one it changes (insert,
+		 * delete, update).  A call whose key count does not fit
+		 * names no key for Redis, so none is checked. */
+		int known = n > 0 ? cmd_docs_key_flags(target, argc, argv, idx, n, kf) : 0;
+		if (known < 0)
+			n = 0;
 		enum acl_verdict v = ACL_OK;
 		for (int i = 0; i < n; i++) {
+			uint32_t need = known > 0 ? ((cmd->flags & CMD_WRITE) ? KEY_W : KEY_R)
+				: ((kf[i] & CMD_KEY_ACCESS) ? KEY_R : 0) |
+				  ((kf[i] & (CMD_KEY_INSERT | CMD_KEY_DELETE | CMD_KEY_UPDATE)) ? KEY_W : 0);
 			if (!sel_key_ok(s, &argv[idx[i]], need)) {
 				*errpos = idx[i];
 				v = ACL_DENIED_KEY;
 				break;
 			}
 		}
+		if (kf != kf_stack)
+			free(kf);
 		if (idx != idx_stack)
 			free(idx);
 		if (v != ACL_OK)
@@ -2354,7 +2367,7 @@ static const struct kv_command acl_subcommands[] = {
 	{ .name = "acl|genpass", .arity = -2, .flags = ACL_SUB_FLAGS, .proc = cmd_acl_genpass,
 	  .group = "server", .since = "6.0.0",
 	  .summary = "Generate a pseudorandom secure password to use for ACL users",
-	  .complexity = "O(N)" },
+	  .complexity = "O(1)" },
 	{ .name = "acl|getuser", .arity = 3, .flags = ACL_SUB_FLAGS | CMD_ADMIN,
 	  .proc = cmd_acl_getuser, .group = "server", .since = "6.0.0",
 	  .summary = "Get the rules for a specific ACL user",
@@ -2400,7 +2413,7 @@ static void cmd_acl(struct cmd_ctx *c)
 
 const struct kv_command cmd_table_acl[] = {
 	{ .name = "acl", .arity = -2, .flags = CMD_LOCAL, .proc = cmd_acl, .group = "server", .since = "6.0.0",
-	  .summary = "A container for Access List Control commands",
+	  .summary = "A container for Access List Control commands ",
 	  .complexity = "Depends on subcommand.", .subcommands = acl_subcommands },
 	{ 0 },
 };

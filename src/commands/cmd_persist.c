@@ -222,15 +222,16 @@ static void cmd_lastsave(struct cmd_ctx *c)
 
 const struct kv_command cmd_table_persist[] = {
 	{ "bgsave", -1, CMD_NOSCRIPT | CMD_ADMIN | CMD_ALL_SHARDS, 0, 0, 0, cmd_bgsave, NULL, NULL,
-	  "server", "1.0.0", "Asynchronously saves the database(s) to disk.", "O(1)", NULL },
+	  "server", "1.0.0", "Asynchronously save the dataset to disk", "O(1)", NULL },
 	{ "save", 1, CMD_NOSCRIPT | CMD_ADMIN | CMD_NO_MULTI | CMD_ALL_SHARDS | CMD_WAIT_SNAPSHOT, 0, 0, 0, cmd_save,
-	  NULL, NULL, "server", "1.0.0", "Synchronously saves the database(s) to disk.", "O(N)",
+	  NULL, NULL, "server", "1.0.0", "Synchronously save the dataset to disk",
+	  "O(N) where N is the total number of keys in all databases",
 	  NULL },
 	{ "bgrewriteaof", 1, CMD_NOSCRIPT | CMD_ADMIN | CMD_ALL_SHARDS, 0, 0, 0, cmd_bgrewriteaof,
-	  NULL, NULL, "server", "1.0.0", "Asynchronously rewrites the append-only file to disk.",
+	  NULL, NULL, "server", "1.0.0", "Asynchronously rewrite the append-only file",
 	  "O(1)", NULL },
 	{ "lastsave", 1, CMD_FAST | CMD_RANDOM | CMD_LOCAL, 0, 0, 0, cmd_lastsave, NULL, NULL,
-	  "server", "1.0.0", "Returns the Unix timestamp of the last successful save to disk.",
+	  "server", "1.0.0", "Get the UNIX time stamp of the last successful save to disk",
 	  "O(1)", NULL },
 	{ NULL },
 };

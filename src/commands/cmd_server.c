@@ -19,6 +19,7 @@
  */
 #include "commands/acl.h"
 #include "commands/cmd.h"
+#include "commands/cmd_docs.h"
 #include "commands/config.h"
 #include "base/kv.h"
 
@@ -285,16 +286,37 @@ static const struct {
 	{ CMD_WRITE, "write" }, { CMD_READONLY, "readonly" }, { CMD_DENYOOM, "denyoom" },
 	{ CMD_ADMIN, "admin" }, { CMD_PUBSUB, "pubsub" }, { CMD_NOSCRIPT, "noscript" },
 	{ CMD_BLOCKING, "blocking" }, { CMD_LOADING, "loading" }, { CMD_STALE, "stale" },
-	{ CMD_FAST, "fast" }, { CMD_NOAUTH, "no_auth" }, { CMD_NO_MULTI, "no_multi" },
+	{ 0, "skip_slowlog" }, { CMD_FAST, "fast" }, { CMD_NOAUTH, "no_auth" },
+	{ 0, "no_mandatory_keys" }, { CMD_NO_MULTI, "no_multi" },
 };   /* Redis 7.0 shows no flag for PROTECTED */
+
+/* Redis 7.0's NO_MANDATORY_KEYS commands: a call naming no key is valid,
+ * and COMMAND GETKEYS answers an empty array for it. */
+static bool srv_no_mandatory_keys(const struct kv_command *cmd)
+{
+	static const char *const names[] = { "eval", "eval_ro", "evalsha", "evalsha_ro",
+					     "fcall", "fcall_ro" };
+	for (size_t i = 0; i < KV_ARRAY_LEN(names); i++)
+		if (strcmp(cmd->name, names[i]) == 0)
+			return true;
+	return false;
+}
 
 static void srv_reply_flags(struct kv_buf *out, const struct kv_command *cmd)
 {
 	const char *names[KV_ARRAY_LEN(srv_flag_names) + 1];
 	int n = 0;
-	for (size_t i = 0; i < KV_ARRAY_LEN(srv_flag_names); i++)
-		if (cmd->flags & srv_flag_names[i].flag)
-			names[n++] = srv_flag_names[i].name;
+	for (size_t i = 0; i < KV_ARRAY_LEN(srv_flag_names); i++) {
+		const char *name = srv_flag_names[i].name;
+		/* Two of Redis's flags kevy keeps as rules, not as bits: EXEC
+		 * is never in the slow log (its commands are), and these
+		 * commands may name no key. */
+		bool on = srv_flag_names[i].flag ? (cmd->flags & srv_flag_names[i].flag) != 0
+			: strcmp(name, "skip_slowlog") == 0 ? strcmp(cmd->name, "exec") == 0
+			: srv_no_mandatory_keys(cmd);
+		if (on)
+			names[n++] = name;
+	}
 	if (cmd->keys)
 		names[n++] = "movablekeys";
 	resp_set(out, n);
@@ -326,38 +348,6 @@ static void srv_reply_tips(struct kv_buf *out, const struct kv_command *cmd)
 		resp_bulk_str(out, "nondeterministic_output_order");
 }
 
-/* Key-spec access flags, simplified from the command's flags. */
-static void srv_reply_spec_flags(struct kv_buf *out, const struct kv_command *cmd)
-{
-	if (cmd->nk_first > 0) {
-		resp_set(out, 1);
-		resp_simple(out, "not_key");
-	} else if (cmd->flags & CMD_WRITE) {
-		resp_set(out, 3);
-		resp_simple(out, "RW");
-		resp_simple(out, "access");
-		resp_simple(out, "update");
-	} else {
-		resp_set(out, 2);
-		resp_simple(out, "RO");
-		resp_simple(out, "access");
-	}
-}
-
-static void srv_reply_spec_unknown(struct kv_buf *out)
-{
-	resp_map(out, 2);
-	resp_bulk_str(out, "type");
-	resp_bulk_str(out, "unknown");
-	resp_bulk_str(out, "spec");
-	resp_map(out, 0);
-}
-
-static bool srv_has_keys(const struct kv_command *cmd)
-{
-	return cmd->keys || cmd->first_key > 0 || cmd->nk_first > 0;
-}
-
 /* The legacy first/last/step: the keys', or the NOT_KEY channels'. */
 static void srv_key_range(const struct kv_command *cmd, int *first, int *last, int *step)
 {
@@ -370,52 +360,6 @@ static void srv_key_range(const struct kv_command *cmd, int *first, int *last, i
 		*last = cmd->last_key;
 		*step = cmd->key_step;
 	}
-}
-
-/* One key spec: the legacy first/last/step range, or "unknown" for commands
- * that find their keys with a function (they are also "movablekeys"). */
-static void srv_reply_keyspecs(struct kv_buf *out, const struct kv_command *cmd)
-{
-	if (!srv_has_keys(cmd)) {
-		resp_set(out, 0);
-		return;
-	}
-	resp_set(out, 1);
-	resp_map(out, 3);
-	resp_bulk_str(out, "flags");
-	srv_reply_spec_flags(out, cmd);
-	resp_bulk_str(out, "begin_search");
-	if (cmd->keys) {
-		srv_reply_spec_unknown(out);
-	} else {
-		resp_map(out, 2);
-		resp_bulk_str(out, "type");
-		resp_bulk_str(out, "index");
-		resp_bulk_str(out, "spec");
-		resp_map(out, 1);
-		resp_bulk_str(out, "index");
-		int first, last, step;
-		srv_key_range(cmd, &first, &last, &step);
-		resp_int(out, first);
-	}
-	resp_bulk_str(out, "find_keys");
-	if (cmd->keys) {
-		srv_reply_spec_unknown(out);
-		return;
-	}
-	resp_map(out, 2);
-	resp_bulk_str(out, "type");
-	resp_bulk_str(out, "range");
-	resp_bulk_str(out, "spec");
-	resp_map(out, 3);
-	int first, last, step;
-	srv_key_range(cmd, &first, &last, &step);
-	resp_bulk_str(out, "lastkey");
-	resp_int(out, last >= 0 ? last - first : last);
-	resp_bulk_str(out, "keystep");
-	resp_int(out, step > 0 ? step : 1);
-	resp_bulk_str(out, "limit");
-	resp_int(out, 0);
 }
 
 static int64_t srv_count_subs(const struct kv_command *cmd)
@@ -434,14 +378,18 @@ static void srv_reply_command_info(struct kv_buf *out, const struct kv_command *
 	resp_bulk_str(out, cmd->name);
 	resp_int(out, cmd->arity);
 	srv_reply_flags(out, cmd);
-	int first, last, step;
-	srv_key_range(cmd, &first, &last, &step);
+	/* A container has no keys of its own (its subcommands have them),
+	 * whatever its table entry says for routing. */
+	int first = 0, last = 0, step = 0;
+	if (!cmd->subcommands)
+		srv_key_range(cmd, &first, &last, &step);
 	resp_int(out, first);
 	resp_int(out, last);
 	resp_int(out, step);
 	srv_reply_acl(out, cmd);
-	srv_reply_tips(out, cmd);
-	srv_reply_keyspecs(out, cmd);
+	if (!cmd_docs_reply_tips(out, cmd))
+		srv_reply_tips(out, cmd);
+	cmd_docs_reply_keyspecs(out, cmd);
 	/* No subcommands: an empty set, as Redis writes it. */
 	if (cmd->subcommands)
 		resp_array(out, srv_count_subs(cmd));
@@ -468,6 +416,7 @@ static void srv_reply_command_docs(struct kv_buf *out, const struct kv_command *
 		resp_bulk_str(out, fields[i][1]);
 		n += 2;
 	}
+	n += 2 * cmd_docs_reply_extra(out, cmd);
 	if (cmd->subcommands) {
 		resp_bulk_str(out, "subcommands");
 		resp_map(out, srv_count_subs(cmd));
@@ -604,18 +553,6 @@ static const struct kv_command *srv_getkeys_target(int argc, const struct kv_sli
 	return cmd;
 }
 
-/* Redis 7.0's NO_MANDATORY_KEYS commands: a call naming no key is valid,
- * and COMMAND GETKEYS answers an empty array for it. */
-static bool srv_no_mandatory_keys(const struct kv_command *cmd)
-{
-	static const char *const names[] = { "eval", "eval_ro", "evalsha", "evalsha_ro",
-					     "fcall", "fcall_ro" };
-	for (size_t i = 0; i < KV_ARRAY_LEN(names); i++)
-		if (strcmp(cmd->name, names[i]) == 0)
-			return true;
-	return false;
-}
-
 static void srv_getkeys(struct cmd_ctx *c, bool with_flags)
 {
 	int argc = c->argc - 2;
@@ -634,8 +571,11 @@ static void srv_getkeys(struct cmd_ctx *c, bool with_flags)
 		return;
 	}
 	int *idx = kv_calloc((size_t)argc, sizeof(int));
+	uint32_t *flags = kv_calloc((size_t)argc, sizeof(uint32_t));
 	int n = cmd_get_keys(cmd, argc, argv, idx, argc);
-	if (n == 0 && srv_no_mandatory_keys(cmd)) {
+	if (n > 0 && cmd_docs_key_flags(cmd, argc, argv, idx, n, flags) < 0)
+		n = 0;
+	if (n <= 0 && srv_no_mandatory_keys(cmd)) {
 		resp_array(c->out, 0);
 	} else if (n <= 0) {
 		resp_error(c->out, "ERR Invalid arguments specified for command");
@@ -646,9 +586,10 @@ static void srv_getkeys(struct cmd_ctx *c, bool with_flags)
 				resp_array(c->out, 2);
 			resp_bulk(c->out, argv[idx[i]].ptr, argv[idx[i]].len);
 			if (with_flags)
-				srv_reply_spec_flags(c->out, cmd);
+				cmd_docs_reply_key_flags(c->out, flags[i]);
 		}
 	}
+	free(flags);
 	free(idx);
 }
 

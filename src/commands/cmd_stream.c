@@ -1947,13 +1947,17 @@ const struct kv_command cmd_table_stream[] = {
 	  .group = "stream", .since = "5.0.0",
 	  .summary = "Return a range of elements in a stream, with IDs matching the specified "
 		     "IDs interval",
-	  .complexity = "O(N) with N being the number of elements being returned." },
+	  .complexity = "O(N) with N being the number of elements being returned. If N is "
+			"constant (e.g. always asking for the first 10 elements with COUNT), you "
+			"can consider it O(1)." },
 	{ .name = "xrevrange", .arity = -4, .flags = CMD_READONLY, KEY1, .proc = cmd_xrevrange,
 	  .group = "stream", .since = "5.0.0",
 	  .summary = "Return a range of elements in a stream, with IDs matching the specified "
 		     "IDs interval, in reverse order (from greater to smaller IDs) compared to "
 		     "XRANGE",
-	  .complexity = "O(N) with N being the number of elements returned." },
+	  .complexity = "O(N) with N being the number of elements returned. If N is constant "
+			"(e.g. always asking for the first 10 elements with COUNT), you can "
+			"consider it O(1)." },
 	{ .name = "xlen", .arity = 2, .flags = CMD_READONLY | CMD_FAST, KEY1, .proc = cmd_xlen,
 	  .group = "stream", .since = "5.0.0", .summary = "Return the number of entries in a stream",
 	  .complexity = "O(1)" },
@@ -1967,20 +1971,30 @@ const struct kv_command cmd_table_stream[] = {
 	{ .name = "xtrim", .arity = -4, .flags = CMD_WRITE, KEY1, .proc = cmd_xtrim,
 	  .group = "stream", .since = "5.0.0",
 	  .summary = "Trims the stream to (approximately if '~' is passed) a certain size",
-	  .complexity = "O(N), with N being the number of evicted entries." },
+	  .complexity = "O(N), with N being the number of evicted entries. Constant times are "
+			"very small however, since entries are organized in macro nodes "
+			"containing multiple entries that can be released with a single "
+			"deallocation." },
 	{ .name = "xsetid", .arity = -3, .flags = X_W, KEY1, .proc = cmd_xsetid,
 	  .group = "stream", .since = "5.0.0",
 	  .summary = "An internal command for replicating stream values", .complexity = "O(1)" },
 	{ .name = "xack", .arity = -4, .flags = CMD_WRITE | CMD_FAST, KEY1, .proc = cmd_xack,
 	  .group = "stream", .since = "5.0.0",
 	  .summary = "Marks a pending message as correctly processed, effectively removing it "
-		     "from the pending entries list of the consumer group.",
+		     "from the pending entries list of the consumer group. Return value of "
+		     "the command is the number of messages successfully acknowledged, that "
+		     "is, the IDs we were actually able to resolve in the PEL.",
 	  .complexity = "O(1) for each message ID processed." },
 	{ .name = "xpending", .arity = -3, .flags = CMD_READONLY, KEY1, .proc = cmd_xpending,
 	  .group = "stream", .since = "5.0.0",
 	  .summary = "Return information and entries from a stream consumer group pending "
 		     "entries list, that are messages fetched but never acknowledged.",
-	  .complexity = "O(N) with N being the number of elements returned." },
+	  .complexity = "O(N) with N being the number of elements returned, so asking for a "
+			"small fixed number of entries per call is O(1). O(M), where M is the "
+			"total number of entries scanned when used with the IDLE filter. When "
+			"the command returns just the summary and the list of consumers is "
+			"small, it runs in O(1) time; otherwise, an additional O(N) time for "
+			"iterating every consumer." },
 	{ .name = "xclaim", .arity = -6, .flags = CMD_WRITE | CMD_FAST, KEY1, .proc = cmd_xclaim,
 	  .group = "stream", .since = "5.0.0",
 	  .summary = "Changes (or acquires) ownership of a message in a consumer group, as if "

@@ -1388,7 +1388,7 @@ const struct kv_command cmd_table_zset[] = {
 	  "Remove and return members with the highest scores in a sorted set", POP_CPLX, NULL },
 	{ "zmpop", -4, CMD_WRITE, 0, 0, 0, cmd_zmpop, zmpop_keys, NULL, G, "7.0.0",
 	  "Remove and return members with scores in a sorted set",
-	  "O(K) + O(N*log(M)) where K is the number of provided keys, N being the number of elements in the sorted set, and M being the number of elements popped.", NULL },
+	  "O(K) + O(M*log(N)) where K is the number of provided keys, N being the number of elements in the sorted set, and M being the number of elements popped.", NULL },
 	{ "zremrangebyrank", 4, CMD_WRITE, 1, 1, 1, cmd_zremrangebyrank, NULL, NULL, G, "2.0.0",
 	  "Remove all members in a sorted set within the given indexes", REMRANGE_CPLX, NULL },
 	{ "zremrangebyscore", 4, CMD_WRITE, 1, 1, 1, cmd_zremrangebyscore, NULL, NULL, G, "1.2.0",

@@ -1030,8 +1030,8 @@ const struct kv_command cmd_table_blocking[] = {
 		     "history of the pending entries for a given consumer. Can block.",
 	  .complexity = "For each stream mentioned: O(M) with M being the number of elements "
 			"returned. If M is constant (e.g. always asking for the first 10 "
-			"elements with COUNT), the complexity is O(1). On the other side when "
-			"XREADGROUP blocks, XADD will pay the O(N) time in order to serve any "
+			"elements with COUNT), you can consider it O(1). On the other side when "
+			"XREADGROUP blocks, XADD will pay the O(N) time in order to serve the N "
 			"clients blocked on the stream getting new data.",
 	  .conn_shards = blocking_shards },
 	{ .name = NULL },
