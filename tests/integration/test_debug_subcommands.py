@@ -17,8 +17,8 @@
    redis.setresp(3), its RESP3 replies reach a RESP3 client as RESP3);
    SLEEP stops the caller's shard for the time asked.
 5. SWAPDB with a watched key that is stale on one side or both leaves the
-   WATCH alone; CONFIG SET of port (immutable in kevy) to its own value is
-   accepted, to another refused.
+   WATCH alone; CONFIG SET of dir (immutable in kevy) to its own value is
+   accepted, to another refused (port moves: test_config_listen.py).
 
 Environment: KEVY_SERVER (set by CTest).  Every wait is bounded.
 """
@@ -219,11 +219,11 @@ def test_swapdb_and_config(srv):
         K.check(c.cmd("EXEC") is None, "SWAPDB bringing in a live key left the WATCH")
         c.cmd("DEBUG", "SET-ACTIVE-EXPIRE", "1")
 
-        port = c.cmd("CONFIG", "GET", "port")[1].decode()
-        K.check(c.cmd("CONFIG", "SET", "port", port) == "OK", "CONFIG SET port to itself")
-        K.check(err(c.cmd("CONFIG", "SET", "port", str(int(port) + 1))) ==
-                "ERR CONFIG SET failed (possibly related to argument 'port') - "
-                "can't set immutable config", "CONFIG SET port elsewhere")
+        d = c.cmd("CONFIG", "GET", "dir")[1].decode()
+        K.check(c.cmd("CONFIG", "SET", "dir", d) == "OK", "CONFIG SET dir to itself")
+        K.check(err(c.cmd("CONFIG", "SET", "dir", "/tmp")) ==
+                "ERR CONFIG SET failed (possibly related to argument 'dir') - "
+                "can't set immutable config", "CONFIG SET dir elsewhere")
         K.check(err(c.cmd("CONFIG", "SET", "databases", "16")).endswith(
             "can't set immutable config"), "Redis's immutable settings stay refused")
         K.check(c.cmd("CONFIG", "SET", "aof-use-rdb-preamble", "no") == "OK", "preamble no")
