@@ -8,7 +8,9 @@
  * that shard's inbox (a mutex-guarded buffer it drains at its next turn,
  * woken as for a message).  Lines from one shard reach a monitor in the
  * order that shard dispatched them; lines of different shards interleave
- * as they arrive.  The inbox takes a lock, which the hot path never does:
+ * as they arrive, and a shard delivers what its inbox holds before a line
+ * of its own, so a command logged elsewhere before it was forwarded here
+ * stays ahead of what it does here (EVAL, then the script's commands).  The inbox takes a lock, which the hot path never does:
  * without monitors the cost is one relaxed load per command.
  *
  * Which commands, as Redis 7.0: everything but admin commands (MONITOR,
@@ -152,6 +154,10 @@ void monitor_feed_from(struct shard *s, const char *who, uint32_t db,
 		if (atomic_load_explicit(&t->nmonitors, memory_order_relaxed) == 0)
 			continue;
 		if (t == s) {
+			/* Lines other shards left in this shard's inbox came
+			 * first (an EVAL dispatched elsewhere before its script
+			 * ran here): out before this one. */
+			monitor_turn(s);
 			deliver(s, line.data, line.len);
 			continue;
 		}

@@ -179,7 +179,11 @@ def run_list(port):
     return out
 
 
-MONITOR_STAMP = re.compile(rb"^\+[0-9]+\.[0-9]{6} \[(\d+) 127\.0\.0\.1:[0-9]+\]")
+MONITOR_STAMP = re.compile(rb"^\+[0-9]+\.[0-9]{6} \[(\d+) (?:127\.0\.0\.1:[0-9]+|(lua))\]")
+
+
+def monitor_mask(m):
+    return b"+T [%s %s]" % (m.group(1), m.group(2) or b"ADDR")
 
 
 def run_monitor(port):
@@ -202,13 +206,16 @@ def run_monitor(port):
         a.call("CONFIG", "GET", "x")
         a.call("MSET", "{a}1", "1", "{b}2", "2")
         a.call("BLPOP", "nol", "0.01")
+        # A script's commands follow its EVAL line, whichever shard runs it.
+        a.call("EVAL", "return redis.call('set', KEYS[1], 'x')", "1", "{a}3")
+        a.call("EVAL", "return redis.call('set', KEYS[1], 'x')", "1", "{b}3")
         a.call("PING")
-        for _ in range(15):
-            out.append(MONITOR_STAMP.sub(rb"+T [\1 ADDR]", m.read_reply()))
+        for _ in range(19):
+            out.append(MONITOR_STAMP.sub(monitor_mask, m.read_reply()))
         out.append(m.call("GET", "foo"))
         m.send(K.encode("MONITOR"))        # already one: no reply
         out.append(m.call("PING"))
-        out.append(MONITOR_STAMP.sub(rb"+T [\1 ADDR]", m.read_reply()))   # its own PING
+        out.append(MONITOR_STAMP.sub(monitor_mask, m.read_reply()))   # its own PING
         out.append(m.call("RESET"))
         out.append(m.call("GET", "foo"))   # RESET ended MONITOR
     return out
