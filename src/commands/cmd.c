@@ -41,6 +41,7 @@ static const struct kv_command *const cmd_families[] = {
 	cmd_table_stream,
 	cmd_table_cluster,
 	cmd_table_migrate,
+	cmd_table_lolwut,
 };
 
 /* Families the runtime adds (cmd_table_add): the commands that need its

@@ -247,6 +247,7 @@ extern const struct kv_command cmd_table_info[];
 extern const struct kv_command cmd_table_introspect[];
 extern const struct kv_command cmd_table_cluster[];
 extern const struct kv_command cmd_table_migrate[];
+extern const struct kv_command cmd_table_lolwut[];
 extern const struct kv_command cmd_table_debug[];
 extern const struct kv_command cmd_table_persist[];
 extern const struct kv_command cmd_table_sort[];

@@ -963,6 +963,8 @@ static const struct cmd_docs_src cmd_docs_src[] = {
 	  "  - left pure-token =LEFT\n"
 	  "  - right pure-token =RIGHT\n"
 	  "- count integer =COUNT ?\n" },
+	{ "lolwut",
+	  "- version integer =VERSION ?\n" },
 	{ "lpop",
 	  "K RW,access,delete i1 r0,1,0\n"
 	  "H 6.2.0 Added the `count` argument.\n"

@@ -17,6 +17,11 @@ refused with Redis's text unless enable-debug-command / enable-module-command
 is yes, or local for a client from 127.0.0.1 (compared with redis-server
 under no, yes and local; MULTI is doomed by a refusal).
 
+LOLWUT: the version line (no VERSION, or a version but 5 and 6; RESP2 and
+RESP3) and its argument errors byte for byte; VERSION 5's drawing where it
+is not random (its first rows, a one-square canvas) byte for byte, and its
+size and credit line; VERSION 6's size (rows, cells per row) and credit.
+
 Environment: KEVY_SERVER (set by CTest).
 """
 
@@ -66,6 +71,33 @@ def run_protected(port):
         return out
 
 
+LOLWUT_CALLS = [["LOLWUT"], ["LOLWUT", "VERSION", "7"], ["LOLWUT", "VERSION", "1"],
+                ["LOLWUT", "foo"], ["LOLWUT", "VERSION", "x"], ["LOLWUT", "VERSION", "5", "x"],
+                ["LOLWUT", "VERSION", "6", "10", "x"], ["LOLWUT", "VERSION", "5", "0", "0", "0"],
+                ["LOLWUT", "VERSION", "5", "1", "1", "1"]]
+
+
+def lolwut_text(reply):
+    """The text of a bulk string reply."""
+    body = reply.split(b"\r\n", 1)[1]
+    return body[:-2]
+
+
+def run_lolwut(port):
+    with K.RawConn(port) as c:
+        out = [c.call(*a) for a in LOLWUT_CALLS]
+        art = lolwut_text(c.call("LOLWUT", "VERSION", "5")).split(b"\n")
+        out.append(art[:7])               # rows 0 and 1 are never turned
+        out.append((len(art), art[-2:]))
+        art = lolwut_text(c.call("LOLWUT", "VERSION", "5", "2000", "300", "300")).split(b"\n")
+        out.append((len(art), art[-1], len(art[0])))   # clamped to 1000 columns
+        art = lolwut_text(c.call("LOLWUT", "VERSION", "6", "20", "5")).split(b"\n")
+        out.append((len(art), art[-2:], [ln.count(b"\033[0m") for ln in art[:-2]]))
+        c.call("HELLO", "3")
+        out.append(c.call("LOLWUT"))
+        return out
+
+
 def main():
     K.require_redis()
     K.require_kevy()
@@ -86,6 +118,10 @@ def main():
                 "DEBUG refused exactly under no (%s): %r" % (mode, want[5]))
 
     K.compare_with_redis(run, [" ".join(a) for a in CALLS] + ["COMMAND LIST"],
+                         kevy_args=("--threads", "2"))
+    K.compare_with_redis(run_lolwut, [" ".join(a) for a in LOLWUT_CALLS] +
+                         ["VERSION 5 first rows", "VERSION 5 size and credit",
+                          "VERSION 5 clamped", "VERSION 6 size and credit", "RESP3 LOLWUT"],
                          kevy_args=("--threads", "2"))
     with K.kevy("--threads", "2", "--enable-module-command", "yes") as kv:
         with kv.conn() as c:
