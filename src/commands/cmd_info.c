@@ -437,11 +437,15 @@ static void srv_info_stats(const struct cmd_ctx *c, struct kv_buf *b, const stru
 struct info_replicas {
 	struct kv_buf lines;
 	uint32_t n;
+	uint32_t good;      /* online, acknowledged within min-replicas-max-lag */
+	int64_t max_lag;
 };
 
 static void info_replica(void *arg, const struct replica_info *ri)
 {
 	struct info_replicas *r = arg;
+	if (strcmp(ri->state, "online") == 0 && ri->lag_s <= r->max_lag)
+		r->good++;
 	kv_buf_printf(&r->lines, "slave%u:ip=%s,port=%" PRId64 ",state=%s,offset=%" PRIu64
 		      ",lag=%" PRId64 "\r\n", r->n, ri->ip, ri->port, ri->state, ri->offset, ri->lag_s);
 	r->n++;
@@ -454,11 +458,14 @@ static void info_replica(void *arg, const struct replica_info *ri)
  * repl-backlog-size default. */
 static void srv_info_replication(const struct cmd_ctx *c, struct kv_buf *b)
 {
-	struct info_replicas r = { .lines = KV_BUF_INIT };
+	struct info_replicas r = { .lines = KV_BUF_INIT,
+				   .max_lag = atomic_load(&g_config.min_replicas_max_lag) };
 	c->rt->replicas_foreach(info_replica, &r);
 	kv_buf_printf(b, "# Replication\r\n"
 		      "role:master\r\n"
 		      "connected_slaves:%u\r\n", r.n);
+	if (atomic_load(&g_config.min_replicas_to_write) && r.max_lag)
+		kv_buf_printf(b, "min_slaves_good_slaves:%u\r\n", r.good);
 	kv_buf_append(b, r.lines.data, r.lines.len);
 	kv_buf_free(&r.lines);
 	kv_buf_printf(b, "master_failover_state:no-failover\r\n"

@@ -96,6 +96,7 @@ struct kv_config g_config = {
 	.snapshot_inflight_blocks = 4,
 	.lua_memory_limit = 512ll << 20,
 	.repl_backlog_size = 1ll << 20,
+	.min_replicas_max_lag = 10,
 	.requirepass = NULL,
 	.requirepass_set = false,
 };
@@ -263,6 +264,10 @@ static const struct cfg_def cfg_table[] = {
 	  cfg_check_databases, NULL },
 	{ "repl-backlog-size", CFG_MEM, 0, 1, INT64_MAX, NULL, FLD_AI64,
 	  &g_config.repl_backlog_size, NULL, NULL },
+	{ "min-replicas-to-write", CFG_INT, 0, 0, INT_MAX, NULL, FLD_AI64,
+	  &g_config.min_replicas_to_write, NULL, NULL, "min-slaves-to-write" },
+	{ "min-replicas-max-lag", CFG_INT, 0, 0, INT_MAX, NULL, FLD_AI64,
+	  &g_config.min_replicas_max_lag, NULL, NULL, "min-slaves-max-lag" },
 	{ "replicaof", CFG_WORDS, CFG_IMMUTABLE, 2, 2, NULL, FLD_STR, &cfg_replicaof,
 	  cfg_check_replicaof, NULL, "slaveof" },
 	{ "io-threads", CFG_INT, CFG_IMMUTABLE, 1, 128, NULL, FLD_INT, &cfg_io_threads,
@@ -993,6 +998,8 @@ static void cfg_reset(void)
 	atomic_store(&g_config.busy_reply_threshold_ms, 5000);
 	atomic_store(&g_config.lua_memory_limit, 512ll << 20);
 	atomic_store(&g_config.repl_backlog_size, 1ll << 20);
+	atomic_store(&g_config.min_replicas_to_write, 0);
+	atomic_store(&g_config.min_replicas_max_lag, 10);
 	cfg_set_str(&cfg_replicaof, kv_strndup("", 0));
 	atomic_store(&g_config.auto_aof_rewrite_pct, 100);
 	atomic_store(&g_config.auto_aof_rewrite_min_size, 64ll << 20);

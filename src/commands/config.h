@@ -110,6 +110,11 @@ struct kv_config {
 	 * replica resumes from the primary's AOF segments instead
 	 * (docs/replication.md). */
 	_Atomic int64_t repl_backlog_size;
+	/* Writes are refused (NOREPLICAS) while fewer than min_replicas_to_write
+	 * replicas acknowledged within min_replicas_max_lag seconds; 0 in
+	 * either turns the rule off (docs/replication.md). */
+	_Atomic int64_t min_replicas_to_write;   /* 0 */
+	_Atomic int64_t min_replicas_max_lag;    /* 10 */
 	/* latency-tracking-info-percentiles: under the config lock; read
 	 * through config_latency_percentiles.  (The other introspection
 	 * settings are base/latency.h's and commands/slowlog.h's atomics.) */

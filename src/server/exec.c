@@ -232,8 +232,11 @@ int64_t shard_call_run(struct shard *s, const struct cmd_call *call, struct conn
 	if (!call->internal)
 		cs = shard_cmd_stat(s, cmd_stat_target(call->cmd, call->argc, call->argv));
 	const char *refused = NULL;
-	if (call->cmd->flags & CMD_WRITE)
+	if (call->cmd->flags & CMD_WRITE) {
 		refused = shard_write_refused(s, held);
+		if (!refused)
+			refused = repl_write_refused();
+	}
 	/* EXEC's queued commands were checked as a whole by EXEC. */
 	if (!refused && (call->cmd->flags & CMD_DENYOOM) && !(conn && conn->in_exec))
 		refused = shard_oom_refused(s, held, call->now_ms);

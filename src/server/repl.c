@@ -298,6 +298,34 @@ static struct repl_sender *g_repl_list;
 static _Atomic int64_t g_repl_waiting;
 static _Atomic uint64_t g_repl_getack;
 
+/* min-replicas-to-write: the replicas online that acknowledged within
+ * min-replicas-max-lag seconds, counted after each ACK, each link change
+ * and by shard 0's cron (lag grows with no event). */
+static _Atomic int64_t g_repl_good;
+
+void repl_refresh_good(int64_t now_ms)
+{
+	int64_t max_lag = atomic_load(&g_config.min_replicas_max_lag);
+	int64_t good = 0;
+	pthread_mutex_lock(&g_repl_lock);
+	for (struct repl_sender *rs = g_repl_list; rs; rs = rs->next)
+		if (strcmp(rs->info.state, "online") == 0 && (now_ms - rs->ack_ms) / 1000 <= max_lag)
+			good++;
+	pthread_mutex_unlock(&g_repl_lock);
+	atomic_store(&g_repl_good, good);
+}
+
+const char *repl_write_refused(void)
+{
+	int64_t min = atomic_load_explicit(&g_config.min_replicas_to_write, memory_order_relaxed);
+	if (min <= 0 || atomic_load_explicit(&g_config.min_replicas_max_lag,
+					     memory_order_relaxed) <= 0)
+		return NULL;
+	if (atomic_load_explicit(&g_repl_good, memory_order_relaxed) >= min)
+		return NULL;
+	return "NOREPLICAS Not enough good replicas to write.";
+}
+
 static void repl_wake_waiters(const struct repl_sender *rs)
 {
 	for (uint32_t i = 0; i < rs->nshards; i++)
@@ -378,6 +406,7 @@ static int sender_read(struct repl_sender *rs)
 				break;
 			}
 			pthread_mutex_unlock(&g_repl_lock);
+			repl_refresh_good(kv_time_ms());
 			if (atomic_load(&g_repl_waiting) > 0)
 				repl_wake_waiters(rs);
 		}
@@ -788,7 +817,7 @@ static void *sender_main(void *arg)
 {
 	uint64_t wake_seen = 0;
 	struct repl_sender *rs = arg;
-	int64_t last_send = kv_time_ms();
+	int64_t last_ping = kv_time_ms();
 	char line[128];
 
 	int rc = 0;
@@ -817,6 +846,7 @@ static void *sender_main(void *arg)
 	pthread_mutex_lock(&g_repl_lock);
 	rs->info.state = "online";
 	pthread_mutex_unlock(&g_repl_lock);
+	repl_refresh_good(kv_time_ms());
 	while (rc == 0 && !atomic_load(&g_server.shutdown)) {
 		sender_wait(&wake_seen);
 		sender_ask_fsync(rs);
@@ -831,17 +861,20 @@ static void *sender_main(void *arg)
 		bool asked = getack != rs->getack_seen ||
 			     (rs->seq != before && atomic_load(&g_repl_waiting) > 0);
 		rs->getack_seen = getack;
-		if (rc == 0 && ((rs->seq == before && now - last_send >= REPL_PING_MS) || asked))
+		/* A PING each second whatever else is sent: the replica's ACK
+		 * of it is its lag (INFO, min-replicas-to-write). */
+		if (rc == 0 && (now - last_ping >= REPL_PING_MS || asked)) {
 			rc = sender_frame(rs, REPL_FRAME_PING, REPL_KIND_NONE, REPL_NO_SHARD, 0,
 					  sender_ping_offset(rs), NULL, 0);
-		if (rs->seq != before)
-			last_send = now;
+			last_ping = now;
+		}
 		if (rc == 0)
 			rc = sender_flush(rs);
 	}
 	if (rc < 0)
 		log_warning("replica %s: link closed: %s", rs->peer, kv_strerror(rc));
 	sender_list(rs, false);
+	repl_refresh_good(kv_time_ms());
 	close(rs->fd);
 	resp_parser_free(&rs->parser);
 	kv_buf_free(&rs->in);

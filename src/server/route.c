@@ -1195,6 +1195,15 @@ static enum dispatch_result dispatch_command(struct shard *s, struct conn *c, in
 			  SHARD_ERR_OOM);
 		return DISPATCH_DONE;
 	}
+	const char *norepl;
+	if (c->in_multi && multi_queues(cmd) && (cmd->flags & CMD_WRITE) &&
+	    (norepl = repl_write_refused()) != NULL) {
+		/* min-replicas-to-write: a write is refused, not queued, as in
+		 * Redis; EXEC then aborts. */
+		c->multi_dirty = true;
+		reply_now(s, c, cmd_stat_target(cmd, argc, argv), reply_error_str, norepl);
+		return DISPATCH_DONE;
+	}
 	if (c->in_multi && multi_queues(cmd)) {
 		/* Between MULTI and EXEC everything but EXEC, DISCARD, MULTI,
 		 * WATCH and QUIT is queued; the reply says so. */

@@ -686,6 +686,9 @@ static void shard_cron(struct shard *s)
 		shard_evict_cron(s);
 		lat_note(&s->stats.latency, "eviction-cycle", (kv_mono_us() - t1) / 1000);
 		tracking_cron(s);
+		/* A replica's lag grows while it says nothing: recount. */
+		if (s->id == 0 && repl_has_senders())
+			repl_refresh_good(s->now_ms);
 		shard_unit_commit(s);
 		/* Finish a table resize an idle keyspace would leave half done
 		 * (both tables allocated), 1 ms a tick, as Redis's cron does. */

@@ -926,6 +926,11 @@ void repl_senders_wait(void);
  * durable LSN moved. */
 bool repl_has_senders(void);
 void repl_wake_senders(void);
+/* min-replicas-to-write: recount the good replicas (shard 0's cron, and
+ * the senders on every ACK and link change); the refusal a write gets
+ * while too few are good, or NULL. */
+void repl_refresh_good(int64_t now_ms);
+const char *repl_write_refused(void);
 /* WAIT: the running command (c->wait_repl) waits in this shard's list,
  * its reply slot held; repl_waits_turn answers those that can be (all
  * when force) and returns the microseconds to the next deadline. */

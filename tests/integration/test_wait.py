@@ -18,7 +18,13 @@
    NO ONE is OK, the port and argument errors; with a replica connected,
    REPLICAOF host port and FAILOVER are refused with the reason (kevy-server
    cannot become a replica yet), FAILOVER TO an unknown target as Redis.
-5. A client that disconnects while its WAIT 1 0 (no timeout) waits for the
+5. min-replicas-to-write (compared in 1 without replicas: writes refused
+   with NOREPLICAS, reads served, MULTI's write refused at EXEC, INFO's
+   min_slaves_good_slaves, max lag 0 turns it off): with a replica that
+   acknowledges, writes go on; stopped for longer than min-replicas-max-lag,
+   writes are refused and INFO counts no good replica; running again, writes
+   go on.
+6. A client that disconnects while its WAIT 1 0 (no timeout) waits for the
    stopped replica leaves nothing behind: the server keeps serving, and a
    WAIT pending at shutdown does not keep the server from a clean exit.
 
@@ -70,6 +76,20 @@ def run(port):
                      ["FAILOVER", "BOGUS"], ["FAILOVER", "TO", "h", "x"],
                      ["FAILOVER", "TO", "h", "1", "FORCE"], ["FAILOVER", "FORCE", "FORCE"]):
             out.append(c.call(*args))
+        # min-replicas-to-write without replicas: writes refused, reads not.
+        out.append(c.call("CONFIG", "SET", "min-replicas-to-write", "1"))
+        out.append(c.call("SET", "k", "v2"))
+        out.append(c.call("GET", "k"))
+        out.append(c.call("MULTI"))
+        out.append(c.call("INCR", "n"))
+        out.append(c.call("EXEC"))
+        info = c.call("INFO", "replication")
+        out.append([ln for ln in info.split(b"\r\n") if ln.startswith(b"min_slaves")])
+        out.append(c.call("CONFIG", "SET", "min-slaves-max-lag", "0"))
+        out.append(c.call("SET", "k", "v3"))
+        out.append(c.call("CONFIG", "SET", "min-replicas-max-lag", "10", "min-replicas-to-write",
+                          "0"))
+        out.append(c.call("SET", "k", "v4"))
     return out
 
 
@@ -78,7 +98,10 @@ LABELS = ["WAIT 0 0", "WAIT 1 200", "waited the timeout", "numreplicas not int",
           "EXEC", "EXEC at once", "from a script", "REPLICAOF NO ONE", "SLAVEOF NO ONE",
           "REPLICAOF bad port", "REPLICAOF port range", "REPLICAOF arity", "FAILOVER",
           "FAILOVER ABORT", "FAILOVER TIMEOUT 0", "FAILOVER TIMEOUT x", "FAILOVER BOGUS",
-          "FAILOVER TO bad port", "FAILOVER FORCE", "FAILOVER FORCE twice"]
+          "FAILOVER TO bad port", "FAILOVER FORCE", "FAILOVER FORCE twice",
+          "min-replicas-to-write 1", "SET refused", "GET served", "MULTI", "INCR queued",
+          "EXEC", "INFO min_slaves_good_slaves", "max lag 0", "SET with the rule off",
+          "rule off", "SET"]
 
 
 def wait_synced(log_path, timeout=20):
@@ -122,6 +145,10 @@ def check_with_replica():
                 r, took = timed(c, "WAITAOF", "0", "2", "300")
                 K.check(r == b"*2\r\n:1\r\n:1\r\n" and 0.25 <= took < 5,
                         "WAITAOF 0 2 300: %r in %.2fs" % (r, took))
+                # min-replicas-to-write 1 with a good replica: writes go on.
+                K.check(c.call("CONFIG", "SET", "min-replicas-to-write", "1",
+                               "min-replicas-max-lag", "2") == b"+OK\r\n", "min-replicas")
+                K.check(c.call("SET", "mr", "1") == b"+OK\r\n", "SET with a good replica")
                 # Stopped: it cannot acknowledge the new write.
                 mir.send_signal(signal.SIGSTOP)
                 c.call("SET", "after-stop", "1")
@@ -131,6 +158,20 @@ def check_with_replica():
                 r, took = timed(c, "WAITAOF", "1", "1", "300")
                 K.check(r == b"*2\r\n:1\r\n:0\r\n" and 0.25 <= took < 5,
                         "WAITAOF 1 1 with the replica stopped: %r in %.2fs" % (r, took))
+                # Silent for more than min-replicas-max-lag: writes refused.
+                r = b""
+                deadline = time.monotonic() + 10
+                while time.monotonic() < deadline:
+                    r = c.call("SET", "mr", "2")
+                    if r.startswith(b"-NOREPLICAS"):
+                        break
+                    time.sleep(0.2)
+                K.check(r == b"-NOREPLICAS Not enough good replicas to write.\r\n",
+                        "SET with the only replica silent: %r" % r)
+                K.check(b"min_slaves_good_slaves:0" in c.call("INFO", "replication"),
+                        "INFO counts no good replica")
+                r = c.call("GET", "mr")
+                K.check(r in (b"$1\r\n1\r\n", b"$1\r\n2\r\n"), "reads go on: %r" % r)
                 # A client gone while waiting (no timeout).
                 gone = socket.create_connection(("127.0.0.1", srv.port))
                 gone.sendall(K.encode("WAIT", "1", "0"))
@@ -140,6 +181,14 @@ def check_with_replica():
                 r, took = timed(c, "WAIT", "1", "5000")
                 K.check(r == b":1\r\n" and took < 4.5,
                         "WAIT 1 once the replica runs again: %r in %.2fs" % (r, took))
+                deadline = time.monotonic() + 10
+                while time.monotonic() < deadline:
+                    r = c.call("SET", "mr", "3")
+                    if r == b"+OK\r\n":
+                        break
+                    time.sleep(0.2)
+                K.check(r == b"+OK\r\n", "writes again once the replica acknowledges: %r" % r)
+                c.call("CONFIG", "SET", "min-replicas-to-write", "0")
                 K.check(c.call("PING") == b"+PONG\r\n", "still serving")
                 # With a replica connected: what kevy-server cannot do yet
                 # is refused with the reason.
