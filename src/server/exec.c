@@ -234,7 +234,9 @@ int64_t shard_call_run(struct shard *s, const struct cmd_call *call, struct conn
 	const char *refused = NULL;
 	if (call->cmd->flags & CMD_WRITE) {
 		refused = shard_write_refused(s, held);
-		if (!refused)
+		/* EXEC checked its queue as a whole: a replica's ACK arriving
+		 * mid-EXEC must not split it. */
+		if (!refused && !(conn && conn->in_exec))
 			refused = repl_write_refused();
 	}
 	/* EXEC's queued commands were checked as a whole by EXEC. */

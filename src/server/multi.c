@@ -241,8 +241,12 @@ static void exec_run(struct cmd_ctx *ctx)
 	/* A transaction that may grow memory is refused as a whole when the
 	 * keyspaces it holds cannot be brought under maxmemory (Redis checks
 	 * EXEC with its queued commands' flags; read-only ones still run). */
-	if (c->mq_flags & CMD_DENYOOM) {
-		const char *oom = shard_oom_refused(ctx->shard, ctx->held, ctx->now_ms);
+	if (c->mq_flags & (CMD_DENYOOM | CMD_WRITE)) {
+		/* ... and so is one that writes while too few replicas are good
+		 * (min-replicas-to-write): all of it or none. */
+		const char *oom = (c->mq_flags & CMD_WRITE) ? repl_write_refused() : NULL;
+		if (!oom && (c->mq_flags & CMD_DENYOOM))
+			oom = shard_oom_refused(ctx->shard, ctx->held, ctx->now_ms);
 		if (oom) {
 			resp_errorf(ctx->out, "EXECABORT Transaction discarded because of: %s",
 				       oom);

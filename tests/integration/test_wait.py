@@ -90,6 +90,15 @@ def run(port):
         out.append(c.call("CONFIG", "SET", "min-replicas-max-lag", "10", "min-replicas-to-write",
                           "0"))
         out.append(c.call("SET", "k", "v4"))
+        # Queued while the rule was off, run while it is on: refused whole.
+        with K.RawConn(port) as c2:
+            out.append(c.call("MULTI"))
+            out.append(c.call("SET", "k", "q"))
+            out.append(c.call("GET", "k"))
+            out.append(c2.call("CONFIG", "SET", "min-replicas-to-write", "1"))
+            out.append(c.call("EXEC"))
+            out.append(c2.call("CONFIG", "SET", "min-replicas-to-write", "0"))
+            out.append(c.call("GET", "k"))
     return out
 
 
@@ -101,7 +110,8 @@ LABELS = ["WAIT 0 0", "WAIT 1 200", "waited the timeout", "numreplicas not int",
           "FAILOVER TO bad port", "FAILOVER FORCE", "FAILOVER FORCE twice",
           "min-replicas-to-write 1", "SET refused", "GET served", "MULTI", "INCR queued",
           "EXEC", "INFO min_slaves_good_slaves", "max lag 0", "SET with the rule off",
-          "rule off", "SET"]
+          "rule off", "SET", "MULTI 2", "SET queued", "GET queued", "rule on",
+          "EXEC refused whole", "rule off again", "GET unchanged"]
 
 
 def wait_synced(log_path, timeout=20):
