@@ -234,9 +234,10 @@ int64_t shard_call_run(struct shard *s, const struct cmd_call *call, struct conn
 	const char *refused = NULL;
 	if (call->cmd->flags & CMD_WRITE) {
 		refused = shard_write_refused(s, held);
-		/* EXEC checked its queue as a whole: a replica's ACK arriving
-		 * mid-EXEC must not split it. */
-		if (!refused && !(conn && conn->in_exec))
+		/* EXEC checked its queue as a whole and a script checks before
+		 * its first write: a replica's ACK arriving mid-way must not
+		 * split either. */
+		if (!refused && !(conn && conn->in_exec) && !call->in_script)
 			refused = repl_write_refused();
 	}
 	/* EXEC's queued commands were checked as a whole by EXEC. */

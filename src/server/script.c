@@ -349,6 +349,13 @@ static const char *script_call(struct script_run *run, int argc, const struct kv
 	/* MONITOR shows a script's commands as Redis does: from "lua". */
 	if (monitor_any())
 		monitor_feed_from(s, "lua", sc->dbid, cmd, argc, (const struct kv_slice *)argv);
+	/* min-replicas-to-write is checked before a script's first write
+	 * only, as Redis does: once it wrote, it runs to its end. */
+	const char *norepl = (flags & CMD_WRITE) && !run->wrote ? repl_write_refused() : NULL;
+	if (norepl) {
+		resp_error(out, norepl);
+		return NULL;
+	}
 	shard_call_run(s, &call, NULL, c->held, out);
 	if (strcmp(cmd->name, "select") == 0 && out->len > before && out->data[before] == '+') {
 		int64_t id;
@@ -459,6 +466,8 @@ static void eval_generic(struct cmd_ctx *c, bool evalsha, bool ro)
 	}
 	if (!(flags & SCRIPT_FLAG_COMPAT) && !(flags & SCRIPT_FLAG_NO_WRITES)) {
 		const char *refused = shard_write_refused(s, c->held);
+		if (!refused)
+			refused = repl_write_refused();
 		if (refused) {
 			resp_errorf(c->out, "%s", refused);
 			return;
@@ -1004,6 +1013,8 @@ static void fcall_generic(struct cmd_ctx *c, bool ro)
 		return;
 	if (!(flags & SCRIPT_FLAG_NO_WRITES)) {
 		const char *refused = shard_write_refused(s, c->held);
+		if (!refused)
+			refused = repl_write_refused();
 		if (refused) {
 			resp_errorf(c->out, "%s", refused);
 			return;

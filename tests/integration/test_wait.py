@@ -85,6 +85,13 @@ def run(port):
         out.append(c.call("EXEC"))
         info = c.call("INFO", "replication")
         out.append([ln for ln in info.split(b"\r\n") if ln.startswith(b"min_slaves")])
+        # Scripts: refused before their first write; a flagged script at
+        # its start; a no-writes script runs.
+        out.append(c.call("EVAL", "return redis.call('set', KEYS[1], 'b')", "1", "k"))
+        out.append(c.call("EVAL", "return redis.pcall('set', KEYS[1], 'b')", "1", "k"))
+        out.append(c.call("EVAL", "#!lua\nreturn redis.call('set', KEYS[1], 'b')", "1", "k"))
+        out.append(c.call("EVAL", "#!lua flags=no-writes\nreturn redis.call('get', KEYS[1])",
+                          "1", "k"))
         out.append(c.call("CONFIG", "SET", "min-slaves-max-lag", "0"))
         out.append(c.call("SET", "k", "v3"))
         out.append(c.call("CONFIG", "SET", "min-replicas-max-lag", "10", "min-replicas-to-write",
@@ -109,7 +116,8 @@ LABELS = ["WAIT 0 0", "WAIT 1 200", "waited the timeout", "numreplicas not int",
           "FAILOVER ABORT", "FAILOVER TIMEOUT 0", "FAILOVER TIMEOUT x", "FAILOVER BOGUS",
           "FAILOVER TO bad port", "FAILOVER FORCE", "FAILOVER FORCE twice",
           "min-replicas-to-write 1", "SET refused", "GET served", "MULTI", "INCR queued",
-          "EXEC", "INFO min_slaves_good_slaves", "max lag 0", "SET with the rule off",
+          "EXEC", "INFO min_slaves_good_slaves", "script write", "script pcall write",
+          "flagged script", "no-writes script", "max lag 0", "SET with the rule off",
           "rule off", "SET", "MULTI 2", "SET queued", "GET queued", "rule on",
           "EXEC refused whole", "rule off again", "GET unchanged"]
 
