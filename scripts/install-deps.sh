@@ -57,13 +57,13 @@ ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 node_packages() {
   [[ $test_deps == yes ]] || return 0
   local dir="$ROOT/tests/node"
-  if [[ -d "$dir/node_modules/bullmq" ]]; then
+  if [[ -d "$dir/node_modules/bullmq" && -d "$dir/node_modules/redis" ]]; then
     echo "install-deps.sh: tests/node packages already installed"
     return 0
   fi
   echo "install-deps.sh: npm ci in tests/node"
   (cd "$dir" && timeout 300 npm ci --ignore-scripts --no-audit --no-fund --loglevel=error) ||
-    echo "install-deps.sh: warning: npm ci failed in tests/node; test_bullmq will skip" >&2
+    echo "install-deps.sh: warning: npm ci failed in tests/node; test_bullmq and test_node_redis will skip" >&2
 }
 
 if [[ ${#missing[@]} -eq 0 ]]; then

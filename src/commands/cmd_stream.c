@@ -1368,7 +1368,8 @@ static void xinfo_stream(struct cmd_ctx *c, const struct stream *s)
 		}
 		full = true;
 	}
-	resp_array(c->out, full ? 18 : 20);
+	/* Maps in RESP3, flat pairs in RESP2, as Redis 7.0. */
+	resp_map(c->out, full ? 9 : 10);
 	resp_bulk_str(c->out, "length");
 	resp_int(c->out, (int64_t)s->length);
 	resp_bulk_str(c->out, "radix-tree-keys");
@@ -1407,7 +1408,7 @@ static void xinfo_stream(struct cmd_ctx *c, const struct stream *s)
 	resp_array(c->out, (int64_t)s->ngroups);
 	for (size_t gi = 0; gi < s->ngroups; gi++) {
 		const struct stream_group *g = s->groups[gi];
-		resp_array(c->out, 14);
+		resp_map(c->out, 7);
 		resp_bulk_str(c->out, "name");
 		resp_bulk(c->out, g->name, g->nlen);
 		resp_bulk_str(c->out, "last-delivered-id");
@@ -1435,7 +1436,7 @@ static void xinfo_stream(struct cmd_ctx *c, const struct stream *s)
 		resp_array(c->out, (int64_t)g->ncons);
 		for (size_t ci = 0; ci < g->ncons; ci++) {
 			const struct stream_consumer *sc = g->cons[ci];
-			resp_array(c->out, 8);
+			resp_map(c->out, 4);
 			resp_bulk_str(c->out, "name");
 			resp_bulk(c->out, sc->name, sc->nlen);
 			resp_bulk_str(c->out, "seen-time");
@@ -1491,7 +1492,7 @@ static void cmd_xinfo(struct cmd_ctx *c)
 		for (size_t i = 0; i < g->ncons; i++) {
 			const struct stream_consumer *sc = g->cons[i];
 			int64_t idle = c->now_ms - sc->seen_time;
-			resp_array(c->out, 6);
+			resp_map(c->out, 3);
 			resp_bulk_str(c->out, "name");
 			resp_bulk(c->out, sc->name, sc->nlen);
 			resp_bulk_str(c->out, "pending");
@@ -1503,7 +1504,7 @@ static void cmd_xinfo(struct cmd_ctx *c)
 		resp_array(c->out, (int64_t)s->ngroups);
 		for (size_t i = 0; i < s->ngroups; i++) {
 			const struct stream_group *g = s->groups[i];
-			resp_array(c->out, 12);
+			resp_map(c->out, 6);
 			resp_bulk_str(c->out, "name");
 			resp_bulk(c->out, g->name, g->nlen);
 			resp_bulk_str(c->out, "consumers");
@@ -1779,6 +1780,9 @@ bool cmd_stream_read(struct cmd_ctx *c, struct stream_read_wait *w, bool retry)
 		}
 	}
 
+	/* Redis 7.0: an array of [name, entries] pairs in RESP2, a map of
+	 * name -> entries in RESP3. */
+	bool as_map = resp_is3(c->out);
 	size_t mark = resp_array_begin(c->out);
 	int64_t arraylen = 0;
 	struct effect_argv a;
@@ -1810,7 +1814,8 @@ bool cmd_stream_read(struct cmd_ctx *c, struct stream_read_wait *w, bool retry)
 		if (!serve)
 			continue;
 		arraylen++;
-		resp_array(c->out, 2);
+		if (!as_map)
+			resp_array(c->out, 2);
 		resp_bulk(c->out, c->argv[streams_arg + j].ptr, c->argv[streams_arg + j].len);
 		if (g) {
 			struct stream_consumer *sc = stream_consumer_find(g, cname->ptr, cname->len);
@@ -1840,7 +1845,10 @@ bool cmd_stream_read(struct cmd_ctx *c, struct stream_read_wait *w, bool retry)
 	}
 	effect_argv_free(&a);
 	if (arraylen) {
-		resp_array_end(c->out, mark, arraylen);
+		if (as_map)
+			resp_map_end(c->out, mark, arraylen);
+		else
+			resp_array_end(c->out, mark, arraylen);
 		goto out;
 	}
 	/* Nothing: take the empty array header back. */

@@ -1254,7 +1254,7 @@ static void reply_fn_flags(struct kv_buf *out, uint32_t flags)
 	int n = 0;
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
 		n += (flags & names[i].f) != 0;
-	resp_array(out, n);
+	resp_set(out, n);   /* a set in RESP3, as Redis 7.0 */
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
 		if (flags & names[i].f)
 			resp_simple(out, names[i].name);
@@ -1287,7 +1287,8 @@ static void cmd_function_list(struct cmd_ctx *c)
 		if (pattern && !glob_match(pattern->ptr, pattern->len, l->name, strlen(l->name), true))
 			continue;
 		count++;
-		resp_array(c->out, with_code ? 8 : 6);
+		/* Maps in RESP3, flat pairs in RESP2, as Redis 7.0. */
+		resp_map(c->out, with_code ? 4 : 3);
 		resp_bulk_str(c->out, "library_name");
 		resp_bulk_str(c->out, l->name);
 		resp_bulk_str(c->out, "engine");
@@ -1295,7 +1296,7 @@ static void cmd_function_list(struct cmd_ctx *c)
 		resp_bulk_str(c->out, "functions");
 		resp_array(c->out, l->nfn);
 		for (uint32_t i = 0; i < l->nfn; i++) {
-			resp_array(c->out, 6);
+			resp_map(c->out, 3);
 			resp_bulk_str(c->out, "name");
 			resp_bulk_str(c->out, l->fn[i].name);
 			resp_bulk_str(c->out, "description");
@@ -1334,7 +1335,7 @@ static void cmd_function_stats(struct cmd_ctx *c)
 		nfn += l->nfn;
 	}
 	pthread_mutex_unlock(&lib_lock);
-	resp_array(c->out, 4);
+	resp_map(c->out, 2);
 	resp_bulk_str(c->out, "running_script");
 	bool shown = false;
 	for (uint32_t i = 0; i < g_server.nshards && !shown; i++) {
@@ -1344,7 +1345,7 @@ static void cmd_function_stats(struct cmd_ctx *c)
 		pthread_mutex_lock(&e->info_lock);
 		int64_t started = atomic_load(&e->started_ms);
 		if (started && e->info_cmd.len) {
-			resp_array(c->out, 6);
+			resp_map(c->out, 3);
 			resp_bulk_str(c->out, "name");
 			resp_bulk_str(c->out, e->info_name);
 			resp_bulk_str(c->out, "command");
@@ -1358,9 +1359,9 @@ static void cmd_function_stats(struct cmd_ctx *c)
 	if (!shown)
 		resp_null(c->out);
 	resp_bulk_str(c->out, "engines");
-	resp_array(c->out, 2);
+	resp_map(c->out, 1);
 	resp_bulk_str(c->out, "LUA");
-	resp_array(c->out, 4);
+	resp_map(c->out, 2);
 	resp_bulk_str(c->out, "libraries_count");
 	resp_int(c->out, (int64_t)nlib);
 	resp_bulk_str(c->out, "functions_count");

@@ -132,6 +132,29 @@ def script():
     ex("LCS", "l1", "l2", "LEN")
     ex("SET", "s1", "v", "NX", "GET")
     ex("SET", "snew", "v", "XX")
+    # streams: XREAD/XREADGROUP are a map of name -> entries in RESP3
+    ex("XADD", "xs1", "1-1", "f", "v1")
+    ex("XADD", "xs2", "1-1", "g", "v2")
+    ex("XREAD", "COUNT", "5", "STREAMS", "xs1", "xs2", "0", "0")
+    ex("XREAD", "STREAMS", "xs1", "xs2", "9-0", "9-0")
+    ex("XGROUP", "CREATE", "xs1", "grp", "0")
+    ex("XREADGROUP", "GROUP", "grp", "c1", "STREAMS", "xs1", ">")
+    ex("XREADGROUP", "GROUP", "grp", "c1", "STREAMS", "xs1", "0")
+    ex("XREADGROUP", "GROUP", "grp", "c1", "STREAMS", "xs1", ">")
+    ex("XINFO", "STREAM", "xs1")
+    ex("XINFO", "GROUPS", "xs1")
+    add(SHAPE, "XINFO", "CONSUMERS", "xs1", "grp")       # idle times
+    add(SHAPE, "XINFO", "STREAM", "xs1", "FULL")         # delivery and seen times
+    ex("XPENDING", "xs1", "grp")
+    # functions: maps, and a set of flags
+    # (one function per library: Redis lists a library's functions in its
+    # hash table's order)
+    ex("FUNCTION", "LOAD", "REPLACE", "#!lua name=r3lib\nredis.register_function{function_name="
+       "'r3f', callback=function() return 1 end, flags={'no-writes'}}")
+    ex("FUNCTION", "LIST", "LIBRARYNAME", "r3lib")
+    ex("FUNCTION", "LIST", "WITHCODE", "LIBRARYNAME", "r3lib")
+    ex("FUNCTION", "STATS")
+    ex("FUNCTION", "DELETE", "r3lib")
     add(SHAPE, "RANDOMKEY")
     ex("DUMP", "nokey")
     ex("BITFIELD", "bf", "OVERFLOW", "FAIL", "INCRBY", "u2", "0", "5")
@@ -455,8 +478,14 @@ def test_blocking():
             out.append(b.read_reply())
             out.append(b.call("BLPOP", "bl2", "0.05"))
             out.append(b.call("BZPOPMIN", "bz5", "0.05"))
+            # A blocked XREAD served by an XADD: a map in RESP3 too.
+            b.send(K.encode("XREAD", "BLOCK", "5000", "STREAMS", "bx1", "bx2", "$", "$"))
+            time.sleep(0.1)
+            out.append(w.call("XADD", "bx2", "5-1", "f", "v"))
+            out.append(b.read_reply())
+            out.append(b.call("XREAD", "BLOCK", "50", "STREAMS", "bx1", "$"))
         return out
-    K.compare_with_redis(run, ["step%d" % i for i in range(12)], kevy_args=("--threads", "3"),
+    K.compare_with_redis(run, ["step%d" % i for i in range(15)], kevy_args=("--threads", "3"),
                          what="blocking step")
 
 
