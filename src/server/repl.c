@@ -1096,6 +1096,12 @@ void repl_wait_commit(struct shard *s, struct conn *c, struct reply_slot *slot)
 	c->inflight++;
 	w->next = s->repl_waits;
 	s->repl_waits = w;
+	/* A blocked client, as Redis counts it: CLIENT LIST's 'b' flag,
+	 * INFO's blocked_clients, and CLIENT UNBLOCK ends it. */
+	c->wait_blocked = true;
+	atomic_store_explicit(&c->unblock_request, UNBLOCK_REQ_NONE, memory_order_relaxed);
+	atomic_fetch_or_explicit(&c->info_flags, CONN_INFO_BLOCKED, memory_order_relaxed);
+	stat_add(&s->stats.blocked_clients, 1);
 }
 
 /* Answers the WAITs that can be answered; returns the time in us to the
@@ -1109,7 +1115,10 @@ int64_t repl_waits_turn(struct shard *s, bool force)
 		int64_t acked = repl_count_acked(w->targets, w->nshards);
 		bool gone = c->io_dead || c->read_eof || c->close_started;
 		bool late = w->deadline_ms && s->now_ms >= w->deadline_ms;
-		if (!force && !gone && !late && acked < w->numreplicas) {
+		/* CLIENT UNBLOCK: as a timeout (the count), or with an error. */
+		int req = atomic_exchange_explicit(&c->unblock_request, UNBLOCK_REQ_NONE,
+						   memory_order_relaxed);
+		if (!force && !gone && !late && req == UNBLOCK_REQ_NONE && acked < w->numreplicas) {
 			if (w->deadline_ms) {
 				int64_t us = (w->deadline_ms - s->now_ms) * 1000;
 				if (us < next)
@@ -1120,7 +1129,14 @@ int64_t repl_waits_turn(struct shard *s, bool force)
 		}
 		*pp = w->next;
 		atomic_fetch_sub(&g_repl_waiting, 1);
-		repl_wait_reply(&w->slot->buf, w->aof, w->local, acked);
+		c->wait_blocked = false;
+		atomic_fetch_and_explicit(&c->info_flags, ~(uint32_t)CONN_INFO_BLOCKED,
+					  memory_order_relaxed);
+		stat_add(&s->stats.blocked_clients, (uint64_t)-1);
+		if (req == UNBLOCK_REQ_ERROR)
+			resp_error(&w->slot->buf, "UNBLOCKED client unblocked via CLIENT UNBLOCK");
+		else
+			repl_wait_reply(&w->slot->buf, w->aof, w->local, acked);
 		kv_assert(w->slot->acks > 0);
 		w->slot->acks--;
 		free(w);

@@ -1013,7 +1013,7 @@ void conn_publish_info(struct conn *c)
 		f |= CONN_INFO_PUBSUB;
 	if (c->in_multi)
 		f |= CONN_INFO_MULTI;
-	if (c->blocked)
+	if (c->blocked || c->wait_blocked)
 		f |= CONN_INFO_BLOCKED;
 	if (c->pause_wait)
 		f |= CONN_INFO_POSTPONED;

@@ -107,7 +107,7 @@ static int conn_process(struct shard *s, struct conn *c)
 	}
 	while (done < CONN_DISPATCH_BUDGET) {
 		if (c->close_after_reply || c->io_dead || c->txn_inflight || c->paused || c->blocked ||
-		    c->retry_call)
+		    c->wait_blocked || c->retry_call)
 			break;
 		if (s->ovf_count > SHARD_OVERFLOW_PAUSE)
 			break;

@@ -330,6 +330,7 @@ struct conn {
 	struct repl_pos *repl_pos;            /* REPLCONF kevy-pos, per shard, or NULL */
 	char repl_want[41];                   /* PSYNC's replication id, or "" */
 	struct repl_wait *wait_repl;          /* WAIT asked to wait (repl.c) */
+	bool wait_blocked;                    /* ... and waits (CLIENT LIST 'b', UNBLOCK) */
 
 	/* MULTI/EXEC (multi.c). */
 	bool in_multi;

@@ -97,6 +97,21 @@ def run(port):
         out.append(c.call("CONFIG", "SET", "min-replicas-max-lag", "10", "min-replicas-to-write",
                           "0"))
         out.append(c.call("SET", "k", "v4"))
+        # A waiting WAIT is a blocked client: CLIENT LIST's flag, INFO's
+        # blocked_clients, and CLIENT UNBLOCK (as a timeout, or an error);
+        # the client's next command runs only after it.
+        with K.RawConn(port) as c2:
+            wid = K.parse(c.call("CLIENT", "ID"))
+            for how in ([], ["ERROR"]):
+                c.send(K.encode("WAIT", "1", "0") + K.encode("PING"))
+                time.sleep(0.2)
+                info = c2.call("INFO", "clients")
+                out.append([ln for ln in info.split(b"\r\n") if ln.startswith(b"blocked_clients")])
+                out.append(b"flags=b" in c2.call("CLIENT", "LIST", "ID", str(wid)))
+                out.append(c2.call("CLIENT", "UNBLOCK", str(wid), *how))
+                out.append(c.read_reply())
+                out.append(c.read_reply())
+            out.append(c2.call("CLIENT", "UNBLOCK", str(wid)))
         # Queued while the rule was off, run while it is on: refused whole.
         with K.RawConn(port) as c2:
             out.append(c.call("MULTI"))
@@ -118,7 +133,9 @@ LABELS = ["WAIT 0 0", "WAIT 1 200", "waited the timeout", "numreplicas not int",
           "min-replicas-to-write 1", "SET refused", "GET served", "MULTI", "INCR queued",
           "EXEC", "INFO min_slaves_good_slaves", "script write", "script pcall write",
           "flagged script", "no-writes script", "max lag 0", "SET with the rule off",
-          "rule off", "SET", "MULTI 2", "SET queued", "GET queued", "rule on",
+          "rule off", "SET", "blocked_clients", "CLIENT LIST b", "UNBLOCK", "WAIT's count",
+          "PING after", "blocked_clients (ERROR)", "CLIENT LIST b (ERROR)", "UNBLOCK ERROR",
+          "WAIT's error", "PING after (ERROR)", "UNBLOCK when not blocked", "MULTI 2", "SET queued", "GET queued", "rule on",
           "EXEC refused whole", "rule off again", "GET unchanged"]
 
 
