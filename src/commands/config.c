@@ -97,6 +97,7 @@ struct kv_config g_config = {
 	.lua_memory_limit = 512ll << 20,
 	.repl_backlog_size = 1ll << 20,
 	.min_replicas_max_lag = 10,
+	.repl_timeout = 60,
 	.requirepass = NULL,
 	.requirepass_set = false,
 };
@@ -268,6 +269,8 @@ static const struct cfg_def cfg_table[] = {
 	  &g_config.min_replicas_to_write, NULL, NULL, "min-slaves-to-write" },
 	{ "min-replicas-max-lag", CFG_INT, 0, 0, INT_MAX, NULL, FLD_AI64,
 	  &g_config.min_replicas_max_lag, NULL, NULL, "min-slaves-max-lag" },
+	{ "repl-timeout", CFG_INT, 0, 1, INT_MAX, NULL, FLD_AI64, &g_config.repl_timeout, NULL,
+	  NULL },
 	{ "replicaof", CFG_WORDS, CFG_IMMUTABLE, 2, 2, NULL, FLD_STR, &cfg_replicaof,
 	  cfg_check_replicaof, NULL, "slaveof" },
 	{ "io-threads", CFG_INT, CFG_IMMUTABLE, 1, 128, NULL, FLD_INT, &cfg_io_threads,
@@ -1000,6 +1003,7 @@ static void cfg_reset(void)
 	atomic_store(&g_config.repl_backlog_size, 1ll << 20);
 	atomic_store(&g_config.min_replicas_to_write, 0);
 	atomic_store(&g_config.min_replicas_max_lag, 10);
+	atomic_store(&g_config.repl_timeout, 60);
 	cfg_set_str(&cfg_replicaof, kv_strndup("", 0));
 	atomic_store(&g_config.auto_aof_rewrite_pct, 100);
 	atomic_store(&g_config.auto_aof_rewrite_min_size, 64ll << 20);

@@ -115,6 +115,9 @@ struct kv_config {
 	 * either turns the rule off (docs/replication.md). */
 	_Atomic int64_t min_replicas_to_write;   /* 0 */
 	_Atomic int64_t min_replicas_max_lag;    /* 10 */
+	/* A replica that acknowledged nothing for this many seconds has its
+	 * link closed by the primary (it resumes when it comes back). */
+	_Atomic int64_t repl_timeout;            /* 60 */
 	/* latency-tracking-info-percentiles: under the config lock; read
 	 * through config_latency_percentiles.  (The other introspection
 	 * settings are base/latency.h's and commands/slowlog.h's atomics.) */

@@ -419,6 +419,7 @@ static int sender_read(struct repl_sender *rs)
 static int sender_flush(struct repl_sender *rs)
 {
 	size_t at = 0;
+	int64_t stalled_since = 0;
 	while (at < rs->out.len) {
 		ssize_t n = send(rs->fd, rs->out.data + at, rs->out.len - at, MSG_NOSIGNAL);
 		/* The send timeout (repl_sender_start) lets a sender stuck on a
@@ -426,8 +427,21 @@ static int sender_flush(struct repl_sender *rs)
 		if (n < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)) {
 			if (atomic_load(&g_server.shutdown))
 				return -ESHUTDOWN;
+			/* ... and a replica that stopped reading (during a full sync
+			 * too: no progress, not no ACK, as Redis's "timedout replica
+			 * (full sync)") loses its link after repl-timeout. */
+			int64_t now = kv_time_ms();
+			if (!stalled_since)
+				stalled_since = now;
+			if (now - stalled_since > atomic_load(&g_config.repl_timeout) * 1000) {
+				log_warning("replica %s: not reading for %lld s (repl-timeout): "
+					    "disconnecting it", rs->peer,
+					    (long long)(now - stalled_since) / 1000);
+				return -ETIMEDOUT;
+			}
 			continue;
 		}
+		stalled_since = 0;
 		if (n <= 0)
 			return n < 0 ? -errno : -EPIPE;
 		at += (size_t)n;
@@ -861,6 +875,16 @@ static void *sender_main(void *arg)
 		bool asked = getack != rs->getack_seen ||
 			     (rs->seq != before && atomic_load(&g_repl_waiting) > 0);
 		rs->getack_seen = getack;
+		/* repl-timeout: a replica that acknowledged nothing for that
+		 * long (stopped, or its network gone quiet) loses its link, as
+		 * Redis's "timedout replica"; it resumes when it comes back. */
+		int64_t timeout_ms = atomic_load(&g_config.repl_timeout) * 1000;
+		if (rc == 0 && timeout_ms > 0 && now - rs->ack_ms > timeout_ms) {
+			log_warning("replica %s: no acknowledgement for %lld s (repl-timeout): "
+				    "disconnecting it", rs->peer, (long long)(now - rs->ack_ms) / 1000);
+			rc = -ETIMEDOUT;
+			break;
+		}
 		/* A PING each second whatever else is sent: the replica's ACK
 		 * of it is its lag (INFO, min-replicas-to-write). */
 		if (rc == 0 && (now - last_ping >= REPL_PING_MS || asked)) {

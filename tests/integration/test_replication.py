@@ -26,8 +26,9 @@
    mirror has the primary's DBSIZE and DEBUG DIGEST.  INFO replication and
    ROLE list the replica with the offset it acknowledged (REPLCONF ACK),
    and stop once its link is gone.
-6. A replica that stops reading (20 MB behind): the primary keeps serving
-   and still shuts down cleanly within seconds.
+6. A replica that stops reading (20 MB behind): the primary keeps serving,
+   disconnects it after repl-timeout (set to 1 s; the log says why), and
+   still shuts down cleanly within seconds.
 7. requirepass: a replica must authenticate (a wrong masterauth gets
    -WRONGPASS, the right one syncs); appendonly no: PSYNC says there is
    nothing to stream; appendfsync no: the replica still catches up (the
@@ -562,6 +563,17 @@ def check_stalled_replica(shards):
                     K.check(c.cmd("SET", "big%d" % i, big) == "OK", "SET big")
                 K.check(c.cmd("WAITAOF", "1", "0", "0") == [1, 0], "WAITAOF with a stalled replica")
                 K.check(c.cmd("DBSIZE") == 200, "serving with a stalled replica")
+                # repl-timeout cuts a replica that stopped reading off.
+                K.check(c.cmd("CONFIG", "SET", "repl-timeout", "1") == "OK", "repl-timeout 1")
+                gone = False
+                for _ in range(150):
+                    if "connected_slaves:0" in c.cmd("INFO", "replication").decode():
+                        gone = True
+                        break
+                    time.sleep(0.1)
+                K.check(gone, "a replica that stopped reading is disconnected (repl-timeout)")
+            with open(prim.log_path, "rb") as f:
+                K.check(b"not reading for" in f.read(), "the log says why")
             t0 = time.monotonic()
             prim.check_clean_exit()
             K.check(time.monotonic() - t0 < 10, "shutdown with a stalled replica took %.1fs" %

@@ -24,7 +24,9 @@
    acknowledges, writes go on; stopped for longer than min-replicas-max-lag,
    writes are refused and INFO counts no good replica; running again, writes
    go on.
-6. A client that disconnects while its WAIT 1 0 (no timeout) waits for the
+6. repl-timeout: a replica stopped for longer than it is disconnected
+   (INFO, the log says why) and reconnects once it runs again.
+7. A client that disconnects while its WAIT 1 0 (no timeout) waits for the
    stopped replica leaves nothing behind: the server keeps serving, and a
    WAIT pending at shutdown does not keep the server from a clean exit.
 
@@ -235,6 +237,28 @@ def check_with_replica():
                                     b"requires both a timeout")):
                     r = c.call(*args)
                     K.check(r.startswith(b"-ERR") and want in r, "%s: %r" % (args, r))
+            # repl-timeout: a replica silent for longer is disconnected, and
+            # comes back once it runs again.
+            def slaves():
+                with srv.conn() as c3:
+                    info = c3.call("INFO", "replication")
+                return [ln for ln in info.split(b"\r\n") if ln.startswith(b"connected_slaves")]
+            with srv.conn() as c:
+                K.check(c.call("CONFIG", "SET", "repl-timeout", "1") == b"+OK\r\n", "repl-timeout")
+            mir.send_signal(signal.SIGSTOP)
+            deadline = time.monotonic() + 15
+            while time.monotonic() < deadline and slaves() != [b"connected_slaves:0"]:
+                time.sleep(0.1)
+            K.check(slaves() == [b"connected_slaves:0"], "a silent replica is disconnected")
+            with open(srv.log_path, "rb") as f:
+                K.check(b"(repl-timeout): disconnecting it" in f.read(), "the log says why")
+            with srv.conn() as c:
+                K.check(c.call("CONFIG", "SET", "repl-timeout", "60") == b"+OK\r\n", "back to 60")
+            mir.send_signal(signal.SIGCONT)
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline and slaves() != [b"connected_slaves:1"]:
+                time.sleep(0.1)
+            K.check(slaves() == [b"connected_slaves:1"], "the replica came back")
             # A WAIT pending at shutdown.
             mir.send_signal(signal.SIGSTOP)
             pending = socket.create_connection(("127.0.0.1", srv.port))
