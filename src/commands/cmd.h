@@ -56,6 +56,7 @@ enum cmd_flags {
 	CMD_WAIT_DURABLE = 1u << 17, /* reply only once every held shard's AOF is fsynced (WAITAOF) */
 	CMD_WAIT_SNAPSHOT = 1u << 18, /* reply only once every held shard's snapshot is done (SAVE) */
 	CMD_PROTECTED = 1u << 19, /* DEBUG, MODULE LOAD...: only as enable-debug/module-command allow */
+	CMD_SKIP_MONITOR = 1u << 20, /* scripts: MONITOR shows the line before the script's commands */
 };
 
 struct cmd_ctx {

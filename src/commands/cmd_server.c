@@ -286,8 +286,8 @@ static const struct {
 	{ CMD_WRITE, "write" }, { CMD_READONLY, "readonly" }, { CMD_DENYOOM, "denyoom" },
 	{ CMD_ADMIN, "admin" }, { CMD_PUBSUB, "pubsub" }, { CMD_NOSCRIPT, "noscript" },
 	{ CMD_BLOCKING, "blocking" }, { CMD_LOADING, "loading" }, { CMD_STALE, "stale" },
-	{ 0, "skip_slowlog" }, { CMD_FAST, "fast" }, { CMD_NOAUTH, "no_auth" },
-	{ 0, "no_mandatory_keys" }, { CMD_NO_MULTI, "no_multi" },
+	{ CMD_SKIP_MONITOR, "skip_monitor" }, { 0, "skip_slowlog" }, { CMD_FAST, "fast" },
+	{ CMD_NOAUTH, "no_auth" }, { 0, "no_mandatory_keys" }, { CMD_NO_MULTI, "no_multi" },
 };   /* Redis 7.0 shows no flag for PROTECTED */
 
 /* Redis 7.0's NO_MANDATORY_KEYS commands: a call naming no key is valid,

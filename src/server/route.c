@@ -1043,13 +1043,6 @@ void conn_publish_info(struct conn *c)
 /* MONITOR sees a command as it starts to run (not when MULTI queues it,
  * nor again when a woken blocked command runs again); EXEC shows itself
  * after its queued commands (multi.c). */
-/* EVAL, EVALSHA, FCALL and their _RO forms (Redis's skip_monitor
- * commands, whose line it writes before the script runs). */
-static bool runs_script(const struct kv_command *cmd)
-{
-	return strncmp(cmd->name, "eval", 4) == 0 || strncmp(cmd->name, "fcall", 5) == 0;
-}
-
 static void dispatch_monitor(struct shard *s, const struct conn *c,
 			     const struct kv_command *cmd, int argc, const struct kv_slice *argv)
 {
@@ -1237,8 +1230,9 @@ static enum dispatch_result dispatch_command(struct shard *s, struct conn *c, in
 		}
 		/* Logged after it ran, as Redis's call() does (RESET that ends
 		 * MONITOR is not shown to that monitor), but a script's line
-		 * before it runs: its own commands follow its EVAL/FCALL line. */
-		bool script = monitor_any() && runs_script(cmd);
+		 * (CMD_SKIP_MONITOR: Redis writes it itself, before the script
+		 * runs) first: its own commands follow its EVAL/FCALL line. */
+		bool script = (cmd->flags & CMD_SKIP_MONITOR) && monitor_any();
 		if (script)
 			dispatch_monitor(s, c, cmd, argc, argv);
 		run_here(s, c, cmd, argc, argv);

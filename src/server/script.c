@@ -664,7 +664,7 @@ static void cmd_script(struct cmd_ctx *c)
 	cmd_run_sub(c, script_subs, "script");
 }
 
-#define EVAL_FLAGS (CMD_NOSCRIPT | CMD_STALE | CMD_MAY_REPLICATE)
+#define EVAL_FLAGS (CMD_NOSCRIPT | CMD_STALE | CMD_MAY_REPLICATE | CMD_SKIP_MONITOR)
 
 const struct kv_command cmd_table_script[] = {
 	{ .name = "eval", .arity = -3, .flags = EVAL_FLAGS, .proc = cmd_eval, .keys = eval_keys,
@@ -674,12 +674,12 @@ const struct kv_command cmd_table_script[] = {
 	  .keys = eval_keys, .all_shards = evalsha_all_shards, .group = "scripting",
 	  .since = "2.6.0", .summary = "Execute a Lua script server side",
 	  .complexity = "Depends on the script that is executed." },
-	{ .name = "eval_ro", .arity = -3, .flags = CMD_NOSCRIPT | CMD_STALE | CMD_READONLY,
+	{ .name = "eval_ro", .arity = -3, .flags = CMD_NOSCRIPT | CMD_STALE | CMD_READONLY | CMD_SKIP_MONITOR,
 	  .proc = cmd_eval_ro, .keys = eval_keys, .all_shards = eval_all_shards,
 	  .group = "scripting", .since = "7.0.0",
 	  .summary = "Execute a read-only Lua script server side",
 	  .complexity = "Depends on the script that is executed." },
-	{ .name = "evalsha_ro", .arity = -3, .flags = CMD_NOSCRIPT | CMD_STALE | CMD_READONLY,
+	{ .name = "evalsha_ro", .arity = -3, .flags = CMD_NOSCRIPT | CMD_STALE | CMD_READONLY | CMD_SKIP_MONITOR,
 	  .proc = cmd_evalsha_ro, .keys = eval_keys, .all_shards = evalsha_all_shards,
 	  .group = "scripting", .since = "7.0.0",
 	  .summary = "Execute a read-only Lua script server side",
@@ -1573,7 +1573,7 @@ const struct kv_command cmd_table_function[] = {
 	{ .name = "fcall", .arity = -3, .flags = EVAL_FLAGS, .proc = cmd_fcall, .keys = eval_keys,
 	  .all_shards = fcall_all_shards, .group = "scripting", .since = "7.0.0",
 	  .summary = "Invoke a function", .complexity = "Depends on the function that is executed." },
-	{ .name = "fcall_ro", .arity = -3, .flags = CMD_NOSCRIPT | CMD_STALE | CMD_READONLY,
+	{ .name = "fcall_ro", .arity = -3, .flags = CMD_NOSCRIPT | CMD_STALE | CMD_READONLY | CMD_SKIP_MONITOR,
 	  .proc = cmd_fcall_ro, .keys = eval_keys, .all_shards = fcall_all_shards,
 	  .group = "scripting", .since = "7.0.0", .summary = "Invoke a read-only function",
 	  .complexity = "Depends on the function that is executed." },

@@ -35,7 +35,6 @@ KEVY_ONLY = {
 # name -> (flags only Redis shows, flags only kevy shows, why).
 NO_BUSY = "kevy has no BUSY state for scripts, so no allow_busy flag (docs/config.md)"
 NO_ASYNC = "kevy has no async loading, so no no_async_loading flag (docs/config.md)"
-MONITOR = "kevy has no skip_monitor flag (docs/config.md)"
 CONTAINER = ("kevy's container entry carries the flags its subcommands route by; "
              "Redis's container has none")
 FLAG_DIFFS = {
@@ -64,12 +63,6 @@ FLAG_DIFFS = {
     "module|load": ({"no_async_loading"}, set(), NO_ASYNC),
     "module|loadex": ({"no_async_loading"}, set(), NO_ASYNC),
     "module|unload": ({"no_async_loading"}, set(), NO_ASYNC),
-    "eval": ({"skip_monitor"}, set(), MONITOR),
-    "eval_ro": ({"skip_monitor"}, set(), MONITOR),
-    "evalsha": ({"skip_monitor"}, set(), MONITOR),
-    "evalsha_ro": ({"skip_monitor"}, set(), MONITOR),
-    "fcall": ({"skip_monitor"}, set(), MONITOR),
-    "fcall_ro": ({"skip_monitor"}, set(), MONITOR),
     "blmpop": (set(), {"noscript"}, "kevy refuses the multi-key blocking pops in scripts"),
     "bzmpop": (set(), {"noscript"}, "kevy refuses the multi-key blocking pops in scripts"),
     "lastsave": ({"loading", "stale"}, set(), "kevy's LASTSAVE is not marked as allowed "
