@@ -162,7 +162,7 @@ static void srv_info_server(const struct cmd_ctx *c, struct kv_buf *b)
 		      (int)getpid(),
 		      si->supervised >= 0 && si->supervised <= KV_SUPERVISED_NO
 			      ? supervised_names[si->supervised] : "no",
-		      si->run_id, si->tcp_port, (long long)now_us, (long long)up_s,
+		      si->run_id, atomic_load(&g_config.port), (long long)now_us, (long long)up_s,
 		      (long long)(up_s / 86400), (long long)hz, (long long)hz,
 		      srv_str(si->executable), srv_str(si->config_file), c->nshards,
 		      srv_str(si->io_reason));

@@ -1605,14 +1605,16 @@ static bool cfg_set_listeners(struct kv_buf *out, int npairs, const struct kv_sl
 		*locked = true;
 		return true;
 	}
+	/* Nothing is stored yet: the settings still name what the server
+	 * listens on. */
+	int old_port = atomic_load(&g_config.port);
 	if (port < 0)
-		port = atomic_load(&g_config.port);
+		port = old_port;
 	pthread_mutex_lock(&cfg_lock);
-	char *bind_copy = kv_strndup(bind ? bind : g_config.bind,
-				     strlen(bind ? bind : g_config.bind));
+	char *old_bind = kv_strndup(g_config.bind, strlen(g_config.bind));
 	pthread_mutex_unlock(&cfg_lock);
-	int rc = cfg_listen_hook(bind_copy, port);
-	free(bind_copy);
+	int rc = cfg_listen_hook(old_bind, old_port, bind ? bind : old_bind, port);
+	free(old_bind);
 	if (rc < 0) {
 		pthread_mutex_unlock(&cfg_listen_lock);
 		bool is_port = defs[first]->ptr == (void *)&g_config.port;

@@ -146,10 +146,11 @@ void config_get_reply(struct kv_buf *out, int npat, const struct kv_slice *pats)
 /* CONFIG SET name value [name value ...]: all or nothing, Redis's replies. */
 void config_set_reply(struct kv_buf *out, int nargs, const struct kv_slice *args);
 /* The server's way to move its listeners when CONFIG SET changes port or
- * bind: 0 once every shard has its new listeners, or -errno with nothing
- * changed.  Set once at startup; without it (tools, unit tests) the values
- * are only stored. */
-typedef int (*config_listen_fn)(const char *bind, int port);
+ * bind (from the pair it listens on now, old_bind/old_port): 0 once every
+ * shard has its new listeners, or -errno with nothing changed.  Set once at
+ * startup; without it (tools, unit tests) the values are only stored. */
+typedef int (*config_listen_fn)(const char *old_bind, int old_port, const char *bind,
+				int port);
 void config_set_listen_hook(config_listen_fn fn);
 
 /* CONFIG REWRITE: rewrites the config file at path with the settings in

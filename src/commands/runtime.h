@@ -122,7 +122,6 @@ struct server_info {
 	int64_t start_mono_us;
 	const char *io_mode;        /* "io_uring" or "epoll" */
 	const char *io_reason;      /* why epoll was chosen, or "" */
-	_Atomic int tcp_port;               /* CONFIG SET port changes it */
 	char run_id[41];
 	char replid[41];            /* INFO replication's master_replid */
 	const char *executable;

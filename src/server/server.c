@@ -160,8 +160,8 @@ static bool server_bind_has(const char *bind, const char *addr)
 	return false;
 }
 
-static int server_make_listeners(const char *bind, int port, bool wait,
-				 int fds[][16], int *naddr_out)
+static int server_make_listeners(const char *bind, int port, bool wait, const char *old_bind,
+				 int old_port, int fds[][16], int *naddr_out)
 {
 	*naddr_out = 0;
 	if (port == 0)
@@ -180,8 +180,7 @@ static int server_make_listeners(const char *bind, int port, bool wait,
 		}
 		/* An address this server listens on already (CONFIG SET bind
 		 * keeping it) is in use by us: the probe would refuse it. */
-		bool ours = !wait && port == atomic_load(&g_server.info.tcp_port) &&
-			    server_bind_has(g_server.listening_bind, a);
+		bool ours = old_bind && port == old_port && server_bind_has(old_bind, a);
 		uint32_t i;
 		int fd = 0;
 		for (i = 0; i < g_server.nshards; i++) {
@@ -228,9 +227,8 @@ static int server_open_listeners(void)
 	}
 	int (*fds)[16] = kv_calloc(g_server.nshards, sizeof(*fds));
 	int naddr;
-	int rc = server_make_listeners(g_config.bind, g_config.port, true, fds, &naddr);
+	int rc = server_make_listeners(g_config.bind, g_config.port, true, NULL, 0, fds, &naddr);
 	if (rc == 0) {
-		g_server.listening_bind = kv_strndup(g_config.bind, strlen(g_config.bind));
 		for (uint32_t i = 0; i < g_server.nshards; i++) {
 			memcpy(g_server.shards[i]->listen_fds, fds[i], sizeof(fds[i]));
 			g_server.shards[i]->nlisten = naddr;
@@ -246,11 +244,11 @@ static int server_open_listeners(void)
  * leaves each shard its new ones, which it swaps in at its next turn
  * (shard_take_listeners), closing the old.  Runs on the shard that runs
  * CONFIG SET; config.c serializes the calls. */
-static int server_relisten(const char *bind, int port)
+static int server_relisten(const char *old_bind, int old_port, const char *bind, int port)
 {
 	int (*fds)[16] = kv_calloc(g_server.nshards, sizeof(*fds));
 	int naddr;
-	int rc = server_make_listeners(bind, port, false, fds, &naddr);
+	int rc = server_make_listeners(bind, port, false, old_bind, old_port, fds, &naddr);
 	if (rc < 0) {
 		free(fds);
 		return rc;
@@ -267,9 +265,6 @@ static int server_relisten(const char *bind, int port)
 		atomic_store(&s->listen_pending, true);
 	}
 	pthread_mutex_unlock(&g_server.listen_lock);
-	atomic_store(&g_server.info.tcp_port, port);
-	free(g_server.listening_bind);
-	g_server.listening_bind = kv_strndup(bind, strlen(bind));
 	for (uint32_t i = 0; i < g_server.nshards; i++)
 		shard_wake(g_server.shards[i]);
 	log_notice("Listening on %s port %d (CONFIG SET)", bind, port);
@@ -516,7 +511,6 @@ int server_run(const char *executable)
 	g_server.info.start_time_us = kv_time_us();
 	g_server.info.start_mono_us = kv_mono_us();
 	kv_ticks_init();
-	g_server.info.tcp_port = g_config.port;
 	g_server.info.executable = executable;
 	g_server.info.config_file = g_config.config_file ? g_config.config_file : "";
 	server_make_run_id(g_server.info.run_id);

@@ -594,7 +594,6 @@ struct kv_server {
 	/* CONFIG SET port/bind: one change at a time, and each shard's
 	 * pending_fds (server_relisten, shard_take_listeners). */
 	pthread_mutex_t listen_lock;
-	char *listening_bind;     /* the addresses listened on (config.c serializes changes) */
 	_Atomic uint32_t monitors;            /* MONITOR clients on every shard */
 	_Atomic int64_t pause_end_ms;
 	_Atomic bool pause_all;
