@@ -245,20 +245,19 @@ def check_with_replica():
                 return [ln for ln in info.split(b"\r\n") if ln.startswith(b"connected_slaves")]
             with srv.conn() as c:
                 K.check(c.call("CONFIG", "SET", "repl-timeout", "1") == b"+OK\r\n", "repl-timeout")
+            def slaves_become(want, timeout):
+                deadline = time.monotonic() + timeout
+                while time.monotonic() < deadline and slaves() != [want]:
+                    time.sleep(0.1)
+                return slaves() == [want]
             mir.send_signal(signal.SIGSTOP)
-            deadline = time.monotonic() + 15
-            while time.monotonic() < deadline and slaves() != [b"connected_slaves:0"]:
-                time.sleep(0.1)
-            K.check(slaves() == [b"connected_slaves:0"], "a silent replica is disconnected")
+            K.check(slaves_become(b"connected_slaves:0", 15), "a silent replica is disconnected")
             with open(srv.log_path, "rb") as f:
                 K.check(b"(repl-timeout): disconnecting it" in f.read(), "the log says why")
             with srv.conn() as c:
                 K.check(c.call("CONFIG", "SET", "repl-timeout", "60") == b"+OK\r\n", "back to 60")
             mir.send_signal(signal.SIGCONT)
-            deadline = time.monotonic() + 30
-            while time.monotonic() < deadline and slaves() != [b"connected_slaves:1"]:
-                time.sleep(0.1)
-            K.check(slaves() == [b"connected_slaves:1"], "the replica came back")
+            K.check(slaves_become(b"connected_slaves:1", 30), "the replica came back")
             # A WAIT pending at shutdown.
             mir.send_signal(signal.SIGSTOP)
             pending = socket.create_connection(("127.0.0.1", srv.port))
