@@ -9,6 +9,8 @@
 #endif
 
 #include <stdio.h>
+#include <sys/random.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -77,6 +79,18 @@ char *kv_strndup(const char *s, size_t n)
 	memcpy(p, s, n);
 	p[n] = '\0';
 	return p;
+}
+
+void kv_random_id(char out[41])
+{
+	unsigned char rnd[20];
+	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
+		uint64_t t = (uint64_t)kv_time_us() ^ (uint64_t)getpid();
+		for (size_t i = 0; i < sizeof(rnd); i++)
+			rnd[i] = (unsigned char)(t >> ((i % 8) * 8)) ^ (unsigned char)(i * 37);
+	}
+	for (size_t i = 0; i < sizeof(rnd); i++)
+		sprintf(out + i * 2, "%02x", rnd[i]);
 }
 
 int64_t kv_time_us(void)

@@ -53,6 +53,8 @@ char *kv_strndup(const char *s, size_t n);
  * deadlines are absolute wall-clock ms, as in Redis). */
 int64_t kv_time_ms(void);
 int64_t kv_time_us(void);
+/* 40 random lowercase hex digits and a NUL (run ids, replication ids). */
+void kv_random_id(char out[41]);
 /* Monotonic clock for durations and timers. */
 int64_t kv_mono_us(void);
 /* Monotonic clock in nanoseconds. */

@@ -460,24 +460,55 @@ static void srv_info_replication(const struct cmd_ctx *c, struct kv_buf *b)
 {
 	struct info_replicas r = { .lines = KV_BUF_INIT,
 				   .max_lag = atomic_load(&g_config.min_replicas_max_lag) };
+	struct repl_status st;
+	c->rt->repl_status(&st);
 	c->rt->replicas_foreach(info_replica, &r);
-	kv_buf_printf(b, "# Replication\r\n"
-		      "role:master\r\n"
-		      "connected_slaves:%u\r\n", r.n);
-	if (atomic_load(&g_config.min_replicas_to_write) && r.max_lag)
+	uint64_t offset = persist_repl_offset(c);
+	const char *replid = c->rt->info()->replid;
+	if (st.replica) {
+		/* A replica (server/replica.c): Redis 7.0's fields; its offset
+		 * is what it applied, in the primary's units. */
+		offset = st.offset;
+		if (st.replid[0])
+			replid = st.replid;
+		kv_buf_printf(b, "# Replication\r\n"
+			      "role:slave\r\n"
+			      "master_host:%s\r\n"
+			      "master_port:%" PRId64 "\r\n"
+			      "master_link_status:%s\r\n"
+			      "master_last_io_seconds_ago:%" PRId64 "\r\n"
+			      "master_sync_in_progress:%d\r\n"
+			      "slave_read_repl_offset:%" PRIu64 "\r\n"
+			      "slave_repl_offset:%" PRIu64 "\r\n",
+			      st.host, st.port, st.link_up ? "up" : "down", st.last_io_s,
+			      st.sync_in_progress ? 1 : 0, st.offset, st.offset);
+		if (!st.link_up)
+			kv_buf_printf(b, "master_link_down_since_seconds:%" PRId64 "\r\n",
+				      st.down_since_s);
+		kv_buf_printf(b, "slave_priority:%" PRId64 "\r\n"
+			      "slave_read_only:1\r\n"
+			      "replica_announced:%d\r\n",
+			      atomic_load(&g_config.replica_priority),
+			      atomic_load(&g_config.replica_announced) ? 1 : 0);
+	} else {
+		kv_buf_printf(b, "# Replication\r\n"
+			      "role:master\r\n");
+	}
+	kv_buf_printf(b, "connected_slaves:%u\r\n", r.n);
+	if (!st.replica && atomic_load(&g_config.min_replicas_to_write) && r.max_lag)
 		kv_buf_printf(b, "min_slaves_good_slaves:%u\r\n", r.good);
 	kv_buf_append(b, r.lines.data, r.lines.len);
 	kv_buf_free(&r.lines);
 	kv_buf_printf(b, "master_failover_state:no-failover\r\n"
 		      "master_replid:%s\r\n"
-		      "master_replid2:0000000000000000000000000000000000000000\r\n"
+		      "master_replid2:%s\r\n"
 		      "master_repl_offset:%" PRIu64 "\r\n"
-		      "second_repl_offset:-1\r\n"
+		      "second_repl_offset:%" PRId64 "\r\n"
 		      "repl_backlog_active:0\r\n"
 		      "repl_backlog_size:%" PRId64 "\r\n"
 		      "repl_backlog_first_byte_offset:0\r\n"
 		      "repl_backlog_histlen:0\r\n",
-		      c->rt->info()->replid, persist_repl_offset(c),
+		      replid, st.replid2, offset, st.second_offset,
 		      atomic_load(&g_config.repl_backlog_size));
 }
 

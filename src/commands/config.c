@@ -116,6 +116,9 @@ static int cfg_io_threads = 1;
  * follow a primary yet (docs/replication.md), so a config file that names
  * one is refused rather than ignored. */
 static char *cfg_replicaof;
+/* The primary's password and user for a replica's AUTH (server/replica.c
+ * reads them when it connects: config_copy_masterauth). */
+static char *cfg_masterauth, *cfg_masteruser;
 
 /* ------------------------------------------------------------------ */
 /* the table */
@@ -201,6 +204,8 @@ static const char *cfg_check_maxclients(struct cfg_value *v, enum cfg_origin o, 
 static const char *cfg_check_io_threads(struct cfg_value *v, enum cfg_origin o, char *e, size_t n);
 static const char *cfg_check_replicaof(struct cfg_value *v, enum cfg_origin o, char *e,
 				       size_t n);
+static const char *cfg_check_replica_read_only(struct cfg_value *v, enum cfg_origin o, char *e,
+					       size_t n);
 static void cfg_applied_loglevel(void);
 static const char *cfg_check_appendonly(struct cfg_value *v, enum cfg_origin o, char *e, size_t n);
 static const char *cfg_check_save(struct cfg_value *v, enum cfg_origin o, char *e, size_t n);
@@ -273,6 +278,16 @@ static const struct cfg_def cfg_table[] = {
 	  NULL },
 	{ "replicaof", CFG_WORDS, CFG_IMMUTABLE, 2, 2, NULL, FLD_STR, &cfg_replicaof,
 	  cfg_check_replicaof, NULL, "slaveof" },
+	{ "masterauth", CFG_STR, 0, 0, 0, NULL, FLD_STR, &cfg_masterauth, NULL, NULL },
+	{ "masteruser", CFG_STR, 0, 0, 0, NULL, FLD_STR, &cfg_masteruser, NULL, NULL },
+	{ "replica-read-only", CFG_ENUM, 0, 0, 0, cfg_yesno_names, FLD_AINT,
+	  &g_config.replica_read_only, cfg_check_replica_read_only, NULL, "slave-read-only" },
+	{ "replica-serve-stale-data", CFG_ENUM, 0, 0, 0, cfg_yesno_names, FLD_AINT,
+	  &g_config.replica_serve_stale_data, NULL, NULL, "slave-serve-stale-data" },
+	{ "replica-priority", CFG_INT, 0, 0, INT_MAX, NULL, FLD_AI64, &g_config.replica_priority,
+	  NULL, NULL, "slave-priority" },
+	{ "replica-announced", CFG_ENUM, 0, 0, 0, cfg_yesno_names, FLD_AINT,
+	  &g_config.replica_announced, NULL, NULL },
 	{ "io-threads", CFG_INT, CFG_IMMUTABLE, 1, 128, NULL, FLD_INT, &cfg_io_threads,
 	  cfg_check_io_threads, NULL },
 	{ "daemonize", CFG_BOOL, CFG_IMMUTABLE, 0, 0, NULL, FLD_BOOL, &cfg_daemonize,
@@ -761,6 +776,9 @@ static const char *cfg_check_io_threads(struct cfg_value *v, enum cfg_origin o, 
 	return NULL;
 }
 
+/* replicaof <host> <port> | no one: the config file's (REPLICAOF changes
+ * it at run time through config_set_replicaof, so CONFIG REWRITE keeps
+ * the role, as Sentinel expects). */
 static const char *cfg_check_replicaof(struct cfg_value *v, enum cfg_origin o, char *e,
 				       size_t n)
 {
@@ -772,8 +790,65 @@ static const char *cfg_check_replicaof(struct cfg_value *v, enum cfg_origin o, c
 		v->str = kv_strndup("", 0);
 		return NULL;
 	}
-	return "kevy-server cannot run as a replica yet: it serves as a primary only "
-	       "(a kevy replica is kevy-mirror; see docs/replication.md)";
+	const char *sp = strrchr(v->str, ' ');
+	char *end;
+	long port = sp ? strtol(sp + 1, &end, 10) : -1;
+	if (!sp || sp == v->str || *end || port < 0 || port > 65535)
+		return "Invalid master port";
+	return NULL;
+}
+
+/* kevy's replicas are read-only (docs/replication.md): a write applied on
+ * a replica only would have no file to go to. */
+static const char *cfg_check_replica_read_only(struct cfg_value *v, enum cfg_origin o, char *e,
+					       size_t n)
+{
+	(void)o;
+	(void)e;
+	(void)n;
+	if (v->num == 0)
+		return "kevy replicas are read-only: a write on a replica could not be made "
+		       "durable (its files are its primary's); see docs/replication.md";
+	return NULL;
+}
+
+void config_set_replicaof(const char *host, int64_t port)
+{
+	char buf[400];
+	if (host)
+		snprintf(buf, sizeof(buf), "%s %lld", host, (long long)port);
+	else
+		buf[0] = '\0';
+	cfg_set_str(&cfg_replicaof, kv_strndup(buf, strlen(buf)));
+}
+
+bool config_replicaof(char *host, size_t cap, int64_t *port)
+{
+	bool set = false;
+	pthread_mutex_lock(&cfg_lock);
+	const char *v = cfg_replicaof ? cfg_replicaof : "";
+	const char *sp = strrchr(v, ' ');
+	if (sp && sp != v && (size_t)(sp - v) < cap) {
+		memcpy(host, v, (size_t)(sp - v));
+		host[sp - v] = '\0';
+		*port = strtol(sp + 1, NULL, 10);
+		set = true;
+	}
+	pthread_mutex_unlock(&cfg_lock);
+	return set;
+}
+
+static void cfg_copy_locked(char *const *slot, char *out, size_t cap)
+{
+	pthread_mutex_lock(&cfg_lock);
+	snprintf(out, cap, "%s", *slot ? *slot : "");
+	pthread_mutex_unlock(&cfg_lock);
+}
+
+void config_copy_masterauth(char *auth, size_t acap, char *user, size_t ucap)
+{
+	cfg_copy_locked(&cfg_masterauth, auth, acap);
+	cfg_copy_locked(&cfg_masteruser, user, ucap);
 }
 
 static int64_t cfg_reserved_fds(void)
@@ -1005,6 +1080,12 @@ static void cfg_reset(void)
 	atomic_store(&g_config.min_replicas_max_lag, 10);
 	atomic_store(&g_config.repl_timeout, 60);
 	cfg_set_str(&cfg_replicaof, kv_strndup("", 0));
+	cfg_set_str(&cfg_masterauth, kv_strndup("", 0));
+	cfg_set_str(&cfg_masteruser, kv_strndup("", 0));
+	atomic_store(&g_config.replica_read_only, 1);
+	atomic_store(&g_config.replica_serve_stale_data, 1);
+	atomic_store(&g_config.replica_priority, 100);
+	atomic_store(&g_config.replica_announced, 1);
 	atomic_store(&g_config.auto_aof_rewrite_pct, 100);
 	atomic_store(&g_config.auto_aof_rewrite_min_size, 64ll << 20);
 	atomic_store(&g_config.snapshot_inflight_blocks, 4);
@@ -2063,7 +2144,8 @@ static void cfg_rw_line(struct cfg_rewrite *rw, size_t k, struct kv_buf *line, b
 static bool cfg_empty_is_unset(const struct cfg_def *d)
 {
 	return d->field == FLD_PASS || d->ptr == (void *)&g_config.pidfile ||
-	       d->ptr == (void *)&cfg_replicaof;
+	       d->ptr == (void *)&cfg_replicaof || d->ptr == (void *)&cfg_masterauth ||
+	       d->ptr == (void *)&cfg_masteruser;
 }
 
 static void cfg_rw_setting(struct cfg_rewrite *rw, size_t k)

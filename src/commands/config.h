@@ -118,6 +118,13 @@ struct kv_config {
 	/* A replica that acknowledged nothing for this many seconds has its
 	 * link closed by the primary (it resumes when it comes back). */
 	_Atomic int64_t repl_timeout;            /* 60 */
+	/* A replica (server/replica.c): read-only (only yes is accepted),
+	 * whether it serves its data while its link is down, and what INFO
+	 * shows Sentinel (priority, announced). */
+	_Atomic int replica_read_only;           /* yes */
+	_Atomic int replica_serve_stale_data;    /* yes */
+	_Atomic int64_t replica_priority;        /* 100 */
+	_Atomic int replica_announced;           /* yes */
 	/* latency-tracking-info-percentiles: under the config lock; read
 	 * through config_latency_percentiles.  (The other introspection
 	 * settings are base/latency.h's and commands/slowlog.h's atomics.) */
@@ -161,5 +168,12 @@ int config_rewrite(const char *path);
 /* CONFIG REWRITE's reply: OK, or Redis's errors (no config file; the
  * reason the file could not be rewritten). */
 void config_rewrite_reply(struct kv_buf *out);
+
+/* replicaof: set (host, port) or clear (host NULL) what CONFIG GET and
+ * CONFIG REWRITE show; read it back: false when it names no primary. */
+void config_set_replicaof(const char *host, int64_t port);
+bool config_replicaof(char *host, size_t cap, int64_t *port);
+/* masterauth and masteruser, copied under the config lock ("" unset). */
+void config_copy_masterauth(char *auth, size_t acap, char *user, size_t ucap);
 
 #endif

@@ -131,6 +131,25 @@ struct server_info {
 	uint64_t startup_memory;    /* heap bytes before loading (used_memory_startup) */
 };
 /* A client as CLIENT LIST / CLIENT INFO show it. */
+/* This server's side of replication (INFO replication, ROLE):
+ * server/replica.c. */
+struct repl_status {
+	bool replica;               /* following a primary */
+	char host[256];             /* the primary */
+	int64_t port;
+	const char *state;          /* ROLE's "connect", "connecting", "sync", "connected" */
+	bool link_up;
+	bool sync_in_progress;
+	int64_t last_io_s;          /* seconds since the link last read; -1 never */
+	int64_t down_since_s;       /* seconds the link has been down */
+	uint64_t offset;            /* the replica's offset: records applied, summed over shards */
+	char replid[41];            /* the id of the primary it follows */
+	/* A primary that was a replica: its former primary's id and the offset
+	 * it was promoted at (PSYNC with that id is served up to there). */
+	char replid2[41];
+	int64_t second_offset;      /* -1: none */
+};
+
 /* A replica a sender thread serves (INFO replication, ROLE). */
 struct replica_info {
 	char ip[64];
@@ -194,6 +213,7 @@ struct cmd_runtime {
 	void (*clients_foreach)(void (*fn)(void *arg, const struct client_info *ci), void *arg);
 	/* Every replica being served, in the order they connected. */
 	void (*replicas_foreach)(void (*fn)(void *arg, const struct replica_info *ri), void *arg);
+	void (*repl_status)(struct repl_status *st);
 	/* Close every client for which match() returns true, except the one
 	 * with id skip_id (0 = none).  Returns how many were closed.  A client
 	 * is closed by its own shard after its pending replies; this returns

@@ -702,6 +702,8 @@ static int shard_scan(struct aof *a, struct kv_dbs *db, char *err, size_t err_ca
 		 * into it: a snapshot's cut, or a rewritten segment's start. */
 		if (i == 0)
 			a->snap_cut = me->lsn;
+		if (a->snap_only && me->kind != MANIFEST_SNAPSHOT)
+			continue;
 		if (me->kind == MANIFEST_SNAPSHOT) {
 			a->snap_cut = me->lsn;
 			if (a->headers_only) {
@@ -1053,6 +1055,26 @@ int aof_reload(struct aof *a, const struct aof_skip *skip, struct kv_dbs *db, ch
 	}
 	r.check = true;   /* read only: nothing is cut or written */
 	int rc = shard_scan(&r, db, err, err_cap, &lsn, &end, &sealed, &hdr);
+	aof_close(&r);
+	return rc;
+}
+
+int aof_load_base(const char *dir, const struct dataset_info *ds, uint32_t shard_id,
+		  struct kv_dbs *dbs, uint64_t *cut, char *err, size_t err_cap)
+{
+	struct aof r;
+	uint64_t lsn, end;
+	bool sealed;
+	struct file_header hdr;
+	scan_init(&r, dir, ds, shard_id, ds->shard_count);
+	r.check = true;   /* read only */
+	r.snap_only = true;
+	err[0] = '\0';
+	int rc = shard_scan(&r, dbs, err, err_cap, &lsn, &end, &sealed, &hdr);
+	*cut = 0;
+	for (uint32_t i = 0; i < r.man.nentries; i++)
+		if (r.man.entries[i].kind == MANIFEST_SNAPSHOT)
+			*cut = r.man.entries[i].lsn;
 	aof_close(&r);
 	return rc;
 }

@@ -130,6 +130,7 @@ struct aof {
 	void (*on_record)(void *arg, const struct aof_record *rec);
 	void *on_record_arg;
 	bool headers_only;
+	bool snap_only;             /* load: the manifest's snapshots only, no segment */
 	uint64_t snap_cut;
 	/* Records the recovery rule dropped (aof_plan.c): sorted LSNs that
 	 * are verified but not applied.  Not owned. */
@@ -341,6 +342,14 @@ int aof_write_dataset(const char *out_dir, uint32_t nshards, struct kv_dbs *src,
  * error with its line in err. */
 int aof_reload(struct aof *a, const struct aof_skip *skip, struct kv_dbs *dbs, char *err,
 	       size_t err_cap);
+
+/* A replica's load (server/replica.c): shard shard_id's snapshot, if its
+ * manifest names one, into dbs, read only; no segment is read (their
+ * records, from aof_scan_records, go through the replica's own order).
+ * *cut: the snapshot's cut LSN, 0 without one.  0 or an error with its
+ * line in err. */
+int aof_load_base(const char *dir, const struct dataset_info *ds, uint32_t shard_id,
+		  struct kv_dbs *dbs, uint64_t *cut, char *err, size_t err_cap);
 
 /* Bind to the shard's ring (NULL: synchronous I/O); every op submitted
  * there carries tag (kvio_sqe_set_op), which the runtime's completion loop

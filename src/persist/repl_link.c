@@ -47,8 +47,9 @@ static int link_dial(const struct repl_link_cfg *o)
 		o->say(o->arg, "cannot connect to %s:%s: %s", o->host, o->port, strerror(err));
 		return -1;
 	}
-	struct timeval tv = { o->timeout_s, 0 };
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	/* Reads wait a second at a time, so a stop is seen within one. */
+	struct timeval tv = { o->timeout_s, 0 }, rtv = { 1, 0 };
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &rtv, sizeof(rtv));
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	return fd;
 }
@@ -78,13 +79,22 @@ static int link_send(int fd, int argc, const char **argv)
 static int link_read(const struct repl_link_cfg *o, int fd, void *p, size_t n)
 {
 	size_t at = 0;
+	int idle_s = 0;
 	while (at < n) {
 		ssize_t r = recv(fd, (char *)p + at, n - at, 0);
 		if (r < 0 && errno == EINTR && !*o->stop)
 			continue;
+		if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			if (*o->stop)
+				return -ECANCELED;
+			if (++idle_s < o->timeout_s)
+				continue;
+			return -EAGAIN;   /* timeout */
+		}
 		if (r <= 0)
 			return r == 0 ? -ECONNRESET : -errno;
 		at += (size_t)r;
+		idle_s = 0;
 	}
 	return 0;
 }
@@ -191,6 +201,18 @@ int repl_link_run(const struct repl_link_cfg *o, bool *full_next, bool *synced)
 	} else if (strncmp(line, "+CONTINUE", 9) == 0 && resume) {
 		memcpy(replid, st.replid, sizeof(replid));
 		full = false;
+		/* A promoted replica resumes its former primary's replicas
+		 * under its own id: keep that one from now on. */
+		if (line[9] == ' ' && repl_replid_ok(line + 10, REPL_REPLID_LEN) &&
+		    memcmp(line + 10, replid, REPL_REPLID_LEN) != 0) {
+			memcpy(replid, line + 10, REPL_REPLID_LEN);
+			memcpy(st.replid, replid, sizeof(st.replid));
+			if (repl_state_write(o->dir, &st) < 0) {
+				o->say(o->arg, "cannot write kevy.replica in %s", o->dir);
+				close(fd);
+				return -1;
+			}
+		}
 		o->say(o->arg, "partial resync from %s:%s (replication id %s)", o->host, o->port,
 		       replid);
 		if (o->continue_begin(o->arg, replid) < 0)
@@ -232,6 +254,8 @@ int repl_link_run(const struct repl_link_cfg *o, bool *full_next, bool *synced)
 		if (rc == 0)
 			rc = repl_mirror_apply(&m, &f, err, sizeof(err));
 		if (rc == 0 && streaming && o->frame && o->frame(o->arg, &f) < 0) {
+			if (*o->stop)
+				break;   /* stopping, not a bad frame */
 			snprintf(err, sizeof(err), "its records could not be applied");
 			rc = KV_ECORRUPT;
 		}

@@ -308,3 +308,163 @@ int repl_state_remove(const char *dir)
 		return kvio_fsync_dir(dir);
 	return rc;
 }
+
+/* ------------------------------------------------------------------ */
+/* a full sync staged beside the dataset, then swapped in */
+
+/* Which pass moves a staged file: data files first, then the manifests
+ * that name them, then kevy.dataset, then kevy.replica (0: not ours). */
+static int swap_pass_of(const char *n)
+{
+	size_t l = strlen(n);
+	if (strcmp(n, REPL_STATE_FILE) == 0)
+		return 4;
+	if (strcmp(n, "kevy.dataset") == 0)
+		return 3;
+	if (strncmp(n, "kevy-s", 6) != 0)
+		return 0;
+	if (l > 9 && strcmp(n + l - 9, ".manifest") == 0)
+		return 2;
+	if ((l > 4 && strcmp(n + l - 4, ".aof") == 0) || (l > 5 && strcmp(n + l - 5, ".snap") == 0))
+		return 1;
+	return 0;
+}
+
+/* A data file of shard i (kevy-s<i>-g<N>.aof|.snap) that m does not name. */
+static bool swap_unnamed(const char *n, uint32_t shard, const struct manifest *m)
+{
+	char prefix[32];
+	int pl = snprintf(prefix, sizeof(prefix), "kevy-s%u-g", shard);
+	if (strncmp(n, prefix, (size_t)pl) != 0 || swap_pass_of(n) != 1)
+		return false;
+	for (uint32_t k = 0; k < m->nentries; k++)
+		if (strcmp(m->entries[k].name, n) == 0)
+			return false;
+	return true;
+}
+
+int repl_swap_finish(const char *dir)
+{
+	char stage[4200], from[4600], to[4600], err[200];
+	snprintf(stage, sizeof(stage), "%s/%s", dir, REPL_SYNC_DIR);
+	snprintf(to, sizeof(to), "%s/%s", dir, REPL_SWAP_FILE);
+	struct stat sb;
+	if (stat(to, &sb) != 0) {
+		if (errno != ENOENT)
+			return -errno;
+		/* No swap was decided: a staged sync a crash interrupted is
+		 * only a partial copy.  Drop it. */
+		DIR *d = opendir(stage);
+		if (!d)
+			return 0;
+		struct dirent *de;
+		while ((de = readdir(d)) != NULL) {
+			if (de->d_name[0] == '.')
+				continue;
+			snprintf(from, sizeof(from), "%s/%s", stage, de->d_name);
+			kvio_unlink(from);
+		}
+		closedir(d);
+		rmdir(stage);
+		return kvio_fsync_dir(dir);
+	}
+	int rc = 0;
+	for (int pass = 1; pass <= 4 && rc == 0; pass++) {
+		DIR *d = opendir(stage);
+		if (!d)
+			break;   /* moved already (a restart finishing the swap) */
+		struct dirent *de;
+		while ((de = readdir(d)) != NULL && rc == 0) {
+			if (swap_pass_of(de->d_name) != pass)
+				continue;
+			snprintf(from, sizeof(from), "%s/%s", stage, de->d_name);
+			snprintf(to, sizeof(to), "%s/%s", dir, de->d_name);
+			rc = kvio_rename(from, to);
+		}
+		closedir(d);
+	}
+	if (rc == 0)
+		rc = kvio_fsync_dir(dir);
+	if (rc < 0)
+		return rc;
+	/* What the staged dataset does not name: the files of the one it
+	 * replaced, and anything else left in the staging directory. */
+	DIR *d = opendir(stage);
+	if (d) {
+		struct dirent *de;
+		while ((de = readdir(d)) != NULL) {
+			if (de->d_name[0] == '.')
+				continue;
+			snprintf(from, sizeof(from), "%s/%s", stage, de->d_name);
+			kvio_unlink(from);
+		}
+		closedir(d);
+		rmdir(stage);
+	}
+	for (uint32_t i = 0;; i++) {
+		char name[64];
+		struct kv_buf raw = KV_BUF_INIT;
+		struct manifest m;
+		manifest_name(name, sizeof(name), i);
+		snprintf(to, sizeof(to), "%s/%s", dir, name);
+		int mrc = manifest_read_file(to, 1 << 20, &raw);
+		if (mrc == -ENOENT) {
+			kv_buf_free(&raw);
+			break;
+		}
+		if (mrc < 0 ||
+		    manifest_decode((const uint8_t *)raw.data, raw.len, &m, err, sizeof(err)) < 0) {
+			kv_buf_free(&raw);
+			continue;
+		}
+		kv_buf_free(&raw);
+		DIR *dd = opendir(dir);
+		struct dirent *de;
+		while (dd && (de = readdir(dd)) != NULL) {
+			if (!swap_unnamed(de->d_name, i, &m))
+				continue;
+			snprintf(from, sizeof(from), "%s/%s", dir, de->d_name);
+			kvio_unlink(from);
+		}
+		if (dd)
+			closedir(dd);
+		manifest_free(&m);
+	}
+	snprintf(to, sizeof(to), "%s/%s", dir, REPL_SWAP_FILE);
+	rc = kvio_unlink(to);
+	if (rc == 0 || rc == -ENOENT)
+		rc = kvio_fsync_dir(dir);
+	return rc;
+}
+
+int repl_swap(const char *dir)
+{
+	char stage[4200];
+	snprintf(stage, sizeof(stage), "%s/%s", dir, REPL_SYNC_DIR);
+	int rc = kvio_fsync_dir(stage);
+	if (rc == 0)
+		rc = manifest_write_atomic(dir, REPL_SWAP_FILE, "kevy swap\n", 10);
+	if (rc < 0)
+		return rc;
+	return repl_swap_finish(dir);
+}
+
+int repl_stage_prepare(const char *dir, char *stage, size_t cap)
+{
+	char path[4600];
+	snprintf(stage, cap, "%s/%s", dir, REPL_SYNC_DIR);
+	DIR *d = opendir(stage);
+	if (d) {
+		struct dirent *de;
+		while ((de = readdir(d)) != NULL) {
+			if (de->d_name[0] == '.')
+				continue;
+			snprintf(path, sizeof(path), "%s/%s", stage, de->d_name);
+			kvio_unlink(path);
+		}
+		closedir(d);
+	} else if (mkdir(stage, 0700) < 0 && errno != EEXIST) {
+		return -errno;
+	}
+	return kvio_fsync_dir(dir);
+}

@@ -62,4 +62,24 @@ int repl_state_write(const char *dir, const struct repl_state *s);
 int repl_state_read(const char *dir, struct repl_state *s, char *err, size_t cap);
 int repl_state_remove(const char *dir);
 
+/*
+ * A kevy-server replica's full sync is written beside its dataset, in
+ * <dir>/replica-sync/, and swapped in once complete (the server keeps
+ * serving the old data meanwhile, and a crash mid sync leaves the old
+ * dataset whole):
+ *   - repl_stage_prepare empties (or creates) the staging directory;
+ *   - repl_swap syncs it, writes the marker kevy.swap, then finishes;
+ *   - repl_swap_finish (also at startup, when kevy.swap exists) renames
+ *     every staged file into dir (data files, manifests, kevy.dataset,
+ *     kevy.replica, in that order), syncs dir, removes the data files the
+ *     new manifests do not name and the staging directory, and last the
+ *     marker.  Each step can be repeated after a crash.
+ * 0 or -errno.
+ */
+#define REPL_SYNC_DIR "replica-sync"
+#define REPL_SWAP_FILE "kevy.swap"
+int repl_stage_prepare(const char *dir, char *stage, size_t cap);
+int repl_swap(const char *dir);
+int repl_swap_finish(const char *dir);
+
 #endif

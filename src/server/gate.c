@@ -141,7 +141,9 @@ void shard_conn_push_end(struct shard *s, struct conn *c)
 
 bool shard_aof_on(void)
 {
-	return atomic_load_explicit(&g_config.appendonly, memory_order_relaxed) != 0;
+	/* A replica's files are written by its link, never by its shards. */
+	return atomic_load_explicit(&g_config.appendonly, memory_order_relaxed) != 0 &&
+	       atomic_load_explicit(&g_server.repl_role, memory_order_relaxed) != REPL_ROLE_REPLICA;
 }
 
 enum aof_fsync shard_aof_policy(void)

@@ -74,8 +74,31 @@ struct shard_msg *shard_deferred_pop(struct shard *s)
 	return msg_fifo_pop(&s->deferred);
 }
 
+void shard_inbox_push(struct shard *s, struct shard_msg *m)
+{
+	pthread_mutex_lock(&s->inbox_lock);
+	msg_fifo_push(&s->inbox, m);
+	atomic_store(&s->inbox_any, true);
+	pthread_mutex_unlock(&s->inbox_lock);
+	shard_wake(s);
+}
+
+struct shard_msg *shard_inbox_take(struct shard *s)
+{
+	if (!atomic_load_explicit(&s->inbox_any, memory_order_acquire))
+		return NULL;
+	pthread_mutex_lock(&s->inbox_lock);
+	struct shard_msg *head = s->inbox.head;
+	s->inbox.head = s->inbox.tail = NULL;
+	atomic_store(&s->inbox_any, false);
+	pthread_mutex_unlock(&s->inbox_lock);
+	return head;
+}
+
 bool shard_rings_pending(struct shard *s)
 {
+	if (atomic_load_explicit(&s->inbox_any, memory_order_relaxed))
+		return true;
 	for (uint32_t from = 0; from < g_server.nshards; from++)
 		if (from != s->id && spsc_nonempty(&s->in[from]))
 			return true;

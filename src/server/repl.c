@@ -53,45 +53,6 @@
 #define REPL_CAPA_KEVY "kevy1"
 #define REPL_IP_MAX 256 /* Redis 7.0's NET_HOST_STR_LEN */
 
-/* ROLE's copy of the replica list, taken under the list's lock. */
-struct role_list {
-	struct replica_info *v;
-	uint32_t n, cap;
-};
-
-static void role_collect(void *arg, const struct replica_info *ri)
-{
-	struct role_list *l = arg;
-	if (l->n == l->cap) {
-		l->cap = l->cap ? l->cap * 2 : 4;
-		l->v = kv_realloc(l->v, l->cap * sizeof(*l->v));
-	}
-	l->v[l->n++] = *ri;
-}
-
-/* ROLE on a master: its offset and its replicas as [ip, port, offset],
- * the two numbers as strings, as Redis 7.0 writes them. */
-static void cmd_role(struct cmd_ctx *c)
-{
-	struct role_list l = { 0 };
-
-	repl_replicas_foreach(role_collect, &l);
-	resp_array(c->out, 3);
-	resp_bulk_str(c->out, "master");
-	resp_int(c->out, (int64_t)persist_repl_offset(c));
-	resp_array(c->out, l.n);
-	for (uint32_t i = 0; i < l.n; i++) {
-		char port[24], off[24];
-		snprintf(port, sizeof(port), "%" PRId64, l.v[i].port);
-		snprintf(off, sizeof(off), "%" PRIu64, l.v[i].offset);
-		resp_array(c->out, 3);
-		resp_bulk_str(c->out, l.v[i].ip);
-		resp_bulk_str(c->out, port);
-		resp_bulk_str(c->out, off);
-	}
-	free(l.v);
-}
-
 /* REPLCONF kevy-pos <shard>:<generation>:<offset>: the newest segment of
  * that shard a replica holds, and its length (partial resync). */
 static int repl_parse_pos(struct cmd_ctx *c, const struct kv_slice *val)
@@ -208,6 +169,11 @@ static void repl_handshake(struct cmd_ctx *c)
 		resp_error(c->out, "ERR kevy replicates its AOF files: turn appendonly on to serve replicas");
 		return;
 	}
+	if (atomic_load(&g_server.repl_role) != REPL_ROLE_PRIMARY) {
+		resp_error(c->out, "ERR this kevy is a replica: connect replicas to its primary "
+				   "(kevy does not chain replicas)");
+		return;
+	}
 	/* Served: no reply here.  The connection closes once its earlier
 	 * replies are out, and the shard hands its socket to a sender thread
 	 * (shard_conn_io_done -> repl_sender_start), which writes
@@ -317,6 +283,10 @@ void repl_refresh_good(int64_t now_ms)
 
 const char *repl_write_refused(void)
 {
+	/* A replica's keyspace changes only by its primary's records
+	 * (server/replica.c); kevy's replicas are always read-only. */
+	if (atomic_load_explicit(&g_server.repl_role, memory_order_relaxed) != REPL_ROLE_PRIMARY)
+		return "READONLY You can't write against a read only replica.";
 	int64_t min = atomic_load_explicit(&g_config.min_replicas_to_write, memory_order_relaxed);
 	if (min <= 0 || atomic_load_explicit(&g_config.min_replicas_max_lag,
 					     memory_order_relaxed) <= 0)
@@ -710,13 +680,71 @@ static uint64_t sender_ping_offset(struct repl_sender *rs)
  * a durable record, the replica holds everything before it (files are sent
  * in manifest order, each whole before the next): mark it sent, and stream
  * from there.  Otherwise a full sync. */
+/* A primary that was a replica (server/replica.c, promotion): its former
+ * primary's replication id, and per shard the newest segment and the
+ * length of whole records its mirrored files had when it was promoted.
+ * Another replica of that primary holds the same bytes up to where it
+ * got, so it may resume here if it is not past that point (Redis's replid2
+ * and second_repl_offset); past it, the bytes differ: a full sync. */
+static pthread_mutex_t g_switch_lock = PTHREAD_MUTEX_INITIALIZER;
+static char g_switch_replid[REPL_REPLID_LEN + 1];
+static int64_t g_switch_offset = -1;
+static struct repl_pos *g_switch_pos;
+static uint32_t g_switch_n;
+
+void repl_set_switch(const char *replid2, const uint64_t *gens, const uint64_t *offs, uint32_t n,
+		     uint64_t offset)
+{
+	pthread_mutex_lock(&g_switch_lock);
+	free(g_switch_pos);
+	g_switch_pos = kv_calloc(n, sizeof(*g_switch_pos));
+	for (uint32_t i = 0; i < n; i++)
+		g_switch_pos[i] = (struct repl_pos){ .generation = gens[i], .offset = offs[i],
+						     .given = true };
+	g_switch_n = n;
+	snprintf(g_switch_replid, sizeof(g_switch_replid), "%s", replid2);
+	g_switch_offset = (int64_t)offset;
+	pthread_mutex_unlock(&g_switch_lock);
+}
+
+int64_t repl_switch_get(char replid2[REPL_REPLID_LEN + 1])
+{
+	pthread_mutex_lock(&g_switch_lock);
+	int64_t off = g_switch_offset;
+	snprintf(replid2, REPL_REPLID_LEN + 1, "%s",
+		 off >= 0 ? g_switch_replid : "0000000000000000000000000000000000000000");
+	pthread_mutex_unlock(&g_switch_lock);
+	return off;
+}
+
+/* PSYNC with the former primary's id: every position at or before the
+ * promotion's. */
+static bool sender_switch_ok(const struct repl_sender *rs)
+{
+	bool ok = false;
+	pthread_mutex_lock(&g_switch_lock);
+	if (g_switch_offset >= 0 && g_switch_n == rs->nshards &&
+	    strcmp(rs->want, g_switch_replid) == 0) {
+		ok = true;
+		for (uint32_t i = 0; i < rs->nshards && ok; i++) {
+			const struct repl_pos *p = &rs->pos[i], *w = &g_switch_pos[i];
+			ok = p->generation < w->generation ||
+			     (p->generation == w->generation && p->offset <= w->offset);
+		}
+	}
+	pthread_mutex_unlock(&g_switch_lock);
+	return ok;
+}
+
 static bool sender_resume(struct repl_sender *rs)
 {
-	if (!rs->pos || strcmp(rs->want, rs->replid) != 0)
+	if (!rs->pos)
 		return false;
 	for (uint32_t i = 0; i < rs->nshards; i++)
 		if (!rs->pos[i].given)
 			return false;
+	if (strcmp(rs->want, rs->replid) != 0 && !sender_switch_ok(rs))
+		return false;
 	for (uint32_t i = 0; i < rs->nshards; i++) {
 		struct repl_shard_state *st = &rs->shards[i];
 		const struct repl_pos *p = &rs->pos[i];
@@ -862,6 +890,15 @@ static void *sender_main(void *arg)
 	pthread_mutex_unlock(&g_repl_lock);
 	repl_refresh_good(kv_time_ms());
 	while (rc == 0 && !atomic_load(&g_server.shutdown)) {
+		if (atomic_load(&g_server.repl_role) != REPL_ROLE_PRIMARY) {
+			/* Its files now follow another primary (REPLICAOF): a
+			 * replica of this one starts over, as Redis disconnects
+			 * its replicas then. */
+			log_notice("replica %s: disconnecting it: this server became a replica",
+				   rs->peer);
+			rc = -ECONNABORTED;
+			break;
+		}
 		sender_wait(&wake_seen);
 		sender_ask_fsync(rs);
 		size_t before = rs->seq;
@@ -1174,35 +1211,13 @@ int64_t repl_waits_turn(struct shard *s, bool force)
 /* REPLICAOF, SLAVEOF, FAILOVER: a primary's answers */
 
 /*
- * kevy-server serves as a primary only (a kevy replica is kevy-mirror:
- * docs/replication.md), so these answer what a Redis primary answers where
- * that needs no replica role, and refuse with the reason where Redis would
- * start following another server: REPLICAOF NO ONE on a primary is OK;
- * REPLICAOF host port checks the port as Redis does, then is refused;
  * FAILOVER parses and checks as Redis 7.0 does (ABORT, TO, TIMEOUT, FORCE,
- * "requires connected replicas", an unknown target), then is refused: the
- * primary would have to become a replica.
+ * "requires connected replicas", an unknown target), then is refused: a
+ * kevy primary does not hand its role over itself; a replica is promoted
+ * with REPLICAOF NO ONE (server/replica.c), which is what Sentinel does.
  */
-#define REPL_NOT_REPLICA "kevy-server cannot run as a replica yet: it serves as a primary " \
-			 "only (a kevy replica is kevy-mirror; see docs/replication.md)"
-
-static void cmd_replicaof(struct cmd_ctx *c)
-{
-	if (arg_is(&c->argv[1], "no") && arg_is(&c->argv[2], "one")) {
-		resp_ok(c->out);
-		return;
-	}
-	if (c->conn && c->conn->repl_handoff) {
-		resp_error(c->out, "ERR Command is not valid when client is a replica.");
-		return;
-	}
-	int64_t port;
-	if (!arg_to_int64(&c->argv[2], &port) || port < 0 || port > 65535) {
-		resp_error(c->out, "ERR Invalid master port");
-		return;
-	}
-	resp_errorf(c->out, "ERR %s", REPL_NOT_REPLICA);
-}
+#define REPL_NO_FAILOVER "kevy does not hand a primary's role over by itself: promote a " \
+			 "replica with REPLICAOF NO ONE (see docs/replication.md)"
 
 struct failover_find {
 	const struct kv_slice *host;
@@ -1269,7 +1284,7 @@ static void cmd_failover(struct cmd_ctx *c)
 	} else if (host && f.found == 1) {
 		resp_error(c->out, "ERR FAILOVER target replica is not online.");
 	} else {
-		resp_errorf(c->out, "ERR FAILOVER is not possible: %s", REPL_NOT_REPLICA);
+		resp_errorf(c->out, "ERR FAILOVER is not possible: %s", REPL_NO_FAILOVER);
 	}
 }
 
@@ -1291,11 +1306,6 @@ static void cmd_sync(struct cmd_ctx *c)
 }
 
 const struct kv_command cmd_table_repl[] = {
-	{ .name = "role", .arity = 1,
-	  .flags = CMD_LOCAL | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_FAST,
-	  .proc = cmd_role, .group = "server", .since = "2.8.12",
-	  .summary = "Return the role of the instance in the context of replication",
-	  .complexity = "O(1)" },
 	{ .name = "replconf", .arity = -1,
 	  .flags = CMD_LOCAL | CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE,
 	  .proc = cmd_replconf, .group = "server", .since = "3.0.0",
@@ -1314,14 +1324,6 @@ const struct kv_command cmd_table_repl[] = {
 	  .proc = cmd_waitaof, .group = "generic", .since = "7.2.0",
 	  .summary = "Blocks until all of the preceding write commands sent by the connection "
 		     "are written to the append-only file of the master and/or replicas.",
-	  .complexity = "O(1)" },
-	{ .name = "replicaof", .arity = 3, .flags = CMD_ADMIN | CMD_NOSCRIPT | CMD_STALE,
-	  .proc = cmd_replicaof, .group = "server", .since = "5.0.0",
-	  .summary = "Make the server a replica of another instance, or promote it as master.",
-	  .complexity = "O(1)" },
-	{ .name = "slaveof", .arity = 3, .flags = CMD_ADMIN | CMD_NOSCRIPT | CMD_STALE,
-	  .proc = cmd_replicaof, .group = "server", .since = "1.0.0",
-	  .summary = "Make the server a replica of another instance, or promote it as master.",
 	  .complexity = "O(1)" },
 	{ .name = "failover", .arity = -1, .flags = CMD_ADMIN | CMD_NOSCRIPT | CMD_STALE,
 	  .proc = cmd_failover, .group = "server", .since = "6.2.0",

@@ -146,8 +146,41 @@ static struct kv_buf *txn_unit_parts(struct shard *s, struct txn *t, const struc
 	return parts;
 }
 
+/* A txn of the server's own (sys_fn): no client, no reply, nothing
+ * logged; the other shards are released as soon as it ran. */
+static void txn_sys_execute(struct shard *s, struct txn *t)
+{
+	for (uint32_t i = 0; i < t->nshards; i++)
+		s->txn_held[t->shards[i]] = &g_server.shards[t->shards[i]]->dbs;
+	t->sys_fn(s, s->txn_held, t->sys_arg);
+	shard_notify_flush(s);
+	bool held_here = false;
+	for (uint32_t i = 0; i < t->nshards; i++) {
+		uint32_t id = t->shards[i];
+		s->txn_held[id] = NULL;
+		if (id == s->id) {
+			held_here = true;
+			continue;
+		}
+		struct release_msg *rel = kv_calloc(1, sizeof(*rel));
+		rel->m.type = MSG_RELEASE;
+		rel->txn_id = t->id;
+		shard_send_when_durable(s, id, &rel->m, 0, false);
+	}
+	if (t->side == 0)
+		atomic_fetch_sub(&g_server.turnon_txns, 1);
+	kv_assert(held_here && s->holder == t);
+	s->holder = NULL;
+	free(t);
+	shard_keyspace_freed(s);
+}
+
 static void txn_execute(struct shard *s, struct txn *t)
 {
+	if (t->sys_fn) {
+		txn_sys_execute(s, t);
+		return;
+	}
 	for (uint32_t i = 0; i < t->nshards; i++)
 		s->txn_held[t->shards[i]] = &g_server.shards[t->shards[i]]->dbs;
 	struct kv_buf reply = KV_BUF_INIT;
@@ -415,6 +448,26 @@ void shard_start_txn(struct shard *s, struct conn *c, const struct kv_command *c
 	c->txn_inflight = true;
 	stat_add(&s->stats.multi_shard_commands, 1);
 	txn_acquire_next(s, t);
+}
+
+struct txn *shard_sys_txn_new(const uint32_t *shards, uint32_t nshards,
+			      void (*fn)(struct shard *home, struct kv_dbs **held, void *arg),
+			      void *arg)
+{
+	kv_assert(nshards >= 1);
+	size_t lsn_off = (sizeof(struct txn) + nshards * sizeof(uint32_t) + 7) & ~(size_t)7;
+	struct txn *t = kv_calloc(1, lsn_off + nshards * sizeof(uint64_t));
+	t->lsns = (uint64_t *)((char *)t + lsn_off);
+	t->id = atomic_fetch_add_explicit(&g_server.next_txn_id, 1, memory_order_relaxed);
+	t->home = shards[0];
+	t->nshards = nshards;
+	t->side = -1;
+	t->sys_fn = fn;
+	t->sys_arg = arg;
+	t->m.type = MSG_LOCK;
+	t->m.from = shards[0];
+	memcpy(t->shards, shards, nshards * sizeof(uint32_t));
+	return t;
 }
 
 /* Grant this shard's keyspace to a txn coordinated elsewhere. */
@@ -778,10 +831,16 @@ static void shard_handle_msg(struct shard *s, struct shard_msg *m)
 int shard_drain_rings(struct shard *s)
 {
 	int n = 0;
+	struct shard_msg *m = shard_inbox_take(s);
+	while (m) {
+		struct shard_msg *next = m->next;
+		shard_handle_msg(s, m);
+		m = next;
+		n++;
+	}
 	for (uint32_t from = 0; from < g_server.nshards; from++) {
 		if (from == s->id)
 			continue;
-		struct shard_msg *m;
 		int budget = SHARD_RING_SLOTS;
 		while (budget-- > 0 && (m = spsc_pop(&s->in[from])) != NULL) {
 			shard_handle_msg(s, m);

@@ -360,6 +360,7 @@ const struct cmd_runtime server_runtime = {
 	.request_shutdown = shard_stop_all,
 	.clients_foreach = rt_clients_foreach,
 	.replicas_foreach = repl_replicas_foreach,
+	.repl_status = replica_status,
 	.clients_kill = rt_clients_kill,
 	.conn_id = rt_conn_id,
 	.conn_info = rt_conn_info,

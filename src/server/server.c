@@ -22,6 +22,7 @@
 
 #include "persist/aof.h"
 #include "persist/aof_plan.h"
+#include "persist/repl_mirror.h"
 #include "commands/acl.h"
 #include "commands/cmd.h"
 #include "commands/cmd_info.h"
@@ -48,6 +49,7 @@ void server_commands_init(void)
 	cmd_table_add(cmd_table_script);
 	cmd_table_add(cmd_table_function);
 	cmd_table_add(cmd_table_repl);
+	cmd_table_add(cmd_table_replica);
 	cmd_table_init();
 }
 
@@ -272,18 +274,6 @@ static int server_relisten(const char *old_bind, int old_port, const char *bind,
 	return 0;
 }
 
-static void server_make_run_id(char *out)
-{
-	unsigned char rnd[20];
-	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
-		uint64_t t = (uint64_t)kv_time_us() ^ (uint64_t)getpid();
-		for (size_t i = 0; i < sizeof(rnd); i++)
-			rnd[i] = (unsigned char)(t >> ((i % 8) * 8)) ^ (unsigned char)(i * 37);
-	}
-	for (size_t i = 0; i < sizeof(rnd); i++)
-		sprintf(out + i * 2, "%02x", rnd[i]);
-}
-
 static const struct reactor_ops *server_pick_reactor(void)
 {
 	static char reason[200];
@@ -370,7 +360,16 @@ static int server_prepare_dataset(uint32_t *nshards)
 	char err[4800];
 	struct dataset_info ds;
 	*nshards = server_shard_count();
-	int rc = aof_dataset_read(g_config.dir, &ds, err, sizeof(err));
+	/* A replica's full sync whose swap a crash interrupted is finished
+	 * first, and a staged one never swapped in is dropped
+	 * (docs/replication.md). */
+	int rc = repl_swap_finish(g_config.dir);
+	if (rc < 0) {
+		log_warning("cannot finish installing a replica's full sync in %s: %s; refusing "
+			    "to start", g_config.dir, kv_strerror(rc));
+		return -1;
+	}
+	rc = aof_dataset_read(g_config.dir, &ds, err, sizeof(err));
 	if (rc == -ENOENT)
 		return 0;   /* a new dataset: server_recover creates it */
 	if (rc < 0) {
@@ -437,6 +436,15 @@ static int server_recover(void)
 	if (script_functions_recover(err, sizeof(err)) < 0) {
 		log_warning("%s: refusing to start (inspect with: kevy-check %s)", err, g_config.dir);
 		return -1;
+	}
+	/* A replica restarting on its primary's files loads them its own way
+	 * (server/replica.c): the records after each snapshot in unit order,
+	 * touching no file, so it can resume from them. */
+	if (replica_boot_prepare()) {
+		if (replica_boot_load() < 0)
+			return -1;
+		g_server.info.load_us = kv_mono_us() - t0;
+		return 0;
 	}
 	/* A crash while appendonly was being turned on may have left some
 	 * shards' decided rewrites uncommitted: commit them first. */
@@ -513,15 +521,15 @@ int server_run(const char *executable)
 	kv_ticks_init();
 	g_server.info.executable = executable;
 	g_server.info.config_file = g_config.config_file ? g_config.config_file : "";
-	server_make_run_id(g_server.info.run_id);
+	kv_random_id(g_server.info.run_id);
 	/* INFO replication: a master's replication id, new at every start as
 	 * Redis's is when it has no replication history to keep. */
-	server_make_run_id(g_server.info.replid);
+	kv_random_id(g_server.info.replid);
 	atomic_store(&g_server.next_conn_id, 1);
 	atomic_store(&g_server.next_txn_id, 1);
 	while (g_server.boot_id == 0) {
 		char id[41];
-		server_make_run_id(id);
+		kv_random_id(id);
 		g_server.boot_id = strtoull(id + 24, NULL, 16);
 	}
 
@@ -599,6 +607,9 @@ int server_run(const char *executable)
 	/* As redis-server: a hangup (the terminal closed) does not stop it. */
 	signal(SIGHUP, SIG_IGN);
 
+	/* replicaof in the config: writes are refused from the first command,
+	 * and the link starts once the shards run. */
+	replica_boot_start();
 	for (uint32_t i = 0; i < g_server.nshards; i++) {
 		struct shard *s = g_server.shards[i];
 		s->reactor = reactor;
@@ -627,6 +638,7 @@ int server_run(const char *executable)
 	}
 	log_warning("User requested shutdown...");
 	supervise_stopping();
+	replica_shutdown();
 	repl_senders_wait();
 	int status = 0;
 	for (uint32_t i = 0; i < g_server.nshards; i++) {

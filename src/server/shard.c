@@ -544,6 +544,9 @@ static void shard_kill_flagged(struct shard *s)
 static void persist_cron(struct shard *s)
 {
 	uint32_t n = g_server.nshards;
+	/* A replica's files are its primary's. */
+	if (atomic_load(&g_server.repl_role) != REPL_ROLE_PRIMARY)
+		return;
 	int64_t now_s = s->now_ms / 1000, last_save = INT64_MAX, last_try = 0;
 	uint64_t dirty = 0, cur = 0, base = 0;
 	bool failed = false;
@@ -676,14 +679,18 @@ static void shard_cron(struct shard *s)
 		/* Redis's "expire-cycle" and "eviction-cycle" latency events:
 		 * the time the loop spent on them in this tick. */
 		int64_t t0 = kv_mono_us();
-		bool active = atomic_load_explicit(&g_debug.active_expire, memory_order_relaxed);
+		/* A replica deletes and evicts nothing: its primary's records do. */
+		bool primary = atomic_load(&g_server.repl_role) == REPL_ROLE_PRIMARY;
+		bool active = primary &&
+			      atomic_load_explicit(&g_debug.active_expire, memory_order_relaxed);
 		for (uint32_t i = 0; active && i < s->dbs.n; i++)
 			if (db_expires_count(s->dbs.db[i]) > 0)
 				db_active_expire(s->dbs.db[i], s->now_ms, s->cron_expire_budget);
 		shard_unit_commit(s);
 		int64_t t1 = kv_mono_us();
 		lat_note(&s->stats.latency, "expire-cycle", (t1 - t0) / 1000);
-		shard_evict_cron(s);
+		if (primary)
+			shard_evict_cron(s);
 		lat_note(&s->stats.latency, "eviction-cycle", (kv_mono_us() - t1) / 1000);
 		tracking_cron(s);
 		/* A replica's lag grows while it says nothing: recount. */
@@ -758,6 +765,30 @@ static void shard_dbs_hooks(struct shard *s, struct kv_dbs *dbs)
 	}
 }
 
+void shard_install_dbs(struct shard *s, struct kv_dbs *fresh)
+{
+	shard_dbs_hooks(s, fresh);
+	evict_pool_clear(&s->evict_pool);
+	while (fresh->n < s->dbs.n)
+		if (!dbs_grow(fresh, s->dbs.n))
+			break;
+	for (uint32_t i = 0; i < fresh->n && i < s->dbs.n; i++)
+		db_watch_move(s->dbs.db[i], fresh->db[i]);
+	/* Swapped in place: held_local and the snapshot job point at s->dbs. */
+	struct kv_dbs old = s->dbs;
+	s->dbs = *fresh;
+	/* Freeing the old keyspace flushes it: without its hooks, or that
+	 * flush would be logged as a FLUSHDB after the records just loaded,
+	 * and the next reload or restart would load an empty keyspace. */
+	for (uint32_t i = 0; i < old.n; i++) {
+		db_set_change_hook(old.db[i], NULL, NULL);
+		db_set_expire_hook(old.db[i], NULL, NULL);
+		db_set_evict_hook(old.db[i], NULL, NULL);
+		db_set_new_hook(old.db[i], NULL, NULL);
+	}
+	dbs_free(&old);
+}
+
 /* DEBUG RELOAD on this shard: everything appended is written and fsynced,
  * the files are loaded into a fresh keyspace, which replaces the old one
  * only if the load succeeds.  Like Redis's, it stops the shard while it
@@ -788,23 +819,7 @@ static void shard_reload(struct shard *s)
 		shard_snapshot_done(s, false);
 		return;
 	}
-	shard_dbs_hooks(s, &dbs);
-	evict_pool_clear(&s->evict_pool);
-	for (uint32_t i = 0; i < dbs.n; i++)
-		db_watch_move(s->dbs.db[i], dbs.db[i]);
-	/* Swapped in place: held_local and the snapshot job point at s->dbs. */
-	struct kv_dbs old = s->dbs;
-	s->dbs = dbs;
-	/* Freeing the old keyspace flushes it: without its hooks, or that
-	 * flush would be logged as a FLUSHDB after the records just loaded,
-	 * and the next reload or restart would load an empty keyspace. */
-	for (uint32_t i = 0; i < old.n; i++) {
-		db_set_change_hook(old.db[i], NULL, NULL);
-		db_set_expire_hook(old.db[i], NULL, NULL);
-		db_set_evict_hook(old.db[i], NULL, NULL);
-		db_set_new_hook(old.db[i], NULL, NULL);
-	}
-	dbs_free(&old);
+	shard_install_dbs(s, &dbs);
 	log_notice("shard %u: DEBUG RELOAD: %llu key(s) loaded from disk", s->id,
 		   (unsigned long long)dbs_size(&s->dbs));
 	shard_snapshot_done(s, true);
@@ -996,9 +1011,44 @@ static void turnon_poll(struct shard *s)
 	pthread_mutex_unlock(&g_server.turnon_lock);
 }
 
+/* The replica role (server/replica.c).  Leaving the primary role, this
+ * shard first makes durable every record it appended and then appends
+ * nothing more: its clients' writes are refused, expired keys read as
+ * missing without being deleted, nothing is evicted, no snapshot starts;
+ * once every shard has quiesced the role becomes REPL_ROLE_REPLICA and the
+ * files belong to the replication link.  Promoted, its AOF (opened again
+ * by the promoting thread) is lent this shard's ring. */
+static void shard_repl_turn(struct shard *s)
+{
+	int role = atomic_load_explicit(&g_server.repl_role, memory_order_acquire);
+	db_thread_keep_expired(role != REPL_ROLE_PRIMARY);
+	if (atomic_load_explicit(&s->repl_reattach, memory_order_acquire)) {
+		s->reactor->lend_files(s);
+		s->aof.lat = &s->stats.latency;
+		s->aof_was_on = shard_aof_on();
+		s->aof_failed_seen = false;
+		s->repl_told_lsn = 0;
+		atomic_store(&s->repl_reattach, false);
+	}
+	if (role != REPL_ROLE_ENTERING || atomic_load(&s->repl_quiesced))
+		return;
+	shard_unit_commit(s);
+	if (s->holder || aof_job_busy(&s->aof) || snapshot_running(&s->snap) ||
+	    s->turnon_phase != TURNON_NONE)
+		return;
+	if (s->aof.state != AOF_FAILED && shard_aof_on() &&
+	    (aof_busy(&s->aof) || s->aof.durable_lsn < s->aof.last_lsn)) {
+		aof_want_fsync(&s->aof);
+		return;
+	}
+	atomic_store(&s->repl_quiesced, true);
+	atomic_fetch_add(&g_server.repl_quiesced, 1);
+}
+
 /* End of a turn: the turn's records go out as one write (group commit). */
 static void shard_aof_turn(struct shard *s)
 {
+	shard_repl_turn(s);
 	shard_unit_commit(s);
 	bool on = shard_aof_on();
 	turnon_poll(s);
@@ -1283,6 +1333,7 @@ struct shard *shard_create(uint32_t id, uint32_t nshards)
 	s->txn_held = kv_calloc(nshards, sizeof(*s->txn_held));
 	s->txn_rels = kv_calloc(nshards, sizeof(*s->txn_rels));
 	pthread_mutex_init(&s->clients_lock, NULL);
+	pthread_mutex_init(&s->inbox_lock, NULL);
 	s->cron_expire_budget = 1000;
 	resp_limits_default(&s->resp_limits);
 	s->resp_limits.max_bulk_len = atomic_load(&g_config.proto_max_bulk_len);

@@ -195,6 +195,12 @@ struct txn {
 	 * in g_server.turnon_txns until the txn ends); 1 granted by shards
 	 * that had. */
 	int8_t side;
+	/* A txn of the server itself (a replica applying its primary's
+	 * records, server/replica.c): no client, no command; sys_fn runs on
+	 * the home shard with every shard held (txn_held) and nothing it
+	 * changes is logged.  NULL for a client's txn. */
+	void (*sys_fn)(struct shard *home, struct kv_dbs **held, void *arg);
+	void *sys_arg;
 	uint32_t shards[];        /* ids; then lsns; cmd_call arguments follow */
 };
 
@@ -574,6 +580,17 @@ struct shard {
 	uint8_t turnon_phase;
 	struct msg_fifo turnon_locks;
 	int aof_exit_error;                   /* shutdown could not flush the AOF */
+	/* Messages from threads that are not shards (a replica's link:
+	 * server/replica.c), handled with the rings' (shard_inbox_push). */
+	pthread_mutex_t inbox_lock;
+	struct msg_fifo inbox;
+	_Atomic bool inbox_any;
+	/* Replica role (server/replica.c): this shard made every record it
+	 * had durable and appends nothing more (its files are its primary's
+	 * from now on); and, at a promotion, its AOF was opened again by
+	 * another thread and must be lent this shard's ring. */
+	_Atomic bool repl_quiesced;
+	_Atomic bool repl_reattach;
 };
 
 /* ---- the process ---- */
@@ -606,12 +623,22 @@ struct kv_server {
 	 * any is in flight), and the episode every shard's rewrite joins. */
 	_Atomic int64_t turnon_txns;
 	pthread_mutex_t turnon_lock;
+	/* Replication role (enum repl_role, server/replica.c), and how many
+	 * shards have quiesced since it left REPL_ROLE_PRIMARY. */
+	_Atomic int repl_role;
+	_Atomic uint32_t repl_quiesced;
 	struct turnon_episode {
 		uint32_t joined, ready, done;
 		bool failed, decided, abandoned;
 		bool uncommitted;           /* decided, but a member's commit failed */
 		struct kv_buf *mans;          /* each shard's next manifest */
 	} turnon;
+};
+
+enum repl_role {
+	REPL_ROLE_PRIMARY = 0,
+	REPL_ROLE_ENTERING,   /* becoming a replica: writes refused, shards quiescing */
+	REPL_ROLE_REPLICA,    /* following a primary: only its records change the keyspace */
 };
 
 enum turnon_phase {
@@ -690,6 +717,16 @@ void shard_deferred_push(struct shard *s, struct shard_msg *m);
 struct shard_msg *shard_deferred_pop(struct shard *s);
 /* Wake a shard's reactor from any thread. */
 void shard_wake(struct shard *s);
+/* A txn of the server's own over shards (ascending, >= 1): fn runs on
+ * shards[0]'s thread with each of them held.  Start it by queueing its
+ * message (t->m) in shards[0]'s inbox; it frees itself once it ran. */
+struct txn *shard_sys_txn_new(const uint32_t *shards, uint32_t nshards,
+			      void (*fn)(struct shard *home, struct kv_dbs **held, void *arg),
+			      void *arg);
+/* From a thread that is no shard: queue m for s (handled as a ring's
+ * message), and wake it.  The shard takes the whole queue at once. */
+void shard_inbox_push(struct shard *s, struct shard_msg *m);
+struct shard_msg *shard_inbox_take(struct shard *s);
 /* Ask every shard to finish its loop turn and exit (SHUTDOWN, a signal, a
  * shard whose reactor cannot start). */
 void shard_stop_all(void);
@@ -922,6 +959,14 @@ struct repl_pos {
 void repl_sender_start(struct conn *c, int fd);
 /* Wait (bounded) for the senders to see the process stop. */
 void repl_senders_wait(void);
+/* A replica was promoted (server/replica.c): PSYNC with its former
+ * primary's id replid2 is served from positions at or before gens/offs
+ * (per shard), the replication offset then being offset. */
+void repl_set_switch(const char *replid2, const uint64_t *gens, const uint64_t *offs, uint32_t n,
+		     uint64_t offset);
+/* The former primary's id (40 zeros when none) and the offset it was
+ * promoted at (-1 when none): INFO's master_replid2, second_repl_offset. */
+int64_t repl_switch_get(char replid2[41]);
 /* Whether any sender runs (a relaxed load), and wake them all: a shard's
  * durable LSN moved. */
 bool repl_has_senders(void);
@@ -992,6 +1037,9 @@ void conn_publish_info(struct conn *c);
 /* Resume the clients CLIENT PAUSE postponed once the pause is over;
  * microseconds until it ends while it lasts (INT64_MAX: nothing waits). */
 int64_t shard_client_pause_turn(struct shard *s);
+/* Replace s's keyspace with fresh (moved from; the old one is freed, its
+ * WATCHes carried over).  On s's thread, or while s is held. */
+void shard_install_dbs(struct shard *s, struct kv_dbs *fresh);
 /* A snapshot of this shard ended (snapshot.c's done callback, DEBUG
  * RELOAD): answer SAVE's waiters. */
 void shard_snapshot_done(void *shard, bool ok);

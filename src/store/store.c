@@ -410,6 +410,20 @@ int64_t entry_expire(const struct kv_entry *e)
 			       deadline_width(l.flags));
 }
 
+/* A replica's clients: expired keys read as missing but stay (its
+ * primary's DEL removes them), as a Redis replica's do. */
+static _Thread_local bool tls_keep_expired;
+
+void db_thread_keep_expired(bool keep)
+{
+	tls_keep_expired = keep;
+}
+
+bool db_thread_keeps_expired(void)
+{
+	return tls_keep_expired;
+}
+
 static bool entry_expired(const struct kv_entry *e, int64_t now_ms)
 {
 	return now_ms > 0 && (e->flags & ENTRY_HAS_EXPIRE) && now_ms >= entry_expire(e);
@@ -818,7 +832,8 @@ struct kv_entry *db_lookup_notouch(struct kv_db *db, const char *key, size_t kle
 	if (!link)
 		return NULL;
 	if (entry_expired(node_entry(*link), now_ms)) {
-		entry_expire_at(db, link);
+		if (!tls_keep_expired)
+			entry_expire_at(db, link);
 		return NULL;
 	}
 	/* A write command may change the value in place through the entry. */
@@ -1175,7 +1190,8 @@ const struct kv_entry *db_random(struct kv_db *db, int64_t now_ms)
 			return NULL;
 		if (!entry_expired(node_entry(n), now_ms))
 			return node_entry(n);
-		entry_expire_at(db, dict_link_of(&db->keys, n));
+		if (!tls_keep_expired)
+			entry_expire_at(db, dict_link_of(&db->keys, n));
 	}
 	return NULL;
 }

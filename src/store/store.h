@@ -243,6 +243,11 @@ uint64_t db_active_expire(struct kv_db *db, int64_t now_ms, uint64_t max_samples
  * logs it as a DEL effect in that database.  The key
  * bytes are valid only during the call, which must not call db_* on db. */
 typedef void (*db_expire_hook)(void *arg, uint32_t dbid, const char *key, size_t klen);
+/* On this thread, from now on: an expired key that a lookup or a random
+ * pick meets reads as missing but is not deleted (a replica's clients;
+ * the records its primary sends delete it).  Off by default. */
+void db_thread_keep_expired(bool keep);
+bool db_thread_keeps_expired(void);
 void db_set_expire_hook(struct kv_db *db, db_expire_hook fn, void *arg);
 
 /* Called on every change of a key the store makes or is told of (set,
