@@ -601,6 +601,7 @@ static void replica_set_state(int st)
 	if (was == RS_CONNECTED && st != RS_CONNECTED)
 		atomic_store(&g_rep.down_since_ms, kv_time_ms());
 	atomic_store(&g_rep.syncing, st == RS_SYNC);
+	atomic_store(&g_server.repl_link_up, st == RS_CONNECTED);
 }
 
 static const char *replica_full_begin(void *arg, const char *replid)

@@ -1232,6 +1232,18 @@ static enum dispatch_result dispatch_command(struct shard *s, struct conn *c, in
 			  "ERR Replica can't interact with the keyspace");
 		return DISPATCH_DONE;
 	}
+	if (!((cmd->flags | cmd_stat_target(cmd, argc, argv)->flags) & CMD_STALE) &&
+	    atomic_load_explicit(&g_server.repl_role, memory_order_relaxed) != REPL_ROLE_PRIMARY &&
+	    !atomic_load_explicit(&g_server.repl_link_up, memory_order_relaxed) &&
+	    !atomic_load_explicit(&g_config.replica_serve_stale_data, memory_order_relaxed)) {
+		/* replica-serve-stale-data no: a replica without its primary
+		 * answers only what Redis's CMD_STALE commands are. */
+		c->multi_dirty |= c->in_multi;
+		reply_now(s, c, cmd_stat_target(cmd, argc, argv), reply_error_str,
+			  "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set "
+			  "to 'no'.");
+		return DISPATCH_DONE;
+	}
 	if (c->in_multi && (cmd->flags & CMD_NO_MULTI)) {
 		/* SAVE and SHUTDOWN are refused inside MULTI, as in Redis. */
 		c->multi_dirty = true;

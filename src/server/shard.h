@@ -627,6 +627,7 @@ struct kv_server {
 	 * shards have quiesced since it left REPL_ROLE_PRIMARY. */
 	_Atomic int repl_role;
 	_Atomic uint32_t repl_quiesced;
+	_Atomic bool repl_link_up;            /* a replica's link is streaming */
 	struct turnon_episode {
 		uint32_t joined, ready, done;
 		bool failed, decided, abandoned;

@@ -148,8 +148,8 @@ def check_startup_refusals():
         other = os.path.join(srv.tmpdir, "other")
         os.mkdir(other)
         for args, why in (
-                (["--replicaof", "127.0.0.1", "6380"], b"cannot run as a replica"),
-                (["--slaveof", "127.0.0.1", "6380"], b"cannot run as a replica"),
+                (["--replicaof", "127.0.0.1", "x"], b"Invalid master port"),
+                (["--slaveof", "127.0.0.1", "70000"], b"Invalid master port"),
                 (["--port", "0"], b"Configured to not listen anywhere")):
             r = subprocess.run([binary, "--dir", other] + args, capture_output=True,
                                timeout=30)

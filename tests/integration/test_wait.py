@@ -16,8 +16,8 @@
    WAIT 1 5000 is 1.
 4. REPLICAOF/SLAVEOF/FAILOVER answer as a Redis primary's (compared in 1):
    NO ONE is OK, the port and argument errors; with a replica connected,
-   REPLICAOF host port and FAILOVER are refused with the reason (kevy-server
-   cannot become a replica yet), FAILOVER TO an unknown target as Redis.
+   FAILOVER is refused with the reason (a replica is promoted with REPLICAOF
+   NO ONE: test_replica.py), FAILOVER TO an unknown target as Redis.
 5. min-replicas-to-write (compared in 1 without replicas: writes refused
    with NOREPLICAS, reads served, MULTI's write refused at EXEC, INFO's
    min_slaves_good_slaves, max lag 0 turns it off): with a replica that
@@ -227,10 +227,9 @@ def check_with_replica():
                 K.check(r == b"+OK\r\n", "writes again once the replica acknowledges: %r" % r)
                 c.call("CONFIG", "SET", "min-replicas-to-write", "0")
                 K.check(c.call("PING") == b"+PONG\r\n", "still serving")
-                # With a replica connected: what kevy-server cannot do yet
-                # is refused with the reason.
-                for args, want in ((["REPLICAOF", "127.0.0.1", "6379"], b"cannot run as a replica"),
-                                   (["FAILOVER"], b"FAILOVER is not possible"),
+                # With a replica connected: FAILOVER (kevy promotes with
+                # REPLICAOF NO ONE on the replica) is refused with the reason.
+                for args, want in ((["FAILOVER"], b"FAILOVER is not possible"),
                                    (["FAILOVER", "TO", "127.0.0.1", "1"],
                                     b"FAILOVER target HOST and PORT is not a replica"),
                                    (["FAILOVER", "TO", "127.0.0.1", "1", "FORCE"],
