@@ -53,6 +53,7 @@
 
 #include "commands/cmd.h"
 #include "commands/cmd_debug.h"
+#include "commands/cmd_persist.h"
 #include "commands/cmd_info.h"
 #include "base/kv.h"
 #include "base/log.h"
@@ -448,6 +449,8 @@ static bool debug_dataset_empty(struct cmd_ctx *c)
  * is the same load. */
 static void debug_reload_files(struct cmd_ctx *c, const char *name)
 {
+	if (persist_on_replica(c))
+		return;
 	if (!atomic_load(&g_config.appendonly)) {
 		resp_errorf(c->out, "ERR DEBUG %s needs appendonly yes: the files would not "
 			    "hold the dataset", name);

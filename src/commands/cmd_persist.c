@@ -164,10 +164,26 @@ uint64_t persist_repl_offset(const struct cmd_ctx *c)
 	return sum;
 }
 
+/* A replica's files are its primary's, written by its link
+ * (docs/replication.md): it takes no snapshot of its own. */
+bool persist_on_replica(struct cmd_ctx *c)
+{
+	struct repl_status st;
+	if (!c->rt || !c->rt->repl_status)
+		return false;
+	c->rt->repl_status(&st);
+	if (st.replica)
+		resp_error(c->out, "ERR this server is a replica: its files are its primary's "
+				   "(they change only by the replication link; REPLICAOF NO ONE first)");
+	return st.replica;
+}
+
 /* Start a snapshot on every shard (the caller holds every keyspace), or
  * say one runs already. */
 static bool persist_start_all(struct cmd_ctx *c, const char *busy)
 {
+	if (persist_on_replica(c))
+		return false;
 	for (uint32_t i = 0; i < c->nshards; i++)
 		if (snapshot_running(c->rt->snapshot(i))) {
 			resp_error(c->out, busy);

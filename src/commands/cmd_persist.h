@@ -16,4 +16,7 @@ void persist_info(const struct cmd_ctx *c, struct kv_buf *b);
  * LSNs, so it compares across replicas of one primary (docs/replication.md). */
 uint64_t persist_repl_offset(const struct cmd_ctx *c);
 
+/* On a replica: answers why nothing of its files may change, true. */
+bool persist_on_replica(struct cmd_ctx *c);
+
 #endif

@@ -10,8 +10,9 @@
    master_repl_offset) and ROLE; the primary lists the replica with its
    listening port.
 2. Read-only: a write gets READONLY (alone, queued in MULTI: EXEC aborts,
-   inside EVAL); reads are served; CONFIG SET replica-read-only no is
-   refused with the reason.
+   inside EVAL); reads are served; CONFIG SET replica-read-only no, BGSAVE,
+   BGREWRITEAOF, SAVE and DEBUG RELOAD are refused with the reason (its
+   files are its primary's).
 3. Units stay whole: while the primary runs MSETs of one value to ten keys
    spread over the shards, a reader's MGET on the replica always sees ten
    equal values.
@@ -155,6 +156,10 @@ def check_read_only():
                 K.check(TR.is_error(r, "READONLY"), "a write in EVAL: %r" % r)
                 K.check(c.cmd("EVAL", "return redis.call('get', KEYS[1])", "1", "k") == b"v",
                         "a read in EVAL")
+                for cmd in (["BGSAVE"], ["BGREWRITEAOF"], ["SAVE"], ["DEBUG", "RELOAD"]):
+                    r = c.cmd(*cmd)
+                    K.check(TR.is_error(r, "ERR this server is a replica"),
+                            "%s on a replica: %r" % (cmd, r))
                 r = c.cmd("CONFIG", "SET", "replica-read-only", "no")
                 K.check(TR.is_error(r, "ERR") and b"read-only" in r.msg,
                         "replica-read-only no is refused: %r" % r)
