@@ -259,6 +259,19 @@ int repl_link_run(const struct repl_link_cfg *o, bool *full_next, bool *synced)
 			snprintf(err, sizeof(err), "its records could not be applied");
 			rc = KV_ECORRUPT;
 		}
+		/* Apply in batches: when nothing more is waiting, and always
+		 * before an acknowledgement. */
+		if (rc == 0 && streaming && o->flush) {
+			char peek;
+			bool ack = f.type == REPL_FRAME_PING || f.type == REPL_FRAME_SYNCED;
+			if ((ack || recv(fd, &peek, 1, MSG_PEEK | MSG_DONTWAIT) <= 0) &&
+			    o->flush(o->arg) < 0) {
+				if (*o->stop)
+					break;
+				snprintf(err, sizeof(err), "its records could not be applied");
+				rc = KV_ECORRUPT;
+			}
+		}
 		if (rc < 0) {
 			o->say(o->arg, "refused a frame from the primary: %s; dropping the link, the "
 			       "next sync is a full one", err);

@@ -41,6 +41,11 @@ struct repl_link_cfg {
 	/* A frame was verified and written while streaming (not during a
 	 * full sync).  0 or drop (next sync a full one). */
 	int (*frame)(void *arg, const struct repl_frame *f);
+	/* While streaming: no more bytes are waiting on the socket, or a PING
+	 * is about to be acknowledged (what came before it must be done).
+	 * The replica applies what the frames since the last call brought.
+	 * 0 or drop (next sync a full one).  May be NULL. */
+	int (*flush)(void *arg);
 	/* The link is up and in sync (after synced or continue_begin), or
 	 * state changes worth a log line: free text. */
 	void (*say)(void *arg, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

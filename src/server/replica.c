@@ -120,6 +120,9 @@ static struct {
 	bool *rd_on;
 	uint64_t *rd_gen, *rd_off;
 	bool apply_failed;
+	/* A batch was abandoned by a stop: the keyspace may lack records the
+	 * queue counts as applied, so the next link must be a full sync. */
+	bool need_full;
 	char stage[4300];
 	struct kvio_file dir_lock;
 	bool dir_locked;
@@ -397,6 +400,7 @@ static int replica_run_batch(struct rq_list recs, struct kv_dbs *install)
 		 * the epoch moved on, or the server stops). */
 		b->abandoned = true;
 		pthread_mutex_unlock(&b->lock);
+		g_rep.need_full = true;
 		return -ECANCELED;
 	}
 	bool failed = b->failed;
@@ -687,6 +691,7 @@ static int replica_synced(void *arg, const char *replid, uint64_t offset)
 		log_warning("replica: cannot read the synced segments back: %s", err);
 		return rc;
 	}
+	g_rep.need_full = false;
 	replica_adopt_replid(replid);
 	replica_set_state(RS_CONNECTED);
 	log_notice("replica: loaded the synced dataset: %llu key(s) in %.3f seconds",
@@ -719,9 +724,16 @@ static int replica_frame(void *arg, const struct repl_frame *f)
 		log_warning("replica: refused a record from the primary: %s", err);
 		return -1;
 	}
+	return 0;
+}
+
+/* What the frames since the last call queued, applied in one txn. */
+static int replica_flush(void *arg)
+{
+	(void)arg;
 	struct rq_list out = { 0 };
 	rq_release(&out);
-	rc = replica_run_batch(out, NULL);
+	int rc = replica_run_batch(out, NULL);
 	if (rc == -1)
 		g_rep.apply_failed = true;
 	return rc < 0 ? -1 : 0;
@@ -740,7 +752,7 @@ static void *replica_main(void *arg)
 	if (g_rep.stop || atomic_load(&g_server.shutdown))
 		return NULL;
 	atomic_store(&g_server.repl_role, REPL_ROLE_REPLICA);
-	bool full_next = false;
+	bool full_next = g_rep.need_full;
 	int backoff_ms = 100;
 	char host[256], port[24], auth[512], user[256];
 	while (!g_rep.stop && !atomic_load(&g_server.shutdown)) {
@@ -756,7 +768,8 @@ static void *replica_main(void *arg)
 			.timeout_s = timeout > 0 && timeout < 3600 ? (int)timeout : 60,
 			.listening_port = atomic_load(&g_config.port), .stop = &g_rep.stop,
 			.full_begin = replica_full_begin, .continue_begin = replica_continue,
-			.synced = replica_synced, .frame = replica_frame, .say = replica_say,
+			.synced = replica_synced, .frame = replica_frame, .flush = replica_flush,
+			.say = replica_say,
 		};
 		bool synced = false;
 		g_rep.apply_failed = false;
