@@ -17,7 +17,8 @@
    spread over the shards, a reader's MGET on the replica always sees ten
    equal values.
 4. kill -9 of the replica, more writes, restart: it loads its own files,
-   resumes with a partial resync, and catches up.
+   resumes with a partial resync, and catches up; the primary restarts
+   (a new replication id): the replica's next sync is a full one.
 5. Through a TCP relay: a cut link resumes (partial resync); a flipped byte
    is refused (logged) and followed by a full sync; both end equal.
 6. Promotion: REPLICAOF NO ONE makes the replica a primary (ROLE, INFO,
@@ -28,8 +29,8 @@
 7. Bad input: a primary nobody listens on (link down, data still served,
    master_link_down_since_seconds shown; with replica-serve-stale-data no,
    MASTERDOWN but INFO still served), a wrong masterauth (the log says
-   AUTH was refused), a replica pointed at another replica (refused:
-   kevy does not chain), REPLICAOF's port checks, REPLICAOF NO ONE on a
+   AUTH was refused), a replica pointed at itself or at another replica
+   (refused: kevy does not chain; logged), REPLICAOF's port checks, REPLICAOF NO ONE on a
    primary, "Already connected".
 
 Environment: KEVY_SERVER (set by CTest).
@@ -220,6 +221,20 @@ def check_restart():
                     "the restart loaded its own files")
             K.check(log_count(rep, b"partial resync from") == 1,
                     "and resumed with a partial resync:\n%s" % rep.log_tail().decode())
+            # The primary restarts (same port, a new replication id): the
+            # replica's next sync is a full one, and it ends equal.
+            fulls = log_count(rep, b"full sync from")
+            port = prim.port
+            prim.stop()
+            prim.proc = subprocess.Popen(prim._argv(port), stdin=subprocess.DEVNULL,
+                                         stdout=open(prim.log_path, "ab"),
+                                         stderr=subprocess.STDOUT, cwd=prim.tmpdir)
+            ok, why = prim._wait_ready(30)
+            K.check(ok, "the primary restarted on its port: %s" % why)
+            TR.load(prim.port, 20, "c")
+            wait_equal(prim, rep, "the replica after the primary's restart")
+            K.check(log_count(rep, b"full sync from") == fulls + 1,
+                    "a new replication id means a full sync:\n%s" % rep.log_tail().decode())
             rep.check_clean_exit()
         except BaseException:
             rep.report_if_broken()
@@ -356,6 +371,18 @@ def check_bad_input():
                 wait_for("the link up with the password",
                          lambda: info(c)["master_link_status"] == "up")
                 K.check(c.cmd("GET", "mine") is None, "the primary's (empty) dataset replaced ours")
+            # Pointed at itself: refused (it is a replica now), logged, and
+            # NO ONE makes it a primary again with its data.
+            with rep.conn() as c:
+                K.check(c.cmd("CONFIG", "SET", "masterauth", "") == "OK", "no masterauth")
+                K.check(c.cmd("REPLICAOF", "127.0.0.1", str(rep.port)) == "OK", "at itself")
+                wait_for("the refusal logged", lambda: log_count(
+                    rep, b"kevy does not chain replicas") >= 1)
+                K.check(c.cmd("REPLICAOF", "NO", "ONE") == "OK", "NO ONE")
+                K.check(c.cmd("SET", "again", "1") == "OK", "a primary again")
+                K.check(c.cmd("CONFIG", "SET", "masterauth", "sekret") == "OK", "masterauth")
+                K.check(c.cmd("REPLICAOF", "127.0.0.1", str(prim.port)) == "OK", "back")
+                wait_for("the link up again", lambda: info(c)["master_link_status"] == "up")
             # A replica of that replica is refused: kevy does not chain.
             with replica_of(rep.port, 2, name="chained") as ch:
                 wait_for("the chained link refused", lambda: log_count(
