@@ -343,6 +343,25 @@ static bool swap_unnamed(const char *n, uint32_t shard, const struct manifest *m
 	return true;
 }
 
+/* Remove every file of the staging directory, then (rm_dir) the directory. */
+static void stage_empty(const char *stage, bool rm_dir)
+{
+	char path[4600];
+	DIR *d = opendir(stage);
+	if (!d)
+		return;
+	struct dirent *de;
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", stage, de->d_name);
+		kvio_unlink(path);
+	}
+	closedir(d);
+	if (rm_dir)
+		rmdir(stage);
+}
+
 int repl_swap_finish(const char *dir)
 {
 	char stage[4200], from[4600], to[4600], err[200];
@@ -354,18 +373,10 @@ int repl_swap_finish(const char *dir)
 			return -errno;
 		/* No swap was decided: a staged sync a crash interrupted is
 		 * only a partial copy.  Drop it. */
-		DIR *d = opendir(stage);
-		if (!d)
+		struct stat st2;
+		if (stat(stage, &st2) != 0)
 			return 0;
-		struct dirent *de;
-		while ((de = readdir(d)) != NULL) {
-			if (de->d_name[0] == '.')
-				continue;
-			snprintf(from, sizeof(from), "%s/%s", stage, de->d_name);
-			kvio_unlink(from);
-		}
-		closedir(d);
-		rmdir(stage);
+		stage_empty(stage, true);
 		return kvio_fsync_dir(dir);
 	}
 	int rc = 0;
@@ -389,18 +400,7 @@ int repl_swap_finish(const char *dir)
 		return rc;
 	/* What the staged dataset does not name: the files of the one it
 	 * replaced, and anything else left in the staging directory. */
-	DIR *d = opendir(stage);
-	if (d) {
-		struct dirent *de;
-		while ((de = readdir(d)) != NULL) {
-			if (de->d_name[0] == '.')
-				continue;
-			snprintf(from, sizeof(from), "%s/%s", stage, de->d_name);
-			kvio_unlink(from);
-		}
-		closedir(d);
-		rmdir(stage);
-	}
+	stage_empty(stage, true);
 	for (uint32_t i = 0;; i++) {
 		char name[64];
 		struct kv_buf raw = KV_BUF_INIT;
@@ -451,20 +451,9 @@ int repl_swap(const char *dir)
 
 int repl_stage_prepare(const char *dir, char *stage, size_t cap)
 {
-	char path[4600];
 	snprintf(stage, cap, "%s/%s", dir, REPL_SYNC_DIR);
-	DIR *d = opendir(stage);
-	if (d) {
-		struct dirent *de;
-		while ((de = readdir(d)) != NULL) {
-			if (de->d_name[0] == '.')
-				continue;
-			snprintf(path, sizeof(path), "%s/%s", stage, de->d_name);
-			kvio_unlink(path);
-		}
-		closedir(d);
-	} else if (mkdir(stage, 0700) < 0 && errno != EEXIST) {
+	stage_empty(stage, false);
+	if (mkdir(stage, 0700) < 0 && errno != EEXIST)
 		return -errno;
-	}
 	return kvio_fsync_dir(dir);
 }

@@ -93,6 +93,26 @@ def replica_of(prim_port, shards, name="replica"):
                              str(prim_port)], name=name)
 
 
+class reported:
+    """with reported(srv, ...): on an exception, print each server's state
+    and log tail before it propagates (cleanup stays the caller's).  A
+    single list is read when the exception comes (servers added later)."""
+
+    def __init__(self, *servers):
+        one_list = len(servers) == 1 and isinstance(servers[0], list)
+        self.servers = servers[0] if one_list else servers
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is not None:
+            for s in self.servers:
+                if s:
+                    s.report_if_broken()
+        return False
+
+
 def log_count(srv, text):
     with open(srv.log_path, "rb") as f:
         return f.read().count(text)
@@ -103,35 +123,33 @@ def check_stream(shards):
         TR.load(prim.port, 50, "pre")
         rep = replica_of(prim.port, shards)
         try:
-            rep.start()
-            wait_for("the link up", lambda: qinfo(rep).get("master_link_status") == "up")
-            t = threading.Thread(target=TR.load, args=(prim.port, 300, "live"))
-            t.start()
-            time.sleep(0.3)
-            with prim.conn() as c:
-                K.check(c.cmd("BGSAVE").startswith("Background"), "BGSAVE mid stream")
-            t.join(120)
-            K.check(not t.is_alive(), "load finished")
-            wait_equal(prim, rep, "the replica equal to the primary (%d shards)" % shards)
-            with prim.conn() as pc, rep.conn() as rc:
-                pi, ri = info(pc), info(rc)
-                K.check(ri.get("role") == "slave" and ri.get("master_host") == "127.0.0.1" and
-                        ri.get("master_port") == str(prim.port), "INFO of a replica: %r" % ri)
-                K.check(ri.get("master_sync_in_progress") == "0", "no sync in progress")
-                wait_for("offsets equal", lambda: info(rc).get("slave_repl_offset") ==
-                         info(pc).get("master_repl_offset"))
-                role = rc.cmd("ROLE")
-                K.check(role[0] == b"slave" and role[1] == b"127.0.0.1" and role[2] == prim.port
-                        and role[3] == b"connected" and isinstance(role[4], int),
-                        "ROLE of a replica: %r" % role)
-                wait_for("the replica listed with its port",
-                         lambda: "port=%d,state=online" % rep.port in info(pc).get("slave0", ""))
-                K.check(pi.get("connected_slaves") == "1", "one replica: %r" % pi)
-            n = digest(rep)[1]
-            rep.check_clean_exit()
-        except BaseException:
-            rep.report_if_broken()
-            raise
+            with reported(rep):
+                rep.start()
+                wait_for("the link up", lambda: qinfo(rep).get("master_link_status") == "up")
+                t = threading.Thread(target=TR.load, args=(prim.port, 300, "live"))
+                t.start()
+                time.sleep(0.3)
+                with prim.conn() as c:
+                    K.check(c.cmd("BGSAVE").startswith("Background"), "BGSAVE mid stream")
+                t.join(120)
+                K.check(not t.is_alive(), "load finished")
+                wait_equal(prim, rep, "the replica equal to the primary (%d shards)" % shards)
+                with prim.conn() as pc, rep.conn() as rc:
+                    pi, ri = info(pc), info(rc)
+                    K.check(ri.get("role") == "slave" and ri.get("master_host") == "127.0.0.1" and
+                            ri.get("master_port") == str(prim.port), "INFO of a replica: %r" % ri)
+                    K.check(ri.get("master_sync_in_progress") == "0", "no sync in progress")
+                    wait_for("offsets equal", lambda: info(rc).get("slave_repl_offset") ==
+                             info(pc).get("master_repl_offset"))
+                    role = rc.cmd("ROLE")
+                    K.check(role[0] == b"slave" and role[1] == b"127.0.0.1" and role[2] == prim.port
+                            and role[3] == b"connected" and isinstance(role[4], int),
+                            "ROLE of a replica: %r" % role)
+                    wait_for("the replica listed with its port",
+                             lambda: "port=%d,state=online" % rep.port in info(pc).get("slave0", ""))
+                    K.check(pi.get("connected_slaves") == "1", "one replica: %r" % pi)
+                n = digest(rep)[1]
+                rep.check_clean_exit()
         finally:
             rep.cleanup()
         prim.check_clean_exit()
@@ -210,35 +228,33 @@ def check_restart():
         rep = K.Server("kevy", ["--threads", "2", "--replicaof", "127.0.0.1", str(prim.port)],
                        name="replica-restart")
         try:
-            rep.start()
-            wait_equal(prim, rep, "the first sync")
-            rep.proc.send_signal(signal.SIGKILL)
-            rep.proc.wait(10)
-            TR.load(prim.port, 100, "b")
-            rep.start()
-            wait_equal(prim, rep, "the restarted replica caught up")
-            K.check(log_count(rep, b"replica: DB loaded from disk") == 1,
-                    "the restart loaded its own files")
-            K.check(log_count(rep, b"partial resync from") == 1,
-                    "and resumed with a partial resync:\n%s" % rep.log_tail().decode())
-            # The primary restarts (same port, a new replication id): the
-            # replica's next sync is a full one, and it ends equal.
-            fulls = log_count(rep, b"full sync from")
-            port = prim.port
-            prim.stop()
-            prim.proc = subprocess.Popen(prim._argv(port), stdin=subprocess.DEVNULL,
-                                         stdout=open(prim.log_path, "ab"),
-                                         stderr=subprocess.STDOUT, cwd=prim.tmpdir)
-            ok, why = prim._wait_ready(30)
-            K.check(ok, "the primary restarted on its port: %s" % why)
-            TR.load(prim.port, 20, "c")
-            wait_equal(prim, rep, "the replica after the primary's restart")
-            K.check(log_count(rep, b"full sync from") == fulls + 1,
-                    "a new replication id means a full sync:\n%s" % rep.log_tail().decode())
-            rep.check_clean_exit()
-        except BaseException:
-            rep.report_if_broken()
-            raise
+            with reported(rep):
+                rep.start()
+                wait_equal(prim, rep, "the first sync")
+                rep.proc.send_signal(signal.SIGKILL)
+                rep.proc.wait(10)
+                TR.load(prim.port, 100, "b")
+                rep.start()
+                wait_equal(prim, rep, "the restarted replica caught up")
+                K.check(log_count(rep, b"replica: DB loaded from disk") == 1,
+                        "the restart loaded its own files")
+                K.check(log_count(rep, b"partial resync from") == 1,
+                        "and resumed with a partial resync:\n%s" % rep.log_tail().decode())
+                # The primary restarts (same port, a new replication id): the
+                # replica's next sync is a full one, and it ends equal.
+                fulls = log_count(rep, b"full sync from")
+                port = prim.port
+                prim.stop()
+                prim.proc = subprocess.Popen(prim._argv(port), stdin=subprocess.DEVNULL,
+                                             stdout=open(prim.log_path, "ab"),
+                                             stderr=subprocess.STDOUT, cwd=prim.tmpdir)
+                ok, why = prim._wait_ready(30)
+                K.check(ok, "the primary restarted on its port: %s" % why)
+                TR.load(prim.port, 20, "c")
+                wait_equal(prim, rep, "the replica after the primary's restart")
+                K.check(log_count(rep, b"full sync from") == fulls + 1,
+                        "a new replication id means a full sync:\n%s" % rep.log_tail().decode())
+                rep.check_clean_exit()
         finally:
             rep.cleanup()
         prim.check_clean_exit()
@@ -251,31 +267,29 @@ def check_relay():
         rep = K.Server("kevy", ["--threads", "2", "--replicaof", "127.0.0.1", str(relay.port)],
                        name="replica-relay")
         try:
-            rep.start()
-            wait_equal(prim, rep, "the sync through the relay")
-            relay.cut()
-            TR.load(prim.port, 50, "r1")
-            wait_equal(prim, rep, "resumed after a cut link")
-            K.check(log_count(rep, b"partial resync from") >= 1,
-                    "a cut link resumes with a partial resync:\n%s" % rep.log_tail().decode())
-            # A flipped byte in the next link's stream: the replica is
-            # pointed at the relay again (a new link), and the primary
-            # restarts, so that link is a full sync.
-            fulls = log_count(rep, b"full sync from")
-            relay.flip_at = 200
-            relay.flipped = False
-            relay.cut()
-            TR.load(prim.port, 30, "r2")
-            wait_for("the flipped byte refused", lambda: log_count(
-                rep, b"refused a frame from the primary") >= 1 or relay.flipped and
-                log_count(rep, b"refused") >= 1, 30)
-            wait_equal(prim, rep, "equal after the refusal")
-            K.check(log_count(rep, b"full sync from") > fulls,
-                    "a refused frame leads to a full sync:\n%s" % rep.log_tail().decode())
-            rep.check_clean_exit()
-        except BaseException:
-            rep.report_if_broken()
-            raise
+            with reported(rep):
+                rep.start()
+                wait_equal(prim, rep, "the sync through the relay")
+                relay.cut()
+                TR.load(prim.port, 50, "r1")
+                wait_equal(prim, rep, "resumed after a cut link")
+                K.check(log_count(rep, b"partial resync from") >= 1,
+                        "a cut link resumes with a partial resync:\n%s" % rep.log_tail().decode())
+                # A flipped byte in the next link's stream: the replica is
+                # pointed at the relay again (a new link), and the primary
+                # restarts, so that link is a full sync.
+                fulls = log_count(rep, b"full sync from")
+                relay.flip_at = 200
+                relay.flipped = False
+                relay.cut()
+                TR.load(prim.port, 30, "r2")
+                wait_for("the flipped byte refused", lambda: log_count(
+                    rep, b"refused a frame from the primary") >= 1 or relay.flipped and
+                    log_count(rep, b"refused") >= 1, 30)
+                wait_equal(prim, rep, "equal after the refusal")
+                K.check(log_count(rep, b"full sync from") > fulls,
+                        "a refused frame leads to a full sync:\n%s" % rep.log_tail().decode())
+                rep.check_clean_exit()
         finally:
             rep.cleanup()
             relay.close()
@@ -286,47 +300,46 @@ def check_promotion():
     prim = K.Server("kevy", ["--threads", "2", "--appendfsync", "always"], name="old-primary")
     prim.start()
     r1 = r2 = None
+    started = [prim]
     try:
-        TR.load(prim.port, 80, "p")
-        r1 = replica_of(prim.port, 2, name="r1").start()
-        r2 = replica_of(prim.port, 2, name="r2").start()
-        wait_equal(prim, r1, "r1 in sync")
-        wait_equal(prim, r2, "r2 in sync")
-        with r1.conn() as c:
-            K.check(c.cmd("REPLICAOF", "NO", "ONE") == "OK", "REPLICAOF NO ONE")
-            K.check(c.cmd("ROLE")[0] == b"master", "ROLE after the promotion")
-            i = info(c)
-            K.check(i.get("role") == "master" and i.get("master_replid2") != "0" * 40 and
-                    i.get("second_repl_offset") != "-1", "INFO after the promotion: %r" % i)
-            K.check(c.cmd("SET", "after", "promotion") == "OK", "a write on the new primary")
-            K.check(c.cmd("CONFIG", "GET", "replicaof") == [b"replicaof", b""],
-                    "replicaof cleared")
-        # The old primary goes away; r2 follows the new one and resumes.
-        prim.stop()
-        with r2.conn() as c:
-            K.check(c.cmd("REPLICAOF", "127.0.0.1", str(r1.port)) == "OK", "r2 re-pointed")
-        TR.load(r1.port, 30, "q")
-        wait_equal(r1, r2, "r2 follows the new primary")
-        K.check(log_count(r2, b"partial resync from 127.0.0.1:%d" % r1.port) == 1,
-                "r2 resumed under the old id:\n%s" % r2.log_tail().decode())
-        # The old primary comes back as a replica of the new one.
-        prim.args += ["--replicaof", "127.0.0.1", str(r1.port)]
-        prim.start()
-        wait_equal(r1, prim, "the old primary follows the new one")
-        with prim.conn() as c:
-            K.check(c.cmd("GET", "after") == b"promotion", "the write made after the promotion")
-        # The promoted primary's writes are its own now: a restart keeps them.
-        before = digest(r1)
-        r1.stop()
-        r1.start()
-        K.check(digest(r1) == before, "the promoted primary restarts with its data")
-        for s in (r1, r2, prim):
-            s.check_clean_exit()
-    except BaseException:
-        for s in (prim, r1, r2):
-            if s:
-                s.report_if_broken()
-        raise
+        with reported(started):
+            TR.load(prim.port, 80, "p")
+            r1 = replica_of(prim.port, 2, name="r1").start()
+            started.append(r1)
+            r2 = replica_of(prim.port, 2, name="r2").start()
+            started.append(r2)
+            wait_equal(prim, r1, "r1 in sync")
+            wait_equal(prim, r2, "r2 in sync")
+            with r1.conn() as c:
+                K.check(c.cmd("REPLICAOF", "NO", "ONE") == "OK", "REPLICAOF NO ONE")
+                K.check(c.cmd("ROLE")[0] == b"master", "ROLE after the promotion")
+                i = info(c)
+                K.check(i.get("role") == "master" and i.get("master_replid2") != "0" * 40 and
+                        i.get("second_repl_offset") != "-1", "INFO after the promotion: %r" % i)
+                K.check(c.cmd("SET", "after", "promotion") == "OK", "a write on the new primary")
+                K.check(c.cmd("CONFIG", "GET", "replicaof") == [b"replicaof", b""],
+                        "replicaof cleared")
+            # The old primary goes away; r2 follows the new one and resumes.
+            prim.stop()
+            with r2.conn() as c:
+                K.check(c.cmd("REPLICAOF", "127.0.0.1", str(r1.port)) == "OK", "r2 re-pointed")
+            TR.load(r1.port, 30, "q")
+            wait_equal(r1, r2, "r2 follows the new primary")
+            K.check(log_count(r2, b"partial resync from 127.0.0.1:%d" % r1.port) == 1,
+                    "r2 resumed under the old id:\n%s" % r2.log_tail().decode())
+            # The old primary comes back as a replica of the new one.
+            prim.args += ["--replicaof", "127.0.0.1", str(r1.port)]
+            prim.start()
+            wait_equal(r1, prim, "the old primary follows the new one")
+            with prim.conn() as c:
+                K.check(c.cmd("GET", "after") == b"promotion", "the write made after the promotion")
+            # The promoted primary's writes are its own now: a restart keeps them.
+            before = digest(r1)
+            r1.stop()
+            r1.start()
+            K.check(digest(r1) == before, "the promoted primary restarts with its data")
+            for s in (r1, r2, prim):
+                s.check_clean_exit()
     finally:
         for s in (prim, r1, r2):
             if s:
