@@ -71,7 +71,7 @@ start() {   # kind port dir [replicaof-port]
 	local kind=$1 port=$2 dir=$3 of=${4:-}
 	mkdir -p "$dir"
 	if [[ $kind == redis ]]; then
-		"$REDIS_SERVER" --port "$port" --bind 127.0.0.1 --dir "$dir" --save "" \
+		"$REDIS_SERVER" --port "$port" --bind 127.0.0.1 --dir "$dir" --save "" --repl-diskless-sync-delay 0 \
 			--appendonly yes --appendfsync everysec --enable-debug-command yes \
 			--daemonize no --logfile "$dir/log" ${of:+--replicaof 127.0.0.1 "$of"} &
 	else
@@ -96,7 +96,10 @@ for kind in redis kevy; do
 	# kevy: make what was loaded durable and compact (a snapshot), as a
 	# long-running primary's files would be.
 	if [[ $kind == kevy ]]; then
-		redis-cli -p "$pp" save > /dev/null
+		for _ in $(seq 1 600); do
+			[[ $(redis-cli -p "$pp" save) == OK ]] && break   # one may be running
+			sleep 0.1
+		done
 	fi
 	want=$(redis-cli -p "$pp" dbsize)
 	t0=$(now)

@@ -522,15 +522,62 @@ struct scan_ctx {
 	int rc;
 	char *err;
 	size_t cap;
+	/* Until this shard's first unit part, its records depend on nothing
+	 * of another shard, and no RESOLVE can name them (a dropped record's
+	 * chain starts at a unit part on the same shard): they are applied at
+	 * once, on this shard's loading thread. */
+	struct kv_dbs *direct;
 };
 
 static void scan_record(void *arg, const struct aof_record *rec)
 {
 	struct scan_ctx *sc = arg;
-	if (sc->rc < 0 || !aof_rec_numbered(rec->type) || rec->lsn <= g_rep.seen[sc->shard])
+	uint32_t i = sc->shard;
+	if (sc->rc < 0 || !aof_rec_numbered(rec->type) || rec->lsn <= g_rep.seen[i])
 		return;
-	g_rep.seen[sc->shard] = rec->lsn;
-	sc->rc = rq_push(sc->shard, rec, sc->err, sc->cap);
+	g_rep.seen[i] = rec->lsn;
+	if (sc->direct && rec->type == AOF_REC_EFFECT) {
+		sc->rc = aof_get_effect_ops()->apply(sc->direct, i, g_rep.n, rec->payload,
+						     rec->payload_len, sc->err, sc->cap);
+		atomic_store(&g_rep.applied[i], rec->lsn);
+		return;
+	}
+	if (rec->type == AOF_REC_UNIT)
+		sc->direct = NULL;
+	sc->rc = rq_push(i, rec, sc->err, sc->cap);
+}
+
+struct load_job {
+	const char *dir;
+	const struct dataset_info *ds;
+	uint32_t shard;
+	struct kv_dbs *dbs;
+	pthread_t th;
+	int rc;
+	char err[2400];
+};
+
+static void *load_shard(void *arg)
+{
+	struct load_job *j = arg;
+	uint32_t i = j->shard;
+	uint64_t cut = 0, cut2 = 0;
+	char name[16];
+	snprintf(name, sizeof(name), "kevy-rload-%u", i);
+	pthread_setname_np(pthread_self(), name);
+	j->rc = aof_load_base(j->dir, j->ds, i, j->dbs, &cut, j->err, sizeof(j->err));
+	if (j->rc < 0)
+		return NULL;
+	g_rep.seen[i] = cut;
+	atomic_store(&g_rep.applied[i], cut);
+	struct scan_ctx sc = { .shard = i, .err = j->err, .cap = sizeof(j->err), .direct = j->dbs };
+	j->rc = aof_scan_records(j->dir, j->ds, i, scan_record, &sc, &cut2, j->err,
+				 sizeof(j->err));
+	if (j->rc == KV_ETORN)
+		j->rc = 0;   /* a frame may end mid record: the rest streams */
+	if (j->rc == 0)
+		j->rc = sc.rc;
+	return NULL;
 }
 
 /* A keyspace per shard from dir's files: each shard's snapshot, then the
@@ -549,22 +596,23 @@ static int replica_load(const char *dir, struct kv_dbs *fresh, char *err, size_t
 		return KV_EMISMATCH;
 	}
 	rq_clear();
-	for (uint32_t i = 0; i < g_rep.n; i++)
+	/* Every shard on its own thread, as recovery does: a shard's loader
+	 * touches only its own keyspace, queue and counters. */
+	struct load_job *jobs = kv_calloc(g_rep.n, sizeof(*jobs));
+	for (uint32_t i = 0; i < g_rep.n; i++) {
 		dbs_init(&fresh[i], (uint32_t)g_config.databases);
-	for (uint32_t i = 0; i < g_rep.n && rc == 0; i++) {
-		uint64_t cut = 0, cut2 = 0;
-		rc = aof_load_base(dir, &ds, i, &fresh[i], &cut, err, cap);
-		if (rc < 0)
-			break;
-		g_rep.seen[i] = cut;
-		atomic_store(&g_rep.applied[i], cut);
-		struct scan_ctx sc = { .shard = i, .err = err, .cap = cap };
-		rc = aof_scan_records(dir, &ds, i, scan_record, &sc, &cut2, err, cap);
-		if (rc == KV_ETORN)
-			rc = 0;   /* a frame may end mid record: the rest streams */
-		if (rc == 0)
-			rc = sc.rc;
+		jobs[i] = (struct load_job){ .dir = dir, .ds = &ds, .shard = i, .dbs = &fresh[i] };
+		int prc = pthread_create(&jobs[i].th, NULL, load_shard, &jobs[i]);
+		kv_assert(prc == 0);
 	}
+	for (uint32_t i = 0; i < g_rep.n; i++) {
+		pthread_join(jobs[i].th, NULL);
+		if (jobs[i].rc < 0 && rc == 0) {
+			rc = jobs[i].rc;
+			snprintf(err, cap, "%s", jobs[i].err);
+		}
+	}
+	free(jobs);
 	if (rc == 0) {
 		struct rq_list out = { 0 };
 		rq_release(&out);

@@ -1085,6 +1085,13 @@ static void shard_aof_turn(struct shard *s)
 		lat_note(&s->stats.latency, "snapshot-turn", (kv_mono_us() - snap_t0) / 1000);
 	if (atomic_load_explicit(&s->reload_wanted, memory_order_relaxed))
 		shard_reload(s);
+	/* Replicas are sent only what is durable: while any is attached, a
+	 * shard with records not yet durable fsyncs at least every
+	 * REPL_FSYNC_MS, so their lag under everysec or no is that, not a
+	 * second (docs/replication.md, "Lag"). */
+	if (on && repl_has_senders() && s->aof.last_lsn > s->aof.durable_lsn &&
+	    s->now_ms - s->aof.last_fsync_start_ms >= REPL_FSYNC_MS)
+		aof_want_fsync(&s->aof);
 	if (on || aof_rewrite_waits(&s->aof))
 		aof_turn_end(&s->aof, s->now_ms, shard_aof_policy());
 	/* Synchronous I/O (epoll), a policy change, or a failure: release. */

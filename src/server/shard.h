@@ -971,6 +971,9 @@ int64_t repl_switch_get(char replid2[41]);
 /* Whether any sender runs (a relaxed load), and wake them all: a shard's
  * durable LSN moved. */
 bool repl_has_senders(void);
+/* While replicas are attached, the longest a shard leaves records not
+ * durable (they are streamed once durable). */
+#define REPL_FSYNC_MS 10
 void repl_wake_senders(void);
 /* min-replicas-to-write: recount the good replicas (shard 0's cron, and
  * the senders on every ACK and link change); the refusal a write gets
