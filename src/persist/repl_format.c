@@ -15,7 +15,8 @@
  *      0  4  magic "KVRP"
  *      4  2  version (1)
  *      6  1  type: 1 FILE, 2 DATA, 3 COMMIT, 4 SYNCED, 5 PING
- *      7  1  file kind: 0 none, 1 dataset, 2 manifest, 3 snapshot, 4 AOF
+ *      7  1  file kind: 0 none, 1 dataset, 2 manifest, 3 snapshot, 4 AOF,
+ *            5 function libraries
  *      8  4  shard id, or 0xffffffff for the dataset file and for frames
  *            of no file
  *     12  4  payload_len (<= 64 MiB, and the reader's own limit)
@@ -37,12 +38,12 @@
  *   A frame is valid when its header_check and payload_check verify, its
  *   magic is "KVRP", its version is one this reader knows, and its fields
  *   follow its type:
- *     FILE    kind 1..4; payload = the file name (repl_name_ok); offset 0
- *     DATA    kind 1..4; payload_len >= 1
- *     COMMIT  kind 1..4; payload empty
+ *     FILE    kind 1..5; payload = the file name (repl_name_ok); offset 0
+ *     DATA    kind 1..5; payload_len >= 1
+ *     COMMIT  kind 1..5; payload empty
  *     SYNCED, PING  kind 0, shard 0xffffffff, generation 0, payload empty
- *   and kind 1 (dataset) has shard 0xffffffff while kinds 2..4 have a
- *   shard id.  A verified header of an unknown version is KV_EVERSION (a
+ *   and kinds 1 (dataset) and 5 (function libraries) have shard
+ *   0xffffffff while kinds 2..4 have a shard id.  A verified header of an unknown version is KV_EVERSION (a
  *   newer kevy is talking); anything else is KV_ECORRUPT.  A replica never
  *   writes a frame that is not valid: it drops the link, logs why and asks
  *   for a full sync.
@@ -117,9 +118,10 @@ static int check_fields(const struct repl_frame *f, char *msg, size_t msgsz)
 	case REPL_FRAME_FILE:
 	case REPL_FRAME_DATA:
 	case REPL_FRAME_COMMIT:
-		if (f->kind < REPL_KIND_DATASET || f->kind > REPL_KIND_AOF)
+		if (f->kind < REPL_KIND_DATASET || f->kind > REPL_KIND_FUNCTIONS)
 			return fail(msg, msgsz, KV_ECORRUPT, "replication frame names an unknown file kind");
-		if ((f->kind == REPL_KIND_DATASET) != (f->shard == REPL_NO_SHARD))
+		bool unsharded = f->kind == REPL_KIND_DATASET || f->kind == REPL_KIND_FUNCTIONS;
+		if (unsharded != (f->shard == REPL_NO_SHARD))
 			return fail(msg, msgsz, KV_ECORRUPT, "replication frame's shard does not fit its file kind");
 		if (f->type == REPL_FRAME_FILE && f->offset != 0)
 			return fail(msg, msgsz, KV_ECORRUPT, "replication FILE frame with a nonzero offset");

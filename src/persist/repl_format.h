@@ -42,6 +42,7 @@ enum repl_file_kind {
 	REPL_KIND_MANIFEST = 2, /* kevy-s<i>.manifest */
 	REPL_KIND_SNAPSHOT = 3, /* kevy-s<i>-g<G>.snap */
 	REPL_KIND_AOF = 4,      /* kevy-s<i>-g<G>.aof */
+	REPL_KIND_FUNCTIONS = 5,/* functions.kevy, the function libraries (shard REPL_NO_SHARD) */
 };
 
 /* A decoded frame.  payload points into the decoder's input (it is not

@@ -66,10 +66,11 @@ void repl_mirror_close(struct repl_mirror *m)
 static int expected_name(const struct repl_mirror *m, const struct repl_frame *f, char *out,
 			 size_t cap)
 {
-	if (f->kind != REPL_KIND_DATASET && f->shard >= m->nshards)
+	if (f->kind != REPL_KIND_DATASET && f->kind != REPL_KIND_FUNCTIONS && f->shard >= m->nshards)
 		return -1;
 	switch (f->kind) {
 	case REPL_KIND_DATASET: snprintf(out, cap, "kevy.dataset"); return 0;
+	case REPL_KIND_FUNCTIONS: snprintf(out, cap, "functions.kevy"); return 0;
 	case REPL_KIND_MANIFEST: snprintf(out, cap, "kevy-s%u.manifest", f->shard); return 0;
 	case REPL_KIND_SNAPSHOT:
 		snprintf(out, cap, "kevy-s%u-g%" PRIu64 ".snap", f->shard, f->generation);
@@ -83,7 +84,7 @@ static int expected_name(const struct repl_mirror *m, const struct repl_frame *f
 
 static bool staged(uint8_t kind)
 {
-	return kind == REPL_KIND_DATASET || kind == REPL_KIND_MANIFEST;
+	return kind == REPL_KIND_DATASET || kind == REPL_KIND_MANIFEST || kind == REPL_KIND_FUNCTIONS;
 }
 
 static struct repl_mirror_slot *slot_find(struct repl_mirror *m, const struct repl_frame *f)
@@ -319,7 +320,7 @@ static int swap_pass_of(const char *n)
 	size_t l = strlen(n);
 	if (strcmp(n, REPL_STATE_FILE) == 0)
 		return 4;
-	if (strcmp(n, "kevy.dataset") == 0)
+	if (strcmp(n, "kevy.dataset") == 0 || strcmp(n, "functions.kevy") == 0)
 		return 3;
 	if (strncmp(n, "kevy-s", 6) != 0)
 		return 0;

@@ -229,10 +229,13 @@ int64_t shard_call_run(struct shard *s, const struct cmd_call *call, struct conn
 	/* INFO commandstats: this shard's counters of the entry the call
 	 * counts under; calls the runtime makes for itself count nowhere. */
 	struct cmd_stat *cs = NULL;
-	if (!call->internal)
-		cs = shard_cmd_stat(s, cmd_stat_target(call->cmd, call->argc, call->argv));
 	const char *refused = NULL;
-	if (call->cmd->flags & CMD_WRITE) {
+	/* A container's write subcommand (FUNCTION LOAD, XGROUP CREATE, ...)
+	 * is a write too. */
+	const struct kv_command *target = cmd_stat_target(call->cmd, call->argc, call->argv);
+	if (!call->internal)
+		cs = shard_cmd_stat(s, target);
+	if ((call->cmd->flags | target->flags) & CMD_WRITE) {
 		refused = shard_write_refused(s, held);
 		/* EXEC checked its queue as a whole and a script checks before
 		 * its first write: a replica's ACK arriving mid-way must not

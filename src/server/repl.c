@@ -43,6 +43,7 @@
 #include "commands/config.h"
 #include "persist/aof.h"
 #include "persist/aof_format.h"
+#include "persist/fn_file.h"
 #include "persist/kvio.h"
 #include "persist/manifest.h"
 #include "persist/repl_format.h"
@@ -227,6 +228,11 @@ struct repl_shard_state {
 struct repl_sender {
 	int fd;
 	uint32_t nshards;
+	/* functions.kevy as last sent (it is replaced by a rename at each
+	 * change, so its inode and times tell a new one). */
+	bool fn_sent;
+	uint64_t fn_ino, fn_size;
+	int64_t fn_mtime_ns;
 	const struct cmd_runtime *rt;
 	char *dir;
 	char replid[REPL_REPLID_LEN + 1];
@@ -649,6 +655,65 @@ static int sender_dataset(struct repl_sender *rs)
 	return rc;
 }
 
+/* functions.kevy, the function libraries (FUNCTION LOAD ...): sent whole
+ * first (an empty set of libraries when this primary has none, so that a
+ * replica's own old ones go), then whenever it was replaced. */
+static int sender_functions(struct repl_sender *rs)
+{
+	char path[4200];
+	const char *name = FN_FILE;
+	snprintf(path, sizeof(path), "%s/%s", rs->dir, name);
+	struct kvio_file f;
+	struct stat st;
+	struct kv_buf raw = KV_BUF_INIT;
+	int rc = kvio_open(&f, path, O_RDONLY, 0);
+	bool opened = rc == 0;
+	bool have = opened && fstat(f.fd, &st) == 0;
+	int64_t mt = have ? (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec : 0;
+	if (rs->fn_sent && (have ? (uint64_t)st.st_ino == rs->fn_ino &&
+			    (uint64_t)st.st_size == rs->fn_size && mt == rs->fn_mtime_ns
+			  : rs->fn_ino == 0)) {
+		if (opened)
+			kvio_close(&f);
+		return 0;
+	}
+	if (have) {
+		kv_buf_reserve(&raw, (size_t)st.st_size + 1);
+		ssize_t got = kvio_pread(&f, raw.data, (size_t)st.st_size, 0);
+		rc = got == (ssize_t)st.st_size ? 0 : got < 0 ? (int)got : -EIO;
+		raw.len = rc == 0 ? (size_t)st.st_size : 0;
+	} else if (opened) {
+		rc = -EIO;   /* fstat failed */
+	} else if (rc == -ENOENT) {
+		struct kv_buf empty = KV_BUF_INIT;
+		fn_payload_end(&empty);
+		fn_file_encode(empty.data, empty.len, &raw);
+		kv_buf_free(&empty);
+		rc = 0;
+	}
+	if (opened)
+		kvio_close(&f);
+	if (rc == 0)
+		rc = sender_frame(rs, REPL_FRAME_FILE, REPL_KIND_FUNCTIONS, REPL_NO_SHARD, 0, 0, name,
+				  (uint32_t)strlen(name));
+	for (size_t at = 0; rc == 0 && at < raw.len; at += 1u << 20) {
+		size_t n = raw.len - at < (1u << 20) ? raw.len - at : (1u << 20);
+		rc = sender_frame(rs, REPL_FRAME_DATA, REPL_KIND_FUNCTIONS, REPL_NO_SHARD, 0, at,
+				  raw.data + at, (uint32_t)n);
+	}
+	if (rc == 0)
+		rc = sender_frame(rs, REPL_FRAME_COMMIT, REPL_KIND_FUNCTIONS, REPL_NO_SHARD, 0, raw.len,
+				  NULL, 0);
+	if (rc == 0) {
+		rs->fn_sent = true;
+		rs->fn_ino = have ? (uint64_t)st.st_ino : 0;
+		rs->fn_size = have ? (uint64_t)st.st_size : 0;
+		rs->fn_mtime_ns = mt;
+	}
+	kv_buf_free(&raw);
+	return rc;
+}
+
 static uint64_t sender_offset(struct repl_sender *rs)
 {
 	uint64_t sum = 0;
@@ -874,6 +939,8 @@ static void *sender_main(void *arg)
 			 sender_offset(rs));
 		kv_buf_append_str(&rs->out, line);
 		rc = sender_dataset(rs);
+		if (rc == 0)
+			rc = sender_functions(rs);
 		for (uint32_t i = 0; rc == 0 && i < rs->nshards; i++)
 			rc = sender_shard(rs, i);
 		if (rc == 0)
@@ -903,6 +970,8 @@ static void *sender_main(void *arg)
 		sender_ask_fsync(rs);
 		size_t before = rs->seq;
 		rc = sender_read(rs);
+		if (rc == 0)
+			rc = sender_functions(rs);
 		for (uint32_t i = 0; rc == 0 && i < rs->nshards; i++)
 			rc = sender_shard(rs, i);
 		int64_t now = kv_time_ms();

@@ -64,6 +64,7 @@
 #include "persist/repl_link.h"
 #include "persist/repl_mirror.h"
 #include "proto/resp.h"
+#include "server/script.h"
 #include "server/server.h"
 #include "server/shard.h"
 
@@ -696,6 +697,18 @@ static int replica_continue(void *arg, const char *replid)
 	return 0;
 }
 
+/* functions.kevy was installed (a full sync's swap, or replaced while
+ * streaming): the libraries become its. */
+static int replica_functions_load(void)
+{
+	char err[1200] = "";
+	if (script_functions_recover(err, sizeof(err)) < 0) {
+		log_warning("replica: the primary's function libraries do not load: %s", err);
+		return -1;
+	}
+	return 0;
+}
+
 static int replica_synced(void *arg, const char *replid, uint64_t offset)
 {
 	char err[4800] = "";
@@ -732,6 +745,8 @@ static int replica_synced(void *arg, const char *replid, uint64_t offset)
 	for (uint32_t i = 0; i < g_rep.n; i++)
 		keys += dbs_size(&fresh[i]);
 	rc = replica_run_batch((struct rq_list){ 0 }, fresh);
+	if (rc == 0)
+		rc = replica_functions_load();
 	if (rc < 0)
 		return rc;
 	rc = readers_from_files(g_config.dir, err, sizeof(err));
@@ -752,6 +767,8 @@ static int replica_frame(void *arg, const struct repl_frame *f)
 	char err[600] = "";
 	(void)arg;
 	atomic_store(&g_rep.last_io_ms, kv_time_ms());
+	if (f->kind == REPL_KIND_FUNCTIONS && f->type == REPL_FRAME_COMMIT)
+		return replica_functions_load();
 	if (f->kind != REPL_KIND_AOF || f->shard >= g_rep.n)
 		return 0;
 	uint32_t i = f->shard;

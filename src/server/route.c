@@ -1260,7 +1260,8 @@ static enum dispatch_result dispatch_command(struct shard *s, struct conn *c, in
 		return DISPATCH_DONE;
 	}
 	const char *norepl;
-	if (c->in_multi && multi_queues(cmd) && (cmd->flags & CMD_WRITE) &&
+	if (c->in_multi && multi_queues(cmd) &&
+	    ((cmd->flags | cmd_stat_target(cmd, argc, argv)->flags) & CMD_WRITE) &&
 	    (norepl = repl_write_refused()) != NULL) {
 		/* min-replicas-to-write: a write is refused, not queued, as in
 		 * Redis; EXEC then aborts. */

@@ -13,20 +13,24 @@
    inside EVAL); reads are served; CONFIG SET replica-read-only no, BGSAVE,
    BGREWRITEAOF, SAVE and DEBUG RELOAD are refused with the reason (its
    files are its primary's).
-3. Units stay whole: while the primary runs MSETs of one value to ten keys
+3. Function libraries: a replica's own are replaced by its primary's at
+   the full sync; FUNCTION LOAD and DELETE on the primary reach it; FCALL_RO
+   runs there; FUNCTION LOAD on it is refused (READONLY).
+4. Units stay whole: while the primary runs MSETs of one value to ten keys
    spread over the shards, a reader's MGET on the replica always sees ten
    equal values.
-4. kill -9 of the replica, more writes, restart: it loads its own files,
+5. kill -9 of the replica, more writes, restart: it loads its own files,
    resumes with a partial resync, and catches up; the primary restarts
    (a new replication id): the replica's next sync is a full one.
-5. Through a TCP relay: a cut link resumes (partial resync); a flipped byte
-   is refused (logged) and followed by a full sync; both end equal.
-6. Promotion: REPLICAOF NO ONE makes the replica a primary (ROLE, INFO,
+6. Through a TCP relay: a byte flipped mid full sync is refused (logged)
+   and the sync starts over; a cut link and a stalled one (repl-timeout)
+   resume with a partial resync; each ends equal.
+7. Promotion: REPLICAOF NO ONE makes the replica a primary (ROLE, INFO,
    writes accepted and durable across a restart); a second replica of the
    old primary pointed at it resumes with a partial resync under the old
    replication id (replid2); the old primary, pointed at it with
    REPLICAOF, becomes its replica (full sync) and ends equal.
-7. Bad input: a primary nobody listens on (link down, data still served,
+8. Bad input: a primary nobody listens on (link down, data still served,
    master_link_down_since_seconds shown; with replica-serve-stale-data no,
    MASTERDOWN but INFO still served), a wrong masterauth (the log says
    AUTH was refused), a replica pointed at itself or at another replica
@@ -190,6 +194,42 @@ def check_read_only():
         prim.check_clean_exit()
 
 
+LIB_A = ("#!lua name=rliba\nredis.register_function{function_name='ra', callback=function(keys, "
+         "args) return 'a:' .. tostring(redis.call('get', keys[1])) end, flags={'no-writes'}}")
+LIB_B = ("#!lua name=rlibb\nredis.register_function{function_name='rb', callback=function(keys, "
+         "args) return 'b' end, flags={'no-writes'}}")
+
+
+def fn_names(srv):
+    return sorted(lib[1] for lib in q(srv, "FUNCTION", "LIST"))
+
+
+def check_functions():
+    with K.kevy("--threads", "2") as prim:
+        with prim.conn() as c:
+            c.cmd("SET", "k", "v")
+            K.check(c.cmd("FUNCTION", "LOAD", LIB_A) == b"rliba", "FUNCTION LOAD")
+        with K.kevy("--threads", "2") as rep:
+            with rep.conn() as c:
+                # Its own library, which the full sync must replace.
+                K.check(c.cmd("FUNCTION", "LOAD", LIB_B) == b"rlibb", "the replica's own")
+                K.check(c.cmd("REPLICAOF", "127.0.0.1", str(prim.port)) == "OK", "REPLICAOF")
+            wait_for("the primary's libraries on the replica",
+                     lambda: fn_names(rep) == [b"rliba"])
+            K.check(q(rep, "FCALL_RO", "ra", "1", "k") == b"a:v", "FCALL_RO on the replica")
+            # Changes stream: a new library, then a deletion.
+            with prim.conn() as c:
+                K.check(c.cmd("FUNCTION", "LOAD", LIB_B) == b"rlibb", "a second library")
+            wait_for("the second library", lambda: fn_names(rep) == [b"rliba", b"rlibb"])
+            with prim.conn() as c:
+                K.check(c.cmd("FUNCTION", "DELETE", "rliba") == "OK", "FUNCTION DELETE")
+            wait_for("the deletion", lambda: fn_names(rep) == [b"rlibb"])
+            r = q(rep, "FUNCTION", "LOAD", LIB_A)
+            K.check(TR.is_error(r, "READONLY"), "FUNCTION LOAD on a replica: %r" % r)
+            rep.check_clean_exit()
+        prim.check_clean_exit()
+
+
 def check_units_whole():
     stop = threading.Event()
     bad = []
@@ -263,32 +303,37 @@ def check_restart():
 def check_relay():
     with K.kevy("--threads", "2", "--appendfsync", "always") as prim:
         TR.load(prim.port, 50, "r0")
+        with prim.conn() as c:
+            c.cmd("DEBUG", "POPULATE", "50000", "pop", "100")
+            wait_for("a snapshot", lambda: c.cmd("SAVE") == "OK", 30)
         relay = TR.Relay(prim.port)
-        rep = K.Server("kevy", ["--threads", "2", "--replicaof", "127.0.0.1", str(relay.port)],
-                       name="replica-relay")
+        # A byte flipped mid full sync (well into the snapshots): refused,
+        # logged, and the sync starts over as a full one.
+        relay.flip_at = 150000
+        rep = K.Server("kevy", ["--threads", "2", "--repl-timeout", "2", "--replicaof",
+                                "127.0.0.1", str(relay.port)], name="replica-relay")
         try:
             with reported(rep):
                 rep.start()
                 wait_equal(prim, rep, "the sync through the relay")
+                K.check(relay.flipped and log_count(rep, b"refused a frame from the primary") == 1
+                        and log_count(rep, b"full sync from") == 2,
+                        "a byte flipped mid full sync is refused and the sync starts over:\n%s"
+                        % rep.log_tail().decode())
                 relay.cut()
                 TR.load(prim.port, 50, "r1")
                 wait_equal(prim, rep, "resumed after a cut link")
-                K.check(log_count(rep, b"partial resync from") >= 1,
+                K.check(log_count(rep, b"partial resync from") == 1,
                         "a cut link resumes with a partial resync:\n%s" % rep.log_tail().decode())
-                # A flipped byte in the next link's stream: the replica is
-                # pointed at the relay again (a new link), and the primary
-                # restarts, so that link is a full sync.
-                fulls = log_count(rep, b"full sync from")
-                relay.flip_at = 200
-                relay.flipped = False
-                relay.cut()
-                TR.load(prim.port, 30, "r2")
-                wait_for("the flipped byte refused", lambda: log_count(
-                    rep, b"refused a frame from the primary") >= 1 or relay.flipped and
-                    log_count(rep, b"refused") >= 1, 30)
-                wait_equal(prim, rep, "equal after the refusal")
-                K.check(log_count(rep, b"full sync from") > fulls,
-                        "a refused frame leads to a full sync:\n%s" % rep.log_tail().decode())
+                # A stalled link: the replica gives up after repl-timeout and
+                # resumes once the primary is reachable again.
+                relay.stall_until = time.monotonic() + 5
+                TR.load(prim.port, 20, "r2")
+                wait_for("the stall seen", lambda: log_count(rep, b"link lost: timeout") >= 1, 30)
+                wait_equal(prim, rep, "resumed after a stall")
+                K.check(log_count(rep, b"partial resync from") >= 2,
+                        "a stalled link resumes with a partial resync:\n%s"
+                        % rep.log_tail().decode())
                 rep.check_clean_exit()
         finally:
             rep.cleanup()
@@ -414,6 +459,7 @@ def main():
         return
     counts = [check_stream(n) for n in (1, 2, 4)]
     check_read_only()
+    check_functions()
     check_units_whole()
     check_restart()
     check_relay()

@@ -120,8 +120,9 @@ static void test_repl_frame_field_rules(void **state)
 
 	struct { size_t at; uint8_t v; const char *why; } cases[] = {
 		{ 6, 0, "unknown type" }, { 6, 9, "unknown type" },
-		{ 7, 0, "unknown file kind" }, { 7, 5, "unknown file kind" },
+		{ 7, 0, "unknown file kind" }, { 7, 6, "unknown file kind" },
 		{ 7, REPL_KIND_DATASET, "shard does not fit" },
+		{ 7, REPL_KIND_FUNCTIONS, "shard does not fit" },
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		uint8_t t[REPL_FRAME_HEADER_SIZE];
