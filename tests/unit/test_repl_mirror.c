@@ -4,10 +4,12 @@
  * a shard the replica does not have, DATA before FILE, a lost frame and a
  * wrong committed length are refused with a message; manifests appear only
  * on COMMIT; the resume position cuts a segment back to its last verified
- * record; kevy.replica round trip.
+ * record; kevy.replica round trip; a staged full sync swapped in, after a
+ * crash at any step (the marker decides), or dropped without the marker.
  */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -23,6 +25,7 @@
 #include "base/kv.h"
 #include "persist/aof_format.h"
 #include "persist/file_header.h"
+#include "persist/manifest.h"
 #include "persist/repl_mirror.h"
 
 static char g_dir[256];
@@ -182,12 +185,105 @@ static void test_repl_state_file_io(void **state)
 	assert_int_equal(repl_state_read(g_dir, &d, err, sizeof(err)), -ENOENT);
 }
 
+static void put(const char *rel, const char *content)
+{
+	char path[400];
+	snprintf(path, sizeof(path), "%s/%s", g_dir, rel);
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(content, f);
+	fclose(f);
+}
+
+static bool has(const char *rel, const char *content)
+{
+	char path[400], buf[64] = "";
+	snprintf(path, sizeof(path), "%s/%s", g_dir, rel);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return false;
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	buf[n] = '\0';
+	fclose(f);
+	return !content || strcmp(buf, content) == 0;
+}
+
+/* The replaced dataset (OLD), and a staged one whose manifest names only
+ * kevy-s0-g3.aof. */
+static void swap_fixture(void)
+{
+	char stage[300];
+	assert_int_equal(repl_stage_prepare(g_dir, stage, sizeof(stage)), 0);
+	put("kevy.dataset", "OLD");
+	put("kevy-s0-g1.aof", "OLDSEG");
+	put("kevy-s0.manifest", "OLDMAN");
+	put("functions.kevy", "OLDFN");
+	struct manifest m = { .shard_id = 0, .shard_count = 1, .generation = 7 };
+	manifest_add(&m, MANIFEST_AOF, 3, 0, "kevy-s0-g3.aof");
+	struct kv_buf b = KV_BUF_INIT;
+	manifest_encode(&m, &b);
+	manifest_free(&m);
+	char path[400];
+	snprintf(path, sizeof(path), "%s/%s/kevy-s0.manifest", g_dir, REPL_SYNC_DIR);
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	assert_int_equal(fwrite(b.data, 1, b.len, f), b.len);
+	fclose(f);
+	kv_buf_free(&b);
+	put(REPL_SYNC_DIR "/kevy-s0-g3.aof", "NEWSEG");
+	put(REPL_SYNC_DIR "/kevy.dataset", "NEW");
+	put(REPL_SYNC_DIR "/functions.kevy", "NEWFN");
+	put(REPL_SYNC_DIR "/" REPL_STATE_FILE, "REP");
+}
+
+static void assert_swapped(void)
+{
+	assert_true(has("kevy.dataset", "NEW"));
+	assert_true(has("functions.kevy", "NEWFN"));
+	assert_true(has("kevy-s0-g3.aof", "NEWSEG"));
+	assert_true(has(REPL_STATE_FILE, "REP"));
+	assert_false(has("kevy-s0-g1.aof", NULL));      /* the new manifest does not name it */
+	assert_false(has(REPL_SWAP_FILE, NULL));
+	assert_false(has(REPL_SYNC_DIR, NULL));
+}
+
+static void test_repl_swap(void **state)
+{
+	(void)state;
+	/* Whole. */
+	swap_fixture();
+	assert_int_equal(repl_swap(g_dir), 0);
+	assert_swapped();
+	assert_int_equal(repl_swap_finish(g_dir), 0);   /* nothing left to do */
+	assert_swapped();
+
+	/* A crash after the decision, with some files moved: a start finishes. */
+	swap_fixture();
+	put(REPL_SWAP_FILE, "kevy swap\n");
+	char from[400], to[400];
+	snprintf(from, sizeof(from), "%s/%s/kevy-s0-g3.aof", g_dir, REPL_SYNC_DIR);
+	snprintf(to, sizeof(to), "%s/kevy-s0-g3.aof", g_dir);
+	assert_int_equal(rename(from, to), 0);
+	assert_true(has("kevy.dataset", "OLD"));
+	assert_int_equal(repl_swap_finish(g_dir), 0);
+	assert_swapped();
+
+	/* A crash before it: the staged copy is dropped, the old dataset kept. */
+	swap_fixture();
+	assert_int_equal(repl_swap_finish(g_dir), 0);
+	assert_true(has("kevy.dataset", "OLD"));
+	assert_true(has("kevy-s0-g1.aof", "OLDSEG"));
+	assert_true(has("functions.kevy", "OLDFN"));
+	assert_false(has(REPL_SYNC_DIR, NULL));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_repl_mirror_files_and_rules, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_repl_mirror_position, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_repl_state_file_io, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_repl_swap, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
