@@ -314,6 +314,35 @@ static int rq_apply(struct rq_rec *r, struct kv_dbs **dbs)
 	return 0;
 }
 
+/* Clients blocked on this replica (XREAD BLOCK: the blocking pops are
+ * writes, refused here) are served by what was applied, as after a
+ * client's write: each command of each record signals its keys. */
+static void rq_wake_blocked(struct shard *home, struct rq_rec *r, struct kv_dbs **held)
+{
+	for (; r; r = r->next) {
+		struct aof_payload_iter it;
+		int argc;
+		struct kv_slice *argv;
+		uint32_t db = 0;
+		aof_payload_iter_init(&it, r->effect, r->effect_len);
+		while (aof_payload_next(&it, &argc, &argv) == 1) {
+			int64_t n;
+			if (argc == 2 && arg_is(&argv[0], "select") && arg_to_int64(&argv[1], &n) &&
+			    n >= 0) {
+				db = (uint32_t)n;
+				continue;
+			}
+			const struct kv_command *cmd = cmd_lookup(argv[0].ptr, argv[0].len);
+			if (!cmd)
+				continue;
+			struct cmd_call call = { .cmd = cmd, .argc = argc, .argv = argv,
+						 .now_ms = it.time_ms, .dbid = db };
+			blocking_after_write(home, &call, held);
+		}
+		aof_payload_iter_free(&it);
+	}
+}
+
 static void batch_free(struct rq_batch *b)
 {
 	rq_free_list(b->recs.head);
@@ -333,7 +362,6 @@ static void batch_free(struct rq_batch *b)
 static void replica_apply_txn(struct shard *home, struct kv_dbs **held, void *arg)
 {
 	struct rq_batch *b = arg;
-	(void)home;
 	pthread_mutex_lock(&b->lock);
 	bool live = !b->abandoned && b->epoch == atomic_load(&g_rep.epoch);
 	pthread_mutex_unlock(&b->lock);
@@ -349,6 +377,8 @@ static void replica_apply_txn(struct shard *home, struct kv_dbs **held, void *ar
 		}
 		failed = rq_apply(b->recs.head, held) < 0;
 		db_thread_keep_expired(keep);
+		if (!failed)
+			rq_wake_blocked(home, b->recs.head, held);
 	}
 	pthread_mutex_lock(&b->lock);
 	if (b->abandoned) {

@@ -154,6 +154,7 @@ static void txn_sys_execute(struct shard *s, struct txn *t)
 		s->txn_held[t->shards[i]] = &g_server.shards[t->shards[i]]->dbs;
 	t->sys_fn(s, s->txn_held, t->sys_arg);
 	shard_notify_flush(s);
+	struct release_msg **rels = s->txn_rels;
 	bool held_here = false;
 	for (uint32_t i = 0; i < t->nshards; i++) {
 		uint32_t id = t->shards[i];
@@ -162,10 +163,19 @@ static void txn_sys_execute(struct shard *s, struct txn *t)
 			held_here = true;
 			continue;
 		}
-		struct release_msg *rel = kv_calloc(1, sizeof(*rel));
-		rel->m.type = MSG_RELEASE;
-		rel->txn_id = t->id;
-		shard_send_when_durable(s, id, &rel->m, 0, false);
+		rels[id] = kv_calloc(1, sizeof(*rels[id]));
+		rels[id]->m.type = MSG_RELEASE;
+		rels[id]->txn_id = t->id;
+	}
+	/* Clients it served (XREAD BLOCK on a replica) are woken after it. */
+	if (s->pw.head)
+		shard_send_wakes(s, rels);
+	for (uint32_t i = 0; i < t->nshards; i++) {
+		uint32_t id = t->shards[i];
+		if (id != s->id) {
+			shard_send_when_durable(s, id, &rels[id]->m, 0, false);
+			rels[id] = NULL;
+		}
 	}
 	if (t->side == 0)
 		atomic_fetch_sub(&g_server.turnon_txns, 1);

@@ -10,7 +10,8 @@
    master_repl_offset) and ROLE; the primary lists the replica with its
    listening port.
 2. Read-only: a write gets READONLY (alone, queued in MULTI: EXEC aborts,
-   inside EVAL); reads are served; CONFIG SET replica-read-only no, BGSAVE,
+   inside EVAL, BLPOP); reads are served, and XREAD BLOCK on the replica is
+   served by the primary's XADD; CONFIG SET replica-read-only no, BGSAVE,
    BGREWRITEAOF, SAVE and DEBUG RELOAD are refused with the reason (its
    files are its primary's).
 3. Function libraries: a replica's own are replaced by its primary's at
@@ -183,6 +184,20 @@ def check_read_only():
                     r = c.cmd(*cmd)
                     K.check(TR.is_error(r, "ERR this server is a replica"),
                             "%s on a replica: %r" % (cmd, r))
+                r = c.cmd("BLPOP", "list", "1")
+                K.check(TR.is_error(r, "READONLY"), "BLPOP (a write) on a replica: %r" % r)
+                # A reader blocked on the replica is served by what its
+                # primary writes.
+                got = []
+                t = threading.Thread(target=lambda: got.append(q(
+                    rep, "XREAD", "BLOCK", "10000", "STREAMS", "xs", "$")))
+                t.start()
+                time.sleep(0.3)
+                with prim.conn() as pc:
+                    pc.cmd("XADD", "xs", "1-1", "f", "v")
+                t.join(15)
+                K.check(got and got[0] and got[0][0][0] == b"xs" and
+                        got[0][0][1][0][0] == b"1-1", "XREAD BLOCK on the replica: %r" % got)
                 r = c.cmd("CONFIG", "SET", "replica-read-only", "no")
                 K.check(TR.is_error(r, "ERR") and b"read-only" in r.msg,
                         "replica-read-only no is refused: %r" % r)
