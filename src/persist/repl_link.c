@@ -167,27 +167,38 @@ static int link_handshake(const struct repl_link_cfg *o, int fd, bool resume, ch
 	return 0;
 }
 
+static int link_session(const struct repl_link_cfg *o, int fd, bool *full_next, bool *synced);
+
 int repl_link_run(const struct repl_link_cfg *o, bool *full_next, bool *synced)
 {
-	char line[512], err[300];
-	struct repl_state st;
 	int fd = link_dial(o);
 	if (fd < 0)
 		return -1;
+	if (o->on_fd)
+		o->on_fd(o->arg, fd);
+	int rc = link_session(o, fd, full_next, synced);
+	if (o->on_fd)
+		o->on_fd(o->arg, -1);
+	close(fd);
+	return rc;
+}
+
+/* Everything after the connect; the caller closes fd. */
+static int link_session(const struct repl_link_cfg *o, int fd, bool *full_next, bool *synced)
+{
+	char line[512], err[300];
+	struct repl_state st;
 	/* Resume from our own files when they are a whole sync of a primary. */
 	bool resume = !*full_next && repl_state_read(o->dir, &st, err, sizeof(err)) == 0 &&
 		      st.shard_count == o->nshards;
 	int hs = link_handshake(o, fd, resume, line, sizeof(line));
-	if (hs < 0) {
-		close(fd);
+	if (hs < 0)
 		return -1;
-	}
 	if (hs > 0)
 		resume = false;
 	const char *ps[] = { "PSYNC", resume ? st.replid : "?", resume ? "0" : "-1" };
 	if (link_call(o, fd, 3, ps, line, sizeof(line)) < 0) {
 		o->say(o->arg, "no reply to PSYNC from %s:%s", o->host, o->port);
-		close(fd);
 		return -1;
 	}
 	char replid[REPL_REPLID_LEN + 1] = "";
@@ -209,7 +220,6 @@ int repl_link_run(const struct repl_link_cfg *o, bool *full_next, bool *synced)
 			memcpy(st.replid, replid, sizeof(st.replid));
 			if (repl_state_write(o->dir, &st) < 0) {
 				o->say(o->arg, "cannot write kevy.replica in %s", o->dir);
-				close(fd);
 				return -1;
 			}
 		}
@@ -219,12 +229,10 @@ int repl_link_run(const struct repl_link_cfg *o, bool *full_next, bool *synced)
 			into = NULL;
 	} else {
 		o->say(o->arg, "the primary %s:%s refused to sync: %s", o->host, o->port, line);
-		close(fd);
 		return -1;
 	}
 	if (!into) {
 		*full_next = true;
-		close(fd);
 		return -1;
 	}
 	*full_next = false;
@@ -303,6 +311,5 @@ int repl_link_run(const struct repl_link_cfg *o, bool *full_next, bool *synced)
 		       rc == -EAGAIN ? "timeout" : kv_strerror(rc), o->host, o->port);
 	kv_buf_free(&payload);
 	repl_mirror_close(&m);
-	close(fd);
 	return *o->stop ? 0 : -1;
 }

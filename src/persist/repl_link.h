@@ -49,6 +49,10 @@ struct repl_link_cfg {
 	/* The link is up and in sync (after synced or continue_begin), or
 	 * state changes worth a log line: free text. */
 	void (*say)(void *arg, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+	/* The link's socket once connected, and -1 just before it is closed,
+	 * so that a thread stopping the link can shut it down (waking a
+	 * blocked read at once).  May be NULL. */
+	void (*on_fd)(void *arg, int fd);
 };
 
 /* One link: returns 0 when *stop ended it, -1 otherwise (logged through

@@ -49,6 +49,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -107,6 +108,7 @@ static struct {
 	char replid[REPL_REPLID_LEN + 1];
 	bool thread_on;
 	pthread_t thread;
+	int link_fd;               /* the link's socket, -1 none (under lock) */
 	volatile int stop;
 	_Atomic int state;
 	_Atomic int64_t last_io_ms, down_since_ms;
@@ -127,7 +129,7 @@ static struct {
 	char stage[4300];
 	struct kvio_file dir_lock;
 	bool dir_locked;
-} g_rep = { .lock = PTHREAD_MUTEX_INITIALIZER };
+} g_rep = { .lock = PTHREAD_MUTEX_INITIALIZER, .link_fd = -1 };
 
 static void replica_alloc(void)
 {
@@ -678,6 +680,14 @@ static void replica_say(void *arg, const char *fmt, ...)
 	log_notice("replica: %s", msg);
 }
 
+static void replica_on_fd(void *arg, int fd)
+{
+	(void)arg;
+	pthread_mutex_lock(&g_rep.lock);
+	g_rep.link_fd = fd;
+	pthread_mutex_unlock(&g_rep.lock);
+}
+
 static void replica_set_state(int st)
 {
 	int was = atomic_exchange(&g_rep.state, st);
@@ -864,7 +874,7 @@ static void *replica_main(void *arg)
 			.listening_port = atomic_load(&g_config.port), .stop = &g_rep.stop,
 			.full_begin = replica_full_begin, .continue_begin = replica_continue,
 			.synced = replica_synced, .frame = replica_frame, .flush = replica_flush,
-			.say = replica_say,
+			.say = replica_say, .on_fd = replica_on_fd,
 		};
 		bool synced = false;
 		g_rep.apply_failed = false;
@@ -896,6 +906,11 @@ static void replica_link_stop(void)
 		return;
 	g_rep.stop = 1;
 	atomic_fetch_add(&g_rep.epoch, 1);
+	/* A read blocked on the socket returns at once. */
+	pthread_mutex_lock(&g_rep.lock);
+	if (g_rep.link_fd >= 0)
+		shutdown(g_rep.link_fd, SHUT_RDWR);
+	pthread_mutex_unlock(&g_rep.lock);
 	pthread_join(g_rep.thread, NULL);
 	g_rep.stop = 0;
 	replica_set_state(RS_NONE);

@@ -229,8 +229,8 @@ def check_functions():
                 # Its own library, which the full sync must replace.
                 K.check(c.cmd("FUNCTION", "LOAD", LIB_B) == b"rlibb", "the replica's own")
                 K.check(c.cmd("REPLICAOF", "127.0.0.1", str(prim.port)) == "OK", "REPLICAOF")
-            wait_for("the primary's libraries on the replica",
-                     lambda: fn_names(rep) == [b"rliba"])
+            wait_for("the primary's libraries and key on the replica",
+                     lambda: fn_names(rep) == [b"rliba"] and q(rep, "GET", "k") == b"v")
             K.check(q(rep, "FCALL_RO", "ra", "1", "k") == b"a:v", "FCALL_RO on the replica")
             # Changes stream: a new library, then a deletion.
             with prim.conn() as c:
