@@ -146,6 +146,22 @@ static struct kv_buf *txn_unit_parts(struct shard *s, struct txn *t, const struc
 	return parts;
 }
 
+/* The end of a txn on the other shards it held: the wake-ups of clients it
+ * served ride with the releases (rels[id], made by the caller), which
+ * leave after what the home shard's reply depends on. */
+static void txn_send_releases(struct shard *s, struct txn *t, struct release_msg **rels)
+{
+	if (s->pw.head)
+		shard_send_wakes(s, rels);
+	for (uint32_t i = 0; i < t->nshards; i++) {
+		uint32_t id = t->shards[i];
+		if (id != s->id) {
+			shard_send_when_durable(s, id, &rels[id]->m, 0, false);
+			rels[id] = NULL;
+		}
+	}
+}
+
 /* A txn of the server's own (sys_fn): no client, no reply, nothing
  * logged; the other shards are released as soon as it ran. */
 static void txn_sys_execute(struct shard *s, struct txn *t)
@@ -168,15 +184,7 @@ static void txn_sys_execute(struct shard *s, struct txn *t)
 		rels[id]->txn_id = t->id;
 	}
 	/* Clients it served (XREAD BLOCK on a replica) are woken after it. */
-	if (s->pw.head)
-		shard_send_wakes(s, rels);
-	for (uint32_t i = 0; i < t->nshards; i++) {
-		uint32_t id = t->shards[i];
-		if (id != s->id) {
-			shard_send_when_durable(s, id, &rels[id]->m, 0, false);
-			rels[id] = NULL;
-		}
-	}
+	txn_send_releases(s, t, rels);
 	if (t->side == 0)
 		atomic_fetch_sub(&g_server.turnon_txns, 1);
 	kv_assert(held_here && s->holder == t);
@@ -279,15 +287,7 @@ static void txn_execute(struct shard *s, struct txn *t)
 		t->call.slot->acks++;
 		c->inflight++;
 	}
-	if (s->pw.head)
-		shard_send_wakes(s, rels);
-	for (uint32_t i = 0; i < t->nshards; i++) {
-		uint32_t id = t->shards[i];
-		if (id != s->id) {
-			shard_send_when_durable(s, id, &rels[id]->m, 0, false);
-			rels[id] = NULL;
-		}
-	}
+	txn_send_releases(s, t, rels);
 	if (parts) {
 		for (uint32_t i = 0; i < t->nshards; i++) {
 			if (t->shards[i] != s->id || !parts[i].len)
