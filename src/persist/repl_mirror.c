@@ -128,6 +128,36 @@ static int slot_open(struct repl_mirror *m, const struct repl_frame *f, const ch
 	return 0;
 }
 
+static bool swap_unnamed(const char *n, uint32_t shard, const struct manifest *m);
+
+/* A manifest was installed: the data files of its shard it no longer names
+ * (a snapshot or rewrite replaced them on the primary, which removed them
+ * too) are removed here as well, or a replica's disk would keep every
+ * segment it ever received.  Failures only leave a file behind. */
+static void prune_unnamed(const char *dir, uint32_t shard, const char *manifest_path)
+{
+	struct kv_buf raw = KV_BUF_INIT;
+	struct manifest m;
+	char msg[200], path[4600];
+	if (manifest_read_file(manifest_path, 1 << 20, &raw) < 0 ||
+	    manifest_decode((const uint8_t *)raw.data, raw.len, &m, msg, sizeof(msg)) < 0) {
+		kv_buf_free(&raw);
+		return;
+	}
+	kv_buf_free(&raw);
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	while (d && (de = readdir(d)) != NULL) {
+		if (!swap_unnamed(de->d_name, shard, &m))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		kvio_unlink(path);
+	}
+	if (d)
+		closedir(d);
+	manifest_free(&m);
+}
+
 static int commit(struct repl_mirror *m, struct repl_mirror_slot *s, uint64_t len, char *err,
 		  size_t cap)
 {
@@ -153,6 +183,8 @@ static int commit(struct repl_mirror *m, struct repl_mirror_slot *s, uint64_t le
 			rc = kvio_fsync_dir(m->dir);
 		if (rc < 0)
 			return fail(err, cap, rc, "cannot install %s", name);
+		if (s->kind == REPL_KIND_MANIFEST)
+			prune_unnamed(m->dir, s->shard, to);
 	}
 	return 0;
 }

@@ -207,6 +207,10 @@ struct repl_sent {
 	uint64_t off;           /* bytes sent */
 	bool done;              /* committed: it will not change */
 	bool seen;              /* named by the manifest of this pass */
+	/* The segment being streamed, kept open: a snapshot that commits
+	 * between two passes unlinks it, and its last records are still
+	 * read from here (sent_flush_unnamed).  -1: not open. */
+	int fd;
 };
 
 struct repl_shard_state {
@@ -505,15 +509,19 @@ static struct repl_sent *sent_find(struct repl_shard_state *st, const char *name
 	/* Forget files the manifest no longer names to make room. */
 	if (st->nfiles == REPL_FILES_MAX) {
 		uint32_t keep = 0;
-		for (uint32_t i = 0; i < st->nfiles; i++)
+		for (uint32_t i = 0; i < st->nfiles; i++) {
 			if (st->files[i].seen)
 				st->files[keep++] = st->files[i];
+			else if (st->files[i].fd >= 0)
+				close(st->files[i].fd);
+		}
 		st->nfiles = keep;
 		if (keep == REPL_FILES_MAX)
 			return NULL;
 	}
 	struct repl_sent *f = &st->files[st->nfiles++];
 	memset(f, 0, sizeof(*f));
+	f->fd = -1;
 	snprintf(f->name, sizeof(f->name), "%s", name);
 	f->kind = kind;
 	f->generation = gen;
@@ -532,6 +540,49 @@ static const char *path_of_manifest(const struct repl_sender *rs, uint32_t i, ch
  * changed.  Returns 0, -EAGAIN when a file vanished because the manifest
  * changed under the pass (run it again), or -errno / KV_* (the link is
  * then dropped). */
+/* Segments this sender streamed that the manifest no longer names, not yet
+ * committed: a snapshot committed between two passes and dropped one
+ * before its last records were sent.  They are durable (the snapshot's
+ * commit waited for them) and, the descriptor being open, still readable:
+ * sent and committed now, before anything of the new manifest, so the
+ * replica receives every record in order. */
+static int sent_flush_unnamed(struct repl_sender *rs, uint32_t i, const struct manifest *m)
+{
+	struct repl_shard_state *st = &rs->shards[i];
+	int rc = 0;
+	for (uint32_t k = 0; rc == 0 && k < st->nfiles; k++) {
+		struct repl_sent *f = &st->files[k];
+		bool named = false;
+		for (uint32_t j = 0; j < m->nentries && !named; j++)
+			named = strcmp(m->entries[j].name, f->name) == 0;
+		if (named || f->done || f->fd < 0 || f->kind != REPL_KIND_AOF)
+			continue;
+		struct stat sb;
+		rc = fstat(f->fd, &sb) < 0 ? -errno : 0;
+		uint8_t *buf = rc == 0 ? kv_malloc(REPL_CHUNK) : NULL;
+		while (rc == 0 && f->off < (uint64_t)sb.st_size) {
+			uint64_t left = (uint64_t)sb.st_size - f->off;
+			ssize_t n = pread(f->fd, buf, left < REPL_CHUNK ? (size_t)left : REPL_CHUNK,
+					  (off_t)f->off);
+			if (n <= 0) {
+				rc = n < 0 ? -errno : -ENODATA;
+				break;
+			}
+			rc = sender_frame(rs, REPL_FRAME_DATA, f->kind, i, f->generation, f->off, buf,
+					  (uint32_t)n);
+			f->off += (uint64_t)n;
+		}
+		free(buf);
+		if (rc == 0)
+			rc = sender_frame(rs, REPL_FRAME_COMMIT, f->kind, i, f->generation, f->off, NULL,
+					  0);
+		f->done = true;
+		close(f->fd);
+		f->fd = -1;
+	}
+	return rc;
+}
+
 static int sender_shard_pass(struct repl_sender *rs, uint32_t i)
 {
 	struct repl_shard_state *st = &rs->shards[i];
@@ -553,9 +604,27 @@ static int sender_shard_pass(struct repl_sender *rs, uint32_t i)
 		return rc;
 	}
 	int last_aof = -1;
-	for (uint32_t k = 0; k < m.nentries; k++)
+	bool snap = false, known = false;
+	for (uint32_t k = 0; k < m.nentries; k++) {
 		if (m.entries[k].kind == MANIFEST_AOF)
 			last_aof = (int)k;
+		snap |= m.entries[k].kind == MANIFEST_SNAPSHOT;
+		for (uint32_t j = 0; j < st->nfiles; j++)
+			known |= strcmp(st->files[j].name, m.entries[k].name) == 0;
+	}
+	if (st->nfiles > 0 && !snap && !known) {
+		/* Every file replaced, and no snapshot: the AOF was rewritten
+		 * (appendonly turned back on).  Its records restate the whole
+		 * keyspace under new LSNs, which a replica cannot apply on top
+		 * of what it has: it resyncs in full (its files are no longer
+		 * named, so its next PSYNC gets a full sync). */
+		log_notice("replica %s: shard %u's AOF was rewritten: the replica resyncs in full",
+			   rs->peer, i);
+		manifest_free(&m);
+		kv_buf_free(&raw);
+		return KV_EMISMATCH;
+	}
+	rc = sent_flush_unnamed(rs, i, &m);
 	for (uint32_t k = 0; k < st->nfiles; k++)
 		st->files[k].seen = false;
 	for (uint32_t k = 0; rc == 0 && k < m.nentries; k++) {
@@ -581,6 +650,8 @@ static int sender_shard_pass(struct repl_sender *rs, uint32_t i)
 			rc = stat(path, &sb) < 0 ? -errno : 0;
 			end = rc == 0 ? (uint64_t)sb.st_size : 0;
 		} else {
+			if (f->fd < 0)
+				f->fd = open(path, O_RDONLY | O_CLOEXEC);
 			rc = durable_end(path, f->off, durable, UINT64_MAX, &end);
 		}
 		if (rc == 0 && end > f->off) {
@@ -590,6 +661,10 @@ static int sender_shard_pass(struct repl_sender *rs, uint32_t i)
 		if (rc == 0 && whole) {
 			rc = sender_frame(rs, REPL_FRAME_COMMIT, kind, i, e->generation, f->off, NULL, 0);
 			f->done = true;
+			if (f->fd >= 0) {
+				close(f->fd);
+				f->fd = -1;
+			}
 		}
 	}
 	if (rc == -ENOENT) {
@@ -835,6 +910,7 @@ static bool sender_resume(struct repl_sender *rs)
 				continue;
 			struct repl_sent *f = &st->files[st->nfiles++];
 			memset(f, 0, sizeof(*f));
+			f->fd = -1;
 			snprintf(f->name, sizeof(f->name), "%s", e->name);
 			f->kind = aof ? REPL_KIND_AOF : REPL_KIND_SNAPSHOT;
 			f->generation = e->generation;
@@ -845,6 +921,7 @@ static bool sender_resume(struct repl_sender *rs)
 				if (durable_end(path, 0, durable, p->offset, &end) < 0 || end != p->offset)
 					break;
 				f->off = p->offset;
+				f->fd = open(path, O_RDONLY | O_CLOEXEC);   /* sent_flush_unnamed */
 				found = true;
 			} else {
 				f->done = true;
@@ -1008,8 +1085,12 @@ static void *sender_main(void *arg)
 	close(rs->fd);
 	resp_parser_free(&rs->parser);
 	kv_buf_free(&rs->in);
-	for (uint32_t i = 0; i < rs->nshards; i++)
+	for (uint32_t i = 0; i < rs->nshards; i++) {
 		kv_buf_free(&rs->shards[i].manifest);
+		for (uint32_t k = 0; k < rs->shards[i].nfiles; k++)
+			if (rs->shards[i].files[k].fd >= 0)
+				close(rs->shards[i].files[k].fd);
+	}
 	free(rs->shards);
 	free(rs->ping_lsns);
 	free(rs->acked_lsns);

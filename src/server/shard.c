@@ -987,6 +987,9 @@ static bool turnon_join(struct shard *s)
 	if (ok) {
 		if (!e->mans)
 			e->mans = kv_calloc(g_server.nshards, sizeof(*e->mans));
+		if (e->joined == 0)
+			atomic_fetch_add(&g_server.turnon_epoch, 1);
+		s->turnon_epoch = atomic_load(&g_server.turnon_epoch);
 		e->joined++;
 		s->turnon_phase = TURNON_REWRITING;
 		atomic_store(&g_config.aof_turnon_open, true);
@@ -1052,7 +1055,13 @@ static void shard_aof_turn(struct shard *s)
 	shard_unit_commit(s);
 	bool on = shard_aof_on();
 	turnon_poll(s);
-	if (on && !s->aof_was_on) {
+	/* An episode another shard opened waits for every shard, this one
+	 * too even if it never saw appendonly off (no turn of its own ran
+	 * between the two CONFIG SETs): it rewrites as well. */
+	bool pending = atomic_load(&g_config.aof_turnon_open) &&
+		       s->turnon_epoch != atomic_load(&g_server.turnon_epoch) &&
+		       s->turnon_phase == TURNON_NONE;
+	if (on && (!s->aof_was_on || pending)) {
 		/* Turned back on: the segment misses what changed while it was
 		 * off, so the keyspace is rewritten into a fresh one first, with
 		 * the other shards' (turn-on, above). */

@@ -578,6 +578,7 @@ struct shard {
 	 * the episode (enum turnon_phase), and the txns whose grant waits for
 	 * this shard's rewrite to start (route.c). */
 	uint8_t turnon_phase;
+	uint64_t turnon_epoch;                /* the episode it last joined */
 	struct msg_fifo turnon_locks;
 	int aof_exit_error;                   /* shutdown could not flush the AOF */
 	/* Messages from threads that are not shards (a replica's link:
@@ -622,6 +623,7 @@ struct kv_server {
 	 * granted before its shard rewrote (no shard starts its rewrite while
 	 * any is in flight), and the episode every shard's rewrite joins. */
 	_Atomic int64_t turnon_txns;
+	_Atomic uint64_t turnon_epoch;        /* bumped when an episode opens */
 	pthread_mutex_t turnon_lock;
 	/* Replication role (enum repl_role, server/replica.c), and how many
 	 * shards have quiesced since it left REPL_ROLE_PRIMARY. */

@@ -22,7 +22,9 @@
    equal values.
 5. kill -9 of the replica, more writes, restart: it loads its own files,
    resumes with a partial resync, and catches up; the primary restarts
-   (a new replication id): the replica's next sync is a full one.
+   (a new replication id): the replica's next sync is a full one;
+   appendonly turned off and on again on the primary (its AOF rewritten):
+   the replica resyncs in full and ends equal.
 6. Through a TCP relay: a byte flipped mid full sync is refused (logged)
    and the sync starts over; a cut link and a stalled one (repl-timeout)
    resume with a partial resync; each ends equal.
@@ -277,6 +279,29 @@ def check_units_whole():
         prim.check_clean_exit()
 
 
+def check_turnon():
+    """appendonly off then on again on the primary: its AOF is rewritten
+    (the keyspace restated under new LSNs), so the replica resyncs in full
+    and ends equal, writes made while it was off included."""
+    with K.kevy("--threads", "2") as prim:
+        TR.load(prim.port, 30, "t0")
+        with replica_of(prim.port, 2, name="replica-turnon") as rep:
+            wait_equal(prim, rep, "the first sync")
+            fulls = log_count(rep, b"full sync from")
+            with prim.conn() as c:
+                K.check(c.cmd("CONFIG", "SET", "appendonly", "no") == "OK", "appendonly no")
+                c.cmd("RPUSH", "while-off", "a", "b")
+                K.check(c.cmd("CONFIG", "SET", "appendonly", "yes") == "OK", "appendonly yes")
+            TR.load(prim.port, 30, "t1")
+            wait_equal(prim, rep, "equal after the rewrite")
+            K.check(q(rep, "LRANGE", "while-off", "0", "-1") == [b"a", b"b"],
+                    "the list written while the AOF was off, once")
+            K.check(log_count(rep, b"full sync from") > fulls,
+                    "a rewrite makes the replica resync in full:\n%s" % rep.log_tail().decode())
+            rep.check_clean_exit()
+        prim.check_clean_exit()
+
+
 def check_restart():
     with K.kevy("--threads", "2", "--appendfsync", "always") as prim:
         TR.load(prim.port, 100, "a")
@@ -477,6 +502,7 @@ def main():
     check_functions()
     check_units_whole()
     check_restart()
+    check_turnon()
     check_relay()
     check_promotion()
     check_bad_input()
