@@ -288,12 +288,19 @@ def check_turnon():
         with replica_of(prim.port, 2, name="replica-turnon") as rep:
             wait_equal(prim, rep, "the first sync")
             fulls = log_count(rep, b"full sync from")
-            with prim.conn() as c:
-                K.check(c.cmd("CONFIG", "SET", "appendonly", "no") == "OK", "appendonly no")
-                c.cmd("RPUSH", "while-off", "a", "b")
-                K.check(c.cmd("CONFIG", "SET", "appendonly", "yes") == "OK", "appendonly yes")
-            TR.load(prim.port, 30, "t1")
-            wait_equal(prim, rep, "equal after the rewrite")
+            # Off and on again at once, five times: a shard with no turn of
+            # its own in between never sees it off, and must still take
+            # part in the rewrite every other shard waits for (this hung
+            # writes before).
+            for n in range(5):
+                with prim.conn() as c:
+                    K.check(c.cmd("CONFIG", "SET", "appendonly", "no") == "OK", "appendonly no")
+                    if n == 0:
+                        c.cmd("RPUSH", "while-off", "a", "b")
+                    K.check(c.cmd("CONFIG", "SET", "appendonly", "yes") == "OK",
+                            "appendonly yes")
+                TR.load(prim.port, 10, "t%d" % (n + 1))
+            wait_equal(prim, rep, "equal after the rewrites")
             K.check(q(rep, "LRANGE", "while-off", "0", "-1") == [b"a", b"b"],
                     "the list written while the AOF was off, once")
             K.check(log_count(rep, b"full sync from") > fulls,
