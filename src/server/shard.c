@@ -1053,7 +1053,11 @@ static void shard_aof_turn(struct shard *s)
 {
 	shard_repl_turn(s);
 	shard_unit_commit(s);
-	bool on = shard_aof_on();
+	/* One read of the role: while a replica, appendonly "as this shard
+	 * last saw it" is left alone (its AOF is the link's), so a promotion
+	 * does not look like appendonly being turned on (a rewrite). */
+	bool replica = atomic_load(&g_server.repl_role) == REPL_ROLE_REPLICA;
+	bool on = !replica && atomic_load_explicit(&g_config.appendonly, memory_order_relaxed);
 	turnon_poll(s);
 	/* An episode another shard opened waits for every shard, this one
 	 * too even if it never saw appendonly off (no turn of its own ran
@@ -1075,7 +1079,8 @@ static void shard_aof_turn(struct shard *s)
 		shard_turnon_grants(s);
 		on = shard_aof_on();
 	}
-	s->aof_was_on = on;
+	if (!replica)
+		s->aof_was_on = on;
 	struct snapshot_turn st = {
 		.keyspace_lent = s->holder != NULL,
 		.busy = s->turn_work > 0,

@@ -419,6 +419,9 @@ def check_promotion():
             wait_equal(r1, r2, "r2 follows the new primary")
             K.check(log_count(r2, b"partial resync from 127.0.0.1:%d" % r1.port) == 1,
                     "r2 resumed under the old id:\n%s" % r2.log_tail().decode())
+            K.check(log_count(r1, b"rewriting the AOF") == 0,
+                    "a promotion is not an appendonly turn-on (no rewrite):\n%s"
+                    % r1.log_tail().decode())
             # The old primary comes back as a replica of the new one.
             prim.args += ["--replicaof", "127.0.0.1", str(r1.port)]
             prim.start()
