@@ -259,8 +259,11 @@ static int link_session(const struct repl_link_cfg *o, int fd, bool *full_next, 
 			rc = repl_frame_check_payload(&f, (uint8_t *)payload.data, check, err,
 						      sizeof(err));
 		}
-		if (rc == 0)
+		bool local = false;   /* this side's disk failed, not the stream */
+		if (rc == 0) {
 			rc = repl_mirror_apply(&m, &f, err, sizeof(err));
+			local = rc < 0 && rc > KV_ERR_BASE;
+		}
 		if (rc == 0 && streaming && o->frame && o->frame(o->arg, &f) < 0) {
 			if (*o->stop)
 				break;   /* stopping, not a bad frame */
@@ -279,6 +282,13 @@ static int link_session(const struct repl_link_cfg *o, int fd, bool *full_next, 
 				snprintf(err, sizeof(err), "its records could not be applied");
 				rc = KV_ECORRUPT;
 			}
+		}
+		if (rc < 0 && local) {
+			o->say(o->arg, "could not store what the primary sent (%s); dropping the "
+			       "link, the next sync is a full one", err);
+			*full_next = true;
+			repl_state_remove(o->dir);
+			break;
 		}
 		if (rc < 0) {
 			o->say(o->arg, "refused a frame from the primary: %s; dropping the link, the "

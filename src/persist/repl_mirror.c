@@ -172,8 +172,13 @@ static int commit(struct repl_mirror *m, struct repl_mirror_slot *s, uint64_t le
 	bool stage = staged(s->kind);
 	kvio_close(&s->f);
 	s->used = false;
-	if (rc < 0)
+	if (rc == KV_ECORRUPT)
 		return fail(err, cap, rc, "%s: committed length differs from the bytes received", name);
+	if (rc < 0) {
+		if (err && cap)
+			snprintf(err, cap, "cannot fsync %s: %s", name, kv_strerror(rc));
+		return rc;
+	}
 	if (stage) {
 		char from[4200], to[4200];
 		snprintf(from, sizeof(from), "%s/%s.tmp", m->dir, name);
@@ -227,8 +232,12 @@ int repl_mirror_apply(struct repl_mirror *m, const struct repl_frame *f, char *e
 		return fail(err, cap, KV_ECORRUPT, "DATA or COMMIT for %s before its FILE frame", name);
 	if (f->type == REPL_FRAME_DATA) {
 		ssize_t n = kvio_pwrite(&s->f, f->payload, f->payload_len, f->offset);
-		if (n != (ssize_t)f->payload_len)
-			return fail(err, cap, n < 0 ? (int)n : -EIO, "write to %s failed", name);
+		if (n != (ssize_t)f->payload_len) {
+			int rc = n < 0 ? (int)n : -EIO;
+			if (err && cap)
+				snprintf(err, cap, "cannot write %s: %s", name, kv_strerror(rc));
+			return rc;
+		}
 		return 0;
 	}
 	return commit(m, s, f->offset, err, cap);
@@ -397,7 +406,7 @@ static void stage_empty(const char *stage, bool rm_dir)
 
 int repl_swap_finish(const char *dir)
 {
-	char stage[4200], from[4600], to[4600], err[200];
+	char stage[4200], from[4600], to[4600];
 	snprintf(stage, sizeof(stage), "%s/%s", dir, REPL_SYNC_DIR);
 	snprintf(to, sizeof(to), "%s/%s", dir, REPL_SWAP_FILE);
 	struct stat sb;
@@ -436,32 +445,12 @@ int repl_swap_finish(const char *dir)
 	stage_empty(stage, true);
 	for (uint32_t i = 0;; i++) {
 		char name[64];
-		struct kv_buf raw = KV_BUF_INIT;
-		struct manifest m;
+		struct stat ms;
 		manifest_name(name, sizeof(name), i);
 		snprintf(to, sizeof(to), "%s/%s", dir, name);
-		int mrc = manifest_read_file(to, 1 << 20, &raw);
-		if (mrc == -ENOENT) {
-			kv_buf_free(&raw);
-			break;
-		}
-		if (mrc < 0 ||
-		    manifest_decode((const uint8_t *)raw.data, raw.len, &m, err, sizeof(err)) < 0) {
-			kv_buf_free(&raw);
-			continue;
-		}
-		kv_buf_free(&raw);
-		DIR *dd = opendir(dir);
-		struct dirent *de;
-		while (dd && (de = readdir(dd)) != NULL) {
-			if (!swap_unnamed(de->d_name, i, &m))
-				continue;
-			snprintf(from, sizeof(from), "%s/%s", dir, de->d_name);
-			kvio_unlink(from);
-		}
-		if (dd)
-			closedir(dd);
-		manifest_free(&m);
+		if (stat(to, &ms) != 0)
+			break;   /* past the last shard */
+		prune_unnamed(dir, i, to);
 	}
 	snprintf(to, sizeof(to), "%s/%s", dir, REPL_SWAP_FILE);
 	rc = kvio_unlink(to);

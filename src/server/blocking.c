@@ -477,9 +477,14 @@ static void signal_dbs(struct shard *exec, const struct cmd_call *call, struct k
 	}
 }
 
+bool blocking_any(void)
+{
+	return atomic_load_explicit(&blocked_queued, memory_order_relaxed) != 0;
+}
+
 void blocking_after_write(struct shard *exec, const struct cmd_call *call, struct kv_dbs **held)
 {
-	if (atomic_load_explicit(&blocked_queued, memory_order_relaxed) == 0)
+	if (!blocking_any())
 		return;
 	/* A read of a stream group changes it but gives no other reader
 	 * anything: waking them would only make blocked readers wake each

@@ -55,6 +55,7 @@
 
 #include "base/log.h"
 #include "commands/cmd.h"
+#include "commands/cmd_persist.h"
 #include "commands/config.h"
 #include "persist/aof.h"
 #include "persist/aof_format.h"
@@ -321,6 +322,8 @@ static int rq_apply(struct rq_rec *r, struct kv_dbs **dbs)
  * client's write: each command of each record signals its keys. */
 static void rq_wake_blocked(struct shard *home, struct rq_rec *r, struct kv_dbs **held)
 {
+	if (!blocking_any())
+		return;   /* nobody waits: no payload is parsed twice */
 	for (; r; r = r->next) {
 		struct aof_payload_iter it;
 		int argc;
@@ -1202,10 +1205,7 @@ static void cmd_role(struct cmd_ctx *c)
 	c->rt->replicas_foreach(role_collect, &l);
 	resp_array(c->out, 3);
 	resp_bulk_str(c->out, "master");
-	uint64_t off = 0;
-	for (uint32_t i = 0; i < c->nshards; i++)
-		off += atomic_load(&c->rt->aof(i)->info.durable_lsn);
-	resp_int(c->out, (int64_t)off);
+	resp_int(c->out, (int64_t)persist_repl_offset(c));
 	resp_array(c->out, l.n);
 	for (uint32_t i = 0; i < l.n; i++) {
 		char port[24], o[24];

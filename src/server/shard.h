@@ -825,6 +825,8 @@ void bcast_part_done(struct shard *s, struct bcast_part *part);
 
 /* ---- blocking.c ---- */
 void blocking_after_write(struct shard *exec, const struct cmd_call *call, struct kv_dbs **held);
+/* Whether any client is blocked on a key, on any shard. */
+bool blocking_any(void);
 /* Whether a call of a blocking command can never wait: XREAD / XREADGROUP
  * without BLOCK.  Such a call is routed as any command on its keys (a
  * single-key one is forwarded to the key's shard) instead of running on

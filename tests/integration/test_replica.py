@@ -24,7 +24,9 @@
    resumes with a partial resync, and catches up; the primary restarts
    (a new replication id): the replica's next sync is a full one;
    appendonly turned off and on again on the primary (its AOF rewritten):
-   the replica resyncs in full and ends equal.
+   the replica resyncs in full and ends equal; the replica's own disk full,
+   then failing fsync (failpoints): logged, its data still served, a full
+   sync once the disk works.
 6. Through a TCP relay: a byte flipped mid full sync is refused (logged)
    and the sync starts over; a cut link and a stalled one (repl-timeout)
    resume with a partial resync; each ends equal.
@@ -309,6 +311,34 @@ def check_turnon():
         prim.check_clean_exit()
 
 
+def check_disk_faults():
+    """The replica's own disk fails (kvio failpoints: a full disk, a failed
+    fsync): what the primary sent is not stored, the link drops with a log
+    line that says so, the replica keeps serving what it has, and once the
+    disk works again a full sync makes it equal."""
+    with K.kevy("--threads", "2", "--appendfsync", "always") as prim:
+        TR.load(prim.port, 20, "d0")
+        with replica_of(prim.port, 2, name="replica-disk") as rep:
+            wait_equal(prim, rep, "the first sync")
+            fulls = log_count(rep, b"full sync from")
+            for n, (spec, what) in enumerate((("write:1+=enospc", b"No space left on device"),
+                                              ("fsync:1+=eio", b"cannot fsync"))):
+                with rep.conn() as c:
+                    K.check(c.cmd("DEBUG", "FAILPOINTS", spec) == "OK", "failpoint %s" % spec)
+                TR.load(prim.port, 10, "d%d" % (n + 1))
+                wait_for("the failure logged (%s)" % spec, lambda: log_count(
+                    rep, b"could not store what the primary sent") > n and
+                    what in rep.log_tail(20000))
+                K.check(q(rep, "GET", "s:d01") == b"v1", "the replica still serves its data")
+                with rep.conn() as c:
+                    K.check(c.cmd("DEBUG", "FAILPOINTS", "") == "OK", "failpoints cleared")
+                wait_equal(prim, rep, "equal once the disk works (%s)" % spec)
+            K.check(log_count(rep, b"full sync from") >= fulls + 2,
+                    "each failure led to a full sync:\n%s" % rep.log_tail().decode())
+            rep.check_clean_exit()
+        prim.check_clean_exit()
+
+
 def check_restart():
     with K.kevy("--threads", "2", "--appendfsync", "always") as prim:
         TR.load(prim.port, 100, "a")
@@ -512,6 +542,7 @@ def main():
     check_functions()
     check_units_whole()
     check_restart()
+    check_disk_faults()
     check_turnon()
     check_relay()
     check_promotion()
