@@ -14,7 +14,9 @@ through Sentinel (redis-py's Sentinel) does, every cycle:
      measured from the kill);
   4. reads every write acknowledged so far, in every cycle, through the
      Sentinel client: each must be there;
-  5. restarts the killed server at once, from its own config file.  In the
+  5. restarts the killed server at once, from its own config file (the
+     next cycle starts once every Sentinel and every server agree on the
+     primary and its two replicas).  In the
      first cycle it comes back as the primary its file says it is, and
      Sentinel turns it into a replica of the new primary (Sentinel's
      convert-to-slave: tens of seconds, its INFO period and a wait); in the
@@ -156,6 +158,21 @@ def sentinels_agree(sports):
     return len(seen) == 1
 
 
+def topology_ok(kports, primary):
+    """primary says it is one with both replicas online, and each other
+    server is its replica with the link up."""
+    if not replicas_online(primary, 2):
+        return False
+    for p in kports:
+        if p == primary:
+            continue
+        i = redis.Redis(port=p, socket_timeout=2).info("replication")
+        if i.get("role") != "slave" or i.get("master_port") != primary or \
+                i.get("master_link_status") != "up":
+            return False
+    return True
+
+
 def new_primary(sentinel, old):
     """The primary Sentinel names, once it is not old and says it is one."""
     port = sentinel.discover_master(NAME)[1]
@@ -212,10 +229,17 @@ def main():
             # Sentinel starts no new failover of a master name within twice
             # its failover-timeout (2 s here) of the last one, and every
             # Sentinel must have the new configuration: pace the kills.
-            wait_for("every Sentinel to name the same primary",
-                     lambda: sentinels_agree(sports), 30)
             while time.monotonic() - last_kill < 4.5:
                 time.sleep(0.1)
+            # Then the servers themselves must agree with the Sentinels:
+            # with these short timeouts two Sentinels can each finish a
+            # failover of the same dead primary (different epochs), and the
+            # loser's promoted replica stays a primary until Sentinel turns
+            # it back (about 10 s).  Writing before that would count on a
+            # replica that Sentinel may promote with none of the writes.
+            wait_for("every Sentinel and every server to agree on the primary",
+                     lambda: sentinels_agree(sports) and topology_ok(
+                         kports, sentinel.discover_master(NAME)[1]), 90)
             host, port = sentinel.discover_master(NAME)
             m = redis.Redis(host=host, port=port, socket_timeout=5)
             for i in range(per_cycle):
