@@ -1028,7 +1028,10 @@ static void shard_repl_turn(struct shard *s)
 	if (atomic_load_explicit(&s->repl_reattach, memory_order_acquire)) {
 		s->reactor->lend_files(s);
 		s->aof.lat = &s->stats.latency;
-		s->aof_was_on = shard_aof_on();
+		/* What it will be once the role flips (shard_aof_on() still says
+		 * off while the server is a replica): a promotion must not look
+		 * like appendonly being turned on. */
+		s->aof_was_on = atomic_load(&g_config.appendonly) != 0;
 		s->aof_failed_seen = false;
 		s->repl_told_lsn = 0;
 		atomic_store(&s->repl_reattach, false);
