@@ -31,8 +31,6 @@
 
 /* Commands one connection may run per loop turn before others get a go. */
 #define CONN_DISPATCH_BUDGET 512
-/* Input beyond this is compacted to the buffer start once parsed. */
-#define CONN_COMPACT_BYTES (64 * 1024)
 
 /* ------------------------------------------------------------------ */
 /* connections */
@@ -139,7 +137,11 @@ static int conn_process(struct shard *s, struct conn *c)
 	if (c->in_pos == c->in.len) {
 		c->in.len = 0;
 		c->in_pos = 0;
-	} else if (c->in_pos >= CONN_COMPACT_BYTES || c->in_pos > c->in.len / 2) {
+	} else if (c->in_pos > c->in.len / 2) {
+		/* Parsed bytes are dropped from the front only once they
+		 * outweigh what remains, so each byte moves at most once on
+		 * average: a client that pipelines megabytes (redis-cli --pipe)
+		 * would otherwise have its whole backlog moved every turn. */
 		kv_buf_consume(&c->in, c->in_pos);
 		c->in_pos = 0;
 	}
