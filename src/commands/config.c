@@ -230,6 +230,8 @@ static const struct cfg_def cfg_table[] = {
 	  NULL, NULL },
 	{ "busy-poll-us", CFG_INT, CFG_IMMUTABLE | CFG_SAME_OK, -1, CFG_BUSY_POLL_MAX_US, NULL,
 	  FLD_I64, &g_config.busy_poll_us, NULL, NULL },
+	{ "migrate-connections", CFG_ENUM, 0, 0, 0, cfg_yesno_names, FLD_AINT,
+	  &g_config.migrate_connections, NULL, NULL },
 	{ "maxclients", CFG_INT, 0, 1, UINT_MAX, NULL, FLD_AI64, &g_config.maxclients,
 	  cfg_check_maxclients, NULL },
 	{ "proto-max-bulk-len", CFG_MEM, 0, 1 << 20, INT64_MAX, NULL, FLD_AI64,
@@ -1086,6 +1088,7 @@ static void cfg_reset(void)
 	atomic_store(&g_config.replica_serve_stale_data, 1);
 	atomic_store(&g_config.replica_priority, 100);
 	atomic_store(&g_config.replica_announced, 1);
+	atomic_store(&g_config.migrate_connections, 1);
 	atomic_store(&g_config.auto_aof_rewrite_pct, 100);
 	atomic_store(&g_config.auto_aof_rewrite_min_size, 64ll << 20);
 	atomic_store(&g_config.snapshot_inflight_blocks, 4);

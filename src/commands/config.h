@@ -125,6 +125,9 @@ struct kv_config {
 	_Atomic int replica_serve_stale_data;    /* yes */
 	_Atomic int64_t replica_priority;        /* 100 */
 	_Atomic int replica_announced;           /* yes */
+	/* migrate-connections (server/migrate.c): a client whose commands all
+	 * go to another shard moves there. */
+	_Atomic int migrate_connections;         /* yes */
 	/* latency-tracking-info-percentiles: under the config lock; read
 	 * through config_latency_percentiles.  (The other introspection
 	 * settings are base/latency.h's and commands/slowlog.h's atomics.) */

@@ -107,6 +107,11 @@ void resp_parser_free(struct resp_parser *p)
 	kv_buf_free(&p->inline_store);
 }
 
+void resp_parser_set_limits(struct resp_parser *p, const struct resp_limits *lim)
+{
+	p->lim = lim;
+}
+
 void resp_parser_set_authenticated(struct resp_parser *p, int authenticated)
 {
 	p->authenticated = authenticated != 0;

@@ -54,6 +54,9 @@ struct resp_parser {
  * fields (CONFIG SET proto-max-bulk-len) applies from the next header on. */
 void resp_parser_init(struct resp_parser *p, const struct resp_limits *lim);
 void resp_parser_free(struct resp_parser *p);
+/* Read limits from lim from now on (a connection that moved to another
+ * shard reads that shard's copy). */
+void resp_parser_set_limits(struct resp_parser *p, const struct resp_limits *lim);
 /* Tell the parser whether the client is authenticated.  Like Redis 7, an
  * unauthenticated client (requirepass set, no AUTH yet) may send at most 10
  * arguments and bulks of at most 16384 bytes ("Protocol error:

@@ -143,6 +143,14 @@ static void ep_conn_close(struct shard *s, struct conn *c)
 	shard_conn_io_done(s, c);
 }
 
+static void ep_conn_detach(struct shard *s, struct conn *c)
+{
+	struct epoll_state *e = s->reactor_data;
+	epoll_ctl(e->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+	c->want_write = false;
+	shard_conn_detached(s, c);
+}
+
 static void ep_on_readable(struct shard *s, struct epoll_state *e, struct conn *c)
 {
 	for (int i = 0; i < EP_READS_PER_EVENT && !c->close_started; i++) {
@@ -254,5 +262,6 @@ const struct reactor_ops reactor_epoll_ops = {
 	.conn_start = ep_conn_start,
 	.conn_flush = ep_conn_flush,
 	.conn_close = ep_conn_close,
+	.conn_detach = ep_conn_detach,
 	.relisten = ep_relisten,
 };

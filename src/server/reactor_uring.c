@@ -308,6 +308,18 @@ static void ur_conn_close(struct shard *s, struct conn *c)
 	ur_maybe_done(s, c);
 }
 
+static void ur_conn_detach(struct shard *s, struct conn *c)
+{
+	struct uring_state *u = s->reactor_data;
+	if (!c->recv_armed) {
+		shard_conn_detached(s, c);
+		return;
+	}
+	struct io_uring_sqe *sqe = ur_sqe(u);
+	io_uring_prep_cancel64(sqe, ur_data(c, UR_RECV), 0);
+	io_uring_sqe_set_data64(sqe, UR_IGNORE);
+}
+
 static void ur_on_recv(struct shard *s, struct uring_state *u, struct conn *c,
 		       struct io_uring_cqe *cqe)
 {
@@ -323,6 +335,16 @@ static void ur_on_recv(struct shard *s, struct uring_state *u, struct conn *c,
 	c->recv_armed = false;
 	if (c->close_started) {
 		ur_maybe_done(s, c);
+		return;
+	}
+	if (c->mig_state == MIG_DETACHING) {
+		/* conn_detach's cancel ended the recv (or it ended on its own):
+		 * the socket is free for another shard's ring. */
+		shard_conn_detached(s, c);
+		if (cqe->res == 0)
+			shard_on_eof(s, c);
+		else if (cqe->res < 0 && cqe->res != -ECANCELED && cqe->res != -ENOBUFS)
+			shard_on_hangup(s, c);
 		return;
 	}
 	if (cqe->res > 0 || cqe->res == -ENOBUFS) {
@@ -452,5 +474,6 @@ const struct reactor_ops reactor_uring_ops = {
 	.conn_start = ur_conn_start,
 	.conn_flush = ur_conn_flush,
 	.conn_close = ur_conn_close,
+	.conn_detach = ur_conn_detach,
 	.relisten = ur_relisten,
 };

@@ -833,6 +833,9 @@ static void shard_handle_msg(struct shard *s, struct shard_msg *m)
 	case MSG_NOTIFY_DONE:
 		shard_notify_part_done(s, (struct notify_part *)m);
 		break;
+	case MSG_CONN_ADOPT:
+		migrate_adopt(s, m);
+		break;
 	default:
 		kv_assert(!"unknown shard message");
 	}
@@ -1320,12 +1323,16 @@ static enum dispatch_result dispatch_command(struct shard *s, struct conn *c, in
 		run_here(s, c, cmd, argc, argv);
 		if (!script)
 			dispatch_monitor(s, c, cmd, argc, argv);
+		if (n == 1)
+			migrate_note(s, c, s->id);
 	} else if (n == 1 && !home_only) {
 		dispatch_monitor(s, c, cmd, argc, argv);
 		shard_forward(s, c, shards[0], cmd, argc, argv);
+		migrate_note(s, c, shards[0]);
 	} else {
 		dispatch_monitor(s, c, cmd, argc, argv);
 		shard_start_txn(s, c, cmd, argc, argv, shards, n);
+		migrate_note(s, c, s->id);
 	}
 done:
 	stat_add(&s->stats.commands_processed, 1);

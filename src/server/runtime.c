@@ -41,6 +41,7 @@ static void rt_reset_stats(void)
 		atomic_store(&st->net_input_bytes, 0);
 		atomic_store(&st->net_output_bytes, 0);
 		atomic_store(&st->forwarded_commands, 0);
+		atomic_store(&st->migrated_connections, 0);
 		atomic_store(&st->multi_shard_commands, 0);
 		atomic_store(&st->total_error_replies, 0);
 		atomic_store(&st->reads_processed, 0);
@@ -128,6 +129,9 @@ static void rt_conn_info(const struct conn *c, struct client_info *ci)
 
 static void rt_clients_foreach(void (*fn)(void *arg, const struct client_info *ci), void *arg)
 {
+	/* Held throughout: no client moves between shards meanwhile, and
+	 * those on their way are listed too (migrate.c). */
+	conn_transit_lock();
 	for (uint32_t i = 0; i < g_server.nshards; i++) {
 		struct shard *s = g_server.shards[i];
 		pthread_mutex_lock(&s->clients_lock);
@@ -142,12 +146,19 @@ static void rt_clients_foreach(void (*fn)(void *arg, const struct client_info *c
 		}
 		pthread_mutex_unlock(&s->clients_lock);
 	}
+	for (struct conn *c = conn_transit_first(); c; c = c->mig_next) {
+		struct client_info ci;
+		rt_conn_info(c, &ci);
+		fn(arg, &ci);
+	}
+	conn_transit_unlock();
 }
 
 static uint64_t rt_clients_kill(bool (*match)(void *arg, const struct client_info *ci),
 			     void *arg, uint64_t skip_id)
 {
 	uint64_t killed = 0;
+	conn_transit_lock();
 	for (uint32_t i = 0; i < g_server.nshards; i++) {
 		struct shard *s = g_server.shards[i];
 		bool any = false;
@@ -169,6 +180,19 @@ static uint64_t rt_clients_kill(bool (*match)(void *arg, const struct client_inf
 			shard_wake(s);
 		}
 	}
+	/* One on its way to a shard: that shard acts on the flag when it
+	 * takes the client in (migrate_adopt). */
+	for (struct conn *c = conn_transit_first(); c; c = c->mig_next) {
+		if (c->id == skip_id || atomic_load(&c->kill_requested))
+			continue;
+		struct client_info ci;
+		rt_conn_info(c, &ci);
+		if (!match(arg, &ci))
+			continue;
+		atomic_store(&c->kill_requested, true);
+		killed++;
+	}
+	conn_transit_unlock();
 	return killed;
 }
 

@@ -537,6 +537,7 @@ int server_run(const char *executable)
 		return 1;
 	pthread_mutex_init(&g_server.pause_lock, NULL);
 	pthread_mutex_init(&g_server.listen_lock, NULL);
+	pthread_mutex_init(&g_server.transit_lock, NULL);
 	config_set_listen_hook(server_relisten);
 	pthread_mutex_init(&g_server.turnon_lock, NULL);
 	g_server.shards = kv_calloc(g_server.nshards, sizeof(*g_server.shards));

@@ -105,7 +105,7 @@ static int conn_process(struct shard *s, struct conn *c)
 	}
 	while (done < CONN_DISPATCH_BUDGET) {
 		if (c->close_after_reply || c->io_dead || c->txn_inflight || c->paused || c->blocked ||
-		    c->wait_blocked || c->retry_call)
+		    c->wait_blocked || c->retry_call || c->mig_state != MIG_NONE)
 			break;
 		if (s->ovf_count > SHARD_OVERFLOW_PAUSE)
 			break;
@@ -150,7 +150,7 @@ static int conn_process(struct shard *s, struct conn *c)
 	if (done == CONN_DISPATCH_BUDGET) {
 		conn_schedule(s, c);
 	} else if (c->read_eof && !c->txn_inflight && !c->paused && !c->close_after_reply &&
-		   !c->blocked && !c->retry_call) {
+		   !c->blocked && !c->retry_call && c->mig_state == MIG_NONE) {
 		/* The peer is done sending and nothing more can be parsed: once
 		 * the replies are out, close (a trailing partial request is
 		 * dropped, as Redis does). */
@@ -449,7 +449,7 @@ static void shard_reap_zombies(struct shard *s)
 			}
 		}
 		if (c->inflight == 0 && c->nwatches == 0 && !c->pubsub && !c->in_ready &&
-		    !c->in_flush && !c->in_paused) {
+		    !c->in_flush && !c->in_paused && c->mig_state == MIG_NONE) {
 			*pp = c->zombie_next;
 			conn_free(c);
 		} else {
@@ -487,6 +487,11 @@ static void shard_flush_conns(struct shard *s)
 		if (c->close_after_reply && !c->slots_head && c->out.len == 0 && !c->send_inflight)
 			conn_begin_close(s, c);
 	}
+}
+
+void shard_conn_detached(struct shard *s, struct conn *c)
+{
+	migrate_detached(s, c);
 }
 
 /* Called by reactors when a send completed and nothing more is queued. */
@@ -1271,6 +1276,13 @@ static void shard_loop(struct shard *s)
 			work++;
 		}
 		shard_flush_conns(s);
+		if (s->migrating) {
+			/* Moves wait for replies, the reactor and this turn's
+			 * lists: the next turn comes at once. */
+			migrate_turn(s);
+			if (s->migrating)
+				work++;
+		}
 		shard_flush_overflow(s);
 		shard_reap_zombies(s);
 		if (work > 0)

@@ -66,6 +66,7 @@ enum msg_type {
 	MSG_NOTIFY,       /* keyspace notifications to deliver to this shard's subscribers */
 	MSG_NOTIFY_DONE,  /* ... delivered */
 	MSG_UNIT_STABLE,  /* every part of a unit across shards is durable (or never will be) */
+	MSG_CONN_ADOPT,   /* a connection moves to this shard (migrate.c) */
 };
 
 struct shard_msg {
@@ -387,6 +388,18 @@ struct conn {
 						 every shard's snapshot or reload */
 	struct conn *gated_next;
 
+	/* Moving to the shard its keys live on (migrate.c): MIG_* state, the
+	 * shard it goes to, forwarded commands in a row to one shard, when it
+	 * last moved, and the shard's list of connections on their way out.
+	 * `pinned`: another client's CLIENT TRACKING REDIRECT names it, so it
+	 * stays where that client found it (set under the clients lock). */
+	uint8_t mig_state;
+	uint32_t mig_to;
+	uint32_t mig_streak;
+	int64_t mig_last_ms;
+	struct conn *mig_next;
+	_Atomic bool pinned;
+
 	/* Reactor state. */
 	bool recv_armed;
 	bool send_inflight;
@@ -498,6 +511,7 @@ struct shard {
 	struct conn *flush_head;
 	struct conn *paused_head;             /* resumed when the keyspace frees */
 	struct conn *zombies;                 /* closed, freed once nothing refers to them */
+	struct conn *migrating;               /* leaving for another shard (migrate.c) */
 	_Atomic bool kill_pending;            /* CLIENT KILL flagged some clients */
 	struct kv_dbs **txn_held;             /* scratch held[] for txns run here */
 	struct release_msg **txn_rels;        /* scratch: a txn's release per shard */
@@ -616,6 +630,11 @@ struct kv_server {
 	_Atomic int64_t pause_end_ms;
 	_Atomic bool pause_all;
 	_Atomic uint64_t total_clients;       /* across shards, for maxclients */
+	/* Connections moving between shards (migrate.c): in no shard's client
+	 * list but in this one (linked by mig_next), under transit_lock. */
+	pthread_mutex_t transit_lock;
+	struct conn *transit;
+	_Atomic uint32_t conns_in_transit;
 	/* Shards whose reactor is up and whose loop runs: when it reaches
 	 * nshards the server tells its supervisor it is ready (server.c). */
 	_Atomic uint32_t shards_serving;
@@ -672,6 +691,10 @@ struct reactor_ops {
 	/* Stop all I/O on c; shard_conn_io_done() is called once no operation
 	 * refers to it any more. */
 	void (*conn_close)(struct shard *s, struct conn *c);
+	/* Stop receiving on c, which has nothing to send, so that another
+	 * shard's reactor can take its socket: shard_conn_detached() is called
+	 * once no operation refers to c (at once, or from a completion). */
+	void (*conn_detach)(struct shard *s, struct conn *c);
 	/* s->listen_fds now holds new listeners (listen_gen bumped): stop
 	 * accepting on the old ones (closing them) and accept on the new. */
 	void (*relisten)(struct shard *s, const int *old_fds, int nold);
@@ -690,6 +713,7 @@ void shard_take_listeners(struct shard *s);
  *   msg.c     messages between shards, wake-ups, the process-wide stop
  *   call.c    copied calls and the shards of a call's keys
  *   gate.c    reply order and the durability gate; the end of a unit
+ *   migrate.c connections moving to the shard their keys live on
  *   bcast.c   broadcast commands (PUBLISH)
  *   blocking.c, exec.c, monitor.c, multi.c, pubsub.c, repl.c, tracking.c
  *             blocking pops; running one call; MONITOR; MULTI/EXEC (and
@@ -744,6 +768,26 @@ uint32_t shard_call_shards(const struct kv_command *cmd, int argc, const struct 
  * cmd_call sits at call_off) followed by the arguments. */
 void *shard_call_copy(size_t head, size_t call_off, const struct kv_command *cmd, int argc,
 		      const struct kv_slice *argv, int64_t now_ms);
+
+/* ---- migrate.c ---- */
+enum { MIG_NONE = 0, MIG_DRAINING, MIG_DETACHING, MIG_DETACHED };
+/* Dispatch's view of c's last command with keys: forwarded to shard `to`,
+ * or run here (to == s->id).  Enough in a row to one other shard starts a
+ * move there. */
+void migrate_note(struct shard *s, struct conn *c, uint32_t to);
+/* Each loop turn: advance the moves this shard started. */
+void migrate_turn(struct shard *s);
+/* The reactor let go of c's socket (shard_conn_detached). */
+void migrate_detached(struct shard *s, struct conn *c);
+/* MSG_CONN_ADOPT: a connection is this shard's now. */
+void migrate_adopt(struct shard *s, struct shard_msg *m);
+/* A search of every shard's clients that must not miss one on its way
+ * (CLIENT LIST, CLIENT KILL, TRACKING REDIRECT) holds the transit lock
+ * around the search and looks at the connections in transit too (lock
+ * order: the transit lock, then a shard's clients lock). */
+void conn_transit_lock(void);
+void conn_transit_unlock(void);
+struct conn *conn_transit_first(void);
 
 /* ---- gate.c ---- */
 bool shard_aof_on(void);
@@ -1064,6 +1108,8 @@ void shard_on_wakeup(struct shard *s);
 void shard_conn_io_done(struct shard *s, struct conn *c);
 /* A send completed and nothing else is queued on c. */
 void shard_conn_drained(struct shard *s, struct conn *c);
+/* conn_detach finished: nothing of c is in the reactor any more. */
+void shard_conn_detached(struct shard *s, struct conn *c);
 struct shard *shard_create(uint32_t id, uint32_t nshards);
 void *shard_thread_main(void *arg);
 

@@ -222,38 +222,63 @@ static struct conn *trk_local_conn(struct shard *s, uint64_t id)
 	return NULL;
 }
 
-/* Whether client id lives on shard `sh` and is not closing (any thread). */
+static bool trk_remote_conn_alive(const struct conn *c)
+{
+	return !(atomic_load_explicit(&c->info_flags, memory_order_relaxed) & CONN_INFO_CLOSE) &&
+	       !atomic_load_explicit(&c->kill_requested, memory_order_relaxed);
+}
+
+/* Whether client id lives on shard `sh` (or is on its way there) and is
+ * not closing (any thread). */
 static bool trk_remote_alive(uint32_t sh, uint64_t id)
 {
 	struct shard *o = g_server.shards[sh];
-	bool alive = false;
+	bool alive = false, found = false;
 	pthread_mutex_lock(&o->clients_lock);
 	for (struct conn *c = o->clients; c; c = c->all_next) {
 		if (c->id != id)
 			continue;
-		alive = !(atomic_load_explicit(&c->info_flags, memory_order_relaxed) &
-			  CONN_INFO_CLOSE) &&
-			!atomic_load_explicit(&c->kill_requested, memory_order_relaxed);
+		alive = trk_remote_conn_alive(c);
+		found = true;
 		break;
 	}
 	pthread_mutex_unlock(&o->clients_lock);
+	if (!found && atomic_load(&g_server.conns_in_transit) > 0) {
+		conn_transit_lock();
+		for (struct conn *c = conn_transit_first(); c; c = c->mig_next)
+			if (c->id == id && c->mig_to == sh)
+				alive = trk_remote_conn_alive(c);
+		conn_transit_unlock();
+	}
 	return alive;
 }
 
-/* The shard of client id, or -1 when there is no such client. */
+/* The shard of client id, or -1 when there is no such client.  The client
+ * found is pinned there: a REDIRECT target does not move (migrate.c). */
 static int64_t trk_find_shard(uint64_t id)
 {
-	for (uint32_t i = 0; i < g_server.nshards; i++) {
+	int64_t where = -1;
+	conn_transit_lock();
+	for (uint32_t i = 0; i < g_server.nshards && where < 0; i++) {
 		struct shard *o = g_server.shards[i];
-		bool found = false;
 		pthread_mutex_lock(&o->clients_lock);
-		for (struct conn *c = o->clients; c && !found; c = c->all_next)
-			found = c->id == id;
+		for (struct conn *c = o->clients; c; c = c->all_next) {
+			if (c->id == id) {
+				atomic_store(&c->pinned, true);
+				where = i;
+				break;
+			}
+		}
 		pthread_mutex_unlock(&o->clients_lock);
-		if (found)
-			return i;
 	}
-	return -1;
+	for (struct conn *c = conn_transit_first(); c && where < 0; c = c->mig_next) {
+		if (c->id == id) {
+			atomic_store(&c->pinned, true);
+			where = c->mig_to;
+		}
+	}
+	conn_transit_unlock();
+	return where;
 }
 
 /* ---- sending messages ---- */
