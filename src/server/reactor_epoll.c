@@ -74,6 +74,7 @@ static void ep_fini(struct shard *s)
 static void ep_conn_start(struct shard *s, struct conn *c)
 {
 	struct epoll_state *e = s->reactor_data;
+	c->recv_paused = false;
 	int flags = fcntl(c->fd, F_GETFL);
 	fcntl(c->fd, F_SETFL, flags | O_NONBLOCK);
 	struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP,
@@ -86,7 +87,8 @@ static void ep_conn_start(struct shard *s, struct conn *c)
 
 static void ep_update_interest(struct epoll_state *e, struct conn *c)
 {
-	uint32_t events = (c->read_eof ? 0 : EPOLLIN | EPOLLRDHUP) | (c->want_write ? EPOLLOUT : 0);
+	uint32_t events = (c->read_eof || c->recv_paused ? 0 : EPOLLIN | EPOLLRDHUP) |
+			  (c->want_write ? EPOLLOUT : 0);
 	struct epoll_event ev = { .events = events,
 				  .data.u64 = (uint64_t)(uintptr_t)c | EP_CONN };
 	epoll_ctl(e->epfd, EPOLL_CTL_MOD, c->fd, &ev);
@@ -100,12 +102,30 @@ static void ep_set_writable_interest(struct epoll_state *e, struct conn *c, bool
 	ep_update_interest(e, c);
 }
 
+/* Drop the first n bytes of c->out, which the socket took.  Only once they
+ * outweigh what is left (or are all of it) are the rest moved to the front;
+ * until then c->send_off marks them, so a client that reads its replies
+ * slowly does not have megabytes of them moved on every partial send. */
+static void ep_out_sent(struct conn *c, size_t n)
+{
+	if (n == c->out.len) {
+		c->out.len = 0;
+	} else if (n > c->out.len / 2) {
+		kv_buf_consume(&c->out, n);
+	} else {
+		c->send_off = n;
+		return;
+	}
+	c->out_traced = c->out_traced > n ? c->out_traced - n : 0;
+	c->send_off = 0;
+}
+
 static void ep_conn_flush(struct shard *s, struct conn *c)
 {
 	struct epoll_state *e = s->reactor_data;
 	if (c->close_started)
 		return;
-	size_t off = 0;
+	size_t off = c->send_off;   /* out[0..send_off) has left already */
 	if (c->out.len > c->out_traced && kvio_trace_enabled()) {
 		/* Replies are traced once, when first offered to the socket. */
 		kvio_trace_reply(c->id, c->out.data + c->out_traced, c->out.len - c->out_traced);
@@ -122,13 +142,11 @@ static void ep_conn_flush(struct shard *s, struct conn *c)
 			continue;
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			break;
-		kv_buf_consume(&c->out, off);
-		c->out_traced = c->out_traced > off ? c->out_traced - off : 0;
+		ep_out_sent(c, off);
 		shard_on_hangup(s, c);
 		return;
 	}
-	kv_buf_consume(&c->out, off);
-	c->out_traced = c->out_traced > off ? c->out_traced - off : 0;
+	ep_out_sent(c, off);
 	ep_set_writable_interest(e, c, c->out.len > 0);
 	if (c->out.len == 0) {
 		kv_buf_shrink(&c->out, 1 << 20);
@@ -141,6 +159,14 @@ static void ep_conn_close(struct shard *s, struct conn *c)
 	struct epoll_state *e = s->reactor_data;
 	epoll_ctl(e->epfd, EPOLL_CTL_DEL, c->fd, NULL);
 	shard_conn_io_done(s, c);
+}
+
+static void ep_conn_recv(struct shard *s, struct conn *c, bool on)
+{
+	if (c->recv_paused == !on)
+		return;
+	c->recv_paused = !on;
+	ep_update_interest(s->reactor_data, c);
 }
 
 static void ep_conn_detach(struct shard *s, struct conn *c)
@@ -263,5 +289,6 @@ const struct reactor_ops reactor_epoll_ops = {
 	.conn_flush = ep_conn_flush,
 	.conn_close = ep_conn_close,
 	.conn_detach = ep_conn_detach,
+	.conn_recv = ep_conn_recv,
 	.relisten = ep_relisten,
 };

@@ -284,7 +284,27 @@ static void ur_conn_flush(struct shard *s, struct conn *c)
 
 static void ur_conn_start(struct shard *s, struct conn *c)
 {
+	c->recv_paused = false;
 	ur_arm_recv(s->reactor_data, c);
+}
+
+static void ur_conn_recv(struct shard *s, struct conn *c, bool on)
+{
+	struct uring_state *u = s->reactor_data;
+	if (!on) {
+		c->recv_paused = true;
+		if (c->recv_armed) {
+			/* Its last completion (-ECANCELED) leaves it unarmed. */
+			struct io_uring_sqe *sqe = ur_sqe(u);
+			io_uring_prep_cancel64(sqe, ur_data(c, UR_RECV), 0);
+			io_uring_sqe_set_data64(sqe, UR_IGNORE);
+		}
+		return;
+	}
+	c->recv_paused = false;
+	if (!c->recv_armed && !c->close_started && !c->read_eof && !c->io_dead &&
+	    c->mig_state == MIG_NONE)
+		ur_arm_recv(u, c);
 }
 
 static void ur_maybe_done(struct shard *s, struct conn *c)
@@ -347,10 +367,12 @@ static void ur_on_recv(struct shard *s, struct uring_state *u, struct conn *c,
 			shard_on_hangup(s, c);
 		return;
 	}
-	if (cqe->res > 0 || cqe->res == -ENOBUFS) {
-		/* The multishot ended (buffers ran out or the kernel chose to):
-		 * the buffers come back this turn, so re-arm right away. */
-		ur_arm_recv(u, c);
+	if (cqe->res > 0 || cqe->res == -ENOBUFS || cqe->res == -ECANCELED) {
+		/* The multishot ended (buffers ran out, the kernel chose to, or
+		 * conn_recv paused it): the buffers come back this turn, so
+		 * re-arm right away unless the input is paused. */
+		if (!c->recv_paused)
+			ur_arm_recv(u, c);
 		return;
 	}
 	if (cqe->res == 0)
@@ -475,5 +497,6 @@ const struct reactor_ops reactor_uring_ops = {
 	.conn_flush = ur_conn_flush,
 	.conn_close = ur_conn_close,
 	.conn_detach = ur_conn_detach,
+	.conn_recv = ur_conn_recv,
 	.relisten = ur_relisten,
 };

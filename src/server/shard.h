@@ -402,10 +402,11 @@ struct conn {
 
 	/* Reactor state. */
 	bool recv_armed;
+	bool recv_paused;                     /* input backpressure: not reading (conn_recv) */
 	bool send_inflight;
 	bool close_started;
 	struct kv_buf sending;                /* io_uring: bytes of the send in flight */
-	size_t send_off;
+	size_t send_off;                      /* io_uring: into sending; epoll: out[0..send_off) sent */
 	bool want_write;                      /* epoll: EPOLLOUT registered */
 
 	/* Introspection (CLIENT LIST from any shard): name is written under the
@@ -691,6 +692,9 @@ struct reactor_ops {
 	/* Stop all I/O on c; shard_conn_io_done() is called once no operation
 	 * refers to it any more. */
 	void (*conn_close)(struct shard *s, struct conn *c);
+	/* Input backpressure: stop (on = false) or resume receiving on c.
+	 * Bytes already on their way are still delivered. */
+	void (*conn_recv)(struct shard *s, struct conn *c, bool on);
 	/* Stop receiving on c, which has nothing to send, so that another
 	 * shard's reactor can take its socket: shard_conn_detached() is called
 	 * once no operation refers to c (at once, or from a completion). */

@@ -1,0 +1,137 @@
+#!/usr/bin/python3
+"""Input backpressure: a client that pipelines faster than its commands run
+waits in its socket, not in kevy's memory (shard.c, CONN_INPUT_HIGH).
+
+Checks, on --threads 2:
+  - a 40 MB burst of SETs sent in one go while its replies are read: every
+    reply is right and in order, and CLIENT LIST (sampled from another
+    connection during the burst) never shows that client's query buffer
+    above 8 MB (it would approach 40 MB if kevy read everything first);
+  - a request larger than the high mark (a 3 MB value, then a 20 MB one)
+    is still read whole and runs;
+  - a client that half-closes after a 4 MB burst gets every reply, then
+    is closed; one that closes with replies unread is gone.
+Every loop is bounded in count and time.
+"""
+
+import re
+import socket
+import sys
+import threading
+import time
+
+sys.dont_write_bytecode = True  # keep __pycache__ out of the source tree
+import kevylib as K  # noqa: E402
+
+BURST = 40 << 20
+QBUF_MAX = 8 << 20
+
+
+def qbuf_of(ctl, cid):
+    text = ctl.cmd("CLIENT", "LIST").decode()
+    m = re.search(r"(?m)^id=%d .*? qbuf=(\d+)" % cid, text)
+    return int(m.group(1)) if m else None
+
+
+def check_burst(srv):
+    c = srv.conn(timeout=120)
+    cid = int(c.cmd("CLIENT", "ID"))
+    one = K.encode("SET", "bp:key", "v" * 20)
+    n = BURST // len(one)
+    payload = one * n
+    errs = []
+
+    def sender():
+        try:
+            c.send(payload)
+        except OSError as e:
+            errs.append(e)
+    samples = []
+    done = threading.Event()
+
+    def sampler():
+        with srv.conn() as ctl:
+            deadline = time.monotonic() + 120
+            while not done.is_set() and time.monotonic() < deadline:
+                q = qbuf_of(ctl, cid)
+                if q is not None:
+                    samples.append(q)
+                time.sleep(0.005)
+    t = threading.Thread(target=sender)
+    s = threading.Thread(target=sampler)
+    t.start()
+    s.start()
+    for i in range(n):
+        r = c.read_reply()
+        if r != b"+OK\r\n":
+            done.set()
+            K.fail("reply %d: %r" % (i, r))
+    done.set()
+    t.join(60)
+    s.join(60)
+    K.check(not errs and not t.is_alive(), "the burst was sent: %r" % errs)
+    K.check(len(samples) >= 3, "CLIENT LIST sampled during the burst (%d)" % len(samples))
+    K.check(max(samples) <= QBUF_MAX, "query buffer stayed under %d bytes: max %d"
+            % (QBUF_MAX, max(samples)))
+    c.close()
+    K.log("burst: %d SETs (%d MB) in order; query buffer at most %d KB over %d samples"
+          % (n, BURST >> 20, max(samples) >> 10, len(samples)))
+
+
+def check_big_requests(srv):
+    with srv.conn(timeout=60) as c:
+        for size in (3 << 20, 20 << 20):
+            val = b"x" * size
+            c.send(K.encode("SET", "bp:big", val) + K.encode("STRLEN", "bp:big"))
+            K.check(c.read_reply() == b"+OK\r\n", "SET of %d bytes" % size)
+            K.check(c.read_reply() == b":%d\r\n" % size, "STRLEN %d" % size)
+    K.log("requests of 3 MB and 20 MB read whole")
+
+
+def check_hangup(srv):
+    # Half-close after a 4 MB burst: every command runs, every reply
+    # arrives, then the server closes.
+    c = srv.conn(timeout=60)
+    one = K.encode("INCR", "bp:ctr")
+    n = (4 << 20) // len(one)
+    c.send(one * n)
+    c.sock.shutdown(socket.SHUT_WR)
+    for i in range(n):
+        r = c.read_reply()
+        if r != b":%d\r\n" % (i + 1):
+            K.fail("reply %d after the half-close: %r" % (i, r))
+    try:
+        c.read_reply()
+        K.fail("the server keeps a half-closed client open")
+    except K.ConnectionClosed:
+        pass
+    c.close()
+    # A hard close with replies unread resets the connection (TCP drops
+    # what the server had not read yet): the client goes, the server stays.
+    c = srv.conn(timeout=60)
+    c.send(one * n)
+    c.close()
+    with srv.conn() as ctl:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            n_clients = len(ctl.cmd("CLIENT", "LIST").decode().strip().splitlines())
+            if n_clients == 1:
+                break
+            time.sleep(0.05)
+        K.check(n_clients == 1, "the client that hung up is gone (%d listed)" % n_clients)
+        got = int(ctl.cmd("GET", "bp:ctr"))
+        K.check(n <= got <= 2 * n, "the counter: %d" % got)
+    K.log("half-close after a 4 MB burst: %d replies, then closed; a reset client is gone" % n)
+
+
+def main():
+    K.require_kevy()
+    with K.kevy("--threads", "2", "--appendonly", "no", "--save", "") as srv:
+        check_burst(srv)
+        check_big_requests(srv)
+        check_hangup(srv)
+        srv.check_clean_exit()
+
+
+if __name__ == "__main__":
+    K.run_main(main)
