@@ -65,6 +65,27 @@ struct conn *conn_transit_first(void)
 	return g_server.transit;
 }
 
+void conn_list_link(struct shard *s, struct conn *c)
+{
+	c->all_prev = NULL;
+	c->all_next = s->clients;
+	if (s->clients)
+		s->clients->all_prev = c;
+	s->clients = c;
+	s->nclients++;
+}
+
+void conn_list_unlink(struct shard *s, struct conn *c)
+{
+	if (c->all_prev)
+		c->all_prev->all_next = c->all_next;
+	else
+		s->clients = c->all_next;
+	if (c->all_next)
+		c->all_next->all_prev = c->all_prev;
+	s->nclients--;
+}
+
 /* Nothing about c ties it to this shard beyond what a move carries. */
 static bool mig_movable(const struct conn *c)
 {
@@ -129,14 +150,7 @@ static bool mig_handoff(struct shard *s, struct conn *c)
 		conn_transit_unlock();
 		return false;
 	}
-	if (c->all_prev)
-		c->all_prev->all_next = c->all_next;
-	else
-		s->clients = c->all_next;
-	if (c->all_next)
-		c->all_next->all_prev = c->all_prev;
-	c->all_prev = c->all_next = NULL;
-	s->nclients--;
+	conn_list_unlink(s, c);
 	pthread_mutex_unlock(&s->clients_lock);
 	c->mig_next = g_server.transit;
 	g_server.transit = c;
@@ -205,11 +219,7 @@ void migrate_adopt(struct shard *s, struct shard_msg *m)
 	c->mig_next = NULL;
 	pthread_mutex_lock(&s->clients_lock);
 	c->shard = s;
-	c->all_next = s->clients;
-	if (s->clients)
-		s->clients->all_prev = c;
-	s->clients = c;
-	s->nclients++;
+	conn_list_link(s, c);
 	pthread_mutex_unlock(&s->clients_lock);
 	atomic_fetch_sub(&g_server.conns_in_transit, 1);
 	conn_transit_unlock();

@@ -154,35 +154,13 @@ static void rt_clients_foreach(void (*fn)(void *arg, const struct client_info *c
 	conn_transit_unlock();
 }
 
-static uint64_t rt_clients_kill(bool (*match)(void *arg, const struct client_info *ci),
-			     void *arg, uint64_t skip_id)
+/* Flag the clients of a list (a shard's, or the transit list) that match. */
+static uint64_t rt_kill_matching(struct conn *list, bool transit,
+				 bool (*match)(void *arg, const struct client_info *ci), void *arg,
+				 uint64_t skip_id)
 {
-	uint64_t killed = 0;
-	conn_transit_lock();
-	for (uint32_t i = 0; i < g_server.nshards; i++) {
-		struct shard *s = g_server.shards[i];
-		bool any = false;
-		pthread_mutex_lock(&s->clients_lock);
-		for (struct conn *c = s->clients; c; c = c->all_next) {
-			if (c->id == skip_id || atomic_load(&c->kill_requested))
-				continue;
-			struct client_info ci;
-			rt_conn_info(c, &ci);
-			if (!match(arg, &ci))
-				continue;
-			atomic_store(&c->kill_requested, true);
-			any = true;
-			killed++;
-		}
-		pthread_mutex_unlock(&s->clients_lock);
-		if (any) {
-			atomic_store(&s->kill_pending, true);
-			shard_wake(s);
-		}
-	}
-	/* One on its way to a shard: that shard acts on the flag when it
-	 * takes the client in (migrate_adopt). */
-	for (struct conn *c = conn_transit_first(); c; c = c->mig_next) {
+	uint64_t n = 0;
+	for (struct conn *c = list; c; c = transit ? c->mig_next : c->all_next) {
 		if (c->id == skip_id || atomic_load(&c->kill_requested))
 			continue;
 		struct client_info ci;
@@ -190,8 +168,30 @@ static uint64_t rt_clients_kill(bool (*match)(void *arg, const struct client_inf
 		if (!match(arg, &ci))
 			continue;
 		atomic_store(&c->kill_requested, true);
-		killed++;
+		n++;
 	}
+	return n;
+}
+
+static uint64_t rt_clients_kill(bool (*match)(void *arg, const struct client_info *ci),
+			     void *arg, uint64_t skip_id)
+{
+	uint64_t killed = 0;
+	conn_transit_lock();
+	for (uint32_t i = 0; i < g_server.nshards; i++) {
+		struct shard *s = g_server.shards[i];
+		pthread_mutex_lock(&s->clients_lock);
+		uint64_t n = rt_kill_matching(s->clients, false, match, arg, skip_id);
+		pthread_mutex_unlock(&s->clients_lock);
+		if (n) {
+			killed += n;
+			atomic_store(&s->kill_pending, true);
+			shard_wake(s);
+		}
+	}
+	/* One on its way to a shard: that shard acts on the flag when it
+	 * takes the client in (migrate_adopt). */
+	killed += rt_kill_matching(conn_transit_first(), true, match, arg, skip_id);
 	conn_transit_unlock();
 	return killed;
 }

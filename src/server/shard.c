@@ -327,11 +327,7 @@ void shard_on_accept(struct shard *s, int fd)
 	conn_set_addrs(c);
 
 	pthread_mutex_lock(&s->clients_lock);
-	c->all_next = s->clients;
-	if (s->clients)
-		s->clients->all_prev = c;
-	s->clients = c;
-	s->nclients++;
+	conn_list_link(s, c);
 	pthread_mutex_unlock(&s->clients_lock);
 	stat_add(&s->stats.connected_clients, 1);
 	s->reactor->conn_start(s, c);
@@ -389,13 +385,7 @@ void shard_on_wakeup(struct shard *s)
 static void conn_unregister(struct shard *s, struct conn *c)
 {
 	pthread_mutex_lock(&s->clients_lock);
-	if (c->all_prev)
-		c->all_prev->all_next = c->all_next;
-	else
-		s->clients = c->all_next;
-	if (c->all_next)
-		c->all_next->all_prev = c->all_prev;
-	s->nclients--;
+	conn_list_unlink(s, c);
 	pthread_mutex_unlock(&s->clients_lock);
 	stat_add(&s->stats.connected_clients, (uint64_t)-1);
 	atomic_fetch_sub(&g_server.total_clients, 1);

@@ -790,6 +790,9 @@ void migrate_adopt(struct shard *s, struct shard_msg *m);
  * around the search and looks at the connections in transit too (lock
  * order: the transit lock, then a shard's clients lock). */
 void conn_transit_lock(void);
+/* A shard's client list (newest first); the caller holds its clients lock. */
+void conn_list_link(struct shard *s, struct conn *c);
+void conn_list_unlink(struct shard *s, struct conn *c);
 void conn_transit_unlock(void);
 struct conn *conn_transit_first(void);
 

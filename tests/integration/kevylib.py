@@ -28,6 +28,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 PASS, FAIL, SKIP = 0, 1, 77
@@ -262,6 +263,27 @@ class RawConn:
     def cmd(self, *args):
         """Send one command, return its reply parsed (see parse())."""
         return parse(self.call(*args))
+
+    def send_in_background(self, data):
+        """Send data from a thread while the caller reads the replies (a
+        burst larger than the socket buffers).  Returns finish(timeout),
+        which joins the thread and returns the error it met, or None."""
+        errs = []
+
+        def sender():
+            try:
+                self.send(data)
+            except OSError as e:
+                errs.append(e)
+        t = threading.Thread(target=sender)
+        t.start()
+
+        def finish(timeout=60):
+            t.join(timeout)
+            if t.is_alive():
+                return "still sending after %ss" % timeout
+            return errs[0] if errs else None
+        return finish
 
     def closed_by_peer(self, timeout=5.0):
         """True when the server closes the connection (EOF or reset) within

@@ -117,22 +117,13 @@ def check_deep_pipeline(srv):
         if i % 1000 == 500:
             cmds.append(("SET", home, i)); want.append(b"+OK\r\n")
         cmds.append(("SET", "{%s}:v" % hot, i)); want.append(b"+OK\r\n")
-    payload = b"".join(K.encode(*x) for x in cmds)
-    errs = []
-
-    def sender():
-        try:
-            c.send(payload)
-        except OSError as e:
-            errs.append(e)
-    t = threading.Thread(target=sender)
-    t.start()
+    finish = c.send_in_background(b"".join(K.encode(*x) for x in cmds))
     for i, w in enumerate(want):
         got = c.read_reply()
         if got != w:
             K.fail("pipeline reply %d to %r: %r, want %r" % (i, cmds[i], got, w))
-    t.join(60)
-    K.check(not errs and not t.is_alive(), "the burst was sent: %r" % errs)
+    err = finish()
+    K.check(err is None, "the burst was sent: %r" % err)
     K.check(shard_of(c) == shard_of_key_now(srv, hot), "the pipelined client moved to its key's shard")
     c.close()
     K.log("deep pipeline: %d replies in order" % len(want))
