@@ -264,6 +264,19 @@ class RawConn:
         """Send one command, return its reply parsed (see parse())."""
         return parse(self.call(*args))
 
+    def expect_incr_replies_then_close(self, n):
+        """After n INCRs of a fresh counter and a half-close (SHUT_WR): the
+        replies 1..n in order, then the server closes the connection."""
+        for i in range(n):
+            r = self.read_reply()
+            if r != b":%d\r\n" % (i + 1):
+                fail("reply %d after the half-close: %r" % (i, r))
+        try:
+            self.read_reply()
+            fail("the server keeps a half-closed client open")
+        except ConnectionClosed:
+            pass
+
     def send_in_background(self, data):
         """Send data from a thread while the caller reads the replies (a
         burst larger than the socket buffers).  Returns finish(timeout),
