@@ -207,14 +207,15 @@ void migrate_turn(struct shard *s)
 	}
 }
 
-void migrate_adopt(struct shard *s, struct shard_msg *m)
+/* Take c, on its way to s, off the transit list into s's client list
+ * (the transit lock held), then make it s's (s's thread). */
+static bool mig_take(struct shard *s, struct conn *c)
 {
-	struct conn *c = ((struct conn_adopt *)m)->conn;
-	free(m);
-	conn_transit_lock();
 	struct conn **pp = &g_server.transit;
-	while (*pp != c)
+	while (*pp && *pp != c)
 		pp = &(*pp)->mig_next;
+	if (!*pp)
+		return false;   /* migrate_adopt_early took it in already */
 	*pp = c->mig_next;
 	c->mig_next = NULL;
 	pthread_mutex_lock(&s->clients_lock);
@@ -222,7 +223,33 @@ void migrate_adopt(struct shard *s, struct shard_msg *m)
 	conn_list_link(s, c);
 	pthread_mutex_unlock(&s->clients_lock);
 	atomic_fetch_sub(&g_server.conns_in_transit, 1);
+	return true;
+}
+
+static void mig_settle(struct shard *s, struct conn *c);
+
+void migrate_adopt(struct shard *s, struct shard_msg *m)
+{
+	/* Only compared, not followed, until found in transit: when
+	 * migrate_adopt_early took it in, it may be gone by now. */
+	struct conn *c = ((struct conn_adopt *)m)->conn;
+	free(m);
+	conn_transit_lock();
+	bool mine = mig_take(s, c);
 	conn_transit_unlock();
+	if (mine)
+		mig_settle(s, c);
+}
+
+void migrate_adopt_early(struct shard *s, struct conn *c)
+{
+	kv_assert(c->mig_to == s->id);
+	if (mig_take(s, c))
+		mig_settle(s, c);
+}
+
+static void mig_settle(struct shard *s, struct conn *c)
+{
 	stat_add(&s->stats.connected_clients, 1);
 	stat_add(&s->stats.migrated_connections, 1);
 	resp_parser_set_limits(&c->parser, &s->resp_limits);

@@ -785,6 +785,10 @@ void migrate_turn(struct shard *s);
 void migrate_detached(struct shard *s, struct conn *c);
 /* MSG_CONN_ADOPT: a connection is this shard's now. */
 void migrate_adopt(struct shard *s, struct shard_msg *m);
+/* On s's thread, the transit lock held: c, in transit to s, is taken in
+ * now (a lookup that must find it where it will live: TRACKING REDIRECT);
+ * its MSG_CONN_ADOPT then finds it gone and does nothing. */
+void migrate_adopt_early(struct shard *s, struct conn *c);
 /* A search of every shard's clients that must not miss one on its way
  * (CLIENT LIST, CLIENT KILL, TRACKING REDIRECT) holds the transit lock
  * around the search and looks at the connections in transit too (lock

@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "base/kv.h"
 #include "base/util_num.h"
@@ -254,31 +255,44 @@ static bool trk_remote_alive(uint32_t sh, uint64_t id)
 }
 
 /* The shard of client id, or -1 when there is no such client.  The client
- * found is pinned there: a REDIRECT target does not move (migrate.c). */
-static int64_t trk_find_shard(uint64_t id)
+ * found is pinned there: a REDIRECT target does not move (migrate.c).  One
+ * in transit is found where it will live: taken in now when that is this
+ * shard (s), else waited for (its shard takes it in at its next turn). */
+static int64_t trk_find_shard(struct shard *s, uint64_t id)
 {
-	int64_t where = -1;
-	conn_transit_lock();
-	for (uint32_t i = 0; i < g_server.nshards && where < 0; i++) {
-		struct shard *o = g_server.shards[i];
-		pthread_mutex_lock(&o->clients_lock);
-		for (struct conn *c = o->clients; c; c = c->all_next) {
-			if (c->id == id) {
-				atomic_store(&c->pinned, true);
-				where = i;
-				break;
+	for (int tries = 0;; tries++) {
+		int64_t where = -1;
+		bool moving = false;
+		conn_transit_lock();
+		for (uint32_t i = 0; i < g_server.nshards && where < 0; i++) {
+			struct shard *o = g_server.shards[i];
+			pthread_mutex_lock(&o->clients_lock);
+			for (struct conn *c = o->clients; c; c = c->all_next) {
+				if (c->id == id) {
+					atomic_store(&c->pinned, true);
+					where = i;
+					break;
+				}
 			}
+			pthread_mutex_unlock(&o->clients_lock);
 		}
-		pthread_mutex_unlock(&o->clients_lock);
-	}
-	for (struct conn *c = conn_transit_first(); c && where < 0; c = c->mig_next) {
-		if (c->id == id) {
+		for (struct conn *c = conn_transit_first(); c && where < 0; c = c->mig_next) {
+			if (c->id != id)
+				continue;
 			atomic_store(&c->pinned, true);
 			where = c->mig_to;
+			if (c->mig_to == s->id)
+				migrate_adopt_early(s, c);
+			else
+				moving = tries < 20000;   /* ~1 s, then take it as found */
+			break;
 		}
+		conn_transit_unlock();
+		if (!moving)
+			return where;
+		struct timespec pause = { 0, 50 * 1000 };
+		nanosleep(&pause, NULL);
 	}
-	conn_transit_unlock();
-	return where;
 }
 
 /* ---- sending messages ---- */
@@ -1035,7 +1049,7 @@ static void trk_cmd_tracking(struct cmd_ctx *ctx, struct conn *c)
 				resp_error(ctx->out, "ERR value is not an integer or out of range");
 				goto out;
 			}
-			redir_shard = redir > 0 ? trk_find_shard((uint64_t)redir) : -1;
+			redir_shard = redir > 0 ? trk_find_shard(s, (uint64_t)redir) : -1;
 			if (redir_shard < 0) {
 				resp_error(ctx->out,
 					   "ERR The client ID you want redirect to does not exist");

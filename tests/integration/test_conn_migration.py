@@ -218,6 +218,42 @@ def check_what_never_moves(srv):
     K.log("MULTI, WATCH, TRACKING, REDIRECT target, REPLY OFF, setting off: none moved")
 
 
+def check_redirect_to_moving(srv):
+    """CLIENT TRACKING REDIRECT names a client right as it starts to move
+    (its burst just sent): the target ends where the lookup said, and gets
+    the invalidation."""
+    hot = key_on(srv, 1, "rmove")
+    got_early = 0
+    for rnd in range(24):
+        target = conn_on(srv, 0)
+        K.check(target.call("HELLO", "3").startswith(b"%"), "HELLO 3")
+        tid = client_id(target)
+        tracker = conn_on(srv, rnd % 2)   # both: the target's destination and not
+        target.send(b"".join(K.encode("GET", hot) for _ in range(STREAK + 2)))
+        early = STREAK - 4 + rnd % 6   # the REDIRECT lands around the move
+        for _ in range(early):
+            target.read_reply()
+        K.check(tracker.call("CLIENT", "TRACKING", "on", "REDIRECT", tid) == b"+OK\r\n",
+                "REDIRECT to a client that is moving")
+        key = "rmove:w%d" % rnd
+        tracker.cmd("GET", key)
+        with srv.conn() as w:
+            w.cmd("SET", key, rnd)
+        replies, pushes = early, 0
+        while replies < STREAK + 2 or pushes == 0:
+            r = target.read_reply()
+            if r.startswith(b">"):
+                K.check(key.encode() in r, "round %d: the invalidation names %s: %r" % (rnd, key, r))
+                pushes += 1
+            else:
+                replies += 1
+        got_early += shard_of(target) == 1
+        tracker.close()
+        target.close()
+    K.log("REDIRECT to a moving client: 24 rounds, invalidations all delivered "
+          "(%d targets had moved)" % got_early)
+
+
 def check_cooldown(srv):
     k1 = key_on(srv, 1, "cool1")
     k0 = key_on(srv, 0, "cool0")
@@ -296,6 +332,7 @@ def main():
         check_deep_pipeline(srv)
         check_half_close(srv)
         check_what_never_moves(srv)
+        check_redirect_to_moving(srv)
         check_cooldown(srv)
         check_list_and_kill(srv)
         with srv.conn() as c:
