@@ -105,8 +105,8 @@ static bool mig_movable(const struct conn *c)
 static bool mig_quiet(const struct conn *c)
 {
 	return c->inflight == 0 && !c->txn_inflight && !c->slots_head && c->out.len == 0 &&
-	       !c->send_inflight && c->sending.len == c->send_off && !c->in_gated &&
-	       !c->paused && !c->in_paused && !c->dispatching;
+	       !c->send_inflight && !c->in_gated && !c->paused && !c->in_paused &&
+	       !c->dispatching;
 }
 
 void migrate_note(struct shard *s, struct conn *c, uint32_t to)

@@ -282,6 +282,15 @@ static void ur_conn_flush(struct shard *s, struct conn *c)
 	ur_start_send(u, c);
 }
 
+/* End c's multishot recv: its last completion (-ECANCELED, without
+ * IORING_CQE_F_MORE) leaves it unarmed (ur_on_recv). */
+static void ur_cancel_recv(struct uring_state *u, struct conn *c)
+{
+	struct io_uring_sqe *sqe = ur_sqe(u);
+	io_uring_prep_cancel64(sqe, ur_data(c, UR_RECV), 0);
+	io_uring_sqe_set_data64(sqe, UR_IGNORE);
+}
+
 static void ur_conn_start(struct shard *s, struct conn *c)
 {
 	c->recv_paused = false;
@@ -293,12 +302,8 @@ static void ur_conn_recv(struct shard *s, struct conn *c, bool on)
 	struct uring_state *u = s->reactor_data;
 	if (!on) {
 		c->recv_paused = true;
-		if (c->recv_armed) {
-			/* Its last completion (-ECANCELED) leaves it unarmed. */
-			struct io_uring_sqe *sqe = ur_sqe(u);
-			io_uring_prep_cancel64(sqe, ur_data(c, UR_RECV), 0);
-			io_uring_sqe_set_data64(sqe, UR_IGNORE);
-		}
+		if (c->recv_armed)
+			ur_cancel_recv(u, c);
 		return;
 	}
 	c->recv_paused = false;
@@ -316,11 +321,8 @@ static void ur_maybe_done(struct shard *s, struct conn *c)
 static void ur_conn_close(struct shard *s, struct conn *c)
 {
 	struct uring_state *u = s->reactor_data;
-	if (c->recv_armed) {
-		struct io_uring_sqe *sqe = ur_sqe(u);
-		io_uring_prep_cancel64(sqe, ur_data(c, UR_RECV), 0);
-		io_uring_sqe_set_data64(sqe, UR_IGNORE);
-	}
+	if (c->recv_armed)
+		ur_cancel_recv(u, c);
 	/* Ends a send stuck on a peer that stopped reading; not for a replica's
 	 * socket, which a sender thread takes over (repl.c). */
 	if (!c->repl_handoff)
@@ -335,9 +337,7 @@ static void ur_conn_detach(struct shard *s, struct conn *c)
 		shard_conn_detached(s, c);
 		return;
 	}
-	struct io_uring_sqe *sqe = ur_sqe(u);
-	io_uring_prep_cancel64(sqe, ur_data(c, UR_RECV), 0);
-	io_uring_sqe_set_data64(sqe, UR_IGNORE);
+	ur_cancel_recv(u, c);
 }
 
 static void ur_on_recv(struct shard *s, struct uring_state *u, struct conn *c,
