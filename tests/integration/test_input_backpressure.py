@@ -10,7 +10,10 @@ Checks, on --threads 2:
   - a request larger than the high mark (a 3 MB value, then a 20 MB one)
     is still read whole and runs;
   - a client that half-closes after a 4 MB burst gets every reply, then
-    is closed; one that closes with replies unread is gone.
+    is closed; one that closes with replies unread is gone;
+  - a malformed request behind a 4 MB burst: every earlier reply, Redis's
+    protocol error, the close; a request past client-query-buffer-limit
+    closes its client; nothing answered is lost.
 Every loop is bounded in count and time.
 """
 
@@ -107,12 +110,59 @@ def check_hangup(srv):
     K.log("half-close after a 4 MB burst: %d replies, then closed; a reset client is gone" % n)
 
 
+def check_bad_input(srv):
+    # A malformed request behind a 4 MB burst, read while the client is
+    # paused and resumed: every earlier command runs and is answered, then
+    # Redis's protocol error, then the close; nothing answered is lost.
+    c = srv.conn(timeout=60)
+    one = K.encode("INCR", "bp:bad")
+    n = (4 << 20) // len(one)
+    finish = c.send_in_background(one * n + b"*1\r\n$x\r\n")
+    for i in range(n):
+        r = c.read_reply()
+        if r != b":%d\r\n" % (i + 1):
+            K.fail("reply %d before the bad request: %r" % (i, r))
+    K.check(c.read_reply() == b"-ERR Protocol error: invalid bulk length\r\n",
+            "the bad request gets Redis's protocol error")
+    try:
+        c.read_reply()
+        K.fail("the connection stays open after a protocol error")
+    except K.ConnectionClosed:
+        pass
+    K.check(finish() is None, "the burst was sent")
+    c.close()
+    # A single request past client-query-buffer-limit is not held back by
+    # the pause (it is one partial request): the limit closes the client.
+    with srv.conn() as ctl:
+        K.check(ctl.call("CONFIG", "SET", "client-query-buffer-limit", "1mb") == b"+OK\r\n",
+                "CONFIG SET client-query-buffer-limit 1mb")
+        c = srv.conn(timeout=60)
+        K.check(c.call("SET", "bp:kept", "yes") == b"+OK\r\n", "an acknowledged SET")
+        closed = False
+        try:
+            c.send(b"*3\r\n$3\r\nSET\r\n$4\r\nbp:x\r\n$4000000\r\n" + b"y" * (3 << 20))
+            c.read_reply()
+        except (K.ConnectionClosed, ConnectionResetError, BrokenPipeError):
+            closed = True
+        K.check(closed, "a request past client-query-buffer-limit closes the client")
+        c.close()
+        K.check(ctl.call("CONFIG", "SET", "client-query-buffer-limit", "1gb") == b"+OK\r\n",
+                "CONFIG SET client-query-buffer-limit 1gb")
+        K.check(ctl.call("GET", "bp:kept") == b"$3\r\nyes\r\n", "the acknowledged SET is kept")
+        K.check(ctl.call("EXISTS", "bp:x") == b":0\r\n", "the cut request did not run")
+        K.check(ctl.call("GET", "bp:bad") == b"$%d\r\n%d\r\n" % (len(str(n)), n),
+                "every answered INCR counted")
+    K.log("bad input behind a burst: %d replies, then the protocol error and the close; "
+          "a request past client-query-buffer-limit closes its client, nothing answered lost" % n)
+
+
 def main():
     K.require_kevy()
     with K.kevy("--threads", "2", "--appendonly", "no", "--save", "") as srv:
         check_burst(srv)
         check_big_requests(srv)
         check_hangup(srv)
+        check_bad_input(srv)
         srv.check_clean_exit()
 
 
