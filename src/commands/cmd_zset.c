@@ -514,9 +514,10 @@ static void reply_ranks(struct cmd_ctx *c, struct zset *z, size_t first, size_t 
 
 /* ZRANGESTORE's result: count elements from rank first (direction rev) of
  * z, or nothing when z is NULL, stored at argv[1] (an empty result deletes
- * it, as Redis); replies with the size. */
+ * it, as Redis); replies with the size.  by_rank: the range was given as
+ * ranks, so Redis knew its length before storing (see below). */
 static void store_ranks(struct cmd_ctx *c, struct zset *z, size_t first, size_t count,
-			bool rev)
+			bool rev, bool by_rank)
 {
 	struct kv_db *db = cmd_db_arg(c, 1);
 	const struct kv_slice *dst = &c->argv[1];
@@ -526,11 +527,13 @@ static void store_ranks(struct cmd_ctx *c, struct zset *z, size_t first, size_t 
 		resp_int(c->out, 0);
 		return;
 	}
-	/* As Redis's ZRANGESTORE: a skiplist when the range has more elements
-	 * than zset-max-listpack-entries, else packed, converting as it goes
-	 * (a long member).  Which matters for -0: the packed form keeps none,
-	 * so an element added before a conversion ends at 0. */
-	struct zset *res = zset_new_for(count);
+	/* As Redis's ZRANGESTORE: a skiplist when a rank range has more
+	 * elements than zset-max-listpack-entries, else packed, converting as
+	 * it goes (too many elements, a long member).  A BYSCORE or BYLEX range
+	 * always starts packed: Redis does not count it first.  Which matters
+	 * for -0: the packed form keeps none, so an element added before a
+	 * conversion ends at 0. */
+	struct zset *res = zset_new_for(by_rank ? count : 0);
 	struct zset_iter *it = kv_malloc(sizeof(*it));
 	zset_iter_init(z, it, first, rev);
 	struct kv_slice m;
@@ -550,10 +553,10 @@ static void store_ranks(struct cmd_ctx *c, struct zset *z, size_t first, size_t 
 
 /* Where a range goes: the reply, or (store) ZRANGESTORE's destination. */
 static void range_emit(struct cmd_ctx *c, bool store, struct zset *z, size_t first,
-		       size_t count, bool rev, bool withscores)
+		       size_t count, bool rev, bool withscores, bool by_rank)
 {
 	if (store)
-		store_ranks(c, z, first, count, rev);
+		store_ranks(c, z, first, count, rev, by_rank);
 	else
 		reply_ranks(c, z, first, z ? count : 0, rev, withscores);
 }
@@ -631,7 +634,7 @@ static void zrange_generic(struct cmd_ctx *c, int k, bool store, enum range_type
 	if (!get_zset(c, k, true, &z))
 		return;
 	if (!z) {
-		range_emit(c, store, NULL, 0, 0, rev, withscores);
+		range_emit(c, store, NULL, 0, 0, rev, withscores, type == RANGE_RANK);
 		return;
 	}
 	int64_t len = (int64_t)zset_len(z);
@@ -640,23 +643,24 @@ static void zrange_generic(struct cmd_ctx *c, int k, bool store, enum range_type
 		if (end < 0) end += len;
 		if (start < 0) start = 0;
 		if (start > end || start >= len) {
-			range_emit(c, store, z, 0, 0, rev, withscores);
+			range_emit(c, store, z, 0, 0, rev, withscores, true);
 			return;
 		}
 		if (end >= len) end = len - 1;
-		range_emit(c, store, z, (size_t)start, (size_t)(end - start + 1), rev, withscores);
+		range_emit(c, store, z, (size_t)start, (size_t)(end - start + 1), rev,
+			   withscores, true);
 		return;
 	}
 	size_t first = 0, count;
 	/* A negative offset skips everything; a negative limit means no limit. */
 	if (offset < 0) {
-		range_emit(c, store, z, 0, 0, rev, withscores);
+		range_emit(c, store, z, 0, 0, rev, withscores, false);
 		return;
 	}
 	if (type == RANGE_SCORE) {
 		count = zset_score_span(z, &sr, rev, &first);
 		if ((uint64_t)offset >= count) {
-			range_emit(c, store, z, 0, 0, rev, withscores);
+			range_emit(c, store, z, 0, 0, rev, withscores, false);
 			return;
 		}
 		first += (size_t)offset;
@@ -666,7 +670,7 @@ static void zrange_generic(struct cmd_ctx *c, int k, bool store, enum range_type
 	}
 	if (limit >= 0 && (uint64_t)limit < count)
 		count = (size_t)limit;
-	range_emit(c, store, z, first, count, rev, withscores);
+	range_emit(c, store, z, first, count, rev, withscores, false);
 }
 
 static void cmd_zrange(struct cmd_ctx *c) { zrange_generic(c, 1, false, RANGE_AUTO, DIR_AUTO); }
