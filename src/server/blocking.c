@@ -14,7 +14,9 @@
  * runs its command again from the start: it pops, or blocks again if another
  * client took the element in between.  Running again (instead of popping on
  * the waker's shard) is what makes BLMOVE between shards atomic: the retry
- * takes the keyspaces of source and destination like any LMOVE.
+ * takes the keyspaces of source and destination like any LMOVE.  A
+ * blocked XREAD / XREADGROUP is read again by the claimer when it holds
+ * every stream the read names (serve_stream_now), else it runs again too.
  *
  * A timeout (checked by the client's shard every loop turn) and a
  * disconnect race with claims through the same exchange (WAITING -> DONE);
@@ -40,6 +42,7 @@
 #include "commands/fx.h"
 #include "commands/notify.h"
 #include "base/kv.h"
+#include "server/server.h"
 #include "server/shard.h"
 #include "store/t_list.h"
 #include "store/t_zset.h"
@@ -329,6 +332,72 @@ static bool serve_now(struct kv_db *db, const char *key, size_t klen, struct kv_
 	return true;
 }
 
+/* Run a claimed XREAD / XREADGROUP here, in the writer's unit, when every
+ * stream it names is held: as in Redis, the reader is served before the
+ * writer's client (or anyone) runs another command, so an XINFO right after
+ * the XADD sees the delivery and the consumer it created.  Its effects
+ * follow the writer's in the same record (its own fx frame).  Nothing to
+ * read (the write added nothing past its ID), or a stream on a shard not
+ * held: the client runs the command again itself, as before. */
+static void serve_stream_now(struct shard *exec, struct kv_dbs **held, struct block_ticket *t,
+			     int64_t now_ms)
+{
+	const struct cmd_call *call = t->call;
+	int idx_stack[16];
+	int max = call->argc < 16 ? 16 : call->argc;
+	int *idx = max > 16 ? kv_malloc((size_t)max * sizeof(int)) : idx_stack;
+	int n = cmd_stream_read_keys(call->argc, call->argv, idx, max);
+	bool all_held = n > 0;
+	for (int i = 0; i < n && all_held; i++) {
+		const struct kv_slice *k = &call->argv[idx[i]];
+		all_held = held[kv_key_shard(k->ptr, k->len, g_server.nshards)] != NULL;
+	}
+	if (idx != idx_stack)
+		free(idx);
+	if (!all_held)
+		return;
+	struct kv_buf *out = &t->reply;
+	out->proto = call->proto;
+	struct cmd_ctx ctx = {
+		.argc = call->argc,
+		.argv = call->argv,
+		.out = out,
+		.now_ms = now_ms,
+		.rt = &server_runtime,
+		.stats = &exec->stats,
+		.shard = exec,
+		.held = held,
+		.nshards = g_server.nshards,
+		.dbid = call->dbid,
+		.user = call->user,
+	};
+	/* It changes its group in place: a snapshot under way must save
+	 * what it looks up first, whatever database the writer ran in. */
+	bool was[g_server.nshards];
+	for (uint32_t i = 0; i < g_server.nshards; i++)
+		was[i] = held[i] && db_set_writing(held[i]->db[call->dbid], true);
+	struct fx_cmd fx;
+	fx_cmd_begin(&fx, call->cmd, call->argc, call->argv, held, call->dbid, now_ms);
+	struct stream_read_wait w;
+	t->served = cmd_stream_read(&ctx, &w, true);
+	fx_cmd_end(&fx);
+	if (t->served && out->len > 0 && out->data[0] == '-') {
+		/* Counted as the run that replied (its call was counted when
+		 * it blocked), on the shard that ran it. */
+		stat_error(&exec->stats, out->data, out->len);
+		struct cmd_stat *cs = shard_cmd_stat(exec, call->cmd);
+		if (cs)
+			stat_add(&cs->failed, 1);
+	}
+	if (!t->served) {
+		cmd_stream_read_wait_free(&w);
+		out->len = 0;
+	}
+	for (uint32_t i = 0; i < g_server.nshards; i++)
+		if (held[i])
+			db_set_writing(held[i]->db[call->dbid], was[i]);
+}
+
 /* Tell the waiter's home.  A waiter served here on this shard's own key is
  * woken in this turn; any other wake-up leaves through the key's owner once
  * the pop it carries is durable (shard_defer_wake). */
@@ -368,13 +437,15 @@ static void bk_signal(struct shard *exec, struct shard *owner, uint32_t dbid,
 			continue;
 		}
 		if (t->want == KV_TYPE_STREAM) {
-			/* A stream reader runs its command again: the write may
-			 * have added what it waits for, or removed its group or
-			 * key (XREADGROUP then replies the error). */
+			/* A stream reader reads again: the write may have added
+			 * what it waits for, or removed its group or key
+			 * (XREADGROUP then replies the error). */
 			int expect = BT_WAITING;
 			remove[i] = true;
-			if (atomic_compare_exchange_strong(&t->state, &expect, BT_CLAIMED))
+			if (atomic_compare_exchange_strong(&t->state, &expect, BT_CLAIMED)) {
+				serve_stream_now(exec, held, t, now_ms);
 				wake(exec, owner, t);
+			}
 			continue;
 		}
 		uint64_t *a = &avail[t->want == KV_TYPE_ZSET];

@@ -1155,9 +1155,11 @@ bool db_snapshot_active(const struct kv_db *db)
 	return db->snap_fn != NULL;
 }
 
-void db_set_writing(struct kv_db *db, bool writing)
+bool db_set_writing(struct kv_db *db, bool writing)
 {
+	bool was = db->writing;
 	db->writing = writing;
+	return was;
 }
 
 /* ---- walking ---- */

@@ -229,8 +229,8 @@ void db_snapshot_abandon(struct kv_db *db);
 bool db_snapshot_active(const struct kv_db *db);
 /* The running command may change entries in place through db_lookup's
  * result: lookups then give the entry to the snapshot first.  The runtime
- * sets it around write commands. */
-void db_set_writing(struct kv_db *db, bool writing);
+ * sets it around write commands.  Returns the setting it replaced. */
+bool db_set_writing(struct kv_db *db, bool writing);
 
 /* ---- expiry ---- */
 /* Reclaim expired keys by sampling keys that carry a deadline, Redis-style

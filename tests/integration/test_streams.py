@@ -449,6 +449,57 @@ def check_seen_times():
         srv.cleanup()
 
 
+def blocked_count(c):
+    for line in K.parse(c.call("INFO", "clients")).decode().split("\r\n"):
+        if line.startswith("blocked_clients:"):
+            return int(line.split(":")[1])
+    raise K.TestFailure("INFO clients has no blocked_clients")
+
+
+def check_served_before_next_command():
+    """As in Redis, a blocked reader is served before the writer's client (or
+    anyone) runs its next command: XINFO pipelined right after the XADD sees
+    the delivery and the consumer the read created, wherever the reader's
+    connection and the stream live (4 shards, keys spread over them), and the
+    read's effects follow the XADD's in the log (same state after restart)."""
+    srv = K.kevy("--threads", "4", "--appendfsync", "always").start()
+    try:
+        infos = {}
+        for i in range(8):
+            key = "served%d" % i
+            with srv.conn() as w, srv.conn() as r, srv.conn() as probe:
+                w.call("XGROUP", "CREATE", key, "g", "$", "MKSTREAM")
+                w.call("XADD", key, "1-1", "f1", "v1")
+                w.call("XREADGROUP", "GROUP", "g", "Alice", "NOACK", "STREAMS", key, ">")
+                r.send(K.encode("XREADGROUP", "GROUP", "g", "Bob", "BLOCK", "0", "NOACK",
+                                "STREAMS", key, ">"))
+                deadline = time.monotonic() + 5
+                while blocked_count(probe) < 1:
+                    K.check(time.monotonic() < deadline, "the reader blocks")
+                    time.sleep(0.01)
+                w.send(K.encode("XADD", key, "2-1", "f2", "v2") +
+                       K.encode("XINFO", "GROUPS", key) + K.encode("XINFO", "CONSUMERS", key, "g"))
+                added, groups, consumers = w.read_replies(3, timeout=5)
+                K.check(added == b"$3\r\n2-1\r\n", "XADD: %r" % added)
+                g = flat(groups)[0]
+                K.check(g[g.index(b"last-delivered-id") + 1] == b"2-1" and
+                        g[g.index(b"consumers") + 1] == 2 and g[g.index(b"lag") + 1] == 0,
+                        "%s: the read was served before XINFO ran: %r" % (key, g))
+                names = [c[c.index(b"name") + 1] for c in flat(consumers)]
+                K.check(names == [b"Alice", b"Bob"], "%s: Bob exists: %r" % (key, names))
+                got = flat(r.read_reply(timeout=5))
+                K.check(got == [[key.encode(), [[b"2-1", [b"f2", b"v2"]]]]], "Bob got it: %r" % got)
+                infos[key] = groups
+        srv.stop()
+        srv.start()
+        with srv.conn() as c:
+            for key, groups in infos.items():
+                K.check(c.call("XINFO", "GROUPS", key) == groups, "%s after restart" % key)
+        srv.check_clean_exit()
+    finally:
+        srv.cleanup()
+
+
 def main():
     K.require_kevy()
     K.require_redis()
@@ -456,6 +507,7 @@ def main():
     check_differential()
     check_dump_restore()
     check_blocking()
+    check_served_before_next_command()
     check_persistence(rng)
     check_crash_acks(rng)
     check_seen_times()
