@@ -88,6 +88,8 @@ struct cmd_ctx {
 	 * (then only for ACL LOG's client info, read under its shard's
 	 * clients lock); NULL when there is none. */
 	const struct conn *origin;
+	/* A script's redis.call runs it (Redis's CLIENT_SCRIPT). */
+	bool in_script;
 };
 
 /* Count a read lookup as a keyspace hit or miss (INFO stats), as Redis's

@@ -40,7 +40,7 @@ static struct kv_entry *lookup_read(const struct cmd_ctx *c, int i)
 {
 	struct kv_entry *e = db_lookup(cmd_db_arg(c, i), c->argv[i].ptr, c->argv[i].len,
 				       c->now_ms);
-	cmd_count_lookup(c, e != NULL);
+	cmd_count_read(c, c->argv[i].ptr, c->argv[i].len, e != NULL);
 	return e;
 }
 

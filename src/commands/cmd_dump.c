@@ -37,7 +37,7 @@ static void cmd_dump(struct cmd_ctx *c)
 {
 	struct kv_entry *e = db_lookup(cmd_db_arg(c, 1), c->argv[1].ptr, c->argv[1].len,
 				       c->now_ms);
-	cmd_count_lookup(c, e != NULL);
+	cmd_count_read(c, c->argv[1].ptr, c->argv[1].len, e != NULL);
 	if (!e) {
 		resp_null(c->out);
 		return;
@@ -223,7 +223,7 @@ static void cmd_copy(struct cmd_ctx *c)
 	struct kv_db *sdb = cmd_db(c, src->ptr, src->len);
 	struct kv_db *ddb = cmd_dbs_at(c, dst_shard)->db[dbid];
 	struct kv_entry *e = db_lookup(sdb, src->ptr, src->len, c->now_ms);
-	cmd_count_lookup(c, e != NULL);
+	cmd_count_read(c, src->ptr, src->len, e != NULL);
 	if (!e) {
 		resp_int(c->out, 0);
 		return;

@@ -135,7 +135,7 @@ static bool read_zset(struct cmd_ctx *c, int i, struct zset **z)
 {
 	struct kv_entry *e = db_lookup(cmd_db_arg(c, i), c->argv[i].ptr, c->argv[i].len,
 				       c->now_ms);
-	cmd_count_lookup(c, e != NULL);
+	cmd_count_read(c, c->argv[i].ptr, c->argv[i].len, e != NULL);
 	*z = NULL;
 	if (!e)
 		return true;

@@ -60,7 +60,7 @@ static int hkey_open(struct cmd_ctx *c, struct hkey *k, bool for_read)
 	k->orig_mem = 0;
 	struct kv_entry *e = db_lookup(k->db, k->key->ptr, k->key->len, c->now_ms);
 	if (for_read)
-		cmd_count_lookup(c, e != NULL);
+		cmd_count_read(c, k->key->ptr, k->key->len, e != NULL);
 	if (!e)
 		return HKEY_MISSING;
 	if (entry_type(e) != KV_TYPE_HASH) {

@@ -45,7 +45,7 @@ static struct kv_entry *lookup_write(const struct cmd_ctx *c, int i)
 static struct kv_entry *lookup_read(const struct cmd_ctx *c, int i)
 {
 	struct kv_entry *e = lookup_write(c, i);
-	cmd_count_lookup(c, e != NULL);
+	cmd_count_read(c, c->argv[i].ptr, c->argv[i].len, e != NULL);
 	return e;
 }
 

@@ -193,7 +193,7 @@ static struct list *lookup_write(struct cmd_ctx *c, int i, bool *replied)
 static struct list *lookup_read(struct cmd_ctx *c, int i, bool *replied)
 {
 	struct list *l = lookup_write(c, i, replied);
-	cmd_count_lookup(c, l != NULL || *replied);
+	cmd_count_read(c, c->argv[i].ptr, c->argv[i].len, l != NULL || *replied);
 	return l;
 }
 

@@ -323,7 +323,7 @@ static void cmd_migrate(struct cmd_ctx *c)
 		int i = o.first_key + k;
 		struct kv_entry *e = db_lookup(cmd_db_arg(c, i), c->argv[i].ptr, c->argv[i].len,
 					       c->now_ms);
-		cmd_count_lookup(c, e != NULL);
+		cmd_count_read(c, c->argv[i].ptr, c->argv[i].len, e != NULL);
 		if (e)
 			keys[n++] = i;
 	}

@@ -67,7 +67,7 @@ static int set_lookup(const struct cmd_ctx *c, int i, bool read, struct set_ref 
 	ref->mem_before = 0;
 	struct kv_entry *e = db_lookup(ref->db, c->argv[i].ptr, c->argv[i].len, c->now_ms);
 	if (read)
-		cmd_count_lookup(c, e != NULL);
+		cmd_count_read(c, c->argv[i].ptr, c->argv[i].len, e != NULL);
 	if (!e)
 		return 0;
 	if (entry_type(e) != KV_TYPE_SET)
@@ -554,7 +554,8 @@ static void algebra_command(struct cmd_ctx *c, enum set_op op, bool store)
 	struct algebra a;
 	int first = store ? 2 : 1;
 
-	if (!algebra_load(&a, c, first, c->argc - first, !store)) {
+	/* Sources are reads, the stored forms' too (Redis's lookupKeyRead). */
+	if (!algebra_load(&a, c, first, c->argc - first, true)) {
 		free(a.refs);
 		return;
 	}

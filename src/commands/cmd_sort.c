@@ -336,7 +336,7 @@ static bool sort_deref(struct cmd_ctx *c, const struct kv_slice *pat, const char
 	/* kv_buf_cstr: a valid pointer even for the empty key name ("*" of ""). */
 	const char *k = kv_buf_cstr(name);
 	struct kv_entry *e = db_lookup(cmd_db(c, k, name->len), k, name->len, c->now_ms);
-	cmd_count_lookup(c, e != NULL);
+	cmd_count_read(c, k, name->len, e != NULL);
 	if (!e)
 		return false;
 	if (arrow) {
@@ -550,7 +550,7 @@ static void sort_generic(struct cmd_ctx *c, bool readonly)
 	const struct kv_slice *key = &c->argv[1];
 	struct kv_entry *e = db_lookup(cmd_db(c, key->ptr, key->len), key->ptr, key->len,
 				       c->now_ms);
-	cmd_count_lookup(c, e != NULL);
+	cmd_count_read(c, key->ptr, key->len, e != NULL);
 	enum kv_type t = e ? entry_type(e) : KV_TYPE_LIST;
 	if (t != KV_TYPE_LIST && t != KV_TYPE_SET && t != KV_TYPE_ZSET) {
 		resp_error(c->out, RESP_ERR_WRONGTYPE);

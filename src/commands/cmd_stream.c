@@ -247,7 +247,7 @@ static int skey_open(struct cmd_ctx *c, int i, struct skey *k, bool for_read)
 	k->mem0 = 0;
 	struct kv_entry *e = db_lookup(k->db, k->key->ptr, k->key->len, c->now_ms);
 	if (for_read)
-		cmd_count_lookup(c, e != NULL);
+		cmd_count_read(c, k->key->ptr, k->key->len, e != NULL);
 	if (!e)
 		return SK_MISSING;
 	if (entry_type(e) != KV_TYPE_STREAM) {
@@ -1661,6 +1661,12 @@ bool cmd_stream_read(struct cmd_ctx *c, struct stream_read_wait *w, bool retry)
 		int more = c->argc - i - 1;
 		const struct kv_slice *o = &c->argv[i];
 		if (arg_is(o, "block") && more) {
+			if (c->in_script) {
+				/* Redis refuses it before reading the timeout. */
+				resp_errorf(c->out, "ERR %.*s command is not allowed with BLOCK "
+					    "option from scripts", (int)c->argv[0].len, c->argv[0].ptr);
+				return true;
+			}
 			i++;
 			int64_t t;
 			if (!int_arg(c, &c->argv[i], &t, "timeout is not an integer or out of range"))

@@ -52,7 +52,7 @@ static struct kv_entry *lookup_write(const struct cmd_ctx *c, int i)
 static struct kv_entry *lookup_read(const struct cmd_ctx *c, int i)
 {
 	struct kv_entry *e = lookup_write(c, i);
-	cmd_count_lookup(c, e != NULL);
+	cmd_count_read(c, c->argv[i].ptr, c->argv[i].len, e != NULL);
 	return e;
 }
 
@@ -1029,10 +1029,9 @@ static void setop_generic(struct cmd_ctx *c, enum setop op, enum setop_out to,
 	int first = numidx + 1;
 	struct setop_src *srcs = kv_calloc((size_t)n, sizeof(*srcs));
 	for (int i = 0; i < n; i++) {
-		/* Sources count as reads (keyspace hits) unless the result is stored,
-		 * as in Redis. */
-		struct kv_entry *e = to == OUT_STORE ? lookup_write(c, first + i)
-						     : lookup_read(c, first + i);
+		/* Sources are reads (keyspace hits, "keymiss"), the stored forms'
+		 * too: Redis 7.0 looks them up with lookupKeyRead. */
+		struct kv_entry *e = lookup_read(c, first + i);
 		srcs[i].weight = 1.0;
 		if (!e)
 			continue;

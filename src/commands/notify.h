@@ -98,6 +98,16 @@ static inline void cmd_notify(const struct cmd_ctx *c, int type, const char *eve
 		notify_event(c->rt->publish, c->shard, type, event, c->dbid, key, klen);
 }
 
+/* A read lookup of key (Redis's lookupKeyRead): counts a keyspace hit or
+ * miss, and a miss raises "keymiss" (class m). */
+static inline void cmd_count_read(const struct cmd_ctx *c, const char *key, size_t klen,
+				  bool hit)
+{
+	cmd_count_lookup(c, hit);
+	if (!hit)
+		cmd_notify(c, NOTIFY_KEY_MISS, "keymiss", key, klen);
+}
+
 /* The same for argv[i]. */
 static inline void cmd_notify_arg(const struct cmd_ctx *c, int type, const char *event, int i)
 {

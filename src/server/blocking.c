@@ -381,14 +381,6 @@ static void serve_stream_now(struct shard *exec, struct kv_dbs **held, struct bl
 	struct stream_read_wait w;
 	t->served = cmd_stream_read(&ctx, &w, true);
 	fx_cmd_end(&fx);
-	if (t->served && out->len > 0 && out->data[0] == '-') {
-		/* Counted as the run that replied (its call was counted when
-		 * it blocked), on the shard that ran it. */
-		stat_error(&exec->stats, out->data, out->len);
-		struct cmd_stat *cs = shard_cmd_stat(exec, call->cmd);
-		if (cs)
-			stat_add(&cs->failed, 1);
-	}
 	if (!t->served) {
 		cmd_stream_read_wait_free(&w);
 		out->len = 0;

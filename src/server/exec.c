@@ -225,6 +225,7 @@ int64_t shard_call_run(struct shard *s, const struct cmd_call *call, struct conn
 		.dbid = call->dbid,
 		.user = call->user ? call->user : conn ? conn->user : NULL,
 		.origin = call->conn ? call->conn : conn,
+		.in_script = call->in_script,
 	};
 	/* INFO commandstats: this shard's counters of the entry the call
 	 * counts under; calls the runtime makes for itself count nowhere. */

@@ -700,9 +700,19 @@ static void shard_handle_wake(struct shard *s, struct shard_msg *m)
 	 * with the time it ran before blocking (Redis logs a blocked command
 	 * when it is unblocked).  One to run again is logged when it runs. */
 	const struct cmd_call *bc = blocking_served_call(c);
+	const struct kv_command *served = bc ? bc->cmd : NULL;
 	if (bc)
 		shard_slowlog(s, c, bc->cmd, bc->argc, bc->argv, c->block_duration_us);
 	blocking_take_result(c, &reply, &retry);
+	if (served && reply.len > 0 && reply.data[0] == '-') {
+		/* A read served where the stream lives replied an error (its
+		 * group or key went away): counted as the run that failed (the
+		 * call itself was counted when it blocked). */
+		stat_error(&s->stats, reply.data, reply.len);
+		struct cmd_stat *cs = shard_cmd_stat(s, served);
+		if (cs)
+			stat_add(&cs->failed, 1);
+	}
 	conn_unblock(s, c, UNBLOCK_WOKEN, &reply, retry);
 }
 

@@ -3,7 +3,8 @@
 
 A script of writes over every type (strings, lists, sets, hashes, sorted
 sets, SORT STORE, RESTORE, COPY, MOVE, RENAME, expiry, blocked pops, MULTI,
-several databases) runs on one connection with notify-keyspace-events KEAn;
+several databases, reads of missing keys) runs on one connection with
+notify-keyspace-events KEAnm;
 subscribers PSUBSCRIBE __key*__:* (and one SUBSCRIBEs a keyevent channel).
 The script ends with a PUBLISH on a marker channel; each subscriber reads
 until the marker.  Against a 3-shard kevy the subscribers sit on every
@@ -62,6 +63,15 @@ SCRIPT = [
     "MULTI", "SET t1 a", "LPUSH t2 b", "SADD t3 c", "DEL t1", "EXEC",
     "!blpop", "LPUSH bl x y", "!blpop-done",
     "FLUSHDB", "SET after-flush 1",
+    # Read lookups of missing keys: "keymiss" (class m), not OBJECT's.
+    "GET nokey", "EXISTS nokey", "TYPE nokey", "TTL nokey", "OBJECT ENCODING nokey",
+    "HGET nokey f", "LRANGE nokey 0 -1", "SMEMBERS nokey", "ZSCORE nokey m",
+    "XRANGE nokey - +", "PFCOUNT nokey", "GETBIT nokey 1", "DUMP nokey", "STRLEN nokey",
+    "SADD sorted 1 2", "SORT sorted BY w_* GET g_*", "COPY nokey cp", "GETDEL nokey",
+    "RENAME nokey x", "INCR nokey-incr", "SINTERSTORE sd sorted nokey",
+    "SUNIONSTORE sd nokey", "ZUNIONSTORE zd2 2 sorted nokey", "BITOP OR bd nokey",
+    "PFMERGE hd nokey", "GEOSEARCHSTORE gd nokey FROMLONLAT 0 0 BYRADIUS 1 km",
+    "ZRANGESTORE zd3 nokey 0 -1", "SORT nokey STORE sd2", "LMOVE nokey l9 LEFT LEFT",
 ] + ["SET many:%d %d" % (i, i) for i in range(120)] + ["DEL " + " ".join(
     "many:%d" % i for i in range(0, 120, 3))]
 
@@ -138,10 +148,10 @@ def streams(srv, nsubs, want_shards):
     K.check(len(shards) >= want_shards,
             "subscribers on %d shard(s), wanted %d" % (len(shards), want_shards))
     with K.RawConn(srv.port) as c:
-        K.check(c.call("CONFIG", "SET", "notify-keyspace-events", "KEAn") == b"+OK\r\n",
+        K.check(c.call("CONFIG", "SET", "notify-keyspace-events", "KEAnm") == b"+OK\r\n",
                 "CONFIG SET notify-keyspace-events")
         K.check(c.call("CONFIG", "GET", "notify-keyspace-events") ==
-                b"*2\r\n$22\r\nnotify-keyspace-events\r\n$3\r\nAKE\r\n",
+                b"*2\r\n$22\r\nnotify-keyspace-events\r\n$4\r\nAKEm\r\n",
                 "CONFIG GET prints the classes as Redis does")
     for s in subs:
         subscribe(s)

@@ -154,6 +154,13 @@ SEQUENCES = [["EVAL", code, "0"] for code in STRUCT_CASES] + [
     # A script that wrote then failed keeps its write.
     ["EVAL", "redis.call('set',KEYS[1],'kept'); error('after')", "1", "s:kept"],
     ["GET", "s:kept"],
+    # Blocking commands in a script: pops answer as their twins, XREAD and
+    # XREADGROUP with BLOCK are refused (before the timeout is read).
+    ["EVAL", "return redis.call('BLPOP',KEYS[1],0)", "1", "s:bl"],
+    ["EVAL", "return redis.call('XREAD','BLOCK','0','STREAMS',KEYS[1],'$')", "1", "s:xs"],
+    ["EVAL", "return redis.pcall('xReadGroup','GROUP','g','c','BLOCK','x','STREAMS',KEYS[1],'>')",
+     "1", "s:xs"],
+    ["EVAL", "return redis.call('XREAD','COUNT','1','STREAMS',KEYS[1],'0')", "1", "s:xs"],
     # SCRIPT
     ["SCRIPT", "LOAD", "return 'loaded'"],
     ["EVALSHA", "b534286061d4b9e4026607613b95c06c06015ae8", "0"],
