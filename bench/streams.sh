@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # bench/streams.sh - kevy vs redis-server on stream consumer groups (issue
-# 17): XREADGROUP + XACK consumers, side by side, same machine, same run.
+# 17): XREADGROUP + XACK consumers, XADD and XRANGE, side by side, same
+# machine, same run.
 #
 # Usage:
 #   bench/streams.sh
@@ -30,6 +31,13 @@
 #       COUNT 10 STREAMS xs0 '>' on one stream pre-filled (as above) with
 #       10*N entries, so that every read gets 10; never acknowledged (the
 #       PEL grows).  Reported: requests per second.
+#   xadd             redis-benchmark -c 50 -P 16 -r 4 -n N XADD
+#       xa:__rand_int__ * f <16 bytes>: appends with server-chosen IDs to 4
+#       streams (deleted first), spread over the shards.  Reported:
+#       requests per second; then the four XLENs must add up to N.
+#   xrange           redis-benchmark -c 50 -P 16 -n N XRANGE xs0 - + on one
+#       stream of 100 entries (filled as above): every reply holds 100
+#       entries.  Reported: requests per second.
 # Streams are plain keys (no hash tags): on kevy they sit on whichever
 # shard they hash to, and a connection's reads and acks of a stream on the
 # other shard are forwarded.
@@ -39,11 +47,13 @@
 #   REDIS_SERVER      redis-server binary (default: redis-server on PATH)
 #   KEVY_THREADS      kevy --threads (default 2)
 #   STREAMS_POLICIES  persistence policies (default "off always")
-#   STREAMS_ROWS      rows (default "xreadgroup+xack xreadgroup")
+#   STREAMS_ROWS      rows (default "xreadgroup+xack xreadgroup xadd xrange")
 #   STREAMS_REPS      runs per server per row (default 3; the median is shown)
 #   STREAMS_ENTRIES   entries consumed per xreadgroup+xack run (default 400000)
 #   STREAMS_CONNS     consumer connections (default 50)
 #   STREAMS_READS     XREADGROUP requests per xreadgroup run (default 40000)
+#   STREAMS_XADDS     XADDs per xadd run (default 400000)
+#   STREAMS_XRANGES   XRANGEs per xrange run (default 40000)
 #   STREAMS_OUT       file that also receives the report
 #
 # Needs: redis-server, redis-benchmark, redis-cli, cc, awk.  Exits non-zero
@@ -56,11 +66,13 @@ KEVY_SERVER="${KEVY_SERVER:-$ROOT/build/kevy-server}"
 REDIS_SERVER="${REDIS_SERVER:-$(command -v redis-server || true)}"
 KEVY_THREADS="${KEVY_THREADS:-2}"
 STREAMS_POLICIES="${STREAMS_POLICIES:-off always}"
-STREAMS_ROWS="${STREAMS_ROWS:-xreadgroup+xack xreadgroup}"
+STREAMS_ROWS="${STREAMS_ROWS:-xreadgroup+xack xreadgroup xadd xrange}"
 STREAMS_REPS="${STREAMS_REPS:-3}"
 STREAMS_ENTRIES="${STREAMS_ENTRIES:-400000}"
 STREAMS_CONNS="${STREAMS_CONNS:-50}"
 STREAMS_READS="${STREAMS_READS:-40000}"
+STREAMS_XADDS="${STREAMS_XADDS:-400000}"
+STREAMS_XRANGES="${STREAMS_XRANGES:-40000}"
 STREAMS_OUT="${STREAMS_OUT:-}"
 
 die() { echo "streams.sh: $*" >&2; exit 1; }
@@ -135,6 +147,12 @@ alive() {
   kill -0 "$K_PID" 2>/dev/null || die "kevy-server died: $(tail -20 "$WORK/kevy.log")"
 }
 
+# The requests per second of redis-benchmark's --csv output (0 if none).
+csv_rate() {
+  awk -F'","' 'NR > 1 && NF > 1 {gsub(/"/, "", $2); print $2; found=1; exit}
+               END {if (!found) print 0}'
+}
+
 run_once() {  # run_once PORT ROW -> rate (dies on failure)
   local out
   case "$2" in
@@ -152,8 +170,24 @@ run_once() {  # run_once PORT ROW -> rate (dies on failure)
       local pel
       pel=$(redis-cli -p "$1" XPENDING xs0 g | head -1)
       [[ "$pel" == $((STREAMS_READS * 10)) ]] || die "port $1: PEL $pel after the run"
-      awk -F'","' 'NR > 1 && NF > 1 {gsub(/"/, "", $2); print $2; found=1; exit}
-                   END {if (!found) print 0}' <<<"$out" ;;
+      csv_rate <<<"$out" ;;
+    xadd)
+      local k total=0
+      redis-cli -p "$1" DEL xa:000000000000 xa:000000000001 xa:000000000002 \
+        xa:000000000003 >/dev/null
+      out=$(redis-benchmark -h 127.0.0.1 -p "$1" -c 50 -P 16 -r 4 -n "$STREAMS_XADDS" --csv \
+            XADD xa:__rand_int__ '*' f 0123456789abcdef 2>/dev/null || true)
+      for k in 0 1 2 3; do
+        total=$((total + $(redis-cli -p "$1" XLEN "xa:00000000000$k")))
+      done
+      [[ "$total" == "$STREAMS_XADDS" ]] || die "port $1: $total entries after $STREAMS_XADDS XADDs"
+      csv_rate <<<"$out" ;;
+    xrange)
+      "$XLOAD" -p "$1" fill 1 100 >/dev/null || die "fill on port $1 failed"
+      [[ "$(redis-cli -p "$1" XLEN xs0)" == 100 ]] || die "port $1: xs0 is not 100 entries long"
+      out=$(redis-benchmark -h 127.0.0.1 -p "$1" -c 50 -P 16 -n "$STREAMS_XRANGES" --csv \
+            XRANGE xs0 - + 2>/dev/null || true)
+      csv_rate <<<"$out" ;;
     *) die "unknown row $2" ;;
   esac
 }
