@@ -38,7 +38,8 @@ workload:
   starts and holds exactly the keys the in-process recovery held.
 
 Runs: always with 2 shards (io_uring) and with 1 shard on the epoll reactor,
-everysec and no with 2 shards, each with BGSAVE/BGREWRITEAOF during the load
+everysec with 3 shards and no with 4 (units over 3 and 4 shards), each with
+BGSAVE/BGREWRITEAOF during the load
 (snapshot blocks, rotation, manifest commits, unlinks).  CI explores >= 2,000
 states; KEVY_CRASH_LONG=1 runs longer workloads with more variants per point.
 Prints the seed (KEVY_SEED=<n> replays) and the number of states explored.
@@ -590,9 +591,11 @@ def main():
         ("always-2", ["--threads", "2", "--appendfsync", "always"], "always", 2, 0),
         ("always-1-epoll", ["--threads", "1", "--io", "epoll", "--appendfsync", "always"],
          "always", 1, 0),
-        ("everysec-2", ["--threads", "2", "--appendfsync", "everysec"], "everysec", 2,
+        # Units over 3 and 4 shards (MULTI/EXEC of four unrelated keys,
+        # EVAL of three) under the policies that lose unsynced bytes.
+        ("everysec-3", ["--threads", "3", "--appendfsync", "everysec"], "everysec", 3,
          2000 if LONG else 200),
-        ("no-2", ["--threads", "2", "--appendfsync", "no"], "no", 2, 1000 if LONG else 100),
+        ("no-4", ["--threads", "4", "--appendfsync", "no"], "no", 4, 1000 if LONG else 100),
     ]
     total = 0
     real_total = [0]
