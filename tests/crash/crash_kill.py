@@ -2,7 +2,7 @@
 """crash_kill: kill -9 under load, cycle after cycle, on data directories that
 live across every cycle (issue 7 part 1; docs/durability.md "The promises").
 
-What it proves.  Two datasets (`--threads 2` and `--threads 1`; the shard
+What it proves.  Two datasets (`--threads 3` and `--threads 1`; the shard
 count is fixed by the dataset at its first start) each keep ONE data
 directory for the whole run, so snapshots, rotations, segments and quarantined
 tails accumulate.  Each cycle runs on one of them:
@@ -1196,7 +1196,7 @@ def main():
     stats = {"always": 0, "everysec": 0, "load": 0, "during_snapshot": 0, "commit_step": 0,
              "acked": 0, "checked_keys": 0, "torn": 0, "clean_checks": 0, "torn_kill": 0,
              "exec_race": 0, "exec_race_kills": 0}
-    datasets = [Dataset(1, 2), Dataset(2, 1)]
+    datasets = [Dataset(1, 3), Dataset(2, 1)]
     t0 = time.monotonic()
     cycle = -1
     ok = False
