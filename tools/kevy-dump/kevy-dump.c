@@ -1338,7 +1338,7 @@ static void kd_usage(FILE *out)
 	      "  --resp           the commands that recreate the keys, as RESP, for\n"
 	      "                   redis-cli --pipe (a segment: its records' commands)\n"
 	      "  --key GLOB       only keys matching GLOB (Redis KEYS syntax)\n"
-	      "  --type TYPE      only keys of TYPE: string, list, set, zset, hash\n"
+	      "  --type TYPE      only keys of TYPE: string, list, set, zset, hash, stream\n"
 	      "  --shard N        only shard N\n"
 	      "  --from-lsn L     segment: records with LSN >= L\n"
 	      "  --until-lsn L    records with LSN <= L (a directory: per shard)\n"
@@ -1406,7 +1406,7 @@ static int kd_parse_args(int argc, char **argv, struct kd_opts *o)
 			o->type = kd_type_parse(optarg);
 			if (o->type < 0) {
 				snprintf(msg, sizeof(msg), "--type: '%s' is not one of string, list, "
-					 "set, zset, hash", optarg);
+					 "set, zset, hash, stream", optarg);
 				return kd_usage_error(msg);
 			}
 			break;
