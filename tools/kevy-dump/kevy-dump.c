@@ -1230,10 +1230,14 @@ static int kd_run_snapshot(const struct kd_opts *o, FILE *out)
 		struct snap_fragment frag;
 		rc = snap_reader_next(&r, &frag);
 		if (rc == SNAP_FRAGMENT) {
-			if (snap_loader_apply(&l, &frag) < 0) {
-				fprintf(stderr, "kevy-dump: %s: block %" PRIu64 ": an element appears "
-					"twice\n", path, frag.block);
-				code = KD_EXIT_DAMAGED;
+			/* A corrupt value is the reader's verdict, described below. */
+			int lrc = snap_load_fragment(&r, &l, &frag);
+			if (lrc == KV_ECORRUPT)
+				continue;
+			if (lrc < 0) {
+				fprintf(stderr, "kevy-dump: %s: block %" PRIu64 ": %s\n", path,
+					frag.block, kv_strerror(lrc));
+				code = KD_EXIT_ERROR;
 				break;
 			}
 			if (frag.last) {
