@@ -568,23 +568,26 @@ static int load_snapshot(struct aof *a, struct kv_dbs *db, const struct manifest
 	struct snap_reader r;
 	struct snap_loader l;
 	snap_reader_init(&r, &cfg);
-	if (db)
-		snap_loader_init(&l, db);
+	/* Without db (kevy-check) the loader verifies each value by the rules
+	 * it loads by, so both refuse the same files. */
+	snap_loader_init(&l, db);
 	uint64_t off = 0;
 	int verdict;
 	for (;;) {
 		struct snap_fragment frag;
 		verdict = snap_reader_next(&r, &frag);
 		if (verdict == SNAP_FRAGMENT) {
-			if (db && (rc = snap_loader_apply(&l, &frag)) < 0) {
-				if (rc == KV_ELIMIT)
-					snprintf(line, sizeof(line), "%s: block %" PRIu64 ": a key of "
-						 "database %u, but the server has %u databases (raise "
-						 "`databases` to load this file)", path, frag.block,
-						 frag.db, db->n);
-				else
-					snprintf(line, sizeof(line), "%s: block %" PRIu64 ": a key or "
-						 "element appears twice", path, frag.block);
+			int lrc = snap_load_fragment(&r, &l, &frag);
+			if (lrc == KV_ELIMIT) {
+				snprintf(line, sizeof(line), "%s: block %" PRIu64 ": a key of "
+					 "database %u, but the server has %u databases (raise "
+					 "`databases` to load this file)", path, frag.block,
+					 frag.db, db->n);
+				rc = lrc;
+				break;
+			}
+			if (lrc < 0) {
+				verdict = lrc;   /* now the reader's verdict */
 				break;
 			}
 			if (db)
@@ -634,8 +637,7 @@ static int load_snapshot(struct aof *a, struct kv_dbs *db, const struct manifest
 	} else {
 		describe_refusal(err, cap, a->dir, line);
 	}
-	if (db)
-		snap_loader_free(&l);
+	snap_loader_free(&l);
 	snap_reader_free(&r);
 	kvio_close(&f);
 	rep.verdict = rc;

@@ -110,7 +110,13 @@
  *   next one, its lengths are within bounds, its body is one zstd frame that
  *   decompresses to exactly raw_len bytes holding well-formed records, the
  *   footer verifies, agrees on entries, blocks and chain, finds no key open,
- *   and the file ends right after it.
+ *   and the file ends right after it.  The reader sees each record's shape;
+ *   the loader adds the rules that need the value being built: no key,
+ *   set member, hash field or zset member given twice, and a stream's
+ *   items in the order and uniqueness STREAM ITEMS gives (its counters
+ *   checked when it is whole).  The server's load and kevy-check both apply
+ *   them through snap_load_fragment(), so they refuse the same files at the
+ *   same offset: the block, and the bad item's byte in its raw bytes.
  *
  * RECOVERY RULE
  *
@@ -1231,8 +1237,10 @@ static int step_record(struct snap_reader *r, struct snap_fragment *f)
 	f->count = count;
 	f->first = first;
 	f->block = r->blocks - 1;
+	f->raw_offset = off;
 	f->items = items;
 	f->items_len = (size_t)(p - items);
+	f->items_raw_offset = (size_t)(items - r->raw);
 	r->key_done += count;
 	f->last = r->key_done == r->key_total;
 	if (f->last)
@@ -1385,17 +1393,27 @@ void snap_loader_free(struct snap_loader *l)
 	kv_buf_free(&l->str);
 }
 
-/* One stream item into the open stream; KV_ECORRUPT for an item that
- * breaks the order or uniqueness rules of STREAM ITEMS. */
-static int loader_stream_item(struct snap_loader *l, struct kv_slice item)
+/* Refuse the fragment being applied: why, at raw byte off of its block. */
+static int loader_corrupt(struct snap_loader *l, size_t off, const char *why)
+{
+	l->error = why;
+	l->error_raw_offset = off;
+	return KV_ECORRUPT;
+}
+
+/* One stream item into the open stream (item starts at raw byte off);
+ * KV_ECORRUPT for an item that breaks the order or uniqueness rules of
+ * STREAM ITEMS.  These rules are the whole of a stream's validity beyond
+ * the items' shape: the server's load and kevy-check both come here. */
+static int loader_stream_item(struct snap_loader *l, struct kv_slice item, size_t off)
 {
 	struct stream *s = l->obj;
 	struct stream_item si;
 	if (!stream_item_parse(item, &si))
-		return KV_ECORRUPT;
+		return loader_corrupt(l, off, "malformed stream item");
 	if (!l->st_meta) {
 		if (si.kind != 'S')
-			return KV_ECORRUPT;
+			return loader_corrupt(l, off, "stream does not begin with its stream item");
 		l->st_meta = true;
 		l->st_last_ms = si.a;
 		l->st_last_seq = si.b;
@@ -1407,12 +1425,19 @@ static int loader_stream_item(struct snap_loader *l, struct kv_slice item)
 	struct stream_group *g = l->st_group;
 	struct stream_consumer *c = l->st_cons;
 	switch (si.kind) {
+	case 'S':
+		return loader_corrupt(l, off, "a second stream item in one stream");
 	case 'E': {
 		struct stream_id id = { si.a, si.b };
 		struct stream_id last = { l->st_last_ms, l->st_last_seq };
-		if (g || stream_id_is_zero(id) || stream_id_cmp(id, last) > 0 ||
-		    (s->length && stream_id_cmp(id, s->last_id) <= 0))
-			return KV_ECORRUPT;
+		if (g)
+			return loader_corrupt(l, off, "stream entry after a consumer group");
+		if (stream_id_is_zero(id))
+			return loader_corrupt(l, off, "stream entry ID 0-0");
+		if (stream_id_cmp(id, last) > 0)
+			return loader_corrupt(l, off, "stream entry ID above the stream's last ID");
+		if (s->length && stream_id_cmp(id, s->last_id) <= 0)
+			return loader_corrupt(l, off, "stream entry IDs not in increasing order");
 		size_t n = (size_t)si.c * 2;
 		struct kv_slice stack[16];
 		struct kv_slice *fv = n <= 16 ? stack : kv_malloc(n * sizeof(*fv));
@@ -1428,59 +1453,74 @@ static int loader_stream_item(struct snap_loader *l, struct kv_slice item)
 		g = stream_group_create(s, si.name.ptr, si.name.len,
 					(struct stream_id){ si.a, si.b }, (int64_t)si.c - 1);
 		if (!g)
-			return KV_ECORRUPT;
+			return loader_corrupt(l, off, "consumer group name given twice");
 		l->st_group = g;
 		l->st_cons = NULL;
 		return 0;
 	case 'C':
 		if (!g)
-			return KV_ECORRUPT;
+			return loader_corrupt(l, off, "consumer before any consumer group");
 		c = stream_consumer_create(s, g, si.name.ptr, si.name.len, si.t);
 		if (!c)
-			return KV_ECORRUPT;
+			return loader_corrupt(l, off, "consumer name given twice in its group");
 		l->st_cons = c;
 		return 0;
 	case 'P': {
 		struct stream_id id = { si.a, si.b };
-		if (!c || stream_pel_find(&g->pel, id) ||
-		    (c->pel.len && stream_id_cmp(id, stream_pel_at(&c->pel, c->pel.len - 1)->id) <= 0))
-			return KV_ECORRUPT;
+		if (!c)
+			return loader_corrupt(l, off, "pending entry before any consumer of its group");
+		if (stream_pel_find(&g->pel, id))
+			return loader_corrupt(l, off, "pending entry ID given twice in its group");
+		if (c->pel.len && stream_id_cmp(id, stream_pel_at(&c->pel, c->pel.len - 1)->id) <= 0)
+			return loader_corrupt(l, off, "pending entries of a consumer not in ID order");
 		stream_nack_add(s, g, c, id, si.t, si.c);
 		return 0;
 	}
 	}
-	return KV_ECORRUPT;
+	return loader_corrupt(l, off, "malformed stream item");
 }
 
-/* The open stream is complete: its counters from its first item. */
-static int loader_stream_finish(struct snap_loader *l)
+/* The open stream is complete: its counters from its first item (off: the
+ * raw offset of its last record, where the stream is seen whole). */
+static int loader_stream_finish(struct snap_loader *l, size_t off)
 {
 	struct stream *s = l->obj;
 	struct stream_id last = { l->st_last_ms, l->st_last_seq };
 	struct stream_id del = { l->st_del_ms, l->st_del_seq };
-	if (!l->st_meta || l->st_added < s->length || stream_id_cmp(del, last) > 0 ||
-	    (s->length && stream_id_cmp(s->last_id, last) > 0))
-		return KV_ECORRUPT;
+	if (!l->st_meta)
+		return loader_corrupt(l, off, "stream without its stream item");
+	if (l->st_added < s->length)
+		return loader_corrupt(l, off, "stream's entries-added below its entry count");
+	if (stream_id_cmp(del, last) > 0)
+		return loader_corrupt(l, off, "stream's max-deleted ID above its last ID");
+	/* Each entry was checked against last when it came: kept as the
+	 * invariant the stream's commands rely on. */
+	if (s->length && stream_id_cmp(s->last_id, last) > 0)
+		return loader_corrupt(l, off, "stream's last ID below its last entry");
 	s->last_id = last;
 	s->max_deleted_id = del;
 	s->entries_added = l->st_added;
 	return 0;
 }
 
-static int loader_item(struct snap_loader *l, const struct snap_item *it)
+/* One item (starting at raw byte off) into the open value. */
+static int loader_item(struct snap_loader *l, const struct snap_item *it, size_t off)
 {
 	switch (l->type) {
 	case KV_TYPE_STRING:
-		kv_buf_append(&l->str, it->a.ptr, it->a.len);
+		/* Nothing to verify in a string's bytes: kept only to store. */
+		if (l->dbs)
+			kv_buf_append(&l->str, it->a.ptr, it->a.len);
 		return 0;
 	case KV_TYPE_LIST:
-		list_push(l->obj, LIST_TAIL, it->a.ptr, it->a.len);
+		if (l->obj)   /* nothing to verify either: built only to store */
+			list_push(l->obj, LIST_TAIL, it->a.ptr, it->a.len);
 		return 0;
 	case KV_TYPE_SET: {
 		struct kv_set *s = l->obj;
 		bool added = set_add(&s, it->a.ptr, it->a.len, NULL);
 		l->obj = s;
-		return added ? 0 : KV_ECORRUPT;
+		return added ? 0 : loader_corrupt(l, off, "a set member given twice");
 	}
 	case KV_TYPE_HASH: {
 		bool added = false;
@@ -1489,7 +1529,7 @@ static int loader_item(struct snap_loader *l, const struct snap_item *it)
 		if (n != h)
 			hash_free(h);
 		l->obj = n;
-		return added ? 0 : KV_ECORRUPT;
+		return added ? 0 : loader_corrupt(l, off, "a hash field given twice");
 	}
 	case KV_TYPE_ZSET: {
 		struct zset *z = l->obj, *before = z;
@@ -1500,28 +1540,34 @@ static int loader_item(struct snap_loader *l, const struct snap_item *it)
 		if (z != before)
 			zset_free(before);
 		l->obj = z;
-		return (out & ZADD_OUT_ADDED) ? 0 : KV_ECORRUPT;
+		return (out & ZADD_OUT_ADDED) ? 0
+					      : loader_corrupt(l, off, "a sorted set member given twice");
 	}
 	case KV_TYPE_STREAM:
-		return loader_stream_item(l, it->a);
+		return loader_stream_item(l, it->a, off);
 	}
-	return KV_ECORRUPT;
+	return loader_corrupt(l, off, "unknown value type");
 }
 
 int snap_loader_apply(struct snap_loader *l, const struct snap_fragment *f)
 {
-	if (f->db >= l->dbs->n && !dbs_grow(l->dbs, f->db + 1))
-		return KV_ELIMIT;     /* written with a larger `databases` */
-	struct kv_db *db = l->dbs->db[f->db];
+	struct kv_db *db = NULL;
+	l->error = NULL;
+	l->error_raw_offset = 0;
+	if (l->dbs) {
+		if (f->db >= l->dbs->n && !dbs_grow(l->dbs, f->db + 1))
+			return KV_ELIMIT;     /* written with a larger `databases` */
+		db = l->dbs->db[f->db];
+	}
 	if (f->first) {
 		kv_assert(!l->open);
-		if (db_lookup_notouch(db, f->key.ptr, f->key.len, 0) != NULL)
-			return KV_ECORRUPT;   /* the same key twice */
+		if (db && db_lookup_notouch(db, f->key.ptr, f->key.len, 0) != NULL)
+			return loader_corrupt(l, f->raw_offset, "the key appears twice");
 		l->type = f->type;
 		l->open = true;
 		switch (f->type) {
 		case KV_TYPE_STRING: kv_buf_clear(&l->str); break;
-		case KV_TYPE_LIST: l->obj = list_new(); break;
+		case KV_TYPE_LIST: l->obj = db ? list_new() : NULL; break;
 		case KV_TYPE_SET: l->obj = set_create(); break;
 		case KV_TYPE_HASH: l->obj = hash_new(); break;
 		case KV_TYPE_ZSET:
@@ -1544,22 +1590,27 @@ int snap_loader_apply(struct snap_loader *l, const struct snap_fragment *f)
 	struct snap_items it;
 	struct snap_item item;
 	snap_items_init(&it, f);
-	while (snap_items_next(&it, &item)) {
-		int rc = loader_item(l, &item);
+	for (;;) {
+		size_t off = f->items_raw_offset + (size_t)(it.p - f->items);
+		if (!snap_items_next(&it, &item))
+			break;
+		int rc = loader_item(l, &item, off);
 		if (rc < 0)
 			return rc;
 	}
 	if (!f->last)
 		return 0;
-	if (l->type == KV_TYPE_STRING) {
+	if (l->type == KV_TYPE_STREAM) {
+		int rc = loader_stream_finish(l, f->raw_offset);
+		if (rc < 0)
+			return rc;
+	}
+	if (!db) {
+		/* Verified: nothing to store. */
+	} else if (l->type == KV_TYPE_STRING) {
 		db_set_string(db, f->key.ptr, f->key.len, l->str.data ? l->str.data : "",
 			      l->str.len, f->deadline);
 	} else {
-		if (l->type == KV_TYPE_STREAM) {
-			int rc = loader_stream_finish(l);
-			if (rc < 0)
-				return rc;
-		}
 		if (l->type == KV_TYPE_ZSET && !l->zset_negzero) {
 			struct zset *z = l->obj;
 			zset_pack_if_fits(&z);
@@ -1571,4 +1622,13 @@ int snap_loader_apply(struct snap_loader *l, const struct snap_fragment *f)
 	l->keys++;
 	loader_drop(l);
 	return 0;
+}
+
+int snap_load_fragment(struct snap_reader *r, struct snap_loader *l,
+		       const struct snap_fragment *f)
+{
+	int rc = snap_loader_apply(l, f);
+	if (rc == KV_ECORRUPT)
+		corrupt_raw(r, l->error_raw_offset, l->error);
+	return rc;
 }

@@ -260,8 +260,10 @@ struct snap_fragment {
 	uint32_t count;           /* items in this fragment */
 	bool first, last;
 	uint64_t block;           /* block index it came from */
+	size_t raw_offset;        /* its record's offset in the block's raw bytes */
 	const uint8_t *items;     /* count items, validated (iterate with snap_items_*) */
 	size_t items_len;
+	size_t items_raw_offset;  /* items' offset in the block's raw bytes */
 };
 
 /* One item: string piece (a), list element or set member (a), hash field
@@ -395,9 +397,15 @@ size_t snap_verdict_describe(const struct snap_verdict *v, const char *path,
  * its last fragment arrives; a string is gathered in a buffer that grows
  * with the bytes received, never with the size the file claims).  Values
  * come back exactly (every zset score to the bit); encodings are chosen by
- * the types' own rules as the elements are added, as Redis does on load. */
+ * the types' own rules as the elements are added, as Redis does on load.
+ *
+ * Without a keyspace (dbs NULL) it only verifies: each value is built with
+ * the same code and the same rules, then freed at its last fragment, so a
+ * checker (kevy-check) refuses exactly what the server's load refuses,
+ * except what needs the whole keyspace (a key given twice) or the server's
+ * configuration (`databases`).  Memory: the largest value. */
 struct snap_loader {
-	struct kv_dbs *dbs;
+	struct kv_dbs *dbs;      /* NULL: verify only */
 	void *obj;               /* the open collection */
 	struct kv_buf str;       /* the open string */
 	enum kv_type type;
@@ -408,15 +416,31 @@ struct snap_loader {
 	bool st_meta;
 	uint64_t st_last_ms, st_last_seq, st_del_ms, st_del_seq, st_added;
 	void *st_group, *st_cons;
-	uint64_t keys;           /* keys stored */
+	uint64_t keys;           /* keys stored (verified, without dbs) */
+	/* After KV_ECORRUPT: what is wrong (static text) and where, as an
+	 * offset in the raw bytes of the fragment's block. */
+	const char *error;
+	size_t error_raw_offset;
 };
 
+/* dbs NULL: verify only (above). */
 void snap_loader_init(struct snap_loader *l, struct kv_dbs *dbs);
 /* Frees a value still being built (after a verdict other than SNAP_END). */
 void snap_loader_free(struct snap_loader *l);
-/* Apply one fragment.  Returns 0, or KV_ECORRUPT for what the reader cannot
- * see alone: a key that is already in its database, a member or field given
- * twice, a database the keyspace does not have (dbs_grow when allowed). */
+/* Apply one fragment.  Returns 0; KV_ECORRUPT for what the reader cannot
+ * see alone (a key that is already in its database, a member or field
+ * given twice, a stream item that breaks the order or uniqueness rules of
+ * STREAM ITEMS), with l->error and l->error_raw_offset set; or KV_ELIMIT
+ * for a database the keyspace does not have (dbs_grow when allowed). */
 int snap_loader_apply(struct snap_loader *l, const struct snap_fragment *f);
+/* The one way the server, kevy-check and kevy-dump load or verify a
+ * fragment the reader r just returned: snap_loader_apply(), and when the
+ * loader finds it corrupt, that becomes r's verdict (a corrupt block, with
+ * the offending item's byte in its decompressed data), so every program
+ * describes it with snap_verdict_describe() in the same words, at the same
+ * offset; r then returns KV_ECORRUPT.  Returns what snap_loader_apply()
+ * does. */
+int snap_load_fragment(struct snap_reader *r, struct snap_loader *l,
+		       const struct snap_fragment *f);
 
 #endif

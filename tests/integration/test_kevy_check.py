@@ -20,6 +20,14 @@ writes, clean shutdown), damaged the way a crash or a disk would:
 - a segment of another dataset: exit 2 (mismatch); a deleted segment:
   exit 2; no kevy.dataset: exit 3; usage errors: exit 3.
 - --json always parses (json.loads) and agrees with the text output.
+- a snapshot whose stream records break the stream rules behind valid
+  checksums (entries out of ID order, a pending entry before any consumer
+  of its group, a last ID below the last entry, entries-added below the
+  entry count; edited in the decompressed block and sealed again by the
+  snap_raw helper): kevy-check (directory and lone file) exits 2 naming the
+  snapshot, the block's offset, the reason and the item's byte in the
+  block, kevy-dump stops with the same line, and a server on a copy refuses
+  to start with it; the same records sealed unedited are clean and load.
 Nothing is ever written to the directory without --fix (byte-for-byte).
 
 kevy-check is found next to KEVY_SERVER (CTest builds both there), or at
@@ -32,6 +40,7 @@ import pty
 import re
 import select
 import shutil
+import struct
 import subprocess
 import sys
 import tempfile
@@ -438,6 +447,293 @@ def case_in_use(base, tmp):
     K.log("in use: kevy-check and a second server refused while a server runs")
 
 
+# ------------------------------------------------------------------ streams
+# The stream rules of a snapshot (docs/format.md, "Streams") that need the
+# stream being built: checked by the loader, which kevy-check runs too.
+
+def varint(n):
+    out = bytearray()
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        if n:
+            out.append(b | 0x80)
+        else:
+            out.append(b)
+            return bytes(out)
+
+
+def get_varint(data, at):
+    n = shift = 0
+    while True:
+        b = data[at]
+        at += 1
+        n |= (b & 0x7F) << shift
+        shift += 7
+        if not b & 0x80:
+            return n, at
+
+
+def get_bytes(data, at):
+    n, at = get_varint(data, at)
+    return data[at:at + n], at + n
+
+
+def parse_records(raw):
+    """A block's raw bytes (docs/format.md, "Snapshot") as records: dicts of
+    head (the bytes before the items), type and items (each item's bytes,
+    length prefixes included, so editing one and joining them again is the
+    block)."""
+    recs, at, open_type, left = [], 0, None, 0
+    while at < len(raw):
+        start = at
+        kind = raw[at]
+        at += 1
+        if kind == 1:
+            typ, flags = raw[at], raw[at + 1]
+            at += 2
+            if flags & 1:
+                at += 8
+            if flags & 2:
+                _, at = get_varint(raw, at)
+            left, at = get_varint(raw, at)
+            _, at = get_bytes(raw, at)
+            open_type = typ
+        else:
+            K.check(kind == 2, "record kind %d at %d" % (kind, start))
+        (count,) = struct.unpack_from("<I", raw, at)
+        at += 4
+        rec = {"head": raw[start:at], "type": open_type, "items": []}
+        if open_type == 0:
+            rec["items"].append(raw[at:at + count])
+            at += count
+        else:
+            for _ in range(count):
+                i0 = at
+                if open_type == 3:
+                    at += 8
+                _, at = get_bytes(raw, at)
+                if open_type == 4:
+                    _, at = get_bytes(raw, at)
+                rec["items"].append(raw[i0:at])
+        left -= count
+        recs.append(rec)
+    return recs
+
+
+def join_records(recs):
+    return b"".join(r["head"] + b"".join(r["items"]) for r in recs)
+
+
+def stream_item(body):
+    return varint(len(body)) + body
+
+
+def item_body(item):
+    _, at = get_varint(item, 0)
+    return item[at:]
+
+
+def unpack_snapshot(tool, snap, work):
+    """[raw bytes of each block] of a snapshot."""
+    out = os.path.join(work, "blocks.raw")
+    subprocess.run([tool, "unpack", snap, out], check=True, timeout=30)
+    data = open(out, "rb").read()
+    blocks, at = [], 0
+    while at < len(data):
+        (n,) = struct.unpack_from("<I", data, at)
+        blocks.append(data[at + 4:at + 4 + n])
+        at += 4 + n
+    return blocks
+
+
+def seal_snapshot(tool, snap, blocks, work):
+    """Replace snap by the same header and these raw blocks, every checksum
+    and the footer's chain valid."""
+    raw = os.path.join(work, "blocks.raw")
+    with open(raw, "wb") as f:
+        for b in blocks:
+            f.write(struct.pack("<I", len(b)) + b)
+    out = os.path.join(work, "sealed.snap")
+    subprocess.run([tool, "seal", snap, raw, out], check=True, timeout=30)
+    os.replace(out, snap)
+
+
+def stream_fill(c):
+    """A stream with two groups, consumers and pending entries, including
+    states only commands reach (a delivery count of 0 from XCLAIM
+    RETRYCOUNT 0, a group's entries-read above entries-added), then SAVE."""
+    for i in range(1, 7):
+        K.check(c.call("XADD", "st", "%d-1" % i, "f", "v%d" % i) == b"$3\r\n%d-1\r\n" % i, "XADD")
+    for g in ("g1", "g2"):
+        K.check(c.call("XGROUP", "CREATE", "st", g, "0") == b"+OK\r\n", "XGROUP CREATE")
+    for who in ("alice", "bob"):
+        c.call("XREADGROUP", "GROUP", "g1", who, "COUNT", "2", "STREAMS", "st", ">")
+    c.call("XREADGROUP", "GROUP", "g2", "carol", "COUNT", "3", "STREAMS", "st", ">")
+    K.check(c.cmd("XACK", "st", "g2", "2-1") == 1, "XACK")
+    c.call("XCLAIM", "st", "g1", "bob", "0", "1-1", "RETRYCOUNT", "0")
+    K.check(c.call("XGROUP", "SETID", "st", "g2", "$", "ENTRIESREAD", "1000") == b"+OK\r\n",
+            "XGROUP SETID ENTRIESREAD")
+    K.check(c.call("SET", "plain", "value") == b"+OK\r\n", "SET")
+    K.check(c.call("SAVE") == b"+OK\r\n", "SAVE")
+
+
+def stream_state(c):
+    """What the stream holds, less the idle times (they move)."""
+    pend = [(p[0], p[1], p[3]) for p in c.cmd("XPENDING", "st", "g1", "-", "+", "10")]
+    return (c.call("XINFO", "STREAM", "st"), pend, c.call("XPENDING", "st", "g2"),
+            c.call("XINFO", "GROUPS", "st"))
+
+
+def stream_record(blocks):
+    """(block index, record index, records) of the stream's only record."""
+    for bi, raw in enumerate(blocks):
+        recs = parse_records(raw)
+        for ri, r in enumerate(recs):
+            if r["type"] == 5:
+                K.check(r["head"][0] == 1 and len(r["items"]) == 1 + 6 + 2 + 3 + 6,
+                        "the stream is one record of 18 items: %r" % r)
+                return bi, ri, recs
+    K.fail("no stream in the snapshot")
+
+
+def edit_entries_swapped(items):
+    items[2], items[3] = items[3], items[2]       # E 3-1 before E 2-1
+    return 3, "stream entry IDs not in increasing order"
+
+
+def edit_pending_before_consumer(items):
+    # G g1, C alice, P, P, C bob, ...: alice's first pending entry before her.
+    K.check(item_body(items[7])[:1] == b"G" and item_body(items[8])[:1] == b"C" and
+            item_body(items[9])[:1] == b"P", "g1, alice, her pending entry: %r" % items[7:10])
+    items[8], items[9] = items[9], items[8]
+    return 8, "pending entry before any consumer of its group"
+
+
+def edit_last_id_below(items):
+    body = item_body(items[0])
+    K.check(body[:1] == b"S", "the stream item first")
+    at = 1
+    vals = []
+    for _ in range(5):
+        v, at = get_varint(body, at)
+        vals.append(v)
+    vals[0], vals[1] = 4, 1                       # last ID 4-1, entries go to 6-1
+    items[0] = stream_item(b"S" + b"".join(varint(v) for v in vals))
+    return 5, "stream entry ID above the stream's last ID"
+
+
+def edit_added_below_length(items):
+    body = item_body(items[0])
+    at = 1
+    vals = []
+    for _ in range(5):
+        v, at = get_varint(body, at)
+        vals.append(v)
+    vals[4] = 5                                   # six entries
+    items[0] = stream_item(b"S" + b"".join(varint(v) for v in vals))
+    return None, "stream's entries-added below its entry count"
+
+
+def case_stream_rules(tmp):
+    tool = os.environ.get("KEVY_SNAP_RAW") or os.path.join(os.path.dirname(KC), "snap_raw")
+    if not os.access(tool, os.X_OK):
+        K.fail("snap_raw not found at %s (build it, or set KEVY_SNAP_RAW)" % tool)
+    base_srv = A.stopped_dataset(1, "streams", stream_fill)
+    try:
+        base = base_srv.dir
+        snaps = [n for n in os.listdir(base) if n.endswith(".snap")]
+        K.check(len(snaps) == 1, "one snapshot: %r" % os.listdir(base))
+        sname = snaps[0]
+        srv = K.kevy("--threads", "1", name="streams-orig")
+        try:
+            shutil.rmtree(srv.dir)
+            shutil.copytree(base, srv.dir)
+            srv.start()
+            with srv.conn() as c:
+                want_state = stream_state(c)
+            srv.check_clean_exit()
+        finally:
+            srv.cleanup()
+
+        # The control: the records sealed again unedited are clean and load
+        # as they were (the edits below are all that is wrong).
+        work = os.path.join(tmp, "streams-control")
+        shutil.copytree(base, work)
+        snap = os.path.join(work, sname)
+        blocks = unpack_snapshot(tool, snap, tmp)
+        seal_snapshot(tool, snap, blocks, tmp)
+        check_dir(work, 0, "stream control")
+        code, out, _ = kc(snap)
+        K.check(code == 0, "stream control, lone snapshot: exit %d %s" % (code, out))
+        srv, log = start_on_copy(work)
+        try:
+            with srv.conn() as c:
+                K.check(stream_state(c) == want_state, "stream control: the same stream after "
+                        "the re-seal:\n%r\n%r" % (stream_state(c), want_state))
+            srv.check_clean_exit()
+        finally:
+            srv.cleanup()
+        shutil.rmtree(work)
+
+        edits = [("entries out of ID order", edit_entries_swapped),
+                 ("pending entry before its consumer", edit_pending_before_consumer),
+                 ("last ID below the last entry", edit_last_id_below),
+                 ("entries-added below the length", edit_added_below_length)]
+        for label, edit in edits:
+            work = os.path.join(tmp, "streams-edit")
+            shutil.copytree(base, work)
+            snap = os.path.join(work, sname)
+            bi, ri, recs = stream_record(blocks)
+            item, reason = edit(recs[ri]["items"])
+            edited = list(blocks)
+            edited[bi] = join_records(recs)
+            K.check(len(edited[bi]) != len(blocks[bi]) or edited[bi] != blocks[bi], "%s: edited" % label)
+            # Where the loader sees it: the item's first byte (its length),
+            # or for a counter of the whole stream the record's first byte.
+            raw_off = len(join_records(recs[:ri]))
+            if item is not None:
+                raw_off += len(recs[ri]["head"]) + len(b"".join(recs[ri]["items"][:item]))
+            seal_snapshot(tool, snap, edited, tmp)
+            K.check(bi == 0, "%s: the stream is in block 0" % label)
+            block_off = 72                    # block 0 follows the 72-byte header
+            before = A.dir_snapshot(work)
+
+            doc = check_dir(work, 2, "stream: " + label)
+            f = one(doc, "snapshot", "corrupt")
+            where = "corrupt block 0 at offset %d (%s, at byte %d of its decompressed data)" % (
+                block_off, reason, raw_off)
+            K.check(doc["verdict"] == "corrupt" and f["path"] == snap and f["offset"] == block_off
+                    and where in f["message"],
+                    "stream: %s: kevy-check says %r, want %r at offset %d" %
+                    (label, f["message"], where, block_off))
+            code, out, _ = kc("--json", snap)
+            lone = json.loads(out)["files"][0]
+            K.check(code == 2 and lone["offset"] == block_off and lone["message"] == f["message"],
+                    "stream: %s: the lone snapshot: exit %d %r" % (label, code, lone))
+            # kevy-dump reads a snapshot through the same loader: the same line.
+            p = subprocess.run([os.path.join(os.path.dirname(KC), "kevy-dump"), snap],
+                               capture_output=True, timeout=30)
+            derr = p.stderr.decode("utf-8", "replace")
+            K.check(p.returncode == 2 and f["message"] in derr,
+                    "stream: %s: kevy-dump exit %d: %r" % (label, p.returncode, derr))
+            code, log = A.start_refused(work, "--threads", "1", timeout=10)
+            said = f["message"].split(": ", 1)[1]
+            K.check(code not in (None, 0) and said in log and "kevy-check" in log and
+                    not any(a in log for a in ALARMS),
+                    "stream: %s: the server refuses (status %r) with kevy-check's line %r:\n%s" %
+                    (label, code, said, log[-1500:]))
+            K.check(A.dir_snapshot(work) == before, "stream: %s: nothing written" % label)
+            K.log("stream: %s: %s" % (label, said.split("; ")[0]))
+            shutil.rmtree(work)
+        K.log("stream rules behind valid checksums (%s): kevy-check exit 2 at the block's "
+              "offset and the item's byte, the server refuses with the same line; unedited: "
+              "clean and loads" % ", ".join(e[0] for e in edits))
+    finally:
+        base_srv.keep_dir = False
+        base_srv.cleanup()
+
+
 def main():
     global KC
     K.require_kevy()
@@ -458,6 +754,7 @@ def main():
         case_corrupt(base, tmp)
         case_other_damage(base, other_srv.dir, tmp)
         case_in_use(base, tmp)
+        case_stream_rules(tmp)
         K.check(check_dir(base, 0, "the original, at the end")["verdict"] == "clean",
                 "the original is still clean")
     finally:

@@ -440,6 +440,12 @@ def case_damage(hist, recs):
         K.check(err.startswith("kevy-dump: "), "usage error %r: %r" % (args, err))
     out, _ = kd("--help")
     K.check(b"Usage: kevy-dump" in out and b"Exit status" in out, "--help")
+    # --help and the usage error name every type --type takes.
+    types = [b"string", b"list", b"set", b"zset", b"hash", b"stream"]
+    line = [ln for ln in out.splitlines() if ln.lstrip().startswith(b"--type")]
+    K.check(len(line) == 1 and all(t in line[0] for t in types), "--help --type: %r" % line)
+    _, err = kd("--type", "nope", hist, want=3)
+    K.check(all(t.decode() in err for t in types), "--type usage error: %r" % err)
     K.log("damage: exit 2 with the file and offset (directory, segment, snapshot); torn "
           "tail loaded; usage and not-a-dataset exit 3")
 

@@ -5,9 +5,13 @@
    directory made with more shards than this machine has CPUs keeps them).
 2. With `threads` set to another count, the server re-shards the dataset
    at startup: every key of every type and database (TTLs, hash tags, a
-   cross-shard MSET) is there, DEBUG DIGEST (shard-count independent)
-   equals the source's, no file of the old shards is left, kevy-check
-   finds the directory clean.
+   cross-shard MSET, streams with consumer groups, consumers and pending
+   entries) is there, DEBUG DIGEST (shard-count independent) equals the
+   source's, each stream's XINFO STREAM FULL (without its times, then its
+   times alone) and XPENDING (summary, and each entry without its idle
+   time) equal the source's, no file of the old shards is left, kevy-check
+   finds the directory clean.  `kevy-dump --replay --shards N` re-shards
+   offline to the same state.
 3. Crash safety: the re-shard is killed (failpoints, SIGKILL before the
    Nth rename / unlink / fsync / write of the starting process) at every
    point up to the first start that survives; after each kill the next
@@ -32,6 +36,85 @@ import kevylib as K  # noqa: E402
 import aoflib  # noqa: E402
 
 RESHARD = "kevy.reshard"
+NSTREAMS = 4   # on several shards, whatever the count
+
+
+def stream_writes(pipe):
+    """Streams with two consumer groups each: deliveries (XREADGROUP without
+    NOACK) to three consumers, some acknowledged, one claimed by another
+    consumer, one pending entry deleted from the stream, a consumer with
+    nothing pending."""
+    for i in range(NSTREAMS):
+        k, s = "xg:%d" % i, i + 1
+        for j in range(1, 13):
+            pipe.append(["XADD", k, "%d-%d" % (j, s), "f", "v%d" % j, "n", str(i)])
+        pipe.append(["XGROUP", "CREATE", k, "g1", "0"])
+        pipe.append(["XGROUP", "CREATE", k, "g2", "0"])
+        pipe.append(["XGROUP", "CREATECONSUMER", k, "g2", "idle"])
+        pipe.append(["XREADGROUP", "GROUP", "g1", "alice", "COUNT", "3", "STREAMS", k, ">"])
+        pipe.append(["XREADGROUP", "GROUP", "g1", "bob", "COUNT", "4", "STREAMS", k, ">"])
+        pipe.append(["XREADGROUP", "GROUP", "g2", "carol", "COUNT", "5", "STREAMS", k, ">"])
+        pipe.append(["XACK", k, "g1", "1-%d" % s, "6-%d" % s])
+        pipe.append(["XACK", k, "g2", "2-%d" % s])
+        pipe.append(["XCLAIM", k, "g1", "alice", "0", "5-%d" % s])
+        pipe.append(["XDEL", k, "3-%d" % s])
+
+
+def pairs(flat):
+    """A RESP map sent as a flat array (XINFO): [(field, value), ...]."""
+    return [(flat[i], flat[i + 1]) for i in range(0, len(flat), 2)]
+
+
+def without_times(full):
+    """XINFO STREAM FULL without its times (a PEL entry's delivery time, a
+    consumer's seen-time), and those times alone."""
+    times, out = [], []
+    for field, v in pairs(full):
+        if field == b"groups":
+            groups = []
+            for g in v:
+                gout = []
+                for gf, gv in pairs(g):
+                    if gf == b"pending":
+                        times.append([p[2] for p in gv])
+                        gv = [p[:2] + p[3:] for p in gv]
+                    elif gf == b"consumers":
+                        cons = []
+                        for cn in gv:
+                            cout = []
+                            for cf, cv in pairs(cn):
+                                if cf == b"seen-time":
+                                    times.append(cv)
+                                    continue
+                                if cf == b"pending":
+                                    times.append([p[1] for p in cv])
+                                    cv = [p[:1] + p[2:] for p in cv]
+                                cout.append((cf, cv))
+                            cons.append(cout)
+                        gv = cons
+                    gout.append((gf, gv))
+                groups.append(gout)
+            v = groups
+        out.append((field, v))
+    return out, times
+
+
+def stream_state(c):
+    """Per stream: XINFO STREAM FULL without its times, XPENDING of each
+    group (summary, and each entry without its idle time), then the times."""
+    state, times = [], []
+    for i in range(NSTREAMS):
+        k = "xg:%d" % i
+        full, t = without_times(c.cmd("XINFO", "STREAM", k, "FULL", "COUNT", "0"))
+        K.check(dict(full)[b"length"] == 11 and len(dict(full)[b"groups"]) == 2,
+                "%s: XINFO STREAM FULL %r" % (k, full))
+        pend = []
+        for g in ("g1", "g2"):
+            pend.append(c.cmd("XPENDING", k, g))
+            pend.append([p[:2] + p[3:] for p in c.cmd("XPENDING", k, g, "-", "+", "100")])
+        state.append((k, full, pend))
+        times.append(t)
+    return state, times
 
 
 def fill(c):
@@ -51,14 +134,17 @@ def fill(c):
     pipe.append(["SELECT", "3"])
     pipe.append(["SET", "db3key", "in db 3"])
     pipe.append(["SELECT", "0"])
+    stream_writes(pipe)
     c.send(b"".join(K.encode(*p) for p in pipe))
     for r in c.read_replies(len(pipe), timeout=60):
         K.check(not r.startswith(b"-"), "fill reply %r" % r)
 
 
 def state(srv):
+    """(DEBUG DIGEST and the streams' state, the key counts of databases 0
+    and 3, the shard count)."""
     with srv.conn() as c:
-        digest = c.cmd("DEBUG", "DIGEST")
+        digest = (c.cmd("DEBUG", "DIGEST"), stream_state(c))
         size0 = c.cmd("DBSIZE")
         ttl = c.cmd("TTL", "ttl:7")
         c.cmd("SELECT", "3")
@@ -138,6 +224,30 @@ def main():
             check_clean(srv.dir, "after re-sharding to %d" % n)
         K.check(b"re-sharded the dataset from 1 to 3 shard(s)" in srv.log_tail(40000),
                 "the re-shard is logged")
+
+        # 2b. Offline: kevy-dump --replay --shards N, a server on its output.
+        for n in (2, 5):
+            out = srv.tmpdir + "/replay-%d" % n
+            os.mkdir(out)
+            rc, sout, err = aoflib.tool("kevy-dump", "--replay", out, "--shards", str(n), srv.dir)
+            K.check(rc == 0 and "%d shard(s)" % n in sout, "kevy-dump --replay --shards %d: %d %s%s"
+                    % (n, rc, sout, err))
+            check_clean(out, "kevy-dump --replay --shards %d" % n)
+            replayed = K.Server(args=["--threads", str(n)], name="replayed-%d" % n)
+            try:
+                shutil.rmtree(replayed.dir)
+                shutil.copytree(out, replayed.dir)
+                replayed.start()
+                got = state(replayed)
+                K.check(got == (want[0], want[1], n), "replayed to %d shards: %r, want %r" %
+                        (n, got, want))
+                replayed.check_clean_exit()
+            finally:
+                replayed.cleanup()
+            shutil.rmtree(out)
+        K.log("%d streams with groups, consumers and pending entries: the same XINFO STREAM "
+              "FULL (times included) and XPENDING after re-sharding at startup and with "
+              "kevy-dump --replay --shards N" % NSTREAMS)
 
         # 3. Killed at every point of a re-shard (3 -> 2 -> 3 ...).
         decided = undecided = 0

@@ -251,6 +251,29 @@ static int read_file(const void *p, size_t n, const struct file_expect *exp, siz
 	return rc;
 }
 
+/* Read file[0..n) at once through snap_load_fragment(), as the server
+ * (db) and kevy-check (db NULL: verify only) do.  Returns the reader's
+ * final code; *vout its verdict. */
+static int load_file(const void *p, size_t n, struct kv_db *db, struct snap_verdict *vout)
+{
+	struct snap_reader r;
+	struct snap_loader l;
+	struct snap_fragment f;
+	struct kv_dbs one = { .n = 1, .db = &db };
+	int rc;
+
+	snap_reader_init(&r, NULL);
+	snap_loader_init(&l, db ? &one : NULL);
+	assert_int_equal(snap_reader_feed(&r, p, n), n);
+	snap_reader_eof(&r);
+	while ((rc = snap_reader_next(&r, &f)) == SNAP_FRAGMENT)
+		snap_load_fragment(&r, &l, &f);
+	*vout = *snap_reader_verdict(&r);
+	snap_loader_free(&l);
+	snap_reader_free(&r);
+	return rc;
+}
+
 /* ---- comparing keyspaces exactly ---- */
 
 struct cmp {
@@ -912,7 +935,9 @@ static void test_snap_format_decompressed_size_checked(void **state)
 	}
 	/* Well-formed items that break the stream's rules: the loader refuses
 	 * them (an entry above the stream's last ID; a pending entry before
-	 * any consumer), and a valid one loads. */
+	 * any consumer), and a valid one loads.  Loading (the server) and
+	 * verifying (kevy-check) refuse alike, at the item's byte (17: after
+	 * the 10-byte key record head and the 7-byte stream item). */
 	uint8_t st_above[] = { SNAP_REC_KEY, KV_TYPE_STREAM, 0, 2, 1, 's', 2, 0, 0, 0,
 			       6, 'S', 1, 1, 0, 0, 1,
 			       7, 'E', 5, 1, 1, 1, 'f', 0 };
@@ -922,9 +947,11 @@ static void test_snap_format_decompressed_size_checked(void **state)
 	uint8_t st_ok[] = { SNAP_REC_KEY, KV_TYPE_STREAM, 0, 2, 1, 's', 2, 0, 0, 0,
 			    6, 'S', 5, 1, 0, 0, 1,
 			    7, 'E', 5, 1, 1, 1, 'f', 0 };
-	const struct { const uint8_t *p; size_t n; int rc; } st_load[] = {
-		{ st_above, sizeof(st_above), KV_ECORRUPT }, { st_orphan, sizeof(st_orphan), KV_ECORRUPT },
-		{ st_ok, sizeof(st_ok), 0 },
+	const struct { const uint8_t *p; size_t n; int rc; const char *why; } st_load[] = {
+		{ st_above, sizeof(st_above), KV_ECORRUPT, "stream entry ID above the stream's last ID" },
+		{ st_orphan, sizeof(st_orphan), KV_ECORRUPT,
+		  "pending entry before any consumer of its group" },
+		{ st_ok, sizeof(st_ok), 0, NULL },
 	};
 	for (size_t i = 0; i < 3; i++) {
 		struct kv_db *ldb = db_create();
@@ -934,6 +961,19 @@ static void test_snap_format_decompressed_size_checked(void **state)
 		assert_int_equal(read_file(file.data, file.len, NULL, 0, 1 << 16, ldb, &v, &st),
 				 SNAP_END);
 		assert_int_equal(st.loader_rc, st_load[i].rc);
+		for (int verify = 0; verify < 2; verify++) {
+			struct kv_db *vdb = verify ? NULL : db_create();
+			int want = st_load[i].rc ? KV_ECORRUPT : SNAP_END;
+			assert_int_equal(load_file(file.data, file.len, vdb, &v), want);
+			if (st_load[i].rc) {
+				assert_string_equal(v.reason, st_load[i].why);
+				assert_true(v.in_raw);
+				assert_int_equal(v.raw_offset, 17);
+				assert_int_equal(v.offset, SNAP_HEADER_SIZE);
+			}
+			if (vdb)
+				db_destroy(vdb);
+		}
 		if (st_load[i].rc == 0) {
 			struct kv_entry *se = db_lookup(ldb, "s", 1, 0);
 			assert_non_null(se);
@@ -1090,6 +1130,12 @@ static void test_snap_format_loader_refuses_duplicates(void **state)
 	assert_int_equal(read_file(file.data, file.len, NULL, 0, 1 << 16, db, NULL, &st), SNAP_END);
 	assert_int_equal(st.loader_rc, KV_ECORRUPT);
 	db_destroy(db);
+	/* Verifying without a keyspace (kevy-check) finds it too, at the
+	 * second member (key record head 10 bytes, then "a" as 2). */
+	struct snap_verdict v;
+	assert_int_equal(load_file(file.data, file.len, NULL, &v), KV_ECORRUPT);
+	assert_string_equal(v.reason, "a set member given twice");
+	assert_int_equal(v.raw_offset, 12);
 
 	db = db_create();
 	kv_buf_clear(&file);
@@ -1103,6 +1149,15 @@ static void test_snap_format_loader_refuses_duplicates(void **state)
 	snap_writer_free(&w);
 	assert_int_equal(read_file(file.data, file.len, NULL, 0, 1 << 16, db, NULL, &st), SNAP_END);
 	assert_int_equal(st.loader_rc, KV_ECORRUPT);
+	db_destroy(db);
+	/* A key given twice needs the keyspace: the load refuses it at its
+	 * second key record (after the first's 10-byte head and "f" "v" as
+	 * 4); verifying alone cannot see it. */
+	db = db_create();
+	assert_int_equal(load_file(file.data, file.len, db, &v), KV_ECORRUPT);
+	assert_string_equal(v.reason, "the key appears twice");
+	assert_int_equal(v.raw_offset, 14);
+	assert_int_equal(load_file(file.data, file.len, NULL, &v), SNAP_END);
 	kv_buf_free(&file);
 	db_destroy(db);
 }

@@ -4,7 +4,8 @@
  * recovery would do: load it, cut a torn tail, or refuse to start.  With
  * --fix it cuts torn tails exactly as recovery does (quarantine file, then
  * truncate); it never repairs anything else.  A lone AOF segment can be
- * checked too (the aof_format reader, no repair).
+ * checked too (the aof_format reader, no repair), and a lone snapshot (the
+ * snapshot reader and the loader's rules, no keyspace).
  *
  * It is not a parser: every byte is judged by libkevy.  This file collects
  * the reports, prints them (text or one JSON document), asks before changing
@@ -372,19 +373,25 @@ static int kc_scan_segment(struct kvio_file *f, const char *path, struct kc_seg_
 	return rc;
 }
 
-/* A lone snapshot: the reader alone, every block verified and decompressed,
+/* A lone snapshot: every block verified and decompressed, every value
+ * verified by the server's loader (snap_load_fragment, without a keyspace),
  * the footer required (no manifest, so no cut LSN to compare). */
 static int kc_scan_snapshot(struct kvio_file *f, const char *path, struct kc_seg_scan *s)
 {
 	struct snap_reader r;
 	struct snap_reader_config cfg = { 0 };
+	struct snap_loader l;
 	snap_reader_init(&r, &cfg);
+	snap_loader_init(&l, NULL);
 	int rc;
 	for (;;) {
 		struct snap_fragment frag;
 		rc = snap_reader_next(&r, &frag);
-		if (rc == SNAP_FRAGMENT)
+		if (rc == SNAP_FRAGMENT) {
+			/* A refusal becomes the reader's verdict, reported below. */
+			snap_load_fragment(&r, &l, &frag);
 			continue;
+		}
 		if (rc == SNAP_NEED_MORE) {
 			ssize_t got = kvio_fill(f, &r.in, &s->off);
 			if (got < 0) {
@@ -405,6 +412,7 @@ static int kc_scan_snapshot(struct kvio_file *f, const char *path, struct kc_seg
 			rc = 0;
 		break;
 	}
+	snap_loader_free(&l);
 	snap_reader_free(&r);
 	return rc;
 }

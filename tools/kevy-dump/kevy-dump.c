@@ -1230,10 +1230,14 @@ static int kd_run_snapshot(const struct kd_opts *o, FILE *out)
 		struct snap_fragment frag;
 		rc = snap_reader_next(&r, &frag);
 		if (rc == SNAP_FRAGMENT) {
-			if (snap_loader_apply(&l, &frag) < 0) {
-				fprintf(stderr, "kevy-dump: %s: block %" PRIu64 ": an element appears "
-					"twice\n", path, frag.block);
-				code = KD_EXIT_DAMAGED;
+			/* A corrupt value is the reader's verdict, described below. */
+			int lrc = snap_load_fragment(&r, &l, &frag);
+			if (lrc == KV_ECORRUPT)
+				continue;
+			if (lrc < 0) {
+				fprintf(stderr, "kevy-dump: %s: block %" PRIu64 ": %s\n", path,
+					frag.block, kv_strerror(lrc));
+				code = KD_EXIT_ERROR;
 				break;
 			}
 			if (frag.last) {
@@ -1338,7 +1342,7 @@ static void kd_usage(FILE *out)
 	      "  --resp           the commands that recreate the keys, as RESP, for\n"
 	      "                   redis-cli --pipe (a segment: its records' commands)\n"
 	      "  --key GLOB       only keys matching GLOB (Redis KEYS syntax)\n"
-	      "  --type TYPE      only keys of TYPE: string, list, set, zset, hash\n"
+	      "  --type TYPE      only keys of TYPE: string, list, set, zset, hash, stream\n"
 	      "  --shard N        only shard N\n"
 	      "  --from-lsn L     segment: records with LSN >= L\n"
 	      "  --until-lsn L    records with LSN <= L (a directory: per shard)\n"
@@ -1406,7 +1410,7 @@ static int kd_parse_args(int argc, char **argv, struct kd_opts *o)
 			o->type = kd_type_parse(optarg);
 			if (o->type < 0) {
 				snprintf(msg, sizeof(msg), "--type: '%s' is not one of string, list, "
-					 "set, zset, hash", optarg);
+					 "set, zset, hash, stream", optarg);
 				return kd_usage_error(msg);
 			}
 			break;
