@@ -236,6 +236,19 @@ struct script_ctx {
 	"in KEYS, or allow undeclared keys (the allow-cross-slot-keys flag, or CONFIG SET " \
 	"lua-allow-undeclared-keys yes)"
 
+/* A script without allow-oom (or no-writes) while memory is over the
+ * limit: called directly it is a deny-oom command to Redis (its flags
+ * become the call's) and gets the plain -OOM; inside EXEC, where the
+ * queue was checked already, scriptPrepareForRun's own words. */
+static void script_oom_error(struct cmd_ctx *c)
+{
+	if (c->conn && c->conn->in_exec)
+		resp_error(c->out, "OOM allow-oom flag is not set on the script, can not run it "
+				   "when used memory > 'maxmemory'");
+	else
+		resp_error(c->out, SHARD_ERR_OOM);
+}
+
 /* "The user executing the script " and Redis's reason. */
 static const char *script_acl_error(enum acl_verdict v)
 {
@@ -344,6 +357,7 @@ static const char *script_call(struct script_run *run, int argc, const struct kv
 		/* The command answers in the script's protocol (redis.setresp). */
 		.proto = run->resp == 3 ? RESP_PROTO_3 : RESP_PROTO_2,
 		.in_script = true,
+		.oom_exempt = run->allow_oom || run->wrote,
 	};
 	size_t before = out->len;
 	/* MONITOR shows a script's commands as Redis does: from "lua". */
@@ -481,8 +495,7 @@ static void eval_generic(struct cmd_ctx *c, bool evalsha, bool ro)
 	if (!(flags & SCRIPT_FLAG_COMPAT) &&
 	    !(flags & (SCRIPT_FLAG_ALLOW_OOM | SCRIPT_FLAG_NO_WRITES)) &&
 	    shard_oom_refused(s, c->held, c->now_ms)) {
-		resp_error(c->out, "OOM allow-oom flag is not set on the script, can not run it "
-				   "when used memory > 'maxmemory'");
+		script_oom_error(c);
 		return;
 	}
 	struct script_ctx sc = { .c = c, .dbid = c->dbid };
@@ -490,6 +503,7 @@ static void eval_generic(struct cmd_ctx *c, bool evalsha, bool ro)
 		.call = script_call,
 		.arg = &sc,
 		.readonly = ro || (flags & SCRIPT_FLAG_NO_WRITES),
+		.allow_oom = !(flags & SCRIPT_FLAG_COMPAT) && (flags & SCRIPT_FLAG_ALLOW_OOM),
 		.name = sha,
 		.user = c->user,
 	};
@@ -1039,8 +1053,7 @@ static void fcall_generic(struct cmd_ctx *c, bool ro)
 	}
 	if (!(flags & (SCRIPT_FLAG_ALLOW_OOM | SCRIPT_FLAG_NO_WRITES)) &&
 	    shard_oom_refused(s, c->held, c->now_ms)) {
-		resp_error(c->out, "OOM allow-oom flag is not set on the script, can not run it "
-				   "when used memory > 'maxmemory'");
+		script_oom_error(c);
 		return;
 	}
 	char fname[256];
@@ -1050,6 +1063,7 @@ static void fcall_generic(struct cmd_ctx *c, bool ro)
 		.call = script_call,
 		.arg = &sc,
 		.readonly = ro || (flags & SCRIPT_FLAG_NO_WRITES),
+		.allow_oom = flags & SCRIPT_FLAG_ALLOW_OOM,
 		.name = fname,
 		.user = c->user,
 	};

@@ -166,6 +166,10 @@ struct cmd_call {
 	bool internal;
 	/* A script's redis.call: tracking remembers the script's keys. */
 	bool in_script;
+	/* A script's call that Redis's scriptVerifyOOM lets through whatever
+	 * the memory: one of an allow-oom script, or after the script's first
+	 * write (a script is not stopped half-way). */
+	bool oom_exempt;
 	/* Client-side caching (tracking.c), set where a client's command
 	 * becomes a call: the client it runs for (NOLOOP), and the client
 	 * whose cache the keys it reads go to (0: nobody). */

@@ -221,13 +221,31 @@ SEQUENCES = [["EVAL", code, "0"] for code in STRUCT_CASES] + [
     ["FUNCTION", "RESTORE", "<DUMP>", "REPLACE"],
     ["FUNCTION", "FLUSH"],
     # FUNCTION LOAD and RESTORE are deny-oom, alone and queued in MULTI.
+    # Over the limit, a script without allow-oom is a deny-oom command
+    # (inside EXEC: scriptPrepareForRun's words); an allow-oom one may
+    # write, and so may any script once it wrote (scriptVerifyOOM).
     ["SET", "f:fill", "x" * 1000],
+    ["FUNCTION", "LOAD", "#!lua name=oom1\nredis.register_function{function_name='oomset', "
+     "callback=function(k) return redis.call('set', k[1], '1') end, flags={'allow-oom'}}"],
+    ["FUNCTION", "LOAD", "#!lua name=oom2\nredis.register_function{function_name='oomset2', "
+     "callback=function(k) return redis.call('set', k[1], '1') end}"],
     ["CONFIG", "SET", "maxmemory", "1"],
     ["FUNCTION", "LOAD", LIB],
     ["FUNCTION", "RESTORE", "<DUMP>"],
-    ["FUNCTION", "LIST"],
+    ["FUNCTION", "LIST", "LIBRARYNAME", "mylib"],
     ["MULTI"],
     ["FUNCTION", "LOAD", LIB],
+    ["EXEC"],
+    ["FCALL", "oomset", "1", "f:fill"],
+    ["FCALL", "oomset2", "1", "f:fill"],
+    ["EVAL", "return redis.call('set', KEYS[1], '2')", "1", "f:fill"],
+    ["EVAL", "redis.call('del', KEYS[1]) return redis.call('set', KEYS[1], '3')", "1", "f:fill"],
+    ["GET", "f:fill"],
+    ["EVAL", "#!lua flags=allow-oom\nreturn redis.call('set', KEYS[1], '4')", "1", "f:fill"],
+    ["EVAL", "#!lua\nreturn redis.call('set', KEYS[1], '5')", "1", "f:fill"],
+    ["MULTI"],
+    ["FCALL", "oomset2", "1", "f:fill"],
+    ["EVAL", "#!lua\nreturn 1", "0"],
     ["EXEC"],
     ["FUNCTION", "FLUSH"],
     ["CONFIG", "SET", "maxmemory", "0"],
