@@ -176,7 +176,7 @@ struct client_info {
 	bool pubsub;        /* CLIENT KILL/LIST TYPE pubsub (else normal) */
 	char last_cmd[32];  /* lower-case name of the last command, "NULL" initially */
 	uint64_t qbuf;      /* unparsed input bytes */
-	uint64_t qbuf_free;
+	uint64_t qbuf_free; /* the input buffer's room beyond its bytes */
 	uint64_t obl;       /* output bytes waiting */
 	uint64_t omem;
 	uint64_t tot_mem;

@@ -116,9 +116,10 @@ static void rt_conn_info(const struct conn *c, struct client_info *ci)
 	snprintf(ci->last_cmd, sizeof(ci->last_cmd), "%s",
 		 atomic_load_explicit(&c->last_cmd, memory_order_relaxed));
 	ci->qbuf = atomic_load_explicit(&c->qbuf_len, memory_order_relaxed);
+	ci->qbuf_free = atomic_load_explicit(&c->qbuf_free, memory_order_relaxed);
 	ci->obl = atomic_load_explicit(&c->obuf_len, memory_order_relaxed);
 	ci->omem = ci->obl;
-	ci->tot_mem = ci->qbuf + ci->obl + sizeof(*c);
+	ci->tot_mem = ci->qbuf + ci->qbuf_free + ci->obl + sizeof(*c);
 	ci->resp = c->proto >= RESP_PROTO_3 ? 3 : 2;
 	ci->redir = atomic_load_explicit(&c->info_redir, memory_order_relaxed);
 	/* The caller holds the shard's clients_lock, or is the client's own

@@ -302,6 +302,7 @@ struct conn {
 
 	struct kv_buf in;                     /* received bytes */
 	size_t in_pos;                        /* first unparsed byte */
+	size_t in_peak;                       /* most bytes in `in` since the last cron */
 	struct resp_parser parser;
 
 	struct kv_buf out;                    /* replies in order, unsent */
@@ -421,7 +422,8 @@ struct conn {
 	char laddr[64];
 	int64_t created_ms;
 	_Atomic int64_t last_active_ms;
-	_Atomic uint64_t qbuf_len;
+	_Atomic uint64_t qbuf_len;            /* unparsed input bytes */
+	_Atomic uint64_t qbuf_free;           /* room left in `in` (its capacity) */
 	_Atomic uint64_t obuf_len;
 	_Atomic bool kill_requested;
 	/* CLIENT UNBLOCK from any shard: UNBLOCK_REQ_*, acted on by the
