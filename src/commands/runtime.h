@@ -149,6 +149,10 @@ struct repl_status {
 	 * it was promoted at (PSYNC with that id is served up to there). */
 	char replid2[41];
 	int64_t second_offset;      /* -1: none */
+	/* As a primary (INFO stats): syncs served in full, resumed, and
+	 * PSYNCs that asked to resume and got a full sync (Redis's sync_full,
+	 * sync_partial_ok, sync_partial_err; CONFIG RESETSTAT zeroes them). */
+	uint64_t sync_full, sync_partial_ok, sync_partial_err;
 };
 
 /* A replica a sender thread serves (INFO replication, ROLE). */

@@ -65,6 +65,7 @@ static void rt_reset_stats(void)
 		for (uint32_t k = 0; k < nerr; k++)
 			atomic_store(&st->errors.e[k].count, 0);
 	}
+	repl_sync_counts_reset();
 }
 
 static const struct server_info *rt_info(void)

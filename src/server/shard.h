@@ -1033,6 +1033,10 @@ void repl_set_switch(const char *replid2, const uint64_t *gens, const uint64_t *
 /* The former primary's id (40 zeros when none) and the offset it was
  * promoted at (-1 when none): INFO's master_replid2, second_repl_offset. */
 int64_t repl_switch_get(char replid2[41]);
+/* The syncs served since start or CONFIG RESETSTAT (struct repl_status's
+ * sync_* fields), and their reset. */
+void repl_sync_counts(struct repl_status *st);
+void repl_sync_counts_reset(void);
 /* Whether any sender runs (a relaxed load), and wake them all: a shard's
  * durable LSN moved. */
 bool repl_has_senders(void);
