@@ -3,7 +3,8 @@
  *
  * OBJECT ENCODING names a value's encoding as Redis 7.0 would: a string's is
  * computed from its bytes ("int" for a canonical int64, "embstr" up to 44
- * bytes, else "raw"), the other types ask their module.  FREQ and IDLETIME
+ * bytes, else "raw"), or "raw" once it was changed in place (APPEND,
+ * SETRANGE, ...: entry_str_is_raw); the other types ask their module.  FREQ and IDLETIME
  * read the key's 24-bit clock (store/lru.h) under the policy that gives it
  * a meaning, with Redis's errors under the other; kevy never shares values,
  * so REFCOUNT is 1.
@@ -819,10 +820,15 @@ static struct kv_entry *object_lookup(struct cmd_ctx *c)
 	return e;
 }
 
-/* Redis 7.0's tryObjectEncoding outcome for a string written by SET. */
-static const char *object_string_encoding(struct kv_slice v)
+/* Redis 7.0's tryObjectEncoding outcome for a string written by SET; a
+ * string changed in place (APPEND, SETRANGE, ...) is "raw", as Redis's
+ * dbUnshareStringValue leaves it. */
+static const char *object_string_encoding(const struct kv_entry *e)
 {
+	struct kv_slice v = entry_str(e);
 	int64_t n;
+	if (entry_str_is_raw(e))
+		return "raw";
 	if (v.len <= 20 && arg_to_int64(&v, &n))
 		return "int";
 	return v.len <= 44 ? "embstr" : "raw";
@@ -831,7 +837,7 @@ static const char *object_string_encoding(struct kv_slice v)
 static const char *object_encoding_name(const struct kv_entry *e)
 {
 	switch (entry_type(e)) {
-	case KV_TYPE_STRING: return object_string_encoding(entry_str(e));
+	case KV_TYPE_STRING: return object_string_encoding(e);
 	case KV_TYPE_LIST: return list_encoding(entry_obj(e));
 	/* Redis 7.0 has no listpack sets: a set that is not an intset is a
 	 * hashtable there, and kevy's small listpack is its own detail. */

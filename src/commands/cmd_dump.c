@@ -230,6 +230,7 @@ static void cmd_copy(struct cmd_ctx *c)
 	}
 	/* Taken before the destination is touched: entries move on change. */
 	enum kv_type type = entry_type(e);
+	bool raw = type == KV_TYPE_STRING && entry_str_is_raw(e);
 	int64_t deadline = entry_expire(e);
 	struct kv_buf bytes = KV_BUF_INIT;
 	struct stream *copy = NULL;
@@ -251,8 +252,10 @@ static void cmd_copy(struct cmd_ctx *c)
 		db_delete(ddb, dst->ptr, dst->len);
 	}
 	if (type == KV_TYPE_STRING) {
-		db_set_string(ddb, dst->ptr, dst->len, bytes.data ? bytes.data : "", bytes.len,
-			      deadline);
+		struct kv_entry *ne = db_set_string(ddb, dst->ptr, dst->len,
+						    bytes.data ? bytes.data : "", bytes.len, deadline);
+		if (raw)   /* Redis's dupStringObject keeps a raw string raw */
+			db_string_write(ddb, ne, 0, NULL, 0);
 	} else if (copy) {
 		db_set_object(ddb, dst->ptr, dst->len, type, copy, deadline);
 	} else {

@@ -363,8 +363,8 @@ static void srv_info_memory(const struct cmd_ctx *c, struct kv_buf *b,
 		      (unsigned long long)m.clients, (unsigned long long)m.aof_buffer);
 }
 
-/* Redis 7.0's fields in its order.  The replication, fork, defrag,
- * tracking, MIGRATE and io-thread counters are 0: kevy has none of those
+/* Redis 7.0's fields in its order.  The replication traffic, fork,
+ * defrag, MIGRATE and io-thread counters are 0: kevy has none of those
  * mechanisms (docs/compatibility.md). */
 static void srv_info_stats(const struct cmd_ctx *c, struct kv_buf *b, const struct srv_totals *t)
 {
@@ -373,6 +373,8 @@ static void srv_info_stats(const struct cmd_ctx *c, struct kv_buf *b, const stru
 		c->rt->pubsub_counts(c, &channels, &patterns, &schannels);
 	uint64_t trk[4];
 	srv_tracking_counts(c, trk);
+	struct repl_status repl;
+	c->rt->repl_status(&repl);
 	kv_buf_printf(b, "# Stats\r\n"
 		      "total_connections_received:%llu\r\n"
 		      "total_commands_processed:%llu\r\n"
@@ -386,9 +388,9 @@ static void srv_info_stats(const struct cmd_ctx *c, struct kv_buf *b, const stru
 		      "instantaneous_input_repl_kbps:0.00\r\n"
 		      "instantaneous_output_repl_kbps:0.00\r\n"
 		      "rejected_connections:%llu\r\n"
-		      "sync_full:0\r\n"
-		      "sync_partial_ok:0\r\n"
-		      "sync_partial_err:0\r\n"
+		      "sync_full:%llu\r\n"
+		      "sync_partial_ok:%llu\r\n"
+		      "sync_partial_err:%llu\r\n"
 		      "expired_keys:%llu\r\n"
 		      "expired_stale_perc:0.00\r\n"
 		      "expired_time_cap_reached_count:0\r\n"
@@ -424,7 +426,9 @@ static void srv_info_stats(const struct cmd_ctx *c, struct kv_buf *b, const stru
 		      (long long)stat_inst_ops_per_sec(),
 		      (unsigned long long)t->net_in, (unsigned long long)t->net_out,
 		      stat_inst_input_kbps(), stat_inst_output_kbps(),
-		      (unsigned long long)t->rejected, (unsigned long long)t->expired,
+		      (unsigned long long)t->rejected, (unsigned long long)repl.sync_full,
+		      (unsigned long long)repl.sync_partial_ok,
+		      (unsigned long long)repl.sync_partial_err, (unsigned long long)t->expired,
 		      (unsigned long long)t->evicted, (unsigned long long)t->evicted_clients,
 		      (unsigned long long)t->hits, (unsigned long long)t->misses,
 		      (unsigned long long)channels, (unsigned long long)patterns,

@@ -522,10 +522,8 @@ static void cmd_append(struct cmd_ctx *c)
 	size_t len = entry_str(e).len;
 	if (!length_ok(c, len, add->len))
 		return;
-	if (add->len > 0)
-		db_string_write(db, e, len, add->ptr, add->len);
-	else
-		db_signal_modified(db, key->ptr, key->len);   /* Redis signals even "" */
+	/* Even "" is a change (Redis signals it) that leaves the value raw. */
+	db_string_write(db, e, len, add->ptr, add->len);
 	cmd_notify_arg(c, NOTIFY_STRING, "append", 1);
 	resp_int(c->out, (int64_t)(len + add->len));
 }

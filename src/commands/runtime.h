@@ -149,6 +149,10 @@ struct repl_status {
 	 * it was promoted at (PSYNC with that id is served up to there). */
 	char replid2[41];
 	int64_t second_offset;      /* -1: none */
+	/* As a primary (INFO stats): syncs served in full, resumed, and
+	 * PSYNCs that asked to resume and got a full sync (Redis's sync_full,
+	 * sync_partial_ok, sync_partial_err; CONFIG RESETSTAT zeroes them). */
+	uint64_t sync_full, sync_partial_ok, sync_partial_err;
 };
 
 /* A replica a sender thread serves (INFO replication, ROLE). */
@@ -176,7 +180,7 @@ struct client_info {
 	bool pubsub;        /* CLIENT KILL/LIST TYPE pubsub (else normal) */
 	char last_cmd[32];  /* lower-case name of the last command, "NULL" initially */
 	uint64_t qbuf;      /* unparsed input bytes */
-	uint64_t qbuf_free;
+	uint64_t qbuf_free; /* the input buffer's room beyond its bytes */
 	uint64_t obl;       /* output bytes waiting */
 	uint64_t omem;
 	uint64_t tot_mem;

@@ -340,6 +340,15 @@ static bool resp_word(struct kv_buf *out, const char *s, size_t n, size_t *i)
 	return s[k] == '"' ? resp_word_dquoted(out, s, n, i) : resp_word_squoted(out, s, n, i);
 }
 
+int resp_split_word(struct kv_buf *out, const char *s, size_t n, size_t *i)
+{
+	while (*i < n && resp_isspace(s[*i]))
+		(*i)++;
+	if (*i == n)
+		return 0;
+	return resp_word(out, s, n, i) ? 1 : -1;
+}
+
 /* Split an inline line (no NUL inside) into p's arguments.  Returns NULL or
  * the protocol error. */
 static const char *resp_split_inline(struct resp_parser *p, const char *s, size_t n)

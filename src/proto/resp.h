@@ -88,6 +88,16 @@ enum {
 int64_t resp_parse(struct resp_parser *p, const char *buf, size_t len,
 		   int *argc, struct kv_slice **argv, const char **errmsg);
 
+/*
+ * Redis's sdssplitargs one word at a time, as inline requests are split:
+ * skips whitespace from s[*i], then appends the next word to out with its
+ * quotes and escapes resolved.  Returns 1 with *i just past the word, 0 when
+ * only whitespace is left, -1 on unbalanced quotes (sdssplitargs's NULL).
+ * For other texts Redis splits the same way (a function library's
+ * shebang line).
+ */
+int resp_split_word(struct kv_buf *out, const char *s, size_t n, size_t *i);
+
 /* ---- reply writers: append one value to b ----
  *
  * Every writer speaks the protocol of its buffer, b->proto (base/buf.h):

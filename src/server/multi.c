@@ -46,7 +46,8 @@ void multi_queue(struct conn *c, const struct kv_command *cmd, int argc,
 		c->mq_head = q;
 	c->mq_tail = q;
 	c->mq_count++;
-	c->mq_flags |= cmd->flags;
+	/* A subcommand's flags count too (FUNCTION LOAD is deny-oom). */
+	c->mq_flags |= cmd->flags | cmd_stat_target(cmd, argc, argv)->flags;
 }
 
 static void multi_discard_queue(struct conn *c)

@@ -266,6 +266,8 @@ struct repl_sender {
 };
 
 static _Atomic uint32_t g_repl_senders;
+/* INFO's sync_full, sync_partial_ok, sync_partial_err. */
+static _Atomic uint64_t g_sync_full, g_sync_partial_ok, g_sync_partial_err;
 static pthread_mutex_t g_repl_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct repl_sender *g_repl_list;
 /* WAIT: how many clients wait on any shard (the senders wake the shards
@@ -876,6 +878,20 @@ static bool sender_switch_ok(const struct repl_sender *rs)
 	return ok;
 }
 
+void repl_sync_counts(struct repl_status *st)
+{
+	st->sync_full = atomic_load(&g_sync_full);
+	st->sync_partial_ok = atomic_load(&g_sync_partial_ok);
+	st->sync_partial_err = atomic_load(&g_sync_partial_err);
+}
+
+void repl_sync_counts_reset(void)
+{
+	atomic_store(&g_sync_full, 0);
+	atomic_store(&g_sync_partial_ok, 0);
+	atomic_store(&g_sync_partial_err, 0);
+}
+
 static bool sender_resume(struct repl_sender *rs)
 {
 	if (!rs->pos)
@@ -1006,12 +1022,18 @@ static void *sender_main(void *arg)
 
 	int rc = 0;
 	if (sender_resume(rs)) {
+		atomic_fetch_add(&g_sync_partial_ok, 1);
 		snprintf(line, sizeof(line), "+CONTINUE %s\r\n", rs->replid);
 		kv_buf_append_str(&rs->out, line);
 		rc = sender_flush(rs);
 		if (rc == 0)
 			log_notice("replica %s: partial resync from its own files, streaming", rs->peer);
 	} else {
+		/* As Redis counts them: a PSYNC that named an id ("?" asks for a
+		 * full sync on purpose) and could not resume is an error too. */
+		atomic_fetch_add(&g_sync_full, 1);
+		if (rs->want[0] && strcmp(rs->want, "?") != 0)
+			atomic_fetch_add(&g_sync_partial_err, 1);
 		snprintf(line, sizeof(line), "+FULLRESYNC %s %" PRIu64 "\r\n", rs->replid,
 			 sender_offset(rs));
 		kv_buf_append_str(&rs->out, line);

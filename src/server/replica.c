@@ -1148,6 +1148,7 @@ void replica_status(struct repl_status *st)
 {
 	memset(st, 0, sizeof(*st));
 	st->second_offset = repl_switch_get(st->replid2);
+	repl_sync_counts(st);
 	int role = atomic_load(&g_server.repl_role);
 	if (role == REPL_ROLE_PRIMARY)
 		return;

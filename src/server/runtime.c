@@ -65,6 +65,7 @@ static void rt_reset_stats(void)
 		for (uint32_t k = 0; k < nerr; k++)
 			atomic_store(&st->errors.e[k].count, 0);
 	}
+	repl_sync_counts_reset();
 }
 
 static const struct server_info *rt_info(void)
@@ -116,9 +117,10 @@ static void rt_conn_info(const struct conn *c, struct client_info *ci)
 	snprintf(ci->last_cmd, sizeof(ci->last_cmd), "%s",
 		 atomic_load_explicit(&c->last_cmd, memory_order_relaxed));
 	ci->qbuf = atomic_load_explicit(&c->qbuf_len, memory_order_relaxed);
+	ci->qbuf_free = atomic_load_explicit(&c->qbuf_free, memory_order_relaxed);
 	ci->obl = atomic_load_explicit(&c->obuf_len, memory_order_relaxed);
 	ci->omem = ci->obl;
-	ci->tot_mem = ci->qbuf + ci->obl + sizeof(*c);
+	ci->tot_mem = ci->qbuf + ci->qbuf_free + ci->obl + sizeof(*c);
 	ci->resp = c->proto >= RESP_PROTO_3 ? 3 : 2;
 	ci->redir = atomic_load_explicit(&c->info_redir, memory_order_relaxed);
 	/* The caller holds the shard's clients_lock, or is the client's own

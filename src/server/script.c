@@ -236,6 +236,19 @@ struct script_ctx {
 	"in KEYS, or allow undeclared keys (the allow-cross-slot-keys flag, or CONFIG SET " \
 	"lua-allow-undeclared-keys yes)"
 
+/* A script without allow-oom (or no-writes) while memory is over the
+ * limit: called directly it is a deny-oom command to Redis (its flags
+ * become the call's) and gets the plain -OOM; inside EXEC, where the
+ * queue was checked already, scriptPrepareForRun's own words. */
+static void script_oom_error(struct cmd_ctx *c)
+{
+	if (c->conn && c->conn->in_exec)
+		resp_error(c->out, "OOM allow-oom flag is not set on the script, can not run it "
+				   "when used memory > 'maxmemory'");
+	else
+		resp_error(c->out, SHARD_ERR_OOM);
+}
+
 /* "The user executing the script " and Redis's reason. */
 static const char *script_acl_error(enum acl_verdict v)
 {
@@ -344,6 +357,7 @@ static const char *script_call(struct script_run *run, int argc, const struct kv
 		/* The command answers in the script's protocol (redis.setresp). */
 		.proto = run->resp == 3 ? RESP_PROTO_3 : RESP_PROTO_2,
 		.in_script = true,
+		.oom_exempt = run->allow_oom || run->wrote,
 	};
 	size_t before = out->len;
 	/* MONITOR shows a script's commands as Redis does: from "lua". */
@@ -481,8 +495,7 @@ static void eval_generic(struct cmd_ctx *c, bool evalsha, bool ro)
 	if (!(flags & SCRIPT_FLAG_COMPAT) &&
 	    !(flags & (SCRIPT_FLAG_ALLOW_OOM | SCRIPT_FLAG_NO_WRITES)) &&
 	    shard_oom_refused(s, c->held, c->now_ms)) {
-		resp_error(c->out, "OOM allow-oom flag is not set on the script, can not run it "
-				   "when used memory > 'maxmemory'");
+		script_oom_error(c);
 		return;
 	}
 	struct script_ctx sc = { .c = c, .dbid = c->dbid };
@@ -490,6 +503,7 @@ static void eval_generic(struct cmd_ctx *c, bool evalsha, bool ro)
 		.call = script_call,
 		.arg = &sc,
 		.readonly = ro || (flags & SCRIPT_FLAG_NO_WRITES),
+		.allow_oom = !(flags & SCRIPT_FLAG_COMPAT) && (flags & SCRIPT_FLAG_ALLOW_OOM),
 		.name = sha,
 		.user = c->user,
 	};
@@ -819,38 +833,47 @@ static struct fn_lib *lib_parse(const char *code, size_t len, char *err, size_t 
 		snprintf(err, cap, "Invalid library metadata");
 		return NULL;
 	}
-	const char *p = code, *end = nl;
+	/* The shebang line is split as Redis splits it (sdssplitargs): quotes
+	 * and escapes are resolved, so name="foo" names foo. */
+	size_t shebang_len = (size_t)(nl - code), at = 0;
 	char engine[64] = "";
 	char *name = NULL;
-	int part = 0;
-	while (p < end) {
-		size_t wl;
-		const char *w = script_shebang_word(&p, end, &wl);
-		if (!w)
-			break;
+	size_t name_len = 0;
+	int part = 0, rc;   /* -1: unbalanced quotes, -2: err already written */
+	struct kv_buf w = KV_BUF_INIT;
+	while ((rc = resp_split_word(&w, code, shebang_len, &at)) > 0) {
 		if (part++ == 0) {
-			snprintf(engine, sizeof(engine), "%.*s", (int)(wl - 2 < 60 ? wl - 2 : 60), w + 2);
-			continue;
-		}
-		if (wl >= 5 && strncasecmp(w, "name=", 5) == 0) {
+			int el = (int)KV_MIN(w.len - 2, 60);
+			snprintf(engine, sizeof(engine), "%.*s", el, w.data + 2);
+		} else if (w.len >= 5 && strncasecmp(w.data, "name=", 5) == 0) {
 			if (name) {
-				free(name);
 				snprintf(err, cap, "Invalid metadata value, name argument was given "
 						   "multiple times");
-				return NULL;
+				rc = -2;
+				break;
 			}
-			name = kv_strndup(w + 5, wl - 5);
-			continue;
+			name_len = w.len - 5;
+			name = kv_strndup(w.data + 5, name_len);
+		} else {
+			snprintf(err, cap, "Invalid metadata value given: %.*s",
+				 (int)KV_MIN(w.len, 200), w.data);
+			rc = -2;
+			break;
 		}
+		kv_buf_clear(&w);
+	}
+	kv_buf_free(&w);
+	if (rc != 0) {
+		if (rc == -1)
+			snprintf(err, cap, "Invalid library metadata");
 		free(name);
-		snprintf(err, cap, "Invalid metadata value given: %.*s", (int)(wl > 200 ? 200 : wl), w);
 		return NULL;
 	}
 	if (!name) {
 		snprintf(err, cap, "Library name was not given");
 		return NULL;
 	}
-	if (!lib_name_ok(name, strlen(name))) {
+	if (!lib_name_ok(name, name_len)) {
 		free(name);
 		snprintf(err, cap, "Library names can only contain letters, numbers, or "
 				   "underscores(_) and must be at least one character long");
@@ -875,10 +898,13 @@ static struct fn_lib *lib_parse(const char *code, size_t len, char *err, size_t 
  * names.  On success the library is installed (replacing one of the same
  * name when `replace`) and its name copied to name_out.  Returns 0, 1 when
  * REPLACE gave the code already loaded (nothing changed), or -1 with the
- * error text. */
-static int lib_create(const char *code, size_t len, bool replace, char *err, size_t cap,
-		      char *name_out, size_t name_cap)
+ * error text.  `restoring`: FUNCTION RESTORE's words for a name clash
+ * (Redis's libraryJoin writes the name without LOAD's quotes). */
+static int lib_create(const char *code, size_t len, bool replace, bool restoring, char *err,
+		      size_t cap, char *name_out, size_t name_cap)
 {
+	const char *clash_fmt = restoring ? "Library %s already exists"
+					  : "Library '%s' already exists";
 	struct fn_lib *l = lib_parse(code, len, err, cap);
 	if (!l)
 		return -1;
@@ -896,7 +922,7 @@ static int lib_create(const char *code, size_t len, bool replace, char *err, siz
 		return 1;
 	}
 	if (exists && !replace) {
-		snprintf(err, cap, "Library '%s' already exists", l->name);
+		snprintf(err, cap, clash_fmt, l->name);
 		fn_lib_free(l);
 		return -1;
 	}
@@ -919,7 +945,7 @@ static int lib_create(const char *code, size_t len, bool replace, char *err, siz
 	struct fn_lib **old = lib_find_locked(l->name, strlen(l->name));
 	if (old && !replace) {
 		pthread_mutex_unlock(&lib_lock);
-		snprintf(err, cap, "Library '%s' already exists", l->name);
+		snprintf(err, cap, clash_fmt, l->name);
 		fn_lib_free(l);
 		return -1;
 	}
@@ -1027,8 +1053,7 @@ static void fcall_generic(struct cmd_ctx *c, bool ro)
 	}
 	if (!(flags & (SCRIPT_FLAG_ALLOW_OOM | SCRIPT_FLAG_NO_WRITES)) &&
 	    shard_oom_refused(s, c->held, c->now_ms)) {
-		resp_error(c->out, "OOM allow-oom flag is not set on the script, can not run it "
-				   "when used memory > 'maxmemory'");
+		script_oom_error(c);
 		return;
 	}
 	char fname[256];
@@ -1038,6 +1063,7 @@ static void fcall_generic(struct cmd_ctx *c, bool ro)
 		.call = script_call,
 		.arg = &sc,
 		.readonly = ro || (flags & SCRIPT_FLAG_NO_WRITES),
+		.allow_oom = flags & SCRIPT_FLAG_ALLOW_OOM,
 		.name = fname,
 		.user = c->user,
 	};
@@ -1190,8 +1216,8 @@ static void cmd_function_load(struct cmd_ctx *c)
 	char err[1024], name[256];
 	struct fn_change ch;
 	fn_change_begin(&ch);
-	int rc = lib_create(c->argv[i].ptr, c->argv[i].len, replace, err, sizeof(err), name,
-			    sizeof(name));
+	int rc = lib_create(c->argv[i].ptr, c->argv[i].len, replace, false, err, sizeof(err),
+			    name, sizeof(name));
 	if (rc < 0) {
 		fn_change_end(&ch, false, c->out);
 		resp_errorf(c->out, "ERR %s", err);
@@ -1222,10 +1248,22 @@ static void cmd_function_delete(struct cmd_ctx *c)
 	resp_ok(c->out);
 }
 
+/* Redis's addReplySubcommandSyntaxError for a FUNCTION subcommand given
+ * too many arguments: the subcommand as the client typed it. */
+static void fn_subcommand_syntax_error(struct cmd_ctx *c)
+{
+	resp_errorf(c->out, "ERR unknown subcommand or wrong number of arguments for "
+		    "'%.*s'. Try FUNCTION HELP.",
+		    (int)KV_MIN(c->argv[1].len, 128), c->argv[1].ptr);
+}
+
 static void cmd_function_flush(struct cmd_ctx *c)
 {
-	if (c->argc > 3 || (c->argc == 3 && !arg_is(&c->argv[2], "sync") &&
-			    !arg_is(&c->argv[2], "async"))) {
+	if (c->argc > 3) {
+		fn_subcommand_syntax_error(c);
+		return;
+	}
+	if (c->argc == 3 && !arg_is(&c->argv[2], "sync") && !arg_is(&c->argv[2], "async")) {
 		resp_error(c->out, "ERR FUNCTION FLUSH only supports SYNC|ASYNC option");
 		return;
 	}
@@ -1413,10 +1451,10 @@ static int libs_restore(const uint8_t *p, size_t len, enum fn_policy policy, cha
 		char name[256], e2[1024];
 		if (policy != FN_FLUSH)
 			for (struct fn_lib *l = saved; l; l = l->next)
-				lib_create(l->code, l->code_len, false, e2, sizeof(e2), name,
+				lib_create(l->code, l->code_len, false, true, e2, sizeof(e2), name,
 					   sizeof(name));
 		for (size_t i = 0; i < n; i++) {
-			if (lib_create(items[i].code, items[i].len, policy == FN_REPLACE, e2,
+			if (lib_create(items[i].code, items[i].len, policy == FN_REPLACE, true, e2,
 				       sizeof(e2), name, sizeof(name)) < 0) {
 				snprintf(err, cap, "ERR %s", e2);
 				rc = -1;
@@ -1447,8 +1485,7 @@ static void cmd_function_restore(struct cmd_ctx *c)
 {
 	enum fn_policy policy = FN_APPEND;
 	if (c->argc > 4) {
-		resp_error(c->out, "ERR unknown subcommand or wrong number of arguments for "
-				   "'restore'. Try FUNCTION HELP.");
+		fn_subcommand_syntax_error(c);
 		return;
 	}
 	if (c->argc == 4) {

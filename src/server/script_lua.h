@@ -61,6 +61,9 @@ struct script_run {
 	void *arg;                /* the caller's (script.c: the command context) */
 	bool readonly;            /* EVAL_RO, FCALL_RO, or a no-writes script */
 	bool wrote;               /* a write command ran (SCRIPT KILL refuses then) */
+	/* An allow-oom script (EVAL's compat mode excluded, as in Redis): its
+	 * deny-oom commands are never refused for memory. */
+	bool allow_oom;
 	int resp;                 /* redis.setresp: 2 or 3 */
 	const char *name;         /* the SHA (EVAL) or function name, for errors */
 	struct script_engine *engine;  /* set while it runs */

@@ -139,6 +139,7 @@ static int conn_process(struct shard *s, struct conn *c)
 		/* CLIENT LIST shows the calling client's query buffer with the
 		 * command it runs, as Redis does. */
 		atomic_store_explicit(&c->qbuf_len, avail, memory_order_relaxed);
+		atomic_store_explicit(&c->qbuf_free, c->in.cap - c->in.len, memory_order_relaxed);
 		c->dispatching = true;
 		enum dispatch_result r = argc > 0 ? shard_dispatch(s, c, argc, argv) : DISPATCH_DONE;
 		c->dispatching = false;
@@ -160,6 +161,7 @@ static int conn_process(struct shard *s, struct conn *c)
 	}
 	size_t unparsed = c->in.len - c->in_pos;
 	atomic_store_explicit(&c->qbuf_len, unparsed, memory_order_relaxed);
+	atomic_store_explicit(&c->qbuf_free, c->in.cap - c->in.len, memory_order_relaxed);
 	if (!c->recv_paused) {
 		if (!need_more && unparsed > CONN_INPUT_HIGH && !c->close_started)
 			s->reactor->conn_recv(s, c, false);
@@ -338,6 +340,8 @@ void shard_on_data(struct shard *s, struct conn *c, const char *p, size_t n)
 	if (c->close_started)
 		return;
 	kv_buf_append(&c->in, p, n);
+	if (c->in.len > c->in_peak)
+		c->in_peak = c->in.len;
 	stat_add(&s->stats.net_input_bytes, n);
 	stat_add(&s->stats.reads_processed, 1);
 	atomic_store_explicit(&c->last_active_ms, s->now_ms, memory_order_relaxed);
@@ -675,6 +679,33 @@ static void shard_evict_clients(struct shard *s)
 	atomic_store_explicit(&s->stats.clients_memory, mine, memory_order_relaxed);
 }
 
+/* Query buffers are trimmed by Redis's rules (clientsCronResizeQueryBuffer),
+ * once one wastes more than 4 KiB: freed after 2 s without traffic, else
+ * cut to the most it held since the last tick when that is under half of
+ * it and it is over 32 KiB.  Only an empty buffer is touched: the bytes of
+ * a command being parsed or run stay where they are. */
+#define CONN_QBUF_WASTE 4096u
+#define CONN_QBUF_RESIZE_MIN (32u * 1024)
+#define CONN_QBUF_IDLE_MS 2000
+
+static void conn_resize_input(struct shard *s, struct conn *c)
+{
+	size_t cap = c->in.cap;
+	if (c->in.len == 0 && cap > CONN_QBUF_WASTE && !c->close_started) {
+		int64_t idle = s->now_ms - atomic_load(&c->last_active_ms);
+		if (idle > CONN_QBUF_IDLE_MS) {
+			kv_buf_free(&c->in);
+		} else if (cap > CONN_QBUF_RESIZE_MIN && cap / 2 > c->in_peak) {
+			kv_buf_free(&c->in);
+			if (c->in_peak)
+				kv_buf_reserve(&c->in, c->in_peak);
+		}
+		c->in_pos = 0;
+		atomic_store_explicit(&c->qbuf_free, c->in.cap, memory_order_relaxed);
+	}
+	c->in_peak = c->in.len;
+}
+
 static void shard_cron(struct shard *s)
 {
 	int64_t hz = atomic_load_explicit(&g_config.hz, memory_order_relaxed);
@@ -721,6 +752,8 @@ static void shard_cron(struct shard *s)
 		blocking_sweep(s);
 	}
 	shard_evict_clients(s);
+	for (struct conn *c = s->clients; c; c = c->all_next)
+		conn_resize_input(s, c);
 	int64_t timeout = atomic_load_explicit(&g_config.timeout_s, memory_order_relaxed);
 	if (timeout > 0) {
 		struct conn *next;

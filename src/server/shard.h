@@ -166,6 +166,10 @@ struct cmd_call {
 	bool internal;
 	/* A script's redis.call: tracking remembers the script's keys. */
 	bool in_script;
+	/* A script's call that Redis's scriptVerifyOOM lets through whatever
+	 * the memory: one of an allow-oom script, or after the script's first
+	 * write (a script is not stopped half-way). */
+	bool oom_exempt;
 	/* Client-side caching (tracking.c), set where a client's command
 	 * becomes a call: the client it runs for (NOLOOP), and the client
 	 * whose cache the keys it reads go to (0: nobody). */
@@ -298,6 +302,7 @@ struct conn {
 
 	struct kv_buf in;                     /* received bytes */
 	size_t in_pos;                        /* first unparsed byte */
+	size_t in_peak;                       /* most bytes in `in` since the last cron */
 	struct resp_parser parser;
 
 	struct kv_buf out;                    /* replies in order, unsent */
@@ -417,7 +422,8 @@ struct conn {
 	char laddr[64];
 	int64_t created_ms;
 	_Atomic int64_t last_active_ms;
-	_Atomic uint64_t qbuf_len;
+	_Atomic uint64_t qbuf_len;            /* unparsed input bytes */
+	_Atomic uint64_t qbuf_free;           /* room left in `in` (its capacity) */
 	_Atomic uint64_t obuf_len;
 	_Atomic bool kill_requested;
 	/* CLIENT UNBLOCK from any shard: UNBLOCK_REQ_*, acted on by the
@@ -1027,6 +1033,10 @@ void repl_set_switch(const char *replid2, const uint64_t *gens, const uint64_t *
 /* The former primary's id (40 zeros when none) and the offset it was
  * promoted at (-1 when none): INFO's master_replid2, second_repl_offset. */
 int64_t repl_switch_get(char replid2[41]);
+/* The syncs served since start or CONFIG RESETSTAT (struct repl_status's
+ * sync_* fields), and their reset. */
+void repl_sync_counts(struct repl_status *st);
+void repl_sync_counts_reset(void);
 /* Whether any sender runs (a relaxed load), and wake them all: a shard's
  * durable LSN moved. */
 bool repl_has_senders(void);

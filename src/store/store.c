@@ -4,7 +4,7 @@
  * Each key is ONE heap allocation, laid out as
  *
  *   offset 0  next       8 bytes   dict chain pointer (struct dict_node)
- *   offset 8  flags      1 byte    bits 0-2 type, bit 3 has deadline,
+ *   offset 8  flags      1 byte    bits 0-2 type code, bit 3 has deadline,
  *                                  bits 4-5 length format, bit 6 wide
  *                                  deadline, bit 7 reserved (snapshot mark)
  *   offset 9  clock      3 bytes   the 24-bit LRU/LFU access clock (lru.h)
@@ -58,6 +58,11 @@
 #define STORE_HASH_SEED 0x6b6576792e6b6579ULL   /* "kevy.key" */
 
 #define ENTRY_TYPE_MASK 0x07u
+/* Type code of a string whose bytes were changed in place (APPEND,
+ * SETRANGE, SETBIT, BITFIELD, PFADD): Redis unshares such a value into a
+ * raw sds, so OBJECT ENCODING answers "raw" whatever its bytes are.  Any
+ * other code is the value's enum kv_type. */
+#define ENTRY_CODE_RAW_STRING 0x07u
 #define ENTRY_HAS_EXPIRE 0x08u
 #define ENTRY_LENFMT_SHIFT 4
 #define ENTRY_WIDE_DEADLINE 0x40u
@@ -90,7 +95,8 @@ _Static_assert(offsetof(struct kv_entry, node) == 0,
 _Static_assert(offsetof(struct kv_entry, clock) == 9 &&
 	       offsetof(struct kv_entry, data) == 12,
 	       "the clock follows the flags byte, the length fields follow the clock");
-_Static_assert(KV_TYPE_STREAM <= ENTRY_TYPE_MASK, "types fit in three bits");
+_Static_assert(KV_TYPE_STREAM < ENTRY_CODE_RAW_STRING,
+	       "types and the raw string code fit in three bits");
 
 static const uint8_t lenfmt_bytes[4] = {1, 2, 6, 12};
 
@@ -212,9 +218,20 @@ struct layout {
 	size_t total;
 };
 
+/* The type code (bits 0-2): an enum kv_type, or ENTRY_CODE_RAW_STRING. */
+static unsigned flags_code(uint8_t flags)
+{
+	return flags & ENTRY_TYPE_MASK;
+}
+
+static enum kv_type code_type(unsigned code)
+{
+	return code == ENTRY_CODE_RAW_STRING ? KV_TYPE_STRING : (enum kv_type)code;
+}
+
 static enum kv_type flags_type(uint8_t flags)
 {
-	return (enum kv_type)(flags & ENTRY_TYPE_MASK);
+	return code_type(flags_code(flags));
 }
 
 static void layout_finish(struct layout *l)
@@ -230,12 +247,14 @@ static void layout_finish(struct layout *l)
 	l->total = l->val_off + l->val_bytes;
 }
 
-static void layout_make(struct layout *l, enum kv_type type, size_t klen,
+/* `code` is the entry's type code (flags_code): a type, or the raw string
+ * code. */
+static void layout_make(struct layout *l, unsigned code, size_t klen,
 			size_t vlen, int64_t deadline)
 {
 	unsigned fmt;
-	kv_assert(klen <= UINT32_MAX);
-	if (type != KV_TYPE_STRING)
+	kv_assert(klen <= UINT32_MAX && code <= ENTRY_TYPE_MASK);
+	if (code_type(code) != KV_TYPE_STRING)
 		vlen = 0;
 	if (klen <= 15 && vlen <= 15)
 		fmt = 0;
@@ -245,7 +264,7 @@ static void layout_make(struct layout *l, enum kv_type type, size_t klen,
 		fmt = 2;
 	else
 		fmt = 3;
-	l->flags = (uint8_t)((unsigned)type | fmt << ENTRY_LENFMT_SHIFT);
+	l->flags = (uint8_t)(code | fmt << ENTRY_LENFMT_SHIFT);
 	if (deadline >= 0)
 		l->flags |= ENTRY_HAS_EXPIRE;
 	if (deadline > DEADLINE48_MAX)
@@ -361,6 +380,11 @@ struct kv_slice entry_key(const struct kv_entry *e)
 	struct layout l;
 	layout_read(&l, e);
 	return (struct kv_slice){(const char *)e + l.key_off, l.klen};
+}
+
+bool entry_str_is_raw(const struct kv_entry *e)
+{
+	return flags_code(e->flags) == ENTRY_CODE_RAW_STRING;
 }
 
 struct kv_slice entry_str(const struct kv_entry *e)
@@ -553,7 +577,7 @@ static bool points_into(const void *p, const struct kv_entry *e)
 }
 
 /*
- * Re-encode a linked entry for a new type, value length and deadline,
+ * Re-encode a linked entry for a new type code, value length and deadline,
  * keeping its key and the first min(old, new) bytes of its value area.
  * Reallocates only when the new layout does not fit (reserving `slack`
  * more bytes) or would leave most of the block unused.  Updates the dict
@@ -561,12 +585,12 @@ static bool points_into(const void *p, const struct kv_entry *e)
  * possibly moved entry; its value area beyond the kept bytes is undefined.
  */
 static struct kv_entry *entry_relayout(struct kv_db *db, struct kv_entry *e,
-				       struct dict_node **link, enum kv_type type,
+				       struct dict_node **link, unsigned code,
 				       size_t vlen, int64_t deadline, size_t slack)
 {
 	struct layout o, n;
 	layout_read(&o, e);
-	layout_make(&n, type, o.klen, vlen, deadline);
+	layout_make(&n, code, o.klen, vlen, deadline);
 	bool had = o.flags & ENTRY_HAS_EXPIRE, has = deadline >= 0;
 	uint32_t slot = had ? slot_read(e) : 0;
 	if (had && !has)
@@ -1001,6 +1025,8 @@ struct kv_entry *db_string_write(struct kv_db *db, struct kv_entry *e,
 	if (end <= l.vlen) {
 		if (n)
 			memmove(entry_raw(e) + l.val_off + off, p, n);
+		/* The code is in the header byte: no relayout needed. */
+		e->flags = (uint8_t)((e->flags & ~ENTRY_TYPE_MASK) | ENTRY_CODE_RAW_STRING);
 		return e;
 	}
 	void *copy = NULL;
@@ -1011,7 +1037,7 @@ struct kv_entry *db_string_write(struct kv_db *db, struct kv_entry *e,
 	}
 	size_t old_vlen = l.vlen;
 	size_t slack = old_vlen ? KV_MIN((l.total + (end - old_vlen)) / 2, GROW_SLACK_MAX) : 0;
-	e = entry_relayout(db, e, NULL, KV_TYPE_STRING, end, entry_expire(e), slack);
+	e = entry_relayout(db, e, NULL, ENTRY_CODE_RAW_STRING, end, entry_expire(e), slack);
 	unsigned char *v = value_ptr(e);
 	if (off > old_vlen)
 		memset(v + old_vlen, 0, off - old_vlen);
@@ -1031,13 +1057,13 @@ struct kv_entry *db_set_expire(struct kv_db *db, struct kv_entry *e, int64_t exp
 	}
 	struct layout l, n;
 	layout_read(&l, e);
-	layout_make(&n, flags_type(l.flags), l.klen, l.vlen, expire_ms);
+	layout_make(&n, flags_code(l.flags), l.klen, l.vlen, expire_ms);
 	if (n.flags == l.flags) {
 		if (expire_ms >= 0)
 			deadline_write(e, &l, expire_ms);   /* same layout: in place */
 		return e;
 	}
-	return entry_relayout(db, e, NULL, flags_type(l.flags), l.vlen, expire_ms, 0);
+	return entry_relayout(db, e, NULL, flags_code(l.flags), l.vlen, expire_ms, 0);
 }
 
 /* Re-key an unlinked entry in place (RENAME): same value and deadline. */
@@ -1047,7 +1073,7 @@ static struct kv_entry *entry_rekey(struct kv_db *dst, struct kv_entry *e,
 	struct layout o, n;
 	layout_read(&o, e);
 	int64_t dl = entry_expire(e);
-	layout_make(&n, flags_type(o.flags), new_klen, o.vlen, dl);
+	layout_make(&n, flags_code(o.flags), new_klen, o.vlen, dl);
 	size_t cap = malloc_usable_size(e);
 	/* The entry is counted in neither db while it moves. */
 	if (n.val_off > o.val_off) {

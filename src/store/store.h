@@ -153,8 +153,10 @@ struct kv_entry *db_set_string(struct kv_db *db, const char *key, size_t klen,
 			       const void *val, size_t vlen, int64_t expire_ms);
 
 /* Replace bytes [off, off+n) of a string value, growing it (zero-filled) as
- * needed; used by APPEND and SETRANGE.  The key must exist as a string.
- * Keeps the deadline.  Returns the (possibly moved) entry. */
+ * needed; used by APPEND, SETRANGE and the bit and HyperLogLog commands.
+ * The key must exist as a string.  Keeps the deadline.  Marks the value as
+ * written in place (entry_str_is_raw), even when n is 0; a later
+ * db_set_string clears the mark.  Returns the (possibly moved) entry. */
 struct kv_entry *db_string_write(struct kv_db *db, struct kv_entry *e,
 				 size_t off, const void *p, size_t n);
 
@@ -183,6 +185,12 @@ enum kv_type entry_type(const struct kv_entry *e);
 struct kv_slice entry_key(const struct kv_entry *e);
 /* String value bytes (type must be KV_TYPE_STRING). */
 struct kv_slice entry_str(const struct kv_entry *e);
+/* Whether the string's bytes were changed in place since it was last set
+ * whole (db_string_write): Redis's encoding of such a value is "raw"
+ * whatever its length or digits.  Kept by EXPIRE and RENAME; not kept by
+ * snapshots (a reload re-derives the encoding from the bytes, as Redis's
+ * RDB load does). */
+bool entry_str_is_raw(const struct kv_entry *e);
 /* Value object of a non-string entry. */
 void *entry_obj(const struct kv_entry *e);
 /* Heap bytes the entry holds: its own allocation (key, inline string,

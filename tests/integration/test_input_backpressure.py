@@ -13,7 +13,10 @@ Checks, on --threads 2:
     is closed; one that closes with replies unread is gone;
   - a malformed request behind a 4 MB burst: every earlier reply, Redis's
     protocol error, the close; a request past client-query-buffer-limit
-    closes its client; nothing answered is lost.
+    closes its client; nothing answered is lost;
+  - CLIENT LIST's qbuf + qbuf-free is the real query buffer: grown by a
+    400 KB request, cut back to the recent peak while small commands
+    follow, freed after 2 s idle (Redis's clientsCronResizeQueryBuffer).
 Every loop is bounded in count and time.
 """
 
@@ -70,6 +73,50 @@ def check_burst(srv):
     c.close()
     K.log("burst: %d SETs (%d MB) in order; query buffer at most %d KB over %d samples"
           % (n, BURST >> 20, max(samples) >> 10, len(samples)))
+
+
+def qbuf_total(ctl, cid):
+    text = ctl.cmd("CLIENT", "LIST").decode()
+    m = re.search(r"(?m)^id=%d .*? qbuf=(\d+) qbuf-free=(\d+)" % cid, text)
+    return int(m.group(1)) + int(m.group(2))
+
+
+def check_buffer_trimmed(srv):
+    with srv.conn() as c, srv.conn() as ctl:
+        cid = int(c.cmd("CLIENT", "ID"))
+        small = qbuf_total(ctl, cid)
+        K.check(small < 4096, "a fresh client's buffer is what it sent: %d" % small)
+        K.check(c.call("SET", "bp:q", "A" * 400000) == b"+OK\r\n", "big SET")
+        big = qbuf_total(ctl, cid)
+        K.check(big > 400000, "the buffer grew for the request: %d" % big)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            c.call("SET", "bp:q", "A" * 100)
+            busy = qbuf_total(ctl, cid)
+            if busy < big:
+                break
+            time.sleep(0.02)
+        K.check(0 < busy < 4096, "cut to the recent peak while busy: %d" % busy)
+        # A buffer under 32 KiB is only trimmed once idle for 2 s.
+        K.check(c.call("SET", "bp:q", "A" * 10000) == b"+OK\r\n", "10 KB SET")
+        t0 = time.monotonic()
+        mid = qbuf_total(ctl, cid)
+        K.check(mid > 10000, "the buffer grew for the request: %d" % mid)
+        time.sleep(1.0)
+        still = qbuf_total(ctl, cid)
+        if time.monotonic() - t0 < 1.9:
+            K.check(still == mid, "kept while idle under 2 s: %d then %d" % (mid, still))
+        deadline = time.monotonic() + 8
+        while time.monotonic() < deadline:
+            idle = qbuf_total(ctl, cid)
+            if idle == 0:
+                break
+            time.sleep(0.1)
+        K.check(idle == 0, "freed after 2 s idle: %d" % idle)
+        K.check(time.monotonic() - t0 > 2.0, "not freed before 2 s idle")
+        K.check(c.call("STRLEN", "bp:q") == b":10000\r\n", "the client still works")
+    K.log("query buffer: %d after 400 KB, %d while busy with small commands; %d after "
+          "10 KB, kept 1 s, 0 after 2 s idle" % (big, busy, mid))
 
 
 def check_big_requests(srv):
@@ -160,6 +207,7 @@ def main():
     K.require_kevy()
     with K.kevy("--threads", "2", "--appendonly", "no", "--save", "") as srv:
         check_burst(srv)
+        check_buffer_trimmed(srv)
         check_big_requests(srv)
         check_hangup(srv)
         check_bad_input(srv)

@@ -21,6 +21,9 @@
    is readable, before and after a restart.
 5. Under allkeys-lru, writing 5x the limit keeps the dataset within 5% of
    the limit and the server answering.
+6. Evictions are keyspace events (`notify-keyspace-events KEe`): a
+   subscriber gets `evicted` on __keyevent@0__ and __keyspace@0__ for
+   exactly the keys that went, once each, and those keys are gone.
 
 Environment: KEVY_SERVER (set by CTest), KEVY_SEED (replay).
 """
@@ -318,8 +321,48 @@ def test_allkeys_lru_5x():
         kv.check_clean_exit()
 
 
+def test_evicted_events(n=2000):
+    with K.kevy("--threads", "2", "--appendonly", "no", "--save", "") as kv:
+        c = kv.conn()
+        sub = kv.conn()
+        K.check(c.cmd("CONFIG", "SET", "notify-keyspace-events", "KEe") == "OK", "notify")
+        sub.send(K.encode("PSUBSCRIBE", "__keyevent@0__:evicted", "__keyspace@0__:ev:*"))
+        sub.read_replies(2)
+        c.cmd("CONFIG", "SET", "maxmemory-policy", "allkeys-random")
+        fill(c, n, "ev:")
+        limit = int(info_int(c, "memory", "used_memory_dataset") * 0.75)
+        c.cmd("CONFIG", "SET", "maxmemory", str(limit))
+        wait_within_limit(c, limit)
+        evicted = info_int(c, "stats", "evicted_keys")
+        K.check(evicted > 0, "nothing evicted")
+        by_event, by_space = [], []
+        deadline = time.monotonic() + 30
+        while len(by_event) + len(by_space) < 2 * evicted and time.monotonic() < deadline:
+            m = K.parse(sub.read_reply(timeout=30))
+            K.check(m[0] == b"pmessage", "a pattern message: %r" % (m,))
+            if m[2] == b"__keyevent@0__:evicted":
+                by_event.append(m[3].decode())
+            else:
+                K.check(m[3] == b"evicted", "keyspace event %r" % (m,))
+                by_space.append(m[2].decode().split(":", 1)[1])
+        K.check(len(by_event) == len(set(by_event)) == evicted,
+                "%d evicted, %d keyevent messages (%d keys)" % (
+                    evicted, len(by_event), len(set(by_event))))
+        K.check(sorted(by_space) == sorted(by_event), "keyspace and keyevent name the same keys")
+        gone = {"ev:%d" % i for i in set(range(n)) - existing(c, "ev:", n)}
+        K.check(set(by_event) == gone, "the events name exactly the keys gone "
+                "(%d events, %d gone)" % (len(by_event), len(gone)))
+        K.check(info_int(c, "stats", "evicted_keys") == evicted, "evictions stopped")
+        sub.close()
+        c.close()
+        kv.check_clean_exit()
+    K.log("evicted events: %d keys evicted, one keyevent and one keyspace message each"
+          % evicted)
+
+
 def main():
     K.require_kevy()
+    test_evicted_events()
     test_oom_replies()
     test_object_clock()
     for policy in ("volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl",

@@ -25,7 +25,8 @@
    and the mirror's files equal the primary's, a kevy started on the
    mirror has the primary's DBSIZE and DEBUG DIGEST.  INFO replication and
    ROLE list the replica with the offset it acknowledged (REPLCONF ACK),
-   and stop once its link is gone.
+   and stop once its link is gone; INFO stats counts sync_full,
+   sync_partial_ok and sync_partial_err as Redis does.
 6. A replica that stops reading (20 MB behind): the primary keeps serving,
    disconnects it after repl-timeout (set to 1 s; the log says why), and
    still shuts down cleanly within seconds.
@@ -444,6 +445,15 @@ def check_stream(shards, cut_link, io=()):
                     break
             K.check(equal, "full sync after a refused resume (%d shards)" % shards)
         K.check(cuts == (1 if cut_link else 0), "the link was cut as asked")
+        with prim.conn() as c:
+            # Counted as Redis counts them: the first PSYNC ("?") is a full
+            # sync, the resume a partial one, and the resume with another
+            # id a full sync and a failed partial one.
+            stats = dict(l.split(":", 1) for l in c.cmd("INFO", "stats").decode().split("\r\n")
+                         if l.startswith("sync_"))
+            want = {"sync_full": str(1 + cuts), "sync_partial_ok": str(cuts),
+                    "sync_partial_err": str(cuts)}
+            K.check(stats == want, "INFO stats %r, want %r" % (stats, want))
         check_replica_listed(prim, rep)
         K.check(rep.frames > 10, "frames streamed: %d" % rep.frames)
         rep.close()

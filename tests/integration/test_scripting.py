@@ -192,14 +192,79 @@ SEQUENCES = [["EVAL", code, "0"] for code in STRUCT_CASES] + [
     ["FUNCTION", "DELETE", "mylib"],
     ["FCALL", "setit", "1", "f:k", "v1"],
     ["FUNCTION", "FLUSH"],
+    # Argument errors: Redis's subcommand syntax error names the
+    # subcommand as typed.
+    ["FUNCTION", "FLUSH", "sync", "extra"],
+    ["FUNCTION", "Flush", "async", "extra"],
+    ["FUNCTION", "FLUSH", "foo"],
+    # The shebang line is split as Redis's sdssplitargs splits it.
+    ["FUNCTION", "LOAD", "#!lua name=\"q1\"\nredis.register_function('fq1', function() return 1 end)"],
+    ["FUNCTION", "LOAD", "#!lua name='q2'\nredis.register_function('fq2', function() return 1 end)"],
+    ["FUNCTION", "LOAD", "#!lua name=\"q\\x33\"\nredis.register_function('fq3', function() return 1 end)"],
+    ["FUNCTION", "LOAD", "#!lua name=\"q4\"x\nredis.register_function('fq4', function() return 1 end)"],
+    ["FUNCTION", "LOAD", "#!lua name=q5\"\nredis.register_function('fq5', function() return 1 end)"],
+    ["FUNCTION", "LOAD", "#!lua name=\"a\\x00\"\nredis.register_function('fq6', function() return 1 end)"],
+    ["FUNCTION", "LOAD", "#!lua \"name=q7\"\nredis.register_function('fq7', function() return 1 end)"],
+    ["FUNCTION", "LIST", "LIBRARYNAME", "q1"],   # (a whole LIST is in hash order)
+    ["FUNCTION", "LIST", "LIBRARYNAME", "q3"],
+    ["FUNCTION", "LIST", "LIBRARYNAME", "q7"],
+    ["FUNCTION", "FLUSH"],
+    # RESTORE's clash errors are libraryJoin's (no quotes, unlike LOAD's).
+    ["FUNCTION", "LOAD", LIB],
+    ["FUNCTION", "LOAD", LIB],
+    ["FUNCTION", "RESTORE", "<DUMP>"],
+    ["FUNCTION", "RESTORE", "<DUMP>", "APPEND"],
+    ["FUNCTION", "RESTORE", "<DUMP>", "REPLACE"],
+    ["FUNCTION", "RESTORE", "<DUMP>", "FLUSH", "extra"],
+    ["FUNCTION", "DELETE", "mylib"],
+    ["FUNCTION", "LOAD", LIB.replace("mylib", "other")],
+    ["FUNCTION", "RESTORE", "<DUMP>", "REPLACE"],
+    ["FUNCTION", "FLUSH"],
+    # FUNCTION LOAD and RESTORE are deny-oom, alone and queued in MULTI.
+    # Over the limit, a script without allow-oom is a deny-oom command
+    # (inside EXEC: scriptPrepareForRun's words); an allow-oom one may
+    # write, and so may any script once it wrote (scriptVerifyOOM).
+    ["SET", "f:fill", "x" * 1000],
+    ["FUNCTION", "LOAD", "#!lua name=oom1\nredis.register_function{function_name='oomset', "
+     "callback=function(k) return redis.call('set', k[1], '1') end, flags={'allow-oom'}}"],
+    ["FUNCTION", "LOAD", "#!lua name=oom2\nredis.register_function{function_name='oomset2', "
+     "callback=function(k) return redis.call('set', k[1], '1') end}"],
+    ["CONFIG", "SET", "maxmemory", "1"],
+    ["FUNCTION", "LOAD", LIB],
+    ["FUNCTION", "RESTORE", "<DUMP>"],
+    ["FUNCTION", "LIST", "LIBRARYNAME", "mylib"],
+    ["MULTI"],
+    ["FUNCTION", "LOAD", LIB],
+    ["EXEC"],
+    ["FCALL", "oomset", "1", "f:fill"],
+    ["FCALL", "oomset2", "1", "f:fill"],
+    ["EVAL", "return redis.call('set', KEYS[1], '2')", "1", "f:fill"],
+    ["EVAL", "redis.call('del', KEYS[1]) return redis.call('set', KEYS[1], '3')", "1", "f:fill"],
+    ["GET", "f:fill"],
+    ["EVAL", "#!lua flags=allow-oom\nreturn redis.call('set', KEYS[1], '4')", "1", "f:fill"],
+    ["EVAL", "#!lua\nreturn redis.call('set', KEYS[1], '5')", "1", "f:fill"],
+    ["MULTI"],
+    ["FCALL", "oomset2", "1", "f:fill"],
+    ["EVAL", "#!lua\nreturn 1", "0"],
+    ["EXEC"],
+    ["FUNCTION", "FLUSH"],
+    ["CONFIG", "SET", "maxmemory", "0"],
+    ["DEL", "f:fill"],
 ]
 
 
 def run_sequences(port):
     out = []
+    dump = None
     with K.RawConn(port) as c:
         for seq in SEQUENCES:
-            out.append(c.call(*seq))
+            if seq[:2] == ["FUNCTION", "RESTORE"] and dump is None:
+                # A payload of this server's own: LIB alone.
+                c.call("FUNCTION", "FLUSH")
+                c.call("FUNCTION", "LOAD", LIB)
+                r = c.call("FUNCTION", "DUMP")
+                dump = r[r.index(b"\r\n") + 2:-2]
+            out.append(c.call(*[dump if a == "<DUMP>" else a for a in seq]))
     return out
 
 

@@ -565,6 +565,41 @@ static void test_cmd_object_encoding(void **state)
 	EXPECT(f, "$-1\r\n", "OBJECT", "ENCODING", "nokey");
 }
 
+/* A string changed in place is "raw" whatever its bytes, as Redis's
+ * dbUnshareStringValue leaves it; a whole new value (SET, INCR) is
+ * encoded from its bytes again.  Replies from redis-server 7.0.15. */
+static void test_cmd_object_encoding_in_place(void **state)
+{
+	struct fixture *f = *state;
+	RUN(f, "SET", "k", "1234");
+	EXPECT(f, "$3\r\nint\r\n", "OBJECT", "ENCODING", "k");
+	EXPECT(f, ":4\r\n", "SETRANGE", "k", "0", "2");
+	EXPECT(f, "$3\r\nraw\r\n", "OBJECT", "ENCODING", "k");
+	EXPECT(f, "$4\r\n2234\r\n", "GET", "k");
+	EXPECT(f, ":1\r\n", "EXPIRE", "k", "100");       /* kept by a new layout */
+	EXPECT(f, "$3\r\nraw\r\n", "OBJECT", "ENCODING", "k");
+	RUN(f, "RENAME", "k", "k2");
+	EXPECT(f, "$3\r\nraw\r\n", "OBJECT", "ENCODING", "k2");
+	RUN(f, "COPY", "k2", "k3");
+	EXPECT(f, "$3\r\nraw\r\n", "OBJECT", "ENCODING", "k3");
+	EXPECT(f, ":2235\r\n", "INCR", "k2");
+	EXPECT(f, "$3\r\nint\r\n", "OBJECT", "ENCODING", "k2");
+
+	RUN(f, "SET", "a", "12");
+	EXPECT(f, ":2\r\n", "APPEND", "a", "");        /* even an empty append */
+	EXPECT(f, "$3\r\nraw\r\n", "OBJECT", "ENCODING", "a");
+	RUN(f, "SET", "a", "12");
+	EXPECT(f, "$3\r\nint\r\n", "OBJECT", "ENCODING", "a");
+	RUN(f, "SET", "c", "5");
+	EXPECT(f, ":1\r\n", "SETRANGE", "c", "0", "");   /* writes nothing */
+	EXPECT(f, "$3\r\nint\r\n", "OBJECT", "ENCODING", "c");
+	EXPECT(f, ":1\r\n", "SETRANGE", "d", "0", "7"); /* created by SETRANGE */
+	EXPECT(f, "$3\r\nraw\r\n", "OBJECT", "ENCODING", "d");
+	RUN(f, "SET", "b", "abc");
+	EXPECT(f, ":0\r\n", "SETBIT", "b", "0", "1");
+	EXPECT(f, "$3\r\nraw\r\n", "OBJECT", "ENCODING", "b");
+}
+
 static void test_cmd_object_other(void **state)
 {
 	struct fixture *f = *state;
@@ -635,6 +670,7 @@ int main(void)
 		T1(test_cmd_memory_usage),
 		T1(test_cmd_object_encoding),
 		T1(test_cmd_object_encoding_thresholds),
+		T1(test_cmd_object_encoding_in_place),
 		T3(test_cmd_object_encoding),
 		T1(test_cmd_object_other),
 	};

@@ -408,6 +408,35 @@ static void test_resp_inline_quoting(void **state)
 	}
 }
 
+/* resp_split_word splits any text as an inline line is split (a function
+ * library's shebang line): the same words, -1 where the line is refused. */
+static void test_resp_split_word_matches_inline(void **state)
+{
+	(void)state;
+	for (size_t c = 0; c < KV_ARRAY_LEN(inline_cases); c++) {
+		const struct inline_case *ic = &inline_cases[c];
+		size_t n = strlen(ic->line), at = 0;
+		struct kv_buf w = KV_BUF_INIT;
+		int rc, got = 0;
+		while ((rc = resp_split_word(&w, ic->line, n, &at)) > 0) {
+			assert_true(got < 6 && ic->words[got]);
+			size_t wl = ic->word_len[got] ? ic->word_len[got] : strlen(ic->words[got]);
+			assert_int_equal(w.len, wl);
+			if (wl)
+				assert_memory_equal(w.data, ic->words[got], wl);
+			got++;
+			kv_buf_clear(&w);
+		}
+		kv_buf_free(&w);
+		if (!ic->words[0]) {
+			assert_int_equal(rc, -1);
+			continue;
+		}
+		assert_int_equal(rc, 0);
+		assert_true(got == 6 || !ic->words[got]);
+	}
+}
+
 static void test_resp_inline_line_endings(void **state)
 {
 	(void)state;
@@ -1150,6 +1179,7 @@ int main(void)
 		cmocka_unit_test(test_resp_array_begin_end),
 		cmocka_unit_test(test_resp_typed_writers_both_protocols),
 		cmocka_unit_test(test_resp_map_set_begin_end),
+		cmocka_unit_test(test_resp_split_word_matches_inline),
 		cmocka_unit_test(test_resp_fuzz),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -370,8 +370,14 @@ static void test_store_setrange_zero_fills(void **state)
 	(void)state;
 	struct kv_db *db = db_create();
 	struct kv_entry *e = db_set_string(db, "s", 1, "abc", 3, KV_NO_EXPIRE);
+	assert_false(entry_str_is_raw(e));
 	e = db_string_write(db, e, 1, "X", 1);             /* inside */
 	assert_str(e, "aXc", 3);
+	assert_true(entry_str_is_raw(e));                  /* written in place */
+	e = db_set_expire(db, e, 1000);                    /* a new layout keeps it */
+	assert_true(entry_str_is_raw(e));
+	assert_int_equal(entry_type(e), KV_TYPE_STRING);
+	e = db_set_expire(db, e, KV_NO_EXPIRE);
 	e = db_string_write(db, e, 10, "end", 3);          /* past the end */
 	assert_str(e, "aXc\0\0\0\0\0\0\0end", 13);
 	e = db_string_write(db, e, 300, "Z", 1);           /* format change */
@@ -386,7 +392,10 @@ static void test_store_setrange_zero_fills(void **state)
 	e = db_set_string(db, "empty", 5, "", 0, KV_NO_EXPIRE);
 	e = db_string_write(db, e, 5, "x", 1);
 	assert_str(e, "\0\0\0\0\0x", 6);
+	assert_true(entry_str_is_raw(e));
 	assert_str(db_lookup(db, "s", 1, 0), v.ptr, 301);
+	e = db_set_string(db, "s", 1, "1", 1, KV_NO_EXPIRE);  /* set whole again */
+	assert_false(entry_str_is_raw(e));
 	db_destroy(db);
 }
 
