@@ -98,6 +98,7 @@ struct kv_config g_config = {
 	.repl_backlog_size = 1ll << 20,
 	.min_replicas_max_lag = 10,
 	.repl_timeout = 60,
+	.repl_ping_replica_period = 10,
 	.requirepass = NULL,
 	.requirepass_set = false,
 };
@@ -278,6 +279,8 @@ static const struct cfg_def cfg_table[] = {
 	  &g_config.min_replicas_max_lag, NULL, NULL, "min-slaves-max-lag" },
 	{ "repl-timeout", CFG_INT, 0, 1, INT_MAX, NULL, FLD_AI64, &g_config.repl_timeout, NULL,
 	  NULL },
+	{ "repl-ping-replica-period", CFG_INT, 0, 1, INT_MAX, NULL, FLD_AI64,
+	  &g_config.repl_ping_replica_period, NULL, NULL, "repl-ping-slave-period" },
 	{ "replicaof", CFG_WORDS, CFG_IMMUTABLE, 2, 2, NULL, FLD_STR, &cfg_replicaof,
 	  cfg_check_replicaof, NULL, "slaveof" },
 	{ "masterauth", CFG_STR, 0, 0, 0, NULL, FLD_STR, &cfg_masterauth, NULL, NULL },
@@ -1081,6 +1084,7 @@ static void cfg_reset(void)
 	atomic_store(&g_config.min_replicas_to_write, 0);
 	atomic_store(&g_config.min_replicas_max_lag, 10);
 	atomic_store(&g_config.repl_timeout, 60);
+	atomic_store(&g_config.repl_ping_replica_period, 10);
 	cfg_set_str(&cfg_replicaof, kv_strndup("", 0));
 	cfg_set_str(&cfg_masterauth, kv_strndup("", 0));
 	cfg_set_str(&cfg_masteruser, kv_strndup("", 0));

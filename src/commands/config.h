@@ -118,6 +118,7 @@ struct kv_config {
 	/* A replica that acknowledged nothing for this many seconds has its
 	 * link closed by the primary (it resumes when it comes back). */
 	_Atomic int64_t repl_timeout;            /* 60 */
+	_Atomic int64_t repl_ping_replica_period;  /* 10: seconds between a primary's PINGs */
 	/* A replica (server/replica.c): read-only (only yes is accepted),
 	 * whether it serves its data while its link is down, and what INFO
 	 * shows Sentinel (priority, announced). */

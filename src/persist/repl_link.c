@@ -76,7 +76,39 @@ static int link_send(int fd, int argc, const char **argv)
 	return rc;
 }
 
-static int link_read(const struct repl_link_cfg *o, int fd, void *p, size_t n)
+/* The replica's acknowledgements.  It answers every PING and SYNCED frame
+ * with REPLCONF ACK of its offset, and sends the newest such offset again
+ * each second on its own (as a Redis replica acknowledges from its cron):
+ * the primary's view of its lag then does not depend on how often the
+ * primary pings (repl-ping-replica-period). */
+struct link_acker {
+	bool have;               /* a PING or SYNCED frame has been answered */
+	uint64_t off;
+	int64_t sent_ms;
+};
+
+static void link_ack(int fd, struct link_acker *ak, uint64_t off)
+{
+	char s[32];
+	snprintf(s, sizeof(s), "%" PRIu64, off);
+	const char *ack[] = { "REPLCONF", "ACK", s };
+	link_send(fd, 3, ack);
+	ak->have = true;
+	ak->off = off;
+	ak->sent_ms = kv_time_ms();
+}
+
+/* The once-a-second repeat, when one is due. */
+static void link_ack_tick(int fd, struct link_acker *ak)
+{
+	if (ak && ak->have && kv_time_ms() - ak->sent_ms >= 1000)
+		link_ack(fd, ak, ak->off);
+}
+
+/* n bytes; the socket's receive timeout is one second, so an idle link
+ * also gives the acker its turn (ak may be NULL). */
+static int link_read(const struct repl_link_cfg *o, int fd, void *p, size_t n,
+		     struct link_acker *ak)
 {
 	size_t at = 0;
 	int idle_s = 0;
@@ -87,6 +119,7 @@ static int link_read(const struct repl_link_cfg *o, int fd, void *p, size_t n)
 		if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
 			if (*o->stop)
 				return -ECANCELED;
+			link_ack_tick(fd, ak);
 			if (++idle_s < o->timeout_s)
 				continue;
 			return -EAGAIN;   /* timeout */
@@ -105,7 +138,7 @@ static int link_line(const struct repl_link_cfg *o, int fd, char *line, size_t c
 	size_t n = 0;
 	for (;;) {
 		char ch;
-		int rc = link_read(o, fd, &ch, 1);
+		int rc = link_read(o, fd, &ch, 1, NULL);
 		if (rc < 0)
 			return rc;
 		if (ch == '\n')
@@ -242,18 +275,19 @@ static int link_session(const struct repl_link_cfg *o, int fd, bool *full_next, 
 	struct kv_buf payload = KV_BUF_INIT;
 	int rc = 0;
 	bool streaming = !full;
+	struct link_acker acker = { 0 };
 	while (!*o->stop) {
 		uint8_t h[REPL_FRAME_HEADER_SIZE];
 		struct repl_frame f;
 		uint64_t check;
-		rc = link_read(o, fd, h, sizeof(h));
+		rc = link_read(o, fd, h, sizeof(h), &acker);
 		if (rc < 0)
 			break;
 		rc = repl_frame_decode_header(h, &f, &check, REPL_PAYLOAD_MAX, err, sizeof(err));
 		if (rc == 0) {
 			kv_buf_clear(&payload);
 			kv_buf_reserve(&payload, f.payload_len + 1);
-			rc = link_read(o, fd, payload.data, f.payload_len);
+			rc = link_read(o, fd, payload.data, f.payload_len, &acker);
 			if (rc < 0)
 				break;
 			rc = repl_frame_check_payload(&f, (uint8_t *)payload.data, check, err,
@@ -309,12 +343,10 @@ static int link_session(const struct repl_link_cfg *o, int fd, bool *full_next, 
 			streaming = true;
 			o->say(o->arg, "full sync done: offset %" PRIu64 ", streaming", f.offset);
 		}
-		if (f.type == REPL_FRAME_PING || f.type == REPL_FRAME_SYNCED) {
-			char off[32];
-			snprintf(off, sizeof(off), "%" PRIu64, f.offset);
-			const char *ack[] = { "REPLCONF", "ACK", off };
-			link_send(fd, 3, ack);
-		}
+		if (f.type == REPL_FRAME_PING || f.type == REPL_FRAME_SYNCED)
+			link_ack(fd, &acker, f.offset);
+		else
+			link_ack_tick(fd, &acker);
 	}
 	if (!*o->stop && rc < 0 && !*full_next)
 		o->say(o->arg, "link lost: %s (primary %s:%s)",

@@ -196,7 +196,7 @@ static void repl_handshake(struct cmd_ctx *c)
  */
 
 #define REPL_IDLE_MS 100
-#define REPL_PING_MS 1000
+#define REPL_SYNC_POINT_MS 1000
 #define REPL_CHUNK (1u << 20)
 #define REPL_FILES_MAX 16
 
@@ -1018,6 +1018,7 @@ static void *sender_main(void *arg)
 	uint64_t wake_seen = 0;
 	struct repl_sender *rs = arg;
 	int64_t last_ping = kv_time_ms();
+	uint64_t ping_seq = rs->seq;   /* the frame count just after the last PING */
 	char line[128];
 
 	int rc = 0;
@@ -1090,12 +1091,21 @@ static void *sender_main(void *arg)
 			rc = -ETIMEDOUT;
 			break;
 		}
-		/* A PING each second whatever else is sent: the replica's ACK
-		 * of it is its lag (INFO, min-replicas-to-write). */
-		if (rc == 0 && (now - last_ping >= REPL_PING_MS || asked)) {
+		/* A PING is both the link's heartbeat and the point an ACK
+		 * names (its offset maps to what every shard had sent).  Every
+		 * repl-ping-replica-period on a quiet link, as Redis; each
+		 * second while records flow, so acknowledged offsets stay within
+		 * a second of what was sent; at once for WAIT.  The replica
+		 * acknowledges the newest one it has every second on its own, so
+		 * its lag (INFO, min-replicas-max-lag) is not the period. */
+		int64_t period_ms = atomic_load(&g_config.repl_ping_replica_period) * 1000;
+		bool moved = rs->seq != ping_seq;
+		if (rc == 0 && (asked || now - last_ping >= period_ms ||
+				(moved && now - last_ping >= REPL_SYNC_POINT_MS))) {
 			rc = sender_frame(rs, REPL_FRAME_PING, REPL_KIND_NONE, REPL_NO_SHARD, 0,
 					  sender_ping_offset(rs), NULL, 0);
 			last_ping = now;
+			ping_seq = rs->seq;
 		}
 		if (rc == 0)
 			rc = sender_flush(rs);

@@ -186,6 +186,21 @@ def check_with_replica():
                 K.check(c.call("CONFIG", "SET", "min-replicas-to-write", "1",
                                "min-replicas-max-lag", "2") == b"+OK\r\n", "min-replicas")
                 K.check(c.call("SET", "mr", "1") == b"+OK\r\n", "SET with a good replica")
+                # A long repl-ping-replica-period: the primary pings a quiet
+                # link every 30 s, but the replica acknowledges every second
+                # on its own, so its lag stays under min-replicas-max-lag.
+                K.check(c.call("CONFIG", "SET", "repl-ping-slave-period", "30") == b"+OK\r\n",
+                        "repl-ping-replica-period (by its alias)")
+                K.check(c.call("CONFIG", "GET", "repl-ping-replica-period") ==
+                        b"*2\r\n$24\r\nrepl-ping-replica-period\r\n$2\r\n30\r\n", "CONFIG GET")
+                time.sleep(5.5)
+                info = K.parse(c.call("INFO", "replication")).decode()
+                lag = [int(f.split("=")[1]) for ln in info.split("\r\n") if ln.startswith("slave0:")
+                       for f in ln.split(",") if f.startswith("lag=")]
+                K.check(lag and lag[0] <= 2, "lag after 5.5 s of a quiet link: %r" % info)
+                K.check(c.call("SET", "mr", "2") == b"+OK\r\n", "SET after a quiet link")
+                K.check(c.call("CONFIG", "SET", "repl-ping-replica-period", "10") == b"+OK\r\n",
+                        "back to 10")
                 # Stopped: it cannot acknowledge the new write.
                 mir.send_signal(signal.SIGSTOP)
                 c.call("SET", "after-stop", "1")
