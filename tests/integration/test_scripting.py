@@ -11,6 +11,11 @@ durability of a script's effects (docs/scripting.md).
    the allow-cross-slot-keys flag make it hold every shard and succeed.
 3. The script cache is per server: SCRIPT LOAD on a connection of one shard
    serves EVALSHA on the other; SCRIPT FLUSH from the other empties both.
+   It is bounded: of 600 scripts EVAL'd from both shards the 100 oldest
+   are gone (SCRIPT EXISTS 0, EVALSHA NOSCRIPT on either shard), the last
+   500 and every SCRIPT LOAD'ed one stay, evicted_scripts counts 100,
+   number_of_cached_scripts is 500 + loaded; eviction is LRU; 3,000
+   generated scripts leave the count and the shards' Lua heaps bounded.
 4. Atomic across shards: writers EVAL "INCR a; INCR b; INCR c" with a, b, c
    on different shards while readers MGET them; they never differ.
 5. Durable: under appendfsync always an acknowledged EVAL that wrote keys on
@@ -269,6 +274,98 @@ def check_cache_across_shards(srv):
         c1.close()
 
 
+def script_sha(body):
+    import hashlib
+    return hashlib.sha1(body.encode()).hexdigest()
+
+
+def check_cache_bound(srv):
+    """The script cache keeps at most 500 scripts that EVAL added, evicting
+    the one run least recently, as Redis 7.4; SCRIPT LOAD's stay.  EVALs
+    alternate between connections on both shards: each shard compiled
+    scripts the other evicted."""
+    bound = 500
+    c0 = A.conn_on_shard(srv, 0)
+    c1 = A.conn_on_shard(srv, 1)
+    conns = (c0, c1)
+
+    def stat(name):
+        fields = A.info(c0, "all")
+        K.check(name in fields, "INFO has %s" % name)
+        return int(fields[name])
+
+    try:
+        K.check(c0.call("SCRIPT", "FLUSH") == b"+OK\r\n", "flush")
+        K.check(c0.call("CONFIG", "RESETSTAT") == b"+OK\r\n", "resetstat")
+        loaded = ["return 'loaded %d'" % i for i in range(3)]
+        for i, body in enumerate(loaded):
+            K.check(K.parse(conns[i % 2].call("SCRIPT", "LOAD", body)) == script_sha(body).encode(),
+                    "SCRIPT LOAD")
+        # EVAL'd first, SCRIPT LOAD'ed then: kept from then on.
+        promoted = "return 'promoted'"
+        K.check(c1.call("EVAL", promoted, "0") == b"$8\r\npromoted\r\n", "EVAL")
+        K.check(K.parse(c0.call("SCRIPT", "LOAD", promoted)) == script_sha(promoted).encode(),
+                "SCRIPT LOAD of an EVAL'd script")
+        kept = loaded + [promoted]
+        n = 600
+        bodies = ["return %d" % i for i in range(n)]
+        for i, body in enumerate(bodies):
+            r = conns[i % 2].call("EVAL", body, "0")
+            K.check(r == b":%d\r\n" % i, "EVAL %d: %r" % (i, r))
+        gone, stay = bodies[:n - bound], bodies[n - bound:]
+        for c in conns:
+            r = K.parse(c.call("SCRIPT", "EXISTS", *[script_sha(b) for b in bodies]))
+            K.check(r == [0] * len(gone) + [1] * len(stay),
+                    "SCRIPT EXISTS: the %d oldest gone, the last %d there (%d/%d found)"
+                    % (len(gone), len(stay), sum(r[:len(gone)]), sum(r[len(gone):])))
+            for body in (gone[0], gone[1], gone[-1]):
+                r = c.call("EVALSHA", script_sha(body), "0")
+                K.check(r == b"-NOSCRIPT No matching script. Please use EVAL.\r\n",
+                        "EVALSHA of an evicted script (%s): %r" % (body, r))
+            r = K.parse(c.call("SCRIPT", "EXISTS", *[script_sha(b) for b in kept]))
+            K.check(r == [1] * len(kept), "SCRIPT LOAD'ed scripts stay: %r" % r)
+            for body in kept:
+                r = c.call("EVALSHA", script_sha(body), "0")
+                K.check(r.startswith(b"$") and body.split("'")[1].encode() in r,
+                        "EVALSHA of a loaded script: %r" % r)
+        K.check(stat("evicted_scripts") == n - bound,
+                "evicted_scripts %d, want %d" % (stat("evicted_scripts"), n - bound))
+        cached = stat("number_of_cached_scripts")
+        K.check(cached == bound + len(kept), "number_of_cached_scripts %d, want %d"
+                % (cached, bound + len(kept)))
+        # Plain LRU: run the oldest, add one: the second oldest goes.
+        oldest, second = stay[0], stay[1]
+        K.check(c1.call("EVALSHA", script_sha(oldest), "0") == b":%d\r\n" % (n - bound),
+                "EVALSHA of the oldest")
+        K.check(c0.call("EVAL", "return 'one more'", "0") == b"$8\r\none more\r\n", "EVAL")
+        r = K.parse(c1.call("SCRIPT", "EXISTS", script_sha(oldest), script_sha(second)))
+        K.check(r == [1, 0], "the one run stays, the least recently run goes: %r" % r)
+        K.check(stat("evicted_scripts") == n - bound + 1, "one more evicted")
+        # An evicted script EVAL'd again is back (and evicts another).
+        K.check(c0.call("EVAL", gone[0], "0") == b":0\r\n", "EVAL of an evicted script")
+        K.check(c1.call("EVALSHA", script_sha(gone[0]), "0") == b":0\r\n", "back for every shard")
+        # Generated scripts do not grow the cache or the Lua states.
+        lua_before = stat("used_memory_vm_eval")
+        pad = "-- " + "x" * 500 + "\n"
+        for i in range(3000):
+            r = conns[i % 2].call("EVAL", pad + "return %d" % i, "0")
+            K.check(r == b":%d\r\n" % i, "generated EVAL %d: %r" % (i, r))
+        cached = stat("number_of_cached_scripts")
+        K.check(cached <= bound + len(kept), "number_of_cached_scripts %d after 3,000 generated "
+                "scripts: at most %d" % (cached, bound + len(kept)))
+        lua_after = stat("used_memory_vm_eval")
+        K.check(lua_after < 2 * lua_before + (1 << 20), "the shards' Lua states stay bounded: "
+                "%d bytes before, %d after 3,000 generated scripts" % (lua_before, lua_after))
+        K.check(c1.call("SCRIPT", "FLUSH") == b"+OK\r\n", "flush")
+        K.check(stat("number_of_cached_scripts") == 0, "SCRIPT FLUSH empties it")
+        K.log("script cache: %d EVAL scripts kept of %d, %d loaded kept, %d evicted; Lua "
+              "states %d -> %d bytes over 3,000 generated scripts"
+              % (bound, n, len(kept), stat("evicted_scripts"), lua_before, lua_after))
+    finally:
+        c0.close()
+        c1.close()
+
+
 def check_publish(srv):
     """PUBLISH from a script reaches subscribers on every shard, after the
     script; its reply counts the receivers on the shards the script holds."""
@@ -495,6 +592,7 @@ def main():
     try:
         check_undeclared(srv)
         check_cache_across_shards(srv)
+        check_cache_bound(srv)
         check_publish(srv)
         check_memory_limit(srv)
         check_atomic(srv)
