@@ -559,6 +559,7 @@ static const char *script_call(struct script_run *run, int argc, const struct kv
 		/* The command answers in the script's protocol (redis.setresp). */
 		.proto = run->resp == 3 ? RESP_PROTO_3 : RESP_PROTO_2,
 		.in_script = true,
+		.allow_oom = run->allow_oom,
 	};
 	size_t before = out->len;
 	/* MONITOR shows a script's commands as Redis does: from "lua". */
@@ -708,6 +709,7 @@ static void eval_generic(struct cmd_ctx *c, bool evalsha, bool ro)
 		.call = script_call,
 		.arg = &sc,
 		.readonly = ro || (flags & SCRIPT_FLAG_NO_WRITES),
+		.allow_oom = !(flags & SCRIPT_FLAG_COMPAT) && (flags & SCRIPT_FLAG_ALLOW_OOM),
 		.name = sha,
 		.user = c->user,
 	};
@@ -1263,6 +1265,7 @@ static void fcall_generic(struct cmd_ctx *c, bool ro)
 		.call = script_call,
 		.arg = &sc,
 		.readonly = ro || (flags & SCRIPT_FLAG_NO_WRITES),
+		.allow_oom = !(flags & SCRIPT_FLAG_COMPAT) && (flags & SCRIPT_FLAG_ALLOW_OOM),
 		.name = fname,
 		.user = c->user,
 	};

@@ -60,6 +60,7 @@ struct script_run {
 	script_call_fn call;
 	void *arg;                /* the caller's (script.c: the command context) */
 	bool readonly;            /* EVAL_RO, FCALL_RO, or a no-writes script */
+	bool allow_oom;           /* the allow-oom flag: maxmemory refuses no call */
 	bool wrote;               /* a write command ran (SCRIPT KILL refuses then) */
 	int resp;                 /* redis.setresp: 2 or 3 */
 	const char *name;         /* the SHA (EVAL) or function name, for errors */

@@ -166,6 +166,9 @@ struct cmd_call {
 	bool internal;
 	/* A script's redis.call: tracking remembers the script's keys. */
 	bool in_script;
+	/* ... of a script with the allow-oom flag: maxmemory refuses none of
+	 * its commands (Redis's SCRIPT_ALLOW_OOM). */
+	bool allow_oom;
 	/* Client-side caching (tracking.c), set where a client's command
 	 * becomes a call: the client it runs for (NOLOOP), and the client
 	 * whose cache the keys it reads go to (0: nobody). */
