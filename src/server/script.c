@@ -22,6 +22,10 @@
  * 7.4), and every SCRIPT LOAD'ed one.  SCRIPT FLUSH empties the cache and
  * bumps a generation; a shard whose state is older starts a fresh one
  * before its next script.
+ *
+ * Before a script runs, its flags are checked as Redis checks them (OOM,
+ * READONLY on a replica, MASTERDOWN without allow-stale on a replica
+ * running stale), before it is even compiled when they are known.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -504,6 +508,12 @@ static const char *script_call(struct script_run *run, int argc, const struct kv
 	     strcmp(cmd->name, "echo") != 0 && strcmp(cmd->name, "select") != 0 &&
 	     strcmp(cmd->name, "time") != 0))
 		return "This Redis command is not allowed from script";
+	/* Only an allow-stale script runs on a replica running stale (the
+	 * others were refused before they ran); it may call only what may be
+	 * served stale, as Redis's scriptVerifyAllowStale. */
+	if (!((flags | cmd_stat_target(cmd, argc, argv)->flags) & CMD_STALE) &&
+	    repl_stale_refused())
+		return "Can not execute the command on a stale replica";
 	/* The caller's ACL user, as Redis's scriptVerifyACL: logged with the
 	 * "lua" context. */
 	if (c->user) {
@@ -652,27 +662,78 @@ static bool script_numkeys(struct cmd_ctx *c, const char *not_int, int64_t *numk
 	return true;
 }
 
+/* What Redis refuses before a script with flags (a shebang, or a
+ * function's) runs: its processCommand reads the flags as the command's,
+ * so a script without allow-oom or no-writes is refused past maxmemory
+ * (OOM), one without no-writes is a write (MISCONF, READONLY on a replica,
+ * NOREPLICAS), and one without allow-stale is not served by a replica
+ * running stale (MASTERDOWN); in that order.  NULL, or the error. */
+static const char *script_refused_upfront(struct cmd_ctx *c, uint32_t flags)
+{
+	const char *refused = NULL;
+	if (!(flags & (SCRIPT_FLAG_ALLOW_OOM | SCRIPT_FLAG_NO_WRITES)))
+		refused = shard_oom_refused(c->shard, c->held, c->now_ms);
+	if (!refused && !(flags & SCRIPT_FLAG_NO_WRITES)) {
+		refused = shard_write_refused(c->shard, c->held);
+		if (!refused)
+			refused = repl_write_refused();
+	}
+	if (!refused && !(flags & SCRIPT_FLAG_ALLOW_STALE))
+		refused = repl_stale_refused();
+	return refused;
+}
+
+/* What scriptPrepareForRun refuses once the script is compiled: a script
+ * with write flags from *_RO, and a script without a shebang on a replica
+ * running stale.  Returns false after replying the error. */
+static bool script_prepare(struct cmd_ctx *c, uint32_t flags, bool ro)
+{
+	const char *refused = NULL;
+	if (flags & SCRIPT_FLAG_COMPAT)
+		refused = repl_stale_refused();
+	else if (ro && !(flags & SCRIPT_FLAG_NO_WRITES))
+		refused = "ERR Can not execute a script with write flag using *_ro command.";
+	if (refused)
+		resp_error(c->out, refused);
+	return refused == NULL;
+}
+
 static void eval_generic(struct cmd_ctx *c, bool evalsha, bool ro)
 {
-	int64_t numkeys;
-	if (!script_numkeys(c, RESP_ERR_NOT_INT, &numkeys))
+	const struct kv_slice *body = &c->argv[1];
+	if (evalsha && body->len != 40) {
+		resp_error(c->out, "NOSCRIPT No matching script. Please use EVAL.");
 		return;
+	}
 	struct shard *s = c->shard;
 	struct script_engine *e = engine_get(s);
 	char sha[41];
-	const struct kv_slice *body = &c->argv[1];
-	uint32_t flags = 0;
-	uint64_t tag = 0;
-	if (evalsha) {
-		if (body->len != 40) {
-			resp_error(c->out, "NOSCRIPT No matching script. Please use EVAL.");
-			return;
-		}
+	if (evalsha)
 		lower_sha(sha, body->ptr);
-	} else {
+	else
 		sha1_hex(body->ptr, body->len, sha);
+	/* The flags, to refuse what Redis refuses before the script is even
+	 * compiled: from this shard's function, the cache, or the shebang. */
+	uint32_t flags = SCRIPT_FLAG_COMPAT;
+	uint64_t tag = 0;
+	bool have = engine_find(e, sha, &flags, &tag);
+	bool known = have || cache_lookup(sha, &flags, NULL);
+	if (!known && !evalsha) {
+		size_t skip;
+		char err[256];
+		known = script_parse_shebang(body->ptr, body->len, &flags, &skip, err,
+					     sizeof(err)) == 0;
 	}
-	if (!engine_find(e, sha, &flags, &tag)) {
+	const char *refused = known && !(flags & SCRIPT_FLAG_COMPAT)
+				      ? script_refused_upfront(c, flags) : NULL;
+	if (refused) {
+		resp_errorf(c->out, "%s", refused);
+		return;
+	}
+	int64_t numkeys;
+	if (!script_numkeys(c, RESP_ERR_NOT_INT, &numkeys))
+		return;
+	if (!have) {
 		int rc = evalsha ? engine_compile(e, sha, NULL, 0, CACHE_EVAL, &flags, &tag, c->out)
 				 : engine_compile(e, sha, body->ptr, body->len, CACHE_EVAL, &flags,
 						  &tag, c->out);
@@ -683,27 +744,14 @@ static void eval_generic(struct cmd_ctx *c, bool evalsha, bool ro)
 			return;
 		}
 	}
-	if (!(flags & SCRIPT_FLAG_COMPAT) && !(flags & SCRIPT_FLAG_NO_WRITES)) {
-		const char *refused = shard_write_refused(s, c->held);
-		if (!refused)
-			refused = repl_write_refused();
-		if (refused) {
-			resp_errorf(c->out, "%s", refused);
-			return;
-		}
-		if (ro) {
-			resp_error(c->out, "ERR Can not execute a script with write flag using *_ro "
-					   "command.");
-			return;
-		}
-	}
-	if (!(flags & SCRIPT_FLAG_COMPAT) &&
-	    !(flags & (SCRIPT_FLAG_ALLOW_OOM | SCRIPT_FLAG_NO_WRITES)) &&
-	    shard_oom_refused(s, c->held, c->now_ms)) {
-		resp_error(c->out, "OOM allow-oom flag is not set on the script, can not run it "
-				   "when used memory > 'maxmemory'");
+	if (!known && !(flags & SCRIPT_FLAG_COMPAT) &&
+	    (refused = script_refused_upfront(c, flags)) != NULL) {
+		/* EVALSHA of a script another shard cached meanwhile. */
+		resp_errorf(c->out, "%s", refused);
 		return;
 	}
+	if (!script_prepare(c, flags, ro))
+		return;
 	struct script_ctx sc = { .c = c, .dbid = c->dbid };
 	struct script_run run = {
 		.call = script_call,
@@ -1235,29 +1283,16 @@ static void fcall_generic(struct cmd_ctx *c, bool ro)
 		resp_error(c->out, "ERR Function not found");
 		return;
 	}
+	const char *refused = script_refused_upfront(c, flags);
+	if (refused) {
+		resp_errorf(c->out, "%s", refused);
+		return;
+	}
 	int64_t numkeys;
 	if (!script_numkeys(c, "ERR Bad number of keys provided", &numkeys))
 		return;
-	if (!(flags & SCRIPT_FLAG_NO_WRITES)) {
-		const char *refused = shard_write_refused(s, c->held);
-		if (!refused)
-			refused = repl_write_refused();
-		if (refused) {
-			resp_errorf(c->out, "%s", refused);
-			return;
-		}
-		if (ro) {
-			resp_error(c->out, "ERR Can not execute a script with write flag using *_ro "
-					   "command.");
-			return;
-		}
-	}
-	if (!(flags & (SCRIPT_FLAG_ALLOW_OOM | SCRIPT_FLAG_NO_WRITES)) &&
-	    shard_oom_refused(s, c->held, c->now_ms)) {
-		resp_error(c->out, "OOM allow-oom flag is not set on the script, can not run it "
-				   "when used memory > 'maxmemory'");
+	if (!script_prepare(c, flags, ro))
 		return;
-	}
 	char fname[256];
 	snprintf(fname, sizeof(fname), "%.*s", (int)(name->len < 255 ? name->len : 255), name->ptr);
 	struct script_ctx sc = { .c = c, .dbid = c->dbid };

@@ -1042,6 +1042,10 @@ void repl_wake_senders(void);
  * while too few are good, or NULL. */
 void repl_refresh_good(int64_t now_ms);
 const char *repl_write_refused(void);
+/* A replica whose link is down while replica-serve-stale-data is no (Redis's
+ * "running stale"): Redis's MASTERDOWN error for what may not be served
+ * stale; NULL otherwise. */
+const char *repl_stale_refused(void);
 /* WAIT: the running command (c->wait_repl) waits in this shard's list,
  * its reply slot held; repl_waits_turn answers those that can be (all
  * when force) and returns the microseconds to the next deadline. */

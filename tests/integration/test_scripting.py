@@ -9,6 +9,11 @@ durability of a script's effects (docs/scripting.md).
 2. Undeclared keys: with 2 shards a script touching a key of a shard it
    does not hold fails with kevy's error; lua-allow-undeclared-keys yes and
    the allow-cross-slot-keys flag make it hold every shard and succeed.
+   The same for scripts on a replica whose link is down (REPLICAOF a dead
+   port), replica-serve-stale-data no and yes: MASTERDOWN for a script
+   without allow-stale, READONLY up front for one without no-writes, an
+   allow-stale script's calls of commands not served stale refused; EVAL,
+   EVALSHA and FCALL.
 3. The script cache is per server: SCRIPT LOAD on a connection of one shard
    serves EVALSHA on the other; SCRIPT FLUSH from the other empties both.
    It is bounded: of 600 scripts EVAL'd from both shards the 100 oldest
@@ -197,7 +202,99 @@ SEQUENCES = [["EVAL", code, "0"] for code in STRUCT_CASES] + [
     ["FUNCTION", "DELETE", "mylib"],
     ["FCALL", "setit", "1", "f:k", "v1"],
     ["FUNCTION", "FLUSH"],
+    # Past maxmemory: a script with flags but neither allow-oom nor
+    # no-writes is refused before it runs; allow-oom ones write; FUNCTION
+    # LOAD (a deny-oom subcommand) is refused.
+    ["CONFIG", "SET", "maxmemory", "1"],
+    ["EVAL", "#!lua\nreturn 1", "0"],
+    ["EVAL", "#!lua\nretur 1", "0"],
+    ["EVAL", "#!lua flags=allow-oom\nreturn redis.call('set',KEYS[1],'v')", "1", "s:oom"],
+    ["EVAL", "#!lua flags=no-writes\nreturn redis.call('get',KEYS[1])", "1", "s:oom"],
+    ["EVAL", "return redis.call('set',KEYS[1],'w')", "1", "s:oom"],
+    ["EVAL", "return redis.call('get',KEYS[1])", "1", "s:oom"],
+    ["FUNCTION", "LOAD", LIB],
+    ["CONFIG", "SET", "maxmemory", "0"],
 ]
+
+
+# Scripts on a replica (REPLICAOF a port nobody listens on: the link stays
+# down): Redis 7.0's checks before a script with flags runs (processCommand
+# reads them as the command's) and scriptPrepareForRun's for one without.
+# "STALE NO" / "STALE YES" set replica-serve-stale-data.
+REPLICA_LIB = ("#!lua name=rlib\n"
+               "redis.register_function{function_name='ro', callback=function(keys, args) "
+               "return redis.call('get', keys[1]) end, flags={'no-writes'}}\n"
+               "redis.register_function{function_name='stale_ro', callback=function(keys, args) "
+               "return redis.call('echo', 'ok') end, flags={'no-writes', 'allow-stale'}}\n"
+               "redis.register_function('rw', function(keys, args) return 1 end)\n")
+STALE_RO = "#!lua flags=allow-stale,no-writes\n"
+REPLICA_SEQUENCES = [
+    ["STALE", "NO"],
+    ["EVAL", "return redis.call('get',KEYS[1])", "1", "r:x"],
+    ["EVAL", "#!lua flags=no-writes\nreturn 1", "0"],
+    ["EVAL", STALE_RO + "return 1", "0"],
+    ["EVAL", STALE_RO + "return redis.call('get',KEYS[1])", "1", "r:x"],
+    ["EVAL", STALE_RO + "return redis.pcall('get',KEYS[1])", "1", "r:x"],
+    ["EVAL", STALE_RO + "return redis.call('echo','foobar')", "0"],
+    ["EVAL", STALE_RO + "return redis.call('ping')", "0"],
+    ["EVAL", "#!lua flags=allow-stale\nreturn 1", "0"],
+    ["EVAL", "#!lua\nreturn 1", "0"],
+    ["EVAL", "#!lua\nretur 1", "0"],
+    ["EVAL", "#!lua flags=no-writes\nreturn 1", "x"],
+    ["EVAL", STALE_RO + "return 1", "x"],
+    ["EVAL_RO", "#!lua flags=allow-stale\nreturn 1", "0"],
+    ["EVAL", "retur 1", "0"],
+    ["EVALSHA", "SHA:" + STALE_RO + "return redis.call('echo','by sha')", "0"],
+    ["EVALSHA", "SHA:#!lua flags=no-writes\nreturn 'by sha'", "0"],
+    ["FCALL", "ro", "1", "r:x"],
+    ["FCALL", "stale_ro", "0"],
+    ["FCALL", "rw", "0"],
+    ["FCALL", "nosuch", "0"],
+    ["STALE", "YES"],
+    ["EVAL", "#!lua\nreturn 1", "0"],
+    ["EVAL", "#!lua flags=allow-stale\nreturn 1", "0"],
+    ["EVAL", "#!lua flags=no-writes\nreturn redis.call('get',KEYS[1])", "1", "r:x"],
+    ["EVAL", "#!lua flags=no-writes\nreturn redis.call('set',KEYS[1],'y')", "1", "r:x"],
+    ["EVAL", "return redis.call('set',KEYS[1],'2')", "1", "r:x"],
+    ["EVAL", "return redis.pcall('set',KEYS[1],'2')", "1", "r:x"],
+    ["EVAL", "return redis.call('get',KEYS[1])", "1", "r:x"],
+    ["EVAL_RO", "return redis.call('get',KEYS[1])", "1", "r:x"],
+    ["EVAL", "#!lua\nretur 1", "0"],
+    ["EVALSHA", "SHA:#!lua\nreturn 'by sha'", "0"],
+    ["FCALL", "ro", "1", "r:x"],
+    ["FCALL", "rw", "0"],
+    ["FCALL_RO", "rw", "0"],
+]
+
+
+def run_replica_sequences(port):
+    import hashlib
+    out = []
+    with K.RawConn(port) as c:
+        K.check(c.call("SET", "r:x", "1") == b"+OK\r\n", "SET before REPLICAOF")
+        K.check(c.call("FUNCTION", "LOAD", REPLICA_LIB) == b"$4\r\nrlib\r\n", "library")
+        for seq in REPLICA_SEQUENCES:
+            if seq[0] == "EVALSHA" and seq[1].startswith("SHA:"):
+                body = seq[1][4:]
+                K.check(c.call("SCRIPT", "LOAD", body).startswith(b"$40"), "SCRIPT LOAD")
+                seq = [seq[0], hashlib.sha1(body.encode()).hexdigest()] + seq[2:]
+        # Loaded while a primary (SCRIPT LOAD is served stale anyway).
+        K.check(c.call("REPLICAOF", "127.0.0.1", str(K.free_port())) == b"+OK\r\n", "REPLICAOF")
+        for seq in REPLICA_SEQUENCES:
+            if seq[0] == "STALE":
+                r = c.call("CONFIG", "SET", "replica-serve-stale-data", seq[1].lower())
+                K.check(r == b"+OK\r\n", "replica-serve-stale-data: %r" % r)
+                continue
+            if seq[0] == "EVALSHA" and seq[1].startswith("SHA:"):
+                seq = [seq[0], hashlib.sha1(seq[1][4:].encode()).hexdigest()] + seq[2:]
+            out.append(c.call(*seq))
+        K.check(c.call("REPLICAOF", "NO", "ONE") == b"+OK\r\n", "REPLICAOF NO ONE")
+    return out
+
+
+def check_replica_differential():
+    labels = [" ".join(s)[:80] for s in REPLICA_SEQUENCES if s[0] != "STALE"]
+    K.compare_with_redis(run_replica_sequences, labels, what="script on a replica")
 
 
 def run_sequences(port):
@@ -587,6 +684,7 @@ def check_durable():
 
 def main():
     check_differential()
+    check_replica_differential()
     srv = K.kevy("--threads", "2", name="scripting")
     srv.start()
     try:
