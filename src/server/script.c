@@ -876,9 +876,19 @@ static void cmd_script_kill(struct cmd_ctx *c)
 	script_kill(c, false);
 }
 
+/* kevy has no Lua debugger (LDB): NO, the mode every client starts in, is
+ * answered as Redis answers it; YES and SYNC are refused, since a client
+ * that believed it was debugging would wait for a debugger session that
+ * never comes (docs/scripting.md). */
 static void cmd_script_debug(struct cmd_ctx *c)
 {
-	resp_error(c->out, "ERR SCRIPT DEBUG is not supported by kevy");
+	if (arg_is(&c->argv[2], "no"))
+		resp_ok(c->out);
+	else if (arg_is(&c->argv[2], "yes") || arg_is(&c->argv[2], "sync"))
+		resp_error(c->out, "ERR SCRIPT DEBUG YES and SYNC are not supported: kevy has no "
+				   "Lua debugger (SCRIPT DEBUG NO is accepted)");
+	else
+		resp_error(c->out, "ERR Use SCRIPT DEBUG YES/SYNC/NO");
 }
 
 static void cmd_script_help(struct cmd_ctx *c)
@@ -886,7 +896,7 @@ static void cmd_script_help(struct cmd_ctx *c)
 	static const char *const lines[] = {
 		"SCRIPT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
 		"DEBUG (YES|SYNC|NO)",
-		"    Set the debug mode for subsequent scripts executed (not supported by kevy).",
+		"    Set the debug mode for subsequent scripts executed (kevy: only NO).",
 		"EXISTS <sha1> [<sha1> ...]",
 		"    Return information about the existence of the scripts in the script cache.",
 		"FLUSH [ASYNC|SYNC]",

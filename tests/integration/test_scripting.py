@@ -21,6 +21,7 @@ durability of a script's effects (docs/scripting.md).
    500 and every SCRIPT LOAD'ed one stay, evicted_scripts counts 100,
    number_of_cached_scripts is 500 + loaded; eviction is LRU; 3,000
    generated scripts leave the count and the shards' Lua heaps bounded.
+   SCRIPT DEBUG YES/SYNC are refused with kevy's reason.
 4. Atomic across shards: writers EVAL "INCR a; INCR b; INCR c" with a, b, c
    on different shards while readers MGET them; they never differ.
 5. Durable: under appendfsync always an acknowledged EVAL that wrote keys on
@@ -182,6 +183,13 @@ SEQUENCES = [["EVAL", code, "0"] for code in STRUCT_CASES] + [
     ["EVALSHA", "b534286061d4b9e4026607613b95c06c06015ae8", "0"],
     ["SCRIPT", "KILL"],
     ["SCRIPT", "NOPE"],
+    # SCRIPT DEBUG: NO as Redis answers it, and Redis's argument errors
+    # (YES and SYNC are refused: no debugger, see check_script_debug).
+    ["SCRIPT", "DEBUG", "NO"],
+    ["SCRIPT", "DEBUG", "no"],
+    ["SCRIPT", "DEBUG", "maybe"],
+    ["SCRIPT", "DEBUG"],
+    ["SCRIPT", "DEBUG", "no", "extra"],
     # FUNCTION / FCALL
     ["FUNCTION", "LOAD", LIB],
     ["FUNCTION", "LOAD", LIB],
@@ -463,6 +471,17 @@ def check_cache_bound(srv):
         c1.close()
 
 
+def check_script_debug(srv):
+    """SCRIPT DEBUG YES and SYNC are refused with a reason (no debugger);
+    NO and the argument errors are in the differential list."""
+    with srv.conn() as c:
+        for mode in ("YES", "sync"):
+            r = c.call("SCRIPT", "DEBUG", mode)
+            K.check(r.startswith(b"-ERR SCRIPT DEBUG YES and SYNC are not supported"),
+                    "SCRIPT DEBUG %s: %r" % (mode, r))
+        K.check(c.call("EVAL", "return 1", "0") == b":1\r\n", "scripts run as before")
+
+
 def check_publish(srv):
     """PUBLISH from a script reaches subscribers on every shard, after the
     script; its reply counts the receivers on the shards the script holds."""
@@ -691,6 +710,7 @@ def main():
         check_undeclared(srv)
         check_cache_across_shards(srv)
         check_cache_bound(srv)
+        check_script_debug(srv)
         check_publish(srv)
         check_memory_limit(srv)
         check_atomic(srv)
