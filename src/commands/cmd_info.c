@@ -396,6 +396,7 @@ static void srv_info_stats(const struct cmd_ctx *c, struct kv_buf *b, const stru
 		      "expired_time_cap_reached_count:0\r\n"
 		      "evicted_keys:%llu\r\n"
 		      "evicted_clients:%llu\r\n"
+		      "evicted_scripts:%llu\r\n"
 		      "keyspace_hits:%llu\r\n"
 		      "keyspace_misses:%llu\r\n"
 		      "pubsub_channels:%llu\r\n"
@@ -430,6 +431,7 @@ static void srv_info_stats(const struct cmd_ctx *c, struct kv_buf *b, const stru
 		      (unsigned long long)repl.sync_partial_ok,
 		      (unsigned long long)repl.sync_partial_err, (unsigned long long)t->expired,
 		      (unsigned long long)t->evicted, (unsigned long long)t->evicted_clients,
+		      (unsigned long long)(c->rt->scripts_evicted ? c->rt->scripts_evicted() : 0),
 		      (unsigned long long)t->hits, (unsigned long long)t->misses,
 		      (unsigned long long)channels, (unsigned long long)patterns,
 		      (unsigned long long)schannels,

@@ -298,6 +298,8 @@ struct cmd_runtime {
 	 * function states, the scripts in the cache and their bytes. */
 	void (*script_memory)(uint64_t *eval_lua, uint64_t *func_lua, uint64_t *scripts,
 			      uint64_t *script_bytes);
+	/* INFO stats evicted_scripts: EVAL scripts evicted from the cache. */
+	uint64_t (*scripts_evicted)(void);
 	/* The function libraries loaded (FUNCTION LOAD), for DEBUG RELOAD. */
 	uint64_t (*function_libraries)(void);
 };

@@ -245,10 +245,10 @@ int64_t shard_call_run(struct shard *s, const struct cmd_call *call, struct conn
 			refused = repl_write_refused();
 	}
 	/* EXEC's queued commands were checked as a whole by EXEC.  A
-	 * container's subcommand carries its own flags (FUNCTION LOAD and
-	 * RESTORE are deny-oom, FUNCTION is not). */
+	 * container's deny-oom subcommand (FUNCTION LOAD, XGROUP CREATE, ...)
+	 * is refused too, as Redis reads the subcommand's flags. */
 	if (!refused && ((call->cmd->flags | target->flags) & CMD_DENYOOM) &&
-	    !(conn && conn->in_exec) && !call->oom_exempt)
+	    !(conn && conn->in_exec) && !call->allow_oom)
 		refused = shard_oom_refused(s, held, call->now_ms);
 	if (refused) {
 		size_t at = out->len;

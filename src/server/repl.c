@@ -308,6 +308,15 @@ const char *repl_write_refused(void)
 	return "NOREPLICAS Not enough good replicas to write.";
 }
 
+const char *repl_stale_refused(void)
+{
+	if (atomic_load_explicit(&g_server.repl_role, memory_order_relaxed) == REPL_ROLE_PRIMARY ||
+	    atomic_load_explicit(&g_server.repl_link_up, memory_order_relaxed) ||
+	    atomic_load_explicit(&g_config.replica_serve_stale_data, memory_order_relaxed))
+		return NULL;
+	return "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.";
+}
+
 static void repl_wake_waiters(const struct repl_sender *rs)
 {
 	for (uint32_t i = 0; i < rs->nshards; i++)

@@ -1255,16 +1255,14 @@ static enum dispatch_result dispatch_command(struct shard *s, struct conn *c, in
 			  "ERR Replica can't interact with the keyspace");
 		return DISPATCH_DONE;
 	}
+	const char *stale;
 	if (!((cmd->flags | cmd_stat_target(cmd, argc, argv)->flags) & CMD_STALE) &&
-	    atomic_load_explicit(&g_server.repl_role, memory_order_relaxed) != REPL_ROLE_PRIMARY &&
-	    !atomic_load_explicit(&g_server.repl_link_up, memory_order_relaxed) &&
-	    !atomic_load_explicit(&g_config.replica_serve_stale_data, memory_order_relaxed)) {
+	    (stale = repl_stale_refused()) != NULL) {
 		/* replica-serve-stale-data no: a replica without its primary
-		 * answers only what Redis's CMD_STALE commands are. */
+		 * answers only what Redis's CMD_STALE commands are (a script
+		 * checks its own flags: server/script.c). */
 		c->multi_dirty |= c->in_multi;
-		reply_now(s, c, cmd_stat_target(cmd, argc, argv), reply_error_str,
-			  "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set "
-			  "to 'no'.");
+		reply_now(s, c, cmd_stat_target(cmd, argc, argv), reply_error_str, stale);
 		return DISPATCH_DONE;
 	}
 	if (c->in_multi && (cmd->flags & CMD_NO_MULTI)) {

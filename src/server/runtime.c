@@ -31,6 +31,7 @@ static void rt_reset_stats(void)
 {
 	/* Counters are single-writer; a reset races with increments by design,
 	 * as CONFIG RESETSTAT does in Redis between event loop iterations. */
+	script_reset_stats();
 	for (uint32_t i = 0; i < g_server.nshards; i++) {
 		struct shard_stats *st = &g_server.shards[i]->stats;
 		atomic_store(&st->connections_received, 0);
@@ -407,6 +408,7 @@ const struct cmd_runtime server_runtime = {
 	.conn_subscriptions = rt_conn_subscriptions,
 	.publish = pubsub_notify_publish,
 	.script_memory = script_memory,
+	.scripts_evicted = script_evicted,
 	.pubsub_counts = pubsub_info_counts,
 	.client_tracking = tracking_client_cmd,
 	.tracking_flush = tracking_flush_cmd,

@@ -17,9 +17,15 @@
  *
  * The cache: SHA -> body, process-wide behind a mutex, so SCRIPT LOAD on any
  * connection makes the script known to every shard; each shard compiles a
- * body into its own Lua state the first time it runs it.  SCRIPT FLUSH
- * empties the cache and bumps a generation; a shard whose state is older
- * starts a fresh one before its next script.
+ * body into its own Lua state the first time it runs it.  It keeps at most
+ * 500 scripts that EVAL added (least recently run evicted first, as Redis
+ * 7.4), and every SCRIPT LOAD'ed one.  SCRIPT FLUSH empties the cache and
+ * bumps a generation; a shard whose state is older starts a fresh one
+ * before its next script.
+ *
+ * Before a script runs, its flags are checked as Redis checks them (OOM,
+ * READONLY on a replica, MASTERDOWN without allow-stale on a replica
+ * running stale), before it is even compiled when they are known.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -44,15 +50,47 @@
 
 /* ---- the cache, shared by the shards ---- */
 
+/*
+ * SHA -> body, one table for the process behind cache_lock.  Two kinds of
+ * entries, as in Redis 7.4: those SCRIPT LOAD added stay until SCRIPT
+ * FLUSH; those EVAL added are bounded, at most SCRIPT_EVAL_MAX, and adding
+ * one more evicts the one run least recently.  A client that EVALs
+ * generated scripts (a value pasted into the body) would otherwise grow
+ * the cache, and every shard's Lua state, forever.
+ *
+ * An EVAL script holds a slot of eval_slots: its id (unique over the
+ * process's life) and when it last ran, both atomics that a shard reads
+ * and stamps without the lock on every run.  A shard remembers with each
+ * function it compiled a tag: 0 for a SCRIPT LOAD script, else slot and id
+ * (tag_of).  The function is still cached exactly while its slot holds
+ * that id (tag_alive): that is how EVALSHA of an evicted script answers
+ * NOSCRIPT on a shard that compiled it before.  Evicted SHAs also go to a
+ * log; each shard, before its next script, drops those functions from its
+ * Lua state (engine_sync), or starts a fresh state when it fell more than
+ * the log behind, so the Lua states stay bounded too.
+ */
+
 struct script_entry {
 	struct script_entry *next;
 	char sha[41];
 	uint32_t flags;
+	int32_t slot;             /* its eval_slots index, or -1: never evicted */
 	size_t len;
 	char body[];
 };
 
 #define SCRIPT_BUCKETS 4096u
+/* Redis 7.4's LRU_LIST_LENGTH. */
+#define SCRIPT_EVAL_MAX 500
+/* A tag is id * TAG_SLOTS + slot. */
+#define TAG_SLOTS 512u
+_Static_assert(SCRIPT_EVAL_MAX <= TAG_SLOTS, "a slot fits a tag");
+#define EVICT_LOG 1024u
+
+struct eval_slot {
+	_Atomic uint64_t id;      /* 0: free */
+	_Atomic uint64_t used;    /* lru_clock when it last ran */
+};
 
 static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct script_entry *cache[SCRIPT_BUCKETS];
@@ -61,6 +99,17 @@ static _Atomic uint64_t cache_gen = 1;
 /* Whether any cached script / loaded function has allow-cross-slot-keys:
  * until one does, routing never takes a lock to find a script's flags. */
 static _Atomic bool cache_cross_slot, lib_cross_slot;
+
+static struct eval_slot eval_slots[SCRIPT_EVAL_MAX];
+static struct script_entry *eval_entries[SCRIPT_EVAL_MAX];   /* under cache_lock */
+static uint64_t eval_last_id;                                /* under cache_lock */
+static _Atomic uint64_t lru_clock;
+/* The evicted SHAs, the last EVICT_LOG of them: evict_log[n % EVICT_LOG]
+ * is the n-th eviction (under cache_lock); evict_seq counts them. */
+static char evict_log[EVICT_LOG][41];
+static _Atomic uint64_t evict_seq;
+/* INFO stats evicted_scripts (CONFIG RESETSTAT zeroes it). */
+static _Atomic uint64_t evicted_scripts;
 
 static uint32_t sha_bucket(const char *sha)
 {
@@ -78,13 +127,98 @@ static struct script_entry *cache_find_locked(const char *sha)
 	return NULL;
 }
 
-static void cache_add(const char *sha, uint32_t flags, const char *body, size_t len)
+static uint64_t tag_of(const struct script_entry *e)
+{
+	if (e->slot < 0)
+		return 0;
+	return atomic_load(&eval_slots[e->slot].id) * TAG_SLOTS + (uint64_t)e->slot;
+}
+
+/* Whether the script a shard compiled with this tag is still cached. */
+static bool tag_alive(uint64_t tag)
+{
+	return tag == 0 || atomic_load_explicit(&eval_slots[tag % TAG_SLOTS].id,
+						memory_order_acquire) == tag / TAG_SLOTS;
+}
+
+/* It ran: now the most recently used.  A script that runs again before
+ * anything else does keeps its stamp, so one hot script costs no write to
+ * the shared clock. */
+static void tag_touch(uint64_t tag)
+{
+	if (tag == 0)
+		return;
+	struct eval_slot *sl = &eval_slots[tag % TAG_SLOTS];
+	uint64_t now = atomic_load_explicit(&lru_clock, memory_order_relaxed);
+	if (atomic_load_explicit(&sl->used, memory_order_relaxed) != now)
+		atomic_store_explicit(&sl->used, atomic_fetch_add(&lru_clock, 1) + 1,
+				      memory_order_relaxed);
+}
+
+static void cache_unlink_locked(struct script_entry *e)
+{
+	struct script_entry **pp = &cache[sha_bucket(e->sha)];
+	while (*pp != e)
+		pp = &(*pp)->next;
+	*pp = e->next;
+	cache_count--;
+	cache_bytes -= e->len + 40;
+}
+
+/* Free e's slot: every shard's tag for it dies. */
+static void slot_release_locked(struct script_entry *e)
+{
+	atomic_store_explicit(&eval_slots[e->slot].id, 0, memory_order_release);
+	eval_entries[e->slot] = NULL;
+	e->slot = -1;
+}
+
+/* A slot for a new EVAL script: a free one, else the least recently run
+ * script's, evicted. */
+static int32_t slot_take_locked(void)
+{
+	int32_t best = -1;
+	uint64_t oldest = UINT64_MAX;
+	for (int32_t i = 0; i < SCRIPT_EVAL_MAX; i++) {
+		if (!eval_entries[i])
+			return i;
+		uint64_t u = atomic_load_explicit(&eval_slots[i].used, memory_order_relaxed);
+		if (u < oldest) {
+			oldest = u;
+			best = i;
+		}
+	}
+	struct script_entry *victim = eval_entries[best];
+	uint64_t n = atomic_load(&evict_seq);
+	memcpy(evict_log[n % EVICT_LOG], victim->sha, 41);
+	atomic_store_explicit(&evict_seq, n + 1, memory_order_release);
+	atomic_fetch_add_explicit(&evicted_scripts, 1, memory_order_relaxed);
+	slot_release_locked(victim);
+	cache_unlink_locked(victim);
+	free(victim);
+	return best;
+}
+
+enum cache_kind { CACHE_EVAL, CACHE_LOAD };
+
+/* Add a script (or find it: EVAL marks it run, SCRIPT LOAD makes it
+ * permanent).  Returns its tag. */
+static uint64_t cache_add(const char *sha, uint32_t flags, const char *body, size_t len,
+			  enum cache_kind kind)
 {
 	pthread_mutex_lock(&cache_lock);
-	if (!cache_find_locked(sha)) {
-		struct script_entry *e = kv_malloc(sizeof(*e) + len + 1);
+	struct script_entry *e = cache_find_locked(sha);
+	if (e) {
+		/* SCRIPT LOAD of a script EVAL added: kept from now on (Redis
+		 * 7.4 leaves it evictable; a client that loads a script expects
+		 * its EVALSHA to keep working). */
+		if (kind == CACHE_LOAD && e->slot >= 0)
+			slot_release_locked(e);
+	} else {
+		e = kv_malloc(sizeof(*e) + len + 1);
 		memcpy(e->sha, sha, 41);
 		e->flags = flags;
+		e->slot = -1;
 		e->len = len;
 		memcpy(e->body, body, len);
 		e->body[len] = '\0';
@@ -95,12 +229,23 @@ static void cache_add(const char *sha, uint32_t flags, const char *body, size_t 
 		cache_bytes += len + 40;
 		if (!(flags & SCRIPT_FLAG_COMPAT) && (flags & SCRIPT_FLAG_ALLOW_CROSS_SLOT))
 			atomic_store(&cache_cross_slot, true);
+		if (kind == CACHE_EVAL) {
+			int32_t i = slot_take_locked();
+			e->slot = i;
+			eval_entries[i] = e;
+			atomic_store_explicit(&eval_slots[i].used, atomic_fetch_add(&lru_clock, 1) + 1,
+					      memory_order_relaxed);
+			atomic_store_explicit(&eval_slots[i].id, ++eval_last_id, memory_order_release);
+		}
 	}
+	uint64_t tag = tag_of(e);
 	pthread_mutex_unlock(&cache_lock);
+	tag_touch(tag);
+	return tag;
 }
 
-/* A copy of the body (caller frees) and its flags, or NULL. */
-static char *cache_get(const char *sha, size_t *len, uint32_t *flags)
+/* A copy of the body (caller frees), its flags and tag, or NULL. */
+static char *cache_get(const char *sha, size_t *len, uint32_t *flags, uint64_t *tag)
 {
 	char *copy = NULL;
 	pthread_mutex_lock(&cache_lock);
@@ -109,19 +254,22 @@ static char *cache_get(const char *sha, size_t *len, uint32_t *flags)
 		copy = kv_malloc(e->len + 1);
 		memcpy(copy, e->body, e->len + 1);
 		*len = e->len;
-		if (flags)
-			*flags = e->flags;
+		*flags = e->flags;
+		*tag = tag_of(e);
 	}
 	pthread_mutex_unlock(&cache_lock);
 	return copy;
 }
 
-static bool cache_flags(const char *sha, uint32_t *flags)
+/* Whether sha is cached; its flags and tag (either may be NULL). */
+static bool cache_lookup(const char *sha, uint32_t *flags, uint64_t *tag)
 {
 	pthread_mutex_lock(&cache_lock);
 	struct script_entry *e = cache_find_locked(sha);
-	if (e)
+	if (e && flags)
 		*flags = e->flags;
+	if (e && tag)
+		*tag = tag_of(e);
 	pthread_mutex_unlock(&cache_lock);
 	return e != NULL;
 }
@@ -133,6 +281,8 @@ static void cache_flush(void)
 		while (cache[b]) {
 			struct script_entry *e = cache[b];
 			cache[b] = e->next;
+			if (e->slot >= 0)
+				slot_release_locked(e);
 			free(e);
 		}
 	}
@@ -150,6 +300,16 @@ void script_cache_stats(uint64_t *count, uint64_t *bytes)
 	pthread_mutex_unlock(&cache_lock);
 }
 
+uint64_t script_evicted(void)
+{
+	return atomic_load_explicit(&evicted_scripts, memory_order_relaxed);
+}
+
+void script_reset_stats(void)
+{
+	atomic_store(&evicted_scripts, 0);
+}
+
 void script_memory(uint64_t *eval_lua, uint64_t *func_lua, uint64_t *scripts,
 		   uint64_t *script_bytes)
 {
@@ -164,11 +324,48 @@ void script_memory(uint64_t *eval_lua, uint64_t *func_lua, uint64_t *scripts,
 
 /* ---- the engine of this thread ---- */
 
+static void fname_of(char fname[43], const char *sha)
+{
+	fname[0] = 'f';
+	fname[1] = '_';
+	memcpy(fname + 2, sha, 41);
+}
+
+/* Drop from e the functions of the scripts evicted since it last looked.
+ * Returns false when it fell more than the log behind (start afresh). */
+static bool engine_sync(struct script_engine *e)
+{
+	enum { BATCH = 32 };
+	while (atomic_load_explicit(&evict_seq, memory_order_acquire) != e->evict_seen) {
+		char shas[BATCH][41];
+		uint32_t n = 0;
+		pthread_mutex_lock(&cache_lock);
+		uint64_t seq = atomic_load(&evict_seq);
+		if (seq - e->evict_seen > EVICT_LOG) {
+			pthread_mutex_unlock(&cache_lock);
+			return false;
+		}
+		for (; n < BATCH && e->evict_seen + n < seq; n++)
+			memcpy(shas[n], evict_log[(e->evict_seen + n) % EVICT_LOG], 41);
+		pthread_mutex_unlock(&cache_lock);
+		for (uint32_t i = 0; i < n; i++) {
+			char fname[43];
+			uint64_t tag;
+			fname_of(fname, shas[i]);
+			/* Unless it is there again (EVAL'd or loaded since). */
+			if (script_lua_has(e, fname, NULL, &tag) && !tag_alive(tag))
+				script_lua_drop(e, fname);
+		}
+		e->evict_seen += n;
+	}
+	return true;
+}
+
 static struct script_engine *engine_get(struct shard *s)
 {
 	struct script_engine *e = atomic_load(&s->script);
 	uint64_t gen = atomic_load(&cache_gen);
-	if (e && e->gen != gen) {
+	if (e && (e->gen != gen || !engine_sync(e))) {
 		atomic_store(&s->script, NULL);
 		script_lua_free(e);
 		e = NULL;
@@ -176,6 +373,7 @@ static struct script_engine *engine_get(struct shard *s)
 	if (!e) {
 		e = script_lua_new();
 		e->gen = gen;
+		e->evict_seen = atomic_load(&evict_seq);
 		e->busy_turn = s->busy_turn;
 		e->busy_arg = s;
 		atomic_store(&s->script, e);
@@ -191,19 +389,38 @@ static void lower_sha(char *dst, const char *src)
 	dst[40] = '\0';
 }
 
-/* Make sure `sha`'s function exists in e; body may be NULL (EVALSHA: take
- * it from the cache).  Returns 0 with its flags, 1 for no such script, or
- * -1 with the error reply appended to out. */
-static int engine_load(struct script_engine *e, const char *sha, const char *body, size_t len,
-		       uint32_t *flags, struct kv_buf *out)
+/* Whether e has sha's function and the cache still has the script; its
+ * flags and tag.  A function whose script was evicted is dropped; one
+ * evicted and added again since (or loaded) takes its new tag. */
+static bool engine_find(struct script_engine *e, const char *sha, uint32_t *flags,
+			uint64_t *tag)
 {
-	char fname[43] = "f_";
-	memcpy(fname + 2, sha, 41);
-	if (script_lua_has(e, fname, flags))
-		return 0;
+	char fname[43];
+	fname_of(fname, sha);
+	if (!script_lua_has(e, fname, flags, tag))
+		return false;
+	if (tag_alive(*tag))
+		return true;
+	if (cache_lookup(sha, NULL, tag)) {
+		script_lua_set_tag(e, fname, *tag);
+		return true;
+	}
+	script_lua_drop(e, fname);
+	return false;
+}
+
+/* Compile sha's script into e: body, or (NULL, EVALSHA) the cache's, and
+ * record it in the cache as `kind` says.  Returns 0 with its flags and
+ * tag, 1 when the cache has no such script, or -1 with the error reply
+ * appended to out. */
+static int engine_compile(struct script_engine *e, const char *sha, const char *body, size_t len,
+			  enum cache_kind kind, uint32_t *flags, uint64_t *tag, struct kv_buf *out)
+{
+	char fname[43];
+	fname_of(fname, sha);
 	char *owned = NULL;
 	if (!body) {
-		owned = cache_get(sha, &len, NULL);
+		owned = cache_get(sha, &len, flags, tag);
 		if (!owned)
 			return 1;
 		body = owned;
@@ -217,8 +434,10 @@ static int engine_load(struct script_engine *e, const char *sha, const char *bod
 	} else if (script_lua_compile(e, fname, body, len, skip, *flags, err, sizeof(err)) < 0) {
 		resp_errorf(out, "ERR Error compiling script (new function): %s", err);
 		rc = -1;
-	} else if (!owned) {
-		cache_add(sha, *flags, body, len);
+	} else {
+		if (!owned)
+			*tag = cache_add(sha, *flags, body, len, kind);
+		script_lua_set_tag(e, fname, *tag);
 	}
 	free(owned);
 	return rc;
@@ -235,19 +454,6 @@ struct script_ctx {
 	"Script attempted to access a key of a shard it does not hold: declare every key " \
 	"in KEYS, or allow undeclared keys (the allow-cross-slot-keys flag, or CONFIG SET " \
 	"lua-allow-undeclared-keys yes)"
-
-/* A script without allow-oom (or no-writes) while memory is over the
- * limit: called directly it is a deny-oom command to Redis (its flags
- * become the call's) and gets the plain -OOM; inside EXEC, where the
- * queue was checked already, scriptPrepareForRun's own words. */
-static void script_oom_error(struct cmd_ctx *c)
-{
-	if (c->conn && c->conn->in_exec)
-		resp_error(c->out, "OOM allow-oom flag is not set on the script, can not run it "
-				   "when used memory > 'maxmemory'");
-	else
-		resp_error(c->out, SHARD_ERR_OOM);
-}
 
 /* "The user executing the script " and Redis's reason. */
 static const char *script_acl_error(enum acl_verdict v)
@@ -302,6 +508,12 @@ static const char *script_call(struct script_run *run, int argc, const struct kv
 	     strcmp(cmd->name, "echo") != 0 && strcmp(cmd->name, "select") != 0 &&
 	     strcmp(cmd->name, "time") != 0))
 		return "This Redis command is not allowed from script";
+	/* Only an allow-stale script runs on a replica running stale (the
+	 * others were refused before they ran); it may call only what may be
+	 * served stale, as Redis's scriptVerifyAllowStale. */
+	if (!((flags | cmd_stat_target(cmd, argc, argv)->flags) & CMD_STALE) &&
+	    repl_stale_refused())
+		return "Can not execute the command on a stale replica";
 	/* The caller's ACL user, as Redis's scriptVerifyACL: logged with the
 	 * "lua" context. */
 	if (c->user) {
@@ -357,7 +569,7 @@ static const char *script_call(struct script_run *run, int argc, const struct kv
 		/* The command answers in the script's protocol (redis.setresp). */
 		.proto = run->resp == 3 ? RESP_PROTO_3 : RESP_PROTO_2,
 		.in_script = true,
-		.oom_exempt = run->allow_oom || run->wrote,
+		.allow_oom = run->allow_oom || run->wrote,
 	};
 	size_t before = out->len;
 	/* MONITOR shows a script's commands as Redis does: from "lua". */
@@ -408,7 +620,7 @@ static bool script_wants_all(const struct kv_slice *body, bool sha)
 			return false;
 		char s[41];
 		lower_sha(s, body->ptr);
-		if (!cache_flags(s, &flags))
+		if (!cache_lookup(s, &flags, NULL))
 			return false;
 	} else {
 		size_t skip;
@@ -450,54 +662,102 @@ static bool script_numkeys(struct cmd_ctx *c, const char *not_int, int64_t *numk
 	return true;
 }
 
+/* What Redis refuses before a script with flags (a shebang, or a
+ * function's) runs: its processCommand reads the flags as the command's,
+ * so a script without allow-oom or no-writes is refused past maxmemory
+ * (OOM), one without no-writes is a write (MISCONF, READONLY on a replica,
+ * NOREPLICAS), and one without allow-stale is not served by a replica
+ * running stale (MASTERDOWN); in that order.  NULL, or the error. */
+static const char *script_refused_upfront(struct cmd_ctx *c, uint32_t flags)
+{
+	const char *refused = NULL;
+	/* Inside EXEC, where the queue was checked already, in
+	 * scriptPrepareForRun's own words. */
+	if (!(flags & (SCRIPT_FLAG_ALLOW_OOM | SCRIPT_FLAG_NO_WRITES)) &&
+	    shard_oom_refused(c->shard, c->held, c->now_ms))
+		refused = c->conn && c->conn->in_exec
+				  ? "OOM allow-oom flag is not set on the script, can not run it "
+				    "when used memory > 'maxmemory'"
+				  : SHARD_ERR_OOM;
+	if (!refused && !(flags & SCRIPT_FLAG_NO_WRITES)) {
+		refused = shard_write_refused(c->shard, c->held);
+		if (!refused)
+			refused = repl_write_refused();
+	}
+	if (!refused && !(flags & SCRIPT_FLAG_ALLOW_STALE))
+		refused = repl_stale_refused();
+	return refused;
+}
+
+/* What scriptPrepareForRun refuses once the script is compiled: a script
+ * with write flags from *_RO, and a script without a shebang on a replica
+ * running stale.  Returns false after replying the error. */
+static bool script_prepare(struct cmd_ctx *c, uint32_t flags, bool ro)
+{
+	const char *refused = NULL;
+	if (flags & SCRIPT_FLAG_COMPAT)
+		refused = repl_stale_refused();
+	else if (ro && !(flags & SCRIPT_FLAG_NO_WRITES))
+		refused = "ERR Can not execute a script with write flag using *_ro command.";
+	if (refused)
+		resp_error(c->out, refused);
+	return refused == NULL;
+}
+
 static void eval_generic(struct cmd_ctx *c, bool evalsha, bool ro)
 {
-	int64_t numkeys;
-	if (!script_numkeys(c, RESP_ERR_NOT_INT, &numkeys))
-		return;
-	struct shard *s = c->shard;
-	struct script_engine *e = engine_get(s);
-	char sha[41];
 	const struct kv_slice *body = &c->argv[1];
-	uint32_t flags = 0;
-	int rc;
-	if (evalsha) {
-		if (body->len != 40) {
-			resp_error(c->out, "NOSCRIPT No matching script. Please use EVAL.");
-			return;
-		}
-		lower_sha(sha, body->ptr);
-		rc = engine_load(e, sha, NULL, 0, &flags, c->out);
-	} else {
-		sha1_hex(body->ptr, body->len, sha);
-		rc = engine_load(e, sha, body->ptr, body->len, &flags, c->out);
-	}
-	if (rc < 0)
-		return;
-	if (rc > 0) {
+	if (evalsha && body->len != 40) {
 		resp_error(c->out, "NOSCRIPT No matching script. Please use EVAL.");
 		return;
 	}
-	if (!(flags & SCRIPT_FLAG_COMPAT) && !(flags & SCRIPT_FLAG_NO_WRITES)) {
-		const char *refused = shard_write_refused(s, c->held);
-		if (!refused)
-			refused = repl_write_refused();
-		if (refused) {
-			resp_errorf(c->out, "%s", refused);
-			return;
-		}
-		if (ro) {
-			resp_error(c->out, "ERR Can not execute a script with write flag using *_ro "
-					   "command.");
-			return;
-		}
+	struct shard *s = c->shard;
+	struct script_engine *e = engine_get(s);
+	char sha[41];
+	if (evalsha)
+		lower_sha(sha, body->ptr);
+	else
+		sha1_hex(body->ptr, body->len, sha);
+	/* The flags, to refuse what Redis refuses before the script is even
+	 * compiled: from this shard's function, the cache, or the shebang. */
+	uint32_t flags = SCRIPT_FLAG_COMPAT;
+	uint64_t tag = 0;
+	bool have = engine_find(e, sha, &flags, &tag);
+	bool known = have || cache_lookup(sha, &flags, NULL);
+	if (!known && !evalsha) {
+		size_t skip;
+		char err[256];
+		known = script_parse_shebang(body->ptr, body->len, &flags, &skip, err,
+					     sizeof(err)) == 0;
 	}
-	if (!(flags & SCRIPT_FLAG_COMPAT) &&
-	    !(flags & (SCRIPT_FLAG_ALLOW_OOM | SCRIPT_FLAG_NO_WRITES)) &&
-	    shard_oom_refused(s, c->held, c->now_ms)) {
-		script_oom_error(c);
+	const char *refused = known && !(flags & SCRIPT_FLAG_COMPAT)
+				      ? script_refused_upfront(c, flags) : NULL;
+	if (refused) {
+		resp_errorf(c->out, "%s", refused);
 		return;
 	}
+	int64_t numkeys;
+	if (!script_numkeys(c, RESP_ERR_NOT_INT, &numkeys))
+		return;
+	if (!have) {
+		int rc = evalsha ? engine_compile(e, sha, NULL, 0, CACHE_EVAL, &flags, &tag, c->out)
+				 : engine_compile(e, sha, body->ptr, body->len, CACHE_EVAL, &flags,
+						  &tag, c->out);
+		if (rc < 0)
+			return;
+		if (rc > 0) {
+			resp_error(c->out, "NOSCRIPT No matching script. Please use EVAL.");
+			return;
+		}
+	}
+	if (!known && !(flags & SCRIPT_FLAG_COMPAT) &&
+	    (refused = script_refused_upfront(c, flags)) != NULL) {
+		/* EVALSHA of a script another shard cached meanwhile. */
+		resp_errorf(c->out, "%s", refused);
+		return;
+	}
+	if (!script_prepare(c, flags, ro))
+		return;
 	struct script_ctx sc = { .c = c, .dbid = c->dbid };
 	struct script_run run = {
 		.call = script_call,
@@ -507,11 +767,13 @@ static void eval_generic(struct cmd_ctx *c, bool evalsha, bool ro)
 		.name = sha,
 		.user = c->user,
 	};
-	char fname[43] = "f_";
-	memcpy(fname + 2, sha, 41);
+	char fname[43];
+	fname_of(fname, sha);
 	int nk = (int)numkeys;
 	script_lua_run(e, &run, fname, nk, c->argv + 3, c->argc - 3 - nk, c->argv + 3 + nk,
 		       c->out);
+	/* EVAL and EVALSHA both make the script the most recently used. */
+	tag_touch(tag);
 	atomic_store_explicit(&s->script_mem, e->mem_bytes, memory_order_relaxed);
 }
 
@@ -525,14 +787,20 @@ static void cmd_evalsha_ro(struct cmd_ctx *c) { eval_generic(c, true, true); }
 static void cmd_script_load(struct cmd_ctx *c)
 {
 	struct script_engine *e = engine_get(c->shard);
-	char sha[41];
+	char sha[41], fname[43];
 	uint32_t flags;
+	uint64_t tag;
 	sha1_hex(c->argv[2].ptr, c->argv[2].len, sha);
-	if (engine_load(e, sha, c->argv[2].ptr, c->argv[2].len, &flags, c->out) < 0)
+	fname_of(fname, sha);
+	if (script_lua_has(e, fname, &flags, NULL)) {
+		/* Compiled here before, but maybe evicted or flushed from the
+		 * cache since: the cache keeps it now, for every shard. */
+		tag = cache_add(sha, flags, c->argv[2].ptr, c->argv[2].len, CACHE_LOAD);
+		script_lua_set_tag(e, fname, tag);
+	} else if (engine_compile(e, sha, c->argv[2].ptr, c->argv[2].len, CACHE_LOAD, &flags,
+				  &tag, c->out) < 0) {
 		return;
-	/* Compiled here before (so not added by engine_load), but maybe
-	 * flushed from the cache since: make sure every shard can find it. */
-	cache_add(sha, flags, c->argv[2].ptr, c->argv[2].len);
+	}
 	resp_bulk(c->out, sha, 40);
 }
 
@@ -540,12 +808,11 @@ static void cmd_script_exists(struct cmd_ctx *c)
 {
 	resp_array(c->out, c->argc - 2);
 	for (int i = 2; i < c->argc; i++) {
-		uint32_t flags;
 		char sha[41];
 		bool found = false;
 		if (c->argv[i].len == 40) {
 			lower_sha(sha, c->argv[i].ptr);
-			found = cache_flags(sha, &flags);
+			found = cache_lookup(sha, NULL, NULL);
 		}
 		resp_int(c->out, found);
 	}
@@ -615,9 +882,19 @@ static void cmd_script_kill(struct cmd_ctx *c)
 	script_kill(c, false);
 }
 
+/* kevy has no Lua debugger (LDB): NO, the mode every client starts in, is
+ * answered as Redis answers it; YES and SYNC are refused, since a client
+ * that believed it was debugging would wait for a debugger session that
+ * never comes (docs/scripting.md). */
 static void cmd_script_debug(struct cmd_ctx *c)
 {
-	resp_error(c->out, "ERR SCRIPT DEBUG is not supported by kevy");
+	if (arg_is(&c->argv[2], "no"))
+		resp_ok(c->out);
+	else if (arg_is(&c->argv[2], "yes") || arg_is(&c->argv[2], "sync"))
+		resp_error(c->out, "ERR SCRIPT DEBUG YES and SYNC are not supported: kevy has no "
+				   "Lua debugger (SCRIPT DEBUG NO is accepted)");
+	else
+		resp_error(c->out, "ERR Use SCRIPT DEBUG YES/SYNC/NO");
 }
 
 static void cmd_script_help(struct cmd_ctx *c)
@@ -625,7 +902,7 @@ static void cmd_script_help(struct cmd_ctx *c)
 	static const char *const lines[] = {
 		"SCRIPT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
 		"DEBUG (YES|SYNC|NO)",
-		"    Set the debug mode for subsequent scripts executed (not supported by kevy).",
+		"    Set the debug mode for subsequent scripts executed (kevy: only NO).",
 		"EXISTS <sha1> [<sha1> ...]",
 		"    Return information about the existence of the scripts in the script cache.",
 		"FLUSH [ASYNC|SYNC]",
@@ -1034,28 +1311,16 @@ static void fcall_generic(struct cmd_ctx *c, bool ro)
 		resp_error(c->out, "ERR Function not found");
 		return;
 	}
+	const char *refused = script_refused_upfront(c, flags);
+	if (refused) {
+		resp_errorf(c->out, "%s", refused);
+		return;
+	}
 	int64_t numkeys;
 	if (!script_numkeys(c, "ERR Bad number of keys provided", &numkeys))
 		return;
-	if (!(flags & SCRIPT_FLAG_NO_WRITES)) {
-		const char *refused = shard_write_refused(s, c->held);
-		if (!refused)
-			refused = repl_write_refused();
-		if (refused) {
-			resp_errorf(c->out, "%s", refused);
-			return;
-		}
-		if (ro) {
-			resp_error(c->out, "ERR Can not execute a script with write flag using *_ro "
-					   "command.");
-			return;
-		}
-	}
-	if (!(flags & (SCRIPT_FLAG_ALLOW_OOM | SCRIPT_FLAG_NO_WRITES)) &&
-	    shard_oom_refused(s, c->held, c->now_ms)) {
-		script_oom_error(c);
+	if (!script_prepare(c, flags, ro))
 		return;
-	}
 	char fname[256];
 	snprintf(fname, sizeof(fname), "%.*s", (int)(name->len < 255 ? name->len : 255), name->ptr);
 	struct script_ctx sc = { .c = c, .dbid = c->dbid };
@@ -1063,7 +1328,7 @@ static void fcall_generic(struct cmd_ctx *c, bool ro)
 		.call = script_call,
 		.arg = &sc,
 		.readonly = ro || (flags & SCRIPT_FLAG_NO_WRITES),
-		.allow_oom = flags & SCRIPT_FLAG_ALLOW_OOM,
+		.allow_oom = !(flags & SCRIPT_FLAG_COMPAT) && (flags & SCRIPT_FLAG_ALLOW_OOM),
 		.name = fname,
 		.user = c->user,
 	};

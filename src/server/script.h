@@ -12,6 +12,10 @@
 
 /* Scripts in the process-wide cache and the bytes of their bodies. */
 void script_cache_stats(uint64_t *count, uint64_t *bytes);
+/* INFO stats evicted_scripts: EVAL scripts evicted from the cache (its
+ * bound), and CONFIG RESETSTAT's zeroing of it. */
+uint64_t script_evicted(void);
+void script_reset_stats(void);
 /* INFO memory (server_runtime.script_memory). */
 void script_memory(uint64_t *eval_lua, uint64_t *func_lua, uint64_t *scripts,
 		   uint64_t *script_bytes);

@@ -45,6 +45,7 @@ extern int luaopen_bit(lua_State *L);
 #define REG_GLOBALS "kevy_globals"   /* the real globals table */
 #define REG_RO "kevy_readonly"       /* set of protected tables */
 #define REG_FLAGS "kevy_flags"       /* fname -> script flags */
+#define REG_TAGS "kevy_tags"         /* f_<sha> -> its cache tag (light userdata) */
 #define REG_ERRH "kevy_errh"         /* the error handler */
 #define REG_LOADG "kevy_loadg"       /* globals while a library loads */
 #define REG_FUNCS "kevy_funcs"       /* function name -> callback */
@@ -1317,6 +1318,8 @@ struct script_engine *script_lua_new(void)
 	lua_setfield(L, LUA_REGISTRYINDEX, REG_RO);
 	lua_newtable(L);
 	lua_setfield(L, LUA_REGISTRYINDEX, REG_FLAGS);
+	lua_newtable(L);
+	lua_setfield(L, LUA_REGISTRYINDEX, REG_TAGS);
 	lua_pushcfunction(L, script_errh);
 	lua_setfield(L, LUA_REGISTRYINDEX, REG_ERRH);
 	lua_newtable(L);
@@ -1376,7 +1379,7 @@ int script_lua_compile(struct script_engine *e, const char *fname, const char *b
 	return 0;
 }
 
-bool script_lua_has(struct script_engine *e, const char *fname, uint32_t *flags)
+bool script_lua_has(struct script_engine *e, const char *fname, uint32_t *flags, uint64_t *tag)
 {
 	lua_State *L = e->L;
 	lua_getfield(L, LUA_REGISTRYINDEX, fname);
@@ -1388,7 +1391,37 @@ bool script_lua_has(struct script_engine *e, const char *fname, uint32_t *flags)
 		*flags = (uint32_t)lua_tonumber(L, -1);
 		lua_pop(L, 2);
 	}
+	if (has && tag) {
+		lua_getfield(L, LUA_REGISTRYINDEX, REG_TAGS);
+		lua_getfield(L, -1, fname);
+		*tag = (uint64_t)(uintptr_t)lua_touserdata(L, -1);
+		lua_pop(L, 2);
+	}
 	return has;
+}
+
+void script_lua_set_tag(struct script_engine *e, const char *fname, uint64_t tag)
+{
+	_Static_assert(sizeof(void *) >= sizeof(uint64_t), "a tag is kept in a pointer");
+	lua_State *L = e->L;
+	lua_getfield(L, LUA_REGISTRYINDEX, REG_TAGS);
+	lua_pushlightuserdata(L, (void *)(uintptr_t)tag);
+	lua_setfield(L, -2, fname);
+	lua_pop(L, 1);
+}
+
+void script_lua_drop(struct script_engine *e, const char *fname)
+{
+	lua_State *L = e->L;
+	lua_pushnil(L);
+	lua_setfield(L, LUA_REGISTRYINDEX, fname);
+	static const char *const tables[] = { REG_FLAGS, REG_TAGS };
+	for (int i = 0; i < 2; i++) {
+		lua_getfield(L, LUA_REGISTRYINDEX, tables[i]);
+		lua_pushnil(L);
+		lua_setfield(L, -2, fname);
+		lua_pop(L, 1);
+	}
 }
 
 static void set_global_array(lua_State *L, const char *name, int n, const struct kv_slice *v)

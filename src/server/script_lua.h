@@ -75,6 +75,7 @@ struct script_run {
 struct script_engine {
 	struct lua_State *L;
 	uint64_t gen;             /* the script cache generation it compiled from */
+	uint64_t evict_seen;      /* the cache's evictions it has applied (script.c) */
 	size_t mem_bytes;         /* Lua heap, from its allocator */
 	size_t mem_limit;         /* while a script runs: lua-memory-limit (0: none) */
 	struct script_run *run;   /* the running script, or NULL */
@@ -118,8 +119,15 @@ void script_lua_free(struct script_engine *e);
  * -1 with Lua's message in err. */
 int script_lua_compile(struct script_engine *e, const char *fname, const char *body, size_t len,
 		       size_t shebang_len, uint32_t flags, char *err, size_t err_cap);
-/* Whether `fname` is compiled; its flags into *flags. */
-bool script_lua_has(struct script_engine *e, const char *fname, uint32_t *flags);
+/* Whether `fname` is compiled; its flags into *flags and the tag script.c
+ * gave it (script_lua_set_tag, 0 if none) into *tag; either may be NULL. */
+bool script_lua_has(struct script_engine *e, const char *fname, uint32_t *flags, uint64_t *tag);
+/* Remember a number with a compiled script: script.c's handle on the
+ * script's place in the shared cache (is it still there?). */
+void script_lua_set_tag(struct script_engine *e, const char *fname, uint64_t tag);
+/* Forget a compiled script (evicted from the cache): its code becomes
+ * garbage for Lua's collector. */
+void script_lua_drop(struct script_engine *e, const char *fname);
 
 /* Run fname with KEYS and ARGV (EVAL's globals), its reply (or the error
  * Redis would give) appended to out. */

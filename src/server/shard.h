@@ -169,7 +169,7 @@ struct cmd_call {
 	/* A script's call that Redis's scriptVerifyOOM lets through whatever
 	 * the memory: one of an allow-oom script, or after the script's first
 	 * write (a script is not stopped half-way). */
-	bool oom_exempt;
+	bool allow_oom;
 	/* Client-side caching (tracking.c), set where a client's command
 	 * becomes a call: the client it runs for (NOLOOP), and the client
 	 * whose cache the keys it reads go to (0: nobody). */
@@ -1049,6 +1049,10 @@ void repl_wake_senders(void);
  * while too few are good, or NULL. */
 void repl_refresh_good(int64_t now_ms);
 const char *repl_write_refused(void);
+/* A replica whose link is down while replica-serve-stale-data is no (Redis's
+ * "running stale"): Redis's MASTERDOWN error for what may not be served
+ * stale; NULL otherwise. */
+const char *repl_stale_refused(void);
 /* WAIT: the running command (c->wait_repl) waits in this shard's list,
  * its reply slot held; repl_waits_turn answers those that can be (all
  * when force) and returns the microseconds to the next deadline. */

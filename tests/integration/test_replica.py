@@ -10,7 +10,8 @@
    master_repl_offset) and ROLE; the primary lists the replica with its
    listening port.
 2. Read-only: a write gets READONLY (alone, queued in MULTI: EXEC aborts,
-   inside EVAL, BLPOP); reads are served, and XREAD BLOCK on the replica is
+   inside EVAL, BLPOP, a shebang script without no-writes before it is
+   compiled); reads are served (a no-writes script too), and XREAD BLOCK on the replica is
    served by the primary's XADD; CONFIG SET replica-read-only no, BGSAVE,
    BGREWRITEAOF, SAVE and DEBUG RELOAD are refused with the reason (its
    files are its primary's).
@@ -184,6 +185,13 @@ def check_read_only():
                 K.check(TR.is_error(r, "READONLY"), "a write in EVAL: %r" % r)
                 K.check(c.cmd("EVAL", "return redis.call('get', KEYS[1])", "1", "k") == b"v",
                         "a read in EVAL")
+                # Shebang flags: a script that may write is refused up front
+                # (before it is compiled), a no-writes one runs.
+                r = c.cmd("EVAL", "#!lua\nretur 1", "0")
+                K.check(TR.is_error(r, "READONLY You can't write against a read only replica."),
+                        "a script without no-writes, refused up front: %r" % r)
+                K.check(c.cmd("EVAL", "#!lua flags=no-writes\nreturn redis.call('get', KEYS[1])",
+                              "1", "k") == b"v", "a no-writes script")
                 for cmd in (["BGSAVE"], ["BGREWRITEAOF"], ["SAVE"], ["DEBUG", "RELOAD"]):
                     r = c.cmd(*cmd)
                     K.check(TR.is_error(r, "ERR this server is a replica"),

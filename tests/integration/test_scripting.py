@@ -9,8 +9,19 @@ durability of a script's effects (docs/scripting.md).
 2. Undeclared keys: with 2 shards a script touching a key of a shard it
    does not hold fails with kevy's error; lua-allow-undeclared-keys yes and
    the allow-cross-slot-keys flag make it hold every shard and succeed.
+   The same for scripts on a replica whose link is down (REPLICAOF a dead
+   port), replica-serve-stale-data no and yes: MASTERDOWN for a script
+   without allow-stale, READONLY up front for one without no-writes, an
+   allow-stale script's calls of commands not served stale refused; EVAL,
+   EVALSHA and FCALL.
 3. The script cache is per server: SCRIPT LOAD on a connection of one shard
    serves EVALSHA on the other; SCRIPT FLUSH from the other empties both.
+   It is bounded: of 600 scripts EVAL'd from both shards the 100 oldest
+   are gone (SCRIPT EXISTS 0, EVALSHA NOSCRIPT on either shard), the last
+   500 and every SCRIPT LOAD'ed one stay, evicted_scripts counts 100,
+   number_of_cached_scripts is 500 + loaded; eviction is LRU; 3,000
+   generated scripts leave the count and the shards' Lua heaps bounded.
+   SCRIPT DEBUG YES/SYNC are refused with kevy's reason.
 4. Atomic across shards: writers EVAL "INCR a; INCR b; INCR c" with a, b, c
    on different shards while readers MGET them; they never differ.
 5. Durable: under appendfsync always an acknowledged EVAL that wrote keys on
@@ -172,6 +183,13 @@ SEQUENCES = [["EVAL", code, "0"] for code in STRUCT_CASES] + [
     ["EVALSHA", "b534286061d4b9e4026607613b95c06c06015ae8", "0"],
     ["SCRIPT", "KILL"],
     ["SCRIPT", "NOPE"],
+    # SCRIPT DEBUG: NO as Redis answers it, and Redis's argument errors
+    # (YES and SYNC are refused: no debugger, see check_script_debug).
+    ["SCRIPT", "DEBUG", "NO"],
+    ["SCRIPT", "DEBUG", "no"],
+    ["SCRIPT", "DEBUG", "maybe"],
+    ["SCRIPT", "DEBUG"],
+    ["SCRIPT", "DEBUG", "no", "extra"],
     # FUNCTION / FCALL
     ["FUNCTION", "LOAD", LIB],
     ["FUNCTION", "LOAD", LIB],
@@ -217,7 +235,9 @@ SEQUENCES = [["EVAL", code, "0"] for code in STRUCT_CASES] + [
     ["FUNCTION", "RESTORE", "<DUMP>", "REPLACE"],
     ["FUNCTION", "RESTORE", "<DUMP>", "FLUSH", "extra"],
     ["FUNCTION", "DELETE", "mylib"],
-    ["FUNCTION", "LOAD", LIB.replace("mylib", "other")],
+    # One clashing function only: with two, which one Redis names follows
+    # its dict's per-process hash order.
+    ["FUNCTION", "LOAD", "#!lua name=other\nredis.register_function('setit', function() return 1 end)"],
     ["FUNCTION", "RESTORE", "<DUMP>", "REPLACE"],
     ["FUNCTION", "FLUSH"],
     # FUNCTION LOAD and RESTORE are deny-oom, alone and queued in MULTI.
@@ -250,7 +270,99 @@ SEQUENCES = [["EVAL", code, "0"] for code in STRUCT_CASES] + [
     ["FUNCTION", "FLUSH"],
     ["CONFIG", "SET", "maxmemory", "0"],
     ["DEL", "f:fill"],
+    # Past maxmemory: a script with flags but neither allow-oom nor
+    # no-writes is refused before it runs; allow-oom ones write; FUNCTION
+    # LOAD (a deny-oom subcommand) is refused.
+    ["CONFIG", "SET", "maxmemory", "1"],
+    ["EVAL", "#!lua\nreturn 1", "0"],
+    ["EVAL", "#!lua\nretur 1", "0"],
+    ["EVAL", "#!lua flags=allow-oom\nreturn redis.call('set',KEYS[1],'v')", "1", "s:oom"],
+    ["EVAL", "#!lua flags=no-writes\nreturn redis.call('get',KEYS[1])", "1", "s:oom"],
+    ["EVAL", "return redis.call('set',KEYS[1],'w')", "1", "s:oom"],
+    ["EVAL", "return redis.call('get',KEYS[1])", "1", "s:oom"],
+    ["FUNCTION", "LOAD", LIB],
+    ["CONFIG", "SET", "maxmemory", "0"],
 ]
+
+
+# Scripts on a replica (REPLICAOF a port nobody listens on: the link stays
+# down): Redis 7.0's checks before a script with flags runs (processCommand
+# reads them as the command's) and scriptPrepareForRun's for one without.
+# "STALE NO" / "STALE YES" set replica-serve-stale-data.
+REPLICA_LIB = ("#!lua name=rlib\n"
+               "redis.register_function{function_name='ro', callback=function(keys, args) "
+               "return redis.call('get', keys[1]) end, flags={'no-writes'}}\n"
+               "redis.register_function{function_name='stale_ro', callback=function(keys, args) "
+               "return redis.call('echo', 'ok') end, flags={'no-writes', 'allow-stale'}}\n"
+               "redis.register_function('rw', function(keys, args) return 1 end)\n")
+STALE_RO = "#!lua flags=allow-stale,no-writes\n"
+REPLICA_SEQUENCES = [
+    ["STALE", "NO"],
+    ["EVAL", "return redis.call('get',KEYS[1])", "1", "r:x"],
+    ["EVAL", "#!lua flags=no-writes\nreturn 1", "0"],
+    ["EVAL", STALE_RO + "return 1", "0"],
+    ["EVAL", STALE_RO + "return redis.call('get',KEYS[1])", "1", "r:x"],
+    ["EVAL", STALE_RO + "return redis.pcall('get',KEYS[1])", "1", "r:x"],
+    ["EVAL", STALE_RO + "return redis.call('echo','foobar')", "0"],
+    ["EVAL", STALE_RO + "return redis.call('ping')", "0"],
+    ["EVAL", "#!lua flags=allow-stale\nreturn 1", "0"],
+    ["EVAL", "#!lua\nreturn 1", "0"],
+    ["EVAL", "#!lua\nretur 1", "0"],
+    ["EVAL", "#!lua flags=no-writes\nreturn 1", "x"],
+    ["EVAL", STALE_RO + "return 1", "x"],
+    ["EVAL_RO", "#!lua flags=allow-stale\nreturn 1", "0"],
+    ["EVAL", "retur 1", "0"],
+    ["EVALSHA", "SHA:" + STALE_RO + "return redis.call('echo','by sha')", "0"],
+    ["EVALSHA", "SHA:#!lua flags=no-writes\nreturn 'by sha'", "0"],
+    ["FCALL", "ro", "1", "r:x"],
+    ["FCALL", "stale_ro", "0"],
+    ["FCALL", "rw", "0"],
+    ["FCALL", "nosuch", "0"],
+    ["STALE", "YES"],
+    ["EVAL", "#!lua\nreturn 1", "0"],
+    ["EVAL", "#!lua flags=allow-stale\nreturn 1", "0"],
+    ["EVAL", "#!lua flags=no-writes\nreturn redis.call('get',KEYS[1])", "1", "r:x"],
+    ["EVAL", "#!lua flags=no-writes\nreturn redis.call('set',KEYS[1],'y')", "1", "r:x"],
+    ["EVAL", "return redis.call('set',KEYS[1],'2')", "1", "r:x"],
+    ["EVAL", "return redis.pcall('set',KEYS[1],'2')", "1", "r:x"],
+    ["EVAL", "return redis.call('get',KEYS[1])", "1", "r:x"],
+    ["EVAL_RO", "return redis.call('get',KEYS[1])", "1", "r:x"],
+    ["EVAL", "#!lua\nretur 1", "0"],
+    ["EVALSHA", "SHA:#!lua\nreturn 'by sha'", "0"],
+    ["FCALL", "ro", "1", "r:x"],
+    ["FCALL", "rw", "0"],
+    ["FCALL_RO", "rw", "0"],
+]
+
+
+def run_replica_sequences(port):
+    import hashlib
+    out = []
+    with K.RawConn(port) as c:
+        K.check(c.call("SET", "r:x", "1") == b"+OK\r\n", "SET before REPLICAOF")
+        K.check(c.call("FUNCTION", "LOAD", REPLICA_LIB) == b"$4\r\nrlib\r\n", "library")
+        for seq in REPLICA_SEQUENCES:
+            if seq[0] == "EVALSHA" and seq[1].startswith("SHA:"):
+                body = seq[1][4:]
+                K.check(c.call("SCRIPT", "LOAD", body).startswith(b"$40"), "SCRIPT LOAD")
+                seq = [seq[0], hashlib.sha1(body.encode()).hexdigest()] + seq[2:]
+        # Loaded while a primary (SCRIPT LOAD is served stale anyway).
+        K.check(c.call("REPLICAOF", "127.0.0.1", str(K.free_port())) == b"+OK\r\n", "REPLICAOF")
+        for seq in REPLICA_SEQUENCES:
+            if seq[0] == "STALE":
+                r = c.call("CONFIG", "SET", "replica-serve-stale-data", seq[1].lower())
+                K.check(r == b"+OK\r\n", "replica-serve-stale-data: %r" % r)
+                continue
+            if seq[0] == "EVALSHA" and seq[1].startswith("SHA:"):
+                seq = [seq[0], hashlib.sha1(seq[1][4:].encode()).hexdigest()] + seq[2:]
+            out.append(c.call(*seq))
+        K.check(c.call("REPLICAOF", "NO", "ONE") == b"+OK\r\n", "REPLICAOF NO ONE")
+    return out
+
+
+def check_replica_differential():
+    labels = [" ".join(s)[:80] for s in REPLICA_SEQUENCES if s[0] != "STALE"]
+    K.compare_with_redis(run_replica_sequences, labels, what="script on a replica")
 
 
 def run_sequences(port):
@@ -332,6 +444,109 @@ def check_cache_across_shards(srv):
     finally:
         c0.close()
         c1.close()
+
+
+def script_sha(body):
+    import hashlib
+    return hashlib.sha1(body.encode()).hexdigest()
+
+
+def check_cache_bound(srv):
+    """The script cache keeps at most 500 scripts that EVAL added, evicting
+    the one run least recently, as Redis 7.4; SCRIPT LOAD's stay.  EVALs
+    alternate between connections on both shards: each shard compiled
+    scripts the other evicted."""
+    bound = 500
+    c0 = A.conn_on_shard(srv, 0)
+    c1 = A.conn_on_shard(srv, 1)
+    conns = (c0, c1)
+
+    def stat(name):
+        fields = A.info(c0, "all")
+        K.check(name in fields, "INFO has %s" % name)
+        return int(fields[name])
+
+    try:
+        K.check(c0.call("SCRIPT", "FLUSH") == b"+OK\r\n", "flush")
+        K.check(c0.call("CONFIG", "RESETSTAT") == b"+OK\r\n", "resetstat")
+        loaded = ["return 'loaded %d'" % i for i in range(3)]
+        for i, body in enumerate(loaded):
+            K.check(K.parse(conns[i % 2].call("SCRIPT", "LOAD", body)) == script_sha(body).encode(),
+                    "SCRIPT LOAD")
+        # EVAL'd first, SCRIPT LOAD'ed then: kept from then on.
+        promoted = "return 'promoted'"
+        K.check(c1.call("EVAL", promoted, "0") == b"$8\r\npromoted\r\n", "EVAL")
+        K.check(K.parse(c0.call("SCRIPT", "LOAD", promoted)) == script_sha(promoted).encode(),
+                "SCRIPT LOAD of an EVAL'd script")
+        kept = loaded + [promoted]
+        n = 600
+        bodies = ["return %d" % i for i in range(n)]
+        for i, body in enumerate(bodies):
+            r = conns[i % 2].call("EVAL", body, "0")
+            K.check(r == b":%d\r\n" % i, "EVAL %d: %r" % (i, r))
+        gone, stay = bodies[:n - bound], bodies[n - bound:]
+        for c in conns:
+            r = K.parse(c.call("SCRIPT", "EXISTS", *[script_sha(b) for b in bodies]))
+            K.check(r == [0] * len(gone) + [1] * len(stay),
+                    "SCRIPT EXISTS: the %d oldest gone, the last %d there (%d/%d found)"
+                    % (len(gone), len(stay), sum(r[:len(gone)]), sum(r[len(gone):])))
+            for body in (gone[0], gone[1], gone[-1]):
+                r = c.call("EVALSHA", script_sha(body), "0")
+                K.check(r == b"-NOSCRIPT No matching script. Please use EVAL.\r\n",
+                        "EVALSHA of an evicted script (%s): %r" % (body, r))
+            r = K.parse(c.call("SCRIPT", "EXISTS", *[script_sha(b) for b in kept]))
+            K.check(r == [1] * len(kept), "SCRIPT LOAD'ed scripts stay: %r" % r)
+            for body in kept:
+                r = c.call("EVALSHA", script_sha(body), "0")
+                K.check(r.startswith(b"$") and body.split("'")[1].encode() in r,
+                        "EVALSHA of a loaded script: %r" % r)
+        K.check(stat("evicted_scripts") == n - bound,
+                "evicted_scripts %d, want %d" % (stat("evicted_scripts"), n - bound))
+        cached = stat("number_of_cached_scripts")
+        K.check(cached == bound + len(kept), "number_of_cached_scripts %d, want %d"
+                % (cached, bound + len(kept)))
+        # Plain LRU: run the oldest, add one: the second oldest goes.
+        oldest, second = stay[0], stay[1]
+        K.check(c1.call("EVALSHA", script_sha(oldest), "0") == b":%d\r\n" % (n - bound),
+                "EVALSHA of the oldest")
+        K.check(c0.call("EVAL", "return 'one more'", "0") == b"$8\r\none more\r\n", "EVAL")
+        r = K.parse(c1.call("SCRIPT", "EXISTS", script_sha(oldest), script_sha(second)))
+        K.check(r == [1, 0], "the one run stays, the least recently run goes: %r" % r)
+        K.check(stat("evicted_scripts") == n - bound + 1, "one more evicted")
+        # An evicted script EVAL'd again is back (and evicts another).
+        K.check(c0.call("EVAL", gone[0], "0") == b":0\r\n", "EVAL of an evicted script")
+        K.check(c1.call("EVALSHA", script_sha(gone[0]), "0") == b":0\r\n", "back for every shard")
+        # Generated scripts do not grow the cache or the Lua states.
+        lua_before = stat("used_memory_vm_eval")
+        pad = "-- " + "x" * 500 + "\n"
+        for i in range(3000):
+            r = conns[i % 2].call("EVAL", pad + "return %d" % i, "0")
+            K.check(r == b":%d\r\n" % i, "generated EVAL %d: %r" % (i, r))
+        cached = stat("number_of_cached_scripts")
+        K.check(cached <= bound + len(kept), "number_of_cached_scripts %d after 3,000 generated "
+                "scripts: at most %d" % (cached, bound + len(kept)))
+        lua_after = stat("used_memory_vm_eval")
+        K.check(lua_after < 2 * lua_before + (1 << 20), "the shards' Lua states stay bounded: "
+                "%d bytes before, %d after 3,000 generated scripts" % (lua_before, lua_after))
+        K.check(c1.call("SCRIPT", "FLUSH") == b"+OK\r\n", "flush")
+        K.check(stat("number_of_cached_scripts") == 0, "SCRIPT FLUSH empties it")
+        K.log("script cache: %d EVAL scripts kept of %d, %d loaded kept, %d evicted; Lua "
+              "states %d -> %d bytes over 3,000 generated scripts"
+              % (bound, n, len(kept), stat("evicted_scripts"), lua_before, lua_after))
+    finally:
+        c0.close()
+        c1.close()
+
+
+def check_script_debug(srv):
+    """SCRIPT DEBUG YES and SYNC are refused with a reason (no debugger);
+    NO and the argument errors are in the differential list."""
+    with srv.conn() as c:
+        for mode in ("YES", "sync"):
+            r = c.call("SCRIPT", "DEBUG", mode)
+            K.check(r.startswith(b"-ERR SCRIPT DEBUG YES and SYNC are not supported"),
+                    "SCRIPT DEBUG %s: %r" % (mode, r))
+        K.check(c.call("EVAL", "return 1", "0") == b":1\r\n", "scripts run as before")
 
 
 def check_publish(srv):
@@ -555,11 +770,14 @@ def check_durable():
 
 def main():
     check_differential()
+    check_replica_differential()
     srv = K.kevy("--threads", "2", name="scripting")
     srv.start()
     try:
         check_undeclared(srv)
         check_cache_across_shards(srv)
+        check_cache_bound(srv)
+        check_script_debug(srv)
         check_publish(srv)
         check_memory_limit(srv)
         check_atomic(srv)
