@@ -760,7 +760,7 @@ static int shard_scan(struct aof *a, struct kv_dbs *db, char *err, size_t err_ca
 
 int aof_scan_records(const char *dir, const struct dataset_info *ds, uint32_t shard_id,
 		     void (*fn)(void *arg, const struct aof_record *rec), void *arg,
-		     uint64_t *cut, char *err, size_t err_cap)
+		     uint64_t *cut, struct manifest *man, char *err, size_t err_cap)
 {
 	struct aof a;
 	uint64_t lsn, end;
@@ -774,6 +774,11 @@ int aof_scan_records(const char *dir, const struct dataset_info *ds, uint32_t sh
 	err[0] = '\0';
 	int rc = shard_scan(&a, NULL, err, err_cap, &lsn, &end, &sealed, &hdr);
 	*cut = a.snap_cut;
+	if (man) {
+		/* Handed over: aof_close frees what is left in a.man. */
+		*man = a.man;
+		memset(&a.man, 0, sizeof(a.man));
+	}
 	aof_close(&a);
 	return rc;
 }

@@ -221,12 +221,15 @@ struct aof {
 
 /* Read shard shard_id's records after its last snapshot (never changed,
  * nothing applied, the snapshot itself not read): fn gets every valid
- * record in LSN order; *cut is the snapshot's cut LSN (0 without one).
- * Returns 0, KV_ETORN (a torn tail: the records before it were given), or
- * another error with recovery's line in err. */
+ * record in LSN order; *cut is the snapshot's cut LSN (0 without one);
+ * man (may be NULL) receives the shard's manifest as the scan read it, so
+ * the caller can name the file of an LSN (free it with manifest_free, also
+ * after an error; empty when the manifest could not be read).  Returns 0,
+ * KV_ETORN (a torn tail: the records before it were given), or another
+ * error with recovery's line in err. */
 int aof_scan_records(const char *dir, const struct dataset_info *ds, uint32_t shard_id,
 		     void (*fn)(void *arg, const struct aof_record *rec), void *arg,
-		     uint64_t *cut, char *err, size_t err_cap);
+		     uint64_t *cut, struct manifest *man, char *err, size_t err_cap);
 
 /* From any thread: make what this AOF has appended durable soon (the
  * owner's next turn fsyncs, whatever the policy).  The caller wakes it. */

@@ -33,6 +33,11 @@ struct aof_plan_shard {
 	size_t nresolve;
 	uint64_t (*ids)[2];      /* ids of the newly dropped units with a part here */
 	size_t nids;
+	/* Where its records are, to name the file of an LSN (aof_plan_file):
+	 * its manifest as the scan read it, and whether its last segment ends
+	 * in a torn tail that recovery cuts. */
+	struct manifest man;
+	bool torn;
 };
 
 struct aof_plan {
@@ -96,7 +101,18 @@ int aof_plan_resolved(const char *dir, const struct dataset_info *ds, uint32_t s
  * Torn tails must have been cut first.  0 or an error with a line in err. */
 int aof_plan_fix(const char *dir, char *err, size_t err_cap);
 
-/* One human line about dropped unit i of p->res (snprintf-style). */
+/* The file of shard s where LSN lsn is, as its manifest names it (a name
+ * inside the data directory, owned by p): for an LSN at or below the
+ * shard's cut, the snapshot (or the rewritten segment the manifest starts
+ * with) that holds it; in the log, the segment holding it; past the
+ * shard's last record, its last segment, where the record would have
+ * been.  NULL when the manifest was not read. */
+const char *aof_plan_file(const struct aof_plan *p, uint32_t s, uint64_t lsn);
+
+/* One human line about dropped unit i of p->res (snprintf-style): its id,
+ * why, each participant with its LSN and file, the unit it depends on, and
+ * the one-shard records dropped with it (the first 32 LSNs, then a count).
+ * Recovery logs it; kevy-check prints it. */
 size_t aof_plan_describe(const struct aof_plan *p, size_t i, char *out, size_t cap);
 
 #endif
