@@ -136,6 +136,7 @@ struct aof {
 	 * are verified but not applied.  Not owned. */
 	const uint64_t *skip;
 	size_t nskip;
+	bool unplanned;             /* struct aof_skip's: a UNIT or RESOLVE record is -EAGAIN */
 	int worst;
 	char *dir;
 	struct manifest man;
@@ -266,10 +267,14 @@ int aof_dataset_lock(const char *dir, bool exclusive, struct kvio_file *lock, ch
 		     size_t err_cap);
 
 /* Records of one shard the recovery rule for units across shards dropped
- * (aof_plan.h): sorted LSNs, verified but not applied. */
+ * (aof_plan.h): sorted LSNs, verified but not applied.  unplanned: no plan
+ * was built because none could drop anything (aof_plan_build_recovery), so
+ * a UNIT or RESOLVE record stops the load with -EAGAIN: the caller builds
+ * the plan and loads again. */
 struct aof_skip {
 	const uint64_t *lsns;
 	size_t n;
+	bool unplanned;
 };
 
 /* Recover shard `shard_id` into its databases dbs (empty) and leave a ready
@@ -293,6 +298,12 @@ int aof_check_dir_locked(const char *dir, bool fix, aof_report_fn fn, void *arg)
 
 /* Read dir's kevy.dataset (never creates it).  0 or an error with a line. */
 int aof_dataset_read(const char *dir, struct dataset_info *ds, char *err, size_t err_cap);
+/* The newest format version among the segments shard shard_id's manifest
+ * names, from their headers alone (nothing else is read or verified).  0,
+ * or any error reading or judging a file, which the caller takes as "may
+ * be the newest": recovery itself then says what is wrong. */
+int aof_segments_version(const char *dir, const struct dataset_info *ds, uint32_t shard_id,
+			 uint16_t *version);
 /* A turn-on decision (kevy.turnon, see manifest.h) left by a crash: with
  * apply, commit the decided manifest of each shard whose manifest is older,
  * then remove the record; without, only report (fn, a line per shard, as a

@@ -437,6 +437,39 @@ int aof_plan_build_until(const char *dir, const struct dataset_info *ds, uint64_
 	return rc;
 }
 
+/* Whether every segment of every shard predates UNIT and RESOLVE records
+ * (read from their headers; anything unreadable: no). */
+static bool segments_predate_units(const char *dir, const struct dataset_info *ds)
+{
+	for (uint32_t s = 0; s < ds->shard_count; s++) {
+		uint16_t version;
+		if (aof_segments_version(dir, ds, s, &version) < 0 ||
+		    version >= AOF_FORMAT_UNITS_VERSION)
+			return false;
+	}
+	return true;
+}
+
+int aof_plan_build_recovery(const char *dir, const struct dataset_info *ds, struct aof_plan *p)
+{
+	/* One shard: a unit's table can name no other shard (the rule
+	 * refuses one that does), so every part it names is there and none
+	 * is incomplete; and a RESOLVE record is written only where a
+	 * recovery dropped something, which with one shard it never does.
+	 * Neither record belongs in such a dataset; should one be there
+	 * (files from elsewhere), the load stops at it (-EAGAIN) and the
+	 * caller plans after all, so the verdict is always the plan's.
+	 * Older segments: their reader refuses both types as corruption,
+	 * the same verdict the plan's own scan reaches. */
+	if (ds->shard_count != 1 && !segments_predate_units(dir, ds))
+		return aof_plan_build(dir, ds, p);
+	memset(p, 0, sizeof(*p));
+	p->nshards = ds->shard_count;
+	p->shards = kv_calloc(ds->shard_count, sizeof(*p->shards));
+	p->unplanned = true;
+	return 0;
+}
+
 void aof_plan_free(struct aof_plan *p)
 {
 	if (p->decided)
@@ -554,6 +587,7 @@ struct aof_skip aof_plan_skip(const struct aof_plan *p, uint32_t s)
 		k.lsns = p->shards[s].skip;
 		k.n = p->shards[s].nskip;
 	}
+	k.unplanned = p->unplanned;
 	return k;
 }
 

@@ -47,6 +47,7 @@ struct aof_plan {
 	bool with_keys;          /* the second, keyed pass ran */
 	struct units_result res; /* valid when decided */
 	size_t new_units;        /* dropped units no RESOLVE names yet */
+	bool unplanned;          /* aof_plan_build_recovery read nothing (see there) */
 	char err[600];
 };
 
@@ -64,6 +65,17 @@ int aof_plan_build(const char *dir, const struct dataset_info *ds, struct aof_pl
 int aof_plan_build_until(const char *dir, const struct dataset_info *ds, uint64_t until_lsn,
 			 int64_t until_ms, struct aof_plan *p);
 void aof_plan_free(struct aof_plan *p);
+
+/* Server recovery's plan: aof_plan_build, unless no record of dir can be
+ * one the rule decides about, so the plan could drop nothing and its pass
+ * over every segment is saved (docs/durability.md, "What a restart does not
+ * read twice"): a dataset of one shard (no unit spans shards), or one whose
+ * segments are all of a version before UNIT and RESOLVE records.  Then p is
+ * an empty plan with p->unplanned set, and a load with its skip
+ * (aof_plan_skip) stops with -EAGAIN at a UNIT or RESOLVE record: the
+ * caller then builds the plan with aof_plan_build and loads again.  0 or
+ * aof_plan_build's error; free with aof_plan_free in every case. */
+int aof_plan_build_recovery(const char *dir, const struct dataset_info *ds, struct aof_plan *p);
 
 /* What shard s must not apply (for aof_recover). */
 struct aof_skip aof_plan_skip(const struct aof_plan *p, uint32_t s);
