@@ -400,11 +400,6 @@ static int replay_segment(struct aof *a, struct kv_dbs *db, const struct manifes
 				rc = -EAGAIN;
 				break;
 			}
-			/* Point-in-time loads (kevy-dump --until-lsn/--until-time) stop
-			 * applying at the bound; the rest is still verified. */
-			bool past = (a->until_lsn && rec.lsn > a->until_lsn) ||
-				    (a->until_ms && rec.payload_len >= AOF_EFFECT_TIME_SIZE &&
-				     (int64_t)le_get64(rec.payload) > a->until_ms);
 			char why[300];
 			kv_assert(aof_effects);   /* cmd_table_init installs them */
 			if (a->on_record)
@@ -423,6 +418,13 @@ static int replay_segment(struct aof *a, struct kv_dbs *db, const struct manifes
 				plen = unit.effect_len;
 				aof_unit_free(&unit);
 			}
+			/* Point-in-time loads (kevy-dump --until-lsn/--until-time) stop
+			 * applying at the bound; the rest is still verified.  A part's
+			 * time is its effect's, after the unit header (whose first
+			 * bytes are the unit id, not a time). */
+			bool past = (a->until_lsn && rec.lsn > a->until_lsn) ||
+				    (a->until_ms && plen >= AOF_EFFECT_TIME_SIZE &&
+				     (int64_t)le_get64(pl) > a->until_ms);
 			bool skip = rec.type == AOF_REC_RESOLVE || is_skipped(a, rec.lsn);
 			if (rec.type == AOF_REC_RESOLVE || a->headers_only)
 				rc = 0;

@@ -287,6 +287,80 @@ static void test_datadir_old_segments_unplanned(void **state)
 	}
 }
 
+/* A key of shard s of n ("<prefix><i>" for the first i that lands there). */
+static void key_on(char *out, size_t cap, const char *prefix, uint32_t s, uint32_t n)
+{
+	for (int i = 0;; i++) {
+		snprintf(out, cap, "%s%d", prefix, i);
+		if (kv_key_shard(out, strlen(out), n) == s)
+			return;
+	}
+}
+
+/* A point in time (--until-time) reads a unit part's time from its effect,
+ * after the unit header: a unit inside the bound is kept whole, one past
+ * it is left out whole, whatever the bits of its id (the first bytes of a
+ * UNIT payload are the boot id, which a time read from there mistook). */
+static void test_datadir_until_time_unit(void **state)
+{
+	(void)state;
+	cmd_table_init();
+	static const uint64_t boots[] = { 0x0123456789abcdefULL, 0xfedcba9876543210ULL };
+	for (size_t bi = 0; bi < 2; bi++) {
+		const char *dir = mkdir_tmp();
+		char err[2048], key[2][32];
+		struct dataset_info ds;
+		struct aof a[2];
+		struct kv_dbs dbs[2];
+		assert_int_equal(aof_dataset_open(dir, 2, &ds, err, sizeof(err)), 0);
+		for (uint32_t s = 0; s < 2; s++) {
+			dbs_init(&dbs[s], 16);
+			assert_int_equal(aof_recover(&a[s], dir, &ds, s, 2, NULL, &dbs[s], err,
+						     sizeof(err)), 0);
+			key_on(key[s], sizeof(key[s]), "k", s, 2);
+		}
+		/* An MSET over both shards at NOW_MS: each shard's first record. */
+		for (uint32_t s = 0; s < 2; s++) {
+			struct kv_buf b = KV_BUF_INIT;
+			struct kv_slice argv[3] = { { "SET", 3 }, { key[s], strlen(key[s]) },
+						    { "unit", 4 } };
+			aof_unit_begin(&b, boots[bi], 7, 2);
+			aof_unit_row(&b, 0, AOF_UNIT_PART, 1);
+			aof_unit_row(&b, 1, AOF_UNIT_PART, 1);
+			aof_keys_put(&b, 0);
+			aof_payload_begin(&b, NOW_MS);
+			aof_payload_append(&b, 3, argv);
+			assert_int_equal(aof_append_typed(&a[s], AOF_REC_UNIT, b.data, b.len), 1);
+			assert_int_equal(aof_flush_sync(&a[s]), 0);
+			kv_buf_free(&b);
+			aof_close(&a[s]);
+			dbs_free(&dbs[s]);
+		}
+		static const struct { int64_t until_ms; bool whole; } bounds[] = {
+			{ NOW_MS, true }, { NOW_MS + 1, true }, { NOW_MS - 1, false },
+		};
+		for (size_t i = 0; i < sizeof(bounds) / sizeof(bounds[0]); i++) {
+			struct kv_dbs *out;
+			uint32_t n;
+			assert_int_equal(aof_load_dir(dir, 0, bounds[i].until_ms, NULL, NULL, &out, &n,
+						      err, sizeof(err)), 0);
+			assert_int_equal(n, 2);
+			for (uint32_t s = 0; s < 2; s++) {
+				bool there = db_lookup_notouch(out[s].db[0], key[s], strlen(key[s]),
+							       NOW_MS) != NULL;
+				if (there != bounds[i].whole)
+					fail_msg("boot %016llx, --until-time %lld: shard %u's part %s",
+						 (unsigned long long)boots[bi],
+						 (long long)bounds[i].until_ms, s,
+						 there ? "applied" : "left out");
+				dbs_free(&out[s]);
+			}
+			free(out);
+		}
+		rm_rf(dir);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -294,6 +368,7 @@ int main(void)
 		cmocka_unit_test(test_datadir_damaged_snapshot_refused),
 		cmocka_unit_test(test_datadir_one_shard_unplanned),
 		cmocka_unit_test(test_datadir_old_segments_unplanned),
+		cmocka_unit_test(test_datadir_until_time_unit),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
