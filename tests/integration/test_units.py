@@ -16,6 +16,7 @@ import shutil
 import struct
 import subprocess
 import tempfile
+import time
 
 import aoflib as A
 import kevylib as K
@@ -291,6 +292,110 @@ def case_reads(kc):
         srv.cleanup()
 
 
+def dump_strings(d, *args):
+    """kevy-dump --json [args] d: {key: value} of its string keys."""
+    code, out, err = A.tool("kevy-dump", "--json", *args, d)
+    K.check(code == 0, "kevy-dump --json %s: exit %d: %s" % (" ".join(args), code, err))
+    got = {}
+    for line in out.splitlines():
+        o = json.loads(line)
+        if o.get("type") == "string":
+            got[o["key"]] = o["value"]
+    return got
+
+
+def replay(d, work, label, *args):
+    """kevy-dump --replay into a fresh directory, then its string keys and
+    its shard count."""
+    out_dir = tempfile.mkdtemp(prefix="replay-", dir=work)
+    code, out, err = A.tool("kevy-dump", "--replay", out_dir, "--json", *args, d)
+    K.check(code == 0, "%s: kevy-dump --replay %s: exit %d: %s" % (label, " ".join(args),
+                                                                     code, err))
+    shards = json.loads(out)["shards"]
+    return dump_strings(out_dir), shards
+
+
+def whole_or_none(got, keys, label):
+    """The MSET's keys in a dump: both "unit" or both "old"; which one."""
+    a, b = got.get(keys[0]), got.get(keys[2])
+    K.check((a, b) in (("unit", "unit"), ("old", "old"), ("unit+dep", "unit")),
+            "%s: the MSET is whole or absent, never half: %r %r" % (label, a, b))
+    return b == "unit"
+
+
+def case_point_in_time(kc):
+    """A point-in-time dump (--until-time) and a re-sharding replay
+    (--replay --shards N) hold a cross-shard MSET whole or not at all: on
+    a whole directory the bound decides (the parts share one time); on a
+    directory whose part on shard 1 a crash lost, it is absent at every
+    bound and every shard count, and so is the write that read its key."""
+    srv = K.kevy("--threads", "2", "--appendfsync", "always", "--save", "", name="units-pit")
+    work = tempfile.mkdtemp(prefix="kevy-it-units-pit-")
+    try:
+        srv.start()
+        with srv.conn() as c:
+            ks = keys_per_shard(c, 2)
+            a, a2, b = ks[0][0], ks[0][1], ks[1][0]
+            time.sleep(0.02)
+            t1 = int(time.time() * 1000)
+            K.check(c.call("MSET", a, "unit", b, "unit") == b"+OK\r\n", "MSET across shards")
+            t2 = int(time.time() * 1000)
+            time.sleep(0.02)
+            K.check(c.call("SET", a2, "indep") == b"+OK\r\n", "independent write")
+            K.check(c.call("APPEND", a, "+dep") == b":8\r\n", "dependent write")
+        A.kill9(srv)
+        keys = (a, a2, b)
+        whole = os.path.join(work, "whole")
+        shutil.copytree(srv.dir, whole)
+        # The whole directory: before the MSET's time, absent; at it, whole.
+        K.check(not whole_or_none(dump_strings(whole, "--until-time", str(t1 - 1)), keys,
+                                  "whole, --until-time before the MSET"),
+                "whole directory, --until-time %d: the MSET not yet" % (t1 - 1))
+        K.check(whole_or_none(dump_strings(whole, "--until-time", str(t2)), keys,
+                              "whole, --until-time at the MSET"),
+                "whole directory, --until-time %d: the MSET whole" % t2)
+        for n in (1, 3):
+            got, shards = replay(whole, work, "whole", "--shards", str(n), "--until-time", str(t2))
+            K.check(shards == n and whole_or_none(got, keys, "whole, --replay --shards %d" % n),
+                    "whole directory, --replay --shards %d --until-time %d: the MSET whole "
+                    "(%d shards)" % (n, t2, shards))
+        # Shard 1's part lost: absent at every bound and shard count.
+        seg = last_segment(srv.dir, 1)
+        units = [r for r in records(seg) if r[1] == UNIT]
+        K.check(len(units) == 1, "shard 1 logged one unit part")
+        lose_part(seg, units[0][0], torn=True)
+        now = int(time.time() * 1000)
+        for bound in (t1 - 1, t2, now):
+            got = dump_strings(srv.dir, "--until-time", str(bound))
+            K.check(not whole_or_none(got, keys, "torn, --until-time %d" % bound),
+                    "torn directory, --until-time %d: the MSET absent" % bound)
+            K.check(got.get(a) == "old", "torn directory, --until-time %d: the APPEND that "
+                    "read the MSET's key is absent too: %r" % (bound, got.get(a)))
+            K.check(got.get(a2) == ("indep" if bound == now else "old"),
+                    "torn directory, --until-time %d: the independent write as of the "
+                    "bound: %r" % (bound, got.get(a2)))
+        for n in (1, 2, 3):
+            for bound in ((), ("--until-time", str(t2))):
+                got, shards = replay(srv.dir, work, "torn", "--shards", str(n), *bound)
+                K.check(shards == n and not whole_or_none(got, keys, "torn, --replay"),
+                        "torn directory, --replay --shards %d %s: the MSET absent"
+                        % (n, " ".join(bound)))
+                K.check(got.get(a) == "old" and got.get(a2) == ("old" if bound else "indep"),
+                        "torn directory, --replay --shards %d %s: %r %r"
+                        % (n, " ".join(bound), got.get(a), got.get(a2)))
+        # What the replays left out is what recovery leaves out.
+        A.restart(srv)
+        with srv.conn() as c:
+            K.check(get(c, a) == "old" and get(c, b) == "old" and get(c, a2) == "indep",
+                    "recovery agrees with the dumps")
+        srv.stop()
+        K.log("point in time and re-sharding: the MSET whole or absent at every bound and "
+              "shard count")
+    finally:
+        srv.cleanup()
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def case_fixture(kc):
     """fixtures/v4/unit-torn (a copy): the MSET's part on shard 1 never
     reached kevy-s1-g2.aof; kevy-check names both files, and nothing else
@@ -331,6 +436,7 @@ def main():
     case_recovery(kc)
     case_fix(kc)
     case_reads(kc)
+    case_point_in_time(kc)
 
 
 if __name__ == "__main__":
