@@ -386,11 +386,20 @@ static int replay_segment(struct aof *a, struct kv_dbs *db, const struct manifes
 				rc = KV_ECORRUPT;
 				break;
 			}
-			/* Point-in-time loads (kevy-dump --until-lsn/--until-time) stop
-			 * applying at the bound; the rest is still verified. */
-			bool past = (a->until_lsn && rec.lsn > a->until_lsn) ||
-				    (a->until_ms && rec.payload_len >= AOF_EFFECT_TIME_SIZE &&
-				     (int64_t)le_get64(rec.payload) > a->until_ms);
+			if (a->unplanned &&
+			    (rec.type == AOF_REC_UNIT || rec.type == AOF_REC_RESOLVE)) {
+				/* Loaded without a plan (aof_plan_build_recovery):
+				 * only a plan may decide about this record. */
+				snprintf(rep_line, sizeof(rep_line), "%s: record LSN %" PRIu64 " at "
+					 "offset %" PRIu64 " is a %s record, which the recovery rule "
+					 "for units across shards decides: planning, then loading "
+					 "again", path, rec.lsn, rec.offset,
+					 rec.type == AOF_REC_UNIT ? "UNIT" : "RESOLVE");
+				snprintf(err, cap, "%s", rep_line);
+				rep.offset = rec.offset;
+				rc = -EAGAIN;
+				break;
+			}
 			char why[300];
 			kv_assert(aof_effects);   /* cmd_table_init installs them */
 			if (a->on_record)
@@ -409,6 +418,13 @@ static int replay_segment(struct aof *a, struct kv_dbs *db, const struct manifes
 				plen = unit.effect_len;
 				aof_unit_free(&unit);
 			}
+			/* Point-in-time loads (kevy-dump --until-lsn/--until-time) stop
+			 * applying at the bound; the rest is still verified.  A part's
+			 * time is its effect's, after the unit header (whose first
+			 * bytes are the unit id, not a time). */
+			bool past = (a->until_lsn && rec.lsn > a->until_lsn) ||
+				    (a->until_ms && plen >= AOF_EFFECT_TIME_SIZE &&
+				     (int64_t)le_get64(pl) > a->until_ms);
 			bool skip = rec.type == AOF_REC_RESOLVE || is_skipped(a, rec.lsn);
 			if (rec.type == AOF_REC_RESOLVE || a->headers_only)
 				rc = 0;
@@ -762,7 +778,7 @@ static int shard_scan(struct aof *a, struct kv_dbs *db, char *err, size_t err_ca
 
 int aof_scan_records(const char *dir, const struct dataset_info *ds, uint32_t shard_id,
 		     void (*fn)(void *arg, const struct aof_record *rec), void *arg,
-		     uint64_t *cut, char *err, size_t err_cap)
+		     uint64_t *cut, struct manifest *man, char *err, size_t err_cap)
 {
 	struct aof a;
 	uint64_t lsn, end;
@@ -776,7 +792,52 @@ int aof_scan_records(const char *dir, const struct dataset_info *ds, uint32_t sh
 	err[0] = '\0';
 	int rc = shard_scan(&a, NULL, err, err_cap, &lsn, &end, &sealed, &hdr);
 	*cut = a.snap_cut;
+	if (man) {
+		/* Handed over: aof_close frees what is left in a.man. */
+		*man = a.man;
+		memset(&a.man, 0, sizeof(a.man));
+	}
 	aof_close(&a);
+	return rc;
+}
+
+int aof_segments_version(const char *dir, const struct dataset_info *ds, uint32_t shard_id,
+			 uint16_t *version)
+{
+	char name[64], path[4096], msg[200];
+	struct kv_buf b = KV_BUF_INIT;
+	struct manifest m;
+	memset(&m, 0, sizeof(m));
+	*version = 0;
+	manifest_name(name, sizeof(name), shard_id);
+	path_join(path, sizeof(path), dir, name);
+	int rc = manifest_read_file(path, 1 << 20, &b);
+	if (rc == 0)
+		rc = manifest_decode((const uint8_t *)b.data, b.len, &m, msg, sizeof(msg));
+	kv_buf_free(&b);
+	if (rc == 0 && (memcmp(m.dataset_id, ds->id, sizeof(ds->id)) != 0 ||
+			m.shard_id != shard_id || m.shard_count != ds->shard_count))
+		rc = KV_EMISMATCH;
+	for (uint32_t i = 0; rc == 0 && i < m.nentries; i++) {
+		if (m.entries[i].kind != MANIFEST_AOF)
+			continue;
+		uint8_t hdr[AOF_HEADER_SIZE];
+		struct kvio_file f;
+		struct file_header h;
+		path_join(path, sizeof(path), dir, m.entries[i].name);
+		rc = kvio_open(&f, path, O_RDONLY, 0);
+		if (rc < 0)
+			break;
+		ssize_t got = kvio_pread(&f, hdr, sizeof(hdr), 0);
+		kvio_close(&f);
+		if (got < 0)
+			rc = (int)got;
+		else
+			rc = aof_header_decode(hdr, (size_t)got, NULL, &h, NULL, NULL, 0);
+		if (rc == 0 && h.version > *version)
+			*version = h.version;
+	}
+	manifest_free(&m);
 	return rc;
 }
 
@@ -1138,6 +1199,7 @@ int aof_recover(struct aof *a, const char *dir, const struct dataset_info *ds,
 	if (skip) {
 		a->skip = skip->lsns;
 		a->nskip = skip->n;
+		a->unplanned = skip->unplanned;
 	}
 	int64_t t0 = kv_mono_us();
 	char path[4096];

@@ -136,6 +136,7 @@ struct aof {
 	 * are verified but not applied.  Not owned. */
 	const uint64_t *skip;
 	size_t nskip;
+	bool unplanned;             /* struct aof_skip's: a UNIT or RESOLVE record is -EAGAIN */
 	int worst;
 	char *dir;
 	struct manifest man;
@@ -221,12 +222,15 @@ struct aof {
 
 /* Read shard shard_id's records after its last snapshot (never changed,
  * nothing applied, the snapshot itself not read): fn gets every valid
- * record in LSN order; *cut is the snapshot's cut LSN (0 without one).
- * Returns 0, KV_ETORN (a torn tail: the records before it were given), or
- * another error with recovery's line in err. */
+ * record in LSN order; *cut is the snapshot's cut LSN (0 without one);
+ * man (may be NULL) receives the shard's manifest as the scan read it, so
+ * the caller can name the file of an LSN (free it with manifest_free, also
+ * after an error; empty when the manifest could not be read).  Returns 0,
+ * KV_ETORN (a torn tail: the records before it were given), or another
+ * error with recovery's line in err. */
 int aof_scan_records(const char *dir, const struct dataset_info *ds, uint32_t shard_id,
 		     void (*fn)(void *arg, const struct aof_record *rec), void *arg,
-		     uint64_t *cut, char *err, size_t err_cap);
+		     uint64_t *cut, struct manifest *man, char *err, size_t err_cap);
 
 /* From any thread: make what this AOF has appended durable soon (the
  * owner's next turn fsyncs, whatever the policy).  The caller wakes it. */
@@ -263,10 +267,14 @@ int aof_dataset_lock(const char *dir, bool exclusive, struct kvio_file *lock, ch
 		     size_t err_cap);
 
 /* Records of one shard the recovery rule for units across shards dropped
- * (aof_plan.h): sorted LSNs, verified but not applied. */
+ * (aof_plan.h): sorted LSNs, verified but not applied.  unplanned: no plan
+ * was built because none could drop anything (aof_plan_build_recovery), so
+ * a UNIT or RESOLVE record stops the load with -EAGAIN: the caller builds
+ * the plan and loads again. */
 struct aof_skip {
 	const uint64_t *lsns;
 	size_t n;
+	bool unplanned;
 };
 
 /* Recover shard `shard_id` into its databases dbs (empty) and leave a ready
@@ -290,6 +298,12 @@ int aof_check_dir_locked(const char *dir, bool fix, aof_report_fn fn, void *arg)
 
 /* Read dir's kevy.dataset (never creates it).  0 or an error with a line. */
 int aof_dataset_read(const char *dir, struct dataset_info *ds, char *err, size_t err_cap);
+/* The newest format version among the segments shard shard_id's manifest
+ * names, from their headers alone (nothing else is read or verified).  0,
+ * or any error reading or judging a file, which the caller takes as "may
+ * be the newest": recovery itself then says what is wrong. */
+int aof_segments_version(const char *dir, const struct dataset_info *ds, uint32_t shard_id,
+			 uint16_t *version);
 /* A turn-on decision (kevy.turnon, see manifest.h) left by a crash: with
  * apply, commit the decided manifest of each shard whose manifest is older,
  * then remove the record; without, only report (fn, a line per shard, as a

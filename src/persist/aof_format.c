@@ -704,7 +704,8 @@ static bool type_known(uint8_t type, uint16_t version)
 {
 	if (type == AOF_REC_EFFECT || type == AOF_REC_SEGMENT_END)
 		return true;
-	return version >= 4 && (type == AOF_REC_UNIT || type == AOF_REC_RESOLVE);
+	return version >= AOF_FORMAT_UNITS_VERSION &&
+	       (type == AOF_REC_UNIT || type == AOF_REC_RESOLVE);
 }
 
 enum { ST_HEADER, ST_RECORDS, ST_SEALED, ST_SCAN, ST_DONE };

@@ -29,6 +29,7 @@
 #define AOF_MAGIC_LEN 8
 #define AOF_FORMAT_VERSION 4            /* written; 1 to 3 are still read (see aof_format.c) */
 #define AOF_FORMAT_MIN_VERSION 1
+#define AOF_FORMAT_UNITS_VERSION 4      /* the first that may hold UNIT and RESOLVE records */
 #define AOF_DATASET_ID_LEN 16
 
 /* On-disk structures.  Every field is little-endian and is read and written

@@ -17,6 +17,7 @@
 #include "persist/aof_plan.h"
 
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -297,9 +298,12 @@ static int plan_pass(const char *dir, const struct dataset_info *ds, struct aof_
 		sc[i].until_lsn = until_lsn;
 		sc[i].until_ms = until_ms;
 		uint64_t cut = 0;
-		int rc = aof_scan_records(dir, ds, i, on_record, &sc[i], &cut, p->err, sizeof(p->err));
+		manifest_free(&p->shards[i].man);
+		int rc = aof_scan_records(dir, ds, i, on_record, &sc[i], &cut, &p->shards[i].man,
+					  p->err, sizeof(p->err));
 		if (rc < 0 && rc != KV_ETORN)
 			return rc;
+		p->shards[i].torn = rc == KV_ETORN;
 		if (sc[i].err) {
 			snprintf(p->err, sizeof(p->err), "shard %u: a unit or resolve record does not "
 				 "decode", i);
@@ -433,6 +437,39 @@ int aof_plan_build_until(const char *dir, const struct dataset_info *ds, uint64_
 	return rc;
 }
 
+/* Whether every segment of every shard predates UNIT and RESOLVE records
+ * (read from their headers; anything unreadable: no). */
+static bool segments_predate_units(const char *dir, const struct dataset_info *ds)
+{
+	for (uint32_t s = 0; s < ds->shard_count; s++) {
+		uint16_t version;
+		if (aof_segments_version(dir, ds, s, &version) < 0 ||
+		    version >= AOF_FORMAT_UNITS_VERSION)
+			return false;
+	}
+	return true;
+}
+
+int aof_plan_build_recovery(const char *dir, const struct dataset_info *ds, struct aof_plan *p)
+{
+	/* One shard: a unit's table can name no other shard (the rule
+	 * refuses one that does), so every part it names is there and none
+	 * is incomplete; and a RESOLVE record is written only where a
+	 * recovery dropped something, which with one shard it never does.
+	 * Neither record belongs in such a dataset; should one be there
+	 * (files from elsewhere), the load stops at it (-EAGAIN) and the
+	 * caller plans after all, so the verdict is always the plan's.
+	 * Older segments: their reader refuses both types as corruption,
+	 * the same verdict the plan's own scan reaches. */
+	if (ds->shard_count != 1 && !segments_predate_units(dir, ds))
+		return aof_plan_build(dir, ds, p);
+	memset(p, 0, sizeof(*p));
+	p->nshards = ds->shard_count;
+	p->shards = kv_calloc(ds->shard_count, sizeof(*p->shards));
+	p->unplanned = true;
+	return 0;
+}
+
 void aof_plan_free(struct aof_plan *p)
 {
 	if (p->decided)
@@ -441,26 +478,104 @@ void aof_plan_free(struct aof_plan *p)
 		free(p->shards[i].skip);
 		free(p->shards[i].resolve);
 		free(p->shards[i].ids);
+		manifest_free(&p->shards[i].man);
 	}
 	free(p->shards);
 	memset(p, 0, sizeof(*p));
 }
+
+const char *aof_plan_file(const struct aof_plan *p, uint32_t s, uint64_t lsn)
+{
+	if (!p->shards || s >= p->nshards || p->shards[s].man.nentries == 0)
+		return NULL;
+	const struct aof_plan_shard *ps = &p->shards[s];
+	const struct manifest *m = &ps->man;
+	if (lsn <= ps->cut) {
+		/* Compacted into the last snapshot, or, without one, into the
+		 * rewritten segment the manifest starts with. */
+		for (uint32_t i = m->nentries; i-- > 0;)
+			if (m->entries[i].kind == MANIFEST_SNAPSHOT)
+				return m->entries[i].name;
+		return m->entries[0].name;
+	}
+	/* A segment's start LSN is the last one before it: the record is in
+	 * the last segment that starts below it (past the end: the last). */
+	const char *in = NULL;
+	for (uint32_t i = 0; i < m->nentries; i++)
+		if (m->entries[i].kind == MANIFEST_AOF && (!in || m->entries[i].lsn < lsn))
+			in = m->entries[i].name;
+	return in;
+}
+
+/* snprintf at out + n, keeping the snprintf-style total in the result. */
+static size_t put(char *out, size_t cap, size_t n, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static size_t put(char *out, size_t cap, size_t n, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int k = vsnprintf(n < cap ? out + n : NULL, n < cap ? cap - n : 0, fmt, ap);
+	va_end(ap);
+	return n + (k > 0 ? (size_t)k : 0);
+}
+
+/* Where participant r of a dropped unit is, in words. */
+static size_t describe_part(const struct aof_plan *p, const struct units_part_report *r,
+			    char *out, size_t cap, size_t n)
+{
+	const char *file = aof_plan_file(p, r->shard, r->lsn);
+	const struct aof_plan_shard *ps = r->shard < p->nshards ? &p->shards[r->shard] : NULL;
+	if (!file || !ps)
+		return put(out, cap, n, "%s", r->present ? "present"
+			   : r->role == UNITS_PART ? "missing (past the end of that shard's log)"
+			   : "missing (that shard's log ends before it)");
+	if (r->present)
+		return put(out, cap, n, "present in %s", file);
+	if (r->lsn <= ps->last_lsn)
+		/* Only a unit an earlier recovery dropped: its lost LSN was used
+		 * again after that restart. */
+		return put(out, cap, n, "missing (its LSN holds a later record in %s)", file);
+	return put(out, cap, n, "missing (%s %s%s)",
+		   r->role == UNITS_PART ? "past the end of" : "the shard's log ends before it, in",
+		   file, ps->torn ? ", whose torn tail recovery cuts" : "");
+}
+
+/* At most this many dependents' LSNs in a line; the rest as a count. */
+#define DESCRIBE_DEPS_MAX 32
 
 size_t aof_plan_describe(const struct aof_plan *p, size_t i, char *out, size_t cap)
 {
 	const struct units_dropped *d = &p->res.units[i];
 	static const char *const why[] = { "?", "incomplete", "depends on a dropped record",
 					   "resolved by an earlier recovery" };
-	size_t n = (size_t)snprintf(out, cap, "unit %016" PRIx64 "-%" PRIu64 " dropped (%s):",
-				    d->id.boot, d->id.seq, why[d->why <= 3 ? d->why : 0]);
-	for (uint32_t k = 0; k < d->nparts && n < cap; k++) {
+	if (cap)
+		out[0] = '\0';
+	size_t n = put(out, cap, 0, "unit %016" PRIx64 "-%" PRIu64 " dropped (%s):", d->id.boot,
+		       d->id.seq, why[d->why <= 3 ? d->why : 0]);
+	for (uint32_t k = 0; k < d->nparts; k++) {
 		const struct units_part_report *r = &d->parts[k];
-		n += (size_t)snprintf(out + n, cap - n, "%s shard %u %s at LSN %" PRIu64 " %s",
-				      k ? "," : "", r->shard,
-				      r->role == UNITS_PART ? "part" : "read", r->lsn,
-				      r->present ? "present"
-				      : r->role == UNITS_PART ? "missing (past the end of that shard's log)"
-				      : "missing (that shard's log ends before it)");
+		n = put(out, cap, n, "%s shard %u %s at LSN %" PRIu64 " ", k ? "," : "", r->shard,
+			r->role == UNITS_PART ? "part" : "read", r->lsn);
+		n = describe_part(p, r, out, cap, n);
+	}
+	if (d->depends_on < p->res.nunits) {
+		const struct units_dropped *on = &p->res.units[d->depends_on];
+		n = put(out, cap, n, "; it depends on unit %016" PRIx64 "-%" PRIu64, on->id.boot,
+			on->id.seq);
+	}
+	if (d->ndeps) {
+		n = put(out, cap, n, "; with it %zu dependent one-shard record(s):", d->ndeps);
+		size_t shown = d->ndeps < DESCRIBE_DEPS_MAX ? d->ndeps : DESCRIBE_DEPS_MAX;
+		for (size_t k = 0; k < shown; k++) {
+			bool same = k && d->deps[k - 1].shard == d->deps[k].shard;
+			if (same)
+				n = put(out, cap, n, ", %" PRIu64, d->deps[k].lsn);
+			else
+				n = put(out, cap, n, "%s shard %u LSN %" PRIu64, k ? ";" : "",
+					d->deps[k].shard, d->deps[k].lsn);
+		}
+		if (shown < d->ndeps)
+			n = put(out, cap, n, " and %zu more", d->ndeps - shown);
 	}
 	return n;
 }
@@ -472,6 +587,7 @@ struct aof_skip aof_plan_skip(const struct aof_plan *p, uint32_t s)
 		k.lsns = p->shards[s].skip;
 		k.n = p->shards[s].nskip;
 	}
+	k.unplanned = p->unplanned;
 	return k;
 }
 
@@ -576,7 +692,8 @@ int aof_plan_resolved(const char *dir, const struct dataset_info *ds, uint32_t s
 {
 	struct resolved_scan rs = { 0 };
 	uint64_t cut;
-	int rc = aof_scan_records(dir, ds, shard, on_resolve_record, &rs, &cut, err, err_cap);
+	int rc = aof_scan_records(dir, ds, shard, on_resolve_record, &rs, &cut, NULL, err,
+				  err_cap);
 	if (rc < 0 && rc != KV_ETORN) {
 		free(rs.v);
 		return rc;

@@ -33,6 +33,11 @@ struct aof_plan_shard {
 	size_t nresolve;
 	uint64_t (*ids)[2];      /* ids of the newly dropped units with a part here */
 	size_t nids;
+	/* Where its records are, to name the file of an LSN (aof_plan_file):
+	 * its manifest as the scan read it, and whether its last segment ends
+	 * in a torn tail that recovery cuts. */
+	struct manifest man;
+	bool torn;
 };
 
 struct aof_plan {
@@ -42,6 +47,7 @@ struct aof_plan {
 	bool with_keys;          /* the second, keyed pass ran */
 	struct units_result res; /* valid when decided */
 	size_t new_units;        /* dropped units no RESOLVE names yet */
+	bool unplanned;          /* aof_plan_build_recovery read nothing (see there) */
 	char err[600];
 };
 
@@ -59,6 +65,17 @@ int aof_plan_build(const char *dir, const struct dataset_info *ds, struct aof_pl
 int aof_plan_build_until(const char *dir, const struct dataset_info *ds, uint64_t until_lsn,
 			 int64_t until_ms, struct aof_plan *p);
 void aof_plan_free(struct aof_plan *p);
+
+/* Server recovery's plan: aof_plan_build, unless no record of dir can be
+ * one the rule decides about, so the plan could drop nothing and its pass
+ * over every segment is saved (docs/durability.md, "What a restart does not
+ * read twice"): a dataset of one shard (no unit spans shards), or one whose
+ * segments are all of a version before UNIT and RESOLVE records.  Then p is
+ * an empty plan with p->unplanned set, and a load with its skip
+ * (aof_plan_skip) stops with -EAGAIN at a UNIT or RESOLVE record: the
+ * caller then builds the plan with aof_plan_build and loads again.  0 or
+ * aof_plan_build's error; free with aof_plan_free in every case. */
+int aof_plan_build_recovery(const char *dir, const struct dataset_info *ds, struct aof_plan *p);
 
 /* What shard s must not apply (for aof_recover). */
 struct aof_skip aof_plan_skip(const struct aof_plan *p, uint32_t s);
@@ -96,7 +113,18 @@ int aof_plan_resolved(const char *dir, const struct dataset_info *ds, uint32_t s
  * Torn tails must have been cut first.  0 or an error with a line in err. */
 int aof_plan_fix(const char *dir, char *err, size_t err_cap);
 
-/* One human line about dropped unit i of p->res (snprintf-style). */
+/* The file of shard s where LSN lsn is, as its manifest names it (a name
+ * inside the data directory, owned by p): for an LSN at or below the
+ * shard's cut, the snapshot (or the rewritten segment the manifest starts
+ * with) that holds it; in the log, the segment holding it; past the
+ * shard's last record, its last segment, where the record would have
+ * been.  NULL when the manifest was not read. */
+const char *aof_plan_file(const struct aof_plan *p, uint32_t s, uint64_t lsn);
+
+/* One human line about dropped unit i of p->res (snprintf-style): its id,
+ * why, each participant with its LSN and file, the unit it depends on, and
+ * the one-shard records dropped with it (the first 32 LSNs, then a count).
+ * Recovery logs it; kevy-check prints it. */
 size_t aof_plan_describe(const struct aof_plan *p, size_t i, char *out, size_t cap);
 
 #endif

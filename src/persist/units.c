@@ -38,6 +38,11 @@
  *      when it is incomplete, listed by a RESOLVE record, or any of its
  *      parts or rows depends on a dropped record; a dropped record's
  *      writes join its shard's taint.  Nothing else is dropped.
+ *   4. For the log and the tools, every tainted key remembers the dropped
+ *      unit it comes from (a unit's part: that unit; a one-shard record:
+ *      the unit its own drop came from), so a dropped one-shard record is
+ *      reported as a dependent of a unit, and a dropped unit names the unit
+ *      it depends on.  This changes no verdict: it only labels one.
  *
  * Cost: the walk touches each record once per pass over the shards that
  * makes progress, each key lookup is a hash probe, and a READ row is
@@ -71,9 +76,11 @@ struct group {
 	bool incomplete, hole, resolved, in_snapshot;
 };
 
+/* Causes: 0 none, else 1 + the index of a dropped unit in res->units. */
 struct taint_slot {
 	const struct units_key *k;
 	uint32_t epoch;              /* valid only when it equals the shard's epoch */
+	size_t cause;                /* of the first dropped record that wrote k */
 };
 
 struct shard_state {
@@ -89,9 +96,12 @@ struct shard_state {
 	size_t taint_n;              /* keys in the current epoch */
 	bool taint_all;              /* a dropped record wrote every key */
 	uint32_t taint_all_epoch;
+	size_t taint_all_cause;
+	size_t taint_last_cause;     /* of the last key tainted (a record touching all keys) */
 	/* Dropped EFFECT records in walk order (= LSN order), for READ rows. */
 	size_t *dropped;
 	size_t ndropped;
+	size_t *cause;               /* per record, set when it is dropped */
 };
 
 struct ctx {
@@ -146,21 +156,22 @@ static bool taint_all_now(const struct shard_state *s)
 	return s->taint_all && s->taint_all_epoch == s->epoch;
 }
 
-static bool taint_has(const struct shard_state *s, const struct units_key *k)
+/* The slot of a tainted key, or NULL. */
+static const struct taint_slot *taint_find(const struct shard_state *s, const struct units_key *k)
 {
 	if (!s->taint_cap)
-		return false;
+		return NULL;
 	size_t mask = s->taint_cap - 1;
 	for (size_t i = key_hash(k) & mask;; i = (i + 1) & mask) {
 		const struct taint_slot *sl = &s->taint[i];
 		if (sl->epoch != s->epoch || !sl->k)
-			return false;
+			return NULL;
 		if (key_eq(sl->k, k))
-			return true;
+			return sl;
 	}
 }
 
-static void taint_add(struct shard_state *s, const struct units_key *k)
+static void taint_add(struct shard_state *s, const struct units_key *k, size_t cause)
 {
 	/* Sized to twice every key the shard's records write, so a probe
 	 * always ends at a free slot. */
@@ -171,7 +182,9 @@ static void taint_add(struct shard_state *s, const struct units_key *k)
 		if (sl->epoch != s->epoch || !sl->k) {
 			sl->k = k;
 			sl->epoch = s->epoch;
+			sl->cause = cause;
 			s->taint_n++;
+			s->taint_last_cause = cause;
 			return;
 		}
 		if (key_eq(sl->k, k))
@@ -179,23 +192,31 @@ static void taint_add(struct shard_state *s, const struct units_key *k)
 	}
 }
 
-/* Whether a record touching reads/writes depends on the shard's taint. */
+/* Whether a record touching reads/writes depends on the shard's taint;
+ * *cause gets the cause of a tainted key it touches. */
 static bool depends_local(const struct shard_state *s, const struct units_keys *reads,
-			  const struct units_keys *writes)
+			  const struct units_keys *writes, size_t *cause)
 {
 	bool touches = keys_touch_any(reads) || keys_touch_any(writes);
 	if (!touches)
 		return false;
-	if (taint_all_now(s))
+	if (taint_all_now(s)) {
+		*cause = s->taint_all_cause;
 		return true;
-	if (reads->all || writes->all)
+	}
+	if (reads->all || writes->all) {
+		*cause = s->taint_last_cause;
 		return s->taint_n > 0;
-	for (uint32_t i = 0; i < reads->n; i++)
-		if (taint_has(s, &reads->v[i]))
-			return true;
-	for (uint32_t i = 0; i < writes->n; i++)
-		if (taint_has(s, &writes->v[i]))
-			return true;
+	}
+	const struct units_keys *sets[2] = { reads, writes };
+	for (int j = 0; j < 2; j++)
+		for (uint32_t i = 0; i < sets[j]->n; i++) {
+			const struct taint_slot *sl = taint_find(s, &sets[j]->v[i]);
+			if (sl) {
+				*cause = sl->cause;
+				return true;
+			}
+		}
 	return false;
 }
 
@@ -213,8 +234,9 @@ static bool keys_overlap(const struct units_keys *a, const struct units_keys *b)
 }
 
 /* A READ row (shard q, lsn, keys): did a record dropped on q at or before
- * lsn, after q's last RESOLVE at or before lsn, write a key it read? */
-static bool depends_read(const struct ctx *c, const struct units_ref *r)
+ * lsn, after q's last RESOLVE at or before lsn, write a key it read?  If
+ * so *cause gets that record's. */
+static bool depends_read(const struct ctx *c, const struct units_ref *r, size_t *cause)
 {
 	const struct shard_state *q = &c->sh[r->shard];
 	const struct units_log *log = q->log;
@@ -228,25 +250,51 @@ static bool depends_read(const struct ctx *c, const struct units_ref *r)
 		const struct units_record *d = &log->recs[q->dropped[i]];
 		if (d->lsn <= barrier)
 			break;
-		if (d->lsn <= r->lsn && keys_overlap(&d->writes, &r->reads))
+		if (d->lsn <= r->lsn && keys_overlap(&d->writes, &r->reads)) {
+			*cause = q->cause[q->dropped[i]];
 			return true;
+		}
 	}
 	return false;
 }
 
-static void drop_record(struct ctx *c, uint32_t shard, size_t i)
+static void drop_record(struct ctx *c, uint32_t shard, size_t i, size_t cause)
 {
 	struct shard_state *s = &c->sh[shard];
 	const struct units_record *r = &s->log->recs[i];
 	c->res->keep[shard][i] = 0;
 	c->res->dropped_records++;
 	s->dropped[s->ndropped++] = i;
-	if (r->writes.all) {
+	s->cause[i] = cause;
+	if (r->writes.all && !taint_all_now(s)) {
 		s->taint_all = true;
 		s->taint_all_epoch = s->epoch;
+		s->taint_all_cause = cause;
 	}
 	for (uint32_t k = 0; k < r->writes.n; k++)
-		taint_add(s, &r->writes.v[k]);
+		taint_add(s, &r->writes.v[k], cause);
+}
+
+/* A one-shard record dropped because of unit cause - 1. */
+static void add_dep(struct ctx *c, size_t cause, uint32_t shard, uint64_t lsn)
+{
+	if (cause == 0)
+		return;
+	struct units_dropped *d = &c->res->units[cause - 1];
+	size_t n = d->ndeps;
+	if ((n & (n - 1)) == 0)   /* 0, 1, 2, 4, ...: grow to the next power of two */
+		d->deps = kv_realloc(d->deps, (n ? 2 * n : 1) * sizeof(*d->deps));
+	d->deps[n].shard = shard;
+	d->deps[n].lsn = lsn;
+	d->ndeps = n + 1;
+}
+
+static int cmp_dep(const void *a, const void *b)
+{
+	const struct units_dep *x = a, *y = b;
+	if (x->shard != y->shard)
+		return x->shard < y->shard ? -1 : 1;
+	return x->lsn < y->lsn ? -1 : x->lsn > y->lsn;
 }
 
 /* ---- step 1: groups and rows ---- */
@@ -436,12 +484,13 @@ static bool group_ready(const struct ctx *c, const struct group *g)
 	return true;
 }
 
-static void report_unit(struct ctx *c, const struct group *g, uint8_t why)
+static void report_unit(struct ctx *c, const struct group *g, uint8_t why, size_t on)
 {
 	struct units_result *res = c->res;
 	struct units_dropped *d = &res->units[res->nunits++];
 	d->id = g->id;
 	d->why = why;
+	d->depends_on = why == UNITS_DEPENDS && on ? on - 1 : UNITS_NONE;
 	d->nparts = g->u->nrefs;
 	d->parts = kv_calloc(g->u->nrefs, sizeof(*d->parts));
 	for (uint32_t i = 0; i < g->u->nrefs; i++) {
@@ -455,15 +504,16 @@ static void report_unit(struct ctx *c, const struct group *g, uint8_t why)
 static int walk_group(struct ctx *c, struct group *g)
 {
 	bool depends = false;
+	size_t on = 0;
 	for (uint32_t i = 0; i < g->u->nrefs && !depends; i++) {
 		const struct units_ref *f = &g->u->refs[i];
 		if (g->state[i] != REF_IN_LOG || g->resolved)
 			continue;
 		if (f->role == UNITS_READ) {
-			depends = depends_read(c, f);
+			depends = depends_read(c, f, &on);
 		} else {
 			const struct units_record *r = &c->sh[f->shard].log->recs[g->idx[i]];
-			depends = depends_local(&c->sh[f->shard], &r->reads, &r->writes);
+			depends = depends_local(&c->sh[f->shard], &r->reads, &r->writes, &on);
 		}
 	}
 	bool drop = g->resolved || g->incomplete || depends;
@@ -471,18 +521,21 @@ static int walk_group(struct ctx *c, struct group *g)
 		return fail(c, "unit " ID_FMT " must be dropped (%s) but one of its parts is inside a "
 			    "snapshot", ID_ARGS(g->id), g->incomplete ? "a part is missing"
 			    : "it depends on a dropped record");
+	/* Its parts' keys are tainted with this unit as their cause: the
+	 * report it is about to get. */
+	size_t self = c->res->nunits + 1;
 	for (uint32_t i = 0; i < g->u->nrefs; i++) {
 		const struct units_ref *f = &g->u->refs[i];
 		if (g->state[i] != REF_IN_LOG || f->role != UNITS_PART)
 			continue;
 		struct shard_state *q = &c->sh[f->shard];
 		if (drop)
-			drop_record(c, f->shard, g->idx[i]);
+			drop_record(c, f->shard, g->idx[i], self);
 		q->pos++;
 	}
 	if (drop)
 		report_unit(c, g, g->resolved ? UNITS_RESOLVED
-				  : g->incomplete ? UNITS_INCOMPLETE : UNITS_DEPENDS);
+				  : g->incomplete ? UNITS_INCOMPLETE : UNITS_DEPENDS, on);
 	return 0;
 }
 
@@ -501,9 +554,12 @@ static int64_t walk_shard(struct ctx *c, uint32_t s)
 			sh->taint_n = 0;
 			sh->pos++;
 		} else if (sh->group_of[i] < 0) {
-			if (sh->listed[i] || depends_local(sh, &r->reads, &r->writes)) {
-				drop_record(c, s, i);
+			size_t cause = 0;
+			bool depends = depends_local(sh, &r->reads, &r->writes, &cause);
+			if (sh->listed[i] || depends) {
+				drop_record(c, s, i, depends ? cause : 0);
 				c->res->dropped_single++;
+				add_dep(c, depends ? cause : 0, s, r->lsn);
 			}
 			sh->pos++;
 		} else {
@@ -553,6 +609,7 @@ static void ctx_free(struct ctx *c)
 			free(c->sh[s].listed);
 			free(c->sh[s].taint);
 			free(c->sh[s].dropped);
+			free(c->sh[s].cause);
 		}
 	}
 	for (size_t g = 0; g < c->ngroups; g++) {
@@ -570,8 +627,10 @@ void units_result_free(struct units_result *res)
 		for (uint32_t s = 0; s < res->nshards; s++)
 			free(res->keep[s]);
 	free(res->keep);
-	for (size_t i = 0; i < res->nunits; i++)
+	for (size_t i = 0; i < res->nunits; i++) {
 		free(res->units[i].parts);
+		free(res->units[i].deps);
+	}
 	free(res->units);
 	res->keep = NULL;
 	res->units = NULL;
@@ -602,6 +661,7 @@ int units_decide(const struct units_log *logs, uint32_t nshards, struct units_re
 		sh->group_of = kv_calloc(n, sizeof(*sh->group_of));
 		sh->listed = kv_calloc(n, 1);
 		sh->dropped = kv_calloc(n, sizeof(*sh->dropped));
+		sh->cause = kv_calloc(n, sizeof(*sh->cause));
 		sh->epoch = 1;   /* slots start at epoch 0: empty */
 		if (nwrites[s]) {
 			sh->taint_cap = pow2_at_least(2 * nwrites[s] + 1);
@@ -647,6 +707,10 @@ int units_decide(const struct units_log *logs, uint32_t nshards, struct units_re
 			rc = fail(&c, "shard %u LSN %" PRIu64 ": the parts of the units in the logs are "
 				  "in an order no serial execution gives", s, sh->log->recs[sh->pos].lsn);
 	}
+	for (size_t u = 0; rc == 0 && u < res->nunits; u++)
+		if (res->units[u].ndeps > 1)
+			qsort(res->units[u].deps, res->units[u].ndeps, sizeof(*res->units[u].deps),
+			      cmp_dep);
 	ctx_free(&c);
 	if (rc < 0) {
 		char err[sizeof(res->err)];

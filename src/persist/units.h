@@ -117,11 +117,30 @@ struct units_part_report {
 	bool present;              /* PART: found (log or snapshot); READ: that shard reaches lsn */
 };
 
+/* A one-shard record dropped because of a dropped unit. */
+struct units_dep {
+	uint32_t shard;
+	uint64_t lsn;
+};
+
+#define UNITS_NONE SIZE_MAX
+
 struct units_dropped {
 	struct units_id id;
 	uint8_t why;               /* enum units_why */
 	uint32_t nparts;
 	struct units_part_report *parts;
+	/* UNITS_DEPENDS: the dropped unit (index in units) whose key it read or
+	 * wrote, directly or through dropped one-shard records; UNITS_NONE for
+	 * the other reasons, or when the key was a one-shard record's that a
+	 * RESOLVE record named. */
+	size_t depends_on;
+	/* The one-shard records dropped because they read or wrote a key this
+	 * unit wrote (directly or through other such records), sorted by shard
+	 * then LSN.  Units dropped for the same reason are in `units` with
+	 * depends_on naming this one. */
+	struct units_dep *deps;
+	size_t ndeps;
 };
 
 struct units_result {

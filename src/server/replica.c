@@ -607,7 +607,7 @@ static void *load_shard(void *arg)
 	g_rep.seen[i] = cut;
 	atomic_store(&g_rep.applied[i], cut);
 	struct scan_ctx sc = { .shard = i, .err = j->err, .cap = sizeof(j->err), .direct = j->dbs };
-	j->rc = aof_scan_records(j->dir, j->ds, i, scan_record, &sc, &cut2, j->err,
+	j->rc = aof_scan_records(j->dir, j->ds, i, scan_record, &sc, &cut2, NULL, j->err,
 				 sizeof(j->err));
 	if (j->rc == KV_ETORN)
 		j->rc = 0;   /* a frame may end mid record: the rest streams */

@@ -418,6 +418,40 @@ static int server_prepare_dataset(uint32_t *nshards)
 	return server_lock_dir();
 }
 
+/* Every shard's recovery through plan, one thread per shard.  0; -EAGAIN
+ * when a shard met a record only a plan decides about and plan was not
+ * built (aof_plan_build_recovery): nothing was written, the caller empties
+ * the shards and loads again with a plan; or -1 after logging why not. */
+static int server_recover_shards(const struct dataset_info *ds, const struct aof_plan *plan,
+				 uint64_t *records, uint64_t *keys)
+{
+	struct recover_job *jobs = kv_calloc(g_server.nshards, sizeof(*jobs));
+	for (uint32_t i = 0; i < g_server.nshards; i++) {
+		jobs[i].s = g_server.shards[i];
+		jobs[i].ds = ds;
+		jobs[i].plan = plan;
+		int rc = pthread_create(&jobs[i].s->thread, NULL, server_recover_shard, &jobs[i]);
+		kv_assert(rc == 0);
+	}
+	int failed = 0, again = 0;
+	*records = *keys = 0;
+	for (uint32_t i = 0; i < g_server.nshards; i++) {
+		pthread_join(jobs[i].s->thread, NULL);
+		if (jobs[i].rc == -EAGAIN && plan->unplanned) {
+			log_notice("shard %u: %s", i, jobs[i].err);
+			again++;
+		} else if (jobs[i].rc < 0) {
+			log_warning("shard %u: %s", i, jobs[i].err);
+			failed++;
+		} else {
+			*records += atomic_load(&jobs[i].s->aof.info.replayed_records);
+			*keys += dbs_size(&jobs[i].s->dbs);
+		}
+	}
+	free(jobs);
+	return failed ? -1 : again ? -EAGAIN : 0;
+}
+
 /* Load every shard from the data directory, all shards in parallel, before
  * any client is served.  Returns 0, or -1 after logging why not. */
 static int server_recover(void)
@@ -453,36 +487,35 @@ static int server_recover(void)
 		return -1;
 	}
 	/* The recovery rule for units across shards needs every shard's log
-	 * before any shard applies one (docs/durability.md). */
+	 * before any shard applies one (docs/durability.md), unless it can
+	 * drop nothing (one shard, segments older than units): then no plan
+	 * is read, and a load that meets a record only a plan decides about
+	 * says so (-EAGAIN) and the shards load again with the plan. */
 	struct aof_plan plan;
-	if (aof_plan_build(g_config.dir, &ds, &plan) < 0) {
+	if (aof_plan_build_recovery(g_config.dir, &ds, &plan) < 0) {
 		log_warning("%s", plan.err);
 		aof_plan_free(&plan);
 		return -1;
 	}
-	struct recover_job *jobs = kv_calloc(g_server.nshards, sizeof(*jobs));
-	for (uint32_t i = 0; i < g_server.nshards; i++) {
-		jobs[i].s = g_server.shards[i];
-		jobs[i].ds = &ds;
-		jobs[i].plan = &plan;
-		int rc = pthread_create(&jobs[i].s->thread, NULL, server_recover_shard, &jobs[i]);
-		kv_assert(rc == 0);
-	}
-	int failed = 0;
 	uint64_t records = 0, keys = 0;
-	for (uint32_t i = 0; i < g_server.nshards; i++) {
-		pthread_join(jobs[i].s->thread, NULL);
-		if (jobs[i].rc < 0) {
-			log_warning("shard %u: %s", i, jobs[i].err);
-			failed++;
-		} else {
-			records += atomic_load(&jobs[i].s->aof.info.replayed_records);
-			keys += dbs_size(&jobs[i].s->dbs);
+	int rc = server_recover_shards(&ds, &plan, &records, &keys);
+	if (rc == -EAGAIN) {
+		for (uint32_t i = 0; i < g_server.nshards; i++) {
+			struct shard *s = g_server.shards[i];
+			aof_close(&s->aof);
+			for (uint32_t d = 0; d < s->dbs.n; d++)
+				db_flush(s->dbs.db[d]);
 		}
+		aof_plan_free(&plan);
+		if (aof_plan_build(g_config.dir, &ds, &plan) < 0) {
+			log_warning("%s", plan.err);
+			aof_plan_free(&plan);
+			return -1;
+		}
+		rc = server_recover_shards(&ds, &plan, &records, &keys);
 	}
-	free(jobs);
 	aof_plan_free(&plan);
-	if (failed)
+	if (rc < 0)
 		return -1;
 	g_server.info.load_us = kv_mono_us() - t0;
 	log_notice("DB loaded from disk: %llu AOF record(s) replayed, %llu key(s), %.3f seconds",

@@ -15,6 +15,8 @@ import os
 import shutil
 import struct
 import subprocess
+import tempfile
+import time
 
 import aoflib as A
 import kevylib as K
@@ -83,10 +85,11 @@ def setup(srv):
     return (a, a2, b), seg, units[0][0]
 
 
-def lose_part(seg, off):
-    """What a power cut before shard 1's fsync leaves: its part never landed."""
+def lose_part(seg, off, torn=False):
+    """What a power cut before shard 1's fsync leaves: its part never landed
+    (torn: its first bytes did, a torn tail)."""
     with open(seg, "r+b") as f:
-        f.truncate(off)
+        f.truncate(off + (REC_HEADER // 2 if torn else 0))
 
 
 def check_dropped(srv, keys, label):
@@ -96,6 +99,41 @@ def check_dropped(srv, keys, label):
                 "%s: the incomplete MSET is gone on both shards: %r %r" % (label, get(c, a),
                                                                            get(c, b)))
         K.check(get(c, a2) == "indep", "%s: the independent write is kept" % label)
+
+
+def out_text(d):
+    code, out = A.kevy_check(d)
+    K.check(code == 1, "kevy-check (text) exits 1: %d %s" % (code, out))
+    return out
+
+
+def check_named(d, unit, text):
+    """kevy-check names the file of each part of the torn unit and the
+    one-shard record recovery drops with it (setup's APPEND, the last record
+    of shard 0), in --json (unit) and in its text line, the same line
+    recovery logs.  Returns that line."""
+    seg0, seg1 = last_segment(d, 0), last_segment(d, 1)
+    recs0 = records(seg0)
+    part0 = [r for r in recs0 if r[1] == UNIT][0][2]
+    dep = recs0[-1]
+    K.check(dep[1] == 1 and dep[2] == part0 + 2,
+            "shard 0: the unit's part, the independent SET, then the APPEND: %r" % recs0)
+    files = {p["shard"]: p["file"] for p in unit["parts"]}
+    want = {0: os.path.basename(seg0), 1: os.path.basename(seg1)}
+    K.check(files == want, "kevy-check --json names each part's file: %r, not %r"
+            % (files, want))
+    K.check(unit["dependents"] == [{"shard": 0, "lsn": dep[2], "file": want[0]}],
+            "kevy-check --json lists the dependent APPEND (shard 0 LSN %d): %r"
+            % (dep[2], unit["dependents"]))
+    K.check(unit["depends_on"] is None, "an incomplete unit depends on none: %r" % unit)
+    lsn1 = [p["lsn"] for p in unit["parts"] if p["shard"] == 1][0]
+    for frag in ("shard 0 part at LSN %d present in %s" % (part0, want[0]),
+                 "shard 1 part at LSN %d missing (past the end of %s)" % (lsn1, want[1]),
+                 "with it 1 dependent one-shard record(s): shard 0 LSN %d" % dep[2]):
+        K.check(frag in text and frag in unit["message"],
+                "kevy-check says %r: %s" % (frag, text))
+    return [ln for ln in text.splitlines() if ln.startswith("units across shards: ")][0][
+        len("units across shards: "):]
 
 
 def case_recovery(kc):
@@ -114,10 +152,13 @@ def case_recovery(kc):
                 "kevy-check --json: %r" % doc.get("units"))
         parts = {p["shard"]: p["present"] for p in doc["units"][0]["parts"]}
         K.check(parts == {0: True, 1: False}, "the missing part is shard 1's: %r" % parts)
+        line = check_named(srv.dir, doc["units"][0], out_text(srv.dir))
         off_log = A.restart(srv)
         log = A.log_since(srv, off_log).decode("utf-8", "replace")
         K.check("dropped (incomplete)" in log and "RESOLVE" in log,
                 "the server logs the dropped unit: %s" % log[-800:])
+        K.check(line in log, "recovery logs the line kevy-check printed, %r: %s"
+                % (line, log[-1500:]))
         check_dropped(srv, keys, "after recovery")
         a = keys[0]
         with srv.conn() as c:
@@ -146,7 +187,12 @@ def case_fix(kc):
     try:
         srv.start()
         keys, seg, off = setup(srv)
-        lose_part(seg, off)
+        lose_part(seg, off, torn=True)
+        code, out = A.kevy_check(srv.dir)
+        frag = "missing (past the end of %s, whose torn tail recovery cuts)" % (
+            os.path.basename(seg))
+        K.check(code == 1 and frag in out, "kevy-check names the torn segment, %r: %d %s"
+                % (frag, code, out))
         code, out = A.kevy_check(srv.dir, "--fix", "--yes")
         K.check(code == 0, "kevy-check --fix: %d %s" % (code, out))
         code, out = A.kevy_check(srv.dir)
@@ -246,16 +292,151 @@ def case_reads(kc):
         srv.cleanup()
 
 
+def dump_strings(d, *args):
+    """kevy-dump --json [args] d: {key: value} of its string keys."""
+    code, out, err = A.tool("kevy-dump", "--json", *args, d)
+    K.check(code == 0, "kevy-dump --json %s: exit %d: %s" % (" ".join(args), code, err))
+    got = {}
+    for line in out.splitlines():
+        o = json.loads(line)
+        if o.get("type") == "string":
+            got[o["key"]] = o["value"]
+    return got
+
+
+def replay(d, work, label, *args):
+    """kevy-dump --replay into a fresh directory, then its string keys and
+    its shard count."""
+    out_dir = tempfile.mkdtemp(prefix="replay-", dir=work)
+    code, out, err = A.tool("kevy-dump", "--replay", out_dir, "--json", *args, d)
+    K.check(code == 0, "%s: kevy-dump --replay %s: exit %d: %s" % (label, " ".join(args),
+                                                                     code, err))
+    shards = json.loads(out)["shards"]
+    return dump_strings(out_dir), shards
+
+
+def whole_or_none(got, keys, label):
+    """The MSET's keys in a dump: both "unit" or both "old"; which one."""
+    a, b = got.get(keys[0]), got.get(keys[2])
+    K.check((a, b) in (("unit", "unit"), ("old", "old"), ("unit+dep", "unit")),
+            "%s: the MSET is whole or absent, never half: %r %r" % (label, a, b))
+    return b == "unit"
+
+
+def case_point_in_time(kc):
+    """A point-in-time dump (--until-time) and a re-sharding replay
+    (--replay --shards N) hold a cross-shard MSET whole or not at all: on
+    a whole directory the bound decides (the parts share one time); on a
+    directory whose part on shard 1 a crash lost, it is absent at every
+    bound and every shard count, and so is the write that read its key."""
+    srv = K.kevy("--threads", "2", "--appendfsync", "always", "--save", "", name="units-pit")
+    work = tempfile.mkdtemp(prefix="kevy-it-units-pit-")
+    try:
+        srv.start()
+        with srv.conn() as c:
+            ks = keys_per_shard(c, 2)
+            a, a2, b = ks[0][0], ks[0][1], ks[1][0]
+            time.sleep(0.02)
+            t1 = int(time.time() * 1000)
+            K.check(c.call("MSET", a, "unit", b, "unit") == b"+OK\r\n", "MSET across shards")
+            t2 = int(time.time() * 1000)
+            time.sleep(0.02)
+            K.check(c.call("SET", a2, "indep") == b"+OK\r\n", "independent write")
+            K.check(c.call("APPEND", a, "+dep") == b":8\r\n", "dependent write")
+        A.kill9(srv)
+        keys = (a, a2, b)
+        whole = os.path.join(work, "whole")
+        shutil.copytree(srv.dir, whole)
+        # The whole directory: before the MSET's time, absent; at it, whole.
+        K.check(not whole_or_none(dump_strings(whole, "--until-time", str(t1 - 1)), keys,
+                                  "whole, --until-time before the MSET"),
+                "whole directory, --until-time %d: the MSET not yet" % (t1 - 1))
+        K.check(whole_or_none(dump_strings(whole, "--until-time", str(t2)), keys,
+                              "whole, --until-time at the MSET"),
+                "whole directory, --until-time %d: the MSET whole" % t2)
+        for n in (1, 3):
+            got, shards = replay(whole, work, "whole", "--shards", str(n), "--until-time", str(t2))
+            K.check(shards == n and whole_or_none(got, keys, "whole, --replay --shards %d" % n),
+                    "whole directory, --replay --shards %d --until-time %d: the MSET whole "
+                    "(%d shards)" % (n, t2, shards))
+        # Shard 1's part lost: absent at every bound and shard count.
+        seg = last_segment(srv.dir, 1)
+        units = [r for r in records(seg) if r[1] == UNIT]
+        K.check(len(units) == 1, "shard 1 logged one unit part")
+        lose_part(seg, units[0][0], torn=True)
+        now = int(time.time() * 1000)
+        for bound in (t1 - 1, t2, now):
+            got = dump_strings(srv.dir, "--until-time", str(bound))
+            K.check(not whole_or_none(got, keys, "torn, --until-time %d" % bound),
+                    "torn directory, --until-time %d: the MSET absent" % bound)
+            K.check(got.get(a) == "old", "torn directory, --until-time %d: the APPEND that "
+                    "read the MSET's key is absent too: %r" % (bound, got.get(a)))
+            K.check(got.get(a2) == ("indep" if bound == now else "old"),
+                    "torn directory, --until-time %d: the independent write as of the "
+                    "bound: %r" % (bound, got.get(a2)))
+        for n in (1, 2, 3):
+            for bound in ((), ("--until-time", str(t2))):
+                got, shards = replay(srv.dir, work, "torn", "--shards", str(n), *bound)
+                K.check(shards == n and not whole_or_none(got, keys, "torn, --replay"),
+                        "torn directory, --replay --shards %d %s: the MSET absent"
+                        % (n, " ".join(bound)))
+                K.check(got.get(a) == "old" and got.get(a2) == ("old" if bound else "indep"),
+                        "torn directory, --replay --shards %d %s: %r %r"
+                        % (n, " ".join(bound), got.get(a), got.get(a2)))
+        # What the replays left out is what recovery leaves out.
+        A.restart(srv)
+        with srv.conn() as c:
+            K.check(get(c, a) == "old" and get(c, b) == "old" and get(c, a2) == "indep",
+                    "recovery agrees with the dumps")
+        srv.stop()
+        K.log("point in time and re-sharding: the MSET whole or absent at every bound and "
+              "shard count")
+    finally:
+        srv.cleanup()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def case_fixture(kc):
+    """fixtures/v4/unit-torn (a copy): the MSET's part on shard 1 never
+    reached kevy-s1-g2.aof; kevy-check names both files, and nothing else
+    is dropped with the unit (it is the last record of shard 0)."""
+    src = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "fixtures",
+                       "v4", "unit-torn")
+    work = tempfile.mkdtemp(prefix="kevy-it-units-fixture-")
+    try:
+        d = os.path.join(work, "data")
+        shutil.copytree(src, d)
+        code, out = A.kevy_check(d, "--json")
+        doc = json.loads(out)
+        K.check(code == 1 and len(doc["units"]) == 1, "unit-torn: one incomplete unit: %d %s"
+                % (code, out))
+        u = doc["units"][0]
+        got = [(p["shard"], p["lsn"], p["present"], p["file"]) for p in u["parts"]]
+        K.check(got == [(0, 39, True, "kevy-s0-g2.aof"), (1, 27, False, "kevy-s1-g2.aof")],
+                "unit-torn: each part's LSN and file: %r" % got)
+        K.check(u["dependents"] == [] and u["depends_on"] is None,
+                "unit-torn: nothing depends on the unit: %r" % u)
+        code, out = A.kevy_check(d)
+        K.check("shard 0 part at LSN 39 present in kevy-s0-g2.aof, shard 1 part at LSN 27 "
+                "missing (past the end of kevy-s1-g2.aof)" in out,
+                "unit-torn: the text names both files: %s" % out)
+        K.log("fixtures/v4/unit-torn: kevy-check names each part's file")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def main():
     K.require_kevy()
     if K.target() == "redis":
         K.skip("kevy's data files")
     kc = A.kevy_check_path()
     K.check(kc is not None, "kevy-check is built")
+    case_fixture(kc)
     case_whole(kc)
     case_recovery(kc)
     case_fix(kc)
     case_reads(kc)
+    case_point_in_time(kc)
 
 
 if __name__ == "__main__":

@@ -809,6 +809,45 @@ static void test_units_dependent_chain_across_shards(void **state)
 	units_result_free(&res);
 }
 
+/* What the tools report with a dropped unit: the one-shard records dropped
+ * because of it (directly, or through another dropped one-shard record),
+ * sorted by shard and LSN, and for a unit dropped as a dependent the unit
+ * it depends on.  The labels follow the verdict, never change it. */
+static void test_units_dependents_reported(void **state)
+{
+	struct world w;
+	world_init(&w, 3);
+	struct event e;
+	e = unit2(0, 1, 1, 1); world_append(&w, &e);        /* A: a0 a1 */
+	e = single(1, 1, 2);  world_append(&w, &e);         /* reads a1 (A's), writes b1 */
+	e = single(1, 2, 2);  world_append(&w, &e);         /* reads b1 (dropped above) */
+	e = single(1, 0, 4);  world_append(&w, &e);         /* SET c1: independent */
+	e = unit2(1, 2, 2, 1); e.p[0].rmask = 2;            /* B: reads b1, writes b1 a2 */
+	world_append(&w, &e);
+	e = single(2, 1, 2);  world_append(&w, &e);         /* reads a2 (B's), writes b2 */
+	e = single(0, 0, 2);  world_append(&w, &e);         /* SET b0 */
+	int pre[MAXS] = { 0, w.nrec[1], w.nrec[2] };        /* shard 0 lost both its records */
+	struct units_result res;
+	decide_world(&w, pre, &res);
+	assert_int_equal(res.nunits, 2);
+	const struct units_dropped *a = &res.units[0], *b = &res.units[1];
+	assert_int_equal(a->why, UNITS_INCOMPLETE);
+	assert_true(a->depends_on == UNITS_NONE);
+	assert_int_equal(a->ndeps, 2);
+	assert_int_equal(a->deps[0].shard, 1);
+	assert_int_equal(a->deps[0].lsn, w.recs[1][1].lsn);
+	assert_int_equal(a->deps[1].shard, 1);
+	assert_int_equal(a->deps[1].lsn, w.recs[1][2].lsn);
+	assert_int_equal(b->why, UNITS_DEPENDS);
+	assert_int_equal(b->depends_on, 0);                 /* through b1, a dependent of A */
+	assert_int_equal(b->ndeps, 1);
+	assert_int_equal(b->deps[0].shard, 2);
+	assert_int_equal(b->deps[0].lsn, w.recs[2][1].lsn);
+	assert_int_equal(res.dropped_single, 3);
+	assert_int_equal(res.keep[1][3], 1);                /* SET c1 */
+	units_result_free(&res);
+}
+
 /* A unit that only reads a shard depends on it: its READ row names the
  * LSN it read at; a crash that cut that shard before it drops the unit,
  * and so does a dropped write of the key it read. */
@@ -1033,6 +1072,7 @@ int main(void)
 	key_names_init();
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_units_dependent_chain_across_shards),
+		cmocka_unit_test(test_units_dependents_reported),
 		cmocka_unit_test(test_units_read_only_participant),
 		cmocka_unit_test(test_units_flushdb_after_incomplete_unit),
 		cmocka_unit_test(test_units_independent_write_kept),

@@ -530,7 +530,7 @@ static void kc_print_files(FILE *out, const struct kc_pass *p, bool quiet)
 		return;
 	}
 	for (size_t i = 0; p->plan.decided && i < p->plan.res.nunits; i++) {
-		char line[2048];
+		char line[4096];
 		aof_plan_describe(&p->plan, i, line, sizeof(line));
 		fprintf(out, "units across shards: %s\n", line);
 	}
@@ -644,7 +644,7 @@ static void kc_json_unit(struct kc_json *j, const struct aof_plan *plan, size_t 
 {
 	static const char *const why[] = { "?", "incomplete", "depends", "resolved" };
 	const struct units_dropped *d = &plan->res.units[i];
-	char id[64], line[2048];
+	char id[64], line[4096];
 	snprintf(id, sizeof(id), "%016" PRIx64 "-%" PRIu64, d->id.boot, d->id.seq);
 	aof_plan_describe(plan, i, line, sizeof(line));
 	kc_json_begin_object(j);
@@ -664,6 +664,39 @@ static void kc_json_unit(struct kc_json *j, const struct aof_plan *plan, size_t 
 		kc_json_u64(j, d->parts[k].lsn);
 		kc_json_key(j, "present");
 		kc_json_bool(j, d->parts[k].present);
+		/* The file holding it (or, missing, the one it would be in). */
+		kc_json_key(j, "file");
+		const char *file = aof_plan_file(plan, d->parts[k].shard, d->parts[k].lsn);
+		if (file)
+			kc_json_string(j, file);
+		else
+			kc_json_null(j);
+		kc_json_end_object(j);
+	}
+	kc_json_end_array(j);
+	kc_json_key(j, "depends_on");
+	if (d->depends_on < plan->res.nunits) {
+		const struct units_dropped *on = &plan->res.units[d->depends_on];
+		snprintf(id, sizeof(id), "%016" PRIx64 "-%" PRIu64, on->id.boot, on->id.seq);
+		kc_json_string(j, id);
+	} else {
+		kc_json_null(j);
+	}
+	/* The one-shard records recovery drops with it (units_decide's verdict). */
+	kc_json_key(j, "dependents");
+	kc_json_begin_array(j);
+	for (size_t k = 0; k < d->ndeps; k++) {
+		kc_json_begin_object(j);
+		kc_json_key(j, "shard");
+		kc_json_u64(j, d->deps[k].shard);
+		kc_json_key(j, "lsn");
+		kc_json_u64(j, d->deps[k].lsn);
+		kc_json_key(j, "file");
+		const char *file = aof_plan_file(plan, d->deps[k].shard, d->deps[k].lsn);
+		if (file)
+			kc_json_string(j, file);
+		else
+			kc_json_null(j);
 		kc_json_end_object(j);
 	}
 	kc_json_end_array(j);
