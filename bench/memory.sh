@@ -4,6 +4,7 @@
 # Usage:
 #   bench/memory.sh                       # every dataset below
 #   MEM_KEYS=1000000 bench/memory.sh      # fewer small keys (default 5000000)
+#   MEM_SETS="stream" bench/memory.sh     # only some datasets (default: all)
 #   BENCH_OUT=mem.md bench/memory.sh      # also write the report there
 #
 # For each dataset both servers start empty (persistence off, kevy with
@@ -16,6 +17,7 @@
 #   list      1M elements in one list       (element:N)
 #   set       1M members in one set         (member:N)
 #   zset      1M members in one zset        (score N, member:N)
+#   stream    1M entries in one stream      (XADD st * value N: one field)
 #
 # Needs redis-server, redis-cli, awk.  Never touches port 6379.
 set -euo pipefail
@@ -114,13 +116,16 @@ pipe_cmds() {  # port awk-program
 load_hash() { pipe_cmds "$1" 'for (i = 0; i < n; i += 100) { printf "HSET h"; for (j = i; j < i + 100 && j < n; j++) printf " field:%d value:%d", j, j; printf "\r\n" }'; }
 load_list() { pipe_cmds "$1" 'for (i = 0; i < n; i += 100) { printf "RPUSH l"; for (j = i; j < i + 100 && j < n; j++) printf " element:%d", j; printf "\r\n" }'; }
 load_set() { pipe_cmds "$1" 'for (i = 0; i < n; i += 100) { printf "SADD s"; for (j = i; j < i + 100 && j < n; j++) printf " member:%d", j; printf "\r\n" }'; }
+load_stream() { pipe_cmds "$1" 'for (i = 0; i < n; i++) printf "XADD st * value %d\r\n", i'; }
 load_zset() { pipe_cmds "$1" 'for (i = 0; i < n; i += 100) { printf "ZADD z"; for (j = i; j < i + 100 && j < n; j++) printf " %d member:%d", j, j; printf "\r\n" }'; }
 
-measure "strings (DEBUG POPULATE, 32-byte values)" "$MEM_KEYS" load_strings
-measure "hash fields" "$MEM_ELEMS" load_hash
-measure "list elements" "$MEM_ELEMS" load_list
-measure "set members" "$MEM_ELEMS" load_set
-measure "zset members" "$MEM_ELEMS" load_zset
+want() { [[ -z "${MEM_SETS:-}" || " $MEM_SETS " == *" $1 "* ]]; }
+want strings && measure "strings (DEBUG POPULATE, 32-byte values)" "$MEM_KEYS" load_strings
+want hash && measure "hash fields" "$MEM_ELEMS" load_hash
+want list && measure "list elements" "$MEM_ELEMS" load_list
+want set && measure "set members" "$MEM_ELEMS" load_set
+want zset && measure "zset members" "$MEM_ELEMS" load_zset
+want stream && measure "stream entries" "$MEM_ELEMS" load_stream
 
 echo >&2
 cat "$REPORT"
