@@ -640,6 +640,18 @@ static void kc_json_file(struct kc_json *j, const struct kc_file *f)
 	kc_json_end_object(j);
 }
 
+/* "file": the segment of the plan holding shard's record lsn, or null. */
+static void kc_json_plan_file(struct kc_json *j, const struct aof_plan *plan, uint32_t shard,
+			      uint64_t lsn)
+{
+	kc_json_key(j, "file");
+	const char *file = aof_plan_file(plan, shard, lsn);
+	if (file)
+		kc_json_string(j, file);
+	else
+		kc_json_null(j);
+}
+
 static void kc_json_unit(struct kc_json *j, const struct aof_plan *plan, size_t i)
 {
 	static const char *const why[] = { "?", "incomplete", "depends", "resolved" };
@@ -665,12 +677,7 @@ static void kc_json_unit(struct kc_json *j, const struct aof_plan *plan, size_t 
 		kc_json_key(j, "present");
 		kc_json_bool(j, d->parts[k].present);
 		/* The file holding it (or, missing, the one it would be in). */
-		kc_json_key(j, "file");
-		const char *file = aof_plan_file(plan, d->parts[k].shard, d->parts[k].lsn);
-		if (file)
-			kc_json_string(j, file);
-		else
-			kc_json_null(j);
+		kc_json_plan_file(j, plan, d->parts[k].shard, d->parts[k].lsn);
 		kc_json_end_object(j);
 	}
 	kc_json_end_array(j);
@@ -691,12 +698,7 @@ static void kc_json_unit(struct kc_json *j, const struct aof_plan *plan, size_t 
 		kc_json_u64(j, d->deps[k].shard);
 		kc_json_key(j, "lsn");
 		kc_json_u64(j, d->deps[k].lsn);
-		kc_json_key(j, "file");
-		const char *file = aof_plan_file(plan, d->deps[k].shard, d->deps[k].lsn);
-		if (file)
-			kc_json_string(j, file);
-		else
-			kc_json_null(j);
+		kc_json_plan_file(j, plan, d->deps[k].shard, d->deps[k].lsn);
 		kc_json_end_object(j);
 	}
 	kc_json_end_array(j);
