@@ -302,8 +302,10 @@ int64_t shard_call_run(struct shard *s, const struct cmd_call *call, struct conn
 	if (writing) {
 		/* Inside EXEC the clients blocked on these keys are served once
 		 * the whole transaction ran (shard_call_wake), as in Redis: a key
-		 * pushed and deleted again by the same EXEC wakes nobody. */
-		if (!(conn && conn->in_exec))
+		 * pushed and deleted again by the same EXEC wakes nobody.  A
+		 * script's writes wake them once the script ended (script.c):
+		 * no waiter may see, or change, a script's keys half way. */
+		if (!(conn && conn->in_exec) && !call->in_script)
 			shard_after_write(s, call, held);
 		shard_set_writing(s, held, call->dbid, false);
 		shard_mem_publish(s, held);

@@ -448,7 +448,24 @@ static int engine_compile(struct script_engine *e, const char *sha, const char *
 struct script_ctx {
 	struct cmd_ctx *c;
 	uint32_t dbid;
+	/* The writes that may wake blocked clients, kept to wake them once
+	 * the script ended, as Redis serves them after the command
+	 * (script_wake_blocked). */
+	struct cmd_call **writes;
+	size_t nwrites, cap;
 };
+
+/* Wake the clients blocked on what the script wrote, now that it ended. */
+static void script_wake_blocked(struct script_ctx *sc)
+{
+	for (size_t i = 0; i < sc->nwrites; i++) {
+		shard_call_wake(sc->c->shard, sc->writes[i], sc->c->held);
+		free(sc->writes[i]);
+	}
+	free(sc->writes);
+	sc->writes = NULL;
+	sc->nwrites = sc->cap = 0;
+}
 
 #define SCRIPT_ERR_UNDECLARED \
 	"Script attempted to access a key of a shard it does not hold: declare every key " \
@@ -583,6 +600,18 @@ static const char *script_call(struct script_run *run, int argc, const struct kv
 		return NULL;
 	}
 	shard_call_run(s, &call, NULL, c->held, out);
+	/* Nobody can start waiting while the script holds its shards, so
+	 * with nobody blocked now there is nothing to wake later. */
+	if ((flags & CMD_WRITE) && blocking_any()) {
+		if (sc->nwrites == sc->cap) {
+			sc->cap = sc->cap ? sc->cap * 2 : 8;
+			sc->writes = kv_realloc(sc->writes, sc->cap * sizeof(*sc->writes));
+		}
+		struct cmd_call *w = shard_call_copy(sizeof(struct cmd_call), 0, cmd, argc, argv,
+						     c->now_ms);
+		w->dbid = sc->dbid;
+		sc->writes[sc->nwrites++] = w;
+	}
 	if (strcmp(cmd->name, "select") == 0 && out->len > before && out->data[before] == '+') {
 		int64_t id;
 		if (arg_to_int64(&argv[1], &id))
@@ -772,6 +801,7 @@ static void eval_generic(struct cmd_ctx *c, bool evalsha, bool ro)
 	int nk = (int)numkeys;
 	script_lua_run(e, &run, fname, nk, c->argv + 3, c->argc - 3 - nk, c->argv + 3 + nk,
 		       c->out);
+	script_wake_blocked(&sc);
 	/* EVAL and EVALSHA both make the script the most recently used. */
 	tag_touch(tag);
 	atomic_store_explicit(&s->script_mem, e->mem_bytes, memory_order_relaxed);
@@ -1342,6 +1372,7 @@ static void fcall_generic(struct cmd_ctx *c, bool ro)
 	int nk = (int)numkeys;
 	script_lua_fcall(e, &run, name->ptr, name->len, nk, c->argv + 3, c->argc - 3 - nk,
 			 c->argv + 3 + nk, c->out);
+	script_wake_blocked(&sc);
 	atomic_store_explicit(&s->script_fn_mem, e->mem_bytes, memory_order_relaxed);
 }
 

@@ -768,9 +768,35 @@ def check_durable():
         srv.cleanup()
 
 
+def run_blocked_after_script(port):
+    """A client blocked on a script's keys is served once the script ended,
+    as Redis serves it after the command: the script's LLEN still sees its
+    push, and the waiter gets the element afterwards."""
+    out = []
+    with K.RawConn(port) as c, K.RawConn(port) as w:
+        c.call("DEL", "{b}l", "{b}z")
+        w.send(K.encode("BLPOP", "{b}l", "5"))
+        deadline = time.monotonic() + 5
+        while b"blocked_clients:1" not in c.call("INFO", "clients"):
+            K.check(time.monotonic() < deadline, "the waiter blocks")
+            time.sleep(0.01)
+        out.append(c.call("EVAL", "redis.call('lpush', KEYS[1], 'x', 'y') "
+                          "local n = redis.call('llen', KEYS[1]) "
+                          "redis.call('zadd', KEYS[2], 1, 'm') return n", "2", "{b}l", "{b}z"))
+        out.append(w.read_reply(timeout=5))
+        out.append(c.call("LRANGE", "{b}l", "0", "-1"))
+    return out
+
+
+def check_blocked_after_script():
+    K.compare_with_redis(run_blocked_after_script, ["EVAL push+llen", "BLPOP's reply", "LRANGE"],
+                         what="step")
+
+
 def main():
     check_differential()
     check_replica_differential()
+    check_blocked_after_script()
     srv = K.kevy("--threads", "2", name="scripting")
     srv.start()
     try:
