@@ -36,9 +36,11 @@ static void blocks_insert(struct stream *s, size_t at, struct stream_block *b);
 
 /* ---- accounted allocation ---- */
 
-static size_t heap_size(const void *p)
+/* p is not const: GCC would read a const pointer to fresh malloc'ed bytes
+ * as a read of them ("may be used uninitialized" at -O0). */
+static size_t heap_size(void *p)
 {
-	return p ? malloc_usable_size((void *)p) + sizeof(size_t) : 0;
+	return p ? malloc_usable_size(p) + sizeof(size_t) : 0;
 }
 
 static void *st_alloc(struct stream *s, size_t n)
