@@ -83,24 +83,8 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-free_port() {
-  local p
-  for _ in $(seq 1 200); do
-    p=$((20000 + RANDOM % 40000))
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; return 0; fi
-  done
-  die "no free port found"
-}
+. "$ROOT/bench/lib.sh"   # free_port, wait_ping
 
-wait_ping() {
-  local port=$1 pid=$2
-  for _ in $(seq 1 300); do
-    kill -0 "$pid" 2>/dev/null || return 1
-    [[ "$(redis-cli -p "$port" PING 2>/dev/null || true)" == "PONG" ]] && return 0
-    sleep 0.1
-  done
-  return 1
-}
 
 RP=$(free_port)
 mkdir -p "$WORK/redis" "$WORK/kevy"
