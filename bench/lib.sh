@@ -1,5 +1,23 @@
-# bench/lib.sh - what the side-by-side bench scripts share (sourced; each
-# script defines die() first).
+# bench/lib.sh - what the side-by-side bench scripts share.  Sourced once
+# the script has defined die() and WORK (its scratch directory): from then
+# on the servers whose pids it adds to PIDS are stopped, and WORK removed,
+# however the script ends.
+
+PIDS=()
+# TERM every server in PIDS, KILL what is still there after 5 s.
+stop_all() {
+  local p
+  for p in "${PIDS[@]:-}"; do [[ -n "$p" ]] && kill -TERM "$p" 2>/dev/null || true; done
+  for p in "${PIDS[@]:-}"; do
+    [[ -n "$p" ]] || continue
+    for _ in $(seq 1 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$p" 2>/dev/null || true
+  done
+  PIDS=()
+}
+cleanup() { stop_all; rm -rf "$WORK"; }
+trap cleanup EXIT
+trap 'exit 130' INT TERM
 
 # A loopback port nothing listens on (never 6379: the range starts above).
 free_port() {

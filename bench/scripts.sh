@@ -68,22 +68,8 @@ done
   || die "the two-shard row needs KEVY_THREADS >= 2"
 
 WORK="$(mktemp -d /tmp/kevy-scripts.XXXXXX)"
-PIDS=()
-stop_all() {
-  local p
-  for p in "${PIDS[@]:-}"; do [[ -n "$p" ]] && kill -TERM "$p" 2>/dev/null || true; done
-  for p in "${PIDS[@]:-}"; do
-    [[ -n "$p" ]] || continue
-    for _ in $(seq 1 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$p" 2>/dev/null || true
-  done
-  PIDS=()
-}
-cleanup() { stop_all; rm -rf "$WORK"; }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+. "$ROOT/bench/lib.sh"   # PIDS, stop_all, cleanup on exit, free_port, wait_ping
 
-. "$ROOT/bench/lib.sh"   # free_port, wait_ping
 
 
 start_servers() {  # start_servers POLICY: sets RP R_PID KP K_PID

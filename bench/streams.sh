@@ -84,26 +84,12 @@ done
 [[ -x "$KEVY_SERVER" ]] || die "kevy-server not found at $KEVY_SERVER (build first, or set KEVY_SERVER)"
 
 WORK="$(mktemp -d /tmp/kevy-streams.XXXXXX)"
-PIDS=()
-stop_all() {
-  local p
-  for p in "${PIDS[@]:-}"; do [[ -n "$p" ]] && kill -TERM "$p" 2>/dev/null || true; done
-  for p in "${PIDS[@]:-}"; do
-    [[ -n "$p" ]] || continue
-    for _ in $(seq 1 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$p" 2>/dev/null || true
-  done
-  PIDS=()
-}
-cleanup() { stop_all; rm -rf "$WORK"; }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+. "$ROOT/bench/lib.sh"   # PIDS, stop_all, cleanup on exit, free_port, wait_ping
 
 XLOAD="$WORK/xload"
 "${CC:-cc}" -std=c11 -O2 -Wall -Wextra -Werror -o "$XLOAD" "$ROOT/bench/xload.c" \
   || die "building bench/xload.c failed"
 
-. "$ROOT/bench/lib.sh"   # free_port, wait_ping
 
 
 start_servers() {  # start_servers POLICY: sets RP R_PID KP K_PID

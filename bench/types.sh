@@ -69,21 +69,8 @@ done
 [[ -x "$KEVY_SERVER" ]] || die "kevy-server not found at $KEVY_SERVER (build first, or set KEVY_SERVER)"
 
 WORK="$(mktemp -d /tmp/kevy-types.XXXXXX)"
-PIDS=()
-cleanup() {
-  local p
-  for p in "${PIDS[@]:-}"; do [[ -n "$p" ]] && kill -TERM "$p" 2>/dev/null || true; done
-  for p in "${PIDS[@]:-}"; do
-    [[ -n "$p" ]] || continue
-    for _ in $(seq 1 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$p" 2>/dev/null || true
-  done
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+. "$ROOT/bench/lib.sh"   # PIDS, stop_all, cleanup on exit, free_port, wait_ping
 
-. "$ROOT/bench/lib.sh"   # free_port, wait_ping
 
 
 RP=$(free_port)
