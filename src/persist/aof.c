@@ -42,6 +42,8 @@
 #include "base/log.h"
 
 #define AOF_RETRY_MS 100
+/* A failed preallocation is tried again after this long. */
+#define AOF_PREALLOC_RETRY_MS 10000
 
 const char *aof_fsync_name(int policy)
 {
@@ -481,6 +483,7 @@ static int replay_segment(struct aof *a, struct kv_dbs *db, const struct manifes
 	if (verdict == AOF_CLEAN_EOF) {
 		*end = v->valid_end;
 		*sealed = v->sealed;
+		rep.free_bytes = v->free_bytes;
 		aof_verdict_describe(v, path, rep_line, sizeof(rep_line));
 	} else if (verdict == KV_ETORN && last && !can_fix) {
 		/* kevy-check without --fix: say what recovery would do. */
@@ -1254,6 +1257,11 @@ int aof_recover(struct aof *a, const char *dir, const struct dataset_info *ds,
 		snprintf(err, err_cap, "%s: cannot open the data directory: %s", dir, kv_strerror(rc));
 		return rc;
 	}
+	/* Zeros past the records are preallocated space (the reader checked
+	 * that they are zeros only): appends go on over them. */
+	struct stat sst;
+	a->alloc_end = fstat(a->seg.fd, &sst) == 0 && (uint64_t)sst.st_size > end
+			       ? (uint64_t)sst.st_size : end;
 	a->hdr = hdr;
 	aof_encoder_init(&a->enc, &a->hdr, 0);
 	a->enc.last_lsn = lsn;
@@ -1381,14 +1389,14 @@ int aof_resolve_sync(struct aof *a, const uint64_t *lsns, size_t n, const uint64
 
 bool aof_owns(const struct aof *a, const struct kvio_op *op)
 {
-	return op == &a->wop || op == &a->fop ||
+	return op == &a->wop || op == &a->fop || op == &a->xop ||
 	       (op >= &a->rw_op[0] && op <= &a->rw_op[1]) ||
 	       (op >= &a->rw_unlink[0] && op <= &a->rw_unlink[3]);
 }
 
 bool aof_idle(const struct aof *a)
 {
-	return !a->write_inflight && !a->fsync_inflight && a->rw_step == 0;
+	return !a->write_inflight && !a->fsync_inflight && !a->ext_inflight && a->rw_step == 0;
 }
 
 void aof_want_fsync(struct aof *a)
@@ -1494,19 +1502,80 @@ static void fsync_done(struct aof *a, int res, int64_t now_ms, bool *changed)
 	}
 }
 
+/* Zeros to write ahead of the appends.  Not while the segment may be
+ * switched (a rotation or rewrite), and at most one step in flight. */
+static void prealloc_done(struct aof *a, int res, int64_t now_ms, bool *changed)
+{
+	a->ext_inflight = false;
+	if (res == (int)a->ext_len) {
+		a->alloc_end = a->ext_off + a->ext_len;
+		return;
+	}
+	if (res > 0)
+		a->alloc_end = KV_MAX(a->alloc_end, a->ext_off + (uint64_t)res);
+	if (res == -EIO) {
+		/* The device failed to write blocks of this file: no write to
+		 * it is trusted any more, as for an append (design.md §3). */
+		if (a->state != AOF_FAILED) {
+			log_warning("shard %u: AOF preallocation write at offset %" PRIu64 " failed: "
+				    "%s; refusing writes until restart", a->shard_id, a->ext_off,
+				    kv_strerror(res));
+			set_state(a, AOF_FAILED, res, "preallocation write");
+			*changed = true;
+		}
+		return;
+	}
+	/* No room (or a short write): appends need none of it.  They go on,
+	 * growing the file as they write, and the zeros are tried later. */
+	log_warning("shard %u: could not preallocate %" PRIu64 " bytes at offset %" PRIu64 " of "
+		    "the AOF segment: %s; appends go on without it, retried in %d s", a->shard_id,
+		    a->ext_len, a->ext_off, res >= 0 ? "short write" : kv_strerror(res),
+		    AOF_PREALLOC_RETRY_MS / 1000);
+	a->ext_retry_at_ms = now_ms + AOF_PREALLOC_RETRY_MS;
+}
+
+static void prealloc_turn(struct aof *a, int64_t now_ms)
+{
+	static uint8_t zeros[AOF_PREALLOC_MAX];   /* never written: the zero page */
+	if (!a->prealloc || a->ext_inflight || a->state != AOF_OK || a->seg.fd < 0 ||
+	    (a->rw_step && a->rw_kind != RW_KIND_SNAPSHOT) || now_ms < a->ext_retry_at_ms)
+		return;
+	uint64_t step = KV_MIN(a->prealloc, (uint64_t)AOF_PREALLOC_MAX);
+	uint64_t pending = a->good_off + a->wbuf.len + a->buf.len;
+	if (a->alloc_end >= pending + step / 2)
+		return;
+	/* Appends that would reach these zeros wait for them (aof_turn_end):
+	 * with half a step still ahead, only the first step of a segment
+	 * ever makes one wait. */
+	a->ext_off = KV_MAX(a->alloc_end, pending);
+	a->ext_len = step;
+	a->ext_inflight = true;
+	if (!a->ring) {
+		bool changed = false;
+		prealloc_done(a, (int)kvio_pwrite(&a->seg, zeros, step, a->ext_off), now_ms,
+			      &changed);
+		return;
+	}
+	struct io_uring_sqe *sqe = kvio_ring_sqe(a->ring);
+	kvio_prep_pwrite(&a->xop, sqe, NULL, &a->seg, zeros, step, a->ext_off);
+	aof_ring_tag(a, sqe, &a->xop);
+}
+
 static bool rewrite_complete(struct aof *a, struct kvio_op *op, int res);
 static void rw_retry(struct aof *a);
 
 bool aof_complete(struct aof *a, struct kvio_op *op, int res, int64_t now_ms)
 {
 	bool changed = false;
-	if (op != &a->wop && op != &a->fop)
+	if (op != &a->wop && op != &a->fop && op != &a->xop)
 		return rewrite_complete(a, op, res);
 	int r = kvio_op_complete(op, res);
 	if (op == &a->wop)
 		write_done(a, r, now_ms, &changed);
-	else
+	else if (op == &a->fop)
 		fsync_done(a, r, now_ms, &changed);
+	else
+		prealloc_done(a, r, now_ms, &changed);
 	return changed;
 }
 
@@ -1571,8 +1640,11 @@ void aof_turn_end(struct aof *a, int64_t now_ms, enum aof_fsync policy)
 		atomic_store_explicit(&a->fsync_asked, false, memory_order_relaxed);
 		a->fsync_wanted = true;
 	}
+	prealloc_turn(a, now_ms);
 	if (a->write_inflight)
 		return;   /* one write at a time: the next one carries the whole turn */
+	if (a->ext_inflight && a->good_off + a->wbuf.len + a->buf.len > a->ext_off)
+		return;   /* it would reach zeros still in flight: after them */
 	bool retry = a->state == AOF_RETRYING;
 	if (retry && now_ms < a->retry_at_ms)
 		return;
@@ -1876,7 +1948,7 @@ static void rw_commit(struct aof *a)
 	a->seg_name = a->rw_seg_name;
 	a->rw_seg_name = NULL;
 	a->hdr = a->rw_hdr;
-	a->good_off = a->rw_content.len;
+	a->good_off = a->alloc_end = a->rw_content.len;
 	a->written_lsn = a->durable_lsn = a->rw_last_lsn;
 	kv_buf_free(&a->rw_content);
 	kv_buf_free(&a->rw_manifest);

@@ -65,6 +65,9 @@ void aof_set_effect_ops(const struct aof_effect_ops *ops);
 
 enum aof_fsync { AOF_FSYNC_NO = 0, AOF_FSYNC_EVERYSEC = 1, AOF_FSYNC_ALWAYS = 2 };
 
+/* The largest aof-preallocate step (the zeros come from one static buffer). */
+#define AOF_PREALLOC_MAX (16u << 20)
+
 /* Figures for INFO persistence, read from any thread. */
 struct aof_info {
 	_Atomic uint64_t current_size;     /* bytes of the current segment on disk */
@@ -104,6 +107,7 @@ struct aof_file_report {
 	int verdict;              /* 0 clean; KV_ETORN (torn tail, not cut); KV_ECORRUPT,
 				     KV_EVERSION, KV_EMISMATCH, -errno */
 	uint64_t size;            /* bytes read */
+	uint64_t free_bytes;      /* clean segment: preallocated zeros after its records */
 	uint64_t records;         /* valid EFFECT records (segment) */
 	uint64_t first_lsn, last_lsn;
 	uint64_t offset;          /* of the fault */
@@ -179,6 +183,18 @@ struct aof {
 	struct lat_monitor *lat;
 	int64_t write_start_us, fsync_start_us;
 	bool fsync_always;
+
+	/* Preallocation (PREALLOCATED SPACE, aof_format.c): zeros written
+	 * ahead of the appends, prealloc bytes at a time, so that appends
+	 * overwrite allocated blocks and fdatasync has no size change to
+	 * commit to the journal.  prealloc 0: off (the runtime sets it from
+	 * aof-preallocate before each turn). */
+	uint64_t prealloc;
+	uint64_t alloc_end;         /* the current segment's size on disk */
+	struct kvio_op xop;         /* the zeros in flight */
+	bool ext_inflight;
+	uint64_t ext_off, ext_len;
+	int64_t ext_retry_at_ms;    /* after a failed preallocation */
 
 	struct io_uring *ring;      /* NULL: synchronous (epoll reactor) */
 	uint64_t ring_tag;          /* in each op's user_data (kvio_sqe_set_op) */

@@ -112,6 +112,21 @@
  *   a verified header of another version KV_EVERSION, and a header of
  *   another dataset, shard, shard count or generation KV_EMISMATCH.
  *
+ * PREALLOCATED SPACE (every version)
+ *
+ *   The writer keeps zero bytes ahead of its appends (written zeros, not a
+ *   hole: overwriting allocated blocks lets fdatasync skip the journal
+ *   commit a growing file forces), so a segment may end in a run of zero
+ *   bytes.  Where the next record (or, after SEGMENT_END, nothing) should
+ *   start, a zero byte begins such a run.  If zeros run to EOF, the file
+ *   is clean: the records end where the zeros begin (valid_end) and the
+ *   zeros are free_bytes, not a torn tail, in any segment.  If a non-zero
+ *   byte follows, the run is an unwritten hole and is judged exactly as a
+ *   bad record at its first byte (torn tail or corrupt, by the rule
+ *   above), or, after SEGMENT_END, as data after it.  A record header
+ *   never starts with a zero run long enough to be mistaken: an all-zero
+ *   header does not verify.
+ *
  * DURABLE BOUND (version 2)
  *
  *   The sync gap is LSN minus the highest LSN the writer knew durable (its
@@ -708,7 +723,7 @@ static bool type_known(uint8_t type, uint16_t version)
 	       (type == AOF_REC_UNIT || type == AOF_REC_RESOLVE);
 }
 
-enum { ST_HEADER, ST_RECORDS, ST_SEALED, ST_SCAN, ST_DONE };
+enum { ST_HEADER, ST_RECORDS, ST_SEALED, ST_ZEROS, ST_SCAN, ST_DONE };
 /* A step made progress without a result for the caller. */
 #define STEP_AGAIN 100
 
@@ -876,6 +891,58 @@ static int corrupt_here(struct aof_reader *r, const char *reason)
 	return finish(r, AOF_VERDICT_CORRUPT, KV_ECORRUPT, at(r), reason);
 }
 
+/* Where a record (or, after SEGMENT_END, nothing) should start there is a
+ * zero byte: the start of preallocated space, if zeros run to EOF (see
+ * PREALLOCATED SPACE above). */
+static void enter_zeros(struct aof_reader *r)
+{
+	r->zero_start = at(r);
+	r->zero_known = 0;
+	r->state = ST_ZEROS;
+}
+
+/* Zeros up to EOF are free space and the file is clean.  A non-zero byte
+ * after them makes the run an unwritten hole: after SEGMENT_END that is
+ * data after the end; otherwise the run is judged exactly as a bad record
+ * at its start (scan mode from there), so the verdict is the one a reader
+ * without this rule gave whenever the zeros do not reach EOF. */
+static int step_zeros(struct aof_reader *r)
+{
+	size_t n = avail(r);
+	const uint8_t *p = r->in.buf + r->in.pos;
+	size_t i = r->zero_known;
+
+	while (i < n && p[i] == 0)
+		i++;
+	if (i < n) {
+		if (r->v.sealed)
+			return finish(r, AOF_VERDICT_CORRUPT, KV_ECORRUPT, r->zero_start,
+				      "data after the segment end record");
+		uint64_t seen = r->in.base + r->in.len;
+		r->bad_offset = r->zero_start;
+		r->v.reason = r->in.eof && seen - r->zero_start < AOF_RECORD_HEADER_SIZE
+				      ? "incomplete record header"
+				      : "record header checksum mismatch";
+		/* Every record that could start before pos would have a header
+		 * of zeros only, which never verifies; the run's first byte is
+		 * the bad record itself. */
+		if (at(r) == r->zero_start)
+			r->in.pos++;
+		r->state = ST_SCAN;
+		return STEP_AGAIN;
+	}
+	if (r->in.eof) {
+		r->v.free_bytes = r->in.base + r->in.len - r->zero_start;
+		return finish(r, AOF_VERDICT_CLEAN, 0, r->zero_start, NULL);
+	}
+	/* All zero so far.  Keep the last bytes in the window: a record whose
+	 * header starts among them would end past them. */
+	size_t keep = KV_MIN(n, (size_t)AOF_RECORD_HEADER_SIZE - 1);
+	r->in.pos += n - keep;
+	r->zero_known = keep;
+	return need_more(r, keep + 1);
+}
+
 static int step_record(struct aof_reader *r, struct aof_record *rec)
 {
 	size_t n = avail(r);
@@ -886,11 +953,17 @@ static int step_record(struct aof_reader *r, struct aof_record *rec)
 	if (n < AOF_RECORD_HEADER_SIZE) {
 		if (!r->in.eof)
 			return need_more(r, AOF_RECORD_HEADER_SIZE);
-		enter_scan(r, "incomplete record header", false);
+		if (p[0] == 0)
+			enter_zeros(r);
+		else
+			enter_scan(r, "incomplete record header", false);
 		return STEP_AGAIN;
 	}
 	if (!rec_header_verifies(p, r->header.checksum)) {
-		enter_scan(r, "record header checksum mismatch", false);
+		if (p[0] == 0)
+			enter_zeros(r);
+		else
+			enter_scan(r, "record header checksum mismatch", false);
 		return STEP_AGAIN;
 	}
 
@@ -1040,11 +1113,20 @@ int aof_reader_next(struct aof_reader *r, struct aof_record *rec)
 				return rc;
 			break;
 		case ST_SEALED:
+			if (avail(r) > 0 && r->in.buf[r->in.pos] == 0) {
+				enter_zeros(r);
+				break;
+			}
 			if (avail(r) > 0)
 				return corrupt_here(r, "data after the segment end record");
 			if (!r->in.eof)
 				return need_more(r, 1);
 			return finish(r, AOF_VERDICT_CLEAN, 0, at(r), NULL);
+		case ST_ZEROS:
+			rc = step_zeros(r);
+			if (rc != STEP_AGAIN)
+				return rc;
+			break;
 		case ST_SCAN:
 			return step_scan(r);
 		default:
@@ -1068,6 +1150,9 @@ size_t aof_verdict_describe(const struct aof_verdict *v, const char *path,
 		if (v->first_lsn)
 			kv_buf_printf(&b, ", LSN %" PRIu64 "..%" PRIu64, v->first_lsn, v->last_lsn);
 		kv_buf_append_str(&b, v->sealed ? ", sealed" : ", open");
+		if (v->free_bytes)
+			kv_buf_printf(&b, ", %" PRIu64 " bytes preallocated after the last record",
+				      v->free_bytes);
 		break;
 	case AOF_VERDICT_TORN:
 		kv_buf_printf(&b, "%s: torn tail at offset %" PRIu64 " (%s): %" PRIu64

@@ -300,6 +300,9 @@ struct aof_verdict {
 	uint64_t first_lsn;       /* of valid EFFECT records; 0 if none */
 	uint64_t last_lsn;
 	bool sealed;              /* a valid SEGMENT_END record was read */
+	/* clean: zero bytes after the last record, up to EOF (preallocated
+	 * space the writer had not reached; not records, not a torn tail) */
+	uint64_t free_bytes;
 	/* torn: what truncation would drop.  LSNs come from record headers that
 	 * verify (their payload did not); unknown when none does. */
 	uint64_t dropped_bytes;
@@ -334,6 +337,8 @@ struct aof_reader {
 	uint64_t last_lsn;
 	uint64_t effects;
 	uint64_t bad_offset;     /* scan mode: the first bad record */
+	uint64_t zero_start;     /* zeros mode: where the run of zero bytes began */
+	size_t zero_known;       /* zeros mode: bytes at pos already seen to be zero */
 	struct aof_verdict v;
 };
 

@@ -480,34 +480,46 @@ static int sender_range(struct repl_sender *rs, const char *path, uint8_t kind, 
  * shard has fsynced follow, and the walk has not reached limit.
  * SEGMENT_END stops the walk: a sealed segment is sent whole once the
  * manifest names the next one. */
-static int durable_end(const char *path, uint64_t off, uint64_t durable_lsn, uint64_t limit,
+/* Where the records of a segment open as fd end, from off: after the last
+ * numbered record with an LSN <= durable_lsn (and before limit), or after
+ * its end record; preallocated zeros (type 0) end them too.  The headers
+ * are the server's own, written before: not verified here. */
+static int records_end(int fd, uint64_t off, uint64_t durable_lsn, uint64_t limit,
 		       uint64_t *end)
 {
-	struct kvio_file f;
 	struct stat st;
-	int rc = kvio_open(&f, path, O_RDONLY, 0);
-	if (rc < 0)
-		return rc;
-	if (fstat(f.fd, &st) < 0) {
-		rc = -errno;
-		kvio_close(&f);
-		return rc;
-	}
+	if (fstat(fd, &st) < 0)
+		return -errno;
 	uint64_t size = (uint64_t)st.st_size;
 	if (off < AOF_HEADER_SIZE)
 		off = size >= AOF_HEADER_SIZE ? AOF_HEADER_SIZE : 0;
 	while (off && off < limit && off + AOF_RECORD_HEADER_SIZE <= size) {
 		uint8_t h[AOF_RECORD_HEADER_SIZE];
-		if (kvio_pread(&f, h, sizeof(h), off) != (ssize_t)sizeof(h))
+		if (pread(fd, h, sizeof(h), (off_t)off) != (ssize_t)sizeof(h))
 			break;
 		uint64_t next = off + AOF_RECORD_HEADER_SIZE + le_get32(h + 8);
-		if (next > size || !aof_rec_numbered(h[12]) || le_get64(h + 16) > durable_lsn)
+		bool end_rec = h[12] == AOF_REC_SEGMENT_END;
+		if (next > size || (!aof_rec_numbered(h[12]) && !end_rec) ||
+		    le_get64(h + 16) > durable_lsn)
 			break;
 		off = next;
+		if (end_rec)
+			break;
 	}
-	kvio_close(&f);
 	*end = off;
 	return 0;
+}
+
+static int durable_end(const char *path, uint64_t off, uint64_t durable_lsn, uint64_t limit,
+		       uint64_t *end)
+{
+	struct kvio_file f;
+	int rc = kvio_open(&f, path, O_RDONLY, 0);
+	if (rc < 0)
+		return rc;
+	rc = records_end(f.fd, off, durable_lsn, limit, end);
+	kvio_close(&f);
+	return rc;
 }
 
 static struct repl_sent *sent_find(struct repl_shard_state *st, const char *name, uint8_t kind,
@@ -568,11 +580,12 @@ static int sent_flush_unnamed(struct repl_sender *rs, uint32_t i, const struct m
 			named = strcmp(m->entries[j].name, f->name) == 0;
 		if (named || f->done || f->fd < 0 || f->kind != REPL_KIND_AOF)
 			continue;
-		struct stat sb;
-		rc = fstat(f->fd, &sb) < 0 ? -errno : 0;
+		/* Its records, not the preallocated zeros after them. */
+		uint64_t size = 0;
+		rc = records_end(f->fd, f->off, UINT64_MAX, UINT64_MAX, &size);
 		uint8_t *buf = rc == 0 ? kv_malloc(REPL_CHUNK) : NULL;
-		while (rc == 0 && f->off < (uint64_t)sb.st_size) {
-			uint64_t left = (uint64_t)sb.st_size - f->off;
+		while (rc == 0 && f->off < size) {
+			uint64_t left = size - f->off;
 			ssize_t n = pread(f->fd, buf, left < REPL_CHUNK ? (size_t)left : REPL_CHUNK,
 					  (off_t)f->off);
 			if (n <= 0) {
@@ -656,10 +669,14 @@ static int sender_shard_pass(struct repl_sender *rs, uint32_t i)
 		snprintf(path, sizeof(path), "%s/%s", rs->dir, e->name);
 		uint64_t end = 0;
 		bool whole = (int)k != last_aof;
-		if (whole) {
+		if (whole && kind == REPL_KIND_SNAPSHOT) {
 			struct stat sb;
 			rc = stat(path, &sb) < 0 ? -errno : 0;
 			end = rc == 0 ? (uint64_t)sb.st_size : 0;
+		} else if (whole) {
+			/* A closed segment: its records, up to and with its end
+			 * record, without the preallocated zeros after them. */
+			rc = durable_end(path, f->off, UINT64_MAX, UINT64_MAX, &end);
 		} else {
 			if (f->fd < 0)
 				f->fd = open(path, O_RDONLY | O_CLOEXEC);

@@ -1159,8 +1159,11 @@ static void shard_aof_turn(struct shard *s)
 	if (on && repl_has_senders() && s->aof.last_lsn > s->aof.durable_lsn &&
 	    s->now_ms - s->aof.last_fsync_start_ms >= REPL_FSYNC_MS)
 		aof_want_fsync(&s->aof);
-	if (on || aof_rewrite_waits(&s->aof))
+	if (on || aof_rewrite_waits(&s->aof)) {
+		s->aof.prealloc = (uint64_t)atomic_load_explicit(&g_config.aof_preallocate,
+								 memory_order_relaxed);
 		aof_turn_end(&s->aof, s->now_ms, shard_aof_policy());
+	}
 	/* Synchronous I/O (epoll), a policy change, or a failure: release. */
 	if (s->gated || s->dw.head || s->uw_head ||
 	    (s->aof.state == AOF_FAILED && !s->aof_failed_seen))

@@ -230,17 +230,32 @@ def stopped_dataset(threads, name, fill):
     return srv
 
 
-def record_offsets(path):
-    """Offsets of a segment's records (format.md: 72-byte header, then
-    32-byte record headers with payload_len at +8); the file must parse into
-    whole records."""
+def free_space_at(data, at):
+    """True when data[at:] holds only zeros: the space a shard preallocates
+    after a segment's records (format.md, "Preallocated space")."""
+    return at < len(data) and data[at] == 0 and not data[at:].strip(b"\0")
+
+
+def _walk_records(path):
     with open(path, "rb") as f:
         data = f.read()
     offs, at = [], 72
-    while at + 32 <= len(data):
+    while at + 32 <= len(data) and not free_space_at(data, at):
         (plen,) = struct.unpack_from("<I", data, at + 8)
         offs.append(at)
         at += 32 + plen
-    K.check(at == len(data), "%s parses into whole records (%d of %d bytes)" %
-            (path, at, len(data)))
-    return offs
+    K.check(at == len(data) or free_space_at(data, at),
+            "%s parses into whole records (%d of %d bytes)" % (path, at, len(data)))
+    return offs, at
+
+
+def record_offsets(path):
+    """Offsets of a segment's records (format.md: 72-byte header, then
+    32-byte record headers with payload_len at +8); the file must parse into
+    whole records, followed by nothing or by preallocated zeros."""
+    return _walk_records(path)[0]
+
+
+def records_end(path):
+    """Where a segment's records end (its size without preallocated zeros)."""
+    return _walk_records(path)[1]

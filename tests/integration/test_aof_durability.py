@@ -195,8 +195,8 @@ def check_cut_segment_header():
         off = A.restart(srv)
         K.check(b"torn tail at offset 0" in A.log_since(srv, off),
                 "%s: logged as a torn tail at offset 0" % label)
-        K.check(os.path.getsize(seg) == 72, "%s: header written again (%d bytes)" %
-                (label, os.path.getsize(seg)))
+        K.check(A.records_end(seg) == 72, "%s: header written again, no record (%d bytes, "
+                "zeros after the header are preallocated)" % (label, os.path.getsize(seg)))
         K.check(len(glob.glob(seg + ".torn-0-*")) == 1, "%s: the 40 bytes quarantined" % label)
         with srv.conn() as c:
             for i in range(30):
@@ -211,6 +211,59 @@ def check_cut_segment_header():
         srv.keep_dir = False
         srv.cleanup()
     K.log("%s: quarantined, header rewritten, later writes kept" % label)
+
+
+def check_preallocation(io):
+    """aof-preallocate: a serving shard keeps zeros written ahead of its
+    appends (its segment is larger than its records, by at least half a
+    step), INFO's aof_current_size is where the records end, kevy-check calls
+    the directory clean, a kill -9 and restart appends over the zeros (not
+    after them) and keeps every write; with aof-preallocate 0 a segment ends
+    at its last record."""
+    label = "preallocation (%s)" % io
+    step = 256 * 1024
+    srv = K.kevy("--threads", "1", "--appendfsync", "always", "--io", io,
+                 "--aof-preallocate", "256kb", name="prealloc", keep_dir=True).start()
+    try:
+        seg = os.path.join(srv.dir, "kevy-s0-g1.aof")
+        with srv.conn() as c:
+            for i in range(3000):
+                K.check(c.call("SET", "k%d" % i, "v" * 100) == b"+OK\r\n", "SET")
+            size = int(A.info(c).get("aof_current_size", "0"))
+        end = A.records_end(seg)
+        K.check(end > 3000 * 100, "%s: the records are there (%d bytes)" % (label, end))
+        K.check(size == end, "%s: aof_current_size %d is the records' end %d" % (label, size, end))
+        K.check(os.path.getsize(seg) >= end + step // 2,
+                "%s: zeros ahead of the appends: %d bytes for %d of records" %
+                (label, os.path.getsize(seg), end))
+        K.check(os.path.getsize(seg) % step == 72 % step,
+                "%s: the file grew by whole steps: %d" % (label, os.path.getsize(seg)))
+        A.kill9(srv)
+        code, out = A.kevy_check(srv.dir)
+        K.check(code == 0 and "preallocated after the last record" in out,
+                "%s: kevy-check: clean, with the preallocated bytes named: %d %s" %
+                (label, code, out[-400:]))
+        off = A.restart(srv)
+        log = A.log_since(srv, off)
+        K.check(b"torn tail" not in log, "%s: the zeros are not a torn tail: %r" % (label, log))
+        with srv.conn() as c:
+            K.check(c.call("DBSIZE") == b":3000\r\n", "%s: every write kept" % label)
+            K.check(c.call("SET", "after", "x") == b"+OK\r\n", "SET after the restart")
+        K.check(A.records_end(seg) > end, "%s: the next record went where the records ended, "
+                "over the zeros (%d -> %d)" % (label, end, A.records_end(seg)))
+        srv.stop()
+    finally:
+        srv.keep_dir = False
+        srv.cleanup()
+    with K.kevy("--threads", "1", "--appendfsync", "always", "--io", io,
+                "--aof-preallocate", "0") as srv:
+        with srv.conn() as c:
+            for i in range(200):
+                K.check(c.call("SET", "k%d" % i, "v") == b"+OK\r\n", "SET")
+            seg = os.path.join(srv.dir, "kevy-s0-g1.aof")
+            K.check(os.path.getsize(seg) == A.records_end(seg),
+                    "%s: aof-preallocate 0 writes no zeros" % label)
+    K.log("%s: zeros ahead, clean check, kill -9 + restart appends over them" % label)
 
 
 def make_dataset(threads, nkeys, name):
@@ -312,6 +365,8 @@ def main():
     check_shutdown_flushes("SIGTERM")
     check_refusals(rng)
     check_cut_segment_header()
+    for io in ("io_uring", "epoll"):
+        check_preallocation(io)
     for io in ("io_uring", "epoll"):
         check_appendonly_back_on(io, False)
     check_appendonly_back_on("io_uring", True)

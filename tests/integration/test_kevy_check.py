@@ -135,7 +135,7 @@ def make_dataset(name, nkeys):
 
 def busiest_segment(d):
     segs = sorted(n for n in os.listdir(d) if n.endswith(".aof"))
-    return max(segs, key=lambda n: os.path.getsize(os.path.join(d, n)))
+    return max(segs, key=lambda n: A.records_end(os.path.join(d, n)))
 
 
 def start_on_copy(src):
@@ -248,11 +248,14 @@ def torn_case(base, work, label, damage, want_keys):
 
 
 def case_torn(base, tmp):
+    # Where the records end: the preallocated zeros after them go with a
+    # cut, and garbage lands on them.
     def cut(p):
-        os.truncate(p, os.path.getsize(p) - 5)
+        os.truncate(p, A.records_end(p) - 5)
 
     def garbage(p):
-        with open(p, "ab") as f:
+        with open(p, "r+b") as f:
+            f.seek(A.records_end(p))
             f.write(bytes(range(7, 27)))
     # Cutting the last record loses that one write; appended garbage loses none.
     torn_case(base, os.path.join(tmp, "torn-cut"), "torn tail (cut)", cut, NKEYS + 1)
@@ -297,7 +300,7 @@ def case_terminal(base, tmp):
     work = os.path.join(tmp, "tty")
     shutil.copytree(base, work)
     seg = os.path.join(work, busiest_segment(work))
-    os.truncate(seg, os.path.getsize(seg) - 3)
+    os.truncate(seg, A.records_end(seg) - 3)
     before = A.dir_snapshot(work)
     code, out = pty_run(["--fix", work], b"n\n")
     K.check(code == 1 and "Quarantine and truncate 1 torn tail(s)? [y/N]" in out,
@@ -314,7 +317,7 @@ def case_fix_io_error(base, tmp):
     work = os.path.join(tmp, "fix-eio")
     shutil.copytree(base, work)
     seg = os.path.join(work, busiest_segment(work))
-    os.truncate(seg, os.path.getsize(seg) - 5)
+    os.truncate(seg, A.records_end(seg) - 5)
     with open(seg, "rb") as f:
         damaged = f.read()
     # The first fsync of the run is the quarantine copy's.

@@ -320,7 +320,12 @@ def mirror_equal(src, dst, shards):
     try:
         for name in named_files(src, shards):
             with open(os.path.join(src, name), "rb") as a, open(os.path.join(dst, name), "rb") as b:
-                if a.read() != b.read():
+                x, y = a.read(), b.read()
+                if name.endswith(".aof"):
+                    # The primary's zeros ahead of its appends (aof-preallocate)
+                    # are not records and are not sent.
+                    x, y = x.rstrip(b"\0"), y.rstrip(b"\0")
+                if x != y:
                     return False
         return True
     except OSError:

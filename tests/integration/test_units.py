@@ -33,7 +33,7 @@ def records(path):
     with open(path, "rb") as f:
         data = f.read()
     off = FILE_HEADER
-    while off + REC_HEADER <= len(data):
+    while off + REC_HEADER <= len(data) and not A.free_space_at(data, off):
         plen, rtype = struct.unpack_from("<IB", data, off + 8)
         lsn = struct.unpack_from("<Q", data, off + 16)[0]
         out.append((off, rtype, lsn, plen))

@@ -984,7 +984,7 @@ static void test_aof_format_sealed_segment(void **state)
 	struct result res;
 
 	sample_build(&s, true);
-	kv_buf_append(&s.file, "\0", 1);   /* anything after the end marker */
+	kv_buf_append(&s.file, "\x01", 1);   /* anything after the end marker */
 	read_file(s.file.data, s.file.len, 0, NULL, &res);
 	assert_int_equal(res.code, KV_ECORRUPT);
 	assert_int_equal(res.v.offset, s.file.len - 1);
@@ -1034,6 +1034,92 @@ static void test_aof_format_sealed_segment(void **state)
 	assert_string_equal(res.v.reason, "malformed effect payload");
 	result_free(&res);
 	sample_free(&s);
+}
+
+static void append_zeros(struct kv_buf *b, size_t n)
+{
+	kv_buf_reserve(b, n);
+	memset(b->data + b->len, 0, n);
+	b->len += n;
+}
+
+/* PREALLOCATED SPACE: zeros after the last record up to EOF are free
+ * space (clean), in an open or a sealed segment, however the bytes arrive;
+ * zeros followed by anything are judged as a bad record at their start. */
+static void test_aof_format_preallocated_zeros(void **state)
+{
+	static const size_t runs[] = { 1, 31, 32, 33, 5000, 200000 };
+	static const size_t chunks[] = { 0, 1, 4093 };
+	struct sample s;
+	struct result res;
+
+	for (int sealed = 0; sealed < 2; sealed++) {
+		for (size_t i = 0; i < KV_ARRAY_LEN(runs); i++) {
+			for (size_t c = 0; c < KV_ARRAY_LEN(chunks); c++) {
+				if (chunks[c] == 1 && runs[i] > 5000)
+					continue;
+				sample_build(&s, sealed);
+				uint64_t end = s.file.len;
+				append_zeros(&s.file, runs[i]);
+				read_file(s.file.data, s.file.len, chunks[c], NULL, &res);
+				assert_int_equal(res.code, AOF_CLEAN_EOF);
+				assert_int_equal(res.v.valid_end, end);
+				assert_int_equal(res.v.free_bytes, runs[i]);
+				assert_int_equal(res.v.sealed, sealed);
+				assert_true(res.max_cap <= 64 * 1024);
+				assert_prefix_of(&res, &s, s.n);
+				char line[512];
+				aof_verdict_describe(&res.v, "seg", line, sizeof(line));
+				if (!strstr(line, "clean") || !strstr(line, "preallocated"))
+					fail_msg("describe: %s", line);
+				result_free(&res);
+
+				/* One byte after the zeros: they were a hole. */
+				kv_buf_append(&s.file, "x", 1);
+				read_file(s.file.data, s.file.len, chunks[c], NULL, &res);
+				assert_int_equal(res.v.offset, end);
+				assert_int_equal(res.v.free_bytes, 0);
+				if (sealed) {
+					assert_int_equal(res.code, KV_ECORRUPT);
+					assert_string_equal(res.v.reason,
+							    "data after the segment end record");
+				} else {
+					assert_int_equal(res.code, KV_ETORN);
+					assert_int_equal(res.v.dropped_bytes, runs[i] + 1);
+					assert_string_equal(res.v.reason,
+							    runs[i] + 1 < AOF_RECORD_HEADER_SIZE
+								    ? "incomplete record header"
+								    : "record header checksum mismatch");
+				}
+				assert_prefix_of(&res, &s, s.n);
+				result_free(&res);
+				sample_free(&s);
+			}
+		}
+	}
+
+	/* A valid record after a long run of zeros is found (a lost write,
+	 * not free space), and one starting right where the zeros end. */
+	for (size_t i = 0; i < KV_ARRAY_LEN(runs); i++) {
+		sample_build(&s, false);
+		struct kv_buf tail = KV_BUF_INIT;
+		const struct rec_copy *last = &s.recs[s.n - 1];
+		kv_buf_append(&tail, s.file.data + last->offset, last->size);
+		s.file.len = s.recs[s.n - 2].offset;   /* drop the last two */
+		append_zeros(&s.file, runs[i]);
+		kv_buf_append(&s.file, tail.data, tail.len);
+		read_file(s.file.data, s.file.len, 0, NULL, &res);
+		assert_int_equal(res.code, KV_ECORRUPT);
+		assert_int_equal(res.v.offset, s.recs[s.n - 2].offset);
+		assert_true(res.v.follower);
+		assert_int_equal(res.v.follower_offset, s.recs[s.n - 2].offset + runs[i]);
+		assert_int_equal(res.v.follower_lsn, last->lsn);
+		assert_true(res.max_cap <= 64 * 1024);
+		assert_prefix_of(&res, &s, s.n - 2);
+		result_free(&res);
+		kv_buf_free(&tail);
+		sample_free(&s);
+	}
 }
 
 static void test_aof_format_bounded_buffer(void **state)
@@ -1355,7 +1441,18 @@ static void test_aof_format_fuzz(void **state)
 		for (j = k + 1; j < s.n && !record_intact(&s, orig, j); j++)
 			;
 		assert_prefix_of(&whole, &s, k);
-		if (k == s.n && s.file.len == orig_len) {
+		assert_int_equal(whole.v.free_bytes, streamed.v.free_bytes);
+		/* Zeros only from the first damaged byte to EOF: preallocated
+		 * space the writer had not reached, clean. */
+		size_t from = k == s.n ? orig_len : s.recs[k].offset;
+		bool zero_tail = j >= s.n && from < s.file.len;
+		for (size_t z = from; zero_tail && z < s.file.len; z++)
+			zero_tail = s.file.data[z] == 0;
+		if (zero_tail) {
+			assert_int_equal(whole.code, AOF_CLEAN_EOF);
+			assert_int_equal(whole.v.valid_end, from);
+			assert_int_equal(whole.v.free_bytes, s.file.len - from);
+		} else if (k == s.n && s.file.len == orig_len) {
 			assert_int_equal(whole.code, AOF_CLEAN_EOF);
 		} else if (k == s.n) {   /* garbage appended */
 			bool sealed = s.recs[s.n - 1].type == AOF_REC_SEGMENT_END;
@@ -1407,6 +1504,7 @@ int main(void)
 		cmocka_unit_test(test_aof_format_unsynced_followers),
 		cmocka_unit_test(test_aof_format_records_bound_to_segment),
 		cmocka_unit_test(test_aof_format_sealed_segment),
+		cmocka_unit_test(test_aof_format_preallocated_zeros),
 		cmocka_unit_test(test_aof_format_bounded_buffer),
 		cmocka_unit_test(test_aof_format_verdict_describe),
 		cmocka_unit_test(test_aof_format_units),

@@ -50,6 +50,7 @@ struct kc_file {
 	uint32_t shard_id;
 	int verdict;
 	uint64_t size, records, first_lsn, last_lsn, offset;
+	uint64_t free_bytes;      /* a clean segment's preallocated zeros */
 	bool fixed;
 	char *line;
 };
@@ -237,6 +238,7 @@ static void kc_pass_add(struct kc_pass *p, const struct aof_file_report *r)
 	*f = (struct kc_file){
 		.path = kc_strdup(r->path), .kind = r->kind, .shard_id = r->shard_id,
 		.verdict = r->verdict, .size = r->size, .records = r->records,
+		.free_bytes = r->free_bytes,
 		.first_lsn = r->first_lsn, .last_lsn = r->last_lsn, .offset = r->offset,
 		.fixed = r->fixed,
 	};
@@ -497,6 +499,9 @@ static void kc_print_file(FILE *out, const struct kc_file *f)
 		if (f->records)
 			fprintf(out, ", LSN %" PRIu64 "..%" PRIu64, f->first_lsn, f->last_lsn);
 		fprintf(out, ", %" PRIu64 " bytes", f->size);
+		if (f->free_bytes)
+			fprintf(out, " (%" PRIu64 " of them preallocated after the last record)",
+				f->free_bytes);
 	} else if (f->verdict == 0) {
 		fprintf(out, ": %" PRIu64 " %s, %" PRIu64 " bytes", f->records,
 			f->kind == AOF_FILE_DATASET ? "shard(s)" :
@@ -631,6 +636,7 @@ static void kc_json_file(struct kc_json *j, const struct kc_file *f)
 	kc_json_u64_or_null(j, "last_lsn", seg && f->records, f->last_lsn);
 	kc_json_key(j, "size");
 	kc_json_u64(j, f->size);
+	kc_json_u64_or_null(j, "preallocated", seg && f->verdict == 0 && !f->fixed, f->free_bytes);
 	bool has_offset = seg || f->kind == AOF_FILE_SNAPSHOT;
 	kc_json_u64_or_null(j, "offset", has_offset && (f->verdict != 0 || f->fixed), f->offset);
 	kc_json_key(j, "fixed");
