@@ -73,6 +73,15 @@ void *kv_realloc(void *p, size_t n)
 	return q;
 }
 
+void *kv_malloc_aligned(size_t align, size_t n)
+{
+	size_t len = (n + align - 1) & ~(align - 1);
+	void *p = aligned_alloc(align, len ? len : align);
+	if (!p)
+		kv_oom(len);
+	return p;
+}
+
 char *kv_strndup(const char *s, size_t n)
 {
 	char *p = kv_malloc(n + 1);

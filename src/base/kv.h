@@ -47,6 +47,10 @@ _Noreturn void kv_assert_fail(const char *expr, const char *file, int line);
 void *kv_malloc(size_t n);
 void *kv_calloc(size_t n, size_t size);
 void *kv_realloc(void *p, size_t n);
+/* n bytes at an address that is a multiple of align (a power of two, at
+ * least sizeof(void *)); n is rounded up to a multiple of align.  free()
+ * releases it. */
+void *kv_malloc_aligned(size_t align, size_t n);
 char *kv_strndup(const char *s, size_t n);
 
 /* Wall clock in milliseconds / microseconds since the epoch (expiry

@@ -27,7 +27,7 @@ void persist_info(const struct cmd_ctx *c, struct kv_buf *b)
 	bool on = atomic_load(&g_config.appendonly) != 0;
 	int policy = atomic_load(&g_config.appendfsync);
 	uint64_t size = 0, base = 0, buffer = 0, records = 0, synced = 0, fsyncs = 0, writes = 0;
-	uint64_t delayed = 0, errors = 0, loaded = 0;
+	uint64_t delayed = 0, errors = 0, loaded = 0, direct = 0;
 	int64_t now = kv_time_ms(), lag = 0, last_fsync = 0;
 	int worst = AOF_OK, last_err = 0;
 	for (uint32_t i = 0; i < c->nshards; i++) {
@@ -38,6 +38,7 @@ void persist_info(const struct cmd_ctx *c, struct kv_buf *b)
 		records += LD(in->records);
 		synced += LD(in->records_synced);
 		fsyncs += LD(in->fsyncs);
+		direct += LD(in->direct_writes);
 		writes += LD(in->writes);
 		delayed += LD(in->delayed_fsync);
 		errors += LD(in->write_errors);
@@ -135,6 +136,7 @@ void persist_info(const struct cmd_ctx *c, struct kv_buf *b)
 		      "aof_records:%" PRIu64 "\r\n"
 		      "aof_writes:%" PRIu64 "\r\n"
 		      "aof_fsyncs:%" PRIu64 "\r\n"
+		      "aof_direct_writes:%" PRIu64 "\r\n"
 		      "aof_records_per_fsync:%.2f\r\n"
 		      "aof_fsync_lag_ms:%" PRId64 "\r\n"
 		      "aof_last_fsync_ms_ago:%" PRId64 "\r\n"
@@ -142,7 +144,7 @@ void persist_info(const struct cmd_ctx *c, struct kv_buf *b)
 		      "aof_load_time_ms:%" PRId64 "\r\n",
 		      aof_fsync_name(policy),
 		      worst == AOF_OK ? "ok" : worst == AOF_RETRYING ? "retrying" : "failed",
-		      last_err ? kv_strerror(last_err) : "", errors, records, writes, fsyncs,
+		      last_err ? kv_strerror(last_err) : "", errors, records, writes, fsyncs, direct,
 		      fsyncs ? (double)synced / (double)fsyncs : 0.0, lag,
 		      last_fsync ? now - last_fsync : -1, loaded, si->load_us / 1000);
 	for (uint32_t i = 0; i < c->nshards; i++) {

@@ -94,6 +94,7 @@ struct kv_config g_config = {
 	.auto_aof_rewrite_pct = 100,
 	.auto_aof_rewrite_min_size = 64ll << 20,
 	.aof_preallocate = 1ll << 20,
+	.aof_direct_io = 1,
 	.snapshot_inflight_blocks = 4,
 	.lua_memory_limit = 512ll << 20,
 	.repl_backlog_size = 1ll << 20,
@@ -268,6 +269,8 @@ static const struct cfg_def cfg_table[] = {
 	  &g_config.auto_aof_rewrite_min_size, NULL, NULL },
 	{ "aof-preallocate", CFG_MEM, 0, 0, AOF_PREALLOC_MAX, NULL, FLD_AI64,
 	  &g_config.aof_preallocate, NULL, NULL },
+	{ "aof-direct-io", CFG_ENUM, 0, 0, 0, cfg_yesno_names, FLD_AINT, &g_config.aof_direct_io,
+	  NULL, NULL },
 	{ "snapshot-inflight-blocks", CFG_INT, 0, 1, 16, NULL, FLD_AI64,
 	  &g_config.snapshot_inflight_blocks, NULL, NULL },
 	{ "logfile", CFG_STR, CFG_IMMUTABLE, 0, 0, NULL, FLD_STR, &g_config.logfile, NULL, NULL },
@@ -1099,6 +1102,7 @@ static void cfg_reset(void)
 	atomic_store(&g_config.auto_aof_rewrite_pct, 100);
 	atomic_store(&g_config.auto_aof_rewrite_min_size, 64ll << 20);
 	atomic_store(&g_config.aof_preallocate, 1ll << 20);
+	atomic_store(&g_config.aof_direct_io, 1);
 	atomic_store(&g_config.snapshot_inflight_blocks, 4);
 	atomic_store(&notify_flags, 0);
 	atomic_store(&slowlog_slower_than_us, 10000);

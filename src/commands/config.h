@@ -79,6 +79,7 @@ struct kv_config {
 	_Atomic int64_t auto_aof_rewrite_pct;      /* 100; 0 = off */
 	_Atomic int64_t auto_aof_rewrite_min_size; /* 64 MiB */
 	_Atomic int64_t aof_preallocate;           /* 1 MiB; 0: off */
+	_Atomic int aof_direct_io;                 /* yes */
 	_Atomic int64_t snapshot_inflight_blocks;  /* 4: snapshot blocks written at once per shard */
 	/* client-output-buffer-limit (fixed at startup): "class hard soft secs"
 	 * groups; kevy enforces the normal and pubsub classes. */

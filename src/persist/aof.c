@@ -558,6 +558,7 @@ static void scan_init(struct aof *a, const char *dir, const struct dataset_info 
 	a->dir = kv_strndup(dir, strlen(dir));
 	a->ds = *ds;
 	a->seg.fd = -1;
+	a->dseg.fd = -1;
 	a->dirf.fd = -1;
 	a->rw_seg.fd = a->rw_man.fd = -1;
 }
@@ -1194,6 +1195,105 @@ static void remove_unnamed(const char *dir, uint32_t shard_id, const struct mani
 		kvio_fsync_dir(dir);
 }
 
+static uint64_t dio_down(uint64_t x)
+{
+	return x & ~(uint64_t)(AOF_DIO_BLOCK - 1);
+}
+
+static uint64_t dio_up(uint64_t x)
+{
+	return dio_down(x + AOF_DIO_BLOCK - 1);
+}
+
+/* The block of good_off once len bytes of data are written there (called
+ * before good_off moves): what a direct write writes again before its
+ * records. */
+static void dtail_note(struct aof *a, const void *data, size_t len)
+{
+	if (!a->dtail)
+		return;
+	uint64_t end = a->good_off + len, blk = dio_down(end);
+	if (blk >= a->good_off)
+		memcpy(a->dtail, (const uint8_t *)data + (blk - a->good_off), end - blk);
+	else
+		memcpy(a->dtail + (a->good_off - blk), data, len);
+}
+
+/* The same from a whole segment's content (good_off = its length). */
+static void dtail_from(struct aof *a, const void *content, uint64_t len)
+{
+	uint64_t blk = dio_down(len);
+	memcpy(a->dtail, (const uint8_t *)content + blk, len - blk);
+}
+
+static void dio_refused(struct aof *a, const char *path)
+{
+	a->direct_refused = true;
+	log_notice("shard %u: %s: the file system refuses O_DIRECT; under appendfsync always "
+		   "each write is followed by an fdatasync", a->shard_id, path);
+}
+
+/* At recovery: the block holding the end of the records (dtail) and the
+ * segment's O_DIRECT descriptor for direct writes.  A file system may
+ * refuse O_DIRECT (EINVAL: tmpfs): writes are then buffered and fsynced. */
+static int dio_setup(struct aof *a, const char *path, uint64_t end, char *err, size_t cap)
+{
+	a->dtail = kv_malloc_aligned(AOF_DIO_BLOCK, AOF_DIO_BLOCK);
+	memset(a->dtail, 0, AOF_DIO_BLOCK);
+	uint64_t blk = dio_down(end);
+	if (end > blk) {
+		struct kvio_file f;
+		int rc = kvio_open(&f, path, O_RDONLY, 0);
+		ssize_t n = rc < 0 ? rc : kvio_pread(&f, a->dtail, end - blk, blk);
+		kvio_close(&f);
+		if (n != (ssize_t)(end - blk)) {
+			rc = n < 0 ? (int)n : -EIO;
+			snprintf(err, cap, "%s: cannot read its last block back: %s", path,
+				 kv_strerror(rc));
+			return rc;
+		}
+	}
+	int rc = kvio_open(&a->dseg, path, O_WRONLY | O_DIRECT, 0);
+	if (rc == -EINVAL) {
+		dio_refused(a, path);
+		return 0;
+	}
+	if (rc < 0)
+		snprintf(err, cap, "%s: cannot open for direct writes: %s", path, kv_strerror(rc));
+	return rc;
+}
+
+/* After a switch to a new segment: its O_DIRECT descriptor, through the
+ * ring while serving (appends are buffered and fsynced until it is open). */
+static void dio_reopen(struct aof *a)
+{
+	if (a->direct_refused || !a->dtail || !a->seg.path)
+		return;
+	if (!a->ring) {
+		int rc = kvio_open(&a->dseg, a->seg.path, O_WRONLY | O_DIRECT, 0);
+		if (rc == -EINVAL)
+			dio_refused(a, a->seg.path);
+		else if (rc < 0)
+			log_warning("shard %u: cannot open %s for direct writes: %s; its appends are "
+				    "written and fdatasynced", a->shard_id, a->seg.path, kv_strerror(rc));
+		return;
+	}
+	struct io_uring_sqe *sqe = kvio_ring_sqe(a->ring);
+	kvio_prep_open(&a->dop, sqe, NULL, &a->dseg, a->seg.path, O_WRONLY | O_DIRECT, 0);
+	kvio_sqe_set_op(sqe, &a->dop, a->ring_tag);
+	a->dopen_inflight = true;
+}
+
+static void dio_open_done(struct aof *a, int res)
+{
+	a->dopen_inflight = false;
+	if (res == -EINVAL)
+		dio_refused(a, a->seg.path ? a->seg.path : a->seg_name);
+	else if (res < 0)
+		log_warning("shard %u: cannot open %s for direct writes: %s; its appends are "
+			    "written and fdatasynced", a->shard_id, a->seg_name, kv_strerror(res));
+}
+
 int aof_recover(struct aof *a, const char *dir, const struct dataset_info *ds,
 		uint32_t shard_id, uint32_t nshards, const struct aof_skip *skip,
 		struct kv_dbs *db, char *err, size_t err_cap)
@@ -1262,6 +1362,9 @@ int aof_recover(struct aof *a, const char *dir, const struct dataset_info *ds,
 	struct stat sst;
 	a->alloc_end = fstat(a->seg.fd, &sst) == 0 && (uint64_t)sst.st_size > end
 			       ? (uint64_t)sst.st_size : end;
+	rc = dio_setup(a, path, end, err, err_cap);
+	if (rc < 0)
+		return rc;
 	a->hdr = hdr;
 	aof_encoder_init(&a->enc, &a->hdr, 0);
 	a->enc.last_lsn = lsn;
@@ -1289,6 +1392,11 @@ void aof_attach(struct aof *a, struct io_uring *ring, uint64_t tag)
 void aof_close(struct aof *a)
 {
 	kvio_close(&a->seg);
+	kvio_close(&a->dseg);
+	free(a->dbuf);
+	free(a->dtail);
+	a->dbuf = a->dtail = NULL;
+	a->dcap = 0;
 	kvio_close(&a->dirf);
 	kvio_close(&a->rw_seg);
 	kvio_close(&a->rw_man);
@@ -1389,14 +1497,15 @@ int aof_resolve_sync(struct aof *a, const uint64_t *lsns, size_t n, const uint64
 
 bool aof_owns(const struct aof *a, const struct kvio_op *op)
 {
-	return op == &a->wop || op == &a->fop || op == &a->xop ||
+	return op == &a->wop || op == &a->fop || op == &a->xop || op == &a->dop ||
 	       (op >= &a->rw_op[0] && op <= &a->rw_op[1]) ||
 	       (op >= &a->rw_unlink[0] && op <= &a->rw_unlink[3]);
 }
 
 bool aof_idle(const struct aof *a)
 {
-	return !a->write_inflight && !a->fsync_inflight && !a->ext_inflight && a->rw_step == 0;
+	return !a->write_inflight && !a->fsync_inflight && !a->ext_inflight && !a->dopen_inflight &&
+	       a->rw_step == 0;
 }
 
 void aof_want_fsync(struct aof *a)
@@ -1427,13 +1536,35 @@ static void aof_note_latency(struct aof *a, const char *event, int64_t start_us)
 		lat_note(a->lat, event, (kv_mono_us() - start_us) / 1000);
 }
 
+static void fsync_done(struct aof *a, int res, int64_t now_ms, bool *changed);
+
 static void write_done(struct aof *a, int res, int64_t now_ms, bool *changed)
 {
 	a->write_inflight = false;
 	aof_note_latency(a, "aof-write", a->write_start_us);
+	bool direct = a->wdirect;
+	a->wdirect = false;
+	if (direct) {
+		/* The staged blocks, or a failure of the records in them. */
+		res = res == (int)a->dlen ? (int)a->wbuf.len : (res < 0 ? res : 0);
+		if (a->dcap > (1u << 20)) {
+			free(a->dbuf);
+			a->dbuf = NULL;
+			a->dcap = 0;
+		}
+	}
 	if (res == (int)a->wbuf.len) {
+		dtail_note(a, a->wbuf.data, a->wbuf.len);
 		a->good_off += a->wbuf.len;
 		a->written_lsn = a->wbuf_last_lsn;
+		if (direct) {
+			/* RWF_DSYNC: durable now, as after an fdatasync (and
+			 * everything before it was: direct_ok). */
+			a->fsync_covers = a->written_lsn;
+			a->fsync_inflight = true;
+			fsync_done(a, 0, now_ms, changed);
+			atomic_fetch_add_explicit(&a->info.direct_writes, 1, memory_order_relaxed);
+		}
 		*changed = true;   /* replies wait for the write under everysec/no */
 		a->wbuf.len = 0;
 		a->wbuf_records = 0;
@@ -1536,28 +1667,33 @@ static void prealloc_done(struct aof *a, int res, int64_t now_ms, bool *changed)
 
 static void prealloc_turn(struct aof *a, int64_t now_ms)
 {
-	static uint8_t zeros[AOF_PREALLOC_MAX];   /* never written: the zero page */
+	/* Never written: the zero page.  Aligned for O_DIRECT. */
+	static uint8_t zeros[AOF_PREALLOC_MAX] __attribute__((aligned(AOF_DIO_BLOCK)));
 	if (!a->prealloc || a->ext_inflight || a->state != AOF_OK || a->seg.fd < 0 ||
 	    (a->rw_step && a->rw_kind != RW_KIND_SNAPSHOT) || now_ms < a->ext_retry_at_ms)
 		return;
-	uint64_t step = KV_MIN(a->prealloc, (uint64_t)AOF_PREALLOC_MAX);
+	uint64_t step = dio_up(KV_MIN(a->prealloc, (uint64_t)AOF_PREALLOC_MAX));
 	uint64_t pending = a->good_off + a->wbuf.len + a->buf.len;
 	if (a->alloc_end >= pending + step / 2)
 		return;
-	/* Appends that would reach these zeros wait for them (aof_turn_end):
-	 * with half a step still ahead, only the first step of a segment
-	 * ever makes one wait. */
-	a->ext_off = KV_MAX(a->alloc_end, pending);
+	/* Whole blocks after the block of the last pending byte, so that no
+	 * page holds both records and these zeros (a buffered write of part
+	 * of a page reads the rest of it, which must never race a direct
+	 * write of that block), written through the O_DIRECT descriptor when
+	 * there is one.  Appends that would reach them wait for them
+	 * (aof_turn_end): with half a step still ahead, only a segment's
+	 * first step ever makes one wait. */
+	a->ext_off = dio_up(KV_MAX(a->alloc_end, pending));
 	a->ext_len = step;
 	a->ext_inflight = true;
+	struct kvio_file *f = a->dseg.fd >= 0 ? &a->dseg : &a->seg;
 	if (!a->ring) {
 		bool changed = false;
-		prealloc_done(a, (int)kvio_pwrite(&a->seg, zeros, step, a->ext_off), now_ms,
-			      &changed);
+		prealloc_done(a, (int)kvio_pwrite(f, zeros, step, a->ext_off), now_ms, &changed);
 		return;
 	}
 	struct io_uring_sqe *sqe = kvio_ring_sqe(a->ring);
-	kvio_prep_pwrite(&a->xop, sqe, NULL, &a->seg, zeros, step, a->ext_off);
+	kvio_prep_pwrite(&a->xop, sqe, NULL, f, zeros, step, a->ext_off);
 	aof_ring_tag(a, sqe, &a->xop);
 }
 
@@ -1567,6 +1703,10 @@ static void rw_retry(struct aof *a);
 bool aof_complete(struct aof *a, struct kvio_op *op, int res, int64_t now_ms)
 {
 	bool changed = false;
+	if (op == &a->dop) {
+		dio_open_done(a, kvio_op_complete(op, res));
+		return false;
+	}
 	if (op != &a->wop && op != &a->fop && op != &a->xop)
 		return rewrite_complete(a, op, res);
 	int r = kvio_op_complete(op, res);
@@ -1615,6 +1755,41 @@ static void start_sync(struct aof *a, bool with_write, bool with_fsync, int64_t 
 
 static void rw_gate_poll(struct aof *a);
 
+/* A direct write makes its own records durable, not records written
+ * before it without an fsync (everysec before a policy change): those
+ * take the buffered write and its linked fdatasync first. */
+static bool direct_ok(const struct aof *a, enum aof_fsync policy)
+{
+	return policy == AOF_FSYNC_ALWAYS && a->direct_io && a->dseg.fd >= 0 &&
+	       !a->fsync_inflight && a->written_lsn == a->durable_lsn;
+}
+
+/* The turn's records as whole blocks from the block of good_off, written
+ * again from dtail before them and padded with zeros after them (free
+ * space by the reader's rule), with RWF_DSYNC through the O_DIRECT
+ * descriptor: one ring op, durable when it completes. */
+static void direct_write(struct aof *a, int64_t now_ms)
+{
+	uint64_t blk = dio_down(a->good_off), head = a->good_off - blk;
+	size_t n = dio_up(head + a->wbuf.len);
+	if (a->dcap < n) {
+		free(a->dbuf);
+		a->dcap = KV_MAX(n, (size_t)64 << 10);
+		a->dbuf = kv_malloc_aligned(AOF_DIO_BLOCK, a->dcap);
+	}
+	memcpy(a->dbuf, a->dtail, head);
+	memcpy(a->dbuf + head, a->wbuf.data, a->wbuf.len);
+	memset(a->dbuf + head + a->wbuf.len, 0, n - head - a->wbuf.len);
+	a->dlen = n;
+	struct io_uring_sqe *sqe = kvio_ring_sqe(a->ring);
+	kvio_prep_pwrite_dsync(&a->wop, sqe, NULL, &a->dseg, a->dbuf, n, blk);
+	aof_ring_tag(a, sqe, &a->wop);
+	a->write_inflight = true;
+	a->wdirect = true;
+	a->write_start_us = a->fsync_start_us = kv_mono_us();
+	a->last_fsync_start_ms = now_ms;
+}
+
 void aof_turn_end(struct aof *a, int64_t now_ms, enum aof_fsync policy)
 {
 	if (aof_rewrite_waits(a)) {
@@ -1643,7 +1818,7 @@ void aof_turn_end(struct aof *a, int64_t now_ms, enum aof_fsync policy)
 	prealloc_turn(a, now_ms);
 	if (a->write_inflight)
 		return;   /* one write at a time: the next one carries the whole turn */
-	if (a->ext_inflight && a->good_off + a->wbuf.len + a->buf.len > a->ext_off)
+	if (a->ext_inflight && dio_up(a->good_off + a->wbuf.len + a->buf.len) > a->ext_off)
 		return;   /* it would reach zeros still in flight: after them */
 	bool retry = a->state == AOF_RETRYING;
 	if (retry && now_ms < a->retry_at_ms)
@@ -1675,6 +1850,12 @@ void aof_turn_end(struct aof *a, int64_t now_ms, enum aof_fsync policy)
 	}
 	if (!a->ring) {
 		start_sync(a, write, fsync, now_ms);
+		return;
+	}
+	if (write && direct_ok(a, policy)) {
+		direct_write(a, now_ms);
+		atomic_store_explicit(&a->info.buffer_length, a->buf.len + a->wbuf.len,
+				      memory_order_relaxed);
 		return;
 	}
 	/* Both SQEs of a linked chain must reach the kernel in one submission. */
@@ -1941,6 +2122,7 @@ static void rw_commit(struct aof *a)
 		return;
 	}
 	kvio_close(&a->seg);
+	kvio_close(&a->dseg);
 	a->seg = a->rw_seg;
 	a->rw_seg.fd = -1;
 	a->rw_seg.path = NULL;
@@ -1949,6 +2131,10 @@ static void rw_commit(struct aof *a)
 	a->rw_seg_name = NULL;
 	a->hdr = a->rw_hdr;
 	a->good_off = a->alloc_end = a->rw_content.len;
+	if (a->dtail) {
+		dtail_from(a, a->rw_content.data, a->rw_content.len);
+		dio_reopen(a);
+	}
 	a->written_lsn = a->durable_lsn = a->rw_last_lsn;
 	kv_buf_free(&a->rw_content);
 	kv_buf_free(&a->rw_manifest);
@@ -2006,6 +2192,7 @@ static bool rewrite_complete(struct aof *a, struct kvio_op *op, int res)
 		}
 		if (r < 0)
 			break;
+		dtail_note(a, a->rw_tail.data, a->rw_tail.len);
 		a->good_off += a->rw_tail.len;
 		a->written_lsn = a->durable_lsn = a->rw_tail_last;
 		aof_encoder_set_durable(&a->enc, a->durable_lsn);
@@ -2108,6 +2295,7 @@ static int rewrite_sync(struct aof *a)
 		rc = n == (ssize_t)a->rw_tail.len ? kvio_fdatasync(&a->seg)
 						  : (n < 0 ? (int)n : -ENOSPC);
 		if (rc == 0) {
+			dtail_note(a, a->rw_tail.data, a->rw_tail.len);
 			a->good_off += a->rw_tail.len;
 			a->written_lsn = a->durable_lsn = a->rw_tail_last;
 			a->rw_tail.len = 0;

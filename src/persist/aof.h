@@ -67,6 +67,8 @@ enum aof_fsync { AOF_FSYNC_NO = 0, AOF_FSYNC_EVERYSEC = 1, AOF_FSYNC_ALWAYS = 2 
 
 /* The largest aof-preallocate step (the zeros come from one static buffer). */
 #define AOF_PREALLOC_MAX (16u << 20)
+/* Direct writes and preallocation steps are aligned to this. */
+#define AOF_DIO_BLOCK 4096u
 
 /* Figures for INFO persistence, read from any thread. */
 struct aof_info {
@@ -75,7 +77,8 @@ struct aof_info {
 	_Atomic uint64_t buffer_length;    /* bytes appended, not yet written */
 	_Atomic uint64_t records;          /* records appended since start */
 	_Atomic uint64_t records_synced;   /* records made durable by fsyncs */
-	_Atomic uint64_t fsyncs;
+	_Atomic uint64_t fsyncs;           /* direct writes included: each is its own */
+	_Atomic uint64_t direct_writes;    /* RWF_DSYNC writes through O_DIRECT */
 	_Atomic uint64_t writes;
 	_Atomic uint64_t delayed_fsync;    /* everysec: an fsync was due while one ran */
 	_Atomic uint64_t write_errors;
@@ -195,6 +198,23 @@ struct aof {
 	bool ext_inflight;
 	uint64_t ext_off, ext_len;
 	int64_t ext_retry_at_ms;    /* after a failed preallocation */
+
+	/* Direct durable writes (durability.md, "Direct writes"): under
+	 * appendfsync always with aof-direct-io on, the segment is also open
+	 * O_DIRECT (dseg) and a turn's records go out as one RWF_DSYNC write
+	 * of whole AOF_DIO_BLOCK blocks, from the block holding good_off: that
+	 * block's bytes before good_off (dtail) are written again, identical,
+	 * and the last block is padded with zeros (preallocated space).  The
+	 * write is its own fsync: no FDATASYNC goes to an io-wq worker. */
+	bool direct_io;             /* the runtime's setting, set before each turn */
+	struct kvio_file dseg;      /* fd -1: none (not open yet, or refused) */
+	struct kvio_op dop;         /* the ring OPENAT of dseg after a switch */
+	bool dopen_inflight;
+	bool direct_refused;        /* this file system refused O_DIRECT */
+	uint8_t *dbuf;              /* the staged write (aligned) */
+	size_t dcap, dlen;
+	uint8_t *dtail;             /* AOF_DIO_BLOCK bytes: [block of good_off, good_off) */
+	bool wdirect;               /* the write in flight is a direct one */
 
 	struct io_uring *ring;      /* NULL: synchronous (epoll reactor) */
 	uint64_t ring_tag;          /* in each op's user_data (kvio_sqe_set_op) */

@@ -874,6 +874,15 @@ void kvio_prep_pwrite(struct kvio_op *op, struct io_uring_sqe *sqe, struct kvio_
 		io_uring_prep_write(sqe, f->fd, buf, (unsigned)op->sub_len, off);
 }
 
+void kvio_prep_pwrite_dsync(struct kvio_op *op, struct io_uring_sqe *sqe, struct kvio_op *after,
+			    struct kvio_file *f, const void *buf, size_t len, uint64_t off)
+{
+	kvio_prep_pwrite(op, sqe, after, f, buf, len, off);
+	op->flags |= KVIO_OPF_DSYNC;
+	if (sqe->opcode == IORING_OP_WRITE)   /* not turned into a NOP by a failpoint */
+		sqe->rw_flags = RWF_DSYNC;
+}
+
 static void prep_fsync_common(struct kvio_op *op, struct io_uring_sqe *sqe, struct kvio_op *after,
 			      struct kvio_file *f, int kind, bool datasync)
 {
@@ -966,6 +975,8 @@ int kvio_op_complete(struct kvio_op *op, int cqe_res)
 	case KVIO_WRITE:
 		t.offset = op->offset;
 		t.length = op->len;
+		if (op->flags & KVIO_OPF_DSYNC)
+			t.flags |= KVIO_TR_DSYNC;
 		if (res > 0) {
 			t.data = op->buf;
 			t.data_len = (uint32_t)res;

@@ -150,10 +150,16 @@ enum {
 	KVIO_OPF_DATASYNC = 1,   /* fsync op is an fdatasync */
 	KVIO_OPF_CANCELLED = 2,  /* follower of an injected op: NOP, -ECANCELED */
 	KVIO_OPF_DONE = 4,       /* kvio_op_complete ran */
+	KVIO_OPF_DSYNC = 8,      /* write with RWF_DSYNC: durable when it completes */
 };
 
 void kvio_prep_pwrite(struct kvio_op *op, struct io_uring_sqe *sqe, struct kvio_op *after,
 		      struct kvio_file *f, const void *buf, size_t len, uint64_t off);
+/* A write that is durable when it completes (RWF_DSYNC: the data and what
+ * is needed to read it back, as fdatasync would make them).  With a file
+ * opened O_DIRECT, buf, len and off must be aligned to its block size. */
+void kvio_prep_pwrite_dsync(struct kvio_op *op, struct io_uring_sqe *sqe, struct kvio_op *after,
+			    struct kvio_file *f, const void *buf, size_t len, uint64_t off);
 void kvio_prep_fdatasync(struct kvio_op *op, struct io_uring_sqe *sqe, struct kvio_op *after,
 			 struct kvio_file *f);
 void kvio_prep_fsync(struct kvio_op *op, struct io_uring_sqe *sqe, struct kvio_op *after,
@@ -227,6 +233,7 @@ enum {
 	KVIO_TR_RING = 8,          /* issued through io_uring (else synchronous) */
 	KVIO_TR_INJECTED = 16,     /* result came from a failpoint */
 	KVIO_TR_DATASYNC = 32,     /* fsync was an fdatasync */
+	KVIO_TR_DSYNC = 64,        /* write with RWF_DSYNC: itself durable at completion */
 };
 
 /* One decoded record; pointers refer to the reader's buffer and stay valid

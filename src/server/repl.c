@@ -475,21 +475,22 @@ static int sender_range(struct repl_sender *rs, const char *path, uint8_t kind, 
 	return rc;
 }
 
-/* The end of the current segment's records that are durable: walk record
- * headers from off (a record boundary) while whole records with an LSN the
- * shard has fsynced follow, and the walk has not reached limit.
- * SEGMENT_END stops the walk: a sealed segment is sent whole once the
- * manifest names the next one. */
-/* Where the records of a segment open as fd end, from off: after the last
- * numbered record with an LSN <= durable_lsn (and before limit), or after
- * its end record; preallocated zeros (type 0) end them too.  The headers
- * are the server's own, written before: not verified here. */
+/* Where the records of a segment open as fd end, from off (a record
+ * boundary): after the last whole record with an LSN the shard has fsynced
+ * (<= durable_lsn) before limit, or after its SEGMENT_END; preallocated
+ * zeros (type 0) end them too.  The headers are the server's own, written
+ * before: not verified here. */
 static int records_end(int fd, uint64_t off, uint64_t durable_lsn, uint64_t limit,
 		       uint64_t *end)
 {
 	struct stat st;
 	if (fstat(fd, &st) < 0)
 		return -errno;
+	/* Under appendfsync always the shard writes its segment with O_DIRECT
+	 * (durability.md, "Direct writes"): drop cached pages from off on, so
+	 * that this read and the sender's cannot see a page cached before a
+	 * direct write of its block. */
+	(void)posix_fadvise(fd, (off_t)off, 0, POSIX_FADV_DONTNEED);
 	uint64_t size = (uint64_t)st.st_size;
 	if (off < AOF_HEADER_SIZE)
 		off = size >= AOF_HEADER_SIZE ? AOF_HEADER_SIZE : 0;

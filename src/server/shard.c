@@ -1162,6 +1162,8 @@ static void shard_aof_turn(struct shard *s)
 	if (on || aof_rewrite_waits(&s->aof)) {
 		s->aof.prealloc = (uint64_t)atomic_load_explicit(&g_config.aof_preallocate,
 								 memory_order_relaxed);
+		s->aof.direct_io = atomic_load_explicit(&g_config.aof_direct_io,
+							memory_order_relaxed) != 0;
 		aof_turn_end(&s->aof, s->now_ms, shard_aof_policy());
 	}
 	/* Synchronous I/O (epoll), a policy change, or a failure: release. */

@@ -35,11 +35,17 @@ startup operations are not counted), and the suite checks that:
     logged and changes nothing else (the next recovery removes the file);
   - a fault on a snapshot file abandons that snapshot (rdb_last_bgsave_status
     err), the AOF goes on, and the next BGSAVE works;
+  - ENOSPC or a short write of the zeros written ahead of the appends (file
+    class prealloc), and any fault opening a new segment's O_DIRECT
+    descriptor, are logged and change nothing else: appends go on (without
+    the zeros, or written and fdatasynced); EIO on the zeros fails the AOF
+    as on an append;
   - never acknowledges what is not durable, from the trace: every
     acknowledged SET and RPUSH (unique values) had its record in a complete
     AOF write sent before the reply, under always also an fsync covering that
-    write, and, for a segment created during the run, a directory fsync
-    after its creation;
+    write (or the write itself, when it is a direct one with RWF_DSYNC),
+    and, for a segment created during the run, a directory fsync after its
+    creation;
   - and after the kill: the oracle of acknowledged writes
     (unique SET values, INCR counters, RPUSH sequences, on several
     connections) holds after SIGKILL and a restart without failpoints;
@@ -95,6 +101,8 @@ ACTIONS = {"write": ("enospc", "eio", "short"), "fsync": ("enospc", "eio"),
            "dirsync": ("enospc", "eio"), "rename": ("enospc", "eio"), "open": ("enospc", "eio"),
            "unlink": ("eio",)}
 FLAG_INJECTED = 16
+FLAG_NAMESPACE = 4     # open with O_CREAT, rename, unlink
+FLAG_DSYNC = 64        # a write with RWF_DSYNC: itself durable when it completes
 
 # Server variants: "uring1" (io_uring, one shard: the op counts are exactly
 # reproducible), "epoll1" (the epoll reactor: the same operations done
@@ -392,7 +400,10 @@ def check_acks_durable(spec, recs, wl):
               not r["flags"] & FLAG_INJECTED]
     dirsyncs = [r for r in recs if r["kind"] == "dirsync" and r["result"] == 0 and
                 not r["flags"] & FLAG_INJECTED]
-    opened = {r["file_id"]: r for r in recs if r["kind"] == "open" and r["result"] >= 0}
+    # Segments created during the workload, by path: a direct write goes
+    # through a second descriptor of the same file (opened without O_CREAT).
+    created = [r for r in recs if r["kind"] == "open" and r["result"] >= 0 and
+               r["flags"] & FLAG_NAMESPACE]
     checked = 0
     for w in wl.writers:
         ops = [op for op in wl.ops if op["writer"] == w.idx]
@@ -407,13 +418,16 @@ def check_acks_durable(spec, recs, wl):
             K.check(ws, "%s: %s was acknowledged before any complete write of its record "
                     "reached an AOF segment" % (spec, what))
             if op["policy"] == "always":
-                ok = any(f["seq"] < rep["seq"] and f["file_id"] == x["file_id"] and
-                         (f["issued_after"] >= x["seq"] or f["link_op"] == x["op_id"])
-                         for x in ws for f in fsyncs)
+                # A direct write with RWF_DSYNC is its own fsync.
+                ok = any(x["flags"] & FLAG_DSYNC for x in ws) or \
+                    any(f["seq"] < rep["seq"] and f["file_id"] == x["file_id"] and
+                        (f["issued_after"] >= x["seq"] or f["link_op"] == x["op_id"])
+                        for x in ws for f in fsyncs)
                 K.check(ok, "%s: %s was acknowledged under appendfsync always before an fsync "
                         "covered its record" % (spec, what))
                 for x in ws:
-                    o = opened.get(x["file_id"])
+                    o = ([c for c in created if c["path"] == x["path"] and c["seq"] < x["seq"]]
+                         or [None])[-1]
                     if o is None:
                         break
                     if any(d["seq"] < rep["seq"] and d["issued_after"] >= o["seq"]
@@ -616,9 +630,13 @@ def check_case(seed, spec):
         # short write is logged and the appends go on without them; EIO
         # fails the AOF as on an append.
         prealloc = "could not preallocate" in log or "preallocation write" in log
+        # A fault on opening a new segment's O_DIRECT descriptor: logged,
+        # and its appends are written and fdatasynced instead.
+        direct_open = "for direct writes" in log
         K.check(state in ("ok", "failed"), "%s: aof_write_state %r %.0fs after the fault "
                 "(an ENOSPC retry must resume by itself)" % (spec, state, RESUME_WAIT_S))
-        K.check(retried or failed or snap_failed or prealloc or "could not remove" in log,
+        K.check(retried or failed or snap_failed or prealloc or direct_open or
+                "could not remove" in log,
                 "%s: the fault on %s is not reported in the log:\n%s" % (spec, what, log[-1500:]))
 
         # No writer is acknowledged before its record is durable.
@@ -639,7 +657,10 @@ def check_case(seed, spec):
                     "(state %s)" % (spec, state))
         if retried and not failed:
             K.check("succeeded again" in log, "%s: the log says when writes resume" % spec)
-        if prealloc and action in ("enospc", "short"):
+        if direct_open:
+            K.check(not failed and not retried, "%s: a failed O_DIRECT open of %s leaves "
+                    "writes accepted (state %s)" % (spec, what, state))
+        elif prealloc and action in ("enospc", "short"):
             K.check("appends go on" in log and not failed and not retried,
                     "%s: a failed preallocation of %s leaves writes accepted (state %s)"
                     % (spec, what, state))

@@ -799,19 +799,25 @@ static uint64_t seg_records_end(const struct cf_file *f)
 	return f->nrec ? f->rec_end[f->nrec - 1] : AOF_HEADER_SIZE;
 }
 
-/* A mutated segment whose records are the clean file's, followed by zeros
- * only (more, fewer or none). */
-static bool only_free_space_changed(const struct cf_file *f, const struct mutation *m)
+/* A mutated segment that is the clean file's bytes up to a record
+ * boundary B (its header at least), then zeros only (more, fewer or none
+ * than the clean file has): B, else 0.  B at the records' end: only the
+ * preallocated zeros changed.  Before it: what a crash leaves when the
+ * appends after B never reached the preallocated space (format.md,
+ * "Preallocated space"), as a cut at B is without preallocation. */
+static uint64_t zero_tail_boundary(const struct cf_file *f, const struct mutation *m)
 {
 	if (f->kind != K_SEG_LAST && f->kind != K_SEG_EARLY)
-		return false;
-	uint64_t end = seg_records_end(f);
-	if (m->len < end || memcmp(m->data, f->data, end) != 0)
-		return false;
-	for (size_t i = end; i < m->len; i++)
-		if (m->data[i] != 0)
-			return false;
-	return true;
+		return 0;
+	size_t z = m->len;
+	while (z > 0 && m->data[z - 1] == 0)
+		z--;
+	for (size_t i = f->nrec + 1; i-- > 0;) {
+		uint64_t b = i == 0 ? AOF_HEADER_SIZE : f->rec_end[i - 1];
+		if (b >= z && b <= m->len && memcmp(m->data, f->data, b) == 0)
+			return b;
+	}
+	return 0;
 }
 
 struct result {
@@ -851,7 +857,20 @@ static void judge(const struct mutation *m, struct result *res)
 			res->outcome = O_FAIL;
 			break;
 		}
-		if (only_free_space_changed(f, m)) {
+		uint64_t zb = zero_tail_boundary(f, m);
+		if (zb && zb < seg_records_end(f) && f->kind == K_SEG_LAST) {
+			/* The appends after zb never landed: as a cut there. */
+			res->outcome = O_BOUNDARY_CUT;
+			res->cut = zb;
+			if (got && expect_cut(f, zb, got, res->why, sizeof(res->why)))
+				break;
+			if (!got)
+				snprintf(res->why, sizeof(res->why), "checker says clean but the load "
+					 "refused: %s", lerr);
+			res->outcome = O_FAIL;
+			break;
+		}
+		if (zb && zb == seg_records_end(f)) {
 			/* The records are untouched and only zeros follow them:
 			 * the preallocated space grew, shrank or was rewritten
 			 * with zeros.  Nothing to detect; it must load as the

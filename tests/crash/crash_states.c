@@ -11,7 +11,8 @@
  * Model (docs/durability.md, "Crash states"):
  *   - a file's writes and truncations become durable when an fsync of that
  *     file completes that was issued after they completed, or that was
- *     linked after them on the ring; a directory's creations, renames and
+ *     linked after them on the ring; a write with RWF_DSYNC (the AOF's
+ *     direct writes) is durable when it completes, and only it; a directory's creations, renames and
  *     unlinks become durable when a directory fsync completes under the same
  *     rule;
  *   - a crash point P is "just before record P+1"; operations issued before
@@ -90,6 +91,7 @@ struct op {
 	char *name, *name2;      /* namespace ops: names inside the data dir */
 	uint64_t offset, length; /* write: offset, data length; truncate: length */
 	uint8_t *data;
+	bool dsync;              /* write with RWF_DSYNC: durable when it completes */
 	uint64_t durable_at;     /* seq of the barrier that made it durable */
 };
 
@@ -278,6 +280,9 @@ static int trace_load(struct trace *t, const char *path, const char *dir)
 			o->inode = f->inode;
 			o->offset = rec.offset;
 			o->length = rec.data_len;
+			/* A short DSYNC write made only what it wrote durable:
+			 * data_len is that prefix. */
+			o->dsync = (rec.flags & KVIO_TR_DSYNC) != 0 && rec.result > 0;
 			o->data = xrealloc(NULL, rec.data_len);
 			memcpy(o->data, rec.data, rec.data_len);
 			break;
@@ -407,6 +412,11 @@ static void mark(struct op *o, uint64_t at)
  * issued, and its link ancestors (they completed before it started). */
 static void compute_durability(struct trace *t)
 {
+	/* A direct write with RWF_DSYNC (the AOF under appendfsync always) is
+	 * durable when it completes, and makes nothing else durable. */
+	for (size_t i = 0; i < t->nops; i++)
+		if (t->ops[i].kind == OP_WRITE && t->ops[i].dsync)
+			mark(&t->ops[i], t->ops[i].seq);
 	for (size_t b = 0; b < t->nops; b++) {
 		struct op *bar = &t->ops[b];
 		if (bar->kind != OP_BARRIER)
@@ -1025,11 +1035,12 @@ int main(int argc, char **argv)
 		return 2;
 	}
 
-	/* Crash points: just before each barrier completes, and the end. */
+	/* Crash points: just before each barrier (or write that is its own:
+	 * RWF_DSYNC) completes, and the end. */
 	uint64_t *points = NULL;
 	size_t npoints = 0;
 	for (size_t i = 0; i < t.nops; i++)
-		if (t.ops[i].kind == OP_BARRIER) {
+		if (t.ops[i].kind == OP_BARRIER || (t.ops[i].kind == OP_WRITE && t.ops[i].dsync)) {
 			points = xrealloc(points, (npoints + 1) * sizeof(*points));
 			points[npoints++] = t.ops[i].seq - 1;
 		}

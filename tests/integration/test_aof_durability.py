@@ -23,6 +23,7 @@
 import glob
 import os
 import shutil
+import tempfile
 import sys
 import time
 
@@ -230,14 +231,19 @@ def check_preallocation(io):
             for i in range(3000):
                 K.check(c.call("SET", "k%d" % i, "v" * 100) == b"+OK\r\n", "SET")
             size = int(A.info(c).get("aof_current_size", "0"))
+            direct = int(A.info(c).get("aof_direct_writes", "-1"))
+        # Under always the io_uring reactor writes each group commit with
+        # O_DIRECT and RWF_DSYNC (aof-direct-io); epoll writes and fsyncs.
+        K.check(direct >= 3000 if io == "io_uring" else direct == 0,
+                "%s: aof_direct_writes %d" % (label, direct))
         end = A.records_end(seg)
         K.check(end > 3000 * 100, "%s: the records are there (%d bytes)" % (label, end))
         K.check(size == end, "%s: aof_current_size %d is the records' end %d" % (label, size, end))
         K.check(os.path.getsize(seg) >= end + step // 2,
                 "%s: zeros ahead of the appends: %d bytes for %d of records" %
                 (label, os.path.getsize(seg), end))
-        K.check(os.path.getsize(seg) % step == 72 % step,
-                "%s: the file grew by whole steps: %d" % (label, os.path.getsize(seg)))
+        K.check(os.path.getsize(seg) % 4096 == 0,
+                "%s: the zeros are whole 4 KiB blocks: %d" % (label, os.path.getsize(seg)))
         A.kill9(srv)
         code, out = A.kevy_check(srv.dir)
         K.check(code == 0 and "preallocated after the last record" in out,
@@ -256,14 +262,59 @@ def check_preallocation(io):
         srv.keep_dir = False
         srv.cleanup()
     with K.kevy("--threads", "1", "--appendfsync", "always", "--io", io,
-                "--aof-preallocate", "0") as srv:
+                "--aof-preallocate", "0", "--aof-direct-io", "no") as srv:
         with srv.conn() as c:
             for i in range(200):
                 K.check(c.call("SET", "k%d" % i, "v") == b"+OK\r\n", "SET")
             seg = os.path.join(srv.dir, "kevy-s0-g1.aof")
             K.check(os.path.getsize(seg) == A.records_end(seg),
                     "%s: aof-preallocate 0 writes no zeros" % label)
+            K.check(A.info(c).get("aof_direct_writes") == "0",
+                    "%s: aof-direct-io no writes and fsyncs" % label)
+            # Turned on at run time, the next writes are direct ones.
+            K.check(c.call("CONFIG", "SET", "aof-direct-io", "yes") == b"+OK\r\n", "CONFIG SET")
+            for i in range(200):
+                K.check(c.call("SET", "d%d" % i, "v") == b"+OK\r\n", "SET")
+            direct = int(A.info(c).get("aof_direct_writes", "-1"))
+            K.check(direct >= 200 if io == "io_uring" else direct == 0,
+                    "%s: aof-direct-io yes at run time: %d direct writes" % (label, direct))
+            K.check(c.call("DBSIZE") == b":400\r\n", "DBSIZE")
     K.log("%s: zeros ahead, clean check, kill -9 + restart appends over them" % label)
+
+
+def check_direct_refused():
+    """A file system that refuses O_DIRECT (tmpfs): the server says so once,
+    writes and fsyncs each group commit instead, and loses nothing."""
+    label = "O_DIRECT refused (tmpfs)"
+    shm = "/dev/shm"
+    if not os.path.isdir(shm) or not os.access(shm, os.W_OK):
+        K.log("%s: no writable /dev/shm here, skipped" % label)
+        return
+    srv = K.kevy("--threads", "2", "--appendfsync", "always", name="tmpfs")
+    d = tempfile.mkdtemp(prefix="kevy-it-tmpfs-", dir=shm)
+    try:
+        srv.dir = d
+        srv.start()
+        with srv.conn() as c:
+            for i in range(300):
+                K.check(c.call("SET", "k%d" % i, i) == b"+OK\r\n", "SET")
+            direct = A.info(c).get("aof_direct_writes")
+        log = A.log_since(srv, 0)
+        if direct != "0":
+            # Some kernels let tmpfs take O_DIRECT: then there is nothing to refuse.
+            K.log("%s: this tmpfs accepts O_DIRECT (%s direct writes), skipped" % (label, direct))
+            srv.stop()
+            return
+        K.check(b"refuses O_DIRECT" in log, "%s: the log says so: %r" % (label, log[-600:]))
+        A.kill9(srv)
+        A.restart(srv)
+        with srv.conn() as c:
+            K.check(c.call("DBSIZE") == b":300\r\n", "%s: every write kept" % label)
+        srv.stop()
+    finally:
+        srv.cleanup()
+        shutil.rmtree(d, ignore_errors=True)
+    K.log("%s: logged, written and fsynced, nothing lost" % label)
 
 
 def make_dataset(threads, nkeys, name):
@@ -367,6 +418,7 @@ def main():
     check_cut_segment_header()
     for io in ("io_uring", "epoll"):
         check_preallocation(io)
+    check_direct_refused()
     for io in ("io_uring", "epoll"):
         check_appendonly_back_on(io, False)
     check_appendonly_back_on("io_uring", True)

@@ -11,7 +11,9 @@ under appendfsync always, on io_uring and on the epoll reactor.
   status=retrying.  Clearing the failpoints (`DEBUG FAILPOINTS ""`): the
   pending write gets its OK, new writes work, INFO says ok.  kill -9 and
   restart: every acknowledged write is there, the refused one is not.
-- EIO on the append write (`write:1=eio`) and on its fsync (`fsync:1=eio`):
+- EIO on the append write (`write:1=eio`; under io_uring a direct write with
+  RWF_DSYNC, its own fsync) and on its fsync (`fsync:1=eio`; under io_uring
+  with `aof-direct-io no`, the buffered write + fdatasync path):
   the pending write's reply is the MISCONF error, later writes get it too
   (also after clearing the failpoints: no retry is trusted), reads work,
   INFO says aof_write_state:failed.  Restart (kill -9 after the write EIO,
@@ -189,9 +191,12 @@ def check_enospc(io, rng):
           "pending saw %r; %d acked writes present after kill -9" % (label, dt * 1000, seen, len(acked)))
 
 
-def check_eio(kind, io, rng):
-    label = "%s EIO (%s)" % (kind, io)
-    srv = K.kevy("--threads", "2", "--appendfsync", "always", "--io", io).start()
+def check_eio(kind, io, rng, direct="yes"):
+    # Under always the io_uring reactor's append is a direct write, its own
+    # fsync (aof-direct-io): a failing fsync is the buffered path's.
+    label = "%s EIO (%s%s)" % (kind, io, "" if direct == "yes" else ", aof-direct-io no")
+    srv = K.kevy("--threads", "2", "--appendfsync", "always", "--io", io,
+                 "--aof-direct-io", direct).start()
     acked, shards = {}, {}
     try:
         F, O = setup_old_keys(srv, acked, shards, rng)
@@ -322,7 +327,7 @@ def main():
     for io in ("uring", "epoll"):
         check_enospc(io, rng)
         check_eio("write", io, rng)
-        check_eio("fsync", io, rng)
+        check_eio("fsync", io, rng, "no" if io == "uring" else "yes")
         check_rotation_enospc(io, rng)
         check_rotation_fsync_fails(io, rng)
     K.log("all fault checks in %.1fs (seed %d)" % (time.monotonic() - t0, seed))
