@@ -1841,6 +1841,9 @@ static void cfg_applied_obuf(void)
 	atomic_store(&g_config.obuf_pubsub_hard, lim[2][0]);
 	atomic_store(&g_config.obuf_pubsub_soft, lim[2][1]);
 	atomic_store(&g_config.obuf_pubsub_soft_s, lim[2][2]);
+	atomic_store(&g_config.obuf_replica_hard, lim[1][0]);
+	atomic_store(&g_config.obuf_replica_soft, lim[1][1]);
+	atomic_store(&g_config.obuf_replica_soft_s, lim[1][2]);
 }
 
 /* ------------------------------------------------------------------ */

@@ -86,6 +86,8 @@ struct kv_config {
 	char *client_output_buffer_limit;
 	_Atomic int64_t obuf_normal_hard, obuf_normal_soft, obuf_normal_soft_s;
 	_Atomic int64_t obuf_pubsub_hard, obuf_pubsub_soft, obuf_pubsub_soft_s;
+	/* replica: bytes of records a replica's sender owes it (repl.c) */
+	_Atomic int64_t obuf_replica_hard, obuf_replica_soft, obuf_replica_soft_s;
 	/* requirepass: guarded by the config lock; use config_check_password. */
 	char *requirepass;                   /* NULL or "" = no password */
 	_Atomic bool requirepass_set;

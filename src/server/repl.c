@@ -220,6 +220,11 @@ struct repl_shard_state {
 	/* Every record up to this LSN has been sent (the durable LSN the last
 	 * complete pass read). */
 	uint64_t sent_lsn;
+	/* client-output-buffer-limit replica (sender_owed): the bytes of its
+	 * newest segment sent, and the shard's segment size when the link
+	 * started (a sync's backlog is not counted, as Redis counts only what
+	 * accumulates after its snapshot). */
+	uint64_t live_sent, base, live_gen;
 };
 
 /* The PING and SYNCED frames carry an offset, the sum of the shards'
@@ -262,6 +267,7 @@ struct repl_sender {
 	unsigned ping_next;
 	uint64_t *acked_lsns;
 	uint64_t getack_seen;    /* g_repl_getack when last answered */
+	int64_t soft_since;      /* over the soft limit since (ms), 0: not over */
 	struct repl_sender *next;
 };
 
@@ -407,6 +413,58 @@ static int sender_read(struct repl_sender *rs)
 	return 0;
 }
 
+/* What this replica's link owes it: bytes of records the shards wrote
+ * since the link started that were not sent, counted in each shard's
+ * current segment (a rotation starts the count again).  kevy's sender
+ * streams from the files and holds one chunk, so this is what Redis's
+ * replica output buffer would hold. */
+static uint64_t sender_owed(const struct repl_sender *rs)
+{
+	uint64_t owed = 0;
+	for (uint32_t i = 0; i < rs->nshards; i++) {
+		uint64_t cur = atomic_load_explicit(&rs->rt->aof(i)->info.current_size,
+						    memory_order_relaxed);
+		uint64_t from = KV_MAX(rs->shards[i].live_sent, rs->shards[i].base);
+		if (cur > from)
+			owed += cur - from;
+	}
+	return owed;
+}
+
+/* client-output-buffer-limit replica <hard> <soft> <seconds>: the link is
+ * cut when it owes hard bytes or more, or soft bytes or more for longer
+ * than seconds, as Redis closes a replica over its limits.  The replica
+ * then reconnects and resumes from its files, or syncs in full. */
+static bool sender_over_limit(struct repl_sender *rs)
+{
+	int64_t hard = atomic_load(&g_config.obuf_replica_hard);
+	int64_t soft = atomic_load(&g_config.obuf_replica_soft);
+	if (!hard && !soft)
+		return false;
+	uint64_t owed = sender_owed(rs);
+	int64_t now = kv_time_ms();
+	if (hard && owed >= (uint64_t)hard) {
+		log_warning("replica %s: %" PRIu64 " bytes of records not sent, over "
+			    "client-output-buffer-limit replica's hard limit (%" PRId64 "): "
+			    "disconnecting it", rs->peer, owed, hard);
+		return true;
+	}
+	if (!soft || owed < (uint64_t)soft) {
+		rs->soft_since = 0;
+		return false;
+	}
+	int64_t secs = atomic_load(&g_config.obuf_replica_soft_s);
+	if (!rs->soft_since)
+		rs->soft_since = now;
+	else if (now - rs->soft_since > secs * 1000) {
+		log_warning("replica %s: %" PRIu64 " bytes of records not sent, over "
+			    "client-output-buffer-limit replica's soft limit (%" PRId64 ") for %" PRId64
+			    " s: disconnecting it", rs->peer, owed, soft, (now - rs->soft_since) / 1000);
+		return true;
+	}
+	return false;
+}
+
 static int sender_flush(struct repl_sender *rs)
 {
 	size_t at = 0;
@@ -418,6 +476,8 @@ static int sender_flush(struct repl_sender *rs)
 		if (n < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)) {
 			if (atomic_load(&g_server.shutdown))
 				return -ESHUTDOWN;
+			if (sender_over_limit(rs))
+				return -ENOBUFS;
 			/* ... and a replica that stopped reading (during a full sync
 			 * too: no progress, not no ACK, as Redis's "timedout replica
 			 * (full sync)") loses its link after repl-timeout. */
@@ -438,7 +498,7 @@ static int sender_flush(struct repl_sender *rs)
 		at += (size_t)n;
 	}
 	kv_buf_clear(&rs->out);
-	return 0;
+	return sender_over_limit(rs) ? -ENOBUFS : 0;
 }
 
 static int sender_frame(struct repl_sender *rs, uint8_t type, uint8_t kind, uint32_t shard,
@@ -670,6 +730,10 @@ static int sender_shard_pass(struct repl_sender *rs, uint32_t i)
 		snprintf(path, sizeof(path), "%s/%s", rs->dir, e->name);
 		uint64_t end = 0;
 		bool whole = (int)k != last_aof;
+		if (!whole && st->live_gen && st->live_gen != e->generation)
+			st->live_sent = st->base = 0;   /* a segment newer than the link */
+		if (!whole)
+			st->live_gen = e->generation;
 		if (whole && kind == REPL_KIND_SNAPSHOT) {
 			struct stat sb;
 			rc = stat(path, &sb) < 0 ? -errno : 0;
@@ -687,6 +751,8 @@ static int sender_shard_pass(struct repl_sender *rs, uint32_t i)
 			rc = sender_range(rs, path, kind, i, e->generation, f->off, end);
 			f->off = end;
 		}
+		if (!whole)
+			st->live_sent = f->off;
 		if (rc == 0 && whole) {
 			rc = sender_frame(rs, REPL_FRAME_COMMIT, kind, i, e->generation, f->off, NULL, 0);
 			f->done = true;
@@ -1049,6 +1115,8 @@ static void *sender_main(void *arg)
 	char line[128];
 
 	int rc = 0;
+	for (uint32_t i = 0; i < rs->nshards; i++)
+		rs->shards[i].base = atomic_load(&rs->rt->aof(i)->info.current_size);
 	if (sender_resume(rs)) {
 		atomic_fetch_add(&g_sync_partial_ok, 1);
 		snprintf(line, sizeof(line), "+CONTINUE %s\r\n", rs->replid);

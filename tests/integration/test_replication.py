@@ -29,7 +29,10 @@
    sync_partial_ok and sync_partial_err as Redis does.
 6. A replica that stops reading (20 MB behind): the primary keeps serving,
    disconnects it after repl-timeout (set to 1 s; the log says why), and
-   still shuts down cleanly within seconds.
+   still shuts down cleanly within seconds.  Under client-output-buffer-limit
+   replica (hard 2 MB, or soft 2 MB for 1 s) it is cut once the records not
+   sent to it reach the limit, with repl-timeout at 600 s, and the log names
+   the limit; a replica that keeps reading stays.
 7. requirepass: a replica must authenticate (a wrong masterauth gets
    -WRONGPASS, the right one syncs); appendonly no: PSYNC says there is
    nothing to stream; appendfsync no: the replica still catches up (the
@@ -598,6 +601,53 @@ def check_stalled_replica(shards):
         shutil.rmtree(d, ignore_errors=True)
 
 
+def check_obuf_limit(shards):
+    """client-output-buffer-limit replica: a replica that stops reading is
+    cut off once the records it was not sent reach the hard limit, or stay
+    over the soft limit longer than its seconds, long before repl-timeout;
+    the log says which limit.  A replica that keeps reading under the same
+    limits is not cut."""
+    for limit, which in (("replica 2mb 0 0", b"hard"), ("replica 0 2mb 1", b"soft")):
+        d = tempfile.mkdtemp(prefix="kevy-it-obuf-")
+        try:
+            with K.kevy("--threads", str(shards), "--client-output-buffer-limit", limit,
+                        "--repl-timeout", "600") as prim:
+                # A reading replica under the same limits stays.
+                ok_rep = MirrorReplica(prim.port, shards, d + "/ok")
+                with prim.conn() as c:
+                    for i in range(40):
+                        K.check(c.cmd("SET", "warm%d" % i, "y" * 10000) == "OK", "SET warm")
+                        ok_rep.pump(0.02)
+                ok_rep.pump(1.5)
+                with prim.conn() as c:
+                    K.check("connected_slaves:1" in c.cmd("INFO", "replication").decode(),
+                            "%s: a replica that reads is kept" % limit)
+                ok_rep.close()
+                rep = MirrorReplica(prim.port, shards, d + "/stalled")   # never reads again
+                big = "x" * 100000
+                gone = False
+                t0 = time.monotonic()
+                with prim.conn() as c:
+                    for i in range(300):   # 30 MB: far past what the sockets hold
+                        K.check(c.cmd("SET", "big%d" % i, big) == "OK", "SET big")
+                    for _ in range(200):
+                        inf = c.cmd("INFO", "replication").decode()
+                        if "connected_slaves:0" in inf:
+                            gone = True
+                            break
+                        time.sleep(0.1)
+                K.check(gone, "%s: the stalled replica is disconnected" % limit)
+                with open(prim.log_path, "rb") as f:
+                    log = f.read()
+                K.check(b"client-output-buffer-limit replica's " + which + b" limit" in log,
+                        "%s: the log names the %s limit" % (limit, which.decode()))
+                K.log("%s: stalled replica cut after %.1f s (repl-timeout 600)" %
+                      (limit, time.monotonic() - t0))
+                rep.close()
+        finally:
+            shutil.rmtree(d, ignore_errors=True)
+
+
 class Relay:
     """A TCP relay between a replica and its primary that can flip one byte
     of the primary's stream, cut every connection, or stall (stop
@@ -802,6 +852,7 @@ def main():
         check_refusals(srv, 1)
         srv.check_clean_exit()
     check_stalled_replica(2)
+    check_obuf_limit(2)
     check_auth_and_appendonly()
     check_appendfsync_no()
     check_mirror_tool(2)
