@@ -341,7 +341,7 @@ static const struct cfg_def cfg_table[] = {
 	{ "stream-node-max-entries", CFG_INT, 0, 0, INT64_MAX, NULL, FLD_AI64,
 	  &kv_encoding.stream_node_max_entries, NULL, NULL },
 	{ "notify-keyspace-events", CFG_NOTIFY, 0, 0, 0, NULL, FLD_AINT, &notify_flags, NULL, NULL },
-	{ "client-output-buffer-limit", CFG_WORDS, CFG_IMMUTABLE | CFG_SAME_OK, 4, 12, NULL, FLD_STR,
+	{ "client-output-buffer-limit", CFG_WORDS, 0, 4, 12, NULL, FLD_STR,
 	  &g_config.client_output_buffer_limit, cfg_check_obuf, cfg_applied_obuf },
 	/* Memory limit and eviction (store/lru.h, docs/memory.md): read by
 	 * every write and every key access, so they live in the store. */
@@ -1812,11 +1812,24 @@ static bool cfg_obuf_parse(const char *text, int64_t out[3][3])
 /* A value names some classes; the others keep the limits they have, and
  * the value stored (what CONFIG GET and CONFIG REWRITE show) is Redis's
  * canonical form: every class, in bytes. */
+/* The value now, copied under cfg_lock (CONFIG SET on another shard may
+ * replace it). */
+static char *cfg_obuf_current(void)
+{
+	pthread_mutex_lock(&cfg_lock);
+	const char *cur = g_config.client_output_buffer_limit;
+	char *copy = cur ? kv_strndup(cur, strlen(cur)) : NULL;
+	pthread_mutex_unlock(&cfg_lock);
+	return copy;
+}
+
 static const char *cfg_check_obuf(struct cfg_value *v, enum cfg_origin o, char *e, size_t n)
 {
 	int64_t lim[3][3] = { { 0, 0, 0 }, { 256 << 20, 64 << 20, 60 }, { 32 << 20, 8 << 20, 60 } };
-	if (g_config.client_output_buffer_limit)
-		(void)cfg_obuf_parse(g_config.client_output_buffer_limit, lim);
+	char *cur = cfg_obuf_current();
+	if (cur)
+		(void)cfg_obuf_parse(cur, lim);
+	free(cur);
 	if (!cfg_obuf_parse(v->str, lim))
 		return "Invalid argument";
 	char buf[256];
@@ -1832,8 +1845,10 @@ static const char *cfg_check_obuf(struct cfg_value *v, enum cfg_origin o, char *
 static void cfg_applied_obuf(void)
 {
 	int64_t lim[3][3] = { { 0, 0, 0 }, { 256 << 20, 64 << 20, 60 }, { 32 << 20, 8 << 20, 60 } };
-	if (!g_config.client_output_buffer_limit ||
-	    !cfg_obuf_parse(g_config.client_output_buffer_limit, lim))
+	char *cur = cfg_obuf_current();
+	bool ok = cur && cfg_obuf_parse(cur, lim);
+	free(cur);
+	if (!ok)
 		return;
 	atomic_store(&g_config.obuf_normal_hard, lim[0][0]);
 	atomic_store(&g_config.obuf_normal_soft, lim[0][1]);

@@ -135,10 +135,21 @@ def check_cross_shard(srv):
         K.fail("closed subscribers were not removed from PUBSUB NUMSUB/NUMPAT")
 
 
-def check_slow_subscriber():
-    srv = K.kevy("--threads", "2", "--client-output-buffer-limit",
-                 "normal 0 0 0 pubsub 1mb 256kb 1").start()
+def check_slow_subscriber(runtime):
+    """A subscriber that stops reading is cut at the pubsub class's limit,
+    set at startup or (runtime) by CONFIG SET, which CONFIG GET then shows
+    in Redis's canonical form."""
+    limit = "normal 0 0 0 pubsub 1mb 256kb 1"
+    srv = K.kevy("--threads", "2", *(() if runtime else ("--client-output-buffer-limit",
+                                                        limit))).start()
     try:
+        if runtime:
+            with srv.conn() as c:
+                K.check(c.call("CONFIG", "SET", "client-output-buffer-limit",
+                               "pubsub 1mb 256kb 1") == b"+OK\r\n", "CONFIG SET at run time")
+                got = K.parse(c.call("CONFIG", "GET", "client-output-buffer-limit"))
+                K.check(got[1] == b"normal 0 0 0 slave 268435456 67108864 60 pubsub 1048576 "
+                        b"262144 1", "CONFIG GET after the change: %r" % got)
         slow = socket.create_connection(("127.0.0.1", srv.port))
         slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         slow.sendall(K.encode("SUBSCRIBE", "flood"))
@@ -185,7 +196,8 @@ def main():
         srv.check_clean_exit()
     finally:
         srv.cleanup()
-    check_slow_subscriber()
+    check_slow_subscriber(False)
+    check_slow_subscriber(True)
 
 
 if __name__ == "__main__":
