@@ -82,47 +82,7 @@ done
 [[ -x "$KEVY_SERVER" ]] || die "kevy-server not found at $KEVY_SERVER (build first, or set KEVY_SERVER)"
 
 WORK="$(mktemp -d /tmp/kevy-bench.XXXXXX)"
-PIDS=()
-cleanup() {
-  local p
-  for p in "${PIDS[@]:-}"; do
-    [[ -n "$p" ]] || continue
-    kill -TERM "$p" 2>/dev/null || true
-  done
-  for p in "${PIDS[@]:-}"; do
-    [[ -n "$p" ]] || continue
-    for _ in $(seq 1 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$p" 2>/dev/null || true
-  done
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-# A free loopback port: random in 20000-59999, not 6379, nobody listening.
-free_port() {
-  local p
-  for _ in $(seq 1 200); do
-    p=$((20000 + RANDOM % 40000))
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-      echo "$p"; return 0
-    fi
-  done
-  die "no free port found"
-}
-
-# wait_ping PORT PID: until PONG (30 s), or fail if the process died.
-wait_ping() {
-  local port=$1 pid=$2
-  for _ in $(seq 1 300); do
-    kill -0 "$pid" 2>/dev/null || return 1
-    if [[ "$(redis-cli -h 127.0.0.1 -p "$port" PING 2>/dev/null || true)" == "PONG" ]]; then
-      return 0
-    fi
-    sleep 0.1
-  done
-  return 1
-}
+. "$ROOT/bench/lib.sh"   # PIDS, stop_all, cleanup on exit, free_port, wait_ping
 
 REDIS_PORT=$(free_port)
 mkdir -p "$WORK/redis" "$WORK/kevy"
