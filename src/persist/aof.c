@@ -1263,6 +1263,19 @@ static int dio_setup(struct aof *a, const char *path, uint64_t end, char *err, s
 	return rc;
 }
 
+/* The new segment's O_DIRECT descriptor is open (res >= 0) or not: then
+ * its appends keep the buffered write and fdatasync, and a file system
+ * that refuses O_DIRECT is not asked again. */
+static void dio_open_done(struct aof *a, int res)
+{
+	a->dopen_inflight = false;
+	if (res == -EINVAL)
+		dio_refused(a, a->seg_name);
+	else if (res < 0)
+		log_warning("shard %u: cannot open %s for direct writes: %s; its appends are "
+			    "written and fdatasynced", a->shard_id, a->seg_name, kv_strerror(res));
+}
+
 /* After a switch to a new segment: its O_DIRECT descriptor, through the
  * ring while serving (appends are buffered and fsynced until it is open). */
 static void dio_reopen(struct aof *a)
@@ -1270,28 +1283,13 @@ static void dio_reopen(struct aof *a)
 	if (a->direct_refused || !a->dtail || !a->seg.path)
 		return;
 	if (!a->ring) {
-		int rc = kvio_open(&a->dseg, a->seg.path, O_WRONLY | O_DIRECT, 0);
-		if (rc == -EINVAL)
-			dio_refused(a, a->seg.path);
-		else if (rc < 0)
-			log_warning("shard %u: cannot open %s for direct writes: %s; its appends are "
-				    "written and fdatasynced", a->shard_id, a->seg.path, kv_strerror(rc));
+		dio_open_done(a, kvio_open(&a->dseg, a->seg.path, O_WRONLY | O_DIRECT, 0));
 		return;
 	}
 	struct io_uring_sqe *sqe = kvio_ring_sqe(a->ring);
 	kvio_prep_open(&a->dop, sqe, NULL, &a->dseg, a->seg.path, O_WRONLY | O_DIRECT, 0);
 	kvio_sqe_set_op(sqe, &a->dop, a->ring_tag);
 	a->dopen_inflight = true;
-}
-
-static void dio_open_done(struct aof *a, int res)
-{
-	a->dopen_inflight = false;
-	if (res == -EINVAL)
-		dio_refused(a, a->seg.path ? a->seg.path : a->seg_name);
-	else if (res < 0)
-		log_warning("shard %u: cannot open %s for direct writes: %s; its appends are "
-			    "written and fdatasynced", a->shard_id, a->seg_name, kv_strerror(res));
 }
 
 int aof_recover(struct aof *a, const char *dir, const struct dataset_info *ds,
