@@ -319,7 +319,9 @@ def named_files(d, shards):
     return out
 
 
-def mirror_equal(src, dst, shards):
+def mirror_diff(src, dst, shards):
+    """None when the mirror holds the primary's named files byte for byte,
+    else what differs first (for the failure message)."""
     try:
         for name in named_files(src, shards):
             with open(os.path.join(src, name), "rb") as a, open(os.path.join(dst, name), "rb") as b:
@@ -329,10 +331,17 @@ def mirror_equal(src, dst, shards):
                     # are not records and are not sent.
                     x, y = x.rstrip(b"\0"), y.rstrip(b"\0")
                 if x != y:
-                    return False
-        return True
-    except OSError:
-        return False
+                    at = next((i for i in range(min(len(x), len(y))) if x[i] != y[i]),
+                              min(len(x), len(y)))
+                    return "%s: primary %d bytes, mirror %d, first difference at %d" % (
+                        name, len(x), len(y), at)
+        return None
+    except OSError as e:
+        return "%s" % e
+
+
+def mirror_equal(src, dst, shards):
+    return mirror_diff(src, dst, shards) is None
 
 
 def load(port, rounds, tag):
@@ -432,13 +441,16 @@ def check_stream(shards, cut_link, io=()):
                 time.sleep(0.05)
             digest = c.cmd("DEBUG", "DIGEST")
             dbsize = c.cmd("DBSIZE")
-        equal = False
-        for _ in range(100):
+        # Bounded by time (30 s) and count: under ASan on two busy vCPUs the
+        # last snapshot's files can take seconds to reach the mirror.
+        diff = "not compared"
+        deadline = time.monotonic() + 30
+        for _ in range(300):
             rep.pump(0.1)
-            if mirror_equal(prim.dir, mirror, shards):
-                equal = True
+            diff = mirror_diff(prim.dir, mirror, shards)
+            if diff is None or time.monotonic() > deadline:
                 break
-        K.check(equal, "the mirror's files equal the primary's (%d shards)" % shards)
+        K.check(diff is None, "the mirror's files equal the primary's (%d shards): %s" % (shards, diff))
         if cut_link:
             # Another primary's id (or a position the primary cannot vouch
             # for) gets a full sync, which converges too.
