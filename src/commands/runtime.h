@@ -75,6 +75,7 @@ struct shard_stats {
 	_Atomic uint64_t forwarded_commands;   /* sent to another shard */
 	_Atomic uint64_t migrated_connections; /* moved here from another shard */
 	_Atomic uint64_t multi_shard_commands; /* took several keyspaces */
+	_Atomic uint64_t chained_txns;         /* of them, ran in another's chain (route.c) */
 	_Atomic uint64_t total_error_replies;  /* always with errors (stat_error) */
 	/* Redis's total_reads_processed / total_writes_processed: each recv
 	 * completion with bytes, each send completion. */

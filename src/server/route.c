@@ -25,12 +25,14 @@
  * Not here: the loop, sockets and parsing (shard.c); reply order and the
  * durability gate (gate.c); running a call (exec.c).
  */
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "commands/acl.h"
 #include "base/kv.h"
+#include "base/log.h"
 #include "commands/config.h"
 #include "commands/fx.h"
 #include "server/script.h"
@@ -61,6 +63,8 @@ static void fwd_replied(struct shard *s, struct fwd_req *req)
 	struct conn *c = req->call.conn;
 	shard_slowlog(s, c, req->call.cmd, req->call.argc, req->call.argv, req->duration_us);
 	conn_fill_slot(s, c, req->call.slot, &req->reply);
+	kv_assert(c->fwd_out > 0);
+	c->fwd_out--;
 	conn_release_inflight(s, c);
 	acl_user_unref(req->call.user);
 	free(req);
@@ -82,6 +86,7 @@ static void shard_forward(struct shard *s, struct conn *c, uint32_t to,
 	acl_user_ref(c->user);
 	req->call.slot = conn_reserve_slot(c);
 	c->inflight++;
+	c->fwd_out++;
 	stat_add(&s->stats.forwarded_commands, 1);
 	shard_send(s, to, &req->m);
 }
@@ -193,12 +198,132 @@ static void txn_sys_execute(struct shard *s, struct txn *t)
 	shard_keyspace_freed(s);
 }
 
+/*
+ * Chains.  Every txn takes its shards' keyspaces with a round trip per
+ * other shard, and nothing else runs on a keyspace while it is held, so
+ * under many clients of multi-shard commands (MSET at -P 16) the round
+ * trips, not the commands, set the rate.  So a txn that starts on a home
+ * while another txn of that home is still acquiring exactly the same
+ * shards joins it (txn_open) instead of asking for them itself: once the
+ * first holds them all, it runs, then each member in the order they
+ * joined, under the same hold; each sends its own releases (effects, acks,
+ * wake-ups), every one but the last's saying which txn holds the keyspace
+ * next (next_txn_id), so the other shards log and acknowledge each
+ * member's part as its own txn's, in order, and free the keyspace once.
+ *
+ * - Isolation is unchanged: each member runs with every keyspace it
+ *   names held, as if it had acquired them right after the previous one.
+ * - A connection's order: a txn joins only if none of the connection's
+ *   commands is still out on another shard (fwd_out); such a command went
+ *   through the ring before the first txn's LOCK may have, and must run
+ *   first.  Txns of different connections have no order between them.
+ * - Unit headers (txn_unit_parts) name each shard's LSN of the part: for a
+ *   member the home foresees it, as the first txn's LSN there plus the
+ *   records the earlier members sent there (chain_lsn), since a held shard
+ *   appends nothing else.  The shard checks it; where it does not hold
+ *   (appendonly switched while the chain ran, or a record over the limit
+ *   failed the AOF), the part is not logged and the txn fails, never
+ *   acknowledged.
+ * - Bounded: at most TXN_CHAIN_MAX members, so a chain holds the
+ *   keyspaces for a bounded number of commands.
+ * - Turning appendonly on: members take the first txn's side and are
+ *   counted before it ends (shard_turnon_defers).
+ */
+#define TXN_CHAIN_MAX 32
+
+static bool txn_chain_join(struct shard *s, struct conn *c, struct txn *t)
+{
+	struct txn *l = s->txn_open;
+	if (!l || c->fwd_out || l->chain_len >= TXN_CHAIN_MAX || l->nshards != t->nshards ||
+	    memcmp(l->shards, t->shards, t->nshards * sizeof(uint32_t)) != 0)
+		return false;
+	t->acquired = t->nshards;
+	if (l->chain_tail)
+		l->chain_tail->chain_next = t;
+	else
+		l->chain_head = t;
+	l->chain_tail = t;
+	l->chain_len++;
+	stat_add(&s->stats.chained_txns, 1);
+	return true;
+}
+
+/* The first txn of a chain holds every shard: the LSNs its members start
+ * from, and their side of a turn-on, counted before the first one ends. */
+static void txn_chain_begin(struct shard *s, struct txn *t)
+{
+	s->chain_aof = shard_aof_on();
+	for (uint32_t i = 0; i < t->nshards; i++)
+		s->chain_lsn[t->shards[i]] = t->lsns[i];
+	for (struct txn *m = t->chain_head; m; m = m->chain_next) {
+		m->side = t->side;
+		if (m->side == 0)
+			atomic_fetch_add(&g_server.turnon_txns, 1);
+	}
+}
+
+static void txn_acquire_next(struct shard *s, struct txn *t);
+
+/* appendonly changed while a chain ran: what the other shards log for the
+ * next member could differ from what this home foresees, so the chain ends
+ * here and each member left acquires its shards itself (they are held by
+ * t, so they queue behind it). */
+static void txn_chain_detach(struct shard *s, struct txn *t)
+{
+	struct txn *m = t->chain_head;
+	t->chain_head = t->chain_tail = NULL;
+	while (m) {
+		struct txn *n = m->chain_next;
+		m->chain_next = NULL;
+		m->acquired = 0;
+		if (m->side == 0)
+			atomic_fetch_sub(&g_server.turnon_txns, 1);
+		m->side = -1;
+		txn_acquire_next(s, m);
+		m = n;
+	}
+}
+
+/* The next member runs now: each shard's LSN at its start. */
+static struct txn *txn_chain_pass(struct shard *s, struct txn *t)
+{
+	struct txn *next = t->chain_head;
+	if (!next)
+		return NULL;
+	next->chain_head = next->chain_next;
+	next->chain_tail = next->chain_head ? t->chain_tail : NULL;
+	next->chain_next = NULL;
+	for (uint32_t i = 0; i < next->nshards; i++) {
+		uint32_t id = next->shards[i];
+		next->lsns[i] = id == s->id ? s->aof.last_lsn : s->chain_lsn[id];
+	}
+	return next;
+}
+
+static struct txn *txn_run(struct shard *s, struct txn *t, bool predicted);
+
 static void txn_execute(struct shard *s, struct txn *t)
 {
 	if (t->sys_fn) {
 		txn_sys_execute(s, t);
 		return;
 	}
+	if (s->txn_open == t)
+		s->txn_open = NULL;
+	if (t->chain_head)
+		txn_chain_begin(s, t);
+	bool predicted = false;
+	while (t) {
+		t = txn_run(s, t, predicted);
+		predicted = true;
+	}
+}
+
+static struct txn *txn_run(struct shard *s, struct txn *t, bool predicted)
+{
+	if (t->chain_head && shard_aof_on() != s->chain_aof)
+		txn_chain_detach(s, t);
+	struct txn *next = t->chain_head;
 	for (uint32_t i = 0; i < t->nshards; i++)
 		s->txn_held[t->shards[i]] = &g_server.shards[t->shards[i]]->dbs;
 	struct kv_buf reply = KV_BUF_INIT;
@@ -258,6 +383,8 @@ static void txn_execute(struct shard *s, struct txn *t)
 		rels[id] = rel;
 		rel->m.type = MSG_RELEASE;
 		rel->txn_id = t->id;
+		rel->next_txn_id = next ? next->id : 0;
+		rel->predicted = predicted;
 		if (parts) {
 			rel->effects = parts[i];
 			kv_buf_init(&parts[i]);
@@ -267,6 +394,8 @@ static void txn_execute(struct shard *s, struct txn *t)
 		} else {
 			fx_take(id, &rel->effects);
 		}
+		/* What that shard will log for it: one record, if any. */
+		s->chain_lsn[id] = t->lsns[i] + (rel->effects.len && shard_aof_on());
 		rel->ack = ack;
 		if (ack) {
 			rel->conn = c;
@@ -333,16 +462,19 @@ static void txn_execute(struct shard *s, struct txn *t)
 	}
 	c->txn_inflight = false;
 	conn_release_inflight(s, c);
+	next = txn_chain_pass(s, t);
 	if (held_here) {
 		kv_assert(s->holder == t);
-		s->holder = NULL;
+		s->holder = next;
+		s->holder_id = next ? next->id : 0;
 	}
 	if (t->side == 0)
 		atomic_fetch_sub(&g_server.turnon_txns, 1);
 	/* No message refers to t any more: RELEASE names it by id. */
 	free(t);
-	if (held_here)
+	if (held_here && !next)
 		shard_keyspace_freed(s);
+	return next;
 }
 
 /* This shard takes its own keyspace for t (it is free). */
@@ -457,6 +589,9 @@ void shard_start_txn(struct shard *s, struct conn *c, const struct kv_command *c
 	c->inflight++;
 	c->txn_inflight = true;
 	stat_add(&s->stats.multi_shard_commands, 1);
+	if (txn_chain_join(s, c, t))
+		return;
+	s->txn_open = t;
 	txn_acquire_next(s, t);
 }
 
@@ -538,7 +673,7 @@ static void shard_keyspace_freed(struct shard *s)
 /* A txn from another shard released this keyspace: tell its home once the
  * effects (and whatever its reads saw) are durable here. */
 static void shard_ack_txn(struct shard *s, const struct release_msg *rel, bool wrote,
-			  uint64_t wrote_lsn)
+			  uint64_t wrote_lsn, bool lost)
 {
 	struct durable_ack *a = kv_calloc(1, sizeof(*a));
 	a->m.type = MSG_DURABLE;
@@ -546,6 +681,14 @@ static void shard_ack_txn(struct shard *s, const struct release_msg *rel, bool w
 	a->slot = rel->slot;
 	a->track = rel->track;
 	bool durable = rel->ack == 2;
+	if (lost) {
+		/* Its part here was not logged (the chain's check above). */
+		a->failed = true;
+		snprintf(a->error, sizeof(a->error),
+			 "ERR the command's effects on shard %u could not be logged; retry it", s->id);
+		shard_send_when_durable(s, rel->m.from, &a->m, 0, false);
+		return;
+	}
 	if (rel->unit_lsn && wrote_lsn && s->aof.state != AOF_FAILED) {
 		/* A part of a unit across shards: acknowledged when ready
 		 * (gate.c, commit-wait). */
@@ -792,9 +935,19 @@ static void shard_handle_msg(struct shard *s, struct shard_msg *m)
 		 * touch the keyspace, so the AOF keeps the keyspace's order. */
 		uint64_t wrote_lsn = 0;   /* 0 and FAILED: over the record limit */
 		bool wrote = rel->effects.len > 0 && shard_aof_on();
+		bool lost = false;
 		if (rel->effects.len) {
 			atomic_fetch_add_explicit(&s->changes, 1, memory_order_relaxed);
-			if (shard_aof_on() && rel->unit_lsn) {
+			if (shard_aof_on() && rel->unit_lsn && rel->predicted &&
+			    rel->unit_lsn != s->aof.last_lsn + 1) {
+				/* A chain's member whose LSN here was foreseen wrong
+				 * (route.c, "chains"): its header would name another
+				 * record, so the part is not logged and the txn fails. */
+				log_warning("shard %u: a unit's part expected LSN %" PRIu64
+					    " but the next is %" PRIu64 "; not logged, its command fails",
+					    s->id, rel->unit_lsn, s->aof.last_lsn + 1);
+				lost = true;
+			} else if (shard_aof_on() && rel->unit_lsn) {
 				wrote_lsn = aof_append_typed(&s->aof, AOF_REC_UNIT, rel->effects.data,
 							     rel->effects.len);
 				/* Invariant H (docs/durability.md): nothing was
@@ -806,13 +959,19 @@ static void shard_handle_msg(struct shard *s, struct shard_msg *m)
 		}
 		kv_buf_free(&rel->effects);
 		if (rel->ack)
-			shard_ack_txn(s, rel, wrote, wrote_lsn);
+			shard_ack_txn(s, rel, wrote, wrote_lsn, lost);
 		if (rel->save_wait)
 			shard_save_wait(s, rel->m.from, rel->conn, rel->slot);
 		while (rel->wakes) {
 			struct shard_msg *w = rel->wakes;
 			rel->wakes = w->next;
 			shard_send_when_durable(s, w->wait_to, w, shard_reply_tag(s), false);
+		}
+		if (rel->next_txn_id) {
+			/* A chain goes on: the next txn of the same home holds it. */
+			s->holder_id = rel->next_txn_id;
+			free(rel);
+			break;
 		}
 		s->holder = NULL;
 		free(rel);

@@ -206,6 +206,11 @@ struct txn {
 	 * changes is logged.  NULL for a client's txn. */
 	void (*sys_fn)(struct shard *home, struct kv_dbs **held, void *arg);
 	void *sys_arg;
+	/* Chains (route.c): txns of the same home over the same shards that
+	 * started while this one was acquiring them, run right after it under
+	 * the same hold, in order; then the last one releases. */
+	struct txn *chain_head, *chain_tail, *chain_next;
+	uint32_t chain_len;
 	uint32_t shards[];        /* ids; then lsns; cmd_call arguments follow */
 };
 
@@ -227,6 +232,10 @@ struct release_msg {
 	uint64_t txn_id;          /* the txn is freed by its home after sending */
 	struct kv_buf effects;    /* the txn's effects on this shard: one AOF record */
 	uint64_t unit_lsn;        /* != 0: effects is a UNIT part, to take this LSN */
+	/* != 0: the keyspace stays held, now by this txn of the same home,
+	 * which runs next under the same hold (route.c, "chains"). */
+	uint64_t next_txn_id;
+	bool predicted;           /* unit_lsn was foreseen by the home (a chain's member) */
 	struct unit_track *track; /* a unit across shards: its tracker at home */
 	/* Acknowledge (MSG_DURABLE) once they are durable: 0 no, 1 under the
 	 * policy (always), 2 with an fsync whatever the policy (WAITAOF). */
@@ -309,6 +318,7 @@ struct conn {
 	size_t out_traced;                    /* epoll: head of out already traced */
 	struct reply_slot *slots_head, *slots_tail;
 	uint32_t inflight;                    /* forwarded commands and txns out */
+	uint32_t fwd_out;                     /* of them, commands forwarded (MSG_EXEC) */
 	bool txn_inflight;                    /* a multi-shard command is out */
 	bool dispatching;                     /* conn_process is running its command */
 	bool paused;                          /* waiting for the keyspace */
@@ -522,6 +532,9 @@ struct shard {
 	_Atomic bool kill_pending;            /* CLIENT KILL flagged some clients */
 	struct kv_dbs **txn_held;             /* scratch held[] for txns run here */
 	struct release_msg **txn_rels;        /* scratch: a txn's release per shard */
+	struct txn *txn_open;                 /* a txn of this home still acquiring: chains may join it */
+	uint64_t *chain_lsn;                  /* scratch: each held shard's last LSN along a chain */
+	bool chain_aof;                       /* appendonly as the chain's first txn saw it */
 
 	/* Blocking: waiters per key of this keyspace, this shard's blocked
 	 * clients, and wake-ups for them produced on this thread. */
