@@ -552,7 +552,7 @@ static void txn_acquire_next(struct shard *s, struct txn *t)
 			shard_send(s, target, &t->m);
 			return;
 		}
-		if (s->holder) {
+		if (s->holder || s->yielding) {
 			t->m.type = MSG_LOCK;
 			t->m.from = s->id;
 			shard_deferred_push(s, &t->m);
@@ -630,7 +630,7 @@ static void txn_grant_remote(struct shard *s, struct txn *t)
 static void shard_handle_lock(struct shard *s, struct shard_msg *m)
 {
 	struct txn *t = (struct txn *)m;
-	if (s->holder) {
+	if (s->holder || s->yielding) {
 		shard_deferred_push(s, m);
 		return;
 	}
@@ -647,10 +647,24 @@ static void shard_handle_lock(struct shard *s, struct shard_msg *m)
 }
 
 /* The keyspace became free: run what waited for it, in arrival order, until
- * a txn takes it again; then let paused clients continue. */
-static void shard_keyspace_freed(struct shard *s)
+ * a txn takes it again; then let paused clients continue.
+ *
+ * Fairness: when both this shard's own clients (paused on the hold) and
+ * other shards' txns or forwarded commands (deferred) wait, the clients go
+ * first, for one turn of the loop (yielding; shard_yield_end): without it
+ * a steady stream of txns (chains of MSETs from two homes) takes the
+ * keyspace again at every release and the paused clients wait until the
+ * stream stops.  While yielding, whatever would be deferred behind a
+ * holder is deferred behind the queue, so the queue keeps its order. */
+static void keyspace_free_run(struct shard *s, bool may_yield)
 {
-	while (!s->holder) {
+	if (may_yield && !s->yielding && s->paused_head && s->deferred.head) {
+		s->yielding = true;
+		s->yield_ready = false;
+	} else {
+		s->yielding = false;
+	}
+	while (!s->holder && !s->yielding) {
 		struct shard_msg *m = shard_deferred_pop(s);
 		if (!m)
 			break;
@@ -668,6 +682,31 @@ static void shard_keyspace_freed(struct shard *s)
 		c->paused = false;
 		conn_schedule(s, c);
 	}
+}
+
+static void shard_keyspace_freed(struct shard *s)
+{
+	keyspace_free_run(s, true);
+}
+
+/* Around the loop's ready clients (shard.c): mark notes a yield on before
+ * they run; end, after them, ends such a yield and runs the deferred
+ * queue.  Returns whether a yield is still on (the loop must turn again
+ * rather than park). */
+void shard_yield_mark(struct shard *s)
+{
+	s->yield_ready = s->yielding;
+}
+
+bool shard_yield_end(struct shard *s)
+{
+	if (!s->yielding)
+		return false;
+	if (!s->yield_ready)
+		return true;   /* began during this turn's clients: after the next */
+	kv_assert(!s->holder);
+	keyspace_free_run(s, false);
+	return false;
 }
 
 /* A txn from another shard released this keyspace: tell its home once the
@@ -902,7 +941,7 @@ static void shard_handle_msg(struct shard *s, struct shard_msg *m)
 {
 	switch (m->type) {
 	case MSG_EXEC:
-		if (s->holder)
+		if (s->holder || s->yielding)
 			shard_deferred_push(s, m);
 		else
 			fwd_execute(s, (struct fwd_req *)m);

@@ -1298,7 +1298,10 @@ static void shard_loop(struct shard *s)
 			shard_kill_flagged(s);
 		if (atomic_load_explicit(&s->listen_pending, memory_order_relaxed))
 			shard_take_listeners(s);
+		shard_yield_mark(s);
 		client_work += shard_process_ready(s);
+		if (shard_yield_end(s))
+			work++;
 		work += client_work;
 		if (s->wakes.head) {
 			shard_run_local_wakes(s);

@@ -504,6 +504,10 @@ struct shard {
 	struct txn *holder;                   /* txn holding this keyspace, or NULL */
 	uint64_t holder_id;
 	struct msg_fifo deferred;
+	/* Paused clients run before the deferred queue (route.c,
+	 * shard_keyspace_freed): on until the ready clients of a turn that
+	 * began with it on (yield_ready) have run. */
+	bool yielding, yield_ready;
 	struct kv_dbs **held_local;           /* held[] with only this shard's keyspace */
 
 	/* maxmemory (exec.c, docs/memory.md): this shard's eviction candidates,
@@ -764,6 +768,8 @@ bool shard_rings_pending(struct shard *s);
 bool shard_turnon_defers(struct shard *s, struct txn *t);
 void shard_turnon_grants(struct shard *s);
 void shard_deferred_push(struct shard *s, struct shard_msg *m);
+void shard_yield_mark(struct shard *s);
+bool shard_yield_end(struct shard *s);
 struct shard_msg *shard_deferred_pop(struct shard *s);
 /* Wake a shard's reactor from any thread. */
 void shard_wake(struct shard *s);

@@ -6,7 +6,9 @@ it under one hold.  Seen from outside:
 
 - isolation: pipelined MGETs of a group of keys (one per shard) never see
   an MSET or EXEC of that group half applied, while 24 writers pipeline
-  MSETs and EXECs over every shard;
+  MSETs and EXECs over every shard; single-key GETs pipelined beside them
+  (paused on a held shard, then run before the next txn takes it) get
+  their values;
 - chains form (INFO stats kevy_chained_commands > 0), so this exercises
   them and not only single txns;
 - durability: under appendfsync always every acknowledged write survives
@@ -110,7 +112,11 @@ def run_load(port, groups, seconds, rounds, allowed_errors=(), between=None):
                 sent.append((cmds, val))
             for r, conn in enumerate(readers):
                 picks = [groups[(r * 7 + n * 3 + j) % len(groups)] for j in range(DEPTH)]
-                conn.send(b"".join(K.encode("MGET", *g) for g in picks))
+                # MGETs (txns over every shard), then single-key GETs,
+                # which run on their shard between the chains' holds.
+                conn.send(b"".join(K.encode("MGET", *g) for g in picks) +
+                          b"".join(K.encode("GET", g[(n + j) % len(g)])
+                                   for j, g in enumerate(picks)))
             for w, conn in enumerate(writers):
                 cmds, val = sent[w]
                 replies = [K.parse(x) for x in conn.read_replies(len(cmds), timeout=30)]
@@ -125,6 +131,10 @@ def run_load(port, groups, seconds, rounds, allowed_errors=(), between=None):
                     K.check(isinstance(vals, list) and len(set(vals)) == 1,
                             "an MGET saw a group half written: %r" % vals)
                     mgets += 1
+                for raw in conn.read_replies(DEPTH, timeout=30):
+                    v = K.parse(raw)
+                    K.check(isinstance(v, bytes) and (v == b"init" or v.startswith(b"w")),
+                            "a GET beside the chains: %r" % v)
             n += 1
     finally:
         for conn in writers + readers:
