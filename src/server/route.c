@@ -231,11 +231,23 @@ static void txn_sys_execute(struct shard *s, struct txn *t)
  */
 #define TXN_CHAIN_MAX 32
 
+/* Whether every shard of t is one of l's (both ascending). */
+static bool txn_shards_within(const struct txn *t, const struct txn *l)
+{
+	uint32_t j = 0;
+	for (uint32_t i = 0; i < t->nshards; i++) {
+		while (j < l->nshards && l->shards[j] < t->shards[i])
+			j++;
+		if (j == l->nshards || l->shards[j] != t->shards[i])
+			return false;
+	}
+	return true;
+}
+
 static bool txn_chain_join(struct shard *s, struct conn *c, struct txn *t)
 {
 	struct txn *l = s->txn_open;
-	if (!l || c->fwd_out || l->chain_len >= TXN_CHAIN_MAX || l->nshards != t->nshards ||
-	    memcmp(l->shards, t->shards, t->nshards * sizeof(uint32_t)) != 0)
+	if (!l || c->fwd_out || l->chain_len >= TXN_CHAIN_MAX || !txn_shards_within(t, l))
 		return false;
 	t->acquired = t->nshards;
 	if (l->chain_tail)
@@ -284,6 +296,17 @@ static void txn_chain_detach(struct shard *s, struct txn *t)
 	}
 }
 
+/* The txn after t in its chain that holds shard id next (0: none, the
+ * shard is free once t releases it). */
+static uint64_t txn_chain_next_on(const struct txn *t, uint32_t id)
+{
+	for (const struct txn *m = t->chain_head; m; m = m->chain_next)
+		for (uint32_t i = 0; i < m->nshards && m->shards[i] <= id; i++)
+			if (m->shards[i] == id)
+				return m->id;
+	return 0;
+}
+
 /* The next member runs now: each shard's LSN at its start. */
 static struct txn *txn_chain_pass(struct shard *s, struct txn *t)
 {
@@ -310,6 +333,11 @@ static void txn_execute(struct shard *s, struct txn *t)
 	}
 	if (s->txn_open == t)
 		s->txn_open = NULL;
+	/* This shard stays held from the first txn to the last of its chain
+	 * if the first holds it, whichever members name it. */
+	s->chain_home = false;
+	for (uint32_t i = 0; i < t->nshards; i++)
+		s->chain_home |= t->shards[i] == s->id;
 	if (t->chain_head)
 		txn_chain_begin(s, t);
 	bool predicted = false;
@@ -383,7 +411,7 @@ static struct txn *txn_run(struct shard *s, struct txn *t, bool predicted)
 		rels[id] = rel;
 		rel->m.type = MSG_RELEASE;
 		rel->txn_id = t->id;
-		rel->next_txn_id = next ? next->id : 0;
+		rel->next_txn_id = next ? txn_chain_next_on(t, id) : 0;
 		rel->predicted = predicted;
 		if (parts) {
 			rel->effects = parts[i];
@@ -463,7 +491,8 @@ static struct txn *txn_run(struct shard *s, struct txn *t, bool predicted)
 	c->txn_inflight = false;
 	conn_release_inflight(s, c);
 	next = txn_chain_pass(s, t);
-	if (held_here) {
+	bool home_held = s->chain_home;
+	if (home_held) {
 		kv_assert(s->holder == t);
 		s->holder = next;
 		s->holder_id = next ? next->id : 0;
@@ -472,7 +501,7 @@ static struct txn *txn_run(struct shard *s, struct txn *t, bool predicted)
 		atomic_fetch_sub(&g_server.turnon_txns, 1);
 	/* No message refers to t any more: RELEASE names it by id. */
 	free(t);
-	if (held_here && !next)
+	if (home_held && !next)
 		shard_keyspace_freed(s);
 	return next;
 }

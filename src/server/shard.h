@@ -539,6 +539,7 @@ struct shard {
 	struct txn *txn_open;                 /* a txn of this home still acquiring: chains may join it */
 	uint64_t *chain_lsn;                  /* scratch: each held shard's last LSN along a chain */
 	bool chain_aof;                       /* appendonly as the chain's first txn saw it */
+	bool chain_home;                      /* the running chain holds this shard's keyspace */
 
 	/* Blocking: waiters per key of this keyspace, this shard's blocked
 	 * clients, and wake-ups for them produced on this thread. */

@@ -4,7 +4,8 @@ clients' multi-shard commands (MSET, MULTI/EXEC over shards) that start
 while another txn of the same home is acquiring the same shards run after
 it under one hold.  Seen from outside:
 
-- isolation: pipelined MGETs of a group of keys (one per shard) never see
+- isolation: pipelined MGETs of a group of keys (one per shard of the
+  group's set of shards: all of them, a subset, or one) never see
   an MSET or EXEC of that group half applied, while 24 writers pipeline
   MSETs and EXECs over every shard; single-key GETs pipelined beside them
   (paused on a held shard, then run before the next txn takes it) get
@@ -32,7 +33,7 @@ DEPTH = 16
 
 
 def group_keys(c, port, shards, groups):
-    """groups x shards keys: group g has one key on each shard (found by
+    """One key list per group, at most one key on each shard (found by
     which shard's AOF logs a SET of it)."""
     by_shard = {i: [] for i in range(shards)}
     for i in range(4000):
@@ -44,7 +45,11 @@ def group_keys(c, port, shards, groups):
             by_shard[s].append(k)
     K.check(all(len(v) >= groups for v in by_shard.values()),
             "found %d keys on each of %d shards" % (groups, shards))
-    out = [[by_shard[s][g] for s in range(shards)] for g in range(groups)]
+    # Group g spans the shards of the mask (g % (2^n - 1)) + 1, so groups
+    # cover every non-empty set of shards: whole sets, subsets (which join
+    # chains over more shards) and single shards (local or forwarded).
+    masks = [(g % ((1 << shards) - 1)) + 1 for g in range(groups)]
+    out = [[by_shard[s][g] for s in range(shards) if masks[g] >> s & 1] for g in range(groups)]
     with K.RawConn(port) as w:
         for keys in out:
             args = ["MSET"]
@@ -55,11 +60,11 @@ def group_keys(c, port, shards, groups):
 
 
 def writer_batch(w, keys, seq):
-    """DEPTH commands for writer w: MSETs, or (every third writer)
+    """DEPTH commands for writer w: MSETs, or (every fourth writer)
     MULTI/SET.../EXEC over its group.  Returns (payload, count, last value)."""
     cmds = []
     val = None
-    if w % 3 == 0:
+    if w % 4 == 0:
         while len(cmds) + len(keys) + 2 <= DEPTH:
             val = "w%d-%d" % (w, seq)
             seq += 1
