@@ -203,13 +203,16 @@ static void txn_sys_execute(struct shard *s, struct txn *t)
  * other shard, and nothing else runs on a keyspace while it is held, so
  * under many clients of multi-shard commands (MSET at -P 16) the round
  * trips, not the commands, set the rate.  So a txn that starts on a home
- * while another txn of that home is still acquiring exactly the same
- * shards joins it (txn_open) instead of asking for them itself: once the
+ * while another txn of that home is still acquiring all of its shards
+ * (and maybe more) joins it (txn_open) instead of asking for them itself:
+ * once the
  * first holds them all, it runs, then each member in the order they
  * joined, under the same hold; each sends its own releases (effects, acks,
- * wake-ups), every one but the last's saying which txn holds the keyspace
- * next (next_txn_id), so the other shards log and acknowledge each
- * member's part as its own txn's, in order, and free the keyspace once.
+ * wake-ups), each naming the next member that holds that shard
+ * (next_txn_id; none: the shard is free), so the other shards log and
+ * acknowledge each member's part as its own txn's, in order, and free the
+ * keyspace once.  The home's own keyspace, if the first txn holds it,
+ * stays held until the last member ends.
  *
  * - Isolation is unchanged: each member runs with every keyspace it
  *   names held, as if it had acquired them right after the previous one.
