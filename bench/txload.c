@@ -61,6 +61,8 @@ static void die(const char *fmt, ...)
 	exit(1);
 }
 
+#include "loadnet.h"   /* load_connect(); uses die() */
+
 /* ---- random keys (xorshift64*, one state per connection) ---- */
 
 static uint64_t rnd_next(uint64_t *s)
@@ -101,22 +103,6 @@ struct conn {
 	unsigned line;           /* index into expect[] of the next reply line */
 };
 
-static int connect_to(const char *host, const char *port)
-{
-	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM }, *ai;
-	int rc = getaddrinfo(host, port, &hints, &ai);
-	if (rc)
-		die("%s:%s: %s", host, port, gai_strerror(rc));
-	int fd = socket(ai->ai_family, SOCK_STREAM, 0);
-	if (fd < 0 || connect(fd, ai->ai_addr, ai->ai_addrlen) < 0)
-		die("connect %s:%s: %s", host, port, strerror(errno));
-	freeaddrinfo(ai);
-	int one = 1;
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0)
-		die("fcntl: %s", strerror(errno));
-	return fd;
-}
 
 /* Append one transaction to the connection's output buffer. */
 static void queue_txn(struct conn *c, long keyspace)
@@ -196,7 +182,7 @@ static void run_multi(const char *host, const char *port, int nconn, int depth,
 	uint64_t seed = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
 	for (int i = 0; i < nconn; i++) {
 		struct conn *c = &cs[i];
-		c->fd = connect_to(host, port);
+		c->fd = load_connect(host, port, true);
 		c->rng = (seed + 0x9E3779B97F4A7C15ULL * (uint64_t)(i + 1)) | 1;
 		c->out_cap = (size_t)depth * TXN_MAX;
 		c->out = malloc(c->out_cap);

@@ -55,6 +55,8 @@ static void die(const char *fmt, ...)
 	exit(1);
 }
 
+#include "loadnet.h"   /* load_connect(); uses die() */
+
 static void buf_reserve(struct buf *b, size_t more)
 {
 	if (b->len + more <= b->cap)
@@ -213,20 +215,6 @@ static const char *parse_read(const char *p, const char *end, const char *key,
 
 /* ---- connections ---- */
 
-static int connect_to(const char *host, const char *port)
-{
-	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM }, *ai;
-	int rc = getaddrinfo(host, port, &hints, &ai);
-	if (rc)
-		die("%s:%s: %s", host, port, gai_strerror(rc));
-	int fd = socket(ai->ai_family, SOCK_STREAM, 0);
-	if (fd < 0 || connect(fd, ai->ai_addr, ai->ai_addrlen) < 0)
-		die("connect %s:%s: %s", host, port, strerror(errno));
-	freeaddrinfo(ai);
-	int one = 1;
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	return fd;
-}
 
 static void write_all(int fd, struct buf *b)
 {
@@ -272,7 +260,7 @@ static double now_s(void)
 
 static void cmd_fill(const char *host, const char *port, int streams, long entries)
 {
-	int fd = connect_to(host, port);
+	int fd = load_connect(host, port, false);
 	struct buf out = { 0 }, in = { 0 };
 	char key[32], id[32];
 	long pending = 0;
@@ -334,7 +322,7 @@ static void cmd_consume(const char *host, const char *port, int nconn, int strea
 	struct pollfd *pf = calloc((size_t)nconn, sizeof(*pf));
 	for (int i = 0; i < nconn; i++) {
 		struct conn *c = &cs[i];
-		c->fd = connect_to(host, port);
+		c->fd = load_connect(host, port, false);
 		fcntl(c->fd, F_SETFL, fcntl(c->fd, F_GETFL) | O_NONBLOCK);
 		snprintf(c->key, sizeof(c->key), "xs%d", i % streams);
 		snprintf(c->name, sizeof(c->name), "c%d", i);

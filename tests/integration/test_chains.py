@@ -161,13 +161,21 @@ def chained(c):
     return int(A.info(c, "stats").get("kevy_chained_commands", "0"))
 
 
-def case_durable(shards, io):
+def start(shards, io, policy):
+    """A started server with the AOF on under policy, and the writers'
+    groups of keys."""
     srv = K.Server(args=["--threads", str(shards), "--appendonly", "yes",
-                         "--appendfsync", "always", "--io", io])
+                         "--appendfsync", policy, "--io", io])
+    srv.start()
+    with srv.conn() as c:
+        groups = group_keys(c, srv.port, shards, WRITERS)
+    return srv, groups
+
+
+def case_durable(shards, io):
+    srv, groups = start(shards, io, "always")
     try:
-        srv.start()
         with srv.conn() as c:
-            groups = group_keys(c, srv.port, shards, WRITERS)
             before = chained(c)
         n, acked, last, mgets = run_load(srv.port, groups, seconds=4, rounds=400)
         with srv.conn() as c:
@@ -188,12 +196,8 @@ def case_durable(shards, io):
 
 def case_switching(shards, io):
     """appendonly off and on between rounds while chains run."""
-    srv = K.Server(args=["--threads", str(shards), "--appendonly", "yes",
-                         "--appendfsync", "everysec", "--io", io])
+    srv, groups = start(shards, io, "everysec")
     try:
-        srv.start()
-        with srv.conn() as c:
-            groups = group_keys(c, srv.port, shards, WRITERS)
         ctl = K.RawConn(srv.port)
 
         def between(n):
