@@ -270,7 +270,7 @@ static void ep_relisten(struct shard *s, const int *old_fds, int nold)
 	struct epoll_state *e = s->reactor_data;
 	for (int i = 0; i < nold; i++) {
 		epoll_ctl(e->epfd, EPOLL_CTL_DEL, old_fds[i], NULL);
-		close(old_fds[i]);
+		shard_retire_listener(s, old_fds[i]);
 	}
 	for (int i = 0; i < s->nlisten; i++) {
 		struct epoll_event ev = { .events = EPOLLIN, .data.u64 = ((uint64_t)i << 3) | EP_ACCEPT };

@@ -34,7 +34,8 @@
 #include "server/shard.h"
 
 #define UR_OP_MASK KVIO_RING_TAG_MASK   /* the file ops share the tagging */
-enum { UR_ACCEPT = 1, UR_RECV = 2, UR_SEND = 3, UR_EVENTFD = 4, UR_IGNORE = 5, UR_FILE = 6 };
+enum { UR_ACCEPT = 1, UR_RECV = 2, UR_SEND = 3, UR_EVENTFD = 4, UR_IGNORE = 5, UR_FILE = 6,
+       UR_UNLISTEN = 7 };
 
 #define UR_BUF_GROUP 7
 #define UR_BUF_COUNT 512      /* power of two */
@@ -47,6 +48,10 @@ struct uring_state {
 	unsigned recycled;        /* buffers added since the last advance */
 	uint64_t efd_value;
 	unsigned sq_entries;
+	/* Listeners CONFIG SET replaced whose accept is being cancelled
+	 * (ur_relisten): closed once it is, by shard_retire_listener. */
+	struct { uint32_t gen; int idx; int fd; } retired[32];
+	int nretired;
 };
 
 static unsigned ur_sq_entries(void)
@@ -229,16 +234,41 @@ static int ur_init(struct shard *s)
 	return 0;
 }
 
+/* The old listener (gen, idx) accepts no more on the ring: take what is
+ * queued on it and close it (once: the accept's last completion and the
+ * cancel's may both come). */
+static void ur_retire(struct shard *s, struct uring_state *u, uint32_t gen, int idx)
+{
+	for (int i = 0; i < u->nretired; i++) {
+		if (u->retired[i].gen != gen || u->retired[i].idx != idx)
+			continue;
+		int fd = u->retired[i].fd;
+		u->retired[i] = u->retired[--u->nretired];
+		shard_retire_listener(s, fd);
+		return;
+	}
+}
+
 static void ur_relisten(struct shard *s, const int *old_fds, int nold)
 {
 	struct uring_state *u = s->reactor_data;
 	for (int i = 0; i < nold; i++) {
-		/* The ring holds the old socket until its accept is cancelled;
-		 * closing our descriptor now frees the port once it is. */
+		/* The old socket is closed once its accept is cancelled, after
+		 * the connections queued on it are taken (ur_retire); a table
+		 * full (32 changes in one turn) closes at once, as before. */
+		uint32_t gen = s->listen_gen - 1;
 		struct io_uring_sqe *sqe = ur_sqe(u);
-		io_uring_prep_cancel64(sqe, ur_accept_data(s->listen_gen - 1, i), 0);
-		io_uring_sqe_set_data64(sqe, UR_IGNORE);
-		close(old_fds[i]);
+		io_uring_prep_cancel64(sqe, ur_accept_data(gen, i), 0);
+		if (u->nretired < (int)(sizeof(u->retired) / sizeof(u->retired[0]))) {
+			u->retired[u->nretired].gen = gen;
+			u->retired[u->nretired].idx = i;
+			u->retired[u->nretired++].fd = old_fds[i];
+			io_uring_sqe_set_data64(sqe, (ur_accept_data(gen, i) & ~(uint64_t)UR_OP_MASK) |
+							     UR_UNLISTEN);
+		} else {
+			io_uring_sqe_set_data64(sqe, UR_IGNORE);
+			close(old_fds[i]);
+		}
 	}
 	for (int i = 0; i < s->nlisten; i++)
 		ur_arm_accept(s, u, i);
@@ -249,6 +279,8 @@ static void ur_fini(struct shard *s)
 	struct uring_state *u = s->reactor_data;
 	if (!u)
 		return;
+	for (int i = 0; i < u->nretired; i++)
+		close(u->retired[i].fd);
 	io_uring_queue_exit(&u->ring);
 	munmap(u->br, UR_BUF_COUNT * sizeof(struct io_uring_buf));
 	free(u->bufs);
@@ -421,8 +453,16 @@ static void ur_handle(struct shard *s, struct uring_state *u, struct io_uring_cq
 			log_warning("shard %u: accept failed: %s", s->id, strerror(-cqe->res));
 		if (!(cqe->flags & IORING_CQE_F_MORE) && !s->stopping && current)
 			ur_arm_accept(s, u, idx);
+		else if (!(cqe->flags & IORING_CQE_F_MORE) && !current)
+			ur_retire(s, u, (uint32_t)(data >> 7), idx);
 		break;
 	}
+	case UR_UNLISTEN:
+		/* The cancel found no accept (it had ended): retire now.
+		 * Otherwise the accept's last completion does. */
+		if (cqe->res < 0 && cqe->res != -EALREADY)
+			ur_retire(s, u, (uint32_t)(data >> 7), (int)((data >> 3) & 15));
+		break;
 	case UR_RECV:
 		ur_on_recv(s, u, (struct conn *)(uintptr_t)(data & ~UR_OP_MASK), cqe);
 		break;

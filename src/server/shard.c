@@ -292,6 +292,24 @@ static void conn_reject(struct shard *s, int fd, const char *msg, size_t len)
 	stat_add(&s->stats.rejected_connections, 1);
 }
 
+/* A listener CONFIG SET port/bind replaced, once no reactor accepts on it:
+ * the connections still in its accept queue are taken, then it is closed.
+ * Closing it with them queued resets them; with the new listeners on the
+ * same port (SO_REUSEPORT) the kernel gives new connections to old and new
+ * alike until the old one is closed.  What lands between the last accept
+ * and the close is still lost (the kernel's net.ipv4.tcp_migrate_req moves
+ * it instead): a window of one system call, not of a ring's teardown. */
+void shard_retire_listener(struct shard *s, int fd)
+{
+	for (int i = 0; i < 4096 && !s->stopping; i++) {
+		int c = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
+		if (c < 0)
+			break;
+		shard_on_accept(s, c);
+	}
+	close(fd);
+}
+
 void shard_on_accept(struct shard *s, int fd)
 {
 	stat_add(&s->stats.connections_received, 1);

@@ -1143,6 +1143,7 @@ void shard_snapshot_done(void *shard, bool ok);
 
 /* ---- shard.c: the callbacks the reactors call, and the lifecycle ---- */
 void shard_on_accept(struct shard *s, int fd);
+void shard_retire_listener(struct shard *s, int fd);
 void shard_on_data(struct shard *s, struct conn *c, const char *p, size_t n);
 /* The socket failed: nothing more can be read or sent. */
 void shard_on_hangup(struct shard *s, struct conn *c);
