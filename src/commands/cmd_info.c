@@ -462,7 +462,7 @@ static void info_replica(void *arg, const struct replica_info *ri)
 	r->n++;
 }
 
-/* What a Redis 7.0 master shows, with the replicas the sender threads
+/* What a Redis 7.0 master shows, with the replicas the shards' links
  * serve (docs/replication.md).  Its offset is real (persist_repl_offset:
  * durable LSNs summed over shards).  kevy's backlog is its files, not a
  * memory buffer: it is shown inactive and empty, its size the

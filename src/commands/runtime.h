@@ -156,7 +156,7 @@ struct repl_status {
 	uint64_t sync_full, sync_partial_ok, sync_partial_err;
 };
 
-/* A replica a sender thread serves (INFO replication, ROLE). */
+/* A replica a shard's link serves (INFO replication, ROLE). */
 struct replica_info {
 	char ip[64];
 	int64_t port;               /* REPLCONF listening-port */

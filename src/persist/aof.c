@@ -2111,6 +2111,7 @@ static void rw_commit(struct aof *a)
 	manifest_free(&a->man);
 	a->man = a->rw_next;
 	memset(&a->rw_next, 0, sizeof(a->rw_next));
+	atomic_fetch_add_explicit(&a->info.manifest_commits, 1, memory_order_release);
 	kv_buf_free(&a->rw_manifest);
 	if (a->rw_kind == RW_KIND_SNAPSHOT) {
 		a->rw_step = RW_NONE;

@@ -92,6 +92,7 @@ struct aof_info {
 	_Atomic uint64_t snapshot_bytes;   /* the snapshot the manifest names */
 	_Atomic uint64_t growth_base;      /* snapshot + segments when last rewritten or loaded */
 	_Atomic int64_t load_ms;
+	_Atomic uint64_t manifest_commits; /* manifests committed since start (a replica's sender reads it again) */
 };
 
 enum aof_state {

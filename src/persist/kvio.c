@@ -883,6 +883,20 @@ void kvio_prep_pwrite_dsync(struct kvio_op *op, struct io_uring_sqe *sqe, struct
 		sqe->rw_flags = RWF_DSYNC;
 }
 
+void kvio_prep_pread(struct kvio_op *op, struct io_uring_sqe *sqe, struct kvio_op *after,
+		     struct kvio_file *f, void *buf, size_t len, uint64_t off)
+{
+	kv_assert(len <= KVIO_RING_MAX_LEN);
+	bool real = op_begin(op, sqe, after, KVIO_READ);
+	op->file = f;
+	op->buf = buf;
+	op->len = len;
+	op->offset = off;
+	op->sub_len = len;
+	if (real)
+		io_uring_prep_read(sqe, f->fd, buf, (unsigned)len, off);
+}
+
 static void prep_fsync_common(struct kvio_op *op, struct io_uring_sqe *sqe, struct kvio_op *after,
 			      struct kvio_file *f, int kind, bool datasync)
 {
@@ -981,6 +995,10 @@ int kvio_op_complete(struct kvio_op *op, int cqe_res)
 			t.data = op->buf;
 			t.data_len = (uint32_t)res;
 		}
+		break;
+	case KVIO_READ:
+		t.offset = op->offset;
+		t.length = op->len;
 		break;
 	case KVIO_FSYNC:
 		t.flags |= KVIO_TR_BARRIER_FILE;

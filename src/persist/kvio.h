@@ -160,6 +160,10 @@ void kvio_prep_pwrite(struct kvio_op *op, struct io_uring_sqe *sqe, struct kvio_
  * opened O_DIRECT, buf, len and off must be aligned to its block size. */
 void kvio_prep_pwrite_dsync(struct kvio_op *op, struct io_uring_sqe *sqe, struct kvio_op *after,
 			    struct kvio_file *f, const void *buf, size_t len, uint64_t off);
+/* A read of up to len bytes at off (the CQE's res: the bytes read, 0 at
+ * the end of the file, or -errno). */
+void kvio_prep_pread(struct kvio_op *op, struct io_uring_sqe *sqe, struct kvio_op *after,
+		     struct kvio_file *f, void *buf, size_t len, uint64_t off);
 void kvio_prep_fdatasync(struct kvio_op *op, struct io_uring_sqe *sqe, struct kvio_op *after,
 			 struct kvio_file *f);
 void kvio_prep_fsync(struct kvio_op *op, struct io_uring_sqe *sqe, struct kvio_op *after,

@@ -356,7 +356,7 @@ static void ur_conn_close(struct shard *s, struct conn *c)
 	if (c->recv_armed)
 		ur_cancel_recv(u, c);
 	/* Ends a send stuck on a peer that stopped reading; not for a replica's
-	 * socket, which a sender thread takes over (repl.c). */
+	 * socket, which becomes a replica's link (repl.c). */
 	if (!c->repl_handoff)
 		shutdown(c->fd, SHUT_RDWR);
 	ur_maybe_done(s, c);
@@ -474,9 +474,9 @@ static void ur_handle(struct shard *s, struct uring_state *u, struct io_uring_cq
 		ur_arm_eventfd(s, u);
 		break;
 	case UR_FILE:
-		/* An AOF write or fsync: work, so the loop does not park on it
+		/* An AOF write or fsync (or a replica link's read): work, so the loop does not park on it
 		 * (a parked fsync completion would stall appendfsync always). */
-		shard_on_file(s, kvio_op_of(data), cqe->res);
+		shard_on_ring_file(s, kvio_op_of(data), cqe->res);
 		break;
 	default:
 		break;

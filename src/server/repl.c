@@ -9,8 +9,9 @@
  * before PSYNC.  This file checks that handshake and refuses, with a reply
  * that says why, a replica that cannot follow this server: a redis-server
  * (no kevy capability: it logs our reply), and a kevy replica with another
- * shard count.  A matching kevy replica's socket goes to a sender thread
- * that streams the files (repl_format.c's frames): a full sync, or a
+ * shard count.  A matching kevy replica's link is served by the shard it
+ * arrived on, with ring reads of the files and ring sends of the frames
+ * (repl_format.c's frames): a full sync, or a
  * partial one from the positions the replica gave (REPLCONF kevy-pos),
  * then the newly durable records; it reads the replica's REPLCONF ACKs,
  * which INFO and ROLE show.  docs/replication.md lists what is done and
@@ -176,29 +177,47 @@ static void repl_handshake(struct cmd_ctx *c)
 		return;
 	}
 	/* Served: no reply here.  The connection closes once its earlier
-	 * replies are out, and the shard hands its socket to a sender thread
-	 * (shard_conn_io_done -> repl_sender_start), which writes
+	 * replies are out, and the shard serves its socket as a replica's
+	 * link (shard_conn_io_done -> repl_sender_start), which writes
 	 * +FULLRESYNC and the files. */
 	conn->repl_handoff = true;
 	c->rt->conn_close_after_reply(conn);
 }
 
-/* ---- the sender: one thread per replica, files to the socket ----
+/* ---- the sender: a replica's link, served by the shard it arrived on ----
  *
- * It owns the socket (handed over by the shard once the connection's
- * earlier replies are out: shard_conn_io_done) and only reads files and
- * writes frames; it never touches a keyspace.  Woken when a shard's durable
- * LSN moves (and every REPL_IDLE_MS), it reads every shard's manifest and
- * durable LSN: a file the manifest names
- * is sent whole when it can no longer change (a snapshot, a segment with a
- * later one after it), the current segment only up to its last record the
- * shard has made durable.  The manifest itself follows the files it names.
+ * After PSYNC the shard that holds the replica's connection serves it for
+ * as long as the link lasts.  Once the connection's earlier replies are out
+ * the client goes away (shard_conn_io_done) and its socket gets a link of
+ * its own: a hidden conn, not a client (not in CLIENT LIST, never
+ * idle-timed-out, evicted or moved), whose frames leave through the
+ * shard's reactor like replies and whose input (REPLCONF ACK) is read here.
+ * Every byte of a data file is read with a READ on that shard's io_uring
+ * (kvio_prep_pread; a synchronous pread on the epoll reactor), so a sync
+ * or a stream costs the shard one submission per REPL_CHUNK and never a
+ * blocking call on a data file.  The small files that say what to send
+ * (kevy.dataset, the manifests, functions.kevy) are read with pread when
+ * they changed.  The sender never touches a keyspace.
+ *
+ * A pass, run when a shard's durable LSN moves (and every REPL_IDLE_MS),
+ * sends for every shard: a file the manifest names whole once it can no
+ * longer change (a snapshot, a segment with a later one after it), the
+ * current segment only up to its last record the shard has made durable;
+ * the manifest itself after the files it names.  A pass spans loop turns:
+ * it waits for each read, and for the socket once REPL_CHUNK bytes wait to
+ * leave, so a link holds at most two chunks and the read buffer, and a
+ * turn produces at most REPL_TURN_BYTES, so that the shard's clients are
+ * served while a full sync streams.
  */
 
 #define REPL_IDLE_MS 100
 #define REPL_SYNC_POINT_MS 1000
 #define REPL_CHUNK (1u << 20)
+#define REPL_TURN_BYTES (4u << 20)
 #define REPL_FILES_MAX 16
+/* A manifest is read again when its shard committed a new one
+ * (aof_info.manifest_commits), or once this old. */
+#define REPL_MANIFEST_AGE_MS 100
 
 struct repl_sent {
 	char name[MANIFEST_NAME_MAX + 1];
@@ -209,14 +228,21 @@ struct repl_sent {
 	bool seen;              /* named by the manifest of this pass */
 	/* The segment being streamed, kept open: a snapshot that commits
 	 * between two passes unlinks it, and its last records are still
-	 * read from here (sent_flush_unnamed).  -1: not open. */
-	int fd;
+	 * read from here (PH_UNNAMED).  fd -1: not open. */
+	struct kvio_file file;
 };
 
 struct repl_shard_state {
 	struct repl_sent files[REPL_FILES_MAX];
 	uint32_t nfiles;
 	struct kv_buf manifest;  /* the manifest bytes last sent */
+	/* The manifest as last read, decoded, and the shard's commit count
+	 * and the time then. */
+	struct kv_buf man_raw;
+	struct manifest man;
+	bool man_valid;
+	uint64_t man_commits;
+	int64_t man_read_ms;
 	/* Every record up to this LSN has been sent (the durable LSN the last
 	 * complete pass read). */
 	uint64_t sent_lsn;
@@ -234,8 +260,50 @@ struct repl_shard_state {
  * of which shard the replica holds (WAIT counts by them). */
 #define REPL_PINGS_KEPT 8
 
+/* What a job's end means (job_end). */
+enum { JOB_NONE, JOB_UNNAMED, JOB_ENTRY, JOB_RESUME };
+
+/* Bytes of one file to send (or, for a resume, to walk), read REPL_CHUNK
+ * at a time.  In a segment ("records") only whole records whose LSN is
+ * durable are taken, a record's bytes as they come (a DATA frame may end
+ * inside one): the walk reads each header from the bytes read, so it costs
+ * no read of its own. */
+struct repl_job {
+	int what;
+	struct repl_sent *f;
+	struct kvio_file *file;  /* f->file, or own */
+	struct kvio_file own;
+	uint8_t kind;
+	uint32_t shard;
+	uint64_t gen;
+	uint64_t pos;            /* the next byte to take */
+	uint64_t size;           /* never read at or past it */
+	uint64_t stop_at;        /* records: stop at the first boundary at or past it */
+	uint64_t durable;        /* records: LSNs up to it */
+	uint64_t rec_end;        /* records: the end of the record being taken */
+	bool records, send, ended, whole;
+};
+
+enum { RS_START, RS_RESUME, RS_FULL, RS_STREAM };
+enum { PH_BEGIN, PH_UNNAMED, PH_ENTRIES, PH_MANIFEST };
+
+struct repl_pass {
+	bool active;
+	uint32_t shard;          /* the shard being sent */
+	int tries;               /* runs of this shard's pass that raced a commit */
+	int phase;               /* PH_* */
+	uint32_t k;
+	uint64_t durable;        /* the shard's durable LSN as the pass began */
+	int last_aof;
+	uint64_t seq0;           /* the frame count as the pass began */
+};
+
 struct repl_sender {
-	int fd;
+	struct shard *host;
+	struct conn *io;         /* the link's socket */
+	bool closing;            /* its close began */
+	bool io_done;            /* the reactor let go of it */
+	struct repl_sender *host_next;   /* host->senders */
 	uint32_t nshards;
 	/* functions.kevy as last sent (it is replaced by a rename at each
 	 * change, so its inode and times tell a new one). */
@@ -247,7 +315,6 @@ struct repl_sender {
 	char replid[REPL_REPLID_LEN + 1];
 	char peer[64];
 	uint64_t seq;
-	struct kv_buf out;
 	struct repl_shard_state *shards;
 	struct repl_pos *pos;    /* what the replica holds (REPLCONF kevy-pos), or NULL */
 	char want[REPL_REPLID_LEN + 1]; /* PSYNC's replication id */
@@ -261,14 +328,31 @@ struct repl_sender {
 	int64_t fsync_asked_ms;  /* sender_ask_fsync */
 	/* The offsets of the last PING/SYNCED frames and their LSN vectors
 	 * (REPL_PINGS_KEPT x nshards), and the vector the replica last
-	 * acknowledged (g_repl_lock; NULL-filled zeros until one is). */
+	 * acknowledged (g_repl_lock; zeros until one is). */
 	uint64_t ping_off[REPL_PINGS_KEPT];
 	uint64_t *ping_lsns;
 	unsigned ping_next;
 	uint64_t *acked_lsns;
 	uint64_t getack_seen;    /* g_repl_getack when last answered */
 	int64_t soft_since;      /* over the soft limit since (ms), 0: not over */
-	struct repl_sender *next;
+	struct repl_sender *next;   /* g_repl_list */
+
+	/* The state machine (sender_turn). */
+	int state;               /* RS_* */
+	struct repl_pass pass;
+	struct repl_job job;
+	uint32_t resume_shard;
+	/* The read buffer and its ring READ. */
+	struct kvio_op rop;
+	uint8_t *rbuf;
+	bool read_out;           /* a READ is in flight */
+	bool read_ready;         /* its result waits in read_res */
+	ssize_t read_res;
+	size_t turn_bytes;       /* read this loop turn */
+	bool more_now;           /* stopped for the turn's budget: run again at once */
+	uint64_t wake_seen;      /* g_wake_gen when the last pass began */
+	int64_t last_pass_ms, last_ping_ms, progress_ms;
+	uint64_t ping_seq;       /* the frame count just after the last PING */
 };
 
 static _Atomic uint32_t g_repl_senders;
@@ -281,6 +365,9 @@ static struct repl_sender *g_repl_list;
  * every sender ask its replica for an ACK at once. */
 static _Atomic int64_t g_repl_waiting;
 static _Atomic uint64_t g_repl_getack;
+/* Bumped when a shard's durable LSN moved: a sender whose last pass began
+ * before runs another. */
+static _Atomic uint64_t g_wake_gen;
 
 /* min-replicas-to-write: the replicas online that acknowledged within
  * min-replicas-max-lag seconds, counted after each ACK, each link change
@@ -354,27 +441,14 @@ static void sender_list(struct repl_sender *rs, bool add)
 	pthread_mutex_unlock(&g_repl_lock);
 }
 
-/* Read what the replica sent, without waiting: REPLCONF ACK <offset>
- * records its offset; anything else is ignored, as a Redis master ignores
- * a replica's other chatter.  0, or an error that ends the link. */
-static int sender_read(struct repl_sender *rs)
+/* What the replica sent: REPLCONF ACK <offset> records its offset; anything
+ * else is ignored, as a Redis master ignores a replica's other chatter.
+ * 0, or an error that ends the link. */
+static int sender_input(struct repl_sender *rs, const char *p, size_t n)
 {
-	char tmp[4096];
-	for (;;) {
-		ssize_t n = recv(rs->fd, tmp, sizeof(tmp), MSG_DONTWAIT);
-		if (n == 0)
-			return -ECONNRESET;
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN || errno == EWOULDBLOCK)
-				break;
-			return -errno;
-		}
-		kv_buf_append(&rs->in, tmp, (size_t)n);
-		if (rs->in.len > (1u << 20))
-			return KV_ELIMIT;
-	}
+	kv_buf_append(&rs->in, p, n);
+	if (rs->in.len > (1u << 20))
+		return KV_ELIMIT;
 	size_t at = 0;
 	for (;;) {
 		int argc;
@@ -395,10 +469,10 @@ static int sender_read(struct repl_sender *rs)
 			rs->ack_ms = kv_time_ms();
 			/* The newest PING with that offset says what it covers. */
 			for (unsigned k = 1; k <= REPL_PINGS_KEPT; k++) {
-				unsigned p = (rs->ping_next + REPL_PINGS_KEPT - k) % REPL_PINGS_KEPT;
-				if (rs->ping_off[p] != (uint64_t)off)
+				unsigned q = (rs->ping_next + REPL_PINGS_KEPT - k) % REPL_PINGS_KEPT;
+				if (rs->ping_off[q] != (uint64_t)off)
 					continue;
-				memcpy(rs->acked_lsns, rs->ping_lsns + (size_t)p * rs->nshards,
+				memcpy(rs->acked_lsns, rs->ping_lsns + (size_t)q * rs->nshards,
 				       rs->nshards * sizeof(uint64_t));
 				break;
 			}
@@ -416,8 +490,8 @@ static int sender_read(struct repl_sender *rs)
 /* What this replica's link owes it: bytes of records the shards wrote
  * since the link started that were not sent, counted in each shard's
  * current segment (a rotation starts the count again).  kevy's sender
- * streams from the files and holds one chunk, so this is what Redis's
- * replica output buffer would hold. */
+ * streams from the files and holds at most two chunks, so this is what
+ * Redis's replica output buffer would hold. */
 static uint64_t sender_owed(const struct repl_sender *rs)
 {
 	uint64_t owed = 0;
@@ -435,14 +509,13 @@ static uint64_t sender_owed(const struct repl_sender *rs)
  * cut when it owes hard bytes or more, or soft bytes or more for longer
  * than seconds, as Redis closes a replica over its limits.  The replica
  * then reconnects and resumes from its files, or syncs in full. */
-static bool sender_over_limit(struct repl_sender *rs)
+static bool sender_over_limit(struct repl_sender *rs, int64_t now)
 {
 	int64_t hard = atomic_load(&g_config.obuf_replica_hard);
 	int64_t soft = atomic_load(&g_config.obuf_replica_soft);
 	if (!hard && !soft)
 		return false;
 	uint64_t owed = sender_owed(rs);
-	int64_t now = kv_time_ms();
 	if (hard && owed >= (uint64_t)hard) {
 		log_warning("replica %s: %" PRIu64 " bytes of records not sent, over "
 			    "client-output-buffer-limit replica's hard limit (%" PRId64 "): "
@@ -465,122 +538,222 @@ static bool sender_over_limit(struct repl_sender *rs)
 	return false;
 }
 
-static int sender_flush(struct repl_sender *rs)
-{
-	size_t at = 0;
-	int64_t stalled_since = 0;
-	while (at < rs->out.len) {
-		ssize_t n = send(rs->fd, rs->out.data + at, rs->out.len - at, MSG_NOSIGNAL);
-		/* The send timeout (repl_sender_start) lets a sender stuck on a
-		 * replica that stopped reading see the server stopping. */
-		if (n < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)) {
-			if (atomic_load(&g_server.shutdown))
-				return -ESHUTDOWN;
-			if (sender_over_limit(rs))
-				return -ENOBUFS;
-			/* ... and a replica that stopped reading (during a full sync
-			 * too: no progress, not no ACK, as Redis's "timedout replica
-			 * (full sync)") loses its link after repl-timeout. */
-			int64_t now = kv_time_ms();
-			if (!stalled_since)
-				stalled_since = now;
-			if (now - stalled_since > atomic_load(&g_config.repl_timeout) * 1000) {
-				log_warning("replica %s: not reading for %lld s (repl-timeout): "
-					    "disconnecting it", rs->peer,
-					    (long long)(now - stalled_since) / 1000);
-				return -ETIMEDOUT;
-			}
-			continue;
-		}
-		stalled_since = 0;
-		if (n <= 0)
-			return n < 0 ? -errno : -EPIPE;
-		at += (size_t)n;
-	}
-	kv_buf_clear(&rs->out);
-	return sender_over_limit(rs) ? -ENOBUFS : 0;
-}
-
-static int sender_frame(struct repl_sender *rs, uint8_t type, uint8_t kind, uint32_t shard,
-			uint64_t gen, uint64_t off, const void *payload, uint32_t len)
+/* Frames go to the link's output; the socket takes them as the reactor
+ * sends (sender_turn stops making more once REPL_CHUNK bytes wait). */
+static void sender_frame(struct repl_sender *rs, uint8_t type, uint8_t kind, uint32_t shard,
+			 uint64_t gen, uint64_t off, const void *payload, uint32_t len)
 {
 	struct repl_frame f = { .type = type, .kind = kind, .shard = shard, .generation = gen,
 				.offset = off, .seq = rs->seq++, .payload = payload,
 				.payload_len = len };
-	repl_frame_encode(&rs->out, &f);
-	return rs->out.len >= REPL_CHUNK ? sender_flush(rs) : 0;
+	repl_frame_encode(&rs->io->out, &f);
 }
 
-/* Send bytes [from, to) of path as DATA frames. */
-static int sender_range(struct repl_sender *rs, const char *path, uint8_t kind, uint32_t shard,
-			uint64_t gen, uint64_t from, uint64_t to)
+static bool sender_out_full(const struct repl_sender *rs)
 {
-	struct kvio_file f;
-	int rc = kvio_open(&f, path, O_RDONLY, 0);
-	if (rc < 0)
-		return rc;
-	uint8_t *buf = kv_malloc(REPL_CHUNK);
-	while (rc == 0 && from < to) {
-		size_t want = to - from < REPL_CHUNK ? (size_t)(to - from) : REPL_CHUNK;
-		ssize_t n = kvio_pread(&f, buf, want, from);
-		if (n <= 0) {
-			rc = n < 0 ? (int)n : -ENODATA;
-			break;
+	return rs->io->out.len >= REPL_CHUNK;
+}
+
+/* ---- jobs: one file's bytes ---- */
+
+/* Start a job on f (its open descriptor, or path opened for the job) from
+ * f->off.  size: bytes that may be read (UINT64_MAX: the file's size).
+ * 0 or -errno (-ENOENT: the file is gone). */
+static int job_start(struct repl_sender *rs, int what, struct repl_sent *f, const char *path,
+		     uint32_t shard, bool records, uint64_t durable, uint64_t stop_at, uint64_t size,
+		     bool send)
+{
+	struct repl_job *j = &rs->job;
+	memset(j, 0, sizeof(*j));
+	j->own.fd = -1;
+	j->f = f;
+	j->file = &f->file;
+	if (f->file.fd < 0) {
+		int rc = kvio_open(&j->own, path, O_RDONLY, 0);
+		if (rc < 0)
+			return rc;
+		j->file = &j->own;
+	}
+	if (size == UINT64_MAX) {
+		struct stat st;
+		if (fstat(j->file->fd, &st) < 0) {
+			int rc = -errno;
+			kvio_close(&j->own);
+			return rc;
 		}
-		rc = sender_frame(rs, REPL_FRAME_DATA, kind, shard, gen, from, buf, (uint32_t)n);
-		from += (uint64_t)n;
+		size = (uint64_t)st.st_size;
 	}
-	free(buf);
-	kvio_close(&f);
-	return rc;
-}
-
-/* Where the records of a segment open as fd end, from off (a record
- * boundary): after the last whole record with an LSN the shard has fsynced
- * (<= durable_lsn) before limit, or after its SEGMENT_END; preallocated
- * zeros (type 0) end them too.  The headers are the server's own, written
- * before: not verified here. */
-static int records_end(int fd, uint64_t off, uint64_t durable_lsn, uint64_t limit,
-		       uint64_t *end)
-{
-	struct stat st;
-	if (fstat(fd, &st) < 0)
-		return -errno;
-	/* Under appendfsync always the shard writes its segment with O_DIRECT
-	 * (durability.md, "Direct writes"): drop cached pages from off on, so
-	 * that this read and the sender's cannot see a page cached before a
-	 * direct write of its block. */
-	(void)posix_fadvise(fd, (off_t)off, 0, POSIX_FADV_DONTNEED);
-	uint64_t size = (uint64_t)st.st_size;
-	if (off < AOF_HEADER_SIZE)
-		off = size >= AOF_HEADER_SIZE ? AOF_HEADER_SIZE : 0;
-	while (off && off < limit && off + AOF_RECORD_HEADER_SIZE <= size) {
-		uint8_t h[AOF_RECORD_HEADER_SIZE];
-		if (pread(fd, h, sizeof(h), (off_t)off) != (ssize_t)sizeof(h))
-			break;
-		uint64_t next = off + AOF_RECORD_HEADER_SIZE + le_get32(h + 8);
-		bool end_rec = h[12] == AOF_REC_SEGMENT_END;
-		if (next > size || (!aof_rec_numbered(h[12]) && !end_rec) ||
-		    le_get64(h + 16) > durable_lsn)
-			break;
-		off = next;
-		if (end_rec)
-			break;
+	j->what = what;
+	j->kind = f->kind;
+	j->shard = shard;
+	j->gen = f->generation;
+	j->pos = f->off;
+	j->size = size;
+	j->stop_at = stop_at;
+	j->durable = durable;
+	j->records = records;
+	j->send = send;
+	if (records && j->pos < AOF_HEADER_SIZE) {
+		/* The file header goes with the first records. */
+		j->pos = 0;
+		if (size >= AOF_HEADER_SIZE)
+			j->rec_end = AOF_HEADER_SIZE;
+		else
+			j->ended = true;
 	}
-	*end = off;
+	if (records && j->pos < size)
+		/* Under appendfsync always the shard writes its segment with
+		 * O_DIRECT (durability.md, "Direct writes"): drop cached pages
+		 * from here on, so that this read cannot see a page cached
+		 * before a direct write of its block. */
+		(void)posix_fadvise(j->file->fd, (off_t)j->pos, 0, POSIX_FADV_DONTNEED);
 	return 0;
 }
 
-static int durable_end(const char *path, uint64_t off, uint64_t durable_lsn, uint64_t limit,
-		       uint64_t *end)
+static void job_close(struct repl_sender *rs)
 {
-	struct kvio_file f;
-	int rc = kvio_open(&f, path, O_RDONLY, 0);
-	if (rc < 0)
+	if (rs->job.own.fd >= 0)
+		kvio_close(&rs->job.own);
+	rs->job.own.fd = -1;
+	rs->job.what = JOB_NONE;
+}
+
+/* n bytes read at the job's position are in rbuf: take what belongs (a
+ * segment: records with a durable LSN, up to its end record; preallocated
+ * zeros, a record past size or past a durable LSN end it).  The headers
+ * are the server's own, written before: not verified here. */
+static int job_take(struct repl_sender *rs, size_t n)
+{
+	struct repl_job *j = &rs->job;
+	size_t take = n;
+	if (j->records) {
+		size_t p = 0;
+		while (p < n) {
+			uint64_t at = j->pos + p;
+			if (at < j->rec_end) {
+				p = j->rec_end - at < n - p ? (size_t)(j->rec_end - j->pos) : n;
+				continue;
+			}
+			if (at >= j->stop_at) {
+				j->ended = true;
+				break;
+			}
+			if (n - p < AOF_RECORD_HEADER_SIZE) {
+				/* A header cut by the read: read from it next, unless
+				 * the read had no whole header at all (the end). */
+				if (p == 0)
+					j->ended = true;
+				break;
+			}
+			const uint8_t *h = rs->rbuf + p;
+			uint64_t next = at + AOF_RECORD_HEADER_SIZE + le_get32(h + 8);
+			bool end_rec = h[12] == AOF_REC_SEGMENT_END;
+			if (next > j->size || (!aof_rec_numbered(h[12]) && !end_rec) ||
+			    le_get64(h + 16) > j->durable) {
+				j->ended = true;
+				break;
+			}
+			j->rec_end = next;
+			if (end_rec)
+				j->stop_at = next;
+		}
+		take = p;
+	} else if (n == 0) {
+		return -ENODATA;   /* shorter than it was */
+	}
+	if (take > 0 && j->send)
+		sender_frame(rs, REPL_FRAME_DATA, j->kind, j->shard, j->gen, j->pos, rs->rbuf,
+			     (uint32_t)take);
+	j->pos += take;
+	if (j->pos >= j->size || (j->records && j->pos >= j->stop_at && j->pos >= j->rec_end))
+		j->ended = true;
+	return 0;
+}
+
+/* Drive the job: 1 when it is complete, 0 when it waits (a READ out, the
+ * socket, or the turn's budget), <0 an error. */
+static int job_step(struct repl_sender *rs)
+{
+	struct repl_job *j = &rs->job;
+	for (;;) {
+		if (rs->read_out)
+			return 0;
+		if (rs->read_ready) {
+			rs->read_ready = false;
+			ssize_t n = rs->read_res;
+			if (n < 0)
+				return (int)n;
+			if (n == 0 && j->records)
+				j->ended = true;
+			else {
+				int rc = job_take(rs, (size_t)n);
+				if (rc < 0)
+					return rc;
+			}
+			rs->turn_bytes += (size_t)n;
+			continue;
+		}
+		if (j->ended || j->pos >= j->size)
+			return 1;
+		if (sender_out_full(rs))
+			return 0;
+		if (rs->turn_bytes >= REPL_TURN_BYTES) {
+			rs->more_now = true;
+			return 0;
+		}
+		uint64_t left = j->size - j->pos;
+		size_t want = left < REPL_CHUNK ? (size_t)left : REPL_CHUNK;
+		struct io_uring *ring = rs->host->aof.ring;
+		if (ring) {
+			struct io_uring_sqe *sqe = kvio_ring_sqe(ring);
+			kvio_prep_pread(&rs->rop, sqe, NULL, j->file, rs->rbuf, want, j->pos);
+			kvio_sqe_set_op(sqe, &rs->rop, rs->host->aof.ring_tag);
+			rs->read_out = true;
+			return 0;
+		}
+		rs->read_res = kvio_pread(j->file, rs->rbuf, want, j->pos);
+		rs->read_ready = true;
+	}
+}
+
+/* ---- passes: what every shard has that the replica has not ---- */
+
+static const char *path_of(const struct repl_sender *rs, const char *name, char *path, size_t cap)
+{
+	snprintf(path, cap, "%s/%s", rs->dir, name);
+	return path;
+}
+
+/* Read shard i's manifest again when it may have changed (force: always).
+ * 0, or <0 (the link is dropped). */
+static int shard_manifest(struct repl_sender *rs, uint32_t i, bool force)
+{
+	struct repl_shard_state *st = &rs->shards[i];
+	int64_t now = kv_time_ms();
+	uint64_t commits = atomic_load(&rs->rt->aof(i)->info.manifest_commits);
+	if (st->man_valid && !force && commits == st->man_commits &&
+	    now - st->man_read_ms < REPL_MANIFEST_AGE_MS)
+		return 0;
+	char name[64], path[4200], msg[200];
+	struct kv_buf raw = KV_BUF_INIT;
+	struct manifest m;
+	snprintf(name, sizeof(name), "kevy-s%u.manifest", i);
+	int rc = manifest_read_file(path_of(rs, name, path, sizeof(path)), 1 << 20, &raw);
+	if (rc == 0)
+		rc = manifest_decode((const uint8_t *)raw.data, raw.len, &m, msg, sizeof(msg));
+	if (rc < 0) {
+		kv_buf_free(&raw);
 		return rc;
-	rc = records_end(f.fd, off, durable_lsn, limit, end);
-	kvio_close(&f);
-	return rc;
+	}
+	if (st->man_valid)
+		manifest_free(&st->man);
+	kv_buf_free(&st->man_raw);
+	st->man_raw = raw;
+	st->man = m;
+	st->man_valid = true;
+	st->man_commits = commits;
+	st->man_read_ms = now;
+	return 0;
 }
 
 static struct repl_sent *sent_find(struct repl_shard_state *st, const char *name, uint8_t kind,
@@ -596,8 +769,8 @@ static struct repl_sent *sent_find(struct repl_shard_state *st, const char *name
 		for (uint32_t i = 0; i < st->nfiles; i++) {
 			if (st->files[i].seen)
 				st->files[keep++] = st->files[i];
-			else if (st->files[i].fd >= 0)
-				close(st->files[i].fd);
+			else if (st->files[i].file.fd >= 0)
+				kvio_close(&st->files[i].file);
 		}
 		st->nfiles = keep;
 		if (keep == REPL_FILES_MAX)
@@ -605,7 +778,7 @@ static struct repl_sent *sent_find(struct repl_shard_state *st, const char *name
 	}
 	struct repl_sent *f = &st->files[st->nfiles++];
 	memset(f, 0, sizeof(*f));
-	f->fd = -1;
+	f->file.fd = -1;
 	snprintf(f->name, sizeof(f->name), "%s", name);
 	f->kind = kind;
 	f->generation = gen;
@@ -613,195 +786,248 @@ static struct repl_sent *sent_find(struct repl_shard_state *st, const char *name
 	return f;
 }
 
-static const char *path_of_manifest(const struct repl_sender *rs, uint32_t i, char *path,
-				    size_t cap)
+static void sent_close(struct repl_sent *f)
 {
-	snprintf(path, cap, "%s/kevy-s%u.manifest", rs->dir, i);
-	return path;
+	if (f->file.fd >= 0)
+		kvio_close(&f->file);
+	f->file.fd = -1;
 }
 
-/* One pass over shard i: new bytes of its files, then its manifest if it
- * changed.  Returns 0, -EAGAIN when a file vanished because the manifest
- * changed under the pass (run it again), or -errno / KV_* (the link is
- * then dropped). */
-/* Segments this sender streamed that the manifest no longer names, not yet
- * committed: a snapshot committed between two passes and dropped one
- * before its last records were sent.  They are durable (the snapshot's
- * commit waited for them) and, the descriptor being open, still readable:
- * sent and committed now, before anything of the new manifest, so the
- * replica receives every record in order. */
-static int sent_flush_unnamed(struct repl_sender *rs, uint32_t i, const struct manifest *m)
+/* A job ended: what it sent is the file's, and a file sent whole is
+ * committed. */
+static void job_end(struct repl_sender *rs)
 {
-	struct repl_shard_state *st = &rs->shards[i];
-	int rc = 0;
-	for (uint32_t k = 0; rc == 0 && k < st->nfiles; k++) {
-		struct repl_sent *f = &st->files[k];
-		bool named = false;
-		for (uint32_t j = 0; j < m->nentries && !named; j++)
-			named = strcmp(m->entries[j].name, f->name) == 0;
-		if (named || f->done || f->fd < 0 || f->kind != REPL_KIND_AOF)
-			continue;
-		/* Its records, not the preallocated zeros after them. */
-		uint64_t size = 0;
-		rc = records_end(f->fd, f->off, UINT64_MAX, UINT64_MAX, &size);
-		uint8_t *buf = rc == 0 ? kv_malloc(REPL_CHUNK) : NULL;
-		while (rc == 0 && f->off < size) {
-			uint64_t left = size - f->off;
-			ssize_t n = pread(f->fd, buf, left < REPL_CHUNK ? (size_t)left : REPL_CHUNK,
-					  (off_t)f->off);
-			if (n <= 0) {
-				rc = n < 0 ? -errno : -ENODATA;
-				break;
-			}
-			rc = sender_frame(rs, REPL_FRAME_DATA, f->kind, i, f->generation, f->off, buf,
-					  (uint32_t)n);
-			f->off += (uint64_t)n;
-		}
-		free(buf);
-		if (rc == 0)
-			rc = sender_frame(rs, REPL_FRAME_COMMIT, f->kind, i, f->generation, f->off, NULL,
-					  0);
+	struct repl_job *j = &rs->job;
+	struct repl_sent *f = j->f;
+	f->off = j->pos;
+	if (j->what == JOB_ENTRY && !j->whole)
+		rs->shards[j->shard].live_sent = f->off;
+	if (j->what == JOB_UNNAMED || j->whole) {
+		sender_frame(rs, REPL_FRAME_COMMIT, f->kind, j->shard, f->generation, f->off, NULL, 0);
 		f->done = true;
-		close(f->fd);
-		f->fd = -1;
+		sent_close(f);
 	}
-	return rc;
+	job_close(rs);
 }
 
-static int sender_shard_pass(struct repl_sender *rs, uint32_t i)
+/* A file the manifest named was gone when the pass opened it: a snapshot or
+ * rewrite committed meanwhile and dropped what it replaced.  When the
+ * manifest on disk changed, the shard's pass runs again from it
+ * (-EAGAIN); otherwise the file is really missing. */
+static int pass_gone(struct repl_sender *rs, uint32_t i)
 {
 	struct repl_shard_state *st = &rs->shards[i];
-	char path[4200], name[64];
-	struct kv_buf raw = KV_BUF_INIT;
-	struct manifest m;
-	char msg[200];
-
-	snprintf(name, sizeof(name), "kevy-s%u.manifest", i);
-	snprintf(path, sizeof(path), "%s/%s", rs->dir, name);
-	/* The durable LSN is read before the manifest: a segment the manifest
-	 * names is then never judged by a newer LSN than its files show. */
-	uint64_t durable = atomic_load(&rs->rt->aof(i)->info.durable_lsn);
-	int rc = manifest_read_file(path, 1 << 20, &raw);
-	if (rc == 0)
-		rc = manifest_decode((const uint8_t *)raw.data, raw.len, &m, msg, sizeof(msg));
+	struct kv_buf before = st->man_raw;
+	st->man_raw = (struct kv_buf)KV_BUF_INIT;
+	bool valid = st->man_valid;
+	struct manifest m = st->man;
+	st->man_valid = false;
+	int rc = shard_manifest(rs, i, true);
+	bool changed = rc == 0 && (st->man_raw.len != before.len ||
+				   memcmp(st->man_raw.data, before.data, before.len) != 0);
 	if (rc < 0) {
-		kv_buf_free(&raw);
+		st->man_raw = before;
+		st->man = m;
+		st->man_valid = valid;
 		return rc;
 	}
-	int last_aof = -1;
-	bool snap = false, known = false;
-	for (uint32_t k = 0; k < m.nentries; k++) {
-		if (m.entries[k].kind == MANIFEST_AOF)
-			last_aof = (int)k;
-		snap |= m.entries[k].kind == MANIFEST_SNAPSHOT;
-		for (uint32_t j = 0; j < st->nfiles; j++)
-			known |= strcmp(st->files[j].name, m.entries[k].name) == 0;
-	}
-	if (st->nfiles > 0 && !snap && !known) {
-		/* Every file replaced, and no snapshot: the AOF was rewritten
-		 * (appendonly turned back on).  Its records restate the whole
-		 * keyspace under new LSNs, which a replica cannot apply on top
-		 * of what it has: it resyncs in full (its files are no longer
-		 * named, so its next PSYNC gets a full sync). */
-		log_notice("replica %s: shard %u's AOF was rewritten: the replica resyncs in full",
-			   rs->peer, i);
+	if (valid)
 		manifest_free(&m);
-		kv_buf_free(&raw);
-		return KV_EMISMATCH;
-	}
-	rc = sent_flush_unnamed(rs, i, &m);
-	for (uint32_t k = 0; k < st->nfiles; k++)
-		st->files[k].seen = false;
-	for (uint32_t k = 0; rc == 0 && k < m.nentries; k++) {
-		const struct manifest_entry *e = &m.entries[k];
-		uint8_t kind = e->kind == MANIFEST_AOF ? REPL_KIND_AOF : REPL_KIND_SNAPSHOT;
-		bool fresh;
-		struct repl_sent *f = sent_find(st, e->name, kind, e->generation, &fresh);
-		if (!f) {
-			rc = KV_ELIMIT;
-			break;
-		}
-		f->seen = true;
-		if (fresh)
-			rc = sender_frame(rs, REPL_FRAME_FILE, kind, i, e->generation, 0, e->name,
-					  (uint32_t)strlen(e->name));
-		if (rc < 0 || f->done)
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", rs->dir, e->name);
-		uint64_t end = 0;
-		bool whole = (int)k != last_aof;
-		if (!whole && st->live_gen && st->live_gen != e->generation)
-			st->live_sent = st->base = 0;   /* a segment newer than the link */
-		if (!whole)
-			st->live_gen = e->generation;
-		if (whole && kind == REPL_KIND_SNAPSHOT) {
-			struct stat sb;
-			rc = stat(path, &sb) < 0 ? -errno : 0;
-			end = rc == 0 ? (uint64_t)sb.st_size : 0;
-		} else if (whole) {
-			/* A closed segment: its records, up to and with its end
-			 * record, without the preallocated zeros after them. */
-			rc = durable_end(path, f->off, UINT64_MAX, UINT64_MAX, &end);
-		} else {
-			if (f->fd < 0)
-				f->fd = open(path, O_RDONLY | O_CLOEXEC);
-			rc = durable_end(path, f->off, durable, UINT64_MAX, &end);
-		}
-		if (rc == 0 && end > f->off) {
-			rc = sender_range(rs, path, kind, i, e->generation, f->off, end);
-			f->off = end;
-		}
-		if (!whole)
-			st->live_sent = f->off;
-		if (rc == 0 && whole) {
-			rc = sender_frame(rs, REPL_FRAME_COMMIT, kind, i, e->generation, f->off, NULL, 0);
-			f->done = true;
-			if (f->fd >= 0) {
-				close(f->fd);
-				f->fd = -1;
-			}
-		}
-	}
-	if (rc == -ENOENT) {
-		/* A file the manifest named was removed since we read it: a
-		 * snapshot or rewrite committed meanwhile and dropped what it
-		 * replaced.  The new manifest no longer names it; say so, and
-		 * the caller runs the pass again from the new one. */
-		struct kv_buf now = KV_BUF_INIT;
-		if (manifest_read_file(path_of_manifest(rs, i, path, sizeof(path)), 1 << 20,
-				       &now) == 0 &&
-		    (now.len != raw.len || memcmp(now.data, raw.data, raw.len) != 0))
-			rc = -EAGAIN;
-		kv_buf_free(&now);
-	}
-	if (rc == 0 && (raw.len != st->manifest.len || memcmp(raw.data, st->manifest.data, raw.len))) {
-		rc = sender_frame(rs, REPL_FRAME_FILE, REPL_KIND_MANIFEST, i, m.generation, 0, name,
-				  (uint32_t)strlen(name));
-		if (rc == 0)
-			rc = sender_frame(rs, REPL_FRAME_DATA, REPL_KIND_MANIFEST, i, m.generation, 0,
-					  raw.data, (uint32_t)raw.len);
-		if (rc == 0)
-			rc = sender_frame(rs, REPL_FRAME_COMMIT, REPL_KIND_MANIFEST, i, m.generation,
-					  raw.len, NULL, 0);
-		kv_buf_clear(&st->manifest);
-		kv_buf_append(&st->manifest, raw.data, raw.len);
-	}
-	if (rc == 0)
-		st->sent_lsn = durable;
-	manifest_free(&m);
-	kv_buf_free(&raw);
-	return rc;
+	kv_buf_free(&before);
+	return changed ? -EAGAIN : -ENOENT;
 }
 
-/* A pass that raced with a snapshot or rewrite is run again; each run
- * reads the newer manifest, so a few runs suffice unless the shard commits
- * new files back to back. */
-static int sender_shard(struct repl_sender *rs, uint32_t i)
+/* Shard i's pass as far as it can go now: 1 done, 0 waiting, -EAGAIN run
+ * it again (its manifest changed under it), <0 an error (the link is
+ * dropped). */
+static int pass_shard_step(struct repl_sender *rs)
 {
-	int rc;
-	for (int tries = 0; (rc = sender_shard_pass(rs, i)) == -EAGAIN && tries < 16; tries++)
-		;
-	return rc == -EAGAIN ? -ENOENT : rc;
+	struct repl_pass *ps = &rs->pass;
+	uint32_t i = ps->shard;
+	struct repl_shard_state *st = &rs->shards[i];
+	char path[4200];
+	for (;;) {
+		if (rs->job.what != JOB_NONE) {
+			int rc = job_step(rs);
+			if (rc <= 0)
+				return rc;
+			job_end(rs);
+			continue;
+		}
+		if (sender_out_full(rs))
+			return 0;
+		switch (ps->phase) {
+		case PH_BEGIN: {
+			/* The durable LSN is read before the manifest: a segment
+			 * the manifest names is then never judged by a newer LSN
+			 * than its files show. */
+			ps->durable = atomic_load(&rs->rt->aof(i)->info.durable_lsn);
+			int rc = shard_manifest(rs, i, ps->tries > 0);
+			if (rc < 0)
+				return rc;
+			const struct manifest *m = &st->man;
+			bool snap = false, known = false;
+			ps->last_aof = -1;
+			for (uint32_t k = 0; k < m->nentries; k++) {
+				if (m->entries[k].kind == MANIFEST_AOF)
+					ps->last_aof = (int)k;
+				snap |= m->entries[k].kind == MANIFEST_SNAPSHOT;
+				for (uint32_t q = 0; q < st->nfiles; q++)
+					known |= strcmp(st->files[q].name, m->entries[k].name) == 0;
+			}
+			if (st->nfiles > 0 && !snap && !known) {
+				/* Every file replaced, and no snapshot: the AOF was
+				 * rewritten (appendonly turned back on).  Its records
+				 * restate the whole keyspace under new LSNs, which a
+				 * replica cannot apply on top of what it has: it
+				 * resyncs in full (its files are no longer named, so
+				 * its next PSYNC gets a full sync). */
+				log_notice("replica %s: shard %u's AOF was rewritten: the replica "
+					   "resyncs in full", rs->peer, i);
+				return KV_EMISMATCH;
+			}
+			ps->phase = PH_UNNAMED;
+			ps->k = 0;
+			break;
+		}
+		case PH_UNNAMED: {
+			/* Segments this sender streamed that the manifest no
+			 * longer names, not yet committed: a snapshot committed
+			 * between two passes and dropped one before its last
+			 * records were sent.  They are durable (the snapshot's
+			 * commit waited for them) and, the descriptor being open,
+			 * still readable: sent and committed now, before anything
+			 * of the new manifest, so the replica receives every
+			 * record in order. */
+			const struct manifest *m = &st->man;
+			for (; ps->k < st->nfiles; ps->k++) {
+				struct repl_sent *f = &st->files[ps->k];
+				bool named = false;
+				for (uint32_t q = 0; q < m->nentries && !named; q++)
+					named = strcmp(m->entries[q].name, f->name) == 0;
+				if (!named && !f->done && f->file.fd >= 0 && f->kind == REPL_KIND_AOF)
+					break;
+			}
+			if (ps->k == st->nfiles) {
+				for (uint32_t q = 0; q < st->nfiles; q++)
+					st->files[q].seen = false;
+				ps->phase = PH_ENTRIES;
+				ps->k = 0;
+				break;
+			}
+			struct repl_sent *f = &st->files[ps->k++];
+			int rc = job_start(rs, JOB_UNNAMED, f, NULL, i, true, UINT64_MAX, UINT64_MAX,
+					   UINT64_MAX, true);
+			if (rc < 0)
+				return rc;
+			break;
+		}
+		case PH_ENTRIES: {
+			if (ps->k == st->man.nentries) {
+				ps->phase = PH_MANIFEST;
+				break;
+			}
+			uint32_t k = ps->k++;
+			const struct manifest_entry *e = &st->man.entries[k];
+			uint8_t kind = e->kind == MANIFEST_AOF ? REPL_KIND_AOF : REPL_KIND_SNAPSHOT;
+			bool fresh;
+			struct repl_sent *f = sent_find(st, e->name, kind, e->generation, &fresh);
+			if (!f)
+				return KV_ELIMIT;
+			f->seen = true;
+			if (fresh)
+				sender_frame(rs, REPL_FRAME_FILE, kind, i, e->generation, 0, e->name,
+					     (uint32_t)strlen(e->name));
+			if (f->done)
+				break;
+			path_of(rs, e->name, path, sizeof(path));
+			bool whole = (int)k != ps->last_aof;
+			int rc;
+			if (!whole) {
+				if (st->live_gen && st->live_gen != e->generation)
+					st->live_sent = st->base = 0;   /* a segment newer than the link */
+				st->live_gen = e->generation;
+				/* The live segment, kept open; read up to where the
+				 * shard's writes end (its preallocated zeros are not
+				 * read), records up to the durable LSN. */
+				if (f->file.fd < 0 && (rc = kvio_open(&f->file, path, O_RDONLY, 0)) < 0) {
+					f->file.fd = -1;
+					return rc == -ENOENT ? pass_gone(rs, i) : rc;
+				}
+				uint64_t end = atomic_load(&rs->rt->aof(i)->info.current_size);
+				if (end <= f->off) {
+					st->live_sent = f->off;
+					break;
+				}
+				rc = job_start(rs, JOB_ENTRY, f, path, i, true, ps->durable, UINT64_MAX,
+					       end, true);
+			} else {
+				/* A snapshot whole; a closed segment's records, up to
+				 * and with its end record. */
+				rc = job_start(rs, JOB_ENTRY, f, path, i, kind == REPL_KIND_AOF,
+					       UINT64_MAX, UINT64_MAX, UINT64_MAX, true);
+			}
+			if (rc == -ENOENT)
+				return pass_gone(rs, i);
+			if (rc < 0)
+				return rc;
+			rs->job.whole = whole;
+			break;
+		}
+		case PH_MANIFEST: {
+			const struct kv_buf *raw = &st->man_raw;
+			if (raw->len != st->manifest.len ||
+			    memcmp(raw->data, st->manifest.data, raw->len) != 0) {
+				char name[64];
+				uint64_t gen = st->man.generation;
+				snprintf(name, sizeof(name), "kevy-s%u.manifest", i);
+				sender_frame(rs, REPL_FRAME_FILE, REPL_KIND_MANIFEST, i, gen, 0, name,
+					     (uint32_t)strlen(name));
+				sender_frame(rs, REPL_FRAME_DATA, REPL_KIND_MANIFEST, i, gen, 0, raw->data,
+					     (uint32_t)raw->len);
+				sender_frame(rs, REPL_FRAME_COMMIT, REPL_KIND_MANIFEST, i, gen, raw->len,
+					     NULL, 0);
+				kv_buf_clear(&st->manifest);
+				kv_buf_append(&st->manifest, raw->data, raw->len);
+			}
+			st->sent_lsn = ps->durable;
+			return 1;
+		}
+		}
+	}
+}
+
+static void pass_begin(struct repl_sender *rs)
+{
+	memset(&rs->pass, 0, sizeof(rs->pass));
+	rs->pass.active = true;
+	rs->pass.seq0 = rs->seq;
+}
+
+/* Every shard's pass in turn: 1 when all are done, 0 waiting, <0 error.
+ * A shard's pass that raced with a snapshot or rewrite is run again; each
+ * run reads the newer manifest, so a few runs suffice unless the shard
+ * commits new files back to back. */
+static int pass_step(struct repl_sender *rs)
+{
+	struct repl_pass *ps = &rs->pass;
+	while (ps->shard < rs->nshards) {
+		int rc = pass_shard_step(rs);
+		if (rc == -EAGAIN && ps->tries < 16) {
+			ps->tries++;
+			ps->phase = PH_BEGIN;
+			continue;
+		}
+		if (rc == -EAGAIN)
+			rc = -ENOENT;
+		if (rc <= 0)
+			return rc;
+		ps->shard++;
+		ps->tries = 0;
+		ps->phase = PH_BEGIN;
+	}
+	ps->active = false;
+	return 1;
 }
 
 static int sender_dataset(struct repl_sender *rs)
@@ -809,18 +1035,15 @@ static int sender_dataset(struct repl_sender *rs)
 	char path[4200];
 	struct kv_buf raw = KV_BUF_INIT;
 	const char *name = "kevy.dataset";
-
-	snprintf(path, sizeof(path), "%s/%s", rs->dir, name);
-	int rc = manifest_read_file(path, 1 << 16, &raw);
-	if (rc == 0)
-		rc = sender_frame(rs, REPL_FRAME_FILE, REPL_KIND_DATASET, REPL_NO_SHARD, 0, 0, name,
-				  (uint32_t)strlen(name));
-	if (rc == 0)
-		rc = sender_frame(rs, REPL_FRAME_DATA, REPL_KIND_DATASET, REPL_NO_SHARD, 0, 0, raw.data,
-				  (uint32_t)raw.len);
-	if (rc == 0)
-		rc = sender_frame(rs, REPL_FRAME_COMMIT, REPL_KIND_DATASET, REPL_NO_SHARD, 0, raw.len,
-				  NULL, 0);
+	int rc = manifest_read_file(path_of(rs, name, path, sizeof(path)), 1 << 16, &raw);
+	if (rc == 0) {
+		sender_frame(rs, REPL_FRAME_FILE, REPL_KIND_DATASET, REPL_NO_SHARD, 0, 0, name,
+			     (uint32_t)strlen(name));
+		sender_frame(rs, REPL_FRAME_DATA, REPL_KIND_DATASET, REPL_NO_SHARD, 0, 0, raw.data,
+			     (uint32_t)raw.len);
+		sender_frame(rs, REPL_FRAME_COMMIT, REPL_KIND_DATASET, REPL_NO_SHARD, 0, raw.len,
+			     NULL, 0);
+	}
 	kv_buf_free(&raw);
 	return rc;
 }
@@ -832,11 +1055,10 @@ static int sender_functions(struct repl_sender *rs)
 {
 	char path[4200];
 	const char *name = FN_FILE;
-	snprintf(path, sizeof(path), "%s/%s", rs->dir, name);
 	struct kvio_file f;
 	struct stat st;
 	struct kv_buf raw = KV_BUF_INIT;
-	int rc = kvio_open(&f, path, O_RDONLY, 0);
+	int rc = kvio_open(&f, path_of(rs, name, path, sizeof(path)), O_RDONLY, 0);
 	bool opened = rc == 0;
 	bool have = opened && fstat(f.fd, &st) == 0;
 	int64_t mt = have ? (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec : 0;
@@ -863,18 +1085,16 @@ static int sender_functions(struct repl_sender *rs)
 	}
 	if (opened)
 		kvio_close(&f);
-	if (rc == 0)
-		rc = sender_frame(rs, REPL_FRAME_FILE, REPL_KIND_FUNCTIONS, REPL_NO_SHARD, 0, 0, name,
-				  (uint32_t)strlen(name));
-	for (size_t at = 0; rc == 0 && at < raw.len; at += 1u << 20) {
-		size_t n = raw.len - at < (1u << 20) ? raw.len - at : (1u << 20);
-		rc = sender_frame(rs, REPL_FRAME_DATA, REPL_KIND_FUNCTIONS, REPL_NO_SHARD, 0, at,
-				  raw.data + at, (uint32_t)n);
-	}
-	if (rc == 0)
-		rc = sender_frame(rs, REPL_FRAME_COMMIT, REPL_KIND_FUNCTIONS, REPL_NO_SHARD, 0, raw.len,
-				  NULL, 0);
 	if (rc == 0) {
+		sender_frame(rs, REPL_FRAME_FILE, REPL_KIND_FUNCTIONS, REPL_NO_SHARD, 0, 0, name,
+			     (uint32_t)strlen(name));
+		for (size_t at = 0; at < raw.len; at += 1u << 20) {
+			size_t n = raw.len - at < (1u << 20) ? raw.len - at : (1u << 20);
+			sender_frame(rs, REPL_FRAME_DATA, REPL_KIND_FUNCTIONS, REPL_NO_SHARD, 0, at,
+				     raw.data + at, (uint32_t)n);
+		}
+		sender_frame(rs, REPL_FRAME_COMMIT, REPL_KIND_FUNCTIONS, REPL_NO_SHARD, 0, raw.len,
+			     NULL, 0);
 		rs->fn_sent = true;
 		rs->fn_ino = have ? (uint64_t)st.st_ino : 0;
 		rs->fn_size = have ? (uint64_t)st.st_size : 0;
@@ -985,33 +1205,59 @@ void repl_sync_counts_reset(void)
 	atomic_store(&g_sync_partial_err, 0);
 }
 
-static bool sender_resume(struct repl_sender *rs)
+static bool sender_may_resume(const struct repl_sender *rs)
 {
 	if (!rs->pos)
 		return false;
 	for (uint32_t i = 0; i < rs->nshards; i++)
 		if (!rs->pos[i].given)
 			return false;
-	if (strcmp(rs->want, rs->replid) != 0 && !sender_switch_ok(rs))
-		return false;
+	return strcmp(rs->want, rs->replid) == 0 || sender_switch_ok(rs);
+}
+
+static void sender_forget_files(struct repl_sender *rs)
+{
 	for (uint32_t i = 0; i < rs->nshards; i++) {
 		struct repl_shard_state *st = &rs->shards[i];
-		const struct repl_pos *p = &rs->pos[i];
-		char path[4200], msg[200];
-		struct kv_buf raw = KV_BUF_INIT;
-		struct manifest m;
-		uint64_t durable = atomic_load(&rs->rt->aof(i)->info.durable_lsn);
-		snprintf(path, sizeof(path), "%s/kevy-s%u.manifest", rs->dir, i);
-		int rc = manifest_read_file(path, 1 << 20, &raw);
-		if (rc == 0)
-			rc = manifest_decode((const uint8_t *)raw.data, raw.len, &m, msg, sizeof(msg));
-		kv_buf_free(&raw);
-		if (rc < 0)
-			return false;
-		bool found = false;
+		for (uint32_t k = 0; k < st->nfiles; k++)
+			sent_close(&st->files[k]);
 		st->nfiles = 0;
-		for (uint32_t k = 0; k < m.nentries && st->nfiles < REPL_FILES_MAX; k++) {
-			const struct manifest_entry *e = &m.entries[k];
+	}
+}
+
+/* Check the replica's positions, shard by shard, walking the records of the
+ * segment it names up to its length: 1 when every shard can resume, 2 when
+ * one cannot (a full sync), 0 waiting for a read. */
+static int resume_step(struct repl_sender *rs)
+{
+	for (;;) {
+		if (rs->job.what == JOB_RESUME) {
+			int rc = job_step(rs);
+			if (rc == 0)
+				return 0;
+			struct repl_sent *f = rs->job.f;
+			uint64_t want = rs->pos[rs->job.shard].offset;
+			bool ok = rc == 1 && rs->job.pos == want;
+			job_close(rs);
+			if (!ok)
+				return 2;
+			f->off = want;
+			rs->resume_shard++;
+			continue;
+		}
+		uint32_t i = rs->resume_shard;
+		if (i == rs->nshards)
+			return 1;
+		struct repl_shard_state *st = &rs->shards[i];
+		const struct repl_pos *p = &rs->pos[i];
+		uint64_t durable = atomic_load(&rs->rt->aof(i)->info.durable_lsn);
+		if (shard_manifest(rs, i, true) < 0)
+			return 2;
+		const struct manifest *m = &st->man;
+		struct repl_sent *match = NULL;
+		st->nfiles = 0;
+		for (uint32_t k = 0; k < m->nentries && st->nfiles < REPL_FILES_MAX; k++) {
+			const struct manifest_entry *e = &m->entries[k];
 			bool aof = e->kind == MANIFEST_AOF;
 			/* A snapshot and a segment of the same generation are
 			 * made together, the snapshot sent first. */
@@ -1019,81 +1265,55 @@ static bool sender_resume(struct repl_sender *rs)
 				continue;
 			struct repl_sent *f = &st->files[st->nfiles++];
 			memset(f, 0, sizeof(*f));
-			f->fd = -1;
+			f->file.fd = -1;
 			snprintf(f->name, sizeof(f->name), "%s", e->name);
 			f->kind = aof ? REPL_KIND_AOF : REPL_KIND_SNAPSHOT;
 			f->generation = e->generation;
 			f->seen = true;
-			if (aof && e->generation == p->generation) {
-				uint64_t end = 0;
-				snprintf(path, sizeof(path), "%s/%s", rs->dir, e->name);
-				if (durable_end(path, 0, durable, p->offset, &end) < 0 || end != p->offset)
-					break;
-				f->off = p->offset;
-				f->fd = open(path, O_RDONLY | O_CLOEXEC);   /* sent_flush_unnamed */
-				found = true;
-			} else {
+			if (aof && e->generation == p->generation)
+				match = f;
+			else
 				f->done = true;
-			}
 		}
-		manifest_free(&m);
-		if (!found) {
-			for (uint32_t j = 0; j <= i; j++)
-				rs->shards[j].nfiles = 0;
-			return false;
+		if (!match)
+			return 2;
+		char path[4200];
+		/* Kept open for PH_UNNAMED, as the streamed segment is. */
+		if (kvio_open(&match->file, path_of(rs, match->name, path, sizeof(path)), O_RDONLY,
+			      0) < 0) {
+			match->file.fd = -1;
+			return 2;
 		}
+		if (job_start(rs, JOB_RESUME, match, path, i, true, durable, p->offset, UINT64_MAX,
+			      false) < 0)
+			return 2;
 	}
-	return true;
 }
-
-static pthread_mutex_t g_wake_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t g_wake_cond = PTHREAD_COND_INITIALIZER;
-static uint64_t g_wake_gen;
 
 bool repl_has_senders(void)
 {
 	return atomic_load_explicit(&g_repl_senders, memory_order_relaxed) != 0;
 }
 
-void repl_wake_senders(void)
+/* A shard's durable LSN moved (from: that shard, which runs its own
+ * senders later in the same turn), or a WAIT asks for ACKs (NULL): every
+ * shard that serves a replica runs a pass. */
+void repl_wake_senders(struct shard *from)
 {
-	pthread_mutex_lock(&g_wake_lock);
-	g_wake_gen++;
-	pthread_cond_broadcast(&g_wake_cond);
-	pthread_mutex_unlock(&g_wake_lock);
-}
-
-/* Sleep until a shard's durable LSN moves (repl_wake_senders) or
- * REPL_IDLE_MS pass: the bound keeps acknowledgements read, pings sent and
- * manifest changes that move no LSN seen. */
-static void sender_wait(uint64_t *seen)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	/* While a WAIT waits, the replica's ACK is read within a millisecond
-	 * (it arrives on the socket, which this wait does not watch). */
-	long ms = atomic_load(&g_repl_waiting) > 0 ? 1 : REPL_IDLE_MS;
-	ts.tv_nsec += ms * 1000000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
+	atomic_fetch_add(&g_wake_gen, 1);
+	for (uint32_t i = 0; i < g_server.nshards; i++) {
+		struct shard *s = g_server.shards[i];
+		if (s != from && atomic_load_explicit(&s->repl_hosting, memory_order_relaxed))
+			shard_wake(s);
 	}
-	pthread_mutex_lock(&g_wake_lock);
-	while (g_wake_gen == *seen) {
-		if (pthread_cond_timedwait(&g_wake_cond, &g_wake_lock, &ts) != 0)
-			break;
-	}
-	*seen = g_wake_gen;
-	pthread_mutex_unlock(&g_wake_lock);
 }
 
 /* Under appendfsync no a shard never fsyncs on its own, and only durable
  * records are sent: ask every shard with records that are not durable yet
  * for an fsync once a second, so a replica is never more than about a
  * second behind (everysec and always fsync by themselves). */
-static void sender_ask_fsync(struct repl_sender *rs)
+static void sender_ask_fsync(struct repl_sender *rs, int64_t now)
 {
-	int64_t now = kv_time_ms();
 	if (atomic_load(&g_config.appendfsync) != AOF_FSYNC_NO || now - rs->fsync_asked_ms < 1000)
 		return;
 	rs->fsync_asked_ms = now;
@@ -1106,148 +1326,333 @@ static void sender_ask_fsync(struct repl_sender *rs)
 	}
 }
 
-static void *sender_main(void *arg)
+static void sender_set_online(struct repl_sender *rs)
 {
-	uint64_t wake_seen = 0;
-	struct repl_sender *rs = arg;
-	int64_t last_ping = kv_time_ms();
-	uint64_t ping_seq = rs->seq;   /* the frame count just after the last PING */
-	char line[128];
-
-	int rc = 0;
-	for (uint32_t i = 0; i < rs->nshards; i++)
-		rs->shards[i].base = atomic_load(&rs->rt->aof(i)->info.current_size);
-	if (sender_resume(rs)) {
-		atomic_fetch_add(&g_sync_partial_ok, 1);
-		snprintf(line, sizeof(line), "+CONTINUE %s\r\n", rs->replid);
-		kv_buf_append_str(&rs->out, line);
-		rc = sender_flush(rs);
-		if (rc == 0)
-			log_notice("replica %s: partial resync from its own files, streaming", rs->peer);
-	} else {
-		/* As Redis counts them: a PSYNC that named an id ("?" asks for a
-		 * full sync on purpose) and could not resume is an error too. */
-		atomic_fetch_add(&g_sync_full, 1);
-		if (rs->want[0] && strcmp(rs->want, "?") != 0)
-			atomic_fetch_add(&g_sync_partial_err, 1);
-		snprintf(line, sizeof(line), "+FULLRESYNC %s %" PRIu64 "\r\n", rs->replid,
-			 sender_offset(rs));
-		kv_buf_append_str(&rs->out, line);
-		rc = sender_dataset(rs);
-		if (rc == 0)
-			rc = sender_functions(rs);
-		for (uint32_t i = 0; rc == 0 && i < rs->nshards; i++)
-			rc = sender_shard(rs, i);
-		if (rc == 0)
-			rc = sender_frame(rs, REPL_FRAME_SYNCED, REPL_KIND_NONE, REPL_NO_SHARD, 0,
-					  sender_ping_offset(rs), NULL, 0);
-		if (rc == 0)
-			rc = sender_flush(rs);
-		if (rc == 0)
-			log_notice("replica %s: full sync sent (%u shard(s)), streaming", rs->peer,
-				   rs->nshards);
-	}
 	pthread_mutex_lock(&g_repl_lock);
 	rs->info.state = "online";
 	pthread_mutex_unlock(&g_repl_lock);
 	repl_refresh_good(kv_time_ms());
-	while (rc == 0 && !atomic_load(&g_server.shutdown)) {
-		if (atomic_load(&g_server.repl_role) != REPL_ROLE_PRIMARY) {
-			/* Its files now follow another primary (REPLICAOF): a
-			 * replica of this one starts over, as Redis disconnects
-			 * its replicas then. */
-			log_notice("replica %s: disconnecting it: this server became a replica",
-				   rs->peer);
-			rc = -ECONNABORTED;
-			break;
-		}
-		sender_wait(&wake_seen);
-		sender_ask_fsync(rs);
-		size_t before = rs->seq;
-		rc = sender_read(rs);
-		if (rc == 0)
-			rc = sender_functions(rs);
-		for (uint32_t i = 0; rc == 0 && i < rs->nshards; i++)
-			rc = sender_shard(rs, i);
-		int64_t now = kv_time_ms();
-		/* A WAIT asks every replica for an acknowledgement now. */
-		uint64_t getack = atomic_load(&g_repl_getack);
-		/* ... and, while one waits, after every pass that sent records. */
-		bool asked = getack != rs->getack_seen ||
-			     (rs->seq != before && atomic_load(&g_repl_waiting) > 0);
-		rs->getack_seen = getack;
-		/* repl-timeout: a replica that acknowledged nothing for that
-		 * long (stopped, or its network gone quiet) loses its link, as
-		 * Redis's "timedout replica"; it resumes when it comes back. */
-		int64_t timeout_ms = atomic_load(&g_config.repl_timeout) * 1000;
-		if (rc == 0 && timeout_ms > 0 && now - rs->ack_ms > timeout_ms) {
-			log_warning("replica %s: no acknowledgement for %lld s (repl-timeout): "
-				    "disconnecting it", rs->peer, (long long)(now - rs->ack_ms) / 1000);
-			rc = -ETIMEDOUT;
-			break;
-		}
-		/* A PING is both the link's heartbeat and the point an ACK
-		 * names (its offset maps to what every shard had sent).  Every
-		 * repl-ping-replica-period on a quiet link, as Redis; each
-		 * second while records flow, so acknowledged offsets stay within
-		 * a second of what was sent; at once for WAIT.  The replica
-		 * acknowledges the newest one it has every second on its own, so
-		 * its lag (INFO, min-replicas-max-lag) is not the period. */
-		int64_t period_ms = atomic_load(&g_config.repl_ping_replica_period) * 1000;
-		bool moved = rs->seq != ping_seq;
-		if (rc == 0 && (asked || now - last_ping >= period_ms ||
-				(moved && now - last_ping >= REPL_SYNC_POINT_MS))) {
-			rc = sender_frame(rs, REPL_FRAME_PING, REPL_KIND_NONE, REPL_NO_SHARD, 0,
-					  sender_ping_offset(rs), NULL, 0);
-			last_ping = now;
-			ping_seq = rs->seq;
-		}
-		if (rc == 0)
-			rc = sender_flush(rs);
+}
+
+static void sender_full_begin(struct repl_sender *rs, int64_t now)
+{
+	char line[128];
+	/* As Redis counts them: a PSYNC that named an id ("?" asks for a full
+	 * sync on purpose) and could not resume is an error too. */
+	atomic_fetch_add(&g_sync_full, 1);
+	if (rs->want[0] && strcmp(rs->want, "?") != 0)
+		atomic_fetch_add(&g_sync_partial_err, 1);
+	snprintf(line, sizeof(line), "+FULLRESYNC %s %" PRIu64 "\r\n", rs->replid,
+		 sender_offset(rs));
+	kv_buf_append_str(&rs->io->out, line);
+	rs->state = RS_FULL;
+	rs->last_ping_ms = now;
+	pass_begin(rs);
+}
+
+/* After a streaming pass: acknowledgements asked for, repl-timeout, the
+ * PING.  0 or an error that ends the link. */
+static int sender_pass_end(struct repl_sender *rs, int64_t now)
+{
+	/* A WAIT asks every replica for an acknowledgement now ... */
+	uint64_t getack = atomic_load(&g_repl_getack);
+	/* ... and, while one waits, after every pass that sent records. */
+	bool asked = getack != rs->getack_seen ||
+		     (rs->seq != rs->pass.seq0 && atomic_load(&g_repl_waiting) > 0);
+	rs->getack_seen = getack;
+	/* repl-timeout: a replica that acknowledged nothing for that long
+	 * (stopped, or its network gone quiet) loses its link, as Redis's
+	 * "timedout replica"; it resumes when it comes back. */
+	int64_t timeout_ms = atomic_load(&g_config.repl_timeout) * 1000;
+	if (timeout_ms > 0 && now - rs->ack_ms > timeout_ms) {
+		log_warning("replica %s: no acknowledgement for %lld s (repl-timeout): "
+			    "disconnecting it", rs->peer, (long long)(now - rs->ack_ms) / 1000);
+		return -ETIMEDOUT;
 	}
-	if (rc < 0)
-		log_warning("replica %s: link closed: %s", rs->peer, kv_strerror(rc));
+	/* A PING is both the link's heartbeat and the point an ACK names (its
+	 * offset maps to what every shard had sent).  Every
+	 * repl-ping-replica-period on a quiet link, as Redis; each second
+	 * while records flow, so acknowledged offsets stay within a second of
+	 * what was sent; at once for WAIT.  The replica acknowledges the
+	 * newest one it has every second on its own, so its lag (INFO,
+	 * min-replicas-max-lag) is not the period. */
+	int64_t period_ms = atomic_load(&g_config.repl_ping_replica_period) * 1000;
+	bool moved = rs->seq != rs->ping_seq;
+	if (asked || now - rs->last_ping_ms >= period_ms ||
+	    (moved && now - rs->last_ping_ms >= REPL_SYNC_POINT_MS)) {
+		sender_frame(rs, REPL_FRAME_PING, REPL_KIND_NONE, REPL_NO_SHARD, 0,
+			     sender_ping_offset(rs), NULL, 0);
+		rs->last_ping_ms = now;
+		rs->ping_seq = rs->seq;
+	}
+	return 0;
+}
+
+/* One loop turn of a sender: the microseconds until it wants its next turn
+ * (0: at once), or <0 when the link is to be closed (logged). */
+static int64_t sender_turn(struct repl_sender *rs, int64_t now)
+{
+	char line[128];
+	rs->turn_bytes = 0;
+	rs->more_now = false;
+	if (atomic_load(&g_server.repl_role) != REPL_ROLE_PRIMARY) {
+		/* Its files now follow another primary (REPLICAOF): a replica
+		 * of this one starts over, as Redis disconnects its replicas
+		 * then. */
+		log_notice("replica %s: disconnecting it: this server became a replica", rs->peer);
+		return -ECONNABORTED;
+	}
+	/* A replica that stopped reading (during a full sync too: no progress,
+	 * not no ACK, as Redis's "timedout replica (full sync)") loses its
+	 * link after repl-timeout. */
+	if (rs->io->out.len == 0 && !rs->io->send_inflight)
+		rs->progress_ms = now;
+	int64_t timeout_ms = atomic_load(&g_config.repl_timeout) * 1000;
+	if (timeout_ms > 0 && now - rs->progress_ms > timeout_ms) {
+		log_warning("replica %s: not reading for %lld s (repl-timeout): disconnecting it",
+			    rs->peer, (long long)(now - rs->progress_ms) / 1000);
+		return -ETIMEDOUT;
+	}
+	if (sender_over_limit(rs, now))
+		return -ENOBUFS;
+	for (;;) {
+		int rc;
+		switch (rs->state) {
+		case RS_START:
+			for (uint32_t i = 0; i < rs->nshards; i++)
+				rs->shards[i].base = atomic_load(&rs->rt->aof(i)->info.current_size);
+			if (sender_may_resume(rs)) {
+				rs->state = RS_RESUME;
+				rs->resume_shard = 0;
+			} else {
+				sender_full_begin(rs, now);
+				if ((rc = sender_dataset(rs)) < 0 || (rc = sender_functions(rs)) < 0)
+					return rc;
+			}
+			continue;
+		case RS_RESUME:
+			rc = resume_step(rs);
+			if (rc == 0)
+				goto wait;
+			if (rc == 2) {
+				job_close(rs);
+				sender_forget_files(rs);
+				sender_full_begin(rs, now);
+				if ((rc = sender_dataset(rs)) < 0 || (rc = sender_functions(rs)) < 0)
+					return rc;
+				continue;
+			}
+			atomic_fetch_add(&g_sync_partial_ok, 1);
+			snprintf(line, sizeof(line), "+CONTINUE %s\r\n", rs->replid);
+			kv_buf_append_str(&rs->io->out, line);
+			log_notice("replica %s: partial resync from its own files, streaming", rs->peer);
+			rs->state = RS_STREAM;
+			rs->last_ping_ms = now;
+			rs->ping_seq = rs->seq;
+			sender_set_online(rs);
+			continue;
+		case RS_FULL:
+			rc = pass_step(rs);
+			if (rc < 0)
+				return rc;
+			if (rc == 0)
+				goto wait;
+			sender_frame(rs, REPL_FRAME_SYNCED, REPL_KIND_NONE, REPL_NO_SHARD, 0,
+				     sender_ping_offset(rs), NULL, 0);
+			log_notice("replica %s: full sync sent (%u shard(s)), streaming", rs->peer,
+				   rs->nshards);
+			rs->state = RS_STREAM;
+			rs->ping_seq = rs->seq;
+			rs->last_pass_ms = now;
+			sender_set_online(rs);
+			continue;
+		case RS_STREAM:
+			if (!rs->pass.active) {
+				uint64_t gen = atomic_load(&g_wake_gen);
+				bool due = gen != rs->wake_seen ||
+					   atomic_load(&g_repl_getack) != rs->getack_seen ||
+					   now - rs->last_pass_ms >= REPL_IDLE_MS;
+				if (!due)
+					goto wait;
+				rs->wake_seen = gen;
+				sender_ask_fsync(rs, now);
+				if ((rc = sender_functions(rs)) < 0)
+					return rc;
+				pass_begin(rs);
+			}
+			rc = pass_step(rs);
+			if (rc < 0)
+				return rc;
+			if (rc == 0)
+				goto wait;
+			rs->last_pass_ms = now;
+			if ((rc = sender_pass_end(rs, now)) < 0)
+				return rc;
+			goto wait;
+		}
+	}
+wait:
+	if (rs->more_now)
+		return 0;
+	if (rs->state == RS_STREAM && !rs->pass.active) {
+		int64_t left = rs->last_pass_ms + REPL_IDLE_MS - now;
+		return left > 0 ? left * 1000 : 0;
+	}
+	/* Waiting for a read or the socket: their completions come as events;
+	 * the timeouts above are looked at again by then. */
+	return REPL_IDLE_MS * 1000;
+}
+
+/* Begin closing the link (err < 0: logged as why). */
+static void sender_close(struct repl_sender *rs, int err)
+{
+	if (rs->closing)
+		return;
+	rs->closing = true;
+	if (err < 0)
+		log_warning("replica %s: link closed: %s", rs->peer, kv_strerror(err));
 	sender_list(rs, false);
 	repl_refresh_good(kv_time_ms());
-	close(rs->fd);
+	atomic_fetch_sub(&g_repl_senders, 1);
+	atomic_fetch_sub(&rs->host->repl_hosting, 1);
+	struct conn *io = rs->io;
+	if (!io->close_started) {
+		io->close_started = true;
+		rs->host->reactor->conn_close(rs->host, io);
+	}
+}
+
+static void sender_free(struct repl_sender *rs)
+{
+	struct conn *io = rs->io;
+	kv_buf_free(&io->in);
+	kv_buf_free(&io->out);
+	kv_buf_free(&io->sending);
+	free(io);
+	job_close(rs);
 	resp_parser_free(&rs->parser);
 	kv_buf_free(&rs->in);
 	for (uint32_t i = 0; i < rs->nshards; i++) {
-		kv_buf_free(&rs->shards[i].manifest);
-		for (uint32_t k = 0; k < rs->shards[i].nfiles; k++)
-			if (rs->shards[i].files[k].fd >= 0)
-				close(rs->shards[i].files[k].fd);
+		struct repl_shard_state *st = &rs->shards[i];
+		kv_buf_free(&st->manifest);
+		kv_buf_free(&st->man_raw);
+		if (st->man_valid)
+			manifest_free(&st->man);
+		for (uint32_t k = 0; k < st->nfiles; k++)
+			sent_close(&st->files[k]);
 	}
 	free(rs->shards);
 	free(rs->ping_lsns);
 	free(rs->acked_lsns);
 	free(rs->pos);
-	kv_buf_free(&rs->out);
+	free(rs->rbuf);
 	free(rs->dir);
 	free(rs);
-	atomic_fetch_sub(&g_repl_senders, 1);
-	return NULL;
 }
 
-/* At shutdown, before the shards' AOFs go away: the senders read them.
- * Each sees the stop within a poll or a send timeout. */
-void repl_senders_wait(void)
+int64_t repl_senders_turn(struct shard *s)
 {
-	for (int i = 0; i < 200 && atomic_load(&g_repl_senders) > 0; i++) {
-		struct timespec ts = { 0, 10 * 1000000L };
-		nanosleep(&ts, NULL);
+	int64_t next = INT64_MAX;
+	int64_t now = kv_time_ms();
+	for (struct repl_sender **pp = &s->senders; *pp;) {
+		struct repl_sender *rs = *pp;
+		if (rs->closing) {
+			/* Freed once the reactor let go of the socket and no
+			 * READ of it is out. */
+			if (rs->io_done && !rs->read_out) {
+				*pp = rs->host_next;
+				sender_free(rs);
+				continue;
+			}
+			pp = &rs->host_next;
+			continue;
+		}
+		pp = &rs->host_next;
+		int64_t us = sender_turn(rs, now);
+		if (us < 0) {
+			sender_close(rs, (int)us);
+			continue;
+		}
+		if (rs->io->out.len)
+			s->reactor->conn_flush(s, rs->io);
+		/* Stopped on a full output that the socket has since taken (the
+		 * epoll reactor sends at once; io_uring moved it into the send in
+		 * flight): make the next chunk now, not at the next event. */
+		bool busy = rs->state != RS_STREAM || rs->pass.active;
+		if (busy && !rs->read_out && !rs->closing && rs->io->out.len < REPL_CHUNK)
+			us = 0;
+		if (us < next)
+			next = us;
 	}
+	return next;
 }
 
-void repl_sender_start(struct conn *c, int fd)
+void repl_senders_close(struct shard *s)
+{
+	for (struct repl_sender *rs = s->senders; rs; rs = rs->host_next)
+		sender_close(rs, 0);
+	repl_senders_turn(s);
+}
+
+bool repl_sender_read_done(struct shard *s, struct kvio_op *op, int res)
+{
+	for (struct repl_sender *rs = s->senders; rs; rs = rs->host_next) {
+		if (op != &rs->rop)
+			continue;
+		rs->read_out = false;
+		rs->read_res = kvio_op_complete(op, res);
+		rs->read_ready = !rs->closing;
+		return true;
+	}
+	return false;
+}
+
+void repl_sender_input(struct conn *c, const char *p, size_t n)
+{
+	struct repl_sender *rs = c->sender;
+	if (rs->closing)
+		return;
+	int rc = sender_input(rs, p, n);
+	if (rc < 0)
+		sender_close(rs, rc);
+}
+
+void repl_sender_sent(struct conn *c)
+{
+	c->sender->progress_ms = kv_time_ms();
+}
+
+void repl_sender_hangup(struct conn *c)
+{
+	sender_close(c->sender, -ECONNRESET);
+}
+
+void repl_sender_io_done(struct conn *c)
+{
+	close(c->fd);
+	c->fd = -1;
+	c->io_closed = true;
+	c->sender->io_done = true;
+}
+
+/* PSYNC was served and the connection's earlier replies are out: its socket
+ * becomes a link served by this shard (the client itself goes away). */
+void repl_sender_start(struct shard *s, struct conn *c, int fd)
 {
 	struct repl_sender *rs = kv_calloc(1, sizeof(*rs));
-	rs->fd = fd;
-	struct timeval tv = { 0, 100000 };
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	struct conn *io = kv_calloc(1, sizeof(*io));
+	io->id = c->id;
+	io->fd = fd;
+	io->shard = s;
+	io->sender = rs;
+	snprintf(io->addr, sizeof(io->addr), "%s", c->addr);
+	rs->host = s;
+	rs->io = io;
 	rs->nshards = c->repl_shards;
 	rs->rt = &server_runtime;
 	rs->dir = strdup(g_config.dir);
+	rs->rbuf = kv_malloc(REPL_CHUNK);
+	rs->job.own.fd = -1;
 	snprintf(rs->replid, sizeof(rs->replid), "%s", server_runtime.info()->replid);
 	snprintf(rs->peer, sizeof(rs->peer), "%s", c->addr);
 	rs->shards = kv_calloc(rs->nshards, sizeof(*rs->shards));
@@ -1266,28 +1671,16 @@ void repl_sender_start(struct conn *c, int fd)
 		*colon = '\0';
 	rs->info.port = c->repl_port;
 	rs->info.state = "wait_bgsave";
-	rs->ack_ms = kv_time_ms();
+	rs->ack_ms = rs->progress_ms = kv_time_ms();
+	rs->wake_seen = atomic_load(&g_wake_gen);
+	rs->getack_seen = atomic_load(&g_repl_getack);
 	atomic_fetch_add(&g_repl_senders, 1);
+	atomic_fetch_add(&s->repl_hosting, 1);
 	sender_list(rs, true);
-	pthread_t t;
-	pthread_attr_t attr;
-	pthread_attr_init(&attr);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	int rc = pthread_create(&t, &attr, sender_main, rs);
-	pthread_attr_destroy(&attr);
-	if (rc != 0) {
-		log_warning("replica %s: cannot start its sender thread: %s", rs->peer, strerror(rc));
-		sender_list(rs, false);
-		resp_parser_free(&rs->parser);
-		close(fd);
-		free(rs->shards);
-		free(rs->pos);
-		free(rs->dir);
-		free(rs);
-		atomic_fetch_sub(&g_repl_senders, 1);
-		return;
-	}
-	log_notice("replica %s: sync starting", rs->peer);
+	rs->host_next = s->senders;
+	s->senders = rs;
+	log_notice("replica %s: sync starting (served by shard %u)", rs->peer, s->id);
+	s->reactor->conn_start(s, io);
 }
 
 /* PSYNC replid offset */
@@ -1374,7 +1767,7 @@ static void repl_wait_start(struct cmd_ctx *c, bool aof, int64_t local, int64_t 
 		}
 	}
 	atomic_fetch_add(&g_repl_getack, 1);
-	repl_wake_senders();
+	repl_wake_senders(NULL);
 }
 
 static void cmd_wait(struct cmd_ctx *c)

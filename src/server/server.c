@@ -673,7 +673,6 @@ int server_run(const char *executable)
 	log_warning("User requested shutdown...");
 	supervise_stopping();
 	replica_shutdown();
-	repl_senders_wait();
 	int status = 0;
 	for (uint32_t i = 0; i < g_server.nshards; i++) {
 		pthread_join(g_server.shards[i]->thread, NULL);

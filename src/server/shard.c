@@ -357,6 +357,10 @@ void shard_on_data(struct shard *s, struct conn *c, const char *p, size_t n)
 {
 	if (c->close_started)
 		return;
+	if (c->sender) {
+		repl_sender_input(c, p, n);
+		return;
+	}
 	kv_buf_append(&c->in, p, n);
 	if (c->in.len > c->in_peak)
 		c->in_peak = c->in.len;
@@ -377,6 +381,10 @@ void shard_on_data(struct shard *s, struct conn *c, const char *p, size_t n)
 
 void shard_on_hangup(struct shard *s, struct conn *c)
 {
+	if (c->sender) {
+		repl_sender_hangup(c);
+		return;
+	}
 	c->io_dead = true;
 	conn_begin_close(s, c);
 }
@@ -385,7 +393,7 @@ void shard_on_eof(struct shard *s, struct conn *c)
 {
 	/* A blocked client that hangs up is gone (as in Redis): it must not
 	 * be served an element it will never read. */
-	if (c->blocked) {
+	if (c->blocked || c->sender) {
 		shard_on_hangup(s, c);
 		return;
 	}
@@ -395,6 +403,10 @@ void shard_on_eof(struct shard *s, struct conn *c)
 
 void shard_on_sent(struct shard *s, struct conn *c, size_t n)
 {
+	if (c->sender) {
+		repl_sender_sent(c);
+		return;
+	}
 	stat_add(&s->stats.net_output_bytes, n);
 	stat_add(&s->stats.writes_processed, 1);
 }
@@ -413,12 +425,23 @@ static void conn_unregister(struct shard *s, struct conn *c)
 	atomic_fetch_sub(&g_server.total_clients, 1);
 }
 
+void shard_on_ring_file(struct shard *s, struct kvio_op *op, int res)
+{
+	if (s->senders && repl_sender_read_done(s, op, res))
+		return;
+	shard_on_file(s, op, res);
+}
+
 void shard_conn_io_done(struct shard *s, struct conn *c)
 {
 	kv_assert(!c->io_closed);
+	if (c->sender) {
+		repl_sender_io_done(c);   /* freed by repl_senders_turn */
+		return;
+	}
 	c->io_closed = true;
 	if (c->repl_handoff)
-		repl_sender_start(c, c->fd);   /* the socket is the sender's now */
+		repl_sender_start(s, c, c->fd);   /* the socket is a replica's link now */
 	else
 		close(c->fd);
 	c->fd = -1;
@@ -529,6 +552,8 @@ void shard_conn_detached(struct shard *s, struct conn *c)
 /* Called by reactors when a send completed and nothing more is queued. */
 void shard_conn_drained(struct shard *s, struct conn *c)
 {
+	if (c->sender)
+		return;   /* its next frames come with the shard's turn */
 	atomic_store_explicit(&c->obuf_len, 0, memory_order_relaxed);
 	if (c->close_after_reply && !c->slots_head && c->out.len == 0)
 		conn_begin_close(s, c);
@@ -1192,7 +1217,7 @@ static void shard_aof_turn(struct shard *s)
 	 * senders this is one relaxed load. */
 	if (repl_has_senders() && s->aof.durable_lsn != s->repl_told_lsn) {
 		s->repl_told_lsn = s->aof.durable_lsn;
-		repl_wake_senders();
+		repl_wake_senders(s);
 	}
 }
 
@@ -1347,6 +1372,17 @@ static void shard_loop(struct shard *s)
 			park_until_us = kv_mono_us();
 			work++;
 		}
+		if (s->senders) {
+			/* Replicas' links: after the AOF turn, so that records
+			 * this turn made durable go out in it. */
+			int64_t us = repl_senders_turn(s);
+			if (us == 0) {
+				park_until_us = kv_mono_us();
+				work++;
+			} else if (us < INT64_MAX && kv_mono_us() + us < park_until_us) {
+				park_until_us = kv_mono_us() + us;
+			}
+		}
 		shard_flush_conns(s);
 		if (s->migrating) {
 			/* Moves wait for replies, the reactor and this turn's
@@ -1396,8 +1432,11 @@ void *shard_thread_main(void *arg)
 	/* Shutdown: stop I/O on every client and let the reactor retire the
 	 * operations still in flight (bounded). */
 	shard_close_all(s);
-	for (int i = 0; i < 100 && s->clients; i++)
+	repl_senders_close(s);
+	for (int i = 0; i < 100 && (s->clients || s->senders); i++) {
 		s->reactor->poll(s, 1000);
+		repl_senders_turn(s);
+	}
 	s->reactor->fini(s);
 	fx_thread_disable();
 	notify_thread_set(NULL, NULL);

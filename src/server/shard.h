@@ -51,6 +51,8 @@ struct reactor_ops;
 struct monitor_inbox;
 struct trk_shard;
 struct repl_wait;
+struct repl_sender;
+struct kvio_op;
 
 /* ---- messages between shards ---- */
 enum msg_type {
@@ -349,6 +351,7 @@ struct conn {
 	uint32_t repl_shards;                 /* REPLCONF kevy-shards N, 0 unsaid */
 	int64_t repl_port;                    /* REPLCONF listening-port */
 	bool repl_handoff;                    /* PSYNC served: the socket goes to a sender */
+	struct repl_sender *sender;           /* a replica's link, not a client (repl.c) */
 	struct repl_pos *repl_pos;            /* REPLCONF kevy-pos, per shard, or NULL */
 	char repl_want[41];                   /* PSYNC's replication id, or "" */
 	struct repl_wait *wait_repl;          /* WAIT asked to wait (repl.c) */
@@ -582,6 +585,8 @@ struct shard {
 	uint64_t cron_expire_budget;
 	bool stopping;
 	struct repl_wait *repl_waits;         /* WAITs of this shard's clients (repl.c) */
+	struct repl_sender *senders;          /* replicas' links this shard serves (repl.c) */
+	_Atomic uint32_t repl_hosting;        /* how many of them are open */
 	uint64_t repl_told_lsn;             /* durable LSN the senders were woken for (repl.c) */
 
 	/* Durability (aof.c): this shard's AOF, the connections with replies
@@ -1040,11 +1045,21 @@ struct repl_pos {
 	uint64_t generation, offset;
 	bool given;
 };
-/* Start a sender thread for c, a replica's connection whose PSYNC was
- * served, on fd (its socket, now the sender's). */
-void repl_sender_start(struct conn *c, int fd);
-/* Wait (bounded) for the senders to see the process stop. */
-void repl_senders_wait(void);
+/* c, a replica's connection whose PSYNC was served, is gone: its socket fd
+ * becomes a replica's link that s serves (s->senders). */
+void repl_sender_start(struct shard *s, struct conn *c, int fd);
+/* Run every link s serves for this loop turn (and free those closed):
+ * microseconds until one wants the next turn (0: at once, INT64_MAX: none). */
+int64_t repl_senders_turn(struct shard *s);
+/* Close every link s serves (shutdown); repl_senders_turn frees them. */
+void repl_senders_close(struct shard *s);
+/* A ring file op completed: if it is a link's READ, take it (true). */
+bool repl_sender_read_done(struct shard *s, struct kvio_op *op, int res);
+/* The reactor's events on a link's socket (c->sender set). */
+void repl_sender_input(struct conn *c, const char *p, size_t n);
+void repl_sender_sent(struct conn *c);
+void repl_sender_hangup(struct conn *c);
+void repl_sender_io_done(struct conn *c);
 /* A replica was promoted (server/replica.c): PSYNC with its former
  * primary's id replid2 is served from positions at or before gens/offs
  * (per shard), the replication offset then being offset. */
@@ -1058,12 +1073,13 @@ int64_t repl_switch_get(char replid2[41]);
 void repl_sync_counts(struct repl_status *st);
 void repl_sync_counts_reset(void);
 /* Whether any sender runs (a relaxed load), and wake them all: a shard's
- * durable LSN moved. */
+ * durable LSN moved (from: that shard, which runs its own links later in
+ * the turn), or a WAIT wants acknowledgements (NULL). */
 bool repl_has_senders(void);
 /* While replicas are attached, the longest a shard leaves records not
  * durable (they are streamed once durable). */
 #define REPL_FSYNC_MS 10
-void repl_wake_senders(void);
+void repl_wake_senders(struct shard *from);
 /* min-replicas-to-write: recount the good replicas (shard 0's cron, and
  * the senders on every ACK and link change); the refusal a write gets
  * while too few are good, or NULL. */
@@ -1151,6 +1167,9 @@ void shard_on_hangup(struct shard *s, struct conn *c);
 void shard_on_eof(struct shard *s, struct conn *c);
 void shard_on_sent(struct shard *s, struct conn *c, size_t n);
 void shard_on_wakeup(struct shard *s);
+/* A file op completed on the ring: a replica link's READ, or the AOF's or
+ * snapshot's (shard_on_file). */
+void shard_on_ring_file(struct shard *s, struct kvio_op *op, int res);
 void shard_conn_io_done(struct shard *s, struct conn *c);
 /* A send completed and nothing else is queued on c. */
 void shard_conn_drained(struct shard *s, struct conn *c);

@@ -580,6 +580,83 @@ def check_appendfsync_no():
         shutil.rmtree(d, ignore_errors=True)
 
 
+def server_threads(pid):
+    """The names of a process's threads, less io_uring's own workers
+    (iou-wrk-*, iou-sqp-*), which come and go with the kernel's needs."""
+    names = []
+    for t in os.listdir("/proc/%d/task" % pid):
+        try:
+            with open("/proc/%d/task/%s/comm" % (pid, t)) as f:
+                name = f.read().strip()
+        except OSError:
+            continue
+        if not name.startswith("iou-"):
+            names.append(name)
+    return sorted(names)
+
+
+def check_links_on_shards(shards, io=()):
+    """Replicas' links are served by the shards' own loops, their files read
+    through each shard's ring: two replicas syncing and streaming add no
+    thread.  A data file that cannot be read ends the links with a log line
+    and nothing else (writes go on), and a replica resumes from its files
+    once reads work again."""
+    dirs = [tempfile.mkdtemp(prefix="kevy-it-links-") for _ in range(2)]
+    try:
+        with K.kevy("--threads", str(shards), *io) as prim:
+            load(prim.port, 60, "pre")
+            before = server_threads(prim.proc.pid)
+            reps = [MirrorReplica(prim.port, shards, d) for d in dirs]
+            for _ in range(200):
+                for r in reps:
+                    r.pump(0.05)
+                if all(r.synced is not None for r in reps):
+                    break
+            K.check(all(r.synced is not None for r in reps), "both full syncs completed")
+            load(prim.port, 20, "live")
+            for r in reps:
+                r.pump(0.2)
+            during = server_threads(prim.proc.pid)
+            K.check(during == before, "threads with two replicas streaming: %r, without: %r" %
+                    (during, before))
+            with prim.conn() as c:
+                K.check(c.cmd("DEBUG", "FAILPOINTS", "read:1+=eio") == "OK", "read failpoint")
+                for i in range(20):
+                    K.check(c.cmd("SET", "failing%d" % i, "v") == "OK",
+                            "writes go on while the links' reads fail")
+            closed = 0
+            for r in reps:
+                try:
+                    for _ in range(100):
+                        r.pump(0.05)
+                except EOFError:
+                    closed += 1
+            K.check(closed == 2, "both links closed by the failed reads (%d)" % closed)
+            with open(prim.log_path, "rb") as f:
+                text = f.read()
+            K.check(text.count(b"link closed: Input/output error") >= 2,
+                    "the log says why the links closed")
+            with prim.conn() as c:
+                K.check(c.cmd("DEBUG", "FAILPOINTS", "") == "OK", "failpoints cleared")
+                K.check(c.cmd("DBSIZE") > 0, "serving")
+                rep = MirrorReplica(prim.port, shards, dirs[0], resume=reps[0])
+                K.check(rep.mode == "CONTINUE", "resume after the failed reads: %s" % rep.mode)
+                K.check(c.cmd("WAITAOF", "1", "0", "0") == [1, 0], "WAITAOF after the resume")
+            diff = "not compared"
+            for _ in range(100):
+                rep.pump(0.1)
+                diff = mirror_diff(prim.dir, dirs[0], shards)
+                if diff is None:
+                    break
+            K.check(diff is None, "the resumed mirror equals the primary (%d shards): %s" %
+                    (shards, diff))
+            rep.close()
+            prim.check_clean_exit()
+    finally:
+        for d in dirs:
+            shutil.rmtree(d, ignore_errors=True)
+
+
 def check_stalled_replica(shards):
     """A replica that stops reading: the sender blocks on a full socket, the
     primary keeps serving, and SIGTERM still ends it cleanly and at once."""
@@ -863,6 +940,8 @@ def main():
     with K.kevy("--threads", "1") as srv:
         check_refusals(srv, 1)
         srv.check_clean_exit()
+    check_links_on_shards(2)
+    check_links_on_shards(1, ("--io", "epoll"))
     check_stalled_replica(2)
     check_obuf_limit(2)
     check_auth_and_appendonly()
