@@ -11,10 +11,9 @@
 #   BENCH_OUT=results.md bench/multikey.sh # also write the report
 #
 # Each server runs alone, on a free loopback port, in its own fresh --dir:
-# redis-server with --save '' --appendonly no (BENCH_AOF=always:
-# --appendonly yes --appendfsync always), kevy-server with --threads
-# KEVY_THREADS --save '' --appendonly no (BENCH_AOF=always: --appendonly yes
-# --appendfsync always).  Every row runs BENCH_REPS times and the median is
+# redis-server with --save '' --appendonly no (BENCH_AOF=always or
+# everysec: --appendonly yes --appendfsync that), kevy-server with --threads
+# KEVY_THREADS --save '' --appendonly no (the same with BENCH_AOF).  Every row runs BENCH_REPS times and the median is
 # shown, with kevy/redis.
 #
 # Rows (all -c 50 -P 16 -r 1000000, -n BENCH_N, unless stated):
@@ -40,12 +39,14 @@
 #   KEVY_SERVER    kevy-server binary (default: <repo>/build/kevy-server)
 #   REDIS_SERVER   redis-server binary (default: redis-server on PATH)
 #   KEVY_THREADS   kevy --threads (default 2)
-#   BENCH_AOF      off (default) | always
+#   BENCH_AOF      off (default) | everysec | always
 #   BENCH_REPS     runs per server per row (default 3; the median is shown)
 #   BENCH_N        redis-benchmark -n per run (default 200000)
 #   BENCH_SECONDS  seconds per MULTI/EXEC run (default 3)
 #   BENCH_PIN      "SERVER_CPUS CLIENT_CPUS": the server under taskset -c
 #                  SERVER_CPUS, every client under taskset -c CLIENT_CPUS
+#   BENCH_ROWS     rows of the first table (default "mset mget del multi";
+#                  "" runs only the GET table)
 #   BENCH_TIMEOUT  seconds any one client run may take (default 300)
 #   BENCH_OUT      file that also receives the report
 #
@@ -74,9 +75,10 @@ done
 case "$BENCH_AOF" in
   off)    REDIS_PERSIST=(--save '' --appendonly no)
           KEVY_PERSIST=(--save '' --appendonly no) ;;
-  always) REDIS_PERSIST=(--save '' --appendonly yes --appendfsync always)
-          KEVY_PERSIST=(--save '' --appendonly yes --appendfsync always) ;;
-  *) echo "multikey.sh: BENCH_AOF must be off or always" >&2; exit 2 ;;
+  always|everysec)
+          REDIS_PERSIST=(--save '' --appendonly yes --appendfsync "$BENCH_AOF")
+          KEVY_PERSIST=(--save '' --appendonly yes --appendfsync "$BENCH_AOF") ;;
+  *) echo "multikey.sh: BENCH_AOF must be off, everysec or always" >&2; exit 2 ;;
 esac
 SERVER_PIN=(); CLIENT_PIN=()
 if [[ -n "${BENCH_PIN:-}" ]]; then
@@ -191,7 +193,7 @@ REPORT="$WORK/report.md"
   echo "# multi-key commands and transactions: kevy vs redis-server"
   echo
   echo "- $(date -u '+%Y-%m-%d %H:%M:%SZ'), rev $REV, kevy --threads $KEVY_THREADS," \
-       "AOF ${BENCH_AOF/always/always (appendfsync always, both)}"
+       "AOF: ${BENCH_AOF} (both servers; off = appendonly no)"
   echo "- machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
   echo "- redis $("$REDIS_SERVER" --version | awk '{print $3}' | sed 's/v=//') ($(show_args "${REDIS_PERSIST[@]}"));" \
        "kevy (--threads $KEVY_THREADS $(show_args "${KEVY_PERSIST[@]}")); one server at a time, redis first"
@@ -202,7 +204,7 @@ REPORT="$WORK/report.md"
 } >"$REPORT"
 cat "$REPORT" >&2
 
-ROWS="mset mget del multi"
+ROWS="${BENCH_ROWS-mset mget del multi}"
 declare -A MED=()
 for S in redis kevy; do
   start_server "$S"
@@ -242,8 +244,8 @@ label() {
   esac
 }
 {
-  echo "| row | unit | redis | kevy | kevy/redis |"
-  echo "| --- | --- | ---: | ---: | ---: |"
+  [[ -n "$ROWS" ]] && echo "| row | unit | redis | kevy | kevy/redis |"
+  [[ -n "$ROWS" ]] && echo "| --- | --- | ---: | ---: | ---: |"
   for R in $ROWS; do
     unit=$([[ "$R" == multi ]] && echo "txns/s" || echo "requests/s")
     echo "| $(label "$R") | $unit | $(printf '%.0f' "${MED[redis,$R]}") |" \

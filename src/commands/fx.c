@@ -124,11 +124,26 @@ void cmd_effect_at_key(struct cmd_ctx *c, int key_arg, int argc, const struct kv
 	fx_emit(kv_key_shard(k->ptr, k->len, t->nshards), c->dbid, argc, argv);
 }
 
+static fx_touch_fn g_fx_touch;
+
+void fx_set_touch_hook(fx_touch_fn fn)
+{
+	g_fx_touch = fn;
+}
+
+static void fx_touch(uint32_t shard, uint32_t dbid, const char *key, size_t klen)
+{
+	if (g_fx_touch)
+		g_fx_touch(shard, dbid, key, klen);
+}
+
 void cmd_effect_shard(struct cmd_ctx *c, uint32_t shard, int argc, const struct kv_slice *argv)
 {
 	struct fx_thread *t = &fx_tls;
 	if (!t->enabled)
 		return;
+	/* A database effect (SWAPDB): every key of the shard may differ. */
+	fx_touch(shard, UINT32_MAX, NULL, 0);
 	if (t->top)
 		t->top->custom = true;
 	fx_emit(shard, FX_ANY_DB, argc, argv);
@@ -137,6 +152,8 @@ void cmd_effect_shard(struct cmd_ctx *c, uint32_t shard, int argc, const struct 
 
 void fx_on_expire(void *shard_id, uint32_t dbid, const char *key, size_t klen)
 {
+	if (fx_tls.enabled)
+		fx_touch((uint32_t)(uintptr_t)shard_id, dbid, key, klen);
 	struct kv_slice argv[2] = { { "DEL", 3 }, { key, klen } };
 	fx_emit((uint32_t)(uintptr_t)shard_id, dbid, 2, argv);
 }
@@ -149,6 +166,8 @@ void fx_on_expire(void *shard_id, uint32_t dbid, const char *key, size_t klen)
  * the thread that holds the key's keyspace. */
 void fx_on_evict(void *shard_id, uint32_t dbid, const char *key, size_t klen)
 {
+	if (fx_tls.enabled)
+		fx_touch((uint32_t)(uintptr_t)shard_id, dbid, key, klen);
 	struct kv_slice argv[2] = { { "DEL", 3 }, { key, klen } };
 	fx_emit((uint32_t)(uintptr_t)shard_id, dbid, 2, argv);
 }
@@ -160,6 +179,7 @@ void fx_on_change(void *shard_id, uint32_t dbid, const char *key, size_t klen)
 	uint32_t id = (uint32_t)(uintptr_t)shard_id;
 	if (!t->enabled)
 		return;
+	fx_touch(id, dbid, key, klen);
 	if (!key) {
 		/* A flush is its own effect, whatever the command. */
 		struct kv_slice argv[1] = { { "FLUSHDB", 7 } };

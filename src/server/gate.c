@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "base/kv.h"
 #include "commands/config.h"
@@ -175,7 +176,11 @@ uint64_t shard_reply_tag(const struct shard *s)
 {
 	if (!shard_gates(s) || s->aof.state != AOF_OK)
 		return 0;
-	return s->aof.last_lsn > shard_release_lsn(s) ? s->aof.last_lsn : 0;
+	/* Released records can still be parts of units that are not stable
+	 * (the watermark, shard_lsn_ready): a reply that may have observed
+	 * one waits for it too. */
+	uint64_t last = s->aof.last_lsn;
+	return last > shard_release_lsn(s) || (s->uw_head && s->uw_head->lsn <= last) ? last : 0;
 }
 
 bool shard_lsn_ready(const struct shard *s, uint64_t lsn, bool durable)
@@ -191,6 +196,243 @@ bool shard_lsn_ready(const struct shard *s, uint64_t lsn, bool durable)
 	if (durable)
 		return false;
 	return !shard_gates(s) || shard_release_lsn(s) >= lsn;
+}
+
+/* ------------------------------------------------------------------ */
+/* key tags: what a read of a few keys waits for */
+
+/*
+ * A reply is tagged with its shard's last LSN: it may have observed any
+ * record before it, and leaves once the watermark passes that LSN.  A
+ * read-only command of declared keys observed only those keys, so it
+ * depends only on the newest record that changed one of them (and on what
+ * that record depends on, which the watermark covers: M_q >= L means every
+ * record at or before L is released and every part of a unit at or before
+ * L is stable).  Its tag is that record's LSN (docs/durability.md, "What a
+ * read waits for"), so a GET of a key no pending record changed is not
+ * held behind other keys' fsyncs or other units' commit-wait.
+ *
+ * Which records changed a key: the store reports every change of a key to
+ * fx on the thread that holds the keyspace, which passes it here (fx's
+ * touch hook): the key's fingerprint is kept pending.  When the shard's
+ * own thread next holds its keyspace with its unit committed, every record
+ * that made a pending change is appended (a holder's parts are appended
+ * as its releases arrive, before the keyspace comes back), so the pending
+ * keys get the shard's last LSN, at or after their records'.  An entry
+ * the watermark passed is dropped.  A fingerprint collision, or a change
+ * that finds the table full, only makes reads wait longer: the latter sets
+ * all_lsn, which every key's tag includes, as does a flush or SWAPDB.
+ */
+#define KTAG_SLOTS 8192u         /* power of two; at most half used */
+#define KTAG_KEPT (KTAG_SLOTS / 2)
+#define KTAG_PENDING 2048u
+
+struct key_tags {
+	uint64_t fp[KTAG_SLOTS];     /* 0: empty */
+	uint64_t lsn[KTAG_SLOTS];
+	uint32_t used;
+	/* (fingerprint, LSN) in the order they were set: LSNs never decrease. */
+	uint64_t q_fp[KTAG_KEPT], q_lsn[KTAG_KEPT];
+	uint32_t q_head, q_len;
+	uint64_t pend[KTAG_PENDING];
+	uint32_t npend;
+	bool pend_all;
+	uint64_t all_lsn;            /* every key's tag is at least this */
+};
+
+static uint64_t ktag_fp(uint32_t dbid, const char *key, size_t klen)
+{
+	uint64_t h = kv_hash64(key, klen, 0x6b65792d74616773ull ^ dbid);
+	return h ? h : 1;
+}
+
+void shard_key_touched(uint32_t shard, uint32_t dbid, const char *key, size_t klen)
+{
+	struct shard *s = g_server.shards[shard];
+	struct key_tags *t = s->ktags;
+	if (!t)
+		t = s->ktags = kv_calloc(1, sizeof(*t));
+	if (!key || t->pend_all || t->npend == KTAG_PENDING) {
+		t->pend_all = true;
+		return;
+	}
+	t->pend[t->npend++] = ktag_fp(dbid, key, klen);
+}
+
+/* The newest LSN every reply may depend on now (shard_lsn_ready's bound). */
+static uint64_t ktag_ready(const struct shard *s)
+{
+	if (!shard_gates(s))
+		return UINT64_MAX;
+	uint64_t r = shard_release_lsn(s);
+	if (s->uw_head && s->uw_head->lsn - 1 < r)
+		r = s->uw_head->lsn - 1;
+	return r;
+}
+
+static uint32_t ktag_slot(const struct key_tags *t, uint64_t fp)
+{
+	uint32_t i = (uint32_t)fp & (KTAG_SLOTS - 1);
+	while (t->fp[i] && t->fp[i] != fp)
+		i = (i + 1) & (KTAG_SLOTS - 1);
+	return i;
+}
+
+static void ktag_set(struct key_tags *t, uint64_t fp, uint64_t lsn)
+{
+	uint32_t i = ktag_slot(t, fp);
+	if ((!t->fp[i] && t->used >= KTAG_KEPT) || t->q_len == KTAG_KEPT) {
+		t->all_lsn = lsn;   /* full: every key waits for this one */
+		return;
+	}
+	if (!t->fp[i]) {
+		t->fp[i] = fp;
+		t->used++;
+	}
+	t->lsn[i] = lsn;
+	uint32_t at = (t->q_head + t->q_len++) % KTAG_KEPT;
+	t->q_fp[at] = fp;
+	t->q_lsn[at] = lsn;
+}
+
+/* Remove slot i, moving the entries after it back (linear probing). */
+static void ktag_remove(struct key_tags *t, uint32_t i)
+{
+	uint32_t j = i;
+	for (;;) {
+		j = (j + 1) & (KTAG_SLOTS - 1);
+		if (!t->fp[j])
+			break;
+		uint32_t home = (uint32_t)t->fp[j] & (KTAG_SLOTS - 1);
+		/* j's entry may fill the hole at i unless its home lies in
+		 * (i, j] cyclically. */
+		bool stays = i <= j ? (home > i && home <= j) : (home > i || home <= j);
+		if (stays)
+			continue;
+		t->fp[i] = t->fp[j];
+		t->lsn[i] = t->lsn[j];
+		i = j;
+	}
+	t->fp[i] = 0;
+	t->lsn[i] = 0;
+	t->used--;
+}
+
+void shard_key_tags_turn(struct shard *s)
+{
+	struct key_tags *t = s->ktags;
+	if (!t || s->holder)
+		return;
+	uint64_t last = s->aof.last_lsn;
+	if (!shard_gates(s)) {
+		/* Nothing waits: forget every entry.  What changes now is in no
+		 * record yet; if the AOF comes back (turned on, a restart of
+		 * writes), those keys are in its first records: every key waits
+		 * for them once. */
+		memset(t->fp, 0, sizeof(t->fp));
+		t->used = t->q_len = t->q_head = t->npend = 0;
+		t->all_lsn = 0;
+		t->pend_all = true;
+		return;
+	}
+	if (t->pend_all) {
+		t->all_lsn = last;
+		t->pend_all = false;
+		t->npend = 0;
+	}
+	for (uint32_t k = 0; k < t->npend; k++)
+		ktag_set(t, t->pend[k], last);
+	t->npend = 0;
+	uint64_t ready = ktag_ready(s);
+	while (t->q_len && t->q_lsn[t->q_head] <= ready) {
+		uint32_t i = ktag_slot(t, t->q_fp[t->q_head]);
+		if (t->fp[i] && t->lsn[i] <= ready)
+			ktag_remove(t, i);
+		t->q_head = (t->q_head + 1) % KTAG_KEPT;
+		t->q_len--;
+	}
+	if (t->all_lsn <= ready)
+		t->all_lsn = 0;
+}
+
+void shard_key_tags_free(struct shard *s)
+{
+	free(s->ktags);
+	s->ktags = NULL;
+}
+
+/* A read-only command whose declared keys are all it reads: not a script
+ * (its keys are a declaration only), not one that reads by pattern or
+ * every shard (SORT_RO's BY and GET, DBSIZE), not a blocking one. */
+static bool ktag_cmd(const struct kv_command *cmd)
+{
+	if (!(cmd->flags & CMD_READONLY) ||
+	    (cmd->flags & (CMD_WRITE | CMD_ALL_SHARDS | CMD_LOCAL | CMD_BLOCKING |
+			   CMD_WAIT_DURABLE | CMD_WAIT_SNAPSHOT)) ||
+	    cmd->route || cmd->all_shards || cmd->bcast || cmd->conn_shards ||
+	    (cmd->first_key <= 0 && !cmd->keys))
+		return false;
+	static const char *const scripts[] = { "eval_ro", "evalsha_ro", "fcall_ro" };
+	for (size_t i = 0; i < KV_ARRAY_LEN(scripts); i++)
+		if (strcmp(cmd->name, scripts[i]) == 0)
+			return false;
+	return true;
+}
+
+/* Commands flagged neither read nor write that still observe keys: they
+ * run others (EXEC, scripts) or look at values (DEBUG DIGEST, OBJECT ...,
+ * by subcommand). */
+static bool ktag_observes(const struct kv_command *cmd)
+{
+	static const char *const names[] = { "exec", "eval", "evalsha", "fcall", "debug",
+					     "object", "memory", "xinfo", "watch" };
+	size_t n = strcspn(cmd->name, "|");   /* a subcommand: its family */
+	for (size_t i = 0; i < KV_ARRAY_LEN(names); i++)
+		if (strlen(names[i]) == n && strncmp(cmd->name, names[i], n) == 0)
+			return true;
+	return false;
+}
+
+bool shard_cmd_observes(const struct kv_command *cmd)
+{
+	return (cmd->flags & (CMD_READONLY | CMD_WRITE)) || ktag_observes(cmd);
+}
+
+uint64_t shard_blind_tag(const struct shard *s, uint64_t lsn_before)
+{
+	/* One that wrote after all (nothing flagged so today) waits as a
+	 * write does. */
+	return s->aof.last_lsn != lsn_before ? shard_reply_tag(s) : 0;
+}
+
+uint64_t shard_read_tag(struct shard *s, const struct kv_command *cmd, int argc,
+			const struct kv_slice *argv, uint32_t dbid, uint64_t lsn_before)
+{
+	if (!shard_gates(s) || s->aof.state != AOF_OK)
+		return 0;
+	if (!shard_cmd_observes(cmd))
+		return shard_blind_tag(s, lsn_before);
+	/* A read that wrote (a lazy expiry's DEL) waits as a write does. */
+	if (!ktag_cmd(cmd) || s->aof.last_lsn != lsn_before || s->holder || fx_pending())
+		return shard_reply_tag(s);
+	shard_key_tags_turn(s);
+	struct key_tags *t = s->ktags;
+	uint64_t dep = t ? t->all_lsn : 0;
+	if (t && t->used) {
+		int idx[64];
+		if (argc > 64)
+			return shard_reply_tag(s);
+		int n = cmd_get_keys(cmd, argc, argv, idx, 64);
+		if (n < 0)
+			return shard_reply_tag(s);
+		for (int k = 0; k < n; k++) {
+			const struct kv_slice *key = &argv[idx[k]];
+			uint32_t i = ktag_slot(t, ktag_fp(dbid, key->ptr, key->len));
+			if (t->fp[i] && t->lsn[i] > dep)
+				dep = t->lsn[i];
+		}
+	}
+	return dep <= ktag_ready(s) ? 0 : dep;
 }
 
 /* ------------------------------------------------------------------ */

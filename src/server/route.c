@@ -52,10 +52,14 @@ static void blocking_commit(struct shard *s, struct conn *c, const struct kv_com
 static void fwd_execute(struct shard *s, struct fwd_req *req)
 {
 	kv_assert(!s->holder);
+	uint64_t lsn_before = s->aof.last_lsn;
 	req->duration_us = shard_call_run(s, &req->call, NULL, s->held_local, &req->reply);
 	shard_unit_commit(s);
 	req->m.type = MSG_REPLY;
-	shard_send_when_durable(s, req->m.from, &req->m, shard_reply_tag(s), false);
+	shard_send_when_durable(s, req->m.from, &req->m,
+				shard_read_tag(s, req->call.cmd, req->call.argc, req->call.argv,
+					       req->call.dbid, lsn_before),
+				false);
 }
 
 static void fwd_replied(struct shard *s, struct fwd_req *req)
@@ -428,6 +432,7 @@ static struct txn *txn_run(struct shard *s, struct txn *t, bool predicted)
 		/* What that shard will log for it: one record, if any. */
 		s->chain_lsn[id] = t->lsns[i] + (rel->effects.len && shard_aof_on());
 		rel->ack = ack;
+		rel->blind = !shard_cmd_observes(t->call.cmd);
 		if (ack) {
 			rel->conn = c;
 			rel->slot = t->call.slot;
@@ -478,7 +483,12 @@ static struct txn *txn_run(struct shard *s, struct txn *t, bool predicted)
 				slot->lsn = 0;
 			}
 		} else {
-			slot->lsn = shard_reply_tag(s);
+			uint64_t before = s->aof.last_lsn;
+			for (uint32_t i = 0; i < t->nshards; i++)
+				if (t->shards[i] == s->id)
+					before = t->lsns[i];
+			slot->lsn = shard_cmd_observes(t->call.cmd) ? shard_reply_tag(s)
+								    : shard_blind_tag(s, before);
 		}
 	}
 	t->call.slot->nseq = shard_notify_tag(s);
@@ -772,7 +782,7 @@ static void shard_ack_txn(struct shard *s, const struct release_msg *rel, bool w
 	/* Under the policy the rule is a reply's (shard_reply_tag): a read is
 	 * not held while this shard refuses writes.  WAITAOF asks for an fsync
 	 * and fails if none can be had. */
-	uint64_t lsn = shard_reply_tag(s);
+	uint64_t lsn = rel->blind && !wrote ? 0 : shard_reply_tag(s);
 	/* But the txn's own records here (wrote_lsn) were let in while this
 	 * shard still accepted writes, and it may have started refusing since
 	 * (the txn ran on another thread): they wait for the retry like any
@@ -1118,11 +1128,13 @@ static void conn_pause(struct shard *s, struct conn *c)
 
 /* After a command ran here: its reply (in slot, or at out[before..] when
  * it went straight to the output) waits for the AOF if it must. */
-static void reply_hold(struct shard *s, struct conn *c, const struct kv_command *cmd,
-		       struct reply_slot *slot, struct kv_buf *out, size_t before)
+static void reply_hold(struct shard *s, struct conn *c, const struct cmd_call *call,
+		       struct reply_slot *slot, struct kv_buf *out, size_t before,
+		       uint64_t lsn_before)
 {
+	const struct kv_command *cmd = call->cmd;
 	bool durable = cmd->flags & CMD_WAIT_DURABLE;
-	uint64_t tag = shard_reply_tag(s);
+	uint64_t tag = shard_read_tag(s, cmd, call->argc, call->argv, call->dbid, lsn_before);
 	if (durable && shard_aof_on()) {
 		aof_want_fsync(&s->aof);
 		tag = s->aof.last_lsn > s->aof.durable_lsn ? s->aof.last_lsn : 0;
@@ -1180,6 +1192,7 @@ static void run_here(struct shard *s, struct conn *c, const struct kv_command *c
 	struct cmd_call call = { .cmd = cmd, .argc = argc, .argv = (struct kv_slice *)argv,
 				 .now_ms = s->now_ms, .dbid = c->db, .trk_caller = c->id,
 				 .trk_remember = tracking_remember_id(c) };
+	uint64_t lsn_before = s->aof.last_lsn;
 	shard_call_run(s, &call, c, s->held_local, out);
 	shard_unit_commit(s);
 	if (c->wait_repl) {
@@ -1206,7 +1219,7 @@ static void run_here(struct shard *s, struct conn *c, const struct kv_command *c
 		shard_save_wait(s, s->id, c, slot);
 	}
 	if (!(cmd->flags & CMD_LOCAL) || (cmd->flags & CMD_WAIT_DURABLE))
-		reply_hold(s, c, cmd, slot, out, before);
+		reply_hold(s, c, &call, slot, out, before, lsn_before);
 	if (out == &c->out || slot)
 		conn_mark_flush(s, c);
 }

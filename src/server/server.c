@@ -27,6 +27,7 @@
 #include "commands/cmd.h"
 #include "commands/cmd_info.h"
 #include "commands/config.h"
+#include "commands/fx.h"
 #include "base/kv.h"
 #include "base/log.h"
 #include "server/server.h"
@@ -644,6 +645,8 @@ int server_run(const char *executable)
 	/* replicaof in the config: writes are refused from the first command,
 	 * and the link starts once the shards run. */
 	replica_boot_start();
+	/* Every key a serving shard changes is told to its key tags. */
+	fx_set_touch_hook(shard_key_touched);
 	for (uint32_t i = 0; i < g_server.nshards; i++) {
 		struct shard *s = g_server.shards[i];
 		s->reactor = reactor;
@@ -696,6 +699,7 @@ int server_run(const char *executable)
 		slowlog_free(&g_server.shards[i]->stats.slowlog);
 		evict_pool_free(&g_server.shards[i]->evict_pool);
 		aof_close(&g_server.shards[i]->aof);
+		shard_key_tags_free(g_server.shards[i]);
 	}
 	server_pidfile_remove();
 	acl_threads(0);

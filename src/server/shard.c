@@ -860,6 +860,8 @@ static void shard_dbs_hooks(struct shard *s, struct kv_dbs *dbs)
 
 void shard_install_dbs(struct shard *s, struct kv_dbs *fresh)
 {
+	/* Every key may differ: a read waits for what is pending now. */
+	shard_key_touched(s->id, UINT32_MAX, NULL, 0);
 	shard_dbs_hooks(s, fresh);
 	evict_pool_clear(&s->evict_pool);
 	while (fresh->n < s->dbs.n)
@@ -1366,6 +1368,8 @@ static void shard_loop(struct shard *s)
 			park_until_us = kv_mono_us() + block_us;
 		s->turn_work = client_work;
 		shard_aof_turn(s);
+		/* The keys this turn's records changed get their LSNs. */
+		shard_key_tags_turn(s);
 		/* A snapshot walking the table is work: no nap between slices
 		 * (waiting on its own I/O, the completion wakes the ring). */
 		if (snapshot_wants_turn(&s->snap)) {

@@ -53,6 +53,7 @@ struct trk_shard;
 struct repl_wait;
 struct repl_sender;
 struct kvio_op;
+struct key_tags;
 
 /* ---- messages between shards ---- */
 enum msg_type {
@@ -243,6 +244,7 @@ struct release_msg {
 	 * policy (always), 2 with an fsync whatever the policy (WAITAOF). */
 	uint8_t ack;
 	bool save_wait;           /* SAVE: acknowledge when this shard's snapshot ends */
+	bool blind;               /* the command observes no key (shard_cmd_observes) */
 	struct conn *conn;        /* the txn's client and reply slot at home */
 	struct reply_slot *slot;
 	struct shard_msg *wakes;  /* wake-ups popping from this shard, to send once durable */
@@ -603,6 +605,11 @@ struct shard {
 	/* Parts of units across shards not yet stable, in LSN order (gate.c):
 	 * the watermark is just below the first. */
 	struct unit_wait *uw_head, *uw_tail;
+	/* Key tags (gate.c): per (database, key) fingerprint, the LSN of the
+	 * newest record that changed it, while a reply could still have to
+	 * wait for that record.  Written by whichever thread holds the
+	 * keyspace (pending), read and pruned by the shard's own thread. */
+	struct key_tags *ktags;
 	/* A snapshot's commit waits until every other shard made durable what
 	 * it had appended once this shard's units up to the cut were stable
 	 * (shard.c, shard_snapshot_commit_ok); 0: not measured yet. */
@@ -858,6 +865,29 @@ struct kv_buf *shard_conn_push_begin(struct shard *s, struct conn *c);
 void shard_conn_push_end(struct shard *s, struct conn *c);
 /* The LSN a reply produced now waits for (0: none). */
 uint64_t shard_reply_tag(const struct shard *s);
+/* The same for a read-only command of declared keys that ran here on this
+ * shard's own keyspace (keyspace free, its unit committed; lsn_before: the
+ * shard's last LSN before it ran): the newest record that changed one of
+ * its keys, not the shard's newest record (key tags, below). */
+uint64_t shard_read_tag(struct shard *s, const struct kv_command *cmd, int argc,
+			const struct kv_slice *argv, uint32_t dbid, uint64_t lsn_before);
+/* Whether a command can observe keys (flagged read or write, or one that
+ * runs others or looks at values: EXEC, scripts, DEBUG, OBJECT ...).  One
+ * that cannot (PING, INFO, CONFIG, CLIENT ...) is "blind": its reply waits
+ * for nothing of the AOF (shard_blind_tag: 0 unless it appended a record
+ * after all, lsn_before being the shard's last LSN before it ran), so a
+ * full disk or a unit waiting on another shard does not hold INFO. */
+bool shard_cmd_observes(const struct kv_command *cmd);
+uint64_t shard_blind_tag(const struct shard *s, uint64_t lsn_before);
+/* The store changed a key of shard `shard` (key NULL: every key of database
+ * dbid; dbid UINT32_MAX: of every database), on the thread that holds its
+ * keyspace (fx's touch hook). */
+void shard_key_touched(uint32_t shard, uint32_t dbid, const char *key, size_t klen);
+/* On s's thread with its keyspace free: give the keys touched since the
+ * last call the shard's last LSN, and forget those whose records every
+ * reply may now depend on. */
+void shard_key_tags_turn(struct shard *s);
+void shard_key_tags_free(struct shard *s);
 /* The notification batch a reply produced now waits for (0: none). */
 uint64_t shard_notify_tag(const struct shard *s);
 /* Tag a reply slot filled now with both (it waits for each). */

@@ -1,0 +1,126 @@
+#!/usr/bin/env python3
+"""What a read waits for (docs/durability.md, "What a read waits for").
+
+A unit across shards whose part on one shard cannot be written yet (an
+injected ENOSPC: that shard retries every 100 ms) is not stable, and recovery
+would drop it whole.  On the other shard, whose part is written:
+
+- a GET of the unit's key there is held until the unit is stable (it read
+  a value a crash could still take back), and then answers the new value;
+- a GET of a key no pending record changed answers at once, with its value:
+  it is not held behind another key's unit (the key tags);
+- so is an MGET of such keys, and a GET that a client on the other shard
+  forwards.
+
+Then the failpoint is cleared, the retry writes the part, and the unit's
+MSET and the held GET are answered.  Run under each fsync policy.
+
+Every server listens on loopback on a port it picks; every wait is bounded.
+"""
+import time
+
+import aoflib as A
+import kevylib as K
+
+
+def keys_by_shard(c, n, per_shard):
+    """per_shard keys on each shard, each set to "old"."""
+    found = {i: [] for i in range(n)}
+    for i in range(2000):
+        k = "kt%d" % i
+        sh = A.shard_of_write(c, n, "SET", k, "old")
+        if len(found[sh]) < per_shard:
+            found[sh].append(k)
+        if all(len(v) == per_shard for v in found.values()):
+            return found
+    raise K.TestFailure("no %d keys per shard: %r" % (per_shard, found))
+
+
+def held(conn, seconds):
+    """True when conn's pending reply does not arrive within seconds."""
+    try:
+        r = conn.read_reply(timeout=seconds)
+    except Exception:
+        return True
+    raise K.TestFailure("a reply that should wait arrived: %r" % r)
+
+
+def answered(port, *cmd):
+    """cmd's reply on a new connection, which must come within 5 s."""
+    with K.RawConn(port) as r:
+        r.send(K.encode(*cmd))
+        try:
+            return K.parse(r.read_reply(timeout=5))
+        except K.TestFailure:
+            raise
+        except Exception:
+            raise K.TestFailure("%r was held: no reply within 5 s" % (cmd,))
+
+
+def check_policy(policy):
+    with K.kevy("--threads", "2", "--appendfsync", policy, "--aof-preallocate", "0",
+                "--aof-direct-io", "no") as srv:
+        with K.RawConn(srv.port) as c:
+            keys = keys_by_shard(c, 2, 3)
+            # Quiet: every record so far written (and fsynced, for always).
+            for _ in range(200):
+                lines = A.shard_lines(A.info(c), 2)
+                if all(l["last_lsn"] == l["durable_lsn"] for l in lines):
+                    break
+                time.sleep(0.02)
+            K.check(c.cmd("DEBUG", "FAILPOINTS", "write:2+=enospc") == "OK", "failpoint set")
+            w = K.RawConn(srv.port)
+            w.send(K.encode("MSET", keys[0][0], "new", keys[1][0], "new"))
+            retrying = []
+            for _ in range(200):
+                lines = A.shard_lines(A.info(c), 2)
+                retrying = [i for i in range(2) if lines[i]["status"] == "retrying"]
+                if retrying:
+                    break
+                time.sleep(0.02)
+            K.check(len(retrying) == 1, "one shard retries its part: %r" % retrying)
+            y = retrying[0]
+            x = 1 - y
+            K.check(held(w, 0.5), "the MSET waits for its part on shard %d" % y)
+
+            # The unit's key on the shard whose part is written: held.
+            r_unit = K.RawConn(srv.port)
+            r_unit.send(K.encode("GET", keys[x][0]))
+            K.check(held(r_unit, 1.0), "a GET of the unit's key on shard %d waits for the "
+                    "unit (%s)" % (x, policy))
+            # Other keys there: answered at once, from this connection and
+            # from new ones (some land on the other shard and forward).
+            for k in keys[x][1:]:
+                for _ in range(4):
+                    K.check(answered(srv.port, "GET", k) == b"old",
+                            "GET of an unrelated key on shard %d (%s)" % (x, policy))
+            K.check(answered(srv.port, "MGET", *keys[x][1:]) == [b"old"] * (len(keys[x]) - 1),
+                    "MGET of unrelated keys on shard %d (%s)" % (x, policy))
+            # Nor are commands that read no key (INFO, PING) held.
+            K.check(answered(srv.port, "PING") == "PONG", "PING answered")
+            K.check(b"aof_write_state:retrying" in answered(srv.port, "INFO", "persistence"),
+                    "INFO answered, and says a shard retries")
+
+            K.check(c.cmd("DEBUG", "FAILPOINTS", "") == "OK", "failpoint cleared")
+            K.check(K.parse(w.read_reply(timeout=20)) == "OK", "the MSET completes")
+            K.check(K.parse(r_unit.read_reply(timeout=20)) == b"new",
+                    "the held GET answers the unit's value")
+            with K.RawConn(srv.port) as r:
+                K.check(r.cmd("MGET", keys[0][0], keys[1][0]) == [b"new", b"new"],
+                        "the unit whole")
+            w.close()
+            r_unit.close()
+        srv.check_clean_exit()
+
+
+def main():
+    if K.target() == "redis":
+        K.log("KEVY_TARGET=redis: kevy's own durability rules; skipped")
+        return
+    for policy in ("everysec", "always"):
+        check_policy(policy)
+    K.log("ok: reads wait for the units of the keys they read, not for others'")
+
+
+if __name__ == "__main__":
+    K.run_main(main)
