@@ -860,17 +860,25 @@ void kvio_sqe_set_op(struct io_uring_sqe *sqe, struct kvio_op *op, uint64_t tag)
 	io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)op | tag);
 }
 
-void kvio_prep_pwrite(struct kvio_op *op, struct io_uring_sqe *sqe, struct kvio_op *after,
-		      struct kvio_file *f, const void *buf, size_t len, uint64_t off)
+/* A positioned write or read: the op's fields; false when a failpoint or a
+ * failed predecessor turned the SQE into a NOP. */
+static bool prep_rw(struct kvio_op *op, struct io_uring_sqe *sqe, struct kvio_op *after,
+		    struct kvio_file *f, int kind, const void *buf, size_t len, uint64_t off)
 {
 	kv_assert(len <= KVIO_RING_MAX_LEN);
-	bool real = op_begin(op, sqe, after, KVIO_WRITE);
+	bool real = op_begin(op, sqe, after, kind);
 	op->file = f;
 	op->buf = buf;
 	op->len = len;
 	op->offset = off;
-	op->sub_len = op->inject == FP_SHORT ? kvio_short_len(len) : len;
-	if (real)
+	op->sub_len = kind == KVIO_WRITE && op->inject == FP_SHORT ? kvio_short_len(len) : len;
+	return real;
+}
+
+void kvio_prep_pwrite(struct kvio_op *op, struct io_uring_sqe *sqe, struct kvio_op *after,
+		      struct kvio_file *f, const void *buf, size_t len, uint64_t off)
+{
+	if (prep_rw(op, sqe, after, f, KVIO_WRITE, buf, len, off))
 		io_uring_prep_write(sqe, f->fd, buf, (unsigned)op->sub_len, off);
 }
 
@@ -886,14 +894,7 @@ void kvio_prep_pwrite_dsync(struct kvio_op *op, struct io_uring_sqe *sqe, struct
 void kvio_prep_pread(struct kvio_op *op, struct io_uring_sqe *sqe, struct kvio_op *after,
 		     struct kvio_file *f, void *buf, size_t len, uint64_t off)
 {
-	kv_assert(len <= KVIO_RING_MAX_LEN);
-	bool real = op_begin(op, sqe, after, KVIO_READ);
-	op->file = f;
-	op->buf = buf;
-	op->len = len;
-	op->offset = off;
-	op->sub_len = len;
-	if (real)
+	if (prep_rw(op, sqe, after, f, KVIO_READ, buf, len, off))
 		io_uring_prep_read(sqe, f->fd, buf, (unsigned)len, off);
 }
 
