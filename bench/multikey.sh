@@ -45,6 +45,7 @@
 #   BENCH_SECONDS  seconds per MULTI/EXEC run (default 3)
 #   BENCH_PIN      "SERVER_CPUS CLIENT_CPUS": the server under taskset -c
 #                  SERVER_CPUS, every client under taskset -c CLIENT_CPUS
+#   BENCH_BESIDE   the second table's command: get (default), set or incr
 #   BENCH_ROWS     rows of the first table (default "mset mget del multi";
 #                  "" runs only the GET table)
 #   BENCH_TIMEOUT  seconds any one client run may take (default 300)
@@ -60,6 +61,7 @@ KEVY_SERVER="${KEVY_SERVER:-$ROOT/build/kevy-server}"
 REDIS_SERVER="${REDIS_SERVER:-$(command -v redis-server || true)}"
 KEVY_THREADS="${KEVY_THREADS:-2}"
 BENCH_AOF="${BENCH_AOF:-off}"
+BENCH_BESIDE="${BENCH_BESIDE:-get}"
 BENCH_REPS="${BENCH_REPS:-3}"
 BENCH_N="${BENCH_N:-200000}"
 BENCH_SECONDS="${BENCH_SECONDS:-3}"
@@ -72,6 +74,11 @@ note() { echo "[multikey] $*" >&2; }
 for v in BENCH_REPS BENCH_N BENCH_SECONDS BENCH_TIMEOUT KEVY_THREADS; do
   [[ "${!v}" =~ ^[1-9][0-9]*$ ]] || { echo "multikey.sh: $v must be a positive integer" >&2; exit 2; }
 done
+case "$BENCH_BESIDE" in
+  get|set|incr) ;;
+  *) echo "multikey.sh: BENCH_BESIDE must be get, set or incr" >&2; exit 2 ;;
+esac
+BESIDE=${BENCH_BESIDE^^}
 case "$BENCH_AOF" in
   off)    REDIS_PERSIST=(--save '' --appendonly no)
           KEVY_PERSIST=(--save '' --appendonly no) ;;
@@ -150,7 +157,7 @@ rb() {
 
 KEYS10=(); for _ in $(seq 1 10); do KEYS10+=("key:__rand_int__"); done
 LOAD=(-c 50 -P 16 -r 1000000 -n "$BENCH_N")
-GETLOAD=(-t get -c 10 -P 16 -r 100000 -n "$BENCH_N")
+GETLOAD=(-t "$BENCH_BESIDE" -c 10 -P 16 -r 100000 -n "$BENCH_N")
 
 run_row() {  # run_row ROW -> rate
   case "$1" in
@@ -252,9 +259,9 @@ label() {
          "$(printf '%.0f' "${MED[kevy,$R]}") | $(ratio "${MED[kevy,$R]}" "${MED[redis,$R]}") |"
   done
   echo
-  echo "GET -c 10 -P 16 -r 100000, alone and beside a background MSET -c 20 -P 16 -r 100000 load:"
+  echo "$BESIDE -c 10 -P 16 -r 100000, alone and beside a background MSET -c 20 -P 16 -r 100000 load:"
   echo
-  echo "| server | GET alone (requests/s) | GET beside MSET (requests/s) | beside/alone |"
+  echo "| server | $BESIDE alone (requests/s) | $BESIDE beside MSET (requests/s) | beside/alone |"
   echo "| --- | ---: | ---: | ---: |"
   for S in redis kevy; do
     echo "| $S | $(printf '%.0f' "${MED[$S,get]}") | $(printf '%.0f' "${MED[$S,get-beside]}") |" \

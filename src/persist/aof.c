@@ -1555,6 +1555,10 @@ static void write_done(struct aof *a, int res, int64_t now_ms, bool *changed)
 		dtail_note(a, a->wbuf.data, a->wbuf.len);
 		a->good_off += a->wbuf.len;
 		a->written_lsn = a->wbuf_last_lsn;
+		/* Published before the durable LSN can move (fsync_done, below,
+		 * for a direct write): a reader of both (a replica's sender) that
+		 * sees a record durable finds it inside current_size. */
+		atomic_store_explicit(&a->info.current_size, a->good_off, memory_order_release);
 		if (direct) {
 			/* RWF_DSYNC: durable now, as after an fdatasync (and
 			 * everything before it was: direct_ok). */
@@ -1567,7 +1571,6 @@ static void write_done(struct aof *a, int res, int64_t now_ms, bool *changed)
 		a->wbuf.len = 0;
 		a->wbuf_records = 0;
 		kv_buf_shrink(&a->wbuf, 1 << 20);
-		atomic_store_explicit(&a->info.current_size, a->good_off, memory_order_relaxed);
 		atomic_fetch_add_explicit(&a->info.writes, 1, memory_order_relaxed);
 		if (a->state == AOF_RETRYING) {
 			log_notice("shard %u: AOF write succeeded again; accepting writes", a->shard_id);
@@ -1623,7 +1626,7 @@ static void fsync_done(struct aof *a, int res, int64_t now_ms, bool *changed)
 		*changed = true;
 	}
 	atomic_fetch_add_explicit(&a->info.fsyncs, 1, memory_order_relaxed);
-	atomic_store_explicit(&a->info.durable_lsn, a->durable_lsn, memory_order_relaxed);
+	atomic_store_explicit(&a->info.durable_lsn, a->durable_lsn, memory_order_release);
 	atomic_store_explicit(&a->info.last_fsync_ms, now_ms, memory_order_relaxed);
 	if (a->durable_lsn >= a->last_lsn) {
 		a->oldest_unsynced_ms = 0;
@@ -2140,7 +2143,7 @@ static void rw_commit(struct aof *a)
 	a->rw_step = RW_NONE;
 	atomic_store_explicit(&a->info.current_size, a->good_off, memory_order_relaxed);
 	atomic_store_explicit(&a->info.base_size, a->good_off, memory_order_relaxed);
-	atomic_store_explicit(&a->info.durable_lsn, a->durable_lsn, memory_order_relaxed);
+	atomic_store_explicit(&a->info.durable_lsn, a->durable_lsn, memory_order_release);
 	if (a->rw_kind == RW_KIND_REWRITE)
 		log_notice("shard %u: AOF rewritten into %s (%" PRIu64 " bytes, LSN up to %" PRIu64
 			   ")", a->shard_id, a->seg_name, a->good_off, a->rw_last_lsn);

@@ -111,6 +111,10 @@ struct fp_rule {
 	uint8_t action;
 	bool and_later;
 	uint64_t n;
+	/* kind@name: only operations on a file whose name (the path's last
+	 * component) contains `name`, counted by the rule itself. */
+	char name[32];
+	uint64_t seen;
 };
 
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
@@ -230,6 +234,19 @@ static int fp_parse(const char *spec, struct fp_rule *rules, unsigned *nrules)
 		if (!e)
 			return KV_ECONFIG;
 		p = skip_blanks(e);
+		if (*p == '@') {
+			size_t len = 0;
+			for (p++; (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+				  (*p >= '0' && *p <= '9') || *p == '.' || *p == '-' || *p == '_';
+			     p++) {
+				if (len + 1 >= sizeof(r.name))
+					return KV_ECONFIG;
+				r.name[len++] = *p;
+			}
+			if (len == 0)
+				return KV_ECONFIG;
+			p = skip_blanks(p);
+		}
 		if (*p++ != ':')
 			return KV_ECONFIG;
 		p = skip_blanks(p);
@@ -333,20 +350,31 @@ static _Noreturn void kvio_die(void)
 		pause();
 }
 
-/* Count one operation of kind and return the failpoint action that applies
- * to it.  "kill-before" never returns. */
-static int fp_decide(int kind)
+/* Count one operation of kind (on the file at path, NULL when it has none)
+ * and return the failpoint action that applies to it.  "kill-before"
+ * never returns. */
+static int fp_decide(int kind, const char *path)
 {
 	kvio_ensure_init();
 	uint64_t n = atomic_fetch_add(&g_count[kind], 1) + 1;
 	if (atomic_load(&g_fp_nrules) == 0)
 		return FP_NONE;
 	int action = FP_NONE;
+	const char *base = path ? strrchr(path, '/') : NULL;
+	base = base ? base + 1 : path;
 	pthread_mutex_lock(&g_fp_lock);
 	unsigned nrules = atomic_load(&g_fp_nrules);
 	for (unsigned i = 0; i < nrules; i++) {
-		const struct fp_rule *r = &g_fp_rules[i];
-		if (r->kind == kind && (n == r->n || (r->and_later && n > r->n))) {
+		struct fp_rule *r = &g_fp_rules[i];
+		if (r->kind != kind)
+			continue;
+		uint64_t k = n;
+		if (r->name[0]) {
+			if (!base || !strstr(base, r->name))
+				continue;
+			k = ++r->seen;
+		}
+		if (k == r->n || (r->and_later && k > r->n)) {
 			action = r->action;
 			break;
 		}
@@ -520,10 +548,10 @@ struct sync_op {
 	int action;
 };
 
-static struct sync_op sync_begin(int kind)
+static struct sync_op sync_begin(int kind, const char *path)
 {
 	struct sync_op s;
-	s.action = fp_decide(kind);
+	s.action = fp_decide(kind, path);
 	s.op_id = atomic_fetch_add(&g_next_op_id, 1) + 1;
 	s.issued_after = tr_last_seq();
 	return s;
@@ -543,7 +571,7 @@ static void sync_end(const struct sync_op *s, struct kvio_trace_rec *t)
 
 static int open_common(struct kvio_file *f, const char *path, int flags, mode_t mode)
 {
-	struct sync_op s = sync_begin(KVIO_OPEN);
+	struct sync_op s = sync_begin(KVIO_OPEN, path);
 	f->fd = -1;
 	f->path = NULL;
 	f->id = atomic_fetch_add(&g_next_file_id, 1) + 1;
@@ -581,7 +609,7 @@ int kvio_open_dir(struct kvio_file *f, const char *path)
 
 ssize_t kvio_pwrite(struct kvio_file *f, const void *buf, size_t len, uint64_t off)
 {
-	struct sync_op s = sync_begin(KVIO_WRITE);
+	struct sync_op s = sync_begin(KVIO_WRITE, f->path);
 	kv_assert(len <= KVIO_TRACE_REC_MAX - KVIO_TRACE_REC_MIN || !kvio_trace_enabled());
 	size_t want = s.action == FP_SHORT ? kvio_short_len(len) : len;
 	size_t done = 0;
@@ -619,7 +647,7 @@ ssize_t kvio_pwrite(struct kvio_file *f, const void *buf, size_t len, uint64_t o
 
 ssize_t kvio_pread(struct kvio_file *f, void *buf, size_t len, uint64_t off)
 {
-	struct sync_op s = sync_begin(KVIO_READ);
+	struct sync_op s = sync_begin(KVIO_READ, f->path);
 	size_t done = 0;
 	ssize_t res = 0;
 	if (fp_fails(s.action)) {
@@ -650,7 +678,7 @@ ssize_t kvio_pread(struct kvio_file *f, void *buf, size_t len, uint64_t off)
 
 static int fsync_common(struct kvio_file *f, bool datasync)
 {
-	struct sync_op s = sync_begin(KVIO_FSYNC);
+	struct sync_op s = sync_begin(KVIO_FSYNC, f->path);
 	int rc;
 	if (fp_fails(s.action))
 		rc = fp_errno(s.action);
@@ -678,7 +706,7 @@ int kvio_fsync(struct kvio_file *f)
 
 static int dirsync_common(int fd, uint64_t file_id, const char *path)
 {
-	struct sync_op s = sync_begin(KVIO_DIRSYNC);
+	struct sync_op s = sync_begin(KVIO_DIRSYNC, path);
 	int rc;
 	if (fp_fails(s.action)) {
 		rc = fp_errno(s.action);
@@ -713,7 +741,7 @@ int kvio_fsync_dir(const char *dir_path)
 
 int kvio_rename(const char *old_path, const char *new_path)
 {
-	struct sync_op s = sync_begin(KVIO_RENAME);
+	struct sync_op s = sync_begin(KVIO_RENAME, old_path);
 	int rc;
 	if (fp_fails(s.action))
 		rc = fp_errno(s.action);
@@ -727,7 +755,7 @@ int kvio_rename(const char *old_path, const char *new_path)
 
 int kvio_unlink(const char *path)
 {
-	struct sync_op s = sync_begin(KVIO_UNLINK);
+	struct sync_op s = sync_begin(KVIO_UNLINK, path);
 	int rc;
 	if (fp_fails(s.action))
 		rc = fp_errno(s.action);
@@ -741,7 +769,7 @@ int kvio_unlink(const char *path)
 
 int kvio_truncate(struct kvio_file *f, uint64_t len)
 {
-	struct sync_op s = sync_begin(KVIO_TRUNCATE);
+	struct sync_op s = sync_begin(KVIO_TRUNCATE, f->path);
 	int rc;
 	if (fp_fails(s.action))
 		rc = fp_errno(s.action);
@@ -812,7 +840,8 @@ static bool op_cuts_chain(const struct kvio_op *op)
 /* Common start of a ring op.  Returns true when the caller must prepare the
  * real operation on sqe; false when sqe was made a NOP (injected failure, or
  * a follower of an injected op). */
-static bool op_begin(struct kvio_op *op, struct io_uring_sqe *sqe, struct kvio_op *after, int kind)
+static bool op_begin(struct kvio_op *op, struct io_uring_sqe *sqe, struct kvio_op *after, int kind,
+		     const char *path)
 {
 	kvio_ensure_init();
 	memset(op, 0, sizeof(*op));
@@ -830,7 +859,7 @@ static bool op_begin(struct kvio_op *op, struct io_uring_sqe *sqe, struct kvio_o
 			return false;
 		}
 	}
-	op->inject = (uint8_t)fp_decide(kind);
+	op->inject = (uint8_t)fp_decide(kind, path);
 	op->op_id = atomic_fetch_add(&g_next_op_id, 1) + 1;
 	op->issued_after = tr_last_seq();
 	if (after)
@@ -866,7 +895,7 @@ static bool prep_rw(struct kvio_op *op, struct io_uring_sqe *sqe, struct kvio_op
 		    struct kvio_file *f, int kind, const void *buf, size_t len, uint64_t off)
 {
 	kv_assert(len <= KVIO_RING_MAX_LEN);
-	bool real = op_begin(op, sqe, after, kind);
+	bool real = op_begin(op, sqe, after, kind, f->path);
 	op->file = f;
 	op->buf = buf;
 	op->len = len;
@@ -901,7 +930,7 @@ void kvio_prep_pread(struct kvio_op *op, struct io_uring_sqe *sqe, struct kvio_o
 static void prep_fsync_common(struct kvio_op *op, struct io_uring_sqe *sqe, struct kvio_op *after,
 			      struct kvio_file *f, int kind, bool datasync)
 {
-	bool real = op_begin(op, sqe, after, kind);
+	bool real = op_begin(op, sqe, after, kind, f->path);
 	op->file = f;
 	if (datasync)
 		op->flags |= KVIO_OPF_DATASYNC;
@@ -930,7 +959,7 @@ void kvio_prep_dirsync(struct kvio_op *op, struct io_uring_sqe *sqe, struct kvio
 void kvio_prep_rename(struct kvio_op *op, struct io_uring_sqe *sqe, struct kvio_op *after,
 		      const char *old_path, const char *new_path)
 {
-	bool real = op_begin(op, sqe, after, KVIO_RENAME);
+	bool real = op_begin(op, sqe, after, KVIO_RENAME, old_path);
 	op->path = old_path;
 	op->path2 = new_path;
 	if (real)
@@ -940,7 +969,7 @@ void kvio_prep_rename(struct kvio_op *op, struct io_uring_sqe *sqe, struct kvio_
 void kvio_prep_unlink(struct kvio_op *op, struct io_uring_sqe *sqe, struct kvio_op *after,
 		      const char *path)
 {
-	bool real = op_begin(op, sqe, after, KVIO_UNLINK);
+	bool real = op_begin(op, sqe, after, KVIO_UNLINK, path);
 	op->path = path;
 	if (real)
 		io_uring_prep_unlinkat(sqe, AT_FDCWD, path, 0);
@@ -949,7 +978,7 @@ void kvio_prep_unlink(struct kvio_op *op, struct io_uring_sqe *sqe, struct kvio_
 void kvio_prep_open(struct kvio_op *op, struct io_uring_sqe *sqe, struct kvio_op *after,
 		    struct kvio_file *f, const char *path, int flags, mode_t mode)
 {
-	bool real = op_begin(op, sqe, after, KVIO_OPEN);
+	bool real = op_begin(op, sqe, after, KVIO_OPEN, path);
 	f->fd = -1;
 	f->id = atomic_fetch_add(&g_next_file_id, 1) + 1;
 	f->path = kv_strndup(path, strlen(path));

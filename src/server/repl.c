@@ -243,9 +243,15 @@ struct repl_shard_state {
 	bool man_valid;
 	uint64_t man_commits;
 	int64_t man_read_ms;
-	/* Every record up to this LSN has been sent (the durable LSN the last
-	 * complete pass read). */
+	/* Every record up to this LSN has been sent: the durable LSN the last
+	 * complete pass read, but never past `covered`. */
 	uint64_t sent_lsn;
+	/* Every record up to this LSN was taken from the files sent so far:
+	 * a snapshot's cut, a segment's start LSN once the files before it are
+	 * sent, each record sent.  A pass that sees a durable LSN whose
+	 * records it could not read yet (a segment not yet in the manifest it
+	 * read, bytes past the size it read) never claims them. */
+	uint64_t covered;
 	/* client-output-buffer-limit replica (sender_owed): the bytes of its
 	 * newest segment sent, and the shard's segment size when the link
 	 * started (a sync's backlog is not counted, as Redis counts only what
@@ -281,6 +287,9 @@ struct repl_job {
 	uint64_t stop_at;        /* records: stop at the first boundary at or past it */
 	uint64_t durable;        /* records: LSNs up to it */
 	uint64_t rec_end;        /* records: the end of the record being taken */
+	uint64_t rec_lsn;        /* records: that record's LSN */
+	uint64_t taken_lsn;      /* records: the LSN of the last record taken whole */
+	uint64_t cut;            /* a snapshot: its cut LSN (covered once committed) */
 	bool records, send, ended, whole;
 };
 
@@ -653,7 +662,10 @@ static int job_take(struct repl_sender *rs, size_t n)
 				j->ended = true;
 				break;
 			}
+			if (j->rec_end > j->pos && j->rec_end <= at && j->rec_lsn > j->taken_lsn)
+				j->taken_lsn = j->rec_lsn;   /* the previous record, whole */
 			j->rec_end = next;
+			j->rec_lsn = le_get64(h + 16);
 			if (end_rec)
 				j->stop_at = next;
 		}
@@ -665,6 +677,8 @@ static int job_take(struct repl_sender *rs, size_t n)
 		sender_frame(rs, REPL_FRAME_DATA, j->kind, j->shard, j->gen, j->pos, rs->rbuf,
 			     (uint32_t)take);
 	j->pos += take;
+	if (j->records && j->pos >= j->rec_end && j->rec_lsn > j->taken_lsn)
+		j->taken_lsn = j->rec_lsn;
 	if (j->pos >= j->size || (j->records && j->pos >= j->stop_at && j->pos >= j->rec_end))
 		j->ended = true;
 	return 0;
@@ -800,8 +814,13 @@ static void job_end(struct repl_sender *rs)
 	struct repl_job *j = &rs->job;
 	struct repl_sent *f = j->f;
 	f->off = j->pos;
+	struct repl_shard_state *st = &rs->shards[j->shard];
+	if (j->records && j->taken_lsn > st->covered)
+		st->covered = j->taken_lsn;
 	if (j->what == JOB_ENTRY && !j->whole)
 		rs->shards[j->shard].live_sent = f->off;
+	if (j->cut > st->covered)
+		st->covered = j->cut;
 	if (j->what == JOB_UNNAMED || j->whole) {
 		sender_frame(rs, REPL_FRAME_COMMIT, f->kind, j->shard, f->generation, f->off, NULL, 0);
 		f->done = true;
@@ -938,8 +957,15 @@ static int pass_shard_step(struct repl_sender *rs)
 			if (fresh)
 				sender_frame(rs, REPL_FRAME_FILE, kind, i, e->generation, 0, e->name,
 					     (uint32_t)strlen(e->name));
-			if (f->done)
+			/* Every file before this one is sent whole: so is every
+			 * record at or before a segment's start LSN. */
+			if (kind == REPL_KIND_AOF && e->lsn > st->covered)
+				st->covered = e->lsn;
+			if (f->done) {
+				if (kind == REPL_KIND_SNAPSHOT && e->lsn > st->covered)
+					st->covered = e->lsn;
 				break;
+			}
 			path_of(rs, e->name, path, sizeof(path));
 			bool whole = (int)k != ps->last_aof;
 			int rc;
@@ -972,6 +998,7 @@ static int pass_shard_step(struct repl_sender *rs)
 			if (rc < 0)
 				return rc;
 			rs->job.whole = whole;
+			rs->job.cut = kind == REPL_KIND_SNAPSHOT ? e->lsn : 0;
 			break;
 		}
 		case PH_MANIFEST: {
@@ -990,7 +1017,7 @@ static int pass_shard_step(struct repl_sender *rs)
 				kv_buf_clear(&st->manifest);
 				kv_buf_append(&st->manifest, raw->data, raw->len);
 			}
-			st->sent_lsn = ps->durable;
+			st->sent_lsn = KV_MIN(ps->durable, st->covered);
 			return 1;
 		}
 		}
@@ -1238,10 +1265,12 @@ static int resume_step(struct repl_sender *rs)
 			struct repl_sent *f = rs->job.f;
 			uint64_t want = rs->pos[rs->job.shard].offset;
 			bool ok = rc == 1 && rs->job.pos == want;
+			uint64_t covered = KV_MAX(rs->job.cut, rs->job.taken_lsn);
 			job_close(rs);
 			if (!ok)
 				return 2;
 			f->off = want;
+			rs->shards[rs->job.shard].covered = covered;
 			rs->resume_shard++;
 			continue;
 		}
@@ -1255,6 +1284,7 @@ static int resume_step(struct repl_sender *rs)
 			return 2;
 		const struct manifest *m = &st->man;
 		struct repl_sent *match = NULL;
+		uint64_t match_start = 0;
 		st->nfiles = 0;
 		for (uint32_t k = 0; k < m->nentries && st->nfiles < REPL_FILES_MAX; k++) {
 			const struct manifest_entry *e = &m->entries[k];
@@ -1270,10 +1300,12 @@ static int resume_step(struct repl_sender *rs)
 			f->kind = aof ? REPL_KIND_AOF : REPL_KIND_SNAPSHOT;
 			f->generation = e->generation;
 			f->seen = true;
-			if (aof && e->generation == p->generation)
+			if (aof && e->generation == p->generation) {
 				match = f;
-			else
+				match_start = e->lsn;
+			} else {
 				f->done = true;
+			}
 		}
 		if (!match)
 			return 2;
@@ -1287,6 +1319,7 @@ static int resume_step(struct repl_sender *rs)
 		if (job_start(rs, JOB_RESUME, match, path, i, true, durable, p->offset, UINT64_MAX,
 			      false) < 0)
 			return 2;
+		rs->job.cut = match_start;   /* every record before the segment */
 	}
 }
 

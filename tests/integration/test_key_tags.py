@@ -2,7 +2,8 @@
 """What a read waits for (docs/durability.md, "What a read waits for").
 
 A unit across shards whose part on one shard cannot be written yet (an
-injected ENOSPC: that shard retries every 100 ms) is not stable, and recovery
+injected ENOSPC on that shard's segment only, `write@kevy-s1-g`: it retries
+every 100 ms) is not stable, and recovery
 would drop it whole.  On the other shard, whose part is written:
 
 - a GET of the unit's key there is held until the unit is stable (it read
@@ -10,7 +11,9 @@ would drop it whole.  On the other shard, whose part is written:
 - a GET of a key no pending record changed answers at once, with its value:
   it is not held behind another key's unit (the key tags);
 - so is an MGET of such keys, and a GET that a client on the other shard
-  forwards.
+  forwards, and a SET of such a key (its own record is written there),
+  while a SET of the unit's key waits for the unit;
+- commands that read no key (PING, INFO) are answered at once.
 
 Then the failpoint is cleared, the retry writes the part, and the unit's
 MSET and the held GET are answered.  Run under each fsync policy.
@@ -61,16 +64,20 @@ def check_policy(policy):
     with K.kevy("--threads", "2", "--appendfsync", policy, "--aof-preallocate", "0",
                 "--aof-direct-io", "no") as srv:
         with K.RawConn(srv.port) as c:
-            keys = keys_by_shard(c, 2, 3)
+            keys = keys_by_shard(c, 2, 4)
             # Quiet: every record so far written (and fsynced, for always).
             for _ in range(200):
                 lines = A.shard_lines(A.info(c), 2)
                 if all(l["last_lsn"] == l["durable_lsn"] for l in lines):
                     break
                 time.sleep(0.02)
-            K.check(c.cmd("DEBUG", "FAILPOINTS", "write:2+=enospc") == "OK", "failpoint set")
+            # Shard 1's segment refuses every write from now on (it retries
+            # every 100 ms); shard 0's writes go through.
+            x, y = 0, 1
+            K.check(c.cmd("DEBUG", "FAILPOINTS", "write@kevy-s1-g:1+=enospc") == "OK",
+                    "failpoint set")
             w = K.RawConn(srv.port)
-            w.send(K.encode("MSET", keys[0][0], "new", keys[1][0], "new"))
+            w.send(K.encode("MSET", keys[x][0], "new", keys[y][0], "new"))
             retrying = []
             for _ in range(200):
                 lines = A.shard_lines(A.info(c), 2)
@@ -78,9 +85,7 @@ def check_policy(policy):
                 if retrying:
                     break
                 time.sleep(0.02)
-            K.check(len(retrying) == 1, "one shard retries its part: %r" % retrying)
-            y = retrying[0]
-            x = 1 - y
+            K.check(retrying == [y], "shard %d retries its part: %r" % (y, retrying))
             K.check(held(w, 0.5), "the MSET waits for its part on shard %d" % y)
 
             # The unit's key on the shard whose part is written: held.
@@ -88,14 +93,23 @@ def check_policy(policy):
             r_unit.send(K.encode("GET", keys[x][0]))
             K.check(held(r_unit, 1.0), "a GET of the unit's key on shard %d waits for the "
                     "unit (%s)" % (x, policy))
-            # Other keys there: answered at once, from this connection and
-            # from new ones (some land on the other shard and forward).
-            for k in keys[x][1:]:
+            # Other keys there: answered at once, from new connections (some
+            # land on the other shard and forward).
+            for k in keys[x][2:]:
                 for _ in range(4):
                     K.check(answered(srv.port, "GET", k) == b"old",
                             "GET of an unrelated key on shard %d (%s)" % (x, policy))
-            K.check(answered(srv.port, "MGET", *keys[x][1:]) == [b"old"] * (len(keys[x]) - 1),
+            K.check(answered(srv.port, "MGET", *keys[x][2:]) == [b"old"] * (len(keys[x]) - 2),
                     "MGET of unrelated keys on shard %d (%s)" % (x, policy))
+            # So is a write of an unrelated key (its own record is written
+            # there), while a write of the unit's key waits for the unit.
+            K.check(answered(srv.port, "SET", keys[x][1], "mine") == "OK",
+                    "SET of an unrelated key on shard %d answered (%s)" % (x, policy))
+            K.check(answered(srv.port, "GET", keys[x][1]) == b"mine", "and read back")
+            w_unit = K.RawConn(srv.port)
+            w_unit.send(K.encode("SET", keys[x][0], "later"))
+            K.check(held(w_unit, 1.0), "a SET of the unit's key on shard %d waits for the "
+                    "unit (%s)" % (x, policy))
             # Nor are commands that read no key (INFO, PING) held.
             K.check(answered(srv.port, "PING") == "PONG", "PING answered")
             K.check(b"aof_write_state:retrying" in answered(srv.port, "INFO", "persistence"),
@@ -105,11 +119,18 @@ def check_policy(policy):
             K.check(K.parse(w.read_reply(timeout=20)) == "OK", "the MSET completes")
             K.check(K.parse(r_unit.read_reply(timeout=20)) == b"new",
                     "the held GET answers the unit's value")
+            K.check(K.parse(w_unit.read_reply(timeout=20)) == "OK", "the held SET completes")
             with K.RawConn(srv.port) as r:
-                K.check(r.cmd("MGET", keys[0][0], keys[1][0]) == [b"new", b"new"],
-                        "the unit whole")
-            w.close()
-            r_unit.close()
+                K.check(r.cmd("MGET", keys[x][0], keys[y][0], keys[x][1]) ==
+                        [b"later", b"new", b"mine"], "the unit, then the later writes")
+            for conn in (w, r_unit, w_unit):
+                conn.close()
+        # Everything acknowledged is in the files: kill -9, start again.
+        A.kill9(srv)
+        A.restart(srv)
+        with K.RawConn(srv.port) as r:
+            K.check(r.cmd("MGET", keys[x][0], keys[y][0], keys[x][1]) ==
+                    [b"later", b"new", b"mine"], "after kill -9 and a restart (%s)" % policy)
         srv.check_clean_exit()
 
 

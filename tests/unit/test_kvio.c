@@ -191,7 +191,9 @@ static void test_kvio_failpoint_grammar(void **state)
 		"open:2=enospc,write:7=kill-after,dirsync:1=kill-before,unlink:1=eio,"
 		"truncate:2=enospc,read:1=eio"), 0);
 	assert_int_equal(kvio_failpoints_set(" write : 3+ = enospc , fsync:1=eio "), 0);
+	assert_int_equal(kvio_failpoints_set("write@kevy-s1-g:2+=enospc,read@a.b_c-9:1=eio"), 0);
 	const char *bad[] = {
+		"write@:1=eio", "write@a/b:1=eio", "write@0123456789012345678901234567890123:1=eio",
 		"write", "write:", "write:0=eio", "write:x=eio", "write:1", "write:1=",
 		"write:1=eiox", "writes:1=eio", "fsync:1=short", "close:1=eio",
 		"write:1=eio,", "write:1=eio;fsync:1=eio", "write:-1=eio",
@@ -260,6 +262,36 @@ static void test_kvio_sync_failpoints(void **state)
 	assert_int_equal(kvio_op_count(KVIO_FSYNC), 2);
 	kvio_failpoints_reset();
 	assert_int_equal(kvio_op_count(KVIO_WRITE), 0);
+}
+
+/* kind@name: only operations on files whose name contains name, counted
+ * by the rule; the others pass and are counted as usual. */
+static void test_kvio_named_failpoints(void **state)
+{
+	struct tmp *t = *state;
+	char a[128], b[128];
+	path_in(t, a, sizeof(a), "kevy-s0-g1.aof");
+	path_in(t, b, sizeof(b), "kevy-s1-g1.aof");
+	struct kvio_file f, g;
+	assert_int_equal(kvio_open(&f, a, O_RDWR | O_CREAT, 0644), 0);
+	assert_int_equal(kvio_open(&g, b, O_RDWR | O_CREAT, 0644), 0);
+	assert_int_equal(kvio_failpoints_set("write@kevy-s1-g:2+=enospc,fsync@s0-:1=eio"), 0);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(kvio_pwrite(&f, "a", 1, (uint64_t)i), 1);   /* not named */
+	assert_int_equal(kvio_pwrite(&g, "b", 1, 0), 1);                  /* its 1st */
+	assert_int_equal(kvio_pwrite(&f, "a", 1, 3), 1);
+	assert_int_equal(kvio_pwrite(&g, "b", 1, 1), -ENOSPC);            /* its 2nd */
+	assert_int_equal(kvio_pwrite(&g, "b", 1, 1), -ENOSPC);            /* and later */
+	assert_int_equal(kvio_pwrite(&f, "a", 1, 4), 1);
+	assert_int_equal(kvio_fdatasync(&g), 0);
+	assert_int_equal(kvio_fdatasync(&f), -EIO);
+	assert_int_equal(kvio_fdatasync(&f), 0);
+	assert_int_equal(kvio_op_count(KVIO_WRITE), 8);
+	assert_int_equal(file_size(a), 5);
+	assert_int_equal(file_size(b), 1);
+	kvio_failpoints_reset();
+	assert_int_equal(kvio_close(&f), 0);
+	assert_int_equal(kvio_close(&g), 0);
 }
 
 static void test_kvio_ring_ops(void **state)
@@ -758,6 +790,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_kvio_sync_ops_in_tempdir, setup_tmp, teardown_tmp),
 		cmocka_unit_test_setup_teardown(test_kvio_failpoint_grammar, setup_tmp, teardown_tmp),
 		cmocka_unit_test_setup_teardown(test_kvio_sync_failpoints, setup_tmp, teardown_tmp),
+		cmocka_unit_test_setup_teardown(test_kvio_named_failpoints, setup_tmp, teardown_tmp),
 		cmocka_unit_test_setup_teardown(test_kvio_ring_ops, setup_tmp, teardown_tmp),
 		cmocka_unit_test_setup_teardown(test_kvio_ring_failpoints, setup_tmp, teardown_tmp),
 		cmocka_unit_test_setup_teardown(test_kvio_counting_across_threads, setup_tmp, teardown_tmp),
