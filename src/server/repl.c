@@ -558,6 +558,20 @@ static void sender_frame(struct repl_sender *rs, uint8_t type, uint8_t kind, uin
 	repl_frame_encode(&rs->io->out, &f);
 }
 
+/* A file held in memory, sent whole: FILE, its bytes as DATA frames of at
+ * most REPL_CHUNK, COMMIT (kevy.dataset, a manifest, functions.kevy). */
+static void sender_whole(struct repl_sender *rs, uint8_t kind, uint32_t shard, uint64_t gen,
+			 const char *name, const void *data, size_t len)
+{
+	sender_frame(rs, REPL_FRAME_FILE, kind, shard, gen, 0, name, (uint32_t)strlen(name));
+	for (size_t at = 0; at < len; at += REPL_CHUNK) {
+		size_t n = len - at < REPL_CHUNK ? len - at : REPL_CHUNK;
+		sender_frame(rs, REPL_FRAME_DATA, kind, shard, gen, at, (const char *)data + at,
+			     (uint32_t)n);
+	}
+	sender_frame(rs, REPL_FRAME_COMMIT, kind, shard, gen, len, NULL, 0);
+}
+
 static bool sender_out_full(const struct repl_sender *rs)
 {
 	return rs->io->out.len >= REPL_CHUNK;
@@ -1006,14 +1020,9 @@ static int pass_shard_step(struct repl_sender *rs)
 			if (raw->len != st->manifest.len ||
 			    memcmp(raw->data, st->manifest.data, raw->len) != 0) {
 				char name[64];
-				uint64_t gen = st->man.generation;
 				snprintf(name, sizeof(name), "kevy-s%u.manifest", i);
-				sender_frame(rs, REPL_FRAME_FILE, REPL_KIND_MANIFEST, i, gen, 0, name,
-					     (uint32_t)strlen(name));
-				sender_frame(rs, REPL_FRAME_DATA, REPL_KIND_MANIFEST, i, gen, 0, raw->data,
-					     (uint32_t)raw->len);
-				sender_frame(rs, REPL_FRAME_COMMIT, REPL_KIND_MANIFEST, i, gen, raw->len,
-					     NULL, 0);
+				sender_whole(rs, REPL_KIND_MANIFEST, i, st->man.generation, name,
+					     raw->data, raw->len);
 				kv_buf_clear(&st->manifest);
 				kv_buf_append(&st->manifest, raw->data, raw->len);
 			}
@@ -1063,14 +1072,8 @@ static int sender_dataset(struct repl_sender *rs)
 	struct kv_buf raw = KV_BUF_INIT;
 	const char *name = "kevy.dataset";
 	int rc = manifest_read_file(path_of(rs, name, path, sizeof(path)), 1 << 16, &raw);
-	if (rc == 0) {
-		sender_frame(rs, REPL_FRAME_FILE, REPL_KIND_DATASET, REPL_NO_SHARD, 0, 0, name,
-			     (uint32_t)strlen(name));
-		sender_frame(rs, REPL_FRAME_DATA, REPL_KIND_DATASET, REPL_NO_SHARD, 0, 0, raw.data,
-			     (uint32_t)raw.len);
-		sender_frame(rs, REPL_FRAME_COMMIT, REPL_KIND_DATASET, REPL_NO_SHARD, 0, raw.len,
-			     NULL, 0);
-	}
+	if (rc == 0)
+		sender_whole(rs, REPL_KIND_DATASET, REPL_NO_SHARD, 0, name, raw.data, raw.len);
 	kv_buf_free(&raw);
 	return rc;
 }
@@ -1113,15 +1116,7 @@ static int sender_functions(struct repl_sender *rs)
 	if (opened)
 		kvio_close(&f);
 	if (rc == 0) {
-		sender_frame(rs, REPL_FRAME_FILE, REPL_KIND_FUNCTIONS, REPL_NO_SHARD, 0, 0, name,
-			     (uint32_t)strlen(name));
-		for (size_t at = 0; at < raw.len; at += 1u << 20) {
-			size_t n = raw.len - at < (1u << 20) ? raw.len - at : (1u << 20);
-			sender_frame(rs, REPL_FRAME_DATA, REPL_KIND_FUNCTIONS, REPL_NO_SHARD, 0, at,
-				     raw.data + at, (uint32_t)n);
-		}
-		sender_frame(rs, REPL_FRAME_COMMIT, REPL_KIND_FUNCTIONS, REPL_NO_SHARD, 0, raw.len,
-			     NULL, 0);
+		sender_whole(rs, REPL_KIND_FUNCTIONS, REPL_NO_SHARD, 0, name, raw.data, raw.len);
 		rs->fn_sent = true;
 		rs->fn_ino = have ? (uint64_t)st.st_ino : 0;
 		rs->fn_size = have ? (uint64_t)st.st_size : 0;
