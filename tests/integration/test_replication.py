@@ -657,6 +657,39 @@ def check_links_on_shards(shards, io=()):
             shutil.rmtree(d, ignore_errors=True)
 
 
+def check_bad_link_input(shards):
+    """A replica's link that sends malformed RESP is closed with a log line;
+    the primary serves on, and the replica resumes when it comes back."""
+    d = tempfile.mkdtemp(prefix="kevy-it-badlink-")
+    try:
+        with K.kevy("--threads", str(shards)) as prim:
+            load(prim.port, 20, "pre")
+            rep = MirrorReplica(prim.port, shards, d)
+            for _ in range(100):
+                rep.pump(0.05)
+                if rep.synced is not None:
+                    break
+            K.check(rep.synced is not None, "full sync before the bad input")
+            rep.sock.sendall(b"*1\r\n$-7\r\n")   # a bulk length of -7: malformed
+            closed = False
+            try:
+                for _ in range(100):
+                    rep.pump(0.05)
+            except EOFError:
+                closed = True
+            K.check(closed, "the primary closes a link that sent malformed RESP")
+            with open(prim.log_path, "rb") as f:
+                K.check(b"link closed: " in f.read(), "the log says the link closed")
+            with prim.conn() as c:
+                K.check(c.cmd("SET", "after-bad-link", "1") == "OK", "the primary serves on")
+            again = MirrorReplica(prim.port, shards, d, resume=rep)
+            K.check(again.mode == "CONTINUE", "the replica resumes: %s" % again.mode)
+            again.close()
+            prim.check_clean_exit()
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
 def check_stalled_replica(shards):
     """A replica that stops reading: the sender blocks on a full socket, the
     primary keeps serving, and SIGTERM still ends it cleanly and at once."""
@@ -942,6 +975,7 @@ def main():
         srv.check_clean_exit()
     check_links_on_shards(2)
     check_links_on_shards(1, ("--io", "epoll"))
+    check_bad_link_input(2)
     check_stalled_replica(2)
     check_obuf_limit(2)
     check_auth_and_appendonly()
