@@ -68,12 +68,41 @@ void fx_set_clock(int64_t now_ms)
 	fx_tls.clock_ms = now_ms;
 }
 
+static fx_touch_fn g_fx_touch;
+
+void fx_set_touch_hook(fx_touch_fn fn)
+{
+	g_fx_touch = fn;
+}
+
+static void fx_touch(uint32_t shard, uint32_t dbid, const char *key, size_t klen)
+{
+	if (g_fx_touch)
+		g_fx_touch(shard, dbid, key, klen);
+}
+
+static void fx_touch_key(void *arg, uint32_t db, const void *key, size_t klen)
+{
+	fx_touch((uint32_t)(uintptr_t)arg, db, key, klen);
+}
+
+static bool effect_cmd_keys(uint32_t db, int argc, const struct kv_slice *argv,
+			    void (*emit)(void *arg, uint32_t db, const void *key, size_t klen),
+			    void *arg);
+
 void fx_emit(uint32_t shard, uint32_t db, int argc, const struct kv_slice *argv)
 {
 	struct fx_thread *t = &fx_tls;
 	if (!t->enabled)
 		return;
 	kv_assert(shard < t->nshards && argc >= 1);
+	/* The key tags learn what recovery will count as this record's keys
+	 * (fx_keys), not only what the store changed: a write waits for the
+	 * records recovery could drop it with (docs/durability.md, "What a
+	 * write waits for"). */
+	if (g_fx_touch && (db == FX_ANY_DB || !effect_cmd_keys(db, argc, argv, fx_touch_key,
+								 (void *)(uintptr_t)shard)))
+		fx_touch(shard, UINT32_MAX, NULL, 0);
 	if (!t->open[shard]) {
 		t->open[shard] = true;
 		t->nopen++;
@@ -124,18 +153,6 @@ void cmd_effect_at_key(struct cmd_ctx *c, int key_arg, int argc, const struct kv
 	fx_emit(kv_key_shard(k->ptr, k->len, t->nshards), c->dbid, argc, argv);
 }
 
-static fx_touch_fn g_fx_touch;
-
-void fx_set_touch_hook(fx_touch_fn fn)
-{
-	g_fx_touch = fn;
-}
-
-static void fx_touch(uint32_t shard, uint32_t dbid, const char *key, size_t klen)
-{
-	if (g_fx_touch)
-		g_fx_touch(shard, dbid, key, klen);
-}
 
 void cmd_effect_shard(struct cmd_ctx *c, uint32_t shard, int argc, const struct kv_slice *argv)
 {
@@ -530,6 +547,31 @@ int fx_apply(struct kv_dbs *dbs, uint32_t shard_id, uint32_t nshards, const void
 	return rc < 0 ? rc : 0;
 }
 
+/* The keys one effect command (not SELECT) touches for recovery's rule, in
+ * database db: each passed to emit, and true; false when it touches every
+ * key (a database effect, a command that names another database: MOVE,
+ * COPY ... DB, or one whose keys cannot be listed).  Shared by fx_keys and
+ * the key tags (fx_emit), so both count the same keys. */
+static bool effect_cmd_keys(uint32_t db, int argc, const struct kv_slice *argv,
+			    void (*emit)(void *arg, uint32_t db, const void *key, size_t klen),
+			    void *arg)
+{
+	uint32_t a = 0, b = 0;
+	if (db_effect(argc, argv, &a, &b) != FX_KEY_EFFECT)
+		return false;
+	const struct kv_command *cmd = cmd_lookup(argv[0].ptr, argv[0].len);
+	if (!cmd || arg_is(&argv[0], "move") || arg_is(&argv[0], "copy"))
+		return false;
+	int stack[64];
+	int *idx = argc <= 64 ? stack : kv_malloc((size_t)argc * sizeof(int));
+	int n = cmd_get_keys(cmd, argc, argv, idx, argc);
+	for (int i = 0; i < n; i++)
+		emit(arg, db, argv[idx[i]].ptr, argv[idx[i]].len);
+	if (idx != stack)
+		free(idx);
+	return n >= 0;
+}
+
 /* The keys a (validated) payload touches, for the recovery rule of units
  * across shards: each command's keys in the database it runs in; database
  * effects, and commands that name another database (MOVE, COPY ... DB),
@@ -545,28 +587,14 @@ static void fx_keys(const void *payload, size_t len,
 	aof_payload_iter_init(&it, payload, len);
 	while ((rc = aof_payload_next(&it, &argc, &argv)) == 1) {
 		uint32_t a = 0, b = 0;
-		enum fx_db_effect k = db_effect(argc, argv, &a, &b);
-		if (k == FX_SELECT) {
+		if (db_effect(argc, argv, &a, &b) == FX_SELECT) {
 			cur = a;
 			continue;
 		}
-		const struct kv_command *cmd = k == FX_KEY_EFFECT ? cmd_lookup(argv[0].ptr, argv[0].len)
-								  : NULL;
-		if (!cmd || arg_is(&argv[0], "move") || arg_is(&argv[0], "copy")) {
+		if (!effect_cmd_keys(cur, argc, argv, emit, arg)) {
 			emit_all(arg);
 			break;
 		}
-		int stack[64];
-		int *idx = argc <= 64 ? stack : kv_malloc((size_t)argc * sizeof(int));
-		int n = cmd_get_keys(cmd, argc, argv, idx, argc);
-		if (n < 0)
-			emit_all(arg);
-		for (int i = 0; i < n; i++)
-			emit(arg, cur, argv[idx[i]].ptr, argv[idx[i]].len);
-		if (idx != stack)
-			free(idx);
-		if (n < 0)
-			break;
 	}
 	if (rc < 0)
 		emit_all(arg);

@@ -198,6 +198,19 @@ bool shard_lsn_ready(const struct shard *s, uint64_t lsn, bool durable)
 	return !shard_gates(s) || shard_release_lsn(s) >= lsn;
 }
 
+bool shard_tag_ready(const struct shard *s, uint64_t lsn, bool split, uint64_t dep, bool durable)
+{
+	if (!split)
+		return shard_lsn_ready(s, lsn, durable);
+	if (dep && s->uw_head && s->uw_head->lsn <= dep && shard_gates(s))
+		return false;
+	if (lsn == 0 || s->aof.durable_lsn >= lsn)
+		return true;
+	if (durable)
+		return false;
+	return !shard_gates(s) || shard_release_lsn(s) >= lsn;
+}
+
 /* ------------------------------------------------------------------ */
 /* key tags: what a read of a few keys waits for */
 
@@ -222,6 +235,15 @@ bool shard_lsn_ready(const struct shard *s, uint64_t lsn, bool durable)
  * the watermark passed is dropped.  A fingerprint collision, or a change
  * that finds the table full, only makes reads wait longer: the latter sets
  * all_lsn, which every key's tag includes, as does a flush or SWAPDB.
+ *
+ * Each entry also keeps what its record depends on: a record is dropped
+ * by recovery only with a unit that is not complete, or with an earlier
+ * record that changed one of its keys.  A single-shard write of declared
+ * keys depends on the entries of its keys (shard_write_dep, before it
+ * runs); its entries get that as their dep, so a later read of its keys
+ * needs the write released and that dep stable, not every unit part
+ * before the write.  Anything else (a unit's part, an expiry, a holder's
+ * changes) gets dep = its LSN: the full watermark.
  */
 #define KTAG_SLOTS 8192u         /* power of two; at most half used */
 #define KTAG_KEPT (KTAG_SLOTS / 2)
@@ -229,7 +251,8 @@ bool shard_lsn_ready(const struct shard *s, uint64_t lsn, bool durable)
 
 struct key_tags {
 	uint64_t fp[KTAG_SLOTS];     /* 0: empty */
-	uint64_t lsn[KTAG_SLOTS];
+	uint64_t lsn[KTAG_SLOTS];    /* the newest record that changed the key */
+	uint64_t dep[KTAG_SLOTS];    /* the watermark that record needs (<= lsn) */
 	uint32_t used;
 	/* (fingerprint, LSN) in the order they were set: LSNs never decrease. */
 	uint64_t q_fp[KTAG_KEPT], q_lsn[KTAG_KEPT];
@@ -278,7 +301,7 @@ static uint32_t ktag_slot(const struct key_tags *t, uint64_t fp)
 	return i;
 }
 
-static void ktag_set(struct key_tags *t, uint64_t fp, uint64_t lsn)
+static void ktag_set(struct key_tags *t, uint64_t fp, uint64_t lsn, uint64_t dep)
 {
 	uint32_t i = ktag_slot(t, fp);
 	if ((!t->fp[i] && t->used >= KTAG_KEPT) || t->q_len == KTAG_KEPT) {
@@ -290,6 +313,7 @@ static void ktag_set(struct key_tags *t, uint64_t fp, uint64_t lsn)
 		t->used++;
 	}
 	t->lsn[i] = lsn;
+	t->dep[i] = dep;
 	uint32_t at = (t->q_head + t->q_len++) % KTAG_KEPT;
 	t->q_fp[at] = fp;
 	t->q_lsn[at] = lsn;
@@ -311,14 +335,31 @@ static void ktag_remove(struct key_tags *t, uint32_t i)
 			continue;
 		t->fp[i] = t->fp[j];
 		t->lsn[i] = t->lsn[j];
+		t->dep[i] = t->dep[j];
 		i = j;
 	}
 	t->fp[i] = 0;
 	t->lsn[i] = 0;
+	t->dep[i] = 0;
 	t->used--;
 }
 
+static void ktag_finalize(struct shard *s, bool known, uint64_t dep);
+
 void shard_key_tags_turn(struct shard *s)
+{
+	ktag_finalize(s, false, 0);
+}
+
+void shard_key_tags_wrote(struct shard *s, uint64_t dep)
+{
+	ktag_finalize(s, true, dep);
+}
+
+/* Give the pending keys the shard's last LSN, with dep when known (the
+ * one write that changed them since the last call), else that LSN; then
+ * drop what the watermark passed. */
+static void ktag_finalize(struct shard *s, bool known, uint64_t dep)
 {
 	struct key_tags *t = s->ktags;
 	if (!t || s->holder)
@@ -341,7 +382,7 @@ void shard_key_tags_turn(struct shard *s)
 		t->npend = 0;
 	}
 	for (uint32_t k = 0; k < t->npend; k++)
-		ktag_set(t, t->pend[k], last);
+		ktag_set(t, t->pend[k], last, known ? dep : last);
 	t->npend = 0;
 	uint64_t ready = ktag_ready(s);
 	while (t->q_len && t->q_lsn[t->q_head] <= ready) {
@@ -405,34 +446,111 @@ uint64_t shard_blind_tag(const struct shard *s, uint64_t lsn_before)
 	return s->aof.last_lsn != lsn_before ? shard_reply_tag(s) : 0;
 }
 
-uint64_t shard_read_tag(struct shard *s, const struct kv_command *cmd, int argc,
-			const struct kv_slice *argv, uint32_t dbid, uint64_t lsn_before)
+/* What a call's keys depend on (and all_lsn), after the pending changes
+ * got their LSN: the newest record that changed one of them (released)
+ * and the newest of their deps (the watermark); false when its keys
+ * cannot be listed here. */
+static bool ktag_keys_dep(struct shard *s, const struct kv_command *cmd, int argc,
+			  const struct kv_slice *argv, uint32_t dbid, struct reply_tag *out)
 {
-	if (!shard_gates(s) || s->aof.state != AOF_OK)
-		return 0;
-	if (!shard_cmd_observes(cmd))
-		return shard_blind_tag(s, lsn_before);
-	/* A read that wrote (a lazy expiry's DEL) waits as a write does. */
-	if (!ktag_cmd(cmd) || s->aof.last_lsn != lsn_before || s->holder || fx_pending())
-		return shard_reply_tag(s);
 	shard_key_tags_turn(s);
 	struct key_tags *t = s->ktags;
-	uint64_t dep = t ? t->all_lsn : 0;
-	if (t && t->used) {
-		int idx[64];
-		if (argc > 64)
-			return shard_reply_tag(s);
-		int n = cmd_get_keys(cmd, argc, argv, idx, 64);
-		if (n < 0)
-			return shard_reply_tag(s);
-		for (int k = 0; k < n; k++) {
-			const struct kv_slice *key = &argv[idx[k]];
-			uint32_t i = ktag_slot(t, ktag_fp(dbid, key->ptr, key->len));
-			if (t->fp[i] && t->lsn[i] > dep)
-				dep = t->lsn[i];
-		}
+	out->split = true;
+	out->lsn = out->dep = t ? t->all_lsn : 0;
+	if (!t || !t->used)
+		return true;
+	int idx[64];
+	if (argc > 64)
+		return false;
+	int n = cmd_get_keys(cmd, argc, argv, idx, 64);
+	if (n < 0)
+		return false;
+	for (int k = 0; k < n; k++) {
+		const struct kv_slice *key = &argv[idx[k]];
+		uint32_t i = ktag_slot(t, ktag_fp(dbid, key->ptr, key->len));
+		if (!t->fp[i])
+			continue;
+		out->lsn = KV_MAX(out->lsn, t->lsn[i]);
+		out->dep = KV_MAX(out->dep, t->dep[i]);
 	}
-	return dep <= ktag_ready(s) ? 0 : dep;
+	return true;
+}
+
+/* A write whose declared keys, in the database it runs in, are all it
+ * reads (what its record names beyond them is added after it ran,
+ * shard_write_tag). */
+static bool ktag_write_cmd(const struct kv_command *cmd)
+{
+	if (!(cmd->flags & CMD_WRITE) ||
+	    (cmd->flags & (CMD_ALL_SHARDS | CMD_LOCAL | CMD_BLOCKING | CMD_WAIT_DURABLE |
+			   CMD_WAIT_SNAPSHOT)) ||
+	    cmd->route || cmd->all_shards || cmd->bcast || cmd->conn_shards ||
+	    (cmd->first_key <= 0 && !cmd->keys))
+		return false;
+	/* Not one that names another database (recovery counts MOVE and COPY
+	 * as touching every key), nor one that reads keys it does not declare
+	 * (SORT's BY and GET patterns, MIGRATE). */
+	static const char *const names[] = { "move", "copy", "sort", "migrate" };
+	for (size_t i = 0; i < KV_ARRAY_LEN(names); i++)
+		if (strcmp(cmd->name, names[i]) == 0)
+			return false;
+	return true;
+}
+
+bool shard_write_dep(struct shard *s, const struct kv_command *cmd, int argc,
+		     const struct kv_slice *argv, uint32_t dbid, struct reply_tag *out)
+{
+	return shard_gates(s) && s->aof.state == AOF_OK && ktag_write_cmd(cmd) && !s->holder &&
+	       !fx_pending() && ktag_keys_dep(s, cmd, argc, argv, dbid, out);
+}
+
+struct reply_tag shard_write_tag(struct shard *s, const struct reply_tag *dep,
+				 uint64_t lsn_before)
+{
+	struct reply_tag t = *dep;
+	if (s->aof.last_lsn == lsn_before)
+		return t;
+	/* Its own record (the keyspace was free: nothing else ran).  Recovery
+	 * drops it with any earlier dropped record that changed a key the
+	 * record names, which can be more than the command declared (BITOP's
+	 * sources, an eviction's DEL): those keys are pending now (fx_emit
+	 * touches what recovery counts), so their entries join its dep.  A
+	 * record recovery counts as touching every key (MOVE, COPY, a flush)
+	 * depends on everything before it: the shard's whole watermark. */
+	struct key_tags *kt = s->ktags;
+	if (!kt || kt->pend_all) {
+		shard_key_tags_turn(s);
+		return (struct reply_tag){ .lsn = shard_reply_tag(s) };
+	}
+	for (uint32_t k = 0; k < kt->npend; k++) {
+		uint32_t i = ktag_slot(kt, kt->pend[k]);
+		if (!kt->fp[i])
+			continue;
+		t.lsn = KV_MAX(t.lsn, kt->lsn[i]);
+		t.dep = KV_MAX(t.dep, kt->dep[i]);
+	}
+	t.lsn = KV_MAX(t.lsn, s->aof.last_lsn);
+	shard_key_tags_wrote(s, t.dep);
+	return t;
+}
+
+struct reply_tag shard_read_tag(struct shard *s, const struct kv_command *cmd, int argc,
+				const struct kv_slice *argv, uint32_t dbid, uint64_t lsn_before)
+{
+	struct reply_tag t = { 0 };
+	if (!shard_gates(s) || s->aof.state != AOF_OK)
+		return t;
+	if (!shard_cmd_observes(cmd)) {
+		t.lsn = shard_blind_tag(s, lsn_before);
+		return t;
+	}
+	/* A read that wrote (a lazy expiry's DEL) waits as a write does. */
+	if (!ktag_cmd(cmd) || s->aof.last_lsn != lsn_before || s->holder || fx_pending() ||
+	    !ktag_keys_dep(s, cmd, argc, argv, dbid, &t)) {
+		t = (struct reply_tag){ .lsn = shard_reply_tag(s) };
+		return t;
+	}
+	return t;
 }
 
 /* ------------------------------------------------------------------ */
@@ -665,7 +783,7 @@ void shard_notify_part_done(struct shard *s, struct notify_part *part)
 
 static bool slot_ready(struct shard *s, const struct reply_slot *sl)
 {
-	return sl->done && sl->acks == 0 && shard_lsn_ready(s, sl->lsn, sl->durable) &&
+	return sl->done && sl->acks == 0 && shard_tag_ready(s, sl->lsn, sl->split, sl->dep, sl->durable) &&
 	       shard_notify_ready(s, sl->nseq);
 }
 
@@ -696,8 +814,23 @@ static void shard_deliver(struct shard *s, uint32_t to, struct shard_msg *m)
 
 static void fail_waiting_msg(struct shard_msg *m, const char *err);
 
+static void send_when(struct shard *s, uint32_t to, struct shard_msg *m, uint64_t lsn,
+		      bool durable, bool split, uint64_t dep);
+
 void shard_send_when_durable(struct shard *s, uint32_t to, struct shard_msg *m,
 				    uint64_t lsn, bool durable)
+{
+	send_when(s, to, m, lsn, durable, false, 0);
+}
+
+void shard_send_when_ready(struct shard *s, uint32_t to, struct shard_msg *m, uint64_t lsn,
+			   uint64_t dep)
+{
+	send_when(s, to, m, lsn, false, true, dep);
+}
+
+static void send_when(struct shard *s, uint32_t to, struct shard_msg *m, uint64_t lsn,
+		      bool durable, bool split, uint64_t dep)
 {
 	uint64_t nseq = shard_notify_tag(s);
 	if (lsn > s->aof.durable_lsn && s->aof.state == AOF_FAILED && s->aof_failed_seen) {
@@ -710,15 +843,17 @@ void shard_send_when_durable(struct shard *s, uint32_t to, struct shard_msg *m,
 			fail_waiting_msg(m, aof_write_error(&s->aof));
 		lsn = 0;
 	}
-	if (nseq == 0 && shard_lsn_ready(s, lsn, durable)) {
+	if (nseq == 0 && shard_tag_ready(s, lsn, split, dep, durable)) {
 		shard_deliver(s, to, m);
 		return;
 	}
 	m->wait_to = to;
 	m->wait_lsn = lsn;
 	m->wait_durable = durable;
+	m->wait_split = split;
+	m->wait_dep = dep;
 	m->wait_nseq = nseq;
-	msg_fifo_push(&s->dw, m);
+	msg_fifo_push(split ? &s->dws : &s->dw, m);
 }
 
 void shard_reply_error(struct shard *s, struct kv_buf *b, const char *msg)
@@ -749,14 +884,16 @@ static void shard_fail_waiting(struct shard *s)
 	const char *err = aof_write_error(&s->aof);
 	for (struct conn *c = s->gated; c; c = c->gated_next)
 		fail_conn_slots(s, c, err);
-	for (struct shard_msg *m = s->dw.head; m; m = m->next) {
-		if (m->wait_lsn <= s->aof.durable_lsn)
-			continue;
-		if (m->type == MSG_REPLY)
-			shard_reply_error(s, &((struct fwd_req *)m)->reply, err);
-		else
-			fail_waiting_msg(m, err);
-		m->wait_lsn = 0;
+	for (int q = 0; q < 2; q++) {
+		for (struct shard_msg *m = q ? s->dws.head : s->dw.head; m; m = m->next) {
+			if (m->wait_lsn <= s->aof.durable_lsn)
+				continue;
+			if (m->type == MSG_REPLY)
+				shard_reply_error(s, &((struct fwd_req *)m)->reply, err);
+			else
+				fail_waiting_msg(m, err);
+			m->wait_lsn = 0;
+		}
 	}
 }
 
@@ -780,11 +917,31 @@ void shard_durability_advance(struct shard *s)
 		shard_fail_waiting(s);
 	}
 	units_advance(s);
-	while (s->dw.head && shard_lsn_ready(s, s->dw.head->wait_lsn, s->dw.head->wait_durable) &&
+	while (s->dw.head &&
+	       shard_tag_ready(s, s->dw.head->wait_lsn, s->dw.head->wait_split, s->dw.head->wait_dep,
+			       s->dw.head->wait_durable) &&
 	       shard_notify_ready(s, s->dw.head->wait_nseq)) {
 		struct shard_msg *m = msg_fifo_pop(&s->dw);
 		shard_deliver(s, m->wait_to, m);
 	}
+	/* Split tags: every one whose condition holds, wherever it is. */
+	struct shard_msg *keep = NULL, *keep_tail = NULL;
+	for (struct shard_msg *m = s->dws.head, *next; m; m = next) {
+		next = m->next;
+		m->next = NULL;
+		if (shard_tag_ready(s, m->wait_lsn, true, m->wait_dep, false) &&
+		    shard_notify_ready(s, m->wait_nseq)) {
+			shard_deliver(s, m->wait_to, m);
+			continue;
+		}
+		if (keep_tail)
+			keep_tail->next = m;
+		else
+			keep = m;
+		keep_tail = m;
+	}
+	s->dws.head = keep;
+	s->dws.tail = keep_tail;
 	struct conn **pp = &s->gated;
 	while (*pp) {
 		struct conn *c = *pp;

@@ -53,13 +53,23 @@ static void fwd_execute(struct shard *s, struct fwd_req *req)
 {
 	kv_assert(!s->holder);
 	uint64_t lsn_before = s->aof.last_lsn;
+	struct reply_tag wdep;
+	bool wkeys = shard_write_dep(s, req->call.cmd, req->call.argc, req->call.argv,
+				     req->call.dbid, &wdep);
 	req->duration_us = shard_call_run(s, &req->call, NULL, s->held_local, &req->reply);
 	shard_unit_commit(s);
 	req->m.type = MSG_REPLY;
-	shard_send_when_durable(s, req->m.from, &req->m,
-				shard_read_tag(s, req->call.cmd, req->call.argc, req->call.argv,
-					       req->call.dbid, lsn_before),
-				false);
+	/* A write of declared keys: its own record released, what its keys
+	 * depend on stable; a read of declared keys: what they depend on
+	 * (key tags, gate.c). */
+	struct reply_tag tag = wkeys && s->aof.state == AOF_OK
+		? shard_write_tag(s, &wdep, lsn_before)
+		: shard_read_tag(s, req->call.cmd, req->call.argc, req->call.argv,
+				 req->call.dbid, lsn_before);
+	if (tag.split)
+		shard_send_when_ready(s, req->m.from, &req->m, tag.lsn, tag.dep);
+	else
+		shard_send_when_durable(s, req->m.from, &req->m, tag.lsn, false);
 }
 
 static void fwd_replied(struct shard *s, struct fwd_req *req)
@@ -1130,13 +1140,21 @@ static void conn_pause(struct shard *s, struct conn *c)
  * it went straight to the output) waits for the AOF if it must. */
 static void reply_hold(struct shard *s, struct conn *c, const struct cmd_call *call,
 		       struct reply_slot *slot, struct kv_buf *out, size_t before,
-		       uint64_t lsn_before)
+		       uint64_t lsn_before, const struct reply_tag *wdep)
 {
 	const struct kv_command *cmd = call->cmd;
 	bool durable = cmd->flags & CMD_WAIT_DURABLE;
-	uint64_t tag = shard_read_tag(s, cmd, call->argc, call->argv, call->dbid, lsn_before);
+	/* A write of declared keys: its own record released, what its keys
+	 * depend on stable; a read of declared keys: what they depend on (key
+	 * tags, gate.c). */
+	struct reply_tag rt = wdep && !durable && s->aof.state == AOF_OK
+		? shard_write_tag(s, wdep, lsn_before)
+		: shard_read_tag(s, cmd, call->argc, call->argv, call->dbid, lsn_before);
+	bool split = rt.split;
+	uint64_t tag = rt.lsn;
 	if (durable && shard_aof_on()) {
 		aof_want_fsync(&s->aof);
+		split = false;
 		tag = s->aof.last_lsn > s->aof.durable_lsn ? s->aof.last_lsn : 0;
 		if (tag && s->aof.state == AOF_FAILED) {
 			/* Straight to the output: only this command's reply (from
@@ -1149,7 +1167,7 @@ static void reply_hold(struct shard *s, struct conn *c, const struct cmd_call *c
 		}
 	}
 	uint64_t nseq = shard_notify_tag(s);
-	if (tag == 0 && nseq == 0)
+	if (nseq == 0 && (split ? shard_tag_ready(s, tag, true, rt.dep, false) : tag == 0))
 		return;
 	if (!slot) {
 		/* Move the reply out of the output into a slot of its own. */
@@ -1162,6 +1180,8 @@ static void reply_hold(struct shard *s, struct conn *c, const struct cmd_call *c
 	slot->lsn = tag;
 	slot->nseq = nseq;
 	slot->durable = durable;
+	slot->split = split;
+	slot->dep = split ? rt.dep : 0;
 	conn_gate(s, c);
 }
 
@@ -1193,6 +1213,8 @@ static void run_here(struct shard *s, struct conn *c, const struct kv_command *c
 				 .now_ms = s->now_ms, .dbid = c->db, .trk_caller = c->id,
 				 .trk_remember = tracking_remember_id(c) };
 	uint64_t lsn_before = s->aof.last_lsn;
+	struct reply_tag wdep;
+	bool wkeys = shard_write_dep(s, cmd, argc, argv, c->db, &wdep);
 	shard_call_run(s, &call, c, s->held_local, out);
 	shard_unit_commit(s);
 	if (c->wait_repl) {
@@ -1219,7 +1241,7 @@ static void run_here(struct shard *s, struct conn *c, const struct kv_command *c
 		shard_save_wait(s, s->id, c, slot);
 	}
 	if (!(cmd->flags & CMD_LOCAL) || (cmd->flags & CMD_WAIT_DURABLE))
-		reply_hold(s, c, &call, slot, out, before, lsn_before);
+		reply_hold(s, c, &call, slot, out, before, lsn_before, wkeys ? &wdep : NULL);
 	if (out == &c->out || slot)
 		conn_mark_flush(s, c);
 }

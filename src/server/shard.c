@@ -1212,7 +1212,7 @@ static void shard_aof_turn(struct shard *s)
 		aof_turn_end(&s->aof, s->now_ms, shard_aof_policy());
 	}
 	/* Synchronous I/O (epoll), a policy change, or a failure: release. */
-	if (s->gated || s->dw.head || s->uw_head ||
+	if (s->gated || s->dw.head || s->dws.head || s->uw_head ||
 	    (s->aof.state == AOF_FAILED && !s->aof_failed_seen))
 		shard_durability_advance(s);
 	/* Replicas' senders stream what became durable: wake them.  Without

@@ -81,6 +81,8 @@ struct shard_msg {
 	uint32_t wait_to;
 	bool wait_durable;        /* wait for an fsync whatever the policy (WAITAOF) */
 	uint64_t wait_lsn;
+	bool wait_split;          /* as a reply slot's split and dep */
+	uint64_t wait_dep;
 	/* ... and until the sender's keyspace notifications up to this batch
 	 * were delivered on every shard (0: none). */
 	uint64_t wait_nseq;
@@ -126,6 +128,10 @@ struct reply_slot {
 	uint32_t acks;
 	uint64_t lsn;
 	uint64_t nseq;
+	/* split: lsn is only the reply's own record (it waits to be released),
+	 * and the watermark must pass dep instead (a write's key tags). */
+	bool split;
+	uint64_t dep;
 	struct kv_buf buf;
 };
 
@@ -616,6 +622,10 @@ struct shard {
 	uint64_t *snap_targets;
 	bool snap_targets_set;
 	struct msg_fifo dw;
+	/* Messages with a split tag (key tags): each leaves when its own
+	 * condition holds, in any order (dw's LSNs never decrease; these do
+	 * not follow one another). */
+	struct msg_fifo dws;
 	struct msg_fifo pw;                   /* wake-ups of the running unit */
 	/* Keyspace notifications (gate.c): what this thread published for
 	 * other shards since the unit began, and the batches out (sent: the
@@ -865,12 +875,20 @@ struct kv_buf *shard_conn_push_begin(struct shard *s, struct conn *c);
 void shard_conn_push_end(struct shard *s, struct conn *c);
 /* The LSN a reply produced now waits for (0: none). */
 uint64_t shard_reply_tag(const struct shard *s);
-/* The same for a read-only command of declared keys that ran here on this
- * shard's own keyspace (keyspace free, its unit committed; lsn_before: the
- * shard's last LSN before it ran): the newest record that changed one of
- * its keys, not the shard's newest record (key tags, below). */
-uint64_t shard_read_tag(struct shard *s, const struct kv_command *cmd, int argc,
-			const struct kv_slice *argv, uint32_t dbid, uint64_t lsn_before);
+/* What a reply waits for: lsn (shard_lsn_ready), or, split, lsn released
+ * and the watermark past dep (shard_tag_ready). */
+struct reply_tag {
+	uint64_t lsn;
+	uint64_t dep;
+	bool split;
+};
+/* The tag of a command that ran here on this shard's own keyspace
+ * (keyspace free, its unit committed; lsn_before: the shard's last LSN
+ * before it ran).  A read-only command of declared keys gets a split tag:
+ * what its keys depend on, not the shard's newest record (key tags,
+ * below); one that reads no key waits for nothing (shard_blind_tag). */
+struct reply_tag shard_read_tag(struct shard *s, const struct kv_command *cmd, int argc,
+				const struct kv_slice *argv, uint32_t dbid, uint64_t lsn_before);
 /* Whether a command can observe keys (flagged read or write, or one that
  * runs others or looks at values: EXEC, scripts, DEBUG, OBJECT ...).  One
  * that cannot (PING, INFO, CONFIG, CLIENT ...) is "blind": its reply waits
@@ -879,6 +897,16 @@ uint64_t shard_read_tag(struct shard *s, const struct kv_command *cmd, int argc,
  * full disk or a unit waiting on another shard does not hold INFO. */
 bool shard_cmd_observes(const struct kv_command *cmd);
 uint64_t shard_blind_tag(const struct shard *s, uint64_t lsn_before);
+/* Before a single-shard write of declared keys runs here (keyspace free):
+ * what its keys depend on (it is dropped by recovery only with a record
+ * that changed one of them); false: not such a write, or no AOF rule
+ * applies (its reply is tagged as before).  After it ran and its unit
+ * committed, shard_write_tag: its reply's split tag (its own record
+ * released, and that dep), and its keys' entries get that dep. */
+bool shard_write_dep(struct shard *s, const struct kv_command *cmd, int argc,
+		     const struct kv_slice *argv, uint32_t dbid, struct reply_tag *out);
+struct reply_tag shard_write_tag(struct shard *s, const struct reply_tag *dep,
+				 uint64_t lsn_before);
 /* The store changed a key of shard `shard` (key NULL: every key of database
  * dbid; dbid UINT32_MAX: of every database), on the thread that holds its
  * keyspace (fx's touch hook). */
@@ -887,6 +915,8 @@ void shard_key_touched(uint32_t shard, uint32_t dbid, const char *key, size_t kl
  * last call the shard's last LSN, and forget those whose records every
  * reply may now depend on. */
 void shard_key_tags_turn(struct shard *s);
+/* The same right after one write whose dep is known committed here. */
+void shard_key_tags_wrote(struct shard *s, uint64_t dep);
 void shard_key_tags_free(struct shard *s);
 /* The notification batch a reply produced now waits for (0: none). */
 uint64_t shard_notify_tag(const struct shard *s);
@@ -899,6 +929,12 @@ void shard_notify_flush(struct shard *s);
 void shard_notify_part_done(struct shard *s, struct notify_part *part);
 /* Whether what was tagged lsn may leave (durable: only once fsynced). */
 bool shard_lsn_ready(const struct shard *s, uint64_t lsn, bool durable);
+/* The same for a split tag (split false: shard_lsn_ready). */
+bool shard_tag_ready(const struct shard *s, uint64_t lsn, bool split, uint64_t dep, bool durable);
+/* shard_send_when_durable for a write's split tag: its own record (lsn, 0
+ * when it wrote none) released, and the watermark past dep. */
+void shard_send_when_ready(struct shard *s, uint32_t to, struct shard_msg *m, uint64_t lsn,
+			   uint64_t dep);
 /* Send m to shard `to` once this shard's AOF has made lsn durable and the
  * notifications published here so far were delivered. */
 void shard_send_when_durable(struct shard *s, uint32_t to, struct shard_msg *m, uint64_t lsn,

@@ -11,7 +11,13 @@ would drop it whole.  On the other shard, whose part is written:
 - a GET of a key no pending record changed answers at once, with its value:
   it is not held behind another key's unit (the key tags);
 - so is an MGET of such keys, and a GET that a client on the other shard
-  forwards, while a SET of the unit's key waits for the unit;
+  forwards, and a SET of such a key (its own record is written there),
+  while a SET of the unit's key waits for the unit;
+- what a write waits for follows what recovery counts as written, not only
+  what the store changed: a BITOP that reads the unit's key waits, and so
+  does a later SET of one of its source keys (its record names the source,
+  so recovery would drop the SET with it); a MOVE (logged as touching every
+  key) waits, and so does every later write on that shard;
 - commands that read no key (PING, INFO) are answered at once.
 
 Then the failpoint is cleared, the retry writes the part, and the unit's
@@ -39,12 +45,14 @@ def keys_by_shard(c, n, per_shard):
 
 
 def held(conn, seconds):
-    """True when conn's pending reply does not arrive within seconds."""
+    """True when conn's pending reply does not arrive within seconds (the
+    caller's check then fails with its own message; the reply is logged)."""
     try:
         r = conn.read_reply(timeout=seconds)
     except Exception:
         return True
-    raise K.TestFailure("a reply that should wait arrived: %r" % r)
+    K.log("a reply that should wait arrived: %r" % r)
+    return False
 
 
 def answered(port, *cmd):
@@ -63,7 +71,7 @@ def check_policy(policy):
     with K.kevy("--threads", "2", "--appendfsync", policy, "--aof-preallocate", "0",
                 "--aof-direct-io", "no") as srv:
         with K.RawConn(srv.port) as c:
-            keys = keys_by_shard(c, 2, 4)
+            keys = keys_by_shard(c, 2, 6)
             # Quiet: every record so far written (and fsynced, for always).
             for _ in range(200):
                 lines = A.shard_lines(A.info(c), 2)
@@ -94,38 +102,71 @@ def check_policy(policy):
                     "unit (%s)" % (x, policy))
             # Other keys there: answered at once, from new connections (some
             # land on the other shard and forward).
-            for k in keys[x][1:]:
+            for k in keys[x][2:4]:
                 for _ in range(4):
                     K.check(answered(srv.port, "GET", k) == b"old",
                             "GET of an unrelated key on shard %d (%s)" % (x, policy))
-            K.check(answered(srv.port, "MGET", *keys[x][1:]) == [b"old"] * (len(keys[x]) - 1),
+            K.check(answered(srv.port, "MGET", *keys[x][2:4]) == [b"old"] * 2,
                     "MGET of unrelated keys on shard %d (%s)" % (x, policy))
-            # A write of the unit's key waits for the unit.
+            # So is a write of an unrelated key (its own record is written
+            # there), while a write of the unit's key waits for the unit.
+            K.check(answered(srv.port, "SET", keys[x][1], "mine") == "OK",
+                    "SET of an unrelated key on shard %d answered (%s)" % (x, policy))
+            K.check(answered(srv.port, "GET", keys[x][1]) == b"mine", "and read back")
             w_unit = K.RawConn(srv.port)
             w_unit.send(K.encode("SET", keys[x][0], "later"))
             K.check(held(w_unit, 1.0), "a SET of the unit's key on shard %d waits for the "
                     "unit (%s)" % (x, policy))
+            # A BITOP that reads the unit's key waits for it; its record
+            # names its sources, so recovery would drop a later write of
+            # a source with it: that SET waits too, though the store did
+            # not change the source.
+            bitop = K.RawConn(srv.port)
+            bitop.send(K.encode("BITOP", "OR", keys[x][4], keys[x][0], keys[x][5]))
+            K.check(held(bitop, 1.0), "a BITOP reading the unit's key waits (%s)" % policy)
+            w_src = K.RawConn(srv.port)
+            w_src.send(K.encode("SET", keys[x][5], "src"))
+            K.check(held(w_src, 1.0), "a SET of a key the held BITOP's record names waits "
+                    "(%s)" % policy)
+            # MOVE is logged as touching every key of its shard: it waits
+            # for the unit, and every later write there waits for it.
+            move = K.RawConn(srv.port)
+            move.send(K.encode("MOVE", keys[x][2], "3"))
+            K.check(held(move, 1.0), "a MOVE on shard %d waits for the unit (%s)" % (x, policy))
+            w_after = K.RawConn(srv.port)
+            w_after.send(K.encode("SET", keys[x][3], "aftermove"))
+            K.check(held(w_after, 1.0), "a SET after the held MOVE waits for it (%s)" % policy)
             # Nor are commands that read no key (INFO, PING) held.
             K.check(answered(srv.port, "PING") == "PONG", "PING answered")
             K.check(b"aof_write_state:retrying" in answered(srv.port, "INFO", "persistence"),
                     "INFO answered, and says a shard retries")
 
+            final_keys = [keys[x][0], keys[y][0], keys[x][1], keys[x][2], keys[x][3],
+                          keys[x][4], keys[x][5]]
+            # BITOP ran after the held SET of the unit's key: "later" | "old".
+            ored = bytes(a | b for a, b in zip(b"later", b"old\0\0"))
+            final = [b"later", b"new", b"mine", None, b"aftermove", ored, b"src"]
             K.check(c.cmd("DEBUG", "FAILPOINTS", "") == "OK", "failpoint cleared")
             K.check(K.parse(w.read_reply(timeout=20)) == "OK", "the MSET completes")
             K.check(K.parse(r_unit.read_reply(timeout=20)) == b"new",
                     "the held GET answers the unit's value")
             K.check(K.parse(w_unit.read_reply(timeout=20)) == "OK", "the held SET completes")
+            K.check(K.parse(bitop.read_reply(timeout=20)) == 5, "the held BITOP completes")
+            K.check(K.parse(w_src.read_reply(timeout=20)) == "OK", "the held SET of its source")
+            K.check(K.parse(move.read_reply(timeout=20)) == 1, "the held MOVE completes")
+            K.check(K.parse(w_after.read_reply(timeout=20)) == "OK", "the SET after it")
             with K.RawConn(srv.port) as r:
-                K.check(r.cmd("MGET", keys[x][0], keys[y][0], keys[x][1]) ==
-                        [b"later", b"new", b"old"], "the unit, then the later write")
-            for conn in (w, r_unit, w_unit):
+                K.check(r.cmd("MGET", *final_keys) == final, "the unit, then the later writes")
+            for conn in (w, r_unit, w_unit, bitop, w_src, move, w_after):
                 conn.close()
         # Everything acknowledged is in the files: kill -9, start again.
         A.kill9(srv)
         A.restart(srv)
         with K.RawConn(srv.port) as r:
-            K.check(r.cmd("MGET", keys[x][0], keys[y][0], keys[x][1]) ==
-                    [b"later", b"new", b"old"], "after kill -9 and a restart (%s)" % policy)
+            K.check(r.cmd("MGET", *final_keys) == final,
+                    "after kill -9 and a restart (%s)" % policy)
+            K.check(r.cmd("SELECT", "3") == "OK" and r.cmd("GET", keys[x][2]) == b"old",
+                    "the moved key is in database 3 (%s)" % policy)
         srv.check_clean_exit()
 
 
