@@ -275,7 +275,9 @@ void shard_key_touched(uint32_t shard, uint32_t dbid, const char *key, size_t kl
 	struct key_tags *t = s->ktags;
 	if (!t)
 		t = s->ktags = kv_calloc(1, sizeof(*t));
-	if (!key || t->pend_all || t->npend == KTAG_PENDING) {
+	/* Without an AOF no reply waits: only remember that keys changed
+	 * (shard_key_tags_turn), without hashing each. */
+	if (!key || t->pend_all || t->npend == KTAG_PENDING || !shard_aof_on()) {
 		t->pend_all = true;
 		return;
 	}
@@ -304,6 +306,12 @@ static uint32_t ktag_slot(const struct key_tags *t, uint64_t fp)
 static void ktag_set(struct key_tags *t, uint64_t fp, uint64_t lsn, uint64_t dep)
 {
 	uint32_t i = ktag_slot(t, fp);
+	if (t->fp[i] == fp && t->lsn[i] == lsn) {
+		/* Touched twice in one batch (the store's change and the
+		 * record's key): its queue entry is there already. */
+		t->dep[i] = KV_MAX(t->dep[i], dep);
+		return;
+	}
 	if ((!t->fp[i] && t->used >= KTAG_KEPT) || t->q_len == KTAG_KEPT) {
 		t->all_lsn = lsn;   /* full: every key waits for this one */
 		return;
@@ -370,7 +378,8 @@ static void ktag_finalize(struct shard *s, bool known, uint64_t dep)
 		 * record yet; if the AOF comes back (turned on, a restart of
 		 * writes), those keys are in its first records: every key waits
 		 * for them once. */
-		memset(t->fp, 0, sizeof(t->fp));
+		if (t->used || t->q_len)
+			memset(t->fp, 0, sizeof(t->fp));
 		t->used = t->q_len = t->q_head = t->npend = 0;
 		t->all_lsn = 0;
 		t->pend_all = true;
