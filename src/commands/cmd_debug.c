@@ -58,6 +58,8 @@
 #include "commands/cmd_info.h"
 #include "base/kv.h"
 #include "base/log.h"
+#include "base/util_num.h"
+#include "persist/aof.h"
 #include "persist/kvio.h"
 #include "commands/config.h"
 #include "persist/snapshot.h"
@@ -511,6 +513,21 @@ static void debug_failpoints(struct cmd_ctx *c)
 		resp_ok(c->out);
 }
 
+/* DEBUG AOF-RECORD-LIMIT bytes: every shard refuses a record whose
+ * payload is larger, as one over the format's limit (the shard then
+ * refuses writes); 0 restores the format's limit.  For the tests of that
+ * failure, which would otherwise need a gigabyte. */
+static void debug_aof_record_limit(struct cmd_ctx *c)
+{
+	int64_t v;
+	if (!arg_to_int64(&c->argv[2], &v) || v < 0) {
+		resp_error(c->out, "ERR value is out of range, must be positive");
+		return;
+	}
+	aof_set_record_limit((size_t)v);
+	resp_ok(c->out);
+}
+
 /* The argument as a C string, cut at its first NUL (what Redis's functions
  * see of an sds they read as a C string); the caller frees it. */
 static char *debug_arg_cstr(const struct kv_slice *a)
@@ -651,6 +668,9 @@ static const char *const debug_help_lines[] = {
 	"FAILPOINTS <spec>",
 	"    Replace the I/O failpoints (KEVY_FAILPOINTS grammar, docs/io.md) and reset",
 	"    the operation counters; \"\" clears them. For tests.",
+	"AOF-RECORD-LIMIT <bytes>",
+	"    Refuse every AOF record larger than <bytes> as over the record limit (the",
+	"    shard then refuses writes); 0 restores the format's limit. For tests.",
 	"LOADAOF",
 	"    Write and fsync the AOF, then replace every shard's keyspace with what its",
 	"    files load (snapshot + AOF); the same as RELOAD.",
@@ -764,6 +784,8 @@ static void cmd_debug(struct cmd_ctx *c)
 		debug_sleep(c);
 	else if (arg_is(sub, "failpoints") && c->argc == 3)
 		debug_failpoints(c);
+	else if (arg_is(sub, "aof-record-limit") && c->argc == 3)
+		debug_aof_record_limit(c);
 	else if (arg_is(sub, "protocol") && c->argc == 3)
 		debug_protocol(c);
 	else if (arg_is(sub, "reload"))

@@ -69,10 +69,12 @@ void fx_set_clock(int64_t now_ms)
 }
 
 static fx_touch_fn g_fx_touch;
+static bool (*g_fx_touch_records)(void);
 
-void fx_set_touch_hook(fx_touch_fn fn)
+void fx_set_touch_hook(fx_touch_fn fn, bool (*records)(void))
 {
 	g_fx_touch = fn;
+	g_fx_touch_records = records;
 }
 
 static void fx_touch(uint32_t shard, uint32_t dbid, const char *key, size_t klen)
@@ -100,8 +102,9 @@ void fx_emit(uint32_t shard, uint32_t db, int argc, const struct kv_slice *argv)
 	 * (fx_keys), not only what the store changed: a write waits for the
 	 * records recovery could drop it with (docs/durability.md, "What a
 	 * write waits for"). */
-	if (g_fx_touch && (db == FX_ANY_DB || !effect_cmd_keys(db, argc, argv, fx_touch_key,
-								 (void *)(uintptr_t)shard)))
+	if (g_fx_touch && g_fx_touch_records() &&
+	    (db == FX_ANY_DB ||
+	     !effect_cmd_keys(db, argc, argv, fx_touch_key, (void *)(uintptr_t)shard)))
 		fx_touch(shard, UINT32_MAX, NULL, 0);
 	if (!t->open[shard]) {
 		t->open[shard] = true;

@@ -87,10 +87,12 @@ void fx_on_evict(void *shard_id, uint32_t dbid, const char *key, size_t klen);
 void fx_on_change(void *shard_id, uint32_t dbid, const char *key, size_t klen);
 /* Told of every key the store changes while effects are captured, on the
  * thread that holds the key's keyspace: shard, database, key (key NULL:
- * every key of the database; dbid UINT32_MAX: of every database).  The
- * runtime's key tags (server/gate.c).  Set once, before any shard runs. */
+ * every key of the database; dbid UINT32_MAX: of every database); and,
+ * while records() says records are kept, of every key each logged effect
+ * command names as recovery counts them (fx_keys).  The runtime's key tags
+ * (server/gate.c).  Set once, before any shard runs. */
 typedef void (*fx_touch_fn)(uint32_t shard, uint32_t dbid, const char *key, size_t klen);
-void fx_set_touch_hook(fx_touch_fn fn);
+void fx_set_touch_hook(fx_touch_fn fn, bool (*records)(void));
 /* A pointer that carries a shard id as the hooks' arg. */
 static inline void *fx_shard_arg(uint32_t id) { return (void *)(uintptr_t)id; }
 

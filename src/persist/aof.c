@@ -1443,11 +1443,24 @@ void aof_fail(struct aof *a, int err, const char *what)
 		set_state(a, AOF_FAILED, err, what);
 }
 
+/* A lower record limit for tests (DEBUG AOF-RECORD-LIMIT), 0: the
+ * format's.  Process-wide: every shard refuses a larger payload as if it
+ * were over the format's limit. */
+static _Atomic size_t g_record_limit;
+
+void aof_set_record_limit(size_t bytes)
+{
+	atomic_store_explicit(&g_record_limit, bytes, memory_order_relaxed);
+}
+
 static uint64_t append_record(struct aof *a, uint8_t type, const void *payload, size_t len)
 {
 	uint64_t lsn = 0;
-	int rc = type == AOF_REC_EFFECT ? aof_encoder_payload(&a->enc, &a->buf, payload, len, &lsn)
-					: aof_encoder_typed(&a->enc, &a->buf, type, payload, len, &lsn);
+	size_t limit = atomic_load_explicit(&g_record_limit, memory_order_relaxed);
+	int rc = limit && len > limit ? KV_ELIMIT
+		 : type == AOF_REC_EFFECT
+			 ? aof_encoder_payload(&a->enc, &a->buf, payload, len, &lsn)
+			 : aof_encoder_typed(&a->enc, &a->buf, type, payload, len, &lsn);
 	if (rc < 0) {
 		/* Over the record limit: the change is in memory but cannot be
 		 * logged, so nothing more may be acknowledged as durable. */

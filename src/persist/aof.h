@@ -277,6 +277,9 @@ void aof_ask_fsync(struct aof *a);
  * AOF: a unit across shards whose part on another shard can never be
  * durable.  aof_write_error() then gives the -MISCONF text. */
 void aof_fail(struct aof *a, int err, const char *what);
+/* Tests: refuse every record whose payload exceeds bytes, as if it were
+ * over the format's limit (0: only the format's limit).  Process-wide. */
+void aof_set_record_limit(size_t bytes);
 
 /* A unit part (AOF_REC_UNIT payload) or a RESOLVE record, framed as the
  * next record like aof_append; 0 when it could not be logged. */

@@ -183,6 +183,23 @@ uint64_t shard_reply_tag(const struct shard *s)
 	return last > shard_release_lsn(s) || (s->uw_head && s->uw_head->lsn <= last) ? last : 0;
 }
 
+/* A record that is not durable: whether it is released under the policy.
+ * Without an AOF, yes.  A shard whose AOF failed for good releases nothing
+ * more: what waits for such a record becomes the error (shard_fail_waiting,
+ * fail_conn_slots), also when it is asked between the failure and its
+ * handling.  (A unit that failed on another shard fails the home's AOF in
+ * the middle of shard_durability_advance; treating the failed AOF as "no
+ * AOF" there let single-shard writes that were never written leave as
+ * +OK: test_chains, over-limit case.) */
+static bool shard_released(const struct shard *s, uint64_t lsn)
+{
+	if (!shard_aof_on())
+		return true;
+	if (s->aof.state == AOF_FAILED)
+		return false;
+	return shard_release_lsn(s) >= lsn;
+}
+
 bool shard_lsn_ready(const struct shard *s, uint64_t lsn, bool durable)
 {
 	if (lsn == 0)
@@ -193,9 +210,7 @@ bool shard_lsn_ready(const struct shard *s, uint64_t lsn, bool durable)
 		return false;
 	if (s->aof.durable_lsn >= lsn)
 		return true;
-	if (durable)
-		return false;
-	return !shard_gates(s) || shard_release_lsn(s) >= lsn;
+	return !durable && shard_released(s, lsn);
 }
 
 bool shard_tag_ready(const struct shard *s, uint64_t lsn, bool split, uint64_t dep, bool durable)
@@ -206,9 +221,7 @@ bool shard_tag_ready(const struct shard *s, uint64_t lsn, bool split, uint64_t d
 		return false;
 	if (lsn == 0 || s->aof.durable_lsn >= lsn)
 		return true;
-	if (durable)
-		return false;
-	return !shard_gates(s) || shard_release_lsn(s) >= lsn;
+	return !durable && shard_released(s, lsn);
 }
 
 /* ------------------------------------------------------------------ */
@@ -917,15 +930,27 @@ static void fail_waiting_msg(struct shard_msg *m, const char *err)
 	}
 }
 
+/* The AOF failed for good: the first time it is seen, owed acknowledgements
+ * and waiting replies become the error.  Returns whether it did that now. */
+static bool shard_fail_once(struct shard *s)
+{
+	if (s->aof.state != AOF_FAILED || s->aof_failed_seen)
+		return false;
+	s->aof_failed_seen = true;
+	units_fail(s);
+	shard_fail_waiting(s);
+	return true;
+}
+
 /* Durability moved (or the policy changed): let go of what may leave. */
 void shard_durability_advance(struct shard *s)
 {
-	if (s->aof.state == AOF_FAILED && !s->aof_failed_seen) {
-		s->aof_failed_seen = true;
-		units_fail(s);
-		shard_fail_waiting(s);
-	}
+	shard_fail_once(s);
 	units_advance(s);
+	/* A unit of this home may have failed on another shard just now
+	 * (unit_stable): fail here before anything is released. */
+	if (shard_fail_once(s))
+		units_advance(s);
 	while (s->dw.head &&
 	       shard_tag_ready(s, s->dw.head->wait_lsn, s->dw.head->wait_split, s->dw.head->wait_dep,
 			       s->dw.head->wait_durable) &&

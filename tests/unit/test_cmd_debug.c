@@ -361,7 +361,7 @@ static void test_cmd_debug_misc(void **state)
 	struct fixture *f = *state;
 
 	const char *r = RUN(f, "DEBUG", "HELP");
-	const char *head = "*45\r\n+DEBUG <subcommand> [<arg> [value] [opt] ...]. "
+	const char *head = "*48\r\n+DEBUG <subcommand> [<arg> [value] [opt] ...]. "
 			   "Subcommands are:\r\n+DIGEST\r\n";
 	assert_true(strncmp(r, head, strlen(head)) == 0);
 	EXPECT(f, "+OK\r\n", "DEBUG", "SLEEP", "0");
