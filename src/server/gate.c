@@ -519,11 +519,16 @@ static bool ktag_write_cmd(const struct kv_command *cmd)
 	return true;
 }
 
+bool shard_write_tags_on(void)
+{
+	return g_server.nshards > 1 && shard_aof_on();
+}
+
 bool shard_write_dep(struct shard *s, const struct kv_command *cmd, int argc,
 		     const struct kv_slice *argv, uint32_t dbid, struct reply_tag *out)
 {
-	return shard_gates(s) && s->aof.state == AOF_OK && ktag_write_cmd(cmd) && !s->holder &&
-	       !fx_pending() && ktag_keys_dep(s, cmd, argc, argv, dbid, out);
+	return shard_write_tags_on() && s->aof.state == AOF_OK && ktag_write_cmd(cmd) &&
+	       !s->holder && !fx_pending() && ktag_keys_dep(s, cmd, argc, argv, dbid, out);
 }
 
 struct reply_tag shard_write_tag(struct shard *s, const struct reply_tag *dep,

@@ -646,7 +646,7 @@ int server_run(const char *executable)
 	 * and the link starts once the shards run. */
 	replica_boot_start();
 	/* Every key a serving shard changes is told to its key tags. */
-	fx_set_touch_hook(shard_key_touched, shard_aof_on);
+	fx_set_touch_hook(shard_key_touched, shard_write_tags_on);
 	for (uint32_t i = 0; i < g_server.nshards; i++) {
 		struct shard *s = g_server.shards[i];
 		s->reactor = reactor;

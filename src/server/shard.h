@@ -903,6 +903,11 @@ uint64_t shard_blind_tag(const struct shard *s, uint64_t lsn_before);
  * applies (its reply is tagged as before).  After it ran and its unit
  * committed, shard_write_tag: its reply's split tag (its own record
  * released, and that dep), and its keys' entries get that dep. */
+/* Whether writes get key tags: with an AOF, and more than one shard (with
+ * one there are no units, and a write's own record is its shard's newest:
+ * the tag would change nothing).  Also whether fx reports the keys of the
+ * records it logs (fx_set_touch_hook). */
+bool shard_write_tags_on(void);
 bool shard_write_dep(struct shard *s, const struct kv_command *cmd, int argc,
 		     const struct kv_slice *argv, uint32_t dbid, struct reply_tag *out);
 struct reply_tag shard_write_tag(struct shard *s, const struct reply_tag *dep,
