@@ -150,6 +150,18 @@ def shard_of_write(c, nshards, *cmd):
     return moved[0]
 
 
+def keys_on_two_shards(c, prefix, value, tries=400):
+    """A key on shard 0 and one on shard 1 of a two-shard server, each set
+    to value (found by which shard's AOF logs the SET)."""
+    found = {}
+    for i in range(tries):
+        k = "%s%d" % (prefix, i)
+        found.setdefault(shard_of_write(c, 2, "SET", k, value), k)
+        if len(found) == 2:
+            return found[0], found[1]
+    raise K.TestFailure("no key on each of two shards: %r" % found)
+
+
 def kevy_check_path():
     """Path of kevy-check: $KEVY_BIN_DIR/kevy-check, else beside kevy-server.
     None when neither exists."""

@@ -233,17 +233,6 @@ def case_switching(shards, io):
         srv.cleanup()
 
 
-def big_pair(c):
-    """A key on shard 0 and one on shard 1 of two, each set to "init"."""
-    found = {}
-    for i in range(200):
-        k = "big%d" % i
-        found.setdefault(A.shard_of_write(c, 2, "SET", k, "init"), k)
-        if len(found) == 2:
-            return found[0], found[1]
-    raise K.TestFailure("no key on each of two shards: %r" % found)
-
-
 def case_over_limit(io):
     """One MSET's part on shard 1 is over the record limit while 24 writers
     pipeline MSETs: shard 1's AOF fails for good (it refuses writes until a
@@ -261,7 +250,7 @@ def case_over_limit(io):
             # shard 1 gets it as a foreseen part (only other shards' LSNs
             # are foreseen).
             conn0 = A.conn_on_shard(srv, 0)
-            k0, k1 = big_pair(conn0)
+            k0, k1 = A.keys_on_two_shards(conn0, "big", "init")
             for bad in ("-1", "x"):
                 r = conn0.cmd("DEBUG", "AOF-RECORD-LIMIT", bad)
                 K.check(isinstance(r, K.RespError) and b"out of range" in r.msg,

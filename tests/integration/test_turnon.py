@@ -30,17 +30,6 @@ def get(c, k):
     return None if r == b"$-1\r\n" else K.parse(r).decode()
 
 
-def keys_on_shards(c):
-    """A key on shard 0 and one on shard 1."""
-    found = {}
-    for i in range(400):
-        k = "t%d" % i
-        found.setdefault(A.shard_of_write(c, 2, "SET", k, "old"), k)
-        if len(found) == 2:
-            return found[0], found[1]
-    raise K.TestFailure("keys on both shards not found")
-
-
 def turnon_over(c):
     """Whether no turn-on is in progress.  A reply that read what the
     rewrite wrote waits for it to be durable, and is refused if it never
@@ -61,7 +50,7 @@ def turn_on_with(srv, failpoints):
     """Old values, appendonly off, the MSET, failpoints, appendonly on.
     Returns the two keys."""
     with srv.conn() as c:
-        a, b = keys_on_shards(c)
+        a, b = A.keys_on_two_shards(c, "t", "old")
         K.check(c.call("CONFIG", "SET", "appendonly", "no") == b"+OK\r\n", "appendonly off")
         K.check(c.call("MSET", a, "new", b, "new") == b"+OK\r\n", "MSET while off")
         if failpoints:
@@ -171,7 +160,7 @@ def case_under_load(io):
     try:
         srv.start()
         with srv.conn() as c:
-            a, b = keys_on_shards(c)
+            a, b = A.keys_on_two_shards(c, "t", "old")
         stop = threading.Event()
         errors = []
         done = [0]
