@@ -238,12 +238,13 @@ def case_over_limit(io):
     pipeline MSETs: shard 1's AOF fails for good (it refuses writes until a
     restart) and the chain's later members with a part there are not
     logged.  Whether the over-limit txn has members after it depends on
-    timing, so fresh servers are tried until three logged a lost part (a
-    race between the home's failure and its single-shard writes' replies
-    showed in about one server in four)."""
+    timing (about 6 servers in 10 log one, fewer under ASan), so fresh
+    servers are tried until two logged a lost part, at most 12 (a race
+    between the home's failure and its single-shard writes' replies showed
+    in about one server in four)."""
     LIMIT = 2048
     with_lost = 0
-    for attempt in range(10):
+    for attempt in range(12):
         srv, groups = start(2, io, "always")
         try:
             # The big MSET's home is shard 0, its big value on shard 1:
@@ -319,12 +320,12 @@ def case_over_limit(io):
             K.log("%s attempt %d: %d parts not logged, errors %r; whole after kill -9"
                   % (io, attempt, lost, errors))
             with_lost += lost > 0
-            if with_lost == 3:
+            if with_lost == 2:
                 return
         finally:
             srv.cleanup()
-    raise K.TestFailure("a chain member after the over-limit one in %d of 10 servers, "
-                        "not 3" % with_lost)
+    raise K.TestFailure("a chain member after the over-limit one in %d of 12 servers, "
+                        "not 2" % with_lost)
 
 
 def main():
