@@ -156,7 +156,6 @@ void cmd_effect_at_key(struct cmd_ctx *c, int key_arg, int argc, const struct kv
 	fx_emit(kv_key_shard(k->ptr, k->len, t->nshards), c->dbid, argc, argv);
 }
 
-
 void cmd_effect_shard(struct cmd_ctx *c, uint32_t shard, int argc, const struct kv_slice *argv)
 {
 	struct fx_thread *t = &fx_tls;
