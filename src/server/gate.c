@@ -200,28 +200,26 @@ static bool shard_released(const struct shard *s, uint64_t lsn)
 	return shard_release_lsn(s) >= lsn;
 }
 
-bool shard_lsn_ready(const struct shard *s, uint64_t lsn, bool durable)
+/* Whether a reply tagged lsn may leave once the watermark must pass wm
+ * (lsn itself, or a split tag's dep): nothing at or after a part of a unit
+ * that is not stable yet may be acknowledged (commit-wait, below). */
+static bool shard_ready_at(const struct shard *s, uint64_t lsn, uint64_t wm, bool durable)
 {
-	if (lsn == 0)
-		return true;
-	/* The watermark: nothing at or after a part of a unit that is not
-	 * stable yet may be acknowledged (commit-wait, below). */
-	if (s->uw_head && s->uw_head->lsn <= lsn && shard_gates(s))
-		return false;
-	if (s->aof.durable_lsn >= lsn)
-		return true;
-	return !durable && shard_released(s, lsn);
-}
-
-bool shard_tag_ready(const struct shard *s, uint64_t lsn, bool split, uint64_t dep, bool durable)
-{
-	if (!split)
-		return shard_lsn_ready(s, lsn, durable);
-	if (dep && s->uw_head && s->uw_head->lsn <= dep && shard_gates(s))
+	if (wm && s->uw_head && s->uw_head->lsn <= wm && shard_gates(s))
 		return false;
 	if (lsn == 0 || s->aof.durable_lsn >= lsn)
 		return true;
 	return !durable && shard_released(s, lsn);
+}
+
+bool shard_lsn_ready(const struct shard *s, uint64_t lsn, bool durable)
+{
+	return shard_ready_at(s, lsn, lsn, durable);
+}
+
+bool shard_tag_ready(const struct shard *s, uint64_t lsn, bool split, uint64_t dep, bool durable)
+{
+	return shard_ready_at(s, lsn, split ? dep : lsn, durable);
 }
 
 /* ------------------------------------------------------------------ */
@@ -251,9 +249,11 @@ bool shard_tag_ready(const struct shard *s, uint64_t lsn, bool split, uint64_t d
  *
  * Each entry also keeps what its record depends on: a record is dropped
  * by recovery only with a unit that is not complete, or with an earlier
- * record that changed one of its keys.  A single-shard write of declared
+ * record that named one of its keys.  A single-shard write of declared
  * keys depends on the entries of its keys (shard_write_dep, before it
- * runs); its entries get that as their dep, so a later read of its keys
+ * runs) and of every key its record names (shard_write_tag, after: fx
+ * reports the keys recovery counts, which can be more than the store
+ * changed); its entries get that as their dep, so a later read of its keys
  * needs the write released and that dep stable, not every unit part
  * before the write.  Anything else (a unit's part, an expiry, a holder's
  * changes) gets dep = its LSN: the full watermark.
@@ -531,8 +531,8 @@ bool shard_write_dep(struct shard *s, const struct kv_command *cmd, int argc,
 	       !s->holder && !fx_pending() && ktag_keys_dep(s, cmd, argc, argv, dbid, out);
 }
 
-struct reply_tag shard_write_tag(struct shard *s, const struct reply_tag *dep,
-				 uint64_t lsn_before)
+static struct reply_tag shard_write_tag(struct shard *s, const struct reply_tag *dep,
+					uint64_t lsn_before)
 {
 	struct reply_tag t = *dep;
 	if (s->aof.last_lsn == lsn_before)
@@ -561,8 +561,9 @@ struct reply_tag shard_write_tag(struct shard *s, const struct reply_tag *dep,
 	return t;
 }
 
-struct reply_tag shard_read_tag(struct shard *s, const struct kv_command *cmd, int argc,
-				const struct kv_slice *argv, uint32_t dbid, uint64_t lsn_before)
+static struct reply_tag shard_read_tag(struct shard *s, const struct kv_command *cmd, int argc,
+				       const struct kv_slice *argv, uint32_t dbid,
+				       uint64_t lsn_before)
 {
 	struct reply_tag t = { 0 };
 	if (!shard_gates(s) || s->aof.state != AOF_OK)
@@ -578,6 +579,14 @@ struct reply_tag shard_read_tag(struct shard *s, const struct kv_command *cmd, i
 		return t;
 	}
 	return t;
+}
+
+struct reply_tag shard_call_tag(struct shard *s, const struct cmd_call *call,
+				const struct reply_tag *wdep, uint64_t lsn_before)
+{
+	if (wdep && s->aof.state == AOF_OK)
+		return shard_write_tag(s, wdep, lsn_before);
+	return shard_read_tag(s, call->cmd, call->argc, call->argv, call->dbid, lsn_before);
 }
 
 /* ------------------------------------------------------------------ */
@@ -850,10 +859,10 @@ void shard_send_when_durable(struct shard *s, uint32_t to, struct shard_msg *m,
 	send_when(s, to, m, lsn, durable, false, 0);
 }
 
-void shard_send_when_ready(struct shard *s, uint32_t to, struct shard_msg *m, uint64_t lsn,
-			   uint64_t dep)
+void shard_send_tagged(struct shard *s, uint32_t to, struct shard_msg *m,
+		       const struct reply_tag *tag)
 {
-	send_when(s, to, m, lsn, false, true, dep);
+	send_when(s, to, m, tag->lsn, false, tag->split, tag->dep);
 }
 
 static void send_when(struct shard *s, uint32_t to, struct shard_msg *m, uint64_t lsn,

@@ -59,17 +59,8 @@ static void fwd_execute(struct shard *s, struct fwd_req *req)
 	req->duration_us = shard_call_run(s, &req->call, NULL, s->held_local, &req->reply);
 	shard_unit_commit(s);
 	req->m.type = MSG_REPLY;
-	/* A write of declared keys: its own record released, what its keys
-	 * depend on stable; a read of declared keys: what they depend on
-	 * (key tags, gate.c). */
-	struct reply_tag tag = wkeys && s->aof.state == AOF_OK
-		? shard_write_tag(s, &wdep, lsn_before)
-		: shard_read_tag(s, req->call.cmd, req->call.argc, req->call.argv,
-				 req->call.dbid, lsn_before);
-	if (tag.split)
-		shard_send_when_ready(s, req->m.from, &req->m, tag.lsn, tag.dep);
-	else
-		shard_send_when_durable(s, req->m.from, &req->m, tag.lsn, false);
+	struct reply_tag tag = shard_call_tag(s, &req->call, wkeys ? &wdep : NULL, lsn_before);
+	shard_send_tagged(s, req->m.from, &req->m, &tag);
 }
 
 static void fwd_replied(struct shard *s, struct fwd_req *req)
@@ -1144,12 +1135,7 @@ static void reply_hold(struct shard *s, struct conn *c, const struct cmd_call *c
 {
 	const struct kv_command *cmd = call->cmd;
 	bool durable = cmd->flags & CMD_WAIT_DURABLE;
-	/* A write of declared keys: its own record released, what its keys
-	 * depend on stable; a read of declared keys: what they depend on (key
-	 * tags, gate.c). */
-	struct reply_tag rt = wdep && !durable && s->aof.state == AOF_OK
-		? shard_write_tag(s, wdep, lsn_before)
-		: shard_read_tag(s, cmd, call->argc, call->argv, call->dbid, lsn_before);
+	struct reply_tag rt = shard_call_tag(s, call, wdep, lsn_before);
 	bool split = rt.split;
 	uint64_t tag = rt.lsn;
 	if (durable && shard_aof_on()) {

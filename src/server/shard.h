@@ -884,11 +884,14 @@ struct reply_tag {
 };
 /* The tag of a command that ran here on this shard's own keyspace
  * (keyspace free, its unit committed; lsn_before: the shard's last LSN
- * before it ran).  A read-only command of declared keys gets a split tag:
- * what its keys depend on, not the shard's newest record (key tags,
- * below); one that reads no key waits for nothing (shard_blind_tag). */
-struct reply_tag shard_read_tag(struct shard *s, const struct kv_command *cmd, int argc,
-				const struct kv_slice *argv, uint32_t dbid, uint64_t lsn_before);
+ * before it ran; wdep: what shard_write_dep gave before it ran, or NULL).
+ * A single-shard write of declared keys gets a split tag: its own record
+ * released, and what its keys and its record's keys depend on stable (its
+ * keys' entries get that dep).  A read-only command of declared keys gets
+ * one too: what its keys depend on, not the shard's newest record (key
+ * tags, below); one that reads no key waits for nothing (shard_blind_tag). */
+struct reply_tag shard_call_tag(struct shard *s, const struct cmd_call *call,
+				const struct reply_tag *wdep, uint64_t lsn_before);
 /* Whether a command can observe keys (flagged read or write, or one that
  * runs others or looks at values: EXEC, scripts, DEBUG, OBJECT ...).  One
  * that cannot (PING, INFO, CONFIG, CLIENT ...) is "blind": its reply waits
@@ -897,21 +900,17 @@ struct reply_tag shard_read_tag(struct shard *s, const struct kv_command *cmd, i
  * full disk or a unit waiting on another shard does not hold INFO. */
 bool shard_cmd_observes(const struct kv_command *cmd);
 uint64_t shard_blind_tag(const struct shard *s, uint64_t lsn_before);
-/* Before a single-shard write of declared keys runs here (keyspace free):
- * what its keys depend on (it is dropped by recovery only with a record
- * that changed one of them); false: not such a write, or no AOF rule
- * applies (its reply is tagged as before).  After it ran and its unit
- * committed, shard_write_tag: its reply's split tag (its own record
- * released, and that dep), and its keys' entries get that dep. */
 /* Whether writes get key tags: with an AOF, and more than one shard (with
  * one there are no units, and a write's own record is its shard's newest:
  * the tag would change nothing).  Also whether fx reports the keys of the
  * records it logs (fx_set_touch_hook). */
 bool shard_write_tags_on(void);
+/* Before a single-shard write of declared keys runs here (keyspace free):
+ * what its keys depend on (it is dropped by recovery only with a record
+ * that named one of them); false: not such a write, or no AOF rule
+ * applies (its reply is tagged as before).  Pass it to shard_call_tag. */
 bool shard_write_dep(struct shard *s, const struct kv_command *cmd, int argc,
 		     const struct kv_slice *argv, uint32_t dbid, struct reply_tag *out);
-struct reply_tag shard_write_tag(struct shard *s, const struct reply_tag *dep,
-				 uint64_t lsn_before);
 /* The store changed a key of shard `shard` (key NULL: every key of database
  * dbid; dbid UINT32_MAX: of every database), on the thread that holds its
  * keyspace (fx's touch hook). */
@@ -936,10 +935,9 @@ void shard_notify_part_done(struct shard *s, struct notify_part *part);
 bool shard_lsn_ready(const struct shard *s, uint64_t lsn, bool durable);
 /* The same for a split tag (split false: shard_lsn_ready). */
 bool shard_tag_ready(const struct shard *s, uint64_t lsn, bool split, uint64_t dep, bool durable);
-/* shard_send_when_durable for a write's split tag: its own record (lsn, 0
- * when it wrote none) released, and the watermark past dep. */
-void shard_send_when_ready(struct shard *s, uint32_t to, struct shard_msg *m, uint64_t lsn,
-			   uint64_t dep);
+/* shard_send_when_durable for a reply's tag (shard_call_tag), split or not. */
+void shard_send_tagged(struct shard *s, uint32_t to, struct shard_msg *m,
+		       const struct reply_tag *tag);
 /* Send m to shard `to` once this shard's AOF has made lsn durable and the
  * notifications published here so far were delivered. */
 void shard_send_when_durable(struct shard *s, uint32_t to, struct shard_msg *m, uint64_t lsn,
