@@ -203,6 +203,34 @@ void shard_slowlog(struct shard *s, const struct conn *c, const struct kv_comman
 	slowlog_push(&s->stats.slowlog, argc, argv, duration_us, c->addr, c->name);
 }
 
+/* A call with several keys (MSET, MGET, DEL, SUNION, ...) asks for the
+ * cache lines of all its lookups before the handler makes them one by one:
+ * with a keyspace larger than the cache each lookup is a miss or two, and
+ * this way they overlap (db_prefetch). */
+static void shard_call_prefetch(const struct cmd_call *call, struct kv_dbs **held)
+{
+	const struct kv_command *cmd = call->cmd;
+	if (cmd->first_key <= 0 || (!cmd->keys && cmd->last_key > 0 && cmd->last_key == cmd->first_key) ||
+	    call->argc < 3)
+		return;
+	int idx[64];
+	int n = cmd_get_keys(cmd, call->argc, call->argv, idx, 64);
+	if (n < 2)
+		return;
+	struct kv_db *dbs[64];
+	const struct kv_slice *keys[64];
+	size_t m = 0;
+	for (int i = 0; i < n; i++) {
+		const struct kv_slice *k = &call->argv[idx[i]];
+		struct kv_dbs *d = held[kv_key_shard(k->ptr, k->len, g_server.nshards)];
+		if (!d || call->dbid >= d->n)
+			continue;
+		dbs[m] = d->db[call->dbid];
+		keys[m++] = k;
+	}
+	db_prefetch(dbs, keys, m);
+}
+
 int64_t shard_call_run(struct shard *s, const struct cmd_call *call, struct conn *conn,
 		       struct kv_dbs **held, struct kv_buf *out)
 {
@@ -257,6 +285,7 @@ int64_t shard_call_run(struct shard *s, const struct cmd_call *call, struct conn
 		out->proto = proto;
 		return 0;
 	}
+	shard_call_prefetch(call, held);
 	struct fx_cmd fx;
 	bool writing = call->cmd->flags & CMD_WRITE;
 	if (writing)

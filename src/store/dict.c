@@ -215,6 +215,28 @@ static struct dict_node **search(struct dict *d, uint64_t h, const void *key,
 	return NULL;
 }
 
+uint64_t dict_prefetch(const struct dict *d, const void *key, size_t len)
+{
+	uint64_t h = dict_hash(d, key, len);
+	for (int t = 0; t < 2; t++)
+		if (d->size[t])
+			__builtin_prefetch(&d->table[t][h & (d->size[t] - 1)]);
+	return h;
+}
+
+void dict_prefetch_chain(const struct dict *d, uint64_t hash, unsigned depth)
+{
+	for (int t = 0; t < 2; t++) {
+		if (!d->size[t])
+			continue;
+		const struct dict_node *n = d->table[t][hash & (d->size[t] - 1)];
+		for (unsigned i = 0; n && i < depth; i++)
+			n = n->next;
+		if (n)
+			__builtin_prefetch(n);
+	}
+}
+
 struct dict_node **dict_find_link(struct dict *d, const void *key, size_t len)
 {
 	if (d->count == 0)

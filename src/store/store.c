@@ -847,6 +847,20 @@ bool db_rehash(struct kv_db *db, int64_t budget_us)
 	return dict_rehash_us(&db->keys, budget_us);
 }
 
+void db_prefetch(struct kv_db *const *dbs, const struct kv_slice *const *keys, size_t n)
+{
+	uint64_t hash[16];
+	for (size_t at = 0; at < n; at += 16) {
+		size_t m = n - at < 16 ? n - at : 16;
+		for (size_t i = 0; i < m; i++)
+			hash[i] = dict_prefetch(&dbs[at + i]->keys, keys[at + i]->ptr,
+						keys[at + i]->len);
+		for (unsigned depth = 0; depth < 2; depth++)
+			for (size_t i = 0; i < m; i++)
+				dict_prefetch_chain(&dbs[at + i]->keys, hash[i], depth);
+	}
+}
+
 struct kv_entry *db_lookup_notouch(struct kv_db *db, const char *key, size_t klen,
 				   int64_t now_ms)
 {

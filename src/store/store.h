@@ -137,6 +137,11 @@ bool db_rehash(struct kv_db *db, int64_t budget_us);
 struct kv_entry *db_lookup(struct kv_db *db, const char *key, size_t klen,
 			   int64_t now_ms);
 
+/* The cache lines that looking up keys[i] in dbs[i] will read, pulled in
+ * for all n keys at once (dict_prefetch): a command that looks up several
+ * keys calls it first so their memory latencies overlap.  A hint only. */
+void db_prefetch(struct kv_db *const *dbs, const struct kv_slice *const *keys, size_t n);
+
 /* db_lookup without counting an access: the key's LRU/LFU clock is left
  * alone (Redis's LOOKUP_NOTOUCH: OBJECT, TYPE, EXISTS, TTL, internal
  * lookups).  db_lookup itself updates the clock of the key it finds. */

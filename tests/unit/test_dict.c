@@ -134,6 +134,42 @@ static void test_dict_insert_lookup_delete_at_scale(void **state)
 	free(p);
 }
 
+/* Prefetching is a hint: it returns the key's hash and changes nothing,
+ * not even the rehash position a lookup would advance, on an empty dict,
+ * mid-rehash (both tables), for present and absent keys, at any depth. */
+static void test_dict_prefetch_changes_nothing(void **state)
+{
+	(void)state;
+	const uint32_t n = 5000;
+	struct tnode *p = pool_new(n);
+	struct dict d;
+	dict_init(&d, &tnode_type, TEST_SEED);
+	assert_int_equal(dict_prefetch(&d, "x", 1), dict_hash(&d, "x", 1));
+	dict_prefetch_chain(&d, dict_hash(&d, "x", 1), 0);
+	unsigned checked_rehashing = 0;
+	for (uint32_t i = 0; i < n; i++) {
+		dict_add(&d, &p[i].node);
+		if (i % 13 != 0)
+			continue;
+		struct dict before = d;
+		for (uint32_t j = 0; j <= i; j += 7) {
+			uint64_t h = dict_prefetch(&d, p[j].key, p[j].klen);
+			assert_int_equal(h, dict_hash(&d, p[j].key, p[j].klen));
+			for (unsigned depth = 0; depth < 4; depth++)
+				dict_prefetch_chain(&d, h, depth);
+		}
+		uint64_t h = dict_prefetch(&d, "absent", 6);
+		dict_prefetch_chain(&d, h, 1);
+		assert_memory_equal(&before, &d, sizeof(d));
+		checked_rehashing += dict_is_rehashing(&d);
+	}
+	assert_true(checked_rehashing > 0);
+	for (uint32_t j = 0; j < n; j++)
+		assert_ptr_equal(find(&d, &p[j]), &p[j]);
+	dict_clear(&d, NULL, NULL);
+	free(p);
+}
+
 static void test_dict_incremental_rehash_keeps_every_element(void **state)
 {
 	(void)state;
@@ -465,6 +501,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_dict_insert_lookup_delete_at_scale),
 		cmocka_unit_test(test_dict_incremental_rehash_keeps_every_element),
+		cmocka_unit_test(test_dict_prefetch_changes_nothing),
 		cmocka_unit_test(test_dict_rehash_step_budget),
 		cmocka_unit_test(test_dict_scan_returns_every_stable_element_under_mutation),
 		cmocka_unit_test(test_dict_scan_static_table_reports_each_once),
