@@ -203,32 +203,43 @@ void shard_slowlog(struct shard *s, const struct conn *c, const struct kv_comman
 	slowlog_push(&s->stats.slowlog, argc, argv, duration_us, c->addr, c->name);
 }
 
+void call_prefetch_add(struct call_prefetch *p, const struct cmd_call *call, uint32_t dbid,
+		       struct kv_dbs **held)
+{
+	if (call->cmd->first_key <= 0 || p->n == CALL_PREFETCH_MAX)
+		return;
+	int idx[CALL_PREFETCH_MAX];
+	int n = cmd_get_keys(call->cmd, call->argc, call->argv, idx, CALL_PREFETCH_MAX);
+	for (int i = 0; i < n && p->n < CALL_PREFETCH_MAX; i++) {
+		const struct kv_slice *k = &call->argv[idx[i]];
+		struct kv_dbs *d = held[kv_key_shard(k->ptr, k->len, g_server.nshards)];
+		if (!d || dbid >= d->n)
+			continue;
+		p->dbs[p->n] = d->db[dbid];
+		p->keys[p->n++] = k;
+	}
+}
+
+void call_prefetch_run(const struct call_prefetch *p)
+{
+	db_prefetch(p->dbs, p->keys, p->n);
+}
+
 /* A call with several keys (MSET, MGET, DEL, SUNION, ...) asks for the
  * cache lines of all its lookups before the handler makes them one by one:
  * with a keyspace larger than the cache each lookup is a miss or two, and
- * this way they overlap (db_prefetch). */
+ * this way they overlap. */
 static void shard_call_prefetch(const struct cmd_call *call, struct kv_dbs **held)
 {
 	const struct kv_command *cmd = call->cmd;
-	if (cmd->first_key <= 0 || (!cmd->keys && cmd->last_key > 0 && cmd->last_key == cmd->first_key) ||
-	    call->argc < 3)
+	if (cmd->first_key <= 0 || call->argc < 3 ||
+	    (!cmd->keys && cmd->last_key > 0 && cmd->last_key == cmd->first_key))
 		return;
-	int idx[64];
-	int n = cmd_get_keys(cmd, call->argc, call->argv, idx, 64);
-	if (n < 2)
-		return;
-	struct kv_db *dbs[64];
-	const struct kv_slice *keys[64];
-	size_t m = 0;
-	for (int i = 0; i < n; i++) {
-		const struct kv_slice *k = &call->argv[idx[i]];
-		struct kv_dbs *d = held[kv_key_shard(k->ptr, k->len, g_server.nshards)];
-		if (!d || call->dbid >= d->n)
-			continue;
-		dbs[m] = d->db[call->dbid];
-		keys[m++] = k;
-	}
-	db_prefetch(dbs, keys, m);
+	struct call_prefetch p;
+	p.n = 0;
+	call_prefetch_add(&p, call, call->dbid, held);
+	if (p.n >= 2)
+		call_prefetch_run(&p);
 }
 
 int64_t shard_call_run(struct shard *s, const struct cmd_call *call, struct conn *conn,

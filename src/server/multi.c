@@ -274,6 +274,11 @@ static void exec_run(struct cmd_ctx *ctx)
 	resp_array(ctx->out, count);
 	/* Blocking commands inside EXEC answer at once, as in Redis. */
 	c->in_exec = true;
+	struct call_prefetch pf;
+	pf.n = 0;
+	for (struct queued_call *it = q; it && pf.n < CALL_PREFETCH_MAX; it = it->next)
+		call_prefetch_add(&pf, &it->call, c->db, ctx->held);
+	call_prefetch_run(&pf);
 	for (struct queued_call *it = q; it; it = it->next) {
 		it->call.now_ms = ctx->now_ms;
 		it->call.dbid = c->db;   /* a queued SELECT moves the ones after it */

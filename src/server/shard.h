@@ -1000,6 +1000,19 @@ void blocking_take_result(struct conn *c, struct kv_buf *reply, struct cmd_call 
 const struct cmd_call *blocking_served_call(const struct conn *c);
 
 /* ---- exec.c ---- */
+/* Cache hints for the keys of calls about to run (db_prefetch): a call
+ * with several keys gets them in shard_call_run; EXEC adds every queued
+ * call's before it runs the first.  At most CALL_PREFETCH_MAX keys; more
+ * are not hinted. */
+#define CALL_PREFETCH_MAX 64
+struct call_prefetch {
+	size_t n;
+	struct kv_db *dbs[CALL_PREFETCH_MAX];
+	const struct kv_slice *keys[CALL_PREFETCH_MAX];
+};
+void call_prefetch_add(struct call_prefetch *p, const struct cmd_call *call, uint32_t dbid,
+		       struct kv_dbs **held);
+void call_prefetch_run(const struct call_prefetch *p);
 /* Run a call on this thread with the given keyspaces; returns how long the
  * handler ran, in µs (0 when the call was refused). */
 int64_t shard_call_run(struct shard *s, const struct cmd_call *call, struct conn *conn,
