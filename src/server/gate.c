@@ -596,14 +596,30 @@ struct reply_tag shard_call_tag(struct shard *s, const struct cmd_call *call,
 /*
  * A part of a unit at LSN l on this shard is *ready* when what the policy
  * releases (fsynced under always, written otherwise) reaches l and every
- * earlier part here is stable; the unit is *stable* when every part is
- * ready (its home has every participant's acknowledgement, each sent when
- * that participant's part was ready, and its own part is ready).  Replies
- * and messages tagged at or after the first part here that is not stable
- * wait (shard_lsn_ready), so nothing acknowledged depends on a part a
- * later recovery could drop.  Parts are in the same order on every shard
- * (the txns' ordered acquisition), so the first unstable part everywhere
- * has only stable predecessors: no shard waits for ever.
+ * earlier part here that is not stable yet belongs to a unit of the same
+ * home; the unit is *stable* when every part is ready (its home has every
+ * participant's acknowledgement, each sent when that participant's part
+ * was ready, and its own part is ready) and every unit its home ran
+ * before it is stable (units_settle).  So when a unit becomes stable,
+ * every part before one of its parts, on every shard, is stable: the
+ * other homes' were when the part became ready, this home's are by the
+ * order.  Replies and messages tagged at or after the first part here
+ * that is not stable wait (shard_lsn_ready), so nothing acknowledged
+ * depends on a part a later recovery could drop.
+ *
+ * Why the same home's parts need not wait for each other here: before,
+ * a part was ready only once every earlier part was stable, and a part's
+ * unit becomes stable only after a round trip to its home (the
+ * acknowledgement there, MSG_UNIT_STABLE back), so a shard made its
+ * parts ready one round trip at a time: about 30,000 units a second on
+ * two shards whatever the load or the fsync batch (bench/multikey.sh,
+ * docs/benchmarks.md).  A chain's members (one home, one after another)
+ * now become ready together and their home settles them in order.
+ *
+ * It cannot stall: parts are in the same order on every shard (the txns'
+ * ordered acquisition), so the first unit in that order that is not
+ * stable has only stable parts before each of its parts, all of them
+ * ready once released, and only stable units of its home before it.
  */
 
 static bool unit_part_ready(const struct shard *s, const struct unit_wait *w)
@@ -622,9 +638,25 @@ static void unit_stable(struct shard *s, struct unit_track *t)
 		m->failed = t->failed;
 		shard_send(s, t->part_shards[i], &m->m);
 	}
+	if (t->home_w) {
+		t->home_w->stable = true;
+		t->home_w->track = NULL;
+	}
 	if (t->failed && t->home_part)
 		aof_fail(&s->aof, -EIO, "a unit across shards could not be made durable on another "
 			 "shard");
+	if (t->slot) {
+		/* A unit before it failed: its parts may be dropped with that
+		 * one's (its own failures came with their acknowledgement). */
+		if (t->failed_before)
+			shard_reply_error(s, &t->slot->buf,
+					  "MISCONF Errors writing to the AOF file of another shard; "
+					  "writes are refused (see INFO persistence)");
+		kv_assert(t->slot->acks > 0);
+		t->slot->acks--;
+		conn_drain_slots(s, t->conn);
+		conn_release_inflight(s, t->conn);
+	}
 	free(t->part_shards);
 	free(t->part_lsns);
 	free(t);
@@ -641,6 +673,43 @@ static void unit_ack_send(struct shard *s, struct unit_wait *w)
 	shard_send(s, w->ack_to, &a->m);
 }
 
+void shard_unit_track_add(struct shard *s, struct unit_track *t, struct conn *c,
+			  struct reply_slot *slot)
+{
+	if (slot) {
+		t->conn = c;
+		t->slot = slot;
+		slot->acks++;
+		c->inflight++;
+	}
+	if (s->ut_tail)
+		s->ut_tail->next = t;
+	else
+		s->ut_head = t;
+	s->ut_tail = t;
+}
+
+/* End this home's units that may end, in the order they ran.  A unit
+ * after one that failed fails too.  Returns whether one ended. */
+static bool units_settle(struct shard *s)
+{
+	bool any = false;
+	while (s->ut_head && s->ut_head->pending == 0 &&
+	       (!s->ut_head->home_part || s->ut_head->home_ready)) {
+		struct unit_track *t = s->ut_head;
+		s->ut_head = t->next;
+		if (!s->ut_head)
+			s->ut_tail = NULL;
+		if (t->failed)
+			for (struct unit_track *n = s->ut_head; n; n = n->next)
+				if (!n->failed)
+					n->failed = n->failed_before = true;
+		unit_stable(s, t);
+		any = true;
+	}
+	return any;
+}
+
 /* Move the watermark: acknowledge ready parts, end stable ones.  Returns
  * whether it moved. */
 static bool units_advance(struct shard *s)
@@ -652,21 +721,33 @@ static bool units_advance(struct shard *s)
 			s->uw_head = w->next;
 			if (!s->uw_head)
 				s->uw_tail = NULL;
+			if (s->uw_scan == w)
+				s->uw_scan = w->next;
 			free(w);
 			moved = true;
 		}
-		struct unit_wait *w = s->uw_head;
-		if (!w || !unit_part_ready(s, w))
-			break;
-		if (w->ack)
-			unit_ack_send(s, w);
-		if (w->track && w->track->pending == 0) {
-			unit_stable(s, w->track);
-			w->track = NULL;
-			w->stable = true;
-			continue;
+		/* The parts found ready before are all of the first one's home
+		 * (each was checked against the first of its time, and the
+		 * first only moves to one of them): resume after them. */
+		bool progress = false;
+		const struct unit_wait *first = s->uw_head;
+		struct unit_wait *w = s->uw_scan;
+		for (; w; w = w->next) {
+			if (w->stable)
+				continue;
+			if (w->home != first->home || !unit_part_ready(s, w))
+				break;
+			if (w->ack)
+				unit_ack_send(s, w);
+			if (w->track) {
+				w->track->home_ready = true;
+				progress = true;
+			}
 		}
-		break;
+		s->uw_scan = w;
+		progress |= units_settle(s);
+		if (!progress)
+			break;
 	}
 	return moved;
 }
@@ -681,23 +762,24 @@ void shard_unit_part_wait(struct shard *s, uint64_t lsn, bool durable, struct du
 	w->ack = ack;
 	w->ack_to = ack_to;
 	w->track = track;
+	w->home = track ? s->id : ack_to;
+	if (track)
+		track->home_w = w;
 	if (s->uw_tail)
 		s->uw_tail->next = w;
 	else
 		s->uw_head = w;
 	s->uw_tail = w;
+	if (!s->uw_scan)
+		s->uw_scan = w;
 }
 
 void shard_unit_ack_in(struct shard *s, struct unit_track *t, bool failed)
 {
 	kv_assert(t->pending > 0);
 	t->failed |= failed;
-	if (--t->pending > 0)
-		return;
-	if (!t->home_part)
-		unit_stable(s, t);
-	else
-		shard_durability_advance(s);   /* its wait ends it */
+	if (--t->pending == 0)
+		shard_durability_advance(s);   /* units_settle ends it, in order */
 }
 
 void shard_on_unit_stable(struct shard *s, struct unit_stable_msg *m)

@@ -240,22 +240,63 @@ static void txn_sys_execute(struct shard *s, struct txn *t)
 #define TXN_CHAIN_MAX 32
 
 /* Whether every shard of t is one of l's (both ascending). */
-static bool txn_shards_within(const struct txn *t, const struct txn *l)
+
+/* Whether every shard of a call (ascending) is one of l's. */
+static bool shards_within(const uint32_t *shards, uint32_t n, const struct txn *l)
 {
 	uint32_t j = 0;
-	for (uint32_t i = 0; i < t->nshards; i++) {
-		while (j < l->nshards && l->shards[j] < t->shards[i])
+	for (uint32_t i = 0; i < n; i++) {
+		while (j < l->nshards && l->shards[j] < shards[i])
 			j++;
-		if (j == l->nshards || l->shards[j] != t->shards[i])
+		if (j == l->nshards || l->shards[j] != shards[i])
 			return false;
 	}
 	return true;
 }
 
+/* A command whose txn the connection's next commands may follow into the
+ * same chain (shard_txn_may_follow): one that runs as one plain call.
+ * Not one that may block, wait for fsyncs or snapshots, run a script or
+ * a transaction, or decide its shards at run time: the connection's later
+ * commands must not run before such a call has finished. */
+static bool txn_pipelines(const struct kv_command *cmd)
+{
+	return !(cmd->flags & (CMD_LOCAL | CMD_ALL_SHARDS | CMD_BLOCKING | CMD_WAIT_DURABLE |
+			       CMD_WAIT_SNAPSHOT | CMD_PROTECTED | CMD_SKIP_MONITOR | CMD_NOSCRIPT |
+			       CMD_PUBSUB | CMD_NO_MULTI)) &&
+	       !cmd->subcommands && !cmd->bcast && !cmd->conn_shards && !cmd->route &&
+	       !cmd->all_shards;
+}
+
+/*
+ * A connection with a txn out dispatches nothing else (its later commands
+ * could run before it), except a txn that joins the same chain while that
+ * chain is still acquiring: members run in the order they joined, so the
+ * connection's order holds, and a client that pipelines multi-key
+ * commands (MSET at -P 16) puts its whole batch under one hold instead of
+ * one hold per command.  Under appendfsync always that is what keeps
+ * chains long: a client's batch otherwise crossed one chain per command
+ * while the replies of other clients' batches waited for their fsyncs.
+ */
+bool shard_txn_may_follow(struct shard *s, const struct conn *c, int argc,
+			  const struct kv_slice *argv)
+{
+	const struct txn *l = s->txn_open;
+	if (!l || c->chain_id != l->id || l->chain_len >= TXN_CHAIN_MAX || c->fwd_out ||
+	    c->in_multi || c->reply_off || c->reply_skip_next || c->monitor || argc < 1)
+		return false;
+	const struct kv_command *cmd = cmd_lookup(argv[0].ptr, argv[0].len);
+	if (!cmd || !txn_pipelines(cmd) || !cmd_arity_ok(cmd, argc))
+		return false;
+	uint32_t shards[SHARD_MAX];
+	uint32_t n = shard_call_shards(cmd, argc, argv, shards);
+	return n >= 2 && shards_within(shards, n, l);
+}
+
 static bool txn_chain_join(struct shard *s, struct conn *c, struct txn *t)
 {
 	struct txn *l = s->txn_open;
-	if (!l || c->fwd_out || l->chain_len >= TXN_CHAIN_MAX || !txn_shards_within(t, l))
+	if (!l || c->fwd_out || l->chain_len >= TXN_CHAIN_MAX || !shards_within(t->shards, t->nshards, l))
 		return false;
 	t->acquired = t->nshards;
 	if (l->chain_tail)
@@ -407,6 +448,9 @@ static struct txn *txn_run(struct shard *s, struct txn *t, bool predicted)
 				track->part_lsns[track->nparts++] = t->lsns[i] + 1;
 			}
 		}
+		/* Its reply leaves once it is stable: after this home's units
+		 * before it (gate.c). */
+		shard_unit_track_add(s, track, c, c->block_pending ? NULL : t->call.slot);
 	}
 	for (uint32_t i = 0; i < t->nshards; i++) {
 		uint32_t id = t->shards[i];
@@ -466,8 +510,7 @@ static struct txn *txn_run(struct shard *s, struct txn *t, bool predicted)
 				track->failed = true;
 			shard_unit_part_wait(s, t->lsns[i] + 1, durable, NULL, 0, track);
 		}
-		if (!track->home_part && track->pending == 0)
-			free(track);   /* cannot happen: a unit has two shards */
+		kv_assert(track->pending > 0);   /* a unit has two shards */
 		for (uint32_t i = 0; i < t->nshards; i++)
 			kv_buf_free(&parts[i]);
 		free(parts);
@@ -502,7 +545,8 @@ static struct txn *txn_run(struct shard *s, struct txn *t, bool predicted)
 	} else {
 		conn_fill_slot(s, c, t->call.slot, &reply);
 	}
-	c->txn_inflight = false;
+	kv_assert(c->txn_inflight > 0);
+	c->txn_inflight--;
 	conn_release_inflight(s, c);
 	next = txn_chain_pass(s, t);
 	bool home_held = s->chain_home;
@@ -630,10 +674,14 @@ void shard_start_txn(struct shard *s, struct conn *c, const struct kv_command *c
 	t->call.trk_remember = tracking_remember_id(c);
 	t->call.slot = conn_reserve_slot(c);
 	c->inflight++;
-	c->txn_inflight = true;
+	c->txn_inflight++;
 	stat_add(&s->stats.multi_shard_commands, 1);
-	if (txn_chain_join(s, c, t))
+	bool follows = txn_pipelines(cmd);
+	if (txn_chain_join(s, c, t)) {
+		c->chain_id = follows ? s->txn_open->id : 0;
 		return;
+	}
+	c->chain_id = follows ? t->id : 0;
 	s->txn_open = t;
 	txn_acquire_next(s, t);
 }

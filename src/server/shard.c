@@ -113,7 +113,7 @@ static int conn_process(struct shard *s, struct conn *c)
 	}
 	bool need_more = false;   /* stopped at the end of what arrived */
 	while (done < CONN_DISPATCH_BUDGET) {
-		if (c->close_after_reply || c->io_dead || c->txn_inflight || c->paused || c->blocked ||
+		if (c->close_after_reply || c->io_dead || c->paused || c->blocked ||
 		    c->wait_blocked || c->retry_call || c->mig_state != MIG_NONE)
 			break;
 		if (s->ovf_count > SHARD_OVERFLOW_PAUSE)
@@ -135,6 +135,10 @@ static int conn_process(struct shard *s, struct conn *c)
 			conn_protocol_error(s, c, err ? err : "ERR Protocol error");
 			break;
 		}
+		/* With a txn of its own out, only a txn that follows it into
+		 * the same chain (route.c); the rest waits, unparsed. */
+		if (c->txn_inflight && (argc == 0 || !shard_txn_may_follow(s, c, argc, argv)))
+			break;
 		c->block_retry = false;
 		/* CLIENT LIST shows the calling client's query buffer with the
 		 * command it runs, as Redis does. */
@@ -1453,12 +1457,14 @@ void *shard_thread_main(void *arg)
 		struct unit_wait *w = s->uw_head;
 		s->uw_head = w->next;
 		free(w->ack);
-		if (w->track) {
-			free(w->track->part_shards);
-			free(w->track->part_lsns);
-			free(w->track);
-		}
 		free(w);
+	}
+	while (s->ut_head) {
+		struct unit_track *t = s->ut_head;
+		s->ut_head = t->next;
+		free(t->part_shards);
+		free(t->part_lsns);
+		free(t);
 	}
 	return NULL;
 }

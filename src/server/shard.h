@@ -259,12 +259,20 @@ struct release_msg {
 /* A unit across shards, at its home (gate.c, "commit-wait"): which
  * participants still owe their acknowledgement, and where its parts are. */
 struct unit_track {
+	struct unit_track *next;  /* the home's units, in the order they ran */
 	uint32_t pending;         /* acknowledgements not back yet */
 	bool failed;              /* a part can never be durable */
+	bool failed_before;       /* failed because a unit before it did */
 	bool home_part;           /* the home has a part: its unit_wait ends it */
+	bool home_ready;          /* ... and it is ready */
+	struct unit_wait *home_w; /* that part's wait */
 	uint32_t nparts;
 	uint32_t *part_shards;    /* the other shards with a part */
 	uint64_t *part_lsns;
+	/* The reply, which leaves only once the unit is stable (one of its
+	 * slot's acks), or NULL. */
+	struct conn *conn;
+	struct reply_slot *slot;
 };
 
 /* A part of a unit across shards on this shard, not yet stable: replies
@@ -277,6 +285,7 @@ struct unit_wait {
 	struct durable_ack *ack;  /* a participant's acknowledgement, sent when ready */
 	uint32_t ack_to;
 	struct unit_track *track; /* the home's own part */
+	uint32_t home;            /* the shard that coordinated its unit */
 };
 
 struct unit_stable_msg {
@@ -329,7 +338,10 @@ struct conn {
 	struct reply_slot *slots_head, *slots_tail;
 	uint32_t inflight;                    /* forwarded commands and txns out */
 	uint32_t fwd_out;                     /* of them, commands forwarded (MSG_EXEC) */
-	bool txn_inflight;                    /* a multi-shard command is out */
+	uint32_t txn_inflight;                /* multi-shard commands out */
+	/* The chain its last txn started or joined while it may still grow
+	 * (route.c: shard_txn_may_follow), else 0. */
+	uint64_t chain_id;
 	bool dispatching;                     /* conn_process is running its command */
 	bool paused;                          /* waiting for the keyspace */
 
@@ -611,6 +623,12 @@ struct shard {
 	/* Parts of units across shards not yet stable, in LSN order (gate.c):
 	 * the watermark is just below the first. */
 	struct unit_wait *uw_head, *uw_tail;
+	/* The first one units_advance has not found ready yet (NULL: none);
+	 * every one before it is stable or was found ready. */
+	struct unit_wait *uw_scan;
+	/* The units this shard coordinates that are not stable, in the order
+	 * they ran (gate.c, units_settle). */
+	struct unit_track *ut_head, *ut_tail;
 	/* Key tags (gate.c): per (database, key) fingerprint, the LSN of the
 	 * newest record that changed it, while a reply could still have to
 	 * wait for that record.  Written by whichever thread holds the
@@ -954,6 +972,11 @@ void shard_durability_advance(struct shard *s);
  * the unit's tracker. */
 void shard_unit_part_wait(struct shard *s, uint64_t lsn, bool durable, struct durable_ack *ack,
 			  uint32_t ack_to, struct unit_track *track);
+/* A unit this shard coordinates ran: it becomes stable after every unit
+ * of this home that ran before it (units_settle).  With a slot, its reply
+ * waits for that (one more of the slot's acks). */
+void shard_unit_track_add(struct shard *s, struct unit_track *t, struct conn *c,
+			  struct reply_slot *slot);
 /* An acknowledgement of a participant reached the home. */
 void shard_unit_ack_in(struct shard *s, struct unit_track *t, bool failed);
 void shard_on_unit_stable(struct shard *s, struct unit_stable_msg *m);
@@ -1215,6 +1238,10 @@ enum dispatch_result shard_dispatch(struct shard *s, struct conn *c, int argc,
 				    const struct kv_slice *argv);
 /* Handle the messages peers sent; returns how many. */
 int shard_drain_rings(struct shard *s);
+/* Whether c, with a txn of its own still out, may dispatch this call now:
+ * only if it is a txn that joins that txn's chain (route.c). */
+bool shard_txn_may_follow(struct shard *s, const struct conn *c, int argc,
+			  const struct kv_slice *argv);
 /* Start a txn for a command over several shards. */
 void shard_start_txn(struct shard *s, struct conn *c, const struct kv_command *cmd, int argc,
 		     const struct kv_slice *argv, const uint32_t *shards, uint32_t nshards);

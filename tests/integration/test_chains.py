@@ -18,6 +18,9 @@ it under one hold.  Seen from outside:
 - appendonly switched off and on while chains run: every reply is +OK (or
   the documented chain error), no MGET sees a half-applied write, and a
   restart after kill -9 finds every group whole;
+- one client's pipelined multi-shard commands chain by themselves, a
+  single-key command between them waits for them, the replies are in
+  order and survive kill -9;
 - a chain member whose part on the other shard is over the AOF record
   limit (made small with DEBUG AOF-RECORD-LIMIT): that shard refuses
   writes, the members after it in the chain with a part there fail with
@@ -328,6 +331,51 @@ def case_over_limit(io):
                         "not 2" % with_lost)
 
 
+def pipeline(c, cmds):
+    """Every command sent at once, then every reply, parsed."""
+    c.send(b"".join(K.encode(*cmd) for cmd in cmds))
+    return [K.parse(r) for r in c.read_replies(len(cmds), timeout=30)]
+
+
+def case_pipeline(io):
+    """One client pipelines multi-shard commands: each joins the chain its
+    previous one started while that chain still acquires (route.c,
+    shard_txn_may_follow), so they chain without other clients; a
+    single-key command between them waits for them, and every reply
+    comes back in order with the value the commands before it left."""
+    srv = K.Server(args=["--threads", "2", "--appendonly", "yes", "--appendfsync", "always",
+                         "--io", io])
+    srv.start()
+    try:
+        with srv.conn() as c:
+            a, b = A.keys_on_two_shards(c, "pl", "0")
+            before = chained(c)
+            cmds, want = [], []
+            for i in range(1, 41):
+                cmds += [("MSET", a, str(i), b, str(i)), ("MGET", a, b)]
+                want += ["OK", [str(i).encode()] * 2]
+            K.check(pipeline(c, cmds) == want, "40 MSET/MGET pairs, in order")
+            got = chained(c) - before
+            K.check(got >= 40, "one client's pipelined txns chained: %d of 80" % got)
+            cmds, want = [], []
+            for i in range(1, 31):
+                cmds += [("MSET", a, "x", b, str(i)), ("INCR", b), ("MGET", a, b),
+                         ("DEL", a, b), ("EXISTS", a, b), ("SET", a, "7"), ("GET", a)]
+                want += ["OK", i + 1, [b"x", str(i + 1).encode()], 2, 0, "OK", b"7"]
+            K.check(pipeline(c, cmds) == want,
+                    "txns with single-key commands between, in order")
+            digest = c.cmd("DEBUG", "DIGEST")
+        A.kill9(srv)
+        A.restart(srv)
+        with srv.conn() as c:
+            K.check(c.cmd("DEBUG", "DIGEST") == digest, "the same after kill -9 and a restart")
+            K.check(c.cmd("MGET", a, b) == [b"7", None], "the last values")
+        srv.stop()
+        K.log("%s: a client's pipelined txns chained %d times, replies in order" % (io, got))
+    finally:
+        srv.cleanup()
+
+
 def main():
     K.require_kevy()
     if K.target() == "redis":
@@ -336,6 +384,7 @@ def main():
         for shards in (2, 4):
             case_durable(shards, io)
         case_switching(2, io)
+        case_pipeline(io)
         case_over_limit(io)
 
 

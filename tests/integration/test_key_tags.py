@@ -23,6 +23,9 @@ would drop it whole.  On the other shard, whose part is written:
 Then the failpoint is cleared, the retry writes the part, and the unit's
 MSET and the held GET are answered.  Run under each fsync policy.
 
+And with four shards, a unit whose parts are all written still waits for
+an earlier unit of its home that is not stable (check_home_order).
+
 Every server listens on loopback on a port it picks; every wait is bounded.
 """
 import time
@@ -170,12 +173,57 @@ def check_policy(policy):
         srv.check_clean_exit()
 
 
+def check_home_order(policy):
+    """A unit is stable only after the units its home ran before it.
+
+    Four shards; shard 1's segment refuses writes.  From one home (shard
+    0), U0 = MSET b{1} c{2} cannot be made durable on shard 1; then U1 =
+    MSET c{2} d{3} has every part written and acknowledged (a participant
+    acknowledges a part once written when only units of the same home are
+    unstable before it there: gate.c), and the home has no part of it whose
+    watermark would hold its reply.  U1 changed a key U0 changed, so a
+    recovery that drops U0 drops U1: its reply must wait until U0 is
+    stable, and both must be whole after kill -9."""
+    with K.kevy("--threads", "4", "--appendfsync", policy, "--aof-preallocate", "0",
+                "--aof-direct-io", "no") as srv:
+        with K.RawConn(srv.port) as c:
+            keys = keys_by_shard(c, 4, 1)
+            b, cc, d = keys[1][0], keys[2][0], keys[3][0]
+            for _ in range(200):
+                lines = A.shard_lines(A.info(c), 4)
+                if all(l["last_lsn"] == l["durable_lsn"] for l in lines):
+                    break
+                time.sleep(0.02)
+            K.check(c.cmd("DEBUG", "FAILPOINTS", "write@kevy-s1-g:1+=enospc") == "OK",
+                    "failpoint set")
+            w0 = A.conn_on_shard(srv, 0)
+            w1 = A.conn_on_shard(srv, 0)
+            w0.send(K.encode("MSET", b, "u0", cc, "u0"))
+            K.check(held(w0, 0.5), "U0 waits for its part on shard 1 (%s)" % policy)
+            w1.send(K.encode("MSET", cc, "u1", d, "u1"))
+            K.check(held(w1, 1.0), "U1, after U0 from the same home and changing one of "
+                    "its keys, waits for U0 (%s)" % policy)
+            K.check(c.cmd("DEBUG", "FAILPOINTS", "") == "OK", "failpoint cleared")
+            K.check(K.parse(w0.read_reply(timeout=20)) == "OK", "U0 completes")
+            K.check(K.parse(w1.read_reply(timeout=20)) == "OK", "U1 completes")
+            w0.close()
+            w1.close()
+            K.check(c.cmd("MGET", b, cc, d) == [b"u0", b"u1", b"u1"], "U0 then U1")
+        A.kill9(srv)
+        A.restart(srv)
+        with K.RawConn(srv.port) as r:
+            K.check(r.cmd("MGET", b, cc, d) == [b"u0", b"u1", b"u1"],
+                    "both units after kill -9 and a restart (%s)" % policy)
+        srv.check_clean_exit()
+
+
 def main():
     if K.target() == "redis":
         K.log("KEVY_TARGET=redis: kevy's own durability rules; skipped")
         return
     for policy in ("everysec", "always"):
         check_policy(policy)
+        check_home_order(policy)
     K.log("ok: reads wait for the units of the keys they read, not for others'")
 
 
