@@ -239,9 +239,7 @@ static void txn_sys_execute(struct shard *s, struct txn *t)
  */
 #define TXN_CHAIN_MAX 32
 
-/* Whether every shard of t is one of l's (both ascending). */
-
-/* Whether every shard of a call (ascending) is one of l's. */
+/* Whether every shard of a call or txn (ascending) is one of l's. */
 static bool shards_within(const uint32_t *shards, uint32_t n, const struct txn *l)
 {
 	uint32_t j = 0;
@@ -296,7 +294,8 @@ bool shard_txn_may_follow(struct shard *s, const struct conn *c, int argc,
 static bool txn_chain_join(struct shard *s, struct conn *c, struct txn *t)
 {
 	struct txn *l = s->txn_open;
-	if (!l || c->fwd_out || l->chain_len >= TXN_CHAIN_MAX || !shards_within(t->shards, t->nshards, l))
+	if (!l || c->fwd_out || l->chain_len >= TXN_CHAIN_MAX ||
+	    !shards_within(t->shards, t->nshards, l))
 		return false;
 	t->acquired = t->nshards;
 	if (l->chain_tail)
