@@ -642,7 +642,7 @@ static void unit_stable(struct shard *s, struct unit_track *t)
 		t->home_w->stable = true;
 		t->home_w->track = NULL;
 	}
-	if (t->failed && t->home_part)
+	if (t->failed && t->home_w)
 		aof_fail(&s->aof, -EIO, "a unit across shards could not be made durable on another "
 			 "shard");
 	if (t->slot) {
@@ -670,7 +670,7 @@ static void unit_ack_send(struct shard *s, struct unit_wait *w)
 		a->failed = true;
 		snprintf(a->error, sizeof(a->error), "%s", aof_write_error(&s->aof));
 	}
-	shard_send(s, w->ack_to, &a->m);
+	shard_send(s, w->home, &a->m);
 }
 
 void shard_unit_track_add(struct shard *s, struct unit_track *t, struct conn *c,
@@ -695,7 +695,7 @@ static bool units_settle(struct shard *s)
 {
 	bool any = false;
 	while (s->ut_head && s->ut_head->pending == 0 &&
-	       (!s->ut_head->home_part || s->ut_head->home_ready)) {
+	       (!s->ut_head->home_w || s->ut_head->home_ready)) {
 		struct unit_track *t = s->ut_head;
 		s->ut_head = t->next;
 		if (!s->ut_head)
@@ -753,16 +753,15 @@ static bool units_advance(struct shard *s)
 }
 
 void shard_unit_part_wait(struct shard *s, uint64_t lsn, bool durable, struct durable_ack *ack,
-			  uint32_t ack_to, struct unit_track *track)
+			  uint32_t home, struct unit_track *track)
 {
 	struct unit_wait *w = kv_calloc(1, sizeof(*w));
 	kv_assert(!s->uw_tail || s->uw_tail->lsn < lsn);
 	w->lsn = lsn;
 	w->durable = durable;
 	w->ack = ack;
-	w->ack_to = ack_to;
 	w->track = track;
-	w->home = track ? s->id : ack_to;
+	w->home = track ? s->id : home;
 	if (track)
 		track->home_w = w;
 	if (s->uw_tail)

@@ -437,10 +437,8 @@ static struct txn *txn_run(struct shard *s, struct txn *t, bool predicted)
 		track->part_shards = kv_calloc(t->nshards, sizeof(uint32_t));
 		track->part_lsns = kv_calloc(t->nshards, sizeof(uint64_t));
 		for (uint32_t i = 0; i < t->nshards; i++) {
-			if (t->shards[i] == s->id) {
-				track->home_part = parts[i].len > 0;
-				continue;
-			}
+			if (t->shards[i] == s->id)
+				continue;   /* its part's wait sets home_w */
 			track->pending++;
 			if (parts[i].len) {
 				track->part_shards[track->nparts] = t->shards[i];

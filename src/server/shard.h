@@ -263,9 +263,8 @@ struct unit_track {
 	uint32_t pending;         /* acknowledgements not back yet */
 	bool failed;              /* a part can never be durable */
 	bool failed_before;       /* failed because a unit before it did */
-	bool home_part;           /* the home has a part: its unit_wait ends it */
-	bool home_ready;          /* ... and it is ready */
-	struct unit_wait *home_w; /* that part's wait */
+	struct unit_wait *home_w; /* the home's own part's wait, or NULL */
+	bool home_ready;          /* ... and that part is ready */
 	uint32_t nparts;
 	uint32_t *part_shards;    /* the other shards with a part */
 	uint64_t *part_lsns;
@@ -283,9 +282,8 @@ struct unit_wait {
 	bool stable;
 	bool durable;             /* WAITAOF: the ack wants an fsync */
 	struct durable_ack *ack;  /* a participant's acknowledgement, sent when ready */
-	uint32_t ack_to;
+	uint32_t home;            /* its unit's home (where the ack goes) */
 	struct unit_track *track; /* the home's own part */
-	uint32_t home;            /* the shard that coordinated its unit */
 };
 
 struct unit_stable_msg {
@@ -971,7 +969,7 @@ void shard_durability_advance(struct shard *s);
  * unit's home) leaves when the part is ready; the home's own part carries
  * the unit's tracker. */
 void shard_unit_part_wait(struct shard *s, uint64_t lsn, bool durable, struct durable_ack *ack,
-			  uint32_t ack_to, struct unit_track *track);
+			  uint32_t home, struct unit_track *track);
 /* A unit this shard coordinates ran: it becomes stable after every unit
  * of this home that ran before it (units_settle).  With a slot, its reply
  * waits for that (one more of the slot's acks). */
