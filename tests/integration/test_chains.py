@@ -365,6 +365,21 @@ def case_pipeline(io):
             K.check(pipeline(c, cmds) == want,
                     "txns with single-key commands between, in order")
             digest = c.cmd("DEBUG", "DIGEST")
+        # A malformed request behind pipelined txns: their replies first,
+        # then the protocol error, then the connection closes; the txns
+        # took effect.
+        with srv.conn() as c:
+            c.send(b"".join(K.encode("MSET", a, "m%d" % i, b, "m%d" % i) for i in range(3)) +
+                   b"*abc\r\n")
+            seen = [K.parse(r) for r in c.read_replies(4, timeout=30)]
+            K.check(seen[:3] == ["OK"] * 3, "the txns' replies before the error: %r" % seen)
+            K.check(isinstance(seen[3], K.RespError) and b"Protocol error" in seen[3].msg,
+                    "then the protocol error: %r" % seen[3])
+            K.check(c.closed_by_peer(10), "and the connection closes")
+        with srv.conn() as c:
+            K.check(c.cmd("MGET", a, b) == [b"m2", b"m2"], "the txns before the error ran")
+            K.check(c.cmd("MSET", a, "7", b, "x") == "OK" and c.cmd("DEL", b) == 1, "reset")
+            digest = c.cmd("DEBUG", "DIGEST")
         A.kill9(srv)
         A.restart(srv)
         with srv.conn() as c:
