@@ -14,6 +14,11 @@
  * the key expired since.  Watches are released by EXEC, DISCARD, UNWATCH and
  * when the connection closes (shard.c runs UNWATCH for a closing client).
  *
+ * An EXEC that starts a txn takes its queue with it (multi_exec_detach), so a
+ * client may pipeline MULTI blocks: the next block is queued while the EXEC
+ * before waits in a chain, and its EXEC may join that chain
+ * (multi_may_follow; docs/architecture.md, "Chains").
+ *
  * Not here: blocking commands inside MULTI (they run non-blocking there once
  * they exist), pub/sub state.
  */
@@ -25,6 +30,10 @@
 #include "commands/config.h"
 #include "base/kv.h"
 #include "server/shard.h"
+
+static void cmd_multi(struct cmd_ctx *ctx);
+static void cmd_exec(struct cmd_ctx *ctx);
+static void cmd_discard(struct cmd_ctx *ctx);
 
 bool multi_queues(const struct kv_command *cmd)
 {
@@ -48,20 +57,40 @@ void multi_queue(struct conn *c, const struct kv_command *cmd, int argc,
 	c->mq_count++;
 	/* A subcommand's flags count too (FUNCTION LOAD is deny-oom). */
 	c->mq_flags |= cmd->flags | cmd_stat_target(cmd, argc, argv)->flags;
+	c->mq_plain = c->mq_plain && shard_cmd_pipelines(cmd);
+}
+
+static void queue_free(struct queued_call *q)
+{
+	while (q) {
+		struct queued_call *next = q->next;
+		free(q);
+		q = next;
+	}
+}
+
+/* The connection's transaction moves to b; the connection is out of MULTI. */
+static void multi_take(struct conn *c, struct exec_batch *b)
+{
+	b->next = NULL;
+	b->head = c->mq_head;
+	b->count = c->mq_count;
+	b->flags = c->mq_flags;
+	b->in_multi = c->in_multi;
+	b->dirty = c->multi_dirty;
+	c->mq_head = c->mq_tail = NULL;
+	c->mq_count = 0;
+	c->mq_flags = 0;
+	c->mq_plain = false;
+	c->in_multi = false;
+	c->multi_dirty = false;
 }
 
 static void multi_discard_queue(struct conn *c)
 {
-	while (c->mq_head) {
-		struct queued_call *q = c->mq_head;
-		c->mq_head = q->next;
-		free(q);
-	}
-	c->mq_tail = NULL;
-	c->mq_count = 0;
-	c->mq_flags = 0;
-	c->in_multi = false;
-	c->multi_dirty = false;
+	struct exec_batch b;
+	multi_take(c, &b);
+	queue_free(b.head);
 }
 
 void multi_abort(struct conn *c)
@@ -74,11 +103,74 @@ void multi_abort(struct conn *c)
 void multi_conn_free(struct conn *c)
 {
 	multi_discard_queue(c);
+	/* Every EXEC started ran before the connection could be freed. */
+	kv_assert(c->eb_head == NULL);
 	/* Watches were released through UNWATCH before the conn is freed; only
 	 * the local copies remain. */
 	kv_assert(c->nwatches == 0);
 	free(c->watches);
 	c->watches = NULL;
+}
+
+bool multi_is_exec(const struct kv_command *cmd)
+{
+	return cmd->proc == cmd_exec;
+}
+
+bool multi_exec_pipelines(const struct conn *c)
+{
+	return c->in_multi && !c->multi_dirty && c->mq_plain && c->nwatches == 0;
+}
+
+void multi_exec_detach(struct conn *c)
+{
+	struct exec_batch *b = kv_malloc(sizeof(*b));
+	multi_take(c, b);
+	if (c->eb_tail)
+		c->eb_tail->next = b;
+	else
+		c->eb_head = b;
+	c->eb_tail = b;
+}
+
+/* The batch the running EXEC takes: its own, detached when it started a
+ * txn (EXECs of one connection run in the order they were dispatched), or
+ * the connection's, when it runs where it was dispatched. */
+static void exec_take(struct conn *c, struct exec_batch *out)
+{
+	struct exec_batch *b = c->eb_head;
+	if (!b) {
+		multi_take(c, out);
+		return;
+	}
+	c->eb_head = b->next;
+	if (!c->eb_head)
+		c->eb_tail = NULL;
+	*out = *b;
+	free(b);
+}
+
+/*
+ * While c's pipelined txns are out (its earlier EXECs took their batches
+ * with them), MULTI, the commands it queues and DISCARD touch only c's
+ * MULTI state, so they run at once and their replies wait in slots behind
+ * the txns'.  Not with WATCHes (the earlier EXEC releases them when it
+ * runs) nor for a tracking client (CLIENT CACHING applies to the next
+ * command that runs).
+ */
+enum multi_follow multi_may_follow(const struct conn *c, const struct kv_command *cmd)
+{
+	if (c->nwatches || c->trk_flags)
+		return MULTI_FOLLOW_NO;
+	if (cmd->proc == cmd_multi)
+		return c->in_multi ? MULTI_FOLLOW_NO : MULTI_FOLLOW_LOCAL;
+	if (!c->in_multi)
+		return MULTI_FOLLOW_CALL;
+	if (cmd->proc == cmd_exec)
+		return multi_exec_pipelines(c) ? MULTI_FOLLOW_EXEC : MULTI_FOLLOW_NO;
+	if (cmd->proc == cmd_discard || multi_queues(cmd))
+		return MULTI_FOLLOW_LOCAL;
+	return MULTI_FOLLOW_NO;
 }
 
 /* ---- shard sets ---- */
@@ -189,6 +281,7 @@ static void cmd_multi(struct cmd_ctx *ctx)
 	}
 	c->in_multi = true;
 	c->multi_dirty = false;
+	c->mq_plain = true;
 	resp_ok(ctx->out);
 }
 
@@ -229,29 +322,31 @@ static void cmd_exec(struct cmd_ctx *ctx)
 static void exec_run(struct cmd_ctx *ctx)
 {
 	struct conn *c = ctx->conn;
-	if (!c->in_multi) {
+	struct exec_batch b;
+	exec_take(c, &b);
+	if (!b.in_multi) {
 		resp_error(ctx->out, "ERR EXEC without MULTI");
 		return;
 	}
-	if (c->multi_dirty) {
+	if (b.dirty) {
 		resp_error(ctx->out, "EXECABORT Transaction discarded because of previous errors.");
-		multi_discard_queue(c);
+		queue_free(b.head);
 		unwatch_all(ctx, c);
 		return;
 	}
 	/* A transaction that may grow memory is refused as a whole when the
 	 * keyspaces it holds cannot be brought under maxmemory (Redis checks
 	 * EXEC with its queued commands' flags; read-only ones still run). */
-	if (c->mq_flags & (CMD_DENYOOM | CMD_WRITE)) {
+	if (b.flags & (CMD_DENYOOM | CMD_WRITE)) {
 		/* ... and so is one that writes while too few replicas are good
 		 * (min-replicas-to-write): all of it or none. */
-		const char *oom = (c->mq_flags & CMD_WRITE) ? repl_write_refused() : NULL;
-		if (!oom && (c->mq_flags & CMD_DENYOOM))
+		const char *oom = (b.flags & CMD_WRITE) ? repl_write_refused() : NULL;
+		if (!oom && (b.flags & CMD_DENYOOM))
 			oom = shard_oom_refused(ctx->shard, ctx->held, ctx->now_ms);
 		if (oom) {
 			resp_errorf(ctx->out, "EXECABORT Transaction discarded because of: %s",
 				       oom);
-			multi_discard_queue(c);
+			queue_free(b.head);
 			unwatch_all(ctx, c);
 			return;
 		}
@@ -260,18 +355,11 @@ static void exec_run(struct cmd_ctx *ctx)
 	unwatch_all(ctx, c);
 	if (broken) {
 		resp_null_array(ctx->out);
-		multi_discard_queue(c);
+		queue_free(b.head);
 		return;
 	}
-	/* Take the queue first: a queued command may itself touch MULTI state
-	 * (it cannot queue anything, in_multi is cleared). */
-	struct queued_call *q = c->mq_head;
-	uint32_t count = c->mq_count;
-	c->mq_head = c->mq_tail = NULL;
-	c->mq_count = 0;
-	c->mq_flags = 0;
-	c->in_multi = false;
-	resp_array(ctx->out, count);
+	struct queued_call *q = b.head;
+	resp_array(ctx->out, b.count);
 	/* Blocking commands inside EXEC answer at once, as in Redis. */
 	c->in_exec = true;
 	struct call_prefetch pf;

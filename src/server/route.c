@@ -257,7 +257,7 @@ static bool shards_within(const uint32_t *shards, uint32_t n, const struct txn *
  * Not one that may block, wait for fsyncs or snapshots, run a script or
  * a transaction, or decide its shards at run time: the connection's later
  * commands must not run before such a call has finished. */
-static bool txn_pipelines(const struct kv_command *cmd)
+bool shard_cmd_pipelines(const struct kv_command *cmd)
 {
 	return !(cmd->flags & (CMD_LOCAL | CMD_ALL_SHARDS | CMD_BLOCKING | CMD_WAIT_DURABLE |
 			       CMD_WAIT_SNAPSHOT | CMD_PROTECTED | CMD_SKIP_MONITOR | CMD_NOSCRIPT |
@@ -276,19 +276,38 @@ static bool txn_pipelines(const struct kv_command *cmd)
  * chains long: a client's batch otherwise crossed one chain per command
  * while the replies of other clients' batches waited for their fsyncs.
  */
-bool shard_txn_may_follow(struct shard *s, const struct conn *c, int argc,
+bool shard_txn_may_follow(struct shard *s, struct conn *c, int argc,
 			  const struct kv_slice *argv)
 {
-	const struct txn *l = s->txn_open;
-	if (!l || c->chain_id != l->id || l->chain_len >= TXN_CHAIN_MAX || c->fwd_out ||
-	    c->in_multi || c->reply_off || c->reply_skip_next || c->monitor || argc < 1)
+	if (!c->chain_id || c->reply_off || c->reply_skip_next || c->monitor || argc < 1)
 		return false;
 	const struct kv_command *cmd = cmd_lookup(argv[0].ptr, argv[0].len);
-	if (!cmd || !txn_pipelines(cmd) || !cmd_arity_ok(cmd, argc))
+	if (!cmd || !cmd_arity_ok(cmd, argc))
 		return false;
 	uint32_t shards[SHARD_MAX];
-	uint32_t n = shard_call_shards(cmd, argc, argv, shards);
-	return n >= 2 && shards_within(shards, n, l);
+	uint32_t n = 0;
+	switch (multi_may_follow(c, cmd)) {
+	case MULTI_FOLLOW_NO:
+		return false;
+	case MULTI_FOLLOW_LOCAL:
+		return true;
+	case MULTI_FOLLOW_EXEC:
+		/* Its shards may be this one alone: it still joins (dispatch
+		 * starts a txn for a follower), it must run after the chain's
+		 * earlier members. */
+		n = cmd->conn_shards(c, argc, argv, shards);
+		break;
+	case MULTI_FOLLOW_CALL:
+		if (!shard_cmd_pipelines(cmd))
+			return false;
+		n = shard_call_shards(cmd, argc, argv, shards);
+		if (n < 2)
+			return false;
+		break;
+	}
+	const struct txn *l = s->txn_open;
+	return l && c->chain_id == l->id && l->chain_len < TXN_CHAIN_MAX && !c->fwd_out &&
+	       n >= 1 && shards_within(shards, n, l);
 }
 
 static bool txn_chain_join(struct shard *s, struct conn *c, struct txn *t)
@@ -673,7 +692,10 @@ void shard_start_txn(struct shard *s, struct conn *c, const struct kv_command *c
 	c->inflight++;
 	c->txn_inflight++;
 	stat_add(&s->stats.multi_shard_commands, 1);
-	bool follows = txn_pipelines(cmd);
+	bool exec = multi_is_exec(cmd);
+	bool follows = exec ? multi_exec_pipelines(c) : shard_cmd_pipelines(cmd);
+	if (exec)
+		multi_exec_detach(c);
 	if (txn_chain_join(s, c, t)) {
 		c->chain_id = follows ? s->txn_open->id : 0;
 		return;
@@ -1612,7 +1634,10 @@ static enum dispatch_result dispatch_command(struct shard *s, struct conn *c, in
 		n = cmd->conn_shards(c, argc, argv, shards);
 	else
 		n = shard_call_shards(cmd, argc, argv, shards);
-	if (n == 0 || (n == 1 && shards[0] == s->id)) {
+	/* With a txn of its own out, it is a txn that shard_txn_may_follow let
+	 * join the chain, even on this shard alone. */
+	bool follower = c->txn_inflight > 0 && n > 0;
+	if (!follower && (n == 0 || (n == 1 && shards[0] == s->id))) {
 		if (s->holder) {
 			conn_pause(s, c);
 			return DISPATCH_WAIT;
@@ -1629,7 +1654,7 @@ static enum dispatch_result dispatch_command(struct shard *s, struct conn *c, in
 			dispatch_monitor(s, c, cmd, argc, argv);
 		if (n == 1)
 			migrate_note(s, c, s->id);
-	} else if (n == 1 && !home_only) {
+	} else if (n == 1 && !home_only && !follower) {
 		dispatch_monitor(s, c, cmd, argc, argv);
 		shard_forward(s, c, shards[0], cmd, argc, argv);
 		migrate_note(s, c, shards[0]);

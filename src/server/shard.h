@@ -307,6 +307,18 @@ struct queued_call {
 	struct cmd_call call;     /* argv follows in the same allocation */
 };
 
+/* An EXEC's transaction, taken from its connection when the EXEC starts a
+ * txn (multi.c: multi_exec_detach): the connection may queue its next
+ * MULTI block while this one waits in a chain. */
+struct exec_batch {
+	struct exec_batch *next;
+	struct queued_call *head;
+	uint32_t count;
+	uint32_t flags;           /* the queued commands' flags, or-ed */
+	bool in_multi;            /* false: EXEC without MULTI */
+	bool dirty;               /* a queued command was rejected: EXECABORT */
+};
+
 /* A key under WATCH: where it lives and the version seen. */
 struct watched_key {
 	char *key;
@@ -381,6 +393,10 @@ struct conn {
 	struct queued_call *mq_head, *mq_tail;
 	uint32_t mq_count;
 	uint32_t mq_flags;                    /* the queued commands' flags, or-ed */
+	bool mq_plain;                        /* every queued command pipelines */
+	/* EXECs started as txns and not yet run, oldest first: each takes
+	 * its own batch when it runs. */
+	struct exec_batch *eb_head, *eb_tail;
 	struct watched_key *watches;
 	uint32_t nwatches, watches_cap;
 
@@ -1085,6 +1101,22 @@ extern const struct kv_command multi_unwatch_command;
  * stay until the next EXEC, DISCARD or UNWATCH releases them, never
  * checked again. */
 void multi_abort(struct conn *c);
+bool multi_is_exec(const struct kv_command *cmd);
+/* Whether the EXEC c would send now may run as a member of a chain
+ * after c's earlier txns: no WATCH, nothing rejected, and only commands
+ * that pipeline queued (route.c: shard_cmd_pipelines). */
+bool multi_exec_pipelines(const struct conn *c);
+/* An EXEC starts a txn: its transaction leaves the connection. */
+void multi_exec_detach(struct conn *c);
+/* What a command does to c's MULTI state while c's pipelined txns are out
+ * (route.c: shard_txn_may_follow). */
+enum multi_follow {
+	MULTI_FOLLOW_NO,      /* it waits until c's txns have run */
+	MULTI_FOLLOW_LOCAL,   /* MULTI, a queued command, DISCARD: runs now */
+	MULTI_FOLLOW_EXEC,    /* an EXEC that may join the chain */
+	MULTI_FOLLOW_CALL,    /* not in MULTI: the plain-call rule decides */
+};
+enum multi_follow multi_may_follow(const struct conn *c, const struct kv_command *cmd);
 
 /* ---- pubsub.c ---- */
 uint64_t pubsub_receivers(struct shard *s, const struct kv_slice *channel);
@@ -1237,9 +1269,13 @@ enum dispatch_result shard_dispatch(struct shard *s, struct conn *c, int argc,
 /* Handle the messages peers sent; returns how many. */
 int shard_drain_rings(struct shard *s);
 /* Whether c, with a txn of its own still out, may dispatch this call now:
- * only if it is a txn that joins that txn's chain (route.c). */
-bool shard_txn_may_follow(struct shard *s, const struct conn *c, int argc,
+ * a txn that joins that txn's chain, or what only touches c's MULTI state
+ * (route.c). */
+bool shard_txn_may_follow(struct shard *s, struct conn *c, int argc,
 			  const struct kv_slice *argv);
+/* Whether a command's txn lets its connection's next commands follow it
+ * into the same chain: one plain call (route.c). */
+bool shard_cmd_pipelines(const struct kv_command *cmd);
 /* Start a txn for a command over several shards. */
 void shard_start_txn(struct shard *s, struct conn *c, const struct kv_command *cmd, int argc,
 		     const struct kv_slice *argv, const uint32_t *shards, uint32_t nshards);

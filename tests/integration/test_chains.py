@@ -21,6 +21,11 @@ it under one hold.  Seen from outside:
 - one client's pipelined multi-shard commands chain by themselves, a
   single-key command between them waits for them, the replies are in
   order and survive kill -9;
+- one client's pipelined MULTI blocks: the next block is queued while the
+  EXEC before it waits in a chain, each EXEC runs exactly its own block
+  (over both shards, or one: the client's or the other), a rejected
+  command dooms only its block, DISCARD and WATCH keep their meaning,
+  the EXECs chain, and everything acknowledged survives kill -9;
 - a chain member whose part on the other shard is over the AOF record
   limit (made small with DEBUG AOF-RECORD-LIMIT): that shard refuses
   writes, the members after it in the chain with a part there fail with
@@ -391,6 +396,75 @@ def case_pipeline(io):
         srv.cleanup()
 
 
+def case_pipeline_multi(io):
+    """One client pipelines MULTI blocks: while an EXEC waits in a chain,
+    MULTI and the next block's commands are queued (their replies wait
+    behind it) and the next EXEC joins the chain with its own block
+    (multi.c, multi_exec_detach)."""
+    srv = K.Server(args=["--threads", "2", "--appendonly", "yes", "--appendfsync", "always",
+                         "--io", io])
+    srv.start()
+    try:
+        with srv.conn() as c:
+            a, b = A.keys_on_two_shards(c, "pm", "0")
+            before = chained(c)
+            cmds, want = [], []
+            for i in range(1, 31):
+                v = str(i)
+                cmds += [("MULTI",), ("SET", a, v), ("SET", b, v), ("EXEC",),
+                         ("MULTI",), ("INCR", a), ("GET", b), ("EXEC",),
+                         ("MULTI",), ("SET", a, "h" + v), ("EXEC",),       # one shard
+                         ("MULTI",), ("SET", b, "r" + v), ("GET", b), ("EXEC",),
+                         ("GET", a),                                      # between
+                         ("MULTI",), ("SET", a, "x"), ("NOSUCH",), ("EXEC",),
+                         ("MULTI",), ("SET", b, "y"), ("DISCARD",),
+                         ("MGET", a, b)]
+                want += ["OK", "QUEUED", "QUEUED", ["OK", "OK"],
+                         "OK", "QUEUED", "QUEUED", [i + 1, v.encode()],
+                         "OK", "QUEUED", ["OK"],
+                         "OK", "QUEUED", "QUEUED", ["OK", b"r" + v.encode()],
+                         b"h" + v.encode(),
+                         "OK", "QUEUED", "ERR", "EXECABORT",
+                         "OK", "QUEUED", "OK",
+                         [b"h" + v.encode(), b"r" + v.encode()]]
+            got = pipeline(c, cmds)
+            K.check(len(got) == len(want), "every reply: %d of %d" % (len(got), len(want)))
+            for n, (g, w) in enumerate(zip(got, want)):
+                if w in ("ERR", "EXECABORT"):
+                    K.check(isinstance(g, K.RespError) and g.msg.startswith(w.encode()),
+                            "reply %d (%r) is %s: %r" % (n, cmds[n], w, g))
+                else:
+                    K.check(g == w, "reply %d (%r): %r, want %r" % (n, cmds[n], g, w))
+            joined = chained(c) - before
+            K.check(joined >= 30, "pipelined EXECs chained: %d of 120 EXECs" % joined)
+            # WATCH waits for the EXECs before it (it does not follow), then
+            # guards the block after it as before.
+            cmds = [("MULTI",), ("SET", a, "w1"), ("SET", b, "w1"), ("EXEC",),
+                    ("WATCH", a), ("MULTI",), ("SET", a, "w2"), ("SET", b, "w2"), ("EXEC",),
+                    ("MGET", a, b)]
+            K.check(pipeline(c, cmds) == ["OK", "QUEUED", "QUEUED", ["OK", "OK"], "OK",
+                                          "OK", "QUEUED", "QUEUED", ["OK", "OK"],
+                                          [b"w2", b"w2"]], "WATCH behind pipelined EXECs")
+            with srv.conn() as other:
+                K.check(c.cmd("WATCH", a) == "OK", "WATCH")
+                K.check(other.cmd("SET", a, "moved") == "OK", "another client's write")
+                got = pipeline(c, [("MULTI",), ("SET", a, "w3"), ("SET", b, "w3"), ("EXEC",),
+                                   ("MULTI",), ("SET", a, "w4"), ("SET", b, "w4"), ("EXEC",)])
+                K.check(got == ["OK", "QUEUED", "QUEUED", None,
+                                "OK", "QUEUED", "QUEUED", ["OK", "OK"]],
+                        "a broken WATCH aborts its block only: %r" % got)
+            digest = c.cmd("DEBUG", "DIGEST")
+        A.kill9(srv)
+        A.restart(srv)
+        with srv.conn() as c:
+            K.check(c.cmd("DEBUG", "DIGEST") == digest, "the same after kill -9 and a restart")
+            K.check(c.cmd("MGET", a, b) == [b"w4", b"w4"], "the last values")
+        srv.stop()
+        K.log("%s: pipelined MULTI blocks, %d EXECs chained, replies in order" % (io, joined))
+    finally:
+        srv.cleanup()
+
+
 def main():
     K.require_kevy()
     if K.target() == "redis":
@@ -400,6 +474,7 @@ def main():
             case_durable(shards, io)
         case_switching(2, io)
         case_pipeline(io)
+        case_pipeline_multi(io)
         case_over_limit(io)
 
 
