@@ -79,7 +79,7 @@ static void srv_bytes_human(char *buf, size_t cap, uint64_t n)
 /* Totals of every shard's counters and keyspace. */
 struct srv_totals {
 	uint64_t conns_received, rejected, commands, hits, misses, net_in, net_out;
-	uint64_t clients, blocked, forwarded, migrated, multi_shard, chained, errors, reads, writes, evicted_clients;
+	uint64_t clients, blocked, forwarded, migrated, multi_shard, chained, chain_longest, short_chains, errors, reads, writes, evicted_clients;
 	uint64_t keys, expires, expired, evicted, dataset_bytes;
 };
 
@@ -101,6 +101,9 @@ static void srv_sum(const struct cmd_ctx *c, struct srv_totals *t)
 		t->migrated += stat_get(&st->migrated_connections);
 		t->multi_shard += stat_get(&st->multi_shard_commands);
 		t->chained += stat_get(&st->chained_txns);
+		uint64_t longest = stat_get(&st->chain_longest);
+		t->chain_longest = longest > t->chain_longest ? longest : t->chain_longest;
+		t->short_chains += stat_get(&st->short_chains);
 		t->errors += stat_get(&st->total_error_replies);
 		t->reads += stat_get(&st->reads_processed);
 		t->writes += stat_get(&st->writes_processed);
@@ -424,6 +427,8 @@ static void srv_info_stats(const struct cmd_ctx *c, struct kv_buf *b, const stru
 		      "kevy_forwarded_commands:%llu\r\n"
 		      "kevy_multi_shard_commands:%llu\r\n"
 		      "kevy_chained_commands:%llu\r\n"
+		      "kevy_chain_longest:%llu\r\n"
+		      "kevy_short_chains:%llu\r\n"
 		      "kevy_migrated_connections:%llu\r\n",
 		      (unsigned long long)t->conns_received, (unsigned long long)t->commands,
 		      (long long)stat_inst_ops_per_sec(),
@@ -442,6 +447,7 @@ static void srv_info_stats(const struct cmd_ctx *c, struct kv_buf *b, const stru
 		      (unsigned long long)t->reads, (unsigned long long)t->writes,
 		      (unsigned long long)t->forwarded,
 		      (unsigned long long)t->multi_shard, (unsigned long long)t->chained,
+		      (unsigned long long)t->chain_longest, (unsigned long long)t->short_chains,
 		      (unsigned long long)t->migrated);
 }
 

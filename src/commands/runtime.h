@@ -76,6 +76,8 @@ struct shard_stats {
 	_Atomic uint64_t migrated_connections; /* moved here from another shard */
 	_Atomic uint64_t multi_shard_commands; /* took several keyspaces */
 	_Atomic uint64_t chained_txns;         /* of them, ran in another's chain (route.c) */
+	_Atomic uint64_t chain_longest;        /* the most txns one chain ran (a high mark) */
+	_Atomic uint64_t short_chains;         /* chains kept short: others waited (route.c) */
 	_Atomic uint64_t total_error_replies;  /* always with errors (stat_error) */
 	/* Redis's total_reads_processed / total_writes_processed: each recv
 	 * completion with bytes, each send completion. */

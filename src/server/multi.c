@@ -58,6 +58,7 @@ void multi_queue(struct conn *c, const struct kv_command *cmd, int argc,
 	/* A subcommand's flags count too (FUNCTION LOAD is deny-oom). */
 	c->mq_flags |= cmd->flags | cmd_stat_target(cmd, argc, argv)->flags;
 	c->mq_plain = c->mq_plain && shard_cmd_pipelines(cmd);
+	c->mq_args += (uint32_t)argc;
 }
 
 static void queue_free(struct queued_call *q)
@@ -81,6 +82,7 @@ static void multi_take(struct conn *c, struct exec_batch *b)
 	c->mq_head = c->mq_tail = NULL;
 	c->mq_count = 0;
 	c->mq_flags = 0;
+	c->mq_args = 0;
 	c->mq_plain = false;
 	c->in_multi = false;
 	c->multi_dirty = false;
@@ -120,6 +122,11 @@ bool multi_is_exec(const struct kv_command *cmd)
 bool multi_exec_pipelines(const struct conn *c)
 {
 	return c->in_multi && !c->multi_dirty && c->mq_plain && c->nwatches == 0;
+}
+
+uint32_t multi_queued_args(const struct conn *c)
+{
+	return c->mq_args;
 }
 
 void multi_exec_detach(struct conn *c)

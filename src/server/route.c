@@ -232,12 +232,35 @@ static void txn_sys_execute(struct shard *s, struct txn *t)
  *   (appendonly switched while the chain ran, or a record over the limit
  *   failed the AOF), the part is not logged and the txn fails, never
  *   acknowledged.
- * - Bounded: at most TXN_CHAIN_MAX members, so a chain holds the
- *   keyspaces for a bounded number of commands.
+ * - Bounded: at most TXN_CHAIN_MAX members and TXN_CHAIN_WORK arguments
+ *   (an EXEC counts its queued commands'), so a chain holds the keyspaces
+ *   for a bounded run of commands (about half a millisecond of 10-key
+ *   MSETs on this machine).  Short while others wait: a shard counts the
+ *   single-key commands that waited for its keyspace (held_waits: paused
+ *   clients, deferred forwarded calls) and tells the next txn that takes
+ *   it (txn.contended); that txn's home then opens its next chains with
+ *   TXN_CHAIN_CONTENDED members at most, until a chain finds nobody
+ *   waited.  Long chains mean fewer holds and thread hand-offs for a load
+ *   of multi-shard commands; short ones give other clients' commands
+ *   their turns between holds (docs/benchmarks.md, "Session 18").
  * - Turning appendonly on: members take the first txn's side and are
  *   counted before it ends (shard_turnon_defers).
  */
-#define TXN_CHAIN_MAX 32
+#define TXN_CHAIN_MAX 256
+#define TXN_CHAIN_CONTENDED 32
+#define TXN_CHAIN_WORK 8192
+
+/* What a txn adds to its chain's run: its arguments, and an EXEC's
+ * queued commands' (read before the EXEC takes them). */
+static uint32_t txn_work(const struct conn *c, const struct kv_command *cmd, int argc)
+{
+	return (uint32_t)argc + (multi_is_exec(cmd) ? multi_queued_args(c) : 0);
+}
+
+static bool chain_has_room(const struct txn *l, uint32_t work)
+{
+	return l->chain_len < l->chain_cap && l->chain_work + work <= TXN_CHAIN_WORK;
+}
 
 /* Whether every shard of a call or txn (ascending) is one of l's. */
 static bool shards_within(const uint32_t *shards, uint32_t n, const struct txn *l)
@@ -306,14 +329,14 @@ bool shard_txn_may_follow(struct shard *s, struct conn *c, int argc,
 		break;
 	}
 	const struct txn *l = s->txn_open;
-	return l && c->chain_id == l->id && l->chain_len < TXN_CHAIN_MAX && !c->fwd_out &&
-	       n >= 1 && shards_within(shards, n, l);
+	return l && c->chain_id == l->id && chain_has_room(l, txn_work(c, cmd, argc)) &&
+	       !c->fwd_out && n >= 1 && shards_within(shards, n, l);
 }
 
-static bool txn_chain_join(struct shard *s, struct conn *c, struct txn *t)
+static bool txn_chain_join(struct shard *s, struct conn *c, struct txn *t, uint32_t work)
 {
 	struct txn *l = s->txn_open;
-	if (!l || c->fwd_out || l->chain_len >= TXN_CHAIN_MAX ||
+	if (!l || c->fwd_out || !chain_has_room(l, work) ||
 	    !shards_within(t->shards, t->nshards, l))
 		return false;
 	t->acquired = t->nshards;
@@ -323,7 +346,11 @@ static bool txn_chain_join(struct shard *s, struct conn *c, struct txn *t)
 		l->chain_head = t;
 	l->chain_tail = t;
 	l->chain_len++;
+	l->chain_work += work;
 	stat_add(&s->stats.chained_txns, 1);
+	if (l->chain_len + 1 > stat_get(&s->stats.chain_longest))
+		atomic_store_explicit(&s->stats.chain_longest, l->chain_len + 1,
+				      memory_order_relaxed);
 	return true;
 }
 
@@ -400,6 +427,7 @@ static void txn_execute(struct shard *s, struct txn *t)
 	}
 	if (s->txn_open == t)
 		s->txn_open = NULL;
+	s->chain_contended = t->contended;
 	/* This shard stays held from the first txn to the last of its chain
 	 * if the first holds it, whichever members name it. */
 	s->chain_home = false;
@@ -588,6 +616,8 @@ static void txn_take_local(struct shard *s, struct txn *t)
 	s->holder_id = t->id;
 	t->lsns[t->acquired] = s->aof.last_lsn;
 	t->acquired++;
+	t->contended |= s->held_waits > 0;
+	s->held_waits = 0;
 }
 
 /*
@@ -694,11 +724,18 @@ void shard_start_txn(struct shard *s, struct conn *c, const struct kv_command *c
 	stat_add(&s->stats.multi_shard_commands, 1);
 	bool exec = multi_is_exec(cmd);
 	bool follows = exec ? multi_exec_pipelines(c) : shard_cmd_pipelines(cmd);
+	uint32_t work = txn_work(c, cmd, argc);
 	if (exec)
 		multi_exec_detach(c);
-	if (txn_chain_join(s, c, t)) {
+	if (txn_chain_join(s, c, t, work)) {
 		c->chain_id = follows ? s->txn_open->id : 0;
 		return;
+	}
+	t->chain_work = work;
+	t->chain_cap = TXN_CHAIN_MAX;
+	if (s->chain_contended) {
+		t->chain_cap = TXN_CHAIN_CONTENDED;
+		stat_add(&s->stats.short_chains, 1);
 	}
 	c->chain_id = follows ? t->id : 0;
 	s->txn_open = t;
@@ -732,6 +769,8 @@ static void txn_grant_remote(struct shard *s, struct txn *t)
 	s->holder = t;
 	s->holder_id = t->id;
 	t->lsns[t->acquired] = s->aof.last_lsn;
+	t->contended |= s->held_waits > 0;
+	s->held_waits = 0;
 	t->m.type = MSG_GRANT;
 	/* After the notifications of what ran here before (gate.c). */
 	shard_send_when_durable(s, t->home, &t->m, 0, false);
@@ -1051,9 +1090,10 @@ static void shard_handle_msg(struct shard *s, struct shard_msg *m)
 {
 	switch (m->type) {
 	case MSG_EXEC:
-		if (s->holder || s->yielding)
+		if (s->holder || s->yielding) {
+			s->held_waits++;
 			shard_deferred_push(s, m);
-		else
+		} else
 			fwd_execute(s, (struct fwd_req *)m);
 		break;
 	case MSG_REPLY:
@@ -1639,6 +1679,10 @@ static enum dispatch_result dispatch_command(struct shard *s, struct conn *c, in
 	bool follower = c->txn_inflight > 0 && n > 0;
 	if (!follower && (n == 0 || (n == 1 && shards[0] == s->id))) {
 		if (s->holder) {
+			/* A transaction of this shard alone is the load itself,
+			 * not traffic that long chains would starve. */
+			if (!multi_is_exec(cmd))
+				s->held_waits++;
 			conn_pause(s, c);
 			return DISPATCH_WAIT;
 		}

@@ -220,6 +220,11 @@ struct txn {
 	 * the same hold, in order; then the last one releases. */
 	struct txn *chain_head, *chain_tail, *chain_next;
 	uint32_t chain_len;
+	uint32_t chain_work;      /* its members' arguments (route.c: txn_work) */
+	uint32_t chain_cap;       /* the most members it may have */
+	/* A shard it took had single-key commands waiting since the txn
+	 * before (shard.held_waits): set by each granting shard. */
+	bool contended;
 	uint32_t shards[];        /* ids; then lsns; cmd_call arguments follow */
 };
 
@@ -393,6 +398,7 @@ struct conn {
 	struct queued_call *mq_head, *mq_tail;
 	uint32_t mq_count;
 	uint32_t mq_flags;                    /* the queued commands' flags, or-ed */
+	uint32_t mq_args;                     /* the queued commands' arguments */
 	bool mq_plain;                        /* every queued command pipelines */
 	/* EXECs started as txns and not yet run, oldest first: each takes
 	 * its own batch when it runs. */
@@ -574,6 +580,13 @@ struct shard {
 	struct kv_dbs **txn_held;             /* scratch held[] for txns run here */
 	struct release_msg **txn_rels;        /* scratch: a txn's release per shard */
 	struct txn *txn_open;                 /* a txn of this home still acquiring: chains may join it */
+	/* Single-key commands that waited for this shard's keyspace (paused
+	 * clients, deferred forwarded calls) since a txn last took it; the
+	 * next txn to take it learns whether any did (txn.contended). */
+	uint32_t held_waits;
+	/* The last chain of this home found waiting commands on a shard it
+	 * took: the next chains stay short (route.c, chain_cap). */
+	bool chain_contended;
 	uint64_t *chain_lsn;                  /* scratch: each held shard's last LSN along a chain */
 	bool chain_aof;                       /* appendonly as the chain's first txn saw it */
 	bool chain_home;                      /* the running chain holds this shard's keyspace */
@@ -1106,6 +1119,8 @@ bool multi_is_exec(const struct kv_command *cmd);
  * after c's earlier txns: no WATCH, nothing rejected, and only commands
  * that pipeline queued (route.c: shard_cmd_pipelines). */
 bool multi_exec_pipelines(const struct conn *c);
+/* The arguments of the commands c has queued since MULTI. */
+uint32_t multi_queued_args(const struct conn *c);
 /* An EXEC starts a txn: its transaction leaves the connection. */
 void multi_exec_detach(struct conn *c);
 /* What a command does to c's MULTI state while c's pipelined txns are out

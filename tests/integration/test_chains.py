@@ -26,6 +26,11 @@ it under one hold.  Seen from outside:
   (over both shards, or one: the client's or the other), a rejected
   command dooms only its block, DISCARD and WATCH keep their meaning,
   the EXECs chain, and everything acknowledged survives kill -9;
+- chains grow long (up to 256 txns) while nothing else waits for their
+  shards, and stay short (32) once a single-key command of another client
+  waited for a keyspace a txn held (INFO kevy_chain_longest,
+  kevy_short_chains; a control run without that command keeps none
+  short);
 - a chain member whose part on the other shard is over the AOF record
   limit (made small with DEBUG AOF-RECORD-LIMIT): that shard refuses
   writes, the members after it in the chain with a part there fail with
@@ -362,6 +367,17 @@ def case_pipeline(io):
             K.check(pipeline(c, cmds) == want, "40 MSET/MGET pairs, in order")
             got = chained(c) - before
             K.check(got >= 40, "one client's pipelined txns chained: %d of 80" % got)
+            # A chain is bounded by its members' arguments too
+            # (TXN_CHAIN_WORK, 8192): MSETs of 1,000 pairs (2,001
+            # arguments) chain at most 4 to a hold, so at most 3 of every
+            # 4 join one.
+            before = chained(c)
+            big = [("MSET",) + tuple(x for k in range(1000) for x in ("bw%d" % k, str(i)))
+                   for i in range(20)]
+            K.check(pipeline(c, big) == ["OK"] * 20, "20 MSETs of 1,000 keys")
+            K.check(c.cmd("MGET", "bw0", "bw999") == [b"19", b"19"], "the last one won")
+            joins = chained(c) - before
+            K.check(joins <= 15, "chains of at most 8192 arguments: %d joins of 20" % joins)
             cmds, want = [], []
             for i in range(1, 31):
                 cmds += [("MSET", a, "x", b, str(i)), ("INCR", b), ("MGET", a, b),
@@ -407,15 +423,21 @@ def case_pipeline_multi(io):
     try:
         with srv.conn() as c:
             a, b = A.keys_on_two_shards(c, "pm", "0")
+            # The single-key command between blocks reads the key of the
+            # client's own shard: a forwarded one would keep the next
+            # block's EXECs from joining until its reply is back (fwd_out).
+            home = int(c.cmd("CLIENT", "INFO").split(b"shard=")[1].split()[0])
+            between = a if home == 0 else b
             before = chained(c)
             cmds, want = [], []
             for i in range(1, 31):
                 v = str(i)
+                seen = (b"h" if between == a else b"r") + v.encode()
                 cmds += [("MULTI",), ("SET", a, v), ("SET", b, v), ("EXEC",),
                          ("MULTI",), ("INCR", a), ("GET", b), ("EXEC",),
                          ("MULTI",), ("SET", a, "h" + v), ("EXEC",),       # one shard
                          ("MULTI",), ("SET", b, "r" + v), ("GET", b), ("EXEC",),
-                         ("GET", a),                                      # between
+                         ("GET", between),
                          ("MULTI",), ("SET", a, "x"), ("NOSUCH",), ("EXEC",),
                          ("MULTI",), ("SET", b, "y"), ("DISCARD",),
                          ("MGET", a, b)]
@@ -423,7 +445,7 @@ def case_pipeline_multi(io):
                          "OK", "QUEUED", "QUEUED", [i + 1, v.encode()],
                          "OK", "QUEUED", ["OK"],
                          "OK", "QUEUED", "QUEUED", ["OK", b"r" + v.encode()],
-                         b"h" + v.encode(),
+                         seen,
                          "OK", "QUEUED", "ERR", "EXECABORT",
                          "OK", "QUEUED", "OK",
                          [b"h" + v.encode(), b"r" + v.encode()]]
@@ -436,7 +458,7 @@ def case_pipeline_multi(io):
                 else:
                     K.check(g == w, "reply %d (%r): %r, want %r" % (n, cmds[n], g, w))
             joined = chained(c) - before
-            K.check(joined >= 30, "pipelined EXECs chained: %d of 120 EXECs" % joined)
+            K.check(joined >= 60, "pipelined txns chained: %d (120 EXECs, 30 MGETs)" % joined)
             # WATCH waits for the EXECs before it (it does not follow), then
             # guards the block after it as before.
             cmds = [("MULTI",), ("SET", a, "w1"), ("SET", b, "w1"), ("EXEC",),
@@ -465,6 +487,61 @@ def case_pipeline_multi(io):
         srv.cleanup()
 
 
+def conn_on(srv, shard, tries=64):
+    """A connection the kernel handed to the given shard's listener."""
+    for _ in range(tries):
+        c = srv.conn()
+        if int(c.cmd("CLIENT", "INFO").split(b"shard=")[1].split()[0]) == shard:
+            return c
+        c.close()
+    raise K.TestFailure("no connection landed on shard %d in %d tries" % (shard, tries))
+
+
+def case_chain_length(io):
+    """Long chains only while nobody else waits (route.c, chain_cap): a
+    client's 100 pipelined MSETs run as one chain of more than 32; after
+    another client's GET waited for a keyspace a transaction held (a
+    MULTI with DEBUG SLEEP), the next chain of that home is capped at 32
+    (kevy_short_chains); without that GET, no chain is."""
+    for contended in (False, True):
+        srv = K.Server(args=["--threads", "2", "--io", io])
+        srv.start()
+        try:
+            m = conn_on(srv, 0)
+            a, b = A.keys_on_two_shards(m, "cl", "0")
+            K.check(m.cmd("CONFIG", "RESETSTAT") == "OK", "RESETSTAT")
+            g = conn_on(srv, 1)
+            m.send(K.encode("MULTI") + K.encode("SET", a, "1") + K.encode("SET", b, "1") +
+                   K.encode("DEBUG", "SLEEP", "0.3") + K.encode("EXEC"))
+            time.sleep(0.1)
+            if contended:
+                g.send(K.encode("GET", b))   # shard 1's key: waits for the EXEC
+            got = [K.parse(r) for r in m.read_replies(5, timeout=10)]
+            K.check(got[-1] == ["OK", "OK", "OK"], "the EXEC: %r" % got)
+            if contended:
+                K.check(K.parse(g.read_replies(1, timeout=10)[0]) == b"1",
+                        "the GET waited for the EXEC and saw its write")
+            for rnd in range(2):
+                cmds = [("MSET", a, "%d.%d" % (rnd, i), b, "%d.%d" % (rnd, i))
+                        for i in range(100)]
+                K.check(pipeline(m, cmds) == ["OK"] * 100, "100 pipelined MSETs")
+            K.check(m.cmd("MGET", a, b) == [b"1.99", b"1.99"], "the last MSET won")
+            st = A.info(m, "stats")
+            longest, short = int(st["kevy_chain_longest"]), int(st["kevy_short_chains"])
+            K.check(longest > 32, "one chain ran more than 32 txns: %d" % longest)
+            if contended:
+                K.check(short >= 1, "a chain was kept short after the GET waited: %d" % short)
+            else:
+                K.check(short == 0, "no chain kept short without waiting commands: %d" % short)
+            m.close()
+            g.close()
+            srv.stop()
+            K.log("%s: longest chain %d, short chains %d (%s)" %
+                  (io, longest, short, "a GET waited" if contended else "control"))
+        finally:
+            srv.cleanup()
+
+
 def main():
     K.require_kevy()
     if K.target() == "redis":
@@ -475,6 +552,7 @@ def main():
         case_switching(2, io)
         case_pipeline(io)
         case_pipeline_multi(io)
+        case_chain_length(io)
         case_over_limit(io)
 
 
