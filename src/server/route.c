@@ -237,17 +237,23 @@ static void txn_sys_execute(struct shard *s, struct txn *t)
  *   for a bounded run of commands (about half a millisecond of 10-key
  *   MSETs on this machine).  Short while others wait: a shard counts the
  *   single-key commands that waited for its keyspace (held_waits: paused
- *   clients, deferred forwarded calls) and tells the next txn that takes
- *   it (txn.contended); that txn's home then opens its next chains with
- *   TXN_CHAIN_CONTENDED members at most, until a chain finds nobody
- *   waited.  Long chains mean fewer holds and thread hand-offs for a load
- *   of multi-shard commands; short ones give other clients' commands
- *   their turns between holds (docs/benchmarks.md, "Session 18").
+ *   clients, deferred forwarded calls) and, when TXN_CHAIN_WAITS or more
+ *   did during one hold, tells the next txn that takes it (txn.contended);
+ *   that txn's home then opens its chains with TXN_CHAIN_CONTENDED members
+ *   at most for the next TXN_CHAIN_SHORT_MS.  Not on one wait: an MSET
+ *   whose keys all fall on one shard waits too, and a load of MSETs would
+ *   keep itself short; not chain by chain: long and short chains then
+ *   alternated and the waiting clients got fewer turns.  Long chains mean
+ *   fewer holds and thread hand-offs for a load of multi-shard commands;
+ *   short ones give other clients' commands their turns between holds
+ *   (docs/benchmarks.md, "Session 18").
  * - Turning appendonly on: members take the first txn's side and are
  *   counted before it ends (shard_turnon_defers).
  */
 #define TXN_CHAIN_MAX 256
 #define TXN_CHAIN_CONTENDED 32
+#define TXN_CHAIN_SHORT_MS 100
+#define TXN_CHAIN_WAITS 4
 #define TXN_CHAIN_WORK 8192
 
 /* What a txn adds to its chain's run: its arguments, and an EXEC's
@@ -427,7 +433,8 @@ static void txn_execute(struct shard *s, struct txn *t)
 	}
 	if (s->txn_open == t)
 		s->txn_open = NULL;
-	s->chain_contended = t->contended;
+	if (t->contended)
+		s->chain_short_until = s->now_ms + TXN_CHAIN_SHORT_MS;
 	/* This shard stays held from the first txn to the last of its chain
 	 * if the first holds it, whichever members name it. */
 	s->chain_home = false;
@@ -616,7 +623,7 @@ static void txn_take_local(struct shard *s, struct txn *t)
 	s->holder_id = t->id;
 	t->lsns[t->acquired] = s->aof.last_lsn;
 	t->acquired++;
-	t->contended |= s->held_waits > 0;
+	t->contended |= s->held_waits >= TXN_CHAIN_WAITS;
 	s->held_waits = 0;
 }
 
@@ -733,7 +740,7 @@ void shard_start_txn(struct shard *s, struct conn *c, const struct kv_command *c
 	}
 	t->chain_work = work;
 	t->chain_cap = TXN_CHAIN_MAX;
-	if (s->chain_contended) {
+	if (s->now_ms < s->chain_short_until) {
 		t->chain_cap = TXN_CHAIN_CONTENDED;
 		stat_add(&s->stats.short_chains, 1);
 	}
@@ -769,7 +776,7 @@ static void txn_grant_remote(struct shard *s, struct txn *t)
 	s->holder = t;
 	s->holder_id = t->id;
 	t->lsns[t->acquired] = s->aof.last_lsn;
-	t->contended |= s->held_waits > 0;
+	t->contended |= s->held_waits >= TXN_CHAIN_WAITS;
 	s->held_waits = 0;
 	t->m.type = MSG_GRANT;
 	/* After the notifications of what ran here before (gate.c). */

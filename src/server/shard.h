@@ -584,9 +584,9 @@ struct shard {
 	 * clients, deferred forwarded calls) since a txn last took it; the
 	 * next txn to take it learns whether any did (txn.contended). */
 	uint32_t held_waits;
-	/* The last chain of this home found waiting commands on a shard it
-	 * took: the next chains stay short (route.c, chain_cap). */
-	bool chain_contended;
+	/* Until then this home's chains stay short: one of its txns found
+	 * commands that had waited on a shard it took (route.c, chain_cap). */
+	int64_t chain_short_until;
 	uint64_t *chain_lsn;                  /* scratch: each held shard's last LSN along a chain */
 	bool chain_aof;                       /* appendonly as the chain's first txn saw it */
 	bool chain_home;                      /* the running chain holds this shard's keyspace */

@@ -27,7 +27,7 @@ it under one hold.  Seen from outside:
   command dooms only its block, DISCARD and WATCH keep their meaning,
   the EXECs chain, and everything acknowledged survives kill -9;
 - chains grow long (up to 256 txns) while nothing else waits for their
-  shards, and stay short (32) once a single-key command of another client
+  shards, and stay short (32) once single-key commands of other clients
   waited for a keyspace a txn held (INFO kevy_chain_longest,
   kevy_short_chains; a control run without that command keeps none
   short);
@@ -500,9 +500,9 @@ def conn_on(srv, shard, tries=64):
 def case_chain_length(io):
     """Long chains only while nobody else waits (route.c, chain_cap): a
     client's 100 pipelined MSETs run as one chain of more than 32; after
-    another client's GET waited for a keyspace a transaction held (a
-    MULTI with DEBUG SLEEP), the next chain of that home is capped at 32
-    (kevy_short_chains); without that GET, no chain is."""
+    6 other clients' GETs waited for a keyspace a transaction held (a
+    MULTI with DEBUG SLEEP; TXN_CHAIN_WAITS is 4), the next chain of that
+    home is capped at 32 (kevy_short_chains); without them, none is."""
     for contended in (False, True):
         srv = K.Server(args=["--threads", "2", "--io", io])
         srv.start()
@@ -510,17 +510,19 @@ def case_chain_length(io):
             m = conn_on(srv, 0)
             a, b = A.keys_on_two_shards(m, "cl", "0")
             K.check(m.cmd("CONFIG", "RESETSTAT") == "OK", "RESETSTAT")
-            g = conn_on(srv, 1)
+            gs = [conn_on(srv, 1) for _ in range(6)]
             m.send(K.encode("MULTI") + K.encode("SET", a, "1") + K.encode("SET", b, "1") +
                    K.encode("DEBUG", "SLEEP", "0.3") + K.encode("EXEC"))
             time.sleep(0.1)
             if contended:
-                g.send(K.encode("GET", b))   # shard 1's key: waits for the EXEC
+                for g in gs:
+                    g.send(K.encode("GET", b))   # shard 1's key: waits for the EXEC
             got = [K.parse(r) for r in m.read_replies(5, timeout=10)]
             K.check(got[-1] == ["OK", "OK", "OK"], "the EXEC: %r" % got)
             if contended:
-                K.check(K.parse(g.read_replies(1, timeout=10)[0]) == b"1",
-                        "the GET waited for the EXEC and saw its write")
+                for g in gs:
+                    K.check(K.parse(g.read_replies(1, timeout=10)[0]) == b"1",
+                            "the GET waited for the EXEC and saw its write")
             for rnd in range(2):
                 cmds = [("MSET", a, "%d.%d" % (rnd, i), b, "%d.%d" % (rnd, i))
                         for i in range(100)]
@@ -534,10 +536,11 @@ def case_chain_length(io):
             else:
                 K.check(short == 0, "no chain kept short without waiting commands: %d" % short)
             m.close()
-            g.close()
+            for g in gs:
+                g.close()
             srv.stop()
             K.log("%s: longest chain %d, short chains %d (%s)" %
-                  (io, longest, short, "a GET waited" if contended else "control"))
+                  (io, longest, short, "6 GETs waited" if contended else "control"))
         finally:
             srv.cleanup()
 
