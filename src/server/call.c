@@ -2,7 +2,9 @@
  * call.c - a command call as the runtime moves it around: a copy in one
  * allocation that outlives the client's input buffer (forwarded commands,
  * txns, broadcasts, blocked clients, MULTI queues), and the set of shards
- * its keys live on.  Pure helpers: nothing here runs a command.
+ * its keys live on, and whether a txn of it lets the connection's next
+ * commands follow it into a chain.  Pure helpers: nothing here runs a
+ * command.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -75,4 +77,18 @@ uint32_t shard_call_shards(const struct kv_command *cmd, int argc, const struct 
 		if (seen[sh / 64] & (1ull << (sh % 64)))
 			out[j++] = sh;
 	return count;
+}
+
+/* A command whose txn the connection's next commands may follow into the
+ * same chain (route.c: shard_txn_may_follow): one that runs as one plain
+ * call.  Not one that may block, wait for fsyncs or snapshots, run a script or
+ * a transaction, or decide its shards at run time: the connection's later
+ * commands must not run before such a call has finished. */
+bool shard_cmd_pipelines(const struct kv_command *cmd)
+{
+	return !(cmd->flags & (CMD_LOCAL | CMD_ALL_SHARDS | CMD_BLOCKING | CMD_WAIT_DURABLE |
+			       CMD_WAIT_SNAPSHOT | CMD_PROTECTED | CMD_SKIP_MONITOR | CMD_NOSCRIPT |
+			       CMD_PUBSUB | CMD_NO_MULTI)) &&
+	       !cmd->subcommands && !cmd->bcast && !cmd->conn_shards && !cmd->route &&
+	       !cmd->all_shards;
 }

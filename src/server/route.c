@@ -281,20 +281,6 @@ static bool shards_within(const uint32_t *shards, uint32_t n, const struct txn *
 	return true;
 }
 
-/* A command whose txn the connection's next commands may follow into the
- * same chain (shard_txn_may_follow): one that runs as one plain call.
- * Not one that may block, wait for fsyncs or snapshots, run a script or
- * a transaction, or decide its shards at run time: the connection's later
- * commands must not run before such a call has finished. */
-bool shard_cmd_pipelines(const struct kv_command *cmd)
-{
-	return !(cmd->flags & (CMD_LOCAL | CMD_ALL_SHARDS | CMD_BLOCKING | CMD_WAIT_DURABLE |
-			       CMD_WAIT_SNAPSHOT | CMD_PROTECTED | CMD_SKIP_MONITOR | CMD_NOSCRIPT |
-			       CMD_PUBSUB | CMD_NO_MULTI)) &&
-	       !cmd->subcommands && !cmd->bcast && !cmd->conn_shards && !cmd->route &&
-	       !cmd->all_shards;
-}
-
 /*
  * A connection with a txn out dispatches nothing else (its later commands
  * could run before it), except a txn that joins the same chain while that

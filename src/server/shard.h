@@ -1289,7 +1289,7 @@ int shard_drain_rings(struct shard *s);
 bool shard_txn_may_follow(struct shard *s, struct conn *c, int argc,
 			  const struct kv_slice *argv);
 /* Whether a command's txn lets its connection's next commands follow it
- * into the same chain: one plain call (route.c). */
+ * into the same chain: one plain call (call.c). */
 bool shard_cmd_pipelines(const struct kv_command *cmd);
 /* Start a txn for a command over several shards. */
 void shard_start_txn(struct shard *s, struct conn *c, const struct kv_command *cmd, int argc,
