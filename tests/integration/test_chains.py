@@ -347,18 +347,30 @@ def pipeline(c, cmds):
     return [K.parse(r) for r in c.read_replies(len(cmds), timeout=30)]
 
 
+def start_two(io, prefix):
+    """A started two-shard server under appendfsync always, and a key on
+    each shard."""
+    srv = K.Server(args=["--threads", "2", "--appendonly", "yes", "--appendfsync", "always",
+                         "--io", io])
+    srv.start()
+    try:
+        with srv.conn() as c:
+            a, b = A.keys_on_two_shards(c, prefix, "0")
+    except BaseException:
+        srv.cleanup()
+        raise
+    return srv, a, b
+
+
 def case_pipeline(io):
     """One client pipelines multi-shard commands: each joins the chain its
     previous one started while that chain still acquires (route.c,
     shard_txn_may_follow), so they chain without other clients; a
     single-key command between them waits for them, and every reply
     comes back in order with the value the commands before it left."""
-    srv = K.Server(args=["--threads", "2", "--appendonly", "yes", "--appendfsync", "always",
-                         "--io", io])
-    srv.start()
+    srv, a, b = start_two(io, "pl")
     try:
         with srv.conn() as c:
-            a, b = A.keys_on_two_shards(c, "pl", "0")
             before = chained(c)
             cmds, want = [], []
             for i in range(1, 41):
@@ -417,12 +429,9 @@ def case_pipeline_multi(io):
     MULTI and the next block's commands are queued (their replies wait
     behind it) and the next EXEC joins the chain with its own block
     (multi.c, multi_exec_detach)."""
-    srv = K.Server(args=["--threads", "2", "--appendonly", "yes", "--appendfsync", "always",
-                         "--io", io])
-    srv.start()
+    srv, a, b = start_two(io, "pm")
     try:
         with srv.conn() as c:
-            a, b = A.keys_on_two_shards(c, "pm", "0")
             # The single-key command between blocks reads the key of the
             # client's own shard: a forwarded one would keep the next
             # block's EXECs from joining until its reply is back (fwd_out).
