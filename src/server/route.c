@@ -291,6 +291,37 @@ static bool shards_within(const uint32_t *shards, uint32_t n, const struct txn *
  * chains long: a client's batch otherwise crossed one chain per command
  * while the replies of other clients' batches waited for their fsyncs.
  */
+/* Dispatch runs the call shard_txn_may_follow let through right after it:
+ * it takes the command and shards found here instead of finding them
+ * again (follow_take). */
+static void follow_note(struct shard *s, const struct conn *c, const struct kv_slice *argv,
+			const struct kv_command *cmd, uint32_t n, const uint32_t *shards)
+{
+	s->follow.c = c;
+	s->follow.argv = argv;
+	s->follow.cmd = cmd;
+	s->follow.n = n;
+	if (shards)
+		memcpy(s->follow.shards, shards, n * sizeof(*shards));
+}
+
+/* The command shard_txn_may_follow found for this call, or NULL; the
+ * memo is used once. */
+static const struct kv_command *follow_take(struct shard *s, const struct conn *c,
+					    const struct kv_slice *argv, uint32_t *n,
+					    uint32_t *shards)
+{
+	*n = UINT32_MAX;
+	if (s->follow.argv != argv || s->follow.c != c)
+		return NULL;
+	s->follow.argv = NULL;
+	s->follow.c = NULL;
+	*n = s->follow.n;
+	if (*n != UINT32_MAX)
+		memcpy(shards, s->follow.shards, *n * sizeof(*shards));
+	return s->follow.cmd;
+}
+
 bool shard_txn_may_follow(struct shard *s, struct conn *c, int argc,
 			  const struct kv_slice *argv)
 {
@@ -305,6 +336,7 @@ bool shard_txn_may_follow(struct shard *s, struct conn *c, int argc,
 	case MULTI_FOLLOW_NO:
 		return false;
 	case MULTI_FOLLOW_LOCAL:
+		follow_note(s, c, argv, cmd, UINT32_MAX, NULL);
 		return true;
 	case MULTI_FOLLOW_EXEC:
 		/* Its shards may be this one alone: it still joins (dispatch
@@ -321,8 +353,11 @@ bool shard_txn_may_follow(struct shard *s, struct conn *c, int argc,
 		break;
 	}
 	const struct txn *l = s->txn_open;
-	return l && c->chain_id == l->id && chain_has_room(l, txn_work(c, cmd, argc)) &&
-	       !c->fwd_out && n >= 1 && shards_within(shards, n, l);
+	if (!l || c->chain_id != l->id || !chain_has_room(l, txn_work(c, cmd, argc)) ||
+	    c->fwd_out || n < 1 || !shards_within(shards, n, l))
+		return false;
+	follow_note(s, c, argv, cmd, n, shards);
+	return true;
 }
 
 static bool txn_chain_join(struct shard *s, struct conn *c, struct txn *t, uint32_t work)
@@ -1488,7 +1523,11 @@ static void dispatch_monitor(struct shard *s, const struct conn *c,
 static enum dispatch_result dispatch_command(struct shard *s, struct conn *c, int argc,
 					     const struct kv_slice *argv)
 {
-	const struct kv_command *cmd = cmd_lookup(argv[0].ptr, argv[0].len);
+	uint32_t shards[SHARD_MAX];
+	uint32_t n;
+	const struct kv_command *cmd = follow_take(s, c, argv, &n, shards);
+	if (!cmd)
+		cmd = cmd_lookup(argv[0].ptr, argv[0].len);
 	/* A command rejected here also dooms an open MULTI (EXECABORT). */
 	if (!cmd) {
 		struct unknown_args u = { argc, argv };
@@ -1660,10 +1699,10 @@ static enum dispatch_result dispatch_command(struct shard *s, struct conn *c, in
 		dispatch_monitor(s, c, cmd, argc, argv);
 		goto done;
 	}
-	uint32_t shards[SHARD_MAX];
-	uint32_t n;
 	bool home_only = cmd->conn_shards != NULL && !blocking_never_waits(cmd, argc, argv);
-	if (home_only)
+	if (n != UINT32_MAX)
+		;   /* found by shard_txn_may_follow */
+	else if (home_only)
 		n = cmd->conn_shards(c, argc, argv, shards);
 	else
 		n = shard_call_shards(cmd, argc, argv, shards);

@@ -584,6 +584,16 @@ struct shard {
 	 * clients, deferred forwarded calls) since a txn last took it; the
 	 * next txn to take it learns whether any did (txn.contended). */
 	uint32_t held_waits;
+	/* What shard_txn_may_follow found for the call it let through, which
+	 * dispatch runs next: its command and, for a txn, its shards (n is
+	 * UINT32_MAX when not computed).  Used once, then cleared. */
+	struct {
+		const struct conn *c;
+		const struct kv_slice *argv;
+		const struct kv_command *cmd;
+		uint32_t n;
+		uint32_t shards[SHARD_MAX];
+	} follow;
 	/* Until then this home's chains stay short: one of its txns found
 	 * commands that had waited on a shard it took (route.c, chain_cap). */
 	int64_t chain_short_until;
