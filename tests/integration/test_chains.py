@@ -25,7 +25,9 @@ it under one hold.  Seen from outside:
   EXEC before it waits in a chain, each EXEC runs exactly its own block
   (over both shards, or one: the client's or the other), a rejected
   command dooms only its block, DISCARD and WATCH keep their meaning,
-  the EXECs chain, and everything acknowledged survives kill -9;
+  the EXECs chain, a malformed request behind them gets the protocol
+  error after their replies, and everything acknowledged survives
+  kill -9;
 - chains grow long (up to 256 txns) while nothing else waits for their
   shards, and stay short (32) once single-key commands of other clients
   waited for a keyspace a txn held (INFO kevy_chain_longest,
@@ -484,6 +486,23 @@ def case_pipeline_multi(io):
                 K.check(got == ["OK", "QUEUED", "QUEUED", None,
                                 "OK", "QUEUED", "QUEUED", ["OK", "OK"]],
                         "a broken WATCH aborts its block only: %r" % got)
+        # A malformed request behind pipelined blocks (parsed while their
+        # EXECs are out): their replies first, then the protocol error,
+        # then the connection closes; the blocks took effect.
+        with srv.conn() as c:
+            blocks = b"".join(K.encode(*cmd) for i in range(3)
+                              for cmd in (("MULTI",), ("SET", a, "m%d" % i),
+                                          ("SET", b, "m%d" % i), ("EXEC",)))
+            c.send(blocks + b"*abc\r\n")
+            seen = [K.parse(r) for r in c.read_replies(13, timeout=30)]
+            K.check(seen[:12] == ["OK", "QUEUED", "QUEUED", ["OK", "OK"]] * 3,
+                    "the blocks' replies before the error: %r" % seen)
+            K.check(isinstance(seen[12], K.RespError) and b"Protocol error" in seen[12].msg,
+                    "then the protocol error: %r" % seen[12])
+            K.check(c.closed_by_peer(10), "and the connection closes")
+        with srv.conn() as c:
+            K.check(c.cmd("MGET", a, b) == [b"m2", b"m2"], "the blocks before the error ran")
+            K.check(c.cmd("MSET", a, "w4", b, "w4") == "OK", "reset")
             digest = c.cmd("DEBUG", "DIGEST")
         A.kill9(srv)
         A.restart(srv)
