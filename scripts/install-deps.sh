@@ -3,8 +3,9 @@
 # --test, to run its tests) on Debian 12 / Ubuntu.
 #
 #   scripts/install-deps.sh          build deps: compiler, cmake, liburing,
-#                                    zstd, xxhash, cmocka, Lua 5.1 with cjson
-#                                    and bitop (scripting)
+#                                    zstd, xxhash, jemalloc (the allocator),
+#                                    cmocka, Lua 5.1 with cjson and bitop
+#                                    (scripting)
 #   scripts/install-deps.sh --test   + redis-server, redis-tools, python3,
 #                                    python3-redis (differential and client tests),
 #                                    python3-rq (a real job queue: test_rq),
@@ -17,7 +18,7 @@
 # apt-get runs only when something is missing.  Runs as root, or through sudo.
 set -euo pipefail
 
-BUILD_PKGS=(build-essential cmake pkg-config liburing-dev libzstd-dev libxxhash-dev libcmocka-dev
+BUILD_PKGS=(build-essential cmake pkg-config liburing-dev libzstd-dev libxxhash-dev libjemalloc-dev libcmocka-dev
             liblua5.1-0-dev lua-cjson-dev lua-bitop-dev)
 TEST_PKGS=(redis-server redis-tools python3 python3-redis python3-rq tcl prometheus-redis-exporter)
 

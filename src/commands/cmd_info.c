@@ -9,12 +9,12 @@
 #include "commands/cmd_info.h"
 #include "commands/cmd_persist.h"
 #include "commands/config.h"
+#include "base/alloc.h"
 #include "base/kv.h"
 #include "persist/aof.h"
 #include "store/lru.h"
 
 #include <inttypes.h>
-#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -233,27 +233,22 @@ static uint64_t srv_rss_bytes(void)
 	return resident * (uint64_t)sysconf(_SC_PAGESIZE);
 }
 
-/* Bytes the process has allocated with malloc (glibc's count), the closest
- * match to Redis's used_memory; falls back to the keyspace's own count where
- * glibc cannot say (other libcs, sanitizer builds). */
+/* Bytes the process has allocated (the allocator's count: jemalloc's
+ * stats.allocated, glibc's in-use bytes), the closest match to Redis's
+ * used_memory; falls back to the keyspace's own count where the allocator
+ * cannot say (sanitizer builds). */
 uint64_t info_heap_bytes(uint64_t fallback)
 {
-#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 33))
-	struct mallinfo2 mi = mallinfo2();
-	uint64_t n = (uint64_t)mi.uordblks + (uint64_t)mi.hblkhd;
-	if (n > 0)
-		return n;
-#endif
-	return fallback;
+	struct kv_alloc_counts n;
+	return kv_alloc_counts(&n) == 0 ? n.allocated : fallback;
 }
 
 /* The highest used_memory INFO or MEMORY has seen (kevy samples the heap
- * only when asked: mallinfo2 walks every arena). */
+ * only when asked: reading the allocator's counts is not free). */
 static _Atomic uint64_t srv_peak_bytes;
 
-static uint64_t srv_heap_sample(uint64_t fallback, uint64_t *peak)
+static uint64_t srv_heap_sample(uint64_t used, uint64_t *peak)
 {
-	uint64_t used = info_heap_bytes(fallback);
 	uint64_t old = atomic_load_explicit(&srv_peak_bytes, memory_order_relaxed);
 	while (used > old &&
 	       !atomic_compare_exchange_weak_explicit(&srv_peak_bytes, &old, used,
@@ -265,14 +260,16 @@ static uint64_t srv_heap_sample(uint64_t fallback, uint64_t *peak)
 
 struct srv_memory {
 	uint64_t used, peak, rss, dataset, keys, clients, aof_buffer, lua, functions, overhead;
+	uint64_t active, resident; /* the allocator's pages (kv_alloc_counts) */
 };
 static void srv_memory_sum(const struct cmd_ctx *c, struct srv_memory *m);
 
-/* Redis 7.0's fields, in its order.  kevy's allocator is glibc's malloc,
- * which has no jemalloc-style active/resident counts: the allocator_*
- * fields use the heap and the RSS as MEMORY STATS does, and the fields of
- * things kevy does not have (replication buffers, cluster links, active
- * defrag, lazy free) are 0 (docs/compatibility.md). */
+/* Redis 7.0's fields, in its order.  The allocator_* fields are jemalloc's
+ * counts (allocated, active, resident) and the ratios between them, as
+ * Redis computes them; with glibc, which has no page counts, active is the
+ * heap and resident the RSS.  The fields of things kevy does not have
+ * (replication buffers, cluster links, active defrag, lazy free) are 0
+ * (docs/compatibility.md). */
 static void srv_info_memory(const struct cmd_ctx *c, struct kv_buf *b,
 			    const struct srv_totals *t)
 {
@@ -314,8 +311,8 @@ static void srv_info_memory(const struct cmd_ctx *c, struct kv_buf *b,
 		      (unsigned long long)m.overhead, (unsigned long long)startup,
 		      (unsigned long long)t->dataset_bytes,
 		      used ? (double)t->dataset_bytes * 100.0 / (double)used : 0.0,
-		      (unsigned long long)used, (unsigned long long)used, (unsigned long long)rss,
-		      (unsigned long long)sys, sys_h);
+		      (unsigned long long)used, (unsigned long long)m.active,
+		      (unsigned long long)m.resident, (unsigned long long)sys, sys_h);
 	uint64_t lua = 0, flua = 0, nscripts = 0, sbytes = 0;
 	if (c->rt && c->rt->script_memory)
 		c->rt->script_memory(&lua, &flua, &nscripts, &sbytes);
@@ -338,15 +335,18 @@ static void srv_info_memory(const struct cmd_ctx *c, struct kv_buf *b,
 		      (unsigned long long)sbytes, (unsigned long long)nscripts,
 		      (unsigned long long)sbytes, scripts_h);
 	long long frag_bytes = (long long)rss - (long long)used;
+	long long afrag = (long long)m.active - (long long)used;
+	long long arss = (long long)m.resident - (long long)m.active;
+	long long rover = (long long)rss - (long long)m.resident;
 	kv_buf_printf(b, "maxmemory:%llu\r\n"
 		      "maxmemory_human:%s\r\n"
 		      "maxmemory_policy:%s\r\n"
-		      "allocator_frag_ratio:1.00\r\n"
-		      "allocator_frag_bytes:0\r\n"
+		      "allocator_frag_ratio:%.2f\r\n"
+		      "allocator_frag_bytes:%lld\r\n"
 		      "allocator_rss_ratio:%.2f\r\n"
 		      "allocator_rss_bytes:%lld\r\n"
-		      "rss_overhead_ratio:1.00\r\n"
-		      "rss_overhead_bytes:0\r\n"
+		      "rss_overhead_ratio:%.2f\r\n"
+		      "rss_overhead_bytes:%lld\r\n"
 		      "mem_fragmentation_ratio:%.2f\r\n"
 		      "mem_fragmentation_bytes:%lld\r\n"
 		      "mem_not_counted_for_evict:0\r\n"
@@ -356,15 +356,17 @@ static void srv_info_memory(const struct cmd_ctx *c, struct kv_buf *b,
 		      "mem_clients_normal:%llu\r\n"
 		      "mem_cluster_links:0\r\n"
 		      "mem_aof_buffer:%llu\r\n"
-		      "mem_allocator:libc\r\n"
+		      "mem_allocator:%s\r\n"
 		      "active_defrag_running:0\r\n"
 		      "lazyfree_pending_objects:0\r\n"
 		      "lazyfreed_objects:0\r\n",
 		      (unsigned long long)maxmem, max_h,
 		      policy <= EVICT_NOEVICTION ? evict_policy_names[policy] : "noeviction",
+		      used ? (double)m.active / (double)used : 0.0, afrag,
+		      m.active ? (double)m.resident / (double)m.active : 0.0, arss,
+		      m.resident ? (double)rss / (double)m.resident : 0.0, rover,
 		      used ? (double)rss / (double)used : 0.0, frag_bytes,
-		      used ? (double)rss / (double)used : 0.0, frag_bytes,
-		      (unsigned long long)m.clients, (unsigned long long)m.aof_buffer);
+		      (unsigned long long)m.clients, (unsigned long long)m.aof_buffer, kv_alloc_name());
 }
 
 /* Redis 7.0's fields in its order.  The replication traffic, fork,
@@ -762,8 +764,15 @@ static void srv_memory_sum(const struct cmd_ctx *c, struct srv_memory *m)
 	struct srv_totals t;
 	srv_sum(c, &t);
 	memset(m, 0, sizeof(*m));
-	m->used = srv_heap_sample(t.dataset_bytes, &m->peak);
+	struct kv_alloc_counts ac;
 	m->rss = srv_rss_bytes();
+	if (kv_alloc_counts(&ac) != 0) {
+		ac.allocated = ac.active = t.dataset_bytes;
+		ac.resident = m->rss;
+	}
+	m->used = srv_heap_sample(ac.allocated, &m->peak);
+	m->active = ac.active;
+	m->resident = ac.resident ? ac.resident : m->rss;
 	m->keys = t.keys;
 	c->rt->clients_foreach(srv_client_mem, &m->clients);
 	for (uint32_t i = 0; i < c->nshards; i++) {
@@ -801,11 +810,10 @@ static void srv_stat_double(struct kv_buf *out, const char *name, double v)
 }
 
 /* MEMORY STATS: Redis 7.0's fields, in its order, from what kevy counts:
- * the heap (glibc's count, as INFO's used_memory), the keyspace's own
- * accounting, clients' buffers, the AOF's unwritten bytes, the Lua heaps.
- * kevy has no allocator statistics of jemalloc's kind, replication or
- * cluster: those fields are 0, or the heap's where Redis compares against
- * the allocator's. */
+ * the allocator's counts (as INFO's used_memory and allocator_*), the
+ * keyspace's own accounting, clients' buffers, the AOF's unwritten bytes,
+ * the Lua heaps.  kevy has no replication backlog or cluster: those fields
+ * are 0. */
 void cmd_memory_stats(struct cmd_ctx *c)
 {
 	struct srv_memory m;
@@ -857,14 +865,17 @@ void cmd_memory_stats(struct cmd_ctx *c)
 			m.used ? (double)m.dataset * 100.0 / (double)m.used : 0.0);
 	srv_stat_double(o, "peak.percentage", m.peak ? (double)m.used * 100.0 / (double)m.peak : 0.0);
 	srv_stat(o, "allocator.allocated", m.used);
-	srv_stat(o, "allocator.active", m.used);
-	srv_stat(o, "allocator.resident", m.rss);
-	srv_stat_double(o, "allocator-fragmentation.ratio", 1.0);
-	srv_stat(o, "allocator-fragmentation.bytes", 0);
-	srv_stat_double(o, "allocator-rss.ratio", m.used ? (double)m.rss / (double)m.used : 0.0);
-	srv_stat(o, "allocator-rss.bytes", m.rss > m.used ? m.rss - m.used : 0);
-	srv_stat_double(o, "rss-overhead.ratio", 1.0);
-	srv_stat(o, "rss-overhead.bytes", 0);
+	srv_stat(o, "allocator.active", m.active);
+	srv_stat(o, "allocator.resident", m.resident);
+	srv_stat_double(o, "allocator-fragmentation.ratio",
+			m.used ? (double)m.active / (double)m.used : 0.0);
+	srv_stat(o, "allocator-fragmentation.bytes", m.active > m.used ? m.active - m.used : 0);
+	srv_stat_double(o, "allocator-rss.ratio",
+			m.active ? (double)m.resident / (double)m.active : 0.0);
+	srv_stat(o, "allocator-rss.bytes", m.resident > m.active ? m.resident - m.active : 0);
+	srv_stat_double(o, "rss-overhead.ratio",
+			m.resident ? (double)m.rss / (double)m.resident : 0.0);
+	srv_stat(o, "rss-overhead.bytes", m.rss > m.resident ? m.rss - m.resident : 0);
 	srv_stat_double(o, "fragmentation", m.used ? (double)m.rss / (double)m.used : 0.0);
 	srv_stat(o, "fragmentation.bytes", m.rss > m.used ? m.rss - m.used : 0);
 }
@@ -904,35 +915,25 @@ void cmd_memory_doctor(struct cmd_ctx *c)
 	kv_buf_free(&b);
 }
 
-/* MEMORY MALLOC-STATS: glibc's malloc_info report (XML) where there is one,
- * else Redis's answer for an allocator without statistics. */
+/* MEMORY MALLOC-STATS: the allocator's own report (jemalloc's
+ * malloc_stats_print, glibc's malloc_info XML), else Redis's answer for an
+ * allocator without statistics. */
 void cmd_memory_malloc_stats(struct cmd_ctx *c)
 {
-#ifdef __GLIBC__
-	char *text = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&text, &len);
-	if (f) {
-		int rc = malloc_info(0, f);
-		fclose(f);
-		if (rc == 0) {
-			resp_verbatim(c->out, "txt", text, len);
-			free(text);
-			return;
-		}
-		free(text);
+	struct kv_buf b = KV_BUF_INIT;
+	if (kv_alloc_report(&b) == 0) {
+		resp_verbatim(c->out, "txt", b.data, b.len);
+	} else {
+		const char *msg = "Stats not supported for the current allocator";
+		resp_verbatim(c->out, "txt", msg, strlen(msg));
 	}
-#endif
-	const char *msg = "Stats not supported for the current allocator";
-	resp_verbatim(c->out, "txt", msg, strlen(msg));
+	kv_buf_free(&b);
 }
 
 /* MEMORY PURGE: give free heap pages back to the system. */
 void cmd_memory_purge(struct cmd_ctx *c)
 {
-#ifdef __GLIBC__
-	malloc_trim(0);
-#endif
+	kv_alloc_purge();
 	resp_ok(c->out);
 }
 

@@ -10,8 +10,9 @@
  *     growing) or to bucket b & (smaller mask) (when shrinking).  That is what
  *     lets the reverse-binary cursor cover every element across resizes.
  *
- * Memory is accounted as malloc_usable_size plus glibc's 8-byte chunk
- * header: the bytes the heap really spends, not just what was asked for.
+ * Memory is accounted as malloc_usable_size plus the allocator's chunk
+ * header (KV_ALLOC_HEADER): the bytes the heap really spends, not just what
+ * was asked for.
  */
 #include "store/dict.h"
 
@@ -19,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/alloc.h"
 #include "base/kv.h"
 
 #define DICT_MIN_SIZE 4u
@@ -35,7 +37,7 @@ _Static_assert(sizeof(struct dict_node) == sizeof(void *),
 
 static size_t heap_bytes(const void *p)
 {
-	return p ? malloc_usable_size((void *)p) + sizeof(size_t) : 0;
+	return p ? malloc_usable_size((void *)p) + KV_ALLOC_HEADER : 0;
 }
 
 static uint64_t next_pow2(uint64_t n)

@@ -33,8 +33,8 @@
  * reallocated, its dict link and its expiry slot are pointed at the new
  * address (entry_moved).
  *
- * Memory is accounted per allocation as malloc_usable_size plus glibc's
- * 8-byte chunk header, i.e. what the heap really spends; value objects of
+ * Memory is accounted per allocation as malloc_usable_size plus the
+ * allocator's chunk header (KV_ALLOC_HEADER), i.e. what the heap really spends; value objects of
  * other types report their bytes through the registered mem function and
  * db_memory_adjust().
  *
@@ -50,6 +50,7 @@
 #include <time.h>
 
 #include "store/dict.h"
+#include "base/alloc.h"
 #include "base/kv.h"
 #include "store/lru.h"
 
@@ -176,7 +177,7 @@ static size_t obj_mem(enum kv_type type, const void *obj);
 
 static size_t heap_bytes(const void *p)
 {
-	return p ? malloc_usable_size((void *)p) + sizeof(size_t) : 0;
+	return p ? malloc_usable_size((void *)p) + KV_ALLOC_HEADER : 0;
 }
 
 static uint64_t rng_next(uint64_t *s)

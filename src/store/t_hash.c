@@ -18,8 +18,8 @@
  * changes is rewritten in place when the node's block still fits it snugly,
  * otherwise the node is reallocated and relinked with dict_replace_at.
  *
- * Memory is counted as malloc_usable_size plus glibc's 8-byte chunk header
- * for every block, as store.c and dict.c do: a packed hash is its block; a
+ * Memory is counted as malloc_usable_size plus the allocator's chunk header
+ * (KV_ALLOC_HEADER) for every block, as store.c and dict.c do: a packed hash is its block; a
  * table is its header block, its nodes (node_bytes, kept up to date) and its
  * bucket arrays (dict_mem_bytes).
  */
@@ -30,6 +30,7 @@
 #include <string.h>
 
 #include "store/dict.h"
+#include "base/alloc.h"
 #include "base/kv.h"
 #include "store/store.h"
 #include "base/varint.h"
@@ -67,7 +68,7 @@ struct hash_node {
 
 static size_t heap_bytes(const void *p)
 {
-	return p ? malloc_usable_size((void *)p) + sizeof(size_t) : 0;
+	return p ? malloc_usable_size((void *)p) + KV_ALLOC_HEADER : 0;
 }
 
 static struct hash_packed *as_packed(const struct hash_obj *h)

@@ -19,7 +19,7 @@
  * Memory: a node is one allocation (links, counts and data together); node
  * capacity grows by 1/8 beyond what an insert needs (capped at the node
  * limit) and is given back when a node is more than 1/8 empty.  Every
- * allocation is counted in l->mem as malloc_usable_size + 8, the store's rule.
+ * allocation is counted in l->mem as malloc_usable_size + KV_ALLOC_HEADER, the store's rule.
  */
 #include "store/t_list.h"
 
@@ -28,6 +28,7 @@
 #include <string.h>
 
 #include "base/buf.h"
+#include "base/alloc.h"
 #include "base/kv.h"
 #include "store/store.h"
 #include "base/util_num.h"
@@ -60,7 +61,7 @@ __attribute__((constructor)) static void list_type_register(void)
 
 static size_t heap_bytes(const void *p)
 {
-	return p ? malloc_usable_size((void *)p) + sizeof(size_t) : 0;
+	return p ? malloc_usable_size((void *)p) + KV_ALLOC_HEADER : 0;
 }
 
 /* ---- entry encoding ---- */

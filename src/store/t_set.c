@@ -16,14 +16,15 @@
  * mutation protocol in t_set.h and compact_resize below.  A hashtable
  * object is allocated once, on conversion, and never moves.
  *
- * Memory is counted as the store counts it (malloc_usable_size plus glibc's
- * 8-byte chunk header per allocation) and computed on demand in O(1).  Note
+ * Memory is counted as the store counts it (malloc_usable_size plus the
+ * allocator's chunk header per allocation) and computed on demand in O(1).  Note
  * that a lookup in a hashtable can finish a rehash and free a bucket array,
  * so callers measure set_mem around every call, reads included.
  */
 #include "store/t_set.h"
 
 #include "store/dict.h"
+#include "base/alloc.h"
 #include "base/kv.h"
 #include "store/store.h"
 #include "base/util_num.h"
@@ -57,7 +58,7 @@ struct set_node {
 
 static size_t heap_bytes(const void *p)
 {
-	return p ? malloc_usable_size((void *)p) + sizeof(size_t) : 0;
+	return p ? malloc_usable_size((void *)p) + KV_ALLOC_HEADER : 0;
 }
 
 static struct set_ht *ht_of(const struct kv_set *s)
@@ -158,8 +159,9 @@ static void ht_unlink_free(struct set_ht *h, struct dict_node **link)
  *
  * An intset or listpack is one allocation: the header, then `used` bytes
  * of data.  Its size is always requested as compact_alloc(header + used),
- * a size glibc hands out with no slack, so malloc_usable_size is the
- * capacity and nothing is ever written past the requested size.
+ * a size glibc hands out with no slack (jemalloc rounds it up to its size
+ * class, and a realloc within the class stays in place), and nothing is
+ * ever written past the requested size.
  *
  * Moving.  The store may hold the object (`pinned`); such an object is never
  * freed, reallocated or modified when the change needs another block: a new

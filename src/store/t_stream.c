@@ -3,7 +3,7 @@
  *
  * Every allocation goes through st_alloc/st_realloc/st_free, which keep
  * s->mem equal to the heap bytes the object holds (malloc_usable_size plus
- * glibc's chunk header, as the store counts its own allocations), so
+ * the allocator's chunk header, as the store counts its own allocations), so
  * stream_mem is O(1).
  */
 #include "store/t_stream.h"
@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/alloc.h"
 #include "base/kv.h"
 #include "base/varint.h"
 #include "store/encoding.h"
@@ -40,7 +41,7 @@ static void blocks_insert(struct stream *s, size_t at, struct stream_block *b);
  * as a read of them ("may be used uninitialized" at -O0). */
 static size_t heap_size(void *p)
 {
-	return p ? malloc_usable_size(p) + sizeof(size_t) : 0;
+	return p ? malloc_usable_size(p) + KV_ALLOC_HEADER : 0;
 }
 
 static void *st_alloc(struct stream *s, size_t n)

@@ -33,7 +33,7 @@
  * there): 1M members "member:N" in one zset: 93.8 vs 109.8 bytes/member;
  * 100k zsets of 10 such members: 171 vs 202 bytes/zset (key included).
  *
- * Memory is accounted like store.c: malloc_usable_size plus glibc's 8-byte
+ * Memory is accounted like store.c: malloc_usable_size plus the allocator's
  * chunk header per allocation.  The figure is recomputed (O(1)) at the end of
  * every mutating call and cached, so a read that lets the dict finish a
  * rehash does not change what the store was told.
@@ -47,6 +47,7 @@
 #include <string.h>
 
 #include "store/dict.h"
+#include "base/alloc.h"
 #include "base/kv.h"
 #include "store/store.h"
 #include "store/encoding.h"
@@ -105,7 +106,7 @@ struct zset_sl {
 
 static size_t heap_bytes(const void *p)
 {
-	return p ? malloc_usable_size((void *)p) + sizeof(size_t) : 0;
+	return p ? malloc_usable_size((void *)p) + KV_ALLOC_HEADER : 0;
 }
 
 static inline const char *node_member(const struct zsl_node *n)

@@ -19,6 +19,7 @@ shards (CLIENT INFO's shard= field picks them) and keys on both shards:
   range errors.
 """
 
+import os
 import re
 import sys
 import time
@@ -290,6 +291,36 @@ def check_memory(a, b):
     mem = a.cmd("INFO", "memory").decode()
     for f in ("used_memory_peak", "used_memory_peak_human", "mem_fragmentation_ratio"):
         K.check(("\r\n%s:" % f) in mem, "INFO memory has %s" % f)
+    check_allocator(a)
+
+
+def check_allocator(a):
+    """The allocator the build was configured with (KEVY_ALLOCATOR, set by
+    CTest) is the one INFO names, and its counts and report are its own."""
+    a.cmd("SET", "alloc:big", "x" * 300000)
+    info = dict(l.split(":", 1) for l in a.cmd("INFO", "memory").decode().split("\r\n")
+                if ":" in l)
+    name = info["mem_allocator"]
+    want = os.environ.get("KEVY_ALLOCATOR")
+    if want:
+        K.check(name == want or name.startswith(want + "-"),
+                "mem_allocator %r, the build links %s" % (name, want))
+    used, act, res = (int(info[f]) for f in ("allocator_allocated", "allocator_active",
+                                              "allocator_resident"))
+    K.check(int(info["used_memory"]) == used > 300000, "used_memory is the allocator's: %r" % info)
+    report = a.cmd("MEMORY", "MALLOC-STATS")
+    if name.startswith("jemalloc-"):
+        K.check(used <= act <= res, "allocated <= active <= resident: %d %d %d" % (used, act, res))
+        K.check(b"Begin jemalloc statistics" in report, "jemalloc's report: %r" % report[:80])
+        st = a.cmd("MEMORY", "STATS")
+        d = dict(zip(st[0::2], st[1::2]))
+        K.check(d[b"allocator.allocated"] <= d[b"allocator.active"] <= d[b"allocator.resident"],
+                "MEMORY STATS allocator counts: %r" % d)
+    else:
+        K.check(name == "libc", "mem_allocator %r" % name)
+        K.check(report.startswith(b"<malloc") or report.startswith(b"Stats not supported"),
+                "libc's report: %r" % report[:80])
+    a.cmd("DEL", "alloc:big")
 
 
 def check_config(a):
