@@ -23,7 +23,8 @@ if [ -f "$ROOT/build/libkevy.a" ] && [ -f "$ROOT/build/libkevy-server.a" ]; then
 	"${CC:-cc}" -std=c11 -O2 -Wall -Wextra -Werror -D_GNU_SOURCE -I"$ROOT/src" -o "$CHECK" \
 		"$ROOT/bench/acl_check.c" -Wl,--whole-archive "$ROOT/build/libkevy-server.a" \
 		"$ROOT/build/libkevy.a" -Wl,--no-whole-archive \
-		$(pkg-config --libs liburing libzstd libxxhash lua5.1 lua5.1-cjson lua5.1-bitop) \
+		$(pkg-config --libs liburing libzstd libxxhash lua5.1 lua5.1-cjson lua5.1-bitop \
+			$(pkg-config --exists jemalloc && echo jemalloc)) \
 		-lpthread -lm && "$CHECK"
 	rm -f "$CHECK"
 	echo
