@@ -43,6 +43,7 @@
 
 #include "commands/cmd.h"
 #include "commands/notify.h"
+#include "base/alloc.h"
 #include "base/kv.h"
 #include "base/log.h"
 #include "persist/kvio.h"
@@ -1468,8 +1469,8 @@ static void cfg_take_defaults(void);
 
 static void cfg_print_version(void)
 {
-	printf("kevy-server v=%s redis-compat=%s bits=%d malloc=libc", KV_VERSION,
-	       KV_REDIS_COMPAT_VERSION, (int)(sizeof(long) * 8));
+	printf("kevy-server v=%s redis-compat=%s bits=%d malloc=%s", KV_VERSION,
+	       KV_REDIS_COMPAT_VERSION, (int)(sizeof(long) * 8), kv_alloc_name());
 #ifdef __GNUC__
 	printf(" cc=gcc-%d.%d.%d", __GNUC__, __GNUC_MINOR__, __GNUC_PATCHLEVEL__);
 #endif
