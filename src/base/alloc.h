@@ -10,6 +10,7 @@
 #ifndef KV_ALLOC_H
 #define KV_ALLOC_H
 
+#include <malloc.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -17,13 +18,19 @@
 
 /* Bytes an allocation costs the heap beyond its usable size: glibc keeps an
  * 8-byte chunk header before every block; jemalloc's small size classes
- * keep their metadata outside the block.  The store's memory accounting is
- * malloc_usable_size(p) + KV_ALLOC_HEADER per allocation. */
+ * keep their metadata outside the block. */
 #ifdef KEVY_JEMALLOC
 #define KV_ALLOC_HEADER ((size_t)0)
 #else
 #define KV_ALLOC_HEADER sizeof(size_t)
 #endif
+
+/* The bytes the heap spends on the block at p (NULL: 0): its usable size
+ * plus the allocator's header.  The store's one accounting rule.  A macro,
+ * not a function of a const pointer: GCC would read such a call on freshly
+ * malloc'ed bytes as a read of them ("may be used uninitialized" at -O0). */
+#define kv_heap_bytes(p) \
+	((p) ? malloc_usable_size((void *)(p)) + KV_ALLOC_HEADER : (size_t)0)
 
 /* The allocator's counts, in bytes: what the program holds (allocated), the
  * pages those allocations sit in (active), and the pages the allocator has

@@ -766,10 +766,8 @@ static void srv_memory_sum(const struct cmd_ctx *c, struct srv_memory *m)
 	memset(m, 0, sizeof(*m));
 	struct kv_alloc_counts ac;
 	m->rss = srv_rss_bytes();
-	if (kv_alloc_counts(&ac) != 0) {
+	if (kv_alloc_counts(&ac) != 0)   /* no counts (resident 0): the keyspace's */
 		ac.allocated = ac.active = t.dataset_bytes;
-		ac.resident = m->rss;
-	}
 	m->used = srv_heap_sample(ac.allocated, &m->peak);
 	m->active = ac.active;
 	m->resident = ac.resident ? ac.resident : m->rss;

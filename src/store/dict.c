@@ -35,11 +35,6 @@
 _Static_assert(sizeof(struct dict_node) == sizeof(void *),
 	       "a dict node is exactly one chain pointer");
 
-static size_t heap_bytes(const void *p)
-{
-	return p ? malloc_usable_size((void *)p) + KV_ALLOC_HEADER : 0;
-}
-
 static uint64_t next_pow2(uint64_t n)
 {
 	uint64_t s = DICT_MIN_SIZE;
@@ -93,7 +88,7 @@ static bool node_has_key(const struct dict *d, const struct dict_node *n,
 
 size_t dict_mem_bytes(const struct dict *d)
 {
-	return heap_bytes(d->table[0]) + heap_bytes(d->table[1]);
+	return kv_heap_bytes(d->table[0]) + kv_heap_bytes(d->table[1]);
 }
 
 static void free_tables(struct dict *d)

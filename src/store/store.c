@@ -33,10 +33,10 @@
  * reallocated, its dict link and its expiry slot are pointed at the new
  * address (entry_moved).
  *
- * Memory is accounted per allocation as malloc_usable_size plus the
- * allocator's chunk header (KV_ALLOC_HEADER), i.e. what the heap really spends; value objects of
- * other types report their bytes through the registered mem function and
- * db_memory_adjust().
+ * Memory is accounted per allocation as kv_heap_bytes (malloc_usable_size
+ * plus the allocator's chunk header), i.e. what the heap really spends;
+ * value objects of other types report their bytes through the registered
+ * mem function and db_memory_adjust().
  *
  * Not here: command semantics (the callers decide what an error is),
  * persistence (the AOF hears about expiries and evictions through hooks),
@@ -174,11 +174,6 @@ void store_register_type_mem(enum kv_type type, size_t (*mem_fn)(const void *obj
 }
 
 static size_t obj_mem(enum kv_type type, const void *obj);
-
-static size_t heap_bytes(const void *p)
-{
-	return p ? malloc_usable_size((void *)p) + KV_ALLOC_HEADER : 0;
-}
 
 static uint64_t rng_next(uint64_t *s)
 {
@@ -408,7 +403,7 @@ void *entry_obj(const struct kv_entry *e)
 
 size_t entry_memory(const struct kv_entry *e)
 {
-	size_t n = heap_bytes(e);
+	size_t n = kv_heap_bytes(e);
 	enum kv_type type = entry_type(e);
 	if (type != KV_TYPE_STRING)
 		n += obj_mem(type, entry_obj(e));
@@ -516,21 +511,21 @@ static void obj_release(struct kv_db *db, enum kv_type type, void *obj)
 static struct kv_entry *entry_alloc(struct kv_db *db, size_t size)
 {
 	struct kv_entry *e = kv_malloc(KV_MAX(size, sizeof(struct kv_entry)));
-	db->entry_bytes += heap_bytes(e);
+	db->entry_bytes += kv_heap_bytes(e);
 	return e;
 }
 
 static struct kv_entry *entry_realloc(struct kv_db *db, struct kv_entry *e, size_t size)
 {
-	db->entry_bytes -= heap_bytes(e);
+	db->entry_bytes -= kv_heap_bytes(e);
 	e = kv_realloc(e, KV_MAX(size, sizeof(struct kv_entry)));
-	db->entry_bytes += heap_bytes(e);
+	db->entry_bytes += kv_heap_bytes(e);
 	return e;
 }
 
 static void entry_dealloc(struct kv_db *db, struct kv_entry *e)
 {
-	db->entry_bytes -= heap_bytes(e);
+	db->entry_bytes -= kv_heap_bytes(e);
 	free(e);
 }
 
@@ -811,7 +806,7 @@ uint64_t db_expires_count(const struct kv_db *db)
 size_t db_memory_used(const struct kv_db *db)
 {
 	int64_t obj = db->obj_bytes > 0 ? db->obj_bytes : 0;
-	return heap_bytes(db) + dict_mem_bytes(&db->keys) + heap_bytes(db->exp) +
+	return kv_heap_bytes(db) + dict_mem_bytes(&db->keys) + kv_heap_bytes(db->exp) +
 	       db->entry_bytes + (size_t)obj;
 }
 
@@ -835,7 +830,7 @@ int64_t db_avg_ttl_ms(const struct kv_db *db, int64_t now_ms, uint64_t max_sampl
 void db_memory_overhead(const struct kv_db *db, size_t *table, size_t *expires)
 {
 	*table = dict_mem_bytes(&db->keys);
-	*expires = heap_bytes(db->exp);
+	*expires = kv_heap_bytes(db->exp);
 }
 
 void db_memory_adjust(struct kv_db *db, int64_t delta)
@@ -1104,7 +1099,7 @@ static struct kv_entry *entry_rekey(struct kv_db *dst, struct kv_entry *e,
 	if (dl >= 0)
 		deadline_write(e, &n, dl);
 	memcpy(entry_raw(e) + n.key_off, new_key, new_klen);
-	dst->entry_bytes += heap_bytes(e);
+	dst->entry_bytes += kv_heap_bytes(e);
 	return e;
 }
 
@@ -1126,7 +1121,7 @@ void db_rename(struct kv_db *db, const char *key, size_t klen,
 	kv_assert(link);
 	snap_touch(db, node_entry(*link));
 	struct kv_entry *e = entry_unlink(db, link);
-	db->entry_bytes -= heap_bytes(e);
+	db->entry_bytes -= kv_heap_bytes(e);
 	if (entry_type(e) != KV_TYPE_STRING && db != dst) {
 		int64_t m = (int64_t)obj_mem(entry_type(e), entry_obj(e));
 		db->obj_bytes -= m;

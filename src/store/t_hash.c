@@ -18,10 +18,9 @@
  * changes is rewritten in place when the node's block still fits it snugly,
  * otherwise the node is reallocated and relinked with dict_replace_at.
  *
- * Memory is counted as malloc_usable_size plus the allocator's chunk header
- * (KV_ALLOC_HEADER) for every block, as store.c and dict.c do: a packed hash is its block; a
- * table is its header block, its nodes (node_bytes, kept up to date) and its
- * bucket arrays (dict_mem_bytes).
+ * Memory is counted as kv_heap_bytes of every block, as store.c and dict.c
+ * do: a packed hash is its block; a table is its header block, its nodes
+ * (node_bytes, kept up to date) and its bucket arrays (dict_mem_bytes).
  */
 #include "store/t_hash.h"
 
@@ -65,11 +64,6 @@ struct hash_node {
 	struct dict_node link;
 	unsigned char data[];
 };
-
-static size_t heap_bytes(const void *p)
-{
-	return p ? malloc_usable_size((void *)p) + KV_ALLOC_HEADER : 0;
-}
 
 static struct hash_packed *as_packed(const struct hash_obj *h)
 {
@@ -209,7 +203,7 @@ static void table_add_new(struct hash_table *t, const void *f, size_t flen,
 			  const void *v, size_t vlen)
 {
 	struct hash_node *n = node_new(f, flen, v, vlen);
-	t->node_bytes += heap_bytes(n);
+	t->node_bytes += kv_heap_bytes(n);
 	dict_add(&t->d, &n->link);
 }
 
@@ -240,8 +234,8 @@ static void table_set(struct hash_table *t, const void *f, size_t flen,
 	}
 	struct hash_node *nn = node_new(f, flen, v, vlen);
 	dict_replace_at(link, &nn->link);
-	t->node_bytes += heap_bytes(nn);
-	t->node_bytes -= heap_bytes(n);
+	t->node_bytes += kv_heap_bytes(nn);
+	t->node_bytes -= kv_heap_bytes(n);
 	free(n);
 }
 
@@ -293,9 +287,9 @@ size_t hash_mem(const void *obj)
 {
 	const struct hash_obj *h = obj;
 	if (h->enc == HASH_ENC_PACKED)
-		return heap_bytes(h);
+		return kv_heap_bytes(h);
 	const struct hash_table *t = as_table(h);
-	return heap_bytes(t) + t->node_bytes + dict_mem_bytes(&t->d);
+	return kv_heap_bytes(t) + t->node_bytes + dict_mem_bytes(&t->d);
 }
 
 uint64_t hash_len(const struct hash_obj *h)
@@ -407,7 +401,7 @@ bool hash_delete(struct hash_obj *h, const void *field, size_t flen)
 		struct dict_node *n = dict_unlink(&t->d, field, flen);
 		if (!n)
 			return false;
-		t->node_bytes -= heap_bytes(n);
+		t->node_bytes -= kv_heap_bytes(n);
 		free(n);
 		return true;
 	}
@@ -629,7 +623,7 @@ static void check_node_cb(void *arg, struct dict_node *n)
 	node_read((struct hash_node *)n, &v);
 	kv_assert(node_size(v.field.len, v.value.len) <= malloc_usable_size(n));
 	a->count++;
-	a->bytes += heap_bytes(n);
+	a->bytes += kv_heap_bytes(n);
 }
 
 void hash_check(const struct hash_obj *h)

@@ -19,7 +19,7 @@
  * Memory: a node is one allocation (links, counts and data together); node
  * capacity grows by 1/8 beyond what an insert needs (capped at the node
  * limit) and is given back when a node is more than 1/8 empty.  Every
- * allocation is counted in l->mem as malloc_usable_size + KV_ALLOC_HEADER, the store's rule.
+ * allocation is counted in l->mem as kv_heap_bytes, the store's rule.
  */
 #include "store/t_list.h"
 
@@ -57,11 +57,6 @@ __attribute__((constructor)) static void list_type_register(void)
 {
 	store_register_type_free(KV_TYPE_LIST, list_free);
 	store_register_type_mem(KV_TYPE_LIST, list_mem);
-}
-
-static size_t heap_bytes(const void *p)
-{
-	return p ? malloc_usable_size((void *)p) + KV_ALLOC_HEADER : 0;
 }
 
 /* ---- entry encoding ---- */
@@ -254,7 +249,7 @@ static struct list_node *node_alloc(struct list *l, size_t cap)
 	n->prev = n->next = NULL;
 	n->bytes = 0;
 	n->count = 0;
-	l->mem += heap_bytes(n);
+	l->mem += kv_heap_bytes(n);
 	l->nodes++;
 	return n;
 }
@@ -289,7 +284,7 @@ static void node_unlink_free(struct list *l, struct list_node *n)
 		n->next->prev = n->prev;
 	else
 		l->tail = n->prev;
-	l->mem -= heap_bytes(n);
+	l->mem -= kv_heap_bytes(n);
 	l->nodes--;
 	free(n);
 }
@@ -297,9 +292,9 @@ static void node_unlink_free(struct list *l, struct list_node *n)
 /* Reallocates n to hold cap data bytes and repoints its neighbours. */
 static struct list_node *node_realloc(struct list *l, struct list_node *n, size_t cap)
 {
-	size_t before = heap_bytes(n);
+	size_t before = kv_heap_bytes(n);
 	struct list_node *m = kv_realloc(n, NODE_HDR + cap);
-	l->mem = l->mem - before + heap_bytes(m);
+	l->mem = l->mem - before + kv_heap_bytes(m);
 	if (m != n) {
 		if (m->prev)
 			m->prev->next = m;
@@ -512,7 +507,7 @@ static bool norm_index(const struct list *l, int64_t index, uint64_t *out)
 struct list *list_new(void)
 {
 	struct list *l = kv_calloc(1, sizeof(*l));
-	l->mem = heap_bytes(l);
+	l->mem = kv_heap_bytes(l);
 	return l;
 }
 
@@ -754,7 +749,7 @@ int list_foreach(const void *obj, list_elem_fn fn, void *arg)
 int list_verify(const struct list *l)
 {
 	uint64_t count = 0;
-	size_t nodes = 0, mem = heap_bytes(l);
+	size_t nodes = 0, mem = kv_heap_bytes(l);
 	const struct list_node *prev = NULL;
 	if ((l->head == NULL) != (l->count == 0) || (l->tail == NULL) != (l->count == 0))
 		return -__LINE__;
@@ -778,7 +773,7 @@ int list_verify(const struct list *l)
 			return -__LINE__;
 		count += k;
 		nodes++;
-		mem += heap_bytes(n);
+		mem += kv_heap_bytes(n);
 	}
 	if (prev != l->tail || count != l->count || nodes != l->nodes || mem != l->mem)
 		return -__LINE__;

@@ -16,10 +16,10 @@
  * mutation protocol in t_set.h and compact_resize below.  A hashtable
  * object is allocated once, on conversion, and never moves.
  *
- * Memory is counted as the store counts it (malloc_usable_size plus the
- * allocator's chunk header per allocation) and computed on demand in O(1).  Note
- * that a lookup in a hashtable can finish a rehash and free a bucket array,
- * so callers measure set_mem around every call, reads included.
+ * Memory is counted as the store counts it (kv_heap_bytes of every
+ * allocation) and computed on demand in O(1).  Note that a lookup in a
+ * hashtable can finish a rehash and free a bucket array, so callers
+ * measure set_mem around every call, reads included.
  */
 #include "store/t_set.h"
 
@@ -55,11 +55,6 @@ struct set_node {
 	struct dict_node n;
 	unsigned char b[];   /* length header, then the member bytes */
 };
-
-static size_t heap_bytes(const void *p)
-{
-	return p ? malloc_usable_size((void *)p) + KV_ALLOC_HEADER : 0;
-}
 
 static struct set_ht *ht_of(const struct kv_set *s)
 {
@@ -144,14 +139,14 @@ static void ht_init(struct set_ht *h)
 static void ht_add_new(struct set_ht *h, const void *m, size_t len)
 {
 	struct set_node *n = node_new(m, len);
-	h->node_bytes += heap_bytes(n);
+	h->node_bytes += kv_heap_bytes(n);
 	dict_add(&h->d, &n->n);
 }
 
 static void ht_unlink_free(struct set_ht *h, struct dict_node **link)
 {
 	struct dict_node *n = dict_unlink_at(&h->d, link);
-	h->node_bytes -= heap_bytes(n);
+	h->node_bytes -= kv_heap_bytes(n);
 	free(n);
 }
 
@@ -435,7 +430,7 @@ uint32_t set_intset_width(const struct kv_set *s)
 
 size_t set_mem(const struct kv_set *s)
 {
-	size_t n = heap_bytes(s);
+	size_t n = kv_heap_bytes(s);
 	if (s->enc == SET_ENC_HASHTABLE) {
 		const struct set_ht *h = ht_of(s);
 		return n + dict_mem_bytes(&h->d) + h->node_bytes;

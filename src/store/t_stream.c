@@ -37,27 +37,20 @@ static void blocks_insert(struct stream *s, size_t at, struct stream_block *b);
 
 /* ---- accounted allocation ---- */
 
-/* p is not const: GCC would read a const pointer to fresh malloc'ed bytes
- * as a read of them ("may be used uninitialized" at -O0). */
-static size_t heap_size(void *p)
-{
-	return p ? malloc_usable_size(p) + KV_ALLOC_HEADER : 0;
-}
-
 static void *st_alloc(struct stream *s, size_t n)
 {
 	void *p = malloc(n);
 	kv_assert(p);
-	s->mem += heap_size(p);
+	s->mem += kv_heap_bytes(p);
 	return p;
 }
 
 static void *st_realloc(struct stream *s, void *p, size_t n)
 {
-	s->mem -= heap_size(p);
+	s->mem -= kv_heap_bytes(p);
 	void *q = realloc(p, n);
 	kv_assert(q);
-	s->mem += heap_size(q);
+	s->mem += kv_heap_bytes(q);
 	return q;
 }
 
@@ -65,7 +58,7 @@ static void st_free(struct stream *s, void *p)
 {
 	if (!p)
 		return;
-	s->mem -= heap_size(p);
+	s->mem -= kv_heap_bytes(p);
 	free(p);
 }
 
@@ -120,7 +113,7 @@ struct stream *stream_new(void)
 {
 	struct stream *s = calloc(1, sizeof(*s));
 	kv_assert(s);
-	s->mem = heap_size(s);
+	s->mem = kv_heap_bytes(s);
 	return s;
 }
 

@@ -104,11 +104,6 @@ struct zset_sl {
 #define SL(z) (((struct zset_sl *)(z))->sl)
 #define CSL(z) (((const struct zset_sl *)(z))->sl)
 
-static size_t heap_bytes(const void *p)
-{
-	return p ? malloc_usable_size((void *)p) + KV_ALLOC_HEADER : 0;
-}
-
 static inline const char *node_member(const struct zsl_node *n)
 {
 	return (const char *)(n->lv + n->height);
@@ -149,8 +144,9 @@ static void refresh_mem(struct zset *z)
 	if (z->enc == ENC_PACKED)
 		return;
 	struct zsl *sl = SL(z);
-	((struct zset_sl *)z)->mem = heap_bytes(z) + heap_bytes(sl) + heap_bytes(sl->header) +
-				     sl->node_bytes + dict_mem_bytes(&sl->dict);
+	((struct zset_sl *)z)->mem = kv_heap_bytes(z) + kv_heap_bytes(sl) +
+				     kv_heap_bytes(sl->header) + sl->node_bytes +
+				     dict_mem_bytes(&sl->dict);
 }
 
 /* ------------------------------------------------------------------ */
@@ -295,7 +291,7 @@ static struct zsl_node *zsl_node_new(struct zsl *sl, int height, double score,
 	if (mlen)
 		memcpy((char *)node_member(n), m, mlen);
 	if (sl)
-		sl->node_bytes += heap_bytes(n);
+		sl->node_bytes += kv_heap_bytes(n);
 	return n;
 }
 
@@ -464,7 +460,7 @@ static void zsl_delete_node(struct zsl *sl, struct zsl_node *n)
 	kv_assert(link);
 	dict_unlink_at(&sl->dict, link);
 	zsl_unlink(sl, n);
-	sl->node_bytes -= heap_bytes(n);
+	sl->node_bytes -= kv_heap_bytes(n);
 	free(n);
 }
 
@@ -554,7 +550,8 @@ void zset_free(void *p)
 size_t zset_mem(const void *p)
 {
 	const struct zset *z = p;
-	return z->enc == ENC_PACKED ? heap_bytes(z) : ((const struct zset_sl *)z)->mem;
+	return z->enc == ENC_PACKED ? kv_heap_bytes(z)
+				    : ((const struct zset_sl *)z)->mem;
 }
 
 size_t zset_len(const struct zset *z)
@@ -1121,7 +1118,7 @@ int zset_check(struct zset *z)
 			return -8;
 		if (zsl_rank_of(sl, n) != rank || zsl_at_rank(sl, rank) != n)
 			return -9;
-		bytes += heap_bytes(n);
+		bytes += kv_heap_bytes(n);
 		prev = n;
 	}
 	if (rank != sl->length || sl->tail != prev || bytes != sl->node_bytes)
