@@ -34,13 +34,15 @@
 static void cmd_multi(struct cmd_ctx *ctx);
 static void cmd_exec(struct cmd_ctx *ctx);
 static void cmd_discard(struct cmd_ctx *ctx);
+static void cmd_watch(struct cmd_ctx *ctx);
+static void cmd_reset(struct cmd_ctx *ctx);
 
 bool multi_queues(const struct kv_command *cmd)
 {
-	return cmd->proc != NULL && strcmp(cmd->name, "exec") != 0 &&
-	       strcmp(cmd->name, "discard") != 0 && strcmp(cmd->name, "multi") != 0 &&
-	       strcmp(cmd->name, "watch") != 0 && strcmp(cmd->name, "quit") != 0 &&
-	       strcmp(cmd->name, "reset") != 0;
+	/* By handler (every queued command asks); QUIT's is in commands/. */
+	return cmd->proc != NULL && cmd->proc != cmd_exec && cmd->proc != cmd_discard &&
+	       cmd->proc != cmd_multi && cmd->proc != cmd_watch && cmd->proc != cmd_reset &&
+	       strcmp(cmd->name, "quit") != 0;
 }
 
 void multi_queue(struct conn *c, const struct kv_command *cmd, int argc,

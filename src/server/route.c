@@ -1662,7 +1662,8 @@ static enum dispatch_result dispatch_command(struct shard *s, struct conn *c, in
 			  "ERR Command not allowed inside a transaction");
 		return DISPATCH_DONE;
 	}
-	if (c->in_multi && multi_queues(cmd) && shard_oom_at_queue(s, cmd, argc, argv)) {
+	bool queues = c->in_multi && multi_queues(cmd);
+	if (queues && shard_oom_at_queue(s, cmd, argc, argv)) {
 		/* Out of memory, Redis refuses to queue anything (even a read):
 		 * the queue could grow without bound.  EXEC then aborts. */
 		c->multi_dirty = true;
@@ -1671,7 +1672,7 @@ static enum dispatch_result dispatch_command(struct shard *s, struct conn *c, in
 		return DISPATCH_DONE;
 	}
 	const char *norepl;
-	if (c->in_multi && multi_queues(cmd) &&
+	if (queues &&
 	    ((cmd->flags | cmd_stat_target(cmd, argc, argv)->flags) & CMD_WRITE) &&
 	    (norepl = repl_write_refused()) != NULL) {
 		/* min-replicas-to-write: a write is refused, not queued, as in
@@ -1680,7 +1681,7 @@ static enum dispatch_result dispatch_command(struct shard *s, struct conn *c, in
 		reply_now(s, c, cmd_stat_target(cmd, argc, argv), reply_error_str, norepl);
 		return DISPATCH_DONE;
 	}
-	if (c->in_multi && multi_queues(cmd)) {
+	if (queues) {
 		/* Between MULTI and EXEC everything but EXEC, DISCARD, MULTI,
 		 * WATCH and QUIT is queued; the reply says so. */
 		multi_queue(c, cmd, argc, argv, s->now_ms);
