@@ -339,6 +339,17 @@ bool fx_pending(void)
 	return fx_tls.nopen > 0;
 }
 
+bool fx_pending_on(uint32_t id)
+{
+	const struct fx_thread *t = &fx_tls;
+	return t->enabled && id < t->nshards && t->open[id];
+}
+
+uint32_t fx_pending_shards(void)
+{
+	return fx_tls.nopen;
+}
+
 /* ---- replay ---- */
 
 /* Whether one command of a payload is an effect shard_id may replay: a known

@@ -134,6 +134,9 @@ void fx_emit(uint32_t shard, uint32_t db, int argc, const struct kv_slice *argv)
 bool fx_take(uint32_t id, struct kv_buf *out);
 /* Whether anything is pending for any shard. */
 bool fx_pending(void);
+/* Whether anything is pending for shard `id`; how many shards have some. */
+bool fx_pending_on(uint32_t id);
+uint32_t fx_pending_shards(void);
 
 /* ---- replay ---- */
 

@@ -261,6 +261,7 @@ bool shard_tag_ready(const struct shard *s, uint64_t lsn, bool split, uint64_t d
 #define KTAG_SLOTS 8192u         /* power of two; at most half used */
 #define KTAG_KEPT (KTAG_SLOTS / 2)
 #define KTAG_PENDING 2048u
+#define KTAG_BLOOM_BITS 4096u     /* power of two */
 
 struct key_tags {
 	uint64_t fp[KTAG_SLOTS];     /* 0: empty */
@@ -273,8 +274,48 @@ struct key_tags {
 	uint64_t pend[KTAG_PENDING];
 	uint32_t npend;
 	bool pend_all;
+	/* Two bits per pending fingerprint: a key whose bits are not both
+	 * set is not pending (shard_keys_clean). */
+	uint64_t pend_bloom[KTAG_BLOOM_BITS / 64];
 	uint64_t all_lsn;            /* every key's tag is at least this */
+	/* Finalized last under appendfsync always: entries were dropped only
+	 * once fsynced (ktag_finalize). */
+	bool always;
 };
+
+static uint32_t ktag_bloom_bit(uint64_t fp, int i)
+{
+	return (uint32_t)(fp >> (i ? 40 : 20)) & (KTAG_BLOOM_BITS - 1);
+}
+
+static void ktag_bloom_add(struct key_tags *t, uint64_t fp)
+{
+	for (int i = 0; i < 2; i++) {
+		uint32_t b = ktag_bloom_bit(fp, i);
+		t->pend_bloom[b / 64] |= 1ull << (b % 64);
+	}
+}
+
+static bool ktag_pending(const struct key_tags *t, uint64_t fp)
+{
+	for (int i = 0; i < 2; i++) {
+		uint32_t b = ktag_bloom_bit(fp, i);
+		if (!(t->pend_bloom[b / 64] & (1ull << (b % 64))))
+			return false;
+	}
+	for (uint32_t k = 0; k < t->npend; k++)
+		if (t->pend[k] == fp)
+			return true;
+	return false;
+}
+
+/* The pending list emptied (its keys got an LSN, or every key did). */
+static void ktag_pend_clear(struct key_tags *t)
+{
+	if (t->npend)
+		memset(t->pend_bloom, 0, sizeof(t->pend_bloom));
+	t->npend = 0;
+}
 
 static uint64_t ktag_fp(uint32_t dbid, const char *key, size_t klen)
 {
@@ -294,7 +335,9 @@ void shard_key_touched(uint32_t shard, uint32_t dbid, const char *key, size_t kl
 		t->pend_all = true;
 		return;
 	}
-	t->pend[t->npend++] = ktag_fp(dbid, key, klen);
+	uint64_t fp = ktag_fp(dbid, key, klen);
+	t->pend[t->npend++] = fp;
+	ktag_bloom_add(t, fp);
 }
 
 /* The newest LSN every reply may depend on now (shard_lsn_ready's bound). */
@@ -393,19 +436,28 @@ static void ktag_finalize(struct shard *s, bool known, uint64_t dep)
 		 * for them once. */
 		if (t->used || t->q_len)
 			memset(t->fp, 0, sizeof(t->fp));
-		t->used = t->q_len = t->q_head = t->npend = 0;
+		t->used = t->q_len = t->q_head = 0;
+		ktag_pend_clear(t);
 		t->all_lsn = 0;
 		t->pend_all = true;
+		t->always = false;
 		return;
 	}
+	/* Entries dropped under everysec or no were written, not fsynced:
+	 * after a switch to always every key waits for what is there now to
+	 * be durable, once. */
+	bool always = shard_aof_policy() == AOF_FSYNC_ALWAYS;
+	if (always && !t->always)
+		t->all_lsn = KV_MAX(t->all_lsn, last);
+	t->always = always;
 	if (t->pend_all) {
-		t->all_lsn = last;
+		t->all_lsn = KV_MAX(t->all_lsn, last);
 		t->pend_all = false;
-		t->npend = 0;
+		ktag_pend_clear(t);
 	}
 	for (uint32_t k = 0; k < t->npend; k++)
 		ktag_set(t, t->pend[k], last, known ? dep : last);
-	t->npend = 0;
+	ktag_pend_clear(t);
 	uint64_t ready = ktag_ready(s);
 	while (t->q_len && t->q_lsn[t->q_head] <= ready) {
 		uint32_t i = ktag_slot(t, t->q_fp[t->q_head]);
@@ -529,6 +581,37 @@ bool shard_write_dep(struct shard *s, const struct kv_command *cmd, int argc,
 {
 	return shard_write_tags_on() && s->aof.state == AOF_OK && ktag_write_cmd(cmd) &&
 	       !s->holder && !fx_pending() && ktag_keys_dep(s, cmd, argc, argv, dbid, out);
+}
+
+bool shard_keys_clean(uint32_t shard, const struct cmd_call *call)
+{
+	enum { MAX_ARGS = 256 };
+	const struct kv_command *cmd = call->cmd;
+	if (shard_aof_policy() != AOF_FSYNC_ALWAYS || !shard_write_tags_on() ||
+	    (!ktag_cmd(cmd) && !ktag_write_cmd(cmd)) || call->argc > MAX_ARGS)
+		return false;
+	const struct shard *o = g_server.shards[shard];
+	/* A failed AOF forgets its entries (ktag_finalize); one retrying a
+	 * full disk keeps them, and its fsynced records stay. */
+	if (atomic_load_explicit(&o->aof.info.state, memory_order_relaxed) == AOF_FAILED)
+		return false;
+	/* No table: nothing changed a key of it since the server started. */
+	const struct key_tags *t = o->ktags;
+	if (t && (!t->always || t->pend_all || t->all_lsn))
+		return false;
+	int idx[MAX_ARGS];
+	int n = cmd_get_keys(cmd, call->argc, call->argv, idx, MAX_ARGS);
+	if (n < 0)
+		return false;
+	for (int k = 0; k < n && t; k++) {
+		const struct kv_slice *key = &call->argv[idx[k]];
+		if (kv_key_shard(key->ptr, key->len, g_server.nshards) != shard)
+			continue;
+		uint64_t fp = ktag_fp(call->dbid, key->ptr, key->len);
+		if (t->fp[ktag_slot(t, fp)] || ktag_pending(t, fp))
+			return false;
+	}
+	return true;
 }
 
 static struct reply_tag shard_write_tag(struct shard *s, const struct reply_tag *dep,

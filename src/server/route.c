@@ -121,10 +121,44 @@ static void put_reads(struct kv_buf *b, const struct cmd_reads *r)
 	kv_buf_append(b, r->keys.data, r->keys.len);
 }
 
-static struct kv_buf *txn_unit_parts(struct shard *s, struct txn *t, const struct cmd_reads *reads)
+/*
+ * A txn that changed at most one shard needs no unit when what it read on
+ * every other shard can never be dropped by recovery (shard_keys_clean:
+ * under appendfsync always, each record that changed one of those keys is
+ * fsynced, and every unit part before it stable): its effects, if any, are
+ * one plain record of their shard, logged and acknowledged as that shard's
+ * own writes are, and the shards it only read owe it no acknowledgement.
+ * A DEL of 10 keys across two shards that found keys on one of them only,
+ * or an MGET, is then no longer held by the other shard's fsyncs and
+ * commit-wait round (docs/durability.md, "Clean reads").
+ */
+static bool txn_reads_clean(const struct txn *t, const struct cmd_reads *reads)
+{
+	if (!reads || fx_pending_shards() > 1)
+		return false;
+	for (uint32_t i = 0; i < t->nshards; i++) {
+		uint32_t id = t->shards[i];
+		if (fx_pending_on(id))
+			continue;
+		if (reads[id].all || !shard_keys_clean(id, &t->call))
+			return false;
+	}
+	return true;
+}
+
+/* *clean: no unit, as above (NULL returned). */
+static struct kv_buf *txn_unit_parts(struct shard *s, struct txn *t, const struct cmd_reads *reads,
+				     bool *clean)
 {
 	(void)s;
-	if (t->nshards < 2 || !shard_aof_on() || !fx_pending())
+	*clean = false;
+	if (t->nshards < 2 || !shard_aof_on())
+		return NULL;
+	if (txn_reads_clean(t, reads)) {
+		*clean = true;
+		return NULL;
+	}
+	if (!fx_pending())
 		return NULL;
 	struct kv_buf *eff = kv_calloc(t->nshards, sizeof(*eff));
 	uint32_t nparts = 0;
@@ -500,7 +534,8 @@ static struct txn *txn_run(struct shard *s, struct txn *t, bool predicted)
 		ack = durable ? 2 : 1;
 	bool held_here = false;
 	struct release_msg **rels = s->txn_rels;
-	struct kv_buf *parts = txn_unit_parts(s, t, reads);
+	bool clean;
+	struct kv_buf *parts = txn_unit_parts(s, t, reads, &clean);
 	cmd_reads_free(reads, g_server.nshards);
 	struct unit_track *track = NULL;
 	if (parts) {
@@ -548,9 +583,10 @@ static struct txn *txn_run(struct shard *s, struct txn *t, bool predicted)
 		}
 		/* What that shard will log for it: one record, if any. */
 		s->chain_lsn[id] = t->lsns[i] + (rel->effects.len && shard_aof_on());
-		rel->ack = ack;
+		/* A shard it only read, clean: nothing there to wait for. */
+		rel->ack = clean && !rel->effects.len && ack == 1 ? 0 : ack;
 		rel->blind = !shard_cmd_observes(t->call.cmd);
-		if (ack) {
+		if (rel->ack) {
 			rel->conn = c;
 			rel->slot = t->call.slot;
 			t->call.slot->acks++;
@@ -588,6 +624,7 @@ static struct txn *txn_run(struct shard *s, struct txn *t, bool predicted)
 		free(parts);
 	}
 	if (held_here) {
+		bool home_fx = fx_pending_on(s->id);
 		shard_unit_commit(s);
 		struct reply_slot *slot = t->call.slot;
 		if (durable && shard_aof_on()) {
@@ -605,6 +642,10 @@ static struct txn *txn_run(struct shard *s, struct txn *t, bool predicted)
 					before = t->lsns[i];
 			slot->lsn = shard_cmd_observes(t->call.cmd) ? shard_reply_tag(s)
 								    : shard_blind_tag(s, before);
+			/* Clean and nothing logged here: it read nothing that
+			 * waits (txn_reads_clean). */
+			if (clean && !home_fx)
+				slot->lsn = 0;
 		}
 	}
 	t->call.slot->nseq = shard_notify_tag(s);

@@ -163,9 +163,12 @@ def keys_on_two_shards(c, prefix, value, tries=400):
 
 
 def kevy_check_path():
-    """Path of kevy-check: $KEVY_BIN_DIR/kevy-check, else beside kevy-server.
-    None when neither exists."""
-    for d in (os.environ.get("KEVY_BIN_DIR", ""), os.path.dirname(K.kevy_binary())):
+    """Path of kevy-check: $KEVY_BIN_DIR/kevy-check, else beside kevy-server
+    (the real one when KEVY_SERVER is a wrapper: $KEVY_REAL_SERVER).  None
+    when none exists."""
+    for d in (os.environ.get("KEVY_BIN_DIR", ""),
+              os.path.dirname(os.environ.get("KEVY_REAL_SERVER", "")),
+              os.path.dirname(K.kevy_binary())):
         p = os.path.join(d, "kevy-check") if d else ""
         if p and os.path.isfile(p) and os.access(p, os.X_OK):
             return p

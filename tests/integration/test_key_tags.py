@@ -28,6 +28,8 @@ an earlier unit of its home that is not stable (check_home_order).
 
 Every server listens on loopback on a port it picks; every wait is bounded.
 """
+import json
+import os
 import time
 
 import aoflib as A
@@ -173,6 +175,88 @@ def check_policy(policy):
         srv.check_clean_exit()
 
 
+def last_record(srv, shard):
+    """The last record of shard's current segment, from kevy-dump --json."""
+    segs = sorted(f for f in os.listdir(srv.dir)
+                  if f.startswith("kevy-s%d-g" % shard) and f.endswith(".aof"))
+    K.check(segs, "shard %d has a segment" % shard)
+    rc, out, err = A.tool("kevy-dump", "--json", os.path.join(srv.dir, segs[-1]))
+    K.check(rc == 0, "kevy-dump read the segment: %s" % err)
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def quiet(c):
+    """Wait until every record so far is fsynced."""
+    K.check(A.wait_for(lambda: all(l["last_lsn"] == l["durable_lsn"]
+                                   for l in A.shard_lines(A.info(c), 2)), 10),
+            "every record fsynced")
+
+
+def check_clean_reads():
+    """Under always, a txn that changed at most one shard and read only keys
+    whose records are fsynced and stable elsewhere is no unit (docs/
+    durability.md, "Clean reads"): a DEL that deletes keys of one shard only
+    is a plain record there, and an MGET or EXISTS of such keys is not held
+    by other keys' units.  One that read a key of a unit that is not stable
+    still waits for it."""
+    with K.kevy("--threads", "2", "--appendfsync", "always", "--aof-preallocate", "0",
+                "--aof-direct-io", "no") as srv:
+        with K.RawConn(srv.port) as c:
+            keys = keys_by_shard(c, 2, 8)
+            a, b = keys[0], keys[1]
+            K.check(c.cmd("DEL", a[6], b[1], b[6]) == 3, "keys of both shards deleted")
+            quiet(c)
+            # A DEL of keys on both shards that finds keys on shard 0 only:
+            # a plain record of shard 0; one that finds keys on both: a unit.
+            K.check(c.cmd("DEL", a[5], b[1]) == 1, "DEL of a key of each shard, one missing")
+            rec = last_record(srv, 0)
+            K.check(rec["unit"] is None and rec["commands"] == [["DEL", a[5]]],
+                    "a plain record of shard 0: %r" % rec)
+            K.check(c.cmd("DEL", a[7], b[7]) == 2, "DEL of a key of each shard")
+            rec = last_record(srv, 0)
+            K.check(rec["unit"] is not None and rec["commands"] == [["DEL", a[7]]],
+                    "a unit's part: %r" % rec)
+            quiet(c)
+
+            # A unit whose part on shard 1 cannot be written (as in
+            # check_policy): its part on shard 0 is written, not stable.
+            K.check(c.cmd("DEBUG", "FAILPOINTS", "write@kevy-s1-g:1+=enospc") == "OK",
+                    "failpoint set")
+            w = K.RawConn(srv.port)
+            w.send(K.encode("MSET", a[0], "new", b[0], "new"))
+            K.check(A.wait_for(lambda: A.shard_lines(A.info(c), 2)[1]["status"] == "retrying",
+                               10), "shard 1 retries its part")
+            K.check(held(w, 0.5), "the MSET waits for its part on shard 1")
+            # Keys that no pending record names, on both shards: answered.
+            # (Before, each shard's part of the reply waited for its whole
+            # watermark: shard 0's is behind the unit.)
+            for _ in range(4):
+                K.check(answered(srv.port, "MGET", a[1], b[2]) == [b"old", b"old"],
+                        "MGET of clean keys on both shards answered")
+                K.check(answered(srv.port, "EXISTS", a[6], b[2]) == 1,
+                        "EXISTS of clean keys, one missing, answered")
+            # The unit's key on shard 0: held until the unit is stable.
+            m = K.RawConn(srv.port)
+            m.send(K.encode("MGET", a[0], b[2]))
+            K.check(held(m, 1.0), "an MGET of the unit's key waits")
+
+            K.check(c.cmd("DEBUG", "FAILPOINTS", "") == "OK", "failpoint cleared")
+            K.check(K.parse(w.read_reply(timeout=20)) == "OK", "the MSET completes")
+            K.check(K.parse(m.read_reply(timeout=20)) == [b"new", b"old"],
+                    "the MGET answers the unit's value")
+            for conn in (w, m):
+                conn.close()
+            final_keys = a + b
+            final = [b"new"] + [b"old"] * 4 + [None, None, None] + \
+                    [b"new", None] + [b"old"] * 4 + [None, None]
+            K.check(c.cmd("MGET", *final_keys) == final, "every reply's effect")
+        A.kill9(srv)
+        A.restart(srv)
+        with K.RawConn(srv.port) as r:
+            K.check(r.cmd("MGET", *final_keys) == final, "after kill -9 and a restart")
+        srv.check_clean_exit()
+
+
 def check_home_order(policy):
     """A unit is stable only after the units its home ran before it.
 
@@ -224,6 +308,7 @@ def main():
     for policy in ("everysec", "always"):
         check_policy(policy)
         check_home_order(policy)
+    check_clean_reads()
     K.log("ok: reads wait for the units of the keys they read, not for others'")
 
 
