@@ -583,29 +583,47 @@ bool shard_write_dep(struct shard *s, const struct kv_command *cmd, int argc,
 	       !s->holder && !fx_pending() && ktag_keys_dep(s, cmd, argc, argv, dbid, out);
 }
 
-bool shard_keys_clean(uint32_t shard, const struct cmd_call *call)
+/* A table with nothing in it: every key of its shard is clean. */
+static bool ktag_empty(const struct key_tags *t)
+{
+	return !t || (!t->used && !t->npend);
+}
+
+bool shard_keys_clean(const struct cmd_call *call, const uint32_t *shards, uint32_t n,
+		      const bool *changed)
 {
 	enum { MAX_ARGS = 256 };
 	const struct kv_command *cmd = call->cmd;
 	if (shard_aof_policy() != AOF_FSYNC_ALWAYS || !shard_write_tags_on() ||
 	    (!ktag_cmd(cmd) && !ktag_write_cmd(cmd)) || call->argc > MAX_ARGS)
 		return false;
-	const struct shard *o = g_server.shards[shard];
-	/* A failed AOF forgets its entries (ktag_finalize); one retrying a
-	 * full disk keeps them, and its fsynced records stay. */
-	if (atomic_load_explicit(&o->aof.info.state, memory_order_relaxed) == AOF_FAILED)
-		return false;
-	/* No table: nothing changed a key of it since the server started. */
-	const struct key_tags *t = o->ktags;
-	if (t && (!t->always || t->pend_all || t->all_lsn))
-		return false;
+	bool look = false;   /* some table has entries: look at the keys */
+	for (uint32_t i = 0; i < n; i++) {
+		const struct shard *o = g_server.shards[shards[i]];
+		if (changed[shards[i]])
+			continue;
+		/* A failed AOF forgets its entries (ktag_finalize); one
+		 * retrying a full disk keeps them, and its fsynced records
+		 * stay. */
+		if (atomic_load_explicit(&o->aof.info.state, memory_order_relaxed) == AOF_FAILED)
+			return false;
+		/* No table: nothing changed a key there since the start. */
+		const struct key_tags *t = o->ktags;
+		if (t && (!t->always || t->pend_all || t->all_lsn))
+			return false;
+		look |= !ktag_empty(t);
+	}
+	if (!look)
+		return true;
 	int idx[MAX_ARGS];
-	int n = cmd_get_keys(cmd, call->argc, call->argv, idx, MAX_ARGS);
-	if (n < 0)
+	int nk = cmd_get_keys(cmd, call->argc, call->argv, idx, MAX_ARGS);
+	if (nk < 0)
 		return false;
-	for (int k = 0; k < n && t; k++) {
+	for (int k = 0; k < nk; k++) {
 		const struct kv_slice *key = &call->argv[idx[k]];
-		if (kv_key_shard(key->ptr, key->len, g_server.nshards) != shard)
+		uint32_t sh = kv_key_shard(key->ptr, key->len, g_server.nshards);
+		const struct key_tags *t = g_server.shards[sh]->ktags;
+		if (changed[sh] || ktag_empty(t))
 			continue;
 		uint64_t fp = ktag_fp(call->dbid, key->ptr, key->len);
 		if (t->fp[ktag_slot(t, fp)] || ktag_pending(t, fp))

@@ -132,18 +132,18 @@ static void put_reads(struct kv_buf *b, const struct cmd_reads *r)
  * or an MGET, is then no longer held by the other shard's fsyncs and
  * commit-wait round (docs/durability.md, "Clean reads").
  */
-static bool txn_reads_clean(const struct txn *t, const struct cmd_reads *reads)
+static bool txn_reads_clean(struct shard *s, const struct txn *t, const struct cmd_reads *reads)
 {
 	if (!reads || fx_pending_shards() > 1)
 		return false;
+	bool *changed = s->txn_changed;
 	for (uint32_t i = 0; i < t->nshards; i++) {
 		uint32_t id = t->shards[i];
-		if (fx_pending_on(id))
-			continue;
-		if (reads[id].all || !shard_keys_clean(id, &t->call))
+		changed[id] = fx_pending_on(id);
+		if (!changed[id] && reads[id].all)
 			return false;
 	}
-	return true;
+	return shard_keys_clean(&t->call, t->shards, t->nshards, changed);
 }
 
 /* *clean: no unit, as above (NULL returned). */
@@ -154,7 +154,7 @@ static struct kv_buf *txn_unit_parts(struct shard *s, struct txn *t, const struc
 	*clean = false;
 	if (t->nshards < 2 || !shard_aof_on())
 		return NULL;
-	if (txn_reads_clean(t, reads)) {
+	if (txn_reads_clean(s, t, reads)) {
 		*clean = true;
 		return NULL;
 	}
