@@ -590,7 +590,7 @@ static bool ktag_empty(const struct key_tags *t)
 }
 
 bool shard_keys_clean(const struct cmd_call *call, const uint32_t *shards, uint32_t n,
-		      const bool *changed)
+		      const uint8_t *role)
 {
 	enum { MAX_ARGS = 256 };
 	const struct kv_command *cmd = call->cmd;
@@ -600,7 +600,7 @@ bool shard_keys_clean(const struct cmd_call *call, const uint32_t *shards, uint3
 	bool look = false;   /* some table has entries: look at the keys */
 	for (uint32_t i = 0; i < n; i++) {
 		const struct shard *o = g_server.shards[shards[i]];
-		if (changed[shards[i]])
+		if (role[shards[i]] != SHARD_TXN_READ)
 			continue;
 		/* A failed AOF forgets its entries (ktag_finalize); one
 		 * retrying a full disk keeps them, and its fsynced records
@@ -622,8 +622,10 @@ bool shard_keys_clean(const struct cmd_call *call, const uint32_t *shards, uint3
 	for (int k = 0; k < nk; k++) {
 		const struct kv_slice *key = &call->argv[idx[k]];
 		uint32_t sh = kv_key_shard(key->ptr, key->len, g_server.nshards);
+		if (role[sh] == SHARD_TXN_NONE)
+			return false;   /* not held: its table is its owner's */
 		const struct key_tags *t = g_server.shards[sh]->ktags;
-		if (changed[sh] || ktag_empty(t))
+		if (role[sh] == SHARD_TXN_CHANGED || ktag_empty(t))
 			continue;
 		uint64_t fp = ktag_fp(call->dbid, key->ptr, key->len);
 		if (t->fp[ktag_slot(t, fp)] || ktag_pending(t, fp))

@@ -136,21 +136,21 @@ static bool txn_reads_clean(struct shard *s, const struct txn *t, const struct c
 {
 	if (!reads || fx_pending_shards() > 1)
 		return false;
-	bool *changed = s->txn_changed;
+	uint8_t *role = s->txn_role;
+	memset(role, SHARD_TXN_NONE, g_server.nshards);
 	for (uint32_t i = 0; i < t->nshards; i++) {
 		uint32_t id = t->shards[i];
-		changed[id] = fx_pending_on(id);
-		if (!changed[id] && reads[id].all)
+		role[id] = fx_pending_on(id) ? SHARD_TXN_CHANGED : SHARD_TXN_READ;
+		if (role[id] == SHARD_TXN_READ && reads[id].all)
 			return false;
 	}
-	return shard_keys_clean(&t->call, t->shards, t->nshards, changed);
+	return shard_keys_clean(&t->call, t->shards, t->nshards, role);
 }
 
 /* *clean: no unit, as above (NULL returned). */
 static struct kv_buf *txn_unit_parts(struct shard *s, struct txn *t, const struct cmd_reads *reads,
 				     bool *clean)
 {
-	(void)s;
 	*clean = false;
 	if (t->nshards < 2 || !shard_aof_on())
 		return NULL;

@@ -1491,7 +1491,7 @@ struct shard *shard_create(uint32_t id, uint32_t nshards)
 	s->held_local[id] = &s->dbs;
 	s->txn_held = kv_calloc(nshards, sizeof(*s->txn_held));
 	s->txn_rels = kv_calloc(nshards, sizeof(*s->txn_rels));
-	s->txn_changed = kv_calloc(nshards, sizeof(*s->txn_changed));
+	s->txn_role = kv_calloc(nshards, sizeof(*s->txn_role));
 	s->chain_lsn = kv_calloc(nshards, sizeof(*s->chain_lsn));
 	pthread_mutex_init(&s->clients_lock, NULL);
 	pthread_mutex_init(&s->inbox_lock, NULL);

@@ -579,7 +579,7 @@ struct shard {
 	_Atomic bool kill_pending;            /* CLIENT KILL flagged some clients */
 	struct kv_dbs **txn_held;             /* scratch held[] for txns run here */
 	struct release_msg **txn_rels;        /* scratch: a txn's release per shard */
-	bool *txn_changed;                    /* scratch: shards a txn changed (route.c) */
+	uint8_t *txn_role;                    /* scratch: SHARD_TXN_* per shard (route.c) */
 	struct txn *txn_open;                 /* a txn of this home still acquiring: chains may join it */
 	/* Single-key commands that waited for this shard's keyspace (paused
 	 * clients, deferred forwarded calls) since a txn last took it; the
@@ -967,18 +967,21 @@ bool shard_write_tags_on(void);
  * applies (its reply is tagged as before).  Pass it to shard_call_tag. */
 bool shard_write_dep(struct shard *s, const struct kv_command *cmd, int argc,
 		     const struct kv_slice *argv, uint32_t dbid, struct reply_tag *out);
+/* What a txn is to each shard, for shard_keys_clean. */
+enum { SHARD_TXN_NONE = 0, SHARD_TXN_READ, SHARD_TXN_CHANGED };
 /* From the thread that holds the keyspaces of shards[0..n) (a txn's home,
- * from the grants to the releases): whether, on each of them not marked
- * changed[] (indexed by shard id), no record that changed one of call's
- * declared keys of that shard can be dropped by a later recovery (each is
- * fsynced and every unit part at or before it is stable), judged by the
- * key tags under appendfsync always.  False when it cannot tell: another
- * policy, a command that reads keys it does not declare, an AOF that
+ * from the grants to the releases): whether, on each of them that the txn
+ * only read (role[id] SHARD_TXN_READ; role is indexed by shard id), no
+ * record that changed one of call's declared keys of that shard can be
+ * dropped by a later recovery (each is fsynced and every unit part at or
+ * before it is stable), judged by the key tags under appendfsync always.
+ * False when it cannot tell: another policy, a command that reads keys it
+ * does not declare, a key of a shard it does not hold, an AOF that
  * failed, every key pending.  A txn that changed nothing on such a shard
  * needs then neither a READ row there nor its acknowledgement (route.c,
  * txn_unit_parts). */
 bool shard_keys_clean(const struct cmd_call *call, const uint32_t *shards, uint32_t n,
-		      const bool *changed);
+		      const uint8_t *role);
 /* The store changed a key of shard `shard` (key NULL: every key of database
  * dbid; dbid UINT32_MAX: of every database), on the thread that holds its
  * keyspace (fx's touch hook). */
