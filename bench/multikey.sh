@@ -9,6 +9,7 @@
 #   BENCH_REPS=1 BENCH_N=20000 BENCH_SECONDS=1 bench/multikey.sh   # quick look
 #   BENCH_AOF=always bench/multikey.sh     # both with appendfsync always
 #   BENCH_OUT=results.md bench/multikey.sh # also write the report
+#   KEVY_BEFORE=/tmp/old/kevy-server bench/multikey.sh   # and an older kevy
 #
 # Each server runs alone, on a free loopback port, in its own fresh --dir:
 # redis-server with --save '' --appendonly no (BENCH_AOF=always or
@@ -37,6 +38,9 @@
 #
 # Environment (all optional):
 #   KEVY_SERVER    kevy-server binary (default: <repo>/build/kevy-server)
+#   KEVY_BEFORE    another kevy-server binary (a build of an older revision):
+#                  run third, with the same arguments, and reported beside
+#                  kevy's figures as "kevy before" and kevy/before
 #   REDIS_SERVER   redis-server binary (default: redis-server on PATH)
 #   KEVY_THREADS   kevy --threads (default 2)
 #   BENCH_AOF      off (default) | everysec | always
@@ -58,6 +62,7 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 KEVY_SERVER="${KEVY_SERVER:-$ROOT/build/kevy-server}"
+KEVY_BEFORE="${KEVY_BEFORE:-}"
 REDIS_SERVER="${REDIS_SERVER:-$(command -v redis-server || true)}"
 KEVY_THREADS="${KEVY_THREADS:-2}"
 BENCH_AOF="${BENCH_AOF:-off}"
@@ -100,6 +105,9 @@ for t in redis-benchmark redis-cli awk timeout "${CC:-cc}"; do
 done
 [[ -n "$REDIS_SERVER" && -x "$REDIS_SERVER" ]] || die "redis-server not found"
 [[ -x "$KEVY_SERVER" ]] || die "kevy-server not found at $KEVY_SERVER (build first, or set KEVY_SERVER)"
+[[ -z "$KEVY_BEFORE" || -x "$KEVY_BEFORE" ]] || die "KEVY_BEFORE: no kevy-server at $KEVY_BEFORE"
+SERVERS=(redis kevy)
+[[ -n "$KEVY_BEFORE" ]] && SERVERS+=(before)
 
 WORK="$(mktemp -d /tmp/kevy-multikey.XXXXXX)"
 . "$ROOT/bench/lib.sh"   # PIDS, stop_all, cleanup on exit, free_port, wait_ping
@@ -125,7 +133,7 @@ TXLOAD="$WORK/txload"
 "${CC:-cc}" -std=c11 -O2 -Wall -Wextra -Werror -o "$TXLOAD" "$ROOT/bench/txload.c" \
   || die "building bench/txload.c failed"
 
-start_server() {  # start_server redis|kevy: sets PORT SPID
+start_server() {  # start_server redis|kevy|before: sets PORT SPID
   local dir="$WORK/$1"
   rm -rf "$dir"; mkdir -p "$dir"
   PORT=$(free_port)
@@ -133,8 +141,10 @@ start_server() {  # start_server redis|kevy: sets PORT SPID
     "${SERVER_PIN[@]}" "$REDIS_SERVER" --port "$PORT" --bind 127.0.0.1 --dir "$dir" \
       "${REDIS_PERSIST[@]}" --daemonize no --logfile "$WORK/redis.log" &
   else
-    "${SERVER_PIN[@]}" "$KEVY_SERVER" --port "$PORT" --bind 127.0.0.1 --dir "$dir" \
-      --threads "$KEVY_THREADS" "${KEVY_PERSIST[@]}" >>"$WORK/kevy.log" 2>&1 &
+    local bin="$KEVY_SERVER"
+    [[ "$1" == before ]] && bin="$KEVY_BEFORE"
+    "${SERVER_PIN[@]}" "$bin" --port "$PORT" --bind 127.0.0.1 --dir "$dir" \
+      --threads "$KEVY_THREADS" "${KEVY_PERSIST[@]}" >>"$WORK/$1.log" 2>&1 &
   fi
   SPID=$!; PIDS+=("$SPID")
   wait_ping "$PORT" "$SPID" || die "$1-server did not start: $(tail -5 "$WORK/$1.log")"
@@ -204,6 +214,7 @@ REPORT="$WORK/report.md"
   echo "- machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
   echo "- redis $("$REDIS_SERVER" --version | awk '{print $3}' | sed 's/v=//') ($(show_args "${REDIS_PERSIST[@]}"));" \
        "kevy (--threads $KEVY_THREADS $(show_args "${KEVY_PERSIST[@]}")); one server at a time, redis first"
+  [[ -n "$KEVY_BEFORE" ]] && echo "- kevy before: $KEVY_BEFORE ($("$KEVY_BEFORE" --version 2>/dev/null | head -1)), run third"
   echo "- $BENCH_REPS runs per server per row, median shown; -n $BENCH_N per redis-benchmark run," \
        "${BENCH_SECONDS}s per MULTI/EXEC run"
   [[ -n "${BENCH_PIN:-}" ]] && echo "- pinned: server on CPUs ${BENCH_PIN%% *}, clients on CPUs ${BENCH_PIN##* }"
@@ -213,7 +224,7 @@ cat "$REPORT" >&2
 
 ROWS="${BENCH_ROWS-mset mget del multi}"
 declare -A MED=()
-for S in redis kevy; do
+for S in "${SERVERS[@]}"; do
   start_server "$S"
   note "$S on port $PORT"
   for R in $ROWS; do
@@ -251,19 +262,23 @@ label() {
   esac
 }
 {
-  [[ -n "$ROWS" ]] && echo "| row | unit | redis | kevy | kevy/redis |"
-  [[ -n "$ROWS" ]] && echo "| --- | --- | ---: | ---: | ---: |"
+  B_HEAD=""; B_SEP=""
+  [[ -n "$KEVY_BEFORE" ]] && B_HEAD=" kevy before | kevy/before |" && B_SEP=" ---: | ---: |"
+  [[ -n "$ROWS" ]] && echo "| row | unit | redis | kevy | kevy/redis |$B_HEAD"
+  [[ -n "$ROWS" ]] && echo "| --- | --- | ---: | ---: | ---: |$B_SEP"
   for R in $ROWS; do
     unit=$([[ "$R" == multi ]] && echo "txns/s" || echo "requests/s")
+    b=""
+    [[ -n "$KEVY_BEFORE" ]] && b=" $(printf '%.0f' "${MED[before,$R]}") | $(ratio "${MED[kevy,$R]}" "${MED[before,$R]}") |"
     echo "| $(label "$R") | $unit | $(printf '%.0f' "${MED[redis,$R]}") |" \
-         "$(printf '%.0f' "${MED[kevy,$R]}") | $(ratio "${MED[kevy,$R]}" "${MED[redis,$R]}") |"
+         "$(printf '%.0f' "${MED[kevy,$R]}") | $(ratio "${MED[kevy,$R]}" "${MED[redis,$R]}") |$b"
   done
   echo
   echo "$BESIDE -c 10 -P 16 -r 100000, alone and beside a background MSET -c 20 -P 16 -r 100000 load:"
   echo
   echo "| server | $BESIDE alone (requests/s) | $BESIDE beside MSET (requests/s) | beside/alone |"
   echo "| --- | ---: | ---: | ---: |"
-  for S in redis kevy; do
+  for S in "${SERVERS[@]}"; do
     echo "| $S | $(printf '%.0f' "${MED[$S,get]}") | $(printf '%.0f' "${MED[$S,get-beside]}") |" \
          "$(ratio "${MED[$S,get-beside]}" "${MED[$S,get]}") |"
   done
