@@ -976,8 +976,9 @@ enum { SHARD_TXN_NONE = 0, SHARD_TXN_READ, SHARD_TXN_CHANGED };
  * dropped by a later recovery (each is fsynced and every unit part at or
  * before it is stable), judged by the key tags under appendfsync always.
  * False when it cannot tell: another policy, a command that reads keys it
- * does not declare, a key of a shard it does not hold, an AOF that
- * failed, every key pending.  A txn that changed nothing on such a shard
+ * does not declare, an AOF that failed, every key pending, or (when some
+ * table has entries and the keys are looked at) a key of a shard the txn
+ * does not hold, which a txn built from the same key spec never has.  A txn that changed nothing on such a shard
  * needs then neither a READ row there nor its acknowledgement (route.c,
  * txn_unit_parts). */
 bool shard_keys_clean(const struct cmd_call *call, const uint32_t *shards, uint32_t n,
