@@ -79,7 +79,7 @@ static void srv_bytes_human(char *buf, size_t cap, uint64_t n)
 /* Totals of every shard's counters and keyspace. */
 struct srv_totals {
 	uint64_t conns_received, rejected, commands, hits, misses, net_in, net_out;
-	uint64_t clients, blocked, forwarded, migrated, multi_shard, chained, chain_longest, short_chains, errors, reads, writes, evicted_clients;
+	uint64_t clients, blocked, forwarded, migrated, multi_shard, chained, chain_longest, short_chains, borrowed, errors, reads, writes, evicted_clients;
 	uint64_t keys, expires, expired, evicted, dataset_bytes;
 };
 
@@ -104,6 +104,7 @@ static void srv_sum(const struct cmd_ctx *c, struct srv_totals *t)
 		uint64_t longest = stat_get(&st->chain_longest);
 		t->chain_longest = longest > t->chain_longest ? longest : t->chain_longest;
 		t->short_chains += stat_get(&st->short_chains);
+		t->borrowed += stat_get(&st->borrowed_keyspaces);
 		t->errors += stat_get(&st->total_error_replies);
 		t->reads += stat_get(&st->reads_processed);
 		t->writes += stat_get(&st->writes_processed);
@@ -431,6 +432,7 @@ static void srv_info_stats(const struct cmd_ctx *c, struct kv_buf *b, const stru
 		      "kevy_chained_commands:%llu\r\n"
 		      "kevy_chain_longest:%llu\r\n"
 		      "kevy_short_chains:%llu\r\n"
+		      "kevy_borrowed_keyspaces:%llu\r\n"
 		      "kevy_migrated_connections:%llu\r\n",
 		      (unsigned long long)t->conns_received, (unsigned long long)t->commands,
 		      (long long)stat_inst_ops_per_sec(),
@@ -450,7 +452,7 @@ static void srv_info_stats(const struct cmd_ctx *c, struct kv_buf *b, const stru
 		      (unsigned long long)t->forwarded,
 		      (unsigned long long)t->multi_shard, (unsigned long long)t->chained,
 		      (unsigned long long)t->chain_longest, (unsigned long long)t->short_chains,
-		      (unsigned long long)t->migrated);
+		      (unsigned long long)t->borrowed, (unsigned long long)t->migrated);
 }
 
 struct info_replicas {

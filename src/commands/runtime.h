@@ -78,6 +78,7 @@ struct shard_stats {
 	_Atomic uint64_t chained_txns;         /* of them, ran in another's chain (route.c) */
 	_Atomic uint64_t chain_longest;        /* the most txns one chain ran (a high mark) */
 	_Atomic uint64_t short_chains;         /* chains kept short: others waited (route.c) */
+	_Atomic uint64_t borrowed_keyspaces;   /* a parked peer's, granted by its txn's home (route.c) */
 	_Atomic uint64_t total_error_replies;  /* always with errors (stat_error) */
 	/* Redis's total_reads_processed / total_writes_processed: each recv
 	 * completion with bytes, each send completion. */

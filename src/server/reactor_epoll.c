@@ -223,6 +223,7 @@ static int ep_poll(struct shard *s, int64_t timeout_us)
 	struct epoll_state *e = s->reactor_data;
 	int timeout_ms = timeout_us <= 0 ? 0 : (int)((timeout_us + 999) / 1000);
 	int n = epoll_wait(e->epfd, e->events, EP_MAX_EVENTS, timeout_ms);
+	shard_unpark(s);
 	if (n < 0)
 		return errno == EINTR ? 0 : -errno;
 	int work = 0;

@@ -501,6 +501,7 @@ static int ur_poll(struct shard *s, int64_t timeout_us)
 		if (rc == -EINTR)
 			rc = 0;
 	}
+	shard_unpark(s);
 	if (rc < 0 && rc != -EBUSY && rc != -EAGAIN)
 		return rc;
 	int events = 0;

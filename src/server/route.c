@@ -745,10 +745,52 @@ void shard_turnon_grants(struct shard *s)
 		shard_handle_lock(s, m);
 }
 
+/*
+ * Borrowing.  A shard parked in its reactor's wait runs nothing until the
+ * wait returns, and then takes its state back first (shard_unpark).  So
+ * while it is parked, a txn's home may do on its behalf what it would do
+ * on MSG_LOCK with its keyspace free: make the txn its holder
+ * (txn_grant_remote) -- without the two wake-ups of MSG_LOCK and
+ * MSG_GRANT.  Everything after is the ordinary protocol: the owner, when
+ * it next runs, finds its keyspace held, and MSG_RELEASE gives it back.
+ * The home holds the owner's state (park = SHARD_LENT) only for the grant
+ * itself, and only when the owner would grant at once: no holder, no
+ * yield, nothing deferred or waiting for the turn-on rewrite, no
+ * notification of its own unacknowledged (the grant would wait for it),
+ * and nothing this home sent it before still unread (its order).
+ */
+static bool txn_borrow(struct shard *s, struct txn *t, uint32_t target)
+{
+	struct shard *o = g_server.shards[target];
+	if (s->ovf_head[target] || spsc_nonempty(&o->in[s->id]))
+		return false;
+	int st = SHARD_PARKED;
+	if (!atomic_compare_exchange_strong_explicit(&o->park, &st, SHARD_LENT,
+						     memory_order_acquire, memory_order_relaxed))
+		return false;
+	bool ok = !o->holder && !o->yielding && !o->deferred.head && !o->turnon_locks.head &&
+		  shard_notify_tag(o) == 0 && !shard_turnon_defers(o, t);
+	if (ok) {
+		o->holder = t;
+		o->holder_id = t->id;
+		t->lsns[t->acquired] = o->aof.last_lsn;
+		t->contended |= o->held_waits >= TXN_CHAIN_WAITS;
+		o->held_waits = 0;
+	}
+	atomic_store_explicit(&o->park, SHARD_PARKED, memory_order_release);
+	if (ok)
+		stat_add(&s->stats.borrowed_keyspaces, 1);
+	return ok;
+}
+
 static void txn_acquire_next(struct shard *s, struct txn *t)
 {
 	while (t->acquired < t->nshards) {
 		uint32_t target = t->shards[t->acquired];
+		if (target != s->id && txn_borrow(s, t, target)) {
+			t->acquired++;
+			continue;
+		}
 		if (target != s->id) {
 			t->m.type = MSG_LOCK;
 			shard_send(s, target, &t->m);

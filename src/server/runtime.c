@@ -47,6 +47,7 @@ static void rt_reset_stats(void)
 		atomic_store(&st->chained_txns, 0);
 		atomic_store(&st->chain_longest, 0);
 		atomic_store(&st->short_chains, 0);
+		atomic_store(&st->borrowed_keyspaces, 0);
 		atomic_store(&st->total_error_replies, 0);
 		atomic_store(&st->reads_processed, 0);
 		atomic_store(&st->writes_processed, 0);

@@ -13,6 +13,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <sched.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1329,6 +1330,9 @@ static void shard_loop(struct shard *s)
 				timeout_us = park_until_us - now_us;
 				if (timeout_us < 1)
 					timeout_us = 1;
+				/* Nothing of this turn is left to run: a peer
+				 * may borrow the keyspace until the wait ends. */
+				atomic_store(&s->park, SHARD_PARKED);
 			}
 		}
 		int work = s->reactor->poll(s, timeout_us);
@@ -1403,6 +1407,23 @@ static void shard_loop(struct shard *s)
 		shard_reap_zombies(s);
 		if (work > 0)
 			last_work_us = kv_mono_us();
+	}
+}
+
+void shard_unpark(struct shard *s)
+{
+	int st = SHARD_PARKED;
+	for (unsigned spins = 0;
+	     !atomic_compare_exchange_weak_explicit(&s->park, &st, SHARD_RUN, memory_order_acquire,
+						    memory_order_relaxed);
+	     spins++) {
+		if (st == SHARD_RUN)
+			return;   /* it did not park */
+		/* SHARD_LENT: a peer is granting itself the keyspace, a few
+		 * loads and stores (txn_borrow); yield if it was preempted. */
+		st = SHARD_PARKED;
+		if (spins >= 64)
+			sched_yield();
 	}
 }
 

@@ -535,6 +535,10 @@ struct shard {
 	int npending;
 	int event_fd;                         /* cross-shard wake-up */
 	_Atomic int sleeping;                 /* parked in the reactor */
+	/* SHARD_PARKED from just before the reactor's wait until it returns
+	 * (shard_unpark): meanwhile a txn's home may grant itself this
+	 * keyspace, holding it SHARD_LENT for that (route.c, "borrowing"). */
+	_Atomic int park;
 
 	/* Incoming rings: in[from] is written by shard `from`. */
 	struct spsc_ring *in;
@@ -852,6 +856,10 @@ bool shard_yield_end(struct shard *s);
 struct shard_msg *shard_deferred_pop(struct shard *s);
 /* Wake a shard's reactor from any thread. */
 void shard_wake(struct shard *s);
+enum { SHARD_RUN = 0, SHARD_PARKED, SHARD_LENT };
+/* The reactor's wait returned: take the thread's state back from a peer
+ * that may be borrowing it (route.c), before any completion is handled. */
+void shard_unpark(struct shard *s);
 /* A txn of the server's own over shards (ascending, >= 1): fn runs on
  * shards[0]'s thread with each of them held.  Start it by queueing its
  * message (t->m) in shards[0]'s inbox; it frees itself once it ran. */

@@ -1,0 +1,227 @@
+#!/usr/bin/env python3
+"""Borrowing a parked shard's keyspace (src/server/route.c, "borrowing"):
+a txn's home grants itself the keyspace of a shard parked in its reactor,
+instead of MSG_LOCK and MSG_GRANT.  Light loads, where the peers park
+between commands, are what take this path.  Seen from outside:
+
+- it is taken: INFO stats kevy_borrowed_keyspaces rises;
+- isolation: a few writers' non-pipelined MSETs and MULTI/EXECs over
+  groups of keys on every shard, and readers' MGETs of the groups beside
+  them, never see a group half written; single-key GETs of group keys get
+  a group's value;
+- a blocked client of the borrowed shard is served: BLPOP on a list of
+  shard 1, woken by a MULTI/EXEC from shard 0 that pushes to it and sets
+  a key of shard 0, gets the element (the wake goes out with the
+  release), and the list is left empty;
+- durability: under appendfsync always every acknowledged write survives
+  kill -9 (each writer owns a group), DEBUG DIGEST after the restart
+  equals the one before; under appendonly no the same load keeps every
+  group whole.
+
+2 and 4 shards; io_uring and epoll.  Every server listens on loopback on a
+port it picks; every loop is bounded in count and time.
+"""
+import threading
+import time
+
+import aoflib as A
+import kevylib as K
+
+WRITERS = 3
+READERS = 2
+
+
+def borrowed(c):
+    return int(A.info(c, "stats").get("kevy_borrowed_keyspaces", "0"))
+
+
+def groups_over_shards(c, shards, groups):
+    """groups key lists, each with one key on every shard (placement found
+    by which shard's AOF logs a SET of the key)."""
+    by_shard = {i: [] for i in range(shards)}
+    for i in range(4000):
+        if all(len(v) >= groups for v in by_shard.values()):
+            break
+        k = "bw%d" % i
+        s = A.shard_of_write(c, shards, "SET", k, "init")
+        if len(by_shard[s]) < groups:
+            by_shard[s].append(k)
+    K.check(all(len(v) >= groups for v in by_shard.values()),
+            "found %d keys on each of %d shards" % (groups, shards))
+    out = [[by_shard[s][g] for s in range(shards)] for g in range(groups)]
+    for keys in out:
+        args = ["MSET"]
+        for k in keys:
+            args += [k, "init"]
+        K.check(c.cmd(*args) == "OK", "initial MSET")
+    return out
+
+
+def run_light(port, groups, seconds, ops):
+    """WRITERS threads, one command at a time (MSET, or MULTI/SET.../EXEC
+    every third), READERS threads MGET and GET.  Returns (last acknowledged
+    value per writer, commands acknowledged, reads checked)."""
+    last = [None] * WRITERS
+    counts = {"acked": 0, "reads": 0}
+    errors = []
+    lock = threading.Lock()
+    deadline = time.monotonic() + seconds
+
+    def writer(w):
+        try:
+            with K.RawConn(port) as c:
+                keys = groups[w]
+                for seq in range(ops):
+                    if time.monotonic() >= deadline:
+                        break
+                    val = "w%d-%d" % (w, seq)
+                    if seq % 3 == 2:
+                        K.check(c.cmd("MULTI") == "OK", "MULTI")
+                        for k in keys:
+                            K.check(c.cmd("SET", k, val) == "QUEUED", "SET queued")
+                        r = c.cmd("EXEC")
+                        K.check(isinstance(r, list) and all(x == "OK" for x in r),
+                                "writer %d: EXEC replied %r" % (w, r))
+                    else:
+                        args = ["MSET"]
+                        for k in keys:
+                            args += [k, val]
+                        r = c.cmd(*args)
+                        K.check(r == "OK", "writer %d: MSET replied %r" % (w, r))
+                    last[w] = val
+                    with lock:
+                        counts["acked"] += 1
+        except Exception as e:  # reported by the main thread
+            errors.append("writer %d: %r" % (w, e))
+
+    def reader(r):
+        try:
+            with K.RawConn(port) as c:
+                for n in range(ops):
+                    if time.monotonic() >= deadline:
+                        break
+                    keys = groups[(r + n) % len(groups)]
+                    vals = c.cmd("MGET", *keys)
+                    K.check(isinstance(vals, list) and len(set(vals)) == 1,
+                            "an MGET saw a group half written: %r" % vals)
+                    v = c.cmd("GET", keys[n % len(keys)])
+                    K.check(isinstance(v, bytes) and (v == b"init" or v.startswith(b"w")),
+                            "a GET of a group key: %r" % v)
+                    with lock:
+                        counts["reads"] += 1
+        except Exception as e:
+            errors.append("reader %d: %r" % (r, e))
+
+    threads = [threading.Thread(target=writer, args=(w,)) for w in range(WRITERS)]
+    threads += [threading.Thread(target=reader, args=(r,)) for r in range(READERS)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(seconds + 60)
+        K.check(not t.is_alive(), "a load thread ended")
+    K.check(not errors, "load: %s" % "; ".join(errors[:3]))
+    return last, counts["acked"], counts["reads"]
+
+
+def check_whole(port, groups, last):
+    with K.RawConn(port) as c:
+        for w, keys in enumerate(groups):
+            vals = c.cmd("MGET", *keys)
+            K.check(len(set(vals)) == 1, "group %d whole: %r" % (w, vals))
+            if w < len(last) and last[w] is not None:
+                K.check(vals[0] == last[w].encode(),
+                        "group %d holds its last acknowledged value %r: %r" % (w, last[w], vals[0]))
+
+
+def case_load(shards, io, policy):
+    srv = K.Server(args=["--threads", str(shards), "--appendonly", "yes",
+                         "--appendfsync", "always", "--io", io])
+    srv.start()
+    try:
+        with srv.conn() as c:
+            groups = groups_over_shards(c, shards, WRITERS + READERS)
+            if policy == "no":
+                K.check(c.cmd("CONFIG", "SET", "appendonly", "no") == "OK", "appendonly no")
+            before = borrowed(c)
+        last, acked, reads = run_light(srv.port, groups, seconds=6, ops=300)
+        with srv.conn() as c:
+            got = borrowed(c) - before
+            K.check(got > 0, "keyspaces borrowed: kevy_borrowed_keyspaces rose by %d" % got)
+            digest = c.cmd("DEBUG", "DIGEST")
+        check_whole(srv.port, groups, last)
+        if policy == "always":
+            A.kill9(srv)
+            A.restart(srv)
+            with srv.conn() as c:
+                K.check(c.cmd("DEBUG", "DIGEST") == digest,
+                        "DEBUG DIGEST after kill -9 and restart")
+            check_whole(srv.port, groups, last)
+        srv.stop()
+        K.log("%d shards %s appendfsync %s: %d writes acknowledged, %d reads whole, "
+              "%d keyspaces borrowed%s" % (shards, io, policy, acked, reads, got,
+                                          "; all kept after kill -9" if policy == "always" else ""))
+    finally:
+        srv.cleanup()
+
+
+def case_blocked(io):
+    """A BLPOP client of shard 1, woken by a txn of shard 0 that borrowed
+    shard 1's keyspace."""
+    srv = K.Server(args=["--threads", "2", "--appendonly", "yes", "--appendfsync", "always",
+                         "--io", io])
+    srv.start()
+    try:
+        with srv.conn() as c:
+            lists, keys = [], []
+            for i in range(400):
+                if len(lists) >= 1 and len(keys) >= 1:
+                    break
+                k = "bl%d" % i
+                s = A.shard_of_write(c, 2, "SET", k, "x")
+                if s == 1 and not lists:
+                    lists.append(k)
+                elif s == 0 and not keys:
+                    keys.append(k)
+            K.check(lists and keys, "keys on both shards")
+            lst, key = lists[0], keys[0]
+            K.check(c.cmd("DEL", lst) == 1, "DEL %s" % lst)
+            before = borrowed(c)
+        rounds = 0
+        with A.conn_on_shard(srv, 1) as b, A.conn_on_shard(srv, 0) as w:
+            for n in range(20):
+                b.send(K.encode("BLPOP", lst, "10"))
+                # Let shard 1 park with its client blocked.
+                time.sleep(0.05)
+                K.check(w.cmd("MULTI") == "OK", "MULTI")
+                K.check(w.cmd("RPUSH", lst, "e%d" % n) == "QUEUED", "RPUSH queued")
+                K.check(w.cmd("SET", key, "v%d" % n) == "QUEUED", "SET queued")
+                r = w.cmd("EXEC")
+                K.check(r == [1, "OK"], "EXEC replied %r" % (r,))
+                got = K.parse(b.read_replies(1, timeout=10)[0])
+                K.check(got == [lst.encode(), b"e%d" % n],
+                        "the blocked client got the element: %r" % (got,))
+                K.check(w.cmd("LLEN", lst) == 0, "the list is left empty")
+                rounds += 1
+        with srv.conn() as c:
+            got = borrowed(c) - before
+            K.check(got > 0, "shard 1's keyspace borrowed: rose by %d" % got)
+        srv.stop()
+        K.log("%s: %d BLPOPs woken by txns that borrowed their shard (%d borrows)"
+              % (io, rounds, got))
+    finally:
+        srv.cleanup()
+
+
+def main():
+    K.require_kevy()
+    if K.target() == "redis":
+        K.skip("kevy's shards")
+    for io in ("io_uring", "epoll"):
+        case_load(2, io, "always")
+        case_load(4, io, "always")
+        case_load(2, io, "no")
+        case_blocked(io)
+
+
+if __name__ == "__main__":
+    K.run_main(main)
