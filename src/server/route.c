@@ -6,9 +6,11 @@
  * a command runs"):
  *   - a command that needs no keyspace, or only this shard's, runs here;
  *   - a command whose keys live on one other shard is copied into a
- *     MSG_EXEC and its reply comes back as MSG_REPLY;
+ *     MSG_EXEC and its reply comes back as MSG_REPLY (or, with the AOF off
+ *     and that shard parked, runs here as a txn of it: fwd_borrows);
  *   - a command over several shards runs here as a txn after taking the
- *     keyspace of every shard involved, in ascending shard order.  Ordered
+ *     keyspace of every shard involved, in ascending shard order (a parked
+ *     shard's without asking it: txn_borrow).  Ordered
  *     acquisition makes a wait-for cycle impossible, and shards never block:
  *     a held shard keeps draining its rings, parking what it cannot run yet
  *     in its deferred FIFO.
@@ -73,6 +75,30 @@ static void fwd_replied(struct shard *s, struct fwd_req *req)
 	conn_release_inflight(s, c);
 	acl_user_unref(req->call.user);
 	free(req);
+}
+
+/*
+ * A call of one other shard's keys whose owner is parked runs here as a txn
+ * of that shard alone, which borrows its keyspace (txn_borrow) instead of
+ * waking it twice (MSG_EXEC, MSG_REPLY).  Only with the AOF off: with it
+ * on, the owner must log the effects and the reply waits for that anyway,
+ * and a forwarded read is tagged by its keys (gate.c) where a txn's reply
+ * waits for the owner's acknowledgement.  Not while a call of this conn is
+ * out on a shard (its order), nor with a chain of this home open (the txn
+ * would join it), nor for scripts, which the owner's Lua state runs; nor
+ * behind a message of this shard the owner has not read (a pipeline's
+ * earlier borrow left its MSG_RELEASE there: MSG_EXEC then queues behind
+ * it, where a txn would wait for MSG_LOCK's round trip).  If the borrow
+ * fails after all, the txn takes the keyspace with MSG_LOCK.
+ */
+static bool fwd_borrows(struct shard *s, const struct conn *c, const struct kv_command *cmd,
+			uint32_t to)
+{
+	struct shard *o = g_server.shards[to];
+	return !shard_aof_on() && c->fwd_out == 0 && c->txn_inflight == 0 && !s->txn_open &&
+	       !(cmd->flags & CMD_SKIP_MONITOR) &&
+	       atomic_load_explicit(&o->park, memory_order_relaxed) == SHARD_PARKED &&
+	       !s->ovf_head[to] && !spsc_nonempty(&o->in[s->id]);
 }
 
 static void shard_forward(struct shard *s, struct conn *c, uint32_t to,
@@ -832,7 +858,8 @@ void shard_start_txn(struct shard *s, struct conn *c, const struct kv_command *c
 	t->call.slot = conn_reserve_slot(c);
 	c->inflight++;
 	c->txn_inflight++;
-	stat_add(&s->stats.multi_shard_commands, 1);
+	/* One shard: a call of another shard's keys (fwd_borrows). */
+	stat_add(nshards > 1 ? &s->stats.multi_shard_commands : &s->stats.forwarded_commands, 1);
 	bool exec = multi_is_exec(cmd);
 	bool follows = exec ? multi_exec_pipelines(c) : shard_cmd_pipelines(cmd);
 	uint32_t work = txn_work(c, cmd, argc);
@@ -1816,7 +1843,10 @@ static enum dispatch_result dispatch_command(struct shard *s, struct conn *c, in
 			migrate_note(s, c, s->id);
 	} else if (n == 1 && !home_only && !follower) {
 		dispatch_monitor(s, c, cmd, argc, argv);
-		shard_forward(s, c, shards[0], cmd, argc, argv);
+		if (fwd_borrows(s, c, cmd, shards[0]))
+			shard_start_txn(s, c, cmd, argc, argv, shards, 1);
+		else
+			shard_forward(s, c, shards[0], cmd, argc, argv);
 		migrate_note(s, c, shards[0]);
 	} else {
 		dispatch_monitor(s, c, cmd, argc, argv);

@@ -16,7 +16,13 @@ between commands, are what take this path.  Seen from outside:
 - durability: under appendfsync always every acknowledged write survives
   kill -9 (each writer owns a group), DEBUG DIGEST after the restart
   equals the one before; under appendonly no the same load keeps every
-  group whole.
+  group whole;
+- calls of one other shard's keys under appendonly no (fwd_borrows): one
+  client's SET/GET/APPEND/INCR/HSET replies match a model, a BLPOP of the
+  owner's client is woken by a borrowed RPUSH, a key of the owner expires
+  lazily when the home reads it, a borrowed SET breaks the owner's
+  client's WATCH, a keyspace notification goes out, and concurrent INCRs
+  from both shards' clients are all counted.
 
 2 and 4 shards; io_uring and epoll.  Every server listens on loopback on a
 port it picks; every loop is bounded in count and time.
@@ -212,6 +218,122 @@ def case_blocked(io):
         srv.cleanup()
 
 
+def keys_on(c, shard, n, prefix):
+    """n keys whose SETs the AOF of `shard` (of 2) logs."""
+    out = []
+    for i in range(4000):
+        if len(out) >= n:
+            break
+        k = "%s%d" % (prefix, i)
+        if A.shard_of_write(c, 2, "SET", k, "x") == shard:
+            out.append(k)
+    K.check(len(out) == n, "found %d keys on shard %d" % (n, shard))
+    return out
+
+
+def stat(c, field):
+    return int(A.info(c, "stats").get(field, "0"))
+
+
+def case_forward(io):
+    """Calls of one other shard's keys under appendonly no: the home
+    borrows the parked owner's keyspace (fwd_borrows) instead of
+    forwarding.  Checked: replies against a model, counts of concurrent
+    INCRs from both shards, a BLPOP of the owner woken by a borrowed
+    RPUSH, lazy expiry of the owner's key, WATCH of the owner's client,
+    and a keyspace notification."""
+    srv = K.Server(args=["--threads", "2", "--appendonly", "yes", "--appendfsync", "always",
+                         "--io", io])
+    srv.start()
+    try:
+        with srv.conn() as c:
+            ks = keys_on(c, 1, 6, "fw")
+            K.check(c.cmd("DEL", *ks) == len(ks), "DEL the found keys")
+            K.check(c.cmd("CONFIG", "SET", "appendonly", "no") == "OK", "appendonly no")
+            # The clients stay where they are: no move to the keys' shard.
+            K.check(c.cmd("CONFIG", "SET", "migrate-connections", "no") == "OK",
+                    "migrate-connections no")
+            K.check(c.cmd("CONFIG", "SET", "notify-keyspace-events", "KA") == "OK",
+                    "notify-keyspace-events")
+            b0, f0 = stat(c, "kevy_borrowed_keyspaces"), stat(c, "kevy_forwarded_commands")
+        counter, lst, hsh, tmp, watched, plain = ks
+        with A.conn_on_shard(srv, 0) as h, A.conn_on_shard(srv, 1) as o:
+            # Replies against a model, one call at a time.
+            model = {}
+            for n in range(200):
+                v = "v%d" % n
+                K.check(h.cmd("SET", plain, v) == "OK", "SET")
+                model[plain] = v
+                K.check(h.cmd("GET", plain) == v.encode(), "GET after SET")
+                K.check(h.cmd("APPEND", plain, "x") == len(v) + 1, "APPEND")
+                K.check(h.cmd("INCR", counter) == n + 1, "INCR %d" % n)
+                K.check(h.cmd("HSET", hsh, "f%d" % n, v) == 1, "HSET")
+            K.check(h.cmd("HLEN", hsh) == 200, "HLEN")
+            K.check(o.cmd("GET", plain) == b"v199x", "the owner's client reads the value")
+            # A BLPOP of the owner's client, woken by a borrowed RPUSH.
+            for n in range(10):
+                o.send(K.encode("BLPOP", lst, "10"))
+                time.sleep(0.05)
+                K.check(h.cmd("RPUSH", lst, "e%d" % n) == 1, "RPUSH")
+                got = K.parse(o.read_replies(1, timeout=10)[0])
+                K.check(got == [lst.encode(), b"e%d" % n], "BLPOP woken: %r" % (got,))
+            K.check(h.cmd("EXISTS", lst) == 0, "the list was popped empty")
+            # Lazy expiry of the owner's key by the borrowing home.
+            K.check(h.cmd("SET", tmp, "t", "PX", "30") == "OK", "SET PX")
+            time.sleep(0.1)
+            K.check(h.cmd("GET", tmp) is None, "an expired key reads nil")
+            K.check(o.cmd("EXISTS", tmp) == 0, "and is gone for the owner")
+            # WATCH on the owner's client, broken by a borrowed SET.
+            K.check(o.cmd("WATCH", watched) == "OK", "WATCH")
+            K.check(h.cmd("SET", watched, "changed") == "OK", "SET of the watched key")
+            K.check(o.cmd("MULTI") == "OK", "MULTI")
+            K.check(o.cmd("SET", watched, "mine") == "QUEUED", "queued")
+            K.check(o.cmd("EXEC") is None, "EXEC aborted by the borrowed SET")
+            K.check(h.cmd("GET", watched) == b"changed", "the watched key kept the SET")
+            # A keyspace notification of a borrowed write.
+            with srv.conn() as sub:
+                sub.send(K.encode("SUBSCRIBE", "__keyspace@0__:" + plain))
+                K.parse(sub.read_replies(1, timeout=10)[0])
+                K.check(h.cmd("SET", plain, "n") == "OK", "SET")
+                msg = K.parse(sub.read_replies(1, timeout=10)[0])
+                K.check(msg == [b"message", b"__keyspace@0__:" + plain.encode(), b"set"],
+                        "keyspace notification: %r" % (msg,))
+        with srv.conn() as c:
+            borrowed_n = stat(c, "kevy_borrowed_keyspaces") - b0
+            fwd = stat(c, "kevy_forwarded_commands") - f0
+        K.check(borrowed_n > 0, "the calls borrowed: kevy_borrowed_keyspaces rose by %d" % borrowed_n)
+        # Concurrent INCRs of the same keys from both shards' clients.
+        total = [0]
+        errors = []
+        lock = threading.Lock()
+
+        def incr(shard, n):
+            try:
+                with A.conn_on_shard(srv, shard) as x:
+                    for _ in range(n):
+                        K.check(isinstance(x.cmd("INCR", counter), int), "INCR")
+                        with lock:
+                            total[0] += 1
+            except Exception as e:
+                errors.append(repr(e))
+        threads = [threading.Thread(target=incr, args=(s, 300)) for s in (0, 0, 1)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+            K.check(not t.is_alive(), "an INCR thread ended")
+        K.check(not errors, "INCR threads: %s" % errors[:2])
+        with srv.conn() as c:
+            K.check(int(c.cmd("GET", counter)) == 200 + total[0],
+                    "every INCR counted: %r, expected %d" % (c.cmd("GET", counter), 200 + total[0]))
+        srv.stop()
+        K.log("%s: forwarded calls with the owner parked: %d borrows, %d calls of the other "
+              "shard's keys, replies as the model; %d concurrent INCRs all counted"
+              % (io, borrowed_n, fwd, total[0]))
+    finally:
+        srv.cleanup()
+
+
 def main():
     K.require_kevy()
     if K.target() == "redis":
@@ -221,6 +343,7 @@ def main():
         case_load(4, io, "always")
         case_load(2, io, "no")
         case_blocked(io)
+        case_forward(io)
 
 
 if __name__ == "__main__":
