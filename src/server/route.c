@@ -79,23 +79,30 @@ static void fwd_replied(struct shard *s, struct fwd_req *req)
 
 /*
  * A call of one other shard's keys whose owner is parked runs here as a txn
- * of that shard alone, which borrows its keyspace (txn_borrow) instead of
- * waking it twice (MSG_EXEC, MSG_REPLY).  Only with the AOF off: with it
- * on, the owner must log the effects and the reply waits for that anyway,
- * and a forwarded read is tagged by its keys (gate.c) where a txn's reply
- * waits for the owner's acknowledgement.  Not while a call of this conn is
- * out on a shard (its order), nor with a chain of this home open (the txn
- * would join it), nor for scripts, which the owner's Lua state runs; nor
- * behind a message of this shard the owner has not read (a pipeline's
- * earlier borrow left its MSG_RELEASE there: MSG_EXEC then queues behind
- * it, where a txn would wait for MSG_LOCK's round trip).  If the borrow
- * fails after all, the txn takes the keyspace with MSG_LOCK.
+ * of that shard alone, which borrows its keyspace (txn_borrow), instead of
+ * waking the owner and then this shard (MSG_EXEC, MSG_REPLY).  Only:
+ *   - with the AOF off: with it on, the owner must log the effects and the
+ *     reply waits for that anyway, and a forwarded read is tagged by its
+ *     own keys (gate.c) where a txn's reply waits for the owner's ack;
+ *   - for a connection's last command received: in a pipeline, MSG_EXECs
+ *     share one wake-up, and a borrowed call among them (a txn, its
+ *     release, the owner's clients paused meanwhile) cost INCR -c 50 -P 16
+ *     8% (docs/benchmarks.md, "Session 21");
+ *   - with nothing of this connection out on a shard, and no chain of this
+ *     home open (the txn would join it): order;
+ *   - not for scripts, which the owner's Lua state runs;
+ *   - not behind a message of this shard the owner has not read yet (an
+ *     earlier borrow's MSG_RELEASE): MSG_EXEC queues behind it, where the
+ *     txn would wait for MSG_LOCK's round trip.
+ * If the owner wakes before the borrow, the txn takes the keyspace with
+ * MSG_LOCK: slower, never wrong.
  */
 static bool fwd_borrows(struct shard *s, const struct conn *c, const struct kv_command *cmd,
 			uint32_t to)
 {
 	struct shard *o = g_server.shards[to];
-	return !shard_aof_on() && c->fwd_out == 0 && c->txn_inflight == 0 && !s->txn_open &&
+	return !shard_aof_on() && c->dispatching_last && c->fwd_out == 0 && c->txn_inflight == 0 &&
+	       !s->txn_open &&
 	       !(cmd->flags & CMD_SKIP_MONITOR) &&
 	       atomic_load_explicit(&o->park, memory_order_relaxed) == SHARD_PARKED &&
 	       !s->ovf_head[to] && !spsc_nonempty(&o->in[s->id]);

@@ -146,8 +146,10 @@ static int conn_process(struct shard *s, struct conn *c)
 		atomic_store_explicit(&c->qbuf_len, avail, memory_order_relaxed);
 		atomic_store_explicit(&c->qbuf_free, c->in.cap - c->in.len, memory_order_relaxed);
 		c->dispatching = true;
+		c->dispatching_last = (size_t)n == avail;
 		enum dispatch_result r = argc > 0 ? shard_dispatch(s, c, argc, argv) : DISPATCH_DONE;
 		c->dispatching = false;
+		c->dispatching_last = false;
 		if (r == DISPATCH_WAIT)
 			break;
 		c->in_pos += (size_t)n;

@@ -358,6 +358,9 @@ struct conn {
 	 * (route.c: shard_txn_may_follow), else 0. */
 	uint64_t chain_id;
 	bool dispatching;                     /* conn_process is running its command */
+	/* ... and it is the last complete one received: no pipeline behind it
+	 * (route.c, fwd_borrows). */
+	bool dispatching_last;
 	bool paused;                          /* waiting for the keyspace */
 
 	bool authenticated;
