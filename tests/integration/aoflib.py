@@ -162,6 +162,22 @@ def keys_on_two_shards(c, prefix, value, tries=400):
     raise K.TestFailure("no key on each of two shards: %r" % found)
 
 
+def keys_by_shard(c, nshards, prefix, per_shard, value="x", tries=4000):
+    """{shard: [per_shard keys]} for every shard of an nshards server, each
+    key set to value (placement found by which shard's AOF logs its SET)."""
+    by_shard = {i: [] for i in range(nshards)}
+    for i in range(tries):
+        if all(len(v) >= per_shard for v in by_shard.values()):
+            break
+        k = "%s%d" % (prefix, i)
+        s = shard_of_write(c, nshards, "SET", k, value)
+        if len(by_shard[s]) < per_shard:
+            by_shard[s].append(k)
+    K.check(all(len(v) >= per_shard for v in by_shard.values()),
+            "found %d keys on each of %d shards" % (per_shard, nshards))
+    return by_shard
+
+
 def kevy_check_path():
     """Path of kevy-check: $KEVY_BIN_DIR/kevy-check, else beside kevy-server
     (the real one when KEVY_SERVER is a wrapper: $KEVY_REAL_SERVER).  None

@@ -37,23 +37,18 @@ WRITERS = 3
 READERS = 2
 
 
+def stat(c, field):
+    return int(A.info(c, "stats").get(field, "0"))
+
+
 def borrowed(c):
-    return int(A.info(c, "stats").get("kevy_borrowed_keyspaces", "0"))
+    return stat(c, "kevy_borrowed_keyspaces")
 
 
 def groups_over_shards(c, shards, groups):
     """groups key lists, each with one key on every shard (placement found
     by which shard's AOF logs a SET of the key)."""
-    by_shard = {i: [] for i in range(shards)}
-    for i in range(4000):
-        if all(len(v) >= groups for v in by_shard.values()):
-            break
-        k = "bw%d" % i
-        s = A.shard_of_write(c, shards, "SET", k, "init")
-        if len(by_shard[s]) < groups:
-            by_shard[s].append(k)
-    K.check(all(len(v) >= groups for v in by_shard.values()),
-            "found %d keys on each of %d shards" % (groups, shards))
+    by_shard = A.keys_by_shard(c, shards, "bw", groups, "init")
     out = [[by_shard[s][g] for s in range(shards)] for g in range(groups)]
     for keys in out:
         args = ["MSET"]
@@ -178,18 +173,8 @@ def case_blocked(io):
     srv.start()
     try:
         with srv.conn() as c:
-            lists, keys = [], []
-            for i in range(400):
-                if len(lists) >= 1 and len(keys) >= 1:
-                    break
-                k = "bl%d" % i
-                s = A.shard_of_write(c, 2, "SET", k, "x")
-                if s == 1 and not lists:
-                    lists.append(k)
-                elif s == 0 and not keys:
-                    keys.append(k)
-            K.check(lists and keys, "keys on both shards")
-            lst, key = lists[0], keys[0]
+            found = A.keys_by_shard(c, 2, "bl", 1)
+            lst, key = found[1][0], found[0][0]
             K.check(c.cmd("DEL", lst) == 1, "DEL %s" % lst)
             before = borrowed(c)
         rounds = 0
@@ -218,23 +203,6 @@ def case_blocked(io):
         srv.cleanup()
 
 
-def keys_on(c, shard, n, prefix):
-    """n keys whose SETs the AOF of `shard` (of 2) logs."""
-    out = []
-    for i in range(4000):
-        if len(out) >= n:
-            break
-        k = "%s%d" % (prefix, i)
-        if A.shard_of_write(c, 2, "SET", k, "x") == shard:
-            out.append(k)
-    K.check(len(out) == n, "found %d keys on shard %d" % (n, shard))
-    return out
-
-
-def stat(c, field):
-    return int(A.info(c, "stats").get(field, "0"))
-
-
 def case_forward(io):
     """Calls of one other shard's keys under appendonly no: the home
     borrows the parked owner's keyspace (fwd_borrows) instead of
@@ -247,7 +215,7 @@ def case_forward(io):
     srv.start()
     try:
         with srv.conn() as c:
-            ks = keys_on(c, 1, 6, "fw")
+            ks = A.keys_by_shard(c, 2, "fw", 6)[1]
             K.check(c.cmd("DEL", *ks) == len(ks), "DEL the found keys")
             K.check(c.cmd("CONFIG", "SET", "appendonly", "no") == "OK", "appendonly no")
             # The clients stay where they are: no move to the keys' shard.

@@ -57,16 +57,7 @@ DEPTH = 16
 def group_keys(c, port, shards, groups):
     """One key list per group, at most one key on each shard (found by
     which shard's AOF logs a SET of it)."""
-    by_shard = {i: [] for i in range(shards)}
-    for i in range(4000):
-        if all(len(v) >= groups for v in by_shard.values()):
-            break
-        k = "ch%d" % i
-        s = A.shard_of_write(c, shards, "SET", k, "init")
-        if len(by_shard[s]) < groups:
-            by_shard[s].append(k)
-    K.check(all(len(v) >= groups for v in by_shard.values()),
-            "found %d keys on each of %d shards" % (groups, shards))
+    by_shard = A.keys_by_shard(c, shards, "ch", groups, "init")
     # Group g spans the shards of the mask (g % (2^n - 1)) + 1, so groups
     # cover every non-empty set of shards: whole sets, subsets (which join
     # chains over more shards) and single shards (local or forwarded).
