@@ -77,6 +77,13 @@ static void fwd_replied(struct shard *s, struct fwd_req *req)
 	free(req);
 }
 
+/* Something this shard sent shard `to` is still unread there: a message
+ * from here may not pass it (a connection's order). */
+static bool shard_sent_unread(struct shard *s, uint32_t to)
+{
+	return s->ovf_head[to] || spsc_nonempty(&g_server.shards[to]->in[s->id]);
+}
+
 /*
  * A call of one other shard's keys whose owner is parked runs here as a txn
  * of that shard alone, which borrows its keyspace (txn_borrow), instead of
@@ -100,12 +107,11 @@ static void fwd_replied(struct shard *s, struct fwd_req *req)
 static bool fwd_borrows(struct shard *s, const struct conn *c, const struct kv_command *cmd,
 			uint32_t to)
 {
-	struct shard *o = g_server.shards[to];
 	return !shard_aof_on() && c->dispatching_last && c->fwd_out == 0 && c->txn_inflight == 0 &&
-	       !s->txn_open &&
-	       !(cmd->flags & CMD_SKIP_MONITOR) &&
-	       atomic_load_explicit(&o->park, memory_order_relaxed) == SHARD_PARKED &&
-	       !s->ovf_head[to] && !spsc_nonempty(&o->in[s->id]);
+	       !s->txn_open && !(cmd->flags & CMD_SKIP_MONITOR) &&
+	       atomic_load_explicit(&g_server.shards[to]->park, memory_order_relaxed) ==
+		       SHARD_PARKED &&
+	       !shard_sent_unread(s, to);
 }
 
 static void shard_forward(struct shard *s, struct conn *c, uint32_t to,
@@ -711,15 +717,22 @@ static struct txn *txn_run(struct shard *s, struct txn *t, bool predicted)
 }
 
 /* This shard takes its own keyspace for t (it is free). */
+/* Shard o's keyspace becomes t's: what every grant does, on o's thread or
+ * (txn_borrow) on the home's while o is parked. */
+static void txn_hold(struct shard *o, struct txn *t)
+{
+	kv_assert(!o->holder);
+	o->holder = t;
+	o->holder_id = t->id;
+	t->lsns[t->acquired] = o->aof.last_lsn;
+	t->contended |= o->held_waits >= TXN_CHAIN_WAITS;
+	o->held_waits = 0;
+}
+
 static void txn_take_local(struct shard *s, struct txn *t)
 {
-	kv_assert(!s->holder);
-	s->holder = t;
-	s->holder_id = t->id;
-	t->lsns[t->acquired] = s->aof.last_lsn;
+	txn_hold(s, t);
 	t->acquired++;
-	t->contended |= s->held_waits >= TXN_CHAIN_WAITS;
-	s->held_waits = 0;
 }
 
 /*
@@ -795,7 +808,10 @@ void shard_turnon_grants(struct shard *s)
 static bool txn_borrow(struct shard *s, struct txn *t, uint32_t target)
 {
 	struct shard *o = g_server.shards[target];
-	if (s->ovf_head[target] || spsc_nonempty(&o->in[s->id]))
+	/* A plain load first: a busy owner's park word is not pulled into this
+	 * core's cache for writing by a CAS bound to fail. */
+	if (atomic_load_explicit(&o->park, memory_order_relaxed) != SHARD_PARKED ||
+	    shard_sent_unread(s, target))
 		return false;
 	int st = SHARD_PARKED;
 	if (!atomic_compare_exchange_strong_explicit(&o->park, &st, SHARD_LENT,
@@ -803,13 +819,8 @@ static bool txn_borrow(struct shard *s, struct txn *t, uint32_t target)
 		return false;
 	bool ok = !o->holder && !o->yielding && !o->deferred.head && !o->turnon_locks.head &&
 		  shard_notify_tag(o) == 0 && !shard_turnon_defers(o, t);
-	if (ok) {
-		o->holder = t;
-		o->holder_id = t->id;
-		t->lsns[t->acquired] = o->aof.last_lsn;
-		t->contended |= o->held_waits >= TXN_CHAIN_WAITS;
-		o->held_waits = 0;
-	}
+	if (ok)
+		txn_hold(o, t);
 	atomic_store_explicit(&o->park, SHARD_PARKED, memory_order_release);
 	if (ok)
 		stat_add(&s->stats.borrowed_keyspaces, 1);
@@ -910,12 +921,7 @@ struct txn *shard_sys_txn_new(const uint32_t *shards, uint32_t nshards,
 /* Grant this shard's keyspace to a txn coordinated elsewhere. */
 static void txn_grant_remote(struct shard *s, struct txn *t)
 {
-	kv_assert(!s->holder);
-	s->holder = t;
-	s->holder_id = t->id;
-	t->lsns[t->acquired] = s->aof.last_lsn;
-	t->contended |= s->held_waits >= TXN_CHAIN_WAITS;
-	s->held_waits = 0;
+	txn_hold(s, t);
 	t->m.type = MSG_GRANT;
 	/* After the notifications of what ran here before (gate.c). */
 	shard_send_when_durable(s, t->home, &t->m, 0, false);
