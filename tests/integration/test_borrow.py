@@ -17,6 +17,11 @@ between commands, are what take this path.  Seen from outside:
   kill -9 (each writer owns a group), DEBUG DIGEST after the restart
   equals the one before; under appendonly no the same load keeps every
   group whole;
+- a failing AOF on the borrowed shard: while its writes fail for lack of
+  space (retrying) and after its fsync failed for good, an MSET over it
+  from the other shard's client borrows it and is refused with MISCONF;
+  once the space is back MSETs succeed again; after kill -9 every
+  acknowledged value is there and no refused MSET left anything;
 - calls of one other shard's keys under appendonly no (fwd_borrows): one
   client's SET/GET/APPEND/INCR/HSET replies match a model, a BLPOP of the
   owner's client is woken by a borrowed RPUSH, a key of the owner expires
@@ -203,6 +208,67 @@ def case_blocked(io):
         srv.cleanup()
 
 
+def case_failed(io):
+    """MSETs that borrow a shard whose AOF is failing are refused."""
+    srv = K.Server(args=["--threads", "2", "--appendonly", "yes", "--appendfsync", "always",
+                         "--aof-preallocate", "0", "--aof-direct-io", "no", "--io", io])
+    srv.start()
+    try:
+        with srv.conn() as c:
+            found = A.keys_by_shard(c, 2, "fa", 2, "old")
+        (a, a2), (b, b2) = found[0], found[1]
+        refused = 0
+        with A.conn_on_shard(srv, 0) as h, srv.conn() as ctl, srv.conn() as p:
+            def mset_refused(what):
+                time.sleep(0.05)   # shard 1 parks
+                r = h.cmd("MSET", a, what, b, what)
+                K.check(isinstance(r, K.RespError) and r.msg.startswith(A.MISCONF),
+                        "MSET over the failing shard refused: %r" % (r,))
+            K.check(h.cmd("MSET", a, "v1", b, "v1") == "OK", "MSET before the failure")
+            before = borrowed(ctl)
+            # A full disk: shard 1 retries its write and refuses writes.
+            K.check(ctl.cmd("DEBUG", "FAILPOINTS", "write@kevy-s1-g:1+=enospc") == "OK",
+                    "failpoint set")
+            p.send(K.encode("SET", b2, "pending"))
+            K.check(A.wait_for(lambda: A.shard_lines(A.info(ctl), 2)[1]["status"] != "ok", 10),
+                    "shard 1 refuses writes")
+            for n in range(5):
+                mset_refused("nospace%d" % n)
+                refused += 1
+            K.check(ctl.cmd("DEBUG", "FAILPOINTS", "") == "OK", "failpoint cleared")
+            K.check(K.parse(p.read_replies(1, timeout=20)[0]) == "OK",
+                    "the SET written once the space is back is acknowledged")
+            K.check(A.wait_for(lambda: A.shard_lines(A.info(ctl), 2)[1]["status"] == "ok", 10),
+                    "shard 1 writes again")
+            time.sleep(0.05)
+            K.check(h.cmd("MSET", a, "v2", b, "v2") == "OK", "MSET after the space is back")
+            # A failed fsync: shard 1 refuses writes until a restart.
+            K.check(ctl.cmd("DEBUG", "FAILPOINTS", "fsync@kevy-s1-g:1+=eio") == "OK",
+                    "failpoint set")
+            r = h.cmd("SET", b2, "lost")
+            K.check(isinstance(r, K.RespError) and r.msg.startswith(A.MISCONF),
+                    "the SET whose fsync failed is not acknowledged: %r" % (r,))
+            for n in range(5):
+                mset_refused("eio%d" % n)
+                refused += 1
+            K.check(ctl.cmd("DEBUG", "FAILPOINTS", "") == "OK", "failpoint cleared")
+            got = borrowed(ctl) - before
+            K.check(got > 0, "the refused MSETs borrowed shard 1: rose by %d" % got)
+            K.check(h.cmd("SET", a2, "healthy") == "OK", "shard 0 still takes writes")
+        A.kill9(srv)
+        A.restart(srv)
+        with srv.conn() as c:
+            vals = c.cmd("MGET", a, b, a2, b2)
+            K.check(vals[:3] == [b"v2", b"v2", b"healthy"] and vals[3] in (b"pending", b"lost"),
+                    "after kill -9: acknowledged values kept, refused MSETs left nothing: %r"
+                    % (vals,))
+        srv.stop()
+        K.log("%s: %d MSETs over a failing shard refused (%d borrows); nothing acknowledged "
+              "lost after kill -9" % (io, refused, got))
+    finally:
+        srv.cleanup()
+
+
 def case_forward(io):
     """Calls of one other shard's keys under appendonly no: the home
     borrows the parked owner's keyspace (fwd_borrows) instead of
@@ -311,6 +377,7 @@ def main():
         case_load(4, io, "always")
         case_load(2, io, "no")
         case_blocked(io)
+        case_failed(io)
         case_forward(io)
 
 

@@ -38,15 +38,7 @@ import kevylib as K
 
 def keys_by_shard(c, n, per_shard):
     """per_shard keys on each shard, each set to "old"."""
-    found = {i: [] for i in range(n)}
-    for i in range(2000):
-        k = "kt%d" % i
-        sh = A.shard_of_write(c, n, "SET", k, "old")
-        if len(found[sh]) < per_shard:
-            found[sh].append(k)
-        if all(len(v) == per_shard for v in found.values()):
-            return found
-    raise K.TestFailure("no %d keys per shard: %r" % (per_shard, found))
+    return A.keys_by_shard(c, n, "kt", per_shard, "old")
 
 
 def held(conn, seconds):
